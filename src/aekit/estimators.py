@@ -81,9 +81,11 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     ----------
     n_components : int, default=2
         Size of the code (bottleneck); the code layer is linear.
-    hidden_layer_sizes : tuple of int, default=(128, 64)
+    hidden_layer_sizes : tuple of int or "auto", default="auto"
         Encoder hidden widths, from the input inwards; the decoder mirrors them.
-        ``()`` gives the one-layer (shallow) autoencoder.
+        ``()`` gives the one-layer (shallow) autoencoder. ``"auto"`` is two layers,
+        ``(max(256, 4 * n_components), max(128, 2 * n_components))``: never narrower than
+        the code, so a large code is not throttled by a narrow hidden layer.
     activation : {"elu", "relu", "leaky_relu", "selu", "tanh", "sigmoid", "linear"}, default="elu"
         Hidden-layer activation. ELU does not die like ReLU units do.
     output_activation : {"auto", "sigmoid", "linear"}, default="auto"
@@ -116,7 +118,12 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     device : str, default="auto"
         ``"auto"`` trains on CUDA when present, else on the CPU.
     verbose : int, default=0
-        ``1`` shows a progress bar with loss and val_loss per epoch.
+        ``1`` shows a progress bar with loss and val_loss per epoch, and warns about what
+        :func:`aekit.diagnose` finds once fitting ends (dead units, collapsed codes, ...).
+    log_dir : str or path-like, default=None
+        When set, TensorBoard logs go there: losses per epoch and sample reconstructions
+        (needs ``pip install aekit[tensorboard]``). With ``n_init > 1`` each restart logs
+        into its own ``restart-<i>`` subdirectory.
 
     Attributes
     ----------
@@ -158,7 +165,7 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         self,
         n_components=2,
         *,
-        hidden_layer_sizes=(128, 64),
+        hidden_layer_sizes="auto",
         activation="elu",
         output_activation="auto",
         scaler="standard",
@@ -176,6 +183,7 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         random_state=None,
         device="auto",
         verbose=0,
+        log_dir=None,
     ):
         self.n_components = n_components
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -196,11 +204,14 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         self.random_state = random_state
         self.device = device
         self.verbose = verbose
+        self.log_dir = log_dir
 
     # ------------------------------------------------------------------ parameters
     def _validate_params(self) -> None:
         _check_positive("n_components", self.n_components)
         sizes = self.hidden_layer_sizes
+        if sizes == "auto":
+            return
         if not isinstance(sizes, (tuple, list)) or not all(
             isinstance(s, numbers.Integral) and not isinstance(s, bool) and s > 0 for s in sizes
         ):
@@ -242,12 +253,18 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         return T.detach().cpu().numpy().astype(dtype, copy=False)
 
     # ------------------------------------------------------------------ model
+    def _hidden_sizes(self) -> tuple[int, ...]:
+        if self.hidden_layer_sizes == "auto":
+            k = self.n_components
+            return (max(256, 4 * k), max(128, 2 * k))
+        return tuple(self.hidden_layer_sizes)
+
     def _build_module(self, n_features: int) -> DenseAutoEncoder:
         """A fresh, unfitted module for ``n_features`` inputs (used by ``fit`` and ``load``)."""
         return DenseAutoEncoder(
             n_features,
             self.n_components,
-            tuple(self.hidden_layer_sizes),
+            self._hidden_sizes(),
             self.activation,
             self.output_activation_,
             self.scaler,
@@ -289,8 +306,15 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         X_fit, X_val = X_all[order[n_val:]], X_all[order[:n_val]]
 
         best = None
-        for seed in rng.randint(np.iinfo(np.int32).max, size=self.n_init):
-            run = self._fit_once(X_fit, X_val if n_val else None, int(seed))
+        for i, seed in enumerate(rng.randint(np.iinfo(np.int32).max, size=self.n_init)):
+            logger = self._tensorboard_logger(X_val if n_val else X_fit, i)
+            try:
+                run = self._fit_once(
+                    X_fit, X_val if n_val else None, int(seed), on_epoch_end=logger
+                )
+            finally:
+                if logger is not None:
+                    logger.close()
             if best is None or run["score"] < best["score"]:
                 best = run
         self.module_ = best["module"]
@@ -298,9 +322,29 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         self.loss_ = self.history_[-1]["loss"] if self.history_ else None
         self.validation_loss_ = best["val_loss"]
         self.n_iter_ = sum(r["phase"] == "train" for r in self.history_)
+        if self.verbose:
+            # Lazy: diagnostics sits below estimators in the import order.
+            from .diagnostics import warn_findings
+
+            warn_findings(self, X)
         return self
 
-    def _fit_once(self, X_fit: torch.Tensor, X_val: torch.Tensor | None, seed: int) -> dict:
+    def _tensorboard_logger(self, X_sample: torch.Tensor, restart: int):
+        """A TensorBoard ``on_epoch_end`` callback when ``log_dir`` is set, else None."""
+        if self.log_dir is None:
+            return None
+        from pathlib import Path
+
+        from ._tensorboard import TensorBoardLogger
+
+        log_dir = Path(self.log_dir)
+        if self.n_init > 1:
+            log_dir = log_dir / f"restart-{restart}"
+        return TensorBoardLogger(log_dir, X_sample[:8])
+
+    def _fit_once(
+        self, X_fit: torch.Tensor, X_val: torch.Tensor | None, seed: int, on_epoch_end=None
+    ) -> dict:
         devices = [self.device_.index or 0] if self.device_.type == "cuda" else []
         # A forked RNG keeps fits reproducible without touching the caller's global seed.
         with torch.random.fork_rng(devices=devices):
@@ -332,6 +376,7 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
                 patience=self.patience if self.early_stopping else None,
                 tol=self.tol,
                 verbose=self.verbose,
+                on_epoch_end=on_epoch_end,
             )
         val_losses = [r["val_loss"] for r in history if r["val_loss"] is not None]
         val_loss = min(val_losses) if self.early_stopping and val_losses else (

@@ -1,0 +1,751 @@
+"""Datasets: embedded, downloadable, read from files, or generated.
+
+Everything here returns plain NumPy arrays (features as float32 or float64, labels as int64) so
+the estimators never need to know where data came from.
+
+- ``load_digits``: scikit-learn's embedded 8x8 digits, no download.
+- ``load_fashion_mnist`` / ``load_mnist``: the IDX files, found locally (``data_home``,
+  ``$AEKIT_DATA``, ``~/.cache/aekit``, the Debian package ``dataset-fashion-mnist``) or downloaded
+  once with a SHA-256 check.
+- ``read_array``: ``.npy`` / ``.npz`` / ``.csv`` files.
+- ``load_dataset``: one entry point by name or path, used by the command line.
+- ``make_derived_variables`` / ``make_low_variance``: small synthetic problems with known answers.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import numbers
+import os
+import tempfile
+import urllib.error
+import urllib.request
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+
+__all__ = [
+    "DATASET_NAMES",
+    "DERIVED_VARIABLE_NAMES",
+    "ArrayData",
+    "Dataset",
+    "fetch_idx_files",
+    "load_dataset",
+    "load_digits",
+    "load_fashion_mnist",
+    "load_mnist",
+    "make_derived_variables",
+    "make_low_variance",
+    "read_array",
+    "read_idx",
+]
+
+DERIVED_VARIABLE_NAMES = ("a", "b", "a+b", "a*b", "a/b", "a**b")
+
+# --------------------------------------------------------------------------------------------
+# Embedded digits
+# --------------------------------------------------------------------------------------------
+
+
+def load_digits(*, split=False, test_size=0.25, random_state=0):
+    """Load scikit-learn's embedded handwritten digits, scaled to [0, 1].
+
+    The data ships inside scikit-learn, so this never touches the network: it is the dataset
+    for demos and quick tests.
+
+    Parameters
+    ----------
+    split : bool, default=False
+        If True, return a stratified train/test split instead of the whole set.
+    test_size : float or int, default=0.25
+        Passed to :func:`sklearn.model_selection.train_test_split` when ``split=True``.
+    random_state : int, RandomState instance or None, default=0
+        Seed of the split; the default makes the split the same on every call.
+
+    Returns
+    -------
+    X : ndarray of shape (1797, 64), dtype float32
+        Pixel intensities in [0, 1] (the raw 0..16 counts divided by 16); each row is an 8x8 image.
+    y : ndarray of shape (1797,), dtype int64
+        Digit labels 0..9.
+
+    When ``split=True``: ``X_train, X_test, y_train, y_test`` with shapes
+    (n_train, 64), (n_test, 64), (n_train,), (n_test,).
+    """
+    from sklearn.datasets import load_digits as _sk_load_digits
+
+    X, y = _sk_load_digits(return_X_y=True)
+    X = (X / 16.0).astype(np.float32)
+    y = y.astype(np.int64)
+    if not split:
+        return X, y
+    # Stratified so that every class keeps its share in both halves, even for small test sizes.
+    return train_test_split(X, y, test_size=test_size, random_state=random_state, stratify=y)
+
+
+# --------------------------------------------------------------------------------------------
+# IDX files (MNIST, Fashion-MNIST)
+# --------------------------------------------------------------------------------------------
+
+_IDX_FILES = {
+    "train_images": "train-images-idx3-ubyte",
+    "train_labels": "train-labels-idx1-ubyte",
+    "test_images": "t10k-images-idx3-ubyte",
+    "test_labels": "t10k-labels-idx1-ubyte",
+}
+
+_BASE_URLS = {
+    "fashion-mnist": "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+    # The torchvision mirror: Yann LeCun's site now often refuses scripted downloads.
+    "mnist": "https://ossci-datasets.s3.amazonaws.com/mnist/",
+}
+
+_URL_ENV = {"fashion-mnist": "AEKIT_FASHION_MNIST_URL", "mnist": "AEKIT_MNIST_URL"}
+
+# SHA-256 of the downloaded .gz files (module-level so that tests can patch it).
+# Both sets are the values that tensorflow-datasets publishes in url_checksums/fashion_mnist.txt
+# and url_checksums/mnist.txt (with the sizes 26421880, 29515, 4422102, 5148 and 9912422, 28881,
+# 1648877, 4542 bytes).
+# - Fashion-MNIST: checked independently against the Debian package's files. Debian re-wrote
+#   the gzip headers (no file name, a 2020 mtime), so its .gz files differ from the originals by
+#   exactly that header; with the original header restored (file name, mtime of 2017-08-31)
+#   each one reproduces both the MD5 published in Fashion-MNIST's README and this SHA-256.
+# - MNIST: tensorflow-datasets lists these for its storage.googleapis.com/cvdf-datasets mirror,
+#   which serves Yann LeCun's original files, as does the ossci mirror used here (same sizes;
+#   torchvision checks that mirror against the originals' MD5s). Not re-hashed here: no copy of
+#   MNIST can be had offline.
+_SHA256 = {
+    "fashion-mnist": {
+        "train-images-idx3-ubyte.gz": "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
+        "train-labels-idx1-ubyte.gz": "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
+        "t10k-images-idx3-ubyte.gz": "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
+        "t10k-labels-idx1-ubyte.gz": "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
+    },
+    "mnist": {
+        "train-images-idx3-ubyte.gz": "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+        "train-labels-idx1-ubyte.gz": "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+        "t10k-images-idx3-ubyte.gz": "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+        "t10k-labels-idx1-ubyte.gz": "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+    },
+}
+
+# Where Debian's dataset-fashion-mnist puts the four .gz files (gzip headers rewritten, contents
+# identical). There is no Debian package for MNIST.
+_SYSTEM_DIRS = {
+    "fashion-mnist": (Path("/usr/share/datasets/fashion-mnist"),),
+    "mnist": (),
+}
+
+_PRETTY = {"fashion-mnist": "Fashion-MNIST", "mnist": "MNIST"}
+
+# IDX type codes -> big-endian dtypes (http://yann.lecun.com/exdb/mnist/, "THE IDX FILE FORMAT").
+_IDX_DTYPES = {
+    0x08: np.dtype(">u1"),
+    0x09: np.dtype(">i1"),
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
+
+
+def read_idx(path):
+    """Read one IDX file (gzip-compressed or not) into an array.
+
+    Parameters
+    ----------
+    path : str or path-like
+        An IDX file such as ``train-images-idx3-ubyte.gz``; compression is detected from the
+        content, not the name.
+
+    Returns
+    -------
+    array : ndarray of shape given by the file's header
+        For instance (60000, 28, 28) uint8 for MNIST training images, (60000,) for its labels.
+        Multi-byte types are converted to native byte order.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    ValueError
+        If the file is not valid IDX: bad magic number, unknown type code, or a data section
+        whose length does not match the dimensions (a truncated or corrupt file). The message
+        names the file.
+    """
+    path = Path(path)
+    with open(path, "rb") as f:
+        raw = f.read()
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError, zlib.error) as err:
+            # EOFError: gzip stream cut short (interrupted download); OSError/zlib.error: garbage.
+            raise ValueError(f"{path}: corrupt or truncated gzip file ({err}); "
+                             "delete it and download it again") from err
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
+        raise ValueError(f"{path}: not an IDX file (bad magic number {raw[:4].hex() or 'empty'})")
+    type_code, ndim = raw[2], raw[3]
+    if type_code not in _IDX_DTYPES:
+        raise ValueError(f"{path}: unknown IDX type code 0x{type_code:02x}")
+    if ndim == 0:
+        raise ValueError(f"{path}: IDX header declares zero dimensions")
+    header_len = 4 + 4 * ndim
+    if len(raw) < header_len:
+        raise ValueError(f"{path}: truncated IDX header ({len(raw)} bytes, expected {header_len})")
+    shape = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
+    dtype = _IDX_DTYPES[type_code]
+    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    actual = len(raw) - header_len
+    if actual != expected:
+        what = "truncated" if actual < expected else "has trailing bytes"
+        raise ValueError(f"{path}: IDX data {what}: header declares shape {shape} "
+                         f"({expected} bytes) but the file holds {actual} bytes")
+    data = np.frombuffer(raw, dtype=dtype, offset=header_len).reshape(shape)
+    # frombuffer gives a read-only view of `raw`; a native-order copy is writable and fast to use.
+    return data.astype(dtype.newbyteorder("="))
+
+
+def _find_file(directory, stem):
+    """Path of ``stem.gz`` or ``stem`` (uncompressed) in ``directory``, or None."""
+    for candidate in (directory / f"{stem}.gz", directory / stem):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _candidate_dirs(name, data_home):
+    """Folders to search, in order of precedence, without duplicates."""
+    dirs = []
+    if data_home is not None:
+        dirs += [Path(data_home), Path(data_home) / name]
+    env = os.environ.get("AEKIT_DATA")
+    if env:
+        dirs += [Path(env), Path(env) / name]
+    dirs.append(Path.home() / ".cache" / "aekit" / name)
+    dirs += list(_SYSTEM_DIRS.get(name, ()))
+    unique = []
+    for d in dirs:
+        if d not in unique:
+            unique.append(d)
+    return unique
+
+
+def _download_dir(name, data_home):
+    # Downloads go to a per-dataset subfolder: MNIST and Fashion-MNIST use the same file names.
+    if data_home is not None:
+        return Path(data_home) / name
+    env = os.environ.get("AEKIT_DATA")
+    if env:
+        return Path(env) / name
+    return Path.home() / ".cache" / "aekit" / name
+
+
+def _download(url, dest, expected_sha256):
+    """Download ``url`` to ``dest`` atomically, verifying its SHA-256.
+
+    The bytes go to a temporary file in the same folder, are hashed on the way, and the file is
+    renamed into place only when the hash matches, so ``dest`` is never a partial or wrong file.
+    """
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+    tmp = Path(tmp_name)
+    try:
+        digest = hashlib.sha256()
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=60) as response:
+            while chunk := response.read(1 << 20):
+                digest.update(chunk)
+                out.write(chunk)
+        actual = digest.hexdigest()
+        if actual != expected_sha256:
+            raise ValueError(f"checksum mismatch for {dest.name} downloaded from {url}: "
+                             f"expected SHA-256 {expected_sha256}, got {actual}; "
+                             "the file was deleted")
+        os.replace(tmp, dest)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def fetch_idx_files(name, *, data_home=None, download=True, base_url=None):
+    """Locate (and if needed download) the four IDX files of MNIST or Fashion-MNIST.
+
+    Folders are searched in this order; the first holding all four files wins:
+
+    1. ``data_home`` and ``data_home/<name>``, if given;
+    2. ``$AEKIT_DATA`` and ``$AEKIT_DATA/<name>``, if set;
+    3. ``~/.cache/aekit/<name>``;
+    4. ``/usr/share/datasets/fashion-mnist`` (Fashion-MNIST only; Debian package
+       ``dataset-fashion-mnist``).
+
+    Each file may be gzip-compressed (``train-images-idx3-ubyte.gz``) or not
+    (``train-images-idx3-ubyte``). Local files are trusted as they are (their structure is still
+    checked when read); only downloads are verified against SHA-256 checksums.
+
+    Parameters
+    ----------
+    name : {"fashion-mnist", "mnist"}
+        Which dataset.
+    data_home : str or path-like, optional
+        Folder to look in first, and to download into (``data_home/<name>``) when given.
+    download : bool, default=True
+        Download the missing files when no folder holds all four. Otherwise they go to
+        ``$AEKIT_DATA/<name>`` if that variable is set, else ``~/.cache/aekit/<name>``.
+    base_url : str, optional
+        Where to download from. Defaults to ``$AEKIT_MNIST_URL`` / ``$AEKIT_FASHION_MNIST_URL``
+        if set, else the official location.
+
+    Returns
+    -------
+    paths : dict of str to Path
+        Keys ``"train_images"``, ``"train_labels"``, ``"test_images"``, ``"test_labels"``.
+
+    Raises
+    ------
+    FileNotFoundError
+        If no folder holds the files and downloading is off or failed; the message lists every
+        folder searched and how to fix it.
+    ValueError
+        If a downloaded file does not match its checksum (nothing is left on disk), or ``name``
+        is unknown.
+    """
+    if name not in _BASE_URLS:
+        raise ValueError(f"unknown IDX dataset {name!r}; expected one of {sorted(_BASE_URLS)}")
+    searched = _candidate_dirs(name, data_home)
+    for directory in searched:
+        found = {role: _find_file(directory, stem) for role, stem in _IDX_FILES.items()}
+        if all(found.values()):
+            return found
+
+    download_error = None
+    if download:
+        url = base_url or os.environ.get(_URL_ENV[name]) or _BASE_URLS[name]
+        url = url.rstrip("/") + "/"
+        dest_dir = _download_dir(name, data_home)
+        try:
+            for stem in _IDX_FILES.values():
+                filename = f"{stem}.gz"
+                # Files a previous, interrupted call already verified are not fetched again.
+                if not (dest_dir / filename).is_file():
+                    _download(url + filename, dest_dir / filename, _SHA256[name][filename])
+            return {role: dest_dir / f"{stem}.gz" for role, stem in _IDX_FILES.items()}
+        except (urllib.error.URLError, OSError) as err:
+            download_error = f"downloading from {url} failed: {err}"
+
+    raise FileNotFoundError(_not_found_message(name, searched, download, download_error))
+
+
+
+def _not_found_message(name, searched, download, download_error):
+    pretty = _PRETTY[name]
+    files = ", ".join(f"{stem}.gz" for stem in _IDX_FILES.values())
+    lines = [f"{pretty} not found. Looked for {files} (or the same names without .gz) in:"]
+    lines += [f"  - {d}" for d in searched]
+    if download_error:
+        lines.append(download_error)
+    elif not download:
+        lines.append("Downloading was off (download=False).")
+    lines.append("To fix it, do one of:")
+    if name == "fashion-mnist":
+        lines.append("  - install the Debian package: apt-get install -y dataset-fashion-mnist")
+    lines.append("  - put the four files in a folder and set AEKIT_DATA to it "
+                 f"(or to its parent, with the files in a '{name}' subfolder), "
+                 "or pass data_home=")
+    lines.append(f"  - allow the download (download=True), or set {_URL_ENV[name]} to a mirror")
+    return "\n".join(lines)
+
+
+def _load_split(paths, prefix):
+    images = read_idx(paths[f"{prefix}_images"])
+    labels = read_idx(paths[f"{prefix}_labels"])
+    if images.ndim != 3:
+        raise ValueError(f"{paths[f'{prefix}_images']}: expected images of shape "
+                         f"(n, height, width), got {images.shape}")
+    if labels.ndim != 1 or len(labels) != len(images):
+        raise ValueError(f"{paths[f'{prefix}_labels']}: expected {len(images)} labels to match "
+                         f"the images, got shape {labels.shape}")
+    X = images.astype(np.float32)
+    X /= 255.0  # in place: the training set is 188 MB as float32, no need for a second copy
+    return X, labels.astype(np.int64)
+
+
+def _load_idx_dataset(name, *, split, subset, data_home, download, flatten):
+    if subset not in ("train", "test", "all"):
+        raise ValueError(f"subset must be 'train', 'test' or 'all', got {subset!r}")
+    paths = fetch_idx_files(name, data_home=data_home, download=download)
+
+    def shaped(X):
+        return X.reshape(len(X), -1) if flatten else X
+
+    if split or subset == "all":
+        X_train, y_train = _load_split(paths, "train")
+        X_test, y_test = _load_split(paths, "test")
+        if split:
+            return shaped(X_train), shaped(X_test), y_train, y_test
+        return shaped(np.concatenate([X_train, X_test])), np.concatenate([y_train, y_test])
+    X, y = _load_split(paths, subset)
+    return shaped(X), y
+
+
+_IDX_LOADER_DOC = """Load {pretty} (70,000 28x28 grayscale images, 10 classes), scaled to [0, 1].
+
+    The files are found locally or downloaded once; see :func:`fetch_idx_files` for where they
+    are looked for{extra}.
+
+    Parameters
+    ----------
+    split : bool, default=False
+        If True, return the official split ``X_train, X_test, y_train, y_test`` (60,000 and
+        10,000 images); ``subset`` is then ignored.
+    subset : {{"train", "test", "all"}}, default="train"
+        Which part to return when ``split=False``; "all" is train followed by test.
+    data_home : str or path-like, optional
+        Folder to look in first (the files directly, or in a ``{name}`` subfolder) and to
+        download into.
+    download : bool, default=True
+        Download the files (with SHA-256 verification) when no local copy is found.
+    flatten : bool, default=True
+        Return images as rows of 784 features instead of 28x28 arrays.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, 784) or (n_samples, 28, 28), dtype float32
+        Pixel intensities divided by 255.
+    y : ndarray of shape (n_samples,), dtype int64
+        Class labels 0..9.
+
+    When ``split=True``: ``X_train, X_test, y_train, y_test``.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the files are not found and cannot be downloaded; the message says where it looked
+        and how to fix it.
+    ValueError
+        If a file is corrupt or truncated (the message names it), or a download fails its
+        checksum.
+    """
+
+
+def load_fashion_mnist(*, split=False, subset="train", data_home=None, download=True,
+                       flatten=True):
+    return _load_idx_dataset("fashion-mnist", split=split, subset=subset, data_home=data_home,
+                             download=download, flatten=flatten)
+
+
+def load_mnist(*, split=False, subset="train", data_home=None, download=True, flatten=True):
+    return _load_idx_dataset("mnist", split=split, subset=subset, data_home=data_home,
+                             download=download, flatten=flatten)
+
+
+load_fashion_mnist.__doc__ = _IDX_LOADER_DOC.format(
+    pretty="Fashion-MNIST", name="fashion-mnist",
+    extra=", including the Debian package ``dataset-fashion-mnist``")
+load_mnist.__doc__ = _IDX_LOADER_DOC.format(pretty="MNIST", name="mnist", extra="")
+
+
+# --------------------------------------------------------------------------------------------
+# Files
+# --------------------------------------------------------------------------------------------
+
+
+class ArrayData(NamedTuple):
+    """What :func:`read_array` returns; unpacks as ``X, y, feature_names = read_array(path)``."""
+
+    X: np.ndarray
+    y: np.ndarray | None
+    feature_names: list[str] | None
+
+
+_FILE_SUFFIXES = (".npy", ".npz", ".csv")
+
+
+def read_array(path, *, mmap=False):
+    """Read a numeric array from a ``.npy``, ``.npz`` or ``.csv`` file.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file; its type is taken from the extension.
+    mmap : bool, default=False
+        Memory-map a ``.npy`` file read-only instead of loading it, for arrays larger than
+        memory. Other formats cannot be mapped and are loaded whole.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_features) (or whatever shape the ``.npy``/``.npz`` holds)
+        For ``.npz``: the array under key ``X`` if present, else the first array that is not
+        ``y``. For ``.csv``: float64.
+    y : ndarray of shape (n_samples,) or None
+        The ``y`` array of an ``.npz`` file, else None.
+    feature_names : list of str or None
+        The header row of a ``.csv`` file, else None.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    ValueError
+        For an unknown extension, an empty file, an ``.npz`` without arrays, or a CSV cell that
+        is not a number (the message gives its line and column) or a ragged CSV row.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in _FILE_SUFFIXES:
+        raise ValueError(f"{path}: unsupported file type {suffix or '(no extension)'!r}; "
+                         f"expected one of {', '.join(_FILE_SUFFIXES)}")
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise ValueError(f"{path}: file is empty")
+    if suffix == ".npy":
+        # allow_pickle=False: an object array would run arbitrary code on load.
+        X = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+        return ArrayData(X, None, None)
+    if suffix == ".npz":
+        return _read_npz(path)
+    return _read_csv(path)
+
+
+def _read_npz(path):
+    with np.load(path, allow_pickle=False) as archive:
+        keys = list(archive.files)
+        if "X" in keys:
+            x_key = "X"
+        else:
+            others = [k for k in keys if k != "y"]
+            if not others:
+                raise ValueError(f"{path}: no feature array in the archive (keys: {keys}); "
+                                 "store the features under 'X'")
+            x_key = others[0]
+        X = archive[x_key]
+        y = archive["y"] if "y" in keys else None
+    return ArrayData(X, y, None)
+
+
+def _is_number(cell):
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
+def _read_csv(path):
+    with open(path, newline="", encoding="utf-8") as f:
+        # Keep file line numbers (1-based) so that errors point at the right line.
+        rows = [(i, row) for i, row in enumerate(csv.reader(f), start=1)
+                if any(cell.strip() for cell in row)]
+    if not rows:
+        raise ValueError(f"{path}: file holds no data")
+    # One header row is recognised by containing something that is not a number.
+    feature_names = None
+    if not all(_is_number(cell) for cell in rows[0][1]):
+        feature_names = [cell.strip() for cell in rows[0][1]]
+        rows = rows[1:]
+        if not rows:
+            raise ValueError(f"{path}: file has a header but no data rows")
+    n_columns = len(rows[0][1])
+    if feature_names is not None and len(feature_names) != n_columns:
+        raise ValueError(f"{path}: header has {len(feature_names)} names but the first data row "
+                         f"has {n_columns} values")
+    X = np.empty((len(rows), n_columns), dtype=np.float64)
+    for r, (line, row) in enumerate(rows):
+        if len(row) != n_columns:
+            raise ValueError(f"{path}: line {line} has {len(row)} values, expected {n_columns}")
+        try:
+            X[r] = [float(cell) for cell in row]
+        except ValueError:
+            for c, cell in enumerate(row, start=1):
+                if not _is_number(cell):
+                    column = f"column {c}"
+                    if feature_names is not None:
+                        column += f" ({feature_names[c - 1]!r})"
+                    raise ValueError(f"{path}: line {line}, {column}: {cell!r} is not a "
+                                     "number") from None
+            raise
+    return ArrayData(X, None, feature_names)
+
+
+# --------------------------------------------------------------------------------------------
+# One entry point for the command line
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A dataset split for training and evaluation, as :func:`load_dataset` returns it.
+
+    Attributes
+    ----------
+    X_train : ndarray of shape (n_train, n_features)
+    X_test : ndarray of shape (n_test, n_features)
+    y_train : ndarray of shape (n_train,) or None
+    y_test : ndarray of shape (n_test,) or None
+    feature_names : list of str or None
+        Column names (from a CSV header), if any.
+    image_shape : tuple of int or None
+        (height, width) when each row is a flattened image, e.g. (8, 8) for digits.
+    name : str
+        The dataset's name, or the file's path.
+    """
+
+    X_train: np.ndarray
+    X_test: np.ndarray
+    y_train: np.ndarray | None
+    y_test: np.ndarray | None
+    feature_names: list[str] | None
+    image_shape: tuple[int, ...] | None
+    name: str
+
+
+DATASET_NAMES = ("digits", "fashion-mnist", "mnist")
+
+
+def load_dataset(spec, *, test_size=0.2, random_state=0):
+    """Load a named dataset or a file, split into train and test.
+
+    Parameters
+    ----------
+    spec : str or path-like
+        ``"digits"``, ``"fashion-mnist"``, ``"mnist"``, or a path to a ``.npy``, ``.npz`` or
+        ``.csv`` file.
+    test_size : float or int, default=0.2
+        Test fraction (or count) for files. Named datasets ignore it: they keep their standard
+        split (digits: the one :func:`load_digits` gives with ``split=True``; MNIST and
+        Fashion-MNIST: the official 60,000/10,000), so results compare across runs and papers.
+    random_state : int, RandomState instance or None, default=0
+        Seed of the split of files.
+
+    Returns
+    -------
+    dataset : Dataset
+        Features as 2-D arrays. A file holding a 3-D array (n_samples, height, width) is
+        flattened to rows and its ``image_shape`` set to (height, width); otherwise
+        ``image_shape`` is None for files.
+
+    Raises
+    ------
+    ValueError
+        If ``spec`` is neither a known name nor a path with a supported extension.
+    FileNotFoundError
+        If the file does not exist, or MNIST-like data can be neither found nor downloaded.
+    """
+    key = str(spec).strip().lower().replace("_", "-")
+    if key == "digits":
+        X_train, X_test, y_train, y_test = load_digits(split=True)
+        return Dataset(X_train, X_test, y_train, y_test, None, (8, 8), "digits")
+    if key in ("fashion-mnist", "mnist"):
+        loader = load_fashion_mnist if key == "fashion-mnist" else load_mnist
+        X_train, X_test, y_train, y_test = loader(split=True)
+        return Dataset(X_train, X_test, y_train, y_test, None, (28, 28), key)
+
+    path = Path(spec)
+    if path.suffix.lower() not in _FILE_SUFFIXES:
+        raise ValueError(f"unknown dataset {str(spec)!r}: expected one of "
+                         f"{', '.join(DATASET_NAMES)}, or a path to a "
+                         f"{', '.join(_FILE_SUFFIXES)} file")
+    X, y, feature_names = read_array(path)
+    image_shape = None
+    if X.ndim == 3:
+        image_shape = tuple(X.shape[1:])
+        X = X.reshape(len(X), -1)
+    elif X.ndim != 2:
+        raise ValueError(f"{path}: expected a 2-D array (n_samples, n_features) or 3-D images "
+                         f"(n_samples, height, width), got shape {X.shape}")
+    if y is not None and len(y) != len(X):
+        raise ValueError(f"{path}: 'y' has {len(y)} entries but 'X' has {len(X)} rows")
+    if y is None:
+        X_train, X_test = train_test_split(X, test_size=test_size, random_state=random_state)
+        y_train = y_test = None
+    else:
+        X_train, X_test, y_train, y_test = train_test_split(
+            X, y, test_size=test_size, random_state=random_state)
+    return Dataset(X_train, X_test, y_train, y_test, feature_names, image_shape, str(path))
+
+
+# --------------------------------------------------------------------------------------------
+# Synthetic generators
+# --------------------------------------------------------------------------------------------
+
+
+def _check_positive_int(value, name):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _check_real(value, name, *, positive=False):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    if positive and value <= 0:
+        raise ValueError(f"{name} must be positive, got {value!r}")
+    return float(value)
+
+
+def make_derived_variables(n_samples=1000, *, random_state=None):
+    """Six variables that are functions of two: the classic 6-inputs, 2-code test.
+
+    Two independent variables a, b ~ U[0, 0.5] and four columns derived from them. An
+    autoencoder with a 2-unit bottleneck can reconstruct all six almost perfectly; PCA with two
+    components cannot, because a*b, a/b and a**b are not linear in a and b.
+
+    Parameters
+    ----------
+    n_samples : int, default=1000
+        Number of rows.
+    random_state : int, RandomState instance or None, default=None
+        Seed for reproducible output.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, 6), dtype float64
+        Columns ``DERIVED_VARIABLE_NAMES``: a, b, a+b, a*b, a/b, a**b. a is in [0, 0.5) and
+        b in (0, 0.5], so a/b is always finite.
+    """
+    n_samples = _check_positive_int(n_samples, "n_samples")
+    rng = check_random_state(random_state)
+    a = rng.uniform(0.0, 0.5, size=n_samples)
+    # uniform draws from [low, high); reflected, that is (0, 0.5]: b is never 0, a/b stays finite.
+    b = 0.5 - rng.uniform(0.0, 0.5, size=n_samples)
+    return np.column_stack([a, b, a + b, a * b, a / b, a**b])
+
+
+def make_low_variance(n_samples=1000, n_features=84, *, mean=1.109, std=0.00124,
+                      random_state=None):
+    """Features with a large mean and a tiny spread: the data an unscaled network never learns.
+
+    Every feature is drawn from N(mean, std). Without input scaling a network fits the mean and
+    stops, since the variation is ~1000x smaller than the offset; with in-model standardisation
+    it is ordinary data. Useful to test that scaling and the badly-scaled-input diagnostic work.
+
+    Parameters
+    ----------
+    n_samples : int, default=1000
+        Number of rows.
+    n_features : int, default=84
+        Number of columns.
+    mean : float, default=1.109
+        Mean of every feature.
+    std : float, default=0.00124
+        Standard deviation of every feature; must be positive.
+    random_state : int, RandomState instance or None, default=None
+        Seed for reproducible output.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_features), dtype float64
+    """
+    n_samples = _check_positive_int(n_samples, "n_samples")
+    n_features = _check_positive_int(n_features, "n_features")
+    mean = _check_real(mean, "mean")
+    std = _check_real(std, "std", positive=True)
+    rng = check_random_state(random_state)
+    return rng.normal(mean, std, size=(n_samples, n_features))
