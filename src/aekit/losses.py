@@ -23,3 +23,106 @@ def reconstruction(x_hat: torch.Tensor, x: torch.Tensor, kind: str = "mse") -> t
     if kind == "bce":
         return F.binary_cross_entropy(x_hat, x)
     raise ValueError(f"loss={kind!r} is not supported; use one of {RECONSTRUCTION_LOSSES}")
+
+
+def reconstruction_per_row(x_hat: torch.Tensor, x: torch.Tensor, kind: str = "mse") -> torch.Tensor:
+    """Reconstruction loss of each row, summed over its features: shape (n,).
+
+    ``"mse"`` gives the squared error summed over the features: the negative log-likelihood
+    of a Gaussian decoder with variance 1/2, up to an additive constant. ``"bce"`` gives the
+    negative Bernoulli log-likelihood exactly (targets in [0, 1], ``x_hat`` in (0, 1)).
+    """
+    if kind == "mse":
+        per_element = F.mse_loss(x_hat, x, reduction="none")
+    elif kind == "bce":
+        per_element = F.binary_cross_entropy(x_hat, x, reduction="none")
+    else:
+        raise ValueError(f"loss={kind!r} is not supported; use one of {RECONSTRUCTION_LOSSES}")
+    return per_element.flatten(1).sum(1)
+
+
+def gaussian_kl(mean: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
+    """KL(N(mean, exp(log_var)) || N(0, 1)) per element, in nats: shape of ``mean``.
+
+    Sum over the last axis for each row's KL of a diagonal Gaussian posterior to the
+    standard normal prior.
+    """
+    return 0.5 * (mean.pow(2) + log_var.exp() - 1.0 - log_var)
+
+
+# --------------------------------------------------------------------------- regularisers
+SPARSITIES = (None, "l1", "kl")
+
+
+def l1_activity(z: torch.Tensor) -> torch.Tensor:
+    """Mean absolute code activity ``mean(|z|)`` over rows and units (L1 sparsity)."""
+    return z.abs().mean()
+
+
+def kl_sparsity(z: torch.Tensor, target: float = 0.05, eps: float = 1e-6) -> torch.Tensor:
+    """KL sparsity penalty on codes in (0, 1) (Ng's sparse autoencoder).
+
+    ``mean_j KL(target || rho_j)`` where ``rho_j`` is unit ``j``'s mean activation over the
+    batch; zero when every unit is active ``target`` of the time on average.
+
+    Parameters
+    ----------
+    z : torch.Tensor of shape (n, k)
+        Sigmoid codes.
+    target : float
+        Desired mean activation, in (0, 1).
+    """
+    rho = z.mean(0).clamp(eps, 1 - eps)
+    t = torch.as_tensor(target, dtype=rho.dtype, device=rho.device)
+    return (t * torch.log(t / rho) + (1 - t) * torch.log((1 - t) / (1 - rho))).mean()
+
+
+def contractive(z: torch.Tensor, x: torch.Tensor, *, create_graph: bool = True) -> torch.Tensor:
+    """Mean over rows of the squared Frobenius norm of the encoder Jacobian ``dz/dx``.
+
+    Exact for any encoder that treats rows independently (no batch normalisation): one
+    backward pass per code unit ``i`` gives row ``i`` of every row's Jacobian at once, since
+    ``d(sum_n z[n, i]) / dx[n]`` is ``dz[n, i] / dx[n]``.
+
+    Parameters
+    ----------
+    z : torch.Tensor of shape (n, k)
+        Codes computed from ``x``.
+    x : torch.Tensor of shape (n, d)
+        The encoder's input; must require grad.
+    create_graph : bool, default=True
+        Keep the graph so the penalty can be minimised (False to only measure it).
+    """
+    total = torch.zeros((), dtype=z.dtype, device=z.device)
+    for i in range(z.shape[1]):
+        (g,) = torch.autograd.grad(
+            z[:, i].sum(), x, create_graph=create_graph, retain_graph=True
+        )
+        total = total + g.pow(2).sum()
+    return total / z.shape[0]
+
+
+def contractive_one_layer(z: torch.Tensor, weight: torch.Tensor, activation: str) -> torch.Tensor:
+    """Closed form of :func:`contractive` for a one-layer encoder ``z = act(x @ W.T + b)``.
+
+    ``||J||_F^2 = sum_i act'(a_i)^2 * sum_j W_ij^2``, with ``act' = z (1 - z)`` for a
+    sigmoid and 1 for a linear code; one matrix product instead of ``k`` backward passes.
+
+    Parameters
+    ----------
+    z : torch.Tensor of shape (n, k)
+        The encoder's output.
+    weight : torch.Tensor of shape (k, d)
+    activation : {"sigmoid", "linear"}
+    """
+    row_norms = weight.pow(2).sum(1)  # (k,)
+    if activation == "linear":
+        return row_norms.sum()
+    if activation == "sigmoid":
+        return ((z * (1 - z)).pow(2) @ row_norms).mean()
+    raise ValueError(f"no closed-form contractive penalty for activation={activation!r}")
+
+
+def l1_weights(weights) -> torch.Tensor:
+    """Sum of absolute values of the given weight tensors (L1 weight regularisation)."""
+    return sum(w.abs().sum() for w in weights)

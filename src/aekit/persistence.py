@@ -50,8 +50,31 @@ def _jsonable(value):
         return str(value)
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
+    name = type(value).__name__
+    if _registry().get(name) is type(value):
+        # A nested aekit estimator (EncoderClassifier's autoencoder): its parameters only.
+        return {"__estimator__": name, "params": _jsonable(value.get_params(deep=False))}
     # e.g. a RandomState instance as random_state: not reproducible from JSON anyway.
     return None
+
+
+def _params_from_json(params: dict) -> dict:
+    """Constructor parameters from JSON: lists back to tuples, nested estimators rebuilt.
+
+    A nested estimator (``{"__estimator__": name, "params": ...}``) comes back unfitted,
+    and only from the fixed list of classes.
+    """
+    out = {}
+    for key, value in params.items():
+        if isinstance(value, list):
+            value = tuple(value)
+        elif isinstance(value, dict) and "__estimator__" in value:
+            nested = _registry().get(value["__estimator__"])
+            if nested is None:
+                raise TypeError(f"{key} names an unknown class {value['__estimator__']!r}")
+            value = nested(**_params_from_json(value["params"]))
+        out[key] = value
+    return out
 
 
 def save(estimator, path: str | os.PathLike) -> Path:
@@ -129,6 +152,8 @@ def load(path: str | os.PathLike, *, device: str = "auto"):
         raise ValueError(f"{path / CONFIG} is not valid JSON ({err}); the file is damaged") from None
     if not isinstance(config, dict) or config.get("format") != FORMAT:
         raise ValueError(f"{path / CONFIG} is not an aekit model config")
+    if not isinstance(config.get("params"), dict) or not isinstance(config.get("fitted", {}), dict):
+        raise ValueError(f"{path / CONFIG} lacks the 'params' or 'fitted' sections; the file is damaged")
     if config.get("format_version", 0) > FORMAT_VERSION:
         raise ValueError(
             f"{path} was saved by a newer aekit (format {config['format_version']}); upgrade aekit"
@@ -147,14 +172,15 @@ def load(path: str | os.PathLike, *, device: str = "auto"):
     except Exception as err:  # safetensors raises its own error types for bad headers
         raise ValueError(f"{path / WEIGHTS} cannot be read as safetensors: {err}") from None
 
-    params = {k: tuple(v) if isinstance(v, list) else v for k, v in config["params"].items()}
     try:
-        estimator = cls(**params)
+        estimator = cls(**_params_from_json(config["params"]))
     except TypeError as err:
         raise ValueError(f"{path / CONFIG} has parameters this aekit does not know: {err}") from None
     for key, value in config.get("fitted", {}).items():
         if key == "feature_names_in_" and value is not None:
             value = np.asarray(value, dtype=object)
+        elif key == "classes_":
+            value = np.asarray(value)
         setattr(estimator, key, value)
     estimator.device_ = resolve_device(device)
     module = estimator._build_module(estimator.n_features_in_)

@@ -1,4 +1,4 @@
-"""Fully connected autoencoder: encoder MLP, linear code, mirrored decoder MLP."""
+"""Fully connected autoencoder: encoder MLP, code layer, mirrored (optionally tied) decoder."""
 
 from __future__ import annotations
 
@@ -7,21 +7,34 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from .layers import Scaler, make_activation
+from .layers import Scaler, TiedLinear, identity_init_, make_activation
 
 
-def mlp(sizes: Sequence[int], activation: str, last_activation: str) -> nn.Sequential:
+def mlp(
+    sizes: Sequence[int], activation: str, last_activation: str, *, dropout: float = 0.0
+) -> nn.Sequential:
     """Linear layers ``sizes[0] -> sizes[1] -> ... -> sizes[-1]``.
 
-    Hidden layers use ``activation``; the last layer uses ``last_activation``.
+    Hidden layers use ``activation`` (then dropout when ``dropout > 0``); the last layer
+    uses ``last_activation``.
     """
+    linears = [nn.Linear(n_in, n_out) for n_in, n_out in zip(sizes[:-1], sizes[1:])]
+    return stack(linears, activation, last_activation, dropout=dropout)
+
+
+def stack(
+    linears: Sequence[nn.Module], activation: str, last_activation: str, *, dropout: float = 0.0
+) -> nn.Sequential:
+    """Interleave ``linears`` with activations (and dropout after the hidden ones)."""
     layers: list[nn.Module] = []
-    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-        layers.append(nn.Linear(n_in, n_out))
-        last = i == len(sizes) - 2
+    for i, linear in enumerate(linears):
+        layers.append(linear)
+        last = i == len(linears) - 1
         act = last_activation if last else activation
         if act != "linear":
             layers.append(make_activation(act))
+        if not last and dropout > 0:
+            layers.append(nn.Dropout(dropout))
     return nn.Sequential(*layers)
 
 
@@ -36,7 +49,7 @@ class DenseAutoEncoder(nn.Module):
     n_features : int
         Width of the input rows.
     n_components : int
-        Width of the code (bottleneck). The code layer is linear.
+        Width of the code (bottleneck).
     hidden_layer_sizes : sequence of int
         Encoder hidden widths, outermost first; the decoder mirrors them.
     activation : str
@@ -45,6 +58,15 @@ class DenseAutoEncoder(nn.Module):
         Activation of the decoder's last layer ("sigmoid" or "linear" in practice).
     scaler : str or None
         Kind of :class:`~aekit.nn.layers.Scaler`.
+    code_activation : str, default="linear"
+        Activation of the code layer ("sigmoid" keeps codes in (0, 1), for KL sparsity).
+    tied : bool, default=False
+        The decoder is made of :class:`~aekit.nn.layers.TiedLinear` layers using the
+        transposed encoder weights (own biases, no weight matrices of its own).
+    dropout : float, default=0.0
+        Dropout after each hidden activation, encoder and decoder (active in train mode only).
+    init : {"default", "identity"}, default="default"
+        ``"identity"``: linear weights set to the (zero-padded) identity, biases to zero.
     """
 
     def __init__(
@@ -55,12 +77,27 @@ class DenseAutoEncoder(nn.Module):
         activation: str = "elu",
         output_activation: str = "linear",
         scaler: str | None = "standard",
+        *,
+        code_activation: str = "linear",
+        tied: bool = False,
+        dropout: float = 0.0,
+        init: str = "default",
     ):
         super().__init__()
         sizes = [n_features, *hidden_layer_sizes, n_components]
         self.scaler = Scaler(n_features, scaler)
-        self.encoder = mlp(sizes, activation, "linear")
-        self.decoder = mlp(sizes[::-1], activation, output_activation)
+        self.encoder = mlp(sizes, activation, code_activation, dropout=dropout)
+        if tied:
+            # Mirror the encoder's layers: the last encoder layer is the first to transpose.
+            linears = [m for m in self.encoder if isinstance(m, nn.Linear)]
+            tied_layers = [TiedLinear(m) for m in reversed(linears)]
+            self.decoder = stack(tied_layers, activation, output_activation, dropout=dropout)
+        else:
+            self.decoder = mlp(sizes[::-1], activation, output_activation, dropout=dropout)
+        if init == "identity":
+            identity_init_(self)
+        elif init != "default":
+            raise ValueError(f"init={init!r} is not supported; use 'default' or 'identity'")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Reconstruct scaled rows: (n, n_features) -> (n, n_features), network units."""

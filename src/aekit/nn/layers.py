@@ -1,4 +1,5 @@
-"""Small building blocks shared by every architecture: the in-model scaler and activations.
+"""Small building blocks shared by every architecture: the in-model scaler, activations,
+the tied linear layer, identity initialisation and the input corruptions of denoising.
 
 The scaler is a module (not a preprocessing step) so that its statistics travel with the
 weights: they are saved in the same safetensors file, moved to the same device, and
@@ -113,3 +114,106 @@ def _row_stats(X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     mean = X.mean(1, keepdim=True)
     std = X.std(1, unbiased=False, keepdim=True)
     return mean, torch.where(std > 1e-12, std, torch.ones_like(std))
+
+
+# --------------------------------------------------------------------------- tied weights
+class TiedLinear(nn.Module):
+    """Linear layer that uses the transpose of another ``nn.Linear``'s weight; its bias is its own.
+
+    The decoder of a tied autoencoder is made of these: it has no weight matrices of its own,
+    so it trains and stores half the parameters. The source layer is held by reference and
+    *not* registered as a submodule, so the shared weight appears once in ``parameters()`` and
+    ``state_dict()`` (under the encoder's name); rebuilding the module ties it again.
+
+    Parameters
+    ----------
+    source : nn.Linear
+        The encoder layer mapping ``in -> out``; this layer maps ``out -> in``.
+    """
+
+    def __init__(self, source: nn.Linear):
+        super().__init__()
+        self._source = (source,)  # in a tuple, so nn.Module does not register it as a child
+        self.in_features, self.out_features = source.out_features, source.in_features
+        self.bias = nn.Parameter(torch.zeros(source.in_features))
+
+    @property
+    def weight(self) -> torch.Tensor:
+        """The tied weight, (out_features, in_features): a view of the source's transpose."""
+        return self._source[0].weight.t()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.linear(x, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, tied=True"
+
+
+@torch.no_grad()
+def identity_init_(module: nn.Module) -> nn.Module:
+    """Set every linear weight to the identity (zero-padded when not square), biases to zero.
+
+    A square linear autoencoder initialised this way reconstructs its input before any
+    training; the usual check that a network can represent the identity.
+    """
+    for m in module.modules():
+        if isinstance(m, nn.Linear):
+            nn.init.eye_(m.weight)
+        if isinstance(m, (nn.Linear, TiedLinear)) and m.bias is not None:
+            m.bias.zero_()
+    return module
+
+
+# --------------------------------------------------------------------------- corruption
+NOISES = (None, "gaussian", "masking", "salt_pepper")
+
+
+def gaussian_noise(x: torch.Tensor, std, low=None, high=None) -> torch.Tensor:
+    """``x + std * N(0, 1)``, clipped to ``[low, high]`` when given (all broadcast over rows)."""
+    out = x + std * torch.randn_like(x)
+    if low is not None or high is not None:
+        out = torch.clamp(out, min=low, max=high)
+    return out
+
+
+def masking_noise(x: torch.Tensor, fraction: float, fill) -> torch.Tensor:
+    """Set a random ``fraction`` of the entries to ``fill`` (a scalar or one value per feature)."""
+    hit = torch.rand_like(x) < fraction
+    return torch.where(hit, torch.as_tensor(fill, dtype=x.dtype, device=x.device), x)
+
+
+def salt_and_pepper_noise(x: torch.Tensor, fraction: float, low, high) -> torch.Tensor:
+    """Set a random ``fraction`` of the entries to ``low`` or ``high``, each with probability 1/2."""
+    hit = torch.rand_like(x) < fraction
+    salt = torch.rand_like(x) < 0.5
+    low = torch.as_tensor(low, dtype=x.dtype, device=x.device)
+    high = torch.as_tensor(high, dtype=x.dtype, device=x.device)
+    return torch.where(hit, torch.where(salt, high, low), x)
+
+
+def make_corruption(kind: str | None, level: float, low: torch.Tensor, high: torch.Tensor):
+    """The corruption of a denoising autoencoder, as a function of a batch; None for no noise.
+
+    Parameters
+    ----------
+    kind : {None, "gaussian", "masking", "salt_pepper"}
+        ``"gaussian"``: add noise of standard deviation ``level * (high - low)``, then clip
+        to ``[low, high]``. ``"masking"``: set a fraction ``level`` of the entries to
+        ``low``. ``"salt_pepper"``: set a fraction ``level`` of the entries to ``low`` or
+        ``high``, each with probability 1/2.
+    level : float
+    low, high : torch.Tensor of shape (n_features,)
+        Per-feature bounds of the values, in the units of the batches (the network's):
+        usually each feature's training minimum and maximum. Random numbers come from
+        torch's global generator, so a seeded fit corrupts reproducibly.
+    """
+    if kind is None:
+        return None
+    if kind == "gaussian":
+        std = level * (high - low)
+        return lambda x: gaussian_noise(x, std, low, high)
+    if kind == "masking":
+        return lambda x: masking_noise(x, level, low)
+    if kind == "salt_pepper":
+        return lambda x: salt_and_pepper_noise(x, level, low, high)
+    raise ValueError(f"noise={kind!r} is not supported; use one of {list(NOISES)}")

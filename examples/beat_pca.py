@@ -1,0 +1,53 @@
+"""Beat PCA with a 2-D code: an autoencoder against PCA on Fashion-MNIST, same k, same split.
+
+PCA is the best *linear* 2-D code; a nonlinear encoder and decoder can reconstruct better.
+Both models are fitted on the same training images and scored on the same test images, in
+pixel units (MSE per pixel and squared error per image).
+
+    python examples/beat_pca.py            # about a minute on 2 CPU cores
+
+Falls back to scikit-learn's 8x8 digits (and says so) when Fashion-MNIST is not available.
+"""
+
+import time
+
+import numpy as np
+
+from aekit import AutoEncoder, compare_with_pca
+from aekit.datasets import load_digits, load_fashion_mnist
+
+N_TRAIN = 20_000  # a subset of the 60,000 training images keeps this to about a minute
+
+
+def load_data():
+    try:
+        X_train, X_test, _, _ = load_fashion_mnist(split=True, download=False)
+        name = "Fashion-MNIST"
+    except (FileNotFoundError, ValueError) as err:
+        print(f"Fashion-MNIST not available ({err.__class__.__name__}); using the 8x8 digits.")
+        X_train, X_test, _, _ = load_digits(split=True)
+        name = "digits"
+    rows = np.random.RandomState(0).permutation(len(X_train))[:N_TRAIN]
+    return name, X_train[rows], X_test
+
+
+def main():
+    name, X_train, X_test = load_data()
+    print(f"{name}: {len(X_train)} training and {len(X_test)} test images, "
+          f"{X_train.shape[1]} pixels each")
+    ae = AutoEncoder(
+        n_components=2,
+        hidden_layer_sizes=(512, 128),
+        batch_size=256,
+        max_epochs=30,
+        learning_rate=2e-3,
+        random_state=0,
+    )
+    start = time.perf_counter()
+    ae.fit(X_train)
+    print(f"autoencoder: {ae.n_iter_} epochs in {time.perf_counter() - start:.0f} s\n")
+    print(compare_with_pca(ae, X_train, X_test))
+
+
+if __name__ == "__main__":
+    main()

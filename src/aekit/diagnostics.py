@@ -1,0 +1,513 @@
+"""Why did a run go wrong? Dead and saturated units, collapsed codes, badly scaled inputs.
+
+:func:`diagnose` looks at a fitted estimator and data and returns :class:`Finding` objects,
+each saying what was seen and what to do about it. Checks that need something the estimator
+does not have (a history, a ``kl_per_dimension`` method, a torch ``module_``) are skipped, so
+the same call serves every aekit estimator and anything shaped like one.
+
+The network is inspected, never changed: activations are recorded with forward hooks on the
+activation modules while the rows pass through ``encode`` and ``decode`` in eval mode.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+SEVERITIES = ("info", "warning", "error")
+"""From least to most serious. ``fit(verbose=...)`` warns about ``warning`` and ``error``."""
+
+_RELU = (nn.ReLU, nn.ReLU6)
+_SATURATING = (nn.Tanh, nn.Sigmoid)
+
+
+class DiagnosticWarning(UserWarning):
+    """Issued by ``fit`` (with ``verbose``) for each serious :class:`Finding`."""
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem seen in a fitted model or its data.
+
+    Attributes
+    ----------
+    kind : str
+        ``"dead_units"``, ``"saturated_units"``, ``"collapsed_code"``,
+        ``"posterior_collapse"``, ``"badly_scaled_input"``, ``"overfitting"`` or
+        ``"not_converged"``.
+    severity : {"info", "warning", "error"}
+    what_was_seen : str
+        The evidence, with numbers.
+    what_to_do : str
+        The remedy, naming the parameters to change.
+    details : dict
+        The numbers behind the sentence (fractions, layer names, indices), for programs.
+    """
+
+    kind: str
+    severity: str
+    what_was_seen: str
+    what_to_do: str
+    details: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {
+            "kind": self.kind,
+            "severity": self.severity,
+            "what_was_seen": self.what_was_seen,
+            "what_to_do": self.what_to_do,
+            "details": _plain(self.details),
+        }
+
+    def __str__(self) -> str:
+        return f"[{self.severity}] {self.kind}: {self.what_was_seen}\n    -> {self.what_to_do}"
+
+
+class Diagnosis(Sequence):
+    """The findings of :func:`diagnose`, most serious first; a sequence of :class:`Finding`.
+
+    Prints as a readable list; empty (and falsy) when nothing was found.
+    """
+
+    def __init__(self, findings: Sequence[Finding], n_rows: int):
+        rank = {s: i for i, s in enumerate(SEVERITIES)}
+        self.findings = sorted(findings, key=lambda f: -rank[f.severity])
+        self.n_rows = n_rows
+
+    def __getitem__(self, i):
+        return self.findings[i]
+
+    def __len__(self) -> int:
+        return len(self.findings)
+
+    def __iter__(self) -> Iterator[Finding]:
+        return iter(self.findings)
+
+    @property
+    def kinds(self) -> list[str]:
+        """The ``kind`` of each finding, in order."""
+        return [f.kind for f in self.findings]
+
+    def get(self, kind: str) -> Finding | None:
+        """The finding of ``kind``, or None."""
+        return next((f for f in self.findings if f.kind == kind), None)
+
+    def to_dict(self) -> dict:
+        return {"n_rows": self.n_rows, "findings": [f.to_dict() for f in self.findings]}
+
+    def __str__(self) -> str:
+        if not self.findings:
+            return f"No problems found (checked on {self.n_rows} rows)."
+        head = f"{len(self.findings)} finding(s) on {self.n_rows} rows:"
+        return "\n".join([head, *(str(f) for f in self.findings)])
+
+    def __repr__(self) -> str:
+        return f"Diagnosis({self.kinds!r}, n_rows={self.n_rows})"
+
+
+# --------------------------------------------------------------------------- entry points
+def diagnose(
+    estimator,
+    X,
+    *,
+    max_rows: int = 5000,
+    saturation: float = 0.99,
+    saturated_rows: float = 0.9,
+    collapse_ratio: float = 1e-3,
+    kl_threshold: float = 0.01,
+    overfit_ratio: float = 1.5,
+    random_state=0,
+) -> Diagnosis:
+    """Look for the usual reasons an autoencoder run fails.
+
+    Parameters
+    ----------
+    estimator : fitted AutoEncoder (or anything with ``module_``, ``transform``, ...)
+        An unfitted estimator gets the input checks only.
+    X : array-like of shape (n_samples, n_features)
+        Rows to look at, in the caller's units (usually the training data).
+    max_rows : int, default=5000
+        Activations and codes are computed on at most this many rows (drawn with
+        ``random_state``); the input statistics use all rows.
+    saturation : float, default=0.99
+        A tanh output beyond ``±saturation``, or a sigmoid output below ``1 - saturation`` or
+        above ``saturation``, is saturated.
+    saturated_rows : float, default=0.9
+        A unit saturated on at least this share of the rows is reported.
+    collapse_ratio : float, default=1e-3
+        A code dimension whose variance is below this fraction of the largest one is collapsed.
+    kl_threshold : float, default=0.01
+        A VAE latent dimension with a mean KL below this (nats) has collapsed to the prior.
+    overfit_ratio : float, default=1.5
+        Final validation loss over final training loss above this is reported.
+
+    Returns
+    -------
+    Diagnosis
+        A sequence of :class:`Finding`, most serious first.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    X2 = X.reshape(len(X), -1)
+    findings: list[Finding] = []
+    findings += _check_input(estimator, X2)
+    rows = np.arange(len(X))
+    if len(rows) > max_rows:
+        rows = np.sort(np.random.RandomState(random_state).choice(rows, max_rows, replace=False))
+    X_small = X[rows]
+    module = getattr(estimator, "module_", None)
+    if isinstance(module, nn.Module):
+        findings += _check_units(estimator, module, X_small, saturation, saturated_rows)
+    if module is not None and hasattr(estimator, "transform"):
+        findings += _check_codes(estimator, X_small, collapse_ratio)
+    if module is not None and callable(getattr(estimator, "kl_per_dimension", None)):
+        findings += _check_posterior(estimator, X_small, kl_threshold)
+    history = getattr(estimator, "history_", None)
+    if history:
+        findings += _check_history(estimator, history, overfit_ratio)
+    return Diagnosis(findings, len(X))
+
+
+def warn_findings(estimator, X, *, min_severity: str = "warning") -> Diagnosis:
+    """Run :func:`diagnose` and issue a :class:`DiagnosticWarning` per serious finding.
+
+    Called at the end of ``fit`` when ``verbose`` is set.
+    """
+    diagnosis = diagnose(estimator, X)
+    floor = SEVERITIES.index(min_severity)
+    for f in diagnosis:
+        if SEVERITIES.index(f.severity) >= floor:
+            warnings.warn(f"{f.what_was_seen} {f.what_to_do}", DiagnosticWarning, stacklevel=3)
+    return diagnosis
+
+
+# --------------------------------------------------------------------------- input
+def _check_input(estimator, X: np.ndarray) -> list[Finding]:
+    scaler = getattr(estimator, "scaler", None)
+    if len(X) < 2:
+        return []
+    mean, std = X.mean(axis=0), X.std(axis=0)
+    span = X.max(axis=0) - X.min(axis=0)
+    varying = std > 0
+    seen, fixes = [], []
+    details: dict = {"scaler": scaler}
+
+    # A large offset and a tiny spread: the variation drowns in the mean.
+    tiny = varying & (std < 1e-2 * np.abs(mean))
+    if tiny.any():
+        j = int(np.flatnonzero(tiny)[0])
+        seen.append(
+            f"{int(tiny.sum())} of {X.shape[1]} features vary by less than 1% of their mean "
+            f"(e.g. feature {j}: mean {mean[j]:.4g}, std {std[j]:.3g})"
+        )
+        details["tiny_spread_features"] = np.flatnonzero(tiny).tolist()
+    # Features on very different scales: the large ones dominate the loss and the gradients.
+    if varying.sum() >= 2:
+        big, small = int(np.argmax(np.where(varying, span, -np.inf))), int(
+            np.argmin(np.where(varying, span, np.inf))
+        )
+        ratio = span[big] / span[small]
+        if ratio > 100:
+            seen.append(
+                f"feature ranges differ {ratio:.3g}-fold (feature {big} spans {span[big]:.4g}, "
+                f"feature {small} spans {span[small]:.3g})"
+            )
+            details["range_ratio"] = float(ratio)
+    # Raw magnitudes far from O(1) matter only when nothing rescales them.
+    magnitude = float(np.median(np.abs(X).max(axis=0)))
+    if scaler is None and magnitude > 100:
+        seen.append(
+            f"typical feature magnitude is {magnitude:.3g}, far from the O(1) a network expects"
+        )
+        details["magnitude"] = magnitude
+    if not seen:
+        return []
+
+    handled = scaler in ("standard", "minmax") or (
+        scaler == "sample" and "range_ratio" not in details
+    )
+    what = "; ".join(seen) + "."
+    if handled:
+        fixes = f"The model's scaler={scaler!r} corrects this inside the model; keep it on."
+        severity = "info"
+    else:
+        what += (
+            " The model trains on these raw values (scaler=None), so it mostly learns the "
+            "mean and little of the variation."
+            if scaler is None
+            else f" scaler={scaler!r} standardises rows, not features, so this stays."
+        )
+        fixes = (
+            "Refit with scaler='standard' (the default): the model standardises each feature "
+            "inside itself and inverts it on output, so reconstructions stay in your units."
+        )
+        severity = "warning"
+    return [Finding("badly_scaled_input", severity, what, fixes, details)]
+
+
+# --------------------------------------------------------------------------- units
+def _output_activation(module: nn.Module) -> nn.Module | None:
+    # The decoder's last activation shapes the reconstruction (a sigmoid for [0, 1] data);
+    # its outputs sit near 0 on a white background by design, so it is not judged.
+    decoder = getattr(module, "decoder", None)
+    if decoder is None:
+        return None
+    leaves = [m for m in decoder.modules() if not list(m.children())]
+    return leaves[-1] if leaves and isinstance(leaves[-1], _SATURATING + _RELU) else None
+
+
+def _unit_stats(module: nn.Module, x: torch.Tensor, saturation: float) -> dict[str, dict]:
+    """Per activation module: units ever active (ReLU) and rows saturated per unit."""
+    skip = _output_activation(module)
+    stats: dict[str, dict] = {}
+    hooks = []
+
+    def hook_for(name: str, act: nn.Module):
+        def hook(_mod, _inp, out):
+            if not isinstance(out, torch.Tensor) or out.dim() < 2:
+                return
+            # Units along dim 1; conv feature maps count each position as a row.
+            o = out.detach().transpose(0, 1).reshape(out.shape[1], -1).float()
+            s = stats.setdefault(
+                name,
+                {"type": type(act).__name__, "units": o.shape[0], "rows": 0,
+                 "active": torch.zeros(o.shape[0], dtype=torch.bool, device=o.device),
+                 "saturated": torch.zeros(o.shape[0], device=o.device)},
+            )
+            s["rows"] += o.shape[1]
+            if isinstance(act, _RELU):
+                s["active"] |= (o > 0).any(dim=1)
+            elif isinstance(act, nn.Tanh):
+                s["saturated"] += (o.abs() > saturation).sum(dim=1)
+            elif isinstance(act, nn.Sigmoid):
+                s["saturated"] += ((o > saturation) | (o < 1 - saturation)).sum(dim=1)
+        return hook
+
+    for name, m in module.named_modules():
+        if isinstance(m, _RELU + _SATURATING) and m is not skip:
+            hooks.append(m.register_forward_hook(hook_for(name, m)))
+    was_training = module.training
+    module.eval()
+    try:
+        with torch.no_grad():
+            for i in range(0, len(x), 4096):
+                xb = x[i : i + 4096]
+                z = module.encode(xb)
+                z = z[0] if isinstance(z, (tuple, list)) else z
+                module.decode(z, like=xb) if _accepts_like(module) else module.decode(z)
+    finally:
+        for h in hooks:
+            h.remove()
+        module.train(was_training)
+    return stats
+
+
+def _accepts_like(module: nn.Module) -> bool:
+    import inspect
+
+    try:
+        return "like" in inspect.signature(module.decode).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _check_units(estimator, module, X, saturation, saturated_rows) -> list[Finding]:
+    try:
+        device = next(module.parameters()).device
+    except StopIteration:
+        device = torch.device("cpu")
+    # Modules take flat rows (the estimator flattens images before its module sees them).
+    x = torch.tensor(X.reshape(len(X), -1), dtype=torch.float32, device=device)
+    stats = _unit_stats(module, x, saturation)
+    findings = []
+
+    relu = {n: s for n, s in stats.items() if s["type"] in ("ReLU", "ReLU6")}
+    if relu:
+        dead = {n: int((~s["active"]).sum()) for n, s in relu.items()}
+        total = sum(s["units"] for s in relu.values())
+        n_dead = sum(dead.values())
+        if n_dead:
+            frac = n_dead / total
+            per_layer = ", ".join(
+                f"{n}: {dead[n]}/{relu[n]['units']}" for n in relu if dead[n]
+            )
+            findings.append(Finding(
+                "dead_units",
+                "error" if frac >= 0.5 else "warning" if frac >= 0.1 else "info",
+                f"{n_dead} of {total} ReLU units ({frac:.0%}) never activate on the "
+                f"{len(X)} rows given ({per_layer}). A dead ReLU outputs 0 and gets no "
+                "gradient, so it never recovers.",
+                "Use activation='elu' (the default) or 'leaky_relu', lower learning_rate "
+                "(now {}), or refit with another random_state.".format(
+                    getattr(estimator, "learning_rate", "?")
+                ),
+                {"fraction": frac, "dead": n_dead, "units": total,
+                 "layers": {n: {"dead": dead[n], "units": relu[n]["units"]} for n in relu}},
+            ))
+
+    sat = {n: s for n, s in stats.items() if s["type"] in ("Tanh", "Sigmoid") and s["rows"]}
+    if sat:
+        flagged = {
+            n: int((s["saturated"] / s["rows"] >= saturated_rows).sum()) for n, s in sat.items()
+        }
+        total = sum(s["units"] for s in sat.values())
+        n_sat = sum(flagged.values())
+        if n_sat:
+            frac = n_sat / total
+            per_layer = ", ".join(
+                f"{n} ({sat[n]['type'].lower()}): {flagged[n]}/{sat[n]['units']}"
+                for n in sat if flagged[n]
+            )
+            findings.append(Finding(
+                "saturated_units",
+                "error" if frac >= 0.5 else "warning" if frac >= 0.1 else "info",
+                f"{n_sat} of {total} tanh/sigmoid units ({frac:.0%}) are saturated (output "
+                f"beyond {saturation:g} of its limit) on at least {saturated_rows:.0%} of the "
+                f"rows ({per_layer}). Saturated units pass almost no gradient.",
+                "Keep the input scaler on (scaler='standard'), lower learning_rate, or use "
+                "activation='elu', which does not saturate for positive inputs.",
+                {"fraction": frac, "saturated": n_sat, "units": total,
+                 "layers": {n: {"saturated": flagged[n], "units": sat[n]["units"]}
+                            for n in sat}},
+            ))
+    return findings
+
+
+# --------------------------------------------------------------------------- codes
+def _check_codes(estimator, X, collapse_ratio) -> list[Finding]:
+    Z = np.asarray(estimator.transform(X), dtype=np.float64).reshape(len(X), -1)
+    if len(Z) < 2:
+        return []
+    var = Z.var(axis=0)
+    top = var.max()
+    if top <= 1e-12:
+        collapsed = np.arange(len(var))
+    elif len(var) >= 2:
+        collapsed = np.flatnonzero(var < collapse_ratio * top)
+    else:
+        return []
+    if not len(collapsed):
+        return []
+    k, n_used = len(var), len(var) - len(collapsed)
+    what = (
+        f"{len(collapsed)} of {k} code dimensions ({_list(collapsed)}) barely vary: variance "
+        f"{var[collapsed].max():.2g} or less against {top:.2g} for the widest. "
+        f"The model uses {n_used} dimension(s), not {k}."
+    )
+    if n_used == 0:
+        what = f"All {k} code dimensions are (nearly) constant: the model ignores its input."
+    todo = (
+        f"Lower n_components to {n_used}, or train longer or with a larger learning_rate; "
+        "with a sparsity or KL penalty, lower its weight."
+        if n_used
+        else "Keep the input scaler on (scaler='standard'), check the learning_rate, and train "
+        "longer; with a sparsity or KL penalty, lower its weight."
+    )
+    return [Finding(
+        "collapsed_code", "error" if n_used == 0 else "warning", what, todo,
+        {"collapsed": collapsed.tolist(), "variance": var.tolist()},
+    )]
+
+
+def _check_posterior(estimator, X, kl_threshold) -> list[Finding]:
+    kl = np.asarray(estimator.kl_per_dimension(X), dtype=np.float64).ravel()
+    low = np.flatnonzero(kl < kl_threshold)
+    if not len(low):
+        return []
+    k = len(kl)
+    what = (
+        f"{len(low)} of {k} latent dimensions ({_list(low)}) have a mean KL below "
+        f"{kl_threshold:g} nats (lowest {kl[low].min():.2g}): their posterior equals the "
+        "prior, so they carry no information about the input (posterior collapse)."
+    )
+    todo = (
+        "Lower the KL weight (beta) or anneal it from 0 over the first epochs, use a less "
+        f"powerful decoder, or fewer latent dimensions (about {max(k - len(low), 1)})."
+    )
+    return [Finding(
+        "posterior_collapse", "error" if len(low) == k else "warning", what, todo,
+        {"collapsed": low.tolist(), "kl": kl.tolist()},
+    )]
+
+
+# --------------------------------------------------------------------------- history
+def _check_history(estimator, history, overfit_ratio) -> list[Finding]:
+    train = [r for r in history if r.get("phase", "train") == "train"] or list(history)
+    findings = []
+    last = train[-1]
+    max_epochs = getattr(estimator, "max_epochs", None)
+    early = bool(getattr(estimator, "early_stopping", False))
+    hit_max = isinstance(max_epochs, int) and len(train) >= max_epochs
+    stopped_early = early and not hit_max
+
+    vals = [r.get("val_loss") for r in train]
+    if all(v is not None for v in vals) and last["loss"] > 0:
+        ratio = last["val_loss"] / last["loss"]
+        best = int(np.argmin(vals))
+        rose = last["val_loss"] > 1.1 * vals[best] and last["loss"] < train[best]["loss"]
+        if ratio >= overfit_ratio or rose:
+            parts = []
+            if ratio >= overfit_ratio:
+                parts.append(
+                    f"the final validation loss ({last['val_loss']:.4g}) is {ratio:.2f}x the "
+                    f"training loss ({last['loss']:.4g})"
+                )
+            if rose:
+                parts.append(
+                    f"the validation loss rose {last['val_loss'] / vals[best] - 1:.0%} above "
+                    f"its best (epoch {train[best]['epoch']}) while the training loss kept falling"
+                )
+            what = "The model fits the training rows better than new ones: "
+            what += "; ".join(parts) + "."
+            if stopped_early:
+                what += f" Early stopping kept the weights of epoch {train[best]['epoch']}."
+            findings.append(Finding(
+                "overfitting", "info" if stopped_early else "warning", what,
+                "Add weight_decay, corrupt the inputs (denoising), shrink hidden_layer_sizes "
+                "or n_components, or use more data; keep early_stopping=True.",
+                {"ratio": ratio, "best_epoch": train[best]["epoch"],
+                 "final_loss": last["loss"], "final_val_loss": last["val_loss"]},
+            ))
+
+    monitored = [r["val_loss"] if r.get("val_loss") is not None else r["loss"] for r in train]
+    m = max(2, min(10, len(monitored) // 5))
+    rate = 0.0
+    if len(monitored) > m and monitored[-1 - m] != 0:
+        rate = (monitored[-1 - m] - monitored[-1]) / abs(monitored[-1 - m]) / m
+    falling = rate > 1e-3
+    if hit_max and (early or falling):
+        what = f"Training stopped at max_epochs={max_epochs}"
+        what += " before early stopping triggered" if early else ""
+        if falling:
+            what += f"; the loss was still falling {rate:.2%} per epoch over the last {m} epochs"
+        what += "."
+        findings.append(Finding(
+            "not_converged", "warning" if falling else "info", what,
+            f"Raise max_epochs (now {max_epochs}) or learning_rate "
+            f"(now {getattr(estimator, 'learning_rate', '?')}); the model is not at its best yet.",
+            {"epochs": len(train), "max_epochs": max_epochs, "rate_per_epoch": rate},
+        ))
+    return findings
+
+
+# --------------------------------------------------------------------------- helpers
+def _list(idx, k: int = 8) -> str:
+    idx = list(map(int, idx))
+    return ", ".join(map(str, idx[:k])) + (", ..." if len(idx) > k else "")
+
+
+def _plain(value):
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

@@ -1,0 +1,455 @@
+"""One self-contained HTML page about a fitted autoencoder: numbers, diagnostics and plots.
+
+The page embeds its images as base64 PNG and its stylesheet inline: it opens offline, can be
+mailed or archived as one file, and loads nothing from anywhere. Which plots appear depends
+on the data (images or tabular, labels or not) and the model (denoising, variational, a 2-D
+code). :func:`write_report` is what ``aekit report RUN --data SPEC`` calls.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import os
+import platform
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+from sklearn.decomposition import PCA
+
+from . import __version__, plotting
+from ._io import atomic_write
+from .diagnostics import Diagnosis, diagnose
+from .metrics import (
+    PCAComparison,
+    _PCAView,
+    code_quality,
+    explained_variance,
+    reconstruction_errors,
+)
+
+_KS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128)
+_PROBE_ROWS = 10_000
+
+# --------------------------------------------------------------------------- page parts
+_CSS = """
+:root { --ink:#1d2330; --muted:#5b6474; --line:#e3e6ec; --paper:#ffffff; --bg:#f5f6f8;
+        --accent:#1f6fb2; --good:#1c7c4a; --warn:#a86400; --bad:#b3261e; }
+* { box-sizing: border-box; }
+body { margin:0; background:var(--bg); color:var(--ink);
+       font:15px/1.55 -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; }
+main { max-width:1080px; margin:0 auto; padding:32px 28px 64px; }
+header.top { border-bottom:3px solid var(--accent); padding-bottom:14px; margin-bottom:22px; }
+h1 { font-size:26px; margin:0 0 4px; letter-spacing:-0.01em; }
+h2 { font-size:19px; margin:0 0 12px; padding-bottom:6px; border-bottom:1px solid var(--line); }
+h3 { font-size:15px; margin:18px 0 8px; color:var(--muted); font-weight:600; }
+.sub { color:var(--muted); font-size:14px; }
+nav.toc { font-size:13.5px; margin:10px 0 0; }
+nav.toc a { color:var(--accent); text-decoration:none; margin-right:14px; white-space:nowrap; }
+nav.toc a:hover { text-decoration:underline; }
+section { background:var(--paper); border:1px solid var(--line); border-radius:10px;
+          padding:20px 24px; margin:0 0 22px; }
+.cards { display:grid; grid-template-columns:repeat(auto-fit, minmax(190px, 1fr)); gap:14px;
+         margin:0 0 22px; }
+.card { background:var(--paper); border:1px solid var(--line); border-radius:10px;
+        padding:14px 16px; }
+.card .label { color:var(--muted); font-size:12.5px; text-transform:uppercase;
+               letter-spacing:0.04em; }
+.card .value { font-size:24px; font-weight:650; margin-top:2px; }
+.card .note { color:var(--muted); font-size:13px; }
+.good { color:var(--good); } .bad { color:var(--bad); } .warn { color:var(--warn); }
+table { border-collapse:collapse; width:100%; font-size:14px; }
+th, td { text-align:left; padding:7px 10px; border-bottom:1px solid var(--line);
+         vertical-align:top; }
+th { color:var(--muted); font-weight:600; font-size:12.5px; text-transform:uppercase;
+     letter-spacing:0.03em; }
+td.num, th.num { text-align:right; font-variant-numeric:tabular-nums; }
+td.best { font-weight:700; color:var(--good); }
+table.params td:first-child { font-family:ui-monospace, Menlo, Consolas, monospace;
+                               font-size:13px; color:var(--muted); width:38%; }
+table.params td { font-family:ui-monospace, Menlo, Consolas, monospace; font-size:13px; }
+.two { display:grid; grid-template-columns:1fr 1fr; gap:28px; }
+@media (max-width:820px) { .two { grid-template-columns:1fr; } }
+figure { margin:14px 0 22px; }
+figure img { display:block; max-width:100%; height:auto; margin:0 auto;
+             border:1px solid var(--line); border-radius:6px; background:#fff; }
+figcaption { color:var(--muted); font-size:13.5px; margin-top:8px; max-width:860px; }
+figcaption b { color:var(--ink); }
+.finding { border-left:4px solid var(--line); padding:8px 14px; margin:10px 0;
+           background:#fafbfc; border-radius:0 6px 6px 0; }
+.finding.info { border-color:#7a8699; } .finding.warning { border-color:var(--warn); }
+.finding.error { border-color:var(--bad); }
+.finding p { margin:4px 0; }
+.badge { display:inline-block; font-size:11.5px; font-weight:700; text-transform:uppercase;
+         letter-spacing:0.05em; padding:1px 8px; border-radius:999px; color:#fff;
+         margin-right:8px; vertical-align:1px; }
+.badge.info { background:#7a8699; } .badge.warning { background:var(--warn); }
+.badge.error { background:var(--bad); } .badge.ok { background:var(--good); }
+.todo { color:var(--muted); }
+.plot-error { color:var(--bad); font-size:13.5px; }
+footer { color:var(--muted); font-size:12.5px; text-align:center; margin-top:28px; }
+"""
+
+
+def _e(value) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _png(fig, dpi: int = 100) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, facecolor="white")
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _figure_html(make, caption: str, alt: str) -> str:
+    """Draw one plot; a plot that fails becomes a visible note, not a broken report."""
+    try:
+        fig = make()
+    except Exception as err:  # noqa: BLE001 -- one bad plot must not lose the others
+        return (f'<p class="plot-error">Not drawn ({_e(alt)}): '
+                f"{_e(type(err).__name__)}: {_e(err)}</p>")
+    return (f'<figure><img alt="{_e(alt)}" src="data:image/png;base64,{_png(fig)}">'
+            f"<figcaption>{caption}</figcaption></figure>")
+
+
+def _fmt(value, digits: int = 4) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        if not np.isfinite(value):
+            return "—"
+        if value != 0 and (abs(value) < 1e-3 or abs(value) >= 1e4):
+            return f"{value:.{digits}g}"
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+# --------------------------------------------------------------------------- sections
+def _summary_cards(cmp: PCAComparison, ev_ae: float, ev_pca: float, diag: Diagnosis) -> str:
+    wins = cmp.winner == "autoencoder"
+    verdict = (f"{1 - cmp.ratio:.0%} lower error than PCA" if wins
+               else f"{cmp.ratio - 1:.0%} higher error than PCA")
+    serious = [f for f in diag if f.severity in ("warning", "error")]
+    tone = "bad" if any(f.severity == "error" for f in serious) else "warn"
+    diag_value = ('<span class="good">none</span>' if not serious
+                  else f'<span class="{tone}">{len(serious)}</span>')
+    cards = [
+        ("AE test MSE", _fmt(cmp.ae_mse), f"autoencoder, k = {cmp.n_components}"),
+        ("PCA test MSE", _fmt(cmp.pca_mse), f"same k = {cmp.n_components}"),
+        ("AE / PCA error", f'<span class="{"good" if wins else "bad"}">{cmp.ratio:.2f}</span>',
+         verdict),
+        ("Variance explained", f"{ev_ae:.1%}", f"PCA: {ev_pca:.1%}"),
+        ("Problems found", diag_value,
+         f"{len(diag) - len(serious)} note(s) besides" if len(diag) > len(serious)
+         else "see Diagnostics"),
+    ]
+    return '<div class="cards">' + "".join(
+        f'<div class="card"><div class="label">{_e(a)}</div><div class="value">{b}</div>'
+        f'<div class="note">{_e(c)}</div></div>' for a, b, c in cards
+    ) + "</div>"
+
+
+def _comparison_table(rows: list[tuple[str, float, float, bool]]) -> str:
+    """rows: (metric, autoencoder, PCA, higher_is_better)."""
+    out = ['<table><tr><th>metric (test split)</th><th class="num">autoencoder</th>'
+           '<th class="num">PCA</th></tr>']
+    for name, a, p, higher in rows:
+        best_a = np.isfinite(a) and np.isfinite(p) and ((a > p) if higher else (a < p))
+        best_p = np.isfinite(a) and np.isfinite(p) and ((p > a) if higher else (p < a))
+        out.append(f"<tr><td>{_e(name)}</td>"
+                   f'<td class="num{" best" if best_a else ""}">{_fmt(float(a))}</td>'
+                   f'<td class="num{" best" if best_p else ""}">{_fmt(float(p))}</td></tr>')
+    out.append("</table>")
+    return "".join(out)
+
+
+def _diagnostics_html(diag: Diagnosis) -> str:
+    if not len(diag):
+        return (f'<div class="finding"><p><span class="badge ok">ok</span>No problems found '
+                f"on {diag.n_rows} training rows: no dead or saturated units, no collapsed "
+                "code dimensions, inputs well scaled, training converged without "
+                "overfitting.</p></div>")
+    out = []
+    for f in diag:
+        out.append(
+            f'<div class="finding {_e(f.severity)}"><p><span class="badge {_e(f.severity)}">'
+            f"{_e(f.severity)}</span><b>{_e(f.kind.replace('_', ' '))}</b></p>"
+            f"<p>{_e(f.what_was_seen)}</p><p class=\"todo\">What to do: {_e(f.what_to_do)}</p>"
+            "</div>"
+        )
+    return "".join(out)
+
+
+def _params_table(estimator, extra: dict) -> str:
+    rows = "".join(f"<tr><td>{_e(k)}</td><td>{_e(v)}</td></tr>"
+                   for k, v in estimator.get_params().items())
+    fitted = "".join(f"<tr><td>{_e(k)}</td><td>{_e(v)}</td></tr>" for k, v in extra.items())
+    return (f'<div class="two"><div><h3>Constructor parameters</h3><table class="params">'
+            f'{rows}</table></div><div><h3>Fitted</h3><table class="params">{fitted}</table>'
+            "</div></div>")
+
+
+# --------------------------------------------------------------------------- captions
+_CAP = {
+    "loss": "<b>Training</b> (solid) and <b>validation</b> (dashed) loss per epoch; the dot "
+            "marks the best validation epoch, whose weights were kept. Look for: validation "
+            "flattening or rising while training keeps falling (overfitting), curves still "
+            "falling at the end (train longer), spikes (learning rate too high).",
+    "recon": "Test rows (top), PCA with the same code size, and the autoencoder, each with its "
+             "error on the rows shown. Look for: rows that keep their identity and strokes; "
+             "blurry averages mean the code is too small or training too short.",
+    "codes": "Each test row's code, coloured by its label: PCA's first two components (left) "
+             "and the autoencoder's code (right). Look for: classes that form separate "
+             "clusters on the right where they overlap on the left; a line or a single point "
+             "instead of a cloud means collapsed code dimensions.",
+    "codes_nolabel": "Each test row's code: PCA's first two components (left) and the "
+                     "autoencoder's code (right). Look for: structure (clusters, curves) and a "
+                     "cloud that uses both axes; a line or a point means collapsed dimensions.",
+    "sweep": "PCA's test error for each code size k (grey line) and the autoencoder's "
+             "(blue). Look for: the autoencoder below PCA's curve at its k; the k at which "
+             "PCA reaches the autoencoder's error tells how many linear components the "
+             "autoencoder's code is worth.",
+    "scatter": "Each variable (x) against its reconstruction (y): blue the autoencoder, grey "
+               "PCA with the same k; points on the dashed diagonal are perfect. R² is 1 for a "
+               "perfect reconstruction and 0 for predicting the mean. Look for: variables the "
+               "autoencoder gets and PCA does not (non-linear ones), and flat clouds (a "
+               "variable the model ignores).",
+    "weights": "Each square is one first-layer unit's weights on the input pixels (for a "
+               "convolutional encoder: its kernel), red positive, blue negative, each scaled "
+               "to its largest weight; they act on the scaled inputs. Look for: smooth strokes "
+               "and blobs; pure salt-and-pepper noise means the layer learned little.",
+    "top": "For each code unit, the test rows that drive it highest. Look for: a common "
+           "theme along each row (one class, one stroke direction or thickness).",
+    "actmax": "Synthetic inputs that push each code unit as high (top) or as low (bottom) as "
+              "possible: gradient ascent through the encoder from a mid-grey start, clipped "
+              "to the data range. Look for: recognisable strokes or contrasts; dense encoders "
+              "often give high-contrast, blocky patterns.",
+    "traversal": "Decoded codes moving along one code dimension at a time, from −2.5 to +2.5 "
+                 "standard deviations around the mean test code. Look for: each dimension "
+                 "changing one thing smoothly; a row of identical images is a dimension the "
+                 "decoder ignores.",
+    "grid": "Decoded images on a regular grid over the 2-D code space (the central 96 % of "
+            "the test codes; axes in code units). Look for: smooth morphing between classes; "
+            "smeared or blank regions are parts of the space no data maps to.",
+    "denoise": "Clean test rows, the same rows corrupted, and the autoencoder's "
+               "reconstructions of the corrupted rows. Look for: a denoised error well below "
+               "the corrupted one, and strokes restored rather than smoothed away.",
+    "samples": "Rows generated by decoding draws from the prior. Look for: varied, "
+               "plausible rows; identical or smeared samples point to posterior collapse or "
+               "too strong a KL weight.",
+}
+
+
+# --------------------------------------------------------------------------- the report
+def build_report(estimator, data, *, title: str | None = None, sweep=None,
+                 run_info: dict | None = None) -> str:
+    """The report as an HTML string.
+
+    Parameters
+    ----------
+    estimator : fitted AutoEncoder
+    data : Dataset
+        As :func:`aekit.datasets.load_dataset` returns it; the model is evaluated on
+        ``X_test``, PCA and the probes are fitted on ``X_train``.
+    title : str, optional
+    sweep : list of PCAComparison, optional
+        A sweep with autoencoders (:func:`aekit.metrics.pca_sweep` with a factory) to draw;
+        by default PCA is swept over k and the fitted model is drawn as one point.
+    run_info : dict, optional
+        Extra "Fitted" rows (e.g. fit_seconds from a run's metrics.json).
+    """
+    X_train = np.asarray(data.X_train, dtype=np.float64)
+    X_test = np.asarray(data.X_test, dtype=np.float64)
+    k = int(estimator.n_components)
+    image_shape = tuple(data.image_shape) if data.image_shape else None
+    labels = data.y_train is not None and data.y_test is not None
+
+    # One PCA fit serves the table, the sweep and the plots (its first k components are the
+    # PCA with k components).
+    # Up to half the features: beyond that PCA's error heads to 0 and squashes the plot.
+    ks = sorted({j for j in _KS if j <= max(min(X_train.shape) // 2, 1)} | {k})
+    pca_full = PCA(n_components=max(ks), svd_solver="full").fit(X_train)
+    pca_k, pca_2 = _PCAView(pca_full, k), _PCAView(pca_full, min(2, max(ks)))
+    X_ae = estimator.reconstruct(X_test)
+    X_pca = pca_k.inverse_transform(pca_k.transform(X_test))
+    ae_err, pca_err = reconstruction_errors(X_test, X_ae), reconstruction_errors(X_test, X_pca)
+    cmp = PCAComparison(k, ae_err["mse"], pca_err["mse"], ae_err["row_sse"], pca_err["row_sse"])
+    ev_ae, ev_pca = explained_variance(X_test, X_ae), explained_variance(X_test, X_pca)
+    if sweep is None:
+        sweep = []
+        for j in ks:
+            view = _PCAView(pca_full, j)
+            e = reconstruction_errors(X_test, view.inverse_transform(view.transform(X_test)))
+            sweep.append(PCAComparison(j, float("nan"), e["mse"], float("nan"), e["row_sse"]))
+        sweep.append(cmp)
+    diag = diagnose(estimator, X_train)
+
+    rows = [("MSE per element", cmp.ae_mse, cmp.pca_mse, False),
+            ("SSE per row", cmp.ae_row_sse, cmp.pca_row_sse, False),
+            ("variance explained", ev_ae, ev_pca, True)]
+    probe_note = ""
+    if labels:
+        n = min(len(X_train), _PROBE_ROWS)
+        idx = np.sort(np.random.RandomState(0).permutation(len(X_train))[:n])
+        q_ae = code_quality(estimator, X_train[idx], data.y_train[idx], X_test, data.y_test)
+        q_pca = code_quality(pca_k, X_train[idx], data.y_train[idx], X_test, data.y_test)
+        rows += [(f"{q_ae.n_neighbors}-NN accuracy on codes", q_ae.knn_accuracy,
+                  q_pca.knn_accuracy, True),
+                 ("logistic-regression accuracy on codes", q_ae.logistic_accuracy,
+                  q_pca.logistic_accuracy, True),
+                 (f"trustworthiness ({q_ae.n_neighbors} neighbours)", q_ae.trustworthiness,
+                  q_pca.trustworthiness, True)]
+        probe_note = (f"<p class=\"sub\">Probes are fitted on the codes of {n} training rows "
+                      f"and scored on the test codes; always guessing the most frequent "
+                      f"label scores {q_ae.chance:.3f}. Trustworthiness is 1 when each test "
+                      "row's nearest neighbours among the codes are also near it in the "
+                      "input.</p>")
+
+    # ---- plots that apply
+    plots: list[tuple[str, str, list[str]]] = []  # (id, heading, figures)
+    history = getattr(estimator, "history_", None) or []
+    plots.append(("training", "Training", [
+        _figure_html(lambda: plotting.loss_curves(history), _CAP["loss"], "loss curves")]))
+    if image_shape:
+        plots.append(("reconstructions", "Reconstructions", [_figure_html(
+            lambda: plotting.reconstruction_grid(estimator, X_test, image_shape, pca=pca_k),
+            _CAP["recon"], "reconstruction grid")]))
+    else:
+        plots.append(("reconstructions", "Reconstructions per variable", [_figure_html(
+            lambda: plotting.feature_scatter(estimator, X_test, feature_names=data.feature_names,
+                                             pca=pca_k),
+            _CAP["scatter"], "input against reconstruction per variable")]))
+    plots.append(("codes", "Codes", [_figure_html(
+        lambda: plotting.codes_2d(estimator, X_test, data.y_test if labels else None,
+                                  pca=pca_2),
+        _CAP["codes" if labels else "codes_nolabel"], "2-D codes of PCA and the autoencoder")]))
+    plots.append(("code-size", "Error against code size", [_figure_html(
+        lambda: plotting.error_vs_k(sweep), _CAP["sweep"], "error against k")]))
+    if image_shape:
+        figs = [
+            _figure_html(lambda: plotting.first_layer_weights(estimator, image_shape),
+                         _CAP["weights"], "first-layer weights"),
+            _figure_html(lambda: plotting.top_activating(estimator, X_test, image_shape),
+                         _CAP["top"], "top-activating inputs"),
+            _figure_html(lambda: plotting.activation_maximization(estimator, image_shape,
+                                                                  X=X_train),
+                         _CAP["actmax"], "activation maximisation"),
+            _figure_html(lambda: plotting.latent_traversal(estimator, X_test, image_shape),
+                         _CAP["traversal"], "latent traversal"),
+        ]
+        if k == 2:
+            figs.append(_figure_html(
+                lambda: plotting.decoded_grid(estimator, image_shape, X=X_test),
+                _CAP["grid"], "decoded grid over the code space"))
+        plots.append(("units", "What the units learned", figs))
+        if getattr(estimator, "noise", None) is not None:
+            plots.append(("denoising", "Denoising", [_figure_html(
+                lambda: plotting.denoising_rows(estimator, X_test, image_shape),
+                _CAP["denoise"], "clean, noisy and denoised rows")]))
+        if callable(getattr(estimator, "sample", None)):
+            plots.append(("samples", "Samples", [_figure_html(
+                lambda: plotting.vae_samples(estimator, image_shape,
+                                             data_range=(X_train.min(), X_train.max())),
+                _CAP["samples"], "samples from the prior")]))
+
+    # ---- assemble
+    fitted = {
+        "n_features_in_": getattr(estimator, "n_features_in_", "—"),
+        "epochs run (n_iter_)": getattr(estimator, "n_iter_", "—"),
+        "final training loss": _fmt(getattr(estimator, "loss_", None)),
+        "best validation loss": _fmt(getattr(estimator, "validation_loss_", None)),
+        "training seconds": _fmt(float(sum(r.get("seconds", 0.0) for r in history)), 3),
+        "device_": getattr(estimator, "device_", "—"),
+        **(run_info or {}),
+    }
+    name = data.name
+    title = title or f"{type(estimator).__name__} on {name}"
+    shapes = (f"{len(X_train)} training rows, {len(X_test)} test rows, "
+              f"{X_train.shape[1]} features"
+              + (f" ({image_shape[0]}×{image_shape[1]} images)" if image_shape else "")
+              + (", labelled" if labels else ""))
+    sections = [
+        ("comparison", "Autoencoder against PCA",
+         f"<p class=\"sub\">Both models reconstruct the {len(X_test)} test rows from a code of "
+         f"{k} number(s) per row; PCA is fitted on the training rows. The better value is "
+         f"in bold green.</p>{_comparison_table(rows)}{probe_note}"),
+        ("diagnostics", "Diagnostics", _diagnostics_html(diag)),
+        *((sid, head, "".join(figs)) for sid, head, figs in plots),
+        ("parameters", "Parameters", _params_table(estimator, fitted)),
+    ]
+    toc = "".join(f'<a href="#{sid}">{_e(head)}</a>' for sid, head, _ in sections)
+    body = "".join(f'<section id="{sid}"><h2>{_e(head)}</h2>{content}</section>'
+                   for sid, head, content in sections)
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+        f"<meta name=\"generator\" content=\"aekit {_e(__version__)}\">"
+        f"<title>{_e(title)} — aekit report</title><style>{_CSS}</style></head><body><main>"
+        f'<header class="top"><h1>{_e(title)}</h1><div class="sub">{_e(shapes)}</div>'
+        f'<nav class="toc">{toc}</nav></header>'
+        f"{_summary_cards(cmp, ev_ae, ev_pca, diag)}{body}"
+        f"<footer>aekit {_e(__version__)} · Python {_e(platform.python_version())} · "
+        f"generated {_e(stamp)}</footer></main></body></html>\n"
+    )
+
+
+def write_report(run, data, out: str | os.PathLike | None = None, *, title: str | None = None,
+                 device: str = "auto", sweep=None) -> Path:
+    """Write the HTML report of a run (or a fitted estimator) on a dataset, atomically.
+
+    Parameters
+    ----------
+    run : path-like or fitted estimator
+        A run directory (as ``aekit train`` and ``aekit demo`` write, or ``estimator.save``),
+        loaded with :func:`aekit.load`; or an estimator already in memory.
+    data : str or Dataset
+        A :func:`aekit.datasets.load_dataset` spec (``"digits"``, a file path...) or a Dataset.
+    out : path-like, optional
+        Default: ``<run>/report.html`` for a run directory (required for an estimator).
+    title : str, optional
+    device : str, default="auto"
+        Where a loaded model runs.
+    sweep : list of PCAComparison, optional
+        See :func:`build_report`.
+
+    Returns
+    -------
+    path : pathlib.Path
+        The file written.
+    """
+    from .datasets import load_dataset
+
+    run_info = {}
+    if isinstance(run, (str, os.PathLike)):
+        from .persistence import load
+
+        run_dir = Path(run)
+        estimator = load(run_dir, device=device)
+        out = Path(out) if out is not None else run_dir / "report.html"
+        title = title or f"{run_dir.name}: {type(estimator).__name__}"
+        metrics_file = run_dir / "metrics.json"
+        if metrics_file.is_file():
+            try:
+                seconds = json.loads(metrics_file.read_text())["fit_seconds"]
+                run_info["wall-clock fit seconds"] = _fmt(float(seconds), 3)
+            except (ValueError, KeyError, TypeError):
+                pass  # an older or hand-written metrics.json: the report does without
+    else:
+        estimator = run
+        if out is None:
+            raise ValueError("pass out= (the HTML file to write) when reporting an estimator")
+        out = Path(out)
+    dataset = load_dataset(data) if isinstance(data, (str, os.PathLike)) else data
+    n_in = getattr(estimator, "n_features_in_", None)
+    if n_in is not None and dataset.X_train.reshape(len(dataset.X_train), -1).shape[1] != n_in:
+        raise ValueError(
+            f"the model expects {n_in} features but {dataset.name} has "
+            f"{dataset.X_train.shape[1]}; pass the dataset the model was trained on (--data)."
+        )
+    page = build_report(estimator, dataset, title=title, sweep=sweep, run_info=run_info)
+    return atomic_write(out, page)

@@ -1,0 +1,263 @@
+"""The command line: runs it writes, codes it encodes, and one-line errors with exit code 2."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import matplotlib.image
+import numpy as np
+import pytest
+import typer.main
+from typer.testing import CliRunner
+
+import aekit
+from aekit import cli
+from aekit.cli import app
+from aekit.datasets import load_dataset, read_array
+
+runner = CliRunner()
+FAST = ["--epochs", "3", "--seed", "0", "--device", "cpu"]
+
+
+def invoke(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def assert_ok(result):
+    assert result.exit_code == 0, result.output + repr(result.exception)
+
+
+def assert_one_line_error(result):
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    assert "Traceback" not in result.output
+
+
+@pytest.fixture(scope="module")
+def digits_run(tmp_path_factory):
+    run = tmp_path_factory.mktemp("runs") / "digits"
+    result = invoke("train", "--data", "digits", "--components", "2", "--hidden", "32", *FAST,
+                    "--out", run)
+    assert_ok(result)
+    return run, result
+
+
+@pytest.fixture
+def digits_test(tmp_path):
+    X = load_dataset("digits").X_test
+    path = tmp_path / "rows.npy"
+    np.save(path, X)
+    return X, path
+
+
+# --------------------------------------------------------------------------- train
+def test_train_writes_model_metrics_and_plot(digits_run):
+    run, result = digits_run
+    assert {"config.json", "model.safetensors", "metrics.json", "loss.png"} <= {
+        p.name for p in run.iterdir()
+    }
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert {"dataset", "comparison", "train_score", "test_score", "fit_seconds"} <= set(metrics)
+    c = metrics["comparison"]
+    assert c["ratio"] == pytest.approx(c["ae_mse"] / c["pca_mse"])
+    assert c["n_components"] == 2 and c["winner"] in ("autoencoder", "PCA")
+    assert metrics["dataset"] == {
+        "name": "digits", "train_shape": [1347, 64], "test_shape": [450, 64],
+        "image_shape": [8, 8],
+    }
+    assert metrics["test_score"] == pytest.approx(-c["ae_mse"], rel=1e-5)
+    assert metrics["fit_seconds"] > 0 and metrics["n_iter"] == 3
+    # loss.png is a real PNG image.
+    assert (run / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert matplotlib.image.imread(run / "loss.png").ndim == 3
+    # The AE-vs-PCA table is printed.
+    assert "PCA (k=2)" in result.stdout and "AE / PCA error ratio" in result.stdout
+    assert f"{c['ae_mse']:.6g}" in result.stdout
+
+
+def test_every_estimator_parameter_has_an_option():
+    train = typer.main.get_command(app).commands["train"]
+    options = {p.name for p in train.params}
+    assert set(aekit.AutoEncoder().get_params()) <= options
+
+
+def test_options_reach_the_estimator(monkeypatch, tmp_path):
+    seen = {}
+    monkeypatch.setattr(cli, "_fit_and_save", lambda est, data, out: seen.update(est=est))
+    result = invoke(
+        "train", "--data", "digits", "--out", tmp_path / "run",
+        "--components", "3", "--hidden", "16,8", "--activation", "tanh",
+        "--output-activation", "linear", "--scaler", "none", "--loss", "bce",
+        "--optimizer", "sgd", "--learning-rate", "0.01", "--weight-decay", "0.001",
+        "--batch-size", "32", "--max-epochs", "7", "--validation-fraction", "0.2",
+        "--no-early-stopping", "--patience", "4", "--tol", "0.01", "--n-init", "2",
+        "--seed", "5", "--device", "cpu", "-vv", "--log-dir", tmp_path / "tb",
+    )
+    assert_ok(result)
+    assert seen["est"].get_params() == dict(
+        n_components=3, hidden_layer_sizes=(16, 8), activation="tanh",
+        output_activation="linear", scaler=None, loss="bce", optimizer="sgd",
+        learning_rate=0.01, weight_decay=0.001, batch_size=32, max_epochs=7,
+        validation_fraction=0.2, early_stopping=False, patience=4, tol=0.01, n_init=2,
+        random_state=5, device="cpu", verbose=2, log_dir=str(tmp_path / "tb"),
+    )
+
+
+def test_defaults_are_the_estimators(monkeypatch, tmp_path):
+    seen = {}
+    monkeypatch.setattr(cli, "_fit_and_save", lambda est, data, out: seen.update(est=est))
+    assert_ok(invoke("train", "--data", "digits", "--out", tmp_path))
+    assert seen["est"].get_params() == aekit.AutoEncoder().get_params()
+
+
+@pytest.mark.parametrize("hidden, expected", [("", ()), ("none", ()), ("64", (64,))])
+def test_hidden_spellings(monkeypatch, tmp_path, hidden, expected):
+    seen = {}
+    monkeypatch.setattr(cli, "_fit_and_save", lambda est, data, out: seen.update(est=est))
+    assert_ok(invoke("train", "--data", "digits", "--hidden", hidden, "--out", tmp_path))
+    assert seen["est"].hidden_layer_sizes == expected
+
+
+@pytest.mark.parametrize("suffix", [".npy", ".csv"])
+def test_train_on_a_file(tmp_path, suffix):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 2)) @ rng.normal(size=(2, 5)) + 0.01 * rng.normal(size=(60, 5))
+    path = tmp_path / f"data{suffix}"
+    if suffix == ".npy":
+        np.save(path, X)
+    else:
+        np.savetxt(path, X, delimiter=",", header="a,b,c,d,e", comments="")
+    run = tmp_path / "run"
+    assert_ok(invoke("train", "--data", path, "--hidden", "8", *FAST, "--out", run))
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["dataset"]["train_shape"] == [48, 5]
+    assert metrics["dataset"]["test_shape"] == [12, 5]
+    assert metrics["dataset"]["image_shape"] is None
+    assert aekit.load(run).n_features_in_ == 5
+
+
+# --------------------------------------------------------------------------- encode, compare
+def test_encode_writes_what_transform_gives(digits_run, digits_test, tmp_path):
+    run, _ = digits_run
+    X, rows = digits_test
+    out = tmp_path / "codes.npy"
+    result = invoke("encode", run, rows, "--out", out, "--device", "cpu")
+    assert_ok(result)
+    Z = np.load(out)
+    assert Z.shape == (len(X), 2)
+    np.testing.assert_array_equal(Z, aekit.load(run, device="cpu").transform(X))
+    assert "(450, 2)" in result.stdout
+
+
+def test_encode_to_csv(digits_run, digits_test, tmp_path):
+    run, _ = digits_run
+    X, rows = digits_test
+    out = tmp_path / "codes.csv"
+    assert_ok(invoke("encode", run, rows, "--out", out))
+    Z, _, names = read_array(out)
+    assert Z.shape == (len(X), 2) and len(names) == 2
+    np.testing.assert_allclose(Z, aekit.load(run).transform(X), rtol=1e-6)
+
+
+def test_compare_prints_the_errors_train_reported(digits_run):
+    run, _ = digits_run
+    result = invoke("compare", run, "--data", "digits")
+    assert_ok(result)
+    c = json.loads((run / "metrics.json").read_text())["comparison"]
+    assert f"{c['ae_mse']:.6g}" in result.stdout
+    assert f"{c['pca_mse']:.6g}" in result.stdout
+    assert "autoencoder (k=2)" in result.stdout and "PCA (k=2)" in result.stdout
+
+
+# --------------------------------------------------------------------------- errors
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["train", "--data", "{tmp}/missing.npy"],
+        ["train", "--data", "no-such-dataset"],
+        ["train", "--data", "digits", "--components", "0"],
+        ["train", "--data", "digits", "--components", "two"],
+        ["train", "--data", "digits", "--activation", "foo", "--epochs", "1"],
+        ["train", "--data", "digits", "--hidden", "64,x"],
+        ["train", "--data", "digits", "--scaler", "robust"],
+        ["train", "--data", "digits", "--no-such-option", "1"],
+        ["train", "--data", "{tmp}/rows.npy", "--out", "{tmp}/rows.npy"],
+    ],
+    ids=["missing-file", "unknown-dataset", "components-0", "components-text",
+         "bad-activation", "bad-hidden", "bad-scaler", "unknown-option", "out-is-a-file"],
+)
+def test_train_errors(tmp_path, digits_test, args):
+    args = [a.format(tmp=tmp_path) for a in args]
+    if "--out" not in args:
+        args += ["--out", str(tmp_path / "run")]
+    assert_one_line_error(invoke(*args))
+    assert not (tmp_path / "run").exists()
+
+
+def test_encode_with_a_directory_that_is_not_a_model(tmp_path, digits_test):
+    _, rows = digits_test
+    result = invoke("encode", tmp_path, rows, "--out", tmp_path / "codes.npy")
+    assert_one_line_error(result)
+    assert "not a saved aekit model" in result.stderr
+
+
+def test_encode_with_the_wrong_number_of_features(digits_run, tmp_path):
+    run, _ = digits_run
+    rows = tmp_path / "rows.npy"
+    np.save(rows, np.zeros((4, 10)))
+    result = invoke("encode", run, rows, "--out", tmp_path / "codes.npy")
+    assert_one_line_error(result)
+    assert "10 features" in result.stderr and "64" in result.stderr
+    assert not (tmp_path / "codes.npy").exists()
+
+
+def test_encode_to_an_unknown_format(digits_run, digits_test, tmp_path):
+    run, _ = digits_run
+    _, rows = digits_test
+    assert_one_line_error(invoke("encode", run, rows, "--out", tmp_path / "codes.txt"))
+
+
+def test_compare_with_a_file_of_other_features(digits_run, tmp_path):
+    run, _ = digits_run
+    path = tmp_path / "other.npy"
+    np.save(path, np.random.default_rng(0).normal(size=(40, 6)))
+    assert_one_line_error(invoke("compare", run, "--data", path))
+
+
+# --------------------------------------------------------------------------- processes
+def _aekit(*args):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env.pop("AEKIT_DEBUG", None)
+    return subprocess.run([sys.executable, "-m", "aekit", *map(str, args)],
+                          capture_output=True, text=True, env=env, timeout=120)
+
+
+def test_python_m_aekit_help():
+    proc = _aekit("--help")
+    assert proc.returncode == 0, proc.stderr
+    for command in ("train", "encode", "compare", "demo"):
+        assert command in proc.stdout
+
+
+def test_python_m_aekit_error_exit_code(tmp_path):
+    proc = _aekit("train", "--data", tmp_path / "missing.csv", "--out", tmp_path / "run")
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "missing.csv" in lines[0]
+
+
+# --------------------------------------------------------------------------- demo
+@pytest.mark.slow
+def test_demo_beats_pca(tmp_path):
+    out = tmp_path / "demo"
+    result = invoke("demo", "--out", out)
+    assert_ok(result)
+    c = json.loads((out / "metrics.json").read_text())["comparison"]
+    assert c["ae_mse"] < c["pca_mse"]
+    assert "autoencoder wins" in result.stdout
+    assert (out / "loss.png").is_file() and aekit.load(out).n_components == 2

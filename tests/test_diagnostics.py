@@ -1,0 +1,267 @@
+"""Tests for aekit.diagnostics: each failure is found on a model built to have it, and a
+healthy model is left alone."""
+
+import copy
+import json
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+import aekit
+from aekit import AutoEncoder
+from aekit.datasets import load_digits, make_low_variance
+from aekit.diagnostics import Diagnosis, DiagnosticWarning, Finding, diagnose, warn_findings
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_digits(split=True)
+
+
+@pytest.fixture(scope="module")
+def elu_ae(digits):
+    return AutoEncoder(
+        n_components=2, hidden_layer_sizes=(64, 32), activation="elu", max_epochs=60,
+        random_state=0,
+    ).fit(digits[0])
+
+
+@pytest.fixture(scope="module")
+def relu_ae(digits):
+    return AutoEncoder(
+        n_components=2, hidden_layer_sizes=(64, 32), activation="relu", max_epochs=15,
+        random_state=0,
+    ).fit(digits[0])
+
+
+@pytest.fixture(scope="module")
+def low_variance():
+    return make_low_variance(400, 12, random_state=0)
+
+
+# --------------------------------------------------------------------------- units
+def test_dead_relu_units_are_reported_with_their_fraction(digits, relu_ae):
+    X_train = digits[0]
+    ae = copy.deepcopy(relu_ae)
+    first = ae.module_.encoder[0]  # Linear(64 -> 64), followed by encoder[1] = ReLU
+    with torch.no_grad():
+        first.bias[:40] = -1e4  # no input in [0, 1] can lift these units above 0
+    before = diagnose(relu_ae, X_train).get("dead_units")
+    n_before = before.details["layers"]["encoder.1"]["dead"] if before else 0
+    finding = diagnose(ae, X_train).get("dead_units")
+    assert finding is not None
+    layers = finding.details["layers"]
+    assert layers["encoder.1"]["units"] == 64
+    assert 40 <= layers["encoder.1"]["dead"] <= 40 + n_before
+    total = sum(layer["units"] for layer in layers.values())
+    assert total == 64 + 32 + 32 + 64  # every hidden ReLU of encoder and decoder
+    assert finding.details["fraction"] == pytest.approx(finding.details["dead"] / total)
+    assert f"{finding.details['fraction']:.0%}" in finding.what_was_seen
+    assert finding.severity in ("warning", "error")
+    assert "elu" in finding.what_to_do
+
+
+def test_healthy_elu_network_on_digits_reports_no_unit_or_code_problem(digits, elu_ae):
+    diagnosis = diagnose(elu_ae, digits[0])
+    for kind in ("dead_units", "saturated_units", "collapsed_code", "badly_scaled_input",
+                 "posterior_collapse"):
+        assert kind not in diagnosis.kinds, str(diagnosis)
+
+
+def test_diagnose_leaves_the_model_untouched(digits, relu_ae):
+    state = {k: v.clone() for k, v in relu_ae.module_.state_dict().items()}
+    Z = relu_ae.transform(digits[1])
+    diagnose(relu_ae, digits[0])
+    assert all(torch.equal(state[k], v) for k, v in relu_ae.module_.state_dict().items())
+    assert not relu_ae.module_.training
+    np.testing.assert_array_equal(relu_ae.transform(digits[1]), Z)
+    # No hooks left behind.
+    assert all(not m._forward_hooks for m in relu_ae.module_.modules())
+
+
+def test_saturated_tanh_units_are_reported(digits):
+    ae = AutoEncoder(n_components=2, hidden_layer_sizes=(16,), activation="tanh",
+                     max_epochs=2, random_state=0).fit(digits[0][:300])
+    with torch.no_grad():
+        ae.module_.encoder[0].bias[:8] = 50.0  # tanh(50 + small) == 1 for every row
+    finding = diagnose(ae, digits[0]).get("saturated_units")
+    assert finding is not None
+    assert finding.details["layers"]["encoder.1"]["saturated"] >= 8
+
+
+def test_sigmoid_output_layer_is_not_judged(digits):
+    # Digits are mostly white: the sigmoid output sits near 0 on most pixels, by design.
+    ae = AutoEncoder(n_components=2, hidden_layer_sizes=(16,), scaler="minmax", max_epochs=5,
+                     random_state=0).fit(digits[0][:400])
+    assert ae.output_activation_ == "sigmoid"
+    with torch.no_grad():
+        ae.module_.decoder[-2].bias[:] = -30.0  # every output pixel ~0: saturated, on purpose
+    assert isinstance(ae.module_.decoder[-1], torch.nn.Sigmoid)
+    assert "saturated_units" not in diagnose(ae, digits[0]).kinds
+
+
+# --------------------------------------------------------------------------- codes
+def test_collapsed_code_dimension_is_reported(digits, elu_ae):
+    ae = copy.deepcopy(elu_ae)
+    last = ae.module_.encoder[-1]  # the linear code layer
+    with torch.no_grad():
+        last.weight[1] = 0.0
+    finding = diagnose(ae, digits[0]).get("collapsed_code")
+    assert finding is not None
+    assert finding.details["collapsed"] == [1]
+    assert "n_components to 1" in finding.what_to_do
+
+
+class _StandIn:
+    """Just enough of a variational estimator for the duck-typed checks."""
+
+    def __init__(self, kl, history=(), max_epochs=100, early_stopping=True):
+        self.module_ = object()  # not a torch module: unit checks are skipped
+        self._kl = np.asarray(kl, dtype=float)
+        self.history_ = list(history)
+        self.max_epochs = max_epochs
+        self.early_stopping = early_stopping
+        self.scaler = "standard"
+
+    def transform(self, X):
+        rng = np.random.RandomState(0)
+        return rng.normal(size=(len(X), len(self._kl)))
+
+    def kl_per_dimension(self, X):
+        return self._kl
+
+
+def test_posterior_collapse_is_reported_from_kl_per_dimension():
+    X = np.random.RandomState(0).normal(size=(50, 4))
+    finding = diagnose(_StandIn([1.3, 0.002, 0.8, 0.0001]), X).get("posterior_collapse")
+    assert finding is not None
+    assert finding.details["collapsed"] == [1, 3]
+    assert finding.severity == "warning"
+    assert "KL" in finding.what_to_do
+    assert "posterior_collapse" not in diagnose(_StandIn([1.0, 0.5]), X).kinds
+
+
+def test_models_without_kl_skip_the_posterior_check(digits, elu_ae):
+    assert not hasattr(elu_ae, "kl_per_dimension")
+    assert "posterior_collapse" not in diagnose(elu_ae, digits[0]).kinds
+
+
+# --------------------------------------------------------------------------- input
+def test_low_variance_data_without_scaler_is_flagged(low_variance):
+    ae = AutoEncoder(n_components=2, hidden_layer_sizes=(8,), scaler=None, max_epochs=2,
+                     random_state=0).fit(low_variance)
+    finding = diagnose(ae, low_variance).get("badly_scaled_input")
+    assert finding is not None
+    assert finding.severity == "warning"
+    assert "scaler='standard'" in finding.what_to_do
+    assert len(finding.details["tiny_spread_features"]) == 12
+
+
+def test_low_variance_data_with_a_scaler_is_only_noted(low_variance):
+    ae = AutoEncoder(n_components=2, hidden_layer_sizes=(8,), max_epochs=2,
+                     random_state=0).fit(low_variance)
+    finding = diagnose(ae, low_variance).get("badly_scaled_input")
+    assert finding is not None and finding.severity == "info"
+
+
+def test_feature_ranges_far_apart_are_flagged():
+    rng = np.random.RandomState(0)
+    X = np.column_stack([rng.uniform(0, 1, 200), rng.uniform(0, 5e4, 200)])
+    ae = AutoEncoder(n_components=1, hidden_layer_sizes=(4,), scaler=None, max_epochs=1,
+                     random_state=0)
+    # Unfitted: the input checks still run, judged for the scaler the model would use.
+    finding = diagnose(ae, X).get("badly_scaled_input")
+    assert finding is not None and "range" in finding.what_was_seen
+    assert finding.details["range_ratio"] > 1e4
+
+
+# --------------------------------------------------------------------------- history
+def _history(losses, val_losses):
+    return [{"phase": "train", "epoch": i + 1, "loss": a, "val_loss": b, "seconds": 0.01}
+            for i, (a, b) in enumerate(zip(losses, val_losses))]
+
+
+def test_overfitting_is_reported_from_the_history():
+    n = 60
+    train = np.linspace(1.0, 0.1, n)
+    val = np.r_[np.linspace(1.0, 0.4, 20), np.linspace(0.4, 0.7, n - 20)]
+    est = _StandIn([1.0], _history(train, val), max_epochs=100)
+    finding = diagnose(est, np.zeros((5, 2)) + np.arange(5)[:, None]).get("overfitting")
+    assert finding is not None
+    assert finding.details["best_epoch"] == 20
+    assert finding.details["ratio"] == pytest.approx(7.0)
+    # Early stopping ended the run before max_epochs and kept epoch 20: noted, not alarmed.
+    assert finding.severity == "info"
+
+
+def test_not_converged_when_max_epochs_is_hit_while_the_loss_still_falls():
+    n = 50
+    losses = list(np.geomspace(1.0, 0.2, n))
+    est = _StandIn([1.0], _history(losses, losses), max_epochs=n)
+    finding = diagnose(est, np.arange(10.0).reshape(5, 2)).get("not_converged")
+    assert finding is not None and finding.severity == "warning"
+    assert "max_epochs" in finding.what_to_do
+    flat = _StandIn([1.0], _history([1.0] * n, [1.0] * n), max_epochs=n, early_stopping=False)
+    assert "not_converged" not in diagnose(flat, np.arange(10.0).reshape(5, 2)).kinds
+
+
+# --------------------------------------------------------------------------- result object
+def test_diagnosis_prints_and_serialises(digits, relu_ae):
+    ae = copy.deepcopy(relu_ae)
+    with torch.no_grad():
+        ae.module_.encoder[0].bias[:] = -1e4
+    d = aekit.diagnose(ae, digits[0])
+    assert isinstance(d, Diagnosis) and len(d) >= 1 and bool(d)
+    assert all(isinstance(f, Finding) for f in d)
+    severities = [f.severity for f in d]
+    rank = {"error": 0, "warning": 1, "info": 2}
+    assert severities == sorted(severities, key=rank.get)  # most serious first
+    text = str(d)
+    assert "dead_units" in text and "->" in text
+    payload = json.loads(json.dumps(d.to_dict()))
+    assert payload["n_rows"] == len(digits[0])
+    assert {"kind", "severity", "what_was_seen", "what_to_do", "details"} <= set(
+        payload["findings"][0]
+    )
+    assert "No problems found" in str(Diagnosis([], 10))
+
+
+def test_fit_with_verbose_warns_about_findings(low_variance):
+    with pytest.warns(DiagnosticWarning, match="scaler='standard'"):
+        AutoEncoder(n_components=2, hidden_layer_sizes=(8,), scaler=None, max_epochs=2,
+                    random_state=0, verbose=1).fit(low_variance)
+
+
+def test_fit_without_verbose_stays_silent(low_variance):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DiagnosticWarning)
+        AutoEncoder(n_components=2, hidden_layer_sizes=(8,), scaler=None, max_epochs=2,
+                    random_state=0).fit(low_variance)
+
+
+def test_warn_findings_skips_notes(low_variance):
+    ae = AutoEncoder(n_components=2, hidden_layer_sizes=(8,), max_epochs=2,
+                     early_stopping=False, random_state=0).fit(low_variance)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        d = warn_findings(ae, low_variance)
+    # The badly-scaled note is info (the scaler handles it): no warning for it.
+    assert "badly_scaled_input" in d.kinds
+    assert not any("vary by less than" in str(w.message) for w in caught)
+
+
+def test_conv_units_count_channels_and_images_are_accepted(digits):
+    images = digits[0][:300].reshape(-1, 8, 8)
+    ae = AutoEncoder(n_components=2, architecture="conv", activation="relu",
+                     hidden_layer_sizes=(8,), max_epochs=2, random_state=0).fit(images)
+    names = dict(ae.module_.encoder.named_children())
+    conv_name = next(n for n, m in names.items() if isinstance(m, torch.nn.Conv2d))
+    relu_name = str(int(conv_name) + 1)
+    assert isinstance(names[relu_name], torch.nn.ReLU)
+    with torch.no_grad():
+        names[conv_name].bias[:] = -1e4  # every channel dead everywhere
+    finding = diagnose(ae, images).get("dead_units")
+    assert finding is not None
+    assert finding.details["layers"][f"encoder.{relu_name}"] == {"dead": 8, "units": 8}

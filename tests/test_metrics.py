@@ -1,0 +1,162 @@
+"""Tests for aekit.metrics: finer reconstruction errors, the PCA sweep, probes on codes."""
+
+import numpy as np
+import pytest
+from sklearn.decomposition import PCA
+from sklearn.metrics import r2_score
+
+from aekit import AutoEncoder
+from aekit.datasets import load_digits
+from aekit.metrics import (
+    CodeQuality,
+    code_quality,
+    element_errors,
+    explained_variance,
+    pca_sweep,
+    probe_codes,
+    r2_per_feature,
+    reconstruction_errors,
+    row_errors,
+)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_digits(split=True)
+
+
+@pytest.fixture(scope="module")
+def digits_ae(digits):
+    X_train = digits[0]
+    return AutoEncoder(
+        n_components=2, hidden_layer_sizes=(64, 32), max_epochs=60, random_state=0
+    ).fit(X_train)
+
+
+# --------------------------------------------------------------------------- errors
+def test_element_and_row_errors_agree_with_the_summary_errors():
+    rng = np.random.RandomState(0)
+    X, X_hat = rng.normal(size=(30, 5)), rng.normal(size=(30, 5))
+    E = element_errors(X, X_hat)
+    assert E.shape == (30, 5)
+    np.testing.assert_allclose(E, (X - X_hat) ** 2)
+    rows = row_errors(X, X_hat)
+    assert rows.shape == (30,)
+    summary = reconstruction_errors(X, X_hat)
+    assert rows.mean() == pytest.approx(summary["mse"])
+    assert (rows * 5).mean() == pytest.approx(summary["row_sse"])
+
+
+def test_row_errors_match_score_samples(digits, digits_ae):
+    X_test = digits[1]
+    np.testing.assert_allclose(
+        row_errors(X_test, digits_ae.reconstruct(X_test)),
+        -digits_ae.score_samples(X_test),
+        rtol=1e-4, atol=1e-7,
+    )
+
+
+def test_errors_reject_mismatched_shapes():
+    with pytest.raises(ValueError, match="shape"):
+        row_errors(np.zeros((3, 4)), np.zeros((3, 5)))
+
+
+def test_r2_per_feature_matches_sklearn():
+    rng = np.random.RandomState(1)
+    X = rng.normal(size=(50, 4)) * [1, 10, 0.1, 3] + [0, 5, -2, 100]
+    X_hat = X + rng.normal(scale=0.5, size=X.shape)
+    np.testing.assert_allclose(
+        r2_per_feature(X, X_hat), r2_score(X, X_hat, multioutput="raw_values")
+    )
+
+
+def test_r2_per_feature_constant_columns_follow_sklearn():
+    X = np.column_stack([np.ones(10), np.ones(10), np.arange(10.0)])
+    X_hat = X.copy()
+    X_hat[:, 1] += 0.5  # a constant column reconstructed wrongly scores 0, exactly: 1
+    np.testing.assert_allclose(r2_per_feature(X, X_hat), [1.0, 0.0, 1.0])
+    np.testing.assert_allclose(
+        r2_per_feature(X, X_hat), r2_score(X, X_hat, multioutput="raw_values")
+    )
+
+
+def test_explained_variance_limits():
+    rng = np.random.RandomState(2)
+    X = rng.normal(size=(40, 6))
+    assert explained_variance(X, X) == 1.0
+    assert explained_variance(X, np.tile(X.mean(axis=0), (40, 1))) == pytest.approx(0.0)
+    assert explained_variance(X, X + 3.0) < 0  # worse than the mean
+
+
+def test_explained_variance_of_pca_equals_its_ratio_on_train_data(digits):
+    X_train = digits[0]
+    pca = PCA(n_components=5).fit(X_train)
+    ev = explained_variance(X_train, pca.inverse_transform(pca.transform(X_train)))
+    assert ev == pytest.approx(pca.explained_variance_ratio_.sum(), rel=1e-5)
+
+
+# --------------------------------------------------------------------------- sweep
+def test_pca_sweep_errors_decrease_in_k(digits):
+    X_train, X_test = digits[0], digits[1]
+    sweep = pca_sweep(X_train, X_test, [1, 2, 4, 8, 16])
+    assert [c.n_components for c in sweep] == [1, 2, 4, 8, 16]
+    errors = [c.pca_mse for c in sweep]
+    assert all(a > b for a, b in zip(errors, errors[1:]))
+    assert all(np.isnan(c.ae_mse) for c in sweep)
+
+
+def test_pca_sweep_matches_separate_pca_fits(digits):
+    X_train, X_test = digits[0], digits[1]
+    (c,) = pca_sweep(X_train, X_test, [3])
+    pca = PCA(n_components=3, svd_solver="full").fit(X_train)
+    want = reconstruction_errors(X_test, pca.inverse_transform(pca.transform(X_test)))["mse"]
+    assert c.pca_mse == pytest.approx(want, rel=1e-7)
+
+
+def test_pca_sweep_fits_one_estimator_per_k(digits):
+    X_train, X_test = digits[0][:300], digits[1][:100]
+    made = []
+
+    def factory(k):
+        made.append(k)
+        return AutoEncoder(n_components=k, hidden_layer_sizes=(16,), max_epochs=3,
+                           random_state=0)
+
+    sweep = pca_sweep(X_train, X_test, [1, 3], factory)
+    assert made == [1, 3]
+    assert all(np.isfinite(c.ae_mse) and c.ae_mse > 0 for c in sweep)
+    assert sweep[0].pca_mse > sweep[1].pca_mse
+
+
+def test_pca_sweep_rejects_impossible_k(digits):
+    with pytest.raises(ValueError, match="k"):
+        pca_sweep(digits[0], digits[1], [0, 2])
+    with pytest.raises(ValueError, match="min"):
+        pca_sweep(digits[0][:10], digits[1], [20])
+
+
+# --------------------------------------------------------------------------- probes
+def test_probes_are_well_above_chance_on_digits_codes(digits, digits_ae):
+    X_train, X_test, y_train, y_test = digits
+    q = code_quality(digits_ae, X_train, y_train, X_test, y_test)
+    assert isinstance(q, CodeQuality)
+    assert q.chance == pytest.approx(np.bincount(y_test).max() / len(y_test))
+    assert q.chance < 0.15
+    # Ten classes from two numbers per image: far above chance, far below perfect.
+    assert q.knn_accuracy > 0.5
+    assert q.logistic_accuracy > 0.35
+    assert 0.7 < q.trustworthiness <= 1.0
+    assert set(q.to_dict()) == {
+        "knn_accuracy", "logistic_accuracy", "trustworthiness", "chance", "n_neighbors"
+    }
+    assert "accuracy" in str(q)
+
+
+def test_probes_on_pca_codes_and_perfect_codes(digits):
+    X_train, X_test, y_train, y_test = digits
+    # Codes that are the label itself are perfectly separable.
+    scores = probe_codes(y_train[:, None] * 1.0, y_train, y_test[:, None] * 1.0, y_test)
+    assert scores["knn_accuracy"] == 1.0
+    pca = PCA(n_components=10).fit(X_train)
+    q = code_quality(pca, X_train, y_train, X_test, y_test, max_rows=200)
+    assert q.knn_accuracy > 0.85  # ten PCA components already separate digits well

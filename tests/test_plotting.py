@@ -1,0 +1,240 @@
+"""Tests for aekit.plotting: every function returns a Figure that actually draws something."""
+
+import io
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from matplotlib.collections import PathCollection
+from matplotlib.figure import Figure
+from sklearn.decomposition import PCA
+
+from aekit import AutoEncoder, plotting
+from aekit.datasets import DERIVED_VARIABLE_NAMES, load_digits, make_derived_variables
+from aekit.metrics import compare_with_pca, pca_sweep
+
+SHAPE = (8, 8)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_digits(split=True)
+
+
+@pytest.fixture(scope="module")
+def digits_ae(digits):
+    return AutoEncoder(n_components=2, hidden_layer_sizes=(32,), max_epochs=40,
+                       random_state=0).fit(digits[0])
+
+
+@pytest.fixture(scope="module")
+def tabular():
+    X = make_derived_variables(500, random_state=0)
+    return X[:400], X[400:]
+
+
+@pytest.fixture(scope="module")
+def tabular_ae(tabular):
+    return AutoEncoder(n_components=2, hidden_layer_sizes=(16,), max_epochs=30,
+                       random_state=0).fit(tabular[0])
+
+
+def _mosaic(fig):
+    """The one image of a mosaic figure (the colorbar axes, if any, draw no image)."""
+    assert isinstance(fig, Figure)
+    images = [im for ax in fig.axes for im in ax.images]
+    assert len(images) == 1
+    data = np.ma.masked_invalid(np.asarray(images[0].get_array(), dtype=float))
+    assert data.count() > 0 and data.std() > 0, "the image is blank"
+    return data
+
+
+def _renders(fig):
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    assert buf.getvalue()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# --------------------------------------------------------------------------- training
+def test_loss_curves_draws_train_and_validation(digits_ae):
+    fig = plotting.loss_curves(digits_ae.history_)
+    (ax,) = fig.axes
+    drawn = [line for line in ax.lines if len(line.get_xdata()) > 1]
+    assert len(drawn) == 2  # training and validation
+    assert len(drawn[0].get_xdata()) == len(digits_ae.history_)
+    _renders(fig)
+
+
+def test_loss_curves_shows_pretraining_phases():
+    history = [{"phase": p, "epoch": e, "loss": 1.0 / (e + i), "val_loss": None, "seconds": 0}
+               for i, p in enumerate(["pretrain-1", "pretrain-2", "train"]) for e in range(1, 6)]
+    (ax,) = plotting.loss_curves(history).axes
+    assert len(ax.lines) == 3
+    xs = [tuple(line.get_xdata()) for line in ax.lines]
+    assert xs[0][-1] < xs[1][0] and xs[1][-1] < xs[2][0]  # phases follow each other
+    assert len(ax.patches) == 3  # one tinted band per phase
+    assert {t.get_text() for t in ax.get_legend().get_texts()} == {
+        "pretrain-1: training", "pretrain-2: training", "train: training"}
+
+
+# --------------------------------------------------------------------------- images
+def test_reconstruction_grid_has_original_pca_and_ae_rows(digits, digits_ae):
+    pca = PCA(2).fit(digits[0])
+    fig = plotting.reconstruction_grid(digits_ae, digits[1], SHAPE, pca=pca, n_images=7)
+    data = _mosaic(fig)
+    assert data.shape == (3 * 8 + 2, 7 * 8 + 6)  # 3 rows of 7 images, 1-pixel gaps
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert labels[0] == "original" and labels[1].startswith("PCA (k=2)")
+    assert labels[2].startswith("autoencoder (k=2)") and "MSE" in labels[2]
+    _mosaic(plotting.reconstruction_grid(digits_ae, digits[1], SHAPE))  # without PCA
+    _renders(fig)
+
+
+def test_reconstruction_grid_rejects_a_wrong_image_shape(digits, digits_ae):
+    with pytest.raises(ValueError, match="image_shape"):
+        plotting.reconstruction_grid(digits_ae, digits[1], (7, 7))
+
+
+def test_first_layer_weights(digits_ae):
+    fig = plotting.first_layer_weights(digits_ae, SHAPE, n_units=12)
+    assert len(fig.axes) == 2  # the mosaic and its colorbar
+    data = _mosaic(fig)
+    assert data.shape == (2 * 8 + 1, 8 * 8 + 7)  # 12 units in rows of 8
+    assert np.nanmax(np.abs(data)) == pytest.approx(1.0)  # each unit scaled to its max
+
+
+def test_top_activating(digits, digits_ae):
+    fig = plotting.top_activating(digits_ae, digits[1], SHAPE, n_top=5)
+    data = _mosaic(fig)
+    assert data.shape == (2 * 8 + 1, 5 * 8 + 4)  # a row per code unit
+    # The top-left image is the test row with the highest code 0.
+    X = digits[1]
+    best = X[np.argmax(digits_ae.transform(X)[:, 0])].reshape(SHAPE)
+    np.testing.assert_allclose(data[:8, :8], best)
+
+
+def test_activation_maximization_moves_codes_and_stays_in_range(digits, digits_ae):
+    fig = plotting.activation_maximization(digits_ae, SHAPE, X=digits[0], steps=60)
+    data = _mosaic(fig)
+    assert data.shape == (2 * 8 + 1, 2 * 8 + 1)  # max / min rows, one column per unit
+    assert data.min() >= 0.0 and data.max() <= 1.0  # clipped to the data range
+    top = np.stack([data[:8, :8].ravel(), data[:8, 9:].ravel()])
+    bottom = np.stack([data[9:, :8].ravel(), data[9:, 9:].ravel()])
+    z_top, z_bottom = digits_ae.transform(top), digits_ae.transform(bottom)
+    grey = digits_ae.transform(np.full((1, 64), 0.5))[0]
+    for j in range(2):
+        assert z_top[j, j] > grey[j] > z_bottom[j, j]
+
+
+def test_latent_traversal(digits, digits_ae):
+    fig = plotting.latent_traversal(digits_ae, digits[1], SHAPE, n_steps=5)
+    data = _mosaic(fig)
+    assert data.shape == (2 * 8 + 1, 5 * 8 + 4)
+    cols = [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    assert cols[2] == "mean" and len(cols) == 5
+
+
+def test_decoded_grid(digits, digits_ae):
+    fig = plotting.decoded_grid(digits_ae, SHAPE, X=digits[1], n=6)
+    data = _mosaic(fig)
+    assert data.shape == (6 * 8 + 5, 6 * 8 + 5)
+    with pytest.raises(ValueError, match="n_components=2"):
+        plotting.decoded_grid(AutoEncoder(n_components=3), SHAPE, X=digits[1])
+    with pytest.raises(ValueError, match="pass X"):
+        plotting.decoded_grid(digits_ae, SHAPE)
+
+
+def test_denoising_rows(digits, digits_ae):
+    fig = plotting.denoising_rows(digits_ae, digits[1], SHAPE, noise="masking",
+                                  noise_level=0.3, n_images=6)
+    data = _mosaic(fig)
+    assert data.shape == (3 * 8 + 2, 6 * 8 + 5)
+    clean, noisy = data[:8], data[9:17]
+    assert not np.allclose(clean, noisy)
+    with pytest.raises(ValueError, match="noise"):
+        plotting.denoising_rows(digits_ae, digits[1], SHAPE)  # a plain AE has no noise
+
+
+@pytest.mark.parametrize("noise", ["gaussian", "masking", "salt_pepper"])
+def test_corrupt_kinds(noise):
+    X = np.random.RandomState(0).uniform(size=(20, 10))
+    Xn = plotting.corrupt(X, noise, 0.3, random_state=0)
+    assert Xn.shape == X.shape and not np.allclose(X, Xn)
+    np.testing.assert_array_equal(Xn, plotting.corrupt(X, noise, 0.3, random_state=0))
+
+
+class _Sampler:
+    """Stand-in for a variational estimator: only ``sample`` is used."""
+
+    def sample(self, n, random_state=None):
+        return np.random.RandomState(random_state).uniform(size=(n, 64))
+
+
+def test_vae_samples_uses_sample():
+    fig = plotting.vae_samples(_Sampler(), SHAPE, n=20)
+    data = _mosaic(fig)
+    assert data.shape == (2 * 8 + 1, 16 * 8 + 15)  # 20 samples in rows of 16
+    with pytest.raises(ValueError, match="cannot sample"):
+        plotting.vae_samples(object(), SHAPE)
+
+
+# --------------------------------------------------------------------------- codes
+def test_codes_2d_side_by_side_coloured_by_label(digits, digits_ae):
+    X_test, y_test = digits[1], digits[3]
+    fig = plotting.codes_2d(digits_ae, X_test, y_test)
+    assert len(fig.axes) == 2
+    for ax in fig.axes:
+        (points,) = ax.collections
+        assert isinstance(points, PathCollection)
+        assert len(points.get_offsets()) == len(X_test)
+        assert len(np.unique(points.get_facecolors(), axis=0)) == 10  # one colour per digit
+    assert len(fig.legends) == 1 and len(fig.legends[0].get_texts()) == 10
+    np.testing.assert_allclose(fig.axes[1].collections[0].get_offsets(),
+                               digits_ae.transform(X_test), rtol=1e-5)
+    _renders(fig)
+
+
+def test_codes_2d_without_labels_and_wider_codes(digits):
+    ae = AutoEncoder(n_components=3, hidden_layer_sizes=(16,), max_epochs=3,
+                     random_state=0).fit(digits[0])
+    fig = plotting.codes_2d(ae, digits[1])
+    assert len(fig.axes) == 2 and not fig.legends
+    assert all(len(ax.collections[0].get_offsets()) == len(digits[1]) for ax in fig.axes)
+    assert "k=3" in fig.axes[1].get_title()
+
+
+# --------------------------------------------------------------------------- tabular
+def test_feature_scatter_per_variable_with_r2(tabular, tabular_ae):
+    X_train, X_test = tabular
+    pca = PCA(2).fit(X_train)
+    fig = plotting.feature_scatter(tabular_ae, X_test, feature_names=DERIVED_VARIABLE_NAMES,
+                                   pca=pca)
+    assert len(fig.axes) == 6  # one per variable, unused grid cells removed
+    for ax, name in zip(fig.axes, DERIVED_VARIABLE_NAMES):
+        assert len(ax.collections) == 2  # PCA underneath, autoencoder on top
+        assert all(len(c.get_offsets()) == len(X_test) for c in ax.collections)
+        assert len(ax.lines) == 1  # the identity line
+        assert ax.get_title().startswith(name) and "R² AE" in ax.get_title()
+    fig = plotting.feature_scatter(tabular_ae, X_test, max_features=4)
+    assert len(fig.axes) == 4 and all(len(ax.collections) == 1 for ax in fig.axes)
+    _renders(fig)
+
+
+def test_error_vs_k(digits, digits_ae):
+    X_train, X_test = digits[0], digits[1]
+    sweep = pca_sweep(X_train, X_test, [1, 2, 4, 8]) + [compare_with_pca(digits_ae, X_train,
+                                                                          X_test)]
+    (ax,) = plotting.error_vs_k(sweep).axes
+    pca_line, ae_line = ax.lines
+    assert list(pca_line.get_xdata()) == [1, 2, 4, 8]
+    assert list(ae_line.get_xdata()) == [2]
+    assert list(ae_line.get_ydata()) == pytest.approx([sweep[-1].ae_mse])
+    with pytest.raises(ValueError, match="empty"):
+        plotting.error_vs_k([])
+
+
+def test_plotting_never_imports_pyplot():
+    code = ("import sys, aekit.plotting, aekit.report; "
+            "assert 'matplotlib.pyplot' not in sys.modules, 'pyplot imported'")
+    subprocess.run([sys.executable, "-c", code], check=True)

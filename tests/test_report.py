@@ -1,0 +1,245 @@
+"""Tests for aekit.report, ``aekit report``, and TensorBoard logging (log_dir=)."""
+
+import base64
+import copy
+import io
+import sys
+from html.parser import HTMLParser
+
+import numpy as np
+import pytest
+from matplotlib.image import imread
+from typer.testing import CliRunner
+
+from aekit import AutoEncoder
+from aekit.cli import app
+from aekit.datasets import DERIVED_VARIABLE_NAMES, Dataset, load_dataset, make_derived_variables
+from aekit.report import build_report, write_report
+from aekit.training import fit_loop, make_optimizer
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+IMAGE_SECTIONS = {"comparison", "diagnostics", "training", "reconstructions", "codes",
+                  "code-size", "units", "parameters"}
+
+
+class _Page(HTMLParser):
+    """Collects section ids, headings, images, captions and anything that loads from outside."""
+
+    def __init__(self):
+        super().__init__()
+        self.sections, self.images, self.external, self.tags = [], [], [], set()
+        self.text = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        self.tags.add(tag)
+        if tag == "section":
+            self.sections.append(attrs.get("id"))
+        if tag == "img":
+            self.images.append(attrs["src"])
+        for key in ("src", "href"):
+            value = attrs.get(key) or ""
+            if value and not value.startswith(("data:", "#")):
+                self.external.append(value)
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def _parse(page: str) -> _Page:
+    parser = _Page()
+    parser.feed(page)
+    parser.close()
+    return parser
+
+
+def _check_images(images):
+    assert images
+    for src in images:
+        assert src.startswith("data:image/png;base64,")
+        png = base64.b64decode(src.split(",", 1)[1], validate=True)
+        assert png[:8] == PNG_SIGNATURE
+        pixels = imread(io.BytesIO(png), format="png")
+        assert pixels.ndim == 3 and pixels.shape[0] > 50 and pixels.shape[1] > 50
+        assert pixels.std() > 0, "blank image"
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_dataset("digits")
+
+
+@pytest.fixture(scope="module")
+def digits_ae(digits):
+    return AutoEncoder(n_components=2, hidden_layer_sizes=(32,), max_epochs=30,
+                       random_state=0).fit(digits.X_train)
+
+
+@pytest.fixture(scope="module")
+def digits_run(tmp_path_factory, digits_ae):
+    run = tmp_path_factory.mktemp("runs") / "digits"
+    digits_ae.save(run)
+    return run
+
+
+@pytest.fixture(scope="module")
+def digits_page(digits_run):
+    path = write_report(digits_run, "digits")
+    return path, path.read_text(encoding="utf-8")
+
+
+# --------------------------------------------------------------------------- images + labels
+def test_report_is_written_beside_the_run_atomically(digits_run, digits_page):
+    path, _ = digits_page
+    assert path == digits_run / "report.html"
+    assert not [p for p in digits_run.iterdir() if p.name.startswith(".")]  # no temp left
+
+
+def test_report_parses_and_has_every_section_for_labelled_images(digits_page):
+    _, page = digits_page
+    parsed = _parse(page)
+    assert page.startswith("<!DOCTYPE html>")
+    assert IMAGE_SECTIONS <= set(parsed.sections)
+    assert "denoising" not in parsed.sections and "samples" not in parsed.sections
+    assert 'class="plot-error"' not in page  # every applicable plot was drawn
+    text = " ".join(parsed.text)
+    for needle in ("Autoencoder against PCA", "MSE per element", "5-NN accuracy on codes",
+                   "logistic-regression accuracy", "trustworthiness", "Diagnostics",
+                   "hidden_layer_sizes", "Look for"):
+        assert needle in text
+
+
+def test_report_images_decode_to_non_blank_pngs(digits_page):
+    parsed = _parse(digits_page[1])
+    # loss, reconstructions, codes, error vs k, weights, top rows, act-max, traversal, grid
+    assert len(parsed.images) == 9
+    _check_images(parsed.images)
+
+
+def test_report_is_self_contained(digits_page):
+    parsed = _parse(digits_page[1])
+    assert parsed.external == []
+    assert "script" not in parsed.tags and "link" not in parsed.tags
+    assert "style" in parsed.tags
+    assert "http://" not in digits_page[1] and "https://" not in digits_page[1]
+
+
+def test_report_lists_diagnostics(digits, digits_ae):
+    ae = copy.deepcopy(digits_ae)
+    import torch
+
+    with torch.no_grad():
+        ae.module_.encoder[-1].weight[1] = 0.0  # collapse code dimension 1
+    page = build_report(ae, digits)
+    assert "collapsed code" in page and "What to do" in page
+
+
+def test_report_shows_denoising_and_samples_when_the_model_has_them(digits, digits_ae):
+    ae = copy.deepcopy(digits_ae)
+    ae.noise, ae.noise_level = "gaussian", 0.2  # what a denoising estimator exposes
+    ae.sample = lambda n, random_state=None: np.random.RandomState(random_state).uniform(
+        size=(n, 64))
+    parsed = _parse(build_report(ae, digits))
+    assert {"denoising", "samples"} <= set(parsed.sections)
+    _check_images(parsed.images[-2:])
+
+
+# --------------------------------------------------------------------------- tabular, no labels
+def test_tabular_report_without_labels(tmp_path):
+    X = make_derived_variables(400, random_state=0)
+    data = Dataset(X[:320], X[320:], None, None, list(DERIVED_VARIABLE_NAMES), None, "derived")
+    ae = AutoEncoder(n_components=2, hidden_layer_sizes=(16,), max_epochs=20,
+                     random_state=0).fit(data.X_train)
+    path = write_report(ae, data, tmp_path / "tab" / "report.html")
+    page = path.read_text(encoding="utf-8")
+    parsed = _parse(page)
+    assert {"comparison", "diagnostics", "training", "reconstructions", "codes", "code-size",
+            "parameters"} <= set(parsed.sections)
+    assert "units" not in parsed.sections  # image-only plots are left out
+    assert "accuracy" not in page  # no labels, no probes
+    assert 'class="plot-error"' not in page
+    assert len(parsed.images) == 4  # loss, per-variable scatter, codes, error vs k
+    _check_images(parsed.images)
+
+
+def test_write_report_needs_out_for_an_estimator(digits, digits_ae):
+    with pytest.raises(ValueError, match="out="):
+        write_report(digits_ae, digits)
+
+
+def test_write_report_rejects_the_wrong_dataset(tmp_path, digits_run):
+    X = make_derived_variables(100, random_state=0)
+    data = Dataset(X[:80], X[80:], None, None, None, None, "derived")
+    with pytest.raises(ValueError, match="expects 64 features"):
+        write_report(digits_run, data, tmp_path / "r.html")
+
+
+# --------------------------------------------------------------------------- command line
+def test_cli_report_command(tmp_path, digits_run):
+    out = tmp_path / "cli.html"
+    result = CliRunner().invoke(app, ["report", str(digits_run), "--data", "digits",
+                                      "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert str(out) in result.output
+    assert IMAGE_SECTIONS <= set(_parse(out.read_text(encoding="utf-8")).sections)
+
+
+def test_cli_report_bad_dataset_is_one_error_line(digits_run):
+    result = CliRunner().invoke(app, ["report", str(digits_run), "--data", "nope"])
+    assert result.exit_code == 2
+    assert "unknown dataset" in result.output
+
+
+def test_demo_writes_the_report(tmp_path):
+    out = tmp_path / "demo"
+    result = CliRunner().invoke(app, ["demo", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert IMAGE_SECTIONS <= set(_parse(page).sections)
+    assert "report.html" in result.output
+
+
+# --------------------------------------------------------------------------- TensorBoard
+def test_fit_loop_calls_on_epoch_end_once_per_epoch():
+    import torch
+
+    module = torch.nn.Linear(3, 3)
+    seen = []
+    history = fit_loop(
+        module, lambda m, x_in, x: {"loss": ((m(x_in) - x) ** 2).mean()},
+        torch.randn(20, 3), optimizer=make_optimizer("sgd", module.parameters(), 0.01),
+        batch_size=8, max_epochs=4, on_epoch_end=lambda r, m: seen.append((r["epoch"], m)),
+    )
+    assert [e for e, _ in seen] == [1, 2, 3, 4] == [r["epoch"] for r in history]
+    assert all(m is module for _, m in seen)
+
+
+def test_log_dir_writes_losses_and_reconstructions(tmp_path, digits):
+    pytest.importorskip("tensorboard", reason="TensorBoard logging needs aekit[tensorboard]")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    log_dir = tmp_path / "tb"
+    ae = AutoEncoder(n_components=2, hidden_layer_sizes=(16,), max_epochs=6, random_state=0,
+                     log_dir=str(log_dir)).fit(digits.X_train[:300])
+    events = EventAccumulator(str(log_dir))
+    events.Reload()
+    tags = events.Tags()
+    assert {"loss/train", "loss/validation"} <= set(tags["scalars"])
+    losses = [e.value for e in events.Scalars("loss/train")]
+    np.testing.assert_allclose(losses, [r["loss"] for r in ae.history_], rtol=1e-6)
+    assert "reconstructions" in tags["images"]
+    # epochs 1 and 5, and the final model
+    assert len(events.Images("reconstructions")) == 3
+
+
+def test_log_dir_without_tensorboard_says_what_to_install(tmp_path, monkeypatch, digits):
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)  # import fails
+    ae = AutoEncoder(n_components=2, hidden_layer_sizes=(8,), max_epochs=1,
+                     log_dir=str(tmp_path / "tb"))
+    with pytest.raises(ImportError, match=r"pip install aekit\[tensorboard\]"):
+        ae.fit(digits.X_train[:50])
+
+
+def test_log_dir_none_is_the_default_and_a_parameter():
+    assert AutoEncoder().get_params()["log_dir"] is None
+    assert AutoEncoder(log_dir="x").get_params()["log_dir"] == "x"
