@@ -14,13 +14,14 @@ MSE, Adam 1e-3, batch 128, float32, Fashion-MNIST 60,000 rows or synthetic data 
 - aekit at 1/6, 1/2 and all of the rows (10k, 30k, 60k: is time per epoch linear in rows?)
   and with codes of 2, 16 and 64 (alternated in this process too).
 
-Peak memory (VmHWM, the peak resident set size) of every row comes from a fresh process that runs just that
-configuration (``--one SPEC``), so peaks do not contaminate each other; it includes the
-interpreter, the library and the data. Keras and scikit-learn are timed in those processes
-(TensorFlow must not share a process with torch).
+Peak memory (VmHWM, the peak resident set size) of every row comes from a fresh process
+that runs just that configuration (``--one SPEC``), so peaks do not contaminate each other;
+it includes the interpreter, the library and the data. Keras, scikit-learn and PCA are timed
+in those processes too, each library alone in its process (TensorFlow and torch would compete
+for threads and memory in one).
 
     python bench/suite.py                  # full size: minutes, on a quiet machine
-    python bench/suite.py --quick          # smoke run, seconds
+    python bench/suite.py --quick          # smoke run: a minute or two, mostly imports
     python bench/suite.py --rows 60000 --epochs 2 --repeats 3 --json bench/results/suite.json
 """
 
@@ -108,10 +109,13 @@ def one_torch(spec: dict, X: np.ndarray, X_test: np.ndarray) -> dict:
 
 def one_keras(spec: dict, X: np.ndarray, X_test: np.ndarray) -> dict:
     try:
+        import keras
         import tensorflow as tf
     except ImportError as err:
         return {"status": "not installed", "error": f"{type(err).__name__}: {err}"}
-    import keras
+    if keras.backend.backend() != "tensorflow" or int(keras.__version__.split(".")[0]) < 3:
+        return {"status": f"not run: needs Keras 3 on TensorFlow, found Keras "
+                          f"{keras.__version__} on {keras.backend.backend()}"}
 
     hidden, code = spec["hidden"], spec["code"]
 
@@ -200,9 +204,10 @@ ONE = {"plain": one_torch, "aekit": one_torch, "keras": one_keras, "sklearn": on
 def run_one(spec: dict) -> dict:
     X = read_rows(spec["train"], spec["rows"])
     X_test = read_rows(spec["test"])
-    baseline = peak_rss_mb()
+    data_rss = peak_rss_mb()  # interpreter, NumPy and the data; no library under test yet
     result = {"status": "ok", **ONE[spec["kind"]](spec, X, X_test)}
-    result.update(peak_rss_mb=peak_rss_mb(), data_rss_mb=baseline)
+    if result["status"] == "ok":
+        result.update(peak_rss_mb=peak_rss_mb(), data_rss_mb=data_rss)
     return result
 
 
@@ -211,8 +216,8 @@ def spawn_one(spec: dict) -> dict:
     env = dict(os.environ, KERAS_BACKEND="tensorflow")
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--one",
-                           json.dumps(spec)], capture_output=True, text=True, env=env)
+    command = [sys.executable, str(Path(__file__).resolve()), "--one", json.dumps(spec)]
+    proc = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
     wall = time.perf_counter() - start
     for line in reversed(proc.stdout.splitlines()):
         if line.startswith(RESULT_TAG):
@@ -322,7 +327,7 @@ def alternate(configs: list[tuple[str, int, int]], X: np.ndarray, X_test: np.nda
             else:
                 res = aekit_fit(X[:rows], epochs, r, code)
             test = reconstruction_mse(res, X_test)
-            for key, value in zip(runs[cfg], (res.seconds_per_epoch, res.loss, test)):
+            for key, value in zip(runs[cfg], (res.seconds_per_epoch, res.loss, test), strict=True):
                 runs[cfg][key].append(value)
             progress(f"  run {r + 1}/{repeats} {label(kind, rows, code, len(X), code0):<24} "
                      f"{res.seconds_per_epoch:7.3f} s/epoch, loss {res.loss:.5f}, "
@@ -521,7 +526,7 @@ def print_report(report: dict) -> None:
 
     def out(cells):
         left = [str(cells[0]).ljust(widths[0])]
-        left += [str(c).rjust(wd) for c, wd in zip(cells[1:-1], widths[1:])]
+        left += [str(c).rjust(wd) for c, wd in zip(cells[1:-1], widths[1:], strict=True)]
         print("  ".join(left + [str(cells[-1])]).rstrip())
 
     out(header)

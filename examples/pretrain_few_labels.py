@@ -9,7 +9,7 @@
 
 All three are scored on the 10,000 test images.
 
-    python examples/pretrain_few_labels.py          # a minute or two on 2 CPU cores
+    python examples/pretrain_few_labels.py          # a minute or two on 2 idle CPU cores
 
 Falls back to scikit-learn's 8x8 digits (and says so) when Fashion-MNIST is not available.
 """

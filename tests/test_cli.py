@@ -94,18 +94,43 @@ def test_options_reach_the_estimator(monkeypatch, tmp_path):
         "--components", "3", "--hidden", "16,8", "--activation", "tanh",
         "--output-activation", "linear", "--scaler", "none", "--loss", "bce",
         "--optimizer", "sgd", "--learning-rate", "0.01", "--weight-decay", "0.001",
-        "--batch-size", "32", "--max-epochs", "7", "--validation-fraction", "0.2",
+        "--batch-size", "32", "--chunk-rows", "1000", "--max-epochs", "7",
+        "--validation-fraction", "0.2",
         "--no-early-stopping", "--patience", "4", "--tol", "0.01", "--n-init", "2",
         "--seed", "5", "--device", "cpu", "-vv", "--log-dir", tmp_path / "tb",
+        "--tied", "--init", "identity",
+        "--dropout", "0.1", "--noise", "masking", "--noise-level", "0.3", "--sparsity", "kl",
+        "--sparsity-weight", "2", "--sparsity-target", "0.1", "--contractive", "0.5",
+        "--l1", "0.001", "--pretrain", "greedy", "--pretrain-epochs", "3",
+        "--precision", "bfloat16",
     )
     assert_ok(result)
     assert seen["est"].get_params() == dict(
+        architecture="dense", image_shape=None, tied=True, init="identity", dropout=0.1,
+        noise="masking", noise_level=0.3, sparsity="kl", sparsity_weight=2.0,
+        sparsity_target=0.1, contractive=0.5, l1=0.001, pretrain="greedy", pretrain_epochs=3,
+        precision="bfloat16",
         n_components=3, hidden_layer_sizes=(16, 8), activation="tanh",
         output_activation="linear", scaler=None, loss="bce", optimizer="sgd",
-        learning_rate=0.01, weight_decay=0.001, batch_size=32, max_epochs=7,
+        learning_rate=0.01, weight_decay=0.001, batch_size=32, chunk_rows=1000, max_epochs=7,
         validation_fraction=0.2, early_stopping=False, patience=4, tol=0.01, n_init=2,
         random_state=5, device="cpu", verbose=2, log_dir=str(tmp_path / "tb"),
     )
+
+
+def test_conv_options_and_dataset_image_shape(monkeypatch, tmp_path):
+    seen = {}
+    monkeypatch.setattr(cli.AutoEncoder, "fit", lambda est, X: seen.update(est=est) or est)
+    monkeypatch.setattr(cli, "compare_with_pca", lambda *a, **k: (_ for _ in ()).throw(
+        ValueError("stop after fit")))
+    invoke("train", "--data", "digits", "--out", tmp_path / "a", "--architecture", "conv")
+    assert seen["est"].image_shape == (8, 8)  # taken from the dataset
+    invoke("train", "--data", "digits", "--out", tmp_path / "b", "--architecture", "conv",
+           "--image-shape", "1,8,8")
+    assert seen["est"].image_shape == (1, 8, 8)
+    result = invoke("train", "--data", "digits", "--out", tmp_path / "c",
+                    "--image-shape", "8,x")
+    assert result.exit_code == 2 and "--image-shape" in result.stderr
 
 
 def test_defaults_are_the_estimators(monkeypatch, tmp_path):

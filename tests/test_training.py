@@ -6,7 +6,13 @@ import pytest
 import torch
 from torch import nn
 
-from aekit.training import TrainingDivergedError, fit_loop, make_optimizer
+from aekit.training import (
+    TrainingDivergedError,
+    autocast_dtype,
+    fit_loop,
+    make_optimizer,
+    native_bf16,
+)
 
 
 def _mse(module, x_in, x):
@@ -95,3 +101,28 @@ def test_every_optimizer_trains(name):
 def test_unknown_optimizer():
     with pytest.raises(ValueError, match="optimizer='lbfgs'"):
         make_optimizer("lbfgs", [], 1e-3)
+
+
+def test_autocast_dtype_choices():
+    cpu = torch.device("cpu")
+    assert autocast_dtype("float32", cpu) is None
+    assert autocast_dtype("bfloat16", cpu) is torch.bfloat16
+    assert autocast_dtype("auto", cpu) is (torch.bfloat16 if native_bf16(cpu) else None)
+    with pytest.raises(ValueError, match="precision='half'"):
+        autocast_dtype("half", cpu)
+
+
+@pytest.mark.parametrize("dtype", [None, torch.bfloat16])
+def test_autocast_covers_training_steps_only(dtype):
+    module, X = _setup()
+    seen = []
+    module[0].register_forward_hook(lambda m, i, out: seen.append((m.training, out.dtype)))
+    opt = make_optimizer("adam", module.parameters(), 1e-2)
+    hist = fit_loop(module, _mse, X, X[:10], optimizer=opt, batch_size=50, max_epochs=3,
+                    autocast=dtype)
+    train_dtypes = {d for training, d in seen if training}
+    eval_dtypes = {d for training, d in seen if not training}
+    assert train_dtypes == {dtype or torch.float32}
+    assert eval_dtypes == {torch.float32}  # validation is measured in float32
+    assert all(p.dtype == torch.float32 for p in module.parameters())  # float32 master weights
+    assert hist[-1]["loss"] < hist[0]["loss"]

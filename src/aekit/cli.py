@@ -17,6 +17,11 @@ A run directory (``--out`` of ``train`` and ``demo``) holds:
 
 Bad arguments and bad files end with one line on stderr, ``error: ...``, and exit code 2;
 set ``AEKIT_DEBUG=1`` to see the traceback instead.
+
+Under ``torchrun`` (``torchrun --nproc-per-node 2 -m aekit train ...``), ``train`` runs on
+every process: each loads the whole dataset (so the scaler is fitted on the same rows
+everywhere) and trains its share of every batch (:mod:`aekit.distributed`); only rank 0
+prints and writes the run directory.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ import numpy as np
 import typer
 from typer.core import TyperGroup
 
-from . import __version__
+from . import __version__, distributed
 from ._io import atomic_write
 from .datasets import DATASET_NAMES, Dataset, load_dataset, read_array
 from .estimators import AutoEncoder
@@ -43,6 +48,7 @@ from .nn.layers import ACTIVATIONS, SCALERS
 from .persistence import load
 from .plotting import loss_curves
 from .report import write_report
+from .streaming import STREAM_SUFFIXES, open_rows, save_npy
 from .training import OPTIMIZERS, TrainingDivergedError
 
 _DEFAULTS = AutoEncoder().get_params()
@@ -114,7 +120,7 @@ def _format_sizes(sizes) -> str:
     return sizes if isinstance(sizes, str) else ",".join(map(str, sizes))
 
 
-def _parse_sizes(text: str) -> tuple[int, ...] | str:
+def _parse_sizes(text: str, option: str = "--hidden") -> tuple[int, ...] | str:
     """``"512,128"`` -> ``(512, 128)``; ``""`` or ``"none"`` -> ``()``; ``"auto"`` stays."""
     text = text.strip()
     if text.lower() in ("", "none", "()"):
@@ -127,8 +133,13 @@ def _parse_sizes(text: str) -> tuple[int, ...] | str:
         raise typer.BadParameter(
             f"{text!r} is not a comma-separated list of integers such as 512,128 "
             "(or auto, or '' / none for no hidden layer)",
-            param_hint="'--hidden'",
+            param_hint=f"'{option}'",
         ) from None
+
+
+def _none_or(text: str | None) -> str | None:
+    """``"none"`` (any case) -> None: how a choice that may be off is written on the CLI."""
+    return None if text is None or text.lower() == "none" else text
 
 
 def _check_out_dir(out: Path) -> None:
@@ -137,14 +148,25 @@ def _check_out_dir(out: Path) -> None:
         raise ValueError(f"--out {out} exists and is not a directory; pass a directory path")
 
 
-def _fit_and_save(est: AutoEncoder, data: Dataset, out: Path) -> PCAComparison:
-    """Fit on the train split, compare with PCA on the test split, write the run to ``out``."""
+def _fit_and_save(est: AutoEncoder, data: Dataset, out: Path) -> PCAComparison | None:
+    """Fit on the train split, compare with PCA on the test split, write the run to ``out``.
+
+    Under several processes all of them fit together; rank 0 alone prints and writes, the
+    others return None.
+    """
     _check_out_dir(out)
+    if est.architecture == "conv" and est.image_shape is None and data.image_shape:
+        est.set_params(image_shape=tuple(data.image_shape))  # digits, (fashion-)mnist
     n, d = data.X_train.shape
-    typer.echo(f"fitting {est!r} on {data.name} ({n} rows x {d} features)...")
+    world = distributed.rank_info()[1]
+    on = f", {world} processes" if world > 1 else ""
+    if distributed.is_main():
+        typer.echo(f"fitting {est!r} on {data.name} ({n} rows x {d} features{on})...")
     start = time.perf_counter()
     est.fit(data.X_train)
     seconds = time.perf_counter() - start
+    if not distributed.is_main():
+        return None
     comparison = compare_with_pca(est, data.X_train, data.X_test, fit=False)
 
     est.save(out)
@@ -202,9 +224,54 @@ def train(
         "--hidden", help="Encoder hidden widths, e.g. 512,128; auto; '' or none for none.",
         rich_help_panel=_PANEL,
     )] = _format_sizes(_DEFAULTS["hidden_layer_sizes"]),
+    architecture: Annotated[str, typer.Option(
+        help="dense or conv (conv: images; --hidden gives channel widths).",
+        rich_help_panel=_PANEL,
+    )] = _DEFAULTS["architecture"],
+    image_shape: Annotated[str | None, typer.Option(
+        help="C,H,W or H,W of flat rows for conv; default: the dataset's image shape.",
+        rich_help_panel=_PANEL,
+    )] = _DEFAULTS["image_shape"],
     activation: Annotated[str, typer.Option(
         help=f"Hidden activation: {', '.join(ACTIVATIONS)}.", rich_help_panel=_PANEL,
     )] = _DEFAULTS["activation"],
+    tied: Annotated[bool, typer.Option(
+        help="Decoder uses the transposed encoder weights (dense).", rich_help_panel=_PANEL,
+    )] = _DEFAULTS["tied"],
+    init: Annotated[str, typer.Option(
+        help="default or identity (identity weights for square layers).",
+        rich_help_panel=_PANEL,
+    )] = _DEFAULTS["init"],
+    dropout: Annotated[float, typer.Option(
+        help="Dropout rate after hidden activations (training only).", rich_help_panel=_PANEL,
+    )] = _DEFAULTS["dropout"],
+    noise: Annotated[str, typer.Option(
+        help="Denoising corruption: none, gaussian, masking or salt_pepper.",
+        rich_help_panel=_PANEL,
+    )] = str(_DEFAULTS["noise"]).lower(),
+    noise_level: Annotated[float, typer.Option(rich_help_panel=_PANEL)] = (
+        _DEFAULTS["noise_level"]),
+    sparsity: Annotated[str, typer.Option(
+        help="Code sparsity penalty: none, l1 or kl.", rich_help_panel=_PANEL,
+    )] = str(_DEFAULTS["sparsity"]).lower(),
+    sparsity_weight: Annotated[float | None, typer.Option(
+        help="Weight of the sparsity penalty; default depends on --sparsity.",
+        rich_help_panel=_PANEL,
+    )] = _DEFAULTS["sparsity_weight"],
+    sparsity_target: Annotated[float, typer.Option(
+        help="Target mean code activation for --sparsity kl.", rich_help_panel=_PANEL,
+    )] = _DEFAULTS["sparsity_target"],
+    contractive: Annotated[float, typer.Option(
+        help="Weight of the encoder-Jacobian penalty (contractive AE).", rich_help_panel=_PANEL,
+    )] = _DEFAULTS["contractive"],
+    l1: Annotated[float, typer.Option(
+        help="L1 penalty on weights (--weight-decay is the L2).", rich_help_panel=_PANEL,
+    )] = _DEFAULTS["l1"],
+    pretrain: Annotated[str, typer.Option(
+        help="none or greedy (stacked layer-wise pretraining, dense).", rich_help_panel=_PANEL,
+    )] = str(_DEFAULTS["pretrain"]).lower(),
+    pretrain_epochs: Annotated[int, typer.Option(rich_help_panel=_PANEL)] = (
+        _DEFAULTS["pretrain_epochs"]),
     output_activation: Annotated[str, typer.Option(
         help="auto, sigmoid or linear; auto: sigmoid when the scaled data lie in [0, 1].",
         rich_help_panel=_PANEL,
@@ -224,6 +291,10 @@ def train(
     weight_decay: Annotated[float, typer.Option(rich_help_panel=_PANEL)] = (
         _DEFAULTS["weight_decay"]),
     batch_size: Annotated[int, typer.Option(rich_help_panel=_PANEL)] = _DEFAULTS["batch_size"],
+    chunk_rows: Annotated[int | None, typer.Option(
+        help="Rows read at once from data streamed from disk (e.g. by encode); default: "
+        "64 MiB of rows.", rich_help_panel=_PANEL,
+    )] = _DEFAULTS["chunk_rows"],
     max_epochs: Annotated[int, typer.Option(
         "--epochs", "--max-epochs", help="Most epochs (max_epochs).", rich_help_panel=_PANEL,
     )] = _DEFAULTS["max_epochs"],
@@ -244,6 +315,10 @@ def train(
     device: Annotated[str, typer.Option(
         help="auto (CUDA when present), cpu or cuda.", rich_help_panel=_PANEL,
     )] = _DEFAULTS["device"],
+    precision: Annotated[str, typer.Option(
+        help="auto, float32 or bfloat16 training arithmetic; auto: bfloat16 where the "
+        "hardware has it.", rich_help_panel=_PANEL,
+    )] = _DEFAULTS["precision"],
     verbose: Annotated[int, typer.Option(
         "--verbose", "-v", count=True, help="Show a progress bar (-vv: keep it).",
         rich_help_panel=_PANEL,
@@ -256,14 +331,29 @@ def train(
     est = AutoEncoder(
         n_components=n_components,
         hidden_layer_sizes=_parse_sizes(hidden_layer_sizes),
+        architecture=architecture,
+        image_shape=_parse_sizes(image_shape, "--image-shape") if image_shape else None,
         activation=activation,
+        tied=tied,
+        init=init,
+        dropout=dropout,
+        noise=_none_or(noise),
+        noise_level=noise_level,
+        sparsity=_none_or(sparsity),
+        sparsity_weight=sparsity_weight,
+        sparsity_target=sparsity_target,
+        contractive=contractive,
+        l1=l1,
+        pretrain=_none_or(pretrain),
+        pretrain_epochs=pretrain_epochs,
         output_activation=output_activation,
-        scaler=None if scaler.lower() == "none" else scaler,
+        scaler=_none_or(scaler),
         loss=loss,
         optimizer=optimizer,
         learning_rate=learning_rate,
         weight_decay=weight_decay,
         batch_size=batch_size,
+        chunk_rows=chunk_rows,
         max_epochs=max_epochs,
         validation_fraction=validation_fraction,
         early_stopping=early_stopping,
@@ -272,33 +362,61 @@ def train(
         n_init=n_init,
         random_state=random_state,
         device=device,
+        precision=precision,
         verbose=verbose,
         log_dir=log_dir,
     )
     est._validate_params()  # bad values fail now, before a dataset is loaded or downloaded
-    _fit_and_save(est, load_dataset(data), out)
+    distributed.init_from_env(device)  # under torchrun: one of several processes
+    try:
+        if not distributed.is_main():
+            est.set_params(verbose=0)  # one progress bar: rank 0's
+        _fit_and_save(est, load_dataset(data), out)
+    finally:
+        distributed.teardown()
 
 
 @app.command()
 def encode(
     run: Annotated[Path, typer.Argument(metavar="RUN", help="Directory of a saved model.")],
     input_path: Annotated[Path, typer.Argument(
-        metavar="INPUT", help="Rows to encode: .npy, .npz or .csv.", show_default=False,
+        metavar="INPUT", show_default=False,
+        help="Rows to encode: .npy, .npz, .csv, Parquet, or a directory of .npy or Parquet "
+        "shards; .npy and Parquet are read chunk by chunk (larger than memory is fine).",
     )],
     out: Annotated[Path, typer.Option("--out", help="Codes file to write: .npy or .csv.")],
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    chunk_rows: Annotated[int | None, typer.Option(
+        help="Rows read at once from INPUT; default: the model's chunk_rows.",
+        show_default=False,
+    )] = None,
 ) -> None:
     """Encode the rows of INPUT with the model in RUN; write the codes to --out."""
     if out.suffix.lower() not in _CODE_SUFFIXES:
         raise ValueError(f"--out {out}: codes are written as .npy or .csv, "
                          f"not {out.suffix or '(no extension)'!r}")
     est = load(run, device=device)
-    X = read_array(input_path).X
-    if X.ndim > 2:  # images (n, height, width), flattened as load_dataset does
-        X = X.reshape(len(X), -1)
-    Z = est.transform(X)
-    _write_codes(out, Z, est.get_feature_names_out())
-    typer.echo(f"wrote codes of shape {Z.shape} to {out}")
+    if chunk_rows is not None:
+        est.set_params(chunk_rows=chunk_rows)._validate_params()
+    if input_path.is_dir() or input_path.suffix.lower() in STREAM_SUFFIXES:
+        # Streamed: one chunk of INPUT (and of a .npy OUT) in memory at a time. Images
+        # (n, height, width) are flattened to rows, as load_dataset does.
+        source = open_rows(input_path).flattened()
+        codes = est._map_stream(source, est.transform)
+        if out.suffix.lower() == ".npy":
+            shape = save_npy(out, codes, source.n_rows)
+        else:  # codes are small: a CSV is written whole
+            Z = np.concatenate(list(codes))
+            _write_codes(out, Z, est.get_feature_names_out())
+            shape = Z.shape
+    else:
+        X = read_array(input_path).X
+        if X.ndim > 2:  # images (n, height, width), flattened as load_dataset does
+            X = X.reshape(len(X), -1)
+        Z = est.transform(X)
+        _write_codes(out, Z, est.get_feature_names_out())
+        shape = Z.shape
+    typer.echo(f"wrote codes of shape {tuple(shape)} to {out}")
 
 
 @app.command()

@@ -22,13 +22,22 @@ from sklearn.utils import check_array, check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from . import losses
+from . import distributed, losses
 from .nn.classifier import EncoderClassifierNet
 from .nn.conv import ConvAutoEncoder
 from .nn.dense import DenseAutoEncoder, mlp
 from .nn.layers import ACTIVATIONS, NOISES, SCALERS, Scaler, make_corruption
 from .nn.variational import DenseVAE, reparameterize
-from .training import OPTIMIZERS, fit_loop, infer, make_optimizer, pretrain_greedy
+from .streaming import ChunkStream, default_chunk_rows, is_streamable, open_rows
+from .training import (
+    OPTIMIZERS,
+    PRECISIONS,
+    autocast_dtype,
+    fit_loop,
+    infer,
+    make_optimizer,
+    pretrain_greedy,
+)
 
 _INFER_BATCH = 8192
 
@@ -40,11 +49,14 @@ SAVABLE = ("AutoEncoder", "VariationalAutoEncoder", "EncoderClassifier")
 
 
 # --------------------------------------------------------------------------- validation
-def check_finite(X: np.ndarray, what: str = "X") -> None:
-    """Raise a ValueError naming the rows and columns that hold NaN or infinity."""
+def check_finite(X: np.ndarray, what: str = "X", first_row: int = 0) -> None:
+    """Raise a ValueError naming the rows and columns that hold NaN or infinity.
+
+    ``first_row``: the row number of ``X[0]`` in ``what`` (a chunk read from a file).
+    """
     bad = ~np.isfinite(X)
     if bad.any():
-        rows = np.flatnonzero(bad.any(axis=tuple(range(1, X.ndim))))
+        rows = first_row + np.flatnonzero(bad.any(axis=tuple(range(1, X.ndim))))
         cols = np.flatnonzero(bad.reshape(len(X), -1).any(axis=0))
         raise ValueError(
             f"{what} contains NaN or infinity in {len(rows)} row(s) {_head(rows)} and "
@@ -85,6 +97,7 @@ def _check_sizes(name: str, sizes, empty_means: str) -> None:
 
 def _check_training_params(est) -> None:
     """Validate the optimisation parameters every aekit estimator shares."""
+    _check_choice("precision", est.precision, PRECISIONS)
     _check_choice("optimizer", est.optimizer, OPTIMIZERS)
     _check_positive("learning_rate", est.learning_rate, numbers.Real)
     _check_positive("weight_decay", est.weight_decay, numbers.Real, allow_zero=True)
@@ -103,7 +116,9 @@ def seeded_torch_rng(device: torch.device, seed: int) -> Iterator[None]:
 
     A forked RNG keeps fits reproducible without touching the caller's global seed.
     """
-    devices = [device.index or 0] if device.type == "cuda" else []
+    devices = []
+    if device.type == "cuda":  # "cuda" without an index: the current one (a rank's own GPU)
+        devices = [device.index if device.index is not None else torch.cuda.current_device()]
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
         yield
@@ -199,7 +214,9 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         ``KL(sparsity_target || mean activation of the unit)``.
     sparsity_weight : float, default=None
         Weight of the sparsity penalty; None is 0.1 for ``"l1"`` and 3.0 for ``"kl"``
-        (Ng's value, which brings digits codes within 0.01 of the target).
+        (Ng's value, which brings digits codes within 0.01 of the target). With
+        ``tied=True`` the decoder cannot scale its weights up to undo smaller codes, so an
+        L1 weight near 0.01 is the better start.
     sparsity_target : float, default=0.05
         Target mean activation of each code unit for ``sparsity="kl"``, in (0, 1).
     contractive : float, default=0.0
@@ -215,6 +232,10 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         L2 weight penalty, applied by the optimizer (decoupled for ``"adamw"``).
     batch_size : int, default=128
         Rows per step; the last smaller batch is used too.
+    chunk_rows : int, default=None
+        Rows held in memory at once when ``X`` is read from disk (see Notes); ``None``: as
+        many float32 rows as fill 64 MiB (21,399 rows of 784 features). Batches are drawn
+        within a chunk, so keep it well above ``batch_size``. Unused for arrays in memory.
     max_epochs : int, default=200
         Epochs of (end-to-end) training; after pretraining, of fine-tuning.
     pretrain : {None, "greedy"}, default=None
@@ -243,6 +264,11 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         bit-for-bit identical on CPU.
     device : str, default="auto"
         ``"auto"`` trains on CUDA when present, else on the CPU.
+    precision : {"auto", "float32", "bfloat16"}, default="auto"
+        Arithmetic of the training steps. ``"bfloat16"`` runs matrix products under
+        ``torch.autocast`` (weights, optimizer state and losses stay float32); ``"auto"``
+        does so where the hardware multiplies bfloat16 natively (CUDA from Ampere on, CPUs
+        with AMX or AVX512-BF16), else float32. Inference is always float32.
     verbose : int, default=0
         ``1`` shows a progress bar with loss and val_loss per epoch, and warns about what
         :func:`aekit.diagnose` finds once fitting ends (dead units, collapsed codes, ...).
@@ -272,6 +298,19 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         Only when ``X`` had string column names.
     device_ : torch.device
 
+    Notes
+    -----
+    Data larger than memory: ``fit``, ``transform``, ``reconstruct`` and ``score_samples``
+    also take a path to a ``.npy`` file, a :class:`numpy.memmap`, a directory of ``.npy``
+    shards or Parquet file(s) (see :func:`aekit.streaming.open_rows`), and read it
+    ``chunk_rows`` rows at a time, so memory is bounded by the chunk, not the data. ``fit``
+    first reads it once in file order (checks, scaler statistics in float64, equal to those
+    of the data in memory), then each epoch reads the chunks in a fresh random order and
+    draws batches within each. The hold-out is a fixed random subset of
+    ``min(validation_fraction * n_samples, chunk_rows)`` rows, kept in memory.
+    ``pretrain="greedy"`` needs the data in memory. Results are reproducible for a fixed
+    ``random_state`` but differ from a fit on the same rows in memory (other batches).
+
     Examples
     --------
     >>> from aekit import AutoEncoder
@@ -300,6 +339,7 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     architecture, image_shape, tied, init, dropout = "dense", None, False, "default", 0.0
     noise, noise_level, sparsity, sparsity_weight, sparsity_target = None, 0.1, None, None, 0.05
     contractive, l1, pretrain, pretrain_epochs = 0.0, 0.0, None, 10
+    chunk_rows = None
 
     def __init__(
         self,
@@ -326,6 +366,7 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         learning_rate=1e-3,
         weight_decay=0.0,
         batch_size=128,
+        chunk_rows=None,
         max_epochs=200,
         pretrain=None,
         pretrain_epochs=10,
@@ -336,6 +377,7 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         n_init=1,
         random_state=None,
         device="auto",
+        precision="auto",
         verbose=0,
         log_dir=None,
     ):
@@ -361,6 +403,7 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
         self.batch_size = batch_size
+        self.chunk_rows = chunk_rows
         self.max_epochs = max_epochs
         self.pretrain = pretrain
         self.pretrain_epochs = pretrain_epochs
@@ -371,6 +414,7 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         self.n_init = n_init
         self.random_state = random_state
         self.device = device
+        self.precision = precision
         self.verbose = verbose
         self.log_dir = log_dir
 
@@ -385,6 +429,8 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         _check_choice("loss", self.loss, losses.RECONSTRUCTION_LOSSES)
         _check_training_params(self)
         _check_positive("n_init", self.n_init)
+        if self.chunk_rows is not None:
+            _check_positive("chunk_rows", self.chunk_rows)
         self._validate_variant_params()
 
     def _validate_variant_params(self) -> None:
@@ -455,7 +501,8 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         With ``return_shape``, also the shape of one sample as given ((n_features,) for
         rows, (H, W) or (C, H, W) for images), so outputs can take the input's layout.
         """
-        ndim = np.ndim(X)
+        # Only arrays can hold images; anything else goes to scikit-learn's checks as is.
+        ndim = getattr(X, "ndim", 2)
         if ndim > 2:
             X, sample_shape = self._flatten_images(np.asarray(X), reset=reset)
         X = validate_data(
@@ -473,9 +520,9 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     def _flatten_images(self, X: np.ndarray, *, reset: bool) -> tuple[np.ndarray, tuple]:
         if self.architecture != "conv":
             raise ValueError(
-                f"X has shape {X.shape}, but architecture={self.architecture!r} takes rows "
-                "(n_samples, n_features); flatten images with X.reshape(len(X), -1), or use "
-                "architecture='conv' for images."
+                f"X has dim {X.ndim} (shape {X.shape}), but architecture={self.architecture!r} "
+                "takes rows (n_samples, n_features); flatten images with "
+                "X.reshape(len(X), -1), or use architecture='conv' for images."
             )
         if X.ndim not in (3, 4):
             raise ValueError(
@@ -577,6 +624,19 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         in_unit = bool((X_scaled.min() >= 0) & (X_scaled.max() <= 1))
         return "sigmoid" if in_unit else "linear"
 
+    def _set_output_activation(self, X_scaled: torch.Tensor) -> None:
+        """Set ``output_activation_`` for training rows ``X_scaled`` (network units; any rows
+        with the same minimum and maximum will do) and check that ``loss`` suits them."""
+        self.output_activation_ = self._resolve_output_activation(X_scaled)
+        if self.loss == "bce" and (
+            self.output_activation_ != "sigmoid" or X_scaled.min() < 0 or X_scaled.max() > 1
+        ):
+            raise ValueError(
+                "loss='bce' needs scaled data in [0, 1] and a sigmoid output; use "
+                "scaler='minmax' (or data already in [0, 1] with scaler=None) and "
+                "output_activation='auto' or 'sigmoid', or use loss='mse'."
+            )
+
     def _objective(self, module, x_in, x):
         # Every variant is a term added here, outside forward, so they combine freely.
         if self.contractive > 0:
@@ -666,9 +726,12 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         self : AutoEncoder
         """
         self._validate_params()
+        if is_streamable(X):  # a file or a memory map: read in chunks, never whole
+            return self._fit_stream(X)
         X = self._check_X(X, reset=True)
         self.device_ = resolve_device(self.device)
-        rng = check_random_state(self.random_state)
+        # Several processes: random_state=None becomes one seed shared by every rank.
+        rng = check_random_state(distributed.same_random_state(self.random_state))
         X_all = self._to_tensor(X)
 
         # The hold-out is drawn once, so restarts are compared on the same rows.
@@ -680,24 +743,77 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         # stopping), so it is the same for every restart and independent of the split.
         scaler = Scaler(X_all.shape[1], self.scaler).to(self.device_).fit(X_all)
         X_scaled = scaler(X_all)
-        self.output_activation_ = self._resolve_output_activation(X_scaled)
-        if self.loss == "bce" and (
-            self.output_activation_ != "sigmoid" or X_scaled.min() < 0 or X_scaled.max() > 1
-        ):
-            raise ValueError(
-                "loss='bce' needs scaled data in [0, 1] and a sigmoid output; use "
-                "scaler='minmax' (or data already in [0, 1] with scaler=None) and "
-                "output_activation='auto' or 'sigmoid', or use loss='mse'."
-            )
+        self._set_output_activation(X_scaled)
         X_fit, X_val = X_scaled[order[n_val:]], X_scaled[order[:n_val]]
+        return self._fit_restarts(X_fit, X_val if n_val else None, scaler, rng, X_all[order[:8]], X)
 
+    def _fit_stream(self, X) -> "AutoEncoder":
+        """:meth:`fit` on rows read from disk, ``chunk_rows`` at a time (see Notes)."""
+        source = open_rows(X)
+        self._check_stream(source, reset=True)
+        if self.pretrain is not None:
+            raise ValueError(
+                f"pretrain={self.pretrain!r} keeps every row's hidden codes in memory, so it "
+                "cannot stream X from disk; load X into memory (np.load(path)) or leave "
+                "pretrain=None."
+            )
+        self.device_ = resolve_device(self.device)
+        rng = check_random_state(distributed.same_random_state(self.random_state))
+        n, chunk_rows = source.n_rows, self.chunk_rows or default_chunk_rows(source.n_features)
+        # The hold-out: a fixed random subset of at most chunk_rows rows, kept in memory.
+        n_val = min(int(self.validation_fraction * n), chunk_rows)
+        if n_val < 1 or n - n_val < 1:
+            n_val = 0
+        draw = np.random.default_rng(rng.randint(np.iinfo(np.int32).max))
+        val_rows = np.sort(draw.choice(n, n_val, replace=False))  # O(n_val), not O(n)
+        held, head = [], []
+
+        def checked_chunks():
+            # One pass in file order: finiteness, scaler statistics, the hold-out rows.
+            for c in source.scan(chunk_rows):
+                check_finite(c.rows, c.file, first_row=c.file_row)
+                lo, hi = np.searchsorted(val_rows, (c.start, c.start + len(c.rows)))
+                held.append(c.rows[val_rows[lo:hi] - c.start])
+                if sum(map(len, head)) < 8:  # a copy: a view would keep the chunk alive
+                    head.append(c.rows[: 8 - sum(map(len, head))].copy())
+                yield torch.from_numpy(c.rows).to(self.device_)
+                del c  # freed before the next chunk is read
+
+        scaler = Scaler(source.n_features, self.scaler).to(self.device_)
+        bounds = scaler.fit_chunks(checked_chunks())
+        self._set_output_activation(bounds)
+        X_val, X_sample = np.concatenate(held), np.concatenate(head)
+        del held[:]
+        X_val_s = scaler(self._to_tensor(X_val)) if n_val else None
+        # Under several processes every rank reads every chunk (rank and world_size stay
+        # 0 and 1): fit_loop splits each batch between the ranks, as for rows in memory.
+        stream = ChunkStream(
+            source, chunk_rows, transform=scaler, device=self.device_, exclude=val_rows,
+            seed=int(rng.randint(np.iinfo(np.int32).max)), bounds=bounds,
+        )
+        # Diagnostics (verbose) look at the hold-out: the rows in memory.
+        X_check = X_val if n_val and self.verbose else X_sample
+        del X_val
+        return self._fit_restarts(
+            stream, X_val_s, scaler, rng, self._to_tensor(X_sample), X_check
+        )
+
+    def _check_stream(self, source, *, reset: bool) -> None:
+        # A stand-in row is validated as an in-memory X would be (n_features_in_, image
+        # shapes, the errors of a wrong width), without reading any data.
+        self._check_X(np.zeros((1, *source.sample_shape), source.dtype), reset=reset)
+
+    def _fit_restarts(self, X_fit, X_val, scaler, rng, X_sample, X_check) -> "AutoEncoder":
+        """Train ``n_init`` restarts on scaled rows and keep the best.
+
+        ``X_sample``: a few raw rows on the device, for TensorBoard; ``X_check``: raw rows
+        (all of them, or a sample when streamed) for the diagnostics of ``verbose``.
+        """
         best = None
         for i, seed in enumerate(rng.randint(np.iinfo(np.int32).max, size=self.n_init)):
-            logger = self._tensorboard_logger(X_all[order[:8]], i)
+            logger = self._tensorboard_logger(X_sample, i)
             try:
-                run = self._fit_once(
-                    X_fit, X_val if n_val else None, scaler, int(seed), on_epoch_end=logger
-                )
+                run = self._fit_once(X_fit, X_val, scaler, int(seed), on_epoch_end=logger)
             finally:
                 if logger is not None:
                     logger.close()
@@ -712,12 +828,12 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             # Lazy: diagnostics sits below estimators in the import order.
             from .diagnostics import warn_findings
 
-            warn_findings(self, X)
+            warn_findings(self, X_check)
         return self
 
     def _tensorboard_logger(self, X_sample: torch.Tensor, restart: int):
         """A TensorBoard ``on_epoch_end`` callback when ``log_dir`` is set, else None."""
-        if self.log_dir is None:
+        if self.log_dir is None or not distributed.is_main():  # one writer per run
             return None
         from pathlib import Path
 
@@ -730,16 +846,17 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
 
     def _fit_once(
         self,
-        X_fit_s: torch.Tensor,
+        X_fit_s: torch.Tensor | ChunkStream,
         X_val_s: torch.Tensor | None,
         scaler: Scaler,
         seed: int,
         on_epoch_end=None,
     ) -> dict:
-        """One restart on already scaled rows; returns its module, history and score."""
+        """One restart on already scaled rows (or a stream of them); returns its module,
+        history and score."""
         patience = self.patience if self.early_stopping else None
         with seeded_torch_rng(self.device_, seed):
-            module = self._build_module(X_fit_s.shape[1]).to(self.device_)
+            module = self._build_module(self.n_features_in_).to(self.device_)
             module.scaler.load_state_dict(scaler.state_dict())
             history = []
             if self.pretrain == "greedy":
@@ -764,6 +881,7 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
                     on_epoch_end=None if on_epoch_end is None else (
                         lambda record, _shallow: on_epoch_end(record, module)
                     ),
+                    autocast=autocast_dtype(self.precision, self.device_),
                 )
             optimizer = make_optimizer(
                 self.optimizer, module.parameters(), self.learning_rate, self.weight_decay
@@ -778,10 +896,14 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
                 max_epochs=self.max_epochs,
                 patience=patience,
                 tol=self.tol,
-                corrupt=self._corruption(X_fit_s, scaler),
+                # A stream's per-feature range stands in for its rows: all noise needs.
+                corrupt=self._corruption(
+                    X_fit_s.bounds if isinstance(X_fit_s, ChunkStream) else X_fit_s, scaler
+                ),
                 verbose=self.verbose,
                 on_epoch_end=on_epoch_end,
                 on_epoch_start=self._on_epoch_start,
+                autocast=autocast_dtype(self.precision, self.device_),
             )
         # Pretraining losses are on hidden codes, not comparable: only the final phase counts.
         val_losses = [
@@ -805,10 +927,22 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         -------
         Z : ndarray of shape (n_samples, n_components)
         """
+        if is_streamable(X):  # a file or memory map, read chunk by chunk (see Notes)
+            return np.concatenate(list(self._map_stream(X, self.transform)))
         check_is_fitted(self)
         X = self._check_X(X, reset=False)
         Z = infer(self.module_.encode, self._to_tensor(X), _INFER_BATCH)
         return self._to_numpy(Z, X)
+
+    def _map_stream(self, X, method) -> Iterator[np.ndarray]:
+        """``method`` (e.g. ``self.transform``) of the rows of file or memory map ``X``, one
+        chunk of ``chunk_rows`` rows at a time, in file order."""
+        check_is_fitted(self)
+        source = open_rows(X)
+        self._check_stream(source, reset=False)
+        for c in source.scan(self.chunk_rows or default_chunk_rows(source.n_features)):
+            check_finite(c.rows, c.file, first_row=c.file_row)  # names the row in the file
+            yield method(c.rows.reshape(len(c.rows), *source.sample_shape))
 
     def inverse_transform(self, X):
         """Decode codes into rows in the caller's units (scaling inverted).
@@ -851,6 +985,8 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         X_hat : ndarray of shape (n_samples, n_features)
             In the layout of ``X``: images when given images (conv).
         """
+        if is_streamable(X):  # read chunk by chunk; the result is as large as X
+            return np.concatenate(list(self._map_stream(X, self.reconstruct)))
         check_is_fitted(self)
         X, sample_shape = self._check_X(X, reset=False, return_shape=True)
         X_hat = self._to_numpy(self._reconstruct_tensor(self._to_tensor(X)), X)
@@ -866,6 +1002,8 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         -------
         scores : ndarray of shape (n_samples,)
         """
+        if is_streamable(X):  # a file or memory map, read chunk by chunk (see Notes)
+            return np.concatenate(list(self._map_stream(X, self.score_samples)))
         check_is_fitted(self)
         X = self._check_X(X, reset=False)
         X_t = self._to_tensor(X)
@@ -954,6 +1092,10 @@ early_stopping, patience, tol, n_init, random_state, device, verbose, log_dir
     latent codes and :meth:`sample` draws new rows from the prior. ``score_samples`` is the
     per-row ELBO (higher is better), not the negative MSE of :class:`AutoEncoder`.
 
+    The :class:`AutoEncoder`'s variant parameters (``architecture``, ``tied``, ``noise``,
+    ``sparsity``, ``contractive``, ``l1``, ``dropout``, ``pretrain``, ``init``, ...) are not
+    taken: the VAE is the dense model, regularised by its KL term.
+
     Examples
     --------
     >>> from aekit import VariationalAutoEncoder
@@ -985,6 +1127,7 @@ early_stopping, patience, tol, n_init, random_state, device, verbose, log_dir
         n_init=1,
         random_state=None,
         device="auto",
+        precision="auto",
         verbose=0,
         log_dir=None,
         beta=1.0,
@@ -1009,6 +1152,7 @@ early_stopping, patience, tol, n_init, random_state, device, verbose, log_dir
             n_init=n_init,
             random_state=random_state,
             device=device,
+            precision=precision,
             verbose=verbose,
             log_dir=log_dir,
         )
@@ -1071,6 +1215,8 @@ early_stopping, patience, tol, n_init, random_state, device, verbose, log_dir
         -------
         scores : ndarray of shape (n_samples,)
         """
+        if is_streamable(X):  # a file or memory map, read chunk by chunk
+            return np.concatenate(list(self._map_stream(X, self.score_samples)))
         check_is_fitted(self)
         X = self._check_X(X, reset=False)
         module = self.module_
@@ -1176,6 +1322,11 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
         Seeds the head's weights, shuffling and the hold-out. An unfitted ``autoencoder``
         is fitted with its own ``random_state``.
     device : str, default="auto"
+    precision : {"auto", "float32", "bfloat16"}, default="auto"
+        Arithmetic of the training steps. ``"bfloat16"`` runs matrix products under
+        ``torch.autocast`` (weights, optimizer state and losses stay float32); ``"auto"``
+        does so where the hardware multiplies bfloat16 natively (CUDA from Ampere on, CPUs
+        with AMX or AVX512-BF16), else float32. Inference is always float32.
     verbose : int, default=0
 
     Attributes
@@ -1236,6 +1387,7 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
         tol=1e-4,
         random_state=None,
         device="auto",
+        precision="auto",
         verbose=0,
     ):
         self.autoencoder = autoencoder
@@ -1252,6 +1404,7 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
         self.tol = tol
         self.random_state = random_state
         self.device = device
+        self.precision = precision
         self.verbose = verbose
 
     def _check_X(self, X, *, reset: bool) -> np.ndarray:
@@ -1343,7 +1496,8 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
             for key in autoencoder._saved_attributes
             if key not in ("history_", "feature_names_in_") and hasattr(autoencoder, key)
         }
-        rng = check_random_state(self.random_state)
+        # Several processes: random_state=None becomes one seed shared by every rank.
+        rng = check_random_state(distributed.same_random_state(self.random_state))
         fit_rows, val_rows = self._split(y_idx, rng)
         X_t = self._to_tensor(X)
         Y_t = torch.as_tensor(y_idx, dtype=torch.long, device=self.device_)
@@ -1373,6 +1527,7 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
                 patience=self.patience if self.early_stopping else None,
                 tol=self.tol,
                 verbose=self.verbose,
+                autocast=autocast_dtype(self.precision, self.device_),
             )
         self.module_ = module.eval()
         val_losses = [r["val_loss"] for r in self.history_ if r["val_loss"] is not None]

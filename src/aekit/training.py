@@ -2,21 +2,23 @@
 
 Everything a variant needs (denoising corruption, sparsity or KL penalties, ...) reaches
 the loop as an ``objective`` callable, so the loop itself never branches on model kinds.
-Data arrive preloaded as tensors on the training device; a batch is an index gather, never
-a NumPy conversion.
+Data arrive preloaded as tensors on the training device, or, when larger than memory, as a
+:class:`ChunkedRows` stream of such tensors one chunk at a time; either way a batch is an
+index gather, never a NumPy conversion.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from typing import Protocol
 
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from . import losses
+from . import distributed, losses
 
 Objective = Callable[[nn.Module, torch.Tensor, torch.Tensor], Mapping[str, torch.Tensor]]
 """``objective(module, x_input, x_target) -> {"loss": scalar, other named scalars...}``.
@@ -28,7 +30,51 @@ entries (e.g. ``"kl"``) are averaged per epoch into the history.
 
 Corruption = Callable[[torch.Tensor], torch.Tensor]
 
+
+class ChunkedRows(Protocol):
+    """Training rows too large for memory, handed to :func:`fit_loop` one chunk at a time.
+
+    Implemented by :class:`aekit.streaming.ChunkStream`.
+    """
+
+    def epoch_chunks(self, epoch: int) -> Iterator[torch.Tensor]:
+        """The chunks of epoch ``epoch`` (1-based), each (n_i, ...) in network units on the
+        training device; together every training row once, in an order of the epoch's."""
+        ...
+
+
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "adadelta")
+
+
+PRECISIONS = ("auto", "float32", "bfloat16")
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether ``device`` multiplies bfloat16 matrices in hardware.
+
+    CUDA GPUs from Ampere on; CPUs with AMX tiles or AVX512-BF16 (oneDNN uses them). On
+    other CPUs bfloat16 is emulated and slower than float32.
+    """
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        probes = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")
+        # Private probes: absent in some torch builds, hence the getattr fallback.
+        return any(getattr(torch.cpu, name, lambda: False)() for name in probes)
+    return False
+
+
+def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    """The dtype training autocasts matrix products to, or None for plain float32.
+
+    ``"auto"`` is bfloat16 where the hardware has it (see :func:`native_bf16`), else
+    float32; weights, optimizer state and losses stay float32 either way.
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision={precision!r} is not supported; use one of {PRECISIONS}")
+    if precision == "bfloat16" or (precision == "auto" and native_bf16(device)):
+        return torch.bfloat16
+    return None
 
 
 class TrainingDivergedError(FloatingPointError):
@@ -60,7 +106,7 @@ def make_optimizer(
 def fit_loop(
     module: nn.Module,
     objective: Objective,
-    X: torch.Tensor,
+    X: torch.Tensor | ChunkedRows,
     X_val: torch.Tensor | None = None,
     *,
     Y: torch.Tensor | None = None,
@@ -75,6 +121,7 @@ def fit_loop(
     verbose: int = 0,
     on_epoch_end: Callable[[dict, nn.Module], None] | None = None,
     on_epoch_start: Callable[[int], None] | None = None,
+    autocast: torch.dtype | None = None,
 ) -> list[dict]:
     """Train ``module`` in place and return one history record per epoch.
 
@@ -84,8 +131,10 @@ def fit_loop(
         Trained in place; left at its best epoch when ``patience`` is set, else at its last.
     objective : callable
         See :data:`Objective`.
-    X : torch.Tensor of shape (n_samples, ...)
-        Training rows in network units, already on the training device.
+    X : torch.Tensor of shape (n_samples, ...) or ChunkedRows
+        Training rows in network units, already on the training device; or a stream of
+        such chunks (:class:`ChunkedRows`, data larger than memory), whose batches are drawn
+        within each chunk, in a fresh random order per chunk.
     X_val : torch.Tensor of shape (n_val, ...), optional
         Validation rows; early stopping watches their loss (else the training loss).
     Y, Y_val : torch.Tensor of shape (n_samples, ...) and (n_val, ...), optional
@@ -110,6 +159,17 @@ def fit_loop(
     on_epoch_start : callable, optional
         ``on_epoch_start(epoch)`` before each epoch (1-based), for schedules such as a KL
         warm-up kept in a stateful objective.
+    autocast : torch.dtype, optional
+        Run the training forward pass and loss under ``torch.autocast`` with this dtype
+        (mixed precision: see :func:`autocast_dtype`). Validation stays float32.
+
+    Under several processes (an initialised ``torch.distributed`` group, e.g. ``torchrun``;
+    see :mod:`aekit.distributed`) every rank holds the same ``X`` and calls this with the
+    same arguments: each global batch of ``batch_size`` rows is split between the ranks,
+    their gradients are combined into the global batch's, and the history's losses are
+    reduced, so every rank returns the same history and stops in the same epoch. For losses
+    that are means over rows the result matches one process up to float rounding; batch
+    statistics (``sparsity="kl"``'s mean activation) are taken per rank's share.
 
     Returns
     -------
@@ -122,9 +182,12 @@ def fit_loop(
     TrainingDivergedError
         When a loss is NaN or infinite; ``module`` is first restored to its last good state.
     """
-    n = X.shape[0]
+    streamed = not isinstance(X, torch.Tensor)
+    if streamed and Y is not None:
+        raise ValueError("fit_loop takes targets Y with rows in a tensor only, not streamed")
     history: list[dict] = []
     monitor_best, best_state, stale = math.inf, None, 0
+    distributed.prepare(module)  # several processes: same start, own noise per rank
     last_good = _snapshot(module)
     bar = tqdm(range(1, max_epochs + 1), desc=phase, disable=verbose <= 0, leave=verbose > 1)
     for epoch in bar:
@@ -133,25 +196,37 @@ def fit_loop(
         start = time.perf_counter()
         module.train()
         sums: dict[str, torch.Tensor] = {}
-        perm = torch.randperm(n, device=X.device)
-        for i in range(0, n, batch_size):
-            # draw batch -> corrupt -> forward + loss -> backward -> step
-            idx = perm[i : i + batch_size]
-            x = X.index_select(0, idx)
-            x_in = corrupt(x) if corrupt is not None else x
-            target = Y.index_select(0, idx) if Y is not None else x
-            terms = objective(module, x_in, target)
-            optimizer.zero_grad(set_to_none=True)
-            terms["loss"].backward()
-            optimizer.step()
-            # log: running sums stay on the device; one sync per epoch, not per batch.
-            for key, value in terms.items():
-                sums[key] = sums.get(key, 0.0) + value.detach() * x.shape[0]
+        n = 0
+        # Rows in memory are one chunk; a stream reads (and scales) one chunk at a time.
+        for chunk in X.epoch_chunks(epoch) if streamed else (X,):
+            perm = distributed.broadcast(torch.randperm(len(chunk), device=chunk.device))
+            for i in range(0, len(chunk), batch_size):
+                # draw batch -> corrupt -> forward + loss -> backward -> step
+                batch = perm[i : i + batch_size]  # rank 0's order, shared by every rank
+                idx, rows = distributed.shard(batch)  # this process's share (all of it alone)
+                x = chunk.index_select(0, idx)
+                x_in = corrupt(x) if corrupt is not None else x
+                target = Y.index_select(0, idx) if Y is not None else x
+                with torch.autocast(chunk.device.type, autocast, enabled=autocast is not None):
+                    terms = objective(module, x_in, target)
+                optimizer.zero_grad(set_to_none=True)
+                terms["loss"].backward()
+                distributed.sum_gradients(module.parameters(), rows / len(batch))
+                optimizer.step()
+                # log: running sums stay on the device; one sync per epoch, not per batch.
+                for key, value in terms.items():
+                    sums[key] = sums.get(key, 0.0) + value.detach() * rows
+            n += len(chunk)
+            del chunk  # a streamed chunk is freed before the next one is read
+        if n == 0:
+            raise ValueError(f"{phase}: no training rows in epoch {epoch}")
         record = {"phase": phase, "epoch": epoch}
-        record.update({k: float(v) / n for k, v in sums.items()})
+        # Summed over processes too, so every rank logs and stops on the same numbers.
+        record.update({k: float(v) / n for k, v in distributed.all_reduce_sum(sums).items()})
         # evaluate
         has_val = X_val is not None and len(X_val) > 0
-        record["val_loss"] = evaluate(module, objective, X_val, Y_val) if has_val else None
+        val_loss = evaluate(module, objective, X_val, Y_val) if has_val else None
+        record["val_loss"] = distributed.all_reduce_mean(val_loss) if has_val else None
         record["seconds"] = time.perf_counter() - start
         monitored = record["val_loss"] if record["val_loss"] is not None else record["loss"]
         if not (math.isfinite(record["loss"]) and math.isfinite(monitored)):
@@ -223,7 +298,8 @@ def infer(fn: Callable[[torch.Tensor], torch.Tensor], X: torch.Tensor, batch_siz
 def layer_blocks(seq: nn.Sequential) -> list[nn.Sequential]:
     """Split ``seq`` into blocks, each a layer with parameters and the modules after it.
 
-    ``[Linear, ELU, Dropout, Linear]`` -> ``[Sequential(Linear, ELU, Dropout), Sequential(Linear)]``.
+    ``[Linear, ELU, Dropout, Linear]`` -> ``[Sequential(Linear, ELU, Dropout),
+    Sequential(Linear)]``.
     The blocks share the modules of ``seq`` (training a block trains ``seq``).
     """
     blocks: list[list[nn.Module]] = []
@@ -249,6 +325,7 @@ def pretrain_greedy(
     tol: float = 1e-4,
     verbose: int = 0,
     on_epoch_end: Callable[[dict, nn.Module], None] | None = None,
+    autocast: torch.dtype | None = None,
 ) -> list[dict]:
     """Stacked greedy layer-wise pretraining of a deep autoencoder, in place.
 
@@ -269,7 +346,7 @@ def pretrain_greedy(
         Training (and validation) rows in network units.
     make_optimizer : callable
         ``make_optimizer(parameters)`` -> a fresh optimizer for each layer.
-    batch_size, max_epochs, patience, tol, verbose
+    batch_size, max_epochs, patience, tol, verbose, autocast
         As in :func:`fit_loop`; ``max_epochs`` is per layer.
     loss : {"mse", "bce"}
         Reconstruction loss of the first layer (which reconstructs the input); the inner
@@ -315,6 +392,7 @@ def pretrain_greedy(
             phase=f"pretrain-{i + 1}",
             verbose=verbose,
             on_epoch_end=on_epoch_end,
+            autocast=autocast,
         )
         # The next layer's inputs: this layer's codes, computed once (eval mode: no dropout).
         enc.eval()

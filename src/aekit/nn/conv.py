@@ -46,7 +46,8 @@ class _ToRows(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         dh, dw = self.height - x.shape[-2], self.width - x.shape[-1]
         if dh or dw:  # never with the output paddings chosen below; kept as a guarantee
-            x = nn.functional.pad(x, (0, max(dw, 0), 0, max(dh, 0)))[..., : self.height, : self.width]
+            x = nn.functional.pad(x, (0, max(dw, 0), 0, max(dh, 0)))
+            x = x[..., : self.height, : self.width]
         return x.reshape(x.shape[0], -1)
 
 

@@ -8,6 +8,8 @@ inverted at the output without the caller having to remember anything.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import torch
 from torch import nn
 
@@ -80,14 +82,74 @@ class Scaler(nn.Module):
             self.scale.fill_(std.mean().item())
         return self
 
+    @torch.no_grad()
+    def fit_chunks(self, chunks: Iterable[torch.Tensor]) -> torch.Tensor:
+        """Fit on rows that arrive chunk by chunk, for data larger than memory.
+
+        The statistics are those of :meth:`fit` on all the rows at once, up to float64
+        rounding: means and variances are merged chunk by chunk (the pairwise update of
+        Chan, Golub & LeVeque, stable where raw sums of squares are not), minima and maxima
+        are running ones, and the per-row statistics of ``"sample"`` are summed in float64.
+
+        Parameters
+        ----------
+        chunks : iterable of torch.Tensor of shape (n_i, n_features)
+            On this scaler's device; consumed once.
+
+        Returns
+        -------
+        bounds : torch.Tensor of shape (2, n_features)
+            Each feature's minimum (row 0) and maximum (row 1) over all the rows once
+            scaled: what choosing an output activation or bounding a denoising corruption
+            needs to know, without the rows.
+        """
+        n, mean, m2, low, high, row_sums = 0, None, None, None, None, None
+        for X in chunks:
+            X = X.to(self.offset.dtype)
+            m = X.shape[0]
+            if m == 0:
+                continue
+            if self.kind == "sample":  # per-row scaling: the bounds are the scaled rows'
+                X_row_mean, X_row_std = _row_stats(X)
+                sums = torch.stack([X_row_mean.double().sum(), X_row_std.double().sum()])
+                row_sums = sums if row_sums is None else row_sums + sums
+                X = self(X)
+            low = X.amin(0) if low is None else torch.minimum(low, X.amin(0))
+            high = X.amax(0) if high is None else torch.maximum(high, X.amax(0))
+            if self.kind == "standard":
+                var_m, mean_m = torch.var_mean(X.double(), dim=0, correction=0)
+                if mean is None:
+                    mean, m2 = mean_m, var_m * m
+                else:
+                    delta = mean_m - mean
+                    mean = mean + delta * (m / (n + m))
+                    m2 = m2 + var_m * m + delta.square() * (n * m / (n + m))
+            n += m
+            del X  # freed before the next chunk arrives
+        if n == 0:
+            raise ValueError("no rows to fit the scaler on")
+        if self.kind == "standard":
+            self.offset.copy_(mean)
+            self.scale.copy_(_safe_scale((m2 / n).sqrt()))
+        elif self.kind == "minmax":
+            self.offset.copy_(low)
+            self.scale.copy_(_safe_scale((high - low).double()))
+        elif self.kind == "sample":
+            self.offset.fill_((row_sums[0] / n).item())
+            self.scale.fill_((row_sums[1] / n).item())
+            return torch.stack([low, high])
+        # Affine with a positive scale, so monotone: the raw extremes map to the scaled ones.
+        return self(torch.stack([low, high]))
+
     def forward(self, X: torch.Tensor) -> torch.Tensor:
         """Caller's units -> network units. X: (n, n_features)."""
+        # In place on the difference: one temporary the size of X, not two.
         if self.kind == "sample":
             mean, std = _row_stats(X)
-            return (X - mean) / std
+            return (X - mean).div_(std)
         if self.kind is None:
             return X
-        return (X - self.offset) / self.scale
+        return (X - self.offset).div_(self.scale)
 
     def inverse(self, Y: torch.Tensor, like: torch.Tensor | None = None) -> torch.Tensor:
         """Network units -> caller's units.
@@ -183,7 +245,7 @@ def masking_noise(x: torch.Tensor, fraction: float, fill) -> torch.Tensor:
 
 
 def salt_and_pepper_noise(x: torch.Tensor, fraction: float, low, high) -> torch.Tensor:
-    """Set a random ``fraction`` of the entries to ``low`` or ``high``, each with probability 1/2."""
+    """Set a random ``fraction`` of the entries to ``low`` or ``high`` (probability 1/2 each)."""
     hit = torch.rand_like(x) < fraction
     salt = torch.rand_like(x) < 0.5
     low = torch.as_tensor(low, dtype=x.dtype, device=x.device)

@@ -1,0 +1,526 @@
+"""Rows read from disk a chunk at a time: training and encoding data larger than memory.
+
+:func:`open_rows` opens what the estimators accept besides in-memory arrays:
+
+- a ``.npy`` file, or a :class:`numpy.memmap` such as ``np.load(path, mmap_mode="r")``;
+- a directory of ``.npy`` shards, each of shape ``(n_i, n_features)``, read in name order;
+- a Parquet file or a directory of them: numeric columns, the same in every file
+  (needs ``pip install aekit[parquet]``).
+
+A :class:`RowSource` reads blocks of at most ``chunk_rows`` consecutive rows of one file,
+each as a fresh in-memory copy, and lets go of the file's pages once a block is copied, so
+the memory a pass takes is bounded by the chunk size, not by the size of the data.
+Training shuffles twice: the order of the blocks (anew every epoch) and the rows within each
+block. Rows far apart in a file therefore never share a batch: shuffle a file once when
+writing it if it is sorted (by class, by time, ...).
+
+:class:`ChunkStream` hands the blocks, scaled and on the training device, to
+:func:`aekit.training.fit_loop`; :func:`save_npy` writes rows computed chunk by chunk.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import mmap
+import os
+from collections.abc import Callable, Iterable, Iterator
+from itertools import chain
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import torch
+
+from ._io import atomic_path
+
+__all__ = [
+    "CHUNK_BYTES",
+    "Chunk",
+    "ChunkStream",
+    "RowSource",
+    "default_chunk_rows",
+    "is_streamable",
+    "open_rows",
+    "save_npy",
+]
+
+CHUNK_BYTES = 64 * 2**20
+"""Size of a chunk of float32 rows when ``chunk_rows`` is not given (64 MiB)."""
+
+NPY_SUFFIXES = (".npy",)
+PARQUET_SUFFIXES = (".parquet", ".pq")
+STREAM_SUFFIXES = NPY_SUFFIXES + PARQUET_SUFFIXES
+"""File types :func:`open_rows` reads (a directory holds files of one of these types)."""
+
+
+def is_streamable(X) -> bool:
+    """True for what is read in chunks: a path (str or path-like), a memmap, a RowSource."""
+    return isinstance(X, (str, os.PathLike, np.memmap, RowSource))
+
+
+def default_chunk_rows(n_features: int) -> int:
+    """Rows of ``n_features`` float32 values that fill :data:`CHUNK_BYTES` (at least 1)."""
+    return max(1, CHUNK_BYTES // (4 * max(1, int(n_features))))
+
+
+class Chunk(NamedTuple):
+    """Consecutive rows of one file, and where they come from."""
+
+    rows: np.ndarray
+    """(n, n_features), a copy in memory."""
+    start: int
+    """Index of the first row among all the source's rows (files in order)."""
+    file: str
+    """The file they were read from."""
+    file_row: int
+    """Row number of the first row within ``file`` (0-based)."""
+
+
+# --------------------------------------------------------------------------- source
+class RowSource:
+    """Rows stored in one or more files, read a block of consecutive rows at a time.
+
+    Made by :func:`open_rows`. Rows are read flattened to ``n_features`` values, as
+    ``dtype``: float32 when every file holds float32, else float64 (the dtypes the
+    estimators compute with, as for arrays in memory).
+
+    Attributes
+    ----------
+    n_rows, n_features : int
+    sample_shape : tuple of int
+        Shape of one row as stored: ``(n_features,)``, or e.g. ``(28, 28)`` for images.
+    dtype : numpy.dtype
+    name : str
+        The path (or ``"X"``), for messages.
+    """
+
+    def __init__(self, parts: list, sample_shape: tuple[int, ...], dtype, name: str):
+        self._parts = parts
+        self._offsets = np.cumsum([0] + [p.n_rows for p in parts])
+        self.n_rows = int(self._offsets[-1])
+        self.sample_shape = tuple(int(s) for s in sample_shape)
+        self.n_features = int(np.prod(self.sample_shape))
+        self.dtype = np.dtype(dtype)
+        self.name = name
+        if self.n_rows == 0:
+            raise ValueError(f"{name}: no rows to read")
+
+    def __repr__(self) -> str:
+        return (f"RowSource({self.name!r}, n_rows={self.n_rows}, n_features={self.n_features}, "
+                f"files={len(self._parts)})")
+
+    def flattened(self) -> RowSource:
+        """The same rows, each given as ``(n_features,)`` whatever its stored shape."""
+        return RowSource(self._parts, (self.n_features,), self.dtype, self.name)
+
+    def _blocks(self, chunk_rows: int) -> list[tuple[int, int, int]]:
+        """``(part, start, stop)`` of every block, in file order; a block never spans files."""
+        if not isinstance(chunk_rows, (int, np.integer)) or chunk_rows < 1:
+            raise ValueError(f"chunk_rows must be an integer > 0, got {chunk_rows!r}")
+        return [(k, start, min(start + chunk_rows, part.n_rows))
+                for k, part in enumerate(self._parts)
+                for start in range(0, part.n_rows, chunk_rows)]
+
+    def scan(self, chunk_rows: int) -> Iterator[Chunk]:
+        """Every row once, in file order, in chunks of at most ``chunk_rows`` rows."""
+        for k, start, stop in self._blocks(chunk_rows):
+            part = self._parts[k]
+            rows = part.read(start, stop, self.dtype)
+            yield Chunk(rows, int(self._offsets[k]) + start, part.file, part.first_row + start)
+            del rows
+            _trim_heap()
+
+    def iter_chunks(
+        self,
+        chunk_rows: int,
+        *,
+        shuffle: bool = False,
+        seed=None,
+        exclude: np.ndarray | None = None,
+        rank: int = 0,
+        world_size: int = 1,
+    ) -> Iterator[np.ndarray]:
+        """Rows in chunks of at most ``chunk_rows``, each an in-memory array (n, n_features).
+
+        Parameters
+        ----------
+        chunk_rows : int
+        shuffle : bool, default=False
+            Visit the blocks in a random order and shuffle the rows within each block.
+            False: file order.
+        seed : int, sequence of int or None
+            Seeds the shuffle (anything :func:`numpy.random.default_rng` takes): the same
+            seed gives the same chunks in the same order, on every process.
+        exclude : ndarray of int, optional
+            Sorted indices (among all rows, files in order) of rows to leave out, such as
+            a validation hold-out.
+        rank, world_size : int, default=0, 1
+            Block ``i`` of the (shuffled) order goes to rank ``i % world_size`` only, so
+            processes that share ``seed`` read disjoint blocks that together cover the rows.
+        """
+        if not 0 <= rank < world_size:
+            raise ValueError(f"rank must be in [0, world_size={world_size}), got {rank}")
+        exclude = np.zeros(0, dtype=np.int64) if exclude is None else np.asarray(exclude)
+        # (block, excluded rows in it); blocks left with no rows are not visited at all.
+        blocks = []
+        for k, start, stop in self._blocks(chunk_rows):
+            first = int(self._offsets[k]) + start
+            lo, hi = np.searchsorted(exclude, (first, first + stop - start))
+            if hi - lo < stop - start:
+                blocks.append((k, start, stop, exclude[lo:hi] - first))
+        order, row_seeds = np.arange(len(blocks)), [None] * len(blocks)
+        if shuffle:
+            rng = np.random.default_rng(seed)
+            order = rng.permutation(len(blocks))
+            # One seed per block, drawn for all of them: a block is shuffled alike on any rank.
+            row_seeds = rng.integers(2**63, size=len(blocks))
+        for i in order[rank::world_size]:
+            # Yielded as it comes, not bound to a name here: once the consumer lets go of a
+            # chunk, it is freed before the next one is read.
+            yield self._read_block(*blocks[i], row_seeds[i])
+            _trim_heap()
+
+    def _read_block(self, k: int, start: int, stop: int, drop: np.ndarray, seed) -> np.ndarray:
+        """Rows ``start:stop`` of part ``k``, less rows ``drop`` (relative to ``start``),
+        shuffled when ``seed`` is not None."""
+        rows = self._parts[k].read(start, stop, self.dtype)
+        if len(drop):
+            keep = np.ones(len(rows), dtype=bool)
+            keep[drop] = False
+            rows = rows[keep]
+        if seed is not None:  # in place: no second chunk-sized buffer
+            np.random.default_rng(seed).shuffle(rows)
+        return rows
+
+
+def open_rows(spec) -> RowSource:
+    """Open a ``.npy`` file, a memmap, a directory of ``.npy`` shards or Parquet file(s).
+
+    Parameters
+    ----------
+    spec : str, path-like, numpy.ndarray (a memmap) or RowSource
+        A directory is read as shards: its ``.npy`` files, or its Parquet files, in name
+        order (hidden files and files of other types are ignored).
+
+    Returns
+    -------
+    source : RowSource
+
+    Raises
+    ------
+    FileNotFoundError
+        When the path does not exist.
+    ValueError
+        For a file type that cannot be streamed, a directory without shards or with both
+        kinds, shards of different widths, or columns that are not numeric.
+    ImportError
+        For Parquet without pyarrow installed.
+    """
+    if isinstance(spec, RowSource):
+        return spec
+    if isinstance(spec, np.ndarray):
+        name = str(getattr(spec, "filename", None) or "X")
+        return _npy_source([_ArrayPart(spec, name)], name)
+    path = Path(spec)
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+        npy = [p for p in files if p.suffix.lower() in NPY_SUFFIXES]
+        parquet = [p for p in files if p.suffix.lower() in PARQUET_SUFFIXES]
+        if npy and parquet:
+            raise ValueError(
+                f"{path}: holds both .npy and Parquet files; put the shards of one data set, "
+                "of one type, in a directory of their own"
+            )
+        if not npy and not parquet:
+            raise ValueError(
+                f"{path}: no .npy or Parquet ({', '.join(PARQUET_SUFFIXES)}) files to read rows "
+                "from"
+            )
+        if npy:
+            return _npy_source([_NpyFilePart(p) for p in npy], str(path))
+        return _parquet_source(parquet, str(path))
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file or directory")
+    suffix = path.suffix.lower()
+    if suffix in NPY_SUFFIXES:
+        return _npy_source([_NpyFilePart(path)], str(path))
+    if suffix in PARQUET_SUFFIXES:
+        return _parquet_source([path], str(path))
+    raise ValueError(
+        f"{path}: {suffix or 'a file without extension'} cannot be read in chunks; stream a "
+        f".npy file, a directory of .npy shards or Parquet files, or load the file into memory "
+        "first (aekit.datasets.read_array)"
+    )
+
+
+# --------------------------------------------------------------------------- .npy
+def _read_rows(array: np.ndarray, start: int, stop: int, dtype) -> np.ndarray:
+    # np.array copies (and converts), so nothing refers to the file's pages afterwards.
+    return np.array(array[start:stop], dtype=dtype).reshape(stop - start, -1)
+
+
+class _NpyFilePart:
+    """A ``.npy`` file, memory-mapped for each read and unmapped right after it.
+
+    Mapping per read (a system call; the header is a few hundred bytes) rather than once
+    keeps neither the pages read nor a file descriptor per shard open between reads.
+    """
+
+    def __init__(self, path: Path):
+        self.file, self.first_row = str(path), 0
+        array = self._map()
+        self.shape, self.dtype = array.shape, array.dtype
+        self.n_rows = array.shape[0] if array.ndim else 0
+        del array
+
+    def _map(self) -> np.ndarray:
+        try:
+            # allow_pickle=False: an object array would run arbitrary code on load.
+            return np.load(self.file, mmap_mode="r", allow_pickle=False)
+        except ValueError as err:
+            if "pickle" in str(err):
+                raise ValueError(f"{self.file}: holds Python objects, not numbers") from None
+            # mmap cannot map 0 bytes: an empty array, read whole (it is nothing).
+            return np.load(self.file, allow_pickle=False)
+
+    def read(self, start: int, stop: int, dtype) -> np.ndarray:
+        array = self._map()
+        try:
+            return _read_rows(array, start, stop, dtype)
+        finally:
+            del array  # unmaps: the pages read no longer count as this process's memory
+
+
+class _ArrayPart:
+    """An array the caller holds, typically a memmap; its pages are let go after each read."""
+
+    def __init__(self, array: np.ndarray, name: str):
+        self.array, self.file, self.first_row = array, name, 0
+        self.shape, self.dtype = array.shape, array.dtype
+        self.n_rows = array.shape[0] if array.ndim else 0
+
+    def read(self, start: int, stop: int, dtype) -> np.ndarray:
+        rows = _read_rows(self.array, start, stop, dtype)
+        _release_pages(self.array)
+        return rows
+
+
+def _release_pages(array: np.ndarray) -> None:
+    """Drop the pages of ``array``'s memory map from this process's resident memory.
+
+    Pages of a mapped file count as the process's memory once read, until they are
+    unmapped; ``MADV_DONTNEED`` unmaps them (they stay in the OS page cache, so reading them
+    again costs no disk access). Skipped for copy-on-write maps (``mode="c"``), whose
+    changed pages it would discard; a no-op where the OS has no ``madvise``.
+    """
+    mm = getattr(array, "_mmap", None)
+    advice = getattr(mmap, "MADV_DONTNEED", None)
+    if mm is None or advice is None or getattr(array, "mode", "c") == "c":
+        return
+    try:
+        mm.madvise(advice)
+    except (OSError, ValueError, AttributeError):  # closed map, or no madvise here
+        pass
+
+
+_MALLOC_TRIM = []
+
+
+def _trim_heap() -> None:
+    """Give the memory the last chunk freed back to the OS (glibc's ``malloc_trim``).
+
+    After a block as large as a chunk is freed, glibc raises its threshold for serving
+    allocations from fresh memory maps and serves later ones from its heap, whose freed
+    pages it keeps: without this, a pass's resident memory creeps up chunk after chunk,
+    past the bound the chunk size should set. A no-op where there is no ``malloc_trim``.
+    """
+    if not _MALLOC_TRIM:
+        try:
+            _MALLOC_TRIM.append(ctypes.CDLL(None).malloc_trim)
+        except (OSError, AttributeError, TypeError):  # not glibc (macOS, musl, Windows)
+            _MALLOC_TRIM.append(None)
+    if _MALLOC_TRIM[0] is not None:
+        _MALLOC_TRIM[0](0)
+
+
+def _npy_source(parts: list, name: str) -> RowSource:
+    first = parts[0]
+    for part in parts:
+        if len(part.shape) < 2:
+            raise ValueError(
+                f"{part.file}: holds an array of shape {part.shape}; rows to stream must be "
+                "stored as (n_rows, n_features) (a single feature as x.reshape(-1, 1))"
+            )
+        if part.dtype.kind not in "biuf":
+            raise ValueError(f"{part.file}: holds {part.dtype} values, not real numbers")
+        if part.shape[1:] != first.shape[1:]:
+            raise ValueError(
+                f"{name}: shard {part.file} holds rows of shape {part.shape[1:]} but "
+                f"{first.file} holds rows of shape {first.shape[1:]}; every shard must be "
+                "(n_i, n_features) with the same n_features"
+            )
+    dtype = np.float32 if all(p.dtype == np.float32 for p in parts) else np.float64
+    return RowSource(parts, first.shape[1:], dtype, name)
+
+
+# --------------------------------------------------------------------------- Parquet
+def _import_parquet():
+    try:
+        import pyarrow
+        import pyarrow.parquet
+    except ImportError as err:
+        raise ImportError(
+            "reading Parquet files needs pyarrow: pip install aekit[parquet]"
+        ) from err
+    return pyarrow, pyarrow.parquet
+
+
+class _ParquetPart:
+    """A Parquet file; a read decodes the row groups that hold the rows asked for.
+
+    Memory per read is therefore bounded by the row groups' size too: write files with row
+    groups of at most ``chunk_rows`` rows (``row_group_size`` of
+    ``pyarrow.parquet.write_table``) for reads of exactly one chunk.
+    """
+
+    def __init__(self, path: Path, columns: list[str], group_rows: list[int]):
+        self.file, self.first_row, self.columns = str(path), 0, columns
+        self._group_starts = np.cumsum([0] + group_rows)
+        self.n_rows = int(self._group_starts[-1])
+
+    def read(self, start: int, stop: int, dtype) -> np.ndarray:
+        pa, pq = _import_parquet()
+        first = int(np.searchsorted(self._group_starts, start, side="right")) - 1
+        last = int(np.searchsorted(self._group_starts, stop, side="left"))  # exclusive
+        with pq.ParquetFile(self.file) as f:
+            table = f.read_row_groups(list(range(first, last)), columns=self.columns)
+        table = table.slice(start - int(self._group_starts[first]), stop - start)
+        rows = np.empty((stop - start, len(self.columns)), dtype=dtype)
+        for j, column in enumerate(table.columns):
+            if column.null_count:  # nulls become NaN, which the finiteness checks report
+                column = column.cast(pa.float64())
+            rows[:, j] = column.to_numpy()
+        return rows
+
+
+def _parquet_source(files: list[Path], name: str) -> RowSource:
+    pa, pq = _import_parquet()
+    parts, columns, all_float32 = [], None, True
+    for path in files:
+        meta = pq.read_metadata(path)
+        schema = meta.schema.to_arrow_schema()
+        if columns is None:
+            columns, first = list(schema.names), path
+        elif list(schema.names) != columns:
+            raise ValueError(
+                f"{name}: {path} has the columns {_head(schema.names)} but {first} has "
+                f"{_head(columns)}; every Parquet file must have the same columns in the same "
+                "order"
+            )
+        for field in schema:
+            t = field.type
+            if not (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t)):
+                raise ValueError(
+                    f"{path}: column {field.name!r} holds {t}, not numbers; write the numeric "
+                    "features only (drop or encode the other columns first)"
+                )
+            all_float32 &= pa.types.is_float32(t)
+        parts.append(_ParquetPart(path, columns, [meta.row_group(g).num_rows
+                                                  for g in range(meta.num_row_groups)]))
+    if not columns:
+        raise ValueError(f"{name}: the Parquet data have no columns")
+    return RowSource(parts, (len(columns),), np.float32 if all_float32 else np.float64, name)
+
+
+def _head(names, k: int = 5) -> str:
+    names = list(names)
+    return str(names[:k])[:-1] + (", ...]" if len(names) > k else "]")
+
+
+# --------------------------------------------------------------------------- training
+class ChunkStream:
+    """Training rows streamed from a :class:`RowSource`, as :func:`~aekit.training.fit_loop`
+    takes them in place of a tensor.
+
+    Each epoch reads every row once (except those in ``exclude``): the blocks in a fresh
+    random order, seeded by ``seed`` and the epoch, the rows within each block shuffled;
+    each chunk is converted to float32 on ``device`` and passed through ``transform`` (the
+    fitted in-model scaler) before the loop sees it.
+
+    Parameters
+    ----------
+    source : RowSource
+    chunk_rows : int
+        Rows read at once.
+    transform : callable
+        ``transform(rows) -> rows in network units``, on ``device``.
+    device : torch.device
+    seed : int
+        The same on every process, so all of them read the same chunks in the same order.
+    exclude : ndarray of int, optional
+        Sorted row indices left out of training (the validation hold-out).
+    bounds : torch.Tensor of shape (2, n_features), optional
+        Each feature's minimum and maximum in network units: stands in for the rows where
+        only their range matters (the bounds of a denoising corruption).
+    rank, world_size : int, default=0, 1
+        Passed to :meth:`RowSource.iter_chunks`: with ``world_size > 1`` this process reads
+        only every ``world_size``-th block.
+    """
+
+    def __init__(
+        self,
+        source: RowSource,
+        chunk_rows: int,
+        *,
+        transform: Callable[[torch.Tensor], torch.Tensor],
+        device: torch.device,
+        seed: int,
+        exclude: np.ndarray | None = None,
+        bounds: torch.Tensor | None = None,
+        rank: int = 0,
+        world_size: int = 1,
+    ):
+        self.source, self.chunk_rows, self.transform = source, chunk_rows, transform
+        self.device, self.seed, self.exclude, self.bounds = device, seed, exclude, bounds
+        self.rank, self.world_size = rank, world_size
+
+    def epoch_chunks(self, epoch: int) -> Iterator[torch.Tensor]:
+        """The chunks of epoch ``epoch`` (1-based), in network units, on the device."""
+        for rows in self.source.iter_chunks(
+            self.chunk_rows, shuffle=True, seed=(self.seed, epoch), exclude=self.exclude,
+            rank=self.rank, world_size=self.world_size,
+        ):
+            rows = self.transform(torch.from_numpy(rows).to(self.device, torch.float32))
+            yield rows
+            del rows  # freed (the loop is done with it) before the next chunk is read
+
+
+# --------------------------------------------------------------------------- writing
+def save_npy(path, chunks: Iterable[np.ndarray], n_rows: int) -> tuple[int, ...]:
+    """Write chunks of rows, ``n_rows`` in all, to the ``.npy`` file ``path``, atomically.
+
+    The file is filled through a memory map, one chunk at a time, so the rows are never all
+    in memory; it replaces ``path`` only once complete. Width and dtype are the first
+    chunk's. Returns the shape written.
+    """
+    chunks = iter(chunks)
+    first = next(chunks, None)
+    if first is None:
+        raise ValueError(f"{path}: no rows to write")
+    with atomic_path(path) as tmp:
+        out = np.lib.format.open_memmap(
+            tmp, mode="w+", dtype=first.dtype, shape=(n_rows, *first.shape[1:])
+        )
+        done = 0
+        for rows in chain([first], chunks):
+            if done + len(rows) > n_rows:
+                raise ValueError(f"{path}: more than the {n_rows} rows announced")
+            out[done : done + len(rows)] = rows
+            done += len(rows)
+            _release_pages(out)  # written pages go to the page cache, not our memory
+        if done != n_rows:
+            raise ValueError(f"{path}: {done} rows written, {n_rows} announced")
+        shape = out.shape
+        out.flush()
+        del out
+    return shape

@@ -1,0 +1,241 @@
+"""Several processes: batch shares, the combined gradient, and torchrun runs that match one
+process (same global batch) and stop together."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import torch
+from safetensors.numpy import load_file
+from torch import nn
+from typer.testing import CliRunner
+
+from aekit import distributed
+from aekit.cli import app
+from aekit.datasets import load_dataset
+
+needs_dist = pytest.mark.skipif(
+    not torch.distributed.is_available() or not torch.distributed.is_gloo_available(),
+    reason="torch.distributed with the gloo backend is not available in this torch build",
+)
+
+
+# --------------------------------------------------------------------------- without processes
+@pytest.mark.parametrize("world", [1, 2, 3])
+@pytest.mark.parametrize("n_rows", [0, 1, 2, 5, 7, 64])
+def test_batch_slices_cover_the_batch_in_order(world, n_rows):
+    slices = [distributed.batch_slice(n_rows, r, world) for r in range(world)]
+    assert slices[0][0] == 0 and slices[-1][1] == n_rows
+    assert all(a[1] == b[0] for a, b in zip(slices, slices[1:]))  # contiguous, no overlap
+    sizes = [stop - start for start, stop in slices]
+    assert max(sizes) - min(sizes) <= 1  # as even as possible
+    assert sizes == sorted(sizes, reverse=True)  # extra rows on the first ranks
+
+
+def test_shard_is_the_whole_batch_in_one_process():
+    batch = torch.arange(5)
+    idx, rows = distributed.shard(batch)
+    assert idx is batch and rows == 5
+    assert distributed.rank_info() == (0, 1) and distributed.is_main()
+
+
+def test_empty_share_stands_in_one_row_of_weight_zero(monkeypatch):
+    monkeypatch.setattr(distributed, "rank_info", lambda: (2, 3))
+    idx, rows = distributed.shard(torch.tensor([7, 8]))  # 2 rows, 3 ranks: rank 2 has none
+    assert idx.tolist() == [7] and rows == 0
+    monkeypatch.setattr(distributed, "rank_info", lambda: (1, 3))
+    idx, rows = distributed.shard(torch.tensor([7, 8]))
+    assert idx.tolist() == [8] and rows == 1
+
+
+@pytest.mark.parametrize("world", [1, 2, 3])
+def test_weighted_share_gradients_sum_to_the_global_batch_gradient(world):
+    # What sum_gradients computes across ranks, done here in one process: each share's
+    # mean-loss gradient weighted by its rows / the batch's rows.
+    torch.manual_seed(0)
+    module = nn.Sequential(nn.Linear(4, 3), nn.ELU(), nn.Linear(3, 4))
+    X = torch.randn(7, 4)  # uneven: 7 rows over 2 or 3 ranks
+
+    def grads(x):
+        module.zero_grad()
+        nn.functional.mse_loss(module(x), x).backward()
+        return [p.grad.clone() for p in module.parameters()]
+
+    total = [torch.zeros_like(p) for p in module.parameters()]
+    for rank in range(world):
+        start, stop = distributed.batch_slice(len(X), rank, world)
+        for t, g in zip(total, grads(X[start:stop])):
+            t += g * (stop - start) / len(X)
+    for t, g in zip(total, grads(X)):
+        torch.testing.assert_close(t, g, rtol=1e-5, atol=1e-7)
+
+
+def test_reductions_are_identities_in_one_process(monkeypatch):
+    sums = {"loss": torch.tensor(3.0)}
+    assert distributed.all_reduce_sum(sums) == sums
+    assert distributed.all_reduce_mean(1.5) == 1.5
+    assert distributed.same_random_state(None) is None
+    distributed.barrier()
+    distributed.teardown()
+    monkeypatch.delenv("RANK", raising=False)  # not under torchrun: nothing to join
+    assert distributed.init_from_env("cpu") is False
+    assert not torch.distributed.is_initialized()
+
+
+# --------------------------------------------------------------------------- torchrun
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _torchrun(args, cwd, nproc=2):
+    """``torchrun --nproc-per-node nproc`` on 127.0.0.1; returns the CompletedProcess."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env.pop("AEKIT_DEBUG", None)
+    cmd = [
+        sys.executable, "-m", "torch.distributed.run", "--nnodes", "1",
+        "--nproc-per-node", str(nproc), "--rdzv-backend", "c10d",
+        "--rdzv-endpoint", f"127.0.0.1:{_free_port()}", *map(str, args),
+    ]
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc
+
+
+@pytest.fixture(scope="module")
+def rows(tmp_path_factory):
+    path = tmp_path_factory.mktemp("data") / "rows.npy"
+    ds = load_dataset("digits")
+    np.save(path, np.concatenate([ds.X_train, ds.X_test])[:600].astype(np.float32))
+    return path
+
+
+@pytest.mark.slow
+@needs_dist
+def test_cli_under_torchrun_matches_one_process(rows, tmp_path):
+    # 480 train rows, 432 fitted: batches of 64 and a last one of 48, split 24/24.
+    args = ["train", "--data", rows, "--components", "2", "--hidden", "16", "--epochs", "3",
+            "--seed", "0", "--no-early-stopping", "--validation-fraction", "0.1",
+            "--batch-size", "64", "--device", "cpu"]
+    proc = _torchrun(["-m", "aekit", *args, "--out", tmp_path / "two"], cwd=tmp_path)
+    result = CliRunner().invoke(app, [str(a) for a in args + ["--out", tmp_path / "one"]])
+    assert result.exit_code == 0, result.output
+
+    # Rank 0 alone printed and wrote the run.
+    assert proc.stdout.count("fitting AutoEncoder") == 1, proc.stdout
+    assert proc.stdout.count("run saved to") == 1 and "2 processes" in proc.stdout
+    files = sorted(p.name for p in (tmp_path / "two").iterdir())
+    assert files == sorted(p.name for p in (tmp_path / "one").iterdir())
+    assert not [p for p in (tmp_path / "two").iterdir() if p.name.endswith(".tmp")]
+
+    one, two = (load_file(tmp_path / d / "model.safetensors") for d in ("one", "two"))
+    assert one.keys() == two.keys()
+    for key in one:
+        np.testing.assert_allclose(two[key], one[key], atol=1e-4, err_msg=key)
+    h1, h2 = (json.loads((tmp_path / d / "config.json").read_text())["fitted"]["history_"]
+              for d in ("one", "two"))
+    assert len(h1) == len(h2) == 3
+    for r1, r2 in zip(h1, h2):
+        assert r2["loss"] == pytest.approx(r1["loss"], rel=1e-5)
+        assert r2["val_loss"] == pytest.approx(r1["val_loss"], rel=1e-5)
+    m1, m2 = (json.loads((tmp_path / d / "metrics.json").read_text()) for d in ("one", "two"))
+    assert m2["test_score"] == pytest.approx(m1["test_score"], rel=1e-4)
+
+
+_DRIVER = textwrap.dedent("""
+    # Fits under torchrun (or alone) and writes each rank's history and codes.
+    import json, sys
+    import numpy as np
+    from aekit import AutoEncoder, distributed
+
+    distributed.init_from_env("cpu")
+    rank, world = distributed.rank_info()
+    X = np.load(sys.argv[1])
+    # 600 rows, 540 fitted: 7 batches of 77 and a last one of 1 row, so one rank's share is
+    # empty in every epoch. tol=0.5 stops after the first epoch that fails to halve the loss.
+    kw = dict(n_components=2, hidden_layer_sizes=(16,), batch_size=77, max_epochs=30,
+              early_stopping=True, patience=1, tol=0.5, validation_fraction=0.1,
+              learning_rate=1e-2, random_state=0, device="cpu")
+    ae = AutoEncoder(**kw).fit(X)
+    # Streamed from disk: every rank reads every chunk and takes its share of each batch.
+    streamed = AutoEncoder(chunk_rows=150, **kw).fit(sys.argv[1])
+    out = {"world": world, "history": ae.history_, "codes": ae.transform(X[:20]).tolist(),
+           "streamed": streamed.transform(X[:20]).tolist(), "n_streamed": streamed.n_iter_}
+    with open(f"{sys.argv[2]}-{world}-{rank}.json", "w") as f:
+        json.dump(out, f)
+    distributed.teardown()
+""")
+
+
+@pytest.mark.slow
+@needs_dist
+def test_early_stopping_stops_every_rank_together(rows, tmp_path):
+    driver = tmp_path / "driver.py"
+    driver.write_text(_DRIVER)
+    _torchrun([driver, rows, tmp_path / "out"], cwd=tmp_path)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    for var in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"):
+        env.pop(var, None)
+    subprocess.run([sys.executable, driver, rows, tmp_path / "out"],
+                   check=True, env=env, timeout=120)
+
+    ranks = [json.loads((tmp_path / f"out-2-{r}.json").read_text()) for r in (0, 1)]
+    alone = json.loads((tmp_path / "out-1-0.json").read_text())
+    epochs = [len(r["history"]) for r in ranks]
+    assert epochs[0] == epochs[1] == len(alone["history"]) < 30  # stopped early, together
+    for r in ranks:
+        for record in r["history"]:
+            record.pop("seconds")
+    assert ranks[0]["history"] == ranks[1]["history"]  # every rank saw the same numbers
+    for r2, r1 in zip(ranks[0]["history"], alone["history"]):
+        assert r2["val_loss"] == pytest.approx(r1["val_loss"], rel=1e-5)
+    for key in ("codes", "streamed"):
+        np.testing.assert_allclose(ranks[0][key], ranks[1][key], rtol=0, atol=0)
+        np.testing.assert_allclose(ranks[0][key], alone[key], atol=1e-4)
+    assert ranks[0]["n_streamed"] == ranks[1]["n_streamed"] == alone["n_streamed"]
+
+
+_FAMILIES = textwrap.dedent("""
+    # Every family and variant under torchrun, random_state=None: the ranks must agree.
+    import json, sys
+    import numpy as np
+    from aekit import AutoEncoder, EncoderClassifier, VariationalAutoEncoder, distributed
+
+    distributed.init_from_env("cpu")
+    rank, world = distributed.rank_info()
+    X = np.load(sys.argv[1])
+    y = (X[:, 20] > X[:, 20].mean()).astype(int)
+    kw = dict(n_components=2, hidden_layer_sizes=(16,), batch_size=77, max_epochs=2,
+              device="cpu")
+    ae = AutoEncoder(noise="gaussian", dropout=0.1, pretrain="greedy", pretrain_epochs=1,
+                     sparsity="kl", contractive=0.01, n_init=2, **kw).fit(X)
+    vae = VariationalAutoEncoder(**kw).fit(X)
+    clf = EncoderClassifier(ae, max_epochs=2, batch_size=77).fit(X, y)
+    out = {"ae": ae.transform(X[:5]).tolist(), "vae": vae.transform(X[:5]).tolist(),
+           "clf": clf.predict_proba(X[:5]).tolist(),
+           "history": [{k: v for k, v in r.items() if k != "seconds"}
+                       for r in ae.history_ + vae.history_ + clf.history_]}
+    with open(f"{sys.argv[2]}-{rank}.json", "w") as f:
+        json.dump(out, f)
+    distributed.teardown()
+""")
+
+
+@pytest.mark.slow
+@needs_dist
+def test_every_family_trains_in_step(rows, tmp_path):
+    # Objectives call module.encoder / .decoder / .encoder.distribution directly, which is
+    # why gradients are all-reduced after backward rather than through DDP's forward.
+    driver = tmp_path / "families.py"
+    driver.write_text(_FAMILIES)
+    _torchrun([driver, rows, tmp_path / "out"], cwd=tmp_path)
+    ranks = [json.loads((tmp_path / f"out-{r}.json").read_text()) for r in (0, 1)]
+    assert ranks[0] == ranks[1]
