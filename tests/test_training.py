@@ -126,3 +126,34 @@ def test_autocast_covers_training_steps_only(dtype):
     assert eval_dtypes == {torch.float32}  # validation is measured in float32
     assert all(p.dtype == torch.float32 for p in module.parameters())  # float32 master weights
     assert hist[-1]["loss"] < hist[0]["loss"]
+
+
+@pytest.mark.parametrize("name, weight_decay", [("adam", 0.0), ("adam", 1e-3), ("adamw", 1e-2)])
+def test_fast_fused_step_is_bit_identical_to_optimizer_step(name, weight_decay):
+    from aekit.training import _Stepper
+
+    module_a, X = _setup()
+    module_b, _ = _setup()
+    opt_a = make_optimizer(name, module_a.parameters(), 1e-2, weight_decay)
+    opt_b = make_optimizer(name, module_b.parameters(), 1e-2, weight_decay)
+    step_a = _Stepper(opt_a)
+    assert step_a.kernel is not None  # the fast path is the one under test
+    for i in range(0, 100, 10):
+        for module, opt, step in ((module_a, opt_a, step_a), (module_b, opt_b, opt_b.step)):
+            opt.zero_grad(set_to_none=True)
+            _mse(module, X[i : i + 10], X[i : i + 10])["loss"].backward()
+            step()
+    for pa, pb in zip(module_a.parameters(), module_b.parameters()):
+        assert torch.equal(pa, pb)
+    for pa, pb in zip(module_a.parameters(), module_b.parameters()):
+        for key in ("exp_avg", "exp_avg_sq", "step"):
+            assert torch.equal(opt_a.state[pa][key], opt_b.state[pb][key])
+
+
+def test_stepper_falls_back_for_other_optimizers():
+    from aekit.training import _Stepper
+
+    module, _ = _setup()
+    assert _Stepper(make_optimizer("sgd", module.parameters(), 0.1)).kernel is None
+    amsgrad = torch.optim.Adam(module.parameters(), amsgrad=True, fused=True)
+    assert _Stepper(amsgrad).kernel is None

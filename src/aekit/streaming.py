@@ -20,7 +20,6 @@ writing it if it is sorted (by class, by time, ...).
 
 from __future__ import annotations
 
-import ctypes
 import mmap
 import os
 from collections.abc import Callable, Iterable, Iterator
@@ -31,6 +30,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
+from . import _malloc
 from ._io import atomic_path
 
 __all__ = [
@@ -323,24 +323,15 @@ def _release_pages(array: np.ndarray) -> None:
         pass
 
 
-_MALLOC_TRIM = []
-
-
 def _trim_heap() -> None:
-    """Give the memory the last chunk freed back to the OS (glibc's ``malloc_trim``).
+    """Give the memory the last chunk freed back to the OS.
 
     After a block as large as a chunk is freed, glibc raises its threshold for serving
     allocations from fresh memory maps and serves later ones from its heap, whose freed
     pages it keeps: without this, a pass's resident memory creeps up chunk after chunk,
-    past the bound the chunk size should set. A no-op where there is no ``malloc_trim``.
+    past the bound the chunk size should set.
     """
-    if not _MALLOC_TRIM:
-        try:
-            _MALLOC_TRIM.append(ctypes.CDLL(None).malloc_trim)
-        except (OSError, AttributeError, TypeError):  # not glibc (macOS, musl, Windows)
-            _MALLOC_TRIM.append(None)
-    if _MALLOC_TRIM[0] is not None:
-        _MALLOC_TRIM[0](0)
+    _malloc.trim()
 
 
 def _npy_source(parts: list, name: str) -> RowSource:
