@@ -157,3 +157,18 @@ def test_stepper_falls_back_for_other_optimizers():
     assert _Stepper(make_optimizer("sgd", module.parameters(), 0.1)).kernel is None
     amsgrad = torch.optim.Adam(module.parameters(), amsgrad=True, fused=True)
     assert _Stepper(amsgrad).kernel is None
+
+
+def test_stepper_honours_step_hooks():
+    from aekit.training import _Stepper
+
+    module, X = _setup()
+    opt = make_optimizer("adam", module.parameters(), 1e-2)
+    calls = []
+    opt.register_step_post_hook(lambda *a: calls.append(1))
+    step = _Stepper(opt)
+    for _ in range(3):
+        opt.zero_grad(set_to_none=True)
+        _mse(module, X, X)["loss"].backward()
+        step()
+    assert len(calls) == 3

@@ -34,7 +34,7 @@ def trim() -> None:
         libc.malloc_trim(0)
 
 
-def keep_freed_blocks(mmap_threshold: int = 32 << 20, trim_threshold: int = 256 << 20) -> None:
+def keep_freed_blocks(mmap_threshold: int = 4 << 20, trim_threshold: int = 64 << 20) -> None:
     """Serve blocks below ``mmap_threshold`` from the heap and keep freed ones there.
 
     Step-sized tensors are then reused instead of being unmapped and faulted in again;

@@ -1,4 +1,9 @@
-"""Loss terms as pure functions of tensors, so variants combine freely outside ``forward``."""
+"""Loss terms as pure functions of tensors, so variants combine freely outside ``forward``.
+
+Every term is computed in float32 whatever precision the network ran in (bfloat16 under
+``precision="auto"`` on some hardware): sums over thousands of elements lose too much in
+bfloat16, and recorded terms must add up to the recorded loss.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +23,7 @@ def reconstruction(x_hat: torch.Tensor, x: torch.Tensor, kind: str = "mse") -> t
     kind : {"mse", "bce"}
         ``"bce"`` needs targets in [0, 1] and ``x_hat`` in (0, 1) (a sigmoid output).
     """
+    x_hat, x = x_hat.float(), x.float()
     if kind == "mse":
         return F.mse_loss(x_hat, x)
     if kind == "bce":
@@ -32,6 +38,7 @@ def reconstruction_per_row(x_hat: torch.Tensor, x: torch.Tensor, kind: str = "ms
     of a Gaussian decoder with variance 1/2, up to an additive constant. ``"bce"`` gives the
     negative Bernoulli log-likelihood exactly (targets in [0, 1], ``x_hat`` in (0, 1)).
     """
+    x_hat, x = x_hat.float(), x.float()
     if kind == "mse":
         per_element = F.mse_loss(x_hat, x, reduction="none")
     elif kind == "bce":
@@ -47,6 +54,7 @@ def gaussian_kl(mean: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
     Sum over the last axis for each row's KL of a diagonal Gaussian posterior to the
     standard normal prior.
     """
+    mean, log_var = mean.float(), log_var.float()
     return 0.5 * (mean.pow(2) + log_var.exp() - 1.0 - log_var)
 
 
@@ -56,7 +64,7 @@ SPARSITIES = (None, "l1", "kl")
 
 def l1_activity(z: torch.Tensor) -> torch.Tensor:
     """Mean absolute code activity ``mean(|z|)`` over rows and units (L1 sparsity)."""
-    return z.abs().mean()
+    return z.float().abs().mean()
 
 
 def kl_sparsity(z: torch.Tensor, target: float = 0.05, eps: float = 1e-6) -> torch.Tensor:
@@ -72,7 +80,7 @@ def kl_sparsity(z: torch.Tensor, target: float = 0.05, eps: float = 1e-6) -> tor
     target : float
         Desired mean activation, in (0, 1).
     """
-    rho = z.mean(0).clamp(eps, 1 - eps)
+    rho = z.float().mean(0).clamp(eps, 1 - eps)
     t = torch.as_tensor(target, dtype=rho.dtype, device=rho.device)
     return (t * torch.log(t / rho) + (1 - t) * torch.log((1 - t) / (1 - rho))).mean()
 

@@ -16,6 +16,7 @@ from typing import Protocol
 
 import torch
 from torch import nn
+from torch.optim import optimizer as _torch_optim
 from tqdm.auto import tqdm
 
 from . import _malloc, distributed, losses
@@ -112,7 +113,7 @@ class _Stepper:
     first ordinary step has created the state, later steps call that same kernel on the
     same state tensors, so results are bit-identical and the optimizer stays the owner of
     its state. Anything else (other optimizers, amsgrad, several groups, parameters
-    without gradients) takes ``optimizer.step()``.
+    without gradients, registered step hooks) takes ``optimizer.step()``.
     """
 
     def __init__(self, optimizer: torch.optim.Optimizer):
@@ -129,8 +130,15 @@ class _Stepper:
         self.params = list(groups[0]["params"]) if self.kernel else []
         self.lists = None  # (exp_avgs, exp_avg_sqs, steps), once the state exists
 
+    def _hooked(self) -> bool:
+        opt = self.optimizer
+        return bool(
+            _torch_optim._global_optimizer_pre_hooks or _torch_optim._global_optimizer_post_hooks
+            or opt._optimizer_step_pre_hooks or opt._optimizer_step_post_hooks
+        )
+
     def __call__(self) -> None:
-        if self.kernel is None or any(p.grad is None for p in self.params):
+        if self.kernel is None or self._hooked() or any(p.grad is None for p in self.params):
             self.optimizer.step()
             return
         if self.lists is None:
