@@ -292,3 +292,30 @@ def test_bad_hyperparameters(param, value):
     X = np.random.RandomState(0).rand(20, 4)
     with pytest.raises(ValueError, match=param if param != "device" else "device"):
         AutoEncoder(**{"max_epochs": 1, param: value}).fit(X)
+
+
+def test_inputs_are_not_modified_and_readonly_inputs_work(digits):
+    X_train = np.ascontiguousarray(digits[0][:300])
+    before = X_train.copy()
+    ae = AutoEncoder(2, max_epochs=3, random_state=0).fit(X_train)  # shares X's memory
+    ae.transform(X_train), ae.reconstruct(X_train), ae.score_samples(X_train)
+    np.testing.assert_array_equal(X_train, before)
+    frozen = X_train.copy()
+    frozen.flags.writeable = False
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "non-writable array" warning from torch
+        np.testing.assert_array_equal(ae.transform(frozen), ae.transform(X_train))
+        AutoEncoder(2, max_epochs=1).fit(frozen)
+
+
+def test_finite_check_catches_overflowing_sums_only_as_a_fast_path():
+    X = np.full((10, 3), 3e38, dtype=np.float32)  # finite, but its float32 sum overflows
+    AutoEncoder(2, max_epochs=1, scaler="minmax").fit(X.astype(np.float64) / 1e38)
+    from aekit.estimators import check_finite
+
+    check_finite(X)  # falls back to the exact scan and passes
+    X[4, 2] = np.nan
+    with pytest.raises(ValueError, match=r"row\(s\) \[4\]"):
+        check_finite(X)

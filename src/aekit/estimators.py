@@ -54,6 +54,15 @@ def check_finite(X: np.ndarray, what: str = "X", first_row: int = 0) -> None:
 
     ``first_row``: the row number of ``X[0]`` in ``what`` (a chunk read from a file).
     """
+    # Fast path (as scikit-learn's): a sum is finite when every entry is, and costs no
+    # temporary array; only a non-finite sum (or an overflowing one) pays for the scan.
+    # torch sums a (zero-copy) view of X on every intra-op thread; NumPy uses one.
+    if X.dtype in (np.float32, np.float64):
+        shareable = X.flags.c_contiguous and X.flags.writeable  # else torch warns or copies
+        with np.errstate(over="ignore", invalid="ignore"):
+            total = torch.from_numpy(X).sum() if shareable else torch.tensor(X.sum())
+        if torch.isfinite(total):
+            return
     bad = ~np.isfinite(X)
     if bad.any():
         rows = first_row + np.flatnonzero(bad.any(axis=tuple(range(1, X.ndim))))
@@ -63,6 +72,17 @@ def check_finite(X: np.ndarray, what: str = "X", first_row: int = 0) -> None:
             f"{len(cols)} column(s) {_head(cols)}; drop or impute them first "
             "(e.g. sklearn.impute.SimpleImputer in a Pipeline)."
         )
+
+
+def to_tensor(X: np.ndarray, device: torch.device) -> torch.Tensor:
+    """``X`` as float32 on ``device``, the dtype the networks compute in.
+
+    A writable, C-contiguous float32 array on the CPU is shared, not copied: callers never
+    write into the result (scaling, batch gathers and corruption all make new tensors).
+    """
+    if device.type == "cpu" and X.dtype == np.float32 and X.flags.writeable and X.flags.c_contiguous:
+        return torch.from_numpy(X)
+    return torch.tensor(X, dtype=torch.float32, device=device)
 
 
 def _head(idx: np.ndarray, k: int = 10) -> str:
@@ -570,8 +590,7 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         return tuple(int(s) for s in image)
 
     def _to_tensor(self, X: np.ndarray) -> torch.Tensor:
-        # A copy in float32 on the device: the network computes in float32 whatever the input.
-        return torch.tensor(X, dtype=torch.float32, device=self.device_)
+        return to_tensor(X, self.device_)
 
     @staticmethod
     def _to_numpy(T: torch.Tensor, like: np.ndarray) -> np.ndarray:
@@ -1416,7 +1435,7 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
         return X
 
     def _to_tensor(self, X: np.ndarray) -> torch.Tensor:
-        return torch.tensor(X, dtype=torch.float32, device=self.device_)
+        return to_tensor(X, self.device_)
 
     def _validate_params(self) -> None:
         if not isinstance(self.autoencoder, AutoEncoder):

@@ -1,0 +1,64 @@
+"""The CUDA path: training on the GPU, bfloat16 there, models that move between devices.
+
+Skipped without a CUDA device (CI has none); run them on a GPU machine with `make test`.
+"""
+
+import numpy as np
+import pytest
+import torch
+
+import aekit
+from aekit import AutoEncoder, VariationalAutoEncoder
+from aekit.datasets import load_digits
+from aekit.training import autocast_dtype
+
+pytestmark = [
+    pytest.mark.gpu,
+    pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device"),
+]
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_digits(split=True)
+
+
+def test_auto_device_trains_on_the_gpu_and_beats_pca(digits):
+    X_train, X_test, _, _ = digits
+    ae = AutoEncoder(2, random_state=0).fit(X_train)
+    assert ae.device_.type == "cuda"
+    assert all(p.device.type == "cuda" for p in ae.module_.parameters())
+    assert aekit.compare_with_pca(ae, X_train, X_test).ratio < 0.9
+    assert isinstance(ae.transform(X_test), np.ndarray)
+
+
+def test_bfloat16_where_supported(digits):
+    dtype = autocast_dtype("auto", torch.device("cuda"))
+    assert dtype == (torch.bfloat16 if torch.cuda.is_bf16_supported() else None)
+    X_train = digits[0]
+    a = AutoEncoder(2, max_epochs=30, random_state=0, precision="float32").fit(X_train)
+    b = AutoEncoder(2, max_epochs=30, random_state=0, precision="auto").fit(X_train)
+    # Mixed precision keeps the float32 error within 5% on this small problem.
+    assert b.score(X_train) == pytest.approx(a.score(X_train), rel=0.05)
+
+
+def test_gpu_model_loads_on_the_cpu(tmp_path, digits):
+    X_train, X_test, _, _ = digits
+    ae = AutoEncoder(3, max_epochs=5, random_state=0).fit(X_train)
+    ae.save(tmp_path / "m")
+    cpu = aekit.load(tmp_path / "m", device="cpu")
+    assert cpu.device_.type == "cpu"
+    np.testing.assert_allclose(cpu.transform(X_test), ae.transform(X_test), atol=1e-4)
+
+
+def test_streamed_fit_on_the_gpu(tmp_path, digits):
+    X_train = digits[0]
+    path = tmp_path / "rows.npy"
+    np.save(path, X_train)
+    ae = AutoEncoder(2, max_epochs=5, chunk_rows=300, random_state=0).fit(path)
+    assert ae.device_.type == "cuda" and np.isfinite(ae.transform(path)).all()
+
+
+def test_variational_on_the_gpu(digits):
+    vae = VariationalAutoEncoder(2, max_epochs=5, random_state=0).fit(digits[0])
+    assert vae.sample(4, random_state=0).shape == (4, 64)
