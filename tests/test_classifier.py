@@ -9,12 +9,8 @@ from sklearn.base import clone
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from aekit import AutoEncoder, EncoderClassifier, VariationalAutoEncoder, load
-from aekit.datasets import load_digits
+from _sklearn_checks import FLOAT32_XFAIL
 
-FLOAT32_XFAIL = {
-    "check_methods_subset_invariance": "float32 GEMM results differ by 1 ulp (~2e-7) "
-    "between batch sizes, so probabilities do too; the check's tolerance is 1e-7",
-}
 
 
 @parametrize_with_checks(
@@ -30,11 +26,6 @@ FLOAT32_XFAIL = {
 )
 def test_sklearn_compatible(estimator, check):
     check(estimator)
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return load_digits(split=True)
 
 
 @pytest.fixture(scope="module")

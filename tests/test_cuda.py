@@ -9,18 +9,12 @@ import torch
 
 import aekit
 from aekit import AutoEncoder, VariationalAutoEncoder
-from aekit.datasets import load_digits
 from aekit.training import autocast_dtype
 
 pytestmark = [
     pytest.mark.gpu,
     pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device"),
 ]
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return load_digits(split=True)
 
 
 def test_auto_device_trains_on_the_gpu_and_beats_pca(digits):

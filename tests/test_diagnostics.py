@@ -11,13 +11,8 @@ import torch
 
 import aekit
 from aekit import AutoEncoder
-from aekit.datasets import load_digits, make_low_variance
+from aekit.datasets import make_low_variance
 from aekit.diagnostics import Diagnosis, DiagnosticWarning, Finding, diagnose, warn_findings
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return load_digits(split=True)
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 import torch
 from torch.optim.optimizer import register_optimizer_step_post_hook
-from sklearn.decomposition import PCA
 from sklearn.metrics import r2_score
 from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.pipeline import make_pipeline
@@ -14,18 +13,11 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from aekit import AutoEncoder, TrainingDivergedError, compare_with_pca
 from aekit.datasets import (
     DERIVED_VARIABLE_NAMES,
-    load_digits,
     make_derived_variables,
     make_low_variance,
 )
+from _sklearn_checks import FLOAT32_XFAIL
 
-# float32 matrix products are not bit-identical across batch sizes (different GEMM blocking),
-# so codes of a row computed alone and within a batch can differ by one ulp (~2e-7), just
-# above this check's rtol=1e-7. Computing in float64 would halve inference speed for that.
-FLOAT32_XFAIL = {
-    "check_methods_subset_invariance": "float32 GEMM results differ by 1 ulp (~2e-7) "
-    "between batch sizes; the check's tolerance is 1e-7",
-}
 
 
 @parametrize_with_checks(
@@ -33,11 +25,6 @@ FLOAT32_XFAIL = {
 )
 def test_sklearn_compatible(estimator, check):
     check(estimator)
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return load_digits(split=True)
 
 
 # --------------------------------------------------------------------------- vs PCA

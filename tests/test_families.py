@@ -12,7 +12,6 @@ from torch import nn
 
 import aekit
 from aekit import AutoEncoder, compare_with_pca, losses
-from aekit.datasets import load_digits
 from aekit.nn.conv import ConvAutoEncoder
 from aekit.nn.dense import DenseAutoEncoder
 from aekit.nn.layers import (
@@ -23,11 +22,6 @@ from aekit.nn.layers import (
     salt_and_pepper_noise,
 )
 from aekit.training import make_optimizer, pretrain_greedy
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return load_digits(split=True)
 
 
 def mse(a, b) -> float:

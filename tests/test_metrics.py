@@ -6,7 +6,6 @@ from sklearn.decomposition import PCA
 from sklearn.metrics import r2_score
 
 from aekit import AutoEncoder
-from aekit.datasets import load_digits
 from aekit.metrics import (
     CodeQuality,
     code_quality,
@@ -18,11 +17,6 @@ from aekit.metrics import (
     reconstruction_errors,
     row_errors,
 )
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return load_digits(split=True)
 
 
 @pytest.fixture(scope="module")

@@ -11,15 +11,10 @@ from matplotlib.figure import Figure
 from sklearn.decomposition import PCA
 
 from aekit import AutoEncoder, plotting
-from aekit.datasets import DERIVED_VARIABLE_NAMES, load_digits, make_derived_variables
+from aekit.datasets import DERIVED_VARIABLE_NAMES, make_derived_variables
 from aekit.metrics import compare_with_pca, pca_sweep
 
 SHAPE = (8, 8)
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return load_digits(split=True)
 
 
 @pytest.fixture(scope="module")

@@ -8,16 +8,12 @@ import torch
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from aekit import AutoEncoder, VariationalAutoEncoder, diagnose, load
-from aekit.datasets import load_digits
 from aekit.estimators import kl_weight
 from aekit.losses import gaussian_kl
+from _sklearn_checks import FLOAT32_XFAIL
 
 SMALL = dict(hidden_layer_sizes=(64,), max_epochs=25, random_state=0)
 
-FLOAT32_XFAIL = {
-    "check_methods_subset_invariance": "float32 GEMM results differ by 1 ulp (~2e-7) "
-    "between batch sizes; the check's tolerance is 1e-7",
-}
 
 
 @parametrize_with_checks(
@@ -25,11 +21,6 @@ FLOAT32_XFAIL = {
 )
 def test_sklearn_compatible(estimator, check):
     check(estimator)
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return load_digits(split=True)
 
 
 @pytest.fixture(scope="module")

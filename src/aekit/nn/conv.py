@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from .layers import Scaler, make_activation
+from .layers import ScaledAutoEncoder, Scaler, make_activation
 
 
 def _down(side: int) -> int:
@@ -51,7 +51,7 @@ class _ToRows(nn.Module):
         return x.reshape(x.shape[0], -1)
 
 
-class ConvAutoEncoder(nn.Module):
+class ConvAutoEncoder(ScaledAutoEncoder):
     """Convolutional autoencoder with the input scaler inside; rows in, rows out.
 
     Encoder: one ``Conv2d(kernel 3, stride 2, padding 1)`` + activation per entry of
@@ -136,15 +136,3 @@ class ConvAutoEncoder(nn.Module):
         self.decoder = nn.Sequential(*dec)
         if channels_last:
             self.to(memory_format=torch.channels_last)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Reconstruct scaled rows: (n, C*H*W) -> (n, C*H*W), network units."""
-        return self.decoder(self.encoder(x))
-
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """Caller's units (n, C*H*W) -> codes (n, n_components)."""
-        return self.encoder(self.scaler(x))
-
-    def decode(self, z: torch.Tensor, like: torch.Tensor | None = None) -> torch.Tensor:
-        """Codes (n, n_components) -> rows in the caller's units (n, C*H*W)."""
-        return self.scaler.inverse(self.decoder(z), like)

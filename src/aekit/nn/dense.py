@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import torch
 from torch import nn
 
-from .layers import Scaler, TiedLinear, identity_init_, make_activation
+from .layers import ScaledAutoEncoder, Scaler, TiedLinear, identity_init_, make_activation
 
 
 def mlp(
@@ -38,7 +37,7 @@ def stack(
     return nn.Sequential(*layers)
 
 
-class DenseAutoEncoder(nn.Module):
+class DenseAutoEncoder(ScaledAutoEncoder):
     """Dense autoencoder with the input scaler inside.
 
     ``encoder`` and ``decoder`` work in the network's (scaled) units, which is what the
@@ -98,18 +97,3 @@ class DenseAutoEncoder(nn.Module):
             identity_init_(self)
         elif init != "default":
             raise ValueError(f"init={init!r} is not supported; use 'default' or 'identity'")
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Reconstruct scaled rows: (n, n_features) -> (n, n_features), network units."""
-        return self.decoder(self.encoder(x))
-
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """Caller's units (n, n_features) -> codes (n, n_components)."""
-        return self.encoder(self.scaler(x))
-
-    def decode(self, z: torch.Tensor, like: torch.Tensor | None = None) -> torch.Tensor:
-        """Codes (n, n_components) -> rows in the caller's units (n, n_features).
-
-        ``like`` is the input being reconstructed, needed only by the per-row scaler.
-        """
-        return self.scaler.inverse(self.decoder(z), like)

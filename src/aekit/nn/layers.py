@@ -165,6 +165,34 @@ class Scaler(nn.Module):
         return Y * self.scale + self.offset
 
 
+class ScaledAutoEncoder(nn.Module):
+    """An encoder and a decoder with the in-model :class:`Scaler` in front and behind.
+
+    Subclasses set ``scaler``, ``encoder`` and ``decoder``. ``encoder`` and ``decoder`` work
+    in the network's (scaled) units, which is what the training loop feeds them; ``encode``
+    and ``decode`` work in the caller's units.
+    """
+
+    scaler: Scaler
+    encoder: nn.Module
+    decoder: nn.Module
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Reconstruct scaled rows: (n, ...) -> (n, ...), network units."""
+        return self.decoder(self.encoder(x))
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Caller's units (n, n_features) -> codes (n, n_components)."""
+        return self.encoder(self.scaler(x))
+
+    def decode(self, z: torch.Tensor, like: torch.Tensor | None = None) -> torch.Tensor:
+        """Codes (n, n_components) -> rows in the caller's units (n, n_features).
+
+        ``like`` is the input being reconstructed, needed only by the per-row scaler.
+        """
+        return self.scaler.inverse(self.decoder(z), like)
+
+
 def _safe_scale(spread: torch.Tensor) -> torch.Tensor:
     # Constant features (spread 0) are left unscaled rather than divided by zero; a spread
     # below float32 resolution relative to nothing is still a real spread for float64 stats.

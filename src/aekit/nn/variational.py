@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from .dense import mlp
-from .layers import Scaler
+from .layers import ScaledAutoEncoder, Scaler
 
 LOG_VAR_BOUNDS = (-10.0, 10.0)
 """The log-variance is clamped to this range: ``exp`` of it can neither overflow nor vanish."""
@@ -64,7 +64,7 @@ def reparameterize(mean: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
     return mean + torch.exp(0.5 * log_var) * torch.randn_like(mean)
 
 
-class DenseVAE(nn.Module):
+class DenseVAE(ScaledAutoEncoder):
     """Gaussian encoder, dense decoder, input scaler inside; same interface as the dense AE.
 
     ``encoder`` and ``decoder`` work in scaled units; ``encode`` (posterior mean) and
@@ -90,18 +90,3 @@ class DenseVAE(nn.Module):
         self.scaler = Scaler(n_features, scaler)
         self.encoder = GaussianEncoder(n_features, n_components, hidden_layer_sizes, activation)
         self.decoder = mlp(sizes[::-1], activation, output_activation)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Reconstruct scaled rows from their posterior mean (deterministic), network units."""
-        return self.decoder(self.encoder(x))
-
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """Caller's units (n, n_features) -> posterior mean (n, n_components)."""
-        return self.encoder(self.scaler(x))
-
-    def decode(self, z: torch.Tensor, like: torch.Tensor | None = None) -> torch.Tensor:
-        """Latent codes (n, n_components) -> rows in the caller's units (n, n_features).
-
-        ``like`` is the input being reconstructed, needed only by the per-row scaler.
-        """
-        return self.scaler.inverse(self.decoder(z), like)
