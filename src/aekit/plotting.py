@@ -506,12 +506,19 @@ def _scatter(ax, Z, y, title):
             ax.scatter(Z[:, 0], Z[:, 1], s=6, alpha=0.75, c=y, cmap="viridis", linewidths=0)
     ax.set_title(title, fontsize=10)
     ax.tick_params(labelsize=8)
-    # A few far-out codes should not squash the rest into a dot: frame the central 99 %.
+    # Far-out codes (heavy tails are common) should not squash the rest into a sliver:
+    # frame the central 96 % with a margin, and say how many points fall outside.
+    inside = np.ones(len(Z), dtype=bool)
     for axis, values in ((ax.set_xlim, Z[:, 0]), (ax.set_ylim, Z[:, 1])):
-        lo, hi = np.quantile(values, [0.005, 0.995])
+        lo, hi = np.quantile(values, [0.02, 0.98])
         full = values.max() - values.min()
-        if hi > lo and full > 3 * (hi - lo):
-            axis(lo - 0.08 * (hi - lo), hi + 0.08 * (hi - lo))
+        if hi > lo and full > 2 * (hi - lo):
+            lo, hi = lo - 0.25 * (hi - lo), hi + 0.25 * (hi - lo)
+            axis(lo, hi)
+            inside &= (values >= lo) & (values <= hi)
+    if not inside.all():
+        ax.set_title(f"{title}\n({(~inside).sum()} of {len(Z)} points outside the view)",
+                     fontsize=10)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
 
