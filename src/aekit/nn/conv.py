@@ -76,7 +76,7 @@ class ConvAutoEncoder(ScaledAutoEncoder):
     dropout : float, default=0.0
         Dropout after each hidden activation (train mode only).
     channels_last : bool, default=False
-        Run the convolutions in channels_last memory layout (faster on GPUs with tensor cores).
+        Run the convolutions in channels_last memory layout (faster with oneDNN and cuDNN).
     """
 
     def __init__(
