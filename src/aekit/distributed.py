@@ -90,8 +90,14 @@ def init_from_env(device: str = "auto") -> bool:
 
 
 def teardown() -> None:
-    """Leave the process group (no-op without one); every rank calls it once at the end."""
+    """Leave the process group (no-op without one); every rank calls it once at the end.
+
+    Ranks first meet at a barrier: rank 0 is still writing the run while the others are
+    done, and a rank that destroys its gloo group while a peer still holds it open can
+    abort ("terminate called without an active exception", seen in CI-like runs).
+    """
     if _dist() is not None:
+        torch.distributed.barrier()
         torch.distributed.destroy_process_group()
 
 
