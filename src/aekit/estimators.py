@@ -35,6 +35,7 @@ from .training import (
     autocast_dtype,
     fit_loop,
     infer,
+    kept_val_loss,
     make_optimizer,
     pretrain_greedy,
 )
@@ -764,7 +765,9 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         X_scaled = scaler(X_all)
         self._set_output_activation(X_scaled)
         X_fit, X_val = X_scaled[order[n_val:]], X_scaled[order[:n_val]]
-        return self._fit_restarts(X_fit, X_val if n_val else None, scaler, rng, X_all[order[:8]], X)
+        X_sample = X_all[order[:8]]
+        del X_all, X_scaled  # training needs the gathered rows only: free the full copies
+        return self._fit_restarts(X_fit, X_val if n_val else None, scaler, rng, X_sample, X)
 
     def _fit_stream(self, X) -> "AutoEncoder":
         """:meth:`fit` on rows read from disk, ``chunk_rows`` at a time (see Notes)."""
@@ -924,13 +927,7 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
                 on_epoch_start=self._on_epoch_start,
                 autocast=autocast_dtype(self.precision, self.device_),
             )
-        # Pretraining losses are on hidden codes, not comparable: only the final phase counts.
-        val_losses = [
-            r["val_loss"] for r in history if r["phase"] == "train" and r["val_loss"] is not None
-        ]
-        val_loss = min(val_losses) if self.early_stopping and val_losses else (
-            val_losses[-1] if val_losses else None
-        )
+        val_loss = kept_val_loss(history, self.early_stopping)  # of the final phase only
         score = val_loss if val_loss is not None else history[-1]["loss"]
         return {"module": module.eval(), "history": history, "val_loss": val_loss, "score": score}
 
@@ -1549,11 +1546,8 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
                 autocast=autocast_dtype(self.precision, self.device_),
             )
         self.module_ = module.eval()
-        val_losses = [r["val_loss"] for r in self.history_ if r["val_loss"] is not None]
         self.loss_ = self.history_[-1]["loss"]
-        self.validation_loss_ = None
-        if val_losses:
-            self.validation_loss_ = min(val_losses) if self.early_stopping else val_losses[-1]
+        self.validation_loss_ = kept_val_loss(self.history_, self.early_stopping)
         self.n_iter_ = len(self.history_)
         return self
 

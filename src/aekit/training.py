@@ -319,6 +319,18 @@ def fit_loop(
     return history
 
 
+def kept_val_loss(history: list[dict], restored_best: bool, phase: str = "train"):
+    """Validation loss of the weights :func:`fit_loop` left, or None without validation.
+
+    The best epoch's when it restored the best weights (``patience`` set), else the last
+    epoch's; only records of ``phase`` count (pretraining losses are on hidden codes).
+    """
+    val = [r["val_loss"] for r in history if r["phase"] == phase and r["val_loss"] is not None]
+    if not val:
+        return None
+    return min(val) if restored_best else val[-1]
+
+
 @torch.no_grad()
 def evaluate(
     module: nn.Module,
