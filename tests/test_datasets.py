@@ -292,7 +292,7 @@ def test_download_checksum_mismatch_leaves_nothing(http_root, monkeypatch, isola
     actual = hashlib.sha256((root / "train-images-idx3-ubyte.gz").read_bytes()).hexdigest()
     assert "train-images-idx3-ubyte.gz" in message and "0" * 64 in message and actual in message
     cache = isolated_env / ".cache" / "aekit" / "mnist"
-    assert list(cache.iterdir()) == []  # neither the final file nor the .part temp file
+    assert list(cache.iterdir()) == []  # neither the final file nor the temporary one
 
 
 def test_not_found_without_download_lists_places(tmp_path, monkeypatch, isolated_env):

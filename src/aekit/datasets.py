@@ -19,7 +19,6 @@ import gzip
 import hashlib
 import numbers
 import os
-import tempfile
 import urllib.error
 import urllib.request
 import zlib
@@ -30,6 +29,8 @@ from typing import NamedTuple
 import numpy as np
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
+
+from ._io import atomic_path
 
 __all__ = [
     "DATASET_NAMES",
@@ -254,12 +255,9 @@ def _download(url, dest, expected_sha256):
     The bytes go to a temporary file in the same folder, are hashed on the way, and the file is
     renamed into place only when the hash matches, so ``dest`` is never a partial or wrong file.
     """
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-    tmp = Path(tmp_name)
-    try:
+    with atomic_path(dest) as tmp:  # removed again if anything below raises
         digest = hashlib.sha256()
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=60) as response:
+        with open(tmp, "wb") as out, urllib.request.urlopen(url, timeout=60) as response:
             while chunk := response.read(1 << 20):
                 digest.update(chunk)
                 out.write(chunk)
@@ -268,10 +266,6 @@ def _download(url, dest, expected_sha256):
             raise ValueError(f"checksum mismatch for {dest.name} downloaded from {url}: "
                              f"expected SHA-256 {expected_sha256}, got {actual}; "
                              "the file was deleted")
-        os.replace(tmp, dest)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def fetch_idx_files(name, *, data_home=None, download=True, base_url=None):
