@@ -154,3 +154,18 @@ def test_probes_on_pca_codes_and_perfect_codes(digits):
     pca = PCA(n_components=10).fit(X_train)
     q = code_quality(pca, X_train, y_train, X_test, y_test, max_rows=200)
     assert q.knn_accuracy > 0.85  # ten PCA components already separate digits well
+
+
+def test_pca_sweep_reuses_a_fitted_pca(digits):
+    from sklearn.decomposition import PCA
+
+    from aekit.metrics import pca_sweep
+
+    X_train, X_test = digits[0], digits[1]
+    pca = PCA(n_components=8, svd_solver="full").fit(X_train.astype(np.float64))
+    reused = pca_sweep(X_train, X_test, [2, 8], pca=pca)
+    fresh = pca_sweep(X_train, X_test, [2, 8])
+    for a, b in zip(reused, fresh):
+        assert a.pca_mse == pytest.approx(b.pca_mse, rel=1e-9)
+    with pytest.raises(ValueError, match="needs 12"):
+        pca_sweep(X_train, X_test, [12], pca=pca)

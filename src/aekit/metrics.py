@@ -192,6 +192,8 @@ def pca_sweep(
     X_test,
     ks: Iterable[int],
     estimator_factory: Callable[[int], object] | None = None,
+    *,
+    pca: PCA | None = None,
 ) -> list[PCAComparison]:
     """Test error of the autoencoder and of PCA for each code size ``k``.
 
@@ -204,6 +206,9 @@ def pca_sweep(
     estimator_factory : callable, optional
         ``estimator_factory(k)`` returns an *unfitted* estimator with ``n_components=k``; it
         is fitted on ``X_train``. ``None`` sweeps PCA only (the autoencoder fields are NaN).
+    pca : PCA, optional
+        A PCA already fitted on ``X_train`` with at least ``max(ks)`` components, to reuse;
+        default: one is fitted here.
 
     Returns
     -------
@@ -220,7 +225,10 @@ def pca_sweep(
             f"shape {X_train.shape} (PCA needs k <= min(n_samples, n_features))"
         )
     # PCA's first k components do not depend on how many more are fitted: one fit serves all k.
-    pca = PCA(n_components=max(ks), svd_solver="full").fit(X_train)
+    if pca is None:
+        pca = PCA(n_components=max(ks), svd_solver="full").fit(X_train)
+    elif pca.n_components_ < max(ks):
+        raise ValueError(f"pca has {pca.n_components_} components; the sweep needs {max(ks)}")
     out = []
     for k in ks:
         view = _PCAView(pca, k)

@@ -28,6 +28,7 @@ from .metrics import (
     _PCAView,
     code_quality,
     explained_variance,
+    pca_sweep,
     reconstruction_errors,
 )
 
@@ -280,12 +281,7 @@ def build_report(estimator, data, *, title: str | None = None, sweep=None,
     cmp = PCAComparison(k, ae_err["mse"], pca_err["mse"], ae_err["row_sse"], pca_err["row_sse"])
     ev_ae, ev_pca = explained_variance(X_test, X_ae), explained_variance(X_test, X_pca)
     if sweep is None:
-        sweep = []
-        for j in ks:
-            view = _PCAView(pca_full, j)
-            e = reconstruction_errors(X_test, view.inverse_transform(view.transform(X_test)))
-            sweep.append(PCAComparison(j, float("nan"), e["mse"], float("nan"), e["row_sse"]))
-        sweep.append(cmp)
+        sweep = pca_sweep(X_train, X_test, ks, pca=pca_full) + [cmp]
     diag = diagnose(estimator, X_train)
 
     rows = [("MSE per element", cmp.ae_mse, cmp.pca_mse, False),
