@@ -233,3 +233,21 @@ def test_plotting_never_imports_pyplot():
     code = ("import sys, aekit.plotting, aekit.report; "
             "assert 'matplotlib.pyplot' not in sys.modules, 'pyplot imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_corrupt_is_the_training_corruption():
+    import torch
+
+    from aekit.nn.layers import make_corruption
+
+    X = np.random.RandomState(0).uniform(size=(20, 10))
+    assert plotting.corrupt(X, "masking", 0.3, random_state=None).shape == X.shape
+    # Same seed, same generator, same function as a fit uses: identical rows.
+    seed = int(np.random.RandomState(0).randint(np.iinfo(np.int32).max))
+    torch.manual_seed(seed)
+    X_t = torch.from_numpy(X)
+    expected = make_corruption("salt_pepper", 0.3, X_t.amin(0), X_t.amax(0))(X_t).numpy()
+    np.testing.assert_array_equal(plotting.corrupt(X, "salt_pepper", 0.3, random_state=0),
+                                  expected)
+    with pytest.raises(ValueError, match="noise='blur'"):
+        plotting.corrupt(X, "blur", 0.3)

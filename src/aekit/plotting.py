@@ -11,10 +11,14 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
+import torch
 from matplotlib import colormaps
 from matplotlib.figure import Figure
+from sklearn.utils import check_random_state
 
+from .estimators import seeded_torch_rng
 from .metrics import r2_per_feature, row_errors
+from .nn.layers import make_corruption
 
 
 def loss_curves(history: Sequence[dict]) -> Figure:
@@ -347,19 +351,19 @@ def corrupt(X, noise="gaussian", noise_level=0.3, *, reference=None,
     reference : array-like of shape (m, n_features), optional
         Rows whose ranges bound the noise (the training data); default ``X``.
     """
-    X = np.asarray(X, dtype=np.float64)
-    ref = X if reference is None else np.asarray(reference, np.float64).reshape(-1, X.shape[1])
-    rng = np.random.RandomState(random_state)
-    if noise == "gaussian":
-        lo, hi = float(ref.min()), float(ref.max())
-        return np.clip(X + rng.normal(0.0, noise_level * (hi - lo), X.shape), lo, hi)
-    hit = rng.random_sample(X.shape) < noise_level
-    low, high = ref.min(axis=0), ref.max(axis=0)
-    if noise == "masking":
-        return np.where(hit, low, X)
-    if noise == "salt_pepper":
-        return np.where(hit, np.where(rng.random_sample(X.shape) < 0.5, low, high), X)
-    raise ValueError(f"noise={noise!r} is not supported; use one of {_NOISES}")
+    if noise not in _NOISES:
+        raise ValueError(f"noise={noise!r} is not supported; use one of {_NOISES}")
+    X = torch.from_numpy(np.asarray(X, dtype=np.float64))
+    ref = X if reference is None else torch.as_tensor(
+        np.asarray(reference, np.float64).reshape(-1, X.shape[1]))
+    if noise == "gaussian":  # one range shared by all features, as in training
+        low, high = ref.min().expand(X.shape[1]), ref.max().expand(X.shape[1])
+    else:
+        low, high = ref.amin(0), ref.amax(0)
+    # The training corruption itself, seeded: plots show exactly what the model was fed.
+    seed = int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+    with seeded_torch_rng(torch.device("cpu"), seed):
+        return make_corruption(noise, noise_level, low, high)(X).numpy()
 
 
 def denoising_rows(estimator, X, image_shape, *, noise=None, noise_level=None, n_images=10,
