@@ -20,6 +20,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from .metrics import sample_rows
+
 SEVERITIES = ("info", "warning", "error")
 """From least to most serious. ``fit(verbose=...)`` warns about ``warning`` and ``error``."""
 
@@ -156,10 +158,7 @@ def diagnose(
     X2 = X.reshape(len(X), -1)
     findings: list[Finding] = []
     findings += _check_input(estimator, X2)
-    rows = np.arange(len(X))
-    if len(rows) > max_rows:
-        rows = np.sort(np.random.RandomState(random_state).choice(rows, max_rows, replace=False))
-    X_small = X[rows]
+    X_small = X[sample_rows(len(X), max_rows, random_state)]
     module = getattr(estimator, "module_", None)
     if isinstance(module, nn.Module):
         findings += _check_units(estimator, module, X_small, saturation, saturated_rows)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from sklearn.decomposition import PCA
+from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 from sklearn.exceptions import NotFittedError
 
@@ -257,6 +258,18 @@ class _PCAView:
         return np.asarray(Z, dtype=np.float64) @ self.components_ + self.mean_
 
 
+def sample_rows(n_rows: int, max_rows: int, random_state=0) -> np.ndarray:
+    """Sorted indices of at most ``max_rows`` of ``n_rows`` rows, drawn without replacement.
+
+    All rows when there are no more than ``max_rows``; the same draw for the same
+    ``random_state``. Diagnostics, probes and plots use it to bound their cost on large X.
+    """
+    rows = np.arange(n_rows)
+    if n_rows > max_rows:
+        rows = np.sort(check_random_state(random_state).choice(rows, max_rows, replace=False))
+    return rows
+
+
 # --------------------------------------------------------------------------- probes on codes
 @dataclass(frozen=True)
 class CodeQuality:
@@ -350,15 +363,12 @@ def code_quality(
     CodeQuality
     """
     from sklearn.manifold import trustworthiness
-    from sklearn.utils import check_random_state
 
     Z_train = transformer.transform(X_train)
     Z_test = transformer.transform(X_test)
     scores = probe_codes(Z_train, y_train, Z_test, y_test, n_neighbors=n_neighbors)
     X_test = np.asarray(X_test, dtype=np.float64).reshape(len(Z_test), -1)
-    rows = np.arange(len(X_test))
-    if len(rows) > max_rows:
-        rows = np.sort(check_random_state(random_state).choice(rows, max_rows, replace=False))
+    rows = sample_rows(len(X_test), max_rows, random_state)
     k = max(1, min(n_neighbors, len(rows) // 2 - 1))
     trust = trustworthiness(X_test[rows], np.asarray(Z_test, np.float64)[rows], n_neighbors=k)
     return CodeQuality(

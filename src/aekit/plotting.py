@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 from sklearn.utils import check_random_state
 
 from .estimators import seeded_torch_rng
-from .metrics import r2_per_feature, row_errors
+from .metrics import r2_per_feature, row_errors, sample_rows
 from .nn.layers import make_corruption
 
 
@@ -550,9 +550,7 @@ def codes_2d(estimator, X, y=None, *, pca=None, max_points=3000, random_state=0)
     from sklearn.decomposition import PCA
 
     X = np.asarray(X, dtype=np.float64)
-    idx = np.arange(len(X))
-    if len(idx) > max_points:
-        idx = np.sort(np.random.RandomState(random_state).choice(idx, max_points, replace=False))
+    idx = sample_rows(len(X), max_points, random_state)
     X = X[idx]
     y = None if y is None else np.asarray(y)[idx]
     if pca is None:
