@@ -32,7 +32,7 @@ class FitResult(NamedTuple):
 
 def load_data(rows: int) -> tuple[np.ndarray, str]:
     """The first ``rows`` training rows, float32 in [0, 1], and where they came from."""
-    from aekit.datasets import load_fashion_mnist
+    from aekit.data import load_fashion_mnist
 
     try:
         X = load_fashion_mnist(subset="train", download=False)[0]
@@ -47,7 +47,7 @@ def load_split(rows: int, test_rows: int | None = None) -> tuple[np.ndarray, np.
     """Training rows (the first ``rows``), test rows (the official 10,000, or the first
     ``test_rows`` of them) and where they came from; synthetic data of the same shapes
     when Fashion-MNIST is absent."""
-    from aekit.datasets import load_fashion_mnist
+    from aekit.data import load_fashion_mnist
 
     try:
         X_train, X_test = load_fashion_mnist(split=True, download=False)[:2]

@@ -14,7 +14,7 @@ import time
 import numpy as np
 
 from aekit import AutoEncoder, compare_with_pca
-from aekit.datasets import load_digits, load_fashion_mnist
+from aekit.data import load_digits, load_fashion_mnist
 
 N_TRAIN = 10_000  # a subset of the 60,000 training images keeps this to a minute or two
 

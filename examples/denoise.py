@@ -23,7 +23,7 @@ import time
 import numpy as np
 
 from aekit import AutoEncoder
-from aekit.datasets import load_digits, load_fashion_mnist
+from aekit.data import load_digits, load_fashion_mnist
 
 N_TRAIN, N_TEST = 10_000, 2_000  # subsets of the 60,000 / 10,000 images keep it to minutes
 NOISE = 0.5

@@ -22,7 +22,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from aekit import AutoEncoder, EncoderClassifier
-from aekit.datasets import load_digits, load_fashion_mnist
+from aekit.data import load_digits, load_fashion_mnist
 
 N_UNLABELLED = 10_000  # a subset of the 60,000 training images keeps this to a minute or two
 LABELS_PER_CLASS = 10  # 100 labels in all

@@ -2,7 +2,7 @@
 
 import pytest
 
-from aekit.datasets import load_digits
+from aekit.data import load_digits
 
 
 @pytest.fixture(scope="session")

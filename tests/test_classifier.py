@@ -155,7 +155,7 @@ def test_feature_count_must_match_a_fitted_autoencoder(autoencoder, digits):
 @pytest.mark.parametrize(
     "params, match",
     [
-        ({"autoencoder": "pca"}, "autoencoder must be"),
+        ({"autoencoder": "pca"}, "autoencoder.*must be an instance of.*BaseAutoEncoder"),
         ({"head_hidden": (0,)}, "head_hidden"),
         ({"freeze": "yes"}, "freeze"),
         ({"learning_rate": 0}, "learning_rate"),

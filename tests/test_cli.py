@@ -14,9 +14,9 @@ import typer.main
 from typer.testing import CliRunner
 
 import aekit
-from aekit import cli
+from aekit import cli, runs
 from aekit.cli import app
-from aekit.datasets import load_dataset, read_array
+from aekit.data import load_dataset, read_array
 
 runner = CliRunner()
 FAST = ["--epochs", "3", "--seed", "0", "--device", "cpu"]
@@ -88,7 +88,7 @@ def test_every_estimator_parameter_has_an_option():
 
 def test_options_reach_the_estimator(monkeypatch, tmp_path):
     seen = {}
-    monkeypatch.setattr(cli, "_fit_and_save", lambda est, data, out: seen.update(est=est))
+    monkeypatch.setattr(cli, "fit_run", lambda est, data, out: seen.update(est=est))
     result = invoke(
         "train", "--data", "digits", "--out", tmp_path / "run",
         "--components", "3", "--hidden", "16,8", "--activation", "tanh",
@@ -121,7 +121,7 @@ def test_options_reach_the_estimator(monkeypatch, tmp_path):
 def test_conv_options_and_dataset_image_shape(monkeypatch, tmp_path):
     seen = {}
     monkeypatch.setattr(cli.AutoEncoder, "fit", lambda est, X: seen.update(est=est) or est)
-    monkeypatch.setattr(cli, "compare_with_pca", lambda *a, **k: (_ for _ in ()).throw(
+    monkeypatch.setattr(runs, "compare_with_pca", lambda *a, **k: (_ for _ in ()).throw(
         ValueError("stop after fit")))
     invoke("train", "--data", "digits", "--out", tmp_path / "a", "--architecture", "conv")
     assert seen["est"].image_shape == (8, 8)  # taken from the dataset
@@ -135,7 +135,7 @@ def test_conv_options_and_dataset_image_shape(monkeypatch, tmp_path):
 
 def test_defaults_are_the_estimators(monkeypatch, tmp_path):
     seen = {}
-    monkeypatch.setattr(cli, "_fit_and_save", lambda est, data, out: seen.update(est=est))
+    monkeypatch.setattr(cli, "fit_run", lambda est, data, out: seen.update(est=est))
     assert_ok(invoke("train", "--data", "digits", "--out", tmp_path))
     assert seen["est"].get_params() == aekit.AutoEncoder().get_params()
 
@@ -143,7 +143,7 @@ def test_defaults_are_the_estimators(monkeypatch, tmp_path):
 @pytest.mark.parametrize("hidden, expected", [("", ()), ("none", ()), ("64", (64,))])
 def test_hidden_spellings(monkeypatch, tmp_path, hidden, expected):
     seen = {}
-    monkeypatch.setattr(cli, "_fit_and_save", lambda est, data, out: seen.update(est=est))
+    monkeypatch.setattr(cli, "fit_run", lambda est, data, out: seen.update(est=est))
     assert_ok(invoke("train", "--data", "digits", "--hidden", hidden, "--out", tmp_path))
     assert seen["est"].hidden_layer_sizes == expected
 

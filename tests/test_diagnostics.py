@@ -11,7 +11,7 @@ import torch
 
 import aekit
 from aekit import AutoEncoder
-from aekit.datasets import make_low_variance
+from aekit.data import make_low_variance
 from aekit.diagnostics import Diagnosis, DiagnosticWarning, Finding, diagnose, warn_findings
 
 

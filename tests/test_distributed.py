@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from aekit import distributed
 from aekit.cli import app
-from aekit.datasets import load_dataset
+from aekit.data import load_dataset
 
 needs_dist = pytest.mark.skipif(
     not torch.distributed.is_available() or not torch.distributed.is_gloo_available(),

@@ -11,7 +11,7 @@ from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from aekit import AutoEncoder, TrainingDivergedError, compare_with_pca
-from aekit.datasets import (
+from aekit.data import (
     DERIVED_VARIABLE_NAMES,
     make_derived_variables,
     make_low_variance,
@@ -210,8 +210,9 @@ def test_early_stopping_stops_and_restores_best(digits):
     X_train = digits[0]
     ae = AutoEncoder(2, max_epochs=500, patience=3, tol=0.05, random_state=0).fit(X_train)
     assert ae.n_iter_ < 500
-    val = [r["val_loss"] for r in ae.history_]
-    assert ae.validation_loss_ == pytest.approx(min(val))
+    kept = [r for r in ae.history_ if r.get("kept")]
+    assert len(kept) == 1 and ae.n_iter_ - kept[0]["epoch"] == 3  # patience epochs after
+    assert ae.validation_loss_ == kept[0]["val_loss"]
 
 
 def test_divergence_is_reported_and_model_kept_finite():
@@ -300,7 +301,7 @@ def test_inputs_are_not_modified_and_readonly_inputs_work(digits):
 def test_finite_check_catches_overflowing_sums_only_as_a_fast_path():
     X = np.full((10, 3), 3e38, dtype=np.float32)  # finite, but its float32 sum overflows
     AutoEncoder(2, max_epochs=1, scaler="minmax").fit(X.astype(np.float64) / 1e38)
-    from aekit.estimators import check_finite
+    from aekit._checks import check_finite
 
     check_finite(X)  # falls back to the exact scan and passes
     X[4, 2] = np.nan

@@ -21,7 +21,9 @@ from aekit.nn.layers import (
     masking_noise,
     salt_and_pepper_noise,
 )
-from aekit.training import make_optimizer, pretrain_greedy
+from aekit.callbacks import Callback
+from aekit.pretraining import pretrain_greedy
+from aekit.training import make_optimizer
 
 
 def mse(a, b) -> float:
@@ -243,13 +245,14 @@ def test_pretrain_greedy_freezes_lower_layers_and_initialises_the_decoder():
     before = {k: v.clone() for k, v in module.state_dict().items()}
     seen = {}
 
-    def snapshot(record, _shallow):
-        seen[record["phase"]] = {k: v.clone() for k, v in module.state_dict().items()}
+    class Snapshot(Callback):
+        def on_epoch_end(self, state, record):
+            seen[record["phase"]] = {k: v.clone() for k, v in module.state_dict().items()}
 
     history = pretrain_greedy(
         module.encoder, module.decoder, X,
         make_optimizer=lambda p: make_optimizer("adam", p, 1e-2),
-        batch_size=16, max_epochs=3, on_epoch_end=snapshot,
+        batch_size=16, max_epochs=3, callbacks_for=lambda phase: [Snapshot()],
     )
     assert [r["phase"] for r in history] == ["pretrain-1"] * 3 + ["pretrain-2"] * 3
     changed = {p: {k for k in before if not torch.equal(before[k], s[k])} for p, s in seen.items()}
@@ -400,28 +403,28 @@ def test_every_variant_saves_and_loads(digits, variant, tmp_path):
 @pytest.mark.parametrize(
     "params, match",
     [
-        (dict(architecture="recurrent"), "architecture='recurrent' is not supported"),
+        (dict(architecture="recurrent"), "'architecture' parameter .* among"),
         (dict(architecture="conv", tied=True), "tied=True works with architecture='dense' only"),
         (dict(architecture="conv", pretrain="greedy"), "pretrain='greedy' works with"),
         (dict(architecture="conv", init="identity"), "init='identity' works with"),
         (dict(architecture="conv", hidden_layer_sizes=()), "at least one channel width"),
         (dict(image_shape=(8, 8)), "image_shape=.* only used with architecture='conv'"),
-        (dict(architecture="conv", image_shape=(8, 0)), "image_shape must be"),
-        (dict(architecture="conv", image_shape=(1, 2, 2, 2)), "image_shape must be"),
-        (dict(tied="yes"), "tied must be True or False"),
-        (dict(noise="speckle"), "noise='speckle' is not supported"),
-        (dict(noise_level=-0.1), "noise_level must be"),
+        (dict(architecture="conv", image_shape=(8, 0)), "'image_shape' .* tuple of 2 or 3"),
+        (dict(architecture="conv", image_shape=(1, 2, 2, 2)), "'image_shape' .* tuple of 2 or 3"),
+        (dict(tied="yes"), "'tied' parameter .* 'bool'"),
+        (dict(noise="speckle"), "'noise' parameter .* among"),
+        (dict(noise_level=-0.1), "'noise_level' parameter .* range"),
         (dict(noise="masking", noise_level=1.5), "fraction of entries"),
-        (dict(sparsity="l2"), "sparsity='l2' is not supported"),
-        (dict(sparsity_weight=-1.0), "sparsity_weight must be"),
-        (dict(sparsity_target=0.0), "sparsity_target must be in \\(0, 1\\)"),
-        (dict(sparsity_target=1.0), "sparsity_target must be in \\(0, 1\\)"),
-        (dict(contractive=-1), "contractive must be"),
-        (dict(l1=-1e-3), "l1 must be"),
-        (dict(dropout=1.0), "dropout must be a probability"),
-        (dict(pretrain="rbm"), "pretrain='rbm' is not supported"),
-        (dict(pretrain_epochs=0), "pretrain_epochs must be"),
-        (dict(init="orthogonal"), "init='orthogonal' is not supported"),
+        (dict(sparsity="l2"), "'sparsity' parameter .* among"),
+        (dict(sparsity_weight=-1.0), "'sparsity_weight' parameter"),
+        (dict(sparsity_target=0.0), "'sparsity_target' .* range \\(0.0, 1.0\\)"),
+        (dict(sparsity_target=1.0), "'sparsity_target' .* range \\(0.0, 1.0\\)"),
+        (dict(contractive=-1), "'contractive' parameter .* range"),
+        (dict(l1=-1e-3), "'l1' parameter .* range"),
+        (dict(dropout=1.0), "'dropout' parameter .* range \\[0.0, 1.0\\)"),
+        (dict(pretrain="rbm"), "'pretrain' parameter .* among"),
+        (dict(pretrain_epochs=0), "'pretrain_epochs' parameter .* range"),
+        (dict(init="orthogonal"), "'init' parameter .* among"),
     ],
 )
 def test_bad_variant_parameters(params, match):

@@ -9,7 +9,7 @@ from sklearn.exceptions import NotFittedError
 
 import aekit
 from aekit import AutoEncoder
-from aekit.datasets import load_digits
+from aekit.data import load_digits
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 from sklearn.decomposition import PCA
 
 from aekit import AutoEncoder, plotting
-from aekit.datasets import DERIVED_VARIABLE_NAMES, make_derived_variables
+from aekit.data import DERIVED_VARIABLE_NAMES, make_derived_variables
 from aekit.metrics import compare_with_pca, pca_sweep
 
 SHAPE = (8, 8)

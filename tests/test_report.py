@@ -1,4 +1,4 @@
-"""Tests for aekit.report, ``aekit report``, and TensorBoard logging (log_dir=)."""
+"""Tests for aekit.report and ``aekit report``."""
 
 import base64
 import copy
@@ -13,9 +13,8 @@ from typer.testing import CliRunner
 
 from aekit import AutoEncoder
 from aekit.cli import app
-from aekit.datasets import DERIVED_VARIABLE_NAMES, Dataset, load_dataset, make_derived_variables
+from aekit.data import DERIVED_VARIABLE_NAMES, Dataset, load_dataset, make_derived_variables
 from aekit.report import build_report, write_report
-from aekit.training import fit_loop, make_optimizer
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 IMAGE_SECTIONS = {"comparison", "diagnostics", "training", "reconstructions", "codes",
@@ -197,49 +196,3 @@ def test_demo_writes_the_report(tmp_path):
     page = (out / "report.html").read_text(encoding="utf-8")
     assert IMAGE_SECTIONS <= set(_parse(page).sections)
     assert "report.html" in result.output
-
-
-# --------------------------------------------------------------------------- TensorBoard
-def test_fit_loop_calls_on_epoch_end_once_per_epoch():
-    import torch
-
-    module = torch.nn.Linear(3, 3)
-    seen = []
-    history = fit_loop(
-        module, lambda m, x_in, x: {"loss": ((m(x_in) - x) ** 2).mean()},
-        torch.randn(20, 3), optimizer=make_optimizer("sgd", module.parameters(), 0.01),
-        batch_size=8, max_epochs=4, on_epoch_end=lambda r, m: seen.append((r["epoch"], m)),
-    )
-    assert [e for e, _ in seen] == [1, 2, 3, 4] == [r["epoch"] for r in history]
-    assert all(m is module for _, m in seen)
-
-
-def test_log_dir_writes_losses_and_reconstructions(tmp_path, digits):
-    pytest.importorskip("tensorboard", reason="TensorBoard logging needs aekit[tensorboard]")
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
-    log_dir = tmp_path / "tb"
-    ae = AutoEncoder(n_components=2, hidden_layer_sizes=(16,), max_epochs=6, random_state=0,
-                     log_dir=str(log_dir)).fit(digits.X_train[:300])
-    events = EventAccumulator(str(log_dir))
-    events.Reload()
-    tags = events.Tags()
-    assert {"loss/train", "loss/validation"} <= set(tags["scalars"])
-    losses = [e.value for e in events.Scalars("loss/train")]
-    np.testing.assert_allclose(losses, [r["loss"] for r in ae.history_], rtol=1e-6)
-    assert "reconstructions" in tags["images"]
-    # epochs 1 and 5, and the final model
-    assert len(events.Images("reconstructions")) == 3
-
-
-def test_log_dir_without_tensorboard_says_what_to_install(tmp_path, monkeypatch, digits):
-    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)  # import fails
-    ae = AutoEncoder(n_components=2, hidden_layer_sizes=(8,), max_epochs=1,
-                     log_dir=str(tmp_path / "tb"))
-    with pytest.raises(ImportError, match=r"pip install aekit\[tensorboard\]"):
-        ae.fit(digits.X_train[:50])
-
-
-def test_log_dir_none_is_the_default_and_a_parameter():
-    assert AutoEncoder().get_params()["log_dir"] is None
-    assert AutoEncoder(log_dir="x").get_params()["log_dir"] == "x"

@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 
 from aekit import AutoEncoder
 from aekit.cli import app
-from aekit.streaming import is_streamable, open_rows, save_npy
-from aekit.training import fit_loop, make_optimizer
+from aekit.data import is_streamable, open_rows, save_npy
+from aekit.training import fit_loop, init_state, make_optimizer
 
 
 def _low_rank(n, p, seed=0, dtype=np.float32):
@@ -219,15 +219,16 @@ def test_a_stream_of_one_chunk_trains_like_the_tensor():
         def epoch_chunks(self, epoch):
             yield X
 
-    def mse(module, x_in, x):
-        return {"loss": nn.functional.mse_loss(module(x_in), x)}
+    def mse(module, batch, epoch):
+        return {"loss": nn.functional.mse_loss(module(batch["x_in"]), batch["x"])}
 
     histories = []
     for data in (X, OneChunk()):
         torch.manual_seed(1)
         module = nn.Sequential(nn.Linear(6, 2), nn.Linear(2, 6))
         opt = make_optimizer("adam", module.parameters(), 1e-2)
-        hist = fit_loop(module, mse, data, X[:50], optimizer=opt, batch_size=32, max_epochs=3)
+        hist = fit_loop(init_state(module, opt), mse, data, X[:50], batch_size=32,
+                        max_epochs=3)["history"]
         histories.append([(r["loss"], r["val_loss"]) for r in hist])
     assert histories[0] == histories[1]
 

@@ -1,12 +1,11 @@
 """aekit: autoencoders that train reliably and prove their worth against PCA."""
 
-__version__ = "0.1.0"
-
-from .diagnostics import diagnose  # noqa: E402
-from .estimators import AutoEncoder, EncoderClassifier, VariationalAutoEncoder  # noqa: E402
-from .metrics import PCAComparison, compare_with_pca  # noqa: E402
-from .persistence import load  # noqa: E402
-from .training import TrainingDivergedError  # noqa: E402
+from ._version import __version__
+from .diagnostics import diagnose
+from .estimators import AutoEncoder, EncoderClassifier, VariationalAutoEncoder
+from .metrics import PCAComparison, compare_with_pca
+from .persistence import load
+from .training import TrainingDivergedError
 
 __all__ = [
     "AutoEncoder",

@@ -1,19 +1,11 @@
 """The ``aekit`` command line: train, encode, compare, report, demo.
 
-Every estimator option maps one-to-one onto an :class:`~aekit.AutoEncoder` constructor
-parameter, and its default is read from ``AutoEncoder()``, so the two cannot drift. The
-commands only load, call the library and write files; all the logic lives in the library.
-
-A run directory (``--out`` of ``train`` and ``demo``) holds:
-
-- ``model.safetensors``, ``config.json``: the model, loaded by :func:`aekit.load`;
-- ``metrics.json``: ``dataset`` (name, train_shape, test_shape, image_shape),
-  ``comparison`` (:meth:`aekit.PCAComparison.to_dict` on the test split, PCA fitted on the
-  train split), ``train_score`` and ``test_score`` (negative MSE, scikit-learn's convention),
-  ``fit_seconds``, ``n_iter``, ``aekit_version``;
-- ``loss.png``: :func:`aekit.plotting.loss_curves` of the fit;
-- ``report.html`` (written by ``demo``, and by ``aekit report RUN --data SPEC`` for any run):
-  :func:`aekit.report.write_report`, one self-contained page.
+The commands parse, call the library and print; the logic lives in the library. Every
+estimator option is derived from the estimator itself: its name and type from the
+parameter's constraint (``_parameter_constraints``, the rule ``fit`` checks), its choices
+from the same constraint, its default from the constructor and its help from the first
+sentence of the parameter's docstring, so the two cannot drift. The run directory that
+``train`` and ``demo`` write is :mod:`aekit.runs`.
 
 Bad arguments and bad files end with one line on stderr, ``error: ...``, and exit code 2;
 set ``AEKIT_DEBUG=1`` to see the traceback instead.
@@ -26,32 +18,33 @@ prints and writes the run directory.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import io
-import json
+import numbers
 import os
+import re
 import sys
-import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import numpy as np
 import typer
 from typer.core import TyperGroup
 
-from . import __version__, distributed
+from . import distributed
+from ._checks import Interval, SizeTuple, StrOptions
 from ._io import atomic_write
-from .datasets import DATASET_NAMES, Dataset, load_dataset, read_array
-from .estimators import AutoEncoder
-from .losses import RECONSTRUCTION_LOSSES
-from .metrics import PCAComparison, compare_with_pca
-from .nn.layers import ACTIVATIONS, SCALERS
+from .data.catalog import DATASET_NAMES, load_dataset
+from .data.files import STREAM_SUFFIXES, open_rows, read_array
+from .data.stream import save_npy
+from .estimators import AutoEncoder, validate_params
+from .metrics import compare_with_pca
 from .persistence import load
-from .plotting import loss_curves
 from .report import write_report
-from .streaming import STREAM_SUFFIXES, open_rows, save_npy
-from .training import OPTIMIZERS, TrainingDivergedError
+from .runs import REPORT, fit_run
+from .training import TrainingDivergedError
 
-_DEFAULTS = AutoEncoder().get_params()
 _CODE_SUFFIXES = (".npy", ".csv")
 _DATA_HELP = (
     f"{', '.join(DATASET_NAMES)}, or a .npy/.npz/.csv file (split 80/20 with a fixed seed, "
@@ -107,6 +100,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     no_args_is_help=True,
     add_completion=False,
+    rich_markup_mode=None,  # help is plain text: "[tensorboard]" stays as written
 )
 
 
@@ -115,86 +109,133 @@ def main() -> None:
     app()
 
 
-# --------------------------------------------------------------------------- helpers
-def _format_sizes(sizes) -> str:
-    return sizes if isinstance(sizes, str) else ",".join(map(str, sizes))
+# --------------------------------------------------------------------------- options
+# Option names that differ from the parameter's (--n-components would be long-winded).
+_FLAGS = {
+    "n_components": ("--components",),
+    "hidden_layer_sizes": ("--hidden",),
+    "max_epochs": ("--epochs", "--max-epochs"),
+    "random_state": ("--seed",),
+    "verbose": ("--verbose", "-v"),
+}
+_RST = re.compile(r":[a-z]+:`~?([^`]+)`|``([^`]+)``")
 
 
-def _parse_sizes(text: str, option: str = "--hidden") -> tuple[int, ...] | str:
+def _param_docs(cls) -> dict[str, str]:
+    """The first sentence of each parameter's description in ``cls``'s numpydoc docstring.
+
+    An entry that says "As for :class:`AutoEncoder`" takes the AutoEncoder's sentence.
+    """
+    doc = inspect.getdoc(cls) or ""
+    section = re.search(r"^Parameters\n-+\n(.*?)(?:^\S.*\n-+\n|\Z)", doc, flags=re.S | re.M)
+    docs: dict[str, str] = {}
+    names: list[str] = []
+    for line in (section.group(1) if section else "").splitlines():
+        if line and not line[0].isspace():  # "name : type" or "a, b, c"
+            names = [n.strip() for n in line.split(":")[0].rstrip("\\").split(",") if n.strip()]
+            for n in names:
+                docs[n] = ""
+        elif line.strip():
+            for n in names:
+                docs[n] = (docs[n] + " " + line.strip()).strip()
+    inherited = _param_docs(AutoEncoder) if cls is not AutoEncoder else {}
+    out = {}
+    for name, text in docs.items():
+        if text.startswith("As for") and name in inherited:
+            text = inherited[name]
+        text = _RST.sub(lambda m: m.group(1) or m.group(2), text)
+        out[name] = re.split(r"(?<=[.;])\s", text, maxsplit=1)[0].rstrip(".;")
+    return out
+
+
+def _parse_sizes(text: str, option: str, *, auto: bool) -> tuple[int, ...] | str:
     """``"512,128"`` -> ``(512, 128)``; ``""`` or ``"none"`` -> ``()``; ``"auto"`` stays."""
     text = text.strip()
     if text.lower() in ("", "none", "()"):
         return ()
-    if text.lower() == "auto":
+    if auto and text.lower() == "auto":
         return "auto"
     try:
         return tuple(int(s) for s in text.split(","))
     except ValueError:
         raise typer.BadParameter(
-            f"{text!r} is not a comma-separated list of integers such as 512,128 "
-            "(or auto, or '' / none for no hidden layer)",
+            f"{text!r} is not a comma-separated list of integers such as 512,128"
+            + (" (or auto, or '' / none for none)" if auto else ""),
             param_hint=f"'{option}'",
         ) from None
 
 
-def _none_or(text: str | None) -> str | None:
-    """``"none"`` (any case) -> None: how a choice that may be off is written on the CLI."""
-    return None if text is None or text.lower() == "none" else text
+def _option(name: str, constraints: list, default, help_text: str, panel: str):
+    """``(annotation, default, to_value)`` of the typer option for one parameter."""
+    flags = _FLAGS.get(name, (f"--{name.replace('_', '-')}",))
+    nullable = None in constraints
+    kinds = [c for c in constraints if c is not None]
+    to_value = None
+    info = dict(help=help_text, rich_help_panel=panel)
+    if "boolean" in kinds:
+        flag = flags[0].removeprefix("--")
+        kind, flags = bool, (f"--{flag}/--no-{flag}",)
+    elif "verbose" in kinds:
+        kind, info["count"] = int, True
+    elif "random_state" in kinds:
+        kind = int | None
+    elif any(isinstance(c, SizeTuple) for c in kinds):
+        auto = any(isinstance(c, StrOptions) and "auto" in c.options for c in kinds)
+        kind, default = (str | None if nullable else str), (
+            None if default is None else default if isinstance(default, str)
+            else ",".join(map(str, default)))
+        to_value = functools.partial(_parse_sizes, option=flags[0], auto=auto)
+    elif any(isinstance(c, StrOptions) for c in kinds):
+        choices = sorted(next(c for c in kinds if isinstance(c, StrOptions)).options)
+        kind = Literal[tuple(choices + ["none"] if nullable else choices)]
+        default = "none" if default is None else default
+        to_value = (lambda v: None if v == "none" else v) if nullable else None
+    elif any(isinstance(c, Interval) for c in kinds):
+        interval = next(c for c in kinds if isinstance(c, Interval))
+        kind = int if issubclass(interval.type, numbers.Integral) else float
+        kind = kind | None if nullable else kind
+    else:  # free strings: devices, paths
+        kind = str | None if nullable else str
+    annotation = Annotated[kind, typer.Option(*flags, **info)]
+    return annotation, default, to_value
 
 
-def _check_out_dir(out: Path) -> None:
-    # Checked before fitting, so a long fit is never lost to a bad path.
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {out} exists and is not a directory; pass a directory path")
+def estimator_options(cls, panel: str):
+    """Decorator: give a command one option per constructor parameter of ``cls``.
 
-
-def _fit_and_save(est: AutoEncoder, data: Dataset, out: Path) -> PCAComparison | None:
-    """Fit on the train split, compare with PCA on the test split, write the run to ``out``.
-
-    Under several processes all of them fit together; rank 0 alone prints and writes, the
-    others return None.
+    The command receives them as ``params``, a dict ready for ``cls(**params)``.
     """
-    _check_out_dir(out)
-    if est.architecture == "conv" and est.image_shape is None and data.image_shape:
-        est.set_params(image_shape=tuple(data.image_shape))  # digits, (fashion-)mnist
-    n, d = data.X_train.shape
-    world = distributed.rank_info()[1]
-    on = f", {world} processes" if world > 1 else ""
-    if distributed.is_main():
-        typer.echo(f"fitting {est!r} on {data.name} ({n} rows x {d} features{on})...")
-    start = time.perf_counter()
-    est.fit(data.X_train)
-    seconds = time.perf_counter() - start
-    if not distributed.is_main():
-        return None
-    comparison = compare_with_pca(est, data.X_train, data.X_test, fit=False)
+    constraints = cls._parameter_constraints
+    defaults = cls().get_params()
+    docs = _param_docs(cls)
 
-    est.save(out)
-    metrics = {
-        "dataset": {
-            "name": data.name,
-            "train_shape": list(data.X_train.shape),
-            "test_shape": list(data.X_test.shape),
-            "image_shape": list(data.image_shape) if data.image_shape else None,
-        },
-        "comparison": comparison.to_dict(),
-        "train_score": est.score(data.X_train),
-        "test_score": est.score(data.X_test),
-        "fit_seconds": seconds,
-        "n_iter": est.n_iter_,
-        "aekit_version": __version__,
-    }
-    atomic_write(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
-    png = io.BytesIO()
-    loss_curves(est.history_).savefig(png, format="png", dpi=100)
-    atomic_write(out / "loss.png", png.getvalue())
+    def decorate(func):
+        own = [p for p in inspect.signature(func, eval_str=True).parameters.values()
+               if p.name != "params"]
+        options, converters = [], {}
+        for name in defaults:
+            annotation, default, to_value = _option(
+                name, constraints[name], defaults[name], docs.get(name, ""), panel)
+            options.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY,
+                                             default=default, annotation=annotation))
+            converters[name] = to_value
 
-    typer.echo(f"fitted in {seconds:.1f} s ({est.n_iter_} epochs)\n")
-    typer.echo(f"test split of {data.name}, {len(data.X_test)} rows:")
-    typer.echo(str(comparison))
-    typer.echo(f"\nrun saved to {out}/: model (config.json, model.safetensors), "
-               "metrics.json, loss.png")
-    return comparison
+        @functools.wraps(func)
+        def command(**kwargs):
+            params = {}
+            for name, to_value in converters.items():
+                value = kwargs.pop(name)
+                params[name] = to_value(value) if to_value is not None and value is not None \
+                    else value
+            return func(**kwargs, params=params)
+
+        signature = inspect.Signature([*own, *options])
+        command.__signature__ = signature
+        command.__annotations__ = {p.name: p.annotation for p in signature.parameters.values()}
+        del command.__wrapped__  # typer must see the options, not func's signature
+        return command
+
+    return decorate
 
 
 def _write_codes(path: Path, Z: np.ndarray, names) -> None:
@@ -209,169 +250,39 @@ def _write_codes(path: Path, Z: np.ndarray, names) -> None:
         atomic_write(path, buf.getvalue())
 
 
+def _print_run(run) -> None:
+    typer.echo(f"fitted in {run.metrics['fit_seconds']:.1f} s ({run.metrics['n_iter']} epochs)\n")
+    typer.echo(f"test split of {run.metrics['dataset']['name']}, "
+               f"{run.metrics['dataset']['test_shape'][0]} rows:")
+    typer.echo(str(run.comparison))
+    typer.echo(f"\nrun saved to {run.path}/: model (config.json, model.safetensors), "
+               "metrics.json, loss.png")
+
+
 # --------------------------------------------------------------------------- commands
-_PANEL = "Estimator (AutoEncoder parameters)"
-
-
 @app.command()
+@estimator_options(AutoEncoder, "Estimator (AutoEncoder parameters)")
 def train(
     data: Annotated[str, typer.Option("--data", help=_DATA_HELP, show_default=False)],
     out: Annotated[Path, typer.Option("--out", help="Run directory to write.")],
-    n_components: Annotated[int, typer.Option(
-        "--components", help="Code size (n_components).", rich_help_panel=_PANEL,
-    )] = _DEFAULTS["n_components"],
-    hidden_layer_sizes: Annotated[str, typer.Option(
-        "--hidden", help="Encoder hidden widths, e.g. 512,128; auto; '' or none for none.",
-        rich_help_panel=_PANEL,
-    )] = _format_sizes(_DEFAULTS["hidden_layer_sizes"]),
-    architecture: Annotated[str, typer.Option(
-        help="dense or conv (conv: images; --hidden gives channel widths).",
-        rich_help_panel=_PANEL,
-    )] = _DEFAULTS["architecture"],
-    image_shape: Annotated[str | None, typer.Option(
-        help="C,H,W or H,W of flat rows for conv; default: the dataset's image shape.",
-        rich_help_panel=_PANEL,
-    )] = _DEFAULTS["image_shape"],
-    activation: Annotated[str, typer.Option(
-        help=f"Hidden activation: {', '.join(ACTIVATIONS)}.", rich_help_panel=_PANEL,
-    )] = _DEFAULTS["activation"],
-    tied: Annotated[bool, typer.Option(
-        help="Decoder uses the transposed encoder weights (dense).", rich_help_panel=_PANEL,
-    )] = _DEFAULTS["tied"],
-    init: Annotated[str, typer.Option(
-        help="default or identity (identity weights for square layers).",
-        rich_help_panel=_PANEL,
-    )] = _DEFAULTS["init"],
-    dropout: Annotated[float, typer.Option(
-        help="Dropout rate after hidden activations (training only).", rich_help_panel=_PANEL,
-    )] = _DEFAULTS["dropout"],
-    noise: Annotated[str, typer.Option(
-        help="Denoising corruption: none, gaussian, masking or salt_pepper.",
-        rich_help_panel=_PANEL,
-    )] = str(_DEFAULTS["noise"]).lower(),
-    noise_level: Annotated[float, typer.Option(rich_help_panel=_PANEL)] = (
-        _DEFAULTS["noise_level"]),
-    sparsity: Annotated[str, typer.Option(
-        help="Code sparsity penalty: none, l1 or kl.", rich_help_panel=_PANEL,
-    )] = str(_DEFAULTS["sparsity"]).lower(),
-    sparsity_weight: Annotated[float | None, typer.Option(
-        help="Weight of the sparsity penalty; default depends on --sparsity.",
-        rich_help_panel=_PANEL,
-    )] = _DEFAULTS["sparsity_weight"],
-    sparsity_target: Annotated[float, typer.Option(
-        help="Target mean code activation for --sparsity kl.", rich_help_panel=_PANEL,
-    )] = _DEFAULTS["sparsity_target"],
-    contractive: Annotated[float, typer.Option(
-        help="Weight of the encoder-Jacobian penalty (contractive AE).", rich_help_panel=_PANEL,
-    )] = _DEFAULTS["contractive"],
-    l1: Annotated[float, typer.Option(
-        help="L1 penalty on weights (--weight-decay is the L2).", rich_help_panel=_PANEL,
-    )] = _DEFAULTS["l1"],
-    pretrain: Annotated[str, typer.Option(
-        help="none or greedy (stacked layer-wise pretraining, dense).", rich_help_panel=_PANEL,
-    )] = str(_DEFAULTS["pretrain"]).lower(),
-    pretrain_epochs: Annotated[int, typer.Option(rich_help_panel=_PANEL)] = (
-        _DEFAULTS["pretrain_epochs"]),
-    output_activation: Annotated[str, typer.Option(
-        help="auto, sigmoid or linear; auto: sigmoid when the scaled data lie in [0, 1].",
-        rich_help_panel=_PANEL,
-    )] = _DEFAULTS["output_activation"],
-    scaler: Annotated[str, typer.Option(
-        help=f"In-model scaling: {', '.join(str(s).lower() for s in SCALERS)}.",
-        rich_help_panel=_PANEL,
-    )] = str(_DEFAULTS["scaler"]).lower(),
-    loss: Annotated[str, typer.Option(
-        help=f"Reconstruction loss: {', '.join(RECONSTRUCTION_LOSSES)}.", rich_help_panel=_PANEL,
-    )] = _DEFAULTS["loss"],
-    optimizer: Annotated[str, typer.Option(
-        help=f"{', '.join(OPTIMIZERS)}.", rich_help_panel=_PANEL,
-    )] = _DEFAULTS["optimizer"],
-    learning_rate: Annotated[float, typer.Option(rich_help_panel=_PANEL)] = (
-        _DEFAULTS["learning_rate"]),
-    weight_decay: Annotated[float, typer.Option(rich_help_panel=_PANEL)] = (
-        _DEFAULTS["weight_decay"]),
-    batch_size: Annotated[int, typer.Option(rich_help_panel=_PANEL)] = _DEFAULTS["batch_size"],
-    chunk_rows: Annotated[int | None, typer.Option(
-        help="Rows read at once from data streamed from disk (e.g. by encode); default: "
-        "64 MiB of rows.", rich_help_panel=_PANEL,
-    )] = _DEFAULTS["chunk_rows"],
-    max_epochs: Annotated[int, typer.Option(
-        "--epochs", "--max-epochs", help="Most epochs (max_epochs).", rich_help_panel=_PANEL,
-    )] = _DEFAULTS["max_epochs"],
-    validation_fraction: Annotated[float, typer.Option(
-        help="Share of the train rows held out for early stopping.", rich_help_panel=_PANEL,
-    )] = _DEFAULTS["validation_fraction"],
-    early_stopping: Annotated[bool, typer.Option(rich_help_panel=_PANEL)] = (
-        _DEFAULTS["early_stopping"]),
-    patience: Annotated[int, typer.Option(rich_help_panel=_PANEL)] = _DEFAULTS["patience"],
-    tol: Annotated[float, typer.Option(rich_help_panel=_PANEL)] = _DEFAULTS["tol"],
-    n_init: Annotated[int, typer.Option(
-        help="Restarts; the best on the hold-out is kept.", rich_help_panel=_PANEL,
-    )] = _DEFAULTS["n_init"],
-    random_state: Annotated[int | None, typer.Option(
-        "--seed", help="Seed (random_state); same seed, same model on CPU.",
-        rich_help_panel=_PANEL,
-    )] = _DEFAULTS["random_state"],
-    device: Annotated[str, typer.Option(
-        help="auto (CUDA when present), cpu or cuda.", rich_help_panel=_PANEL,
-    )] = _DEFAULTS["device"],
-    precision: Annotated[str, typer.Option(
-        help="auto, float32 or bfloat16 training arithmetic; auto: bfloat16 where the "
-        "hardware has it.", rich_help_panel=_PANEL,
-    )] = _DEFAULTS["precision"],
-    verbose: Annotated[int, typer.Option(
-        "--verbose", "-v", count=True, help="Show a progress bar (-vv: keep it).",
-        rich_help_panel=_PANEL,
-    )] = _DEFAULTS["verbose"],
-    log_dir: Annotated[str | None, typer.Option(
-        help="TensorBoard log directory (needs aekit[tensorboard]).", rich_help_panel=_PANEL,
-    )] = _DEFAULTS["log_dir"],
+    params: dict,
 ) -> None:
     """Fit an autoencoder on a dataset's train split; save it with metrics and a loss plot."""
-    est = AutoEncoder(
-        n_components=n_components,
-        hidden_layer_sizes=_parse_sizes(hidden_layer_sizes),
-        architecture=architecture,
-        image_shape=_parse_sizes(image_shape, "--image-shape") if image_shape else None,
-        activation=activation,
-        tied=tied,
-        init=init,
-        dropout=dropout,
-        noise=_none_or(noise),
-        noise_level=noise_level,
-        sparsity=_none_or(sparsity),
-        sparsity_weight=sparsity_weight,
-        sparsity_target=sparsity_target,
-        contractive=contractive,
-        l1=l1,
-        pretrain=_none_or(pretrain),
-        pretrain_epochs=pretrain_epochs,
-        output_activation=output_activation,
-        scaler=_none_or(scaler),
-        loss=loss,
-        optimizer=optimizer,
-        learning_rate=learning_rate,
-        weight_decay=weight_decay,
-        batch_size=batch_size,
-        chunk_rows=chunk_rows,
-        max_epochs=max_epochs,
-        validation_fraction=validation_fraction,
-        early_stopping=early_stopping,
-        patience=patience,
-        tol=tol,
-        n_init=n_init,
-        random_state=random_state,
-        device=device,
-        precision=precision,
-        verbose=verbose,
-        log_dir=log_dir,
-    )
-    est._validate_params()  # bad values fail now, before a dataset is loaded or downloaded
-    distributed.init_from_env(device)  # under torchrun: one of several processes
+    est = AutoEncoder(**params)
+    validate_params(est)  # bad values fail now, before a dataset is loaded or downloaded
+    distributed.init_from_env(est.device)  # under torchrun: one of several processes
     try:
         if not distributed.is_main():
             est.set_params(verbose=0)  # one progress bar: rank 0's
-        _fit_and_save(est, load_dataset(data), out)
+        dataset = load_dataset(data)
+        if distributed.is_main():
+            n, d = dataset.X_train.shape
+            world = distributed.rank_info()[1]
+            on = f", {world} processes" if world > 1 else ""
+            typer.echo(f"fitting {est!r} on {dataset.name} ({n} rows x {d} features{on})...")
+        run = fit_run(est, dataset, out)
+        if run is not None:
+            _print_run(run)
     finally:
         distributed.teardown()
 
@@ -396,13 +307,13 @@ def encode(
         raise ValueError(f"--out {out}: codes are written as .npy or .csv, "
                          f"not {out.suffix or '(no extension)'!r}")
     est = load(run, device=device)
-    if chunk_rows is not None:
-        est.set_params(chunk_rows=chunk_rows)._validate_params()
+    if chunk_rows is not None and chunk_rows < 1:
+        raise typer.BadParameter(f"must be > 0, got {chunk_rows}", param_hint="'--chunk-rows'")
     if input_path.is_dir() or input_path.suffix.lower() in STREAM_SUFFIXES:
         # Streamed: one chunk of INPUT (and of a .npy OUT) in memory at a time. Images
         # (n, height, width) are flattened to rows, as load_dataset does.
         source = open_rows(input_path).flattened()
-        codes = est._map_stream(source, est.transform)
+        codes = est.map_chunks(source, est.transform, chunk_rows)
         if out.suffix.lower() == ".npy":
             shape = save_npy(out, codes, source.n_rows)
         else:  # codes are small: a CSV is written whole
@@ -458,13 +369,12 @@ def demo(
     """Digits (embedded, no download) in 2-D: an autoencoder against PCA, in seconds."""
     est = AutoEncoder(n_components=2, random_state=0, verbose=verbose)
     ds = load_dataset("digits")
-    c = _fit_and_save(est, ds, out)
-    page = write_report(est, ds, out / "report.html", title=f"{out.name}: AutoEncoder on digits")
-    if c.winner == "autoencoder":
-        verdict = (f"the autoencoder wins: its test error is {1 - c.ratio:.0%} lower than "
-                   "PCA's with the same 2 numbers per image")
-    else:
-        verdict = f"PCA wins: the autoencoder's test error is {c.ratio - 1:.0%} higher"
-    typer.echo(f"\n{verdict} (MSE {c.ae_mse:.4f} vs {c.pca_mse:.4f}).")
+    run = fit_run(est, ds, out)
+    _print_run(run)
+    page = write_report(est, ds, run.path / REPORT,
+                        title=f"{run.path.name}: AutoEncoder on digits")
+    c = run.comparison
+    typer.echo(f"\n{c.winner} wins: {c.verdict}, with the same 2 numbers per image "
+               f"(MSE {c.ae_mse:.4f} vs {c.pca_mse:.4f}).")
     typer.echo(f"report: {page} (plots, diagnostics, AE vs PCA; opens offline)")
     typer.echo(f"next: aekit encode {out} rows.npy --out codes.npy")

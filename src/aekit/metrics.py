@@ -46,6 +46,14 @@ class PCAComparison:
     def winner(self) -> str:
         return "autoencoder" if self.ae_mse < self.pca_mse else "PCA"
 
+    @property
+    def verdict(self) -> str:
+        """The comparison in words, e.g. ``"31% lower error than PCA"``: what the report's
+        summary and ``aekit demo`` say."""
+        if self.winner == "autoencoder":
+            return f"{1 - self.ratio:.0%} lower error than PCA"
+        return f"{self.ratio - 1:.0%} higher error than PCA"
+
     def to_dict(self) -> dict:
         return {
             "n_components": self.n_components,

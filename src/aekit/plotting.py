@@ -16,7 +16,7 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 from sklearn.utils import check_random_state
 
-from .estimators import seeded_torch_rng
+from ._checks import seeded_torch_rng
 from .metrics import r2_per_feature, row_errors, sample_rows
 from .nn.layers import make_corruption
 
@@ -34,7 +34,8 @@ def loss_curves(history: Sequence[dict]) -> Figure:
     -------
     fig : matplotlib.figure.Figure
         Solid lines for the training loss, dashed for the validation loss, a dot on the
-        best validation epoch (the weights early stopping restores). Several phases (e.g.
+        epoch whose weights were kept (the record marked ``"kept"``: the one early
+        stopping restores). Several phases (e.g.
         greedy pretraining, then training) are drawn one after another, one colour each.
         The y-axis is logarithmic when every loss is positive.
     """
@@ -64,8 +65,9 @@ def loss_curves(history: Sequence[dict]) -> Figure:
         if val:
             ve, vl = zip(*val)
             ax.plot(ve, vl, color=color, linestyle="--", label=f"{prefix}validation")
-            best = min(range(len(vl)), key=vl.__getitem__)
-            ax.plot(ve[best], vl[best], "o", color=color, markersize=4)
+            kept = [e for e, r in zip(epochs, records) if r.get("kept")]
+            if kept and kept[0] in ve:  # the epoch whose weights the loop kept
+                ax.plot(kept[0], vl[ve.index(kept[0])], "o", color=color, markersize=4)
             values += vl
 
     if all(v > 0 and math.isfinite(v) for v in values):

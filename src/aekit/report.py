@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import html
 import io
-import json
 import os
 import platform
 from datetime import datetime, timezone
@@ -20,8 +19,10 @@ from pathlib import Path
 import numpy as np
 from sklearn.decomposition import PCA
 
-from . import __version__, plotting
+from . import plotting
 from ._io import atomic_write
+from ._version import __version__
+from .data.catalog import load_dataset
 from .diagnostics import Diagnosis, diagnose
 from .metrics import (
     PCAComparison,
@@ -31,6 +32,8 @@ from .metrics import (
     pca_sweep,
     reconstruction_errors,
 )
+from .persistence import load
+from .runs import REPORT, read_metrics
 
 _KS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128)
 _PROBE_ROWS = 10_000
@@ -132,8 +135,6 @@ def _fmt(value, digits: int = 4) -> str:
 # --------------------------------------------------------------------------- sections
 def _summary_cards(cmp: PCAComparison, ev_ae: float, ev_pca: float, diag: Diagnosis) -> str:
     wins = cmp.winner == "autoencoder"
-    verdict = (f"{1 - cmp.ratio:.0%} lower error than PCA" if wins
-               else f"{cmp.ratio - 1:.0%} higher error than PCA")
     serious = [f for f in diag if f.severity in ("warning", "error")]
     tone = "bad" if any(f.severity == "error" for f in serious) else "warn"
     diag_value = ('<span class="good">none</span>' if not serious
@@ -142,7 +143,7 @@ def _summary_cards(cmp: PCAComparison, ev_ae: float, ev_pca: float, diag: Diagno
         ("AE test MSE", _fmt(cmp.ae_mse), f"autoencoder, k = {cmp.n_components}"),
         ("PCA test MSE", _fmt(cmp.pca_mse), f"same k = {cmp.n_components}"),
         ("AE / PCA error", f'<span class="{"good" if wins else "bad"}">{cmp.ratio:.2f}</span>',
-         verdict),
+         cmp.verdict),
         ("Variance explained", f"{ev_ae:.1%}", f"PCA: {ev_pca:.1%}"),
         ("Problems found", diag_value,
          f"{len(diag) - len(serious)} note(s) besides" if len(diag) > len(serious)
@@ -418,23 +419,15 @@ def write_report(run, data, out: str | os.PathLike | None = None, *, title: str 
     path : pathlib.Path
         The file written.
     """
-    from .datasets import load_dataset
-
     run_info = {}
     if isinstance(run, (str, os.PathLike)):
-        from .persistence import load
-
         run_dir = Path(run)
         estimator = load(run_dir, device=device)
-        out = Path(out) if out is not None else run_dir / "report.html"
+        out = Path(out) if out is not None else run_dir / REPORT
         title = title or f"{run_dir.name}: {type(estimator).__name__}"
-        metrics_file = run_dir / "metrics.json"
-        if metrics_file.is_file():
-            try:
-                seconds = json.loads(metrics_file.read_text())["fit_seconds"]
-                run_info["wall-clock fit seconds"] = _fmt(float(seconds), 3)
-            except (ValueError, KeyError, TypeError):
-                pass  # an older or hand-written metrics.json: the report does without
+        seconds = (read_metrics(run_dir) or {}).get("fit_seconds")
+        if isinstance(seconds, (int, float)):  # absent from a bare saved model
+            run_info["wall-clock fit seconds"] = _fmt(float(seconds), 3)
     else:
         estimator = run
         if out is None:

@@ -1,7 +1,11 @@
-"""The one fit loop: batches, loss, step, history, early stopping, divergence guard.
+"""The one fit loop: draw batch, corrupt, forward and loss, backward, step, log, evaluate, stop.
 
-Everything a variant needs (denoising corruption, sparsity or KL penalties, ...) reaches
-the loop as an ``objective`` callable, so the loop itself never branches on model kinds.
+Everything a family needs reaches the loop as an ``objective`` (:mod:`aekit.objectives`)
+and a ``corrupt`` callable, and every optional behaviour (early stopping, a progress bar,
+TensorBoard) as a callback (:mod:`aekit.callbacks`), so the loop never branches on model
+kinds. Its whole state is one plain dict (:func:`init_state`): module, optimizer, epoch,
+history, the best weights and the epoch they come from.
+
 Data arrive preloaded as tensors on the training device, or, when larger than memory, as a
 :class:`ChunkedRows` stream of such tensors one chunk at a time; either way a batch is an
 index gather, never a NumPy conversion.
@@ -11,23 +15,18 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Protocol
 
 import torch
 from torch import nn
 from torch.optim import optimizer as _torch_optim
-from tqdm.auto import tqdm
 
-from . import _malloc, distributed, losses
+from . import _malloc, distributed
 
-Objective = Callable[[nn.Module, torch.Tensor, torch.Tensor], Mapping[str, torch.Tensor]]
-"""``objective(module, x_input, x_target) -> {"loss": scalar, other named scalars...}``.
-
-``x_input`` is the (possibly corrupted) batch the module sees; ``x_target`` the clean batch
-it must reconstruct, or the batch's rows of ``Y`` when the loop is given targets. Extra
-entries (e.g. ``"kl"``) are averaged per epoch into the history.
-"""
+Objective = Callable[[nn.Module, dict, "int | None"], Mapping[str, torch.Tensor]]
+"""``objective(module, batch, epoch) -> {"loss": scalar, other named scalars...}``; see
+:mod:`aekit.objectives`."""
 
 Corruption = Callable[[torch.Tensor], torch.Tensor]
 
@@ -35,7 +34,7 @@ Corruption = Callable[[torch.Tensor], torch.Tensor]
 class ChunkedRows(Protocol):
     """Training rows too large for memory, handed to :func:`fit_loop` one chunk at a time.
 
-    Implemented by :class:`aekit.streaming.ChunkStream`.
+    Implemented by :class:`aekit.data.stream.ChunkStream`.
     """
 
     def epoch_chunks(self, epoch: int) -> Iterator[torch.Tensor]:
@@ -158,68 +157,78 @@ class _Stepper:
         )
 
 
+def init_state(module: nn.Module, optimizer: torch.optim.Optimizer, *,
+               phase: str = "train") -> dict:
+    """A fresh loop state, the one plain dict :func:`fit_loop` reads and updates.
+
+    Keys: ``module``, ``optimizer``, ``phase`` (the label of the history records),
+    ``epoch`` (epochs done), ``history`` (one record per epoch), ``last_state`` (weights
+    after the last finished epoch), ``best_state`` / ``best_epoch`` / ``best_monitor`` /
+    ``stale`` (kept by :class:`aekit.callbacks.EarlyStopping`), ``kept_epoch`` (the epoch
+    whose weights the module holds once the loop ends) and ``stop``.
+    """
+    return {
+        "module": module,
+        "optimizer": optimizer,
+        "phase": phase,
+        "epoch": 0,
+        "history": [],
+        "last_state": None,
+        "best_state": None,
+        "best_epoch": None,
+        "best_monitor": math.inf,
+        "stale": 0,
+        "kept_epoch": None,
+        "stop": False,
+    }
+
+
+def _columns(rows) -> dict[str, torch.Tensor]:
+    """Rows as a dict of aligned tensors: a bare tensor is the rows ``"x"``."""
+    return {"x": rows} if isinstance(rows, torch.Tensor) else dict(rows)
+
+
 def fit_loop(
-    module: nn.Module,
+    state: dict,
     objective: Objective,
-    X: torch.Tensor | ChunkedRows,
-    X_val: torch.Tensor | None = None,
+    train: torch.Tensor | Mapping[str, torch.Tensor] | ChunkedRows,
+    val: torch.Tensor | Mapping[str, torch.Tensor] | None = None,
     *,
-    Y: torch.Tensor | None = None,
-    Y_val: torch.Tensor | None = None,
-    optimizer: torch.optim.Optimizer,
     batch_size: int,
     max_epochs: int,
-    patience: int | None = None,
-    tol: float = 1e-4,
     corrupt: Corruption | None = None,
-    phase: str = "train",
-    verbose: int = 0,
-    on_epoch_end: Callable[[dict, nn.Module], None] | None = None,
-    on_epoch_start: Callable[[int], None] | None = None,
     autocast: torch.dtype | None = None,
-) -> list[dict]:
-    """Train ``module`` in place and return one history record per epoch.
+    callbacks: Sequence = (),
+) -> dict:
+    """Train ``state["module"]`` in place, from ``state["epoch"]`` to ``max_epochs``.
 
     Parameters
     ----------
-    module : torch.nn.Module
-        Trained in place; left at its best epoch when ``patience`` is set, else at its last.
+    state : dict
+        From :func:`init_state` (or a state a previous call left).
     objective : callable
-        See :data:`Objective`.
-    X : torch.Tensor of shape (n_samples, ...) or ChunkedRows
-        Training rows in network units, already on the training device; or a stream of
-        such chunks (:class:`ChunkedRows`, data larger than memory), whose batches are drawn
+        ``objective(module, batch, epoch)``; see :mod:`aekit.objectives`.
+    train : torch.Tensor of shape (n_samples, ...), dict of such tensors, or ChunkedRows
+        Training rows in network units on the training device (``"x"``), with any aligned
+        extras (``"y"``: targets) gathered with the same batch indices; or a stream of
+        chunks (:class:`ChunkedRows`, data larger than memory), whose batches are drawn
         within each chunk, in a fresh random order per chunk.
-    X_val : torch.Tensor of shape (n_val, ...), optional
-        Validation rows; early stopping watches their loss (else the training loss).
-    Y, Y_val : torch.Tensor of shape (n_samples, ...) and (n_val, ...), optional
-        Targets (e.g. class indices), gathered with the same batch indices as the rows and
-        passed to ``objective`` as its target. ``None``: the target is the clean row itself.
-    optimizer : torch.optim.Optimizer
+    val : torch.Tensor or dict of tensors, optional
+        Validation rows (and targets); early stopping watches their loss (else the
+        training loss).
     batch_size : int
         Rows per step; the last, smaller batch of an epoch is kept, never dropped.
     max_epochs : int
-    patience : int, optional
-        Stop after this many epochs without a relative improvement of ``tol``, and restore
-        the best weights. ``None`` trains all ``max_epochs``.
     corrupt : callable, optional
-        Applied to each training batch only (denoising); the target stays clean.
-    phase : str
-        Label written into each history record (e.g. "pretrain-1", "train").
-    verbose : int
-        > 0 shows a progress bar with loss and val_loss.
-    on_epoch_end : callable, optional
-        ``on_epoch_end(record, module)`` after each epoch's record is appended (e.g. a
-        TensorBoard logger); it must leave ``module``'s weights and mode unchanged.
-    on_epoch_start : callable, optional
-        ``on_epoch_start(epoch)`` before each epoch (1-based), for schedules such as a KL
-        warm-up kept in a stateful objective.
+        Applied to each training batch's ``"x"`` only (denoising), giving ``"x_in"``.
     autocast : torch.dtype, optional
         Run the training forward pass and loss under ``torch.autocast`` with this dtype
         (mixed precision: see :func:`autocast_dtype`). Validation stays float32.
+    callbacks : sequence of aekit.callbacks.Callback
+        Early stopping, progress, logging; called in order.
 
     Under several processes (an initialised ``torch.distributed`` group, e.g. ``torchrun``;
-    see :mod:`aekit.distributed`) every rank holds the same ``X`` and calls this with the
+    see :mod:`aekit.distributed`) every rank holds the same rows and calls this with the
     same arguments: each global batch of ``batch_size`` rows is split between the ranks,
     their gradients are combined into the global batch's, and the history's losses are
     reduced, so every rank returns the same history and stops in the same epoch. For losses
@@ -228,130 +237,146 @@ def fit_loop(
 
     Returns
     -------
-    history : list of dict
-        Keys ``phase``, ``epoch``, ``loss``, ``val_loss`` (None without validation),
-        ``seconds`` and any extra objective terms.
+    state : dict
+        The same dict: ``history`` gained one record per epoch (``phase``, ``epoch``,
+        ``loss``, ``val_loss`` (None without validation), ``seconds`` and the objective's
+        other terms), the record of the epoch whose weights the module keeps has
+        ``"kept": True``, and ``kept_epoch`` names it. The module is left in eval mode.
 
     Raises
     ------
     TrainingDivergedError
-        When a loss is NaN or infinite; ``module`` is first restored to its last good state.
+        When a loss is NaN or infinite; the module is first restored to its last good state.
     """
-    streamed = not isinstance(X, torch.Tensor)
-    if streamed and Y is not None:
-        raise ValueError("fit_loop takes targets Y with rows in a tensor only, not streamed")
-    history: list[dict] = []
-    monitor_best, best_state, stale = math.inf, None, 0
+    module, phase = state["module"], state["phase"]
+    streamed = callable(getattr(train, "epoch_chunks", None))
+    if streamed:
+        first = None
+    else:
+        train = _columns(train)
+        first = train["x"]
+    val = _columns(val) if val is not None and len(_columns(val)["x"]) else None
     distributed.prepare(module)  # several processes: same start, own noise per rank
-    last_good = _snapshot(module)
-    bar = tqdm(range(1, max_epochs + 1), desc=phase, disable=verbose <= 0, leave=verbose > 1)
-    if not streamed and X.device.type == "cpu":
+    if state["last_state"] is None:
+        state["last_state"] = _snapshot(module)
+    if first is not None and first.device.type == "cpu":
         # Steps re-allocate same-sized tensors: keep them in the heap instead of
         # faulting them in afresh every step (see aekit._malloc).
         _malloc.keep_freed_blocks()
-    step = _Stepper(optimizer)
-    for epoch in bar:
-        if on_epoch_start is not None:
-            on_epoch_start(epoch)
-        start = time.perf_counter()
-        module.train()
-        sums: dict[str, torch.Tensor] = {}
-        n = 0
-        # Rows in memory are one chunk; a stream reads (and scales) one chunk at a time.
-        for chunk in X.epoch_chunks(epoch) if streamed else (X,):
-            perm = distributed.broadcast(torch.randperm(len(chunk), device=chunk.device))
-            for i in range(0, len(chunk), batch_size):
-                # draw batch -> corrupt -> forward + loss -> backward -> step
-                batch = perm[i : i + batch_size]  # rank 0's order, shared by every rank
-                idx, rows = distributed.shard(batch)  # this process's share (all of it alone)
-                x = chunk.index_select(0, idx)
-                x_in = corrupt(x) if corrupt is not None else x
-                target = Y.index_select(0, idx) if Y is not None else x
-                with torch.autocast(chunk.device.type, autocast, enabled=autocast is not None):
-                    terms = objective(module, x_in, target)
-                optimizer.zero_grad(set_to_none=True)
-                terms["loss"].backward()
-                distributed.sum_gradients(module.parameters(), rows / len(batch))
-                step()
-                # log: running sums stay on the device; one sync per epoch, not per batch.
-                for key, value in terms.items():
-                    sums[key] = sums.get(key, 0.0) + value.detach() * rows
-            n += len(chunk)
-            del chunk  # a streamed chunk is freed before the next one is read
-        if n == 0:
-            raise ValueError(f"{phase}: no training rows in epoch {epoch}")
-        record = {"phase": phase, "epoch": epoch}
-        # Summed over processes too, so every rank logs and stops on the same numbers.
-        record.update({k: float(v) / n for k, v in distributed.all_reduce_sum(sums).items()})
-        # evaluate
-        has_val = X_val is not None and len(X_val) > 0
-        val_loss = evaluate(module, objective, X_val, Y_val) if has_val else None
-        record["val_loss"] = distributed.all_reduce_mean(val_loss) if has_val else None
-        record["seconds"] = time.perf_counter() - start
-        monitored = record["val_loss"] if record["val_loss"] is not None else record["loss"]
-        if not (math.isfinite(record["loss"]) and math.isfinite(monitored)):
-            module.load_state_dict(last_good)
-            raise TrainingDivergedError(
-                f"{phase}: the loss became {record['loss']} in epoch {epoch}; the model was "
-                f"restored to its state after epoch {epoch - 1}. Lower learning_rate (now "
-                f"{optimizer.param_groups[0]['lr']:g}), keep a scaler on (scaler='standard') "
-                "so inputs are O(1), or use a bounded activation."
-            )
-        history.append(record)
-        last_good = _snapshot(module)
-        if on_epoch_end is not None:
-            on_epoch_end(record, module)
-        if verbose > 0:
-            bar.set_postfix({k: record[k] for k in ("loss", "val_loss") if record[k] is not None})
-        # stop
-        if patience is None:
-            continue
-        if monitored < monitor_best - tol * abs(monitor_best) or best_state is None:
-            monitor_best, best_state, stale = monitored, last_good, 0
-        else:
-            stale += 1
-            if stale >= patience:
-                break
-    bar.close()
-    if best_state is not None:
-        module.load_state_dict(best_state)
+    step = _Stepper(state["optimizer"])
+    state["max_epochs"] = max_epochs
+    try:
+        for cb in callbacks:
+            cb.on_train_begin(state)
+        while state["epoch"] < max_epochs and not state["stop"]:
+            epoch = state["epoch"] + 1
+            for cb in callbacks:
+                cb.on_epoch_begin(state, epoch)
+            start = time.perf_counter()
+            chunks = train.epoch_chunks(epoch) if streamed else (train,)
+            record = {"phase": phase, "epoch": epoch,
+                      **_train_epoch(state, objective, chunks, epoch, step, batch_size,
+                                     corrupt, autocast)}
+            # evaluate
+            val_loss = evaluate(module, objective, val) if val is not None else None
+            record["val_loss"] = distributed.all_reduce_mean(val_loss) if val is not None else None
+            record["seconds"] = time.perf_counter() - start
+            _check_diverged(state, record)
+            state["history"].append(record)
+            state["epoch"] = epoch
+            state["last_state"] = _snapshot(module)
+            for cb in callbacks:
+                cb.on_epoch_end(state, record)
+    finally:
+        for cb in callbacks:
+            cb.on_train_end(state)
+    # The kept weights: the best epoch's when a callback kept one, else the last epoch's.
+    if state["best_state"] is not None:
+        module.load_state_dict(state["best_state"])
+        state["kept_epoch"] = state["best_epoch"]
+    else:
+        state["kept_epoch"] = state["epoch"]
+    for record in state["history"]:
+        if record["epoch"] == state["kept_epoch"]:
+            record["kept"] = True
     module.eval()
-    return history
+    return state
 
 
-def kept_val_loss(history: list[dict], restored_best: bool, phase: str = "train"):
-    """Validation loss of the weights :func:`fit_loop` left, or None without validation.
+def _train_epoch(state, objective, chunks, epoch, step, batch_size, corrupt, autocast) -> dict:
+    """One epoch of steps over ``chunks``; returns the epoch's mean of each term."""
+    module, optimizer = state["module"], state["optimizer"]
+    module.train()
+    sums: dict[str, torch.Tensor] = {}
+    n = 0
+    # Rows in memory are one chunk; a stream reads (and scales) one chunk at a time.
+    for chunk in chunks:
+        chunk = _columns(chunk)
+        x_all = chunk["x"]
+        perm = distributed.broadcast(torch.randperm(len(x_all), device=x_all.device))
+        for i in range(0, len(x_all), batch_size):
+            # draw batch -> corrupt -> forward + loss -> backward -> step
+            drawn = perm[i : i + batch_size]
+            idx, rows = distributed.shard(drawn)  # this process's share (all of it alone)
+            batch = {key: value.index_select(0, idx) for key, value in chunk.items()}
+            batch["x_in"] = corrupt(batch["x"]) if corrupt is not None else batch["x"]
+            with torch.autocast(x_all.device.type, autocast, enabled=autocast is not None):
+                terms = objective(module, batch, epoch)
+            optimizer.zero_grad(set_to_none=True)
+            terms["loss"].backward()
+            distributed.sum_gradients(module.parameters(), rows / len(drawn))
+            step()
+            # log: running sums stay on the device; one sync per epoch, not per batch.
+            for key, value in terms.items():
+                sums[key] = sums.get(key, 0.0) + value.detach() * rows
+        n += len(x_all)
+        del chunk, x_all  # a streamed chunk is freed before the next one is read
+    if n == 0:
+        raise ValueError(f"{state['phase']}: no training rows in epoch {epoch}")
+    # Summed over processes too, so every rank logs and stops on the same numbers.
+    return {k: float(v) / n for k, v in distributed.all_reduce_sum(sums).items()}
 
-    The best epoch's when it restored the best weights (``patience`` set), else the last
-    epoch's; only records of ``phase`` count (pretraining losses are on hidden codes).
-    """
-    val = [r["val_loss"] for r in history if r["phase"] == phase and r["val_loss"] is not None]
-    if not val:
-        return None
-    return min(val) if restored_best else val[-1]
+
+def _check_diverged(state: dict, record: dict) -> None:
+    """Restore the last good weights and raise when the epoch's losses are not finite."""
+    monitored = record["val_loss"] if record["val_loss"] is not None else record["loss"]
+    if math.isfinite(record["loss"]) and math.isfinite(monitored):
+        return
+    state["module"].load_state_dict(state["last_state"])
+    epoch = record["epoch"]
+    raise TrainingDivergedError(
+        f"{state['phase']}: the loss became {record['loss']} in epoch {epoch}; the model was "
+        f"restored to its state after epoch {epoch - 1}. Lower learning_rate (now "
+        f"{state['optimizer'].param_groups[0]['lr']:g}), keep a scaler on (scaler='standard') "
+        "so inputs are O(1), or use a bounded activation."
+    )
+
+
+def kept_record(history: Sequence[dict], phase: str = "train") -> dict | None:
+    """The history record of the epoch whose weights :func:`fit_loop` kept in ``phase``."""
+    for record in history:
+        if record["phase"] == phase and record.get("kept"):
+            return record
+    return None
 
 
 @torch.no_grad()
-def evaluate(
-    module: nn.Module,
-    objective: Objective,
-    X: torch.Tensor,
-    Y: torch.Tensor | None = None,
-    batch_size: int = 4096,
-) -> float:
-    """Mean ``objective`` loss over ``X`` (targets ``Y``, else ``X``) in eval mode.
+def evaluate(module: nn.Module, objective: Objective, rows, batch_size: int = 4096) -> float:
+    """Mean ``objective`` loss over ``rows`` (a tensor, or a dict with targets) in eval mode.
 
-    Eval mode: no corruption, no dropout.
+    Eval mode: no corruption, no dropout; ``epoch`` is None (schedules at their end).
     """
     was_training = module.training
     module.eval()
-    total = torch.zeros((), device=X.device)
-    for i in range(0, X.shape[0], batch_size):
-        x = X[i : i + batch_size]
-        target = Y[i : i + batch_size] if Y is not None else x
-        total += objective(module, x, target)["loss"] * x.shape[0]
+    rows = _columns(rows)
+    n = len(rows["x"])
+    total = torch.zeros((), device=rows["x"].device)
+    for i in range(0, n, batch_size):
+        batch = {key: value[i : i + batch_size] for key, value in rows.items()}
+        batch["x_in"] = batch["x"]
+        total += objective(module, batch, None)["loss"] * len(batch["x"])
     module.train(was_training)
-    return float(total) / X.shape[0]
+    return float(total) / n
 
 
 def _snapshot(module: nn.Module) -> dict[str, torch.Tensor]:
@@ -363,111 +388,3 @@ def infer(fn: Callable[[torch.Tensor], torch.Tensor], X: torch.Tensor, batch_siz
     """Apply ``fn`` to ``X`` in batches under ``no_grad``; returns the concatenation."""
     with torch.no_grad():
         return torch.cat([fn(X[i : i + batch_size]) for i in range(0, X.shape[0], batch_size)])
-
-
-
-# --------------------------------------------------------------------------- greedy pretraining
-def layer_blocks(seq: nn.Sequential) -> list[nn.Sequential]:
-    """Split ``seq`` into blocks, each a layer with parameters and the modules after it.
-
-    ``[Linear, ELU, Dropout, Linear]`` -> ``[Sequential(Linear, ELU, Dropout),
-    Sequential(Linear)]``.
-    The blocks share the modules of ``seq`` (training a block trains ``seq``).
-    """
-    blocks: list[list[nn.Module]] = []
-    for m in seq:
-        if any(True for _ in m.parameters(recurse=False)) or not blocks:
-            blocks.append([])
-        blocks[-1].append(m)
-    return [nn.Sequential(*b) for b in blocks]
-
-
-def pretrain_greedy(
-    encoder: nn.Sequential,
-    decoder: nn.Sequential,
-    X: torch.Tensor,
-    X_val: torch.Tensor | None = None,
-    *,
-    make_optimizer: Callable[[list], torch.optim.Optimizer],
-    batch_size: int,
-    max_epochs: int,
-    loss: str = "mse",
-    corrupt_for: Callable[[int, torch.Tensor], Corruption | None] | None = None,
-    patience: int | None = None,
-    tol: float = 1e-4,
-    verbose: int = 0,
-    on_epoch_end: Callable[[dict, nn.Module], None] | None = None,
-    autocast: torch.dtype | None = None,
-) -> list[dict]:
-    """Stacked greedy layer-wise pretraining of a deep autoencoder, in place.
-
-    For encoder layer ``i`` (outermost first), a shallow autoencoder made of that layer and
-    its mirror image in the decoder (the decoder's ``i``-th layer from the end) learns to
-    reconstruct the previous layer's codes, with :func:`fit_loop`. The codes are computed
-    once per layer, without gradients and in eval mode, so the layers below are frozen by
-    construction and never recomputed. Because the shallow autoencoders *are* the deep
-    model's layers, their trained weights end up stacked in the deep model, decoder layers
-    included (mirrored); fine-tune it end to end afterwards with :func:`fit_loop`.
-
-    Parameters
-    ----------
-    encoder, decoder : nn.Sequential
-        The deep model's halves; the decoder mirrors the encoder layer for layer (plain or
-        tied linear layers, each followed by its activation and dropout).
-    X, X_val : torch.Tensor of shape (n, d) and (n_val, d)
-        Training (and validation) rows in network units.
-    make_optimizer : callable
-        ``make_optimizer(parameters)`` -> a fresh optimizer for each layer.
-    batch_size, max_epochs, patience, tol, verbose, autocast
-        As in :func:`fit_loop`; ``max_epochs`` is per layer.
-    loss : {"mse", "bce"}
-        Reconstruction loss of the first layer (which reconstructs the input); the inner
-        layers reconstruct hidden codes with ``"mse"``.
-    corrupt_for : callable, optional
-        ``corrupt_for(layer, H)`` -> the corruption for layer ``layer`` (1-based; layer 1
-        sees the input rows) trained on codes ``H``, or None: stacked denoising
-        autoencoders (Vincent et al. 2010).
-    on_epoch_end : callable, optional
-        Passed to :func:`fit_loop` (it receives the shallow autoencoder).
-
-    Returns
-    -------
-    history : list of dict
-        :func:`fit_loop` records with phases ``"pretrain-1"``, ``"pretrain-2"``, ...
-    """
-    enc_blocks, dec_blocks = layer_blocks(encoder), layer_blocks(decoder)
-    if len(enc_blocks) != len(dec_blocks):
-        raise ValueError(
-            f"greedy pretraining needs a decoder that mirrors the encoder; got {len(enc_blocks)} "
-            f"encoder and {len(dec_blocks)} decoder layers"
-        )
-    history: list[dict] = []
-    H, H_val = X, X_val
-    for i, (enc, dec) in enumerate(zip(enc_blocks, reversed(dec_blocks))):
-        shallow = nn.Sequential(enc, dec)
-        kind = loss if i == 0 else "mse"
-
-        def objective(module, x_in, x, kind=kind):
-            return {"loss": losses.reconstruction(module(x_in), x, kind)}
-
-        history += fit_loop(
-            shallow,
-            objective,
-            H,
-            H_val,
-            optimizer=make_optimizer(list(shallow.parameters())),
-            batch_size=batch_size,
-            max_epochs=max_epochs,
-            patience=patience,
-            tol=tol,
-            corrupt=corrupt_for(i + 1, H) if corrupt_for is not None else None,
-            phase=f"pretrain-{i + 1}",
-            verbose=verbose,
-            on_epoch_end=on_epoch_end,
-            autocast=autocast,
-        )
-        # The next layer's inputs: this layer's codes, computed once (eval mode: no dropout).
-        enc.eval()
-        H = infer(enc, H)
-        H_val = infer(enc, H_val) if H_val is not None and len(H_val) else H_val
-    return history

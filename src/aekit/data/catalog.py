@@ -1,54 +1,32 @@
-"""Datasets: embedded, downloadable, read from files, or generated.
-
-Everything here returns plain NumPy arrays (features as float32 or float64, labels as int64) so
-the estimators never need to know where data came from.
+"""Named datasets: scikit-learn's embedded digits, MNIST and Fashion-MNIST, and
+:func:`load_dataset`, the one entry point by name or path that the command line uses.
 
 - ``load_digits``: scikit-learn's embedded 8x8 digits, no download.
 - ``load_fashion_mnist`` / ``load_mnist``: the IDX files, found locally (``data_home``,
-  ``$AEKIT_DATA``, ``~/.cache/aekit``, the Debian package ``dataset-fashion-mnist``) or downloaded
-  once with a SHA-256 check.
-- ``read_array``: ``.npy`` / ``.npz`` / ``.csv`` files.
-- ``load_dataset``: one entry point by name or path, used by the command line.
-- ``make_derived_variables`` / ``make_low_variance``: small synthetic problems with known answers.
+  ``$AEKIT_DATA``, ``~/.cache/aekit``, the Debian package ``dataset-fashion-mnist``) or
+  downloaded once with a SHA-256 check.
+- ``load_dataset``: a name or a file (read by :mod:`aekit.data.files`), split in two.
+
+Everything here returns plain NumPy arrays (features as float32 or float64, labels as int64)
+so the estimators never need to know where data came from.
 """
 
 from __future__ import annotations
 
-import csv
 import gzip
 import hashlib
-import numbers
 import os
 import urllib.error
 import urllib.request
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 from sklearn.model_selection import train_test_split
-from sklearn.utils import check_random_state
 
-from ._io import atomic_path
-
-__all__ = [
-    "DATASET_NAMES",
-    "DERIVED_VARIABLE_NAMES",
-    "ArrayData",
-    "Dataset",
-    "fetch_idx_files",
-    "load_dataset",
-    "load_digits",
-    "load_fashion_mnist",
-    "load_mnist",
-    "make_derived_variables",
-    "make_low_variance",
-    "read_array",
-    "read_idx",
-]
-
-DERIVED_VARIABLE_NAMES = ("a", "b", "a+b", "a*b", "a/b", "a**b")
+from .._io import atomic_path
+from .files import FILE_SUFFIXES, read_array
 
 # --------------------------------------------------------------------------------------------
 # Embedded digits
@@ -446,129 +424,6 @@ load_mnist.__doc__ = _IDX_LOADER_DOC.format(pretty="MNIST", name="mnist", extra=
 
 
 # --------------------------------------------------------------------------------------------
-# Files
-# --------------------------------------------------------------------------------------------
-
-
-class ArrayData(NamedTuple):
-    """What :func:`read_array` returns; unpacks as ``X, y, feature_names = read_array(path)``."""
-
-    X: np.ndarray
-    y: np.ndarray | None
-    feature_names: list[str] | None
-
-
-_FILE_SUFFIXES = (".npy", ".npz", ".csv")
-
-
-def read_array(path, *, mmap=False):
-    """Read a numeric array from a ``.npy``, ``.npz`` or ``.csv`` file.
-
-    Parameters
-    ----------
-    path : str or path-like
-        The file; its type is taken from the extension.
-    mmap : bool, default=False
-        Memory-map a ``.npy`` file read-only instead of loading it, for arrays larger than
-        memory. Other formats cannot be mapped and are loaded whole.
-
-    Returns
-    -------
-    X : ndarray of shape (n_samples, n_features) (or whatever shape the ``.npy``/``.npz`` holds)
-        For ``.npz``: the array under key ``X`` if present, else the first array that is not
-        ``y``. For ``.csv``: float64.
-    y : ndarray of shape (n_samples,) or None
-        The ``y`` array of an ``.npz`` file, else None.
-    feature_names : list of str or None
-        The header row of a ``.csv`` file, else None.
-
-    Raises
-    ------
-    FileNotFoundError
-        If ``path`` does not exist.
-    ValueError
-        For an unknown extension, an empty file, an ``.npz`` without arrays, or a CSV cell that
-        is not a number (the message gives its line and column) or a ragged CSV row.
-    """
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in _FILE_SUFFIXES:
-        raise ValueError(f"{path}: unsupported file type {suffix or '(no extension)'!r}; "
-                         f"expected one of {', '.join(_FILE_SUFFIXES)}")
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file")
-    if path.stat().st_size == 0:
-        raise ValueError(f"{path}: file is empty")
-    if suffix == ".npy":
-        # allow_pickle=False: an object array would run arbitrary code on load.
-        X = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
-        return ArrayData(X, None, None)
-    if suffix == ".npz":
-        return _read_npz(path)
-    return _read_csv(path)
-
-
-def _read_npz(path):
-    with np.load(path, allow_pickle=False) as archive:
-        keys = list(archive.files)
-        if "X" in keys:
-            x_key = "X"
-        else:
-            others = [k for k in keys if k != "y"]
-            if not others:
-                raise ValueError(f"{path}: no feature array in the archive (keys: {keys}); "
-                                 "store the features under 'X'")
-            x_key = others[0]
-        X = archive[x_key]
-        y = archive["y"] if "y" in keys else None
-    return ArrayData(X, y, None)
-
-
-def _is_number(cell):
-    try:
-        float(cell)
-    except ValueError:
-        return False
-    return True
-
-
-def _read_csv(path):
-    with open(path, newline="", encoding="utf-8") as f:
-        # Keep file line numbers (1-based) so that errors point at the right line.
-        rows = [(i, row) for i, row in enumerate(csv.reader(f), start=1)
-                if any(cell.strip() for cell in row)]
-    if not rows:
-        raise ValueError(f"{path}: file holds no data")
-    # One header row is recognised by containing something that is not a number.
-    feature_names = None
-    if not all(_is_number(cell) for cell in rows[0][1]):
-        feature_names = [cell.strip() for cell in rows[0][1]]
-        rows = rows[1:]
-        if not rows:
-            raise ValueError(f"{path}: file has a header but no data rows")
-    n_columns = len(rows[0][1])
-    if feature_names is not None and len(feature_names) != n_columns:
-        raise ValueError(f"{path}: header has {len(feature_names)} names but the first data row "
-                         f"has {n_columns} values")
-    X = np.empty((len(rows), n_columns), dtype=np.float64)
-    for r, (line, row) in enumerate(rows):
-        if len(row) != n_columns:
-            raise ValueError(f"{path}: line {line} has {len(row)} values, expected {n_columns}")
-        try:
-            X[r] = [float(cell) for cell in row]
-        except ValueError:
-            for c, cell in enumerate(row, start=1):
-                if not _is_number(cell):
-                    column = f"column {c}"
-                    if feature_names is not None:
-                        column += f" ({feature_names[c - 1]!r})"
-                    raise ValueError(f"{path}: line {line}, {column}: {cell!r} is not a "
-                                     "number") from None
-            raise
-    return ArrayData(X, None, feature_names)
-
-
-# --------------------------------------------------------------------------------------------
 # One entry point for the command line
 # --------------------------------------------------------------------------------------------
 
@@ -642,10 +497,10 @@ def load_dataset(spec, *, test_size=0.2, random_state=0):
         return Dataset(X_train, X_test, y_train, y_test, None, (28, 28), key)
 
     path = Path(spec)
-    if path.suffix.lower() not in _FILE_SUFFIXES:
+    if path.suffix.lower() not in FILE_SUFFIXES:
         raise ValueError(f"unknown dataset {str(spec)!r}: expected one of "
                          f"{', '.join(DATASET_NAMES)}, or a path to a "
-                         f"{', '.join(_FILE_SUFFIXES)} file")
+                         f"{', '.join(FILE_SUFFIXES)} file")
     X, y, feature_names = read_array(path)
     image_shape = None
     if X.ndim == 3:
@@ -663,83 +518,3 @@ def load_dataset(spec, *, test_size=0.2, random_state=0):
         X_train, X_test, y_train, y_test = train_test_split(
             X, y, test_size=test_size, random_state=random_state)
     return Dataset(X_train, X_test, y_train, y_test, feature_names, image_shape, str(path))
-
-
-# --------------------------------------------------------------------------------------------
-# Synthetic generators
-# --------------------------------------------------------------------------------------------
-
-
-def _check_positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
-def _check_real(value, name, *, positive=False):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
-    if positive and value <= 0:
-        raise ValueError(f"{name} must be positive, got {value!r}")
-    return float(value)
-
-
-def make_derived_variables(n_samples=1000, *, random_state=None):
-    """Six variables that are functions of two: the classic 6-inputs, 2-code test.
-
-    Two independent variables a, b ~ U[0, 0.5] and four columns derived from them. An
-    autoencoder with a 2-unit bottleneck can reconstruct all six almost perfectly; PCA with two
-    components cannot, because a*b, a/b and a**b are not linear in a and b.
-
-    Parameters
-    ----------
-    n_samples : int, default=1000
-        Number of rows.
-    random_state : int, RandomState instance or None, default=None
-        Seed for reproducible output.
-
-    Returns
-    -------
-    X : ndarray of shape (n_samples, 6), dtype float64
-        Columns ``DERIVED_VARIABLE_NAMES``: a, b, a+b, a*b, a/b, a**b. a is in [0, 0.5) and
-        b in (0, 0.5], so a/b is always finite.
-    """
-    n_samples = _check_positive_int(n_samples, "n_samples")
-    rng = check_random_state(random_state)
-    a = rng.uniform(0.0, 0.5, size=n_samples)
-    # uniform draws from [low, high); reflected, that is (0, 0.5]: b is never 0, a/b stays finite.
-    b = 0.5 - rng.uniform(0.0, 0.5, size=n_samples)
-    return np.column_stack([a, b, a + b, a * b, a / b, a**b])
-
-
-def make_low_variance(n_samples=1000, n_features=84, *, mean=1.109, std=0.00124,
-                      random_state=None):
-    """Features with a large mean and a tiny spread: the data an unscaled network never learns.
-
-    Every feature is drawn from N(mean, std). Without input scaling a network fits the mean and
-    stops, since the variation is ~1000x smaller than the offset; with in-model standardisation
-    it is ordinary data. Useful to test that scaling and the badly-scaled-input diagnostic work.
-
-    Parameters
-    ----------
-    n_samples : int, default=1000
-        Number of rows.
-    n_features : int, default=84
-        Number of columns.
-    mean : float, default=1.109
-        Mean of every feature.
-    std : float, default=0.00124
-        Standard deviation of every feature; must be positive.
-    random_state : int, RandomState instance or None, default=None
-        Seed for reproducible output.
-
-    Returns
-    -------
-    X : ndarray of shape (n_samples, n_features), dtype float64
-    """
-    n_samples = _check_positive_int(n_samples, "n_samples")
-    n_features = _check_positive_int(n_features, "n_features")
-    mean = _check_real(mean, "mean")
-    std = _check_real(std, "std", positive=True)
-    rng = check_random_state(random_state)
-    return rng.normal(mean, std, size=(n_samples, n_features))

@@ -1,4 +1,4 @@
-"""Tests for aekit.datasets. None touches the network: downloads come from a local HTTP server."""
+"""Tests for aekit.data (catalog, files, synthetic). None touches the network: downloads come from a local HTTP server."""
 
 import gzip
 import hashlib
@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from aekit import datasets
-from aekit.datasets import (
+from aekit.data import catalog as datasets
+from aekit.data import (
     DERIVED_VARIABLE_NAMES,
     Dataset,
     fetch_idx_files,

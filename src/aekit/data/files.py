@@ -1,52 +1,158 @@
-"""Rows read from disk a chunk at a time: training and encoding data larger than memory.
-
-:func:`open_rows` opens what the estimators accept besides in-memory arrays:
-
-- a ``.npy`` file, or a :class:`numpy.memmap` such as ``np.load(path, mmap_mode="r")``;
-- a directory of ``.npy`` shards, each of shape ``(n_i, n_features)``, read in name order;
-- a Parquet file or a directory of them: numeric columns, the same in every file
-  (needs ``pip install aekit[parquet]``).
+"""Every reader of rows from files: ``.npy``, ``.npz``, ``.csv`` read whole
+(:func:`read_array`), and ``.npy`` files, memmaps, directories of ``.npy`` shards and Parquet
+read a block of rows at a time (:func:`open_rows`).
 
 A :class:`RowSource` reads blocks of at most ``chunk_rows`` consecutive rows of one file,
 each as a fresh in-memory copy, and lets go of the file's pages once a block is copied, so
 the memory a pass takes is bounded by the chunk size, not by the size of the data.
-Training shuffles twice: the order of the blocks (anew every epoch) and the rows within each
-block. Rows far apart in a file therefore never share a batch: shuffle a file once when
-writing it if it is sorted (by class, by time, ...).
-
-:class:`ChunkStream` hands the blocks, scaled and on the training device, to
-:func:`aekit.training.fit_loop`; :func:`save_npy` writes rows computed chunk by chunk.
 """
 
 from __future__ import annotations
 
+import csv
 import mmap
 import os
-from collections.abc import Callable, Iterable, Iterator
-from itertools import chain
+from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
-import torch
 
-from . import _malloc
-from ._io import atomic_path
+from .. import _malloc
 
 __all__ = [
-    "CHUNK_BYTES",
+    "FILE_SUFFIXES",
+    "STREAM_SUFFIXES",
+    "ArrayData",
     "Chunk",
-    "ChunkStream",
     "RowSource",
-    "default_chunk_rows",
     "is_streamable",
     "open_rows",
-    "save_npy",
+    "read_array",
 ]
 
-CHUNK_BYTES = 64 * 2**20
-"""Size of a chunk of float32 rows when ``chunk_rows`` is not given (64 MiB)."""
+# --------------------------------------------------------------------------- whole files
 
+
+class ArrayData(NamedTuple):
+    """What :func:`read_array` returns; unpacks as ``X, y, feature_names = read_array(path)``."""
+
+    X: np.ndarray
+    y: np.ndarray | None
+    feature_names: list[str] | None
+
+
+FILE_SUFFIXES = (".npy", ".npz", ".csv")
+
+
+def read_array(path, *, mmap=False):
+    """Read a numeric array from a ``.npy``, ``.npz`` or ``.csv`` file.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file; its type is taken from the extension.
+    mmap : bool, default=False
+        Memory-map a ``.npy`` file read-only instead of loading it, for arrays larger than
+        memory. Other formats cannot be mapped and are loaded whole.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_features) (or whatever shape the ``.npy``/``.npz`` holds)
+        For ``.npz``: the array under key ``X`` if present, else the first array that is not
+        ``y``. For ``.csv``: float64.
+    y : ndarray of shape (n_samples,) or None
+        The ``y`` array of an ``.npz`` file, else None.
+    feature_names : list of str or None
+        The header row of a ``.csv`` file, else None.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    ValueError
+        For an unknown extension, an empty file, an ``.npz`` without arrays, or a CSV cell that
+        is not a number (the message gives its line and column) or a ragged CSV row.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in FILE_SUFFIXES:
+        raise ValueError(f"{path}: unsupported file type {suffix or '(no extension)'!r}; "
+                         f"expected one of {', '.join(FILE_SUFFIXES)}")
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise ValueError(f"{path}: file is empty")
+    if suffix == ".npy":
+        # allow_pickle=False: an object array would run arbitrary code on load.
+        X = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+        return ArrayData(X, None, None)
+    if suffix == ".npz":
+        return _read_npz(path)
+    return _read_csv(path)
+
+
+def _read_npz(path):
+    with np.load(path, allow_pickle=False) as archive:
+        keys = list(archive.files)
+        if "X" in keys:
+            x_key = "X"
+        else:
+            others = [k for k in keys if k != "y"]
+            if not others:
+                raise ValueError(f"{path}: no feature array in the archive (keys: {keys}); "
+                                 "store the features under 'X'")
+            x_key = others[0]
+        X = archive[x_key]
+        y = archive["y"] if "y" in keys else None
+    return ArrayData(X, y, None)
+
+
+def _is_number(cell):
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
+def _read_csv(path):
+    with open(path, newline="", encoding="utf-8") as f:
+        # Keep file line numbers (1-based) so that errors point at the right line.
+        rows = [(i, row) for i, row in enumerate(csv.reader(f), start=1)
+                if any(cell.strip() for cell in row)]
+    if not rows:
+        raise ValueError(f"{path}: file holds no data")
+    # One header row is recognised by containing something that is not a number.
+    feature_names = None
+    if not all(_is_number(cell) for cell in rows[0][1]):
+        feature_names = [cell.strip() for cell in rows[0][1]]
+        rows = rows[1:]
+        if not rows:
+            raise ValueError(f"{path}: file has a header but no data rows")
+    n_columns = len(rows[0][1])
+    if feature_names is not None and len(feature_names) != n_columns:
+        raise ValueError(f"{path}: header has {len(feature_names)} names but the first data row "
+                         f"has {n_columns} values")
+    X = np.empty((len(rows), n_columns), dtype=np.float64)
+    for r, (line, row) in enumerate(rows):
+        if len(row) != n_columns:
+            raise ValueError(f"{path}: line {line} has {len(row)} values, expected {n_columns}")
+        try:
+            X[r] = [float(cell) for cell in row]
+        except ValueError:
+            for c, cell in enumerate(row, start=1):
+                if not _is_number(cell):
+                    column = f"column {c}"
+                    if feature_names is not None:
+                        column += f" ({feature_names[c - 1]!r})"
+                    raise ValueError(f"{path}: line {line}, {column}: {cell!r} is not a "
+                                     "number") from None
+            raise
+    return ArrayData(X, None, feature_names)
+
+
+# --------------------------------------------------------------------------- rows a block at a time
 NPY_SUFFIXES = (".npy",)
 PARQUET_SUFFIXES = (".parquet", ".pq")
 STREAM_SUFFIXES = NPY_SUFFIXES + PARQUET_SUFFIXES
@@ -56,11 +162,6 @@ STREAM_SUFFIXES = NPY_SUFFIXES + PARQUET_SUFFIXES
 def is_streamable(X) -> bool:
     """True for what is read in chunks: a path (str or path-like), a memmap, a RowSource."""
     return isinstance(X, (str, os.PathLike, np.memmap, RowSource))
-
-
-def default_chunk_rows(n_features: int) -> int:
-    """Rows of ``n_features`` float32 values that fill :data:`CHUNK_BYTES` (at least 1)."""
-    return max(1, CHUNK_BYTES // (4 * max(1, int(n_features))))
 
 
 class Chunk(NamedTuple):
@@ -301,11 +402,11 @@ class _ArrayPart:
 
     def read(self, start: int, stop: int, dtype) -> np.ndarray:
         rows = _read_rows(self.array, start, stop, dtype)
-        _release_pages(self.array)
+        release_pages(self.array)
         return rows
 
 
-def _release_pages(array: np.ndarray) -> None:
+def release_pages(array: np.ndarray) -> None:
     """Drop the pages of ``array``'s memory map from this process's resident memory.
 
     Pages of a mapped file count as the process's memory once read, until they are
@@ -321,18 +422,6 @@ def _release_pages(array: np.ndarray) -> None:
         mm.madvise(advice)
     except (OSError, ValueError, AttributeError):  # closed map, or no madvise here
         pass
-
-
-def to_device(rows: np.ndarray, device: torch.device) -> torch.Tensor:
-    """A chunk as float32 on ``device``; to a GPU through pinned (page-locked) host memory.
-
-    A GPU copies from pinned memory by DMA at full bus speed, and the copy overlaps the
-    GPU work still queued; from pageable memory the driver stages it first.
-    """
-    tensor = torch.from_numpy(rows)
-    if device.type != "cuda":
-        return tensor.to(device, torch.float32)
-    return tensor.to(torch.float32).pin_memory().to(device, non_blocking=True)
 
 
 def _trim_heap() -> None:
@@ -438,92 +527,3 @@ def _parquet_source(files: list[Path], name: str) -> RowSource:
 def _head(names, k: int = 5) -> str:
     names = list(names)
     return str(names[:k])[:-1] + (", ...]" if len(names) > k else "]")
-
-
-# --------------------------------------------------------------------------- training
-class ChunkStream:
-    """Training rows streamed from a :class:`RowSource`, as :func:`~aekit.training.fit_loop`
-    takes them in place of a tensor.
-
-    Each epoch reads every row once (except those in ``exclude``): the blocks in a fresh
-    random order, seeded by ``seed`` and the epoch, the rows within each block shuffled;
-    each chunk is converted to float32 on ``device`` and passed through ``transform`` (the
-    fitted in-model scaler) before the loop sees it.
-
-    Parameters
-    ----------
-    source : RowSource
-    chunk_rows : int
-        Rows read at once.
-    transform : callable
-        ``transform(rows) -> rows in network units``, on ``device``.
-    device : torch.device
-    seed : int
-        The same on every process, so all of them read the same chunks in the same order.
-    exclude : ndarray of int, optional
-        Sorted row indices left out of training (the validation hold-out).
-    bounds : torch.Tensor of shape (2, n_features), optional
-        Each feature's minimum and maximum in network units: stands in for the rows where
-        only their range matters (the bounds of a denoising corruption).
-    rank, world_size : int, default=0, 1
-        Passed to :meth:`RowSource.iter_chunks`: with ``world_size > 1`` this process reads
-        only every ``world_size``-th block.
-    """
-
-    def __init__(
-        self,
-        source: RowSource,
-        chunk_rows: int,
-        *,
-        transform: Callable[[torch.Tensor], torch.Tensor],
-        device: torch.device,
-        seed: int,
-        exclude: np.ndarray | None = None,
-        bounds: torch.Tensor | None = None,
-        rank: int = 0,
-        world_size: int = 1,
-    ):
-        self.source, self.chunk_rows, self.transform = source, chunk_rows, transform
-        self.device, self.seed, self.exclude, self.bounds = device, seed, exclude, bounds
-        self.rank, self.world_size = rank, world_size
-
-    def epoch_chunks(self, epoch: int) -> Iterator[torch.Tensor]:
-        """The chunks of epoch ``epoch`` (1-based), in network units, on the device."""
-        for rows in self.source.iter_chunks(
-            self.chunk_rows, shuffle=True, seed=(self.seed, epoch), exclude=self.exclude,
-            rank=self.rank, world_size=self.world_size,
-        ):
-            rows = self.transform(to_device(rows, self.device))
-            yield rows
-            del rows  # freed (the loop is done with it) before the next chunk is read
-
-
-# --------------------------------------------------------------------------- writing
-def save_npy(path, chunks: Iterable[np.ndarray], n_rows: int) -> tuple[int, ...]:
-    """Write chunks of rows, ``n_rows`` in all, to the ``.npy`` file ``path``, atomically.
-
-    The file is filled through a memory map, one chunk at a time, so the rows are never all
-    in memory; it replaces ``path`` only once complete. Width and dtype are the first
-    chunk's. Returns the shape written.
-    """
-    chunks = iter(chunks)
-    first = next(chunks, None)
-    if first is None:
-        raise ValueError(f"{path}: no rows to write")
-    with atomic_path(path) as tmp:
-        out = np.lib.format.open_memmap(
-            tmp, mode="w+", dtype=first.dtype, shape=(n_rows, *first.shape[1:])
-        )
-        done = 0
-        for rows in chain([first], chunks):
-            if done + len(rows) > n_rows:
-                raise ValueError(f"{path}: more than the {n_rows} rows announced")
-            out[done : done + len(rows)] = rows
-            done += len(rows)
-            _release_pages(out)  # written pages go to the page cache, not our memory
-        if done != n_rows:
-            raise ValueError(f"{path}: {done} rows written, {n_rows} announced")
-        shape = out.shape
-        out.flush()
-        del out
-    return shape

@@ -1,0 +1,135 @@
+"""Input checks, devices and seeds shared by every estimator; parameter constraint types.
+
+A leaf module: it imports neither torch modules of aekit nor scikit-learn estimators, so
+every layer above may use it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import numbers
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+from sklearn.utils._param_validation import Interval, Options, StrOptions
+
+__all__ = [
+    "Interval",
+    "SizeTuple",
+    "StrOptions",
+    "check_finite",
+    "format_indices",
+    "resolve_device",
+    "seeded_torch_rng",
+    "to_tensor",
+]
+
+
+def format_indices(idx, k: int = 10) -> str:
+    """``[3, 7, 12, ...]``: the first ``k`` entries of ``idx``, for error messages."""
+    idx = np.asarray(idx)
+    shown = ", ".join(map(str, idx[:k].tolist()))
+    return f"[{shown}{', ...' if len(idx) > k else ''}]"
+
+
+def check_finite(X: np.ndarray, what: str = "X", first_row: int = 0) -> None:
+    """Raise a ValueError naming the rows and columns that hold NaN or infinity.
+
+    ``first_row``: the row number of ``X[0]`` in ``what`` (a chunk read from a file).
+    """
+    # Fast path (as scikit-learn's): a sum is finite when every entry is, and costs no
+    # temporary array; only a non-finite sum (or an overflowing one) pays for the scan.
+    # torch sums a (zero-copy) view of X on every intra-op thread; NumPy uses one.
+    if X.dtype in (np.float32, np.float64):
+        shareable = X.flags.c_contiguous and X.flags.writeable  # else torch warns or copies
+        with np.errstate(over="ignore", invalid="ignore"):
+            total = torch.from_numpy(X).sum() if shareable else torch.tensor(X.sum())
+        if torch.isfinite(total):
+            return
+    bad = ~np.isfinite(X)
+    if bad.any():
+        rows = first_row + np.flatnonzero(bad.any(axis=tuple(range(1, X.ndim))))
+        cols = np.flatnonzero(bad.reshape(len(X), -1).any(axis=0))
+        raise ValueError(
+            f"{what} contains NaN or infinity in {len(rows)} row(s) {format_indices(rows)} "
+            f"and {len(cols)} column(s) {format_indices(cols)}; drop or impute them first "
+            "(e.g. sklearn.impute.SimpleImputer in a Pipeline)."
+        )
+
+
+def to_tensor(X: np.ndarray, device: torch.device) -> torch.Tensor:
+    """``X`` as float32 on ``device``, the dtype the networks compute in.
+
+    A writable, C-contiguous float32 array on the CPU is shared, not copied: callers never
+    write into the result (scaling, batch gathers and corruption all make new tensors).
+    """
+    if device.type == "cpu" and X.dtype == np.float32 and X.flags.writeable and X.flags.c_contiguous:
+        return torch.from_numpy(X)
+    return torch.tensor(X, dtype=torch.float32, device=device)
+
+
+def to_numpy(T: torch.Tensor, like: np.ndarray) -> np.ndarray:
+    """``T`` as a NumPy array in ``like``'s float dtype (float64 for other dtypes)."""
+    dtype = like.dtype if like.dtype in (np.float32, np.float64) else np.float64
+    return T.detach().cpu().numpy().astype(dtype, copy=False)
+
+
+@contextlib.contextmanager
+def seeded_torch_rng(device: torch.device, seed: int) -> Iterator[None]:
+    """Seed torch's RNG for the block, restoring the caller's RNG state afterwards.
+
+    A forked RNG keeps fits reproducible without touching the caller's global seed.
+    """
+    devices = []
+    if device.type == "cuda":  # "cuda" without an index: the current one (a rank's own GPU)
+        devices = [device.index if device.index is not None else torch.cuda.current_device()]
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """``"auto"`` -> CUDA when available, else CPU; anything else is passed to torch."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(f"device={device!r} is not a torch device ('auto', 'cpu', 'cuda')") from err
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device='cuda' was asked for but CUDA is not available; use device='auto'")
+    return dev
+
+
+# --------------------------------------------------------------------------- constraints
+class SizeTuple(Options):
+    """A constraint for ``_parameter_constraints``: a tuple (or list) of positive integers.
+
+    (An ``Options`` subclass only because scikit-learn's checker accepts the constraint
+    classes it knows; it overrides everything ``Options`` does.)
+
+    Parameters
+    ----------
+    lengths : tuple of int, optional
+        The lengths allowed (e.g. ``(2, 3)`` for an image shape); any length by default,
+        ``()`` included.
+    """
+
+    def __init__(self, lengths: tuple[int, ...] | None = None):
+        super().__init__(tuple, set())
+        self.lengths = lengths
+
+    def is_satisfied_by(self, val) -> bool:
+        return (
+            isinstance(val, (tuple, list))
+            and (self.lengths is None or len(val) in self.lengths)
+            and all(isinstance(s, numbers.Integral) and not isinstance(s, bool) and s > 0
+                    for s in val)
+        )
+
+    def __str__(self) -> str:
+        if self.lengths is None:
+            return "a tuple of positive integers"
+        lengths = " or ".join(map(str, self.lengths))
+        return f"a tuple of {lengths} positive integers"

@@ -1,0 +1,44 @@
+"""Data: named datasets, file readers, rows streamed from disk, synthetic problems.
+
+- :mod:`aekit.data.catalog`: ``load_digits`` (embedded), ``load_fashion_mnist``,
+  ``load_mnist``, ``load_dataset`` (by name or path, split in two);
+- :mod:`aekit.data.files`: ``read_array`` (``.npy``, ``.npz``, ``.csv``) and ``open_rows``
+  (``.npy``, memmaps, shard directories, Parquet, a block of rows at a time);
+- :mod:`aekit.data.stream`: ``ChunkStream`` (training rows larger than memory), ``save_npy``;
+- :mod:`aekit.data.synthetic`: ``make_derived_variables``, ``make_low_variance``.
+"""
+
+from .catalog import (
+    DATASET_NAMES,
+    Dataset,
+    fetch_idx_files,
+    load_dataset,
+    load_digits,
+    load_fashion_mnist,
+    load_mnist,
+    read_idx,
+)
+from .files import ArrayData, RowSource, is_streamable, open_rows, read_array
+from .stream import ChunkStream, save_npy
+from .synthetic import DERIVED_VARIABLE_NAMES, make_derived_variables, make_low_variance
+
+__all__ = [
+    "DATASET_NAMES",
+    "DERIVED_VARIABLE_NAMES",
+    "ArrayData",
+    "ChunkStream",
+    "Dataset",
+    "RowSource",
+    "fetch_idx_files",
+    "is_streamable",
+    "load_dataset",
+    "load_digits",
+    "load_fashion_mnist",
+    "load_mnist",
+    "make_derived_variables",
+    "make_low_variance",
+    "open_rows",
+    "read_array",
+    "read_idx",
+    "save_npy",
+]

@@ -1,0 +1,14 @@
+"""scikit-learn estimators built on the torch modules and the one training loop."""
+
+from ._base import BaseAutoEncoder, validate_params
+from .autoencoder import AutoEncoder
+from .classifier import EncoderClassifier
+from .variational import VariationalAutoEncoder
+
+__all__ = [
+    "AutoEncoder",
+    "BaseAutoEncoder",
+    "EncoderClassifier",
+    "VariationalAutoEncoder",
+    "validate_params",
+]

@@ -1,0 +1,525 @@
+"""The shared abstract base of the autoencoder estimators.
+
+:class:`BaseAutoEncoder` owns everything the families share: input checks, the fit prelude
+(the in-model scaler, the hold-out, restarts, data streamed from disk), the callbacks of the
+loop, chunked inference and the transformer API (``transform``, ``inverse_transform``,
+``reconstruct``, ``score_samples``). A family fills in a few hooks: the module it trains
+(``_build_module``), what it minimises (``_objective``), and optionally a denoising
+corruption (``_corruption``), a pretraining stage (``_pretrain``), rules that combine
+parameters (``_check_params``) and a way to take images (``_flatten_images``).
+
+:class:`SavableMixin` gives every estimator ``save``: the estimator describes itself (its
+parameters, the fitted attributes it declares, its module's tensors) and :mod:`aekit._io`
+writes the files; :func:`aekit.load` rebuilds it.
+"""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.utils import check_array, check_random_state
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from .. import distributed, losses
+from .._checks import (
+    Interval,
+    SizeTuple,
+    StrOptions,
+    check_finite,
+    resolve_device,
+    seeded_torch_rng,
+    to_numpy,
+    to_tensor,
+)
+from .._io import jsonable, write_model_dir
+from ..callbacks import EarlyStopping, ProgressBar, TensorBoard
+from ..data.files import is_streamable, open_rows
+from ..data.stream import ChunkStream, default_chunk_rows
+from ..diagnostics import warn_findings
+from ..nn.layers import ACTIVATIONS, SCALERS, Scaler
+from ..training import (
+    OPTIMIZERS,
+    PRECISIONS,
+    autocast_dtype,
+    fit_loop,
+    infer,
+    init_state,
+    kept_record,
+    make_optimizer,
+)
+
+INFER_BATCH = 8192
+"""Rows per forward pass at inference: bounds the memory of activations, not of results."""
+
+TRAINING_CONSTRAINTS = {
+    "optimizer": [StrOptions(set(OPTIMIZERS))],
+    "learning_rate": [Interval(Real, 0, None, closed="neither")],
+    "weight_decay": [Interval(Real, 0, None, closed="left")],
+    "batch_size": [Interval(Integral, 1, None, closed="left")],
+    "max_epochs": [Interval(Integral, 1, None, closed="left")],
+    "validation_fraction": [Interval(Real, 0, 1, closed="left")],
+    "early_stopping": ["boolean"],
+    "patience": [Interval(Integral, 1, None, closed="left")],
+    "tol": [Interval(Real, 0, None, closed="left")],
+    "random_state": ["random_state"],
+    "device": [str, torch.device],
+    "precision": [StrOptions(set(PRECISIONS))],
+    "verbose": ["verbose"],
+}
+"""The rule of each optimisation parameter every aekit estimator shares (scikit-learn's
+``_parameter_constraints`` format: checked in ``fit``, read by the command line)."""
+
+
+def validate_params(estimator) -> None:
+    """Check ``estimator``'s parameters as ``fit`` does, without fitting: each parameter's
+    constraint, then the rules that combine several. Raises a ValueError naming the
+    parameter and what it accepts."""
+    estimator._validate_params()
+    estimator._check_params()
+
+
+def loop_callbacks(estimator, tensorboard: TensorBoard | None = None) -> list:
+    """Fresh callbacks for one loop of ``estimator``: early stopping, progress, TensorBoard.
+
+    Reads the parameters of :data:`TRAINING_CONSTRAINTS` (``early_stopping``, ``patience``,
+    ``tol``, ``verbose``).
+    """
+    callbacks = []
+    if estimator.early_stopping:
+        callbacks.append(EarlyStopping(estimator.patience, estimator.tol))
+    if estimator.verbose > 0:
+        callbacks.append(ProgressBar(leave=estimator.verbose > 1))
+    if tensorboard is not None:
+        callbacks.append(tensorboard)
+    return callbacks
+
+
+class SavableMixin:
+    """``save(path)`` for estimators with a torch ``module_`` and declared fitted state.
+
+    ``_saved_attributes`` names the fitted, non-tensor attributes that go to config.json;
+    a fitted attribute that is itself an aekit estimator is saved whole, its tensors under
+    the attribute's name.
+    """
+
+    _saved_attributes: tuple[str, ...] = ()
+
+    def save(self, path) -> None:
+        """Save to directory ``path`` (safetensors weights + JSON); see :func:`aekit.load`.
+
+        Parameters
+        ----------
+        path : str or path-like
+            A directory, created if needed; an existing model in it is replaced.
+        """
+        check_is_fitted(self)
+        config, tensors = self._saved_state()
+        write_model_dir(path, tensors, config)
+
+    def _saved_state(self) -> tuple[dict, dict[str, torch.Tensor]]:
+        """``(config, tensors)``: class, parameters and declared fitted state; weights."""
+        tensors = dict(self.module_.state_dict())
+        fitted = {}
+        for key in self._saved_attributes:
+            if not hasattr(self, key):
+                continue
+            value = getattr(self, key)
+            if isinstance(value, SavableMixin):
+                nested, nested_tensors = value._saved_state()
+                fitted[key] = {"__estimator__": type(value).__name__, **nested}
+                tensors.update({f"{key}.{name}": t for name, t in nested_tensors.items()})
+            else:
+                fitted[key] = jsonable(value)
+        config = {
+            "class": type(self).__name__,
+            "params": jsonable(self.get_params(deep=False)),
+            "fitted": fitted,
+        }
+        return config, tensors
+
+
+class BaseAutoEncoder(
+    SavableMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator, ABC
+):
+    """Shared base of :class:`~aekit.AutoEncoder` and :class:`~aekit.VariationalAutoEncoder`.
+
+    Not for direct use: subclasses define ``__init__`` (every parameter below, plus their
+    own) and the hooks. See :class:`~aekit.AutoEncoder` for the parameters' meaning.
+    """
+
+    _parameter_constraints: dict = {
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "hidden_layer_sizes": [StrOptions({"auto"}), SizeTuple()],
+        "activation": [StrOptions(set(ACTIVATIONS))],
+        "output_activation": [StrOptions({"auto", "sigmoid", "linear"})],
+        "scaler": [StrOptions({s for s in SCALERS if s is not None}), None],
+        "loss": [StrOptions(set(losses.RECONSTRUCTION_LOSSES))],
+        "n_init": [Interval(Integral, 1, None, closed="left")],
+        "chunk_rows": [Interval(Integral, 1, None, closed="left"), None],
+        "log_dir": [str, os.PathLike, None],
+        **TRAINING_CONSTRAINTS,
+    }
+
+    # Fitted, non-tensor state written to config.json by save() (tensors go to safetensors).
+    _saved_attributes = (
+        "n_features_in_",
+        "feature_names_in_",
+        "output_activation_",
+        "history_",
+        "loss_",
+        "validation_loss_",
+        "n_iter_",
+        "input_shape_",
+    )
+
+    # ------------------------------------------------------------------ hooks
+    @abstractmethod
+    def _build_module(self, n_features: int) -> torch.nn.Module:
+        """A fresh, unfitted module for ``n_features`` inputs (used by ``fit`` and ``load``):
+        a :class:`~aekit.nn.layers.ScaledAutoEncoder`."""
+
+    @abstractmethod
+    def _objective(self):
+        """The objective the loop minimises (see :mod:`aekit.objectives`)."""
+
+    def _check_params(self) -> None:
+        """Rules that combine parameters (each parameter's own rule is a constraint)."""
+
+    def _corruption(self, X_s: torch.Tensor, scaler: Scaler | None = None):
+        """The denoising corruption of training batches like ``X_s``, or None."""
+        return None
+
+    def _pretrain(self, module, X_fit_s, X_val_s, scaler, callbacks_for) -> list[dict]:
+        """Train parts of ``module`` before the end-to-end loop; returns their history."""
+        return []
+
+    def _flatten_images(self, X: np.ndarray, *, reset: bool) -> tuple[np.ndarray, tuple]:
+        """Rows and the sample shape of an ``X`` with more than 2 dimensions."""
+        raise ValueError(
+            f"X has dim {X.ndim} (shape {X.shape}), but {type(self).__name__} takes rows "
+            "(n_samples, n_features); flatten images with X.reshape(len(X), -1)."
+        )
+
+    def _on_rows(self, sample_shape: tuple) -> None:
+        """Called by ``fit`` with the shape of one flat row, before anything is trained."""
+
+    def _hidden_sizes(self) -> tuple[int, ...]:
+        if self.hidden_layer_sizes == "auto":
+            k = self.n_components
+            return (max(256, 4 * k), max(128, 2 * k))
+        return tuple(self.hidden_layer_sizes)
+
+    # ------------------------------------------------------------------ data
+    def _check_X(self, X, *, reset: bool, return_shape: bool = False):
+        """Validated rows (n, n_features); images are flattened to rows by the family.
+
+        With ``return_shape``, also the shape of one sample as given ((n_features,) for
+        rows, (H, W) or (C, H, W) for images), so outputs can take the input's layout.
+        """
+        # Only arrays can hold images; anything else goes to scikit-learn's checks as is.
+        ndim = getattr(X, "ndim", 2)
+        if ndim > 2:
+            X, sample_shape = self._flatten_images(np.asarray(X), reset=reset)
+        X = validate_data(
+            self, X, reset=reset, dtype=[np.float64, np.float32], ensure_all_finite=False
+        )
+        check_finite(X)
+        if ndim <= 2:
+            sample_shape = X.shape[1:]
+            if reset:
+                self._on_rows(tuple(sample_shape))
+        if reset:
+            self.input_shape_ = tuple(sample_shape)
+        return (X, tuple(sample_shape)) if return_shape else X
+
+    def _to_tensor(self, X: np.ndarray) -> torch.Tensor:
+        return to_tensor(X, self.device_)
+
+    def _resolve_output_activation(self, X_scaled: torch.Tensor) -> str:
+        if self.output_activation != "auto":
+            return self.output_activation
+        in_unit = bool((X_scaled.min() >= 0) & (X_scaled.max() <= 1))
+        return "sigmoid" if in_unit else "linear"
+
+    def _set_output_activation(self, X_scaled: torch.Tensor) -> None:
+        """Set ``output_activation_`` for training rows ``X_scaled`` (network units; any rows
+        with the same minimum and maximum will do) and check that ``loss`` suits them."""
+        self.output_activation_ = self._resolve_output_activation(X_scaled)
+        if self.loss == "bce" and (
+            self.output_activation_ != "sigmoid" or X_scaled.min() < 0 or X_scaled.max() > 1
+        ):
+            raise ValueError(
+                "loss='bce' needs scaled data in [0, 1] and a sigmoid output; use "
+                "scaler='minmax' (or data already in [0, 1] with scaler=None) and "
+                "output_activation='auto' or 'sigmoid', or use loss='mse'."
+            )
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, X, y=None):
+        """Fit the scaler and the network on ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), or a path / memmap (see Notes)
+        y : ignored
+
+        Returns
+        -------
+        self : object
+        """
+        validate_params(self)
+        if is_streamable(X):  # a file or a memory map: read in chunks, never whole
+            return self._fit_stream(X)
+        X = self._check_X(X, reset=True)
+        self.device_ = resolve_device(self.device)
+        # Several processes: random_state=None becomes one seed shared by every rank.
+        rng = check_random_state(distributed.same_random_state(self.random_state))
+        X_all = self._to_tensor(X)
+
+        # The hold-out is drawn once, so restarts are compared on the same rows.
+        order = torch.from_numpy(rng.permutation(len(X))).to(self.device_)
+        n_val = int(self.validation_fraction * len(X))
+        if n_val < 1 or len(X) - n_val < 1:
+            n_val = 0
+        # The scaler sees every row given to fit (the hold-out only watches for early
+        # stopping), so it is the same for every restart and independent of the split.
+        scaler = Scaler(X_all.shape[1], self.scaler).to(self.device_).fit(X_all)
+        X_scaled = scaler(X_all)
+        self._set_output_activation(X_scaled)
+        X_fit, X_val = X_scaled[order[n_val:]], X_scaled[order[:n_val]]
+        X_sample = X_all[order[:8]]
+        del X_all, X_scaled  # training needs the gathered rows only: free the full copies
+        return self._fit_restarts(X_fit, X_val if n_val else None, scaler, rng, X_sample, X)
+
+    def _fit_stream(self, X):
+        """:meth:`fit` on rows read from disk, ``chunk_rows`` at a time (see Notes)."""
+        source = open_rows(X)
+        self._check_stream(source, reset=True)
+        self.device_ = resolve_device(self.device)
+        rng = check_random_state(distributed.same_random_state(self.random_state))
+        n, chunk_rows = source.n_rows, self.chunk_rows or default_chunk_rows(source.n_features)
+        # The hold-out: a fixed random subset of at most chunk_rows rows, kept in memory.
+        n_val = min(int(self.validation_fraction * n), chunk_rows)
+        if n_val < 1 or n - n_val < 1:
+            n_val = 0
+        draw = np.random.default_rng(rng.randint(np.iinfo(np.int32).max))
+        val_rows = np.sort(draw.choice(n, n_val, replace=False))  # O(n_val), not O(n)
+        held, head = [], []
+
+        def checked_chunks():
+            # One pass in file order: finiteness, scaler statistics, the hold-out rows.
+            for c in source.scan(chunk_rows):
+                check_finite(c.rows, c.file, first_row=c.file_row)
+                lo, hi = np.searchsorted(val_rows, (c.start, c.start + len(c.rows)))
+                held.append(c.rows[val_rows[lo:hi] - c.start])
+                if sum(map(len, head)) < 8:  # a copy: a view would keep the chunk alive
+                    head.append(c.rows[: 8 - sum(map(len, head))].copy())
+                yield torch.from_numpy(c.rows).to(self.device_)
+                del c  # freed before the next chunk is read
+
+        scaler = Scaler(source.n_features, self.scaler).to(self.device_)
+        bounds = scaler.fit_chunks(checked_chunks())
+        self._set_output_activation(bounds)
+        X_val, X_sample = np.concatenate(held), np.concatenate(head)
+        del held[:]
+        X_val_s = scaler(self._to_tensor(X_val)) if n_val else None
+        # Under several processes every rank reads every chunk (rank and world_size stay
+        # 0 and 1): fit_loop splits each batch between the ranks, as for rows in memory.
+        stream = ChunkStream(
+            source, chunk_rows, transform=scaler, device=self.device_, exclude=val_rows,
+            seed=int(rng.randint(np.iinfo(np.int32).max)), bounds=bounds,
+        )
+        # Diagnostics (verbose) look at the hold-out: the rows in memory.
+        X_check = X_val if n_val and self.verbose else X_sample
+        del X_val
+        return self._fit_restarts(
+            stream, X_val_s, scaler, rng, self._to_tensor(X_sample), X_check
+        )
+
+    def _check_stream(self, source, *, reset: bool) -> None:
+        # A stand-in row is validated as an in-memory X would be (n_features_in_, image
+        # shapes, the errors of a wrong width), without reading any data.
+        self._check_X(np.zeros((1, *source.sample_shape), source.dtype), reset=reset)
+
+    def _fit_restarts(self, X_fit, X_val, scaler, rng, X_sample, X_check):
+        """Train ``n_init`` restarts on scaled rows and keep the best.
+
+        ``X_sample``: a few raw rows on the device, for TensorBoard; ``X_check``: raw rows
+        (all of them, or a sample when streamed) for the diagnostics of ``verbose``.
+        """
+        best = None
+        for i, seed in enumerate(rng.randint(np.iinfo(np.int32).max, size=self.n_init)):
+            tensorboard = self._tensorboard(X_sample, i)
+            try:
+                run = self._fit_once(X_fit, X_val, scaler, int(seed), tensorboard)
+            finally:
+                if tensorboard is not None:
+                    tensorboard.close()
+            if best is None or run["score"] < best["score"]:
+                best = run
+        self.module_ = best["module"]
+        self.history_ = best["history"]
+        self.loss_ = self.history_[-1]["loss"] if self.history_ else None
+        self.validation_loss_ = best["kept"]["val_loss"]
+        self.n_iter_ = sum(r["phase"] == "train" for r in self.history_)
+        if self.verbose:
+            warn_findings(self, X_check)
+        return self
+
+    def _tensorboard(self, X_sample: torch.Tensor, restart: int) -> TensorBoard | None:
+        """The TensorBoard callback of restart ``restart`` when ``log_dir`` is set."""
+        if self.log_dir is None or not distributed.is_main():  # one writer per run
+            return None
+        log_dir = os.fspath(self.log_dir)
+        if self.n_init > 1:
+            log_dir = os.path.join(log_dir, f"restart-{restart}")
+        return TensorBoard(log_dir, X_sample[:8])
+
+    def _fit_once(self, X_fit_s, X_val_s, scaler: Scaler, seed: int, tensorboard) -> dict:
+        """One restart on already scaled rows (or a stream of them); returns its module,
+        history, kept record and score."""
+        autocast = autocast_dtype(self.precision, self.device_)
+        with seeded_torch_rng(self.device_, seed):
+            module = self._build_module(self.n_features_in_).to(self.device_)
+            module.scaler.load_state_dict(scaler.state_dict())
+            if tensorboard is not None:
+                tensorboard.module = module  # pretraining loops train parts of it
+            history = self._pretrain(module, X_fit_s, X_val_s, scaler,
+                                     lambda phase: loop_callbacks(self, tensorboard))
+            state = init_state(module, make_optimizer(
+                self.optimizer, module.parameters(), self.learning_rate, self.weight_decay))
+            fit_loop(
+                state,
+                self._objective(),
+                X_fit_s,
+                X_val_s,
+                batch_size=self.batch_size,
+                max_epochs=self.max_epochs,
+                # A stream's per-feature range stands in for its rows: all noise needs.
+                corrupt=self._corruption(
+                    X_fit_s.bounds if isinstance(X_fit_s, ChunkStream) else X_fit_s, scaler
+                ),
+                autocast=autocast,
+                callbacks=loop_callbacks(self, tensorboard),
+            )
+        history += state["history"]
+        kept = kept_record(history)
+        score = kept["val_loss"] if kept["val_loss"] is not None else kept["loss"]
+        return {"module": module.eval(), "history": history, "kept": kept, "score": score}
+
+    # ------------------------------------------------------------------ inference
+    def transform(self, X):
+        """Encode rows into codes.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), or a path / memmap
+
+        Returns
+        -------
+        Z : ndarray of shape (n_samples, n_components)
+        """
+        if is_streamable(X):  # a file or memory map, read chunk by chunk (see Notes)
+            return np.concatenate(list(self.map_chunks(X, self.transform)))
+        check_is_fitted(self)
+        X = self._check_X(X, reset=False)
+        Z = infer(self.module_.encode, self._to_tensor(X), INFER_BATCH)
+        return to_numpy(Z, X)
+
+    def map_chunks(self, X, method, chunk_rows: int | None = None) -> Iterator[np.ndarray]:
+        """``method`` (e.g. ``self.transform``) of the rows of a file, memmap or RowSource
+        ``X``, one chunk of ``chunk_rows`` rows at a time (default: ``self.chunk_rows``),
+        in file order."""
+        check_is_fitted(self)
+        source = open_rows(X)
+        self._check_stream(source, reset=False)
+        chunk_rows = chunk_rows or self.chunk_rows or default_chunk_rows(source.n_features)
+        for c in source.scan(chunk_rows):
+            check_finite(c.rows, c.file, first_row=c.file_row)  # names the row in the file
+            yield method(c.rows.reshape(len(c.rows), *source.sample_shape))
+
+    def inverse_transform(self, X):
+        """Decode codes into rows in the caller's units (scaling inverted).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_components)
+            Codes, as returned by :meth:`transform`.
+
+        Returns
+        -------
+        X_original : ndarray of shape (n_samples, n_features_in_)
+            Or images (n_samples, *input_shape_) when ``fit`` was given images.
+        """
+        check_is_fitted(self)
+        Z = check_array(X, dtype=[np.float64, np.float32], ensure_all_finite=False)
+        check_finite(Z, "codes")
+        if Z.shape[1] != self.n_components:
+            raise ValueError(
+                f"inverse_transform expects codes with {self.n_components} columns "
+                f"(n_components), got {Z.shape[1]}; pass the output of transform()."
+            )
+        X_hat = infer(self.module_.decode, self._to_tensor(Z), INFER_BATCH)
+        shape = getattr(self, "input_shape_", None) or (X_hat.shape[1],)
+        return to_numpy(X_hat, Z).reshape(len(Z), *shape)
+
+    def _reconstruct_tensor(self, X: torch.Tensor) -> torch.Tensor:
+        module = self.module_
+        return infer(lambda x: module.decode(module.encode(x), like=x), X, INFER_BATCH)
+
+    def reconstruct(self, X):
+        """``decode(encode(X))`` in the caller's units.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), or a path / memmap
+
+        Returns
+        -------
+        X_hat : ndarray of shape (n_samples, n_features)
+            In the layout of ``X``: images when given images (conv).
+        """
+        if is_streamable(X):  # read chunk by chunk; the result is as large as X
+            return np.concatenate(list(self.map_chunks(X, self.reconstruct)))
+        check_is_fitted(self)
+        X, sample_shape = self._check_X(X, reset=False, return_shape=True)
+        X_hat = to_numpy(self._reconstruct_tensor(self._to_tensor(X)), X)
+        return X_hat.reshape(len(X), *sample_shape)
+
+    def score_samples(self, X):
+        """Per-row negative mean squared reconstruction error, in the caller's units.
+
+        Higher is better, as everywhere in scikit-learn; ``-score_samples(X)`` is each
+        row's reconstruction error (useful to rank anomalies).
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,)
+        """
+        if is_streamable(X):  # a file or memory map, read chunk by chunk (see Notes)
+            return np.concatenate(list(self.map_chunks(X, self.score_samples)))
+        check_is_fitted(self)
+        X = self._check_X(X, reset=False)
+        X_t = self._to_tensor(X)
+        err = (self._reconstruct_tensor(X_t) - X_t).pow(2).mean(1)
+        return -err.cpu().numpy().astype(np.float64)
+
+    def score(self, X, y=None):
+        """Mean of :meth:`score_samples`; higher is better, so GridSearchCV picks the best."""
+        return float(np.mean(self.score_samples(X)))
+
+    @property
+    def _n_features_out(self) -> int:
+        return self.n_components
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        tags.non_deterministic = False
+        return tags

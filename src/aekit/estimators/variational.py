@@ -1,0 +1,219 @@
+"""The variational autoencoder estimator: a Gaussian posterior, the ELBO, sampling."""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
+
+from .. import losses
+from .._checks import Interval, to_numpy
+from ..data.files import is_streamable
+from ..nn.variational import DenseVAE
+from ..objectives import ELBO
+from ..training import infer
+from ._base import INFER_BATCH, BaseAutoEncoder
+
+
+class VariationalAutoEncoder(BaseAutoEncoder):
+    """Variational autoencoder (VAE) with scikit-learn's transformer API.
+
+    The encoder gives a diagonal Gaussian posterior ``q(z|x) = N(mean, exp(log_var))`` (two
+    linear heads on the encoder trunk; the log-variance is clamped to [-10, 10] so ``exp``
+    of it stays finite); the decoder is the :class:`AutoEncoder`'s; the prior is N(0, I).
+    Training minimises the negative ELBO ``reconstruction + beta * KL``, both terms summed
+    over features or latent dimensions per row and averaged over rows, in scaled units:
+
+    - ``loss="mse"``: reconstruction is the squared error summed over the features, the
+      negative log-likelihood of a Gaussian decoder with variance 1/2 up to a constant;
+    - ``loss="bce"``: the negative Bernoulli log-likelihood (data scaled into [0, 1]).
+
+    Parameters
+    ----------
+    n_components, hidden_layer_sizes, activation, output_activation, scaler, loss, \
+optimizer, learning_rate, weight_decay, batch_size, chunk_rows, max_epochs, \
+validation_fraction, early_stopping, patience, tol, n_init, random_state, device, precision, \
+verbose, log_dir
+        As for :class:`AutoEncoder`; ``n_components`` is the number of latent dimensions.
+    beta : float, default=1.0
+        Weight of the KL term (``beta > 1`` is the beta-VAE; ``0`` leaves a noisy
+        autoencoder whose codes are not pulled to the prior).
+    kl_warmup_epochs : int, default=0
+        The KL weight rises linearly from 0 (first epoch) to ``beta`` over this many epochs
+        (see :func:`aekit.objectives.kl_weight`), which helps against posterior collapse.
+
+    Attributes
+    ----------
+    module_ : aekit.nn.variational.DenseVAE
+        ``.encoder`` (a :class:`~aekit.nn.variational.GaussianEncoder`), ``.decoder``,
+        ``.scaler``.
+    history_ : list of dict
+        Per epoch: ``loss`` (the negative ELBO with the epoch's KL weight, on posterior
+        draws), ``reconstruction``, ``kl``, ``kl_weight`` (training averages), ``val_loss``
+        (the negative ELBO with the full ``beta`` at the posterior mean, so early stopping
+        compares epochs on one fixed objective), ``phase``, ``epoch``, ``seconds``.
+    loss_, validation_loss_, n_iter_, n_features_in_, feature_names_in_, device_
+        As for :class:`AutoEncoder`.
+
+    Notes
+    -----
+    ``transform`` gives the posterior mean (deterministic), ``inverse_transform`` decodes
+    latent codes and :meth:`sample` draws new rows from the prior. ``score_samples`` is the
+    per-row ELBO (higher is better), not the negative MSE of :class:`AutoEncoder`.
+
+    The :class:`AutoEncoder`'s variant parameters (``architecture``, ``tied``, ``noise``,
+    ``sparsity``, ``contractive``, ``l1``, ``dropout``, ``pretrain``, ``init``, ...) are not
+    taken: the VAE is the dense model, regularised by its KL term.
+
+    Examples
+    --------
+    >>> from aekit import VariationalAutoEncoder
+    >>> from aekit.datasets import load_digits
+    >>> X_train, X_test, _, _ = load_digits(split=True)
+    >>> vae = VariationalAutoEncoder(n_components=2, random_state=0).fit(X_train)
+    >>> vae.transform(X_test).shape, vae.sample(5, random_state=0).shape
+    ((450, 2), (5, 64))
+    """
+
+    _parameter_constraints: dict = {
+        **BaseAutoEncoder._parameter_constraints,
+        "beta": [Interval(Real, 0, None, closed="left")],
+        "kl_warmup_epochs": [Interval(Integral, 0, None, closed="left")],
+    }
+
+    def __init__(
+        self,
+        n_components=2,
+        *,
+        hidden_layer_sizes="auto",
+        activation="elu",
+        output_activation="auto",
+        scaler="standard",
+        loss="mse",
+        beta=1.0,
+        kl_warmup_epochs=0,
+        optimizer="adam",
+        learning_rate=1e-3,
+        weight_decay=0.0,
+        batch_size=128,
+        chunk_rows=None,
+        max_epochs=200,
+        validation_fraction=0.1,
+        early_stopping=True,
+        patience=20,
+        tol=1e-4,
+        n_init=1,
+        random_state=None,
+        device="auto",
+        precision="auto",
+        verbose=0,
+        log_dir=None,
+    ):
+        self.n_components = n_components
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.output_activation = output_activation
+        self.scaler = scaler
+        self.loss = loss
+        self.beta = beta
+        self.kl_warmup_epochs = kl_warmup_epochs
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.batch_size = batch_size
+        self.chunk_rows = chunk_rows
+        self.max_epochs = max_epochs
+        self.validation_fraction = validation_fraction
+        self.early_stopping = early_stopping
+        self.patience = patience
+        self.tol = tol
+        self.n_init = n_init
+        self.random_state = random_state
+        self.device = device
+        self.precision = precision
+        self.verbose = verbose
+        self.log_dir = log_dir
+
+    def _build_module(self, n_features: int) -> DenseVAE:
+        return DenseVAE(
+            n_features,
+            self.n_components,
+            self._hidden_sizes(),
+            self.activation,
+            self.output_activation_,
+            self.scaler,
+        )
+
+    def _objective(self) -> ELBO:
+        return ELBO(loss=self.loss, beta=self.beta, warmup_epochs=self.kl_warmup_epochs)
+
+    # ------------------------------------------------------------------ inference
+    def score_samples(self, X):
+        """Per-row evidence lower bound (ELBO), in scaled units; higher is better.
+
+        ``-score_samples(X)`` is each row's negative ELBO, ``reconstruction + KL`` (with
+        weight 1, whatever ``beta``, so scores compare across ``beta``), the reconstruction
+        term evaluated at the posterior mean: a deterministic estimate. With ``loss="mse"``
+        it omits the Gaussian constant, so compare it between models on the same data.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,)
+        """
+        if is_streamable(X):  # a file or memory map, read chunk by chunk
+            return np.concatenate(list(self.map_chunks(X, self.score_samples)))
+        check_is_fitted(self)
+        X = self._check_X(X, reset=False)
+        module, elbo = self.module_, self._objective()
+
+        def negative_elbo(x):
+            x_s = module.scaler(x)
+            reconstruction, kl = elbo.per_row(module, x_s, x_s, sample=False)
+            return reconstruction + kl
+
+        neg = infer(negative_elbo, self._to_tensor(X), INFER_BATCH)
+        return -neg.cpu().numpy().astype(np.float64)
+
+    def kl_per_dimension(self, X):
+        """Mean KL divergence of each latent dimension's posterior from the prior, in nats.
+
+        A dimension near 0 carries no information about the rows (posterior collapse);
+        :func:`aekit.diagnose` reports those.
+
+        Returns
+        -------
+        kl : ndarray of shape (n_components,)
+        """
+        check_is_fitted(self)
+        X = self._check_X(X, reset=False)
+        module = self.module_
+
+        def kl(x):
+            return losses.gaussian_kl(*module.encoder.distribution(module.scaler(x)))
+
+        kl_rows = infer(kl, self._to_tensor(X), INFER_BATCH)
+        return kl_rows.mean(0).cpu().numpy().astype(np.float64)
+
+    def sample(self, n_samples=1, random_state=None):
+        """Generate rows: decode draws from the prior N(0, I), in the caller's units.
+
+        Each row is the decoder's output (its mean), without observation noise.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+        random_state : int, RandomState instance or None, default=None
+            Seeds the latent draws.
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features_in_)
+        """
+        check_is_fitted(self)
+        if isinstance(n_samples, bool) or not isinstance(n_samples, Integral) or n_samples < 1:
+            raise ValueError(f"n_samples must be an integer > 0, got {n_samples!r}")
+        Z = check_random_state(random_state).standard_normal((n_samples, self.n_components))
+        X = infer(self.module_.decode, self._to_tensor(Z), INFER_BATCH)
+        return to_numpy(X, Z)

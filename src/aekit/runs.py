@@ -1,0 +1,109 @@
+"""The run directory: what ``aekit train`` and ``aekit demo`` write, and ``aekit report``
+reads back. Its format is defined here, once.
+
+A run directory holds:
+
+- ``config.json``, ``model.safetensors``: the model, loaded by :func:`aekit.load`;
+- ``metrics.json`` (:data:`METRICS`): ``dataset`` (name, train_shape, test_shape,
+  image_shape), ``comparison`` (:meth:`aekit.PCAComparison.to_dict` on the test split, PCA
+  fitted on the train split), ``train_score`` and ``test_score`` (scikit-learn's convention,
+  higher is better), ``fit_seconds``, ``n_iter``, ``aekit_version``;
+- ``loss.png`` (:data:`LOSS_PLOT`): :func:`aekit.plotting.loss_curves` of the fit;
+- ``report.html`` (:data:`REPORT`), written by ``aekit demo`` and ``aekit report``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import distributed
+from ._io import atomic_write
+from ._version import __version__
+from .data.catalog import Dataset
+from .metrics import PCAComparison, compare_with_pca
+from .plotting import loss_curves
+
+METRICS, LOSS_PLOT, REPORT = "metrics.json", "loss.png", "report.html"
+
+
+@dataclass(frozen=True)
+class Run:
+    """A fitted run: where it was written, and what ``metrics.json`` holds."""
+
+    path: Path
+    estimator: object
+    comparison: PCAComparison
+    metrics: dict
+
+
+def check_out_dir(out: str | os.PathLike) -> Path:
+    """``out`` as a Path, refused when it exists as a file (checked before a long fit)."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} exists and is not a directory; pass a directory path")
+    return out
+
+
+def fit_run(estimator, data: Dataset, out: str | os.PathLike) -> Run | None:
+    """Fit ``estimator`` on the train split, compare it with PCA on the test split, write
+    the run to ``out``.
+
+    A convolutional autoencoder without ``image_shape`` takes the dataset's. Under several
+    processes all of them fit together; rank 0 alone writes and returns the run, the others
+    return None.
+    """
+    out = check_out_dir(out)
+    if (getattr(estimator, "architecture", None) == "conv" and estimator.image_shape is None
+            and data.image_shape):
+        estimator.set_params(image_shape=tuple(data.image_shape))  # digits, (fashion-)mnist
+    start = time.perf_counter()
+    estimator.fit(data.X_train)
+    seconds = time.perf_counter() - start
+    if not distributed.is_main():
+        return None
+    comparison = compare_with_pca(estimator, data.X_train, data.X_test, fit=False)
+    metrics = {
+        "dataset": {
+            "name": data.name,
+            "train_shape": list(data.X_train.shape),
+            "test_shape": list(data.X_test.shape),
+            "image_shape": list(data.image_shape) if data.image_shape else None,
+        },
+        "comparison": comparison.to_dict(),
+        "train_score": estimator.score(data.X_train),
+        "test_score": estimator.score(data.X_test),
+        "fit_seconds": seconds,
+        "n_iter": estimator.n_iter_,
+        "aekit_version": __version__,
+    }
+    write_run(out, estimator, metrics)
+    return Run(out, estimator, comparison, metrics)
+
+
+def write_run(out: str | os.PathLike, estimator, metrics: dict) -> Path:
+    """Write the model, ``metrics.json`` and ``loss.png`` into ``out``, each atomically."""
+    out = check_out_dir(out)
+    estimator.save(out)
+    atomic_write(out / METRICS, json.dumps(metrics, indent=2) + "\n")
+    png = io.BytesIO()
+    loss_curves(estimator.history_).savefig(png, format="png", dpi=100)
+    atomic_write(out / LOSS_PLOT, png.getvalue())
+    return out
+
+
+def read_metrics(run: str | os.PathLike) -> dict | None:
+    """``metrics.json`` of a run directory, or None when it has none (a bare saved model)
+    or one that is not a JSON object."""
+    path = Path(run) / METRICS
+    if not path.is_file():
+        return None
+    try:
+        metrics = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return None
+    return metrics if isinstance(metrics, dict) else None

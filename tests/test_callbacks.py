@@ -1,0 +1,136 @@
+"""Callbacks of the fit loop: early stopping (the kept epoch), hooks, TensorBoard."""
+
+import sys
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from aekit import AutoEncoder
+from aekit.callbacks import Callback, EarlyStopping
+from aekit.training import fit_loop, init_state, kept_record, make_optimizer
+
+
+def _mse(module, batch, epoch=None):
+    return {"loss": nn.functional.mse_loss(module(batch["x_in"]), batch["x"])}
+
+
+def _setup(n=100, seed=0):
+    torch.manual_seed(seed)
+    X = torch.randn(n, 5)
+    module = nn.Sequential(nn.Linear(5, 2), nn.Linear(2, 5))
+    return module, X
+
+
+def test_early_stopping_restores_the_kept_epoch():
+    module, X = _setup()
+    opt = make_optimizer("sgd", module.parameters(), 0.1)  # noisy: val loss goes up and down
+    state = fit_loop(init_state(module, opt), _mse, X, X[:30], batch_size=8, max_epochs=200,
+                     callbacks=[EarlyStopping(patience=3)])
+    hist = state["history"]
+    kept = kept_record(hist)
+    assert kept["epoch"] == state["kept_epoch"] == state["best_epoch"]
+    assert [r["epoch"] for r in hist if r.get("kept")] == [kept["epoch"]]
+    with torch.no_grad():
+        now = nn.functional.mse_loss(module(X[:30]), X[:30]).item()
+    assert now == pytest.approx(kept["val_loss"], rel=1e-5)
+    assert len(hist) < 200 and len(hist) - kept["epoch"] == 3
+
+
+def test_the_kept_epoch_is_the_one_that_improved_by_more_than_tol():
+    # Regression: the loop restores the last epoch that improved by more than tol, which
+    # need not be the epoch of the smallest validation loss; everyone must read the former.
+    losses = iter([1.0, 0.5, 0.4999, 0.4998, 0.7, 0.8, 0.9])
+
+    def scripted(module, batch, epoch):
+        loss = nn.functional.mse_loss(module(batch["x_in"]), batch["x"]) * 0
+        return {"loss": loss + (next(losses) if epoch is None else 1.0)}
+
+    module, X = _setup()
+    state = fit_loop(init_state(module, make_optimizer("sgd", module.parameters(), 0.0)),
+                     scripted, X, X[:10], batch_size=100, max_epochs=10,
+                     callbacks=[EarlyStopping(patience=3, tol=0.01)])
+    val = [r["val_loss"] for r in state["history"]]
+    assert min(val) == pytest.approx(0.4998)  # epoch 4, an improvement below tol
+    assert state["kept_epoch"] == 2 and kept_record(state["history"])["val_loss"] == 0.5
+
+
+def test_estimator_reads_the_kept_epoch(digits):
+    X = digits[0][:400]
+    ae = AutoEncoder(2, hidden_layer_sizes=(16,), max_epochs=40, patience=3, tol=0.05,
+                     random_state=0).fit(X)
+    kept = kept_record(ae.history_)
+    assert ae.validation_loss_ == kept["val_loss"]
+    from aekit.plotting import loss_curves
+
+    fig = loss_curves(ae.history_)
+    dots = [line for line in fig.axes[0].lines if line.get_marker() == "o"]
+    assert len(dots) == 1 and dots[0].get_xdata()[0] == kept["epoch"]
+
+
+def test_hooks_are_called_in_order_once_per_epoch():
+    module, X = _setup(20)
+    calls = []
+
+    class Spy(Callback):
+        def on_train_begin(self, state):
+            calls.append("begin")
+
+        def on_epoch_begin(self, state, epoch):
+            calls.append(f"start {epoch}")
+
+        def on_epoch_end(self, state, record):
+            assert record is state["history"][-1] and state["module"] is module
+            calls.append(f"end {record['epoch']}")
+
+        def on_train_end(self, state):
+            calls.append("end")
+
+    fit_loop(init_state(module, make_optimizer("sgd", module.parameters(), 0.01)), _mse, X,
+             batch_size=8, max_epochs=2, callbacks=[Spy()])
+    assert calls == ["begin", "start 1", "end 1", "start 2", "end 2", "end"]
+
+
+def test_a_callback_can_stop_the_loop():
+    module, X = _setup(20)
+
+    class StopAt2(Callback):
+        def on_epoch_end(self, state, record):
+            state["stop"] = record["epoch"] == 2
+
+    state = fit_loop(init_state(module, make_optimizer("sgd", module.parameters(), 0.01)),
+                     _mse, X, batch_size=8, max_epochs=10, callbacks=[StopAt2()])
+    assert state["epoch"] == 2
+
+
+# --------------------------------------------------------------------------- TensorBoard
+def test_log_dir_writes_losses_and_reconstructions(tmp_path, digits):
+    pytest.importorskip("tensorboard", reason="TensorBoard logging needs aekit[tensorboard]")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    log_dir = tmp_path / "tb"
+    ae = AutoEncoder(n_components=2, hidden_layer_sizes=(16,), max_epochs=6, random_state=0,
+                     log_dir=str(log_dir)).fit(digits[0][:300])
+    events = EventAccumulator(str(log_dir))
+    events.Reload()
+    tags = events.Tags()
+    assert {"loss/train", "loss/validation"} <= set(tags["scalars"])
+    losses = [e.value for e in events.Scalars("loss/train")]
+    np.testing.assert_allclose(losses, [r["loss"] for r in ae.history_], rtol=1e-6)
+    assert "reconstructions" in tags["images"]
+    # epochs 1 and 5, and the final model
+    assert len(events.Images("reconstructions")) == 3
+
+
+def test_log_dir_without_tensorboard_says_what_to_install(tmp_path, monkeypatch, digits):
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)  # import fails
+    ae = AutoEncoder(n_components=2, hidden_layer_sizes=(8,), max_epochs=1,
+                     log_dir=str(tmp_path / "tb"))
+    with pytest.raises(ImportError, match=r"pip install aekit\[tensorboard\]"):
+        ae.fit(digits[0][:50])
+
+
+def test_log_dir_none_is_the_default_and_a_parameter():
+    assert AutoEncoder().get_params()["log_dir"] is None
+    assert AutoEncoder(log_dir="x").get_params()["log_dir"] == "x"
