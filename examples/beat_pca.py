@@ -11,35 +11,22 @@ Falls back to scikit-learn's 8x8 digits (and says so) when Fashion-MNIST is not 
 
 import time
 
-import numpy as np
+from _common import epochs, load_images
 
 from aekit import AutoEncoder, compare_with_pca
-from aekit.data import load_digits, load_fashion_mnist
 
 N_TRAIN = 10_000  # a subset of the 60,000 training images keeps this to a minute or two
 
 
-def load_data():
-    try:
-        X_train, X_test, _, _ = load_fashion_mnist(split=True, download=False)
-        name = "Fashion-MNIST"
-    except (FileNotFoundError, ValueError) as err:
-        print(f"Fashion-MNIST not available ({err.__class__.__name__}); using the 8x8 digits.")
-        X_train, X_test, _, _ = load_digits(split=True)
-        name = "digits"
-    rows = np.random.RandomState(0).permutation(len(X_train))[:N_TRAIN]
-    return name, X_train[rows], X_test
-
-
 def main():
-    name, X_train, X_test = load_data()
+    name, _, X_train, X_test, _, _ = load_images(N_TRAIN)
     print(f"{name}: {len(X_train)} training and {len(X_test)} test images, "
           f"{X_train.shape[1]} pixels each")
     ae = AutoEncoder(
         n_components=2,
         hidden_layer_sizes=(256, 64),
         batch_size=256,
-        max_epochs=25,
+        max_epochs=epochs(25),
         learning_rate=2e-3,
         random_state=0,
     )

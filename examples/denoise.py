@@ -21,25 +21,16 @@ import argparse
 import time
 
 import numpy as np
+from _common import epochs, load_images
 
 from aekit import AutoEncoder
-from aekit.data import load_digits, load_fashion_mnist
 
 N_TRAIN, N_TEST = 10_000, 2_000  # subsets of the 60,000 / 10,000 images keep it to minutes
 NOISE = 0.5
 
 
 def load_data():
-    try:
-        X_train, X_test, _, _ = load_fashion_mnist(split=True, download=False)
-        name, side = "Fashion-MNIST", 28
-    except (FileNotFoundError, ValueError) as err:
-        print(f"Fashion-MNIST not available ({err.__class__.__name__}); using the 8x8 digits.")
-        X_train, X_test, _, _ = load_digits(split=True)
-        name, side = "digits", 8
-    rng = np.random.RandomState(0)
-    X_train = X_train[rng.permutation(len(X_train))[:N_TRAIN]]
-    X_test = X_test[rng.permutation(len(X_test))[:N_TEST]]
+    name, side, X_train, X_test, _, _ = load_images(N_TRAIN, N_TEST)
     # Images (n, H, W): the conv model takes them as they are.
     return name, X_train.reshape(-1, side, side), X_test.reshape(-1, side, side)
 
@@ -51,7 +42,7 @@ def mse(a, b) -> float:
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--dense", action="store_true", help="dense instead of conv model")
-    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--epochs", type=int, default=epochs(10))
     args = parser.parse_args()
 
     name, X_train, X_test = load_data()

@@ -21,23 +21,13 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from _common import epochs, load_images
+
 from aekit import AutoEncoder, EncoderClassifier
-from aekit.data import load_digits, load_fashion_mnist
 
 N_UNLABELLED = 10_000  # a subset of the 60,000 training images keeps this to a minute or two
 LABELS_PER_CLASS = 10  # 100 labels in all
 HIDDEN, CODE = (256, 128), 32
-
-
-def load_data():
-    try:
-        X_train, X_test, y_train, y_test = load_fashion_mnist(split=True, download=False)
-        name = "Fashion-MNIST"
-    except (FileNotFoundError, ValueError) as err:
-        print(f"Fashion-MNIST not available ({err.__class__.__name__}); using the 8x8 digits.")
-        X_train, X_test, y_train, y_test = load_digits(split=True)
-        name = "digits"
-    return name, X_train, X_test, y_train, y_test
 
 
 def few_labels(y, per_class, rng):
@@ -48,7 +38,7 @@ def few_labels(y, per_class, rng):
 
 
 def main():
-    name, X_train, X_test, y_train, y_test = load_data()
+    name, _, X_train, X_test, y_train, y_test = load_images()
     rng = np.random.RandomState(0)
     unlabelled = rng.permutation(len(X_train))[:N_UNLABELLED]
     labelled = few_labels(y_train, LABELS_PER_CLASS, rng)
@@ -62,7 +52,7 @@ def main():
         hidden_layer_sizes=HIDDEN,
         activation="relu",
         batch_size=256,
-        max_epochs=20,
+        max_epochs=epochs(20),
         learning_rate=2e-3,
         random_state=0,
     ).fit(X_train[unlabelled])
@@ -73,15 +63,15 @@ def main():
     few = dict(validation_fraction=0.0, early_stopping=False, random_state=0)
     models = {
         "pretrained encoder, frozen, linear head": EncoderClassifier(
-            autoencoder, freeze=True, learning_rate=1e-2, max_epochs=300, **few
+            autoencoder, freeze=True, learning_rate=1e-2, max_epochs=epochs(300), **few
         ),
         "pretrained encoder, fine-tuned": EncoderClassifier(
-            autoencoder, freeze=False, learning_rate=1e-3, max_epochs=100, **few
+            autoencoder, freeze=False, learning_rate=1e-3, max_epochs=epochs(100), **few
         ),
         "same network from scratch (MLPClassifier)": make_pipeline(
             StandardScaler(),
             MLPClassifier(
-                hidden_layer_sizes=(*HIDDEN, CODE), activation="relu", max_iter=300,
+                hidden_layer_sizes=(*HIDDEN, CODE), activation="relu", max_iter=epochs(300),
                 random_state=0,
             ),
         ),

@@ -7,20 +7,13 @@ import pytest
 import torch
 from torch import nn
 
+from conftest import mse_objective, tiny_problem
+
 from aekit import AutoEncoder
 from aekit.callbacks import Callback, EarlyStopping
 from aekit.training import fit_loop, init_state, kept_record, make_optimizer
 
-
-def _mse(module, batch, epoch=None):
-    return {"loss": nn.functional.mse_loss(module(batch["x_in"]), batch["x"])}
-
-
-def _setup(n=100, seed=0):
-    torch.manual_seed(seed)
-    X = torch.randn(n, 5)
-    module = nn.Sequential(nn.Linear(5, 2), nn.Linear(2, 5))
-    return module, X
+_mse, _setup = mse_objective, tiny_problem
 
 
 def test_early_stopping_restores_the_kept_epoch():

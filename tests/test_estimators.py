@@ -1,5 +1,7 @@
 """AutoEncoder: the scikit-learn contract, the properties the defaults promise, bad input."""
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -10,7 +12,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from aekit import AutoEncoder, TrainingDivergedError, compare_with_pca
+from aekit import AutoEncoder, TrainingDivergedError, VariationalAutoEncoder, compare_with_pca
 from aekit.data import (
     DERIVED_VARIABLE_NAMES,
     make_derived_variables,
@@ -278,8 +280,32 @@ def test_wrong_feature_counts(digits):
 )
 def test_bad_hyperparameters(param, value):
     X = np.random.RandomState(0).rand(20, 4)
-    with pytest.raises(ValueError, match=param if param != "device" else "device"):
+    with pytest.raises(ValueError) as err:
         AutoEncoder(**{"max_epochs": 1, param: value}).fit(X)
+    message = str(err.value)
+    # The message names the parameter, the value given and what would be accepted.
+    assert f"'{param}'" in message or f"{param}=" in message, message
+    assert repr(value) in message, message
+    assert re.search(r"must be|use one of|among|\('auto', 'cpu', 'cuda'\)", message), message
+
+
+@pytest.mark.parametrize("Estimator", [AutoEncoder, VariationalAutoEncoder])
+def test_every_parameter_has_one_declared_constraint(Estimator):
+    assert set(Estimator._parameter_constraints) == set(Estimator().get_params())
+
+
+def test_classifier_parameters_have_declared_constraints():
+    from aekit import EncoderClassifier
+
+    est = EncoderClassifier(AutoEncoder())
+    assert set(EncoderClassifier._parameter_constraints) == set(est.get_params(deep=False))
+
+
+@pytest.mark.parametrize("param", ["early_stopping", "tied"])
+@pytest.mark.parametrize("value", ["False", "True", 0, 1])
+def test_bool_parameters_reject_strings_and_ints(param, value):
+    with pytest.raises(ValueError, match=f"'{param}' parameter"):
+        AutoEncoder(**{"max_epochs": 1, param: value}).fit(np.zeros((10, 3)))
 
 
 def test_inputs_are_not_modified_and_readonly_inputs_work(digits):

@@ -133,14 +133,22 @@ def test_report_lists_diagnostics(digits, digits_ae):
     assert "collapsed code" in page and "What to do" in page
 
 
-def test_report_shows_denoising_and_samples_when_the_model_has_them(digits, digits_ae):
-    ae = copy.deepcopy(digits_ae)
-    ae.noise, ae.noise_level = "gaussian", 0.2  # what a denoising estimator exposes
-    ae.sample = lambda n, random_state=None: np.random.RandomState(random_state).uniform(
-        size=(n, 64))
-    parsed = _parse(build_report(ae, digits))
-    assert {"denoising", "samples"} <= set(parsed.sections)
-    _check_images(parsed.images[-2:])
+def test_report_shows_denoising_and_samples_when_the_model_has_them(digits):
+    from aekit import VariationalAutoEncoder
+
+    X_train = digits.X_train[:600]
+    small = dict(n_components=8, hidden_layer_sizes=(32,), max_epochs=15, random_state=0)
+    plain = AutoEncoder(**small).fit(X_train)
+    denoiser = AutoEncoder(noise="gaussian", noise_level=0.3, **small).fit(X_train)
+    vae = VariationalAutoEncoder(**small).fit(X_train)
+    sections = {name: set(_parse(build_report(est, digits)).sections)
+                for name, est in (("plain", plain), ("denoiser", denoiser), ("vae", vae))}
+    assert "denoising" in sections["denoiser"] and "samples" not in sections["denoiser"]
+    assert "samples" in sections["vae"] and "denoising" not in sections["vae"]
+    assert not {"denoising", "samples"} & sections["plain"]
+    # The samples shown are the VAE's own: its decoder's rows, not noise.
+    page = _parse(build_report(vae, digits))
+    _check_images(page.images[-1:])
 
 
 # --------------------------------------------------------------------------- tabular, no labels

@@ -6,6 +6,8 @@ import pytest
 import torch
 from torch import nn
 
+from conftest import mse_objective, tiny_problem
+
 from aekit.training import (
     TrainingDivergedError,
     autocast_dtype,
@@ -16,21 +18,12 @@ from aekit.training import (
     native_bf16,
 )
 
-
-def _mse(module, batch, epoch=None):
-    return {"loss": nn.functional.mse_loss(module(batch["x_in"]), batch["x"])}
+_mse, _setup = mse_objective, tiny_problem
 
 
 def _fit(module, objective, X, X_val=None, *, optimizer, callbacks=(), **kw):
     state = init_state(module, optimizer)
     return fit_loop(state, objective, X, X_val, callbacks=callbacks, **kw)["history"]
-
-
-def _setup(n=100, seed=0):
-    torch.manual_seed(seed)
-    X = torch.randn(n, 5)
-    module = nn.Sequential(nn.Linear(5, 2), nn.Linear(2, 5))
-    return module, X
 
 
 def test_history_and_loss_falls():

@@ -13,6 +13,7 @@ import html
 import io
 import os
 import platform
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -247,32 +248,32 @@ _CAP = {
 
 
 # --------------------------------------------------------------------------- the report
-def build_report(estimator, data, *, title: str | None = None, sweep=None,
-                 run_info: dict | None = None) -> str:
-    """The report as an HTML string.
+@dataclass
+class _Evaluation:
+    """What every section reads: the split, the PCA fits and the two models' errors."""
 
-    Parameters
-    ----------
-    estimator : fitted AutoEncoder
-    data : Dataset
-        As :func:`aekit.datasets.load_dataset` returns it; the model is evaluated on
-        ``X_test``, PCA and the probes are fitted on ``X_train``.
-    title : str, optional
-    sweep : list of PCAComparison, optional
-        A sweep with autoencoders (:func:`aekit.metrics.pca_sweep` with a factory) to draw;
-        by default PCA is swept over k and the fitted model is drawn as one point.
-    run_info : dict, optional
-        Extra "Fitted" rows (e.g. fit_seconds from a run's metrics.json).
-    """
+    X_train: np.ndarray
+    X_test: np.ndarray
+    k: int
+    image_shape: tuple | None
+    labels: bool
+    pca_full: PCA
+    pca_k: _PCAView
+    pca_2: _PCAView
+    cmp: PCAComparison
+    ev_ae: float
+    ev_pca: float
+    sweep: list
+    diag: Diagnosis
+
+
+def _evaluate(estimator, data, sweep) -> _Evaluation:
     X_train = np.asarray(data.X_train, dtype=np.float64)
     X_test = np.asarray(data.X_test, dtype=np.float64)
     k = int(estimator.n_components)
-    image_shape = tuple(data.image_shape) if data.image_shape else None
-    labels = data.y_train is not None and data.y_test is not None
-
     # One PCA fit serves the table, the sweep and the plots (its first k components are the
-    # PCA with k components).
-    # Up to half the features: beyond that PCA's error heads to 0 and squashes the plot.
+    # PCA with k components). Up to half the features: beyond that PCA's error heads to 0
+    # and squashes the plot.
     ks = sorted({j for j in _KS if j <= max(min(X_train.shape) // 2, 1)} | {k})
     pca_full = PCA(n_components=max(ks), svd_solver="full").fit(X_train)
     pca_k, pca_2 = _PCAView(pca_full, k), _PCAView(pca_full, min(2, max(ks)))
@@ -280,20 +281,28 @@ def build_report(estimator, data, *, title: str | None = None, sweep=None,
     X_pca = pca_k.inverse_transform(pca_k.transform(X_test))
     ae_err, pca_err = reconstruction_errors(X_test, X_ae), reconstruction_errors(X_test, X_pca)
     cmp = PCAComparison(k, ae_err["mse"], pca_err["mse"], ae_err["row_sse"], pca_err["row_sse"])
-    ev_ae, ev_pca = explained_variance(X_test, X_ae), explained_variance(X_test, X_pca)
     if sweep is None:
         sweep = pca_sweep(X_train, X_test, ks, pca=pca_full) + [cmp]
-    diag = diagnose(estimator, X_train)
+    return _Evaluation(
+        X_train, X_test, k, tuple(data.image_shape) if data.image_shape else None,
+        data.y_train is not None and data.y_test is not None, pca_full, pca_k, pca_2, cmp,
+        explained_variance(X_test, X_ae), explained_variance(X_test, X_pca), sweep,
+        diagnose(estimator, X_train),
+    )
 
+
+def _comparison_section(estimator, data, ev: _Evaluation) -> str:
+    cmp = ev.cmp
     rows = [("MSE per element", cmp.ae_mse, cmp.pca_mse, False),
             ("SSE per row", cmp.ae_row_sse, cmp.pca_row_sse, False),
-            ("variance explained", ev_ae, ev_pca, True)]
+            ("variance explained", ev.ev_ae, ev.ev_pca, True)]
     probe_note = ""
-    if labels:
-        n = min(len(X_train), _PROBE_ROWS)
-        idx = np.sort(np.random.RandomState(0).permutation(len(X_train))[:n])
-        q_ae = code_quality(estimator, X_train[idx], data.y_train[idx], X_test, data.y_test)
-        q_pca = code_quality(pca_k, X_train[idx], data.y_train[idx], X_test, data.y_test)
+    if ev.labels:
+        n = min(len(ev.X_train), _PROBE_ROWS)
+        idx = np.sort(np.random.RandomState(0).permutation(len(ev.X_train))[:n])
+        X, y = ev.X_train[idx], data.y_train[idx]
+        q_ae = code_quality(estimator, X, y, ev.X_test, data.y_test)
+        q_pca = code_quality(ev.pca_k, X, y, ev.X_test, data.y_test)
         rows += [(f"{q_ae.n_neighbors}-NN accuracy on codes", q_ae.knn_accuracy,
                   q_pca.knn_accuracy, True),
                  ("logistic-regression accuracy on codes", q_ae.logistic_accuracy,
@@ -305,56 +314,71 @@ def build_report(estimator, data, *, title: str | None = None, sweep=None,
                       f"label scores {q_ae.chance:.3f}. Trustworthiness is 1 when each test "
                       "row's nearest neighbours among the codes are also near it in the "
                       "input.</p>")
+    return (f"<p class=\"sub\">Both models reconstruct the {len(ev.X_test)} test rows from a "
+            f"code of {ev.k} number(s) per row; PCA is fitted on the training rows. The "
+            f"better value is in bold green.</p>{_comparison_table(rows)}{probe_note}")
 
-    # ---- plots that apply
-    plots: list[tuple[str, str, list[str]]] = []  # (id, heading, figures)
+
+def _plot_sections(estimator, data, ev: _Evaluation) -> list[tuple[str, str, str]]:
+    """(id, heading, figures) of the plots that apply to this model and data."""
+    X_test, image_shape = ev.X_test, ev.image_shape
     history = getattr(estimator, "history_", None) or []
-    plots.append(("training", "Training", [
-        _figure_html(lambda: plotting.loss_curves(history), _CAP["loss"], "loss curves")]))
+    plots = [("training", "Training", [
+        _figure_html(lambda: plotting.loss_curves(history), _CAP["loss"], "loss curves")])]
     if image_shape:
         plots.append(("reconstructions", "Reconstructions", [_figure_html(
-            lambda: plotting.reconstruction_grid(estimator, X_test, image_shape, pca=pca_k),
+            lambda: plotting.reconstruction_grid(estimator, X_test, image_shape, pca=ev.pca_k),
             _CAP["recon"], "reconstruction grid")]))
     else:
         plots.append(("reconstructions", "Reconstructions per variable", [_figure_html(
             lambda: plotting.feature_scatter(estimator, X_test, feature_names=data.feature_names,
-                                             pca=pca_k),
+                                             pca=ev.pca_k),
             _CAP["scatter"], "input against reconstruction per variable")]))
     plots.append(("codes", "Codes", [_figure_html(
-        lambda: plotting.codes_2d(estimator, X_test, data.y_test if labels else None,
-                                  pca=pca_2),
-        _CAP["codes" if labels else "codes_nolabel"], "2-D codes of PCA and the autoencoder")]))
+        lambda: plotting.codes_2d(estimator, X_test, data.y_test if ev.labels else None,
+                                  pca=ev.pca_2),
+        _CAP["codes" if ev.labels else "codes_nolabel"], "2-D codes of PCA and the autoencoder")]))
     plots.append(("code-size", "Error against code size", [_figure_html(
-        lambda: plotting.error_vs_k(sweep), _CAP["sweep"], "error against k")]))
+        lambda: plotting.error_vs_k(ev.sweep), _CAP["sweep"], "error against k")]))
     if image_shape:
-        figs = [
-            _figure_html(lambda: plotting.first_layer_weights(estimator, image_shape),
-                         _CAP["weights"], "first-layer weights"),
-            _figure_html(lambda: plotting.top_activating(estimator, X_test, image_shape),
-                         _CAP["top"], "top-activating inputs"),
-            _figure_html(lambda: plotting.activation_maximization(estimator, image_shape,
-                                                                  X=X_train),
-                         _CAP["actmax"], "activation maximisation"),
-            _figure_html(lambda: plotting.latent_traversal(estimator, X_test, image_shape),
-                         _CAP["traversal"], "latent traversal"),
-        ]
-        if k == 2:
-            figs.append(_figure_html(
-                lambda: plotting.decoded_grid(estimator, image_shape, X=X_test),
-                _CAP["grid"], "decoded grid over the code space"))
-        plots.append(("units", "What the units learned", figs))
-        if getattr(estimator, "noise", None) is not None:
-            plots.append(("denoising", "Denoising", [_figure_html(
-                lambda: plotting.denoising_rows(estimator, X_test, image_shape),
-                _CAP["denoise"], "clean, noisy and denoised rows")]))
-        if callable(getattr(estimator, "sample", None)):
-            plots.append(("samples", "Samples", [_figure_html(
-                lambda: plotting.vae_samples(estimator, image_shape,
-                                             data_range=(X_train.min(), X_train.max())),
-                _CAP["samples"], "samples from the prior")]))
+        plots += _image_sections(estimator, ev)
+    return [(sid, head, "".join(figs)) for sid, head, figs in plots]
 
-    # ---- assemble
-    fitted = {
+
+def _image_sections(estimator, ev: _Evaluation) -> list[tuple[str, str, list[str]]]:
+    """What the units learned, denoising and samples: plots of image data only."""
+    X_test, image_shape = ev.X_test, ev.image_shape
+    figs = [
+        _figure_html(lambda: plotting.first_layer_weights(estimator, image_shape),
+                     _CAP["weights"], "first-layer weights"),
+        _figure_html(lambda: plotting.top_activating(estimator, X_test, image_shape),
+                     _CAP["top"], "top-activating inputs"),
+        _figure_html(lambda: plotting.activation_maximization(estimator, image_shape,
+                                                              X=ev.X_train),
+                     _CAP["actmax"], "activation maximisation"),
+        _figure_html(lambda: plotting.latent_traversal(estimator, X_test, image_shape),
+                     _CAP["traversal"], "latent traversal"),
+    ]
+    if ev.k == 2:
+        figs.append(_figure_html(
+            lambda: plotting.decoded_grid(estimator, image_shape, X=X_test),
+            _CAP["grid"], "decoded grid over the code space"))
+    sections = [("units", "What the units learned", figs)]
+    if getattr(estimator, "noise", None) is not None:
+        sections.append(("denoising", "Denoising", [_figure_html(
+            lambda: plotting.denoising_rows(estimator, X_test, image_shape),
+            _CAP["denoise"], "clean, noisy and denoised rows")]))
+    if callable(getattr(estimator, "sample", None)):
+        sections.append(("samples", "Samples", [_figure_html(
+            lambda: plotting.vae_samples(estimator, image_shape,
+                                         data_range=(ev.X_train.min(), ev.X_train.max())),
+            _CAP["samples"], "samples from the prior")]))
+    return sections
+
+
+def _fitted_info(estimator, run_info: dict | None) -> dict:
+    history = getattr(estimator, "history_", None) or []
+    return {
         "n_features_in_": getattr(estimator, "n_features_in_", "—"),
         "epochs run (n_iter_)": getattr(estimator, "n_iter_", "—"),
         "final training loss": _fmt(getattr(estimator, "loss_", None)),
@@ -363,21 +387,37 @@ def build_report(estimator, data, *, title: str | None = None, sweep=None,
         "device_": getattr(estimator, "device_", "—"),
         **(run_info or {}),
     }
-    name = data.name
-    title = title or f"{type(estimator).__name__} on {name}"
-    shapes = (f"{len(X_train)} training rows, {len(X_test)} test rows, "
-              f"{X_train.shape[1]} features"
-              + (f" ({image_shape[0]}×{image_shape[1]} images)" if image_shape else "")
-              + (", labelled" if labels else ""))
+
+
+def build_report(estimator, data, *, title: str | None = None, sweep=None,
+                 run_info: dict | None = None) -> str:
+    """The report as an HTML string.
+
+    Parameters
+    ----------
+    estimator : fitted AutoEncoder
+    data : Dataset
+        As :func:`aekit.data.load_dataset` returns it; the model is evaluated on
+        ``X_test``, PCA and the probes are fitted on ``X_train``.
+    title : str, optional
+    sweep : list of PCAComparison, optional
+        A sweep with autoencoders (:func:`aekit.metrics.pca_sweep` with a factory) to draw;
+        by default PCA is swept over k and the fitted model is drawn as one point.
+    run_info : dict, optional
+        Extra "Fitted" rows (e.g. fit_seconds from a run's metrics.json).
+    """
+    ev = _evaluate(estimator, data, sweep)
     sections = [
-        ("comparison", "Autoencoder against PCA",
-         f"<p class=\"sub\">Both models reconstruct the {len(X_test)} test rows from a code of "
-         f"{k} number(s) per row; PCA is fitted on the training rows. The better value is "
-         f"in bold green.</p>{_comparison_table(rows)}{probe_note}"),
-        ("diagnostics", "Diagnostics", _diagnostics_html(diag)),
-        *((sid, head, "".join(figs)) for sid, head, figs in plots),
-        ("parameters", "Parameters", _params_table(estimator, fitted)),
+        ("comparison", "Autoencoder against PCA", _comparison_section(estimator, data, ev)),
+        ("diagnostics", "Diagnostics", _diagnostics_html(ev.diag)),
+        *_plot_sections(estimator, data, ev),
+        ("parameters", "Parameters", _params_table(estimator, _fitted_info(estimator, run_info))),
     ]
+    title = title or f"{type(estimator).__name__} on {data.name}"
+    shapes = (f"{len(ev.X_train)} training rows, {len(ev.X_test)} test rows, "
+              f"{ev.X_train.shape[1]} features"
+              + (f" ({ev.image_shape[0]}×{ev.image_shape[1]} images)" if ev.image_shape else "")
+              + (", labelled" if ev.labels else ""))
     toc = "".join(f'<a href="#{sid}">{_e(head)}</a>' for sid, head, _ in sections)
     body = "".join(f'<section id="{sid}"><h2>{_e(head)}</h2>{content}</section>'
                    for sid, head, content in sections)
@@ -389,7 +429,7 @@ def build_report(estimator, data, *, title: str | None = None, sweep=None,
         f"<title>{_e(title)} — aekit report</title><style>{_CSS}</style></head><body><main>"
         f'<header class="top"><h1>{_e(title)}</h1><div class="sub">{_e(shapes)}</div>'
         f'<nav class="toc">{toc}</nav></header>'
-        f"{_summary_cards(cmp, ev_ae, ev_pca, diag)}{body}"
+        f"{_summary_cards(ev.cmp, ev.ev_ae, ev.ev_pca, ev.diag)}{body}"
         f"<footer>aekit {_e(__version__)} · Python {_e(platform.python_version())} · "
         f"generated {_e(stamp)}</footer></main></body></html>\n"
     )
@@ -405,7 +445,7 @@ def write_report(run, data, out: str | os.PathLike | None = None, *, title: str 
         A run directory (as ``aekit train`` and ``aekit demo`` write, or ``estimator.save``),
         loaded with :func:`aekit.load`; or an estimator already in memory.
     data : str or Dataset
-        A :func:`aekit.datasets.load_dataset` spec (``"digits"``, a file path...) or a Dataset.
+        A :func:`aekit.data.load_dataset` spec (``"digits"``, a file path...) or a Dataset.
     out : path-like, optional
         Default: ``<run>/report.html`` for a run directory (required for an estimator).
     title : str, optional

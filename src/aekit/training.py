@@ -248,23 +248,12 @@ def fit_loop(
     TrainingDivergedError
         When a loss is NaN or infinite; the module is first restored to its last good state.
     """
-    module, phase = state["module"], state["phase"]
+    module = state["module"]
     streamed = callable(getattr(train, "epoch_chunks", None))
-    if streamed:
-        first = None
-    else:
-        train = _columns(train)
-        first = train["x"]
-    val = _columns(val) if val is not None and len(_columns(val)["x"]) else None
-    distributed.prepare(module)  # several processes: same start, own noise per rank
-    if state["last_state"] is None:
-        state["last_state"] = _snapshot(module)
-    if first is not None and first.device.type == "cpu":
-        # Steps re-allocate same-sized tensors: keep them in the heap instead of
-        # faulting them in afresh every step (see aekit._malloc).
-        _malloc.keep_freed_blocks()
+    train = train if streamed else _columns(train)
+    val = _columns(val) if val is not None else None
+    _prepare(state, None if streamed else train["x"], max_epochs)
     step = _Stepper(state["optimizer"])
-    state["max_epochs"] = max_epochs
     try:
         for cb in callbacks:
             cb.on_train_begin(state)
@@ -274,12 +263,13 @@ def fit_loop(
                 cb.on_epoch_begin(state, epoch)
             start = time.perf_counter()
             chunks = train.epoch_chunks(epoch) if streamed else (train,)
-            record = {"phase": phase, "epoch": epoch,
+            record = {"phase": state["phase"], "epoch": epoch,
                       **_train_epoch(state, objective, chunks, epoch, step, batch_size,
                                      corrupt, autocast)}
             # evaluate
-            val_loss = evaluate(module, objective, val) if val is not None else None
-            record["val_loss"] = distributed.all_reduce_mean(val_loss) if val is not None else None
+            has_val = val is not None and len(val["x"]) > 0
+            val_loss = evaluate(module, objective, val) if has_val else None
+            record["val_loss"] = distributed.all_reduce_mean(val_loss) if has_val else None
             record["seconds"] = time.perf_counter() - start
             _check_diverged(state, record)
             state["history"].append(record)
@@ -290,17 +280,34 @@ def fit_loop(
     finally:
         for cb in callbacks:
             cb.on_train_end(state)
-    # The kept weights: the best epoch's when a callback kept one, else the last epoch's.
+    _keep(state)
+    return state
+
+
+def _prepare(state: dict, rows: torch.Tensor | None, max_epochs: int) -> None:
+    """Before the first epoch of a call: ranks in step, a first good state, the heap."""
+    distributed.prepare(state["module"])  # several processes: same start, own noise per rank
+    if state["last_state"] is None:
+        state["last_state"] = _snapshot(state["module"])
+    if rows is not None and rows.device.type == "cpu":
+        # Steps re-allocate same-sized tensors: keep them in the heap instead of
+        # faulting them in afresh every step (see aekit._malloc).
+        _malloc.keep_freed_blocks()
+    state["max_epochs"] = max_epochs
+
+
+def _keep(state: dict) -> None:
+    """Leave the module at the kept epoch: the best one when a callback kept one (early
+    stopping), else the last; mark its record ``"kept"`` and name it in the state."""
     if state["best_state"] is not None:
-        module.load_state_dict(state["best_state"])
+        state["module"].load_state_dict(state["best_state"])
         state["kept_epoch"] = state["best_epoch"]
     else:
         state["kept_epoch"] = state["epoch"]
     for record in state["history"]:
         if record["epoch"] == state["kept_epoch"]:
             record["kept"] = True
-    module.eval()
-    return state
+    state["module"].eval()
 
 
 def _train_epoch(state, objective, chunks, epoch, step, batch_size, corrupt, autocast) -> dict:

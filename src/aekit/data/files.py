@@ -350,7 +350,7 @@ def open_rows(spec) -> RowSource:
     raise ValueError(
         f"{path}: {suffix or 'a file without extension'} cannot be read in chunks; stream a "
         f".npy file, a directory of .npy shards or Parquet files, or load the file into memory "
-        "first (aekit.datasets.read_array)"
+        "first (aekit.data.read_array)"
     )
 
 

@@ -183,7 +183,7 @@ class AutoEncoder(BaseAutoEncoder):
     -----
     Data larger than memory: ``fit``, ``transform``, ``reconstruct`` and ``score_samples``
     also take a path to a ``.npy`` file, a :class:`numpy.memmap`, a directory of ``.npy``
-    shards or Parquet file(s) (see :func:`aekit.streaming.open_rows`), and read it
+    shards or Parquet file(s) (see :func:`aekit.data.open_rows`), and read it
     ``chunk_rows`` rows at a time, so memory is bounded by the chunk, not the data. ``fit``
     first reads it once in file order (checks, scaler statistics in float64, equal to those
     of the data in memory), then each epoch reads the chunks in a fresh random order and
@@ -195,7 +195,7 @@ class AutoEncoder(BaseAutoEncoder):
     Examples
     --------
     >>> from aekit import AutoEncoder
-    >>> from aekit.datasets import load_digits
+    >>> from aekit.data import load_digits
     >>> X_train, X_test, _, _ = load_digits(split=True)
     >>> ae = AutoEncoder(n_components=2, random_state=0).fit(X_train)
     >>> ae.transform(X_test).shape
@@ -390,34 +390,21 @@ class AutoEncoder(BaseAutoEncoder):
         return super()._hidden_sizes()
 
     def _build_module(self, n_features: int) -> DenseAutoEncoder | ConvAutoEncoder:
-        # KL sparsity needs codes in (0, 1): a sigmoid code layer.
-        code_activation = "sigmoid" if self.sparsity == "kl" else "linear"
-        if self.architecture == "conv":
-            return ConvAutoEncoder(
-                tuple(self.image_shape_),
-                self.n_components,
-                self._hidden_sizes(),
-                self.activation,
-                self.output_activation_,
-                self.scaler,
-                code_activation=code_activation,
-                dropout=self.dropout,
-                # channels_last: the layout oneDNN and cuDNN convolve fastest. Measured on
-                # the 2-core Xeon (bench/conv_speed.py): 30% less time per epoch on the CPU.
-                channels_last=True,
-            )
-        return DenseAutoEncoder(
-            n_features,
-            self.n_components,
-            self._hidden_sizes(),
-            self.activation,
-            self.output_activation_,
-            self.scaler,
-            code_activation=code_activation,
-            tied=self.tied,
+        shared = dict(
+            activation=self.activation,
+            output_activation=self.output_activation_,
+            scaler=self.scaler,
+            # KL sparsity needs codes in (0, 1): a sigmoid code layer.
+            code_activation="sigmoid" if self.sparsity == "kl" else "linear",
             dropout=self.dropout,
-            init=self.init,
         )
+        if self.architecture == "conv":
+            # channels_last: the layout oneDNN and cuDNN convolve fastest. Measured on the
+            # 2-core Xeon (bench/conv_speed.py): 30% less time per epoch on the CPU.
+            return ConvAutoEncoder(tuple(self.image_shape_), self.n_components,
+                                   self._hidden_sizes(), channels_last=True, **shared)
+        return DenseAutoEncoder(n_features, self.n_components, self._hidden_sizes(),
+                                tied=self.tied, init=self.init, **shared)
 
     def _objective(self) -> Reconstruction:
         return Reconstruction(

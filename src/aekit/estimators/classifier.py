@@ -104,7 +104,7 @@ class EncoderClassifier(SavableMixin, ClassifierMixin, BaseEstimator):
     Examples
     --------
     >>> from aekit import AutoEncoder, EncoderClassifier
-    >>> from aekit.datasets import load_digits
+    >>> from aekit.data import load_digits
     >>> X_train, X_test, y_train, y_test = load_digits(split=True)
     >>> ae = AutoEncoder(n_components=16, random_state=0).fit(X_train)
     >>> clf = EncoderClassifier(ae, random_state=0).fit(X_train[:200], y_train[:200])

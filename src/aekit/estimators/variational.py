@@ -70,7 +70,7 @@ verbose, log_dir
     Examples
     --------
     >>> from aekit import VariationalAutoEncoder
-    >>> from aekit.datasets import load_digits
+    >>> from aekit.data import load_digits
     >>> X_train, X_test, _, _ = load_digits(split=True)
     >>> vae = VariationalAutoEncoder(n_components=2, random_state=0).fit(X_train)
     >>> vae.transform(X_test).shape, vae.sample(5, random_state=0).shape
