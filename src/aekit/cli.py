@@ -124,10 +124,10 @@ _RST = re.compile(r":[a-z]+:`~?([^`]+)`|``([^`]+)``")
 def _param_docs(cls) -> dict[str, str]:
     """The first sentence of each parameter's description in ``cls``'s numpydoc docstring.
 
-    An entry that says "As for :class:`AutoEncoder`" takes the AutoEncoder's sentence.
+    An entry that says "As for :class:`AutoEncoder`", or nothing, takes the AutoEncoder's.
     """
     doc = inspect.getdoc(cls) or ""
-    section = re.search(r"^Parameters\n-+\n(.*?)(?:^\S.*\n-+\n|\Z)", doc, flags=re.S | re.M)
+    section = re.search(r"^Parameters\n-+\n(.*?)(?:^\S[^\n]*\n-+\n|\Z)", doc, flags=re.S | re.M)
     docs: dict[str, str] = {}
     names: list[str] = []
     for line in (section.group(1) if section else "").splitlines():
@@ -141,10 +141,13 @@ def _param_docs(cls) -> dict[str, str]:
     inherited = _param_docs(AutoEncoder) if cls is not AutoEncoder else {}
     out = {}
     for name, text in docs.items():
-        if text.startswith("As for") and name in inherited:
+        if (not text or text.startswith("As for")) and name in inherited:
             text = inherited[name]
         text = _RST.sub(lambda m: m.group(1) or m.group(2), text)
-        out[name] = re.split(r"(?<=[.;])\s", text, maxsplit=1)[0].rstrip(".;")
+        sentences = re.split(r"(?<=[.;])\s", text, maxsplit=2)
+        # A terse first sentence ("Dense only.") takes the next one with it.
+        short = len(sentences) > 1 and len(sentences[0]) < 25
+        out[name] = " ".join(sentences[:2] if short else sentences[:1]).rstrip(".;")
     return out
 
 
@@ -206,7 +209,8 @@ def estimator_options(cls, panel: str):
     The command receives them as ``params``, a dict ready for ``cls(**params)``.
     """
     constraints = cls._parameter_constraints
-    defaults = cls().get_params()
+    # In the constructor's order, as the docstring lists them.
+    defaults = {name: p.default for name, p in inspect.signature(cls).parameters.items()}
     docs = _param_docs(cls)
 
     def decorate(func):

@@ -108,7 +108,9 @@ class AutoEncoder(BaseAutoEncoder):
         Weight of the L1 penalty ``sum(|w|)`` on all weight matrices (not biases). For an
         L2 penalty use ``weight_decay``.
     optimizer : {"adam", "adamw", "sgd", "rmsprop", "adadelta"}, default="adam"
+        The torch optimizer; "sgd" uses Nesterov momentum 0.9.
     learning_rate : float, default=1e-3
+        Step size of the optimizer.
     weight_decay : float, default=0.0
         L2 weight penalty, applied by the optimizer (decoupled for ``"adamw"``).
     batch_size : int, default=128
@@ -136,6 +138,7 @@ class AutoEncoder(BaseAutoEncoder):
         Stop when the validation loss has not improved for ``patience`` epochs and
         restore the best weights.
     patience : int, default=20
+        Epochs without improvement before early stopping ends the fit.
     tol : float, default=1e-4
         Relative improvement that counts for early stopping.
     n_init : int, default=1
