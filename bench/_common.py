@@ -95,12 +95,12 @@ def plain_fit(X: torch.Tensor, epochs: int, seed: int, code: int = CODE) -> FitR
 
 
 def aekit_fit(
-    X: np.ndarray, epochs: int, seed: int, code: int = CODE, precision: str = "auto"
+    X: np.ndarray, epochs: int, seed: int, code: int = CODE, precision: str = "float32"
 ) -> FitResult:
     """The same network and training through ``aekit.AutoEncoder``.
 
-    ``precision="auto"`` is aekit's default: bfloat16 matrix products where the CPU has
-    them natively (AMX / AVX512-BF16), else float32; ``"float32"`` matches the plain loop.
+    ``precision="float32"`` is aekit's default and the plain loop's arithmetic;
+    ``"bfloat16"`` is the opt-in mixed precision.
     """
     from aekit import AutoEncoder
 

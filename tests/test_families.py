@@ -354,6 +354,18 @@ def test_identity_init_reconstructs_before_training(digits):
     assert mse(ae.reconstruct(X_test), X_test) > 1e-2
 
 
+def test_identity_sanity_check_holds_with_the_defaults_on_any_machine():
+    # The seed's check: a square linear network started at the identity, on raw values,
+    # stays the identity while it trains. Under bfloat16 (the old default on CPUs with AMX)
+    # the rounding of 1.109-like values broke it: R2 0.69. The default is float32 everywhere.
+    X = np.random.RandomState(0).normal(1.109, 0.01, size=(500, 6))
+    ae = AutoEncoder(6, hidden_layer_sizes=(), activation="linear", init="identity",
+                     scaler=None, max_epochs=10, random_state=0).fit(X)
+    assert ae.precision == "float32"
+    r2 = 1 - ((ae.reconstruct(X) - X) ** 2).sum(0) / ((X - X.mean(0)) ** 2).sum(0)
+    assert r2.min() > 0.999, r2
+
+
 # --------------------------------------------------------------------------- combinations
 def test_sparse_denoising_tied_trains_and_beats_pca(digits):
     X_train, X_test, _, _ = digits

@@ -107,7 +107,7 @@ verbose, log_dir
         n_init=1,
         random_state=None,
         device="auto",
-        precision="auto",
+        precision="float32",
         verbose=0,
         log_dir=None,
     ):
