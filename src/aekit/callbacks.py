@@ -1,4 +1,5 @@
-"""What the fit loop may do besides training: early stopping, a progress bar, TensorBoard.
+"""What the fit loop may do besides training: early stopping, a learning-rate schedule, a
+progress bar, TensorBoard.
 
 A callback is an object with four hooks, each given the loop's state dict
 (:func:`aekit.training.init_state`); :class:`Callback` has them all as no-ops. They are called
@@ -60,6 +61,55 @@ class EarlyStopping(Callback):
             state["stale"] += 1
             if state["stale"] >= self.patience:
                 state["stop"] = True
+
+
+class ReduceLROnPlateau(Callback):
+    """Divide the learning rate by ``1 / factor`` after ``patience`` epochs without a
+    relative improvement of ``tol`` in the monitored loss (the validation loss, else the
+    training loss); never below ``min_lr`` times the starting rate.
+
+    Keras' and PyTorch's ``ReduceLROnPlateau`` as a loop callback. Its memory lives in the
+    loop's state (``lr_best``, ``lr_stale``, ``lr_start``), so a saved state resumes exactly.
+    Each reduction is recorded in the epoch's history record as ``"lr"``; every record
+    carries the rate the epoch trained with.
+
+    Parameters
+    ----------
+    factor : float, default=0.2
+        Multiplier of the rate at each reduction, in (0, 1).
+    patience : int, default=5
+        Epochs without improvement before a reduction; the count restarts after one.
+    tol : float, default=1e-4
+        Relative improvement that counts.
+    min_lr : float, default=1e-3
+        Floor, relative to the starting rate.
+    """
+
+    def __init__(self, factor: float = 0.2, patience: int = 5, tol: float = 1e-4,
+                 min_lr: float = 1e-3):
+        if not 0 < factor < 1:
+            raise ValueError(f"factor={factor!r} must be in (0, 1)")
+        self.factor, self.patience, self.tol, self.min_lr = factor, patience, tol, min_lr
+
+    def on_train_begin(self, state: dict) -> None:
+        groups = state["optimizer"].param_groups
+        state.setdefault("lr_start", [g["lr"] for g in groups])
+        state.setdefault("lr_best", math.inf)
+        state.setdefault("lr_stale", 0)
+
+    def on_epoch_end(self, state: dict, record: dict) -> None:
+        groups = state["optimizer"].param_groups
+        record["lr"] = groups[0]["lr"]  # the rate this epoch trained with
+        monitored = record["val_loss"] if record["val_loss"] is not None else record["loss"]
+        best = state["lr_best"]
+        if not math.isfinite(best) or monitored < best - self.tol * abs(best):
+            state.update(lr_best=monitored, lr_stale=0)
+            return
+        state["lr_stale"] += 1
+        if state["lr_stale"] >= self.patience:
+            state["lr_stale"] = 0
+            for g, start in zip(groups, state["lr_start"]):
+                g["lr"] = max(g["lr"] * self.factor, start * self.min_lr)
 
 
 class ProgressBar(Callback):

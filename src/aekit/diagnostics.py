@@ -12,6 +12,8 @@ activation modules while the rows pass through ``encode`` and ``decode`` in eval
 from __future__ import annotations
 
 import math
+import os
+import sys
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -181,8 +183,21 @@ def warn_findings(estimator, X, *, min_severity: str = "warning") -> Diagnosis:
     floor = SEVERITIES.index(min_severity)
     for f in diagnosis:
         if SEVERITIES.index(f.severity) >= floor:
-            warnings.warn(f"{f.what_was_seen} {f.what_to_do}", DiagnosticWarning, stacklevel=3)
+            user_warning(f"{f.what_was_seen} {f.what_to_do}")
     return diagnosis
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def user_warning(message: str, category: type[Warning] = DiagnosticWarning) -> None:
+    """``warnings.warn`` attributed to the caller's line that called into aekit (its
+    ``fit(...)``), however deep inside aekit the warning arises."""
+    level, frame = 2, sys._getframe(1)  # stacklevel 2 is our caller
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(
+            _PACKAGE_DIR + os.sep):
+        level, frame = level + 1, frame.f_back
+    warnings.warn(message, category, stacklevel=level)
 
 
 # --------------------------------------------------------------------------- input

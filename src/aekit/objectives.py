@@ -6,7 +6,13 @@ the same row indices:
 
 - ``"x"``: the clean rows in network units (what a reconstruction must give back);
 - ``"x_in"``: what the module sees, the corrupted rows when denoising, else ``"x"``;
-- ``"y"``: targets (class indices) when the loop was given them.
+- ``"y"``: targets (class indices) when the loop was given them;
+- ``"w"``: row weights (``sample_weight``, mean 1 over the training rows) when given:
+  losses are then weighted means over rows.
+
+Reconstruction objectives also return ``"caller_mse"``: the mean squared error per element
+in the caller's units (the scaled error times each feature's scale), logged so that the
+history compares with the MSE people know; it is not optimised.
 
 ``epoch`` is the 1-based training epoch, or None when the loop evaluates the hold-out: a
 schedule (the KL warm-up) is then at its final value, so every epoch is compared on one
@@ -17,6 +23,7 @@ freely.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -38,7 +45,8 @@ class Reconstruction:
 
     Parameters
     ----------
-    loss : {"mse", "bce"}
+    loss : {"mse", "bce"} or callable
+        A callable ``loss(x_hat, x)`` (network units); see :func:`aekit.losses.reconstruction`.
     sparsity : {None, "l1", "kl"}
         Penalty on the codes: their mean absolute value, or the KL divergence of each code
         unit's mean activation from ``sparsity_target``.
@@ -51,7 +59,7 @@ class Reconstruction:
         Weight of the L1 norm of all weight matrices.
     """
 
-    loss: str = "mse"
+    loss: str | Callable = "mse"
     sparsity: str | None = None
     sparsity_weight: float | None = None
     sparsity_target: float = 0.05
@@ -64,7 +72,8 @@ class Reconstruction:
             z, jacobian = encode_with_jacobian(module.encoder, x_in)
         else:
             z = module.encoder(x_in)
-        reconstruction = losses.reconstruction(module.decoder(z), x, self.loss)
+        x_hat = module.decoder(z)
+        reconstruction = losses.reconstruction(x_hat, x, self.loss, batch.get("w"))
         loss, terms = reconstruction, {}
         if self.sparsity == "l1":
             terms["sparsity"] = losses.l1_activity(z)
@@ -83,7 +92,25 @@ class Reconstruction:
             loss = loss + self.l1 * terms["l1"]
         if terms:
             terms["reconstruction"] = reconstruction
-        return {"loss": loss, **terms}
+        return {"loss": loss, **terms, **caller_mse(module, x_hat, x)}
+
+
+def caller_mse(module: nn.Module, x_hat: torch.Tensor, x: torch.Tensor) -> dict:
+    """``{"caller_mse": ...}``: the mean squared error per element in the caller's units,
+    for the history; empty when the module's scaler works per row (``"sample"``).
+
+    The scaled error times each feature's scale: exact for the per-feature scalers, and
+    not differentiated (a record, not a term of the loss).
+    """
+    scaler = getattr(module, "scaler", None)
+    kind = getattr(scaler, "kind", "sample")
+    if kind == "sample":
+        return {}
+    with torch.no_grad():
+        diff = x_hat.detach().float().reshape(len(x), -1) - x.float().reshape(len(x), -1)
+        if kind is not None:
+            diff = diff * scaler.scale  # (n, d) * (d,): back into each feature's units
+        return {"caller_mse": diff.pow(2).mean()}
 
 
 def encode_with_jacobian(encoder: nn.Module, x_in: torch.Tensor):
@@ -92,8 +119,10 @@ def encode_with_jacobian(encoder: nn.Module, x_in: torch.Tensor):
     Also under ``no_grad`` (the validation loss), so early stopping watches the same
     objective; the graph is kept only when training.
     """
-    layers = [m for m in encoder if any(True for _ in m.parameters(recurse=False))]
-    others = {type(m) for m in encoder if m not in layers}
+    # The closed form needs to know the whole computation: a Sequential of known parts.
+    parts = list(encoder) if isinstance(encoder, nn.Sequential) else []
+    layers = [m for m in parts if any(True for _ in m.parameters(recurse=False))]
+    others = {type(m) for m in parts if m not in layers}
     if len(layers) == 1 and isinstance(layers[0], nn.Linear) and others <= {nn.Sigmoid}:
         # One-layer linear or sigmoid encoder: closed form, no extra backward passes.
         z = encoder(x_in)
@@ -141,21 +170,29 @@ class ELBO:
 
         ``sample``: decode a reparameterised posterior draw, else the mean.
         """
+        reconstruction, kl, _ = self._per_row(module, x_in, x, sample=sample)
+        return reconstruction, kl
+
+    def _per_row(self, module, x_in, x, *, sample: bool):
         mean, log_var = module.encoder.distribution(x_in)
         z = reparameterize(mean, log_var) if sample else mean
-        reconstruction = losses.reconstruction_per_row(module.decoder(z), x, self.loss)
-        return reconstruction, losses.gaussian_kl(mean, log_var).sum(1)
+        x_hat = module.decoder(z)
+        reconstruction = losses.reconstruction_per_row(x_hat, x, self.loss)
+        return reconstruction, losses.gaussian_kl(mean, log_var).sum(1), x_hat
 
     def __call__(self, module: nn.Module, batch: Batch, epoch: int | None = None) -> dict:
-        x = batch["x"]
-        reconstruction, kl = self.per_row(module, batch["x_in"], x, sample=module.training)
+        x, w = batch["x"], batch.get("w")
+        reconstruction, kl, x_hat = self._per_row(module, batch["x_in"], x,
+                                                  sample=module.training)
         weight = kl_weight(epoch, self.beta, self.warmup_epochs)
-        reconstruction, kl = reconstruction.mean(), kl.mean()
+        reconstruction = losses.weighted_mean(reconstruction, w)
+        kl = losses.weighted_mean(kl, w)
         return {
             "loss": reconstruction + weight * kl,
             "reconstruction": reconstruction,
             "kl": kl,
             "kl_weight": x.new_tensor(weight),
+            **caller_mse(module, x_hat, x),
         }
 
 
@@ -167,7 +204,8 @@ class CrossEntropy:
     def __call__(self, module: nn.Module, batch: Batch, epoch: int | None = None) -> dict:
         logits = module(batch["x_in"])
         y = batch["y"]
+        loss = losses.weighted_mean(F.cross_entropy(logits, y, reduction="none"), batch.get("w"))
         return {
-            "loss": F.cross_entropy(logits, y),
+            "loss": loss,
             "accuracy": (logits.argmax(1) == y).float().mean(),
         }

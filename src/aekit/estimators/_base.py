@@ -38,10 +38,10 @@ from .._checks import (
     to_tensor,
 )
 from .._io import jsonable, write_model_dir
-from ..callbacks import EarlyStopping, ProgressBar, TensorBoard
+from ..callbacks import EarlyStopping, ProgressBar, ReduceLROnPlateau, TensorBoard
 from ..data.files import is_streamable, open_rows
 from ..data.stream import ChunkStream, default_chunk_rows
-from ..diagnostics import warn_findings
+from ..diagnostics import warn_findings, user_warning
 from ..nn.layers import ACTIVATIONS, SCALERS, Scaler
 from ..training import (
     OPTIMIZERS,
@@ -53,13 +53,26 @@ from ..training import (
     kept_record,
     make_optimizer,
 )
+from ._targets import (
+    check_target,
+    check_weight,
+    columns,
+    continued_history,
+    select,
+    unpack_validation_data,
+)
+
+PLATEAU_FACTOR = 0.2
+"""``lr_schedule="plateau"``: the learning rate's multiplier at each plateau (sklearn's
+``learning_rate="adaptive"`` divides by 5 too)."""
 
 INFER_BATCH = 8192
 """Rows per forward pass at inference: bounds the memory of activations, not of results."""
 
 TRAINING_CONSTRAINTS = {
     "optimizer": [StrOptions(set(OPTIMIZERS))],
-    "learning_rate": [Interval(Real, 0, None, closed="neither")],
+    "learning_rate": [Interval(Real, 0, None, closed="neither"), None],
+    "lr_schedule": [StrOptions({"plateau", "constant"})],
     "weight_decay": [Interval(Real, 0, None, closed="left")],
     "batch_size": [Interval(Integral, 1, None, closed="left")],
     "max_epochs": [Interval(Integral, 1, None, closed="left")],
@@ -85,14 +98,20 @@ def validate_params(estimator) -> None:
 
 
 def loop_callbacks(estimator, tensorboard: TensorBoard | None = None) -> list:
-    """Fresh callbacks for one loop of ``estimator``: early stopping, progress, TensorBoard.
+    """Fresh callbacks for one loop of ``estimator``: early stopping, the learning-rate
+    schedule, progress, TensorBoard.
 
     Reads the parameters of :data:`TRAINING_CONSTRAINTS` (``early_stopping``, ``patience``,
-    ``tol``, ``verbose``).
+    ``tol``, ``lr_schedule``, ``verbose``).
     """
     callbacks = []
     if estimator.early_stopping:
         callbacks.append(EarlyStopping(estimator.patience, estimator.tol))
+    if estimator.lr_schedule == "plateau":
+        # A quarter of early stopping's patience: the rate is cut up to three times
+        # (to 1/125th) before a plateau ends the fit.
+        callbacks.append(ReduceLROnPlateau(PLATEAU_FACTOR, max(2, estimator.patience // 4),
+                                           estimator.tol))
     if estimator.verbose > 0:
         callbacks.append(ProgressBar(leave=estimator.verbose > 1))
     if tensorboard is not None:
@@ -124,6 +143,15 @@ class SavableMixin:
 
     def _saved_state(self) -> tuple[dict, dict[str, torch.Tensor]]:
         """``(config, tensors)``: class, parameters and declared fitted state; weights."""
+        code = [k for k, v in self.get_params(deep=False).items()
+                if isinstance(v, torch.nn.Module) or (callable(v) and jsonable(v) is None)]
+        if code:
+            raise ValueError(
+                f"{type(self).__name__} cannot be saved: {', '.join(code)} hold(s) Python "
+                "code (a module or a function), which save() does not pickle. Save the "
+                "weights with torch.save(est.module_.state_dict(), path) and rebuild the "
+                "estimator with the same code to load them."
+            )
         tensors = dict(self.module_.state_dict())
         fitted = {}
         for key in self._saved_attributes:
@@ -163,6 +191,7 @@ class BaseAutoEncoder(
         "n_init": [Interval(Integral, 1, None, closed="left")],
         "chunk_rows": [Interval(Integral, 1, None, closed="left"), None],
         "log_dir": [str, os.PathLike, None],
+        "warm_start": ["boolean"],
         **TRAINING_CONSTRAINTS,
     }
 
@@ -247,27 +276,51 @@ class BaseAutoEncoder(
         in_unit = bool((X_scaled.min() >= 0) & (X_scaled.max() <= 1))
         return "sigmoid" if in_unit else "linear"
 
-    def _set_output_activation(self, X_scaled: torch.Tensor) -> None:
-        """Set ``output_activation_`` for training rows ``X_scaled`` (network units; any rows
-        with the same minimum and maximum will do) and check that ``loss`` suits them."""
-        self.output_activation_ = self._resolve_output_activation(X_scaled)
-        if self.loss == "bce" and (
-            self.output_activation_ != "sigmoid" or X_scaled.min() < 0 or X_scaled.max() > 1
-        ):
+    def _set_output_activation(self, X_scaled: torch.Tensor, *, keep: bool = False) -> None:
+        """Set ``output_activation_`` for training targets ``X_scaled`` (network units; any
+        rows with the same minimum and maximum will do), check that ``loss`` suits them,
+        and warn when a sigmoid output cannot reach them. ``keep``: a continued fit keeps
+        the fitted one."""
+        if not keep:
+            self.output_activation_ = self._resolve_output_activation(X_scaled)
+        low, high = X_scaled.amin(0), X_scaled.amax(0)
+        outside = (low < 0) | (high > 1)
+        if self.loss == "bce" and (self.output_activation_ != "sigmoid" or bool(outside.any())):
             raise ValueError(
                 "loss='bce' needs scaled data in [0, 1] and a sigmoid output; use "
                 "scaler='minmax' (or data already in [0, 1] with scaler=None) and "
                 "output_activation='auto' or 'sigmoid', or use loss='mse'."
             )
+        if self.output_activation_ == "sigmoid" and bool(outside.any()):
+            j = int(torch.argmax((high - 1).clamp_min(0) + (-low).clamp_min(0)))
+            user_warning(
+                f"output_activation='sigmoid' only gives values in (0, 1), but "
+                f"{int(outside.sum())} of {len(low)} features leave [0, 1] once scaled "
+                f"(scaler={self.scaler!r}; feature {j} spans [{float(low[j]):.4g}, "
+                f"{float(high[j]):.4g}]): their values outside [0, 1] can never be "
+                "reconstructed. Use output_activation='auto' (linear for such data), or "
+                "scaler='minmax' to map every feature into [0, 1].",
+            )
 
     # ------------------------------------------------------------------ fit
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, *, sample_weight=None, validation_data=None):
         """Fit the scaler and the network on ``X``.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features), or a path / memmap (see Notes)
-        y : ignored
+        y : None, 1-D labels (ignored), or array-like of ``X``'s shape
+            A ``y`` of ``X``'s shape is the reconstruction target: the network learns to
+            map each row of ``X`` to the same row of ``y`` (denoising pairs:
+            ``fit(X_noisy, X_clean)``). ``None`` or a 1-D ``y`` (labels, as a Pipeline
+            passes them on) reconstructs ``X`` itself.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Row weights >= 0: the loss is the weighted mean over rows (the hold-out's too).
+        validation_data : array-like, or tuple, default=None
+            The caller's own hold-out, as Keras takes it: ``X_val``, ``(X_val,)``,
+            ``(X_val, y_val)`` or ``(X_val, y_val, sample_weight_val)``. Early stopping and
+            the choice among restarts watch its loss, and every row of ``X`` trains
+            (``validation_fraction`` is not used).
 
         Returns
         -------
@@ -275,8 +328,18 @@ class BaseAutoEncoder(
         """
         validate_params(self)
         if is_streamable(X):  # a file or a memory map: read in chunks, never whole
+            target = y is not None and np.ndim(y) > 1  # 1-D labels are ignored, as in memory
+            if target or sample_weight is not None or validation_data is not None:
+                raise ValueError(
+                    "a target y, sample_weight and validation_data need X in memory; a "
+                    "path or memmap X is read in chunks without them (load it with "
+                    "np.load(path))."
+                )
             return self._fit_stream(X)
-        X = self._check_X(X, reset=True)
+        warm = self._warm_module()
+        X, sample_shape = self._check_X(X, reset=warm is None, return_shape=True)
+        Y = check_target(y, (len(X), *sample_shape), X.shape[1])
+        w = check_weight(sample_weight, X)
         self.device_ = resolve_device(self.device)
         # Several processes: random_state=None becomes one seed shared by every rank.
         rng = check_random_state(distributed.same_random_state(self.random_state))
@@ -284,21 +347,60 @@ class BaseAutoEncoder(
 
         # The hold-out is drawn once, so restarts are compared on the same rows.
         order = torch.from_numpy(rng.permutation(len(X))).to(self.device_)
-        n_val = int(self.validation_fraction * len(X))
+        n_val = int(self.validation_fraction * len(X)) if validation_data is None else 0
         if n_val < 1 or len(X) - n_val < 1:
             n_val = 0
         # The scaler sees every row given to fit (the hold-out only watches for early
         # stopping), so it is the same for every restart and independent of the split.
-        scaler = Scaler(X_all.shape[1], self.scaler).to(self.device_).fit(X_all)
+        # A continued fit keeps its scaler: the weights work in its units.
+        scaler = warm.scaler if warm is not None else (
+            Scaler(X_all.shape[1], self.scaler).to(self.device_).fit(X_all))
         X_scaled = scaler(X_all)
-        self._set_output_activation(X_scaled)
-        X_fit, X_val = X_scaled[order[n_val:]], X_scaled[order[:n_val]]
+        target = scaler(self._to_tensor(Y)) if Y is not None else None
+        self._set_output_activation(X_scaled if target is None else target,
+                                    keep=warm is not None)
+        cols = columns(X_scaled, target, w)
+        X_fit, X_val = select(cols, order[n_val:]), select(cols, order[:n_val])
+        if validation_data is not None:
+            X_val = self._validation_columns(validation_data, scaler)
         X_sample = X_all[order[:8]]
-        del X_all, X_scaled  # training needs the gathered rows only: free the full copies
-        return self._fit_restarts(X_fit, X_val if n_val else None, scaler, rng, X_sample, X)
+        del X_all, X_scaled, target, cols  # training needs the gathered rows only
+        has_val = len(X_val["x"]) > 0
+        return self._fit_restarts(X_fit, X_val if has_val else None, scaler, rng, X_sample,
+                                  X, warm=warm)
+
+    def _validation_columns(self, validation_data, scaler: Scaler) -> dict:
+        """The loop's columns of ``validation_data``, scaled like the training rows."""
+        X_val, y_val, w_val = unpack_validation_data(validation_data)
+        X_val, sample_shape = self._check_X(X_val, reset=False, return_shape=True)
+        Y_val = check_target(y_val, (len(X_val), *sample_shape), X_val.shape[1])
+        w_val = check_weight(w_val, X_val)
+        target = scaler(self._to_tensor(Y_val)) if Y_val is not None else None
+        return columns(scaler(self._to_tensor(X_val)), target, w_val)
+
+    def _warm_module(self):
+        """The fitted module a ``warm_start`` fit continues, or None for a fresh fit."""
+        if not getattr(self, "warm_start", False) or not hasattr(self, "module_"):
+            return None
+        fresh = self._build_module(self.n_features_in_).state_dict()
+        mine = self.module_.state_dict()
+        if fresh.keys() != mine.keys() or any(
+                fresh[k].shape != mine[k].shape for k in fresh):
+            raise ValueError(
+                "warm_start=True continues the fitted network, but the parameters now "
+                "describe another one (n_components, hidden_layer_sizes, architecture...); "
+                "set warm_start=False to fit a new network."
+            )
+        return self.module_
 
     def _fit_stream(self, X):
         """:meth:`fit` on rows read from disk, ``chunk_rows`` at a time (see Notes)."""
+        if getattr(self, "warm_start", False) and hasattr(self, "module_"):
+            raise ValueError(
+                "warm_start=True continues a fit on rows in memory; a path or memmap X is "
+                "read in chunks for a fresh fit only (load it with np.load(path), or set "
+                "warm_start=False)."
+            )
         source = open_rows(X)
         self._check_stream(source, reset=True)
         self.device_ = resolve_device(self.device)
@@ -347,24 +449,27 @@ class BaseAutoEncoder(
         # shapes, the errors of a wrong width), without reading any data.
         self._check_X(np.zeros((1, *source.sample_shape), source.dtype), reset=reset)
 
-    def _fit_restarts(self, X_fit, X_val, scaler, rng, X_sample, X_check):
-        """Train ``n_init`` restarts on scaled rows and keep the best.
+    def _fit_restarts(self, X_fit, X_val, scaler, rng, X_sample, X_check, warm=None):
+        """Train ``n_init`` restarts on scaled rows (or the loop's columns) and keep the best.
 
         ``X_sample``: a few raw rows on the device, for TensorBoard; ``X_check``: raw rows
-        (all of them, or a sample when streamed) for the diagnostics of ``verbose``.
+        (all of them, or a sample when streamed) for the diagnostics of ``verbose``;
+        ``warm``: the fitted module a ``warm_start`` fit continues (one run, no restarts).
         """
         best = None
-        for i, seed in enumerate(rng.randint(np.iinfo(np.int32).max, size=self.n_init)):
+        n_runs = 1 if warm is not None else self.n_init
+        for i, seed in enumerate(rng.randint(np.iinfo(np.int32).max, size=n_runs)):
             tensorboard = self._tensorboard(X_sample, i)
             try:
-                run = self._fit_once(X_fit, X_val, scaler, int(seed), tensorboard)
+                run = self._fit_once(X_fit, X_val, scaler, int(seed), tensorboard, warm)
             finally:
                 if tensorboard is not None:
                     tensorboard.close()
             if best is None or run["score"] < best["score"]:
                 best = run
         self.module_ = best["module"]
-        self.history_ = best["history"]
+        self.history_ = (continued_history(self.history_, best["history"])
+                         if warm is not None else best["history"])
         self.loss_ = self.history_[-1]["loss"] if self.history_ else None
         self.validation_loss_ = best["kept"]["val_loss"]
         self.n_iter_ = sum(r["phase"] == "train" for r in self.history_)
@@ -381,17 +486,28 @@ class BaseAutoEncoder(
             log_dir = os.path.join(log_dir, f"restart-{restart}")
         return TensorBoard(log_dir, X_sample[:8])
 
-    def _fit_once(self, X_fit_s, X_val_s, scaler: Scaler, seed: int, tensorboard) -> dict:
-        """One restart on already scaled rows (or a stream of them); returns its module,
-        history, kept record and score."""
+    def _fit_once(self, X_fit_s, X_val_s, scaler: Scaler, seed: int, tensorboard,
+                  warm=None) -> dict:
+        """One restart on already scaled rows, the loop's columns of them, or a stream;
+        returns its module, history, kept record and score. ``warm``: a fitted module to
+        train on (``warm_start``), instead of a fresh one."""
         autocast = autocast_dtype(self.precision, self.device_)
+        # Pretraining and the corruption's range look at the input rows only.
+        inputs = X_fit_s.get("x_in", X_fit_s["x"]) if isinstance(X_fit_s, dict) else X_fit_s
+        val_inputs = (X_val_s.get("x_in", X_val_s["x"]) if isinstance(X_val_s, dict)
+                      else X_val_s)
         with seeded_torch_rng(self.device_, seed):
-            module = self._build_module(self.n_features_in_).to(self.device_)
-            module.scaler.load_state_dict(scaler.state_dict())
+            history = []
+            if warm is not None:
+                module = warm.to(self.device_)
+            else:
+                module = self._build_module(self.n_features_in_).to(self.device_)
+                module.scaler.load_state_dict(scaler.state_dict())
             if tensorboard is not None:
                 tensorboard.module = module  # pretraining loops train parts of it
-            history = self._pretrain(module, X_fit_s, X_val_s, scaler,
-                                     lambda phase: loop_callbacks(self, tensorboard))
+            if warm is None:
+                history = self._pretrain(module, inputs, val_inputs, scaler,
+                                         lambda phase: loop_callbacks(self, tensorboard))
             state = init_state(module, make_optimizer(
                 self.optimizer, module.parameters(), self.learning_rate, self.weight_decay))
             fit_loop(
@@ -403,7 +519,7 @@ class BaseAutoEncoder(
                 max_epochs=self.max_epochs,
                 # A stream's per-feature range stands in for its rows: all noise needs.
                 corrupt=self._corruption(
-                    X_fit_s.bounds if isinstance(X_fit_s, ChunkStream) else X_fit_s, scaler
+                    X_fit_s.bounds if isinstance(X_fit_s, ChunkStream) else inputs, scaler
                 ),
                 autocast=autocast,
                 callbacks=loop_callbacks(self, tensorboard),

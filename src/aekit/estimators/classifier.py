@@ -58,7 +58,9 @@ class EncoderClassifier(SavableMixin, ClassifierMixin, BaseEstimator):
         True trains the head only: the encoder's weights stay fixed (and it runs in eval
         mode). False fine-tunes encoder and head together.
     optimizer : {"adam", "adamw", "sgd", "rmsprop", "adadelta"}, default="adam"
-    learning_rate : float, default=1e-3
+    learning_rate : float, default=None
+        None is the optimizer's own default (1e-3 for adam; see :class:`AutoEncoder`).
+    lr_schedule : {"plateau", "constant"}, default="plateau"
     weight_decay : float, default=0.0
     batch_size : int, default=128
     max_epochs : int, default=200
@@ -142,7 +144,8 @@ class EncoderClassifier(SavableMixin, ClassifierMixin, BaseEstimator):
         head_hidden=(),
         freeze=True,
         optimizer="adam",
-        learning_rate=1e-3,
+        learning_rate=None,
+        lr_schedule="plateau",
         weight_decay=0.0,
         batch_size=128,
         max_epochs=200,
@@ -160,6 +163,7 @@ class EncoderClassifier(SavableMixin, ClassifierMixin, BaseEstimator):
         self.freeze = freeze
         self.optimizer = optimizer
         self.learning_rate = learning_rate
+        self.lr_schedule = lr_schedule
         self.weight_decay = weight_decay
         self.batch_size = batch_size
         self.max_epochs = max_epochs
