@@ -25,6 +25,7 @@ import numbers
 import os
 import re
 import sys
+import warnings
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -35,14 +36,14 @@ from typer.core import TyperGroup
 from . import distributed
 from ._checks import Interval, SizeTuple, StrOptions
 from ._io import atomic_write
-from .data.catalog import DATASET_NAMES, load_dataset
+from .data.catalog import DATASET_NAMES, load_dataset, select_label, subsample
 from .data.files import STREAM_SUFFIXES, open_rows, read_array
 from .data.stream import save_npy
-from .estimators import AutoEncoder, validate_params
+from .estimators import AutoEncoder, EncoderClassifier, VariationalAutoEncoder, validate_params
 from .metrics import compare_with_pca
 from .persistence import load
 from .report import write_report
-from .runs import REPORT, fit_run
+from .runs import REPORT, fit_classifier_run, fit_run
 from .training import TrainingDivergedError
 
 _CODE_SUFFIXES = (".npy", ".csv")
@@ -65,7 +66,10 @@ class _Group(TyperGroup):
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode, **extra)
         try:
-            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            with warnings.catch_warnings():
+                warnings.showwarning = _show_warning  # one line each, no source lines
+                rv = super().main(args, prog_name, complete_var, standalone_mode=False,
+                                  **extra)
             code = rv if isinstance(rv, int) else 0  # an int here is a typer.Exit code
         except typer.TyperException as err:  # usage errors and the like
             if type(err).__name__ == "NoArgsIsHelpError":
@@ -84,6 +88,11 @@ class _Group(TyperGroup):
         except (ValueError, TypeError, OSError) as err:
             code = _fail(err, 2)
         sys.exit(code)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A warning as ``warning: ...`` on stderr: what the library says, not where."""
+    typer.echo(f"warning: {' '.join(str(message).split())}", err=True)
 
 
 def _fail(message, code: int) -> int:
@@ -144,7 +153,9 @@ def _param_docs(cls) -> dict[str, str]:
         if (not text or text.startswith("As for")) and name in inherited:
             text = inherited[name]
         text = _RST.sub(lambda m: m.group(1) or m.group(2), text)
-        sentences = re.split(r"(?<=[.;])\s", text, maxsplit=2)
+        # A sentence ends at ". " or "; ", not after "e.g." or "et al.".
+        sentences = re.split(r"(?<!\be\.g\.)(?<!\bi\.e\.)(?<!\bal\.)(?<=[.;])\s", text,
+                             maxsplit=2)
         # A terse first sentence ("Dense only.") takes the next one with it.
         short = len(sentences) > 1 and len(sentences[0]) < 25
         out[name] = " ".join(sentences[:2] if short else sentences[:1]).rstrip(".;")
@@ -168,11 +179,24 @@ def _parse_sizes(text: str, option: str, *, auto: bool) -> tuple[int, ...] | str
         ) from None
 
 
+_PYTHON_ONLY = {
+    "encoder": "a torch.nn.Module: Python code, not a command-line value",
+    "decoder": "a torch.nn.Module: Python code, not a command-line value",
+    "warm_start": "each run fits a new model; continue one in Python",
+    "autoencoder": "the classifier's own options build it (--components, --autoencoder)",
+}
+"""Estimator parameters the command line does not offer, and why."""
+
+_LONG_CHOICES = 30
+"""Choices whose list is longer than this many characters are named in the help text, with
+a short metavar, so every help line fits 80 columns."""
+
+
 def _option(name: str, constraints: list, default, help_text: str, panel: str):
     """``(annotation, default, to_value)`` of the typer option for one parameter."""
     flags = _FLAGS.get(name, (f"--{name.replace('_', '-')}",))
     nullable = None in constraints
-    kinds = [c for c in constraints if c is not None]
+    kinds = [c for c in constraints if c is not None and c != "callable"]
     to_value = None
     info = dict(help=help_text, rich_help_panel=panel)
     if "boolean" in kinds:
@@ -190,7 +214,12 @@ def _option(name: str, constraints: list, default, help_text: str, panel: str):
         to_value = functools.partial(_parse_sizes, option=flags[0], auto=auto)
     elif any(isinstance(c, StrOptions) for c in kinds):
         choices = sorted(next(c for c in kinds if isinstance(c, StrOptions)).options)
-        kind = Literal[tuple(choices + ["none"] if nullable else choices)]
+        choices += ["none"] if nullable else []
+        if len("|".join(choices)) > _LONG_CHOICES:  # listed in the help, not the metavar
+            kind, info["metavar"] = str, "<name>"
+            info["help"] = f"{help_text}. One of: {', '.join(choices)}"
+        else:
+            kind = Literal[tuple(choices)]
         default = "none" if default is None else default
         to_value = (lambda v: None if v == "none" else v) if nullable else None
     elif any(isinstance(c, Interval) for c in kinds):
@@ -217,7 +246,7 @@ def estimator_options(cls, panel: str):
         own = [p for p in inspect.signature(func, eval_str=True).parameters.values()
                if p.name != "params"]
         options, converters = [], {}
-        for name in defaults:
+        for name in [n for n in defaults if n not in _PYTHON_ONLY]:
             annotation, default, to_value = _option(
                 name, constraints[name], defaults[name], docs.get(name, ""), panel)
             options.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY,
@@ -289,6 +318,75 @@ def train(
             _print_run(run)
     finally:
         distributed.teardown()
+
+
+_ROWS_HELP = ("Train on at most this many rows of the train split (a fixed random "
+              "subset); the test split stays whole.")
+_SEED_HELP = "Seeds weights, shuffling and the hold-out."
+
+
+def _fit_and_print(est, data: str, out: Path, rows: int | None, fit, label=None):
+    """Validate, load (and subsample) the data, fit under torchrun too, print the run."""
+    validate_params(est)  # bad values fail now, before a dataset is loaded or downloaded
+    distributed.init_from_env(est.device)  # under torchrun: one of several processes
+    try:
+        if not distributed.is_main():
+            est.set_params(verbose=0)  # one progress bar: rank 0's
+        dataset = subsample(select_label(load_dataset(data), label), rows)
+        if distributed.is_main():
+            n, d = dataset.X_train.shape
+            typer.echo(f"fitting {est!r} on {dataset.name} ({n} rows x {d} features)...")
+        run = fit(est, dataset, out)
+        if run is not None and run.comparison is not None:
+            _print_run(run)
+        elif run is not None:
+            m = run.metrics
+            typer.echo(f"fitted in {m['fit_seconds']:.1f} s ({m['n_iter']} epochs)\n")
+            typer.echo(f"test accuracy {m['test_accuracy']:.4f} on {m['dataset']['test_shape'][0]}"
+                       f" rows (train {m['train_accuracy']:.4f}; always the most frequent "
+                       f"label: {m['chance']:.4f})")
+            typer.echo(f"\nrun saved to {run.path}/: model, metrics.json, loss.png")
+    finally:
+        distributed.teardown()
+
+
+@app.command("train-vae")
+@estimator_options(VariationalAutoEncoder, "Estimator (VariationalAutoEncoder parameters)")
+def train_vae(
+    data: Annotated[str, typer.Option("--data", help=_DATA_HELP, show_default=False)],
+    out: Annotated[Path, typer.Option("--out", help="Run directory to write.")],
+    params: dict,
+    rows: Annotated[int | None, typer.Option(help=_ROWS_HELP, show_default=False)] = None,
+) -> None:
+    """Fit a variational autoencoder on a dataset's train split; save it as train does."""
+    _fit_and_print(VariationalAutoEncoder(**params), data, out, rows, fit_run)
+
+
+@app.command("train-classifier")
+@estimator_options(EncoderClassifier, "Estimator (EncoderClassifier parameters)")
+def train_classifier(
+    data: Annotated[str, typer.Option("--data", help=_DATA_HELP, show_default=False)],
+    out: Annotated[Path, typer.Option("--out", help="Run directory to write.")],
+    params: dict,
+    autoencoder: Annotated[Path | None, typer.Option(
+        help="Run directory of a fitted autoencoder whose encoder to use (aekit train); "
+        "default: a new AutoEncoder with --components codes, fitted on the rows first.",
+        show_default=False)] = None,
+    components: Annotated[int, typer.Option(
+        help="Code size of the new autoencoder (without --autoencoder).")] = 16,
+    label: Annotated[str | None, typer.Option(
+        help="Column holding the labels (a name from the CSV header, or an index); "
+        "named datasets bring their own.", show_default=False)] = None,
+    rows: Annotated[int | None, typer.Option(help=_ROWS_HELP, show_default=False)] = None,
+) -> None:
+    """Fit a classifier on an autoencoder's encoder (labelled data); save and score it."""
+    if autoencoder is not None:
+        ae = load(autoencoder, device=params["device"])
+    else:
+        ae = AutoEncoder(n_components=components, random_state=params["random_state"],
+                         device=params["device"], precision=params["precision"])
+    _fit_and_print(EncoderClassifier(ae, **params), data, out, rows, fit_classifier_run,
+                   label)
 
 
 @app.command()

@@ -21,6 +21,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from . import distributed
 from ._io import atomic_write
 from ._version import __version__
@@ -37,7 +39,7 @@ class Run:
 
     path: Path
     estimator: object
-    comparison: PCAComparison
+    comparison: PCAComparison | None  # None for a classifier
     metrics: dict
 
 
@@ -83,6 +85,44 @@ def fit_run(estimator, data: Dataset, out: str | os.PathLike) -> Run | None:
     }
     write_run(out, estimator, metrics)
     return Run(out, estimator, comparison, metrics)
+
+
+def fit_classifier_run(estimator, data: Dataset, out: str | os.PathLike) -> Run | None:
+    """Fit a classifier (an :class:`~aekit.EncoderClassifier`) on the labelled train split,
+    score it on the test split, write the run to ``out``.
+
+    ``metrics.json`` holds ``dataset``, ``train_accuracy``, ``test_accuracy``, ``chance``
+    (always guessing the most frequent training label), ``fit_seconds``, ``n_iter`` and
+    ``aekit_version``; the run's ``comparison`` is None.
+    """
+    out = check_out_dir(out)
+    if data.y_train is None or data.y_test is None:
+        raise ValueError(
+            f"{data.name} has no labels to classify; use a labelled dataset (digits, "
+            "fashion-mnist, an .npz with 'y') or name the label column with --label."
+        )
+    start = time.perf_counter()
+    estimator.fit(data.X_train, data.y_train)
+    seconds = time.perf_counter() - start
+    if not distributed.is_main():
+        return None
+    values, counts = np.unique(data.y_train, return_counts=True)
+    metrics = {
+        "dataset": {
+            "name": data.name,
+            "train_shape": list(data.X_train.shape),
+            "test_shape": list(data.X_test.shape),
+            "image_shape": list(data.image_shape) if data.image_shape else None,
+        },
+        "train_accuracy": estimator.score(data.X_train, data.y_train),
+        "test_accuracy": estimator.score(data.X_test, data.y_test),
+        "chance": float(np.mean(data.y_test == values[np.argmax(counts)])),
+        "fit_seconds": seconds,
+        "n_iter": estimator.n_iter_,
+        "aekit_version": __version__,
+    }
+    write_run(out, estimator, metrics)
+    return Run(out, estimator, None, metrics)
 
 
 def write_run(out: str | os.PathLike, estimator, metrics: dict) -> Path:

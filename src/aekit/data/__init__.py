@@ -10,6 +10,7 @@
 
 from .catalog import (
     DATASET_NAMES,
+    FASHION_MNIST_CLASSES,
     Dataset,
     fetch_idx_files,
     load_dataset,
@@ -17,6 +18,8 @@ from .catalog import (
     load_fashion_mnist,
     load_mnist,
     read_idx,
+    select_label,
+    subsample,
 )
 from .files import ArrayData, RowSource, is_streamable, open_rows, read_array
 from .stream import ChunkStream, save_npy
@@ -25,6 +28,7 @@ from .synthetic import DERIVED_VARIABLE_NAMES, make_derived_variables, make_low_
 __all__ = [
     "DATASET_NAMES",
     "DERIVED_VARIABLE_NAMES",
+    "FASHION_MNIST_CLASSES",
     "ArrayData",
     "ChunkStream",
     "Dataset",
@@ -41,4 +45,6 @@ __all__ = [
     "read_array",
     "read_idx",
     "save_npy",
+    "select_label",
+    "subsample",
 ]

@@ -19,7 +19,7 @@ import os
 import urllib.error
 import urllib.request
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -444,6 +444,9 @@ class Dataset:
         (height, width) when each row is a flattened image, e.g. (8, 8) for digits.
     name : str
         The dataset's name, or the file's path.
+    target_names : list of str or None
+        The name of each label value ``0, 1, ...`` when the labels are codes (Fashion-MNIST:
+        ``"T-shirt/top"``, ...); None when the labels name themselves (digits).
     """
 
     X_train: np.ndarray
@@ -453,6 +456,12 @@ class Dataset:
     feature_names: list[str] | None
     image_shape: tuple[int, ...] | None
     name: str
+    target_names: list[str] | None = None
+
+
+FASHION_MNIST_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal",
+                         "Shirt", "Sneaker", "Bag", "Ankle boot"]
+"""The names of Fashion-MNIST's labels 0..9 (Xiao, Rasul & Vollgraf 2017)."""
 
 
 DATASET_NAMES = ("digits", "fashion-mnist", "mnist")
@@ -494,7 +503,8 @@ def load_dataset(spec, *, test_size=0.2, random_state=0):
     if key in ("fashion-mnist", "mnist"):
         loader = load_fashion_mnist if key == "fashion-mnist" else load_mnist
         X_train, X_test, y_train, y_test = loader(split=True)
-        return Dataset(X_train, X_test, y_train, y_test, None, (28, 28), key)
+        names = FASHION_MNIST_CLASSES if key == "fashion-mnist" else None
+        return Dataset(X_train, X_test, y_train, y_test, None, (28, 28), key, names)
 
     path = Path(spec)
     if path.suffix.lower() not in FILE_SUFFIXES:
@@ -518,3 +528,41 @@ def load_dataset(spec, *, test_size=0.2, random_state=0):
         X_train, X_test, y_train, y_test = train_test_split(
             X, y, test_size=test_size, random_state=random_state)
     return Dataset(X_train, X_test, y_train, y_test, feature_names, image_shape, str(path))
+
+
+def subsample(dataset: Dataset, n_rows: int | None, *, random_state=0) -> Dataset:
+    """``dataset`` with at most ``n_rows`` training rows: the first ``n_rows`` of a fixed
+    shuffle (the same rows for the same ``random_state``); the test split is kept whole, so
+    results compare with those of the full data. ``None``: the dataset unchanged.
+
+    What ``aekit train-vae --rows N`` (and the other training commands) call.
+    """
+    if n_rows is None or n_rows >= len(dataset.X_train):
+        return dataset
+    if n_rows < 1:
+        raise ValueError(f"--rows must be at least 1, got {n_rows}")
+    rows = np.sort(np.random.RandomState(random_state).permutation(len(dataset.X_train))[:n_rows])
+    y_train = dataset.y_train[rows] if dataset.y_train is not None else None
+    return replace(dataset, X_train=dataset.X_train[rows], y_train=y_train)
+
+
+def select_label(dataset: Dataset, column: str | None) -> Dataset:
+    """``dataset`` with column ``column`` (a name from the CSV header, or a 0-based index)
+    moved out of the features into the labels ``y_train`` / ``y_test``. ``None``: unchanged.
+    """
+    if column is None:
+        return dataset
+    names = list(dataset.feature_names or [])
+    if column in names:
+        j = names.index(column)
+    elif str(column).isdigit() and int(column) < dataset.X_train.shape[1]:
+        j = int(column)
+    else:
+        known = f"; the columns are {', '.join(names)}" if names else ""
+        raise ValueError(f"--label {column!r}: no such column in {dataset.name}{known}")
+    keep = [i for i in range(dataset.X_train.shape[1]) if i != j]
+    return replace(
+        dataset, X_train=dataset.X_train[:, keep], X_test=dataset.X_test[:, keep],
+        y_train=dataset.X_train[:, j], y_test=dataset.X_test[:, j],
+        feature_names=[names[i] for i in keep] if names else None, image_shape=None,
+    )

@@ -57,9 +57,10 @@ class AutoEncoder(BaseAutoEncoder):
         ``(C, H, W)`` or ``(H, W)`` of flat rows given to ``architecture="conv"``; not
         needed when ``X`` holds images.
     activation : str, default="elu"
-        Hidden-layer activation: "elu", "relu", "leaky_relu", "gelu", "silu", "softplus",
-        "tanh", "sigmoid", "linear", or any element-wise torch.nn activation by its
-        lower-case name (``aekit.nn.layers.ACTIVATIONS``). ELU does not die like ReLU units do.
+        Hidden-layer activation (a torch.nn name in lower case). Any element-wise torch.nn
+        activation: "elu", "relu", "leaky_relu", "gelu", "silu", "softplus", "mish",
+        "tanh", "sigmoid", ... (``aekit.nn.layers.ACTIVATIONS``), or "linear". ELU does
+        not die like ReLU units do.
     output_activation : {"auto", "sigmoid", "linear"}, default="auto"
         ``"auto"`` uses a sigmoid when the scaled training data lie in [0, 1], else linear.
     tied : bool, default=False
@@ -123,8 +124,8 @@ class AutoEncoder(BaseAutoEncoder):
     optimizer : {"adam", "adamw", "sgd", "rmsprop", "adadelta"}, default="adam"
         The torch optimizer; "sgd" uses Nesterov momentum 0.9.
     learning_rate : float, default=None
-        Step size of the optimizer; None is the optimizer's own (PyTorch's) default: 1e-3
-        for adam, adamw and sgd, 1e-2 for rmsprop, 1.0 for adadelta.
+        Step size of the optimizer, or None for its own (PyTorch's) default: 1e-3 for
+        adam, adamw and sgd, 1e-2 for rmsprop, 1.0 for adadelta.
     lr_schedule : {"plateau", "constant"}, default="plateau"
         ``"plateau"`` divides the learning rate by 5 when the validation loss has not
         improved for ``max(2, patience // 4)`` epochs (Keras' ReduceLROnPlateau), so the

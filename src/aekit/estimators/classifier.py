@@ -31,12 +31,13 @@ from ._base import (
     TRAINING_CONSTRAINTS,
     BaseAutoEncoder,
     SavableMixin,
+    SummaryMixin,
     loop_callbacks,
     validate_params,
 )
 
 
-class EncoderClassifier(SavableMixin, ClassifierMixin, BaseEstimator):
+class EncoderClassifier(SummaryMixin, SavableMixin, ClassifierMixin, BaseEstimator):
     """A classifier head on an autoencoder's encoder: pretrain without labels, then classify.
 
     The network is ``head(encoder(scaler(x)))``: the autoencoder's in-model scaler and
@@ -59,7 +60,8 @@ class EncoderClassifier(SavableMixin, ClassifierMixin, BaseEstimator):
         mode). False fine-tunes encoder and head together.
     optimizer : {"adam", "adamw", "sgd", "rmsprop", "adadelta"}, default="adam"
     learning_rate : float, default=None
-        None is the optimizer's own default (1e-3 for adam; see :class:`AutoEncoder`).
+        Step size of the optimizer, or None for its own default (1e-3 for adam, see
+        :class:`AutoEncoder`).
     lr_schedule : {"plateau", "constant"}, default="plateau"
     weight_decay : float, default=0.0
     batch_size : int, default=128
