@@ -116,7 +116,8 @@ def check_output_range(estimator, module: nn.Module, X: np.ndarray,
             f"({'; '.join(parts)}); {share:.1%} of all values cannot be reconstructed.")
     todo = ("Use output_activation='auto' (linear for such data) or 'linear', or "
             "scaler='minmax' to map every feature into [0, 1] inside the model.")
-    return [Finding("output_range", "error", what, todo,
+    severity = "error" if share >= 0.05 else "warning" if share >= 1e-3 else "info"
+    return [Finding("output_range", severity, what, todo,
                     {"features": outside.tolist(), "share_outside": share})]
 
 

@@ -659,9 +659,10 @@ class BaseAutoEncoder(
         err = (self._reconstruct_tensor(X_t) - X_t).pow(2).mean(1)
         return -err.cpu().numpy().astype(np.float64)
 
-    def score(self, X, y=None):
-        """Mean of :meth:`score_samples`; higher is better, so GridSearchCV picks the best."""
-        return float(np.mean(self.score_samples(X)))
+    def score(self, X, y=None, sample_weight=None):
+        """Mean of :meth:`score_samples` (weighted by ``sample_weight``); higher is better,
+        so GridSearchCV picks the best."""
+        return float(np.average(self.score_samples(X), weights=sample_weight))
 
     @property
     def _n_features_out(self) -> int:

@@ -473,22 +473,16 @@ class AutoEncoder(BaseAutoEncoder):
         module = ModuleAutoEncoder(n_features, self.scaler, encoder, decoder)
         device = next(module.parameters(), torch.empty(0)).device
         x = torch.zeros(2, n_features, device=device)
-        with torch.no_grad():
-            try:
-                z = module.eval().encoder(x)
-                x_hat = module.decoder(z)
-            except Exception as err:
-                raise ValueError(
-                    f"the encoder/decoder modules failed on rows of {n_features} features: "
-                    f"{type(err).__name__}: {err}"
-                ) from err
-        module.train()
+        module.eval()
+        z = _try_part("encoder", module.encoder, x)
         if tuple(z.shape) != (2, self.n_components):
             raise ValueError(
                 f"the encoder maps rows of {n_features} features to shape "
                 f"{tuple(z.shape[1:])}, not to codes of n_components={self.n_components}; "
                 "make its output (n, n_components) or set n_components to match."
             )
+        x_hat = _try_part("decoder", module.decoder, z)
+        module.train()
         if tuple(x_hat.shape) != (2, n_features):
             raise ValueError(
                 f"the decoder maps codes to shape {tuple(x_hat.shape[1:])}, not to rows of "
@@ -553,3 +547,15 @@ class AutoEncoder(BaseAutoEncoder):
             callbacks_for=callbacks_for,
             autocast=autocast_dtype(self.precision, self.device_),
         )
+
+
+@torch.no_grad()
+def _try_part(name: str, part: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """``part(x)``, with a failure reported as a ValueError naming the part and the input."""
+    try:
+        return part(x)
+    except Exception as err:  # noqa: BLE001 -- any failure of the user's module is reported
+        raise ValueError(
+            f"the {name} module failed on a batch of shape {tuple(x.shape)}: "
+            f"{type(err).__name__}: {err}"
+        ) from err
