@@ -54,11 +54,31 @@ def _renders(fig):
 # --------------------------------------------------------------------------- training
 def test_loss_curves_draws_train_and_validation(digits_ae):
     fig = plotting.loss_curves(digits_ae.history_)
-    (ax,) = fig.axes
-    drawn = [line for line in ax.lines if len(line.get_xdata()) > 1]
-    assert len(drawn) == 2  # training and validation
-    assert len(drawn[0].get_xdata()) == len(digits_ae.history_)
+    ax, units = fig.axes  # the minimised loss; the MSE in the caller's units
+    for axes, key in ((ax, "loss"), (units, "caller_mse")):
+        drawn = [line for line in axes.lines if len(line.get_xdata()) > 1]
+        assert len(drawn) == 2  # training and validation
+        assert len(drawn[0].get_xdata()) == len(digits_ae.history_)
+        np.testing.assert_allclose(drawn[0].get_ydata(), [r[key] for r in digits_ae.history_])
+    assert "your units" in units.get_ylabel()
     _renders(fig)
+    # Epoch ticks are whole numbers; the log axis has at least three labelled ticks.
+    ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+    assert all(float(t).is_integer() for t in ticks)
+    assert ax.get_yscale() == "log"
+    low, high = ax.get_ylim()
+    labelled = [t for t in ax.yaxis.get_majorticklocs() if low <= t <= high]
+    assert len(labelled) >= 3, labelled
+
+
+def test_caller_units_are_the_mse_the_comparison_reports(digits):
+    X, X_val = digits[0], digits[1]
+    ae = AutoEncoder(2, hidden_layer_sizes=(16,), max_epochs=5, random_state=0).fit(
+        X, validation_data=X_val)
+    kept = next(r for r in ae.history_ if r.get("kept"))
+    # The kept weights' validation MSE in caller units is the pixel MSE of reconstruct().
+    assert kept["val_caller_mse"] == pytest.approx(-ae.score(X_val), rel=1e-4)
+    assert kept["val_caller_mse"] < kept["val_loss"] / 5  # scaled units are not pixels
 
 
 def test_loss_curves_shows_pretraining_phases():
