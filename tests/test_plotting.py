@@ -147,7 +147,13 @@ def test_latent_traversal(digits, digits_ae):
     data = _mosaic(fig)
     assert data.shape == (2 * 8 + 1, 5 * 8 + 4)
     cols = [t.get_text() for t in fig.axes[0].get_xticklabels()]
-    assert cols[2] == "mean" and len(cols) == 5
+    assert cols[2] == "start" and len(cols) == 5
+    # The middle column decodes a real row's code (the one nearest the median code).
+    Z = digits_ae.transform(digits[1])
+    start = int(fig.texts[0].get_text().split("row ")[1].split("'")[0])
+    np.testing.assert_allclose(data[:8, 2 * 9:2 * 9 + 8],
+                               digits_ae.inverse_transform(Z[start:start + 1]).reshape(SHAPE),
+                               rtol=1e-5, atol=1e-6)
 
 
 def test_decoded_grid(digits, digits_ae):

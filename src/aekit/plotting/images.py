@@ -152,17 +152,24 @@ def vae_samples(estimator, image_shape, *, n=32, random_state=0, data_range=None
 def latent_traversal(estimator, X, image_shape, *, n_steps=9, span=2.5, max_units=10):
     """Decode codes that move along one code dimension at a time.
 
-    Each row starts from the mean code of ``X`` and moves dimension ``j`` from
-    ``-span`` to ``+span`` of its standard deviation over ``X``, the others fixed.
+    Each row starts from the code of a typical row of ``X`` (the one whose code is nearest
+    the median code, in standard deviations) and moves dimension ``j`` from ``-span`` to
+    ``+span`` of its standard deviation over ``X``, the others fixed. A real row's code,
+    not the mean code: the mean of clustered codes often lies where no row maps, and
+    decodes to a blank.
 
     Returns
     -------
     matplotlib.figure.Figure
-        One axes, one image: a row per code dimension.
+        One axes, one image: a row per code dimension; the middle column (``"start"``)
+        decodes the typical row's code.
     """
     X = np.asarray(X, dtype=np.float64)
     Z = np.asarray(estimator.transform(X), dtype=np.float64)
-    center, sd = Z.mean(axis=0), Z.std(axis=0)
+    sd = Z.std(axis=0)
+    distance = (((Z - np.median(Z, axis=0)) / np.where(sd > 0, sd, 1)) ** 2).sum(axis=1)
+    start = int(np.argmin(distance))
+    center = Z[start]
     dims = range(min(Z.shape[1], max_units))
     steps = np.linspace(-span, span, n_steps)
     codes = np.repeat(center[None], len(dims) * n_steps, axis=0)
@@ -176,8 +183,8 @@ def latent_traversal(estimator, X, image_shape, *, n_steps=9, span=2.5, max_unit
     lo, hi = _range(X)
     _show_mosaic(ax, _mosaic(images, n_steps), vmin=lo, vmax=hi, cell=(h, w),
                  row_labels=[f"dim {j}" for j in dims],
-                 col_labels=[f"{s:+.1f}σ" if s else "mean" for s in steps])
-    _title(fig, "Latent traversal: one code dimension at a time")
+                 col_labels=[f"{s:+.1f}σ" if s else "start" for s in steps])
+    _title(fig, f"Latent traversal: one code dimension at a time, from row {start}'s code")
     return fig
 
 

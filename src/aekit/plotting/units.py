@@ -178,7 +178,8 @@ def _blur(x: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
 def activation_maximization(estimator, image_shape, *, X=None, data_range=None, layer=None,
                             steps=200, learning_rate=0.05, l2=0.5, blur_every=4,
                             max_units=16):
-    """Inputs that drive each unit of ``layer`` highest (top row) and lowest (bottom row).
+    """Inputs that drive each unit of ``layer`` highest (top row) and, for code units,
+    lowest (bottom row).
 
     Gradient ascent on the input through the network (scaler included), from the mean row
     of ``X``, with two priors that keep the result an image rather than saturated blocks
@@ -229,14 +230,18 @@ def activation_maximization(estimator, image_shape, *, X=None, data_range=None, 
         mu = sd = None
     x, k = _ascend(module, layer, center, mu, sd, lo, hi, steps, learning_rate, l2,
                    blur_every, max_units, shape)
-    images = _images(x, image_shape)
+    # A hidden unit's minimum is its activation's floor (0 for ReLU, -1 for ELU), reached by
+    # any input far enough out: only its maximum says what it detects.
+    rows = ["max", "min"] if layer is None else ["max"]
+    images = _images(x[: k * len(rows)], image_shape)
     h, w = images.shape[1:]
-    fig = _figure(1.3 + 0.75 * k * w / max(h, w), 0.9 + 1.5 * h / max(h, w))
+    fig = _figure(1.3 + 0.75 * k * w / max(h, w), 0.9 + 0.75 * len(rows) * h / max(h, w))
     ax = fig.add_subplot()
     _show_mosaic(ax, _mosaic(images, k), vmin=lo, vmax=hi, cell=(h, w),
-                 row_labels=["max", "min"], col_labels=[str(j) for j in range(k)])
+                 row_labels=rows, col_labels=[str(j) for j in range(k)])
     ax.set_xlabel(_layer_title(layer))
-    _title(fig, f"Inputs that maximise / minimise each {_layer_title(layer)}")
+    _title(fig, f"Inputs that maximise{'' if layer else ' / minimise'} each "
+                f"{_layer_title(layer)}")
     return fig
 
 
