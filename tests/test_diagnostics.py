@@ -359,6 +359,12 @@ def test_a_tenfold_validation_spike_after_epoch_70_is_flagged():
     assert finding is not None and finding.details["epochs"] == [75]
     assert finding.details["max_ratio"] == pytest.approx(10.0)
     assert "learning_rate" in finding.what_to_do
+    assert finding.severity == "warning"  # counted among the report's problems
+    # A threefold jump that training then made up for is noted, not alarmed.
+    val[74] = 3.5 * val[:74].min()
+    small = diagnose(_StandIn([1.0], _history(train, val), max_epochs=200),
+                     np.arange(10.0).reshape(5, 2)).get("loss_spike")
+    assert small.severity == "info" and small.details["recovered"]
 
 
 def test_noisy_but_healthy_losses_are_no_spike():

@@ -191,10 +191,19 @@ def check_spikes(history, spike_ratio: float = 3.0, warmup: int = 3) -> list[Fin
     key, hits, ratios = found[0]
     epochs = [train[i]["epoch"] for i in hits]
     label = "validation" if key == "val_loss" else "training"
+    values = [r.get(key) for r in train]
+    before = min(v for v in values[: hits[0]] if v is not None)
+    recovered = min(v for v in values[hits[-1]:] if v is not None) < before
     what = (f"The {label} loss spiked: in epoch(s) {_list(epochs, 6)} it rose up to "
             f"{float(ratios.max()):.3g}x the best value before it. A spike is a step too "
-            "large for the region the weights were in; the weights after it may be worse.")
+            "large for the region the weights were in; "
+            + ("the loss recovered below its earlier best afterwards." if recovered
+               else "the loss never got back below its earlier best."))
+    # A tenfold jump, or one the fit never recovered from, is a problem; a smaller one
+    # that training made up for is noted.
+    severity = "warning" if ratios.max() >= 10 or not recovered else "info"
     todo = ("Lower learning_rate, keep lr_schedule='plateau' and early_stopping=True "
             "(the best weights are kept), or use a larger batch_size.")
-    return [Finding("loss_spike", "warning", what, todo,
-                    {"loss": key, "epochs": epochs, "max_ratio": float(ratios.max())})]
+    return [Finding("loss_spike", severity, what, todo,
+                    {"loss": key, "epochs": epochs, "max_ratio": float(ratios.max()),
+                     "recovered": recovered})]
