@@ -322,7 +322,9 @@ def train(
 
 _ROWS_HELP = ("Train on at most this many rows of the train split (a fixed random "
               "subset); the test split stays whole.")
-_SEED_HELP = "Seeds weights, shuffling and the hold-out."
+_DataOption = Annotated[str, typer.Option("--data", help=_DATA_HELP, show_default=False)]
+_OutOption = Annotated[Path, typer.Option("--out", help="Run directory to write.")]
+_RowsOption = Annotated[int | None, typer.Option("--rows", help=_ROWS_HELP, show_default=False)]
 
 
 def _fit_and_print(est, data: str, out: Path, rows: int | None, fit, label=None):
@@ -353,10 +355,10 @@ def _fit_and_print(est, data: str, out: Path, rows: int | None, fit, label=None)
 @app.command("train-vae")
 @estimator_options(VariationalAutoEncoder, "Estimator (VariationalAutoEncoder parameters)")
 def train_vae(
-    data: Annotated[str, typer.Option("--data", help=_DATA_HELP, show_default=False)],
-    out: Annotated[Path, typer.Option("--out", help="Run directory to write.")],
+    data: _DataOption,
+    out: _OutOption,
     params: dict,
-    rows: Annotated[int | None, typer.Option(help=_ROWS_HELP, show_default=False)] = None,
+    rows: _RowsOption = None,
 ) -> None:
     """Fit a variational autoencoder on a dataset's train split; save it as train does."""
     _fit_and_print(VariationalAutoEncoder(**params), data, out, rows, fit_run)
@@ -365,8 +367,8 @@ def train_vae(
 @app.command("train-classifier")
 @estimator_options(EncoderClassifier, "Estimator (EncoderClassifier parameters)")
 def train_classifier(
-    data: Annotated[str, typer.Option("--data", help=_DATA_HELP, show_default=False)],
-    out: Annotated[Path, typer.Option("--out", help="Run directory to write.")],
+    data: _DataOption,
+    out: _OutOption,
     params: dict,
     autoencoder: Annotated[Path | None, typer.Option(
         help="Run directory of a fitted autoencoder whose encoder to use (aekit train); "
@@ -377,7 +379,7 @@ def train_classifier(
     label: Annotated[str | None, typer.Option(
         help="Column holding the labels (a name from the CSV header, or an index); "
         "named datasets bring their own.", show_default=False)] = None,
-    rows: Annotated[int | None, typer.Option(help=_ROWS_HELP, show_default=False)] = None,
+    rows: _RowsOption = None,
 ) -> None:
     """Fit a classifier on an autoencoder's encoder (labelled data); save and score it."""
     if autoencoder is not None:

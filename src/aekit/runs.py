@@ -70,12 +70,7 @@ def fit_run(estimator, data: Dataset, out: str | os.PathLike) -> Run | None:
         return None
     comparison = compare_with_pca(estimator, data.X_train, data.X_test, fit=False)
     metrics = {
-        "dataset": {
-            "name": data.name,
-            "train_shape": list(data.X_train.shape),
-            "test_shape": list(data.X_test.shape),
-            "image_shape": list(data.image_shape) if data.image_shape else None,
-        },
+        "dataset": _dataset_info(data),
         "comparison": comparison.to_dict(),
         "train_score": estimator.score(data.X_train),
         "test_score": estimator.score(data.X_test),
@@ -108,12 +103,7 @@ def fit_classifier_run(estimator, data: Dataset, out: str | os.PathLike) -> Run 
         return None
     values, counts = np.unique(data.y_train, return_counts=True)
     metrics = {
-        "dataset": {
-            "name": data.name,
-            "train_shape": list(data.X_train.shape),
-            "test_shape": list(data.X_test.shape),
-            "image_shape": list(data.image_shape) if data.image_shape else None,
-        },
+        "dataset": _dataset_info(data),
         "train_accuracy": estimator.score(data.X_train, data.y_train),
         "test_accuracy": estimator.score(data.X_test, data.y_test),
         "chance": float(np.mean(data.y_test == values[np.argmax(counts)])),
@@ -123,6 +113,16 @@ def fit_classifier_run(estimator, data: Dataset, out: str | os.PathLike) -> Run 
     }
     write_run(out, estimator, metrics)
     return Run(out, estimator, None, metrics)
+
+
+def _dataset_info(data: Dataset) -> dict:
+    """``metrics.json``'s ``dataset``: name, train_shape, test_shape, image_shape."""
+    return {
+        "name": data.name,
+        "train_shape": list(data.X_train.shape),
+        "test_shape": list(data.X_test.shape),
+        "image_shape": list(data.image_shape) if data.image_shape else None,
+    }
 
 
 def write_run(out: str | os.PathLike, estimator, metrics: dict) -> Path:

@@ -43,7 +43,6 @@ from ..data.files import is_streamable, open_rows
 from ..data.stream import ChunkStream, default_chunk_rows
 from ..diagnostics import user_warning, warn_findings
 from ..nn.layers import ACTIVATIONS, SCALERS, Scaler
-from ..nn.summary import ModelSummary, layer_table
 from ..training import (
     OPTIMIZERS,
     PRECISIONS,
@@ -54,6 +53,7 @@ from ..training import (
     kept_record,
     make_optimizer,
 )
+from ._summary import SummaryMixin
 from ._targets import (
     check_target,
     check_weight,
@@ -171,37 +171,6 @@ class SavableMixin:
             "fitted": fitted,
         }
         return config, tensors
-
-
-class SummaryMixin:
-    """``summary()``, Keras' ``model.summary()``, for estimators with a fitted ``module_``."""
-
-    def summary(self) -> ModelSummary:
-        """The fitted network, layer by layer: name, type, output shape, parameters.
-
-        Returns
-        -------
-        ModelSummary
-            Prints as a table (``print(est.summary())``), with the parameter totals and the
-            training precision; ``.layers`` holds the rows for programs.
-        """
-        check_is_fitted(self)
-        n = self.n_features_in_
-        layers, total, trainable = layer_table(self.module_, n)
-        if hasattr(self, "classes_"):
-            shape = f"{n} features -> {len(self.classes_)} classes"
-        else:
-            shape = f"{n} features -> {self.n_components} codes -> {n} features"
-        dtype = autocast_dtype(self.precision, getattr(self, "device_", torch.device("cpu")))
-        precision = ("bfloat16 matrix products (autocast), float32 weights"
-                     if dtype == torch.bfloat16 else "float32")
-        notes = []
-        scaler = getattr(self.module_, "scaler", None)
-        if scaler is not None and scaler.kind is not None:
-            notes.append(f"scaler={scaler.kind!r}: {scaler.offset.numel() * 2:,} statistics "
-                         "fitted in fit (buffers, not trained)")
-        return ModelSummary(f"{type(self).__name__}: {shape}", layers, total, trainable,
-                            precision, notes)
 
 
 class BaseAutoEncoder(

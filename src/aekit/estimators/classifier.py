@@ -31,10 +31,10 @@ from ._base import (
     TRAINING_CONSTRAINTS,
     BaseAutoEncoder,
     SavableMixin,
-    SummaryMixin,
     loop_callbacks,
     validate_params,
 )
+from ._summary import SummaryMixin
 
 
 class EncoderClassifier(SummaryMixin, SavableMixin, ClassifierMixin, BaseEstimator):
