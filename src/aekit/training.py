@@ -228,7 +228,9 @@ def fit_loop(
         ``objective(module, batch, epoch)``; see :mod:`aekit.objectives`.
     train : torch.Tensor of shape (n_samples, ...), dict of such tensors, or ChunkedRows
         Training rows in network units on the training device (``"x"``), with any aligned
-        extras (``"y"``: targets) gathered with the same batch indices; or a stream of
+        extras gathered with the same batch indices (``"y"``: class targets; ``"x_in"``: an
+        input distinct from the reconstruction target ``"x"``; ``"w"``: row weights); or a
+        stream of
         chunks (:class:`ChunkedRows`, data larger than memory), whose batches are drawn
         within each chunk, in a fresh random order per chunk.
     val : torch.Tensor or dict of tensors, optional
@@ -238,7 +240,8 @@ def fit_loop(
         Rows per step; the last, smaller batch of an epoch is kept, never dropped.
     max_epochs : int
     corrupt : callable, optional
-        Applied to each training batch's ``"x"`` only (denoising), giving ``"x_in"``.
+        Applied to each training batch's input (``"x_in"`` when given, else ``"x"``) only
+        (denoising), giving the ``"x_in"`` the objective sees.
     autocast : torch.dtype, optional
         Run the training forward pass and loss under ``torch.autocast`` with this dtype
         (mixed precision: see :func:`autocast_dtype`). Validation stays float32.
@@ -257,8 +260,8 @@ def fit_loop(
     -------
     state : dict
         The same dict: ``history`` gained one record per epoch (``phase``, ``epoch``,
-        ``loss``, ``val_loss`` (None without validation), ``seconds`` and the objective's
-        other terms), the record of the epoch whose weights the module keeps has
+        ``loss``, ``val_loss`` (None without validation), ``seconds``, the objective's
+        other terms, and each of them on the validation rows as ``val_<term>``), the record of the epoch whose weights the module keeps has
         ``"kept": True``, and ``kept_epoch`` names it. The module is left in eval mode.
 
     Raises
