@@ -128,7 +128,7 @@ class AutoEncoder(BaseAutoEncoder):
         adam, adamw and sgd, 1e-2 for rmsprop, 1.0 for adadelta.
     lr_schedule : {"plateau", "constant"}, default="plateau"
         ``"plateau"`` divides the learning rate by 5 when the validation loss has not
-        improved for ``max(2, patience // 4)`` epochs (Keras' ReduceLROnPlateau), so the
+        improved for ``max(2, patience // 2)`` epochs (Keras' ReduceLROnPlateau), so the
         last epochs take small, precise steps; ``"constant"`` keeps it.
     weight_decay : float, default=0.0
         L2 weight penalty, applied by the optimizer (decoupled for ``"adamw"``).
