@@ -2,7 +2,7 @@
 
 from ._version import __version__
 from .diagnostics import diagnose
-from .estimators import AutoEncoder, EncoderClassifier, VariationalAutoEncoder
+from .estimators import AutoEncoder, EncoderClassifier, OutlierDetector, VariationalAutoEncoder
 from .metrics import PCAComparison, compare_with_pca
 from .persistence import load
 from .training import TrainingDivergedError
@@ -10,6 +10,7 @@ from .training import TrainingDivergedError
 __all__ = [
     "AutoEncoder",
     "EncoderClassifier",
+    "OutlierDetector",
     "PCAComparison",
     "TrainingDivergedError",
     "VariationalAutoEncoder",

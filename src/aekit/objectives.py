@@ -171,3 +171,33 @@ class CrossEntropy:
             "loss": F.cross_entropy(logits, y),
             "accuracy": (logits.argmax(1) == y).float().mean(),
         }
+
+
+@dataclass(frozen=True)
+class EnsembleReconstruction:
+    """Mean squared error of each member of an ensemble on its own rows, averaged over the
+    members (:class:`aekit.nn.ensemble.EnsembleAutoEncoder`).
+
+    ``batch["x"]`` is (n, M, d): row ``i`` of member ``m`` is ``x[i, m]``, so one batch draw
+    gives every member a batch of its own rows. ``batch["w"]`` (n, M), when given, weighs
+    each member's rows (0: a row trimmed from its training). In evaluation (``epoch`` None)
+    without weights, each member's ``trim`` share of worst-reconstructed rows is left out
+    of the loss: a hold-out that may hold anomalies is judged on its clean-looking rows.
+    """
+
+    trim: float = 0.0
+
+    def __call__(self, module: nn.Module, batch: Batch, epoch: int | None = None) -> dict:
+        x_in, x = batch["x_in"].transpose(0, 1), batch["x"].transpose(0, 1)  # (M, n, d)
+        err = (module(x_in) - x).square().mean(2)  # (M, n)
+        weights = batch.get("w")
+        if weights is not None:
+            weights = weights.t().to(err.dtype)
+        elif epoch is None and self.trim > 0 and err.shape[1] > 1:
+            n_kept = max(1, int(round((1 - self.trim) * err.shape[1])))
+            cut = err.detach().kthvalue(n_kept, dim=1, keepdim=True).values
+            weights = (err.detach() <= cut).to(err.dtype)
+        if weights is None:
+            return {"loss": err.mean()}
+        per_member = (err * weights).sum(1) / weights.sum(1).clamp_min(1.0)
+        return {"loss": per_member.mean()}

@@ -15,9 +15,10 @@ import numpy as np
 
 from ._checks import resolve_device
 from ._io import CONFIG, WEIGHTS, read_model_dir
-from .estimators import AutoEncoder, EncoderClassifier, VariationalAutoEncoder
+from .estimators import AutoEncoder, EncoderClassifier, OutlierDetector, VariationalAutoEncoder
 
-CLASSES = {cls.__name__: cls for cls in (AutoEncoder, VariationalAutoEncoder, EncoderClassifier)}
+CLASSES = {cls.__name__: cls for cls in (AutoEncoder, VariationalAutoEncoder, EncoderClassifier,
+                                         OutlierDetector)}
 """The only classes a config may name (no import-by-string, no code execution)."""
 
 
