@@ -38,11 +38,13 @@ from ._io import atomic_write
 from .data.catalog import DATASET_NAMES, load_dataset
 from .data.files import STREAM_SUFFIXES, open_rows, read_array
 from .data.stream import save_npy
-from .estimators import AutoEncoder, validate_params
+from .estimators import AutoEncoder, OutlierDetector, validate_params
 from .metrics import compare_with_pca
+from .outliers import anomaly_labels, detection_metrics
 from .persistence import load
 from .report import write_report
-from .runs import REPORT, fit_run
+from .report_outliers import write_detector_report
+from .runs import REPORT, SCORES, check_out_dir, fit_detector_run, fit_run, write_scores
 from .training import TrainingDivergedError
 
 _CODE_SUFFIXES = (".npy", ".csv")
@@ -168,6 +170,17 @@ def _parse_sizes(text: str, option: str, *, auto: bool) -> tuple[int, ...] | str
         ) from None
 
 
+def _word_or_number(text: str, words, option: str):
+    """``"auto"`` (one of ``words``) stays a word; anything else must be a number."""
+    if text in words:
+        return text
+    try:
+        return int(text) if text.lstrip("+-").isdigit() else float(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is neither a number nor one of {sorted(words)}",
+                                 param_hint=f"'{option}'") from None
+
+
 def _option(name: str, constraints: list, default, help_text: str, panel: str):
     """``(annotation, default, to_value)`` of the typer option for one parameter."""
     flags = _FLAGS.get(name, (f"--{name.replace('_', '-')}",))
@@ -188,6 +201,11 @@ def _option(name: str, constraints: list, default, help_text: str, panel: str):
             None if default is None else default if isinstance(default, str)
             else ",".join(map(str, default)))
         to_value = functools.partial(_parse_sizes, option=flags[0], auto=auto)
+    elif any(isinstance(c, StrOptions) for c in kinds) and any(
+            isinstance(c, Interval) for c in kinds):  # a word or a number: contamination
+        words = next(c for c in kinds if isinstance(c, StrOptions)).options
+        kind, default = str, str(default)
+        to_value = functools.partial(_word_or_number, words=words, option=flags[0])
     elif any(isinstance(c, StrOptions) for c in kinds):
         choices = sorted(next(c for c in kinds if isinstance(c, StrOptions)).options)
         kind = Literal[tuple(choices + ["none"] if nullable else choices)]
@@ -382,3 +400,114 @@ def demo(
                f"(MSE {c.ae_mse:.4f} vs {c.pca_mse:.4f}).")
     typer.echo(f"report: {page} (plots, diagnostics, AE vs PCA; opens offline)")
     typer.echo(f"next: aekit encode {out} rows.npy --out codes.npy")
+
+
+# --------------------------------------------------------------------------- detectors
+_ROWS_HELP = ("Rows: a .csv file (a first row that is not all numbers names the columns), "
+              ".npy or .npz (an .npz 'y' array is taken as labels)")
+_LABEL_HELP = ("A column of FILE holding labels (0/1 or 1/-1, 1 resp. -1 an anomaly; or values "
+               "among which 'normal', else the most frequent, is normal): kept out of the "
+               "detector, used to measure it.")
+
+
+def _read_rows(path: Path, label: str | None):
+    """``(X, anomaly)``: the rows of a file (a DataFrame when a header names the columns and
+    pandas is there) and its labels as booleans, or None; ``label``'s column is not in X."""
+    data = read_array(path)
+    X, y, names = data.X, data.y, data.feature_names
+    if X.ndim > 2:  # images (n, height, width), flattened as load_dataset does
+        X = X.reshape(len(X), -1)
+    if label is not None:
+        if names is None:
+            raise ValueError(f"--label {label}: {path} has no header row naming its columns")
+        if label not in names:
+            raise ValueError(f"--label {label!r}: {path} has no such column; it has "
+                             f"{', '.join(names[:12])}{', ...' if len(names) > 12 else ''}")
+        j = names.index(label)
+        y, X, names = X[:, j], np.delete(X, j, axis=1), names[:j] + names[j + 1 :]
+    anomaly = anomaly_labels(y) if y is not None else None
+    if names is not None:
+        try:
+            import pandas as pd
+        except ImportError:  # the columns are then x0, x1, ...
+            return X, anomaly
+        X = pd.DataFrame(X, columns=names)
+    return X, anomaly
+
+
+@app.command()
+@estimator_options(OutlierDetector, "Detector (OutlierDetector parameters)")
+def detect(
+    data: Annotated[Path, typer.Option("--data", help=_ROWS_HELP, show_default=False)],
+    out: Annotated[Path, typer.Option("--out", help="Run directory to write.")],
+    params: dict,
+    label: Annotated[str | None, typer.Option("--label", help=_LABEL_HELP,
+                                              show_default=False)] = None,
+    top: Annotated[int, typer.Option("--top", min=1, help="Top columns per row in "
+                                     f"{SCORES}.")] = 3,
+) -> None:
+    """Fit an anomaly detector on the rows of a file; write the run: model, scores, report."""
+    detector = OutlierDetector(**params)
+    validate_params(detector)  # bad values fail now, before the file is read
+    check_out_dir(out)
+    X, anomaly = _read_rows(data, label)
+    typer.echo(f"fitting {detector!r} on {data.name} ({X.shape[0]} rows x {X.shape[1]} "
+               "columns)...")
+    run = fit_detector_run(detector, X, out, name=data.name, anomaly=anomaly, n_features=top)
+    m = run.metrics
+    page = write_detector_report(
+        detector, X, run.path / REPORT, anomaly=anomaly, title=f"{run.path.name}: "
+        f"OutlierDetector on {data.name}",
+        run_info={"wall-clock fit seconds": f"{m['fit_seconds']:.3f}"})
+    typer.echo(f"fitted in {m['fit_seconds']:.1f} s; {m['n_flagged']} of {X.shape[0]} rows "
+               f"({m['share_flagged']:.1%}) flagged above the threshold "
+               f"{detector.threshold_:.4g}")
+    if anomaly is not None and m["labels"]["roc_auc"] is not None:
+        typer.echo(f"against the labels ({m['labels']['n_anomalies']} anomalies): ROC-AUC "
+                   f"{m['labels']['roc_auc']:.4f}, average precision "
+                   f"{m['labels']['average_precision']:.4f} (baselines: see the report)")
+    typer.echo(f"run saved to {run.path}/: model, {SCORES}, metrics.json, loss.png; "
+               f"report: {page}")
+    typer.echo(f"next: aekit score {out} new_rows{Path(data).suffix} --out scores.csv")
+
+
+@app.command()
+def score(
+    run: Annotated[Path, typer.Argument(metavar="RUN", help="Directory of a saved detector.")],
+    input_path: Annotated[Path, typer.Argument(metavar="FILE", help=_ROWS_HELP,
+                                               show_default=False)],
+    out: Annotated[Path, typer.Option("--out", help="CSV file to write.")],
+    label: Annotated[str | None, typer.Option("--label", help=_LABEL_HELP,
+                                              show_default=False)] = None,
+    top: Annotated[int, typer.Option("--top", min=1, help="Top columns per row.")] = 3,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+) -> None:
+    """Score the rows of FILE with the detector in RUN: per row its anomaly score, label
+    (-1 outlier, 1 inlier) and top columns, to a CSV file."""
+    if out.suffix.lower() != ".csv":
+        raise ValueError(f"--out {out}: scores are written as .csv, "
+                         f"not {out.suffix or '(no extension)'!r}")
+    detector = load(run, device=device)
+    if not isinstance(detector, OutlierDetector):
+        raise ValueError(f"{run} holds a {type(detector).__name__}, not an OutlierDetector; "
+                         "make one with aekit detect")
+    X, anomaly = _read_rows(input_path, label)
+    names = getattr(detector, "feature_names_in_", None)
+    if names is not None and not hasattr(X, "columns"):
+        # A file without a header: its columns are the model's, in order.
+        if X.shape[1] != len(names):
+            raise ValueError(f"{input_path} has {X.shape[1]} columns, but the detector in "
+                             f"{run} takes {len(names)} ({', '.join(names[:8])}"
+                             f"{', ...' if len(names) > 8 else ''})")
+        import pandas as pd
+
+        X = pd.DataFrame(X, columns=names)
+    write_scores(out, detector, X, n_features=top)
+    flagged = int((detector.predict(X) == -1).sum())
+    typer.echo(f"wrote the scores of {X.shape[0]} rows to {out}: {flagged} "
+               f"({flagged / X.shape[0]:.1%}) flagged")
+    if anomaly is not None:
+        m = detection_metrics(anomaly, -detector.score_samples(X))
+        if m["roc_auc"] is not None:
+            typer.echo(f"against the labels: ROC-AUC {m['roc_auc']:.4f}, average precision "
+                       f"{m['average_precision']:.4f}")

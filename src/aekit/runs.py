@@ -10,10 +10,17 @@ A run directory holds:
   higher is better), ``fit_seconds``, ``n_iter``, ``aekit_version``;
 - ``loss.png`` (:data:`LOSS_PLOT`): :func:`aekit.plotting.loss_curves` of the fit;
 - ``report.html`` (:data:`REPORT`), written by ``aekit demo`` and ``aekit report``.
+
+``aekit detect`` writes a detector's run (:func:`fit_detector_run`): the model, ``loss.png``,
+``metrics.json`` with ``dataset`` (name, shape), ``fit_seconds``, ``n_iter``, ``threshold``,
+``n_flagged``, ``share_flagged`` and, when labels were given, ``labels`` (``n_anomalies``,
+``roc_auc``, ``average_precision``); ``scores.csv`` (:data:`SCORES`, :func:`write_scores`);
+and its ``report.html``.
 """
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import os
@@ -21,14 +28,18 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from . import distributed
 from ._io import atomic_write
 from ._version import __version__
 from .data.catalog import Dataset
 from .metrics import PCAComparison, compare_with_pca
+from .outliers import detection_metrics
 from .plotting import loss_curves
 
 METRICS, LOSS_PLOT, REPORT = "metrics.json", "loss.png", "report.html"
+SCORES = "scores.csv"
 
 
 @dataclass(frozen=True)
@@ -37,7 +48,7 @@ class Run:
 
     path: Path
     estimator: object
-    comparison: PCAComparison
+    comparison: PCAComparison | None  # None for a detector's run
     metrics: dict
 
 
@@ -107,3 +118,60 @@ def read_metrics(run: str | os.PathLike) -> dict | None:
     except (UnicodeDecodeError, ValueError):
         return None
     return metrics if isinstance(metrics, dict) else None
+
+
+# --------------------------------------------------------------------------- detectors
+def write_scores(path: str | os.PathLike, detector, X, *, row_labels=None,
+                 n_features: int = 3) -> Path:
+    """Write each row's anomaly score, verdict and top columns to a CSV file, atomically.
+
+    Columns: ``row`` (``row_labels``, a DataFrame's index, else 0, 1, ...),
+    ``anomaly_score`` (``-score_samples``: higher is more anomalous), ``label`` (``predict``:
+    -1 outlier, 1 inlier), then ``feature_1``, ``share_1``, ... (the columns with the
+    largest part in the row's reconstruction error, and that part's share of it).
+    """
+    scores = -detector.score_samples(X)
+    labels = np.where(scores > detector.threshold_, -1, 1)
+    names, shares = detector.top_features(X, n_features)
+    if row_labels is None:
+        row_labels = X.index if hasattr(X, "index") else range(len(scores))
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["row", "anomaly_score", "label"]
+                    + [f"{k}_{j + 1}" for j in range(names.shape[1]) for k in ("feature", "share")])
+    for i, row in enumerate(row_labels):
+        tops = [v for j in range(names.shape[1]) for v in (names[i, j], f"{shares[i, j]:.4f}")]
+        writer.writerow([row, f"{scores[i]:.9g}", int(labels[i]), *tops])
+    return atomic_write(path, buf.getvalue())
+
+
+def fit_detector_run(detector, X, out: str | os.PathLike, *, name: str, anomaly=None,
+                     n_features: int = 3) -> Run:
+    """Fit ``detector`` (an :class:`~aekit.OutlierDetector`) on the rows of ``X``, score
+    them and write the run to ``out`` (see the module's notes).
+
+    ``anomaly`` (bool per row, True: anomaly), when given, is used for ``metrics.json``'s
+    ``labels`` only: never in the fit. The run's ``comparison`` is None.
+    """
+    out = check_out_dir(out)
+    start = time.perf_counter()
+    detector.fit(X)
+    seconds = time.perf_counter() - start
+    scores = -detector.score_samples(X)
+    flagged = int((scores > detector.threshold_).sum())
+    metrics = {
+        "dataset": {"name": name, "shape": [len(scores), detector.n_features_in_]},
+        "fit_seconds": seconds,
+        "n_iter": detector.n_iter_,
+        "threshold": detector.threshold_,
+        "n_flagged": flagged,
+        "share_flagged": flagged / len(scores),
+        "aekit_version": __version__,
+    }
+    if anomaly is not None:
+        anomaly = np.asarray(anomaly, dtype=bool)
+        metrics["labels"] = {"n_anomalies": int(anomaly.sum()),
+                             **detection_metrics(anomaly, scores)}
+    write_run(out, detector, metrics)
+    write_scores(out / SCORES, detector, X, n_features=n_features)
+    return Run(out, detector, None, metrics)
