@@ -418,6 +418,12 @@ def build_report(estimator, data, *, title: str | None = None, sweep=None,
               f"{ev.X_train.shape[1]} features"
               + (f" ({ev.image_shape[0]}×{ev.image_shape[1]} images)" if ev.image_shape else "")
               + (", labelled" if ev.labels else ""))
+    return page(title, shapes, _summary_cards(ev.cmp, ev.ev_ae, ev.ev_pca, ev.diag), sections)
+
+
+def page(title: str, subtitle: str, cards: str, sections: list[tuple[str, str, str]]) -> str:
+    """A whole report page: title, subtitle, a table of contents, the summary ``cards``
+    (HTML) and the ``sections`` ((id, heading, HTML) each), with the stylesheet inline."""
     toc = "".join(f'<a href="#{sid}">{_e(head)}</a>' for sid, head, _ in sections)
     body = "".join(f'<section id="{sid}"><h2>{_e(head)}</h2>{content}</section>'
                    for sid, head, content in sections)
@@ -427,9 +433,8 @@ def build_report(estimator, data, *, title: str | None = None, sweep=None,
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
         f"<meta name=\"generator\" content=\"aekit {_e(__version__)}\">"
         f"<title>{_e(title)} — aekit report</title><style>{_CSS}</style></head><body><main>"
-        f'<header class="top"><h1>{_e(title)}</h1><div class="sub">{_e(shapes)}</div>'
-        f'<nav class="toc">{toc}</nav></header>'
-        f"{_summary_cards(ev.cmp, ev.ev_ae, ev.ev_pca, ev.diag)}{body}"
+        f'<header class="top"><h1>{_e(title)}</h1><div class="sub">{_e(subtitle)}</div>'
+        f'<nav class="toc">{toc}</nav></header>{cards}{body}'
         f"<footer>aekit {_e(__version__)} · Python {_e(platform.python_version())} · "
         f"generated {_e(stamp)}</footer></main></body></html>\n"
     )

@@ -11,20 +11,17 @@ writes it into the run directory.
 from __future__ import annotations
 
 import os
-import platform
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
 from . import plotting, plotting_outliers
 from ._io import atomic_write
-from ._version import __version__
 from .outliers import BASELINES, baseline_scores, detection_metrics
 
-# The page's parts are aekit.report's, so both kinds of report look alike.
-from .report import _CSS, _e, _figure_html, _fmt, _params_table
+# The page and its parts are aekit.report's, so both kinds of report look alike.
+from .report import _e, _figure_html, _fmt, _params_table, page
 
 BASELINE_ROWS = 20_000
 """The baselines are fitted and scored on at most this many rows (a random sample)."""
@@ -186,23 +183,9 @@ def build_detector_report(detector, X, *, anomaly=None, title=None, row_labels=N
               **(run_info or {})}
     sections.append(("parameters", "Parameters", _params_table(detector, fitted)))
     title = title or f"{type(detector).__name__} on {len(scores):,} rows"
-    toc = "".join(f'<a href="#{sid}">{_e(head)}</a>' for sid, head, _ in sections)
-    body = "".join(f'<section id="{sid}"><h2>{_e(head)}</h2>{content}</section>'
-                   for sid, head, content in sections)
-    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     shapes = (f"{len(scores):,} rows, {detector.n_features_in_} columns"
               + (", labelled" if labelled else ""))
-    return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-        f"<meta name=\"generator\" content=\"aekit {_e(__version__)}\">"
-        f"<title>{_e(title)} — aekit report</title><style>{_CSS}</style></head><body><main>"
-        f'<header class="top"><h1>{_e(title)}</h1><div class="sub">{_e(shapes)}</div>'
-        f'<nav class="toc">{toc}</nav></header>'
-        f"{_cards(detector, s, detector.n_features_in_, metrics)}{body}"
-        f"<footer>aekit {_e(__version__)} · Python {_e(platform.python_version())} · "
-        f"generated {_e(stamp)}</footer></main></body></html>\n"
-    )
+    return page(title, shapes, _cards(detector, s, detector.n_features_in_, metrics), sections)
 
 
 def write_detector_report(detector, X, out: str | os.PathLike, **kwargs) -> Path:
