@@ -175,8 +175,9 @@ class CrossEntropy:
 
 @dataclass(frozen=True)
 class EnsembleReconstruction:
-    """Mean squared error of each member of an ensemble on its own rows, averaged over the
-    members (:class:`aekit.nn.ensemble.EnsembleAutoEncoder`).
+    """Mean error per column (``module.column_errors``: squared errors) of each member of an
+    ensemble on its own rows, averaged over the members
+    (:class:`aekit.nn.ensemble.EnsembleAutoEncoder`).
 
     ``batch["x"]`` is (n, M, d): row ``i`` of member ``m`` is ``x[i, m]``, so one batch draw
     gives every member a batch of its own rows. ``batch["w"]`` (n, M), when given, weighs
@@ -189,12 +190,12 @@ class EnsembleReconstruction:
 
     def __call__(self, module: nn.Module, batch: Batch, epoch: int | None = None) -> dict:
         x_in, x = batch["x_in"].transpose(0, 1), batch["x"].transpose(0, 1)  # (M, n, d)
-        err = (module(x_in) - x).square().mean(2)  # (M, n)
+        err = module.column_errors(x_in, x)[0].mean(2)  # (M, n)
         weights = batch.get("w")
         if weights is not None:
             weights = weights.t().to(err.dtype)
         elif epoch is None and self.trim > 0 and err.shape[1] > 1:
-            n_kept = max(1, int(round((1 - self.trim) * err.shape[1])))
+            n_kept = max(1, round((1 - self.trim) * err.shape[1]))
             cut = err.detach().kthvalue(n_kept, dim=1, keepdim=True).values
             weights = (err.detach() <= cut).to(err.dtype)
         if weights is None:

@@ -91,12 +91,17 @@ def knn_distance(codes: torch.Tensor, reference: torch.Tensor, keep: torch.Tenso
     -------
     distances : torch.Tensor of shape (M, n)
     """
-    # Without the matrix-product shortcut, so that a row's distance to itself is 0.
-    d = torch.cdist(codes, reference, compute_mode="donot_use_mm_for_euclid_dist")
-    d = d.masked_fill(keep.unsqueeze(1) <= 0, math.inf)  # (M, n, R)
-    near = d.topk(n_neighbors + 1, dim=2, largest=False).values  # ascending
+    # Squared distances |a|^2 + |b|^2 - 2 a.b, in float64: a row's distance to its own code
+    # comes out ~1e-8 of its norm (float32 leaves ~1e-3, as much as a near neighbour's).
+    # The (n, R) matrix is written once, by one batched product whose added term |b|^2 is
+    # +inf for the codes not kept; |a|^2 (the same for a whole row) is added after topk.
+    a, b = codes.double(), reference.double()
+    b2 = b.square().sum(2).masked_fill(keep <= 0, math.inf).unsqueeze(1)  # (M, 1, R)
+    partial = torch.baddbmm(b2, a, b.mT, alpha=-2)  # (M, n, R)
+    near = partial.topk(n_neighbors + 1, dim=2, largest=False).values  # ascending
+    near = (near + a.square().sum(2, keepdim=True)).clamp_min_(0).sqrt_()
     itself = near[..., :1] <= SELF_MATCH * near[..., -1:]
-    return torch.where(itself, near[..., 1:], near[..., :-1]).mean(2)
+    return torch.where(itself, near[..., 1:], near[..., :-1]).mean(2).to(codes.dtype)
 
 
 class EnsembleAutoEncoder(nn.Module):
@@ -146,16 +151,35 @@ class EnsembleAutoEncoder(nn.Module):
         """Reconstruct scaled rows: (M, n, d) -> (M, n, d), network units."""
         return self.decoder(self.encoder(x))
 
+    def column_errors(self, x_in: torch.Tensor, x: torch.Tensor
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each member's error per column of its rows, and their codes.
+
+        Parameters
+        ----------
+        x_in : torch.Tensor of shape (M, n, d)
+            What the members see, in network units (clipped rows in training).
+        x : torch.Tensor of shape (M, n, d)
+            The rows the reconstructions are compared with.
+
+        Returns
+        -------
+        errors : torch.Tensor of shape (M, n, d)
+            Squared errors in network units (the training loss is their mean per row).
+        codes : torch.Tensor of shape (M, n, n_components)
+        """
+        z = self.encoder(x_in)
+        return (self.decoder(z) - x).square(), z
+
     def members_input(self, x: torch.Tensor) -> torch.Tensor:
         """Rows in the caller's units (n, d) -> every member's input (M, n, d), scaled."""
         return self.scaler(x).unsqueeze(0).expand(self.n_members, -1, -1)
 
     def feature_errors(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Squared errors per member and feature in network units, (M, n, d), and the
-        codes, (M, n, k), of rows ``x`` in the caller's units."""
+        """:meth:`column_errors` of rows ``x`` in the caller's units (n, d): (M, n, d) and
+        the codes (M, n, k)."""
         s = self.members_input(x)
-        z = self.encoder(s)
-        return (self.decoder(z) - s).square(), z
+        return self.column_errors(s, s)
 
     def member_scores(self, x: torch.Tensor, n_neighbors: int, density_weight: float
                       ) -> torch.Tensor:
