@@ -111,6 +111,7 @@ ABLATIONS = {
     "reconstruction only": {"density_weight": 0.0},
     "one network": {"n_estimators": 1},
     "early stopping": {"early_stopping": True},
+    "512 rows per member": {"max_samples": 512},
 }
 """aekit variants of ``--ablation``: each changes one design choice of the default."""
 

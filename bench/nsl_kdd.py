@@ -22,11 +22,13 @@ training is all zeros), numeric columns standardised. aekit gets the same one-ho
 (``--one-hot``, the default while OutlierDetector takes numbers only).
 
     python bench/nsl_kdd.py [--data ../shared/data/nsl-kdd] [--seed 0] [--detectors ...]
+                            [--params '{"scaler": "robust"}']
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -80,13 +82,13 @@ class OneHot:
 
 
 # --------------------------------------------------------------------------- detectors
-def fit_score(name: str, X_train, X_tests: list, seed: int):
+def fit_score(name: str, X_train, X_tests: list, seed: int, params: dict | None = None):
     """The fitted detector's anomaly scores of ``X_train`` and each of ``X_tests`` (and the
-    fitted OutlierDetector for aekit)."""
+    fitted OutlierDetector for aekit, made with ``params``)."""
     if name == "aekit":
         from aekit import OutlierDetector
 
-        det = OutlierDetector(random_state=seed).fit(X_train)
+        det = OutlierDetector(random_state=seed, **(params or {})).fit(X_train)
         return [-det.score_samples(X) for X in [X_train, *X_tests]], det
     A = np.asarray(X_train, dtype=np.float64)
     tests = [np.asarray(X, dtype=np.float64) for X in X_tests]
@@ -128,6 +130,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--detectors", default="aekit,iforest,lof,pca,pyod-ae")
     parser.add_argument("--pyod-path", help="a folder holding PyOD (pip install --target)")
+    parser.add_argument("--params", type=json.loads, default={},
+                        help='OutlierDetector parameters as JSON, e.g. \'{"scaler": "robust"}\'')
     args = parser.parse_args(argv)
     train = read(args.data / "KDDTrain+_20Percent.txt")
     test = read(args.data / "KDDTest+.txt")
@@ -157,7 +161,7 @@ def main(argv=None) -> dict:
     for name in wanted:
         start = time.perf_counter()
         (_, s_train, s_test), model = fit_score(name, X_normal, [X_train, X_test],
-                                                       args.seed)
+                                                args.seed, args.params)
         seconds = time.perf_counter() - start
         cut = best_threshold(s_train, attack_train)
         flagged = s_test > cut
