@@ -405,9 +405,9 @@ def demo(
 # --------------------------------------------------------------------------- detectors
 _ROWS_HELP = ("Rows: a .csv file (a first row that is not all numbers names the columns), "
               ".npy or .npz (an .npz 'y' array is taken as labels)")
-_LABEL_HELP = ("A column of FILE holding labels (0/1 or 1/-1, 1 resp. -1 an anomaly; or values "
-               "among which 'normal', else the most frequent, is normal): kept out of the "
-               "detector, used to measure it.")
+_LABEL_HELP = ("A column of labels, kept out of the detector and used to measure it: 0/1 "
+               "(1: anomaly), 1/-1 (-1: anomaly), or values of which 'normal' (else the most "
+               "frequent) is the normal one.")
 
 
 def _read_rows(path: Path, label: str | None):

@@ -158,15 +158,16 @@ class OutlierDetector(OutlierMixin, SavableMixin, BaseEstimator):
     Parameters
     ----------
     contamination : "auto" or float, default="auto"
-        The share of the training rows to flag, which sets ``offset_``; ``"auto"`` flags
-        the rows whose anomaly score is beyond Tukey's outer fence of the training scores
+        The share of the training rows to flag (sets ``offset_``), or ``"auto"``. ``"auto"``
+        flags the rows whose anomaly score is beyond Tukey's outer fence of the training scores
         (third quartile plus 3 interquartile ranges), however many that is. Beyond 100,000
         training rows, the scores of a random 100,000 of them set it.
     n_estimators : int, default=8
         Autoencoders in the ensemble, each trained on its own subsample.
     max_samples : int, default=256
-        Rows each member trains on (all of them when fewer; IsolationForest's subsample
-        size too): the fit's cost does not grow with the number of rows. On the ADBench
+        Rows each member trains on, a subsample of its own (all rows when there are fewer).
+        The fit's cost does not grow with the number of rows; 256 is also
+        IsolationForest's subsample size. On the ADBench
         tables 256 scored higher than 512 and 1,024 (and on Fashion-MNIST as high), at half
         the time.
     n_components : int, default=None
