@@ -74,10 +74,10 @@ def scaler_statistics(X: np.ndarray, kind: str | None, random_state=None):
     back to the column's standard deviation, then to 1. Taken on at most
     :data:`SCALER_ROWS` rows.
     """
-    X = np.asarray(X, dtype=np.float64)
-    if len(X) > SCALER_ROWS:
+    if len(X) > SCALER_ROWS:  # sampled before the float64 copy: memory bounded too
         rng = check_random_state(random_state)
         X = X[np.sort(sample_without_replacement(len(X), SCALER_ROWS, random_state=rng))]
+    X = np.asarray(X, dtype=np.float64)
     d = X.shape[1]
     if kind is None:
         return np.zeros(d), np.ones(d)
