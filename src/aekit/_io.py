@@ -272,7 +272,9 @@ def read_container(path: str | os.PathLike, *, manifest: str = CONFIG, stem: str
                                 f"expected {manifest} in it")
     config = _parse_json(where)
     if not isinstance(config, dict) or config.get("format") != kind:
-        raise ValueError(f"{where} is not an {kind} file (field 'format')")
+        shown = config.get("format") if isinstance(config, dict) else type(config).__name__
+        raise ValueError(f"{where} is not an {kind.replace('-', ' ')} file (field 'format' is "
+                         f"{shown!r})")
     version = config.get("format_version")
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         raise ValueError(f"{where}: field 'format_version' must be a positive integer, got "

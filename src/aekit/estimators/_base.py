@@ -15,7 +15,6 @@ writes the files; :func:`aekit.load` rebuilds it.
 
 from __future__ import annotations
 
-import copy
 import os
 import warnings
 from abc import ABC, abstractmethod
@@ -57,7 +56,13 @@ from ..training import (
     kept_record,
     make_optimizer,
 )
-from ._resume import FitCheckpoints, array_fingerprint, stream_fingerprint
+from ._recovery import (
+    FitCheckpoints,
+    RestartDivergedWarning,
+    array_fingerprint,
+    fit_atomically,
+    stream_fingerprint,
+)
 
 INFER_BATCH = 8192
 """Rows per forward pass at inference: bounds the memory of activations, not of results."""
@@ -87,37 +92,6 @@ def validate_params(estimator) -> None:
     parameter and what it accepts."""
     estimator._validate_params()
     estimator._check_params()
-
-
-class RestartDivergedWarning(UserWarning):
-    """One of ``n_init`` restarts diverged and was skipped; the fit kept the others."""
-
-
-def fitted_attributes(estimator) -> list[str]:
-    """Names of ``estimator``'s fitted attributes (scikit-learn's convention: a trailing
-    underscore)."""
-    return [k for k in vars(estimator) if k.endswith("_") and not k.startswith("__")]
-
-
-def fit_atomically(estimator, fit, *args, **kwargs):
-    """Run ``fit(work, *args, **kwargs)`` on a working copy of ``estimator`` and give
-    ``estimator`` the copy's fitted attributes only when it returns.
-
-    A fit that raises (bad data, divergence, Ctrl-C) therefore leaves a fitted estimator
-    exactly as it was and a fresh one unfitted. The copy is shallow: parameters (a
-    RandomState given as ``random_state``) are shared, as in a plain fit. A
-    :class:`~aekit.training.FitInterrupted` goes on with the copy's partial fit as its
-    ``estimator`` (set by the fit).
-    """
-    work = copy.copy(estimator)
-    for key in fitted_attributes(work):
-        delattr(work, key)
-    fit(work, *args, **kwargs)
-    for key in fitted_attributes(estimator):
-        delattr(estimator, key)
-    for key in fitted_attributes(work):
-        setattr(estimator, key, getattr(work, key))
-    return estimator
 
 
 def loop_callbacks(estimator, tensorboard: TensorBoard | None = None) -> list:

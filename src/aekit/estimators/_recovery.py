@@ -1,4 +1,9 @@
-"""Checkpoints of an estimator's fit: what identifies a fit, and where a resumed fit starts.
+"""How an estimator's fit survives faults: fits that change nothing unless they succeed,
+and checkpoints a fit resumes from.
+
+:func:`fit_atomically` runs a fit on a working copy and hands its fitted attributes over
+only at the end, so a fit that fails (bad data, divergence, Ctrl-C) leaves the estimator as
+it was.
 
 A fit with ``checkpoint_dir`` writes a checkpoint after every epoch of its main loop
 (:class:`aekit.callbacks.Checkpoint`): the loop state, plus what is needed around the loop,
@@ -14,6 +19,7 @@ ValueError that names what differs; no checkpoint starts afresh.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import numbers
@@ -25,6 +31,38 @@ import numpy as np
 
 from .._io import jsonable
 from ..callbacks import read_checkpoint, remove_checkpoint
+
+
+class RestartDivergedWarning(UserWarning):
+    """One of ``n_init`` restarts diverged and was skipped; the fit kept the others."""
+
+
+def fitted_attributes(estimator) -> list[str]:
+    """Names of ``estimator``'s fitted attributes (scikit-learn's convention: a trailing
+    underscore)."""
+    return [k for k in vars(estimator) if k.endswith("_") and not k.startswith("__")]
+
+
+def fit_atomically(estimator, fit, *args, **kwargs):
+    """Run ``fit(work, *args, **kwargs)`` on a working copy of ``estimator`` and give
+    ``estimator`` the copy's fitted attributes only when it returns.
+
+    A fit that raises (bad data, divergence, Ctrl-C) therefore leaves a fitted estimator
+    exactly as it was and a fresh one unfitted. The copy is shallow: parameters (a
+    RandomState given as ``random_state``) are shared, as in a plain fit. A
+    :class:`~aekit.training.FitInterrupted` goes on with the copy's partial fit as its
+    ``estimator`` (set by the fit).
+    """
+    work = copy.copy(estimator)
+    for key in fitted_attributes(work):
+        delattr(work, key)
+    fit(work, *args, **kwargs)
+    for key in fitted_attributes(estimator):
+        delattr(estimator, key)
+    for key in fitted_attributes(work):
+        setattr(estimator, key, getattr(work, key))
+    return estimator
+
 
 IGNORED = ("verbose", "log_dir", "checkpoint_dir")
 """Parameters that do not change what a fit computes, left out of its fingerprint."""
