@@ -224,15 +224,12 @@ def write_container(path: str | os.PathLike, tensors: dict[str, torch.Tensor], c
 
 def _remove_unnamed(path: Path, stem: str, keep: str | None) -> None:
     """Remove ``<stem>-*.safetensors`` files other than ``keep`` (and format 1's file)."""
+    # Not flushed: a removal undone by a power cut leaves a file the next save removes.
     pattern = re.compile(rf"{re.escape(stem)}-[0-9a-f]{{{_HASH_CHARS}}}\.safetensors")
     legacy = WEIGHTS if stem == "model" else None
-    removed = False
     for p in path.iterdir():
         if p.name != keep and (pattern.fullmatch(p.name) or p.name == legacy):
             p.unlink(missing_ok=True)
-            removed = True
-    if removed:
-        fsync_dir(path)
 
 
 def remove_container(path: str | os.PathLike, *, manifest: str, stem: str) -> bool:

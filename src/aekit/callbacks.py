@@ -19,6 +19,7 @@ import json
 import math
 import os
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import torch
@@ -226,14 +227,17 @@ def loop_state_files(state: dict) -> tuple[dict, dict[str, torch.Tensor]]:
                 tensors[f"optimizer.{index}.{key}"] = value
             else:
                 scalars[f"{index}.{key}"] = value
-    tensors["rng.torch"] = torch.get_rng_state()
     device = next(iter(last.values())).device if last else torch.device("cpu")
+    # Copies on the CPU: the next steps change the optimizer's tensors in place.
+    tensors = {k: v.detach().to("cpu", copy=True) for k, v in tensors.items()}
+    tensors["rng.torch"] = torch.get_rng_state()
     if device.type == "cuda":
         tensors["rng.cuda"] = torch.cuda.get_rng_state(device)
     meta = {key: state[key] for key in ("phase", "epoch", "history", "best_epoch",
                                         "best_monitor", "stale", "stop")}
     meta.update(best_is_last=best_is_last, optimizer_scalars=scalars)
-    return meta, tensors
+    # A copy as JSON types: the history goes on growing while the copy is written.
+    return json.loads(json.dumps(meta, allow_nan=True)), tensors
 
 
 def restore_loop_state(state: dict, meta: dict, tensors: dict[str, torch.Tensor]) -> None:
@@ -272,7 +276,10 @@ class Checkpoint(Callback):
 
     The files (``checkpoint.json`` naming ``checkpoint-<hash>.safetensors``) are a
     container of :mod:`aekit._io`: a kill at any moment leaves the previous checkpoint or
-    the new one, and loading never unpickles. Under several processes only rank 0 writes.
+    the new one, and loading never unpickles. The state is copied at the end of the epoch
+    and written (flushed to disk) by a background thread while the next epoch trains, one
+    write at a time; the loop's end waits for the last one, and a failed write fails the
+    fit at the next epoch's end. Under several processes only rank 0 writes.
 
     Parameters
     ----------
@@ -283,26 +290,55 @@ class Checkpoint(Callback):
         caller needs to resume around the loop (an estimator's restart index, its best
         finished restart, the fingerprint of its data...). Tensor names must not start with
         ``module.``, ``best.``, ``optimizer.`` or ``rng.``.
+    background : bool, default=True
+        Write in a background thread (False: before the next epoch starts).
     """
 
     def __init__(self, directory: str | os.PathLike,
-                 context: Callable[[], tuple[dict, dict]] | None = None):
+                 context: Callable[[], tuple[dict, dict]] | None = None, *,
+                 background: bool = True):
         self.directory = Path(directory)
         self.context = context
+        self.background = background
+        self._executor: ThreadPoolExecutor | None = None
+        self._pending: Future | None = None
 
     def on_epoch_end(self, state: dict, record: dict) -> None:
         self.write(state)
 
+    def on_train_end(self, state: dict) -> None:
+        try:
+            self.wait()
+        finally:
+            if self._executor is not None:
+                self._executor.shutdown(wait=True)
+                self._executor = None
+
     def write(self, state: dict) -> None:
-        """Write ``state`` now (rank 0 only)."""
+        """Checkpoint ``state`` as it is now (rank 0 only)."""
         if not distributed.is_main():
             return
         meta, tensors = loop_state_files(state)
         extra, extra_tensors = self.context() if self.context is not None else ({}, {})
-        config = {"format": CHECKPOINT_FORMAT, "format_version": FORMAT_VERSION,
-                  **extra, "loop": meta}
-        write_container(self.directory, {**tensors, **extra_tensors}, config,
-                        manifest=CHECKPOINT, stem=_STEM)
+        config = json.loads(json.dumps(
+            {"format": CHECKPOINT_FORMAT, "format_version": FORMAT_VERSION, **extra,
+             "loop": meta}, allow_nan=True))
+        tensors.update({k: v.detach().to("cpu", copy=True) for k, v in extra_tensors.items()})
+        self.wait()  # one write at a time, in order
+        args = (self.directory, tensors, config)
+        kwargs = {"manifest": CHECKPOINT, "stem": _STEM}
+        if not self.background:
+            write_container(*args, **kwargs)
+            return
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(1, thread_name_prefix="aekit-checkpoint")
+        self._pending = self._executor.submit(write_container, *args, **kwargs)
+
+    def wait(self) -> None:
+        """Wait for the write under way, if any; raise its error."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
 
 
 def read_checkpoint(directory: str | os.PathLike) -> tuple[dict, dict] | None:

@@ -333,7 +333,7 @@ def _interrupted(err: FitInterrupted, out: Path, checkpoint_dir) -> int:
     if partial is not None:
         write_run(out, partial, None)
         kept = next(r["epoch"] for r in partial.history_ if r.get("kept"))
-        typer.echo(f"\n{name}: stopped; the model of epoch {kept} (the best so far) is saved "
+        typer.echo(f"\n{name}: stopped; the model kept so far (epoch {kept}) is saved "
                    f"in {out}/ (config.json)", err=True)
     else:
         typer.echo(f"\n{name}: stopped before the first epoch ended; no model to save", err=True)
