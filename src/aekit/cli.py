@@ -265,7 +265,7 @@ def _print_run(run) -> None:
     typer.echo(f"test split of {run.metrics['dataset']['name']}, "
                f"{run.metrics['dataset']['test_shape'][0]} rows:")
     typer.echo(str(run.comparison))
-    typer.echo(f"\nrun saved to {run.path}/: model (config.json, model.safetensors), "
+    typer.echo(f"\nrun saved to {run.path}/: model (config.json, model-*.safetensors), "
                "metrics.json, loss.png")
 
 
