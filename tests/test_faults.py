@@ -47,6 +47,14 @@ def crash_after(monkeypatch, n: int):
     monkeypatch.setattr(callbacks.Checkpoint, "on_epoch_end", on_epoch_end)
 
 
+def crash_fit(est, X, n: int) -> None:
+    """``est.fit(X)``, dying right after its ``n``-th checkpoint."""
+    with pytest.MonkeyPatch.context() as m:
+        crash_after(m, n)
+        with pytest.raises(Crash):
+            est.fit(X)
+
+
 def same_fit(a, b, X):
     """Same number of epochs, same history (but the timings), same codes bit for bit."""
     def strip(history):
@@ -74,15 +82,12 @@ RESUME_CASES = {
 @pytest.mark.parametrize("case", RESUME_CASES)
 @pytest.mark.parametrize("crash_at", [1, 4])
 def test_a_resumed_fit_ends_exactly_where_an_uninterrupted_one_ends(
-        tmp_path, rows, monkeypatch, case, crash_at):
+        tmp_path, rows, case, crash_at):
     X, X_test = rows
     cls, kw = RESUME_CASES[case]
     reference = cls(2, random_state=0, device="cpu", **kw).fit(X)
     est = cls(2, random_state=0, device="cpu", checkpoint_dir=tmp_path, **kw)
-    with monkeypatch.context() as m:
-        crash_after(m, crash_at)
-        with pytest.raises(Crash):
-            est.fit(X)
+    crash_fit(est, X, crash_at)
     with pytest.raises(NotFittedError):
         check_is_fitted(est)  # the crashed fit left nothing behind
     assert (tmp_path / "checkpoint.json").is_file()
@@ -90,7 +95,7 @@ def test_a_resumed_fit_ends_exactly_where_an_uninterrupted_one_ends(
     same_fit(est, reference, X_test)
 
 
-def test_a_streamed_fit_resumes_exactly(tmp_path, rows, monkeypatch):
+def test_a_streamed_fit_resumes_exactly(tmp_path, rows):
     X, X_test = rows
     path = tmp_path / "rows.npy"
     np.save(path, X.astype(np.float32))
@@ -98,22 +103,16 @@ def test_a_streamed_fit_resumes_exactly(tmp_path, rows, monkeypatch):
               device="cpu")
     reference = AutoEncoder(2, **kw).fit(path)
     est = AutoEncoder(2, checkpoint_dir=tmp_path / "ck", **kw)
-    with monkeypatch.context() as m:
-        crash_after(m, 2)
-        with pytest.raises(Crash):
-            est.fit(path)
+    crash_fit(est, path, 2)
     est.fit(path, resume=True)
     same_fit(est, reference, X_test)
 
 
-def test_an_unseeded_fit_resumes_with_its_own_random_draws(tmp_path, rows, monkeypatch):
+def test_an_unseeded_fit_resumes_with_its_own_random_draws(tmp_path, rows):
     X, X_test = rows
     est = AutoEncoder(2, hidden_layer_sizes=(16,), max_epochs=4, device="cpu",
                       checkpoint_dir=tmp_path)
-    with monkeypatch.context() as m:
-        crash_after(m, 2)
-        with pytest.raises(Crash):
-            est.fit(X)
+    crash_fit(est, X, 2)
     saved = json.loads((tmp_path / "checkpoint.json").read_text())
     est.fit(X, resume=True)
     assert est.n_iter_ == 4
@@ -122,14 +121,11 @@ def test_an_unseeded_fit_resumes_with_its_own_random_draws(tmp_path, rows, monke
                        for r in saved["loop"]["history"]]
 
 
-def test_resume_refuses_another_fits_checkpoint(tmp_path, rows, monkeypatch):
+def test_resume_refuses_another_fits_checkpoint(tmp_path, rows):
     X, _ = rows
     kw = dict(hidden_layer_sizes=(16,), max_epochs=4, random_state=0, device="cpu",
               checkpoint_dir=tmp_path)
-    with monkeypatch.context() as m:
-        crash_after(m, 1)
-        with pytest.raises(Crash):
-            AutoEncoder(2, **kw).fit(X)
+    crash_fit(AutoEncoder(2, **kw), X, 1)
     with pytest.raises(ValueError, match=r"another fit.*n_components=2 \(now 3\)"):
         AutoEncoder(3, **kw).fit(X, resume=True)
     with pytest.raises(ValueError, match="another fit.*the data"):
@@ -147,31 +143,22 @@ def test_resume_without_a_checkpoint_starts_afresh(tmp_path, rows):
         AutoEncoder(2, **kw).fit(X, resume=True)
 
 
-def test_a_fresh_fit_replaces_a_stale_checkpoint(tmp_path, rows, monkeypatch):
+def test_a_fresh_fit_replaces_a_stale_checkpoint(tmp_path, rows):
     X, _ = rows
     kw = dict(hidden_layer_sizes=(16,), max_epochs=3, random_state=0, device="cpu",
               checkpoint_dir=tmp_path)
-    with monkeypatch.context() as m:
-        crash_after(m, 1)
-        with pytest.raises(Crash):
-            AutoEncoder(2, **kw).fit(X)
-    with monkeypatch.context() as m:
-        crash_after(m, 1)
-        with pytest.raises(Crash):
-            AutoEncoder(3, **kw).fit(X)  # no resume: the other fit's checkpoint goes
+    crash_fit(AutoEncoder(2, **kw), X, 1)
+    crash_fit(AutoEncoder(3, **kw), X, 1)  # no resume: the other fit's checkpoint goes
     saved = json.loads((tmp_path / "checkpoint.json").read_text())
     assert saved["fingerprint"]["params"]["n_components"] == 3
     assert len(list(tmp_path.glob("checkpoint-*.safetensors"))) == 1
 
 
-def test_checkpoint_files_are_never_unpickled_and_are_checked(tmp_path, rows, monkeypatch):
+def test_checkpoint_files_are_never_unpickled_and_are_checked(tmp_path, rows):
     X, _ = rows
     kw = dict(hidden_layer_sizes=(16,), max_epochs=3, random_state=0, device="cpu",
               checkpoint_dir=tmp_path)
-    with monkeypatch.context() as m:
-        crash_after(m, 1)
-        with pytest.raises(Crash):
-            AutoEncoder(2, **kw).fit(X)
+    crash_fit(AutoEncoder(2, **kw), X, 1)
     path = tmp_path / "checkpoint.json"
     path.write_text(path.read_text().replace('"epoch": 1', '"epoch": 2', 1))
     with pytest.raises(ValueError, match="modified after it was saved"):

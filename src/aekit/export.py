@@ -32,31 +32,27 @@ from ._version import __version__
 ENCODER, DECODER, CLASSIFIER = "encoder.onnx", "decoder.onnx", "classifier.onnx"
 
 
-class _Encode(nn.Module):
-    def __init__(self, model: nn.Module):
+class _Graph(nn.Module):
+    """``fn(model, input)`` as a module to trace: the graph of one of the model's methods."""
+
+    def __init__(self, model: nn.Module, fn):
         super().__init__()
-        self.model = model
+        self.model, self.fn = model, fn
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (n, n_features) -> (n, k)
-        return self.model.encode(x)
-
-
-class _Decode(nn.Module):
-    def __init__(self, model: nn.Module):
-        super().__init__()
-        self.model = model
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:  # (n, k) -> (n, n_features)
-        return self.model.decode(z)
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fn(self.model, x)
 
 
-class _Probabilities(nn.Module):
-    def __init__(self, model: nn.Module):
-        super().__init__()
-        self.model = model
+def _encode(model, x):  # (n, n_features) -> codes (n, k), the caller's units in
+    return model.encode(x)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (n, n_features) -> (n, n_classes)
-        return torch.softmax(self.model.logits(x), dim=1)
+
+def _decode(model, z):  # codes (n, k) -> rows (n, n_features), the caller's units out
+    return model.decode(z)
+
+
+def _probabilities(model, x):  # (n, n_features) -> (n, n_classes)
+    return torch.softmax(model.logits(x), dim=1)
 
 
 def _import_onnx():
@@ -126,11 +122,13 @@ def export_onnx(estimator, out: str | os.PathLike, *, opset: int = 17) -> dict[s
     width = estimator.n_features_in_
     if hasattr(estimator, "classes_"):
         metadata["classes"] = [c.item() if hasattr(c, "item") else c for c in estimator.classes_]
-        blob = _to_onnx(_Probabilities(model), width, ("x", "probabilities"), metadata, opset)
+        blob = _to_onnx(_Graph(model, _probabilities), width, ("x", "probabilities"),
+                        metadata, opset)
         return {"classifier": atomic_write(out / CLASSIFIER, blob)}
     metadata["n_components"] = estimator.n_components
-    encoder = _to_onnx(_Encode(model), width, ("x", "codes"), metadata, opset)
-    decoder = _to_onnx(_Decode(model), estimator.n_components, ("z", "x_hat"), metadata, opset)
+    encoder = _to_onnx(_Graph(model, _encode), width, ("x", "codes"), metadata, opset)
+    decoder = _to_onnx(_Graph(model, _decode), estimator.n_components, ("z", "x_hat"),
+                       metadata, opset)
     return {"encoder": atomic_write(out / ENCODER, encoder),
             "decoder": atomic_write(out / DECODER, decoder)}
 
