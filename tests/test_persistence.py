@@ -395,3 +395,29 @@ def test_saved_files_are_readable_by_others(tmp_path, fitted):
         os.umask(old)
     mode = stat.S_IMODE((tmp_path / "m" / "config.json").stat().st_mode)
     assert mode == 0o644
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork (POSIX)")
+def test_loads_while_another_process_saves_always_succeed(tmp_path, fitted):
+    # The manifest is read first, then the weights it names; a save in between replaces
+    # the manifest and removes those weights: load reads the new manifest instead.
+    import signal
+
+    ae, X_test = fitted
+    other = AutoEncoder(3, max_epochs=2, random_state=1).fit(X_test)
+    expected = [ae.transform(X_test), other.transform(X_test)]
+    path = tmp_path / "m"
+    ae.save(path)
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child never returns
+        try:
+            _save_forever(path, [other._saved_state(), ae._saved_state()])
+        finally:
+            os._exit(1)
+    try:
+        for _ in range(100):
+            Z = aekit.load(path).transform(X_test)
+            assert any(np.array_equal(Z, E) for E in expected)
+    finally:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)

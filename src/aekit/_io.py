@@ -263,6 +263,32 @@ def read_container(path: str | os.PathLike, *, manifest: str = CONFIG, stem: str
         When a file is truncated, damaged, edited, of another kind or of a newer aekit.
     """
     path = Path(path)
+    for attempt in range(3):
+        config, weights = _read_manifest(path, manifest, stem, kind)
+        try:
+            blob = (path / weights).read_bytes()
+            break
+        except FileNotFoundError:
+            # A save in another process may have replaced the manifest and removed the
+            # weights it named between our two reads: read the new manifest.
+            if attempt == 2 or _read_manifest(path, manifest, stem, kind)[1] == weights:
+                raise FileNotFoundError(
+                    f"{path / weights} (named by {manifest}) is missing") from None
+    if hashlib.sha256(blob).hexdigest() != config.get("weights_sha256"):
+        raise ValueError(
+            f"{path / weights} does not match the checksum in {manifest} (field "
+            "'weights_sha256'): the file was truncated, modified or comes from another save; "
+            "save the model again"
+        )
+    try:
+        tensors = safetensors.torch.load(blob)
+    except Exception as err:  # safetensors raises its own error types for bad headers
+        raise ValueError(f"{path / weights} cannot be read as safetensors: {err}") from None
+    return config, tensors
+
+
+def _read_manifest(path: Path, manifest: str, stem: str, kind: str) -> tuple[dict, str]:
+    """The checked manifest of a container and the name of its weights file."""
     where = path / manifest
     if not where.is_file():
         raise FileNotFoundError(f"{path} is not a saved aekit {kind.split('-')[-1]}: "
@@ -279,33 +305,19 @@ def read_container(path: str | os.PathLike, *, manifest: str = CONFIG, stem: str
     if version > FORMAT_VERSION:
         raise ValueError(f"{path} was saved by a newer aekit (format {version}, field "
                          "'format_version'); upgrade aekit")
-    if version >= 2:
-        if config.get("sha256") != config_checksum(config):
-            raise ValueError(
-                f"{where} was modified after it was saved: its checksum (field 'sha256') "
-                "does not match its content; save the model again"
-            )
-        weights = config.get("weights")
-        pattern = rf"{re.escape(stem)}-[0-9a-f]{{{_HASH_CHARS}}}\.safetensors"
-        if not isinstance(weights, str) or not re.fullmatch(pattern, weights):
-            raise ValueError(f"{where}: field 'weights' must name a {stem}-<hash>.safetensors "
-                             f"file beside it, got {weights!r}")
-    else:
-        weights = WEIGHTS
-    if not (path / weights).is_file():
-        raise FileNotFoundError(f"{path / weights} (named by {manifest}) is missing")
-    blob = (path / weights).read_bytes()
-    if hashlib.sha256(blob).hexdigest() != config.get("weights_sha256"):
+    if version < 2:
+        return config, WEIGHTS
+    if config.get("sha256") != config_checksum(config):
         raise ValueError(
-            f"{path / weights} does not match the checksum in {manifest} (field "
-            "'weights_sha256'): the file was truncated, modified or comes from another save; "
-            "save the model again"
+            f"{where} was modified after it was saved: its checksum (field 'sha256') "
+            "does not match its content; save the model again"
         )
-    try:
-        tensors = safetensors.torch.load(blob)
-    except Exception as err:  # safetensors raises its own error types for bad headers
-        raise ValueError(f"{path / weights} cannot be read as safetensors: {err}") from None
-    return config, tensors
+    weights = config.get("weights")
+    pattern = rf"{re.escape(stem)}-[0-9a-f]{{{_HASH_CHARS}}}\.safetensors"
+    if not isinstance(weights, str) or not re.fullmatch(pattern, weights):
+        raise ValueError(f"{where}: field 'weights' must name a {stem}-<hash>.safetensors "
+                         f"file beside it, got {weights!r}")
+    return config, weights
 
 
 # --------------------------------------------------------------------------- model files
