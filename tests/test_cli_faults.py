@@ -250,3 +250,11 @@ def test_metrics_of_another_model_are_never_used(small_run, tmp_path):
     metrics = json.loads((small_run / "metrics.json").read_text())
     assert metrics["model_sha256"] == json.loads(
         (small_run / "config.json").read_text())["sha256"]
+
+
+def test_train_offers_resume_checkpoints_and_a_torchrun_timeout():
+    result = invoke("train", "--help")
+    assert result.exit_code == 0
+    for option in ("--resume", "--checkpoint-dir", "--dist-timeout"):
+        assert option in result.output
+    assert "export" in invoke("--help").output

@@ -169,7 +169,8 @@ class AutoEncoder(BaseAutoEncoder):
         When set, a checkpoint is written there after every epoch (atomically: weights,
         optimizer and RNG states, history, early stopping's memory, restart index), and
         ``fit(X, resume=True)`` continues an interrupted fit from it, ending exactly where
-        an uninterrupted fit ends. See "Faults, checkpoints and resume" in the README.
+        an uninterrupted fit ends. The last checkpoint stays after ``fit``; a fit without
+        ``resume`` replaces it. See "Faults, checkpoints and resume" in the README.
 
     Attributes
     ----------
