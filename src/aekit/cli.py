@@ -38,7 +38,7 @@ from typer.core import TyperGroup
 from . import distributed
 from ._checks import Interval, SizeTuple, StrOptions
 from ._io import atomic_write
-from .callbacks import checkpoint_info
+from .callbacks import CHECKPOINT, checkpoint_info
 from .data.catalog import DATASET_NAMES, load_dataset
 from .data.files import STREAM_SUFFIXES, open_rows, read_array
 from .data.stream import save_npy
@@ -48,7 +48,7 @@ from .metrics import compare_with_pca
 from .persistence import load, saved_class
 from .report import write_report
 from .runs import REPORT, fit_run, is_complete, write_run
-from .training import FitInterrupted, TrainingDivergedError
+from .training import FitInterrupted, TrainingDivergedError, kept_record
 
 _CODE_SUFFIXES = (".npy", ".csv")
 _DATA_HELP = (
@@ -294,7 +294,7 @@ def train(
         params["checkpoint_dir"] = str(out)
     est = AutoEncoder(**params)
     validate_params(est)  # bad values fail now, before a dataset is loaded or downloaded
-    if resume and checkpoint_info(est.checkpoint_dir) is None:
+    if resume and not (Path(est.checkpoint_dir) / CHECKPOINT).is_file():
         if is_complete(out):
             typer.echo(f"{out} is complete (model and metrics): nothing to resume")
             return
@@ -332,7 +332,7 @@ def _interrupted(err: FitInterrupted, out: Path, checkpoint_dir) -> int:
     partial = err.estimator
     if partial is not None:
         write_run(out, partial, None)
-        kept = next(r["epoch"] for r in partial.history_ if r.get("kept"))
+        kept = kept_record(partial.history_)["epoch"]
         typer.echo(f"\n{name}: stopped; the model kept so far (epoch {kept}) is saved "
                    f"in {out}/ (config.json)", err=True)
     else:

@@ -19,7 +19,13 @@ import numpy as np
 
 from ._checks import resolve_device
 from ._io import CONFIG, read_model_dir
-from .estimators import AutoEncoder, EncoderClassifier, VariationalAutoEncoder, validate_params
+from .estimators import (
+    AutoEncoder,
+    BaseAutoEncoder,
+    EncoderClassifier,
+    VariationalAutoEncoder,
+    validate_params,
+)
 
 CLASSES = {cls.__name__: cls for cls in (AutoEncoder, VariationalAutoEncoder, EncoderClassifier)}
 """The only classes a config may name (no import-by-string, no code execution)."""
@@ -216,12 +222,13 @@ def _restore(config: dict, tensors: dict, device, where: str):
                 "file was modified or comes from another aekit"
             )
         if key == "autoencoder_":  # a fitted estimator, its tensors under "autoencoder_."
-            if not isinstance(value, dict) or key in getattr(
-                    CLASSES.get(value.get("__estimator__")), "_saved_attributes", ()):
-                raise _fail(key, "a saved autoencoder", value)
+            name = value.get("__estimator__") if isinstance(value, dict) else None
+            if (not issubclass(CLASSES.get(name, object), BaseAutoEncoder)
+                    or value.get("class", name) != name):  # one level: no classifier inside
+                raise _fail(key, "a saved AutoEncoder or VariationalAutoEncoder", value)
             prefix = f"{key}."
             nested = {k[len(prefix):]: own.pop(k) for k in list(own) if k.startswith(prefix)}
-            value = _restore({"class": value.get("__estimator__"), **value}, nested, device,
+            value = _restore({**value, "class": name}, nested, device,
                              f"{where} (fitted {key!r})")
         else:
             try:

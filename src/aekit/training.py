@@ -336,7 +336,9 @@ def fit_loop(
             for cb in callbacks:
                 cb.on_train_end(state)
     _keep(state)
-    if stops.signum is not None:  # arrived after the last step's check: the fit is whole
+    # A signal after the last step's check: the fit is whole, but the caller asked to stop.
+    # (Several processes finish instead: the others never saw it, and must not wait.)
+    if stops.signum is not None and distributed.rank_info()[1] == 1:
         raise FitInterrupted(stops.signum)
     return state
 
