@@ -31,8 +31,8 @@ from pathlib import Path
 
 from . import distributed
 from ._io import atomic_write, model_checksum, remove_stale_temps
-from .callbacks import remove_checkpoint
 from ._version import __version__
+from .callbacks import remove_checkpoint
 from .data.catalog import Dataset
 from .metrics import PCAComparison, compare_with_pca
 from .plotting import loss_curves
