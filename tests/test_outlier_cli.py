@@ -77,8 +77,9 @@ def read_scores(path):
 def test_detect_writes_the_run(detect_run, csv_file):
     run, result = detect_run
     _, X, y = csv_file
-    assert {"config.json", "model.safetensors", "metrics.json", "loss.png", "scores.csv",
-            "report.html"} <= {p.name for p in run.iterdir()}
+    names = {p.name for p in run.iterdir()}
+    assert {"config.json", "metrics.json", "loss.png", "scores.csv", "report.html"} <= names
+    assert any(n.startswith("model-") and n.endswith(".safetensors") for n in names)
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["dataset"] == {"name": "rows.csv", "shape": [300, 5]}
     assert metrics["n_flagged"] == 15 and metrics["share_flagged"] == pytest.approx(0.05)

@@ -165,6 +165,12 @@ class AutoEncoder(BaseAutoEncoder):
         When set, TensorBoard logs go there: losses per epoch and sample reconstructions
         (needs ``pip install aekit[tensorboard]``). With ``n_init > 1`` each restart logs
         into its own ``restart-<i>`` subdirectory.
+    checkpoint_dir : str or path-like, default=None
+        When set, a checkpoint is written there after every epoch (atomically: weights,
+        optimizer and RNG states, history, early stopping's memory, restart index), and
+        ``fit(X, resume=True)`` continues an interrupted fit from it, ending exactly where
+        an uninterrupted fit ends. The last checkpoint stays after ``fit``; a fit without
+        ``resume`` replaces it. See "Faults, checkpoints and resume" in the README.
 
     Attributes
     ----------
@@ -269,6 +275,7 @@ class AutoEncoder(BaseAutoEncoder):
         precision="float32",
         verbose=0,
         log_dir=None,
+        checkpoint_dir=None,
     ):
         self.n_components = n_components
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -306,6 +313,7 @@ class AutoEncoder(BaseAutoEncoder):
         self.precision = precision
         self.verbose = verbose
         self.log_dir = log_dir
+        self.checkpoint_dir = checkpoint_dir
 
     # ------------------------------------------------------------------ parameters
     def _check_params(self) -> None:
@@ -444,14 +452,14 @@ class AutoEncoder(BaseAutoEncoder):
                 low, high = (scaler(torch.full_like(X[:1], v))[0] for v in (X.min(), X.max()))
         return make_corruption(self.noise, self.noise_level, low, high)
 
-    def _fit_stream(self, X):
+    def _fit_stream(self, X, resume: bool = False):
         if self.pretrain is not None:
             raise ValueError(
                 f"pretrain={self.pretrain!r} keeps every row's hidden codes in memory, so it "
                 "cannot stream X from disk; load X into memory (np.load(path)) or leave "
                 "pretrain=None."
             )
-        return super()._fit_stream(X)
+        return super()._fit_stream(X, resume)
 
     def _pretrain(self, module, X_fit_s, X_val_s, scaler, callbacks_for) -> list[dict]:
         if self.pretrain != "greedy":

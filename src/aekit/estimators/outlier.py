@@ -203,8 +203,8 @@ class OutlierDetector(OutlierMixin, SavableMixin, BaseEstimator):
         L2 weight penalty, applied by the optimizer.
     batch_size : int, default=64
         Rows per member per step.
-    max_epochs : int, default=100
-        Passes over each member's subsample.
+    max_epochs : int, default=200
+        Passes over each member's subsample: 800 steps for 256 rows in batches of 64.
     validation_fraction : float, default=0.1
         Share of each member's subsample held out for early stopping (when on).
     early_stopping : bool, default=False
@@ -307,7 +307,7 @@ class OutlierDetector(OutlierMixin, SavableMixin, BaseEstimator):
         learning_rate=1e-3,
         weight_decay=0.0,
         batch_size=64,
-        max_epochs=100,
+        max_epochs=200,
         validation_fraction=0.1,
         early_stopping=False,
         patience=10,
