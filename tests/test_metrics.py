@@ -43,8 +43,9 @@ def test_element_and_row_errors_agree_with_the_summary_errors():
 
 def test_row_errors_match_score_samples(digits, digits_ae):
     X_test = digits[1]
+    # score_samples measures in the model's scaled units (where PCA is compared too).
     np.testing.assert_allclose(
-        row_errors(X_test, digits_ae.reconstruct(X_test)),
+        row_errors(digits_ae.to_scaled(X_test), digits_ae.reconstruct_scaled(X_test)),
         -digits_ae.score_samples(X_test),
         rtol=1e-4, atol=1e-7,
     )
