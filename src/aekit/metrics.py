@@ -36,8 +36,11 @@ class PCAComparison:
     each row's columns and divided by their number (a categorical column counts by the
     squared error of its probabilities against its one-hot). There every column counts
     alike, whatever its units. ``ae_r2`` / ``pca_r2`` give each column's R² (variance
-    explained) in the caller's units (a categorical column: of its one-hot block), and
-    ``accuracy`` each categorical column's share of rows given back exactly. ``ae_mse``,
+    explained) there too: for a column scaled affinely (``"standard"``, ``"robust"``,
+    ``"minmax"``) the same as in the caller's units; for a column ``scaler="auto"``
+    log-transforms, in log units, where its bulk counts and not only its few extreme rows;
+    for a categorical column, of its one-hot block. ``accuracy`` gives each categorical
+    column's share of rows given back exactly. ``ae_mse``,
     ``pca_mse`` and the row sums are in the caller's raw units (numeric columns only),
     where the widest column decides everything: kept for reference, never the headline.
 
@@ -212,20 +215,15 @@ def compare_reconstructions(k, slots, X_test, X_ae, X_pca, S_test, S_ae, S_pca
     n_columns = max(len(slots), 1)
     ae_scaled = float(((np.asarray(S_ae, np.float64) - S) ** 2).sum(1).mean() / n_columns)
     pca_scaled = float(((np.asarray(S_pca, np.float64) - S) ** 2).sum(1).mean() / n_columns)
-    r2_ae = r2_per_feature(X, A) if X.shape[1] else np.zeros(0)
-    r2_pca = r2_per_feature(X, P) if X.shape[1] else np.zeros(0)
-    ae_r2, pca_r2, accuracy, j = [], [], [], 0
-    for name, kind, idx in slots:
-        if kind == "numeric":
-            ae_r2.append(float(r2_ae[j]))
-            pca_r2.append(float(r2_pca[j]))
-            j += 1
-            continue
-        ae_r2.append(explained_variance(S[:, idx], np.asarray(S_ae)[:, idx]))
-        pca_r2.append(explained_variance(S[:, idx], np.asarray(S_pca)[:, idx]))
-        truth = np.asarray(X_test[name]) if table else None
-        if truth is not None:
-            accuracy.append((name, _agreement(truth, X_ae[name]), _agreement(truth, X_pca[name])))
+    # Each column's R² where the error is measured: the same as in the caller's units for a
+    # column scaled affinely, in log units for a log-transformed one (whose few extreme rows
+    # would decide it in raw units), of the one-hot block for a categorical one.
+    S_ae, S_pca = np.asarray(S_ae, np.float64), np.asarray(S_pca, np.float64)
+    ae_r2 = [explained_variance(S[:, idx], S_ae[:, idx]) for _, _, idx in slots]
+    pca_r2 = [explained_variance(S[:, idx], S_pca[:, idx]) for _, _, idx in slots]
+    accuracy = [(name, _agreement(X_test[name], X_ae[name]), _agreement(X_test[name],
+                                                                         X_pca[name]))
+                for name, kind, _ in slots if kind == "categorical" and table]
     return PCAComparison(k, ae_err["mse"], pca_err["mse"], ae_err["row_sse"],
                          pca_err["row_sse"], ae_scaled, pca_scaled,
                          tuple(name for name, _, _ in slots), tuple(ae_r2), tuple(pca_r2),
@@ -490,6 +488,37 @@ class _PCAView:
         return np.asarray(Z, dtype=np.float64) @ self.components_ + self.mean_
 
 
+class ScaledPCA:
+    """A PCA fitted in an estimator's scaled units (its ``to_scaled``), with
+    ``transform``, ``inverse_transform`` and ``reconstruct`` in the caller's units: the PCA
+    :func:`compare_with_pca` measures, for plots and probes beside the estimator.
+
+    Parameters
+    ----------
+    estimator : fitted AutoEncoder
+    pca : fitted PCA (or the first components of one), in ``estimator``'s scaled units
+    """
+
+    def __init__(self, estimator, pca):
+        self.estimator, self.pca = estimator, pca
+        self.n_components = self.n_components_ = pca.n_components_
+
+    def to_scaled(self, X) -> np.ndarray:
+        return self.estimator.to_scaled(X)
+
+    def transform(self, X) -> np.ndarray:
+        return self.pca.transform(np.asarray(self.to_scaled(X), dtype=np.float64))
+
+    def inverse_transform(self, Z):
+        return self.estimator.from_scaled(self.pca.inverse_transform(Z))
+
+    def reconstruct_scaled(self, X) -> np.ndarray:
+        return self.pca.inverse_transform(self.transform(X))
+
+    def reconstruct(self, X):
+        return self.estimator.from_scaled(self.reconstruct_scaled(X), like=X)
+
+
 def sample_rows(n_rows: int, max_rows: int, random_state=0) -> np.ndarray:
     """Sorted indices of at most ``max_rows`` of ``n_rows`` rows, drawn without replacement.
 
@@ -510,7 +539,8 @@ class CodeQuality:
     ``knn_accuracy`` and ``logistic_accuracy`` are test accuracies of classifiers fitted on
     the training codes; ``chance`` is the accuracy of always predicting the most frequent
     test label. ``trustworthiness`` (scikit-learn's, in [0, 1]) is 1 when every row's
-    nearest neighbours among the codes are also near it in the input space.
+    nearest neighbours among the codes are also near it in the input space (the model's
+    scaled units, when it has them).
     """
 
     knn_accuracy: float
@@ -599,6 +629,10 @@ def code_quality(
     Z_train = transformer.transform(X_train)
     Z_test = transformer.transform(X_test)
     scores = probe_codes(Z_train, y_train, Z_test, y_test, n_neighbors=n_neighbors)
+    # Neighbours in the input: in the model's scaled units when it has them (where every
+    # column counts, and a table's categories are numbers).
+    if callable(getattr(transformer, "to_scaled", None)):
+        X_test = transformer.to_scaled(X_test)
     X_test = np.asarray(X_test, dtype=np.float64).reshape(len(Z_test), -1)
     rows = sample_rows(len(X_test), max_rows, random_state)
     k = max(1, min(n_neighbors, len(rows) // 2 - 1))

@@ -36,9 +36,10 @@ from .layers import Scaler
 MAX_ONE_HOT = 100
 """Categorical columns with more categories than this are embedded rather than one-hot."""
 
-MIN_ENTROPY = 0.1
-"""A categorical column's loss is its cross-entropy over its entropy (nats), the entropy
-floored at this: a column with one dominant value still counts, without exploding."""
+ENTROPY_CAP = 3.0
+"""A categorical column's loss is its cross-entropy in nats, divided by ``entropy / 3``
+where its training entropy exceeds 3 nats: it then counts like a column of 20 equally
+frequent categories (e**3), however many it has."""
 
 
 def embedding_dim(n_categories: int) -> int:
@@ -131,7 +132,7 @@ class TabularScaler(nn.Module):
             p = counts.double() / max(int(counts.sum()), 1)
             self.frequencies[start : start + n] = p.float()
             entropy = -(p[p > 0] * p[p > 0].log()).sum().item()
-            self.weights[self.n_numeric + c] = 1.0 / max(entropy, MIN_ENTROPY)
+            self.weights[self.n_numeric + c] = 1.0 / max(1.0, entropy / ENTROPY_CAP)
             start += n
         return self
 
