@@ -47,6 +47,7 @@ from ..nn.layers import ACTIVATIONS, SCALERS, Scaler
 from ..nn.tabular import has_table
 from ..objectives import for_table
 from . import _tables
+from ._tables import INFER_BATCH
 from ..training import (
     OPTIMIZERS,
     PRECISIONS,
@@ -58,8 +59,6 @@ from ..training import (
     make_optimizer,
 )
 
-INFER_BATCH = 8192
-"""Rows per forward pass at inference: bounds the memory of activations, not of results."""
 
 TRAINING_CONSTRAINTS = {
     "optimizer": [StrOptions(set(OPTIMIZERS))],
@@ -149,7 +148,8 @@ class SavableMixin:
 
 
 class BaseAutoEncoder(
-    SavableMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator, ABC
+    _tables.ScaledUnitsMixin, SavableMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
+    BaseEstimator, ABC
 ):
     """Shared base of :class:`~aekit.AutoEncoder` and :class:`~aekit.VariationalAutoEncoder`.
 
@@ -597,66 +597,6 @@ class BaseAutoEncoder(
         errors = infer(lambda x: _tables.scaled_errors(module, x), self._to_tensor(X),
                        INFER_BATCH)
         return -_tables.row_scores(module, errors.cpu().numpy(), missing)
-
-    # ------------------------------------------------------------------ scaled units
-    def to_scaled(self, X):
-        """``X`` in the model's scaled units: where reconstructions are compared.
-
-        Each numeric column as the in-model scaler maps it (the units the network is
-        trained in), each categorical column one-hot. :func:`~aekit.compare_with_pca` fits
-        PCA on these rows, so both models see the same scaling, and :meth:`score_samples`
-        measures errors here.
-
-        Returns
-        -------
-        S : ndarray of shape (n_samples, n_scaled)
-            ``n_features_in_`` columns, or for a table one per numeric column and one per
-            category of each categorical column.
-        """
-        check_is_fitted(self)
-        X = self._check_X(X, reset=False)
-        S = infer(lambda x: _tables.scaled(self.module_, x), self._to_tensor(X), INFER_BATCH)
-        return to_numpy(S, X)
-
-    def reconstruct_scaled(self, X):
-        """The reconstruction of ``X`` in scaled units (see :meth:`to_scaled`); a table's
-        categorical columns as the predicted probability of each category.
-
-        Returns
-        -------
-        S_hat : ndarray of shape (n_samples, n_scaled)
-        """
-        check_is_fitted(self)
-        X = self._check_X(X, reset=False)
-        module = self.module_
-        S_hat = infer(lambda x: _tables.scaled_reconstruction(module, x), self._to_tensor(X),
-                      INFER_BATCH)
-        return to_numpy(S_hat, X)
-
-    def from_scaled(self, S, like=None):
-        """Rows in the caller's units from rows in scaled units (:meth:`to_scaled`), such
-        as PCA's reconstructions there; each category block gives its largest entry.
-
-        Parameters
-        ----------
-        S : array-like of shape (n_samples, n_scaled)
-        like : array-like of shape (n_samples, n_features), optional
-            The rows ``S`` reconstructs, for ``scaler="sample"`` (each row's own level).
-
-        Returns
-        -------
-        X : ndarray or DataFrame, as :meth:`inverse_transform` gives
-        """
-        check_is_fitted(self)
-        S = check_array(S, dtype=[np.float64, np.float32], ensure_all_finite=False)
-        like_t = None if like is None else self._to_tensor(self._check_X(like, reset=False))
-        scaler = self.module_.scaler
-        S_t = self._to_tensor(S)
-        with torch.no_grad():
-            X = torch.cat([scaler.inverse(S_t[i : i + INFER_BATCH], None if like_t is None
-                                          else like_t[i : i + INFER_BATCH])
-                           for i in range(0, len(S_t), INFER_BATCH)])
-        return self._output(to_numpy(X, S))
 
     def score(self, X, y=None):
         """Mean of :meth:`score_samples`; higher is better, so GridSearchCV picks the best."""
