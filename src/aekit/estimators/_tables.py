@@ -98,7 +98,7 @@ def _not_finite_message(estimator, bad: np.ndarray, missing: np.ndarray, index) 
     cols = np.flatnonzero(bad.any(axis=0))
     names = getattr(estimator, "feature_names_in_", None)
     labels = list(index[rows]) if index is not None else rows
-    columns = [str(names[j]) for j in cols] if names is not None else cols
+    columns = [repr(str(names[j])) for j in cols] if names is not None else cols
     what = "missing values (NaN)" if missing[bad].all() else "NaN or infinity"
     return (
         f"X contains {what} in {len(rows)} row(s) {format_indices(labels)}"
