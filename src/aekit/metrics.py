@@ -210,7 +210,8 @@ def compare_reconstructions(k, slots, X_test, X_ae, X_pca, S_test, S_ae, S_pca
     numeric = [name for name, kind, _ in slots if kind == "numeric"]
     table = hasattr(X_test, "columns")
     X, A, P = (_numeric_values(M, numeric if table else []) for M in (X_test, X_ae, X_pca))
-    ae_err, pca_err = reconstruction_errors(X, A), reconstruction_errors(X, P)
+    nan = {"mse": float("nan"), "row_sse": float("nan")}  # no numeric column: no raw error
+    ae_err, pca_err = (reconstruction_errors(X, M) if X.shape[1] else nan for M in (A, P))
     S = np.asarray(S_test, np.float64)
     n_columns = max(len(slots), 1)
     ae_scaled = float(((np.asarray(S_ae, np.float64) - S) ** 2).sum(1).mean() / n_columns)
@@ -464,8 +465,9 @@ def pca_sweep(
             numeric = [name for name, kind, _ in slots if kind == "numeric"]
             table = hasattr(X_test, "columns")
             X_num = _numeric_values(X_test, numeric if table else [])
-            pca_err = reconstruction_errors(X_num, _numeric_values(X_pca, numeric if table
-                                                                   else []))
+            pca_err = reconstruction_errors(X_num, _numeric_values(
+                X_pca, numeric if table else [])) if X_num.shape[1] else {"mse": nan,
+                                                                         "row_sse": nan}
         else:
             pca_err = reconstruction_errors(S_test, S_pca)
         out.append(PCAComparison(k, nan, pca_err["mse"], nan, pca_err["row_sse"],
