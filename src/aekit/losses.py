@@ -83,15 +83,18 @@ def table_per_row(
     if mask is not None:
         numeric = numeric * mask
     loss = numeric @ weights[:n_numeric].float()
-    n_categorical = x.shape[1] - n_numeric
+    n, n_categorical = len(x), x.shape[1] - n_numeric
     if n_categorical:
+        # Every block as one row of a (n * n_categorical, longest block) matrix: one
+        # cross-entropy kernel on contiguous rows, however many columns.
         if pad_index is None:
-            logits = x_hat[:, n_numeric:].reshape(len(x), n_categorical, -1)
+            logits = x_hat[:, n_numeric:].reshape(n * n_categorical, -1)
         else:
-            padded = torch.cat([x_hat, x_hat.new_full((len(x), 1), float("-inf"))], 1)
-            logits = padded[:, pad_index]
-        ce = F.cross_entropy(logits.transpose(1, 2), x[:, n_numeric:].long(),
-                             reduction="none", ignore_index=-1)
+            padded = torch.cat([x_hat, x_hat.new_full((n, 1), float("-inf"))], 1)
+            logits = padded.gather(1, pad_index.reshape(1, -1).expand(n, -1)).view(
+                n * n_categorical, -1)
+        ce = F.cross_entropy(logits, x[:, n_numeric:].long().reshape(-1), reduction="none",
+                             ignore_index=-1).view(n, n_categorical)
         loss = loss + ce @ weights[n_numeric:].float()
     return loss
 

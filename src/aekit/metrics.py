@@ -137,9 +137,9 @@ class PCAComparison:
                  _g(self.ae_row_sse)),
                 (f"PCA (k={k})", _g(self.pca_scaled), _g(self.pca_mse), _g(self.pca_row_sse))]
         lines = _table(rows)
-        lines.append(f"AE / PCA error ratio ({self.unit} units): {self.ratio:.3f} "
+        lines.append(f"AE / PCA error ratio: {self.ratio:.3f} in {self.unit} units "
                      f"({self.winner} is better)")
-        if self.columns and len(self.columns) <= 40:
+        if self.columns and len(self.columns) <= 60:
             lines += ["", "per column (test split)       R² AE    R² PCA"]
             accuracy = {c: (a, p) for c, a, p in self.accuracy}
             for name, a, p in zip(self.columns, self.ae_r2, self.pca_r2):

@@ -219,21 +219,37 @@ class TabularInput(nn.Module):
         self.one_hot = one_hot
         self.embedded = [c for c, e in enumerate(scaler.embedded) if e]
         sizes = [scaler.sizes[c] for c in one_hot]
-        starts = [sum(sizes[:i]) for i in range(len(sizes))]
-        logit_starts = [sum(scaler.sizes[:c]) for c in range(len(scaler.sizes))]
-        index = dict(persistent=False)
-        self.register_buffer("starts", torch.tensor(starts, dtype=torch.long), **index)
-        self.register_buffer("columns", torch.tensor(one_hot, dtype=torch.long), **index)
-        # Slot -> its column (among the one-hot ones) and its place among all frequencies.
-        self.register_buffer("slot_column", torch.tensor(
-            [i for i, n in enumerate(sizes) for _ in range(n)], dtype=torch.long), **index)
-        self.register_buffer("slot_frequency", torch.tensor(
-            [logit_starts[c] + j for c in one_hot for j in range(scaler.sizes[c])],
-            dtype=torch.long), **index)
         self.width = sum(sizes)
+        index = dict(persistent=False)
+        # Row (code + start) of the lookup table for a known code, width + i for column i's
+        # unknown one.
+        self.register_buffer("starts", torch.tensor(
+            [sum(sizes[:i]) for i in range(len(sizes))], dtype=torch.long), **index)
+        self.register_buffer("unknown", self.width + torch.arange(len(sizes)), **index)
+        self.register_buffer("columns", torch.tensor(one_hot, dtype=torch.long), **index)
         self.embeddings = nn.ModuleList(
             nn.Embedding(scaler.sizes[c], embedding_dim(scaler.sizes[c])) for c in self.embedded)
-        self._logit_starts = logit_starts
+        self._logit_starts = [sum(scaler.sizes[:c]) for c in range(len(scaler.sizes))]
+        self._table, self._frequencies = None, None
+
+    def _lookup(self) -> torch.Tensor:
+        """(width + n one-hot columns, width): the identity, then each one-hot column's
+        training frequencies in its block (the encoding of its unknown category). Rebuilt
+        when the scaler's frequencies change (fit, load_state_dict, a device move)."""
+        frequencies = self._scaler[0].frequencies
+        key = (id(frequencies), frequencies._version, frequencies.device)  # in-place writes too
+        if self._table is None or self._frequencies != key:
+            scaler = self._scaler[0]
+            table = torch.zeros(self.width + len(self.one_hot), self.width,
+                                device=frequencies.device)
+            table[: self.width] = torch.eye(self.width, device=frequencies.device)
+            start = 0
+            for i, c in enumerate(self.one_hot):
+                n, first = scaler.sizes[c], self._logit_starts[c]
+                table[self.width + i, start : start + n] = frequencies[first : first + n]
+                start += n
+            self._table, self._frequencies = table, key
+        return self._table
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         scaler = self._scaler[0]
@@ -243,13 +259,11 @@ class TabularInput(nn.Module):
         if self.width:
             oh = codes if len(self.one_hot) == codes.shape[1] else codes.index_select(
                 1, self.columns)
-            unknown = oh < 0
-            out = x.new_zeros(len(x), self.width).scatter_add_(
-                1, oh.clamp(min=0) + self.starts, (~unknown).to(x.dtype))
-            # Unknown categories: the column's training frequencies instead of a one-hot.
-            freq = scaler.frequencies.index_select(0, self.slot_frequency).to(x.dtype)
-            out = out + unknown.to(x.dtype).index_select(1, self.slot_column) * freq
-            parts.append(out)
+            # One lookup sums the one-hot rows of a row's categories (its frequencies for
+            # an unknown one): one kernel, however many columns.
+            rows = torch.where(oh >= 0, oh + self.starts, self.unknown)
+            parts.append(nn.functional.embedding_bag(rows, self._lookup(), mode="sum")
+                         .to(x.dtype))
         for c, embedding in zip(self.embedded, self.embeddings):
             code = codes[:, c]
             n = scaler.sizes[c]
