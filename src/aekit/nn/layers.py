@@ -27,6 +27,11 @@ POINT_MASS = 0.1
 """A value shared by at least this share of a column's rows is a point mass, which
 :func:`tail_ratios` leaves out."""
 
+SPREAD_SHARE = 0.2
+""":func:`tail_ratios` judges a column only when at least this share of its rows is left
+once its point masses are out: a column that is 80% one value (a border pixel, a rare
+flag) is nearly constant, and its tail is a handful of rows."""
+
 N_QUANTILES = 1000
 """Knots of the ``"quantile"`` scaler per column (as scikit-learn's QuantileTransformer)."""
 
@@ -68,8 +73,8 @@ def tail_ratios(X: torch.Tensor) -> torch.Tensor:
     and it would make the bulk look narrower than the values are. 1.5 for normal data, 1.2
     for uniform (bounded columns: pixels, rates), 2 for exponential, 3 for a log-normal of
     sigma 1, about 28 for sigma 2, 20 to 1,000 for a ratio a/b of uniforms, thousands for
-    byte counts. Columns left with fewer than 20 rows, or than that share of the rows,
-    give 0: nearly constant, their tail is a handful of rows.
+    byte counts. Columns left with fewer than 20 rows, or than :data:`SPREAD_SHARE` of the
+    rows, give 0.
 
     Parameters
     ----------
@@ -93,7 +98,7 @@ def tail_ratios(X: torch.Tensor) -> torch.Tensor:
     q1, q3 = torch.nanquantile(U, torch.tensor([0.25, 0.75], dtype=U.dtype,
                                                device=U.device), dim=0)
     spread = (q3 - q1) / 2
-    ok = (count >= max(20, POINT_MASS * n)) & (spread > 0)
+    ok = (count >= max(20, SPREAD_SHARE * n)) & (spread > 0)
     return torch.where(ok, std / torch.where(ok, spread, torch.ones_like(spread)),
                        torch.zeros_like(std))
 
