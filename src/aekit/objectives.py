@@ -6,7 +6,9 @@ the same row indices:
 
 - ``"x"``: the clean rows in network units (what a reconstruction must give back);
 - ``"x_in"``: what the module sees, the corrupted rows when denoising, else ``"x"``;
-- ``"y"``: targets (class indices) when the loop was given them.
+- ``"y"``: targets (class indices) when the loop was given them;
+- ``"mask"``: 1 where a numeric cell was observed, 0 where it was imputed
+  (``missing="impute"``), for the table objectives, which leave imputed cells out.
 
 ``epoch`` is the 1-based training epoch, or None when the loop evaluates the hold-out: a
 schedule (the KL warm-up) is then at its final value, so every epoch is compared on one
@@ -60,7 +62,7 @@ class Reconstruction:
     l1: float = 0.0
 
     def __call__(self, module: nn.Module, batch: Batch, epoch: int | None = None) -> dict:
-        x_in, x = batch["x_in"], batch["x"]
+        x_in = batch["x_in"]
         if self.contractive > 0:
             z, jacobian = encode_with_jacobian(module.encoder, x_in)
         else:

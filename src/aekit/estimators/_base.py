@@ -44,7 +44,6 @@ from ..data.stream import ChunkStream, default_chunk_rows
 from ..data.tables import is_table
 from ..diagnostics import warn_findings
 from ..nn.layers import ACTIVATIONS, SCALERS, Scaler
-from ..nn.tabular import has_table
 from ..objectives import for_table
 from . import _tables
 from ._tables import INFER_BATCH
