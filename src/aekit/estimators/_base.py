@@ -598,7 +598,9 @@ class BaseAutoEncoder(
         return -_tables.row_scores(module, errors.cpu().numpy(), missing)
 
     def score(self, X, y=None):
-        """Mean of :meth:`score_samples`; higher is better, so GridSearchCV picks the best."""
+        """Mean of :meth:`score_samples`: minus the mean squared error in the model's scaled
+        units (every column counted alike); higher is better, so GridSearchCV picks the
+        best among models with the same ``scaler``."""
         return float(np.mean(self.score_samples(X)))
 
     @property
