@@ -158,7 +158,11 @@ def scaled_reconstruction(module, x: torch.Tensor) -> torch.Tensor:
 
 def scaled_errors(module, x: torch.Tensor) -> torch.Tensor:
     """Squared reconstruction errors in scaled units, (n, n_scaled)."""
-    return (scaled_reconstruction(module, x) - scaled(module, x)).square()
+    s = module.scaler(x)  # once: the input and the target
+    out = module.decoder(module.encoder(s))
+    if has_table(module):
+        out, s = module.scaler.probabilities(out), module.scaler.one_hot(s)
+    return (out - s).square()
 
 
 def row_scores(module, errors: np.ndarray, missing: np.ndarray | None) -> np.ndarray:
