@@ -524,21 +524,7 @@ def load_dataset(spec, *, test_size=0.2, random_state=0, label=None, drop=(), ro
         raise ValueError(f"unknown dataset {str(spec)!r}: expected one of "
                          f"{', '.join(DATASET_NAMES)}, or a path to a "
                          f"{', '.join(FILE_SUFFIXES)} file")
-    image_shape = None
-    if path.suffix.lower() in TABLE_SUFFIXES:
-        X, y, feature_names = _table_columns(read_table(path, header=header, sep=sep), path,
-                                             label, drop)
-    else:
-        if label is not None or drop:
-            raise ValueError(f"{path}: label and drop name the columns of a text file "
-                             "(.csv, .tsv, .txt); a .npz file gives its labels as 'y'")
-        X, y, feature_names = read_array(path)
-        if X.ndim == 3:
-            image_shape = tuple(X.shape[1:])
-            X = X.reshape(len(X), -1)
-        elif X.ndim != 2:
-            raise ValueError(f"{path}: expected a 2-D array (n_samples, n_features) or 3-D "
-                             f"images (n_samples, height, width), got shape {X.shape}")
+    X, y, feature_names, image_shape = _read_file(path, label, drop, header, sep)
     if y is not None and len(y) != len(X):
         raise ValueError(f"{path}: 'y' has {len(y)} entries but 'X' has {len(X)} rows")
     if rows is not None:
@@ -560,6 +546,23 @@ def load_dataset(spec, *, test_size=0.2, random_state=0, label=None, drop=(), ro
                    "sep": sep}
     return Dataset(X_train, X_test, y_train, y_test, feature_names, image_shape, str(path),
                    options)
+
+
+def _read_file(path: Path, label, drop, header, sep):
+    """``(X, y, feature names, image shape)`` of a file (see :func:`load_dataset`)."""
+    if path.suffix.lower() in TABLE_SUFFIXES:
+        frame = read_table(path, header=header, sep=sep)
+        return (*_table_columns(frame, path, label, drop), None)
+    if label is not None or drop:
+        raise ValueError(f"{path}: label and drop name the columns of a text file "
+                         "(.csv, .tsv, .txt); a .npz file gives its labels as 'y'")
+    X, y, feature_names = read_array(path)
+    if X.ndim == 3:
+        return X.reshape(len(X), -1), y, feature_names, tuple(X.shape[1:])
+    if X.ndim != 2:
+        raise ValueError(f"{path}: expected a 2-D array (n_samples, n_features) or 3-D "
+                         f"images (n_samples, height, width), got shape {X.shape}")
+    return X, y, feature_names, None
 
 
 def _table_columns(frame, path, label, drop):
