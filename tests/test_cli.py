@@ -58,9 +58,10 @@ def digits_test(tmp_path):
 # --------------------------------------------------------------------------- train
 def test_train_writes_model_metrics_and_plot(digits_run):
     run, result = digits_run
-    assert {"config.json", "model.safetensors", "metrics.json", "loss.png"} <= {
-        p.name for p in run.iterdir()
-    }
+    names = {p.name for p in run.iterdir()}
+    assert {"config.json", "metrics.json", "loss.png"} <= names
+    assert json.loads((run / "config.json").read_text())["weights"] in names
+    assert not [n for n in names if n.startswith(("checkpoint", "."))]  # run complete
     metrics = json.loads((run / "metrics.json").read_text())
     assert {"dataset", "comparison", "train_score", "test_score", "fit_seconds"} <= set(metrics)
     c = metrics["comparison"]
@@ -91,7 +92,7 @@ def test_every_estimator_parameter_has_an_option():
 
 def test_options_reach_the_estimator(monkeypatch, tmp_path):
     seen = {}
-    monkeypatch.setattr(cli, "fit_run", lambda est, data, out: seen.update(est=est))
+    monkeypatch.setattr(cli, "fit_run", lambda est, data, out, resume: seen.update(est=est))
     result = invoke(
         "train", "--data", "digits", "--out", tmp_path / "run",
         "--components", "3", "--hidden", "16,8", "--activation", "tanh",
@@ -118,12 +119,14 @@ def test_options_reach_the_estimator(monkeypatch, tmp_path):
         learning_rate=0.01, weight_decay=0.001, batch_size=32, chunk_rows=1000, max_epochs=7,
         validation_fraction=0.2, early_stopping=False, patience=4, tol=0.01, n_init=2,
         random_state=5, device="cpu", verbose=2, log_dir=str(tmp_path / "tb"),
+        checkpoint_dir=str(tmp_path / "run"),  # the run directory, unless given
     )
 
 
 def test_conv_options_and_dataset_image_shape(monkeypatch, tmp_path):
     seen = {}
-    monkeypatch.setattr(cli.AutoEncoder, "fit", lambda est, X: seen.update(est=est) or est)
+    monkeypatch.setattr(cli.AutoEncoder, "fit",
+                        lambda est, X, resume=False: seen.update(est=est) or est)
     monkeypatch.setattr(runs, "compare_with_pca", lambda *a, **k: (_ for _ in ()).throw(
         ValueError("stop after fit")))
     invoke("train", "--data", "digits", "--out", tmp_path / "a", "--architecture", "conv")
@@ -138,15 +141,16 @@ def test_conv_options_and_dataset_image_shape(monkeypatch, tmp_path):
 
 def test_defaults_are_the_estimators(monkeypatch, tmp_path):
     seen = {}
-    monkeypatch.setattr(cli, "fit_run", lambda est, data, out: seen.update(est=est))
+    monkeypatch.setattr(cli, "fit_run", lambda est, data, out, resume: seen.update(est=est))
     assert_ok(invoke("train", "--data", "digits", "--out", tmp_path))
-    assert seen["est"].get_params() == aekit.AutoEncoder().get_params()
+    # checkpoints go into the run directory unless --checkpoint-dir says otherwise
+    assert seen["est"].get_params() == aekit.AutoEncoder(checkpoint_dir=str(tmp_path)).get_params()
 
 
 @pytest.mark.parametrize("hidden, expected", [("", ()), ("none", ()), ("64", (64,))])
 def test_hidden_spellings(monkeypatch, tmp_path, hidden, expected):
     seen = {}
-    monkeypatch.setattr(cli, "fit_run", lambda est, data, out: seen.update(est=est))
+    monkeypatch.setattr(cli, "fit_run", lambda est, data, out, resume: seen.update(est=est))
     assert_ok(invoke("train", "--data", "digits", "--hidden", hidden, "--out", tmp_path))
     assert seen["est"].hidden_layer_sizes == expected
 

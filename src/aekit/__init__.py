@@ -3,18 +3,23 @@
 from ._version import __version__
 from .diagnostics import diagnose
 from .estimators import AutoEncoder, EncoderClassifier, VariationalAutoEncoder
+from .estimators._recovery import RestartDivergedWarning
+from .export import export_onnx
 from .metrics import PCAComparison, compare_with_pca
 from .persistence import load
-from .training import TrainingDivergedError
+from .training import FitInterrupted, TrainingDivergedError
 
 __all__ = [
     "AutoEncoder",
     "EncoderClassifier",
+    "FitInterrupted",
     "PCAComparison",
+    "RestartDivergedWarning",
     "TrainingDivergedError",
     "VariationalAutoEncoder",
     "compare_with_pca",
     "diagnose",
+    "export_onnx",
     "load",
     "__version__",
 ]

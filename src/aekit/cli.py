@@ -1,4 +1,4 @@
-"""The ``aekit`` command line: train, encode, compare, report, demo.
+"""The ``aekit`` command line: train, encode, compare, report, export, demo.
 
 The commands parse, call the library and print; the logic lives in the library. Every
 estimator option is derived from the estimator itself: its name and type from the
@@ -8,7 +8,9 @@ sentence of the parameter's docstring, so the two cannot drift. The run director
 ``train`` and ``demo`` write is :mod:`aekit.runs`.
 
 Bad arguments and bad files end with one line on stderr, ``error: ...``, and exit code 2;
-set ``AEKIT_DEBUG=1`` to see the traceback instead.
+set ``AEKIT_DEBUG=1`` to see the traceback instead. ``train`` checkpoints every epoch into
+its run directory; Ctrl-C (SIGINT) or SIGTERM stops it at the end of the step under way,
+writes the best model so far and exits with 130 or 143; ``--resume`` continues.
 
 Under ``torchrun`` (``torchrun --nproc-per-node 2 -m aekit train ...``), ``train`` runs on
 every process: each loads the whole dataset (so the scaler is fitted on the same rows
@@ -24,6 +26,7 @@ import io
 import numbers
 import os
 import re
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated, Literal
@@ -35,16 +38,18 @@ from typer.core import TyperGroup
 from . import distributed
 from ._checks import Interval, SizeTuple, StrOptions
 from ._io import atomic_write
+from .callbacks import CHECKPOINT, checkpoint_info
 from .data.catalog import DATASET_NAMES, load_dataset
 from .data.delimited import TABLE_SUFFIXES, read_table
 from .data.files import STREAM_SUFFIXES, open_rows, read_array
 from .data.stream import save_npy
-from .estimators import AutoEncoder, validate_params
+from .estimators import AutoEncoder, EncoderClassifier, validate_params
+from .export import export_onnx
 from .metrics import compare_with_pca
-from .persistence import load
+from .persistence import load, saved_class
 from .report import write_report
-from .runs import REPORT, fit_run, read_metrics
-from .training import TrainingDivergedError
+from .runs import REPORT, fit_run, is_complete, read_metrics, write_run
+from .training import FitInterrupted, TrainingDivergedError, kept_record
 
 _CODE_SUFFIXES = (".npy", ".csv")
 _DATA_HELP = (
@@ -116,9 +121,10 @@ class _Group(TyperGroup):
                 ctx = getattr(err, "ctx", None)
                 hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
                 code = _fail(err.format_message() + hint, err.exit_code)
-        except typer.Abort:
-            code = _fail("aborted", 1)
-        except (TrainingDivergedError, ImportError) as err:  # not the user's input: code 1
+        except typer.Abort:  # Ctrl-C outside training (click turns KeyboardInterrupt into it)
+            code = _fail("aborted", 128 + signal.SIGINT)
+        except (TrainingDivergedError, ImportError, distributed.DistributedError) as err:
+            # not the user's input: code 1
             code = _fail(err, 1)
         except (ValueError, TypeError, OSError) as err:
             code = _fail(err, 2)
@@ -298,7 +304,7 @@ def _print_run(run) -> None:
     typer.echo(f"test split of {run.metrics['dataset']['name']}, "
                f"{run.metrics['dataset']['test_shape'][0]} rows:")
     typer.echo(str(run.comparison))
-    typer.echo(f"\nrun saved to {run.path}/: model (config.json, model.safetensors), "
+    typer.echo(f"\nrun saved to {run.path}/: model (config.json, model-*.safetensors), "
                "metrics.json, loss.png")
 
 
@@ -314,12 +320,32 @@ def train(
     rows: Rows = None,
     header: Header = "infer",
     sep: Sep = None,
+    resume: Annotated[bool, typer.Option(
+        "--resume", help="Continue the run in --out from its checkpoint (same options), "
+        "ending where an uninterrupted run ends.")] = False,
+    dist_timeout: Annotated[float | None, typer.Option(
+        "--dist-timeout", help="Under torchrun: seconds a process waits for the others "
+        f"before the run fails [default: ${distributed.TIMEOUT_ENV} or "
+        f"{distributed.DEFAULT_TIMEOUT:g}].", show_default=False)] = None,
 ) -> None:
-    """Fit an autoencoder on a dataset's train split; save it with metrics and a loss plot."""
+    """Fit an autoencoder on a dataset's train split; save it with metrics and a loss plot.
+
+    A checkpoint is written into the run directory after every epoch (or into
+    --checkpoint-dir); Ctrl-C or SIGTERM stops at the end of the step under way and writes
+    the best model so far; --resume continues.
+    """
+    if params["checkpoint_dir"] is None:
+        params["checkpoint_dir"] = str(out)
     est = AutoEncoder(**params)
     validate_params(est)  # bad values fail now, before a dataset is loaded or downloaded
     options = _data_options(label, drop, rows, header, sep)
-    distributed.init_from_env(est.device)  # under torchrun: one of several processes
+    if resume and not (Path(est.checkpoint_dir) / CHECKPOINT).is_file():
+        if is_complete(out):
+            typer.echo(f"{out} is complete (model and metrics): nothing to resume")
+            return
+        raise ValueError(f"--resume: there is no checkpoint in {est.checkpoint_dir} to resume "
+                         "from; run the same command without --resume to start the run")
+    distributed.init_from_env(est.device, dist_timeout)  # under torchrun: one of several
     try:
         if not distributed.is_main():
             est.set_params(verbose=0)  # one progress bar: rank 0's
@@ -328,12 +354,51 @@ def train(
             n, d = dataset.X_train.shape
             world = distributed.rank_info()[1]
             on = f", {world} processes" if world > 1 else ""
-            typer.echo(f"fitting {est!r} on {dataset.name} ({n} rows x {d} features{on})...")
-        run = fit_run(est, dataset, out)
+            verb = "resuming" if resume else "fitting"
+            typer.echo(f"{verb} {est!r} on {dataset.name} ({n} rows x {d} features{on})...")
+        try:
+            run = fit_run(est, dataset, out, resume=resume)
+        except FitInterrupted as err:
+            raise typer.Exit(_interrupted(err, out, est.checkpoint_dir)) from None
         if run is not None:
             _print_run(run)
-    finally:
-        distributed.teardown()
+    except BaseException:
+        distributed.teardown(wait=False)  # a peer may never come to the barrier
+        raise
+    distributed.teardown()
+
+
+def _interrupted(err: FitInterrupted, out: Path, checkpoint_dir) -> int:
+    """Write what a stopped fit kept, say where, and return the exit code (128 + signal)."""
+    code = 128 + int(err.signum)
+    if not distributed.is_main():
+        return code
+    name = signal.Signals(err.signum).name
+    partial = err.estimator
+    if partial is not None:
+        write_run(out, partial, None)
+        kept = kept_record(partial.history_)["epoch"]
+        typer.echo(f"\n{name}: stopped; the model kept so far (epoch {kept}) is saved "
+                   f"in {out}/ (config.json)", err=True)
+    else:
+        typer.echo(f"\n{name}: stopped before the first epoch ended; no model to save", err=True)
+    info = checkpoint_info(checkpoint_dir) or {}
+    loop = info.get("loop") if isinstance(info.get("loop"), dict) else {}
+    if loop:
+        typer.echo(f"checkpoint of epoch {loop.get('epoch')} (restart "
+                   f"{int(info.get('restart', 0)) + 1}) in {checkpoint_dir}/checkpoint.json; "
+                   "continue with the same command and --resume", err=True)
+    return code
+
+
+def _autoencoder_run(run: Path, command: str) -> None:
+    """Refuse a run that holds a classifier: ``command`` needs codes and reconstructions."""
+    if saved_class(run) is EncoderClassifier:
+        raise ValueError(
+            f"{run} holds an EncoderClassifier, but '{command}' needs an autoencoder "
+            "(AutoEncoder or VariationalAutoEncoder): its codes and reconstructions. Pass the "
+            "run of the autoencoder the classifier was built on."
+        )
 
 
 @app.command()
@@ -359,6 +424,7 @@ def encode(
     if out.suffix.lower() not in _CODE_SUFFIXES:
         raise ValueError(f"--out {out}: codes are written as .npy or .csv, "
                          f"not {out.suffix or '(no extension)'!r}")
+    _autoencoder_run(run, "encode")
     est = load(run, device=device)
     if chunk_rows is not None and chunk_rows < 1:
         raise typer.BadParameter(f"must be > 0, got {chunk_rows}", param_hint="'--chunk-rows'")
@@ -416,6 +482,7 @@ def compare(
     sep: Sep = None,
 ) -> None:
     """Compare the model in RUN with PCA (same k, same scaling) on a dataset's test split."""
+    _autoencoder_run(run, "compare")
     est = load(run, device=device)
     ds = _load_data(data, run, _data_options(label, drop, rows, header, sep))
     comparison = compare_with_pca(est, ds.X_train, ds.X_test, fit=False)
@@ -439,9 +506,27 @@ def report(
     sep: Sep = None,
 ) -> None:
     """Write one self-contained HTML page on the model in RUN: AE vs PCA, diagnostics, plots."""
+    _autoencoder_run(run, "report")
     dataset = _load_data(data, run, _data_options(label, drop, rows, header, sep))
     path = write_report(run, dataset, out, device=device)
     typer.echo(f"wrote {path} (self-contained; open it in any browser)")
+
+
+@app.command()
+def export(
+    run: Annotated[Path, typer.Argument(metavar="RUN", help="Directory of a saved model.")],
+    out: Annotated[Path, typer.Option("--out", help="Directory to write the .onnx files to.")],
+    opset: Annotated[int, typer.Option(help="ONNX opset version.")] = 17,
+) -> None:
+    """Export the model in RUN to ONNX: encoder.onnx and decoder.onnx, scaling inside.
+
+    A classifier's run gives classifier.onnx (rows in, class probabilities out).
+    """
+    paths = export_onnx(load(run, device="cpu"), out, opset=opset)
+    io_names = {"encoder": "x -> codes", "decoder": "z -> x_hat",
+                "classifier": "x -> probabilities"}
+    for name, path in paths.items():
+        typer.echo(f"wrote {path} ({io_names[name]}, float32, any number of rows)")
 
 
 @app.command()

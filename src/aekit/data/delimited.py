@@ -202,14 +202,18 @@ def _record_lines(path: Path, sep: str) -> np.ndarray:
     with open(path, newline="", encoding="utf-8-sig") as f:
         records = (line.split() for line in f) if sep == r"\s+" else csv.reader(
             f, delimiter=sep)
-        for i, record in enumerate(records, start=1):
-            if not any(cell.strip() for cell in record):
-                continue
-            line = records.line_num if sep != r"\s+" else i
-            if width is None:
-                width = len(record)
-            elif len(record) != width:
-                raise ValueError(f"{path}: line {line} has {len(record)} values, "
-                                 f"expected {width}")
-            numbers.append(line)
+        try:
+            for i, record in enumerate(records, start=1):
+                if not any(cell.strip() for cell in record):
+                    continue
+                line = records.line_num if sep != r"\s+" else i
+                if width is None:
+                    width = len(record)
+                elif len(record) != width:
+                    raise ValueError(f"{path}: line {line} has {len(record)} values, "
+                                     f"expected {width}")
+                numbers.append(line)
+        except csv.Error as err:  # e.g. a cell longer than the csv module's field limit
+            raise ValueError(f"{path}: line {records.line_num}: not a delimited text file "
+                             f"({err})") from None
     return np.asarray(numbers, dtype=np.int64)

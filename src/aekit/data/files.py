@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import mmap
 import os
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
@@ -95,18 +96,22 @@ def read_array(path, *, mmap=False):
 
 
 def _read_npz(path):
-    with np.load(path, allow_pickle=False) as archive:
-        keys = list(archive.files)
-        if "X" in keys:
-            x_key = "X"
-        else:
-            others = [k for k in keys if k != "y"]
-            if not others:
-                raise ValueError(f"{path}: no feature array in the archive (keys: {keys}); "
-                                 "store the features under 'X'")
-            x_key = others[0]
-        X = archive[x_key]
-        y = archive["y"] if "y" in keys else None
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            keys = list(archive.files)
+            if "X" in keys:
+                x_key = "X"
+            else:
+                others = [k for k in keys if k != "y"]
+                if not others:
+                    raise ValueError(f"{path}: no feature array in the archive (keys: {keys}); "
+                                     "store the features under 'X'")
+                x_key = others[0]
+            X = archive[x_key]
+            y = archive["y"] if "y" in keys else None
+    except (zipfile.BadZipFile, EOFError, zipfile.LargeZipFile) as err:
+        raise ValueError(f"{path}: not a readable .npz archive ({err}); the file is truncated "
+                         "or damaged: write it again (np.savez)") from None
     return ArrayData(X, y, None)
 
 
@@ -189,6 +194,12 @@ class RowSource:
     def __repr__(self) -> str:
         return (f"RowSource({self.name!r}, n_rows={self.n_rows}, n_features={self.n_features}, "
                 f"files={len(self._parts)})")
+
+    def stamps(self) -> list:
+        """``[file, size, modification time (ns), inode]`` of each file read (None for an
+        array in memory): what changes when a file is rewritten."""
+        return [[p.file, *stamp] if (stamp := getattr(p, "stamp", None)) else None
+                for p in self._parts]
 
     def flattened(self) -> RowSource:
         """The same rows, each given as ``(n_features,)`` whatever its stored shape."""
@@ -335,6 +346,27 @@ def open_rows(spec) -> RowSource:
 
 
 # --------------------------------------------------------------------------- .npy
+def file_stamp(path) -> list[int] | None:
+    """``[size, modification time (ns), inode]`` of file ``path``, or None if it has none."""
+    try:
+        st = os.stat(path)
+    except (OSError, TypeError, ValueError):
+        return None
+    return [st.st_size, st.st_mtime_ns, st.st_ino]
+
+
+def check_unchanged(part) -> None:
+    """Raise a ValueError when ``part``'s file is not the one opened (rewritten, replaced,
+    removed): rows read from it now would mix two versions of the data."""
+    if part.stamp is not None and file_stamp(part.file) != part.stamp:
+        raise ValueError(
+            f"{part.file} changed while it was being read (size, modification time or inode "
+            "differ from when it was opened); rows read now would mix two versions of the "
+            "data. Leave the file unchanged during training (write new data to a new file), "
+            "then fit again."
+        )
+
+
 def _read_rows(array: np.ndarray, start: int, stop: int, dtype) -> np.ndarray:
     # np.array copies (and converts), so nothing refers to the file's pages afterwards.
     return np.array(array[start:stop], dtype=dtype).reshape(stop - start, -1)
@@ -349,6 +381,7 @@ class _NpyFilePart:
 
     def __init__(self, path: Path):
         self.file, self.first_row = str(path), 0
+        self.stamp = file_stamp(path)
         array = self._map()
         self.shape, self.dtype = array.shape, array.dtype
         self.n_rows = array.shape[0] if array.ndim else 0
@@ -365,6 +398,7 @@ class _NpyFilePart:
             return np.load(self.file, allow_pickle=False)
 
     def read(self, start: int, stop: int, dtype) -> np.ndarray:
+        check_unchanged(self)
         array = self._map()
         try:
             return _read_rows(array, start, stop, dtype)
@@ -377,10 +411,13 @@ class _ArrayPart:
 
     def __init__(self, array: np.ndarray, name: str):
         self.array, self.file, self.first_row = array, name, 0
+        # A memmap's file: rewriting it under the map could also crash the process (SIGBUS).
+        self.stamp = file_stamp(name) if isinstance(array, np.memmap) else None
         self.shape, self.dtype = array.shape, array.dtype
         self.n_rows = array.shape[0] if array.ndim else 0
 
     def read(self, start: int, stop: int, dtype) -> np.ndarray:
+        check_unchanged(self)
         rows = _read_rows(self.array, start, stop, dtype)
         release_pages(self.array)
         return rows
@@ -457,10 +494,12 @@ class _ParquetPart:
 
     def __init__(self, path: Path, columns: list[str], group_rows: list[int]):
         self.file, self.first_row, self.columns = str(path), 0, columns
+        self.stamp = file_stamp(path)
         self._group_starts = np.cumsum([0] + group_rows)
         self.n_rows = int(self._group_starts[-1])
 
     def read(self, start: int, stop: int, dtype) -> np.ndarray:
+        check_unchanged(self)
         pa, pq = _import_parquet()
         first = int(np.searchsorted(self._group_starts, start, side="right")) - 1
         last = int(np.searchsorted(self._group_starts, stop, side="left"))  # exclusive

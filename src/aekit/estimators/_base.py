@@ -16,6 +16,7 @@ writes the files; :func:`aekit.load` rebuilds it.
 from __future__ import annotations
 
 import os
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from numbers import Integral, Real
@@ -38,7 +39,7 @@ from .._checks import (
     to_tensor,
 )
 from .._io import jsonable, write_model_dir
-from ..callbacks import EarlyStopping, ProgressBar, TensorBoard
+from ..callbacks import Checkpoint, EarlyStopping, ProgressBar, TensorBoard, restore_loop_state
 from ..data.files import is_streamable, open_rows
 from ..data.stream import ChunkStream, default_chunk_rows
 from ..data.tables import is_table
@@ -50,12 +51,21 @@ from ._tables import INFER_BATCH
 from ..training import (
     OPTIMIZERS,
     PRECISIONS,
+    FitInterrupted,
+    TrainingDivergedError,
     autocast_dtype,
     fit_loop,
     infer,
     init_state,
     kept_record,
     make_optimizer,
+)
+from ._recovery import (
+    FitCheckpoints,
+    RestartDivergedWarning,
+    array_fingerprint,
+    fit_atomically,
+    stream_fingerprint,
 )
 
 
@@ -167,6 +177,7 @@ class BaseAutoEncoder(
         "n_init": [Interval(Integral, 1, None, closed="left")],
         "chunk_rows": [Interval(Integral, 1, None, closed="left"), None],
         "log_dir": [str, os.PathLike, None],
+        "checkpoint_dir": [str, os.PathLike, None],
         **TRAINING_CONSTRAINTS,
     }
 
@@ -275,6 +286,7 @@ class BaseAutoEncoder(
             mask = None
         else:
             X, mask = _tables.check_missing(self, X, reset=reset, index=index)
+            check_finite(X)  # what is left: values beyond float32's range
         if reset:
             self.input_shape_ = tuple(sample_shape)
         return X, tuple(sample_shape), mask
@@ -316,25 +328,41 @@ class BaseAutoEncoder(
             )
 
     # ------------------------------------------------------------------ fit
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, *, resume=False):
         """Fit the scaler and the network on ``X``.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features), or a path / memmap (see Notes)
         y : ignored
+        resume : bool, default=False
+            Continue from the checkpoint in ``checkpoint_dir`` (see Notes) when there is
+            one; the result is the one an uninterrupted fit gives. A checkpoint of other
+            parameters or data is a ValueError; without one the fit starts afresh.
 
         Returns
         -------
         self : object
+
+        Raises
+        ------
+        aekit.training.FitInterrupted
+            On Ctrl-C (SIGINT) or SIGTERM, at the end of the step under way. The estimator
+            is left as it was; the exception's ``estimator`` is a fitted copy holding the
+            best weights trained so far (None when no epoch finished).
         """
         validate_params(self)
+        return fit_atomically(self, BaseAutoEncoder._fit, X, resume)
+
+    def _fit(self, X, resume: bool):
+        """:meth:`fit`, on the working copy :func:`fit_atomically` gives."""
         if is_streamable(X):  # a file or a memory map: read in chunks, never whole
-            return self._fit_stream(X)
+            return self._fit_stream(X, resume)
         X, _, missing = self._check_rows(X, reset=True)
         self.device_ = resolve_device(self.device)
         # Several processes: random_state=None becomes one seed shared by every rank.
         rng = check_random_state(distributed.same_random_state(self.random_state))
+        checkpoints, rng = FitCheckpoints.start(self, array_fingerprint(X), rng, resume)
         X_all = self._to_tensor(X)
 
         # The hold-out is drawn once, so restarts are compared on the same rows.
@@ -354,14 +382,16 @@ class BaseAutoEncoder(
                             ((X_fit, order[n_val:]), (X_val, order[:n_val])))
         X_sample = X_all[order[:8]]
         del X_all, X_scaled  # training needs the gathered rows only: free the full copies
-        return self._fit_restarts(X_fit, X_val if n_val else None, scaler, rng, X_sample, X)
+        return self._fit_restarts(X_fit, X_val if n_val else None, scaler, rng, X_sample, X,
+                                  checkpoints)
 
-    def _fit_stream(self, X):
+    def _fit_stream(self, X, resume: bool = False):
         """:meth:`fit` on rows read from disk, ``chunk_rows`` at a time (see Notes)."""
         source = open_rows(X)
         self._check_stream(source, reset=True)
         self.device_ = resolve_device(self.device)
         rng = check_random_state(distributed.same_random_state(self.random_state))
+        checkpoints, rng = FitCheckpoints.start(self, stream_fingerprint(source), rng, resume)
         n, chunk_rows = source.n_rows, self.chunk_rows or default_chunk_rows(source.n_features)
         # The hold-out: a fixed random subset of at most chunk_rows rows, kept in memory.
         n_val = min(int(self.validation_fraction * n), chunk_rows)
@@ -398,7 +428,7 @@ class BaseAutoEncoder(
         X_check = X_val if n_val and self.verbose else X_sample
         del X_val
         return self._fit_restarts(
-            stream, X_val_s, scaler, rng, self._to_tensor(X_sample), X_check
+            stream, X_val_s, scaler, rng, self._to_tensor(X_sample), X_check, checkpoints
         )
 
     def _check_stream(self, source, *, reset: bool) -> None:
@@ -411,30 +441,68 @@ class BaseAutoEncoder(
             )
         self._check_X(np.zeros((1, *source.sample_shape), source.dtype), reset=reset)
 
-    def _fit_restarts(self, X_fit, X_val, scaler, rng, X_sample, X_check):
+    def _fit_restarts(self, X_fit, X_val, scaler, rng, X_sample, X_check, checkpoints=None):
         """Train ``n_init`` restarts on scaled rows and keep the best.
 
         ``X_sample``: a few raw rows on the device, for TensorBoard; ``X_check``: raw rows
-        (all of them, or a sample when streamed) for the diagnostics of ``verbose``.
+        (all of them, or a sample when streamed) for the diagnostics of ``verbose``. A
+        restart that diverges is reported (:class:`RestartDivergedWarning`) and skipped;
+        the fit fails only when every restart diverges.
         """
-        best = None
-        for i, seed in enumerate(rng.randint(np.iinfo(np.int32).max, size=self.n_init)):
+        seeds = rng.randint(np.iinfo(np.int32).max, size=self.n_init)
+        best, diverged = None, []
+        first = 0
+        if checkpoints is not None and checkpoints.point is not None:
+            first, best = checkpoints.first_restart, self._saved_best(checkpoints.point)
+        for i in range(first, self.n_init):
             tensorboard = self._tensorboard(X_sample, i)
             try:
-                run = self._fit_once(X_fit, X_val, scaler, int(seed), tensorboard)
+                run = self._fit_once(X_fit, X_val, scaler, int(seeds[i]), tensorboard,
+                                     restart=i, best=best, checkpoints=checkpoints)
+            except TrainingDivergedError as err:
+                if self.n_init == 1:
+                    raise
+                diverged.append(err)
+                warnings.warn(f"restart {i + 1} of {self.n_init} diverged and is skipped: "
+                              f"{err}", RestartDivergedWarning, stacklevel=4)
+                continue
+            except FitInterrupted as err:
+                runs = [r for r in (best, getattr(err, "run", None)) if r is not None]
+                if runs:  # the best weights trained so far, in this working copy
+                    self._keep_run(min(runs, key=lambda r: r["score"]))
+                    err.estimator = self
+                raise
             finally:
                 if tensorboard is not None:
                     tensorboard.close()
             if best is None or run["score"] < best["score"]:
                 best = run
-        self.module_ = best["module"]
-        self.history_ = best["history"]
-        self.loss_ = self.history_[-1]["loss"] if self.history_ else None
-        self.validation_loss_ = best["kept"]["val_loss"]
-        self.n_iter_ = sum(r["phase"] == "train" for r in self.history_)
+        if best is None:
+            raise TrainingDivergedError(
+                f"all {self.n_init} restarts diverged; the first: {diverged[0]}") from diverged[0]
+        self._keep_run(best)
         if self.verbose:
             warn_findings(self, X_check)
         return self
+
+    def _keep_run(self, run: dict) -> None:
+        """Take a restart's module and history as the fitted model."""
+        self.module_ = run["module"]
+        self.history_ = run["history"]
+        self.loss_ = self.history_[-1]["loss"] if self.history_ else None
+        self.validation_loss_ = run["kept"]["val_loss"]
+        self.n_iter_ = sum(r["phase"] == "train" for r in self.history_)
+
+    def _saved_best(self, point) -> dict | None:
+        """The best finished restart a checkpoint holds, as a run dict, or None."""
+        if point.best is None:
+            return None
+        with seeded_torch_rng(self.device_, 0):  # building draws weights: not the caller's RNG
+            module = self._build_module(self.n_features_in_).to(self.device_)
+        module.load_state_dict({k: v.to(self.device_) for k, v in point.best["state"].items()})
+        history = point.best["history"]
+        return {"module": module.eval(), "history": history, "kept": kept_record(history),
+                "score": point.best["score"]}
 
     def _tensorboard(self, X_sample: torch.Tensor, restart: int) -> TensorBoard | None:
         """The TensorBoard callback of restart ``restart`` when ``log_dir`` is set."""
@@ -445,10 +513,13 @@ class BaseAutoEncoder(
             log_dir = os.path.join(log_dir, f"restart-{restart}")
         return TensorBoard(log_dir, X_sample[:8])
 
-    def _fit_once(self, X_fit_s, X_val_s, scaler: Scaler, seed: int, tensorboard) -> dict:
+    def _fit_once(self, X_fit_s, X_val_s, scaler: Scaler, seed: int, tensorboard, *,
+                  restart: int = 0, best: dict | None = None, checkpoints=None) -> dict:
         """One restart on already scaled rows (or a stream of them); returns its module,
-        history, kept record and score."""
+        history, kept record and score. With ``checkpoints``, it writes a checkpoint after
+        every epoch, and continues from the saved one when the fit resumes in it."""
         autocast = autocast_dtype(self.precision, self.device_)
+        point = checkpoints.resume_point(restart) if checkpoints is not None else None
         with seeded_torch_rng(self.device_, seed):
             module = self._build_module(self.n_features_in_).to(self.device_)
             module.scaler.load_state_dict(scaler.state_dict())
@@ -456,26 +527,47 @@ class BaseAutoEncoder(
                 tensorboard.module = module  # pretraining loops train parts of it
             rows = X_fit_s["x"] if isinstance(X_fit_s, dict) else X_fit_s
             rows_val = X_val_s["x"] if isinstance(X_val_s, dict) else X_val_s
-            history = self._pretrain(module, rows, rows_val, scaler,
-                                     lambda phase: loop_callbacks(self, tensorboard))
+            if point is None:
+                history = self._pretrain(module, rows, rows_val, scaler,
+                                         lambda phase: loop_callbacks(self, tensorboard))
+            else:  # pretrained weights are in the checkpoint's module
+                history = list(point.pretrain_history)
             state = init_state(module, make_optimizer(
                 self.optimizer, module.parameters(), self.learning_rate, self.weight_decay))
-            fit_loop(
-                state,
-                self._objective(),
-                X_fit_s,
-                X_val_s,
-                batch_size=self.batch_size,
-                max_epochs=self.max_epochs,
-                # A stream's per-feature range stands in for its rows: all noise needs.
-                corrupt=self._corruption(
-                    X_fit_s.bounds if isinstance(X_fit_s, ChunkStream) else rows, scaler
-                ),
-                autocast=autocast,
-                callbacks=loop_callbacks(self, tensorboard),
-            )
-        history += state["history"]
+            callbacks = loop_callbacks(self, tensorboard)
+            if point is not None:
+                restore_loop_state(state, point.loop_meta, point.loop_tensors)
+                if tensorboard is not None:
+                    tensorboard.step = len(history) + state["epoch"]
+            if checkpoints is not None:
+                callbacks.append(Checkpoint(checkpoints.directory, lambda: checkpoints.context(
+                    restart, history, best)))
+            try:
+                fit_loop(
+                    state,
+                    self._objective(),
+                    X_fit_s,
+                    X_val_s,
+                    batch_size=self.batch_size,
+                    max_epochs=self.max_epochs,
+                    # A stream's per-feature range stands in for its rows: all noise needs.
+                    corrupt=self._corruption(
+                        X_fit_s.bounds if isinstance(X_fit_s, ChunkStream) else rows, scaler
+                    ),
+                    autocast=autocast,
+                    callbacks=callbacks,
+                )
+            except FitInterrupted as err:  # what the restart kept so far, for a partial model
+                err.run = self._run(module, history + state["history"])
+                raise
+        return self._run(module, history + state["history"])
+
+    @staticmethod
+    def _run(module, history: list[dict]) -> dict | None:
+        """A restart's result: module, history, kept record, score (None: nothing kept)."""
         kept = kept_record(history)
+        if kept is None:
+            return None
         score = kept["val_loss"] if kept["val_loss"] is not None else kept["loss"]
         return {"module": module.eval(), "history": history, "kept": kept, "score": score}
 

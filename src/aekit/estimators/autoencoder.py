@@ -182,6 +182,12 @@ default="auto"
         When set, TensorBoard logs go there: losses per epoch and sample reconstructions
         (needs ``pip install aekit[tensorboard]``). With ``n_init > 1`` each restart logs
         into its own ``restart-<i>`` subdirectory.
+    checkpoint_dir : str or path-like, default=None
+        When set, a checkpoint is written there after every epoch (atomically: weights,
+        optimizer and RNG states, history, early stopping's memory, restart index), and
+        ``fit(X, resume=True)`` continues an interrupted fit from it, ending exactly where
+        an uninterrupted fit ends. The last checkpoint stays after ``fit``; a fit without
+        ``resume`` replaces it. See "Faults, checkpoints and resume" in the README.
 
     Attributes
     ----------
@@ -303,6 +309,7 @@ default="auto"
         precision="float32",
         verbose=0,
         log_dir=None,
+        checkpoint_dir=None,
     ):
         self.n_components = n_components
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -341,6 +348,7 @@ default="auto"
         self.precision = precision
         self.verbose = verbose
         self.log_dir = log_dir
+        self.checkpoint_dir = checkpoint_dir
 
     # ------------------------------------------------------------------ parameters
     def _check_params(self) -> None:
@@ -489,14 +497,14 @@ default="auto"
         # A table: per-column noise on the numbers; categories dropped to "unknown".
         return scaler.corruption(corrupt, self.noise, self.noise_level) if table else corrupt
 
-    def _fit_stream(self, X):
+    def _fit_stream(self, X, resume: bool = False):
         if self.pretrain is not None:
             raise ValueError(
                 f"pretrain={self.pretrain!r} keeps every row's hidden codes in memory, so it "
                 "cannot stream X from disk; load X into memory (np.load(path)) or leave "
                 "pretrain=None."
             )
-        return super()._fit_stream(X)
+        return super()._fit_stream(X, resume)
 
     def _pretrain(self, module, X_fit_s, X_val_s, scaler, callbacks_for) -> list[dict]:
         if self.pretrain != "greedy":

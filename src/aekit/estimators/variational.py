@@ -36,7 +36,7 @@ class VariationalAutoEncoder(BaseAutoEncoder):
     n_components, hidden_layer_sizes, activation, output_activation, scaler, loss, missing, \
 optimizer, learning_rate, weight_decay, batch_size, chunk_rows, max_epochs, \
 validation_fraction, early_stopping, patience, tol, n_init, random_state, device, precision, \
-verbose, log_dir
+verbose, log_dir, checkpoint_dir
         As for :class:`AutoEncoder`; ``n_components`` is the number of latent dimensions.
     beta : float, default=1.0
         Weight of the KL term (``beta > 1`` is the beta-VAE; ``0`` leaves a noisy
@@ -112,6 +112,7 @@ verbose, log_dir
         precision="float32",
         verbose=0,
         log_dir=None,
+        checkpoint_dir=None,
     ):
         self.n_components = n_components
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -138,6 +139,7 @@ verbose, log_dir
         self.precision = precision
         self.verbose = verbose
         self.log_dir = log_dir
+        self.checkpoint_dir = checkpoint_dir
 
     def _build_module(self, n_features: int) -> DenseVAE:
         return DenseVAE(
