@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils import check_array, check_random_state
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from .. import distributed, losses
 from .._checks import (
@@ -253,43 +253,8 @@ class BaseAutoEncoder(
 
     def _check_rows(self, X, *, reset: bool) -> tuple[np.ndarray, tuple, np.ndarray | None]:
         """:meth:`_check_X`'s rows and sample shape, and where missing numbers were
-        imputed ((n, n_features) bool), or None (see :mod:`aekit.estimators._tables`)."""
-        index = getattr(X, "index", None) if is_table(X) else None
-        if is_table(X) or (not reset and _tables.has_categories(self)):
-            X = _tables.check_table(self, X, reset=reset)
-            sample_shape = X.shape[1:]
-            if reset and not _tables.has_categories(self):
-                self._on_rows(tuple(sample_shape))
-        else:
-            # Only arrays can hold images; anything else goes to scikit-learn's checks as is.
-            ndim = getattr(X, "ndim", 2)
-            if ndim > 2:
-                X, sample_shape = self._flatten_images(np.asarray(X), reset=reset)
-            X = validate_data(self, X, reset=reset, dtype=[np.float64, np.float32],
-                              ensure_all_finite=False, accept_sparse=("csr", "csc", "coo"))
-            if hasattr(X, "toarray"):  # sparse: dense once (see _tables)
-                X = X.toarray()
-            if ndim <= 2:
-                sample_shape = X.shape[1:]
-                if reset:
-                    self._on_rows(tuple(sample_shape))
-            if reset:
-                self.columns_ = None
-        if self.missing == "error":
-            try:
-                check_finite(X)  # the fast path: a sum
-            except ValueError:  # names the rows (index labels) and columns
-                _tables.check_missing(self, X, reset=reset, index=index)
-                raise
-            if reset and hasattr(self, "fill_values_"):
-                del self.fill_values_
-            mask = None
-        else:
-            X, mask = _tables.check_missing(self, X, reset=reset, index=index)
-            check_finite(X)  # what is left: values beyond float32's range
-        if reset:
-            self.input_shape_ = tuple(sample_shape)
-        return X, tuple(sample_shape), mask
+        imputed ((n, n_features) bool) or None: :func:`._tables.check_rows`."""
+        return _tables.check_rows(self, X, reset=reset)
 
     def _to_tensor(self, X: np.ndarray) -> torch.Tensor:
         return to_tensor(X, self.device_)

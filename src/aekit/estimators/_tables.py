@@ -25,7 +25,7 @@ import torch
 from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .._checks import format_indices, to_numpy
+from .._checks import check_finite, format_indices, to_numpy
 from ..data.tables import decode_table, describe_columns, encode_table, is_table
 from ..nn.layers import Scaler
 from ..nn.tabular import TabularScaler, has_table
@@ -39,6 +39,49 @@ def has_categories(estimator) -> bool:
     """Whether ``estimator`` was fitted on a table with categorical columns."""
     columns = getattr(estimator, "columns_", None)
     return bool(columns) and any(c["kind"] == "categorical" for c in columns)
+
+
+def check_rows(estimator, X, *, reset: bool) -> tuple[np.ndarray, tuple, np.ndarray | None]:
+    """The rows an estimator computes on, the shape of one sample as given, and where
+    missing numbers were imputed ((n, n_features) bool), or None: ``_check_X`` of every
+    family (images flattened by its ``_flatten_images``, tables coded, sparse matrices made
+    dense, missing numbers as ``missing`` says)."""
+    index = getattr(X, "index", None) if is_table(X) else None
+    if is_table(X) or (not reset and has_categories(estimator)):
+        X = check_table(estimator, X, reset=reset)
+        sample_shape = X.shape[1:]
+        if reset and not has_categories(estimator):
+            estimator._on_rows(tuple(sample_shape))
+    else:
+        # Only arrays can hold images; anything else goes to scikit-learn's checks as is.
+        ndim = getattr(X, "ndim", 2)
+        if ndim > 2:
+            X, sample_shape = estimator._flatten_images(np.asarray(X), reset=reset)
+        X = validate_data(estimator, X, reset=reset, dtype=[np.float64, np.float32],
+                          ensure_all_finite=False, accept_sparse=("csr", "csc", "coo"))
+        if hasattr(X, "toarray"):  # sparse: dense once (see the module notes)
+            X = X.toarray()
+        if ndim <= 2:
+            sample_shape = X.shape[1:]
+            if reset:
+                estimator._on_rows(tuple(sample_shape))
+        if reset:
+            estimator.columns_ = None
+    if estimator.missing == "error":
+        try:
+            check_finite(X)  # the fast path: a sum
+        except ValueError:  # names the rows (index labels) and columns
+            check_missing(estimator, X, reset=reset, index=index)
+            raise
+        if reset and hasattr(estimator, "fill_values_"):
+            del estimator.fill_values_
+        mask = None
+    else:
+        X, mask = check_missing(estimator, X, reset=reset, index=index)
+        check_finite(X)  # what is left: values beyond float32's range
+    if reset:
+        estimator.input_shape_ = tuple(sample_shape)
+    return X, tuple(sample_shape), mask
 
 
 def check_table(estimator, X, *, reset: bool) -> np.ndarray:
