@@ -40,6 +40,7 @@ from ._checks import Interval, SizeTuple, StrOptions
 from ._io import atomic_write
 from .callbacks import CHECKPOINT, checkpoint_info
 from .data.catalog import DATASET_NAMES, load_dataset
+from .data.delimited import TABLE_SUFFIXES, read_table
 from .data.files import STREAM_SUFFIXES, open_rows, read_array
 from .data.stream import save_npy
 from .estimators import AutoEncoder, EncoderClassifier, OutlierDetector, validate_params
@@ -56,6 +57,7 @@ from .runs import (
     fit_detector_run,
     fit_run,
     is_complete,
+    read_metrics,
     write_run,
     write_scores,
 )
@@ -63,9 +65,47 @@ from .training import FitInterrupted, TrainingDivergedError, kept_record
 
 _CODE_SUFFIXES = (".npy", ".csv")
 _DATA_HELP = (
-    f"{', '.join(DATASET_NAMES)}, or a .npy/.npz/.csv file (split 80/20 with a fixed seed, "
-    "the same split in every command)"
+    f"{', '.join(DATASET_NAMES)}, or a .npy/.npz/.csv/.tsv/.txt file (split 80/20 with a "
+    "fixed seed, the same split in every command)"
 )
+_TABLE = "Data (text files)"
+# The options of a text file given to --data; `compare` and `report` reuse the run's.
+Label = Annotated[str | None, typer.Option(
+    "--label", help="Column of labels: kept out of training, colours the plots and the "
+    "report.", show_default=False, rich_help_panel=_TABLE)]
+Drop = Annotated[str | None, typer.Option(
+    "--drop", metavar="COLS", help="Comma-separated columns to leave out (ids, targets).",
+    show_default=False, rich_help_panel=_TABLE)]
+Rows = Annotated[int | None, typer.Option(
+    "--rows", help="Use a random subset of this many rows.", show_default=False,
+    rich_help_panel=_TABLE)]
+Header = Annotated[Literal["infer", "yes", "no"], typer.Option(
+    "--header", help="Whether the first line names the columns (without one they are "
+    "named 1, 2, ...).", rich_help_panel=_TABLE)]
+Sep = Annotated[str | None, typer.Option(
+    "--sep", help="Delimiter (default: detected among , ; tab |, else spaces).",
+    show_default=False, rich_help_panel=_TABLE)]
+
+
+def _data_options(label, drop, rows, header, sep) -> dict:
+    """load_dataset's keywords from the command line's data options."""
+    if rows is not None and rows < 2:
+        raise typer.BadParameter(f"must be at least 2, got {rows}", param_hint="'--rows'")
+    return {"label": label, "drop": [c.strip() for c in drop.split(",") if c.strip()]
+            if drop else [], "rows": rows,
+            "header": {"infer": "infer", "yes": True, "no": False}[header], "sep": sep}
+
+
+def _load_data(data: str, run: Path | None, options: dict):
+    """The dataset ``data`` with ``options``; without any, those ``run`` was trained with
+    when it was trained on the same file (so `compare` and `report` see its split)."""
+    given = options["label"] is not None or options["drop"] or options["rows"] is not None \
+        or options["header"] != "infer" or options["sep"] is not None
+    if not given and run is not None:
+        dataset = (read_metrics(run) or {}).get("dataset") or {}
+        if dataset.get("name") == str(Path(data)) and isinstance(dataset.get("options"), dict):
+            options = {**options, **dataset["options"]}
+    return load_dataset(data, **options)
 
 
 # --------------------------------------------------------------------------- errors
@@ -303,6 +343,11 @@ def train(
     data: Annotated[str, typer.Option("--data", help=_DATA_HELP, show_default=False)],
     out: Annotated[Path, typer.Option("--out", help="Run directory to write.")],
     params: dict,
+    label: Label = None,
+    drop: Drop = None,
+    rows: Rows = None,
+    header: Header = "infer",
+    sep: Sep = None,
     resume: Annotated[bool, typer.Option(
         "--resume", help="Continue the run in --out from its checkpoint (same options), "
         "ending where an uninterrupted run ends.")] = False,
@@ -321,6 +366,7 @@ def train(
         params["checkpoint_dir"] = str(out)
     est = AutoEncoder(**params)
     validate_params(est)  # bad values fail now, before a dataset is loaded or downloaded
+    options = _data_options(label, drop, rows, header, sep)
     if resume and not (Path(est.checkpoint_dir) / CHECKPOINT).is_file():
         if is_complete(out):
             typer.echo(f"{out} is complete (model and metrics): nothing to resume")
@@ -331,7 +377,7 @@ def train(
     try:
         if not distributed.is_main():
             est.set_params(verbose=0)  # one progress bar: rank 0's
-        dataset = load_dataset(data)
+        dataset = load_dataset(data, **options)
         if distributed.is_main():
             n, d = dataset.X_train.shape
             world = distributed.rank_info()[1]
@@ -388,8 +434,9 @@ def encode(
     run: Annotated[Path, typer.Argument(metavar="RUN", help="Directory of a saved model.")],
     input_path: Annotated[Path, typer.Argument(
         metavar="INPUT", show_default=False,
-        help="Rows to encode: .npy, .npz, .csv, Parquet, or a directory of .npy or Parquet "
-        "shards; .npy and Parquet are read chunk by chunk (larger than memory is fine).",
+        help="Rows to encode: .npy, .npz, .csv/.tsv/.txt (columns matched by name), Parquet, or "
+        "a directory of .npy or Parquet shards; .npy and Parquet are read chunk by chunk "
+        "(larger than memory is fine).",
     )],
     out: Annotated[Path, typer.Option("--out", help="Codes file to write: .npy or .csv.")],
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
@@ -397,8 +444,11 @@ def encode(
         help="Rows read at once from INPUT; default: the model's chunk_rows.",
         show_default=False,
     )] = None,
+    header: Header = "infer",
+    sep: Sep = None,
 ) -> None:
-    """Encode the rows of INPUT with the model in RUN; write the codes to --out."""
+    """Encode the rows of INPUT with the model in RUN; write the codes to --out (one row of
+    codes per row of INPUT)."""
     if out.suffix.lower() not in _CODE_SUFFIXES:
         raise ValueError(f"--out {out}: codes are written as .npy or .csv, "
                          f"not {out.suffix or '(no extension)'!r}")
@@ -417,6 +467,12 @@ def encode(
             Z = np.concatenate(list(codes))
             _write_codes(out, Z, est.get_feature_names_out())
             shape = Z.shape
+    elif input_path.suffix.lower() in TABLE_SUFFIXES:
+        options = _data_options(None, None, None, header, sep)
+        frame = read_table(input_path, header=options["header"], sep=options["sep"])
+        Z = est.transform(_matched_columns(est, frame, input_path))
+        _write_codes(out, Z, est.get_feature_names_out())
+        shape = Z.shape
     else:
         X = read_array(input_path).X
         if X.ndim > 2:  # images (n, height, width), flattened as load_dataset does
@@ -427,16 +483,36 @@ def encode(
     typer.echo(f"wrote codes of shape {tuple(shape)} to {out}")
 
 
+def _matched_columns(est, frame, path: Path):
+    """The columns of ``frame`` the model was fitted on, by name and in its order (a label
+    or other extra columns are left out); a model fitted on an array takes them all."""
+    names = getattr(est, "feature_names_in_", None)
+    if names is None:
+        return frame if getattr(est, "columns_", None) else frame.to_numpy(dtype=np.float64)
+    missing = [n for n in names if n not in frame.columns]
+    if missing:
+        shown = ", ".join(map(repr, missing[:8])) + (", ..." if len(missing) > 8 else "")
+        raise ValueError(f"{path}: no column named {shown}, which the model was fitted on; "
+                         f"its columns are {', '.join(map(str, frame.columns[:12]))}"
+                         + (", ..." if frame.shape[1] > 12 else ""))
+    return frame[list(names)]
+
+
 @app.command()
 def compare(
     run: Annotated[Path, typer.Argument(metavar="RUN", help="Directory of a saved model.")],
     data: Annotated[str, typer.Option("--data", help=_DATA_HELP, show_default=False)],
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    label: Label = None,
+    drop: Drop = None,
+    rows: Rows = None,
+    header: Header = "infer",
+    sep: Sep = None,
 ) -> None:
-    """Compare the model in RUN with PCA (same k) on a dataset's test split."""
+    """Compare the model in RUN with PCA (same k, same scaling) on a dataset's test split."""
     _autoencoder_run(run, "compare")
     est = load(run, device=device)
-    ds = load_dataset(data)
+    ds = _load_data(data, run, _data_options(label, drop, rows, header, sep))
     comparison = compare_with_pca(est, ds.X_train, ds.X_test, fit=False)
     typer.echo(f"test split of {ds.name}, {len(ds.X_test)} rows "
                f"(PCA fitted on the {len(ds.X_train)} train rows):")
@@ -451,10 +527,16 @@ def report(
         "--out", help="HTML file to write (default: RUN/report.html).", show_default=False,
     )] = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    label: Label = None,
+    drop: Drop = None,
+    rows: Rows = None,
+    header: Header = "infer",
+    sep: Sep = None,
 ) -> None:
     """Write one self-contained HTML page on the model in RUN: AE vs PCA, diagnostics, plots."""
     _autoencoder_run(run, "report")
-    path = write_report(run, data, out, device=device)
+    dataset = _load_data(data, run, _data_options(label, drop, rows, header, sep))
+    path = write_report(run, dataset, out, device=device)
     typer.echo(f"wrote {path} (self-contained; open it in any browser)")
 
 
@@ -491,7 +573,8 @@ def demo(
                         title=f"{run.path.name}: AutoEncoder on digits")
     c = run.comparison
     typer.echo(f"\n{c.winner} wins: {c.verdict}, with the same 2 numbers per image "
-               f"(MSE {c.ae_mse:.4f} vs {c.pca_mse:.4f}).")
+               f"(error {c.ae_error:.4f} vs {c.pca_error:.4f} in standardised pixels; "
+               f"MSE {c.ae_mse:.4f} vs {c.pca_mse:.4f} in pixel units).")
     typer.echo(f"report: {page} (plots, diagnostics, AE vs PCA; opens offline)")
     typer.echo(f"next: aekit encode {out} rows.npy --out codes.npy")
 

@@ -186,6 +186,41 @@ def _classes(key, value, fitted):
     return np.asarray(value)
 
 
+def _columns(key, value, fitted):
+    """A table's column description (:func:`aekit.data.tables.describe_columns`)."""
+    if value is None:
+        return None
+    scalar = (str, int, float, bool, type(None))
+
+    def column_ok(c) -> bool:
+        if not (isinstance(c, dict) and isinstance(c.get("name"), str)
+                and isinstance(c.get("dtype"), str) and len(c["dtype"]) < 64):
+            return False
+        if c.get("kind") == "numeric":
+            return set(c) == {"name", "kind", "dtype"}
+        categories = c.get("categories")
+        return (c.get("kind") == "categorical" and isinstance(c.get("ordered"), bool)
+                and isinstance(categories, list) and len(categories) >= 1
+                and all(isinstance(v, scalar) for v in categories)
+                and len({(type(v), v) for v in categories}) == len(categories)
+                and set(c) == {"name", "kind", "dtype", "categories", "ordered"})
+
+    if (not isinstance(value, list) or len(value) != fitted.get("n_features_in_")
+            or not all(column_ok(c) for c in value)):
+        raise _fail(key, "null or a list of n_features_in_ column descriptions", value)
+    names = fitted.get("feature_names_in_")
+    if names is not None and [c["name"] for c in value] != list(names):
+        raise _fail(key, "columns named as feature_names_in_", value)
+    return value
+
+
+def _fill_values(key, value, fitted):
+    if (not isinstance(value, list) or len(value) != fitted.get("n_features_in_")
+            or not all(_is_number(v) and math.isfinite(v) for v in value)):
+        raise _fail(key, "a list of n_features_in_ finite numbers", value)
+    return value
+
+
 def _finite(key, value, fitted):
     if not (_is_number(value) and math.isfinite(value)):
         raise _fail(key, "a finite number", value)
@@ -215,6 +250,8 @@ FITTED: dict[str, Callable] = {
     "input_shape_": _shape((1, 2, 3)),
     "image_shape_": _shape((3,)),
     "classes_": _classes,
+    "columns_": _columns,
+    "fill_values_": _fill_values,
     "autoencoder_": None,  # a nested fitted estimator: restored whole (see _restore)
     # OutlierDetector
     "offset_": _finite,

@@ -6,10 +6,12 @@ A run directory holds:
 - ``config.json`` and the ``model-<hash>.safetensors`` it names: the model, loaded by
   :func:`aekit.load`;
 - ``metrics.json`` (:data:`METRICS`): ``dataset`` (name, train_shape, test_shape,
-  image_shape), ``comparison`` (:meth:`aekit.PCAComparison.to_dict` on the test split, PCA
-  fitted on the train split), ``train_score`` and ``test_score`` (scikit-learn's convention,
-  higher is better), ``fit_seconds``, ``n_iter``, ``aekit_version``, and ``model_sha256``:
-  the checksum of the model they describe (:func:`read_metrics` refuses metrics of another
+  image_shape, options: how a text file was read, so ``compare`` and ``report`` read it
+  the same way), ``comparison`` (:meth:`aekit.PCAComparison.to_dict` on the test split, PCA
+  fitted on the train split in the model's scaled units), ``train_score`` and
+  ``test_score`` (``score``: the negative error in the model's scaled units, higher is
+  better), ``fit_seconds``, ``n_iter``, ``aekit_version``, and ``model_sha256``: the
+  checksum of the model they describe (:func:`read_metrics` refuses metrics of another
   model);
 - ``loss.png`` (:data:`LOSS_PLOT`): :func:`aekit.plotting.loss_curves` of the fit;
 - ``report.html`` (:data:`REPORT`), written by ``aekit demo`` and ``aekit report``;
@@ -95,6 +97,7 @@ def fit_run(estimator, data: Dataset, out: str | os.PathLike, *,
             "train_shape": list(data.X_train.shape),
             "test_shape": list(data.X_test.shape),
             "image_shape": list(data.image_shape) if data.image_shape else None,
+            "options": getattr(data, "options", None),
         },
         "comparison": comparison.to_dict(),
         "train_score": estimator.score(data.X_train),

@@ -1,5 +1,6 @@
-"""Every reader of rows from files: ``.npy``, ``.npz``, ``.csv`` read whole
-(:func:`read_array`), and ``.npy`` files, memmaps, directories of ``.npy`` shards and Parquet
+"""Every reader of rows from files: ``.npy``, ``.npz`` and delimited text (``.csv``,
+``.tsv``, ``.txt``, parsed by :mod:`aekit.data.delimited`) read whole (:func:`read_array`),
+and ``.npy`` files, memmaps, directories of ``.npy`` shards and Parquet
 read a block of rows at a time (:func:`open_rows`).
 
 A :class:`RowSource` reads blocks of at most ``chunk_rows`` consecutive rows of one file,
@@ -9,7 +10,6 @@ the memory a pass takes is bounded by the chunk size, not by the size of the dat
 
 from __future__ import annotations
 
-import csv
 import mmap
 import os
 import zipfile
@@ -20,6 +20,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import _malloc
+from .delimited import TABLE_SUFFIXES, read_table
 
 __all__ = [
     "FILE_SUFFIXES",
@@ -43,11 +44,11 @@ class ArrayData(NamedTuple):
     feature_names: list[str] | None
 
 
-FILE_SUFFIXES = (".npy", ".npz", ".csv")
+FILE_SUFFIXES = (".npy", ".npz", *TABLE_SUFFIXES)
 
 
 def read_array(path, *, mmap=False):
-    """Read a numeric array from a ``.npy``, ``.npz`` or ``.csv`` file.
+    """Read a numeric array from a ``.npy``, ``.npz``, ``.csv``, ``.tsv`` or ``.txt`` file.
 
     Parameters
     ----------
@@ -61,19 +62,20 @@ def read_array(path, *, mmap=False):
     -------
     X : ndarray of shape (n_samples, n_features) (or whatever shape the ``.npy``/``.npz`` holds)
         For ``.npz``: the array under key ``X`` if present, else the first array that is not
-        ``y``. For ``.csv``: float64.
+        ``y``. For text files (read by :func:`aekit.data.read_table`: header and delimiter
+        detected): float64, empty cells NaN.
     y : ndarray of shape (n_samples,) or None
         The ``y`` array of an ``.npz`` file, else None.
     feature_names : list of str or None
-        The header row of a ``.csv`` file, else None.
+        The header row of a text file, else None.
 
     Raises
     ------
     FileNotFoundError
         If ``path`` does not exist.
     ValueError
-        For an unknown extension, an empty file, an ``.npz`` without arrays, or a CSV cell that
-        is not a number (the message gives its line and column) or a ragged CSV row.
+        For an unknown extension, an empty file, an ``.npz`` without arrays, or a text cell
+        that is not a number (the message gives its line and column) or a ragged row.
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -90,7 +92,7 @@ def read_array(path, *, mmap=False):
         return ArrayData(X, None, None)
     if suffix == ".npz":
         return _read_npz(path)
-    return _read_csv(path)
+    return _read_text(path)
 
 
 def _read_npz(path):
@@ -113,55 +115,26 @@ def _read_npz(path):
     return ArrayData(X, y, None)
 
 
-def _is_number(cell):
-    try:
-        float(cell)
-    except ValueError:
-        return False
-    return True
+def _read_text(path):
+    """A delimited text file (see :func:`aekit.data.read_table`) whose columns are all
+    numbers, as float64, and its header."""
+    import pandas as pd
 
-
-def _read_csv(path):
-    with open(path, newline="", encoding="utf-8") as f:
-        reader = csv.reader(f)
-        try:
-            # Keep file line numbers (1-based) so that errors point at the right line.
-            rows = [(i, row) for i, row in enumerate(reader, start=1)
-                    if any(cell.strip() for cell in row)]
-        except csv.Error as err:  # e.g. a cell longer than the csv module's field limit
-            raise ValueError(f"{path}: line {reader.line_num}: not a CSV of numbers ({err})"
-                             ) from None
-        except UnicodeDecodeError as err:
-            raise ValueError(f"{path}: not UTF-8 text ({err}); is it a CSV file?") from None
-    if not rows:
-        raise ValueError(f"{path}: file holds no data")
-    # One header row is recognised by containing something that is not a number.
-    feature_names = None
-    if not all(_is_number(cell) for cell in rows[0][1]):
-        feature_names = [cell.strip() for cell in rows[0][1]]
-        rows = rows[1:]
-        if not rows:
-            raise ValueError(f"{path}: file has a header but no data rows")
-    n_columns = len(rows[0][1])
-    if feature_names is not None and len(feature_names) != n_columns:
-        raise ValueError(f"{path}: header has {len(feature_names)} names but the first data row "
-                         f"has {n_columns} values")
-    X = np.empty((len(rows), n_columns), dtype=np.float64)
-    for r, (line, row) in enumerate(rows):
-        if len(row) != n_columns:
-            raise ValueError(f"{path}: line {line} has {len(row)} values, expected {n_columns}")
-        try:
-            X[r] = [float(cell) for cell in row]
-        except ValueError:
-            for c, cell in enumerate(row, start=1):
-                if not _is_number(cell):
-                    column = f"column {c}"
-                    if feature_names is not None:
-                        column += f" ({feature_names[c - 1]!r})"
-                    raise ValueError(f"{path}: line {line}, {column}: {cell!r} is not a "
-                                     "number") from None
-            raise
-    return ArrayData(X, None, feature_names)
+    frame = read_table(path)
+    for j, name in enumerate(frame.columns, start=1):
+        column = frame[name]
+        if not pd.api.types.is_numeric_dtype(column.dtype):
+            text = column.notna() & pd.to_numeric(column, errors="coerce").isna()
+            i = int(np.flatnonzero(text.to_numpy())[0])
+            line = frame.index[i]
+            where = f"line {line}" if frame.index.name == "line" else f"data row {i + 1}"
+            label = f"column {j}" + (f" ({name!r})" if not name.isdigit() else "")
+            raise ValueError(f"{path}: {where}, {label}: {column.iloc[i]!r} is not a number; "
+                             "read tables with text columns with aekit.data.read_table")
+    names = list(frame.columns)
+    headerless = names == [str(j) for j in range(1, len(names) + 1)]
+    return ArrayData(frame.to_numpy(dtype=np.float64, na_value=np.nan), None,
+                     None if headerless else names)
 
 
 # --------------------------------------------------------------------------- rows a block at a time

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils import check_array, check_random_state
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from .. import distributed, losses
 from .._checks import (
@@ -42,8 +42,12 @@ from .._io import jsonable, write_model_dir
 from ..callbacks import Checkpoint, EarlyStopping, ProgressBar, TensorBoard, restore_loop_state
 from ..data.files import is_streamable, open_rows
 from ..data.stream import ChunkStream, default_chunk_rows
+from ..data.tables import is_table
 from ..diagnostics import warn_findings
 from ..nn.layers import ACTIVATIONS, SCALERS, Scaler
+from ..objectives import for_table
+from . import _tables
+from ._tables import INFER_BATCH
 from ..training import (
     OPTIMIZERS,
     PRECISIONS,
@@ -64,8 +68,6 @@ from ._recovery import (
     stream_fingerprint,
 )
 
-INFER_BATCH = 8192
-"""Rows per forward pass at inference: bounds the memory of activations, not of results."""
 
 TRAINING_CONSTRAINTS = {
     "optimizer": [StrOptions(set(OPTIMIZERS))],
@@ -155,7 +157,8 @@ class SavableMixin:
 
 
 class BaseAutoEncoder(
-    SavableMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator, ABC
+    _tables.ScaledUnitsMixin, SavableMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
+    BaseEstimator, ABC
 ):
     """Shared base of :class:`~aekit.AutoEncoder` and :class:`~aekit.VariationalAutoEncoder`.
 
@@ -170,6 +173,7 @@ class BaseAutoEncoder(
         "output_activation": [StrOptions({"auto", "sigmoid", "linear"})],
         "scaler": [StrOptions({s for s in SCALERS if s is not None}), None],
         "loss": [StrOptions(set(losses.RECONSTRUCTION_LOSSES))],
+        "missing": [StrOptions({"error", "impute"})],
         "n_init": [Interval(Integral, 1, None, closed="left")],
         "chunk_rows": [Interval(Integral, 1, None, closed="left"), None],
         "log_dir": [str, os.PathLike, None],
@@ -187,6 +191,8 @@ class BaseAutoEncoder(
         "validation_loss_",
         "n_iter_",
         "input_shape_",
+        "columns_",
+        "fill_values_",
     )
 
     # ------------------------------------------------------------------ hooks
@@ -201,6 +207,14 @@ class BaseAutoEncoder(
 
     def _check_params(self) -> None:
         """Rules that combine parameters (each parameter's own rule is a constraint)."""
+
+    def _for_data(self, objective):
+        """``objective`` as the data fitted need it: per column type for a table with
+        categorical columns, imputed cells left out with ``missing="impute"``
+        (:func:`aekit.objectives.for_table`)."""
+        if _tables.has_categories(self) or self.missing == "impute":
+            return for_table(objective)
+        return objective
 
     def _corruption(self, X_s: torch.Tensor, scaler: Scaler | None = None):
         """The denoising corruption of training batches like ``X_s``, or None."""
@@ -228,31 +242,32 @@ class BaseAutoEncoder(
 
     # ------------------------------------------------------------------ data
     def _check_X(self, X, *, reset: bool, return_shape: bool = False):
-        """Validated rows (n, n_features); images are flattened to rows by the family.
+        """Validated rows (n, n_features); images are flattened to rows by the family,
+        tables coded (categories as indices) and missing numbers imputed (``missing``).
 
         With ``return_shape``, also the shape of one sample as given ((n_features,) for
         rows, (H, W) or (C, H, W) for images), so outputs can take the input's layout.
         """
-        # Only arrays can hold images; anything else goes to scikit-learn's checks as is.
-        ndim = getattr(X, "ndim", 2)
-        if ndim > 2:
-            X, sample_shape = self._flatten_images(np.asarray(X), reset=reset)
-        X = validate_data(
-            self, X, reset=reset, dtype=[np.float64, np.float32], ensure_all_finite=False
-        )
-        check_finite(X)
-        if ndim <= 2:
-            sample_shape = X.shape[1:]
-            if reset:
-                self._on_rows(tuple(sample_shape))
-        if reset:
-            self.input_shape_ = tuple(sample_shape)
-        return (X, tuple(sample_shape)) if return_shape else X
+        X, sample_shape, _ = self._check_rows(X, reset=reset)
+        return (X, sample_shape) if return_shape else X
+
+    def _check_rows(self, X, *, reset: bool) -> tuple[np.ndarray, tuple, np.ndarray | None]:
+        """:meth:`_check_X`'s rows and sample shape, and where missing numbers were
+        imputed ((n, n_features) bool) or None: :func:`._tables.check_rows`."""
+        return _tables.check_rows(self, X, reset=reset)
 
     def _to_tensor(self, X: np.ndarray) -> torch.Tensor:
         return to_tensor(X, self.device_)
 
     def _resolve_output_activation(self, X_scaled: torch.Tensor) -> str:
+        if _tables.has_categories(self):  # category blocks are logits
+            if self.output_activation == "sigmoid":
+                raise ValueError(
+                    "output_activation='sigmoid' cannot give a table's categorical columns "
+                    "their logits; use output_activation='auto' (linear for tables with "
+                    "categorical columns) or 'linear'."
+                )
+            return "linear"
         if self.output_activation != "auto":
             return self.output_activation
         in_unit = bool((X_scaled.min() >= 0) & (X_scaled.max() <= 1))
@@ -262,6 +277,12 @@ class BaseAutoEncoder(
         """Set ``output_activation_`` for training rows ``X_scaled`` (network units; any rows
         with the same minimum and maximum will do) and check that ``loss`` suits them."""
         self.output_activation_ = self._resolve_output_activation(X_scaled)
+        if self.loss == "bce" and (_tables.has_categories(self) or self.missing == "impute"):
+            raise ValueError(
+                "loss='bce' works on numbers in [0, 1] only, not on a table's categorical "
+                "columns or imputed cells; use loss='mse' (categories always get a "
+                "cross-entropy)."
+            )
         if self.loss == "bce" and (
             self.output_activation_ != "sigmoid" or X_scaled.min() < 0 or X_scaled.max() > 1
         ):
@@ -302,7 +323,7 @@ class BaseAutoEncoder(
         """:meth:`fit`, on the working copy :func:`fit_atomically` gives."""
         if is_streamable(X):  # a file or a memory map: read in chunks, never whole
             return self._fit_stream(X, resume)
-        X = self._check_X(X, reset=True)
+        X, _, missing = self._check_rows(X, reset=True)
         self.device_ = resolve_device(self.device)
         # Several processes: random_state=None becomes one seed shared by every rank.
         rng = check_random_state(distributed.same_random_state(self.random_state))
@@ -316,10 +337,14 @@ class BaseAutoEncoder(
             n_val = 0
         # The scaler sees every row given to fit (the hold-out only watches for early
         # stopping), so it is the same for every restart and independent of the split.
-        scaler = Scaler(X_all.shape[1], self.scaler).to(self.device_).fit(X_all)
+        scaler = _tables.new_scaler(self, X_all.shape[1]).to(self.device_).fit(X_all)
         X_scaled = scaler(X_all)
         self._set_output_activation(X_scaled)
         X_fit, X_val = X_scaled[order[n_val:]], X_scaled[order[:n_val]]
+        if missing is not None:  # imputed cells: masked out of the loss (objectives)
+            mask = _tables.network_mask(scaler, missing, self.device_)
+            X_fit, X_val = ({"x": rows, "mask": mask[idx]} for rows, idx in
+                            ((X_fit, order[n_val:]), (X_val, order[:n_val])))
         X_sample = X_all[order[:8]]
         del X_all, X_scaled  # training needs the gathered rows only: free the full copies
         return self._fit_restarts(X_fit, X_val if n_val else None, scaler, rng, X_sample, X,
@@ -374,6 +399,11 @@ class BaseAutoEncoder(
     def _check_stream(self, source, *, reset: bool) -> None:
         # A stand-in row is validated as an in-memory X would be (n_features_in_, image
         # shapes, the errors of a wrong width), without reading any data.
+        if not reset and _tables.has_categories(self):
+            raise ValueError(
+                f"{source.name}: this model was fitted on a table with categorical columns; "
+                "pass its rows as a pandas DataFrame (e.g. aekit.data.read_table(path))"
+            )
         self._check_X(np.zeros((1, *source.sample_shape), source.dtype), reset=reset)
 
     def _fit_restarts(self, X_fit, X_val, scaler, rng, X_sample, X_check, checkpoints=None):
@@ -460,8 +490,10 @@ class BaseAutoEncoder(
             module.scaler.load_state_dict(scaler.state_dict())
             if tensorboard is not None:
                 tensorboard.module = module  # pretraining loops train parts of it
+            rows = X_fit_s["x"] if isinstance(X_fit_s, dict) else X_fit_s
+            rows_val = X_val_s["x"] if isinstance(X_val_s, dict) else X_val_s
             if point is None:
-                history = self._pretrain(module, X_fit_s, X_val_s, scaler,
+                history = self._pretrain(module, rows, rows_val, scaler,
                                          lambda phase: loop_callbacks(self, tensorboard))
             else:  # pretrained weights are in the checkpoint's module
                 history = list(point.pretrain_history)
@@ -485,7 +517,7 @@ class BaseAutoEncoder(
                     max_epochs=self.max_epochs,
                     # A stream's per-feature range stands in for its rows: all noise needs.
                     corrupt=self._corruption(
-                        X_fit_s.bounds if isinstance(X_fit_s, ChunkStream) else X_fit_s, scaler
+                        X_fit_s.bounds if isinstance(X_fit_s, ChunkStream) else rows, scaler
                     ),
                     autocast=autocast,
                     callbacks=callbacks,
@@ -546,7 +578,8 @@ class BaseAutoEncoder(
         Returns
         -------
         X_original : ndarray of shape (n_samples, n_features_in_)
-            Or images (n_samples, *input_shape_) when ``fit`` was given images.
+            Or images (n_samples, *input_shape_) when ``fit`` was given images, or a
+            DataFrame with the columns, dtypes and categories of the one ``fit`` was given.
         """
         check_is_fitted(self)
         Z = check_array(X, dtype=[np.float64, np.float32], ensure_all_finite=False)
@@ -557,8 +590,15 @@ class BaseAutoEncoder(
                 f"(n_components), got {Z.shape[1]}; pass the output of transform()."
             )
         X_hat = infer(self.module_.decode, self._to_tensor(Z), INFER_BATCH)
+        return self._output(to_numpy(X_hat, Z), getattr(X, "index", None))
+
+    def _output(self, X_hat: np.ndarray, index=None):
+        """Rows in the caller's units, as the caller gave them to ``fit``: images, rows, or a
+        DataFrame of the fitted table's columns, dtypes and categories."""
+        if getattr(self, "columns_", None) is not None:
+            return _tables.output(self, X_hat, index)
         shape = getattr(self, "input_shape_", None) or (X_hat.shape[1],)
-        return to_numpy(X_hat, Z).reshape(len(Z), *shape)
+        return X_hat.reshape(len(X_hat), *shape)
 
     def _reconstruct_tensor(self, X: torch.Tensor) -> torch.Tensor:
         module = self.module_
@@ -573,21 +613,33 @@ class BaseAutoEncoder(
 
         Returns
         -------
-        X_hat : ndarray of shape (n_samples, n_features)
-            In the layout of ``X``: images when given images (conv).
+        X_hat : ndarray of shape (n_samples, n_features), or DataFrame
+            In the layout of ``X``: images when given images (conv). When ``fit`` was given
+            a DataFrame: a DataFrame with its columns and dtypes (``X``'s index), each
+            categorical column holding its most probable category and each imputed number
+            (``missing="impute"``) the model's value for it.
         """
         if is_streamable(X):  # read chunk by chunk; the result is as large as X
             return np.concatenate(list(self.map_chunks(X, self.reconstruct)))
         check_is_fitted(self)
+        index = getattr(X, "index", None) if is_table(X) else None
         X, sample_shape = self._check_X(X, reset=False, return_shape=True)
         X_hat = to_numpy(self._reconstruct_tensor(self._to_tensor(X)), X)
+        if getattr(self, "columns_", None) is not None:
+            return _tables.output(self, X_hat, index)
         return X_hat.reshape(len(X), *sample_shape)
 
     def score_samples(self, X):
-        """Per-row negative mean squared reconstruction error, in the caller's units.
+        """Per-row negative mean squared reconstruction error, in the model's scaled units.
 
         Higher is better, as everywhere in scikit-learn; ``-score_samples(X)`` is each
-        row's reconstruction error (useful to rank anomalies).
+        row's reconstruction error (useful to rank anomalies), measured where
+        :func:`~aekit.compare_with_pca` measures it (:meth:`to_scaled`): every column
+        counts alike whatever its units (a table's categorical column by the squared error
+        of its predicted probabilities, the Brier score); imputed cells do not count. With
+        ``scaler=None`` that is the caller's units. Scores of models with different
+        ``scaler`` are in different units: select a scaler on per-column R² instead
+        (:func:`aekit.metrics.r2_per_feature`).
 
         Returns
         -------
@@ -596,13 +648,16 @@ class BaseAutoEncoder(
         if is_streamable(X):  # a file or memory map, read chunk by chunk (see Notes)
             return np.concatenate(list(self.map_chunks(X, self.score_samples)))
         check_is_fitted(self)
-        X = self._check_X(X, reset=False)
-        X_t = self._to_tensor(X)
-        err = (self._reconstruct_tensor(X_t) - X_t).pow(2).mean(1)
-        return -err.cpu().numpy().astype(np.float64)
+        X, _, missing = self._check_rows(X, reset=False)
+        module = self.module_
+        errors = infer(lambda x: _tables.scaled_errors(module, x), self._to_tensor(X),
+                       INFER_BATCH)
+        return -_tables.row_scores(module, errors.cpu().numpy(), missing)
 
     def score(self, X, y=None):
-        """Mean of :meth:`score_samples`; higher is better, so GridSearchCV picks the best."""
+        """Mean of :meth:`score_samples`: minus the mean squared error in the model's scaled
+        units (every column counted alike); higher is better, so GridSearchCV picks the
+        best among models with the same ``scaler``."""
         return float(np.mean(self.score_samples(X)))
 
     @property
@@ -612,5 +667,6 @@ class BaseAutoEncoder(
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        tags.input_tags.sparse = True  # made dense once (see _tables)
         tags.non_deterministic = False
         return tags
