@@ -115,6 +115,13 @@ def test_score_matches_the_run_and_loads_the_model(detect_run, csv_file, tmp_pat
                                -det.score_samples(X_file), rtol=1e-7)
 
 
+def test_score_leaves_extra_columns_out(detect_run, csv_file, tmp_path):
+    run, _ = detect_run
+    path, _, _ = csv_file  # its is_anomaly column is no column of the model
+    assert_ok(invoke("score", run, path, "--out", tmp_path / "s.csv"))
+    assert len(read_scores(tmp_path / "s.csv")) == 300
+
+
 def test_score_a_file_without_header(detect_run, csv_file, tmp_path):
     run, _ = detect_run
     _, X, _ = csv_file
@@ -134,7 +141,7 @@ def test_detect_options_are_the_detectors_parameters():
 @pytest.mark.parametrize("args, words", [
     (["--contamination", "lots"], ["--contamination", "neither a number"]),
     (["--contamination", "0.9"], ["contamination", "0.5"]),
-    (["--label", "nope"], ["--label", "no such column"]),
+    (["--label", "nope"], ["--label", "no column named 'nope'"]),
 ])
 def test_detect_bad_arguments(csv_file, tmp_path, args, words):
     path, _, _ = csv_file
@@ -146,26 +153,32 @@ def test_detect_bad_files(tmp_path):
     missing = tmp_path / "missing.csv"
     assert_one_line_error(invoke("detect", "--data", missing, "--out", tmp_path / "r"),
                           "no such file")
-    text = tmp_path / "text.csv"
-    text.write_text("a,b\n1,2\n3,oops\n")
-    assert_one_line_error(invoke("detect", "--data", text, "--out", tmp_path / "r"),
-                          "line 3", "oops")
+    ragged = tmp_path / "ragged.csv"
+    ragged.write_text("a,b\n1,2\n3,4,5\n")
+    assert_one_line_error(invoke("detect", "--data", ragged, "--out", tmp_path / "r"),
+                          "line 3")
     nan = tmp_path / "nan.csv"
-    nan.write_text("a,b\n1,2\n3,nan\n4,5\n")
+    nan.write_text("a,b\n1,2\n3,\n4,5\n6,7\n")
+    # Named by the file's line number (the DataFrame's index) and the column's name.
     assert_one_line_error(invoke("detect", "--data", nan, "--out", tmp_path / "r"),
-                          "NaN", "row(s) [1]")
+                          "NaN", "[3]", "'b'")
+    bad = tmp_path / "rows.npz"
+    np.savez(bad, X=np.zeros((5, 2)))
+    assert_one_line_error(invoke("detect", "--data", bad, "--label", "y", "--out",
+                                 tmp_path / "r"), "--label")
 
 
 def test_score_bad_inputs(detect_run, csv_file, tmp_path):
     run, _ = detect_run
     path, _, _ = csv_file
     assert_one_line_error(invoke("score", run, path, "--out", tmp_path / "s.npy"), ".csv")
-    # The label column is no column of the model: named in the error.
-    assert_one_line_error(invoke("score", run, path, "--out", tmp_path / "s.csv"),
-                          "is_anomaly")
+    # A file lacking one of the model's columns: named in the error.
+    narrow = tmp_path / "narrow.csv"
+    narrow.write_text("c0,c1,c2,c3\n1,2,3,4\n")
+    assert_one_line_error(invoke("score", run, narrow, "--out", tmp_path / "s.csv"), "'c4'")
     wide = tmp_path / "wide.csv"
     np.savetxt(wide, np.zeros((4, 7)), delimiter=",")
-    assert_one_line_error(invoke("score", run, wide, "--out", tmp_path / "s.csv"), "7")
+    assert_one_line_error(invoke("score", run, wide, "--out", tmp_path / "s.csv"), "'c0'")
     ae_run = tmp_path / "ae"
     aekit.AutoEncoder(max_epochs=1, random_state=0).fit(np.random.rand(20, 5)).save(ae_run)
     assert_one_line_error(invoke("score", ae_run, path, "--out", tmp_path / "s.csv"),

@@ -580,36 +580,49 @@ def demo(
 
 
 # --------------------------------------------------------------------------- detectors
-_ROWS_HELP = ("Rows: a .csv file (a first row that is not all numbers names the columns), "
+_ROWS_HELP = ("Rows: a .csv/.tsv/.txt file (text columns are categories; --header, --sep), "
               ".npy or .npz (an .npz 'y' array is taken as labels)")
 _LABEL_HELP = ("A column of labels, kept out of the detector and used to measure it: 0/1 "
                "(1: anomaly), 1/-1 (-1: anomaly), or values of which 'normal' (else the most "
                "frequent) is the normal one.")
+DetectLabel = Annotated[str | None, typer.Option("--label", help=_LABEL_HELP,
+                                                 show_default=False, rich_help_panel=_TABLE)]
 
 
-def _read_rows(path: Path, label: str | None):
-    """``(X, anomaly)``: the rows of a file (a DataFrame when a header names the columns and
-    pandas is there) and its labels as booleans, or None; ``label``'s column is not in X."""
+def _read_rows(path: Path, options: dict):
+    """``(X, anomaly)``: the rows of a file and its labels as booleans, or None. A text file
+    gives a DataFrame (its text columns categories) without ``options``' label and dropped
+    columns; an array file its rows (images flattened) and an .npz file's ``y``."""
+    label, drop = options["label"], options["drop"]
+    if path.suffix.lower() in TABLE_SUFFIXES:
+        frame = read_table(path, header=options["header"], sep=options["sep"])
+        named = ([label] if label is not None else []) + drop
+        unknown = [c for c in named if c not in frame.columns]
+        if unknown:
+            raise ValueError(f"{path}: no column named {', '.join(map(repr, unknown))} (--label, "
+                             f"--drop); its columns are {', '.join(map(str, frame.columns[:12]))}"
+                             + (", ..." if frame.shape[1] > 12 else ""))
+        y = frame[label].to_numpy() if label is not None else None
+        return frame.drop(columns=named), (None if y is None else anomaly_labels(y))
+    if label is not None or drop:
+        raise ValueError(f"{path}: --label and --drop name the columns of a text file (.csv, "
+                         ".tsv, .txt); an .npz file gives its labels as 'y'")
     data = read_array(path)
-    X, y, names = data.X, data.y, data.feature_names
-    if X.ndim > 2:  # images (n, height, width), flattened as load_dataset does
-        X = X.reshape(len(X), -1)
-    if label is not None:
-        if names is None:
-            raise ValueError(f"--label {label}: {path} has no header row naming its columns")
-        if label not in names:
-            raise ValueError(f"--label {label!r}: {path} has no such column; it has "
-                             f"{', '.join(names[:12])}{', ...' if len(names) > 12 else ''}")
-        j = names.index(label)
-        y, X, names = X[:, j], np.delete(X, j, axis=1), names[:j] + names[j + 1 :]
-    anomaly = anomaly_labels(y) if y is not None else None
-    if names is not None:
-        try:
-            import pandas as pd
-        except ImportError:  # the columns are then x0, x1, ...
-            return X, anomaly
-        X = pd.DataFrame(X, columns=names)
-    return X, anomaly
+    X = data.X.reshape(len(data.X), -1) if data.X.ndim > 2 else data.X  # images: flattened
+    return X, None if data.y is None else anomaly_labels(data.y)
+
+
+def _detector_columns(detector, X, path: Path):
+    """``X`` with the detector's columns: by name, in its order (extra columns are left
+    out); a file without a header row (columns 1, 2, ...) is taken in the fitted order."""
+    names = getattr(detector, "feature_names_in_", None)
+    if not hasattr(X, "columns"):
+        return X
+    positions = [str(j + 1) for j in range(X.shape[1])]
+    if names is not None and list(X.columns) == positions and len(names) == X.shape[1] \
+            and list(names) != positions:
+        X = X.set_axis(list(names), axis=1)
+    return _matched_columns(detector, X, path)
 
 
 @app.command()
@@ -618,8 +631,10 @@ def detect(
     data: Annotated[Path, typer.Option("--data", help=_ROWS_HELP, show_default=False)],
     out: Annotated[Path, typer.Option("--out", help="Run directory to write.")],
     params: dict,
-    label: Annotated[str | None, typer.Option("--label", help=_LABEL_HELP,
-                                              show_default=False)] = None,
+    label: DetectLabel = None,
+    drop: Drop = None,
+    header: Header = "infer",
+    sep: Sep = None,
     top: Annotated[int, typer.Option("--top", min=1, help="Top columns per row in "
                                      f"{SCORES}.")] = 3,
 ) -> None:
@@ -627,7 +642,7 @@ def detect(
     detector = OutlierDetector(**params)
     validate_params(detector)  # bad values fail now, before the file is read
     check_out_dir(out)
-    X, anomaly = _read_rows(data, label)
+    X, anomaly = _read_rows(data, _data_options(label, drop, None, header, sep))
     typer.echo(f"fitting {detector!r} on {data.name} ({X.shape[0]} rows x {X.shape[1]} "
                "columns)...")
     run = fit_detector_run(detector, X, out, name=data.name, anomaly=anomaly, n_features=top)
@@ -654,8 +669,9 @@ def score(
     input_path: Annotated[Path, typer.Argument(metavar="FILE", help=_ROWS_HELP,
                                                show_default=False)],
     out: Annotated[Path, typer.Option("--out", help="CSV file to write.")],
-    label: Annotated[str | None, typer.Option("--label", help=_LABEL_HELP,
-                                              show_default=False)] = None,
+    label: DetectLabel = None,
+    header: Header = "infer",
+    sep: Sep = None,
     top: Annotated[int, typer.Option("--top", min=1, help="Top columns per row.")] = 3,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
 ) -> None:
@@ -668,17 +684,8 @@ def score(
     if not isinstance(detector, OutlierDetector):
         raise ValueError(f"{run} holds a {type(detector).__name__}, not an OutlierDetector; "
                          "make one with aekit detect")
-    X, anomaly = _read_rows(input_path, label)
-    names = getattr(detector, "feature_names_in_", None)
-    if names is not None and not hasattr(X, "columns"):
-        # A file without a header: its columns are the model's, in order.
-        if X.shape[1] != len(names):
-            raise ValueError(f"{input_path} has {X.shape[1]} columns, but the detector in "
-                             f"{run} takes {len(names)} ({', '.join(names[:8])}"
-                             f"{', ...' if len(names) > 8 else ''})")
-        import pandas as pd
-
-        X = pd.DataFrame(X, columns=names)
+    X, anomaly = _read_rows(input_path, _data_options(label, None, None, header, sep))
+    X = _detector_columns(detector, X, input_path)
     write_scores(out, detector, X, n_features=top)
     flagged = int((detector.predict(X) == -1).sum())
     typer.echo(f"wrote the scores of {X.shape[0]} rows to {out}: {flagged} "

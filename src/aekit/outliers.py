@@ -11,6 +11,7 @@ The baselines (:data:`BASELINES`) are scikit-learn's, with their defaults:
   standardised columns, with ``round(sqrt(n_features))`` components: the code size of
   :class:`~aekit.OutlierDetector`'s members, so both compress a row as much.
 
+They take numbers: a DataFrame's text (categorical) columns are given to them one-hot.
 Every score here is an *anomaly* score: higher is more anomalous.
 """
 
@@ -30,7 +31,9 @@ def baseline_scores(name: str, X_fit, X_score, *, random_state=0) -> np.ndarray:
     Parameters
     ----------
     name : {"iforest", "lof", "pca"}
-    X_fit, X_score : array-like of shape (n_samples, n_features), numbers
+    X_fit, X_score : array-like of shape (n_samples, n_features)
+        Numbers, or DataFrames whose non-numeric columns are made one-hot (the categories
+        of either, so both get the same columns).
     random_state : int, default=0
 
     Returns
@@ -39,8 +42,7 @@ def baseline_scores(name: str, X_fit, X_score, *, random_state=0) -> np.ndarray:
     """
     from sklearn.preprocessing import StandardScaler
 
-    A = np.asarray(X_fit, dtype=np.float64)
-    B = np.asarray(X_score, dtype=np.float64)
+    A, B = _numbers(X_fit, X_score)
     if name == "iforest":
         from sklearn.ensemble import IsolationForest
 
@@ -58,6 +60,17 @@ def baseline_scores(name: str, X_fit, X_score, *, random_state=0) -> np.ndarray:
         pca = PCA(n_components=k, random_state=random_state).fit(A)
         return np.square(B - pca.inverse_transform(pca.transform(B))).sum(1)
     raise ValueError(f"unknown baseline {name!r}; use one of {BASELINES}")
+
+
+def _numbers(X_fit, X_score) -> tuple[np.ndarray, np.ndarray]:
+    """Both as float arrays; DataFrames' non-numeric columns one-hot, on shared columns."""
+    if hasattr(X_fit, "columns") and hasattr(X_score, "columns"):
+        import pandas as pd
+
+        both = pd.get_dummies(pd.concat([X_fit, X_score], ignore_index=True), dtype=float)
+        both = both.to_numpy(np.float64)
+        return both[: len(X_fit)], both[len(X_fit) :]
+    return np.asarray(X_fit, dtype=np.float64), np.asarray(X_score, dtype=np.float64)
 
 
 def anomaly_labels(y, normal=None) -> np.ndarray:

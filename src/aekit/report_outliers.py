@@ -106,9 +106,9 @@ def _baselines(X, anomaly, scores, random_state=0) -> tuple[dict, dict, np.ndarr
     if n > BASELINE_ROWS:
         rows = np.sort(np.random.default_rng(random_state).choice(n, BASELINE_ROWS,
                                                                  replace=False))
-    A = np.asarray(X.iloc[rows] if hasattr(X, "iloc") else np.asarray(X)[rows], dtype=float)
+    A = X.iloc[rows] if hasattr(X, "iloc") else np.asarray(X)[rows]
     all_scores = {"aekit": scores[rows]}
-    for name in BASELINES:
+    for name in BASELINES:  # a table's text columns one-hot: the baselines take numbers
         all_scores[name] = baseline_scores(name, A, A, random_state=random_state)
     metrics = {k: detection_metrics(anomaly[rows], v) for k, v in all_scores.items()}
     return metrics, all_scores, rows
@@ -134,7 +134,7 @@ def _labels_section(s: _Scored, metrics: dict, all_scores: dict, rows: np.ndarra
             f"{len(anomaly):,} rows{sample}. The labels were not used in fitting; every "
             "detector is fitted and scored on the same rows with its defaults: "
             "IsolationForest (iforest), LocalOutlierFactor(novelty=True) and PCA "
-            "reconstruction error on standardised columns.</p>"
+            "reconstruction error on standardised columns (text columns one-hot).</p>"
             f"{''.join(table)}{figure}")
 
 

@@ -27,13 +27,12 @@ import torch
 from sklearn.base import BaseEstimator, OutlierMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.random import sample_without_replacement
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from .._checks import (
     Interval,
     SizeTuple,
     StrOptions,
-    check_finite,
     resolve_device,
     seeded_torch_rng,
     to_tensor,
@@ -41,8 +40,10 @@ from .._checks import (
 from ..callbacks import Callback
 from ..nn.ensemble import SCORE_QUANTILES, EnsembleAutoEncoder, knn_distance
 from ..nn.layers import ACTIVATIONS
+from ..nn.tabular import TabularScaler
 from ..objectives import EnsembleReconstruction
 from ..training import autocast_dtype, fit_loop, infer, init_state, make_optimizer
+from . import _tables
 from ._base import TRAINING_CONSTRAINTS, SavableMixin, loop_callbacks, validate_params
 
 SCORE_BATCH = 512
@@ -287,7 +288,12 @@ class OutlierDetector(OutlierMixin, SavableMixin, BaseEstimator):
         "history_",
         "n_iter_",
         "fit_seconds_",
+        "columns_",
     )
+
+    # The detector never imputes: a missing number is an error naming its rows and columns
+    # (what the tables' input path reads; not a parameter).
+    missing = "error"
 
     def __init__(
         self,
@@ -348,18 +354,48 @@ class OutlierDetector(OutlierMixin, SavableMixin, BaseEstimator):
 
     def _build_module(self, n_features: int) -> EnsembleAutoEncoder:
         """A fresh ensemble of the fitted sizes (used by ``fit`` and by ``load``)."""
+        table = None
+        if _tables.has_categories(self):  # codes categories; numbers left as they are
+            columns = self.columns_
+            table = TabularScaler([c["kind"] for c in columns],
+                                  [len(c["categories"]) for c in columns
+                                   if c["kind"] == "categorical"], None)
         return EnsembleAutoEncoder(
             self.n_estimators, n_features, tuple(self.hidden_layer_sizes_),
-            self.n_components_, self.activation, self.n_reference_,
+            self.n_components_, self.activation, self.n_reference_, table,
         )
 
     def _check_X(self, X, *, reset: bool) -> np.ndarray:
-        """Validated rows (n, n_features): finite floats, ``n_features_in_`` and
-        ``feature_names_in_`` set on ``reset``."""
-        X = validate_data(self, X, reset=reset, dtype=[np.float64, np.float32],
-                          ensure_all_finite=False)
-        check_finite(X)
-        return X
+        """Validated rows (n, n_features) through the estimators' input path
+        (:func:`aekit.estimators._tables.check_rows`): finite floats (sparse matrices made
+        dense), or a DataFrame's coded rows (numbers, and each category's index; see
+        :mod:`aekit.data.tables`); ``n_features_in_``, ``feature_names_in_`` and
+        ``columns_`` set on ``reset``. A missing number is an error naming its rows and
+        columns: the detector does not impute."""
+        try:
+            return _tables.check_rows(self, X, reset=reset)[0]
+        except ValueError as err:
+            if "missing='impute'" not in str(err):  # the autoencoders' advice: not ours
+                raise
+            what = str(err).split("; drop")[0]
+            raise ValueError(f"{what}; drop or impute them first (e.g. "
+                             "sklearn.impute.SimpleImputer in a Pipeline)") from None
+
+    def _on_rows(self, sample_shape: tuple) -> None:
+        """The input path's hook for rows (images are for the autoencoders): nothing."""
+
+    def _flatten_images(self, X: np.ndarray, *, reset: bool):
+        raise ValueError(
+            f"X has dim {X.ndim} (shape {X.shape}), but OutlierDetector takes rows "
+            "(n_samples, n_features); flatten images with X.reshape(len(X), -1)."
+        )
+
+    def _width(self, n_features: int) -> int:
+        """Columns the members see: ``n_features``, or a table's numbers and categories."""
+        if not _tables.has_categories(self):
+            return n_features
+        return sum(len(c["categories"]) if c["kind"] == "categorical" else 1
+                   for c in self.columns_)
 
     def _sizes(self, n_features: int) -> tuple[int, tuple[int, ...]]:
         k = self.n_components or max(1, round(math.sqrt(n_features)))
@@ -389,23 +425,21 @@ class OutlierDetector(OutlierMixin, SavableMixin, BaseEstimator):
             raise ValueError(f"OutlierDetector needs at least 2 rows, got {n} sample(s)")
         self.device_ = resolve_device(self.device)
         rng = check_random_state(self.random_state)
-        offset, scale = scaler_statistics(X, self.scaler, rng)
         # Each member's subsample; with early stopping its last rows are its hold-out.
         n_rows = min(n, self.max_samples)
         n_val = int(self.validation_fraction * n_rows) if self.early_stopping else 0
         n_val = n_val if n_rows - n_val >= 2 and n_val >= 1 else 0
         picks = np.stack([sample_without_replacement(n, n_rows, random_state=rng)
                           for _ in range(self.n_estimators)])  # (M, n_rows)
-        self.n_components_, self.hidden_layer_sizes_ = self._sizes(d)
+        self.n_components_, self.hidden_layer_sizes_ = self._sizes(self._width(d))
         self.n_reference_ = n_rows - n_val
         seed = int(rng.randint(np.iinfo(np.int32).max))
         with seeded_torch_rng(self.device_, seed):
             module = self._build_module(d).to(self.device_)
-            module.scaler.offset.copy_(torch.as_tensor(offset))
-            module.scaler.scale.copy_(torch.as_tensor(scale))
+            self._fit_scaler(module, X, rng)
             # Every member's rows, scaled, as (n_rows, M, d): a batch draw serves them all.
-            rows = module.scaler(self._tensor(X[picks.ravel()])).reshape(
-                self.n_estimators, n_rows, d).transpose(0, 1).contiguous()
+            rows = module.scaler(module.expand(self._tensor(X[picks.ravel()]))).reshape(
+                self.n_estimators, n_rows, -1).transpose(0, 1).contiguous()
             weights = self._train(module, rows, n_val)
         self.module_ = module.eval()
         self._fit_scores(rows[: self.n_reference_], weights)
@@ -421,6 +455,18 @@ class OutlierDetector(OutlierMixin, SavableMixin, BaseEstimator):
 
     def _tensor(self, X: np.ndarray) -> torch.Tensor:
         return to_tensor(X, self.device_)
+
+    def _fit_scaler(self, module: EnsembleAutoEncoder, X: np.ndarray, rng) -> None:
+        """Set the in-model scaler's statistics from the rows ``X`` (for a table, from its
+        numbers and one-hot categories: :meth:`EnsembleAutoEncoder.expand`)."""
+        if len(X) > SCALER_ROWS:
+            X = X[np.sort(sample_without_replacement(len(X), SCALER_ROWS, random_state=rng))]
+        if module.table is not None:
+            module.table.fit(self._tensor(X))
+            X = module.expand(self._tensor(X)).double().cpu().numpy()
+        offset, scale = scaler_statistics(X, self.scaler, rng)
+        module.scaler.offset.copy_(torch.as_tensor(offset))
+        module.scaler.scale.copy_(torch.as_tensor(scale))
 
     def _train(self, module: EnsembleAutoEncoder, rows: torch.Tensor, n_val: int
                ) -> torch.Tensor:
@@ -664,5 +710,6 @@ class OutlierDetector(OutlierMixin, SavableMixin, BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True  # made dense once, as the autoencoders do
         tags.non_deterministic = False
         return tags

@@ -5,6 +5,11 @@ tensor per layer) and run with batched matrix products: one kernel call per laye
 whole ensemble, instead of ``M`` small ones. Each member sees its own rows: the ensemble's
 input is ``(M, n, d)``, member ``m`` reading ``x[m]``.
 
+A table with categorical columns (:mod:`aekit.nn.tabular`) is seen by the members as its
+numbers and each category one-hot, every one of these columns scaled like a number (a rare
+category's column thus has a small spread, and a row that holds it a large error), and its
+errors are summed back per table column.
+
 Besides the networks, :class:`EnsembleAutoEncoder` holds everything anomaly scores need as
 buffers (so they are saved with the weights): each member's *reference codes* (the codes of
 the rows it kept in training, for a nearest-neighbour density in code space) and the
@@ -20,6 +25,7 @@ import torch
 from torch import nn
 
 from .layers import Scaler, make_activation
+from .tabular import TabularScaler
 
 SCORE_QUANTILES = 1001
 """Quantiles of the training scores kept (0%, 0.1%, ..., 100%): a threshold can be moved to
@@ -132,13 +138,24 @@ class EnsembleAutoEncoder(nn.Module):
     """
 
     def __init__(self, n_members: int, n_features: int, hidden_layer_sizes: Sequence[int],
-                 n_components: int, activation: str = "elu", n_reference: int = 1):
+                 n_components: int, activation: str = "elu", n_reference: int = 1,
+                 table: TabularScaler | None = None):
         super().__init__()
         self.n_members = n_members
-        self.scaler = Scaler(n_features, "standard")  # statistics set by the estimator
-        sizes = [n_features, *hidden_layer_sizes, n_components]
+        # A table's coded rows are first expanded (numbers, then each category one-hot);
+        # the scaler (statistics set by the estimator) scales the expanded columns.
+        self.table = table
+        width = n_features if table is None else table.n_numeric + sum(table.sizes)
+        self.scaler = Scaler(width, "standard")
+        sizes = [width, *hidden_layer_sizes, n_components]
         self.encoder = batched_mlp(n_members, sizes, activation)
         self.decoder = batched_mlp(n_members, sizes[::-1], activation)
+        if table is not None:  # expanded column -> the table's column it belongs to
+            slots = table.numeric_columns.tolist() + [
+                j for j, n in zip(table.categorical_columns.tolist(), table.sizes)
+                for _ in range(n)]
+            self.register_buffer("slot_column", torch.tensor(slots, dtype=torch.long),
+                                 persistent=False)
         self.register_buffer("reference", torch.zeros(n_members, n_reference, n_components))
         self.register_buffer("keep", torch.ones(n_members, n_reference))
         for name in ("error_location", "distance_location"):
@@ -146,6 +163,12 @@ class EnsembleAutoEncoder(nn.Module):
         for name in ("error_scale", "distance_scale"):
             self.register_buffer(name, torch.ones(n_members))
         self.register_buffer("score_quantiles", torch.zeros(SCORE_QUANTILES))
+
+    def expand(self, x: torch.Tensor) -> torch.Tensor:
+        """Rows in the caller's units (n, d) -> the columns the members see, unscaled:
+        for a table, its numbers then each category one-hot (all zeros for a category
+        unknown at fit time), (n, width); other rows as they are."""
+        return x if self.table is None else self.table.one_hot(self.table(x))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Reconstruct scaled rows: (M, n, d) -> (M, n, d), network units."""
@@ -172,14 +195,19 @@ class EnsembleAutoEncoder(nn.Module):
         return (self.decoder(z) - x).square(), z
 
     def members_input(self, x: torch.Tensor) -> torch.Tensor:
-        """Rows in the caller's units (n, d) -> every member's input (M, n, d), scaled."""
-        return self.scaler(x).unsqueeze(0).expand(self.n_members, -1, -1)
+        """Rows in the caller's units (n, d) -> every member's input (M, n, width), scaled."""
+        return self.scaler(self.expand(x)).unsqueeze(0).expand(self.n_members, -1, -1)
 
     def feature_errors(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """:meth:`column_errors` of rows ``x`` in the caller's units (n, d): (M, n, d) and
+        """:meth:`column_errors` of rows ``x`` in the caller's units (n, d), per column of
+        ``x`` (a table's categorical column: the sum over its categories): (M, n, d); and
         the codes (M, n, k)."""
         s = self.members_input(x)
-        return self.column_errors(s, s)
+        errors, z = self.column_errors(s, s)
+        if self.table is not None:
+            errors = errors.new_zeros(*errors.shape[:2], x.shape[1]).index_add_(
+                2, self.slot_column, errors)
+        return errors, z
 
     def member_scores(self, x: torch.Tensor, n_neighbors: int, density_weight: float
                       ) -> torch.Tensor:
