@@ -37,17 +37,10 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
 
+from aekit.data import NSL_KDD_COLUMNS
+
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "nsl-kdd"
-COLUMNS = (
-    "duration protocol_type service flag src_bytes dst_bytes land wrong_fragment urgent hot "
-    "num_failed_logins logged_in num_compromised root_shell su_attempted num_root "
-    "num_file_creations num_shells num_access_files num_outbound_cmds is_host_login "
-    "is_guest_login count srv_count serror_rate srv_serror_rate rerror_rate srv_rerror_rate "
-    "same_srv_rate diff_srv_rate srv_diff_host_rate dst_host_count dst_host_srv_count "
-    "dst_host_same_srv_rate dst_host_diff_srv_rate dst_host_same_src_port_rate "
-    "dst_host_srv_diff_host_rate dst_host_serror_rate dst_host_srv_serror_rate "
-    "dst_host_rerror_rate dst_host_srv_rerror_rate label difficulty"
-).split()
+COLUMNS = list(NSL_KDD_COLUMNS)
 FEATURES = COLUMNS[:41]
 CATEGORICAL = ["protocol_type", "service", "flag"]
 

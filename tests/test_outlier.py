@@ -14,7 +14,8 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from aekit import OutlierDetector, load
-from aekit.estimators.outlier import scaler_statistics
+from aekit.data import NSL_KDD_COLUMNS
+from aekit.estimators._robust import scaler_statistics
 from aekit.outliers import baseline_scores
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
@@ -289,16 +290,7 @@ def test_table_unseen_category_and_missing_numbers(mixed, tmp_path):
 
 
 # --------------------------------------------------------------------------- NSL-KDD
-KDD_COLUMNS = (
-    "duration protocol_type service flag src_bytes dst_bytes land wrong_fragment urgent hot "
-    "num_failed_logins logged_in num_compromised root_shell su_attempted num_root "
-    "num_file_creations num_shells num_access_files num_outbound_cmds is_host_login "
-    "is_guest_login count srv_count serror_rate srv_serror_rate rerror_rate srv_rerror_rate "
-    "same_srv_rate diff_srv_rate srv_diff_host_rate dst_host_count dst_host_srv_count "
-    "dst_host_same_srv_rate dst_host_diff_srv_rate dst_host_same_src_port_rate "
-    "dst_host_srv_diff_host_rate dst_host_serror_rate dst_host_srv_serror_rate "
-    "dst_host_rerror_rate dst_host_srv_rerror_rate label difficulty"
-).split()
+KDD_COLUMNS = list(NSL_KDD_COLUMNS)
 
 
 @pytest.mark.slow

@@ -13,23 +13,14 @@ import torch
 
 import aekit
 from aekit import AutoEncoder, VariationalAutoEncoder, compare_with_pca
-from aekit.data import make_derived_variables
+from aekit.data import NSL_KDD_COLUMNS, make_derived_variables
 from aekit.metrics import r2_per_feature
 from aekit.nn.tabular import MAX_ONE_HOT
 
 pd = pytest.importorskip("pandas")
 
 NSL_KDD = Path(__file__).resolve().parents[2] / "shared" / "data" / "nsl-kdd"
-KDD_COLUMNS = (
-    "duration protocol_type service flag src_bytes dst_bytes land wrong_fragment urgent hot "
-    "num_failed_logins logged_in num_compromised root_shell su_attempted num_root "
-    "num_file_creations num_shells num_access_files num_outbound_cmds is_host_login "
-    "is_guest_login count srv_count serror_rate srv_serror_rate rerror_rate srv_rerror_rate "
-    "same_srv_rate diff_srv_rate srv_diff_host_rate dst_host_count dst_host_srv_count "
-    "dst_host_same_srv_rate dst_host_diff_srv_rate dst_host_same_src_port_rate "
-    "dst_host_srv_diff_host_rate dst_host_serror_rate dst_host_srv_serror_rate "
-    "dst_host_rerror_rate dst_host_srv_rerror_rate label difficulty"
-).split()
+KDD_COLUMNS = list(NSL_KDD_COLUMNS)
 SMALL = dict(hidden_layer_sizes=(32, 16), random_state=0)
 
 

@@ -13,6 +13,7 @@
 
 from .catalog import (
     DATASET_NAMES,
+    NSL_KDD_COLUMNS,
     Dataset,
     fetch_idx_files,
     load_dataset,
@@ -29,6 +30,7 @@ from .synthetic import DERIVED_VARIABLE_NAMES, make_derived_variables, make_low_
 __all__ = [
     "DATASET_NAMES",
     "DERIVED_VARIABLE_NAMES",
+    "NSL_KDD_COLUMNS",
     "ArrayData",
     "ChunkStream",
     "Dataset",

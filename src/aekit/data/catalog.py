@@ -464,6 +464,23 @@ class Dataset:
 
 DATASET_NAMES = ("digits", "fashion-mnist", "mnist")
 
+NSL_KDD_COLUMNS = (
+    "duration", "protocol_type", "service", "flag", "src_bytes", "dst_bytes", "land",
+    "wrong_fragment", "urgent", "hot", "num_failed_logins", "logged_in", "num_compromised",
+    "root_shell", "su_attempted", "num_root", "num_file_creations", "num_shells",
+    "num_access_files", "num_outbound_cmds", "is_host_login", "is_guest_login", "count",
+    "srv_count", "serror_rate", "srv_serror_rate", "rerror_rate", "srv_rerror_rate",
+    "same_srv_rate", "diff_srv_rate", "srv_diff_host_rate", "dst_host_count",
+    "dst_host_srv_count", "dst_host_same_srv_rate", "dst_host_diff_srv_rate",
+    "dst_host_same_src_port_rate", "dst_host_srv_diff_host_rate", "dst_host_serror_rate",
+    "dst_host_srv_serror_rate", "dst_host_rerror_rate", "dst_host_srv_rerror_rate", "label",
+    "difficulty",
+)
+"""The 43 columns of the NSL-KDD files (``KDDTrain+.txt``, ``KDDTest+.txt``, ...), which have
+no header: 41 features (``protocol_type``, ``service`` and ``flag`` are text), the label
+(``normal`` or an attack's name) and the difficulty level. Read one with
+``read_table(path, header=False).set_axis(NSL_KDD_COLUMNS, axis=1)``."""
+
 
 def load_dataset(spec, *, test_size=0.2, random_state=0, label=None, drop=(), rows=None,
                  header="infer", sep=None):

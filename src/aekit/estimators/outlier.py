@@ -45,6 +45,7 @@ from ..objectives import EnsembleReconstruction
 from ..training import autocast_dtype, fit_loop, infer, init_state, make_optimizer
 from . import _tables
 from ._base import TRAINING_CONSTRAINTS, SavableMixin, loop_callbacks, validate_params
+from ._robust import SCALER_ROWS, auto_threshold, location_scale, scaler_statistics
 
 SCORE_BATCH = 512
 """Rows per forward pass when scoring: small enough that a batch's code distances to every
@@ -54,68 +55,8 @@ THRESHOLD_ROWS = 100_000
 """``offset_`` and the training-score quantiles come from at most this many training rows
 (a random sample; all of them below that)."""
 
-SCALER_ROWS = 100_000
-"""The scaler's statistics are taken on at most this many rows (a random sample)."""
-
-SCALER_TRIM = 0.1
-"""``scaler="trimmed"`` sets aside this share of the most outlying rows (twice)."""
-
 TRIM_EVERY = 5
 """Epochs between two trimmings of each member's worst-reconstructed rows."""
-
-
-def scaler_statistics(X: np.ndarray, kind: str | None, random_state=None):
-    """``(offset, scale)`` per feature, float64, of the detector's ``scaler`` kind.
-
-    ``"trimmed"``: mean and standard deviation of the rows left once the
-    :data:`SCALER_TRIM` share with the largest mean squared z-score is set aside
-    (computed twice, the second time from the first's statistics). ``"robust"``: median and
-    interquartile range / 1.349 (the standard deviation of a normal distribution).
-    ``"standard"``: mean and standard deviation. ``None``: 0 and 1. A spread of 0 falls
-    back to the column's standard deviation, then to 1. Taken on at most
-    :data:`SCALER_ROWS` rows.
-    """
-    if len(X) > SCALER_ROWS:  # sampled before the float64 copy: memory bounded too
-        rng = check_random_state(random_state)
-        X = X[np.sort(sample_without_replacement(len(X), SCALER_ROWS, random_state=rng))]
-    X = np.asarray(X, dtype=np.float64)
-    d = X.shape[1]
-    if kind is None:
-        return np.zeros(d), np.ones(d)
-    std_all = X.std(0)
-    if kind == "robust":
-        q1, offset, q3 = np.percentile(X, [25, 50, 75], axis=0)
-        spread = (q3 - q1) / 1.349
-    elif kind == "trimmed":
-        kept = X
-        for _ in range(2):
-            mean, std = kept.mean(0), kept.std(0)
-            z2 = np.square((X - mean) / np.where(std > 1e-12, std, 1.0)).mean(1)
-            kept = X[z2 <= np.quantile(z2, 1 - SCALER_TRIM)]
-        offset, spread = kept.mean(0), kept.std(0)
-    else:  # "standard"
-        offset, spread = X.mean(0), std_all
-    scale = np.where(spread > 1e-12, spread, np.where(std_all > 1e-12, std_all, 1.0))
-    return offset, scale
-
-
-def _location_scale(values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Median and interquartile range along the last axis (finite values only); a range of
-    0 falls back to the standard deviation, then to 1."""
-    q = torch.nanquantile(values.masked_fill(~torch.isfinite(values), math.nan),
-                          torch.tensor([0.25, 0.5, 0.75], device=values.device), dim=-1)
-    spread = q[2] - q[0]
-    finite = torch.where(torch.isfinite(values), values, q[1].unsqueeze(-1))
-    std = finite.std(-1, correction=0) if values.shape[-1] > 1 else torch.zeros_like(spread)
-    spread = torch.where(spread > 1e-12, spread, torch.where(std > 1e-12, std, 1.0))
-    return q[1], spread
-
-
-def auto_threshold(scores: np.ndarray) -> float:
-    """The anomaly-score threshold of ``contamination="auto"``: Tukey's outer fence of the
-    training rows' scores, ``Q3 + 3 * IQR`` (rows beyond it are "far out")."""
-    q1, q3 = np.percentile(scores, [25, 75])
-    return float(q3 + 3.0 * (q3 - q1))
 
 
 class _TrimRows(Callback):
@@ -512,11 +453,11 @@ class OutlierDetector(OutlierMixin, SavableMixin, BaseEstimator):
             keep.fill_(1.0)
         module.reference.copy_(z)
         module.keep.copy_(keep)
-        module.error_location[:], module.error_scale[:] = _location_scale(errors)
+        module.error_location[:], module.error_scale[:] = location_scale(errors)
         self.n_neighbors_ = int(min(self.n_neighbors, keep.sum(1).min().item() - 1))
         if self.density_weight > 0 and self.n_neighbors_ >= 1:
             dist = knn_distance(z, z, keep, self.n_neighbors_)
-            module.distance_location[:], module.distance_scale[:] = _location_scale(dist)
+            module.distance_location[:], module.distance_scale[:] = location_scale(dist)
         else:
             self.n_neighbors_ = 0
 
