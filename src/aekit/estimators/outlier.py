@@ -97,6 +97,12 @@ class OutlierDetector(OutlierMixin, SavableMixin, BaseEstimator):
     each row's score is explained per input column (:meth:`feature_scores`,
     :meth:`explain`). Saved without pickle by ``save``; :func:`aekit.load` restores it.
 
+    ``X`` is an array, a sparse matrix or a pandas DataFrame, through the same input path as
+    the autoencoders': a DataFrame's text, categorical and boolean columns are categories
+    (each seen as one-hot columns scaled like numbers; a categorical column gets one
+    explanation score; a category unknown at fit time is scored, not an error). Missing
+    numbers are an error naming their rows and columns: impute them first.
+
     Parameters
     ----------
     contamination : "auto" or float, default="auto"
@@ -350,7 +356,7 @@ class OutlierDetector(OutlierMixin, SavableMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like or DataFrame of shape (n_samples, n_features)
             Unlabelled rows; anomalies may be among them.
         y : ignored
 
