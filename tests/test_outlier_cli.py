@@ -141,7 +141,7 @@ def test_detect_options_are_the_detectors_parameters():
 @pytest.mark.parametrize("args, words", [
     (["--contamination", "lots"], ["--contamination", "neither a number"]),
     (["--contamination", "0.9"], ["contamination", "0.5"]),
-    (["--label", "nope"], ["--label", "no column named 'nope'"]),
+    (["--label", "nope"], ["no column named 'nope'", "is_anomaly"]),
 ])
 def test_detect_bad_arguments(csv_file, tmp_path, args, words):
     path, _, _ = csv_file
@@ -165,7 +165,7 @@ def test_detect_bad_files(tmp_path):
     bad = tmp_path / "rows.npz"
     np.savez(bad, X=np.zeros((5, 2)))
     assert_one_line_error(invoke("detect", "--data", bad, "--label", "y", "--out",
-                                 tmp_path / "r"), "--label")
+                                 tmp_path / "r"), "label", "text file")
 
 
 def test_score_bad_inputs(detect_run, csv_file, tmp_path):
@@ -179,6 +179,10 @@ def test_score_bad_inputs(detect_run, csv_file, tmp_path):
     wide = tmp_path / "wide.csv"
     np.savetxt(wide, np.zeros((4, 7)), delimiter=",")
     assert_one_line_error(invoke("score", run, wide, "--out", tmp_path / "s.csv"), "'c0'")
+    # The autoencoder commands refuse a detector's run, in one line.
+    assert_one_line_error(invoke("encode", run, path, "--out", tmp_path / "c.npy"),
+                          "OutlierDetector", "aekit score")
+    assert_one_line_error(invoke("report", run, "--data", path), "OutlierDetector")
     ae_run = tmp_path / "ae"
     aekit.AutoEncoder(max_epochs=1, random_state=0).fit(np.random.rand(20, 5)).save(ae_run)
     assert_one_line_error(invoke("score", ae_run, path, "--out", tmp_path / "s.csv"),

@@ -39,7 +39,7 @@ from . import distributed
 from ._checks import Interval, SizeTuple, StrOptions
 from ._io import atomic_write
 from .callbacks import CHECKPOINT, checkpoint_info
-from .data.catalog import DATASET_NAMES, load_dataset
+from .data.catalog import DATASET_NAMES, load_dataset, read_rows
 from .data.delimited import TABLE_SUFFIXES, read_table
 from .data.files import STREAM_SUFFIXES, open_rows, read_array
 from .data.stream import save_npy
@@ -420,12 +420,20 @@ def _interrupted(err: FitInterrupted, out: Path, checkpoint_dir) -> int:
 
 
 def _autoencoder_run(run: Path, command: str) -> None:
-    """Refuse a run that holds a classifier: ``command`` needs codes and reconstructions."""
-    if saved_class(run) is EncoderClassifier:
+    """Refuse a run that holds a classifier or a detector: ``command`` needs codes and
+    reconstructions."""
+    cls = saved_class(run)
+    if cls is EncoderClassifier:
         raise ValueError(
             f"{run} holds an EncoderClassifier, but '{command}' needs an autoencoder "
             "(AutoEncoder or VariationalAutoEncoder): its codes and reconstructions. Pass the "
             "run of the autoencoder the classifier was built on."
+        )
+    if cls is OutlierDetector:
+        raise ValueError(
+            f"{run} holds an OutlierDetector, but '{command}' needs an autoencoder "
+            "(AutoEncoder or VariationalAutoEncoder); score rows with 'aekit score RUN FILE "
+            "--out scores.csv' (its report is the run's report.html)."
         )
 
 
@@ -590,26 +598,12 @@ DetectLabel = Annotated[str | None, typer.Option("--label", help=_LABEL_HELP,
 
 
 def _read_rows(path: Path, options: dict):
-    """``(X, anomaly)``: the rows of a file and its labels as booleans, or None. A text file
-    gives a DataFrame (its text columns categories) without ``options``' label and dropped
-    columns; an array file its rows (images flattened) and an .npz file's ``y``."""
-    label, drop = options["label"], options["drop"]
-    if path.suffix.lower() in TABLE_SUFFIXES:
-        frame = read_table(path, header=options["header"], sep=options["sep"])
-        named = ([label] if label is not None else []) + drop
-        unknown = [c for c in named if c not in frame.columns]
-        if unknown:
-            raise ValueError(f"{path}: no column named {', '.join(map(repr, unknown))} (--label, "
-                             f"--drop); its columns are {', '.join(map(str, frame.columns[:12]))}"
-                             + (", ..." if frame.shape[1] > 12 else ""))
-        y = frame[label].to_numpy() if label is not None else None
-        return frame.drop(columns=named), (None if y is None else anomaly_labels(y))
-    if label is not None or drop:
-        raise ValueError(f"{path}: --label and --drop name the columns of a text file (.csv, "
-                         ".tsv, .txt); an .npz file gives its labels as 'y'")
-    data = read_array(path)
-    X = data.X.reshape(len(data.X), -1) if data.X.ndim > 2 else data.X  # images: flattened
-    return X, None if data.y is None else anomaly_labels(data.y)
+    """``(X, anomaly)``: every row of a file (a text file's as a DataFrame, its text columns
+    categories, without ``options``' label and dropped columns) and its labels as booleans
+    (the label column, or an .npz file's ``y``), or None."""
+    X, y, _, _ = read_rows(path, label=options["label"], drop=options["drop"],
+                           header=options["header"], sep=options["sep"])
+    return X, None if y is None else anomaly_labels(y)
 
 
 def _detector_columns(detector, X, path: Path):

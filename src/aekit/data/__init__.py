@@ -21,6 +21,7 @@ from .catalog import (
     load_fashion_mnist,
     load_mnist,
     read_idx,
+    read_rows,
 )
 from .delimited import read_table
 from .files import ArrayData, RowSource, is_streamable, open_rows, read_array
@@ -46,6 +47,7 @@ __all__ = [
     "open_rows",
     "read_array",
     "read_idx",
+    "read_rows",
     "read_table",
     "save_npy",
 ]

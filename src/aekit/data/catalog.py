@@ -541,7 +541,8 @@ def load_dataset(spec, *, test_size=0.2, random_state=0, label=None, drop=(), ro
         raise ValueError(f"unknown dataset {str(spec)!r}: expected one of "
                          f"{', '.join(DATASET_NAMES)}, or a path to a "
                          f"{', '.join(FILE_SUFFIXES)} file")
-    X, y, feature_names, image_shape = _read_file(path, label, drop, header, sep)
+    X, y, feature_names, image_shape = read_rows(path, label=label, drop=drop, header=header,
+                                                 sep=sep)
     if y is not None and len(y) != len(X):
         raise ValueError(f"{path}: 'y' has {len(y)} entries but 'X' has {len(X)} rows")
     if rows is not None:
@@ -565,8 +566,11 @@ def load_dataset(spec, *, test_size=0.2, random_state=0, label=None, drop=(), ro
                    options)
 
 
-def _read_file(path: Path, label, drop, header, sep):
-    """``(X, y, feature names, image shape)`` of a file (see :func:`load_dataset`)."""
+def read_rows(path, *, label=None, drop=(), header="infer", sep=None):
+    """``(X, y, feature names, image shape)``: every row of a file, not split (see
+    :func:`load_dataset` for the file types and the parameters; ``y`` is the ``label``
+    column of a text file or an ``.npz`` file's ``y``, else None)."""
+    path = Path(path)
     if path.suffix.lower() in TABLE_SUFFIXES:
         frame = read_table(path, header=header, sep=sep)
         return (*_table_columns(frame, path, label, drop), None)
