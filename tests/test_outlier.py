@@ -315,3 +315,19 @@ def test_nsl_kdd_beats_pca_and_explains_syn_floods():
     names, _ = det.top_features(X_test[neptune], n_features=3)
     named = [any("serror" in n or n == "flag" for n in row) for row in names]
     assert np.mean(named) > 0.9
+
+
+def test_a_failed_refit_leaves_the_detector_as_it_was():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 5))
+    det = OutlierDetector(random_state=0, max_epochs=20).fit(X)
+    before = det.score_samples(X)
+    bad = X.copy()
+    bad[3, 2] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        det.fit(bad)
+    np.testing.assert_array_equal(det.score_samples(X), before)
+    fresh = OutlierDetector(random_state=0, max_epochs=20)
+    with pytest.raises(ValueError):
+        fresh.fit(bad)
+    assert not hasattr(fresh, "offset_") and not hasattr(fresh, "n_features_in_")

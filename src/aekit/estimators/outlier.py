@@ -45,6 +45,7 @@ from ..objectives import EnsembleReconstruction
 from ..training import autocast_dtype, fit_loop, infer, init_state, make_optimizer
 from . import _tables
 from ._base import TRAINING_CONSTRAINTS, SavableMixin, loop_callbacks, validate_params
+from ._recovery import fit_atomically
 from ._robust import SCALER_ROWS, auto_threshold, location_scale, scaler_statistics
 
 SCORE_BATCH = 512
@@ -363,9 +364,15 @@ class OutlierDetector(OutlierMixin, SavableMixin, BaseEstimator):
         Returns
         -------
         self : object
+            A fit that raises (bad data, divergence, Ctrl-C) leaves the detector as it was:
+            still fitted on its previous data, or unfitted.
         """
-        start = time.perf_counter()
         validate_params(self)
+        return fit_atomically(self, OutlierDetector._fit, X)
+
+    def _fit(self, X):
+        """:meth:`fit`, on the working copy :func:`fit_atomically` gives."""
+        start = time.perf_counter()
         X = self._check_X(X, reset=True)
         n, d = X.shape
         if n < 2:
