@@ -1,14 +1,17 @@
-"""The ``aekit`` command line: train, encode, compare, report, demo.
+"""The ``aekit`` command line: train, train-vae, train-classifier, encode, compare, report,
+export, demo, detect, score.
 
 The commands parse, call the library and print; the logic lives in the library. Every
 estimator option is derived from the estimator itself: its name and type from the
 parameter's constraint (``_parameter_constraints``, the rule ``fit`` checks), its choices
 from the same constraint, its default from the constructor and its help from the first
-sentence of the parameter's docstring, so the two cannot drift. The run directory that
-``train`` and ``demo`` write is :mod:`aekit.runs`.
+sentence of the parameter's docstring (:mod:`aekit.cli_options`), so the two cannot drift.
+The run directory that ``train`` and ``demo`` write is :mod:`aekit.runs`.
 
 Bad arguments and bad files end with one line on stderr, ``error: ...``, and exit code 2;
-set ``AEKIT_DEBUG=1`` to see the traceback instead.
+set ``AEKIT_DEBUG=1`` to see the traceback instead. ``train`` checkpoints every epoch into
+its run directory; Ctrl-C (SIGINT) or SIGTERM stops it at the end of the step under way,
+writes the best model so far and exits with 130 or 143; ``--resume`` continues.
 
 Under ``torchrun`` (``torchrun --nproc-per-node 2 -m aekit train ...``), ``train`` runs on
 every process: each loads the whole dataset (so the scaler is fitted on the same rows
@@ -18,12 +21,9 @@ prints and writes the run directory.
 
 from __future__ import annotations
 
-import functools
-import inspect
 import io
-import numbers
 import os
-import re
+import signal
 import sys
 import warnings
 from pathlib import Path
@@ -34,23 +34,83 @@ import typer
 from typer.core import TyperGroup
 
 from . import distributed
-from ._checks import Interval, SizeTuple, StrOptions
 from ._io import atomic_write
-from .data.catalog import DATASET_NAMES, load_dataset, select_label, subsample
+from .callbacks import CHECKPOINT, checkpoint_info
+from .data.catalog import DATASET_NAMES, load_dataset, read_rows
+from .data.delimited import TABLE_SUFFIXES, read_table
 from .data.files import STREAM_SUFFIXES, open_rows, read_array
 from .data.stream import save_npy
-from .estimators import AutoEncoder, EncoderClassifier, VariationalAutoEncoder, validate_params
+from .estimators import (
+    AutoEncoder,
+    EncoderClassifier,
+    OutlierDetector,
+    VariationalAutoEncoder,
+    validate_params,
+)
+from .export import export_onnx
+from .cli_options import estimator_options
 from .metrics import compare_with_pca
-from .persistence import load
+from .outliers import anomaly_labels, detection_metrics
+from .persistence import load, saved_class
 from .report import write_report
-from .runs import REPORT, fit_classifier_run, fit_run
-from .training import TrainingDivergedError
+from .report_outliers import write_detector_report
+from .runs import (
+    REPORT,
+    SCORES,
+    check_out_dir,
+    fit_classifier_run,
+    fit_detector_run,
+    fit_run,
+    is_complete,
+    read_metrics,
+    write_run,
+    write_scores,
+)
+from .training import FitInterrupted, TrainingDivergedError, kept_record
 
 _CODE_SUFFIXES = (".npy", ".csv")
 _DATA_HELP = (
-    f"{', '.join(DATASET_NAMES)}, or a .npy/.npz/.csv file (split 80/20 with a fixed seed, "
-    "the same split in every command)"
+    f"{', '.join(DATASET_NAMES)}, or a .npy/.npz/.csv/.tsv/.txt file (split 80/20 with a "
+    "fixed seed, the same split in every command)"
 )
+_TABLE = "Data (text files)"
+# The options of a text file given to --data; `compare` and `report` reuse the run's.
+Label = Annotated[str | None, typer.Option(
+    "--label", help="Column of labels: kept out of training, colours the plots and the "
+    "report.", show_default=False, rich_help_panel=_TABLE)]
+Drop = Annotated[str | None, typer.Option(
+    "--drop", metavar="COLS", help="Comma-separated columns to leave out (ids, targets).",
+    show_default=False, rich_help_panel=_TABLE)]
+Rows = Annotated[int | None, typer.Option(
+    "--rows", help="Use a random subset of this many rows.", show_default=False,
+    rich_help_panel=_TABLE)]
+Header = Annotated[Literal["infer", "yes", "no"], typer.Option(
+    "--header", help="Whether the first line names the columns (without one they are "
+    "named 1, 2, ...).", rich_help_panel=_TABLE)]
+Sep = Annotated[str | None, typer.Option(
+    "--sep", help="Delimiter (default: detected among , ; tab |, else spaces).",
+    show_default=False, rich_help_panel=_TABLE)]
+
+
+def _data_options(label, drop, rows, header, sep) -> dict:
+    """load_dataset's keywords from the command line's data options."""
+    if rows is not None and rows < 2:
+        raise typer.BadParameter(f"must be at least 2, got {rows}", param_hint="'--rows'")
+    return {"label": label, "drop": [c.strip() for c in drop.split(",") if c.strip()]
+            if drop else [], "rows": rows,
+            "header": {"infer": "infer", "yes": True, "no": False}[header], "sep": sep}
+
+
+def _load_data(data: str, run: Path | None, options: dict):
+    """The dataset ``data`` with ``options``; without any, those ``run`` was trained with
+    when it was trained on the same file (so `compare` and `report` see its split)."""
+    given = options["label"] is not None or options["drop"] or options["rows"] is not None \
+        or options["header"] != "infer" or options["sep"] is not None
+    if not given and run is not None:
+        dataset = (read_metrics(run) or {}).get("dataset") or {}
+        if dataset.get("name") == str(Path(data)) and isinstance(dataset.get("options"), dict):
+            options = {**options, **dataset["options"]}
+    return load_dataset(data, **options)
 
 
 # --------------------------------------------------------------------------- errors
@@ -81,9 +141,10 @@ class _Group(TyperGroup):
                 ctx = getattr(err, "ctx", None)
                 hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
                 code = _fail(err.format_message() + hint, err.exit_code)
-        except typer.Abort:
-            code = _fail("aborted", 1)
-        except (TrainingDivergedError, ImportError) as err:  # not the user's input: code 1
+        except typer.Abort:  # Ctrl-C outside training (click turns KeyboardInterrupt into it)
+            code = _fail("aborted", 128 + signal.SIGINT)
+        except (TrainingDivergedError, ImportError, distributed.DistributedError) as err:
+            # not the user's input: code 1
             code = _fail(err, 1)
         except (ValueError, TypeError, OSError) as err:
             code = _fail(err, 2)
@@ -118,159 +179,6 @@ def main() -> None:
     app()
 
 
-# --------------------------------------------------------------------------- options
-# Option names that differ from the parameter's (--n-components would be long-winded).
-_FLAGS = {
-    "n_components": ("--components",),
-    "hidden_layer_sizes": ("--hidden",),
-    "max_epochs": ("--epochs", "--max-epochs"),
-    "random_state": ("--seed",),
-    "verbose": ("--verbose", "-v"),
-}
-_RST = re.compile(r":[a-z]+:`~?([^`]+)`|``([^`]+)``")
-
-
-def _param_docs(cls) -> dict[str, str]:
-    """The first sentence of each parameter's description in ``cls``'s numpydoc docstring.
-
-    An entry that says "As for :class:`AutoEncoder`", or nothing, takes the AutoEncoder's.
-    """
-    doc = inspect.getdoc(cls) or ""
-    section = re.search(r"^Parameters\n-+\n(.*?)(?:^\S[^\n]*\n-+\n|\Z)", doc, flags=re.S | re.M)
-    docs: dict[str, str] = {}
-    names: list[str] = []
-    for line in (section.group(1) if section else "").splitlines():
-        if line and not line[0].isspace():  # "name : type" or "a, b, c"
-            names = [n.strip() for n in line.split(":")[0].rstrip("\\").split(",") if n.strip()]
-            for n in names:
-                docs[n] = ""
-        elif line.strip():
-            for n in names:
-                docs[n] = (docs[n] + " " + line.strip()).strip()
-    inherited = _param_docs(AutoEncoder) if cls is not AutoEncoder else {}
-    out = {}
-    for name, text in docs.items():
-        if (not text or text.startswith("As for")) and name in inherited:
-            text = inherited[name]
-        text = _RST.sub(lambda m: m.group(1) or m.group(2), text)
-        # A sentence ends at ". " or "; ", not after "e.g." or "et al.".
-        sentences = re.split(r"(?<!\be\.g\.)(?<!\bi\.e\.)(?<!\bal\.)(?<=[.;])\s", text,
-                             maxsplit=2)
-        # A terse first sentence ("Dense only.") takes the next one with it.
-        short = len(sentences) > 1 and len(sentences[0]) < 25
-        out[name] = " ".join(sentences[:2] if short else sentences[:1]).rstrip(".;")
-    return out
-
-
-def _parse_sizes(text: str, option: str, *, auto: bool) -> tuple[int, ...] | str:
-    """``"512,128"`` -> ``(512, 128)``; ``""`` or ``"none"`` -> ``()``; ``"auto"`` stays."""
-    text = text.strip()
-    if text.lower() in ("", "none", "()"):
-        return ()
-    if auto and text.lower() == "auto":
-        return "auto"
-    try:
-        return tuple(int(s) for s in text.split(","))
-    except ValueError:
-        raise typer.BadParameter(
-            f"{text!r} is not a comma-separated list of integers such as 512,128"
-            + (" (or auto, or '' / none for none)" if auto else ""),
-            param_hint=f"'{option}'",
-        ) from None
-
-
-_PYTHON_ONLY = {
-    "encoder": "a torch.nn.Module: Python code, not a command-line value",
-    "decoder": "a torch.nn.Module: Python code, not a command-line value",
-    "warm_start": "each run fits a new model; continue one in Python",
-    "autoencoder": "the classifier's own options build it (--components, --autoencoder)",
-}
-"""Estimator parameters the command line does not offer, and why."""
-
-_LONG_CHOICES = 30
-"""Choices whose list is longer than this many characters are named in the help text, with
-a short metavar, so every help line fits 80 columns."""
-
-
-def _option(name: str, constraints: list, default, help_text: str, panel: str):
-    """``(annotation, default, to_value)`` of the typer option for one parameter."""
-    flags = _FLAGS.get(name, (f"--{name.replace('_', '-')}",))
-    nullable = None in constraints
-    kinds = [c for c in constraints if c is not None and c != "callable"]
-    to_value = None
-    info = dict(help=help_text, rich_help_panel=panel)
-    if "boolean" in kinds:
-        flag = flags[0].removeprefix("--")
-        kind, flags = bool, (f"--{flag}/--no-{flag}",)
-    elif "verbose" in kinds:
-        kind, info["count"] = int, True
-    elif "random_state" in kinds:
-        kind = int | None
-    elif any(isinstance(c, SizeTuple) for c in kinds):
-        auto = any(isinstance(c, StrOptions) and "auto" in c.options for c in kinds)
-        kind, default = (str | None if nullable else str), (
-            None if default is None else default if isinstance(default, str)
-            else ",".join(map(str, default)))
-        to_value = functools.partial(_parse_sizes, option=flags[0], auto=auto)
-    elif any(isinstance(c, StrOptions) for c in kinds):
-        choices = sorted(next(c for c in kinds if isinstance(c, StrOptions)).options)
-        choices += ["none"] if nullable else []
-        if len("|".join(choices)) > _LONG_CHOICES:  # listed in the help, not the metavar
-            kind, info["metavar"] = str, "<name>"
-            info["help"] = f"{help_text}. One of: {', '.join(choices)}"
-        else:
-            kind = Literal[tuple(choices)]
-        default = "none" if default is None else default
-        to_value = (lambda v: None if v == "none" else v) if nullable else None
-    elif any(isinstance(c, Interval) for c in kinds):
-        interval = next(c for c in kinds if isinstance(c, Interval))
-        kind = int if issubclass(interval.type, numbers.Integral) else float
-        kind = kind | None if nullable else kind
-    else:  # free strings: devices, paths
-        kind = str | None if nullable else str
-    annotation = Annotated[kind, typer.Option(*flags, **info)]
-    return annotation, default, to_value
-
-
-def estimator_options(cls, panel: str):
-    """Decorator: give a command one option per constructor parameter of ``cls``.
-
-    The command receives them as ``params``, a dict ready for ``cls(**params)``.
-    """
-    constraints = cls._parameter_constraints
-    # In the constructor's order, as the docstring lists them.
-    defaults = {name: p.default for name, p in inspect.signature(cls).parameters.items()}
-    docs = _param_docs(cls)
-
-    def decorate(func):
-        own = [p for p in inspect.signature(func, eval_str=True).parameters.values()
-               if p.name != "params"]
-        options, converters = [], {}
-        for name in [n for n in defaults if n not in _PYTHON_ONLY]:
-            annotation, default, to_value = _option(
-                name, constraints[name], defaults[name], docs.get(name, ""), panel)
-            options.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY,
-                                             default=default, annotation=annotation))
-            converters[name] = to_value
-
-        @functools.wraps(func)
-        def command(**kwargs):
-            params = {}
-            for name, to_value in converters.items():
-                value = kwargs.pop(name)
-                params[name] = to_value(value) if to_value is not None and value is not None \
-                    else value
-            return func(**kwargs, params=params)
-
-        signature = inspect.Signature([*own, *options])
-        command.__signature__ = signature
-        command.__annotations__ = {p.name: p.annotation for p in signature.parameters.values()}
-        del command.__wrapped__  # typer must see the options, not func's signature
-        return command
-
-    return decorate
-
-
 def _write_codes(path: Path, Z: np.ndarray, names) -> None:
     if path.suffix.lower() == ".npy":
         buf = io.BytesIO()
@@ -288,7 +196,7 @@ def _print_run(run) -> None:
     typer.echo(f"test split of {run.metrics['dataset']['name']}, "
                f"{run.metrics['dataset']['test_shape'][0]} rows:")
     typer.echo(str(run.comparison))
-    typer.echo(f"\nrun saved to {run.path}/: model (config.json, model.safetensors), "
+    typer.echo(f"\nrun saved to {run.path}/: model (config.json, model-*.safetensors), "
                "metrics.json, loss.png")
 
 
@@ -299,46 +207,123 @@ def train(
     data: Annotated[str, typer.Option("--data", help=_DATA_HELP, show_default=False)],
     out: Annotated[Path, typer.Option("--out", help="Run directory to write.")],
     params: dict,
+    label: Label = None,
+    drop: Drop = None,
+    rows: Rows = None,
+    header: Header = "infer",
+    sep: Sep = None,
+    resume: Annotated[bool, typer.Option(
+        "--resume", help="Continue the run in --out from its checkpoint (same options), "
+        "ending where an uninterrupted run ends.")] = False,
+    dist_timeout: Annotated[float | None, typer.Option(
+        "--dist-timeout", help="Under torchrun: seconds a process waits for the others "
+        f"before the run fails [default: ${distributed.TIMEOUT_ENV} or "
+        f"{distributed.DEFAULT_TIMEOUT:g}].", show_default=False)] = None,
 ) -> None:
-    """Fit an autoencoder on a dataset's train split; save it with metrics and a loss plot."""
+    """Fit an autoencoder on a dataset's train split; save it with metrics and a loss plot.
+
+    A checkpoint is written into the run directory after every epoch (or into
+    --checkpoint-dir); Ctrl-C or SIGTERM stops at the end of the step under way and writes
+    the best model so far; --resume continues.
+    """
+    if params["checkpoint_dir"] is None:
+        params["checkpoint_dir"] = str(out)
     est = AutoEncoder(**params)
     validate_params(est)  # bad values fail now, before a dataset is loaded or downloaded
-    distributed.init_from_env(est.device)  # under torchrun: one of several processes
+    options = _data_options(label, drop, rows, header, sep)
+    if resume and not (Path(est.checkpoint_dir) / CHECKPOINT).is_file():
+        if is_complete(out):
+            typer.echo(f"{out} is complete (model and metrics): nothing to resume")
+            return
+        raise ValueError(f"--resume: there is no checkpoint in {est.checkpoint_dir} to resume "
+                         "from; run the same command without --resume to start the run")
+    distributed.init_from_env(est.device, dist_timeout)  # under torchrun: one of several
     try:
         if not distributed.is_main():
             est.set_params(verbose=0)  # one progress bar: rank 0's
-        dataset = load_dataset(data)
+        dataset = load_dataset(data, **options)
         if distributed.is_main():
             n, d = dataset.X_train.shape
             world = distributed.rank_info()[1]
             on = f", {world} processes" if world > 1 else ""
-            typer.echo(f"fitting {est!r} on {dataset.name} ({n} rows x {d} features{on})...")
-        run = fit_run(est, dataset, out)
+            verb = "resuming" if resume else "fitting"
+            typer.echo(f"{verb} {est!r} on {dataset.name} ({n} rows x {d} features{on})...")
+        try:
+            run = fit_run(est, dataset, out, resume=resume)
+        except FitInterrupted as err:
+            raise typer.Exit(_interrupted(err, out, est.checkpoint_dir)) from None
         if run is not None:
             _print_run(run)
-    finally:
-        distributed.teardown()
+    except BaseException:
+        distributed.teardown(wait=False)  # a peer may never come to the barrier
+        raise
+    distributed.teardown()
 
 
-_ROWS_HELP = ("Train on at most this many rows of the train split (a fixed random "
-              "subset); the test split stays whole.")
+def _interrupted(err: FitInterrupted, out: Path, checkpoint_dir) -> int:
+    """Write what a stopped fit kept, say where, and return the exit code (128 + signal)."""
+    code = 128 + int(err.signum)
+    if not distributed.is_main():
+        return code
+    name = signal.Signals(err.signum).name
+    partial = err.estimator
+    if partial is not None:
+        write_run(out, partial, None)
+        kept = kept_record(partial.history_)["epoch"]
+        typer.echo(f"\n{name}: stopped; the model kept so far (epoch {kept}) is saved "
+                   f"in {out}/ (config.json)", err=True)
+    else:
+        typer.echo(f"\n{name}: stopped before the first epoch ended; no model to save", err=True)
+    info = checkpoint_info(checkpoint_dir) or {}
+    loop = info.get("loop") if isinstance(info.get("loop"), dict) else {}
+    if loop:
+        typer.echo(f"checkpoint of epoch {loop.get('epoch')} (restart "
+                   f"{int(info.get('restart', 0)) + 1}) in {checkpoint_dir}/checkpoint.json; "
+                   "continue with the same command and --resume", err=True)
+    return code
+
+
+def _autoencoder_run(run: Path, command: str) -> None:
+    """Refuse a run that holds a classifier or a detector: ``command`` needs codes and
+    reconstructions."""
+    cls = saved_class(run)
+    if cls is EncoderClassifier:
+        raise ValueError(
+            f"{run} holds an EncoderClassifier, but '{command}' needs an autoencoder "
+            "(AutoEncoder or VariationalAutoEncoder): its codes and reconstructions. Pass the "
+            "run of the autoencoder the classifier was built on."
+        )
+    if cls is OutlierDetector:
+        raise ValueError(
+            f"{run} holds an OutlierDetector, but '{command}' needs an autoencoder "
+            "(AutoEncoder or VariationalAutoEncoder); score rows with 'aekit score RUN FILE "
+            "--out scores.csv' (its report is the run's report.html)."
+        )
+
+
 _DataOption = Annotated[str, typer.Option("--data", help=_DATA_HELP, show_default=False)]
 _OutOption = Annotated[Path, typer.Option("--out", help="Run directory to write.")]
-_RowsOption = Annotated[int | None, typer.Option("--rows", help=_ROWS_HELP, show_default=False)]
 
 
-def _fit_and_print(est, data: str, out: Path, rows: int | None, fit, label=None):
-    """Validate, load (and subsample) the data, fit under torchrun too, print the run."""
+def _fit_and_print(est, data: str, out: Path, options: dict, fit) -> None:
+    """What ``train`` does for another estimator: validate, load the data (``options``:
+    :func:`load_dataset`'s keywords), fit (under torchrun too), print the run."""
+    if "checkpoint_dir" in est.get_params() and est.checkpoint_dir is None:
+        est.set_params(checkpoint_dir=str(out))  # as train: Ctrl-C keeps the best so far
     validate_params(est)  # bad values fail now, before a dataset is loaded or downloaded
     distributed.init_from_env(est.device)  # under torchrun: one of several processes
     try:
         if not distributed.is_main():
             est.set_params(verbose=0)  # one progress bar: rank 0's
-        dataset = subsample(select_label(load_dataset(data), label), rows)
+        dataset = load_dataset(data, **options)
         if distributed.is_main():
             n, d = dataset.X_train.shape
             typer.echo(f"fitting {est!r} on {dataset.name} ({n} rows x {d} features)...")
-        run = fit(est, dataset, out)
+        try:
+            run = fit(est, dataset, out)
+        except FitInterrupted as err:
+            raise typer.Exit(_interrupted(err, out, getattr(est, "checkpoint_dir", out))) \
+                from None
         if run is not None and run.comparison is not None:
             _print_run(run)
         elif run is not None:
@@ -348,8 +333,10 @@ def _fit_and_print(est, data: str, out: Path, rows: int | None, fit, label=None)
                        f" rows (train {m['train_accuracy']:.4f}; always the most frequent "
                        f"label: {m['chance']:.4f})")
             typer.echo(f"\nrun saved to {run.path}/: model, metrics.json, loss.png")
-    finally:
-        distributed.teardown()
+    except BaseException:
+        distributed.teardown(wait=False)  # a peer may never come to the barrier
+        raise
+    distributed.teardown()
 
 
 @app.command("train-vae")
@@ -358,10 +345,15 @@ def train_vae(
     data: _DataOption,
     out: _OutOption,
     params: dict,
-    rows: _RowsOption = None,
+    label: Label = None,
+    drop: Drop = None,
+    rows: Rows = None,
+    header: Header = "infer",
+    sep: Sep = None,
 ) -> None:
     """Fit a variational autoencoder on a dataset's train split; save it as train does."""
-    _fit_and_print(VariationalAutoEncoder(**params), data, out, rows, fit_run)
+    _fit_and_print(VariationalAutoEncoder(**params), data, out,
+                   _data_options(label, drop, rows, header, sep), fit_run)
 
 
 @app.command("train-classifier")
@@ -376,19 +368,21 @@ def train_classifier(
         show_default=False)] = None,
     components: Annotated[int, typer.Option(
         help="Code size of the new autoencoder (without --autoencoder).")] = 16,
-    label: Annotated[str | None, typer.Option(
-        help="Column holding the labels (a name from the CSV header, or an index); "
-        "named datasets bring their own.", show_default=False)] = None,
-    rows: _RowsOption = None,
+    label: Label = None,
+    drop: Drop = None,
+    rows: Rows = None,
+    header: Header = "infer",
+    sep: Sep = None,
 ) -> None:
     """Fit a classifier on an autoencoder's encoder (labelled data); save and score it."""
     if autoencoder is not None:
+        _autoencoder_run(autoencoder, "train-classifier --autoencoder")
         ae = load(autoencoder, device=params["device"])
     else:
         ae = AutoEncoder(n_components=components, random_state=params["random_state"],
                          device=params["device"], precision=params["precision"])
-    _fit_and_print(EncoderClassifier(ae, **params), data, out, rows, fit_classifier_run,
-                   label)
+    _fit_and_print(EncoderClassifier(ae, **params), data, out,
+                   _data_options(label, drop, rows, header, sep), fit_classifier_run)
 
 
 @app.command()
@@ -396,8 +390,9 @@ def encode(
     run: Annotated[Path, typer.Argument(metavar="RUN", help="Directory of a saved model.")],
     input_path: Annotated[Path, typer.Argument(
         metavar="INPUT", show_default=False,
-        help="Rows to encode: .npy, .npz, .csv, Parquet, or a directory of .npy or Parquet "
-        "shards; .npy and Parquet are read chunk by chunk (larger than memory is fine).",
+        help="Rows to encode: .npy, .npz, .csv/.tsv/.txt (columns matched by name), Parquet, or "
+        "a directory of .npy or Parquet shards; .npy and Parquet are read chunk by chunk "
+        "(larger than memory is fine).",
     )],
     out: Annotated[Path, typer.Option("--out", help="Codes file to write: .npy or .csv.")],
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
@@ -405,11 +400,15 @@ def encode(
         help="Rows read at once from INPUT; default: the model's chunk_rows.",
         show_default=False,
     )] = None,
+    header: Header = "infer",
+    sep: Sep = None,
 ) -> None:
-    """Encode the rows of INPUT with the model in RUN; write the codes to --out."""
+    """Encode the rows of INPUT with the model in RUN; write the codes to --out (one row of
+    codes per row of INPUT)."""
     if out.suffix.lower() not in _CODE_SUFFIXES:
         raise ValueError(f"--out {out}: codes are written as .npy or .csv, "
                          f"not {out.suffix or '(no extension)'!r}")
+    _autoencoder_run(run, "encode")
     est = load(run, device=device)
     if chunk_rows is not None and chunk_rows < 1:
         raise typer.BadParameter(f"must be > 0, got {chunk_rows}", param_hint="'--chunk-rows'")
@@ -424,6 +423,12 @@ def encode(
             Z = np.concatenate(list(codes))
             _write_codes(out, Z, est.get_feature_names_out())
             shape = Z.shape
+    elif input_path.suffix.lower() in TABLE_SUFFIXES:
+        options = _data_options(None, None, None, header, sep)
+        frame = read_table(input_path, header=options["header"], sep=options["sep"])
+        Z = est.transform(_matched_columns(est, frame, input_path))
+        _write_codes(out, Z, est.get_feature_names_out())
+        shape = Z.shape
     else:
         X = read_array(input_path).X
         if X.ndim > 2:  # images (n, height, width), flattened as load_dataset does
@@ -434,15 +439,36 @@ def encode(
     typer.echo(f"wrote codes of shape {tuple(shape)} to {out}")
 
 
+def _matched_columns(est, frame, path: Path):
+    """The columns of ``frame`` the model was fitted on, by name and in its order (a label
+    or other extra columns are left out); a model fitted on an array takes them all."""
+    names = getattr(est, "feature_names_in_", None)
+    if names is None:
+        return frame if getattr(est, "columns_", None) else frame.to_numpy(dtype=np.float64)
+    missing = [n for n in names if n not in frame.columns]
+    if missing:
+        shown = ", ".join(map(repr, missing[:8])) + (", ..." if len(missing) > 8 else "")
+        raise ValueError(f"{path}: no column named {shown}, which the model was fitted on; "
+                         f"its columns are {', '.join(map(str, frame.columns[:12]))}"
+                         + (", ..." if frame.shape[1] > 12 else ""))
+    return frame[list(names)]
+
+
 @app.command()
 def compare(
     run: Annotated[Path, typer.Argument(metavar="RUN", help="Directory of a saved model.")],
     data: Annotated[str, typer.Option("--data", help=_DATA_HELP, show_default=False)],
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    label: Label = None,
+    drop: Drop = None,
+    rows: Rows = None,
+    header: Header = "infer",
+    sep: Sep = None,
 ) -> None:
-    """Compare the model in RUN with PCA (same k) on a dataset's test split."""
+    """Compare the model in RUN with PCA (same k, same scaling) on a dataset's test split."""
+    _autoencoder_run(run, "compare")
     est = load(run, device=device)
-    ds = load_dataset(data)
+    ds = _load_data(data, run, _data_options(label, drop, rows, header, sep))
     comparison = compare_with_pca(est, ds.X_train, ds.X_test, fit=False)
     typer.echo(f"test split of {ds.name}, {len(ds.X_test)} rows "
                f"(PCA fitted on the {len(ds.X_train)} train rows):")
@@ -457,10 +483,34 @@ def report(
         "--out", help="HTML file to write (default: RUN/report.html).", show_default=False,
     )] = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    label: Label = None,
+    drop: Drop = None,
+    rows: Rows = None,
+    header: Header = "infer",
+    sep: Sep = None,
 ) -> None:
     """Write one self-contained HTML page on the model in RUN: AE vs PCA, diagnostics, plots."""
-    path = write_report(run, data, out, device=device)
+    _autoencoder_run(run, "report")
+    dataset = _load_data(data, run, _data_options(label, drop, rows, header, sep))
+    path = write_report(run, dataset, out, device=device)
     typer.echo(f"wrote {path} (self-contained; open it in any browser)")
+
+
+@app.command()
+def export(
+    run: Annotated[Path, typer.Argument(metavar="RUN", help="Directory of a saved model.")],
+    out: Annotated[Path, typer.Option("--out", help="Directory to write the .onnx files to.")],
+    opset: Annotated[int, typer.Option(help="ONNX opset version.")] = 17,
+) -> None:
+    """Export the model in RUN to ONNX: encoder.onnx and decoder.onnx, scaling inside.
+
+    A classifier's run gives classifier.onnx (rows in, class probabilities out).
+    """
+    paths = export_onnx(load(run, device="cpu"), out, opset=opset)
+    io_names = {"encoder": "x -> codes", "decoder": "z -> x_hat",
+                "classifier": "x -> probabilities"}
+    for name, path in paths.items():
+        typer.echo(f"wrote {path} ({io_names[name]}, float32, any number of rows)")
 
 
 @app.command()
@@ -479,6 +529,111 @@ def demo(
                         title=f"{run.path.name}: AutoEncoder on digits")
     c = run.comparison
     typer.echo(f"\n{c.winner} wins: {c.verdict}, with the same 2 numbers per image "
-               f"(MSE {c.ae_mse:.4f} vs {c.pca_mse:.4f}).")
+               f"(error {c.ae_error:.4f} vs {c.pca_error:.4f} in standardised pixels; "
+               f"MSE {c.ae_mse:.4f} vs {c.pca_mse:.4f} in pixel units).")
     typer.echo(f"report: {page} (plots, diagnostics, AE vs PCA; opens offline)")
     typer.echo(f"next: aekit encode {out} rows.npy --out codes.npy")
+
+
+# --------------------------------------------------------------------------- detectors
+_ROWS_HELP = ("Rows: a .csv/.tsv/.txt file (text columns are categories; --header, --sep), "
+              ".npy or .npz (an .npz 'y' array is taken as labels)")
+_LABEL_HELP = ("A column of labels, kept out of the detector and used to measure it: 0/1 "
+               "(1: anomaly), 1/-1 (-1: anomaly), or values of which 'normal' (else the most "
+               "frequent) is the normal one.")
+DetectLabel = Annotated[str | None, typer.Option("--label", help=_LABEL_HELP,
+                                                 show_default=False, rich_help_panel=_TABLE)]
+
+
+def _read_rows(path: Path, options: dict):
+    """``(X, anomaly)``: every row of a file (a text file's as a DataFrame, its text columns
+    categories, without ``options``' label and dropped columns) and its labels as booleans
+    (the label column, or an .npz file's ``y``), or None."""
+    X, y, _, _ = read_rows(path, label=options["label"], drop=options["drop"],
+                           header=options["header"], sep=options["sep"])
+    return X, None if y is None else anomaly_labels(y)
+
+
+def _detector_columns(detector, X, path: Path):
+    """``X`` with the detector's columns: by name, in its order (extra columns are left
+    out); a file without a header row (columns 1, 2, ...) is taken in the fitted order."""
+    names = getattr(detector, "feature_names_in_", None)
+    if not hasattr(X, "columns"):
+        return X
+    positions = [str(j + 1) for j in range(X.shape[1])]
+    if names is not None and list(X.columns) == positions and len(names) == X.shape[1] \
+            and list(names) != positions:
+        X = X.set_axis(list(names), axis=1)
+    return _matched_columns(detector, X, path)
+
+
+@app.command()
+@estimator_options(OutlierDetector, "Detector (OutlierDetector parameters)")
+def detect(
+    data: Annotated[Path, typer.Option("--data", help=_ROWS_HELP, show_default=False)],
+    out: Annotated[Path, typer.Option("--out", help="Run directory to write.")],
+    params: dict,
+    label: DetectLabel = None,
+    drop: Drop = None,
+    header: Header = "infer",
+    sep: Sep = None,
+    top: Annotated[int, typer.Option("--top", min=1, help="Top columns per row in "
+                                     f"{SCORES}.")] = 3,
+) -> None:
+    """Fit an anomaly detector on the rows of a file; write the run: model, scores, report."""
+    detector = OutlierDetector(**params)
+    validate_params(detector)  # bad values fail now, before the file is read
+    check_out_dir(out)
+    X, anomaly = _read_rows(data, _data_options(label, drop, None, header, sep))
+    typer.echo(f"fitting {detector!r} on {data.name} ({X.shape[0]} rows x {X.shape[1]} "
+               "columns)...")
+    run = fit_detector_run(detector, X, out, name=data.name, anomaly=anomaly, n_features=top)
+    m = run.metrics
+    page = write_detector_report(
+        detector, X, run.path / REPORT, anomaly=anomaly, title=f"{run.path.name}: "
+        f"OutlierDetector on {data.name}",
+        run_info={"wall-clock fit seconds": f"{m['fit_seconds']:.3f}"})
+    typer.echo(f"fitted in {m['fit_seconds']:.1f} s; {m['n_flagged']} of {X.shape[0]} rows "
+               f"({m['share_flagged']:.1%}) flagged above the threshold "
+               f"{detector.threshold_:.4g}")
+    if anomaly is not None and m["labels"]["roc_auc"] is not None:
+        typer.echo(f"against the labels ({m['labels']['n_anomalies']} anomalies): ROC-AUC "
+                   f"{m['labels']['roc_auc']:.4f}, average precision "
+                   f"{m['labels']['average_precision']:.4f} (baselines: see the report)")
+    typer.echo(f"run saved to {run.path}/: model, {SCORES}, metrics.json, loss.png; "
+               f"report: {page}")
+    typer.echo(f"next: aekit score {out} new_rows{Path(data).suffix} --out scores.csv")
+
+
+@app.command()
+def score(
+    run: Annotated[Path, typer.Argument(metavar="RUN", help="Directory of a saved detector.")],
+    input_path: Annotated[Path, typer.Argument(metavar="FILE", help=_ROWS_HELP,
+                                               show_default=False)],
+    out: Annotated[Path, typer.Option("--out", help="CSV file to write.")],
+    label: DetectLabel = None,
+    header: Header = "infer",
+    sep: Sep = None,
+    top: Annotated[int, typer.Option("--top", min=1, help="Top columns per row.")] = 3,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+) -> None:
+    """Score the rows of FILE with the detector in RUN: per row its anomaly score, label
+    (-1 outlier, 1 inlier) and top columns, to a CSV file."""
+    if out.suffix.lower() != ".csv":
+        raise ValueError(f"--out {out}: scores are written as .csv, "
+                         f"not {out.suffix or '(no extension)'!r}")
+    detector = load(run, device=device)
+    if not isinstance(detector, OutlierDetector):
+        raise ValueError(f"{run} holds a {type(detector).__name__}, not an OutlierDetector; "
+                         "make one with aekit detect")
+    X, anomaly = _read_rows(input_path, _data_options(label, None, None, header, sep))
+    X = _detector_columns(detector, X, input_path)
+    write_scores(out, detector, X, n_features=top)
+    flagged = int((detector.predict(X) == -1).sum())
+    typer.echo(f"wrote the scores of {X.shape[0]} rows to {out}: {flagged} "
+               f"({flagged / X.shape[0]:.1%}) flagged")
+    if anomaly is not None:
+        m = detection_metrics(anomaly, -detector.score_samples(X))
+        if m["roc_auc"] is not None:
+            typer.echo(f"against the labels: ROC-AUC {m['roc_auc']:.4f}, average precision "
+                       f"{m['average_precision']:.4f}")

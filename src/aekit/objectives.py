@@ -7,6 +7,8 @@ the same row indices:
 - ``"x"``: the clean rows in network units (what a reconstruction must give back);
 - ``"x_in"``: what the module sees, the corrupted rows when denoising, else ``"x"``;
 - ``"y"``: targets (class indices) when the loop was given them;
+- ``"mask"``: 1 where a numeric cell was observed, 0 where it was imputed
+  (``missing="impute"``), for the table objectives, which leave imputed cells out;
 - ``"w"``: row weights (``sample_weight``, mean 1 over the training rows) when given:
   losses are then weighted means over rows.
 
@@ -24,13 +26,15 @@ freely.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from . import losses
+from .nn.layers import Scaler
+from .nn.tabular import has_table
 from .nn.variational import reparameterize
 
 Batch = dict[str, torch.Tensor]
@@ -67,13 +71,13 @@ class Reconstruction:
     l1: float = 0.0
 
     def __call__(self, module: nn.Module, batch: Batch, epoch: int | None = None) -> dict:
-        x_in, x = batch["x_in"], batch["x"]
+        x_in = batch["x_in"]
         if self.contractive > 0:
             z, jacobian = encode_with_jacobian(module.encoder, x_in)
         else:
             z = module.encoder(x_in)
         x_hat = module.decoder(z)
-        reconstruction = losses.reconstruction(x_hat, x, self.loss, batch.get("w"))
+        reconstruction = self.reconstruction_term(module, x_hat, batch)
         loss, terms = reconstruction, {}
         if self.sparsity == "l1":
             terms["sparsity"] = losses.l1_activity(z)
@@ -92,19 +96,29 @@ class Reconstruction:
             loss = loss + self.l1 * terms["l1"]
         if terms:
             terms["reconstruction"] = reconstruction
-        return {"loss": loss, **terms, **caller_mse(module, x_hat, x)}
+        return {"loss": loss, **terms, **caller_mse(module, x_hat, batch["x"])}
+
+    def reconstruction_term(self, module: nn.Module, x_hat: torch.Tensor, batch: Batch):
+        """The reconstruction loss of ``x_hat`` against ``batch["x"]`` (a scalar; the
+        weighted mean over rows when the batch has weights ``"w"``)."""
+        return losses.reconstruction(x_hat, batch["x"], self.loss, batch.get("w"))
 
 
 def caller_mse(module: nn.Module, x_hat: torch.Tensor, x: torch.Tensor) -> dict:
     """``{"caller_mse": ...}``: the mean squared error per element in the caller's units,
-    for the history; empty when the module's scaler works per row (``"sample"``).
+    for the history; empty when the module's scaler is not affine per feature
+    (``"sample"``, ``"quantile"``, ``"log"``, ``"auto"`` with a logged column) or a table's.
 
     The scaled error times each feature's scale: exact for the per-feature scalers, and
     not differentiated (a record, not a term of the loss).
     """
     scaler = getattr(module, "scaler", None)
-    kind = getattr(scaler, "kind", "sample")
-    if kind == "sample":
+    if not isinstance(scaler, Scaler) or has_table(module):
+        return {}
+    # Exact for the scalers that are affine per feature; the others bend the units.
+    kind = scaler.kind
+    if kind not in (None, "standard", "minmax", "robust", "auto") or (
+            kind == "auto" and bool(scaler.logged.any())):
         return {}
     with torch.no_grad():
         diff = x_hat.detach().float().reshape(len(x), -1) - x.float().reshape(len(x), -1)
@@ -165,25 +179,33 @@ class ELBO:
     warmup_epochs: int = 0
 
     def per_row(self, module: nn.Module, x_in: torch.Tensor, x: torch.Tensor, *,
-                sample: bool) -> tuple[torch.Tensor, torch.Tensor]:
+                sample: bool, mask: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-row reconstruction loss and KL, each (n,), scaled units.
 
-        ``sample``: decode a reparameterised posterior draw, else the mean.
+        ``sample``: decode a reparameterised posterior draw, else the mean. ``mask``: 1
+        where a numeric cell was observed (tables with imputed cells).
         """
-        reconstruction, kl, _ = self._per_row(module, x_in, x, sample=sample)
+        reconstruction, kl, _ = self._per_row(module, x_in, x, sample=sample, mask=mask)
         return reconstruction, kl
 
-    def _per_row(self, module, x_in, x, *, sample: bool):
+    def _per_row(self, module, x_in, x, *, sample: bool, mask=None):
         mean, log_var = module.encoder.distribution(x_in)
         z = reparameterize(mean, log_var) if sample else mean
         x_hat = module.decoder(z)
-        reconstruction = losses.reconstruction_per_row(x_hat, x, self.loss)
+        reconstruction = self.reconstruction_per_row(module, x_hat, x, mask)
         return reconstruction, losses.gaussian_kl(mean, log_var).sum(1), x_hat
+
+    def reconstruction_per_row(self, module: nn.Module, x_hat: torch.Tensor, x: torch.Tensor,
+                               mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Each row's reconstruction negative log-likelihood (up to a constant), (n,)."""
+        return losses.reconstruction_per_row(x_hat, x, self.loss)
 
     def __call__(self, module: nn.Module, batch: Batch, epoch: int | None = None) -> dict:
         x, w = batch["x"], batch.get("w")
         reconstruction, kl, x_hat = self._per_row(module, batch["x_in"], x,
-                                                  sample=module.training)
+                                                  sample=module.training,
+                                                  mask=batch.get("mask"))
         weight = kl_weight(epoch, self.beta, self.warmup_epochs)
         reconstruction = losses.weighted_mean(reconstruction, w)
         kl = losses.weighted_mean(kl, w)
@@ -209,3 +231,98 @@ class CrossEntropy:
             "loss": loss,
             "accuracy": (logits.argmax(1) == y).float().mean(),
         }
+
+
+# --------------------------------------------------------------------------- tables
+def _table_terms(module: nn.Module, x_hat: torch.Tensor, x: torch.Tensor, mask):
+    """Per-row loss of a table (see :func:`aekit.losses.table_per_row`) and its number of
+    columns. A module without categorical columns (rows with imputed cells) is all
+    numeric, each column weighted 1."""
+    scaler = module.scaler
+    if has_table(module):
+        pad = None if scaler.uniform else scaler.pad_index
+        per_row = losses.table_per_row(x_hat, x, scaler.weights, n_numeric=scaler.n_numeric,
+                                       pad_index=pad, mask=mask)
+        return per_row, scaler.n_features
+    weights = torch.ones(x.shape[1], device=x.device)
+    return losses.table_per_row(x_hat, x, weights, n_numeric=x.shape[1], mask=mask), x.shape[1]
+
+
+@dataclass(frozen=True)
+class TabularReconstruction(Reconstruction):
+    """:class:`Reconstruction` of a table: per column type, and imputed cells left out.
+
+    The loss is the mean over rows and columns of each column's term: a numeric column's
+    squared error in network units over its training variance (so predicting its mean
+    costs 1; imputed cells, where ``batch["mask"]`` is 0, cost 0), a categorical column's
+    cross-entropy in nats (predicting its frequencies costs its entropy), divided by
+    ``entropy / 3`` beyond 3 nats (:data:`aekit.nn.tabular.ENTROPY_CAP`). No column
+    dominates by its units, and no block by its number of categories: a cross-entropy's
+    gradient on the logits is bounded, and a column of many categories counts like one
+    of 20. (Measured on NSL-KDD: dividing every cross-entropy by its entropy instead gave
+    the service column 0.86 accuracy instead of 0.87 and a 37% higher scaled error.)
+    """
+
+    def reconstruction_term(self, module: nn.Module, x_hat: torch.Tensor, batch: Batch):
+        per_row, n_columns = _table_terms(module, x_hat, batch["x"], batch.get("mask"))
+        return losses.weighted_mean(per_row, batch.get("w")) / n_columns
+
+
+@dataclass(frozen=True)
+class TabularELBO(ELBO):
+    """:class:`ELBO` of a table: the reconstruction term is the sum of the numeric columns'
+    squared errors (a Gaussian likelihood, as ``loss="mse"``; imputed cells left out) and
+    of the categorical columns' cross-entropies (their exact categorical likelihood)."""
+
+    def reconstruction_per_row(self, module: nn.Module, x_hat: torch.Tensor, x: torch.Tensor,
+                               mask: torch.Tensor | None = None) -> torch.Tensor:
+        scaler = module.scaler
+        if not has_table(module):
+            numeric = (x_hat.float() - x.float()).square()
+            return (numeric * mask if mask is not None else numeric).sum(1)
+        n_num = scaler.n_numeric
+        weights = torch.ones_like(scaler.weights)
+        pad = None if scaler.uniform else scaler.pad_index
+        return losses.table_per_row(x_hat, x, weights, n_numeric=n_num, pad_index=pad, mask=mask)
+
+
+def for_table(objective):
+    """The table version of ``objective`` (same parameters): :class:`TabularReconstruction`
+    for a :class:`Reconstruction`, :class:`TabularELBO` for an :class:`ELBO`."""
+    if isinstance(objective, (TabularReconstruction, TabularELBO)):
+        return objective
+    for plain, table in ((Reconstruction, TabularReconstruction), (ELBO, TabularELBO)):
+        if isinstance(objective, plain):
+            return table(**{f.name: getattr(objective, f.name) for f in fields(objective)})
+    raise TypeError(f"{type(objective).__name__} has no version for tables")
+
+
+@dataclass(frozen=True)
+class EnsembleReconstruction:
+    """Mean error per column (``module.column_errors``: squared errors) of each member of an
+    ensemble on its own rows, averaged over the members
+    (:class:`aekit.nn.ensemble.EnsembleAutoEncoder`).
+
+    ``batch["x"]`` is (n, M, d): row ``i`` of member ``m`` is ``x[i, m]``, so one batch draw
+    gives every member a batch of its own rows. ``batch["w"]`` (n, M), when given, weighs
+    each member's rows (0: a row trimmed from its training). In evaluation (``epoch`` None)
+    without weights, each member's ``trim`` share of worst-reconstructed rows is left out
+    of the loss: a hold-out that may hold anomalies is judged on its clean-looking rows.
+    """
+
+    trim: float = 0.0
+
+    def __call__(self, module: nn.Module, batch: Batch, epoch: int | None = None) -> dict:
+        x_in, x = batch["x_in"].transpose(0, 1), batch["x"].transpose(0, 1)  # (M, n, d)
+        err = module.column_errors(x_in, x)[0].mean(2)  # (M, n)
+        weights = batch.get("w")
+        if weights is not None:
+            weights = weights.t().to(err.dtype)
+        elif epoch is None and self.trim > 0 and err.shape[1] > 1:
+            n_kept = max(1, round((1 - self.trim) * err.shape[1]))
+            cut = err.detach().kthvalue(n_kept, dim=1, keepdim=True).values
+            weights = (err.detach() <= cut).to(err.dtype)
+        if weights is None:
+            return {"loss": err.mean()}
+        per_member = (err * weights).sum(1) / weights.sum(1).clamp_min(1.0)
+        return {"loss": per_member.mean()}

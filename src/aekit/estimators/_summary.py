@@ -33,8 +33,9 @@ class SummaryMixin:
                      if dtype == torch.bfloat16 else "float32")
         notes = []
         scaler = getattr(self.module_, "scaler", None)
-        if scaler is not None and scaler.kind is not None:
-            notes.append(f"scaler={scaler.kind!r}: {scaler.offset.numel() * 2:,} statistics "
+        statistics = sum(b.numel() for b in scaler.buffers()) if scaler is not None else 0
+        if statistics:
+            notes.append(f"scaler={getattr(self, 'scaler', None)!r}: {statistics:,} statistics "
                          "fitted in fit (buffers, not trained)")
         return ModelSummary(f"{type(self).__name__}: {shape}", layers, total, trainable,
                             precision, notes)

@@ -1,5 +1,6 @@
 """What ``fit`` takes besides ``X``: an explicit target, row weights, a hold-out of the
-caller's own, and the history of a continued (``warm_start``) fit.
+caller's own, and the model a ``warm_start`` fit continues; and the warning for an output
+activation that cannot reach the targets.
 
 Each is checked here once, with an error that says what was wrong and how to pass it, and
 turned into the aligned columns of the loop's batch dict (:mod:`aekit.objectives`):
@@ -8,12 +9,17 @@ turned into the aligned columns of the loop's batch dict (:mod:`aekit.objectives
 
 from __future__ import annotations
 
+import copy
+import hashlib
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 from sklearn.utils import check_array
 from sklearn.utils.validation import _check_sample_weight
 
 from .._checks import check_finite
+from ..diagnostics import user_warning
 
 
 def check_target(y, X_shape: tuple, n_features: int) -> np.ndarray | None:
@@ -97,3 +103,86 @@ def continued_history(previous: list[dict], new: list[dict]) -> list[dict]:
         if r["phase"] == "train":
             r["epoch"] += offset
     return previous + new
+
+
+def validation_columns(estimator, validation_data, scaler) -> dict:
+    """The loop's columns of ``validation_data`` (see ``fit``), checked as ``X`` is and
+    scaled like the training rows."""
+    X_val, y_val, w_val = unpack_validation_data(validation_data)
+    X_val, sample_shape, missing = estimator._check_rows(X_val, reset=False)
+    Y_val = check_target(y_val, (len(X_val), *sample_shape), X_val.shape[1])
+    target = scaler(estimator._to_tensor(Y_val)) if Y_val is not None else None
+    cols = columns(scaler(estimator._to_tensor(X_val)), target, check_weight(w_val, X_val))
+    if missing is not None:  # imputed cells: masked out of the loss, as in training
+        from ._tables import network_mask
+
+        cols["mask"] = network_mask(scaler, missing, estimator.device_)
+    return cols
+
+
+def fingerprints(Y: np.ndarray | None, w: np.ndarray | None) -> dict:
+    """SHA-256 of a target and of row weights, for a checkpoint's data fingerprint: a fit
+    resumes only with the same ones."""
+    return {key: hashlib.sha256(np.ascontiguousarray(v).tobytes()).hexdigest()
+            for key, v in (("y", Y), ("w", w)) if v is not None}
+
+
+def refuse_for_streams(y, sample_weight, validation_data, warm) -> None:
+    """What a fit on rows read from disk cannot take, as a ValueError."""
+    target = y is not None and np.ndim(y) > 1  # 1-D labels are ignored, as in memory
+    if target or sample_weight is not None or validation_data is not None or warm:
+        raise ValueError(
+            "a target y, sample_weight, validation_data and warm_start need X in memory; a "
+            "path or memmap X is read in chunks for a fresh, unweighted fit (load it with "
+            "np.load(path))."
+        )
+
+
+@dataclass
+class WarmStart:
+    """What a ``warm_start`` fit continues: a copy of the fitted module (trained in place,
+    so a failed fit leaves the estimator's own untouched), its history and its output
+    activation."""
+
+    module: torch.nn.Module
+    history: list
+    output_activation: str
+
+    def check(self, estimator) -> None:
+        """Refuse parameters or data that describe another network than the fitted one."""
+        estimator.output_activation_ = self.output_activation
+        fresh = estimator._build_module(estimator.n_features_in_).state_dict()
+        mine = self.module.state_dict()
+        if fresh.keys() != mine.keys() or any(fresh[k].shape != mine[k].shape for k in fresh):
+            raise ValueError(
+                "warm_start=True continues the fitted network, but the parameters or the "
+                "data now describe another one (n_components, hidden_layer_sizes, the "
+                "number of features...); set warm_start=False to fit a new network."
+            )
+
+
+def warm_start_point(estimator) -> WarmStart | None:
+    """The fitted model a ``warm_start`` fit of ``estimator`` continues, or None."""
+    if not getattr(estimator, "warm_start", False) or not hasattr(estimator, "module_"):
+        return None
+    return WarmStart(copy.deepcopy(estimator.module_), [dict(r) for r in estimator.history_],
+                     estimator.output_activation_)
+
+
+def warn_unreachable_output(estimator, targets: torch.Tensor) -> None:
+    """Warn (with the fix) when a sigmoid output cannot give the training targets: scaled
+    values outside [0, 1] can never be reconstructed."""
+    if estimator.output_activation_ != "sigmoid":
+        return
+    low, high = targets.amin(0), targets.amax(0)
+    outside = (low < 0) | (high > 1)
+    if not bool(outside.any()):
+        return
+    j = int(torch.argmax((high - 1).clamp_min(0) + (-low).clamp_min(0)))
+    user_warning(
+        f"output_activation='sigmoid' only gives values in (0, 1), but {int(outside.sum())} "
+        f"of {len(low)} features leave [0, 1] once scaled (scaler={estimator.scaler!r}; "
+        f"feature {j} spans [{float(low[j]):.4g}, {float(high[j]):.4g}]): their values "
+        "outside [0, 1] can never be reconstructed. Use output_activation='auto' (linear "
+        "for such data), or scaler='minmax' to map every feature into [0, 1]."
+    )

@@ -19,6 +19,7 @@ from ..nn.classifier import EncoderClassifierNet
 from ..nn.dense import mlp
 from ..objectives import CrossEntropy
 from ..training import (
+    FitInterrupted,
     autocast_dtype,
     fit_loop,
     infer,
@@ -28,12 +29,14 @@ from ..training import (
 )
 from ._base import (
     INFER_BATCH,
+    SCHEDULE_CONSTRAINT,
     TRAINING_CONSTRAINTS,
     BaseAutoEncoder,
     SavableMixin,
     loop_callbacks,
     validate_params,
 )
+from ._recovery import fit_atomically
 from ._summary import SummaryMixin
 
 
@@ -125,6 +128,7 @@ class EncoderClassifier(SummaryMixin, SavableMixin, ClassifierMixin, BaseEstimat
         "autoencoder": [BaseAutoEncoder],
         "head_hidden": [SizeTuple()],
         "freeze": ["boolean"],
+        **SCHEDULE_CONSTRAINT,
         **TRAINING_CONSTRAINTS,
     }
 
@@ -238,8 +242,19 @@ class EncoderClassifier(SummaryMixin, SavableMixin, ClassifierMixin, BaseEstimat
         Returns
         -------
         self : EncoderClassifier
+
+        Raises
+        ------
+        aekit.training.FitInterrupted
+            On Ctrl-C (SIGINT) or SIGTERM, at the end of the step under way. The classifier
+            is left as it was; the exception's ``estimator`` is a fitted copy holding the
+            best weights trained so far (None when no epoch finished).
         """
         validate_params(self)
+        return fit_atomically(self, EncoderClassifier._fit, X, y)
+
+    def _fit(self, X, y):
+        """:meth:`fit`, on the working copy :func:`fit_atomically` gives."""
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], ensure_all_finite=False)
         check_finite(X)
         check_classification_targets(y)
@@ -264,18 +279,28 @@ class EncoderClassifier(SummaryMixin, SavableMixin, ClassifierMixin, BaseEstimat
             )
             state = init_state(module, make_optimizer(
                 self.optimizer, module.parameters(), self.learning_rate, self.weight_decay))
-            fit_loop(
-                state,
-                CrossEntropy(),
-                {"x": X_s[fit_rows], "y": Y_t[fit_rows]},
-                {"x": X_s[val_rows], "y": Y_t[val_rows]} if len(val_rows) else None,
-                batch_size=self.batch_size,
-                max_epochs=self.max_epochs,
-                autocast=autocast_dtype(self.precision, self.device_),
-                callbacks=loop_callbacks(self),
-            )
+            try:
+                fit_loop(
+                    state,
+                    CrossEntropy(),
+                    {"x": X_s[fit_rows], "y": Y_t[fit_rows]},
+                    {"x": X_s[val_rows], "y": Y_t[val_rows]} if len(val_rows) else None,
+                    batch_size=self.batch_size,
+                    max_epochs=self.max_epochs,
+                    autocast=autocast_dtype(self.precision, self.device_),
+                    callbacks=loop_callbacks(self),
+                )
+            except FitInterrupted as err:  # the best epoch so far, in this working copy
+                if kept_record(state["history"]) is not None:
+                    self._keep(module, state["history"])
+                    err.estimator = self
+                raise
+        return self._keep(module, state["history"])
+
+    def _keep(self, module, history: list[dict]):
+        """Take the trained module and its history as the fitted model."""
         self.module_ = module.eval()
-        self.history_ = state["history"]
+        self.history_ = history
         self.loss_ = self.history_[-1]["loss"]
         self.validation_loss_ = kept_record(self.history_)["val_loss"]
         self.n_iter_ = len(self.history_)

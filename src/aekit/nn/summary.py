@@ -80,11 +80,22 @@ def _shape(shape) -> str:
     return "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
 
 
+_CONTAINERS = (nn.ModuleList, nn.ModuleDict, nn.Sequential)
+
+
+def _is_layer(m: nn.Module) -> bool:
+    """A module with no children but empty containers (a table's input layer without
+    embeddings), and not itself a container."""
+    if isinstance(m, _CONTAINERS):
+        return False
+    return all(isinstance(c, _CONTAINERS) and not list(c.children()) for c in m.children())
+
+
 def _leaves(module: nn.Module) -> dict[nn.Module, str]:
-    """Each leaf module (no children) with its name; the first name of a shared one."""
+    """Each layer (see :func:`_is_layer`) with its name; the first name of a shared one."""
     leaves: dict[nn.Module, str] = {}
     for name, m in module.named_modules():
-        if not list(m.children()) and m not in leaves and name:
+        if name and m not in leaves and _is_layer(m):
             leaves[m] = name
     return leaves
 

@@ -69,10 +69,11 @@ def _range(X) -> tuple[float, float]:
     return (lo, hi) if hi > lo else (lo - 0.5, hi + 0.5)
 
 
-def _reconstruct(model, X) -> np.ndarray:
-    if hasattr(model, "reconstruct"):
-        return np.asarray(model.reconstruct(X), dtype=np.float64)
-    return np.asarray(model.inverse_transform(model.transform(X)), dtype=np.float64)
+def _reconstruct(model, X):
+    """``model``'s reconstruction of ``X``: float64 rows, or a DataFrame for a table."""
+    X_hat = model.reconstruct(X) if hasattr(model, "reconstruct") else \
+        model.inverse_transform(model.transform(X))
+    return X_hat if hasattr(X_hat, "columns") else np.asarray(X_hat, dtype=np.float64)
 
 
 def _rows(X, n: int, random_state=0) -> np.ndarray:

@@ -4,9 +4,11 @@ against its reconstruction."""
 from __future__ import annotations
 
 import numpy as np
+import torch
 from matplotlib import colormaps
 
 from ..metrics import r2_per_feature, sample_rows
+from ..nn.layers import TAIL_RATIO, tail_ratios
 from ._common import _AE, _PCA, _figure, _grid_shape, _range, _reconstruct, _rows
 
 
@@ -19,8 +21,9 @@ def _scatter(ax, Z, y, title):
             cmap = colormaps["tab10" if len(classes) <= 10 else "tab20"]
             codes = np.searchsorted(classes, y)
             ax.scatter(Z[:, 0], Z[:, 1], s=6, alpha=0.75, c=cmap(codes % cmap.N), linewidths=0)
-        else:
-            ax.scatter(Z[:, 0], Z[:, 1], s=6, alpha=0.75, c=y, cmap="viridis", linewidths=0)
+        else:  # many classes (or text labels): a continuous scale over their order
+            ax.scatter(Z[:, 0], Z[:, 1], s=6, alpha=0.75, c=np.searchsorted(classes, y),
+                       cmap="viridis", linewidths=0)
     ax.set_title(title, fontsize=10)
     ax.tick_params(labelsize=8)
     # Far-out codes (heavy tails are common) should not squash the rest into a sliver:
@@ -74,9 +77,8 @@ def codes_2d(estimator, X, y=None, *, pca=None, target_names=None, max_points=30
     """
     from sklearn.decomposition import PCA
 
-    X = np.asarray(X, dtype=np.float64)
     idx = sample_rows(len(X), max_points, random_state)
-    X = X[idx]
+    X = X.iloc[idx] if hasattr(X, "iloc") else np.asarray(X, dtype=np.float64)[idx]  # a table
     y = None if y is None else np.asarray(y)[idx]
     if pca is None:
         pca = PCA(n_components=2).fit(X)
@@ -119,7 +121,8 @@ def feature_scatter(estimator, X, *, feature_names=None, pca=None, max_features=
     Parameters
     ----------
     estimator : fitted AutoEncoder
-    X : array-like of shape (n_samples, n_features)
+    X : array-like of shape (n_samples, n_features), or DataFrame
+        A table's numeric columns are drawn.
     feature_names : list of str, optional
     pca : fitted PCA, optional
         Its reconstructions are drawn underneath in grey, with their R².
@@ -130,14 +133,19 @@ def feature_scatter(estimator, X, *, feature_names=None, pca=None, max_features=
     -------
     matplotlib.figure.Figure
         One axes per drawn variable (unused grid cells removed), each with the autoencoder's
-        scatter, PCA's if given, and the identity line.
+        scatter, PCA's if given, and the identity line; heavy-tailed variables
+        (:func:`aekit.nn.layers.tail_ratios`) on symmetric-log axes.
     """
-    X = np.asarray(X, dtype=np.float64)
-    if len(X) > max_points:
+    if hasattr(X, "columns"):  # a table: its numeric columns
+        X = X.iloc[np.sort(np.random.RandomState(random_state).permutation(len(X))[:max_points])]
+        feature_names = [c for c in X.columns if X[c].dtype.kind in "iuf"]
+    elif len(X) > max_points:
         X = _rows(X, max_points, random_state)
-    X_ae = _reconstruct(estimator, X)
+    X_ae, X_pca = (None if m is None else _reconstruct(m, X) for m in (estimator, pca))
+    X, X_ae, X_pca = (None if M is None else np.asarray(
+        M[feature_names] if hasattr(M, "columns") else M, np.float64) for M in (X, X_ae, X_pca))
     r2_ae = r2_per_feature(X, X_ae)
-    X_pca = _reconstruct(pca, X) if pca is not None else None
+    heavy = tail_ratios(torch.from_numpy(np.nan_to_num(X))).numpy() > TAIL_RATIO
     r2_pca = r2_per_feature(X, X_pca) if pca is not None else None
     n = min(X.shape[1], max_features)
     names = (list(feature_names) if feature_names is not None
@@ -154,6 +162,10 @@ def feature_scatter(estimator, X, *, feature_names=None, pca=None, max_features=
         ax.scatter(X[:, j], X_ae[:, j], s=4, alpha=0.6, color=_AE, linewidths=0, label="AE")
         lo, hi = _range(X[:, j])
         ax.plot([lo, hi], [lo, hi], color="black", lw=0.8, ls="--")
+        if heavy[j]:  # log axes spread a heavy tail's bulk; linear near 0
+            threshold = np.nanquantile(np.abs(X[:, j])[X[:, j] != 0], 0.1)
+            ax.set_xscale("symlog", linthresh=threshold)
+            ax.set_yscale("symlog", linthresh=threshold)
         title = f"{names[j]}\nR² AE {r2_ae[j]:.3f}"
         if r2_pca is not None:
             title += f" · PCA {r2_pca[j]:.3f}"

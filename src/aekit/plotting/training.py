@@ -116,10 +116,14 @@ def error_vs_k(sweep):
     """
     if not len(sweep):
         raise ValueError("sweep is empty; pass the output of pca_sweep")
+    units = {c.unit for c in sweep}
+    if len(units) > 1:
+        raise ValueError("the sweep mixes raw and scaled units; sweep PCA in the model's "
+                         "scaled units (pca_sweep(..., scaled_by=estimator))")
     # One point per k (the first given), however many comparisons repeat it.
-    pca_pts = sorted(dict((c.n_components, c.pca_mse) for c in reversed(sweep)).items())
-    ae_pts = sorted(dict((c.n_components, c.ae_mse) for c in reversed(sweep)
-                         if np.isfinite(c.ae_mse)).items())
+    pca_pts = sorted(dict((c.n_components, c.pca_error) for c in reversed(sweep)).items())
+    ae_pts = sorted(dict((c.n_components, c.ae_error) for c in reversed(sweep)
+                         if np.isfinite(c.ae_error)).items())
     fig = _figure(6.4, 4.0)
     ax = fig.add_subplot()
     ax.plot(*zip(*pca_pts), marker="o", ms=4, color=_PCA, lw=1.8, label="PCA")
@@ -130,7 +134,7 @@ def error_vs_k(sweep):
     if values and max(values) / min(values) > 30:
         ax.set_yscale("log")
     ax.set_xlabel("code size k")
-    ax.set_ylabel("test MSE per element")
+    ax.set_ylabel("test error (scaled units)" if units == {"scaled"} else "test MSE per element")
     ax.grid(alpha=0.3)
     ax.legend(frameon=False)
     for side in ("top", "right"):
