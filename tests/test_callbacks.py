@@ -127,3 +127,37 @@ def test_log_dir_without_tensorboard_says_what_to_install(tmp_path, monkeypatch,
 def test_log_dir_none_is_the_default_and_a_parameter():
     assert AutoEncoder().get_params()["log_dir"] is None
     assert AutoEncoder(log_dir="x").get_params()["log_dir"] == "x"
+
+
+def test_reduce_lr_on_plateau_cuts_after_patience_and_stops_at_the_floor():
+    from aekit.callbacks import ReduceLROnPlateau
+
+    # Validation losses: improving for 3 epochs, then flat for good.
+    losses = iter([1.0, 0.8, 0.6] + [0.6] * 30)
+
+    def scripted(module, batch, epoch):
+        loss = nn.functional.mse_loss(module(batch["x_in"]), batch["x"]) * 0
+        return {"loss": loss + (next(losses) if epoch is None else 1.0)}
+
+    module, X = _setup()
+    state = fit_loop(init_state(module, make_optimizer("sgd", module.parameters(), 0.1)),
+                     scripted, X, X[:10], batch_size=100, max_epochs=20,
+                     callbacks=[ReduceLROnPlateau(factor=0.5, patience=2, min_lr=0.1)])
+    lrs = [r["lr"] for r in state["history"]]  # the rate each epoch trained with
+    # Stale after epoch 3: epochs 4, 5 -> cut; 6, 7 -> cut; ... never below 0.1 * 0.1.
+    assert lrs[:5] == [0.1] * 5
+    assert lrs[5:7] == [0.05, 0.05] and lrs[7:9] == [0.025, 0.025]
+    assert min(lrs) == pytest.approx(0.01) and lrs[-1] == pytest.approx(0.01)
+    assert {"lr_best", "lr_stale", "lr_start"} <= set(state)  # resumable from the state
+    with pytest.raises(ValueError, match="factor"):
+        ReduceLROnPlateau(factor=1.5)
+
+
+def test_plateau_schedule_is_the_estimators_default(digits):
+    ae = AutoEncoder(2, hidden_layer_sizes=(16,), max_epochs=100, patience=8, tol=0.01,
+                     random_state=0).fit(digits[0][:400])
+    lrs = [r["lr"] for r in ae.history_]
+    assert lrs[0] == 1e-3 and min(lrs) < lrs[0]
+    constant = AutoEncoder(2, hidden_layer_sizes=(16,), max_epochs=5, lr_schedule="constant",
+                           random_state=0).fit(digits[0][:400])
+    assert all("lr" not in r for r in constant.history_)

@@ -14,7 +14,7 @@ import typer.main
 from typer.testing import CliRunner
 
 import aekit
-from aekit import cli, runs
+from aekit import cli, cli_options, runs
 from aekit.cli import app
 from aekit.data import load_dataset, read_array
 
@@ -84,10 +84,27 @@ def test_train_writes_model_metrics_and_plot(digits_run):
     assert f"{c['ae_mse']:.6g}" in result.stdout
 
 
-def test_every_estimator_parameter_has_an_option():
-    train = typer.main.get_command(app).commands["train"]
+@pytest.mark.parametrize("command, cls", [("train", aekit.AutoEncoder),
+                                          ("train-vae", aekit.VariationalAutoEncoder)])
+def test_every_estimator_parameter_has_an_option(command, cls):
+    train = typer.main.get_command(app).commands[command]
     options = {p.name for p in train.params}
-    assert set(aekit.AutoEncoder().get_params()) <= options
+    # Python code (modules) and warm_start (each run fits anew) stay off the command line.
+    assert set(cls().get_params()) - set(cli_options._PYTHON_ONLY) <= options
+    assert set(cli_options._PYTHON_ONLY) & options == set()
+
+
+@pytest.mark.parametrize("command", ["train", "train-vae", "train-classifier"])
+def test_help_fits_80_columns_and_names_no_types_of_flags(command):
+    result = runner.invoke(app, [command, "--help"], env={"COLUMNS": "80"}, terminal_width=80)
+    assert_ok(result)
+    lines = result.output.splitlines()
+    assert max(map(len, lines)) <= 80, [line for line in lines if len(line) > 80]
+    assert "<bool>" not in result.output and "…" not in result.output
+    assert "--epochs, --max-epochs" in result.output
+    if command == "train":
+        assert "gelu" in result.output and "--early-stopping / --no-early-stopping" in (
+            result.output)
 
 
 def test_options_reach_the_estimator(monkeypatch, tmp_path):
@@ -106,10 +123,11 @@ def test_options_reach_the_estimator(monkeypatch, tmp_path):
         "--dropout", "0.1", "--noise", "masking", "--noise-level", "0.3", "--sparsity", "kl",
         "--sparsity-weight", "2", "--sparsity-target", "0.1", "--contractive", "0.5",
         "--l1", "0.001", "--pretrain", "greedy", "--pretrain-epochs", "3",
-        "--precision", "bfloat16",
+        "--precision", "bfloat16", "--lr-schedule", "constant",
     )
     assert_ok(result)
     assert seen["est"].get_params() == dict(
+        lr_schedule="constant", encoder=None, decoder=None, warm_start=False,
         architecture="dense", image_shape=None, tied=True, init="identity", dropout=0.1,
         noise="masking", noise_level=0.3, sparsity="kl", sparsity_weight=2.0,
         sparsity_target=0.1, contractive=0.5, l1=0.001, pretrain="greedy", pretrain_epochs=3,
@@ -293,3 +311,42 @@ def test_demo_beats_pca(tmp_path):
     assert c["ae_mse"] < c["pca_mse"]
     assert "autoencoder wins" in result.stdout
     assert (out / "loss.png").is_file() and aekit.load(out).n_components == 2
+
+
+# --------------------------------------------------------------------------- other estimators
+def test_train_vae_end_to_end(tmp_path):
+    result = invoke("train-vae", "--data", "digits", "--components", "2", "--hidden", "32",
+                    "--rows", "400", *FAST, "--out", tmp_path / "vae")
+    assert_ok(result)
+    vae = aekit.load(tmp_path / "vae")
+    assert type(vae).__name__ == "VariationalAutoEncoder"
+    metrics = json.loads((tmp_path / "vae" / "metrics.json").read_text())
+    assert metrics["dataset"]["train_shape"] == [400, 64]  # --rows
+    assert metrics["dataset"]["test_shape"] == [450, 64]  # the test split stays whole
+    assert "PCA (k=2)" in result.stdout
+    assert_ok(invoke("compare", tmp_path / "vae", "--data", "digits"))
+
+
+def test_train_classifier_end_to_end(tmp_path, digits_run):
+    result = invoke("train-classifier", "--data", "digits", "--autoencoder", digits_run[0],
+                    "--epochs", "30", "--learning-rate", "0.01", "--seed", "0",
+                    "--device", "cpu", "--out", tmp_path / "clf")
+    assert_ok(result)
+    clf = aekit.load(tmp_path / "clf")
+    metrics = json.loads((tmp_path / "clf" / "metrics.json").read_text())
+    X_test, y_test = load_dataset("digits").X_test, load_dataset("digits").y_test
+    assert metrics["test_accuracy"] == pytest.approx(clf.score(X_test, y_test))
+    assert metrics["test_accuracy"] > 2 * metrics["chance"]
+    assert "test accuracy" in result.stdout
+    # Without labels there is nothing to classify; a label column makes some.
+    rng = np.random.RandomState(0)
+    table = np.column_stack([rng.rand(60, 3), np.repeat([0, 1], 30)])
+    path = tmp_path / "t.csv"
+    np.savetxt(path, table, delimiter=",", header="a,b,c,kind", comments="")
+    missing = invoke("train-classifier", "--data", path, *FAST, "--out", tmp_path / "c2")
+    assert_one_line_error(missing)
+    assert "--label" in missing.stderr
+    labelled = invoke("train-classifier", "--data", path, "--label", "kind", "--components",
+                      "2", *FAST, "--out", tmp_path / "c3")
+    assert_ok(labelled)
+    assert aekit.load(tmp_path / "c3").n_features_in_ == 3

@@ -297,3 +297,131 @@ def test_column_checks_name_a_tables_columns_and_leave_images_alone(digits, elu_
     assert tails.details["columns"] == ["ratio"] and "ratio (" in tails.what_was_seen
     kinds = diagnose(elu_ae, digits[0]).kinds
     assert "heavy_tailed_columns" not in kinds and "bulk_not_learnt" not in kinds
+
+
+# --------------------------------------------------------------------------- what is reconstructed
+@pytest.fixture(scope="module")
+def identity_model(low_variance):
+    # A square linear network set to the identity, unscaled: a perfect float32 copy.
+    return AutoEncoder(n_components=12, hidden_layer_sizes=(), activation="linear",
+                       output_activation="linear", init="identity", scaler=None,
+                       learning_rate=1e-12, max_epochs=1, random_state=0).fit(low_variance)
+
+
+def test_a_perfect_identity_model_is_not_said_to_learn_the_mean(low_variance, identity_model):
+    from aekit.quality import reconstruction_r2
+
+    assert reconstruction_r2(identity_model, low_variance).min() > 0.9999
+    d = diagnose(identity_model, low_variance)
+    assert "mostly learns" not in str(d) and "worse_than_mean" not in d.kinds
+    scaled = d.get("badly_scaled_input")  # the tiny spreads are real: noted, not alarmed
+    assert scaled is not None and scaled.severity == "info"
+    assert "reconstructs these features nonetheless" in scaled.what_was_seen
+
+
+def test_an_unscaled_model_that_does_learn_the_mean_is_told_so(low_variance):
+    ae = AutoEncoder(n_components=2, hidden_layer_sizes=(8,), scaler=None, max_epochs=2,
+                     random_state=0).fit(low_variance)
+    scaled = diagnose(ae, low_variance).get("badly_scaled_input")
+    assert scaled.severity == "warning" and "mostly learns their mean" in scaled.what_was_seen
+    assert scaled.details["median_r2_at_risk"] < 0.5
+
+
+def test_worse_than_the_mean_is_flagged_as_such(digits, elu_ae):
+    assert "worse_than_mean" not in diagnose(elu_ae, digits[0]).kinds
+    ae = copy.deepcopy(elu_ae)
+    with torch.no_grad():
+        ae.module_.decoder[-1].bias += 5.0  # every output 5 standard deviations off
+    finding = diagnose(ae, digits[0]).get("worse_than_mean")
+    assert finding is not None and finding.severity == "error"
+    assert "worse than by predicting each feature's mean" in finding.what_was_seen
+    assert finding.details["median_r2"] < 0
+
+
+def test_sigmoid_output_on_values_it_cannot_reach(digits):
+    with pytest.warns(DiagnosticWarning):
+        ae = AutoEncoder(2, output_activation="sigmoid", hidden_layer_sizes=(16,),
+                         max_epochs=2, random_state=0).fit(digits[0][:300])
+    finding = diagnose(ae, digits[0][:300]).get("output_range")
+    assert finding is not None and "scaler='minmax'" in finding.what_to_do
+    assert finding.severity == "error" and finding.details["share_outside"] > 0.3
+    fine = AutoEncoder(2, scaler="minmax", hidden_layer_sizes=(16,), max_epochs=2,
+                       random_state=0).fit(digits[0][:300])
+    assert fine.output_activation_ == "sigmoid"
+    assert "output_range" not in diagnose(fine, digits[0][:300]).kinds
+
+
+# --------------------------------------------------------------------------- how it is built
+def test_code_as_wide_as_the_input_without_regulariser():
+    from aekit.data import make_derived_variables
+
+    X = make_derived_variables(300, random_state=0)
+    small = dict(hidden_layer_sizes=(16,), max_epochs=1, random_state=0)
+    finding = diagnose(AutoEncoder(8, **small).fit(X), X).get("overcomplete_code")
+    assert finding is not None and "noise='gaussian'" in finding.what_to_do
+    for healthy in (AutoEncoder(2, **small), AutoEncoder(8, noise="gaussian", **small),
+                    AutoEncoder(6, sparsity="l1", **small)):
+        assert "overcomplete_code" not in diagnose(healthy.fit(X), X).kinds
+
+
+def test_hidden_layer_narrower_than_the_code(digits):
+    narrow = AutoEncoder(4, hidden_layer_sizes=(32, 2), max_epochs=1, random_state=0)
+    finding = diagnose(narrow.fit(digits[0][:300]), digits[0]).get("narrow_hidden_layer")
+    assert finding is not None
+    assert finding.details["layers"] == {"encoder.2": 2, "decoder.0": 2}
+    wide = AutoEncoder(4, hidden_layer_sizes=(32, 8), max_epochs=1, random_state=0)
+    assert "narrow_hidden_layer" not in diagnose(wide.fit(digits[0][:300]), digits[0]).kinds
+
+
+def test_dead_units_that_choke_the_network_are_named_the_cause(digits, relu_ae):
+    ae = copy.deepcopy(relu_ae)
+    assert "bottleneck" not in diagnose(relu_ae, digits[0]).kinds
+    with torch.no_grad():  # decoder.1 (ReLU after decoder.0, 32 units): all but one dead
+        ae.module_.decoder[0].bias[1:] = -1e4
+    finding = diagnose(ae, digits[0]).get("bottleneck")
+    assert finding is not None and finding.severity == "error"
+    assert finding.details["layer"] == "decoder.1" and finding.details["width"] == 1
+    assert finding.details["dead"] == 31
+    assert "31 of its 32 ReLU units are dead" in finding.what_was_seen
+
+
+# --------------------------------------------------------------------------- spikes
+def test_a_tenfold_validation_spike_after_epoch_70_is_flagged():
+    n = 100
+    train = np.geomspace(1.0, 0.1, n)
+    val = np.geomspace(1.0, 0.12, n)
+    val[74] = 10 * val[:74].min()
+    est = _StandIn([1.0], _history(train, val), max_epochs=200)
+    finding = diagnose(est, np.arange(10.0).reshape(5, 2)).get("loss_spike")
+    assert finding is not None and finding.details["epochs"] == [75]
+    assert finding.details["max_ratio"] == pytest.approx(10.0)
+    assert "learning_rate" in finding.what_to_do
+    assert finding.severity == "warning"  # counted among the report's problems
+    # A threefold jump that training then made up for is noted, not alarmed.
+    val[74] = 3.5 * val[:74].min()
+    small = diagnose(_StandIn([1.0], _history(train, val), max_epochs=200),
+                     np.arange(10.0).reshape(5, 2)).get("loss_spike")
+    assert small.severity == "info" and small.details["recovered"]
+
+
+def test_noisy_but_healthy_losses_are_no_spike():
+    n = 100
+    rng = np.random.RandomState(0)
+    val = np.geomspace(1.0, 0.12, n) * (1 + 0.1 * rng.rand(n))
+    est = _StandIn([1.0], _history(np.geomspace(1.0, 0.1, n), val), max_epochs=200)
+    assert "loss_spike" not in diagnose(est, np.arange(10.0).reshape(5, 2)).kinds
+
+
+def test_cli_warnings_are_one_line_without_source(tmp_path):
+    from typer.testing import CliRunner
+
+    from aekit.cli import app
+
+    result = CliRunner().invoke(app, ["train", "--data", "digits", "--epochs", "1", "--hidden",
+                                      "16", "--output-activation", "sigmoid", "--out",
+                                      str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines and all(line.startswith("warning: ") for line in lines), result.stderr
+    assert "output_activation='sigmoid'" in result.stderr
+    assert ".py:" not in result.stderr and "warn(" not in result.stderr

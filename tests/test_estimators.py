@@ -34,7 +34,7 @@ def test_default_beats_pca_on_digits(digits):
     X_train, X_test, _, _ = digits
     result = compare_with_pca(AutoEncoder(n_components=2, random_state=0), X_train, X_test)
     assert result.ae_mse < result.pca_mse
-    assert result.ratio < 0.85, str(result)
+    assert result.ratio <= 0.80, str(result)  # issue 13: 0.69 measured (plateau schedule)
     assert result.ae_row_sse == pytest.approx(result.ae_mse * X_test.shape[1])
     assert "PCA" in str(result) and "autoencoder" in str(result)
 

@@ -54,11 +54,32 @@ def _renders(fig):
 # --------------------------------------------------------------------------- training
 def test_loss_curves_draws_train_and_validation(digits_ae):
     fig = plotting.loss_curves(digits_ae.history_)
-    (ax,) = fig.axes
-    drawn = [line for line in ax.lines if len(line.get_xdata()) > 1]
-    assert len(drawn) == 2  # training and validation
-    assert len(drawn[0].get_xdata()) == len(digits_ae.history_)
+    ax, units = fig.axes  # the minimised loss; the MSE in the caller's units
+    for axes, key in ((ax, "loss"), (units, "caller_mse")):
+        drawn = [line for line in axes.lines if len(line.get_xdata()) > 1]
+        assert len(drawn) == 2  # training and validation
+        assert len(drawn[0].get_xdata()) == len(digits_ae.history_)
+        np.testing.assert_allclose(drawn[0].get_ydata(), [r[key] for r in digits_ae.history_])
+    assert "your units" in units.get_ylabel()
     _renders(fig)
+    # Epoch ticks are whole numbers; the log axis has at least three labelled ticks.
+    ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+    assert all(float(t).is_integer() for t in ticks)
+    assert ax.get_yscale() == "log"
+    low, high = ax.get_ylim()
+    labelled = [t for t in ax.yaxis.get_majorticklocs() if low <= t <= high]
+    assert len(labelled) >= 3, labelled
+
+
+def test_caller_units_are_the_mse_the_comparison_reports(digits):
+    X, X_val = digits[0], digits[1]
+    ae = AutoEncoder(2, hidden_layer_sizes=(16,), max_epochs=5, random_state=0).fit(
+        X, validation_data=X_val)
+    kept = next(r for r in ae.history_ if r.get("kept"))
+    # The kept weights' validation MSE in caller units is the pixel MSE of reconstruct().
+    pixel_mse = float(((ae.reconstruct(X_val) - X_val) ** 2).mean())
+    assert kept["val_caller_mse"] == pytest.approx(pixel_mse, rel=1e-4)
+    assert kept["val_caller_mse"] < kept["val_loss"] / 5  # scaled units are not pixels
 
 
 def test_loss_curves_shows_pretraining_phases():
@@ -127,7 +148,13 @@ def test_latent_traversal(digits, digits_ae):
     data = _mosaic(fig)
     assert data.shape == (2 * 8 + 1, 5 * 8 + 4)
     cols = [t.get_text() for t in fig.axes[0].get_xticklabels()]
-    assert cols[2] == "mean" and len(cols) == 5
+    assert cols[2] == "start" and len(cols) == 5
+    # The middle column decodes a real row's code (the one nearest the median code).
+    Z = digits_ae.transform(digits[1])
+    start = int(fig.texts[0].get_text().split("row ")[1].split("'")[0])
+    np.testing.assert_allclose(data[:8, 2 * 9:2 * 9 + 8],
+                               digits_ae.inverse_transform(Z[start:start + 1]).reshape(SHAPE),
+                               rtol=1e-5, atol=1e-6)
 
 
 def test_decoded_grid(digits, digits_ae):

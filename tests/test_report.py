@@ -18,7 +18,7 @@ from aekit.report import build_report, write_report
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 IMAGE_SECTIONS = {"comparison", "diagnostics", "training", "reconstructions", "codes",
-                  "code-size", "units", "parameters"}
+                  "code-size", "units", "model"}
 
 
 class _Page(HTMLParser):
@@ -104,14 +104,16 @@ def test_report_parses_and_has_every_section_for_labelled_images(digits_page):
     text = " ".join(parsed.text)
     for needle in ("Autoencoder against PCA", "MSE per element", "5-NN accuracy on codes",
                    "logistic-regression accuracy", "trustworthiness", "Diagnostics",
-                   "hidden_layer_sizes", "Look for"):
+                   "Parameters set", "hidden_layer_sizes", "encoder.0", "Linear", "float32",
+                   "Look for"):
         assert needle in text
 
 
 def test_report_images_decode_to_non_blank_pngs(digits_page):
     parsed = _parse(digits_page[1])
-    # loss, reconstructions, codes, error vs k, weights, top rows, act-max, traversal, grid
-    assert len(parsed.images) == 9
+    # loss, reconstructions, codes, error vs k, weights, top rows and act-max of the code
+    # units and of the first hidden layer's, traversal, grid
+    assert len(parsed.images) == 11
     _check_images(parsed.images)
 
 
@@ -161,7 +163,7 @@ def test_tabular_report_without_labels(tmp_path):
     page = path.read_text(encoding="utf-8")
     parsed = _parse(page)
     assert {"comparison", "diagnostics", "training", "reconstructions", "codes", "code-size",
-            "columns", "parameters"} <= set(parsed.sections)
+            "columns", "model"} <= set(parsed.sections)
     assert "units" not in parsed.sections  # image-only plots are left out
     assert "labels" not in parsed.sections and "accuracy" not in page  # no labels, no probes
     assert 'class="plot-error"' not in page

@@ -1,5 +1,5 @@
-"""What the fit loop may do besides training: early stopping, a progress bar, TensorBoard,
-checkpoints.
+"""What the fit loop may do besides training: early stopping, a learning-rate schedule, a
+progress bar, TensorBoard, checkpoints.
 
 A callback is an object with four hooks, each given the loop's state dict
 (:func:`aekit.training.init_state`); :class:`Callback` has them all as no-ops. They are called
@@ -68,6 +68,55 @@ class EarlyStopping(Callback):
             state["stale"] += 1
             if state["stale"] >= self.patience:
                 state["stop"] = True
+
+
+class ReduceLROnPlateau(Callback):
+    """Divide the learning rate by ``1 / factor`` after ``patience`` epochs without a
+    relative improvement of ``tol`` in the monitored loss (the validation loss, else the
+    training loss); never below ``min_lr`` times the starting rate.
+
+    Keras' and PyTorch's ``ReduceLROnPlateau`` as a loop callback. Its memory lives in the
+    loop's state (``lr_best``, ``lr_stale``, ``lr_start``), so a saved state resumes exactly.
+    Each reduction is recorded in the epoch's history record as ``"lr"``; every record
+    carries the rate the epoch trained with.
+
+    Parameters
+    ----------
+    factor : float, default=0.2
+        Multiplier of the rate at each reduction, in (0, 1).
+    patience : int, default=5
+        Epochs without improvement before a reduction; the count restarts after one.
+    tol : float, default=1e-4
+        Relative improvement that counts.
+    min_lr : float, default=1e-3
+        Floor, relative to the starting rate.
+    """
+
+    def __init__(self, factor: float = 0.2, patience: int = 5, tol: float = 1e-4,
+                 min_lr: float = 1e-3):
+        if not 0 < factor < 1:
+            raise ValueError(f"factor={factor!r} must be in (0, 1)")
+        self.factor, self.patience, self.tol, self.min_lr = factor, patience, tol, min_lr
+
+    def on_train_begin(self, state: dict) -> None:
+        groups = state["optimizer"].param_groups
+        state.setdefault("lr_start", [g["lr"] for g in groups])
+        state.setdefault("lr_best", math.inf)
+        state.setdefault("lr_stale", 0)
+
+    def on_epoch_end(self, state: dict, record: dict) -> None:
+        groups = state["optimizer"].param_groups
+        record["lr"] = groups[0]["lr"]  # the rate this epoch trained with
+        monitored = record["val_loss"] if record["val_loss"] is not None else record["loss"]
+        best = state["lr_best"]
+        if not math.isfinite(best) or monitored < best - self.tol * abs(best):
+            state.update(lr_best=monitored, lr_stale=0)
+            return
+        state["lr_stale"] += 1
+        if state["lr_stale"] >= self.patience:
+            state["lr_stale"] = 0
+            for g, start in zip(groups, state["lr_start"]):
+                g["lr"] = max(g["lr"] * self.factor, start * self.min_lr)
 
 
 class ProgressBar(Callback):
@@ -199,6 +248,9 @@ class TensorBoard(Callback):
 
 
 # --------------------------------------------------------------------------- checkpoints
+_SCHEDULE_KEYS = ("lr_start", "lr_best", "lr_stale")
+"""The loop-state keys of :class:`ReduceLROnPlateau`, saved with a checkpoint."""
+
 CHECKPOINT = "checkpoint.json"
 """The manifest of a checkpoint directory; it names ``checkpoint-<hash>.safetensors``."""
 CHECKPOINT_FORMAT = "aekit-checkpoint"
@@ -235,7 +287,10 @@ def loop_state_files(state: dict) -> tuple[dict, dict[str, torch.Tensor]]:
         tensors["rng.cuda"] = torch.cuda.get_rng_state(device)
     meta = {key: state[key] for key in ("phase", "epoch", "history", "best_epoch",
                                         "best_monitor", "stale", "stop")}
-    meta.update(best_is_last=best_is_last, optimizer_scalars=scalars)
+    meta.update(best_is_last=best_is_last, optimizer_scalars=scalars,
+                # The rates now (a schedule may have cut them) and the schedule's memory.
+                learning_rates=[g["lr"] for g in state["optimizer"].param_groups],
+                schedule={k: state[k] for k in _SCHEDULE_KEYS if k in state})
     # A copy as JSON types: the history goes on growing while the copy is written.
     return json.loads(json.dumps(meta, allow_nan=True)), tensors
 
@@ -258,6 +313,9 @@ def restore_loop_state(state: dict, meta: dict, tensors: dict[str, torch.Tensor]
         own.setdefault(int(index), {})[name] = value
     optimizer.load_state_dict({"state": own,
                                "param_groups": optimizer.state_dict()["param_groups"]})
+    for group, lr in zip(optimizer.param_groups, meta.get("learning_rates", ())):
+        group["lr"] = lr
+    state.update(meta.get("schedule", {}))
     last = {k: v.detach().clone() for k, v in module.state_dict().items()}
     state.update({key: meta[key] for key in ("phase", "epoch", "history", "best_epoch",
                                              "best_monitor", "stale", "stop")})

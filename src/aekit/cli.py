@@ -1,11 +1,12 @@
-"""The ``aekit`` command line: train, encode, compare, report, export, demo.
+"""The ``aekit`` command line: train, train-vae, train-classifier, encode, compare, report,
+export, demo, detect, score.
 
 The commands parse, call the library and print; the logic lives in the library. Every
 estimator option is derived from the estimator itself: its name and type from the
 parameter's constraint (``_parameter_constraints``, the rule ``fit`` checks), its choices
 from the same constraint, its default from the constructor and its help from the first
-sentence of the parameter's docstring, so the two cannot drift. The run directory that
-``train`` and ``demo`` write is :mod:`aekit.runs`.
+sentence of the parameter's docstring (:mod:`aekit.cli_options`), so the two cannot drift.
+The run directory that ``train`` and ``demo`` write is :mod:`aekit.runs`.
 
 Bad arguments and bad files end with one line on stderr, ``error: ...``, and exit code 2;
 set ``AEKIT_DEBUG=1`` to see the traceback instead. ``train`` checkpoints every epoch into
@@ -20,14 +21,11 @@ prints and writes the run directory.
 
 from __future__ import annotations
 
-import functools
-import inspect
 import io
-import numbers
 import os
-import re
 import signal
 import sys
+import warnings
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -36,15 +34,21 @@ import typer
 from typer.core import TyperGroup
 
 from . import distributed
-from ._checks import Interval, SizeTuple, StrOptions
 from ._io import atomic_write
 from .callbacks import CHECKPOINT, checkpoint_info
 from .data.catalog import DATASET_NAMES, load_dataset, read_rows
 from .data.delimited import TABLE_SUFFIXES, read_table
 from .data.files import STREAM_SUFFIXES, open_rows, read_array
 from .data.stream import save_npy
-from .estimators import AutoEncoder, EncoderClassifier, OutlierDetector, validate_params
+from .estimators import (
+    AutoEncoder,
+    EncoderClassifier,
+    OutlierDetector,
+    VariationalAutoEncoder,
+    validate_params,
+)
 from .export import export_onnx
+from .cli_options import estimator_options
 from .metrics import compare_with_pca
 from .outliers import anomaly_labels, detection_metrics
 from .persistence import load, saved_class
@@ -54,6 +58,7 @@ from .runs import (
     REPORT,
     SCORES,
     check_out_dir,
+    fit_classifier_run,
     fit_detector_run,
     fit_run,
     is_complete,
@@ -121,7 +126,10 @@ class _Group(TyperGroup):
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode, **extra)
         try:
-            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            with warnings.catch_warnings():
+                warnings.showwarning = _show_warning  # one line each, no source lines
+                rv = super().main(args, prog_name, complete_var, standalone_mode=False,
+                                  **extra)
             code = rv if isinstance(rv, int) else 0  # an int here is a typer.Exit code
         except typer.TyperException as err:  # usage errors and the like
             if type(err).__name__ == "NoArgsIsHelpError":
@@ -141,6 +149,11 @@ class _Group(TyperGroup):
         except (ValueError, TypeError, OSError) as err:
             code = _fail(err, 2)
         sys.exit(code)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A warning as ``warning: ...`` on stderr: what the library says, not where."""
+    typer.echo(f"warning: {' '.join(str(message).split())}", err=True)
 
 
 def _fail(message, code: int) -> int:
@@ -164,155 +177,6 @@ app = typer.Typer(
 def main() -> None:
     """Entry point of the ``aekit`` script and of ``python -m aekit``."""
     app()
-
-
-# --------------------------------------------------------------------------- options
-# Option names that differ from the parameter's (--n-components would be long-winded).
-_FLAGS = {
-    "n_components": ("--components",),
-    "hidden_layer_sizes": ("--hidden",),
-    "max_epochs": ("--epochs", "--max-epochs"),
-    "random_state": ("--seed",),
-    "verbose": ("--verbose", "-v"),
-}
-_RST = re.compile(r":[a-z]+:`~?([^`]+)`|``([^`]+)``")
-
-
-def _param_docs(cls) -> dict[str, str]:
-    """The first sentence of each parameter's description in ``cls``'s numpydoc docstring.
-
-    An entry that says "As for :class:`AutoEncoder`", or nothing, takes the AutoEncoder's.
-    """
-    doc = inspect.getdoc(cls) or ""
-    section = re.search(r"^Parameters\n-+\n(.*?)(?:^\S[^\n]*\n-+\n|\Z)", doc, flags=re.S | re.M)
-    docs: dict[str, str] = {}
-    names: list[str] = []
-    for line in (section.group(1) if section else "").splitlines():
-        if line and not line[0].isspace():  # "name : type" or "a, b, c"
-            names = [n.strip() for n in line.split(":")[0].rstrip("\\").split(",") if n.strip()]
-            for n in names:
-                docs[n] = ""
-        elif line.strip():
-            for n in names:
-                docs[n] = (docs[n] + " " + line.strip()).strip()
-    inherited = _param_docs(AutoEncoder) if cls is not AutoEncoder else {}
-    out = {}
-    for name, text in docs.items():
-        if (not text or text.startswith("As for")) and name in inherited:
-            text = inherited[name]
-        text = _RST.sub(lambda m: m.group(1) or m.group(2), text)
-        sentences = re.split(r"(?<=[.;])\s", text, maxsplit=2)
-        # A terse first sentence ("Dense only.") takes the next one with it.
-        short = len(sentences) > 1 and len(sentences[0]) < 25
-        out[name] = " ".join(sentences[:2] if short else sentences[:1]).rstrip(".;")
-    return out
-
-
-def _parse_sizes(text: str, option: str, *, auto: bool) -> tuple[int, ...] | str:
-    """``"512,128"`` -> ``(512, 128)``; ``""`` or ``"none"`` -> ``()``; ``"auto"`` stays."""
-    text = text.strip()
-    if text.lower() in ("", "none", "()"):
-        return ()
-    if auto and text.lower() == "auto":
-        return "auto"
-    try:
-        return tuple(int(s) for s in text.split(","))
-    except ValueError:
-        raise typer.BadParameter(
-            f"{text!r} is not a comma-separated list of integers such as 512,128"
-            + (" (or auto, or '' / none for none)" if auto else ""),
-            param_hint=f"'{option}'",
-        ) from None
-
-
-def _word_or_number(text: str, words, option: str):
-    """``"auto"`` (one of ``words``) stays a word; anything else must be a number."""
-    if text in words:
-        return text
-    try:
-        return int(text) if text.lstrip("+-").isdigit() else float(text)
-    except ValueError:
-        raise typer.BadParameter(f"{text!r} is neither a number nor one of {sorted(words)}",
-                                 param_hint=f"'{option}'") from None
-
-
-def _option(name: str, constraints: list, default, help_text: str, panel: str):
-    """``(annotation, default, to_value)`` of the typer option for one parameter."""
-    flags = _FLAGS.get(name, (f"--{name.replace('_', '-')}",))
-    nullable = None in constraints
-    kinds = [c for c in constraints if c is not None]
-    to_value = None
-    info = dict(help=help_text, rich_help_panel=panel)
-    if "boolean" in kinds:
-        flag = flags[0].removeprefix("--")
-        kind, flags = bool, (f"--{flag}/--no-{flag}",)
-    elif "verbose" in kinds:
-        kind, info["count"] = int, True
-    elif "random_state" in kinds:
-        kind = int | None
-    elif any(isinstance(c, SizeTuple) for c in kinds):
-        auto = any(isinstance(c, StrOptions) and "auto" in c.options for c in kinds)
-        kind, default = (str | None if nullable else str), (
-            None if default is None else default if isinstance(default, str)
-            else ",".join(map(str, default)))
-        to_value = functools.partial(_parse_sizes, option=flags[0], auto=auto)
-    elif any(isinstance(c, StrOptions) for c in kinds) and any(
-            isinstance(c, Interval) for c in kinds):  # a word or a number: contamination
-        words = next(c for c in kinds if isinstance(c, StrOptions)).options
-        kind, default = str, str(default)
-        to_value = functools.partial(_word_or_number, words=words, option=flags[0])
-    elif any(isinstance(c, StrOptions) for c in kinds):
-        choices = sorted(next(c for c in kinds if isinstance(c, StrOptions)).options)
-        kind = Literal[tuple(choices + ["none"] if nullable else choices)]
-        default = "none" if default is None else default
-        to_value = (lambda v: None if v == "none" else v) if nullable else None
-    elif any(isinstance(c, Interval) for c in kinds):
-        interval = next(c for c in kinds if isinstance(c, Interval))
-        kind = int if issubclass(interval.type, numbers.Integral) else float
-        kind = kind | None if nullable else kind
-    else:  # free strings: devices, paths
-        kind = str | None if nullable else str
-    annotation = Annotated[kind, typer.Option(*flags, **info)]
-    return annotation, default, to_value
-
-
-def estimator_options(cls, panel: str):
-    """Decorator: give a command one option per constructor parameter of ``cls``.
-
-    The command receives them as ``params``, a dict ready for ``cls(**params)``.
-    """
-    constraints = cls._parameter_constraints
-    # In the constructor's order, as the docstring lists them.
-    defaults = {name: p.default for name, p in inspect.signature(cls).parameters.items()}
-    docs = _param_docs(cls)
-
-    def decorate(func):
-        own = [p for p in inspect.signature(func, eval_str=True).parameters.values()
-               if p.name != "params"]
-        options, converters = [], {}
-        for name in defaults:
-            annotation, default, to_value = _option(
-                name, constraints[name], defaults[name], docs.get(name, ""), panel)
-            options.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY,
-                                             default=default, annotation=annotation))
-            converters[name] = to_value
-
-        @functools.wraps(func)
-        def command(**kwargs):
-            params = {}
-            for name, to_value in converters.items():
-                value = kwargs.pop(name)
-                params[name] = to_value(value) if to_value is not None and value is not None \
-                    else value
-            return func(**kwargs, params=params)
-
-        signature = inspect.Signature([*own, *options])
-        command.__signature__ = signature
-        command.__annotations__ = {p.name: p.annotation for p in signature.parameters.values()}
-        del command.__wrapped__  # typer must see the options, not func's signature
-        return command
-
-    return decorate
 
 
 def _write_codes(path: Path, Z: np.ndarray, names) -> None:
@@ -435,6 +299,90 @@ def _autoencoder_run(run: Path, command: str) -> None:
             "(AutoEncoder or VariationalAutoEncoder); score rows with 'aekit score RUN FILE "
             "--out scores.csv' (its report is the run's report.html)."
         )
+
+
+_DataOption = Annotated[str, typer.Option("--data", help=_DATA_HELP, show_default=False)]
+_OutOption = Annotated[Path, typer.Option("--out", help="Run directory to write.")]
+
+
+def _fit_and_print(est, data: str, out: Path, options: dict, fit) -> None:
+    """What ``train`` does for another estimator: validate, load the data (``options``:
+    :func:`load_dataset`'s keywords), fit (under torchrun too), print the run."""
+    if "checkpoint_dir" in est.get_params() and est.checkpoint_dir is None:
+        est.set_params(checkpoint_dir=str(out))  # as train: Ctrl-C keeps the best so far
+    validate_params(est)  # bad values fail now, before a dataset is loaded or downloaded
+    distributed.init_from_env(est.device)  # under torchrun: one of several processes
+    try:
+        if not distributed.is_main():
+            est.set_params(verbose=0)  # one progress bar: rank 0's
+        dataset = load_dataset(data, **options)
+        if distributed.is_main():
+            n, d = dataset.X_train.shape
+            typer.echo(f"fitting {est!r} on {dataset.name} ({n} rows x {d} features)...")
+        try:
+            run = fit(est, dataset, out)
+        except FitInterrupted as err:
+            raise typer.Exit(_interrupted(err, out, getattr(est, "checkpoint_dir", out))) \
+                from None
+        if run is not None and run.comparison is not None:
+            _print_run(run)
+        elif run is not None:
+            m = run.metrics
+            typer.echo(f"fitted in {m['fit_seconds']:.1f} s ({m['n_iter']} epochs)\n")
+            typer.echo(f"test accuracy {m['test_accuracy']:.4f} on {m['dataset']['test_shape'][0]}"
+                       f" rows (train {m['train_accuracy']:.4f}; always the most frequent "
+                       f"label: {m['chance']:.4f})")
+            typer.echo(f"\nrun saved to {run.path}/: model, metrics.json, loss.png")
+    except BaseException:
+        distributed.teardown(wait=False)  # a peer may never come to the barrier
+        raise
+    distributed.teardown()
+
+
+@app.command("train-vae")
+@estimator_options(VariationalAutoEncoder, "Estimator (VariationalAutoEncoder parameters)")
+def train_vae(
+    data: _DataOption,
+    out: _OutOption,
+    params: dict,
+    label: Label = None,
+    drop: Drop = None,
+    rows: Rows = None,
+    header: Header = "infer",
+    sep: Sep = None,
+) -> None:
+    """Fit a variational autoencoder on a dataset's train split; save it as train does."""
+    _fit_and_print(VariationalAutoEncoder(**params), data, out,
+                   _data_options(label, drop, rows, header, sep), fit_run)
+
+
+@app.command("train-classifier")
+@estimator_options(EncoderClassifier, "Estimator (EncoderClassifier parameters)")
+def train_classifier(
+    data: _DataOption,
+    out: _OutOption,
+    params: dict,
+    autoencoder: Annotated[Path | None, typer.Option(
+        help="Run directory of a fitted autoencoder whose encoder to use (aekit train); "
+        "default: a new AutoEncoder with --components codes, fitted on the rows first.",
+        show_default=False)] = None,
+    components: Annotated[int, typer.Option(
+        help="Code size of the new autoencoder (without --autoencoder).")] = 16,
+    label: Label = None,
+    drop: Drop = None,
+    rows: Rows = None,
+    header: Header = "infer",
+    sep: Sep = None,
+) -> None:
+    """Fit a classifier on an autoencoder's encoder (labelled data); save and score it."""
+    if autoencoder is not None:
+        _autoencoder_run(autoencoder, "train-classifier --autoencoder")
+        ae = load(autoencoder, device=params["device"])
+    else:
+        ae = AutoEncoder(n_components=components, random_state=params["random_state"],
+                         device=params["device"], precision=params["precision"])
+    _fit_and_print(EncoderClassifier(ae, **params), data, out,
+                   _data_options(label, drop, rows, header, sep), fit_classifier_run)
 
 
 @app.command()

@@ -11,21 +11,22 @@ activation modules while the rows pass through ``encode`` and ``decode`` in eval
 
 from __future__ import annotations
 
-import math
+import os
+import sys
 import warnings
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 from torch import nn
 
+from . import quality
+from ._findings import SEVERITIES, Finding, _list, _plain  # noqa: F401 -- re-exported
 from .data.tables import is_table
 from .metrics import r2_central, r2_per_feature, sample_rows
 from .nn.layers import TAIL_RATIO, tail_ratios
-
-SEVERITIES = ("info", "warning", "error")
-"""From least to most serious. ``fit(verbose=...)`` warns about ``warning`` and ``error``."""
+from .quality import reconstruction_r2
+from .training import DEFAULT_LEARNING_RATES
 
 _RELU = (nn.ReLU, nn.ReLU6)
 _SATURATING = (nn.Tanh, nn.Sigmoid)
@@ -33,44 +34,6 @@ _SATURATING = (nn.Tanh, nn.Sigmoid)
 
 class DiagnosticWarning(UserWarning):
     """Issued by ``fit`` (with ``verbose``) for each serious :class:`Finding`."""
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One problem seen in a fitted model or its data.
-
-    Attributes
-    ----------
-    kind : str
-        ``"dead_units"``, ``"saturated_units"``, ``"collapsed_code"``,
-        ``"posterior_collapse"``, ``"badly_scaled_input"``, ``"heavy_tailed_columns"``,
-        ``"bulk_not_learnt"``, ``"overfitting"`` or ``"not_converged"``.
-    severity : {"info", "warning", "error"}
-    what_was_seen : str
-        The evidence, with numbers.
-    what_to_do : str
-        The remedy, naming the parameters to change.
-    details : dict
-        The numbers behind the sentence (fractions, layer names, indices), for programs.
-    """
-
-    kind: str
-    severity: str
-    what_was_seen: str
-    what_to_do: str
-    details: dict = field(default_factory=dict)
-
-    def to_dict(self) -> dict:
-        return {
-            "kind": self.kind,
-            "severity": self.severity,
-            "what_was_seen": self.what_was_seen,
-            "what_to_do": self.what_to_do,
-            "details": _plain(self.details),
-        }
-
-    def __str__(self) -> str:
-        return f"[{self.severity}] {self.kind}: {self.what_was_seen}\n    -> {self.what_to_do}"
 
 
 class Diagnosis(Sequence):
@@ -126,6 +89,7 @@ def diagnose(
     collapse_ratio: float = 1e-3,
     kl_threshold: float = 0.01,
     overfit_ratio: float = 1.5,
+    spike_ratio: float = 3.0,
     random_state=0,
 ) -> Diagnosis:
     """Look for the usual reasons an autoencoder run fails.
@@ -151,6 +115,8 @@ def diagnose(
         A VAE latent dimension with a mean KL below this (nats) has collapsed to the prior.
     overfit_ratio : float, default=1.5
         Final validation loss over final training loss above this is reported.
+    spike_ratio : float, default=3.0
+        An epoch whose loss is this many times the best loss before it is a spike.
 
     Returns
     -------
@@ -160,15 +126,25 @@ def diagnose(
     frame = X if is_table(X) else None
     X, X_num, names = _views(estimator, X)
     findings: list[Finding] = []
-    findings += _check_input(estimator, X_num)
     idx = sample_rows(len(X), max_rows, random_state)
     X_small = X[idx]
     # Estimator methods take the rows as given (a table), the module its coded rows.
     given = frame.iloc[idx] if frame is not None else X_small
     findings += _check_tails(estimator, X_num[idx], names)
     module = getattr(estimator, "module_", None)
+    # What the model reconstructs, per feature: the evidence the other checks' claims are
+    # tested on (rows only: a table's columns are judged by _check_bulk).
+    r2 = reconstruction_r2(estimator, X_small) if module is not None and frame is None \
+        else None
+    findings += _check_input(estimator, X_num, r2)
+    if r2 is not None:
+        findings += quality.check_worse_than_mean(estimator, X_num[idx], r2)
     if isinstance(module, nn.Module):
-        findings += _check_units(estimator, module, X_small, saturation, saturated_rows)
+        findings += _check_units(estimator, module, X_small, saturation, saturated_rows,
+                                 r2, collapse_ratio)
+        if frame is None:
+            findings += quality.check_output_range(estimator, module, X_small, r2)
+        findings += quality.check_structure(estimator, module)
     if module is not None and hasattr(estimator, "reconstruct"):
         findings += _check_bulk(estimator, given, X_num[idx], names)
     if module is not None and hasattr(estimator, "transform"):
@@ -178,7 +154,17 @@ def diagnose(
     history = getattr(estimator, "history_", None)
     if history:
         findings += _check_history(estimator, history, overfit_ratio)
+        findings += quality.check_spikes(history, spike_ratio)
     return Diagnosis(findings, len(X))
+
+
+def _learning_rate(estimator) -> str:
+    """The step size the estimator trained with, as text (``learning_rate=None`` is the
+    optimizer's default)."""
+    lr = getattr(estimator, "learning_rate", None)
+    if lr is None:
+        lr = DEFAULT_LEARNING_RATES.get(getattr(estimator, "optimizer", None))
+    return "?" if lr is None else f"{lr:g}"
 
 
 def warn_findings(estimator, X, *, min_severity: str = "warning") -> Diagnosis:
@@ -190,12 +176,27 @@ def warn_findings(estimator, X, *, min_severity: str = "warning") -> Diagnosis:
     floor = SEVERITIES.index(min_severity)
     for f in diagnosis:
         if SEVERITIES.index(f.severity) >= floor:
-            warnings.warn(f"{f.what_was_seen} {f.what_to_do}", DiagnosticWarning, stacklevel=3)
+            user_warning(f"{f.what_was_seen} {f.what_to_do}")
     return diagnosis
 
 
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def user_warning(message: str, category: type[Warning] = DiagnosticWarning) -> None:
+    """``warnings.warn`` attributed to the caller's line that called into aekit (its
+    ``fit(...)``), however deep inside aekit the warning arises."""
+    level, frame = 2, sys._getframe(1)  # stacklevel 2 is our caller
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(
+            _PACKAGE_DIR + os.sep):
+        level, frame = level + 1, frame.f_back
+    warnings.warn(message, category, stacklevel=level)
+
+
 # --------------------------------------------------------------------------- input
-def _check_input(estimator, X: np.ndarray) -> list[Finding]:
+def _check_input(estimator, X: np.ndarray, r2=None) -> list[Finding]:
+    """Inputs a network struggles with unscaled. Whether the model does struggle is
+    measured: ``r2``, each feature's reconstruction R² (on a sample of the rows)."""
     scaler = getattr(estimator, "scaler", None)
     if len(X) < 2:
         return []
@@ -240,22 +241,35 @@ def _check_input(estimator, X: np.ndarray) -> list[Finding]:
         scaler == "sample" and "range_ratio" not in details
     )
     what = "; ".join(seen) + "."
+    fixes = (
+        "Refit with scaler='auto' (the default) or scaler='standard': the model "
+        "standardises each feature inside itself and inverts it on output, so "
+        "reconstructions stay in your units."
+    )
+    severity = "warning"
+    # The features at risk: tiny spreads, else the narrow ones, else all; how well are they
+    # reconstructed?
+    at_risk = tiny if tiny.any() else (varying & (span < 1e-2 * span.max())) if (
+        "range_ratio" in details) else varying
+    learnt = None
+    if r2 is not None and at_risk.any():
+        learnt = float(np.median(r2[at_risk]))
+        details["median_r2_at_risk"] = learnt
     if handled:
         fixes = f"The model's scaler={scaler!r} corrects this inside the model; keep it on."
         severity = "info"
+    elif learnt is not None and learnt >= 0.9:
+        what += (f" The model reconstructs these features nonetheless (median R² "
+                 f"{learnt:.4f}), so nothing needs fixing now; a scaler would make "
+                 "training less fragile.")
+        severity = "info"
+    elif scaler is None:
+        what += (" The model trains on these raw values (scaler=None)" + (
+            f" and reconstructs these features poorly (median R² {learnt:.3g}): it mostly "
+            "learns their mean and little of their variation." if learnt is not None
+            else ", where a network tends to learn the mean and little of the variation."))
     else:
-        what += (
-            " The model trains on these raw values (scaler=None), so it mostly learns the "
-            "mean and little of the variation."
-            if scaler is None
-            else f" scaler={scaler!r} standardises rows, not features, so this stays."
-        )
-        fixes = (
-            "Refit with scaler='auto' (the default) or scaler='standard': the model "
-            "standardises each feature inside itself and inverts it on output, so "
-            "reconstructions stay in your units."
-        )
-        severity = "warning"
+        what += f" scaler={scaler!r} standardises rows, not features, so this stays."
     return [Finding("badly_scaled_input", severity, what, fixes, details)]
 
 
@@ -356,7 +370,8 @@ def _output_activation(module: nn.Module) -> nn.Module | None:
 
 
 def _unit_stats(module: nn.Module, x: torch.Tensor, saturation: float) -> dict[str, dict]:
-    """Per activation module: units ever active (ReLU) and rows saturated per unit."""
+    """Per activation module: units ever active (ReLU), rows saturated per unit (tanh,
+    sigmoid), and the outputs of dense layers (``"outputs"``, rows x units)."""
     skip = _output_activation(module)
     stats: dict[str, dict] = {}
     hooks = []
@@ -374,6 +389,8 @@ def _unit_stats(module: nn.Module, x: torch.Tensor, saturation: float) -> dict[s
                  "saturated": torch.zeros(o.shape[0], device=o.device)},
             )
             s["rows"] += o.shape[1]
+            if out.dim() == 2:
+                s.setdefault("outputs", []).append(out.detach().float().cpu())
             if isinstance(act, _RELU):
                 s["active"] |= (o > 0).any(dim=1)
             elif isinstance(act, nn.Tanh):
@@ -383,7 +400,7 @@ def _unit_stats(module: nn.Module, x: torch.Tensor, saturation: float) -> dict[s
         return hook
 
     for name, m in module.named_modules():
-        if isinstance(m, _RELU + _SATURATING) and m is not skip:
+        if type(m).__module__ == nn.ReLU.__module__ and m is not skip:  # any activation
             hooks.append(m.register_forward_hook(hook_for(name, m)))
     was_training = module.training
     module.eval()
@@ -410,7 +427,8 @@ def _accepts_like(module: nn.Module) -> bool:
         return False
 
 
-def _check_units(estimator, module, X, saturation, saturated_rows) -> list[Finding]:
+def _check_units(estimator, module, X, saturation, saturated_rows, r2=None,
+                 collapse_ratio=1e-3) -> list[Finding]:
     try:
         device = next(module.parameters()).device
     except StopIteration:
@@ -437,13 +455,12 @@ def _check_units(estimator, module, X, saturation, saturated_rows) -> list[Findi
                 f"{len(X)} rows given ({per_layer}). A dead ReLU outputs 0 and gets no "
                 "gradient, so it never recovers.",
                 "Use activation='elu' (the default) or 'leaky_relu', lower learning_rate "
-                "(now {}), or refit with another random_state.".format(
-                    getattr(estimator, "learning_rate", "?")
-                ),
+                f"(now {_learning_rate(estimator)}), or refit with another random_state.",
                 {"fraction": frac, "dead": n_dead, "units": total,
                  "layers": {n: {"dead": dead[n], "units": relu[n]["units"]} for n in relu}},
             ))
 
+    findings += _check_bottleneck(estimator, stats, r2, collapse_ratio, X)
     sat = {n: s for n, s in stats.items() if s["type"] in ("Tanh", "Sigmoid") and s["rows"]}
     if sat:
         flagged = {
@@ -470,6 +487,49 @@ def _check_units(estimator, module, X, saturation, saturated_rows) -> list[Findi
                             for n in sat}},
             ))
     return findings
+
+
+def _effective_width(outputs: list[torch.Tensor], ratio: float) -> int:
+    """How many independent directions a layer's outputs span on the rows: the principal
+    variances at least ``ratio`` times the largest. Everything downstream of the layer is
+    a function of that many numbers."""
+    A = torch.cat(outputs).double()
+    var = torch.linalg.svdvals(A - A.mean(0)).pow(2)
+    return int((var >= ratio * var.max()).sum()) if float(var.max()) > 0 else 0
+
+
+def _check_bottleneck(estimator, stats, r2, ratio, X) -> list[Finding]:
+    """A hidden layer whose outputs span fewer directions than the code has dimensions,
+    named as the cause when features are reconstructed poorly (R² < 0.5)."""
+    k = getattr(estimator, "n_components", None)
+    if not isinstance(k, int) or r2 is None:
+        return []
+    widths = {n: _effective_width(s["outputs"], ratio) for n, s in stats.items()
+              if s.get("outputs") and s["units"] >= 1}
+    if not widths:
+        return []
+    name = min(widths, key=widths.get)
+    width = widths[name]
+    counted = quality.counted_features(X.reshape(len(X), -1))
+    failing = np.flatnonzero(counted & (r2 < 0.5))
+    if width >= k or not len(failing):
+        return []
+    s = stats[name]
+    dead = int((~s["active"]).sum()) if s["type"] in ("ReLU", "ReLU6") else 0
+    cause = (f"{dead} of its {s['units']} ReLU units are dead (never active) and the "
+             "others move together" if dead else
+             f"its {s['units']} units move together")
+    lost = ", ".join(f"{quality.feature_label(estimator, j)} R² {r2[j]:.2f}"
+                     for j in failing[:4])
+    what = (f"Layer {name} passes on only {width} independent direction(s), fewer than the "
+            f"{k} code dimensions: {cause}, so everything after it is a function of {width} "
+            f"number(s). This is why {len(failing)} feature(s) are lost ({lost}).")
+    todo = ("Use activation='elu' (the default) or 'leaky_relu', keep the input scaler on "
+            "(scaler='standard'), lower learning_rate "
+            f"(now {_learning_rate(estimator)}), or widen the hidden layers.")
+    return [Finding("bottleneck", "error", what, todo,
+                    {"layer": name, "width": width, "dead": dead, "units": s["units"],
+                     "widths": widths, "failing_features": failing.tolist()})]
 
 
 # --------------------------------------------------------------------------- codes
@@ -583,25 +643,7 @@ def _check_history(estimator, history, overfit_ratio) -> list[Finding]:
         findings.append(Finding(
             "not_converged", "warning" if falling else "info", what,
             f"Raise max_epochs (now {max_epochs}) or learning_rate "
-            f"(now {getattr(estimator, 'learning_rate', '?')}); the model is not at its best yet.",
+            f"(now {_learning_rate(estimator)}); the model is not at its best yet.",
             {"epochs": len(train), "max_epochs": max_epochs, "rate_per_epoch": rate},
         ))
     return findings
-
-
-# --------------------------------------------------------------------------- helpers
-def _list(idx, k: int = 8) -> str:
-    idx = list(map(int, idx))
-    return ", ".join(map(str, idx[:k])) + (", ..." if len(idx) > k else "")
-
-
-def _plain(value):
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value

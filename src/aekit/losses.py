@@ -13,22 +13,50 @@ import torch.nn.functional as F
 RECONSTRUCTION_LOSSES = ("mse", "bce")
 
 
-def reconstruction(x_hat: torch.Tensor, x: torch.Tensor, kind: str = "mse") -> torch.Tensor:
-    """Mean reconstruction loss over all elements.
+def reconstruction(x_hat: torch.Tensor, x: torch.Tensor, kind="mse",
+                   weight: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean reconstruction loss over all elements (each row's mean, weighted by ``weight``).
 
     Parameters
     ----------
     x_hat, x : torch.Tensor of shape (n, ...)
         Reconstruction and target, both in network units.
-    kind : {"mse", "bce"}
-        ``"bce"`` needs targets in [0, 1] and ``x_hat`` in (0, 1) (a sigmoid output).
+    kind : {"mse", "bce"} or callable
+        ``"bce"`` needs targets in [0, 1] and ``x_hat`` in (0, 1) (a sigmoid output). A
+        callable ``kind(x_hat, x)`` returns the mean loss (a scalar, as
+        ``torch.nn.functional.l1_loss`` does) or unreduced losses (shape (n,) or (n, ...),
+        as ``torch.nn.L1Loss(reduction="none")`` does); only the latter can be weighted.
+    weight : torch.Tensor of shape (n,), optional
+        Row weights (``sample_weight``, normalised to mean 1 over the training rows): the
+        loss is ``mean(weight * row_loss)``.
     """
     x_hat, x = x_hat.float(), x.float()
+    if callable(kind):
+        out = kind(x_hat, x)
+        if out.ndim == 0:
+            if weight is not None:
+                raise ValueError(
+                    "sample_weight needs a loss per row, but the custom loss returned one "
+                    "number; return unreduced losses, e.g. torch.nn.L1Loss(reduction='none')."
+                )
+            return out.float()
+        return weighted_mean(out.float().reshape(len(x), -1).mean(1), weight)
+    if weight is not None:
+        return weighted_mean(reconstruction_per_row(x_hat, x, kind) / x[0].numel(), weight)
     if kind == "mse":
         return F.mse_loss(x_hat, x)
     if kind == "bce":
         return F.binary_cross_entropy(x_hat, x)
     raise ValueError(f"loss={kind!r} is not supported; use one of {RECONSTRUCTION_LOSSES}")
+
+
+def weighted_mean(values: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+    """``mean(values)``, or ``mean(weight * values)`` with row weights of mean 1 over the
+    data, so that a batch's value estimates the weighted mean over all rows (and a batch
+    of zero weights contributes 0, not NaN)."""
+    if weight is None:
+        return values.mean()
+    return (values * weight.to(values.dtype)).mean()
 
 
 def reconstruction_per_row(x_hat: torch.Tensor, x: torch.Tensor, kind: str = "mse") -> torch.Tensor:

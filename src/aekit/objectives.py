@@ -8,7 +8,13 @@ the same row indices:
 - ``"x_in"``: what the module sees, the corrupted rows when denoising, else ``"x"``;
 - ``"y"``: targets (class indices) when the loop was given them;
 - ``"mask"``: 1 where a numeric cell was observed, 0 where it was imputed
-  (``missing="impute"``), for the table objectives, which leave imputed cells out.
+  (``missing="impute"``), for the table objectives, which leave imputed cells out;
+- ``"w"``: row weights (``sample_weight``, mean 1 over the training rows) when given:
+  losses are then weighted means over rows.
+
+Reconstruction objectives also return ``"caller_mse"``: the mean squared error per element
+in the caller's units (the scaled error times each feature's scale), logged so that the
+history compares with the MSE people know; it is not optimised.
 
 ``epoch`` is the 1-based training epoch, or None when the loop evaluates the hold-out: a
 schedule (the KL warm-up) is then at its final value, so every epoch is compared on one
@@ -19,6 +25,7 @@ freely.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 
 import torch
@@ -26,6 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import losses
+from .nn.layers import Scaler
 from .nn.tabular import has_table
 from .nn.variational import reparameterize
 
@@ -41,7 +49,8 @@ class Reconstruction:
 
     Parameters
     ----------
-    loss : {"mse", "bce"}
+    loss : {"mse", "bce"} or callable
+        A callable ``loss(x_hat, x)`` (network units); see :func:`aekit.losses.reconstruction`.
     sparsity : {None, "l1", "kl"}
         Penalty on the codes: their mean absolute value, or the KL divergence of each code
         unit's mean activation from ``sparsity_target``.
@@ -54,7 +63,7 @@ class Reconstruction:
         Weight of the L1 norm of all weight matrices.
     """
 
-    loss: str = "mse"
+    loss: str | Callable = "mse"
     sparsity: str | None = None
     sparsity_weight: float | None = None
     sparsity_target: float = 0.05
@@ -67,7 +76,8 @@ class Reconstruction:
             z, jacobian = encode_with_jacobian(module.encoder, x_in)
         else:
             z = module.encoder(x_in)
-        reconstruction = self.reconstruction_term(module, module.decoder(z), batch)
+        x_hat = module.decoder(z)
+        reconstruction = self.reconstruction_term(module, x_hat, batch)
         loss, terms = reconstruction, {}
         if self.sparsity == "l1":
             terms["sparsity"] = losses.l1_activity(z)
@@ -86,11 +96,35 @@ class Reconstruction:
             loss = loss + self.l1 * terms["l1"]
         if terms:
             terms["reconstruction"] = reconstruction
-        return {"loss": loss, **terms}
+        return {"loss": loss, **terms, **caller_mse(module, x_hat, batch["x"])}
 
     def reconstruction_term(self, module: nn.Module, x_hat: torch.Tensor, batch: Batch):
-        """The reconstruction loss of ``x_hat`` against ``batch["x"]`` (a scalar)."""
-        return losses.reconstruction(x_hat, batch["x"], self.loss)
+        """The reconstruction loss of ``x_hat`` against ``batch["x"]`` (a scalar; the
+        weighted mean over rows when the batch has weights ``"w"``)."""
+        return losses.reconstruction(x_hat, batch["x"], self.loss, batch.get("w"))
+
+
+def caller_mse(module: nn.Module, x_hat: torch.Tensor, x: torch.Tensor) -> dict:
+    """``{"caller_mse": ...}``: the mean squared error per element in the caller's units,
+    for the history; empty when the module's scaler is not affine per feature
+    (``"sample"``, ``"quantile"``, ``"log"``, ``"auto"`` with a logged column) or a table's.
+
+    The scaled error times each feature's scale: exact for the per-feature scalers, and
+    not differentiated (a record, not a term of the loss).
+    """
+    scaler = getattr(module, "scaler", None)
+    if not isinstance(scaler, Scaler) or has_table(module):
+        return {}
+    # Exact for the scalers that are affine per feature; the others bend the units.
+    kind = scaler.kind
+    if kind not in (None, "standard", "minmax", "robust", "auto") or (
+            kind == "auto" and bool(scaler.logged.any())):
+        return {}
+    with torch.no_grad():
+        diff = x_hat.detach().float().reshape(len(x), -1) - x.float().reshape(len(x), -1)
+        if kind is not None:
+            diff = diff * scaler.scale  # (n, d) * (d,): back into each feature's units
+        return {"caller_mse": diff.pow(2).mean()}
 
 
 def encode_with_jacobian(encoder: nn.Module, x_in: torch.Tensor):
@@ -99,8 +133,10 @@ def encode_with_jacobian(encoder: nn.Module, x_in: torch.Tensor):
     Also under ``no_grad`` (the validation loss), so early stopping watches the same
     objective; the graph is kept only when training.
     """
-    layers = [m for m in encoder if any(True for _ in m.parameters(recurse=False))]
-    others = {type(m) for m in encoder if m not in layers}
+    # The closed form needs to know the whole computation: a Sequential of known parts.
+    parts = list(encoder) if isinstance(encoder, nn.Sequential) else []
+    layers = [m for m in parts if any(True for _ in m.parameters(recurse=False))]
+    others = {type(m) for m in parts if m not in layers}
     if len(layers) == 1 and isinstance(layers[0], nn.Linear) and others <= {nn.Sigmoid}:
         # One-layer linear or sigmoid encoder: closed form, no extra backward passes.
         z = encoder(x_in)
@@ -150,10 +186,15 @@ class ELBO:
         ``sample``: decode a reparameterised posterior draw, else the mean. ``mask``: 1
         where a numeric cell was observed (tables with imputed cells).
         """
+        reconstruction, kl, _ = self._per_row(module, x_in, x, sample=sample, mask=mask)
+        return reconstruction, kl
+
+    def _per_row(self, module, x_in, x, *, sample: bool, mask=None):
         mean, log_var = module.encoder.distribution(x_in)
         z = reparameterize(mean, log_var) if sample else mean
-        reconstruction = self.reconstruction_per_row(module, module.decoder(z), x, mask)
-        return reconstruction, losses.gaussian_kl(mean, log_var).sum(1)
+        x_hat = module.decoder(z)
+        reconstruction = self.reconstruction_per_row(module, x_hat, x, mask)
+        return reconstruction, losses.gaussian_kl(mean, log_var).sum(1), x_hat
 
     def reconstruction_per_row(self, module: nn.Module, x_hat: torch.Tensor, x: torch.Tensor,
                                mask: torch.Tensor | None = None) -> torch.Tensor:
@@ -161,16 +202,19 @@ class ELBO:
         return losses.reconstruction_per_row(x_hat, x, self.loss)
 
     def __call__(self, module: nn.Module, batch: Batch, epoch: int | None = None) -> dict:
-        x = batch["x"]
-        reconstruction, kl = self.per_row(module, batch["x_in"], x, sample=module.training,
-                                          mask=batch.get("mask"))
+        x, w = batch["x"], batch.get("w")
+        reconstruction, kl, x_hat = self._per_row(module, batch["x_in"], x,
+                                                  sample=module.training,
+                                                  mask=batch.get("mask"))
         weight = kl_weight(epoch, self.beta, self.warmup_epochs)
-        reconstruction, kl = reconstruction.mean(), kl.mean()
+        reconstruction = losses.weighted_mean(reconstruction, w)
+        kl = losses.weighted_mean(kl, w)
         return {
             "loss": reconstruction + weight * kl,
             "reconstruction": reconstruction,
             "kl": kl,
             "kl_weight": x.new_tensor(weight),
+            **caller_mse(module, x_hat, x),
         }
 
 
@@ -182,8 +226,9 @@ class CrossEntropy:
     def __call__(self, module: nn.Module, batch: Batch, epoch: int | None = None) -> dict:
         logits = module(batch["x_in"])
         y = batch["y"]
+        loss = losses.weighted_mean(F.cross_entropy(logits, y, reduction="none"), batch.get("w"))
         return {
-            "loss": F.cross_entropy(logits, y),
+            "loss": loss,
             "accuracy": (logits.argmax(1) == y).float().mean(),
         }
 
@@ -220,7 +265,7 @@ class TabularReconstruction(Reconstruction):
 
     def reconstruction_term(self, module: nn.Module, x_hat: torch.Tensor, batch: Batch):
         per_row, n_columns = _table_terms(module, x_hat, batch["x"], batch.get("mask"))
-        return per_row.mean() / n_columns
+        return losses.weighted_mean(per_row, batch.get("w")) / n_columns
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib import colormaps
 
-from .plotting import _AE, _PCA, _figure
+from .plotting._common import _AE, _PCA, _figure
 
 __all__ = ["confusion_summary", "errors_by_label", "r2_bars"]
 

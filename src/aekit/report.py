@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import html
+import inspect
 import io
 import os
 import platform
@@ -78,6 +79,8 @@ td.best { font-weight:700; color:var(--good); }
 table.params td:first-child { font-family:ui-monospace, Menlo, Consolas, monospace;
                                font-size:13px; color:var(--muted); width:38%; }
 table.params td { font-family:ui-monospace, Menlo, Consolas, monospace; font-size:13px; }
+table.layers td { font-family:ui-monospace, Menlo, Consolas, monospace; font-size:13px;
+                  padding:4px 10px; }
 .two { display:grid; grid-template-columns:1fr 1fr; gap:28px; }
 @media (max-width:820px) { .two { grid-template-columns:1fr; } }
 figure { margin:14px 0 22px; }
@@ -199,12 +202,48 @@ def _params_table(estimator, extra: dict) -> str:
             "</div></div>")
 
 
+def _model_html(estimator, extra: dict) -> str:
+    """The layer table (``summary()``) with its precision, the parameters that differ from
+    their defaults, and what fitting gave."""
+    parts = []
+    summary = getattr(estimator, "summary", None)
+    if callable(summary):
+        s = summary()
+        rows = "".join(f'<tr><td>{_e(name)}</td><td>{_e(kind)}</td><td>{_e(shape)}</td>'
+                       f'<td class="num">{_e(n)}</td></tr>' for name, kind, shape, n in s.rows())
+        parts.append(
+            f"<p class=\"sub\">{_e(s.title)}: {s.total:,} parameters ({s.trainable:,} "
+            f"trainable), trained in {_e(s.precision)}. {_e(' '.join(s.notes))}</p>"
+            '<table class="layers"><tr><th>layer</th><th>type</th><th>output shape</th>'
+            f'<th class="num">parameters</th></tr>{rows}</table>')
+    defaults = {k: p.default for k, p in inspect.signature(type(estimator)).parameters.items()}
+    changed = {k: v for k, v in estimator.get_params(deep=False).items()
+               if k in defaults and not _same(v, defaults[k])}
+    given = "".join(f"<tr><td>{_e(k)}</td><td>{_e(v)}</td></tr>" for k, v in changed.items())
+    given = given or '<tr><td colspan="2">all at their defaults</td></tr>'
+    fitted = "".join(f"<tr><td>{_e(k)}</td><td>{_e(v)}</td></tr>" for k, v in extra.items())
+    parts.append(f'<div class="two"><div><h3>Parameters set (the rest are defaults)</h3>'
+                 f'<table class="params">{given}</table></div><div><h3>Fitted</h3>'
+                 f'<table class="params">{fitted}</table></div></div>')
+    return "".join(parts)
+
+
+def _same(value, default) -> bool:
+    try:
+        return bool(value == default)
+    except Exception:  # noqa: BLE001 -- arrays, modules: compare by identity
+        return value is default
+
+
 # --------------------------------------------------------------------------- captions
 _CAP = {
     "loss": "<b>Training</b> (solid) and <b>validation</b> (dashed) loss per epoch; the dot "
-            "marks the best validation epoch, whose weights were kept. Look for: validation "
-            "flattening or rising while training keeps falling (overfitting), curves still "
-            "falling at the end (train longer), spikes (learning rate too high).",
+            "marks the epoch whose weights were kept. Left: the loss the network minimised, in "
+            "its own (scaled) units. Right: the same fit as mean squared error per element in "
+            "your units (pixels for images), the number the comparison above reports. Look "
+            "for: validation flattening or rising while training keeps falling (overfitting), "
+            "curves still falling at the end (train longer), spikes (learning rate too high); "
+            "a sudden drop is the learning rate being cut on a plateau.",
     "recon": "Test rows (top), PCA with the same code size, and the autoencoder, each with its "
              "error on the rows shown. Look for: rows that keep their identity and strokes; "
              "blurry averages mean the code is too small or training too short.",
@@ -246,12 +285,21 @@ _CAP = {
                "and blobs; pure salt-and-pepper noise means the layer learned little.",
     "top": "For each code unit, the test rows that drive it highest. Look for: a common "
            "theme along each row (one class, one stroke direction or thickness).",
+    "top_hidden": "The same for the first units of the first hidden layer ({layer}), the "
+                  "layer closest to the pixels. Look for: rows sharing a stroke, an edge or a "
+                  "blob at one place; these units are the parts the code is assembled from.",
     "actmax": "Synthetic inputs that push each code unit as high (top) or as low (bottom) as "
-              "possible: gradient ascent through the encoder from a mid-grey start, clipped "
-              "to the data range. Look for: recognisable strokes or contrasts; dense encoders "
-              "often give high-contrast, blocky patterns.",
+              "possible: gradient ascent through the encoder from the mean image, held near "
+              "it by an L2 prior and a light blur every few steps (so they stay images, not "
+              "saturated blocks), clipped to the data range. Look for: recognisable strokes "
+              "or contrasts that match the unit's top-activating rows.",
+    "actmax_hidden": "The inputs that drive each of the first units of the first hidden "
+                     "layer ({layer}) highest, with the same priors: the pattern each unit "
+                     "detects (its lowest output is just its activation's floor, so it is "
+                     "not shown).",
     "traversal": "Decoded codes moving along one code dimension at a time, from −2.5 to +2.5 "
-                 "standard deviations around the mean test code. Look for: each dimension "
+                 "standard deviations around the code of a typical test row (the one nearest "
+                 "the median code: the mean of clustered codes can decode to a blank). Look for: each dimension "
                  "changing one thing smoothly; a row of identical images is a dimension the "
                  "decoder ignores.",
     "grid": "Decoded images on a regular grid over the 2-D code space (the central 96 % of "
@@ -374,7 +422,8 @@ def _plot_sections(estimator, data, ev: _Evaluation) -> list[tuple[str, str, str
             _CAP["scatter"], "input against reconstruction per variable")]))
     plots.append(("codes", "Codes", [_figure_html(
         lambda: plotting.codes_2d(estimator, X_test, data.y_test if ev.labels else None,
-                                  pca=ev.pca_2),
+                                  pca=ev.pca_2,
+                                  target_names=getattr(data, "target_names", None)),
         _CAP["codes" if ev.labels else "codes_nolabel"], "2-D codes of PCA and the autoencoder")]))
     plots.append(("code-size", "Error against code size", [_figure_html(
         lambda: plotting.error_vs_k(ev.sweep), _CAP["sweep"], "error against k")]))
@@ -418,6 +467,7 @@ def _image_sections(estimator, ev: _Evaluation) -> list[tuple[str, str, list[str
         _figure_html(lambda: plotting.activation_maximization(estimator, image_shape,
                                                               X=ev.X_train),
                      _CAP["actmax"], "activation maximisation"),
+        *_hidden_unit_figures(estimator, ev),
         _figure_html(lambda: plotting.latent_traversal(estimator, X_test, image_shape),
                      _CAP["traversal"], "latent traversal"),
     ]
@@ -436,6 +486,25 @@ def _image_sections(estimator, ev: _Evaluation) -> list[tuple[str, str, list[str
                                          data_range=(ev.X_train.min(), ev.X_train.max())),
             _CAP["samples"], "samples from the prior")]))
     return sections
+
+
+def _hidden_unit_figures(estimator, ev: _Evaluation) -> list[str]:
+    """Top-activating rows and activation maximisation for the first hidden layer's units."""
+    try:
+        layers = plotting.hidden_layers(estimator)
+    except (ValueError, AttributeError):  # no torch module to look into
+        return []
+    if not layers:
+        return []
+    layer, shape = layers[0], ev.image_shape
+    return [
+        _figure_html(lambda: plotting.top_activating(estimator, ev.X_test, shape, layer=layer),
+                     _CAP["top_hidden"].format(layer=_e(layer)), f"top-activating, {layer}"),
+        _figure_html(lambda: plotting.activation_maximization(estimator, shape, X=ev.X_train,
+                                                              layer=layer),
+                     _CAP["actmax_hidden"].format(layer=_e(layer)),
+                     f"activation maximisation, {layer}"),
+    ]
 
 
 def _fitted_info(estimator, run_info: dict | None) -> dict:
@@ -473,7 +542,7 @@ def build_report(estimator, data, *, title: str | None = None, sweep=None,
         ("comparison", "Autoencoder against PCA", _comparison_section(estimator, data, ev)),
         ("diagnostics", "Diagnostics", _diagnostics_html(ev.diag)),
         *_plot_sections(estimator, data, ev),
-        ("parameters", "Parameters", _params_table(estimator, _fitted_info(estimator, run_info))),
+        ("model", "Model", _model_html(estimator, _fitted_info(estimator, run_info))),
     ]
     title = title or f"{type(estimator).__name__} on {data.name}"
     shapes = (f"{len(ev.X_train)} training rows, {len(ev.X_test)} test rows, "

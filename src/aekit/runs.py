@@ -59,7 +59,7 @@ class Run:
 
     path: Path
     estimator: object
-    comparison: PCAComparison | None  # None for a detector's run
+    comparison: PCAComparison | None  # None for a classifier's or a detector's run
     metrics: dict
 
 
@@ -92,13 +92,7 @@ def fit_run(estimator, data: Dataset, out: str | os.PathLike, *,
         return None
     comparison = compare_with_pca(estimator, data.X_train, data.X_test, fit=False)
     metrics = {
-        "dataset": {
-            "name": data.name,
-            "train_shape": list(data.X_train.shape),
-            "test_shape": list(data.X_test.shape),
-            "image_shape": list(data.image_shape) if data.image_shape else None,
-            "options": getattr(data, "options", None),
-        },
+        "dataset": _dataset_info(data),
         "comparison": comparison.to_dict(),
         "train_score": estimator.score(data.X_train),
         "test_score": estimator.score(data.X_test),
@@ -110,6 +104,51 @@ def fit_run(estimator, data: Dataset, out: str | os.PathLike, *,
     if getattr(estimator, "checkpoint_dir", None) is not None:
         remove_checkpoint(estimator.checkpoint_dir)  # the run is whole: nothing to resume
     return Run(out, estimator, comparison, metrics)
+
+
+def fit_classifier_run(estimator, data: Dataset, out: str | os.PathLike) -> Run | None:
+    """Fit a classifier (an :class:`~aekit.EncoderClassifier`) on the labelled train split,
+    score it on the test split, write the run to ``out``.
+
+    ``metrics.json`` holds ``dataset``, ``train_accuracy``, ``test_accuracy``, ``chance``
+    (always guessing the most frequent training label), ``fit_seconds``, ``n_iter`` and
+    ``aekit_version``; the run's ``comparison`` is None.
+    """
+    out = check_out_dir(out)
+    if data.y_train is None or data.y_test is None:
+        raise ValueError(
+            f"{data.name} has no labels to classify; use a labelled dataset (digits, "
+            "fashion-mnist, an .npz with 'y') or name the label column with --label."
+        )
+    start = time.perf_counter()
+    estimator.fit(data.X_train, data.y_train)
+    seconds = time.perf_counter() - start
+    if not distributed.is_main():
+        return None
+    values, counts = np.unique(data.y_train, return_counts=True)
+    metrics = {
+        "dataset": _dataset_info(data),
+        "train_accuracy": estimator.score(data.X_train, data.y_train),
+        "test_accuracy": estimator.score(data.X_test, data.y_test),
+        "chance": float(np.mean(data.y_test == values[np.argmax(counts)])),
+        "fit_seconds": seconds,
+        "n_iter": estimator.n_iter_,
+        "aekit_version": __version__,
+    }
+    write_run(out, estimator, metrics)
+    return Run(out, estimator, None, metrics)
+
+
+def _dataset_info(data: Dataset) -> dict:
+    """``metrics.json``'s ``dataset``: name, train_shape, test_shape, image_shape, options
+    (how a text file was read)."""
+    return {
+        "name": data.name,
+        "train_shape": list(data.X_train.shape),
+        "test_shape": list(data.X_test.shape),
+        "image_shape": list(data.image_shape) if data.image_shape else None,
+        "options": getattr(data, "options", None),
+    }
 
 
 def write_run(out: str | os.PathLike, estimator, metrics: dict | None) -> Path:

@@ -83,6 +83,22 @@ class TrainingDivergedError(FloatingPointError):
     """The loss became NaN or infinite; the model was restored to its last good state."""
 
 
+DEFAULT_LEARNING_RATES = {"adam": 1e-3, "adamw": 1e-3, "sgd": 1e-3, "rmsprop": 1e-2,
+                          "adadelta": 1.0}
+"""The step size ``learning_rate=None`` gives each optimizer: PyTorch's own default (Keras'
+too, for Adam and the classic Adadelta), so a port of a script that left it unset trains
+as the original did. Adadelta's 1.0 is no typo: its steps are rescaled by running RMS
+ratios, and 1e-3 would leave a network untrained."""
+
+
+def resolve_learning_rate(name: str, learning_rate: float | None) -> float:
+    """``learning_rate``, or optimizer ``name``'s default (:data:`DEFAULT_LEARNING_RATES`)
+    when it is None."""
+    if name not in DEFAULT_LEARNING_RATES:
+        raise ValueError(f"optimizer={name!r} is not supported; use one of {OPTIMIZERS}")
+    return DEFAULT_LEARNING_RATES[name] if learning_rate is None else float(learning_rate)
+
+
 class FitInterrupted(KeyboardInterrupt):
     """Training was stopped by SIGINT (Ctrl-C) or SIGTERM, at the end of a step.
 
@@ -145,25 +161,27 @@ class _StopRequests:
 
 
 def make_optimizer(
-    name: str, params, learning_rate: float, weight_decay: float = 0.0
+    name: str, params, learning_rate: float | None = None, weight_decay: float = 0.0
 ) -> torch.optim.Optimizer:
-    """Build the optimizer ``name`` (one of :data:`OPTIMIZERS`)."""
+    """Build the optimizer ``name`` (one of :data:`OPTIMIZERS`).
+
+    ``learning_rate=None`` takes the optimizer's default (:data:`DEFAULT_LEARNING_RATES`).
+    """
     params = [p for p in params if p.requires_grad]
+    lr = resolve_learning_rate(name, learning_rate)
     if name == "adam":
         # fused: one kernel for the whole update instead of several passes per tensor;
         # the update is a third of a small dense step on CPU.
-        return torch.optim.Adam(params, lr=learning_rate, weight_decay=weight_decay, fused=True)
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, fused=True)
     if name == "adamw":
-        return torch.optim.AdamW(params, lr=learning_rate, weight_decay=weight_decay, fused=True)
+        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, fused=True)
     if name == "sgd":
         return torch.optim.SGD(
-            params, lr=learning_rate, momentum=0.9, nesterov=True, weight_decay=weight_decay
+            params, lr=lr, momentum=0.9, nesterov=True, weight_decay=weight_decay
         )
     if name == "rmsprop":
-        return torch.optim.RMSprop(params, lr=learning_rate, weight_decay=weight_decay)
-    if name == "adadelta":
-        return torch.optim.Adadelta(params, lr=learning_rate, weight_decay=weight_decay)
-    raise ValueError(f"optimizer={name!r} is not supported; use one of {OPTIMIZERS}")
+        return torch.optim.RMSprop(params, lr=lr, weight_decay=weight_decay)
+    return torch.optim.Adadelta(params, lr=lr, weight_decay=weight_decay)
 
 
 class _Stepper:
@@ -273,7 +291,9 @@ def fit_loop(
         ``objective(module, batch, epoch)``; see :mod:`aekit.objectives`.
     train : torch.Tensor of shape (n_samples, ...), dict of such tensors, or ChunkedRows
         Training rows in network units on the training device (``"x"``), with any aligned
-        extras (``"y"``: targets) gathered with the same batch indices; or a stream of
+        extras gathered with the same batch indices (``"y"``: class targets; ``"x_in"``: an
+        input distinct from the reconstruction target ``"x"``; ``"w"``: row weights); or a
+        stream of
         chunks (:class:`ChunkedRows`, data larger than memory), whose batches are drawn
         within each chunk, in a fresh random order per chunk.
     val : torch.Tensor or dict of tensors, optional
@@ -283,7 +303,8 @@ def fit_loop(
         Rows per step; the last, smaller batch of an epoch is kept, never dropped.
     max_epochs : int
     corrupt : callable, optional
-        Applied to each training batch's ``"x"`` only (denoising), giving ``"x_in"``.
+        Applied to each training batch's input (``"x_in"`` when given, else ``"x"``) only
+        (denoising), giving the ``"x_in"`` the objective sees.
     autocast : torch.dtype, optional
         Run the training forward pass and loss under ``torch.autocast`` with this dtype
         (mixed precision: see :func:`autocast_dtype`). Validation stays float32.
@@ -302,8 +323,8 @@ def fit_loop(
     -------
     state : dict
         The same dict: ``history`` gained one record per epoch (``phase``, ``epoch``,
-        ``loss``, ``val_loss`` (None without validation), ``seconds`` and the objective's
-        other terms), the record of the epoch whose weights the module keeps has
+        ``loss``, ``val_loss`` (None without validation), ``seconds``, the objective's
+        other terms, and each of them on the validation rows as ``val_<term>``), the record of the epoch whose weights the module keeps has
         ``"kept": True``, and ``kept_epoch`` names it. The module is left in eval mode.
 
     Raises
@@ -357,8 +378,11 @@ def _run_epoch(state, objective, train, val, streamed, step, batch_size, corrupt
                              autocast, stops)}
     # evaluate
     has_val = val is not None and len(val["x"]) > 0
-    val_loss = evaluate(module, objective, val) if has_val else None
-    record["val_loss"] = distributed.all_reduce_mean(val_loss) if has_val else None
+    record["val_loss"] = None
+    if has_val:  # "val_loss", then each other term of the objective as "val_<term>"
+        for key, value in evaluate_terms(module, objective, val).items():
+            name = "val_loss" if key == "loss" else f"val_{key}"
+            record[name] = distributed.all_reduce_mean(value)
     record["seconds"] = time.perf_counter() - start
     _check_diverged(state, record)
     state["history"].append(record)
@@ -415,7 +439,10 @@ def _train_epoch(state, objective, chunks, epoch, step, batch_size, corrupt, aut
             drawn = perm[i : i + batch_size]
             idx, rows = distributed.shard(drawn)  # this process's share (all of it alone)
             batch = {key: value.index_select(0, idx) for key, value in chunk.items()}
-            batch["x_in"] = corrupt(batch["x"]) if corrupt is not None else batch["x"]
+            # An explicit input (fit(X, y): "x_in" is X, "x" the target y) is kept;
+            # otherwise the input is the target itself. Denoising corrupts the input.
+            x_in = batch.get("x_in", batch["x"])
+            batch["x_in"] = corrupt(x_in) if corrupt is not None else x_in
             with torch.autocast(x_all.device.type, autocast, enabled=autocast is not None):
                 terms = objective(module, batch, epoch)
             optimizer.zero_grad(set_to_none=True)
@@ -474,23 +501,31 @@ def kept_record(history: Sequence[dict], phase: str = "train") -> dict | None:
     return None
 
 
-@torch.no_grad()
 def evaluate(module: nn.Module, objective: Objective, rows, batch_size: int = 4096) -> float:
     """Mean ``objective`` loss over ``rows`` (a tensor, or a dict with targets) in eval mode.
 
     Eval mode: no corruption, no dropout; ``epoch`` is None (schedules at their end).
     """
+    return evaluate_terms(module, objective, rows, batch_size)["loss"]
+
+
+@torch.no_grad()
+def evaluate_terms(module: nn.Module, objective: Objective, rows,
+                   batch_size: int = 4096) -> dict[str, float]:
+    """Mean of every term ``objective`` returns (``"loss"`` and the others) over ``rows``,
+    in eval mode, as :func:`evaluate`."""
     was_training = module.training
     module.eval()
     rows = _columns(rows)
     n = len(rows["x"])
-    total = torch.zeros((), device=rows["x"].device)
+    totals: dict[str, torch.Tensor] = {}
     for i in range(0, n, batch_size):
         batch = {key: value[i : i + batch_size] for key, value in rows.items()}
-        batch["x_in"] = batch["x"]
-        total += objective(module, batch, None)["loss"] * len(batch["x"])
+        batch.setdefault("x_in", batch["x"])  # an explicit input (fit(X, y)) is kept
+        for key, value in objective(module, batch, None).items():
+            totals[key] = totals.get(key, 0.0) + value.detach().float() * len(batch["x"])
     module.train(was_training)
-    return float(total) / n
+    return {key: float(value) / n for key, value in totals.items()}
 
 
 def _snapshot(module: nn.Module) -> dict[str, torch.Tensor]:

@@ -13,6 +13,7 @@
 
 from .catalog import (
     DATASET_NAMES,
+    FASHION_MNIST_CLASSES,
     NSL_KDD_COLUMNS,
     Dataset,
     fetch_idx_files,
@@ -22,6 +23,7 @@ from .catalog import (
     load_mnist,
     read_idx,
     read_rows,
+    subsample,
 )
 from .delimited import read_table
 from .files import ArrayData, RowSource, is_streamable, open_rows, read_array
@@ -31,6 +33,7 @@ from .synthetic import DERIVED_VARIABLE_NAMES, make_derived_variables, make_low_
 __all__ = [
     "DATASET_NAMES",
     "DERIVED_VARIABLE_NAMES",
+    "FASHION_MNIST_CLASSES",
     "NSL_KDD_COLUMNS",
     "ArrayData",
     "ChunkStream",
@@ -50,4 +53,5 @@ __all__ = [
     "read_rows",
     "read_table",
     "save_npy",
+    "subsample",
 ]

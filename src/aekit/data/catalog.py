@@ -19,7 +19,7 @@ import os
 import urllib.error
 import urllib.request
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -450,6 +450,9 @@ class Dataset:
     options : dict or None
         How a text file was read: :func:`load_dataset`'s ``label``, ``drop``, ``rows``,
         ``header`` and ``sep`` (what reads it again the same way).
+    target_names : list of str or None
+        The name of each label value ``0, 1, ...`` when the labels are codes (Fashion-MNIST:
+        ``"T-shirt/top"``, ...); None when the labels name themselves (digits).
     """
 
     X_train: np.ndarray
@@ -460,6 +463,12 @@ class Dataset:
     image_shape: tuple[int, ...] | None
     name: str
     options: dict | None = None
+    target_names: list[str] | None = None
+
+
+FASHION_MNIST_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal",
+                         "Shirt", "Sneaker", "Bag", "Ankle boot"]
+"""The names of Fashion-MNIST's labels 0..9 (Xiao, Rasul & Vollgraf 2017)."""
 
 
 DATASET_NAMES = ("digits", "fashion-mnist", "mnist")
@@ -503,7 +512,10 @@ def load_dataset(spec, *, test_size=0.2, random_state=0, label=None, drop=(), ro
     drop : sequence of str, default=()
         A text file's columns to leave out (ids, targets, leaks).
     rows : int, optional
-        Use a random subset of this many rows of a file (all when it has fewer).
+        Use a random subset of this many rows of a file (all when it has fewer), split
+        as the whole file would be; of a named dataset, this many rows of its training
+        split (its standard test split stays whole, so results compare with the full
+        data's).
     header : {"infer", True, False}, default="infer"
         Whether a text file's first row names its columns (see :func:`read_table`).
     sep : str, optional
@@ -526,15 +538,19 @@ def load_dataset(spec, *, test_size=0.2, random_state=0, label=None, drop=(), ro
         If the file does not exist, or MNIST-like data can be neither found nor downloaded.
     """
     key = str(spec).strip().lower().replace("_", "-")
-    if key in DATASET_NAMES and (label is not None or drop or rows is not None):
-        raise ValueError(f"label, drop and rows apply to files, not to the {key} dataset")
+    if key in DATASET_NAMES and (label is not None or drop):
+        raise ValueError(f"label and drop apply to files, not to the {key} dataset")
     if key == "digits":
         X_train, X_test, y_train, y_test = load_digits(split=True)
-        return Dataset(X_train, X_test, y_train, y_test, None, (8, 8), "digits")
+        dataset = Dataset(X_train, X_test, y_train, y_test, None, (8, 8), "digits")
+        return subsample(dataset, rows, random_state=random_state)
     if key in ("fashion-mnist", "mnist"):
         loader = load_fashion_mnist if key == "fashion-mnist" else load_mnist
         X_train, X_test, y_train, y_test = loader(split=True)
-        return Dataset(X_train, X_test, y_train, y_test, None, (28, 28), key)
+        names = FASHION_MNIST_CLASSES if key == "fashion-mnist" else None
+        dataset = Dataset(X_train, X_test, y_train, y_test, None, (28, 28), key,
+                          target_names=names)
+        return subsample(dataset, rows, random_state=random_state)
 
     path = Path(spec)
     if path.suffix.lower() not in FILE_SUFFIXES:
@@ -604,3 +620,19 @@ def _table_columns(frame, path, label, drop):
     if not X.shape[1]:
         raise ValueError(f"{path}: no columns left to train on after label and drop")
     return X, y, list(X.columns)
+
+
+def subsample(dataset: Dataset, n_rows: int | None, *, random_state=0) -> Dataset:
+    """``dataset`` with at most ``n_rows`` training rows: the first ``n_rows`` of a fixed
+    shuffle (the same rows for the same ``random_state``); the test split is kept whole, so
+    results compare with those of the full data. ``None``: the dataset unchanged.
+
+    What :func:`load_dataset` does with ``rows`` for a named dataset.
+    """
+    if n_rows is None or n_rows >= len(dataset.X_train):
+        return dataset
+    if n_rows < 1:
+        raise ValueError(f"rows={n_rows}: need at least 1 training row")
+    rows = np.sort(np.random.RandomState(random_state).permutation(len(dataset.X_train))[:n_rows])
+    y_train = dataset.y_train[rows] if dataset.y_train is not None else None
+    return replace(dataset, X_train=dataset.X_train[rows], y_train=y_train)

@@ -38,15 +38,21 @@ from .._checks import (
     to_numpy,
     to_tensor,
 )
-from .._io import jsonable, write_model_dir
-from ..callbacks import Checkpoint, EarlyStopping, ProgressBar, TensorBoard, restore_loop_state
+from ..callbacks import (
+    Checkpoint,
+    EarlyStopping,
+    ProgressBar,
+    ReduceLROnPlateau,
+    TensorBoard,
+    restore_loop_state,
+)
 from ..data.files import is_streamable, open_rows
 from ..data.stream import ChunkStream, default_chunk_rows
 from ..data.tables import is_table
 from ..diagnostics import warn_findings
 from ..nn.layers import ACTIVATIONS, SCALERS, Scaler
 from ..objectives import for_table
-from . import _tables
+from . import _tables, _targets
 from ._tables import INFER_BATCH
 from ..training import (
     OPTIMIZERS,
@@ -67,11 +73,22 @@ from ._recovery import (
     fit_atomically,
     stream_fingerprint,
 )
+from ._saving import SavableMixin
+from ._summary import SummaryMixin
+from ._targets import (
+    check_target,
+    check_weight,
+    columns,
+    continued_history,
+    select,
+    warm_start_point,
+    warn_unreachable_output,
+)
 
 
 TRAINING_CONSTRAINTS = {
     "optimizer": [StrOptions(set(OPTIMIZERS))],
-    "learning_rate": [Interval(Real, 0, None, closed="neither")],
+    "learning_rate": [Interval(Real, 0, None, closed="neither"), None],
     "weight_decay": [Interval(Real, 0, None, closed="left")],
     "batch_size": [Interval(Integral, 1, None, closed="left")],
     "max_epochs": [Interval(Integral, 1, None, closed="left")],
@@ -96,15 +113,29 @@ def validate_params(estimator) -> None:
     estimator._check_params()
 
 
+SCHEDULE_CONSTRAINT = {"lr_schedule": [StrOptions({"plateau", "constant"})]}
+"""``lr_schedule`` (estimators without it train at a constant rate)."""
+
+PLATEAU_FACTOR = 0.2
+"""The rate's multiplier at a plateau (sklearn's ``learning_rate="adaptive"``: 1/5 too)."""
+
+
 def loop_callbacks(estimator, tensorboard: TensorBoard | None = None) -> list:
-    """Fresh callbacks for one loop of ``estimator``: early stopping, progress, TensorBoard.
+    """Fresh callbacks for one loop of ``estimator``: early stopping, the learning-rate
+    schedule, progress, TensorBoard.
 
     Reads the parameters of :data:`TRAINING_CONSTRAINTS` (``early_stopping``, ``patience``,
-    ``tol``, ``verbose``).
+    ``tol``, ``verbose``) and ``lr_schedule`` (:data:`SCHEDULE_CONSTRAINT`).
     """
     callbacks = []
     if estimator.early_stopping:
         callbacks.append(EarlyStopping(estimator.patience, estimator.tol))
+    if getattr(estimator, "lr_schedule", "constant") == "plateau":
+        # Half of early stopping's patience: a plateau cuts the rate once, and a fit that
+        # then improves no more stops (measured on Fashion-MNIST: a quarter cut it three
+        # times in quick succession and ended worse, bench/defaults_vs_pca.py).
+        callbacks.append(ReduceLROnPlateau(PLATEAU_FACTOR, max(2, estimator.patience // 2),
+                                           estimator.tol))
     if estimator.verbose > 0:
         callbacks.append(ProgressBar(leave=estimator.verbose > 1))
     if tensorboard is not None:
@@ -112,53 +143,9 @@ def loop_callbacks(estimator, tensorboard: TensorBoard | None = None) -> list:
     return callbacks
 
 
-class SavableMixin:
-    """``save(path)`` for estimators with a torch ``module_`` and declared fitted state.
-
-    ``_saved_attributes`` names the fitted, non-tensor attributes that go to config.json;
-    a fitted attribute that is itself an aekit estimator is saved whole, its tensors under
-    the attribute's name.
-    """
-
-    _saved_attributes: tuple[str, ...] = ()
-
-    def save(self, path) -> None:
-        """Save to directory ``path`` (safetensors weights + JSON); see :func:`aekit.load`.
-
-        Parameters
-        ----------
-        path : str or path-like
-            A directory, created if needed; an existing model in it is replaced.
-        """
-        check_is_fitted(self)
-        config, tensors = self._saved_state()
-        write_model_dir(path, tensors, config)
-
-    def _saved_state(self) -> tuple[dict, dict[str, torch.Tensor]]:
-        """``(config, tensors)``: class, parameters and declared fitted state; weights."""
-        tensors = dict(self.module_.state_dict())
-        fitted = {}
-        for key in self._saved_attributes:
-            if not hasattr(self, key):
-                continue
-            value = getattr(self, key)
-            if isinstance(value, SavableMixin):
-                nested, nested_tensors = value._saved_state()
-                fitted[key] = {"__estimator__": type(value).__name__, **nested}
-                tensors.update({f"{key}.{name}": t for name, t in nested_tensors.items()})
-            else:
-                fitted[key] = jsonable(value)
-        config = {
-            "class": type(self).__name__,
-            "params": jsonable(self.get_params(deep=False)),
-            "fitted": fitted,
-        }
-        return config, tensors
-
-
 class BaseAutoEncoder(
-    _tables.ScaledUnitsMixin, SavableMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
-    BaseEstimator, ABC
+    SummaryMixin, _tables.ScaledUnitsMixin, SavableMixin, ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin, BaseEstimator, ABC
 ):
     """Shared base of :class:`~aekit.AutoEncoder` and :class:`~aekit.VariationalAutoEncoder`.
 
@@ -178,6 +165,8 @@ class BaseAutoEncoder(
         "chunk_rows": [Interval(Integral, 1, None, closed="left"), None],
         "log_dir": [str, os.PathLike, None],
         "checkpoint_dir": [str, os.PathLike, None],
+        "warm_start": ["boolean"],
+        **SCHEDULE_CONSTRAINT,
         **TRAINING_CONSTRAINTS,
     }
 
@@ -273,10 +262,13 @@ class BaseAutoEncoder(
         in_unit = bool((X_scaled.min() >= 0) & (X_scaled.max() <= 1))
         return "sigmoid" if in_unit else "linear"
 
-    def _set_output_activation(self, X_scaled: torch.Tensor) -> None:
-        """Set ``output_activation_`` for training rows ``X_scaled`` (network units; any rows
-        with the same minimum and maximum will do) and check that ``loss`` suits them."""
-        self.output_activation_ = self._resolve_output_activation(X_scaled)
+    def _set_output_activation(self, X_scaled: torch.Tensor, *, keep: bool = False) -> None:
+        """Set ``output_activation_`` for training targets ``X_scaled`` (network units; any
+        rows with the same minimum and maximum will do), check that ``loss`` suits them, and
+        warn when a sigmoid output cannot reach them. ``keep``: a continued fit keeps the
+        fitted one."""
+        if not keep:
+            self.output_activation_ = self._resolve_output_activation(X_scaled)
         if self.loss == "bce" and (_tables.has_categories(self) or self.missing == "impute"):
             raise ValueError(
                 "loss='bce' works on numbers in [0, 1] only, not on a table's categorical "
@@ -291,15 +283,23 @@ class BaseAutoEncoder(
                 "scaler='minmax' (or data already in [0, 1] with scaler=None) and "
                 "output_activation='auto' or 'sigmoid', or use loss='mse'."
             )
+        warn_unreachable_output(self, X_scaled)
 
     # ------------------------------------------------------------------ fit
-    def fit(self, X, y=None, *, resume=False):
+    def fit(self, X, y=None, *, sample_weight=None, validation_data=None, resume=False):
         """Fit the scaler and the network on ``X``.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features), or a path / memmap (see Notes)
-        y : ignored
+        y : None, 1-D labels (ignored, as a Pipeline passes them on), or X's shape
+            A ``y`` of ``X``'s shape is the reconstruction target (denoising pairs:
+            ``fit(X_noisy, X_clean)``); otherwise the network reconstructs ``X``.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Row weights >= 0: the loss is the weighted mean over rows (the hold-out's too).
+        validation_data : array-like, or tuple, default=None
+            The caller's own hold-out, as Keras takes it: ``X_val``, ``(X_val, y_val)`` or
+            ``(X_val, y_val, sample_weight_val)``; every row of ``X`` then trains.
         resume : bool, default=False
             Continue from the checkpoint in ``checkpoint_dir`` (see Notes) when there is
             one; the result is the one an uninterrupted fit gives. A checkpoint of other
@@ -317,38 +317,52 @@ class BaseAutoEncoder(
             best weights trained so far (None when no epoch finished).
         """
         validate_params(self)
-        return fit_atomically(self, BaseAutoEncoder._fit, X, resume)
+        return fit_atomically(self, BaseAutoEncoder._fit, X, resume, y=y,
+                              sample_weight=sample_weight, validation_data=validation_data,
+                              warm=warm_start_point(self))
 
-    def _fit(self, X, resume: bool):
-        """:meth:`fit`, on the working copy :func:`fit_atomically` gives."""
+    def _fit(self, X, resume: bool, y=None, sample_weight=None, validation_data=None,
+             warm=None):
+        """:meth:`fit`, on the working copy :func:`fit_atomically` gives (``warm``: the
+        fitted module, history and output activation a ``warm_start`` fit continues)."""
         if is_streamable(X):  # a file or a memory map: read in chunks, never whole
+            _targets.refuse_for_streams(y, sample_weight, validation_data, warm)
             return self._fit_stream(X, resume)
-        X, _, missing = self._check_rows(X, reset=True)
+        X, sample_shape, missing = self._check_rows(X, reset=True)
+        Y = check_target(y, (len(X), *sample_shape), X.shape[1])
+        w = check_weight(sample_weight, X)
         self.device_ = resolve_device(self.device)
-        # Several processes: random_state=None becomes one seed shared by every rank.
-        rng = check_random_state(distributed.same_random_state(self.random_state))
-        checkpoints, rng = FitCheckpoints.start(self, array_fingerprint(X), rng, resume)
+        if warm is not None:
+            warm.check(self)
+        rng = check_random_state(distributed.same_random_state(self.random_state))  # ranks
+        data = {**array_fingerprint(X), **_targets.fingerprints(Y, w)}
+        checkpoints, rng = FitCheckpoints.start(self, data, rng, resume)
         X_all = self._to_tensor(X)
 
         # The hold-out is drawn once, so restarts are compared on the same rows.
         order = torch.from_numpy(rng.permutation(len(X))).to(self.device_)
-        n_val = int(self.validation_fraction * len(X))
+        n_val = int(self.validation_fraction * len(X)) if validation_data is None else 0
         if n_val < 1 or len(X) - n_val < 1:
             n_val = 0
         # The scaler sees every row given to fit (the hold-out only watches for early
         # stopping), so it is the same for every restart and independent of the split.
-        scaler = _tables.new_scaler(self, X_all.shape[1]).to(self.device_).fit(X_all)
+        # A continued fit keeps its scaler: the weights work in its units.
+        scaler = warm.module.scaler if warm is not None else (
+            _tables.new_scaler(self, X_all.shape[1]).to(self.device_).fit(X_all))
         X_scaled = scaler(X_all)
-        self._set_output_activation(X_scaled)
-        X_fit, X_val = X_scaled[order[n_val:]], X_scaled[order[:n_val]]
+        target = scaler(self._to_tensor(Y)) if Y is not None else None
+        self._set_output_activation(X_scaled if target is None else target,
+                                    keep=warm is not None)
+        cols = columns(X_scaled, target, w)
         if missing is not None:  # imputed cells: masked out of the loss (objectives)
-            mask = _tables.network_mask(scaler, missing, self.device_)
-            X_fit, X_val = ({"x": rows, "mask": mask[idx]} for rows, idx in
-                            ((X_fit, order[n_val:]), (X_val, order[:n_val])))
+            cols["mask"] = _tables.network_mask(scaler, missing, self.device_)
+        X_fit, X_val = select(cols, order[n_val:]), select(cols, order[:n_val])
+        if validation_data is not None:
+            X_val = _targets.validation_columns(self, validation_data, scaler)
         X_sample = X_all[order[:8]]
-        del X_all, X_scaled  # training needs the gathered rows only: free the full copies
-        return self._fit_restarts(X_fit, X_val if n_val else None, scaler, rng, X_sample, X,
-                                  checkpoints)
+        del X_all, X_scaled, target, cols  # training needs the gathered rows only
+        return self._fit_restarts(X_fit, X_val if len(X_val["x"]) else None, scaler, rng,
+                                  X_sample, X, checkpoints, warm)
 
     def _fit_stream(self, X, resume: bool = False):
         """:meth:`fit` on rows read from disk, ``chunk_rows`` at a time (see Notes)."""
@@ -406,24 +420,28 @@ class BaseAutoEncoder(
             )
         self._check_X(np.zeros((1, *source.sample_shape), source.dtype), reset=reset)
 
-    def _fit_restarts(self, X_fit, X_val, scaler, rng, X_sample, X_check, checkpoints=None):
-        """Train ``n_init`` restarts on scaled rows and keep the best.
+    def _fit_restarts(self, X_fit, X_val, scaler, rng, X_sample, X_check, checkpoints=None,
+                      warm=None):
+        """Train ``n_init`` restarts on scaled rows (or the loop's columns) and keep the best.
 
         ``X_sample``: a few raw rows on the device, for TensorBoard; ``X_check``: raw rows
-        (all of them, or a sample when streamed) for the diagnostics of ``verbose``. A
+        (all of them, or a sample when streamed) for the diagnostics of ``verbose``;
+        ``warm``: the fitted model a ``warm_start`` fit continues (one run, no restarts). A
         restart that diverges is reported (:class:`RestartDivergedWarning`) and skipped;
         the fit fails only when every restart diverges.
         """
-        seeds = rng.randint(np.iinfo(np.int32).max, size=self.n_init)
+        n_init = 1 if warm is not None else self.n_init
+        seeds = rng.randint(np.iinfo(np.int32).max, size=n_init)
         best, diverged = None, []
         first = 0
         if checkpoints is not None and checkpoints.point is not None:
             first, best = checkpoints.first_restart, self._saved_best(checkpoints.point)
-        for i in range(first, self.n_init):
+        for i in range(first, n_init):
             tensorboard = self._tensorboard(X_sample, i)
             try:
                 run = self._fit_once(X_fit, X_val, scaler, int(seeds[i]), tensorboard,
-                                     restart=i, best=best, checkpoints=checkpoints)
+                                     restart=i, best=best, checkpoints=checkpoints,
+                                     warm=warm)
             except TrainingDivergedError as err:
                 if self.n_init == 1:
                     raise
@@ -445,6 +463,8 @@ class BaseAutoEncoder(
         if best is None:
             raise TrainingDivergedError(
                 f"all {self.n_init} restarts diverged; the first: {diverged[0]}") from diverged[0]
+        if warm is not None:  # the earlier epochs come first, the new ones counted on
+            best["history"] = continued_history(warm.history, best["history"])
         self._keep_run(best)
         if self.verbose:
             warn_findings(self, X_check)
@@ -479,20 +499,28 @@ class BaseAutoEncoder(
         return TensorBoard(log_dir, X_sample[:8])
 
     def _fit_once(self, X_fit_s, X_val_s, scaler: Scaler, seed: int, tensorboard, *,
-                  restart: int = 0, best: dict | None = None, checkpoints=None) -> dict:
-        """One restart on already scaled rows (or a stream of them); returns its module,
-        history, kept record and score. With ``checkpoints``, it writes a checkpoint after
-        every epoch, and continues from the saved one when the fit resumes in it."""
+                  restart: int = 0, best: dict | None = None, checkpoints=None,
+                  warm=None) -> dict:
+        """One restart on already scaled rows (the loop's columns of them, or a stream);
+        returns its module, history, kept record and score. With ``checkpoints``, it writes
+        a checkpoint after every epoch, and continues from the saved one when the fit
+        resumes in it. ``warm``: train its (copied) module instead of a fresh one."""
         autocast = autocast_dtype(self.precision, self.device_)
         point = checkpoints.resume_point(restart) if checkpoints is not None else None
         with seeded_torch_rng(self.device_, seed):
-            module = self._build_module(self.n_features_in_).to(self.device_)
-            module.scaler.load_state_dict(scaler.state_dict())
+            if warm is not None:
+                module = warm.module.to(self.device_)
+            else:
+                module = self._build_module(self.n_features_in_).to(self.device_)
+                module.scaler.load_state_dict(scaler.state_dict())
             if tensorboard is not None:
                 tensorboard.module = module  # pretraining loops train parts of it
-            rows = X_fit_s["x"] if isinstance(X_fit_s, dict) else X_fit_s
-            rows_val = X_val_s["x"] if isinstance(X_val_s, dict) else X_val_s
-            if point is None:
+            # Pretraining and the corruption's range look at the input rows.
+            rows, rows_val = (c.get("x_in", c["x"]) if isinstance(c, dict) else c
+                              for c in (X_fit_s, X_val_s))
+            if warm is not None:
+                history = []
+            elif point is None:
                 history = self._pretrain(module, rows, rows_val, scaler,
                                          lambda phase: loop_callbacks(self, tensorboard))
             else:  # pretrained weights are in the checkpoint's module
@@ -654,11 +682,11 @@ class BaseAutoEncoder(
                        INFER_BATCH)
         return -_tables.row_scores(module, errors.cpu().numpy(), missing)
 
-    def score(self, X, y=None):
-        """Mean of :meth:`score_samples`: minus the mean squared error in the model's scaled
-        units (every column counted alike); higher is better, so GridSearchCV picks the
-        best among models with the same ``scaler``."""
-        return float(np.mean(self.score_samples(X)))
+    def score(self, X, y=None, sample_weight=None):
+        """Mean of :meth:`score_samples` (weighted by ``sample_weight``): minus the mean
+        squared error in the model's scaled units (every column counted alike); higher is
+        better, so GridSearchCV picks the best among models with the same ``scaler``."""
+        return float(np.average(self.score_samples(X), weights=sample_weight))
 
     @property
     def _n_features_out(self) -> int:

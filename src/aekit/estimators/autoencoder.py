@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from numbers import Integral, Real
 
 import numpy as np
@@ -12,7 +13,7 @@ from .. import losses
 from .._checks import Interval, SizeTuple, StrOptions
 from ..nn.conv import ConvAutoEncoder
 from ..nn.dense import DenseAutoEncoder
-from ..nn.layers import NOISES, Scaler, make_corruption
+from ..nn.layers import NOISES, ModuleAutoEncoder, Scaler, make_corruption
 from ..objectives import Reconstruction
 from ..pretraining import pretrain_greedy
 from ..training import autocast_dtype, make_optimizer
@@ -56,8 +57,11 @@ class AutoEncoder(BaseAutoEncoder):
     image_shape : tuple of int, default=None
         ``(C, H, W)`` or ``(H, W)`` of flat rows given to ``architecture="conv"``; not
         needed when ``X`` holds images.
-    activation : {"elu", "relu", "leaky_relu", "selu", "tanh", "sigmoid", "linear"}, default="elu"
-        Hidden-layer activation. ELU does not die like ReLU units do.
+    activation : str, default="elu"
+        Hidden-layer activation (a torch.nn name in lower case). Any element-wise torch.nn
+        activation: "elu", "relu", "leaky_relu", "gelu", "silu", "softplus", "mish",
+        "tanh", "sigmoid", ... (``aekit.nn.layers.ACTIVATIONS``), or "linear". ELU does
+        not die like ReLU units do.
     output_activation : {"auto", "sigmoid", "linear"}, default="auto"
         ``"auto"`` uses a sigmoid when the scaled training data lie in [0, 1], else linear.
     tied : bool, default=False
@@ -83,14 +87,24 @@ default="auto"
         ``"log"``: the signed log on every column. ``"minmax"``: each column to [0, 1].
         ``"sample"`` standardises each row by its own mean and spread. ``None`` trains on
         raw values (rarely a good idea). See :class:`aekit.nn.layers.Scaler`.
-    loss : {"mse", "bce"}, default="mse"
+    loss : {"mse", "bce"} or callable, default="mse"
         Reconstruction loss in scaled units; ``"bce"`` needs scaled data in [0, 1]. A
-        table's categorical columns always get a cross-entropy (see Notes).
+        table's categorical columns always get a cross-entropy (see Notes). A callable
+        ``loss(x_hat, x)`` of two tensors (n, n_features) in network units returns the mean
+        loss, or unreduced losses (``torch.nn.L1Loss(reduction="none")``), which
+        ``sample_weight`` needs. A model with a callable loss cannot be saved.
     missing : {"error", "impute"}, default="error"
         What ``NaN`` in ``X`` means. ``"error"``: a ValueError naming the rows and columns.
         ``"impute"``: a missing number, filled with its column's training median on the way
         in and left out of the loss; ``reconstruct`` gives the model's value for it. (A
         missing category is a category of its own either way.)
+    encoder, decoder : torch.nn.Module, default=None
+        Your own network parts (dense only): ``encoder`` maps scaled rows
+        (n, n_features) to codes (n, n_components), ``decoder`` codes back to rows, in
+        network units (the in-model scaler stays around them). Each fit trains a copy, as
+        given (its initial weights are yours); a part left None is the built-in one.
+        ``output_activation`` applies to the built-in decoder only. Such a model cannot
+        be saved with ``save`` (no pickle): save ``module_.state_dict()`` with torch.
     noise : {None, "gaussian", "masking", "salt_pepper"}, default=None
         Denoising autoencoder: training batches are corrupted, the loss compares with the
         clean rows; ``transform`` and ``reconstruct`` see the input as given. The corrupted
@@ -126,8 +140,13 @@ default="auto"
         L2 penalty use ``weight_decay``.
     optimizer : {"adam", "adamw", "sgd", "rmsprop", "adadelta"}, default="adam"
         The torch optimizer; "sgd" uses Nesterov momentum 0.9.
-    learning_rate : float, default=1e-3
-        Step size of the optimizer.
+    learning_rate : float, default=None
+        Step size of the optimizer, or None for its own (PyTorch's) default: 1e-3 for
+        adam, adamw and sgd, 1e-2 for rmsprop, 1.0 for adadelta.
+    lr_schedule : {"plateau", "constant"}, default="plateau"
+        ``"plateau"`` divides the learning rate by 5 when the validation loss has not
+        improved for ``max(2, patience // 2)`` epochs (Keras' ReduceLROnPlateau), so the
+        last epochs take small, precise steps; ``"constant"`` keeps it.
     weight_decay : float, default=0.0
         L2 weight penalty, applied by the optimizer (decoupled for ``"adamw"``).
     batch_size : int, default=128
@@ -188,6 +207,10 @@ default="auto"
         ``fit(X, resume=True)`` continues an interrupted fit from it, ending exactly where
         an uninterrupted fit ends. The last checkpoint stays after ``fit``; a fit without
         ``resume`` replaces it. See "Faults, checkpoints and resume" in the README.
+    warm_start : bool, default=False
+        When fitted, ``fit`` continues training the fitted network (its scaler too) for
+        ``max_epochs`` more epochs instead of starting afresh, as scikit-learn's MLP does;
+        ``history_`` and ``n_iter_`` count on. One run (``n_init`` is not used).
 
     Attributes
     ----------
@@ -265,6 +288,9 @@ default="auto"
         "l1": [Interval(Real, 0, None, closed="left")],
         "pretrain": [StrOptions({"greedy"}), None],
         "pretrain_epochs": [Interval(Integral, 1, None, closed="left")],
+        "loss": [StrOptions(set(losses.RECONSTRUCTION_LOSSES)), callable],
+        "encoder": [torch.nn.Module, None],
+        "decoder": [torch.nn.Module, None],
     }
 
     _saved_attributes = (*BaseAutoEncoder._saved_attributes, "image_shape_")
@@ -284,6 +310,8 @@ default="auto"
         scaler="auto",
         loss="mse",
         missing="error",
+        encoder=None,
+        decoder=None,
         noise=None,
         noise_level=0.1,
         sparsity=None,
@@ -292,7 +320,8 @@ default="auto"
         contractive=0.0,
         l1=0.0,
         optimizer="adam",
-        learning_rate=1e-3,
+        learning_rate=None,
+        lr_schedule="plateau",
         weight_decay=0.0,
         batch_size=128,
         chunk_rows=None,
@@ -310,6 +339,7 @@ default="auto"
         verbose=0,
         log_dir=None,
         checkpoint_dir=None,
+        warm_start=False,
     ):
         self.n_components = n_components
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -323,6 +353,8 @@ default="auto"
         self.scaler = scaler
         self.loss = loss
         self.missing = missing
+        self.encoder = encoder
+        self.decoder = decoder
         self.noise = noise
         self.noise_level = noise_level
         self.sparsity = sparsity
@@ -332,6 +364,7 @@ default="auto"
         self.l1 = l1
         self.optimizer = optimizer
         self.learning_rate = learning_rate
+        self.lr_schedule = lr_schedule
         self.weight_decay = weight_decay
         self.batch_size = batch_size
         self.chunk_rows = chunk_rows
@@ -349,6 +382,7 @@ default="auto"
         self.verbose = verbose
         self.log_dir = log_dir
         self.checkpoint_dir = checkpoint_dir
+        self.warm_start = warm_start
 
     # ------------------------------------------------------------------ parameters
     def _check_params(self) -> None:
@@ -359,13 +393,24 @@ default="auto"
                 f"image_shape={self.image_shape!r} is only used with architecture='conv'; "
                 "leave it None for the dense autoencoder, or set architecture='conv'."
             )
+        if conv and (self.encoder is not None or self.decoder is not None):
+            raise ValueError(
+                "encoder/decoder modules replace the dense network's parts; leave "
+                "architecture='dense' (your modules may convolve inside)."
+            )
         if conv and self.hidden_layer_sizes != "auto" and len(self.hidden_layer_sizes) == 0:
             raise ValueError(
                 "architecture='conv' needs at least one channel width in hidden_layer_sizes "
                 "(e.g. (32, 64), or 'auto'); () is only the one-layer dense autoencoder."
             )
+        custom = self.encoder is not None or self.decoder is not None
         for name, value in (("tied", self.tied), ("init", self.init != "default"),
                             ("pretrain", self.pretrain is not None)):
+            if custom and value:
+                raise ValueError(
+                    f"{name}={getattr(self, name)!r} works with the built-in dense network "
+                    f"only, not with your own encoder/decoder; leave {name} at its default."
+                )
             if conv and value:
                 raise ValueError(
                     f"{name}={getattr(self, name)!r} works with architecture='dense' only; "
@@ -456,6 +501,8 @@ default="auto"
             code_activation="sigmoid" if self.sparsity == "kl" else "linear",
             dropout=self.dropout,
         )
+        if self.encoder is not None or self.decoder is not None:
+            return self._custom_module(n_features, shared)
         if self.architecture == "conv":
             # channels_last: the layout oneDNN and cuDNN convolve fastest. Measured on the
             # 2-core Xeon (bench/conv_speed.py): 30% less time per epoch on the CPU.
@@ -463,6 +510,35 @@ default="auto"
                                    self._hidden_sizes(), channels_last=True, **shared)
         return DenseAutoEncoder(n_features, self.n_components, self._hidden_sizes(),
                                 tied=self.tied, init=self.init, **shared)
+
+    def _custom_module(self, n_features: int, shared: dict) -> ModuleAutoEncoder:
+        """The caller's encoder and/or decoder (copies) in the scaled shell, the missing
+        part built as the dense one; checked on two rows of zeros."""
+        built = None
+        if self.encoder is None or self.decoder is None:
+            built = DenseAutoEncoder(n_features, self.n_components, self._hidden_sizes(),
+                                     **shared)
+        encoder = copy.deepcopy(self.encoder) if self.encoder is not None else built.encoder
+        decoder = copy.deepcopy(self.decoder) if self.decoder is not None else built.decoder
+        module = ModuleAutoEncoder(n_features, self.scaler, encoder, decoder)
+        device = next(module.parameters(), torch.empty(0)).device
+        x = torch.zeros(2, n_features, device=device)
+        module.eval()
+        z = _try_part("encoder", module.encoder, x)
+        if tuple(z.shape) != (2, self.n_components):
+            raise ValueError(
+                f"the encoder maps rows of {n_features} features to shape "
+                f"{tuple(z.shape[1:])}, not to codes of n_components={self.n_components}; "
+                "make its output (n, n_components) or set n_components to match."
+            )
+        x_hat = _try_part("decoder", module.decoder, z)
+        module.train()
+        if tuple(x_hat.shape) != (2, n_features):
+            raise ValueError(
+                f"the decoder maps codes to shape {tuple(x_hat.shape[1:])}, not to rows of "
+                f"{n_features} features; make its output (n, n_features)."
+            )
+        return module
 
     def _objective(self) -> Reconstruction:
         return self._for_data(Reconstruction(
@@ -524,3 +600,15 @@ default="auto"
             callbacks_for=callbacks_for,
             autocast=autocast_dtype(self.precision, self.device_),
         )
+
+
+@torch.no_grad()
+def _try_part(name: str, part: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """``part(x)``, with a failure reported as a ValueError naming the part and the input."""
+    try:
+        return part(x)
+    except Exception as err:  # noqa: BLE001 -- any failure of the user's module is reported
+        raise ValueError(
+            f"the {name} module failed on a batch of shape {tuple(x.shape)}: "
+            f"{type(err).__name__}: {err}"
+        ) from err

@@ -29,6 +29,7 @@ from ..training import (
 )
 from ._base import (
     INFER_BATCH,
+    SCHEDULE_CONSTRAINT,
     TRAINING_CONSTRAINTS,
     BaseAutoEncoder,
     SavableMixin,
@@ -36,9 +37,10 @@ from ._base import (
     validate_params,
 )
 from ._recovery import fit_atomically
+from ._summary import SummaryMixin
 
 
-class EncoderClassifier(SavableMixin, ClassifierMixin, BaseEstimator):
+class EncoderClassifier(SummaryMixin, SavableMixin, ClassifierMixin, BaseEstimator):
     """A classifier head on an autoencoder's encoder: pretrain without labels, then classify.
 
     The network is ``head(encoder(scaler(x)))``: the autoencoder's in-model scaler and
@@ -60,7 +62,10 @@ class EncoderClassifier(SavableMixin, ClassifierMixin, BaseEstimator):
         True trains the head only: the encoder's weights stay fixed (and it runs in eval
         mode). False fine-tunes encoder and head together.
     optimizer : {"adam", "adamw", "sgd", "rmsprop", "adadelta"}, default="adam"
-    learning_rate : float, default=1e-3
+    learning_rate : float, default=None
+        Step size of the optimizer, or None for its own default (1e-3 for adam, see
+        :class:`AutoEncoder`).
+    lr_schedule : {"plateau", "constant"}, default="plateau"
     weight_decay : float, default=0.0
     batch_size : int, default=128
     max_epochs : int, default=200
@@ -123,6 +128,7 @@ class EncoderClassifier(SavableMixin, ClassifierMixin, BaseEstimator):
         "autoencoder": [BaseAutoEncoder],
         "head_hidden": [SizeTuple()],
         "freeze": ["boolean"],
+        **SCHEDULE_CONSTRAINT,
         **TRAINING_CONSTRAINTS,
     }
 
@@ -144,7 +150,8 @@ class EncoderClassifier(SavableMixin, ClassifierMixin, BaseEstimator):
         head_hidden=(),
         freeze=True,
         optimizer="adam",
-        learning_rate=1e-3,
+        learning_rate=None,
+        lr_schedule="plateau",
         weight_decay=0.0,
         batch_size=128,
         max_epochs=200,
@@ -162,6 +169,7 @@ class EncoderClassifier(SavableMixin, ClassifierMixin, BaseEstimator):
         self.freeze = freeze
         self.optimizer = optimizer
         self.learning_rate = learning_rate
+        self.lr_schedule = lr_schedule
         self.weight_decay = weight_decay
         self.batch_size = batch_size
         self.max_epochs = max_epochs

@@ -36,7 +36,7 @@ class VariationalAutoEncoder(BaseAutoEncoder):
     n_components, hidden_layer_sizes, activation, output_activation, scaler, loss, missing, \
 optimizer, learning_rate, weight_decay, batch_size, chunk_rows, max_epochs, \
 validation_fraction, early_stopping, patience, tol, n_init, random_state, device, precision, \
-verbose, log_dir, checkpoint_dir
+verbose, log_dir, checkpoint_dir, lr_schedule, warm_start
         As for :class:`AutoEncoder`; ``n_components`` is the number of latent dimensions.
     beta : float, default=1.0
         Weight of the KL term (``beta > 1`` is the beta-VAE; ``0`` leaves a noisy
@@ -97,7 +97,8 @@ verbose, log_dir, checkpoint_dir
         beta=1.0,
         kl_warmup_epochs=0,
         optimizer="adam",
-        learning_rate=1e-3,
+        learning_rate=None,
+        lr_schedule="plateau",
         weight_decay=0.0,
         batch_size=128,
         chunk_rows=None,
@@ -113,6 +114,7 @@ verbose, log_dir, checkpoint_dir
         verbose=0,
         log_dir=None,
         checkpoint_dir=None,
+        warm_start=False,
     ):
         self.n_components = n_components
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -125,6 +127,7 @@ verbose, log_dir, checkpoint_dir
         self.kl_warmup_epochs = kl_warmup_epochs
         self.optimizer = optimizer
         self.learning_rate = learning_rate
+        self.lr_schedule = lr_schedule
         self.weight_decay = weight_decay
         self.batch_size = batch_size
         self.chunk_rows = chunk_rows
@@ -140,6 +143,7 @@ verbose, log_dir, checkpoint_dir
         self.verbose = verbose
         self.log_dir = log_dir
         self.checkpoint_dir = checkpoint_dir
+        self.warm_start = warm_start
 
     def _build_module(self, n_features: int) -> DenseVAE:
         return DenseVAE(

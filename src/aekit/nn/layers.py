@@ -42,15 +42,26 @@ columns, at least 1,000 rows): 4 MiB of float32, whatever the size of the data."
 _NORMAL_EPS = 1e-7  # the "quantile" scaler's uniform values are clipped to [eps, 1 - eps]
 
 
+def _torch_activations() -> dict:
+    """Every element-wise activation of ``torch.nn`` that needs no arguments, by its
+    lower-case name (``"gelu"``, ``"silu"``, ``"softplus"``, ``"mish"``, ...)."""
+    from torch.nn.modules import activation
+
+    not_elementwise = {"Threshold", "GLU", "MultiheadAttention", "Softmin", "Softmax",
+                       "Softmax2d", "LogSoftmax"}  # need arguments, or mix units
+    words = {"LeakyReLU": "leaky_relu", "LogSigmoid": "log_sigmoid"}
+    return {words.get(name, name.lower()): getattr(activation, name)
+            for name in activation.__all__ if name not in not_elementwise}
+
+
 ACTIVATIONS = {
-    "relu": nn.ReLU,
+    **_torch_activations(),
     "leaky_relu": lambda: nn.LeakyReLU(0.01),
-    "elu": nn.ELU,
-    "selu": nn.SELU,
-    "tanh": nn.Tanh,
-    "sigmoid": nn.Sigmoid,
     "linear": nn.Identity,
 }
+"""Hidden-layer activations by name: ``"linear"`` and every element-wise, argument-free
+activation of ``torch.nn`` in lower case (``"relu"``, ``"elu"``, ``"gelu"``, ``"silu"``,
+``"softplus"``, ``"leaky_relu"``, ``"log_sigmoid"``, ...)."""
 
 
 def make_activation(name: str) -> nn.Module:
@@ -368,6 +379,22 @@ class ScaledAutoEncoder(nn.Module):
         ``like`` is the input being reconstructed, needed only by the per-row scaler.
         """
         return self.scaler.inverse(self.decoder(z), like)
+
+
+class ModuleAutoEncoder(ScaledAutoEncoder):
+    """The in-model :class:`Scaler` around an encoder and a decoder given as modules (a
+    custom ``torch.nn.Module``, as Keras users bring their own layers).
+
+    ``encoder`` maps scaled rows (n, n_features) to codes (n, n_components); ``decoder``
+    maps codes back to rows (n, n_features), in network units.
+    """
+
+    def __init__(self, n_features: int, scaler: str | None, encoder: nn.Module,
+                 decoder: nn.Module):
+        super().__init__()
+        self.scaler = Scaler(n_features, scaler)
+        self.encoder = encoder
+        self.decoder = decoder
 
 
 def scaled_input(n_features: int, scaler) -> tuple[nn.Module, int, int, nn.Module | None]:

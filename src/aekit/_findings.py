@@ -1,0 +1,68 @@
+"""The :class:`Finding` that every check of :func:`aekit.diagnose` returns, and the small
+formatting helpers the checks share. A leaf: the checks (:mod:`aekit.quality`,
+:mod:`aekit.diagnostics`) import it."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+SEVERITIES = ("info", "warning", "error")
+"""From least to most serious. ``fit(verbose=...)`` warns about ``warning`` and ``error``."""
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem seen in a fitted model or its data.
+
+    Attributes
+    ----------
+    kind : str
+        ``"dead_units"``, ``"saturated_units"``, ``"collapsed_code"``,
+        ``"posterior_collapse"``, ``"badly_scaled_input"``, ``"overfitting"`` or
+        ``"not_converged"``.
+    severity : {"info", "warning", "error"}
+    what_was_seen : str
+        The evidence, with numbers.
+    what_to_do : str
+        The remedy, naming the parameters to change.
+    details : dict
+        The numbers behind the sentence (fractions, layer names, indices), for programs.
+    """
+
+    kind: str
+    severity: str
+    what_was_seen: str
+    what_to_do: str
+    details: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {
+            "kind": self.kind,
+            "severity": self.severity,
+            "what_was_seen": self.what_was_seen,
+            "what_to_do": self.what_to_do,
+            "details": _plain(self.details),
+        }
+
+    def __str__(self) -> str:
+        return f"[{self.severity}] {self.kind}: {self.what_was_seen}\n    -> {self.what_to_do}"
+
+
+def _list(idx, k: int = 8) -> str:
+    idx = list(map(int, idx))
+    return ", ".join(map(str, idx[:k])) + (", ..." if len(idx) > k else "")
+
+
+def _plain(value):
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

@@ -1,0 +1,189 @@
+"""How the command line's options derive from the estimators: each constructor parameter
+becomes one option, its name and type from the parameter's constraint
+(``_parameter_constraints``), its choices from the same constraint, its default from the
+constructor and its help from the first sentence of the parameter's docstring, so the two
+cannot drift. :func:`estimator_options` decorates a command of :mod:`aekit.cli`.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import numbers
+import re
+from typing import Annotated, Literal
+
+import typer
+
+from ._checks import Interval, SizeTuple, StrOptions
+from .estimators import AutoEncoder
+
+
+# Option names that differ from the parameter's (--n-components would be long-winded).
+_FLAGS = {
+    "n_components": ("--components",),
+    "hidden_layer_sizes": ("--hidden",),
+    "max_epochs": ("--epochs", "--max-epochs"),
+    "random_state": ("--seed",),
+    "verbose": ("--verbose", "-v"),
+}
+_RST = re.compile(r":[a-z]+:`~?([^`]+)`|``([^`]+)``")
+
+
+def _param_docs(cls) -> dict[str, str]:
+    """The first sentence of each parameter's description in ``cls``'s numpydoc docstring.
+
+    An entry that says "As for :class:`AutoEncoder`", or nothing, takes the AutoEncoder's.
+    """
+    doc = inspect.getdoc(cls) or ""
+    section = re.search(r"^Parameters\n-+\n(.*?)(?:^\S[^\n]*\n-+\n|\Z)", doc, flags=re.S | re.M)
+    docs: dict[str, str] = {}
+    names: list[str] = []
+    for line in (section.group(1) if section else "").splitlines():
+        if line and not line[0].isspace():  # "name : type" or "a, b, c"
+            names = [n.strip() for n in line.split(":")[0].rstrip("\\").split(",") if n.strip()]
+            for n in names:
+                docs[n] = ""
+        elif line.strip():
+            for n in names:
+                docs[n] = (docs[n] + " " + line.strip()).strip()
+    inherited = _param_docs(AutoEncoder) if cls is not AutoEncoder else {}
+    out = {}
+    for name, text in docs.items():
+        if (not text or text.startswith("As for")) and name in inherited:
+            text = inherited[name]
+        text = _RST.sub(lambda m: m.group(1) or m.group(2), text)
+        # A sentence ends at ". " or "; ", not after "e.g." or "et al.".
+        sentences = re.split(r"(?<!\be\.g\.)(?<!\bi\.e\.)(?<!\bal\.)(?<=[.;])\s", text,
+                             maxsplit=2)
+        # A terse first sentence ("Dense only.") takes the next one with it.
+        short = len(sentences) > 1 and len(sentences[0]) < 25
+        out[name] = " ".join(sentences[:2] if short else sentences[:1]).rstrip(".;")
+    return out
+
+
+def _parse_sizes(text: str, option: str, *, auto: bool) -> tuple[int, ...] | str:
+    """``"512,128"`` -> ``(512, 128)``; ``""`` or ``"none"`` -> ``()``; ``"auto"`` stays."""
+    text = text.strip()
+    if text.lower() in ("", "none", "()"):
+        return ()
+    if auto and text.lower() == "auto":
+        return "auto"
+    try:
+        return tuple(int(s) for s in text.split(","))
+    except ValueError:
+        raise typer.BadParameter(
+            f"{text!r} is not a comma-separated list of integers such as 512,128"
+            + (" (or auto, or '' / none for none)" if auto else ""),
+            param_hint=f"'{option}'",
+        ) from None
+
+
+def _word_or_number(text: str, words, option: str):
+    """``"auto"`` (one of ``words``) stays a word; anything else must be a number."""
+    if text in words:
+        return text
+    try:
+        return int(text) if text.lstrip("+-").isdigit() else float(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is neither a number nor one of {sorted(words)}",
+                                 param_hint=f"'{option}'") from None
+
+
+_PYTHON_ONLY = {
+    "encoder": "a torch.nn.Module: Python code, not a command-line value",
+    "decoder": "a torch.nn.Module: Python code, not a command-line value",
+    "warm_start": "each run fits a new model; continue one in Python",
+    "autoencoder": "the classifier's own options build it (--components, --autoencoder)",
+}
+"""Estimator parameters the command line does not offer, and why."""
+
+_LONG_CHOICES = 30
+"""Choices whose list is longer than this many characters are named in the help text, with
+a short metavar, so every help line fits 80 columns."""
+
+
+def _option(name: str, constraints: list, default, help_text: str, panel: str):
+    """``(annotation, default, to_value)`` of the typer option for one parameter."""
+    flags = _FLAGS.get(name, (f"--{name.replace('_', '-')}",))
+    nullable = None in constraints
+    kinds = [c for c in constraints if c is not None and c != "callable"]
+    to_value = None
+    info = dict(help=help_text, rich_help_panel=panel)
+    if "boolean" in kinds:
+        flag = flags[0].removeprefix("--")
+        kind, flags = bool, (f"--{flag}/--no-{flag}",)
+    elif "verbose" in kinds:
+        kind, info["count"] = int, True
+    elif "random_state" in kinds:
+        kind = int | None
+    elif any(isinstance(c, SizeTuple) for c in kinds):
+        auto = any(isinstance(c, StrOptions) and "auto" in c.options for c in kinds)
+        kind, default = (str | None if nullable else str), (
+            None if default is None else default if isinstance(default, str)
+            else ",".join(map(str, default)))
+        to_value = functools.partial(_parse_sizes, option=flags[0], auto=auto)
+    elif any(isinstance(c, StrOptions) for c in kinds) and any(
+            isinstance(c, Interval) for c in kinds):  # a word or a number: contamination
+        words = next(c for c in kinds if isinstance(c, StrOptions)).options
+        kind, default = str, str(default)
+        to_value = functools.partial(_word_or_number, words=words, option=flags[0])
+    elif any(isinstance(c, StrOptions) for c in kinds):
+        choices = sorted(next(c for c in kinds if isinstance(c, StrOptions)).options)
+        choices += ["none"] if nullable else []
+        if len("|".join(choices)) > _LONG_CHOICES:  # listed in the help, not the metavar
+            kind, info["metavar"] = str, "<name>"
+            info["help"] = f"{help_text}. One of: {', '.join(choices)}"
+        else:
+            kind = Literal[tuple(choices)]
+        default = "none" if default is None else default
+        to_value = (lambda v: None if v == "none" else v) if nullable else None
+    elif any(isinstance(c, Interval) for c in kinds):
+        interval = next(c for c in kinds if isinstance(c, Interval))
+        kind = int if issubclass(interval.type, numbers.Integral) else float
+        kind = kind | None if nullable else kind
+    else:  # free strings: devices, paths
+        kind = str | None if nullable else str
+    annotation = Annotated[kind, typer.Option(*flags, **info)]
+    return annotation, default, to_value
+
+
+def estimator_options(cls, panel: str):
+    """Decorator: give a command one option per constructor parameter of ``cls``.
+
+    The command receives them as ``params``, a dict ready for ``cls(**params)``.
+    """
+    constraints = cls._parameter_constraints
+    # In the constructor's order, as the docstring lists them.
+    defaults = {name: p.default for name, p in inspect.signature(cls).parameters.items()}
+    docs = _param_docs(cls)
+
+    def decorate(func):
+        own = [p for p in inspect.signature(func, eval_str=True).parameters.values()
+               if p.name != "params"]
+        options, converters = [], {}
+        for name in [n for n in defaults if n not in _PYTHON_ONLY]:
+            annotation, default, to_value = _option(
+                name, constraints[name], defaults[name], docs.get(name, ""), panel)
+            options.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY,
+                                             default=default, annotation=annotation))
+            converters[name] = to_value
+
+        @functools.wraps(func)
+        def command(**kwargs):
+            params = {}
+            for name, to_value in converters.items():
+                value = kwargs.pop(name)
+                params[name] = to_value(value) if to_value is not None and value is not None \
+                    else value
+            return func(**kwargs, params=params)
+
+        signature = inspect.Signature([*own, *options])
+        command.__signature__ = signature
+        command.__annotations__ = {p.name: p.annotation for p in signature.parameters.values()}
+        del command.__wrapped__  # typer must see the options, not func's signature
+        return command
+
+    return decorate
+
+

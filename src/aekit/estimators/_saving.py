@@ -1,0 +1,63 @@
+"""``save`` for every estimator: the estimator describes itself (its parameters, the fitted
+attributes it declares, its module's tensors) and :mod:`aekit._io` writes the files;
+:func:`aekit.load` rebuilds it."""
+
+from __future__ import annotations
+
+import torch
+from sklearn.utils.validation import check_is_fitted
+
+from .._io import jsonable, write_model_dir
+
+
+class SavableMixin:
+    """``save(path)`` for estimators with a torch ``module_`` and declared fitted state.
+
+    ``_saved_attributes`` names the fitted, non-tensor attributes that go to config.json;
+    a fitted attribute that is itself an aekit estimator is saved whole, its tensors under
+    the attribute's name.
+    """
+
+    _saved_attributes: tuple[str, ...] = ()
+
+    def save(self, path) -> None:
+        """Save to directory ``path`` (safetensors weights + JSON); see :func:`aekit.load`.
+
+        Parameters
+        ----------
+        path : str or path-like
+            A directory, created if needed; an existing model in it is replaced.
+        """
+        check_is_fitted(self)
+        config, tensors = self._saved_state()
+        write_model_dir(path, tensors, config)
+
+    def _saved_state(self) -> tuple[dict, dict[str, torch.Tensor]]:
+        """``(config, tensors)``: class, parameters and declared fitted state; weights."""
+        code = [k for k, v in self.get_params(deep=False).items()
+                if isinstance(v, torch.nn.Module) or (callable(v) and jsonable(v) is None)]
+        if code:
+            raise ValueError(
+                f"{type(self).__name__} cannot be saved: {', '.join(code)} hold(s) Python "
+                "code (a module or a function), which save() does not pickle. Save the "
+                "weights with torch.save(est.module_.state_dict(), path) and rebuild the "
+                "estimator with the same code to load them."
+            )
+        tensors = dict(self.module_.state_dict())
+        fitted = {}
+        for key in self._saved_attributes:
+            if not hasattr(self, key):
+                continue
+            value = getattr(self, key)
+            if isinstance(value, SavableMixin):
+                nested, nested_tensors = value._saved_state()
+                fitted[key] = {"__estimator__": type(value).__name__, **nested}
+                tensors.update({f"{key}.{name}": t for name, t in nested_tensors.items()})
+            else:
+                fitted[key] = jsonable(value)
+        config = {
+            "class": type(self).__name__,
+            "params": jsonable(self.get_params(deep=False)),
+            "fitted": fitted,
+        }
+        return config, tensors

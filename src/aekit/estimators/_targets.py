@@ -1,0 +1,188 @@
+"""What ``fit`` takes besides ``X``: an explicit target, row weights, a hold-out of the
+caller's own, and the model a ``warm_start`` fit continues; and the warning for an output
+activation that cannot reach the targets.
+
+Each is checked here once, with an error that says what was wrong and how to pass it, and
+turned into the aligned columns of the loop's batch dict (:mod:`aekit.objectives`):
+``"x"`` the target rows, ``"x_in"`` the input rows when they differ, ``"w"`` the weights.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from sklearn.utils import check_array
+from sklearn.utils.validation import _check_sample_weight
+
+from .._checks import check_finite
+from ..diagnostics import user_warning
+
+
+def check_target(y, X_shape: tuple, n_features: int) -> np.ndarray | None:
+    """The reconstruction target of ``fit(X, y)`` as rows (n, n_features), or None.
+
+    ``y=None`` and a 1-D ``y`` (labels, as a :class:`~sklearn.pipeline.Pipeline` passes
+    them to every step) mean "reconstruct ``X``"; a ``y`` of ``X``'s shape is the target
+    (denoising pairs: ``fit(X_noisy, X_clean)``). Any other shape is an error.
+    """
+    if y is None:
+        return None
+    Y = np.asarray(y)
+    shape = Y.shape
+    if len(shape) == 1:
+        return None  # labels: unsupervised, as scikit-learn's transformers ignore y
+    if tuple(shape) != tuple(X_shape):
+        raise ValueError(
+            f"y has shape {tuple(shape)} but X has shape {tuple(X_shape)}: a reconstruction "
+            "target must have X's shape (e.g. fit(X_noisy, X_clean) for denoising pairs). "
+            "Pass y=None to reconstruct X itself; 1-D labels are ignored."
+        )
+    Y = check_array(Y.reshape(len(Y), -1), dtype=[np.float64, np.float32],
+                    ensure_all_finite=False, input_name="y")
+    check_finite(Y, "y")
+    if Y.shape[1] != n_features:  # cannot happen when the shapes match; kept as a guard
+        raise ValueError(f"y has {Y.shape[1]} features per row, X has {n_features}")
+    return Y
+
+
+def check_weight(sample_weight, X: np.ndarray) -> np.ndarray | None:
+    """``sample_weight`` as float64 (n,), non-negative and finite, not all zero; or None."""
+    if sample_weight is None:
+        return None
+    w = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
+    if not np.isfinite(w).all():
+        raise ValueError("sample_weight has NaN or infinite entries; pass finite weights >= 0")
+    if not w.any():
+        raise ValueError("sample_weight is 0 for every row; at least one row needs a weight > 0")
+    return w
+
+
+def unpack_validation_data(validation_data) -> tuple:
+    """``(X_val, y_val, w_val)`` from ``validation_data``: rows, or a tuple ``(X_val,)``,
+    ``(X_val, y_val)`` or ``(X_val, y_val, sample_weight_val)`` as Keras takes it."""
+    if isinstance(validation_data, tuple):
+        if not 1 <= len(validation_data) <= 3:
+            raise ValueError(
+                f"validation_data is a tuple of {len(validation_data)} items; pass X_val, "
+                "(X_val,), (X_val, y_val) or (X_val, y_val, sample_weight_val)"
+            )
+        return (*validation_data, *(None,) * (3 - len(validation_data)))
+    return validation_data, None, None
+
+
+def columns(X_in: torch.Tensor, target: torch.Tensor | None, w: np.ndarray | None) -> dict:
+    """The loop's aligned columns for scaled input rows, an optional scaled target and
+    optional row weights (normalised to mean 1 over these rows: see
+    :func:`aekit.losses.weighted_mean`)."""
+    cols = {"x": X_in} if target is None else {"x": target, "x_in": X_in}
+    if w is not None:
+        w = torch.as_tensor(w / w.mean() if w.mean() > 0 else w, dtype=torch.float32,
+                            device=X_in.device)
+        cols["w"] = w
+    return cols
+
+
+def select(cols: dict, rows: torch.Tensor) -> dict:
+    """The same rows of every column; weights renormalised to mean 1 over them."""
+    out = {key: value.index_select(0, rows) for key, value in cols.items()}
+    if "w" in out and len(rows) and float(out["w"].mean()) > 0:
+        out["w"] = out["w"] / out["w"].mean()
+    return out
+
+
+def continued_history(previous: list[dict], new: list[dict]) -> list[dict]:
+    """The history of a ``warm_start`` fit: the earlier records (no longer "kept"), then
+    the new ones with their training epochs numbered on from the earlier ones."""
+    previous = [{k: v for k, v in r.items() if k != "kept"} for r in previous]
+    offset = max((r["epoch"] for r in previous if r["phase"] == "train"), default=0)
+    for r in new:
+        if r["phase"] == "train":
+            r["epoch"] += offset
+    return previous + new
+
+
+def validation_columns(estimator, validation_data, scaler) -> dict:
+    """The loop's columns of ``validation_data`` (see ``fit``), checked as ``X`` is and
+    scaled like the training rows."""
+    X_val, y_val, w_val = unpack_validation_data(validation_data)
+    X_val, sample_shape, missing = estimator._check_rows(X_val, reset=False)
+    Y_val = check_target(y_val, (len(X_val), *sample_shape), X_val.shape[1])
+    target = scaler(estimator._to_tensor(Y_val)) if Y_val is not None else None
+    cols = columns(scaler(estimator._to_tensor(X_val)), target, check_weight(w_val, X_val))
+    if missing is not None:  # imputed cells: masked out of the loss, as in training
+        from ._tables import network_mask
+
+        cols["mask"] = network_mask(scaler, missing, estimator.device_)
+    return cols
+
+
+def fingerprints(Y: np.ndarray | None, w: np.ndarray | None) -> dict:
+    """SHA-256 of a target and of row weights, for a checkpoint's data fingerprint: a fit
+    resumes only with the same ones."""
+    return {key: hashlib.sha256(np.ascontiguousarray(v).tobytes()).hexdigest()
+            for key, v in (("y", Y), ("w", w)) if v is not None}
+
+
+def refuse_for_streams(y, sample_weight, validation_data, warm) -> None:
+    """What a fit on rows read from disk cannot take, as a ValueError."""
+    target = y is not None and np.ndim(y) > 1  # 1-D labels are ignored, as in memory
+    if target or sample_weight is not None or validation_data is not None or warm:
+        raise ValueError(
+            "a target y, sample_weight, validation_data and warm_start need X in memory; a "
+            "path or memmap X is read in chunks for a fresh, unweighted fit (load it with "
+            "np.load(path))."
+        )
+
+
+@dataclass
+class WarmStart:
+    """What a ``warm_start`` fit continues: a copy of the fitted module (trained in place,
+    so a failed fit leaves the estimator's own untouched), its history and its output
+    activation."""
+
+    module: torch.nn.Module
+    history: list
+    output_activation: str
+
+    def check(self, estimator) -> None:
+        """Refuse parameters or data that describe another network than the fitted one."""
+        estimator.output_activation_ = self.output_activation
+        fresh = estimator._build_module(estimator.n_features_in_).state_dict()
+        mine = self.module.state_dict()
+        if fresh.keys() != mine.keys() or any(fresh[k].shape != mine[k].shape for k in fresh):
+            raise ValueError(
+                "warm_start=True continues the fitted network, but the parameters or the "
+                "data now describe another one (n_components, hidden_layer_sizes, the "
+                "number of features...); set warm_start=False to fit a new network."
+            )
+
+
+def warm_start_point(estimator) -> WarmStart | None:
+    """The fitted model a ``warm_start`` fit of ``estimator`` continues, or None."""
+    if not getattr(estimator, "warm_start", False) or not hasattr(estimator, "module_"):
+        return None
+    return WarmStart(copy.deepcopy(estimator.module_), [dict(r) for r in estimator.history_],
+                     estimator.output_activation_)
+
+
+def warn_unreachable_output(estimator, targets: torch.Tensor) -> None:
+    """Warn (with the fix) when a sigmoid output cannot give the training targets: scaled
+    values outside [0, 1] can never be reconstructed."""
+    if estimator.output_activation_ != "sigmoid":
+        return
+    low, high = targets.amin(0), targets.amax(0)
+    outside = (low < 0) | (high > 1)
+    if not bool(outside.any()):
+        return
+    j = int(torch.argmax((high - 1).clamp_min(0) + (-low).clamp_min(0)))
+    user_warning(
+        f"output_activation='sigmoid' only gives values in (0, 1), but {int(outside.sum())} "
+        f"of {len(low)} features leave [0, 1] once scaled (scaler={estimator.scaler!r}; "
+        f"feature {j} spans [{float(low[j]):.4g}, {float(high[j]):.4g}]): their values "
+        "outside [0, 1] can never be reconstructed. Use output_activation='auto' (linear "
+        "for such data), or scaler='minmax' to map every feature into [0, 1]."
+    )

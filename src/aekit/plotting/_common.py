@@ -1,0 +1,94 @@
+"""What the plots share: the figure factory, image mosaics, colours, row sampling."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from matplotlib import colormaps
+from matplotlib.figure import Figure
+
+_INK = "gray_r"  # dark ink on white paper, like the digits themselves
+
+
+_AE, _PCA = "#1f6fb2", "#9a9a9a"
+
+
+def _figure(width: float, height: float) -> Figure:
+    # Figure() rather than pyplot: no global state, no GUI backend, safe in threads and CI.
+    # A floor on the width keeps left-aligned titles of narrow mosaics from being cut.
+    return Figure(figsize=(max(width, 4.8), height), layout="constrained", dpi=100)
+
+
+def _images(X, image_shape) -> np.ndarray:
+    """Rows (n, n_features) -> images (n, h, w)."""
+    X = np.asarray(X, dtype=np.float64)
+    shape = tuple(int(s) for s in image_shape)
+    if len(shape) == 3 and shape[0] == 1:
+        shape = shape[1:]
+    if len(shape) != 2 or math.prod(shape) != X[0].size:
+        raise ValueError(
+            f"image_shape={tuple(image_shape)} does not fit rows of {X[0].size} features; "
+            "pass (height, width) with height * width == n_features."
+        )
+    return X.reshape(len(X), *shape)
+
+
+def _mosaic(images: np.ndarray, n_cols: int, pad: int = 1) -> np.ndarray:
+    """Tile images (n, h, w) row-major into one array; gaps are NaN (drawn as paper)."""
+    n, h, w = images.shape
+    n_rows = max(1, math.ceil(n / n_cols))
+    out = np.full((n_rows * (h + pad) - pad, n_cols * (w + pad) - pad), np.nan)
+    for i, img in enumerate(images):
+        r, c = divmod(i, n_cols)
+        out[r * (h + pad) : r * (h + pad) + h, c * (w + pad) : c * (w + pad) + w] = img
+    return out
+
+
+def _show_mosaic(ax, mosaic, *, cmap=_INK, vmin=None, vmax=None, row_labels=(),
+                 col_labels=(), cell=None):
+    """Draw a mosaic without frame; label rows (y ticks) and columns (x ticks) if given."""
+    cm = colormaps[cmap].with_extremes(bad="white")
+    image = ax.imshow(mosaic, cmap=cm, vmin=vmin, vmax=vmax, interpolation="nearest")
+    for side in ax.spines.values():
+        side.set_visible(False)
+    ax.tick_params(length=0)
+    h, w = cell if cell is not None else mosaic.shape
+    ax.set_yticks([i * (h + 1) + (h - 1) / 2 for i in range(len(row_labels))], list(row_labels))
+    ax.set_xticks([i * (w + 1) + (w - 1) / 2 for i in range(len(col_labels))], list(col_labels))
+    return image
+
+
+def _title(fig, text: str) -> None:
+    # A figure-level title: mosaics can be narrower than their title, axes titles get cut.
+    fig.suptitle(text, x=0.02, ha="left", fontsize=11)
+
+
+def _range(X) -> tuple[float, float]:
+    lo, hi = float(np.nanmin(X)), float(np.nanmax(X))
+    return (lo, hi) if hi > lo else (lo - 0.5, hi + 0.5)
+
+
+def _reconstruct(model, X):
+    """``model``'s reconstruction of ``X``: float64 rows, or a DataFrame for a table."""
+    X_hat = model.reconstruct(X) if hasattr(model, "reconstruct") else \
+        model.inverse_transform(model.transform(X))
+    return X_hat if hasattr(X_hat, "columns") else np.asarray(X_hat, dtype=np.float64)
+
+
+def _rows(X, n: int, random_state=0) -> np.ndarray:
+    """The first ``n`` rows of a fixed shuffle, so the plots of one report show the same rows."""
+    idx = np.random.RandomState(random_state).permutation(len(X))[:n]
+    return np.asarray(X, dtype=np.float64)[np.sort(idx)]
+
+
+def _module(estimator):
+    module = getattr(estimator, "module_", None)
+    if module is None:
+        raise ValueError(f"{type(estimator).__name__} is not fitted; call fit first.")
+    return module
+
+
+def _grid_shape(n: int, max_cols: int) -> tuple[int, int]:
+    cols = min(n, max_cols)
+    return math.ceil(n / cols), cols

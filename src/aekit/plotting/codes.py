@@ -1,0 +1,180 @@
+"""Plots of codes and of tabular reconstructions: 2-D codes against PCA's, each variable
+against its reconstruction."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from matplotlib import colormaps
+
+from ..metrics import r2_per_feature, sample_rows
+from ..nn.layers import TAIL_RATIO, tail_ratios
+from ._common import _AE, _PCA, _figure, _grid_shape, _range, _reconstruct, _rows
+
+
+def _scatter(ax, Z, y, title):
+    if y is None:
+        ax.scatter(Z[:, 0], Z[:, 1], s=5, alpha=0.6, color=_AE, linewidths=0)
+    else:
+        classes = np.unique(y)
+        if len(classes) <= 20:
+            cmap = colormaps["tab10" if len(classes) <= 10 else "tab20"]
+            codes = np.searchsorted(classes, y)
+            ax.scatter(Z[:, 0], Z[:, 1], s=6, alpha=0.75, c=cmap(codes % cmap.N), linewidths=0)
+        else:  # many classes (or text labels): a continuous scale over their order
+            ax.scatter(Z[:, 0], Z[:, 1], s=6, alpha=0.75, c=np.searchsorted(classes, y),
+                       cmap="viridis", linewidths=0)
+    ax.set_title(title, fontsize=10)
+    ax.tick_params(labelsize=8)
+    # Far-out codes (heavy tails are common) should not squash the rest into a sliver:
+    # frame the central 96 % with a margin, and say how many points fall outside.
+    inside = np.ones(len(Z), dtype=bool)
+    for axis, values in ((ax.set_xlim, Z[:, 0]), (ax.set_ylim, Z[:, 1])):
+        lo, hi = np.quantile(values, [0.02, 0.98])
+        full = values.max() - values.min()
+        if hi > lo and full > 2 * (hi - lo):
+            lo, hi = lo - 0.25 * (hi - lo), hi + 0.25 * (hi - lo)
+            axis(lo, hi)
+            inside &= (values >= lo) & (values <= hi)
+    if not inside.all():
+        ax.set_title(f"{title}\n({(~inside).sum()} of {len(Z)} points outside the view)",
+                     fontsize=10)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+
+
+def _class_name(label, target_names) -> str:
+    """``target_names[label]`` for an integer label within range, else the label itself."""
+    if target_names is not None and float(label).is_integer() and 0 <= int(label) < len(
+            target_names):
+        return str(target_names[int(label)])
+    return str(label)
+
+
+def codes_2d(estimator, X, y=None, *, pca=None, target_names=None, max_points=3000,
+             random_state=0):
+    """Two-dimensional codes of PCA and of the autoencoder, side by side, coloured by label.
+
+    Parameters
+    ----------
+    estimator : fitted AutoEncoder
+    X : array-like of shape (n_samples, n_features)
+    y : array-like of shape (n_samples,), optional
+        Labels; up to 20 classes get a legend, more are drawn on a continuous scale.
+    pca : fitted PCA, optional
+        Its first two components are drawn; default: PCA(2) fitted on ``X``.
+    target_names : sequence of str, optional
+        The name of each label value 0, 1, ... (``Dataset.target_names``: Fashion-MNIST's
+        "T-shirt/top", ...), shown in the legend instead of the numbers.
+    max_points : int, default=3000
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Two axes (PCA left, autoencoder right), one scatter each. Codes wider than 2 are
+        projected on their own first two principal components; a 1-D code is drawn
+        against a random jitter.
+    """
+    from sklearn.decomposition import PCA
+
+    idx = sample_rows(len(X), max_points, random_state)
+    X = X.iloc[idx] if hasattr(X, "iloc") else np.asarray(X, dtype=np.float64)[idx]  # a table
+    y = None if y is None else np.asarray(y)[idx]
+    if pca is None:
+        pca = PCA(n_components=2).fit(X)
+    P = np.asarray(pca.transform(X), dtype=np.float64)
+    P = P[:, :2] if P.shape[1] >= 2 else np.column_stack([P[:, 0], np.zeros(len(P))])
+    Z = np.asarray(estimator.transform(X), dtype=np.float64)
+    k = Z.shape[1]
+    if k == 1:
+        Z = np.column_stack([Z[:, 0], np.random.RandomState(random_state).uniform(-1, 1, len(Z))])
+        ae_title = "autoencoder code (k=1; vertical: jitter)"
+    elif k > 2:
+        Z = PCA(n_components=2).fit_transform(Z)
+        ae_title = f"autoencoder codes (k={k}, first 2 principal axes)"
+    else:
+        ae_title = "autoencoder codes (k=2)"
+    fig = _figure(10.0, 4.6)
+    axes = fig.subplots(1, 2)
+    _scatter(axes[0], P, y, "PCA, first 2 components")
+    _scatter(axes[1], Z, y, ae_title)
+    if k == 1:
+        axes[1].set_yticks([])
+    if y is not None and len(np.unique(y)) <= 20:
+        from matplotlib.lines import Line2D
+
+        classes = np.unique(y)
+        cmap = colormaps["tab10" if len(classes) <= 10 else "tab20"]
+        handles = [Line2D([], [], ls="", marker="o", ms=6, color=cmap(i % cmap.N))
+                   for i in range(len(classes))]
+        names = [_class_name(c, target_names) for c in classes]
+        fig.legend(handles, names, loc="outside right center",
+                   title="label" if target_names is None else "class", frameon=False,
+                   fontsize=9)
+    return fig
+
+
+def feature_scatter(estimator, X, *, feature_names=None, pca=None, max_features=12,
+                    max_points=2000, random_state=0):
+    """Each variable against its reconstruction, with the R² of each model.
+
+    Parameters
+    ----------
+    estimator : fitted AutoEncoder
+    X : array-like of shape (n_samples, n_features), or DataFrame
+        A table's numeric columns are drawn.
+    feature_names : list of str, optional
+    pca : fitted PCA, optional
+        Its reconstructions are drawn underneath in grey, with their R².
+    max_features : int, default=12
+        The first ``max_features`` variables are drawn.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One axes per drawn variable (unused grid cells removed), each with the autoencoder's
+        scatter, PCA's if given, and the identity line; heavy-tailed variables
+        (:func:`aekit.nn.layers.tail_ratios`) on symmetric-log axes.
+    """
+    if hasattr(X, "columns"):  # a table: its numeric columns
+        X = X.iloc[np.sort(np.random.RandomState(random_state).permutation(len(X))[:max_points])]
+        feature_names = [c for c in X.columns if X[c].dtype.kind in "iuf"]
+    elif len(X) > max_points:
+        X = _rows(X, max_points, random_state)
+    X_ae, X_pca = (None if m is None else _reconstruct(m, X) for m in (estimator, pca))
+    X, X_ae, X_pca = (None if M is None else np.asarray(
+        M[feature_names] if hasattr(M, "columns") else M, np.float64) for M in (X, X_ae, X_pca))
+    r2_ae = r2_per_feature(X, X_ae)
+    heavy = tail_ratios(torch.from_numpy(np.nan_to_num(X))).numpy() > TAIL_RATIO
+    r2_pca = r2_per_feature(X, X_pca) if pca is not None else None
+    n = min(X.shape[1], max_features)
+    names = (list(feature_names) if feature_names is not None
+             else [f"x{j}" for j in range(X.shape[1])])
+    n_rows, n_cols = _grid_shape(n, 4)
+    fig = _figure(2.9 * n_cols, 2.7 * n_rows + 0.4)
+    axes = np.atleast_1d(fig.subplots(n_rows, n_cols, squeeze=False).ravel())
+    for j, ax in enumerate(axes):
+        if j >= n:
+            ax.remove()
+            continue
+        if X_pca is not None:
+            ax.scatter(X[:, j], X_pca[:, j], s=4, alpha=0.4, color=_PCA, linewidths=0, label="PCA")
+        ax.scatter(X[:, j], X_ae[:, j], s=4, alpha=0.6, color=_AE, linewidths=0, label="AE")
+        lo, hi = _range(X[:, j])
+        ax.plot([lo, hi], [lo, hi], color="black", lw=0.8, ls="--")
+        if heavy[j]:  # log axes spread a heavy tail's bulk; linear near 0
+            threshold = np.nanquantile(np.abs(X[:, j])[X[:, j] != 0], 0.1)
+            ax.set_xscale("symlog", linthresh=threshold)
+            ax.set_yscale("symlog", linthresh=threshold)
+        title = f"{names[j]}\nR² AE {r2_ae[j]:.3f}"
+        if r2_pca is not None:
+            title += f" · PCA {r2_pca[j]:.3f}"
+        ax.set_title(title, fontsize=9)
+        ax.tick_params(labelsize=7)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+    fig.supxlabel("input", fontsize=9)
+    fig.supylabel("reconstruction", fontsize=9)
+    if n < X.shape[1]:
+        fig.suptitle(f"first {n} of {X.shape[1]} variables", fontsize=9)
+    return fig

@@ -1,0 +1,293 @@
+"""What a Keras user reaches for, in scikit-learn's idiom: optimizer defaults that match
+PyTorch's, fit(X, y) targets, sample_weight, validation_data, warm_start, custom modules and
+losses, every torch activation, summary(); and the seed's Keras network ported line by line."""
+
+import inspect
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.metrics import r2_score
+from sklearn.model_selection import train_test_split
+from torch import nn
+
+from aekit import AutoEncoder, VariationalAutoEncoder, diagnose
+from aekit.data import DERIVED_VARIABLE_NAMES, make_derived_variables
+from aekit.diagnostics import DiagnosticWarning
+from aekit.nn.layers import ACTIVATIONS
+from aekit.training import DEFAULT_LEARNING_RATES, OPTIMIZERS, make_optimizer
+
+SMALL = dict(hidden_layer_sizes=(32,), random_state=0)
+
+
+# --------------------------------------------------------------------------- optimizer defaults
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_learning_rate_none_is_pytorchs_own_default(name):
+    opt = make_optimizer(name, [nn.Parameter(torch.zeros(2))])
+    cls = type(opt)
+    assert opt.param_groups[0]["lr"] == inspect.signature(cls).parameters["lr"].default
+    assert DEFAULT_LEARNING_RATES[name] == opt.param_groups[0]["lr"]
+    assert make_optimizer(name, [nn.Parameter(torch.zeros(2))], 0.5).param_groups[0]["lr"] == 0.5
+
+
+def test_adadelta_port_trains_with_rate_one(digits):
+    ae = AutoEncoder(2, optimizer="adadelta", max_epochs=3, **SMALL).fit(digits[0])
+    assert ae.learning_rate is None and ae.history_[0]["lr"] == 1.0
+
+
+# --------------------------------------------------------------------------- fit(X, y)
+@pytest.fixture(scope="module")
+def noisy_pairs(digits):
+    X_train, X_test = digits[0], digits[1]
+    rng = np.random.RandomState(0)
+
+    def noisy(X):
+        return np.clip(X + 0.3 * rng.standard_normal(X.shape), 0, 1).astype(X.dtype)
+
+    return noisy(X_train), X_train, noisy(X_test), X_test
+
+
+def test_fit_x_noisy_y_clean_trains_a_denoiser(noisy_pairs):
+    X_noisy, X_clean, T_noisy, T_clean = noisy_pairs
+    params = dict(n_components=16, hidden_layer_sizes=(64,), max_epochs=60, random_state=0)
+    pairs = AutoEncoder(**params).fit(X_noisy, X_clean)
+    copies = AutoEncoder(**params).fit(X_noisy)  # learns to give the noise back
+    err_pairs = ((pairs.reconstruct(T_noisy) - T_clean) ** 2).mean()
+    err_copies = ((copies.reconstruct(T_noisy) - T_clean) ** 2).mean()
+    err_input = ((T_noisy - T_clean) ** 2).mean()
+    assert err_pairs < 0.6 * err_copies, (err_pairs, err_copies)
+    assert err_pairs < 0.5 * err_input
+
+
+def test_one_dimensional_y_is_ignored_and_other_shapes_are_refused(digits):
+    X, _, y, _ = digits
+    a = AutoEncoder(2, max_epochs=2, **SMALL).fit(X)
+    b = AutoEncoder(2, max_epochs=2, **SMALL).fit(X, y)  # labels, as a Pipeline passes
+    np.testing.assert_array_equal(a.transform(X), b.transform(X))
+    with pytest.raises(ValueError, match=r"must have X's shape.*fit\(X_noisy, X_clean\)"):
+        AutoEncoder(2, max_epochs=1).fit(X, X[:, :10])
+
+
+# --------------------------------------------------------------------------- sample_weight
+def test_rows_of_weight_zero_have_no_influence(digits):
+    X_train = digits[0]
+    rng = np.random.RandomState(1)
+    junk_a, junk_b = (rng.rand(300, 64).astype(X_train.dtype) for _ in range(2))
+    w = np.r_[np.ones(len(X_train)), np.zeros(300)]
+    params = dict(n_components=4, hidden_layer_sizes=(32,), max_epochs=5, random_state=0,
+                  scaler=None)  # a scaler fitted on the junk would differ
+    a = AutoEncoder(**params).fit(np.concatenate([X_train, junk_a]), sample_weight=w)
+    b = AutoEncoder(**params).fit(np.concatenate([X_train, junk_b]), sample_weight=w)
+    np.testing.assert_array_equal(a.transform(digits[1]), b.transform(digits[1]))
+    c = AutoEncoder(**params).fit(np.concatenate([X_train, junk_b]))
+    assert not np.array_equal(a.transform(digits[1]), c.transform(digits[1]))
+    # The weighted score is the weighted mean of the rows' scores.
+    s = a.score_samples(X_train[:20])
+    w20 = np.arange(20.0)
+    assert a.score(X_train[:20], sample_weight=w20) == pytest.approx(np.average(s, weights=w20))
+
+
+def test_weighted_objective_is_the_weighted_mean_of_row_losses():
+    from aekit.objectives import Reconstruction
+
+    torch.manual_seed(0)
+    module = nn.Module()
+    module.encoder, module.decoder = nn.Linear(5, 2), nn.Linear(2, 5)
+    x, w = torch.randn(8, 5), torch.rand(8)
+    w = w / w.mean()
+    out = Reconstruction()(module, {"x": x, "x_in": x, "w": w})
+    rows = ((module.decoder(module.encoder(x)) - x) ** 2).mean(1)
+    assert float(out["loss"].detach()) == pytest.approx(float((w * rows).mean().detach()), rel=1e-6)
+
+
+def test_bad_sample_weights_say_why(digits):
+    X = digits[0][:50]
+    with pytest.raises(ValueError, match="non-zero"):
+        AutoEncoder(max_epochs=1).fit(X, sample_weight=np.zeros(50))
+    with pytest.raises(ValueError, match="(?i)negative"):
+        AutoEncoder(max_epochs=1).fit(X, sample_weight=-np.ones(50))
+
+
+def test_callable_loss_is_what_is_minimised(digits):
+    X, X_val = digits[0][:300], digits[1]
+    ae = AutoEncoder(2, loss=nn.L1Loss(), max_epochs=2, **SMALL).fit(X, validation_data=X_val)
+    module = ae.module_
+    with torch.no_grad():
+        x = module.scaler(torch.as_tensor(X_val))
+        l1 = float((module(x) - x).abs().mean())
+    assert ae.validation_loss_ == pytest.approx(l1, rel=1e-5)
+    with pytest.raises(ValueError, match="reduction='none'"):
+        AutoEncoder(2, loss=nn.L1Loss(), max_epochs=1).fit(X, sample_weight=np.ones(len(X)))
+    AutoEncoder(2, loss=nn.L1Loss(reduction="none"), max_epochs=1).fit(
+        X, sample_weight=np.ones(len(X)))
+    with pytest.raises(ValueError, match="cannot be saved"):
+        ae.save("unused")
+
+
+# --------------------------------------------------------------------------- validation_data
+def test_validation_data_is_the_hold_out(digits):
+    X_train, X_test = digits[0], digits[1]
+    ae = AutoEncoder(2, max_epochs=5, validation_fraction=0.5, **SMALL).fit(
+        X_train, validation_data=X_test)
+    module = ae.module_
+    with torch.no_grad():
+        x = module.scaler(torch.as_tensor(X_test))
+        val = float(((module(x) - x) ** 2).mean())
+    assert ae.validation_loss_ == pytest.approx(val, rel=1e-5)
+    # (X_val, y_val) pairs work as fit's do.
+    AutoEncoder(2, max_epochs=1, **SMALL).fit(X_train, X_train,
+                                              validation_data=(X_test, X_test))
+    with pytest.raises(ValueError, match="tuple of 4"):
+        AutoEncoder(2, max_epochs=1).fit(X_train, validation_data=(X_test,) * 4)
+
+
+# --------------------------------------------------------------------------- warm_start
+def test_warm_start_continues_the_fit(digits):
+    X = digits[0]
+    ae = AutoEncoder(2, max_epochs=5, warm_start=True, early_stopping=False, **SMALL).fit(X)
+    first = ae.history_[-1]["loss"]
+    ae.fit(X)
+    assert ae.n_iter_ == 10
+    assert [r["epoch"] for r in ae.history_] == list(range(1, 11))
+    assert sum(bool(r.get("kept")) for r in ae.history_) == 1
+    # The sixth epoch starts where the fifth ended, not from scratch.
+    assert ae.history_[5]["loss"] < 1.05 * first < ae.history_[0]["loss"]
+    cold = clone(ae).set_params(warm_start=False).fit(X)
+    assert cold.n_iter_ == 5
+    with pytest.raises(ValueError, match="warm_start=False"):
+        ae.set_params(n_components=3).fit(X)
+
+
+# --------------------------------------------------------------------------- custom parts
+def test_custom_encoder_module_is_copied_and_trained(digits):
+    X = digits[0]
+    encoder = nn.Sequential(nn.Linear(64, 32), nn.GELU(), nn.Linear(32, 2))
+    before = {k: v.clone() for k, v in encoder.state_dict().items()}
+    ae = AutoEncoder(2, encoder=encoder, max_epochs=20, random_state=0).fit(X)
+    assert ae.module_.encoder is not encoder
+    assert all(torch.equal(before[k], v) for k, v in encoder.state_dict().items())
+    assert isinstance(ae.module_.encoder[1], nn.GELU)
+    assert ae.transform(digits[1]).shape == (len(digits[1]), 2)
+    assert ae.history_[-1]["loss"] < 0.8 * ae.history_[0]["loss"]
+    clone(ae)  # scikit-learn can still copy its parameters
+    with pytest.raises(ValueError, match="cannot be saved"):
+        ae.save("unused")
+
+
+def test_custom_module_of_the_wrong_size_is_explained(digits):
+    with pytest.raises(ValueError, match="n_components=2"):
+        AutoEncoder(2, encoder=nn.Linear(64, 3), max_epochs=1).fit(digits[0])
+    with pytest.raises(ValueError, match="rows of 64 features"):
+        AutoEncoder(2, decoder=nn.Linear(2, 10), max_epochs=1).fit(digits[0])
+    with pytest.raises(ValueError, match="built-in dense network only"):
+        AutoEncoder(2, encoder=nn.Linear(64, 2), tied=True).fit(digits[0])
+
+
+@pytest.mark.parametrize("name, cls", [("gelu", nn.GELU), ("silu", nn.SiLU),
+                                       ("softplus", nn.Softplus), ("mish", nn.Mish)])
+def test_torch_activations_by_name(digits, name, cls):
+    ae = AutoEncoder(2, activation=name, max_epochs=2, **SMALL).fit(digits[0][:200])
+    assert any(isinstance(m, cls) for m in ae.module_.modules())
+    assert name in ACTIVATIONS
+
+
+# --------------------------------------------------------------------------- summary
+@pytest.mark.parametrize("params", [dict(), dict(tied=True), dict(architecture="conv",
+                                                                  image_shape=(8, 8))])
+def test_summary_counts_every_parameter_once(digits, params):
+    ae = AutoEncoder(2, max_epochs=1, random_state=0, **params).fit(digits[0][:200])
+    s = ae.summary()
+    assert s.total == sum(p.numel() for p in ae.module_.parameters())
+    assert sum(layer.params for layer in s.layers) == s.total
+    shapes = [layer.output_shape for layer in s.layers]
+    assert (2,) in shapes and shapes[-1] == (64,)
+    text = str(s)
+    assert "precision: float32" in text and f"{s.total:,}" in text
+
+
+def test_vae_summary_shows_both_posterior_heads(digits):
+    vae = VariationalAutoEncoder(2, max_epochs=1, random_state=0).fit(digits[0][:200])
+    names = [layer.name for layer in vae.summary().layers]
+    assert "encoder.mean" in names and "encoder.log_var" in names
+
+
+# --------------------------------------------------------------------------- choices that cannot work
+def test_sigmoid_output_on_standardised_data_warns_with_the_fix(digits):
+    with pytest.warns(DiagnosticWarning, match="scaler='minmax'"):
+        AutoEncoder(2, output_activation="sigmoid", max_epochs=1).fit(digits[0][:200])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DiagnosticWarning)
+        AutoEncoder(2, output_activation="sigmoid", scaler="minmax", max_epochs=1).fit(
+            digits[0][:200])
+
+
+# --------------------------------------------------------------------------- the seed's port
+KERAS_PORT = dict(
+    n_components=2,                 # Dense(2) code
+    hidden_layer_sizes=(4, 4),      # Dense(4, relu), Dense(4, relu), mirrored
+    activation="relu",
+    output_activation="sigmoid",    # Dense(6, activation="sigmoid")
+    optimizer="adadelta",           # Adadelta() with its default rate, 1.0
+    scaler=None,                    # the seed fed the raw values
+    loss="mse",
+    batch_size=32,                  # Keras' default
+    max_epochs=100,
+    early_stopping=False,           # a plain model.fit(X, X, epochs=100)
+    validation_fraction=0.0,
+    lr_schedule="constant",
+)
+
+
+@pytest.fixture(scope="module")
+def derived():
+    X = make_derived_variables(2000, random_state=0)
+    return train_test_split(X, random_state=0)
+
+
+def test_seed_port_fails_and_diagnose_names_the_causes(derived):
+    X_train, X_test = derived
+    with pytest.warns(DiagnosticWarning, match="sigmoid"):  # a/b exceeds 1: said at fit
+        port = AutoEncoder(random_state=0, **KERAS_PORT).fit(X_train)
+    r2 = r2_score(X_test, port.reconstruct(X_test), multioutput="raw_values")
+    assert r2.min() < 0.5  # variables lost
+    diagnosis = diagnose(port, X_train)
+    # The division cannot come out of a sigmoid; the others are lost behind a layer that
+    # passes on fewer directions than the code has, with dead ReLU units in it.
+    assert diagnosis.get("output_range").details["features"] == [4]
+    bottleneck = diagnosis.get("bottleneck")
+    assert bottleneck is not None and bottleneck.severity == "error"
+    assert bottleneck.details["width"] < 2 and bottleneck.details["dead"] >= 1
+    assert "dead" in bottleneck.what_was_seen and "elu" in bottleneck.what_to_do
+    assert "dead_units" in diagnosis.kinds
+
+
+@pytest.mark.slow
+def test_defaults_learn_what_the_port_loses(derived):
+    X_train, X_test = derived
+    ae = AutoEncoder(n_components=2, random_state=0).fit(X_train)
+    r2 = r2_score(X_test, ae.reconstruct(X_test), multioutput="raw_values")
+    for name, value in zip(DERIVED_VARIABLE_NAMES, r2):
+        if name != "a/b":
+            assert value >= 0.95, (name, value)
+    assert "bottleneck" not in diagnose(ae, X_train).kinds
+
+
+# --------------------------------------------------------------------------- small data
+@pytest.mark.slow
+def test_default_two_codes_on_a_4000_row_fashion_sample():
+    from sklearn.decomposition import PCA
+
+    from aekit.data import load_fashion_mnist
+
+    try:
+        X_train, X_test = load_fashion_mnist(split=True, download=False)[:2]
+    except FileNotFoundError:
+        pytest.skip("Fashion-MNIST is not installed (Debian package dataset-fashion-mnist)")
+    X = X_train[np.sort(np.random.RandomState(0).permutation(len(X_train))[:4000])]
+    pca = PCA(2).fit(X)
+    pca_err = ((pca.inverse_transform(pca.transform(X_test)) - X_test) ** 2).mean()
+    ae = AutoEncoder(n_components=2, random_state=0).fit(X)
+    ratio = ((ae.reconstruct(X_test) - X_test) ** 2).mean() / pca_err
+    assert ratio <= 0.80, ratio  # 0.665 measured
