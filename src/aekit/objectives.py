@@ -6,7 +6,8 @@ the same row indices:
 
 - ``"x"``: the clean rows in network units (what a reconstruction must give back);
 - ``"x_in"``: what the module sees, the corrupted rows when denoising, else ``"x"``;
-- ``"y"``: targets (class indices) when the loop was given them.
+- ``"y"``: targets (class indices) when the loop was given them;
+- ``"weight"``: a weight per row (:class:`WeightedCrossEntropy`).
 
 ``epoch`` is the 1-based training epoch, or None when the loop evaluates the hold-out: a
 schedule (the KL warm-up) is then at its final value, so every epoch is compared on one
@@ -171,3 +172,23 @@ class CrossEntropy:
             "loss": F.cross_entropy(logits, y),
             "accuracy": (logits.argmax(1) == y).float().mean(),
         }
+
+
+@dataclass(frozen=True)
+class WeightedCrossEntropy:
+    """Cross-entropy with a weight per row: ``mean(weight * CE(module(x_in), y))``.
+
+    The semi-supervised :class:`~aekit.EncoderClassifier` trains on every row with this:
+    labelled rows weigh 1, rows labelled by propagation their certainty times a class
+    balance (:func:`aekit.propagation.pseudo_labels`). ``batch["weight"]`` holds the
+    weights; a batch without it (a labelled hold-out) weighs every row 1, which is
+    :class:`CrossEntropy`. The recorded ``accuracy`` is the unweighted agreement with ``y``.
+    """
+
+    def __call__(self, module: nn.Module, batch: Batch, epoch: int | None = None) -> dict:
+        logits = module(batch["x_in"])
+        y = batch["y"]
+        per_row = F.cross_entropy(logits, y, reduction="none")
+        weight = batch.get("weight")
+        loss = per_row.mean() if weight is None else (per_row * weight).mean()
+        return {"loss": loss, "accuracy": (logits.argmax(1) == y).float().mean()}

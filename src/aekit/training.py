@@ -84,8 +84,17 @@ class TrainingDivergedError(FloatingPointError):
 def make_optimizer(
     name: str, params, learning_rate: float, weight_decay: float = 0.0
 ) -> torch.optim.Optimizer:
-    """Build the optimizer ``name`` (one of :data:`OPTIMIZERS`)."""
-    params = [p for p in params if p.requires_grad]
+    """Build the optimizer ``name`` (one of :data:`OPTIMIZERS`).
+
+    ``params``: tensors, or torch's parameter groups (dicts with ``"params"`` and their own
+    ``"lr"``, ...); tensors that need no gradient are left out either way.
+    """
+    params = list(params)
+    if params and isinstance(params[0], dict):
+        groups = [{**g, "params": [p for p in g["params"] if p.requires_grad]} for g in params]
+        params = [g for g in groups if g["params"]]
+    else:
+        params = [p for p in params if p.requires_grad]
     if name == "adam":
         # fused: one kernel for the whole update instead of several passes per tensor;
         # the update is a third of a small dense step on CPU.
