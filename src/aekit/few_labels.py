@@ -168,8 +168,8 @@ def _timed_fit(model, X, y) -> float:
     return time.perf_counter() - start
 
 
-def compare_few_labels(X, y, X_test, y_test, *, autoencoder=None, classifier=None,
-                       baseline=None, random_state=0) -> FewLabelsComparison:
+def compare_few_labels(X, y, X_test, y_test, *, autoencoder=None, autoencoder_seconds=None,
+                       classifier=None, baseline=None, random_state=0) -> FewLabelsComparison:
     """Baselines and the semi-supervised classifier on the same labelled rows.
 
     Parameters
@@ -184,6 +184,9 @@ def compare_few_labels(X, y, X_test, y_test, *, autoencoder=None, classifier=Non
         Fitted (reused as is) or unfitted (fitted once on every row of ``X``, timed);
         default ``AutoEncoder(n_components=32, random_state=random_state)``. PCA gets as
         many components as its code.
+    autoencoder_seconds : float, optional
+        When ``autoencoder`` is given fitted: how long its fit took, counted in the fit time
+        of every method that uses it (a fitted autoencoder shared by several comparisons).
     classifier : EncoderClassifier, optional
         The classifier to compare, its ``autoencoder`` replaced by the fitted one; default
         ``EncoderClassifier(autoencoder, random_state=random_state)``.
@@ -204,7 +207,7 @@ def compare_few_labels(X, y, X_test, y_test, *, autoencoder=None, classifier=Non
     baseline = LogisticRegression(max_iter=1000) if baseline is None else baseline
     autoencoder = (AutoEncoder(n_components=32, random_state=random_state)
                    if autoencoder is None else autoencoder)
-    ae_seconds = 0.0
+    ae_seconds = float(autoencoder_seconds or 0.0)
     try:
         check_is_fitted(autoencoder)
     except NotFittedError:  # fit it here, once, on every row
