@@ -107,6 +107,18 @@ def test_semi_supervised_beats_the_labelled_only_fit_with_50_labels(semi, autoen
     assert semi_accuracy > 0.85
 
 
+def test_a_hold_out_too_small_to_choose_an_epoch_keeps_the_last(autoencoder, digits):
+    X_train, _, y_train, _ = digits
+    y_few = hide_labels(y_train, 10, random_state=0)  # 100 labels: 10 held out
+    keep = y_few != -1
+    clf = EncoderClassifier(autoencoder, max_epochs=30, patience=2, random_state=0)
+    clf.fit(X_train[keep], y_few[keep])
+    assert clf.n_iter_ == 30 and clf.history_[-1].get("kept")
+    assert clf.history_[-1]["val_loss"] is not None  # still watched, and used to calibrate
+    many = EncoderClassifier(autoencoder, max_epochs=200, patience=2, random_state=0)
+    assert many.fit(X_train, y_train).n_iter_ < 200  # 134 held out: early stopping works
+
+
 def test_semi_supervised_fit_learns_the_labels_not_minus_one(semi, fifty_labels):
     np.testing.assert_array_equal(semi.classes_, np.arange(10))
     assert (semi.n_labelled_, semi.n_unlabelled_) == (50, len(fifty_labels) - 50)

@@ -182,13 +182,17 @@ class WeightedCrossEntropy:
     labelled rows weigh 1, rows labelled by propagation their certainty times a class
     balance (:func:`aekit.propagation.pseudo_labels`). ``batch["weight"]`` holds the
     weights; a batch without it (a labelled hold-out) weighs every row 1, which is
-    :class:`CrossEntropy`. The recorded ``accuracy`` is the unweighted agreement with ``y``.
+    :class:`CrossEntropy`. ``label_smoothing`` (torch's) spreads that share of each target
+    over all classes. The recorded ``accuracy`` is the unweighted agreement with ``y``.
     """
+
+    label_smoothing: float = 0.0
 
     def __call__(self, module: nn.Module, batch: Batch, epoch: int | None = None) -> dict:
         logits = module(batch["x_in"])
         y = batch["y"]
-        per_row = F.cross_entropy(logits, y, reduction="none")
+        per_row = F.cross_entropy(logits, y, reduction="none",
+                                  label_smoothing=self.label_smoothing)
         weight = batch.get("weight")
         loss = per_row.mean() if weight is None else (per_row * weight).mean()
         return {"loss": loss, "accuracy": (logits.argmax(1) == y).float().mean()}

@@ -53,6 +53,15 @@ from ._base import (
 PROPAGATION_STEPS = 2000
 """Batches per propagation round with ``propagation_epochs="auto"``."""
 
+PSEUDO_LABEL_SMOOTHING = 0.1
+"""Label smoothing (Müller, Kornblith & Hinton 2019) of the propagation rounds' targets.
+Measured on Fashion-MNIST with 100 labels (2 draws): the same accuracy (0.749 against
+0.747), test ECE 0.056 against 0.078 after temperature scaling, 0.089 against 0.205
+before: the fitted temperature matters less when a hold-out of 10 rows estimates it badly."""
+
+EARLY_STOPPING_ROWS = 50
+"""Fewest held-out labelled rows whose loss may choose the epoch (see ``early_stopping``)."""
+
 UNLABELLED = -1
 """The label of unlabelled rows, as in :mod:`sklearn.semi_supervised`."""
 
@@ -85,13 +94,16 @@ class EncoderClassifier(SavableMixin, ClassifierMixin, BaseEstimator):
        its certainty (1 - normalised entropy of its spread scores) and a class balance;
     3. train layers and head for ``propagation_epochs`` epochs on all rows: known labels
        with weight 1, pseudo-labels with their weights (:class:`~aekit.objectives.
-       WeightedCrossEntropy`).
+       WeightedCrossEntropy`, with label smoothing 0.1).
 
-    The next round builds its graph on the fine-tuned layers. Measured on Fashion-MNIST
-    with 100 labels and 59,900 unlabelled rows (``bench/few_labels.py``), this beat the
-    alternatives tried: training on the labels alone, self-training on the network's own
-    confident predictions, and consistency under masking noise. :meth:`predict_proba` is
-    calibrated by temperature scaling (Guo et al. 2017) on the labelled hold-out.
+    The next round builds its graph on the fine-tuned layers. Chosen by measuring, with 100
+    labels (10 per class): on the 8x8 digits (1,247 unlabelled rows, 5 draws of the labels)
+    it scores 0.928 on average, against 0.880 for training on the labels alone and 0.882 for
+    a joint reconstruction (all rows) + classification (labelled rows) loss; on
+    Fashion-MNIST (59,900 unlabelled rows) it scores 0.75 against 0.66-0.68 for the
+    baselines (``bench/few_labels.py``), while training on the spread scores as soft targets
+    scored a point lower and masking noise on the inputs did not help. :meth:`predict_proba`
+    is calibrated by temperature scaling (Guo et al. 2017) on the labelled hold-out.
 
     Parameters
     ----------
@@ -105,9 +117,9 @@ class EncoderClassifier(SavableMixin, ClassifierMixin, BaseEstimator):
         Which representation the head reads: ``j``, the output of the encoder's ``j``-th
         layer (1 is the first hidden layer), reusing only the layers up to it, or
         ``"code"``, the code (all of the encoder). The default, the first hidden layer,
-        won with 100 labels (``bench/few_labels.py``): on Fashion-MNIST its propagation
-        graph labels 2.5 points more rows right than the 32-D code's, and the trained
-        classifier scores 3 points more; on the 8x8 digits it scores 0.5 points more.
+        won with 100 labels: on Fashion-MNIST its propagation graph labels 3 points more
+        rows right than the 32-D code's, and the trained classifier scores 2.3 points more
+        (2 draws of the labels); on the 8x8 digits 0.5 points more (5 draws).
     head_hidden : tuple of int, default=()
         Hidden widths of the head; ``()`` is a linear (softmax-regression) head. Hidden
         layers use the autoencoder's ``activation``.
@@ -149,7 +161,10 @@ class EncoderClassifier(SavableMixin, ClassifierMixin, BaseEstimator):
         sides disables the hold-out.
     early_stopping : bool, default=True
         Stop when the validation loss (else the training loss) has not improved for
-        ``patience`` epochs and restore the best weights.
+        ``patience`` epochs and restore the best weights. Not with a hold-out of fewer than
+        50 labelled rows: its loss is too noisy to choose an epoch by (measured on
+        Fashion-MNIST with 100 labels, over 5 draws: 0.63 test accuracy choosing the epoch
+        on 10 held-out rows, 0.68 keeping the last); the last epoch is kept.
     patience : int, default=20
     tol : float, default=1e-4
     random_state : int, RandomState instance or None, default=None
@@ -190,8 +205,9 @@ class EncoderClassifier(SavableMixin, ClassifierMixin, BaseEstimator):
 
     Notes
     -----
-    The propagation graph costs O(n^2 d) for n rows (about 20 s per round for 60,000 rows
-    on one CPU core); memory stays bounded. A saved and loaded classifier predicts
+    The propagation graph costs O(n^2 d) for n rows of d dimensions (d <= 256 after
+    whitening): tens of seconds per round for 60,000 rows on 2 CPU cores, in bounded
+    memory. A saved and loaded classifier predicts
     identically; its ``autoencoder`` parameter comes back unfitted (same parameters), so
     refitting it refits the autoencoder on the new ``X``, while ``autoencoder_`` comes back
     fitted. :meth:`score` leaves out rows labelled ``-1``, so cross-validation
@@ -417,7 +433,8 @@ class EncoderClassifier(SavableMixin, ClassifierMixin, BaseEstimator):
             else:
                 train = {"x": X_s[seeds], "y": labels[seeds]}
                 history = self._train(module, CrossEntropy(), train, val_data,
-                                      self.max_epochs, "train")
+                                      self.max_epochs, "train",
+                                      stop_early=len(val) >= EARLY_STOPPING_ROWS)
         self.module_ = module.eval()
         self.temperature_ = 1.0
         if self.calibrate and val_data is not None:
@@ -463,7 +480,8 @@ class EncoderClassifier(SavableMixin, ClassifierMixin, BaseEstimator):
             targets[seeds], weights[seeds] = labels[seeds], 1.0
             train = {"x": X_s[train_rows], "y": targets[train_rows],
                      "weight": weights[train_rows]}
-            history += self._train(module, WeightedCrossEntropy(), train, val_data,
+            objective = WeightedCrossEntropy(label_smoothing=PSEUDO_LABEL_SMOOTHING)
+            history += self._train(module, objective, train, val_data,
                                    self._propagation_epochs(len(train["x"])),
                                    f"propagation-{r}", stop_early=False)
         return history
