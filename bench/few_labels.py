@@ -37,7 +37,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import time
 import warnings
 
@@ -45,6 +44,7 @@ import numpy as np
 import torch
 from sklearn.base import clone
 from sklearn.decomposition import PCA
+from fit_speed import cpu_name
 from sklearn.semi_supervised import LabelSpreading
 
 from aekit import AutoEncoder, EncoderClassifier
@@ -60,17 +60,6 @@ from aekit.few_labels import (
 )
 
 PUBLISHED_RAW_LR = 0.662  # the raw-pixel logistic regression, Fashion-MNIST, 100 labels
-
-
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def datasets(quick: bool, which=("fashion", "mnist")):

@@ -102,7 +102,7 @@ def test_semi_supervised_beats_the_labelled_only_fit_with_50_labels(semi, autoen
     labelled_only.fit(X_train[keep], fifty_labels[keep])
     semi_accuracy, labelled_accuracy = semi.score(X_test, y_test), labelled_only.score(X_test,
                                                                                       y_test)
-    # Measured: 0.93 against 0.80 (raw-pixel logistic regression: 0.85).
+    # Measured: 0.94 against 0.80 (raw-pixel logistic regression: 0.85).
     assert semi_accuracy > labelled_accuracy + 0.05
     assert semi_accuracy > 0.85
 
