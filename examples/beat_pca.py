@@ -1,8 +1,9 @@
 """Beat PCA with a 2-D code: an autoencoder against PCA on Fashion-MNIST, same k, same split.
 
 PCA is the best *linear* 2-D code; a nonlinear encoder and decoder can reconstruct better.
-Both models are fitted on the same training images and scored on the same test images, in
-pixel units (MSE per pixel and squared error per image).
+Both models are fitted on the same training images, PCA on them as the model sees them
+(standardised pixels), and scored on the same test images there, with the MSE per pixel
+and the squared error per image in pixel units beside.
 
     python examples/beat_pca.py            # a minute or two on 2 idle CPU cores
 

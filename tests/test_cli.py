@@ -58,19 +58,23 @@ def digits_test(tmp_path):
 # --------------------------------------------------------------------------- train
 def test_train_writes_model_metrics_and_plot(digits_run):
     run, result = digits_run
-    assert {"config.json", "model.safetensors", "metrics.json", "loss.png"} <= {
-        p.name for p in run.iterdir()
-    }
+    names = {p.name for p in run.iterdir()}
+    assert {"config.json", "metrics.json", "loss.png"} <= names
+    assert json.loads((run / "config.json").read_text())["weights"] in names
+    assert not [n for n in names if n.startswith(("checkpoint", "."))]  # run complete
     metrics = json.loads((run / "metrics.json").read_text())
     assert {"dataset", "comparison", "train_score", "test_score", "fit_seconds"} <= set(metrics)
     c = metrics["comparison"]
-    assert c["ratio"] == pytest.approx(c["ae_mse"] / c["pca_mse"])
+    # The headline is in the model's scaled units; raw-unit errors stay beside it.
+    assert c["unit"] == "scaled" and c["ae_error"] == c["ae_scaled"]
+    assert c["ratio"] == pytest.approx(c["ae_scaled"] / c["pca_scaled"])
     assert c["n_components"] == 2 and c["winner"] in ("autoencoder", "PCA")
+    assert len(c["r2"]["autoencoder"]) == len(c["r2"]["columns"]) == 64
     assert metrics["dataset"] == {
         "name": "digits", "train_shape": [1347, 64], "test_shape": [450, 64],
-        "image_shape": [8, 8],
+        "image_shape": [8, 8], "options": None,
     }
-    assert metrics["test_score"] == pytest.approx(-c["ae_mse"], rel=1e-5)
+    assert metrics["test_score"] == pytest.approx(-c["ae_scaled"], rel=1e-5)
     assert metrics["fit_seconds"] > 0 and metrics["n_iter"] == 3
     # loss.png is a real PNG image.
     assert (run / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -88,7 +92,7 @@ def test_every_estimator_parameter_has_an_option():
 
 def test_options_reach_the_estimator(monkeypatch, tmp_path):
     seen = {}
-    monkeypatch.setattr(cli, "fit_run", lambda est, data, out: seen.update(est=est))
+    monkeypatch.setattr(cli, "fit_run", lambda est, data, out, resume: seen.update(est=est))
     result = invoke(
         "train", "--data", "digits", "--out", tmp_path / "run",
         "--components", "3", "--hidden", "16,8", "--activation", "tanh",
@@ -111,16 +115,18 @@ def test_options_reach_the_estimator(monkeypatch, tmp_path):
         sparsity_target=0.1, contractive=0.5, l1=0.001, pretrain="greedy", pretrain_epochs=3,
         precision="bfloat16",
         n_components=3, hidden_layer_sizes=(16, 8), activation="tanh",
-        output_activation="linear", scaler=None, loss="bce", optimizer="sgd",
+        output_activation="linear", scaler=None, loss="bce", missing="error", optimizer="sgd",
         learning_rate=0.01, weight_decay=0.001, batch_size=32, chunk_rows=1000, max_epochs=7,
         validation_fraction=0.2, early_stopping=False, patience=4, tol=0.01, n_init=2,
         random_state=5, device="cpu", verbose=2, log_dir=str(tmp_path / "tb"),
+        checkpoint_dir=str(tmp_path / "run"),  # the run directory, unless given
     )
 
 
 def test_conv_options_and_dataset_image_shape(monkeypatch, tmp_path):
     seen = {}
-    monkeypatch.setattr(cli.AutoEncoder, "fit", lambda est, X: seen.update(est=est) or est)
+    monkeypatch.setattr(cli.AutoEncoder, "fit",
+                        lambda est, X, resume=False: seen.update(est=est) or est)
     monkeypatch.setattr(runs, "compare_with_pca", lambda *a, **k: (_ for _ in ()).throw(
         ValueError("stop after fit")))
     invoke("train", "--data", "digits", "--out", tmp_path / "a", "--architecture", "conv")
@@ -135,15 +141,16 @@ def test_conv_options_and_dataset_image_shape(monkeypatch, tmp_path):
 
 def test_defaults_are_the_estimators(monkeypatch, tmp_path):
     seen = {}
-    monkeypatch.setattr(cli, "fit_run", lambda est, data, out: seen.update(est=est))
+    monkeypatch.setattr(cli, "fit_run", lambda est, data, out, resume: seen.update(est=est))
     assert_ok(invoke("train", "--data", "digits", "--out", tmp_path))
-    assert seen["est"].get_params() == aekit.AutoEncoder().get_params()
+    # checkpoints go into the run directory unless --checkpoint-dir says otherwise
+    assert seen["est"].get_params() == aekit.AutoEncoder(checkpoint_dir=str(tmp_path)).get_params()
 
 
 @pytest.mark.parametrize("hidden, expected", [("", ()), ("none", ()), ("64", (64,))])
 def test_hidden_spellings(monkeypatch, tmp_path, hidden, expected):
     seen = {}
-    monkeypatch.setattr(cli, "fit_run", lambda est, data, out: seen.update(est=est))
+    monkeypatch.setattr(cli, "fit_run", lambda est, data, out, resume: seen.update(est=est))
     assert_ok(invoke("train", "--data", "digits", "--hidden", hidden, "--out", tmp_path))
     assert seen["est"].hidden_layer_sizes == expected
 
@@ -209,7 +216,7 @@ def test_compare_prints_the_errors_train_reported(digits_run):
         ["train", "--data", "digits", "--components", "two"],
         ["train", "--data", "digits", "--activation", "foo", "--epochs", "1"],
         ["train", "--data", "digits", "--hidden", "64,x"],
-        ["train", "--data", "digits", "--scaler", "robust"],
+        ["train", "--data", "digits", "--scaler", "zscore"],
         ["train", "--data", "digits", "--no-such-option", "1"],
         ["train", "--data", "{tmp}/rows.npy", "--out", "{tmp}/rows.npy"],
     ],

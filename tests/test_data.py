@@ -367,9 +367,9 @@ def test_read_csv_errors(tmp_path):
 
 
 def test_read_array_file_errors(tmp_path):
-    (tmp_path / "x.txt").write_text("1,2\n")
-    with pytest.raises(ValueError, match="unsupported file type '.txt'"):
-        read_array(tmp_path / "x.txt")
+    (tmp_path / "x.dat").write_text("1,2\n")
+    with pytest.raises(ValueError, match="unsupported file type '.dat'"):
+        read_array(tmp_path / "x.dat")
     with pytest.raises(FileNotFoundError, match="missing.npy"):
         read_array(tmp_path / "missing.npy")
     for name in ("empty.csv", "empty.npy"):

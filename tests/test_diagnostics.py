@@ -260,3 +260,40 @@ def test_conv_units_count_channels_and_images_are_accepted(digits):
     finding = diagnose(ae, images).get("dead_units")
     assert finding is not None
     assert finding.details["layers"][f"encoder.{relu_name}"] == {"dead": 8, "units": 8}
+
+
+# --------------------------------------------------------------------------- columns
+@pytest.fixture(scope="module")
+def derived():
+    from aekit.data import make_derived_variables
+
+    return make_derived_variables(1500, random_state=0)
+
+
+def test_heavy_tailed_column_is_named_with_the_scaler_that_fixes_it(derived):
+    standard = AutoEncoder(2, scaler="standard", max_epochs=60, random_state=0).fit(derived)
+    diag = diagnose(standard, derived)
+    tails = diag.get("heavy_tailed_columns")
+    assert tails is not None and tails.severity == "warning"
+    assert tails.details["columns"] == ["feature 4"]  # a/b, and only a/b
+    assert "scaler='auto'" in tails.what_to_do and "quantile" in tails.what_to_do
+    # Learnt on its extremes, not on its bulk: R² high over all rows, low in the middle.
+    bulk = diag.get("bulk_not_learnt")
+    assert bulk is not None and bulk.details["columns"] == ["feature 4"]
+    assert bulk.details["r2"][0] > 0.8 and bulk.details["r2_central"][0] < 0.5
+    auto = AutoEncoder(2, scaler="auto", max_epochs=60, random_state=0).fit(derived)
+    diag = diagnose(auto, derived)
+    assert diag.get("heavy_tailed_columns").severity == "info"  # handled inside the model
+    assert diag.get("bulk_not_learnt") is None
+
+
+def test_column_checks_name_a_tables_columns_and_leave_images_alone(digits, elu_ae):
+    pd = pytest.importorskip("pandas")
+    rng = np.random.RandomState(0)
+    X = pd.DataFrame({"ratio": rng.rand(400) / (rng.rand(400) + 1e-3), "x": rng.rand(400),
+                      "kind": rng.choice(["a", "b"], 400)})
+    ae = AutoEncoder(2, scaler="standard", max_epochs=5, random_state=0).fit(X)
+    tails = diagnose(ae, X).get("heavy_tailed_columns")
+    assert tails.details["columns"] == ["ratio"] and "ratio (" in tails.what_was_seen
+    kinds = diagnose(elu_ae, digits[0]).kinds
+    assert "heavy_tailed_columns" not in kinds and "bulk_not_learnt" not in kinds

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -96,17 +97,31 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _torchrun(args, cwd, nproc=2):
-    """``torchrun --nproc-per-node nproc`` on 127.0.0.1; returns the CompletedProcess."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+def _env() -> dict:
+    """The environment of the processes: this aekit first on the path (they run elsewhere)."""
+    from pathlib import Path
+
+    import aekit
+
+    src = str(Path(aekit.__file__).resolve().parents[1])
+    env = {**os.environ, "OMP_NUM_THREADS": "1",
+           "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
     env.pop("AEKIT_DEBUG", None)
+    return env
+
+
+def _torchrun(args, cwd, nproc=2, check=True):
+    """``torchrun --nproc-per-node nproc`` on 127.0.0.1; returns the CompletedProcess
+    (``check``: which must have succeeded)."""
+    env = _env()
     cmd = [
         sys.executable, "-m", "torch.distributed.run", "--nnodes", "1",
         "--nproc-per-node", str(nproc), "--rdzv-backend", "c10d",
         "--rdzv-endpoint", f"127.0.0.1:{_free_port()}", *map(str, args),
     ]
     proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=180)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    if check:
+        assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc
 
 
@@ -135,11 +150,14 @@ def test_cli_under_torchrun_matches_one_process(rows, tmp_path):
     # Rank 0 alone printed and wrote the run.
     assert proc.stdout.count("fitting AutoEncoder") == 1, proc.stdout
     assert proc.stdout.count("run saved to") == 1 and "2 processes" in proc.stdout
-    files = sorted(p.name for p in (tmp_path / "two").iterdir())
-    assert files == sorted(p.name for p in (tmp_path / "one").iterdir())
+    def names(run):  # the weights file is named by its content's hash
+        return sorted(re.sub(r"-[0-9a-f]{16}\.", "-<hash>.", p.name) for p in run.iterdir())
+
+    assert names(tmp_path / "two") == names(tmp_path / "one")
     assert not [p for p in (tmp_path / "two").iterdir() if p.name.endswith(".tmp")]
 
-    one, two = (load_file(tmp_path / d / "model.safetensors") for d in ("one", "two"))
+    one, two = (load_file(tmp_path / d / json.loads(
+        (tmp_path / d / "config.json").read_text())["weights"]) for d in ("one", "two"))
     assert one.keys() == two.keys()
     for key in one:
         np.testing.assert_allclose(two[key], one[key], atol=1e-4, err_msg=key)
@@ -184,7 +202,7 @@ def test_early_stopping_stops_every_rank_together(rows, tmp_path):
     driver = tmp_path / "driver.py"
     driver.write_text(_DRIVER)
     _torchrun([driver, rows, tmp_path / "out"], cwd=tmp_path)
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env = _env()
     for var in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"):
         env.pop(var, None)
     subprocess.run([sys.executable, driver, rows, tmp_path / "out"],
@@ -242,3 +260,105 @@ def test_every_family_trains_in_step(rows, tmp_path):
     _torchrun([driver, rows, tmp_path / "out"], cwd=tmp_path)
     ranks = [json.loads((tmp_path / f"out-{r}.json").read_text()) for r in (0, 1)]
     assert ranks[0] == ranks[1]
+
+
+_STUCK = textwrap.dedent("""
+    # Rank 1 stops answering; rank 0 must give up after the group's timeout, not 30 min.
+    import sys, time
+    from aekit import distributed
+
+    distributed.init_from_env("cpu", timeout=float(sys.argv[1]))
+    rank, _ = distributed.rank_info()
+    if rank == 1:
+        time.sleep(120)
+    start = time.monotonic()
+    try:
+        distributed.barrier()
+    except distributed.DistributedError as err:
+        print(f"rank {rank} gave up after {time.monotonic() - start:.1f} s: {err}", flush=True)
+        sys.exit(3)
+""")
+
+
+@pytest.mark.slow
+@needs_dist
+def test_a_stuck_rank_ends_the_run_after_the_timeout(tmp_path):
+    import time
+
+    driver = tmp_path / "stuck.py"
+    driver.write_text(_STUCK)
+    start = time.monotonic()
+    proc = _torchrun([driver, "3"], cwd=tmp_path, check=False)
+    assert proc.returncode != 0
+    assert "rank 0 gave up after" in proc.stdout, proc.stdout + proc.stderr
+    assert "did not answer within 3 s" in proc.stdout
+    waited = float(proc.stdout.split("gave up after ")[1].split(" s")[0])
+    assert 2 <= waited < 30
+    assert time.monotonic() - start < 110  # not the rank's 120 s sleep, nor torch's 30 min
+
+
+def test_the_timeout_is_a_parameter_with_a_sane_default(monkeypatch):
+    assert 60 <= distributed.DEFAULT_TIMEOUT <= 900
+    monkeypatch.setenv("RANK", "0")
+    for var, value in (("WORLD_SIZE", "1"), ("MASTER_ADDR", "x"), ("MASTER_PORT", "1")):
+        monkeypatch.setenv(var, value)
+    monkeypatch.setenv(distributed.TIMEOUT_ENV, "soon")
+    with pytest.raises(ValueError, match="AEKIT_DIST_TIMEOUT"):
+        distributed.init_from_env("cpu")
+    with pytest.raises(ValueError, match="> 0 seconds"):
+        distributed.init_from_env("cpu", timeout=0)
+
+
+_RESUMED = textwrap.dedent("""
+    # Fit with checkpoints under torchrun: "crash" dies after epoch 2 on every rank,
+    # "resume" continues from rank 0's checkpoint.
+    import json, sys
+    import numpy as np
+    from aekit import AutoEncoder, callbacks, distributed
+
+    distributed.init_from_env("cpu")
+    rank, world = distributed.rank_info()
+    X = np.load(sys.argv[1])
+    kw = dict(n_components=2, hidden_layer_sizes=(16,), batch_size=64, max_epochs=5,
+              early_stopping=False, validation_fraction=0.1, random_state=0, device="cpu",
+              precision="float32", checkpoint_dir=sys.argv[2])
+    if sys.argv[3] == "crash":
+        real = callbacks.Checkpoint.on_epoch_end
+        def on_epoch_end(self, state, record):
+            real(self, state, record)
+            self.wait()
+            if record["epoch"] == 2:
+                sys.exit(5)
+        callbacks.Checkpoint.on_epoch_end = on_epoch_end
+        AutoEncoder(**kw).fit(X)
+    ae = AutoEncoder(**kw).fit(X, resume=True)
+    with open(f"{sys.argv[2]}-{rank}.json", "w") as f:
+        json.dump({"codes": ae.transform(X[:20]).tolist(), "n_iter": ae.n_iter_,
+                   "epochs": [r["epoch"] for r in ae.history_]}, f)
+    distributed.teardown()
+""")
+
+
+@pytest.mark.slow
+@needs_dist
+def test_a_torchrun_fit_resumes_from_rank_0s_checkpoint(rows, tmp_path):
+    from aekit import AutoEncoder
+
+    driver = tmp_path / "resumed.py"
+    driver.write_text(_RESUMED)
+    ck = tmp_path / "ck"
+    proc = _torchrun([driver, rows, ck, "crash"], cwd=tmp_path, check=False)
+    assert proc.returncode != 0  # died after epoch 2, leaving rank 0's checkpoint
+    saved = json.loads((ck / "checkpoint.json").read_text())
+    assert saved["loop"]["epoch"] == 2
+    assert sorted(p.name for p in ck.iterdir())[-1] == "checkpoint.json"  # one writer
+    assert len(list(ck.glob("checkpoint-*.safetensors"))) == 1
+    _torchrun([driver, rows, ck, "resume"], cwd=tmp_path)
+    ranks = [json.loads((tmp_path / f"ck-{r}.json").read_text()) for r in (0, 1)]
+    assert ranks[0] == ranks[1]
+    assert ranks[0]["n_iter"] == 5 and ranks[0]["epochs"] == [1, 2, 3, 4, 5]
+    X = np.load(rows)
+    alone = AutoEncoder(n_components=2, hidden_layer_sizes=(16,), batch_size=64, max_epochs=5,
+                        early_stopping=False, validation_fraction=0.1, random_state=0,
+                        device="cpu").fit(X)
+    np.testing.assert_allclose(ranks[0]["codes"], alone.transform(X[:20]), atol=1e-4)

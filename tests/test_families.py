@@ -375,8 +375,11 @@ def test_sparse_denoising_tied_trains_and_beats_pca(digits):
                      noise_level=0.1, tied=True, max_epochs=60, random_state=0).fit(X_train)
     assert {"sparsity", "reconstruction"} <= set(ae.history_[-1])
     result = compare_with_pca(ae, X_train, X_test)
-    # Measured ratio: 0.875.
-    assert result.ratio < 0.95, str(result)
+    # Measured in scaled units (every pixel standardised, PCA on the same rows): 0.955;
+    # nearly constant border pixels weigh as much as the strokes there, which narrows the
+    # gap (raw units: 0.67).
+    assert result.ratio < 0.98, str(result)
+    assert result.ae_mse < 0.8 * result.pca_mse, str(result)
 
 
 VARIANTS = {

@@ -43,8 +43,9 @@ def test_element_and_row_errors_agree_with_the_summary_errors():
 
 def test_row_errors_match_score_samples(digits, digits_ae):
     X_test = digits[1]
+    # score_samples measures in the model's scaled units (where PCA is compared too).
     np.testing.assert_allclose(
-        row_errors(X_test, digits_ae.reconstruct(X_test)),
+        row_errors(digits_ae.to_scaled(X_test), digits_ae.reconstruct_scaled(X_test)),
         -digits_ae.score_samples(X_test),
         rtol=1e-4, atol=1e-7,
     )
@@ -169,3 +170,66 @@ def test_pca_sweep_reuses_a_fitted_pca(digits):
         assert a.pca_mse == pytest.approx(b.pca_mse, rel=1e-9)
     with pytest.raises(ValueError, match="needs 12"):
         pca_sweep(X_train, X_test, [12], pca=pca)
+
+
+# --------------------------------------------------------------------------- the verdict
+def test_verdict_is_in_scaled_units_where_every_column_counts():
+    from aekit import compare_with_pca
+    from aekit.data import make_derived_variables
+
+    X, X_test = make_derived_variables(800, random_state=0), make_derived_variables(
+        400, random_state=1)
+    ae = AutoEncoder(2, max_epochs=80, random_state=0).fit(X)
+    c = compare_with_pca(ae, X, X_test, fit=False)
+    # In raw units a/b (0.001 to 1,000s) decides everything; in scaled units it is one
+    # column of six. PCA was fitted on the same scaled rows.
+    S, S_test = ae.to_scaled(X), ae.to_scaled(X_test)
+    pca = PCA(2, svd_solver="full").fit(S)
+    S_pca = pca.inverse_transform(pca.transform(S_test))
+    assert c.pca_scaled == pytest.approx(((S_pca - S_test) ** 2).mean(), rel=1e-6)
+    assert c.ae_scaled == pytest.approx(-ae.score(X_test), rel=1e-5)
+    assert c.unit == "scaled" and c.winner == "autoencoder" and c.ratio < 0.2
+    assert c.verdict.startswith(f"{1 / c.ratio:.3g}x lower error than PCA (scaled units)")
+    assert len(c.ae_r2) == len(c.columns) == 6 and c.columns_better[1] == 6
+    d = c.to_dict()
+    assert d["ratio"] == pytest.approx(c.ae_scaled / c.pca_scaled)
+    assert {"ae_mse", "pca_mse", "r2", "accuracy", "unit"} <= set(d)
+    assert "scaled error" in str(c) and "x4" in str(c)
+
+
+def test_verdict_wording():
+    from aekit.metrics import PCAComparison
+
+    def cmp(ae, pca):
+        return PCAComparison(2, 1.0, 1.0, 1.0, 1.0, ae, pca)
+
+    assert cmp(0.69, 1.0).verdict == "31% lower error than PCA (scaled units)"
+    assert cmp(1.2, 1.0).verdict == "20% higher error than PCA (scaled units)"
+    assert cmp(0.01, 1.0).verdict == "100x lower error than PCA (scaled units)"
+    assert cmp(3.0, 1.0).verdict == "3x higher error than PCA (scaled units)"
+    raw = PCAComparison(2, 0.5, 1.0, 1.0, 2.0)
+    assert raw.unit == "raw" and raw.ratio == 0.5 and raw.verdict == "2x lower error than PCA"
+
+
+def test_r2_central_sees_a_bulk_that_the_overall_r2_hides():
+    from aekit.metrics import r2_central
+
+    rng = np.random.RandomState(0)
+    x = np.concatenate([rng.rand(900), 1000 * rng.rand(100) + 10])  # a bulk and a far tail
+    noisy = x + np.where(x < 1, rng.randn(1000), 0.0)  # good on the tail, noise on the bulk
+    overall, central = r2_per_feature(x[:, None], noisy[:, None])[0], r2_central(
+        x[:, None], noisy[:, None])[0]
+    assert overall > 0.99 and central < 0
+    assert np.isnan(r2_central(np.zeros((10, 1)), np.zeros((10, 1)))[0])  # nothing varies
+
+
+def test_scaled_pca_works_in_the_callers_units(digits, digits_ae):
+    from aekit.metrics import ScaledPCA, _PCAView
+
+    X_train, X_test = digits[0], digits[1]
+    S = digits_ae.to_scaled(X_train)
+    pca = ScaledPCA(digits_ae, _PCAView(PCA(4, svd_solver="full").fit(S), 4))
+    Z = pca.transform(X_test)
+    assert Z.shape == (len(X_test), 4)
+    np.testing.assert_allclose(pca.reconstruct(X_test), pca.inverse_transform(Z), atol=1e-5)
+    assert pca.reconstruct(X_test).shape == X_test.shape

@@ -1,6 +1,10 @@
-"""save / load: identical outputs, safe against damaged or hostile files, atomic writes."""
+"""save / load: identical outputs, safe against damaged or hostile files, saves that never
+lose a model (failures and kills at any moment)."""
 
 import json
+import os
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -8,7 +12,7 @@ import torch
 from sklearn.exceptions import NotFittedError
 
 import aekit
-from aekit import AutoEncoder
+from aekit import AutoEncoder, _io
 from aekit.data import load_digits
 
 
@@ -18,9 +22,11 @@ def fitted():
     return AutoEncoder(3, max_epochs=10, random_state=0).fit(X_train), X_test
 
 
-@pytest.mark.parametrize("scaler", ["standard", "minmax", "sample", None])
+@pytest.mark.parametrize(
+    "scaler", ["auto", "standard", "robust", "quantile", "log", "minmax", "sample", None])
 def test_round_trip_is_identical(tmp_path, scaler):
     X = np.random.RandomState(0).rand(200, 7) * 10 + 5
+    X[:, 0] = np.exp(4 * X[:, 0] - 30)  # heavy-tailed: "auto" log-transforms it
     ae = AutoEncoder(2, scaler=scaler, max_epochs=5, random_state=0).fit(X)
     ae.save(tmp_path / "m")
     back = aekit.load(tmp_path / "m")
@@ -36,14 +42,32 @@ def test_round_trip_is_identical(tmp_path, scaler):
 def test_saved_files_and_versions(tmp_path, fitted):
     ae, _ = fitted
     ae.save(tmp_path / "run")
-    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == [
-        "config.json",
-        "model.safetensors",
-    ]  # no temporary files left behind
+    names = sorted(p.name for p in (tmp_path / "run").iterdir())  # no temporary files
     config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert names == ["config.json", config["weights"]]
+    assert re.fullmatch(r"model-[0-9a-f]{16}\.safetensors", config["weights"])
+    assert config["weights_sha256"].startswith(config["weights"][6:22])
+    assert config["format_version"] == 2 and config["sha256"] == _io.config_checksum(config)
     assert config["class"] == "AutoEncoder"
     assert {"aekit", "torch", "numpy", "scikit-learn"} <= set(config["versions"])
     assert config["fitted"]["n_features_in_"] == 64
+
+
+def test_saving_again_replaces_the_weights_file(tmp_path, fitted):
+    ae, X_test = fitted
+    ae.save(tmp_path / "m")
+    other = AutoEncoder(3, max_epochs=2, random_state=1).fit(X_test)
+    other.save(tmp_path / "m")
+    assert len(list((tmp_path / "m").glob("*.safetensors"))) == 1  # the old one is gone
+    np.testing.assert_array_equal(aekit.load(tmp_path / "m").transform(X_test),
+                                  other.transform(X_test))
+
+
+def _rewrite(path, config):
+    """Write ``config`` as a tamperer who also fixes the checksum would."""
+    config = dict(config)
+    config["sha256"] = _io.config_checksum(config)
+    (path / "config.json").write_text(json.dumps(config))
 
 
 def test_feature_names_survive(tmp_path):
@@ -64,12 +88,24 @@ def test_missing_model(tmp_path):
         aekit.load(tmp_path / "nothing")
 
 
+def _weights(path):
+    return path / json.loads((path / "config.json").read_text())["weights"]
+
+
 def test_truncated_weights(tmp_path, fitted):
     ae, _ = fitted
     ae.save(tmp_path / "m")
-    w = tmp_path / "m" / "model.safetensors"
+    w = _weights(tmp_path / "m")
     w.write_bytes(w.read_bytes()[:100])
     with pytest.raises(ValueError, match="truncated, modified"):
+        aekit.load(tmp_path / "m")
+
+
+def test_missing_weights_file(tmp_path, fitted):
+    ae, _ = fitted
+    ae.save(tmp_path / "m")
+    _weights(tmp_path / "m").unlink()
+    with pytest.raises(FileNotFoundError, match="is missing"):
         aekit.load(tmp_path / "m")
 
 
@@ -82,33 +118,163 @@ def test_tampered_weights_with_matching_checksum_still_checked(tmp_path, fitted)
     import safetensors.torch
 
     blob = safetensors.torch.save({"evil": torch.zeros(3)})
-    (tmp_path / "m" / "model.safetensors").write_bytes(blob)
+    _weights(tmp_path / "m").write_bytes(blob)
     cfg = json.loads((tmp_path / "m" / "config.json").read_text())
     cfg["weights_sha256"] = hashlib.sha256(blob).hexdigest()
-    (tmp_path / "m" / "config.json").write_text(json.dumps(cfg))
-    with pytest.raises(ValueError, match="does not fit the model"):
+    _rewrite(tmp_path / "m", cfg)
+    with pytest.raises(ValueError, match="do not fit the model"):
         aekit.load(tmp_path / "m")
+
+
+def test_an_edited_config_is_refused(tmp_path, fitted):
+    # The checksum covers the config: an edited activation would load as another model.
+    ae, _ = fitted
+    ae.save(tmp_path / "m")
+    path = tmp_path / "m" / "config.json"
+    path.write_text(path.read_text().replace('"activation": "elu"', '"activation": "tanh"'))
+    with pytest.raises(ValueError, match="modified after it was saved.*'sha256'"):
+        aekit.load(tmp_path / "m")
+
+
+def _set(key, value):
+    """A mutation that sets ``key`` (dotted: into a section) to ``value``."""
+    def mutate(c):
+        c = json.loads(json.dumps(c))
+        *path, last = key.split(".")
+        target = c
+        for part in path:
+            target = target[part]
+        target[last] = value
+        return c
+    return mutate
+
+
+def _drop(key):
+    def mutate(c):
+        c = json.loads(json.dumps(c))
+        *path, last = key.split(".")
+        target = c
+        for part in path:
+            target = target[part]
+        del target[last]
+        return c
+    return mutate
 
 
 @pytest.mark.parametrize(
     "mutate, match",
     [
-        (lambda c: "{not json", "not valid JSON"),
-        (lambda c: json.dumps({**c, "class": "os.system"}), "unknown class"),
-        (lambda c: json.dumps({**c, "format": "pickle"}), "not an aekit model"),
-        (lambda c: json.dumps({**c, "format_version": 99}), "newer aekit"),
-        (lambda c: json.dumps({**c, "params": {**c["params"], "bogus": 1}}), "parameters"),
-        (lambda c: json.dumps({k: v for k, v in c.items() if k != "params"}), "damaged"),
-        (lambda c: json.dumps([1, 2]), "not an aekit model"),
+        (_set("class", "os.system"), "'class'.*unknown class"),
+        (_set("class", ["AutoEncoder"]), "'class'"),
+        (_set("format", "pickle"), "not an aekit model file.*'format'"),
+        (_set("format_version", 99), "newer aekit.*'format_version'"),
+        (_set("format_version", "2"), "'format_version' must be a positive integer"),
+        (_set("format_version", True), "'format_version'"),
+        (_set("weights", "../../etc/passwd"), "'weights'"),
+        (_set("weights", 3), "'weights'"),
+        (_set("params.bogus", 1), "'params'.*bogus"),
+        (_set("params.activation", "bogus"), "'activation'"),
+        (_set("params.hidden_layer_sizes", [[1, 2]]), "'hidden_layer_sizes'"),
+        (_set("params.n_components", -3), "'n_components'"),
+        (_set("params.max_epochs", "ten"), "'max_epochs'"),
+        (_set("params.autoencoder", {"__estimator__": "AutoEncoder", "params": {}}),
+         "'params'.*autoencoder"),
+        (_set("params", [1, 2]), "lacks the 'params' section"),
+        (_drop("params"), "lacks the 'params' section"),
+        (_set("fitted", "x"), "lacks the 'fitted' section"),
+        (_set("fitted.transform", 1), "does not save"),
+        (_set("fitted.__class__", "AutoEncoder"), "does not save"),
+        (_set("fitted.module_", 1), "does not save"),
+        (_drop("fitted.n_features_in_"), "'fitted.n_features_in_' is missing"),
+        (_set("fitted.n_features_in_", "64"), "'fitted.n_features_in_'"),
+        (_set("fitted.n_features_in_", 65), "do not fit the model|'fitted.input_shape_'"),
+        (_set("fitted.n_features_in_", True), "'fitted.n_features_in_'"),
+        (_set("fitted.feature_names_in_", ["a"]), "'fitted.feature_names_in_'"),
+        (_set("fitted.output_activation_", "relu"), "'fitted.output_activation_'"),
+        (_set("fitted.history_", "x"), "'fitted.history_'"),
+        (_set("fitted.history_", [{"phase": "train", "epoch": 1, "loss": [1]}]),
+         "'fitted.history_'"),
+        (_set("fitted.loss_", "nan"), "'fitted.loss_'"),
+        (_set("fitted.n_iter_", -1), "'fitted.n_iter_'"),
+        (_set("fitted.input_shape_", [3]), "'fitted.input_shape_'"),
+        (_set("fitted.input_shape_", "64"), "'fitted.input_shape_'"),
+        (lambda c: [1, 2], "not an aekit model file"),
     ],
 )
-def test_bad_config(tmp_path, fitted, mutate, match):
+def test_malformed_or_tampered_config_is_a_value_error_naming_the_field(
+        tmp_path, fitted, mutate, match):
+    # A tamperer who also recomputes the checksum: every field is still checked.
     ae, _ = fitted
     ae.save(tmp_path / "m")
-    cfg_path = tmp_path / "m" / "config.json"
-    cfg_path.write_text(mutate(json.loads(cfg_path.read_text())))
+    cfg = json.loads((tmp_path / "m" / "config.json").read_text())
+    mutated = mutate(cfg)
+    if isinstance(mutated, dict):
+        _rewrite(tmp_path / "m", mutated)
+    else:
+        (tmp_path / "m" / "config.json").write_text(json.dumps(mutated))
     with pytest.raises(ValueError, match=match):
         aekit.load(tmp_path / "m")
+
+
+@pytest.mark.parametrize("text, match", [
+    ("{not json", "not valid JSON"),
+    ("[" * 100_000 + "]" * 100_000, "too deeply|not valid JSON"),
+    ("\xff\xfe", "not valid JSON"),
+])
+def test_unparsable_config(tmp_path, fitted, text, match):
+    ae, _ = fitted
+    ae.save(tmp_path / "m")
+    (tmp_path / "m" / "config.json").write_text(text, encoding="latin-1")
+    with pytest.raises(ValueError, match=match):
+        aekit.load(tmp_path / "m")
+
+
+def test_classifier_config_fields_are_checked(tmp_path, digits):
+    from aekit import EncoderClassifier
+
+    X_train, X_test, y_train, _ = digits
+    ae = AutoEncoder(3, hidden_layer_sizes=(16,), max_epochs=2, random_state=0)
+    clf = EncoderClassifier(ae, max_epochs=2, random_state=0).fit(X_train, y_train)
+    clf.save(tmp_path / "c")
+    np.testing.assert_array_equal(aekit.load(tmp_path / "c").predict_proba(X_test),
+                                  clf.predict_proba(X_test))
+    cfg = json.loads((tmp_path / "c" / "config.json").read_text())
+    for mutate, match in [
+        (_set("fitted.classes_", [1]), "'fitted.classes_'"),
+        (_set("fitted.classes_", [1, 1, 2]), "'fitted.classes_'"),
+        (_set("fitted.autoencoder_", 3), "'fitted.autoencoder_'"),
+        (_set("fitted.autoencoder_.class", "EncoderClassifier"), "does not save|autoencoder_"),
+        (_set("fitted.autoencoder_.fitted.n_iter_", "x"), "'fitted.n_iter_'"),
+        (_drop("fitted.autoencoder_"), "can build"),
+    ]:
+        _rewrite(tmp_path / "c", mutate(cfg))
+        with pytest.raises(ValueError, match=match):
+            aekit.load(tmp_path / "c")
+
+
+def test_every_saved_attribute_has_a_check():
+    from aekit.persistence import CLASSES, FITTED
+
+    for cls in CLASSES.values():
+        assert set(cls._saved_attributes) <= set(FITTED), cls
+
+
+def test_format_1_models_still_load(tmp_path, fitted):
+    # The layout of aekit <= 0.1.0: model.safetensors beside a config without a checksum.
+    ae, X_test = fitted
+    ae.save(tmp_path / "m")
+    cfg = json.loads((tmp_path / "m" / "config.json").read_text())
+    _weights(tmp_path / "m").rename(tmp_path / "m" / "model.safetensors")
+    for key in ("weights", "sha256"):
+        cfg.pop(key)
+    cfg["format_version"] = 1
+    (tmp_path / "m" / "config.json").write_text(json.dumps(cfg))
+    np.testing.assert_array_equal(aekit.load(tmp_path / "m").transform(X_test),
+                                  ae.transform(X_test))
+    ae.save(tmp_path / "m")  # saving over it converts it, and removes the old file
+    assert not (tmp_path / "m" / "model.safetensors").exists()
+    np.testing.assert_array_equal(aekit.load(tmp_path / "m").transform(X_test),
+                                  ae.transform(X_test))
 
 
 def test_failed_write_leaves_old_model_intact(tmp_path, fitted, monkeypatch):
@@ -123,10 +289,93 @@ def test_failed_write_leaves_old_model_intact(tmp_path, fitted, monkeypatch):
     with pytest.raises(OSError, match="disk full"):
         ae.save(tmp_path / "m")
     monkeypatch.undo()
-    # The weights were rewritten identically; the config was never half written.
     after = {p.name: p.read_bytes() for p in (tmp_path / "m").iterdir()}
     assert after == before
     np.testing.assert_array_equal(aekit.load(tmp_path / "m").transform(X_test), ae.transform(X_test))
+
+
+@pytest.mark.parametrize("fail_at", range(12))
+def test_a_save_failing_at_any_file_operation_leaves_the_old_or_the_new_model(
+        tmp_path, fitted, monkeypatch, fail_at):
+    # Every rename, flush and removal of a save, in turn, fails (a full disk, an I/O
+    # error): the directory still holds a loadable model, the old or the new one.
+    import os
+
+    ae, X_test = fitted
+    new = AutoEncoder(3, max_epochs=2, random_state=1).fit(X_test)
+    ae.save(tmp_path / "m")
+    calls = {"n": 0}
+
+    def failing(real):
+        def op(*args, **kwargs):
+            calls["n"] += 1
+            if calls["n"] == fail_at + 1:
+                raise OSError("I/O error")
+            return real(*args, **kwargs)
+        return op
+
+    for name in ("replace", "fsync", "unlink"):
+        monkeypatch.setattr(os, name, failing(getattr(os, name)))
+    monkeypatch.setattr(Path, "unlink", failing(Path.unlink))
+    try:
+        new.save(tmp_path / "m")
+    except OSError:
+        pass
+    monkeypatch.undo()
+    Z = aekit.load(tmp_path / "m").transform(X_test)
+    assert any(np.array_equal(Z, m.transform(X_test)) for m in (ae, new))
+    new.save(tmp_path / "m")  # a later save cleans up whatever the failed one left
+    assert sorted(p.name for p in (tmp_path / "m").iterdir() if not p.name.endswith(
+        ".safetensors")) == ["config.json"]
+    assert len(list((tmp_path / "m").glob("*.safetensors"))) == 1
+
+
+def _save_forever(path, states):
+    """In a forked child: save the two models in turn until killed."""
+    from aekit._io import write_model_dir
+
+    i = 0
+    while True:
+        config, tensors = states[i % 2]
+        write_model_dir(path, tensors, config)
+        i += 1
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork (POSIX)")
+def test_saves_killed_at_random_moments_always_leave_a_model(tmp_path, fitted):
+    # 30 saves over an existing model, each killed (SIGKILL) at a random moment.
+    import random
+    import signal
+    import time
+
+    ae, X_test = fitted
+    other = AutoEncoder(3, max_epochs=2, random_state=1).fit(X_test)
+    states = [other._saved_state(), ae._saved_state()]  # the first save brings a new model
+    expected = [other.transform(X_test), ae.transform(X_test)]
+    path = tmp_path / "m"
+    ae.save(path)
+    rng = random.Random(0)
+    seen = set()
+    for _ in range(30):
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child never returns
+            try:
+                _save_forever(path, states)
+            finally:
+                os._exit(1)
+        time.sleep(rng.uniform(0.0, 0.1))  # a save takes 5-40 ms (two fsyncs and renames)
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        Z = aekit.load(path).transform(X_test)
+        matches = [k for k, E in enumerate(expected) if np.array_equal(Z, E)]
+        assert matches, "the model in the directory is neither the old nor the new one"
+        seen.update(matches)
+        # At most what the one killed save left: nothing accumulates.
+        hidden = [p.name for p in path.iterdir() if p.name.startswith(".")]
+        assert len(hidden) <= 2, hidden
+        assert len(list(path.glob("*.safetensors"))) <= 2
+    assert seen == {0, 1}  # kills landed between and within saves of both models
 
 
 def test_save_into_a_file_path_is_refused(tmp_path, fitted):
@@ -148,3 +397,29 @@ def test_saved_files_are_readable_by_others(tmp_path, fitted):
         os.umask(old)
     mode = stat.S_IMODE((tmp_path / "m" / "config.json").stat().st_mode)
     assert mode == 0o644
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork (POSIX)")
+def test_loads_while_another_process_saves_always_succeed(tmp_path, fitted):
+    # The manifest is read first, then the weights it names; a save in between replaces
+    # the manifest and removes those weights: load reads the new manifest instead.
+    import signal
+
+    ae, X_test = fitted
+    other = AutoEncoder(3, max_epochs=2, random_state=1).fit(X_test)
+    expected = [ae.transform(X_test), other.transform(X_test)]
+    path = tmp_path / "m"
+    ae.save(path)
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child never returns
+        try:
+            _save_forever(path, [other._saved_state(), ae._saved_state()])
+        finally:
+            os._exit(1)
+    try:
+        for _ in range(100):
+            Z = aekit.load(path).transform(X_test)
+            assert any(np.array_equal(Z, E) for E in expected)
+    finally:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)

@@ -218,15 +218,20 @@ def test_feature_scatter_per_variable_with_r2(tabular, tabular_ae):
 
 def test_error_vs_k(digits, digits_ae):
     X_train, X_test = digits[0], digits[1]
-    sweep = pca_sweep(X_train, X_test, [1, 2, 4, 8]) + [compare_with_pca(digits_ae, X_train,
-                                                                          X_test)]
+    cmp = compare_with_pca(digits_ae, X_train, X_test)
+    sweep = pca_sweep(X_train, X_test, [1, 2, 4, 8], scaled_by=digits_ae) + [cmp]
     (ax,) = plotting.error_vs_k(sweep).axes
     pca_line, ae_line = ax.lines
     assert list(pca_line.get_xdata()) == [1, 2, 4, 8]
     assert list(ae_line.get_xdata()) == [2]
-    assert list(ae_line.get_ydata()) == pytest.approx([sweep[-1].ae_mse])
+    assert list(ae_line.get_ydata()) == pytest.approx([cmp.ae_scaled])
+    # PCA at k=2 in the same units is the comparison's own PCA.
+    assert pca_line.get_ydata()[1] == pytest.approx(cmp.pca_scaled, rel=1e-9)
+    assert "scaled" in ax.get_ylabel()
     with pytest.raises(ValueError, match="empty"):
         plotting.error_vs_k([])
+    with pytest.raises(ValueError, match="mixes raw and scaled"):
+        plotting.error_vs_k(pca_sweep(X_train, X_test, [1, 2]) + [cmp])
 
 
 def test_plotting_never_imports_pyplot():

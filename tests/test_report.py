@@ -161,11 +161,12 @@ def test_tabular_report_without_labels(tmp_path):
     page = path.read_text(encoding="utf-8")
     parsed = _parse(page)
     assert {"comparison", "diagnostics", "training", "reconstructions", "codes", "code-size",
-            "parameters"} <= set(parsed.sections)
+            "columns", "parameters"} <= set(parsed.sections)
     assert "units" not in parsed.sections  # image-only plots are left out
-    assert "accuracy" not in page  # no labels, no probes
+    assert "labels" not in parsed.sections and "accuracy" not in page  # no labels, no probes
     assert 'class="plot-error"' not in page
-    assert len(parsed.images) == 4  # loss, per-variable scatter, codes, error vs k
+    # loss, per-variable scatter, codes, error vs k, R² per column
+    assert len(parsed.images) == 5
     _check_images(parsed.images)
 
 

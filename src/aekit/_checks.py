@@ -7,6 +7,7 @@ every layer above may use it.
 from __future__ import annotations
 
 import contextlib
+import math
 import numbers
 from collections.abc import Iterator
 
@@ -33,28 +34,48 @@ def format_indices(idx, k: int = 10) -> str:
     return f"[{shown}{', ...' if len(idx) > k else ''}]"
 
 
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+"""The largest magnitude the networks can hold (they compute in float32)."""
+
+
 def check_finite(X: np.ndarray, what: str = "X", first_row: int = 0) -> None:
-    """Raise a ValueError naming the rows and columns that hold NaN or infinity.
+    """Raise a ValueError naming the rows and columns that hold NaN, infinity, or values
+    beyond float32's range (|x| > 3.4e38: they become infinite in the float32 networks).
 
     ``first_row``: the row number of ``X[0]`` in ``what`` (a chunk read from a file).
     """
-    # Fast path (as scikit-learn's): a sum is finite when every entry is, and costs no
-    # temporary array; only a non-finite sum (or an overflowing one) pays for the scan.
-    # torch sums a (zero-copy) view of X on every intra-op thread; NumPy uses one.
-    if X.dtype in (np.float32, np.float64):
-        shareable = X.flags.c_contiguous and X.flags.writeable  # else torch warns or copies
-        with np.errstate(over="ignore", invalid="ignore"):
-            total = torch.from_numpy(X).sum() if shareable else torch.tensor(X.sum())
-        if torch.isfinite(total):
-            return
+    # Fast path, one pass over a zero-copy view of X with torch (on every intra-op thread;
+    # NumPy uses one): float32 X is finite when its sum is (a sum that overflows falls
+    # through to the scan, which then finds nothing); float64 X must also fit in float32,
+    # so its minimum and maximum are taken (NaN propagates into both).
+    if X.dtype in (np.float32, np.float64) and X.size:
+        view = X.flags.c_contiguous and X.flags.writeable  # else torch warns or copies
+        T = torch.from_numpy(X).reshape(-1) if view else None
+        if X.dtype == np.float32:
+            with np.errstate(over="ignore", invalid="ignore"):
+                if math.isfinite(float(T.sum() if view else X.sum())):
+                    return
+        else:
+            lo, hi = (float(v) for v in torch.aminmax(T)) if view else (X.min(), X.max())
+            if -FLOAT32_MAX <= lo and hi <= FLOAT32_MAX:  # False for NaN too
+                return
     bad = ~np.isfinite(X)
+    kind = "NaN or infinity"
+    if not bad.any():
+        with np.errstate(invalid="ignore"):
+            bad = np.abs(X) > FLOAT32_MAX
+        kind = f"values beyond float32's range (|x| > {FLOAT32_MAX:.3g})"
+        fix = ("the networks compute in float32: rescale these features (divide by a power "
+               "of ten) or clip them first.")
+    else:
+        fix = ("drop or impute them first (e.g. sklearn.impute.SimpleImputer in a "
+               "Pipeline).")
     if bad.any():
         rows = first_row + np.flatnonzero(bad.any(axis=tuple(range(1, X.ndim))))
         cols = np.flatnonzero(bad.reshape(len(X), -1).any(axis=0))
         raise ValueError(
-            f"{what} contains NaN or infinity in {len(rows)} row(s) {format_indices(rows)} "
-            f"and {len(cols)} column(s) {format_indices(cols)}; drop or impute them first "
-            "(e.g. sklearn.impute.SimpleImputer in a Pipeline)."
+            f"{what} contains {kind} in {len(rows)} row(s) {format_indices(rows)} "
+            f"and {len(cols)} column(s) {format_indices(cols)}; {fix}"
         )
 
 

@@ -1,10 +1,19 @@
-"""Files written atomically, and the on-disk container of a saved model.
+"""Files written atomically and durably, and the on-disk container of a saved model.
 
-A reader sees the old file or the complete new one, never half of one. A saved model is a
-directory holding ``model.safetensors`` (the tensors) and ``config.json`` (what the
-estimator says about itself, plus the format's own fields: a format tag and version, the
-SHA-256 of the weights, library versions). This module knows the container, not the
-estimators: :mod:`aekit.persistence` decides which classes a config may name.
+A reader sees the old file or the complete new one, never half of one, and a file that was
+replaced survives a power cut: it is flushed (``fsync``) before it is renamed into place,
+and the directory is flushed after. Temporary files are hidden (``.name.XXXX.tmp``) and
+removed on error.
+
+A saved model (and a training checkpoint) is a *container*: a directory holding a manifest
+(``config.json``) that names a content-addressed weights file (``model-<sha256>.safetensors``)
+and holds everything else as JSON. The manifest is written last, by one atomic rename, so a
+save that is killed at any moment leaves the old model or the new one, never a mix; weights
+files no manifest names any more are removed afterwards, and so are the temporary files of
+an earlier save that was killed. The manifest carries a SHA-256 of the weights and one of
+its own content (``sha256``), so a damaged or edited file is refused on load. This module
+knows the container, not the estimators: :mod:`aekit.persistence` decides which classes a
+config may name and which fields it may set.
 """
 
 from __future__ import annotations
@@ -14,6 +23,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,16 +35,50 @@ import torch
 
 from ._version import __version__
 
-WEIGHTS, CONFIG = "model.safetensors", "config.json"
+try:  # POSIX: saves into one directory are serialised by a lock on the directory itself
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None
+
+CONFIG = "config.json"
+WEIGHTS = "model.safetensors"
+"""The weights file of format 1 (still read); format 2 names ``model-<hash>.safetensors``."""
 FORMAT = "aekit-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+_HASH_CHARS = 16  # of the SHA-256 in a weights file's name: unique among a directory's files
+
+
+# --------------------------------------------------------------------------- atomic files
+def fsync_dir(path: str | os.PathLike) -> None:
+    """Flush directory ``path`` (a rename or unlink in it) to disk; a no-op where the OS
+    cannot open directories (Windows)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it replaces ``path`` atomically.
 
-    On an exception the temporary file is removed and ``path`` is left untouched.
+    The temporary file is flushed to disk before the rename and the directory after it, so
+    ``path`` holds the old content or the complete new one even after a power cut. On an
+    exception the temporary file is removed and ``path`` is left untouched.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -47,7 +91,9 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)
+        _fsync_file(tmp)
         os.replace(tmp, path)
+        fsync_dir(path.parent)
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -60,6 +106,40 @@ def atomic_write(path: str | os.PathLike, data: bytes | str) -> Path:
         else:
             tmp.write_bytes(data)
     return Path(path)
+
+
+def remove_stale_temps(directory: str | os.PathLike, names) -> list[Path]:
+    """Remove the temporary files :func:`atomic_path` left for ``names`` in ``directory``
+    (a process killed while writing them); returns what was removed.
+
+    A name ending in ``*`` matches any name with that prefix. Call it only where no other
+    process is writing the same files (e.g. under :func:`locked_dir`).
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        return []
+    prefixes = [f".{n[:-1]}" if n.endswith("*") else f".{n}." for n in names]
+    removed = []
+    for p in directory.iterdir():
+        if p.name.endswith(".tmp") and p.name.startswith(tuple(prefixes)):
+            p.unlink(missing_ok=True)
+            removed.append(p)
+    return removed
+
+
+@contextlib.contextmanager
+def locked_dir(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on directory ``path`` (POSIX ``flock``; released when the
+    process dies): two saves into one directory take turns instead of mixing files."""
+    if fcntl is None:  # pragma: no cover
+        yield
+        return
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 # --------------------------------------------------------------------------- JSON
@@ -82,6 +162,8 @@ def jsonable(value):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, torch.device):
         return str(value)
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     if callable(getattr(value, "get_params", None)):
@@ -90,25 +172,164 @@ def jsonable(value):
     return None
 
 
-# --------------------------------------------------------------------------- model files
-def write_model_dir(path: str | os.PathLike, tensors: dict[str, torch.Tensor],
-                    config: dict) -> Path:
-    """Write a model directory: ``tensors`` to safetensors, ``config`` (JSON types) beside.
+def config_checksum(config: dict) -> str:
+    """SHA-256 of ``config`` without its ``sha256`` field, over a canonical JSON text (sorted
+    keys, no spaces): the same for the dict written and the dict read back."""
+    body = {k: v for k, v in config.items() if k != "sha256"}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), allow_nan=True)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
-    The format's fields (``format``, ``format_version``, ``weights_sha256``, ``versions``)
-    are added to ``config``. Each file is written atomically; the weights go first and the
-    config, which holds their checksum, last, so an interrupted save is detected on load.
+
+def _parse_json(path: Path) -> object:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{path} is not valid JSON ({err}); the file is damaged") from None
+    except RecursionError:
+        raise ValueError(f"{path} nests its JSON too deeply; the file is damaged") from None
+
+
+# --------------------------------------------------------------------------- containers
+def write_container(path: str | os.PathLike, tensors: dict[str, torch.Tensor], config: dict,
+                    *, manifest: str = CONFIG, stem: str = "model") -> Path:
+    """Write ``tensors`` and ``config`` into directory ``path`` so that a kill at any moment
+    leaves the previous container or the new one.
+
+    Steps: the weights go to ``<stem>-<sha256>.safetensors`` (a new name, flushed); then
+    the manifest ``manifest`` (``config`` plus ``weights``, ``weights_sha256`` and its own
+    ``sha256``) replaces the old one by one atomic rename; then weights files the manifest
+    no longer names, and temporary files of killed saves, are removed. Saves into one
+    directory take turns (:func:`locked_dir`).
     """
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise ValueError(f"{path} exists and is not a directory; pass a directory path")
+    path.mkdir(parents=True, exist_ok=True)
     blob = safetensors.torch.save(
         {k: v.detach().cpu().contiguous() for k, v in tensors.items()})
+    digest = hashlib.sha256(blob).hexdigest()
+    weights = f"{stem}-{digest[:_HASH_CHARS]}.safetensors"
+    config = {**config, "weights": weights, "weights_sha256": digest}
+    # Hash what the reader will parse: the JSON text, read back.
+    config = json.loads(json.dumps(config, allow_nan=True))
+    config["sha256"] = config_checksum(config)
+    text = json.dumps(config, indent=2, allow_nan=True) + "\n"
+    with locked_dir(path):
+        remove_stale_temps(path, [manifest, f"{stem}-*"])
+        atomic_write(path / weights, blob)
+        atomic_write(path / manifest, text)  # the commit point
+        _remove_unnamed(path, stem, keep=weights)
+    return path
+
+
+def _remove_unnamed(path: Path, stem: str, keep: str | None) -> None:
+    """Remove ``<stem>-*.safetensors`` files other than ``keep`` (and format 1's file)."""
+    # Not flushed: a removal undone by a power cut leaves a file the next save removes.
+    pattern = re.compile(rf"{re.escape(stem)}-[0-9a-f]{{{_HASH_CHARS}}}\.safetensors")
+    legacy = WEIGHTS if stem == "model" else None
+    for p in path.iterdir():
+        if p.name != keep and (pattern.fullmatch(p.name) or p.name == legacy):
+            p.unlink(missing_ok=True)
+
+
+def remove_container(path: str | os.PathLike, *, manifest: str, stem: str) -> bool:
+    """Delete a container's manifest (first: the container is then gone at once), its
+    weights and stale temporary files; True when there was a manifest."""
+    path = Path(path)
+    if not path.is_dir():
+        return False
+    with locked_dir(path):
+        existed = (path / manifest).is_file()
+        (path / manifest).unlink(missing_ok=True)
+        fsync_dir(path)
+        _remove_unnamed(path, stem, keep=None)
+        remove_stale_temps(path, [manifest, f"{stem}-*"])
+    return existed
+
+
+def read_container(path: str | os.PathLike, *, manifest: str = CONFIG, stem: str = "model",
+                   kind: str = FORMAT) -> tuple[dict, dict[str, torch.Tensor]]:
+    """``(config, tensors)`` of a container, checked against both checksums.
+
+    ``kind`` is the ``format`` tag the manifest must carry (``"aekit-model"``).
+
+    Format 1 (``model.safetensors`` beside a manifest without its own checksum) is read too.
+
+    Raises
+    ------
+    FileNotFoundError
+        When the directory, the manifest or the weights file it names is missing.
+    ValueError
+        When a file is truncated, damaged, edited, of another kind or of a newer aekit.
+    """
+    path = Path(path)
+    for attempt in range(3):
+        config, weights = _read_manifest(path, manifest, stem, kind)
+        try:
+            blob = (path / weights).read_bytes()
+            break
+        except FileNotFoundError:
+            # A save in another process may have replaced the manifest and removed the
+            # weights it named between our two reads: read the new manifest.
+            if attempt == 2 or _read_manifest(path, manifest, stem, kind)[1] == weights:
+                raise FileNotFoundError(
+                    f"{path / weights} (named by {manifest}) is missing") from None
+    if hashlib.sha256(blob).hexdigest() != config.get("weights_sha256"):
+        raise ValueError(
+            f"{path / weights} does not match the checksum in {manifest} (field "
+            "'weights_sha256'): the file was truncated, modified or comes from another save; "
+            "save the model again"
+        )
+    try:
+        tensors = safetensors.torch.load(blob)
+    except Exception as err:  # safetensors raises its own error types for bad headers
+        raise ValueError(f"{path / weights} cannot be read as safetensors: {err}") from None
+    return config, tensors
+
+
+def _read_manifest(path: Path, manifest: str, stem: str, kind: str) -> tuple[dict, str]:
+    """The checked manifest of a container and the name of its weights file."""
+    where = path / manifest
+    if not where.is_file():
+        raise FileNotFoundError(f"{path} is not a saved aekit {kind.split('-')[-1]}: "
+                                f"expected {manifest} in it")
+    config = _parse_json(where)
+    if not isinstance(config, dict) or config.get("format") != kind:
+        shown = config.get("format") if isinstance(config, dict) else type(config).__name__
+        raise ValueError(f"{where} is not an {kind.replace('-', ' ')} file (field 'format' is "
+                         f"{shown!r})")
+    version = config.get("format_version")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ValueError(f"{where}: field 'format_version' must be a positive integer, got "
+                         f"{version!r}; the file is damaged")
+    if version > FORMAT_VERSION:
+        raise ValueError(f"{path} was saved by a newer aekit (format {version}, field "
+                         "'format_version'); upgrade aekit")
+    if version < 2:
+        return config, WEIGHTS
+    if config.get("sha256") != config_checksum(config):
+        raise ValueError(
+            f"{where} was modified after it was saved: its checksum (field 'sha256') "
+            "does not match its content; save the model again"
+        )
+    weights = config.get("weights")
+    pattern = rf"{re.escape(stem)}-[0-9a-f]{{{_HASH_CHARS}}}\.safetensors"
+    if not isinstance(weights, str) or not re.fullmatch(pattern, weights):
+        raise ValueError(f"{where}: field 'weights' must name a {stem}-<hash>.safetensors "
+                         f"file beside it, got {weights!r}")
+    return config, weights
+
+
+# --------------------------------------------------------------------------- model files
+def write_model_dir(path: str | os.PathLike, tensors: dict[str, torch.Tensor],
+                    config: dict) -> Path:
+    """Write a model directory: a container (:func:`write_container`) whose manifest is
+    ``config.json``, with the format's fields (``format``, ``format_version``,
+    ``versions``) added to ``config``."""
     config = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         **config,
-        "weights_sha256": hashlib.sha256(blob).hexdigest(),
         "versions": {
             "aekit": __version__,
             "torch": torch.__version__,
@@ -117,13 +338,22 @@ def write_model_dir(path: str | os.PathLike, tensors: dict[str, torch.Tensor],
             "python": platform.python_version(),
         },
     }
-    atomic_write(path / WEIGHTS, blob)
-    atomic_write(path / CONFIG, json.dumps(config, indent=2, allow_nan=True))
-    return path
+    return write_container(path, tensors, config, manifest=CONFIG, stem="model")
+
+
+def model_checksum(path: str | os.PathLike) -> str | None:
+    """The ``sha256`` of the model in ``path`` (its identity: it covers config and weights),
+    or None when there is no readable format-2 model; reads config.json only."""
+    try:
+        config = json.loads((Path(path) / CONFIG).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+        return None
+    sha = config.get("sha256") if isinstance(config, dict) else None
+    return sha if isinstance(sha, str) else None
 
 
 def read_model_dir(path: str | os.PathLike) -> tuple[dict, dict[str, torch.Tensor]]:
-    """``(config, tensors)`` of a model directory, checked against its checksum.
+    """``(config, tensors)`` of a model directory, checked against its checksums.
 
     Raises
     ------
@@ -133,30 +363,14 @@ def read_model_dir(path: str | os.PathLike) -> tuple[dict, dict[str, torch.Tenso
         When a file is truncated, tampered with, or not an aekit model.
     """
     path = Path(path)
-    if not (path / CONFIG).is_file() or not (path / WEIGHTS).is_file():
+    if not (path / CONFIG).is_file():
         raise FileNotFoundError(
-            f"{path} is not a saved aekit model: expected {CONFIG} and {WEIGHTS} in it"
+            f"{path} is not a saved aekit model: expected {CONFIG} (and the weights it names) "
+            "in it"
         )
-    try:
-        config = json.loads((path / CONFIG).read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ValueError(f"{path / CONFIG} is not valid JSON ({err}); the file is damaged") from None
-    if not isinstance(config, dict) or config.get("format") != FORMAT:
-        raise ValueError(f"{path / CONFIG} is not an aekit model config")
-    if not isinstance(config.get("params"), dict) or not isinstance(config.get("fitted", {}), dict):
-        raise ValueError(f"{path / CONFIG} lacks the 'params' or 'fitted' sections; the file is damaged")
-    if config.get("format_version", 0) > FORMAT_VERSION:
-        raise ValueError(
-            f"{path} was saved by a newer aekit (format {config['format_version']}); upgrade aekit"
-        )
-    blob = (path / WEIGHTS).read_bytes()
-    if hashlib.sha256(blob).hexdigest() != config.get("weights_sha256"):
-        raise ValueError(
-            f"{path / WEIGHTS} does not match the checksum in {CONFIG}: the file was truncated, "
-            "modified or comes from another save; save the model again"
-        )
-    try:
-        tensors = safetensors.torch.load(blob)
-    except Exception as err:  # safetensors raises its own error types for bad headers
-        raise ValueError(f"{path / WEIGHTS} cannot be read as safetensors: {err}") from None
+    config, tensors = read_container(path, manifest=CONFIG, stem="model", kind=FORMAT)
+    for field in ("params", "fitted"):
+        if not isinstance(config.get(field), dict):
+            raise ValueError(f"{path / CONFIG} lacks the {field!r} section (a JSON object); "
+                             "the file is damaged")
     return config, tensors

@@ -1,4 +1,5 @@
-"""What the fit loop may do besides training: early stopping, a progress bar, TensorBoard.
+"""What the fit loop may do besides training: early stopping, a progress bar, TensorBoard,
+checkpoints.
 
 A callback is an object with four hooks, each given the loop's state dict
 (:func:`aekit.training.init_state`); :class:`Callback` has them all as no-ops. They are called
@@ -14,12 +15,19 @@ weights the loop restores at the end.
 
 from __future__ import annotations
 
+import json
 import math
 import os
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 
 import torch
 from torch import nn
 from tqdm.auto import tqdm
+
+from . import distributed
+from ._io import FORMAT_VERSION, read_container, remove_container, write_container
 
 
 class Callback:
@@ -188,3 +196,171 @@ class TensorBoard(Callback):
         if final and self.module is not None:
             self.log_reconstructions(self.module)
         self.writer.close()
+
+
+# --------------------------------------------------------------------------- checkpoints
+CHECKPOINT = "checkpoint.json"
+"""The manifest of a checkpoint directory; it names ``checkpoint-<hash>.safetensors``."""
+CHECKPOINT_FORMAT = "aekit-checkpoint"
+_STEM = "checkpoint"
+
+
+def loop_state_files(state: dict) -> tuple[dict, dict[str, torch.Tensor]]:
+    """The loop state as ``(JSON fields, tensors)``: all a resumed loop needs.
+
+    Tensors: the module's (``module.*``, the weights after the last finished epoch), early
+    stopping's best weights when they are another epoch's (``best.*``), the optimizer's
+    state (``optimizer.<param>.<key>``) and torch's RNG state (``rng.torch``, ``rng.cuda``).
+    JSON: ``phase``, ``epoch``, ``history``, ``best_epoch``, ``best_monitor``, ``stale``,
+    ``stop``, ``best_is_last``, and the optimizer's non-tensor state.
+    """
+    module = state["module"]
+    last = state["last_state"] if state["last_state"] is not None else module.state_dict()
+    tensors = {f"module.{k}": v for k, v in last.items()}
+    best_is_last = state["best_state"] is None or state["best_state"] is state["last_state"]
+    if not best_is_last:
+        tensors.update({f"best.{k}": v for k, v in state["best_state"].items()})
+    scalars = {}
+    for index, entry in state["optimizer"].state_dict()["state"].items():
+        for key, value in entry.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"optimizer.{index}.{key}"] = value
+            else:
+                scalars[f"{index}.{key}"] = value
+    device = next(iter(last.values())).device if last else torch.device("cpu")
+    # Copies on the CPU: the next steps change the optimizer's tensors in place.
+    tensors = {k: v.detach().to("cpu", copy=True) for k, v in tensors.items()}
+    tensors["rng.torch"] = torch.get_rng_state()
+    if device.type == "cuda":
+        tensors["rng.cuda"] = torch.cuda.get_rng_state(device)
+    meta = {key: state[key] for key in ("phase", "epoch", "history", "best_epoch",
+                                        "best_monitor", "stale", "stop")}
+    meta.update(best_is_last=best_is_last, optimizer_scalars=scalars)
+    # A copy as JSON types: the history goes on growing while the copy is written.
+    return json.loads(json.dumps(meta, allow_nan=True)), tensors
+
+
+def restore_loop_state(state: dict, meta: dict, tensors: dict[str, torch.Tensor]) -> None:
+    """Put what :func:`loop_state_files` saved back into a fresh ``state`` (from
+    :func:`~aekit.training.init_state`, same module and optimizer kind): weights, optimizer
+    state, epoch, history, early stopping's memory and torch's RNG state, so the next
+    epoch runs exactly as it would have."""
+    module, optimizer = state["module"], state["optimizer"]
+    device = next(module.parameters()).device
+
+    def part(prefix):
+        return {k[len(prefix):]: v.to(device) for k, v in tensors.items() if k.startswith(prefix)}
+
+    module.load_state_dict(part("module."))
+    own = {}
+    for key, value in [*part("optimizer.").items(), *meta["optimizer_scalars"].items()]:
+        index, name = key.split(".", 1)
+        own.setdefault(int(index), {})[name] = value
+    optimizer.load_state_dict({"state": own,
+                               "param_groups": optimizer.state_dict()["param_groups"]})
+    last = {k: v.detach().clone() for k, v in module.state_dict().items()}
+    state.update({key: meta[key] for key in ("phase", "epoch", "history", "best_epoch",
+                                             "best_monitor", "stale", "stop")})
+    state["history"] = [dict(r) for r in state["history"]]
+    state["last_state"] = last
+    state["best_state"] = (None if meta["best_epoch"] is None
+                           else last if meta["best_is_last"] else part("best."))
+    torch.set_rng_state(tensors["rng.torch"].cpu())
+    if "rng.cuda" in tensors and device.type == "cuda":
+        torch.cuda.set_rng_state(tensors["rng.cuda"].cpu(), device)
+
+
+class Checkpoint(Callback):
+    """Write the loop's state to ``directory`` after every epoch, atomically; resume with
+    :func:`read_checkpoint` and :func:`restore_loop_state`.
+
+    The files (``checkpoint.json`` naming ``checkpoint-<hash>.safetensors``) are a
+    container of :mod:`aekit._io`: a kill at any moment leaves the previous checkpoint or
+    the new one, and loading never unpickles. The state is copied at the end of the epoch
+    and written (flushed to disk) by a background thread while the next epoch trains, one
+    write at a time; the loop's end waits for the last one, and a failed write fails the
+    fit at the next epoch's end. Under several processes only rank 0 writes.
+
+    Parameters
+    ----------
+    directory : path-like
+        Created if needed; other files in it are left alone.
+    context : callable, optional
+        ``context() -> (JSON fields, tensors)`` saved beside the loop state: what the
+        caller needs to resume around the loop (an estimator's restart index, its best
+        finished restart, the fingerprint of its data...). Tensor names must not start with
+        ``module.``, ``best.``, ``optimizer.`` or ``rng.``.
+    background : bool, default=True
+        Write in a background thread (False: before the next epoch starts).
+    """
+
+    def __init__(self, directory: str | os.PathLike,
+                 context: Callable[[], tuple[dict, dict]] | None = None, *,
+                 background: bool = True):
+        self.directory = Path(directory)
+        self.context = context
+        self.background = background
+        self._executor: ThreadPoolExecutor | None = None
+        self._pending: Future | None = None
+
+    def on_epoch_end(self, state: dict, record: dict) -> None:
+        self.write(state)
+
+    def on_train_end(self, state: dict) -> None:
+        try:
+            self.wait()
+        finally:
+            if self._executor is not None:
+                self._executor.shutdown(wait=True)
+                self._executor = None
+
+    def write(self, state: dict) -> None:
+        """Checkpoint ``state`` as it is now (rank 0 only)."""
+        if not distributed.is_main():
+            return
+        meta, tensors = loop_state_files(state)
+        extra, extra_tensors = self.context() if self.context is not None else ({}, {})
+        config = json.loads(json.dumps(
+            {"format": CHECKPOINT_FORMAT, "format_version": FORMAT_VERSION, **extra,
+             "loop": meta}, allow_nan=True))
+        tensors.update({k: v.detach().to("cpu", copy=True) for k, v in extra_tensors.items()})
+        self.wait()  # one write at a time, in order
+        args = (self.directory, tensors, config)
+        kwargs = {"manifest": CHECKPOINT, "stem": _STEM}
+        if not self.background:
+            write_container(*args, **kwargs)
+            return
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(1, thread_name_prefix="aekit-checkpoint")
+        self._pending = self._executor.submit(write_container, *args, **kwargs)
+
+    def wait(self) -> None:
+        """Wait for the write under way, if any; raise its error."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
+
+def read_checkpoint(directory: str | os.PathLike) -> tuple[dict, dict] | None:
+    """``(JSON fields, tensors)`` of the checkpoint in ``directory``, or None when it has
+    none; a damaged or edited checkpoint is a ValueError."""
+    if not (Path(directory) / CHECKPOINT).is_file():
+        return None
+    return read_container(directory, manifest=CHECKPOINT, stem=_STEM, kind=CHECKPOINT_FORMAT)
+
+
+def checkpoint_info(directory: str | os.PathLike) -> dict | None:
+    """The JSON fields of the checkpoint in ``directory`` without reading its tensors (for
+    messages), or None when there is no readable one."""
+    try:
+        meta = json.loads((Path(directory) / CHECKPOINT).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+        return None
+    return meta if isinstance(meta, dict) else None
+
+
+def remove_checkpoint(directory: str | os.PathLike) -> bool:
+    """Delete the checkpoint in ``directory`` (rank 0 only); True when there was one."""
+    if not distributed.is_main():
+        return False
+    return remove_container(directory, manifest=CHECKPOINT, stem=_STEM)

@@ -1,4 +1,4 @@
-"""The ``aekit`` command line: train, encode, compare, report, demo.
+"""The ``aekit`` command line: train, encode, compare, report, export, demo.
 
 The commands parse, call the library and print; the logic lives in the library. Every
 estimator option is derived from the estimator itself: its name and type from the
@@ -8,7 +8,9 @@ sentence of the parameter's docstring, so the two cannot drift. The run director
 ``train`` and ``demo`` write is :mod:`aekit.runs`.
 
 Bad arguments and bad files end with one line on stderr, ``error: ...``, and exit code 2;
-set ``AEKIT_DEBUG=1`` to see the traceback instead.
+set ``AEKIT_DEBUG=1`` to see the traceback instead. ``train`` checkpoints every epoch into
+its run directory; Ctrl-C (SIGINT) or SIGTERM stops it at the end of the step under way,
+writes the best model so far and exits with 130 or 143; ``--resume`` continues.
 
 Under ``torchrun`` (``torchrun --nproc-per-node 2 -m aekit train ...``), ``train`` runs on
 every process: each loads the whole dataset (so the scaler is fitted on the same rows
@@ -24,6 +26,7 @@ import io
 import numbers
 import os
 import re
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated, Literal
@@ -35,21 +38,74 @@ from typer.core import TyperGroup
 from . import distributed
 from ._checks import Interval, SizeTuple, StrOptions
 from ._io import atomic_write
-from .data.catalog import DATASET_NAMES, load_dataset
+from .callbacks import CHECKPOINT, checkpoint_info
+from .data.catalog import DATASET_NAMES, load_dataset, read_rows
+from .data.delimited import TABLE_SUFFIXES, read_table
 from .data.files import STREAM_SUFFIXES, open_rows, read_array
 from .data.stream import save_npy
-from .estimators import AutoEncoder, validate_params
+from .estimators import AutoEncoder, EncoderClassifier, OutlierDetector, validate_params
+from .export import export_onnx
 from .metrics import compare_with_pca
-from .persistence import load
+from .outliers import anomaly_labels, detection_metrics
+from .persistence import load, saved_class
 from .report import write_report
-from .runs import REPORT, fit_run
-from .training import TrainingDivergedError
+from .report_outliers import write_detector_report
+from .runs import (
+    REPORT,
+    SCORES,
+    check_out_dir,
+    fit_detector_run,
+    fit_run,
+    is_complete,
+    read_metrics,
+    write_run,
+    write_scores,
+)
+from .training import FitInterrupted, TrainingDivergedError, kept_record
 
 _CODE_SUFFIXES = (".npy", ".csv")
 _DATA_HELP = (
-    f"{', '.join(DATASET_NAMES)}, or a .npy/.npz/.csv file (split 80/20 with a fixed seed, "
-    "the same split in every command)"
+    f"{', '.join(DATASET_NAMES)}, or a .npy/.npz/.csv/.tsv/.txt file (split 80/20 with a "
+    "fixed seed, the same split in every command)"
 )
+_TABLE = "Data (text files)"
+# The options of a text file given to --data; `compare` and `report` reuse the run's.
+Label = Annotated[str | None, typer.Option(
+    "--label", help="Column of labels: kept out of training, colours the plots and the "
+    "report.", show_default=False, rich_help_panel=_TABLE)]
+Drop = Annotated[str | None, typer.Option(
+    "--drop", metavar="COLS", help="Comma-separated columns to leave out (ids, targets).",
+    show_default=False, rich_help_panel=_TABLE)]
+Rows = Annotated[int | None, typer.Option(
+    "--rows", help="Use a random subset of this many rows.", show_default=False,
+    rich_help_panel=_TABLE)]
+Header = Annotated[Literal["infer", "yes", "no"], typer.Option(
+    "--header", help="Whether the first line names the columns (without one they are "
+    "named 1, 2, ...).", rich_help_panel=_TABLE)]
+Sep = Annotated[str | None, typer.Option(
+    "--sep", help="Delimiter (default: detected among , ; tab |, else spaces).",
+    show_default=False, rich_help_panel=_TABLE)]
+
+
+def _data_options(label, drop, rows, header, sep) -> dict:
+    """load_dataset's keywords from the command line's data options."""
+    if rows is not None and rows < 2:
+        raise typer.BadParameter(f"must be at least 2, got {rows}", param_hint="'--rows'")
+    return {"label": label, "drop": [c.strip() for c in drop.split(",") if c.strip()]
+            if drop else [], "rows": rows,
+            "header": {"infer": "infer", "yes": True, "no": False}[header], "sep": sep}
+
+
+def _load_data(data: str, run: Path | None, options: dict):
+    """The dataset ``data`` with ``options``; without any, those ``run`` was trained with
+    when it was trained on the same file (so `compare` and `report` see its split)."""
+    given = options["label"] is not None or options["drop"] or options["rows"] is not None \
+        or options["header"] != "infer" or options["sep"] is not None
+    if not given and run is not None:
+        dataset = (read_metrics(run) or {}).get("dataset") or {}
+        if dataset.get("name") == str(Path(data)) and isinstance(dataset.get("options"), dict):
+            options = {**options, **dataset["options"]}
+    return load_dataset(data, **options)
 
 
 # --------------------------------------------------------------------------- errors
@@ -77,9 +133,10 @@ class _Group(TyperGroup):
                 ctx = getattr(err, "ctx", None)
                 hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
                 code = _fail(err.format_message() + hint, err.exit_code)
-        except typer.Abort:
-            code = _fail("aborted", 1)
-        except (TrainingDivergedError, ImportError) as err:  # not the user's input: code 1
+        except typer.Abort:  # Ctrl-C outside training (click turns KeyboardInterrupt into it)
+            code = _fail("aborted", 128 + signal.SIGINT)
+        except (TrainingDivergedError, ImportError, distributed.DistributedError) as err:
+            # not the user's input: code 1
             code = _fail(err, 1)
         except (ValueError, TypeError, OSError) as err:
             code = _fail(err, 2)
@@ -168,6 +225,17 @@ def _parse_sizes(text: str, option: str, *, auto: bool) -> tuple[int, ...] | str
         ) from None
 
 
+def _word_or_number(text: str, words, option: str):
+    """``"auto"`` (one of ``words``) stays a word; anything else must be a number."""
+    if text in words:
+        return text
+    try:
+        return int(text) if text.lstrip("+-").isdigit() else float(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is neither a number nor one of {sorted(words)}",
+                                 param_hint=f"'{option}'") from None
+
+
 def _option(name: str, constraints: list, default, help_text: str, panel: str):
     """``(annotation, default, to_value)`` of the typer option for one parameter."""
     flags = _FLAGS.get(name, (f"--{name.replace('_', '-')}",))
@@ -188,6 +256,11 @@ def _option(name: str, constraints: list, default, help_text: str, panel: str):
             None if default is None else default if isinstance(default, str)
             else ",".join(map(str, default)))
         to_value = functools.partial(_parse_sizes, option=flags[0], auto=auto)
+    elif any(isinstance(c, StrOptions) for c in kinds) and any(
+            isinstance(c, Interval) for c in kinds):  # a word or a number: contamination
+        words = next(c for c in kinds if isinstance(c, StrOptions)).options
+        kind, default = str, str(default)
+        to_value = functools.partial(_word_or_number, words=words, option=flags[0])
     elif any(isinstance(c, StrOptions) for c in kinds):
         choices = sorted(next(c for c in kinds if isinstance(c, StrOptions)).options)
         kind = Literal[tuple(choices + ["none"] if nullable else choices)]
@@ -259,7 +332,7 @@ def _print_run(run) -> None:
     typer.echo(f"test split of {run.metrics['dataset']['name']}, "
                f"{run.metrics['dataset']['test_shape'][0]} rows:")
     typer.echo(str(run.comparison))
-    typer.echo(f"\nrun saved to {run.path}/: model (config.json, model.safetensors), "
+    typer.echo(f"\nrun saved to {run.path}/: model (config.json, model-*.safetensors), "
                "metrics.json, loss.png")
 
 
@@ -270,25 +343,98 @@ def train(
     data: Annotated[str, typer.Option("--data", help=_DATA_HELP, show_default=False)],
     out: Annotated[Path, typer.Option("--out", help="Run directory to write.")],
     params: dict,
+    label: Label = None,
+    drop: Drop = None,
+    rows: Rows = None,
+    header: Header = "infer",
+    sep: Sep = None,
+    resume: Annotated[bool, typer.Option(
+        "--resume", help="Continue the run in --out from its checkpoint (same options), "
+        "ending where an uninterrupted run ends.")] = False,
+    dist_timeout: Annotated[float | None, typer.Option(
+        "--dist-timeout", help="Under torchrun: seconds a process waits for the others "
+        f"before the run fails [default: ${distributed.TIMEOUT_ENV} or "
+        f"{distributed.DEFAULT_TIMEOUT:g}].", show_default=False)] = None,
 ) -> None:
-    """Fit an autoencoder on a dataset's train split; save it with metrics and a loss plot."""
+    """Fit an autoencoder on a dataset's train split; save it with metrics and a loss plot.
+
+    A checkpoint is written into the run directory after every epoch (or into
+    --checkpoint-dir); Ctrl-C or SIGTERM stops at the end of the step under way and writes
+    the best model so far; --resume continues.
+    """
+    if params["checkpoint_dir"] is None:
+        params["checkpoint_dir"] = str(out)
     est = AutoEncoder(**params)
     validate_params(est)  # bad values fail now, before a dataset is loaded or downloaded
-    distributed.init_from_env(est.device)  # under torchrun: one of several processes
+    options = _data_options(label, drop, rows, header, sep)
+    if resume and not (Path(est.checkpoint_dir) / CHECKPOINT).is_file():
+        if is_complete(out):
+            typer.echo(f"{out} is complete (model and metrics): nothing to resume")
+            return
+        raise ValueError(f"--resume: there is no checkpoint in {est.checkpoint_dir} to resume "
+                         "from; run the same command without --resume to start the run")
+    distributed.init_from_env(est.device, dist_timeout)  # under torchrun: one of several
     try:
         if not distributed.is_main():
             est.set_params(verbose=0)  # one progress bar: rank 0's
-        dataset = load_dataset(data)
+        dataset = load_dataset(data, **options)
         if distributed.is_main():
             n, d = dataset.X_train.shape
             world = distributed.rank_info()[1]
             on = f", {world} processes" if world > 1 else ""
-            typer.echo(f"fitting {est!r} on {dataset.name} ({n} rows x {d} features{on})...")
-        run = fit_run(est, dataset, out)
+            verb = "resuming" if resume else "fitting"
+            typer.echo(f"{verb} {est!r} on {dataset.name} ({n} rows x {d} features{on})...")
+        try:
+            run = fit_run(est, dataset, out, resume=resume)
+        except FitInterrupted as err:
+            raise typer.Exit(_interrupted(err, out, est.checkpoint_dir)) from None
         if run is not None:
             _print_run(run)
-    finally:
-        distributed.teardown()
+    except BaseException:
+        distributed.teardown(wait=False)  # a peer may never come to the barrier
+        raise
+    distributed.teardown()
+
+
+def _interrupted(err: FitInterrupted, out: Path, checkpoint_dir) -> int:
+    """Write what a stopped fit kept, say where, and return the exit code (128 + signal)."""
+    code = 128 + int(err.signum)
+    if not distributed.is_main():
+        return code
+    name = signal.Signals(err.signum).name
+    partial = err.estimator
+    if partial is not None:
+        write_run(out, partial, None)
+        kept = kept_record(partial.history_)["epoch"]
+        typer.echo(f"\n{name}: stopped; the model kept so far (epoch {kept}) is saved "
+                   f"in {out}/ (config.json)", err=True)
+    else:
+        typer.echo(f"\n{name}: stopped before the first epoch ended; no model to save", err=True)
+    info = checkpoint_info(checkpoint_dir) or {}
+    loop = info.get("loop") if isinstance(info.get("loop"), dict) else {}
+    if loop:
+        typer.echo(f"checkpoint of epoch {loop.get('epoch')} (restart "
+                   f"{int(info.get('restart', 0)) + 1}) in {checkpoint_dir}/checkpoint.json; "
+                   "continue with the same command and --resume", err=True)
+    return code
+
+
+def _autoencoder_run(run: Path, command: str) -> None:
+    """Refuse a run that holds a classifier or a detector: ``command`` needs codes and
+    reconstructions."""
+    cls = saved_class(run)
+    if cls is EncoderClassifier:
+        raise ValueError(
+            f"{run} holds an EncoderClassifier, but '{command}' needs an autoencoder "
+            "(AutoEncoder or VariationalAutoEncoder): its codes and reconstructions. Pass the "
+            "run of the autoencoder the classifier was built on."
+        )
+    if cls is OutlierDetector:
+        raise ValueError(
+            f"{run} holds an OutlierDetector, but '{command}' needs an autoencoder "
+            "(AutoEncoder or VariationalAutoEncoder); score rows with 'aekit score RUN FILE "
+            "--out scores.csv' (its report is the run's report.html)."
+        )
 
 
 @app.command()
@@ -296,8 +442,9 @@ def encode(
     run: Annotated[Path, typer.Argument(metavar="RUN", help="Directory of a saved model.")],
     input_path: Annotated[Path, typer.Argument(
         metavar="INPUT", show_default=False,
-        help="Rows to encode: .npy, .npz, .csv, Parquet, or a directory of .npy or Parquet "
-        "shards; .npy and Parquet are read chunk by chunk (larger than memory is fine).",
+        help="Rows to encode: .npy, .npz, .csv/.tsv/.txt (columns matched by name), Parquet, or "
+        "a directory of .npy or Parquet shards; .npy and Parquet are read chunk by chunk "
+        "(larger than memory is fine).",
     )],
     out: Annotated[Path, typer.Option("--out", help="Codes file to write: .npy or .csv.")],
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
@@ -305,11 +452,15 @@ def encode(
         help="Rows read at once from INPUT; default: the model's chunk_rows.",
         show_default=False,
     )] = None,
+    header: Header = "infer",
+    sep: Sep = None,
 ) -> None:
-    """Encode the rows of INPUT with the model in RUN; write the codes to --out."""
+    """Encode the rows of INPUT with the model in RUN; write the codes to --out (one row of
+    codes per row of INPUT)."""
     if out.suffix.lower() not in _CODE_SUFFIXES:
         raise ValueError(f"--out {out}: codes are written as .npy or .csv, "
                          f"not {out.suffix or '(no extension)'!r}")
+    _autoencoder_run(run, "encode")
     est = load(run, device=device)
     if chunk_rows is not None and chunk_rows < 1:
         raise typer.BadParameter(f"must be > 0, got {chunk_rows}", param_hint="'--chunk-rows'")
@@ -324,6 +475,12 @@ def encode(
             Z = np.concatenate(list(codes))
             _write_codes(out, Z, est.get_feature_names_out())
             shape = Z.shape
+    elif input_path.suffix.lower() in TABLE_SUFFIXES:
+        options = _data_options(None, None, None, header, sep)
+        frame = read_table(input_path, header=options["header"], sep=options["sep"])
+        Z = est.transform(_matched_columns(est, frame, input_path))
+        _write_codes(out, Z, est.get_feature_names_out())
+        shape = Z.shape
     else:
         X = read_array(input_path).X
         if X.ndim > 2:  # images (n, height, width), flattened as load_dataset does
@@ -334,15 +491,36 @@ def encode(
     typer.echo(f"wrote codes of shape {tuple(shape)} to {out}")
 
 
+def _matched_columns(est, frame, path: Path):
+    """The columns of ``frame`` the model was fitted on, by name and in its order (a label
+    or other extra columns are left out); a model fitted on an array takes them all."""
+    names = getattr(est, "feature_names_in_", None)
+    if names is None:
+        return frame if getattr(est, "columns_", None) else frame.to_numpy(dtype=np.float64)
+    missing = [n for n in names if n not in frame.columns]
+    if missing:
+        shown = ", ".join(map(repr, missing[:8])) + (", ..." if len(missing) > 8 else "")
+        raise ValueError(f"{path}: no column named {shown}, which the model was fitted on; "
+                         f"its columns are {', '.join(map(str, frame.columns[:12]))}"
+                         + (", ..." if frame.shape[1] > 12 else ""))
+    return frame[list(names)]
+
+
 @app.command()
 def compare(
     run: Annotated[Path, typer.Argument(metavar="RUN", help="Directory of a saved model.")],
     data: Annotated[str, typer.Option("--data", help=_DATA_HELP, show_default=False)],
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    label: Label = None,
+    drop: Drop = None,
+    rows: Rows = None,
+    header: Header = "infer",
+    sep: Sep = None,
 ) -> None:
-    """Compare the model in RUN with PCA (same k) on a dataset's test split."""
+    """Compare the model in RUN with PCA (same k, same scaling) on a dataset's test split."""
+    _autoencoder_run(run, "compare")
     est = load(run, device=device)
-    ds = load_dataset(data)
+    ds = _load_data(data, run, _data_options(label, drop, rows, header, sep))
     comparison = compare_with_pca(est, ds.X_train, ds.X_test, fit=False)
     typer.echo(f"test split of {ds.name}, {len(ds.X_test)} rows "
                f"(PCA fitted on the {len(ds.X_train)} train rows):")
@@ -357,10 +535,34 @@ def report(
         "--out", help="HTML file to write (default: RUN/report.html).", show_default=False,
     )] = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    label: Label = None,
+    drop: Drop = None,
+    rows: Rows = None,
+    header: Header = "infer",
+    sep: Sep = None,
 ) -> None:
     """Write one self-contained HTML page on the model in RUN: AE vs PCA, diagnostics, plots."""
-    path = write_report(run, data, out, device=device)
+    _autoencoder_run(run, "report")
+    dataset = _load_data(data, run, _data_options(label, drop, rows, header, sep))
+    path = write_report(run, dataset, out, device=device)
     typer.echo(f"wrote {path} (self-contained; open it in any browser)")
+
+
+@app.command()
+def export(
+    run: Annotated[Path, typer.Argument(metavar="RUN", help="Directory of a saved model.")],
+    out: Annotated[Path, typer.Option("--out", help="Directory to write the .onnx files to.")],
+    opset: Annotated[int, typer.Option(help="ONNX opset version.")] = 17,
+) -> None:
+    """Export the model in RUN to ONNX: encoder.onnx and decoder.onnx, scaling inside.
+
+    A classifier's run gives classifier.onnx (rows in, class probabilities out).
+    """
+    paths = export_onnx(load(run, device="cpu"), out, opset=opset)
+    io_names = {"encoder": "x -> codes", "decoder": "z -> x_hat",
+                "classifier": "x -> probabilities"}
+    for name, path in paths.items():
+        typer.echo(f"wrote {path} ({io_names[name]}, float32, any number of rows)")
 
 
 @app.command()
@@ -379,6 +581,111 @@ def demo(
                         title=f"{run.path.name}: AutoEncoder on digits")
     c = run.comparison
     typer.echo(f"\n{c.winner} wins: {c.verdict}, with the same 2 numbers per image "
-               f"(MSE {c.ae_mse:.4f} vs {c.pca_mse:.4f}).")
+               f"(error {c.ae_error:.4f} vs {c.pca_error:.4f} in standardised pixels; "
+               f"MSE {c.ae_mse:.4f} vs {c.pca_mse:.4f} in pixel units).")
     typer.echo(f"report: {page} (plots, diagnostics, AE vs PCA; opens offline)")
     typer.echo(f"next: aekit encode {out} rows.npy --out codes.npy")
+
+
+# --------------------------------------------------------------------------- detectors
+_ROWS_HELP = ("Rows: a .csv/.tsv/.txt file (text columns are categories; --header, --sep), "
+              ".npy or .npz (an .npz 'y' array is taken as labels)")
+_LABEL_HELP = ("A column of labels, kept out of the detector and used to measure it: 0/1 "
+               "(1: anomaly), 1/-1 (-1: anomaly), or values of which 'normal' (else the most "
+               "frequent) is the normal one.")
+DetectLabel = Annotated[str | None, typer.Option("--label", help=_LABEL_HELP,
+                                                 show_default=False, rich_help_panel=_TABLE)]
+
+
+def _read_rows(path: Path, options: dict):
+    """``(X, anomaly)``: every row of a file (a text file's as a DataFrame, its text columns
+    categories, without ``options``' label and dropped columns) and its labels as booleans
+    (the label column, or an .npz file's ``y``), or None."""
+    X, y, _, _ = read_rows(path, label=options["label"], drop=options["drop"],
+                           header=options["header"], sep=options["sep"])
+    return X, None if y is None else anomaly_labels(y)
+
+
+def _detector_columns(detector, X, path: Path):
+    """``X`` with the detector's columns: by name, in its order (extra columns are left
+    out); a file without a header row (columns 1, 2, ...) is taken in the fitted order."""
+    names = getattr(detector, "feature_names_in_", None)
+    if not hasattr(X, "columns"):
+        return X
+    positions = [str(j + 1) for j in range(X.shape[1])]
+    if names is not None and list(X.columns) == positions and len(names) == X.shape[1] \
+            and list(names) != positions:
+        X = X.set_axis(list(names), axis=1)
+    return _matched_columns(detector, X, path)
+
+
+@app.command()
+@estimator_options(OutlierDetector, "Detector (OutlierDetector parameters)")
+def detect(
+    data: Annotated[Path, typer.Option("--data", help=_ROWS_HELP, show_default=False)],
+    out: Annotated[Path, typer.Option("--out", help="Run directory to write.")],
+    params: dict,
+    label: DetectLabel = None,
+    drop: Drop = None,
+    header: Header = "infer",
+    sep: Sep = None,
+    top: Annotated[int, typer.Option("--top", min=1, help="Top columns per row in "
+                                     f"{SCORES}.")] = 3,
+) -> None:
+    """Fit an anomaly detector on the rows of a file; write the run: model, scores, report."""
+    detector = OutlierDetector(**params)
+    validate_params(detector)  # bad values fail now, before the file is read
+    check_out_dir(out)
+    X, anomaly = _read_rows(data, _data_options(label, drop, None, header, sep))
+    typer.echo(f"fitting {detector!r} on {data.name} ({X.shape[0]} rows x {X.shape[1]} "
+               "columns)...")
+    run = fit_detector_run(detector, X, out, name=data.name, anomaly=anomaly, n_features=top)
+    m = run.metrics
+    page = write_detector_report(
+        detector, X, run.path / REPORT, anomaly=anomaly, title=f"{run.path.name}: "
+        f"OutlierDetector on {data.name}",
+        run_info={"wall-clock fit seconds": f"{m['fit_seconds']:.3f}"})
+    typer.echo(f"fitted in {m['fit_seconds']:.1f} s; {m['n_flagged']} of {X.shape[0]} rows "
+               f"({m['share_flagged']:.1%}) flagged above the threshold "
+               f"{detector.threshold_:.4g}")
+    if anomaly is not None and m["labels"]["roc_auc"] is not None:
+        typer.echo(f"against the labels ({m['labels']['n_anomalies']} anomalies): ROC-AUC "
+                   f"{m['labels']['roc_auc']:.4f}, average precision "
+                   f"{m['labels']['average_precision']:.4f} (baselines: see the report)")
+    typer.echo(f"run saved to {run.path}/: model, {SCORES}, metrics.json, loss.png; "
+               f"report: {page}")
+    typer.echo(f"next: aekit score {out} new_rows{Path(data).suffix} --out scores.csv")
+
+
+@app.command()
+def score(
+    run: Annotated[Path, typer.Argument(metavar="RUN", help="Directory of a saved detector.")],
+    input_path: Annotated[Path, typer.Argument(metavar="FILE", help=_ROWS_HELP,
+                                               show_default=False)],
+    out: Annotated[Path, typer.Option("--out", help="CSV file to write.")],
+    label: DetectLabel = None,
+    header: Header = "infer",
+    sep: Sep = None,
+    top: Annotated[int, typer.Option("--top", min=1, help="Top columns per row.")] = 3,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+) -> None:
+    """Score the rows of FILE with the detector in RUN: per row its anomaly score, label
+    (-1 outlier, 1 inlier) and top columns, to a CSV file."""
+    if out.suffix.lower() != ".csv":
+        raise ValueError(f"--out {out}: scores are written as .csv, "
+                         f"not {out.suffix or '(no extension)'!r}")
+    detector = load(run, device=device)
+    if not isinstance(detector, OutlierDetector):
+        raise ValueError(f"{run} holds a {type(detector).__name__}, not an OutlierDetector; "
+                         "make one with aekit detect")
+    X, anomaly = _read_rows(input_path, _data_options(label, None, None, header, sep))
+    X = _detector_columns(detector, X, input_path)
+    write_scores(out, detector, X, n_features=top)
+    flagged = int((detector.predict(X) == -1).sum())
+    typer.echo(f"wrote the scores of {X.shape[0]} rows to {out}: {flagged} "
+               f"({flagged / X.shape[0]:.1%}) flagged")
+    if anomaly is not None:
+        m = detection_metrics(anomaly, -detector.score_samples(X))
+        if m["roc_auc"] is not None:
+            typer.echo(f"against the labels: ROC-AUC {m['roc_auc']:.4f}, average precision "
+                       f"{m['average_precision']:.4f}")

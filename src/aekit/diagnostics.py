@@ -20,7 +20,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from .metrics import sample_rows
+from .data.tables import is_table
+from .metrics import r2_central, r2_per_feature, sample_rows
+from .nn.layers import TAIL_RATIO, tail_ratios
 
 SEVERITIES = ("info", "warning", "error")
 """From least to most serious. ``fit(verbose=...)`` warns about ``warning`` and ``error``."""
@@ -41,8 +43,8 @@ class Finding:
     ----------
     kind : str
         ``"dead_units"``, ``"saturated_units"``, ``"collapsed_code"``,
-        ``"posterior_collapse"``, ``"badly_scaled_input"``, ``"overfitting"`` or
-        ``"not_converged"``.
+        ``"posterior_collapse"``, ``"badly_scaled_input"``, ``"heavy_tailed_columns"``,
+        ``"bulk_not_learnt"``, ``"overfitting"`` or ``"not_converged"``.
     severity : {"info", "warning", "error"}
     what_was_seen : str
         The evidence, with numbers.
@@ -132,8 +134,9 @@ def diagnose(
     ----------
     estimator : fitted AutoEncoder (or anything with ``module_``, ``transform``, ...)
         An unfitted estimator gets the input checks only.
-    X : array-like of shape (n_samples, n_features)
-        Rows to look at, in the caller's units (usually the training data).
+    X : array-like of shape (n_samples, n_features), or DataFrame
+        Rows to look at, in the caller's units (usually the training data). For a table,
+        the input checks look at its numeric columns.
     max_rows : int, default=5000
         Activations and codes are computed on at most this many rows (drawn with
         ``random_state``); the input statistics use all rows.
@@ -154,18 +157,24 @@ def diagnose(
     Diagnosis
         A sequence of :class:`Finding`, most serious first.
     """
-    X = np.asarray(X, dtype=np.float64)
-    X2 = X.reshape(len(X), -1)
+    frame = X if is_table(X) else None
+    X, X_num, names = _views(estimator, X)
     findings: list[Finding] = []
-    findings += _check_input(estimator, X2)
-    X_small = X[sample_rows(len(X), max_rows, random_state)]
+    findings += _check_input(estimator, X_num)
+    idx = sample_rows(len(X), max_rows, random_state)
+    X_small = X[idx]
+    # Estimator methods take the rows as given (a table), the module its coded rows.
+    given = frame.iloc[idx] if frame is not None else X_small
+    findings += _check_tails(estimator, X_num[idx], names)
     module = getattr(estimator, "module_", None)
     if isinstance(module, nn.Module):
         findings += _check_units(estimator, module, X_small, saturation, saturated_rows)
+    if module is not None and hasattr(estimator, "reconstruct"):
+        findings += _check_bulk(estimator, given, X_num[idx], names)
     if module is not None and hasattr(estimator, "transform"):
-        findings += _check_codes(estimator, X_small, collapse_ratio)
+        findings += _check_codes(estimator, given, collapse_ratio)
     if module is not None and callable(getattr(estimator, "kl_per_dimension", None)):
-        findings += _check_posterior(estimator, X_small, kl_threshold)
+        findings += _check_posterior(estimator, given, kl_threshold)
     history = getattr(estimator, "history_", None)
     if history:
         findings += _check_history(estimator, history, overfit_ratio)
@@ -227,7 +236,7 @@ def _check_input(estimator, X: np.ndarray) -> list[Finding]:
     if not seen:
         return []
 
-    handled = scaler in ("standard", "minmax") or (
+    handled = scaler in ("auto", "standard", "robust", "quantile", "log", "minmax") or (
         scaler == "sample" and "range_ratio" not in details
     )
     what = "; ".join(seen) + "."
@@ -242,11 +251,97 @@ def _check_input(estimator, X: np.ndarray) -> list[Finding]:
             else f" scaler={scaler!r} standardises rows, not features, so this stays."
         )
         fixes = (
-            "Refit with scaler='standard' (the default): the model standardises each feature "
-            "inside itself and inverts it on output, so reconstructions stay in your units."
+            "Refit with scaler='auto' (the default) or scaler='standard': the model "
+            "standardises each feature inside itself and inverts it on output, so "
+            "reconstructions stay in your units."
         )
         severity = "warning"
     return [Finding("badly_scaled_input", severity, what, fixes, details)]
+
+
+# --------------------------------------------------------------------------- columns
+def _views(estimator, X) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """``(rows the module takes, numeric columns as float64, their names)`` of ``X``: for a
+    table, its coded rows (when the estimator is fitted) and its numeric columns."""
+    if is_table(X):
+        import pandas as pd
+
+        api = pd.api.types
+        numeric = [c for c in X.columns
+                   if api.is_numeric_dtype(X[c].dtype) and not api.is_bool_dtype(X[c].dtype)]
+        X_num = X[numeric].to_numpy(dtype=np.float64, na_value=np.nan)
+        fitted = getattr(estimator, "module_", None) is not None
+        rows = estimator._check_X(X, reset=False) if fitted else X_num
+        return np.asarray(rows, dtype=np.float64), X_num, [str(c) for c in numeric]
+    X = np.asarray(X, dtype=np.float64)
+    X_num = X.reshape(len(X), -1)
+    names = getattr(estimator, "feature_names_in_", None)
+    names = [str(n) for n in names] if names is not None and len(names) == X_num.shape[1] \
+        else [f"feature {j}" for j in range(X_num.shape[1])]
+    return X, X_num, names
+
+
+def _check_tails(estimator, X: np.ndarray, names: list[str]) -> list[Finding]:
+    """Heavy-tailed columns (:func:`aekit.nn.layers.tail_ratios`), and whether the scaler
+    the model uses takes care of them."""
+    if len(X) < 20 or not X.shape[1]:
+        return []
+    X = X[: max(1000, (1 << 20) // X.shape[1])]  # a bounded sample: X's rows are random
+    ratios = tail_ratios(torch.from_numpy(np.nan_to_num(X))).numpy()
+    heavy = np.flatnonzero(ratios > TAIL_RATIO)
+    if not len(heavy):
+        return []
+    scaler = getattr(estimator, "scaler", None)
+    lo, hi = np.nanquantile(X[:, heavy], [0.1, 0.9], axis=0)
+    span = np.nanmax(X[:, heavy], 0) - np.nanmin(X[:, heavy], 0)
+    share = 100 * np.where(span > 0, (hi - lo) / np.where(span > 0, span, 1), 1.0)
+    listed = ", ".join(f"{names[j]} ({share[i]:.2g}%)".replace("e-0", "e-")
+                       for i, j in enumerate(heavy[:6]))
+    listed += ", ..." if len(heavy) > 6 else ""
+    what = (f"{len(heavy)} column(s) are heavy-tailed, their values spreading over 10 times "
+            f"as far as their bulk: {listed}; in parentheses, the share of the column's range "
+            "that its central 80% of rows take up.")
+    details = {"columns": [names[j] for j in heavy], "tail_ratio": ratios[heavy].tolist(),
+               "bulk_share": (share / 100).tolist(), "scaler": scaler}
+    if scaler in ("auto", "log", "quantile"):
+        return [Finding("heavy_tailed_columns", "info", what,
+                        f"scaler={scaler!r} spreads them inside the model (a signed log or "
+                        "the quantile transform), and inverts it on output; keep it.",
+                        details)]
+    return [Finding(
+        "heavy_tailed_columns", "warning",
+        what + f" With scaler={scaler!r} the bulk of their rows sits in that sliver, so the "
+        "model learns their extremes and little of their typical values.",
+        "Refit with scaler='auto' (the default: a signed log for these columns, the others "
+        "standardised) or scaler='quantile'; both are inverted on output.", details)]
+
+
+def _check_bulk(estimator, given, X: np.ndarray, names: list[str]) -> list[Finding]:
+    """Columns reconstructed well on average but not on the central 80% of their rows."""
+    if len(X) < 50 or not X.shape[1]:
+        return []
+    X_hat = estimator.reconstruct(given)
+    if is_table(X_hat):
+        X_hat = X_hat[[n for n in names]].to_numpy(dtype=np.float64, na_value=np.nan)
+    X_hat = np.asarray(X_hat, dtype=np.float64).reshape(X.shape)
+    overall, central = r2_per_feature(X, X_hat), r2_central(X, X_hat)
+    # Restricting the range lowers R² anyway: flag only a bulk left 10 times less explained.
+    with np.errstate(invalid="ignore"):
+        bad = np.flatnonzero((overall >= 0.8) & (central < 0.5)
+                             & (1 - central > 10 * (1 - overall)))
+    if not len(bad):
+        return []
+    listed = "; ".join(f"{names[j]}: R² {overall[j]:.3f} over all rows but {central[j]:.2f} "
+                       "on its central 80%" for j in bad[:5])
+    scaler = getattr(estimator, "scaler", None)
+    todo = ("These columns are learnt on their extremes, not on their typical values: "
+            + ("refit with scaler='auto' (the default) or 'quantile', which spread a "
+               "heavy tail. " if scaler not in ("auto", "log", "quantile") else "")
+            + "Otherwise give the model more room (n_components, hidden_layer_sizes) or "
+            "more epochs.")
+    return [Finding("bulk_not_learnt", "warning", listed + ".", todo,
+                    {"columns": [names[j] for j in bad], "r2": overall[bad].tolist(),
+                     "r2_central": central[bad].tolist()})]
 
 
 # --------------------------------------------------------------------------- units

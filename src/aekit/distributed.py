@@ -25,10 +25,16 @@ lets ranks with unequal shares of the last batch weight their gradients by their
 
 Backends: gloo on CPU; on CUDA, NCCL for tensors on the GPU (gloo for the few CPU scalars),
 each rank on ``cuda:LOCAL_RANK``.
+
+A rank that stops answering (stuck, or killed without torchrun noticing) must not hang the
+others for torch's default 30 minutes: the group waits at most ``timeout`` seconds
+(:data:`DEFAULT_TIMEOUT`, or ``AEKIT_DIST_TIMEOUT``) for any collective, and a collective that
+fails raises :class:`DistributedError` with a message saying so.
 """
 
 from __future__ import annotations
 
+import datetime
 import os
 import secrets
 from collections.abc import Iterable, Mapping
@@ -37,6 +43,33 @@ import torch
 from torch import nn
 
 _TORCHRUN_VARS = ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
+
+DEFAULT_TIMEOUT = 300.0
+"""Seconds a rank waits for the others in any collective before the run fails (5 minutes:
+well above one epoch's worth of skew between ranks, far below torch's 30 minutes)."""
+TIMEOUT_ENV = "AEKIT_DIST_TIMEOUT"
+"""Environment variable that overrides :data:`DEFAULT_TIMEOUT` (seconds)."""
+
+_timeout = DEFAULT_TIMEOUT  # of the group this process joined
+
+
+class DistributedError(RuntimeError):
+    """A collective with the other processes failed: one of them is stuck past the timeout
+    or has died."""
+
+
+def _collective(op, *args):
+    """Run ``torch.distributed`` operation ``op``; its failure becomes a DistributedError."""
+    try:
+        return op(*args)
+    except RuntimeError as err:  # torch.distributed.DistError and gloo's own errors
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise DistributedError(
+            f"another torchrun process did not answer within {_timeout:g} s, or is gone "
+            f"({first}); the run stops here. If a rank is legitimately slower (data loading, "
+            f"a first CUDA kernel compile), raise the limit with {TIMEOUT_ENV}=SECONDS "
+            "(aekit train --dist-timeout)."
+        ) from err
 
 
 def _dist():
@@ -56,7 +89,7 @@ def is_main() -> bool:
     return rank_info()[0] == 0
 
 
-def init_from_env(device: str = "auto") -> bool:
+def init_from_env(device: str = "auto", timeout: float | None = None) -> bool:
     """Join the process group that ``torchrun`` describes in the environment.
 
     Does nothing (returns False) outside ``torchrun`` (no ``RANK``, ``WORLD_SIZE``,
@@ -68,43 +101,63 @@ def init_from_env(device: str = "auto") -> bool:
         The training device asked for ("auto", "cpu", "cuda", ...). CUDA (when asked for, or
         "auto" with a GPU present): each rank takes ``cuda:LOCAL_RANK`` as its current device,
         NCCL moves GPU tensors and gloo CPU ones. Otherwise gloo.
+    timeout : float, optional
+        Seconds any collective (joining included) waits for the other ranks before it fails
+        with :class:`DistributedError`. Default: ``AEKIT_DIST_TIMEOUT`` from the
+        environment, else :data:`DEFAULT_TIMEOUT`.
 
     Returns
     -------
     initialised : bool
         True when this call created the process group.
     """
+    global _timeout
     dist = torch.distributed
     if not dist.is_available() or dist.is_initialized():
         return False
     if not all(var in os.environ for var in _TORCHRUN_VARS):
         return False
+    if timeout is None:
+        raw = os.environ.get(TIMEOUT_ENV, "")
+        try:
+            timeout = float(raw) if raw else DEFAULT_TIMEOUT
+        except ValueError:
+            raise ValueError(f"{TIMEOUT_ENV}={raw!r} is not a number of seconds") from None
+    if not timeout > 0:
+        raise ValueError(f"the process-group timeout must be > 0 seconds, got {timeout!r}")
+    _timeout = float(timeout)
+    limit = datetime.timedelta(seconds=_timeout)
     use_cuda = str(device).startswith(("auto", "cuda")) and torch.cuda.is_available()
     if use_cuda:
         local = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
         torch.cuda.set_device(local)  # "cuda" (no index) now means this rank's GPU
-        dist.init_process_group("cpu:gloo,cuda:nccl", device_id=local)
+        _collective(lambda: dist.init_process_group(
+            "cpu:gloo,cuda:nccl", device_id=local, timeout=limit))
     else:
-        dist.init_process_group("gloo")
+        _collective(lambda: dist.init_process_group("gloo", timeout=limit))
     return True
 
 
-def teardown() -> None:
+def teardown(wait: bool = True) -> None:
     """Leave the process group (no-op without one); every rank calls it once at the end.
 
     Ranks first meet at a barrier: rank 0 is still writing the run while the others are
     done, and a rank that destroys its gloo group while a peer still holds it open can
     abort ("terminate called without an active exception", seen in CI-like runs).
+    ``wait=False`` skips the barrier: after a failure, when a peer may never come.
     """
     if _dist() is not None:
-        torch.distributed.barrier()
-        torch.distributed.destroy_process_group()
+        try:
+            if wait:
+                barrier()
+        finally:
+            torch.distributed.destroy_process_group()
 
 
 def barrier() -> None:
     """Wait until every rank gets here (no-op in a single process)."""
     if _dist() is not None:
-        torch.distributed.barrier()
+        _collective(torch.distributed.barrier)
 
 
 # --------------------------------------------------------------------------- data
@@ -138,7 +191,7 @@ def shard(batch: torch.Tensor) -> tuple[torch.Tensor, int]:
 def broadcast(tensor: torch.Tensor, src: int = 0) -> torch.Tensor:
     """``tensor`` as rank ``src`` holds it, on every rank (in place; no-op alone)."""
     if _dist() is not None:
-        torch.distributed.broadcast(tensor, src)
+        _collective(torch.distributed.broadcast, tensor, src)
     return tensor
 
 
@@ -170,23 +223,28 @@ def prepare(module: nn.Module) -> None:
 
 
 # --------------------------------------------------------------------------- reductions
-def sum_gradients(parameters: Iterable[nn.Parameter], weight: float) -> None:
+def sum_gradients(parameters: Iterable[nn.Parameter], weight: float, stop: float = 0) -> float:
     """Replace every gradient by the sum over ranks of ``weight * gradient`` (no-op alone).
 
     With ``weight`` = this rank's rows / the global batch's rows and a loss that is a mean
     over rows, the result is the gradient of the global batch's mean loss. One flattened
     all-reduce per step. Parameters without a gradient are left alone (they have none on
     any rank: every rank runs the same objective).
+
+    ``stop`` (non-zero: this rank was asked to stop) travels in the same all-reduce; the
+    sum over ranks is returned, so every rank takes the same decision after the same step.
     """
     if rank_info()[1] == 1:
-        return
+        return stop
     grads = [p.grad for p in parameters if p.grad is not None]
-    if not grads:
-        return
-    flat = torch.cat([g.reshape(-1) for g in grads]).mul_(weight)
-    torch.distributed.all_reduce(flat)
-    for g, summed in zip(grads, flat.split([g.numel() for g in grads])):
+    flat = torch.cat([g.reshape(-1) for g in grads]).mul_(weight) if grads else None
+    device = grads[0].device if grads else torch.device("cpu")
+    flag = torch.tensor([float(stop)], device=device, dtype=flat.dtype if grads else None)
+    flat = flag if flat is None else torch.cat([flat, flag])
+    _collective(torch.distributed.all_reduce, flat)
+    for g, summed in zip(grads, flat[:-1].split([g.numel() for g in grads])):
         g.copy_(summed.view_as(g))
+    return float(flat[-1])
 
 
 def all_reduce_sum(values: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -195,7 +253,7 @@ def all_reduce_sum(values: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor
         return dict(values)
     keys = sorted(values)  # the same order on every rank
     summed = torch.stack([torch.as_tensor(values[k]).reshape(()) for k in keys]).double()
-    torch.distributed.all_reduce(summed)
+    _collective(torch.distributed.all_reduce, summed)
     return dict(zip(keys, summed.unbind()))
 
 
@@ -209,6 +267,6 @@ def all_reduce_mean(value: torch.Tensor | float) -> torch.Tensor | float:
     if world == 1:
         return value
     t = torch.as_tensor(value, dtype=torch.float64).clone()
-    torch.distributed.all_reduce(t)
+    _collective(torch.distributed.all_reduce, t)
     t /= world
     return float(t) if not isinstance(value, torch.Tensor) else t.to(value.dtype)

@@ -48,6 +48,57 @@ def reconstruction_per_row(x_hat: torch.Tensor, x: torch.Tensor, kind: str = "ms
     return per_element.flatten(1).sum(1)
 
 
+def table_per_row(
+    x_hat: torch.Tensor,
+    x: torch.Tensor,
+    weights: torch.Tensor,
+    *,
+    n_numeric: int,
+    pad_index: torch.Tensor | None = None,
+    mask: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Reconstruction loss of each row of a table: shape (n,).
+
+    ``sum_j w_j (x_hat_j - x_j)^2`` over the numeric columns (cells where ``mask`` is 0
+    left out) plus ``sum_c w_c CE_c`` over the categorical columns, ``CE_c`` the
+    cross-entropy of column ``c``'s block of logits against its category (an index of
+    ``-1``, a category unknown at fit time, is left out).
+
+    Parameters
+    ----------
+    x_hat : torch.Tensor of shape (n, n_numeric + total categories)
+        The numeric columns, then one block of logits per categorical column.
+    x : torch.Tensor of shape (n, n_numeric + n_categorical)
+        The numeric columns, then each categorical column's category index.
+    weights : torch.Tensor of shape (n_numeric + n_categorical,)
+    n_numeric : int
+    pad_index : torch.Tensor of shape (n_categorical, longest block), optional
+        Slot ``i`` of block ``c`` in ``x_hat`` (``x_hat.shape[1]``: padding); None when
+        every block has the same size (they are then consecutive and equal).
+    mask : torch.Tensor of shape (n, n_numeric), optional
+        1 where a numeric cell was observed, 0 where it was imputed.
+    """
+    x_hat, x = x_hat.float(), x.float()
+    numeric = (x_hat[:, :n_numeric] - x[:, :n_numeric]).square()
+    if mask is not None:
+        numeric = numeric * mask
+    loss = numeric @ weights[:n_numeric].float()
+    n, n_categorical = len(x), x.shape[1] - n_numeric
+    if n_categorical:
+        # Every block as one row of a (n * n_categorical, longest block) matrix: one
+        # cross-entropy kernel on contiguous rows, however many columns.
+        if pad_index is None:
+            logits = x_hat[:, n_numeric:].reshape(n * n_categorical, -1)
+        else:
+            padded = torch.cat([x_hat, x_hat.new_full((n, 1), float("-inf"))], 1)
+            logits = padded.gather(1, pad_index.reshape(1, -1).expand(n, -1)).view(
+                n * n_categorical, -1)
+        ce = F.cross_entropy(logits, x[:, n_numeric:].long().reshape(-1), reduction="none",
+                             ignore_index=-1).view(n, n_categorical)
+        loss = loss + ce @ weights[n_numeric:].float()
+    return loss
+
+
 def gaussian_kl(mean: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
     """KL(N(mean, exp(log_var)) || N(0, 1)) per element, in nats: shape of ``mean``.
 

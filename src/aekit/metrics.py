@@ -27,9 +27,25 @@ def reconstruction_errors(X: np.ndarray, X_hat: np.ndarray) -> dict[str, float]:
 
 @dataclass(frozen=True)
 class PCAComparison:
-    """Test reconstruction errors of an autoencoder and of PCA with the same code size.
+    """Test reconstruction errors of an autoencoder and of PCA with the same code size,
+    the same split and the same scaling.
 
-    ``ratio`` is ``ae_mse / pca_mse``: below 1 the autoencoder wins.
+    The headline (``ratio``, ``winner``, ``verdict``) compares ``ae_scaled`` and
+    ``pca_scaled``: the mean squared error in the model's scaled units (its
+    ``to_scaled``), where the autoencoder is trained and where PCA is fitted, summed over
+    each row's columns and divided by their number (a categorical column counts by the
+    squared error of its probabilities against its one-hot). There every column counts
+    alike, whatever its units. ``ae_r2`` / ``pca_r2`` give each column's R² (variance
+    explained) there too: for a column scaled affinely (``"standard"``, ``"robust"``,
+    ``"minmax"``) the same as in the caller's units; for a column ``scaler="auto"``
+    log-transforms, in log units, where its bulk counts and not only its few extreme rows;
+    for a categorical column, of its one-hot block. ``accuracy`` gives each categorical
+    column's share of rows given back exactly. ``ae_mse``,
+    ``pca_mse`` and the row sums are in the caller's raw units (numeric columns only),
+    where the widest column decides everything: kept for reference, never the headline.
+
+    ``ratio`` is ``ae_scaled / pca_scaled`` (the raw ratio for comparisons made without a
+    scaled space): below 1 the autoencoder wins.
     """
 
     n_components: int
@@ -37,59 +53,208 @@ class PCAComparison:
     pca_mse: float
     ae_row_sse: float
     pca_row_sse: float
+    ae_scaled: float | None = None
+    pca_scaled: float | None = None
+    columns: tuple = ()
+    ae_r2: tuple = ()
+    pca_r2: tuple = ()
+    accuracy: tuple = ()
+    """``(column, autoencoder accuracy, PCA accuracy)`` per categorical column."""
+
+    @property
+    def ae_error(self) -> float:
+        """The autoencoder's error in the headline's unit (scaled, else raw)."""
+        return self.ae_mse if self.ae_scaled is None else self.ae_scaled
+
+    @property
+    def pca_error(self) -> float:
+        """PCA's error in the headline's unit (scaled, else raw)."""
+        return self.pca_mse if self.pca_scaled is None else self.pca_scaled
+
+    @property
+    def unit(self) -> str:
+        """``"scaled"`` or ``"raw"``: the unit of ``ae_error``, ``pca_error`` and ``ratio``."""
+        return "raw" if self.ae_scaled is None else "scaled"
 
     @property
     def ratio(self) -> float:
-        return self.ae_mse / self.pca_mse if self.pca_mse > 0 else float("inf")
+        return self.ae_error / self.pca_error if self.pca_error > 0 else float("inf")
 
     @property
     def winner(self) -> str:
-        return "autoencoder" if self.ae_mse < self.pca_mse else "PCA"
+        return "autoencoder" if self.ae_error < self.pca_error else "PCA"
+
+    @property
+    def columns_better(self) -> tuple[int, int]:
+        """(columns where the autoencoder's R² is higher, columns compared)."""
+        pairs = [(a, p) for a, p in zip(self.ae_r2, self.pca_r2)
+                 if np.isfinite(a) and np.isfinite(p)]
+        return sum(a > p for a, p in pairs), len(pairs)
 
     @property
     def verdict(self) -> str:
-        """The comparison in words, e.g. ``"31% lower error than PCA"``: what the report's
-        summary and ``aekit demo`` say."""
-        if self.winner == "autoencoder":
-            return f"{1 - self.ratio:.0%} lower error than PCA"
-        return f"{self.ratio - 1:.0%} higher error than PCA"
+        """The comparison in words, e.g. ``"31% lower error than PCA (scaled units),
+        better R² on 5 of 6 columns"``: what the report's summary and ``aekit demo`` say."""
+        unit = " (scaled units)" if self.unit == "scaled" else ""
+        ratio = self.ratio
+        if ratio <= 0.5:
+            text = f"{1 / ratio:.3g}x lower error than PCA{unit}" if ratio > 0 else \
+                f"no error, PCA's is {self.pca_error:.3g}{unit}"
+        elif ratio >= 2:
+            text = f"{ratio:.3g}x higher error than PCA{unit}"
+        elif self.winner == "autoencoder":
+            text = f"{1 - ratio:.0%} lower error than PCA{unit}"
+        else:
+            text = f"{ratio - 1:.0%} higher error than PCA{unit}"
+        better, n = self.columns_better
+        return text + (f", better R² on {better} of {n} columns" if n else "")
 
     def to_dict(self) -> dict:
         return {
             "n_components": self.n_components,
+            "unit": self.unit,
+            "ae_error": self.ae_error,
+            "pca_error": self.pca_error,
+            "ratio": self.ratio,
+            "winner": self.winner,
+            "ae_scaled": self.ae_scaled,
+            "pca_scaled": self.pca_scaled,
             "ae_mse": self.ae_mse,
             "pca_mse": self.pca_mse,
             "ae_row_sse": self.ae_row_sse,
             "pca_row_sse": self.pca_row_sse,
-            "ratio": self.ratio,
-            "winner": self.winner,
+            "r2": {"columns": list(self.columns), "autoencoder": _nan_none(self.ae_r2),
+                   "pca": _nan_none(self.pca_r2)},
+            "accuracy": [{"column": c, "autoencoder": a, "pca": p}
+                         for c, a, p in self.accuracy],
         }
 
     def __str__(self) -> str:
-        rows = [
-            ("model", "MSE / element", "SSE / row"),
-            (f"autoencoder (k={self.n_components})", f"{self.ae_mse:.6g}", f"{self.ae_row_sse:.6g}"),
-            (f"PCA (k={self.n_components})", f"{self.pca_mse:.6g}", f"{self.pca_row_sse:.6g}"),
-        ]
-        w = [max(len(r[i]) for r in rows) for i in range(3)]
-        lines = [f"{a:<{w[0]}}  {b:>{w[1]}}  {c:>{w[2]}}" for a, b, c in rows]
-        lines.insert(1, "-" * len(lines[0]))
-        lines.append(f"AE / PCA error ratio: {self.ratio:.3f} ({self.winner} is better)")
+        k = self.n_components
+        head = ("model", "scaled error", "MSE / element", "SSE / row")
+        rows = [head,
+                (f"autoencoder (k={k})", _g(self.ae_scaled), _g(self.ae_mse),
+                 _g(self.ae_row_sse)),
+                (f"PCA (k={k})", _g(self.pca_scaled), _g(self.pca_mse), _g(self.pca_row_sse))]
+        lines = _table(rows)
+        lines.append(f"AE / PCA error ratio: {self.ratio:.3f} in {self.unit} units "
+                     f"({self.winner} is better)")
+        if self.columns and len(self.columns) <= 60:
+            lines += ["", "per column (test split)       R² AE    R² PCA"]
+            accuracy = {c: (a, p) for c, a, p in self.accuracy}
+            for name, a, p in zip(self.columns, self.ae_r2, self.pca_r2):
+                line = f"{name[:28]:<28} {a:8.3f}  {p:8.3f}"
+                if name in accuracy:
+                    line += (f"   accuracy {accuracy[name][0]:.3f} vs "
+                             f"{accuracy[name][1]:.3f}")
+                lines.append(line)
+        better, n = self.columns_better
+        if n:
+            lines.append(f"the autoencoder's R² is higher on {better} of {n} columns")
         return "\n".join(lines)
 
 
-def compare_with_pca(estimator, X_train, X_test, *, fit: bool | None = None) -> PCAComparison:
-    """Compare an autoencoder with PCA: same code size, same split, same metric.
+def _g(value) -> str:
+    return "—" if value is None else f"{value:.6g}"
 
-    PCA with ``estimator.n_components`` components is fitted on ``X_train``; both models
-    reconstruct ``X_test`` and are scored in the caller's units.
+
+def _nan_none(values) -> list:
+    return [None if not np.isfinite(v) else float(v) for v in values]
+
+
+def _table(rows) -> list[str]:
+    w = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join([f"{r[0]:<{w[0]}}"] + [f"{c:>{w[i + 1]}}" for i, c in enumerate(r[1:])])
+             for r in rows]
+    lines.insert(1, "-" * len(lines[0]))
+    return lines
+
+
+def column_slots(estimator, n_scaled: int) -> list[tuple[str, str, np.ndarray]]:
+    """``(name, kind, slots)`` of each column, in the table's order: where the column sits
+    in the model's scaled units (one slot per numeric column, one per category of a
+    categorical column; numeric columns first, as :meth:`to_scaled` lays them out)."""
+    columns = getattr(estimator, "columns_", None)
+    names = getattr(estimator, "feature_names_in_", None)
+    if not columns:
+        names = [str(n) for n in names] if names is not None and len(names) == n_scaled \
+            else [f"x{j}" for j in range(n_scaled)]
+        return [(name, "numeric", np.array([j])) for j, name in enumerate(names)]
+    out, numeric = [], [c for c in columns if c["kind"] == "numeric"]
+    start_num, start_cat = 0, len(numeric)
+    for col in columns:
+        if col["kind"] == "numeric":
+            out.append((col["name"], "numeric", np.array([start_num])))
+            start_num += 1
+        else:
+            n = len(col["categories"])
+            out.append((col["name"], "categorical", np.arange(start_cat, start_cat + n)))
+            start_cat += n
+    return out
+
+
+def _numeric_values(X, names: list[str]) -> np.ndarray:
+    """The numeric columns ``names`` of rows ``X`` (a DataFrame or an array), float64."""
+    if hasattr(X, "columns"):
+        return X[names].to_numpy(dtype=np.float64, na_value=np.nan) if names \
+            else np.zeros((len(X), 0))
+    X = np.asarray(X, dtype=np.float64)
+    return X.reshape(len(X), -1)
+
+
+def compare_reconstructions(k, slots, X_test, X_ae, X_pca, S_test, S_ae, S_pca
+                            ) -> PCAComparison:
+    """A :class:`PCAComparison` from the test rows and both models' reconstructions, in the
+    caller's units (``X_*``: arrays or DataFrames) and in scaled units (``S_*``, arrays of
+    the slots ``slots`` describe, see :func:`column_slots`)."""
+    numeric = [name for name, kind, _ in slots if kind == "numeric"]
+    table = hasattr(X_test, "columns")
+    X, A, P = (_numeric_values(M, numeric if table else []) for M in (X_test, X_ae, X_pca))
+    nan = {"mse": float("nan"), "row_sse": float("nan")}  # no numeric column: no raw error
+    ae_err, pca_err = (reconstruction_errors(X, M) if X.shape[1] else nan for M in (A, P))
+    S = np.asarray(S_test, np.float64)
+    n_columns = max(len(slots), 1)
+    ae_scaled = float(((np.asarray(S_ae, np.float64) - S) ** 2).sum(1).mean() / n_columns)
+    pca_scaled = float(((np.asarray(S_pca, np.float64) - S) ** 2).sum(1).mean() / n_columns)
+    # Each column's R² where the error is measured: the same as in the caller's units for a
+    # column scaled affinely, in log units for a log-transformed one (whose few extreme rows
+    # would decide it in raw units), of the one-hot block for a categorical one.
+    S_ae, S_pca = np.asarray(S_ae, np.float64), np.asarray(S_pca, np.float64)
+    ae_r2 = [explained_variance(S[:, idx], S_ae[:, idx]) for _, _, idx in slots]
+    pca_r2 = [explained_variance(S[:, idx], S_pca[:, idx]) for _, _, idx in slots]
+    accuracy = [(name, _agreement(X_test[name], X_ae[name]), _agreement(X_test[name],
+                                                                         X_pca[name]))
+                for name, kind, _ in slots if kind == "categorical" and table]
+    return PCAComparison(k, ae_err["mse"], pca_err["mse"], ae_err["row_sse"],
+                         pca_err["row_sse"], ae_scaled, pca_scaled,
+                         tuple(name for name, _, _ in slots), tuple(ae_r2), tuple(pca_r2),
+                         tuple(accuracy))
+
+
+def _agreement(truth, values) -> float:
+    """Share of rows where ``values`` equals ``truth`` (two missing values agree)."""
+    import pandas as pd
+
+    t, v = pd.Series(np.asarray(truth, dtype=object)), pd.Series(np.asarray(values, dtype=object))
+    return float(((t == v) | (t.isna() & v.isna())).mean())
+
+
+def compare_with_pca(estimator, X_train, X_test, *, fit: bool | None = None) -> PCAComparison:
+    """Compare an autoencoder with PCA: same code size, same split, same scaling, same
+    metric.
+
+    PCA with ``estimator.n_components`` components is fitted on ``X_train`` as the
+    autoencoder sees it (``estimator.to_scaled``: its in-model scaling, categories
+    one-hot); both models reconstruct ``X_test`` and are scored in those scaled units
+    (the headline), per column by R² in the caller's units, and in raw units.
 
     Parameters
     ----------
     estimator : AutoEncoder
-        Fitted, or unfitted (then it is fitted on ``X_train`` in place).
-    X_train : array-like of shape (n_train, n_features)
-    X_test : array-like of shape (n_test, n_features)
+        Fitted, or unfitted (then it is fitted on ``X_train`` in place). An object without
+        ``to_scaled`` is compared in the caller's units.
+    X_train : array-like or DataFrame of shape (n_train, n_features)
+    X_test : array-like or DataFrame of shape (n_test, n_features)
     fit : bool, optional
         Force (True) or forbid (False) fitting the estimator; default: fit if unfitted.
 
@@ -106,18 +271,31 @@ def compare_with_pca(estimator, X_train, X_test, *, fit: bool | None = None) -> 
             fit = True
     if fit:
         estimator.fit(X_train)
-    X_train = np.asarray(X_train, dtype=np.float64)
-    X_test = np.asarray(X_test, dtype=np.float64)
     k = estimator.n_components
-    if k > min(X_train.shape):
+    scaled = callable(getattr(estimator, "to_scaled", None))
+    if scaled:
+        S_train, S_test = estimator.to_scaled(X_train), estimator.to_scaled(X_test)
+    else:
+        S_train, S_test = (np.asarray(X, np.float64).reshape(len(X), -1)
+                           for X in (X_train, X_test))
+    S_train, S_test = np.asarray(S_train, np.float64), np.asarray(S_test, np.float64)
+    if k > min(S_train.shape):
         raise ValueError(
-            f"PCA cannot have n_components={k} with X_train of shape {X_train.shape}; "
+            f"PCA cannot have n_components={k} with X_train of shape {S_train.shape}; "
             "PCA needs n_components <= min(n_samples, n_features)"
         )
-    pca = PCA(n_components=k, svd_solver="full").fit(X_train)
-    ae_err = reconstruction_errors(X_test, estimator.reconstruct(X_test))
-    pca_err = reconstruction_errors(X_test, pca.inverse_transform(pca.transform(X_test)))
-    return PCAComparison(k, ae_err["mse"], pca_err["mse"], ae_err["row_sse"], pca_err["row_sse"])
+    pca = PCA(n_components=k, svd_solver="full").fit(S_train)
+    S_pca = pca.inverse_transform(pca.transform(S_test))
+    X_ae = estimator.reconstruct(X_test)
+    if scaled:
+        S_ae = estimator.reconstruct_scaled(X_test)
+        X_pca = estimator.from_scaled(S_pca, like=X_test)
+    else:
+        S_ae, X_pca = np.asarray(X_ae, np.float64).reshape(len(S_test), -1), S_pca
+    if not hasattr(X_test, "columns"):
+        X_pca = np.asarray(X_pca).reshape(np.shape(X_ae))
+    slots = column_slots(estimator, S_test.shape[1])
+    return compare_reconstructions(k, slots, X_test, X_ae, X_pca, S_test, S_ae, S_pca)
 
 
 # --------------------------------------------------------------------------- finer errors
@@ -154,7 +332,9 @@ def row_errors(X, X_hat) -> np.ndarray:
     Returns
     -------
     errors : ndarray of shape (n_samples,)
-        Equals ``-estimator.score_samples(X)`` for ``X_hat = estimator.reconstruct(X)``.
+        Equals ``-estimator.score_samples(X)`` for the rows in the model's scaled units,
+        ``row_errors(estimator.to_scaled(X), estimator.reconstruct_scaled(X))`` (rows of
+        numbers; with ``scaler=None``, ``row_errors(X, estimator.reconstruct(X))``).
     """
     return element_errors(X, X_hat).mean(axis=1)
 
@@ -180,6 +360,30 @@ def r2_per_feature(X, X_hat) -> np.ndarray:
     return r2
 
 
+def r2_central(X, X_hat, quantiles: tuple[float, float] = (0.1, 0.9)) -> np.ndarray:
+    """Each feature's R² on its central rows: those whose value lies between the feature's
+    ``quantiles`` (by default its central 80%).
+
+    A heavy tail can make a column look learnt (R² 0.99 over all rows, carried by a few
+    extreme values) while its typical values are not (R² below 0 on the central rows):
+    this tells the two apart. NaN for a feature whose central rows do not vary.
+
+    Returns
+    -------
+    r2 : ndarray of shape (n_features,)
+    """
+    X, X_hat = _pair(X, X_hat)
+    lo, hi = np.nanquantile(X, quantiles, axis=0)
+    out = np.full(X.shape[1], np.nan)
+    for j in range(X.shape[1]):
+        rows = (X[:, j] >= lo[j]) & (X[:, j] <= hi[j])
+        x, x_hat = X[rows, j], X_hat[rows, j]
+        sst = ((x - x.mean()) ** 2).sum() if len(x) else 0.0
+        if len(x) >= 2 and sst > 1e-12 * max(((X[:, j] - X[:, j].mean()) ** 2).sum(), 1e-300):
+            out[j] = 1.0 - ((x - x_hat) ** 2).sum() / sst
+    return out
+
+
 def explained_variance(X, X_hat) -> float:
     """Fraction of the total variance of ``X`` that the reconstruction explains.
 
@@ -203,6 +407,7 @@ def pca_sweep(
     estimator_factory: Callable[[int], object] | None = None,
     *,
     pca: PCA | None = None,
+    scaled_by=None,
 ) -> list[PCAComparison]:
     """Test error of the autoencoder and of PCA for each code size ``k``.
 
@@ -214,40 +419,59 @@ def pca_sweep(
         Code sizes, each ``<= min(n_train, n_features)``.
     estimator_factory : callable, optional
         ``estimator_factory(k)`` returns an *unfitted* estimator with ``n_components=k``; it
-        is fitted on ``X_train``. ``None`` sweeps PCA only (the autoencoder fields are NaN).
+        is fitted on ``X_train`` and compared as :func:`compare_with_pca` does (PCA in its
+        scaled units). ``None`` sweeps PCA only (the autoencoder fields are NaN).
     pca : PCA, optional
-        A PCA already fitted on ``X_train`` with at least ``max(ks)`` components, to reuse;
-        default: one is fitted here.
+        A PCA already fitted on ``X_train`` (in ``scaled_by``'s scaled units, if given)
+        with at least ``max(ks)`` components, to reuse; default: one is fitted here.
+    scaled_by : fitted estimator, optional
+        A PCA-only sweep in this model's scaled units (its ``to_scaled``), to draw beside
+        its own error; default: the caller's units.
 
     Returns
     -------
     sweep : list of PCAComparison
         One per ``k``, in the order given; :func:`aekit.plotting.error_vs_k` draws it.
     """
-    X_train = np.asarray(X_train, dtype=np.float64)
-    X_test = np.asarray(X_test, dtype=np.float64)
+    S_train, S_test = (scaled_by.to_scaled(X) if scaled_by is not None else X
+                       for X in (X_train, X_test))
+    S_train, S_test = (np.asarray(S, dtype=np.float64).reshape(len(S), -1)
+                       for S in (S_train, S_test))
     ks = [int(k) for k in ks]
-    bad = [k for k in ks if not 1 <= k <= min(X_train.shape)]
+    bad = [k for k in ks if not 1 <= k <= min(S_train.shape)]
     if bad or not ks:
         raise ValueError(
-            f"ks={ks} must be non-empty, each k in [1, {min(X_train.shape)}] for X_train of "
-            f"shape {X_train.shape} (PCA needs k <= min(n_samples, n_features))"
+            f"ks={ks} must be non-empty, each k in [1, {min(S_train.shape)}] for X_train of "
+            f"shape {S_train.shape} (PCA needs k <= min(n_samples, n_features))"
         )
+    if estimator_factory is not None:
+        return [compare_with_pca(estimator_factory(k), X_train, X_test, fit=True) for k in ks]
     # PCA's first k components do not depend on how many more are fitted: one fit serves all k.
     if pca is None:
-        pca = PCA(n_components=max(ks), svd_solver="full").fit(X_train)
+        pca = PCA(n_components=max(ks), svd_solver="full").fit(S_train)
     elif pca.n_components_ < max(ks):
         raise ValueError(f"pca has {pca.n_components_} components; the sweep needs {max(ks)}")
+    n_columns = len(column_slots(scaled_by, S_test.shape[1])) if scaled_by is not None else 1
     out = []
+    nan = float("nan")
     for k in ks:
         view = _PCAView(pca, k)
-        pca_err = reconstruction_errors(X_test, view.inverse_transform(view.transform(X_test)))
-        ae_err = {"mse": float("nan"), "row_sse": float("nan")}
-        if estimator_factory is not None:
-            ae = estimator_factory(k).fit(X_train)
-            ae_err = reconstruction_errors(X_test, ae.reconstruct(X_test))
-        out.append(PCAComparison(k, ae_err["mse"], pca_err["mse"], ae_err["row_sse"],
-                                 pca_err["row_sse"]))
+        S_pca = view.inverse_transform(view.transform(S_test))
+        scaled = None
+        if scaled_by is not None:
+            scaled = float(((S_pca - S_test) ** 2).sum(1).mean() / n_columns)
+            X_pca = scaled_by.from_scaled(S_pca, like=X_test)
+            slots = column_slots(scaled_by, S_test.shape[1])
+            numeric = [name for name, kind, _ in slots if kind == "numeric"]
+            table = hasattr(X_test, "columns")
+            X_num = _numeric_values(X_test, numeric if table else [])
+            pca_err = reconstruction_errors(X_num, _numeric_values(
+                X_pca, numeric if table else [])) if X_num.shape[1] else {"mse": nan,
+                                                                         "row_sse": nan}
+        else:
+            pca_err = reconstruction_errors(S_test, S_pca)
+        out.append(PCAComparison(k, nan, pca_err["mse"], nan, pca_err["row_sse"],
+                                 None if scaled is None else nan, scaled))
     return out
 
 
@@ -264,6 +488,37 @@ class _PCAView:
 
     def inverse_transform(self, Z) -> np.ndarray:
         return np.asarray(Z, dtype=np.float64) @ self.components_ + self.mean_
+
+
+class ScaledPCA:
+    """A PCA fitted in an estimator's scaled units (its ``to_scaled``), with
+    ``transform``, ``inverse_transform`` and ``reconstruct`` in the caller's units: the PCA
+    :func:`compare_with_pca` measures, for plots and probes beside the estimator.
+
+    Parameters
+    ----------
+    estimator : fitted AutoEncoder
+    pca : fitted PCA (or the first components of one), in ``estimator``'s scaled units
+    """
+
+    def __init__(self, estimator, pca):
+        self.estimator, self.pca = estimator, pca
+        self.n_components = self.n_components_ = pca.n_components_
+
+    def to_scaled(self, X) -> np.ndarray:
+        return self.estimator.to_scaled(X)
+
+    def transform(self, X) -> np.ndarray:
+        return self.pca.transform(np.asarray(self.to_scaled(X), dtype=np.float64))
+
+    def inverse_transform(self, Z):
+        return self.estimator.from_scaled(self.pca.inverse_transform(Z))
+
+    def reconstruct_scaled(self, X) -> np.ndarray:
+        return self.pca.inverse_transform(self.transform(X))
+
+    def reconstruct(self, X):
+        return self.estimator.from_scaled(self.reconstruct_scaled(X), like=X)
 
 
 def sample_rows(n_rows: int, max_rows: int, random_state=0) -> np.ndarray:
@@ -286,7 +541,8 @@ class CodeQuality:
     ``knn_accuracy`` and ``logistic_accuracy`` are test accuracies of classifiers fitted on
     the training codes; ``chance`` is the accuracy of always predicting the most frequent
     test label. ``trustworthiness`` (scikit-learn's, in [0, 1]) is 1 when every row's
-    nearest neighbours among the codes are also near it in the input space.
+    nearest neighbours among the codes are also near it in the input space (the model's
+    scaled units, when it has them).
     """
 
     knn_accuracy: float
@@ -375,6 +631,10 @@ def code_quality(
     Z_train = transformer.transform(X_train)
     Z_test = transformer.transform(X_test)
     scores = probe_codes(Z_train, y_train, Z_test, y_test, n_neighbors=n_neighbors)
+    # Neighbours in the input: in the model's scaled units when it has them (where every
+    # column counts, and a table's categories are numbers).
+    if callable(getattr(transformer, "to_scaled", None)):
+        X_test = transformer.to_scaled(X_test)
     X_test = np.asarray(X_test, dtype=np.float64).reshape(len(Z_test), -1)
     rows = sample_rows(len(X_test), max_rows, random_state)
     k = max(1, min(n_neighbors, len(rows) // 2 - 1))

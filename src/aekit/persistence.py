@@ -1,23 +1,35 @@
 """Load saved estimators, from a fixed list of classes. Never pickle.
 
-A saved model is a directory holding ``model.safetensors`` and ``config.json`` (see
-:mod:`aekit._io` for the container and :meth:`~aekit.estimators._base.SavableMixin.save`
-for what an estimator writes into it). Loading instantiates only the classes listed here:
-a model file can never name code to run, and it sets only the fitted attributes the class
-declares.
+A saved model is a directory holding ``config.json`` and the ``model-<hash>.safetensors``
+file it names (see :mod:`aekit._io` for the container and
+:meth:`~aekit.estimators._base.SavableMixin.save` for what an estimator writes into it).
+Loading instantiates only the classes listed here: a model file can never name code to run.
+Every field is checked before it is used: parameters against the class's own constraints,
+each fitted attribute against its expected type and shape (:data:`FITTED`), and only the
+fitted attributes the class declares are set. Anything else is a ValueError naming the field.
 """
 
 from __future__ import annotations
 
+import math
 import os
+from collections.abc import Callable
 
 import numpy as np
 
 from ._checks import resolve_device
-from ._io import CONFIG, WEIGHTS, read_model_dir
-from .estimators import AutoEncoder, EncoderClassifier, VariationalAutoEncoder
+from ._io import CONFIG, read_model_dir
+from .estimators import (
+    AutoEncoder,
+    BaseAutoEncoder,
+    EncoderClassifier,
+    OutlierDetector,
+    VariationalAutoEncoder,
+    validate_params,
+)
 
-CLASSES = {cls.__name__: cls for cls in (AutoEncoder, VariationalAutoEncoder, EncoderClassifier)}
+CLASSES = {cls.__name__: cls for cls in (AutoEncoder, VariationalAutoEncoder, EncoderClassifier,
+                                         OutlierDetector)}
 """The only classes a config may name (no import-by-string, no code execution)."""
 
 
@@ -36,64 +48,270 @@ def load(path: str | os.PathLike, *, device: str = "auto"):
     FileNotFoundError
         When the directory or one of its files is missing.
     ValueError
-        When a file is truncated, tampered with, or not an aekit model.
+        When a file is truncated, tampered with, malformed or not an aekit model; the
+        message names the field.
     """
     config, tensors = read_model_dir(path)
     return _restore(config, tensors, resolve_device(device), where=f"{os.fspath(path)}/{CONFIG}")
 
 
+def saved_class(path: str | os.PathLike) -> type:
+    """The estimator class of the model saved in ``path`` (reads and checks its files)."""
+    config, _ = read_model_dir(path)
+    return _class(config.get("class"), f"{os.fspath(path)}/{CONFIG}")
+
+
 def _class(name, where: str) -> type:
     cls = CLASSES.get(name) if isinstance(name, str) else None
     if cls is None:
-        raise ValueError(f"{where} names an unknown class {name!r}; known: {sorted(CLASSES)}")
+        raise ValueError(f"{where}: field 'class' names an unknown class {name!r}; known: "
+                         f"{sorted(CLASSES)}")
     return cls
 
 
-def _params_from_json(params: dict, where: str) -> dict:
+# --------------------------------------------------------------------------- parameters
+def _params_from_json(params, where: str, nested: bool = False) -> dict:
     """Constructor parameters from JSON: lists back to tuples, nested estimators rebuilt.
 
     A nested estimator (``{"__estimator__": name, "params": ...}``) comes back unfitted,
-    and only from the fixed list of classes.
+    only from the fixed list of classes, and only one level deep (a classifier's
+    autoencoder).
     """
+    if not isinstance(params, dict):
+        raise ValueError(f"{where}: field 'params' must be a JSON object, got "
+                         f"{type(params).__name__}")
     out = {}
     for key, value in params.items():
         if isinstance(value, list):
             value = tuple(value)
         elif isinstance(value, dict) and "__estimator__" in value:
-            nested = _class(value["__estimator__"], where)
-            value = nested(**_params_from_json(value.get("params", {}), where))
+            if nested:
+                raise ValueError(f"{where}: parameter {key!r} nests estimators more than one "
+                                 "level deep")
+            value = _estimator(value["__estimator__"], value.get("params"),
+                               f"{where} (parameter {key!r})", nested=True)
         out[key] = value
     return out
 
 
+def _estimator(name, params, where: str, nested: bool = False):
+    """An unfitted ``name(**params)``, its parameters checked by its own constraints."""
+    cls = _class(name, where)
+    try:
+        estimator = cls(**_params_from_json(params, where, nested))
+    except TypeError as err:
+        raise ValueError(f"{where}: field 'params' has parameters this aekit does not know: "
+                         f"{err}") from None
+    try:
+        validate_params(estimator)
+    except (ValueError, TypeError) as err:  # InvalidParameterError names the parameter
+        raise ValueError(f"{where}: field 'params': {err}") from None
+    return estimator
+
+
+# --------------------------------------------------------------------------- fitted state
+def _fail(key: str, expected: str, value) -> ValueError:
+    shown = repr(value)
+    shown = shown if len(shown) <= 60 else shown[:57] + "..."
+    return ValueError(f"field 'fitted.{key}' must be {expected}, got {shown}")
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _count(low: int) -> Callable:
+    def check(key, value, fitted):
+        if not _is_int(value) or value < low:
+            raise _fail(key, f"an integer >= {low}", value)
+        return value
+    return check
+
+
+def _loss(key, value, fitted):
+    if value is not None and not (_is_number(value) and math.isfinite(value)):
+        raise _fail(key, "a finite number or null", value)
+    return value
+
+
+def _choice(*options) -> Callable:
+    def check(key, value, fitted):
+        if value not in options:
+            raise _fail(key, f"one of {list(options)}", value)
+        return value
+    return check
+
+
+def _shape(lengths: tuple[int, ...]) -> Callable:
+    def check(key, value, fitted):
+        ok = (isinstance(value, list) and len(value) in lengths
+              and all(_is_int(s) and s > 0 for s in value))
+        if not ok or int(np.prod(value)) != fitted.get("n_features_in_"):
+            raise _fail(key, f"{' or '.join(map(str, lengths))} positive integers whose product "
+                        "is n_features_in_", value)
+        return tuple(value)
+    return check
+
+
+def _feature_names(key, value, fitted):
+    if value is None:
+        return None
+    if (not isinstance(value, list) or not all(isinstance(s, str) for s in value)
+            or len(value) != fitted.get("n_features_in_")):
+        raise _fail(key, "null or a list of n_features_in_ strings", value)
+    return np.asarray(value, dtype=object)
+
+
+def _history(key, value, fitted):
+    scalar = (str, int, float, bool, type(None))
+    if not isinstance(value, list) or not all(
+        isinstance(r, dict) and isinstance(r.get("phase"), str) and _is_int(r.get("epoch"))
+        and all(isinstance(v, scalar) for v in r.values())
+        for r in value
+    ):
+        raise _fail(key, "a list of records {phase, epoch, losses...} of plain values", value)
+    return value
+
+
+def _classes(key, value, fitted):
+    ok = (isinstance(value, list) and len(value) >= 2
+          and all(isinstance(c, (str, int, float, bool)) for c in value)
+          and len({(type(c), c) for c in value}) == len(value))
+    if not ok:
+        raise _fail(key, "a list of at least 2 distinct labels", value)
+    return np.asarray(value)
+
+
+def _columns(key, value, fitted):
+    """A table's column description (:func:`aekit.data.tables.describe_columns`)."""
+    if value is None:
+        return None
+    scalar = (str, int, float, bool, type(None))
+
+    def column_ok(c) -> bool:
+        if not (isinstance(c, dict) and isinstance(c.get("name"), str)
+                and isinstance(c.get("dtype"), str) and len(c["dtype"]) < 64):
+            return False
+        if c.get("kind") == "numeric":
+            return set(c) == {"name", "kind", "dtype"}
+        categories = c.get("categories")
+        return (c.get("kind") == "categorical" and isinstance(c.get("ordered"), bool)
+                and isinstance(categories, list) and len(categories) >= 1
+                and all(isinstance(v, scalar) for v in categories)
+                and len({(type(v), v) for v in categories}) == len(categories)
+                and set(c) == {"name", "kind", "dtype", "categories", "ordered"})
+
+    if (not isinstance(value, list) or len(value) != fitted.get("n_features_in_")
+            or not all(column_ok(c) for c in value)):
+        raise _fail(key, "null or a list of n_features_in_ column descriptions", value)
+    names = fitted.get("feature_names_in_")
+    if names is not None and [c["name"] for c in value] != list(names):
+        raise _fail(key, "columns named as feature_names_in_", value)
+    return value
+
+
+def _fill_values(key, value, fitted):
+    if (not isinstance(value, list) or len(value) != fitted.get("n_features_in_")
+            or not all(_is_number(v) and math.isfinite(v) for v in value)):
+        raise _fail(key, "a list of n_features_in_ finite numbers", value)
+    return value
+
+
+def _finite(key, value, fitted):
+    if not (_is_number(value) and math.isfinite(value)):
+        raise _fail(key, "a finite number", value)
+    return float(value)
+
+
+def _seconds(key, value, fitted):
+    if value is not None and not (_is_number(value) and math.isfinite(value) and value >= 0):
+        raise _fail(key, "a number of seconds >= 0 or null", value)
+    return value
+
+
+def _sizes(key, value, fitted):
+    if not isinstance(value, list) or not all(_is_int(s) and s > 0 for s in value):
+        raise _fail(key, "a list of positive integers", value)
+    return tuple(value)
+
+
+FITTED: dict[str, Callable] = {
+    "n_features_in_": _count(1),
+    "feature_names_in_": _feature_names,
+    "output_activation_": _choice("sigmoid", "linear"),
+    "history_": _history,
+    "loss_": _loss,
+    "validation_loss_": _loss,
+    "n_iter_": _count(0),
+    "input_shape_": _shape((1, 2, 3)),
+    "image_shape_": _shape((3,)),
+    "classes_": _classes,
+    "columns_": _columns,
+    "fill_values_": _fill_values,
+    "autoencoder_": None,  # a nested fitted estimator: restored whole (see _restore)
+    # EncoderClassifier
+    "n_labelled_": _count(2),
+    "n_unlabelled_": _count(0),
+    # OutlierDetector
+    "offset_": _finite,
+    "n_components_": _count(1),
+    "hidden_layer_sizes_": _sizes,
+    "n_reference_": _count(2),
+    "n_neighbors_": _count(0),
+    "fit_seconds_": _seconds,
+}
+"""The check of each fitted attribute a config may set: ``check(key, value, fitted) ->
+value`` as the estimator holds it, or a ValueError. An attribute a class declares in
+``_saved_attributes`` must have one here (a test asserts it)."""
+
+REQUIRED = ("n_features_in_",)
+
+
 def _restore(config: dict, tensors: dict, device, where: str):
     """The estimator ``config`` describes, its module holding ``tensors``."""
-    cls = _class(config.get("class"), where)
-    try:
-        estimator = cls(**_params_from_json(config["params"], where))
-    except TypeError as err:
-        raise ValueError(f"{where} has parameters this aekit does not know: {err}") from None
+    estimator = _estimator(config.get("class"), config.get("params"), where)
+    cls = type(estimator)
+    fitted = config.get("fitted")
+    if not isinstance(fitted, dict):
+        raise ValueError(f"{where}: field 'fitted' must be a JSON object")
+    for key in REQUIRED:
+        if key not in fitted:
+            raise ValueError(f"{where}: field 'fitted.{key}' is missing; the file is damaged")
     own = dict(tensors)
-    for key, value in config.get("fitted", {}).items():
-        if key not in cls._saved_attributes:
+    for key, value in fitted.items():
+        if key not in cls._saved_attributes or key not in FITTED:
             raise ValueError(
                 f"{where}: 'fitted' sets {key!r}, which {cls.__name__} does not save; the "
                 "file was modified or comes from another aekit"
             )
-        if isinstance(value, dict) and "__estimator__" in value:  # a fitted estimator
+        if key == "autoencoder_":  # a fitted estimator, its tensors under "autoencoder_."
+            name = value.get("__estimator__") if isinstance(value, dict) else None
+            if (not issubclass(CLASSES.get(name, object), BaseAutoEncoder)
+                    or value.get("class", name) != name):  # one level: no classifier inside
+                raise _fail(key, "a saved AutoEncoder or VariationalAutoEncoder", value)
             prefix = f"{key}."
             nested = {k[len(prefix):]: own.pop(k) for k in list(own) if k.startswith(prefix)}
-            value = _restore({"class": value["__estimator__"], **value}, nested, device, where)
-        elif key == "feature_names_in_" and value is not None:
-            value = np.asarray(value, dtype=object)
-        elif key == "classes_":
-            value = np.asarray(value)
+            value = _restore({**value, "class": name}, nested, device,
+                             f"{where} (fitted {key!r})")
+        else:
+            try:
+                value = FITTED[key](key, value, fitted)
+            except ValueError as err:
+                raise ValueError(f"{where}: {err}") from None
         setattr(estimator, key, value)
     estimator.device_ = device
-    module = estimator._build_module(estimator.n_features_in_)
+    try:
+        module = estimator._build_module(estimator.n_features_in_)
+    except (AttributeError, KeyError, TypeError, ValueError, RuntimeError) as err:
+        raise ValueError(f"{where}: the fitted fields do not describe a model this aekit can "
+                         f"build ({type(err).__name__}: {err}); the file is damaged") from None
     try:
         module.load_state_dict(own, strict=True)
     except RuntimeError as err:
-        raise ValueError(f"{WEIGHTS} does not fit the model in {where}: {err}") from None
+        raise ValueError(f"the weights do not fit the model in {where}: {err}") from None
     estimator.module_ = module.to(device).eval()
     return estimator

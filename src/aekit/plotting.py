@@ -18,7 +18,7 @@ from sklearn.utils import check_random_state
 
 from ._checks import seeded_torch_rng
 from .metrics import r2_per_feature, row_errors, sample_rows
-from .nn.layers import make_corruption
+from .nn.layers import TAIL_RATIO, make_corruption, tail_ratios
 
 
 def loss_curves(history: Sequence[dict]) -> Figure:
@@ -139,10 +139,11 @@ def _range(X) -> tuple[float, float]:
     return (lo, hi) if hi > lo else (lo - 0.5, hi + 0.5)
 
 
-def _reconstruct(model, X) -> np.ndarray:
-    if hasattr(model, "reconstruct"):
-        return np.asarray(model.reconstruct(X), dtype=np.float64)
-    return np.asarray(model.inverse_transform(model.transform(X)), dtype=np.float64)
+def _reconstruct(model, X):
+    """``model``'s reconstruction of ``X``: float64 rows, or a DataFrame for a table."""
+    X_hat = model.reconstruct(X) if hasattr(model, "reconstruct") else \
+        model.inverse_transform(model.transform(X))
+    return X_hat if hasattr(X_hat, "columns") else np.asarray(X_hat, dtype=np.float64)
 
 
 def _rows(X, n: int, random_state=0) -> np.ndarray:
@@ -508,8 +509,9 @@ def _scatter(ax, Z, y, title):
             cmap = colormaps["tab10" if len(classes) <= 10 else "tab20"]
             codes = np.searchsorted(classes, y)
             ax.scatter(Z[:, 0], Z[:, 1], s=6, alpha=0.75, c=cmap(codes % cmap.N), linewidths=0)
-        else:
-            ax.scatter(Z[:, 0], Z[:, 1], s=6, alpha=0.75, c=y, cmap="viridis", linewidths=0)
+        else:  # many classes (or text labels): a continuous scale over their order
+            ax.scatter(Z[:, 0], Z[:, 1], s=6, alpha=0.75, c=np.searchsorted(classes, y),
+                       cmap="viridis", linewidths=0)
     ax.set_title(title, fontsize=10)
     ax.tick_params(labelsize=8)
     # Far-out codes (heavy tails are common) should not squash the rest into a sliver:
@@ -551,9 +553,8 @@ def codes_2d(estimator, X, y=None, *, pca=None, max_points=3000, random_state=0)
     """
     from sklearn.decomposition import PCA
 
-    X = np.asarray(X, dtype=np.float64)
     idx = sample_rows(len(X), max_points, random_state)
-    X = X[idx]
+    X = X.iloc[idx] if hasattr(X, "iloc") else np.asarray(X, dtype=np.float64)[idx]  # a table
     y = None if y is None else np.asarray(y)[idx]
     if pca is None:
         pca = PCA(n_components=2).fit(X)
@@ -595,7 +596,8 @@ def feature_scatter(estimator, X, *, feature_names=None, pca=None, max_features=
     Parameters
     ----------
     estimator : fitted AutoEncoder
-    X : array-like of shape (n_samples, n_features)
+    X : array-like of shape (n_samples, n_features), or DataFrame
+        A table's numeric columns are drawn.
     feature_names : list of str, optional
     pca : fitted PCA, optional
         Its reconstructions are drawn underneath in grey, with their R².
@@ -606,14 +608,19 @@ def feature_scatter(estimator, X, *, feature_names=None, pca=None, max_features=
     -------
     matplotlib.figure.Figure
         One axes per drawn variable (unused grid cells removed), each with the autoencoder's
-        scatter, PCA's if given, and the identity line.
+        scatter, PCA's if given, and the identity line; heavy-tailed variables
+        (:func:`aekit.nn.layers.tail_ratios`) on symmetric-log axes.
     """
-    X = np.asarray(X, dtype=np.float64)
-    if len(X) > max_points:
+    if hasattr(X, "columns"):  # a table: its numeric columns
+        X = X.iloc[np.sort(np.random.RandomState(random_state).permutation(len(X))[:max_points])]
+        feature_names = [c for c in X.columns if X[c].dtype.kind in "iuf"]
+    elif len(X) > max_points:
         X = _rows(X, max_points, random_state)
-    X_ae = _reconstruct(estimator, X)
+    X_ae, X_pca = (None if m is None else _reconstruct(m, X) for m in (estimator, pca))
+    X, X_ae, X_pca = (None if M is None else np.asarray(
+        M[feature_names] if hasattr(M, "columns") else M, np.float64) for M in (X, X_ae, X_pca))
     r2_ae = r2_per_feature(X, X_ae)
-    X_pca = _reconstruct(pca, X) if pca is not None else None
+    heavy = tail_ratios(torch.from_numpy(np.nan_to_num(X))).numpy() > TAIL_RATIO
     r2_pca = r2_per_feature(X, X_pca) if pca is not None else None
     n = min(X.shape[1], max_features)
     names = (list(feature_names) if feature_names is not None
@@ -630,6 +637,10 @@ def feature_scatter(estimator, X, *, feature_names=None, pca=None, max_features=
         ax.scatter(X[:, j], X_ae[:, j], s=4, alpha=0.6, color=_AE, linewidths=0, label="AE")
         lo, hi = _range(X[:, j])
         ax.plot([lo, hi], [lo, hi], color="black", lw=0.8, ls="--")
+        if heavy[j]:  # log axes spread a heavy tail's bulk; linear near 0
+            threshold = np.nanquantile(np.abs(X[:, j])[X[:, j] != 0], 0.1)
+            ax.set_xscale("symlog", linthresh=threshold)
+            ax.set_yscale("symlog", linthresh=threshold)
         title = f"{names[j]}\nR² AE {r2_ae[j]:.3f}"
         if r2_pca is not None:
             title += f" · PCA {r2_pca[j]:.3f}"
@@ -660,10 +671,14 @@ def error_vs_k(sweep):
     """
     if not len(sweep):
         raise ValueError("sweep is empty; pass the output of pca_sweep")
+    units = {c.unit for c in sweep}
+    if len(units) > 1:
+        raise ValueError("the sweep mixes raw and scaled units; sweep PCA in the model's "
+                         "scaled units (pca_sweep(..., scaled_by=estimator))")
     # One point per k (the first given), however many comparisons repeat it.
-    pca_pts = sorted(dict((c.n_components, c.pca_mse) for c in reversed(sweep)).items())
-    ae_pts = sorted(dict((c.n_components, c.ae_mse) for c in reversed(sweep)
-                         if np.isfinite(c.ae_mse)).items())
+    pca_pts = sorted(dict((c.n_components, c.pca_error) for c in reversed(sweep)).items())
+    ae_pts = sorted(dict((c.n_components, c.ae_error) for c in reversed(sweep)
+                         if np.isfinite(c.ae_error)).items())
     fig = _figure(6.4, 4.0)
     ax = fig.add_subplot()
     ax.plot(*zip(*pca_pts), marker="o", ms=4, color=_PCA, lw=1.8, label="PCA")
@@ -674,7 +689,7 @@ def error_vs_k(sweep):
     if values and max(values) / min(values) > 30:
         ax.set_yscale("log")
     ax.set_xlabel("code size k")
-    ax.set_ylabel("test MSE per element")
+    ax.set_ylabel("test error (scaled units)" if units == {"scaled"} else "test MSE per element")
     ax.grid(alpha=0.3)
     ax.legend(frameon=False)
     for side in ("top", "right"):

@@ -20,18 +20,20 @@ from pathlib import Path
 import numpy as np
 from sklearn.decomposition import PCA
 
-from . import plotting
+from . import plotting, plotting_tables
 from ._io import atomic_write
 from ._version import __version__
 from .data.catalog import load_dataset
 from .diagnostics import Diagnosis, diagnose
 from .metrics import (
     PCAComparison,
+    ScaledPCA,
     _PCAView,
     code_quality,
+    column_slots,
+    compare_reconstructions,
     explained_variance,
     pca_sweep,
-    reconstruction_errors,
 )
 from .persistence import load
 from .runs import REPORT, read_metrics
@@ -141,11 +143,12 @@ def _summary_cards(cmp: PCAComparison, ev_ae: float, ev_pca: float, diag: Diagno
     diag_value = ('<span class="good">none</span>' if not serious
                   else f'<span class="{tone}">{len(serious)}</span>')
     cards = [
-        ("AE test MSE", _fmt(cmp.ae_mse), f"autoencoder, k = {cmp.n_components}"),
-        ("PCA test MSE", _fmt(cmp.pca_mse), f"same k = {cmp.n_components}"),
+        ("AE test error", _fmt(cmp.ae_error), f"autoencoder, k = {cmp.n_components}, "
+         f"{cmp.unit} units"),
+        ("PCA test error", _fmt(cmp.pca_error), f"same k = {cmp.n_components}, same scaling"),
         ("AE / PCA error", f'<span class="{"good" if wins else "bad"}">{cmp.ratio:.2f}</span>',
          cmp.verdict),
-        ("Variance explained", f"{ev_ae:.1%}", f"PCA: {ev_pca:.1%}"),
+        ("Variance explained", f"{ev_ae:.1%}", f"PCA: {ev_pca:.1%} (scaled units)"),
         ("Problems found", diag_value,
          f"{len(diag) - len(serious)} note(s) besides" if len(diag) > len(serious)
          else "see Diagnostics"),
@@ -239,9 +242,25 @@ _CAP = {
              "autoencoder's code is worth.",
     "scatter": "Each variable (x) against its reconstruction (y): blue the autoencoder, grey "
                "PCA with the same k; points on the dashed diagonal are perfect. R² is 1 for a "
-               "perfect reconstruction and 0 for predicting the mean. Look for: variables the "
+               "perfect reconstruction and 0 for predicting the mean. Heavy-tailed variables "
+               "are drawn on log axes, so their bulk shows. Look for: variables the "
                "autoencoder gets and PCA does not (non-linear ones), and flat clouds (a "
                "variable the model ignores).",
+    "r2": "Each column's R² on the test split (variance explained in the model's scaled "
+          "units: your units for a standardised column, log units for a heavy-tailed one, "
+          "the one-hot block of a categorical one): blue the autoencoder, grey PCA with the "
+          "same k and scaling. Every column counts here, whatever its units. Look for: "
+          "columns PCA gets and the autoencoder does not, and columns neither gets (a "
+          "larger code, or a column that is noise).",
+    "confusion": "Each categorical column's confusion matrix over its most frequent "
+                 "categories: rows the true category, columns the reconstructed one, each row "
+                 "summing to 1; the title gives the share given back exactly. Look for: a "
+                 "dark diagonal; off-diagonal blocks are categories the code cannot tell "
+                 "apart.",
+    "labels": "The mean reconstruction error (scaled units) of each label's test rows, the "
+              "most frequent labels first: rows unlike the training rows reconstruct worse. "
+              "Look for: labels (attacks, faults) that stand out from the bulk, which the "
+              "error can then flag as anomalies.",
     "weights": "Each square is one first-layer unit's weights on the input pixels (for a "
                "convolutional encoder: its kernel), red positive, blue negative, each scaled "
                "to its largest weight; they act on the scaled inputs. Look for: smooth strokes "
@@ -273,15 +292,17 @@ _CAP = {
 class _Evaluation:
     """What every section reads: the split, the PCA fits and the two models' errors."""
 
-    X_train: np.ndarray
+    X_train: np.ndarray  # or DataFrames, for a table
     X_test: np.ndarray
     k: int
     image_shape: tuple | None
     labels: bool
-    pca_full: PCA
-    pca_k: _PCAView
-    pca_2: _PCAView
+    pca_full: PCA  # in the model's scaled units, as the next two
+    pca_k: ScaledPCA
+    pca_2: ScaledPCA
     cmp: PCAComparison
+    X_ae: object  # the test rows' reconstructions, in the caller's units
+    X_pca: object
     ev_ae: float
     ev_pca: float
     sweep: list
@@ -289,39 +310,51 @@ class _Evaluation:
 
 
 def _evaluate(estimator, data, sweep) -> _Evaluation:
-    X_train = np.asarray(data.X_train, dtype=np.float64)
-    X_test = np.asarray(data.X_test, dtype=np.float64)
+    table = hasattr(data.X_train, "columns")
+    X_train, X_test = (X if table else np.asarray(X, dtype=np.float64)
+                       for X in (data.X_train, data.X_test))
     k = int(estimator.n_components)
+    # PCA sees the rows as the model does (its scaled units), so the comparison is fair.
     # One PCA fit serves the table, the sweep and the plots (its first k components are the
     # PCA with k components). Up to half the features: beyond that PCA's error heads to 0
     # and squashes the plot.
-    ks = sorted({j for j in _KS if j <= max(min(X_train.shape) // 2, 1)} | {k})
-    pca_full = PCA(n_components=max(ks), svd_solver="full").fit(X_train)
-    pca_k, pca_2 = _PCAView(pca_full, k), _PCAView(pca_full, min(2, max(ks)))
-    X_ae = estimator.reconstruct(X_test)
-    X_pca = pca_k.inverse_transform(pca_k.transform(X_test))
-    ae_err, pca_err = reconstruction_errors(X_test, X_ae), reconstruction_errors(X_test, X_pca)
-    cmp = PCAComparison(k, ae_err["mse"], pca_err["mse"], ae_err["row_sse"], pca_err["row_sse"])
+    S_train, S_test = (np.asarray(estimator.to_scaled(X), np.float64) for X in (X_train, X_test))
+    ks = sorted({j for j in _KS if j <= max(min(S_train.shape) // 2, 1)} | {k})
+    pca_full = PCA(n_components=max(ks), svd_solver="full").fit(S_train)
+    pca_k = ScaledPCA(estimator, _PCAView(pca_full, k))
+    pca_2 = ScaledPCA(estimator, _PCAView(pca_full, min(2, max(ks))))
+    X_ae, S_ae = estimator.reconstruct(X_test), estimator.reconstruct_scaled(X_test)
+    S_pca = pca_k.pca.inverse_transform(pca_k.pca.transform(S_test))
+    X_pca = estimator.from_scaled(S_pca, like=X_test)
+    if not table:
+        X_pca = np.asarray(X_pca).reshape(np.shape(X_ae))
+    cmp = compare_reconstructions(k, column_slots(estimator, S_test.shape[1]), X_test, X_ae,
+                                  X_pca, S_test, S_ae, S_pca)
     if sweep is None:
-        sweep = pca_sweep(X_train, X_test, ks, pca=pca_full) + [cmp]
+        sweep = pca_sweep(X_train, X_test, ks, pca=pca_full, scaled_by=estimator) + [cmp]
     return _Evaluation(
         X_train, X_test, k, tuple(data.image_shape) if data.image_shape else None,
         data.y_train is not None and data.y_test is not None, pca_full, pca_k, pca_2, cmp,
-        explained_variance(X_test, X_ae), explained_variance(X_test, X_pca), sweep,
-        diagnose(estimator, X_train),
+        X_ae, X_pca, explained_variance(S_test, S_ae), explained_variance(S_test, S_pca),
+        sweep, diagnose(estimator, X_train),
     )
 
 
 def _comparison_section(estimator, data, ev: _Evaluation) -> str:
     cmp = ev.cmp
-    rows = [("MSE per element", cmp.ae_mse, cmp.pca_mse, False),
-            ("SSE per row", cmp.ae_row_sse, cmp.pca_row_sse, False),
-            ("variance explained", ev.ev_ae, ev.ev_pca, True)]
+    rows = [(f"error in {cmp.unit} units (the headline)", cmp.ae_error, cmp.pca_error, False),
+            ("median R² over columns", float(np.nanmedian(cmp.ae_r2)),
+             float(np.nanmedian(cmp.pca_r2)), True),
+            ("variance explained (scaled units)", ev.ev_ae, ev.ev_pca, True),
+            ("MSE per element (raw units)", cmp.ae_mse, cmp.pca_mse, False),
+            ("SSE per row (raw units)", cmp.ae_row_sse, cmp.pca_row_sse, False)]
+    rows += [(f"accuracy of {name}", a, p, True) for name, a, p in cmp.accuracy]
     probe_note = ""
     if ev.labels:
         n = min(len(ev.X_train), _PROBE_ROWS)
         idx = np.sort(np.random.RandomState(0).permutation(len(ev.X_train))[:n])
-        X, y = ev.X_train[idx], data.y_train[idx]
+        X = ev.X_train.iloc[idx] if hasattr(ev.X_train, "iloc") else ev.X_train[idx]
+        y = data.y_train[idx]
         q_ae = code_quality(estimator, X, y, ev.X_test, data.y_test)
         q_pca = code_quality(ev.pca_k, X, y, ev.X_test, data.y_test)
         rows += [(f"{q_ae.n_neighbors}-NN accuracy on codes", q_ae.knn_accuracy,
@@ -335,9 +368,14 @@ def _comparison_section(estimator, data, ev: _Evaluation) -> str:
                       f"label scores {q_ae.chance:.3f}. Trustworthiness is 1 when each test "
                       "row's nearest neighbours among the codes are also near it in the "
                       "input.</p>")
+    better, n_r2 = cmp.columns_better
     return (f"<p class=\"sub\">Both models reconstruct the {len(ev.X_test)} test rows from a "
-            f"code of {ev.k} number(s) per row; PCA is fitted on the training rows. The "
-            f"better value is in bold green.</p>{_comparison_table(rows)}{probe_note}")
+            f"code of {ev.k} number(s) per row; PCA is fitted on the training rows as the "
+            f"model sees them (its scaled units: each column scaled as inside the model, "
+            f"categories one-hot), and both are scored there, where every column counts "
+            f"alike; raw units are the caller's, where the widest column decides. The "
+            f"autoencoder's R² is higher on {better} of {n_r2} columns. The better value is in "
+            f"bold green.</p>{_comparison_table(rows)}{probe_note}")
 
 
 def _plot_sections(estimator, data, ev: _Evaluation) -> list[tuple[str, str, str]]:
@@ -363,7 +401,31 @@ def _plot_sections(estimator, data, ev: _Evaluation) -> list[tuple[str, str, str
         lambda: plotting.error_vs_k(ev.sweep), _CAP["sweep"], "error against k")]))
     if image_shape:
         plots += _image_sections(estimator, ev)
+    else:
+        plots += _table_sections(estimator, data, ev)
     return [(sid, head, "".join(figs)) for sid, head, figs in plots]
+
+
+def _table_sections(estimator, data, ev: _Evaluation) -> list[tuple[str, str, list[str]]]:
+    """Each column against PCA, the categorical columns' confusions, errors by label."""
+    figs = [_figure_html(lambda: plotting_tables.r2_bars(ev.cmp), _CAP["r2"],
+                         "R² per column, autoencoder and PCA")]
+    if ev.cmp.accuracy:
+        figs.append(_figure_html(
+            lambda: plotting_tables.confusion_summary(ev.X_test, ev.X_ae, ev.X_pca,
+                                                      columns=[c for c, _, _ in ev.cmp.accuracy]),
+            _CAP["confusion"], "confusion of the categorical columns"))
+    sections = [("columns", "Columns", figs)]
+    if ev.labels:
+        def by_label():
+            n_columns = max(len(ev.cmp.columns), 1)
+            S = np.asarray(estimator.to_scaled(ev.X_test), np.float64)
+            pca_errors = ((ev.pca_k.reconstruct_scaled(ev.X_test) - S) ** 2).sum(1) / n_columns
+            return plotting_tables.errors_by_label(-estimator.score_samples(ev.X_test),
+                                                   data.y_test, pca_errors=pca_errors)
+        sections.append(("labels", "Error by label", [_figure_html(
+            by_label, _CAP["labels"], "reconstruction error by label")]))
+    return sections
 
 
 def _image_sections(estimator, ev: _Evaluation) -> list[tuple[str, str, list[str]]]:
@@ -442,6 +504,12 @@ def build_report(estimator, data, *, title: str | None = None, sweep=None,
               f"{ev.X_train.shape[1]} features"
               + (f" ({ev.image_shape[0]}×{ev.image_shape[1]} images)" if ev.image_shape else "")
               + (", labelled" if ev.labels else ""))
+    return page(title, shapes, _summary_cards(ev.cmp, ev.ev_ae, ev.ev_pca, ev.diag), sections)
+
+
+def page(title: str, subtitle: str, cards: str, sections: list[tuple[str, str, str]]) -> str:
+    """A whole report page: title, subtitle, a table of contents, the summary ``cards``
+    (HTML) and the ``sections`` ((id, heading, HTML) each), with the stylesheet inline."""
     toc = "".join(f'<a href="#{sid}">{_e(head)}</a>' for sid, head, _ in sections)
     body = "".join(f'<section id="{sid}"><h2>{_e(head)}</h2>{content}</section>'
                    for sid, head, content in sections)
@@ -451,9 +519,8 @@ def build_report(estimator, data, *, title: str | None = None, sweep=None,
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
         f"<meta name=\"generator\" content=\"aekit {_e(__version__)}\">"
         f"<title>{_e(title)} — aekit report</title><style>{_CSS}</style></head><body><main>"
-        f'<header class="top"><h1>{_e(title)}</h1><div class="sub">{_e(shapes)}</div>'
-        f'<nav class="toc">{toc}</nav></header>'
-        f"{_summary_cards(ev.cmp, ev.ev_ae, ev.ev_pca, ev.diag)}{body}"
+        f'<header class="top"><h1>{_e(title)}</h1><div class="sub">{_e(subtitle)}</div>'
+        f'<nav class="toc">{toc}</nav></header>{cards}{body}'
         f"<footer>aekit {_e(__version__)} · Python {_e(platform.python_version())} · "
         f"generated {_e(stamp)}</footer></main></body></html>\n"
     )
@@ -501,7 +568,9 @@ def write_report(run, data, out: str | os.PathLike | None = None, *, title: str 
         out = Path(out)
     dataset = load_dataset(data) if isinstance(data, (str, os.PathLike)) else data
     n_in = getattr(estimator, "n_features_in_", None)
-    if n_in is not None and dataset.X_train.reshape(len(dataset.X_train), -1).shape[1] != n_in:
+    width = dataset.X_train.shape[1] if hasattr(dataset.X_train, "columns") else \
+        dataset.X_train.reshape(len(dataset.X_train), -1).shape[1]
+    if n_in is not None and width != n_in:
         raise ValueError(
             f"the model expects {n_in} features but {dataset.name} has "
             f"{dataset.X_train.shape[1]}; pass the dataset the model was trained on (--data)."

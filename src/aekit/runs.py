@@ -3,17 +3,34 @@ reads back. Its format is defined here, once.
 
 A run directory holds:
 
-- ``config.json``, ``model.safetensors``: the model, loaded by :func:`aekit.load`;
+- ``config.json`` and the ``model-<hash>.safetensors`` it names: the model, loaded by
+  :func:`aekit.load`;
 - ``metrics.json`` (:data:`METRICS`): ``dataset`` (name, train_shape, test_shape,
-  image_shape), ``comparison`` (:meth:`aekit.PCAComparison.to_dict` on the test split, PCA
-  fitted on the train split), ``train_score`` and ``test_score`` (scikit-learn's convention,
-  higher is better), ``fit_seconds``, ``n_iter``, ``aekit_version``;
+  image_shape, options: how a text file was read, so ``compare`` and ``report`` read it
+  the same way), ``comparison`` (:meth:`aekit.PCAComparison.to_dict` on the test split, PCA
+  fitted on the train split in the model's scaled units), ``train_score`` and
+  ``test_score`` (``score``: the negative error in the model's scaled units, higher is
+  better), ``fit_seconds``, ``n_iter``, ``aekit_version``, and ``model_sha256``: the
+  checksum of the model they describe (:func:`read_metrics` refuses metrics of another
+  model);
 - ``loss.png`` (:data:`LOSS_PLOT`): :func:`aekit.plotting.loss_curves` of the fit;
-- ``report.html`` (:data:`REPORT`), written by ``aekit demo`` and ``aekit report``.
+- ``report.html`` (:data:`REPORT`), written by ``aekit demo`` and ``aekit report``;
+- while training, ``checkpoint.json`` and the ``checkpoint-<hash>.safetensors`` it names
+  (:class:`aekit.callbacks.Checkpoint`): removed once the run is written whole.
+
+The model is written before its metrics, and stale metrics are removed first, so a run
+killed at any moment never shows one model's metrics beside another model.
+
+``aekit detect`` writes a detector's run (:func:`fit_detector_run`): the model, ``loss.png``,
+``metrics.json`` with ``dataset`` (name, shape), ``fit_seconds``, ``n_iter``, ``threshold``,
+``n_flagged``, ``share_flagged`` and, when labels were given, ``labels`` (``n_anomalies``,
+``roc_auc``, ``average_precision``); ``scores.csv`` (:data:`SCORES`, :func:`write_scores`);
+and its ``report.html``.
 """
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import os
@@ -21,14 +38,19 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from . import distributed
-from ._io import atomic_write
+from ._io import atomic_write, model_checksum, remove_stale_temps
 from ._version import __version__
+from .callbacks import remove_checkpoint
 from .data.catalog import Dataset
 from .metrics import PCAComparison, compare_with_pca
+from .outliers import detection_metrics
 from .plotting import loss_curves
 
 METRICS, LOSS_PLOT, REPORT = "metrics.json", "loss.png", "report.html"
+SCORES = "scores.csv"
 
 
 @dataclass(frozen=True)
@@ -37,7 +59,7 @@ class Run:
 
     path: Path
     estimator: object
-    comparison: PCAComparison
+    comparison: PCAComparison | None  # None for a detector's run
     metrics: dict
 
 
@@ -49,20 +71,22 @@ def check_out_dir(out: str | os.PathLike) -> Path:
     return out
 
 
-def fit_run(estimator, data: Dataset, out: str | os.PathLike) -> Run | None:
+def fit_run(estimator, data: Dataset, out: str | os.PathLike, *,
+            resume: bool = False) -> Run | None:
     """Fit ``estimator`` on the train split, compare it with PCA on the test split, write
     the run to ``out``.
 
     A convolutional autoencoder without ``image_shape`` takes the dataset's. Under several
     processes all of them fit together; rank 0 alone writes and returns the run, the others
-    return None.
+    return None. ``resume``: passed to ``fit`` (continue from the checkpoint in the
+    estimator's ``checkpoint_dir``); the checkpoint is removed once the run is written.
     """
     out = check_out_dir(out)
     if (getattr(estimator, "architecture", None) == "conv" and estimator.image_shape is None
             and data.image_shape):
         estimator.set_params(image_shape=tuple(data.image_shape))  # digits, (fashion-)mnist
     start = time.perf_counter()
-    estimator.fit(data.X_train)
+    estimator.fit(data.X_train, resume=resume)
     seconds = time.perf_counter() - start
     if not distributed.is_main():
         return None
@@ -73,6 +97,7 @@ def fit_run(estimator, data: Dataset, out: str | os.PathLike) -> Run | None:
             "train_shape": list(data.X_train.shape),
             "test_shape": list(data.X_test.shape),
             "image_shape": list(data.image_shape) if data.image_shape else None,
+            "options": getattr(data, "options", None),
         },
         "comparison": comparison.to_dict(),
         "train_score": estimator.score(data.X_train),
@@ -82,14 +107,26 @@ def fit_run(estimator, data: Dataset, out: str | os.PathLike) -> Run | None:
         "aekit_version": __version__,
     }
     write_run(out, estimator, metrics)
+    if getattr(estimator, "checkpoint_dir", None) is not None:
+        remove_checkpoint(estimator.checkpoint_dir)  # the run is whole: nothing to resume
     return Run(out, estimator, comparison, metrics)
 
 
-def write_run(out: str | os.PathLike, estimator, metrics: dict) -> Path:
-    """Write the model, ``metrics.json`` and ``loss.png`` into ``out``, each atomically."""
+def write_run(out: str | os.PathLike, estimator, metrics: dict | None) -> Path:
+    """Write the model, ``metrics.json`` (with the model's checksum) and ``loss.png`` into
+    ``out``, each atomically; the previous metrics and plot are removed first.
+
+    ``metrics=None`` writes the model and its loss plot only (a fit stopped by a signal).
+    """
     out = check_out_dir(out)
+    out.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(out, [METRICS, LOSS_PLOT])
+    for stale in (METRICS, LOSS_PLOT):  # never beside another model than their own
+        (out / stale).unlink(missing_ok=True)
     estimator.save(out)
-    atomic_write(out / METRICS, json.dumps(metrics, indent=2) + "\n")
+    if metrics is not None:
+        metrics = {**metrics, "model_sha256": model_checksum(out)}
+        atomic_write(out / METRICS, json.dumps(metrics, indent=2) + "\n")
     png = io.BytesIO()
     loss_curves(estimator.history_).savefig(png, format="png", dpi=100)
     atomic_write(out / LOSS_PLOT, png.getvalue())
@@ -98,12 +135,97 @@ def write_run(out: str | os.PathLike, estimator, metrics: dict) -> Path:
 
 def read_metrics(run: str | os.PathLike) -> dict | None:
     """``metrics.json`` of a run directory, or None when it has none (a bare saved model)
-    or one that is not a JSON object."""
+    or one that is not a JSON object.
+
+    Raises
+    ------
+    ValueError
+        When the metrics name another model than the one in ``run`` (a run stopped after
+        its model was written, by an older aekit, or files copied between runs).
+    """
     path = Path(run) / METRICS
     if not path.is_file():
         return None
     try:
         metrics = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         return None
-    return metrics if isinstance(metrics, dict) else None
+    if not isinstance(metrics, dict):
+        return None
+    saved = metrics.get("model_sha256")
+    if saved is not None and saved != model_checksum(run):
+        raise ValueError(
+            f"{path} describes another model than the one in {run} (field 'model_sha256' "
+            "differs from the model's checksum): the run was stopped between the two. "
+            f"Finish it (aekit train ... --out {run} --resume) or remove {path}."
+        )
+    return metrics
+
+
+def is_complete(run: str | os.PathLike) -> bool:
+    """Whether ``run`` holds a model and the metrics written for it."""
+    try:
+        metrics = read_metrics(run)
+    except ValueError:
+        return False
+    return metrics is not None and metrics.get("model_sha256") == model_checksum(run) \
+        and model_checksum(run) is not None
+
+
+# --------------------------------------------------------------------------- detectors
+def write_scores(path: str | os.PathLike, detector, X, *, row_labels=None,
+                 n_features: int = 3) -> Path:
+    """Write each row's anomaly score, verdict and top columns to a CSV file, atomically.
+
+    Columns: ``row`` (``row_labels``, a DataFrame's index, else 0, 1, ...),
+    ``anomaly_score`` (``-score_samples``: higher is more anomalous), ``label`` (``predict``:
+    -1 outlier, 1 inlier), then ``feature_1``, ``share_1``, ... (the columns with the
+    largest part in the row's reconstruction error, and that part's share of it).
+    """
+    scores = -detector.score_samples(X)
+    labels = np.where(scores > detector.threshold_, -1, 1)
+    names, shares = detector.top_features(X, n_features)
+    if row_labels is None:
+        row_labels = X.index if hasattr(X, "index") else range(len(scores))
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["row", "anomaly_score", "label"]
+                    + [f"{k}_{j + 1}" for j in range(names.shape[1]) for k in ("feature", "share")])
+    for i, row in enumerate(row_labels):
+        tops = [v for j in range(names.shape[1]) for v in (names[i, j], f"{shares[i, j]:.4f}")]
+        writer.writerow([row, f"{scores[i]:.9g}", int(labels[i]), *tops])
+    return atomic_write(path, buf.getvalue())
+
+
+def fit_detector_run(detector, X, out: str | os.PathLike, *, name: str, anomaly=None,
+                     n_features: int = 3) -> Run:
+    """Fit ``detector`` (an :class:`~aekit.OutlierDetector`) on the rows of ``X``, score
+    them and write the run to ``out`` (see the module's notes).
+
+    ``anomaly`` (bool per row, True: anomaly), when given, is used for ``metrics.json``'s
+    ``labels`` only: never in the fit. The run's ``comparison`` is None.
+    """
+    out = check_out_dir(out)
+    start = time.perf_counter()
+    detector.fit(X)
+    seconds = time.perf_counter() - start
+    scores = -detector.score_samples(X)
+    flagged = int((scores > detector.threshold_).sum())
+    metrics = {
+        "dataset": {"name": name, "shape": [len(scores), detector.n_features_in_]},
+        "fit_seconds": seconds,
+        "n_iter": detector.n_iter_,
+        "threshold": detector.threshold_,
+        "n_flagged": flagged,
+        "share_flagged": flagged / len(scores),
+        "aekit_version": __version__,
+    }
+    if anomaly is not None:
+        anomaly = np.asarray(anomaly, dtype=bool)
+        metrics["labels"] = {"n_anomalies": int(anomaly.sum()),
+                             **detection_metrics(anomaly, scores)}
+    for stale in (SCORES, REPORT):  # never beside another model than their own
+        (out / stale).unlink(missing_ok=True)
+    write_run(out, detector, metrics)
+    write_scores(out / SCORES, detector, X, n_features=n_features)
+    return Run(out, detector, None, metrics)

@@ -14,6 +14,8 @@ index gather, never a NumPy conversion.
 from __future__ import annotations
 
 import math
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Protocol
@@ -79,6 +81,67 @@ def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
 
 class TrainingDivergedError(FloatingPointError):
     """The loss became NaN or infinite; the model was restored to its last good state."""
+
+
+class FitInterrupted(KeyboardInterrupt):
+    """Training was stopped by SIGINT (Ctrl-C) or SIGTERM, at the end of a step.
+
+    A :class:`KeyboardInterrupt`, so code that does not know it stops as on Ctrl-C. When
+    raised by :func:`fit_loop`, the module already holds the kept weights (early stopping's
+    best, else those of the last finished epoch). An estimator's ``fit`` re-raises it with
+    :attr:`estimator` set.
+
+    Attributes
+    ----------
+    signum : int
+        The signal received (``signal.SIGINT`` or ``signal.SIGTERM``).
+    estimator : object or None
+        Set by the estimators: a fitted copy holding the best weights trained so far (the
+        estimator ``fit`` was called on is left as it was), or None when no epoch finished.
+    """
+
+    def __init__(self, signum: int, message: str = ""):
+        super().__init__(message or f"training stopped by {signal.Signals(signum).name}")
+        self.signum = signum
+        self.estimator = None
+
+
+STOP_SIGNALS = ("SIGINT", "SIGTERM")
+"""Signals that :func:`fit_loop` defers to the end of the current step (then raises
+:class:`FitInterrupted`), while their handler is Python's default."""
+
+
+class _StopRequests:
+    """Catch :data:`STOP_SIGNALS` while a loop runs; the loop reads :attr:`signum`.
+
+    Only in the main thread (where Python delivers signals), and only for signals whose
+    handler is the default one: a handler someone else installed stays in charge. A second
+    Ctrl-C while one is pending raises KeyboardInterrupt at once.
+    """
+
+    def __init__(self):
+        self.signum: int | None = None
+        self._previous: dict = {}
+
+    def _handle(self, signum, frame) -> None:
+        if self.signum == signal.SIGINT and signum == signal.SIGINT:
+            raise KeyboardInterrupt  # asked twice: stop now, not at the end of the step
+        self.signum = signum
+
+    def __enter__(self) -> _StopRequests:
+        if threading.current_thread() is not threading.main_thread():
+            return self
+        defaults = {"SIGINT": signal.default_int_handler, "SIGTERM": signal.SIG_DFL}
+        for name in STOP_SIGNALS:
+            sig = getattr(signal, name, None)
+            if sig is not None and signal.getsignal(sig) is defaults[name]:
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous.clear()
 
 
 def make_optimizer(
@@ -255,7 +318,12 @@ def fit_loop(
     Raises
     ------
     TrainingDivergedError
-        When a loss is NaN or infinite; the module is first restored to its last good state.
+        When a loss, or a weight after an epoch's last step, is NaN or infinite; the module
+        is first restored to its last good state.
+    FitInterrupted
+        On SIGINT (Ctrl-C) or SIGTERM, at the end of the step under way (see
+        :data:`STOP_SIGNALS`); the module is first left at the kept epoch, and ``state`` is
+        that of the last finished epoch (what a checkpoint holds).
     """
     module = state["module"]
     streamed = callable(getattr(train, "epoch_chunks", None))
@@ -263,34 +331,50 @@ def fit_loop(
     val = _columns(val) if val is not None else None
     _prepare(state, None if streamed else train["x"], max_epochs)
     step = _Stepper(state["optimizer"])
-    try:
-        for cb in callbacks:
-            cb.on_train_begin(state)
-        while state["epoch"] < max_epochs and not state["stop"]:
-            epoch = state["epoch"] + 1
+    with _StopRequests() as stops:
+        try:
             for cb in callbacks:
-                cb.on_epoch_begin(state, epoch)
-            start = time.perf_counter()
-            chunks = train.epoch_chunks(epoch) if streamed else (train,)
-            record = {"phase": state["phase"], "epoch": epoch,
-                      **_train_epoch(state, objective, chunks, epoch, step, batch_size,
-                                     corrupt, autocast)}
-            # evaluate
-            has_val = val is not None and len(val["x"]) > 0
-            val_loss = evaluate(module, objective, val) if has_val else None
-            record["val_loss"] = distributed.all_reduce_mean(val_loss) if has_val else None
-            record["seconds"] = time.perf_counter() - start
-            _check_diverged(state, record)
-            state["history"].append(record)
-            state["epoch"] = epoch
-            state["last_state"] = _snapshot(module)
+                cb.on_train_begin(state)
+            while state["epoch"] < max_epochs and not state["stop"]:
+                _run_epoch(state, objective, train, val, streamed, step, batch_size, corrupt,
+                           autocast, callbacks, stops)
+        except FitInterrupted:
+            _keep(state)  # the best (or last finished) epoch's weights, not a half epoch's
+            raise
+        finally:
             for cb in callbacks:
-                cb.on_epoch_end(state, record)
-    finally:
-        for cb in callbacks:
-            cb.on_train_end(state)
+                cb.on_train_end(state)
     _keep(state)
+    # A signal after the last step's check: the fit is whole, but the caller asked to stop.
+    # (Several processes finish instead: the others never saw it, and must not wait.)
+    if stops.signum is not None and distributed.rank_info()[1] == 1:
+        raise FitInterrupted(stops.signum)
     return state
+
+
+def _run_epoch(state, objective, train, val, streamed, step, batch_size, corrupt, autocast,
+               callbacks, stops) -> None:
+    """One epoch: train, evaluate, check, record, snapshot, callbacks."""
+    module = state["module"]
+    epoch = state["epoch"] + 1
+    for cb in callbacks:
+        cb.on_epoch_begin(state, epoch)
+    start = time.perf_counter()
+    chunks = train.epoch_chunks(epoch) if streamed else (train,)
+    record = {"phase": state["phase"], "epoch": epoch,
+              **_train_epoch(state, objective, chunks, epoch, step, batch_size, corrupt,
+                             autocast, stops)}
+    # evaluate
+    has_val = val is not None and len(val["x"]) > 0
+    val_loss = evaluate(module, objective, val) if has_val else None
+    record["val_loss"] = distributed.all_reduce_mean(val_loss) if has_val else None
+    record["seconds"] = time.perf_counter() - start
+    _check_diverged(state, record)
+    state["history"].append(record)
+    state["epoch"] = epoch
+    state["last_state"] = _snapshot(module)
+    for cb in callbacks:
+        cb.on_epoch_end(state, record)
 
 
 def _prepare(state: dict, rows: torch.Tensor | None, max_epochs: int) -> None:
@@ -319,8 +403,13 @@ def _keep(state: dict) -> None:
     state["module"].eval()
 
 
-def _train_epoch(state, objective, chunks, epoch, step, batch_size, corrupt, autocast) -> dict:
-    """One epoch of steps over ``chunks``; returns the epoch's mean of each term."""
+def _train_epoch(state, objective, chunks, epoch, step, batch_size, corrupt, autocast,
+                 stops=None) -> dict:
+    """One epoch of steps over ``chunks``; returns the epoch's mean of each term.
+
+    Raises :class:`FitInterrupted` at the end of the first step after a stop signal (every
+    rank at the same step: the request travels with the gradients).
+    """
     module, optimizer = state["module"], state["optimizer"]
     module.train()
     sums: dict[str, torch.Tensor] = {}
@@ -340,8 +429,13 @@ def _train_epoch(state, objective, chunks, epoch, step, batch_size, corrupt, aut
                 terms = objective(module, batch, epoch)
             optimizer.zero_grad(set_to_none=True)
             terms["loss"].backward()
-            distributed.sum_gradients(module.parameters(), rows / len(drawn))
+            signum = stops.signum if stops is not None else None
+            stop = distributed.sum_gradients(module.parameters(), rows / len(drawn),
+                                             stop=signum or 0)
             step()
+            if stop:
+                # A rank without a signal of its own stops because a peer was told to.
+                raise FitInterrupted(signum or signal.SIGTERM)
             # log: running sums stay on the device; one sync per epoch, not per batch.
             for key, value in terms.items():
                 sums[key] = sums.get(key, 0.0) + value.detach() * rows
@@ -354,18 +448,31 @@ def _train_epoch(state, objective, chunks, epoch, step, batch_size, corrupt, aut
 
 
 def _check_diverged(state: dict, record: dict) -> None:
-    """Restore the last good weights and raise when the epoch's losses are not finite."""
+    """Restore the last good weights and raise when the epoch's losses, or the weights its
+    last steps left (a blow-up no later loss has seen), are not finite."""
     monitored = record["val_loss"] if record["val_loss"] is not None else record["loss"]
-    if math.isfinite(record["loss"]) and math.isfinite(monitored):
+    weights_ok = _finite(state["module"])
+    if math.isfinite(record["loss"]) and math.isfinite(monitored) and weights_ok:
         return
     state["module"].load_state_dict(state["last_state"])
     epoch = record["epoch"]
+    what = (f"the loss became {record['loss']}" if not math.isfinite(record["loss"])
+            else f"the validation loss became {monitored}" if not math.isfinite(monitored)
+            else "the weights became NaN or infinite in its last steps")
     raise TrainingDivergedError(
-        f"{state['phase']}: the loss became {record['loss']} in epoch {epoch}; the model was "
+        f"{state['phase']}: {what} in epoch {epoch}; the model was "
         f"restored to its state after epoch {epoch - 1}. Lower learning_rate (now "
         f"{state['optimizer'].param_groups[0]['lr']:g}), keep a scaler on (scaler='standard') "
         "so inputs are O(1), or use a bounded activation."
     )
+
+
+def _finite(module: nn.Module) -> bool:
+    """Whether every parameter and buffer of ``module`` is finite (one device sync)."""
+    tensors = [t for t in module.state_dict().values() if t.is_floating_point()]
+    if not tensors:
+        return True
+    return bool(torch.stack([torch.isfinite(t).all() for t in tensors]).all())
 
 
 def kept_record(history: Sequence[dict], phase: str = "train") -> dict | None:

@@ -2,14 +2,18 @@
 
 - :mod:`aekit.data.catalog`: ``load_digits`` (embedded), ``load_fashion_mnist``,
   ``load_mnist``, ``load_dataset`` (by name or path, split in two);
-- :mod:`aekit.data.files`: ``read_array`` (``.npy``, ``.npz``, ``.csv``) and ``open_rows``
+- :mod:`aekit.data.files`: ``read_array`` (``.npy``, ``.npz``, text) and ``open_rows``
   (``.npy``, memmaps, shard directories, Parquet, a block of rows at a time);
+- :mod:`aekit.data.delimited`: ``read_table`` (``.csv``, ``.tsv``, ``.txt`` into a
+  DataFrame: header, delimiter and column types detected);
+- :mod:`aekit.data.tables`: DataFrames to the coded rows a model takes, and back;
 - :mod:`aekit.data.stream`: ``ChunkStream`` (training rows larger than memory), ``save_npy``;
 - :mod:`aekit.data.synthetic`: ``make_derived_variables``, ``make_low_variance``.
 """
 
 from .catalog import (
     DATASET_NAMES,
+    NSL_KDD_COLUMNS,
     Dataset,
     fetch_idx_files,
     load_dataset,
@@ -17,7 +21,9 @@ from .catalog import (
     load_fashion_mnist,
     load_mnist,
     read_idx,
+    read_rows,
 )
+from .delimited import read_table
 from .files import ArrayData, RowSource, is_streamable, open_rows, read_array
 from .stream import ChunkStream, save_npy
 from .synthetic import DERIVED_VARIABLE_NAMES, make_derived_variables, make_low_variance
@@ -25,6 +31,7 @@ from .synthetic import DERIVED_VARIABLE_NAMES, make_derived_variables, make_low_
 __all__ = [
     "DATASET_NAMES",
     "DERIVED_VARIABLE_NAMES",
+    "NSL_KDD_COLUMNS",
     "ArrayData",
     "ChunkStream",
     "Dataset",
@@ -40,5 +47,7 @@ __all__ = [
     "open_rows",
     "read_array",
     "read_idx",
+    "read_rows",
+    "read_table",
     "save_npy",
 ]

@@ -24,8 +24,10 @@ from pathlib import Path
 
 import numpy as np
 from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
 
 from .._io import atomic_path
+from .delimited import TABLE_SUFFIXES, read_table
 from .files import FILE_SUFFIXES, read_array
 
 # --------------------------------------------------------------------------------------------
@@ -434,16 +436,20 @@ class Dataset:
 
     Attributes
     ----------
-    X_train : ndarray of shape (n_train, n_features)
-    X_test : ndarray of shape (n_test, n_features)
+    X_train : ndarray or DataFrame of shape (n_train, n_features)
+        A DataFrame for text files (numeric and text columns as read).
+    X_test : ndarray or DataFrame of shape (n_test, n_features)
     y_train : ndarray of shape (n_train,) or None
     y_test : ndarray of shape (n_test,) or None
     feature_names : list of str or None
-        Column names (from a CSV header), if any.
+        Column names (from a text file's header, or its column numbers), if any.
     image_shape : tuple of int or None
         (height, width) when each row is a flattened image, e.g. (8, 8) for digits.
     name : str
         The dataset's name, or the file's path.
+    options : dict or None
+        How a text file was read: :func:`load_dataset`'s ``label``, ``drop``, ``rows``,
+        ``header`` and ``sep`` (what reads it again the same way).
     """
 
     X_train: np.ndarray
@@ -453,41 +459,75 @@ class Dataset:
     feature_names: list[str] | None
     image_shape: tuple[int, ...] | None
     name: str
+    options: dict | None = None
 
 
 DATASET_NAMES = ("digits", "fashion-mnist", "mnist")
 
+NSL_KDD_COLUMNS = (
+    "duration", "protocol_type", "service", "flag", "src_bytes", "dst_bytes", "land",
+    "wrong_fragment", "urgent", "hot", "num_failed_logins", "logged_in", "num_compromised",
+    "root_shell", "su_attempted", "num_root", "num_file_creations", "num_shells",
+    "num_access_files", "num_outbound_cmds", "is_host_login", "is_guest_login", "count",
+    "srv_count", "serror_rate", "srv_serror_rate", "rerror_rate", "srv_rerror_rate",
+    "same_srv_rate", "diff_srv_rate", "srv_diff_host_rate", "dst_host_count",
+    "dst_host_srv_count", "dst_host_same_srv_rate", "dst_host_diff_srv_rate",
+    "dst_host_same_src_port_rate", "dst_host_srv_diff_host_rate", "dst_host_serror_rate",
+    "dst_host_srv_serror_rate", "dst_host_rerror_rate", "dst_host_srv_rerror_rate", "label",
+    "difficulty",
+)
+"""The 43 columns of the NSL-KDD files (``KDDTrain+.txt``, ``KDDTest+.txt``, ...), which have
+no header: 41 features (``protocol_type``, ``service`` and ``flag`` are text), the label
+(``normal`` or an attack's name) and the difficulty level. Read one with
+``read_table(path, header=False).set_axis(NSL_KDD_COLUMNS, axis=1)``."""
 
-def load_dataset(spec, *, test_size=0.2, random_state=0):
+
+def load_dataset(spec, *, test_size=0.2, random_state=0, label=None, drop=(), rows=None,
+                 header="infer", sep=None):
     """Load a named dataset or a file, split into train and test.
 
     Parameters
     ----------
     spec : str or path-like
-        ``"digits"``, ``"fashion-mnist"``, ``"mnist"``, or a path to a ``.npy``, ``.npz`` or
-        ``.csv`` file.
+        ``"digits"``, ``"fashion-mnist"``, ``"mnist"``, or a path to a ``.npy``, ``.npz``,
+        ``.csv``, ``.tsv`` or ``.txt`` file (text files are read by
+        :func:`aekit.data.read_table`: header and delimiter detected).
     test_size : float or int, default=0.2
         Test fraction (or count) for files. Named datasets ignore it: they keep their standard
         split (digits: the one :func:`load_digits` gives with ``split=True``; MNIST and
         Fashion-MNIST: the official 60,000/10,000), so results compare across runs and papers.
     random_state : int, RandomState instance or None, default=0
-        Seed of the split of files.
+        Seed of the split of files (and of ``rows``).
+    label : str, optional
+        A text file's column that holds labels: kept out of ``X``, given as ``y``.
+    drop : sequence of str, default=()
+        A text file's columns to leave out (ids, targets, leaks).
+    rows : int, optional
+        Use a random subset of this many rows of a file (all when it has fewer).
+    header : {"infer", True, False}, default="infer"
+        Whether a text file's first row names its columns (see :func:`read_table`).
+    sep : str, optional
+        A text file's delimiter; default: detected.
 
     Returns
     -------
     dataset : Dataset
-        Features as 2-D arrays. A file holding a 3-D array (n_samples, height, width) is
-        flattened to rows and its ``image_shape`` set to (height, width); otherwise
-        ``image_shape`` is None for files.
+        Features as 2-D arrays, or for text files as DataFrames (their columns as read,
+        numbers and text; the index is each row's line in the file). A file holding a 3-D
+        array (n_samples, height, width) is flattened to rows and its ``image_shape`` set to
+        (height, width); otherwise ``image_shape`` is None for files.
 
     Raises
     ------
     ValueError
-        If ``spec`` is neither a known name nor a path with a supported extension.
+        If ``spec`` is neither a known name nor a path with a supported extension, or
+        ``label`` / ``drop`` name columns the file does not have.
     FileNotFoundError
         If the file does not exist, or MNIST-like data can be neither found nor downloaded.
     """
     key = str(spec).strip().lower().replace("_", "-")
+    if key in DATASET_NAMES and (label is not None or drop or rows is not None):
+        raise ValueError(f"label, drop and rows apply to files, not to the {key} dataset")
     if key == "digits":
         X_train, X_test, y_train, y_test = load_digits(split=True)
         return Dataset(X_train, X_test, y_train, y_test, None, (8, 8), "digits")
@@ -501,20 +541,66 @@ def load_dataset(spec, *, test_size=0.2, random_state=0):
         raise ValueError(f"unknown dataset {str(spec)!r}: expected one of "
                          f"{', '.join(DATASET_NAMES)}, or a path to a "
                          f"{', '.join(FILE_SUFFIXES)} file")
-    X, y, feature_names = read_array(path)
-    image_shape = None
-    if X.ndim == 3:
-        image_shape = tuple(X.shape[1:])
-        X = X.reshape(len(X), -1)
-    elif X.ndim != 2:
-        raise ValueError(f"{path}: expected a 2-D array (n_samples, n_features) or 3-D images "
-                         f"(n_samples, height, width), got shape {X.shape}")
+    X, y, feature_names, image_shape = read_rows(path, label=label, drop=drop, header=header,
+                                                 sep=sep)
     if y is not None and len(y) != len(X):
         raise ValueError(f"{path}: 'y' has {len(y)} entries but 'X' has {len(X)} rows")
+    if rows is not None:
+        if rows < 2:
+            raise ValueError(f"rows={rows}: need at least 2 rows to split")
+        if rows < len(X):
+            keep = np.sort(check_random_state(random_state).choice(len(X), rows, replace=False))
+            X = X.iloc[keep] if hasattr(X, "iloc") else X[keep]
+            y = None if y is None else y[keep]
     if y is None:
         X_train, X_test = train_test_split(X, test_size=test_size, random_state=random_state)
         y_train = y_test = None
     else:
         X_train, X_test, y_train, y_test = train_test_split(
             X, y, test_size=test_size, random_state=random_state)
-    return Dataset(X_train, X_test, y_train, y_test, feature_names, image_shape, str(path))
+    options = None
+    if path.suffix.lower() in TABLE_SUFFIXES:
+        options = {"label": label, "drop": list(drop), "rows": rows, "header": header,
+                   "sep": sep}
+    return Dataset(X_train, X_test, y_train, y_test, feature_names, image_shape, str(path),
+                   options)
+
+
+def read_rows(path, *, label=None, drop=(), header="infer", sep=None):
+    """``(X, y, feature names, image shape)``: every row of a file, not split (see
+    :func:`load_dataset` for the file types and the parameters; ``y`` is the ``label``
+    column of a text file or an ``.npz`` file's ``y``, else None)."""
+    path = Path(path)
+    if path.suffix.lower() in TABLE_SUFFIXES:
+        frame = read_table(path, header=header, sep=sep)
+        return (*_table_columns(frame, path, label, drop), None)
+    if label is not None or drop:
+        raise ValueError(f"{path}: label and drop name the columns of a text file "
+                         "(.csv, .tsv, .txt); a .npz file gives its labels as 'y'")
+    X, y, feature_names = read_array(path)
+    if X.ndim == 3:
+        return X.reshape(len(X), -1), y, feature_names, tuple(X.shape[1:])
+    if X.ndim != 2:
+        raise ValueError(f"{path}: expected a 2-D array (n_samples, n_features) or 3-D "
+                         f"images (n_samples, height, width), got shape {X.shape}")
+    return X, y, feature_names, None
+
+
+def _table_columns(frame, path, label, drop):
+    """``(X, y, feature names)`` of a table read from ``path``, ``label`` and ``drop``
+    taken out."""
+    names = list(frame.columns)
+    asked = ([label] if label is not None else []) + list(drop)
+    unknown = [c for c in asked if c not in names]
+    if unknown:
+        shown = ", ".join(names[:12]) + (", ..." if len(names) > 12 else "")
+        raise ValueError(f"{path}: no column named {', '.join(map(repr, unknown))}; its "
+                         f"columns are {shown}" + (" (numbered from 1: the file has no "
+                                                   "header)" if names[0] == "1" else ""))
+    if label is not None and label in drop:
+        raise ValueError(f"column {label!r} is both the label and dropped; pick one")
+    y = frame[label].to_numpy() if label is not None else None
+    X = frame.drop(columns=[c for c in asked])
+    if not X.shape[1]:
+        raise ValueError(f"{path}: no columns left to train on after label and drop")
+    return X, y, list(X.columns)

@@ -1,5 +1,6 @@
-"""Every reader of rows from files: ``.npy``, ``.npz``, ``.csv`` read whole
-(:func:`read_array`), and ``.npy`` files, memmaps, directories of ``.npy`` shards and Parquet
+"""Every reader of rows from files: ``.npy``, ``.npz`` and delimited text (``.csv``,
+``.tsv``, ``.txt``, parsed by :mod:`aekit.data.delimited`) read whole (:func:`read_array`),
+and ``.npy`` files, memmaps, directories of ``.npy`` shards and Parquet
 read a block of rows at a time (:func:`open_rows`).
 
 A :class:`RowSource` reads blocks of at most ``chunk_rows`` consecutive rows of one file,
@@ -9,9 +10,9 @@ the memory a pass takes is bounded by the chunk size, not by the size of the dat
 
 from __future__ import annotations
 
-import csv
 import mmap
 import os
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
@@ -19,6 +20,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import _malloc
+from .delimited import TABLE_SUFFIXES, read_table
 
 __all__ = [
     "FILE_SUFFIXES",
@@ -42,11 +44,11 @@ class ArrayData(NamedTuple):
     feature_names: list[str] | None
 
 
-FILE_SUFFIXES = (".npy", ".npz", ".csv")
+FILE_SUFFIXES = (".npy", ".npz", *TABLE_SUFFIXES)
 
 
 def read_array(path, *, mmap=False):
-    """Read a numeric array from a ``.npy``, ``.npz`` or ``.csv`` file.
+    """Read a numeric array from a ``.npy``, ``.npz``, ``.csv``, ``.tsv`` or ``.txt`` file.
 
     Parameters
     ----------
@@ -60,19 +62,20 @@ def read_array(path, *, mmap=False):
     -------
     X : ndarray of shape (n_samples, n_features) (or whatever shape the ``.npy``/``.npz`` holds)
         For ``.npz``: the array under key ``X`` if present, else the first array that is not
-        ``y``. For ``.csv``: float64.
+        ``y``. For text files (read by :func:`aekit.data.read_table`: header and delimiter
+        detected): float64, empty cells NaN.
     y : ndarray of shape (n_samples,) or None
         The ``y`` array of an ``.npz`` file, else None.
     feature_names : list of str or None
-        The header row of a ``.csv`` file, else None.
+        The header row of a text file, else None.
 
     Raises
     ------
     FileNotFoundError
         If ``path`` does not exist.
     ValueError
-        For an unknown extension, an empty file, an ``.npz`` without arrays, or a CSV cell that
-        is not a number (the message gives its line and column) or a ragged CSV row.
+        For an unknown extension, an empty file, an ``.npz`` without arrays, or a text cell
+        that is not a number (the message gives its line and column) or a ragged row.
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -89,67 +92,49 @@ def read_array(path, *, mmap=False):
         return ArrayData(X, None, None)
     if suffix == ".npz":
         return _read_npz(path)
-    return _read_csv(path)
+    return _read_text(path)
 
 
 def _read_npz(path):
-    with np.load(path, allow_pickle=False) as archive:
-        keys = list(archive.files)
-        if "X" in keys:
-            x_key = "X"
-        else:
-            others = [k for k in keys if k != "y"]
-            if not others:
-                raise ValueError(f"{path}: no feature array in the archive (keys: {keys}); "
-                                 "store the features under 'X'")
-            x_key = others[0]
-        X = archive[x_key]
-        y = archive["y"] if "y" in keys else None
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            keys = list(archive.files)
+            if "X" in keys:
+                x_key = "X"
+            else:
+                others = [k for k in keys if k != "y"]
+                if not others:
+                    raise ValueError(f"{path}: no feature array in the archive (keys: {keys}); "
+                                     "store the features under 'X'")
+                x_key = others[0]
+            X = archive[x_key]
+            y = archive["y"] if "y" in keys else None
+    except (zipfile.BadZipFile, EOFError, zipfile.LargeZipFile) as err:
+        raise ValueError(f"{path}: not a readable .npz archive ({err}); the file is truncated "
+                         "or damaged: write it again (np.savez)") from None
     return ArrayData(X, y, None)
 
 
-def _is_number(cell):
-    try:
-        float(cell)
-    except ValueError:
-        return False
-    return True
+def _read_text(path):
+    """A delimited text file (see :func:`aekit.data.read_table`) whose columns are all
+    numbers, as float64, and its header."""
+    import pandas as pd
 
-
-def _read_csv(path):
-    with open(path, newline="", encoding="utf-8") as f:
-        # Keep file line numbers (1-based) so that errors point at the right line.
-        rows = [(i, row) for i, row in enumerate(csv.reader(f), start=1)
-                if any(cell.strip() for cell in row)]
-    if not rows:
-        raise ValueError(f"{path}: file holds no data")
-    # One header row is recognised by containing something that is not a number.
-    feature_names = None
-    if not all(_is_number(cell) for cell in rows[0][1]):
-        feature_names = [cell.strip() for cell in rows[0][1]]
-        rows = rows[1:]
-        if not rows:
-            raise ValueError(f"{path}: file has a header but no data rows")
-    n_columns = len(rows[0][1])
-    if feature_names is not None and len(feature_names) != n_columns:
-        raise ValueError(f"{path}: header has {len(feature_names)} names but the first data row "
-                         f"has {n_columns} values")
-    X = np.empty((len(rows), n_columns), dtype=np.float64)
-    for r, (line, row) in enumerate(rows):
-        if len(row) != n_columns:
-            raise ValueError(f"{path}: line {line} has {len(row)} values, expected {n_columns}")
-        try:
-            X[r] = [float(cell) for cell in row]
-        except ValueError:
-            for c, cell in enumerate(row, start=1):
-                if not _is_number(cell):
-                    column = f"column {c}"
-                    if feature_names is not None:
-                        column += f" ({feature_names[c - 1]!r})"
-                    raise ValueError(f"{path}: line {line}, {column}: {cell!r} is not a "
-                                     "number") from None
-            raise
-    return ArrayData(X, None, feature_names)
+    frame = read_table(path)
+    for j, name in enumerate(frame.columns, start=1):
+        column = frame[name]
+        if not pd.api.types.is_numeric_dtype(column.dtype):
+            text = column.notna() & pd.to_numeric(column, errors="coerce").isna()
+            i = int(np.flatnonzero(text.to_numpy())[0])
+            line = frame.index[i]
+            where = f"line {line}" if frame.index.name == "line" else f"data row {i + 1}"
+            label = f"column {j}" + (f" ({name!r})" if not name.isdigit() else "")
+            raise ValueError(f"{path}: {where}, {label}: {column.iloc[i]!r} is not a number; "
+                             "read tables with text columns with aekit.data.read_table")
+    names = list(frame.columns)
+    headerless = names == [str(j) for j in range(1, len(names) + 1)]
+    return ArrayData(frame.to_numpy(dtype=np.float64, na_value=np.nan), None,
+                     None if headerless else names)
 
 
 # --------------------------------------------------------------------------- rows a block at a time
@@ -209,6 +194,12 @@ class RowSource:
     def __repr__(self) -> str:
         return (f"RowSource({self.name!r}, n_rows={self.n_rows}, n_features={self.n_features}, "
                 f"files={len(self._parts)})")
+
+    def stamps(self) -> list:
+        """``[file, size, modification time (ns), inode]`` of each file read (None for an
+        array in memory): what changes when a file is rewritten."""
+        return [[p.file, *stamp] if (stamp := getattr(p, "stamp", None)) else None
+                for p in self._parts]
 
     def flattened(self) -> RowSource:
         """The same rows, each given as ``(n_features,)`` whatever its stored shape."""
@@ -355,6 +346,27 @@ def open_rows(spec) -> RowSource:
 
 
 # --------------------------------------------------------------------------- .npy
+def file_stamp(path) -> list[int] | None:
+    """``[size, modification time (ns), inode]`` of file ``path``, or None if it has none."""
+    try:
+        st = os.stat(path)
+    except (OSError, TypeError, ValueError):
+        return None
+    return [st.st_size, st.st_mtime_ns, st.st_ino]
+
+
+def check_unchanged(part) -> None:
+    """Raise a ValueError when ``part``'s file is not the one opened (rewritten, replaced,
+    removed): rows read from it now would mix two versions of the data."""
+    if part.stamp is not None and file_stamp(part.file) != part.stamp:
+        raise ValueError(
+            f"{part.file} changed while it was being read (size, modification time or inode "
+            "differ from when it was opened); rows read now would mix two versions of the "
+            "data. Leave the file unchanged during training (write new data to a new file), "
+            "then fit again."
+        )
+
+
 def _read_rows(array: np.ndarray, start: int, stop: int, dtype) -> np.ndarray:
     # np.array copies (and converts), so nothing refers to the file's pages afterwards.
     return np.array(array[start:stop], dtype=dtype).reshape(stop - start, -1)
@@ -369,6 +381,7 @@ class _NpyFilePart:
 
     def __init__(self, path: Path):
         self.file, self.first_row = str(path), 0
+        self.stamp = file_stamp(path)
         array = self._map()
         self.shape, self.dtype = array.shape, array.dtype
         self.n_rows = array.shape[0] if array.ndim else 0
@@ -385,6 +398,7 @@ class _NpyFilePart:
             return np.load(self.file, allow_pickle=False)
 
     def read(self, start: int, stop: int, dtype) -> np.ndarray:
+        check_unchanged(self)
         array = self._map()
         try:
             return _read_rows(array, start, stop, dtype)
@@ -397,10 +411,13 @@ class _ArrayPart:
 
     def __init__(self, array: np.ndarray, name: str):
         self.array, self.file, self.first_row = array, name, 0
+        # A memmap's file: rewriting it under the map could also crash the process (SIGBUS).
+        self.stamp = file_stamp(name) if isinstance(array, np.memmap) else None
         self.shape, self.dtype = array.shape, array.dtype
         self.n_rows = array.shape[0] if array.ndim else 0
 
     def read(self, start: int, stop: int, dtype) -> np.ndarray:
+        check_unchanged(self)
         rows = _read_rows(self.array, start, stop, dtype)
         release_pages(self.array)
         return rows
@@ -477,10 +494,12 @@ class _ParquetPart:
 
     def __init__(self, path: Path, columns: list[str], group_rows: list[int]):
         self.file, self.first_row, self.columns = str(path), 0, columns
+        self.stamp = file_stamp(path)
         self._group_starts = np.cumsum([0] + group_rows)
         self.n_rows = int(self._group_starts[-1])
 
     def read(self, start: int, stop: int, dtype) -> np.ndarray:
+        check_unchanged(self)
         pa, pq = _import_parquet()
         first = int(np.searchsorted(self._group_starts, start, side="right")) - 1
         last = int(np.searchsorted(self._group_starts, stop, side="left"))  # exclusive

@@ -16,6 +16,7 @@ writes the files; :func:`aekit.load` rebuilds it.
 from __future__ import annotations
 
 import os
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from numbers import Integral, Real
@@ -24,7 +25,7 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils import check_array, check_random_state
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from .. import distributed, losses
 from .._checks import (
@@ -38,14 +39,20 @@ from .._checks import (
     to_tensor,
 )
 from .._io import jsonable, write_model_dir
-from ..callbacks import EarlyStopping, ProgressBar, TensorBoard
+from ..callbacks import Checkpoint, EarlyStopping, ProgressBar, TensorBoard, restore_loop_state
 from ..data.files import is_streamable, open_rows
 from ..data.stream import ChunkStream, default_chunk_rows
+from ..data.tables import is_table
 from ..diagnostics import warn_findings
 from ..nn.layers import ACTIVATIONS, SCALERS, Scaler
+from ..objectives import for_table
+from . import _tables
+from ._tables import INFER_BATCH
 from ..training import (
     OPTIMIZERS,
     PRECISIONS,
+    FitInterrupted,
+    TrainingDivergedError,
     autocast_dtype,
     fit_loop,
     infer,
@@ -53,9 +60,14 @@ from ..training import (
     kept_record,
     make_optimizer,
 )
+from ._recovery import (
+    FitCheckpoints,
+    RestartDivergedWarning,
+    array_fingerprint,
+    fit_atomically,
+    stream_fingerprint,
+)
 
-INFER_BATCH = 8192
-"""Rows per forward pass at inference: bounds the memory of activations, not of results."""
 
 TRAINING_CONSTRAINTS = {
     "optimizer": [StrOptions(set(OPTIMIZERS))],
@@ -145,7 +157,8 @@ class SavableMixin:
 
 
 class BaseAutoEncoder(
-    SavableMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator, ABC
+    _tables.ScaledUnitsMixin, SavableMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
+    BaseEstimator, ABC
 ):
     """Shared base of :class:`~aekit.AutoEncoder` and :class:`~aekit.VariationalAutoEncoder`.
 
@@ -160,9 +173,11 @@ class BaseAutoEncoder(
         "output_activation": [StrOptions({"auto", "sigmoid", "linear"})],
         "scaler": [StrOptions({s for s in SCALERS if s is not None}), None],
         "loss": [StrOptions(set(losses.RECONSTRUCTION_LOSSES))],
+        "missing": [StrOptions({"error", "impute"})],
         "n_init": [Interval(Integral, 1, None, closed="left")],
         "chunk_rows": [Interval(Integral, 1, None, closed="left"), None],
         "log_dir": [str, os.PathLike, None],
+        "checkpoint_dir": [str, os.PathLike, None],
         **TRAINING_CONSTRAINTS,
     }
 
@@ -176,6 +191,8 @@ class BaseAutoEncoder(
         "validation_loss_",
         "n_iter_",
         "input_shape_",
+        "columns_",
+        "fill_values_",
     )
 
     # ------------------------------------------------------------------ hooks
@@ -190,6 +207,14 @@ class BaseAutoEncoder(
 
     def _check_params(self) -> None:
         """Rules that combine parameters (each parameter's own rule is a constraint)."""
+
+    def _for_data(self, objective):
+        """``objective`` as the data fitted need it: per column type for a table with
+        categorical columns, imputed cells left out with ``missing="impute"``
+        (:func:`aekit.objectives.for_table`)."""
+        if _tables.has_categories(self) or self.missing == "impute":
+            return for_table(objective)
+        return objective
 
     def _corruption(self, X_s: torch.Tensor, scaler: Scaler | None = None):
         """The denoising corruption of training batches like ``X_s``, or None."""
@@ -217,31 +242,32 @@ class BaseAutoEncoder(
 
     # ------------------------------------------------------------------ data
     def _check_X(self, X, *, reset: bool, return_shape: bool = False):
-        """Validated rows (n, n_features); images are flattened to rows by the family.
+        """Validated rows (n, n_features); images are flattened to rows by the family,
+        tables coded (categories as indices) and missing numbers imputed (``missing``).
 
         With ``return_shape``, also the shape of one sample as given ((n_features,) for
         rows, (H, W) or (C, H, W) for images), so outputs can take the input's layout.
         """
-        # Only arrays can hold images; anything else goes to scikit-learn's checks as is.
-        ndim = getattr(X, "ndim", 2)
-        if ndim > 2:
-            X, sample_shape = self._flatten_images(np.asarray(X), reset=reset)
-        X = validate_data(
-            self, X, reset=reset, dtype=[np.float64, np.float32], ensure_all_finite=False
-        )
-        check_finite(X)
-        if ndim <= 2:
-            sample_shape = X.shape[1:]
-            if reset:
-                self._on_rows(tuple(sample_shape))
-        if reset:
-            self.input_shape_ = tuple(sample_shape)
-        return (X, tuple(sample_shape)) if return_shape else X
+        X, sample_shape, _ = self._check_rows(X, reset=reset)
+        return (X, sample_shape) if return_shape else X
+
+    def _check_rows(self, X, *, reset: bool) -> tuple[np.ndarray, tuple, np.ndarray | None]:
+        """:meth:`_check_X`'s rows and sample shape, and where missing numbers were
+        imputed ((n, n_features) bool) or None: :func:`._tables.check_rows`."""
+        return _tables.check_rows(self, X, reset=reset)
 
     def _to_tensor(self, X: np.ndarray) -> torch.Tensor:
         return to_tensor(X, self.device_)
 
     def _resolve_output_activation(self, X_scaled: torch.Tensor) -> str:
+        if _tables.has_categories(self):  # category blocks are logits
+            if self.output_activation == "sigmoid":
+                raise ValueError(
+                    "output_activation='sigmoid' cannot give a table's categorical columns "
+                    "their logits; use output_activation='auto' (linear for tables with "
+                    "categorical columns) or 'linear'."
+                )
+            return "linear"
         if self.output_activation != "auto":
             return self.output_activation
         in_unit = bool((X_scaled.min() >= 0) & (X_scaled.max() <= 1))
@@ -251,6 +277,12 @@ class BaseAutoEncoder(
         """Set ``output_activation_`` for training rows ``X_scaled`` (network units; any rows
         with the same minimum and maximum will do) and check that ``loss`` suits them."""
         self.output_activation_ = self._resolve_output_activation(X_scaled)
+        if self.loss == "bce" and (_tables.has_categories(self) or self.missing == "impute"):
+            raise ValueError(
+                "loss='bce' works on numbers in [0, 1] only, not on a table's categorical "
+                "columns or imputed cells; use loss='mse' (categories always get a "
+                "cross-entropy)."
+            )
         if self.loss == "bce" and (
             self.output_activation_ != "sigmoid" or X_scaled.min() < 0 or X_scaled.max() > 1
         ):
@@ -261,25 +293,41 @@ class BaseAutoEncoder(
             )
 
     # ------------------------------------------------------------------ fit
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, *, resume=False):
         """Fit the scaler and the network on ``X``.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features), or a path / memmap (see Notes)
         y : ignored
+        resume : bool, default=False
+            Continue from the checkpoint in ``checkpoint_dir`` (see Notes) when there is
+            one; the result is the one an uninterrupted fit gives. A checkpoint of other
+            parameters or data is a ValueError; without one the fit starts afresh.
 
         Returns
         -------
         self : object
+
+        Raises
+        ------
+        aekit.training.FitInterrupted
+            On Ctrl-C (SIGINT) or SIGTERM, at the end of the step under way. The estimator
+            is left as it was; the exception's ``estimator`` is a fitted copy holding the
+            best weights trained so far (None when no epoch finished).
         """
         validate_params(self)
+        return fit_atomically(self, BaseAutoEncoder._fit, X, resume)
+
+    def _fit(self, X, resume: bool):
+        """:meth:`fit`, on the working copy :func:`fit_atomically` gives."""
         if is_streamable(X):  # a file or a memory map: read in chunks, never whole
-            return self._fit_stream(X)
-        X = self._check_X(X, reset=True)
+            return self._fit_stream(X, resume)
+        X, _, missing = self._check_rows(X, reset=True)
         self.device_ = resolve_device(self.device)
         # Several processes: random_state=None becomes one seed shared by every rank.
         rng = check_random_state(distributed.same_random_state(self.random_state))
+        checkpoints, rng = FitCheckpoints.start(self, array_fingerprint(X), rng, resume)
         X_all = self._to_tensor(X)
 
         # The hold-out is drawn once, so restarts are compared on the same rows.
@@ -289,20 +337,26 @@ class BaseAutoEncoder(
             n_val = 0
         # The scaler sees every row given to fit (the hold-out only watches for early
         # stopping), so it is the same for every restart and independent of the split.
-        scaler = Scaler(X_all.shape[1], self.scaler).to(self.device_).fit(X_all)
+        scaler = _tables.new_scaler(self, X_all.shape[1]).to(self.device_).fit(X_all)
         X_scaled = scaler(X_all)
         self._set_output_activation(X_scaled)
         X_fit, X_val = X_scaled[order[n_val:]], X_scaled[order[:n_val]]
+        if missing is not None:  # imputed cells: masked out of the loss (objectives)
+            mask = _tables.network_mask(scaler, missing, self.device_)
+            X_fit, X_val = ({"x": rows, "mask": mask[idx]} for rows, idx in
+                            ((X_fit, order[n_val:]), (X_val, order[:n_val])))
         X_sample = X_all[order[:8]]
         del X_all, X_scaled  # training needs the gathered rows only: free the full copies
-        return self._fit_restarts(X_fit, X_val if n_val else None, scaler, rng, X_sample, X)
+        return self._fit_restarts(X_fit, X_val if n_val else None, scaler, rng, X_sample, X,
+                                  checkpoints)
 
-    def _fit_stream(self, X):
+    def _fit_stream(self, X, resume: bool = False):
         """:meth:`fit` on rows read from disk, ``chunk_rows`` at a time (see Notes)."""
         source = open_rows(X)
         self._check_stream(source, reset=True)
         self.device_ = resolve_device(self.device)
         rng = check_random_state(distributed.same_random_state(self.random_state))
+        checkpoints, rng = FitCheckpoints.start(self, stream_fingerprint(source), rng, resume)
         n, chunk_rows = source.n_rows, self.chunk_rows or default_chunk_rows(source.n_features)
         # The hold-out: a fixed random subset of at most chunk_rows rows, kept in memory.
         n_val = min(int(self.validation_fraction * n), chunk_rows)
@@ -339,38 +393,81 @@ class BaseAutoEncoder(
         X_check = X_val if n_val and self.verbose else X_sample
         del X_val
         return self._fit_restarts(
-            stream, X_val_s, scaler, rng, self._to_tensor(X_sample), X_check
+            stream, X_val_s, scaler, rng, self._to_tensor(X_sample), X_check, checkpoints
         )
 
     def _check_stream(self, source, *, reset: bool) -> None:
         # A stand-in row is validated as an in-memory X would be (n_features_in_, image
         # shapes, the errors of a wrong width), without reading any data.
+        if not reset and _tables.has_categories(self):
+            raise ValueError(
+                f"{source.name}: this model was fitted on a table with categorical columns; "
+                "pass its rows as a pandas DataFrame (e.g. aekit.data.read_table(path))"
+            )
         self._check_X(np.zeros((1, *source.sample_shape), source.dtype), reset=reset)
 
-    def _fit_restarts(self, X_fit, X_val, scaler, rng, X_sample, X_check):
+    def _fit_restarts(self, X_fit, X_val, scaler, rng, X_sample, X_check, checkpoints=None):
         """Train ``n_init`` restarts on scaled rows and keep the best.
 
         ``X_sample``: a few raw rows on the device, for TensorBoard; ``X_check``: raw rows
-        (all of them, or a sample when streamed) for the diagnostics of ``verbose``.
+        (all of them, or a sample when streamed) for the diagnostics of ``verbose``. A
+        restart that diverges is reported (:class:`RestartDivergedWarning`) and skipped;
+        the fit fails only when every restart diverges.
         """
-        best = None
-        for i, seed in enumerate(rng.randint(np.iinfo(np.int32).max, size=self.n_init)):
+        seeds = rng.randint(np.iinfo(np.int32).max, size=self.n_init)
+        best, diverged = None, []
+        first = 0
+        if checkpoints is not None and checkpoints.point is not None:
+            first, best = checkpoints.first_restart, self._saved_best(checkpoints.point)
+        for i in range(first, self.n_init):
             tensorboard = self._tensorboard(X_sample, i)
             try:
-                run = self._fit_once(X_fit, X_val, scaler, int(seed), tensorboard)
+                run = self._fit_once(X_fit, X_val, scaler, int(seeds[i]), tensorboard,
+                                     restart=i, best=best, checkpoints=checkpoints)
+            except TrainingDivergedError as err:
+                if self.n_init == 1:
+                    raise
+                diverged.append(err)
+                warnings.warn(f"restart {i + 1} of {self.n_init} diverged and is skipped: "
+                              f"{err}", RestartDivergedWarning, stacklevel=4)
+                continue
+            except FitInterrupted as err:
+                runs = [r for r in (best, getattr(err, "run", None)) if r is not None]
+                if runs:  # the best weights trained so far, in this working copy
+                    self._keep_run(min(runs, key=lambda r: r["score"]))
+                    err.estimator = self
+                raise
             finally:
                 if tensorboard is not None:
                     tensorboard.close()
             if best is None or run["score"] < best["score"]:
                 best = run
-        self.module_ = best["module"]
-        self.history_ = best["history"]
-        self.loss_ = self.history_[-1]["loss"] if self.history_ else None
-        self.validation_loss_ = best["kept"]["val_loss"]
-        self.n_iter_ = sum(r["phase"] == "train" for r in self.history_)
+        if best is None:
+            raise TrainingDivergedError(
+                f"all {self.n_init} restarts diverged; the first: {diverged[0]}") from diverged[0]
+        self._keep_run(best)
         if self.verbose:
             warn_findings(self, X_check)
         return self
+
+    def _keep_run(self, run: dict) -> None:
+        """Take a restart's module and history as the fitted model."""
+        self.module_ = run["module"]
+        self.history_ = run["history"]
+        self.loss_ = self.history_[-1]["loss"] if self.history_ else None
+        self.validation_loss_ = run["kept"]["val_loss"]
+        self.n_iter_ = sum(r["phase"] == "train" for r in self.history_)
+
+    def _saved_best(self, point) -> dict | None:
+        """The best finished restart a checkpoint holds, as a run dict, or None."""
+        if point.best is None:
+            return None
+        with seeded_torch_rng(self.device_, 0):  # building draws weights: not the caller's RNG
+            module = self._build_module(self.n_features_in_).to(self.device_)
+        module.load_state_dict({k: v.to(self.device_) for k, v in point.best["state"].items()})
+        history = point.best["history"]
+        return {"module": module.eval(), "history": history, "kept": kept_record(history),
+                "score": point.best["score"]}
 
     def _tensorboard(self, X_sample: torch.Tensor, restart: int) -> TensorBoard | None:
         """The TensorBoard callback of restart ``restart`` when ``log_dir`` is set."""
@@ -381,35 +478,61 @@ class BaseAutoEncoder(
             log_dir = os.path.join(log_dir, f"restart-{restart}")
         return TensorBoard(log_dir, X_sample[:8])
 
-    def _fit_once(self, X_fit_s, X_val_s, scaler: Scaler, seed: int, tensorboard) -> dict:
+    def _fit_once(self, X_fit_s, X_val_s, scaler: Scaler, seed: int, tensorboard, *,
+                  restart: int = 0, best: dict | None = None, checkpoints=None) -> dict:
         """One restart on already scaled rows (or a stream of them); returns its module,
-        history, kept record and score."""
+        history, kept record and score. With ``checkpoints``, it writes a checkpoint after
+        every epoch, and continues from the saved one when the fit resumes in it."""
         autocast = autocast_dtype(self.precision, self.device_)
+        point = checkpoints.resume_point(restart) if checkpoints is not None else None
         with seeded_torch_rng(self.device_, seed):
             module = self._build_module(self.n_features_in_).to(self.device_)
             module.scaler.load_state_dict(scaler.state_dict())
             if tensorboard is not None:
                 tensorboard.module = module  # pretraining loops train parts of it
-            history = self._pretrain(module, X_fit_s, X_val_s, scaler,
-                                     lambda phase: loop_callbacks(self, tensorboard))
+            rows = X_fit_s["x"] if isinstance(X_fit_s, dict) else X_fit_s
+            rows_val = X_val_s["x"] if isinstance(X_val_s, dict) else X_val_s
+            if point is None:
+                history = self._pretrain(module, rows, rows_val, scaler,
+                                         lambda phase: loop_callbacks(self, tensorboard))
+            else:  # pretrained weights are in the checkpoint's module
+                history = list(point.pretrain_history)
             state = init_state(module, make_optimizer(
                 self.optimizer, module.parameters(), self.learning_rate, self.weight_decay))
-            fit_loop(
-                state,
-                self._objective(),
-                X_fit_s,
-                X_val_s,
-                batch_size=self.batch_size,
-                max_epochs=self.max_epochs,
-                # A stream's per-feature range stands in for its rows: all noise needs.
-                corrupt=self._corruption(
-                    X_fit_s.bounds if isinstance(X_fit_s, ChunkStream) else X_fit_s, scaler
-                ),
-                autocast=autocast,
-                callbacks=loop_callbacks(self, tensorboard),
-            )
-        history += state["history"]
+            callbacks = loop_callbacks(self, tensorboard)
+            if point is not None:
+                restore_loop_state(state, point.loop_meta, point.loop_tensors)
+                if tensorboard is not None:
+                    tensorboard.step = len(history) + state["epoch"]
+            if checkpoints is not None:
+                callbacks.append(Checkpoint(checkpoints.directory, lambda: checkpoints.context(
+                    restart, history, best)))
+            try:
+                fit_loop(
+                    state,
+                    self._objective(),
+                    X_fit_s,
+                    X_val_s,
+                    batch_size=self.batch_size,
+                    max_epochs=self.max_epochs,
+                    # A stream's per-feature range stands in for its rows: all noise needs.
+                    corrupt=self._corruption(
+                        X_fit_s.bounds if isinstance(X_fit_s, ChunkStream) else rows, scaler
+                    ),
+                    autocast=autocast,
+                    callbacks=callbacks,
+                )
+            except FitInterrupted as err:  # what the restart kept so far, for a partial model
+                err.run = self._run(module, history + state["history"])
+                raise
+        return self._run(module, history + state["history"])
+
+    @staticmethod
+    def _run(module, history: list[dict]) -> dict | None:
+        """A restart's result: module, history, kept record, score (None: nothing kept)."""
         kept = kept_record(history)
+        if kept is None:
+            return None
         score = kept["val_loss"] if kept["val_loss"] is not None else kept["loss"]
         return {"module": module.eval(), "history": history, "kept": kept, "score": score}
 
@@ -455,7 +578,8 @@ class BaseAutoEncoder(
         Returns
         -------
         X_original : ndarray of shape (n_samples, n_features_in_)
-            Or images (n_samples, *input_shape_) when ``fit`` was given images.
+            Or images (n_samples, *input_shape_) when ``fit`` was given images, or a
+            DataFrame with the columns, dtypes and categories of the one ``fit`` was given.
         """
         check_is_fitted(self)
         Z = check_array(X, dtype=[np.float64, np.float32], ensure_all_finite=False)
@@ -466,8 +590,15 @@ class BaseAutoEncoder(
                 f"(n_components), got {Z.shape[1]}; pass the output of transform()."
             )
         X_hat = infer(self.module_.decode, self._to_tensor(Z), INFER_BATCH)
+        return self._output(to_numpy(X_hat, Z), getattr(X, "index", None))
+
+    def _output(self, X_hat: np.ndarray, index=None):
+        """Rows in the caller's units, as the caller gave them to ``fit``: images, rows, or a
+        DataFrame of the fitted table's columns, dtypes and categories."""
+        if getattr(self, "columns_", None) is not None:
+            return _tables.output(self, X_hat, index)
         shape = getattr(self, "input_shape_", None) or (X_hat.shape[1],)
-        return to_numpy(X_hat, Z).reshape(len(Z), *shape)
+        return X_hat.reshape(len(X_hat), *shape)
 
     def _reconstruct_tensor(self, X: torch.Tensor) -> torch.Tensor:
         module = self.module_
@@ -482,21 +613,33 @@ class BaseAutoEncoder(
 
         Returns
         -------
-        X_hat : ndarray of shape (n_samples, n_features)
-            In the layout of ``X``: images when given images (conv).
+        X_hat : ndarray of shape (n_samples, n_features), or DataFrame
+            In the layout of ``X``: images when given images (conv). When ``fit`` was given
+            a DataFrame: a DataFrame with its columns and dtypes (``X``'s index), each
+            categorical column holding its most probable category and each imputed number
+            (``missing="impute"``) the model's value for it.
         """
         if is_streamable(X):  # read chunk by chunk; the result is as large as X
             return np.concatenate(list(self.map_chunks(X, self.reconstruct)))
         check_is_fitted(self)
+        index = getattr(X, "index", None) if is_table(X) else None
         X, sample_shape = self._check_X(X, reset=False, return_shape=True)
         X_hat = to_numpy(self._reconstruct_tensor(self._to_tensor(X)), X)
+        if getattr(self, "columns_", None) is not None:
+            return _tables.output(self, X_hat, index)
         return X_hat.reshape(len(X), *sample_shape)
 
     def score_samples(self, X):
-        """Per-row negative mean squared reconstruction error, in the caller's units.
+        """Per-row negative mean squared reconstruction error, in the model's scaled units.
 
         Higher is better, as everywhere in scikit-learn; ``-score_samples(X)`` is each
-        row's reconstruction error (useful to rank anomalies).
+        row's reconstruction error (useful to rank anomalies), measured where
+        :func:`~aekit.compare_with_pca` measures it (:meth:`to_scaled`): every column
+        counts alike whatever its units (a table's categorical column by the squared error
+        of its predicted probabilities, the Brier score); imputed cells do not count. With
+        ``scaler=None`` that is the caller's units. Scores of models with different
+        ``scaler`` are in different units: select a scaler on per-column R² instead
+        (:func:`aekit.metrics.r2_per_feature`).
 
         Returns
         -------
@@ -505,13 +648,16 @@ class BaseAutoEncoder(
         if is_streamable(X):  # a file or memory map, read chunk by chunk (see Notes)
             return np.concatenate(list(self.map_chunks(X, self.score_samples)))
         check_is_fitted(self)
-        X = self._check_X(X, reset=False)
-        X_t = self._to_tensor(X)
-        err = (self._reconstruct_tensor(X_t) - X_t).pow(2).mean(1)
-        return -err.cpu().numpy().astype(np.float64)
+        X, _, missing = self._check_rows(X, reset=False)
+        module = self.module_
+        errors = infer(lambda x: _tables.scaled_errors(module, x), self._to_tensor(X),
+                       INFER_BATCH)
+        return -_tables.row_scores(module, errors.cpu().numpy(), missing)
 
     def score(self, X, y=None):
-        """Mean of :meth:`score_samples`; higher is better, so GridSearchCV picks the best."""
+        """Mean of :meth:`score_samples`: minus the mean squared error in the model's scaled
+        units (every column counted alike); higher is better, so GridSearchCV picks the
+        best among models with the same ``scaler``."""
         return float(np.mean(self.score_samples(X)))
 
     @property
@@ -521,5 +667,6 @@ class BaseAutoEncoder(
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        tags.input_tags.sparse = True  # made dense once (see _tables)
         tags.non_deterministic = False
         return tags

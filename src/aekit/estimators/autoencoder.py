@@ -16,6 +16,7 @@ from ..nn.layers import NOISES, Scaler, make_corruption
 from ..objectives import Reconstruction
 from ..pretraining import pretrain_greedy
 from ..training import autocast_dtype, make_optimizer
+from . import _tables
 from ._base import BaseAutoEncoder
 
 
@@ -69,11 +70,27 @@ class AutoEncoder(BaseAutoEncoder):
     dropout : float, default=0.0
         Dropout probability after each hidden activation of encoder and decoder, in
         training only; ``transform`` and ``reconstruct`` are deterministic.
-    scaler : {"standard", "minmax", "sample", None}, default="standard"
-        Scaling fitted in the model. ``"sample"`` standardises each row by its own mean and
-        spread. ``None`` trains on raw values (rarely a good idea).
+    scaler : {"auto", "standard", "robust", "quantile", "log", "minmax", "sample", None}, \
+default="auto"
+        Scaling fitted in the model, per column; inverted exactly at the output.
+        ``"auto"`` standardises each column, after a signed log
+        (``sign(x - median) * log1p(|x - median| / s)``) for a heavy-tailed one: a column
+        whose standard deviation is over 10 times its typical deviation from the median
+        (a ratio, a byte count, a price), where plain standardising would squeeze the bulk
+        of the rows into a sliver of the range; other columns (images, counts, rates) are
+        standardised as by ``"standard"``. ``"robust"``: median and interquartile range.
+        ``"quantile"``: each column through its distribution function onto a normal.
+        ``"log"``: the signed log on every column. ``"minmax"``: each column to [0, 1].
+        ``"sample"`` standardises each row by its own mean and spread. ``None`` trains on
+        raw values (rarely a good idea). See :class:`aekit.nn.layers.Scaler`.
     loss : {"mse", "bce"}, default="mse"
-        Reconstruction loss in scaled units; ``"bce"`` needs scaled data in [0, 1].
+        Reconstruction loss in scaled units; ``"bce"`` needs scaled data in [0, 1]. A
+        table's categorical columns always get a cross-entropy (see Notes).
+    missing : {"error", "impute"}, default="error"
+        What ``NaN`` in ``X`` means. ``"error"``: a ValueError naming the rows and columns.
+        ``"impute"``: a missing number, filled with its column's training median on the way
+        in and left out of the loss; ``reconstruct`` gives the model's value for it. (A
+        missing category is a category of its own either way.)
     noise : {None, "gaussian", "masking", "salt_pepper"}, default=None
         Denoising autoencoder: training batches are corrupted, the loss compares with the
         clean rows; ``transform`` and ``reconstruct`` see the input as given. The corrupted
@@ -165,6 +182,12 @@ class AutoEncoder(BaseAutoEncoder):
         When set, TensorBoard logs go there: losses per epoch and sample reconstructions
         (needs ``pip install aekit[tensorboard]``). With ``n_init > 1`` each restart logs
         into its own ``restart-<i>`` subdirectory.
+    checkpoint_dir : str or path-like, default=None
+        When set, a checkpoint is written there after every epoch (atomically: weights,
+        optimizer and RNG states, history, early stopping's memory, restart index), and
+        ``fit(X, resume=True)`` continues an interrupted fit from it, ending exactly where
+        an uninterrupted fit ends. The last checkpoint stays after ``fit``; a fit without
+        ``resume`` replaces it. See "Faults, checkpoints and resume" in the README.
 
     Attributes
     ----------
@@ -185,6 +208,12 @@ class AutoEncoder(BaseAutoEncoder):
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         Only when ``X`` had string column names.
+    columns_ : list of dict or None
+        When ``fit`` was given a DataFrame: each column's ``name``, ``kind`` (``"numeric"``
+        or ``"categorical"``), ``dtype`` and ``categories`` (see
+        :func:`aekit.data.tables.describe_columns`); else None.
+    fill_values_ : list of float
+        With ``missing="impute"``: each column's training median, which fills its gaps.
     device_ : torch.device
 
     Notes
@@ -199,6 +228,16 @@ class AutoEncoder(BaseAutoEncoder):
     ``min(validation_fraction * n_samples, chunk_rows)`` rows, kept in memory.
     ``pretrain="greedy"`` needs the data in memory. Results are reproducible for a fixed
     ``random_state`` but differ from a fit on the same rows in memory (other batches).
+
+    Tables: ``X`` may be a pandas DataFrame with numeric, boolean and categorical (string,
+    object, category) columns, as it is. Numeric columns are scaled by ``scaler``;
+    categorical ones are one-hot (embedded beyond 100 categories), a category unseen in
+    ``fit`` counting as the column's average category (see :mod:`aekit.nn.tabular`). The
+    decoder gives each categorical column a softmax with a cross-entropy loss; every
+    column's loss is divided by what predicting its mean (or its frequencies) costs, so no
+    column and no block dominates. ``reconstruct`` and ``inverse_transform`` then return a
+    DataFrame with the original columns, dtypes and categories; ``columns_`` describes
+    them (JSON, saved with the weights). A SciPy sparse ``X`` is made dense once.
 
     Examples
     --------
@@ -242,8 +281,9 @@ class AutoEncoder(BaseAutoEncoder):
         tied=False,
         init="default",
         dropout=0.0,
-        scaler="standard",
+        scaler="auto",
         loss="mse",
+        missing="error",
         noise=None,
         noise_level=0.1,
         sparsity=None,
@@ -269,6 +309,7 @@ class AutoEncoder(BaseAutoEncoder):
         precision="float32",
         verbose=0,
         log_dir=None,
+        checkpoint_dir=None,
     ):
         self.n_components = n_components
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -281,6 +322,7 @@ class AutoEncoder(BaseAutoEncoder):
         self.dropout = dropout
         self.scaler = scaler
         self.loss = loss
+        self.missing = missing
         self.noise = noise
         self.noise_level = noise_level
         self.sparsity = sparsity
@@ -306,6 +348,7 @@ class AutoEncoder(BaseAutoEncoder):
         self.precision = precision
         self.verbose = verbose
         self.log_dir = log_dir
+        self.checkpoint_dir = checkpoint_dir
 
     # ------------------------------------------------------------------ parameters
     def _check_params(self) -> None:
@@ -398,10 +441,17 @@ class AutoEncoder(BaseAutoEncoder):
         return super()._hidden_sizes()
 
     def _build_module(self, n_features: int) -> DenseAutoEncoder | ConvAutoEncoder:
+        if _tables.has_categories(self) and (self.architecture == "conv" or self.pretrain):
+            what = "architecture='conv'" if self.architecture == "conv" else \
+                f"pretrain={self.pretrain!r}"
+            raise ValueError(
+                f"{what} does not take a table with categorical columns; use the dense "
+                "autoencoder without pretraining, or encode the categories yourself"
+            )
         shared = dict(
             activation=self.activation,
             output_activation=self.output_activation_,
-            scaler=self.scaler,
+            scaler=_tables.scaler_for_module(self, n_features),
             # KL sparsity needs codes in (0, 1): a sigmoid code layer.
             code_activation="sigmoid" if self.sparsity == "kl" else "linear",
             dropout=self.dropout,
@@ -415,14 +465,14 @@ class AutoEncoder(BaseAutoEncoder):
                                 tied=self.tied, init=self.init, **shared)
 
     def _objective(self) -> Reconstruction:
-        return Reconstruction(
+        return self._for_data(Reconstruction(
             loss=self.loss,
             sparsity=self.sparsity,
             sparsity_weight=self.sparsity_weight,
             sparsity_target=self.sparsity_target,
             contractive=self.contractive,
             l1=self.l1,
-        )
+        ))
 
     def _corruption(self, X_s: torch.Tensor, scaler: Scaler | None = None):
         """The denoising corruption for batches like ``X_s`` (network units), or None.
@@ -433,7 +483,8 @@ class AutoEncoder(BaseAutoEncoder):
         if self.noise is None:
             return None
         low, high = X_s.amin(0), X_s.amax(0)
-        if self.noise == "gaussian" and scaler is not None:
+        table = scaler is not None and callable(getattr(scaler, "corruption", None))
+        if self.noise == "gaussian" and scaler is not None and not table:
             # Inputs are noised in one range shared by all features, as images are: the
             # min and max over all training values in the caller's units, mapped into each
             # feature's network units (a constant border pixel of 0 still gets noise).
@@ -442,16 +493,18 @@ class AutoEncoder(BaseAutoEncoder):
             else:
                 X = scaler.inverse(X_s)
                 low, high = (scaler(torch.full_like(X[:1], v))[0] for v in (X.min(), X.max()))
-        return make_corruption(self.noise, self.noise_level, low, high)
+        corrupt = make_corruption(self.noise, self.noise_level, low, high)
+        # A table: per-column noise on the numbers; categories dropped to "unknown".
+        return scaler.corruption(corrupt, self.noise, self.noise_level) if table else corrupt
 
-    def _fit_stream(self, X):
+    def _fit_stream(self, X, resume: bool = False):
         if self.pretrain is not None:
             raise ValueError(
                 f"pretrain={self.pretrain!r} keeps every row's hidden codes in memory, so it "
                 "cannot stream X from disk; load X into memory (np.load(path)) or leave "
                 "pretrain=None."
             )
-        return super()._fit_stream(X)
+        return super()._fit_stream(X, resume)
 
     def _pretrain(self, module, X_fit_s, X_val_s, scaler, callbacks_for) -> list[dict]:
         if self.pretrain != "greedy":

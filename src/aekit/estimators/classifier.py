@@ -34,6 +34,7 @@ from ..nn.dense import mlp
 from ..objectives import CrossEntropy, WeightedCrossEntropy
 from ..propagation import knn_graph, pseudo_labels, spread_labels, whiten
 from ..training import (
+    FitInterrupted,
     autocast_dtype,
     fit_loop,
     infer,
@@ -49,6 +50,7 @@ from ._base import (
     loop_callbacks,
     validate_params,
 )
+from ._recovery import fit_atomically
 
 PROPAGATION_STEPS = 2000
 """Batches per propagation round with ``propagation_epochs="auto"``."""
@@ -194,7 +196,9 @@ class EncoderClassifier(SavableMixin, ClassifierMixin, BaseEstimator):
         was given fitted, else the clone fitted on ``X``. Saved and loaded with the
         classifier.
     temperature_ : float
-        Logits are divided by it in :meth:`predict_proba` (1: uncalibrated).
+        The logits are divided by it in :meth:`predict_proba` (1: uncalibrated); held by
+        ``module_.temperature``, so an exported model (:func:`aekit.export_onnx`) gives the
+        same probabilities.
     n_labelled_, n_unlabelled_ : int
         Rows of ``X`` with a label and with ``-1``.
     history_ : list of dict
@@ -245,7 +249,6 @@ class EncoderClassifier(SavableMixin, ClassifierMixin, BaseEstimator):
         "feature_names_in_",
         "classes_",
         "autoencoder_",
-        "temperature_",
         "n_labelled_",
         "n_unlabelled_",
         "history_",
@@ -322,7 +325,11 @@ class EncoderClassifier(SavableMixin, ClassifierMixin, BaseEstimator):
         try:
             check_is_fitted(autoencoder)
         except NotFittedError:
-            return clone(autoencoder).fit(X)
+            try:
+                return clone(autoencoder).fit(X)
+            except FitInterrupted as err:  # stopped before the classifier trained at all
+                err.estimator = None
+                raise
         if autoencoder.n_features_in_ != X.shape[1]:
             raise ValueError(
                 f"X has {X.shape[1]} features but the fitted autoencoder was fitted on "
@@ -408,8 +415,19 @@ class EncoderClassifier(SavableMixin, ClassifierMixin, BaseEstimator):
         Returns
         -------
         self : EncoderClassifier
+
+        Raises
+        ------
+        aekit.training.FitInterrupted
+            On Ctrl-C (SIGINT) or SIGTERM, at the end of the step under way. The classifier
+            is left as it was; the exception's ``estimator`` is a fitted copy holding the
+            best weights trained so far (None when no epoch finished).
         """
         validate_params(self)
+        return fit_atomically(self, EncoderClassifier._fit, X, y)
+
+    def _fit(self, X, y):
+        """:meth:`fit`, on the working copy :func:`fit_atomically` gives."""
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], ensure_all_finite=False)
         check_finite(X)
         labelled, y_idx = self._check_y(y)
@@ -428,17 +446,28 @@ class EncoderClassifier(SavableMixin, ClassifierMixin, BaseEstimator):
             module = self._build_module(X.shape[1]).to(self.device_)
             X_s = module.scaler(to_tensor(X, self.device_))  # every row, network units
             val_data = {"x": X_s[val], "y": labels[val]} if len(val) else None
-            if semi:
-                history = self._fit_propagation(module, X_s, labels, seeds, val, val_data)
-            else:
-                train = {"x": X_s[seeds], "y": labels[seeds]}
-                history = self._train(module, CrossEntropy(), train, val_data,
-                                      self.max_epochs, "train",
-                                      stop_early=len(val) >= EARLY_STOPPING_ROWS)
+            history: list[dict] = []  # every phase's records, also when interrupted
+            try:
+                if semi:
+                    self._fit_propagation(module, X_s, labels, seeds, val, val_data, history)
+                else:
+                    train = {"x": X_s[seeds], "y": labels[seeds]}
+                    self._train(module, CrossEntropy(), train, val_data, self.max_epochs,
+                                "train", history, stop_early=len(val) >= EARLY_STOPPING_ROWS)
+            except FitInterrupted as err:  # the best epoch so far, in this working copy
+                if any(record.get("kept") for record in history):
+                    self._keep(module, history, val_data)
+                    err.estimator = self
+                raise
+        return self._keep(module, history, val_data)
+
+    def _keep(self, module, history: list[dict], val_data: dict | None):
+        """Take the trained module and its history as the fitted model; fit the
+        temperature on the hold-out."""
         self.module_ = module.eval()
-        self.temperature_ = 1.0
         if self.calibrate and val_data is not None:
-            self.temperature_ = fit_temperature(infer(module, val_data["x"]), val_data["y"])
+            module.temperature.fill_(fit_temperature(infer(module, val_data["x"]),
+                                                     val_data["y"]))
         self.history_ = history
         self.loss_ = history[-1]["loss"]
         self.validation_loss_ = kept_record(history, history[-1]["phase"])["val_loss"]
@@ -446,9 +475,9 @@ class EncoderClassifier(SavableMixin, ClassifierMixin, BaseEstimator):
         return self
 
     def _train(self, module, objective, train: dict, val: dict | None, max_epochs: int,
-               phase: str, *, stop_early: bool = True) -> list[dict]:
-        """One fit loop; the fine-tuned encoder layers learn at ``encoder_lr_ratio`` times
-        the head's rate. Returns its history."""
+               phase: str, history: list[dict], *, stop_early: bool = True) -> None:
+        """One fit loop, its records appended to ``history`` (also when it raises); the
+        fine-tuned encoder layers learn at ``encoder_lr_ratio`` times the head's rate."""
         groups = [{"params": list(module.head.parameters())},
                   {"params": list(module.encoder.parameters()),
                    "lr": self.learning_rate * self.encoder_lr_ratio}]
@@ -457,18 +486,20 @@ class EncoderClassifier(SavableMixin, ClassifierMixin, BaseEstimator):
         state = init_state(module, optimizer, phase=phase)
         callbacks = [cb for cb in loop_callbacks(self)
                      if stop_early or not isinstance(cb, EarlyStopping)]
-        fit_loop(state, objective, train, val, batch_size=self.batch_size,
-                 max_epochs=max_epochs, autocast=autocast_dtype(self.precision, self.device_),
-                 callbacks=callbacks)
-        return state["history"]
+        try:
+            fit_loop(state, objective, train, val, batch_size=self.batch_size,
+                     max_epochs=max_epochs,
+                     autocast=autocast_dtype(self.precision, self.device_), callbacks=callbacks)
+        finally:
+            history += state["history"]
 
-    def _fit_propagation(self, module, X_s, labels, seeds, val, val_data) -> list[dict]:
+    def _fit_propagation(self, module, X_s, labels, seeds, val, val_data,
+                         history: list[dict]) -> None:
         """Rounds of label propagation in the reused layers' space, each followed by
         training on the known and propagated labels (see the class docstring)."""
         train_rows = torch.ones(len(X_s), dtype=torch.bool, device=X_s.device)
         train_rows[val] = False  # the labelled hold-out stays out of training
         trainable = module.n_frozen < len(module.encoder)
-        history = []
         for r in range(1, (self.propagation_rounds if trainable else 1) + 1):
             module.eval()
             H = infer(module.features, X_s, INFER_BATCH)  # (n, width)
@@ -481,10 +512,9 @@ class EncoderClassifier(SavableMixin, ClassifierMixin, BaseEstimator):
             train = {"x": X_s[train_rows], "y": targets[train_rows],
                      "weight": weights[train_rows]}
             objective = WeightedCrossEntropy(label_smoothing=PSEUDO_LABEL_SMOOTHING)
-            history += self._train(module, objective, train, val_data,
-                                   self._propagation_epochs(len(train["x"])),
-                                   f"propagation-{r}", stop_early=False)
-        return history
+            self._train(module, objective, train, val_data,
+                        self._propagation_epochs(len(train["x"])), f"propagation-{r}",
+                        history, stop_early=False)
 
     def _propagation_epochs(self, n_rows: int) -> int:
         if self.propagation_epochs != "auto":
@@ -514,7 +544,13 @@ class EncoderClassifier(SavableMixin, ClassifierMixin, BaseEstimator):
         X = self._check_X(X, reset=False)
         logits = infer(self.module_.logits, to_tensor(X, self.device_), INFER_BATCH)
         # float64 from here: probabilities sum to 1 to double precision.
-        return logits.double() / self.temperature_
+        return logits.double()
+
+    @property
+    def temperature_(self) -> float:
+        """The temperature that divides the logits (see ``calibrate``)."""
+        check_is_fitted(self)
+        return float(self.module_.temperature)
 
     def predict(self, X):
         """Most probable class of each row, shape (n_samples,)."""

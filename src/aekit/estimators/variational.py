@@ -14,6 +14,7 @@ from ..data.files import is_streamable
 from ..nn.variational import DenseVAE
 from ..objectives import ELBO
 from ..training import infer
+from . import _tables
 from ._base import INFER_BATCH, BaseAutoEncoder
 
 
@@ -32,10 +33,10 @@ class VariationalAutoEncoder(BaseAutoEncoder):
 
     Parameters
     ----------
-    n_components, hidden_layer_sizes, activation, output_activation, scaler, loss, \
+    n_components, hidden_layer_sizes, activation, output_activation, scaler, loss, missing, \
 optimizer, learning_rate, weight_decay, batch_size, chunk_rows, max_epochs, \
 validation_fraction, early_stopping, patience, tol, n_init, random_state, device, precision, \
-verbose, log_dir
+verbose, log_dir, checkpoint_dir
         As for :class:`AutoEncoder`; ``n_components`` is the number of latent dimensions.
     beta : float, default=1.0
         Weight of the KL term (``beta > 1`` is the beta-VAE; ``0`` leaves a noisy
@@ -90,8 +91,9 @@ verbose, log_dir
         hidden_layer_sizes="auto",
         activation="elu",
         output_activation="auto",
-        scaler="standard",
+        scaler="auto",
         loss="mse",
+        missing="error",
         beta=1.0,
         kl_warmup_epochs=0,
         optimizer="adam",
@@ -110,6 +112,7 @@ verbose, log_dir
         precision="float32",
         verbose=0,
         log_dir=None,
+        checkpoint_dir=None,
     ):
         self.n_components = n_components
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -117,6 +120,7 @@ verbose, log_dir
         self.output_activation = output_activation
         self.scaler = scaler
         self.loss = loss
+        self.missing = missing
         self.beta = beta
         self.kl_warmup_epochs = kl_warmup_epochs
         self.optimizer = optimizer
@@ -135,6 +139,7 @@ verbose, log_dir
         self.precision = precision
         self.verbose = verbose
         self.log_dir = log_dir
+        self.checkpoint_dir = checkpoint_dir
 
     def _build_module(self, n_features: int) -> DenseVAE:
         return DenseVAE(
@@ -143,11 +148,12 @@ verbose, log_dir
             self._hidden_sizes(),
             self.activation,
             self.output_activation_,
-            self.scaler,
+            _tables.scaler_for_module(self, n_features),
         )
 
     def _objective(self) -> ELBO:
-        return ELBO(loss=self.loss, beta=self.beta, warmup_epochs=self.kl_warmup_epochs)
+        return self._for_data(
+            ELBO(loss=self.loss, beta=self.beta, warmup_epochs=self.kl_warmup_epochs))
 
     # ------------------------------------------------------------------ inference
     def score_samples(self, X):
@@ -157,6 +163,7 @@ verbose, log_dir
         weight 1, whatever ``beta``, so scores compare across ``beta``), the reconstruction
         term evaluated at the posterior mean: a deterministic estimate. With ``loss="mse"``
         it omits the Gaussian constant, so compare it between models on the same data.
+        Cells imputed with ``missing="impute"`` count at their imputed value.
 
         Returns
         -------
@@ -209,11 +216,12 @@ verbose, log_dir
 
         Returns
         -------
-        X : ndarray of shape (n_samples, n_features_in_)
+        X : ndarray of shape (n_samples, n_features_in_), or a DataFrame
+            A DataFrame of the fitted table's columns when ``fit`` was given one.
         """
         check_is_fitted(self)
         if isinstance(n_samples, bool) or not isinstance(n_samples, Integral) or n_samples < 1:
             raise ValueError(f"n_samples must be an integer > 0, got {n_samples!r}")
         Z = check_random_state(random_state).standard_normal((n_samples, self.n_components))
         X = infer(self.module_.decode, self._to_tensor(Z), INFER_BATCH)
-        return to_numpy(X, Z)
+        return self._output(to_numpy(X, Z))

@@ -39,7 +39,9 @@ class EncoderClassifierNet(nn.Module):
     """``logits = head(layers(scaler(x)))``: a head on the lower layers of an encoder.
 
     ``forward`` takes scaled rows (what the training loop feeds it); :meth:`logits` takes
-    rows in the caller's units; :meth:`features` gives what the head reads.
+    rows in the caller's units and divides by the ``temperature`` buffer (1 until a
+    calibration sets it; saved with the weights); :meth:`features` gives what the head
+    reads.
 
     Parameters
     ----------
@@ -66,6 +68,7 @@ class EncoderClassifierNet(nn.Module):
         self.encoder = nn.Sequential(*layers)
         self.head = head
         self.n_frozen = n_frozen
+        self.register_buffer("temperature", torch.ones(()))
         for i, layer in enumerate(self.encoder):
             layer.requires_grad_(i >= n_frozen)
 
@@ -88,8 +91,9 @@ class EncoderClassifierNet(nn.Module):
         return self.head(self.features(x))
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
-        """Rows in the caller's units (n, n_features) -> logits (n, n_classes)."""
-        return self(self.scaler(x))
+        """Rows in the caller's units (n, n_features) -> calibrated logits (n, n_classes):
+        ``forward``'s divided by ``temperature``."""
+        return self(self.scaler(x)) / self.temperature
 
 
 def feature_width(layers: Sequence[nn.Module], n_features: int) -> int:

@@ -48,7 +48,8 @@ class _ToRows(nn.Module):
         if dh or dw:  # never with the output paddings chosen below; kept as a guarantee
             x = nn.functional.pad(x, (0, max(dw, 0), 0, max(dh, 0)))
             x = x[..., : self.height, : self.width]
-        return x.reshape(x.shape[0], -1)
+        # flatten, not reshape(x.shape[0], -1): an ONNX trace keeps the batch axis dynamic
+        return x.flatten(1)
 
 
 class ConvAutoEncoder(ScaledAutoEncoder):

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from torch import nn
 
-from .layers import ScaledAutoEncoder, Scaler, TiedLinear, identity_init_, make_activation
+from .layers import ScaledAutoEncoder, TiedLinear, identity_init_, make_activation, scaled_input
 
 
 def mlp(
@@ -55,8 +55,11 @@ class DenseAutoEncoder(ScaledAutoEncoder):
         Hidden-layer activation.
     output_activation : str
         Activation of the decoder's last layer ("sigmoid" or "linear" in practice).
-    scaler : str or None
-        Kind of :class:`~aekit.nn.layers.Scaler`.
+    scaler : str, None or TabularScaler
+        Kind of :class:`~aekit.nn.layers.Scaler`; or a
+        :class:`~aekit.nn.tabular.TabularScaler`, for a table with categorical columns:
+        the encoder then starts with its :class:`~aekit.nn.tabular.TabularInput` and the
+        decoder ends in its numeric columns and category logits.
     code_activation : str, default="linear"
         Activation of the code layer ("sigmoid" keeps codes in (0, 1), for KL sparsity).
     tied : bool, default=False
@@ -83,16 +86,25 @@ class DenseAutoEncoder(ScaledAutoEncoder):
         init: str = "default",
     ):
         super().__init__()
-        sizes = [n_features, *hidden_layer_sizes, n_components]
-        self.scaler = Scaler(n_features, scaler)
+        self.scaler, n_in, n_out, first = scaled_input(n_features, scaler)
+        sizes = [n_in, *hidden_layer_sizes, n_components]
         self.encoder = mlp(sizes, activation, code_activation, dropout=dropout)
+        if tied and n_in != n_out:
+            raise ValueError(
+                "tied=True needs the decoder's output as wide as the encoder's input, but "
+                f"this table's embedded categorical columns make them {n_out} and {n_in}; "
+                "use tied=False"
+            )
         if tied:
             # Mirror the encoder's layers: the last encoder layer is the first to transpose.
             linears = [m for m in self.encoder if isinstance(m, nn.Linear)]
             tied_layers = [TiedLinear(m) for m in reversed(linears)]
             self.decoder = stack(tied_layers, activation, output_activation, dropout=dropout)
         else:
-            self.decoder = mlp(sizes[::-1], activation, output_activation, dropout=dropout)
+            self.decoder = mlp([*sizes[::-1][:-1], n_out], activation, output_activation,
+                               dropout=dropout)
+        if first is not None:  # a table's categories, expanded per batch (nn.tabular)
+            self.encoder.insert(0, first)
         if init == "identity":
             identity_init_(self)
         elif init != "default":

@@ -10,10 +10,37 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import numpy as np
 import torch
 from torch import nn
 
-SCALERS = ("standard", "minmax", "sample", None)
+SCALERS = ("auto", "standard", "robust", "quantile", "log", "minmax", "sample", None)
+"""Kinds of :class:`Scaler`. ``"auto"``, ``"robust"``, ``"quantile"`` and ``"log"`` work
+column by column from order statistics (medians, quantiles), fitted on a row sample."""
+
+TAIL_RATIO = 10.0
+"""``"auto"`` log-transforms a column whose values spread more than this many times as far
+as their bulk (see :func:`tail_ratios`): standardised, the bulk of its rows would be
+squeezed into a sliver of the scaled range."""
+
+POINT_MASS = 0.1
+"""A value shared by at least this share of a column's rows is a point mass, which
+:func:`tail_ratios` leaves out."""
+
+SPREAD_SHARE = 0.2
+""":func:`tail_ratios` judges a column only when at least this share of its rows is left
+once its point masses are out: a column that is 80% one value (a border pixel, a rare
+flag) is nearly constant, and its tail is a handful of rows."""
+
+N_QUANTILES = 1000
+"""Knots of the ``"quantile"`` scaler per column (as scikit-learn's QuantileTransformer)."""
+
+SAMPLE_ELEMENTS = 1 << 20
+"""Order statistics are taken on a uniform sample of at most this many values (rows x
+columns, at least 1,000 rows): 4 MiB of float32, whatever the size of the data."""
+
+_NORMAL_EPS = 1e-7  # the "quantile" scaler's uniform values are clipped to [eps, 1 - eps]
+
 
 ACTIVATIONS = {
     "relu": nn.ReLU,
@@ -36,8 +63,64 @@ def make_activation(name: str) -> nn.Module:
         ) from None
 
 
+def tail_ratios(X: torch.Tensor) -> torch.Tensor:
+    """Heavy-tail statistic of each column: how far its values spread (their standard
+    deviation) over how far its bulk spreads (half its interquartile range), point masses
+    left out.
+
+    A value that at least :data:`POINT_MASS` of the rows share (the zero background of an
+    image, the 0 of a duration or a count) is left out first: a log would not spread it,
+    and it would make the bulk look narrower than the values are. 1.5 for normal data, 1.2
+    for uniform (bounded columns: pixels, rates), 2 for exponential, 3 for a log-normal of
+    sigma 1, about 28 for sigma 2, 20 to 1,000 for a ratio a/b of uniforms, thousands for
+    byte counts. Columns left with fewer than 20 rows, or than :data:`SPREAD_SHARE` of the
+    rows, give 0.
+
+    Parameters
+    ----------
+    X : torch.Tensor of shape (n_samples, n_features)
+
+    Returns
+    -------
+    ratios : torch.Tensor of shape (n_features,), float64
+    """
+    n, d = X.shape
+    S = torch.sort(X.double(), 0).values
+    start = torch.ones_like(S, dtype=torch.bool)
+    start[1:] = S[1:] != S[:-1]
+    run = torch.cumsum(start, 0) - 1 + torch.arange(d, device=S.device) * n  # (n, d) ids
+    lengths = torch.zeros(n * d, device=S.device).scatter_add_(
+        0, run.flatten(), torch.ones(n * d, device=S.device))[run]
+    U = torch.where(lengths >= POINT_MASS * n, torch.full_like(S, float("nan")), S)
+    count = (~U.isnan()).sum(0)
+    mean = U.nansum(0) / count.clamp(min=1)
+    std = ((U - mean).square().nansum(0) / count.clamp(min=1)).sqrt()
+    q1, q3 = torch.nanquantile(U, torch.tensor([0.25, 0.75], dtype=U.dtype,
+                                               device=U.device), dim=0)
+    spread = (q3 - q1) / 2
+    ok = (count >= max(20, SPREAD_SHARE * n)) & (spread > 0)
+    return torch.where(ok, std / torch.where(ok, spread, torch.ones_like(spread)),
+                       torch.zeros_like(std))
+
+
+def _median_spread(X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each column's median and typical deviation from it: half its interquartile range,
+    or where that is 0 (a column mostly one value) the median of its non-zero deviations,
+    or 1 for a constant column; both (n_features,)."""
+    if not len(X):
+        return X.new_zeros(X.shape[1]), X.new_ones(X.shape[1])
+    q1, median, q3 = torch.quantile(X, torch.tensor([0.25, 0.5, 0.75], dtype=X.dtype,
+                                                    device=X.device), dim=0)
+    dev = (X - median).abs()
+    dev = torch.where(dev > 0, dev, torch.full_like(dev, float("nan")))
+    sparse = torch.nanquantile(dev, 0.5, dim=0)
+    spread = torch.where(q3 - q1 > 0, (q3 - q1) / 2, sparse)
+    spread = torch.where(torch.isfinite(spread) & (spread > 0), spread, torch.ones_like(spread))
+    return median, spread
+
+
 class Scaler(nn.Module):
-    """Affine per-feature (or per-row) scaling fitted on the training data.
+    """Per-feature (or per-row) scaling fitted on the training data, inverted exactly.
 
     ``forward`` maps data from the caller's units to the network's units and ``inverse``
     maps back. Statistics are buffers, so ``state_dict`` carries them.
@@ -46,11 +129,19 @@ class Scaler(nn.Module):
     ----------
     n_features : int
         Number of input features.
-    kind : {"standard", "minmax", "sample", None}
-        ``"standard"``: zero mean, unit variance per feature. ``"minmax"``: each feature to
-        [0, 1]. ``"sample"``: each row standardised by its own mean and standard deviation
-        (``inverse`` of a reconstruction uses that row's statistics; decoding bare codes uses
-        the training average of the row statistics). ``None``: identity.
+    kind : {"auto", "standard", "robust", "quantile", "log", "minmax", "sample", None}
+        ``"standard"``: zero mean, unit variance per feature. ``"auto"``: each column
+        standardised, after a signed log ``sign(x - m) * log1p(|x - m| / s)`` (``m`` its
+        median, ``s`` its typical deviation from it) where the column is heavy-tailed
+        (:func:`tail_ratios` above :data:`TAIL_RATIO`); ``"log"``: that on every column.
+        ``"robust"``: minus the median, over the interquartile range (the typical
+        deviation where that is 0). ``"quantile"``: each column through its empirical
+        distribution function onto a standard normal (:data:`N_QUANTILES` knots, linear
+        between them; values beyond the training range go to its ends). ``"minmax"``: each
+        feature to [0, 1]. ``"sample"``: each row standardised by its own mean and standard
+        deviation (``inverse`` of a reconstruction uses that row's statistics; decoding bare
+        codes uses the training average of the row statistics). ``None``: identity. Every
+        kind is monotone per column and inverted exactly within the training range.
     """
 
     def __init__(self, n_features: int, kind: str | None = "standard"):
@@ -58,16 +149,47 @@ class Scaler(nn.Module):
         if kind not in SCALERS:
             raise ValueError(f"scaler={kind!r} is not supported; use one of {SCALERS}")
         self.kind = kind
+        # The affine step, last: (x' - offset) / scale, x' the column transform's output.
         # For "sample", `offset`/`scale` hold the average row mean / row std (one value,
         # broadcast), used only when decoding codes whose rows' statistics are unknown.
         self.register_buffer("offset", torch.zeros(n_features))
         self.register_buffer("scale", torch.ones(n_features))
+        if kind in ("auto", "log"):
+            self.register_buffer("center", torch.zeros(n_features))
+            self.register_buffer("spread", torch.ones(n_features))
+            self.register_buffer("logged", torch.zeros(n_features, dtype=torch.bool))
+            # |log-space value| beyond this (10x the largest training deviation) is clipped
+            # on the way out, so a wild decoder output cannot overflow expm1.
+            self.register_buffer("limit", torch.full((n_features,), 80.0))
+        elif kind == "quantile":
+            self.register_buffer("quantiles", torch.zeros(n_features, N_QUANTILES))
+        self._n_logged = 0  # python-side: skip the log entirely when no column takes it
+
+    def _refresh(self) -> None:
+        self._n_logged = int(self.logged.sum()) if hasattr(self, "logged") else 0
+
+    def _load_from_state_dict(self, *args, **kwargs):
+        super()._load_from_state_dict(*args, **kwargs)
+        self._refresh()  # load_state_dict may bring other logged columns
+
+    @property
+    def per_column(self) -> bool:
+        """Whether the kind needs order statistics (fitted on a row sample)."""
+        return self.kind in ("auto", "log", "quantile", "robust")
 
     @torch.no_grad()
     def fit(self, X: torch.Tensor) -> "Scaler":
         """Fit the statistics on ``X`` of shape (n_samples, n_features)."""
         X = X.to(self.offset.dtype)
-        if self.kind == "standard":
+        if self.per_column:
+            keys = np.random.default_rng(0).random(len(X))
+            self._fit_columns(X[_bottom_k(torch.from_numpy(keys), _sample_rows(X.shape[1]))
+                                .to(X.device)])
+            if self.kind in ("auto", "log"):  # moments of the transformed columns, all rows
+                var, mean = torch.var_mean(self._column_transform(X).double(), 0, correction=0)
+                self.offset.copy_(mean)
+                self.scale.copy_(_safe_scale(var.sqrt()))
+        elif self.kind == "standard":
             # float64 moments: float32 sums lose the spread of data like 1.109 +- 0.001.
             X64 = X.double()
             self.offset.copy_(X64.mean(0))
@@ -82,6 +204,30 @@ class Scaler(nn.Module):
             self.scale.fill_(std.mean().item())
         return self
 
+    def _fit_columns(self, S: torch.Tensor) -> None:
+        """The order statistics of the per-column kinds, from a row sample ``S``."""
+        median, spread = _median_spread(S)
+        if self.kind == "robust":
+            q1, q3 = torch.quantile(S, torch.tensor([0.25, 0.75], dtype=S.dtype,
+                                                    device=S.device), dim=0)
+            iqr = q3 - q1
+            self.offset.copy_(median)
+            self.scale.copy_(_safe_scale(torch.where(iqr > 1e-12, iqr, spread)))
+        elif self.kind == "quantile":
+            refs = torch.linspace(0, 1, N_QUANTILES, dtype=S.dtype, device=S.device)
+            # Monotone by construction; cummax removes float wobble between equal knots.
+            self.quantiles.copy_(torch.quantile(S, refs, dim=0).T.cummax(1).values)
+        else:
+            self.center.copy_(median)
+            self.spread.copy_(spread)
+            if self.kind == "log":
+                self.logged.fill_(True)
+            else:
+                self.logged.copy_(tail_ratios(S) > TAIL_RATIO)
+            self._refresh()
+            deviation = (S - median).abs().amax(0) / spread
+            self.limit.copy_(torch.log1p(deviation * 10) + 1)
+
     @torch.no_grad()
     def fit_chunks(self, chunks: Iterable[torch.Tensor]) -> torch.Tensor:
         """Fit on rows that arrive chunk by chunk, for data larger than memory.
@@ -89,7 +235,10 @@ class Scaler(nn.Module):
         The statistics are those of :meth:`fit` on all the rows at once, up to float64
         rounding: means and variances are merged chunk by chunk (the pairwise update of
         Chan, Golub & LeVeque, stable where raw sums of squares are not), minima and maxima
-        are running ones, and the per-row statistics of ``"sample"`` are summed in float64.
+        are running ones, the per-row statistics of ``"sample"`` are summed in float64, and
+        the order statistics of the per-column kinds come from the same row sample as in
+        :meth:`fit` (drawn chunk by chunk). One exception: the moments of the columns that
+        ``"auto"`` or ``"log"`` log-transform are those of the sample's rows.
 
         Parameters
         ----------
@@ -104,6 +253,7 @@ class Scaler(nn.Module):
             needs to know, without the rows.
         """
         n, mean, m2, low, high, row_sums = 0, None, None, None, None, None
+        keys, sample = np.random.default_rng(0), None
         for X in chunks:
             X = X.to(self.offset.dtype)
             m = X.shape[0]
@@ -114,9 +264,11 @@ class Scaler(nn.Module):
                 sums = torch.stack([X_row_mean.double().sum(), X_row_std.double().sum()])
                 row_sums = sums if row_sums is None else row_sums + sums
                 X = self(X)
+            if self.per_column:  # the rows with the smallest random keys so far
+                sample = _merge_sample(sample, X, keys.random(m), _sample_rows(X.shape[1]))
             low = X.amin(0) if low is None else torch.minimum(low, X.amin(0))
             high = X.amax(0) if high is None else torch.maximum(high, X.amax(0))
-            if self.kind == "standard":
+            if self.kind in ("standard", "auto", "log"):
                 var_m, mean_m = torch.var_mean(X.double(), dim=0, correction=0)
                 if mean is None:
                     mean, m2 = mean_m, var_m * m
@@ -128,9 +280,17 @@ class Scaler(nn.Module):
             del X  # freed before the next chunk arrives
         if n == 0:
             raise ValueError("no rows to fit the scaler on")
-        if self.kind == "standard":
+        if self.per_column:
+            self._fit_columns(sample[1])
+        if self.kind in ("standard", "auto", "log"):
+            std = (m2 / n).sqrt()
+            if self.kind != "standard" and self._n_logged:
+                var_s, mean_s = torch.var_mean(
+                    self._column_transform(sample[1]).double(), 0, correction=0)
+                mean = torch.where(self.logged, mean_s, mean)
+                std = torch.where(self.logged, var_s.sqrt(), std)
             self.offset.copy_(mean)
-            self.scale.copy_(_safe_scale((m2 / n).sqrt()))
+            self.scale.copy_(_safe_scale(std))
         elif self.kind == "minmax":
             self.offset.copy_(low)
             self.scale.copy_(_safe_scale((high - low).double()))
@@ -138,8 +298,19 @@ class Scaler(nn.Module):
             self.offset.fill_((row_sums[0] / n).item())
             self.scale.fill_((row_sums[1] / n).item())
             return torch.stack([low, high])
-        # Affine with a positive scale, so monotone: the raw extremes map to the scaled ones.
+        # Monotone per column: the raw extremes map to the scaled ones.
         return self(torch.stack([low, high]))
+
+    # ------------------------------------------------------------------ the maps
+    def _column_transform(self, X: torch.Tensor) -> torch.Tensor:
+        """The per-column step before the affine one ("auto", "log", "quantile")."""
+        if self.kind == "quantile":
+            return _to_normal(X, self.quantiles)
+        if self._n_logged == 0:
+            return X
+        logged = _signed_log(X, self.center, self.spread)
+        return logged if self._n_logged == len(self.logged) else torch.where(
+            self.logged, logged, X)
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
         """Caller's units -> network units. X: (n, n_features)."""
@@ -149,6 +320,8 @@ class Scaler(nn.Module):
             return (X - mean).div_(std)
         if self.kind is None:
             return X
+        if self.kind in ("auto", "log", "quantile"):
+            X = self._column_transform(X)
         return (X - self.offset).div_(self.scale)
 
     def inverse(self, Y: torch.Tensor, like: torch.Tensor | None = None) -> torch.Tensor:
@@ -162,8 +335,12 @@ class Scaler(nn.Module):
             return Y * std + mean
         if self.kind is None:
             return Y
-        return Y * self.scale + self.offset
-
+        X = Y * self.scale + self.offset
+        if self.kind == "quantile":
+            return _from_normal(X, self.quantiles)
+        if self.kind in ("auto", "log") and self._n_logged:
+            X = torch.where(self.logged, _signed_exp(X, self.center, self.spread, self.limit), X)
+        return X
 
 class ScaledAutoEncoder(nn.Module):
     """An encoder and a decoder with the in-model :class:`Scaler` in front and behind.
@@ -193,6 +370,15 @@ class ScaledAutoEncoder(nn.Module):
         return self.scaler.inverse(self.decoder(z), like)
 
 
+def scaled_input(n_features: int, scaler) -> tuple[nn.Module, int, int, nn.Module | None]:
+    """``(scaler module, encoder input width, decoder output width, first encoder module)``
+    for a ``scaler`` given as a :class:`Scaler` kind, or as a table's scaler module (with
+    ``width_in``, ``width_out`` and ``input_layer()``, see :mod:`aekit.nn.tabular`)."""
+    if isinstance(scaler, nn.Module):
+        return scaler, scaler.width_in, scaler.width_out, scaler.input_layer()
+    return Scaler(n_features, scaler), n_features, n_features, None
+
+
 def _safe_scale(spread: torch.Tensor) -> torch.Tensor:
     # Constant features (spread 0) are left unscaled rather than divided by zero; a spread
     # below float32 resolution relative to nothing is still a real spread for float64 stats.
@@ -204,6 +390,72 @@ def _row_stats(X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     mean = X.mean(1, keepdim=True)
     std = X.std(1, unbiased=False, keepdim=True)
     return mean, torch.where(std > 1e-12, std, torch.ones_like(std))
+
+
+def _sample_rows(n_features: int) -> int:
+    return max(1000, SAMPLE_ELEMENTS // max(n_features, 1))
+
+
+def _bottom_k(keys: torch.Tensor, k: int) -> torch.Tensor:
+    """Sorted indices of the ``k`` smallest ``keys`` (all of them when there are fewer)."""
+    if len(keys) <= k:
+        return torch.arange(len(keys))
+    return torch.topk(keys, k, largest=False).indices.sort().values
+
+
+def _merge_sample(sample, X: torch.Tensor, keys: np.ndarray, k: int):
+    """``(keys, rows)``: the ``k`` rows of ``sample`` and ``X`` with the smallest keys, in
+    arrival order; the same rows :meth:`Scaler.fit` picks from all the rows at once. Only
+    the rows kept are copied (never the sample and the chunk together)."""
+    keys = torch.from_numpy(keys)
+    old = len(sample[0]) if sample is not None else 0
+    all_keys = torch.cat([sample[0], keys]) if sample is not None else keys
+    keep = _bottom_k(all_keys, k)
+    rows = X[(keep[keep >= old] - old).to(X.device)]
+    if sample is not None:
+        rows = torch.cat([sample[1][keep[keep < old].to(X.device)], rows])
+    return all_keys[keep], rows
+
+
+def _signed_log(X, center, spread):
+    d = X - center
+    return torch.sign(d) * torch.log1p(d.abs() / spread)
+
+
+def _signed_exp(U, center, spread, limit):
+    U = torch.maximum(torch.minimum(U, limit), -limit)
+    return center + torch.sign(U) * torch.expm1(U.abs()) * spread
+
+
+def _interp_columns(X: torch.Tensor, knots: torch.Tensor, right: bool) -> torch.Tensor:
+    """Uniform values in [0, 1] of ``X`` (n, d) along each column's non-decreasing
+    ``knots`` (d, K), linear between knots; at a run of equal knots, its upper end
+    (``right``) or its lower end."""
+    K = knots.shape[1]
+    i = torch.searchsorted(knots, X.T.contiguous(), right=right).clamp_(1, K - 1)  # (d, n)
+    x0, x1 = knots.gather(1, i - 1), knots.gather(1, i)
+    span = x1 - x0
+    inside = (X.T - x0) / torch.where(span > 0, span, torch.ones_like(span))
+    t = torch.where(span > 0, inside, torch.full_like(inside, 1.0 if right else 0.0))
+    return ((i - 1 + t.clamp(0, 1)) / (K - 1)).T
+
+
+def _to_normal(X: torch.Tensor, knots: torch.Tensor) -> torch.Tensor:
+    # float64 inside: the normal's tails are where float32 would lose the round trip.
+    # Equal knots (a value many rows share) map to the middle of their run, as in
+    # scikit-learn's QuantileTransformer.
+    X64, knots = X.double(), knots.double()
+    u = 0.5 * (_interp_columns(X64, knots, True) + _interp_columns(X64, knots, False))
+    return torch.special.ndtri(u.clamp(_NORMAL_EPS, 1 - _NORMAL_EPS)).to(X.dtype)
+
+
+def _from_normal(Y: torch.Tensor, knots: torch.Tensor) -> torch.Tensor:
+    K = knots.shape[1]
+    pos = torch.special.ndtr(Y.double()) * (K - 1)  # (n, d), a position along the knots
+    i = pos.floor().clamp_(0, K - 2).long()
+    t = (pos - i).clamp(0, 1)
+    kt = knots.T.double()  # (K, d)
+    return (kt.gather(0, i) * (1 - t) + kt.gather(0, i + 1) * t).to(Y.dtype)
 
 
 # --------------------------------------------------------------------------- tied weights

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from .dense import mlp
-from .layers import ScaledAutoEncoder, Scaler
+from .layers import ScaledAutoEncoder, scaled_input
 
 LOG_VAR_BOUNDS = (-10.0, 10.0)
 """The log-variance is clamped to this range: ``exp`` of it can neither overflow nor vanish."""
@@ -73,7 +73,8 @@ class DenseVAE(ScaledAutoEncoder):
     Parameters
     ----------
     n_features, n_components, hidden_layer_sizes, activation, output_activation, scaler
-        As for :class:`~aekit.nn.dense.DenseAutoEncoder`; the decoder mirrors the trunk.
+        As for :class:`~aekit.nn.dense.DenseAutoEncoder` (a table's scaler module
+        included); the decoder mirrors the trunk.
     """
 
     def __init__(
@@ -86,7 +87,9 @@ class DenseVAE(ScaledAutoEncoder):
         scaler: str | None = "standard",
     ):
         super().__init__()
-        sizes = [n_features, *hidden_layer_sizes, n_components]
-        self.scaler = Scaler(n_features, scaler)
-        self.encoder = GaussianEncoder(n_features, n_components, hidden_layer_sizes, activation)
-        self.decoder = mlp(sizes[::-1], activation, output_activation)
+        self.scaler, n_in, n_out, first = scaled_input(n_features, scaler)
+        self.encoder = GaussianEncoder(n_in, n_components, hidden_layer_sizes, activation)
+        if first is not None:  # a table's categories, expanded per batch (nn.tabular)
+            self.encoder.trunk.insert(0, first)
+        self.decoder = mlp([n_components, *hidden_layer_sizes[::-1], n_out], activation,
+                           output_activation)

@@ -1,0 +1,227 @@
+"""Tables (pandas DataFrames) to the float rows a model takes, and back.
+
+A table's columns are described once, when a model is fitted, as plain JSON
+(:func:`describe_columns`): each column's name, kind (``"numeric"`` or ``"categorical"``),
+dtype and, for a categorical column, its categories in a fixed order. With that description
+
+- :func:`encode_table` turns any table with those columns into *coded rows*: one float
+  column per table column, numbers as they are and each category as its index in the
+  description (``-1`` for a category the description does not know, such as a service
+  first seen after fitting);
+- :func:`decode_table` turns coded rows back into a DataFrame with the original columns,
+  dtypes and category values.
+
+Booleans are categories (``False``, ``True``); a missing category (``None``, ``NaN``,
+``pd.NA``) is a category of its own when the fitted table had one. Missing numbers stay
+``NaN`` here: what to do with them is the estimator's ``missing`` parameter.
+
+pandas is imported only when a table is given, so arrays never pay for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from .._checks import format_indices
+
+__all__ = ["MISSING", "decode_table", "describe_columns", "encode_table", "is_table"]
+
+MISSING = None
+"""How a missing category is written in a column description (JSON ``null``)."""
+
+
+def is_table(X) -> bool:
+    """Whether ``X`` is a pandas DataFrame (checked without importing pandas)."""
+    return type(X).__module__.split(".")[0] == "pandas" and hasattr(X, "columns") \
+        and hasattr(X, "dtypes")
+
+
+def _kind(name, dtype) -> str:
+    import pandas as pd
+
+    api = pd.api.types
+    if api.is_bool_dtype(dtype):
+        return "categorical"
+    if api.is_numeric_dtype(dtype) and not api.is_complex_dtype(dtype):
+        return "numeric"
+    if isinstance(dtype, pd.CategoricalDtype) or api.is_string_dtype(dtype) \
+            or api.is_object_dtype(dtype):
+        return "categorical"
+    raise ValueError(
+        f"column {name!r} holds {dtype} values, which aekit can neither scale nor treat as "
+        "categories; convert it to numbers (e.g. a timestamp's .astype('int64') or its "
+        "parts) or to strings, or drop it"
+    )
+
+
+def _json_value(value):
+    """A category as a JSON value: numbers and booleans as they are, others as strings."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value)
+    return value if isinstance(value, str) else str(value)
+
+
+def _sorted_values(values) -> list:
+    try:
+        return sorted(values)
+    except TypeError:  # mixed types (1 and "a"): by type name, then by value as text
+        return sorted(values, key=lambda v: (type(v).__name__, str(v)))
+
+
+def describe_columns(frame) -> list[dict]:
+    """The JSON description of a table's columns that a fitted model keeps.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+
+    Returns
+    -------
+    columns : list of dict
+        One per column, in order: ``name``, ``kind`` (``"numeric"`` or
+        ``"categorical"``), ``dtype`` (as pandas names it); for categorical columns also
+        ``categories`` (a categorical dtype's own order, else the sorted values seen, with
+        ``None`` last when values are missing) and ``ordered``.
+
+    Raises
+    ------
+    ValueError
+        For a column of a type that is neither numbers nor categories (dates, complex...),
+        naming the column.
+    """
+    import pandas as pd
+
+    columns = []
+    for name in frame.columns:
+        series = frame[name]
+        kind = _kind(name, series.dtype)
+        entry = {"name": str(name), "kind": kind, "dtype": str(series.dtype)}
+        if kind == "categorical":
+            present = series[series.notna()]
+            if isinstance(series.dtype, pd.CategoricalDtype):
+                values = list(series.dtype.categories)
+                entry["ordered"] = bool(series.dtype.ordered)
+            else:
+                values = _sorted_values(pd.unique(present.to_numpy(dtype=object)))
+                entry["ordered"] = False
+            categories = [_json_value(v) for v in values]
+            if len(present) < len(series):
+                categories.append(MISSING)
+            entry["categories"] = categories
+        columns.append(entry)
+    return columns
+
+
+def encode_table(frame, columns: Sequence[dict], *, dtype=None) -> np.ndarray:
+    """Coded rows of ``frame``: numbers as they are (``NaN`` where missing), categories as
+    their index in ``columns`` (``-1`` for a category it does not know).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        With the columns of ``columns``, in that order (the caller matches them).
+    columns : list of dict
+        From :func:`describe_columns`.
+    dtype : numpy dtype, optional
+        Default: float32 when every numeric column is float32, else float64.
+
+    Returns
+    -------
+    rows : ndarray of shape (n_samples, len(columns))
+    """
+    import pandas as pd
+
+    if dtype is None:
+        numeric = [c for c in columns if c["kind"] == "numeric"]
+        dtype = np.float32 if numeric and all(c["dtype"] == "float32" for c in numeric) \
+            else np.float64
+    out = np.empty((len(frame), len(columns)), dtype=dtype)
+    for j, col in enumerate(columns):
+        series = frame.iloc[:, j]
+        if col["kind"] == "numeric":
+            try:
+                out[:, j] = series.to_numpy(dtype=np.float64, na_value=np.nan)
+            except (TypeError, ValueError):
+                raise ValueError(_not_numbers(series, col["name"])) from None
+            continue
+        known = [v for v in col["categories"] if v is not MISSING]
+        values = series.to_numpy(dtype=object)
+        missing = np.asarray(series.isna())
+        codes = pd.Index(known, dtype=object).get_indexer(values)
+        if MISSING in col["categories"]:
+            codes[missing] = col["categories"].index(MISSING)
+        else:
+            codes[missing] = -1
+        out[:, j] = codes
+    return out
+
+
+def _not_numbers(series, name) -> str:
+    import pandas as pd
+
+    bad = pd.to_numeric(series, errors="coerce").isna() & series.notna()
+    rows = list(series.index[np.asarray(bad)])
+    return (f"column {name!r} was numeric when the model was fitted but holds values that are "
+            f"not numbers in row(s) {format_indices(rows)} (e.g. {series[bad].iloc[0]!r})")
+
+
+def decode_table(rows: np.ndarray, columns: Sequence[dict], index=None):
+    """A DataFrame from coded rows: the columns, dtypes and categories of ``columns``.
+
+    Integer columns are rounded; a category index outside the known ones gives a missing
+    value.
+
+    Parameters
+    ----------
+    rows : ndarray of shape (n_samples, len(columns))
+    columns : list of dict
+        From :func:`describe_columns`.
+    index : pandas Index or array-like, optional
+        The rows' index (e.g. the input's, for a reconstruction).
+
+    Returns
+    -------
+    frame : pandas.DataFrame
+    """
+    import pandas as pd
+
+    data = {}
+    for j, col in enumerate(columns):
+        values = rows[:, j]
+        dtype = pd.api.types.pandas_dtype(col["dtype"])
+        if col["kind"] == "numeric":
+            if pd.api.types.is_integer_dtype(dtype):
+                info = np.iinfo(dtype.numpy_dtype if hasattr(dtype, "numpy_dtype") else dtype)
+                values = np.clip(np.rint(values), info.min, info.max)
+            data[col["name"]] = _as_dtype(values, dtype)
+            continue
+        cats = col["categories"]
+        codes = np.asarray(values, dtype=np.int64)
+        codes[(codes < 0) | (codes >= len(cats))] = -1
+        if isinstance(dtype, pd.CategoricalDtype):
+            known = [v for v in cats if v is not MISSING]
+            missing = cats.index(MISSING) if MISSING in cats else -2
+            codes[codes == missing] = -1
+            data[col["name"]] = pd.Categorical.from_codes(
+                codes, categories=known, ordered=col.get("ordered", False))
+            continue
+        table = np.array(list(cats) + [None], dtype=object)  # -1 -> the trailing None
+        decoded = table[codes]
+        if dtype == np.bool_ and any(v is None for v in decoded):
+            dtype = pd.BooleanDtype()  # a missing flag cannot be a numpy bool
+        data[col["name"]] = _as_dtype(decoded, dtype)
+    return pd.DataFrame(data, index=index)
+
+
+def _as_dtype(values: np.ndarray, dtype):
+    import pandas as pd
+
+    if isinstance(dtype, np.dtype):
+        return values if dtype == np.object_ else values.astype(dtype)
+    return pd.array(values, dtype=dtype)

@@ -1,0 +1,214 @@
+"""How an estimator's fit survives faults: fits that change nothing unless they succeed,
+and checkpoints a fit resumes from.
+
+:func:`fit_atomically` runs a fit on a working copy and hands its fitted attributes over
+only at the end, so a fit that fails (bad data, divergence, Ctrl-C) leaves the estimator as
+it was.
+
+A fit with ``checkpoint_dir`` writes a checkpoint after every epoch of its main loop
+(:class:`aekit.callbacks.Checkpoint`): the loop state, plus what is needed around the loop,
+the *context*: the fit's fingerprint (class, parameters, data), the NumPy RNG state the fit
+started from (it decides the hold-out, the restarts' seeds and the shuffles of a stream),
+the restart under way with its pretraining history, and the best finished restart.
+
+``fit(X, resume=True)`` reads it back: a checkpoint of the same fingerprint continues from
+its last finished epoch and ends exactly where an uninterrupted fit ends (same seed, same
+device: every random draw comes from restored RNG states); another fit's checkpoint is a
+ValueError that names what differs; no checkpoint starts afresh.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import numbers
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .._io import jsonable
+from ..callbacks import read_checkpoint, remove_checkpoint
+
+
+class RestartDivergedWarning(UserWarning):
+    """One of ``n_init`` restarts diverged and was skipped; the fit kept the others."""
+
+
+def fitted_attributes(estimator) -> list[str]:
+    """Names of ``estimator``'s fitted attributes (scikit-learn's convention: a trailing
+    underscore)."""
+    return [k for k in vars(estimator) if k.endswith("_") and not k.startswith("__")]
+
+
+def fit_atomically(estimator, fit, *args, **kwargs):
+    """Run ``fit(work, *args, **kwargs)`` on a working copy of ``estimator`` and give
+    ``estimator`` the copy's fitted attributes only when it returns.
+
+    A fit that raises (bad data, divergence, Ctrl-C) therefore leaves a fitted estimator
+    exactly as it was and a fresh one unfitted. The copy is shallow: parameters (a
+    RandomState given as ``random_state``) are shared, as in a plain fit. A
+    :class:`~aekit.training.FitInterrupted` goes on with the copy's partial fit as its
+    ``estimator`` (set by the fit).
+    """
+    work = copy.copy(estimator)
+    for key in fitted_attributes(work):
+        delattr(work, key)
+    fit(work, *args, **kwargs)
+    for key in fitted_attributes(estimator):
+        delattr(estimator, key)
+    for key in fitted_attributes(work):
+        setattr(estimator, key, getattr(work, key))
+    return estimator
+
+
+IGNORED = ("verbose", "log_dir", "checkpoint_dir")
+"""Parameters that do not change what a fit computes, left out of its fingerprint."""
+
+
+def array_fingerprint(X: np.ndarray) -> dict:
+    """Shape, dtype and SHA-256 of the rows a fit is given."""
+    X = np.ascontiguousarray(X)
+    return {"shape": list(X.shape), "dtype": str(X.dtype),
+            "sha256": hashlib.sha256(memoryview(X).cast("B")).hexdigest()}
+
+
+def stream_fingerprint(source) -> dict:
+    """Rows, shape and the stamp (size, modification time, inode) of every file of a
+    :class:`~aekit.data.files.RowSource`: reading them all again would cost a pass."""
+    return {"rows": source.n_rows, "sample_shape": list(source.sample_shape),
+            "files": source.stamps()}
+
+
+def fingerprint(estimator, data: dict) -> dict:
+    """What a checkpoint must share with a fit to be resumed by it (JSON types)."""
+    params = {k: v for k, v in estimator.get_params(deep=False).items() if k not in IGNORED}
+    if not isinstance(params.get("random_state"), numbers.Integral):
+        params["random_state"] = None  # unseeded: the checkpoint's RNG state decides
+    found = {"class": type(estimator).__name__, "params": jsonable(params), "data": data,
+             "device": estimator.device_.type}
+    return json.loads(json.dumps(found))
+
+
+def _differences(saved, current: dict) -> list[str]:
+    if not isinstance(saved, dict):
+        return ["it has no fingerprint"]
+    out = []
+    for part in ("class", "device", "data"):
+        if saved.get(part) != current[part]:
+            out.append("the data" if part == "data" else f"{part} {saved.get(part)!r}")
+    params = saved.get("params") if isinstance(saved.get("params"), dict) else {}
+    for key, value in current["params"].items():
+        if params.get(key, "<absent>") != value:
+            out.append(f"{key}={params.get(key, '<absent>')!r} (now {value!r})")
+    return out
+
+
+def _rng_to_json(state) -> list:
+    name, keys, pos, has_gauss, cached = state
+    return [name, np.asarray(keys).tolist(), int(pos), int(has_gauss), float(cached)]
+
+
+def _rng_from_json(saved) -> np.random.RandomState:
+    name, keys, pos, has_gauss, cached = saved
+    rng = np.random.RandomState()
+    rng.set_state((name, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached))
+    return rng
+
+
+@dataclass
+class ResumePoint:
+    """Where a resumed fit starts: restart ``restart``, its loop state after its last
+    finished epoch, its pretraining history, and the best finished restart before it
+    (``best``: ``history``, ``score``, ``state`` (module tensors)) if any."""
+
+    restart: int
+    loop_meta: dict
+    loop_tensors: dict
+    pretrain_history: list
+    best: dict | None
+
+
+class FitCheckpoints:
+    """The checkpointing of one fit: its fingerprint, RNG state and resume point.
+
+    Made by :meth:`start`; the estimator asks it for the :meth:`context` each checkpoint
+    carries besides the loop state.
+    """
+
+    def __init__(self, directory, fingerprint: dict, rng_state: list):
+        self.directory = Path(directory)
+        self.fingerprint = fingerprint
+        self.rng_state = rng_state
+        self.point: ResumePoint | None = None
+
+    @classmethod
+    def start(cls, estimator, data: dict, rng: np.random.RandomState, resume: bool):
+        """``(checkpoints or None, rng)`` for a fit of ``estimator`` on ``data`` (a
+        fingerprint of :func:`array_fingerprint` or :func:`stream_fingerprint`).
+
+        ``rng`` is the fit's NumPy RNG before any draw; resuming returns one in the
+        checkpoint's saved state instead. A fresh fit removes a checkpoint left in the
+        directory, so it can never be resumed by mistake later.
+        """
+        directory = estimator.checkpoint_dir
+        if directory is None:
+            if resume:
+                raise ValueError("fit(resume=True) needs checkpoint_dir: the directory the "
+                                 "interrupted fit wrote its checkpoints to")
+            return None, rng
+        current = fingerprint(estimator, data)
+        found = read_checkpoint(directory) if resume else None
+        if found is None:
+            remove_checkpoint(directory)  # rank 0 only
+            return cls(directory, current, _rng_to_json(rng.get_state())), rng
+        meta, tensors = found
+        where = os.path.join(os.fspath(directory), "checkpoint.json")
+        differs = _differences(meta.get("fingerprint"), current)
+        if differs:
+            raise ValueError(
+                f"{where} is the checkpoint of another fit (it differs in "
+                f"{', '.join(differs)}); resume with the same parameters and data, or fit "
+                "without resume to start afresh (the checkpoint is then replaced)"
+            )
+        try:
+            rng = _rng_from_json(meta["rng"])
+            point = ResumePoint(
+                restart=int(meta["restart"]), loop_meta=meta["loop"],
+                loop_tensors={k: v for k, v in tensors.items() if not k.startswith("restart.")},
+                pretrain_history=list(meta["pretrain_history"]),
+                best=None if meta["best"] is None else {
+                    "history": meta["best"]["history"], "score": float(meta["best"]["score"]),
+                    "state": {k[len("restart."):]: v for k, v in tensors.items()
+                              if k.startswith("restart.")}},
+            )
+        except (KeyError, TypeError, ValueError) as err:
+            raise ValueError(f"{where} is damaged ({type(err).__name__}: {err}); fit "
+                             "without resume to start afresh") from None
+        if not 0 <= point.restart < estimator.n_init:
+            raise ValueError(f"{where}: field 'restart' is {point.restart}, not a restart of "
+                             f"n_init={estimator.n_init}")
+        checkpoints = cls(directory, current, meta["rng"])
+        checkpoints.point = point
+        return checkpoints, rng
+
+    def context(self, restart: int, pretrain_history: list, best: dict | None):
+        """``(JSON fields, tensors)`` written with each checkpoint of restart ``restart``."""
+        meta = {"fingerprint": self.fingerprint, "rng": self.rng_state, "restart": restart,
+                "pretrain_history": pretrain_history,
+                "best": None if best is None else {"history": best["history"],
+                                                   "score": best["score"]}}
+        tensors = {} if best is None else {
+            f"restart.{k}": v for k, v in best["module"].state_dict().items()}
+        return meta, tensors
+
+    def resume_point(self, restart: int) -> ResumePoint | None:
+        """The saved point if the fit resumes within restart ``restart``, else None."""
+        return self.point if self.point is not None and self.point.restart == restart else None
+
+    @property
+    def first_restart(self) -> int:
+        return self.point.restart if self.point is not None else 0
+

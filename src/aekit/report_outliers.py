@@ -1,0 +1,193 @@
+"""One self-contained HTML page about a fitted anomaly detector on a set of rows.
+
+Its sections, one function each: the summary cards, the score histogram with the
+threshold, the top anomalies with the columns that make them anomalous, and, when labels are
+given, ROC and precision-recall curves with the classic detectors' ROC-AUC side by side
+(:mod:`aekit.outliers`), then the training curve and the parameters. The page is built like
+:mod:`aekit.report`'s (inline stylesheet, base64 images: it opens offline). ``aekit detect``
+writes it into the run directory.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import plotting, plotting_outliers
+from ._io import atomic_write
+from .outliers import BASELINES, baseline_scores, detection_metrics
+
+# The page and its parts are aekit.report's, so both kinds of report look alike.
+from .report import _e, _figure_html, _fmt, _params_table, page
+
+BASELINE_ROWS = 20_000
+"""The baselines are fitted and scored on at most this many rows (a random sample)."""
+
+TOP_ROWS = 20
+
+
+@dataclass
+class _Scored:
+    """What every section reads: the rows' scores, verdicts, names and labels."""
+
+    scores: np.ndarray  # anomaly scores, higher = more anomalous
+    flagged: np.ndarray  # bool
+    threshold: float
+    row_labels: np.ndarray  # object
+    anomaly: np.ndarray | None  # bool, or None without labels
+
+
+def _cards(det, s: _Scored, n_features: int, baselines: dict | None) -> str:
+    cards = [
+        ("Rows scored", f"{len(s.scores):,}", f"{n_features} columns"),
+        ("Flagged", f"{int(s.flagged.sum()):,}", f"{s.flagged.mean():.1%} of the rows"),
+        ("Threshold", _fmt(s.threshold, 3), "contamination=" + _e(det.contamination)),
+    ]
+    if baselines:
+        ours = baselines["aekit"]["roc_auc"]
+        best = max((v["roc_auc"], k) for k, v in baselines.items() if k != "aekit")
+        tone = "good" if ours >= best[0] else "bad"
+        cards.append(("ROC-AUC", f'<span class="{tone}">{_fmt(ours, 3)}</span>',
+                      f"best baseline: {best[1]} {_fmt(best[0], 3)}"))
+    return '<div class="cards">' + "".join(
+        f'<div class="card"><div class="label">{_e(a)}</div><div class="value">{b}</div>'
+        f'<div class="note">{_e(c)}</div></div>' for a, b, c in cards) + "</div>"
+
+
+def _histogram_section(s: _Scored) -> str:
+    caption = ("Each row's anomaly score: the members' average of the reconstruction error "
+               "plus the code-space distance, both as robust z-scores against the training "
+               "rows (0 is a typical training row). The dashed line is the threshold; rows "
+               "right of it are flagged." + (" Known anomalies in red." if s.anomaly is not None
+                                             else ""))
+    return _figure_html(lambda: plotting_outliers.score_histogram(s.scores, s.threshold,
+                                                                  s.anomaly),
+                        caption, "anomaly score histogram")
+
+
+def _top_section(det, X, s: _Scored) -> str:
+    """The most anomalous rows: score, label and top columns, and a heat map of shares."""
+    top = np.argsort(-s.scores, kind="stable")[:TOP_ROWS]
+    rows = X.iloc[top] if hasattr(X, "iloc") else np.asarray(X)[top]
+    part = det.feature_scores(rows)
+    shares = part / np.maximum(part.sum(1, keepdims=True), 1e-300)
+    names = det._feature_names()
+    values = np.asarray(rows, dtype=object)
+    head = ('<table><tr><th>row</th><th class="num">anomaly score</th><th>flagged</th>'
+            + ("<th>label</th>" if s.anomaly is not None else "")
+            + "<th>top columns (value, share of the error)</th></tr>")
+    body = []
+    for r, i in enumerate(top):
+        order = np.argsort(-shares[r], kind="stable")[:3]
+        cols = "; ".join(f"<b>{_e(names[j])}</b> = {_e(_fmt(values[r, j], 4))} "
+                         f"({shares[r, j]:.0%})" for j in order)
+        label = ("" if s.anomaly is None else
+                 f"<td>{'anomaly' if s.anomaly[i] else 'normal'}</td>")
+        body.append(f"<tr><td>{_e(s.row_labels[i])}</td><td class=\"num\">"
+                    f"{_fmt(float(s.scores[i]), 4)}</td><td>{'yes' if s.flagged[i] else 'no'}"
+                    f"</td>{label}<td>{cols}</td></tr>")
+    caption = ("The top anomalies' share of their reconstruction error per column: the "
+               "columns to look at first. (The code-space term of the score has no "
+               "per-column split.)")
+    figure = _figure_html(lambda: plotting_outliers.contributions(
+        shares, s.row_labels[top], names), caption, "per-column contributions")
+    return (f"<p class=\"sub\">The {len(top)} highest anomaly scores, with the 3 columns "
+            f"that contribute most to each row's reconstruction error.</p>{head}"
+            f"{''.join(body)}</table>{figure}")
+
+
+def _baselines(X, anomaly, scores, random_state=0) -> tuple[dict, dict, np.ndarray]:
+    """``(metrics, scores, rows)`` of aekit and the baselines on (a sample of) the rows."""
+    n = len(anomaly)
+    rows = np.arange(n)
+    if n > BASELINE_ROWS:
+        rows = np.sort(np.random.default_rng(random_state).choice(n, BASELINE_ROWS,
+                                                                 replace=False))
+    A = X.iloc[rows] if hasattr(X, "iloc") else np.asarray(X)[rows]
+    all_scores = {"aekit": scores[rows]}
+    for name in BASELINES:  # a table's text columns one-hot: the baselines take numbers
+        all_scores[name] = baseline_scores(name, A, A, random_state=random_state)
+    metrics = {k: detection_metrics(anomaly[rows], v) for k, v in all_scores.items()}
+    return metrics, all_scores, rows
+
+
+def _labels_section(s: _Scored, metrics: dict, all_scores: dict, rows: np.ndarray) -> str:
+    anomaly = s.anomaly[rows]
+    sample = (f" on a random sample of {len(rows):,} rows" if len(rows) < len(s.anomaly)
+              else "")
+    table = ['<table><tr><th>detector</th><th class="num">ROC-AUC</th>'
+             '<th class="num">average precision</th></tr>']
+    best = max(v["roc_auc"] for v in metrics.values())
+    for name, m in metrics.items():
+        cls = " best" if m["roc_auc"] == best else ""
+        table.append(f"<tr><td>{_e(name)}</td><td class=\"num{cls}\">{_fmt(m['roc_auc'], 4)}"
+                     f"</td><td class=\"num\">{_fmt(m['average_precision'], 4)}</td></tr>")
+    table.append("</table>")
+    caption = ("ROC (left) and precision-recall (right) of each detector's scores against the "
+               "labels; the dotted lines are chance.")
+    figure = _figure_html(lambda: plotting_outliers.roc_pr_curves(anomaly, all_scores),
+                          caption, "ROC and precision-recall curves")
+    return (f"<p class=\"sub\">{int(anomaly.sum()):,} labelled anomalies among "
+            f"{len(anomaly):,} rows{sample}. The labels were not used in fitting; every "
+            "detector is fitted and scored on the same rows with its defaults: "
+            "IsolationForest (iforest), LocalOutlierFactor(novelty=True) and PCA "
+            "reconstruction error on standardised columns (text columns one-hot).</p>"
+            f"{''.join(table)}{figure}")
+
+
+def build_detector_report(detector, X, *, anomaly=None, title=None, row_labels=None,
+                          run_info: dict | None = None) -> str:
+    """The report of a fitted :class:`~aekit.OutlierDetector` on rows ``X``, as HTML.
+
+    Parameters
+    ----------
+    detector : fitted OutlierDetector
+    X : array-like of shape (n_samples, n_features)
+        The rows to report on (e.g. the training rows).
+    anomaly : array-like of bool, optional
+        Known labels (True: anomaly; see :func:`aekit.outliers.anomaly_labels`): adds ROC
+        and precision-recall curves and the baselines' ROC-AUC.
+    title : str, optional
+    row_labels : sequence, optional
+        A name for each row (default: a DataFrame's index, else 0, 1, 2, ...).
+    run_info : dict, optional
+        Extra "Fitted" rows.
+    """
+    scores = -detector.score_samples(X)
+    if row_labels is None:
+        row_labels = X.index if hasattr(X, "index") else np.arange(len(scores))
+    s = _Scored(scores, scores > detector.threshold_, float(detector.threshold_),
+                np.asarray(row_labels, dtype=object),
+                None if anomaly is None else np.asarray(anomaly, dtype=bool))
+    labelled = s.anomaly is not None and 0 < s.anomaly.sum() < len(s.anomaly)
+    metrics = None
+    sections = [("scores", "Anomaly scores", _histogram_section(s)),
+                ("top", "Top anomalies", _top_section(detector, X, s))]
+    if labelled:
+        metrics, all_scores, rows = _baselines(X, s.anomaly, scores)
+        sections.append(("labels", "Against the labels",
+                         _labels_section(s, metrics, all_scores, rows)))
+    history = detector.history_
+    sections.append(("training", "Training", _figure_html(
+        lambda: plotting.loss_curves(history), "Mean training loss of the members per epoch "
+        "(scaled units; each member's trimmed rows left out).", "loss curves")))
+    fitted = {"n_features_in_": detector.n_features_in_, "members": detector.n_estimators,
+              "rows per member (n_reference_)": detector.n_reference_,
+              "code size (n_components_)": detector.n_components_,
+              "hidden_layer_sizes_": detector.hidden_layer_sizes_,
+              "epochs (n_iter_)": detector.n_iter_, "threshold_": _fmt(s.threshold, 4),
+              "fit seconds": _fmt(getattr(detector, "fit_seconds_", None), 3),
+              **(run_info or {})}
+    sections.append(("parameters", "Parameters", _params_table(detector, fitted)))
+    title = title or f"{type(detector).__name__} on {len(scores):,} rows"
+    shapes = (f"{len(scores):,} rows, {detector.n_features_in_} columns"
+              + (", labelled" if labelled else ""))
+    return page(title, shapes, _cards(detector, s, detector.n_features_in_, metrics), sections)
+
+
+def write_detector_report(detector, X, out: str | os.PathLike, **kwargs) -> Path:
+    """Write :func:`build_detector_report` to ``out`` atomically; returns the path."""
+    return atomic_write(Path(out), build_detector_report(detector, X, **kwargs))

@@ -1,0 +1,87 @@
+"""ONNX export: the graphs give what transform / inverse_transform / predict_proba give."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+import aekit
+from aekit import AutoEncoder, EncoderClassifier, VariationalAutoEncoder
+from aekit.cli import app
+from aekit.export import export_onnx
+
+ort = pytest.importorskip("onnxruntime", reason="onnxruntime is not installed (aekit[onnx])")
+onnx = pytest.importorskip("onnx", reason="onnx is not installed (aekit[onnx])")
+
+
+def _run(path, name, X):
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return session.run(None, {name: np.asarray(X, dtype=np.float32)})[0]
+
+
+def _check(paths, est, X):
+    Z = _run(paths["encoder"], "x", X.reshape(len(X), -1))
+    np.testing.assert_allclose(Z, est.transform(X), atol=1e-4, rtol=0)
+    X_hat = _run(paths["decoder"], "z", Z)
+    expected = est.inverse_transform(Z).reshape(len(Z), -1)
+    np.testing.assert_allclose(X_hat, expected, atol=1e-4, rtol=0)
+    assert Z.shape == (len(X), est.n_components)  # any number of rows, not the trace's 2
+
+
+@pytest.mark.parametrize("kw", [
+    dict(scaler="standard"),
+    dict(scaler="minmax", tied=True),
+    dict(scaler="sample"),
+    dict(scaler=None, hidden_layer_sizes=()),
+])
+def test_dense_autoencoders_match_in_onnxruntime(digits, tmp_path, kw):
+    X_train, X_test, _, _ = digits
+    est = AutoEncoder(3, max_epochs=3, random_state=0, **kw).fit(X_train)
+    _check(export_onnx(est, tmp_path), est, X_test)
+
+
+def test_conv_autoencoder_on_images_matches(digits, tmp_path):
+    X_train, X_test, _, _ = digits
+    images = X_train.reshape(-1, 8, 8)
+    est = AutoEncoder(4, architecture="conv", hidden_layer_sizes=(8, 16), max_epochs=2,
+                      random_state=0).fit(images)
+    _check(export_onnx(est, tmp_path), est, X_test.reshape(-1, 8, 8))
+
+
+def test_vae_exports_its_mean_encoder(digits, tmp_path):
+    X_train, X_test, _, _ = digits
+    est = VariationalAutoEncoder(2, max_epochs=3, random_state=0).fit(X_train)
+    _check(export_onnx(est, tmp_path), est, X_test)
+
+
+def test_classifier_exports_its_probabilities(digits, tmp_path):
+    X_train, X_test, y_train, _ = digits
+    ae = AutoEncoder(4, hidden_layer_sizes=(16,), max_epochs=2, random_state=0)
+    clf = EncoderClassifier(ae, max_epochs=3, random_state=0).fit(X_train, y_train)
+    paths = export_onnx(clf, tmp_path)
+    np.testing.assert_allclose(_run(paths["classifier"], "x", X_test),
+                               clf.predict_proba(X_test), atol=1e-4, rtol=0)
+    meta = {p.key: p.value for p in onnx.load(str(paths["classifier"])).metadata_props}
+    assert meta["classes"] == "[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]"
+
+
+@pytest.mark.parametrize("architecture", ["dense", "conv"])
+def test_aekit_export_writes_graphs_that_match_the_saved_model(digits, tmp_path, architecture):
+    X_train, X_test, _, _ = digits
+    run = tmp_path / "run"
+    result = CliRunner().invoke(app, [
+        "train", "--data", "digits", "--components", "3", "--hidden", "8,16"
+        if architecture == "conv" else "16", "--architecture", architecture, "--epochs", "2",
+        "--seed", "0", "--device", "cpu", "--out", str(run)])
+    assert result.exit_code == 0, result.output
+    result = CliRunner().invoke(app, ["export", str(run), "--out", str(tmp_path / "onnx")])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "onnx").iterdir()) == ["decoder.onnx",
+                                                                     "encoder.onnx"]
+    est = aekit.load(run)
+    _check({"encoder": tmp_path / "onnx" / "encoder.onnx",
+            "decoder": tmp_path / "onnx" / "decoder.onnx"}, est, X_test)
+    meta = {p.key: p.value
+            for p in onnx.load(str(tmp_path / "onnx" / "encoder.onnx")).metadata_props}
+    assert meta["n_features_in"] == "64" and meta["n_components"] == "3"

@@ -1,0 +1,362 @@
+"""Faults: checkpoints and resume, Ctrl-C / SIGTERM, failed fits that change nothing,
+divergence after the last step, values beyond float32, files that change under a stream."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.validation import check_is_fitted
+
+import aekit
+from aekit import AutoEncoder, EncoderClassifier, VariationalAutoEncoder, callbacks
+from aekit.estimators import _base
+from aekit.training import FitInterrupted, TrainingDivergedError, fit_loop, init_state
+
+from conftest import tiny_problem
+
+
+@pytest.fixture(scope="module")
+def rows(digits):
+    X_train, X_test, _, _ = digits
+    return X_train[:400], X_test
+
+
+class Crash(Exception):
+    """Stands in for a process killed right after a checkpoint was written."""
+
+
+def crash_after(monkeypatch, n: int):
+    """Make the ``n``-th checkpoint written be the last: the fit then dies."""
+    real = callbacks.Checkpoint.on_epoch_end
+    count = {"n": 0}
+
+    def on_epoch_end(self, state, record):
+        real(self, state, record)
+        count["n"] += 1
+        if count["n"] == n:
+            self.wait()
+            raise Crash
+
+    monkeypatch.setattr(callbacks.Checkpoint, "on_epoch_end", on_epoch_end)
+
+
+def crash_fit(est, X, n: int) -> None:
+    """``est.fit(X)``, dying right after its ``n``-th checkpoint."""
+    with pytest.MonkeyPatch.context() as m:
+        crash_after(m, n)
+        with pytest.raises(Crash):
+            est.fit(X)
+
+
+def same_fit(a, b, X):
+    """Same number of epochs, same history (but the timings), same codes bit for bit."""
+    def strip(history):
+        return [{k: v for k, v in r.items() if k != "seconds"} for r in history]
+
+    assert a.n_iter_ == b.n_iter_
+    assert strip(a.history_) == strip(b.history_)
+    np.testing.assert_array_equal(a.transform(X), b.transform(X))
+
+
+# --------------------------------------------------------------------------- resume
+RESUME_CASES = {
+    "plain": (AutoEncoder, dict(hidden_layer_sizes=(16,), max_epochs=6)),
+    "restarts, early stopping, noise, dropout": (AutoEncoder, dict(
+        hidden_layer_sizes=(16,), max_epochs=30, patience=2, tol=0.05, n_init=3,
+        noise="gaussian", dropout=0.1)),
+    "greedy pretraining, sgd": (AutoEncoder, dict(
+        hidden_layer_sizes=(16, 8), max_epochs=4, pretrain="greedy", pretrain_epochs=2,
+        optimizer="sgd")),
+    "vae with kl warm-up": (VariationalAutoEncoder, dict(
+        hidden_layer_sizes=(16,), max_epochs=5, kl_warmup_epochs=3)),
+}
+
+
+@pytest.mark.parametrize("case", RESUME_CASES)
+@pytest.mark.parametrize("crash_at", [1, 4])
+def test_a_resumed_fit_ends_exactly_where_an_uninterrupted_one_ends(
+        tmp_path, rows, case, crash_at):
+    X, X_test = rows
+    cls, kw = RESUME_CASES[case]
+    reference = cls(2, random_state=0, device="cpu", **kw).fit(X)
+    est = cls(2, random_state=0, device="cpu", checkpoint_dir=tmp_path, **kw)
+    crash_fit(est, X, crash_at)
+    with pytest.raises(NotFittedError):
+        check_is_fitted(est)  # the crashed fit left nothing behind
+    assert (tmp_path / "checkpoint.json").is_file()
+    est.fit(X, resume=True)
+    same_fit(est, reference, X_test)
+
+
+def test_a_streamed_fit_resumes_exactly(tmp_path, rows):
+    X, X_test = rows
+    path = tmp_path / "rows.npy"
+    np.save(path, X.astype(np.float32))
+    kw = dict(hidden_layer_sizes=(16,), max_epochs=5, chunk_rows=100, random_state=0,
+              device="cpu")
+    reference = AutoEncoder(2, **kw).fit(path)
+    est = AutoEncoder(2, checkpoint_dir=tmp_path / "ck", **kw)
+    crash_fit(est, path, 2)
+    est.fit(path, resume=True)
+    same_fit(est, reference, X_test)
+
+
+def test_an_unseeded_fit_resumes_with_its_own_random_draws(tmp_path, rows):
+    X, X_test = rows
+    est = AutoEncoder(2, hidden_layer_sizes=(16,), max_epochs=4, device="cpu",
+                      checkpoint_dir=tmp_path)
+    crash_fit(est, X, 2)
+    saved = json.loads((tmp_path / "checkpoint.json").read_text())
+    est.fit(X, resume=True)
+    assert est.n_iter_ == 4
+    records = [{k: v for k, v in r.items() if k != "seconds"} for r in est.history_[:2]]
+    assert records == [{k: v for k, v in r.items() if k != "seconds"}
+                       for r in saved["loop"]["history"]]
+
+
+def test_resume_refuses_another_fits_checkpoint(tmp_path, rows):
+    X, _ = rows
+    kw = dict(hidden_layer_sizes=(16,), max_epochs=4, random_state=0, device="cpu",
+              checkpoint_dir=tmp_path)
+    crash_fit(AutoEncoder(2, **kw), X, 1)
+    with pytest.raises(ValueError, match=r"another fit.*n_components=2 \(now 3\)"):
+        AutoEncoder(3, **kw).fit(X, resume=True)
+    with pytest.raises(ValueError, match="another fit.*the data"):
+        AutoEncoder(2, **kw).fit(X[:-1], resume=True)
+    # verbose and where logs go do not change what is computed
+    AutoEncoder(2, **{**kw, "verbose": 0}).fit(X, resume=True)
+
+
+def test_resume_without_a_checkpoint_starts_afresh(tmp_path, rows):
+    X, X_test = rows
+    kw = dict(hidden_layer_sizes=(16,), max_epochs=3, random_state=0, device="cpu")
+    fresh = AutoEncoder(2, checkpoint_dir=tmp_path / "none", **kw).fit(X, resume=True)
+    same_fit(fresh, AutoEncoder(2, **kw).fit(X), X_test)
+    with pytest.raises(ValueError, match="needs checkpoint_dir"):
+        AutoEncoder(2, **kw).fit(X, resume=True)
+
+
+def test_a_fresh_fit_replaces_a_stale_checkpoint(tmp_path, rows):
+    X, _ = rows
+    kw = dict(hidden_layer_sizes=(16,), max_epochs=3, random_state=0, device="cpu",
+              checkpoint_dir=tmp_path)
+    crash_fit(AutoEncoder(2, **kw), X, 1)
+    crash_fit(AutoEncoder(3, **kw), X, 1)  # no resume: the other fit's checkpoint goes
+    saved = json.loads((tmp_path / "checkpoint.json").read_text())
+    assert saved["fingerprint"]["params"]["n_components"] == 3
+    assert len(list(tmp_path.glob("checkpoint-*.safetensors"))) == 1
+
+
+def test_checkpoint_files_are_never_unpickled_and_are_checked(tmp_path, rows):
+    X, _ = rows
+    kw = dict(hidden_layer_sizes=(16,), max_epochs=3, random_state=0, device="cpu",
+              checkpoint_dir=tmp_path)
+    crash_fit(AutoEncoder(2, **kw), X, 1)
+    path = tmp_path / "checkpoint.json"
+    path.write_text(path.read_text().replace('"epoch": 1', '"epoch": 2', 1))
+    with pytest.raises(ValueError, match="modified after it was saved"):
+        AutoEncoder(2, **kw).fit(X, resume=True)
+
+
+# --------------------------------------------------------------------------- Ctrl-C
+class SignalAt(callbacks.Callback):
+    """Send this process ``signum`` at the end of epoch ``epoch``."""
+
+    def __init__(self, epoch, signum=signal.SIGINT):
+        self.epoch, self.signum = epoch, signum
+
+    def on_epoch_end(self, state, record):
+        if record["epoch"] == self.epoch and state["phase"] == "train":
+            os.kill(os.getpid(), self.signum)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_stops_at_the_end_of_the_step_and_keeps_the_best(rows, monkeypatch, signum):
+    X, X_test = rows
+    monkeypatch.setattr(_base, "loop_callbacks",
+                        lambda est, tb=None: [callbacks.EarlyStopping(100), SignalAt(3, signum)])
+    previous = AutoEncoder(2, hidden_layer_sizes=(16,), max_epochs=2, random_state=1,
+                           device="cpu").fit(X)
+    before = previous.transform(X_test)
+    est = previous.set_params(max_epochs=50, random_state=0)
+    with pytest.raises(FitInterrupted) as info:
+        est.fit(X)
+    assert info.value.signum == signum and isinstance(info.value, KeyboardInterrupt)
+    np.testing.assert_array_equal(est.transform(X_test), before)  # left as it was
+    partial = info.value.estimator
+    assert partial is not est and partial.n_iter_ == 3  # epoch 4's first step was not kept
+    kept = [r for r in partial.history_ if r.get("kept")]
+    assert len(kept) == 1 and kept[0]["val_loss"] == min(r["val_loss"] for r in partial.history_)
+    assert partial.transform(X_test).shape == (len(X_test), 2)
+    # The handlers are Python's again once fit is over.
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
+def test_a_signal_before_the_first_epoch_ends_leaves_no_partial_model(rows, monkeypatch):
+    X, _ = rows
+
+    class Early(callbacks.Callback):
+        def on_epoch_begin(self, state, epoch):
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(_base, "loop_callbacks", lambda est, tb=None: [Early()])
+    est = AutoEncoder(2, hidden_layer_sizes=(16,), max_epochs=5, device="cpu")
+    with pytest.raises(FitInterrupted) as info:
+        est.fit(X)
+    assert info.value.estimator is None
+    with pytest.raises(NotFittedError):
+        check_is_fitted(est)
+
+
+def test_the_classifier_is_interruptible_too(digits, monkeypatch):
+    X_train, X_test, y_train, _ = digits
+    from aekit.estimators import classifier
+
+    ae = AutoEncoder(3, hidden_layer_sizes=(16,), max_epochs=2, random_state=0).fit(X_train)
+    monkeypatch.setattr(classifier, "loop_callbacks", lambda est: [SignalAt(2)])
+    clf = EncoderClassifier(ae, max_epochs=20, random_state=0)
+    with pytest.raises(FitInterrupted) as info:
+        clf.fit(X_train, y_train)
+    with pytest.raises(NotFittedError):
+        check_is_fitted(clf)
+    assert info.value.estimator.n_iter_ == 2
+    assert info.value.estimator.predict(X_test).shape == (len(X_test),)
+
+
+# --------------------------------------------------------------------------- divergence
+def test_a_blow_up_in_the_last_step_raises():
+    # The loss of the last step is finite (it is taken before the step), but the step
+    # leaves NaN weights; without a hold-out no later loss would see them.
+    module, X = tiny_problem()
+    optimizer = torch.optim.SGD(module.parameters(), lr=0.01)
+    steps = {"n": 0}
+    last = 3 * 4  # 3 epochs of 4 batches
+
+    def objective(module, batch, epoch):
+        steps["n"] += 1
+        loss = torch.nn.functional.mse_loss(module(batch["x_in"]), batch["x"])
+        if steps["n"] == last:  # finite value, NaN gradient (the where-gradient trap)
+            w = next(module.parameters())
+            poison = torch.where(torch.tensor(True), w.sum() * 0,
+                                 torch.sqrt(-(w.abs().sum() + 1)))
+            loss = loss + poison
+        return {"loss": loss}
+
+    state = init_state(module, optimizer)
+    with pytest.raises(TrainingDivergedError, match="weights became NaN.*epoch 3"):
+        fit_loop(state, objective, X, batch_size=25, max_epochs=3)
+    assert all(torch.isfinite(p).all() for p in module.parameters())  # restored
+
+
+def test_a_failed_refit_leaves_the_previous_model_working(rows):
+    X, X_test = rows
+    ae = AutoEncoder(2, hidden_layer_sizes=(16,), max_epochs=2, random_state=0).fit(X)
+    before = {k: v for k, v in vars(ae).items() if k.endswith("_")}
+    Z = ae.transform(X_test)
+    ae.set_params(optimizer="sgd", learning_rate=100.0)
+    with pytest.raises(TrainingDivergedError):
+        ae.fit(X * 100)
+    X_bad = np.random.RandomState(0).rand(50, 7)
+    X_bad[3, 2] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        ae.fit(X_bad)  # another width: n_features_in_ must not change
+    assert {k: v for k, v in vars(ae).items() if k.endswith("_")}.keys() == before.keys()
+    assert ae.n_features_in_ == 64 and ae.module_ is before["module_"]
+    np.testing.assert_array_equal(ae.transform(X_test), Z)
+
+
+def test_a_failed_first_fit_leaves_the_estimator_unfitted(rows):
+    X, _ = rows
+    ae = AutoEncoder(2, hidden_layer_sizes=(16,), max_epochs=2, optimizer="sgd",
+                     learning_rate=100.0, random_state=0)
+    with pytest.raises(TrainingDivergedError):
+        ae.fit(X * 100)
+    assert not [k for k in vars(ae) if k.endswith("_")]
+    with pytest.raises(NotFittedError):
+        ae.transform(X)
+
+
+def test_a_diverging_restart_is_reported_and_skipped(rows, monkeypatch):
+    X, X_test = rows
+    real = _base.BaseAutoEncoder._fit_once
+
+    def fit_once(self, *args, restart=0, **kwargs):
+        if restart in self._diverge:
+            raise TrainingDivergedError(f"restart {restart} blew up")
+        return real(self, *args, restart=restart, **kwargs)
+
+    monkeypatch.setattr(_base.BaseAutoEncoder, "_fit_once", fit_once)
+    ae = AutoEncoder(2, hidden_layer_sizes=(16,), max_epochs=2, n_init=3, random_state=0)
+    ae._diverge = {1}
+    with pytest.warns(aekit.RestartDivergedWarning, match="restart 2 of 3 diverged"):
+        ae.fit(X)
+    assert ae.transform(X_test).shape == (len(X_test), 2)
+    ae._diverge = {0, 1, 2}
+    with pytest.raises(TrainingDivergedError, match="all 3 restarts diverged"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", aekit.RestartDivergedWarning)
+            ae.fit(X)
+
+
+# --------------------------------------------------------------------------- float32 range
+def test_values_beyond_float32_are_refused_everywhere(digits, tmp_path):
+    X_train, X_test, y_train, _ = digits
+    ae = AutoEncoder(2, hidden_layer_sizes=(16,), max_epochs=1, random_state=0).fit(X_train)
+    vae = VariationalAutoEncoder(2, hidden_layer_sizes=(16,), max_epochs=1,
+                                 random_state=0).fit(X_train)
+    clf = EncoderClassifier(ae, max_epochs=1, random_state=0).fit(X_train, y_train)
+    X_big = X_test.astype(np.float64)
+    X_big[5, 7] = 1e39
+    match = r"beyond float32's range.*row\(s\) \[5\].*column\(s\) \[7\]"
+    calls = [
+        lambda: AutoEncoder(2, max_epochs=1).fit(X_big),
+        lambda: VariationalAutoEncoder(2, max_epochs=1).fit(X_big),
+        lambda: EncoderClassifier(ae, max_epochs=1).fit(X_big, y_train[: len(X_big)]),
+    ]
+    for est in (ae, vae):
+        calls += [lambda est=est, m=m: getattr(est, m)(X_big)
+                  for m in ("transform", "reconstruct", "score_samples", "score")]
+    calls += [lambda m=m: getattr(clf, m)(X_big)
+              for m in ("predict", "predict_proba", "predict_log_proba")]
+    path = tmp_path / "big.npy"
+    np.save(path, X_big)
+    calls += [lambda: ae.transform(path), lambda: AutoEncoder(2, max_epochs=1).fit(path)]
+    for call in calls:
+        with pytest.raises(ValueError, match=match):
+            call()
+    for est in (ae, vae):
+        with pytest.raises(ValueError, match=r"codes contains values beyond float32's range.* "
+                                             r"2 row\(s\) \[0, 1\]"):
+            est.inverse_transform(np.full((2, 2), -1e39))
+
+
+# --------------------------------------------------------------------------- streams
+def test_a_file_that_changes_during_training_ends_with_a_clear_error(tmp_path, rows):
+    X, _ = rows
+    path = tmp_path / "rows.npy"
+    np.save(path, X.astype(np.float32))
+
+    class Rewrite(callbacks.Callback):
+        def on_epoch_end(self, state, record):
+            if record["epoch"] == 1:
+                np.save(path, X[:300].astype(np.float32))  # someone writes new data
+
+    est = AutoEncoder(2, hidden_layer_sizes=(16,), max_epochs=3, chunk_rows=100,
+                      random_state=0)
+    original = _base.loop_callbacks
+    try:
+        _base.loop_callbacks = lambda e, tb=None: [*original(e, tb), Rewrite()]
+        with pytest.raises(ValueError, match="rows.npy changed while it was being read"):
+            est.fit(path)
+    finally:
+        _base.loop_callbacks = original
+    with pytest.raises(NotFittedError):
+        check_is_fitted(est)

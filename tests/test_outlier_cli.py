@@ -1,0 +1,229 @@
+"""Detectors end to end: `aekit detect` and `aekit score`, their run, scores file and report,
+the detector plots, and one-line errors."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+import typer.main
+from matplotlib.figure import Figure
+from typer.testing import CliRunner
+
+import aekit
+from aekit import OutlierDetector, plotting_outliers
+from aekit.cli import app
+from aekit.outliers import anomaly_labels, baseline_scores, detection_metrics
+from aekit.report_outliers import build_detector_report
+
+runner = CliRunner()
+FAST = ["--max-epochs", "10", "--seed", "0", "--device", "cpu"]
+
+
+def invoke(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def assert_ok(result):
+    assert result.exit_code == 0, result.output + repr(result.exception)
+
+
+def assert_one_line_error(result, *words):
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    for word in words:
+        assert word in lines[0], lines[0]
+
+
+def blobs(n=300, seed=0, n_anomalies=10):
+    """Two Gaussian clusters in 5 columns, and ``n_anomalies`` rows far from both (first)."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 5)) + np.where(rng.random((n, 1)) < 0.5, 3.0, -3.0)
+    X[:n_anomalies] = rng.uniform(-12, 12, size=(n_anomalies, 5))
+    y = np.zeros(n, int)
+    y[:n_anomalies] = 1
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def csv_file(tmp_path_factory):
+    X, y = blobs()
+    path = tmp_path_factory.mktemp("data") / "rows.csv"
+    header = ",".join([f"c{j}" for j in range(5)] + ["is_anomaly"])
+    np.savetxt(path, np.column_stack([X, y]), delimiter=",", header=header, comments="",
+               fmt="%.8g")
+    return path, X, y
+
+
+@pytest.fixture(scope="module")
+def detect_run(csv_file, tmp_path_factory):
+    path, _, _ = csv_file
+    run = tmp_path_factory.mktemp("runs") / "det"
+    result = invoke("detect", "--data", path, "--label", "is_anomaly", "--contamination",
+                    "0.05", *FAST, "--out", run)
+    assert_ok(result)
+    return run, result
+
+
+def read_scores(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+# --------------------------------------------------------------------------- detect
+def test_detect_writes_the_run(detect_run, csv_file):
+    run, result = detect_run
+    _, X, y = csv_file
+    names = {p.name for p in run.iterdir()}
+    assert {"config.json", "metrics.json", "loss.png", "scores.csv", "report.html"} <= names
+    assert any(n.startswith("model-") and n.endswith(".safetensors") for n in names)
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["dataset"] == {"name": "rows.csv", "shape": [300, 5]}
+    assert metrics["n_flagged"] == 15 and metrics["share_flagged"] == pytest.approx(0.05)
+    assert metrics["labels"]["n_anomalies"] == 10 and metrics["labels"]["roc_auc"] > 0.95
+    rows = read_scores(run / "scores.csv")
+    assert len(rows) == 300
+    assert list(rows[0]) == ["row", "anomaly_score", "label", "feature_1", "share_1",
+                             "feature_2", "share_2", "feature_3", "share_3"]
+    assert sum(r["label"] == "-1" for r in rows) == 15
+    assert all(r["feature_1"] in {f"c{j}" for j in range(5)} for r in rows)  # label kept out
+    assert "ROC-AUC" in result.stdout and "flagged" in result.stdout
+    html = (run / "report.html").read_text()
+    for section in ("Anomaly scores", "Top anomalies", "Against the labels", "iforest",
+                    "Training", "Parameters"):
+        assert section in html
+    assert 'class="plot-error"' not in html
+
+
+def test_score_matches_the_run_and_loads_the_model(detect_run, csv_file, tmp_path):
+    run, _ = detect_run
+    path, _, _ = csv_file
+    out = tmp_path / "scores.csv"
+    assert_ok(invoke("score", run, path, "--label", "is_anomaly", "--out", out, "--top", 2))
+    rows = read_scores(out)
+    first = read_scores(run / "scores.csv")
+    assert [r["anomaly_score"] for r in rows] == [r["anomaly_score"] for r in first]
+    assert list(rows[0])[-1] == "share_2"
+    # The same as the loaded detector's own scores of the file's rows.
+    pd = pytest.importorskip("pandas")
+    det = aekit.load(run)
+    X_file = pd.read_csv(path).drop(columns="is_anomaly")
+    np.testing.assert_allclose([float(r["anomaly_score"]) for r in rows],
+                               -det.score_samples(X_file), rtol=1e-7)
+
+
+def test_score_leaves_extra_columns_out(detect_run, csv_file, tmp_path):
+    run, _ = detect_run
+    path, _, _ = csv_file  # its is_anomaly column is no column of the model
+    assert_ok(invoke("score", run, path, "--out", tmp_path / "s.csv"))
+    assert len(read_scores(tmp_path / "s.csv")) == 300
+
+
+def test_score_a_file_without_header(detect_run, csv_file, tmp_path):
+    run, _ = detect_run
+    _, X, _ = csv_file
+    bare = tmp_path / "bare.csv"
+    np.savetxt(bare, X, delimiter=",", fmt="%.8g")
+    result = invoke("score", run, bare, "--out", tmp_path / "s.csv")
+    assert_ok(result)
+    assert "flagged" in result.stdout and "Warning" not in result.output
+
+
+def test_detect_options_are_the_detectors_parameters():
+    detect = typer.main.get_command(app).commands["detect"]
+    options = {p.name for p in detect.params}
+    assert set(OutlierDetector().get_params()) <= options
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--contamination", "lots"], ["--contamination", "neither a number"]),
+    (["--contamination", "0.9"], ["contamination", "0.5"]),
+    (["--label", "nope"], ["no column named 'nope'", "is_anomaly"]),
+])
+def test_detect_bad_arguments(csv_file, tmp_path, args, words):
+    path, _, _ = csv_file
+    assert_one_line_error(invoke("detect", "--data", path, *args, "--out", tmp_path / "r"),
+                          *words)
+
+
+def test_detect_bad_files(tmp_path):
+    missing = tmp_path / "missing.csv"
+    assert_one_line_error(invoke("detect", "--data", missing, "--out", tmp_path / "r"),
+                          "no such file")
+    ragged = tmp_path / "ragged.csv"
+    ragged.write_text("a,b\n1,2\n3,4,5\n")
+    assert_one_line_error(invoke("detect", "--data", ragged, "--out", tmp_path / "r"),
+                          "line 3")
+    nan = tmp_path / "nan.csv"
+    nan.write_text("a,b\n1,2\n3,\n4,5\n6,7\n")
+    # Named by the file's line number (the DataFrame's index) and the column's name.
+    assert_one_line_error(invoke("detect", "--data", nan, "--out", tmp_path / "r"),
+                          "NaN", "[3]", "'b'")
+    bad = tmp_path / "rows.npz"
+    np.savez(bad, X=np.zeros((5, 2)))
+    assert_one_line_error(invoke("detect", "--data", bad, "--label", "y", "--out",
+                                 tmp_path / "r"), "label", "text file")
+
+
+def test_score_bad_inputs(detect_run, csv_file, tmp_path):
+    run, _ = detect_run
+    path, _, _ = csv_file
+    assert_one_line_error(invoke("score", run, path, "--out", tmp_path / "s.npy"), ".csv")
+    # A file lacking one of the model's columns: named in the error.
+    narrow = tmp_path / "narrow.csv"
+    narrow.write_text("c0,c1,c2,c3\n1,2,3,4\n")
+    assert_one_line_error(invoke("score", run, narrow, "--out", tmp_path / "s.csv"), "'c4'")
+    wide = tmp_path / "wide.csv"
+    np.savetxt(wide, np.zeros((4, 7)), delimiter=",")
+    assert_one_line_error(invoke("score", run, wide, "--out", tmp_path / "s.csv"), "'c0'")
+    # The autoencoder commands refuse a detector's run, in one line.
+    assert_one_line_error(invoke("encode", run, path, "--out", tmp_path / "c.npy"),
+                          "OutlierDetector", "aekit score")
+    assert_one_line_error(invoke("report", run, "--data", path), "OutlierDetector")
+    ae_run = tmp_path / "ae"
+    aekit.AutoEncoder(max_epochs=1, random_state=0).fit(np.random.rand(20, 5)).save(ae_run)
+    assert_one_line_error(invoke("score", ae_run, path, "--out", tmp_path / "s.csv"),
+                          "not an OutlierDetector")
+
+
+# --------------------------------------------------------------------------- pieces
+def test_anomaly_labels_conventions():
+    assert anomaly_labels([0, 1, 0]).tolist() == [False, True, False]
+    assert anomaly_labels([1, -1, 1]).tolist() == [False, True, False]
+    assert anomaly_labels(["normal", "neptune", "normal"]).tolist() == [False, True, False]
+    assert anomaly_labels(["a", "b", "a", "c"]).tolist() == [False, True, False, True]
+    assert anomaly_labels([3, 5, 3], normal=5).tolist() == [True, False, True]
+    assert detection_metrics([False, False], [1.0, 2.0])["roc_auc"] is None
+
+
+@pytest.mark.parametrize("name", ["iforest", "lof", "pca"])
+def test_baselines_find_far_rows(name):
+    X, y = blobs()
+    m = detection_metrics(y == 1, baseline_scores(name, X, X))
+    assert m["roc_auc"] > 0.9, m
+
+
+def test_plots_draw(csv_file):
+    _, X, y = csv_file
+    det = OutlierDetector(max_epochs=10, random_state=0, device="cpu").fit(X)
+    scores = -det.score_samples(X)
+    for fig in (plotting_outliers.score_histogram(scores, det.threshold_),
+                plotting_outliers.score_histogram(scores, det.threshold_, y == 1),
+                plotting_outliers.roc_pr_curves(y == 1, {"aekit": scores, "x": X[:, 0]}),
+                plotting_outliers.contributions(np.random.rand(5, 5), list("abcde"),
+                                                [f"c{j}" for j in range(5)])):
+        assert isinstance(fig, Figure)
+        assert any(ax.has_data() for ax in fig.axes)
+    with pytest.raises(ValueError, match="one class"):
+        plotting_outliers.roc_pr_curves(np.zeros(5, bool), {"a": np.arange(5.0)})
+
+
+def test_report_without_labels(csv_file):
+    _, X, _ = csv_file
+    det = OutlierDetector(max_epochs=10, random_state=0, device="cpu").fit(X)
+    html = build_detector_report(det, X)
+    assert "Top anomalies" in html and "Against the labels" not in html
+    assert 'class="plot-error"' not in html

@@ -1,0 +1,196 @@
+"""Real files: read_table (headers, delimiters, BOM, quotes, missing cells, text columns),
+load_dataset's label / drop / rows, and the command line on such files: training on a CSV
+with string columns, encoding new rows by column name, one error line for a bad file."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from aekit.data import load_dataset, read_array, read_table
+from test_cli import assert_ok, assert_one_line_error, invoke
+
+pd = pytest.importorskip("pandas")
+
+
+def write(tmp_path, name, text, encoding="utf-8"):
+    path = tmp_path / name
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+# --------------------------------------------------------------------------- read_table
+@pytest.mark.parametrize("name, text, columns, first", [
+    ("header.csv", "a, b,c\n1,2,x\n4.5,-6,y\n", ["a", "b", "c"], [1.0, 2, "x"]),
+    ("no_header.txt", "0,tcp,ftp,491\n0,udp,other,146\n", ["1", "2", "3", "4"],
+     [0, "tcp", "ftp", 491]),
+    ("semicolons.csv", "a;b\n1,5;2\n3;4\n", ["a", "b"], ["1,5", 2]),
+    ("tabs.tsv", "a\tb\n1\t2\n", ["a", "b"], [1, 2]),
+    ("pipes.csv", "a|b\n1|x\n2|y\n", ["a", "b"], [1, "x"]),
+    ("spaces.txt", "1 2  3\n4 5 6\n", ["1", "2", "3"], [1, 2, 3]),
+    ("bom.csv", "\ufeffa,b\n1,2\n3,4\n", ["a", "b"], [1, 2]),
+    ("bom_no_header.csv", "\ufeff1,2\n3,4\n", ["1", "2"], [1, 2]),
+    ("quoted.csv", 'name,v\n"Smith, J",1\n"say ""hi""",2\n', ["name", "v"], ["Smith, J", 1]),
+    ("text_only.csv", "city,country\nParis,France\nRome,Italy\n", ["city", "country"],
+     ["Paris", "France"]),
+    ("crlf.csv", "a,b\r\n1,2\r\n3,4\r\n", ["a", "b"], [1, 2]),
+])
+def test_read_table_detects_header_and_delimiter(tmp_path, name, text, columns, first):
+    frame = read_table(write(tmp_path, name, text))
+    assert list(frame.columns) == columns
+    assert frame.iloc[0].tolist() == first
+    # The index is each row's line in the file.
+    assert frame.index.name == "line" and frame.index[0] == (2 if columns[0] != "1" else 1)
+
+
+def test_read_table_types_and_missing_cells(tmp_path):
+    frame = read_table(write(tmp_path, "m.csv", "a,b,c,d\n1,,x,1\n2,3,,2.5\n3,4,z,NA\n"))
+    assert frame["a"].dtype == np.int64 and frame["b"].dtype == np.float64
+    assert frame["b"].isna().tolist() == [True, False, False]
+    assert frame["c"].isna().tolist() == [False, True, False]  # a missing category
+    assert frame["d"].dtype == np.float64 and np.isnan(frame["d"].iloc[2])
+
+
+def test_read_table_overrides(tmp_path):
+    path = write(tmp_path, "x.csv", "1;2\n3;4\n")
+    assert list(read_table(path, header=True).columns) == ["1", "2"]
+    assert len(read_table(path, header=True)) == 1
+    assert read_table(path, sep=",", header=False).shape == (2, 1)
+
+
+@pytest.mark.parametrize("name, data, match", [
+    ("short.csv", b"a,b\n1,2\n3\n", "line 3 has 1 values, expected 2"),
+    ("long.csv", b"a,b\n1,2\n3,4,5\n", "line 3 has 3 values, expected 2"),
+    ("header_only.csv", b"a,b\n", "header but no data rows"),
+    ("empty.csv", b"", "file is empty"),
+    ("blank.csv", b"\n \n", "holds no data"),
+    ("latin1.csv", "a,b\nna\u00efve,1\n".encode("latin-1"), "not UTF-8"),
+])
+def test_read_table_bad_files(tmp_path, name, data, match):
+    (tmp_path / name).write_bytes(data)
+    with pytest.raises(ValueError, match=match):
+        read_table(tmp_path / name)
+
+
+def test_read_array_names_a_text_cell(tmp_path):
+    path = write(tmp_path, "t.csv", "a,b\n1,2\n3,tcp\n")
+    with pytest.raises(ValueError, match=r"line 3, column 2 \('b'\): 'tcp' is not a number"):
+        read_array(path)
+
+
+# --------------------------------------------------------------------------- load_dataset
+def test_load_dataset_label_drop_and_rows(tmp_path):
+    rows = "\n".join(f"{i},{i % 3},{'ab'[i % 2]},{'yes' if i % 2 else 'no'}" for i in range(50))
+    path = write(tmp_path, "d.csv", "x,y,kind,label\n" + rows + "\n")
+    ds = load_dataset(path, label="label", drop=["y"], rows=40, random_state=0)
+    assert list(ds.X_train.columns) == ["x", "kind"] and ds.feature_names == ["x", "kind"]
+    assert len(ds.X_train) + len(ds.X_test) == 40 and set(ds.y_train) <= {"yes", "no"}
+    # Labels stay with their rows through the subsample and the split.
+    expected = np.where(ds.X_train["x"] % 2 == 1, "yes", "no")
+    assert (ds.y_train == expected).all()
+    assert ds.options == {"label": "label", "drop": ["y"], "rows": 40, "header": "infer",
+                          "sep": None}
+    with pytest.raises(ValueError, match=r"no column named 'nope'.*x, y, kind, label"):
+        load_dataset(path, drop=["nope"])
+    with pytest.raises(ValueError, match="apply to files"):
+        load_dataset("digits", label="x")
+
+
+# --------------------------------------------------------------------------- command line
+def _table_csv(path, n=300, seed=0, extra=True):
+    rng = np.random.RandomState(seed)
+    a = rng.rand(n)
+    frame = pd.DataFrame({
+        "duration": np.round(100 * a ** 4, 2), "protocol_type": np.where(a > 0.5, "tcp", "udp"),
+        "bytes": np.round(np.exp(10 * a)).astype(int), "rate": np.round(1 - a, 3)})
+    if extra:
+        frame["label"] = np.where(a > 0.8, "attack", "normal")
+        frame["difficulty"] = rng.randint(0, 21, n)
+    frame.to_csv(path, index=False)
+    return frame
+
+
+@pytest.fixture(scope="module")
+def table_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("table")
+    _table_csv(tmp / "train.csv")
+    run = tmp / "run"
+    result = invoke("train", "--data", tmp / "train.csv", "--drop", "label,difficulty",
+                    "--components", "2", "--epochs", "3", "--seed", "0", "--device", "cpu",
+                    "--out", run)
+    assert_ok(result)
+    return tmp, run, result
+
+
+def test_train_on_a_csv_with_string_columns(table_run):
+    tmp, run, result = table_run
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["dataset"]["train_shape"] == [240, 4]
+    assert metrics["dataset"]["options"]["drop"] == ["label", "difficulty"]
+    config = json.loads((run / "config.json").read_text())
+    assert [c["name"] for c in config["fitted"]["columns_"]] == [
+        "duration", "protocol_type", "bytes", "rate"]
+    assert "in scaled units" in result.stdout and "protocol_type" in result.stdout
+
+
+def test_encode_new_rows_matched_by_name(table_run, tmp_path):
+    tmp, run, _ = table_run
+    new = _table_csv(tmp_path / "new.csv", n=37, seed=1)
+    new[["rate", "label", "bytes", "protocol_type", "duration"]].to_csv(
+        tmp_path / "shuffled.csv", index=False)  # other order, an extra column
+    for name in ("new.csv", "shuffled.csv"):
+        result = invoke("encode", run, tmp_path / name, "--out", tmp_path / "codes.npy")
+        assert_ok(result)
+        codes = np.load(tmp_path / "codes.npy")
+        assert codes.shape == (37, 2) and np.isfinite(codes).all()
+    result = invoke("encode", run, tmp_path / "new.csv", "--out", tmp_path / "codes.csv")
+    assert_ok(result)
+    assert np.loadtxt(tmp_path / "codes.csv", delimiter=",", skiprows=1).shape == (37, 2)
+    new.drop(columns="bytes").to_csv(tmp_path / "lacking.csv", index=False)
+    result = invoke("encode", run, tmp_path / "lacking.csv", "--out", tmp_path / "c.npy")
+    assert_one_line_error(result)
+    assert "no column named 'bytes'" in result.stderr
+
+
+def test_compare_and_report_reuse_the_runs_data_options(table_run):
+    tmp, run, _ = table_run
+    assert_ok(invoke("compare", run, "--data", tmp / "train.csv"))
+    result = invoke("report", run, "--data", tmp / "train.csv", "--label", "label",
+                    "--drop", "difficulty")
+    assert_ok(result)
+    page = (run / "report.html").read_text()
+    assert 'id="columns"' in page and 'id="labels"' in page
+
+
+@pytest.mark.parametrize("text, args, match", [
+    ("a,b\n1,2\n3,\n5,6\n", [], r"missing values \(NaN\) in 1 row\(s\) \[3\]"),
+    ("a,b\n1,2\n3\n", [], "line 3 has 1 values"),
+    ("", [], "file is empty"),
+    ("a,b\n", [], "no data rows"),
+    ("a,b\n1,2\n3,4\n", ["--drop", "c"], "no column named 'c'"),
+    ("a,b\n1,2\n3,4\n", ["--label", "b", "--drop", "b"], "both the label and dropped"),
+    ("a,b\n1,2\n3,4\n", ["--rows", "1"], "at least 2"),
+])
+def test_bad_text_files_end_with_one_error_line(tmp_path, text, args, match):
+    path = write(tmp_path, "bad.csv", text)
+    result = invoke("train", "--data", path, *args, "--epochs", "1", "--out", tmp_path / "r")
+    assert_one_line_error(result)
+    assert pytest.importorskip("re").search(match, result.stderr), result.stderr
+
+
+@pytest.mark.parametrize("name, text, args", [
+    ("kdd.txt", "0,tcp,ftp_data,SF,491,normal\n0,udp,other,SF,146,normal\n" * 10,
+     ["--drop", "6"]),  # no header: columns named by position
+    ("semi.csv", "x;y;kind\n" + "1,5;2;a\n3,5;4;b\n" * 10, []),
+    ("bom.csv", "\ufeffx,y\n" + "1,2\n3,4\n" * 10, []),
+    ("holes.csv", "x,y\n" + "1,\n2,3\n" * 10, ["--missing", "impute"]),
+])
+def test_files_that_used_to_fail_now_train(tmp_path, name, text, args):
+    path = write(tmp_path, name, text)
+    result = invoke("train", "--data", path, *args, "--components", "1", "--epochs", "1",
+                    "--seed", "0", "--device", "cpu", "--out", tmp_path / "r")
+    assert_ok(result)
+    rows = json.loads((tmp_path / "r" / "metrics.json").read_text())["dataset"]
+    assert rows["train_shape"][0] + rows["test_shape"][0] == 20  # the BOM row is kept
