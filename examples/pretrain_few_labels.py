@@ -15,7 +15,7 @@
 Falls back to scikit-learn's 8x8 digits (and says so) when Fashion-MNIST is not available.
 """
 
-from _common import epochs, load_images
+from _common import QUICK, epochs, load_images
 
 from aekit import AutoEncoder, EncoderClassifier
 from aekit.few_labels import RAW, SEMI_SUPERVISED, compare_few_labels, hide_labels
@@ -31,7 +31,8 @@ def main():
 
     # 30 epochs over 60,000 images: the codes are as good for this as after 180 (measured).
     autoencoder = AutoEncoder(n_components=32, max_epochs=epochs(30), random_state=0)
-    classifier = EncoderClassifier(autoencoder, random_state=0)
+    classifier = EncoderClassifier(autoencoder, max_epochs=epochs(200), random_state=0,
+                                   propagation_epochs=3 if QUICK else "auto")
     comparison = compare_few_labels(X_train, y_few, X_test, y_test, autoencoder=autoencoder,
                                     classifier=classifier)
     print(comparison)
