@@ -220,15 +220,25 @@ class ELBO:
 
 @dataclass(frozen=True)
 class CrossEntropy:
-    """Cross-entropy of ``module(x_in)``'s logits against the class indices ``y``; the
-    training accuracy is recorded beside it."""
+    """Cross-entropy of ``module(x_in)``'s logits against the class indices ``y``, a
+    weighted mean over rows when the batch has weights ``"w"``; the (unweighted) training
+    accuracy is recorded beside it.
+
+    The semi-supervised :class:`~aekit.EncoderClassifier` weighs labelled rows 1 and rows
+    labelled by propagation their certainty times a class balance
+    (:func:`aekit.propagation.pseudo_labels`). ``label_smoothing`` (torch's) spreads that
+    share of each target over all classes.
+    """
+
+    label_smoothing: float = 0.0
 
     def __call__(self, module: nn.Module, batch: Batch, epoch: int | None = None) -> dict:
         logits = module(batch["x_in"])
         y = batch["y"]
-        loss = losses.weighted_mean(F.cross_entropy(logits, y, reduction="none"), batch.get("w"))
+        per_row = F.cross_entropy(logits, y, reduction="none",
+                                  label_smoothing=self.label_smoothing)
         return {
-            "loss": loss,
+            "loss": losses.weighted_mean(per_row, batch.get("w")),
             "accuracy": (logits.argmax(1) == y).float().mean(),
         }
 

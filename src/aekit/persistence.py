@@ -253,6 +253,9 @@ FITTED: dict[str, Callable] = {
     "columns_": _columns,
     "fill_values_": _fill_values,
     "autoencoder_": None,  # a nested fitted estimator: restored whole (see _restore)
+    # EncoderClassifier
+    "n_labelled_": _count(2),
+    "n_unlabelled_": _count(0),
     # OutlierDetector
     "offset_": _finite,
     "n_components_": _count(1),

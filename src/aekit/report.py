@@ -193,6 +193,27 @@ def _diagnostics_html(diag: Diagnosis) -> str:
     return "".join(out)
 
 
+def _few_labels_section(comparison) -> str:
+    """A :class:`aekit.few_labels.FewLabelsComparison`: each method's test accuracy (the best
+    in bold green), calibration and fit time, on the same labelled rows."""
+    best = max(r.accuracy for r in comparison.rows)
+    out = [f'<p class="sub">{comparison.n_labelled} labelled training rows '
+           f"({comparison.n_classes} classes) and {comparison.n_unlabelled} unlabelled ones "
+           f"(label -1); every method is scored on the same {comparison.n_test} test rows. "
+           "ECE: expected calibration error of the predicted probabilities (0 is perfect); "
+           "Brier: mean squared error of the probabilities (lower is better). Fit times "
+           "include the shared autoencoder's where it is used.</p>",
+           '<table><tr><th>method</th><th class="num">accuracy</th><th class="num">ECE</th>'
+           '<th class="num">Brier</th><th class="num">fit s</th><th>note</th></tr>']
+    for r in comparison.rows:
+        top = " best" if r.accuracy == best else ""
+        out.append(f"<tr><td>{_e(r.method)}</td><td class=\"num{top}\">{r.accuracy:.4f}</td>"
+                   f'<td class="num">{r.ece:.3f}</td><td class="num">{r.brier:.3f}</td>'
+                   f'<td class="num">{r.fit_seconds:.1f}</td><td>{_e(r.note)}</td></tr>')
+    out.append("</table>")
+    return "".join(out)
+
+
 def _params_table(estimator, extra: dict) -> str:
     rows = "".join(f"<tr><td>{_e(k)}</td><td>{_e(v)}</td></tr>"
                    for k, v in estimator.get_params().items())
@@ -521,7 +542,7 @@ def _fitted_info(estimator, run_info: dict | None) -> dict:
 
 
 def build_report(estimator, data, *, title: str | None = None, sweep=None,
-                 run_info: dict | None = None) -> str:
+                 run_info: dict | None = None, few_labels=None) -> str:
     """The report as an HTML string.
 
     Parameters
@@ -536,10 +557,13 @@ def build_report(estimator, data, *, title: str | None = None, sweep=None,
         by default PCA is swept over k and the fitted model is drawn as one point.
     run_info : dict, optional
         Extra "Fitted" rows (e.g. fit_seconds from a run's metrics.json).
+    few_labels : FewLabelsComparison, optional
+        From :func:`aekit.few_labels.compare_few_labels`: adds a "Few labels" section.
     """
     ev = _evaluate(estimator, data, sweep)
     sections = [
         ("comparison", "Autoencoder against PCA", _comparison_section(estimator, data, ev)),
+        *([("few-labels", "Few labels", _few_labels_section(few_labels))] if few_labels else []),
         ("diagnostics", "Diagnostics", _diagnostics_html(ev.diag)),
         *_plot_sections(estimator, data, ev),
         ("model", "Model", _model_html(estimator, _fitted_info(estimator, run_info))),
@@ -572,7 +596,7 @@ def page(title: str, subtitle: str, cards: str, sections: list[tuple[str, str, s
 
 
 def write_report(run, data, out: str | os.PathLike | None = None, *, title: str | None = None,
-                 device: str = "auto", sweep=None) -> Path:
+                 device: str = "auto", sweep=None, few_labels=None) -> Path:
     """Write the HTML report of a run (or a fitted estimator) on a dataset, atomically.
 
     Parameters
@@ -588,6 +612,8 @@ def write_report(run, data, out: str | os.PathLike | None = None, *, title: str 
     device : str, default="auto"
         Where a loaded model runs.
     sweep : list of PCAComparison, optional
+        See :func:`build_report`.
+    few_labels : FewLabelsComparison, optional
         See :func:`build_report`.
 
     Returns
@@ -618,5 +644,6 @@ def write_report(run, data, out: str | os.PathLike | None = None, *, title: str 
             f"the model expects {n_in} features but {dataset.name} has "
             f"{dataset.X_train.shape[1]}; pass the dataset the model was trained on (--data)."
         )
-    page = build_report(estimator, dataset, title=title, sweep=sweep, run_info=run_info)
+    page = build_report(estimator, dataset, title=title, sweep=sweep, run_info=run_info,
+                        few_labels=few_labels)
     return atomic_write(out, page)

@@ -166,8 +166,15 @@ def make_optimizer(
     """Build the optimizer ``name`` (one of :data:`OPTIMIZERS`).
 
     ``learning_rate=None`` takes the optimizer's default (:data:`DEFAULT_LEARNING_RATES`).
+    ``params``: tensors, or torch's parameter groups (dicts with ``"params"`` and their own
+    ``"lr"``, ...); tensors that need no gradient are left out either way.
     """
-    params = [p for p in params if p.requires_grad]
+    params = list(params)
+    if params and isinstance(params[0], dict):
+        groups = [{**g, "params": [p for p in g["params"] if p.requires_grad]} for g in params]
+        params = [g for g in groups if g["params"]]
+    else:
+        params = [p for p in params if p.requires_grad]
     lr = resolve_learning_rate(name, learning_rate)
     if name == "adam":
         # fused: one kernel for the whole update instead of several passes per tensor;

@@ -1,23 +1,38 @@
-"""A classifier on an autoencoder's encoder: pretrain without labels, then classify."""
+"""A classifier on an autoencoder's encoder: pretrain without labels, then classify; with
+unlabelled rows (``y == -1``), semi-supervised by label propagation in the encoder's space."""
 
 from __future__ import annotations
 
 import copy
+import math
+from numbers import Integral, Real
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.exceptions import NotFittedError
+from sklearn.metrics import accuracy_score
 from sklearn.model_selection import train_test_split
-from sklearn.utils import check_random_state
+from sklearn.utils import _safe_indexing, check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .. import distributed
-from .._checks import SizeTuple, check_finite, resolve_device, seeded_torch_rng, to_tensor
-from ..nn.classifier import EncoderClassifierNet
+from .._checks import (
+    Interval,
+    SizeTuple,
+    StrOptions,
+    check_finite,
+    resolve_device,
+    seeded_torch_rng,
+    to_tensor,
+)
+from ..callbacks import EarlyStopping
+from ..nn.classifier import EncoderClassifierNet, encoder_layers, feature_width
 from ..nn.dense import mlp
 from ..objectives import CrossEntropy
+from ..propagation import knn_graph, pseudo_labels, spread_labels, whiten
 from ..training import (
     FitInterrupted,
     autocast_dtype,
@@ -26,6 +41,7 @@ from ..training import (
     init_state,
     kept_record,
     make_optimizer,
+    resolve_learning_rate,
 )
 from ._base import (
     INFER_BATCH,
@@ -39,28 +55,104 @@ from ._base import (
 from ._recovery import fit_atomically
 from ._summary import SummaryMixin
 
+PROPAGATION_STEPS = 2000
+"""Batches per propagation round with ``propagation_epochs="auto"``."""
+
+PSEUDO_LABEL_SMOOTHING = 0.1
+"""Label smoothing (Müller, Kornblith & Hinton 2019) of the propagation rounds' targets.
+Measured on Fashion-MNIST with 100 labels (2 draws): the same accuracy (0.749 against
+0.747), test ECE 0.056 against 0.078 after temperature scaling, 0.089 against 0.205
+before: the fitted temperature matters less when a hold-out of 10 rows estimates it badly."""
+
+EARLY_STOPPING_ROWS = 50
+"""Fewest held-out labelled rows whose loss may choose the epoch (see ``early_stopping``)."""
+
+UNLABELLED = -1
+"""The label of unlabelled rows, as in :mod:`sklearn.semi_supervised`."""
+
+
+def unlabelled_rows(y) -> np.ndarray:
+    """Boolean mask of the rows of ``y`` labelled :data:`UNLABELLED` (``-1``)."""
+    y = np.asarray(y)
+    if y.dtype.kind in "iuf" or y.dtype == object:
+        return np.asarray(y == UNLABELLED, dtype=bool).reshape(len(y))
+    return np.zeros(len(y), dtype=bool)  # strings, booleans: -1 cannot occur
+
 
 class EncoderClassifier(SummaryMixin, SavableMixin, ClassifierMixin, BaseEstimator):
-    """A classifier head on an autoencoder's encoder: pretrain without labels, then classify.
+    """A classifier on an autoencoder's encoder; semi-supervised when some rows have no label.
 
-    The network is ``head(encoder(scaler(x)))``: the autoencoder's in-model scaler and
-    encoder (copied, never changed in place) and a small MLP head, trained with
-    cross-entropy by the same fit loop as the autoencoders.
+    The network is ``head(layers(scaler(x)))``: the autoencoder's in-model scaler, its
+    encoder's lowest layers up to ``layer`` (copies, never changed in place) and a small MLP
+    head, trained with cross-entropy by the same fit loop as the autoencoders.
+
+    **Few labels, many rows** (scikit-learn's convention of :mod:`sklearn.semi_supervised`):
+    rows whose label is ``-1`` are unlabelled. Every row of ``X`` trains the autoencoder
+    (when it is fitted here); with ``semi_supervised="propagation"`` they also train the
+    classifier, by label propagation in the encoder's space (Iscen, Tolias, Avrithis & Chum
+    2019, "Label propagation for deep semi-supervised learning", CVPR; the spreading is Zhou
+    et al. 2004's). Each of ``propagation_rounds`` rounds (see :mod:`aekit.propagation`):
+
+    1. encode every row up to ``layer``, whiten the representations and link each row to
+       its ``n_neighbors`` most cosine-similar rows;
+    2. spread the known labels over that graph: every row gets a pseudo-label, weighted by
+       its certainty (1 - normalised entropy of its spread scores) and a class balance;
+    3. train layers and head for ``propagation_epochs`` epochs on all rows: known labels
+       with weight 1, pseudo-labels with their weights (:class:`~aekit.objectives.
+       CrossEntropy` with row weights and label smoothing 0.1).
+
+    The next round builds its graph on the fine-tuned layers. Chosen by measuring, with 100
+    labels (10 per class): on the 8x8 digits (1,247 unlabelled rows, 5 draws of the labels)
+    it scores 0.928 on average, against 0.880 for training on the labels alone and 0.882 for
+    a joint reconstruction (all rows) + classification (labelled rows) loss; on
+    Fashion-MNIST (59,900 unlabelled rows) it scores 0.75 against 0.66-0.68 for the
+    baselines (``bench/few_labels.py``), while training on the spread scores as soft targets
+    scored a point lower and masking noise on the inputs did not help. :meth:`predict_proba`
+    is calibrated by temperature scaling (Guo et al. 2017) on the labelled hold-out.
 
     Parameters
     ----------
     autoencoder : AutoEncoder or VariationalAutoEncoder
         Fitted: its scaler and encoder weights are the starting point (``X`` passed to
         :meth:`fit` must have its ``n_features_in_``). Unfitted: a clone of it is first fitted
-        on the ``X`` passed to :meth:`fit` (labels unused), then used the same way. The
-        object passed is never modified. A :class:`VariationalAutoEncoder` contributes its
-        posterior mean.
+        on every row of the ``X`` passed to :meth:`fit` (labels unused, unlabelled rows
+        included), then used the same way. The object passed is never modified. A
+        :class:`VariationalAutoEncoder` contributes its posterior mean.
+    layer : int or "code", default=1
+        Which representation the head reads: ``j``, the output of the encoder's ``j``-th
+        layer (1 is the first hidden layer), reusing only the layers up to it, or
+        ``"code"``, the code (all of the encoder). The default, the first hidden layer,
+        won with 100 labels: on Fashion-MNIST its propagation graph labels 3 points more
+        rows right than the 32-D code's, and the trained classifier scores 2.3 points more
+        (2 draws of the labels); on the 8x8 digits 0.5 points more (5 draws).
     head_hidden : tuple of int, default=()
         Hidden widths of the head; ``()`` is a linear (softmax-regression) head. Hidden
         layers use the autoencoder's ``activation``.
-    freeze : bool, default=True
-        True trains the head only: the encoder's weights stay fixed (and it runs in eval
-        mode). False fine-tunes encoder and head together.
+    freeze : bool or int, default=False
+        Which reused encoder layers stay fixed (no gradients, eval mode, so they compute
+        exactly what they computed before): ``True`` all of them (only the head trains),
+        ``False`` none (fine-tuning), ``k`` the lowest ``k``.
+    encoder_lr_ratio : float, default=0.1
+        Learning rate of the fine-tuned encoder layers, as a fraction of ``learning_rate``
+        (the head's): pretrained layers move slowly, so the few labels refine what the
+        autoencoder learned from all rows instead of overwriting it.
+    semi_supervised : {"propagation", None}, default="propagation"
+        What rows labelled ``-1`` do for the classifier (they always train an autoencoder
+        fitted here): label propagation (above), or ``None``, nothing.
+    n_neighbors : int, default=10
+        Neighbours of each row in the propagation graph.
+    propagation_rounds : int, default=2
+        Rounds of propagation and training; one when every reused layer is frozen (the
+        graph would not change).
+    propagation_epochs : int or "auto", default="auto"
+        Epochs over all rows in each round (no early stopping: a hold-out of a few labels
+        is too small to choose among epochs; measured, the last epoch is as good).
+        ``"auto"``: enough epochs for about 2,000 batches (5 epochs of 60,000 rows in
+        batches of 128; 180 of 1,347 rows), so that small and large data train alike.
+    calibrate : bool, default=True
+        Fit a temperature for :meth:`predict_proba` on the labelled hold-out
+        (``validation_fraction``); the predicted classes do not change. Without a hold-out
+        the temperature is 1.
     optimizer : {"adam", "adamw", "sgd", "rmsprop", "adadelta"}, default="adam"
     learning_rate : float, default=None
         Step size of the optimizer, or None for its own default (1e-3 for adam, see
@@ -69,12 +161,18 @@ class EncoderClassifier(SummaryMixin, SavableMixin, ClassifierMixin, BaseEstimat
     weight_decay : float, default=0.0
     batch_size : int, default=128
     max_epochs : int, default=200
+        Epochs of training on the labelled rows alone (no unlabelled rows, or
+        ``semi_supervised=None``).
     validation_fraction : float, default=0.1
-        Share of the rows held out (stratified when every class has 2 rows or more) to
-        watch for early stopping; too few rows for both sides disables the hold-out.
+        Share of the labelled rows held out (stratified when every class has 2 rows or
+        more) to watch for early stopping and to fit the temperature; too few rows for both
+        sides disables the hold-out.
     early_stopping : bool, default=True
         Stop when the validation loss (else the training loss) has not improved for
-        ``patience`` epochs and restore the best weights.
+        ``patience`` epochs and restore the best weights. Not with a hold-out of fewer than
+        50 labelled rows: its loss is too noisy to choose an epoch by (measured on
+        Fashion-MNIST with 100 labels, over 5 draws: 0.63 test accuracy choosing the epoch
+        on 10 held-out rows, 0.68 keeping the last); the last epoch is kept.
     patience : int, default=20
     tol : float, default=1e-4
     random_state : int, RandomState instance or None, default=None
@@ -96,38 +194,59 @@ class EncoderClassifier(SummaryMixin, SavableMixin, ClassifierMixin, BaseEstimat
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
+        The labels seen, without ``-1``.
     module_ : aekit.nn.classifier.EncoderClassifierNet
-        ``.scaler``, ``.encoder`` (copies of the autoencoder's) and ``.head``.
+        ``.scaler``, ``.encoder`` (copies of the autoencoder's reused layers) and ``.head``.
     autoencoder_ : AutoEncoder or VariationalAutoEncoder
         The fitted autoencoder the encoder comes from: a copy of ``autoencoder`` when it
         was given fitted, else the clone fitted on ``X``. Saved and loaded with the
         classifier.
+    temperature_ : float
+        The logits are divided by it in :meth:`predict_proba` (1: uncalibrated); held by
+        ``module_.temperature``, so an exported model (:func:`aekit.export_onnx`) gives the
+        same probabilities.
+    n_labelled_, n_unlabelled_ : int
+        Rows of ``X`` with a label and with ``-1``.
     history_ : list of dict
-        Per epoch: ``loss`` (cross-entropy), ``accuracy`` (training), ``val_loss``, ...
+        Per epoch: ``phase`` (``"train"``, or ``"propagation-1"``, ...), ``loss``,
+        ``accuracy`` (training), ``val_loss``, ...
     loss_, validation_loss_, n_iter_, n_features_in_, feature_names_in_, device_
         As for :class:`AutoEncoder`.
 
     Notes
     -----
-    A saved and loaded classifier predicts identically; its ``autoencoder`` parameter comes
-    back unfitted (same parameters), so refitting it refits the autoencoder on the new
-    ``X``, while ``autoencoder_`` comes back fitted.
+    The propagation graph costs O(n^2 d) for n rows of d dimensions (d <= 256 after
+    whitening): tens of seconds per round for 60,000 rows on 2 CPU cores, in bounded
+    memory. A saved and loaded classifier predicts
+    identically; its ``autoencoder`` parameter comes back unfitted (same parameters), so
+    refitting it refits the autoencoder on the new ``X``, while ``autoencoder_`` comes back
+    fitted. :meth:`score` leaves out rows labelled ``-1``, so cross-validation
+    (``GridSearchCV``) on semi-supervised data scores each fold on its labelled rows.
 
     Examples
     --------
+    >>> import numpy as np
     >>> from aekit import AutoEncoder, EncoderClassifier
     >>> from aekit.data import load_digits
     >>> X_train, X_test, y_train, y_test = load_digits(split=True)
-    >>> ae = AutoEncoder(n_components=16, random_state=0).fit(X_train)
-    >>> clf = EncoderClassifier(ae, random_state=0).fit(X_train[:200], y_train[:200])
-    >>> clf.predict(X_test).shape
+    >>> y_few = np.full_like(y_train, -1)
+    >>> y_few[:100] = y_train[:100]  # 100 labels, 1,247 unlabelled rows
+    >>> clf = EncoderClassifier(AutoEncoder(n_components=16, random_state=0), random_state=0)
+    >>> clf.fit(X_train, y_few).predict(X_test).shape
     (450,)
     """
 
     _parameter_constraints: dict = {
         "autoencoder": [BaseAutoEncoder],
+        "layer": [StrOptions({"code"}), Interval(Integral, 1, None, closed="left")],
         "head_hidden": [SizeTuple()],
-        "freeze": ["boolean"],
+        "freeze": ["boolean", Interval(Integral, 0, None, closed="left")],
+        "encoder_lr_ratio": [Interval(Real, 0, None, closed="neither")],
+        "semi_supervised": [StrOptions({"propagation"}), None],
+        "n_neighbors": [Interval(Integral, 1, None, closed="left")],
+        "propagation_rounds": [Interval(Integral, 1, None, closed="left")],
+        "propagation_epochs": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "calibrate": ["boolean"],
         **SCHEDULE_CONSTRAINT,
         **TRAINING_CONSTRAINTS,
     }
@@ -137,6 +256,8 @@ class EncoderClassifier(SummaryMixin, SavableMixin, ClassifierMixin, BaseEstimat
         "feature_names_in_",
         "classes_",
         "autoencoder_",
+        "n_labelled_",
+        "n_unlabelled_",
         "history_",
         "loss_",
         "validation_loss_",
@@ -147,8 +268,15 @@ class EncoderClassifier(SummaryMixin, SavableMixin, ClassifierMixin, BaseEstimat
         self,
         autoencoder,
         *,
+        layer=1,
         head_hidden=(),
-        freeze=True,
+        freeze=False,
+        encoder_lr_ratio=0.1,
+        semi_supervised="propagation",
+        n_neighbors=10,
+        propagation_rounds=2,
+        propagation_epochs="auto",
+        calibrate=True,
         optimizer="adam",
         learning_rate=None,
         lr_schedule="plateau",
@@ -165,8 +293,15 @@ class EncoderClassifier(SummaryMixin, SavableMixin, ClassifierMixin, BaseEstimat
         verbose=0,
     ):
         self.autoencoder = autoencoder
+        self.layer = layer
         self.head_hidden = head_hidden
         self.freeze = freeze
+        self.encoder_lr_ratio = encoder_lr_ratio
+        self.semi_supervised = semi_supervised
+        self.n_neighbors = n_neighbors
+        self.propagation_rounds = propagation_rounds
+        self.propagation_epochs = propagation_epochs
+        self.calibrate = calibrate
         self.optimizer = optimizer
         self.learning_rate = learning_rate
         self.lr_schedule = lr_schedule
@@ -183,7 +318,7 @@ class EncoderClassifier(SummaryMixin, SavableMixin, ClassifierMixin, BaseEstimat
         self.verbose = verbose
 
     def _check_params(self) -> None:
-        """No rule combines this estimator's parameters; each has its constraint."""
+        """``layer`` and ``freeze`` are checked against the encoder in ``_build_module``."""
 
     def _check_X(self, X, *, reset: bool) -> np.ndarray:
         # Flat rows only: an autoencoder fitted on images takes them flattened here.
@@ -199,7 +334,11 @@ class EncoderClassifier(SummaryMixin, SavableMixin, ClassifierMixin, BaseEstimat
         try:
             check_is_fitted(autoencoder)
         except NotFittedError:
-            return clone(autoencoder).fit(X)
+            try:
+                return clone(autoencoder).fit(X)
+            except FitInterrupted as err:  # stopped before the classifier trained at all
+                err.estimator = None
+                raise
         if autoencoder.n_features_in_ != X.shape[1]:
             raise ValueError(
                 f"X has {X.shape[1]} features but the fitted autoencoder was fitted on "
@@ -208,14 +347,37 @@ class EncoderClassifier(SummaryMixin, SavableMixin, ClassifierMixin, BaseEstimat
             )
         return copy.deepcopy(autoencoder)
 
+    def _reused_layers(self) -> tuple[list[torch.nn.Module], int]:
+        """Copies of the encoder layers the head sits on, and how many of them are frozen."""
+        layers = encoder_layers(copy.deepcopy(self.autoencoder_.module_.encoder))
+        n = len(layers)
+        if self.layer != "code":
+            if self.layer > n:
+                raise ValueError(
+                    f"layer={self.layer} but the encoder has {n} layers ({n - 1} hidden, then "
+                    f"the code); use 1 to {n}, or 'code'."
+                )
+            layers = layers[: self.layer]
+        if isinstance(self.freeze, bool):
+            n_frozen = len(layers) if self.freeze else 0
+        elif self.freeze > len(layers):
+            raise ValueError(
+                f"freeze={self.freeze} but the head reuses {len(layers)} encoder layers; "
+                f"freeze at most {len(layers)} (or True for all of them)."
+            )
+        else:
+            n_frozen = int(self.freeze)
+        return layers, n_frozen
+
     def _build_module(self, n_features: int) -> EncoderClassifierNet:
-        """The network on ``autoencoder_``'s scaler and encoder (copies) and a fresh head
-        (used by ``fit`` and ``load``)."""
-        body = self.autoencoder_.module_
-        sizes = [self.autoencoder_.n_components, *self.head_hidden, len(self.classes_)]
-        head = mlp(sizes, self.autoencoder_.activation, "linear")
-        return EncoderClassifierNet(copy.deepcopy(body.scaler), copy.deepcopy(body.encoder),
-                                    head, freeze_encoder=self.freeze)
+        """The network on copies of ``autoencoder_``'s scaler and lower encoder layers and a
+        fresh head (used by ``fit`` and ``load``)."""
+        layers, n_frozen = self._reused_layers()
+        width = feature_width(layers, n_features)
+        head = mlp([width, *self.head_hidden, len(self.classes_)], self.autoencoder_.activation,
+                   "linear")
+        scaler = copy.deepcopy(self.autoencoder_.module_.scaler)
+        return EncoderClassifierNet(scaler, layers, head, n_frozen=n_frozen)
 
     def _split(self, y_idx: np.ndarray, rng) -> tuple[np.ndarray, np.ndarray]:
         """(fit rows, validation rows); stratified when every class can be on both sides."""
@@ -231,6 +393,25 @@ class EncoderClassifier(SummaryMixin, SavableMixin, ClassifierMixin, BaseEstimat
         )
         return fit_rows, val_rows
 
+    def _check_y(self, y) -> tuple[np.ndarray, np.ndarray]:
+        """Labelled row indices and their class indices; sets ``classes_`` and the counts."""
+        unlabelled = unlabelled_rows(y)
+        labelled = np.flatnonzero(~unlabelled)
+        if len(labelled) == 0:
+            raise ValueError(
+                "every row of y is -1 (unlabelled); label some rows, or fit an AutoEncoder "
+                "to learn from rows without labels."
+            )
+        check_classification_targets(y[labelled])
+        self.classes_, y_idx = np.unique(y[labelled], return_inverse=True)
+        if len(self.classes_) < 2:
+            raise ValueError(
+                f"EncoderClassifier needs at least 2 classes in y, got 1 class "
+                f"({self.classes_[0]!r}); there is nothing to classify."
+            )
+        self.n_labelled_, self.n_unlabelled_ = len(labelled), int(unlabelled.sum())
+        return labelled, y_idx
+
     def fit(self, X, y):
         """Fit the autoencoder if it is not fitted, then the head (and encoder) on (X, y).
 
@@ -238,6 +419,7 @@ class EncoderClassifier(SummaryMixin, SavableMixin, ClassifierMixin, BaseEstimat
         ----------
         X : array-like of shape (n_samples, n_features)
         y : array-like of shape (n_samples,)
+            Class labels; ``-1`` marks an unlabelled row (see the class docstring).
 
         Returns
         -------
@@ -257,57 +439,98 @@ class EncoderClassifier(SummaryMixin, SavableMixin, ClassifierMixin, BaseEstimat
         """:meth:`fit`, on the working copy :func:`fit_atomically` gives."""
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], ensure_all_finite=False)
         check_finite(X)
-        check_classification_targets(y)
-        self.classes_, y_idx = np.unique(y, return_inverse=True)
-        if len(self.classes_) < 2:
-            raise ValueError(
-                f"EncoderClassifier needs at least 2 classes in y, got 1 class "
-                f"({self.classes_[0]!r}); there is nothing to classify."
-            )
+        labelled, y_idx = self._check_y(y)
         self.device_ = resolve_device(self.device)
         self.autoencoder_ = self._fitted_autoencoder(X)
         # Several processes: random_state=None becomes one seed shared by every rank.
         rng = check_random_state(distributed.same_random_state(self.random_state))
         fit_rows, val_rows = self._split(y_idx, rng)
-        X_t = to_tensor(X, self.device_)
-        Y_t = torch.as_tensor(y_idx, dtype=torch.long, device=self.device_)
+        seeds, val = (torch.as_tensor(labelled[r], device=self.device_)
+                      for r in (fit_rows, val_rows))
+        labels = torch.full((len(X),), UNLABELLED, dtype=torch.long, device=self.device_)
+        labels[torch.as_tensor(labelled, device=self.device_)] = torch.as_tensor(
+            y_idx, dtype=torch.long, device=self.device_)
+        semi = self.semi_supervised is not None and self.n_unlabelled_ > 0
         with seeded_torch_rng(self.device_, int(rng.randint(np.iinfo(np.int32).max))):
             module = self._build_module(X.shape[1]).to(self.device_)
-            X_s = module.scaler(X_t)
-            fit_rows, val_rows = (
-                torch.as_tensor(r, device=self.device_) for r in (fit_rows, val_rows)
-            )
-            state = init_state(module, make_optimizer(
-                self.optimizer, module.parameters(), self.learning_rate, self.weight_decay))
+            X_s = module.scaler(to_tensor(X, self.device_))  # every row, network units
+            val_data = {"x": X_s[val], "y": labels[val]} if len(val) else None
+            history: list[dict] = []  # every phase's records, also when interrupted
             try:
-                fit_loop(
-                    state,
-                    CrossEntropy(),
-                    {"x": X_s[fit_rows], "y": Y_t[fit_rows]},
-                    {"x": X_s[val_rows], "y": Y_t[val_rows]} if len(val_rows) else None,
-                    batch_size=self.batch_size,
-                    max_epochs=self.max_epochs,
-                    autocast=autocast_dtype(self.precision, self.device_),
-                    callbacks=loop_callbacks(self),
-                )
+                if semi:
+                    self._fit_propagation(module, X_s, labels, seeds, val, val_data, history)
+                else:
+                    train = {"x": X_s[seeds], "y": labels[seeds]}
+                    self._train(module, CrossEntropy(), train, val_data, self.max_epochs,
+                                "train", history, stop_early=len(val) >= EARLY_STOPPING_ROWS)
             except FitInterrupted as err:  # the best epoch so far, in this working copy
-                if kept_record(state["history"]) is not None:
-                    self._keep(module, state["history"])
+                if any(record.get("kept") for record in history):
+                    self._keep(module, history, val_data)
                     err.estimator = self
                 raise
-        return self._keep(module, state["history"])
+        return self._keep(module, history, val_data)
 
-    def _keep(self, module, history: list[dict]):
-        """Take the trained module and its history as the fitted model."""
+    def _keep(self, module, history: list[dict], val_data: dict | None):
+        """Take the trained module and its history as the fitted model; fit the
+        temperature on the hold-out."""
         self.module_ = module.eval()
+        if self.calibrate and val_data is not None:
+            module.temperature.fill_(fit_temperature(infer(module, val_data["x"]),
+                                                     val_data["y"]))
         self.history_ = history
-        self.loss_ = self.history_[-1]["loss"]
-        self.validation_loss_ = kept_record(self.history_)["val_loss"]
-        self.n_iter_ = len(self.history_)
+        self.loss_ = history[-1]["loss"]
+        self.validation_loss_ = kept_record(history, history[-1]["phase"])["val_loss"]
+        self.n_iter_ = len(history)
         return self
 
+    def _train(self, module, objective, train: dict, val: dict | None, max_epochs: int,
+               phase: str, history: list[dict], *, stop_early: bool = True) -> None:
+        """One fit loop, its records appended to ``history`` (also when it raises); the
+        fine-tuned encoder layers learn at ``encoder_lr_ratio`` times the head's rate."""
+        lr = resolve_learning_rate(self.optimizer, self.learning_rate)
+        groups = [{"params": list(module.head.parameters())},
+                  {"params": list(module.encoder.parameters()), "lr": lr * self.encoder_lr_ratio}]
+        optimizer = make_optimizer(self.optimizer, groups, lr, self.weight_decay)
+        state = init_state(module, optimizer, phase=phase)
+        callbacks = [cb for cb in loop_callbacks(self)
+                     if stop_early or not isinstance(cb, EarlyStopping)]
+        try:
+            fit_loop(state, objective, train, val, batch_size=self.batch_size,
+                     max_epochs=max_epochs,
+                     autocast=autocast_dtype(self.precision, self.device_), callbacks=callbacks)
+        finally:
+            history += state["history"]
+
+    def _fit_propagation(self, module, X_s, labels, seeds, val, val_data,
+                         history: list[dict]) -> None:
+        """Rounds of label propagation in the reused layers' space, each followed by
+        training on the known and propagated labels (see the class docstring)."""
+        train_rows = torch.ones(len(X_s), dtype=torch.bool, device=X_s.device)
+        train_rows[val] = False  # the labelled hold-out stays out of training
+        trainable = module.n_frozen < len(module.encoder)
+        for r in range(1, (self.propagation_rounds if trainable else 1) + 1):
+            module.eval()
+            H = infer(module.features, X_s, INFER_BATCH)  # (n, width)
+            neighbors, similarities = knn_graph(whiten(H), self.n_neighbors)
+            del H
+            scores = spread_labels(neighbors, similarities, seeds, labels[seeds],
+                                   len(self.classes_))
+            targets, weights = pseudo_labels(scores)
+            targets[seeds], weights[seeds] = labels[seeds], 1.0
+            train = {"x": X_s[train_rows], "y": targets[train_rows],
+                     "w": weights[train_rows]}
+            objective = CrossEntropy(label_smoothing=PSEUDO_LABEL_SMOOTHING)
+            self._train(module, objective, train, val_data,
+                        self._propagation_epochs(len(train["x"])), f"propagation-{r}",
+                        history, stop_early=False)
+
+    def _propagation_epochs(self, n_rows: int) -> int:
+        if self.propagation_epochs != "auto":
+            return self.propagation_epochs
+        return max(1, math.ceil(PROPAGATION_STEPS / math.ceil(n_rows / self.batch_size)))
+
     def predict_proba(self, X):
-        """Class probabilities.
+        """Class probabilities (calibrated: see ``calibrate``).
 
         Parameters
         ----------
@@ -331,12 +554,70 @@ class EncoderClassifier(SummaryMixin, SavableMixin, ClassifierMixin, BaseEstimat
         # float64 from here: probabilities sum to 1 to double precision.
         return logits.double()
 
+    @property
+    def temperature_(self) -> float:
+        """The temperature that divides the logits (see ``calibrate``)."""
+        check_is_fitted(self)
+        return float(self.module_.temperature)
+
     def predict(self, X):
         """Most probable class of each row, shape (n_samples,)."""
         check_is_fitted(self)
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
+    def score(self, X, y, sample_weight=None):
+        """Accuracy on the rows of ``(X, y)`` that have a label; rows labelled ``-1`` are
+        left out, so a cross-validation fold of semi-supervised data scores on its labels.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,), optional
+
+        Returns
+        -------
+        score : float
+        """
+        keep = np.flatnonzero(~unlabelled_rows(y))
+        if len(keep) == 0:
+            raise ValueError("every row of y is -1 (unlabelled): there is nothing to score")
+        weight = None if sample_weight is None else np.asarray(sample_weight)[keep]
+        return float(accuracy_score(np.asarray(y)[keep], self.predict(_safe_indexing(X, keep)),
+                                    sample_weight=weight))
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = False
         return tags
+
+
+TEMPERATURE_PRIOR = 0.5
+"""Standard deviation of the Gaussian prior on ``log(temperature)``, centred on 0. Measured
+on the 8x8 digits with 100 labels (a hold-out of 10), over 5 draws of the labels: test
+expected calibration error 0.059 with 0.5, 0.073 with 1, 0.086 without a prior."""
+
+
+def fit_temperature(logits: torch.Tensor, y: torch.Tensor) -> float:
+    """The temperature that calibrates ``logits`` on labelled rows (Guo et al. 2017).
+
+    The maximum a posteriori ``T`` of ``softmax(logits / T)`` under a log-normal prior
+    (:data:`TEMPERATURE_PRIOR`): with a hold-out of 10 rows all classified right, the
+    likelihood alone would push ``T`` to 0 (certainty); the prior keeps it near 1 until
+    enough rows say otherwise. Searched on a grid of ``log T`` in [-3, 3].
+
+    Parameters
+    ----------
+    logits : torch.Tensor of shape (n, n_classes)
+    y : torch.LongTensor of shape (n,)
+
+    Returns
+    -------
+    temperature : float
+    """
+    logits, y = logits.double(), y.to(logits.device)
+    log_t = torch.linspace(-3.0, 3.0, 601, dtype=torch.float64, device=logits.device)
+    nll = torch.stack([F.cross_entropy(logits / math.exp(v), y, reduction="sum")
+                       for v in log_t.tolist()])
+    posterior = nll + 0.5 * (log_t / TEMPERATURE_PRIOR) ** 2
+    return float(math.exp(log_t[int(posterior.argmin())]))
