@@ -34,9 +34,10 @@ fails raises :class:`DistributedError` with a message saying so.
 The group must be gone before the interpreter shuts down. A gloo group still alive then is
 destroyed during Python's finalization, while its threads still run, and the process can
 abort there ("terminate called without an active exception", SIGABRT, after a run that
-succeeded). :func:`teardown` destroys it, and only can because :func:`init_from_env`
-imports, before the group exists, the torch module that would otherwise keep a reference to
-it (see there); a process that never calls :func:`teardown` destroys it at exit (atexit).
+succeeded). :func:`teardown` destroys it, and only can because this module imports, before
+any group exists, the torch module that would otherwise keep a reference to it (see below);
+a process that joined with :func:`init_from_env` and never calls :func:`teardown` leaves the
+group at exit (an atexit handler).
 """
 
 from __future__ import annotations
@@ -50,6 +51,16 @@ from collections.abc import Iterable, Mapping
 
 import torch
 from torch import nn
+
+if torch.distributed.is_available():
+    # torch.distributed.nn.functional binds the default group as a default argument
+    # (``group=group.WORLD``) when it is imported, and torch imports it lazily: building
+    # the first optimizer imports torch._dynamo, which imports it. Imported after a group
+    # exists, its ten functions would hold that group for good: destroy_process_group
+    # would leave it, and its gloo threads, alive until the interpreter's finalization
+    # destroys it (see above). Imported now, before any group, they bind None: the default
+    # group at call time, what they mean.
+    importlib.import_module("torch.distributed.nn.functional")
 
 _TORCHRUN_VARS = ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
 
@@ -136,14 +147,6 @@ def init_from_env(device: str = "auto", timeout: float | None = None) -> bool:
         raise ValueError(f"the process-group timeout must be > 0 seconds, got {timeout!r}")
     _timeout = float(timeout)
     limit = datetime.timedelta(seconds=_timeout)
-    # torch.distributed.nn.functional binds the default group as a default argument
-    # (``group=group.WORLD``) when it is imported, and torch imports it lazily: building
-    # the first optimizer imports torch._dynamo, which imports it. Imported after the group
-    # exists, its ten functions would hold the group for good: destroy_process_group would
-    # leave it, and its gloo threads, alive until the interpreter's finalization destroys
-    # it (see the module's docstring). Imported now, they bind None: the default group at
-    # call time, what they mean.
-    importlib.import_module("torch.distributed.nn.functional")
     use_cuda = str(device).startswith(("auto", "cuda")) and torch.cuda.is_available()
     if use_cuda:
         local = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
