@@ -9,6 +9,7 @@ import random
 import signal
 import subprocess
 import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -23,8 +24,8 @@ from aekit.cli import app
 from aekit.data import load_dataset
 
 runner = CliRunner()
-# 30 epochs of a small model on digits, early stopping on: long enough to be killed a few
-# times, short enough for the suite.
+# 30 epochs of a small model on digits, early stopping on (it does not stop early: the
+# killed run needs them, see KILL_AFTER), short enough for the suite.
 TRAIN = ["train", "--data", "digits", "--components", "2", "--hidden", "32", "--epochs", "30",
          "--patience", "5", "--seed", "0", "--device", "cpu"]
 
@@ -49,9 +50,50 @@ def _env():
     return env
 
 
-def _start(args) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "aekit", *map(str, args)], env=_env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+# ``python -m aekit`` with one addition: right after the epochs named in its first argument
+# ("4,8") have handed their checkpoint to the writer thread, the process stops itself
+# (SIGSTOP: every thread, the writer's too, freezes where it is) until the test continues
+# it. The test then knows where the run is whatever the machine's speed (an epoch here takes
+# milliseconds on a fast machine, a kill timed from outside comes after the run has ended).
+_STOPPING_CLI = textwrap.dedent("""
+    import os, signal, sys
+    from aekit import callbacks
+    from aekit.cli import main
+
+    stops = {int(epoch) for epoch in sys.argv.pop(1).split(",")}
+    real = callbacks.Checkpoint.on_epoch_end
+
+    def on_epoch_end(self, state, record):
+        real(self, state, record)
+        if state["epoch"] in stops:
+            os.kill(os.getpid(), signal.SIGSTOP)
+
+    callbacks.Checkpoint.on_epoch_end = on_epoch_end
+    sys.argv[0] = "aekit"
+    main()
+""")
+
+
+def _start_stopping(stops, args, log: Path) -> subprocess.Popen:
+    """``aekit *args`` in a process that stops itself after each epoch of ``stops``."""
+    with open(log, "ab") as out:  # a file, not a pipe: a full pipe would block the run
+        return subprocess.Popen(
+            [sys.executable, "-c", _STOPPING_CLI, ",".join(map(str, stops)), *map(str, args)],
+            env=_env(), stdout=out, stderr=subprocess.STDOUT)
+
+
+def _stopped(proc: subprocess.Popen, timeout=120.0) -> bool:
+    """Wait until ``proc`` stops itself (True) or ends (False, its returncode set)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        pid, status = os.waitpid(proc.pid, os.WNOHANG | os.WUNTRACED)
+        if pid:
+            if os.WIFSTOPPED(status):
+                return True
+            proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here
+            return False
+        assert time.monotonic() < deadline, "timed out waiting for training to progress"
+        time.sleep(0.01)
 
 
 def _epoch(run: Path) -> int:
@@ -59,16 +101,6 @@ def _epoch(run: Path) -> int:
     info = checkpoint_info(run) or {}
     loop = info.get("loop") or {}
     return int(loop.get("epoch", -1))
-
-
-def _wait_for(condition, proc, timeout=120.0):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if proc.poll() is not None:
-            return False
-        assert time.monotonic() < deadline, "timed out waiting for training to progress"
-        time.sleep(0.02)
-    return True
 
 
 @pytest.fixture(scope="module")
@@ -93,24 +125,39 @@ def _same_model(run: Path, reference):
     assert runs.is_complete(run)  # metrics.json describes this model
 
 
+# Where each of the three runs is killed: it stops itself KILL_AFTER epochs after the epoch
+# of the checkpoint it starts from (drawn from that range), is continued, and is killed
+# after a random delay of up to KILL_DELAY seconds; a run that gets KILL_GUARD epochs further
+# first stops itself again there and is killed stopped. Every kill so lands between the two
+# stops, in training or in a checkpoint write (the delay and the machine's speed decide
+# where), and the last run's guard (epoch 3 * (4 + 4) = 24 at the latest) comes before the
+# run's end.
+KILL_AFTER, KILL_GUARD, KILL_DELAY = (2, 4), 4, 0.02
+
+
 @pytest.mark.slow
 def test_a_run_killed_three_times_and_resumed_ends_as_one_never_interrupted(
         tmp_path, reference):
-    run = tmp_path / "run"
+    latest_guard = 3 * (KILL_AFTER[1] + KILL_GUARD)
+    assert reference.n_iter_ > latest_guard, "the run is too short to be killed three times"
+    run, log = tmp_path / "run", tmp_path / "runs.log"
     rng = random.Random(0)
-    proc, kills = _start([*TRAIN, "--out", run]), 0
-    while kills < 3:
-        seen = _epoch(run)
-        # Let it make progress (a new checkpoint), then kill it at a random moment.
-        if not _wait_for(lambda: _epoch(run) > seen, proc):
-            break  # it finished first
-        time.sleep(rng.uniform(0.0, 0.3))
-        proc.kill()
-        proc.communicate()
-        kills += 1
-        if kills < 3:
-            proc = _start([*TRAIN, "--out", run, "--resume"])
-    assert kills == 3, "the run finished before it could be killed three times"
+    done = 0  # epochs in the checkpoint
+    for kill in range(3):
+        stop = done + rng.randint(*KILL_AFTER)
+        resume = ["--resume"] if kill else []
+        proc = _start_stopping([stop, stop + KILL_GUARD], [*TRAIN, "--out", run, *resume], log)
+        try:
+            assert _stopped(proc), f"the run ended before epoch {stop}:\n{log.read_text()}"
+            proc.send_signal(signal.SIGCONT)
+            time.sleep(rng.uniform(0.0, KILL_DELAY))
+        finally:
+            proc.kill()
+            proc.wait()
+        assert proc.returncode == -signal.SIGKILL
+        # The write of epoch stop - 1 was finished before that of epoch stop began.
+        done = _epoch(run)
+        assert stop - 1 <= done <= stop + KILL_GUARD
     result = invoke(*TRAIN, "--out", run, "--resume")  # the last one in this process
     assert result.exit_code == 0, result.output
     _same_model(run, reference)
@@ -122,15 +169,18 @@ def test_a_run_killed_three_times_and_resumed_ends_as_one_never_interrupted(
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_a_signal_stops_the_run_keeps_a_model_and_resume_finishes_it(
         tmp_path, reference, signum):
-    run = tmp_path / "run"
-    proc = _start([*TRAIN, "--out", run])
-    assert _wait_for(lambda: _epoch(run) >= 1, proc), "finished before the signal"
-    sent = time.monotonic()
+    run, log = tmp_path / "run", tmp_path / "run.log"
+    proc = _start_stopping([2], [*TRAIN, "--out", run], log)
+    assert _stopped(proc), f"the run ended before epoch 2:\n{log.read_text()}"
+    # Sent while the run stands after epoch 2; it arrives as soon as the run goes on.
     proc.send_signal(signum)
-    out, err = proc.communicate(timeout=60)
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGCONT)
+    proc.wait(timeout=60)
     assert time.monotonic() - sent < 15
-    assert proc.returncode == 128 + signum, out + err
-    assert f"{signal.Signals(signum).name}: stopped" in err and "--resume" in err
+    out = log.read_text()
+    assert proc.returncode == 128 + signum, out
+    assert f"{signal.Signals(signum).name}: stopped" in out and "--resume" in out
     stopped = aekit.load(run)  # the model kept so far
     assert 1 <= stopped.n_iter_ < reference.n_iter_
     assert not (run / "metrics.json").exists()

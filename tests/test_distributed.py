@@ -171,7 +171,22 @@ def test_cli_under_torchrun_matches_one_process(rows, tmp_path):
     assert m2["test_score"] == pytest.approx(m1["test_score"], rel=1e-4)
 
 
-_DRIVER = textwrap.dedent("""
+# Names of the running threads of gloo (the process group's), from /proc (Linux).
+_GLOO_THREADS = textwrap.dedent("""
+    import os
+
+    def gloo_threads():
+        names = []
+        for task in os.listdir("/proc/self/task"):
+            try:
+                with open(f"/proc/self/task/{task}/comm") as f:
+                    names.append(f.read().strip())
+            except OSError:  # ended meanwhile
+                pass
+        return sorted(name for name in names if "gloo" in name)
+""")
+
+_DRIVER = _GLOO_THREADS + textwrap.dedent("""
     # Fits under torchrun (or alone) and writes each rank's history and codes.
     import json, sys
     import numpy as np
@@ -190,9 +205,10 @@ _DRIVER = textwrap.dedent("""
     streamed = AutoEncoder(chunk_rows=150, **kw).fit(sys.argv[1])
     out = {"world": world, "history": ae.history_, "codes": ae.transform(X[:20]).tolist(),
            "streamed": streamed.transform(X[:20]).tolist(), "n_streamed": streamed.n_iter_}
+    distributed.teardown()
+    out["gloo_threads_left"] = gloo_threads()
     with open(f"{sys.argv[2]}-{world}-{rank}.json", "w") as f:
         json.dump(out, f)
-    distributed.teardown()
 """)
 
 
@@ -222,6 +238,51 @@ def test_early_stopping_stops_every_rank_together(rows, tmp_path):
         np.testing.assert_allclose(ranks[0][key], ranks[1][key], rtol=0, atol=0)
         np.testing.assert_allclose(ranks[0][key], alone[key], atol=1e-4)
     assert ranks[0]["n_streamed"] == ranks[1]["n_streamed"] == alone["n_streamed"]
+    # teardown destroyed the group: none of its threads is left to the interpreter's
+    # shutdown, where destroying it could abort the process (SIGABRT) after a good run.
+    if os.path.isdir("/proc/self/task"):
+        assert ranks[0]["gloo_threads_left"] == ranks[1]["gloo_threads_left"] == []
+
+
+_AT_EXIT = _GLOO_THREADS + textwrap.dedent("""
+    # A fit under torchrun that ends without teardown: the group must still be gone before
+    # the interpreter shuts down. Records gloo's threads while the group lives and after
+    # aekit's exit handler (this one, registered first, runs after it).
+    import atexit, json, sys
+    import numpy as np
+
+    seen = {}
+
+    def record():
+        seen["at_exit"] = gloo_threads()
+        with open(f"{sys.argv[2]}-{seen['rank']}.json", "w") as f:
+            json.dump(seen, f)
+
+    atexit.register(record)
+    from aekit import AutoEncoder, distributed
+
+    distributed.init_from_env("cpu")
+    seen["rank"] = distributed.rank_info()[0]
+    # Building an optimizer makes torch import modules; one of them, imported while a group
+    # exists, kept that group alive after destroy_process_group.
+    AutoEncoder(n_components=2, hidden_layer_sizes=(8,), max_epochs=1, random_state=0,
+                device="cpu").fit(np.load(sys.argv[1]))
+    seen["while_fitting"] = gloo_threads()
+    sys.exit(0)
+""")
+
+
+@pytest.mark.slow
+@needs_dist
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="lists threads from /proc")
+def test_a_process_that_never_calls_teardown_leaves_the_group_at_exit(rows, tmp_path):
+    driver = tmp_path / "at_exit.py"
+    driver.write_text(_AT_EXIT)
+    _torchrun([driver, rows, tmp_path / "out"], cwd=tmp_path)
+    for rank in (0, 1):
+        seen = json.loads((tmp_path / f"out-{rank}.json").read_text())
+        assert seen["while_fitting"], "no gloo thread seen: this check no longer sees them"
+        assert seen["at_exit"] == []
 
 
 _FAMILIES = textwrap.dedent("""

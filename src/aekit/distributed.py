@@ -30,17 +30,37 @@ A rank that stops answering (stuck, or killed without torchrun noticing) must no
 others for torch's default 30 minutes: the group waits at most ``timeout`` seconds
 (:data:`DEFAULT_TIMEOUT`, or ``AEKIT_DIST_TIMEOUT``) for any collective, and a collective that
 fails raises :class:`DistributedError` with a message saying so.
+
+The group must be gone before the interpreter shuts down. A gloo group still alive then is
+destroyed during Python's finalization, while its threads still run, and the process can
+abort there ("terminate called without an active exception", SIGABRT, after a run that
+succeeded). :func:`teardown` destroys it, and only can because this module imports, before
+any group exists, the torch module that would otherwise keep a reference to it (see below);
+a process that joined with :func:`init_from_env` and never calls :func:`teardown` leaves the
+group at exit (an atexit handler).
 """
 
 from __future__ import annotations
 
+import atexit
 import datetime
+import importlib
 import os
 import secrets
 from collections.abc import Iterable, Mapping
 
 import torch
 from torch import nn
+
+if torch.distributed.is_available():
+    # torch.distributed.nn.functional binds the default group as a default argument
+    # (``group=group.WORLD``) when it is imported, and torch imports it lazily: building
+    # the first optimizer imports torch._dynamo, which imports it. Imported after a group
+    # exists, its ten functions would hold that group for good: destroy_process_group
+    # would leave it, and its gloo threads, alive until the interpreter's finalization
+    # destroys it (see above). Imported now, before any group, they bind None: the default
+    # group at call time, what they mean.
+    importlib.import_module("torch.distributed.nn.functional")
 
 _TORCHRUN_VARS = ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
 
@@ -135,16 +155,20 @@ def init_from_env(device: str = "auto", timeout: float | None = None) -> bool:
             "cpu:gloo,cuda:nccl", device_id=local, timeout=limit))
     else:
         _collective(lambda: dist.init_process_group("gloo", timeout=limit))
+    # A process that ends without teardown (an exception, sys.exit) still leaves the group
+    # while the interpreter is whole; without a barrier, since a peer may never come.
+    atexit.unregister(teardown)  # once, however many groups this process joins
+    atexit.register(teardown, wait=False)
     return True
 
 
 def teardown(wait: bool = True) -> None:
     """Leave the process group (no-op without one); every rank calls it once at the end.
 
-    Ranks first meet at a barrier: rank 0 is still writing the run while the others are
-    done, and a rank that destroys its gloo group while a peer still holds it open can
-    abort ("terminate called without an active exception", seen in CI-like runs).
-    ``wait=False`` skips the barrier: after a failure, when a peer may never come.
+    Ranks first meet at a barrier, so that no rank leaves while rank 0 is still writing
+    the run. ``wait=False`` skips the barrier: after a failure, when a peer may never come.
+    Destroying the group stops its threads (gloo's); a process that ends without calling
+    this leaves the group at exit, before the interpreter shuts down.
     """
     if _dist() is not None:
         try:
