@@ -1,8 +1,12 @@
 """Fixtures shared by the test files."""
 
 import pytest
+from typer.testing import CliRunner
 
+from aekit.cli import app
 from aekit.data import load_digits
+
+runner = CliRunner()
 
 
 @pytest.fixture(scope="session")
@@ -26,3 +30,24 @@ def tiny_problem(n=100, seed=0):
     torch.manual_seed(seed)
     X = torch.randn(n, 5)
     return nn.Sequential(nn.Linear(5, 2), nn.Linear(2, 5)), X
+
+
+# --------------------------------------------------------------------------- command line
+def invoke(*args):
+    """``aekit *args`` in this process (typer's runner); arguments may be paths or numbers."""
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def assert_ok(result):
+    assert result.exit_code == 0, result.output + repr(result.exception)
+
+
+def assert_one_line_error(result, *words):
+    """Exit code 2 with one ``error:`` line on stderr holding every one of ``words``, and
+    no traceback."""
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    for word in words:
+        assert word in lines[0], lines[0]
+    assert "Traceback" not in result.output

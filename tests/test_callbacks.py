@@ -16,6 +16,18 @@ from aekit.training import fit_loop, init_state, kept_record, make_optimizer
 _mse, _setup = mse_objective, tiny_problem
 
 
+def scripted_validation(losses):
+    """An objective whose validation losses are ``losses`` in turn (training loss 1); the
+    weights still get (zero) gradients, so the loop runs as usual."""
+    losses = iter(losses)
+
+    def scripted(module, batch, epoch):
+        loss = nn.functional.mse_loss(module(batch["x_in"]), batch["x"]) * 0
+        return {"loss": loss + (next(losses) if epoch is None else 1.0)}
+
+    return scripted
+
+
 def test_early_stopping_restores_the_kept_epoch():
     module, X = _setup()
     opt = make_optimizer("sgd", module.parameters(), 0.1)  # noisy: val loss goes up and down
@@ -34,11 +46,7 @@ def test_early_stopping_restores_the_kept_epoch():
 def test_the_kept_epoch_is_the_one_that_improved_by_more_than_tol():
     # Regression: the loop restores the last epoch that improved by more than tol, which
     # need not be the epoch of the smallest validation loss; everyone must read the former.
-    losses = iter([1.0, 0.5, 0.4999, 0.4998, 0.7, 0.8, 0.9])
-
-    def scripted(module, batch, epoch):
-        loss = nn.functional.mse_loss(module(batch["x_in"]), batch["x"]) * 0
-        return {"loss": loss + (next(losses) if epoch is None else 1.0)}
+    scripted = scripted_validation([1.0, 0.5, 0.4999, 0.4998, 0.7, 0.8, 0.9])
 
     module, X = _setup()
     state = fit_loop(init_state(module, make_optimizer("sgd", module.parameters(), 0.0)),
@@ -133,11 +141,7 @@ def test_reduce_lr_on_plateau_cuts_after_patience_and_stops_at_the_floor():
     from aekit.callbacks import ReduceLROnPlateau
 
     # Validation losses: improving for 3 epochs, then flat for good.
-    losses = iter([1.0, 0.8, 0.6] + [0.6] * 30)
-
-    def scripted(module, batch, epoch):
-        loss = nn.functional.mse_loss(module(batch["x_in"]), batch["x"]) * 0
-        return {"loss": loss + (next(losses) if epoch is None else 1.0)}
+    scripted = scripted_validation([1.0, 0.8, 0.6] + [0.6] * 30)
 
     module, X = _setup()
     state = fit_loop(init_state(module, make_optimizer("sgd", module.parameters(), 0.1)),

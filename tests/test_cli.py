@@ -11,31 +11,15 @@ import matplotlib.image
 import numpy as np
 import pytest
 import typer.main
-from typer.testing import CliRunner
 
 import aekit
 from aekit import cli, cli_options, runs
 from aekit.cli import app
 from aekit.data import load_dataset, read_array
 
-runner = CliRunner()
+from conftest import assert_ok, assert_one_line_error, invoke, runner
+
 FAST = ["--epochs", "3", "--seed", "0", "--device", "cpu"]
-
-
-def invoke(*args):
-    return runner.invoke(app, [str(a) for a in args])
-
-
-def assert_ok(result):
-    assert result.exit_code == 0, result.output + repr(result.exception)
-
-
-def assert_one_line_error(result):
-    assert result.exit_code == 2, result.output
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: ")
-    assert "Traceback" not in result.output
 
 
 @pytest.fixture(scope="module")

@@ -15,31 +15,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
 import aekit
 from aekit import AutoEncoder, EncoderClassifier, runs
 from aekit.callbacks import checkpoint_info
-from aekit.cli import app
 from aekit.data import load_dataset
 
-runner = CliRunner()
+from conftest import assert_one_line_error, invoke
+
 # 30 epochs of a small model on digits, early stopping on (it does not stop early: the
 # killed run needs them, see KILL_AFTER), short enough for the suite.
 TRAIN = ["train", "--data", "digits", "--components", "2", "--hidden", "32", "--epochs", "30",
          "--patience", "5", "--seed", "0", "--device", "cpu"]
-
-
-def invoke(*args):
-    return runner.invoke(app, [str(a) for a in args])
-
-
-def assert_one_line_error(result, match: str):
-    assert result.exit_code == 2, result.output
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: ") and match in lines[0], lines[0]
-    assert "Traceback" not in result.output
 
 
 def _env():

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 import typer.main
 from matplotlib.figure import Figure
-from typer.testing import CliRunner
 
 import aekit
 from aekit import OutlierDetector, plotting_outliers
@@ -18,24 +17,9 @@ from aekit.cli import app
 from aekit.outliers import anomaly_labels, baseline_scores, detection_metrics
 from aekit.report_outliers import build_detector_report
 
-runner = CliRunner()
+from conftest import assert_ok, assert_one_line_error, invoke
+
 FAST = ["--max-epochs", "10", "--seed", "0", "--device", "cpu"]
-
-
-def invoke(*args):
-    return runner.invoke(app, [str(a) for a in args])
-
-
-def assert_ok(result):
-    assert result.exit_code == 0, result.output + repr(result.exception)
-
-
-def assert_one_line_error(result, *words):
-    assert result.exit_code == 2, result.output
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    for word in words:
-        assert word in lines[0], lines[0]
 
 
 def blobs(n=300, seed=0, n_anomalies=10):
