@@ -11,7 +11,7 @@ seed, then averaged. Detectors, each with its defaults and ``random_state=seed``
   lof        sklearn LocalOutlierFactor(novelty=True) on standardised columns
   pca        reconstruction error of sklearn PCA on standardised columns, with as many
              components as aekit's code (round(sqrt(n_features)))
-(the three baselines are aekit.outliers.baseline_scores, as in aekit's detector reports)
+(the three baselines are aekit.anomaly.metrics.baseline_scores, as in aekit's detector reports)
   pyod-ae    PyOD's AutoEncoder() (PyOD >= 2, torch), only when ``import pyod`` works; PyOD is
              no aekit dependency: install it elsewhere (``pip install --target DIR pyod``)
              and pass ``--pyod-path DIR``
@@ -73,8 +73,8 @@ def aekit_variant(params: dict):
 
 
 def baseline(name: str):
-    """A baseline of aekit's reports (:mod:`aekit.outliers`): IsolationForest, LOF, PCA."""
-    from aekit.outliers import baseline_scores
+    """A baseline of aekit's reports (:mod:`aekit.anomaly.metrics`): IsolationForest, LOF, PCA."""
+    from aekit.anomaly.metrics import baseline_scores
 
     return lambda X_train, X_test, seed: baseline_scores(name, X_train, X_test,
                                                           random_state=seed)

@@ -73,7 +73,7 @@ def bench_save(repeats: int) -> tuple:
     import safetensors.torch
     import torch
 
-    from aekit._io import write_model_dir
+    from aekit.core.storage import write_model_dir
     from aekit.nn.dense import DenseAutoEncoder
 
     tensors = dict(DenseAutoEncoder(784, 2, (512, 128)).state_dict())
@@ -99,7 +99,7 @@ def bench_save(repeats: int) -> tuple:
 
 
 def bench_check(repeats: int) -> list[tuple]:
-    from aekit._checks import check_finite
+    from aekit.core.checks import check_finite
 
     out = []
     for dtype in (np.float32, np.float64):

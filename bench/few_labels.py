@@ -49,7 +49,7 @@ from sklearn.semi_supervised import LabelSpreading
 
 from aekit import AutoEncoder, EncoderClassifier
 from aekit.data import load_digits, load_fashion_mnist, load_mnist
-from aekit.few_labels import (
+from aekit.semisupervised.comparison import (
     RAW,
     SEMI_SUPERVISED,
     FewLabelsRow,

@@ -56,7 +56,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--json", help="also write the results to this JSON file")
     args = parser.parse_args(argv)
 
-    from aekit.training import autocast_dtype
+    from aekit.training.loop import autocast_dtype
 
     X_np, X_test, source = load_split(args.rows)
     X_t = torch.from_numpy(X_np)
@@ -67,7 +67,7 @@ def main(argv=None) -> dict:
     print(f"load average before: {os.getloadavg()[0]:.2f}")
     warm_up(X_np)
     # aekit's first CPU fit (the warm-up) raises glibc's malloc thresholds for the whole
-    # process (aekit._malloc), so every timed run below, the plain loop's included, has them.
+    # process (aekit.core.compat), so every timed run below, the plain loop's included, has them.
     print("glibc malloc thresholds raised by the warm-up fit: they apply to every side")
     times = {k: [] for k in SIDES}
     losses = {k: [] for k in SIDES}
@@ -108,7 +108,7 @@ def main(argv=None) -> dict:
         "torch": torch.__version__,
     }
     if args.json:
-        from aekit._io import atomic_write
+        from aekit.core.storage import atomic_write
 
         atomic_write(args.json, json.dumps(result, indent=2))
     return result

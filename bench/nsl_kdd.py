@@ -91,7 +91,7 @@ def fit_score(name: str, X_train, X_tests: list, seed: int, params: dict | None 
 
         model = AutoEncoder(random_state=seed, verbose=0).fit(A)
         return [model.decision_function(X) for X in [A, *tests]], model
-    from aekit.outliers import baseline_scores
+    from aekit.anomaly.metrics import baseline_scores
 
     # One fit; the training rows and every test set scored in one call.
     both = baseline_scores(name, A, np.concatenate([A, *tests]), random_state=seed)

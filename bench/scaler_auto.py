@@ -21,7 +21,7 @@ import numpy as np
 def derived(seeds: int) -> list[tuple]:
     from aekit import AutoEncoder
     from aekit.data import make_derived_variables
-    from aekit.metrics import r2_per_feature
+    from aekit.evaluation.metrics import r2_per_feature
 
     rows = []
     for kind in ("auto", "standard"):

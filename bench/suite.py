@@ -423,7 +423,7 @@ def main(argv=None) -> dict:
     if warning:
         print(banner(warning), flush=True)
 
-    from aekit._io import atomic_write
+    from aekit.core.storage import atomic_write
 
     atomic_write(args.json, json.dumps(report, indent=2, default=str) + "\n")
     print(f"results written to {args.json}")

@@ -97,7 +97,7 @@ def main(argv=None) -> dict:
               "ratio_per_epoch": med_epoch["mixed"] / med_epoch["numeric"],
               "threads": torch.get_num_threads(), "torch": torch.__version__}
     if args.json:
-        from aekit._io import atomic_write
+        from aekit.core.storage import atomic_write
 
         atomic_write(args.json, json.dumps(result, indent=2))
     return result

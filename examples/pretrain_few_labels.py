@@ -3,7 +3,7 @@
 1. Keep 100 labels of the Fashion-MNIST training images (10 per class); the other 59,900
    are unlabelled: their label is -1, scikit-learn's convention for semi-supervised data.
 2. An autoencoder learns a 32-D code from all 60,000 images (no labels).
-3. ``aekit.few_labels.compare_few_labels`` fits, on the same 100 labels, the baselines a
+3. ``aekit.semisupervised.comparison.compare_few_labels`` fits, on the same 100 labels, the baselines a
    careful user tries first (logistic regression on the pixels, on PCA codes, on the
    autoencoder's codes), ``EncoderClassifier`` on the labelled images alone, and
    ``EncoderClassifier`` semi-supervised (all images; the labels spread to the unlabelled
@@ -18,7 +18,7 @@ Falls back to scikit-learn's 8x8 digits (and says so) when Fashion-MNIST is not 
 from _common import QUICK, epochs, load_images
 
 from aekit import AutoEncoder, EncoderClassifier
-from aekit.few_labels import RAW, SEMI_SUPERVISED, compare_few_labels, hide_labels
+from aekit.semisupervised.comparison import RAW, SEMI_SUPERVISED, compare_few_labels, hide_labels
 
 LABELS_PER_CLASS = 10  # 100 labels in all
 

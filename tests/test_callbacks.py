@@ -10,8 +10,8 @@ from torch import nn
 from conftest import mse_objective, tiny_problem
 
 from aekit import AutoEncoder
-from aekit.callbacks import Callback, EarlyStopping
-from aekit.training import fit_loop, init_state, kept_record, make_optimizer
+from aekit.training.callbacks import Callback, EarlyStopping
+from aekit.training.loop import fit_loop, init_state, kept_record, make_optimizer
 
 _mse, _setup = mse_objective, tiny_problem
 
@@ -138,7 +138,7 @@ def test_log_dir_none_is_the_default_and_a_parameter():
 
 
 def test_reduce_lr_on_plateau_cuts_after_patience_and_stops_at_the_floor():
-    from aekit.callbacks import ReduceLROnPlateau
+    from aekit.training.callbacks import ReduceLROnPlateau
 
     # Validation losses: improving for 3 epochs, then flat for good.
     scripted = scripted_validation([1.0, 0.8, 0.6] + [0.6] * 30)

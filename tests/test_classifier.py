@@ -14,9 +14,9 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from _sklearn_checks import FLOAT32_XFAIL
 from aekit import AutoEncoder, EncoderClassifier, VariationalAutoEncoder, load
-from aekit.estimators.classifier import fit_temperature, unlabelled_rows
-from aekit.few_labels import expected_calibration_error, hide_labels
-from aekit.training import make_optimizer
+from aekit.semisupervised.classifier import fit_temperature, unlabelled_rows
+from aekit.semisupervised.comparison import expected_calibration_error, hide_labels
+from aekit.training.loop import make_optimizer
 
 SEMI_SUPERVISED_XFAIL = {
     **FLOAT32_XFAIL,

@@ -18,7 +18,7 @@ import pytest
 
 import aekit
 from aekit import AutoEncoder, EncoderClassifier, runs
-from aekit.callbacks import checkpoint_info
+from aekit.training.callbacks import checkpoint_info
 from aekit.data import load_dataset
 
 from conftest import assert_one_line_error, invoke
@@ -45,7 +45,7 @@ def _env():
 _STOPPING_CLI = textwrap.dedent("""
     import os, signal, sys
     from aekit import callbacks
-    from aekit.cli import main
+    from aekit.cli.app import main
 
     stops = {int(epoch) for epoch in sys.argv.pop(1).split(",")}
     real = callbacks.Checkpoint.on_epoch_end
@@ -192,7 +192,7 @@ def test_resume_of_a_complete_run_has_nothing_to_do(tmp_path):
 
 
 def test_resume_with_other_options_names_them(tmp_path, monkeypatch):
-    from aekit import callbacks
+    from aekit.training import callbacks
 
     run = tmp_path / "run"
     args = ["train", "--data", "digits", "--components", "2", "--hidden", "8", "--seed", "0",

@@ -9,7 +9,7 @@ import torch
 
 import aekit
 from aekit import AutoEncoder, VariationalAutoEncoder
-from aekit.training import autocast_dtype
+from aekit.training.loop import autocast_dtype
 
 pytestmark = [
     pytest.mark.gpu,

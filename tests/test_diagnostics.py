@@ -1,4 +1,4 @@
-"""Tests for aekit.diagnostics: each failure is found on a model built to have it, and a
+"""Tests for aekit.evaluation.diagnostics: each failure is found on a model built to have it, and a
 healthy model is left alone."""
 
 import copy
@@ -12,7 +12,13 @@ import torch
 import aekit
 from aekit import AutoEncoder
 from aekit.data import make_low_variance
-from aekit.diagnostics import Diagnosis, DiagnosticWarning, Finding, diagnose, warn_findings
+from aekit.evaluation.diagnostics import (
+    Diagnosis,
+    DiagnosticWarning,
+    Finding,
+    diagnose,
+    warn_findings,
+)
 
 
 @pytest.fixture(scope="module")
@@ -309,7 +315,7 @@ def identity_model(low_variance):
 
 
 def test_a_perfect_identity_model_is_not_said_to_learn_the_mean(low_variance, identity_model):
-    from aekit.quality import reconstruction_r2
+    from aekit.evaluation.quality import reconstruction_r2
 
     assert reconstruction_r2(identity_model, low_variance).min() > 0.9999
     d = diagnose(identity_model, low_variance)
@@ -415,7 +421,7 @@ def test_noisy_but_healthy_losses_are_no_spike():
 def test_cli_warnings_are_one_line_without_source(tmp_path):
     from typer.testing import CliRunner
 
-    from aekit.cli import app
+    from aekit.cli.app import app
 
     result = CliRunner().invoke(app, ["train", "--data", "digits", "--epochs", "1", "--hidden",
                                       "16", "--output-activation", "sigmoid", "--out",

@@ -18,8 +18,8 @@ from safetensors.numpy import load_file
 from torch import nn
 from typer.testing import CliRunner
 
-from aekit import distributed
-from aekit.cli import app
+from aekit.core import distributed
+from aekit.cli.app import app
 from aekit.data import load_dataset
 
 needs_dist = pytest.mark.skipif(

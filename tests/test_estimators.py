@@ -13,11 +13,7 @@ from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from aekit import AutoEncoder, TrainingDivergedError, VariationalAutoEncoder, compare_with_pca
-from aekit.data import (
-    DERIVED_VARIABLE_NAMES,
-    make_derived_variables,
-    make_low_variance,
-)
+from aekit.data import DERIVED_VARIABLE_NAMES, make_derived_variables, make_low_variance
 from _sklearn_checks import FLOAT32_XFAIL
 
 
@@ -330,7 +326,7 @@ def test_inputs_are_not_modified_and_readonly_inputs_work(digits):
 def test_finite_check_catches_overflowing_sums_only_as_a_fast_path():
     X = np.full((10, 3), 3e38, dtype=np.float32)  # finite, but its float32 sum overflows
     AutoEncoder(2, max_epochs=1, scaler="minmax").fit(X.astype(np.float64) / 1e38)
-    from aekit._checks import check_finite
+    from aekit.core.checks import check_finite
 
     check_finite(X)  # falls back to the exact scan and passes
     X[4, 2] = np.nan

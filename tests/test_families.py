@@ -11,7 +11,8 @@ import torch
 from torch import nn
 
 import aekit
-from aekit import AutoEncoder, compare_with_pca, losses
+from aekit import AutoEncoder, compare_with_pca
+from aekit.training import losses
 from aekit.nn.conv import ConvAutoEncoder
 from aekit.nn.dense import DenseAutoEncoder
 from aekit.nn.layers import (
@@ -21,9 +22,9 @@ from aekit.nn.layers import (
     masking_noise,
     salt_and_pepper_noise,
 )
-from aekit.callbacks import Callback
-from aekit.pretraining import pretrain_greedy
-from aekit.training import make_optimizer
+from aekit.training.callbacks import Callback
+from aekit.training.pretraining import pretrain_greedy
+from aekit.training.loop import make_optimizer
 
 
 def mse(a, b) -> float:

@@ -15,9 +15,10 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
 import aekit
-from aekit import AutoEncoder, EncoderClassifier, VariationalAutoEncoder, callbacks
+from aekit import AutoEncoder, EncoderClassifier, VariationalAutoEncoder
+from aekit.training import callbacks
 from aekit.estimators import _base
-from aekit.training import FitInterrupted, TrainingDivergedError, fit_loop, init_state
+from aekit.training.loop import FitInterrupted, TrainingDivergedError, fit_loop, init_state
 
 from conftest import tiny_problem
 
@@ -218,7 +219,7 @@ def test_a_signal_before_the_first_epoch_ends_leaves_no_partial_model(rows, monk
 
 def test_the_classifier_is_interruptible_too(digits, monkeypatch):
     X_train, X_test, y_train, _ = digits
-    from aekit.estimators import classifier
+    from aekit.semisupervised import classifier
 
     ae = AutoEncoder(3, hidden_layer_sizes=(16,), max_epochs=2, random_state=0).fit(X_train)
     monkeypatch.setattr(classifier, "loop_callbacks", lambda est: [SignalAt(2)])

@@ -1,4 +1,4 @@
-"""aekit.few_labels: hidden labels, calibration measures, the baselines table, its report section."""
+"""aekit.semisupervised.comparison: hidden labels, calibration measures, the baselines table, its report section."""
 
 import json
 
@@ -8,7 +8,7 @@ from sklearn.linear_model import LogisticRegression
 
 from aekit import AutoEncoder, EncoderClassifier
 from aekit.data import Dataset
-from aekit.few_labels import (
+from aekit.semisupervised.comparison import (
     AE_CODES,
     LABELLED_ONLY,
     PCA_CODES,
@@ -19,7 +19,7 @@ from aekit.few_labels import (
     expected_calibration_error,
     hide_labels,
 )
-from aekit.report import build_report
+from aekit.report.model import build_report
 
 
 def test_hide_labels_keeps_n_per_class_and_marks_the_rest_minus_one(digits):

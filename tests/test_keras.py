@@ -15,9 +15,9 @@ from torch import nn
 
 from aekit import AutoEncoder, VariationalAutoEncoder, diagnose
 from aekit.data import DERIVED_VARIABLE_NAMES, make_derived_variables
-from aekit.diagnostics import DiagnosticWarning
+from aekit.evaluation.diagnostics import DiagnosticWarning
 from aekit.nn.layers import ACTIVATIONS
-from aekit.training import DEFAULT_LEARNING_RATES, OPTIMIZERS, make_optimizer
+from aekit.training.loop import DEFAULT_LEARNING_RATES, OPTIMIZERS, make_optimizer
 
 SMALL = dict(hidden_layer_sizes=(32,), random_state=0)
 
@@ -90,7 +90,7 @@ def test_rows_of_weight_zero_have_no_influence(digits):
 
 
 def test_weighted_objective_is_the_weighted_mean_of_row_losses():
-    from aekit.objectives import Reconstruction
+    from aekit.training.objectives import Reconstruction
 
     torch.manual_seed(0)
     module = nn.Module()

@@ -1,4 +1,4 @@
-"""Tests for aekit.metrics: finer reconstruction errors, the PCA sweep, probes on codes."""
+"""Tests for aekit.evaluation.metrics: finer reconstruction errors, the PCA sweep, probes on codes."""
 
 import numpy as np
 import pytest
@@ -6,7 +6,7 @@ from sklearn.decomposition import PCA
 from sklearn.metrics import r2_score
 
 from aekit import AutoEncoder
-from aekit.metrics import (
+from aekit.evaluation.metrics import (
     CodeQuality,
     code_quality,
     element_errors,
@@ -160,7 +160,7 @@ def test_probes_on_pca_codes_and_perfect_codes(digits):
 def test_pca_sweep_reuses_a_fitted_pca(digits):
     from sklearn.decomposition import PCA
 
-    from aekit.metrics import pca_sweep
+    from aekit.evaluation.metrics import pca_sweep
 
     X_train, X_test = digits[0], digits[1]
     pca = PCA(n_components=8, svd_solver="full").fit(X_train.astype(np.float64))
@@ -198,7 +198,7 @@ def test_verdict_is_in_scaled_units_where_every_column_counts():
 
 
 def test_verdict_wording():
-    from aekit.metrics import PCAComparison
+    from aekit.evaluation.metrics import PCAComparison
 
     def cmp(ae, pca):
         return PCAComparison(2, 1.0, 1.0, 1.0, 1.0, ae, pca)
@@ -212,7 +212,7 @@ def test_verdict_wording():
 
 
 def test_r2_central_sees_a_bulk_that_the_overall_r2_hides():
-    from aekit.metrics import r2_central
+    from aekit.evaluation.metrics import r2_central
 
     rng = np.random.RandomState(0)
     x = np.concatenate([rng.rand(900), 1000 * rng.rand(100) + 10])  # a bulk and a far tail
@@ -224,7 +224,7 @@ def test_r2_central_sees_a_bulk_that_the_overall_r2_hides():
 
 
 def test_scaled_pca_works_in_the_callers_units(digits, digits_ae):
-    from aekit.metrics import ScaledPCA, _PCAView
+    from aekit.evaluation.metrics import ScaledPCA, _PCAView
 
     X_train, X_test = digits[0], digits[1]
     S = digits_ae.to_scaled(X_train)

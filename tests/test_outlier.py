@@ -15,8 +15,8 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from aekit import OutlierDetector, load
 from aekit.data import NSL_KDD_COLUMNS
-from aekit.estimators._robust import scaler_statistics
-from aekit.outliers import baseline_scores
+from aekit.anomaly.robust import scaler_statistics
+from aekit.anomaly.metrics import baseline_scores
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 FAST = dict(max_epochs=20, random_state=0, device="cpu")

@@ -12,10 +12,11 @@ import typer.main
 from matplotlib.figure import Figure
 
 import aekit
-from aekit import OutlierDetector, plotting_outliers
-from aekit.cli import app
-from aekit.outliers import anomaly_labels, baseline_scores, detection_metrics
-from aekit.report_outliers import build_detector_report
+from aekit import OutlierDetector
+from aekit.plotting import anomaly as plotting_outliers
+from aekit.cli.app import app
+from aekit.anomaly.metrics import anomaly_labels, baseline_scores, detection_metrics
+from aekit.report.detector import build_detector_report
 
 from conftest import assert_ok, assert_one_line_error, invoke
 

@@ -12,7 +12,8 @@ import torch
 from sklearn.exceptions import NotFittedError
 
 import aekit
-from aekit import AutoEncoder, _io
+from aekit import AutoEncoder
+from aekit.core import storage as _io
 from aekit.data import load_digits
 
 
@@ -332,7 +333,7 @@ def test_a_save_failing_at_any_file_operation_leaves_the_old_or_the_new_model(
 
 def _save_forever(path, states):
     """In a forked child: save the two models in turn until killed."""
-    from aekit._io import write_model_dir
+    from aekit.core.storage import write_model_dir
 
     i = 0
     while True:

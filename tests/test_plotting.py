@@ -12,7 +12,7 @@ from sklearn.decomposition import PCA
 
 from aekit import AutoEncoder, plotting
 from aekit.data import DERIVED_VARIABLE_NAMES, make_derived_variables
-from aekit.metrics import compare_with_pca, pca_sweep
+from aekit.evaluation.metrics import compare_with_pca, pca_sweep
 
 SHAPE = (8, 8)
 
@@ -262,7 +262,7 @@ def test_error_vs_k(digits, digits_ae):
 
 
 def test_plotting_never_imports_pyplot():
-    code = ("import sys, aekit.plotting, aekit.report; "
+    code = ("import sys, aekit.plotting, aekit.report.model; "
             "assert 'matplotlib.pyplot' not in sys.modules, 'pyplot imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
 

@@ -1,4 +1,4 @@
-"""Tests for aekit.plotting_tables: each plot of a table draws what it says."""
+"""Tests for aekit.plotting.tables: each plot of a table draws what it says."""
 
 import io
 
@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from aekit import AutoEncoder, compare_with_pca, plotting, plotting_tables
+from aekit import AutoEncoder, compare_with_pca, plotting
+from aekit.plotting import tables as plotting_tables
 
 pd = pytest.importorskip("pandas")
 

@@ -6,7 +6,7 @@ import torch
 from sklearn.datasets import make_blobs
 from sklearn.neighbors import NearestNeighbors
 
-from aekit.propagation import knn_graph, pseudo_labels, spread_labels, whiten
+from aekit.semisupervised.propagation import knn_graph, pseudo_labels, spread_labels, whiten
 
 
 def test_whiten_gives_uncorrelated_unit_variance_axes():

@@ -1,4 +1,4 @@
-"""Tests for aekit.report and ``aekit report``."""
+"""Tests for aekit.report.model and ``aekit report``."""
 
 import base64
 import copy
@@ -12,9 +12,9 @@ from matplotlib.image import imread
 from typer.testing import CliRunner
 
 from aekit import AutoEncoder
-from aekit.cli import app
+from aekit.cli.app import app
 from aekit.data import DERIVED_VARIABLE_NAMES, Dataset, load_dataset, make_derived_variables
-from aekit.report import build_report, write_report
+from aekit.report.model import build_report, write_report
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 IMAGE_SECTIONS = {"comparison", "diagnostics", "training", "reconstructions", "codes",

@@ -13,9 +13,9 @@ from torch import nn
 from typer.testing import CliRunner
 
 from aekit import AutoEncoder
-from aekit.cli import app
+from aekit.cli.app import app
 from aekit.data import is_streamable, open_rows, save_npy
-from aekit.training import fit_loop, init_state, make_optimizer
+from aekit.training.loop import fit_loop, init_state, make_optimizer
 
 
 def _low_rank(n, p, seed=0, dtype=np.float32):

@@ -14,7 +14,7 @@ import torch
 import aekit
 from aekit import AutoEncoder, VariationalAutoEncoder, compare_with_pca
 from aekit.data import NSL_KDD_COLUMNS, make_derived_variables
-from aekit.metrics import r2_per_feature
+from aekit.evaluation.metrics import r2_per_feature
 from aekit.nn.tabular import MAX_ONE_HOT
 
 pd = pytest.importorskip("pandas")

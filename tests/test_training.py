@@ -8,7 +8,7 @@ from torch import nn
 
 from conftest import mse_objective, tiny_problem
 
-from aekit.training import (
+from aekit.training.loop import (
     TrainingDivergedError,
     autocast_dtype,
     fit_loop,
@@ -121,7 +121,7 @@ def test_autocast_covers_training_steps_only(dtype):
 
 @pytest.mark.parametrize("name, weight_decay", [("adam", 0.0), ("adam", 1e-3), ("adamw", 1e-2)])
 def test_fast_fused_step_is_bit_identical_to_optimizer_step(name, weight_decay):
-    from aekit.training import _Stepper
+    from aekit.training.loop import _Stepper
 
     module_a, X = _setup()
     module_b, _ = _setup()
@@ -142,7 +142,7 @@ def test_fast_fused_step_is_bit_identical_to_optimizer_step(name, weight_decay):
 
 
 def test_stepper_falls_back_for_other_optimizers():
-    from aekit.training import _Stepper
+    from aekit.training.loop import _Stepper
 
     module, _ = _setup()
     assert _Stepper(make_optimizer("sgd", module.parameters(), 0.1)).kernel is None
@@ -151,7 +151,7 @@ def test_stepper_falls_back_for_other_optimizers():
 
 
 def test_stepper_honours_step_hooks():
-    from aekit.training import _Stepper
+    from aekit.training.loop import _Stepper
 
     module, X = _setup()
     opt = make_optimizer("adam", module.parameters(), 1e-2)

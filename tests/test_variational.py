@@ -8,8 +8,8 @@ import torch
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from aekit import AutoEncoder, VariationalAutoEncoder, diagnose, load
-from aekit.objectives import kl_weight
-from aekit.losses import gaussian_kl
+from aekit.training.objectives import kl_weight
+from aekit.training.losses import gaussian_kl
 from _sklearn_checks import FLOAT32_XFAIL
 
 SMALL = dict(hidden_layer_sizes=(64,), max_epochs=25, random_state=0)

@@ -1,13 +1,15 @@
 """aekit: autoencoders that train reliably and prove their worth against PCA."""
 
-from ._version import __version__
-from .diagnostics import diagnose
-from .estimators import AutoEncoder, EncoderClassifier, OutlierDetector, VariationalAutoEncoder
+from .core.version import __version__
+from .evaluation.diagnostics import diagnose
+from .estimators import AutoEncoder, VariationalAutoEncoder
+from .semisupervised.classifier import EncoderClassifier
+from .anomaly.detector import OutlierDetector
 from .estimators._recovery import RestartDivergedWarning
 from .export import export_onnx
-from .metrics import PCAComparison, compare_with_pca
+from .evaluation.metrics import PCAComparison, compare_with_pca
 from .persistence import load
-from .training import FitInterrupted, TrainingDivergedError
+from .training.loop import FitInterrupted, TrainingDivergedError
 
 __all__ = [
     "AutoEncoder",

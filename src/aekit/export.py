@@ -26,8 +26,8 @@ import torch
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
-from ._io import atomic_write
-from ._version import __version__
+from .core.storage import atomic_write
+from .core.version import __version__
 
 ENCODER, DECODER, CLASSIFIER = "encoder.onnx", "decoder.onnx", "classifier.onnx"
 

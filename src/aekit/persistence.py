@@ -1,7 +1,7 @@
 """Load saved estimators, from a fixed list of classes. Never pickle.
 
 A saved model is a directory holding ``config.json`` and the ``model-<hash>.safetensors``
-file it names (see :mod:`aekit._io` for the container and
+file it names (see :mod:`aekit.core.storage` for the container and
 :meth:`~aekit.estimators._base.SavableMixin.save` for what an estimator writes into it).
 Loading instantiates only the classes listed here: a model file can never name code to run.
 Every field is checked before it is used: parameters against the class's own constraints,
@@ -17,16 +17,11 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ._checks import resolve_device
-from ._io import CONFIG, read_model_dir
-from .estimators import (
-    AutoEncoder,
-    BaseAutoEncoder,
-    EncoderClassifier,
-    OutlierDetector,
-    VariationalAutoEncoder,
-    validate_params,
-)
+from .core.checks import resolve_device
+from .core.storage import CONFIG, read_model_dir
+from .estimators import AutoEncoder, BaseAutoEncoder, VariationalAutoEncoder, validate_params
+from .semisupervised.classifier import EncoderClassifier
+from .anomaly.detector import OutlierDetector
 
 CLASSES = {cls.__name__: cls for cls in (AutoEncoder, VariationalAutoEncoder, EncoderClassifier,
                                          OutlierDetector)}

@@ -16,7 +16,7 @@ A run directory holds:
 - ``loss.png`` (:data:`LOSS_PLOT`): :func:`aekit.plotting.loss_curves` of the fit;
 - ``report.html`` (:data:`REPORT`), written by ``aekit demo`` and ``aekit report``;
 - while training, ``checkpoint.json`` and the ``checkpoint-<hash>.safetensors`` it names
-  (:class:`aekit.callbacks.Checkpoint`): removed once the run is written whole.
+  (:class:`aekit.training.callbacks.Checkpoint`): removed once the run is written whole.
 
 The model is written before its metrics, and stale metrics are removed first, so a run
 killed at any moment never shows one model's metrics beside another model.
@@ -40,13 +40,13 @@ from pathlib import Path
 
 import numpy as np
 
-from . import distributed
-from ._io import atomic_write, model_checksum, remove_stale_temps
-from ._version import __version__
-from .callbacks import remove_checkpoint
+from .core import distributed
+from .core.storage import atomic_write, model_checksum, remove_stale_temps
+from .core.version import __version__
+from .training.callbacks import remove_checkpoint
 from .data.catalog import Dataset
-from .metrics import PCAComparison, compare_with_pca
-from .outliers import detection_metrics
+from .evaluation.metrics import PCAComparison, compare_with_pca
+from .anomaly.metrics import detection_metrics
 from .plotting import loss_curves
 
 METRICS, LOSS_PLOT, REPORT = "metrics.json", "loss.png", "report.html"

@@ -26,7 +26,7 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 
-from .._io import atomic_path
+from ..core.storage import atomic_path
 from .delimited import TABLE_SUFFIXES, read_table
 from .files import FILE_SUFFIXES, read_array
 

@@ -19,7 +19,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .. import _malloc
+from ..core import compat as _malloc
 from .delimited import TABLE_SUFFIXES, read_table
 
 __all__ = [

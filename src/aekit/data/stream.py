@@ -1,7 +1,7 @@
 """Training and writing rows a chunk at a time: data larger than memory.
 
 :class:`ChunkStream` hands the blocks of a :class:`~aekit.data.files.RowSource`, scaled and
-on the training device, to :func:`aekit.training.fit_loop`. Training shuffles twice: the
+on the training device, to :func:`aekit.training.loop.fit_loop`. Training shuffles twice: the
 order of the blocks (anew every epoch) and the rows within each block. Rows far apart in a
 file therefore never share a batch: shuffle a file once when writing it if it is sorted (by
 class, by time, ...). :func:`save_npy` writes rows computed chunk by chunk.
@@ -15,7 +15,7 @@ from itertools import chain
 import numpy as np
 import torch
 
-from .._io import atomic_path
+from ..core.storage import atomic_path
 from .files import RowSource, release_pages
 
 CHUNK_BYTES = 64 * 2**20
@@ -42,7 +42,7 @@ def to_device(rows: np.ndarray, device: torch.device) -> torch.Tensor:
 
 # --------------------------------------------------------------------------- training
 class ChunkStream:
-    """Training rows streamed from a :class:`RowSource`, as :func:`~aekit.training.fit_loop`
+    """Training rows streamed from a :class:`RowSource`, as :func:`~aekit.training.loop.fit_loop`
     takes them in place of a tensor.
 
     Each epoch reads every row once (except those in ``exclude``): the blocks in a fresh

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .._checks import format_indices
+from ..core.checks import format_indices
 
 __all__ = ["MISSING", "decode_table", "describe_columns", "encode_table", "is_table"]
 

@@ -9,7 +9,7 @@ corruption (``_corruption``), a pretraining stage (``_pretrain``), rules that co
 parameters (``_check_params``) and a way to take images (``_flatten_images``).
 
 :class:`SavableMixin` gives every estimator ``save``: the estimator describes itself (its
-parameters, the fitted attributes it declares, its module's tensors) and :mod:`aekit._io`
+parameters, the fitted attributes it declares, its module's tensors) and :mod:`aekit.core.storage`
 writes the files; :func:`aekit.load` rebuilds it.
 """
 
@@ -27,8 +27,9 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from .. import distributed, losses
-from .._checks import (
+from ..core import distributed
+from ..training import losses
+from ..core.checks import (
     Interval,
     SizeTuple,
     StrOptions,
@@ -38,7 +39,7 @@ from .._checks import (
     to_numpy,
     to_tensor,
 )
-from ..callbacks import (
+from ..training.callbacks import (
     Checkpoint,
     EarlyStopping,
     ProgressBar,
@@ -49,12 +50,12 @@ from ..callbacks import (
 from ..data.files import is_streamable, open_rows
 from ..data.stream import ChunkStream, default_chunk_rows
 from ..data.tables import is_table
-from ..diagnostics import warn_findings
+from ..evaluation.diagnostics import warn_findings
 from ..nn.layers import ACTIVATIONS, SCALERS, Scaler
-from ..objectives import for_table
+from ..training.objectives import for_table
 from . import _tables, _targets
 from ._tables import INFER_BATCH
-from ..training import (
+from ..training.loop import (
     OPTIMIZERS,
     PRECISIONS,
     FitInterrupted,
@@ -192,7 +193,7 @@ class BaseAutoEncoder(
 
     @abstractmethod
     def _objective(self):
-        """The objective the loop minimises (see :mod:`aekit.objectives`)."""
+        """The objective the loop minimises (see :mod:`aekit.training.objectives`)."""
 
     def _check_params(self) -> None:
         """Rules that combine parameters (each parameter's own rule is a constraint)."""
@@ -200,7 +201,7 @@ class BaseAutoEncoder(
     def _for_data(self, objective):
         """``objective`` as the data fitted need it: per column type for a table with
         categorical columns, imputed cells left out with ``missing="impute"``
-        (:func:`aekit.objectives.for_table`)."""
+        (:func:`aekit.training.objectives.for_table`)."""
         if _tables.has_categories(self) or self.missing == "impute":
             return for_table(objective)
         return objective
@@ -311,7 +312,7 @@ class BaseAutoEncoder(
 
         Raises
         ------
-        aekit.training.FitInterrupted
+        aekit.training.loop.FitInterrupted
             On Ctrl-C (SIGINT) or SIGTERM, at the end of the step under way. The estimator
             is left as it was; the exception's ``estimator`` is a fitted copy holding the
             best weights trained so far (None when no epoch finished).
@@ -667,7 +668,7 @@ class BaseAutoEncoder(
         of its predicted probabilities, the Brier score); imputed cells do not count. With
         ``scaler=None`` that is the caller's units. Scores of models with different
         ``scaler`` are in different units: select a scaler on per-column R² instead
-        (:func:`aekit.metrics.r2_per_feature`).
+        (:func:`aekit.evaluation.metrics.r2_per_feature`).
 
         Returns
         -------

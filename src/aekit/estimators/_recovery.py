@@ -6,7 +6,7 @@ only at the end, so a fit that fails (bad data, divergence, Ctrl-C) leaves the e
 it was.
 
 A fit with ``checkpoint_dir`` writes a checkpoint after every epoch of its main loop
-(:class:`aekit.callbacks.Checkpoint`): the loop state, plus what is needed around the loop,
+(:class:`aekit.training.callbacks.Checkpoint`): the loop state, plus what is needed around the loop,
 the *context*: the fit's fingerprint (class, parameters, data), the NumPy RNG state the fit
 started from (it decides the hold-out, the restarts' seeds and the shuffles of a stream),
 the restart under way with its pretraining history, and the best finished restart.
@@ -29,8 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .._io import jsonable
-from ..callbacks import read_checkpoint, remove_checkpoint
+from ..core.storage import jsonable
+from ..training.callbacks import read_checkpoint, remove_checkpoint
 
 
 class RestartDivergedWarning(UserWarning):
@@ -50,7 +50,7 @@ def fit_atomically(estimator, fit, *args, **kwargs):
     A fit that raises (bad data, divergence, Ctrl-C) therefore leaves a fitted estimator
     exactly as it was and a fresh one unfitted. The copy is shallow: parameters (a
     RandomState given as ``random_state``) are shared, as in a plain fit. A
-    :class:`~aekit.training.FitInterrupted` goes on with the copy's partial fit as its
+    :class:`~aekit.training.loop.FitInterrupted` goes on with the copy's partial fit as its
     ``estimator`` (set by the fit).
     """
     work = copy.copy(estimator)

@@ -1,5 +1,5 @@
 """``save`` for every estimator: the estimator describes itself (its parameters, the fitted
-attributes it declares, its module's tensors) and :mod:`aekit._io` writes the files;
+attributes it declares, its module's tensors) and :mod:`aekit.core.storage` writes the files;
 :func:`aekit.load` rebuilds it."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 from sklearn.utils.validation import check_is_fitted
 
-from .._io import jsonable, write_model_dir
+from ..core.storage import jsonable, write_model_dir
 
 
 class SavableMixin:

@@ -6,7 +6,7 @@ import torch
 from sklearn.utils.validation import check_is_fitted
 
 from ..nn.summary import ModelSummary, layer_table
-from ..training import autocast_dtype
+from ..training.loop import autocast_dtype
 
 
 class SummaryMixin:

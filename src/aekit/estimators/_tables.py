@@ -25,11 +25,11 @@ import torch
 from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .._checks import check_finite, format_indices, to_numpy
+from ..core.checks import check_finite, format_indices, to_numpy
 from ..data.tables import decode_table, describe_columns, encode_table, is_table
 from ..nn.layers import Scaler
 from ..nn.tabular import TabularScaler, has_table
-from ..training import infer
+from ..training.loop import infer
 
 INFER_BATCH = 8192
 """Rows per forward pass at inference: bounds the memory of activations, not of results."""

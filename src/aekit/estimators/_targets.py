@@ -3,7 +3,7 @@ caller's own, and the model a ``warm_start`` fit continues; and the warning for 
 activation that cannot reach the targets.
 
 Each is checked here once, with an error that says what was wrong and how to pass it, and
-turned into the aligned columns of the loop's batch dict (:mod:`aekit.objectives`):
+turned into the aligned columns of the loop's batch dict (:mod:`aekit.training.objectives`):
 ``"x"`` the target rows, ``"x_in"`` the input rows when they differ, ``"w"`` the weights.
 """
 
@@ -18,8 +18,8 @@ import torch
 from sklearn.utils import check_array
 from sklearn.utils.validation import _check_sample_weight
 
-from .._checks import check_finite
-from ..diagnostics import user_warning
+from ..core.checks import check_finite
+from ..evaluation.diagnostics import user_warning
 
 
 def check_target(y, X_shape: tuple, n_features: int) -> np.ndarray | None:
@@ -77,7 +77,7 @@ def unpack_validation_data(validation_data) -> tuple:
 def columns(X_in: torch.Tensor, target: torch.Tensor | None, w: np.ndarray | None) -> dict:
     """The loop's aligned columns for scaled input rows, an optional scaled target and
     optional row weights (normalised to mean 1 over these rows: see
-    :func:`aekit.losses.weighted_mean`)."""
+    :func:`aekit.training.losses.weighted_mean`)."""
     cols = {"x": X_in} if target is None else {"x": target, "x_in": X_in}
     if w is not None:
         w = torch.as_tensor(w / w.mean() if w.mean() > 0 else w, dtype=torch.float32,

@@ -9,14 +9,14 @@ import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
 
-from .. import losses
-from .._checks import Interval, SizeTuple, StrOptions
+from ..training import losses
+from ..core.checks import Interval, SizeTuple, StrOptions
 from ..nn.conv import ConvAutoEncoder
 from ..nn.dense import DenseAutoEncoder
 from ..nn.layers import NOISES, ModuleAutoEncoder, Scaler, make_corruption
-from ..objectives import Reconstruction
-from ..pretraining import pretrain_greedy
-from ..training import autocast_dtype, make_optimizer
+from ..training.objectives import Reconstruction
+from ..training.pretraining import pretrain_greedy
+from ..training.loop import autocast_dtype, make_optimizer
 from . import _tables
 from ._base import BaseAutoEncoder
 

@@ -8,12 +8,12 @@ import numpy as np
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from .. import losses
-from .._checks import Interval, to_numpy
+from ..training import losses
+from ..core.checks import Interval, to_numpy
 from ..data.files import is_streamable
 from ..nn.variational import DenseVAE
-from ..objectives import ELBO
-from ..training import infer
+from ..training.objectives import ELBO
+from ..training.loop import infer
 from . import _tables
 from ._base import INFER_BATCH, BaseAutoEncoder
 
@@ -43,7 +43,7 @@ verbose, log_dir, checkpoint_dir, lr_schedule, warm_start
         autoencoder whose codes are not pulled to the prior).
     kl_warmup_epochs : int, default=0
         The KL weight rises linearly from 0 (first epoch) to ``beta`` over this many epochs
-        (see :func:`aekit.objectives.kl_weight`), which helps against posterior collapse.
+        (see :func:`aekit.training.objectives.kl_weight`), which helps against posterior collapse.
 
     Attributes
     ----------

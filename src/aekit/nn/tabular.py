@@ -20,8 +20,8 @@ decoder, with the same ``forward`` / ``inverse`` contract:
   most probable category's index.
 
 What the loss does with that layout (squared error on numbers, cross-entropy per category
-block, weighted so that every column counts alike) is :func:`aekit.losses.table_per_row`,
-called by :class:`aekit.objectives.TabularReconstruction`.
+block, weighted so that every column counts alike) is :func:`aekit.training.losses.table_per_row`,
+called by :class:`aekit.training.objectives.TabularReconstruction`.
 """
 
 from __future__ import annotations

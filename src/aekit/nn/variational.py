@@ -1,7 +1,7 @@
 """Variational autoencoder: a Gaussian encoder (mean and log-variance heads) and a decoder.
 
 The module computes distributions and decodes codes; the ELBO (reconstruction + KL) is
-assembled outside ``forward`` by the estimator, from :mod:`aekit.losses`, like every loss.
+assembled outside ``forward`` by the estimator, from :mod:`aekit.training.losses`, like every loss.
 """
 
 from __future__ import annotations

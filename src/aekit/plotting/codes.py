@@ -7,7 +7,7 @@ import numpy as np
 import torch
 from matplotlib import colormaps
 
-from ..metrics import r2_per_feature, sample_rows
+from ..evaluation.metrics import r2_per_feature, sample_rows
 from ..nn.layers import TAIL_RATIO, tail_ratios
 from ._common import _AE, _PCA, _figure, _grid_shape, _range, _reconstruct, _rows
 

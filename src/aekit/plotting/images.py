@@ -7,8 +7,8 @@ import torch
 from matplotlib import colormaps
 from sklearn.utils import check_random_state
 
-from .._checks import seeded_torch_rng
-from ..metrics import row_errors
+from ..core.checks import seeded_torch_rng
+from ..evaluation.metrics import row_errors
 from ..nn.layers import make_corruption
 from ._common import (
     _INK,

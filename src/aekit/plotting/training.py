@@ -19,7 +19,7 @@ def loss_curves(history: Sequence[dict]) -> Figure:
     ----------
     history : sequence of dict
         One record per epoch with keys ``phase``, ``epoch``, ``loss`` and ``val_loss``
-        (None without a hold-out), as :func:`aekit.training.fit_loop` writes them; and
+        (None without a hold-out), as :func:`aekit.training.loop.fit_loop` writes them; and
         ``caller_mse`` / ``val_caller_mse`` when the objective logs them.
 
     Returns
@@ -106,7 +106,7 @@ def error_vs_k(sweep):
     Parameters
     ----------
     sweep : list of PCAComparison
-        As returned by :func:`aekit.metrics.pca_sweep`; NaN autoencoder errors (a PCA-only
+        As returned by :func:`aekit.evaluation.metrics.pca_sweep`; NaN autoencoder errors (a PCA-only
         sweep) are left out. An extra comparison (e.g. the fitted model's) may be appended.
 
     Returns

@@ -5,7 +5,7 @@ The commands parse, call the library and print; the logic lives in the library. 
 estimator option is derived from the estimator itself: its name and type from the
 parameter's constraint (``_parameter_constraints``, the rule ``fit`` checks), its choices
 from the same constraint, its default from the constructor and its help from the first
-sentence of the parameter's docstring (:mod:`aekit.cli_options`), so the two cannot drift.
+sentence of the parameter's docstring (:mod:`aekit.cli.options`), so the two cannot drift.
 The run directory that ``train`` and ``demo`` write is :mod:`aekit.runs`.
 
 Bad arguments and bad files end with one line on stderr, ``error: ...``, and exit code 2;
@@ -15,7 +15,7 @@ writes the best model so far and exits with 130 or 143; ``--resume`` continues.
 
 Under ``torchrun`` (``torchrun --nproc-per-node 2 -m aekit train ...``), ``train`` runs on
 every process: each loads the whole dataset (so the scaler is fitted on the same rows
-everywhere) and trains its share of every batch (:mod:`aekit.distributed`); only rank 0
+everywhere) and trains its share of every batch (:mod:`aekit.core.distributed`); only rank 0
 prints and writes the run directory.
 """
 
@@ -33,28 +33,24 @@ import numpy as np
 import typer
 from typer.core import TyperGroup
 
-from . import distributed
-from ._io import atomic_write
-from .callbacks import CHECKPOINT, checkpoint_info
-from .data.catalog import DATASET_NAMES, load_dataset, read_rows
-from .data.delimited import TABLE_SUFFIXES, read_table
-from .data.files import STREAM_SUFFIXES, open_rows, read_array
-from .data.stream import save_npy
-from .estimators import (
-    AutoEncoder,
-    EncoderClassifier,
-    OutlierDetector,
-    VariationalAutoEncoder,
-    validate_params,
-)
-from .export import export_onnx
-from .cli_options import estimator_options
-from .metrics import compare_with_pca
-from .outliers import anomaly_labels, detection_metrics
-from .persistence import load, saved_class
-from .report import write_report
-from .report_outliers import write_detector_report
-from .runs import (
+from ..core import distributed
+from ..core.storage import atomic_write
+from ..training.callbacks import CHECKPOINT, checkpoint_info
+from ..data.catalog import DATASET_NAMES, load_dataset, read_rows
+from ..data.delimited import TABLE_SUFFIXES, read_table
+from ..data.files import STREAM_SUFFIXES, open_rows, read_array
+from ..data.stream import save_npy
+from ..estimators import AutoEncoder, VariationalAutoEncoder, validate_params
+from ..semisupervised.classifier import EncoderClassifier
+from ..anomaly.detector import OutlierDetector
+from ..export import export_onnx
+from .options import estimator_options
+from ..evaluation.metrics import compare_with_pca
+from ..anomaly.metrics import anomaly_labels, detection_metrics
+from ..persistence import load, saved_class
+from ..report.model import write_report
+from ..report.detector import write_detector_report
+from ..runs import (
     REPORT,
     SCORES,
     check_out_dir,
@@ -66,7 +62,7 @@ from .runs import (
     write_run,
     write_scores,
 )
-from .training import FitInterrupted, TrainingDivergedError, kept_record
+from ..training.loop import FitInterrupted, TrainingDivergedError, kept_record
 
 _CODE_SUFFIXES = (".npy", ".csv")
 _DATA_HELP = (

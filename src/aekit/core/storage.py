@@ -33,7 +33,7 @@ import safetensors.torch
 import sklearn
 import torch
 
-from ._version import __version__
+from .version import __version__
 
 try:  # POSIX: saves into one directory are serialised by a lock on the directory itself
     import fcntl

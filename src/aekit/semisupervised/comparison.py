@@ -29,8 +29,9 @@ from sklearn.pipeline import make_pipeline
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from .estimators import AutoEncoder, EncoderClassifier
-from .estimators.classifier import unlabelled_rows
+from ..estimators import AutoEncoder
+from .classifier import EncoderClassifier
+from .classifier import unlabelled_rows
 
 ECE_BINS = 15
 """Confidence bins of :func:`expected_calibration_error` (Guo et al. 2017 use 15)."""

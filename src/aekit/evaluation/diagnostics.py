@@ -21,12 +21,12 @@ import torch
 from torch import nn
 
 from . import quality
-from ._findings import SEVERITIES, Finding, _list, _plain  # noqa: F401 -- re-exported
-from .data.tables import is_table
+from .findings import SEVERITIES, Finding, _list, _plain  # noqa: F401 -- re-exported
+from ..data.tables import is_table
 from .metrics import r2_central, r2_per_feature, sample_rows
-from .nn.layers import TAIL_RATIO, tail_ratios
+from ..nn.layers import TAIL_RATIO, tail_ratios
 from .quality import reconstruction_r2
-from .training import DEFAULT_LEARNING_RATES
+from ..training.loop import DEFAULT_LEARNING_RATES
 
 _RELU = (nn.ReLU, nn.ReLU6)
 _SATURATING = (nn.Tanh, nn.Sigmoid)

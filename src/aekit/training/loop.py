@@ -1,8 +1,8 @@
 """The one fit loop: draw batch, corrupt, forward and loss, backward, step, log, evaluate, stop.
 
-Everything a family needs reaches the loop as an ``objective`` (:mod:`aekit.objectives`)
+Everything a family needs reaches the loop as an ``objective`` (:mod:`aekit.training.objectives`)
 and a ``corrupt`` callable, and every optional behaviour (early stopping, a progress bar,
-TensorBoard) as a callback (:mod:`aekit.callbacks`), so the loop never branches on model
+TensorBoard) as a callback (:mod:`aekit.training.callbacks`), so the loop never branches on model
 kinds. Its whole state is one plain dict (:func:`init_state`): module, optimizer, epoch,
 history, the best weights and the epoch they come from.
 
@@ -24,11 +24,11 @@ import torch
 from torch import nn
 from torch.optim import optimizer as _torch_optim
 
-from . import _malloc, distributed
+from ..core import compat as _malloc, distributed
 
 Objective = Callable[[nn.Module, dict, "int | None"], Mapping[str, torch.Tensor]]
 """``objective(module, batch, epoch) -> {"loss": scalar, other named scalars...}``; see
-:mod:`aekit.objectives`."""
+:mod:`aekit.training.objectives`."""
 
 Corruption = Callable[[torch.Tensor], torch.Tensor]
 
@@ -252,7 +252,7 @@ def init_state(module: nn.Module, optimizer: torch.optim.Optimizer, *,
     Keys: ``module``, ``optimizer``, ``phase`` (the label of the history records),
     ``epoch`` (epochs done), ``history`` (one record per epoch), ``last_state`` (weights
     after the last finished epoch), ``best_state`` / ``best_epoch`` / ``best_monitor`` /
-    ``stale`` (kept by :class:`aekit.callbacks.EarlyStopping`), ``kept_epoch`` (the epoch
+    ``stale`` (kept by :class:`aekit.training.callbacks.EarlyStopping`), ``kept_epoch`` (the epoch
     whose weights the module holds once the loop ends) and ``stop``.
     """
     return {
@@ -295,7 +295,7 @@ def fit_loop(
     state : dict
         From :func:`init_state` (or a state a previous call left).
     objective : callable
-        ``objective(module, batch, epoch)``; see :mod:`aekit.objectives`.
+        ``objective(module, batch, epoch)``; see :mod:`aekit.training.objectives`.
     train : torch.Tensor of shape (n_samples, ...), dict of such tensors, or ChunkedRows
         Training rows in network units on the training device (``"x"``), with any aligned
         extras gathered with the same batch indices (``"y"``: class targets; ``"x_in"``: an
@@ -315,11 +315,11 @@ def fit_loop(
     autocast : torch.dtype, optional
         Run the training forward pass and loss under ``torch.autocast`` with this dtype
         (mixed precision: see :func:`autocast_dtype`). Validation stays float32.
-    callbacks : sequence of aekit.callbacks.Callback
+    callbacks : sequence of aekit.training.callbacks.Callback
         Early stopping, progress, logging; called in order.
 
     Under several processes (an initialised ``torch.distributed`` group, e.g. ``torchrun``;
-    see :mod:`aekit.distributed`) every rank holds the same rows and calls this with the
+    see :mod:`aekit.core.distributed`) every rank holds the same rows and calls this with the
     same arguments: each global batch of ``batch_size`` rows is split between the ranks,
     their gradients are combined into the global batch's, and the history's losses are
     reduced, so every rank returns the same history and stops in the same epoch. For losses
@@ -406,7 +406,7 @@ def _prepare(state: dict, rows: torch.Tensor | None, max_epochs: int) -> None:
         state["last_state"] = _snapshot(state["module"])
     if rows is not None and rows.device.type == "cpu":
         # Steps re-allocate same-sized tensors: keep them in the heap instead of
-        # faulting them in afresh every step (see aekit._malloc).
+        # faulting them in afresh every step (see aekit.core.compat).
         _malloc.keep_freed_blocks()
     state["max_epochs"] = max_epochs
 

@@ -9,7 +9,7 @@ from torch import nn
 
 from . import losses
 from .callbacks import Callback
-from .training import Corruption, fit_loop, infer, init_state
+from .loop import Corruption, fit_loop, infer, init_state
 
 
 def layer_blocks(seq: nn.Sequential) -> list[nn.Sequential]:
@@ -45,7 +45,7 @@ def pretrain_greedy(
 
     For encoder layer ``i`` (outermost first), a shallow autoencoder made of that layer and
     its mirror image in the decoder (the decoder's ``i``-th layer from the end) learns to
-    reconstruct the previous layer's codes, with :func:`~aekit.training.fit_loop`. The codes
+    reconstruct the previous layer's codes, with :func:`~aekit.training.loop.fit_loop`. The codes
     are computed once per layer, without gradients and in eval mode, so the layers below are
     frozen by construction and never recomputed. Because the shallow autoencoders *are* the
     deep model's layers, their trained weights end up stacked in the deep model, decoder
@@ -61,7 +61,7 @@ def pretrain_greedy(
     make_optimizer : callable
         ``make_optimizer(parameters)`` -> a fresh optimizer for each layer.
     batch_size, max_epochs, autocast
-        As in :func:`~aekit.training.fit_loop`; ``max_epochs`` is per layer.
+        As in :func:`~aekit.training.loop.fit_loop`; ``max_epochs`` is per layer.
     loss : {"mse", "bce"}
         Reconstruction loss of the first layer (which reconstructs the input); the inner
         layers reconstruct hidden codes with ``"mse"``.
@@ -76,7 +76,7 @@ def pretrain_greedy(
     Returns
     -------
     history : list of dict
-        :func:`~aekit.training.fit_loop` records with phases ``"pretrain-1"``, ...
+        :func:`~aekit.training.loop.fit_loop` records with phases ``"pretrain-1"``, ...
     """
     enc_blocks, dec_blocks = layer_blocks(encoder), layer_blocks(decoder)
     if len(enc_blocks) != len(dec_blocks):

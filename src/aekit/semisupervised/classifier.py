@@ -18,8 +18,8 @@ from sklearn.utils import _safe_indexing, check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .. import distributed
-from .._checks import (
+from ..core import distributed
+from ..core.checks import (
     Interval,
     SizeTuple,
     StrOptions,
@@ -28,12 +28,12 @@ from .._checks import (
     seeded_torch_rng,
     to_tensor,
 )
-from ..callbacks import EarlyStopping
+from ..training.callbacks import EarlyStopping
 from ..nn.classifier import EncoderClassifierNet, encoder_layers, feature_width
 from ..nn.dense import mlp
-from ..objectives import CrossEntropy
-from ..propagation import knn_graph, pseudo_labels, spread_labels, whiten
-from ..training import (
+from ..training.objectives import CrossEntropy
+from .propagation import knn_graph, pseudo_labels, spread_labels, whiten
+from ..training.loop import (
     FitInterrupted,
     autocast_dtype,
     fit_loop,
@@ -43,7 +43,7 @@ from ..training import (
     make_optimizer,
     resolve_learning_rate,
 )
-from ._base import (
+from ..estimators._base import (
     INFER_BATCH,
     SCHEDULE_CONSTRAINT,
     TRAINING_CONSTRAINTS,
@@ -52,8 +52,8 @@ from ._base import (
     loop_callbacks,
     validate_params,
 )
-from ._recovery import fit_atomically
-from ._summary import SummaryMixin
+from ..estimators._recovery import fit_atomically
+from ..estimators._summary import SummaryMixin
 
 PROPAGATION_STEPS = 2000
 """Batches per propagation round with ``propagation_epochs="auto"``."""
@@ -91,14 +91,14 @@ class EncoderClassifier(SummaryMixin, SavableMixin, ClassifierMixin, BaseEstimat
     (when it is fitted here); with ``semi_supervised="propagation"`` they also train the
     classifier, by label propagation in the encoder's space (Iscen, Tolias, Avrithis & Chum
     2019, "Label propagation for deep semi-supervised learning", CVPR; the spreading is Zhou
-    et al. 2004's). Each of ``propagation_rounds`` rounds (see :mod:`aekit.propagation`):
+    et al. 2004's). Each of ``propagation_rounds`` rounds (see :mod:`aekit.semisupervised.propagation`):
 
     1. encode every row up to ``layer``, whiten the representations and link each row to
        its ``n_neighbors`` most cosine-similar rows;
     2. spread the known labels over that graph: every row gets a pseudo-label, weighted by
        its certainty (1 - normalised entropy of its spread scores) and a class balance;
     3. train layers and head for ``propagation_epochs`` epochs on all rows: known labels
-       with weight 1, pseudo-labels with their weights (:class:`~aekit.objectives.
+       with weight 1, pseudo-labels with their weights (:class:`~aekit.training.objectives.
        CrossEntropy` with row weights and label smoothing 0.1).
 
     The next round builds its graph on the fine-tuned layers. Chosen by measuring, with 100
@@ -427,7 +427,7 @@ class EncoderClassifier(SummaryMixin, SavableMixin, ClassifierMixin, BaseEstimat
 
         Raises
         ------
-        aekit.training.FitInterrupted
+        aekit.training.loop.FitInterrupted
             On Ctrl-C (SIGINT) or SIGTERM, at the end of the step under way. The classifier
             is left as it was; the exception's ``estimator`` is a fitted copy holding the
             best weights trained so far (None when no epoch finished).

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib import colormaps
 
-from .plotting._common import _AE, _PCA, _figure
+from ._common import _AE, _PCA, _figure
 
 __all__ = ["confusion_summary", "errors_by_label", "r2_bars"]
 
@@ -23,7 +23,7 @@ def _plain(ax) -> None:
 
 def r2_bars(comparison, *, max_columns: int = 40):
     """Each column's R² (variance explained, test split, in the model's scaled units: see
-    :class:`~aekit.metrics.PCAComparison`) for the autoencoder and for PCA.
+    :class:`~aekit.evaluation.metrics.PCAComparison`) for the autoencoder and for PCA.
 
     Parameters
     ----------

@@ -3,8 +3,8 @@
 Its sections, one function each: the summary cards, the score histogram with the
 threshold, the top anomalies with the columns that make them anomalous, and, when labels are
 given, ROC and precision-recall curves with the classic detectors' ROC-AUC side by side
-(:mod:`aekit.outliers`), then the training curve and the parameters. The page is built like
-:mod:`aekit.report`'s (inline stylesheet, base64 images: it opens offline). ``aekit detect``
+(:mod:`aekit.anomaly.metrics`), then the training curve and the parameters. The page is built like
+:mod:`aekit.report.model`'s (inline stylesheet, base64 images: it opens offline). ``aekit detect``
 writes it into the run directory.
 """
 
@@ -16,12 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
-from . import plotting, plotting_outliers
-from ._io import atomic_write
-from .outliers import BASELINES, baseline_scores, detection_metrics
+from .. import plotting
+from ..plotting import anomaly as plotting_outliers
+from ..core.storage import atomic_write
+from ..anomaly.metrics import BASELINES, baseline_scores, detection_metrics
 
-# The page and its parts are aekit.report's, so both kinds of report look alike.
-from .report import _e, _figure_html, _fmt, _params_table, page
+# The page and its parts are aekit.report.model's, so both kinds of report look alike.
+from .model import _e, _figure_html, _fmt, _params_table, page
 
 BASELINE_ROWS = 20_000
 """The baselines are fitted and scored on at most this many rows (a random sample)."""
@@ -148,7 +149,7 @@ def build_detector_report(detector, X, *, anomaly=None, title=None, row_labels=N
     X : array-like of shape (n_samples, n_features)
         The rows to report on (e.g. the training rows).
     anomaly : array-like of bool, optional
-        Known labels (True: anomaly; see :func:`aekit.outliers.anomaly_labels`): adds ROC
+        Known labels (True: anomaly; see :func:`aekit.anomaly.metrics.anomaly_labels`): adds ROC
         and precision-recall curves and the baselines' ROC-AUC.
     title : str, optional
     row_labels : sequence, optional

@@ -33,9 +33,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import losses
-from .nn.layers import Scaler
-from .nn.tabular import has_table
-from .nn.variational import reparameterize
+from ..nn.layers import Scaler
+from ..nn.tabular import has_table
+from ..nn.variational import reparameterize
 
 Batch = dict[str, torch.Tensor]
 
@@ -50,7 +50,7 @@ class Reconstruction:
     Parameters
     ----------
     loss : {"mse", "bce"} or callable
-        A callable ``loss(x_hat, x)`` (network units); see :func:`aekit.losses.reconstruction`.
+        A callable ``loss(x_hat, x)`` (network units); see :func:`aekit.training.losses.reconstruction`.
     sparsity : {None, "l1", "kl"}
         Penalty on the codes: their mean absolute value, or the KL divergence of each code
         unit's mean activation from ``sparsity_target``.
@@ -226,7 +226,7 @@ class CrossEntropy:
 
     The semi-supervised :class:`~aekit.EncoderClassifier` weighs labelled rows 1 and rows
     labelled by propagation their certainty times a class balance
-    (:func:`aekit.propagation.pseudo_labels`). ``label_smoothing`` (torch's) spreads that
+    (:func:`aekit.semisupervised.propagation.pseudo_labels`). ``label_smoothing`` (torch's) spreads that
     share of each target over all classes.
     """
 
@@ -245,7 +245,7 @@ class CrossEntropy:
 
 # --------------------------------------------------------------------------- tables
 def _table_terms(module: nn.Module, x_hat: torch.Tensor, x: torch.Tensor, mask):
-    """Per-row loss of a table (see :func:`aekit.losses.table_per_row`) and its number of
+    """Per-row loss of a table (see :func:`aekit.training.losses.table_per_row`) and its number of
     columns. A module without categorical columns (rows with imputed cells) is all
     numeric, each column weighted 1."""
     scaler = module.scaler

@@ -29,7 +29,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.random import sample_without_replacement
 from sklearn.utils.validation import check_is_fitted
 
-from .._checks import (
+from ..core.checks import (
     Interval,
     SizeTuple,
     StrOptions,
@@ -37,16 +37,16 @@ from .._checks import (
     seeded_torch_rng,
     to_tensor,
 )
-from ..callbacks import Callback
+from ..training.callbacks import Callback
 from ..nn.ensemble import SCORE_QUANTILES, EnsembleAutoEncoder, knn_distance
 from ..nn.layers import ACTIVATIONS
 from ..nn.tabular import TabularScaler
-from ..objectives import EnsembleReconstruction
-from ..training import autocast_dtype, fit_loop, infer, init_state, make_optimizer
-from . import _tables
-from ._base import TRAINING_CONSTRAINTS, SavableMixin, loop_callbacks, validate_params
-from ._recovery import fit_atomically
-from ._robust import SCALER_ROWS, auto_threshold, location_scale, scaler_statistics
+from ..training.objectives import EnsembleReconstruction
+from ..training.loop import autocast_dtype, fit_loop, infer, init_state, make_optimizer
+from ..estimators import _tables
+from ..estimators._base import TRAINING_CONSTRAINTS, SavableMixin, loop_callbacks, validate_params
+from ..estimators._recovery import fit_atomically
+from .robust import SCALER_ROWS, auto_threshold, location_scale, scaler_statistics
 
 SCORE_BATCH = 512
 """Rows per forward pass when scoring: small enough that a batch's code distances to every

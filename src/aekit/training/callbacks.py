@@ -2,12 +2,12 @@
 progress bar, TensorBoard, checkpoints.
 
 A callback is an object with four hooks, each given the loop's state dict
-(:func:`aekit.training.init_state`); :class:`Callback` has them all as no-ops. They are called
+(:func:`aekit.training.loop.init_state`); :class:`Callback` has them all as no-ops. They are called
 in the order given, after the loop's own work for that moment. A callback must leave the
 module's weights and mode as it found them, except :class:`EarlyStopping`, whose kept
 weights the loop restores at the end.
 
-- ``on_train_begin(state)``: before the first epoch of a :func:`~aekit.training.fit_loop` call;
+- ``on_train_begin(state)``: before the first epoch of a :func:`~aekit.training.loop.fit_loop` call;
 - ``on_epoch_begin(state, epoch)``: before each epoch (1-based);
 - ``on_epoch_end(state, record)``: after the epoch's record is in ``state["history"]``;
 - ``on_train_end(state)``: when the loop ends, also when it raises.
@@ -26,8 +26,8 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from . import distributed
-from ._io import FORMAT_VERSION, read_container, remove_container, write_container
+from ..core import distributed
+from ..core.storage import FORMAT_VERSION, read_container, remove_container, write_container
 
 
 class Callback:
@@ -297,7 +297,7 @@ def loop_state_files(state: dict) -> tuple[dict, dict[str, torch.Tensor]]:
 
 def restore_loop_state(state: dict, meta: dict, tensors: dict[str, torch.Tensor]) -> None:
     """Put what :func:`loop_state_files` saved back into a fresh ``state`` (from
-    :func:`~aekit.training.init_state`, same module and optimizer kind): weights, optimizer
+    :func:`~aekit.training.loop.init_state`, same module and optimizer kind): weights, optimizer
     state, epoch, history, early stopping's memory and torch's RNG state, so the next
     epoch runs exactly as it would have."""
     module, optimizer = state["module"], state["optimizer"]
@@ -333,7 +333,7 @@ class Checkpoint(Callback):
     :func:`read_checkpoint` and :func:`restore_loop_state`.
 
     The files (``checkpoint.json`` naming ``checkpoint-<hash>.safetensors``) are a
-    container of :mod:`aekit._io`: a kill at any moment leaves the previous checkpoint or
+    container of :mod:`aekit.core.storage`: a kill at any moment leaves the previous checkpoint or
     the new one, and loading never unpickles. The state is copied at the end of the epoch
     and written (flushed to disk) by a background thread while the next epoch trains, one
     write at a time; the loop's end waits for the last one, and a failed write fails the

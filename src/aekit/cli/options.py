@@ -2,7 +2,7 @@
 becomes one option, its name and type from the parameter's constraint
 (``_parameter_constraints``), its choices from the same constraint, its default from the
 constructor and its help from the first sentence of the parameter's docstring, so the two
-cannot drift. :func:`estimator_options` decorates a command of :mod:`aekit.cli`.
+cannot drift. :func:`estimator_options` decorates a command of :mod:`aekit.cli.app`.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from typing import Annotated, Literal
 
 import typer
 
-from ._checks import Interval, SizeTuple, StrOptions
-from .estimators import AutoEncoder
+from ..core.checks import Interval, SizeTuple, StrOptions
+from ..estimators import AutoEncoder
 
 
 # Option names that differ from the parameter's (--n-components would be long-winded).

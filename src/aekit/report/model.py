@@ -21,12 +21,13 @@ from pathlib import Path
 import numpy as np
 from sklearn.decomposition import PCA
 
-from . import plotting, plotting_tables
-from ._io import atomic_write
-from ._version import __version__
-from .data.catalog import load_dataset
-from .diagnostics import Diagnosis, diagnose
-from .metrics import (
+from .. import plotting
+from ..plotting import tables as plotting_tables
+from ..core.storage import atomic_write
+from ..core.version import __version__
+from ..data.catalog import load_dataset
+from ..evaluation.diagnostics import Diagnosis, diagnose
+from ..evaluation.metrics import (
     PCAComparison,
     ScaledPCA,
     _PCAView,
@@ -36,8 +37,8 @@ from .metrics import (
     explained_variance,
     pca_sweep,
 )
-from .persistence import load
-from .runs import REPORT, read_metrics
+from ..persistence import load
+from ..runs import REPORT, read_metrics
 
 _KS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128)
 _PROBE_ROWS = 10_000
@@ -194,7 +195,7 @@ def _diagnostics_html(diag: Diagnosis) -> str:
 
 
 def _few_labels_section(comparison) -> str:
-    """A :class:`aekit.few_labels.FewLabelsComparison`: each method's test accuracy (the best
+    """A :class:`aekit.semisupervised.comparison.FewLabelsComparison`: each method's test accuracy (the best
     in bold green), calibration and fit time, on the same labelled rows."""
     best = max(r.accuracy for r in comparison.rows)
     out = [f'<p class="sub">{comparison.n_labelled} labelled training rows '
@@ -553,12 +554,12 @@ def build_report(estimator, data, *, title: str | None = None, sweep=None,
         ``X_test``, PCA and the probes are fitted on ``X_train``.
     title : str, optional
     sweep : list of PCAComparison, optional
-        A sweep with autoencoders (:func:`aekit.metrics.pca_sweep` with a factory) to draw;
+        A sweep with autoencoders (:func:`aekit.evaluation.metrics.pca_sweep` with a factory) to draw;
         by default PCA is swept over k and the fitted model is drawn as one point.
     run_info : dict, optional
         Extra "Fitted" rows (e.g. fit_seconds from a run's metrics.json).
     few_labels : FewLabelsComparison, optional
-        From :func:`aekit.few_labels.compare_few_labels`: adds a "Few labels" section.
+        From :func:`aekit.semisupervised.comparison.compare_few_labels`: adds a "Few labels" section.
     """
     ev = _evaluate(estimator, data, sweep)
     sections = [

@@ -1,6 +1,6 @@
 """The :class:`Finding` that every check of :func:`aekit.diagnose` returns, and the small
-formatting helpers the checks share. A leaf: the checks (:mod:`aekit.quality`,
-:mod:`aekit.diagnostics`) import it."""
+formatting helpers the checks share. A leaf: the checks (:mod:`aekit.evaluation.quality`,
+:mod:`aekit.evaluation.diagnostics`) import it."""
 
 from __future__ import annotations
 

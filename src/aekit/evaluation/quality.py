@@ -1,6 +1,6 @@
 """Checks of what a fitted model reconstructs and how it is built, for :func:`aekit.diagnose`.
 
-Each check measures the property it names and returns :class:`~aekit._findings.Finding`
+Each check measures the property it names and returns :class:`~aekit.evaluation.findings.Finding`
 objects (or nothing):
 
 - ``worse_than_mean``: features reconstructed worse than by predicting their mean (R² < 0);
@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._findings import Finding, _list
+from .findings import Finding, _list
 from .metrics import r2_per_feature
 
 REGULARISERS = ("noise", "sparsity", "contractive")
@@ -46,7 +46,7 @@ def counted_features(X: np.ndarray) -> np.ndarray:
 
 def reconstruction_r2(estimator, X: np.ndarray) -> np.ndarray | None:
     """R² of each feature's reconstruction of rows ``X`` (see
-    :func:`aekit.metrics.r2_per_feature`), or None when the estimator cannot reconstruct."""
+    :func:`aekit.evaluation.metrics.r2_per_feature`), or None when the estimator cannot reconstruct."""
     if callable(getattr(estimator, "reconstruct", None)):
         X_hat = estimator.reconstruct(X)
     elif callable(getattr(estimator, "inverse_transform", None)) and hasattr(

@@ -1,0 +1,3 @@
+"""The leaves every other package stands on: the version, input checks and devices, atomic
+files and model containers (``storage``), process groups (``distributed``) and the one home of
+calls into private or platform-specific APIs (``compat``). Nothing here knows an estimator."""

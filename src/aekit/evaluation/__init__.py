@@ -1,0 +1,13 @@
+"""How good is a fitted model: the comparison with PCA, reconstruction quality, diagnostics.
+
+- :mod:`~aekit.evaluation.metrics`: ``compare_with_pca`` / ``PCAComparison``, errors, probes;
+- :mod:`~aekit.evaluation.quality`: per-column R² and the fit-quality checks;
+- :mod:`~aekit.evaluation.diagnostics`: ``diagnose`` (data, units, codes, history);
+- :mod:`~aekit.evaluation.findings`: ``Finding``, what every check returns.
+"""
+
+from .diagnostics import Diagnosis, diagnose
+from .findings import Finding
+from .metrics import PCAComparison, compare_with_pca
+
+__all__ = ["Diagnosis", "Finding", "PCAComparison", "compare_with_pca", "diagnose"]

@@ -1,0 +1,13 @@
+"""Learning from few labels: classifiers on encoders, with unlabelled rows marked ``y == -1``.
+
+- :mod:`~aekit.semisupervised.classifier`: ``EncoderClassifier`` (a classifier on an
+  autoencoder's encoder; label propagation when unlabelled rows are given);
+- :mod:`~aekit.semisupervised.propagation`: whitening, the k-nearest-neighbour graph, label
+  spreading, pseudo-label weights (pure tensor functions);
+- :mod:`~aekit.semisupervised.comparison`: ``compare_few_labels`` and the calibration measures.
+"""
+
+from .classifier import EncoderClassifier
+from .comparison import compare_few_labels, hide_labels
+
+__all__ = ["EncoderClassifier", "compare_few_labels", "hide_labels"]
