@@ -1,34 +1,46 @@
 """aekit's OutlierDetector against the classic detectors on the ADBench tables, side by side.
 
 ADBench's unsupervised protocol (Han et al., NeurIPS 2022): each ``.npz`` set is split 70/30,
-stratified on the label, with ``train_test_split(random_state=seed)``; every detector is
-fitted on the training part without its labels (anomalies included) and scored on the test
-part: ROC-AUC and average precision of the anomaly score (higher = more anomalous), for each
-seed, then averaged. Detectors, each with its defaults and ``random_state=seed``:
+stratified on the label, with ``train_test_split(random_state=seed)``; the columns are min-max
+scaled with the training part's minimum and maximum (test values may leave [0, 1]); every
+detector is fitted on the training part without its labels (anomalies included) and scores
+the test part: ROC-AUC and average precision of the anomaly score (higher = more anomalous),
+per seed, then averaged. Detectors, each with its defaults and ``random_state=seed``:
 
   aekit      OutlierDetector()
   iforest    sklearn IsolationForest()
-  lof        sklearn LocalOutlierFactor(novelty=True) on standardised columns
-  pca        reconstruction error of sklearn PCA on standardised columns, with as many
-             components as aekit's code (round(sqrt(n_features)))
-(the three baselines are aekit.anomaly.metrics.baseline_scores, as in aekit's detector reports)
-  pyod-ae    PyOD's AutoEncoder() (PyOD >= 2, torch), only when ``import pyod`` works; PyOD is
-             no aekit dependency: install it elsewhere (``pip install --target DIR pyod``)
-             and pass ``--pyod-path DIR``
+  lof        sklearn LocalOutlierFactor(novelty=True), on standardised columns
+  pca        reconstruction error of sklearn PCA(svd_solver="full"), standardised columns,
+             round(sqrt(n_features)) components (aekit.anomaly.metrics.baseline_scores)
+  pyod-pca   PyOD's PCA(svd_solver="full") (ADBench's PCA: PyOD's default solver gives
+             non-finite scores on some sets)
+  ecod, copod, knn, hbos   PyOD's ECOD(), COPOD(), KNN(), HBOS()
+  pyod-ae    PyOD's AutoEncoder() (torch; its default 10 epochs)
+The PyOD detectors need the ``bench`` extra (``pip install aekit[bench]``); without PyOD each
+is skipped with one line saying so.
 
     python bench/anomaly.py                       # all sets, 3 seeds, every detector
     python bench/anomaly.py --sets cardio,letter --seeds 1
-    python bench/anomaly.py --ablation            # aekit's design choices, one at a time
+    python bench/anomaly.py --protocol lodo       # + leave-one-dataset-out choice of defaults
     python bench/anomaly.py --variants '{"lr": {"learning_rate": 0.003}}'   # your own
     python bench/anomaly.py --auto                # the share "auto" flags, against the truth
 
-Fit times (median seconds per fit, per set) of aekit and IsolationForest are printed side by
-side: noisy on a busy machine, and each includes one-time costs only in the first fit.
+``--protocol lodo``: every candidate of :data:`CANDIDATES` (settings of the detector's
+constants and score terms) is run on every set; for each set, the candidate with the best mean
+of ROC-AUC and AP over the *other* sets is chosen and scored on it. The mean of these held-out
+scores estimates what choosing the defaults this way is worth on sets nobody tuned on; it is
+printed beside the frozen defaults' figures.
+
+Peers' results (ROC-AUC, AP, seconds per set and seed) are cached in
+``bench/results/anomaly_peers.json``; aekit's, keyed by its parameters and a hash of the
+detector's source files, in ``bench/results/anomaly_aekit.json`` (``--no-cache``: recompute).
+Times are fit seconds (median over seeds), on whatever the machine was doing: noisy.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 import time
@@ -37,8 +49,29 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
 from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import MinMaxScaler
 
-DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "anomaly"
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / ".." / "shared" / "data" / "anomaly"
+RESULTS = ROOT / "bench" / "results"
+PYOD = ("pyod-pca", "ecod", "copod", "knn", "hbos", "pyod-ae")
+DETECTORS = ("aekit", "iforest", "lof", "pca", *PYOD)
+
+CANDIDATES = {
+    "default": {},
+    "reconstruction weight 2": {"reconstruction_weight": 2.0},
+    "surprise combination": {"combine": "surprise"},
+    "z-score combination": {"combine": "zscore"},
+    "no tail term": {"tail_weight": 0.0},
+    "no input kNN term": {"neighbor_weight": 0.0},
+    "autoencoder terms only": {"tail_weight": 0.0, "neighbor_weight": 0.0},
+    "25 epochs": {"max_epochs": 25},
+    "100 epochs": {"max_epochs": 100},
+    "200 epochs": {"max_epochs": 200},
+    "4 members": {"n_estimators": 4},
+    "512 rows per member": {"max_samples": 512},
+}
+"""The candidate defaults of ``--protocol lodo``: each the frozen default with a change."""
 
 
 # --------------------------------------------------------------------------- data
@@ -55,114 +88,212 @@ def load_sets(folder: Path, names: list[str] | None = None):
 
 
 def split(X, y, seed: int):
-    """ADBench's split: 70/30, stratified on the label."""
-    return train_test_split(X, y, test_size=0.3, stratify=y, random_state=seed)
+    """ADBench's split (70/30, stratified on the label) and min-max scaling fitted on the
+    training part: ``X_train, X_test, y_test``."""
+    X_train, X_test, _, y_test = train_test_split(X, y, test_size=0.3, stratify=y,
+                                                  random_state=seed)
+    scaler = MinMaxScaler().fit(X_train)
+    return scaler.transform(X_train), scaler.transform(X_test), y_test
 
 
 # --------------------------------------------------------------------------- detectors
-def aekit_scores(X_train, X_test, seed, **params):
-    from aekit import OutlierDetector
+def aekit_fit(params: dict):
+    """``fit(X_train, seed) -> score(X_test)`` of OutlierDetector with ``params``."""
+    def fit(X_train, seed):
+        from aekit import OutlierDetector
 
-    det = OutlierDetector(random_state=seed, **params).fit(X_train)
-    return -det.score_samples(X_test)
-
-
-def aekit_variant(params: dict):
-    """``aekit_scores`` with ``params`` given to OutlierDetector."""
-    return lambda X_train, X_test, seed: aekit_scores(X_train, X_test, seed, **params)
+        det = OutlierDetector(random_state=seed, device="cpu", **params).fit(X_train)
+        return lambda X: -det.score_samples(X)
+    return fit
 
 
-def baseline(name: str):
-    """A baseline of aekit's reports (:mod:`aekit.anomaly.metrics`): IsolationForest, LOF, PCA."""
-    from aekit.anomaly.metrics import baseline_scores
+def baseline_fit(name: str):
+    """IsolationForest, LOF or PCA error as aekit's reports run them."""
+    def fit(X_train, seed):
+        from aekit.anomaly.metrics import baseline_model
 
-    return lambda X_train, X_test, seed: baseline_scores(name, X_train, X_test,
-                                                          random_state=seed)
-
-
-def pyod_scores(X_train, X_test, seed):
-    from pyod.models.auto_encoder import AutoEncoder as PyODAutoEncoder
-
-    model = PyODAutoEncoder(random_state=seed, verbose=0)
-    model.fit(X_train)
-    return model.decision_function(X_test)
+        return baseline_model(name, X_train, random_state=seed)
+    return fit
 
 
-def pyod_available(path: str | None) -> str | None:
-    """PyOD's version when its AutoEncoder imports (from ``path`` too), else None."""
-    if path:
-        sys.path.append(path)
+def pyod_fit(name: str):
+    """One of PyOD's detectors, with its defaults."""
+    def fit(X_train, seed):
+        if name == "pyod-pca":
+            from pyod.models.pca import PCA
+
+            model = PCA(svd_solver="full", random_state=seed)
+        elif name == "ecod":
+            from pyod.models.ecod import ECOD as model
+            model = model()
+        elif name == "copod":
+            from pyod.models.copod import COPOD as model
+            model = model()
+        elif name == "knn":
+            from pyod.models.knn import KNN as model
+            model = model()
+        elif name == "hbos":
+            from pyod.models.hbos import HBOS as model
+            model = model()
+        else:
+            import torch
+            from pyod.models.auto_encoder import AutoEncoder
+
+            torch.manual_seed(seed)
+            model = AutoEncoder(random_state=seed, verbose=0)
+        model.fit(X_train)
+        return model.decision_function
+    return fit
+
+
+def pyod_version() -> str | None:
     try:
         import pyod
-        from pyod.models.auto_encoder import AutoEncoder  # noqa: F401
-    except Exception as err:  # noqa: BLE001 -- any failure means "not available"
-        print(f"pyod-ae: not available ({type(err).__name__}: {err}); skipped", file=sys.stderr)
+    except ImportError:
         return None
     return pyod.__version__
 
 
-ABLATIONS = {
-    "default": {},
-    "standard scaler": {"scaler": "standard"},
-    "robust scaler": {"scaler": "robust"},
-    "no clipping": {"clip": None},
-    "no trimming": {"trim_fraction": 0.0},
-    "neither": {"clip": None, "trim_fraction": 0.0},
-    "reconstruction only": {"density_weight": 0.0},
-    "one network": {"n_estimators": 1},
-    "early stopping": {"early_stopping": True},
-    "512 rows per member": {"max_samples": 512},
-}
-"""aekit variants of ``--ablation``: each changes one design choice of the default."""
+def source_hash() -> str:
+    """A hash of the detector's source: cached aekit results of older code are not reused."""
+    h = hashlib.sha1()
+    src = ROOT / "src" / "aekit"
+    for rel in ("anomaly/detector.py", "anomaly/robust.py", "anomaly/tails.py",
+                "nn/ensemble.py", "training/objectives.py", "training/loop.py"):
+        path = src / rel
+        if path.is_file():
+            h.update(path.read_bytes())
+    return h.hexdigest()[:12]
 
 
 # --------------------------------------------------------------------------- run
-def evaluate(detectors: dict, sets, seeds: int) -> dict:
-    """``{detector: {set: [(auc, ap, seconds), ...]}}``, one entry per seed."""
+class Cache:
+    """``{key: [auc, ap, fit_seconds]}`` in a JSON file, written after each new entry."""
+
+    def __init__(self, path: Path | None):
+        self.path = path
+        self.data = json.loads(path.read_text()) if path and path.is_file() else {}
+
+    def get(self, key):
+        return self.data.get(key)
+
+    def put(self, key, value):
+        self.data[key] = value
+        if self.path:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(self.data, indent=0))
+            tmp.replace(self.path)
+
+
+def evaluate(detectors: dict, sets, seeds: int, caches: dict) -> dict:
+    """``{detector: {set: [(auc, ap, fit_seconds), ...]}}``, one entry per seed.
+
+    ``detectors`` maps a name to ``(fit, cache_key_prefix)``; ``caches`` a name to its Cache.
+    """
     results: dict = {name: {} for name in detectors}
     for set_name, X, y in sets:
         for seed in range(seeds):
-            X_train, X_test, _, y_test = split(X, y, seed)
-            for name, score in detectors.items():
-                start = time.perf_counter()
-                s = score(X_train, X_test, seed)
-                seconds = time.perf_counter() - start
-                auc, ap = roc_auc_score(y_test, s), average_precision_score(y_test, s)
-                results[name].setdefault(set_name, []).append((auc, ap, seconds))
+            data = None
+            for name, (fit, prefix) in detectors.items():
+                key = f"{prefix}|{set_name}|{seed}"
+                hit = caches[name].get(key)
+                if hit is None:
+                    if data is None:
+                        data = split(X, y, seed)
+                    X_train, X_test, y_test = data
+                    start = time.perf_counter()
+                    score = fit(X_train, seed)
+                    seconds = time.perf_counter() - start
+                    s = np.asarray(score(X_test), dtype=np.float64)
+                    if not np.isfinite(s).all():  # a detector's failure, scored as chance
+                        print(f"  {name} on {set_name}: non-finite scores", file=sys.stderr)
+                        s = np.nan_to_num(s, nan=0.0, posinf=1e300, neginf=-1e300)
+                    hit = [roc_auc_score(y_test, s), average_precision_score(y_test, s),
+                           seconds]
+                    caches[name].put(key, hit)
+                results[name].setdefault(set_name, []).append(tuple(hit))
             print(f"{set_name} seed {seed}: " + ", ".join(
                 f"{n} {results[n][set_name][-1][0]:.3f}" for n in detectors), file=sys.stderr)
     return results
 
 
+def per_set(results: dict, metric: int) -> dict:
+    """``{detector: {set: mean over seeds}}`` of ``metric`` (0 ROC-AUC, 1 AP, 2 seconds)."""
+    agg = np.median if metric == 2 else np.mean
+    return {n: {s: float(agg([r[metric] for r in rows])) for s, rows in sets.items()}
+            for n, sets in results.items()}
+
+
 def table(results: dict, metric: int, title: str) -> str:
-    """A text table of ``metric`` (0: ROC-AUC, 1: AP) per set and detector, with the mean."""
-    names = list(results)
-    sets = list(results[names[0]])
-    width = max(12, *(len(n) + 1 for n in names))
-    lines = [title, f"{'set':<20}" + "".join(f"{n:>{width}}" for n in names)]
-    means = {n: [] for n in names}
+    """A text table of ``metric`` per set and detector, with the mean."""
+    values = per_set(results, metric)
+    names = list(values)
+    sets = list(values[names[0]])
+    width = max(9, *(len(n) + 1 for n in names))
+    lines = [title, f"{'set':<16}" + "".join(f"{n:>{width}}" for n in names)]
     for s in sets:
-        row = f"{s:<20}"
-        for n in names:
-            value = float(np.mean([r[metric] for r in results[n][s]]))
-            means[n].append(value)
-            row += f"{value:>{width}.3f}"
-        lines.append(row)
-    lines.append(f"{'mean':<20}" + "".join(f"{np.mean(means[n]):>{width}.3f}" for n in names))
+        lines.append(f"{s:<16}" + "".join(f"{values[n][s]:>{width}.3f}" for n in names))
+    lines.append(f"{'mean':<16}" + "".join(
+        f"{np.mean(list(values[n].values())):>{width}.3f}" for n in names))
     return "\n".join(lines)
 
 
-def times(results: dict, names=("aekit", "iforest")) -> str:
-    names = [n for n in names if n in results]
-    if len(names) < 2:
-        return ""
-    lines = ["fit + score seconds (median over seeds)",
-             f"{'set':<20}" + "".join(f"{n:>12}" for n in names) + f"{'ratio':>10}"]
-    for s in results[names[0]]:
-        med = [float(np.median([r[2] for r in results[n][s]])) for n in names]
-        lines.append(f"{s:<20}" + "".join(f"{m:>12.2f}" for m in med)
-                     + f"{med[0] / max(med[1], 1e-9):>10.1f}")
+def summary(results: dict) -> str:
+    """Mean ROC-AUC, mean AP, mean rank (by ROC-AUC and by AP, 1 = best) and median fit
+    seconds per detector, with the fit time as a multiple of IsolationForest's."""
+    auc, ap, sec = (per_set(results, m) for m in (0, 1, 2))
+    names = list(auc)
+    sets = list(auc[names[0]])
+
+    def ranks(values):
+        from scipy.stats import rankdata
+
+        table = np.array([[-values[n][s] for n in names] for s in sets])
+        return dict(zip(names, rankdata(table, axis=1).mean(0)))
+
+    r_auc, r_ap = ranks(auc), ranks(ap)
+    fit = {n: float(np.mean(list(sec[n].values()))) for n in names}
+    base = fit.get("iforest")
+    lines = [f"summary over {len(sets)} sets (rank 1 = best; fit s: mean over sets of the "
+             "median over seeds)",
+             f"{'detector':<22}{'ROC-AUC':>9}{'AP':>8}{'rank AUC':>10}{'rank AP':>9}"
+             f"{'fit s':>9}{'x iforest':>11}"]
+    for n in sorted(names, key=lambda n: -np.mean(list(auc[n].values()))):
+        ratio = f"{fit[n] / base:>11.1f}" if base else ""
+        lines.append(f"{n:<22}{np.mean(list(auc[n].values())):>9.3f}"
+                     f"{np.mean(list(ap[n].values())):>8.3f}{r_auc[n]:>10.2f}{r_ap[n]:>9.2f}"
+                     f"{fit[n]:>9.2f}{ratio}")
     return "\n".join(lines)
+
+
+def lodo(results: dict, default: str = "default") -> tuple[str, dict]:
+    """Leave-one-dataset-out: each set scored by the candidate with the best mean of ROC-AUC
+    and AP on the other sets. Returns the text and ``{set: (candidate, auc, ap)}``."""
+    auc, ap = per_set(results, 0), per_set(results, 1)
+    names = list(auc)
+    sets = list(auc[names[0]])
+    merit = {n: {s: (auc[n][s] + ap[n][s]) / 2 for s in sets} for n in names}
+    chosen = {}
+    for s in sets:
+        best = max(names, key=lambda n: np.mean([merit[n][t] for t in sets if t != s]))
+        chosen[s] = (best, auc[best][s], ap[best][s])
+    lines = ["candidates (each on all sets; mean ROC-AUC / mean AP)"]
+    for n in names:
+        lines.append(f"  {n:<28}{np.mean(list(auc[n].values())):.3f} / "
+                     f"{np.mean(list(ap[n].values())):.3f}")
+    lines += ["", "leave-one-dataset-out: each set scored by the candidate chosen on the others",
+              f"{'set':<16}{'chosen':>28}{'LODO AUC':>10}{'LODO AP':>9}{'frozen AUC':>12}"
+              f"{'frozen AP':>11}"]
+    for s in sets:
+        n, a, p = chosen[s]
+        lines.append(f"{s:<16}{n:>28}{a:>10.3f}{p:>9.3f}{auc[default][s]:>12.3f}"
+                     f"{ap[default][s]:>11.3f}")
+    lines.append(f"{'mean':<16}{'':>28}{np.mean([c[1] for c in chosen.values()]):>10.3f}"
+                 f"{np.mean([c[2] for c in chosen.values()]):>9.3f}"
+                 f"{np.mean(list(auc[default].values())):>12.3f}"
+                 f"{np.mean(list(ap[default].values())):>11.3f}")
+    return "\n".join(lines), chosen
 
 
 def auto_shares(sets, seeds: int) -> str:
@@ -176,7 +307,7 @@ def auto_shares(sets, seeds: int) -> str:
     for name, X, y in sets:
         flagged, f1 = [], []
         for seed in range(seeds):
-            X_train, X_test, _, y_test = split(X, y, seed)
+            X_train, X_test, y_test = split(X, y, seed)
             pred = OutlierDetector(random_state=seed).fit(X_train).predict(X_test) == -1
             flagged.append(pred.mean())
             f1.append(f1_score(y_test, pred, zero_division=0))
@@ -189,16 +320,20 @@ def main(argv=None) -> dict:
     parser.add_argument("--data", type=Path, default=DATA, help="folder of ADBench .npz files")
     parser.add_argument("--sets", help="comma-separated parts of set names (default: all)")
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--detectors", default="aekit,iforest,lof,pca,pyod-ae")
-    parser.add_argument("--pyod-path", help="a folder holding PyOD (pip install --target)")
-    parser.add_argument("--ablation", action="store_true",
-                        help="aekit variants (ABLATIONS) and IsolationForest instead")
+    parser.add_argument("--detectors", default=",".join(DETECTORS))
+    parser.add_argument("--protocol", choices=("frozen", "lodo"), default="frozen",
+                        help="lodo: also choose the defaults leave-one-dataset-out")
     parser.add_argument("--variants", type=json.loads,
                         help='aekit variants to compare, as JSON: {"name": {params}, ...}')
     parser.add_argument("--auto", action="store_true",
                         help='the share of rows contamination="auto" flags, per set')
+    parser.add_argument("--no-cache", action="store_true", help="recompute every result")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     parser.add_argument("--json", type=Path, help="also write the raw results here")
     args = parser.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(args.threads)
     if not args.data.is_dir():
         sys.exit(f"error: {args.data} is not a folder of ADBench .npz files (see --data)")
     names = args.sets.split(",") if args.sets else None
@@ -208,27 +343,45 @@ def main(argv=None) -> dict:
     if args.auto:
         print(auto_shares(sets, args.seeds))
         return {}
-    if args.ablation or args.variants:
-        variants = args.variants if args.variants else ABLATIONS
-        detectors = {name: aekit_variant(params) for name, params in variants.items()}
-        detectors["iforest"] = baseline("iforest")
-    else:
-        known = {"aekit": aekit_scores, "iforest": baseline("iforest"), "lof": baseline("lof"),
-                 "pca": baseline("pca"), "pyod-ae": pyod_scores}
-        wanted = [d.strip() for d in args.detectors.split(",") if d.strip()]
-        unknown = sorted(set(wanted) - set(known))
-        if unknown:
-            sys.exit(f"error: unknown detector(s) {unknown}; known: {sorted(known)}")
-        if "pyod-ae" in wanted and pyod_available(args.pyod_path) is None:
-            wanted.remove("pyod-ae")
-        detectors = {d: known[d] for d in wanted}
-    results = evaluate(detectors, sets, args.seeds)
+    wanted = [d.strip() for d in args.detectors.split(",") if d.strip()]
+    unknown = sorted(set(wanted) - set(DETECTORS))
+    if unknown:
+        sys.exit(f"error: unknown detector(s) {unknown}; known: {list(DETECTORS)}")
+    version = pyod_version()
+    if version is None:
+        for name in [d for d in wanted if d in PYOD]:
+            print(f"{name}: skipped, PyOD is not installed (pip install 'aekit[bench]')")
+            wanted.remove(name)
+    peers = Cache(None if args.no_cache else RESULTS / "anomaly_peers.json")
+    ours = Cache(None if args.no_cache else RESULTS / "anomaly_aekit.json")
+    code = source_hash()
+    detectors, caches = {}, {}
+    for name in wanted:
+        if name == "aekit":
+            variants = {"aekit": {}} if args.protocol == "frozen" else {}
+            if args.variants:
+                variants.update(args.variants)
+            if args.protocol == "lodo":
+                variants.update(CANDIDATES)
+            for vname, params in variants.items():
+                key = f"aekit {code} {json.dumps(params, sort_keys=True)}"
+                detectors[vname], caches[vname] = (aekit_fit(params), key), ours
+        elif name in PYOD:
+            detectors[name], caches[name] = (pyod_fit(name), f"{name} {version}"), peers
+        else:
+            detectors[name], caches[name] = (baseline_fit(name), name), peers
+    if "pyod-ae" in detectors:
+        print("pyod-ae: PyOD's AutoEncoder with its defaults (10 epochs)")
+    results = evaluate(detectors, sets, args.seeds, caches)
     print(table(results, 0, f"ROC-AUC, test part, mean of {args.seeds} seed(s)"))
     print()
     print(table(results, 1, f"average precision, test part, mean of {args.seeds} seed(s)"))
-    if "aekit" in results or "default" in results:
+    print()
+    print(summary(results))
+    if args.protocol == "lodo" and "default" in results:
+        text, chosen = lodo({n: results[n] for n in CANDIDATES if n in results})
         print()
-        print(times({("aekit" if k == "default" else k): v for k, v in results.items()}))
+        print(text)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=1) + "\n")

@@ -103,7 +103,55 @@ def test_set_threshold_by_share_score_and_false_positive_rate(fitted):
     np.testing.assert_array_equal(det.score_samples(X), scores_before)  # nothing refitted
 
 
+def test_thresholds_give_the_promised_rate_on_held_out_normal_rows():
+    # Fitted on normal rows; each way of setting the threshold promises a share of alerts
+    # on new normal rows, and gets it within 20% (relative) on 4,000 of them.
+    det = OutlierDetector(random_state=0, device="cpu").fit(correlated(3000, seed=3))
+    tune, held_out = correlated(4000, seed=4), correlated(4000, seed=5)
+
+    def rate():
+        return (det.predict(held_out) == -1).mean()
+
+    for share in (0.02, 0.05, 0.1):
+        det.set_threshold(contamination=share)
+        assert abs(rate() - share) <= 0.2 * share, ("contamination", share, rate())
+        det.set_threshold(count=round(share * 3000))  # of the 3,000 training rows
+        assert abs(rate() - share) <= 0.2 * share, ("count", share, rate())
+        det.set_threshold(fpr=share, X=tune)
+        assert abs(rate() - share) <= 0.2 * share, ("fpr", share, rate())
+    det.set_threshold(count=40, X=held_out)  # exactly the 40 highest rows of X
+    assert (det.predict(held_out) == -1).sum() == 40
+    det.set_threshold(count=0, X=held_out)
+    assert (det.predict(held_out) == -1).sum() == 0
+
+
+def kdd_like_normal(n=6000, seed=0):
+    """Clean rows shaped like network records: most rows copies of a few typical records,
+    the rest skewed counts, near-discrete rates and rare flags, all of one population."""
+    rng = np.random.default_rng(seed)
+    typical = rng.integers(0, 5, size=(6, 8)).astype(float)
+    X = typical[rng.integers(0, 6, size=n)] + 0.0
+    spread = rng.random(n) < 0.4  # 40% vary around them; 60% exact copies
+    k = spread.sum()
+    X[spread, 0] = rng.lognormal(3, 1.5, size=k)  # bytes
+    X[spread, 1] = np.round(rng.beta(0.5, 5, size=k), 2)  # a rate, in steps of 0.01
+    X[spread, 2] = rng.random(k) < 0.03  # a rare flag
+    X[spread, 3] = rng.poisson(2, size=k)
+    return X
+
+
+def test_auto_flags_a_small_share_of_clean_training_rows():
+    # All-normal training rows with many exact copies (KDD Cup style): Tukey's fence on
+    # the raw scores flagged 16% of such rows; "auto" must flag few.
+    X = kdd_like_normal()
+    det = OutlierDetector(random_state=0, device="cpu").fit(X)
+    assert (det.predict(X) == -1).mean() < 0.02
+    assert (det.predict(kdd_like_normal(seed=1)) == -1).mean() < 0.03
+
+
 @pytest.mark.parametrize("kwargs, message", [
+    ({"count": -1}, "count must be"),
+    ({"count": 10**9}, "not below"),
     ({}, "exactly one"),
     ({"contamination": 0.1, "threshold": 1.0}, "exactly one"),
     ({"fpr": 0.1}, "needs X="),
@@ -331,3 +379,49 @@ def test_a_failed_refit_leaves_the_detector_as_it_was():
     with pytest.raises(ValueError):
         fresh.fit(bad)
     assert not hasattr(fresh, "offset_") and not hasattr(fresh, "n_features_in_")
+
+
+# --------------------------------------------------------------------------- larger than memory
+def test_fit_and_score_a_file_chunk_by_chunk(tmp_path, monkeypatch):
+    # 200,000 rows in a .npy file: the fit keeps a sample, reading the file in chunks;
+    # scoring reads one chunk at a time. Chunk reads are counted, memory is measured.
+    import tracemalloc
+
+    from aekit.anomaly import streaming
+    from aekit.data.files import RowSource
+
+    X = correlated(200_000, seed=6).astype(np.float32)
+    X[:50] += 6.0  # planted anomalies
+    path, new_path = tmp_path / "rows.npy", tmp_path / "new.npy"
+    np.save(path, X)
+    np.save(new_path, X[:30_000])
+    del X
+    reads = []
+    scan = RowSource.scan
+    monkeypatch.setattr(RowSource, "scan", lambda self, rows: (
+        reads.append((self.n_rows, rows)) or scan(self, rows)))
+    monkeypatch.setattr(streaming, "default_chunk_rows", lambda d: 10_000)
+    monkeypatch.setattr(streaming, "FIT_ROWS", 10_000)
+    OutlierDetector(max_epochs=1, device="cpu").fit(correlated(300))  # imports: not counted
+
+    def peak_growth(run):
+        tracemalloc.start()
+        before, _ = tracemalloc.get_traced_memory()
+        result = run()
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        return result, peak - before
+
+    det, fit_peak = peak_growth(lambda: OutlierDetector(
+        max_epochs=5, random_state=0, device="cpu").fit(str(path)))
+    reads_of_fit = list(reads)
+    scores, score_peak = peak_growth(lambda: -det.score_samples(new_path))
+    # One pass over the file for the fit's sample, one over the new file for the scores.
+    assert reads_of_fit == [(200_000, 10_000)]
+    assert reads == [(200_000, 10_000), (30_000, 10_000)]
+    assert det.n_samples_fit_ == 200_000 and scores.shape == (30_000,)
+    whole = 200_000 * 6 * 4  # the file's rows as float32: 4.8 MB
+    assert fit_peak < whole and score_peak < whole / 2, (fit_peak, score_peak)
+    assert roc_auc_score(np.arange(30_000) < 50, scores) > 0.99
+    memmap = np.load(new_path, mmap_mode="r")
+    np.testing.assert_allclose(det.score_samples(memmap), -scores, rtol=1e-5)

@@ -38,7 +38,8 @@ from ..core.checks import (
     to_tensor,
 )
 from ..training.callbacks import Callback
-from ..nn.ensemble import SCORE_QUANTILES, EnsembleAutoEncoder, knn_distance
+from ..nn.ensemble import (SCORE_BATCH, SCORE_QUANTILES, TAIL_QUANTILES,
+                           EnsembleAutoEncoder, knn_distance)
 from ..nn.layers import ACTIVATIONS
 from ..nn.tabular import TabularScaler
 from ..training.objectives import EnsembleReconstruction
@@ -46,11 +47,11 @@ from ..training.loop import autocast_dtype, fit_loop, infer, init_state, make_op
 from ..estimators import _tables
 from ..estimators._base import TRAINING_CONSTRAINTS, SavableMixin, loop_callbacks, validate_params
 from ..estimators._recovery import fit_atomically
-from .robust import SCALER_ROWS, auto_threshold, location_scale, scaler_statistics
-
-SCORE_BATCH = 512
-"""Rows per forward pass when scoring: small enough that a batch's code distances to every
-member's reference codes stay in the CPU's cache (twice as fast as 2,048 rows)."""
+from ..data.files import is_streamable
+from .explain import ExplanationMixin
+from .robust import (SCALER_ROWS, auto_threshold, combine_terms, location_scale,
+                     scaler_statistics, term_calibration)
+from .streaming import map_chunks, read_sample
 
 THRESHOLD_ROWS = 100_000
 """``offset_`` and the training-score quantiles come from at most this many training rows
@@ -58,6 +59,9 @@ THRESHOLD_ROWS = 100_000
 
 TRIM_EVERY = 5
 """Epochs between two trimmings of each member's worst-reconstructed rows."""
+
+TAIL_ROWS = 20_000
+"""The input columns' quantiles (the tail term) come from at most this many rows."""
 
 
 class _TrimRows(Callback):
@@ -86,7 +90,7 @@ class _TrimRows(Callback):
         self.weights.copy_((err <= cut).t().to(self.weights.dtype))
 
 
-class OutlierDetector(OutlierMixin, SavableMixin, BaseEstimator):
+class OutlierDetector(ExplanationMixin, OutlierMixin, SavableMixin, BaseEstimator):
     """Unsupervised anomaly detector: an ensemble of small autoencoders, trained so as not
     to learn the anomalies, scoring reconstruction error and code-space density.
 
@@ -220,7 +224,11 @@ class OutlierDetector(OutlierMixin, SavableMixin, BaseEstimator):
         "scaler": [StrOptions({"trimmed", "robust", "standard"}), None],
         "clip": [Interval(Real, 0, None, closed="neither"), None],
         "trim_fraction": [Interval(Real, 0, 1, closed="left")],
+        "reconstruction_weight": [Interval(Real, 0, None, closed="left")],
         "density_weight": [Interval(Real, 0, None, closed="left")],
+        "tail_weight": [Interval(Real, 0, None, closed="left")],
+        "neighbor_weight": [Interval(Real, 0, None, closed="left")],
+        "combine": [StrOptions({"surprise", "rank", "zscore"})],
         "n_neighbors": [Interval(Integral, 1, None, closed="left")],
         **TRAINING_CONSTRAINTS,
     }
@@ -233,6 +241,7 @@ class OutlierDetector(OutlierMixin, SavableMixin, BaseEstimator):
         "hidden_layer_sizes_",
         "n_reference_",
         "n_neighbors_",
+        "n_samples_fit_",
         "history_",
         "n_iter_",
         "fit_seconds_",
@@ -255,13 +264,17 @@ class OutlierDetector(OutlierMixin, SavableMixin, BaseEstimator):
         scaler="trimmed",
         clip=5.0,
         trim_fraction=0.1,
+        reconstruction_weight=1.0,
         density_weight=1.0,
+        tail_weight=1.0,
+        neighbor_weight=1.0,
+        combine="rank",
         n_neighbors=5,
         optimizer="adam",
         learning_rate=1e-3,
         weight_decay=0.0,
         batch_size=64,
-        max_epochs=200,
+        max_epochs=50,
         validation_fraction=0.1,
         early_stopping=False,
         patience=10,
@@ -280,7 +293,11 @@ class OutlierDetector(OutlierMixin, SavableMixin, BaseEstimator):
         self.scaler = scaler
         self.clip = clip
         self.trim_fraction = trim_fraction
+        self.reconstruction_weight = reconstruction_weight
         self.density_weight = density_weight
+        self.tail_weight = tail_weight
+        self.neighbor_weight = neighbor_weight
+        self.combine = combine
         self.n_neighbors = n_neighbors
         self.optimizer = optimizer
         self.learning_rate = learning_rate
@@ -299,6 +316,14 @@ class OutlierDetector(OutlierMixin, SavableMixin, BaseEstimator):
     # ------------------------------------------------------------------ hooks
     def _check_params(self) -> None:
         """Rules that combine parameters (each parameter's own rule is a constraint)."""
+        if not any(w > 0 for w in self._weights()):
+            raise ValueError("reconstruction_weight, density_weight, tail_weight and "
+                             "neighbor_weight are all 0: give at least one term a weight")
+
+    def _weights(self) -> tuple[float, float, float, float]:
+        """The weights of the score's terms, in the order of ``nn.ensemble.TERMS``."""
+        return (float(self.reconstruction_weight), float(self.density_weight),
+                float(self.tail_weight), float(self.neighbor_weight))
 
     def _build_module(self, n_features: int) -> EnsembleAutoEncoder:
         """A fresh ensemble of the fitted sizes (used by ``fit`` and by ``load``)."""
@@ -357,8 +382,11 @@ class OutlierDetector(OutlierMixin, SavableMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like or DataFrame of shape (n_samples, n_features)
-            Unlabelled rows; anomalies may be among them.
+        X : array-like or DataFrame of shape (n_samples, n_features), or a path or memmap
+            Unlabelled rows; anomalies may be among them. A ``.npy`` or Parquet file (or a
+            directory of them), a memmap or a :class:`~aekit.data.RowSource` is read one
+            chunk at a time and the fit keeps a random sample of at most 100,000 rows
+            (:mod:`aekit.anomaly.streaming`): memory does not grow with the file.
         y : ignored
 
         Returns
@@ -373,12 +401,15 @@ class OutlierDetector(OutlierMixin, SavableMixin, BaseEstimator):
     def _fit(self, X):
         """:meth:`fit`, on the working copy :func:`fit_atomically` gives."""
         start = time.perf_counter()
+        rng = check_random_state(self.random_state)
+        n_total = None
+        if is_streamable(X):  # a file or memmap: fit on a sample, read chunk by chunk
+            X, n_total = read_sample(X, rng)
         X = self._check_X(X, reset=True)
         n, d = X.shape
         if n < 2:
             raise ValueError(f"OutlierDetector needs at least 2 rows, got {n} sample(s)")
         self.device_ = resolve_device(self.device)
-        rng = check_random_state(self.random_state)
         # Each member's subsample; with early stopping its last rows are its hold-out.
         n_rows = min(n, self.max_samples)
         n_val = int(self.validation_fraction * n_rows) if self.early_stopping else 0
@@ -397,13 +428,23 @@ class OutlierDetector(OutlierMixin, SavableMixin, BaseEstimator):
             weights = self._train(module, rows, n_val)
         self.module_ = module.eval()
         self._fit_scores(rows[: self.n_reference_], weights)
+        module.neighbors.copy_(rows[: self.n_reference_, 0])  # member 0's rows, scaled
         if n > THRESHOLD_ROWS:  # the threshold's quantiles need no more rows than this
             X = X[np.sort(sample_without_replacement(n, THRESHOLD_ROWS, random_state=rng))]
-        train_scores = self._anomaly_scores(X)
-        self.module_.score_quantiles.copy_(torch.as_tensor(np.quantile(
+        self._fit_tails(X, rng)
+        terms = self._terms(X)
+        location, scale, quantiles = term_calibration(terms, SCORE_QUANTILES)
+        for name, value in (("term_location", location), ("term_scale", scale),
+                            ("term_quantiles", quantiles)):
+            getattr(module, name).copy_(torch.as_tensor(value))
+        train_scores = self._combine(terms)
+        module.score_quantiles.copy_(torch.as_tensor(np.quantile(
             train_scores, np.linspace(0, 1, SCORE_QUANTILES))))
-        self.offset_ = -float(auto_threshold(train_scores) if self.contamination == "auto"
-                              else np.percentile(train_scores, 100 * (1 - self.contamination)))
+        self.n_samples_fit_ = n_total or n
+        self.offset_ = -float(
+            auto_threshold(train_scores, self._combine(terms, "surprise"))
+            if self.contamination == "auto"
+            else np.percentile(train_scores, 100 * (1 - self.contamination)))
         self.fit_seconds_ = time.perf_counter() - start
         return self
 
@@ -468,21 +509,51 @@ class OutlierDetector(OutlierMixin, SavableMixin, BaseEstimator):
         module.keep.copy_(keep)
         module.error_location[:], module.error_scale[:] = location_scale(errors)
         self.n_neighbors_ = int(min(self.n_neighbors, keep.sum(1).min().item() - 1))
-        if self.density_weight > 0 and self.n_neighbors_ >= 1:
+        if self.n_neighbors_ >= 1:
             dist = knn_distance(z, z, keep, self.n_neighbors_)
             module.distance_location[:], module.distance_scale[:] = location_scale(dist)
         else:
             self.n_neighbors_ = 0
 
+    @torch.no_grad()
+    def _fit_tails(self, X: np.ndarray, rng) -> None:
+        """Quantiles of each scaled input column (the tail term) from at most
+        :data:`TAIL_ROWS` of the rows ``X``, and the sign of each column's skew."""
+        if len(X) > TAIL_ROWS:
+            X = X[np.sort(sample_without_replacement(len(X), TAIL_ROWS, random_state=rng))]
+        module = self.module_
+        s = infer(lambda x: module.scaler(module.expand(x)), self._tensor(X), SCORE_BATCH)
+        s = s.double().cpu().numpy()
+        module.tail_quantiles.copy_(torch.as_tensor(
+            np.quantile(s, np.linspace(0, 1, TAIL_QUANTILES), axis=0)))
+        centred = s - s.mean(0)
+        third = (centred ** 3).mean(0)
+        module.tail_skew.copy_(torch.as_tensor(np.where(third < 0, -1.0, 1.0)))
+
     # ------------------------------------------------------------------ scores
+    def _terms(self, X: np.ndarray) -> np.ndarray:
+        """The raw score terms (n, 4) of validated rows, float64 (``nn.ensemble.TERMS``)."""
+        module = self.module_
+        weights = self._weights()
+        return infer(lambda x: module.term_scores(x, self.n_neighbors_, weights),
+                     self._tensor(X), SCORE_BATCH).double().cpu().numpy()
+
+    def _combine(self, terms: np.ndarray, how: str | None = None) -> np.ndarray:
+        """The anomaly score of the terms (n, 4): their weighted mean, each on the scale
+        of the training rows' (``combine``)."""
+        module = self.module_
+        weights = list(self._weights())
+        if not self.n_neighbors_:  # too few rows for neighbours: no density terms
+            weights[1] = weights[3] = 0.0
+            if not any(weights):
+                weights[0] = 1.0
+        calibration = (module.term_location, module.term_scale, module.term_quantiles)
+        return combine_terms(terms, weights, how or self.combine,
+                             *(t.double().cpu().numpy() for t in calibration))
+
     def _anomaly_scores(self, X: np.ndarray) -> np.ndarray:
         """The anomaly score (higher: more anomalous) of validated rows, float64."""
-        module = self.module_
-        weight = self.density_weight if self.n_neighbors_ else 0.0
-        # infer concatenates along rows: members' scores as (n, M).
-        scores = infer(lambda x: module.member_scores(x, self.n_neighbors_, weight).t(),
-                       self._tensor(X), SCORE_BATCH)
-        return scores.double().mean(1).cpu().numpy()
+        return self._combine(self._terms(X))
 
     def score_samples(self, X):
         """Opposite of each row's anomaly score: the lower, the more abnormal.
@@ -502,6 +573,8 @@ class OutlierDetector(OutlierMixin, SavableMixin, BaseEstimator):
         scores : ndarray of shape (n_samples,)
         """
         check_is_fitted(self)
+        if is_streamable(X):  # a file or memmap: one chunk in memory at a time
+            return np.concatenate(list(map_chunks(X, self.score_samples)))
         return -self._anomaly_scores(self._check_X(X, reset=False))
 
     def decision_function(self, X):
@@ -529,33 +602,58 @@ class OutlierDetector(OutlierMixin, SavableMixin, BaseEstimator):
         check_is_fitted(self)
         return -self.offset_
 
-    def set_threshold(self, *, contamination=None, threshold=None, fpr=None, X=None):
+    def set_threshold(self, *, contamination=None, threshold=None, fpr=None, count=None,
+                      X=None):
         """Move the threshold without refitting; exactly one of the ways below.
 
         Parameters
         ----------
         contamination : float in (0, 1), optional
             Flag this share of the training rows (from the training scores' quantiles,
-            kept at 0.1% steps).
+            kept at 0.1% steps); new rows like the training rows are flagged at that rate.
         threshold : float, optional
             An anomaly-score threshold (``-score_samples`` units): rows above it are
             outliers.
         fpr : float in [0, 1), optional
             A target false-positive rate on ``X``, rows known to be normal: flag that share
             of them.
+        count : int, optional
+            Flag this many rows: the ``count`` highest-scoring rows of ``X`` when given,
+            else ``count`` of the ``n_samples_fit_`` training rows (a share, as
+            ``contamination``, for new rows too).
         X : array-like of shape (n_samples, n_features), optional
-            The normal rows of ``fpr``.
+            The normal rows of ``fpr``, or the rows of ``count``.
 
         Returns
         -------
         self : object
         """
         check_is_fitted(self)
-        given = [name for name, v in (("contamination", contamination),
-                                      ("threshold", threshold), ("fpr", fpr)) if v is not None]
+        given = [name for name, v in (("contamination", contamination), ("threshold", threshold),
+                                      ("fpr", fpr), ("count", count)) if v is not None]
         if len(given) != 1:
-            raise ValueError("set_threshold takes exactly one of contamination=, threshold= "
-                             f"or fpr= (with X=), got {given or 'none'}")
+            raise ValueError("set_threshold takes exactly one of contamination=, threshold=, "
+                             f"fpr= (with X=) or count=, got {given or 'none'}")
+        if count is not None:
+            n = self.n_samples_fit_ if X is None else None
+            if not isinstance(count, Integral) or count < 0:
+                raise ValueError(f"count must be an integer >= 0, got {count!r}")
+            if X is not None:
+                scores = np.sort(-self.score_samples(X))[::-1]
+                if count > len(scores):
+                    raise ValueError(f"count={count} is more than the {len(scores)} rows of X")
+                # Halfway between the last row flagged and the first one not.
+                upper = scores[count - 1] if count else scores[0] + 1.0
+                lower = scores[count] if count < len(scores) else scores[-1] - 1.0
+                self.offset_ = -float((upper + lower) / 2)
+                return self
+            if count >= n:
+                raise ValueError(f"count={count} is not below the {n} training rows; give X= "
+                                 "to flag rows of other data")
+            contamination = count / n
+            if contamination == 0:
+                self.offset_ = -float(self.module_.score_quantiles[-1])
+                return self
         if contamination is not None:
             if not 0 < contamination < 1:
                 raise ValueError(f"contamination must be in (0, 1), got {contamination!r}")
@@ -573,94 +671,6 @@ class OutlierDetector(OutlierMixin, SavableMixin, BaseEstimator):
                 raise ValueError(f"fpr must be in [0, 1), got {fpr!r}")
             self.offset_ = float(np.percentile(self.score_samples(X), 100 * fpr))
         return self
-
-    # ------------------------------------------------------------------ explanations
-    def feature_scores(self, X):
-        """Each column's part of each row's reconstruction error.
-
-        The members' average squared error per column, in scaled units (each column's
-        error over its training spread squared); a row's values sum to its reconstruction
-        error, the first term of its anomaly score before standardisation.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        scores : ndarray of shape (n_samples, n_features_in_)
-        """
-        check_is_fitted(self)
-        X = self._check_X(X, reset=False)
-        module = self.module_
-        errors = infer(lambda x: module.feature_errors(x)[0].mean(0), self._tensor(X),
-                       SCORE_BATCH)
-        return errors.double().cpu().numpy()
-
-    def _feature_names(self) -> np.ndarray:
-        names = getattr(self, "feature_names_in_", None)
-        if names is None:
-            return np.asarray([f"x{j}" for j in range(self.n_features_in_)], dtype=object)
-        return np.asarray(names, dtype=object)
-
-    def top_features(self, X, n_features: int = 3):
-        """The columns that contribute most to each row's reconstruction error.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        n_features : int, default=3
-            Columns per row (at most ``n_features_in_``).
-
-        Returns
-        -------
-        names : ndarray of shape (n_samples, n_features), object
-            Column names (``feature_names_in_``, else ``x0``, ``x1``, ...), largest first.
-        shares : ndarray of shape (n_samples, n_features)
-            Each one's share of the row's reconstruction error, in [0, 1].
-        """
-        scores = self.feature_scores(X)
-        t = max(1, min(int(n_features), scores.shape[1]))
-        order = np.argsort(-scores, axis=1, kind="stable")[:, :t]
-        total = scores.sum(1, keepdims=True)
-        shares = np.take_along_axis(scores, order, 1) / np.where(total > 0, total, 1.0)
-        return self._feature_names()[order], shares
-
-    def explain(self, X, n_features: int = 3, *, outliers_only: bool = False):
-        """A table of each row's anomaly score, verdict and top columns (pandas DataFrame).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        n_features : int, default=3
-            Top columns per row.
-        outliers_only : bool, default=False
-            Keep only the rows :meth:`predict` flags, most anomalous first.
-
-        Returns
-        -------
-        table : pandas.DataFrame
-            Indexed like ``X`` (a DataFrame's index, else 0..n-1), with columns
-            ``anomaly_score``, ``outlier`` (bool), then ``feature_1``, ``share_1``, ... :
-            the columns with the largest part in the row's reconstruction error and that
-            part's share of it.
-        """
-        try:
-            import pandas as pd
-        except ImportError as err:  # pragma: no cover - pandas ships with the dev extra
-            raise ImportError("explain() returns a pandas DataFrame: pip install pandas; "
-                              "top_features() gives the same as arrays") from err
-        index = X.index if hasattr(X, "index") and hasattr(X, "columns") else None
-        scores = -self.score_samples(X)
-        names, shares = self.top_features(X, n_features)
-        table = pd.DataFrame({"anomaly_score": scores, "outlier": scores > self.threshold_},
-                             index=index)
-        for j in range(names.shape[1]):
-            table[f"feature_{j + 1}"] = names[:, j]
-            table[f"share_{j + 1}"] = shares[:, j]
-        if outliers_only:
-            table = table[table["outlier"]].sort_values("anomaly_score", ascending=False)
-        return table
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -40,26 +40,43 @@ def baseline_scores(name: str, X_fit, X_score, *, random_state=0) -> np.ndarray:
     -------
     scores : ndarray of shape (len(X_score),), higher is more anomalous
     """
+    A, B = _numbers(X_fit, X_score)
+    return baseline_model(name, A, random_state=random_state)(B)
+
+
+def baseline_model(name: str, X_fit, *, random_state=0):
+    """The baseline ``name`` fitted on the numbers ``X_fit``: a function of rows (with the
+    same columns) to their anomaly scores, higher is more anomalous.
+
+    PCA uses ``svd_solver="full"``: the randomised solvers give non-finite scores on some
+    tables with constant or nearly collinear columns.
+    """
     from sklearn.preprocessing import StandardScaler
 
-    A, B = _numbers(X_fit, X_score)
+    A = np.asarray(X_fit, dtype=np.float64)
     if name == "iforest":
         from sklearn.ensemble import IsolationForest
 
-        return -IsolationForest(random_state=random_state).fit(A).score_samples(B)
+        forest = IsolationForest(random_state=random_state).fit(A)
+        return lambda X: -forest.score_samples(np.asarray(X, dtype=np.float64))
+    if name not in BASELINES:
+        raise ValueError(f"unknown baseline {name!r}; use one of {BASELINES}")
     scaler = StandardScaler().fit(A)
-    A, B = scaler.transform(A), scaler.transform(B)
+    A = scaler.transform(A)
     if name == "lof":
         from sklearn.neighbors import LocalOutlierFactor
 
-        return -LocalOutlierFactor(novelty=True).fit(A).score_samples(B)
-    if name == "pca":
-        from sklearn.decomposition import PCA
+        lof = LocalOutlierFactor(novelty=True).fit(A)
+        return lambda X: -lof.score_samples(scaler.transform(np.asarray(X, np.float64)))
+    from sklearn.decomposition import PCA
 
-        k = min(max(1, round(math.sqrt(A.shape[1]))), *A.shape)
-        pca = PCA(n_components=k, random_state=random_state).fit(A)
+    k = min(max(1, round(math.sqrt(A.shape[1]))), *A.shape)
+    pca = PCA(n_components=k, svd_solver="full", random_state=random_state).fit(A)
+
+    def pca_error(X):
+        B = scaler.transform(np.asarray(X, dtype=np.float64))
         return np.square(B - pca.inverse_transform(pca.transform(B))).sum(1)
-    raise ValueError(f"unknown baseline {name!r}; use one of {BASELINES}")
+    return pca_error
 
 
 def _numbers(X_fit, X_score) -> tuple[np.ndarray, np.ndarray]:

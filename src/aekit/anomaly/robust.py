@@ -65,8 +65,94 @@ def location_scale(values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return q[1], spread
 
 
-def auto_threshold(scores: np.ndarray) -> float:
-    """The anomaly-score threshold of ``contamination="auto"``: Tukey's outer fence of the
-    training rows' scores, ``Q3 + 3 * IQR`` (rows beyond it are "far out")."""
-    q1, q3 = np.percentile(scores, [25, 75])
-    return float(q3 + 3.0 * (q3 - q1))
+AUTO_FENCE = 3.0
+"""``contamination="auto"``: Tukey's outer fence, third quartile plus this many
+interquartile ranges."""
+
+
+def auto_threshold(scores: np.ndarray, surprise: np.ndarray) -> float:
+    """The anomaly-score threshold of ``contamination="auto"``.
+
+    The training rows that are "far out" are those whose ``surprise`` (the mean over the
+    score's terms of ``-log`` the share of training rows at least as extreme: a scale with
+    a tail, where Tukey's fence means something) is beyond Tukey's outer fence,
+    ``Q3 + 3 IQR``; the threshold flags as many of the training rows' ``scores``, the
+    highest (all but the highest score when there are none: new rows beyond it are
+    flagged)."""
+    q1, q3 = np.percentile(surprise, [25, 75])
+    share = float(np.mean(surprise > q3 + AUTO_FENCE * (q3 - q1)))
+    return float(np.quantile(scores, 1 - share)) if share > 0 else float(np.max(scores))
+
+
+RANK_TOP = 10
+"""Quantile steps (of 1,000) whose slope continues a rank beyond the training maximum."""
+
+
+def term_calibration(terms: np.ndarray, n_quantiles: int):
+    """Median, spread (interquartile range; standard deviation, then 1, where it is 0) and
+    ``n_quantiles`` quantiles of each column of ``terms`` (n, T), the score terms of the
+    training rows: ``(location (T,), scale (T,), quantiles (T, n_quantiles))``."""
+    terms = np.asarray(terms, dtype=np.float64)
+    q1, med, q3 = np.percentile(terms, [25, 50, 75], axis=0)
+    std = terms.std(0)
+    scale = np.where(q3 - q1 > 1e-12, q3 - q1, np.where(std > 1e-12, std, 1.0))
+    quantiles = np.quantile(terms, np.linspace(0, 1, n_quantiles), axis=0).T
+    return med, scale, quantiles
+
+
+def extended_rank(values: np.ndarray, quantiles: np.ndarray, scale: float) -> np.ndarray:
+    """Each value's rank among the training values whose ``quantiles`` (ascending) are kept:
+    their empirical distribution function, in [0, 1] within their range, 0 below it, and
+    continued above the maximum by the slope of the top :data:`RANK_TOP` quantile steps
+    (``scale`` where those are tied), so rows beyond every training row stay ranked."""
+    n_q = len(quantiles)
+    grid = np.linspace(0, 1, n_q)
+    # Linear between the quantiles around each value; a value equal to a tied run of
+    # quantiles (a discrete term) takes the run's upper end, the share of rows at or below.
+    idx = np.searchsorted(quantiles, values, side="right")  # quantiles <= value
+    lo = np.clip(idx - 1, 0, n_q - 1)
+    hi = np.clip(idx, 0, n_q - 1)
+    gap = quantiles[hi] - quantiles[lo]
+    frac = np.where(gap > 0, (values - quantiles[lo]) / np.where(gap > 0, gap, 1.0), 0.0)
+    rank = np.where(idx == 0, 0.0, grid[lo] + frac * (grid[hi] - grid[lo]))
+    top = quantiles[-1] - quantiles[-1 - RANK_TOP]
+    step = grid[-1] - grid[-1 - RANK_TOP]
+    slope = step / (top if top > 1e-12 else max(scale, 1e-12))
+    return np.where(values > quantiles[-1], 1.0 + (values - quantiles[-1]) * slope, rank)
+
+
+def tail_surprise(values: np.ndarray, quantiles: np.ndarray, scale: float) -> np.ndarray:
+    """``-log`` of the share of training values at or above each value, from their
+    ``quantiles`` (ascending): 0 at or below the minimum, linear in the share between
+    quantiles, ``log Q`` at the maximum (``Q = len(quantiles)``), and beyond it growing
+    linearly (an exponential tail) at the rate of the top :data:`RANK_TOP` quantile steps
+    (``scale`` where those are tied): rows beyond every training row stay ranked."""
+    n_q = len(quantiles)
+    idx = np.searchsorted(quantiles, values, side="left")  # quantiles below the value
+    lo, hi = np.clip(idx - 1, 0, n_q - 1), np.clip(idx, 0, n_q - 1)
+    gap = quantiles[hi] - quantiles[lo]
+    frac = np.where(gap > 0, (values - quantiles[lo]) / np.where(gap > 0, gap, 1.0), 1.0)
+    share = np.clip((n_q - idx + 1 - frac) / n_q, 1.0 / n_q, 1.0)
+    top = quantiles[-1] - quantiles[-1 - RANK_TOP]
+    tail_scale = top / math.log(RANK_TOP + 1) if top > 1e-12 else max(scale, 1e-12)
+    beyond = math.log(n_q) + (values - quantiles[-1]) / tail_scale
+    return np.where(idx == 0, 0.0, np.where(idx >= n_q, beyond, -np.log(share)))
+
+
+def combine_terms(terms: np.ndarray, weights, how: str, location, scale, quantiles
+                  ) -> np.ndarray:
+    """The anomaly score: the ``weights``-weighted mean of the score terms ``terms`` (n, T),
+    each first put on the training rows' scale, by ``how``: ``"surprise"``, its
+    :func:`tail_surprise` (Fisher's way of combining p-values); ``"rank"``
+    (:func:`extended_rank`); or ``"zscore"`` (minus the median, over the spread)."""
+    weights = np.asarray(weights, dtype=np.float64)
+    total = np.zeros(len(terms))
+    for t in np.flatnonzero(weights > 0):
+        if how == "surprise":
+            value = tail_surprise(terms[:, t], quantiles[t], scale[t])
+        elif how == "rank":
+            value = extended_rank(terms[:, t], quantiles[t], scale[t])
+        else:
+            value = (terms[:, t] - location[t]) / scale[t]
+        total += weights[t] * value
+    return total / weights.sum()

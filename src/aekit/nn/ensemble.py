@@ -14,6 +14,9 @@ Besides the networks, :class:`EnsembleAutoEncoder` holds everything anomaly scor
 buffers (so they are saved with the weights): each member's *reference codes* (the codes of
 the rows it kept in training, for a nearest-neighbour density in code space) and the
 medians and spreads that put each member's error and code distance on a common scale.
+It also holds the state of the two input-space terms of the score (:data:`TERMS`): each
+column's training quantiles (an empirical distribution function, for tail probabilities
+as ECOD's) and a sample of training rows (for a nearest-neighbour distance among rows).
 """
 
 from __future__ import annotations
@@ -30,6 +33,16 @@ from .tabular import TabularScaler
 SCORE_QUANTILES = 1001
 """Quantiles of the training scores kept (0%, 0.1%, ..., 100%): a threshold can be moved to
 any share of the training rows after fit, without the rows."""
+
+SCORE_BATCH = 512
+"""Rows per forward pass when scoring: small enough that a batch's code distances to every
+member's reference codes stay in the CPU's cache (twice as fast as 2,048 rows)."""
+
+TAIL_QUANTILES = 1001
+"""Quantiles kept per input column for its tail probabilities (0%, 0.1%, ..., 100%)."""
+
+TERMS = ("reconstruction", "code_density", "tail", "input_density")
+"""The terms of the anomaly score, in the order of :meth:`EnsembleAutoEncoder.term_scores`."""
 
 
 class BatchedLinear(nn.Module):
@@ -110,6 +123,30 @@ def knn_distance(codes: torch.Tensor, reference: torch.Tensor, keep: torch.Tenso
     return torch.where(itself, near[..., 1:], near[..., :-1]).mean(2).to(codes.dtype)
 
 
+def tail_surprise(x: torch.Tensor, quantiles: torch.Tensor, skew: torch.Tensor
+                  ) -> torch.Tensor:
+    """ECOD's outlyingness (Li et al., TKDE 2022) of rows ``x`` (n, d) from each column's
+    training quantiles ``quantiles`` (Q, d), ascending: ``-log`` of the empirical
+    probability of a value at least as extreme, summed over the columns, for the left
+    tails, the right tails, and each column's tail on the side of its skew (``skew`` (d,),
+    its sign); the largest of the three sums, (n,).
+
+    A value beyond the training range is given the smallest probability ``1/Q`` times
+    ``exp(-distance to the range)``, in the column's units: rows far outside stay ranked
+    by how far. A near-discrete column's rare values get the probabilities of their rarity.
+    """
+    n_q = quantiles.shape[0]
+    q = quantiles.t().contiguous()  # (d, Q)
+    xt = x.t().contiguous()  # (d, n)
+    n_le = torch.searchsorted(q, xt, right=True).t().to(x.dtype)  # quantiles <= x: (n, d)
+    n_ge = n_q - torch.searchsorted(q, xt, right=False).t().to(x.dtype)  # >= x
+    log_q = math.log(n_q)
+    left = log_q - n_le.clamp_min(1).log() + (quantiles[0] - x).clamp_min(0)
+    right = log_q - n_ge.clamp_min(1).log() + (x - quantiles[-1]).clamp_min(0)
+    skewed = torch.where(skew < 0, left, right)
+    return torch.stack([left.sum(1), right.sum(1), skewed.sum(1)]).amax(0)
+
+
 class EnsembleAutoEncoder(nn.Module):
     """``M`` dense autoencoders behind one in-model scaler, with the state of their scores.
 
@@ -123,7 +160,8 @@ class EnsembleAutoEncoder(nn.Module):
         Code size of each member.
     activation : str
     n_reference : int
-        Rows per member whose codes are kept for the code-space density.
+        Rows per member whose codes are kept for the code-space density (also the rows
+        kept for the input-space density).
 
     Attributes (buffers, set by the estimator after training)
     ----------------------------------------------------------
@@ -133,6 +171,12 @@ class EnsembleAutoEncoder(nn.Module):
         1 for the reference rows that were kept (not trimmed as too poorly reconstructed).
     error_location, error_scale, distance_location, distance_scale : (M,)
         Median and spread of each member's training errors and code distances.
+    tail_quantiles : (:data:`TAIL_QUANTILES`, width), tail_skew : (width,)
+        Each scaled input column's training quantiles and the sign of its skew.
+    neighbors : (n_reference, width)
+        Scaled training rows of the input-space density.
+    term_location, term_scale : (len(TERMS),); term_quantiles : (len(TERMS), SCORE_QUANTILES)
+        Median, spread and quantiles of each term over the training rows.
     score_quantiles : (:data:`SCORE_QUANTILES`,)
         Quantiles of the anomaly scores of the training rows.
     """
@@ -163,6 +207,12 @@ class EnsembleAutoEncoder(nn.Module):
         for name in ("error_scale", "distance_scale"):
             self.register_buffer(name, torch.ones(n_members))
         self.register_buffer("score_quantiles", torch.zeros(SCORE_QUANTILES))
+        self.register_buffer("tail_quantiles", torch.zeros(TAIL_QUANTILES, width))
+        self.register_buffer("tail_skew", torch.ones(width))
+        self.register_buffer("neighbors", torch.zeros(n_reference, width))
+        self.register_buffer("term_location", torch.zeros(len(TERMS)))
+        self.register_buffer("term_scale", torch.ones(len(TERMS)))
+        self.register_buffer("term_quantiles", torch.zeros(len(TERMS), SCORE_QUANTILES))
 
     def expand(self, x: torch.Tensor) -> torch.Tensor:
         """Rows in the caller's units (n, d) -> the columns the members see, unscaled:
@@ -209,18 +259,33 @@ class EnsembleAutoEncoder(nn.Module):
                 2, self.slot_column, errors)
         return errors, z
 
-    def member_scores(self, x: torch.Tensor, n_neighbors: int, density_weight: float
-                      ) -> torch.Tensor:
-        """Each member's anomaly score of rows ``x`` (caller's units): (M, n).
+    def term_scores(self, x: torch.Tensor, n_neighbors: int, weights: Sequence[float]
+                    ) -> torch.Tensor:
+        """The raw terms of the anomaly score (:data:`TERMS`) of rows ``x`` in the caller's
+        units (n, d): (n, len(TERMS)); a term of weight 0 is not computed (0).
 
-        Its reconstruction error and, with ``density_weight > 0``, its code's mean distance
-        to the nearest kept reference codes, each centred and scaled by the member's
-        training median and spread, then added (the distance times ``density_weight``).
+        - reconstruction: each member's reconstruction error (summed over the columns),
+          centred and scaled by the member's training median and spread, averaged;
+        - code_density: the same of each member's code's mean distance to its
+          ``n_neighbors`` nearest kept reference codes;
+        - tail: :func:`tail_surprise` of the scaled row;
+        - input_density: the scaled row's mean distance to its ``n_neighbors`` nearest
+          rows of :attr:`neighbors`.
         """
-        errors, z = self.feature_errors(x)
-        score = (errors.sum(2) - self.error_location[:, None]) / self.error_scale[:, None]
-        if density_weight > 0:
-            dist = knn_distance(z, self.reference, self.keep, n_neighbors)
-            dist = (dist - self.distance_location[:, None]) / self.distance_scale[:, None]
-            score = score + density_weight * dist
-        return score
+        s = self.scaler(self.expand(x))  # (n, width)
+        out = s.new_zeros(len(s), len(TERMS))
+        if weights[0] > 0 or weights[1] > 0:
+            m_in = s.unsqueeze(0).expand(self.n_members, -1, -1)
+            errors, z = self.column_errors(m_in, m_in)
+            err = (errors.sum(2) - self.error_location[:, None]) / self.error_scale[:, None]
+            out[:, 0] = err.mean(0)
+            if weights[1] > 0 and n_neighbors > 0:
+                dist = knn_distance(z, self.reference, self.keep, n_neighbors)
+                dist = (dist - self.distance_location[:, None]) / self.distance_scale[:, None]
+                out[:, 1] = dist.mean(0)
+        if weights[2] > 0:
+            out[:, 2] = tail_surprise(s, self.tail_quantiles, self.tail_skew)
+        if weights[3] > 0 and n_neighbors > 0:
+            keep = torch.ones(1, len(self.neighbors), device=s.device)
+            out[:, 3] = knn_distance(s[None], self.neighbors[None], keep, n_neighbors)[0]
+        return out

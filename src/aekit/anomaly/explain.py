@@ -1,0 +1,103 @@
+"""Explanations of :class:`~aekit.OutlierDetector`'s scores: each input column's part of a
+row's reconstruction error, the largest parts per row, and a table of them."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.utils.validation import check_is_fitted
+
+from ..nn.ensemble import SCORE_BATCH
+from ..training.loop import infer
+
+
+class ExplanationMixin:
+    """``feature_scores``, ``top_features`` and ``explain`` of a fitted detector (one with
+    ``module_``, ``_check_X``, ``_tensor``, ``score_samples`` and ``threshold_``)."""
+
+    def feature_scores(self, X):
+        """Each column's part of each row's reconstruction error.
+
+        The members' average squared error per column, in scaled units (each column's
+        error over its training spread squared); a row's values sum to its reconstruction
+        error, the first term of its anomaly score before standardisation.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples, n_features_in_)
+        """
+        check_is_fitted(self)
+        X = self._check_X(X, reset=False)
+        module = self.module_
+        errors = infer(lambda x: module.feature_errors(x)[0].mean(0), self._tensor(X),
+                       SCORE_BATCH)
+        return errors.double().cpu().numpy()
+
+    def _feature_names(self) -> np.ndarray:
+        names = getattr(self, "feature_names_in_", None)
+        if names is None:
+            return np.asarray([f"x{j}" for j in range(self.n_features_in_)], dtype=object)
+        return np.asarray(names, dtype=object)
+
+    def top_features(self, X, n_features: int = 3):
+        """The columns that contribute most to each row's reconstruction error.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        n_features : int, default=3
+            Columns per row (at most ``n_features_in_``).
+
+        Returns
+        -------
+        names : ndarray of shape (n_samples, n_features), object
+            Column names (``feature_names_in_``, else ``x0``, ``x1``, ...), largest first.
+        shares : ndarray of shape (n_samples, n_features)
+            Each one's share of the row's reconstruction error, in [0, 1].
+        """
+        scores = self.feature_scores(X)
+        t = max(1, min(int(n_features), scores.shape[1]))
+        order = np.argsort(-scores, axis=1, kind="stable")[:, :t]
+        total = scores.sum(1, keepdims=True)
+        shares = np.take_along_axis(scores, order, 1) / np.where(total > 0, total, 1.0)
+        return self._feature_names()[order], shares
+
+    def explain(self, X, n_features: int = 3, *, outliers_only: bool = False):
+        """A table of each row's anomaly score, verdict and top columns (pandas DataFrame).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        n_features : int, default=3
+            Top columns per row.
+        outliers_only : bool, default=False
+            Keep only the rows :meth:`predict` flags, most anomalous first.
+
+        Returns
+        -------
+        table : pandas.DataFrame
+            Indexed like ``X`` (a DataFrame's index, else 0..n-1), with columns
+            ``anomaly_score``, ``outlier`` (bool), then ``feature_1``, ``share_1``, ... :
+            the columns with the largest part in the row's reconstruction error and that
+            part's share of it.
+        """
+        try:
+            import pandas as pd
+        except ImportError as err:  # pragma: no cover - pandas ships with the dev extra
+            raise ImportError("explain() returns a pandas DataFrame: pip install pandas; "
+                              "top_features() gives the same as arrays") from err
+        index = X.index if hasattr(X, "index") and hasattr(X, "columns") else None
+        scores = -self.score_samples(X)
+        names, shares = self.top_features(X, n_features)
+        table = pd.DataFrame({"anomaly_score": scores, "outlier": scores > self.threshold_},
+                             index=index)
+        for j in range(names.shape[1]):
+            table[f"feature_{j + 1}"] = names[:, j]
+            table[f"share_{j + 1}"] = shares[:, j]
+        if outliers_only:
+            table = table[table["outlier"]].sort_values("anomaly_score", ascending=False)
+        return table
+
