@@ -212,3 +212,32 @@ def test_report_without_labels(csv_file):
     html = build_detector_report(det, X)
     assert "Top anomalies" in html and "Against the labels" not in html
     assert 'class="plot-error"' not in html
+
+
+@pytest.mark.slow
+def test_detect_streams_a_large_npy_file(tmp_path, monkeypatch):
+    # A .npy file is fitted on a sample and scored chunk by chunk: the scores file holds
+    # every row, in file order, written one chunk at a time; the chunk reads are counted.
+    from aekit.data import stream
+    from aekit.data.files import RowSource
+
+    X, y = blobs(n=40_000, n_anomalies=30)
+    path = tmp_path / "big.npy"
+    np.save(path, X.astype(np.float32))
+    scans = []
+    scan = RowSource.scan
+    monkeypatch.setattr(RowSource, "scan", lambda self, rows: (
+        scans.append(rows) or scan(self, rows)))
+    monkeypatch.setattr(stream, "CHUNK_BYTES", 10_000 * 5 * 4)  # 10,000 rows a chunk
+    result = invoke("detect", "--data", path, *FAST, "--out", tmp_path / "run")
+    assert_ok(result)
+    assert "40000 rows x 5 columns" in result.output
+    assert scans and set(scans) == {10_000}  # every pass over the file read in chunks
+    rows = read_scores(tmp_path / "run" / "scores.csv")
+    assert [int(r["row"]) for r in rows] == list(range(40_000))
+    scores = np.array([float(r["anomaly_score"]) for r in rows])
+    assert detection_metrics(y == 1, scores)["roc_auc"] > 0.95
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["dataset"]["shape"] == [40_000, 5]
+    bad = invoke("detect", "--data", path, "--label", "y", "--out", tmp_path / "run2")
+    assert_one_line_error(bad, "--label")

@@ -41,7 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from .core import distributed
-from .core.storage import atomic_write, model_checksum, remove_stale_temps
+from .core.storage import atomic_path, atomic_write, model_checksum, remove_stale_temps
 from .core.version import __version__
 from .training.callbacks import remove_checkpoint
 from .data.catalog import Dataset
@@ -212,6 +212,22 @@ def is_complete(run: str | os.PathLike) -> bool:
 
 
 # --------------------------------------------------------------------------- detectors
+def _scores_csv(detector, X, row_labels, n_features: int, header: bool) -> str:
+    """The lines of :func:`write_scores` for the rows ``X`` (and the header line)."""
+    scores = -detector.score_samples(X)
+    labels = np.where(scores > detector.threshold_, -1, 1)
+    names, shares = detector.top_features(X, n_features)
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    if header:
+        writer.writerow(["row", "anomaly_score", "label"] + [
+            f"{k}_{j + 1}" for j in range(names.shape[1]) for k in ("feature", "share")])
+    for i, row in enumerate(row_labels):
+        tops = [v for j in range(names.shape[1]) for v in (names[i, j], f"{shares[i, j]:.4f}")]
+        writer.writerow([row, f"{scores[i]:.9g}", int(labels[i]), *tops])
+    return buf.getvalue()
+
+
 def write_scores(path: str | os.PathLike, detector, X, *, row_labels=None,
                  n_features: int = 3) -> Path:
     """Write each row's anomaly score, verdict and top columns to a CSV file, atomically.
@@ -220,20 +236,22 @@ def write_scores(path: str | os.PathLike, detector, X, *, row_labels=None,
     ``anomaly_score`` (``-score_samples``: higher is more anomalous), ``label`` (``predict``:
     -1 outlier, 1 inlier), then ``feature_1``, ``share_1``, ... (the columns with the
     largest part in the row's reconstruction error, and that part's share of it).
+    ``X`` may be a file or memmap (:func:`aekit.data.open_rows`): it is then scored and
+    written one chunk at a time (rows numbered 0, 1, ... in file order).
     """
-    scores = -detector.score_samples(X)
-    labels = np.where(scores > detector.threshold_, -1, 1)
-    names, shares = detector.top_features(X, n_features)
-    if row_labels is None:
-        row_labels = X.index if hasattr(X, "index") else range(len(scores))
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["row", "anomaly_score", "label"]
-                    + [f"{k}_{j + 1}" for j in range(names.shape[1]) for k in ("feature", "share")])
-    for i, row in enumerate(row_labels):
-        tops = [v for j in range(names.shape[1]) for v in (names[i, j], f"{shares[i, j]:.4f}")]
-        writer.writerow([row, f"{scores[i]:.9g}", int(labels[i]), *tops])
-    return atomic_write(path, buf.getvalue())
+    from .data.files import is_streamable, open_rows
+    from .data.stream import default_chunk_rows
+
+    if not is_streamable(X):
+        if row_labels is None:
+            row_labels = X.index if hasattr(X, "index") else range(len(X))
+        return atomic_write(path, _scores_csv(detector, X, row_labels, n_features, True))
+    source = open_rows(X).flattened()
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as f:
+        for chunk in source.scan(default_chunk_rows(source.n_features)):
+            rows = range(chunk.start, chunk.start + len(chunk.rows))
+            f.write(_scores_csv(detector, chunk.rows, rows, n_features, chunk.start == 0))
+    return Path(path)
 
 
 def fit_detector_run(detector, X, out: str | os.PathLike, *, name: str, anomaly=None,
@@ -248,7 +266,7 @@ def fit_detector_run(detector, X, out: str | os.PathLike, *, name: str, anomaly=
     start = time.perf_counter()
     detector.fit(X)
     seconds = time.perf_counter() - start
-    scores = -detector.score_samples(X)
+    scores = -detector.score_samples(X)  # a file's: one chunk in memory at a time
     flagged = int((scores > detector.threshold_).sum())
     metrics = {
         "dataset": {"name": name, "shape": [len(scores), detector.n_features_in_]},

@@ -33,9 +33,9 @@ def sample_size(n_rows: int, n_features: int) -> int:
     return int(min(n_rows, FIT_ROWS, by_bytes))
 
 
-def read_sample(X, rng, chunk_rows: int | None = None) -> tuple[np.ndarray, int]:
-    """A random sample of the rows of the file, memmap or RowSource ``X``, in file order, read
-    one chunk at a time; and the number of rows in ``X``.
+def read_sample(X, rng, size: int | None = None) -> tuple[np.ndarray, int]:
+    """A random sample of ``size`` rows (default :func:`sample_size`) of the file, memmap or
+    RowSource ``X``, in file order, read one chunk at a time; and the number of rows in ``X``.
 
     Returns
     -------
@@ -44,10 +44,11 @@ def read_sample(X, rng, chunk_rows: int | None = None) -> tuple[np.ndarray, int]
     """
     source = open_rows(X).flattened()
     n, d = source.n_rows, source.n_features
-    pick = np.sort(sample_without_replacement(n, sample_size(n, d), random_state=rng))
+    size = sample_size(n, d) if size is None else min(n, size)
+    pick = np.sort(sample_without_replacement(n, size, random_state=rng))
     rows = np.empty((len(pick), d), dtype=source.dtype)
     filled = 0
-    for chunk in source.scan(chunk_rows or default_chunk_rows(d)):
+    for chunk in source.scan(default_chunk_rows(d)):
         lo, hi = np.searchsorted(pick, (chunk.start, chunk.start + len(chunk.rows)))
         rows[filled : filled + hi - lo] = chunk.rows[pick[lo:hi] - chunk.start]
         filled += hi - lo

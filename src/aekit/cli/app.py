@@ -550,6 +550,30 @@ def _read_rows(path: Path, options: dict):
     return X, None if y is None else anomaly_labels(y)
 
 
+REPORT_ROWS = 10_000
+"""The report of a streamed ``detect`` is drawn on a random sample of this many rows."""
+
+
+def _streamed_rows(path: Path, label, drop):
+    """``(path, None, sample)`` for ``detect`` on a ``.npy``/Parquet file or a directory of
+    them: the detector reads it a chunk at a time; the report uses a random sample."""
+    if label is not None or drop:
+        raise typer.BadParameter(f"{path.name} is read in chunks, as numbers only: --label and "
+                                 "--drop work on text tables (.csv); leave them out",
+                                 param_hint="'--label'/'--drop'")
+    from ..anomaly.streaming import read_sample
+
+    return str(path), None, read_sample(path, np.random.RandomState(0), REPORT_ROWS)[0]
+
+
+def _shape(X) -> tuple[int, int]:
+    """Rows and columns of an array, a table or a file read in chunks."""
+    if isinstance(X, str):
+        source = open_rows(X).flattened()
+        return source.n_rows, source.n_features
+    return X.shape
+
+
 def _detector_columns(detector, X, path: Path):
     """``X`` with the detector's columns: by name, in its order (extra columns are left
     out); a file without a header row (columns 1, 2, ...) is taken in the fitted order."""
@@ -580,16 +604,20 @@ def detect(
     detector = OutlierDetector(**params)
     validate_params(detector)  # bad values fail now, before the file is read
     check_out_dir(out)
-    X, anomaly = _read_rows(data, _data_options(label, drop, None, header, sep))
-    typer.echo(f"fitting {detector!r} on {data.name} ({X.shape[0]} rows x {X.shape[1]} "
+    if data.is_dir() or data.suffix.lower() in STREAM_SUFFIXES:
+        X, anomaly, report_rows = _streamed_rows(data, label, drop)
+    else:
+        X, anomaly = _read_rows(data, _data_options(label, drop, None, header, sep))
+        report_rows = X
+    typer.echo(f"fitting {detector!r} on {data.name} ({_shape(X)[0]} rows x {_shape(X)[1]} "
                "columns)...")
     run = fit_detector_run(detector, X, out, name=data.name, anomaly=anomaly, n_features=top)
     m = run.metrics
     page = write_detector_report(
-        detector, X, run.path / REPORT, anomaly=anomaly, title=f"{run.path.name}: "
+        detector, report_rows, run.path / REPORT, anomaly=anomaly, title=f"{run.path.name}: "
         f"OutlierDetector on {data.name}",
         run_info={"wall-clock fit seconds": f"{m['fit_seconds']:.3f}"})
-    typer.echo(f"fitted in {m['fit_seconds']:.1f} s; {m['n_flagged']} of {X.shape[0]} rows "
+    typer.echo(f"fitted in {m['fit_seconds']:.1f} s; {m['n_flagged']} of {_shape(X)[0]} rows "
                f"({m['share_flagged']:.1%}) flagged above the threshold "
                f"{detector.threshold_:.4g}")
     if anomaly is not None and m["labels"]["roc_auc"] is not None:
