@@ -218,7 +218,7 @@ def test_report_without_labels(csv_file):
 def test_detect_streams_a_large_npy_file(tmp_path, monkeypatch):
     # A .npy file is fitted on a sample and scored chunk by chunk: the scores file holds
     # every row, in file order, written one chunk at a time; the chunk reads are counted.
-    from aekit.data import stream
+    from aekit.anomaly import streaming
     from aekit.data.files import RowSource
 
     X, y = blobs(n=40_000, n_anomalies=30)
@@ -228,7 +228,7 @@ def test_detect_streams_a_large_npy_file(tmp_path, monkeypatch):
     scan = RowSource.scan
     monkeypatch.setattr(RowSource, "scan", lambda self, rows: (
         scans.append(rows) or scan(self, rows)))
-    monkeypatch.setattr(stream, "CHUNK_BYTES", 10_000 * 5 * 4)  # 10,000 rows a chunk
+    monkeypatch.setattr(streaming, "CHUNK_BYTES", 10_000 * 5 * 4)  # 10,000 rows a chunk
     result = invoke("detect", "--data", path, *FAST, "--out", tmp_path / "run")
     assert_ok(result)
     assert "40000 rows x 5 columns" in result.output

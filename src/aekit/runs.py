@@ -239,8 +239,8 @@ def write_scores(path: str | os.PathLike, detector, X, *, row_labels=None,
     ``X`` may be a file or memmap (:func:`aekit.data.open_rows`): it is then scored and
     written one chunk at a time (rows numbered 0, 1, ... in file order).
     """
+    from .anomaly.streaming import chunk_rows
     from .data.files import is_streamable, open_rows
-    from .data.stream import default_chunk_rows
 
     if not is_streamable(X):
         if row_labels is None:
@@ -248,7 +248,7 @@ def write_scores(path: str | os.PathLike, detector, X, *, row_labels=None,
         return atomic_write(path, _scores_csv(detector, X, row_labels, n_features, True))
     source = open_rows(X).flattened()
     with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as f:
-        for chunk in source.scan(default_chunk_rows(source.n_features)):
+        for chunk in source.scan(chunk_rows(source.n_features)):
             rows = range(chunk.start, chunk.start + len(chunk.rows))
             f.write(_scores_csv(detector, chunk.rows, rows, n_features, chunk.start == 0))
     return Path(path)

@@ -49,20 +49,12 @@ from ..estimators._base import TRAINING_CONSTRAINTS, SavableMixin, loop_callback
 from ..estimators._recovery import fit_atomically
 from ..data.files import is_streamable
 from .explain import ExplanationMixin
-from .robust import (SCALER_ROWS, auto_threshold, combine_terms, location_scale,
+from .robust import (SAMPLE_ROWS, auto_threshold, combine_terms, location_scale,
                      scaler_statistics, term_calibration)
 from .streaming import map_chunks, read_sample
 
-THRESHOLD_ROWS = 100_000
-"""``offset_`` and the training-score quantiles come from at most this many training rows
-(a random sample; all of them below that)."""
-
 TRIM_EVERY = 5
 """Epochs between two trimmings of each member's worst-reconstructed rows."""
-
-TAIL_ROWS = 20_000
-"""The input columns' quantiles (the tail term) come from at most this many rows."""
-
 
 class _TrimRows(Callback):
     """Every :data:`TRIM_EVERY` epochs, weigh each member's ``share`` worst-reconstructed
@@ -113,8 +105,8 @@ class OutlierDetector(ExplanationMixin, OutlierMixin, SavableMixin, BaseEstimato
     contamination : "auto" or float, default="auto"
         The share of the training rows to flag (sets ``offset_``), or ``"auto"``. ``"auto"``
         flags the rows whose anomaly score is beyond Tukey's outer fence of the training scores
-        (third quartile plus 3 interquartile ranges), however many that is. Beyond 100,000
-        training rows, the scores of a random 100,000 of them set it.
+        (third quartile plus 3 interquartile ranges), however many that is. Beyond 20,000
+        training rows, the scores of a random 20,000 of them set it.
     n_estimators : int, default=8
         Autoencoders in the ensemble, each trained on its own subsample.
     max_samples : int, default=256
@@ -264,7 +256,7 @@ class OutlierDetector(ExplanationMixin, OutlierMixin, SavableMixin, BaseEstimato
         scaler="trimmed",
         clip=5.0,
         trim_fraction=0.1,
-        reconstruction_weight=1.0,
+        reconstruction_weight=2.0,
         density_weight=1.0,
         tail_weight=1.0,
         neighbor_weight=1.0,
@@ -385,7 +377,7 @@ class OutlierDetector(ExplanationMixin, OutlierMixin, SavableMixin, BaseEstimato
         X : array-like or DataFrame of shape (n_samples, n_features), or a path or memmap
             Unlabelled rows; anomalies may be among them. A ``.npy`` or Parquet file (or a
             directory of them), a memmap or a :class:`~aekit.data.RowSource` is read one
-            chunk at a time and the fit keeps a random sample of at most 100,000 rows
+            chunk at a time and the fit keeps a random sample of at most 20,000 rows
             (:mod:`aekit.anomaly.streaming`): memory does not grow with the file.
         y : ignored
 
@@ -429,9 +421,9 @@ class OutlierDetector(ExplanationMixin, OutlierMixin, SavableMixin, BaseEstimato
         self.module_ = module.eval()
         self._fit_scores(rows[: self.n_reference_], weights)
         module.neighbors.copy_(rows[: self.n_reference_, 0])  # member 0's rows, scaled
-        if n > THRESHOLD_ROWS:  # the threshold's quantiles need no more rows than this
-            X = X[np.sort(sample_without_replacement(n, THRESHOLD_ROWS, random_state=rng))]
-        self._fit_tails(X, rng)
+        if n > SAMPLE_ROWS:  # the threshold's quantiles need no more rows than this
+            X = X[np.sort(sample_without_replacement(n, SAMPLE_ROWS, random_state=rng))]
+        self._fit_tails(X)
         terms = self._terms(X)
         location, scale, quantiles = term_calibration(terms, SCORE_QUANTILES)
         for name, value in (("term_location", location), ("term_scale", scale),
@@ -454,8 +446,8 @@ class OutlierDetector(ExplanationMixin, OutlierMixin, SavableMixin, BaseEstimato
     def _fit_scaler(self, module: EnsembleAutoEncoder, X: np.ndarray, rng) -> None:
         """Set the in-model scaler's statistics from the rows ``X`` (for a table, from its
         numbers and one-hot categories: :meth:`EnsembleAutoEncoder.expand`)."""
-        if len(X) > SCALER_ROWS:
-            X = X[np.sort(sample_without_replacement(len(X), SCALER_ROWS, random_state=rng))]
+        if len(X) > SAMPLE_ROWS:
+            X = X[np.sort(sample_without_replacement(len(X), SAMPLE_ROWS, random_state=rng))]
         if module.table is not None:
             module.table.fit(self._tensor(X))
             X = module.expand(self._tensor(X)).double().cpu().numpy()
@@ -516,11 +508,9 @@ class OutlierDetector(ExplanationMixin, OutlierMixin, SavableMixin, BaseEstimato
             self.n_neighbors_ = 0
 
     @torch.no_grad()
-    def _fit_tails(self, X: np.ndarray, rng) -> None:
-        """Quantiles of each scaled input column (the tail term) from at most
-        :data:`TAIL_ROWS` of the rows ``X``, and the sign of each column's skew."""
-        if len(X) > TAIL_ROWS:
-            X = X[np.sort(sample_without_replacement(len(X), TAIL_ROWS, random_state=rng))]
+    def _fit_tails(self, X: np.ndarray) -> None:
+        """Quantiles of each scaled input column (the tail term) from the rows ``X`` (at
+        most :data:`~aekit.anomaly.robust.SAMPLE_ROWS`), and the sign of each column's skew."""
         module = self.module_
         s = infer(lambda x: module.scaler(module.expand(x)), self._tensor(X), SCORE_BATCH)
         s = s.double().cpu().numpy()

@@ -268,11 +268,13 @@ class EnsembleAutoEncoder(nn.Module):
           centred and scaled by the member's training median and spread, averaged;
         - code_density: the same of each member's code's mean distance to its
           ``n_neighbors`` nearest kept reference codes;
-        - tail: :func:`tail_surprise` of the scaled row;
+        - tail: :func:`tail_surprise` of the scaled row (plus ``log Q`` for each
+          categorical column holding a category unseen in fit);
         - input_density: the scaled row's mean distance to its ``n_neighbors`` nearest
           rows of :attr:`neighbors`.
         """
-        s = self.scaler(self.expand(x))  # (n, width)
+        e = self.expand(x)
+        s = self.scaler(e)  # (n, width)
         out = s.new_zeros(len(s), len(TERMS))
         if weights[0] > 0 or weights[1] > 0:
             m_in = s.unsqueeze(0).expand(self.n_members, -1, -1)
@@ -285,6 +287,14 @@ class EnsembleAutoEncoder(nn.Module):
                 out[:, 1] = dist.mean(0)
         if weights[2] > 0:
             out[:, 2] = tail_surprise(s, self.tail_quantiles, self.tail_skew)
+            if self.table is not None and self.table.sizes:
+                # A category unseen in fit (all its one-hot columns 0) is as surprising as
+                # a value beyond every training row: log Q per such column.
+                sizes = torch.tensor(self.table.sizes, device=s.device)
+                block = torch.repeat_interleave(torch.arange(len(sizes), device=s.device), sizes)
+                hot = e[:, self.table.n_numeric:]
+                seen = hot.new_zeros(len(e), len(sizes)).index_add_(1, block, hot)
+                out[:, 2] += math.log(TAIL_QUANTILES) * (seen <= 0).sum(1)
         if weights[3] > 0 and n_neighbors > 0:
             keep = torch.ones(1, len(self.neighbors), device=s.device)
             out[:, 3] = knn_distance(s[None], self.neighbors[None], keep, n_neighbors)[0]
