@@ -3,7 +3,8 @@
 Reconstruction error alone is a weak anomaly score on real tables: anomalies among the
 training rows get learnt, a few extreme values dominate the scaling, and rows that are
 reconstructed well but sit where no normal row does go unnoticed. The detector guards
-against each (every choice measured on the ADBench tables, ``bench/anomaly.py --ablation``):
+against each (every choice chosen leave-one-dataset-out on the ADBench tables,
+``bench/anomaly.py --protocol lodo``; docs/decisions.md):
 
 - the scaler's statistics come from the rows left once the most outlying 10% are set
   aside (``scaler="trimmed"``), so anomalies do not shrink the normal rows' spread;
@@ -11,9 +12,14 @@ against each (every choice measured on the ADBench tables, ``bench/anomaly.py --
   not grow with the data), on inputs clipped to ``±clip`` scaled units, and every 5 epochs
   drops its ``trim_fraction`` worst-reconstructed rows from its loss: the anomalies in the
   training rows stop pulling the network towards them;
-- the score adds to the reconstruction error the distance of the row's code to its
-  nearest training codes (a density in code space), each on the scale of the member's own
-  training rows, averaged over the members.
+- the score has four terms that fail in different places: the members' reconstruction
+  error and their code's distance to the nearest training codes (each on the scale of the
+  member's own training rows, averaged over the members), ECOD-style tail probabilities of
+  each input column, and the distance to the nearest training rows in the input space
+  (:meth:`~aekit.nn.ensemble.EnsembleAutoEncoder.term_scores`). Each term becomes its rank
+  among the training rows' (continued above their maximum) and the ranks are averaged,
+  weighted (:func:`~aekit.anomaly.robust.combine_terms`): no single blind term sinks the
+  ranking.
 """
 
 from __future__ import annotations
@@ -84,7 +90,8 @@ class _TrimRows(Callback):
 
 class OutlierDetector(ExplanationMixin, OutlierMixin, SavableMixin, BaseEstimator):
     """Unsupervised anomaly detector: an ensemble of small autoencoders, trained so as not
-    to learn the anomalies, scoring reconstruction error and code-space density.
+    to learn the anomalies, whose reconstruction error and code-space density are ranked
+    with two input-space terms (column tails, nearest training rows).
 
     scikit-learn's outlier-detector API (as :class:`~sklearn.ensemble.IsolationForest`):
     ``fit(X)`` on unlabelled rows (anomalies may be among them), :meth:`score_samples`
@@ -134,12 +141,27 @@ class OutlierDetector(ExplanationMixin, OutlierMixin, SavableMixin, BaseEstimato
     trim_fraction : float, default=0.1
         Every 5 epochs, each member leaves this share of its worst-reconstructed training
         rows out of its loss (and out of its reference codes).
+    reconstruction_weight : float, default=2.0
+        Weight of the reconstruction error (summed over the columns) in the score.
     density_weight : float, default=1.0
-        Weight of the code-space term of the score: the mean distance of a row's code to
-        its ``n_neighbors`` nearest training codes, on the scale of the training rows' own
-        distances. 0 scores the reconstruction error alone.
+        Weight of the code-space term: the mean distance of a row's code to its
+        ``n_neighbors`` nearest training codes.
+    tail_weight : float, default=1.0
+        Weight of the tail term: ECOD's outlyingness, ``-log`` of the share of training
+        values at least as extreme, summed over the (scaled) input columns, on the side
+        of each column's skew or both (the largest); a category unseen in fit counts as
+        a value beyond every training row.
+    neighbor_weight : float, default=1.0
+        Weight of the input-space term: the mean distance of the scaled row to its
+        ``n_neighbors`` nearest rows among ``max_samples`` training rows.
+        At least one of the four weights must be positive; 0 leaves a term out.
+    combine : {"rank", "surprise", "zscore"}, default="rank"
+        How the terms are put on one scale before their weighted mean: ``"rank"``, each
+        term's share of training rows below it (continued linearly above the training
+        maximum); ``"surprise"``, ``-log`` of the share at or above it (Fisher's method);
+        ``"zscore"``, minus the training median, over the interquartile range.
     n_neighbors : int, default=5
-        Neighbours of the code-space term.
+        Neighbours of the code-space and input-space terms.
     optimizer : {"adam", "adamw", "sgd", "rmsprop", "adadelta"}, default="adam"
         The torch optimizer.
     learning_rate : float, default=1e-3
@@ -148,8 +170,8 @@ class OutlierDetector(ExplanationMixin, OutlierMixin, SavableMixin, BaseEstimato
         L2 weight penalty, applied by the optimizer.
     batch_size : int, default=64
         Rows per member per step.
-    max_epochs : int, default=200
-        Passes over each member's subsample: 800 steps for 256 rows in batches of 64.
+    max_epochs : int, default=50
+        Passes over each member's subsample: 200 steps for 256 rows in batches of 64.
     validation_fraction : float, default=0.1
         Share of each member's subsample held out for early stopping (when on).
     early_stopping : bool, default=False
@@ -548,15 +570,15 @@ class OutlierDetector(ExplanationMixin, OutlierMixin, SavableMixin, BaseEstimato
     def score_samples(self, X):
         """Opposite of each row's anomaly score: the lower, the more abnormal.
 
-        The anomaly score is the members' average of the reconstruction error (squared,
-        in scaled units, summed over the columns) plus ``density_weight`` times the code's
-        mean distance to its nearest training codes, both as robust z-scores against the
-        member's own training rows (median 0, interquartile range 1): a score of 0 is a
-        typical training row.
+        The anomaly score is the weighted mean of the four terms (reconstruction error,
+        code-space distance, column tails, input-space distance), each put on the training
+        rows' scale by ``combine``. With ``"rank"``: 0.5 is a typical training row, 1 the
+        most anomalous one, above 1 beyond every training row.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like of shape (n_samples, n_features), or a path or memmap
+            A file (``.npy``, Parquet) or memmap is scored one chunk at a time.
 
         Returns
         -------
