@@ -141,7 +141,7 @@ class FitCheckpoint(Checkpoint):
     """
 
     def __init__(self, directory, fingerprint: dict, rng_state: list):
-        super().__init__(directory)
+        super().__init__(directory, phases=("train",))  # pretraining is redone on resume
         self.fingerprint = fingerprint
         self.rng_state = rng_state
         self.point: ResumePoint | None = None
@@ -202,10 +202,6 @@ class FitCheckpoint(Checkpoint):
 
     def on_run_begin(self, estimator, run: int, module) -> None:
         self.run = run
-
-    def on_epoch_end(self, state: dict, record: dict) -> None:
-        if state["phase"] == "train":  # pretraining phases are redone on resume
-            self.write(state)
 
     def on_run_end(self, estimator, run: int, result: dict | None) -> None:
         if result is not None and (self.best is None or result["score"] < self.best["score"]):

@@ -476,10 +476,15 @@ class Checkpoint(Callback):
         Created if needed; other files in it are left alone.
     background : bool, default=True
         Write in a background thread (False: before the next epoch starts).
+    phases : tuple of str, optional
+        Checkpoint the epochs of loops of these phases only (``state["phase"]``); by
+        default every loop's.
     """
 
-    def __init__(self, directory: str | os.PathLike, *, background: bool = True):
+    def __init__(self, directory: str | os.PathLike, *, background: bool = True,
+                 phases: tuple[str, ...] | None = None):
         self.directory = Path(directory)
+        self.phases = phases
         self.background = background
         self._executor: ThreadPoolExecutor | None = None
         self._pending: Future | None = None
@@ -491,7 +496,8 @@ class Checkpoint(Callback):
         return {}, {}
 
     def on_epoch_end(self, state: dict, record: dict) -> None:
-        self.write(state)
+        if self.phases is None or state["phase"] in self.phases:
+            self.write(state)
 
     def on_train_end(self, state: dict) -> None:
         try:
