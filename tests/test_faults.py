@@ -355,3 +355,19 @@ def test_a_file_that_changes_during_training_ends_with_a_clear_error(tmp_path, r
         est.fit(path)
     with pytest.raises(NotFittedError):
         check_is_fitted(est)
+
+
+# --------------------------------------------------------------------------- data hashing
+def test_the_data_are_hashed_only_for_a_checkpoint(rows, tmp_path, monkeypatch):
+    from aekit.estimators import _recovery
+
+    X, _ = rows
+    hashed = []
+    real = _recovery.hashlib.sha256
+    monkeypatch.setattr(_recovery.hashlib, "sha256",
+                        lambda data=b"": (hashed.append(len(data)), real(data))[1])
+    kw = dict(hidden_layer_sizes=(16,), max_epochs=1, random_state=0)
+    AutoEncoder(2, **kw).fit(X, sample_weight=np.ones(len(X)))
+    assert not hashed  # no checkpoint_dir: X is never read for a fingerprint
+    AutoEncoder(2, checkpoint_dir=tmp_path, **kw).fit(X)
+    assert X.nbytes in hashed or X.astype(np.float32).nbytes in hashed

@@ -187,8 +187,9 @@ TRAINING = Declared({
         [list, tuple, None], None, "list of aekit.training.callbacks.Callback",
         "Your own callbacks, called after the built-in ones at every hook of the fit (see\n"
         ":class:`~aekit.training.callbacks.Callback` for the hooks and their arguments).\n"
-        "The instances are used as given (not copied); ``clone`` shares them. They are\n"
-        "not saved: a loaded model has ``callbacks=None``."),
+        "``fit`` uses the instances given; ``sklearn.base.clone`` deep-copies them, as it\n"
+        "does every parameter that is not an estimator. They are not saved: a loaded\n"
+        "model has ``callbacks=None``."),
 })
 """Every training parameter of aekit's estimators, declared once."""
 
