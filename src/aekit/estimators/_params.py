@@ -137,8 +137,8 @@ TRAINING = Declared({
         "Epochs of training, at most (early stopping may end it sooner)."),
     "validation_fraction": Param(
         [Interval(Real, 0, 1, closed="left")], 0.1, "float",
-        "Share of the rows held out to watch for early stopping (and to pick among\n"
-        "restarts). Too few rows for both sides disables the hold-out."),
+        "Share of the rows held out to watch for early stopping (and to rank restarts).\n"
+        "Too few rows for both sides disables the hold-out."),
     "early_stopping": Param(
         ["boolean"], True, "bool",
         "Stop when the validation loss (else the training loss) has not improved for\n"

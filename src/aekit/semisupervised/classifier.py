@@ -53,10 +53,9 @@ PROPAGATION_STEPS = 2000
 """Batches per propagation round with ``propagation_epochs="auto"``."""
 
 PSEUDO_LABEL_SMOOTHING = 0.1
-"""Label smoothing (Müller, Kornblith & Hinton 2019) of the propagation rounds' targets.
-Measured on Fashion-MNIST with 100 labels (2 draws): the same accuracy (0.749 against
-0.747), test ECE 0.056 against 0.078 after temperature scaling, 0.089 against 0.205
-before: the fitted temperature matters less when a hold-out of 10 rows estimates it badly."""
+"""Label smoothing (Müller, Kornblith & Hinton 2019) of the propagation rounds' targets:
+better calibrated probabilities when a small hold-out fits the temperature badly
+(docs/decisions.md, "Few labels")."""
 
 EARLY_STOPPING_ROWS = 50
 """Fewest held-out labelled rows whose loss may choose the epoch (see ``early_stopping``)."""
@@ -110,14 +109,10 @@ class EncoderClassifier(SummaryMixin, SavableMixin, ClassifierMixin, BaseEstimat
        with weight 1, pseudo-labels with their weights (:class:`~aekit.training.objectives.
        CrossEntropy` with row weights and label smoothing 0.1).
 
-    The next round builds its graph on the fine-tuned layers. Chosen by measuring, with 100
-    labels (10 per class): on the 8x8 digits (1,247 unlabelled rows, 5 draws of the labels)
-    it scores 0.928 on average, against 0.880 for training on the labels alone and 0.882 for
-    a joint reconstruction (all rows) + classification (labelled rows) loss; on
-    Fashion-MNIST (59,900 unlabelled rows) it scores 0.75 against 0.66-0.68 for the
-    baselines (``bench/few_labels.py``), while training on the spread scores as soft targets
-    scored a point lower and masking noise on the inputs did not help. :meth:`predict_proba`
-    is calibrated by temperature scaling (Guo et al. 2017) on the labelled hold-out.
+    The next round builds its graph on the fine-tuned layers (why this method, and the
+    alternatives measured against it: ``docs/decisions.md``, "Few labels", and
+    ``bench/few_labels.py``). :meth:`predict_proba` is calibrated by temperature scaling
+    (Guo et al. 2017) on the labelled hold-out.
 
     Parameters
     ----------
@@ -130,10 +125,7 @@ class EncoderClassifier(SummaryMixin, SavableMixin, ClassifierMixin, BaseEstimat
     layer : int or "code", default=1
         Which representation the head reads: ``j``, the output of the encoder's ``j``-th
         layer (1 is the first hidden layer), reusing only the layers up to it, or
-        ``"code"``, the code (all of the encoder). The default, the first hidden layer,
-        won with 100 labels: on Fashion-MNIST its propagation graph labels 3 points more
-        rows right than the 32-D code's, and the trained classifier scores 2.3 points more
-        (2 draws of the labels); on the 8x8 digits 0.5 points more (5 draws).
+        ``"code"``, the code (all of the encoder).
     head_hidden : tuple of int, default=()
         Hidden widths of the head; ``()`` is a linear (softmax-regression) head. Hidden
         layers use the autoencoder's ``activation``.
@@ -155,7 +147,7 @@ class EncoderClassifier(SummaryMixin, SavableMixin, ClassifierMixin, BaseEstimat
         graph would not change).
     propagation_epochs : int or "auto", default="auto"
         Epochs over all rows in each round (no early stopping: a hold-out of a few labels
-        is too small to choose among epochs; measured, the last epoch is as good).
+        is too small to choose among epochs; the last epoch is kept).
         ``"auto"``: enough epochs for about 2,000 batches (5 epochs of 60,000 rows in
         batches of 128; 180 of 1,347 rows), so that small and large data train alike.
     calibrate : bool, default=True
@@ -571,9 +563,8 @@ class EncoderClassifier(SummaryMixin, SavableMixin, ClassifierMixin, BaseEstimat
 
 
 TEMPERATURE_PRIOR = 0.5
-"""Standard deviation of the Gaussian prior on ``log(temperature)``, centred on 0. Measured
-on the 8x8 digits with 100 labels (a hold-out of 10), over 5 draws of the labels: test
-expected calibration error 0.059 with 0.5, 0.073 with 1, 0.086 without a prior."""
+"""Standard deviation of the Gaussian prior on ``log(temperature)``, centred on 0 (chosen in
+docs/decisions.md, "Few labels")."""
 
 
 def fit_temperature(logits: torch.Tensor, y: torch.Tensor) -> float:
