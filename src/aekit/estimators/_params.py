@@ -137,7 +137,7 @@ TRAINING = Declared({
         "Epochs of training, at most (early stopping may end it sooner)."),
     "validation_fraction": Param(
         [Interval(Real, 0, 1, closed="left")], 0.1, "float",
-        "Share of the rows held out to watch for early stopping (and to rank restarts).\n"
+        "Share of the rows held out, whose loss early stopping watches (restarts too).\n"
         "Too few rows for both sides disables the hold-out."),
     "early_stopping": Param(
         ["boolean"], True, "bool",
