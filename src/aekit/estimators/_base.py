@@ -1,9 +1,13 @@
 """The shared abstract base of the autoencoder estimators.
 
-:class:`BaseAutoEncoder` owns everything the families share: input checks, the fit prelude
-(the in-model scaler, the hold-out, restarts, data streamed from disk), the callbacks of the
-loop, chunked inference and the transformer API (``transform``, ``inverse_transform``,
-``reconstruct``, ``score_samples``). A family fills in a few hooks: the module it trains
+:class:`BaseAutoEncoder` owns everything the families share: input checks, the fit, chunked
+inference and the transformer API (``transform``, ``inverse_transform``, ``reconstruct``,
+``score_samples``). The fit is a short spine of small pieces: check the rows, start (the
+fit's RNG and its :class:`~._recovery.FitCheckpoint`), prepare the data once
+(:class:`FitData`: network-unit rows or a stream, hold-out, targets, weights, scaler), run
+the restarts (``_fit_runs``), each one run and one loop (``_fit_run``). Checkpoints,
+TensorBoard, early stopping, the schedule and the user's ``callbacks`` are callbacks
+(:mod:`aekit.training.callbacks`) with fit, run and loop hooks. A family fills in a few hooks: the module it trains
 (``_build_module``), what it minimises (``_objective``), and optionally a denoising
 corruption (``_corruption``), a pretraining stage (``_pretrain``), rules that combine
 parameters (``_check_params``) and a way to take images (``_flatten_images``).

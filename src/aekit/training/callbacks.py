@@ -42,7 +42,8 @@ class Callback:
     - ``on_fit_begin(estimator)``: once per ``fit``, after the data are checked and before
       anything trains. ``estimator`` is the working copy being fitted (``fit`` hands its
       fitted attributes to the object it was called on only when it succeeds); it already
-      has ``n_features_in_`` and ``device_``.
+      has ``n_features_in_`` and ``device_``. (An :class:`~aekit.EncoderClassifier` given
+      an unfitted autoencoder fits that first, with the autoencoder's own callbacks.)
     - ``on_run_begin(estimator, run, module)``: before each run: run ``run`` (0-based) of
       the ``n_init`` restarts of an autoencoder; estimators without restarts
       (:class:`~aekit.EncoderClassifier`, :class:`~aekit.OutlierDetector`) have one run, 0.
