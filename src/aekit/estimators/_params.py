@@ -49,10 +49,19 @@ class Param:
 
     def entry(self, name: str, indent: str = "    ") -> str:
         """The numpydoc "Parameters" entry, its first line indented by ``indent``."""
-        lines = [f"{indent}{name} : {self.type}, default={self.default!r}"]
+        lines = [f"{indent}{name} : {self.type}, default={_shown(self.default)}"]
         for text in (self.doc, self.note, self.why):
             lines += [f"{indent}    {line}" for line in text.strip().splitlines()]
         return "\n".join(lines) + "\n"
+
+
+def _shown(value) -> str:
+    """A default as numpydoc shows it: ``"adam"``, ``1e-4``, ``0.1``, ``None``."""
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, float) and value and abs(value) < 1e-3:
+        return re.sub(r"e-0*", "e-", f"{value:.0e}")
+    return repr(value)
 
 
 _SAME = object()
