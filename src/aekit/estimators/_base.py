@@ -308,7 +308,8 @@ class BaseAutoEncoder(
         ``y``, ``sample_weight`` and ``validation_data`` passed to ``fit``; ``warm``: the
         fitted module, history and output activation a ``warm_start`` fit continues."""
         if is_streamable(X):  # a file or a memory map: read in chunks, never whole
-            _targets.refuse_for_streams(*given.values(), warm)
+            _targets.refuse_for_streams(given["y"], given["sample_weight"],
+                                        given["validation_data"], warm)
             return self._fit_stream(X, resume)
         X, sample_shape, missing = self._check_rows(X, reset=True)
         Y = check_target(given["y"], (len(X), *sample_shape), X.shape[1])
