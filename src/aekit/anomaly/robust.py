@@ -86,6 +86,17 @@ def auto_threshold(scores: np.ndarray, surprise: np.ndarray) -> float:
     return float(np.quantile(scores, 1 - share)) if share > 0 else float(np.max(scores))
 
 
+def count_threshold(scores: np.ndarray, count: int) -> float:
+    """The anomaly-score threshold that flags exactly the ``count`` highest ``scores``
+    (ties aside): halfway between the last row flagged and the first one not."""
+    scores = np.sort(np.asarray(scores, dtype=np.float64))[::-1]
+    if count > len(scores):
+        raise ValueError(f"count={count} is more than the {len(scores)} rows of X")
+    upper = scores[count - 1] if count else scores[0] + 1.0
+    lower = scores[count] if count < len(scores) else scores[-1] - 1.0
+    return float((upper + lower) / 2)
+
+
 RANK_TOP = 10
 """Quantile steps (of 1,000) whose slope continues a rank beyond the training maximum."""
 
