@@ -243,3 +243,10 @@ def test_detect_streams_a_large_npy_file(tmp_path, monkeypatch):
     assert metrics["dataset"]["shape"] == [40_000, 5]
     bad = invoke("detect", "--data", path, "--label", "y", "--out", tmp_path / "run2")
     assert_one_line_error(bad, "--label")
+    # aekit score streams the file too: the same scores as the run's.
+    scans.clear()
+    result = invoke("score", tmp_path / "run", path, "--out", tmp_path / "again.csv")
+    assert_ok(result)
+    assert scans and set(scans) == {10_000}
+    again = read_scores(tmp_path / "again.csv")
+    assert [r["anomaly_score"] for r in again] == [r["anomaly_score"] for r in rows]

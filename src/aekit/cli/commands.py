@@ -554,13 +554,16 @@ REPORT_ROWS = 10_000
 """The report of a streamed ``detect`` is drawn on a random sample of this many rows."""
 
 
-def _streamed_rows(path: Path, label, drop):
-    """``(path, None, sample)`` for ``detect`` on a ``.npy``/Parquet file or a directory of
-    them: the detector reads it a chunk at a time; the report uses a random sample."""
+def _streamed_rows(path: Path, label, drop, *, sample: bool = True):
+    """``(path, None, sample)`` for ``detect`` (or ``score``) on a ``.npy``/Parquet file or a
+    directory of them: the detector reads it a chunk at a time; the report uses a random
+    sample (None when ``sample`` is False)."""
     if label is not None or drop:
         raise typer.BadParameter(f"{path.name} is read in chunks, as numbers only: --label and "
                                  "--drop work on text tables (.csv); leave them out",
                                  param_hint="'--label'/'--drop'")
+    if not sample:
+        return str(path), None, None
     from ..anomaly.streaming import read_sample
 
     return str(path), None, read_sample(path, np.random.RandomState(0), REPORT_ROWS)[0]
@@ -650,12 +653,16 @@ def score(
     if not isinstance(detector, OutlierDetector):
         raise ValueError(f"{run} holds a {type(detector).__name__}, not an OutlierDetector; "
                          "make one with aekit detect")
-    X, anomaly = _read_rows(input_path, _data_options(label, None, None, header, sep))
-    X = _detector_columns(detector, X, input_path)
+    if input_path.is_dir() or input_path.suffix.lower() in STREAM_SUFFIXES:
+        X, anomaly = str(input_path), None  # read a chunk at a time, twice
+        _streamed_rows(input_path, label, None, sample=False)
+    else:
+        X, anomaly = _read_rows(input_path, _data_options(label, None, None, header, sep))
+        X = _detector_columns(detector, X, input_path)
     write_scores(out, detector, X, n_features=top)
     flagged = int((detector.predict(X) == -1).sum())
-    typer.echo(f"wrote the scores of {X.shape[0]} rows to {out}: {flagged} "
-               f"({flagged / X.shape[0]:.1%}) flagged")
+    typer.echo(f"wrote the scores of {_shape(X)[0]} rows to {out}: {flagged} "
+               f"({flagged / _shape(X)[0]:.1%}) flagged")
     if anomaly is not None:
         m = detection_metrics(anomaly, -detector.score_samples(X))
         if m["roc_auc"] is not None:
