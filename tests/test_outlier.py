@@ -433,3 +433,35 @@ def test_fit_and_score_a_file_chunk_by_chunk(tmp_path, monkeypatch):
     assert roc_auc_score(np.arange(30_000) < 50, scores) > 0.99
     memmap = np.load(new_path, mmap_mode="r")
     np.testing.assert_allclose(det.score_samples(memmap), -scores, rtol=1e-5)
+
+
+def test_terms_on_the_training_rows_scale():
+    # A near-discrete term (70% of rows at 0, 30% at 1): a row at a common value ranks at
+    # the top of its tied run, not above it; a value beyond every training row keeps
+    # ranking by how far; both scales are monotone.
+    from aekit.anomaly.robust import extended_rank, term_surprise
+
+    q = np.quantile(np.r_[np.zeros(700), np.ones(300)], np.linspace(0, 1, 1001))
+    v = np.array([0.0, 0.5, 1.0, 1.5, 3.0])
+    rank, surprise = extended_rank(v, q, 1.0), term_surprise(v, q, 1.0)
+    assert abs(rank[0] - 0.7) < 0.002 and abs(rank[2] - 1.0) < 1e-9
+    assert 1.0 < rank[3] < rank[4]
+    assert surprise[0] == 0.0 and abs(surprise[2] - np.log(1 / 0.3)) < 0.01
+    assert np.all(np.diff(rank) > 0) and np.all(np.diff(surprise) > 0)
+
+
+def test_tail_term_sees_rare_values_of_discrete_columns():
+    # ECOD's outlyingness from the columns' quantiles: a row holding a rare value of a
+    # binary column scores above one holding the common value, and a row beyond the
+    # training range keeps growing with the distance (it does not saturate).
+    import torch
+
+    from aekit.nn.ensemble import tail_surprise
+
+    rng = np.random.default_rng(0)
+    X = np.column_stack([rng.random(5000) < 0.02, rng.normal(size=5000)])
+    q = torch.as_tensor(np.quantile(X, np.linspace(0, 1, 1001), axis=0))
+    rows = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 6.0], [0.0, 9.0]], dtype=torch.float64)
+    s = tail_surprise(rows, q, torch.ones(2, dtype=torch.float64)).numpy()
+    assert s[1] > s[0] + np.log(10)  # 2% against 98%
+    assert s[3] > s[2] > s[0] and abs((s[3] - s[2]) - 3.0) < 1e-6  # one per scaled unit

@@ -1,5 +1,7 @@
 """Robust statistics of :class:`~aekit.OutlierDetector`: scaling that anomalies among the
-training rows do not distort, robust z-scales, and the threshold of ``contamination="auto"``.
+training rows do not distort, robust z-scales, the score terms put on the training rows'
+scale and combined (ranks, surprise), and the thresholds of ``contamination="auto"`` and of
+a count of rows.
 """
 
 from __future__ import annotations
@@ -134,7 +136,7 @@ def extended_rank(values: np.ndarray, quantiles: np.ndarray, scale: float) -> np
     return np.where(values > quantiles[-1], 1.0 + (values - quantiles[-1]) * slope, rank)
 
 
-def tail_surprise(values: np.ndarray, quantiles: np.ndarray, scale: float) -> np.ndarray:
+def term_surprise(values: np.ndarray, quantiles: np.ndarray, scale: float) -> np.ndarray:
     """``-log`` of the share of training values at or above each value, from their
     ``quantiles`` (ascending): 0 at or below the minimum, linear in the share between
     quantiles, ``log Q`` at the maximum (``Q = len(quantiles)``), and beyond it growing
@@ -156,13 +158,13 @@ def combine_terms(terms: np.ndarray, weights, how: str, location, scale, quantil
                   ) -> np.ndarray:
     """The anomaly score: the ``weights``-weighted mean of the score terms ``terms`` (n, T),
     each first put on the training rows' scale, by ``how``: ``"surprise"``, its
-    :func:`tail_surprise` (Fisher's way of combining p-values); ``"rank"``
+    :func:`term_surprise` (Fisher's way of combining p-values); ``"rank"``
     (:func:`extended_rank`); or ``"zscore"`` (minus the median, over the spread)."""
     weights = np.asarray(weights, dtype=np.float64)
     total = np.zeros(len(terms))
     for t in np.flatnonzero(weights > 0):
         if how == "surprise":
-            value = tail_surprise(terms[:, t], quantiles[t], scale[t])
+            value = term_surprise(terms[:, t], quantiles[t], scale[t])
         elif how == "rank":
             value = extended_rank(terms[:, t], quantiles[t], scale[t])
         else:
