@@ -16,14 +16,13 @@ from sklearn.metrics import accuracy_score
 from sklearn.model_selection import train_test_split
 from sklearn.utils import _safe_indexing, check_random_state
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_consistent_length, check_is_fitted, column_or_1d
 
 from ..core import distributed
 from ..core.checks import (
     Interval,
     SizeTuple,
     StrOptions,
-    check_finite,
     resolve_device,
     seeded_torch_rng,
     to_tensor,
@@ -53,6 +52,7 @@ from ..estimators._base import (
     validate_params,
 )
 from ..estimators._recovery import fit_atomically
+from ..estimators._tables import InputMixin
 from ..estimators._summary import SummaryMixin
 
 PROPAGATION_STEPS = 2000
@@ -79,7 +79,7 @@ def unlabelled_rows(y) -> np.ndarray:
     return np.zeros(len(y), dtype=bool)  # strings, booleans: -1 cannot occur
 
 
-class EncoderClassifier(SummaryMixin, SavableMixin, ClassifierMixin, BaseEstimator):
+class EncoderClassifier(InputMixin, SummaryMixin, SavableMixin, ClassifierMixin, BaseEstimator):
     """A classifier on an autoencoder's encoder; semi-supervised when some rows have no label.
 
     The network is ``head(layers(scaler(x)))``: the autoencoder's in-model scaler, its
@@ -262,6 +262,7 @@ class EncoderClassifier(SummaryMixin, SavableMixin, ClassifierMixin, BaseEstimat
         "loss_",
         "validation_loss_",
         "n_iter_",
+        "schema_",
     )
 
     def __init__(
@@ -320,16 +321,20 @@ class EncoderClassifier(SummaryMixin, SavableMixin, ClassifierMixin, BaseEstimat
     def _check_params(self) -> None:
         """``layer`` and ``freeze`` are checked against the encoder in ``_build_module``."""
 
-    def _check_X(self, X, *, reset: bool) -> np.ndarray:
-        # Flat rows only: an autoencoder fitted on images takes them flattened here.
-        X = validate_data(
-            self, X, reset=reset, dtype=[np.float64, np.float32], ensure_all_finite=False
-        )
-        check_finite(X)
-        return X
+    def _adopt_schema(self, autoencoder: BaseAutoEncoder) -> None:
+        """Take ``autoencoder``'s input schema as the classifier's: it reads the rows the
+        encoder was fitted on (``n_features_in_`` and ``feature_names_in_`` with it)."""
+        self.schema_ = autoencoder.schema_
+        self.n_features_in_ = autoencoder.n_features_in_
+        names = getattr(autoencoder, "feature_names_in_", None)
+        if names is not None:
+            self.feature_names_in_ = names
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
 
-    def _fitted_autoencoder(self, X: np.ndarray) -> BaseAutoEncoder:
-        """A fitted autoencoder of this classifier's own: a copy, never the object given."""
+    def _fitted_autoencoder(self, X) -> BaseAutoEncoder:
+        """A fitted autoencoder of this classifier's own (a copy, never the object given),
+        fitted on ``X`` as the caller gave it when it is not fitted."""
         autoencoder = self.autoencoder
         try:
             check_is_fitted(autoencoder)
@@ -339,12 +344,6 @@ class EncoderClassifier(SummaryMixin, SavableMixin, ClassifierMixin, BaseEstimat
             except FitInterrupted as err:  # stopped before the classifier trained at all
                 err.estimator = None
                 raise
-        if autoencoder.n_features_in_ != X.shape[1]:
-            raise ValueError(
-                f"X has {X.shape[1]} features but the fitted autoencoder was fitted on "
-                f"{autoencoder.n_features_in_}; pass rows like those it was fitted on, or an "
-                "unfitted autoencoder to fit on X."
-            )
         return copy.deepcopy(autoencoder)
 
     def _reused_layers(self) -> tuple[list[torch.nn.Module], int]:
@@ -437,11 +436,13 @@ class EncoderClassifier(SummaryMixin, SavableMixin, ClassifierMixin, BaseEstimat
 
     def _fit(self, X, y):
         """:meth:`fit`, on the working copy :func:`fit_atomically` gives."""
-        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], ensure_all_finite=False)
-        check_finite(X)
+        y = column_or_1d(y, warn=True)
+        check_consistent_length(X, y)
         labelled, y_idx = self._check_y(y)
         self.device_ = resolve_device(self.device)
         self.autoencoder_ = self._fitted_autoencoder(X)
+        self._adopt_schema(self.autoencoder_)
+        X = self._check_X(X, reset=False)  # coded as the autoencoder codes its rows
         # Several processes: random_state=None becomes one seed shared by every rank.
         rng = check_random_state(distributed.same_random_state(self.random_state))
         fit_rows, val_rows = self._split(y_idx, rng)
