@@ -259,7 +259,7 @@ class InputSchema:
             except ValueError:
                 bad = ~np.isfinite(X)
                 if bad.any():  # names the rows (index labels) and columns
-                    raise ValueError(self._not_finite(bad, np.isnan(X), index, owner)) \
+                    raise ValueError(self._not_finite(bad, np.isnan(X), index, fit)) \
                         from None
                 raise
             return X, None
@@ -271,23 +271,28 @@ class InputSchema:
             self.fill_values = np.where(np.isfinite(fill), fill, 0.0).tolist()
         bad = ~np.isfinite(X) & ~missing
         if bad.any():
-            raise ValueError(self._not_finite(bad, missing, index, owner))
+            raise ValueError(self._not_finite(bad, missing, index, fit))
         if missing.any():
             fill = np.asarray(self.fill_values or np.zeros(X.shape[1]))
             X = np.where(missing, fill.astype(X.dtype), X)
         check_finite(X)  # what is left: values beyond float32's range
         return X, (missing if missing.any() else None)
 
-    def _not_finite(self, bad: np.ndarray, missing: np.ndarray, index, owner) -> str:
+    def _not_finite(self, bad: np.ndarray, missing: np.ndarray, index, fit: bool) -> str:
         rows = np.flatnonzero(bad.any(axis=1))
         cols = np.flatnonzero(bad.any(axis=0))
         labels = list(index[rows]) if index is not None else rows
         columns = [repr(self._column_name(j)) for j in cols] if self.columns or \
             self.feature_names is not None else cols
         what = "missing values (NaN)" if missing[bad].all() else "NaN or infinity"
-        fix = ("drop them, or pass missing='impute' to fill missing numbers with their "
-               "column's median" if self.missing == "error" and missing[bad].all() else
-               "drop them or clip them first (infinity is never a missing value)")
+        if self.missing == "impute" or not missing[bad].all():
+            fix = "drop them or clip them first (infinity is never a missing value)"
+        elif fit:
+            fix = ("drop them, or pass missing='impute' to fill missing numbers with their "
+                   "column's median")
+        else:
+            fix = ("drop or impute them first (e.g. sklearn.impute.SimpleImputer), or refit "
+                   "with missing='impute' to fill them with their column's training median")
         return (
             f"X contains {what} in {len(rows)} row(s) {format_indices(labels)}"
             f"{' (index labels)' if index is not None else ''} and {len(cols)} column(s) "

@@ -589,6 +589,7 @@ class EncoderClassifier(InputMixin, SummaryMixin, SavableMixin, ClassifierMixin,
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True  # the autoencoder's schema makes it dense once
         tags.non_deterministic = False
         return tags
 
