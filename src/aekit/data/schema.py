@@ -201,7 +201,7 @@ class InputSchema:
         except (TypeError, ValueError) as err:
             if "convert" not in str(err) and "could not" not in str(err):
                 raise
-            raise ValueError(_not_numbers_message(X)) from None
+            raise ValueError(not_numbers_message(X)) from None
         if hasattr(values, "toarray"):  # sparse: dense once (see the module notes)
             values = values.toarray()
         validate_data(owner, frame if frame is not None else values, reset=reset,
@@ -422,9 +422,10 @@ def _short(value) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _not_numbers_message(X) -> str:
-    """The error for an array (or a DataFrame given to a model fitted on an array) with
-    cells that are not numbers: where the first is, how many there are, the fix."""
+def not_numbers_message(X) -> str:
+    """The error for an array (or a DataFrame given to a model fitted on an array, or a
+    ``.npy`` file's) with cells that are not numbers: where the first is, how many there
+    are, the fix."""
     names = list(X.columns) if is_table(X) else None
     cells = X.to_numpy(dtype=object) if is_table(X) else np.asarray(X, dtype=object)
     cells = cells.reshape(len(cells), -1) if cells.ndim >= 1 else cells.reshape(1, 1)

@@ -240,7 +240,9 @@ class BaseAutoEncoder(
         """Set ``output_activation_`` for training targets ``X_scaled`` (network units; any
         rows with the same minimum and maximum will do), check that ``loss`` suits them, and
         warn when a sigmoid output cannot reach them. ``keep``: a continued fit keeps the
-        fitted one."""
+        fitted one. Values the scaler cannot bring into float32's working range are a
+        ValueError naming the columns (:func:`._tables.check_scaled`)."""
+        _tables.check_scaled(X_scaled, self.scaler)
         if not keep:
             self.output_activation_ = self._resolve_output_activation(X_scaled)
         if self.loss == "bce" and (_tables.has_categories(self) or self.missing == "impute"):

@@ -19,7 +19,7 @@ import torch
 from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted
 
-from ..core.checks import to_numpy
+from ..core.checks import format_indices, to_numpy
 from ..data.schema import InputSchema
 from ..nn.layers import Scaler
 from ..nn.tabular import TabularScaler, has_table
@@ -103,6 +103,30 @@ class InputMixin:
         if self.schema_.fill_values is None:
             raise AttributeError("fill_values_ is set by fit with missing='impute' only")
         return self.schema_.fill_values
+
+
+SCALED_LIMIT = 1e18
+"""The largest magnitude training rows may have in network units: the loss squares them
+and sums a batch of them in float32 (whose largest value is 3.4e38)."""
+
+
+def check_scaled(X_scaled: torch.Tensor, scaler) -> None:
+    """A ValueError naming the columns of scaled training rows (n, d) that are not finite
+    or beyond :data:`SCALED_LIMIT`: values too large for float32 arithmetic (a units
+    problem, not a training one)."""
+    with torch.no_grad():
+        peak = X_scaled.abs().amax(0) if len(X_scaled) else X_scaled.new_zeros(0)
+        bad = ~(peak <= SCALED_LIMIT)  # NaN too
+    if not bool(bad.any()):
+        return
+    cols = torch.nonzero(bad).flatten().tolist()
+    raise ValueError(
+        f"X holds values too large to train on in float32: after scaler={scaler!r}, "
+        f"{len(cols)} column(s) {format_indices(cols)} reach magnitudes beyond "
+        f"{SCALED_LIMIT:.0e} (or overflow), which the loss cannot square. This is a "
+        "scaling problem, not a learning-rate one: rescale these columns (divide by a power "
+        "of ten, or take a log), clip their outliers, or use scaler='standard'."
+    )
 
 
 def new_scaler(estimator, n_features: int):
