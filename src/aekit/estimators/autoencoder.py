@@ -219,8 +219,12 @@ default="auto"
     history_ : list of dict
         One record per epoch: ``phase``, ``epoch``, ``loss``, ``val_loss``, ``seconds``;
         with penalties also ``reconstruction`` and ``sparsity`` / ``contractive`` / ``l1``.
+    schema_ : aekit.data.schema.InputSchema
+        What the model takes as input, described once by ``fit`` and applied by every
+        method (the columns and their kinds, image shape, fill values; saved with it).
     input_shape_ : tuple of int
-        Shape of one sample as ``fit`` saw it: ``(n_features,)``, ``(H, W)`` or ``(C, H, W)``.
+        Shape of one sample as ``fit`` saw it: ``(n_features,)``, ``(H, W)`` or
+        ``(C, H, W)`` (``schema_.sample_shape``).
     image_shape_ : tuple of int
         ``(C, H, W)``, with ``architecture="conv"`` only.
     loss_ : float
@@ -229,13 +233,17 @@ default="auto"
         Epochs run by the kept restart.
     n_features_in_ : int
     feature_names_in_ : ndarray of str
-        Only when ``X`` had string column names.
+        Only when ``X`` had string column names (all of them: integer names, as in a file
+        read without a header, are positions; a mix is refused). A DataFrame given to a
+        model fitted on an array, or the reverse, gets scikit-learn's warning and works;
+        columns renamed, missing, added or reordered are a ValueError naming them.
     columns_ : list of dict or None
         When ``fit`` was given a DataFrame: each column's ``name``, ``kind`` (``"numeric"``
         or ``"categorical"``), ``dtype`` and ``categories`` (see
-        :func:`aekit.data.tables.describe_columns`); else None.
+        :func:`aekit.data.tables.describe_columns`); else None (``schema_.columns``).
     fill_values_ : list of float
-        With ``missing="impute"``: each column's training median, which fills its gaps.
+        With ``missing="impute"``: each column's training median, which fills its gaps
+        (``schema_.fill_values``).
     device_ : torch.device
 
     Notes

@@ -210,6 +210,10 @@ class EncoderClassifier(InputMixin, SummaryMixin, SavableMixin, ClassifierMixin,
     history_ : list of dict
         Per epoch: ``phase`` (``"train"``, or ``"propagation-1"``, ...), ``loss``,
         ``accuracy`` (training), ``val_loss``, ...
+    schema_ : aekit.data.schema.InputSchema
+        ``autoencoder_``'s input schema: the classifier takes what its autoencoder takes
+        (arrays, sparse matrices, DataFrames with numeric, boolean, text and categorical
+        columns, missing numbers as the autoencoder's ``missing`` says).
     loss_, validation_loss_, n_iter_, n_features_in_, feature_names_in_, device_
         As for :class:`AutoEncoder`.
 
@@ -416,7 +420,9 @@ class EncoderClassifier(InputMixin, SummaryMixin, SavableMixin, ClassifierMixin,
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like, sparse matrix or DataFrame of shape (n_samples, n_features)
+            Whatever the autoencoder takes (a DataFrame's text and categorical columns
+            included); an unfitted autoencoder is first fitted on it as given.
         y : array-like of shape (n_samples,)
             Class labels; ``-1`` marks an unlabelled row (see the class docstring).
 
