@@ -270,3 +270,14 @@ def test_the_same_mixed_table_through_train_train_classifier_and_detect(tmp_path
     assert_ok(detect)
     det = aekit.load(tmp_path / "det")
     assert det.schema_.has_categories and det.schema_.fill_values is not None
+
+
+def test_a_warm_start_keeps_the_schema_its_network_was_built_for():
+    frame, _ = _mixed_frame()
+    ae = AutoEncoder(hidden_layer_sizes=(8,), missing="impute", warm_start=True, **FAST)
+    ae.fit(frame)
+    before = ae.schema_.to_config()
+    later = frame[frame["service"] != "smtp"]  # a batch without one category
+    ae.fit(later)
+    assert ae.schema_.to_config() == before and ae.n_iter_ == 2 * FAST["max_epochs"]
+    assert np.isfinite(ae.transform(frame)).all()

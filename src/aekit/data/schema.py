@@ -129,9 +129,9 @@ class InputSchema:
         if is_table(X):
             frame = _checked_frame(X)
             validate_data(owner, frame, reset=True, skip_check_array=True)
-            self.kind, self.columns = TABLE, describe_columns(frame)
-            values, sample_shape, index = encode_table(frame, self.columns), \
-                (frame.shape[1],), frame.index
+            self.kind, self.columns = TABLE, _coded(frame, describe_columns)
+            values, sample_shape, index = _coded(
+                frame, lambda f: encode_table(f, self.columns)), (frame.shape[1],), frame.index
         else:
             self.kind, self.columns, index = ROWS, None, None
             values, sample_shape = self._array(X, owner, reset=True)
@@ -245,7 +245,7 @@ class InputSchema:
                           skip_check_array=True)
             frame = pd.DataFrame(_object_rows(X, len(names)), columns=names)
         _check_kinds(frame, self.columns)
-        return encode_table(frame, self.columns)
+        return _coded(frame, lambda f: encode_table(f, self.columns))
 
     # ------------------------------------------------------------------ missing numbers
     def _fill(self, X: np.ndarray, index, owner, *, fit: bool):
@@ -352,28 +352,37 @@ class InputSchema:
 
 # --------------------------------------------------------------------------- helpers
 def _checked_frame(X):
-    """``X`` when it is a table aekit can code: rows and columns, no cell holding a list,
-    dict or array."""
+    """``X`` when it has rows and columns."""
     if X.shape[1] == 0:
         raise ValueError(f"X has 0 columns (shape {X.shape}); at least one feature is "
                          "required")
     if len(X) == 0:
         raise ValueError(f"X has 0 rows (shape {X.shape}); at least one is required")
-    for j in range(X.shape[1]):
-        series = X.iloc[:, j]
-        if series.dtype != object:
-            continue
-        bad = series.map(lambda v: isinstance(v, _NOT_CELLS)).to_numpy(dtype=bool)
-        if bad.any():
-            first = int(np.flatnonzero(bad)[0])
-            value = series.iloc[first]
-            raise ValueError(
-                f"column {X.columns[j]!r} holds {type(value).__name__} values (e.g. row "
-                f"{series.index[first]!r}: {_short(value)}); a cell must hold a number, a "
-                "boolean or a category (text): expand such values into columns of their "
-                "own, or turn them into strings (X[col].astype(str))"
-            )
     return X
+
+
+def _coded(frame, describe):
+    """``describe(frame)`` (a description, or coded rows), with cells that hold a list,
+    dict or array (unhashable: neither a number nor a category) named by column and row.
+    The cells are scanned only when coding fails, so valid tables pay nothing."""
+    try:
+        return describe(frame)
+    except TypeError:
+        for j in range(frame.shape[1]):
+            series = frame.iloc[:, j]
+            if series.dtype != object:
+                continue
+            bad = series.map(lambda v: isinstance(v, _NOT_CELLS)).to_numpy(dtype=bool)
+            if bad.any():
+                first = int(np.flatnonzero(bad)[0])
+                value = series.iloc[first]
+                raise ValueError(
+                    f"column {frame.columns[j]!r} holds {type(value).__name__} values (e.g. "
+                    f"row {series.index[first]!r}: {_short(value)}); a cell must hold a "
+                    "number, a boolean or a category (text): expand such values into "
+                    "columns of their own, or turn them into strings (X[col].astype(str))"
+                ) from None
+        raise
 
 
 def _check_kinds(frame, columns: list[dict]) -> None:

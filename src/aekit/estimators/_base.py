@@ -304,7 +304,7 @@ class BaseAutoEncoder(
         if is_streamable(X):  # a file or a memory map: read in chunks, never whole
             _targets.refuse_for_streams(y, sample_weight, validation_data, warm)
             return self._fit_stream(X, resume)
-        X, sample_shape, missing = self._check_rows(X, reset=True)
+        X, sample_shape, missing = self._check_rows(X, reset=True, warm=warm)
         Y = check_target(y, (len(X), *sample_shape), X.shape[1])
         w = check_weight(sample_weight, X)
         self.device_ = resolve_device(self.device)

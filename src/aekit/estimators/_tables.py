@@ -59,10 +59,24 @@ class InputMixin:
         return InputSchema(self.missing, images_advice=self._images_advice,
                            image_shape=self._image_shape_of if self._takes_images() else None)
 
-    def _check_rows(self, X, *, reset: bool) -> tuple[np.ndarray, tuple, np.ndarray | None]:
+    def _use_schema(self, schema: InputSchema) -> None:
+        """Take a fitted ``schema`` as this estimator's, with scikit-learn's attributes."""
+        self.schema_ = schema
+        self.n_features_in_ = schema.n_features
+        if schema.feature_names is not None:
+            self.feature_names_in_ = schema.feature_names
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+
+    def _check_rows(self, X, *, reset: bool, warm=None
+                    ) -> tuple[np.ndarray, tuple, np.ndarray | None]:
         """Validated rows (n, n_features), the shape of one sample as given, and where
         missing numbers were imputed ((n, n_features) bool) or None. ``reset``: ``fit``
-        describes ``X`` in a new ``schema_``."""
+        describes ``X`` in a new ``schema_``, except for a ``warm`` start (its ``schema``:
+        the inputs the network it continues was built for)."""
+        if reset and getattr(warm, "schema", None) is not None:
+            self._use_schema(warm.schema)
+            reset = False
         if reset:
             schema = self._new_schema()
             rows = schema.fit_rows(X, self)

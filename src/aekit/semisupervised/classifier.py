@@ -325,17 +325,6 @@ class EncoderClassifier(InputMixin, SummaryMixin, SavableMixin, ClassifierMixin,
     def _check_params(self) -> None:
         """``layer`` and ``freeze`` are checked against the encoder in ``_build_module``."""
 
-    def _adopt_schema(self, autoencoder: BaseAutoEncoder) -> None:
-        """Take ``autoencoder``'s input schema as the classifier's: it reads the rows the
-        encoder was fitted on (``n_features_in_`` and ``feature_names_in_`` with it)."""
-        self.schema_ = autoencoder.schema_
-        self.n_features_in_ = autoencoder.n_features_in_
-        names = getattr(autoencoder, "feature_names_in_", None)
-        if names is not None:
-            self.feature_names_in_ = names
-        elif hasattr(self, "feature_names_in_"):
-            del self.feature_names_in_
-
     def _fitted_autoencoder(self, X) -> BaseAutoEncoder:
         """A fitted autoencoder of this classifier's own (a copy, never the object given),
         fitted on ``X`` as the caller gave it when it is not fitted."""
@@ -447,7 +436,7 @@ class EncoderClassifier(InputMixin, SummaryMixin, SavableMixin, ClassifierMixin,
         labelled, y_idx = self._check_y(y)
         self.device_ = resolve_device(self.device)
         self.autoencoder_ = self._fitted_autoencoder(X)
-        self._adopt_schema(self.autoencoder_)
+        self._use_schema(self.autoencoder_.schema_)  # the classifier takes what it takes
         X = self._check_X(X, reset=False)  # coded as the autoencoder codes its rows
         # Several processes: random_state=None becomes one seed shared by every rank.
         rng = check_random_state(distributed.same_random_state(self.random_state))
