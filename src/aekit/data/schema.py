@@ -140,7 +140,7 @@ class InputSchema:
         if self._image_shape_of is not None:
             self.image_shape = tuple(int(s) for s in self._image_shape_of(self.sample_shape))
         self.feature_names = getattr(owner, "feature_names_in_", None)
-        values, missing = self._fill(values, index, owner, fit=True)
+        values, missing = self._fill(values, index, fit=True)
         return Rows(values, self.sample_shape, missing, index)
 
     def fit_stream(self, source, owner) -> None:
@@ -159,7 +159,7 @@ class InputSchema:
             sample_shape = (values.shape[1],)
         else:
             values, sample_shape = self._array(X, owner, reset=False)
-        values, missing = self._fill(values, index, owner, fit=False)
+        values, missing = self._fill(values, index, fit=False)
         return Rows(values, tuple(sample_shape), missing, index)
 
     def check_stream(self, source, owner) -> None:
@@ -248,7 +248,7 @@ class InputSchema:
         return _coded(frame, lambda f: encode_table(f, self.columns))
 
     # ------------------------------------------------------------------ missing numbers
-    def _fill(self, X: np.ndarray, index, owner, *, fit: bool):
+    def _fill(self, X: np.ndarray, index, *, fit: bool):
         """``(X, mask)``: missing numbers filled (``missing="impute"``) and where they were,
         or None; otherwise a ValueError naming their rows and columns."""
         if self.missing == "error":
