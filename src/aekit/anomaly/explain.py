@@ -38,6 +38,8 @@ class ExplanationMixin:
 
     def _feature_names(self) -> np.ndarray:
         names = getattr(self, "feature_names_in_", None)
+        if names is None and self.columns_:  # a frame's integer names (no header row)
+            names = [str(c["name"]) for c in self.columns_]
         if names is None:
             return np.asarray([f"x{j}" for j in range(self.n_features_in_)], dtype=object)
         return np.asarray(names, dtype=object)
