@@ -233,7 +233,7 @@ def test_detect_streams_a_large_npy_file(tmp_path, monkeypatch):
     monkeypatch.setattr(streaming, "CHUNK_BYTES", 10_000 * 5 * 4)  # 10,000 rows a chunk
     result = invoke("detect", "--data", path, *FAST, "--out", tmp_path / "run")
     assert_ok(result)
-    assert "40000 rows x 5 columns" in result.output
+    assert "read in chunks" in result.output and "of 40000 rows" in result.output
     assert scans and set(scans) == {10_000}  # every pass over the file read in chunks
     rows = read_scores(tmp_path / "run" / "scores.csv")
     assert [int(r["row"]) for r in rows] == list(range(40_000))
@@ -248,5 +248,45 @@ def test_detect_streams_a_large_npy_file(tmp_path, monkeypatch):
     result = invoke("score", tmp_path / "run", path, "--out", tmp_path / "again.csv")
     assert_ok(result)
     assert scans and set(scans) == {10_000}
+    again = read_scores(tmp_path / "again.csv")
+    assert [r["anomaly_score"] for r in again] == [r["anomaly_score"] for r in rows]
+
+
+@pytest.mark.slow
+def test_detect_and_score_stream_a_large_csv_file(tmp_path, monkeypatch):
+    # A text table above the size limit is parsed a chunk of rows at a time (never whole):
+    # a one-pass random sample for the fit, then the scores chunk by chunk; the labels
+    # column still measures the run.
+    from aekit.anomaly import streaming
+    from aekit.cli import commands
+
+    X, y = blobs(n=30_000, n_anomalies=30)
+    path = tmp_path / "big.csv"
+    header = ",".join([f"c{j}" for j in range(5)] + ["is_anomaly"])
+    np.savetxt(path, np.column_stack([X, y]), delimiter=",", header=header, comments="",
+               fmt="%.6g")
+    monkeypatch.setattr(commands, "TEXT_STREAM_BYTES", 0)
+    monkeypatch.setattr(streaming, "TEXT_CHUNK_ROWS", 7_000)
+    chunks = []
+    frames = streaming.TextRows.frames
+
+    def counted(self):
+        for start, rows, labels in frames(self):
+            chunks.append(len(rows))
+            yield start, rows, labels
+    monkeypatch.setattr(streaming.TextRows, "frames", counted)
+    result = invoke("detect", "--data", path, "--label", "is_anomaly", *FAST,
+                    "--out", tmp_path / "run")
+    assert_ok(result)
+    assert "read in chunks" in result.output and "of 30000 rows" in result.output
+    assert chunks and max(chunks) == 7_000 and sum(chunks) % 30_000 == 0
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["labels"]["n_anomalies"] == 30 and metrics["labels"]["roc_auc"] > 0.95
+    rows = read_scores(tmp_path / "run" / "scores.csv")
+    assert [int(r["row"]) for r in rows] == list(range(30_000))
+    assert {r["feature_1"] for r in rows} <= {f"c{j}" for j in range(5)}
+    result = invoke("score", tmp_path / "run", path, "--label", "is_anomaly",
+                    "--out", tmp_path / "again.csv")
+    assert_ok(result)
     again = read_scores(tmp_path / "again.csv")
     assert [r["anomaly_score"] for r in again] == [r["anomaly_score"] for r in rows]

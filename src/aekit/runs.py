@@ -236,21 +236,20 @@ def write_scores(path: str | os.PathLike, detector, X, *, row_labels=None,
     ``anomaly_score`` (``-score_samples``: higher is more anomalous), ``label`` (``predict``:
     -1 outlier, 1 inlier), then ``feature_1``, ``share_1``, ... (the columns with the
     largest part in the row's reconstruction error, and that part's share of it).
-    ``X`` may be a file or memmap (:func:`aekit.data.open_rows`): it is then scored and
-    written one chunk at a time (rows numbered 0, 1, ... in file order).
+    ``X`` may be a file or memmap (:func:`aekit.data.open_rows`) or a
+    :class:`~aekit.anomaly.streaming.TextRows`: it is then scored and written one chunk at a
+    time (rows numbered 0, 1, ... in file order).
     """
-    from .anomaly.streaming import chunk_rows
-    from .data.files import is_streamable, open_rows
+    from .anomaly.streaming import is_chunked, iter_chunks
 
-    if not is_streamable(X):
+    if not is_chunked(X):
         if row_labels is None:
             row_labels = X.index if hasattr(X, "index") else range(len(X))
         return atomic_write(path, _scores_csv(detector, X, row_labels, n_features, True))
-    source = open_rows(X).flattened()
     with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as f:
-        for chunk in source.scan(chunk_rows(source.n_features)):
-            rows = range(chunk.start, chunk.start + len(chunk.rows))
-            f.write(_scores_csv(detector, chunk.rows, rows, n_features, chunk.start == 0))
+        for start, rows in iter_chunks(X):
+            numbers = range(start, start + len(rows))
+            f.write(_scores_csv(detector, rows, numbers, n_features, start == 0))
     return Path(path)
 
 

@@ -55,11 +55,10 @@ from ..estimators._params import TRAINING as _SHARED
 from ..estimators._params import loop_callbacks, validate_params
 from ..estimators._saving import SavableMixin
 from ..estimators._recovery import fit_atomically
-from ..data.files import is_streamable
 from .explain import ExplanationMixin
 from .robust import (SAMPLE_ROWS, auto_threshold, combine_terms, count_threshold,
                      location_scale, scaler_statistics, term_calibration)
-from .streaming import map_chunks, read_sample
+from .streaming import is_chunked, map_chunks, read_sample
 
 TRAINING = _SHARED.override(
     batch_size={"default": 64, "note": "Here: rows per member per step.",
@@ -395,7 +394,7 @@ class OutlierDetector(ExplanationMixin, _tables.InputMixin, OutlierMixin, Savabl
         start = time.perf_counter()
         rng = check_random_state(self.random_state)
         n_total = None
-        if is_streamable(X):  # a file or memmap: fit on a sample, read chunk by chunk
+        if is_chunked(X):  # a file or memmap: fit on a sample, read chunk by chunk
             X, n_total = read_sample(X, rng)
         X = self._check_X(X, reset=True)
         n, d = X.shape
@@ -575,7 +574,7 @@ class OutlierDetector(ExplanationMixin, _tables.InputMixin, OutlierMixin, Savabl
         scores : ndarray of shape (n_samples,)
         """
         check_is_fitted(self)
-        if is_streamable(X):  # a file or memmap: one chunk in memory at a time
+        if is_chunked(X):  # a file or memmap: one chunk in memory at a time
             return np.concatenate(list(map_chunks(X, self.score_samples)))
         return -self._anomaly_scores(self._check_X(X, reset=False))
 

@@ -1,5 +1,6 @@
 """Rows larger than memory for :class:`~aekit.OutlierDetector`: a path (``.npy``, Parquet, a
-directory of shards), a memmap or a :class:`~aekit.data.RowSource` is read a chunk at a time.
+directory of shards), a memmap, a :class:`~aekit.data.RowSource` or a delimited text file
+(:class:`TextRows`) is read a chunk at a time.
 
 Everything the detector's fit learns from comes from samples: each member's subsample of
 ``max_samples`` rows, the scaler's statistics, the input columns' quantiles and the training
@@ -16,7 +17,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 from sklearn.utils.random import sample_without_replacement
 
-from ..data.files import open_rows
+from ..data.files import is_streamable, open_rows
 from .robust import SAMPLE_ROWS
 
 FIT_ROWS = SAMPLE_ROWS
@@ -32,6 +33,98 @@ CHUNK_BYTES = 8 * 2**20
 def chunk_rows(n_features: int) -> int:
     """Rows of ``n_features`` float32 values in :data:`CHUNK_BYTES` (at least 1)."""
     return max(1, CHUNK_BYTES // (4 * max(1, n_features)))
+
+
+TEXT_CHUNK_ROWS = 50_000
+"""Rows of a delimited text file parsed at a time."""
+
+
+class TextRows:
+    """A delimited text file (``.csv``, ``.tsv``, ``.txt``) read a chunk of rows at a time,
+    as DataFrames: its separator and header detected as :func:`aekit.data.read_table` does,
+    ``label`` and ``drop`` columns left out of the rows (the labels kept apart).
+
+    Every chunk is typed on its own (a column of numbers in one chunk and of text in another
+    is an error when scored): files written by a program, not edited by hand.
+    """
+
+    def __init__(self, path, *, label=None, drop=(), header="infer", sep=None):
+        from ..data.delimited import _detect_header, _detect_sep, _sample
+
+        self.path, self.label, self.drop = str(path), label, tuple(drop or ())
+        text = _sample(self.path)
+        self.sep = sep or _detect_sep(path, text)
+        self.header = _detect_header(text, self.sep) if header == "infer" else bool(header)
+
+    def frames(self) -> Iterator[tuple[int, object, object]]:
+        """``(first row, rows, labels or None)`` of every chunk, in file order."""
+        import pandas as pd
+
+        start = 0
+        reader = pd.read_csv(self.path, sep=self.sep, header=0 if self.header else None,
+                             skipinitialspace=True, encoding="utf-8-sig",
+                             chunksize=TEXT_CHUNK_ROWS)
+        for frame in reader:
+            frame.columns = ([str(c).strip() for c in frame.columns] if self.header
+                             else [str(j + 1) for j in range(frame.shape[1])])
+            if start == 0:
+                missing = [c for c in (self.label, *self.drop)
+                           if c is not None and c not in frame.columns]
+                if missing:
+                    raise ValueError(f"{self.path}: no column named "
+                                     f"{', '.join(map(repr, missing))}")
+            labels = frame[self.label].to_numpy() if self.label is not None else None
+            rows = frame.drop(columns=[c for c in (self.label, *self.drop) if c is not None])
+            frame.index = pd.RangeIndex(start, start + len(frame))
+            rows.index = frame.index
+            yield start, rows, labels
+            start += len(frame)
+
+    def labels(self) -> np.ndarray | None:
+        """The label column of every row (None without ``label``)."""
+        if self.label is None:
+            return None
+        return np.concatenate([y for _, _, y in self.frames()])
+
+
+def is_chunked(X) -> bool:
+    """True for rows read a chunk at a time: a path, a memmap, a RowSource, a TextRows."""
+    return isinstance(X, TextRows) or is_streamable(X)
+
+
+def iter_chunks(X) -> Iterator[tuple[int, object]]:
+    """``(first row, rows)`` of every chunk of ``X`` (see :func:`is_chunked`), file order."""
+    if isinstance(X, TextRows):
+        for start, rows, _ in X.frames():
+            yield start, rows
+        return
+    source = open_rows(X).flattened()
+    for chunk in source.scan(chunk_rows(source.n_features)):
+        yield chunk.start, chunk.rows
+
+
+def n_rows(X) -> int:
+    """Rows of ``X`` (see :func:`is_chunked`); a text file is read through to count them."""
+    if isinstance(X, TextRows):
+        return sum(len(rows) for _, rows in iter_chunks(X))
+    return open_rows(X).n_rows
+
+
+def _sample_text(X: TextRows, rng, size: int | None):
+    """A uniform sample of a text file's rows in one pass: each row draws a random key and
+    the ``size`` smallest keys are kept (the rows in file order); and the number of rows."""
+    import pandas as pd
+
+    kept, total = None, 0
+    for start, rows in iter_chunks(X):
+        keys = pd.Series(rng.random_sample(len(rows)), index=rows.index)
+        part = rows.assign(_key=keys)
+        kept = part if kept is None else pd.concat([kept, part])
+        kept = kept.nsmallest(size or FIT_ROWS, "_key")
+        total += len(rows)
+    if kept is None:
+        raise ValueError(f"{X.path}: file holds no data rows")
+    return kept.sort_index().drop(columns="_key"), total
 
 
 def sample_size(n_rows: int, n_features: int) -> int:
@@ -50,6 +143,8 @@ def read_sample(X, rng, size: int | None = None) -> tuple[np.ndarray, int]:
     rows : ndarray of shape (sample_size, n_features)
     n_rows : int
     """
+    if isinstance(X, TextRows):
+        return _sample_text(X, rng, size)
     source = open_rows(X).flattened()
     n, d = source.n_rows, source.n_features
     size = sample_size(n, d) if size is None else min(n, size)
@@ -64,8 +159,7 @@ def read_sample(X, rng, size: int | None = None) -> tuple[np.ndarray, int]:
 
 
 def map_chunks(X, method: Callable[[np.ndarray], np.ndarray]) -> Iterator[np.ndarray]:
-    """``method`` of the rows of the file, memmap or RowSource ``X``, one chunk at a time,
-    in file order."""
-    source = open_rows(X).flattened()
-    for chunk in source.scan(chunk_rows(source.n_features)):
-        yield method(chunk.rows)
+    """``method`` of the rows of ``X`` (see :func:`is_chunked`), one chunk at a time, in file
+    order."""
+    for _, rows in iter_chunks(X):
+        yield method(rows)

@@ -557,28 +557,34 @@ def _read_rows(path: Path, options: dict):
 REPORT_ROWS = 10_000
 """The report of a streamed ``detect`` is drawn on a random sample of this many rows."""
 
-
-def _streamed_rows(path: Path, label, drop, *, sample: bool = True):
-    """``(path, None, sample)`` for ``detect`` (or ``score``) on a ``.npy``/Parquet file or a
-    directory of them: the detector reads it a chunk at a time; the report uses a random
-    sample (None when ``sample`` is False)."""
-    if label is not None or drop:
-        raise typer.BadParameter(f"{path.name} is read in chunks, as numbers only: --label and "
-                                 "--drop work on text tables (.csv); leave them out",
-                                 param_hint="'--label'/'--drop'")
-    if not sample:
-        return str(path), None, None
-    from ..anomaly.streaming import read_sample
-
-    return str(path), None, read_sample(path, np.random.RandomState(0), REPORT_ROWS)[0]
+TEXT_STREAM_BYTES = 256 * 2**20
+"""``detect`` and ``score`` read a delimited text file larger than this a chunk at a time."""
 
 
-def _shape(X) -> tuple[int, int]:
-    """Rows and columns of an array, a table or a file read in chunks."""
-    if isinstance(X, str):
-        source = open_rows(X).flattened()
-        return source.n_rows, source.n_features
-    return X.shape
+def _chunked_rows(path: Path, options: dict, *, sample: bool = True):
+    """``(X, anomaly, sample)`` for a file ``detect`` or ``score`` reads a chunk at a time
+    (a ``.npy``/Parquet file or a directory of them, a text table above
+    :data:`TEXT_STREAM_BYTES`): what the detector reads, the labels, and a random sample of
+    :data:`REPORT_ROWS` rows for the report (None unless ``sample``); None for a file read
+    whole."""
+    from ..anomaly.streaming import TextRows, read_sample
+
+    if path.is_dir() or path.suffix.lower() in STREAM_SUFFIXES:
+        if options["label"] is not None or options["drop"]:
+            raise typer.BadParameter(f"{path.name} is read in chunks, as numbers only: --label "
+                                     "and --drop work on text tables (.csv); leave them out",
+                                     param_hint="'--label'/'--drop'")
+        X, anomaly = str(path), None
+    elif path.suffix.lower() in TABLE_SUFFIXES and path.is_file() \
+            and path.stat().st_size > TEXT_STREAM_BYTES:
+        X = TextRows(path, label=options["label"], drop=options["drop"],
+                     header=options["header"], sep=options["sep"])
+        y = X.labels()
+        anomaly = None if y is None else anomaly_labels(y)
+    else:
+        return None
+    rows = read_sample(X, np.random.RandomState(0), REPORT_ROWS)[0] if sample else None
+    return X, anomaly, rows
 
 
 def _detector_columns(detector, X, path: Path):
@@ -611,20 +617,24 @@ def detect(
     detector = OutlierDetector(**params)
     validate_params(detector)  # bad values fail now, before the file is read
     check_out_dir(out)
-    if data.is_dir() or data.suffix.lower() in STREAM_SUFFIXES:
-        X, anomaly, report_rows = _streamed_rows(data, label, drop)
+    options = _data_options(label, drop, None, header, sep)
+    chunked = _chunked_rows(data, options)
+    if chunked is not None:  # one chunk in memory at a time; the report on a sample
+        X, anomaly, report_rows = chunked
+        typer.echo(f"fitting {detector!r} on {data.name} (read in chunks)...")
     else:
-        X, anomaly = _read_rows(data, _data_options(label, drop, None, header, sep))
+        X, anomaly = _read_rows(data, options)
         report_rows = X
-    typer.echo(f"fitting {detector!r} on {data.name} ({_shape(X)[0]} rows x {_shape(X)[1]} "
-               "columns)...")
+        typer.echo(f"fitting {detector!r} on {data.name} ({X.shape[0]} rows x {X.shape[1]} "
+                   "columns)...")
     run = fit_detector_run(detector, X, out, name=data.name, anomaly=anomaly, n_features=top)
     m = run.metrics
     page = write_detector_report(
-        detector, report_rows, run.path / REPORT, anomaly=anomaly, title=f"{run.path.name}: "
-        f"OutlierDetector on {data.name}",
+        detector, report_rows, run.path / REPORT, title=f"{run.path.name}: "
+        f"OutlierDetector on {data.name}", anomaly=None if chunked else anomaly,
         run_info={"wall-clock fit seconds": f"{m['fit_seconds']:.3f}"})
-    typer.echo(f"fitted in {m['fit_seconds']:.1f} s; {m['n_flagged']} of {_shape(X)[0]} rows "
+    typer.echo(f"fitted in {m['fit_seconds']:.1f} s; {m['n_flagged']} of "
+               f"{m['dataset']['shape'][0]} rows "
                f"({m['share_flagged']:.1%}) flagged above the threshold "
                f"{detector.threshold_:.4g}")
     if anomaly is not None and m["labels"]["roc_auc"] is not None:
@@ -657,16 +667,17 @@ def score(
     if not isinstance(detector, OutlierDetector):
         raise ValueError(f"{run} holds a {type(detector).__name__}, not an OutlierDetector; "
                          "make one with aekit detect")
-    if input_path.is_dir() or input_path.suffix.lower() in STREAM_SUFFIXES:
-        X, anomaly = str(input_path), None  # read a chunk at a time, twice
-        _streamed_rows(input_path, label, None, sample=False)
+    options = _data_options(label, None, None, header, sep)
+    chunked = _chunked_rows(input_path, options, sample=False)
+    if chunked is not None:  # read a chunk at a time, twice
+        X, anomaly, _ = chunked
     else:
-        X, anomaly = _read_rows(input_path, _data_options(label, None, None, header, sep))
+        X, anomaly = _read_rows(input_path, options)
         X = _detector_columns(detector, X, input_path)
     write_scores(out, detector, X, n_features=top)
-    flagged = int((detector.predict(X) == -1).sum())
-    typer.echo(f"wrote the scores of {_shape(X)[0]} rows to {out}: {flagged} "
-               f"({flagged / _shape(X)[0]:.1%}) flagged")
+    flagged = detector.predict(X) == -1
+    typer.echo(f"wrote the scores of {len(flagged)} rows to {out}: {flagged.sum()} "
+               f"({flagged.mean():.1%}) flagged")
     if anomaly is not None:
         m = detection_metrics(anomaly, -detector.score_samples(X))
         if m["roc_auc"] is not None:
