@@ -46,7 +46,12 @@ from ..anomaly.detector import OutlierDetector
 from ..export import export_onnx
 from .options import estimator_options
 from ..evaluation.metrics import compare_with_pca
-from ..anomaly.metrics import anomaly_labels, detection_metrics
+from ..anomaly.metrics import (
+    AmbiguousLabels,
+    anomaly_labels,
+    describe_labels,
+    detection_metrics,
+)
 from ..persistence import load, saved_class
 from ..report.model import write_report
 from ..report.detector import write_detector_report
@@ -535,19 +540,41 @@ def demo(
 _ROWS_HELP = ("Rows: a .csv/.tsv/.txt file (text columns are categories; --header, --sep), "
               ".npy or .npz (an .npz 'y' array is taken as labels)")
 _LABEL_HELP = ("A column of labels, kept out of the detector and used to measure it: 0/1 "
-               "(1: anomaly), 1/-1 (-1: anomaly), or values of which 'normal' (else the most "
-               "frequent) is the normal one.")
+               "(1: anomaly), 1/-1 (-1: anomaly), or values of which one is named normal "
+               "('normal', 'normal.', 'benign'...); otherwise say which with --normal or "
+               "--anomaly.")
 DetectLabel = Annotated[str | None, typer.Option("--label", help=_LABEL_HELP,
                                                  show_default=False, rich_help_panel=_TABLE)]
+NormalValue = Annotated[str | None, typer.Option(
+    "--normal", metavar="VALUE", help="The --label value of normal rows: every other value "
+    "is an anomaly.", show_default=False, rich_help_panel=_TABLE)]
+AnomalyValue = Annotated[str | None, typer.Option(
+    "--anomaly", metavar="VALUE", help="The --label value of anomalous rows: every other "
+    "value is normal.", show_default=False, rich_help_panel=_TABLE)]
 
 
-def _read_rows(path: Path, options: dict):
+def _read_rows(path: Path, options: dict, normal=None, anomaly=None):
     """``(X, anomaly)``: every row of a file (a text file's as a DataFrame, its text columns
     categories, without ``options``' label and dropped columns) and its labels as booleans
-    (the label column, or an .npz file's ``y``), or None."""
+    (the label column, or an .npz file's ``y``, read with ``--normal`` / ``--anomaly``), or
+    None. Says in one line which values were taken as normal."""
+    if (normal is not None or anomaly is not None) and options["label"] is None \
+            and Path(path).suffix.lower() != ".npz":
+        raise ValueError("--normal and --anomaly name values of the --label column; "
+                         "pass --label COLUMN too")
     X, y, _, _ = read_rows(path, label=options["label"], drop=options["drop"],
                            header=options["header"], sep=options["sep"])
-    return X, None if y is None else anomaly_labels(y)
+    if y is None:
+        return X, None
+    try:
+        flags = anomaly_labels(y, normal, anomaly=anomaly)
+    except AmbiguousLabels as err:
+        raise AmbiguousLabels(err.values, "--normal VALUE or --anomaly VALUE") from None
+    except ValueError as err:  # a value not among the labels: name the options
+        raise ValueError(str(err).replace("normal=", "--normal ").replace(
+            "anomaly=", "--anomaly ")) from None
+    typer.echo(describe_labels(y, flags))
+    return X, flags
 
 
 def _detector_columns(detector, X, path: Path):
@@ -570,6 +597,8 @@ def detect(
     out: Annotated[Path, typer.Option("--out", help="Run directory to write.")],
     params: dict,
     label: DetectLabel = None,
+    normal: NormalValue = None,
+    anomaly_value: AnomalyValue = None,
     drop: Drop = None,
     header: Header = "infer",
     sep: Sep = None,
@@ -580,7 +609,8 @@ def detect(
     detector = OutlierDetector(**params)
     validate_params(detector)  # bad values fail now, before the file is read
     check_out_dir(out)
-    X, anomaly = _read_rows(data, _data_options(label, drop, None, header, sep))
+    X, anomaly = _read_rows(data, _data_options(label, drop, None, header, sep), normal,
+                            anomaly_value)
     typer.echo(f"fitting {detector!r} on {data.name} ({X.shape[0]} rows x {X.shape[1]} "
                "columns)...")
     run = fit_detector_run(detector, X, out, name=data.name, anomaly=anomaly, n_features=top)
@@ -608,6 +638,8 @@ def score(
                                                show_default=False)],
     out: Annotated[Path, typer.Option("--out", help="CSV file to write.")],
     label: DetectLabel = None,
+    normal: NormalValue = None,
+    anomaly_value: AnomalyValue = None,
     header: Header = "infer",
     sep: Sep = None,
     top: Annotated[int, typer.Option("--top", min=1, help="Top columns per row.")] = 3,
@@ -622,7 +654,8 @@ def score(
     if not isinstance(detector, OutlierDetector):
         raise ValueError(f"{run} holds a {type(detector).__name__}, not an OutlierDetector; "
                          "make one with aekit detect")
-    X, anomaly = _read_rows(input_path, _data_options(label, None, None, header, sep))
+    X, anomaly = _read_rows(input_path, _data_options(label, None, None, header, sep), normal,
+                            anomaly_value)
     X = _detector_columns(detector, X, input_path)
     write_scores(out, detector, X, n_features=top)
     flagged = int((detector.predict(X) == -1).sum())
