@@ -103,3 +103,27 @@ def test_cli_refuses_to_guess_the_normal_label(kdd_file, tmp_path):
     result = invoke("detect", "--data", relabelled, "--label", "6", "--normal", "nope",
                     *FAST, "--out", tmp_path / "r2")
     assert_one_line_error(result, "--normal 'nope'", "'ok.'")
+
+
+# --------------------------------------------------------------------------- 2. --missing
+def test_detect_screens_a_table_with_missing_cells(tmp_path):
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame(rng.normal(size=(200, 4)), columns=["a", "b", "c", "d"])
+    frame["kind"] = rng.choice(["x", "y"], size=200)
+    frame.loc[rng.choice(200, 40, replace=False), "b"] = np.nan  # 20% missing
+    frame.loc[:2, ["a", "c"]] = 9.0  # three far rows
+    path = tmp_path / "gaps.csv"
+    frame.to_csv(path, index=False)
+    result = invoke("detect", "--data", path, *FAST, "--out", tmp_path / "err")
+    assert_one_line_error(result, "missing", "--missing impute")
+    assert "Pipeline" not in result.stderr
+    run = tmp_path / "det"
+    result = invoke("detect", "--data", path, "--missing", "impute", *FAST, "--out", run)
+    assert_ok(result)
+    scores = pd.read_csv(run / "scores.csv")["anomaly_score"].to_numpy()
+    assert np.isfinite(scores).all()
+    assert set(np.argsort(-scores)[:3]) == {0, 1, 2}
+    # The saved detector imputes as fitted: scoring the same file gives the same scores.
+    assert_ok(invoke("score", run, path, "--out", tmp_path / "s.csv"))
+    again = pd.read_csv(tmp_path / "s.csv")["anomaly_score"].to_numpy()
+    np.testing.assert_allclose(again, scores, rtol=1e-5)

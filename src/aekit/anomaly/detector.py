@@ -102,7 +102,7 @@ class OutlierDetector(OutlierMixin, SavableMixin, BaseEstimator):
     the autoencoders': a DataFrame's text, categorical and boolean columns are categories
     (each seen as one-hot columns scaled like numbers; a categorical column gets one
     explanation score; a category unknown at fit time is scored, not an error). Missing
-    numbers are an error naming their rows and columns: impute them first.
+    numbers are an error naming their rows and columns, or imputed (``missing="impute"``).
 
     Parameters
     ----------
@@ -138,6 +138,11 @@ class OutlierDetector(OutlierMixin, SavableMixin, BaseEstimator):
     trim_fraction : float, default=0.1
         Every 5 epochs, each member leaves this share of its worst-reconstructed training
         rows out of its loss (and out of its reference codes).
+    missing : {"error", "impute"}, default="error"
+        What a missing number (NaN) is. ``"error"``: an error naming its rows and columns.
+        ``"impute"``: filled with its column's training median, in fit and when scoring,
+        and scored as that value (``aekit detect --missing impute``). A missing category
+        is a category of its own either way.
     density_weight : float, default=1.0
         Weight of the code-space term of the score: the mean distance of a row's code to
         its ``n_neighbors`` nearest training codes, on the scale of the training rows' own
@@ -222,6 +227,7 @@ class OutlierDetector(OutlierMixin, SavableMixin, BaseEstimator):
         "trim_fraction": [Interval(Real, 0, 1, closed="left")],
         "density_weight": [Interval(Real, 0, None, closed="left")],
         "n_neighbors": [Interval(Integral, 1, None, closed="left")],
+        "missing": [StrOptions({"error", "impute"})],
         **TRAINING_CONSTRAINTS,
     }
 
@@ -237,11 +243,8 @@ class OutlierDetector(OutlierMixin, SavableMixin, BaseEstimator):
         "n_iter_",
         "fit_seconds_",
         "columns_",
+        "fill_values_",
     )
-
-    # The detector never imputes: a missing number is an error naming its rows and columns
-    # (what the tables' input path reads; not a parameter).
-    missing = "error"
 
     def __init__(
         self,
@@ -257,6 +260,7 @@ class OutlierDetector(OutlierMixin, SavableMixin, BaseEstimator):
         trim_fraction=0.1,
         density_weight=1.0,
         n_neighbors=5,
+        missing="error",
         optimizer="adam",
         learning_rate=1e-3,
         weight_decay=0.0,
@@ -282,6 +286,7 @@ class OutlierDetector(OutlierMixin, SavableMixin, BaseEstimator):
         self.trim_fraction = trim_fraction
         self.density_weight = density_weight
         self.n_neighbors = n_neighbors
+        self.missing = missing
         self.optimizer = optimizer
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
@@ -319,15 +324,16 @@ class OutlierDetector(OutlierMixin, SavableMixin, BaseEstimator):
         dense), or a DataFrame's coded rows (numbers, and each category's index; see
         :mod:`aekit.data.tables`); ``n_features_in_``, ``feature_names_in_`` and
         ``columns_`` set on ``reset``. A missing number is an error naming its rows and
-        columns: the detector does not impute."""
+        columns, or filled with its column's training median (``missing="impute"``)."""
         try:
             return _tables.check_rows(self, X, reset=reset)[0]
         except ValueError as err:
             if "missing='impute'" not in str(err):  # the autoencoders' advice: not ours
                 raise
             what = str(err).split("; drop")[0]
-            raise ValueError(f"{what}; drop or impute them first (e.g. "
-                             "sklearn.impute.SimpleImputer in a Pipeline)") from None
+            raise ValueError(f"{what}; drop them, or pass missing='impute' (aekit detect "
+                             "--missing impute) to fill each with its column's training "
+                             "median") from None
 
     def _on_rows(self, sample_shape: tuple) -> None:
         """The input path's hook for rows (images are for the autoencoders): nothing."""
