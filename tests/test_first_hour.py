@@ -127,3 +127,73 @@ def test_detect_screens_a_table_with_missing_cells(tmp_path):
     assert_ok(invoke("score", run, path, "--out", tmp_path / "s.csv"))
     again = pd.read_csv(tmp_path / "s.csv")["anomaly_score"].to_numpy()
     np.testing.assert_allclose(again, scores, rtol=1e-5)
+
+
+# --------------------------------------------------------------------------- 3, 4. names, gaps
+def shop_table(n=240, seed=0, missing=0.2):
+    """A diamonds-like table whose numeric columns are not its first ones: two text columns,
+    then carat, depth and a wide price column with ``missing`` of its cells empty."""
+    rng = np.random.default_rng(seed)
+    carat = rng.gamma(2.0, 0.4, n)
+    frame = pd.DataFrame({
+        "cut": rng.choice(["Fair", "Good", "Ideal"], n),
+        "clarity": rng.choice(["SI1", "VS2", "IF"], n),
+        "carat": carat,
+        "depth": 61 + rng.normal(0, 1.2, n),
+        "price": 4000 * carat + rng.normal(0, 300, n) + 500,
+    })
+    frame.loc[rng.choice(n, int(missing * n), replace=False), "price"] = np.nan
+    return frame
+
+
+@pytest.fixture(scope="module")
+def shop_model():
+    frame = shop_table()
+    train, test = frame.iloc[:180], frame.iloc[180:]
+    est = AutoEncoder(n_components=2, max_epochs=40, missing="impute", random_state=0,
+                      device="cpu").fit(train)
+    return est, train, test
+
+
+def test_diagnostics_name_the_users_columns():
+    from aekit import diagnose
+
+    train = shop_table(n=150, missing=0.0)
+    est = AutoEncoder(n_components=2, max_epochs=5, random_state=0, device="cpu").fit(train)
+    text = str(diagnose(est, train))
+    # price is the frame's column 4 and the numeric columns' 2: named, never numbered.
+    assert "'price'" in text, text
+    assert "feature 2" not in text and "feature 4" not in text, text
+
+
+def test_missing_cells_are_left_out_of_every_number(shop_model, tmp_path):
+    from aekit import compare_with_pca
+    from aekit.evaluation.metrics import r2_per_feature
+    from aekit.plotting import feature_scatter
+    from aekit.runs import write_run
+
+    est, train, test = shop_model
+    cmp = compare_with_pca(est, train, test)
+    assert np.isfinite(cmp.ae_mse) and np.isfinite(cmp.pca_mse), cmp
+    assert np.isfinite(cmp.ae_row_sse) and np.isfinite(cmp.ae_error)
+    json.dumps(cmp.to_dict(), allow_nan=False)
+    # User-unit MSE on the observed cells: what the reconstructions miss there.
+    numeric = ["carat", "depth", "price"]
+    X, R = test[numeric].to_numpy(), est.reconstruct(test)[numeric].to_numpy()
+    assert cmp.ae_mse == pytest.approx(np.nanmean((X - R) ** 2))
+    # An R² over observed cells, not 1.0 from NaN sums.
+    r2 = r2_per_feature(X, R)
+    seen = ~np.isnan(X[:, 2])
+    assert r2[2] == pytest.approx(r2_per_feature(X[seen, 2:], R[seen, 2:])[0])
+    assert r2[2] < 1.0
+    # The per-column plot's titles say what the comparison's table says.
+    fig = feature_scatter(est, test, r2={c: (a, p) for c, a, p in
+                                         zip(cmp.columns, cmp.ae_r2, cmp.pca_r2)})
+    titles = {ax.get_title().split("\n")[0]: ax.get_title() for ax in fig.axes}
+    j = list(cmp.columns).index("price")
+    assert f"R² AE {cmp.ae_r2[j]:.3f}" in titles["price"]
+    # metrics.json never holds NaN (not JSON): a number that cannot be measured is null.
+    write_run(tmp_path / "run", est, {"comparison": {"ae_mse": float("nan")}, "n": np.int64(3)})
+    text = (tmp_path / "run" / "metrics.json").read_text()
+    metrics = json.loads(text, parse_constant=lambda c: pytest.fail(f"{c} in metrics.json"))
+    assert metrics["comparison"]["ae_mse"] is None and metrics["n"] == 3

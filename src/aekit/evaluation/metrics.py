@@ -13,16 +13,22 @@ from sklearn.exceptions import NotFittedError
 
 
 def reconstruction_errors(X: np.ndarray, X_hat: np.ndarray) -> dict[str, float]:
-    """Both error conventions found in the literature.
+    """Both error conventions found in the literature, on the observed cells of ``X``.
 
     Returns
     -------
     errors : dict
         ``mse``: mean squared error per element; ``row_sse``: mean over rows of each row's
-        sum of squared errors (``mse * n_features``).
+        sum of squared errors (``mse * n_features``). A missing cell of ``X`` (NaN) has no
+        error to measure and is left out: ``mse`` is the mean over the observed cells (NaN
+        only when none is).
     """
     sq = (np.asarray(X, dtype=np.float64) - np.asarray(X_hat, dtype=np.float64)) ** 2
-    return {"mse": float(sq.mean()), "row_sse": float(sq.sum(axis=1).mean())}
+    observed = ~np.isnan(sq)
+    if observed.all():
+        return {"mse": float(sq.mean()), "row_sse": float(sq.sum(axis=1).mean())}
+    mse = float(sq[observed].mean()) if observed.any() else float("nan")
+    return {"mse": mse, "row_sse": mse * sq.shape[1]}
 
 
 @dataclass(frozen=True)
@@ -202,26 +208,64 @@ def _numeric_values(X, names: list[str]) -> np.ndarray:
     return X.reshape(len(X), -1)
 
 
+def observed_rows(X, slots) -> list[np.ndarray | None]:
+    """Per column of ``slots`` (see :func:`column_slots`), the rows of ``X`` (the caller's
+    rows, an array or a DataFrame) where it is observed, as a boolean mask; None where it
+    is observed everywhere. A missing number is imputed inside the model, so its scaled
+    cell holds the imputed value, not the row's: it is left out of every error."""
+    table = hasattr(X, "columns")
+    values = None if table else np.asarray(X, dtype=np.float64).reshape(len(X), -1)
+    out = []
+    for name, kind, idx in slots:
+        if kind != "numeric":
+            out.append(None)
+            continue
+        column = X[name].to_numpy(dtype=np.float64, na_value=np.nan) if table else \
+            values[:, idx[0]]
+        seen = ~np.isnan(column)
+        out.append(None if seen.all() else seen)
+    return out
+
+
+def column_errors(S, S_hat, slots, rows) -> tuple[float, list[float]]:
+    """``(error, R² per column)`` in scaled units: the mean over columns of each column's
+    mean squared error on its observed rows ``rows`` (:func:`observed_rows`; a categorical
+    column's error summed over its one-hot block), and each column's R² there."""
+    S, S_hat = np.asarray(S, np.float64), np.asarray(S_hat, np.float64)
+    errors, r2 = [], []
+    for (_, _, idx), seen in zip(slots, rows):
+        a, b = (S[:, idx], S_hat[:, idx]) if seen is None else (S[seen][:, idx],
+                                                                 S_hat[seen][:, idx])
+        if not len(a):
+            errors.append(np.nan)
+            r2.append(np.nan)
+            continue
+        errors.append(float(((a - b) ** 2).sum(1).mean()))
+        r2.append(explained_variance(a, b) if len(a) >= 2 else np.nan)
+    finite = [e for e in errors if np.isfinite(e)]
+    error = float(np.mean(finite)) if finite else float("nan")
+    if not slots:  # no column description: every slot alike
+        error = float(((S_hat - S) ** 2).mean()) if S.size else float("nan")
+    return error, r2
+
+
 def compare_reconstructions(k, slots, X_test, X_ae, X_pca, S_test, S_ae, S_pca
                             ) -> PCAComparison:
     """A :class:`PCAComparison` from the test rows and both models' reconstructions, in the
     caller's units (``X_*``: arrays or DataFrames) and in scaled units (``S_*``, arrays of
-    the slots ``slots`` describe, see :func:`column_slots`)."""
+    the slots ``slots`` describe, see :func:`column_slots`). Missing cells of ``X_test``
+    are left out of every number (:func:`observed_rows`)."""
     numeric = [name for name, kind, _ in slots if kind == "numeric"]
     table = hasattr(X_test, "columns")
     X, A, P = (_numeric_values(M, numeric if table else []) for M in (X_test, X_ae, X_pca))
     nan = {"mse": float("nan"), "row_sse": float("nan")}  # no numeric column: no raw error
     ae_err, pca_err = (reconstruction_errors(X, M) if X.shape[1] else nan for M in (A, P))
-    S = np.asarray(S_test, np.float64)
-    n_columns = max(len(slots), 1)
-    ae_scaled = float(((np.asarray(S_ae, np.float64) - S) ** 2).sum(1).mean() / n_columns)
-    pca_scaled = float(((np.asarray(S_pca, np.float64) - S) ** 2).sum(1).mean() / n_columns)
     # Each column's R² where the error is measured: the same as in the caller's units for a
     # column scaled affinely, in log units for a log-transformed one (whose few extreme rows
     # would decide it in raw units), of the one-hot block for a categorical one.
-    S_ae, S_pca = np.asarray(S_ae, np.float64), np.asarray(S_pca, np.float64)
-    ae_r2 = [explained_variance(S[:, idx], S_ae[:, idx]) for _, _, idx in slots]
-    pca_r2 = [explained_variance(S[:, idx], S_pca[:, idx]) for _, _, idx in slots]
+    rows = observed_rows(X_test, slots)
+    ae_scaled, ae_r2 = column_errors(S_test, S_ae, slots, rows)
+    pca_scaled, pca_r2 = column_errors(S_test, S_pca, slots, rows)
     accuracy = [(name, _agreement(X_test[name], X_ae[name]), _agreement(X_test[name],
                                                                          X_pca[name]))
                 for name, kind, _ in slots if kind == "categorical" and table]
@@ -349,8 +393,18 @@ def r2_per_feature(X, X_hat) -> np.ndarray:
     -------
     r2 : ndarray of shape (n_features,)
         1 is perfect; 0 is no better than predicting the feature's mean; it can be negative.
+        Missing cells of ``X`` (NaN) are left out: each feature's R² is that of its
+        observed rows (NaN for a feature observed nowhere).
     """
     X, X_hat = _pair(X, X_hat)
+    missing = np.isnan(X)
+    if missing.any():
+        out = np.full(X.shape[1], np.nan)
+        for j in range(X.shape[1]):
+            seen = ~missing[:, j]
+            if seen.any():
+                out[j] = r2_per_feature(X[seen, j : j + 1], X_hat[seen, j : j + 1])[0]
+        return out
     sse = ((X - X_hat) ** 2).sum(axis=0)
     sst = ((X - X.mean(axis=0)) ** 2).sum(axis=0)
     r2 = np.ones(X.shape[1])

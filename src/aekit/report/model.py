@@ -282,7 +282,8 @@ _CAP = {
              "autoencoder's code is worth.",
     "scatter": "Each variable (x) against its reconstruction (y): blue the autoencoder, grey "
                "PCA with the same k; points on the dashed diagonal are perfect. R² is 1 for a "
-               "perfect reconstruction and 0 for predicting the mean. Heavy-tailed variables "
+               "perfect reconstruction and 0 for predicting the mean; each title gives the "
+               "R² of the Columns chart (scaled units, observed cells). Heavy-tailed variables "
                "are drawn on log axes, so their bulk shows. Look for: variables the "
                "autoencoder gets and PCA does not (non-linear ones), and flat clouds (a "
                "variable the model ignores).",
@@ -439,8 +440,10 @@ def _plot_sections(estimator, data, ev: _Evaluation) -> list[tuple[str, str, str
             _CAP["recon"], "reconstruction grid")]))
     else:
         plots.append(("reconstructions", "Reconstructions per variable", [_figure_html(
-            lambda: plotting.feature_scatter(estimator, X_test, feature_names=data.feature_names,
-                                             pca=ev.pca_k),
+            lambda: plotting.feature_scatter(
+                estimator, X_test, feature_names=data.feature_names, pca=ev.pca_k,
+                r2={c: (a, p) for c, a, p in zip(ev.cmp.columns, ev.cmp.ae_r2,
+                                                 ev.cmp.pca_r2)}),
             _CAP["scatter"], "input against reconstruction per variable")]))
     plots.append(("codes", "Codes", [_figure_html(
         lambda: plotting.codes_2d(estimator, X_test, data.y_test if ev.labels else None,
