@@ -197,3 +197,89 @@ def test_missing_cells_are_left_out_of_every_number(shop_model, tmp_path):
     text = (tmp_path / "run" / "metrics.json").read_text()
     metrics = json.loads(text, parse_constant=lambda c: pytest.fail(f"{c} in metrics.json"))
     assert metrics["comparison"]["ae_mse"] is None and metrics["n"] == 3
+
+
+# --------------------------------------------------------------------------- 5. uncertainty
+def test_verdict_says_no_clear_winner_when_the_interval_spans_one():
+    from aekit.evaluation.metrics import compare_reconstructions, ratio_interval
+
+    rng = np.random.default_rng(0)
+    S = rng.normal(size=(48, 12))
+    slots = [(f"c{j}", "numeric", np.array([j])) for j in range(12)]
+    # The same errors on other rows, 3% apart in total: on 48 rows, that is noise.
+    E = rng.normal(0, 0.5, S.shape) * rng.gamma(2.0, size=(48, 1))
+    S_ae, S_pca = S + E, S + E[rng.permutation(48)] * 0.985
+    cmp = compare_reconstructions(2, slots, S, S_ae, S_pca, S, S_ae, S_pca)
+    lo, hi = cmp.ratio_interval
+    assert lo < 1 < hi and not cmp.clear
+    assert cmp.verdict.startswith("no clear winner"), cmp.verdict
+    assert "95% interval" in cmp.verdict and "48 test rows" in cmp.verdict
+    assert "no clear winner" in str(cmp)
+    # A real difference is called, with its interval.
+    S_good = S + rng.normal(0, 0.2, S.shape)
+    clear = compare_reconstructions(2, slots, S, S_good, S_pca, S, S_good, S_pca)
+    assert clear.clear and clear.ratio_interval[1] < 1
+    assert "lower error than PCA" in clear.verdict and "95% interval" in clear.verdict
+    assert clear.to_dict()["clear_winner"] is True
+    # The interval is a paired bootstrap of the ratio: it holds the ratio itself.
+    a, p = rng.gamma(2, size=200), rng.gamma(2, size=200)
+    lo, hi = ratio_interval(a, p)
+    assert lo < a.sum() / p.sum() < hi
+
+
+def test_a_column_below_r2_zero_is_a_finding_on_a_50_row_table():
+    from aekit import diagnose
+
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame(rng.normal(size=(50, 5)), columns=list("vwxyz"))
+    frame.insert(0, "group", rng.choice(["a", "b"], 50))
+    # Barely trained: its reconstructions are worse than each column's mean.
+    est = AutoEncoder(n_components=1, max_epochs=1, learning_rate=1e-5, random_state=0,
+                      device="cpu").fit(frame)
+    diagnosis = diagnose(est, frame)
+    found = diagnosis.get("worse_than_mean")
+    assert found is not None, str(diagnosis)
+    assert "columns are reconstructed worse" in found.what_was_seen
+    assert any(f"'{c}'" in found.what_was_seen for c in "vwxyz"), found.what_was_seen
+    assert "No problems found" not in str(diagnosis)
+
+
+# --------------------------------------------------------------------------- 6. edge cases
+def test_compare_with_pca_when_pca_is_exact_or_the_code_over_complete():
+    from aekit import compare_with_pca
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 4)) @ rng.normal(size=(4, 4))
+    for k in (4, 6):  # as many components as features; more (over-complete)
+        est = AutoEncoder(n_components=k, max_epochs=5, random_state=0, device="cpu")
+        cmp = compare_with_pca(est, X[:90], X[90:])
+        assert cmp.pca_exact and cmp.pca_error == 0.0 and cmp.pca_mse == 0.0
+        assert "PCA is exact" in cmp.verdict and "e+" not in cmp.verdict, cmp.verdict
+        assert cmp.winner == "PCA" and cmp.ae_error > 0
+        json.dumps(json.loads(json.dumps(cmp.to_dict(), default=str)))
+
+
+# --------------------------------------------------------------------------- 7. units
+def test_images_lead_with_the_callers_units(digits, tmp_path):
+    from aekit import compare_with_pca
+    from aekit.data import load_dataset
+    from aekit.evaluation.metrics import PCAComparison
+    from aekit.runs import fit_run
+
+    X_train, X_test, _, _ = digits
+    est = AutoEncoder(n_components=2, max_epochs=3, random_state=0, device="cpu")
+    est.fit(X_train[:300])
+    cmp = compare_with_pca(est, X_train[:300], X_test[:100], shared_unit=True)
+    assert cmp.shared_unit and cmp.unit == "raw"
+    assert cmp.ae_error == cmp.ae_mse and cmp.ratio == pytest.approx(cmp.ae_mse / cmp.pca_mse)
+    assert "(your units" in cmp.verdict
+    # Rows without a shared unit keep the scaled headline.
+    assert compare_with_pca(est, X_train[:300], X_test[:100]).unit == "scaled"
+    # A run on an image dataset leads with pixels.
+    run = fit_run(AutoEncoder(n_components=2, max_epochs=2, random_state=0, device="cpu"),
+                  load_dataset("digits", rows=200), tmp_path / "run")
+    assert run.metrics["comparison"]["unit"] == "raw"
+    # Where the two units rank the models in opposite orders, both are shown.
+    both = PCAComparison(2, 0.9, 1.0, 57.6, 64.0, 1.1, 1.0, shared_unit=True)
+    assert both.winner == "autoencoder" and "in scaled units the order is reversed" in \
+        both.verdict, both.verdict

@@ -91,7 +91,8 @@ def fit_run(estimator, data: Dataset, out: str | os.PathLike, *,
     seconds = time.perf_counter() - start
     if not distributed.is_main():
         return None
-    comparison = compare_with_pca(estimator, data.X_train, data.X_test, fit=False)
+    comparison = compare_with_pca(estimator, data.X_train, data.X_test, fit=False,
+                                  shared_unit=data.image_shape is not None)
     metrics = {
         "dataset": _dataset_info(data),
         "comparison": comparison.to_dict(),

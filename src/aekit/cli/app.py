@@ -470,7 +470,8 @@ def compare(
     _autoencoder_run(run, "compare")
     est = load(run, device=device)
     ds = _load_data(data, run, _data_options(label, drop, rows, header, sep))
-    comparison = compare_with_pca(est, ds.X_train, ds.X_test, fit=False)
+    comparison = compare_with_pca(est, ds.X_train, ds.X_test, fit=False,
+                                  shared_unit=ds.image_shape is not None)
     typer.echo(f"test split of {ds.name}, {len(ds.X_test)} rows "
                f"(PCA fitted on the {len(ds.X_train)} train rows):")
     typer.echo(str(comparison))
@@ -529,9 +530,10 @@ def demo(
     page = write_report(est, ds, run.path / REPORT,
                         title=f"{run.path.name}: AutoEncoder on digits")
     c = run.comparison
-    typer.echo(f"\n{c.winner} wins: {c.verdict}, with the same 2 numbers per image "
-               f"(error {c.ae_error:.4f} vs {c.pca_error:.4f} in standardised pixels; "
-               f"MSE {c.ae_mse:.4f} vs {c.pca_mse:.4f} in pixel units).")
+    lead = f"{c.winner} wins: " if c.clear and not c.pca_exact else ""
+    typer.echo(f"\n{lead}{c.verdict}, with the same 2 numbers per image "
+               f"(MSE {c.ae_mse:.4f} vs {c.pca_mse:.4f} in pixel units; "
+               f"{c.ae_scaled:.4f} vs {c.pca_scaled:.4f} in standardised pixels).")
     typer.echo(f"report: {page} (plots, diagnostics, AE vs PCA; opens offline)")
     typer.echo(f"next: aekit encode {out} rows.npy --out codes.npy")
 
