@@ -19,7 +19,7 @@ from torch import nn
 from typer.testing import CliRunner
 
 from aekit.core import distributed
-from aekit.cli.app import app
+from aekit.cli.commands import app
 from aekit.data import load_dataset
 
 needs_dist = pytest.mark.skipif(

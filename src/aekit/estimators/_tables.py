@@ -158,6 +158,11 @@ def new_scaler(estimator, n_features: int):
         return TabularScaler([c["kind"] for c in columns],
                              [len(c["categories"]) for c in columns
                               if c["kind"] == "categorical"], estimator.scaler)
+    return column_scaler(estimator, n_features)
+
+
+def column_scaler(estimator, n_features: int) -> Scaler:
+    """A fresh, unfitted per-column scaler of ``estimator``'s kind (rows of numbers)."""
     return Scaler(n_features, estimator.scaler, unit_range=keeps_unit_range(estimator))
 
 

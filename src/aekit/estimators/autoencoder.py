@@ -84,7 +84,8 @@ default="auto"
         of the rows into a sliver of the range; other columns (images, counts, rates) are
         standardised as by ``"standard"``; with ``output_activation="sigmoid"``, data
         that lie in [0, 1] are left as they are, where the sigmoid reaches them (the
-        classic Keras recipe on pixels). ``"robust"``: median and interquartile range.
+        classic Keras recipe on pixels). ``"robust"``: median and interquartile range /
+        1.349.
         ``"quantile"``: each column through its distribution function onto a normal.
         ``"log"``: the signed log on every column. ``"minmax"``: each column to [0, 1].
         ``"sample"`` standardises each row by its own mean and spread. ``None`` trains on

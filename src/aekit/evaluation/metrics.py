@@ -10,6 +10,7 @@ import numpy as np
 from sklearn.decomposition import PCA
 from sklearn.utils.validation import check_is_fitted
 from sklearn.exceptions import NotFittedError
+from sklearn.metrics import r2_score
 
 from .probes import CodeQuality, code_quality, probe_codes, sample_rows  # noqa: F401
 
@@ -514,20 +515,14 @@ def r2_per_feature(X, X_hat) -> np.ndarray:
     """
     X, X_hat = _pair(X, X_hat)
     missing = np.isnan(X)
-    if missing.any():
+    if missing.any():  # each feature on its observed rows (r2_score refuses NaN)
         out = np.full(X.shape[1], np.nan)
         for j in range(X.shape[1]):
             seen = ~missing[:, j]
             if seen.any():
                 out[j] = r2_per_feature(X[seen, j : j + 1], X_hat[seen, j : j + 1])[0]
         return out
-    sse = ((X - X_hat) ** 2).sum(axis=0)
-    sst = ((X - X.mean(axis=0)) ** 2).sum(axis=0)
-    r2 = np.ones(X.shape[1])
-    ok = sst > 0
-    r2[ok] = 1.0 - sse[ok] / sst[ok]
-    r2[~ok & (sse > 0)] = 0.0
-    return r2
+    return np.asarray(r2_score(X, X_hat, multioutput="raw_values"), dtype=np.float64)
 
 
 def r2_central(X, X_hat, quantiles: tuple[float, float] = (0.1, 0.9)) -> np.ndarray:
