@@ -50,9 +50,11 @@ def test_train_writes_model_metrics_and_plot(digits_run):
     metrics = json.loads((run / "metrics.json").read_text())
     assert {"dataset", "comparison", "train_score", "test_score", "fit_seconds"} <= set(metrics)
     c = metrics["comparison"]
-    # The headline is in the model's scaled units; raw-unit errors stay beside it.
-    assert c["unit"] == "scaled" and c["ae_error"] == c["ae_scaled"]
-    assert c["ratio"] == pytest.approx(c["ae_scaled"] / c["pca_scaled"])
+    # Images: every column is a pixel, so the headline is in pixel units (issue 20);
+    # the scaled-unit errors stay beside it.
+    assert c["unit"] == "raw" and c["ae_error"] == c["ae_mse"]
+    assert c["ratio"] == pytest.approx(c["ae_mse"] / c["pca_mse"])
+    assert c["ae_scaled"] > 0 and c["pca_scaled"] > 0
     assert c["n_components"] == 2 and c["winner"] in ("autoencoder", "PCA")
     assert len(c["r2"]["autoencoder"]) == len(c["r2"]["columns"]) == 64
     assert metrics["dataset"] == {

@@ -308,3 +308,49 @@ def test_the_keras_recipe_works_as_written(digits):
         warnings.simplefilter("ignore")
         wide.fit(X_train[:100] * 16)
     assert wide.to_scaled(X_train[:100] * 16).min() < 0
+
+
+# --------------------------------------------------------------------------- 9. files
+@pytest.mark.parametrize("suffix", [".gz", ".bz2", ".xz", ".zip", ".zst"])
+def test_compressed_tables_are_read(tmp_path, suffix):
+    from aekit.data import load_dataset, read_table
+
+    if suffix == ".zst":
+        pytest.importorskip("zstandard", reason="reading .zst needs the zstandard package")
+    frame, _ = kdd_like(60)
+    plain = tmp_path / "kdd.csv"
+    frame.to_csv(plain, header=False, index=False)
+    packed = tmp_path / f"kdd.csv{suffix}"
+    frame.to_csv(packed, header=False, index=False)  # pandas compresses by the suffix
+    expected = read_table(plain)
+    got = read_table(packed)
+    pd.testing.assert_frame_equal(got, expected)
+    ds = load_dataset(packed, label="6")
+    assert len(ds.X_train) + len(ds.X_test) == 60 and ds.options["label"] == "6"
+
+
+def test_detect_reads_a_gzipped_csv(kdd_file, tmp_path):
+    path, kind = kdd_file
+    packed = tmp_path / "kddcup.csv.gz"
+    packed.write_bytes(gzip.compress(path.read_bytes()))
+    result = invoke("detect", "--data", packed, "--label", "6", *FAST, "--out", tmp_path / "d")
+    assert_ok(result)
+    metrics = json.loads((tmp_path / "d" / "metrics.json").read_text())
+    assert metrics["labels"]["n_anomalies"] == int((kind != "normal.").sum())
+    bad = tmp_path / "broken.csv.gz"
+    bad.write_bytes(gzip.compress(path.read_bytes())[:200])
+    assert_one_line_error(invoke("detect", "--data", bad, *FAST, "--out", tmp_path / "b"),
+                          "broken.csv.gz")
+
+
+@pytest.mark.xfail(reason="the warning comes from the input schema (estimators/_tables.py, "
+                   "data/schema.py), the 'schema' branch's work: fixed once it lands",
+                   strict=False)
+def test_integer_column_names_do_not_warn_on_every_transform():
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.normal(size=(60, 4)))  # pd.read_csv(..., header=None)
+    est = AutoEncoder(n_components=2, max_epochs=2, random_state=0, device="cpu").fit(frame)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        est.transform(frame)
+        est.score_samples(frame)

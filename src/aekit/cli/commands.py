@@ -37,7 +37,7 @@ from ..core import distributed
 from ..core.storage import atomic_write
 from ..training.callbacks import CHECKPOINT, checkpoint_info
 from ..data.catalog import DATASET_NAMES, load_dataset, read_rows
-from ..data.delimited import TABLE_SUFFIXES, read_table
+from ..data.delimited import is_table_file, read_table
 from ..data.files import STREAM_SUFFIXES, open_rows, read_array
 from ..data.stream import save_npy
 from ..estimators import AutoEncoder, VariationalAutoEncoder, validate_params
@@ -424,7 +424,7 @@ def encode(
             Z = np.concatenate(list(codes))
             _write_codes(out, Z, est.get_feature_names_out())
             shape = Z.shape
-    elif input_path.suffix.lower() in TABLE_SUFFIXES:
+    elif is_table_file(input_path):
         options = _data_options(None, None, None, header, sep)
         frame = read_table(input_path, header=options["header"], sep=options["sep"])
         Z = est.transform(_matched_columns(est, frame, input_path))

@@ -95,8 +95,7 @@ class PCAComparison:
         """``"scaled"`` or ``"raw"``: the unit of ``ae_error``, ``pca_error`` and ``ratio``:
         raw (the caller's) for comparisons without a scaled space and for columns sharing
         one unit (``shared_unit``), else scaled."""
-        return "raw" if self.ae_scaled is None or (
-            self.shared_unit and np.isfinite(self.ae_mse)) else "scaled"
+        return "raw" if self.ae_scaled is None or self.shared_unit else "scaled"
 
     @property
     def ratio(self) -> float:
@@ -573,6 +572,7 @@ def pca_sweep(
     *,
     pca: PCA | None = None,
     scaled_by=None,
+    shared_unit: bool = False,
 ) -> list[PCAComparison]:
     """Test error of the autoencoder and of PCA for each code size ``k``.
 
@@ -592,6 +592,9 @@ def pca_sweep(
     scaled_by : fitted estimator, optional
         A PCA-only sweep in this model's scaled units (its ``to_scaled``), to draw beside
         its own error; default: the caller's units.
+    shared_unit : bool, default=False
+        With ``scaled_by``: every column shares the caller's unit (pixels), which leads,
+        as in :func:`compare_with_pca`.
 
     Returns
     -------
@@ -636,7 +639,8 @@ def pca_sweep(
         else:
             pca_err = reconstruction_errors(S_test, S_pca)
         out.append(PCAComparison(k, nan, pca_err["mse"], nan, pca_err["row_sse"],
-                                 None if scaled is None else nan, scaled))
+                                 None if scaled is None else nan, scaled,
+                                 shared_unit=shared_unit and scaled is not None))
     return out
 
 

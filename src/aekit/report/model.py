@@ -276,7 +276,8 @@ def _evaluate(estimator, data, sweep) -> _Evaluation:
                                   X_pca, S_test, S_ae, S_pca,
                                   shared_unit=data.image_shape is not None)
     if sweep is None:
-        sweep = pca_sweep(X_train, X_test, ks, pca=pca_full, scaled_by=estimator) + [cmp]
+        sweep = pca_sweep(X_train, X_test, ks, pca=pca_full, scaled_by=estimator,
+                          shared_unit=cmp.shared_unit) + [cmp]
     return _Evaluation(
         X_train, X_test, k, tuple(data.image_shape) if data.image_shape else None,
         data.y_train is not None and data.y_test is not None, pca_full, pca_k, pca_2, cmp,
