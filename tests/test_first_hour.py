@@ -354,3 +354,44 @@ def test_integer_column_names_do_not_warn_on_every_transform():
         warnings.simplefilter("error")
         est.transform(frame)
         est.score_samples(frame)
+
+
+# --------------------------------------------------------------------------- 10. code layer
+def test_code_activation_shapes_the_bottleneck(digits, tmp_path):
+    import torch
+
+    import aekit
+
+    X_train = digits[0][:300]
+    for name, low, high in (("tanh", -1, 1), ("relu", 0, np.inf), ("sigmoid", 0, 1)):
+        est = AutoEncoder(n_components=3, code_activation=name, max_epochs=3, random_state=0,
+                          device="cpu").fit(X_train)
+        Z = est.transform(X_train)
+        assert Z.min() >= low and Z.max() <= high, (name, Z.min(), Z.max())
+        code_layer = [m for m in est.module_.encoder if not isinstance(m, torch.nn.Dropout)][-1]
+        assert type(code_layer).__name__.lower().startswith(name[:4])
+    est.save(tmp_path / "m")  # the sigmoid one: saved and loaded with its code layer
+    again = aekit.load(tmp_path / "m")
+    assert again.code_activation == "sigmoid"
+    np.testing.assert_allclose(again.transform(X_train), Z, rtol=1e-5, atol=1e-6)
+    linear = AutoEncoder(n_components=3, max_epochs=1, random_state=0, device="cpu")
+    assert linear.fit(X_train).transform(X_train).min() < 0  # None: linear, as before
+    with pytest.raises(ValueError, match="sparsity='kl' needs"):
+        AutoEncoder(code_activation="tanh", sparsity="kl", max_epochs=1).fit(X_train)
+    with pytest.raises(ValueError, match="code_activation"):
+        AutoEncoder(code_activation="swishy", max_epochs=1).fit(X_train)
+
+
+def test_cli_takes_code_activation(tmp_path):
+    import aekit
+
+    result = invoke("train", "--help")
+    assert "--code-activation" in result.output
+    run = tmp_path / "run"
+    result = invoke("train", "--data", "digits", "--rows", "120", "--components", "2",
+                    "--code-activation", "tanh", "--epochs", "1", "--seed", "0", "--device",
+                    "cpu", "--out", run)
+    assert_ok(result)
+    assert aekit.load(run).code_activation == "tanh"
+    assert_one_line_error(invoke("train", "--data", "digits", "--code-activation", "nope",
+                                 "--out", tmp_path / "bad"), "code_activation", "nope")

@@ -13,7 +13,7 @@ from ..training import losses
 from ..core.checks import Interval, SizeTuple, StrOptions
 from ..nn.conv import ConvAutoEncoder
 from ..nn.dense import DenseAutoEncoder
-from ..nn.layers import NOISES, ModuleAutoEncoder, Scaler, make_corruption
+from ..nn.layers import ACTIVATIONS, NOISES, ModuleAutoEncoder, Scaler, make_corruption
 from ..training.objectives import Reconstruction
 from ..training.pretraining import pretrain_greedy
 from ..training.loop import autocast_dtype, make_optimizer
@@ -64,6 +64,11 @@ class AutoEncoder(BaseAutoEncoder):
         not die like ReLU units do.
     output_activation : {"auto", "sigmoid", "linear"}, default="auto"
         ``"auto"`` uses a sigmoid when the scaled training data lie in [0, 1], else linear.
+    code_activation : str, default=None
+        Activation of the code (bottleneck) layer, by name as ``activation`` (``"relu"``,
+        ``"tanh"``, ``"sigmoid"``, ...); None is linear (PCA's kind of code). A ReLU or
+        tanh code is the classic Keras network's. ``sparsity="kl"`` needs a sigmoid code
+        (None gives it one).
     tied : bool, default=False
         Dense only. The decoder uses the transposed encoder weights (its biases are its
         own), halving the parameters; the tie survives ``save`` / ``load``.
@@ -278,6 +283,7 @@ default="auto"
     _parameter_constraints: dict = {
         **BaseAutoEncoder._parameter_constraints,
         "architecture": [StrOptions({"dense", "conv"})],
+        "code_activation": [StrOptions(set(ACTIVATIONS)), None],
         "image_shape": [SizeTuple((2, 3)), None],
         "tied": ["boolean"],
         "init": [StrOptions({"default", "identity"})],
@@ -307,6 +313,7 @@ default="auto"
         image_shape=None,
         activation="elu",
         output_activation="auto",
+        code_activation=None,
         tied=False,
         init="default",
         dropout=0.0,
@@ -350,6 +357,7 @@ default="auto"
         self.image_shape = image_shape
         self.activation = activation
         self.output_activation = output_activation
+        self.code_activation = code_activation
         self.tied = tied
         self.init = init
         self.dropout = dropout
@@ -419,6 +427,12 @@ default="auto"
                     f"{name}={getattr(self, name)!r} works with architecture='dense' only; "
                     f"use architecture='dense' or leave {name} at its default."
                 )
+        if self.sparsity == "kl" and self.code_activation not in (None, "sigmoid"):
+            raise ValueError(
+                f"sparsity='kl' needs code activations in (0, 1), a sigmoid code; "
+                f"code_activation={self.code_activation!r} does not give them: leave it None "
+                "(or 'sigmoid'), or use sparsity='l1'."
+            )
         if self.noise in ("masking", "salt_pepper") and self.noise_level > 1:
             raise ValueError(
                 f"noise_level={self.noise_level!r} is the fraction of entries corrupted by "
@@ -501,7 +515,8 @@ default="auto"
             output_activation=self.output_activation_,
             scaler=_tables.scaler_for_module(self, n_features),
             # KL sparsity needs codes in (0, 1): a sigmoid code layer.
-            code_activation="sigmoid" if self.sparsity == "kl" else "linear",
+            code_activation="sigmoid" if self.sparsity == "kl" else (
+                self.code_activation or "linear"),
             dropout=self.dropout,
         )
         if self.encoder is not None or self.decoder is not None:
