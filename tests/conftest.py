@@ -9,6 +9,31 @@ from aekit.data import load_digits
 runner = CliRunner()
 
 
+# --------------------------------------------------------------------------- make test-quick
+def pytest_addoption(parser):
+    parser.addoption(
+        "--quick", action="store_true",
+        help="The quick subset (make test-quick): tests not marked slow, each test function "
+             "once (its first parametrization). Every test file still runs; make test runs "
+             "them all.")
+
+
+def pytest_collection_modifyitems(config, items):
+    if not config.getoption("--quick"):
+        return
+    kept, seen, dropped = [], set(), []
+    for item in items:
+        function = (item.nodeid.split("[")[0])
+        if item.get_closest_marker("slow") is not None or function in seen:
+            dropped.append(item)
+        else:
+            seen.add(function)
+            kept.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
 @pytest.fixture(scope="session")
 def digits():
     """The embedded digits' standard split: X_train, X_test, y_train, y_test (read-only use)."""
