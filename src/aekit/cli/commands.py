@@ -37,7 +37,7 @@ from ..core import distributed
 from ..core.storage import atomic_write
 from ..training.callbacks import CHECKPOINT, checkpoint_info
 from ..data.catalog import DATASET_NAMES, load_dataset, read_rows
-from ..data.delimited import is_table_file, read_table
+from ..data.delimited import COMPRESSIONS, is_table_file, read_table
 from ..data.files import STREAM_SUFFIXES, open_rows, read_array
 from ..data.stream import save_npy
 from ..estimators import AutoEncoder, VariationalAutoEncoder, validate_params
@@ -71,8 +71,9 @@ from ..training.loop import FitInterrupted, TrainingDivergedError, kept_record
 
 _CODE_SUFFIXES = (".npy", ".csv")
 _DATA_HELP = (
-    f"{', '.join(DATASET_NAMES)}, or a .npy/.npz/.csv/.tsv/.txt file (split 80/20 with a "
-    "fixed seed, the same split in every command)"
+    f"{', '.join(DATASET_NAMES)}, or a .npy/.npz/.csv/.tsv/.txt file (text files may be "
+    ".gz/.bz2/.xz/.zip/.zst; split 80/20 with a fixed seed, the same split in every "
+    "command)"
 )
 _TABLE = "Data (text files)"
 # The options of a text file given to --data; `compare` and `report` reuse the run's.
@@ -539,8 +540,9 @@ def demo(
 
 
 # --------------------------------------------------------------------------- detectors
-_ROWS_HELP = ("Rows: a .csv/.tsv/.txt file (text columns are categories; --header, --sep), "
-              ".npy or .npz (an .npz 'y' array is taken as labels)")
+_ROWS_HELP = ("Rows: a .csv/.tsv/.txt file, also compressed (.gz/.bz2/.xz/.zip/.zst; text "
+              "columns are categories; --header, --sep), .npy or .npz (an .npz 'y' array "
+              "is taken as labels)")
 _LABEL_HELP = ("A column of labels, kept out of the detector and used to measure it: 0/1 "
                "(1: anomaly), 1/-1 (-1: anomaly), or values of which one is named normal "
                "('normal', 'normal.', 'benign'...); otherwise say which with --normal or "
@@ -630,7 +632,10 @@ def detect(
                    f"{m['labels']['average_precision']:.4f} (baselines: see the report)")
     typer.echo(f"run saved to {run.path}/: model, {SCORES}, metrics.json, loss.png; "
                f"report: {page}")
-    typer.echo(f"next: aekit score {out} new_rows{Path(data).suffix} --out scores.csv")
+    suffix = Path(data).suffix  # a compressed table's two: .csv.gz
+    if is_table_file(data) and suffix.lower() in COMPRESSIONS:
+        suffix = "".join(Path(data).suffixes[-2:])
+    typer.echo(f"next: aekit score {out} new_rows{suffix} --out scores.csv")
 
 
 @app.command()
