@@ -49,7 +49,7 @@ def _summary_cards(cmp: PCAComparison, ev_ae: float, ev_pca: float, diag: Diagno
                   else f'<span class="{tone}">{len(serious)}</span>')
     cards = [
         ("AE test error", _fmt(cmp.ae_error), f"autoencoder, k = {cmp.n_components}, "
-         f"{cmp.unit} units"),
+         + ("MSE in your units" if cmp.shared_unit else f"{cmp.unit} units")),
         ("PCA test error", _fmt(cmp.pca_error), f"same k = {cmp.n_components}, same scaling"),
         ("AE / PCA error", f'<span class="{tone_ratio}">{cmp.ratio:.2f}</span>',
          cmp.verdict),
