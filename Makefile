@@ -1,5 +1,6 @@
-# Entry points: `make demo`, `make test` (the full suite, what CI runs) and `make test-quick`. Both create .venv when missing and install
-# torch==2.13.0 first, so pip never resolves an unpinned (multi-GB CUDA) torch.
+# Entry points: `make demo`, `make test` (the full suite, what CI runs) and `make test-quick`.
+# Each creates .venv when missing and installs torch==2.13.0 first, so pip never resolves an
+# unpinned (multi-GB CUDA) torch.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
