@@ -44,7 +44,7 @@ def _env():
 # milliseconds on a fast machine, a kill timed from outside comes after the run has ended).
 _STOPPING_CLI = textwrap.dedent("""
     import os, signal, sys
-    from aekit import callbacks
+    from aekit.training import callbacks
     from aekit.cli.commands import main
 
     stops = {int(epoch) for epoch in sys.argv.pop(1).split(",")}
