@@ -132,17 +132,15 @@ class OutlierDetector(OutlierMixin, SavableMixin, BaseEstimator):
         aside, so anomalies among the training rows do not inflate the spread.
         ``"robust"``: median and interquartile range. ``"standard"``: all rows' mean and
         standard deviation.
+    missing : {"error", "impute"}, default="error"
+        A missing number (NaN) is an error naming its rows and columns (``"error"``), or
+        is filled with its column's training median (``"impute"``), in fit and scoring.
     clip : float, default=5.0
         Training inputs are clipped to ``±clip`` scaled units, so a few extreme values do
         not dominate the loss; scores use the rows as they are. None: no clipping.
     trim_fraction : float, default=0.1
         Every 5 epochs, each member leaves this share of its worst-reconstructed training
         rows out of its loss (and out of its reference codes).
-    missing : {"error", "impute"}, default="error"
-        What a missing number (NaN) is. ``"error"``: an error naming its rows and columns.
-        ``"impute"``: filled with its column's training median, in fit and when scoring,
-        and scored as that value (``aekit detect --missing impute``). A missing category
-        is a category of its own either way.
     density_weight : float, default=1.0
         Weight of the code-space term of the score: the mean distance of a row's code to
         its ``n_neighbors`` nearest training codes, on the scale of the training rows' own
@@ -256,11 +254,11 @@ class OutlierDetector(OutlierMixin, SavableMixin, BaseEstimator):
         hidden_layer_sizes="auto",
         activation="elu",
         scaler="trimmed",
+        missing="error",
         clip=5.0,
         trim_fraction=0.1,
         density_weight=1.0,
         n_neighbors=5,
-        missing="error",
         optimizer="adam",
         learning_rate=1e-3,
         weight_decay=0.0,
@@ -282,11 +280,11 @@ class OutlierDetector(OutlierMixin, SavableMixin, BaseEstimator):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.scaler = scaler
+        self.missing = missing
         self.clip = clip
         self.trim_fraction = trim_fraction
         self.density_weight = density_weight
         self.n_neighbors = n_neighbors
-        self.missing = missing
         self.optimizer = optimizer
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
@@ -331,9 +329,8 @@ class OutlierDetector(OutlierMixin, SavableMixin, BaseEstimator):
             if "missing='impute'" not in str(err):  # the autoencoders' advice: not ours
                 raise
             what = str(err).split("; drop")[0]
-            raise ValueError(f"{what}; drop them, or pass missing='impute' (aekit detect "
-                             "--missing impute) to fill each with its column's training "
-                             "median") from None
+            raise ValueError(f"{what}; drop them, or pass missing='impute' to fill each "
+                             "with its column's training median") from None
 
     def _on_rows(self, sample_shape: tuple) -> None:
         """The input path's hook for rows (images are for the autoencoders): nothing."""

@@ -617,7 +617,11 @@ def detect(
                             anomaly_value)
     typer.echo(f"fitting {detector!r} on {data.name} ({X.shape[0]} rows x {X.shape[1]} "
                "columns)...")
-    run = fit_detector_run(detector, X, out, name=data.name, anomaly=anomaly, n_features=top)
+    try:
+        run = fit_detector_run(detector, X, out, name=data.name, anomaly=anomaly,
+                               n_features=top)
+    except ValueError as err:  # the remedy as this command spells it
+        raise ValueError(str(err).replace("missing='impute'", "--missing impute")) from None
     m = run.metrics
     page = write_detector_report(
         detector, X, run.path / REPORT, anomaly=anomaly, title=f"{run.path.name}: "
