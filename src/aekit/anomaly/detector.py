@@ -329,7 +329,8 @@ class OutlierDetector(OutlierMixin, SavableMixin, BaseEstimator):
             if "missing='impute'" not in str(err):  # the autoencoders' advice: not ours
                 raise
             what = str(err).split("; drop")[0]
-            raise ValueError(f"{what}; drop them, or pass missing='impute' to fill each "
+            how = "pass" if reset else "refit with"  # a fitted model imputes as fitted
+            raise ValueError(f"{what}; drop them, or {how} missing='impute' to fill each "
                              "with its column's training median") from None
 
     def _on_rows(self, sample_shape: tuple) -> None:
