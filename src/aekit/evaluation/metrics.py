@@ -133,9 +133,9 @@ class PCAComparison:
     @property
     def verdict(self) -> str:
         """The comparison in words, e.g. ``"31% lower error than PCA (scaled units; 95%
-        interval of the ratio 0.62-0.75), better R² on 5 of 6 columns"``, or ``"no clear
-        winner: ..."`` when the ratio's interval spans 1: what the report's summary and
-        ``aekit demo`` say."""
+        interval of the ratio 0.62-0.75 over 400 test rows), better R² on 5 of 6
+        columns"``, or ``"no clear winner: ..."`` when the ratio's interval spans 1: what
+        the report's summary and ``aekit demo`` say."""
         unit = {"scaled": " (scaled units)", "raw": " (your units)" if self.shared_unit
                 else ""}[self.unit]
         if self.pca_exact:
@@ -155,9 +155,13 @@ class PCAComparison:
             text = f"{ratio - 1:.0%} higher error than PCA{unit}"
         if self.ratio_interval is not None:
             lo, hi = self.ratio_interval
-            span = f"95% interval of the ratio {lo:.3g}-{hi:.3g}, {self.n_test} test rows"
-            text = (f"no clear winner: {text}, but the {span} includes 1" if not self.clear
-                    else f"{text} ({span})")
+            span = f"95% interval of the ratio {lo:.3g}-{hi:.3g} over {self.n_test} test rows"
+            if not self.clear:
+                text = f"no clear winner: {text}, but the {span} includes 1"
+            elif text.endswith(")"):  # "(scaled units)": one parenthesis for both
+                text = f"{text[:-1]}; {span})"
+            else:
+                text = f"{text} ({span})"
         if self._units_disagree():
             other = "scaled units" if self.unit == "raw" else "your units"
             a, p = ((self.ae_scaled, self.pca_scaled) if self.unit == "raw"
@@ -199,8 +203,7 @@ class PCAComparison:
                  _g(self.ae_row_sse)),
                 (f"PCA (k={k})", _g(self.pca_scaled), _g(self.pca_mse), _g(self.pca_row_sse))]
         lines = _table(rows)
-        lines.append(f"AE / PCA error ratio: {self.ratio:.3f} in {self.unit} units: "
-                     f"{self.verdict}")
+        lines.append(f"AE / PCA error ratio {self.ratio:.3f}: {self.verdict}")
         if self.columns and len(self.columns) <= 60:
             lines += ["", "per column (test split)       R² AE    R² PCA"]
             accuracy = {c: (a, p) for c, a, p in self.accuracy}
