@@ -108,7 +108,7 @@ class _TrimRows(Callback):
 
 
 @TRAINING.document
-class OutlierDetector(OutlierMixin, SavableMixin, BaseEstimator):
+class OutlierDetector(_tables.InputMixin, OutlierMixin, SavableMixin, BaseEstimator):
     """Unsupervised anomaly detector: an ensemble of small autoencoders, trained so as not
     to learn the anomalies, scoring reconstruction error and code-space density.
 
@@ -120,11 +120,11 @@ class OutlierDetector(OutlierMixin, SavableMixin, BaseEstimator):
     each row's score is explained per input column (:meth:`feature_scores`,
     :meth:`explain`). Saved without pickle by ``save``; :func:`aekit.load` restores it.
 
-    ``X`` is an array, a sparse matrix or a pandas DataFrame, through the same input path as
-    the autoencoders': a DataFrame's text, categorical and boolean columns are categories
-    (each seen as one-hot columns scaled like numbers; a categorical column gets one
-    explanation score; a category unknown at fit time is scored, not an error). Missing
-    numbers are an error naming their rows and columns, or imputed (``missing="impute"``).
+    ``X`` is an array, a sparse matrix or a pandas DataFrame, through the same input schema
+    as the autoencoders' (:class:`~aekit.data.schema.InputSchema`): a DataFrame's text,
+    categorical and boolean columns are categories (each seen as one-hot columns scaled
+    like numbers; a categorical column gets one explanation score; a category unknown at
+    fit time is scored, not an error). Missing numbers are as ``missing`` says.
 
     Parameters
     ----------
@@ -192,6 +192,9 @@ class OutlierDetector(OutlierMixin, SavableMixin, BaseEstimator):
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         Only when ``X`` had string column names.
+    schema_ : aekit.data.schema.InputSchema
+        What the detector takes as input (columns, their kinds and categories, fill
+        values), applied by every method.
     device_ : torch.device
 
     Examples
@@ -232,8 +235,7 @@ class OutlierDetector(OutlierMixin, SavableMixin, BaseEstimator):
         "history_",
         "n_iter_",
         "fit_seconds_",
-        "columns_",
-        "fill_values_",
+        "schema_",
     )
 
     def __init__(
@@ -308,32 +310,6 @@ class OutlierDetector(OutlierMixin, SavableMixin, BaseEstimator):
         return EnsembleAutoEncoder(
             self.n_estimators, n_features, tuple(self.hidden_layer_sizes_),
             self.n_components_, self.activation, self.n_reference_, table,
-        )
-
-    def _check_X(self, X, *, reset: bool) -> np.ndarray:
-        """Validated rows (n, n_features) through the estimators' input path
-        (:func:`aekit.estimators._tables.check_rows`): finite floats (sparse matrices made
-        dense), or a DataFrame's coded rows (numbers, and each category's index; see
-        :mod:`aekit.data.tables`); ``n_features_in_``, ``feature_names_in_`` and
-        ``columns_`` set on ``reset``. A missing number is an error naming its rows and
-        columns, or filled with its column's training median (``missing="impute"``)."""
-        try:
-            return _tables.check_rows(self, X, reset=reset)[0]
-        except ValueError as err:
-            if "missing='impute'" not in str(err):  # the autoencoders' advice: not ours
-                raise
-            what = str(err).split("; drop")[0]
-            how = "pass" if reset else "refit with"  # a fitted model imputes as fitted
-            raise ValueError(f"{what}; drop them, or {how} missing='impute' to fill each "
-                             "with its column's training median") from None
-
-    def _on_rows(self, sample_shape: tuple) -> None:
-        """The input path's hook for rows (images are for the autoencoders): nothing."""
-
-    def _flatten_images(self, X: np.ndarray, *, reset: bool):
-        raise ValueError(
-            f"X has dim {X.ndim} (shape {X.shape}), but OutlierDetector takes rows "
-            "(n_samples, n_features); flatten images with X.reshape(len(X), -1)."
         )
 
     def _width(self, n_features: int) -> int:
@@ -609,6 +585,8 @@ class OutlierDetector(OutlierMixin, SavableMixin, BaseEstimator):
 
     def _feature_names(self) -> np.ndarray:
         names = getattr(self, "feature_names_in_", None)
+        if names is None and self.columns_:  # a frame's integer names (no header row)
+            names = [str(c["name"]) for c in self.columns_]
         if names is None:
             return np.asarray([f"x{j}" for j in range(self.n_features_in_)], dtype=object)
         return np.asarray(names, dtype=object)
