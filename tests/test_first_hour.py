@@ -6,7 +6,6 @@ activation and the seed's Keras recipe."""
 from __future__ import annotations
 
 import gzip
-import importlib.util
 import json
 import warnings
 
@@ -344,9 +343,6 @@ def test_detect_reads_a_gzipped_csv(kdd_file, tmp_path):
                           "broken.csv.gz")
 
 
-@pytest.mark.xfail(importlib.util.find_spec("aekit.data.schema") is None, strict=True,
-                   reason="the warning comes from the input path (estimators/_tables.py), "
-                   "which the 'schema' branch replaces (data/schema.py): fixed once it lands")
 def test_integer_column_names_do_not_warn_on_every_transform():
     rng = np.random.default_rng(0)
     frame = pd.DataFrame(rng.normal(size=(60, 4)))  # pd.read_csv(..., header=None)
