@@ -203,7 +203,8 @@ class PCAComparison:
                  _g(self.ae_row_sse)),
                 (f"PCA (k={k})", _g(self.pca_scaled), _g(self.pca_mse), _g(self.pca_row_sse))]
         lines = _table(rows)
-        lines.append(f"AE / PCA error ratio: {self.ratio:.3f}; {self.verdict}")
+        lines.append(f"AE / PCA error ratio: {self.ratio:.3f} in {self.unit} units; "
+                     f"{self.verdict}")
         if self.columns and len(self.columns) <= 60:
             lines += ["", "per column (test split)       R² AE    R² PCA"]
             accuracy = {c: (a, p) for c, a, p in self.accuracy}
