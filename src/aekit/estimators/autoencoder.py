@@ -139,7 +139,7 @@ default="auto"
         ``KL(sparsity_target || mean activation of the unit)``.
     sparsity_weight : float, default=None
         Weight of the sparsity penalty; None is 0.1 for ``"l1"`` and 3.0 for ``"kl"``
-        (Ng's value, which brings digits codes within 0.01 of the target). With
+        (Ng's value; see ``docs/decisions.md``, "Training defaults"). With
         ``tied=True`` the decoder cannot scale its weights up to undo smaller codes, so an
         L1 weight near 0.01 is the better start.
     sparsity_target : float, default=0.05
