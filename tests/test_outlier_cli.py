@@ -181,7 +181,8 @@ def test_anomaly_labels_conventions():
     assert anomaly_labels([0, 1, 0]).tolist() == [False, True, False]
     assert anomaly_labels([1, -1, 1]).tolist() == [False, True, False]
     assert anomaly_labels(["normal", "neptune", "normal"]).tolist() == [False, True, False]
-    assert anomaly_labels(["a", "b", "a", "c"]).tolist() == [False, True, False, True]
+    with pytest.raises(ValueError, match="normal=VALUE"):  # no guess (issue 20)
+        anomaly_labels(["a", "b", "a", "c"])
     assert anomaly_labels([3, 5, 3], normal=5).tolist() == [True, False, True]
     assert detection_metrics([False, False], [1.0, 2.0])["roc_auc"] is None
 
@@ -258,14 +259,13 @@ def test_detect_and_score_stream_a_large_csv_file(tmp_path, monkeypatch):
     # a one-pass random sample for the fit, then the scores chunk by chunk; the labels
     # column still measures the run.
     from aekit.anomaly import streaming
-    from aekit.cli import commands
 
     X, y = blobs(n=30_000, n_anomalies=30)
     path = tmp_path / "big.csv"
     header = ",".join([f"c{j}" for j in range(5)] + ["is_anomaly"])
     np.savetxt(path, np.column_stack([X, y]), delimiter=",", header=header, comments="",
                fmt="%.6g")
-    monkeypatch.setattr(commands, "TEXT_STREAM_BYTES", 0)
+    monkeypatch.setattr(streaming, "TEXT_STREAM_BYTES", 0)
     monkeypatch.setattr(streaming, "TEXT_CHUNK_ROWS", 7_000)
     chunks = []
     frames = streaming.TextRows.frames

@@ -87,6 +87,34 @@ class TextRows:
         return np.concatenate([y for _, _, y in self.frames()])
 
 
+REPORT_ROWS = 10_000
+"""The report of an ``aekit detect`` read in chunks is drawn on a sample of this many rows."""
+
+TEXT_STREAM_BYTES = 256 * 2**20
+"""``aekit detect`` and ``score`` read a delimited text file larger than this in chunks."""
+
+
+def chunked_input(path, *, label=None, drop=(), header="infer", sep=None):
+    """What ``aekit detect`` and ``score`` read a chunk at a time, or None for a file they
+    read whole: a ``.npy``/Parquet file or a directory of them (its path), or a text table
+    larger than :data:`TEXT_STREAM_BYTES` (a :class:`TextRows`)."""
+    from pathlib import Path
+
+    from ..data.delimited import TABLE_SUFFIXES
+    from ..data.files import STREAM_SUFFIXES
+
+    path = Path(path)
+    if path.is_dir() or path.suffix.lower() in STREAM_SUFFIXES:
+        if label is not None or drop:
+            raise ValueError(f"{path.name} is read in chunks, as numbers only: --label and "
+                             "--drop work on text tables (.csv); leave them out")
+        return str(path)
+    if path.suffix.lower() in TABLE_SUFFIXES and path.is_file() \
+            and path.stat().st_size > TEXT_STREAM_BYTES:
+        return TextRows(path, label=label, drop=drop, header=header, sep=sep)
+    return None
+
+
 def is_chunked(X) -> bool:
     """True for rows read a chunk at a time: a path, a memmap, a RowSource, a TextRows."""
     return isinstance(X, TextRows) or is_streamable(X)
