@@ -49,10 +49,13 @@ class TextRows:
     """
 
     def __init__(self, path, *, label=None, drop=(), header="infer", sep=None):
+        from pathlib import Path
+
         from ..data.delimited import _detect_header, _detect_sep, _sample
 
         self.path, self.label, self.drop = str(path), label, tuple(drop or ())
-        text = _sample(self.path)
+        path = Path(path)
+        text = _sample(path)
         self.sep = sep or _detect_sep(path, text)
         self.header = _detect_header(text, self.sep) if header == "infer" else bool(header)
 
