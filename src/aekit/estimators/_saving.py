@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 from sklearn.utils.validation import check_is_fitted
 
-from ..core.storage import jsonable, write_model_dir
+from ..core.storage import LOCATION_PARAMS, jsonable, write_model_dir
 
 
 class SavableMixin:
@@ -57,7 +57,20 @@ class SavableMixin:
                 fitted[key] = jsonable(value)
         config = {
             "class": type(self).__name__,
-            "params": jsonable(self.get_params(deep=False)),
+            "params": _without_locations(jsonable(self.get_params(deep=False))),
             "fitted": fitted,
         }
         return config, tensors
+
+
+def _without_locations(params: dict) -> dict:
+    """``params`` (JSON) with :data:`~aekit.core.storage.LOCATION_PARAMS` set to null, in
+    nested estimators too: where a fit writes is never saved."""
+    out = {}
+    for key, value in params.items():
+        if key in LOCATION_PARAMS:
+            value = None
+        elif isinstance(value, dict) and isinstance(value.get("params"), dict):
+            value = {**value, "params": _without_locations(value["params"])}
+        out[key] = value
+    return out
