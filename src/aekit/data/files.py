@@ -98,14 +98,19 @@ def read_array(path, *, mmap=False):
 def _read_npz(path):
     try:
         with np.load(path, allow_pickle=False) as archive:
-            keys = list(archive.files)
+            # Only the .npy members are arrays; np.load hands any other member (a
+            # readme.txt) back as bytes.
+            members = set(archive.zip.namelist())
+            keys = [k for k in archive.files if f"{k}.npy" in members]
             if "X" in keys:
                 x_key = "X"
             else:
                 others = [k for k in keys if k != "y"]
                 if not others:
-                    raise ValueError(f"{path}: no feature array in the archive (keys: {keys}); "
-                                     "store the features under 'X'")
+                    raise ValueError(
+                        f"{path}: no feature array in the archive (arrays: {keys}, other "
+                        f"members: {sorted(members - {f'{k}.npy' for k in keys})}); store "
+                        "the features under 'X' (np.savez(path, X=X))")
                 x_key = others[0]
             X = archive[x_key]
             y = archive["y"] if "y" in keys else None
