@@ -407,3 +407,16 @@ def test_an_npz_without_arrays_is_one_error_line(small_run, tmp_path):
                  ["train", "--data", path, "--epochs", "1", "--out", tmp_path / "run"],
                  ["detect", "--data", path, "--out", tmp_path / "det"]):
         assert_one_line_error(invoke(*args), "no feature array", "readme.txt")
+
+
+def test_a_diverged_train_is_one_error_line_and_writes_no_run(tmp_path):
+    """Finite garbage (a step size far too large): exit code 1, one error line naming the
+    fix, and no run that looks finished."""
+    run = tmp_path / "run"
+    result = invoke("train", "--data", "digits", "--components", "2", "--hidden", "16",
+                    "--epochs", "3", "--learning-rate", "1000", "--seed", "0",
+                    "--device", "cpu", "--out", run)
+    assert result.exit_code == 1, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "learning_rate" in lines[0]
+    assert not (run / "config.json").exists() and not runs.is_complete(run)

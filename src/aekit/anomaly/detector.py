@@ -42,6 +42,7 @@ from ..nn.ensemble import SCORE_QUANTILES, EnsembleAutoEncoder, knn_distance
 from ..nn.layers import ACTIVATIONS
 from ..nn.tabular import TabularScaler
 from ..training.objectives import EnsembleReconstruction
+from ..training.sanity import check_kept_model
 from ..training.loop import autocast_dtype, fit_loop, infer, init_state, make_optimizer
 from ..estimators import _tables
 from ..estimators._base import TRAINING_CONSTRAINTS, SavableMixin, loop_callbacks, validate_params
@@ -396,6 +397,7 @@ class OutlierDetector(OutlierMixin, SavableMixin, BaseEstimator):
                 self.n_estimators, n_rows, -1).transpose(0, 1).contiguous()
             weights = self._train(module, rows, n_val)
         self.module_ = module.eval()
+        check_kept_model(self, X)  # finite garbage: diverged all the same
         self._fit_scores(rows[: self.n_reference_], weights)
         if n > THRESHOLD_ROWS:  # the threshold's quantiles need no more rows than this
             X = X[np.sort(sample_without_replacement(n, THRESHOLD_ROWS, random_state=rng))]

@@ -29,6 +29,7 @@ from ..core.checks import (
     to_tensor,
 )
 from ..training.callbacks import EarlyStopping
+from ..training.sanity import check_kept_model
 from ..nn.classifier import EncoderClassifierNet, encoder_layers, feature_width
 from ..nn.dense import mlp
 from ..training.objectives import CrossEntropy
@@ -468,7 +469,7 @@ class EncoderClassifier(SummaryMixin, SavableMixin, ClassifierMixin, BaseEstimat
                     self._keep(module, history, val_data)
                     err.estimator = self
                 raise
-        return self._keep(module, history, val_data)
+        return check_kept_model(self._keep(module, history, val_data), X[labelled], y_idx)
 
     def _keep(self, module, history: list[dict], val_data: dict | None):
         """Take the trained module and its history as the fitted model; fit the
