@@ -553,3 +553,81 @@ def test_read_array_of_an_npz_without_arrays_is_an_error(tmp_path):
         archive.writestr("readme.txt", "no arrays here")
     with pytest.raises(ValueError, match="no feature array.*readme.txt"):
         read_array(path)
+
+
+# --------------------------------------------------------------------------- bad arguments
+@pytest.fixture(scope="module")
+def small_detector(rows):
+    from aekit import OutlierDetector
+
+    X, _ = rows
+    return OutlierDetector(n_estimators=2, max_epochs=2, random_state=0).fit(X[:200])
+
+
+@pytest.mark.parametrize("n_features, error", [(0, ValueError), (-1, ValueError),
+                                               (2.5, TypeError), ("3", TypeError),
+                                               (True, TypeError), (None, TypeError)])
+@pytest.mark.parametrize("method", ["top_features", "explain"])
+def test_n_features_must_be_a_positive_integer(small_detector, rows, method, n_features,
+                                               error):
+    X, _ = rows
+    with pytest.raises(error, match="n_features must be an integer >= 1"):
+        getattr(small_detector, method)(X[:5], n_features)
+
+
+def test_n_features_beyond_the_columns_gives_them_all(small_detector, rows):
+    X, _ = rows
+    names, shares = small_detector.top_features(X[:5], 1000)
+    assert names.shape == shares.shape == (5, X.shape[1])
+    assert small_detector.explain(X[:5], np.int64(2)).shape == (5, 2 + 2 * 2)
+
+
+def test_classifier_score_refuses_rows_and_labels_of_other_lengths(digits):
+    X_train, X_test, y_train, y_test = digits
+    clf = EncoderClassifier(AutoEncoder(2, hidden_layer_sizes=(16,), max_epochs=2,
+                                        random_state=0), max_epochs=2,
+                            random_state=0).fit(X_train[:300], y_train[:300])
+    with pytest.raises(ValueError, match=r"inconsistent numbers of samples: \[50, 10\]"):
+        clf.score(X_test[:50], y_test[:10])
+    with pytest.raises(ValueError, match="inconsistent"):
+        clf.score(X_test[:50], y_test[:50], sample_weight=np.ones(7))
+    assert 0 <= clf.score(X_test[:50], y_test[:50]) <= 1
+
+
+@pytest.mark.parametrize("make", [lambda: AutoEncoder(2), lambda: VariationalAutoEncoder(2)])
+def test_diagnose_refuses_an_unfitted_estimator(rows, make):
+    from aekit.evaluation.diagnostics import diagnose
+
+    with pytest.raises(NotFittedError, match="no model to diagnose"):
+        diagnose(make(), rows[0])
+
+
+@pytest.mark.parametrize("opset", [0, 1, 8, 21, 99, 17.0, "17", True])
+def test_export_refuses_opsets_onnxruntime_cannot_run(tmp_path, rows, opset):
+    pytest.importorskip("onnx")
+    from aekit import export_onnx
+
+    ae = AutoEncoder(2, hidden_layer_sizes=(8,), max_epochs=1, random_state=0).fit(rows[0])
+    with pytest.raises(ValueError, match="opset=.* is not supported.*9 to 20"):
+        export_onnx(ae, tmp_path / "x", opset=opset)
+    assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize("opset", [9, 20])
+def test_export_at_the_ends_of_the_opset_range_runs_in_onnxruntime(tmp_path, rows, opset):
+    ort = pytest.importorskip("onnxruntime")
+    from aekit import export_onnx
+
+    X = rows[0][:20].astype(np.float32)
+    ae = AutoEncoder(2, hidden_layer_sizes=(8,), max_epochs=1, random_state=0).fit(rows[0])
+    paths = export_onnx(ae, tmp_path / "x", opset=opset)
+    session = ort.InferenceSession(str(paths["encoder"]))
+    np.testing.assert_allclose(session.run(None, {"x": X})[0], ae.transform(X), atol=1e-5)
+
+
+def test_export_refuses_a_detector(tmp_path, small_detector):
+    pytest.importorskip("onnx")
+    from aekit import export_onnx
+
+    with pytest.raises(ValueError, match="OutlierDetector cannot be exported"):
+        export_onnx(small_detector, tmp_path / "x")

@@ -621,8 +621,9 @@ class OutlierDetector(OutlierMixin, SavableMixin, BaseEstimator):
         shares : ndarray of shape (n_samples, n_features)
             Each one's share of the row's reconstruction error, in [0, 1].
         """
+        n_features = _check_n_features(n_features)
         scores = self.feature_scores(X)
-        t = max(1, min(int(n_features), scores.shape[1]))
+        t = min(n_features, scores.shape[1])
         order = np.argsort(-scores, axis=1, kind="stable")[:, :t]
         total = scores.sum(1, keepdims=True)
         shares = np.take_along_axis(scores, order, 1) / np.where(total > 0, total, 1.0)
@@ -652,6 +653,7 @@ class OutlierDetector(OutlierMixin, SavableMixin, BaseEstimator):
         except ImportError as err:  # pragma: no cover - pandas ships with the dev extra
             raise ImportError("explain() returns a pandas DataFrame: pip install pandas; "
                               "top_features() gives the same as arrays") from err
+        n_features = _check_n_features(n_features)
         index = X.index if hasattr(X, "index") and hasattr(X, "columns") else None
         scores = -self.score_samples(X)
         names, shares = self.top_features(X, n_features)
@@ -669,3 +671,15 @@ class OutlierDetector(OutlierMixin, SavableMixin, BaseEstimator):
         tags.input_tags.sparse = True  # made dense once, as the autoencoders do
         tags.non_deterministic = False
         return tags
+
+
+def _check_n_features(n_features) -> int:
+    """``n_features`` of :meth:`OutlierDetector.top_features` and ``explain``: an integer
+    >= 1 (more than the model's columns gives them all); else an error naming it."""
+    if isinstance(n_features, bool) or not isinstance(n_features, Integral):
+        raise TypeError(f"n_features must be an integer >= 1 (columns per row), got "
+                        f"{n_features!r} of type {type(n_features).__name__}")
+    if n_features < 1:
+        raise ValueError(f"n_features must be an integer >= 1 (columns per row), got "
+                         f"{n_features}")
+    return int(n_features)

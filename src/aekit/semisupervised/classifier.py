@@ -16,7 +16,7 @@ from sklearn.metrics import accuracy_score
 from sklearn.model_selection import train_test_split
 from sklearn.utils import _safe_indexing, check_random_state
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_consistent_length, check_is_fitted, validate_data
 
 from ..core import distributed
 from ..core.checks import (
@@ -580,6 +580,7 @@ class EncoderClassifier(SummaryMixin, SavableMixin, ClassifierMixin, BaseEstimat
         -------
         score : float
         """
+        check_consistent_length(X, y, sample_weight)  # else rows and labels silently misalign
         keep = np.flatnonzero(~unlabelled_rows(y))
         if len(keep) == 0:
             raise ValueError("every row of y is -1 (unlabelled): there is nothing to score")
