@@ -13,9 +13,9 @@ import pytest
 import typer.main
 
 import aekit
-from aekit.cli import app as cli, options as cli_options
+from aekit.cli import commands as cli, options as cli_options
 from aekit import runs
-from aekit.cli.app import app
+from aekit.cli.commands import app
 from aekit.data import load_dataset, read_array
 
 from conftest import assert_ok, assert_one_line_error, invoke, runner

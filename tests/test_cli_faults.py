@@ -46,7 +46,7 @@ def _env():
 _STOPPING_CLI = textwrap.dedent("""
     import os, signal, sys
     from aekit.training import callbacks
-    from aekit.cli.app import main
+    from aekit.cli.commands import main
 
     stops = {int(epoch) for epoch in sys.argv.pop(1).split(",")}
     real = callbacks.Checkpoint.on_epoch_end

@@ -2,7 +2,7 @@
 becomes one option, its name and type from the parameter's constraint
 (``_parameter_constraints``), its choices from the same constraint, its default from the
 constructor and its help from the first sentence of the parameter's docstring, so the two
-cannot drift. :func:`estimator_options` decorates a command of :mod:`aekit.cli.app`.
+cannot drift. :func:`estimator_options` decorates a command of :mod:`aekit.cli.commands`.
 """
 
 from __future__ import annotations

@@ -82,7 +82,7 @@ default="auto"
         whose standard deviation is over 10 times its typical deviation from the median
         (a ratio, a byte count, a price), where plain standardising would squeeze the bulk
         of the rows into a sliver of the range; other columns (images, counts, rates) are
-        standardised as by ``"standard"``. ``"robust"``: median and interquartile range.
+        standardised as by ``"standard"``. ``"robust"``: median and interquartile range / 1.349.
         ``"quantile"``: each column through its distribution function onto a normal.
         ``"log"``: the signed log on every column. ``"minmax"``: each column to [0, 1].
         ``"sample"`` standardises each row by its own mean and spread. ``None`` trains on
