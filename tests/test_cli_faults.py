@@ -134,17 +134,27 @@ KILL_AFTER, KILL_GUARD, KILL_DELAY = (2, 4), 4, 0.02
 def test_a_run_killed_three_times_and_resumed_ends_as_one_never_interrupted(
         tmp_path, reference):
     """A supervisor's loop: the same command, with --resume, again and again until it
-    succeeds. The first run is killed before its first checkpoint (the next one has
-    nothing to resume and starts from the beginning), the others at random moments."""
+    succeeds. The first two runs are killed before their first checkpoint (each next one
+    has nothing to resume and starts from the beginning, saying so), the others at random
+    moments of training or of a checkpoint write."""
     latest_guard = 3 * (KILL_AFTER[1] + KILL_GUARD)
     assert reference.n_iter_ > latest_guard, "the run is too short to be killed three times"
     run, log = tmp_path / "run", tmp_path / "runs.log"
+    command = [*TRAIN, "--out", run, "--resume"]
+    for _ in range(2):  # killed (stopped) as training begins: no checkpoint yet
+        proc = _start_stopping([0], command, log)
+        try:
+            assert _stopped(proc), log.read_text()
+        finally:
+            proc.kill()
+            proc.wait()
+        assert proc.returncode == -signal.SIGKILL and _epoch(run) == -1
+    assert log.read_text().count("starting the run from the beginning") == 2
     rng = random.Random(0)
     done = 0  # epochs in the checkpoint
-    for kill in range(4):
-        stop = done + rng.randint(*KILL_AFTER) if kill else 0
-        guard = stop + KILL_GUARD if kill else 1  # the first kill: before any checkpoint
-        proc = _start_stopping([stop, guard], [*TRAIN, "--out", run, "--resume"], log)
+    for _ in range(3):
+        stop = done + rng.randint(*KILL_AFTER)
+        proc = _start_stopping([stop, stop + KILL_GUARD], command, log)
         try:
             assert _stopped(proc), f"the run ended before epoch {stop}:\n{log.read_text()}"
             proc.send_signal(signal.SIGCONT)
@@ -155,17 +165,7 @@ def test_a_run_killed_three_times_and_resumed_ends_as_one_never_interrupted(
         assert proc.returncode == -signal.SIGKILL
         # The write of epoch stop - 1 was finished before that of epoch stop began.
         done = _epoch(run)
-        assert stop - 1 <= done <= guard
-        if not kill:  # killed stopped before the first epoch ended: nothing to resume
-            proc = _start_stopping([0], [*TRAIN, "--out", run, "--resume"], log)
-            try:
-                assert _stopped(proc)
-            finally:
-                proc.kill()
-                proc.wait()
-            assert _epoch(run) == -1 and "starting the run from the beginning" in \
-                log.read_text()
-            done = 0
+        assert stop - 1 <= done <= stop + KILL_GUARD
     result = invoke(*TRAIN, "--out", run, "--resume")  # the last one in this process
     assert result.exit_code == 0, result.output
     _same_model(run, reference)
