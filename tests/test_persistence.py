@@ -1,6 +1,7 @@
 """save / load: identical outputs, safe against damaged or hostile files, saves that never
 lose a model (failures and kills at any moment)."""
 
+import functools
 import json
 import os
 import re
@@ -427,6 +428,7 @@ def test_loads_while_another_process_saves_always_succeed(tmp_path, fitted):
 
 
 # --------------------------------------------------------------------------- issue 17
+@functools.lru_cache(maxsize=1)  # fitted once: for the parametrization and the tests
 def _tiny_models():
     """One small fitted model of every class, with the tensors each kind of model holds."""
     from aekit import EncoderClassifier, OutlierDetector, VariationalAutoEncoder
