@@ -588,3 +588,15 @@ def test_a_fifo_as_a_model_file_is_refused_at_once(tmp_path, fitted, which):
                           env={**os.environ, "PYTHONPATH": str(Path(aekit.__file__).parents[1])})
     assert proc.returncode == 3, proc.stderr
     assert "not a regular file" in proc.stdout
+
+
+def test_save_never_overwrites_a_config_json_aekit_did_not_write(tmp_path, fitted):
+    ae, _ = fitted
+    d = tmp_path / "hf"
+    d.mkdir()
+    (d / "config.json").write_text('{"model_type": "bert"}')
+    (d / "model.safetensors").write_bytes(b"hugging face weights")
+    with pytest.raises(ValueError, match="not an aekit model file"):
+        ae.save(d)
+    assert (d / "config.json").read_text() == '{"model_type": "bert"}'
+    assert sorted(p.name for p in d.iterdir()) == ["config.json", "model.safetensors"]

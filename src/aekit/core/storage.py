@@ -250,12 +250,23 @@ def write_container(path: str | os.PathLike, tensors: dict[str, torch.Tensor], c
     config["sha256"] = config_checksum(config)
     text = json.dumps(config, indent=2, allow_nan=True) + "\n"
     with locked_dir(path):
+        if (path / manifest).exists() and _manifest_kind(path / manifest,
+                                                         config.get("format")) is None:
+            raise ValueError(
+                f"{path / manifest} exists and is not an aekit {_noun(config)} file: aekit "
+                "does not overwrite files it did not write; save into another directory "
+                "(or remove that file)")
         remove_stale_temps(path, [manifest, f"{stem}-*"])
         previous = _named_weights(path, manifest, stem, kind=config.get("format"))
         atomic_write(path / weights, blob)
         atomic_write(path / manifest, text)  # the commit point
         _remove_unnamed(path, stem, keep=weights, named=previous)
     return path
+
+
+def _noun(config: dict) -> str:
+    tag = config.get("format")
+    return tag.split("-")[-1] if isinstance(tag, str) else "container"
 
 
 def _manifest_kind(where: Path, kind: str | None) -> dict | None:
