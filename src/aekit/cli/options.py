@@ -95,6 +95,7 @@ _PYTHON_ONLY = {
     "decoder": "a torch.nn.Module: Python code, not a command-line value",
     "warm_start": "each run fits a new model; continue one in Python",
     "autoencoder": "the classifier's own options build it (--components, --autoencoder)",
+    "callbacks": "Callback objects: Python code, not a command-line value",
 }
 """Estimator parameters the command line does not offer, and why."""
 

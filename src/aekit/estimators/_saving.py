@@ -55,22 +55,24 @@ class SavableMixin:
                 tensors.update({f"{key}.{name}": t for name, t in nested_tensors.items()})
             else:
                 fitted[key] = jsonable(value)
-        config = {
-            "class": type(self).__name__,
-            "params": _without_locations(jsonable(self.get_params(deep=False))),
-            "fitted": fitted,
-        }
+        config = {"class": type(self).__name__, "params": saved_params(self), "fitted": fitted}
         return config, tensors
 
 
-def _without_locations(params: dict) -> dict:
-    """``params`` (JSON) with :data:`~aekit.core.storage.LOCATION_PARAMS` set to null, in
-    nested estimators too: where a fit writes is never saved."""
-    out = {}
-    for key, value in params.items():
-        if key in LOCATION_PARAMS:
+NOT_SAVED = ("callbacks",)
+"""Parameters saved as None: Python objects that JSON cannot hold and a loaded model does
+not need (``callbacks``: a loaded model has ``callbacks=None``; pass them again to refit)."""
+
+
+def saved_params(estimator) -> dict:
+    """``estimator``'s parameters as JSON types, those of :data:`NOT_SAVED` and
+    :data:`~aekit.core.storage.LOCATION_PARAMS` as None (also in a nested estimator's,
+    e.g. a classifier's autoencoder)."""
+    params = {}
+    for key, value in estimator.get_params(deep=False).items():
+        if key in NOT_SAVED or key in LOCATION_PARAMS:  # where a fit writes: never saved
             value = None
-        elif isinstance(value, dict) and isinstance(value.get("params"), dict):
-            value = {**value, "params": _without_locations(value["params"])}
-        out[key] = value
-    return out
+        elif isinstance(value, SavableMixin):
+            value = {"__estimator__": type(value).__name__, "params": saved_params(value)}
+        params[key] = jsonable(value)
+    return params
