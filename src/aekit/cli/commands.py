@@ -372,6 +372,9 @@ def train_classifier(
         show_default=False)] = None,
     components: Annotated[int, typer.Option(
         help="Code size of the new autoencoder (without --autoencoder).")] = 16,
+    missing: Annotated[Literal["error", "impute"], typer.Option(
+        help="Missing numbers for the new autoencoder (without --autoencoder): an error, or "
+        "filled with their column's median.")] = "error",
     label: Label = None,
     drop: Drop = None,
     rows: Rows = None,
@@ -383,8 +386,9 @@ def train_classifier(
         _autoencoder_run(autoencoder, "train-classifier --autoencoder")
         ae = load(autoencoder, device=params["device"])
     else:
-        ae = AutoEncoder(n_components=components, random_state=params["random_state"],
-                         device=params["device"], precision=params["precision"])
+        ae = AutoEncoder(n_components=components, missing=missing,
+                         random_state=params["random_state"], device=params["device"],
+                         precision=params["precision"])
     _fit_and_print(EncoderClassifier(ae, **params), data, out,
                    _data_options(label, drop, rows, header, sep), fit_classifier_run)
 

@@ -201,6 +201,8 @@ def jsonable(value):
         return os.fspath(value)
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
+    if callable(getattr(value, "to_config", None)):  # e.g. a fitted input schema
+        return jsonable(value.to_config())
     if callable(getattr(value, "get_params", None)):
         return {"__estimator__": type(value).__name__,
                 "params": jsonable(value.get_params(deep=False))}

@@ -488,6 +488,11 @@ def _npy_source(parts: list, name: str) -> RowSource:
                 f"{part.file}: holds an array of shape {part.shape}; rows to stream must be "
                 "stored as (n_rows, n_features) (a single feature as x.reshape(-1, 1))"
             )
+        if part.dtype.kind in "USO":  # text: say where, as for an array in memory
+            from .schema import not_numbers_message
+
+            cells = part._map() if hasattr(part, "_map") else np.asarray(part)
+            raise ValueError(f"{part.file}: {not_numbers_message(np.asarray(cells))}")
         if part.dtype.kind not in "biuf":
             raise ValueError(f"{part.file}: holds {part.dtype} values, not real numbers")
         if part.shape[1:] != first.shape[1:]:

@@ -7,7 +7,6 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.utils.validation import check_is_fitted
 
 from ..training import losses
 from ..core.checks import Interval, SizeTuple, StrOptions
@@ -168,8 +167,12 @@ default="auto"
     history_ : list of dict
         One record per epoch: ``phase``, ``epoch``, ``loss``, ``val_loss``, ``seconds``;
         with penalties also ``reconstruction`` and ``sparsity`` / ``contractive`` / ``l1``.
+    schema_ : aekit.data.schema.InputSchema
+        What the model takes as input, described once by ``fit`` and applied by every
+        method (the columns and their kinds, image shape, fill values; saved with it).
     input_shape_ : tuple of int
-        Shape of one sample as ``fit`` saw it: ``(n_features,)``, ``(H, W)`` or ``(C, H, W)``.
+        Shape of one sample as ``fit`` saw it: ``(n_features,)``, ``(H, W)`` or
+        ``(C, H, W)`` (``schema_.sample_shape``).
     image_shape_ : tuple of int
         ``(C, H, W)``, with ``architecture="conv"`` only.
     loss_ : float
@@ -178,13 +181,17 @@ default="auto"
         Epochs run by the kept restart.
     n_features_in_ : int
     feature_names_in_ : ndarray of str
-        Only when ``X`` had string column names.
+        Only when ``X`` had string column names (all of them: integer names, as in a file
+        read without a header, are positions; a mix is refused). A DataFrame given to a
+        model fitted on an array, or the reverse, gets scikit-learn's warning and works;
+        columns renamed, missing, added or reordered are a ValueError naming them.
     columns_ : list of dict or None
         When ``fit`` was given a DataFrame: each column's ``name``, ``kind`` (``"numeric"``
         or ``"categorical"``), ``dtype`` and ``categories`` (see
-        :func:`aekit.data.tables.describe_columns`); else None.
+        :func:`aekit.data.tables.describe_columns`); else None (``schema_.columns``).
     fill_values_ : list of float
-        With ``missing="impute"``: each column's training median, which fills its gaps.
+        With ``missing="impute"``: each column's training median, which fills its gaps
+        (``schema_.fill_values``).
     device_ : torch.device
 
     Notes
@@ -240,8 +247,6 @@ default="auto"
         "encoder": [torch.nn.Module, None],
         "decoder": [torch.nn.Module, None],
     }
-
-    _saved_attributes = (*BaseAutoEncoder._saved_attributes, "image_shape_")
 
     def __init__(
         self,
@@ -373,34 +378,21 @@ default="auto"
             )
 
     # ------------------------------------------------------------------ images
-    def _flatten_images(self, X: np.ndarray, *, reset: bool) -> tuple[np.ndarray, tuple]:
-        if self.architecture != "conv":
-            raise ValueError(
-                f"X has dim {X.ndim} (shape {X.shape}), but architecture={self.architecture!r} "
-                "takes rows (n_samples, n_features); flatten images with "
-                "X.reshape(len(X), -1), or use architecture='conv' for images."
-            )
-        if X.ndim not in (3, 4):
-            raise ValueError(
-                f"X has shape {X.shape}; architecture='conv' takes images (n, H, W) or "
-                "(n, C, H, W), or flat rows (n, C*H*W) with image_shape set."
-            )
-        sample_shape = X.shape[1:]
-        if reset:
-            self.image_shape_ = self._resolve_image_shape(sample_shape)
-        else:
-            check_is_fitted(self)
-            image = (1, *sample_shape) if len(sample_shape) == 2 else tuple(sample_shape)
-            if image != tuple(self.image_shape_):
-                raise ValueError(
-                    f"X holds images of shape {sample_shape}, but the model was fitted on "
-                    f"images of shape {tuple(self.image_shape_)} (C, H, W)."
-                )
-        return X.reshape(len(X), -1), sample_shape
+    _images_advice = ", or use architecture='conv' for images"
 
-    def _on_rows(self, sample_shape: tuple) -> None:
-        if self.architecture == "conv":  # flat rows: their images' shape is image_shape
-            self.image_shape_ = self._resolve_image_shape(sample_shape)
+    def _takes_images(self) -> bool:
+        return self.architecture == "conv"
+
+    def _image_shape_of(self, sample_shape: tuple) -> tuple[int, int, int]:
+        return self._resolve_image_shape(sample_shape)
+
+    @property
+    def image_shape_(self) -> tuple[int, int, int]:
+        """``(C, H, W)`` of the images the conv network takes (``schema_.image_shape``)."""
+        shape = self.schema_.image_shape
+        if shape is None:
+            raise AttributeError("image_shape_ is set by fit with architecture='conv' only")
+        return shape
 
     def _resolve_image_shape(self, sample_shape: tuple) -> tuple[int, int, int]:
         """(C, H, W) of the images fit sees, from their shape and ``image_shape``."""
