@@ -491,8 +491,8 @@ def _npy_source(parts: list, name: str) -> RowSource:
         if part.dtype.kind in "USO":  # text: say where, as for an array in memory
             from .schema import not_numbers_message
 
-            cells = part._map() if hasattr(part, "_map") else np.asarray(part)
-            raise ValueError(f"{part.file}: {not_numbers_message(np.asarray(cells))}")
+            cells = part.read(0, part.n_rows, part.dtype)  # an error: read it whole
+            raise ValueError(f"{part.file}: {not_numbers_message(cells)}")
         if part.dtype.kind not in "biuf":
             raise ValueError(f"{part.file}: holds {part.dtype} values, not real numbers")
         if part.shape[1:] != first.shape[1:]:
