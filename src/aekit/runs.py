@@ -55,6 +55,7 @@ from .training.callbacks import remove_checkpoint
 from .data.catalog import Dataset
 from .evaluation.metrics import PCAComparison, compare_with_pca
 from .anomaly.metrics import detection_metrics
+from .evaluation.findings import json_ready
 from .plotting import loss_curves
 
 METRICS, LOSS_PLOT, REPORT = "metrics.json", "loss.png", "report.html"
@@ -98,7 +99,8 @@ def fit_run(estimator, data: Dataset, out: str | os.PathLike, *,
     seconds = time.perf_counter() - start
     if not distributed.is_main():
         return None
-    comparison = compare_with_pca(estimator, data.X_train, data.X_test, fit=False)
+    comparison = compare_with_pca(estimator, data.X_train, data.X_test, fit=False,
+                                  shared_unit=data.image_shape is not None)
     metrics = {
         "dataset": _dataset_info(data),
         "comparison": comparison.to_dict(),
@@ -173,7 +175,9 @@ def write_run(out: str | os.PathLike, estimator, metrics: dict | None) -> Path:
     estimator.save(out)
     if metrics is not None:
         metrics = {**metrics, "model_sha256": model_checksum(out)}
-        atomic_write(out / METRICS, json.dumps(metrics, indent=2) + "\n")
+        # A number that could not be measured (NaN) is null: JSON has no NaN.
+        atomic_write(out / METRICS, json.dumps(json_ready(metrics), indent=2,
+                                               allow_nan=False) + "\n")
     png = io.BytesIO()
     loss_curves(estimator.history_).savefig(png, format="png", dpi=100)
     atomic_write(out / LOSS_PLOT, png.getvalue())

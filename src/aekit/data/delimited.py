@@ -1,4 +1,5 @@
-"""Delimited text files (``.csv``, ``.tsv``, ``.txt``) read into pandas DataFrames.
+"""Delimited text files (``.csv``, ``.tsv``, ``.txt``, each also compressed: ``.csv.gz``,
+``.bz2``, ``.xz``, ``.zip``, ``.zst``) read into pandas DataFrames.
 
 :func:`read_table` reads what people actually have: a header or none (detected), any
 common delimiter (detected: comma, semicolon, tab, pipe, or runs of spaces), a UTF-8
@@ -16,9 +17,12 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["DELIMITERS", "NA_STRINGS", "TABLE_SUFFIXES", "read_table"]
+__all__ = ["COMPRESSIONS", "DELIMITERS", "NA_STRINGS", "TABLE_SUFFIXES", "is_table_file",
+           "read_table"]
 
 TABLE_SUFFIXES = (".csv", ".tsv", ".txt")
+COMPRESSIONS = (".gz", ".bz2", ".xz", ".zip", ".zst")
+"""Compressions a table may come in (``data.csv.gz``...), as pandas reads them."""
 DELIMITERS = (",", ";", "\t", "|")
 """Delimiters told apart by detection; runs of spaces are tried when none of them fits."""
 NA_STRINGS = frozenset({"", "NA", "N/A", "n/a", "NaN", "nan", "-NaN", "-nan", "NULL", "null",
@@ -28,9 +32,68 @@ NA_STRINGS = frozenset({"", "NA", "N/A", "n/a", "NaN", "nan", "-NaN", "-nan", "N
 _SAMPLE_BYTES = 1 << 16
 
 
+def table_suffix(path) -> str | None:
+    """The table type of ``path`` (``".csv"``, ``".tsv"``, ``".txt"``), through a
+    compression suffix (``rows.csv.gz`` is a ``".csv"``); None for other files."""
+    suffixes = [s.lower() for s in Path(path).suffixes]
+    if suffixes and suffixes[-1] in COMPRESSIONS:
+        suffixes = suffixes[:-1]
+    return suffixes[-1] if suffixes and suffixes[-1] in TABLE_SUFFIXES else None
+
+
+def is_table_file(path) -> bool:
+    """Whether ``path`` names a delimited text file, compressed or not."""
+    return table_suffix(path) is not None
+
+
+def _open_bytes(path: Path):
+    """The file's bytes, decompressed as its last suffix says (a ``.zip`` holding one
+    file); a binary file object to use in a ``with`` block."""
+    suffix = path.suffix.lower()
+    if suffix == ".gz":
+        import gzip
+
+        return gzip.open(path, "rb")
+    if suffix == ".bz2":
+        import bz2
+
+        return bz2.open(path, "rb")
+    if suffix == ".xz":
+        import lzma
+
+        return lzma.open(path, "rb")
+    if suffix == ".zip":
+        import zipfile
+
+        archive = zipfile.ZipFile(path)
+        members = [m for m in archive.namelist() if not m.endswith("/")]
+        if len(members) != 1:
+            archive.close()
+            raise ValueError(f"{path}: a .zip archive must hold one file to read as a table, "
+                             f"this one holds {len(members)}")
+        return archive.open(members[0])
+    if suffix == ".zst":
+        try:
+            import zstandard
+        except ImportError as err:
+            raise ImportError(f"{path}: reading .zst files needs the zstandard package: "
+                              "pip install zstandard") from err
+        return zstandard.open(path, "rb")
+    return open(path, "rb")
+
+
+def _open_text(path: Path):
+    import io
+
+    return io.TextIOWrapper(_open_bytes(path), encoding="utf-8-sig", newline="")
+
+
 def _sample(path: Path) -> str:
-    with open(path, "rb") as f:
-        raw = f.read(_SAMPLE_BYTES)
+    try:
+        with _open_bytes(path) as f:
+            raw = f.read(_SAMPLE_BYTES)
+    except (OSError, EOFError) as err:  # a damaged archive
+        raise ValueError(f"{path}: cannot be decompressed ({err})") from None
     if not raw.strip():
         raise ValueError(f"{path}: file is empty" if not raw else f"{path}: file holds no data")
     if len(raw) == _SAMPLE_BYTES and b"\n" in raw:  # whole lines only
@@ -53,7 +116,7 @@ def _detect_sep(path: Path, text: str) -> str:
     widths = {len(line.split()) for line in lines}
     if len(widths) == 1 and widths.pop() > 1:
         return r"\s+"
-    return "\t" if path.suffix.lower() == ".tsv" else ","
+    return "\t" if table_suffix(path) == ".tsv" else ","
 
 
 def _detect_header(text: str, sep: str) -> bool:
@@ -137,7 +200,8 @@ def read_table(path, *, header="infer", sep=None):
     Parameters
     ----------
     path : str or path-like
-        A ``.csv``, ``.tsv`` or ``.txt`` file, UTF-8 (a byte-order mark is fine).
+        A ``.csv``, ``.tsv`` or ``.txt`` file, UTF-8 (a byte-order mark is fine), or one
+        of them compressed (:data:`COMPRESSIONS`: ``rows.csv.gz``...).
     header : {"infer", True, False}, default="infer"
         Whether the first row names the columns. ``"infer"``: it does when some column
         holds numbers below a first cell that is not one (for files of text alone: when
@@ -291,7 +355,7 @@ def _record_lines(path: Path, sep: str) -> np.ndarray:
     pandas' reader does not do: it fills a short row with empty cells.
     """
     numbers, width = [], None
-    with open(path, newline="", encoding="utf-8-sig") as f:
+    with _open_text(path) as f:
         records = (line.split() for line in f) if sep == r"\s+" else csv.reader(
             f, delimiter=sep)
         try:

@@ -20,7 +20,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..core import compat
-from .delimited import TABLE_SUFFIXES, read_table
+from .delimited import COMPRESSIONS, TABLE_SUFFIXES, is_table_file, read_table
 
 __all__ = [
     "FILE_SUFFIXES",
@@ -79,9 +79,10 @@ def read_array(path, *, mmap=False):
     """
     path = Path(path)
     suffix = path.suffix.lower()
-    if suffix not in FILE_SUFFIXES:
+    if suffix not in FILE_SUFFIXES and not is_table_file(path):
         raise ValueError(f"{path}: unsupported file type {suffix or '(no extension)'!r}; "
-                         f"expected one of {', '.join(FILE_SUFFIXES)}")
+                         f"expected one of {', '.join(FILE_SUFFIXES)} (text files may be "
+                         f"compressed: {', '.join(COMPRESSIONS)})")
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
     if path.stat().st_size == 0:

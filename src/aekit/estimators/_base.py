@@ -369,7 +369,7 @@ class BaseAutoEncoder(
                 yield torch.from_numpy(c.rows).to(self.device_)
                 del c  # freed before the next chunk is read
 
-        scaler = Scaler(source.n_features, self.scaler).to(self.device_)
+        scaler = _tables.column_scaler(self, source.n_features).to(self.device_)
         bounds = scaler.fit_chunks(checked_chunks())
         self._set_output_activation(bounds)
         X_val, X_sample = np.concatenate(held), np.concatenate(head)

@@ -150,7 +150,18 @@ def new_scaler(estimator, n_features: int):
         return TabularScaler([c["kind"] for c in columns],
                              [len(c["categories"]) for c in columns
                               if c["kind"] == "categorical"], estimator.scaler)
-    return Scaler(n_features, estimator.scaler)
+    return column_scaler(estimator, n_features)
+
+
+def column_scaler(estimator, n_features: int) -> Scaler:
+    """A fresh, unfitted per-column scaler of ``estimator``'s kind (rows of numbers)."""
+    return Scaler(n_features, estimator.scaler, unit_range=keeps_unit_range(estimator))
+
+
+def keeps_unit_range(estimator) -> bool:
+    """Whether ``scaler="auto"`` leaves data in [0, 1] as they are: when the model asks for
+    a sigmoid output, which reaches [0, 1] and nothing standardised."""
+    return getattr(estimator, "output_activation", None) == "sigmoid"
 
 
 def scaler_for_module(estimator, n_features: int):

@@ -12,7 +12,7 @@ from ..training import losses
 from ..core.checks import Interval, SizeTuple, StrOptions
 from ..nn.conv import ConvAutoEncoder
 from ..nn.dense import DenseAutoEncoder
-from ..nn.layers import NOISES, ModuleAutoEncoder, Scaler, make_corruption
+from ..nn.layers import ACTIVATIONS, NOISES, ModuleAutoEncoder, Scaler, make_corruption
 from ..training.objectives import Reconstruction
 from ..training.pretraining import pretrain_greedy
 from ..training.loop import autocast_dtype, make_optimizer
@@ -69,6 +69,11 @@ class AutoEncoder(BaseAutoEncoder):
         not die like ReLU units do.
     output_activation : {"auto", "sigmoid", "linear"}, default="auto"
         ``"auto"`` uses a sigmoid when the scaled training data lie in [0, 1], else linear.
+    code_activation : str, default=None
+        Activation of the code (bottleneck) layer, by name as ``activation`` (``"relu"``,
+        ``"tanh"``, ``"sigmoid"``, ...); None is linear (PCA's kind of code). A ReLU or
+        tanh code is the classic Keras network's. ``sparsity="kl"`` needs a sigmoid code
+        (None gives it one).
     tied : bool, default=False
         Dense only. The decoder uses the transposed encoder weights (its biases are its
         own), halving the parameters; the tie survives ``save`` / ``load``.
@@ -87,7 +92,10 @@ default="auto"
         whose standard deviation is over 10 times its typical deviation from the median
         (a ratio, a byte count, a price), where plain standardising would squeeze the bulk
         of the rows into a sliver of the range; other columns (images, counts, rates) are
-        standardised as by ``"standard"``. ``"robust"``: median and interquartile range / 1.349.
+        standardised as by ``"standard"``; with ``output_activation="sigmoid"``, data
+        that lie in [0, 1] are left as they are, where the sigmoid reaches them (the
+        classic Keras recipe on pixels). ``"robust"``: median and interquartile range /
+        1.349.
         ``"quantile"``: each column through its distribution function onto a normal.
         ``"log"``: the signed log on every column. ``"minmax"``: each column to [0, 1].
         ``"sample"`` standardises each row by its own mean and spread. ``None`` trains on
@@ -131,7 +139,7 @@ default="auto"
         ``KL(sparsity_target || mean activation of the unit)``.
     sparsity_weight : float, default=None
         Weight of the sparsity penalty; None is 0.1 for ``"l1"`` and 3.0 for ``"kl"``
-        (Ng's value, which brings digits codes within 0.01 of the target). With
+        (Ng's value; see ``docs/decisions.md``, "Training defaults"). With
         ``tied=True`` the decoder cannot scale its weights up to undo smaller codes, so an
         L1 weight near 0.01 is the better start.
     sparsity_target : float, default=0.05
@@ -230,6 +238,7 @@ default="auto"
     _parameter_constraints: dict = {
         **BaseAutoEncoder._parameter_constraints,
         "architecture": [StrOptions({"dense", "conv"})],
+        "code_activation": [StrOptions(set(ACTIVATIONS)), None],
         "image_shape": [SizeTuple((2, 3)), None],
         "tied": ["boolean"],
         "init": [StrOptions({"default", "identity"})],
@@ -257,6 +266,7 @@ default="auto"
         image_shape=None,
         activation="elu",
         output_activation="auto",
+        code_activation=None,
         tied=False,
         init="default",
         dropout=0.0,
@@ -301,6 +311,7 @@ default="auto"
         self.image_shape = image_shape
         self.activation = activation
         self.output_activation = output_activation
+        self.code_activation = code_activation
         self.tied = tied
         self.init = init
         self.dropout = dropout
@@ -371,6 +382,12 @@ default="auto"
                     f"{name}={getattr(self, name)!r} works with architecture='dense' only; "
                     f"use architecture='dense' or leave {name} at its default."
                 )
+        if self.sparsity == "kl" and self.code_activation not in (None, "sigmoid"):
+            raise ValueError(
+                f"sparsity='kl' needs code activations in (0, 1), a sigmoid code; "
+                f"code_activation={self.code_activation!r} does not give them: leave it None "
+                "(or 'sigmoid'), or use sparsity='l1'."
+            )
         if self.noise in ("masking", "salt_pepper") and self.noise_level > 1:
             raise ValueError(
                 f"noise_level={self.noise_level!r} is the fraction of entries corrupted by "
@@ -440,7 +457,8 @@ default="auto"
             output_activation=self.output_activation_,
             scaler=_tables.scaler_for_module(self, n_features),
             # KL sparsity needs codes in (0, 1): a sigmoid code layer.
-            code_activation="sigmoid" if self.sparsity == "kl" else "linear",
+            code_activation="sigmoid" if self.sparsity == "kl" else (
+                self.code_activation or "linear"),
             dropout=self.dropout,
         )
         if self.encoder is not None or self.decoder is not None:
