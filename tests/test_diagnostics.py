@@ -7,6 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
+from sklearn.exceptions import NotFittedError
 import torch
 
 import aekit
@@ -172,8 +173,9 @@ def test_feature_ranges_far_apart_are_flagged():
     X = np.column_stack([rng.uniform(0, 1, 200), rng.uniform(0, 5e4, 200)])
     ae = AutoEncoder(n_components=1, hidden_layer_sizes=(4,), scaler=None, max_epochs=1,
                      random_state=0)
-    # Unfitted: the input checks still run, judged for the scaler the model would use.
-    finding = diagnose(ae, X).get("badly_scaled_input")
+    with pytest.raises(NotFittedError, match="not fitted"):  # no empty "all clear"
+        diagnose(ae, X)
+    finding = diagnose(ae.fit(X), X).get("badly_scaled_input")
     assert finding is not None and "range" in finding.what_was_seen
     assert finding.details["range_ratio"] > 1e4
 

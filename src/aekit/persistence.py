@@ -16,10 +16,11 @@ import os
 from collections.abc import Callable
 
 import numpy as np
+import torch
 
 from .core.checks import resolve_device
 from .data.schema import InputSchema, check_columns
-from .core.storage import CONFIG, read_model_dir
+from .core.storage import CONFIG, LOCATION_PARAMS, read_model_dir
 from .estimators import AutoEncoder, BaseAutoEncoder, VariationalAutoEncoder, validate_params
 from .semisupervised.classifier import EncoderClassifier
 from .anomaly.detector import OutlierDetector
@@ -78,7 +79,9 @@ def _params_from_json(params, where: str, nested: bool = False) -> dict:
                          f"{type(params).__name__}")
     out = {}
     for key, value in params.items():
-        if isinstance(value, list):
+        if key in LOCATION_PARAMS:
+            value = None  # where a later fit writes is the caller's choice, not the file's
+        elif isinstance(value, list):
             value = tuple(value)
         elif isinstance(value, dict) and "__estimator__" in value:
             if nested:
@@ -319,6 +322,7 @@ def _restore(config: dict, tensors: dict, device, where: str):
     except (AttributeError, KeyError, TypeError, ValueError, RuntimeError) as err:
         raise ValueError(f"{where}: the fitted fields do not describe a model this aekit can "
                          f"build ({type(err).__name__}: {err}); the file is damaged") from None
+    _check_tensors(own, module.state_dict(), where)
     try:
         module.load_state_dict(own, strict=True)
     except RuntimeError as err:
@@ -338,3 +342,48 @@ def _legacy_schema(estimator, legacy: dict, fitted: dict) -> InputSchema:
         feature_names=fitted.get("feature_names_in_"),
         input_shape=legacy.get("input_shape_"), image_shape=legacy.get("image_shape_"),
         columns=legacy.get("columns_"), fill_values=legacy.get("fill_values_"))
+
+
+POSITIVE = ("scale", "spread", "limit", "temperature")
+"""Tensors whose every entry must be > 0 (divisors and bounds): those whose name's last
+part ends with one of these (``scaler.scale``, ``error_scale``, ``temperature``...)."""
+
+SORTED = ("quantiles",)
+"""Tensors whose rows must be non-decreasing (the quantile scaler's knots)."""
+
+
+def _check_tensors(tensors: dict, expected: dict, where: str) -> None:
+    """Refuse weights that would load but compute garbage: each tensor must be one the
+    model has, of its shape and kind of dtype (floating point where the model's is),
+    finite, positive where it divides (:data:`POSITIVE`) and sorted where it is a
+    table of knots (:data:`SORTED`). A ValueError names the tensor."""
+    weights = f"the weights named by {where}"
+    missing = sorted(set(expected) - set(tensors))
+    if missing:
+        raise ValueError(f"the weights do not fit the model in {where}: tensor "
+                         f"{missing[0]!r} is missing; the file is damaged")
+    for key, value in tensors.items():
+        if key not in expected:
+            raise ValueError(f"the weights do not fit the model in {where}: it has no tensor "
+                             f"{key!r}; the file was modified or comes from another aekit")
+        want = expected[key]
+        if tuple(value.shape) != tuple(want.shape):
+            raise ValueError(f"{weights}: tensor {key!r} has shape {tuple(value.shape)}, the "
+                             f"model needs {tuple(want.shape)}; the file is damaged")
+        if want.is_floating_point() != value.is_floating_point() or (
+                not want.is_floating_point() and value.dtype != want.dtype):
+            raise ValueError(f"{weights}: tensor {key!r} has dtype {value.dtype}, the model "
+                             f"needs {want.dtype}; the file is damaged")
+        if not value.is_floating_point():
+            continue
+        if not bool(torch.isfinite(value).all()):
+            raise ValueError(f"{weights}: tensor {key!r} holds NaN or infinite values; the "
+                             "file is damaged or comes from a diverged fit")
+        name = key.rsplit(".", 1)[-1]
+        if name.endswith(POSITIVE) and not bool((value > 0).all()):
+            raise ValueError(f"{weights}: tensor {key!r} must be > 0 everywhere (a scale), "
+                             f"its smallest entry is {float(value.min()):g}; the file is "
+                             "damaged")
+        if name in SORTED and value.ndim >= 1 and not bool((value.diff(dim=-1) >= 0).all()):
+            raise ValueError(f"{weights}: tensor {key!r} must be sorted along its last axis "
+                             "(quantile knots); the file is damaged")

@@ -41,7 +41,16 @@ from pathlib import Path
 import numpy as np
 
 from .core import distributed
-from .core.storage import atomic_path, atomic_write, model_checksum, remove_stale_temps
+from .core.storage import (
+    CONFIG,
+    LOCATION_PARAMS,
+    atomic_path,
+    atomic_write,
+    jsonable,
+    model_checksum,
+    read_regular,
+    remove_stale_temps,
+)
 from .core.version import __version__
 from .training.callbacks import remove_checkpoint
 from .data.catalog import Dataset
@@ -213,6 +222,30 @@ def is_complete(run: str | os.PathLike) -> bool:
         return False
     return metrics is not None and metrics.get("model_sha256") == model_checksum(run) \
         and model_checksum(run) is not None
+
+
+def finished_by(run: str | os.PathLike, estimator, data: str) -> bool:
+    """Whether the model in ``run`` was fitted with ``estimator``'s parameters (all but
+    where it writes and how much it prints) on dataset ``data``: the run a command with
+    them would write, finished. Reads config.json and metrics.json only."""
+    config = _json(Path(run) / CONFIG)
+    metrics = _json(Path(run) / METRICS)
+    if config is None or metrics is None or config.get("class") != type(estimator).__name__:
+        return False
+    ignored = (*LOCATION_PARAMS, "verbose")
+    saved = {k: v for k, v in (config.get("params") or {}).items() if k not in ignored}
+    params = jsonable({k: v for k, v in estimator.get_params(deep=False).items()
+                       if k not in ignored})
+    dataset = metrics.get("dataset") if isinstance(metrics.get("dataset"), dict) else {}
+    return saved == params and dataset.get("name") in (data, str(Path(data)))
+
+
+def _json(path: Path) -> dict | None:
+    try:
+        value = json.loads(read_regular(path).decode("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+        return None
+    return value if isinstance(value, dict) else None
 
 
 # --------------------------------------------------------------------------- detectors

@@ -49,6 +49,7 @@ from ..nn.ensemble import (SCORE_BATCH, SCORE_QUANTILES, TAIL_QUANTILES,
 from ..nn.layers import ACTIVATIONS
 from ..nn.tabular import TabularScaler
 from ..training.objectives import EnsembleReconstruction
+from ..training.sanity import check_kept_model
 from ..training.loop import autocast_dtype, fit_loop, infer, init_state, make_optimizer
 from ..estimators import _tables
 from ..estimators._params import TRAINING as _SHARED
@@ -432,6 +433,7 @@ class OutlierDetector(ExplanationMixin, _tables.InputMixin, OutlierMixin, Savabl
         ``offset_`` from the training rows' scores."""
         n = len(X)
         self.module_ = module.eval()
+        check_kept_model(self, X)  # finite garbage: diverged all the same
         self._fit_scores(rows[: self.n_reference_], weights)
         module.neighbors.copy_(rows[: self.n_reference_, 0])  # member 0's rows, scaled
         if n > SAMPLE_ROWS:  # the threshold's quantiles need no more rows than this

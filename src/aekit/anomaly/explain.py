@@ -3,6 +3,8 @@ row's reconstruction error, the largest parts per row, and a table of them."""
 
 from __future__ import annotations
 
+from numbers import Integral
+
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
@@ -60,8 +62,9 @@ class ExplanationMixin:
         shares : ndarray of shape (n_samples, n_features)
             Each one's share of the row's reconstruction error, in [0, 1].
         """
+        n_features = _check_n_features(n_features)
         scores = self.feature_scores(X)
-        t = max(1, min(int(n_features), scores.shape[1]))
+        t = min(n_features, scores.shape[1])
         order = np.argsort(-scores, axis=1, kind="stable")[:, :t]
         total = scores.sum(1, keepdims=True)
         shares = np.take_along_axis(scores, order, 1) / np.where(total > 0, total, 1.0)
@@ -91,6 +94,7 @@ class ExplanationMixin:
         except ImportError as err:  # pragma: no cover - pandas ships with the dev extra
             raise ImportError("explain() returns a pandas DataFrame: pip install pandas; "
                               "top_features() gives the same as arrays") from err
+        n_features = _check_n_features(n_features)
         index = X.index if hasattr(X, "index") and hasattr(X, "columns") else None
         scores = -self.score_samples(X)
         names, shares = self.top_features(X, n_features)
@@ -103,3 +107,14 @@ class ExplanationMixin:
             table = table[table["outlier"]].sort_values("anomaly_score", ascending=False)
         return table
 
+
+def _check_n_features(n_features) -> int:
+    """``n_features`` of :meth:`ExplanationMixin.top_features` and ``explain``: an integer
+    >= 1 (more than the model's columns gives them all); else an error naming it."""
+    if isinstance(n_features, bool) or not isinstance(n_features, Integral):
+        raise TypeError(f"n_features must be an integer >= 1 (columns per row), got "
+                        f"{n_features!r} of type {type(n_features).__name__}")
+    if n_features < 1:
+        raise ValueError(f"n_features must be an integer >= 1 (columns per row), got "
+                         f"{n_features}")
+    return int(n_features)

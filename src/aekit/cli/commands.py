@@ -59,6 +59,7 @@ from ..runs import (
     REPORT,
     SCORES,
     check_out_dir,
+    finished_by,
     fit_classifier_run,
     fit_detector_run,
     fit_run,
@@ -234,11 +235,14 @@ def train(
     validate_params(est)  # bad values fail now, before a dataset is loaded or downloaded
     options = _data_options(label, drop, rows, header, sep)
     if resume and not (Path(est.checkpoint_dir) / CHECKPOINT).is_file():
-        if is_complete(out):
+        # A supervisor runs one command again and again: with nothing to resume, the run
+        # is done (the same run, complete) or starts from the beginning.
+        if is_complete(out) and finished_by(out, est, data):
             typer.echo(f"{out} is complete (model and metrics): nothing to resume")
             return
-        raise ValueError(f"--resume: there is no checkpoint in {est.checkpoint_dir} to resume "
-                         "from; run the same command without --resume to start the run")
+        typer.echo(f"--resume: no checkpoint in {est.checkpoint_dir}; starting the run from "
+                   "the beginning")
+        resume = False
     distributed.init_from_env(est.device, dist_timeout)  # under torchrun: one of several
     try:
         if not distributed.is_main():
@@ -269,7 +273,11 @@ def _interrupted(err: FitInterrupted, out: Path, checkpoint_dir) -> int:
         return code
     name = signal.Signals(err.signum).name
     partial = err.estimator
-    if partial is not None:
+    if partial is not None and is_complete(out):
+        # A finished run is replaced by a finished run only: the checkpoint holds this one.
+        typer.echo(f"\n{name}: stopped; {out}/ keeps the finished run it held (model and "
+                   "metrics): an interrupted run never replaces one", err=True)
+    elif partial is not None:
         write_run(out, partial, None)
         kept = kept_record(partial.history_)["epoch"]
         typer.echo(f"\n{name}: stopped; the model kept so far (epoch {kept}) is saved "

@@ -59,6 +59,7 @@ from ..data.tables import is_table
 from ..evaluation.diagnostics import warn_findings
 from ..nn.layers import ACTIVATIONS, SCALERS, Scaler
 from ..training.objectives import for_table
+from ..training.sanity import check_kept_model
 from . import _tables, _targets
 from ._tables import INFER_BATCH
 from ..training.loop import (
@@ -422,6 +423,7 @@ class BaseAutoEncoder(
             if warm is not None:  # the earlier epochs come first, the new ones counted on
                 best["history"] = continued_history(warm.history, best["history"])
             self._keep_run(best)
+            check_kept_model(self, data.check)  # finite garbage: diverged all the same
             if self.verbose:
                 warn_findings(self, data.check)
         return self

@@ -18,6 +18,7 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 import torch
+from sklearn.exceptions import NotFittedError
 from torch import nn
 
 from . import quality
@@ -97,7 +98,6 @@ def diagnose(
     Parameters
     ----------
     estimator : fitted AutoEncoder (or anything with ``module_``, ``transform``, ...)
-        An unfitted estimator gets the input checks only.
     X : array-like of shape (n_samples, n_features), or DataFrame
         Rows to look at, in the caller's units (usually the training data). For a table,
         the input checks look at its numeric columns.
@@ -122,7 +122,17 @@ def diagnose(
     -------
     Diagnosis
         A sequence of :class:`Finding`, most serious first.
+
+    Raises
+    ------
+    sklearn.exceptions.NotFittedError
+        For an unfitted estimator: there is no model to diagnose, and an empty diagnosis
+        would read as a clean bill of health.
     """
+    if getattr(estimator, "module_", None) is None:  # duck-typed: a fitted model has one
+        raise NotFittedError(
+            f"This {type(estimator).__name__} instance is not fitted yet: there is no model "
+            "to diagnose. Call fit first, then diagnose(estimator, X_train).")
     frame = X if is_table(X) else None
     X, X_num, names = _views(estimator, X)
     findings: list[Finding] = []

@@ -28,6 +28,7 @@ from ..core.checks import (
     to_tensor,
 )
 from ..training.callbacks import RunHooks, check_callbacks, fit_hooks
+from ..training.sanity import check_kept_model
 from ..nn.classifier import EncoderClassifierNet, encoder_layers, feature_width
 from ..nn.dense import mlp
 from ..training.objectives import CrossEntropy
@@ -435,7 +436,8 @@ class EncoderClassifier(InputMixin, SummaryMixin, SavableMixin, ClassifierMixin,
                             err.estimator = self
                         raise
                     hooks.result = {"module": module, "history": history, "score": None}
-            return self._keep(module, history, val_data)
+            return check_kept_model(self._keep(module, history, val_data), X[labelled],
+                                    y_idx)
 
     def _keep(self, module, history: list[dict], val_data: dict | None):
         """Take the trained module and its history as the fitted model; fit the
@@ -545,6 +547,7 @@ class EncoderClassifier(InputMixin, SummaryMixin, SavableMixin, ClassifierMixin,
         -------
         score : float
         """
+        check_consistent_length(X, y, sample_weight)  # else rows and labels silently misalign
         keep = np.flatnonzero(~unlabelled_rows(y))
         if len(keep) == 0:
             raise ValueError("every row of y is -1 (unlabelled): there is nothing to score")
