@@ -118,6 +118,23 @@ def chunked_input(path, *, label=None, drop=(), header="infer", sep=None):
     return None
 
 
+def chunked_rows(path, sample: bool, options: dict, normal=None, anomaly=None):
+    """``(X, anomaly, sample)`` for a file ``aekit detect`` or ``score`` reads in chunks
+    (:func:`chunked_input`; ``options``: its ``label``, ``drop``, ``header`` and ``sep``):
+    the rows, the labels as booleans (:func:`aekit.anomaly.metrics.anomaly_labels` with
+    ``normal`` / ``anomaly``; None without a label column) and, if ``sample``, a random
+    sample of :data:`REPORT_ROWS` rows for the report; None for a file read whole."""
+    from .metrics import anomaly_labels
+
+    X = chunked_input(path, **{k: options[k] for k in ("label", "drop", "header", "sep")})
+    if X is None:
+        return None
+    y = X.labels() if isinstance(X, TextRows) else None
+    flags = None if y is None else anomaly_labels(y, normal, anomaly=anomaly)
+    rows = read_sample(X, np.random.RandomState(0), REPORT_ROWS)[0] if sample else None
+    return X, flags, rows
+
+
 def is_chunked(X) -> bool:
     """True for rows read a chunk at a time: a path, a memmap, a RowSource, a TextRows."""
     return isinstance(X, TextRows) or is_streamable(X)

@@ -46,6 +46,7 @@ from ..anomaly.detector import OutlierDetector
 from ..export import export_onnx
 from .options import estimator_options
 from ..evaluation.metrics import compare_with_pca
+from ..anomaly.streaming import chunked_rows
 from ..anomaly.metrics import (
     AmbiguousLabels,
     anomaly_labels,
@@ -594,20 +595,12 @@ def _read_rows(path: Path, options: dict, normal=None, anomaly=None):
 
 
 def _detector_rows(path: Path, options: dict, normal, anomaly_value, detector=None):
-    """``(X, anomaly, report rows, chunked)`` for ``detect`` (and ``score``, given its
-    ``detector``): a file read in chunks (:func:`aekit.anomaly.streaming.chunked_input`),
-    its labels and a sample of rows for the report; else every row."""
-    from ..anomaly.streaming import REPORT_ROWS, TextRows, chunked_input, read_sample
-
-    X = chunked_input(path, **{k: options[k] for k in ("label", "drop", "header", "sep")})
-    if X is None:
-        X, anomaly = _read_rows(path, options, normal, anomaly_value)
-        X = X if detector is None else _detector_columns(detector, X, path)
-        return X, anomaly, X, False
-    y = X.labels() if isinstance(X, TextRows) else None
-    anomaly = None if y is None else anomaly_labels(y, normal, anomaly=anomaly_value)
-    rows = read_sample(X, np.random.RandomState(0), REPORT_ROWS)[0] if detector is None else None
-    return X, anomaly, rows, True
+    """``(X, anomaly, report rows, chunked)`` for ``detect`` (``score``: given its detector)."""
+    chunked = chunked_rows(path, detector is None, options, normal, anomaly_value)
+    if chunked is not None:
+        return (*chunked, True)
+    X, anomaly = _read_rows(path, options, normal, anomaly_value)
+    return X if detector is None else _detector_columns(detector, X, path), anomaly, X, False
 
 
 def _detector_columns(detector, X, path: Path):
@@ -656,10 +649,9 @@ def detect(
         detector, report_rows, run.path / REPORT, title=f"{run.path.name}: "
         f"OutlierDetector on {data.name}", anomaly=None if chunked else anomaly,
         run_info={"wall-clock fit seconds": f"{m['fit_seconds']:.3f}"})
-    typer.echo(f"fitted in {m['fit_seconds']:.1f} s; {m['n_flagged']} of "
-               f"{m['dataset']['shape'][0]} rows "
-               f"({m['share_flagged']:.1%}) flagged above the threshold "
-               f"{detector.threshold_:.4g}")
+    n_rows = m["dataset"]["shape"][0]
+    typer.echo(f"fitted in {m['fit_seconds']:.1f} s; {m['n_flagged']} of {n_rows} rows "
+               f"({m['share_flagged']:.1%}) flagged above the threshold {detector.threshold_:.4g}")
     if anomaly is not None and m["labels"]["roc_auc"] is not None:
         typer.echo(f"against the labels ({m['labels']['n_anomalies']} anomalies): ROC-AUC "
                    f"{m['labels']['roc_auc']:.4f}, average precision "
