@@ -21,10 +21,11 @@ from .core.checks import resolve_device
 from .core.storage import CONFIG, read_model_dir
 from .estimators import AutoEncoder, BaseAutoEncoder, VariationalAutoEncoder, validate_params
 from .semisupervised.classifier import EncoderClassifier
+from .semisupervised.ladder import LadderClassifier
 from .anomaly.detector import OutlierDetector
 
 CLASSES = {cls.__name__: cls for cls in (AutoEncoder, VariationalAutoEncoder, EncoderClassifier,
-                                         OutlierDetector)}
+                                         OutlierDetector, LadderClassifier)}
 """The only classes a config may name (no import-by-string, no code execution)."""
 
 

@@ -53,10 +53,10 @@ class Combinator(nn.Module):
         self.a = nn.Parameter(a)  # (10, width)
 
     def forward(self, z_noisy: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
-        a = self.a
-        mu = a[0] * torch.sigmoid(a[1] * u + a[2]) + a[3] * u + a[4]
-        v = a[5] * torch.sigmoid(a[6] * u + a[7]) + a[8] * u + a[9]
-        return (z_noisy - mu) * v + mu  # (n, width)
+        a1, a2, a3, a4, a5, a6, a7, a8, a9, a10 = self.a.unbind(0)  # each (width,)
+        mu = torch.addcmul(a5, a1, torch.sigmoid(torch.addcmul(a3, a2, u))).addcmul_(a4, u)
+        v = torch.addcmul(a10, a6, torch.sigmoid(torch.addcmul(a8, a7, u))).addcmul_(a9, u)
+        return torch.addcmul(mu, z_noisy - mu, v)  # (n, width)
 
 
 def batch_moments(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

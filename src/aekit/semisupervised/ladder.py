@@ -362,6 +362,7 @@ class LadderClassifier(SavableMixin, ClassifierMixin, BaseEstimator):
 
     def predict(self, X):
         """Most probable class of each row, shape (n_samples,)."""
+        check_is_fitted(self)
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
     def score(self, X, y, sample_weight=None):
