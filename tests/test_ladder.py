@@ -1,6 +1,8 @@
 """LadderClassifier (Rasmus et al. 2015): scikit-learn's semi-supervised conventions, learning
 from few labels on the digits, the network's parts, save/load; fit_loop's paired stream."""
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -10,10 +12,11 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from _sklearn_checks import FLOAT32_XFAIL
-from aekit import LadderClassifier, load
+from aekit import AutoEncoder, EncoderClassifier, LadderClassifier, load
 from aekit.nn.ladder import Combinator, LadderNet
 from aekit.nn.layers import Scaler
 from aekit.semisupervised.comparison import hide_labels
+from aekit.semisupervised.recipe import FewLabelsWarning, warn_if_raw_inputs_win
 from aekit.training.loop import fit_loop, init_state, make_optimizer
 from aekit.training.objectives import LadderCost
 
@@ -28,8 +31,8 @@ SMALL = dict(hidden_layer_sizes=(64,), max_epochs=40, learning_rate=0.01, random
 
 
 @parametrize_with_checks(
-    [LadderClassifier(hidden_layer_sizes=(16,), max_epochs=60, batch_size=16,
-                      learning_rate=0.02, random_state=0)],
+    [LadderClassifier(hidden_layer_sizes=(16,), max_epochs=30, batch_size=32,
+                      learning_rate=0.05, random_state=0)],
     expected_failed_checks=lambda est: LADDER_XFAIL,
 )
 def test_sklearn_compatible(estimator, check):
@@ -214,3 +217,48 @@ def test_ladder_cost_without_paired_rows_is_the_clean_cross_entropy():
     x, y = torch.rand(7, 12), torch.randint(0, 3, (7,))
     terms = LadderCost(0.3, (1.0, 1.0, 1.0))(net, {"x": x, "x_in": x, "y": y})
     torch.testing.assert_close(terms["loss"], torch.nn.functional.cross_entropy(net(x), y))
+
+
+# ------------------------------------------------------------------------------ the book recipe
+@pytest.fixture(scope="module")
+def poor_autoencoder(digits):
+    """A 2-D code: far less for a linear model than the 64 raw pixels."""
+    return AutoEncoder(n_components=2, hidden_layer_sizes=(16,), max_epochs=5,
+                       random_state=0).fit(digits[0])
+
+
+def test_the_book_recipe_warns_when_raw_inputs_beat_the_pretrained_encoder(
+        poor_autoencoder, digits, ten_labels):
+    X_train, X_test, _, y_test = digits
+    labelled = ten_labels != -1
+    clf = EncoderClassifier(poor_autoencoder, layer="code", freeze=True, max_epochs=20,
+                            random_state=0)
+    with pytest.warns(FewLabelsWarning, match=r"y == -1.*LadderClassifier") as record:
+        clf.fit(X_train[labelled], ten_labels[labelled])
+    assert "raw inputs scores" in str(record[0].message)
+    # The warning is right: the recipe loses to logistic regression on the pixels.
+    baseline = LogisticRegression(max_iter=2000).fit(X_train[labelled], ten_labels[labelled])
+    assert clf.score(X_test, y_test) < baseline.score(X_test, y_test)
+
+
+def test_the_book_recipe_is_quiet_with_unlabelled_rows_or_many_labels(
+        poor_autoencoder, digits, ten_labels):
+    X_train, _, y_train, _ = digits
+    clf = EncoderClassifier(poor_autoencoder, layer="code", freeze=True, max_epochs=2,
+                            propagation_epochs=1, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FewLabelsWarning)
+        clf.fit(X_train, ten_labels)  # semi-supervised: the path the warning recommends
+        clf.fit(X_train, y_train)  # 1,347 labels: beyond the check
+
+
+def test_the_check_compares_the_same_folds_and_says_when_features_win(digits, ten_labels):
+    X_train = digits[0]
+    labelled = ten_labels != -1
+    X, y = X_train[labelled], ten_labels[labelled]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FewLabelsWarning)
+        # Features that are the labels themselves (one-hot) beat the pixels: no warning.
+        raw, pretrained = warn_if_raw_inputs_win(X, np.eye(10)[y], y, "oracle")
+    assert pretrained == 1.0 and raw < 1.0
+    assert warn_if_raw_inputs_win(X[:5], X[:5], y[:5], "x") is None  # a class of 1 row
