@@ -287,8 +287,7 @@ def fit_loop(
     corrupt: Corruption | None = None,
     autocast: torch.dtype | None = None,
     callbacks: Sequence = (),
-    paired: Mapping[str, torch.Tensor] | None = None,
-    paired_batch_size: int | None = None,
+    paired: Mapping[str, torch.Tensor] | None = None, paired_batch_size: int | None = None,
 ) -> dict:
     """Train ``state["module"]`` in place, from ``state["epoch"]`` to ``max_epochs``.
 
@@ -319,15 +318,10 @@ def fit_loop(
         (mixed precision: see :func:`autocast_dtype`). Validation stays float32.
     callbacks : sequence of aekit.training.callbacks.Callback
         Early stopping, progress, logging; called in order.
-    paired : dict of tensors, optional
-        A second stream of rows (e.g. the few labelled rows beside all the unlabelled ones
-        of semi-supervised training), with its own length: every training step also draws
-        ``paired_batch_size`` of them, without replacement, in a fresh random order each
-        time the stream runs out, and the objective finds them in the batch under the
-        prefixed keys ``"paired_x"``, ``"paired_y"``, ... An epoch is still one pass over
-        ``train``. Not corrupted, not used in validation.
-    paired_batch_size : int, optional
-        Paired rows per step (default ``batch_size``; at most all of them).
+    paired, paired_batch_size : dict of tensors, int, optional
+        A second stream of rows (the labelled rows of semi-supervised training): each step
+        also draws ``paired_batch_size`` (default ``batch_size``) of them as ``"paired_x"``,
+        ``"paired_y"``, ...: see :class:`_PairedRows`. Not corrupted; not in validation.
 
     Under several processes (an initialised ``torch.distributed`` group, e.g. ``torchrun``;
     see :mod:`aekit.core.distributed`) every rank holds the same rows and calls this with the
@@ -361,8 +355,8 @@ def fit_loop(
     val = _columns(val) if val is not None else None
     _prepare(state, None if streamed else train["x"], max_epochs)
     step = _Stepper(state["optimizer"])
-    if paired is not None:
-        paired = _PairedRows(_columns(paired), paired_batch_size or batch_size)
+    paired = None if paired is None else _PairedRows(_columns(paired),
+                                                     paired_batch_size or batch_size)
     with _StopRequests() as stops:
         try:
             for cb in callbacks:
