@@ -32,7 +32,7 @@ from ..nn.layers import Scaler
 from ..training.callbacks import Callback, ProgressBar
 from ..training.loop import FitInterrupted, fit_loop, infer, init_state, make_optimizer
 from ..training.objectives import LadderCost
-from .classifier import UNLABELLED, unlabelled_rows
+from .classifier import unlabelled_rows
 
 PAPER_COSTS = (1000.0, 10.0, 0.1)
 """The full ladder's denoising weights ``lambda(l)`` for MNIST in the paper (layers 0, 1,
@@ -392,4 +392,4 @@ class LadderClassifier(SavableMixin, ClassifierMixin, BaseEstimator):
         return tags
 
 
-__all__ = ["LadderClassifier", "UNLABELLED"]
+__all__ = ["LadderClassifier"]
