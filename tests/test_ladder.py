@@ -262,3 +262,15 @@ def test_the_check_compares_the_same_folds_and_says_when_features_win(digits, te
         raw, pretrained = warn_if_raw_inputs_win(X, np.eye(10)[y], y, "oracle")
     assert pretrained == 1.0 and raw < 1.0
     assert warn_if_raw_inputs_win(X[:5], X[:5], y[:5], "x") is None  # a class of 1 row
+
+
+def test_the_learning_rate_decays_linearly_over_the_last_third():
+    from aekit.semisupervised.ladder import LinearDecay
+
+    module = torch.nn.Linear(2, 1)
+    state = {"max_epochs": 9, "optimizer": make_optimizer("adam", module.parameters(), 0.002)}
+    decay, rates = LinearDecay(0.002, 1 / 3), []
+    for epoch in range(1, 10):
+        decay.on_epoch_begin(state, epoch)
+        rates.append(state["optimizer"].param_groups[0]["lr"])
+    np.testing.assert_allclose(rates, [0.002] * 6 + [0.0015, 0.001, 0.0005])
