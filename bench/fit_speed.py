@@ -16,6 +16,13 @@ loss and its test MSE on held-out rows are printed, so that "same numerics" and 
 within 1% of float32" can be read off next to the speed.
 
     python bench/fit_speed.py [--epochs 2] [--repeats 3] [--rows 60000] [--json out.json]
+    python bench/fit_speed.py --malloc [--epochs 2] [--repeats 3]
+
+``--malloc`` measures instead what glibc's malloc thresholds (the opt-in
+``aekit.core.compat.keep_freed_blocks()``) change: the plain loop and aekit's default fit, run
+``--repeats`` times each without them, then the same after setting them, in this one process
+(the setting is one-way, so "without" must come first); it prints each side's ratio
+with / without.
 """
 
 from __future__ import annotations
@@ -54,6 +61,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--repeats", type=int, default=3, help="alternations per side")
     parser.add_argument("--rows", type=int, default=60000)
     parser.add_argument("--json", help="also write the results to this JSON file")
+    parser.add_argument("--malloc", action="store_true",
+                        help="measure the opt-in malloc thresholds instead (see above)")
     args = parser.parse_args(argv)
 
     from aekit.training.loop import autocast_dtype
@@ -66,9 +75,10 @@ def main(argv=None) -> dict:
           f"{torch.get_num_threads()} threads; bfloat16 native here: {native}")
     print(f"load average before: {os.getloadavg()[0]:.2f}")
     warm_up(X_np)
-    # aekit's first CPU fit (the warm-up) raises glibc's malloc thresholds for the whole
-    # process (aekit.core.compat), so every timed run below, the plain loop's included, has them.
-    print("glibc malloc thresholds raised by the warm-up fit: they apply to every side")
+    if args.malloc:
+        return malloc_effect(X_np, X_t, args)
+    # aekit leaves glibc's malloc alone (keep_freed_blocks is opt-in): every side below runs
+    # with the process's default allocator.
     times = {k: [] for k in SIDES}
     losses = {k: [] for k in SIDES}
     test_mse = {k: [] for k in SIDES}
@@ -112,6 +122,33 @@ def main(argv=None) -> dict:
 
         atomic_write(args.json, json.dumps(result, indent=2))
     return result
+
+
+def malloc_effect(X_np, X_t, args) -> dict:
+    """Seconds per epoch of the plain loop and of aekit float32 without, then with, glibc's
+    raised malloc thresholds; prints the ratios with / without (below 1: faster with)."""
+    from aekit.core import compat
+
+    sides = {k: SIDES[k] for k in ("plain", "aekit float32")}
+    times: dict = {}
+    for setting in ("without", "with"):
+        if setting == "with" and not compat.keep_freed_blocks():
+            print("no glibc here: keep_freed_blocks() does nothing")
+            return {}
+        for r in range(args.repeats):
+            for name, fit in sides.items():
+                result = fit(X_np, X_t, args.epochs, r)
+                times.setdefault((name, setting), []).append(result.seconds_per_epoch)
+                print(f"  run {r + 1} {name:>13} {setting:>7} thresholds: "
+                      f"{result.seconds_per_epoch:6.2f} s/epoch", flush=True)
+    ratios = {}
+    for name in sides:
+        without, with_ = (statistics.median(times[(name, s)]) for s in ("without", "with"))
+        ratios[name] = with_ / without
+        print(f"{name:>13}: {without:.3f} s/epoch without, {with_:.3f} with: "
+              f"ratio with/without {ratios[name]:.3f}")
+    return {"malloc_ratio": ratios,
+            "seconds_per_epoch": {f"{k} {s}": v for (k, s), v in times.items()}}
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 import pytest
 from typer.testing import CliRunner
 
-from aekit.cli.app import app
+from aekit.cli.commands import app
 from aekit.data import load_digits
 
 runner = CliRunner()

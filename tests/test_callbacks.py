@@ -165,3 +165,149 @@ def test_plateau_schedule_is_the_estimators_default(digits):
     constant = AutoEncoder(2, hidden_layer_sizes=(16,), max_epochs=5, lr_schedule="constant",
                            random_state=0).fit(digits[0][:400])
     assert all("lr" not in r for r in constant.history_)
+
+
+# --------------------------------------------------------------------------- user callbacks
+class Recorder(Callback):
+    """Records every hook call with what it was given (copies of what changes later)."""
+
+    def __init__(self):
+        self.calls = []
+
+    def on_fit_begin(self, estimator):
+        self.calls.append(("on_fit_begin", estimator, hasattr(estimator, "n_features_in_")))
+
+    def on_run_begin(self, estimator, run, module):
+        self.calls.append(("on_run_begin", estimator, run, module))
+
+    def on_train_begin(self, state):
+        self.calls.append(("on_train_begin", state["phase"], state["epoch"], state["module"]))
+
+    def on_epoch_begin(self, state, epoch):
+        self.calls.append(("on_epoch_begin", state["phase"], epoch))
+
+    def on_epoch_end(self, state, record):
+        self.calls.append(("on_epoch_end", state["phase"], record is state["history"][-1],
+                           dict(record)))
+
+    def on_train_end(self, state):
+        self.calls.append(("on_train_end", state["phase"], state["epoch"]))
+
+    def on_run_end(self, estimator, run, result):
+        self.calls.append(("on_run_end", estimator, run, result))
+
+    def on_fit_end(self, estimator):
+        self.calls.append(("on_fit_end", estimator, hasattr(estimator, "history_")))
+
+
+def test_user_callbacks_receive_every_documented_hook_in_order(digits):
+    X_train, *_ = digits
+    rec = Recorder()
+    ae = AutoEncoder(2, hidden_layer_sizes=(16,), max_epochs=2, n_init=2, random_state=0,
+                     callbacks=[rec]).fit(X_train[:300])
+    names = [c[0] for c in rec.calls]
+    one_run = ["on_run_begin", "on_train_begin", "on_epoch_begin", "on_epoch_end",
+               "on_epoch_begin", "on_epoch_end", "on_train_end", "on_run_end"]
+    assert names == ["on_fit_begin", *one_run, *one_run, "on_fit_end"]
+    # Every hook named in the Callback docstring is called, and nothing else exists.
+    documented = {n for n in vars(Callback) if n.startswith("on_")}
+    assert documented == set(names)
+    for name in documented:
+        assert name in Callback.__doc__
+    fit_begin, fit_end = rec.calls[0], rec.calls[-1]
+    work = fit_begin[1]
+    assert fit_begin[2] is True  # the data are checked: n_features_in_ is set
+    assert fit_end[1] is work and fit_end[2] is True  # fitted when on_fit_end is called
+    assert work is not ae  # the working copy; its fitted attributes are handed over
+    runs = [c for c in rec.calls if c[0] in ("on_run_begin", "on_run_end")]
+    assert [(c[0], c[2]) for c in runs] == [("on_run_begin", 0), ("on_run_end", 0),
+                                            ("on_run_begin", 1), ("on_run_end", 1)]
+    for begin, end in zip(runs[::2], runs[1::2]):
+        module, result = begin[3], end[3]
+        assert isinstance(module, nn.Module) and result["module"] is module
+        assert [r["epoch"] for r in result["history"]] == [1, 2]
+        assert result["score"] == kept_record(result["history"])["val_loss"]
+    trains = [c for c in rec.calls if c[0] == "on_train_begin"]
+    assert all(c[1] == "train" and c[2] == 0 for c in trains)
+    assert trains[1][3] is runs[2][3]  # the loop trains the run's module
+    ends = [c for c in rec.calls if c[0] == "on_epoch_end"]
+    assert all(c[2] for c in ends)  # record is state["history"][-1]
+    assert [c[3]["epoch"] for c in ends] == [1, 2, 1, 2]
+    assert {"phase", "epoch", "loss", "val_loss", "seconds"} <= set(ends[0][3])
+    assert [c[2] for c in rec.calls if c[0] == "on_epoch_begin"] == [1, 2, 1, 2]
+    kept = min(runs[1::2], key=lambda c: c[3]["score"])[3]
+    assert ae.history_ == kept["history"]
+
+
+def test_every_trained_estimator_calls_the_fit_and_run_hooks(digits):
+    from aekit import EncoderClassifier, OutlierDetector, VariationalAutoEncoder
+
+    X_train, _, y_train, _ = digits
+    X, y = X_train[:300], y_train[:300]
+    ae = AutoEncoder(2, hidden_layer_sizes=(16,), max_epochs=1, random_state=0)
+    fits = {
+        "vae": lambda cb: VariationalAutoEncoder(2, hidden_layer_sizes=(16,), max_epochs=1,
+                                                 random_state=0, callbacks=cb).fit(X),
+        "classifier": lambda cb: EncoderClassifier(ae, max_epochs=2, semi_supervised=None,
+                                                   random_state=0, callbacks=cb).fit(X, y),
+        "detector": lambda cb: OutlierDetector(max_epochs=2, n_estimators=2, random_state=0,
+                                               callbacks=cb).fit(X),
+    }
+    for name, fit in fits.items():
+        rec = Recorder()
+        fit([rec])
+        names = [c[0] for c in rec.calls]
+        assert names[:3] == ["on_fit_begin", "on_run_begin", "on_train_begin"], name
+        assert names[-3:] == ["on_train_end", "on_run_end", "on_fit_end"], name
+        assert rec.calls[-1][2] is True, name  # fitted when the fit ends
+
+
+def test_run_and_fit_end_are_called_when_the_fit_fails(digits):
+    X_train, *_ = digits
+
+    class Boom(Callback):
+        def on_epoch_end(self, state, record):
+            raise RuntimeError("boom")
+
+    rec = Recorder()
+    with pytest.raises(RuntimeError, match="boom"):
+        AutoEncoder(2, hidden_layer_sizes=(16,), max_epochs=3, random_state=0,
+                    callbacks=[Boom(), rec]).fit(X_train[:200])
+    names = [c[0] for c in rec.calls]
+    assert names[-3:] == ["on_train_end", "on_run_end", "on_fit_end"]
+    assert rec.calls[-2][3] is None  # the run failed: no result
+
+
+def test_callbacks_survive_clone_and_are_not_saved(digits, tmp_path):
+    from sklearn.base import clone
+
+    import aekit
+    from aekit import EncoderClassifier
+
+    X_train, X_test, y_train, _ = digits
+    rec = Recorder()
+    ae = AutoEncoder(2, hidden_layer_sizes=(16,), max_epochs=1, random_state=0,
+                     callbacks=[rec])
+    copy = clone(ae)  # sklearn deep-copies a parameter that is no estimator
+    (kept,) = copy.get_params()["callbacks"]
+    assert isinstance(kept, Recorder) and kept is not rec
+    copy.fit(X_train[:200])
+    assert kept.calls and not rec.calls  # the clone calls its own copy
+    ae.fit(X_train[:200])
+    ae.save(tmp_path / "ae")
+    loaded = aekit.load(tmp_path / "ae")
+    assert loaded.callbacks is None
+    np.testing.assert_array_equal(loaded.transform(X_test), ae.transform(X_test))
+    # A nested autoencoder's callbacks are not saved either.
+    clf = EncoderClassifier(ae, max_epochs=1, random_state=0, callbacks=[Recorder()])
+    clf.fit(X_train[:200], y_train[:200]).save(tmp_path / "clf")
+    loaded = aekit.load(tmp_path / "clf")
+    assert loaded.callbacks is None and loaded.autoencoder.callbacks is None
+
+
+@pytest.mark.parametrize("bad, match", [(Recorder(), "callbacks.* must be"),
+                                        ([lambda s, r: None], r"callbacks\[0\] is a function")])
+def test_callbacks_must_be_a_list_of_callback_instances(digits, bad, match):
+    X_train, *_ = digits
+    with pytest.raises(TypeError, match=match):
+        AutoEncoder(2, max_epochs=1, callbacks=bad).fit(X_train[:50])

@@ -13,9 +13,9 @@ import pytest
 import typer.main
 
 import aekit
-from aekit.cli import app as cli, options as cli_options
+from aekit.cli import commands as cli, options as cli_options
 from aekit import runs
-from aekit.cli.app import app
+from aekit.cli.commands import app
 from aekit.data import load_dataset, read_array
 
 from conftest import assert_ok, assert_one_line_error, invoke, runner
@@ -112,7 +112,7 @@ def test_options_reach_the_estimator(monkeypatch, tmp_path):
     )
     assert_ok(result)
     assert seen["est"].get_params() == dict(
-        lr_schedule="constant", encoder=None, decoder=None, warm_start=False,
+        lr_schedule="constant", encoder=None, decoder=None, warm_start=False, callbacks=None,
         architecture="dense", image_shape=None, tied=True, init="identity", dropout=0.1,
         noise="masking", noise_level=0.3, sparsity="kl", sparsity_weight=2.0,
         sparsity_target=0.1, contractive=0.5, l1=0.001, pretrain="greedy", pretrain_epochs=3,

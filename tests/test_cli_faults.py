@@ -44,8 +44,8 @@ def _env():
 # milliseconds on a fast machine, a kill timed from outside comes after the run has ended).
 _STOPPING_CLI = textwrap.dedent("""
     import os, signal, sys
-    from aekit import callbacks
-    from aekit.cli.app import main
+    from aekit.training import callbacks
+    from aekit.cli.commands import main
 
     stops = {int(epoch) for epoch in sys.argv.pop(1).split(",")}
     real = callbacks.Checkpoint.on_epoch_end

@@ -421,7 +421,7 @@ def test_noisy_but_healthy_losses_are_no_spike():
 def test_cli_warnings_are_one_line_without_source(tmp_path):
     from typer.testing import CliRunner
 
-    from aekit.cli.app import app
+    from aekit.cli.commands import app
 
     result = CliRunner().invoke(app, ["train", "--data", "digits", "--epochs", "1", "--hidden",
                                       "16", "--output-activation", "sigmoid", "--out",

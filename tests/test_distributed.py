@@ -19,7 +19,7 @@ from torch import nn
 from typer.testing import CliRunner
 
 from aekit.core import distributed
-from aekit.cli.app import app
+from aekit.cli.commands import app
 from aekit.data import load_dataset
 
 needs_dist = pytest.mark.skipif(
@@ -190,7 +190,8 @@ _DRIVER = _GLOO_THREADS + textwrap.dedent("""
     # Fits under torchrun (or alone) and writes each rank's history and codes.
     import json, sys
     import numpy as np
-    from aekit import AutoEncoder, distributed
+    from aekit import AutoEncoder
+    from aekit.core import distributed
 
     distributed.init_from_env("cpu")
     rank, world = distributed.rank_info()
@@ -259,7 +260,8 @@ _AT_EXIT = _GLOO_THREADS + textwrap.dedent("""
             json.dump(seen, f)
 
     atexit.register(record)
-    from aekit import AutoEncoder, distributed
+    from aekit import AutoEncoder
+    from aekit.core import distributed
 
     distributed.init_from_env("cpu")
     seen["rank"] = distributed.rank_info()[0]
@@ -289,7 +291,8 @@ _FAMILIES = textwrap.dedent("""
     # Every family and variant under torchrun, random_state=None: the ranks must agree.
     import json, sys
     import numpy as np
-    from aekit import AutoEncoder, EncoderClassifier, VariationalAutoEncoder, distributed
+    from aekit import AutoEncoder, EncoderClassifier, VariationalAutoEncoder
+    from aekit.core import distributed
 
     distributed.init_from_env("cpu")
     rank, world = distributed.rank_info()
@@ -326,7 +329,7 @@ def test_every_family_trains_in_step(rows, tmp_path):
 _STUCK = textwrap.dedent("""
     # Rank 1 stops answering; rank 0 must give up after the group's timeout, not 30 min.
     import sys, time
-    from aekit import distributed
+    from aekit.core import distributed
 
     distributed.init_from_env("cpu", timeout=float(sys.argv[1]))
     rank, _ = distributed.rank_info()
@@ -375,7 +378,9 @@ _RESUMED = textwrap.dedent("""
     # "resume" continues from rank 0's checkpoint.
     import json, sys
     import numpy as np
-    from aekit import AutoEncoder, callbacks, distributed
+    from aekit import AutoEncoder
+    from aekit.core import distributed
+    from aekit.training import callbacks
 
     distributed.init_from_env("cpu")
     rank, world = distributed.rank_info()

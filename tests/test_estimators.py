@@ -332,3 +332,45 @@ def test_finite_check_catches_overflowing_sums_only_as_a_fast_path():
     X[4, 2] = np.nan
     with pytest.raises(ValueError, match=r"row\(s\) \[4\]"):
         check_finite(X)
+
+
+# --------------------------------------------------------------------------- declared parameters
+TRAINED = ["AutoEncoder", "VariationalAutoEncoder", "EncoderClassifier", "OutlierDetector"]
+
+
+@pytest.mark.parametrize("name", TRAINED)
+def test_training_parameters_are_declared_once(name):
+    # Each training parameter's default, constraint and docstring entry is the declaration's
+    # (estimators/_params.py); where an estimator's default differs, the override says why.
+    import inspect
+
+    import aekit
+    from aekit.estimators._params import TRAINING
+
+    cls = getattr(aekit, name)
+    declared = cls._training
+    signature = inspect.signature(cls).parameters
+    doc = inspect.getdoc(cls)
+    names = [n for n in signature if n in TRAINING.params]
+    assert {"batch_size", "max_epochs", "patience", "learning_rate", "optimizer",
+            "random_state", "device", "precision", "verbose", "callbacks"} <= set(names)
+    for n in names:
+        param = declared.params[n]
+        assert signature[n].default == param.default, n
+        assert cls._parameter_constraints[n] == param.constraint, n
+        assert param.entry(n).replace("\n    ", "\n").strip() in doc, n
+        shared = TRAINING.params[n]
+        assert param.doc == shared.doc and param.type == shared.type, n
+        if param.default != shared.default:  # another default says why, in one line
+            assert param.why and "\n" not in param.why.strip(), n
+        else:
+            assert not param.why, n
+
+
+def test_an_overridden_default_needs_its_reason():
+    from aekit.estimators._params import TRAINING
+
+    with pytest.raises(ValueError, match="needs its one-line 'why'"):
+        TRAINING.override(batch_size={"default": 32})
+    assert TRAINING.override(batch_size={"default": 32, "why": "smaller"}).batch_size == 32
+    assert TRAINING.batch_size == 128  # the declaration itself is unchanged

@@ -20,7 +20,7 @@ def run_example(name, *args):
 
 
 def test_every_example_is_tested():
-    tested = {"beat_pca.py", "denoise.py", "pretrain_few_labels.py"}
+    tested = {"beat_pca.py", "csv_logger.py", "denoise.py", "pretrain_few_labels.py"}
     assert {p.name for p in EXAMPLES.glob("*.py") if not p.name.startswith("_")} == tested
 
 
@@ -49,3 +49,18 @@ def test_pretrain_few_labels():
     assert len(accuracies) == 5 and all(0.1 < a <= 1 for a in accuracies)  # 3 epochs: it works
     assert re.search(r"semi-supervised against logistic regression on the pixels: [+-][\d.]+ ",
                      out)
+
+
+def test_csv_logger(tmp_path):
+    import csv
+
+    out = tmp_path / "epochs.csv"
+    printed = run_example("csv_logger.py", "--out", str(out))
+    with open(out, newline="") as f:
+        rows = list(csv.DictReader(f))
+    # 3 epochs (quick mode) of each of 2 restarts, every record's fields as columns.
+    assert [(r["run"], r["epoch"]) for r in rows] == [(str(i), str(e)) for i in (0, 1)
+                                                      for e in (1, 2, 3)]
+    assert {"phase", "loss", "val_loss", "seconds"} <= set(rows[0])
+    assert all(float(r["loss"]) > 0 for r in rows)
+    assert "6 epochs over 2 restarts" in printed

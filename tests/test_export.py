@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 import aekit
 from aekit import AutoEncoder, EncoderClassifier, VariationalAutoEncoder
-from aekit.cli.app import app
+from aekit.cli.commands import app
 from aekit.export import export_onnx
 
 ort = pytest.importorskip("onnxruntime", reason="onnxruntime is not installed (aekit[onnx])")

@@ -35,17 +35,17 @@ class Crash(Exception):
 
 def crash_after(monkeypatch, n: int):
     """Make the ``n``-th checkpoint written be the last: the fit then dies."""
-    real = callbacks.Checkpoint.on_epoch_end
+    real = callbacks.Checkpoint.write
     count = {"n": 0}
 
-    def on_epoch_end(self, state, record):
-        real(self, state, record)
+    def write(self, state):
+        real(self, state)
         count["n"] += 1
         if count["n"] == n:
             self.wait()
             raise Crash
 
-    monkeypatch.setattr(callbacks.Checkpoint, "on_epoch_end", on_epoch_end)
+    monkeypatch.setattr(callbacks.Checkpoint, "write", write)
 
 
 def crash_fit(est, X, n: int) -> None:
@@ -181,12 +181,11 @@ class SignalAt(callbacks.Callback):
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_a_signal_stops_at_the_end_of_the_step_and_keeps_the_best(rows, monkeypatch, signum):
     X, X_test = rows
-    monkeypatch.setattr(_base, "loop_callbacks",
-                        lambda est, tb=None: [callbacks.EarlyStopping(100), SignalAt(3, signum)])
     previous = AutoEncoder(2, hidden_layer_sizes=(16,), max_epochs=2, random_state=1,
                            device="cpu").fit(X)
     before = previous.transform(X_test)
-    est = previous.set_params(max_epochs=50, random_state=0)
+    est = previous.set_params(max_epochs=50, random_state=0, patience=100,
+                              lr_schedule="constant", callbacks=[SignalAt(3, signum)])
     with pytest.raises(FitInterrupted) as info:
         est.fit(X)
     assert info.value.signum == signum and isinstance(info.value, KeyboardInterrupt)
@@ -208,8 +207,8 @@ def test_a_signal_before_the_first_epoch_ends_leaves_no_partial_model(rows, monk
         def on_epoch_begin(self, state, epoch):
             os.kill(os.getpid(), signal.SIGINT)
 
-    monkeypatch.setattr(_base, "loop_callbacks", lambda est, tb=None: [Early()])
-    est = AutoEncoder(2, hidden_layer_sizes=(16,), max_epochs=5, device="cpu")
+    est = AutoEncoder(2, hidden_layer_sizes=(16,), max_epochs=5, device="cpu",
+                      callbacks=[Early()])
     with pytest.raises(FitInterrupted) as info:
         est.fit(X)
     assert info.value.estimator is None
@@ -222,8 +221,8 @@ def test_the_classifier_is_interruptible_too(digits, monkeypatch):
     from aekit.semisupervised import classifier
 
     ae = AutoEncoder(3, hidden_layer_sizes=(16,), max_epochs=2, random_state=0).fit(X_train)
-    monkeypatch.setattr(classifier, "loop_callbacks", lambda est: [SignalAt(2)])
-    clf = EncoderClassifier(ae, max_epochs=20, random_state=0)
+    clf = EncoderClassifier(ae, max_epochs=20, random_state=0, early_stopping=False,
+                            lr_schedule="constant", callbacks=[SignalAt(2)])
     with pytest.raises(FitInterrupted) as info:
         clf.fit(X_train, y_train)
     with pytest.raises(NotFittedError):
@@ -287,14 +286,14 @@ def test_a_failed_first_fit_leaves_the_estimator_unfitted(rows):
 
 def test_a_diverging_restart_is_reported_and_skipped(rows, monkeypatch):
     X, X_test = rows
-    real = _base.BaseAutoEncoder._fit_once
+    real = _base.BaseAutoEncoder._fit_run
 
-    def fit_once(self, *args, restart=0, **kwargs):
-        if restart in self._diverge:
-            raise TrainingDivergedError(f"restart {restart} blew up")
-        return real(self, *args, restart=restart, **kwargs)
+    def fit_run(self, fit, run, seed):
+        if run in self._diverge:
+            raise TrainingDivergedError(f"restart {run} blew up")
+        return real(self, fit, run, seed)
 
-    monkeypatch.setattr(_base.BaseAutoEncoder, "_fit_once", fit_once)
+    monkeypatch.setattr(_base.BaseAutoEncoder, "_fit_run", fit_run)
     ae = AutoEncoder(2, hidden_layer_sizes=(16,), max_epochs=2, n_init=3, random_state=0)
     ae._diverge = {1}
     with pytest.warns(aekit.RestartDivergedWarning, match="restart 2 of 3 diverged"):
@@ -351,13 +350,24 @@ def test_a_file_that_changes_during_training_ends_with_a_clear_error(tmp_path, r
                 np.save(path, X[:300].astype(np.float32))  # someone writes new data
 
     est = AutoEncoder(2, hidden_layer_sizes=(16,), max_epochs=3, chunk_rows=100,
-                      random_state=0)
-    original = _base.loop_callbacks
-    try:
-        _base.loop_callbacks = lambda e, tb=None: [*original(e, tb), Rewrite()]
-        with pytest.raises(ValueError, match="rows.npy changed while it was being read"):
-            est.fit(path)
-    finally:
-        _base.loop_callbacks = original
+                      random_state=0, callbacks=[Rewrite()])
+    with pytest.raises(ValueError, match="rows.npy changed while it was being read"):
+        est.fit(path)
     with pytest.raises(NotFittedError):
         check_is_fitted(est)
+
+
+# --------------------------------------------------------------------------- data hashing
+def test_the_data_are_hashed_only_for_a_checkpoint(rows, tmp_path, monkeypatch):
+    from aekit.estimators import _recovery
+
+    X, _ = rows
+    hashed = []
+    real = _recovery.hashlib.sha256
+    monkeypatch.setattr(_recovery.hashlib, "sha256",
+                        lambda data=b"": (hashed.append(len(data)), real(data))[1])
+    kw = dict(hidden_layer_sizes=(16,), max_epochs=1, random_state=0)
+    AutoEncoder(2, **kw).fit(X, sample_weight=np.ones(len(X)))
+    assert not hashed  # no checkpoint_dir: X is never read for a fingerprint
+    AutoEncoder(2, checkpoint_dir=tmp_path, **kw).fit(X)
+    assert X.nbytes in hashed or X.astype(np.float32).nbytes in hashed

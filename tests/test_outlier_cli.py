@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 import aekit
 from aekit import OutlierDetector
 from aekit.plotting import anomaly as plotting_outliers
-from aekit.cli.app import app
+from aekit.cli.commands import app
 from aekit.anomaly.metrics import anomaly_labels, baseline_scores, detection_metrics
 from aekit.report.detector import build_detector_report
 

@@ -12,7 +12,7 @@ from matplotlib.image import imread
 from typer.testing import CliRunner
 
 from aekit import AutoEncoder
-from aekit.cli.app import app
+from aekit.cli.commands import app
 from aekit.data import DERIVED_VARIABLE_NAMES, Dataset, load_dataset, make_derived_variables
 from aekit.report.model import build_report, write_report
 

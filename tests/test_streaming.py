@@ -13,7 +13,7 @@ from torch import nn
 from typer.testing import CliRunner
 
 from aekit import AutoEncoder
-from aekit.cli.app import app
+from aekit.cli.commands import app
 from aekit.data import is_streamable, open_rows, save_npy
 from aekit.training.loop import fit_loop, init_state, make_optimizer
 

@@ -2,12 +2,14 @@
 
 import math
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
 
 from conftest import mse_objective, tiny_problem
 
+from aekit import AutoEncoder
 from aekit.training.loop import (
     TrainingDivergedError,
     autocast_dtype,
@@ -121,14 +123,14 @@ def test_autocast_covers_training_steps_only(dtype):
 
 @pytest.mark.parametrize("name, weight_decay", [("adam", 0.0), ("adam", 1e-3), ("adamw", 1e-2)])
 def test_fast_fused_step_is_bit_identical_to_optimizer_step(name, weight_decay):
-    from aekit.training.loop import _Stepper
+    from aekit.core.compat import FusedAdamStep, optimizer_step
 
     module_a, X = _setup()
     module_b, _ = _setup()
     opt_a = make_optimizer(name, module_a.parameters(), 1e-2, weight_decay)
     opt_b = make_optimizer(name, module_b.parameters(), 1e-2, weight_decay)
-    step_a = _Stepper(opt_a)
-    assert step_a.kernel is not None  # the fast path is the one under test
+    step_a = optimizer_step(opt_a)
+    assert isinstance(step_a, FusedAdamStep)  # the fast path is the one under test
     for i in range(0, 100, 10):
         for module, opt, step in ((module_a, opt_a, step_a), (module_b, opt_b, opt_b.step)):
             opt.zero_grad(set_to_none=True)
@@ -142,27 +144,65 @@ def test_fast_fused_step_is_bit_identical_to_optimizer_step(name, weight_decay):
 
 
 def test_stepper_falls_back_for_other_optimizers():
-    from aekit.training.loop import _Stepper
+    from aekit.core.compat import optimizer_step
 
     module, _ = _setup()
-    assert _Stepper(make_optimizer("sgd", module.parameters(), 0.1)).kernel is None
+    sgd = make_optimizer("sgd", module.parameters(), 0.1)
+    assert optimizer_step(sgd) == sgd.step
     amsgrad = torch.optim.Adam(module.parameters(), amsgrad=True, fused=True)
-    assert _Stepper(amsgrad).kernel is None
+    assert optimizer_step(amsgrad) == amsgrad.step
 
 
 def test_stepper_honours_step_hooks():
-    from aekit.training.loop import _Stepper
+    from aekit.core.compat import optimizer_step
 
     module, X = _setup()
     opt = make_optimizer("adam", module.parameters(), 1e-2)
     calls = []
     opt.register_step_post_hook(lambda *a: calls.append(1))
-    step = _Stepper(opt)
+    step = optimizer_step(opt)
     for _ in range(3):
         opt.zero_grad(set_to_none=True)
         _mse(module, {"x_in": X, "x": X})["loss"].backward()
         step()
     assert len(calls) == 3
+
+
+def test_public_torch_only_gives_the_same_fit(digits, monkeypatch):
+    # Private torch calls (the fused Adam kernel, hook registries, CPU probes) are optional:
+    # forcing the public API gives the same model, within float tolerance.
+    from aekit.core import compat
+
+    X_train, X_test, _, _ = digits
+    kw = dict(hidden_layer_sizes=(32,), max_epochs=3, random_state=0, device="cpu")
+    fast = AutoEncoder(2, **kw).fit(X_train)
+    private_steps = []
+    real_step = compat.FusedAdamStep.__call__
+    monkeypatch.setattr(compat.FusedAdamStep, "__call__",
+                        lambda self: (private_steps.append(1), real_step(self))[1])
+    monkeypatch.setattr(compat, "USE_PRIVATE_TORCH", False)
+    public = AutoEncoder(2, **kw).fit(X_train)
+    assert not private_steps  # the public API only: optimizer.step()
+    assert not compat.cpu_has_native_bf16()
+    assert len(public.history_) == len(fast.history_)
+    np.testing.assert_allclose(public.transform(X_test), fast.transform(X_test),
+                               rtol=1e-5, atol=1e-5)
+    monkeypatch.setattr(compat, "USE_PRIVATE_TORCH", True)
+    AutoEncoder(2, **kw).fit(X_train)
+    assert private_steps  # and the fast path is taken when allowed
+
+
+def test_training_leaves_the_allocator_alone(monkeypatch):
+    # glibc's malloc thresholds are process-wide and one-way: a fit never sets them; the
+    # caller opts in with compat.keep_freed_blocks().
+    from aekit.core import compat
+
+    calls = []
+    monkeypatch.setattr(compat, "_libc", lambda: calls.append(1))
+    module, X = _setup()
+    _fit(module, _mse, X, X[:10], optimizer=make_optimizer("adam", module.parameters(), 1e-2),
+         batch_size=50, max_epochs=2)
+    assert not calls
 
 
 def test_targets_are_gathered_with_the_rows():

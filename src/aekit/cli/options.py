@@ -2,7 +2,7 @@
 becomes one option, its name and type from the parameter's constraint
 (``_parameter_constraints``), its choices from the same constraint, its default from the
 constructor and its help from the first sentence of the parameter's docstring, so the two
-cannot drift. :func:`estimator_options` decorates a command of :mod:`aekit.cli.app`.
+cannot drift. :func:`estimator_options` decorates a command of :mod:`aekit.cli.commands`.
 """
 
 from __future__ import annotations
@@ -95,6 +95,7 @@ _PYTHON_ONLY = {
     "decoder": "a torch.nn.Module: Python code, not a command-line value",
     "warm_start": "each run fits a new model; continue one in Python",
     "autoencoder": "the classifier's own options build it (--components, --autoencoder)",
+    "callbacks": "Callback objects: Python code, not a command-line value",
 }
 """Estimator parameters the command line does not offer, and why."""
 

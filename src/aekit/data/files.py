@@ -19,7 +19,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..core import compat as _malloc
+from ..core import compat
 from .delimited import TABLE_SUFFIXES, read_table
 
 __all__ = [
@@ -449,7 +449,7 @@ def _trim_heap() -> None:
     pages it keeps: without this, a pass's resident memory creeps up chunk after chunk,
     past the bound the chunk size should set.
     """
-    _malloc.trim()
+    compat.trim()
 
 
 def _npy_source(parts: list, name: str) -> RowSource:

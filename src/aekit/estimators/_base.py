@@ -1,9 +1,13 @@
 """The shared abstract base of the autoencoder estimators.
 
-:class:`BaseAutoEncoder` owns everything the families share: input checks, the fit prelude
-(the in-model scaler, the hold-out, restarts, data streamed from disk), the callbacks of the
-loop, chunked inference and the transformer API (``transform``, ``inverse_transform``,
-``reconstruct``, ``score_samples``). A family fills in a few hooks: the module it trains
+:class:`BaseAutoEncoder` owns everything the families share: input checks, the fit, chunked
+inference and the transformer API (``transform``, ``inverse_transform``, ``reconstruct``,
+``score_samples``). The fit is a short spine of small pieces: check the rows, start (the
+fit's RNG and its :class:`~._recovery.FitCheckpoint`), prepare the data once
+(:class:`FitData`: network-unit rows or a stream, hold-out, targets, weights, scaler), run
+the restarts (``_fit_runs``), each one run and one loop (``_fit_run``). Checkpoints,
+TensorBoard, early stopping, the schedule and the user's ``callbacks`` are callbacks
+(:mod:`aekit.training.callbacks`) with fit, run and loop hooks. A family fills in a few hooks: the module it trains
 (``_build_module``), what it minimises (``_objective``), and optionally a denoising
 corruption (``_corruption``), a pretraining stage (``_pretrain``), rules that combine
 parameters (``_check_params``) and a way to take images (``_flatten_images``).
@@ -15,11 +19,11 @@ writes the files; :func:`aekit.load` rebuilds it.
 
 from __future__ import annotations
 
-import os
 import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from numbers import Integral, Real
+from dataclasses import dataclass
+from numbers import Integral
 
 import numpy as np
 import torch
@@ -40,11 +44,11 @@ from ..core.checks import (
     to_tensor,
 )
 from ..training.callbacks import (
-    Checkpoint,
-    EarlyStopping,
-    ProgressBar,
-    ReduceLROnPlateau,
-    TensorBoard,
+    Callback,
+    RunHooks,
+    TensorBoardRuns,
+    check_callbacks,
+    fit_hooks,
     restore_loop_state,
 )
 from ..data.files import is_streamable, open_rows
@@ -56,8 +60,6 @@ from ..training.objectives import for_table
 from . import _tables, _targets
 from ._tables import INFER_BATCH
 from ..training.loop import (
-    OPTIMIZERS,
-    PRECISIONS,
     FitInterrupted,
     TrainingDivergedError,
     autocast_dtype,
@@ -67,8 +69,9 @@ from ..training.loop import (
     kept_record,
     make_optimizer,
 )
+from ._params import loop_callbacks, validate_params
 from ._recovery import (
-    FitCheckpoints,
+    FitCheckpoint,
     RestartDivergedWarning,
     array_fingerprint,
     fit_atomically,
@@ -87,61 +90,42 @@ from ._targets import (
 )
 
 
-TRAINING_CONSTRAINTS = {
-    "optimizer": [StrOptions(set(OPTIMIZERS))],
-    "learning_rate": [Interval(Real, 0, None, closed="neither"), None],
-    "weight_decay": [Interval(Real, 0, None, closed="left")],
-    "batch_size": [Interval(Integral, 1, None, closed="left")],
-    "max_epochs": [Interval(Integral, 1, None, closed="left")],
-    "validation_fraction": [Interval(Real, 0, 1, closed="left")],
-    "early_stopping": ["boolean"],
-    "patience": [Interval(Integral, 1, None, closed="left")],
-    "tol": [Interval(Real, 0, None, closed="left")],
-    "random_state": ["random_state"],
-    "device": [str, torch.device],
-    "precision": [StrOptions(set(PRECISIONS))],
-    "verbose": ["verbose"],
-}
-"""The rule of each optimisation parameter every aekit estimator shares (scikit-learn's
-``_parameter_constraints`` format: checked in ``fit``, read by the command line)."""
+@dataclass
+class FitData:
+    """What every run of one fit trains on, prepared once.
 
-
-def validate_params(estimator) -> None:
-    """Check ``estimator``'s parameters as ``fit`` does, without fitting: each parameter's
-    constraint, then the rules that combine several. Raises a ValueError naming the
-    parameter and what it accepts."""
-    estimator._validate_params()
-    estimator._check_params()
-
-
-SCHEDULE_CONSTRAINT = {"lr_schedule": [StrOptions({"plateau", "constant"})]}
-"""``lr_schedule`` (estimators without it train at a constant rate)."""
-
-PLATEAU_FACTOR = 0.2
-"""The rate's multiplier at a plateau (sklearn's ``learning_rate="adaptive"``: 1/5 too)."""
-
-
-def loop_callbacks(estimator, tensorboard: TensorBoard | None = None) -> list:
-    """Fresh callbacks for one loop of ``estimator``: early stopping, the learning-rate
-    schedule, progress, TensorBoard.
-
-    Reads the parameters of :data:`TRAINING_CONSTRAINTS` (``early_stopping``, ``patience``,
-    ``tol``, ``verbose``) and ``lr_schedule`` (:data:`SCHEDULE_CONSTRAINT`).
+    ``train``: the training columns in network units on the device (``"x"``, and
+    ``"x_in"``, ``"w"``, ``"mask"`` when given; see :func:`aekit.training.loop.fit_loop`), or
+    a :class:`~aekit.data.stream.ChunkStream` of them; ``val``: the hold-out's columns (or
+    rows), or None; ``scaler``: the fitted in-model scaler; ``samples``: a few raw rows on
+    the device (TensorBoard); ``check``: raw rows for the diagnostics of ``verbose``.
     """
-    callbacks = []
-    if estimator.early_stopping:
-        callbacks.append(EarlyStopping(estimator.patience, estimator.tol))
-    if getattr(estimator, "lr_schedule", "constant") == "plateau":
-        # Half of early stopping's patience: a plateau cuts the rate once, and a fit that
-        # then improves no more stops (measured on Fashion-MNIST: a quarter cut it three
-        # times in quick succession and ended worse, bench/defaults_vs_pca.py).
-        callbacks.append(ReduceLROnPlateau(PLATEAU_FACTOR, max(2, estimator.patience // 2),
-                                           estimator.tol))
-    if estimator.verbose > 0:
-        callbacks.append(ProgressBar(leave=estimator.verbose > 1))
-    if tensorboard is not None:
-        callbacks.append(tensorboard)
-    return callbacks
+
+    train: dict | ChunkStream
+    val: dict | torch.Tensor | None
+    scaler: Scaler
+    samples: torch.Tensor
+    check: np.ndarray
+
+    def inputs(self):
+        """The input rows of ``train`` and ``val`` (what pretraining and noise look at)."""
+        return tuple(c.get("x_in", c["x"]) if isinstance(c, dict) else c
+                     for c in (self.train, self.val))
+
+
+@dataclass
+class _Fit:
+    """One fit's runs share this: the data, the fit-wide callbacks, the checkpoint (or
+    None) and the ``warm_start`` model (or None)."""
+
+    data: FitData
+    callbacks: list
+    checkpoint: FitCheckpoint | None
+    warm: object
+
+    def loop_callbacks(self, estimator) -> list:
+        """Fresh built-in callbacks for one loop, then the fit-wide ones."""
+        return loop_callbacks(estimator) + self.callbacks
 
 
 class BaseAutoEncoder(
@@ -162,13 +146,8 @@ class BaseAutoEncoder(
         "scaler": [StrOptions({s for s in SCALERS if s is not None}), None],
         "loss": [StrOptions(set(losses.RECONSTRUCTION_LOSSES))],
         "missing": [StrOptions({"error", "impute"})],
-        "n_init": [Interval(Integral, 1, None, closed="left")],
         "chunk_rows": [Interval(Integral, 1, None, closed="left"), None],
-        "log_dir": [str, os.PathLike, None],
-        "checkpoint_dir": [str, os.PathLike, None],
-        "warm_start": ["boolean"],
-        **SCHEDULE_CONSTRAINT,
-        **TRAINING_CONSTRAINTS,
+        # The training parameters' constraints come from their declaration (_params).
     }
 
     # Fitted, non-tensor state written to config.json by save() (tensors go to safetensors).
@@ -318,28 +297,46 @@ class BaseAutoEncoder(
             best weights trained so far (None when no epoch finished).
         """
         validate_params(self)
-        return fit_atomically(self, BaseAutoEncoder._fit, X, resume, y=y,
-                              sample_weight=sample_weight, validation_data=validation_data,
-                              warm=warm_start_point(self))
+        given = {"y": y, "sample_weight": sample_weight, "validation_data": validation_data}
+        return fit_atomically(self, BaseAutoEncoder._fit, X, given, resume,
+                              warm_start_point(self))
 
-    def _fit(self, X, resume: bool, y=None, sample_weight=None, validation_data=None,
-             warm=None):
-        """:meth:`fit`, on the working copy :func:`fit_atomically` gives (``warm``: the
-        fitted module, history and output activation a ``warm_start`` fit continues)."""
+    # The fit's spine: check the rows, start (RNG, checkpoint), prepare the data once
+    # (FitData), then the runs (_fit_runs), each one loop (_fit_run).
+    def _fit(self, X, given: dict, resume: bool, warm=None):
+        """:meth:`fit`, on the working copy :func:`fit_atomically` gives; ``given``: the
+        ``y``, ``sample_weight`` and ``validation_data`` passed to ``fit``; ``warm``: the
+        fitted module, history and output activation a ``warm_start`` fit continues."""
         if is_streamable(X):  # a file or a memory map: read in chunks, never whole
-            _targets.refuse_for_streams(y, sample_weight, validation_data, warm)
+            _targets.refuse_for_streams(given["y"], given["sample_weight"],
+                                        given["validation_data"], warm)
             return self._fit_stream(X, resume)
         X, sample_shape, missing = self._check_rows(X, reset=True)
-        Y = check_target(y, (len(X), *sample_shape), X.shape[1])
-        w = check_weight(sample_weight, X)
+        Y = check_target(given["y"], (len(X), *sample_shape), X.shape[1])
+        w = check_weight(given["sample_weight"], X)
         self.device_ = resolve_device(self.device)
         if warm is not None:
             warm.check(self)
-        rng = check_random_state(distributed.same_random_state(self.random_state))  # ranks
-        data = {**array_fingerprint(X), **_targets.fingerprints(Y, w)}
-        checkpoints, rng = FitCheckpoints.start(self, data, rng, resume)
-        X_all = self._to_tensor(X)
+        # The data are hashed for a checkpoint's fingerprint only (checkpoint_dir set).
+        rng, checkpoint = self._start(
+            lambda: {**array_fingerprint(X), **_targets.fingerprints(Y, w)}, resume)
+        rows = {"X": X, "Y": Y, "w": w, "missing": missing}
+        data = self._prepare(rows, rng, given["validation_data"], warm)
+        return self._fit_runs(data, rng, checkpoint, warm)
 
+    def _start(self, data_fingerprint, resume: bool):
+        """``(rng, checkpoint)``: the fit's NumPy RNG (one seed shared by every rank) and
+        its :class:`FitCheckpoint` (None without ``checkpoint_dir``); resuming, the RNG
+        is the checkpoint's."""
+        rng = check_random_state(distributed.same_random_state(self.random_state))
+        checkpoint, rng = FitCheckpoint.start(self, data_fingerprint, rng, resume)
+        return rng, checkpoint
+
+    def _prepare(self, rows: dict, rng, validation_data, warm) -> FitData:
+        """The rows in memory (``rows``: ``X``, target ``Y``, weights ``w``, ``missing``
+        cells) as the runs train on them: scaler, hold-out, network units."""
+        X = rows["X"]
+        X_all = self._to_tensor(X)
         # The hold-out is drawn once, so restarts are compared on the same rows.
         order = torch.from_numpy(rng.permutation(len(X))).to(self.device_)
         n_val = int(self.validation_fraction * len(X)) if validation_data is None else 0
@@ -351,27 +348,29 @@ class BaseAutoEncoder(
         scaler = warm.module.scaler if warm is not None else (
             _tables.new_scaler(self, X_all.shape[1]).to(self.device_).fit(X_all))
         X_scaled = scaler(X_all)
-        target = scaler(self._to_tensor(Y)) if Y is not None else None
+        target = scaler(self._to_tensor(rows["Y"])) if rows["Y"] is not None else None
         self._set_output_activation(X_scaled if target is None else target,
                                     keep=warm is not None)
-        cols = columns(X_scaled, target, w)
-        if missing is not None:  # imputed cells: masked out of the loss (objectives)
-            cols["mask"] = _tables.network_mask(scaler, missing, self.device_)
+        cols = columns(X_scaled, target, rows["w"])
+        if rows["missing"] is not None:  # imputed cells: masked out of the loss (objectives)
+            cols["mask"] = _tables.network_mask(scaler, rows["missing"], self.device_)
         X_fit, X_val = select(cols, order[n_val:]), select(cols, order[:n_val])
         if validation_data is not None:
             X_val = _targets.validation_columns(self, validation_data, scaler)
-        X_sample = X_all[order[:8]]
-        del X_all, X_scaled, target, cols  # training needs the gathered rows only
-        return self._fit_restarts(X_fit, X_val if len(X_val["x"]) else None, scaler, rng,
-                                  X_sample, X, checkpoints, warm)
+        return FitData(X_fit, X_val if len(X_val["x"]) else None, scaler,
+                       samples=X_all[order[:8]], check=X)
 
     def _fit_stream(self, X, resume: bool = False):
         """:meth:`fit` on rows read from disk, ``chunk_rows`` at a time (see Notes)."""
         source = open_rows(X)
         self._check_stream(source, reset=True)
         self.device_ = resolve_device(self.device)
-        rng = check_random_state(distributed.same_random_state(self.random_state))
-        checkpoints, rng = FitCheckpoints.start(self, stream_fingerprint(source), rng, resume)
+        rng, checkpoint = self._start(lambda: stream_fingerprint(source), resume)
+        return self._fit_runs(self._prepare_stream(source, rng), rng, checkpoint, None)
+
+    def _prepare_stream(self, source, rng) -> FitData:
+        """A file's rows as the runs train on them: the scaler and hold-out from one pass
+        in file order, then a :class:`ChunkStream` that reads and scales each epoch."""
         n, chunk_rows = source.n_rows, self.chunk_rows or default_chunk_rows(source.n_features)
         # The hold-out: a fixed random subset of at most chunk_rows rows, kept in memory.
         n_val = min(int(self.validation_fraction * n), chunk_rows)
@@ -407,9 +406,8 @@ class BaseAutoEncoder(
         # Diagnostics (verbose) look at the hold-out: the rows in memory.
         X_check = X_val if n_val and self.verbose else X_sample
         del X_val
-        return self._fit_restarts(
-            stream, X_val_s, scaler, rng, self._to_tensor(X_sample), X_check, checkpoints
-        )
+        return FitData(stream, X_val_s, scaler, samples=self._to_tensor(X_sample),
+                       check=X_check)
 
     def _check_stream(self, source, *, reset: bool) -> None:
         # A stand-in row is validated as an in-memory X would be (n_features_in_, image
@@ -421,55 +419,99 @@ class BaseAutoEncoder(
             )
         self._check_X(np.zeros((1, *source.sample_shape), source.dtype), reset=reset)
 
-    def _fit_restarts(self, X_fit, X_val, scaler, rng, X_sample, X_check, checkpoints=None,
-                      warm=None):
-        """Train ``n_init`` restarts on scaled rows (or the loop's columns) and keep the best.
-
-        ``X_sample``: a few raw rows on the device, for TensorBoard; ``X_check``: raw rows
-        (all of them, or a sample when streamed) for the diagnostics of ``verbose``;
-        ``warm``: the fitted model a ``warm_start`` fit continues (one run, no restarts). A
-        restart that diverges is reported (:class:`RestartDivergedWarning`) and skipped;
-        the fit fails only when every restart diverges.
-        """
+    def _fit_runs(self, data: FitData, rng, checkpoint, warm):
+        """Train ``n_init`` runs (restarts) on ``data`` and keep the best; ``warm``: the
+        fitted model a ``warm_start`` fit continues (one run). A run that diverges is
+        reported (:class:`RestartDivergedWarning`) and skipped; the fit fails only when
+        every run diverges."""
         n_init = 1 if warm is not None else self.n_init
         seeds = rng.randint(np.iinfo(np.int32).max, size=n_init)
-        best, diverged = None, []
-        first = 0
-        if checkpoints is not None and checkpoints.point is not None:
-            first, best = checkpoints.first_restart, self._saved_best(checkpoints.point)
-        for i in range(first, n_init):
-            tensorboard = self._tensorboard(X_sample, i)
-            try:
-                run = self._fit_once(X_fit, X_val, scaler, int(seeds[i]), tensorboard,
-                                     restart=i, best=best, checkpoints=checkpoints,
-                                     warm=warm)
-            except TrainingDivergedError as err:
-                if self.n_init == 1:
+        fit = _Fit(data, self._fit_callbacks(data, checkpoint), checkpoint, warm)
+        best, diverged, first = None, [], 0
+        if checkpoint is not None and checkpoint.point is not None:
+            first, best = checkpoint.first_restart, self._saved_best(checkpoint.point)
+        with fit_hooks(fit.callbacks, self):
+            for i in range(first, n_init):
+                try:
+                    run = self._fit_run(fit, i, int(seeds[i]))
+                except TrainingDivergedError as err:
+                    if self.n_init == 1:
+                        raise
+                    diverged.append(err)
+                    warnings.warn(f"restart {i + 1} of {self.n_init} diverged and is "
+                                  f"skipped: {err}", RestartDivergedWarning, stacklevel=4)
+                    continue
+                except FitInterrupted as err:
+                    runs = [r for r in (best, getattr(err, "run", None)) if r is not None]
+                    if runs:  # the best weights trained so far, in this working copy
+                        self._keep_run(min(runs, key=lambda r: r["score"]))
+                        err.estimator = self
                     raise
-                diverged.append(err)
-                warnings.warn(f"restart {i + 1} of {self.n_init} diverged and is skipped: "
-                              f"{err}", RestartDivergedWarning, stacklevel=4)
-                continue
-            except FitInterrupted as err:
-                runs = [r for r in (best, getattr(err, "run", None)) if r is not None]
-                if runs:  # the best weights trained so far, in this working copy
-                    self._keep_run(min(runs, key=lambda r: r["score"]))
-                    err.estimator = self
-                raise
-            finally:
-                if tensorboard is not None:
-                    tensorboard.close()
-            if best is None or run["score"] < best["score"]:
-                best = run
-        if best is None:
-            raise TrainingDivergedError(
-                f"all {self.n_init} restarts diverged; the first: {diverged[0]}") from diverged[0]
-        if warm is not None:  # the earlier epochs come first, the new ones counted on
-            best["history"] = continued_history(warm.history, best["history"])
-        self._keep_run(best)
-        if self.verbose:
-            warn_findings(self, X_check)
+                if best is None or run["score"] < best["score"]:
+                    best = run
+            if best is None:
+                raise TrainingDivergedError(f"all {self.n_init} restarts diverged; the "
+                                            f"first: {diverged[0]}") from diverged[0]
+            if warm is not None:  # the earlier epochs come first, the new ones counted on
+                best["history"] = continued_history(warm.history, best["history"])
+            self._keep_run(best)
+            if self.verbose:
+                warn_findings(self, data.check)
         return self
+
+    def _fit_callbacks(self, data: FitData, checkpoint) -> list[Callback]:
+        """The callbacks of the whole fit, called after each loop's own (early stopping,
+        schedule, progress): TensorBoard (``log_dir``), the user's, the checkpoint."""
+        callbacks: list[Callback] = []
+        if self.log_dir is not None and distributed.is_main():  # one writer per run
+            callbacks.append(TensorBoardRuns(self.log_dir, data.samples, self.n_init))
+        callbacks += check_callbacks(self.callbacks)
+        return callbacks + ([checkpoint] if checkpoint is not None else [])
+
+    def _fit_run(self, fit: _Fit, run: int, seed: int) -> dict:
+        """Run ``run``: build (or take the warm) module, pretrain, train one loop; returns
+        its module, history, kept record and score. Resuming within this run, it starts
+        from the checkpoint's loop state instead of pretraining."""
+        point = fit.checkpoint.resume_point(run) if fit.checkpoint is not None else None
+        with seeded_torch_rng(self.device_, seed):
+            if fit.warm is not None:
+                module = fit.warm.module.to(self.device_)
+            else:
+                module = self._build_module(self.n_features_in_).to(self.device_)
+                module.scaler.load_state_dict(fit.data.scaler.state_dict())
+            with RunHooks(fit.callbacks, self, run, module) as hooks:
+                rows, rows_val = fit.data.inputs()  # pretraining and noise look at them
+                if fit.warm is not None:
+                    history = []
+                elif point is None:
+                    history = self._pretrain(module, rows, rows_val, fit.data.scaler,
+                                             lambda phase: fit.loop_callbacks(self))
+                else:  # pretrained weights are in the checkpoint's module
+                    history = list(point.pretrain_history)
+                state = init_state(module, make_optimizer(
+                    self.optimizer, module.parameters(), self.learning_rate,
+                    self.weight_decay))
+                state["pretrain_history"] = history  # for TensorBoard and checkpoints
+                if point is not None:
+                    restore_loop_state(state, point.loop_meta, point.loop_tensors)
+                try:
+                    self._train_loop(state, fit, rows)
+                except FitInterrupted as err:  # what the run kept so far: a partial model
+                    err.run = self._run(module, history + state["history"])
+                    raise
+                hooks.result = self._run(module, history + state["history"])
+        return hooks.result
+
+    def _train_loop(self, state: dict, fit: _Fit, rows) -> None:
+        """The run's main loop on ``fit``'s data (``rows``: its input rows, for noise)."""
+        # A stream's per-feature range stands in for its rows: all noise needs.
+        train = fit.data.train
+        noise_rows = train.bounds if isinstance(train, ChunkStream) else rows
+        fit_loop(state, self._objective(), train, fit.data.val,
+                 batch_size=self.batch_size, max_epochs=self.max_epochs,
+                 corrupt=self._corruption(noise_rows, fit.data.scaler),
+                 autocast=autocast_dtype(self.precision, self.device_),
+                 callbacks=fit.loop_callbacks(self))
 
     def _keep_run(self, run: dict) -> None:
         """Take a restart's module and history as the fitted model."""
@@ -489,72 +531,6 @@ class BaseAutoEncoder(
         history = point.best["history"]
         return {"module": module.eval(), "history": history, "kept": kept_record(history),
                 "score": point.best["score"]}
-
-    def _tensorboard(self, X_sample: torch.Tensor, restart: int) -> TensorBoard | None:
-        """The TensorBoard callback of restart ``restart`` when ``log_dir`` is set."""
-        if self.log_dir is None or not distributed.is_main():  # one writer per run
-            return None
-        log_dir = os.fspath(self.log_dir)
-        if self.n_init > 1:
-            log_dir = os.path.join(log_dir, f"restart-{restart}")
-        return TensorBoard(log_dir, X_sample[:8])
-
-    def _fit_once(self, X_fit_s, X_val_s, scaler: Scaler, seed: int, tensorboard, *,
-                  restart: int = 0, best: dict | None = None, checkpoints=None,
-                  warm=None) -> dict:
-        """One restart on already scaled rows (the loop's columns of them, or a stream);
-        returns its module, history, kept record and score. With ``checkpoints``, it writes
-        a checkpoint after every epoch, and continues from the saved one when the fit
-        resumes in it. ``warm``: train its (copied) module instead of a fresh one."""
-        autocast = autocast_dtype(self.precision, self.device_)
-        point = checkpoints.resume_point(restart) if checkpoints is not None else None
-        with seeded_torch_rng(self.device_, seed):
-            if warm is not None:
-                module = warm.module.to(self.device_)
-            else:
-                module = self._build_module(self.n_features_in_).to(self.device_)
-                module.scaler.load_state_dict(scaler.state_dict())
-            if tensorboard is not None:
-                tensorboard.module = module  # pretraining loops train parts of it
-            # Pretraining and the corruption's range look at the input rows.
-            rows, rows_val = (c.get("x_in", c["x"]) if isinstance(c, dict) else c
-                              for c in (X_fit_s, X_val_s))
-            if warm is not None:
-                history = []
-            elif point is None:
-                history = self._pretrain(module, rows, rows_val, scaler,
-                                         lambda phase: loop_callbacks(self, tensorboard))
-            else:  # pretrained weights are in the checkpoint's module
-                history = list(point.pretrain_history)
-            state = init_state(module, make_optimizer(
-                self.optimizer, module.parameters(), self.learning_rate, self.weight_decay))
-            callbacks = loop_callbacks(self, tensorboard)
-            if point is not None:
-                restore_loop_state(state, point.loop_meta, point.loop_tensors)
-                if tensorboard is not None:
-                    tensorboard.step = len(history) + state["epoch"]
-            if checkpoints is not None:
-                callbacks.append(Checkpoint(checkpoints.directory, lambda: checkpoints.context(
-                    restart, history, best)))
-            try:
-                fit_loop(
-                    state,
-                    self._objective(),
-                    X_fit_s,
-                    X_val_s,
-                    batch_size=self.batch_size,
-                    max_epochs=self.max_epochs,
-                    # A stream's per-feature range stands in for its rows: all noise needs.
-                    corrupt=self._corruption(
-                        X_fit_s.bounds if isinstance(X_fit_s, ChunkStream) else rows, scaler
-                    ),
-                    autocast=autocast,
-                    callbacks=callbacks,
-                )
-            except FitInterrupted as err:  # what the restart kept so far, for a partial model
-                err.run = self._run(module, history + state["history"])
-                raise
-        return self._run(module, history + state["history"])
 
     @staticmethod
     def _run(module, history: list[dict]) -> dict | None:

@@ -6,7 +6,8 @@ only at the end, so a fit that fails (bad data, divergence, Ctrl-C) leaves the e
 it was.
 
 A fit with ``checkpoint_dir`` writes a checkpoint after every epoch of its main loop
-(:class:`aekit.training.callbacks.Checkpoint`): the loop state, plus what is needed around the loop,
+(:class:`FitCheckpoint`, a :class:`aekit.training.callbacks.Checkpoint` among the fit's
+callbacks): the loop state, plus what is needed around the loop,
 the *context*: the fit's fingerprint (class, parameters, data), the NumPy RNG state the fit
 started from (it decides the hold-out, the restarts' seeds and the shuffles of a stream),
 the restart under way with its pretraining history, and the best finished restart.
@@ -14,7 +15,8 @@ the restart under way with its pretraining history, and the best finished restar
 ``fit(X, resume=True)`` reads it back: a checkpoint of the same fingerprint continues from
 its last finished epoch and ends exactly where an uninterrupted fit ends (same seed, same
 device: every random draw comes from restored RNG states); another fit's checkpoint is a
-ValueError that names what differs; no checkpoint starts afresh.
+ValueError that names what differs; no checkpoint starts afresh. The data are hashed
+(:func:`array_fingerprint`) only then: a fit without ``checkpoint_dir`` never reads them for it.
 """
 
 from __future__ import annotations
@@ -25,12 +27,11 @@ import json
 import numbers
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from ..core.storage import jsonable
-from ..training.callbacks import read_checkpoint, remove_checkpoint
+from ..training.callbacks import Checkpoint, read_checkpoint, remove_checkpoint
 
 
 class RestartDivergedWarning(UserWarning):
@@ -64,7 +65,7 @@ def fit_atomically(estimator, fit, *args, **kwargs):
     return estimator
 
 
-IGNORED = ("verbose", "log_dir", "checkpoint_dir")
+IGNORED = ("verbose", "log_dir", "checkpoint_dir", "callbacks")
 """Parameters that do not change what a fit computes, left out of its fingerprint."""
 
 
@@ -131,23 +132,27 @@ class ResumePoint:
     best: dict | None
 
 
-class FitCheckpoints:
-    """The checkpointing of one fit: its fingerprint, RNG state and resume point.
+class FitCheckpoint(Checkpoint):
+    """The checkpoints of one estimator fit, a callback: after every epoch of a run's main
+    loop (phase ``"train"``) it writes the loop state and the fit's context (fingerprint,
+    RNG state, run under way, its pretraining history, the best finished run).
 
-    Made by :meth:`start`; the estimator asks it for the :meth:`context` each checkpoint
-    carries besides the loop state.
+    Made by :meth:`start`, which also reads the point a resumed fit starts from.
     """
 
     def __init__(self, directory, fingerprint: dict, rng_state: list):
-        self.directory = Path(directory)
+        super().__init__(directory, phases=("train",))  # pretraining is redone on resume
         self.fingerprint = fingerprint
         self.rng_state = rng_state
         self.point: ResumePoint | None = None
+        self.run = 0
+        self.best: dict | None = None  # the best finished run: history, score, state
 
     @classmethod
-    def start(cls, estimator, data: dict, rng: np.random.RandomState, resume: bool):
-        """``(checkpoints or None, rng)`` for a fit of ``estimator`` on ``data`` (a
-        fingerprint of :func:`array_fingerprint` or :func:`stream_fingerprint`).
+    def start(cls, estimator, data, rng: np.random.RandomState, resume: bool):
+        """``(checkpoint or None, rng)`` for a fit of ``estimator``; ``data()`` gives the
+        fingerprint of its data (:func:`array_fingerprint` or :func:`stream_fingerprint`),
+        called only when ``checkpoint_dir`` is set.
 
         ``rng`` is the fit's NumPy RNG before any draw; resuming returns one in the
         checkpoint's saved state instead. A fresh fit removes a checkpoint left in the
@@ -159,7 +164,7 @@ class FitCheckpoints:
                 raise ValueError("fit(resume=True) needs checkpoint_dir: the directory the "
                                  "interrupted fit wrote its checkpoints to")
             return None, rng
-        current = fingerprint(estimator, data)
+        current = fingerprint(estimator, data())
         found = read_checkpoint(directory) if resume else None
         if found is None:
             remove_checkpoint(directory)  # rank 0 only
@@ -190,18 +195,27 @@ class FitCheckpoints:
         if not 0 <= point.restart < estimator.n_init:
             raise ValueError(f"{where}: field 'restart' is {point.restart}, not a restart of "
                              f"n_init={estimator.n_init}")
-        checkpoints = cls(directory, current, meta["rng"])
-        checkpoints.point = point
-        return checkpoints, rng
+        checkpoint = cls(directory, current, meta["rng"])
+        checkpoint.point = point
+        checkpoint.best = point.best
+        return checkpoint, rng
 
-    def context(self, restart: int, pretrain_history: list, best: dict | None):
-        """``(JSON fields, tensors)`` written with each checkpoint of restart ``restart``."""
-        meta = {"fingerprint": self.fingerprint, "rng": self.rng_state, "restart": restart,
-                "pretrain_history": pretrain_history,
+    def on_run_begin(self, estimator, run: int, module) -> None:
+        self.run = run
+
+    def on_run_end(self, estimator, run: int, result: dict | None) -> None:
+        if result is not None and (self.best is None or result["score"] < self.best["score"]):
+            self.best = {"history": result["history"], "score": result["score"],
+                         "state": result["module"].state_dict()}
+
+    def context(self, state: dict) -> tuple[dict, dict]:
+        """``(JSON fields, tensors)`` written with each checkpoint of the run under way."""
+        best = self.best
+        meta = {"fingerprint": self.fingerprint, "rng": self.rng_state, "restart": self.run,
+                "pretrain_history": state.get("pretrain_history", []),
                 "best": None if best is None else {"history": best["history"],
                                                    "score": best["score"]}}
-        tensors = {} if best is None else {
-            f"restart.{k}": v for k, v in best["module"].state_dict().items()}
+        tensors = {} if best is None else {f"restart.{k}": v for k, v in best["state"].items()}
         return meta, tensors
 
     def resume_point(self, restart: int) -> ResumePoint | None:

@@ -55,9 +55,23 @@ class SavableMixin:
                 tensors.update({f"{key}.{name}": t for name, t in nested_tensors.items()})
             else:
                 fitted[key] = jsonable(value)
-        config = {
-            "class": type(self).__name__,
-            "params": jsonable(self.get_params(deep=False)),
-            "fitted": fitted,
-        }
+        config = {"class": type(self).__name__, "params": saved_params(self), "fitted": fitted}
         return config, tensors
+
+
+NOT_SAVED = ("callbacks",)
+"""Parameters saved as None: Python objects that JSON cannot hold and a loaded model does
+not need (``callbacks``: a loaded model has ``callbacks=None``; pass them again to refit)."""
+
+
+def saved_params(estimator) -> dict:
+    """``estimator``'s parameters as JSON types, those of :data:`NOT_SAVED` as None (also
+    in a nested estimator's, e.g. a classifier's autoencoder)."""
+    params = {}
+    for key, value in estimator.get_params(deep=False).items():
+        if key in NOT_SAVED:
+            value = None
+        elif isinstance(value, SavableMixin):
+            value = {"__estimator__": type(value).__name__, "params": saved_params(value)}
+        params[key] = jsonable(value)
+    return params

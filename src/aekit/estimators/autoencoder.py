@@ -19,8 +19,14 @@ from ..training.pretraining import pretrain_greedy
 from ..training.loop import autocast_dtype, make_optimizer
 from . import _tables
 from ._base import BaseAutoEncoder
+from ._params import TRAINING as _SHARED
+
+TRAINING = _SHARED.override(
+    max_epochs={"note": "After ``pretrain``, the epochs of the end-to-end fine-tuning."})
+"""The training parameters as the autoencoder documents them."""
 
 
+@TRAINING.document
 class AutoEncoder(BaseAutoEncoder):
     """Autoencoder (dense or convolutional) with scikit-learn's transformer API.
 
@@ -82,7 +88,7 @@ default="auto"
         whose standard deviation is over 10 times its typical deviation from the median
         (a ratio, a byte count, a price), where plain standardising would squeeze the bulk
         of the rows into a sliver of the range; other columns (images, counts, rates) are
-        standardised as by ``"standard"``. ``"robust"``: median and interquartile range.
+        standardised as by ``"standard"``. ``"robust"``: median and interquartile range / 1.349.
         ``"quantile"``: each column through its distribution function onto a normal.
         ``"log"``: the signed log on every column. ``"minmax"``: each column to [0, 1].
         ``"sample"`` standardises each row by its own mean and spread. ``None`` trains on
@@ -138,25 +144,10 @@ default="auto"
     l1 : float, default=0.0
         Weight of the L1 penalty ``sum(|w|)`` on all weight matrices (not biases). For an
         L2 penalty use ``weight_decay``.
-    optimizer : {"adam", "adamw", "sgd", "rmsprop", "adadelta"}, default="adam"
-        The torch optimizer; "sgd" uses Nesterov momentum 0.9.
-    learning_rate : float, default=None
-        Step size of the optimizer, or None for its own (PyTorch's) default: 1e-3 for
-        adam, adamw and sgd, 1e-2 for rmsprop, 1.0 for adadelta.
-    lr_schedule : {"plateau", "constant"}, default="plateau"
-        ``"plateau"`` divides the learning rate by 5 when the validation loss has not
-        improved for ``max(2, patience // 2)`` epochs (Keras' ReduceLROnPlateau), so the
-        last epochs take small, precise steps; ``"constant"`` keeps it.
-    weight_decay : float, default=0.0
-        L2 weight penalty, applied by the optimizer (decoupled for ``"adamw"``).
-    batch_size : int, default=128
-        Rows per step; the last smaller batch is used too.
     chunk_rows : int, default=None
         Rows held in memory at once when ``X`` is read from disk (see Notes); ``None``: as
         many float32 rows as fill 64 MiB (21,399 rows of 784 features). Batches are drawn
         within a chunk, so keep it well above ``batch_size``. Unused for arrays in memory.
-    max_epochs : int, default=200
-        Epochs of (end-to-end) training; after pretraining, of fine-tuning.
     pretrain : {None, "greedy"}, default=None
         Dense only. ``"greedy"``: stacked layer-wise pretraining (Hinton & Salakhutdinov
         2006, Bengio et al. 2007) before the end-to-end training. Each encoder layer with
@@ -167,50 +158,7 @@ default="auto"
         are ``"pretrain-1"``, ``"pretrain-2"``, ..., then ``"train"``.
     pretrain_epochs : int, default=10
         Epochs per layer of greedy pretraining.
-    validation_fraction : float, default=0.1
-        Share of the rows held out to watch for early stopping and to pick among restarts.
-        Too few rows for both sides disables the hold-out.
-    early_stopping : bool, default=True
-        Stop when the validation loss has not improved for ``patience`` epochs and
-        restore the best weights.
-    patience : int, default=20
-        Epochs without improvement before early stopping ends the fit.
-    tol : float, default=1e-4
-        Relative improvement that counts for early stopping.
-    n_init : int, default=1
-        Independent restarts; the one with the lowest validation loss is kept.
-    random_state : int, RandomState instance or None, default=None
-        Seeds weights, shuffling and the hold-out. Fits with the same integer are
-        bit-for-bit identical on CPU.
-    device : str, default="auto"
-        ``"auto"`` trains on CUDA when present, else on the CPU.
-    precision : {"float32", "bfloat16", "auto"}, default="float32"
-        Arithmetic of the training steps. The default, float32, gives the same result for
-        the same seed on every machine. ``"bfloat16"`` (opt-in) runs matrix products under
-        ``torch.autocast`` (weights, optimizer state and losses stay float32): on CPUs with
-        AMX or AVX512-BF16 and on Ampere or newer GPUs an epoch takes about half the time
-        (``bench/fit_speed.py``) for a test error within 1% of float32's; elsewhere it is
-        emulated and slower. It is safe for reconstruction of data scaled to O(1); avoid it
-        where exactness matters (``init="identity"`` checks, tiny-variance data with
-        ``scaler=None``). ``"auto"`` is bfloat16 where the hardware has it natively, else
-        float32. Inference is always float32.
-    verbose : int, default=0
-        ``1`` shows a progress bar with loss and val_loss per epoch, and warns about what
-        :func:`aekit.diagnose` finds once fitting ends (dead units, collapsed codes, ...).
-    log_dir : str or path-like, default=None
-        When set, TensorBoard logs go there: losses per epoch and sample reconstructions
-        (needs ``pip install aekit[tensorboard]``). With ``n_init > 1`` each restart logs
-        into its own ``restart-<i>`` subdirectory.
-    checkpoint_dir : str or path-like, default=None
-        When set, a checkpoint is written there after every epoch (atomically: weights,
-        optimizer and RNG states, history, early stopping's memory, restart index), and
-        ``fit(X, resume=True)`` continues an interrupted fit from it, ending exactly where
-        an uninterrupted fit ends. The last checkpoint stays after ``fit``; a fit without
-        ``resume`` replaces it. See "Faults, checkpoints and resume" in the README.
-    warm_start : bool, default=False
-        When fitted, ``fit`` continues training the fitted network (its scaler too) for
-        ``max_epochs`` more epochs instead of starting afresh, as scikit-learn's MLP does;
-        ``history_`` and ``n_iter_`` count on. One run (``n_init`` is not used).
+    <training parameters>
 
     Attributes
     ----------
@@ -319,27 +267,28 @@ default="auto"
         sparsity_target=0.05,
         contractive=0.0,
         l1=0.0,
-        optimizer="adam",
-        learning_rate=None,
-        lr_schedule="plateau",
-        weight_decay=0.0,
-        batch_size=128,
+        optimizer=TRAINING.optimizer,
+        learning_rate=TRAINING.learning_rate,
+        lr_schedule=TRAINING.lr_schedule,
+        weight_decay=TRAINING.weight_decay,
+        batch_size=TRAINING.batch_size,
         chunk_rows=None,
-        max_epochs=200,
+        max_epochs=TRAINING.max_epochs,
         pretrain=None,
         pretrain_epochs=10,
-        validation_fraction=0.1,
-        early_stopping=True,
-        patience=20,
-        tol=1e-4,
-        n_init=1,
-        random_state=None,
-        device="auto",
-        precision="float32",
-        verbose=0,
-        log_dir=None,
-        checkpoint_dir=None,
-        warm_start=False,
+        validation_fraction=TRAINING.validation_fraction,
+        early_stopping=TRAINING.early_stopping,
+        patience=TRAINING.patience,
+        tol=TRAINING.tol,
+        n_init=TRAINING.n_init,
+        random_state=TRAINING.random_state,
+        device=TRAINING.device,
+        precision=TRAINING.precision,
+        verbose=TRAINING.verbose,
+        log_dir=TRAINING.log_dir,
+        checkpoint_dir=TRAINING.checkpoint_dir,
+        warm_start=TRAINING.warm_start,
+        callbacks=TRAINING.callbacks,
     ):
         self.n_components = n_components
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -383,6 +332,7 @@ default="auto"
         self.log_dir = log_dir
         self.checkpoint_dir = checkpoint_dir
         self.warm_start = warm_start
+        self.callbacks = callbacks
 
     # ------------------------------------------------------------------ parameters
     def _check_params(self) -> None:

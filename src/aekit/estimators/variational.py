@@ -16,8 +16,10 @@ from ..training.objectives import ELBO
 from ..training.loop import infer
 from . import _tables
 from ._base import INFER_BATCH, BaseAutoEncoder
+from ._params import TRAINING
 
 
+@TRAINING.document
 class VariationalAutoEncoder(BaseAutoEncoder):
     """Variational autoencoder (VAE) with scikit-learn's transformer API.
 
@@ -34,9 +36,7 @@ class VariationalAutoEncoder(BaseAutoEncoder):
     Parameters
     ----------
     n_components, hidden_layer_sizes, activation, output_activation, scaler, loss, missing, \
-optimizer, learning_rate, weight_decay, batch_size, chunk_rows, max_epochs, \
-validation_fraction, early_stopping, patience, tol, n_init, random_state, device, precision, \
-verbose, log_dir, checkpoint_dir, lr_schedule, warm_start
+chunk_rows
         As for :class:`AutoEncoder`; ``n_components`` is the number of latent dimensions.
     beta : float, default=1.0
         Weight of the KL term (``beta > 1`` is the beta-VAE; ``0`` leaves a noisy
@@ -44,6 +44,7 @@ verbose, log_dir, checkpoint_dir, lr_schedule, warm_start
     kl_warmup_epochs : int, default=0
         The KL weight rises linearly from 0 (first epoch) to ``beta`` over this many epochs
         (see :func:`aekit.training.objectives.kl_weight`), which helps against posterior collapse.
+    <training parameters>
 
     Attributes
     ----------
@@ -96,25 +97,26 @@ verbose, log_dir, checkpoint_dir, lr_schedule, warm_start
         missing="error",
         beta=1.0,
         kl_warmup_epochs=0,
-        optimizer="adam",
-        learning_rate=None,
-        lr_schedule="plateau",
-        weight_decay=0.0,
-        batch_size=128,
+        optimizer=TRAINING.optimizer,
+        learning_rate=TRAINING.learning_rate,
+        lr_schedule=TRAINING.lr_schedule,
+        weight_decay=TRAINING.weight_decay,
+        batch_size=TRAINING.batch_size,
         chunk_rows=None,
-        max_epochs=200,
-        validation_fraction=0.1,
-        early_stopping=True,
-        patience=20,
-        tol=1e-4,
-        n_init=1,
-        random_state=None,
-        device="auto",
-        precision="float32",
-        verbose=0,
-        log_dir=None,
-        checkpoint_dir=None,
-        warm_start=False,
+        max_epochs=TRAINING.max_epochs,
+        validation_fraction=TRAINING.validation_fraction,
+        early_stopping=TRAINING.early_stopping,
+        patience=TRAINING.patience,
+        tol=TRAINING.tol,
+        n_init=TRAINING.n_init,
+        random_state=TRAINING.random_state,
+        device=TRAINING.device,
+        precision=TRAINING.precision,
+        verbose=TRAINING.verbose,
+        log_dir=TRAINING.log_dir,
+        checkpoint_dir=TRAINING.checkpoint_dir,
+        warm_start=TRAINING.warm_start,
+        callbacks=TRAINING.callbacks,
     ):
         self.n_components = n_components
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -144,6 +146,7 @@ verbose, log_dir, checkpoint_dir, lr_schedule, warm_start
         self.log_dir = log_dir
         self.checkpoint_dir = checkpoint_dir
         self.warm_start = warm_start
+        self.callbacks = callbacks
 
     def _build_module(self, n_features: int) -> DenseVAE:
         return DenseVAE(

@@ -10,6 +10,7 @@ from sklearn.decomposition import PCA
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 from sklearn.exceptions import NotFittedError
+from sklearn.metrics import r2_score
 
 
 def reconstruction_errors(X: np.ndarray, X_hat: np.ndarray) -> dict[str, float]:
@@ -351,13 +352,7 @@ def r2_per_feature(X, X_hat) -> np.ndarray:
         1 is perfect; 0 is no better than predicting the feature's mean; it can be negative.
     """
     X, X_hat = _pair(X, X_hat)
-    sse = ((X - X_hat) ** 2).sum(axis=0)
-    sst = ((X - X.mean(axis=0)) ** 2).sum(axis=0)
-    r2 = np.ones(X.shape[1])
-    ok = sst > 0
-    r2[ok] = 1.0 - sse[ok] / sst[ok]
-    r2[~ok & (sse > 0)] = 0.0
-    return r2
+    return np.asarray(r2_score(X, X_hat, multioutput="raw_values"), dtype=np.float64)
 
 
 def r2_central(X, X_hat, quantiles: tuple[float, float] = (0.1, 0.9)) -> np.ndarray:

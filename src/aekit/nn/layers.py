@@ -14,9 +14,15 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..core.stats import IQR_TO_SIGMA, robust_location_scale
+
 SCALERS = ("auto", "standard", "robust", "quantile", "log", "minmax", "sample", None)
 """Kinds of :class:`Scaler`. ``"auto"``, ``"robust"``, ``"quantile"`` and ``"log"`` work
 column by column from order statistics (medians, quantiles), fitted on a row sample."""
+
+AUTO_KNEE = IQR_TO_SIGMA / 2
+"""Where the ``"auto"`` and ``"log"`` maps bend: half the interquartile range, in robust
+standard deviations (0.674)."""
 
 TAIL_RATIO = 10.0
 """``"auto"`` log-transforms a column whose values spread more than this many times as far
@@ -115,19 +121,11 @@ def tail_ratios(X: torch.Tensor) -> torch.Tensor:
 
 
 def _median_spread(X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Each column's median and typical deviation from it: half its interquartile range,
-    or where that is 0 (a column mostly one value) the median of its non-zero deviations,
-    or 1 for a constant column; both (n_features,)."""
-    if not len(X):
-        return X.new_zeros(X.shape[1]), X.new_ones(X.shape[1])
-    q1, median, q3 = torch.quantile(X, torch.tensor([0.25, 0.5, 0.75], dtype=X.dtype,
-                                                    device=X.device), dim=0)
-    dev = (X - median).abs()
-    dev = torch.where(dev > 0, dev, torch.full_like(dev, float("nan")))
-    sparse = torch.nanquantile(dev, 0.5, dim=0)
-    spread = torch.where(q3 - q1 > 0, (q3 - q1) / 2, sparse)
-    spread = torch.where(torch.isfinite(spread) & (spread > 0), spread, torch.ones_like(spread))
-    return median, spread
+    """Each column's median and the knee of the ``"auto"``/``"log"`` maps: half its
+    interquartile range (``AUTO_KNEE`` robust standard deviations, see
+    :func:`aekit.core.stats.robust_location_scale` for the fallbacks); both (n_features,)."""
+    median, scale = robust_location_scale(X, dim=0)
+    return median, scale * AUTO_KNEE
 
 
 class Scaler(nn.Module):
@@ -143,10 +141,11 @@ class Scaler(nn.Module):
     kind : {"auto", "standard", "robust", "quantile", "log", "minmax", "sample", None}
         ``"standard"``: zero mean, unit variance per feature. ``"auto"``: each column
         standardised, after a signed log ``sign(x - m) * log1p(|x - m| / s)`` (``m`` its
-        median, ``s`` its typical deviation from it) where the column is heavy-tailed
+        median, ``s`` half its interquartile range) where the column is heavy-tailed
         (:func:`tail_ratios` above :data:`TAIL_RATIO`); ``"log"``: that on every column.
-        ``"robust"``: minus the median, over the interquartile range (the typical
-        deviation where that is 0). ``"quantile"``: each column through its empirical
+        ``"robust"``: minus the median, over the interquartile range / 1.349 (scikit-learn's
+        ``RobustScaler(unit_variance=True)``; the fallbacks of a column that is mostly one
+        value are :func:`aekit.core.stats.robust_location_scale`'s). ``"quantile"``: each column through its empirical
         distribution function onto a standard normal (:data:`N_QUANTILES` knots, linear
         between them; values beyond the training range go to its ends). ``"minmax"``: each
         feature to [0, 1]. ``"sample"``: each row standardised by its own mean and standard
@@ -219,11 +218,8 @@ class Scaler(nn.Module):
         """The order statistics of the per-column kinds, from a row sample ``S``."""
         median, spread = _median_spread(S)
         if self.kind == "robust":
-            q1, q3 = torch.quantile(S, torch.tensor([0.25, 0.75], dtype=S.dtype,
-                                                    device=S.device), dim=0)
-            iqr = q3 - q1
             self.offset.copy_(median)
-            self.scale.copy_(_safe_scale(torch.where(iqr > 1e-12, iqr, spread)))
+            self.scale.copy_(_safe_scale(spread / AUTO_KNEE))
         elif self.kind == "quantile":
             refs = torch.linspace(0, 1, N_QUANTILES, dtype=S.dtype, device=S.device)
             # Monotone by construction; cummax removes float wobble between equal knots.

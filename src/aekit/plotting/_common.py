@@ -59,6 +59,14 @@ def _show_mosaic(ax, mosaic, *, cmap=_INK, vmin=None, vmax=None, row_labels=(),
     return image
 
 
+def _open_axes(ax, grid: float | None = None) -> None:
+    """Axes without the top and right frame lines; a light grid of that alpha if given."""
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    if grid is not None:
+        ax.grid(alpha=grid)
+
+
 def _title(fig, text: str) -> None:
     # A figure-level title: mosaics can be narrower than their title, axes titles get cut.
     fig.suptitle(text, x=0.02, ha="left", fontsize=11)

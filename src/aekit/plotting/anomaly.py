@@ -12,17 +12,9 @@ from matplotlib.figure import Figure
 from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score
 from sklearn.metrics import roc_curve
 
+from ._common import _figure, _open_axes
+
 _NORMAL, _ANOMALY, _LINE = "#1f6fb2", "#b3261e", "#1d2330"
-
-
-def _figure(width: float, height: float) -> Figure:
-    return Figure(figsize=(width, height), layout="constrained", dpi=100)
-
-
-def _tidy(ax) -> None:
-    for side in ("top", "right"):
-        ax.spines[side].set_visible(False)
-    ax.grid(alpha=0.3)
 
 
 def _symlog_bins(values: np.ndarray, n_bins: int) -> np.ndarray:
@@ -74,7 +66,7 @@ def score_histogram(scores, threshold: float, anomaly=None, *, n_bins: int = 60)
     ax.set_xlabel("anomaly score (0: a typical training row)")
     ax.set_ylabel("rows")
     ax.legend(frameon=False, fontsize=9)
-    _tidy(ax)
+    _open_axes(ax, grid=0.3)
     return fig
 
 
@@ -117,7 +109,7 @@ def roc_pr_curves(anomaly, scores: dict) -> Figure:
               title="precision-recall (average precision)")
     for ax in (roc_ax, pr_ax):
         ax.legend(frameon=False, fontsize=9)
-        _tidy(ax)
+        _open_axes(ax, grid=0.3)
     return fig
 
 

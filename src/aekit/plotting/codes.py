@@ -9,7 +9,7 @@ from matplotlib import colormaps
 
 from ..evaluation.metrics import r2_per_feature, sample_rows
 from ..nn.layers import TAIL_RATIO, tail_ratios
-from ._common import _AE, _PCA, _figure, _grid_shape, _range, _reconstruct, _rows
+from ._common import _AE, _PCA, _figure, _grid_shape, _open_axes, _range, _reconstruct, _rows
 
 
 def _scatter(ax, Z, y, title):
@@ -39,8 +39,7 @@ def _scatter(ax, Z, y, title):
     if not inside.all():
         ax.set_title(f"{title}\n({(~inside).sum()} of {len(Z)} points outside the view)",
                      fontsize=10)
-    for side in ("top", "right"):
-        ax.spines[side].set_visible(False)
+    _open_axes(ax)
 
 
 def _class_name(label, target_names) -> str:
@@ -171,8 +170,7 @@ def feature_scatter(estimator, X, *, feature_names=None, pca=None, max_features=
             title += f" · PCA {r2_pca[j]:.3f}"
         ax.set_title(title, fontsize=9)
         ax.tick_params(labelsize=7)
-        for side in ("top", "right"):
-            ax.spines[side].set_visible(False)
+        _open_axes(ax)
     fig.supxlabel("input", fontsize=9)
     fig.supylabel("reconstruction", fontsize=9)
     if n < X.shape[1]:

@@ -9,16 +9,11 @@ from __future__ import annotations
 import numpy as np
 from matplotlib import colormaps
 
-from ._common import _AE, _PCA, _figure
+from ._common import _AE, _PCA, _figure, _open_axes
 
 __all__ = ["confusion_summary", "errors_by_label", "r2_bars"]
 
 _R2_FLOOR = -1.0  # bars below are cut here and labelled with their value
-
-
-def _plain(ax) -> None:
-    for side in ("top", "right"):
-        ax.spines[side].set_visible(False)
 
 
 def r2_bars(comparison, *, max_columns: int = 40):
@@ -61,7 +56,7 @@ def r2_bars(comparison, *, max_columns: int = 40):
     ax.set_xlabel("R² on the test split, scaled units (1: perfect, 0: the column's mean)")
     ax.grid(axis="x", alpha=0.3)
     ax.legend(frameon=False, loc="lower left", fontsize=8)
-    _plain(ax)
+    _open_axes(ax)
     if len(comparison.columns) > len(names):
         ax.set_title(f"first {len(names)} of {len(comparison.columns)} columns", fontsize=9)
     return fig
@@ -169,5 +164,5 @@ def errors_by_label(errors, labels, *, pca_errors=None, max_labels: int = 15):
     ax.set_xlabel("mean reconstruction error of the label's rows (scaled units)")
     ax.grid(axis="x", alpha=0.3)
     ax.legend(frameon=False, fontsize=8)
-    _plain(ax)
+    _open_axes(ax)
     return fig

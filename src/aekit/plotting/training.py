@@ -9,7 +9,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
-from ._common import _AE, _PCA, _figure
+from ._common import _AE, _PCA, _figure, _open_axes
 
 
 def loss_curves(history: Sequence[dict]) -> Figure:
@@ -35,7 +35,7 @@ def loss_curves(history: Sequence[dict]) -> Figure:
         at every step when the values span less than a decade.
     """
     caller = any(r.get("caller_mse") is not None for r in history)
-    fig = Figure(figsize=(11.0 if caller else 6.4, 4.0), layout="constrained")
+    fig = _figure(11.0 if caller else 6.4, 4.0)
     axes = fig.subplots(1, 2) if caller else [fig.add_subplot()]
     if not history:
         axes[0].text(0.5, 0.5, "no training history", ha="center", va="center",
@@ -84,8 +84,7 @@ def _draw_phases(ax, history: Sequence[dict], train_key: str, val_key: str, ylab
     ax.set_ylabel(ylabel)
     ax.grid(True, which="both", alpha=0.25)
     ax.legend(frameon=False)
-    for side in ("top", "right"):
-        ax.spines[side].set_visible(False)
+    _open_axes(ax)
 
 
 def _log_axis(ax, low: float, high: float) -> None:
@@ -137,6 +136,5 @@ def error_vs_k(sweep):
     ax.set_ylabel("test error (scaled units)" if units == {"scaled"} else "test MSE per element")
     ax.grid(alpha=0.3)
     ax.legend(frameon=False)
-    for side in ("top", "right"):
-        ax.spines[side].set_visible(False)
+    _open_axes(ax)
     return fig

@@ -22,7 +22,7 @@ from ..core.storage import atomic_write
 from ..anomaly.metrics import BASELINES, baseline_scores, detection_metrics
 
 # The page and its parts are aekit.report.model's, so both kinds of report look alike.
-from .model import _e, _figure_html, _fmt, _params_table, page
+from .page import _e, _figure_html, _fmt, _params_table, page
 
 BASELINE_ROWS = 20_000
 """The baselines are fitted and scored on at most this many rows (a random sample)."""

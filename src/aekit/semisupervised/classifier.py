@@ -28,7 +28,7 @@ from ..core.checks import (
     seeded_torch_rng,
     to_tensor,
 )
-from ..training.callbacks import EarlyStopping
+from ..training.callbacks import RunHooks, check_callbacks, fit_hooks
 from ..nn.classifier import EncoderClassifierNet, encoder_layers, feature_width
 from ..nn.dense import mlp
 from ..training.objectives import CrossEntropy
@@ -44,15 +44,9 @@ from ..training.loop import (
     make_optimizer,
     resolve_learning_rate,
 )
-from ..estimators._base import (
-    INFER_BATCH,
-    SCHEDULE_CONSTRAINT,
-    TRAINING_CONSTRAINTS,
-    BaseAutoEncoder,
-    SavableMixin,
-    loop_callbacks,
-    validate_params,
-)
+from ..estimators._base import INFER_BATCH, BaseAutoEncoder, SavableMixin
+from ..estimators._params import TRAINING as _SHARED
+from ..estimators._params import loop_callbacks, validate_params
 from ..estimators._recovery import fit_atomically
 from ..estimators._summary import SummaryMixin
 
@@ -60,13 +54,26 @@ PROPAGATION_STEPS = 2000
 """Batches per propagation round with ``propagation_epochs="auto"``."""
 
 PSEUDO_LABEL_SMOOTHING = 0.1
-"""Label smoothing (Müller, Kornblith & Hinton 2019) of the propagation rounds' targets.
-Measured on Fashion-MNIST with 100 labels (2 draws): the same accuracy (0.749 against
-0.747), test ECE 0.056 against 0.078 after temperature scaling, 0.089 against 0.205
-before: the fitted temperature matters less when a hold-out of 10 rows estimates it badly."""
+"""Label smoothing (Müller, Kornblith & Hinton 2019) of the propagation rounds' targets:
+better calibrated probabilities when a small hold-out fits the temperature badly
+(docs/decisions.md, "Few labels")."""
 
 EARLY_STOPPING_ROWS = 50
 """Fewest held-out labelled rows whose loss may choose the epoch (see ``early_stopping``)."""
+
+TRAINING = _SHARED.override(
+    max_epochs={"note": "Here: of training on the labelled rows alone (no unlabelled rows, or\n"
+                        "``semi_supervised=None``)."},
+    validation_fraction={"note": "Here: a share of the labelled rows (stratified when every "
+                                 "class has 2 rows\nor more), which also fits the "
+                                 "temperature."},
+    early_stopping={"note": f"Not with a hold-out of fewer than {EARLY_STOPPING_ROWS} "
+                            "labelled rows, whose loss is\ntoo noisy to choose an epoch by: "
+                            "the last epoch is kept (docs/decisions.md)."},
+    random_state={"note": "An unfitted ``autoencoder`` is fitted with its own "
+                          "``random_state``."},
+)
+"""The training parameters as the classifier documents them."""
 
 UNLABELLED = -1
 """The label of unlabelled rows, as in :mod:`sklearn.semi_supervised`."""
@@ -80,6 +87,7 @@ def unlabelled_rows(y) -> np.ndarray:
     return np.zeros(len(y), dtype=bool)  # strings, booleans: -1 cannot occur
 
 
+@TRAINING.document
 class EncoderClassifier(SummaryMixin, SavableMixin, ClassifierMixin, BaseEstimator):
     """A classifier on an autoencoder's encoder; semi-supervised when some rows have no label.
 
@@ -102,14 +110,10 @@ class EncoderClassifier(SummaryMixin, SavableMixin, ClassifierMixin, BaseEstimat
        with weight 1, pseudo-labels with their weights (:class:`~aekit.training.objectives.
        CrossEntropy` with row weights and label smoothing 0.1).
 
-    The next round builds its graph on the fine-tuned layers. Chosen by measuring, with 100
-    labels (10 per class): on the 8x8 digits (1,247 unlabelled rows, 5 draws of the labels)
-    it scores 0.928 on average, against 0.880 for training on the labels alone and 0.882 for
-    a joint reconstruction (all rows) + classification (labelled rows) loss; on
-    Fashion-MNIST (59,900 unlabelled rows) it scores 0.75 against 0.66-0.68 for the
-    baselines (``bench/few_labels.py``), while training on the spread scores as soft targets
-    scored a point lower and masking noise on the inputs did not help. :meth:`predict_proba`
-    is calibrated by temperature scaling (Guo et al. 2017) on the labelled hold-out.
+    The next round builds its graph on the fine-tuned layers (why this method, and the
+    alternatives measured against it: ``docs/decisions.md``, "Few labels", and
+    ``bench/few_labels.py``). :meth:`predict_proba` is calibrated by temperature scaling
+    (Guo et al. 2017) on the labelled hold-out.
 
     Parameters
     ----------
@@ -122,10 +126,7 @@ class EncoderClassifier(SummaryMixin, SavableMixin, ClassifierMixin, BaseEstimat
     layer : int or "code", default=1
         Which representation the head reads: ``j``, the output of the encoder's ``j``-th
         layer (1 is the first hidden layer), reusing only the layers up to it, or
-        ``"code"``, the code (all of the encoder). The default, the first hidden layer,
-        won with 100 labels: on Fashion-MNIST its propagation graph labels 3 points more
-        rows right than the 32-D code's, and the trained classifier scores 2.3 points more
-        (2 draws of the labels); on the 8x8 digits 0.5 points more (5 draws).
+        ``"code"``, the code (all of the encoder).
     head_hidden : tuple of int, default=()
         Hidden widths of the head; ``()`` is a linear (softmax-regression) head. Hidden
         layers use the autoencoder's ``activation``.
@@ -147,50 +148,14 @@ class EncoderClassifier(SummaryMixin, SavableMixin, ClassifierMixin, BaseEstimat
         graph would not change).
     propagation_epochs : int or "auto", default="auto"
         Epochs over all rows in each round (no early stopping: a hold-out of a few labels
-        is too small to choose among epochs; measured, the last epoch is as good).
+        is too small to choose among epochs; the last epoch is kept).
         ``"auto"``: enough epochs for about 2,000 batches (5 epochs of 60,000 rows in
         batches of 128; 180 of 1,347 rows), so that small and large data train alike.
     calibrate : bool, default=True
         Fit a temperature for :meth:`predict_proba` on the labelled hold-out
         (``validation_fraction``); the predicted classes do not change. Without a hold-out
         the temperature is 1.
-    optimizer : {"adam", "adamw", "sgd", "rmsprop", "adadelta"}, default="adam"
-    learning_rate : float, default=None
-        Step size of the optimizer, or None for its own default (1e-3 for adam, see
-        :class:`AutoEncoder`).
-    lr_schedule : {"plateau", "constant"}, default="plateau"
-    weight_decay : float, default=0.0
-    batch_size : int, default=128
-    max_epochs : int, default=200
-        Epochs of training on the labelled rows alone (no unlabelled rows, or
-        ``semi_supervised=None``).
-    validation_fraction : float, default=0.1
-        Share of the labelled rows held out (stratified when every class has 2 rows or
-        more) to watch for early stopping and to fit the temperature; too few rows for both
-        sides disables the hold-out.
-    early_stopping : bool, default=True
-        Stop when the validation loss (else the training loss) has not improved for
-        ``patience`` epochs and restore the best weights. Not with a hold-out of fewer than
-        50 labelled rows: its loss is too noisy to choose an epoch by (measured on
-        Fashion-MNIST with 100 labels, over 5 draws: 0.63 test accuracy choosing the epoch
-        on 10 held-out rows, 0.68 keeping the last); the last epoch is kept.
-    patience : int, default=20
-    tol : float, default=1e-4
-    random_state : int, RandomState instance or None, default=None
-        Seeds the head's weights, shuffling and the hold-out. An unfitted ``autoencoder``
-        is fitted with its own ``random_state``.
-    device : str, default="auto"
-    precision : {"float32", "bfloat16", "auto"}, default="float32"
-        Arithmetic of the training steps. The default, float32, gives the same result for
-        the same seed on every machine. ``"bfloat16"`` (opt-in) runs matrix products under
-        ``torch.autocast`` (weights, optimizer state and losses stay float32): on CPUs with
-        AMX or AVX512-BF16 and on Ampere or newer GPUs an epoch takes about half the time
-        (``bench/fit_speed.py``) for a test error within 1% of float32's; elsewhere it is
-        emulated and slower. It is safe for reconstruction of data scaled to O(1); avoid it
-        where exactness matters (``init="identity"`` checks, tiny-variance data with
-        ``scaler=None``). ``"auto"`` is bfloat16 where the hardware has it natively, else
-        float32. Inference is always float32.
-    verbose : int, default=0
+    <training parameters>
 
     Attributes
     ----------
@@ -248,8 +213,6 @@ class EncoderClassifier(SummaryMixin, SavableMixin, ClassifierMixin, BaseEstimat
         "propagation_rounds": [Interval(Integral, 1, None, closed="left")],
         "propagation_epochs": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "calibrate": ["boolean"],
-        **SCHEDULE_CONSTRAINT,
-        **TRAINING_CONSTRAINTS,
     }
 
     _saved_attributes = (
@@ -278,20 +241,21 @@ class EncoderClassifier(SummaryMixin, SavableMixin, ClassifierMixin, BaseEstimat
         propagation_rounds=2,
         propagation_epochs="auto",
         calibrate=True,
-        optimizer="adam",
-        learning_rate=None,
-        lr_schedule="plateau",
-        weight_decay=0.0,
-        batch_size=128,
-        max_epochs=200,
-        validation_fraction=0.1,
-        early_stopping=True,
-        patience=20,
-        tol=1e-4,
-        random_state=None,
-        device="auto",
-        precision="float32",
-        verbose=0,
+        optimizer=TRAINING.optimizer,
+        learning_rate=TRAINING.learning_rate,
+        lr_schedule=TRAINING.lr_schedule,
+        weight_decay=TRAINING.weight_decay,
+        batch_size=TRAINING.batch_size,
+        max_epochs=TRAINING.max_epochs,
+        validation_fraction=TRAINING.validation_fraction,
+        early_stopping=TRAINING.early_stopping,
+        patience=TRAINING.patience,
+        tol=TRAINING.tol,
+        random_state=TRAINING.random_state,
+        device=TRAINING.device,
+        precision=TRAINING.precision,
+        verbose=TRAINING.verbose,
+        callbacks=TRAINING.callbacks,
     ):
         self.autoencoder = autoencoder
         self.layer = layer
@@ -317,6 +281,7 @@ class EncoderClassifier(SummaryMixin, SavableMixin, ClassifierMixin, BaseEstimat
         self.device = device
         self.precision = precision
         self.verbose = verbose
+        self.callbacks = callbacks
 
     def _check_params(self) -> None:
         """``layer`` and ``freeze`` are checked against the encoder in ``_build_module``."""
@@ -452,26 +417,32 @@ class EncoderClassifier(SummaryMixin, SavableMixin, ClassifierMixin, BaseEstimat
         labels[torch.as_tensor(labelled, device=self.device_)] = torch.as_tensor(
             y_idx, dtype=torch.long, device=self.device_)
         semi = self.semi_supervised is not None and self.n_unlabelled_ > 0
-        with seeded_torch_rng(self.device_, int(rng.randint(np.iinfo(np.int32).max))):
-            module = self._build_module(X.shape[1]).to(self.device_)
-            X_s = module.scaler(to_tensor(X, self.device_))  # every row, network units
-            if not semi:  # the book recipe: warn when the raw inputs would do better
-                self._check_recipe(X, X_s, module, labelled, y_idx)
-            val_data = {"x": X_s[val], "y": labels[val]} if len(val) else None
-            history: list[dict] = []  # every phase's records, also when interrupted
-            try:
-                if semi:
-                    self._fit_propagation(module, X_s, labels, seeds, val, val_data, history)
-                else:
-                    train = {"x": X_s[seeds], "y": labels[seeds]}
-                    self._train(module, CrossEntropy(), train, val_data, self.max_epochs,
-                                "train", history, stop_early=len(val) >= EARLY_STOPPING_ROWS)
-            except FitInterrupted as err:  # the best epoch so far, in this working copy
-                if any(record.get("kept") for record in history):
-                    self._keep(module, history, val_data)
-                    err.estimator = self
-                raise
-        return self._keep(module, history, val_data)
+        self._fit_wide = check_callbacks(self.callbacks)  # this working copy's only
+        with fit_hooks(self._fit_wide, self):
+            with seeded_torch_rng(self.device_, int(rng.randint(np.iinfo(np.int32).max))):
+                module = self._build_module(X.shape[1]).to(self.device_)
+                X_s = module.scaler(to_tensor(X, self.device_))  # every row, network units
+                if not semi:  # the book recipe: warn when the raw inputs would do better
+                    self._check_recipe(X, X_s, module, labelled, y_idx)
+                val_data = {"x": X_s[val], "y": labels[val]} if len(val) else None
+                history: list[dict] = []  # every phase's records, also when interrupted
+                with RunHooks(self._fit_wide, self, 0, module) as hooks:
+                    try:
+                        if semi:
+                            self._fit_propagation(module, X_s, labels, seeds, val, val_data,
+                                                  history)
+                        else:
+                            train = {"x": X_s[seeds], "y": labels[seeds]}
+                            self._train(module, CrossEntropy(), train, val_data,
+                                        self.max_epochs, "train", history,
+                                        stop_early=len(val) >= EARLY_STOPPING_ROWS)
+                    except FitInterrupted as err:  # the best epoch so far, in this copy
+                        if any(record.get("kept") for record in history):
+                            self._keep(module, history, val_data)
+                            err.estimator = self
+                        raise
+                    hooks.result = {"module": module, "history": history, "score": None}
+            return self._keep(module, history, val_data)
 
     def _check_recipe(self, X, X_s, module, labelled, y_idx) -> None:
         """:func:`aekit.semisupervised.recipe.warn_if_raw_inputs_win` on the labelled rows:
@@ -503,8 +474,7 @@ class EncoderClassifier(SummaryMixin, SavableMixin, ClassifierMixin, BaseEstimat
                   {"params": list(module.encoder.parameters()), "lr": lr * self.encoder_lr_ratio}]
         optimizer = make_optimizer(self.optimizer, groups, lr, self.weight_decay)
         state = init_state(module, optimizer, phase=phase)
-        callbacks = [cb for cb in loop_callbacks(self)
-                     if stop_early or not isinstance(cb, EarlyStopping)]
+        callbacks = loop_callbacks(self, early_stopping=stop_early) + self._fit_wide
         try:
             fit_loop(state, objective, train, val, batch_size=self.batch_size,
                      max_epochs=max_epochs,
@@ -604,9 +574,8 @@ class EncoderClassifier(SummaryMixin, SavableMixin, ClassifierMixin, BaseEstimat
 
 
 TEMPERATURE_PRIOR = 0.5
-"""Standard deviation of the Gaussian prior on ``log(temperature)``, centred on 0. Measured
-on the 8x8 digits with 100 labels (a hold-out of 10), over 5 draws of the labels: test
-expected calibration error 0.059 with 0.5, 0.073 with 1, 0.086 without a prior."""
+"""Standard deviation of the Gaussian prior on ``log(temperature)``, centred on 0 (chosen in
+docs/decisions.md, "Few labels")."""
 
 
 def fit_temperature(logits: torch.Tensor, y: torch.Tensor) -> float:

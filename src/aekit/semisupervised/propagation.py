@@ -27,9 +27,8 @@ import math
 import torch
 
 WHITEN_DIMS = 256
-"""At most this many principal directions are kept by :func:`whiten`. On Fashion-MNIST with
-100 labels, propagation over the autoencoder's first hidden layer (256 units) labels 72.5%
-of the rows right unwhitened, 74.6% whitened to 100 directions, 75.0% to all 256."""
+"""At most this many principal directions are kept by :func:`whiten` (the autoencoder's
+default first hidden layer has 256 units; docs/decisions.md, "Few labels")."""
 
 EXACT_DIMS = 1024
 """Up to this many dimensions :func:`whiten` is exact (eigenvectors of the covariance);
@@ -110,8 +109,7 @@ def spread_labels(neighbors: torch.Tensor, similarities: torch.Tensor, seeds: to
     ``F <- alpha S F + (1 - alpha) Y`` from ``F = Y`` (Zhou et al. 2004), where ``Y`` holds
     the seeds' one-hot labels, each class's column divided by its number of seeds so that
     classes with more seeds do not spread further. ``n_iter=50`` stops the diffusion before
-    it blurs the clusters; measured on Fashion-MNIST with 100 labels, it labels 0.5% more
-    rows right than the converged solution.
+    it blurs the clusters (docs/decisions.md, "Few labels").
 
     Parameters
     ----------

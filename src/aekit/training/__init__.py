@@ -9,6 +9,7 @@
 - :mod:`~aekit.training.pretraining`: greedy layer-wise pretraining.
 """
 
+from .callbacks import Callback
 from .loop import (
     DEFAULT_LEARNING_RATES,
     OPTIMIZERS,
@@ -24,6 +25,7 @@ from .loop import (
 )
 
 __all__ = [
+    "Callback",
     "DEFAULT_LEARNING_RATES",
     "OPTIMIZERS",
     "FitInterrupted",

@@ -1,16 +1,11 @@
-"""What the fit loop may do besides training: early stopping, a learning-rate schedule, a
-progress bar, TensorBoard, checkpoints.
+"""What a fit may do besides training: early stopping, a learning-rate schedule, a progress
+bar, TensorBoard, checkpoints, and the user's own callbacks (an estimator's ``callbacks=``).
 
-A callback is an object with four hooks, each given the loop's state dict
-(:func:`aekit.training.loop.init_state`); :class:`Callback` has them all as no-ops. They are called
-in the order given, after the loop's own work for that moment. A callback must leave the
-module's weights and mode as it found them, except :class:`EarlyStopping`, whose kept
-weights the loop restores at the end.
-
-- ``on_train_begin(state)``: before the first epoch of a :func:`~aekit.training.loop.fit_loop` call;
-- ``on_epoch_begin(state, epoch)``: before each epoch (1-based);
-- ``on_epoch_end(state, record)``: after the epoch's record is in ``state["history"]``;
-- ``on_train_end(state)``: when the loop ends, also when it raises.
+A callback is a :class:`Callback` subclass; its hooks are listed in that class's docstring.
+The loop (:func:`aekit.training.loop.fit_loop`) calls the four loop hooks; an estimator's fit
+calls the fit and run hooks around its loops. Callbacks are called in the order given, after
+the fit's own work for that moment. A callback must leave the module's weights and mode as it
+found them, except :class:`EarlyStopping`, whose kept weights the loop restores at the end.
 """
 
 from __future__ import annotations
@@ -18,7 +13,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Callable
+from contextlib import contextmanager
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -31,10 +26,59 @@ from ..core.storage import FORMAT_VERSION, read_container, remove_container, wri
 
 
 class Callback:
-    """Base class: every hook does nothing."""
+    """Base class of every callback: each hook does nothing until a subclass overrides it.
+
+    Hooks, in the order a fit calls them (``*``: may repeat)::
+
+        on_fit_begin(estimator)
+        on_run_begin(estimator, run, module)          *  (one per restart)
+            on_train_begin(state)                     *  (one per loop)
+                on_epoch_begin(state, epoch)          *
+                on_epoch_end(state, record)           *
+            on_train_end(state)
+        on_run_end(estimator, run, result)
+        on_fit_end(estimator)
+
+    - ``on_fit_begin(estimator)``: once per ``fit``, after the data are checked and before
+      anything trains. ``estimator`` is the working copy being fitted (``fit`` hands its
+      fitted attributes to the object it was called on only when it succeeds); it already
+      has ``n_features_in_`` and ``device_``. (An :class:`~aekit.EncoderClassifier` given
+      an unfitted autoencoder fits that first, with the autoencoder's own callbacks.)
+    - ``on_run_begin(estimator, run, module)``: before each run: run ``run`` (0-based) of
+      the ``n_init`` restarts of an autoencoder; estimators without restarts
+      (:class:`~aekit.EncoderClassifier`, :class:`~aekit.OutlierDetector`) have one run, 0.
+      ``module``: the torch module the run trains.
+    - ``on_train_begin(state)``: before the first epoch of each loop of the run: greedy
+      pretraining phases, the main training, propagation rounds. ``state`` is the loop's
+      state dict (:func:`aekit.training.loop.init_state`): ``state["phase"]`` names the
+      loop (``"train"``, ``"pretrain-1"``, ``"propagation-1"``...), ``state["epoch"]`` is the
+      epochs done (more than 0 when a fit resumes from a checkpoint), ``state["module"]``
+      the module the loop trains (a part of the run's module in pretraining) and
+      ``state["optimizer"]`` its optimizer.
+    - ``on_epoch_begin(state, epoch)``: before epoch ``epoch`` (1-based) of the loop.
+    - ``on_epoch_end(state, record)``: after the epoch, once its record is
+      ``state["history"][-1]``: ``phase``, ``epoch``, ``loss``, ``val_loss`` (None without a
+      hold-out), ``seconds`` and the objective's other terms. Setting ``state["stop"] =
+      True`` ends the loop after this epoch.
+    - ``on_train_end(state)``: when the loop ends, also when it raises.
+    - ``on_run_end(estimator, run, result)``: when the run ends, also when it raises.
+      ``result``: a dict with the run's ``module``, ``history`` (its records, every phase)
+      and ``score`` (what restarts are ranked by: the kept epoch's validation loss, else its
+      training loss; None where runs are not ranked), or None when the run failed.
+    - ``on_fit_end(estimator)``: once, when the fit ends, also when it raises; after a
+      successful fit, ``estimator`` holds the fitted attributes (``history_``, ...).
+
+    Under several processes (:mod:`aekit.core.distributed`) every rank calls every hook.
+    """
+
+    def on_fit_begin(self, estimator) -> None:
+        """Once per fit, before anything trains."""
+
+    def on_run_begin(self, estimator, run: int, module: nn.Module) -> None:
+        """Before run ``run`` (0-based) trains ``module``."""
 
     def on_train_begin(self, state: dict) -> None:
-        """Before the first epoch."""
+        """Before the first epoch of a loop."""
 
     def on_epoch_begin(self, state: dict, epoch: int) -> None:
         """Before epoch ``epoch`` (1-based)."""
@@ -44,6 +88,59 @@ class Callback:
 
     def on_train_end(self, state: dict) -> None:
         """When the loop ends (also on an error)."""
+
+    def on_run_end(self, estimator, run: int, result: dict | None) -> None:
+        """When run ``run`` ends (also on an error: ``result`` is then None)."""
+
+    def on_fit_end(self, estimator) -> None:
+        """Once, when the fit ends (also on an error)."""
+
+
+def check_callbacks(callbacks, owner: str = "callbacks") -> list[Callback]:
+    """``callbacks`` (None, or a list or tuple of :class:`Callback` instances) as a list;
+    anything else is a TypeError naming the entry and what to pass."""
+    if callbacks is None:
+        return []
+    if not isinstance(callbacks, (list, tuple)):
+        raise TypeError(f"{owner} must be a list of aekit.training.callbacks.Callback "
+                        f"instances or None, got {type(callbacks).__name__}")
+    for i, cb in enumerate(callbacks):
+        if not isinstance(cb, Callback):
+            raise TypeError(
+                f"{owner}[{i}] is a {type(cb).__name__}, not a Callback; subclass "
+                "aekit.training.callbacks.Callback and pass an instance")
+    return list(callbacks)
+
+
+@contextmanager
+def fit_hooks(callbacks, estimator):
+    """``on_fit_begin`` now, ``on_fit_end`` when the block ends (also when it raises)."""
+    for cb in callbacks:
+        cb.on_fit_begin(estimator)
+    try:
+        yield
+    finally:
+        for cb in callbacks:
+            cb.on_fit_end(estimator)
+
+
+class RunHooks:
+    """``on_run_begin`` on entry; ``on_run_end`` with :attr:`result` on exit (None when
+    the block raises)."""
+
+    def __init__(self, callbacks, estimator, run: int, module: nn.Module):
+        self.callbacks, self.estimator, self.run, self.module = callbacks, estimator, run, module
+        self.result: dict | None = None
+
+    def __enter__(self) -> RunHooks:
+        for cb in self.callbacks:
+            cb.on_run_begin(self.estimator, self.run, self.module)
+        return self
+
+    def __exit__(self, kind, *exc) -> None:
+        result = self.result if kind is None else None
+        for cb in self.callbacks:
+            cb.on_run_end(self.estimator, self.run, result)
 
 
 class EarlyStopping(Callback):
@@ -247,6 +344,39 @@ class TensorBoard(Callback):
         self.writer.close()
 
 
+class TensorBoardRuns(Callback):
+    """An estimator's TensorBoard logging: a :class:`TensorBoard` run per fit run (restart),
+    in ``log_dir``, or in ``log_dir/restart-<i>`` when the fit has several.
+
+    Rank 0 only logs under several processes (the estimator adds it there alone).
+    """
+
+    def __init__(self, log_dir: str | os.PathLike, samples: torch.Tensor, n_runs: int = 1):
+        self.log_dir, self.samples, self.n_runs = os.fspath(log_dir), samples, n_runs
+        self.board: TensorBoard | None = None
+
+    def on_run_begin(self, estimator, run: int, module: nn.Module) -> None:
+        log_dir = self.log_dir
+        if self.n_runs > 1:
+            log_dir = os.path.join(log_dir, f"restart-{run}")
+        # The run's whole module reconstructs the samples, also while pretraining trains
+        # a part of it.
+        self.board = TensorBoard(log_dir, self.samples, module=module)
+
+    def on_train_begin(self, state: dict) -> None:
+        # A resumed loop counts on from its epochs and the pretraining before them.
+        earlier = len(state.get("pretrain_history", ()))
+        self.board.step = max(self.board.step, earlier + state["epoch"])
+
+    def on_epoch_end(self, state: dict, record: dict) -> None:
+        self.board.on_epoch_end(state, record)
+
+    def on_run_end(self, estimator, run: int, result: dict | None) -> None:
+        if self.board is not None:
+            self.board.close()
+            self.board = None
+
+
 # --------------------------------------------------------------------------- checkpoints
 _SCHEDULE_KEYS = ("lr_start", "lr_best", "lr_stale")
 """The loop-state keys of :class:`ReduceLROnPlateau`, saved with a checkpoint."""
@@ -337,32 +467,38 @@ class Checkpoint(Callback):
     the new one, and loading never unpickles. The state is copied at the end of the epoch
     and written (flushed to disk) by a background thread while the next epoch trains, one
     write at a time; the loop's end waits for the last one, and a failed write fails the
-    fit at the next epoch's end. Under several processes only rank 0 writes.
+    fit at the next epoch's end. Under several processes only rank 0 writes. A subclass
+    saves what it needs around the loop by overriding :meth:`context` (the estimators':
+    :class:`aekit.estimators._recovery.FitCheckpoint`).
 
     Parameters
     ----------
     directory : path-like
         Created if needed; other files in it are left alone.
-    context : callable, optional
-        ``context() -> (JSON fields, tensors)`` saved beside the loop state: what the
-        caller needs to resume around the loop (an estimator's restart index, its best
-        finished restart, the fingerprint of its data...). Tensor names must not start with
-        ``module.``, ``best.``, ``optimizer.`` or ``rng.``.
     background : bool, default=True
         Write in a background thread (False: before the next epoch starts).
+    phases : tuple of str, optional
+        Checkpoint the epochs of loops of these phases only (``state["phase"]``); by
+        default every loop's.
     """
 
-    def __init__(self, directory: str | os.PathLike,
-                 context: Callable[[], tuple[dict, dict]] | None = None, *,
-                 background: bool = True):
+    def __init__(self, directory: str | os.PathLike, *, background: bool = True,
+                 phases: tuple[str, ...] | None = None):
         self.directory = Path(directory)
-        self.context = context
+        self.phases = phases
         self.background = background
         self._executor: ThreadPoolExecutor | None = None
         self._pending: Future | None = None
 
+    def context(self, state: dict) -> tuple[dict, dict]:
+        """``(JSON fields, tensors)`` saved beside the loop state ``state``: none here.
+        Tensor names must not start with ``module.``, ``best.``, ``optimizer.`` or
+        ``rng.``."""
+        return {}, {}
+
     def on_epoch_end(self, state: dict, record: dict) -> None:
-        self.write(state)
+        if self.phases is None or state["phase"] in self.phases:
+            self.write(state)
 
     def on_train_end(self, state: dict) -> None:
         try:
@@ -377,7 +513,7 @@ class Checkpoint(Callback):
         if not distributed.is_main():
             return
         meta, tensors = loop_state_files(state)
-        extra, extra_tensors = self.context() if self.context is not None else ({}, {})
+        extra, extra_tensors = self.context(state)
         config = json.loads(json.dumps(
             {"format": CHECKPOINT_FORMAT, "format_version": FORMAT_VERSION, **extra,
              "loop": meta}, allow_nan=True))

@@ -22,9 +22,8 @@ from typing import Protocol
 
 import torch
 from torch import nn
-from torch.optim import optimizer as _torch_optim
 
-from ..core import compat as _malloc, distributed
+from ..core import compat, distributed
 
 Objective = Callable[[nn.Module, dict, "int | None"], Mapping[str, torch.Tensor]]
 """``objective(module, batch, epoch) -> {"loss": scalar, other named scalars...}``; see
@@ -60,9 +59,7 @@ def native_bf16(device: torch.device) -> bool:
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()
     if device.type == "cpu":
-        probes = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")
-        # Private probes: absent in some torch builds, hence the getattr fallback.
-        return any(getattr(torch.cpu, name, lambda: False)() for name in probes)
+        return compat.cpu_has_native_bf16()  # torch's probes are private
     return False
 
 
@@ -191,60 +188,6 @@ def make_optimizer(
     return torch.optim.Adadelta(params, lr=lr, weight_decay=weight_decay)
 
 
-class _Stepper:
-    """``optimizer.step()``, minus torch.optim's per-step Python for fused Adam / AdamW.
-
-    torch.optim wraps every step in profiler hooks and rebuilds its tensor lists; on a small
-    dense model on the CPU that bookkeeping costs as much as the fused kernel it then calls
-    (measured: 0.29 ms of a 3.7 ms step, 784-512-128-2 autoencoder, batch 128). Once the
-    first ordinary step has created the state, later steps call that same kernel on the
-    same state tensors, so results are bit-identical and the optimizer stays the owner of
-    its state. Anything else (other optimizers, amsgrad, several groups, parameters
-    without gradients, registered step hooks) takes ``optimizer.step()``.
-    """
-
-    def __init__(self, optimizer: torch.optim.Optimizer):
-        self.optimizer = optimizer
-        self.kernel = None
-        fused = {torch.optim.Adam: "_fused_adam_", torch.optim.AdamW: "_fused_adamw_"}
-        name = fused.get(type(optimizer))
-        groups = optimizer.param_groups
-        if name and hasattr(torch, name) and len(groups) == 1:
-            g = groups[0]
-            plain = not (g["amsgrad"] or g["maximize"] or g["differentiable"] or g["capturable"])
-            if g["fused"] and plain and isinstance(g["lr"], float):
-                self.kernel = getattr(torch, name)
-        self.params = list(groups[0]["params"]) if self.kernel else []
-        self.lists = None  # (exp_avgs, exp_avg_sqs, steps), once the state exists
-
-    def _hooked(self) -> bool:
-        opt = self.optimizer
-        return bool(
-            _torch_optim._global_optimizer_pre_hooks or _torch_optim._global_optimizer_post_hooks
-            or opt._optimizer_step_pre_hooks or opt._optimizer_step_post_hooks
-        )
-
-    def __call__(self) -> None:
-        if self.kernel is None or self._hooked() or any(p.grad is None for p in self.params):
-            self.optimizer.step()
-            return
-        if self.lists is None:
-            self.optimizer.step()  # creates the state the kernel updates from now on
-            state = [self.optimizer.state[p] for p in self.params]
-            self.lists = tuple([st[k] for st in state] for k in ("exp_avg", "exp_avg_sq", "step"))
-            return
-        g = self.optimizer.param_groups[0]
-        exp_avgs, exp_avg_sqs, steps = self.lists
-        torch._foreach_add_(steps, 1)
-        beta1, beta2 = g["betas"]
-        self.kernel(
-            self.params, [p.grad for p in self.params], exp_avgs, exp_avg_sqs, [], steps,
-            amsgrad=False, lr=g["lr"], beta1=beta1, beta2=beta2,
-            weight_decay=g["weight_decay"], eps=g["eps"], maximize=False,
-            grad_scale=None, found_inf=None,
-        )
-
-
 def init_state(module: nn.Module, optimizer: torch.optim.Optimizer, *,
                phase: str = "train") -> dict:
     """A fresh loop state, the one plain dict :func:`fit_loop` reads and updates.
@@ -349,12 +292,11 @@ def fit_loop(
         :data:`STOP_SIGNALS`); the module is first left at the kept epoch, and ``state`` is
         that of the last finished epoch (what a checkpoint holds).
     """
-    module = state["module"]
     streamed = callable(getattr(train, "epoch_chunks", None))
     train = train if streamed else _columns(train)
     val = _columns(val) if val is not None else None
-    _prepare(state, None if streamed else train["x"], max_epochs)
-    step = _Stepper(state["optimizer"])
+    _prepare(state, max_epochs)
+    step = compat.optimizer_step(state["optimizer"])  # optimizer.step, or its fused twin
     paired = None if paired is None else _PairedRows(_columns(paired),
                                                      paired_batch_size or batch_size)
     with _StopRequests() as stops:
@@ -406,15 +348,12 @@ def _run_epoch(state, objective, train, val, streamed, step, batch_size, corrupt
         cb.on_epoch_end(state, record)
 
 
-def _prepare(state: dict, rows: torch.Tensor | None, max_epochs: int) -> None:
-    """Before the first epoch of a call: ranks in step, a first good state, the heap."""
+def _prepare(state: dict, max_epochs: int) -> None:
+    """Before the first epoch of a call: ranks in step, a first good state. (The process's
+    allocator is left alone: see :func:`aekit.core.compat.keep_freed_blocks`, opt-in.)"""
     distributed.prepare(state["module"])  # several processes: same start, own noise per rank
     if state["last_state"] is None:
         state["last_state"] = _snapshot(state["module"])
-    if rows is not None and rows.device.type == "cpu":
-        # Steps re-allocate same-sized tensors: keep them in the heap instead of
-        # faulting them in afresh every step (see aekit.core.compat).
-        _malloc.keep_freed_blocks()
     state["max_epochs"] = max_epochs
 
 
