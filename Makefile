@@ -1,11 +1,12 @@
-# Two entry points: `make demo` and `make test`. Both create .venv when missing and install
-# torch==2.13.0 first, so pip never resolves an unpinned (multi-GB CUDA) torch.
+# Entry points: `make demo`, `make test` (the full suite, what CI runs) and `make test-quick`.
+# Each creates .venv when missing and installs torch==2.13.0 first, so pip never resolves an
+# unpinned (multi-GB CUDA) torch.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 TORCH := torch==2.13.0
 
-.PHONY: demo test install install-dev bench clean
+.PHONY: demo test test-quick install install-dev bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +29,11 @@ demo: install
 
 test: install-dev
 	$(BIN)/python -m pytest
+
+# A few minutes: every test file, each test function once, no slow or heaviest tests
+# (tests/conftest.py, --quick). Before a commit; `make test` before a merge.
+test-quick: install-dev
+	$(BIN)/python -m pytest --quick
 
 bench: install
 	$(BIN)/python bench/fit_speed.py

@@ -50,9 +50,11 @@ def test_train_writes_model_metrics_and_plot(digits_run):
     metrics = json.loads((run / "metrics.json").read_text())
     assert {"dataset", "comparison", "train_score", "test_score", "fit_seconds"} <= set(metrics)
     c = metrics["comparison"]
-    # The headline is in the model's scaled units; raw-unit errors stay beside it.
-    assert c["unit"] == "scaled" and c["ae_error"] == c["ae_scaled"]
-    assert c["ratio"] == pytest.approx(c["ae_scaled"] / c["pca_scaled"])
+    # Images: every column is a pixel, so the headline is in pixel units (issue 20);
+    # the scaled-unit errors stay beside it.
+    assert c["unit"] == "raw" and c["ae_error"] == c["ae_mse"]
+    assert c["ratio"] == pytest.approx(c["ae_mse"] / c["pca_mse"])
+    assert c["ae_scaled"] > 0 and c["pca_scaled"] > 0
     assert c["n_components"] == 2 and c["winner"] in ("autoencoder", "PCA")
     assert len(c["r2"]["autoencoder"]) == len(c["r2"]["columns"]) == 64
     assert metrics["dataset"] == {
@@ -118,7 +120,8 @@ def test_options_reach_the_estimator(monkeypatch, tmp_path):
         sparsity_target=0.1, contractive=0.5, l1=0.001, pretrain="greedy", pretrain_epochs=3,
         precision="bfloat16",
         n_components=3, hidden_layer_sizes=(16, 8), activation="tanh",
-        output_activation="linear", scaler=None, loss="bce", missing="error", optimizer="sgd",
+        output_activation="linear", code_activation=None, scaler=None, loss="bce",
+        missing="error", optimizer="sgd",
         learning_rate=0.01, weight_decay=0.001, batch_size=32, chunk_rows=1000, max_epochs=7,
         validation_fraction=0.2, early_stopping=False, patience=4, tol=0.01, n_init=2,
         random_state=5, device="cpu", verbose=2, log_dir=str(tmp_path / "tb"),

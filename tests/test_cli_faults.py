@@ -38,7 +38,8 @@ def _env():
 
 
 # ``python -m aekit`` with one addition: right after the epochs named in its first argument
-# ("4,8") have handed their checkpoint to the writer thread, the process stops itself
+# ("4,8") have handed their checkpoint to the writer thread (epoch 0: as training begins,
+# before the first checkpoint), the process stops itself
 # (SIGSTOP: every thread, the writer's too, freezes where it is) until the test continues
 # it. The test then knows where the run is whatever the machine's speed (an epoch here takes
 # milliseconds on a fast machine, a kill timed from outside comes after the run has ended).
@@ -49,13 +50,20 @@ _STOPPING_CLI = textwrap.dedent("""
 
     stops = {int(epoch) for epoch in sys.argv.pop(1).split(",")}
     real = callbacks.Checkpoint.on_epoch_end
+    begin = callbacks.Checkpoint.on_train_begin
 
     def on_epoch_end(self, state, record):
         real(self, state, record)
         if state["epoch"] in stops:
             os.kill(os.getpid(), signal.SIGSTOP)
 
+    def on_train_begin(self, state):  # "0": before the first epoch, so before any checkpoint
+        begin(self, state)
+        if state["epoch"] == 0 and 0 in stops:
+            os.kill(os.getpid(), signal.SIGSTOP)
+
     callbacks.Checkpoint.on_epoch_end = on_epoch_end
+    callbacks.Checkpoint.on_train_begin = on_train_begin
     sys.argv[0] = "aekit"
     main()
 """)
@@ -125,15 +133,28 @@ KILL_AFTER, KILL_GUARD, KILL_DELAY = (2, 4), 4, 0.02
 @pytest.mark.slow
 def test_a_run_killed_three_times_and_resumed_ends_as_one_never_interrupted(
         tmp_path, reference):
+    """A supervisor's loop: the same command, with --resume, again and again until it
+    succeeds. The first two runs are killed before their first checkpoint (each next one
+    has nothing to resume and starts from the beginning, saying so), the others at random
+    moments of training or of a checkpoint write."""
     latest_guard = 3 * (KILL_AFTER[1] + KILL_GUARD)
     assert reference.n_iter_ > latest_guard, "the run is too short to be killed three times"
     run, log = tmp_path / "run", tmp_path / "runs.log"
+    command = [*TRAIN, "--out", run, "--resume"]
+    for _ in range(2):  # killed (stopped) as training begins: no checkpoint yet
+        proc = _start_stopping([0], command, log)
+        try:
+            assert _stopped(proc), log.read_text()
+        finally:
+            proc.kill()
+            proc.wait()
+        assert proc.returncode == -signal.SIGKILL and _epoch(run) == -1
+    assert log.read_text().count("starting the run from the beginning") == 2
     rng = random.Random(0)
     done = 0  # epochs in the checkpoint
-    for kill in range(3):
+    for _ in range(3):
         stop = done + rng.randint(*KILL_AFTER)
-        resume = ["--resume"] if kill else []
-        proc = _start_stopping([stop, stop + KILL_GUARD], [*TRAIN, "--out", run, *resume], log)
+        proc = _start_stopping([stop, stop + KILL_GUARD], command, log)
         try:
             assert _stopped(proc), f"the run ended before epoch {stop}:\n{log.read_text()}"
             proc.send_signal(signal.SIGCONT)
@@ -176,10 +197,51 @@ def test_a_signal_stops_the_run_keeps_a_model_and_resume_finishes_it(
     _same_model(run, reference)
 
 
-# --------------------------------------------------------------------------- resume errors
-def test_resume_without_a_checkpoint_is_an_error(tmp_path):
-    assert_one_line_error(invoke(*TRAIN, "--out", tmp_path / "new", "--resume"),
-                          "no checkpoint")
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_never_replaces_a_finished_run(tmp_path, reference, signum):
+    """Ctrl-C or SIGTERM during a rerun into a finished run keeps the finished model and
+    its metrics (as kill -9 does); --resume finishes the new run, which then replaces it."""
+    import shutil
+
+    run, log = tmp_path / "run", tmp_path / "run.log"
+    small = ["train", "--data", "digits", "--components", "2", "--hidden", "8", "--epochs",
+             "2", "--seed", "0", "--device", "cpu", "--out", run]
+    assert invoke(*small).exit_code == 0
+    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    assert "metrics.json" in before and runs.is_complete(run)
+    proc = _start_stopping([2], [*TRAIN, "--out", run], log)
+    assert _stopped(proc), f"the run ended before epoch 2:\n{log.read_text()}"
+    proc.send_signal(signum)
+    proc.send_signal(signal.SIGCONT)
+    proc.wait(timeout=60)
+    assert proc.returncode == 128 + signum, log.read_text()
+    assert "keeps the finished run" in log.read_text() and "--resume" in log.read_text()
+    after = {p.name: p.read_bytes() for p in run.iterdir() if not p.name.startswith(
+        "checkpoint")}
+    assert after == before and runs.is_complete(run)
+    result = invoke(*TRAIN, "--out", run, "--resume")
+    assert result.exit_code == 0, result.output
+    _same_model(run, reference)
+    shutil.rmtree(run)
+
+
+# --------------------------------------------------------------------------- resume
+def test_resume_without_a_checkpoint_starts_from_the_beginning(tmp_path):
+    """A supervisor runs the same command again and again: --resume with nothing to resume
+    (no run yet, or a finished run of other options) starts the run and says so."""
+    run = tmp_path / "new"
+    args = ["train", "--data", "digits", "--components", "2", "--hidden", "8", "--seed", "0",
+            "--device", "cpu", "--out", run, "--resume"]
+    result = invoke(*args, "--epochs", "2")
+    assert result.exit_code == 0, result.output
+    assert "no checkpoint" in result.output and "from the beginning" in result.output
+    assert runs.is_complete(run) and aekit.load(run).n_iter_ == 2
+    again = invoke(*args, "--epochs", "2")  # the same run, finished: nothing to do
+    assert again.exit_code == 0 and "nothing to resume" in again.output
+    other = invoke(*args, "--epochs", "3")  # another run's command: it is started
+    assert other.exit_code == 0 and "from the beginning" in other.output, other.output
+    assert aekit.load(run).n_iter_ == 3
 
 
 def test_resume_of_a_complete_run_has_nothing_to_do(tmp_path):
@@ -295,3 +357,66 @@ def test_train_offers_resume_checkpoints_and_a_torchrun_timeout():
     for option in ("--resume", "--checkpoint-dir", "--dist-timeout"):
         assert option in result.output
     assert "export" in invoke("--help").output
+
+
+# --------------------------------------------------------------------------- issue 17, item 11
+@pytest.mark.parametrize("opset", ["0", "99", "1", "8", "21"])
+def test_export_with_an_unsupported_opset_is_one_error_line(small_run, tmp_path, opset):
+    assert_one_line_error(invoke("export", small_run, "--out", tmp_path / "x", "--opset",
+                                 opset), f"opset={opset}", "9 to 20")
+    assert not (tmp_path / "x").exists()
+
+
+def test_export_of_a_detector_run_is_one_error_line(tmp_path):
+    path = tmp_path / "rows.csv"
+    np.savetxt(path, np.random.RandomState(0).rand(60, 4), delimiter=",")
+    assert invoke("detect", "--data", path, "--out", tmp_path / "det", "--max-epochs", "2",
+                  "--device", "cpu").exit_code == 0
+    assert_one_line_error(invoke("export", tmp_path / "det", "--out", tmp_path / "x"),
+                          "OutlierDetector cannot be exported", "aekit score")
+
+
+def test_export_of_a_scaler_onnx_lacks_is_one_error_line(tmp_path):
+    run = tmp_path / "q"
+    assert invoke("train", "--data", "digits", "--components", "2", "--hidden", "8",
+                  "--epochs", "1", "--scaler", "quantile", "--device", "cpu",
+                  "--out", run).exit_code == 0
+    result = invoke("export", run, "--out", tmp_path / "x")
+    assert_one_line_error(result, "scaler='quantile'", "scaler='standard'")
+    assert "Torch IR" not in result.output
+
+
+@pytest.mark.parametrize("command", ["train", "encode", "detect", "score"])
+def test_the_meta_device_is_one_error_line(small_run, tmp_path, command):
+    rows = tmp_path / "rows.npy"
+    np.save(rows, load_dataset("digits").X_test[:20])
+    args = {"train": ["train", "--data", "digits", "--epochs", "1", "--out", tmp_path / "r"],
+            "encode": ["encode", small_run, rows, "--out", tmp_path / "z.npy"],
+            "detect": ["detect", "--data", rows, "--out", tmp_path / "d"],
+            "score": ["score", small_run, rows, "--out", tmp_path / "s.csv"]}[command]
+    assert_one_line_error(invoke(*args, "--device", "meta"), "device='meta'")
+
+
+def test_an_npz_without_arrays_is_one_error_line(small_run, tmp_path):
+    import zipfile
+
+    path = tmp_path / "rows.npz"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("readme.txt", "no arrays here")
+    for args in (["encode", small_run, path, "--out", tmp_path / "z.npy"],
+                 ["train", "--data", path, "--epochs", "1", "--out", tmp_path / "run"],
+                 ["detect", "--data", path, "--out", tmp_path / "det"]):
+        assert_one_line_error(invoke(*args), "no feature array", "readme.txt")
+
+
+def test_a_diverged_train_is_one_error_line_and_writes_no_run(tmp_path):
+    """Finite garbage (a step size far too large): exit code 1, one error line naming the
+    fix, and no run that looks finished."""
+    run = tmp_path / "run"
+    result = invoke("train", "--data", "digits", "--components", "2", "--hidden", "16",
+                    "--epochs", "3", "--learning-rate", "1000", "--seed", "0",
+                    "--device", "cpu", "--out", run)
+    assert result.exit_code == 1, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "learning_rate" in lines[0]
+    assert not (run / "config.json").exists() and not runs.is_complete(run)

@@ -7,6 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
+from sklearn.exceptions import NotFittedError
 import torch
 
 import aekit
@@ -172,8 +173,9 @@ def test_feature_ranges_far_apart_are_flagged():
     X = np.column_stack([rng.uniform(0, 1, 200), rng.uniform(0, 5e4, 200)])
     ae = AutoEncoder(n_components=1, hidden_layer_sizes=(4,), scaler=None, max_epochs=1,
                      random_state=0)
-    # Unfitted: the input checks still run, judged for the scaler the model would use.
-    finding = diagnose(ae, X).get("badly_scaled_input")
+    with pytest.raises(NotFittedError, match="not fitted"):  # no empty "all clear"
+        diagnose(ae, X)
+    finding = diagnose(ae.fit(X), X).get("badly_scaled_input")
     assert finding is not None and "range" in finding.what_was_seen
     assert finding.details["range_ratio"] > 1e4
 
@@ -346,8 +348,10 @@ def test_worse_than_the_mean_is_flagged_as_such(digits, elu_ae):
 
 def test_sigmoid_output_on_values_it_cannot_reach(digits):
     with pytest.warns(DiagnosticWarning):
-        ae = AutoEncoder(2, output_activation="sigmoid", hidden_layer_sizes=(16,),
-                         max_epochs=2, random_state=0).fit(digits[0][:300])
+        # Standardised pixels (asked for: scaler="auto" keeps [0, 1] data for a sigmoid).
+        ae = AutoEncoder(2, output_activation="sigmoid", scaler="standard",
+                         hidden_layer_sizes=(16,), max_epochs=2,
+                         random_state=0).fit(digits[0][:300])
     finding = diagnose(ae, digits[0][:300]).get("output_range")
     assert finding is not None and "scaler='minmax'" in finding.what_to_do
     assert finding.severity == "error" and finding.details["share_outside"] > 0.3
@@ -424,7 +428,8 @@ def test_cli_warnings_are_one_line_without_source(tmp_path):
     from aekit.cli.commands import app
 
     result = CliRunner().invoke(app, ["train", "--data", "digits", "--epochs", "1", "--hidden",
-                                      "16", "--output-activation", "sigmoid", "--out",
+                                      "16", "--output-activation", "sigmoid", "--scaler",
+                                      "standard", "--out",
                                       str(tmp_path)])
     assert result.exit_code == 0, result.output
     lines = [line for line in result.stderr.splitlines() if line.strip()]

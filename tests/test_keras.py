@@ -216,7 +216,8 @@ def test_vae_summary_shows_both_posterior_heads(digits):
 # --------------------------------------------------------------------------- choices that cannot work
 def test_sigmoid_output_on_standardised_data_warns_with_the_fix(digits):
     with pytest.warns(DiagnosticWarning, match="scaler='minmax'"):
-        AutoEncoder(2, output_activation="sigmoid", max_epochs=1).fit(digits[0][:200])
+        AutoEncoder(2, output_activation="sigmoid", scaler="standard", max_epochs=1).fit(
+            digits[0][:200])
     with warnings.catch_warnings():
         warnings.simplefilter("error", DiagnosticWarning)
         AutoEncoder(2, output_activation="sigmoid", scaler="minmax", max_epochs=1).fit(

@@ -189,7 +189,8 @@ def test_verdict_is_in_scaled_units_where_every_column_counts():
     assert c.pca_scaled == pytest.approx(((S_pca - S_test) ** 2).mean(), rel=1e-6)
     assert c.ae_scaled == pytest.approx(-ae.score(X_test), rel=1e-5)
     assert c.unit == "scaled" and c.winner == "autoencoder" and c.ratio < 0.2
-    assert c.verdict.startswith(f"{1 / c.ratio:.3g}x lower error than PCA (scaled units)")
+    assert c.verdict.startswith(f"{1 / c.ratio:.3g}x lower error than PCA (scaled units; "
+                                "95% interval of the ratio")
     assert len(c.ae_r2) == len(c.columns) == 6 and c.columns_better[1] == 6
     d = c.to_dict()
     assert d["ratio"] == pytest.approx(c.ae_scaled / c.pca_scaled)

@@ -286,7 +286,10 @@ def test_table_unseen_category_and_missing_numbers(mixed, tmp_path):
     bad.iloc[2, 0] = np.nan
     with pytest.raises(ValueError, match=r"row\(s\) \[r2\].*'a'") as err:
         det.score_samples(bad)
-    assert "impute" in str(err.value) and "missing=" not in str(err.value)
+    assert "refit with missing='impute'" in str(err.value)  # the model was fitted without
+    imputing = OutlierDetector(missing="impute", n_estimators=2, max_epochs=5,
+                               random_state=0).fit(bad)
+    assert np.isfinite(imputing.score_samples(bad)).all()
 
 
 # --------------------------------------------------------------------------- NSL-KDD

@@ -1,6 +1,7 @@
 """save / load: identical outputs, safe against damaged or hostile files, saves that never
 lose a model (failures and kills at any moment)."""
 
+import functools
 import json
 import os
 import re
@@ -188,17 +189,25 @@ def _drop(key):
         (_set("fitted.module_", 1), "does not save"),
         (_drop("fitted.n_features_in_"), "'fitted.n_features_in_' is missing"),
         (_set("fitted.n_features_in_", "64"), "'fitted.n_features_in_'"),
-        (_set("fitted.n_features_in_", 65), "do not fit the model|'fitted.input_shape_'"),
+        (_set("fitted.n_features_in_", 65), "do not fit the model|'fitted.schema_'"),
         (_set("fitted.n_features_in_", True), "'fitted.n_features_in_'"),
-        (_set("fitted.feature_names_in_", ["a"]), "'fitted.feature_names_in_'"),
+        (_set("fitted.feature_names_in_", ["a"]), "'fitted.feature_names_in_'|'fitted.schema_'"),
         (_set("fitted.output_activation_", "relu"), "'fitted.output_activation_'"),
         (_set("fitted.history_", "x"), "'fitted.history_'"),
         (_set("fitted.history_", [{"phase": "train", "epoch": 1, "loss": [1]}]),
          "'fitted.history_'"),
         (_set("fitted.loss_", "nan"), "'fitted.loss_'"),
         (_set("fitted.n_iter_", -1), "'fitted.n_iter_'"),
-        (_set("fitted.input_shape_", [3]), "'fitted.input_shape_'"),
-        (_set("fitted.input_shape_", "64"), "'fitted.input_shape_'"),
+        (_set("fitted.input_shape_", [64]), "does not save"),  # the schema holds it
+        (_set("fitted.schema_", 1), "'fitted.schema_'"),
+        (_set("fitted.schema_.sample_shape", [3]), "'fitted.schema_.sample_shape'"),
+        (_set("fitted.schema_.sample_shape", "64"), "'fitted.schema_.sample_shape'"),
+        (_set("fitted.schema_.kind", "pickle"), "'fitted.schema_.kind'"),
+        (_set("fitted.schema_.missing", "drop"), "'fitted.schema_.missing'"),
+        (_set("fitted.schema_.columns", [{"name": "a"}]), "'fitted.schema_.columns'"),
+        (_set("fitted.schema_.fill_values", [float("nan")] * 64), "'fitted.schema_.fill"),
+        (_set("fitted.schema_.feature_names", ["a"] * 64), "'fitted.schema_'"),
+        (_drop("fitted.schema_.n_features"), "'fitted.schema_'"),
         (lambda c: [1, 2], "not an aekit model file"),
     ],
 )
@@ -424,3 +433,178 @@ def test_loads_while_another_process_saves_always_succeed(tmp_path, fitted):
     finally:
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
+
+
+# --------------------------------------------------------------------------- issue 17
+@functools.lru_cache(maxsize=1)  # fitted once: for the parametrization and the tests
+def _tiny_models():
+    """One small fitted model of every class, with the tensors each kind of model holds."""
+    from aekit import EncoderClassifier, OutlierDetector, VariationalAutoEncoder
+
+    X = np.random.RandomState(0).rand(80, 6)
+    y = (X[:, 0] > 0.5).astype(int)
+    small = dict(hidden_layer_sizes=(8,), max_epochs=2, random_state=0)
+    return X, {
+        "ae-auto": AutoEncoder(2, scaler="auto", **small).fit(X),
+        "ae-quantile": AutoEncoder(2, scaler="quantile", **small).fit(X),
+        "vae": VariationalAutoEncoder(2, **small).fit(X),
+        "detector": OutlierDetector(n_estimators=2, max_epochs=2, random_state=0).fit(X),
+        "classifier": EncoderClassifier(AutoEncoder(2, **small), max_epochs=2,
+                                        random_state=0).fit(X, y),
+    }
+
+
+@pytest.fixture(scope="module")
+def tiny_models():
+    return _tiny_models()
+
+
+def _tampered_copies():
+    """(model name, tensor name, how) for every tensor of every kind of model: each
+    tampering of it that a recomputed checksum would hide."""
+    _, models = _tiny_models()
+    cases = []
+    for name, est in models.items():
+        for key, value in est.module_.state_dict().items():
+            if not value.is_floating_point():
+                cases.append((name, key, "float"))  # a bool buffer given as floats
+                continue
+            cases += [(name, key, how) for how in ("nan", "inf", "int", "shape")]
+            leaf = key.rsplit(".", 1)[-1]
+            if leaf.endswith(("scale", "spread", "limit", "temperature")):
+                cases += [(name, key, "zero"), (name, key, "negative")]
+            if leaf == "quantiles":
+                cases.append((name, key, "unsorted"))
+    return cases
+
+
+def _tamper(value: torch.Tensor, how: str) -> torch.Tensor:
+    value = value.clone()
+    if how in ("nan", "inf"):
+        value.view(-1)[0] = float(how)
+        return value
+    return {"int": lambda v: v.round().to(torch.int64),
+            "float": lambda v: v.to(torch.float32),
+            "shape": lambda v: torch.zeros(*v.shape, 2) if v.ndim else torch.zeros(2),
+            "zero": lambda v: torch.zeros_like(v),
+            "negative": lambda v: -v.abs() - 1,
+            "unsorted": lambda v: v.flip(-1) + torch.arange(v.shape[-1]).flip(0)}[how](value)
+
+
+@pytest.mark.parametrize("model, key, how", _tampered_copies())
+def test_every_tampered_tensor_is_refused_naming_it(tmp_path, tiny_models, model, key, how):
+    """Weights rewritten with a recomputed checksum, so only load's own checks see them:
+    NaN, inf, integer dtypes, other shapes, zero or negative scales never load."""
+    import hashlib
+
+    import safetensors.torch
+
+    X, models = tiny_models
+    models[model].save(tmp_path / "m")
+    path = _weights(tmp_path / "m")
+    tensors = safetensors.torch.load(path.read_bytes())
+    tensors[key] = _tamper(tensors[key], how)
+    blob = safetensors.torch.save(tensors)
+    path.write_bytes(blob)
+    cfg = json.loads((tmp_path / "m" / "config.json").read_text())
+    cfg["weights_sha256"] = hashlib.sha256(blob).hexdigest()
+    _rewrite(tmp_path / "m", cfg)
+    with pytest.raises(ValueError, match=re.escape(repr(key))):
+        aekit.load(tmp_path / "m")
+
+
+def test_untampered_models_of_every_class_load(tmp_path, tiny_models):
+    X, models = tiny_models
+    for name, est in models.items():
+        est.save(tmp_path / name)
+        back = aekit.load(tmp_path / name)
+        method = "predict_proba" if name == "classifier" else "score_samples"
+        np.testing.assert_array_equal(getattr(back, method)(X), getattr(est, method)(X))
+
+
+@pytest.mark.parametrize("param", ["checkpoint_dir", "log_dir"])
+def test_a_loaded_model_never_writes_where_its_file_says(tmp_path, fitted, param):
+    """Where a fit writes is the caller's choice at fit time: a saved checkpoint_dir or
+    log_dir (also one a tamperer put in a config) is not carried into a later fit."""
+    ae, X_test = fitted
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    foreign = elsewhere / "checkpoint-0123456789abcdef.safetensors"
+    foreign.write_bytes(b"not aekit's")
+    ae.set_params(**{param: str(elsewhere)})
+    try:
+        ae.save(tmp_path / "m")
+    finally:
+        ae.set_params(**{param: None})
+    cfg = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert cfg["params"][param] is None  # never stored
+    cfg["params"][param] = str(elsewhere)  # a hostile or older file stores it anyway
+    _rewrite(tmp_path / "m", cfg)
+    back = aekit.load(tmp_path / "m")
+    assert back.get_params()[param] is None
+    back.set_params(max_epochs=1).fit(X_test)
+    assert sorted(p.name for p in elsewhere.iterdir()) == [foreign.name]
+    # The caller's own choice still works.
+    mine = tmp_path / "mine"
+    back.set_params(**{param: str(mine)}).fit(X_test)
+    assert mine.is_dir() and any(mine.rglob("*"))
+
+
+def test_save_removes_only_files_aekit_wrote(tmp_path, fitted):
+    """A Hugging Face model.safetensors, or a file that looks like an aekit weights file
+    but is not one, is never deleted by a save; the weights of the replaced model are."""
+    ae, X_test = fitted
+    d = tmp_path / "m"
+    d.mkdir()
+    (d / "model.safetensors").write_bytes(b"hugging face weights")
+    (d / "model-0123456789abcdef.safetensors").write_bytes(b"someone else's")
+    ae.save(d)
+    first = _weights(d)
+    assert (d / "model.safetensors").read_bytes() == b"hugging face weights"
+    assert (d / "model-0123456789abcdef.safetensors").read_bytes() == b"someone else's"
+    AutoEncoder(3, max_epochs=1, random_state=1).fit(X_test).save(d)
+    assert not first.exists()  # the replaced model's weights: aekit's own
+    assert (d / "model.safetensors").exists()
+    assert (d / "model-0123456789abcdef.safetensors").exists()
+    # A weights file left by a killed save (named by its content's hash) is aekit's.
+    import hashlib
+
+    blob = b"a save killed before its manifest"
+    orphan = d / f"model-{hashlib.sha256(blob).hexdigest()[:16]}.safetensors"
+    orphan.write_bytes(blob)
+    ae.save(d)
+    assert not orphan.exists() and (d / "model.safetensors").exists()
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs (POSIX)")
+@pytest.mark.parametrize("which", ["weights", "config"])
+def test_a_fifo_as_a_model_file_is_refused_at_once(tmp_path, fitted, which):
+    import subprocess
+    import sys
+
+    ae, _ = fitted
+    ae.save(tmp_path / "m")
+    target = _weights(tmp_path / "m") if which == "weights" else tmp_path / "m" / "config.json"
+    target.unlink()
+    os.mkfifo(target)
+    # In a child process: a blocking open would hang this test, not fail it.
+    code = ("import aekit, sys\n"
+            "try:\n    aekit.load(sys.argv[1])\n"
+            "except ValueError as e:\n    print(e); sys.exit(3)\n")
+    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path / "m")], timeout=60,
+                          capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(Path(aekit.__file__).parents[1])})
+    assert proc.returncode == 3, proc.stderr
+    assert "not a regular file" in proc.stdout
+
+
+def test_save_never_overwrites_a_config_json_aekit_did_not_write(tmp_path, fitted):
+    ae, _ = fitted
+    d = tmp_path / "hf"
+    d.mkdir()
+    (d / "config.json").write_text('{"model_type": "bert"}')
+    (d / "model.safetensors").write_bytes(b"hugging face weights")
+    with pytest.raises(ValueError, match="not an aekit model file"):
+        ae.save(d)
+    assert (d / "config.json").read_text() == '{"model_type": "bert"}'
+    assert sorted(p.name for p in d.iterdir()) == ["config.json", "model.safetensors"]

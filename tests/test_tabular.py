@@ -183,7 +183,7 @@ def test_table_models_save_and_load_without_pickle(tmp_path, table_ae):
     ae, X = table_ae
     ae.save(tmp_path / "m")
     config = json.loads((tmp_path / "m" / "config.json").read_text())
-    assert config["fitted"]["columns_"][4]["categories"] == ["L", "M", "S"]
+    assert config["fitted"]["schema_"]["columns"][4]["categories"] == ["L", "M", "S"]
     back = aekit.load(tmp_path / "m")
     np.testing.assert_array_equal(back.transform(X), ae.transform(X))
     pd.testing.assert_frame_equal(back.reconstruct(X), ae.reconstruct(X))

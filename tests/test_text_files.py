@@ -130,7 +130,7 @@ def test_train_on_a_csv_with_string_columns(table_run):
     assert metrics["dataset"]["train_shape"] == [240, 4]
     assert metrics["dataset"]["options"]["drop"] == ["label", "difficulty"]
     config = json.loads((run / "config.json").read_text())
-    assert [c["name"] for c in config["fitted"]["columns_"]] == [
+    assert [c["name"] for c in config["fitted"]["schema_"]["columns"]] == [
         "duration", "protocol_type", "bytes", "rate"]
     assert "in scaled units" in result.stdout and "protocol_type" in result.stdout
 

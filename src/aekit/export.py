@@ -31,6 +31,12 @@ from .core.version import __version__
 
 ENCODER, DECODER, CLASSIFIER = "encoder.onnx", "decoder.onnx", "classifier.onnx"
 
+OPSETS = range(9, 21)
+"""The ONNX opsets ``export_onnx`` writes: from 9 (below it torch cannot export the
+per-row scaler's ``where``, and onnxruntime runs no graph below opset 7) to 20 (the newest
+torch's TorchScript-based exporter declares). Measured with torch 2.13 and onnxruntime
+1.32: every exportable model gives onnxruntime the estimator's outputs at each of them."""
+
 
 class _Graph(nn.Module):
     """``fn(model, input)`` as a module to trace: the graph of one of the model's methods."""
@@ -73,11 +79,15 @@ def _to_onnx(graph: nn.Module, width: int, names: tuple[str, str], metadata: dic
     with warnings.catch_warnings():
         # The TorchScript-based exporter announces its deprecation and tracer notes.
         warnings.simplefilter("ignore")
-        torch.onnx.export(
-            graph, (dummy,), buf, dynamo=False, opset_version=opset,
-            input_names=[names[0]], output_names=[names[1]],
-            dynamic_axes={names[0]: {0: "n"}, names[1]: {0: "n"}},
-        )
+        try:
+            torch.onnx.export(
+                graph, (dummy,), buf, dynamo=False, opset_version=opset,
+                input_names=[names[0]], output_names=[names[1]],
+                dynamic_axes={names[0]: {0: "n"}, names[1]: {0: "n"}},
+            )
+        except torch.onnx.errors.OnnxExporterError as err:  # an operation ONNX lacks
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise ValueError(f"this model cannot be exported to ONNX: {first}") from None
     model = onnx.load_from_string(buf.getvalue())
     for key, value in metadata.items():
         entry = model.metadata_props.add()
@@ -96,7 +106,14 @@ def export_onnx(estimator, out: str | os.PathLike, *, opset: int = 17) -> dict[s
     out : path-like
         Directory; the files are written atomically.
     opset : int, default=17
-        ONNX opset version.
+        ONNX opset version, one of :data:`OPSETS` (9 to 20).
+
+    Raises
+    ------
+    ValueError
+        For an opset outside :data:`OPSETS`, an :class:`~aekit.OutlierDetector` (its
+        scores need the training codes and statistics, not one graph: score rows with
+        aekit), or a model with an operation ONNX lacks (the quantile and log scalers).
 
     Returns
     -------
@@ -110,10 +127,22 @@ def export_onnx(estimator, out: str | os.PathLike, *, opset: int = 17) -> dict[s
         from .persistence import load
 
         estimator = load(estimator, device="cpu")
+    if isinstance(opset, bool) or not isinstance(opset, int) or opset not in OPSETS:
+        raise ValueError(f"opset={opset!r} is not supported: ONNX export writes opsets "
+                         f"{OPSETS.start} to {OPSETS.stop - 1} (what torch's exporter writes "
+                         "and onnxruntime runs); the default, 17, suits most runtimes")
     check_is_fitted(estimator)
+    if not hasattr(estimator, "classes_") and not callable(
+            getattr(estimator.module_, "encode", None)):
+        raise ValueError(
+            f"a {type(estimator).__name__} cannot be exported to ONNX: export_onnx writes "
+            "autoencoders (AutoEncoder, VariationalAutoEncoder) and EncoderClassifier models. "
+            "A detector's scores need its training codes and statistics; score rows with "
+            "OutlierDetector.score_samples or 'aekit score RUN FILE --out scores.csv'")
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ValueError(f"{out} exists and is not a directory; pass a directory path")
+    _check_exportable(estimator.module_)
     model = _cpu_copy(estimator.module_)
     names = getattr(estimator, "feature_names_in_", None)
     metadata = {"aekit_version": __version__, "estimator": type(estimator).__name__,
@@ -131,6 +160,21 @@ def export_onnx(estimator, out: str | os.PathLike, *, opset: int = 17) -> dict[s
                        metadata, opset)
     return {"encoder": atomic_write(out / ENCODER, encoder),
             "decoder": atomic_write(out / DECODER, decoder)}
+
+
+def _check_exportable(module: nn.Module) -> None:
+    """Refuse, before tracing, the scalers whose operations ONNX lacks (``searchsorted``,
+    ``expm1``): the exporter would fail after dumping its graph on stderr."""
+    scaler = getattr(module, "scaler", None)
+    kind = getattr(scaler, "kind", None)
+    logged = getattr(scaler, "logged", None)
+    if kind == "quantile" or (logged is not None and bool(logged.any())):
+        what = ("scaler='quantile'" if kind == "quantile"
+                else f"scaler={kind!r} with log-scaled columns")
+        raise ValueError(
+            f"this model cannot be exported to ONNX: its {what} needs operations ONNX "
+            "lacks (searchsorted, expm1); fit with scaler='standard', 'robust', 'minmax', "
+            "'sample' or None to export it")
 
 
 def _cpu_copy(module: nn.Module) -> nn.Module:

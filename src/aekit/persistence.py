@@ -16,9 +16,11 @@ import os
 from collections.abc import Callable
 
 import numpy as np
+import torch
 
 from .core.checks import resolve_device
-from .core.storage import CONFIG, read_model_dir
+from .data.schema import InputSchema, check_columns
+from .core.storage import CONFIG, LOCATION_PARAMS, read_model_dir
 from .estimators import AutoEncoder, BaseAutoEncoder, VariationalAutoEncoder, validate_params
 from .semisupervised.classifier import EncoderClassifier
 from .semisupervised.ladder import LadderClassifier
@@ -78,7 +80,9 @@ def _params_from_json(params, where: str, nested: bool = False) -> dict:
                          f"{type(params).__name__}")
     out = {}
     for key, value in params.items():
-        if isinstance(value, list):
+        if key in LOCATION_PARAMS:
+            value = None  # where a later fit writes is the caller's choice, not the file's
+        elif isinstance(value, list):
             value = tuple(value)
         elif isinstance(value, dict) and "__estimator__" in value:
             if nested:
@@ -186,28 +190,28 @@ def _columns(key, value, fitted):
     """A table's column description (:func:`aekit.data.tables.describe_columns`)."""
     if value is None:
         return None
-    scalar = (str, int, float, bool, type(None))
-
-    def column_ok(c) -> bool:
-        if not (isinstance(c, dict) and isinstance(c.get("name"), str)
-                and isinstance(c.get("dtype"), str) and len(c["dtype"]) < 64):
-            return False
-        if c.get("kind") == "numeric":
-            return set(c) == {"name", "kind", "dtype"}
-        categories = c.get("categories")
-        return (c.get("kind") == "categorical" and isinstance(c.get("ordered"), bool)
-                and isinstance(categories, list) and len(categories) >= 1
-                and all(isinstance(v, scalar) for v in categories)
-                and len({(type(v), v) for v in categories}) == len(categories)
-                and set(c) == {"name", "kind", "dtype", "categories", "ordered"})
-
-    if (not isinstance(value, list) or len(value) != fitted.get("n_features_in_")
-            or not all(column_ok(c) for c in value)):
-        raise _fail(key, "null or a list of n_features_in_ column descriptions", value)
+    try:
+        check_columns(value, fitted.get("n_features_in_"))
+    except ValueError:
+        raise _fail(key, "null or a list of n_features_in_ column descriptions", value) \
+            from None
     names = fitted.get("feature_names_in_")
     if names is not None and [c["name"] for c in value] != list(names):
         raise _fail(key, "columns named as feature_names_in_", value)
     return value
+
+
+def _schema(key, value, fitted):
+    """The fitted :class:`~aekit.data.schema.InputSchema`, consistent with
+    ``n_features_in_`` and ``feature_names_in_``."""
+    schema = InputSchema.from_config(value)
+    names = fitted.get("feature_names_in_")
+    if schema.n_features != fitted.get("n_features_in_") or (
+            names is not None) != (schema.feature_names is not None) or (
+            names is not None and list(names) != list(schema.feature_names)):
+        raise _fail(key, "the schema of n_features_in_ features named as feature_names_in_",
+                    value)
+    return schema
 
 
 def _fill_values(key, value, fitted):
@@ -248,6 +252,7 @@ FITTED: dict[str, Callable] = {
     "classes_": _classes,
     "columns_": _columns,
     "fill_values_": _fill_values,
+    "schema_": _schema,
     "autoencoder_": None,  # a nested fitted estimator: restored whole (see _restore)
     # EncoderClassifier
     "n_labelled_": _count(2),
@@ -266,6 +271,9 @@ value`` as the estimator holds it, or a ValueError. An attribute a class declare
 
 REQUIRED = ("n_features_in_",)
 
+LEGACY = ("input_shape_", "image_shape_", "columns_", "fill_values_")
+"""Fitted fields of models saved before the input schema: read into ``schema_``."""
+
 
 def _restore(config: dict, tensors: dict, device, where: str):
     """The estimator ``config`` describes, its module holding ``tensors``."""
@@ -278,7 +286,14 @@ def _restore(config: dict, tensors: dict, device, where: str):
         if key not in fitted:
             raise ValueError(f"{where}: field 'fitted.{key}' is missing; the file is damaged")
     own = dict(tensors)
+    legacy = {}
     for key, value in fitted.items():
+        if key in LEGACY and "schema_" in cls._saved_attributes and "schema_" not in fitted:
+            try:
+                legacy[key] = FITTED[key](key, value, fitted)
+            except ValueError as err:
+                raise ValueError(f"{where}: {err}") from None
+            continue
         if key not in cls._saved_attributes or key not in FITTED:
             raise ValueError(
                 f"{where}: 'fitted' sets {key!r}, which {cls.__name__} does not save; the "
@@ -299,15 +314,76 @@ def _restore(config: dict, tensors: dict, device, where: str):
             except ValueError as err:
                 raise ValueError(f"{where}: {err}") from None
         setattr(estimator, key, value)
+    if "schema_" in cls._saved_attributes and "schema_" not in fitted:
+        estimator.schema_ = _legacy_schema(estimator, legacy, fitted)
     estimator.device_ = device
     try:
         module = estimator._build_module(estimator.n_features_in_)
     except (AttributeError, KeyError, TypeError, ValueError, RuntimeError) as err:
         raise ValueError(f"{where}: the fitted fields do not describe a model this aekit can "
                          f"build ({type(err).__name__}: {err}); the file is damaged") from None
+    _check_tensors(own, module.state_dict(), where)
     try:
         module.load_state_dict(own, strict=True)
     except RuntimeError as err:
         raise ValueError(f"the weights do not fit the model in {where}: {err}") from None
     estimator.module_ = module.to(device).eval()
     return estimator
+
+
+def _legacy_schema(estimator, legacy: dict, fitted: dict) -> InputSchema:
+    """The input schema of a model saved before schemas were (aekit 0.x): from its
+    separate fitted fields, or its autoencoder's (a classifier)."""
+    nested = getattr(estimator, "autoencoder_", None)
+    if nested is not None:
+        return nested.schema_
+    return InputSchema.from_fitted(
+        estimator.n_features_in_, missing=getattr(estimator, "missing", "error"),
+        feature_names=fitted.get("feature_names_in_"),
+        input_shape=legacy.get("input_shape_"), image_shape=legacy.get("image_shape_"),
+        columns=legacy.get("columns_"), fill_values=legacy.get("fill_values_"))
+
+
+POSITIVE = ("scale", "spread", "limit", "temperature")
+"""Tensors whose every entry must be > 0 (divisors and bounds): those whose name's last
+part ends with one of these (``scaler.scale``, ``error_scale``, ``temperature``...)."""
+
+SORTED = ("quantiles",)
+"""Tensors whose rows must be non-decreasing (the quantile scaler's knots)."""
+
+
+def _check_tensors(tensors: dict, expected: dict, where: str) -> None:
+    """Refuse weights that would load but compute garbage: each tensor must be one the
+    model has, of its shape and kind of dtype (floating point where the model's is),
+    finite, positive where it divides (:data:`POSITIVE`) and sorted where it is a
+    table of knots (:data:`SORTED`). A ValueError names the tensor."""
+    weights = f"the weights named by {where}"
+    missing = sorted(set(expected) - set(tensors))
+    if missing:
+        raise ValueError(f"the weights do not fit the model in {where}: tensor "
+                         f"{missing[0]!r} is missing; the file is damaged")
+    for key, value in tensors.items():
+        if key not in expected:
+            raise ValueError(f"the weights do not fit the model in {where}: it has no tensor "
+                             f"{key!r}; the file was modified or comes from another aekit")
+        want = expected[key]
+        if tuple(value.shape) != tuple(want.shape):
+            raise ValueError(f"{weights}: tensor {key!r} has shape {tuple(value.shape)}, the "
+                             f"model needs {tuple(want.shape)}; the file is damaged")
+        if want.is_floating_point() != value.is_floating_point() or (
+                not want.is_floating_point() and value.dtype != want.dtype):
+            raise ValueError(f"{weights}: tensor {key!r} has dtype {value.dtype}, the model "
+                             f"needs {want.dtype}; the file is damaged")
+        if not value.is_floating_point():
+            continue
+        if not bool(torch.isfinite(value).all()):
+            raise ValueError(f"{weights}: tensor {key!r} holds NaN or infinite values; the "
+                             "file is damaged or comes from a diverged fit")
+        name = key.rsplit(".", 1)[-1]
+        if name.endswith(POSITIVE) and not bool((value > 0).all()):
+            raise ValueError(f"{weights}: tensor {key!r} must be > 0 everywhere (a scale), "
+                             f"its smallest entry is {float(value.min()):g}; the file is "
+                             "damaged")
+        if name in SORTED and value.ndim >= 1 and not bool((value.diff(dim=-1) >= 0).all()):
+            raise ValueError(f"{weights}: tensor {key!r} must be sorted along its last axis "
+                             "(quantile knots); the file is damaged")

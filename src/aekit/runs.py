@@ -41,12 +41,21 @@ from pathlib import Path
 import numpy as np
 
 from .core import distributed
-from .core.storage import atomic_write, model_checksum, remove_stale_temps
+from .core.storage import (
+    CONFIG,
+    LOCATION_PARAMS,
+    atomic_write,
+    jsonable,
+    model_checksum,
+    read_regular,
+    remove_stale_temps,
+)
 from .core.version import __version__
 from .training.callbacks import remove_checkpoint
 from .data.catalog import Dataset
 from .evaluation.metrics import PCAComparison, compare_with_pca
 from .anomaly.metrics import detection_metrics
+from .evaluation.findings import json_ready
 from .plotting import loss_curves
 
 METRICS, LOSS_PLOT, REPORT = "metrics.json", "loss.png", "report.html"
@@ -90,7 +99,8 @@ def fit_run(estimator, data: Dataset, out: str | os.PathLike, *,
     seconds = time.perf_counter() - start
     if not distributed.is_main():
         return None
-    comparison = compare_with_pca(estimator, data.X_train, data.X_test, fit=False)
+    comparison = compare_with_pca(estimator, data.X_train, data.X_test, fit=False,
+                                  shared_unit=data.image_shape is not None)
     metrics = {
         "dataset": _dataset_info(data),
         "comparison": comparison.to_dict(),
@@ -165,7 +175,9 @@ def write_run(out: str | os.PathLike, estimator, metrics: dict | None) -> Path:
     estimator.save(out)
     if metrics is not None:
         metrics = {**metrics, "model_sha256": model_checksum(out)}
-        atomic_write(out / METRICS, json.dumps(metrics, indent=2) + "\n")
+        # A number that could not be measured (NaN) is null: JSON has no NaN.
+        atomic_write(out / METRICS, json.dumps(json_ready(metrics), indent=2,
+                                               allow_nan=False) + "\n")
     png = io.BytesIO()
     loss_curves(estimator.history_).savefig(png, format="png", dpi=100)
     atomic_write(out / LOSS_PLOT, png.getvalue())
@@ -209,6 +221,30 @@ def is_complete(run: str | os.PathLike) -> bool:
         return False
     return metrics is not None and metrics.get("model_sha256") == model_checksum(run) \
         and model_checksum(run) is not None
+
+
+def finished_by(run: str | os.PathLike, estimator, data: str) -> bool:
+    """Whether the model in ``run`` was fitted with ``estimator``'s parameters (all but
+    where it writes and how much it prints) on dataset ``data``: the run a command with
+    them would write, finished. Reads config.json and metrics.json only."""
+    config = _json(Path(run) / CONFIG)
+    metrics = _json(Path(run) / METRICS)
+    if config is None or metrics is None or config.get("class") != type(estimator).__name__:
+        return False
+    ignored = (*LOCATION_PARAMS, "verbose")
+    saved = {k: v for k, v in (config.get("params") or {}).items() if k not in ignored}
+    params = jsonable({k: v for k, v in estimator.get_params(deep=False).items()
+                       if k not in ignored})
+    dataset = metrics.get("dataset") if isinstance(metrics.get("dataset"), dict) else {}
+    return saved == params and dataset.get("name") in (data, str(Path(data)))
+
+
+def _json(path: Path) -> dict | None:
+    try:
+        value = json.loads(read_regular(path).decode("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+        return None
+    return value if isinstance(value, dict) else None
 
 
 # --------------------------------------------------------------------------- detectors

@@ -8,6 +8,13 @@ detectors it is measured against.
 """
 
 from .detector import OutlierDetector
-from .metrics import anomaly_labels, baseline_scores, detection_metrics
+from .metrics import (
+    AmbiguousLabels,
+    anomaly_labels,
+    baseline_scores,
+    describe_labels,
+    detection_metrics,
+)
 
-__all__ = ["OutlierDetector", "anomaly_labels", "baseline_scores", "detection_metrics"]
+__all__ = ["AmbiguousLabels", "OutlierDetector", "anomaly_labels", "baseline_scores",
+           "describe_labels", "detection_metrics"]

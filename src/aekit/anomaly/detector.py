@@ -42,6 +42,7 @@ from ..nn.ensemble import SCORE_QUANTILES, EnsembleAutoEncoder, knn_distance
 from ..nn.layers import ACTIVATIONS
 from ..nn.tabular import TabularScaler
 from ..training.objectives import EnsembleReconstruction
+from ..training.sanity import check_kept_model
 from ..training.loop import autocast_dtype, fit_loop, infer, init_state, make_optimizer
 from ..estimators import _tables
 from ..estimators._params import TRAINING as _SHARED
@@ -108,7 +109,7 @@ class _TrimRows(Callback):
 
 
 @TRAINING.document
-class OutlierDetector(OutlierMixin, SavableMixin, BaseEstimator):
+class OutlierDetector(_tables.InputMixin, OutlierMixin, SavableMixin, BaseEstimator):
     """Unsupervised anomaly detector: an ensemble of small autoencoders, trained so as not
     to learn the anomalies, scoring reconstruction error and code-space density.
 
@@ -120,11 +121,11 @@ class OutlierDetector(OutlierMixin, SavableMixin, BaseEstimator):
     each row's score is explained per input column (:meth:`feature_scores`,
     :meth:`explain`). Saved without pickle by ``save``; :func:`aekit.load` restores it.
 
-    ``X`` is an array, a sparse matrix or a pandas DataFrame, through the same input path as
-    the autoencoders': a DataFrame's text, categorical and boolean columns are categories
-    (each seen as one-hot columns scaled like numbers; a categorical column gets one
-    explanation score; a category unknown at fit time is scored, not an error). Missing
-    numbers are an error naming their rows and columns: impute them first.
+    ``X`` is an array, a sparse matrix or a pandas DataFrame, through the same input schema
+    as the autoencoders' (:class:`~aekit.data.schema.InputSchema`): a DataFrame's text,
+    categorical and boolean columns are categories (each seen as one-hot columns scaled
+    like numbers; a categorical column gets one explanation score; a category unknown at
+    fit time is scored, not an error). Missing numbers are as ``missing`` says.
 
     Parameters
     ----------
@@ -154,6 +155,9 @@ class OutlierDetector(OutlierMixin, SavableMixin, BaseEstimator):
         aside, so anomalies among the training rows do not inflate the spread.
         ``"robust"``: median and interquartile range. ``"standard"``: all rows' mean and
         standard deviation.
+    missing : {"error", "impute"}, default="error"
+        A missing number (NaN) is an error naming its rows and columns (``"error"``), or
+        is filled with its column's training median (``"impute"``), in fit and scoring.
     clip : float, default=5.0
         Training inputs are clipped to ``±clip`` scaled units, so a few extreme values do
         not dominate the loss; scores use the rows as they are. None: no clipping.
@@ -189,6 +193,9 @@ class OutlierDetector(OutlierMixin, SavableMixin, BaseEstimator):
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         Only when ``X`` had string column names.
+    schema_ : aekit.data.schema.InputSchema
+        What the detector takes as input (columns, their kinds and categories, fill
+        values), applied by every method.
     device_ : torch.device
 
     Examples
@@ -215,6 +222,7 @@ class OutlierDetector(OutlierMixin, SavableMixin, BaseEstimator):
         "trim_fraction": [Interval(Real, 0, 1, closed="left")],
         "density_weight": [Interval(Real, 0, None, closed="left")],
         "n_neighbors": [Interval(Integral, 1, None, closed="left")],
+        "missing": [StrOptions({"error", "impute"})],
     }
 
     _saved_attributes = (
@@ -228,12 +236,8 @@ class OutlierDetector(OutlierMixin, SavableMixin, BaseEstimator):
         "history_",
         "n_iter_",
         "fit_seconds_",
-        "columns_",
+        "schema_",
     )
-
-    # The detector never imputes: a missing number is an error naming its rows and columns
-    # (what the tables' input path reads; not a parameter).
-    missing = "error"
 
     def __init__(
         self,
@@ -245,6 +249,7 @@ class OutlierDetector(OutlierMixin, SavableMixin, BaseEstimator):
         hidden_layer_sizes="auto",
         activation="elu",
         scaler="trimmed",
+        missing="error",
         clip=5.0,
         trim_fraction=0.1,
         density_weight=1.0,
@@ -271,6 +276,7 @@ class OutlierDetector(OutlierMixin, SavableMixin, BaseEstimator):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.scaler = scaler
+        self.missing = missing
         self.clip = clip
         self.trim_fraction = trim_fraction
         self.density_weight = density_weight
@@ -305,31 +311,6 @@ class OutlierDetector(OutlierMixin, SavableMixin, BaseEstimator):
         return EnsembleAutoEncoder(
             self.n_estimators, n_features, tuple(self.hidden_layer_sizes_),
             self.n_components_, self.activation, self.n_reference_, table,
-        )
-
-    def _check_X(self, X, *, reset: bool) -> np.ndarray:
-        """Validated rows (n, n_features) through the estimators' input path
-        (:func:`aekit.estimators._tables.check_rows`): finite floats (sparse matrices made
-        dense), or a DataFrame's coded rows (numbers, and each category's index; see
-        :mod:`aekit.data.tables`); ``n_features_in_``, ``feature_names_in_`` and
-        ``columns_`` set on ``reset``. A missing number is an error naming its rows and
-        columns: the detector does not impute."""
-        try:
-            return _tables.check_rows(self, X, reset=reset)[0]
-        except ValueError as err:
-            if "missing='impute'" not in str(err):  # the autoencoders' advice: not ours
-                raise
-            what = str(err).split("; drop")[0]
-            raise ValueError(f"{what}; drop or impute them first (e.g. "
-                             "sklearn.impute.SimpleImputer in a Pipeline)") from None
-
-    def _on_rows(self, sample_shape: tuple) -> None:
-        """The input path's hook for rows (images are for the autoencoders): nothing."""
-
-    def _flatten_images(self, X: np.ndarray, *, reset: bool):
-        raise ValueError(
-            f"X has dim {X.ndim} (shape {X.shape}), but OutlierDetector takes rows "
-            "(n_samples, n_features); flatten images with X.reshape(len(X), -1)."
         )
 
     def _width(self, n_features: int) -> int:
@@ -403,6 +384,7 @@ class OutlierDetector(OutlierMixin, SavableMixin, BaseEstimator):
         ``offset_`` from the training rows' scores."""
         n = len(X)
         self.module_ = module.eval()
+        check_kept_model(self, X)  # finite garbage: diverged all the same
         self._fit_scores(rows[: self.n_reference_], weights)
         if n > THRESHOLD_ROWS:  # the threshold's quantiles need no more rows than this
             X = X[np.sort(sample_without_replacement(n, THRESHOLD_ROWS, random_state=rng))]
@@ -605,6 +587,8 @@ class OutlierDetector(OutlierMixin, SavableMixin, BaseEstimator):
 
     def _feature_names(self) -> np.ndarray:
         names = getattr(self, "feature_names_in_", None)
+        if names is None and self.columns_:  # a frame's integer names (no header row)
+            names = [str(c["name"]) for c in self.columns_]
         if names is None:
             return np.asarray([f"x{j}" for j in range(self.n_features_in_)], dtype=object)
         return np.asarray(names, dtype=object)
@@ -625,8 +609,9 @@ class OutlierDetector(OutlierMixin, SavableMixin, BaseEstimator):
         shares : ndarray of shape (n_samples, n_features)
             Each one's share of the row's reconstruction error, in [0, 1].
         """
+        n_features = _check_n_features(n_features)
         scores = self.feature_scores(X)
-        t = max(1, min(int(n_features), scores.shape[1]))
+        t = min(n_features, scores.shape[1])
         order = np.argsort(-scores, axis=1, kind="stable")[:, :t]
         total = scores.sum(1, keepdims=True)
         shares = np.take_along_axis(scores, order, 1) / np.where(total > 0, total, 1.0)
@@ -656,6 +641,7 @@ class OutlierDetector(OutlierMixin, SavableMixin, BaseEstimator):
         except ImportError as err:  # pragma: no cover - pandas ships with the dev extra
             raise ImportError("explain() returns a pandas DataFrame: pip install pandas; "
                               "top_features() gives the same as arrays") from err
+        n_features = _check_n_features(n_features)
         index = X.index if hasattr(X, "index") and hasattr(X, "columns") else None
         scores = -self.score_samples(X)
         names, shares = self.top_features(X, n_features)
@@ -673,3 +659,15 @@ class OutlierDetector(OutlierMixin, SavableMixin, BaseEstimator):
         tags.input_tags.sparse = True  # made dense once, as the autoencoders do
         tags.non_deterministic = False
         return tags
+
+
+def _check_n_features(n_features) -> int:
+    """``n_features`` of :meth:`OutlierDetector.top_features` and ``explain``: an integer
+    >= 1 (more than the model's columns gives them all); else an error naming it."""
+    if isinstance(n_features, bool) or not isinstance(n_features, Integral):
+        raise TypeError(f"n_features must be an integer >= 1 (columns per row), got "
+                        f"{n_features!r} of type {type(n_features).__name__}")
+    if n_features < 1:
+        raise ValueError(f"n_features must be an integer >= 1 (columns per row), got "
+                         f"{n_features}")
+    return int(n_features)

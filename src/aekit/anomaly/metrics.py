@@ -73,39 +73,121 @@ def _numbers(X_fit, X_score) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(X_fit, dtype=np.float64), np.asarray(X_score, dtype=np.float64)
 
 
-def anomaly_labels(y, normal=None) -> np.ndarray:
+NORMAL_NAMES = frozenset({"normal", "benign", "inlier", "legitimate", "nominal"})
+"""Label values taken as the normal one without being told (compared lower-case, without
+surrounding spaces or a trailing period: KDD Cup 99 writes ``normal.``)."""
+
+
+class AmbiguousLabels(ValueError):
+    """No label value is clearly the normal one: say which with ``normal=`` or
+    ``anomaly=``. ``values`` holds ``(value, count)`` pairs, most frequent first."""
+
+    def __init__(self, values, how: str = "normal=VALUE or anomaly=VALUE"):
+        self.values = list(values)
+        shown = ", ".join(f"{str(v)!r} ({c} rows)" for v, c in self.values[:8])
+        shown += f", ... ({len(self.values)} values)" if len(self.values) > 8 else ""
+        super().__init__(
+            f"cannot tell which label value is the normal one among {shown}: none is named "
+            f"{'/'.join(sorted(NORMAL_NAMES))} and they are not 0/1 or 1/-1; say which "
+            f"with {how}")
+
+
+def _matching(values: np.ndarray, wanted, what: str) -> np.ndarray:
+    """Rows whose label is ``wanted``: by value, else by its text (a command line's
+    ``--normal 0`` names the number 0)."""
+    hits = values == wanted
+    if not np.any(hits):
+        hits = np.asarray([str(v) == str(wanted) for v in values.tolist()], dtype=bool)
+    if not hits.any():
+        uniques = np.unique(values.astype(str))
+        shown = ", ".join(map(repr, uniques[:12].tolist())) + (", ..." if len(uniques) > 12
+                                                               else "")
+        raise ValueError(f"{what}={wanted!r} is not among the label values ({shown})")
+    return hits
+
+
+def _normal_name(value) -> str:
+    return str(value).strip().lower().rstrip(".").strip()
+
+
+def anomaly_labels(y, normal=None, *, anomaly=None) -> np.ndarray:
     """Labels as booleans, True for an anomaly.
 
     Parameters
     ----------
     y : array-like of shape (n_samples,)
         Booleans (True: anomaly); 0/1 (1: anomaly); +1/-1 (scikit-learn's ``predict``,
-        -1: anomaly); or any other values, of which ``normal`` is the normal one.
+        -1: anomaly); or any other values, of which one is named as normal
+        (:data:`NORMAL_NAMES`: ``"normal"``, ``"normal."``, ``"benign"``...) or given by
+        ``normal`` / ``anomaly``.
     normal : scalar, optional
-        The label of normal rows, for labels of other kinds; default: ``"normal"`` when
-        present, else the most frequent label.
+        The label of normal rows: every other value is an anomaly. Matched by value, else
+        by its text (``"0"`` matches the number 0).
+    anomaly : scalar, optional
+        The label of anomalous rows: every other value is normal. With ``normal`` too,
+        every row must carry one of the two.
 
     Returns
     -------
     anomaly : ndarray of bool
+
+    Raises
+    ------
+    AmbiguousLabels
+        (a ValueError) when neither is given and no value is clearly the normal one: the
+        most frequent value is not a safe guess (in KDD Cup 99 most rows are attacks).
+    ValueError
+        When ``normal`` or ``anomaly`` is not among the values.
     """
     y = np.asarray(y)
     if y.ndim != 1:
         raise ValueError(f"labels must be one value per row, got shape {y.shape}")
-    if normal is None:
-        if y.dtype == bool:
-            return y.copy()
-        values = set(np.unique(y).tolist())
-        if values <= {0, 1}:
-            return y == 1
-        if values <= {-1, 1}:
-            return y == -1
-        if "normal" in values:
-            normal = "normal"
-        else:
-            uniques, counts = np.unique(y, return_counts=True)
-            normal = uniques[np.argmax(counts)]
-    return y != normal
+    if normal is not None or anomaly is not None:
+        is_normal = _matching(y, normal, "normal") if normal is not None else None
+        is_anomaly = _matching(y, anomaly, "anomaly") if anomaly is not None else None
+        if is_normal is None:
+            return is_anomaly
+        if is_anomaly is None:
+            return ~is_normal
+        other = ~(is_normal | is_anomaly)
+        if other.any():
+            rest = np.unique(y[other].astype(str))
+            raise ValueError(f"labels {', '.join(map(repr, rest[:8].tolist()))} are neither "
+                             f"normal={normal!r} nor anomaly={anomaly!r}; give one of the two")
+        return is_anomaly
+    if y.dtype == bool:
+        return y.copy()
+    uniques, counts = np.unique(y.astype(str) if y.dtype == object else y,
+                                return_counts=True)
+    values = set(uniques.tolist())
+    if values <= {0, 1}:
+        return np.asarray(y == 1)
+    if values <= {-1, 1}:
+        return np.asarray(y == -1)
+    named = [v for v in uniques.tolist() if _normal_name(v) in NORMAL_NAMES]
+    if len(named) == 1:
+        return np.asarray([str(v) != str(named[0]) for v in y.tolist()], dtype=bool)
+    order = np.argsort(-counts, kind="stable")
+    raise AmbiguousLabels([(uniques[i].item() if hasattr(uniques[i], "item") else uniques[i],
+                            int(counts[i])) for i in order])
+
+
+def describe_labels(y, anomaly) -> str:
+    """One line saying which label values were taken as normal and which as anomalies,
+    with their numbers of rows: what the command line prints before any ROC-AUC."""
+    y, anomaly = np.asarray(y), np.asarray(anomaly, dtype=bool)
+
+    def listed(rows) -> str:
+        values, counts = np.unique(y[rows].astype(str), return_counts=True)
+        order = np.argsort(-counts, kind="stable")
+        parts = [repr(str(values[i])) for i in order[:5]]
+        return ", ".join(parts) + (f" and {len(values) - 5} more" if len(values) > 5 else "")
+
+    normal_part = f"normal: {listed(~anomaly)} ({int((~anomaly).sum())} rows)" \
+        if (~anomaly).any() else "no normal rows"
+    anomaly_part = f"anomalies: {listed(anomaly)} ({int(anomaly.sum())} rows)" \
+        if anomaly.any() else "no anomalies"
+    return f"labels taken as {normal_part}; {anomaly_part}"
 
 
 def detection_metrics(anomaly, scores) -> dict:

@@ -37,7 +37,7 @@ from ..core import distributed
 from ..core.storage import atomic_write
 from ..training.callbacks import CHECKPOINT, checkpoint_info
 from ..data.catalog import DATASET_NAMES, load_dataset, read_rows
-from ..data.delimited import TABLE_SUFFIXES, read_table
+from ..data.delimited import COMPRESSIONS, is_table_file, read_table
 from ..data.files import STREAM_SUFFIXES, open_rows, read_array
 from ..data.stream import save_npy
 from ..estimators import AutoEncoder, VariationalAutoEncoder, validate_params
@@ -46,7 +46,12 @@ from ..anomaly.detector import OutlierDetector
 from ..export import export_onnx
 from .options import estimator_options
 from ..evaluation.metrics import compare_with_pca
-from ..anomaly.metrics import anomaly_labels, detection_metrics
+from ..anomaly.metrics import (
+    AmbiguousLabels,
+    anomaly_labels,
+    describe_labels,
+    detection_metrics,
+)
 from ..persistence import load, saved_class
 from ..report.model import write_report
 from ..report.detector import write_detector_report
@@ -54,6 +59,7 @@ from ..runs import (
     REPORT,
     SCORES,
     check_out_dir,
+    finished_by,
     fit_classifier_run,
     fit_detector_run,
     fit_run,
@@ -66,8 +72,9 @@ from ..training.loop import FitInterrupted, TrainingDivergedError, kept_record
 
 _CODE_SUFFIXES = (".npy", ".csv")
 _DATA_HELP = (
-    f"{', '.join(DATASET_NAMES)}, or a .npy/.npz/.csv/.tsv/.txt file (split 80/20 with a "
-    "fixed seed, the same split in every command)"
+    f"{', '.join(DATASET_NAMES)}, or a .npy/.npz/.csv/.tsv/.txt file (text files may be "
+    ".gz/.bz2/.xz/.zip/.zst; split 80/20 with a fixed seed, the same split in every "
+    "command)"
 )
 _TABLE = "Data (text files)"
 # The options of a text file given to --data; `compare` and `report` reuse the run's.
@@ -228,11 +235,14 @@ def train(
     validate_params(est)  # bad values fail now, before a dataset is loaded or downloaded
     options = _data_options(label, drop, rows, header, sep)
     if resume and not (Path(est.checkpoint_dir) / CHECKPOINT).is_file():
-        if is_complete(out):
+        # A supervisor runs one command again and again: with nothing to resume, the run
+        # is done (the same run, complete) or starts from the beginning.
+        if is_complete(out) and finished_by(out, est, data):
             typer.echo(f"{out} is complete (model and metrics): nothing to resume")
             return
-        raise ValueError(f"--resume: there is no checkpoint in {est.checkpoint_dir} to resume "
-                         "from; run the same command without --resume to start the run")
+        typer.echo(f"--resume: no checkpoint in {est.checkpoint_dir}; starting the run from "
+                   "the beginning")
+        resume = False
     distributed.init_from_env(est.device, dist_timeout)  # under torchrun: one of several
     try:
         if not distributed.is_main():
@@ -263,7 +273,11 @@ def _interrupted(err: FitInterrupted, out: Path, checkpoint_dir) -> int:
         return code
     name = signal.Signals(err.signum).name
     partial = err.estimator
-    if partial is not None:
+    if partial is not None and is_complete(out):
+        # A finished run is replaced by a finished run only: the checkpoint holds this one.
+        typer.echo(f"\n{name}: stopped; {out}/ keeps the finished run it held (model and "
+                   "metrics): an interrupted run never replaces one", err=True)
+    elif partial is not None:
         write_run(out, partial, None)
         kept = kept_record(partial.history_)["epoch"]
         typer.echo(f"\n{name}: stopped; the model kept so far (epoch {kept}) is saved "
@@ -364,6 +378,9 @@ def train_classifier(
         show_default=False)] = None,
     components: Annotated[int, typer.Option(
         help="Code size of the new autoencoder (without --autoencoder).")] = 16,
+    missing: Annotated[Literal["error", "impute"], typer.Option(
+        help="Missing numbers for the new autoencoder (without --autoencoder): an error, or "
+        "filled with their column's median.")] = "error",
     label: Label = None,
     drop: Drop = None,
     rows: Rows = None,
@@ -375,8 +392,9 @@ def train_classifier(
         _autoencoder_run(autoencoder, "train-classifier --autoencoder")
         ae = load(autoencoder, device=params["device"])
     else:
-        ae = AutoEncoder(n_components=components, random_state=params["random_state"],
-                         device=params["device"], precision=params["precision"])
+        ae = AutoEncoder(n_components=components, missing=missing,
+                         random_state=params["random_state"], device=params["device"],
+                         precision=params["precision"])
     _fit_and_print(EncoderClassifier(ae, **params), data, out,
                    _data_options(label, drop, rows, header, sep), fit_classifier_run)
 
@@ -419,7 +437,7 @@ def encode(
             Z = np.concatenate(list(codes))
             _write_codes(out, Z, est.get_feature_names_out())
             shape = Z.shape
-    elif input_path.suffix.lower() in TABLE_SUFFIXES:
+    elif is_table_file(input_path):
         options = _data_options(None, None, None, header, sep)
         frame = read_table(input_path, header=options["header"], sep=options["sep"])
         Z = est.transform(_matched_columns(est, frame, input_path))
@@ -465,7 +483,8 @@ def compare(
     _autoencoder_run(run, "compare")
     est = load(run, device=device)
     ds = _load_data(data, run, _data_options(label, drop, rows, header, sep))
-    comparison = compare_with_pca(est, ds.X_train, ds.X_test, fit=False)
+    comparison = compare_with_pca(est, ds.X_train, ds.X_test, fit=False,
+                                  shared_unit=ds.image_shape is not None)
     typer.echo(f"test split of {ds.name}, {len(ds.X_test)} rows "
                f"(PCA fitted on the {len(ds.X_train)} train rows):")
     typer.echo(str(comparison))
@@ -524,30 +543,54 @@ def demo(
     page = write_report(est, ds, run.path / REPORT,
                         title=f"{run.path.name}: AutoEncoder on digits")
     c = run.comparison
-    typer.echo(f"\n{c.winner} wins: {c.verdict}, with the same 2 numbers per image "
-               f"(error {c.ae_error:.4f} vs {c.pca_error:.4f} in standardised pixels; "
-               f"MSE {c.ae_mse:.4f} vs {c.pca_mse:.4f} in pixel units).")
+    lead = f"{c.winner} wins: " if c.clear and not c.pca_exact else ""
+    typer.echo(f"\n{lead}{c.verdict}, with the same 2 numbers per image "
+               f"(MSE {c.ae_mse:.4f} vs {c.pca_mse:.4f} in pixel units; "
+               f"{c.ae_scaled:.4f} vs {c.pca_scaled:.4f} in standardised pixels).")
     typer.echo(f"report: {page} (plots, diagnostics, AE vs PCA; opens offline)")
     typer.echo(f"next: aekit encode {out} rows.npy --out codes.npy")
 
 
 # --------------------------------------------------------------------------- detectors
-_ROWS_HELP = ("Rows: a .csv/.tsv/.txt file (text columns are categories; --header, --sep), "
-              ".npy or .npz (an .npz 'y' array is taken as labels)")
+_ROWS_HELP = ("Rows: a .csv/.tsv/.txt file, also compressed (.gz/.bz2/.xz/.zip/.zst; text "
+              "columns are categories; --header, --sep), .npy or .npz (an .npz 'y' array "
+              "is taken as labels)")
 _LABEL_HELP = ("A column of labels, kept out of the detector and used to measure it: 0/1 "
-               "(1: anomaly), 1/-1 (-1: anomaly), or values of which 'normal' (else the most "
-               "frequent) is the normal one.")
+               "(1: anomaly), 1/-1 (-1: anomaly), or values of which one is named normal "
+               "('normal', 'normal.', 'benign'...); otherwise say which with --normal or "
+               "--anomaly.")
 DetectLabel = Annotated[str | None, typer.Option("--label", help=_LABEL_HELP,
                                                  show_default=False, rich_help_panel=_TABLE)]
+NormalValue = Annotated[str | None, typer.Option(
+    "--normal", metavar="VALUE", help="The --label value of normal rows: every other value "
+    "is an anomaly.", show_default=False, rich_help_panel=_TABLE)]
+AnomalyValue = Annotated[str | None, typer.Option(
+    "--anomaly", metavar="VALUE", help="The --label value of anomalous rows: every other "
+    "value is normal.", show_default=False, rich_help_panel=_TABLE)]
 
 
-def _read_rows(path: Path, options: dict):
+def _read_rows(path: Path, options: dict, normal=None, anomaly=None):
     """``(X, anomaly)``: every row of a file (a text file's as a DataFrame, its text columns
     categories, without ``options``' label and dropped columns) and its labels as booleans
-    (the label column, or an .npz file's ``y``), or None."""
+    (the label column, or an .npz file's ``y``, read with ``--normal`` / ``--anomaly``), or
+    None. Says in one line which values were taken as normal."""
+    if (normal is not None or anomaly is not None) and options["label"] is None \
+            and Path(path).suffix.lower() != ".npz":
+        raise ValueError("--normal and --anomaly name values of the --label column; "
+                         "pass --label COLUMN too")
     X, y, _, _ = read_rows(path, label=options["label"], drop=options["drop"],
                            header=options["header"], sep=options["sep"])
-    return X, None if y is None else anomaly_labels(y)
+    if y is None:
+        return X, None
+    try:
+        flags = anomaly_labels(y, normal, anomaly=anomaly)
+    except AmbiguousLabels as err:
+        raise AmbiguousLabels(err.values, "--normal VALUE or --anomaly VALUE") from None
+    except ValueError as err:  # a value not among the labels: name the options
+        raise ValueError(str(err).replace("normal=", "--normal ").replace(
+            "anomaly=", "--anomaly ")) from None
+    typer.echo(describe_labels(y, flags))
+    return X, flags
 
 
 def _detector_columns(detector, X, path: Path):
@@ -570,6 +613,8 @@ def detect(
     out: Annotated[Path, typer.Option("--out", help="Run directory to write.")],
     params: dict,
     label: DetectLabel = None,
+    normal: NormalValue = None,
+    anomaly_value: AnomalyValue = None,
     drop: Drop = None,
     header: Header = "infer",
     sep: Sep = None,
@@ -580,10 +625,15 @@ def detect(
     detector = OutlierDetector(**params)
     validate_params(detector)  # bad values fail now, before the file is read
     check_out_dir(out)
-    X, anomaly = _read_rows(data, _data_options(label, drop, None, header, sep))
+    X, anomaly = _read_rows(data, _data_options(label, drop, None, header, sep), normal,
+                            anomaly_value)
     typer.echo(f"fitting {detector!r} on {data.name} ({X.shape[0]} rows x {X.shape[1]} "
                "columns)...")
-    run = fit_detector_run(detector, X, out, name=data.name, anomaly=anomaly, n_features=top)
+    try:
+        run = fit_detector_run(detector, X, out, name=data.name, anomaly=anomaly,
+                               n_features=top)
+    except ValueError as err:  # the remedy as this command spells it
+        raise ValueError(str(err).replace("missing='impute'", "--missing impute")) from None
     m = run.metrics
     page = write_detector_report(
         detector, X, run.path / REPORT, anomaly=anomaly, title=f"{run.path.name}: "
@@ -598,7 +648,10 @@ def detect(
                    f"{m['labels']['average_precision']:.4f} (baselines: see the report)")
     typer.echo(f"run saved to {run.path}/: model, {SCORES}, metrics.json, loss.png; "
                f"report: {page}")
-    typer.echo(f"next: aekit score {out} new_rows{Path(data).suffix} --out scores.csv")
+    suffix = Path(data).suffix  # a compressed table's two: .csv.gz
+    if is_table_file(data) and suffix.lower() in COMPRESSIONS:
+        suffix = "".join(Path(data).suffixes[-2:])
+    typer.echo(f"next: aekit score {out} new_rows{suffix} --out scores.csv")
 
 
 @app.command()
@@ -608,6 +661,8 @@ def score(
                                                show_default=False)],
     out: Annotated[Path, typer.Option("--out", help="CSV file to write.")],
     label: DetectLabel = None,
+    normal: NormalValue = None,
+    anomaly_value: AnomalyValue = None,
     header: Header = "infer",
     sep: Sep = None,
     top: Annotated[int, typer.Option("--top", min=1, help="Top columns per row.")] = 3,
@@ -622,7 +677,8 @@ def score(
     if not isinstance(detector, OutlierDetector):
         raise ValueError(f"{run} holds a {type(detector).__name__}, not an OutlierDetector; "
                          "make one with aekit detect")
-    X, anomaly = _read_rows(input_path, _data_options(label, None, None, header, sep))
+    X, anomaly = _read_rows(input_path, _data_options(label, None, None, header, sep), normal,
+                            anomaly_value)
     X = _detector_columns(detector, X, input_path)
     write_scores(out, detector, X, n_features=top)
     flagged = int((detector.predict(X) == -1).sum())

@@ -120,7 +120,16 @@ def resolve_device(device: str | torch.device) -> torch.device:
         raise ValueError(f"device={device!r} is not a torch device ('auto', 'cpu', 'cuda')") from err
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError("device='cuda' was asked for but CUDA is not available; use device='auto'")
+    if dev.type in DATALESS_DEVICES:
+        raise ValueError(f"device={device!r} holds no data (tensors on it have shapes but no "
+                         "values), so nothing can be trained or computed on it; use 'auto', "
+                         "'cpu' or 'cuda'")
     return dev
+
+
+DATALESS_DEVICES = ("meta",)
+"""Device types torch accepts whose tensors hold no values: refused by
+:func:`resolve_device`."""
 
 
 # --------------------------------------------------------------------------- constraints

@@ -8,9 +8,12 @@ removed on error.
 A saved model (and a training checkpoint) is a *container*: a directory holding a manifest
 (``config.json``) that names a content-addressed weights file (``model-<sha256>.safetensors``)
 and holds everything else as JSON. The manifest is written last, by one atomic rename, so a
-save that is killed at any moment leaves the old model or the new one, never a mix; weights
-files no manifest names any more are removed afterwards, and so are the temporary files of
-an earlier save that was killed. The manifest carries a SHA-256 of the weights and one of
+save that is killed at any moment leaves the old model or the new one, never a mix; the
+weights file the replaced manifest named is removed afterwards, and so are the temporary
+files of an earlier save that was killed. Only files aekit can show it wrote are removed:
+the one the old manifest names, and a ``<stem>-<hash>.safetensors`` left by a killed save
+whose content hashes to its name; any other file in the directory (a Hugging Face
+``model.safetensors``, say) is never touched. The manifest carries a SHA-256 of the weights and one of
 its own content (``sha256``), so a damaged or edited file is refused on load. This module
 knows the container, not the estimators: :mod:`aekit.persistence` decides which classes a
 config may name and which fields it may set.
@@ -24,6 +27,7 @@ import json
 import os
 import platform
 import re
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -46,6 +50,10 @@ WEIGHTS = "model.safetensors"
 FORMAT = "aekit-model"
 FORMAT_VERSION = 2
 _HASH_CHARS = 16  # of the SHA-256 in a weights file's name: unique among a directory's files
+LOCATION_PARAMS = ("checkpoint_dir", "log_dir")
+"""Parameters that name where a fit writes files. Where files go is the caller's choice at
+fit time, never a saved file's: ``save`` writes them as null and ``load`` sets them to
+None, so refitting a loaded model writes nowhere the caller did not name."""
 
 
 # --------------------------------------------------------------------------- atomic files
@@ -142,6 +150,33 @@ def locked_dir(path: Path) -> Iterator[None]:
         os.close(fd)  # releases the lock
 
 
+@contextlib.contextmanager
+def open_regular(path: str | os.PathLike):
+    """Open ``path`` for binary reading when it is a regular file (a symlink to one is
+    fine); a FIFO, a device or a socket is a ValueError, raised at once: opened without
+    blocking, so a FIFO with no writer never hangs the reader."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)
+    fd = os.open(path, flags)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ValueError(f"{path} is not a regular file (a FIFO, device or socket?); "
+                             "aekit reads its model files from regular files only")
+        if fcntl is not None:  # blocking reads from here on
+            fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
+        f = os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+    with f:
+        yield f
+
+
+def read_regular(path: str | os.PathLike) -> bytes:
+    """The bytes of the regular file ``path`` (see :func:`open_regular`)."""
+    with open_regular(path) as f:
+        return f.read()
+
+
 # --------------------------------------------------------------------------- JSON
 def jsonable(value):
     """``value`` as plain JSON types: NumPy scalars and arrays, tuples, devices, and nested
@@ -166,6 +201,8 @@ def jsonable(value):
         return os.fspath(value)
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
+    if callable(getattr(value, "to_config", None)):  # e.g. a fitted input schema
+        return jsonable(value.to_config())
     if callable(getattr(value, "get_params", None)):
         return {"__estimator__": type(value).__name__,
                 "params": jsonable(value.get_params(deep=False))}
@@ -182,7 +219,7 @@ def config_checksum(config: dict) -> str:
 
 def _parse_json(path: Path) -> object:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(read_regular(path).decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise ValueError(f"{path} is not valid JSON ({err}); the file is damaged") from None
     except RecursionError:
@@ -215,34 +252,97 @@ def write_container(path: str | os.PathLike, tensors: dict[str, torch.Tensor], c
     config["sha256"] = config_checksum(config)
     text = json.dumps(config, indent=2, allow_nan=True) + "\n"
     with locked_dir(path):
+        if (path / manifest).exists() and _manifest_kind(path / manifest,
+                                                         config.get("format")) is None:
+            raise ValueError(
+                f"{path / manifest} exists and is not an aekit {_noun(config)} file: aekit "
+                "does not overwrite files it did not write; save into another directory "
+                "(or remove that file)")
         remove_stale_temps(path, [manifest, f"{stem}-*"])
+        previous = _named_weights(path, manifest, stem, kind=config.get("format"))
         atomic_write(path / weights, blob)
         atomic_write(path / manifest, text)  # the commit point
-        _remove_unnamed(path, stem, keep=weights)
+        _remove_unnamed(path, stem, keep=weights, named=previous)
     return path
 
 
-def _remove_unnamed(path: Path, stem: str, keep: str | None) -> None:
-    """Remove ``<stem>-*.safetensors`` files other than ``keep`` (and format 1's file)."""
+def _noun(config: dict) -> str:
+    tag = config.get("format")
+    return tag.split("-")[-1] if isinstance(tag, str) else "container"
+
+
+def _manifest_kind(where: Path, kind: str | None) -> dict | None:
+    """The parsed manifest ``where`` when it is an aekit manifest of ``kind`` (None: of any
+    aekit format), else None; never raises (a damaged or foreign file is no manifest)."""
+    try:
+        config = _parse_json(where) if where.is_file() else None
+    except (OSError, ValueError):
+        return None
+    if not isinstance(config, dict) or not isinstance(config.get("format"), str):
+        return None
+    tag = config["format"]
+    return config if (tag == kind if kind is not None else tag.startswith("aekit-")) else None
+
+
+def _named_weights(path: Path, manifest: str, stem: str, kind: str | None) -> str | None:
+    """The weights file the manifest now in ``path`` names, when it is an aekit manifest of
+    ``kind`` (format 1: ``model.safetensors``); else None. Never raises: a damaged
+    manifest names nothing."""
+    config = _manifest_kind(path / manifest, kind)
+    if config is None:
+        return None
+    version = config.get("format_version")
+    if version == 1 and stem == "model":
+        return WEIGHTS
+    weights = config.get("weights")
+    pattern = rf"{re.escape(stem)}-[0-9a-f]{{{_HASH_CHARS}}}\.safetensors"
+    return weights if isinstance(weights, str) and re.fullmatch(pattern, weights) else None
+
+
+def _remove_unnamed(path: Path, stem: str, keep: str | None, named: str | None) -> None:
+    """Remove the weights file ``named`` by the replaced manifest (unless it is ``keep``)
+    and ``<stem>-<hash>.safetensors`` files other than ``keep`` whose content hashes to
+    their name (left by a save killed before its manifest). Nothing else: a file aekit
+    cannot show it wrote is not aekit's to delete."""
     # Not flushed: a removal undone by a power cut leaves a file the next save removes.
-    pattern = re.compile(rf"{re.escape(stem)}-[0-9a-f]{{{_HASH_CHARS}}}\.safetensors")
-    legacy = WEIGHTS if stem == "model" else None
+    if named is not None and named != keep:
+        (path / named).unlink(missing_ok=True)
+    pattern = re.compile(rf"{re.escape(stem)}-([0-9a-f]{{{_HASH_CHARS}}})\.safetensors")
     for p in path.iterdir():
-        if p.name != keep and (pattern.fullmatch(p.name) or p.name == legacy):
+        match = pattern.fullmatch(p.name)
+        if p.name != keep and match and _hashes_to(p, match.group(1)):
             p.unlink(missing_ok=True)
 
 
-def remove_container(path: str | os.PathLike, *, manifest: str, stem: str) -> bool:
-    """Delete a container's manifest (first: the container is then gone at once), its
-    weights and stale temporary files; True when there was a manifest."""
+def _hashes_to(path: Path, prefix: str) -> bool:
+    """Whether the regular file ``path`` has a SHA-256 starting with ``prefix``."""
+    digest = hashlib.sha256()
+    try:
+        with open_regular(path) as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+    except (OSError, ValueError):
+        return False
+    return digest.hexdigest().startswith(prefix)
+
+
+def remove_container(path: str | os.PathLike, *, manifest: str, stem: str,
+                     kind: str | None = None) -> bool:
+    """Delete a container's manifest (first: the container is then gone at once), the
+    weights it names and stale temporary files; True when there was a manifest. ``kind``:
+    the ``format`` tag the manifest carries (None: any aekit format); a file named
+    ``manifest`` that is no aekit manifest is left alone, and so are the files beside it."""
     path = Path(path)
     if not path.is_dir():
         return False
     with locked_dir(path):
         existed = (path / manifest).is_file()
+        named = _named_weights(path, manifest, stem, kind)
+        if existed and named is None and _manifest_kind(path / manifest, kind) is None:
+            return False  # not aekit's
         (path / manifest).unlink(missing_ok=True)
         fsync_dir(path)
-        _remove_unnamed(path, stem, keep=None)
+        _remove_unnamed(path, stem, keep=None, named=named)
         remove_stale_temps(path, [manifest, f"{stem}-*"])
     return existed
 
@@ -266,7 +366,7 @@ def read_container(path: str | os.PathLike, *, manifest: str = CONFIG, stem: str
     for attempt in range(3):
         config, weights = _read_manifest(path, manifest, stem, kind)
         try:
-            blob = (path / weights).read_bytes()
+            blob = read_regular(path / weights)
             break
         except FileNotFoundError:
             # A save in another process may have replaced the manifest and removed the
@@ -290,7 +390,7 @@ def read_container(path: str | os.PathLike, *, manifest: str = CONFIG, stem: str
 def _read_manifest(path: Path, manifest: str, stem: str, kind: str) -> tuple[dict, str]:
     """The checked manifest of a container and the name of its weights file."""
     where = path / manifest
-    if not where.is_file():
+    if not where.exists():
         raise FileNotFoundError(f"{path} is not a saved aekit {kind.split('-')[-1]}: "
                                 f"expected {manifest} in it")
     config = _parse_json(where)
@@ -345,7 +445,7 @@ def model_checksum(path: str | os.PathLike) -> str | None:
     """The ``sha256`` of the model in ``path`` (its identity: it covers config and weights),
     or None when there is no readable format-2 model; reads config.json only."""
     try:
-        config = json.loads((Path(path) / CONFIG).read_text(encoding="utf-8"))
+        config = json.loads(read_regular(Path(path) / CONFIG).decode("utf-8"))
     except (OSError, UnicodeDecodeError, ValueError, RecursionError):
         return None
     sha = config.get("sha256") if isinstance(config, dict) else None
@@ -363,7 +463,7 @@ def read_model_dir(path: str | os.PathLike) -> tuple[dict, dict[str, torch.Tenso
         When a file is truncated, tampered with, or not an aekit model.
     """
     path = Path(path)
-    if not (path / CONFIG).is_file():
+    if not (path / CONFIG).exists():
         raise FileNotFoundError(
             f"{path} is not a saved aekit model: expected {CONFIG} (and the weights it names) "
             "in it"

@@ -7,6 +7,8 @@
 - :mod:`aekit.data.delimited`: ``read_table`` (``.csv``, ``.tsv``, ``.txt`` into a
   DataFrame: header, delimiter and column types detected);
 - :mod:`aekit.data.tables`: DataFrames to the coded rows a model takes, and back;
+- :mod:`aekit.data.schema`: ``InputSchema``, what a fitted model takes as input (every
+  estimator's ``schema_``);
 - :mod:`aekit.data.stream`: ``ChunkStream`` (training rows larger than memory), ``save_npy``;
 - :mod:`aekit.data.synthetic`: ``make_derived_variables``, ``make_low_variance``.
 """
@@ -27,6 +29,7 @@ from .catalog import (
 )
 from .delimited import read_table
 from .files import ArrayData, RowSource, is_streamable, open_rows, read_array
+from .schema import InputSchema
 from .stream import ChunkStream, save_npy
 from .synthetic import DERIVED_VARIABLE_NAMES, make_derived_variables, make_low_variance
 
@@ -38,6 +41,7 @@ __all__ = [
     "ArrayData",
     "ChunkStream",
     "Dataset",
+    "InputSchema",
     "RowSource",
     "fetch_idx_files",
     "is_streamable",

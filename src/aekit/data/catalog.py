@@ -27,7 +27,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 
 from ..core.storage import atomic_path
-from .delimited import TABLE_SUFFIXES, read_table
+from .delimited import COMPRESSIONS, is_table_file, read_table
 from .files import FILE_SUFFIXES, read_array
 
 # --------------------------------------------------------------------------------------------
@@ -553,10 +553,11 @@ def load_dataset(spec, *, test_size=0.2, random_state=0, label=None, drop=(), ro
         return subsample(dataset, rows, random_state=random_state)
 
     path = Path(spec)
-    if path.suffix.lower() not in FILE_SUFFIXES:
+    if path.suffix.lower() not in FILE_SUFFIXES and not is_table_file(path):
         raise ValueError(f"unknown dataset {str(spec)!r}: expected one of "
                          f"{', '.join(DATASET_NAMES)}, or a path to a "
-                         f"{', '.join(FILE_SUFFIXES)} file")
+                         f"{', '.join(FILE_SUFFIXES)} file (text files may be "
+                         f"compressed: {', '.join(COMPRESSIONS)})")
     X, y, feature_names, image_shape = read_rows(path, label=label, drop=drop, header=header,
                                                  sep=sep)
     if y is not None and len(y) != len(X):
@@ -575,7 +576,7 @@ def load_dataset(spec, *, test_size=0.2, random_state=0, label=None, drop=(), ro
         X_train, X_test, y_train, y_test = train_test_split(
             X, y, test_size=test_size, random_state=random_state)
     options = None
-    if path.suffix.lower() in TABLE_SUFFIXES:
+    if is_table_file(path):
         options = {"label": label, "drop": list(drop), "rows": rows, "header": header,
                    "sep": sep}
     return Dataset(X_train, X_test, y_train, y_test, feature_names, image_shape, str(path),
@@ -587,7 +588,7 @@ def read_rows(path, *, label=None, drop=(), header="infer", sep=None):
     :func:`load_dataset` for the file types and the parameters; ``y`` is the ``label``
     column of a text file or an ``.npz`` file's ``y``, else None)."""
     path = Path(path)
-    if path.suffix.lower() in TABLE_SUFFIXES:
+    if is_table_file(path):
         frame = read_table(path, header=header, sep=sep)
         return (*_table_columns(frame, path, label, drop), None)
     if label is not None or drop:

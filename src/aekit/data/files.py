@@ -20,7 +20,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..core import compat
-from .delimited import TABLE_SUFFIXES, read_table
+from .delimited import COMPRESSIONS, TABLE_SUFFIXES, is_table_file, read_table
 
 __all__ = [
     "FILE_SUFFIXES",
@@ -79,9 +79,10 @@ def read_array(path, *, mmap=False):
     """
     path = Path(path)
     suffix = path.suffix.lower()
-    if suffix not in FILE_SUFFIXES:
+    if suffix not in FILE_SUFFIXES and not is_table_file(path):
         raise ValueError(f"{path}: unsupported file type {suffix or '(no extension)'!r}; "
-                         f"expected one of {', '.join(FILE_SUFFIXES)}")
+                         f"expected one of {', '.join(FILE_SUFFIXES)} (text files may be "
+                         f"compressed: {', '.join(COMPRESSIONS)})")
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
     if path.stat().st_size == 0:
@@ -98,14 +99,19 @@ def read_array(path, *, mmap=False):
 def _read_npz(path):
     try:
         with np.load(path, allow_pickle=False) as archive:
-            keys = list(archive.files)
+            # Only the .npy members are arrays; np.load hands any other member (a
+            # readme.txt) back as bytes.
+            members = set(archive.zip.namelist())
+            keys = [k for k in archive.files if f"{k}.npy" in members]
             if "X" in keys:
                 x_key = "X"
             else:
                 others = [k for k in keys if k != "y"]
                 if not others:
-                    raise ValueError(f"{path}: no feature array in the archive (keys: {keys}); "
-                                     "store the features under 'X'")
+                    raise ValueError(
+                        f"{path}: no feature array in the archive (arrays: {keys}, other "
+                        f"members: {sorted(members - {f'{k}.npy' for k in keys})}); store "
+                        "the features under 'X' (np.savez(path, X=X))")
                 x_key = others[0]
             X = archive[x_key]
             y = archive["y"] if "y" in keys else None
@@ -373,37 +379,60 @@ def _read_rows(array: np.ndarray, start: int, stop: int, dtype) -> np.ndarray:
 
 
 class _NpyFilePart:
-    """A ``.npy`` file, memory-mapped for each read and unmapped right after it.
+    """A ``.npy`` file, read with plain file reads: a block of rows is one ``readinto``.
 
-    Mapping per read (a system call; the header is a few hundred bytes) rather than once
-    keeps neither the pages read nor a file descriptor per shard open between reads.
+    Not memory-mapped: a mapped file that shrinks under the reader (truncated by another
+    process) kills it with SIGBUS at the first page past the new end, whereas a read that
+    comes up short is an error it can report. Nothing stays in this process's memory or
+    open between reads (the file is opened per read; the header is a few hundred bytes).
+    A Fortran-ordered file, whose rows are not contiguous, is memory-mapped instead.
     """
 
     def __init__(self, path: Path):
         self.file, self.first_row = str(path), 0
         self.stamp = file_stamp(path)
-        array = self._map()
-        self.shape, self.dtype = array.shape, array.dtype
-        self.n_rows = array.shape[0] if array.ndim else 0
-        del array
-
-    def _map(self) -> np.ndarray:
-        try:
-            # allow_pickle=False: an object array would run arbitrary code on load.
-            return np.load(self.file, mmap_mode="r", allow_pickle=False)
-        except ValueError as err:
-            if "pickle" in str(err):
-                raise ValueError(f"{self.file}: holds Python objects, not numbers") from None
-            # mmap cannot map 0 bytes: an empty array, read whole (it is nothing).
-            return np.load(self.file, allow_pickle=False)
+        self.shape, self.dtype, self.fortran, self.offset = _npy_header(self.file)
+        self.n_rows = self.shape[0] if len(self.shape) else 0
+        self.row_bytes = self.dtype.itemsize * int(np.prod(self.shape[1:], dtype=np.int64))
 
     def read(self, start: int, stop: int, dtype) -> np.ndarray:
         check_unchanged(self)
-        array = self._map()
-        try:
-            return _read_rows(array, start, stop, dtype)
-        finally:
-            del array  # unmaps: the pages read no longer count as this process's memory
+        if self.fortran:
+            array = np.load(self.file, mmap_mode="r", allow_pickle=False)
+            try:
+                return _read_rows(array, start, stop, dtype)
+            finally:
+                del array
+        rows = np.empty((stop - start, *self.shape[1:]), dtype=self.dtype)
+        want = rows.nbytes
+        with open(self.file, "rb") as f:
+            f.seek(self.offset + start * self.row_bytes)
+            got = f.readinto(memoryview(rows).cast("B")) if want else 0
+        if got != want:
+            raise ValueError(
+                f"{self.file} changed while it was being read: rows {start} to {stop} end "
+                f"past the end of the file (it was truncated or rewritten). Leave the file "
+                "unchanged while it is read (write new data to a new file), then try again."
+            )
+        return rows.astype(dtype, copy=False).reshape(stop - start, -1)
+
+
+def _npy_header(file: str) -> tuple[tuple, np.dtype, bool, int]:
+    """``(shape, dtype, fortran_order, data offset)`` of a ``.npy`` file, read from a map
+    of it that is dropped at once (NumPy parses the header of every format version)."""
+    try:
+        # allow_pickle=False: an object array would run arbitrary code on load.
+        array = np.load(file, mmap_mode="r", allow_pickle=False)
+    except ValueError as err:
+        if "pickle" in str(err):
+            raise ValueError(f"{file}: holds Python objects, not numbers") from None
+        # mmap cannot map 0 bytes: an empty array, read whole (it is nothing).
+        array = np.load(file, allow_pickle=False)
+    try:
+        fortran = array.ndim > 1 and not array.flags.c_contiguous
+        return array.shape, array.dtype, fortran, int(getattr(array, "offset", 0))
+    finally:
+        del array
 
 
 class _ArrayPart:
@@ -460,6 +489,11 @@ def _npy_source(parts: list, name: str) -> RowSource:
                 f"{part.file}: holds an array of shape {part.shape}; rows to stream must be "
                 "stored as (n_rows, n_features) (a single feature as x.reshape(-1, 1))"
             )
+        if part.dtype.kind in "USO":  # text: say where, as for an array in memory
+            from .schema import not_numbers_message
+
+            cells = part.read(0, part.n_rows, part.dtype)  # an error: read it whole
+            raise ValueError(f"{part.file}: {not_numbers_message(cells)}")
         if part.dtype.kind not in "biuf":
             raise ValueError(f"{part.file}: holds {part.dtype} values, not real numbers")
         if part.shape[1:] != first.shape[1:]:

@@ -101,7 +101,10 @@ def describe_columns(frame) -> list[dict]:
     for name in frame.columns:
         series = frame[name]
         kind = _kind(name, series.dtype)
-        entry = {"name": str(name), "kind": kind, "dtype": str(series.dtype)}
+        # Names as JSON keeps them: strings, or the integers of a frame without a header.
+        label = int(name) if isinstance(name, (int, np.integer)) and not isinstance(
+            name, (bool, np.bool_)) else str(name)
+        entry = {"name": label, "kind": kind, "dtype": str(series.dtype)}
         if kind == "categorical":
             present = series[series.notna()]
             if isinstance(series.dtype, pd.CategoricalDtype):

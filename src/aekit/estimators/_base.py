@@ -10,7 +10,9 @@ TensorBoard, early stopping, the schedule and the user's ``callbacks`` are callb
 (:mod:`aekit.training.callbacks`) with fit, run and loop hooks. A family fills in a few hooks: the module it trains
 (``_build_module``), what it minimises (``_objective``), and optionally a denoising
 corruption (``_corruption``), a pretraining stage (``_pretrain``), rules that combine
-parameters (``_check_params``) and a way to take images (``_flatten_images``).
+parameters (``_check_params``) and a way to take images (``_takes_images``,
+``_image_shape_of``). What the estimator takes as input is its fitted
+:class:`~aekit.data.schema.InputSchema` (``schema_``, :class:`~._tables.InputMixin`).
 
 :class:`SavableMixin` gives every estimator ``save``: the estimator describes itself (its
 parameters, the fitted attributes it declares, its module's tensors) and :mod:`aekit.core.storage`
@@ -57,6 +59,7 @@ from ..data.tables import is_table
 from ..evaluation.diagnostics import warn_findings
 from ..nn.layers import ACTIVATIONS, SCALERS, Scaler
 from ..training.objectives import for_table
+from ..training.sanity import check_kept_model
 from . import _tables, _targets
 from ._tables import INFER_BATCH
 from ..training.loop import (
@@ -129,8 +132,8 @@ class _Fit:
 
 
 class BaseAutoEncoder(
-    SummaryMixin, _tables.ScaledUnitsMixin, SavableMixin, ClassNamePrefixFeaturesOutMixin,
-    TransformerMixin, BaseEstimator, ABC
+    SummaryMixin, _tables.InputMixin, _tables.ScaledUnitsMixin, SavableMixin,
+    ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator, ABC
 ):
     """Shared base of :class:`~aekit.AutoEncoder` and :class:`~aekit.VariationalAutoEncoder`.
 
@@ -159,9 +162,7 @@ class BaseAutoEncoder(
         "loss_",
         "validation_loss_",
         "n_iter_",
-        "input_shape_",
-        "columns_",
-        "fill_values_",
+        "schema_",
     )
 
     # ------------------------------------------------------------------ hooks
@@ -193,16 +194,6 @@ class BaseAutoEncoder(
         """Train parts of ``module`` before the end-to-end loop; returns their history."""
         return []
 
-    def _flatten_images(self, X: np.ndarray, *, reset: bool) -> tuple[np.ndarray, tuple]:
-        """Rows and the sample shape of an ``X`` with more than 2 dimensions."""
-        raise ValueError(
-            f"X has dim {X.ndim} (shape {X.shape}), but {type(self).__name__} takes rows "
-            "(n_samples, n_features); flatten images with X.reshape(len(X), -1)."
-        )
-
-    def _on_rows(self, sample_shape: tuple) -> None:
-        """Called by ``fit`` with the shape of one flat row, before anything is trained."""
-
     def _hidden_sizes(self) -> tuple[int, ...]:
         if self.hidden_layer_sizes == "auto":
             k = self.n_components
@@ -210,21 +201,6 @@ class BaseAutoEncoder(
         return tuple(self.hidden_layer_sizes)
 
     # ------------------------------------------------------------------ data
-    def _check_X(self, X, *, reset: bool, return_shape: bool = False):
-        """Validated rows (n, n_features); images are flattened to rows by the family,
-        tables coded (categories as indices) and missing numbers imputed (``missing``).
-
-        With ``return_shape``, also the shape of one sample as given ((n_features,) for
-        rows, (H, W) or (C, H, W) for images), so outputs can take the input's layout.
-        """
-        X, sample_shape, _ = self._check_rows(X, reset=reset)
-        return (X, sample_shape) if return_shape else X
-
-    def _check_rows(self, X, *, reset: bool) -> tuple[np.ndarray, tuple, np.ndarray | None]:
-        """:meth:`_check_X`'s rows and sample shape, and where missing numbers were
-        imputed ((n, n_features) bool) or None: :func:`._tables.check_rows`."""
-        return _tables.check_rows(self, X, reset=reset)
-
     def _to_tensor(self, X: np.ndarray) -> torch.Tensor:
         return to_tensor(X, self.device_)
 
@@ -246,7 +222,9 @@ class BaseAutoEncoder(
         """Set ``output_activation_`` for training targets ``X_scaled`` (network units; any
         rows with the same minimum and maximum will do), check that ``loss`` suits them, and
         warn when a sigmoid output cannot reach them. ``keep``: a continued fit keeps the
-        fitted one."""
+        fitted one. Values the scaler cannot bring into float32's working range are a
+        ValueError naming the columns (:func:`._tables.check_scaled`)."""
+        _tables.check_scaled(X_scaled, self.scaler)
         if not keep:
             self.output_activation_ = self._resolve_output_activation(X_scaled)
         if self.loss == "bce" and (_tables.has_categories(self) or self.missing == "impute"):
@@ -311,7 +289,7 @@ class BaseAutoEncoder(
             _targets.refuse_for_streams(given["y"], given["sample_weight"],
                                         given["validation_data"], warm)
             return self._fit_stream(X, resume)
-        X, sample_shape, missing = self._check_rows(X, reset=True)
+        X, sample_shape, missing = self._check_rows(X, reset=True, warm=warm)
         Y = check_target(given["y"], (len(X), *sample_shape), X.shape[1])
         w = check_weight(given["sample_weight"], X)
         self.device_ = resolve_device(self.device)
@@ -391,7 +369,7 @@ class BaseAutoEncoder(
                 yield torch.from_numpy(c.rows).to(self.device_)
                 del c  # freed before the next chunk is read
 
-        scaler = Scaler(source.n_features, self.scaler).to(self.device_)
+        scaler = _tables.column_scaler(self, source.n_features).to(self.device_)
         bounds = scaler.fit_chunks(checked_chunks())
         self._set_output_activation(bounds)
         X_val, X_sample = np.concatenate(held), np.concatenate(head)
@@ -408,16 +386,6 @@ class BaseAutoEncoder(
         del X_val
         return FitData(stream, X_val_s, scaler, samples=self._to_tensor(X_sample),
                        check=X_check)
-
-    def _check_stream(self, source, *, reset: bool) -> None:
-        # A stand-in row is validated as an in-memory X would be (n_features_in_, image
-        # shapes, the errors of a wrong width), without reading any data.
-        if not reset and _tables.has_categories(self):
-            raise ValueError(
-                f"{source.name}: this model was fitted on a table with categorical columns; "
-                "pass its rows as a pandas DataFrame (e.g. aekit.data.read_table(path))"
-            )
-        self._check_X(np.zeros((1, *source.sample_shape), source.dtype), reset=reset)
 
     def _fit_runs(self, data: FitData, rng, checkpoint, warm):
         """Train ``n_init`` runs (restarts) on ``data`` and keep the best; ``warm``: the
@@ -455,6 +423,7 @@ class BaseAutoEncoder(
             if warm is not None:  # the earlier epochs come first, the new ones counted on
                 best["history"] = continued_history(warm.history, best["history"])
             self._keep_run(best)
+            check_kept_model(self, data.check)  # finite garbage: diverged all the same
             if self.verbose:
                 warn_findings(self, data.check)
         return self
@@ -600,10 +569,7 @@ class BaseAutoEncoder(
     def _output(self, X_hat: np.ndarray, index=None):
         """Rows in the caller's units, as the caller gave them to ``fit``: images, rows, or a
         DataFrame of the fitted table's columns, dtypes and categories."""
-        if getattr(self, "columns_", None) is not None:
-            return _tables.output(self, X_hat, index)
-        shape = getattr(self, "input_shape_", None) or (X_hat.shape[1],)
-        return X_hat.reshape(len(X_hat), *shape)
+        return self.schema_.output(X_hat, index)
 
     def _reconstruct_tensor(self, X: torch.Tensor) -> torch.Tensor:
         module = self.module_
@@ -630,9 +596,7 @@ class BaseAutoEncoder(
         index = getattr(X, "index", None) if is_table(X) else None
         X, sample_shape = self._check_X(X, reset=False, return_shape=True)
         X_hat = to_numpy(self._reconstruct_tensor(self._to_tensor(X)), X)
-        if getattr(self, "columns_", None) is not None:
-            return _tables.output(self, X_hat, index)
-        return X_hat.reshape(len(X), *sample_shape)
+        return self.schema_.output(X_hat, index, sample_shape)
 
     def score_samples(self, X):
         """Per-row negative mean squared reconstruction error, in the model's scaled units.

@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 from sklearn.utils.validation import check_is_fitted
 
-from ..core.storage import jsonable, write_model_dir
+from ..core.storage import LOCATION_PARAMS, jsonable, write_model_dir
 
 
 class SavableMixin:
@@ -65,11 +65,12 @@ not need (``callbacks``: a loaded model has ``callbacks=None``; pass them again 
 
 
 def saved_params(estimator) -> dict:
-    """``estimator``'s parameters as JSON types, those of :data:`NOT_SAVED` as None (also
-    in a nested estimator's, e.g. a classifier's autoencoder)."""
+    """``estimator``'s parameters as JSON types, those of :data:`NOT_SAVED` and
+    :data:`~aekit.core.storage.LOCATION_PARAMS` as None (also in a nested estimator's,
+    e.g. a classifier's autoencoder)."""
     params = {}
     for key, value in estimator.get_params(deep=False).items():
-        if key in NOT_SAVED:
+        if key in NOT_SAVED or key in LOCATION_PARAMS:  # where a fit writes: never saved
             value = None
         elif isinstance(value, SavableMixin):
             value = {"__estimator__": type(value).__name__, "params": saved_params(value)}

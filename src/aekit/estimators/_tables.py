@@ -1,21 +1,15 @@
-"""The estimators' input path for tables, sparse matrices and missing values, and their
-tables out.
+"""The estimators' side of the input schema, and the model's scaled units.
 
-:class:`~aekit.estimators._base.BaseAutoEncoder` calls these, so every family built on it
-takes the same inputs:
-
-- a pandas DataFrame with numeric, boolean and categorical (string, object, category)
-  columns: described once in ``fit`` (``columns_``, plain JSON, saved with the model) and
-  coded into float rows (:mod:`aekit.data.tables`); a model with categorical columns runs
-  them through a :class:`~aekit.nn.tabular.TabularScaler`, and ``reconstruct`` /
-  ``inverse_transform`` answer with a DataFrame of the original columns and dtypes;
-- a SciPy sparse matrix (e.g. ``OneHotEncoder``'s default output): made dense once, in
-  ``X``'s float dtype (the network computes on dense rows anyway; a 100,000 x 1,000
-  float32 matrix takes 400 MB);
-- missing numbers (``NaN``), as the ``missing`` parameter says: an error naming the rows
-  and columns (``"error"``, the default), or each filled with its column's training median
-  and left out of the loss (``"impute"``); ``reconstruct`` then gives the model's value
-  for them.
+- :class:`InputMixin` gives every estimator its input path: a fitted
+  :class:`~aekit.data.schema.InputSchema` (``schema_``) made in ``fit`` from whatever the
+  caller passes (arrays, DataFrames with numeric, boolean, text and categorical columns,
+  sparse matrices, files and memory maps, missing numbers as ``missing`` says) and applied
+  by every method;
+- the in-model scaler a fitted schema needs (:func:`new_scaler`; a table with categorical
+  columns runs through a :class:`~aekit.nn.tabular.TabularScaler`) and the mask of imputed
+  cells the loss leaves out (:func:`network_mask`);
+- :class:`ScaledUnitsMixin`: rows in the model's scaled units, where
+  :func:`~aekit.compare_with_pca` compares and ``score_samples`` scores.
 """
 
 from __future__ import annotations
@@ -23,10 +17,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 from sklearn.utils import check_array
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
-from ..core.checks import check_finite, format_indices, to_numpy
-from ..data.tables import decode_table, describe_columns, encode_table, is_table
+from ..core.checks import format_indices, to_numpy
+from ..data.schema import InputSchema
 from ..nn.layers import Scaler
 from ..nn.tabular import TabularScaler, has_table
 from ..training.loop import infer
@@ -37,117 +31,115 @@ INFER_BATCH = 8192
 
 def has_categories(estimator) -> bool:
     """Whether ``estimator`` was fitted on a table with categorical columns."""
-    columns = getattr(estimator, "columns_", None)
-    return bool(columns) and any(c["kind"] == "categorical" for c in columns)
+    schema = getattr(estimator, "schema_", None)
+    return schema is not None and schema.has_categories
 
 
-def check_rows(estimator, X, *, reset: bool) -> tuple[np.ndarray, tuple, np.ndarray | None]:
-    """The rows an estimator computes on, the shape of one sample as given, and where
-    missing numbers were imputed ((n, n_features) bool), or None: ``_check_X`` of every
-    family (images flattened by its ``_flatten_images``, tables coded, sparse matrices made
-    dense, missing numbers as ``missing`` says)."""
-    index = getattr(X, "index", None) if is_table(X) else None
-    if is_table(X) or (not reset and has_categories(estimator)):
-        X = check_table(estimator, X, reset=reset)
-        sample_shape = X.shape[1:]
-        if reset and not has_categories(estimator):
-            estimator._on_rows(tuple(sample_shape))
-    else:
-        # Only arrays can hold images; anything else goes to scikit-learn's checks as is.
-        ndim = getattr(X, "ndim", 2)
-        if ndim > 2:
-            X, sample_shape = estimator._flatten_images(np.asarray(X), reset=reset)
-        X = validate_data(estimator, X, reset=reset, dtype=[np.float64, np.float32],
-                          ensure_all_finite=False, accept_sparse=("csr", "csc", "coo"))
-        if hasattr(X, "toarray"):  # sparse: dense once (see the module notes)
-            X = X.toarray()
-        if ndim <= 2:
-            sample_shape = X.shape[1:]
-            if reset:
-                estimator._on_rows(tuple(sample_shape))
-        if reset:
-            estimator.columns_ = None
-    if estimator.missing == "error":
-        try:
-            check_finite(X)  # the fast path: a sum
-        except ValueError:  # names the rows (index labels) and columns
-            check_missing(estimator, X, reset=reset, index=index)
-            raise
-        if reset and hasattr(estimator, "fill_values_"):
-            del estimator.fill_values_
-        mask = None
-    else:
-        X, mask = check_missing(estimator, X, reset=reset, index=index)
-        check_finite(X)  # what is left: values beyond float32's range
-    if reset:
-        estimator.input_shape_ = tuple(sample_shape)
-    return X, tuple(sample_shape), mask
+class InputMixin:
+    """Every estimator's input path: the fitted :class:`~aekit.data.schema.InputSchema`
+    (``schema_``), made in ``fit`` and applied by every method, with scikit-learn's
+    ``n_features_in_`` and ``feature_names_in_`` kept as the schema's.
 
-
-def check_table(estimator, X, *, reset: bool) -> np.ndarray:
-    """Coded rows (n, n_columns) of a DataFrame ``X`` (or of rows given to a model fitted
-    on a table), with ``n_features_in_``, ``feature_names_in_`` and, on ``reset``,
-    ``columns_`` set; missing numbers are still NaN."""
-    import pandas as pd
-
-    if reset:
-        X = X.copy(deep=False)
-        X.columns = [str(c) for c in X.columns]  # names are strings in every description
-        validate_data(estimator, X, reset=True, skip_check_array=True)
-        estimator.columns_ = describe_columns(X)
-    else:
-        if not is_table(X):  # rows of values, in the fitted columns' order
-            X = np.asarray(X, dtype=object)
-            if X.ndim != 2:
-                raise ValueError(f"X has shape {X.shape}; expected a table "
-                                 f"(n_samples, {len(estimator.columns_)})")
-        validate_data(estimator, X, reset=False, skip_check_array=True)
-        if not is_table(X):
-            X = pd.DataFrame(X, columns=[c["name"] for c in estimator.columns_])
-    if len(X) == 0:
-        raise ValueError(f"X has 0 rows (shape {X.shape}); at least one is required")
-    return encode_table(X, estimator.columns_)
-
-
-def check_missing(estimator, X: np.ndarray, *, reset: bool, index=None):
-    """``(X, mask)``: ``X`` with missing numbers filled (``missing="impute"``), and where
-    they were (n, n_columns) bool, or None when nothing was missing.
-
-    Raises a ValueError naming the rows and columns otherwise (and for infinities, which
-    are never "missing").
+    Reads ``missing`` (``"error"`` or ``"impute"``); a family that takes images says how
+    (:meth:`_image_shape_of`).
     """
-    missing = np.isnan(X)
-    impute = estimator.missing == "impute"
-    if reset:
-        if impute:
-            with np.errstate(all="ignore"):
-                fill = np.nanmedian(np.where(np.isinf(X), np.nan, X), axis=0) if len(X) \
-                    else np.zeros(X.shape[1])
-            estimator.fill_values_ = np.where(np.isfinite(fill), fill, 0.0).tolist()
-        elif hasattr(estimator, "fill_values_"):
-            del estimator.fill_values_
-    bad = ~np.isfinite(X) & ~(missing & impute)
-    if bad.any():
-        raise ValueError(_not_finite_message(estimator, bad, missing, index))
-    if not missing.any():
-        return X, None
-    fill = np.asarray(getattr(estimator, "fill_values_", None) or np.zeros(X.shape[1]))
-    X = np.where(missing, fill.astype(X.dtype), X)
-    return X, missing
+
+    _images_advice = ""
+    """Appended to the error for images given to a family that takes none."""
+
+    def _image_shape_of(self, sample_shape: tuple) -> tuple:
+        """(C, H, W) of the images the model takes, from one sample as ``fit`` sees it; a
+        family that takes images overrides :meth:`_takes_images` and this."""
+        raise NotImplementedError
+
+    def _takes_images(self) -> bool:
+        return False
+
+    def _new_schema(self) -> InputSchema:
+        return InputSchema(self.missing, images_advice=self._images_advice,
+                           image_shape=self._image_shape_of if self._takes_images() else None)
+
+    def _use_schema(self, schema: InputSchema) -> None:
+        """Take a fitted ``schema`` as this estimator's, with scikit-learn's attributes."""
+        self.schema_ = schema
+        self.n_features_in_ = schema.n_features
+        if schema.feature_names is not None:
+            self.feature_names_in_ = schema.feature_names
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+
+    def _check_rows(self, X, *, reset: bool, warm=None
+                    ) -> tuple[np.ndarray, tuple, np.ndarray | None]:
+        """Validated rows (n, n_features), the shape of one sample as given, and where
+        missing numbers were imputed ((n, n_features) bool) or None. ``reset``: ``fit``
+        describes ``X`` in a new ``schema_``, except for a ``warm`` start (its ``schema``:
+        the inputs the network it continues was built for)."""
+        if reset and getattr(warm, "schema", None) is not None:
+            self._use_schema(warm.schema)
+            reset = False
+        if reset:
+            schema = self._new_schema()
+            rows = schema.fit_rows(X, self)
+            self.schema_ = schema
+        else:
+            check_is_fitted(self)
+            rows = self.schema_.rows(X, self)
+        return rows.values, rows.sample_shape, rows.missing
+
+    def _check_X(self, X, *, reset: bool, return_shape: bool = False):
+        """:meth:`_check_rows`'s rows (and, with ``return_shape``, the sample shape)."""
+        X, sample_shape, _ = self._check_rows(X, reset=reset)
+        return (X, sample_shape) if return_shape else X
+
+    def _check_stream(self, source, *, reset: bool) -> None:
+        """Describe (``reset``) or check rows read from disk, without reading them."""
+        if reset:
+            schema = self._new_schema()
+            schema.fit_stream(source, self)
+            self.schema_ = schema
+        else:
+            self.schema_.check_stream(source, self)
+
+    # The schema's parts under the names fitted models had before it (read-only).
+    @property
+    def columns_(self) -> list[dict] | None:
+        """A DataFrame's column description (``schema_.columns``), or None."""
+        return self.schema_.columns
+
+    @property
+    def input_shape_(self) -> tuple:
+        """One sample as ``fit`` saw it (``schema_.sample_shape``)."""
+        return self.schema_.sample_shape
+
+    @property
+    def fill_values_(self) -> list[float]:
+        """With ``missing="impute"``: each column's training median (``schema_``)."""
+        if self.schema_.fill_values is None:
+            raise AttributeError("fill_values_ is set by fit with missing='impute' only")
+        return self.schema_.fill_values
 
 
-def _not_finite_message(estimator, bad: np.ndarray, missing: np.ndarray, index) -> str:
-    rows = np.flatnonzero(bad.any(axis=1))
-    cols = np.flatnonzero(bad.any(axis=0))
-    names = getattr(estimator, "feature_names_in_", None)
-    labels = list(index[rows]) if index is not None else rows
-    columns = [repr(str(names[j])) for j in cols] if names is not None else cols
-    what = "missing values (NaN)" if missing[bad].all() else "NaN or infinity"
-    return (
-        f"X contains {what} in {len(rows)} row(s) {format_indices(labels)}"
-        f"{' (index labels)' if index is not None else ''} and {len(cols)} column(s) "
-        f"{format_indices(columns)}; drop them, or pass missing='impute' to fill missing "
-        "numbers with their column's median and leave them out of the loss."
+SCALED_LIMIT = 1e18
+"""The largest magnitude training rows may have in network units: the loss squares them
+and sums a batch of them in float32 (whose largest value is 3.4e38)."""
+
+
+def check_scaled(X_scaled: torch.Tensor, scaler) -> None:
+    """A ValueError naming the columns of scaled training rows (n, d) that are not finite
+    or beyond :data:`SCALED_LIMIT`: values too large for float32 arithmetic (a units
+    problem, not a training one)."""
+    with torch.no_grad():
+        peak = X_scaled.abs().amax(0) if len(X_scaled) else X_scaled.new_zeros(0)
+        bad = ~(peak <= SCALED_LIMIT)  # NaN too
+    if not bool(bad.any()):
+        return
+    cols = torch.nonzero(bad).flatten().tolist()
+    raise ValueError(
+        f"X holds values too large to train on in float32: after scaler={scaler!r}, "
+        f"{len(cols)} column(s) {format_indices(cols)} reach magnitudes beyond "
+        f"{SCALED_LIMIT:.0e} (or overflow), which the loss cannot square. This is a "
+        "scaling problem, not a learning-rate one: rescale these columns (divide by a power "
+        "of ten, or take a log), clip their outliers, or use scaler='standard'."
     )
 
 
@@ -158,7 +150,18 @@ def new_scaler(estimator, n_features: int):
         return TabularScaler([c["kind"] for c in columns],
                              [len(c["categories"]) for c in columns
                               if c["kind"] == "categorical"], estimator.scaler)
-    return Scaler(n_features, estimator.scaler)
+    return column_scaler(estimator, n_features)
+
+
+def column_scaler(estimator, n_features: int) -> Scaler:
+    """A fresh, unfitted per-column scaler of ``estimator``'s kind (rows of numbers)."""
+    return Scaler(n_features, estimator.scaler, unit_range=keeps_unit_range(estimator))
+
+
+def keeps_unit_range(estimator) -> bool:
+    """Whether ``scaler="auto"`` leaves data in [0, 1] as they are: when the model asks for
+    a sigmoid output, which reaches [0, 1] and nothing standardised."""
+    return getattr(estimator, "output_activation", None) == "sigmoid"
 
 
 def scaler_for_module(estimator, n_features: int):
@@ -173,15 +176,6 @@ def network_mask(scaler, missing: np.ndarray, device) -> torch.Tensor:
     if isinstance(scaler, TabularScaler):
         observed = observed.index_select(1, scaler.numeric_columns.to(device))
     return observed.float()
-
-
-def output(estimator, X_hat: np.ndarray, index=None):
-    """Rows in the caller's units as the caller gave them: a DataFrame of the fitted
-    table's columns and dtypes when ``fit`` saw a DataFrame, else the array."""
-    columns = getattr(estimator, "columns_", None)
-    if columns is None:
-        return X_hat
-    return decode_table(X_hat, columns, index=index)
 
 
 # --------------------------------------------------------------------------- scaled units

@@ -141,12 +141,13 @@ def refuse_for_streams(y, sample_weight, validation_data, warm) -> None:
 @dataclass
 class WarmStart:
     """What a ``warm_start`` fit continues: a copy of the fitted module (trained in place,
-    so a failed fit leaves the estimator's own untouched), its history and its output
-    activation."""
+    so a failed fit leaves the estimator's own untouched), its history, its output
+    activation and its input schema (new rows are read as the fitted ones were)."""
 
     module: torch.nn.Module
     history: list
     output_activation: str
+    schema: object = None  # the fitted InputSchema: the inputs the module was built for
 
     def check(self, estimator) -> None:
         """Refuse parameters or data that describe another network than the fitted one."""
@@ -166,7 +167,7 @@ def warm_start_point(estimator) -> WarmStart | None:
     if not getattr(estimator, "warm_start", False) or not hasattr(estimator, "module_"):
         return None
     return WarmStart(copy.deepcopy(estimator.module_), [dict(r) for r in estimator.history_],
-                     estimator.output_activation_)
+                     estimator.output_activation_, getattr(estimator, "schema_", None))
 
 
 def warn_unreachable_output(estimator, targets: torch.Tensor) -> None:

@@ -7,13 +7,12 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.utils.validation import check_is_fitted
 
 from ..training import losses
 from ..core.checks import Interval, SizeTuple, StrOptions
 from ..nn.conv import ConvAutoEncoder
 from ..nn.dense import DenseAutoEncoder
-from ..nn.layers import NOISES, ModuleAutoEncoder, Scaler, make_corruption
+from ..nn.layers import ACTIVATIONS, NOISES, ModuleAutoEncoder, Scaler, make_corruption
 from ..training.objectives import Reconstruction
 from ..training.pretraining import pretrain_greedy
 from ..training.loop import autocast_dtype, make_optimizer
@@ -70,6 +69,11 @@ class AutoEncoder(BaseAutoEncoder):
         not die like ReLU units do.
     output_activation : {"auto", "sigmoid", "linear"}, default="auto"
         ``"auto"`` uses a sigmoid when the scaled training data lie in [0, 1], else linear.
+    code_activation : str, default=None
+        Activation of the code (bottleneck) layer, by name as ``activation`` (``"relu"``,
+        ``"tanh"``, ``"sigmoid"``, ...); None is linear (PCA's kind of code). A ReLU or
+        tanh code is the classic Keras network's. ``sparsity="kl"`` needs a sigmoid code
+        (None gives it one).
     tied : bool, default=False
         Dense only. The decoder uses the transposed encoder weights (its biases are its
         own), halving the parameters; the tie survives ``save`` / ``load``.
@@ -88,7 +92,10 @@ default="auto"
         whose standard deviation is over 10 times its typical deviation from the median
         (a ratio, a byte count, a price), where plain standardising would squeeze the bulk
         of the rows into a sliver of the range; other columns (images, counts, rates) are
-        standardised as by ``"standard"``. ``"robust"``: median and interquartile range / 1.349.
+        standardised as by ``"standard"``; with ``output_activation="sigmoid"``, data
+        that lie in [0, 1] are left as they are, where the sigmoid reaches them (the
+        classic Keras recipe on pixels). ``"robust"``: median and interquartile range /
+        1.349.
         ``"quantile"``: each column through its distribution function onto a normal.
         ``"log"``: the signed log on every column. ``"minmax"``: each column to [0, 1].
         ``"sample"`` standardises each row by its own mean and spread. ``None`` trains on
@@ -132,7 +139,7 @@ default="auto"
         ``KL(sparsity_target || mean activation of the unit)``.
     sparsity_weight : float, default=None
         Weight of the sparsity penalty; None is 0.1 for ``"l1"`` and 3.0 for ``"kl"``
-        (Ng's value, which brings digits codes within 0.01 of the target). With
+        (Ng's value; see ``docs/decisions.md``, "Training defaults"). With
         ``tied=True`` the decoder cannot scale its weights up to undo smaller codes, so an
         L1 weight near 0.01 is the better start.
     sparsity_target : float, default=0.05
@@ -168,8 +175,12 @@ default="auto"
     history_ : list of dict
         One record per epoch: ``phase``, ``epoch``, ``loss``, ``val_loss``, ``seconds``;
         with penalties also ``reconstruction`` and ``sparsity`` / ``contractive`` / ``l1``.
+    schema_ : aekit.data.schema.InputSchema
+        What the model takes as input, described once by ``fit`` and applied by every
+        method (the columns and their kinds, image shape, fill values; saved with it).
     input_shape_ : tuple of int
-        Shape of one sample as ``fit`` saw it: ``(n_features,)``, ``(H, W)`` or ``(C, H, W)``.
+        Shape of one sample as ``fit`` saw it: ``(n_features,)``, ``(H, W)`` or
+        ``(C, H, W)`` (``schema_.sample_shape``).
     image_shape_ : tuple of int
         ``(C, H, W)``, with ``architecture="conv"`` only.
     loss_ : float
@@ -178,13 +189,17 @@ default="auto"
         Epochs run by the kept restart.
     n_features_in_ : int
     feature_names_in_ : ndarray of str
-        Only when ``X`` had string column names.
+        Only when ``X`` had string column names (all of them: integer names, as in a file
+        read without a header, are positions; a mix is refused). A DataFrame given to a
+        model fitted on an array, or the reverse, gets scikit-learn's warning and works;
+        columns renamed, missing, added or reordered are a ValueError naming them.
     columns_ : list of dict or None
         When ``fit`` was given a DataFrame: each column's ``name``, ``kind`` (``"numeric"``
         or ``"categorical"``), ``dtype`` and ``categories`` (see
-        :func:`aekit.data.tables.describe_columns`); else None.
+        :func:`aekit.data.tables.describe_columns`); else None (``schema_.columns``).
     fill_values_ : list of float
-        With ``missing="impute"``: each column's training median, which fills its gaps.
+        With ``missing="impute"``: each column's training median, which fills its gaps
+        (``schema_.fill_values``).
     device_ : torch.device
 
     Notes
@@ -223,6 +238,7 @@ default="auto"
     _parameter_constraints: dict = {
         **BaseAutoEncoder._parameter_constraints,
         "architecture": [StrOptions({"dense", "conv"})],
+        "code_activation": [StrOptions(set(ACTIVATIONS)), None],
         "image_shape": [SizeTuple((2, 3)), None],
         "tied": ["boolean"],
         "init": [StrOptions({"default", "identity"})],
@@ -241,8 +257,6 @@ default="auto"
         "decoder": [torch.nn.Module, None],
     }
 
-    _saved_attributes = (*BaseAutoEncoder._saved_attributes, "image_shape_")
-
     def __init__(
         self,
         n_components=2,
@@ -252,6 +266,7 @@ default="auto"
         image_shape=None,
         activation="elu",
         output_activation="auto",
+        code_activation=None,
         tied=False,
         init="default",
         dropout=0.0,
@@ -296,6 +311,7 @@ default="auto"
         self.image_shape = image_shape
         self.activation = activation
         self.output_activation = output_activation
+        self.code_activation = code_activation
         self.tied = tied
         self.init = init
         self.dropout = dropout
@@ -366,6 +382,12 @@ default="auto"
                     f"{name}={getattr(self, name)!r} works with architecture='dense' only; "
                     f"use architecture='dense' or leave {name} at its default."
                 )
+        if self.sparsity == "kl" and self.code_activation not in (None, "sigmoid"):
+            raise ValueError(
+                f"sparsity='kl' needs code activations in (0, 1), a sigmoid code; "
+                f"code_activation={self.code_activation!r} does not give them: leave it None "
+                "(or 'sigmoid'), or use sparsity='l1'."
+            )
         if self.noise in ("masking", "salt_pepper") and self.noise_level > 1:
             raise ValueError(
                 f"noise_level={self.noise_level!r} is the fraction of entries corrupted by "
@@ -373,34 +395,21 @@ default="auto"
             )
 
     # ------------------------------------------------------------------ images
-    def _flatten_images(self, X: np.ndarray, *, reset: bool) -> tuple[np.ndarray, tuple]:
-        if self.architecture != "conv":
-            raise ValueError(
-                f"X has dim {X.ndim} (shape {X.shape}), but architecture={self.architecture!r} "
-                "takes rows (n_samples, n_features); flatten images with "
-                "X.reshape(len(X), -1), or use architecture='conv' for images."
-            )
-        if X.ndim not in (3, 4):
-            raise ValueError(
-                f"X has shape {X.shape}; architecture='conv' takes images (n, H, W) or "
-                "(n, C, H, W), or flat rows (n, C*H*W) with image_shape set."
-            )
-        sample_shape = X.shape[1:]
-        if reset:
-            self.image_shape_ = self._resolve_image_shape(sample_shape)
-        else:
-            check_is_fitted(self)
-            image = (1, *sample_shape) if len(sample_shape) == 2 else tuple(sample_shape)
-            if image != tuple(self.image_shape_):
-                raise ValueError(
-                    f"X holds images of shape {sample_shape}, but the model was fitted on "
-                    f"images of shape {tuple(self.image_shape_)} (C, H, W)."
-                )
-        return X.reshape(len(X), -1), sample_shape
+    _images_advice = ", or use architecture='conv' for images"
 
-    def _on_rows(self, sample_shape: tuple) -> None:
-        if self.architecture == "conv":  # flat rows: their images' shape is image_shape
-            self.image_shape_ = self._resolve_image_shape(sample_shape)
+    def _takes_images(self) -> bool:
+        return self.architecture == "conv"
+
+    def _image_shape_of(self, sample_shape: tuple) -> tuple[int, int, int]:
+        return self._resolve_image_shape(sample_shape)
+
+    @property
+    def image_shape_(self) -> tuple[int, int, int]:
+        """``(C, H, W)`` of the images the conv network takes (``schema_.image_shape``)."""
+        shape = self.schema_.image_shape
+        if shape is None:
+            raise AttributeError("image_shape_ is set by fit with architecture='conv' only")
+        return shape
 
     def _resolve_image_shape(self, sample_shape: tuple) -> tuple[int, int, int]:
         """(C, H, W) of the images fit sees, from their shape and ``image_shape``."""
@@ -448,7 +457,8 @@ default="auto"
             output_activation=self.output_activation_,
             scaler=_tables.scaler_for_module(self, n_features),
             # KL sparsity needs codes in (0, 1): a sigmoid code layer.
-            code_activation="sigmoid" if self.sparsity == "kl" else "linear",
+            code_activation="sigmoid" if self.sparsity == "kl" else (
+                self.code_activation or "linear"),
             dropout=self.dropout,
         )
         if self.encoder is not None or self.decoder is not None:

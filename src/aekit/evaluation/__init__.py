@@ -1,6 +1,7 @@
 """How good is a fitted model: the comparison with PCA, reconstruction quality, diagnostics.
 
-- :mod:`~aekit.evaluation.metrics`: ``compare_with_pca`` / ``PCAComparison``, errors, probes;
+- :mod:`~aekit.evaluation.metrics`: ``compare_with_pca`` / ``PCAComparison``, errors;
+- :mod:`~aekit.evaluation.probes`: probes on codes (``code_quality``), row samples;
 - :mod:`~aekit.evaluation.quality`: per-column R² and the fit-quality checks;
 - :mod:`~aekit.evaluation.diagnostics`: ``diagnose`` (data, units, codes, history);
 - :mod:`~aekit.evaluation.findings`: ``Finding``, what every check returns.

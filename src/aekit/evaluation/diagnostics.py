@@ -18,6 +18,7 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 import torch
+from sklearn.exceptions import NotFittedError
 from torch import nn
 
 from . import quality
@@ -97,7 +98,6 @@ def diagnose(
     Parameters
     ----------
     estimator : fitted AutoEncoder (or anything with ``module_``, ``transform``, ...)
-        An unfitted estimator gets the input checks only.
     X : array-like of shape (n_samples, n_features), or DataFrame
         Rows to look at, in the caller's units (usually the training data). For a table,
         the input checks look at its numeric columns.
@@ -122,7 +122,17 @@ def diagnose(
     -------
     Diagnosis
         A sequence of :class:`Finding`, most serious first.
+
+    Raises
+    ------
+    sklearn.exceptions.NotFittedError
+        For an unfitted estimator: there is no model to diagnose, and an empty diagnosis
+        would read as a clean bill of health.
     """
+    if getattr(estimator, "module_", None) is None:  # duck-typed: a fitted model has one
+        raise NotFittedError(
+            f"This {type(estimator).__name__} instance is not fitted yet: there is no model "
+            "to diagnose. Call fit first, then diagnose(estimator, X_train).")
     frame = X if is_table(X) else None
     X, X_num, names = _views(estimator, X)
     findings: list[Finding] = []
@@ -136,9 +146,11 @@ def diagnose(
     # tested on (rows only: a table's columns are judged by _check_bulk).
     r2 = reconstruction_r2(estimator, X_small) if module is not None and frame is None \
         else None
-    findings += _check_input(estimator, X_num, r2)
+    findings += _check_input(estimator, X_num, r2, names if frame is not None else None)
     if r2 is not None:
         findings += quality.check_worse_than_mean(estimator, X_num[idx], r2)
+    elif module is not None and frame is not None:  # each column's R², as compare_with_pca
+        findings += quality.check_columns_worse_than_mean(estimator, given)
     if isinstance(module, nn.Module):
         findings += _check_units(estimator, module, X_small, saturation, saturated_rows,
                                  r2, collapse_ratio)
@@ -194,14 +206,23 @@ def user_warning(message: str, category: type[Warning] = DiagnosticWarning) -> N
 
 
 # --------------------------------------------------------------------------- input
-def _check_input(estimator, X: np.ndarray, r2=None) -> list[Finding]:
+def _check_input(estimator, X: np.ndarray, r2=None, names=None) -> list[Finding]:
     """Inputs a network struggles with unscaled. Whether the model does struggle is
-    measured: ``r2``, each feature's reconstruction R² (on a sample of the rows)."""
+    measured: ``r2``, each feature's reconstruction R² (on a sample of the rows).
+    ``names``: the columns of ``X`` (a table's numeric columns), named in the sentences."""
     scaler = getattr(estimator, "scaler", None)
     if len(X) < 2:
         return []
-    mean, std = X.mean(axis=0), X.std(axis=0)
-    span = X.max(axis=0) - X.min(axis=0)
+
+    def label(j: int) -> str:
+        return f"{names[j]!r}" if names is not None else quality.feature_label(estimator, j)
+
+    with warnings.catch_warnings():  # an all-missing column: NaN statistics, not counted
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mean, std = np.nanmean(X, axis=0), np.nanstd(X, axis=0)
+        span = np.nanmax(X, axis=0) - np.nanmin(X, axis=0)
+        absmax = np.nanmax(np.abs(X), axis=0)
+    mean, std, span, absmax = (np.nan_to_num(v) for v in (mean, std, span, absmax))
     varying = std > 0
     seen, fixes = [], []
     details: dict = {"scaler": scaler}
@@ -212,7 +233,7 @@ def _check_input(estimator, X: np.ndarray, r2=None) -> list[Finding]:
         j = int(np.flatnonzero(tiny)[0])
         seen.append(
             f"{int(tiny.sum())} of {X.shape[1]} features vary by less than 1% of their mean "
-            f"(e.g. feature {j}: mean {mean[j]:.4g}, std {std[j]:.3g})"
+            f"(e.g. {label(j)}: mean {mean[j]:.4g}, std {std[j]:.3g})"
         )
         details["tiny_spread_features"] = np.flatnonzero(tiny).tolist()
     # Features on very different scales: the large ones dominate the loss and the gradients.
@@ -223,12 +244,12 @@ def _check_input(estimator, X: np.ndarray, r2=None) -> list[Finding]:
         ratio = span[big] / span[small]
         if ratio > 100:
             seen.append(
-                f"feature ranges differ {ratio:.3g}-fold (feature {big} spans {span[big]:.4g}, "
-                f"feature {small} spans {span[small]:.3g})"
+                f"feature ranges differ {ratio:.3g}-fold ({label(big)} spans {span[big]:.4g}, "
+                f"{label(small)} spans {span[small]:.3g})"
             )
             details["range_ratio"] = float(ratio)
     # Raw magnitudes far from O(1) matter only when nothing rescales them.
-    magnitude = float(np.median(np.abs(X).max(axis=0)))
+    magnitude = float(np.median(absmax))
     if scaler is None and magnitude > 100:
         seen.append(
             f"typical feature magnitude is {magnitude:.3g}, far from the O(1) a network expects"

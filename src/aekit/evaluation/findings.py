@@ -56,6 +56,12 @@ def _list(idx, k: int = 8) -> str:
     return ", ".join(map(str, idx[:k])) + (", ..." if len(idx) > k else "")
 
 
+def json_ready(value):
+    """``value`` with NumPy scalars made Python numbers and NaN or infinite floats made
+    None, so that ``json.dumps(..., allow_nan=False)`` writes JSON (which has no NaN)."""
+    return _plain(value)
+
+
 def _plain(value):
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}

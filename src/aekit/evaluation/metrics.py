@@ -1,4 +1,5 @@
-"""Reconstruction errors, the side-by-side comparison with PCA, and probes on codes."""
+"""Reconstruction errors and the side-by-side comparison with PCA (the probes on codes,
+:mod:`aekit.evaluation.probes`, are re-exported here)."""
 
 from __future__ import annotations
 
@@ -7,23 +8,30 @@ from dataclasses import dataclass
 
 import numpy as np
 from sklearn.decomposition import PCA
-from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 from sklearn.exceptions import NotFittedError
 from sklearn.metrics import r2_score
 
+from .probes import CodeQuality, code_quality, probe_codes, sample_rows  # noqa: F401
+
 
 def reconstruction_errors(X: np.ndarray, X_hat: np.ndarray) -> dict[str, float]:
-    """Both error conventions found in the literature.
+    """Both error conventions found in the literature, on the observed cells of ``X``.
 
     Returns
     -------
     errors : dict
         ``mse``: mean squared error per element; ``row_sse``: mean over rows of each row's
-        sum of squared errors (``mse * n_features``).
+        sum of squared errors (``mse * n_features``). A missing cell of ``X`` (NaN) has no
+        error to measure and is left out: ``mse`` is the mean over the observed cells (NaN
+        only when none is).
     """
     sq = (np.asarray(X, dtype=np.float64) - np.asarray(X_hat, dtype=np.float64)) ** 2
-    return {"mse": float(sq.mean()), "row_sse": float(sq.sum(axis=1).mean())}
+    observed = ~np.isnan(sq)
+    if observed.all():
+        return {"mse": float(sq.mean()), "row_sse": float(sq.sum(axis=1).mean())}
+    mse = float(sq[observed].mean()) if observed.any() else float("nan")
+    return {"mse": mse, "row_sse": mse * sq.shape[1]}
 
 
 @dataclass(frozen=True)
@@ -61,21 +69,33 @@ class PCAComparison:
     pca_r2: tuple = ()
     accuracy: tuple = ()
     """``(column, autoencoder accuracy, PCA accuracy)`` per categorical column."""
+    ratio_interval: tuple | None = None
+    """95% interval of ``ratio``: a paired bootstrap over the test rows (both models' errors
+    on the same resampled rows); None when not computed."""
+    n_test: int = 0
+    shared_unit: bool = False
+    """Every column is in the same unit (an image's pixels): the caller's units lead,
+    where errors mean what the user measures, and scaled units follow."""
+    pca_exact: bool = False
+    """``n_components`` is at least the number of features PCA sees: PCA reconstructs
+    exactly (an over-complete code is compared with that exact reconstruction)."""
 
     @property
     def ae_error(self) -> float:
         """The autoencoder's error in the headline's unit (scaled, else raw)."""
-        return self.ae_mse if self.ae_scaled is None else self.ae_scaled
+        return self.ae_mse if self.unit == "raw" else self.ae_scaled
 
     @property
     def pca_error(self) -> float:
         """PCA's error in the headline's unit (scaled, else raw)."""
-        return self.pca_mse if self.pca_scaled is None else self.pca_scaled
+        return self.pca_mse if self.unit == "raw" else self.pca_scaled
 
     @property
     def unit(self) -> str:
-        """``"scaled"`` or ``"raw"``: the unit of ``ae_error``, ``pca_error`` and ``ratio``."""
-        return "raw" if self.ae_scaled is None else "scaled"
+        """``"scaled"`` or ``"raw"``: the unit of ``ae_error``, ``pca_error`` and ``ratio``:
+        raw (the caller's) for comparisons without a scaled space and for columns sharing
+        one unit (``shared_unit``), else scaled."""
+        return "raw" if self.ae_scaled is None or self.shared_unit else "scaled"
 
     @property
     def ratio(self) -> float:
@@ -86,6 +106,24 @@ class PCAComparison:
         return "autoencoder" if self.ae_error < self.pca_error else "PCA"
 
     @property
+    def clear(self) -> bool:
+        """Whether the winner is clear: the ratio's interval lies on one side of 1 (True
+        when no interval was computed)."""
+        lo, hi = self.ratio_interval or (0.0, 0.0)
+        return self.ratio_interval is None or not lo <= 1.0 <= hi
+
+    def _units_disagree(self) -> bool:
+        """The caller's units (when all columns share one: in mixed units the widest
+        column decides, so they are no verdict) and the scaled ones rank the two models
+        in opposite orders."""
+        if not self.shared_unit or self.ae_scaled is None or not (
+                np.isfinite(self.ae_mse) and np.isfinite(self.pca_mse)):
+            return False
+        raw, scaled = np.sign(self.ae_mse - self.pca_mse), np.sign(self.ae_scaled
+                                                                    - self.pca_scaled)
+        return raw * scaled < 0
+
+    @property
     def columns_better(self) -> tuple[int, int]:
         """(columns where the autoencoder's R² is higher, columns compared)."""
         pairs = [(a, p) for a, p in zip(self.ae_r2, self.pca_r2)
@@ -94,9 +132,17 @@ class PCAComparison:
 
     @property
     def verdict(self) -> str:
-        """The comparison in words, e.g. ``"31% lower error than PCA (scaled units),
-        better R² on 5 of 6 columns"``: what the report's summary and ``aekit demo`` say."""
-        unit = " (scaled units)" if self.unit == "scaled" else ""
+        """The comparison in words, e.g. ``"31% lower error than PCA (scaled units; 95%
+        interval of the ratio 0.62-0.75 over 400 test rows), better R² on 5 of 6
+        columns"``, or ``"no clear winner: ..."`` when the ratio's interval spans 1: what
+        the report's summary and ``aekit demo`` say."""
+        unit = {"scaled": " (scaled units)", "raw": " (your units)" if self.shared_unit
+                else ""}[self.unit]
+        if self.pca_exact:
+            text = (f"PCA is exact here (n_components={self.n_components} is at least the "
+                    f"number of features, so it reconstructs without error); the "
+                    f"autoencoder's error is {self.ae_error:.3g}{unit}")
+            return text
         ratio = self.ratio
         if ratio <= 0.5:
             text = f"{1 / ratio:.3g}x lower error than PCA{unit}" if ratio > 0 else \
@@ -107,6 +153,21 @@ class PCAComparison:
             text = f"{1 - ratio:.0%} lower error than PCA{unit}"
         else:
             text = f"{ratio - 1:.0%} higher error than PCA{unit}"
+        if self.ratio_interval is not None:
+            lo, hi = self.ratio_interval
+            span = f"95% interval of the ratio {lo:.3g}-{hi:.3g} over {self.n_test} test rows"
+            if not self.clear:
+                text = f"no clear winner: {text}, but the {span} includes 1"
+            elif text.endswith(")"):  # "(scaled units)": one parenthesis for both
+                text = f"{text[:-1]}; {span})"
+            else:
+                text = f"{text} ({span})"
+        if self._units_disagree():
+            other = "scaled units" if self.unit == "raw" else "your units"
+            a, p = ((self.ae_scaled, self.pca_scaled) if self.unit == "raw"
+                    else (self.ae_mse, self.pca_mse))
+            text += (f"; in {other} the order is reversed ({a:.3g} against PCA's "
+                     f"{p:.3g})")
         better, n = self.columns_better
         return text + (f", better R² on {better} of {n} columns" if n else "")
 
@@ -117,7 +178,11 @@ class PCAComparison:
             "ae_error": self.ae_error,
             "pca_error": self.pca_error,
             "ratio": self.ratio,
+            "ratio_interval": None if self.ratio_interval is None
+            else [float(v) for v in self.ratio_interval],
             "winner": self.winner,
+            "clear_winner": self.clear,
+            "pca_exact": self.pca_exact,
             "ae_scaled": self.ae_scaled,
             "pca_scaled": self.pca_scaled,
             "ae_mse": self.ae_mse,
@@ -138,8 +203,8 @@ class PCAComparison:
                  _g(self.ae_row_sse)),
                 (f"PCA (k={k})", _g(self.pca_scaled), _g(self.pca_mse), _g(self.pca_row_sse))]
         lines = _table(rows)
-        lines.append(f"AE / PCA error ratio: {self.ratio:.3f} in {self.unit} units "
-                     f"({self.winner} is better)")
+        lines.append(f"AE / PCA error ratio: {self.ratio:.3f} in {self.unit} units; "
+                     f"{self.verdict}")
         if self.columns and len(self.columns) <= 60:
             lines += ["", "per column (test split)       R² AE    R² PCA"]
             accuracy = {c: (a, p) for c, a, p in self.accuracy}
@@ -203,33 +268,115 @@ def _numeric_values(X, names: list[str]) -> np.ndarray:
     return X.reshape(len(X), -1)
 
 
-def compare_reconstructions(k, slots, X_test, X_ae, X_pca, S_test, S_ae, S_pca
-                            ) -> PCAComparison:
+def observed_rows(X, slots) -> list[np.ndarray | None]:
+    """Per column of ``slots`` (see :func:`column_slots`), the rows of ``X`` (the caller's
+    rows, an array or a DataFrame) where it is observed, as a boolean mask; None where it
+    is observed everywhere. A missing number is imputed inside the model, so its scaled
+    cell holds the imputed value, not the row's: it is left out of every error."""
+    table = hasattr(X, "columns")
+    values = None if table else np.asarray(X, dtype=np.float64).reshape(len(X), -1)
+    out = []
+    for name, kind, idx in slots:
+        if kind != "numeric":
+            out.append(None)
+            continue
+        column = X[name].to_numpy(dtype=np.float64, na_value=np.nan) if table else \
+            values[:, idx[0]]
+        seen = ~np.isnan(column)
+        out.append(None if seen.all() else seen)
+    return out
+
+
+def column_errors(S, S_hat, slots, rows) -> tuple[float, list[float]]:
+    """``(error, R² per column)`` in scaled units: the mean over columns of each column's
+    mean squared error on its observed rows ``rows`` (:func:`observed_rows`; a categorical
+    column's error summed over its one-hot block), and each column's R² there."""
+    S, S_hat = np.asarray(S, np.float64), np.asarray(S_hat, np.float64)
+    errors, r2 = [], []
+    for (_, _, idx), seen in zip(slots, rows):
+        a, b = (S[:, idx], S_hat[:, idx]) if seen is None else (S[seen][:, idx],
+                                                                 S_hat[seen][:, idx])
+        if not len(a):
+            errors.append(np.nan)
+            r2.append(np.nan)
+            continue
+        errors.append(float(((a - b) ** 2).sum(1).mean()))
+        r2.append(explained_variance(a, b) if len(a) >= 2 else np.nan)
+    finite = [e for e in errors if np.isfinite(e)]
+    error = float(np.mean(finite)) if finite else float("nan")
+    if not slots:  # no column description: every slot alike
+        error = float(((S_hat - S) ** 2).mean()) if S.size else float("nan")
+    return error, r2
+
+
+BOOTSTRAP_DRAWS = 1000
+"""Resamples of the test rows behind :attr:`PCAComparison.ratio_interval`."""
+
+
+def ratio_interval(ae_rows, pca_rows, *, n_draws: int = BOOTSTRAP_DRAWS, random_state=0
+                   ) -> tuple[float, float] | None:
+    """95% interval of ``sum(ae_rows) / sum(pca_rows)`` by a paired bootstrap: the same
+    resampled rows for both models, so what the rows have in common cancels out. None
+    with fewer than 2 rows or no error to divide by."""
+    a, p = np.asarray(ae_rows, np.float64), np.asarray(pca_rows, np.float64)
+    if len(a) < 2 or not np.isfinite(a).all() or not np.isfinite(p).all() or p.sum() <= 0:
+        return None
+    rng = np.random.default_rng(random_state)
+    ratios = []
+    chunk = max(1, min(n_draws, 4_000_000 // len(a)))  # bounded memory on large test sets
+    for start in range(0, n_draws, chunk):
+        idx = rng.integers(0, len(a), size=(min(chunk, n_draws - start), len(a)))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratios.append(a[idx].sum(1) / p[idx].sum(1))
+    lo, hi = np.nanquantile(np.concatenate(ratios), [0.025, 0.975])
+    return float(lo), float(hi)
+
+
+def _row_errors(S, S_hat, slots, rows) -> np.ndarray:
+    """Each row's squared error in scaled units, summed over its observed cells."""
+    sq = (np.asarray(S_hat, np.float64) - np.asarray(S, np.float64)) ** 2
+    for (_, _, idx), seen in zip(slots, rows):
+        if seen is not None:
+            sq[np.ix_(~seen, idx)] = 0.0
+    return sq.sum(1)
+
+
+def compare_reconstructions(k, slots, X_test, X_ae, X_pca, S_test, S_ae, S_pca, *,
+                            shared_unit: bool = False) -> PCAComparison:
     """A :class:`PCAComparison` from the test rows and both models' reconstructions, in the
     caller's units (``X_*``: arrays or DataFrames) and in scaled units (``S_*``, arrays of
-    the slots ``slots`` describe, see :func:`column_slots`)."""
+    the slots ``slots`` describe, see :func:`column_slots`). Missing cells of ``X_test``
+    are left out of every number (:func:`observed_rows`). With ``k`` at least the number
+    of scaled features PCA is exact, and ``S_pca`` is taken as ``S_test`` (no rounding
+    error to divide by). ``shared_unit``: every column is in the caller's one unit
+    (pixels), which then leads."""
     numeric = [name for name, kind, _ in slots if kind == "numeric"]
     table = hasattr(X_test, "columns")
+    exact = k >= np.shape(S_test)[1]
+    if exact:
+        S_pca, X_pca = np.array(S_test, dtype=np.float64), X_test
     X, A, P = (_numeric_values(M, numeric if table else []) for M in (X_test, X_ae, X_pca))
     nan = {"mse": float("nan"), "row_sse": float("nan")}  # no numeric column: no raw error
     ae_err, pca_err = (reconstruction_errors(X, M) if X.shape[1] else nan for M in (A, P))
-    S = np.asarray(S_test, np.float64)
-    n_columns = max(len(slots), 1)
-    ae_scaled = float(((np.asarray(S_ae, np.float64) - S) ** 2).sum(1).mean() / n_columns)
-    pca_scaled = float(((np.asarray(S_pca, np.float64) - S) ** 2).sum(1).mean() / n_columns)
     # Each column's R² where the error is measured: the same as in the caller's units for a
     # column scaled affinely, in log units for a log-transformed one (whose few extreme rows
     # would decide it in raw units), of the one-hot block for a categorical one.
-    S_ae, S_pca = np.asarray(S_ae, np.float64), np.asarray(S_pca, np.float64)
-    ae_r2 = [explained_variance(S[:, idx], S_ae[:, idx]) for _, _, idx in slots]
-    pca_r2 = [explained_variance(S[:, idx], S_pca[:, idx]) for _, _, idx in slots]
+    rows = observed_rows(X_test, slots)
+    ae_scaled, ae_r2 = column_errors(S_test, S_ae, slots, rows)
+    pca_scaled, pca_r2 = column_errors(S_test, S_pca, slots, rows)
     accuracy = [(name, _agreement(X_test[name], X_ae[name]), _agreement(X_test[name],
                                                                          X_pca[name]))
                 for name, kind, _ in slots if kind == "categorical" and table]
+    shared_unit = bool(shared_unit) and X.shape[1] == len(slots)  # numbers only
+    if shared_unit:  # the headline's unit: the caller's, on observed cells
+        ae_rows, pca_rows = (np.nansum((M - X) ** 2, axis=1) for M in (A, P))
+    else:
+        ae_rows, pca_rows = (_row_errors(S_test, M, slots, rows) for M in (S_ae, S_pca))
+    interval = None if exact else ratio_interval(ae_rows, pca_rows)
     return PCAComparison(k, ae_err["mse"], pca_err["mse"], ae_err["row_sse"],
                          pca_err["row_sse"], ae_scaled, pca_scaled,
                          tuple(name for name, _, _ in slots), tuple(ae_r2), tuple(pca_r2),
-                         tuple(accuracy))
+                         tuple(accuracy), interval, len(S_test), shared_unit, exact)
 
 
 def _agreement(truth, values) -> float:
@@ -240,7 +387,8 @@ def _agreement(truth, values) -> float:
     return float(((t == v) | (t.isna() & v.isna())).mean())
 
 
-def compare_with_pca(estimator, X_train, X_test, *, fit: bool | None = None) -> PCAComparison:
+def compare_with_pca(estimator, X_train, X_test, *, fit: bool | None = None,
+                     shared_unit: bool | None = None) -> PCAComparison:
     """Compare an autoencoder with PCA: same code size, same split, same scaling, same
     metric.
 
@@ -258,11 +406,20 @@ def compare_with_pca(estimator, X_train, X_test, *, fit: bool | None = None) -> 
     X_test : array-like or DataFrame of shape (n_test, n_features)
     fit : bool, optional
         Force (True) or forbid (False) fitting the estimator; default: fit if unfitted.
+    shared_unit : bool, optional
+        Whether every column is in one unit (an image's pixels): then the headline is in
+        the caller's units, where the user judges errors, and scaled units follow (both
+        are shown where they rank the models differently). Default: True for a model
+        fitted on images (``input_shape_`` of 2 or 3 dimensions), else False.
 
     Returns
     -------
     PCAComparison
-        Prints as a table; ``ratio < 1`` means the autoencoder reconstructs better.
+        Prints as a table; ``ratio < 1`` means the autoencoder reconstructs better, with a
+        95% bootstrap interval over the test rows (``ratio_interval``): "no clear winner"
+        when it spans 1. With ``n_components`` at least the number of features, PCA is
+        exact and the comparison says so (an over-complete code is compared with the
+        exact reconstruction).
     """
     if fit is None:
         try:
@@ -280,13 +437,16 @@ def compare_with_pca(estimator, X_train, X_test, *, fit: bool | None = None) -> 
         S_train, S_test = (np.asarray(X, np.float64).reshape(len(X), -1)
                            for X in (X_train, X_test))
     S_train, S_test = np.asarray(S_train, np.float64), np.asarray(S_test, np.float64)
-    if k > min(S_train.shape):
+    if S_train.shape[1] > k > len(S_train):
         raise ValueError(
             f"PCA cannot have n_components={k} with X_train of shape {S_train.shape}; "
             "PCA needs n_components <= min(n_samples, n_features)"
         )
-    pca = PCA(n_components=k, svd_solver="full").fit(S_train)
-    S_pca = pca.inverse_transform(pca.transform(S_test))
+    if k >= S_train.shape[1]:  # PCA is exact (compare_reconstructions takes S_test)
+        S_pca = S_test
+    else:
+        pca = PCA(n_components=k, svd_solver="full").fit(S_train)
+        S_pca = pca.inverse_transform(pca.transform(S_test))
     X_ae = estimator.reconstruct(X_test)
     if scaled:
         S_ae = estimator.reconstruct_scaled(X_test)
@@ -296,7 +456,10 @@ def compare_with_pca(estimator, X_train, X_test, *, fit: bool | None = None) -> 
     if not hasattr(X_test, "columns"):
         X_pca = np.asarray(X_pca).reshape(np.shape(X_ae))
     slots = column_slots(estimator, S_test.shape[1])
-    return compare_reconstructions(k, slots, X_test, X_ae, X_pca, S_test, S_ae, S_pca)
+    if shared_unit is None:
+        shared_unit = len(getattr(estimator, "input_shape_", ()) or ()) >= 2
+    return compare_reconstructions(k, slots, X_test, X_ae, X_pca, S_test, S_ae, S_pca,
+                                   shared_unit=shared_unit)
 
 
 # --------------------------------------------------------------------------- finer errors
@@ -350,8 +513,18 @@ def r2_per_feature(X, X_hat) -> np.ndarray:
     -------
     r2 : ndarray of shape (n_features,)
         1 is perfect; 0 is no better than predicting the feature's mean; it can be negative.
+        Missing cells of ``X`` (NaN) are left out: each feature's R² is that of its
+        observed rows (NaN for a feature observed nowhere).
     """
     X, X_hat = _pair(X, X_hat)
+    missing = np.isnan(X)
+    if missing.any():  # each feature on its observed rows (r2_score refuses NaN)
+        out = np.full(X.shape[1], np.nan)
+        for j in range(X.shape[1]):
+            seen = ~missing[:, j]
+            if seen.any():
+                out[j] = r2_per_feature(X[seen, j : j + 1], X_hat[seen, j : j + 1])[0]
+        return out
     return np.asarray(r2_score(X, X_hat, multioutput="raw_values"), dtype=np.float64)
 
 
@@ -403,6 +576,7 @@ def pca_sweep(
     *,
     pca: PCA | None = None,
     scaled_by=None,
+    shared_unit: bool = False,
 ) -> list[PCAComparison]:
     """Test error of the autoencoder and of PCA for each code size ``k``.
 
@@ -422,6 +596,9 @@ def pca_sweep(
     scaled_by : fitted estimator, optional
         A PCA-only sweep in this model's scaled units (its ``to_scaled``), to draw beside
         its own error; default: the caller's units.
+    shared_unit : bool, default=False
+        With ``scaled_by``: every column shares the caller's unit (pixels), which leads,
+        as in :func:`compare_with_pca`.
 
     Returns
     -------
@@ -466,7 +643,8 @@ def pca_sweep(
         else:
             pca_err = reconstruction_errors(S_test, S_pca)
         out.append(PCAComparison(k, nan, pca_err["mse"], nan, pca_err["row_sse"],
-                                 None if scaled is None else nan, scaled))
+                                 None if scaled is None else nan, scaled,
+                                 shared_unit=shared_unit and scaled is not None))
     return out
 
 
@@ -514,126 +692,3 @@ class ScaledPCA:
 
     def reconstruct(self, X):
         return self.estimator.from_scaled(self.reconstruct_scaled(X), like=X)
-
-
-def sample_rows(n_rows: int, max_rows: int, random_state=0) -> np.ndarray:
-    """Sorted indices of at most ``max_rows`` of ``n_rows`` rows, drawn without replacement.
-
-    All rows when there are no more than ``max_rows``; the same draw for the same
-    ``random_state``. Diagnostics, probes and plots use it to bound their cost on large X.
-    """
-    rows = np.arange(n_rows)
-    if n_rows > max_rows:
-        rows = np.sort(check_random_state(random_state).choice(rows, max_rows, replace=False))
-    return rows
-
-
-# --------------------------------------------------------------------------- probes on codes
-@dataclass(frozen=True)
-class CodeQuality:
-    """How much label information and neighbourhood structure the codes keep.
-
-    ``knn_accuracy`` and ``logistic_accuracy`` are test accuracies of classifiers fitted on
-    the training codes; ``chance`` is the accuracy of always predicting the most frequent
-    test label. ``trustworthiness`` (scikit-learn's, in [0, 1]) is 1 when every row's
-    nearest neighbours among the codes are also near it in the input space (the model's
-    scaled units, when it has them).
-    """
-
-    knn_accuracy: float
-    logistic_accuracy: float
-    trustworthiness: float
-    chance: float
-    n_neighbors: int
-
-    def to_dict(self) -> dict:
-        return {
-            "knn_accuracy": self.knn_accuracy,
-            "logistic_accuracy": self.logistic_accuracy,
-            "trustworthiness": self.trustworthiness,
-            "chance": self.chance,
-            "n_neighbors": self.n_neighbors,
-        }
-
-    def __str__(self) -> str:
-        return (
-            f"{self.n_neighbors}-NN accuracy {self.knn_accuracy:.3f}, logistic-regression "
-            f"accuracy {self.logistic_accuracy:.3f} (chance {self.chance:.3f}), "
-            f"trustworthiness {self.trustworthiness:.3f}"
-        )
-
-
-def probe_codes(Z_train, y_train, Z_test, y_test, *, n_neighbors: int = 5) -> dict[str, float]:
-    """Accuracy of a k-NN and a logistic-regression classifier on codes.
-
-    Both are fitted on ``(Z_train, y_train)`` and scored on ``(Z_test, y_test)``; the
-    logistic regression sees standardised codes.
-
-    Returns
-    -------
-    scores : dict
-        ``knn_accuracy``, ``logistic_accuracy``, ``chance`` (most frequent test label).
-    """
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.neighbors import KNeighborsClassifier
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    Z_train = np.asarray(Z_train, dtype=np.float64)
-    Z_test = np.asarray(Z_test, dtype=np.float64)
-    y_train, y_test = np.asarray(y_train), np.asarray(y_test)
-    knn = KNeighborsClassifier(n_neighbors=min(n_neighbors, len(Z_train))).fit(Z_train, y_train)
-    logreg = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
-    logreg.fit(Z_train, y_train)
-    _, counts = np.unique(y_test, return_counts=True)
-    return {
-        "knn_accuracy": float(knn.score(Z_test, y_test)),
-        "logistic_accuracy": float(logreg.score(Z_test, y_test)),
-        "chance": float(counts.max() / counts.sum()),
-    }
-
-
-def code_quality(
-    transformer,
-    X_train,
-    y_train,
-    X_test,
-    y_test,
-    *,
-    n_neighbors: int = 5,
-    max_rows: int = 2000,
-    random_state=0,
-) -> CodeQuality:
-    """Probe the codes of a fitted transformer (an autoencoder, PCA, ...) with labels.
-
-    Parameters
-    ----------
-    transformer : fitted object with ``transform``
-    X_train, X_test : array-like of shape (n, n_features)
-    y_train, y_test : array-like of shape (n,)
-    n_neighbors : int, default=5
-        For the k-NN probe and for trustworthiness.
-    max_rows : int, default=2000
-        Trustworthiness is quadratic in the rows; it is computed on at most this many test
-        rows (drawn with ``random_state``).
-
-    Returns
-    -------
-    CodeQuality
-    """
-    from sklearn.manifold import trustworthiness
-
-    Z_train = transformer.transform(X_train)
-    Z_test = transformer.transform(X_test)
-    scores = probe_codes(Z_train, y_train, Z_test, y_test, n_neighbors=n_neighbors)
-    # Neighbours in the input: in the model's scaled units when it has them (where every
-    # column counts, and a table's categories are numbers).
-    if callable(getattr(transformer, "to_scaled", None)):
-        X_test = transformer.to_scaled(X_test)
-    X_test = np.asarray(X_test, dtype=np.float64).reshape(len(Z_test), -1)
-    rows = sample_rows(len(X_test), max_rows, random_state)
-    k = max(1, min(n_neighbors, len(rows) // 2 - 1))
-    trust = trustworthiness(X_test[rows], np.asarray(Z_test, np.float64)[rows], n_neighbors=k)
-    return CodeQuality(
-        scores["knn_accuracy"], scores["logistic_accuracy"], float(trust), scores["chance"], k
-    )

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from .findings import Finding, _list
-from .metrics import r2_per_feature
+from .metrics import column_errors, column_slots, observed_rows, r2_per_feature
 
 REGULARISERS = ("noise", "sparsity", "contractive")
 """Parameters whose non-default value keeps an over-complete code from copying its input
@@ -61,20 +61,48 @@ def reconstruction_r2(estimator, X: np.ndarray) -> np.ndarray | None:
 def check_worse_than_mean(estimator, X: np.ndarray, r2: np.ndarray) -> list[Finding]:
     """Features reconstructed worse than their mean would be (R² < 0)."""
     counted = counted_features(X)
-    bad = np.flatnonzero(counted & (r2 < 0))
+    labels = [feature_label(estimator, j) for j in range(len(r2))]
+    return _worse_than_mean(labels, np.asarray(r2, dtype=np.float64), counted, "features")
+
+
+def check_columns_worse_than_mean(estimator, X) -> list[Finding]:
+    """A table's columns reconstructed worse than their mean would be (R² < 0), each
+    named, with R² measured as :func:`~aekit.evaluation.metrics.compare_with_pca` does: in
+    the model's scaled units, a categorical column by its one-hot block, on the rows where
+    the column is observed."""
+    if not callable(getattr(estimator, "reconstruct_scaled", None)) or len(X) < 2:
+        return []
+    S = np.asarray(estimator.to_scaled(X), dtype=np.float64)
+    S_hat = np.asarray(estimator.reconstruct_scaled(X), dtype=np.float64)
+    slots = column_slots(estimator, S.shape[1])
+    _, r2 = column_errors(S, S_hat, slots, observed_rows(X, slots))
+    r2 = np.asarray(r2, dtype=np.float64)
+    varying = np.array([float(S[:, idx].var(0).sum()) > 0 for _, _, idx in slots])
+    labels = [repr(name) for name, _, _ in slots]
+    return _worse_than_mean(labels, r2, varying & np.isfinite(r2), "columns")
+
+
+def _worse_than_mean(labels: list[str], r2: np.ndarray, counted: np.ndarray,
+                     what_kind: str) -> list[Finding]:
+    with np.errstate(invalid="ignore"):
+        bad = np.flatnonzero(counted & (r2 < 0))
     if not len(bad):
         return []
     worst = bad[np.argsort(r2[bad])][:4]
-    examples = ", ".join(f"{feature_label(estimator, j)}: R² {r2[j]:.3g}" for j in worst)
+    examples = ", ".join(f"{labels[j]}: R² {r2[j]:.3g}" for j in worst)
     median = float(np.median(r2[counted]))
-    what = (f"{len(bad)} of {int(counted.sum())} features are reconstructed worse than by "
-            f"predicting each feature's mean (R² < 0; {examples}). The median R² over the "
-            f"features is {median:.3g}.")
+    one = what_kind[:-1]
+    what = (f"{len(bad)} of {int(counted.sum())} {what_kind} are reconstructed worse than by "
+            f"predicting each {one}'s mean (R² < 0; {examples}). The median R² over the "
+            f"{what_kind} is {median:.3g}.")
     todo = ("Look at the findings below for the cause; the usual ones are unscaled inputs "
             "(keep scaler='standard'), an output activation that cannot reach the values "
-            "(output_activation='auto'), dead units (activation='elu'), or too few epochs.")
+            "(output_activation='auto'), dead units (activation='elu'), too few epochs, or "
+            f"a code too small for these {what_kind} (raise n_components); a {one} that is "
+            "noise cannot be reconstructed by any model.")
     return [Finding("worse_than_mean", "error" if median < 0 else "warning", what, todo,
-                    {"features": bad.tolist(), "r2": r2.tolist(), "median_r2": median})]
+                    {what_kind: bad.tolist(), "names": [labels[j] for j in bad],
+                     "r2": r2.tolist(), "median_r2": median})]
 
 
 def output_activation_module(module: nn.Module) -> nn.Module | None:

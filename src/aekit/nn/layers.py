@@ -152,13 +152,19 @@ class Scaler(nn.Module):
         deviation (``inverse`` of a reconstruction uses that row's statistics; decoding bare
         codes uses the training average of the row statistics). ``None``: identity. Every
         kind is monotone per column and inverted exactly within the training range.
+    unit_range : bool, default=False
+        With ``"auto"``: when every training value lies in [0, 1], leave the data as they
+        are (the identity), so that a sigmoid output can reach every value (the model
+        asks for one: ``output_activation="sigmoid"``).
     """
 
-    def __init__(self, n_features: int, kind: str | None = "standard"):
+    def __init__(self, n_features: int, kind: str | None = "standard", *,
+                 unit_range: bool = False):
         super().__init__()
         if kind not in SCALERS:
             raise ValueError(f"scaler={kind!r} is not supported; use one of {SCALERS}")
         self.kind = kind
+        self.unit_range = unit_range and kind == "auto"
         # The affine step, last: (x' - offset) / scale, x' the column transform's output.
         # For "sample", `offset`/`scale` hold the average row mean / row std (one value,
         # broadcast), used only when decoding codes whose rows' statistics are unknown.
@@ -212,7 +218,16 @@ class Scaler(nn.Module):
             mean, std = _row_stats(X)
             self.offset.fill_(mean.mean().item())
             self.scale.fill_(std.mean().item())
+        if self.unit_range and len(X) and X.min() >= 0 and X.max() <= 1:
+            self._keep_as_is()
         return self
+
+    def _keep_as_is(self) -> None:
+        """The identity: data in [0, 1] stay there for a sigmoid output (``unit_range``)."""
+        self.offset.zero_()
+        self.scale.fill_(1.0)
+        self.logged.fill_(False)
+        self._refresh()
 
     def _fit_columns(self, S: torch.Tensor) -> None:
         """The order statistics of the per-column kinds, from a row sample ``S``."""
@@ -305,6 +320,8 @@ class Scaler(nn.Module):
             self.offset.fill_((row_sums[0] / n).item())
             self.scale.fill_((row_sums[1] / n).item())
             return torch.stack([low, high])
+        if self.unit_range and low.min() >= 0 and high.max() <= 1:
+            self._keep_as_is()
         # Monotone per column: the raw extremes map to the scaled ones.
         return self(torch.stack([low, high]))
 

@@ -114,7 +114,7 @@ def codes_2d(estimator, X, y=None, *, pca=None, target_names=None, max_points=30
 
 
 def feature_scatter(estimator, X, *, feature_names=None, pca=None, max_features=12,
-                    max_points=2000, random_state=0):
+                    max_points=2000, random_state=0, r2=None):
     """Each variable against its reconstruction, with the R² of each model.
 
     Parameters
@@ -127,6 +127,10 @@ def feature_scatter(estimator, X, *, feature_names=None, pca=None, max_features=
         Its reconstructions are drawn underneath in grey, with their R².
     max_features : int, default=12
         The first ``max_features`` variables are drawn.
+    r2 : mapping, optional
+        ``{name: (autoencoder R², PCA R²)}`` to print in the titles instead of the R² of
+        the rows drawn, in the caller's units: the report gives its comparison's, so plot
+        and table say the same. Missing cells are left out of the R² either way.
 
     Returns
     -------
@@ -165,9 +169,11 @@ def feature_scatter(estimator, X, *, feature_names=None, pca=None, max_features=
             threshold = np.nanquantile(np.abs(X[:, j])[X[:, j] != 0], 0.1)
             ax.set_xscale("symlog", linthresh=threshold)
             ax.set_yscale("symlog", linthresh=threshold)
-        title = f"{names[j]}\nR² AE {r2_ae[j]:.3f}"
-        if r2_pca is not None:
-            title += f" · PCA {r2_pca[j]:.3f}"
+        a, p = (r2[names[j]] if r2 is not None and names[j] in r2 else
+                (r2_ae[j], None if r2_pca is None else r2_pca[j]))
+        title = f"{names[j]}\nR² AE {a:.3f}"
+        if pca is not None and p is not None:
+            title += f" · PCA {p:.3f}"
         ax.set_title(title, fontsize=9)
         ax.tick_params(labelsize=7)
         _open_axes(ax)

@@ -42,15 +42,16 @@ _PROBE_ROWS = 10_000
 # --------------------------------------------------------------------------- sections
 def _summary_cards(cmp: PCAComparison, ev_ae: float, ev_pca: float, diag: Diagnosis) -> str:
     wins = cmp.winner == "autoencoder"
+    tone_ratio = "warn" if not cmp.clear else "good" if wins else "bad"
     serious = [f for f in diag if f.severity in ("warning", "error")]
     tone = "bad" if any(f.severity == "error" for f in serious) else "warn"
     diag_value = ('<span class="good">none</span>' if not serious
                   else f'<span class="{tone}">{len(serious)}</span>')
     cards = [
         ("AE test error", _fmt(cmp.ae_error), f"autoencoder, k = {cmp.n_components}, "
-         f"{cmp.unit} units"),
+         + ("MSE in your units" if cmp.shared_unit else f"{cmp.unit} units")),
         ("PCA test error", _fmt(cmp.pca_error), f"same k = {cmp.n_components}, same scaling"),
-        ("AE / PCA error", f'<span class="{"good" if wins else "bad"}">{cmp.ratio:.2f}</span>',
+        ("AE / PCA error", f'<span class="{tone_ratio}">{cmp.ratio:.2f}</span>',
          cmp.verdict),
         ("Variance explained", f"{ev_ae:.1%}", f"PCA: {ev_pca:.1%} (scaled units)"),
         ("Problems found", diag_value,
@@ -173,7 +174,8 @@ _CAP = {
              "autoencoder's code is worth.",
     "scatter": "Each variable (x) against its reconstruction (y): blue the autoencoder, grey "
                "PCA with the same k; points on the dashed diagonal are perfect. R² is 1 for a "
-               "perfect reconstruction and 0 for predicting the mean. Heavy-tailed variables "
+               "perfect reconstruction and 0 for predicting the mean; each title gives the "
+               "R² of the Columns chart (scaled units, observed cells). Heavy-tailed variables "
                "are drawn on log axes, so their bulk shows. Look for: variables the "
                "autoencoder gets and PCA does not (non-linear ones), and flat clouds (a "
                "variable the model ignores).",
@@ -259,9 +261,11 @@ def _evaluate(estimator, data, sweep) -> _Evaluation:
     # PCA with k components). Up to half the features: beyond that PCA's error heads to 0
     # and squashes the plot.
     S_train, S_test = (np.asarray(estimator.to_scaled(X), np.float64) for X in (X_train, X_test))
-    ks = sorted({j for j in _KS if j <= max(min(S_train.shape) // 2, 1)} | {k})
+    # An over-complete code is compared with PCA's exact reconstruction (all components).
+    k_pca = min(k, min(S_train.shape))
+    ks = sorted({j for j in _KS if j <= max(min(S_train.shape) // 2, 1)} | {k_pca})
     pca_full = PCA(n_components=max(ks), svd_solver="full").fit(S_train)
-    pca_k = ScaledPCA(estimator, _PCAView(pca_full, k))
+    pca_k = ScaledPCA(estimator, _PCAView(pca_full, k_pca))
     pca_2 = ScaledPCA(estimator, _PCAView(pca_full, min(2, max(ks))))
     X_ae, S_ae = estimator.reconstruct(X_test), estimator.reconstruct_scaled(X_test)
     S_pca = pca_k.pca.inverse_transform(pca_k.pca.transform(S_test))
@@ -269,9 +273,11 @@ def _evaluate(estimator, data, sweep) -> _Evaluation:
     if not table:
         X_pca = np.asarray(X_pca).reshape(np.shape(X_ae))
     cmp = compare_reconstructions(k, column_slots(estimator, S_test.shape[1]), X_test, X_ae,
-                                  X_pca, S_test, S_ae, S_pca)
+                                  X_pca, S_test, S_ae, S_pca,
+                                  shared_unit=data.image_shape is not None)
     if sweep is None:
-        sweep = pca_sweep(X_train, X_test, ks, pca=pca_full, scaled_by=estimator) + [cmp]
+        sweep = pca_sweep(X_train, X_test, ks, pca=pca_full, scaled_by=estimator,
+                          shared_unit=cmp.shared_unit) + [cmp]
     return _Evaluation(
         X_train, X_test, k, tuple(data.image_shape) if data.image_shape else None,
         data.y_train is not None and data.y_test is not None, pca_full, pca_k, pca_2, cmp,
@@ -330,8 +336,10 @@ def _plot_sections(estimator, data, ev: _Evaluation) -> list[tuple[str, str, str
             _CAP["recon"], "reconstruction grid")]))
     else:
         plots.append(("reconstructions", "Reconstructions per variable", [_figure_html(
-            lambda: plotting.feature_scatter(estimator, X_test, feature_names=data.feature_names,
-                                             pca=ev.pca_k),
+            lambda: plotting.feature_scatter(
+                estimator, X_test, feature_names=data.feature_names, pca=ev.pca_k,
+                r2={c: (a, p) for c, a, p in zip(ev.cmp.columns, ev.cmp.ae_r2,
+                                                 ev.cmp.pca_r2)}),
             _CAP["scatter"], "input against reconstruction per variable")]))
     plots.append(("codes", "Codes", [_figure_html(
         lambda: plotting.codes_2d(estimator, X_test, data.y_test if ev.labels else None,

@@ -16,19 +16,19 @@ from sklearn.metrics import accuracy_score
 from sklearn.model_selection import train_test_split
 from sklearn.utils import _safe_indexing, check_random_state
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_consistent_length, check_is_fitted, column_or_1d
 
 from ..core import distributed
 from ..core.checks import (
     Interval,
     SizeTuple,
     StrOptions,
-    check_finite,
     resolve_device,
     seeded_torch_rng,
     to_tensor,
 )
 from ..training.callbacks import RunHooks, check_callbacks, fit_hooks
+from ..training.sanity import check_kept_model
 from ..nn.classifier import EncoderClassifierNet, encoder_layers, feature_width
 from ..nn.dense import mlp
 from ..training.objectives import CrossEntropy
@@ -48,6 +48,7 @@ from ..estimators._base import INFER_BATCH, BaseAutoEncoder, SavableMixin
 from ..estimators._params import TRAINING as _SHARED
 from ..estimators._params import loop_callbacks, validate_params
 from ..estimators._recovery import fit_atomically
+from ..estimators._tables import InputMixin
 from ..estimators._summary import SummaryMixin
 
 PROPAGATION_STEPS = 2000
@@ -88,7 +89,7 @@ def unlabelled_rows(y) -> np.ndarray:
 
 
 @TRAINING.document
-class EncoderClassifier(SummaryMixin, SavableMixin, ClassifierMixin, BaseEstimator):
+class EncoderClassifier(InputMixin, SummaryMixin, SavableMixin, ClassifierMixin, BaseEstimator):
     """A classifier on an autoencoder's encoder; semi-supervised when some rows have no label.
 
     The network is ``head(layers(scaler(x)))``: the autoencoder's in-model scaler, its
@@ -176,6 +177,10 @@ class EncoderClassifier(SummaryMixin, SavableMixin, ClassifierMixin, BaseEstimat
     history_ : list of dict
         Per epoch: ``phase`` (``"train"``, or ``"propagation-1"``, ...), ``loss``,
         ``accuracy`` (training), ``val_loss``, ...
+    schema_ : aekit.data.schema.InputSchema
+        ``autoencoder_``'s input schema: the classifier takes what its autoencoder takes
+        (arrays, sparse matrices, DataFrames with numeric, boolean, text and categorical
+        columns, missing numbers as the autoencoder's ``missing`` says).
     loss_, validation_loss_, n_iter_, n_features_in_, feature_names_in_, device_
         As for :class:`AutoEncoder`.
 
@@ -226,6 +231,7 @@ class EncoderClassifier(SummaryMixin, SavableMixin, ClassifierMixin, BaseEstimat
         "loss_",
         "validation_loss_",
         "n_iter_",
+        "schema_",
     )
 
     def __init__(
@@ -286,16 +292,9 @@ class EncoderClassifier(SummaryMixin, SavableMixin, ClassifierMixin, BaseEstimat
     def _check_params(self) -> None:
         """``layer`` and ``freeze`` are checked against the encoder in ``_build_module``."""
 
-    def _check_X(self, X, *, reset: bool) -> np.ndarray:
-        # Flat rows only: an autoencoder fitted on images takes them flattened here.
-        X = validate_data(
-            self, X, reset=reset, dtype=[np.float64, np.float32], ensure_all_finite=False
-        )
-        check_finite(X)
-        return X
-
-    def _fitted_autoencoder(self, X: np.ndarray) -> BaseAutoEncoder:
-        """A fitted autoencoder of this classifier's own: a copy, never the object given."""
+    def _fitted_autoencoder(self, X) -> BaseAutoEncoder:
+        """A fitted autoencoder of this classifier's own (a copy, never the object given),
+        fitted on ``X`` as the caller gave it when it is not fitted."""
         autoencoder = self.autoencoder
         try:
             check_is_fitted(autoencoder)
@@ -305,12 +304,6 @@ class EncoderClassifier(SummaryMixin, SavableMixin, ClassifierMixin, BaseEstimat
             except FitInterrupted as err:  # stopped before the classifier trained at all
                 err.estimator = None
                 raise
-        if autoencoder.n_features_in_ != X.shape[1]:
-            raise ValueError(
-                f"X has {X.shape[1]} features but the fitted autoencoder was fitted on "
-                f"{autoencoder.n_features_in_}; pass rows like those it was fitted on, or an "
-                "unfitted autoencoder to fit on X."
-            )
         return copy.deepcopy(autoencoder)
 
     def _reused_layers(self) -> tuple[list[torch.nn.Module], int]:
@@ -383,7 +376,9 @@ class EncoderClassifier(SummaryMixin, SavableMixin, ClassifierMixin, BaseEstimat
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like, sparse matrix or DataFrame of shape (n_samples, n_features)
+            Whatever the autoencoder takes (a DataFrame's text and categorical columns
+            included); an unfitted autoencoder is first fitted on it as given.
         y : array-like of shape (n_samples,)
             Class labels; ``-1`` marks an unlabelled row (see the class docstring).
 
@@ -403,11 +398,13 @@ class EncoderClassifier(SummaryMixin, SavableMixin, ClassifierMixin, BaseEstimat
 
     def _fit(self, X, y):
         """:meth:`fit`, on the working copy :func:`fit_atomically` gives."""
-        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], ensure_all_finite=False)
-        check_finite(X)
+        y = column_or_1d(y, warn=True)
+        check_consistent_length(X, y)
         labelled, y_idx = self._check_y(y)
         self.device_ = resolve_device(self.device)
         self.autoencoder_ = self._fitted_autoencoder(X)
+        self._use_schema(self.autoencoder_.schema_)  # the classifier takes what it takes
+        X = self._check_X(X, reset=False)  # coded as the autoencoder codes its rows
         # Several processes: random_state=None becomes one seed shared by every rank.
         rng = check_random_state(distributed.same_random_state(self.random_state))
         fit_rows, val_rows = self._split(y_idx, rng)
@@ -442,7 +439,8 @@ class EncoderClassifier(SummaryMixin, SavableMixin, ClassifierMixin, BaseEstimat
                             err.estimator = self
                         raise
                     hooks.result = {"module": module, "history": history, "score": None}
-            return self._keep(module, history, val_data)
+            return check_kept_model(self._keep(module, history, val_data), X[labelled],
+                                    y_idx)
 
     def _check_recipe(self, X, X_s, module, labelled, y_idx) -> None:
         """:func:`aekit.semisupervised.recipe.warn_if_raw_inputs_win` on the labelled rows:
@@ -560,6 +558,7 @@ class EncoderClassifier(SummaryMixin, SavableMixin, ClassifierMixin, BaseEstimat
         -------
         score : float
         """
+        check_consistent_length(X, y, sample_weight)  # else rows and labels silently misalign
         keep = np.flatnonzero(~unlabelled_rows(y))
         if len(keep) == 0:
             raise ValueError("every row of y is -1 (unlabelled): there is nothing to score")
@@ -569,6 +568,7 @@ class EncoderClassifier(SummaryMixin, SavableMixin, ClassifierMixin, BaseEstimat
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True  # the autoencoder's schema makes it dense once
         tags.non_deterministic = False
         return tags
 

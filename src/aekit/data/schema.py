@@ -1,0 +1,535 @@
+"""What a fitted model takes as input: :class:`InputSchema`, made once in ``fit``.
+
+Every estimator turns what the caller passes into the float rows its network computes on
+through one schema, so all of them take the same inputs and answer the same way:
+
+- NumPy arrays and anything :func:`numpy.asarray` takes (float32 stays float32, other
+  numbers become float64); images ``(n, H, W)`` / ``(n, C, H, W)`` only for a model that
+  takes images (flattened to rows);
+- SciPy sparse matrices, made dense once (the networks compute on dense rows);
+- pandas DataFrames with numeric, boolean, text and categorical columns: described once
+  (:func:`aekit.data.tables.describe_columns`) and coded into float rows, categories as
+  indices; outputs in the caller's units come back as a DataFrame of those columns;
+- files and memory maps read in chunks (:meth:`InputSchema.fit_stream`);
+- missing numbers (``NaN``) as ``missing`` says: an error naming their rows and columns
+  (``"error"``), or each filled with its column's training median (``"impute"``), where
+  they are then reported so the loss can leave them out.
+
+Feature names follow scikit-learn's conventions (``n_features_in_``,
+``feature_names_in_``; :func:`sklearn.utils.validation.validate_data` checks them against
+the estimator that owns the schema): a DataFrame given to a model fitted on an array, or
+an array given to a model fitted on a DataFrame, gives scikit-learn's warning and works;
+columns renamed, missing, added or in another order are a ValueError naming them. Column
+names that are all strings are feature names; names that are all integers (a file read
+without a header) are positions, as scikit-learn takes them; a mix of both is refused.
+
+This module imports no estimator: an estimator is passed in as the ``owner`` whose
+``n_features_in_`` and ``feature_names_in_`` are set and checked.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.utils import check_array
+from sklearn.utils.validation import validate_data
+
+from ..core.checks import check_finite, format_indices
+from .tables import MISSING, decode_table, describe_columns, encode_table, is_table
+
+__all__ = ["InputSchema", "Rows"]
+
+ROWS, TABLE = "rows", "table"
+"""The two kinds of schema: rows of numbers (arrays, sparse, streams) or a table."""
+
+_NOT_CELLS = (list, tuple, dict, set, frozenset, np.ndarray)
+"""Cell values a table column cannot hold (neither a number nor a category)."""
+
+
+@dataclass
+class Rows:
+    """Validated input: what every method of an estimator computes on.
+
+    ``values``: (n, n_features) finite floats; ``sample_shape``: the shape of one sample as
+    given ((n_features,), or an image's); ``missing``: where numbers were imputed
+    ((n, n_features) bool) or None; ``index``: a DataFrame's index, or None.
+    """
+
+    values: np.ndarray
+    sample_shape: tuple
+    missing: np.ndarray | None = None
+    index: object = None
+
+
+class InputSchema:
+    """The inputs a fitted model takes, and the way from them to its rows.
+
+    Parameters
+    ----------
+    missing : {"error", "impute"}, default="error"
+        What a missing number (NaN) is: an error naming its rows and columns, or filled
+        with its column's training median.
+    image_shape : callable or None, default=None
+        For a model that takes images: maps the shape of one sample as ``fit`` sees it to
+        the ``(C, H, W)`` of its images (raising a ValueError when it cannot). None: images
+        are refused (flatten them to rows first).
+    images_advice : str, default=""
+        Appended to the error for images given to a model that takes none.
+
+    Attributes
+    ----------
+    kind : {"rows", "table"}
+        Rows of numbers (arrays, sparse matrices, streams) or a DataFrame.
+    n_features : int
+        Columns of the rows the network takes (a table's columns, coded).
+    sample_shape : tuple of int
+        One sample as ``fit`` saw it: ``(n_features,)``, ``(H, W)`` or ``(C, H, W)``.
+    image_shape : tuple of int or None
+        ``(C, H, W)`` for a model that takes images.
+    feature_names : ndarray of str or None
+        The column names, when they were all strings.
+    columns : list of dict or None
+        A table's column description (:func:`aekit.data.tables.describe_columns`).
+    fill_values : list of float or None
+        With ``missing="impute"``: each column's training median.
+    """
+
+    def __init__(self, missing: str = "error", *, image_shape=None, images_advice: str = ""):
+        if missing not in ("error", "impute"):
+            raise ValueError(f"missing must be 'error' or 'impute', got {missing!r}")
+        self.missing = missing
+        self._image_shape_of = image_shape
+        self._images_advice = images_advice
+        self.kind: str | None = None
+        self.n_features: int | None = None
+        self.sample_shape: tuple = ()
+        self.image_shape: tuple | None = None
+        self.feature_names = None
+        self.columns: list[dict] | None = None
+        self.fill_values: list[float] | None = None
+
+    def __repr__(self) -> str:
+        what = f"{len(self.columns)} columns" if self.columns else f"shape {self.sample_shape}"
+        return f"InputSchema({self.kind}, {what}, missing={self.missing!r})"
+
+    @property
+    def has_categories(self) -> bool:
+        """Whether the model was fitted on a table with categorical columns."""
+        return bool(self.columns) and any(c["kind"] == "categorical" for c in self.columns)
+
+    # ------------------------------------------------------------------ fit
+    def fit_rows(self, X, owner) -> Rows:
+        """Describe ``X`` (whatever the caller passes to ``fit``) and return its rows.
+
+        Sets ``owner.n_features_in_`` and ``owner.feature_names_in_`` (scikit-learn's
+        attributes) as the schema's.
+        """
+        if is_table(X):
+            frame = _checked_frame(X)
+            validate_data(owner, frame, reset=True, skip_check_array=True)
+            self.kind, self.columns = TABLE, _coded(frame, describe_columns)
+            values, sample_shape, index = _coded(
+                frame, lambda f: encode_table(f, self.columns)), (frame.shape[1],), frame.index
+        else:
+            self.kind, self.columns, index = ROWS, None, None
+            values, sample_shape = self._array(X, owner, reset=True)
+        self.n_features, self.sample_shape = values.shape[1], tuple(sample_shape)
+        self.image_shape = None
+        if self._image_shape_of is not None:
+            self.image_shape = tuple(int(s) for s in self._image_shape_of(self.sample_shape))
+        self.feature_names = getattr(owner, "feature_names_in_", None)
+        values, missing = self._fill(values, index, fit=True)
+        return Rows(values, self.sample_shape, missing, index)
+
+    def fit_stream(self, source, owner) -> None:
+        """Describe rows read from disk (a :class:`~aekit.data.files.RowSource`) from their
+        shape and dtype alone, without reading any."""
+        self.fit_rows(np.zeros((1, *source.sample_shape), source.dtype), owner)
+        self.fill_values = None  # a stream's cells are checked chunk by chunk: never NaN
+
+    # ------------------------------------------------------------------ apply
+    def rows(self, X, owner) -> Rows:
+        """The rows of ``X`` as the fitted model takes them (columns matched, categories
+        coded, images flattened, missing numbers as ``missing`` says)."""
+        index = X.index if is_table(X) else None
+        if self.kind == TABLE and (is_table(X) or self.has_categories):
+            values = self._table(X, owner)
+            sample_shape = (values.shape[1],)
+        else:
+            values, sample_shape = self._array(X, owner, reset=False)
+        values, missing = self._fill(values, index, fit=False)
+        return Rows(values, tuple(sample_shape), missing, index)
+
+    def check_stream(self, source, owner) -> None:
+        """Check that rows read from ``source`` fit the model (width, image shape)."""
+        if self.has_categories:
+            raise ValueError(
+                f"{source.name}: this model was fitted on a table with categorical columns; "
+                "pass its rows as a pandas DataFrame (e.g. aekit.data.read_table(path))"
+            )
+        self.rows(np.zeros((1, *source.sample_shape), source.dtype), owner)
+
+    def output(self, X_hat: np.ndarray, index=None, sample_shape=None):
+        """Rows in the caller's units (n, n_features) as the caller gave them to ``fit``: a
+        DataFrame of the fitted table's columns and dtypes, else rows or images
+        (``sample_shape``, default the one ``fit`` saw)."""
+        if self.columns is not None:
+            return decode_table(X_hat, self.columns, index=index)
+        shape = tuple(sample_shape or self.sample_shape or (X_hat.shape[1],))
+        return X_hat.reshape(len(X_hat), *shape)
+
+    # ------------------------------------------------------------------ arrays
+    def _array(self, X, owner, *, reset: bool) -> tuple[np.ndarray, tuple]:
+        """Rows (n, n_features) of an array, sparse matrix or DataFrame of numbers, and the
+        shape of one sample as given; feature names checked (or set, on ``reset``)."""
+        name = type(owner).__name__
+        ndim = getattr(X, "ndim", None)
+        if ndim is None and not hasattr(X, "toarray"):  # lists and such: as NumPy sees them
+            X = np.asarray(X) if not isinstance(X, str) else X
+            ndim = getattr(X, "ndim", 2)
+        sample_shape = None
+        if ndim > 2:
+            X = self._images(np.asarray(X), name, reset=reset)
+            sample_shape = X.shape[1:]
+            X = X.reshape(len(X), -1)
+        frame = X if is_table(X) else None
+        try:
+            values = check_array(X, dtype=[np.float64, np.float32], ensure_all_finite=False,
+                                 accept_sparse=("csr", "csc", "coo"), estimator=name)
+        except (TypeError, ValueError) as err:
+            if "convert" not in str(err) and "could not" not in str(err):
+                raise
+            raise ValueError(not_numbers_message(X)) from None
+        if hasattr(values, "toarray"):  # sparse: dense once (see the module notes)
+            values = values.toarray()
+        validate_data(owner, frame if frame is not None else values, reset=reset,
+                      skip_check_array=True)
+        return values, tuple(sample_shape or values.shape[1:])
+
+    def _images(self, X: np.ndarray, name: str, *, reset: bool) -> np.ndarray:
+        """Images ``X`` checked against what the model takes."""
+        if self._image_shape_of is None and (reset or self.image_shape is None):
+            raise ValueError(
+                f"X has dim {X.ndim} (shape {X.shape}), but {name} takes rows "
+                "(n_samples, n_features); flatten images with X.reshape(len(X), -1)"
+                f"{self._images_advice}."
+            )
+        if X.ndim not in (3, 4):
+            raise ValueError(
+                f"X has shape {X.shape}; {name} takes images (n, H, W) or (n, C, H, W), or "
+                "flat rows (n, C*H*W)."
+            )
+        if not reset:
+            image = (1, *X.shape[1:]) if X.ndim == 3 else tuple(X.shape[1:])
+            if image != tuple(self.image_shape):
+                raise ValueError(
+                    f"X holds images of shape {X.shape[1:]}, but the model was fitted on "
+                    f"images of shape {tuple(self.image_shape)} (C, H, W)."
+                )
+        return X
+
+    # ------------------------------------------------------------------ tables
+    def _table(self, X, owner) -> np.ndarray:
+        """Coded rows of a DataFrame (or of rows of values given to a model fitted on a
+        table): columns checked by name, count and type."""
+        import pandas as pd
+
+        names = [c["name"] for c in self.columns]
+        if is_table(X):
+            validate_data(owner, X, reset=False, skip_check_array=True)
+            frame = _checked_frame(X)
+        else:  # rows of values, in the fitted columns' order
+            validate_data(owner, _object_rows(X, len(names)), reset=False,
+                          skip_check_array=True)
+            frame = pd.DataFrame(_object_rows(X, len(names)), columns=names)
+        _check_kinds(frame, self.columns)
+        return _coded(frame, lambda f: encode_table(f, self.columns))
+
+    # ------------------------------------------------------------------ missing numbers
+    def _fill(self, X: np.ndarray, index, *, fit: bool):
+        """``(X, mask)``: missing numbers filled (``missing="impute"``) and where they were,
+        or None; otherwise a ValueError naming their rows and columns."""
+        if self.missing == "error":
+            if fit:
+                self.fill_values = None
+            try:
+                check_finite(X)  # the fast path: a sum
+            except ValueError:
+                bad = ~np.isfinite(X)
+                if bad.any():  # names the rows (index labels) and columns
+                    raise ValueError(self._not_finite(bad, np.isnan(X), index, fit)) \
+                        from None
+                raise
+            return X, None
+        missing = np.isnan(X)
+        if fit:
+            with np.errstate(all="ignore"):
+                fill = np.nanmedian(np.where(np.isinf(X), np.nan, X), axis=0) if len(X) \
+                    else np.zeros(X.shape[1])
+            self.fill_values = np.where(np.isfinite(fill), fill, 0.0).tolist()
+        bad = ~np.isfinite(X) & ~missing
+        if bad.any():
+            raise ValueError(self._not_finite(bad, missing, index, fit))
+        if missing.any():
+            fill = np.asarray(self.fill_values or np.zeros(X.shape[1]))
+            X = np.where(missing, fill.astype(X.dtype), X)
+        check_finite(X)  # what is left: values beyond float32's range
+        return X, (missing if missing.any() else None)
+
+    def _not_finite(self, bad: np.ndarray, missing: np.ndarray, index, fit: bool) -> str:
+        rows = np.flatnonzero(bad.any(axis=1))
+        cols = np.flatnonzero(bad.any(axis=0))
+        labels = list(index[rows]) if index is not None else rows
+        columns = [repr(self._column_name(j)) for j in cols] if self.columns or \
+            self.feature_names is not None else cols
+        what = "missing values (NaN)" if missing[bad].all() else "NaN or infinity"
+        if self.missing == "impute" or not missing[bad].all():
+            fix = "drop them or clip them first (infinity is never a missing value)"
+        elif fit:
+            fix = ("drop them, or pass missing='impute' to fill missing numbers with their "
+                   "column's median")
+        else:
+            fix = ("drop or impute them first (e.g. sklearn.impute.SimpleImputer), or refit "
+                   "with missing='impute' to fill them with their column's training median")
+        return (
+            f"X contains {what} in {len(rows)} row(s) {format_indices(labels)}"
+            f"{' (index labels)' if index is not None else ''} and {len(cols)} column(s) "
+            f"{format_indices(columns)}; {fix}."
+        )
+
+    def _column_name(self, j: int):
+        if self.columns:
+            return self.columns[j]["name"]
+        return str(self.feature_names[j])
+
+    # ------------------------------------------------------------------ saving
+    def to_config(self) -> dict:
+        """The fitted schema as plain JSON (saved with the model)."""
+        names = self.feature_names
+        return {
+            "kind": self.kind,
+            "n_features": int(self.n_features),
+            "sample_shape": [int(s) for s in self.sample_shape],
+            "image_shape": None if self.image_shape is None else list(self.image_shape),
+            "feature_names": None if names is None else [str(n) for n in names],
+            "columns": self.columns,
+            "fill_values": self.fill_values,
+            "missing": self.missing,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict) -> "InputSchema":
+        """A fitted schema from :meth:`to_config`'s JSON; a ValueError naming the first
+        field that is not what a schema saves (a damaged or hostile file)."""
+        config = check_config(config)
+        schema = cls(config["missing"])
+        schema.kind, schema.n_features = config["kind"], config["n_features"]
+        schema.sample_shape = tuple(config["sample_shape"])
+        schema.image_shape = None if config["image_shape"] is None \
+            else tuple(config["image_shape"])
+        names = config["feature_names"]
+        schema.feature_names = None if names is None else np.asarray(names, dtype=object)
+        schema.columns, schema.fill_values = config["columns"], config["fill_values"]
+        return schema
+
+    @classmethod
+    def from_fitted(cls, n_features: int, *, missing: str = "error", feature_names=None,
+                    input_shape=None, image_shape=None, columns=None, fill_values=None
+                    ) -> "InputSchema":
+        """The schema of a model saved before schemas were (its separate fitted fields,
+        already checked)."""
+        return cls.from_config({
+            "kind": TABLE if columns is not None else ROWS, "n_features": n_features,
+            "sample_shape": list(input_shape or (n_features,)),
+            "image_shape": None if image_shape is None else list(image_shape),
+            "feature_names": None if feature_names is None else list(feature_names),
+            "columns": columns, "fill_values": fill_values if missing == "impute" else None,
+            "missing": missing,
+        })
+
+
+# --------------------------------------------------------------------------- helpers
+def _checked_frame(X):
+    """``X`` when it has rows and columns."""
+    if X.shape[1] == 0:
+        raise ValueError(f"X has 0 columns (shape {X.shape}); at least one feature is "
+                         "required")
+    if len(X) == 0:
+        raise ValueError(f"X has 0 rows (shape {X.shape}); at least one is required")
+    return X
+
+
+def _coded(frame, describe):
+    """``describe(frame)`` (a description, or coded rows), with cells that hold a list,
+    dict or array (unhashable: neither a number nor a category) named by column and row.
+    The cells are scanned only when coding fails, so valid tables pay nothing."""
+    try:
+        return describe(frame)
+    except TypeError:
+        for j in range(frame.shape[1]):
+            series = frame.iloc[:, j]
+            if series.dtype != object:
+                continue
+            bad = series.map(lambda v: isinstance(v, _NOT_CELLS)).to_numpy(dtype=bool)
+            if bad.any():
+                first = int(np.flatnonzero(bad)[0])
+                value = series.iloc[first]
+                raise ValueError(
+                    f"column {frame.columns[j]!r} holds {type(value).__name__} values (e.g. "
+                    f"row {series.index[first]!r}: {_short(value)}); a cell must hold a "
+                    "number, a boolean or a category (text): expand such values into "
+                    "columns of their own, or turn them into strings (X[col].astype(str))"
+                ) from None
+        raise
+
+
+def _check_kinds(frame, columns: list[dict]) -> None:
+    """A ValueError naming the columns that hold numbers where the model was fitted on
+    categories that are not numbers (the other way, :func:`encode_table` names them)."""
+    import pandas as pd
+
+    wrong = []
+    for j, col in enumerate(columns):
+        dtype = frame.dtypes.iloc[j]
+        if col["kind"] != "categorical" or pd.api.types.is_bool_dtype(dtype) or \
+                not pd.api.types.is_numeric_dtype(dtype):
+            continue
+        known = [v for v in col["categories"] if v is not MISSING]
+        if known and not any(isinstance(v, (int, float)) and not isinstance(v, bool)
+                             for v in known):
+            wrong.append(f"{col['name']!r} ({col['dtype']} then, {dtype} now)")
+    if wrong:
+        raise ValueError(
+            f"column(s) {', '.join(wrong)} held categories (text) when the model was fitted "
+            "but hold numbers now; pass the columns with the types they had in fit"
+        )
+
+
+def _object_rows(X, n_columns: int) -> np.ndarray:
+    """Rows of values (n, n_columns) given to a model fitted on a table."""
+    if hasattr(X, "toarray"):
+        X = X.toarray()
+    X = np.asarray(X, dtype=object)
+    if X.ndim != 2:
+        raise ValueError(f"X has shape {X.shape}; expected a table (n_samples, {n_columns})")
+    return X
+
+
+def _is_number(value) -> bool:
+    """Whether NumPy can make ``value`` a float (NaN counts: a missing number)."""
+    try:
+        float(value)
+    except (TypeError, ValueError, OverflowError):
+        return False
+    return True
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def not_numbers_message(X) -> str:
+    """The error for an array (or a DataFrame given to a model fitted on an array, or a
+    ``.npy`` file's) with cells that are not numbers: where the first is, how many there
+    are, the fix."""
+    names = list(X.columns) if is_table(X) else None
+    cells = X.to_numpy(dtype=object) if is_table(X) else np.asarray(X, dtype=object)
+    cells = cells.reshape(len(cells), -1) if cells.ndim >= 1 else cells.reshape(1, 1)
+    bad = ~np.vectorize(_is_number, otypes=[bool])(cells) if cells.size else \
+        np.zeros(cells.shape, bool)
+    if not bad.any():
+        return "X holds values that are not numbers; convert them to numbers first"
+    i, j = (int(v) for v in np.argwhere(bad)[0])
+    cols = np.flatnonzero(bad.any(axis=0))
+    where = [repr(names[c]) for c in cols] if names is not None else cols
+    column = repr(names[j]) if names is not None else j
+    return (
+        f"X holds values that are not numbers: {int(bad.sum())} cell(s) in column(s) "
+        f"{format_indices(where)}, the first at row {i}, column {column}: "
+        f"{_short(cells[i, j])}. Convert them to numbers, or fit on a pandas DataFrame "
+        "(e.g. aekit.data.read_table(path)), whose text columns are taken as categories."
+    )
+
+
+# --------------------------------------------------------------------------- saved form
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _fail(field: str, expected: str, value) -> ValueError:
+    text = repr(value)
+    return ValueError(f"field 'fitted.schema_.{field}' must be {expected}, got "
+                      f"{text if len(text) <= 60 else text[:57] + '...'}")
+
+
+def check_columns(value, n_features: int, where: str = "columns"):
+    """A table's column description (:func:`aekit.data.tables.describe_columns`) as a
+    saved file holds it, or a ValueError naming ``where``."""
+    scalar = (str, int, float, bool, type(None))
+
+    def column_ok(c) -> bool:
+        if not (isinstance(c, dict) and isinstance(c.get("name"), (str, int))
+                and not isinstance(c.get("name"), bool)
+                and isinstance(c.get("dtype"), str) and len(c["dtype"]) < 64):
+            return False
+        if c.get("kind") == "numeric":
+            return set(c) == {"name", "kind", "dtype"}
+        categories = c.get("categories")
+        return (c.get("kind") == "categorical" and isinstance(c.get("ordered"), bool)
+                and isinstance(categories, list) and len(categories) >= 1
+                and all(isinstance(v, scalar) for v in categories)
+                and len({(type(v), v) for v in categories}) == len(categories)
+                and set(c) == {"name", "kind", "dtype", "categories", "ordered"})
+
+    if (not isinstance(value, list) or len(value) != n_features
+            or not all(column_ok(c) for c in value)):
+        raise ValueError(f"{where} must be a list of n_features column descriptions, got "
+                         f"{repr(value)[:60]}")
+    return value
+
+
+def check_config(config) -> dict:
+    """:meth:`InputSchema.to_config`'s JSON, checked field by field (see from_config)."""
+    fields = {"kind", "n_features", "sample_shape", "image_shape", "feature_names",
+              "columns", "fill_values", "missing"}
+    if not isinstance(config, dict) or set(config) != fields:
+        raise ValueError(f"field 'fitted.schema_' must be an object with the fields "
+                         f"{sorted(fields)}, got {repr(config)[:80]}")
+    kind, n = config["kind"], config["n_features"]
+    if kind not in (ROWS, TABLE):
+        raise _fail("kind", "'rows' or 'table'", kind)
+    if not (_is_int(n) and n >= 1):
+        raise _fail("n_features", "a positive integer", n)
+    if config["missing"] not in ("error", "impute"):
+        raise _fail("missing", "'error' or 'impute'", config["missing"])
+    for field, lengths in (("sample_shape", (1, 2, 3)), ("image_shape", (3,))):
+        shape = config[field]
+        if shape is None and field == "image_shape":
+            continue
+        if not (isinstance(shape, list) and len(shape) in lengths
+                and all(_is_int(s) and s > 0 for s in shape) and math.prod(shape) == n):
+            raise _fail(field, f"a shape of {' or '.join(map(str, lengths))} positive "
+                        f"integers holding n_features={n} values", shape)
+    names = config["feature_names"]
+    if names is not None and not (isinstance(names, list) and len(names) == n
+                                  and all(isinstance(s, str) for s in names)):
+        raise _fail("feature_names", "null or a list of n_features strings", names)
+    columns = config["columns"]
+    if (kind == TABLE) != (columns is not None):
+        raise _fail("columns", "a description exactly when kind is 'table'", columns)
+    if columns is not None:
+        try:
+            check_columns(columns, n, "field 'fitted.schema_.columns'")
+        except ValueError as err:
+            raise ValueError(str(err)) from None
+        if names is not None and [c["name"] for c in columns] != names:
+            raise _fail("columns", "columns named as feature_names", columns)
+    fill = config["fill_values"]
+    if fill is not None and not (isinstance(fill, list) and len(fill) == n and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+            for v in fill)):
+        raise _fail("fill_values", "null or a list of n_features finite numbers", fill)
+    return config

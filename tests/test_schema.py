@@ -1,0 +1,283 @@
+"""One input schema for every estimator (aekit.data.schema.InputSchema): scikit-learn's
+feature-name conventions in every method, the same mixed DataFrames in all four
+estimators and through the command line, and errors that name the row, column and fix."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+
+import aekit
+from aekit import AutoEncoder, EncoderClassifier, OutlierDetector, VariationalAutoEncoder
+from aekit.data.schema import InputSchema
+
+from conftest import assert_ok, invoke
+
+pd = pytest.importorskip("pandas")
+
+FAST = dict(max_epochs=3, random_state=0, device="cpu")
+CLI_FAST = ["--epochs", "3", "--seed", "0", "--device", "cpu"]
+NAMES_WARNING = r"X has feature names, but \w+ was fitted without feature names"
+NO_NAMES_WARNING = r"X does not have valid feature names, but \w+ was fitted with feature names"
+
+
+def _estimators():
+    return {
+        "AutoEncoder": lambda **kw: AutoEncoder(hidden_layer_sizes=(16,), **kw, **FAST),
+        "VariationalAutoEncoder": lambda **kw: VariationalAutoEncoder(
+            hidden_layer_sizes=(16,), **kw, **FAST),
+        "EncoderClassifier": lambda **kw: EncoderClassifier(
+            AutoEncoder(hidden_layer_sizes=(16,), **kw, **FAST), **FAST),
+        "OutlierDetector": lambda **kw: OutlierDetector(n_estimators=2, **kw, **FAST),
+    }
+
+
+def _fit(name, X, y, **kw):
+    est = _estimators()[name](**kw)
+    return est.fit(X, y) if name == "EncoderClassifier" else est.fit(X)
+
+
+# Every method that takes rows, per estimator: (name, call(est, X, y)).
+ROW_METHODS = {
+    "AutoEncoder": ["transform", "reconstruct", "score_samples", "score", "to_scaled",
+                    "reconstruct_scaled"],
+    "VariationalAutoEncoder": ["transform", "reconstruct", "score_samples", "score",
+                               "kl_per_dimension", "to_scaled", "reconstruct_scaled"],
+    "EncoderClassifier": ["predict", "predict_proba", "predict_log_proba", "score"],
+    "OutlierDetector": ["score_samples", "decision_function", "predict", "feature_scores",
+                        "top_features", "explain", "set_threshold"],
+}
+CASES = [(name, method) for name, methods in ROW_METHODS.items() for method in methods]
+
+
+def _call(est, method, X, y):
+    if method == "score" and isinstance(est, EncoderClassifier):
+        return est.score(X, y)
+    if method == "set_threshold":
+        return est.set_threshold(fpr=0.1, X=X).offset_
+    if method == "top_features":
+        return est.top_features(X, n_features=2)[1]
+    if method == "explain":
+        return est.explain(X, n_features=2)["anomaly_score"].to_numpy()
+    return getattr(est, method)(X)
+
+
+@pytest.fixture(scope="module")
+def array_fitted():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(80, 5))
+    y = (X[:, 0] > 0).astype(int)
+    return X, y, {name: _fit(name, X, y) for name in ROW_METHODS}
+
+
+@pytest.mark.parametrize("name, method", CASES)
+def test_a_dataframe_for_an_array_fitted_model_warns_as_sklearn_and_works(
+        array_fitted, name, method):
+    # Issue 17 item 12: every method of every estimator, not one case.
+    X, y, fitted = array_fitted
+    est = fitted[name]
+    frame = pd.DataFrame(X, columns=[f"f{j}" for j in range(X.shape[1])])
+    expected = np.asarray(_call(est, method, X, y))
+    with pytest.warns(UserWarning, match=NAMES_WARNING):
+        got = _call(est, method, frame, y)
+    np.testing.assert_array_equal(np.asarray(got), expected)
+    # A header-less frame (integer column names) has no names: no warning at all.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = _call(est, method, pd.DataFrame(X), y)
+    np.testing.assert_array_equal(np.asarray(got), expected)
+
+
+@pytest.mark.parametrize("name", list(ROW_METHODS))
+def test_codes_and_wrong_widths_for_an_array_fitted_model(array_fitted, name):
+    X, y, fitted = array_fitted
+    est = fitted[name]
+    method = ROW_METHODS[name][0]
+    with pytest.raises(ValueError, match="X has 4 features, but .* expecting 5 features"):
+        getattr(est, method)(pd.DataFrame(X[:, :4]))
+    if hasattr(est, "inverse_transform"):  # codes given as a DataFrame
+        Z = est.transform(X)
+        np.testing.assert_array_equal(est.inverse_transform(pd.DataFrame(Z)),
+                                      est.inverse_transform(Z))
+
+
+def _mixed_frame(n=90, seed=0):
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({
+        "amount": rng.lognormal(size=n),
+        "rate": rng.normal(size=n),
+        "count": rng.integers(0, 9, size=n),
+        "flag": rng.random(n) > 0.5,
+        "service": rng.choice(["http", "ftp", "smtp"], size=n),
+        "grade": pd.Categorical(rng.choice(["lo", "hi"], size=n), categories=["lo", "hi"]),
+    })
+    frame.loc[[3, 17], "amount"] = np.nan
+    frame.loc[40, "rate"] = np.nan
+    y = np.where(frame["service"] == "http", 1, 0)
+    y[::3] = -1  # unlabelled rows: semi-supervised
+    return frame, y
+
+
+OUTPUT = {"AutoEncoder": "transform", "VariationalAutoEncoder": "transform",
+          "EncoderClassifier": "predict_proba", "OutlierDetector": "score_samples"}
+
+
+@pytest.mark.parametrize("name", list(OUTPUT))
+def test_the_same_mixed_dataframe_fits_saves_loads_and_predicts_everywhere(name, tmp_path):
+    frame, y = _mixed_frame()
+    est = _fit(name, frame, y, missing="impute")
+    assert est.schema_.kind == "table" and est.schema_.has_categories
+    assert list(est.feature_names_in_) == list(frame.columns)
+    assert est.n_features_in_ == frame.shape[1]
+    assert est.schema_.fill_values is not None and np.isfinite(est.schema_.fill_values).all()
+    out = getattr(est, OUTPUT[name])(frame)
+    assert np.isfinite(out).all()
+    est.save(tmp_path / "m")
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert config["fitted"]["schema_"]["columns"][4]["categories"] == ["ftp", "http", "smtp"]
+    loaded = aekit.load(tmp_path / "m")
+    np.testing.assert_array_equal(getattr(loaded, OUTPUT[name])(frame), out)
+    # The columns in another order are named; an array works with sklearn's warning.
+    with pytest.raises(ValueError, match="same order"):
+        getattr(loaded, OUTPUT[name])(frame[frame.columns[::-1]])
+    with pytest.raises(ValueError, match="(?s)unseen at fit time.*- extra"):
+        getattr(loaded, OUTPUT[name])(frame.assign(extra=1.0))
+    with pytest.raises(ValueError, match="(?s)now missing.*- grade"):
+        getattr(loaded, OUTPUT[name])(frame.drop(columns="grade"))
+    with pytest.warns(UserWarning, match=NO_NAMES_WARNING):
+        from_array = getattr(loaded, OUTPUT[name])(frame.to_numpy(dtype=object))
+    np.testing.assert_array_equal(from_array, out)
+
+
+def test_a_column_of_another_type_is_named():
+    frame, _ = _mixed_frame()
+    ae = _fit("AutoEncoder", frame, None, missing="impute")
+    numbers = frame.assign(service=np.arange(len(frame), dtype=float))
+    with pytest.raises(ValueError, match="'service'.*categories.*numbers"):
+        ae.transform(numbers)
+    text = frame.assign(rate="high")
+    with pytest.raises(ValueError, match="column 'rate' was numeric"):
+        ae.transform(text)
+
+
+def test_integer_column_names_keep_their_names_and_never_warn(tmp_path):
+    frame = pd.DataFrame(np.random.default_rng(0).normal(size=(40, 3)))  # header=None
+    ae = AutoEncoder(hidden_layer_sizes=(8,), **FAST).fit(frame)
+    assert not hasattr(ae, "feature_names_in_")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = ae.reconstruct(frame)
+        ae.transform(frame.to_numpy())
+        ae.save(tmp_path / "m")
+        aekit.load(tmp_path / "m").transform(frame)
+    assert list(out.columns) == [0, 1, 2]
+
+
+def test_mixed_type_column_names_are_refused_by_fit():
+    frame = pd.DataFrame(np.zeros((10, 3)), columns=["a", 1, "c"])
+    for est in _estimators().values():
+        with pytest.raises(TypeError, match="all input features have string names"):
+            est().fit(frame, np.arange(10) % 2)
+
+
+# --------------------------------------------------------------------------- item 13
+def test_a_string_cell_in_an_array_or_npy_names_row_column_and_fix(tmp_path):
+    X = np.random.default_rng(0).normal(size=(6, 3)).astype(object)
+    X[4, 2] = "abc"
+    for est in _estimators().values():
+        with pytest.raises(ValueError, match=r"row 4, column 2: 'abc'.*DataFrame"):
+            est().fit(X, np.arange(6) % 2)
+    path = tmp_path / "s.npy"
+    np.save(path, X.astype(str))
+    with pytest.raises(ValueError, match=r"s\.npy: .*row 4, column 2: 'abc'"):
+        AutoEncoder(**FAST).fit(path)
+    ae = AutoEncoder(hidden_layer_sizes=(8,), **FAST).fit(X[:4].astype(float))
+    frame = pd.DataFrame(X, columns=list("abc"))
+    with pytest.raises(ValueError, match=r"row 4, column 'c': 'abc'"):
+        ae.transform(frame)
+
+
+def test_cells_holding_lists_or_dicts_name_the_column():
+    frame = pd.DataFrame({"a": [1.0, 2.0, 3.0], "tags": [["x"], ["y"], {"z": 1}]})
+    for est in _estimators().values():
+        with pytest.raises(ValueError, match="column 'tags' holds list values.*row 0"):
+            est().fit(frame, [0, 1, 0])
+
+
+@pytest.mark.parametrize("name", list(OUTPUT))
+def test_a_frame_without_columns_is_a_clear_error(name):
+    with pytest.raises(ValueError, match="0 columns|0 feature"):
+        _fit(name, pd.DataFrame(index=range(5)), np.arange(5) % 2)
+
+
+@pytest.mark.parametrize("scaler", ["auto", None, "robust"])
+def test_a_value_near_float32s_limit_is_a_scaling_error_not_a_divergence(scaler):
+    X = np.random.default_rng(0).normal(size=(50, 3))
+    X[5, 1] = 3e38
+    with pytest.raises(ValueError, match=r"(?s)column\(s\) \[1\].*scaling problem, not a "
+                       "learning-rate"):
+        AutoEncoder(scaler=scaler, **FAST).fit(X)
+
+
+# --------------------------------------------------------------------------- saved form
+def test_models_saved_before_the_schema_still_load(tmp_path):
+    frame, _ = _mixed_frame()
+    ae = _fit("AutoEncoder", frame, None, missing="impute")
+    ae.save(tmp_path / "m")
+    expected = ae.transform(frame)
+    from aekit.core.storage import read_model_dir, write_model_dir
+
+    config, tensors = read_model_dir(tmp_path / "m")
+    schema = config["fitted"].pop("schema_")  # the fields older versions wrote instead
+    config["fitted"].update(input_shape_=schema["sample_shape"], columns_=schema["columns"],
+                            fill_values_=schema["fill_values"])
+    write_model_dir(tmp_path / "old", tensors, config)
+    old = aekit.load(tmp_path / "old")
+    np.testing.assert_array_equal(old.transform(frame), expected)
+    assert old.columns_ == ae.columns_ and old.fill_values_ == ae.fill_values_
+
+
+def test_schema_round_trips_through_its_json():
+    frame, _ = _mixed_frame()
+    ae = _fit("AutoEncoder", frame, None, missing="impute")
+    again = InputSchema.from_config(json.loads(json.dumps(ae.schema_.to_config())))
+    assert again.to_config() == ae.schema_.to_config()
+    np.testing.assert_array_equal(again.rows(frame, ae).values, ae.schema_.rows(frame, ae).values)
+
+
+# --------------------------------------------------------------------------- command line
+def test_the_same_mixed_table_through_train_train_classifier_and_detect(tmp_path):
+    frame, y = _mixed_frame(n=120)
+    frame["label"] = y
+    path = tmp_path / "mixed.csv"
+    frame.to_csv(path, index=False)
+    train = invoke("train", "--data", path, "--missing", "impute", "--components", "2",
+                   "--hidden", "16", *CLI_FAST, "--out", tmp_path / "ae")
+    assert_ok(train)
+    ae = aekit.load(tmp_path / "ae")
+    assert ae.schema_.has_categories and ae.missing == "impute"
+    clf = invoke("train-classifier", "--data", path, "--label", "label", "--missing", "impute",
+                 "--components", "2", *CLI_FAST, "--out", tmp_path / "clf")
+    assert_ok(clf)
+    model = aekit.load(tmp_path / "clf")
+    assert model.schema_.has_categories and model.n_unlabelled_ > 0
+    assert model.n_features_in_ == frame.shape[1] - 1  # the label column left out
+    detect = invoke("detect", "--data", path, "--missing", "impute", "--n-estimators", "2",
+                    *CLI_FAST, "--out", tmp_path / "det")
+    assert_ok(detect)
+    det = aekit.load(tmp_path / "det")
+    assert det.schema_.has_categories and det.schema_.fill_values is not None
+
+
+def test_a_warm_start_keeps_the_schema_its_network_was_built_for():
+    frame, _ = _mixed_frame()
+    ae = AutoEncoder(hidden_layer_sizes=(8,), missing="impute", warm_start=True, **FAST)
+    ae.fit(frame)
+    before = ae.schema_.to_config()
+    later = frame[frame["service"] != "smtp"]  # a batch without one category
+    ae.fit(later)
+    assert ae.schema_.to_config() == before and ae.n_iter_ == 2 * FAST["max_epochs"]
+    assert np.isfinite(ae.transform(frame)).all()
