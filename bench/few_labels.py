@@ -1,4 +1,24 @@
-"""Few labels, many rows: aekit's semi-supervised EncoderClassifier against the honest baselines.
+"""Few labels, many rows: aekit's semi-supervised classifiers against the honest baselines.
+
+Two tables per dataset and label count. The ladder table (``--methods ladder``, the default
+on Fashion-MNIST; ``python bench/few_labels.py --methods ladder --datasets fashion``):
+
+  LadderClassifier, semi-supervised         LadderClassifier(random_state=0).fit(X, y), every
+                                            training row, y == -1 for the unlabelled ones
+  LadderClassifier, labelled rows only      the same network on the labelled rows alone
+                                            (about 1,000 steps)
+  logistic regression (C by CV), raw        LogisticRegressionCV on the labelled rows: C from
+                                            7 values in [1e-3, 1e3] by stratified k-fold
+  LabelSpreading (by CV), PCA codes         scikit-learn's LabelSpreading (kNN kernel) on
+                                            PCA(32) codes of every row; n_neighbors and alpha
+                                            chosen by k-fold CV on the labelled rows (each
+                                            fold's labels hidden, the graph on every row)
+
+Every constant of LadderClassifier was chosen on development data (the digits, a validation
+split of the Fashion-MNIST training rows: docs/decisions.md, "Few labels"), never on these
+test rows. The timed run (``--timed``) fits the first draw with torch.set_num_threads(2).
+
+The EncoderClassifier table (``--methods encoder``):
 
 Fashion-MNIST (60,000 training images, 10,000 test images) with 100 and 1,000 labels (10 and
 100 per class, drawn with fixed seeds), every other training image unlabelled (y == -1).
@@ -25,8 +45,8 @@ script never downloads); otherwise scikit-learn's 8x8 digits (1,347 training ima
 test images) stand in, with 100 labels and the other 1,247 images unlabelled, and the table
 says so.
 
-    python bench/few_labels.py                 # ~20 min on 2 quiet CPU cores
-    python bench/few_labels.py --seeds 0 --labels 100 --datasets fashion
+    python bench/few_labels.py --methods encoder   # ~20 min on 2 quiet CPU cores
+    python bench/few_labels.py --methods ladder --datasets fashion --labels 100 --timed
     python bench/few_labels.py --quick         # smoke run: subsets, few epochs
 
 Timings depend on the machine's load: the load average before and after is printed.
@@ -36,6 +56,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import time
 import warnings
@@ -44,10 +65,14 @@ import numpy as np
 import torch
 from sklearn.base import clone
 from sklearn.decomposition import PCA
+from sklearn.linear_model import LogisticRegressionCV
+from sklearn.model_selection import StratifiedKFold
+from sklearn.neighbors import NearestNeighbors
 from fit_speed import cpu_name
+from scipy import sparse
 from sklearn.semi_supervised import LabelSpreading
 
-from aekit import AutoEncoder, EncoderClassifier
+from aekit import AutoEncoder, EncoderClassifier, LadderClassifier
 from aekit.data import load_digits, load_fashion_mnist, load_mnist
 from aekit.semisupervised.comparison import (
     RAW,
@@ -133,6 +158,161 @@ def extra_rows(X, y_few, X_test, y_test, autoencoder, ae_seconds, random_state) 
     return rows
 
 
+PUBLISHED_MNIST = (
+    # (method, test error with 100 labels, with 1,000 labels or None where not quoted here)
+    ("ladder network, full (Rasmus et al. 2015)", 0.0106, 0.0084),
+    ("M1+M2 semi-supervised VAE (Kingma et al. 2014)", 0.0333, 0.0240),
+    ("pseudo-label over a denoising AE (Lee 2013)", 0.1049, None),
+    ("M1+TSVM (Kingma et al. 2014)", 0.1182, None),
+    ("MLP on the labels alone (Kingma et al. 2014)", 0.258, None),
+)
+
+LADDER = "LadderClassifier, semi-supervised"
+LADDER_ALONE = "LadderClassifier, labelled rows only"
+RAW_CV = "logistic regression (C by CV), raw"
+SPREADING_CV = "LabelSpreading (by CV), PCA codes"
+LR_CS = np.logspace(-3, 3, 7)
+SPREADING_GRID = [{"n_neighbors": k, "alpha": a} for k in (5, 10, 20) for a in (0.2, 0.5, 0.8)]
+ALONE_STEPS = 1000  # steps of the labelled-only ladder (its rows are few: it overfits later)
+
+
+class KnnKernel:
+    """kNN connectivity for ``LabelSpreading(kernel=callable)``: the training rows'
+    neighbours computed once and shared by every fold, draw and ``n_neighbors`` (sklearn's
+    own ``kernel="knn"`` recomputes them in every fit). Rows of the training graph are the
+    query rows, as in ``kneighbors_graph``."""
+
+    def __init__(self, Z: np.ndarray, k_max: int):
+        self.nn = NearestNeighbors(n_neighbors=k_max).fit(Z)
+        self.neighbours = self.nn.kneighbors(Z, return_distance=False)  # (n, k_max)
+
+    def __call__(self, k: int):
+        def kernel(A, B):
+            if B is A:  # the training graph: (n, n), row i the neighbours of i
+                idx = self.neighbours[:, :k]
+                rows = np.repeat(np.arange(len(A)), k)
+                return sparse.csr_matrix((np.ones(rows.size), (rows, idx.ravel())),
+                                         shape=(len(A), len(A)))
+            idx = self.nn.kneighbors(B, k, return_distance=False)  # (m, k) training rows
+            cols = np.repeat(np.arange(len(B)), k)
+            return sparse.csr_matrix((np.ones(cols.size), (idx.ravel(), cols)),
+                                     shape=(len(A), len(B)))
+        return kernel
+
+
+def n_folds(y_labelled) -> int:
+    return int(min(5, np.unique(y_labelled, return_counts=True)[1].min()))
+
+
+def spreading_cv(Z, y_few, kernel: KnnKernel) -> tuple[LabelSpreading, dict]:
+    """LabelSpreading with the grid point of best k-fold accuracy on the labelled rows
+    (each fold's labels hidden, the graph over every row), refitted on every label."""
+    lab = np.flatnonzero(y_few != -1)
+    folds = StratifiedKFold(n_folds(y_few[lab]), shuffle=True, random_state=0)
+    best, best_score = None, -1.0
+    for params in SPREADING_GRID:
+        scores = []
+        for _, held in folds.split(lab, y_few[lab]):
+            y_fold = y_few.copy()
+            y_fold[lab[held]] = -1
+            model = LabelSpreading(kernel=kernel(params["n_neighbors"]), alpha=params["alpha"],
+                                   max_iter=100).fit(Z, y_fold)
+            scores.append(np.mean(model.transduction_[lab[held]] == y_few[lab[held]]))
+        if np.mean(scores) > best_score:
+            best, best_score = params, float(np.mean(scores))
+    model = LabelSpreading(kernel=kernel(best["n_neighbors"]), alpha=best["alpha"],
+                           max_iter=100).fit(Z, y_few)
+    return model, best
+
+
+def ladder_rows(X, y_few, X_test, y_test, Z, Z_test, kernel, quick, timed) -> list:
+    """The ladder table's rows for one draw of the labels."""
+    lab = y_few != -1
+    rows = []
+
+    def add(method, fit, predict_proba, classes, note=""):
+        start = time.perf_counter()
+        fitted = fit()
+        seconds = time.perf_counter() - start
+        proba = predict_proba(fitted)
+        rows.append(FewLabelsRow(method, float(np.mean(classes(fitted)[proba.argmax(1)] == y_test)),
+                                 expected_calibration_error(y_test, proba, classes(fitted)),
+                                 brier_score(y_test, proba, classes(fitted)), seconds, note))
+
+    small = {"hidden_layer_sizes": (64,), "max_epochs": 3} if quick else {}
+    threads = torch.get_num_threads()
+    if timed:
+        torch.set_num_threads(2)
+    load = os.getloadavg()[0]
+    add(LADDER, lambda: LadderClassifier(random_state=0, **small).fit(X, y_few),
+        lambda m: m.predict_proba(X_test), lambda m: m.classes_,
+        f"{torch.get_num_threads()} threads, load average {load:.1f} at the start")
+    torch.set_num_threads(threads)
+    n_lab = int(lab.sum())
+    alone = {**small, "max_epochs": 2 if quick else math.ceil(ALONE_STEPS / math.ceil(n_lab / 100))}
+    add(LADDER_ALONE, lambda: LadderClassifier(random_state=0, **alone).fit(X[lab], y_few[lab]),
+        lambda m: m.predict_proba(X_test), lambda m: m.classes_, f"{alone['max_epochs']} epochs")
+    folds = StratifiedKFold(n_folds(y_few[lab]), shuffle=True, random_state=0)
+    lr = LogisticRegressionCV(Cs=LR_CS, cv=folds, max_iter=1000)
+    with warnings.catch_warnings():  # scikit-learn 1.9 announces new defaults
+        warnings.simplefilter("ignore", FutureWarning)
+        add(RAW_CV, lambda: lr.fit(X[lab], y_few[lab]), lambda m: m.predict_proba(X_test),
+            lambda m: m.classes_)
+    rows[-1] = FewLabelsRow(**{**rows[-1].__dict__, "note": f"C={lr.C_[0]:g}"})
+    chosen = {}
+
+    def fit_spreading():
+        model, chosen["params"] = spreading_cv(Z, y_few, kernel)
+        return model
+
+    with warnings.catch_warnings():  # its normaliser divides 0 by 0 for unreached rows
+        warnings.simplefilter("ignore", RuntimeWarning)
+        add(SPREADING_CV, fit_spreading, lambda m: _finite_proba(m.predict_proba(Z_test)),
+            lambda m: m.classes_)
+    rows[-1] = FewLabelsRow(**{**rows[-1].__dict__, "note": str(chosen["params"])})
+    return rows
+
+
+def _finite_proba(proba):
+    proba = np.asarray(proba, dtype=np.float64)
+    proba[~np.isfinite(proba).all(1)] = 1 / proba.shape[1]  # rows no label reached
+    return proba
+
+
+def run_ladder(name, X, X_test, y, y_test, label_counts, seeds, quick, timed) -> dict:
+    start = time.perf_counter()
+    pca = PCA(32, random_state=0).fit(X)
+    Z, Z_test = pca.transform(X), pca.transform(X_test)
+    kernel = KnnKernel(Z, max(p["n_neighbors"] for p in SPREADING_GRID))
+    print(f"\n{name}: {len(X)} training rows, {len(X_test)} test rows; PCA(32) codes and "
+          f"their kNN graph in {time.perf_counter() - start:.1f} s (shared by every draw)")
+    out = {}
+    for n_labels in label_counts:
+        results = []
+        for i, seed in enumerate(seeds):
+            y_few = hide_labels(y, n_labels // 10, random_state=seed)
+            rows = ladder_rows(X, y_few, X_test, y_test, Z, Z_test, kernel, quick,
+                               timed and i == 0)
+            results.append(rows)
+            print(f"  {n_labels} labels, seed {seed}: " + ", ".join(
+                f"{r.method} {r.accuracy:.4f} ({r.fit_seconds:.0f} s)" for r in rows),
+                flush=True)
+        summary = summarise(results)
+        for s_, row in zip(summary, results[0]):
+            s_["note"] = row.note
+        print_table(f"{name}, {n_labels} labels, {len(X) - n_labels} unlabelled, "
+                    f"{len(X_test)} test rows", summary, len(seeds))
+        out[str(n_labels)] = summary
+    return out
+
+
+def print_published() -> None:
+    print("\nPublished MNIST test errors (not measured here; for reference):")
+    for method, e100, e1000 in PUBLISHED_MNIST:
+        e1000 = f"{100 * e1000:.2f}%" if e1000 is not None else "  -  "
+        print(f"  {method:<52} 100 labels {100 * e100:5.2f}%   1,000 labels {e1000}")
+
+
 def summarise(results: list[list[FewLabelsRow]]) -> list[dict]:
     """Mean and spread of each method over the label draws."""
     out = []
@@ -158,7 +338,7 @@ def print_table(title: str, summary: list[dict], n_draws: int) -> None:
     for s in summary:
         spread = f"+-{s['accuracy_std']:.3f}" if n_draws > 1 else " " * 7
         print(f"{s['method']:<{width}}  {s['accuracy']:.4f} {spread}  {s['ece']:5.3f}  "
-              f"{s['brier']:5.3f}  {s['fit_seconds']:6.1f}")
+              f"{s['brier']:5.3f}  {s['fit_seconds']:6.1f}  {s.get('note', '')}".rstrip())
 
 
 def run_dataset(name, X, X_test, y, y_test, label_counts, seeds, quick) -> dict:
@@ -202,6 +382,12 @@ def main(argv=None) -> dict:
                         default=["fashion", "mnist"],
                         help="fashion: Fashion-MNIST; mnist: MNIST, else the 8x8 digits")
     parser.add_argument("--quick", action="store_true", help="smoke run: subsets, few epochs")
+    parser.add_argument("--methods", nargs="+", choices=["ladder", "encoder"],
+                        default=["ladder", "encoder"],
+                        help="ladder: LadderClassifier and the CV-tuned baselines; encoder: "
+                        "EncoderClassifier and its baselines")
+    parser.add_argument("--timed", action="store_true",
+                        help="fit the first draw's LadderClassifier with 2 threads")
     parser.add_argument("--json", help="also write the results to this JSON file")
     args = parser.parse_args(argv)
     load_before = os.getloadavg()[0]
@@ -211,7 +397,14 @@ def main(argv=None) -> dict:
     for name, X, X_test, y, y_test, counts in datasets(args.quick, args.datasets):
         if args.labels and not name.startswith("digits"):  # the stand-in has 100 labels
             counts = tuple(args.labels)
-        results[name] = run_dataset(name, X, X_test, y, y_test, counts, args.seeds, args.quick)
+        if "ladder" in args.methods:
+            results[f"{name} ladder"] = run_ladder(name, X, X_test, y, y_test, counts,
+                                                   args.seeds, args.quick, args.timed)
+        if "encoder" in args.methods:
+            results[name] = run_dataset(name, X, X_test, y, y_test, counts, args.seeds,
+                                        args.quick)
+    if "ladder" in args.methods:
+        print_published()
     fashion = results.get("Fashion-MNIST", {}).get("100")
     if fashion:
         semi = next(s for s in fashion if s["method"] == SEMI_SUPERVISED)["accuracy"]

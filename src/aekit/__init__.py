@@ -4,6 +4,7 @@ from .core.version import __version__
 from .evaluation.diagnostics import diagnose
 from .estimators import AutoEncoder, VariationalAutoEncoder
 from .semisupervised.classifier import EncoderClassifier
+from .semisupervised.ladder import LadderClassifier
 from .anomaly.detector import OutlierDetector
 from .estimators._recovery import RestartDivergedWarning
 from .export import export_onnx
@@ -15,6 +16,7 @@ __all__ = [
     "AutoEncoder",
     "EncoderClassifier",
     "FitInterrupted",
+    "LadderClassifier",
     "OutlierDetector",
     "PCAComparison",
     "RestartDivergedWarning",

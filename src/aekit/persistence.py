@@ -23,10 +23,11 @@ from .data.schema import InputSchema, check_columns
 from .core.storage import CONFIG, LOCATION_PARAMS, read_model_dir
 from .estimators import AutoEncoder, BaseAutoEncoder, VariationalAutoEncoder, validate_params
 from .semisupervised.classifier import EncoderClassifier
+from .semisupervised.ladder import LadderClassifier
 from .anomaly.detector import OutlierDetector
 
 CLASSES = {cls.__name__: cls for cls in (AutoEncoder, VariationalAutoEncoder, EncoderClassifier,
-                                         OutlierDetector)}
+                                         OutlierDetector, LadderClassifier)}
 """The only classes a config may name (no import-by-string, no code execution)."""
 
 

@@ -33,6 +33,7 @@ from ..nn.classifier import EncoderClassifierNet, encoder_layers, feature_width
 from ..nn.dense import mlp
 from ..training.objectives import CrossEntropy
 from .propagation import knn_graph, pseudo_labels, spread_labels, whiten
+from .recipe import warn_if_raw_inputs_win
 from ..training.loop import (
     FitInterrupted,
     autocast_dtype,
@@ -418,6 +419,8 @@ class EncoderClassifier(InputMixin, SummaryMixin, SavableMixin, ClassifierMixin,
             with seeded_torch_rng(self.device_, int(rng.randint(np.iinfo(np.int32).max))):
                 module = self._build_module(X.shape[1]).to(self.device_)
                 X_s = module.scaler(to_tensor(X, self.device_))  # every row, network units
+                if not semi:  # the book recipe: warn when the raw inputs would do better
+                    self._check_recipe(X, X_s, module, labelled, y_idx)
                 val_data = {"x": X_s[val], "y": labels[val]} if len(val) else None
                 history: list[dict] = []  # every phase's records, also when interrupted
                 with RunHooks(self._fit_wide, self, 0, module) as hooks:
@@ -438,6 +441,14 @@ class EncoderClassifier(InputMixin, SummaryMixin, SavableMixin, ClassifierMixin,
                     hooks.result = {"module": module, "history": history, "score": None}
             return check_kept_model(self._keep(module, history, val_data), X[labelled],
                                     y_idx)
+
+    def _check_recipe(self, X, X_s, module, labelled, y_idx) -> None:
+        """:func:`aekit.semisupervised.recipe.warn_if_raw_inputs_win` on the labelled rows:
+        raw inputs against the pretrained layers the head reads."""
+        rows = torch.as_tensor(labelled, device=X_s.device)
+        features = infer(module.features, X_s[rows], INFER_BATCH).cpu().numpy()
+        where = "code" if self.layer == "code" else f"encoder layer {self.layer}"
+        warn_if_raw_inputs_win(X[labelled], features, y_idx, where)
 
     def _keep(self, module, history: list[dict], val_data: dict | None):
         """Take the trained module and its history as the fitted model; fit the

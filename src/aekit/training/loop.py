@@ -230,6 +230,7 @@ def fit_loop(
     corrupt: Corruption | None = None,
     autocast: torch.dtype | None = None,
     callbacks: Sequence = (),
+    paired: Mapping[str, torch.Tensor] | None = None, paired_batch_size: int | None = None,
 ) -> dict:
     """Train ``state["module"]`` in place, from ``state["epoch"]`` to ``max_epochs``.
 
@@ -260,6 +261,10 @@ def fit_loop(
         (mixed precision: see :func:`autocast_dtype`). Validation stays float32.
     callbacks : sequence of aekit.training.callbacks.Callback
         Early stopping, progress, logging; called in order.
+    paired, paired_batch_size : dict of tensors, int, optional
+        A second stream of rows (the labelled rows of semi-supervised training): each step
+        also draws ``paired_batch_size`` (default ``batch_size``) of them as ``"paired_x"``,
+        ``"paired_y"``, ...: see :class:`_PairedRows`. Not corrupted; not in validation.
 
     Under several processes (an initialised ``torch.distributed`` group, e.g. ``torchrun``;
     see :mod:`aekit.core.distributed`) every rank holds the same rows and calls this with the
@@ -292,13 +297,15 @@ def fit_loop(
     val = _columns(val) if val is not None else None
     _prepare(state, max_epochs)
     step = compat.optimizer_step(state["optimizer"])  # optimizer.step, or its fused twin
+    paired = None if paired is None else _PairedRows(_columns(paired),
+                                                     paired_batch_size or batch_size)
     with _StopRequests() as stops:
         try:
             for cb in callbacks:
                 cb.on_train_begin(state)
             while state["epoch"] < max_epochs and not state["stop"]:
                 _run_epoch(state, objective, train, val, streamed, step, batch_size, corrupt,
-                           autocast, callbacks, stops)
+                           autocast, callbacks, stops, paired)
         except FitInterrupted:
             _keep(state)  # the best (or last finished) epoch's weights, not a half epoch's
             raise
@@ -314,7 +321,7 @@ def fit_loop(
 
 
 def _run_epoch(state, objective, train, val, streamed, step, batch_size, corrupt, autocast,
-               callbacks, stops) -> None:
+               callbacks, stops, paired=None) -> None:
     """One epoch: train, evaluate, check, record, snapshot, callbacks."""
     module = state["module"]
     epoch = state["epoch"] + 1
@@ -324,7 +331,7 @@ def _run_epoch(state, objective, train, val, streamed, step, batch_size, corrupt
     chunks = train.epoch_chunks(epoch) if streamed else (train,)
     record = {"phase": state["phase"], "epoch": epoch,
               **_train_epoch(state, objective, chunks, epoch, step, batch_size, corrupt,
-                             autocast, stops)}
+                             autocast, stops, paired)}
     # evaluate
     has_val = val is not None and len(val["x"]) > 0
     record["val_loss"] = None
@@ -364,8 +371,33 @@ def _keep(state: dict) -> None:
     state["module"].eval()
 
 
+class _PairedRows:
+    """The ``paired`` stream of :func:`fit_loop`: batches drawn without replacement,
+    reshuffled each time every row has been drawn (the same order on every rank)."""
+
+    def __init__(self, columns: dict[str, torch.Tensor], batch_size: int):
+        self.columns = columns
+        self.n = len(columns["x"])
+        if self.n == 0:
+            raise ValueError("paired: no rows; pass at least one, or paired=None")
+        self.batch_size = min(batch_size, self.n)
+        self.perm = torch.empty(0, dtype=torch.long)
+        self.at = 0
+
+    def next(self) -> dict[str, torch.Tensor]:
+        """The next batch, its keys prefixed ``"paired_"``, this rank's share of it."""
+        if self.at + self.batch_size > self.n or len(self.perm) == 0:
+            device = self.columns["x"].device
+            self.perm = distributed.broadcast(torch.randperm(self.n, device=device))
+            self.at = 0
+        drawn = self.perm[self.at : self.at + self.batch_size]
+        self.at += self.batch_size
+        idx, _ = distributed.shard(drawn)
+        return {f"paired_{k}": v.index_select(0, idx) for k, v in self.columns.items()}
+
+
 def _train_epoch(state, objective, chunks, epoch, step, batch_size, corrupt, autocast,
-                 stops=None) -> dict:
+                 stops=None, paired=None) -> dict:
     """One epoch of steps over ``chunks``; returns the epoch's mean of each term.
 
     Raises :class:`FitInterrupted` at the end of the first step after a stop signal (every
@@ -389,6 +421,8 @@ def _train_epoch(state, objective, chunks, epoch, step, batch_size, corrupt, aut
             # otherwise the input is the target itself. Denoising corrupts the input.
             x_in = batch.get("x_in", batch["x"])
             batch["x_in"] = corrupt(x_in) if corrupt is not None else x_in
+            if paired is not None:
+                batch.update(paired.next())
             with torch.autocast(x_all.device.type, autocast, enabled=autocast is not None):
                 terms = objective(module, batch, epoch)
             optimizer.zero_grad(set_to_none=True)

@@ -243,6 +243,45 @@ class CrossEntropy:
         }
 
 
+@dataclass(frozen=True)
+class LadderCost:
+    """The ladder network's cost (Rasmus et al. 2015): the corrupted encoder's
+    cross-entropy on a batch of labelled rows plus the weighted denoising errors of a batch
+    of unlabelled rows (:class:`aekit.nn.ladder.LadderNet`).
+
+    Training batches carry the unlabelled rows as ``"x_in"`` and the labelled ones as
+    ``"paired_x"`` / ``"paired_y"`` (:func:`aekit.training.loop.fit_loop`'s ``paired``
+    stream). Without them (evaluation) it is the clean classifier's cross-entropy on
+    ``"x_in"`` / ``"y"``.
+
+    Parameters
+    ----------
+    noise_std : float
+        Standard deviation of the Gaussian noise on the input and on every normalised
+        pre-activation of the corrupted encoder.
+    denoising_costs : tuple of float
+        ``lambda(l)`` of layers 0 (the input) to L (the classes); layers below the module's
+        ``lowest`` have no decoder and must be 0.
+    """
+
+    noise_std: float = 0.3
+    denoising_costs: tuple = ()
+
+    def __call__(self, module: nn.Module, batch: Batch, epoch: int | None = None) -> dict:
+        if "paired_x" not in batch:
+            logits = module.classify(batch["x_in"])
+            y = batch["y"]
+            return {"loss": F.cross_entropy(logits, y),
+                    "accuracy": (logits.argmax(1) == y).float().mean()}
+        y = batch["paired_y"]
+        logits, errors = module.ladder_terms(batch["paired_x"], batch["x_in"], self.noise_std)
+        supervised = F.cross_entropy(logits, y)
+        denoising = sum((self.denoising_costs[l] * e for l, e in errors.items()),
+                        supervised.new_zeros(()))
+        return {"loss": supervised + denoising, "supervised": supervised,
+                "denoising": denoising, "accuracy": (logits.argmax(1) == y).float().mean()}
+
+
 # --------------------------------------------------------------------------- tables
 def _table_terms(module: nn.Module, x_hat: torch.Tensor, x: torch.Tensor, mask):
     """Per-row loss of a table (see :func:`aekit.training.losses.table_per_row`) and its number of

@@ -1,0 +1,210 @@
+"""The ladder network (Rasmus, Valpola, Honkala, Berglund & Raiko 2015, "Semi-Supervised
+Learning with Ladder Networks", NeurIPS): a classifier whose every layer is also a denoising
+autoencoder's, so that unlabelled rows train it too.
+
+Three paths share the encoder's weights ``W`` (Algorithm 1 of the paper):
+
+- the **corrupted encoder**: Gaussian noise on the input and on every batch-normalised
+  pre-activation ``z~(l)``; its output gives the supervised cost on the labelled rows;
+- the **clean encoder**: no noise; its normalised pre-activations ``z(l)`` are the targets
+  of the denoising, and (with running statistics) it is the classifier :meth:`forward` uses;
+- the **decoder**, top-down: ``u(L) = BN(h~(L))``, ``u(l) = BN(V(l+1) z^(l+1))`` and
+  ``z^(l) = g(z~(l), u(l))``, each layer's reconstruction ``z^(l)`` combining the noisy
+  value from the lateral connection with the prediction from above (the vanilla combinator,
+  :class:`Combinator`); its error against the clean ``z(l)``, normalised with the clean
+  batch statistics, is layer ``l``'s denoising cost.
+
+The decoder is built only down to the lowest layer whose cost counts, so the Gamma model
+(cost on the top layer only) has no ``V`` at all.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .layers import Scaler
+
+EPS = 1e-5
+"""Added to the batch variances before their square root (batch normalisation)."""
+
+MOMENTUM = 0.01
+"""Weight of each training batch in the running statistics the clean classifier uses (an
+average over about the last 100 steps; the learning rate decays to 0 at the end of a fit,
+so the average settles on the final weights' statistics)."""
+
+
+class Combinator(nn.Module):
+    """The vanilla combinator ``g(z~, u)`` of the paper (its eq. 2), per unit.
+
+    ``mu(u) = a1 sigmoid(a2 u + a3) + a4 u + a5``, ``v(u) = a6 sigmoid(a7 u + a8) + a9 u
+    + a10`` and ``z^ = (z~ - mu(u)) v(u) + mu(u)``: 10 parameters per unit, initialised as
+    the reference code does (``a2 = a7 = 1``, the others 0: ``z^ = 0`` at first).
+    """
+
+    def __init__(self, width: int):
+        super().__init__()
+        a = torch.zeros(10, width)
+        a[1] = 1.0
+        a[6] = 1.0
+        self.a = nn.Parameter(a)  # (10, width)
+
+    def forward(self, z_noisy: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+        a1, a2, a3, a4, a5, a6, a7, a8, a9, a10 = self.a.unbind(0)  # each (width,)
+        mu = torch.addcmul(a5, a1, torch.sigmoid(torch.addcmul(a3, a2, u))).addcmul_(a4, u)
+        v = torch.addcmul(a10, a6, torch.sigmoid(torch.addcmul(a8, a7, u))).addcmul_(a9, u)
+        return torch.addcmul(mu, z_noisy - mu, v)  # (n, width)
+
+
+def batch_moments(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-unit mean and (biased) variance over the rows of ``z`` (n, width)."""
+    var, mean = torch.var_mean(z, dim=0, correction=0)
+    return mean, var
+
+
+def normalise(z: torch.Tensor, mean: torch.Tensor, var: torch.Tensor) -> torch.Tensor:
+    return (z - mean) * torch.rsqrt(var + EPS)
+
+
+class LadderNet(nn.Module):
+    """A dense ladder network: encoder ``sizes[0] -> ... -> sizes[-1]`` (classes), ReLU in
+    the hidden layers, softmax on top, batch normalisation everywhere.
+
+    Parameters
+    ----------
+    scaler : aekit.nn.layers.Scaler
+        Fitted; maps the caller's rows to network units (:meth:`forward` applies it; the
+        training passes take scaled rows).
+    sizes : sequence of int
+        Widths of layers 0 (the input) to L (the classes).
+    lowest : int
+        The lowest layer the decoder reconstructs (0: every layer, the full ladder;
+        ``L``: the top only, the Gamma model).
+    """
+
+    def __init__(self, scaler: Scaler, sizes, lowest: int = 0):
+        super().__init__()
+        sizes = [int(s) for s in sizes]
+        if len(sizes) < 2 or not 0 <= lowest < len(sizes):
+            raise ValueError(f"sizes={sizes} and lowest={lowest} do not describe a ladder")
+        self.sizes, self.lowest = sizes, lowest
+        n_layers = len(sizes) - 1
+        self.scaler = scaler
+        # Encoder: W(l) without bias (batch normalisation removes it), beta(l) the shift
+        # after normalisation, gamma the top layer's scale (a ReLU needs none).
+        self.encoder = nn.ModuleList(nn.Linear(a, b, bias=False)
+                                     for a, b in zip(sizes[:-1], sizes[1:]))
+        self.beta = nn.ParameterList(nn.Parameter(torch.zeros(b)) for b in sizes[1:])
+        self.gamma = nn.Parameter(torch.ones(sizes[-1]))
+        for linear in self.encoder:  # N(0, 1/fan_in), as the reference code
+            nn.init.normal_(linear.weight, std=1.0 / math.sqrt(linear.in_features))
+        for l, width in enumerate(sizes[1:], 1):
+            self.register_buffer(f"mean_{l}", torch.zeros(width))
+            self.register_buffer(f"var_{l}", torch.ones(width))
+        # Decoder: V(l) maps layer l down to l - 1, for l = lowest + 1 .. L.
+        self.decoder = nn.ModuleList(nn.Linear(sizes[l], sizes[l - 1], bias=False)
+                                     for l in range(lowest + 1, n_layers + 1))
+        for linear in self.decoder:
+            nn.init.normal_(linear.weight, std=1.0 / math.sqrt(linear.in_features))
+        self.combinators = nn.ModuleList(Combinator(sizes[l])
+                                         for l in range(lowest, n_layers + 1))
+
+    @property
+    def n_layers(self) -> int:
+        return len(self.sizes) - 1
+
+    def running(self, l: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return getattr(self, f"mean_{l}"), getattr(self, f"var_{l}")
+
+    def _activate(self, l: int, z: torch.Tensor) -> torch.Tensor:
+        """``h(l)`` from the normalised ``z(l)``: ReLU below the top, logits on top."""
+        if l < self.n_layers:
+            return F.relu(z + self.beta[l - 1])
+        return self.gamma * (z + self.beta[l - 1])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Class logits of rows in the caller's units, (n, d) -> (n, n_classes)."""
+        return self.classify(self.scaler(x))
+
+    def classify(self, h: torch.Tensor) -> torch.Tensor:
+        """Class logits of scaled rows by the clean encoder with the running statistics."""
+        for l, linear in enumerate(self.encoder, 1):
+            h = self._activate(l, normalise(linear(h), *self.running(l)))
+        return h
+
+    def encode(self, h: torch.Tensor, n_labelled: int, noise_std: float, *,
+               track: bool = False) -> tuple[list, list, torch.Tensor]:
+        """One training pass of the encoder over a batch, corrupted when ``noise_std > 0``.
+
+        The first ``n_labelled`` rows of ``h`` (n, d) are labelled, the others not; each
+        part is normalised with its own batch statistics (as in the reference code).
+
+        Returns ``(zs, moments, logits)``: the normalised (and noisy) pre-activations of
+        layers 0..L, each (n, width); the unlabelled part's batch ``(mean, var)`` of layers
+        1..L (``moments[0]`` is None); the top layer's logits (n, n_classes). ``track``
+        updates the running statistics from the unlabelled part (the clean pass).
+        """
+        if noise_std > 0:
+            h = h + noise_std * torch.randn_like(h)
+        zs, moments = [h], [None]
+        for l, linear in enumerate(self.encoder, 1):
+            z_pre = linear(h)  # (n, width)
+            parts, stats = [], None
+            for part in (z_pre[:n_labelled], z_pre[n_labelled:]):
+                if len(part):
+                    stats = batch_moments(part)
+                    parts.append(normalise(part, *stats))
+            z = torch.cat(parts) if len(parts) > 1 else parts[0]
+            if track and len(z_pre) > n_labelled:
+                self._track(l, *stats)
+            if noise_std > 0:
+                z = z + noise_std * torch.randn_like(z)
+            zs.append(z)
+            moments.append(stats)
+            h = self._activate(l, z)
+        return zs, moments, h
+
+    @torch.no_grad()
+    def _track(self, l: int, mean: torch.Tensor, var: torch.Tensor) -> None:
+        running_mean, running_var = self.running(l)
+        running_mean.lerp_(mean.detach().float(), MOMENTUM)
+        running_var.lerp_(var.detach().float(), MOMENTUM)
+
+    def denoising_errors(self, z_noisy: list, logits_noisy: torch.Tensor, z_clean: list,
+                         moments: list) -> dict[int, torch.Tensor]:
+        """Each decoded layer's denoising error, ``{l: mean squared error per unit}``.
+
+        ``z_noisy``, ``logits_noisy``: the corrupted pass over the unlabelled rows;
+        ``z_clean``, ``moments``: the clean pass over the same rows. Layer ``l``'s error is
+        ``|z^(l)_BN - z(l)|^2 / width(l)``, averaged over rows, where ``z^(l)_BN`` is the
+        reconstruction normalised with the clean pass's batch statistics of layer ``l``
+        (layer 0, the input, is not normalised).
+        """
+        errors = {}
+        u = torch.softmax(logits_noisy, dim=1)  # h~(L), (n, n_classes)
+        z_hat = None
+        for l in range(self.n_layers, self.lowest - 1, -1):
+            if z_hat is not None:  # V(l+1) z^(l+1), from layer l + 1 down to l
+                u = self.decoder[l - self.lowest](z_hat)
+            u = normalise(u, *batch_moments(u))
+            z_hat = self.combinators[l - self.lowest](z_noisy[l], u)
+            target = z_clean[l]
+            z_hat_bn = z_hat if moments[l] is None else normalise(z_hat, *moments[l])
+            errors[l] = (z_hat_bn - target).square().mean()
+        return errors
+
+    def ladder_terms(self, x_labelled: torch.Tensor, x_unlabelled: torch.Tensor,
+                     noise_std: float) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
+        """The corrupted logits of the labelled rows and the denoising errors of the
+        unlabelled ones, for one training step; scaled rows in, (n_l, n_classes) out."""
+        n_l = len(x_labelled)
+        z_noisy, _, logits = self.encode(torch.cat([x_labelled, x_unlabelled]), n_l, noise_std)
+        z_clean, moments, _ = self.encode(x_unlabelled, 0, 0.0, track=True)
+        if len(x_unlabelled) < 2:  # one row normalises to zeros: nothing to denoise
+            return logits[:n_l], {}
+        errors = self.denoising_errors([z[n_l:] for z in z_noisy], logits[n_l:], z_clean,
+                                       moments)
+        return logits[:n_l], errors
