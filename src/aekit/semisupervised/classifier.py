@@ -88,6 +88,28 @@ def unlabelled_rows(y) -> np.ndarray:
     return np.zeros(len(y), dtype=bool)  # strings, booleans: -1 cannot occur
 
 
+def check_labels(estimator, y) -> tuple[np.ndarray, np.ndarray]:
+    """Labelled row indices of ``y`` and their class indices; sets the estimator's
+    ``classes_`` (without ``-1``), ``n_labelled_`` and ``n_unlabelled_``."""
+    unlabelled = unlabelled_rows(y)
+    labelled = np.flatnonzero(~unlabelled)
+    name = type(estimator).__name__
+    if len(labelled) == 0:
+        raise ValueError(
+            "every row of y is -1 (unlabelled); label some rows (at least one of each class), "
+            "or fit an AutoEncoder to learn from rows without labels."
+        )
+    check_classification_targets(y[labelled])
+    estimator.classes_, y_idx = np.unique(y[labelled], return_inverse=True)
+    if len(estimator.classes_) < 2:
+        raise ValueError(
+            f"{name} needs at least 2 classes in y, got 1 class "
+            f"({estimator.classes_[0]!r}); there is nothing to classify."
+        )
+    estimator.n_labelled_, estimator.n_unlabelled_ = len(labelled), int(unlabelled.sum())
+    return labelled, y_idx
+
+
 @TRAINING.document
 class EncoderClassifier(InputMixin, SummaryMixin, SavableMixin, ClassifierMixin, BaseEstimator):
     """A classifier on an autoencoder's encoder; semi-supervised when some rows have no label.
@@ -352,25 +374,6 @@ class EncoderClassifier(InputMixin, SummaryMixin, SavableMixin, ClassifierMixin,
         )
         return fit_rows, val_rows
 
-    def _check_y(self, y) -> tuple[np.ndarray, np.ndarray]:
-        """Labelled row indices and their class indices; sets ``classes_`` and the counts."""
-        unlabelled = unlabelled_rows(y)
-        labelled = np.flatnonzero(~unlabelled)
-        if len(labelled) == 0:
-            raise ValueError(
-                "every row of y is -1 (unlabelled); label some rows, or fit an AutoEncoder "
-                "to learn from rows without labels."
-            )
-        check_classification_targets(y[labelled])
-        self.classes_, y_idx = np.unique(y[labelled], return_inverse=True)
-        if len(self.classes_) < 2:
-            raise ValueError(
-                f"EncoderClassifier needs at least 2 classes in y, got 1 class "
-                f"({self.classes_[0]!r}); there is nothing to classify."
-            )
-        self.n_labelled_, self.n_unlabelled_ = len(labelled), int(unlabelled.sum())
-        return labelled, y_idx
-
     def fit(self, X, y):
         """Fit the autoencoder if it is not fitted, then the head (and encoder) on (X, y).
 
@@ -400,7 +403,7 @@ class EncoderClassifier(InputMixin, SummaryMixin, SavableMixin, ClassifierMixin,
         """:meth:`fit`, on the working copy :func:`fit_atomically` gives."""
         y = column_or_1d(y, warn=True)
         check_consistent_length(X, y)
-        labelled, y_idx = self._check_y(y)
+        labelled, y_idx = check_labels(self, y)
         self.device_ = resolve_device(self.device)
         self.autoencoder_ = self._fitted_autoencoder(X)
         self._use_schema(self.autoencoder_.schema_)  # the classifier takes what it takes

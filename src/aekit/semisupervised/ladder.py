@@ -12,7 +12,6 @@ import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.metrics import accuracy_score
 from sklearn.utils import _safe_indexing, check_random_state
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..core import distributed
@@ -32,7 +31,7 @@ from ..nn.layers import Scaler
 from ..training.callbacks import Callback, ProgressBar
 from ..training.loop import FitInterrupted, fit_loop, infer, init_state, make_optimizer
 from ..training.objectives import LadderCost
-from .classifier import unlabelled_rows
+from .classifier import check_labels, unlabelled_rows
 
 PAPER_COSTS = (1000.0, 10.0, 0.1)
 """The full ladder's denoising weights ``lambda(l)`` for MNIST in the paper (layers 0, 1,
@@ -252,25 +251,6 @@ class LadderClassifier(SavableMixin, ClassifierMixin, BaseEstimator):
         return max(1, math.ceil(AUTO_STEPS / math.ceil(n_rows / self.batch_size)))
 
     # ------------------------------------------------------------------ fit
-    def _check_y(self, y) -> tuple[np.ndarray, np.ndarray]:
-        """Labelled row indices and their class indices; sets ``classes_`` and the counts."""
-        unlabelled = unlabelled_rows(y)
-        labelled = np.flatnonzero(~unlabelled)
-        if len(labelled) == 0:
-            raise ValueError(
-                "every row of y is -1 (unlabelled); label some rows (at least one of each "
-                "class), or fit an AutoEncoder to learn from rows without labels."
-            )
-        check_classification_targets(y[labelled])
-        self.classes_, y_idx = np.unique(y[labelled], return_inverse=True)
-        if len(self.classes_) < 2:
-            raise ValueError(
-                f"LadderClassifier needs at least 2 classes in y, got 1 class "
-                f"({self.classes_[0]!r}); there is nothing to classify."
-            )
-        self.n_labelled_, self.n_unlabelled_ = len(labelled), int(unlabelled.sum())
-        return labelled, y_idx
-
     def fit(self, X, y):
         """Fit on every row of ``X``; rows with ``y == -1`` are unlabelled.
 
@@ -298,7 +278,7 @@ class LadderClassifier(SavableMixin, ClassifierMixin, BaseEstimator):
         """:meth:`fit`, on the working copy :func:`fit_atomically` gives."""
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], ensure_all_finite=False)
         check_finite(X)
-        labelled, y_idx = self._check_y(y)
+        labelled, y_idx = check_labels(self, y)
         self.device_ = resolve_device(self.device)
         rng = check_random_state(distributed.same_random_state(self.random_state))
         with seeded_torch_rng(self.device_, int(rng.randint(np.iinfo(np.int32).max))):
