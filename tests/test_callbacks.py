@@ -240,7 +240,7 @@ def test_user_callbacks_receive_every_documented_hook_in_order(digits):
 
 
 def test_every_trained_estimator_calls_the_fit_and_run_hooks(digits):
-    from aekit import EncoderClassifier, OutlierDetector, VariationalAutoEncoder
+    from aekit import EncoderClassifier, LadderClassifier, OutlierDetector, VariationalAutoEncoder
 
     X_train, _, y_train, _ = digits
     X, y = X_train[:300], y_train[:300]
@@ -252,6 +252,8 @@ def test_every_trained_estimator_calls_the_fit_and_run_hooks(digits):
                                                    random_state=0, callbacks=cb).fit(X, y),
         "detector": lambda cb: OutlierDetector(max_epochs=2, n_estimators=2, random_state=0,
                                                callbacks=cb).fit(X),
+        "ladder": lambda cb: LadderClassifier((16,), max_epochs=2, random_state=0,
+                                              callbacks=cb).fit(X, np.where(y > 4, y, -1)),
     }
     for name, fit in fits.items():
         rec = Recorder()

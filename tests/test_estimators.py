@@ -367,6 +367,22 @@ def test_training_parameters_are_declared_once(name):
             assert not param.why, n
 
 
+def test_the_ladder_takes_the_shared_declarations_of_what_it_shares():
+    # LadderClassifier keeps the paper's optimizer, rate and schedule (its own parameters);
+    # the seed, device, progress and callbacks are the shared declarations.
+    import inspect
+
+    from aekit import LadderClassifier
+    from aekit.estimators._params import TRAINING
+
+    signature = inspect.signature(LadderClassifier).parameters
+    doc = inspect.getdoc(LadderClassifier)
+    for n in ("random_state", "device", "verbose", "callbacks"):
+        assert signature[n].default == TRAINING.params[n].default, n
+        assert LadderClassifier._parameter_constraints[n] == TRAINING.params[n].constraint, n
+        assert TRAINING.params[n].entry(n).replace("\n    ", "\n").strip() in doc, n
+
+
 def test_an_overridden_default_needs_its_reason():
     from aekit.estimators._params import TRAINING
 

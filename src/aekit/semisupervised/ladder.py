@@ -25,10 +25,11 @@ from ..core.checks import (
     to_tensor,
 )
 from ..estimators._base import INFER_BATCH, SavableMixin, validate_params
+from ..estimators._params import TRAINING, Declared
 from ..estimators._recovery import fit_atomically
 from ..nn.ladder import LadderNet
 from ..nn.layers import Scaler
-from ..training.callbacks import Callback, ProgressBar
+from ..training.callbacks import Callback, ProgressBar, RunHooks, check_callbacks, fit_hooks
 from ..training.loop import FitInterrupted, fit_loop, infer, init_state, make_optimizer
 from ..training.objectives import LadderCost
 from .classifier import check_labels, unlabelled_rows
@@ -59,6 +60,13 @@ class LinearDecay(Callback):
             group["lr"] = self.learning_rate * factor
 
 
+# The training parameters the ladder shares with every estimator (its optimizer, rate,
+# schedule and epochs are the paper's and its own, documented above).
+LADDER_TRAINING = Declared({name: TRAINING.params[name]
+                            for name in ("random_state", "device", "verbose", "callbacks")})
+
+
+@LADDER_TRAINING.document
 class LadderClassifier(SavableMixin, ClassifierMixin, BaseEstimator):
     """Ladder network (Rasmus et al. 2015): semi-supervised classification by denoising
     every layer of the classifier.
@@ -101,12 +109,7 @@ class LadderClassifier(SavableMixin, ClassifierMixin, BaseEstimator):
     decay_fraction : float, default=1/3
         The last share of the epochs in which the learning rate decays linearly to 0 (the
         paper: 50 of 150).
-    random_state : int, RandomState instance or None, default=None
-        Seeds the weights, the noise and the batches.
-    device : str, default="auto"
-        ``"auto"``: CUDA when available, else the CPU.
-    verbose : int, default=0
-        1: a progress bar.
+    <training parameters>
 
     Attributes
     ----------
@@ -157,9 +160,6 @@ class LadderClassifier(SavableMixin, ClassifierMixin, BaseEstimator):
         "max_epochs": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
         "decay_fraction": [Interval(Real, 0, 1, closed="both")],
-        "random_state": ["random_state"],
-        "device": [str, torch.device],
-        "verbose": ["verbose"],
     }
 
     _saved_attributes = (
@@ -186,9 +186,10 @@ class LadderClassifier(SavableMixin, ClassifierMixin, BaseEstimator):
         max_epochs="auto",
         learning_rate=0.002,
         decay_fraction=1 / 3,
-        random_state=None,
-        device="auto",
-        verbose=0,
+        random_state=TRAINING.random_state,
+        device=TRAINING.device,
+        verbose=TRAINING.verbose,
+        callbacks=TRAINING.callbacks,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.ladder = ladder
@@ -203,6 +204,7 @@ class LadderClassifier(SavableMixin, ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.device = device
         self.verbose = verbose
+        self.callbacks = callbacks
 
     # ------------------------------------------------------------------ parameters
     def _costs(self) -> tuple[float, ...]:
@@ -281,7 +283,9 @@ class LadderClassifier(SavableMixin, ClassifierMixin, BaseEstimator):
         labelled, y_idx = check_labels(self, y)
         self.device_ = resolve_device(self.device)
         rng = check_random_state(distributed.same_random_state(self.random_state))
-        with seeded_torch_rng(self.device_, int(rng.randint(np.iinfo(np.int32).max))):
+        user = check_callbacks(self.callbacks)
+        with fit_hooks(user, self), \
+                seeded_torch_rng(self.device_, int(rng.randint(np.iinfo(np.int32).max))):
             module = self._build_module(X.shape[1])
             X_t = to_tensor(X, torch.device("cpu"))
             module.scaler.fit(X_t)
@@ -296,15 +300,18 @@ class LadderClassifier(SavableMixin, ClassifierMixin, BaseEstimator):
                 callbacks.append(ProgressBar(leave=self.verbose > 1))
             objective = LadderCost(self.noise_std, self._costs())
             try:
-                fit_loop(state, objective, X_s, batch_size=self.batch_size,
-                         max_epochs=self._epochs(len(X_s)), callbacks=callbacks,
-                         paired=paired, paired_batch_size=self.labelled_batch_size)
+                with RunHooks(user, self, 0, module) as hooks:
+                    fit_loop(state, objective, X_s, batch_size=self.batch_size,
+                             max_epochs=self._epochs(len(X_s)), callbacks=callbacks + user,
+                             paired=paired, paired_batch_size=self.labelled_batch_size)
+                    hooks.result = {"module": module, "history": state["history"],
+                                    "score": None}
             except FitInterrupted as err:
                 if state["history"]:
                     self._keep(module, state["history"])
                     err.estimator = self
                 raise
-        return self._keep(module, state["history"])
+            return self._keep(module, state["history"])
 
     def _keep(self, module: LadderNet, history: list[dict]):
         self.module_ = module.eval()
