@@ -14,7 +14,8 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from _sklearn_checks import FLOAT32_XFAIL
 from aekit import AutoEncoder, EncoderClassifier, VariationalAutoEncoder, load
-from aekit.semisupervised.classifier import fit_temperature, unlabelled_rows
+from aekit.semisupervised.classifier import fit_temperature
+from aekit.semisupervised.labels import unlabelled_rows
 from aekit.semisupervised.comparison import expected_calibration_error, hide_labels
 from aekit.training.loop import make_optimizer
 

@@ -96,6 +96,9 @@ def test_score_leaves_out_the_unlabelled_rows(ladder, digits, ten_labels):
                                                              ten_labels[labelled])
     with pytest.raises(ValueError, match="nothing to score"):
         ladder.score(X_train[:5], np.full(5, -1))
+    # the classifiers share one score: rows and labels of other lengths never misalign
+    with pytest.raises(ValueError, match=r"inconsistent numbers of samples: \[50, 10\]"):
+        ladder.score(X_train[:50], ten_labels[:10])
 
 
 def test_predict_proba_rows_sum_to_one_and_predict_agrees(ladder, digits):

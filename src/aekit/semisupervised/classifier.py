@@ -12,10 +12,8 @@ import torch
 import torch.nn.functional as F
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.exceptions import NotFittedError
-from sklearn.metrics import accuracy_score
 from sklearn.model_selection import train_test_split
-from sklearn.utils import _safe_indexing, check_random_state
-from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_consistent_length, check_is_fitted, column_or_1d
 
 from ..core import distributed
@@ -33,6 +31,7 @@ from ..nn.classifier import EncoderClassifierNet, encoder_layers, feature_width
 from ..nn.dense import mlp
 from ..training.objectives import CrossEntropy
 from .propagation import knn_graph, pseudo_labels, spread_labels, whiten
+from .labels import UNLABELLED, LabelledPredictionsMixin, check_labels
 from .recipe import warn_if_raw_inputs_win
 from ..training.loop import (
     FitInterrupted,
@@ -76,42 +75,9 @@ TRAINING = _SHARED.override(
 )
 """The training parameters as the classifier documents them."""
 
-UNLABELLED = -1
-"""The label of unlabelled rows, as in :mod:`sklearn.semi_supervised`."""
-
-
-def unlabelled_rows(y) -> np.ndarray:
-    """Boolean mask of the rows of ``y`` labelled :data:`UNLABELLED` (``-1``)."""
-    y = np.asarray(y)
-    if y.dtype.kind in "iuf" or y.dtype == object:
-        return np.asarray(y == UNLABELLED, dtype=bool).reshape(len(y))
-    return np.zeros(len(y), dtype=bool)  # strings, booleans: -1 cannot occur
-
-
-def check_labels(estimator, y) -> tuple[np.ndarray, np.ndarray]:
-    """Labelled row indices of ``y`` and their class indices; sets the estimator's
-    ``classes_`` (without ``-1``), ``n_labelled_`` and ``n_unlabelled_``."""
-    unlabelled = unlabelled_rows(y)
-    labelled = np.flatnonzero(~unlabelled)
-    name = type(estimator).__name__
-    if len(labelled) == 0:
-        raise ValueError(
-            "every row of y is -1 (unlabelled); label some rows (at least one of each class), "
-            "or fit an AutoEncoder to learn from rows without labels."
-        )
-    check_classification_targets(y[labelled])
-    estimator.classes_, y_idx = np.unique(y[labelled], return_inverse=True)
-    if len(estimator.classes_) < 2:
-        raise ValueError(
-            f"{name} needs at least 2 classes in y, got 1 class "
-            f"({estimator.classes_[0]!r}); there is nothing to classify."
-        )
-    estimator.n_labelled_, estimator.n_unlabelled_ = len(labelled), int(unlabelled.sum())
-    return labelled, y_idx
-
-
 @TRAINING.document
-class EncoderClassifier(InputMixin, SummaryMixin, SavableMixin, ClassifierMixin, BaseEstimator):
+class EncoderClassifier(InputMixin, SummaryMixin, SavableMixin, LabelledPredictionsMixin,
+                        ClassifierMixin, BaseEstimator):
     """A classifier on an autoencoder's encoder; semi-supervised when some rows have no label.
 
     The network is ``head(layers(scaler(x)))``: the autoencoder's in-model scaler, its
@@ -511,24 +477,6 @@ class EncoderClassifier(InputMixin, SummaryMixin, SavableMixin, ClassifierMixin,
             return self.propagation_epochs
         return max(1, math.ceil(PROPAGATION_STEPS / math.ceil(n_rows / self.batch_size)))
 
-    def predict_proba(self, X):
-        """Class probabilities (calibrated: see ``calibrate``).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        proba : ndarray of shape (n_samples, n_classes)
-            Columns in the order of ``classes_``; rows sum to 1.
-        """
-        return torch.softmax(self._logits(X), dim=1).cpu().numpy()
-
-    def predict_log_proba(self, X):
-        """Logarithm of :meth:`predict_proba`, shape (n_samples, n_classes)."""
-        return torch.log_softmax(self._logits(X), dim=1).cpu().numpy()
-
     def _logits(self, X) -> torch.Tensor:
         check_is_fitted(self)
         X = self._check_X(X, reset=False)
@@ -541,33 +489,6 @@ class EncoderClassifier(InputMixin, SummaryMixin, SavableMixin, ClassifierMixin,
         """The temperature that divides the logits (see ``calibrate``)."""
         check_is_fitted(self)
         return float(self.module_.temperature)
-
-    def predict(self, X):
-        """Most probable class of each row, shape (n_samples,)."""
-        check_is_fitted(self)
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
-
-    def score(self, X, y, sample_weight=None):
-        """Accuracy on the rows of ``(X, y)`` that have a label; rows labelled ``-1`` are
-        left out, so a cross-validation fold of semi-supervised data scores on its labels.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,)
-        sample_weight : array-like of shape (n_samples,), optional
-
-        Returns
-        -------
-        score : float
-        """
-        check_consistent_length(X, y, sample_weight)  # else rows and labels silently misalign
-        keep = np.flatnonzero(~unlabelled_rows(y))
-        if len(keep) == 0:
-            raise ValueError("every row of y is -1 (unlabelled): there is nothing to score")
-        weight = None if sample_weight is None else np.asarray(sample_weight)[keep]
-        return float(accuracy_score(np.asarray(y)[keep], self.predict(_safe_indexing(X, keep)),
-                                    sample_weight=weight))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

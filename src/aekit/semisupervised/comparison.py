@@ -31,7 +31,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..estimators import AutoEncoder
 from .classifier import EncoderClassifier
-from .classifier import unlabelled_rows
+from .labels import unlabelled_rows
 
 ECE_BINS = 15
 """Confidence bins of :func:`expected_calibration_error` (Guo et al. 2017 use 15)."""

@@ -10,8 +10,7 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.metrics import accuracy_score
-from sklearn.utils import _safe_indexing, check_random_state
+from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..core import distributed
@@ -32,7 +31,7 @@ from ..nn.layers import Scaler
 from ..training.callbacks import Callback, ProgressBar, RunHooks, check_callbacks, fit_hooks
 from ..training.loop import FitInterrupted, fit_loop, infer, init_state, make_optimizer
 from ..training.objectives import LadderCost
-from .classifier import check_labels, unlabelled_rows
+from .labels import LabelledPredictionsMixin, check_labels
 
 PAPER_COSTS = (1000.0, 10.0, 0.1)
 """The full ladder's denoising weights ``lambda(l)`` for MNIST in the paper (layers 0, 1,
@@ -67,7 +66,7 @@ LADDER_TRAINING = Declared({name: TRAINING.params[name]
 
 
 @LADDER_TRAINING.document
-class LadderClassifier(SavableMixin, ClassifierMixin, BaseEstimator):
+class LadderClassifier(SavableMixin, LabelledPredictionsMixin, ClassifierMixin, BaseEstimator):
     """Ladder network (Rasmus et al. 2015): semi-supervised classification by denoising
     every layer of the classifier.
 
@@ -328,50 +327,6 @@ class LadderClassifier(SavableMixin, ClassifierMixin, BaseEstimator):
         check_finite(X)
         logits = infer(self.module_, to_tensor(X, self.device_), INFER_BATCH)
         return logits.double()  # probabilities sum to 1 to double precision
-
-    def predict_proba(self, X):
-        """Class probabilities of the clean encoder.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        proba : ndarray of shape (n_samples, n_classes)
-            Columns in the order of ``classes_``; rows sum to 1.
-        """
-        return torch.softmax(self._logits(X), dim=1).cpu().numpy()
-
-    def predict_log_proba(self, X):
-        """Logarithm of :meth:`predict_proba`, shape (n_samples, n_classes)."""
-        return torch.log_softmax(self._logits(X), dim=1).cpu().numpy()
-
-    def predict(self, X):
-        """Most probable class of each row, shape (n_samples,)."""
-        check_is_fitted(self)
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
-
-    def score(self, X, y, sample_weight=None):
-        """Accuracy on the rows of ``(X, y)`` that have a label (rows labelled ``-1`` are
-        left out, so cross-validation on semi-supervised data scores its labelled rows).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,)
-        sample_weight : array-like of shape (n_samples,), optional
-
-        Returns
-        -------
-        score : float
-        """
-        keep = np.flatnonzero(~unlabelled_rows(y))
-        if len(keep) == 0:
-            raise ValueError("every row of y is -1 (unlabelled): there is nothing to score")
-        weight = None if sample_weight is None else np.asarray(sample_weight)[keep]
-        return float(accuracy_score(np.asarray(y)[keep], self.predict(_safe_indexing(X, keep)),
-                                    sample_weight=weight))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

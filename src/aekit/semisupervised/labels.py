@@ -1,0 +1,100 @@
+"""What every few-label classifier shares: scikit-learn's ``y == -1`` convention for
+unlabelled rows, the check of the labels ``fit`` gets, and the prediction API built on a
+class's ``_logits(X)`` (predict_proba, predict_log_proba, predict, score on labelled rows)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from sklearn.metrics import accuracy_score
+from sklearn.utils import _safe_indexing
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_consistent_length, check_is_fitted
+
+UNLABELLED = -1
+"""The label of unlabelled rows, as in :mod:`sklearn.semi_supervised`."""
+
+
+def unlabelled_rows(y) -> np.ndarray:
+    """Boolean mask of the rows of ``y`` labelled :data:`UNLABELLED` (``-1``)."""
+    y = np.asarray(y)
+    if y.dtype.kind in "iuf" or y.dtype == object:
+        return np.asarray(y == UNLABELLED, dtype=bool).reshape(len(y))
+    return np.zeros(len(y), dtype=bool)  # strings, booleans: -1 cannot occur
+
+
+def check_labels(estimator, y) -> tuple[np.ndarray, np.ndarray]:
+    """Labelled row indices of ``y`` and their class indices; sets the estimator's
+    ``classes_`` (without ``-1``), ``n_labelled_`` and ``n_unlabelled_``."""
+    unlabelled = unlabelled_rows(y)
+    labelled = np.flatnonzero(~unlabelled)
+    name = type(estimator).__name__
+    if len(labelled) == 0:
+        raise ValueError(
+            "every row of y is -1 (unlabelled); label some rows (at least one of each class), "
+            "or fit an AutoEncoder to learn from rows without labels."
+        )
+    check_classification_targets(y[labelled])
+    estimator.classes_, y_idx = np.unique(y[labelled], return_inverse=True)
+    if len(estimator.classes_) < 2:
+        raise ValueError(
+            f"{name} needs at least 2 classes in y, got 1 class "
+            f"({estimator.classes_[0]!r}); there is nothing to classify."
+        )
+    estimator.n_labelled_, estimator.n_unlabelled_ = len(labelled), int(unlabelled.sum())
+    return labelled, y_idx
+
+
+class LabelledPredictionsMixin:
+    """``predict_proba``, ``predict_log_proba``, ``predict`` and ``score`` of a classifier
+    whose ``_logits(X)`` gives float64 logits of shape (n_samples, n_classes) in the order of
+    ``classes_``."""
+
+    def _logits(self, X) -> torch.Tensor:
+        raise NotImplementedError
+
+    def predict_proba(self, X):
+        """Class probabilities: the softmax of the logits (an EncoderClassifier's divided by
+        its fitted temperature, see ``calibrate``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Columns in the order of ``classes_``; rows sum to 1.
+        """
+        return torch.softmax(self._logits(X), dim=1).cpu().numpy()
+
+    def predict_log_proba(self, X):
+        """Logarithm of :meth:`predict_proba`, shape (n_samples, n_classes)."""
+        return torch.log_softmax(self._logits(X), dim=1).cpu().numpy()
+
+    def predict(self, X):
+        """Most probable class of each row, shape (n_samples,)."""
+        check_is_fitted(self)
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    def score(self, X, y, sample_weight=None):
+        """Accuracy on the rows of ``(X, y)`` that have a label; rows labelled ``-1`` are
+        left out, so a cross-validation fold of semi-supervised data scores on its labels.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,), optional
+
+        Returns
+        -------
+        score : float
+        """
+        check_consistent_length(X, y, sample_weight)  # else rows and labels silently misalign
+        keep = np.flatnonzero(~unlabelled_rows(y))
+        if len(keep) == 0:
+            raise ValueError("every row of y is -1 (unlabelled): there is nothing to score")
+        weight = None if sample_weight is None else np.asarray(sample_weight)[keep]
+        return float(accuracy_score(np.asarray(y)[keep], self.predict(_safe_indexing(X, keep)),
+                                    sample_weight=weight))
