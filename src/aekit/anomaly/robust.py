@@ -61,7 +61,8 @@ def location_scale(values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Median and interquartile range along the last axis (finite values only); a range of
     0 falls back to the standard deviation, then to 1."""
     q = torch.nanquantile(values.masked_fill(~torch.isfinite(values), math.nan),
-                          torch.tensor([0.25, 0.5, 0.75], device=values.device), dim=-1)
+                          torch.tensor([0.25, 0.5, 0.75], dtype=values.dtype,
+                                       device=values.device), dim=-1)
     spread = q[2] - q[0]
     finite = torch.where(torch.isfinite(values), values, q[1].unsqueeze(-1))
     std = finite.std(-1, correction=0) if values.shape[-1] > 1 else torch.zeros_like(spread)
@@ -108,9 +109,7 @@ def term_calibration(terms: np.ndarray, n_quantiles: int):
     ``n_quantiles`` quantiles of each column of ``terms`` (n, T), the score terms of the
     training rows: ``(location (T,), scale (T,), quantiles (T, n_quantiles))``."""
     terms = np.asarray(terms, dtype=np.float64)
-    q1, med, q3 = np.percentile(terms, [25, 50, 75], axis=0)
-    std = terms.std(0)
-    scale = np.where(q3 - q1 > 1e-12, q3 - q1, np.where(std > 1e-12, std, 1.0))
+    med, scale = (t.numpy() for t in location_scale(torch.from_numpy(terms.T.copy())))
     quantiles = np.quantile(terms, np.linspace(0, 1, n_quantiles), axis=0).T
     return med, scale, quantiles
 
