@@ -17,6 +17,7 @@ from aekit.nn.ladder import Combinator, LadderNet
 from aekit.nn.layers import Scaler
 from aekit.semisupervised.comparison import hide_labels
 from aekit.semisupervised.recipe import FewLabelsWarning, warn_if_raw_inputs_win
+from aekit.training.callbacks import Callback
 from aekit.training.loop import fit_loop, init_state, make_optimizer
 from aekit.training.objectives import LadderCost
 
@@ -277,3 +278,60 @@ def test_the_learning_rate_decays_linearly_over_the_last_third():
         decay.on_epoch_begin(state, epoch)
         rates.append(state["optimizer"].param_groups[0]["lr"])
     np.testing.assert_allclose(rates, [0.002] * 6 + [0.0015, 0.001, 0.0005])
+
+
+# ------------------------------------------------------------------------------ input schema
+def test_a_dataframe_keeps_its_column_names_and_a_renamed_one_is_refused(digits, ten_labels):
+    pd = pytest.importorskip("pandas")
+    columns = [f"p{i}" for i in range(digits[0].shape[1])]
+    train = pd.DataFrame(digits[0], columns=columns)
+    clf = LadderClassifier(hidden_layer_sizes=(8,), max_epochs=2, random_state=0)
+    clf.fit(train, ten_labels)
+    assert clf.schema_.kind == "table" and list(clf.feature_names_in_) == columns
+    test = pd.DataFrame(digits[1], columns=columns)
+    with pytest.warns(UserWarning, match="feature names"):  # scikit-learn's warning
+        from_array = clf.predict_proba(test.values)
+    np.testing.assert_allclose(clf.predict_proba(test), from_array, rtol=1e-5, atol=1e-7)
+    with pytest.raises(ValueError, match="p0"):
+        clf.predict(test.rename(columns={"p0": "q0"}))
+
+
+def test_categorical_columns_are_refused_with_the_fix(digits, ten_labels):
+    pd = pytest.importorskip("pandas")
+    X = pd.DataFrame(digits[0][:, :4], columns=list("abcd"))
+    X["colour"] = pd.Categorical(np.where(digits[0][:, 5] > 5, "red", "blue"))
+    with pytest.raises(ValueError, match="one-hot"):
+        LadderClassifier(hidden_layer_sizes=(8,), max_epochs=1).fit(X, ten_labels)
+
+
+def test_the_schema_is_saved_and_checks_the_loaded_model_s_input(digits, ten_labels,
+                                                                  tmp_path):
+    pd = pytest.importorskip("pandas")
+    columns = [f"p{i}" for i in range(digits[0].shape[1])]
+    clf = LadderClassifier(hidden_layer_sizes=(8,), max_epochs=2, random_state=0)
+    clf.fit(pd.DataFrame(digits[0], columns=columns), ten_labels)
+    clf.save(tmp_path / "table")
+    loaded = load(tmp_path / "table")
+    assert list(loaded.schema_.feature_names) == columns
+    with pytest.raises(ValueError, match="features"):
+        loaded.predict(digits[1][:, :10])
+
+
+# ------------------------------------------------------------------------------ sanity
+class _CorruptRunningVariance(Callback):
+    """A callback that breaks the running statistics after the last epoch (finite weights,
+    NaN predictions): what the end-of-fit check exists for."""
+
+    def on_epoch_end(self, state, record):
+        if record["epoch"] == state["max_epochs"]:
+            state["module"].var_1.fill_(-1.0)
+
+
+def test_a_fit_whose_kept_model_outputs_nan_raises(digits, ten_labels):
+    from aekit.training.loop import TrainingDivergedError
+
+    clf = LadderClassifier(hidden_layer_sizes=(8,), max_epochs=2, random_state=0,
+                           callbacks=[_CorruptRunningVariance()])
+    with pytest.raises(TrainingDivergedError, match="LadderClassifier.*NaN"):
+        clf.fit(digits[0], ten_labels)
+    assert not hasattr(clf, "module_")  # the failed fit left the classifier unfitted
