@@ -223,6 +223,31 @@ class LadderNet(nn.Module):
         return zs, moments, h
 
     @torch.no_grad()
+    def set_population_statistics(self, x: torch.Tensor, batch_size: int) -> None:
+        """Set the running statistics the clean classifier uses to the average, over the
+        batches of ``batch_size`` rows of one shuffled pass over scaled rows ``x`` (n, d),
+        of the clean pass's batch moments: the statistics of the final weights (Ioffe &
+        Szegedy 2015's inference rule), where the running average of a short fit still
+        remembers the first steps' weights. Layer by layer, as training normalises them
+        (shuffled with torch's global generator, as training batches are)."""
+        sums, n_batches = None, 0
+        order = torch.randperm(len(x), device=x.device)
+        for start in range(0, len(x) - 1, batch_size):
+            batch = x[order[start:start + batch_size]]
+            if len(batch) < 2:
+                continue
+            _, moments, _ = self.encode(batch, 0, 0.0)
+            stats = [torch.stack(m) for m in moments[1:]]  # each (2, width)
+            sums = stats if sums is None else [a + b for a, b in zip(sums, stats)]
+            n_batches += 1
+        if sums is None:
+            return
+        for l, total in enumerate(sums, 1):
+            mean, var = self.running(l)
+            mean.copy_(total[0] / n_batches)
+            var.copy_(total[1] / n_batches)
+
+    @torch.no_grad()
     def _track(self, l: int, mean: torch.Tensor, var: torch.Tensor) -> None:
         running_mean, running_var = self.running(l)
         running_mean.lerp_(mean.detach().float(), MOMENTUM)

@@ -271,7 +271,7 @@ class LadderClassifier(InputMixin, SavableMixin, LabelledPredictionsMixin, Class
                 f"conv_layers={conv!r}: give one (filters, kernel, pool) triple of positive "
                 "integers per convolutional layer, with an odd kernel, e.g. ((32, 5, 2), "
                 "(64, 3, 2)); or None for a dense encoder.")
-        if conv and self.ladder == "full":
+        if conv and self.ladder == "full" and self.denoising_costs == "auto":
             raise ValueError(
                 "ladder='full' with conv_layers: the convolutional layers are not decoded "
                 "here (the paper's convolutional results are Gamma models); use "
@@ -392,6 +392,9 @@ class LadderClassifier(InputMixin, SavableMixin, LabelledPredictionsMixin, Class
                     fit_loop(state, objective, X_s, batch_size=self.batch_size,
                              max_epochs=self._epochs(len(X_s)), callbacks=callbacks + user,
                              paired=paired, paired_batch_size=self.labelled_batch_size)
+                    # The final weights' statistics for prediction, not a running average
+                    # that remembers the early steps (short fits, small datasets).
+                    module.set_population_statistics(X_s, self.batch_size)
                     hooks.result = {"module": module, "history": state["history"],
                                     "score": None}
             except FitInterrupted as err:
@@ -418,6 +421,7 @@ class LadderClassifier(InputMixin, SavableMixin, LabelledPredictionsMixin, Class
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = False
+        tags.input_tags.sparse = True  # the input schema makes a sparse matrix dense once
         return tags
 
 
