@@ -214,6 +214,8 @@ class OutlierDetector(ExplanationMixin, _tables.InputMixin, OutlierMixin, Savabl
         Training rows per member (its subsample, less its hold-out).
     n_neighbors_ : int
         Neighbours of the code-space term as fitted (fewer with few rows; 0: no term).
+    isolation_nodes_ : int
+        Nodes held per tree of the isolation term (0: fitted without it).
     history_ : list of dict
         One record per epoch (``loss``, ``val_loss``, ``seconds``).
     n_iter_ : int
