@@ -90,17 +90,19 @@ def test_same_seed_same_scores_and_save_load_round_trip(tmp_path):
     assert loaded.offset_ == det.offset_
 
 
-def test_a_damaged_forest_is_refused(tmp_path):
-    from safetensors.torch import load_file, save_file
+def test_the_forest_is_saved_as_tensors_only_when_fitted(tmp_path):
+    from safetensors.torch import load_file
 
-    det = OutlierDetector(**FAST).fit(rows())
-    det.save(tmp_path / "det")
-    (weights,) = list((tmp_path / "det").glob("*.safetensors"))
-    tensors = load_file(weights)
-    tensors["isolation.path"] = tensors["isolation.path"][:, :-1].contiguous()
-    save_file(tensors, weights)
-    with pytest.raises(ValueError, match="isolation.path"):
-        load(tmp_path / "det")
+    X = rows()
+    for weight in (2.0, 0.0):
+        det = OutlierDetector(isolation_weight=weight, **FAST).fit(X)
+        det.save(tmp_path / str(weight))
+        (weights,) = list((tmp_path / str(weight)).glob("*.safetensors"))
+        names = {k for k in load_file(weights) if k.startswith("isolation.")}
+        assert names == ({"isolation.feature", "isolation.threshold", "isolation.branches",
+                          "isolation.path"} if weight else set())
+        np.testing.assert_array_equal(load(tmp_path / str(weight)).score_samples(X),
+                                      det.score_samples(X))
 
 
 def test_table_with_text_columns_and_a_streamed_fit(tmp_path):
@@ -112,7 +114,7 @@ def test_table_with_text_columns_and_a_streamed_fit(tmp_path):
     df.loc[:4, "a"] += 6
     det = OutlierDetector(**FAST).fit(df)
     assert det.module_.isolation is not None
-    assert roc_auc_score(np.arange(n) < 5, det._terms(df)[:, 4]) > 0.95
+    assert roc_auc_score(np.arange(n) < 5, det._terms(det._check_X(df, reset=False))[:, 4]) > 0.95
     det.save(tmp_path / "table")
     np.testing.assert_array_equal(load(tmp_path / "table").score_samples(df),
                                   det.score_samples(df))
