@@ -158,3 +158,20 @@ def test_lifts_the_detector_where_isolation_forest_wins():
     auc = {w: roc_auc_score(y_test, -OutlierDetector(isolation_weight=w, random_state=0)
                             .fit(X_train).score_samples(X_test)) for w in (0.0, 2.0)}
     assert auc[2.0] > auc[0.0] + 0.01, auc
+
+
+def test_cli_detect_takes_the_isolation_weight(tmp_path):
+    from conftest import assert_ok, assert_one_line_error, invoke
+
+    X = rows(300)
+    path = tmp_path / "rows.csv"
+    np.savetxt(path, X, delimiter=",", header="a,b,c,d,e", comments="", fmt="%.8g")
+    fast = ["--max-epochs", "5", "--seed", "0", "--device", "cpu"]
+    for weight, nodes in (("0", 0), ("2.5", 2 * 256 - 1)):
+        run = tmp_path / f"run{weight}"
+        assert_ok(invoke("detect", "--data", path, "--isolation-weight", weight, *fast,
+                         "--out", run))
+        det = load(run)
+        assert det.isolation_weight == float(weight) and det.isolation_nodes_ == nodes
+    assert_one_line_error(invoke("detect", "--data", path, "--isolation-weight", "-1", *fast,
+                                 "--out", tmp_path / "bad"), "isolation")
