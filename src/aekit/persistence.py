@@ -263,6 +263,7 @@ FITTED: dict[str, Callable] = {
     "hidden_layer_sizes_": _sizes,
     "n_reference_": _count(2),
     "n_neighbors_": _count(0),
+    "isolation_nodes_": _count(0),
     "n_samples_fit_": _count(2),
     "fit_seconds_": _seconds,
 }
