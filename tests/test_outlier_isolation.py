@@ -175,3 +175,36 @@ def test_cli_detect_takes_the_isolation_weight(tmp_path):
         assert det.isolation_weight == float(weight) and det.isolation_nodes_ == nodes
     assert_one_line_error(invoke("detect", "--data", path, "--isolation-weight", "-1", *fast,
                                  "--out", tmp_path / "bad"), "isolation")
+
+
+def test_a_detector_saved_before_the_isolation_term_loads_and_scores_as_it_did(tmp_path):
+    # A file written before the term: no isolation_weight among its parameters, no
+    # isolation_nodes_, the calibration of four terms. It loads with the weight 0 it was
+    # fitted with and gives the scores it gave (what a current detector with
+    # isolation_weight=0 gives, term for term).
+    import hashlib
+    import json
+
+    import safetensors.torch
+
+    from aekit.core import storage
+
+    X = rows(300)
+    det = OutlierDetector(isolation_weight=0.0, **FAST).fit(X)
+    det.save(tmp_path / "m")
+    cfg = json.loads((tmp_path / "m" / "config.json").read_text())
+    del cfg["params"]["isolation_weight"]
+    del cfg["fitted"]["isolation_nodes_"]
+    path = tmp_path / "m" / cfg["weights"]
+    tensors = safetensors.torch.load(path.read_bytes())
+    for key in ("term_location", "term_scale", "term_quantiles"):
+        tensors[key] = tensors[key][:4].clone()
+    blob = safetensors.torch.save(tensors)
+    path.write_bytes(blob)
+    cfg["weights_sha256"] = hashlib.sha256(blob).hexdigest()
+    cfg["sha256"] = storage.config_checksum(cfg)
+    (tmp_path / "m" / "config.json").write_text(json.dumps(cfg))
+    old = load(tmp_path / "m")
+    assert old.isolation_weight == 0.0
+    np.testing.assert_array_equal(old.score_samples(X), det.score_samples(X))
+    np.testing.assert_array_equal(old.predict(X), det.predict(X))

@@ -44,7 +44,7 @@ from ..core.checks import (
     seeded_torch_rng,
     to_tensor,
 )
-from ..training.callbacks import Callback, RunHooks, check_callbacks, fit_hooks
+from ..training.callbacks import RunHooks, check_callbacks, fit_hooks
 from ..nn.ensemble import (SCORE_BATCH, SCORE_QUANTILES, TAIL_QUANTILES,
                            EnsembleAutoEncoder, knn_distance)
 from ..nn.layers import ACTIVATIONS
@@ -58,8 +58,8 @@ from ..estimators._params import loop_callbacks, validate_params
 from ..estimators._saving import SavableMixin
 from ..estimators._recovery import fit_atomically
 from .explain import ExplanationMixin
-from .isolation import N_TREES, fit_isolation, tree_nodes
-from .robust import (SAMPLE_ROWS, auto_threshold, combine_terms, count_threshold,
+from .isolation import N_TREES, add_isolation_calibration, fit_isolation, tree_nodes
+from .robust import (SAMPLE_ROWS, TrimRows, auto_threshold, combine_terms, count_threshold,
                      location_scale, scaler_statistics, term_calibration)
 from .streaming import is_chunked, map_chunks, read_sample
 
@@ -84,35 +84,6 @@ TRAINING = _SHARED.override(
     random_state={"note": "Also seeds each member's subsample."},
 )
 """The training parameters as the detector documents them (its own defaults, with why)."""
-
-TRIM_EVERY = 5
-"""Epochs between two trimmings of each member's worst-reconstructed rows."""
-
-class _TrimRows(Callback):
-    """Every :data:`TRIM_EVERY` epochs, weigh each member's ``share`` worst-reconstructed
-    training rows 0 (and the others 1) in the loss.
-
-    ``rows`` (S, M, d) and ``weights`` (S, M) are the training tensors given to the loop;
-    the weights are changed in place, the module is not.
-    """
-
-    def __init__(self, rows: torch.Tensor, weights: torch.Tensor, share: float):
-        self.rows, self.weights, self.share = rows, weights, share
-
-    @torch.no_grad()
-    def on_epoch_end(self, state: dict, record: dict) -> None:
-        if self.share <= 0 or record["epoch"] % TRIM_EVERY:
-            return
-        module = state["module"]
-        was_training = module.training
-        module.eval()
-        x = self.rows.transpose(0, 1)  # (M, S, d)
-        err = module.column_errors(x, x)[0].mean(2)  # (M, S)
-        module.train(was_training)
-        n_kept = max(2, round((1 - self.share) * err.shape[1]))
-        cut = err.kthvalue(min(n_kept, err.shape[1]), dim=1, keepdim=True).values
-        self.weights.copy_((err <= cut).t().to(self.weights.dtype))
-
 
 @TRAINING.document
 class OutlierDetector(ExplanationMixin, _tables.InputMixin, OutlierMixin, SavableMixin,
@@ -259,6 +230,9 @@ class OutlierDetector(ExplanationMixin, _tables.InputMixin, OutlierMixin, Savabl
         "n_neighbors": [Interval(Integral, 1, None, closed="left")],
         "missing": [StrOptions({"error", "impute"})],
     }
+
+    _params_added = {"isolation_weight": 0.0}  # aekit.load: saved before the term, none
+    _upgrade_tensors = staticmethod(add_isolation_calibration)
 
     _saved_attributes = (
         "n_features_in_",
@@ -512,7 +486,7 @@ class OutlierDetector(ExplanationMixin, _tables.InputMixin, OutlierMixin, Savabl
             batch_size=self.batch_size,
             max_epochs=self.max_epochs,
             autocast=autocast_dtype(self.precision, self.device_),
-            callbacks=[_TrimRows(fit_rows, weights, self.trim_fraction),
+            callbacks=[TrimRows(fit_rows, weights, self.trim_fraction),
                        *loop_callbacks(self), *callbacks],
         )
         self.history_ = state["history"]

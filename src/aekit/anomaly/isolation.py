@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..nn.ensemble import TERMS
 from ..nn.isolation import LEAF, IsolationTrees
 
 N_TREES = 100
@@ -74,3 +75,20 @@ def fit_isolation(trees: IsolationTrees, rows: np.ndarray, max_samples: int, see
     for name, value in (("feature", feature), ("threshold", threshold),
                         ("branches", branches), ("path", path)):
         getattr(trees, name).copy_(torch.as_tensor(value, device=device))
+
+
+def add_isolation_calibration(tensors: dict) -> dict:
+    """The saved tensors of a detector from before the isolation term, made loadable.
+
+    Such a detector has the calibration (``term_location``, ``term_scale``,
+    ``term_quantiles``) of four score terms; the fifth, the isolation term, gets a neutral
+    one. It is never computed: :func:`aekit.load` also gives such a detector
+    ``isolation_weight=0``, so it scores exactly as it did when saved. Tensors of a current
+    detector come back unchanged.
+    """
+    location = tensors.get("term_location")
+    if location is None or location.shape != (len(TERMS) - 1,):
+        return tensors
+    neutral = {"term_location": 0.0, "term_scale": 1.0, "term_quantiles": 0.0}
+    return {**tensors, **{key: torch.cat([tensors[key], torch.full_like(tensors[key][:1], value)])
+                          for key, value in neutral.items() if key in tensors}}
