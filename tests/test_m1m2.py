@@ -188,3 +188,36 @@ def test_cost_weights_the_labelled_rows():
                                + 2.0 * high["supervised"])
     evaluation = M2Cost()(net.eval(), {"x_in": stats, "y": torch.zeros(6, dtype=torch.long)})
     assert set(evaluation) == {"loss", "accuracy"}
+
+
+# ------------------------------------------------------------------------------ shared parts
+def test_takes_the_shared_declarations_of_what_it_shares():
+    import inspect
+
+    from aekit.estimators._params import TRAINING
+
+    signature = inspect.signature(M1M2Classifier).parameters
+    doc = inspect.getdoc(M1M2Classifier)
+    for n in ("optimizer", "random_state", "device", "verbose", "callbacks"):
+        assert signature[n].default == TRAINING.params[n].default, n
+        assert M1M2Classifier._parameter_constraints[n] == TRAINING.params[n].constraint, n
+        assert TRAINING.params[n].entry(n).replace("\n    ", "\n").strip() in doc, n
+
+
+def test_calls_the_fit_and_run_hooks(m1, digits, ten_labels):
+    from aekit.training.callbacks import Callback
+
+    class Recorder(Callback):
+        def __init__(self):
+            self.calls = []
+
+        def __getattribute__(self, name):
+            if name.startswith("on_"):
+                return lambda *args: self.calls.append(name)
+            return super().__getattribute__(name)
+
+    rec = Recorder()
+    M1M2Classifier(m1, **{**SMALL, "max_epochs": 2}, callbacks=[rec]).fit(digits[0], ten_labels)
+    assert rec.calls[:3] == ["on_fit_begin", "on_run_begin", "on_train_begin"]
+    assert rec.calls[-3:] == ["on_train_end", "on_run_end", "on_fit_end"]
+    assert rec.calls.count("on_epoch_end") == 2
