@@ -59,14 +59,15 @@ DETECTORS = ("aekit", "iforest", "lof", "pca", *PYOD)
 
 CANDIDATES = {
     "default": {},
+    "no isolation term": {"isolation_weight": 0.0},
+    "isolation weight 1": {"isolation_weight": 1.0},
+    "isolation weight 3": {"isolation_weight": 3.0},
     "reconstruction weight 1": {"reconstruction_weight": 1.0},
     "surprise combination": {"combine": "surprise"},
-    "z-score combination": {"combine": "zscore"},
     "no tail term": {"tail_weight": 0.0},
     "no input kNN term": {"neighbor_weight": 0.0},
-    "autoencoder terms only": {"tail_weight": 0.0, "neighbor_weight": 0.0},
+    "10 neighbours": {"n_neighbors": 10},
     "25 epochs": {"max_epochs": 25},
-    "100 epochs": {"max_epochs": 100},
     "4 members": {"n_estimators": 4},
 }
 """The candidate defaults of ``--protocol lodo``: each the frozen default with a change."""
@@ -156,8 +157,9 @@ def source_hash() -> str:
     """A hash of the detector's source: cached aekit results of older code are not reused."""
     h = hashlib.sha1()
     src = ROOT / "src" / "aekit"
-    for rel in ("anomaly/detector.py", "anomaly/robust.py", "anomaly/tails.py",
-                "nn/ensemble.py", "training/objectives.py", "training/loop.py"):
+    for rel in ("anomaly/detector.py", "anomaly/robust.py", "anomaly/isolation.py",
+                "nn/ensemble.py", "nn/isolation.py", "training/objectives.py",
+                "training/loop.py"):
         path = src / rel
         if path.is_file():
             h.update(path.read_bytes())
@@ -236,6 +238,26 @@ def table(results: dict, metric: int, title: str) -> str:
         lines.append(f"{s:<16}" + "".join(f"{values[n][s]:>{width}.3f}" for n in names))
     lines.append(f"{'mean':<16}" + "".join(
         f"{np.mean(list(values[n].values())):>{width}.3f}" for n in names))
+    return "\n".join(lines)
+
+
+DEFICIT = 0.10
+"""A set where aekit's ROC-AUC is more than this below IsolationForest's is flagged (issue
+18's check on unseen sets)."""
+
+
+def deficits(results: dict, ours: str = "aekit") -> str:
+    """Per set, ``ours``' ROC-AUC minus IsolationForest's, sets more than :data:`DEFICIT`
+    below flagged, and the worst."""
+    auc = per_set(results, 0)
+    if ours not in auc or "iforest" not in auc:
+        return ""
+    diff = {s: auc[ours][s] - auc["iforest"][s] for s in auc[ours]}
+    lines = [f"ROC-AUC of {ours} minus IsolationForest's (flag: more than {DEFICIT} below)"]
+    for s, d in diff.items():
+        lines.append(f"{s:<16}{d:>+8.3f}{'  <-- more than 0.10 below' if d < -DEFICIT else ''}")
+    worst = min(diff, key=diff.get)
+    lines.append(f"{'worst':<16}{diff[worst]:>+8.3f}  ({worst})")
     return "\n".join(lines)
 
 
@@ -384,10 +406,20 @@ def main(argv=None) -> dict:
     print(table(shown, 1, f"average precision, test part, mean of {args.seeds} seed(s)"))
     print()
     print(summary(shown))
+    if "aekit" in shown and "iforest" in shown:
+        print()
+        print(deficits(shown))
     if args.protocol == "lodo" and "default" in results:
         text, chosen = lodo({n: results[n] for n in CANDIDATES if n in results})
         print()
         print(text)
+        if "iforest" in results:
+            forest = per_set(results, 0)["iforest"]
+            gap = {s: c[1] - forest[s] for s, c in chosen.items()}
+            worst = min(gap, key=gap.get)
+            print(f"LODO ROC-AUC minus IsolationForest's: worst {gap[worst]:+.3f} ({worst}); "
+                  f"more than {DEFICIT} below on {sum(g < -DEFICIT for g in gap.values())} "
+                  "set(s)")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=1) + "\n")

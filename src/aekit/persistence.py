@@ -99,6 +99,8 @@ def _params_from_json(params, where: str, nested: bool = False) -> dict:
 def _estimator(name, params, where: str, nested: bool = False):
     """An unfitted ``name(**params)``, its parameters checked by its own constraints."""
     cls = _class(name, where)
+    if isinstance(params, dict):  # a file older than a parameter: fitted as it was then
+        params = {**getattr(cls, "_params_added", {}), **params}
     try:
         estimator = cls(**_params_from_json(params, where, nested))
     except TypeError as err:
@@ -274,6 +276,7 @@ FITTED: dict[str, Callable] = {
     "hidden_layer_sizes_": _sizes,
     "n_reference_": _count(2),
     "n_neighbors_": _count(0),
+    "isolation_nodes_": _count(0),
     "n_samples_fit_": _count(2),
     "fit_seconds_": _seconds,
 }
@@ -298,6 +301,8 @@ def _restore(config: dict, tensors: dict, device, where: str):
         if key not in fitted:
             raise ValueError(f"{where}: field 'fitted.{key}' is missing; the file is damaged")
     own = dict(tensors)
+    if hasattr(cls, "_upgrade_tensors"):  # tensors of a file from an older aekit
+        own = cls._upgrade_tensors(own)
     legacy = {}
     for key, value in fitted.items():
         if key in LEGACY and "schema_" in cls._saved_attributes and "schema_" not in fitted:

@@ -12,10 +12,11 @@ against each (every choice chosen leave-one-dataset-out on the ADBench tables,
   not grow with the data), on inputs clipped to ``±clip`` scaled units, and every 5 epochs
   drops its ``trim_fraction`` worst-reconstructed rows from its loss: the anomalies in the
   training rows stop pulling the network towards them;
-- the score has four terms that fail in different places: the members' reconstruction
+- the score has five terms that fail in different places: the members' reconstruction
   error and their code's distance to the nearest training codes (each on the scale of the
   member's own training rows, averaged over the members), ECOD-style tail probabilities of
-  each input column, and the distance to the nearest training rows in the input space
+  each input column, the distance to the nearest training rows in the input space and an
+  isolation forest's score (:mod:`aekit.anomaly.isolation`)
   (:meth:`~aekit.nn.ensemble.EnsembleAutoEncoder.term_scores`). Each term becomes its rank
   among the training rows' (continued above their maximum) and the ranks are averaged,
   weighted (:func:`~aekit.anomaly.robust.combine_terms`): no single blind term sinks the
@@ -43,7 +44,7 @@ from ..core.checks import (
     seeded_torch_rng,
     to_tensor,
 )
-from ..training.callbacks import Callback, RunHooks, check_callbacks, fit_hooks
+from ..training.callbacks import RunHooks, check_callbacks, fit_hooks
 from ..nn.ensemble import (SCORE_BATCH, SCORE_QUANTILES, TAIL_QUANTILES,
                            EnsembleAutoEncoder, knn_distance)
 from ..nn.layers import ACTIVATIONS
@@ -57,7 +58,8 @@ from ..estimators._params import loop_callbacks, validate_params
 from ..estimators._saving import SavableMixin
 from ..estimators._recovery import fit_atomically
 from .explain import ExplanationMixin
-from .robust import (SAMPLE_ROWS, auto_threshold, combine_terms, count_threshold,
+from .isolation import N_TREES, add_isolation_calibration, fit_isolation, tree_nodes
+from .robust import (SAMPLE_ROWS, TrimRows, auto_threshold, combine_terms, count_threshold,
                      location_scale, scaler_statistics, term_calibration)
 from .streaming import is_chunked, map_chunks, read_sample
 
@@ -83,41 +85,12 @@ TRAINING = _SHARED.override(
 )
 """The training parameters as the detector documents them (its own defaults, with why)."""
 
-TRIM_EVERY = 5
-"""Epochs between two trimmings of each member's worst-reconstructed rows."""
-
-class _TrimRows(Callback):
-    """Every :data:`TRIM_EVERY` epochs, weigh each member's ``share`` worst-reconstructed
-    training rows 0 (and the others 1) in the loss.
-
-    ``rows`` (S, M, d) and ``weights`` (S, M) are the training tensors given to the loop;
-    the weights are changed in place, the module is not.
-    """
-
-    def __init__(self, rows: torch.Tensor, weights: torch.Tensor, share: float):
-        self.rows, self.weights, self.share = rows, weights, share
-
-    @torch.no_grad()
-    def on_epoch_end(self, state: dict, record: dict) -> None:
-        if self.share <= 0 or record["epoch"] % TRIM_EVERY:
-            return
-        module = state["module"]
-        was_training = module.training
-        module.eval()
-        x = self.rows.transpose(0, 1)  # (M, S, d)
-        err = module.column_errors(x, x)[0].mean(2)  # (M, S)
-        module.train(was_training)
-        n_kept = max(2, round((1 - self.share) * err.shape[1]))
-        cut = err.kthvalue(min(n_kept, err.shape[1]), dim=1, keepdim=True).values
-        self.weights.copy_((err <= cut).t().to(self.weights.dtype))
-
-
 @TRAINING.document
 class OutlierDetector(ExplanationMixin, _tables.InputMixin, OutlierMixin, SavableMixin,
                       BaseEstimator):
     """Unsupervised anomaly detector: an ensemble of small autoencoders, trained so as not
     to learn the anomalies, whose reconstruction error and code-space density are ranked
-    with two input-space terms (column tails, nearest training rows).
+    with three input-space terms (column tails, nearest training rows, isolation forest).
 
     scikit-learn's outlier-detector API (as :class:`~sklearn.ensemble.IsolationForest`):
     ``fit(X)`` on unlabelled rows (anomalies may be among them), :meth:`score_samples`
@@ -183,7 +156,12 @@ class OutlierDetector(ExplanationMixin, _tables.InputMixin, OutlierMixin, Savabl
     neighbor_weight : float, default=1.0
         Weight of the input-space term: the mean distance of the scaled row to its
         ``n_neighbors`` nearest rows among ``max_samples`` training rows.
-        At least one of the four weights must be positive; 0 leaves a term out.
+    isolation_weight : float, default=2.0
+        Weight of the isolation term: the score of an isolation forest (scikit-learn's
+        IsolationForest, 100 trees of ``max_samples`` rows each) fitted on the scaled
+        training rows; it sees rows far out on a few columns, which the autoencoders may
+        reconstruct well. Saved as tensors. At least one of the five weights must be
+        positive; 0 leaves a term out.
     combine : {"rank", "surprise", "zscore"}, default="rank"
         How the terms are put on one scale before their weighted mean: ``"rank"``, each
         term's share of training rows below it (continued linearly above the training
@@ -207,6 +185,8 @@ class OutlierDetector(ExplanationMixin, _tables.InputMixin, OutlierMixin, Savabl
         Training rows per member (its subsample, less its hold-out).
     n_neighbors_ : int
         Neighbours of the code-space term as fitted (fewer with few rows; 0: no term).
+    isolation_nodes_ : int
+        Nodes held per tree of the isolation term (0: fitted without it).
     history_ : list of dict
         One record per epoch (``loss``, ``val_loss``, ``seconds``).
     n_iter_ : int
@@ -245,10 +225,14 @@ class OutlierDetector(ExplanationMixin, _tables.InputMixin, OutlierMixin, Savabl
         "density_weight": [Interval(Real, 0, None, closed="left")],
         "tail_weight": [Interval(Real, 0, None, closed="left")],
         "neighbor_weight": [Interval(Real, 0, None, closed="left")],
+        "isolation_weight": [Interval(Real, 0, None, closed="left")],
         "combine": [StrOptions({"surprise", "rank", "zscore"})],
         "n_neighbors": [Interval(Integral, 1, None, closed="left")],
         "missing": [StrOptions({"error", "impute"})],
     }
+
+    _params_added = {"isolation_weight": 0.0}  # aekit.load: saved before the term, none
+    _upgrade_tensors = staticmethod(add_isolation_calibration)
 
     _saved_attributes = (
         "n_features_in_",
@@ -258,6 +242,7 @@ class OutlierDetector(ExplanationMixin, _tables.InputMixin, OutlierMixin, Savabl
         "hidden_layer_sizes_",
         "n_reference_",
         "n_neighbors_",
+        "isolation_nodes_",
         "n_samples_fit_",
         "history_",
         "n_iter_",
@@ -282,6 +267,7 @@ class OutlierDetector(ExplanationMixin, _tables.InputMixin, OutlierMixin, Savabl
         density_weight=1.0,
         tail_weight=1.0,
         neighbor_weight=1.0,
+        isolation_weight=2.0,
         combine="rank",
         n_neighbors=5,
         optimizer=TRAINING.optimizer,
@@ -313,6 +299,7 @@ class OutlierDetector(ExplanationMixin, _tables.InputMixin, OutlierMixin, Savabl
         self.density_weight = density_weight
         self.tail_weight = tail_weight
         self.neighbor_weight = neighbor_weight
+        self.isolation_weight = isolation_weight
         self.combine = combine
         self.n_neighbors = n_neighbors
         self.optimizer = optimizer
@@ -334,13 +321,15 @@ class OutlierDetector(ExplanationMixin, _tables.InputMixin, OutlierMixin, Savabl
     def _check_params(self) -> None:
         """Rules that combine parameters (each parameter's own rule is a constraint)."""
         if not any(w > 0 for w in self._weights()):
-            raise ValueError("reconstruction_weight, density_weight, tail_weight and "
-                             "neighbor_weight are all 0: give at least one term a weight")
+            raise ValueError("reconstruction_weight, density_weight, tail_weight, "
+                             "neighbor_weight and isolation_weight are all 0: give at "
+                             "least one term a weight")
 
-    def _weights(self) -> tuple[float, float, float, float]:
+    def _weights(self) -> tuple[float, ...]:
         """The weights of the score's terms, in the order of ``nn.ensemble.TERMS``."""
         return (float(self.reconstruction_weight), float(self.density_weight),
-                float(self.tail_weight), float(self.neighbor_weight))
+                float(self.tail_weight), float(self.neighbor_weight),
+                float(self.isolation_weight))
 
     def _build_module(self, n_features: int) -> EnsembleAutoEncoder:
         """A fresh ensemble of the fitted sizes (used by ``fit`` and by ``load``)."""
@@ -353,6 +342,7 @@ class OutlierDetector(ExplanationMixin, _tables.InputMixin, OutlierMixin, Savabl
         return EnsembleAutoEncoder(
             self.n_estimators, n_features, tuple(self.hidden_layer_sizes_),
             self.n_components_, self.activation, self.n_reference_, table,
+            N_TREES, getattr(self, "isolation_nodes_", 0),
         )
 
     def _width(self, n_features: int) -> int:
@@ -410,6 +400,7 @@ class OutlierDetector(ExplanationMixin, _tables.InputMixin, OutlierMixin, Savabl
                           for _ in range(self.n_estimators)])  # (M, n_rows)
         self.n_components_, self.hidden_layer_sizes_ = self._sizes(self._width(d))
         self.n_reference_ = n_rows - n_val
+        self.isolation_nodes_ = tree_nodes(n_rows) if self.isolation_weight > 0 else 0
         seed = int(rng.randint(np.iinfo(np.int32).max))
         callbacks = check_callbacks(self.callbacks)
         with fit_hooks(callbacks, self):
@@ -438,7 +429,11 @@ class OutlierDetector(ExplanationMixin, _tables.InputMixin, OutlierMixin, Savabl
         module.neighbors.copy_(rows[: self.n_reference_, 0])  # member 0's rows, scaled
         if n > SAMPLE_ROWS:  # the threshold's quantiles need no more rows than this
             X = X[np.sort(sample_without_replacement(n, SAMPLE_ROWS, random_state=rng))]
-        self._fit_tails(X)
+        s = infer(lambda x: module.scaler(module.expand(x)), self._tensor(X), SCORE_BATCH)
+        self._fit_tails(s.double().cpu().numpy())
+        if module.isolation is not None:  # its own seed: the other terms stay as they were
+            fit_isolation(module.isolation, s.cpu().numpy(), self.max_samples,
+                          int(rng.randint(np.iinfo(np.int32).max)))
         terms = self._terms(X)
         location, scale, quantiles = term_calibration(terms, SCORE_QUANTILES)
         for name, value in (("term_location", location), ("term_scale", scale),
@@ -491,7 +486,7 @@ class OutlierDetector(ExplanationMixin, _tables.InputMixin, OutlierMixin, Savabl
             batch_size=self.batch_size,
             max_epochs=self.max_epochs,
             autocast=autocast_dtype(self.precision, self.device_),
-            callbacks=[_TrimRows(fit_rows, weights, self.trim_fraction),
+            callbacks=[TrimRows(fit_rows, weights, self.trim_fraction),
                        *loop_callbacks(self), *callbacks],
         )
         self.history_ = state["history"]
@@ -521,12 +516,11 @@ class OutlierDetector(ExplanationMixin, _tables.InputMixin, OutlierMixin, Savabl
             self.n_neighbors_ = 0
 
     @torch.no_grad()
-    def _fit_tails(self, X: np.ndarray) -> None:
-        """Quantiles of each scaled input column (the tail term) from the rows ``X`` (at
-        most :data:`~aekit.anomaly.robust.SAMPLE_ROWS`), and the sign of each column's skew."""
+    def _fit_tails(self, s: np.ndarray) -> None:
+        """Quantiles of each scaled input column (the tail term) from the scaled rows ``s``
+        (at most :data:`~aekit.anomaly.robust.SAMPLE_ROWS`), and the sign of each column's
+        skew."""
         module = self.module_
-        s = infer(lambda x: module.scaler(module.expand(x)), self._tensor(X), SCORE_BATCH)
-        s = s.double().cpu().numpy()
         module.tail_quantiles.copy_(torch.as_tensor(
             np.quantile(s, np.linspace(0, 1, TAIL_QUANTILES), axis=0)))
         centred = s - s.mean(0)
@@ -535,17 +529,19 @@ class OutlierDetector(ExplanationMixin, _tables.InputMixin, OutlierMixin, Savabl
 
     # ------------------------------------------------------------------ scores
     def _terms(self, X: np.ndarray) -> np.ndarray:
-        """The raw score terms (n, 4) of validated rows, float64 (``nn.ensemble.TERMS``)."""
+        """The raw score terms (n, 5) of validated rows, float64 (``nn.ensemble.TERMS``)."""
         module = self.module_
         weights = self._weights()
         return infer(lambda x: module.term_scores(x, self.n_neighbors_, weights),
                      self._tensor(X), SCORE_BATCH).double().cpu().numpy()
 
     def _combine(self, terms: np.ndarray, how: str | None = None) -> np.ndarray:
-        """The anomaly score of the terms (n, 4): their weighted mean, each on the scale
+        """The anomaly score of the terms (n, 5): their weighted mean, each on the scale
         of the training rows' (``combine``)."""
         module = self.module_
         weights = list(self._weights())
+        if not getattr(self, "isolation_nodes_", 0):  # fitted without the forest
+            weights[4] = 0.0
         if not self.n_neighbors_:  # too few rows for neighbours: no density terms
             weights[1] = weights[3] = 0.0
             if not any(weights):
@@ -561,8 +557,8 @@ class OutlierDetector(ExplanationMixin, _tables.InputMixin, OutlierMixin, Savabl
     def score_samples(self, X):
         """Opposite of each row's anomaly score: the lower, the more abnormal.
 
-        The anomaly score is the weighted mean of the four terms (reconstruction error,
-        code-space distance, column tails, input-space distance), each put on the training
+        The anomaly score is the weighted mean of the five terms (reconstruction error,
+        code-space distance, column tails, input-space distance, isolation), each put on the training
         rows' scale by ``combine``. With ``"rank"``: 0.5 is a typical training row, 1 the
         most anomalous one, above 1 beyond every training row.
 

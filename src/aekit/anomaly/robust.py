@@ -1,7 +1,7 @@
 """Robust statistics of :class:`~aekit.OutlierDetector`: scaling that anomalies among the
 training rows do not distort, robust z-scales, the score terms put on the training rows'
-scale and combined (ranks, surprise), and the thresholds of ``contamination="auto"`` and of
-a count of rows.
+scale and combined (ranks, surprise), the thresholds of ``contamination="auto"`` and of
+a count of rows, and the trimming that keeps each member from learning its worst rows.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ import numpy as np
 import torch
 from sklearn.utils import check_random_state
 from sklearn.utils.random import sample_without_replacement
+
+from ..training.callbacks import Callback
 
 SAMPLE_ROWS = 20_000
 """Every statistic of the detector's fit (the scaler's, the input columns' quantiles, the
@@ -170,3 +172,32 @@ def combine_terms(terms: np.ndarray, weights, how: str, location, scale, quantil
             value = (terms[:, t] - location[t]) / scale[t]
         total += weights[t] * value
     return total / weights.sum()
+
+
+TRIM_EVERY = 5
+"""Epochs between two trimmings of each member's worst-reconstructed rows."""
+
+class TrimRows(Callback):
+    """Every :data:`TRIM_EVERY` epochs, weigh each member's ``share`` worst-reconstructed
+    training rows 0 (and the others 1) in the loss.
+
+    ``rows`` (S, M, d) and ``weights`` (S, M) are the training tensors given to the loop;
+    the weights are changed in place, the module is not.
+    """
+
+    def __init__(self, rows: torch.Tensor, weights: torch.Tensor, share: float):
+        self.rows, self.weights, self.share = rows, weights, share
+
+    @torch.no_grad()
+    def on_epoch_end(self, state: dict, record: dict) -> None:
+        if self.share <= 0 or record["epoch"] % TRIM_EVERY:
+            return
+        module = state["module"]
+        was_training = module.training
+        module.eval()
+        x = self.rows.transpose(0, 1)  # (M, S, d)
+        err = module.column_errors(x, x)[0].mean(2)  # (M, S)
+        module.train(was_training)
+        n_kept = max(2, round((1 - self.share) * err.shape[1]))
+        cut = err.kthvalue(min(n_kept, err.shape[1]), dim=1, keepdim=True).values
+        self.weights.copy_((err <= cut).t().to(self.weights.dtype))

@@ -14,9 +14,10 @@ Besides the networks, :class:`EnsembleAutoEncoder` holds everything anomaly scor
 buffers (so they are saved with the weights): each member's *reference codes* (the codes of
 the rows it kept in training, for a nearest-neighbour density in code space) and the
 medians and spreads that put each member's error and code distance on a common scale.
-It also holds the state of the two input-space terms of the score (:data:`TERMS`): each
+It also holds the state of the three input-space terms of the score (:data:`TERMS`): each
 column's training quantiles (an empirical distribution function, for tail probabilities
-as ECOD's) and a sample of training rows (for a nearest-neighbour distance among rows).
+as ECOD's), a sample of training rows (for a nearest-neighbour distance among rows) and an
+isolation forest's trees (:class:`~aekit.nn.isolation.IsolationTrees`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from .isolation import IsolationTrees
 from .layers import Scaler, make_activation
 from .tabular import TabularScaler
 
@@ -41,7 +43,7 @@ member's reference codes stay in the CPU's cache (twice as fast as 2,048 rows)."
 TAIL_QUANTILES = 1001
 """Quantiles kept per input column for its tail probabilities (0%, 0.1%, ..., 100%)."""
 
-TERMS = ("reconstruction", "code_density", "tail", "input_density")
+TERMS = ("reconstruction", "code_density", "tail", "input_density", "isolation")
 """The terms of the anomaly score, in the order of :meth:`EnsembleAutoEncoder.term_scores`."""
 
 
@@ -179,11 +181,15 @@ class EnsembleAutoEncoder(nn.Module):
         Median, spread and quantiles of each term over the training rows.
     score_quantiles : (:data:`SCORE_QUANTILES`,)
         Quantiles of the anomaly scores of the training rows.
+    isolation : IsolationTrees or None
+        The isolation term's trees (``isolation_trees`` trees of at most
+        ``isolation_nodes`` nodes), None when ``isolation_nodes`` is 0 (no such term).
     """
 
     def __init__(self, n_members: int, n_features: int, hidden_layer_sizes: Sequence[int],
                  n_components: int, activation: str = "elu", n_reference: int = 1,
-                 table: TabularScaler | None = None):
+                 table: TabularScaler | None = None, isolation_trees: int = 100,
+                 isolation_nodes: int = 0):
         super().__init__()
         self.n_members = n_members
         # A table's coded rows are first expanded (numbers, then each category one-hot);
@@ -213,6 +219,8 @@ class EnsembleAutoEncoder(nn.Module):
         self.register_buffer("term_location", torch.zeros(len(TERMS)))
         self.register_buffer("term_scale", torch.ones(len(TERMS)))
         self.register_buffer("term_quantiles", torch.zeros(len(TERMS), SCORE_QUANTILES))
+        self.isolation = (IsolationTrees(isolation_trees, isolation_nodes)
+                          if isolation_nodes else None)
 
     def expand(self, x: torch.Tensor) -> torch.Tensor:
         """Rows in the caller's units (n, d) -> the columns the members see, unscaled:
@@ -271,7 +279,8 @@ class EnsembleAutoEncoder(nn.Module):
         - tail: :func:`tail_surprise` of the scaled row (plus ``log Q`` for each
           categorical column holding a category unseen in fit);
         - input_density: the scaled row's mean distance to its ``n_neighbors`` nearest
-          rows of :attr:`neighbors`.
+          rows of :attr:`neighbors`;
+        - isolation: the isolation forest's score of the scaled row (:attr:`isolation`).
         """
         e = self.expand(x)
         s = self.scaler(e)  # (n, width)
@@ -298,4 +307,6 @@ class EnsembleAutoEncoder(nn.Module):
         if weights[3] > 0 and n_neighbors > 0:
             keep = torch.ones(1, len(self.neighbors), device=s.device)
             out[:, 3] = knn_distance(s[None], self.neighbors[None], keep, n_neighbors)[0]
+        if weights[4] > 0 and self.isolation is not None:
+            out[:, 4] = self.isolation(s).to(out.dtype)
         return out
