@@ -7,8 +7,10 @@ import torch
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils._param_validation import InvalidParameterError
+from sklearn.utils.estimator_checks import parametrize_with_checks
 from sklearn.utils.validation import check_is_fitted
 
+from _sklearn_checks import FLOAT32_XFAIL
 from aekit import AutoEncoder, VariationalAutoEncoder, load
 from aekit.data import load_digits
 from aekit.nn.m2 import M2Net
@@ -17,6 +19,24 @@ from aekit.semisupervised.generative import default_m1
 from aekit.training.objectives import M2Cost
 
 SMALL = dict(hidden_layer_sizes=(32,), n_latent=8, max_epochs=20, random_state=0)
+
+M1M2_XFAIL = {
+    **FLOAT32_XFAIL,
+    # y == -1 marks an unlabelled row (sklearn.semi_supervised's rule; scikit-learn exempts
+    # its own semi-supervised classifiers from this check by name).
+    "check_classifiers_classes": "y == -1 marks unlabelled rows, as in sklearn.semi_supervised",
+}
+
+
+@parametrize_with_checks(
+    [M1M2Classifier(VariationalAutoEncoder(n_components=4, hidden_layer_sizes=(16,),
+                                           max_epochs=50, random_state=0),
+                    hidden_layer_sizes=(16,), n_latent=2, max_epochs=30, batch_size=64,
+                    learning_rate=0.03, random_state=0)],
+    expected_failed_checks=lambda est: M1M2_XFAIL,
+)
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
 
 
 @pytest.fixture(scope="module")
