@@ -130,7 +130,7 @@ class EncoderClassifier(InputMixin, SummaryMixin, SavableMixin, LabelledPredicti
     semi_supervised : {"propagation", None}, default="propagation"
         What rows labelled ``-1`` do for the classifier (they always train an autoencoder
         fitted here): label propagation (above), or ``None``, nothing.
-    n_neighbors : int, default=10
+    n_neighbors : int, default=5
         Neighbours of each row in the propagation graph.
     propagation_rounds : int, default=2
         Rounds of propagation and training; one when every reused layer is frozen (the
@@ -231,7 +231,7 @@ class EncoderClassifier(InputMixin, SummaryMixin, SavableMixin, LabelledPredicti
         freeze=False,
         encoder_lr_ratio=0.1,
         semi_supervised="propagation",
-        n_neighbors=10,
+        n_neighbors=5,
         propagation_rounds=2,
         propagation_epochs="auto",
         calibrate=True,
