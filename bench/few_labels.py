@@ -16,7 +16,10 @@ on Fashion-MNIST; ``python bench/few_labels.py --methods ladder --datasets fashi
 
 Every constant of LadderClassifier was chosen on development data (the digits, a validation
 split of the Fashion-MNIST training rows: docs/decisions.md, "Few labels"), never on these
-test rows. The timed run (``--timed``) fits the first draw with torch.set_num_threads(2).
+test rows. Every fit runs with ``--threads`` torch threads (default 2, the issue's budget:
+a default fit on 60,000 rows within 10 minutes on 2 cores); each LadderClassifier row notes
+the load average at its start. Rows are registered in ``METHODS`` (``@method(name)``) and
+grouped in ``TABLES``: another semi-supervised method adds its rows there.
 
 The M1+M2 table (``--methods m1m2``): M1M2Classifier(random_state=0).fit(X, y), the
 semi-supervised VAE of Kingma et al. (2014) with its defaults; its M1 (the VAE, labels unused)
@@ -54,7 +57,8 @@ test images) stand in, with 100 labels and the other 1,247 images unlabelled, an
 says so.
 
     python bench/few_labels.py --methods encoder   # ~20 min on 2 quiet CPU cores
-    python bench/few_labels.py --methods ladder --datasets fashion --labels 100 --timed
+    python bench/few_labels.py --methods ladder --datasets fashion mnist --labels 100 1000 \
+        --seeds 0 1 2 3 4 --json ladder.json
     python bench/few_labels.py --quick         # smoke run: subsets, few epochs
 
 Timings depend on the machine's load: the load average before and after is printed.
@@ -68,6 +72,7 @@ import math
 import os
 import time
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -106,17 +111,19 @@ def datasets(quick: bool, which=("fashion", "mnist")):
             out.append(("Fashion-MNIST", X, Xt, y, yt, (100, 1000)))
     except FileNotFoundError as err:
         print(f"Fashion-MNIST skipped: not on this machine ({err}).")
-    if "mnist" not in which:
-        return out
-    try:
-        X, Xt, y, yt = load_mnist(split=True, download=False)
-        out.append(("MNIST", X, Xt, y, yt, (100, 1000)))
-    except FileNotFoundError:
-        print("MNIST is not on this machine (this script never downloads): the MNIST-like "
-              "row uses scikit-learn's 8x8 digits instead, 100 labels, the other 1,247 "
-              "training images unlabelled, 450 test images.")
+    stand_in = False
+    if "mnist" in which:
+        try:
+            X, Xt, y, yt = load_mnist(split=True, download=False)
+            out.append(("MNIST", X, Xt, y, yt, (100, 1000)))
+        except FileNotFoundError:
+            print("MNIST is not on this machine (this script never downloads): scikit-learn's "
+                  "8x8 digits stand in, 100 labels, the other 1,247 training images "
+                  "unlabelled, 450 test images.")
+            stand_in = True
+    if "digits" in which or stand_in:
         X, Xt, y, yt = load_digits(split=True)
-        out.append(("digits (8x8, MNIST stand-in)", X, Xt, y, yt, (100,)))
+        out.append(("digits (8x8)", X, Xt, y, yt, (100,)))
     if quick:  # subsets keep the smoke run to a minute
         out = [(n, X[:3000], Xt[:1000], y[:3000], yt[:1000], labels[:1])
                for n, X, Xt, y, yt, labels in out]
@@ -235,51 +242,95 @@ def spreading_cv(Z, y_few, kernel: KnnKernel) -> tuple[LabelSpreading, dict]:
     return model, best
 
 
-def ladder_rows(X, y_few, X_test, y_test, Z, Z_test, kernel, quick, timed) -> list:
-    """The ladder table's rows for one draw of the labels."""
-    lab = y_few != -1
-    rows = []
+@dataclass
+class Draw:
+    """One draw of the labels, as every method of the ladder table sees it: the training
+    rows with ``y_few`` (-1 unlabelled), the test rows, PCA codes of both and their kNN
+    graph (shared by every draw), ``quick`` for the smoke run."""
 
-    def add(method, fit, predict_proba, classes, note=""):
-        start = time.perf_counter()
-        fitted = fit()
-        seconds = time.perf_counter() - start
-        proba = predict_proba(fitted)
-        rows.append(FewLabelsRow(method, float(np.mean(classes(fitted)[proba.argmax(1)] == y_test)),
-                                 expected_calibration_error(y_test, proba, classes(fitted)),
-                                 brier_score(y_test, proba, classes(fitted)), seconds, note))
+    X: np.ndarray
+    y_few: np.ndarray
+    X_test: np.ndarray
+    Z: np.ndarray
+    Z_test: np.ndarray
+    kernel: "KnnKernel"
+    quick: bool
 
-    small = {"hidden_layer_sizes": (64,), "max_epochs": 3} if quick else {}
-    threads = torch.get_num_threads()
-    if timed:
-        torch.set_num_threads(2)
+    @property
+    def labelled(self) -> np.ndarray:
+        return self.y_few != -1
+
+
+METHODS: dict = {}
+"""The ladder table's rows, in order: name -> ``fit(draw) -> (predict_proba(X_test) of
+shape (n_test, n_classes), classes, note)``; the row's fit time is that call's. Register a
+method with :func:`method` (``METHODS`` is what ``--methods ladder`` runs; another module
+can add rows the same way before calling :func:`main`)."""
+
+TABLES = {"ladder": [LADDER, LADDER_ALONE, RAW_CV, SPREADING_CV]}
+"""Which registered rows each ``--methods`` table holds."""
+
+
+def method(name: str):
+    """Register ``fit(draw)`` as the row ``name`` (see :data:`METHODS`)."""
+    def register(fit):
+        METHODS[name] = fit
+        return fit
+    return register
+
+
+def _small(draw: Draw) -> dict:
+    return {"hidden_layer_sizes": (64,), "max_epochs": 3} if draw.quick else {}
+
+
+@method(LADDER)
+def fit_ladder(draw: Draw):
     load = os.getloadavg()[0]
-    add(LADDER, lambda: LadderClassifier(random_state=0, **small).fit(X, y_few),
-        lambda m: m.predict_proba(X_test), lambda m: m.classes_,
-        f"{torch.get_num_threads()} threads, load average {load:.1f} at the start")
-    torch.set_num_threads(threads)
-    n_lab = int(lab.sum())
-    alone = {**small, "max_epochs": 2 if quick else math.ceil(ALONE_STEPS / math.ceil(n_lab / 100))}
-    add(LADDER_ALONE, lambda: LadderClassifier(random_state=0, **alone).fit(X[lab], y_few[lab]),
-        lambda m: m.predict_proba(X_test), lambda m: m.classes_, f"{alone['max_epochs']} epochs")
-    folds = StratifiedKFold(n_folds(y_few[lab]), shuffle=True, random_state=0)
+    model = LadderClassifier(random_state=0, **_small(draw)).fit(draw.X, draw.y_few)
+    return (model.predict_proba(draw.X_test), model.classes_,
+            f"{torch.get_num_threads()} threads, load average {load:.1f} at the start")
+
+
+@method(LADDER_ALONE)
+def fit_ladder_alone(draw: Draw):
+    lab = draw.labelled
+    steps_per_epoch = math.ceil(int(lab.sum()) / 100)
+    epochs = 2 if draw.quick else math.ceil(ALONE_STEPS / steps_per_epoch)
+    model = LadderClassifier(random_state=0, **{**_small(draw), "max_epochs": epochs})
+    model.fit(draw.X[lab], draw.y_few[lab])
+    return model.predict_proba(draw.X_test), model.classes_, f"{epochs} epochs"
+
+
+@method(RAW_CV)
+def fit_logistic_cv(draw: Draw):
+    lab = draw.labelled
+    folds = StratifiedKFold(n_folds(draw.y_few[lab]), shuffle=True, random_state=0)
     lr = LogisticRegressionCV(Cs=LR_CS, cv=folds, max_iter=1000)
     with warnings.catch_warnings():  # scikit-learn 1.9 announces new defaults
         warnings.simplefilter("ignore", FutureWarning)
-        add(RAW_CV, lambda: lr.fit(X[lab], y_few[lab]), lambda m: m.predict_proba(X_test),
-            lambda m: m.classes_)
-    rows[-1] = FewLabelsRow(**{**rows[-1].__dict__, "note": f"C={lr.C_[0]:g}"})
-    chosen = {}
+        lr.fit(draw.X[lab], draw.y_few[lab])
+    return lr.predict_proba(draw.X_test), lr.classes_, f"C={lr.C_[0]:g}"
 
-    def fit_spreading():
-        model, chosen["params"] = spreading_cv(Z, y_few, kernel)
-        return model
 
+@method(SPREADING_CV)
+def fit_spreading_cv(draw: Draw):
     with warnings.catch_warnings():  # its normaliser divides 0 by 0 for unreached rows
         warnings.simplefilter("ignore", RuntimeWarning)
-        add(SPREADING_CV, fit_spreading, lambda m: _finite_proba(m.predict_proba(Z_test)),
-            lambda m: m.classes_)
-    rows[-1] = FewLabelsRow(**{**rows[-1].__dict__, "note": str(chosen["params"])})
+        model, params = spreading_cv(draw.Z, draw.y_few, draw.kernel)
+        proba = _finite_proba(model.predict_proba(draw.Z_test))
+    return proba, model.classes_, str(params)
+
+
+def method_rows(draw: Draw, y_test, names) -> list:
+    """The rows ``names`` (registered in :data:`METHODS`) for one draw of the labels."""
+    rows = []
+    for name in names:
+        start = time.perf_counter()
+        proba, classes, note = METHODS[name](draw)
+        seconds = time.perf_counter() - start
+        rows.append(FewLabelsRow(name, float(np.mean(classes[proba.argmax(1)] == y_test)),
+                                 expected_calibration_error(y_test, proba, classes),
+                                 brier_score(y_test, proba, classes), seconds, note))
     return rows
 
 
@@ -289,7 +340,7 @@ def _finite_proba(proba):
     return proba
 
 
-def run_ladder(name, X, X_test, y, y_test, label_counts, seeds, quick, timed) -> dict:
+def run_ladder(name, X, X_test, y, y_test, label_counts, seeds, quick, names) -> dict:
     start = time.perf_counter()
     pca = PCA(32, random_state=0).fit(X)
     Z, Z_test = pca.transform(X), pca.transform(X_test)
@@ -299,10 +350,9 @@ def run_ladder(name, X, X_test, y, y_test, label_counts, seeds, quick, timed) ->
     out = {}
     for n_labels in label_counts:
         results = []
-        for i, seed in enumerate(seeds):
+        for seed in seeds:
             y_few = hide_labels(y, n_labels // 10, random_state=seed)
-            rows = ladder_rows(X, y_few, X_test, y_test, Z, Z_test, kernel, quick,
-                               timed and i == 0)
+            rows = method_rows(Draw(X, y_few, X_test, Z, Z_test, kernel, quick), y_test, names)
             results.append(rows)
             print(f"  {n_labels} labels, seed {seed}: " + ", ".join(
                 f"{r.method} {r.accuracy:.4f} ({r.fit_seconds:.0f} s)" for r in rows),
@@ -312,7 +362,8 @@ def run_ladder(name, X, X_test, y, y_test, label_counts, seeds, quick, timed) ->
             s_["note"] = row.note
         print_table(f"{name}, {n_labels} labels, {len(X) - n_labels} unlabelled, "
                     f"{len(X_test)} test rows", summary, len(seeds))
-        out[str(n_labels)] = summary
+        out[str(n_labels)] = {"summary": summary, "draws": {
+            str(seed): [r.__dict__ for r in rows] for seed, rows in zip(seeds, results)}}
     return out
 
 
@@ -430,20 +481,24 @@ def main(argv=None) -> dict:
     parser.add_argument("--labels", type=int, nargs="+", help="label counts (default 100 1000)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2],
                         help="label draws (default 0 1 2)")
-    parser.add_argument("--datasets", nargs="+", choices=["fashion", "mnist"],
+    parser.add_argument("--datasets", nargs="+", choices=["fashion", "mnist", "digits"],
                         default=["fashion", "mnist"],
-                        help="fashion: Fashion-MNIST; mnist: MNIST, else the 8x8 digits")
+                        help="fashion: Fashion-MNIST; mnist: MNIST (the 8x8 digits when it "
+                        "is not on disk); digits: scikit-learn's 8x8 digits")
     parser.add_argument("--quick", action="store_true", help="smoke run: subsets, few epochs")
-    parser.add_argument("--methods", nargs="+", choices=["ladder", "encoder", "m1m2"],
+    parser.add_argument("--methods", nargs="+", choices=[*TABLES, "encoder", "m1m2"],
                         default=["ladder", "encoder"],
-                        help="ladder: LadderClassifier and the CV-tuned baselines; encoder: "
-                        "EncoderClassifier and its baselines; m1m2: M1M2Classifier (not in "
-                        "the default run)")
+                        help="ladder: LadderClassifier and the CV-tuned baselines (rows "
+                        "registered in METHODS); encoder: EncoderClassifier and its "
+                        "baselines; m1m2: M1M2Classifier (not in the default run)")
+    parser.add_argument("--threads", type=int, default=2,
+                        help="torch threads for every fit (default 2: the timed budget)")
     parser.add_argument("--timed", action="store_true",
-                        help="fit the first draw's LadderClassifier (and M1M2Classifier) "
-                        "with 2 threads")
+                        help="fit the first draw's M1M2Classifier with 2 threads (the other "
+                        "fits use --threads)")
     parser.add_argument("--json", help="also write the results to this JSON file")
     args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
     load_before = os.getloadavg()[0]
     print(f"machine: {cpu_name()}, {os.cpu_count()} cores, torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads; load average before: {load_before:.2f}")
@@ -451,9 +506,9 @@ def main(argv=None) -> dict:
     for name, X, X_test, y, y_test, counts in datasets(args.quick, args.datasets):
         if args.labels and not name.startswith("digits"):  # the stand-in has 100 labels
             counts = tuple(args.labels)
-        if "ladder" in args.methods:
-            results[f"{name} ladder"] = run_ladder(name, X, X_test, y, y_test, counts,
-                                                   args.seeds, args.quick, args.timed)
+        for table in (t for t in args.methods if t in TABLES):
+            results[f"{name} {table}"] = run_ladder(name, X, X_test, y, y_test, counts,
+                                                    args.seeds, args.quick, TABLES[table])
         if "m1m2" in args.methods:
             results[f"{name} m1m2"] = run_m1m2(name, X, X_test, y, y_test, counts, args.seeds,
                                                args.quick, args.timed)

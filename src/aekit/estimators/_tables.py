@@ -35,6 +35,36 @@ def has_categories(estimator) -> bool:
     return schema is not None and schema.has_categories
 
 
+def resolve_image_shape(image_shape, sample_shape: tuple, what: str) -> tuple[int, int, int]:
+    """(C, H, W) of the images ``fit`` sees, from one sample's shape and the estimator's
+    ``image_shape`` parameter ((H, W), (C, H, W) or None); ``what`` names the parameter
+    that asks for images, in the errors."""
+    given = None
+    if image_shape is not None:
+        given = tuple(int(s) for s in image_shape)
+        given = (1, *given) if len(given) == 2 else given
+    if len(sample_shape) == 1:
+        if given is None:
+            raise ValueError(
+                f"{what} got flat rows of {sample_shape[0]} features; pass "
+                "images (n, H, W) or (n, C, H, W), or set image_shape=(C, H, W) or (H, W) "
+                "(e.g. image_shape=(28, 28) for Fashion-MNIST rows)."
+            )
+        if int(np.prod(given)) != sample_shape[0]:
+            raise ValueError(
+                f"image_shape={image_shape!r} has {int(np.prod(given))} pixels but "
+                f"the rows have {sample_shape[0]} features"
+            )
+        return given
+    image = (1, *sample_shape) if len(sample_shape) == 2 else tuple(sample_shape)
+    if given is not None and given != image:
+        raise ValueError(
+            f"image_shape={image_shape!r} does not match the images in X, of shape "
+            f"{tuple(sample_shape)}; leave image_shape=None for images."
+        )
+    return tuple(int(s) for s in image)
+
+
 class InputMixin:
     """Every estimator's input path: the fitted :class:`~aekit.data.schema.InputSchema`
     (``schema_``), made in ``fit`` and applied by every method, with scikit-learn's

@@ -413,30 +413,8 @@ default="auto"
 
     def _resolve_image_shape(self, sample_shape: tuple) -> tuple[int, int, int]:
         """(C, H, W) of the images fit sees, from their shape and ``image_shape``."""
-        given = None
-        if self.image_shape is not None:
-            given = tuple(int(s) for s in self.image_shape)
-            given = (1, *given) if len(given) == 2 else given
-        if len(sample_shape) == 1:
-            if given is None:
-                raise ValueError(
-                    f"architecture='conv' got flat rows of {sample_shape[0]} features; pass "
-                    "images (n, H, W) or (n, C, H, W), or set image_shape=(C, H, W) or (H, W) "
-                    "(e.g. image_shape=(28, 28) for Fashion-MNIST rows)."
-                )
-            if int(np.prod(given)) != sample_shape[0]:
-                raise ValueError(
-                    f"image_shape={self.image_shape!r} has {int(np.prod(given))} pixels but "
-                    f"the rows have {sample_shape[0]} features"
-                )
-            return given
-        image = (1, *sample_shape) if len(sample_shape) == 2 else tuple(sample_shape)
-        if given is not None and given != image:
-            raise ValueError(
-                f"image_shape={self.image_shape!r} does not match the images in X, of shape "
-                f"{tuple(sample_shape)}; leave image_shape=None for images."
-            )
-        return tuple(int(s) for s in image)
+        return _tables.resolve_image_shape(self.image_shape, sample_shape,
+                                           "architecture='conv'")
 
     # ------------------------------------------------------------------ model
     def _hidden_sizes(self) -> tuple[int, ...]:

@@ -16,6 +16,13 @@ Three paths share the encoder's weights ``W`` (Algorithm 1 of the paper):
 
 The decoder is built only down to the lowest layer whose cost counts, so the Gamma model
 (cost on the top layer only) has no ``V`` at all.
+
+A convolutional encoder (``conv``: the paper's Conv-Small and Conv-Large are of this kind)
+puts convolutional layers below the dense ones: each a convolution, batch normalisation
+per channel (and noise) on its pre-activations, a ReLU, then an optional max-pool; the
+last one's channels are averaged over the image (global mean pooling) into the first
+dense layer. Its layers are not decoded: the denoising costs start above them (the Gamma
+model decodes the top layer only, as the paper's convolutional results do).
 """
 
 from __future__ import annotations
@@ -60,18 +67,26 @@ class Combinator(nn.Module):
 
 
 def batch_moments(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-unit mean and (biased) variance over the rows of ``z`` (n, width)."""
-    var, mean = torch.var_mean(z, dim=0, correction=0)
+    """Per-unit (per-channel, for images) mean and biased variance over the rows of ``z``:
+    (n, width) or (n, C, H, W) -> two (width,) or (C,)."""
+    dims = (0,) if z.dim() == 2 else (0, *range(2, z.dim()))
+    var, mean = torch.var_mean(z, dim=dims, correction=0)
     return mean, var
 
 
+def per_unit(v: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """A (width,) vector shaped to broadcast over ``z``'s units or channels."""
+    return v if z.dim() == 2 else v.view(1, -1, *([1] * (z.dim() - 2)))
+
+
 def normalise(z: torch.Tensor, mean: torch.Tensor, var: torch.Tensor) -> torch.Tensor:
-    return (z - mean) * torch.rsqrt(var + EPS)
+    return (z - per_unit(mean, z)) * per_unit(torch.rsqrt(var + EPS), z)
 
 
 class LadderNet(nn.Module):
-    """A dense ladder network: encoder ``sizes[0] -> ... -> sizes[-1]`` (classes), ReLU in
-    the hidden layers, softmax on top, batch normalisation everywhere.
+    """A ladder network: encoder ``sizes[0] -> ... -> sizes[-1]`` (classes), ReLU in the
+    hidden layers, softmax on top, batch normalisation everywhere; dense, or with
+    convolutional layers at the bottom (``conv``).
 
     Parameters
     ----------
@@ -79,28 +94,50 @@ class LadderNet(nn.Module):
         Fitted; maps the caller's rows to network units (:meth:`forward` applies it; the
         training passes take scaled rows).
     sizes : sequence of int
-        Widths of layers 0 (the input) to L (the classes).
+        Widths of layers 0 (the input's features) to L (the classes); a convolutional
+        layer's width is its number of channels.
     lowest : int
         The lowest layer the decoder reconstructs (0: every layer, the full ladder;
-        ``L``: the top only, the Gamma model).
+        ``L``: the top only, the Gamma model). Above the convolutional layers.
+    conv : sequence of (filters, kernel, pool), optional
+        Convolutional layers 1..len(conv): ``filters`` channels, a square ``kernel``
+        (odd, zero-padded to keep the size), then a ``pool`` x ``pool`` max-pool (1: none);
+        ``sizes[1:len(conv) + 1]`` are their ``filters``.
+    image_shape : (C, H, W), optional
+        The images the flat rows hold (with ``conv``).
     """
 
-    def __init__(self, scaler: Scaler, sizes, lowest: int = 0):
+    def __init__(self, scaler: Scaler, sizes, lowest: int = 0, conv=(), image_shape=None):
         super().__init__()
         sizes = [int(s) for s in sizes]
+        conv = [tuple(int(v) for v in layer) for layer in (conv or ())]
         if len(sizes) < 2 or not 0 <= lowest < len(sizes):
             raise ValueError(f"sizes={sizes} and lowest={lowest} do not describe a ladder")
-        self.sizes, self.lowest = sizes, lowest
+        if conv and (image_shape is None or lowest <= len(conv) or len(sizes) < len(conv) + 2
+                     or [c[0] for c in conv] != sizes[1:len(conv) + 1]):
+            raise ValueError(f"conv={conv} with sizes={sizes}, lowest={lowest} and "
+                             f"image_shape={image_shape} do not describe a ladder whose "
+                             "convolutional layers are below the decoded ones")
+        self.sizes, self.lowest, self.conv = sizes, lowest, conv
+        self.image_shape = None if image_shape is None else tuple(int(v) for v in image_shape)
         n_layers = len(sizes) - 1
         self.scaler = scaler
         # Encoder: W(l) without bias (batch normalisation removes it), beta(l) the shift
         # after normalisation, gamma the top layer's scale (a ReLU needs none).
-        self.encoder = nn.ModuleList(nn.Linear(a, b, bias=False)
-                                     for a, b in zip(sizes[:-1], sizes[1:]))
+        layers = []
+        for l in range(1, n_layers + 1):
+            if l <= len(conv):
+                c_in = self.image_shape[0] if l == 1 else sizes[l - 1]
+                k = conv[l - 1][1]
+                layers.append(nn.Conv2d(c_in, sizes[l], k, padding=k // 2, bias=False))
+            else:
+                layers.append(nn.Linear(sizes[l - 1], sizes[l], bias=False))
+        self.encoder = nn.ModuleList(layers)
         self.beta = nn.ParameterList(nn.Parameter(torch.zeros(b)) for b in sizes[1:])
         self.gamma = nn.Parameter(torch.ones(sizes[-1]))
-        for linear in self.encoder:  # N(0, 1/fan_in), as the reference code
-            nn.init.normal_(linear.weight, std=1.0 / math.sqrt(linear.in_features))
+        for layer in self.encoder:  # N(0, 1/fan_in), as the reference code
+            fan_in = layer.weight[0].numel()
+            nn.init.normal_(layer.weight, std=1.0 / math.sqrt(fan_in))
         for l, width in enumerate(sizes[1:], 1):
             self.register_buffer(f"mean_{l}", torch.zeros(width))
             self.register_buffer(f"var_{l}", torch.ones(width))
@@ -120,19 +157,37 @@ class LadderNet(nn.Module):
         return getattr(self, f"mean_{l}"), getattr(self, f"var_{l}")
 
     def _activate(self, l: int, z: torch.Tensor) -> torch.Tensor:
-        """``h(l)`` from the normalised ``z(l)``: ReLU below the top, logits on top."""
-        if l < self.n_layers:
-            return F.relu(z + self.beta[l - 1])
-        return self.gamma * (z + self.beta[l - 1])
+        """``h(l)`` from the normalised ``z(l)``: ReLU below the top (then a convolutional
+        layer's max-pool), logits on top."""
+        if l == self.n_layers:
+            return self.gamma * (z + self.beta[l - 1])
+        h = F.relu(z + per_unit(self.beta[l - 1], z))
+        if l <= len(self.conv) and self.conv[l - 1][2] > 1:
+            h = F.max_pool2d(h, self.conv[l - 1][2])
+        return h
+
+    def _pre_activation(self, l: int, h: torch.Tensor) -> torch.Tensor:
+        """``W(l) h(l-1)``: flat rows (n, d) become images (n, C, H, W) before the first
+        convolution, and images their channels' means (n, C) before the first dense layer."""
+        if self.conv and l == 1:
+            h = h.reshape(len(h), *self.image_shape)
+        elif self.conv and l == len(self.conv) + 1:
+            h = h.mean((2, 3))  # global mean pooling
+        return self.encoder[l - 1](h)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Class logits of rows in the caller's units, (n, d) -> (n, n_classes)."""
         return self.classify(self.scaler(x))
 
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """:meth:`forward`: the classifier's logits of rows in the caller's units (the
+        name :func:`aekit.training.sanity.check_kept_model` calls)."""
+        return self.forward(x)
+
     def classify(self, h: torch.Tensor) -> torch.Tensor:
         """Class logits of scaled rows by the clean encoder with the running statistics."""
-        for l, linear in enumerate(self.encoder, 1):
-            h = self._activate(l, normalise(linear(h), *self.running(l)))
+        for l in range(1, self.n_layers + 1):
+            h = self._activate(l, normalise(self._pre_activation(l, h), *self.running(l)))
         return h
 
     def encode(self, h: torch.Tensor, n_labelled: int, noise_std: float, *,
@@ -150,8 +205,8 @@ class LadderNet(nn.Module):
         if noise_std > 0:
             h = h + noise_std * torch.randn_like(h)
         zs, moments = [h], [None]
-        for l, linear in enumerate(self.encoder, 1):
-            z_pre = linear(h)  # (n, width)
+        for l in range(1, self.n_layers + 1):
+            z_pre = self._pre_activation(l, h)  # (n, width) or (n, C, H, W)
             parts, stats = [], None
             for part in (z_pre[:n_labelled], z_pre[n_labelled:]):
                 if len(part):
@@ -166,6 +221,31 @@ class LadderNet(nn.Module):
             moments.append(stats)
             h = self._activate(l, z)
         return zs, moments, h
+
+    @torch.no_grad()
+    def set_population_statistics(self, x: torch.Tensor, batch_size: int) -> None:
+        """Set the running statistics the clean classifier uses to the average, over the
+        batches of ``batch_size`` rows of one shuffled pass over scaled rows ``x`` (n, d),
+        of the clean pass's batch moments: the statistics of the final weights (Ioffe &
+        Szegedy 2015's inference rule), where the running average of a short fit still
+        remembers the first steps' weights. Layer by layer, as training normalises them
+        (shuffled with torch's global generator, as training batches are)."""
+        sums, n_batches = None, 0
+        order = torch.randperm(len(x), device=x.device)
+        for start in range(0, len(x) - 1, batch_size):
+            batch = x[order[start:start + batch_size]]
+            if len(batch) < 2:
+                continue
+            _, moments, _ = self.encode(batch, 0, 0.0)
+            stats = [torch.stack(m) for m in moments[1:]]  # each (2, width)
+            sums = stats if sums is None else [a + b for a, b in zip(sums, stats)]
+            n_batches += 1
+        if sums is None:
+            return
+        for l, total in enumerate(sums, 1):
+            mean, var = self.running(l)
+            mean.copy_(total[0] / n_batches)
+            var.copy_(total[1] / n_batches)
 
     @torch.no_grad()
     def _track(self, l: int, mean: torch.Tensor, var: torch.Tensor) -> None:

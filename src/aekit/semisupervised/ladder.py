@@ -11,14 +11,13 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_consistent_length, check_is_fitted, column_or_1d
 
 from ..core import distributed
 from ..core.checks import (
     Interval,
     SizeTuple,
     StrOptions,
-    check_finite,
     resolve_device,
     seeded_torch_rng,
     to_tensor,
@@ -26,11 +25,13 @@ from ..core.checks import (
 from ..estimators._base import INFER_BATCH, SavableMixin, validate_params
 from ..estimators._params import TRAINING, Declared
 from ..estimators._recovery import fit_atomically
+from ..estimators._tables import InputMixin, has_categories, resolve_image_shape
 from ..nn.ladder import LadderNet
 from ..nn.layers import Scaler
 from ..training.callbacks import Callback, ProgressBar, RunHooks, check_callbacks, fit_hooks
 from ..training.loop import FitInterrupted, fit_loop, infer, init_state, make_optimizer
 from ..training.objectives import LadderCost
+from ..training.sanity import check_kept_model
 from .labels import LabelledPredictionsMixin, check_labels
 
 PAPER_COSTS = (1000.0, 10.0, 0.1)
@@ -66,7 +67,8 @@ LADDER_TRAINING = Declared({name: TRAINING.params[name]
 
 
 @LADDER_TRAINING.document
-class LadderClassifier(SavableMixin, LabelledPredictionsMixin, ClassifierMixin, BaseEstimator):
+class LadderClassifier(InputMixin, SavableMixin, LabelledPredictionsMixin, ClassifierMixin,
+                       BaseEstimator):
     """Ladder network (Rasmus et al. 2015): semi-supervised classification by denoising
     every layer of the classifier.
 
@@ -79,17 +81,33 @@ class LadderClassifier(SavableMixin, LabelledPredictionsMixin, ClassifierMixin, 
 
     Parameters
     ----------
-    hidden_layer_sizes : tuple of int, default=(1000, 500, 250, 250, 250)
-        Widths of the hidden layers (the paper's MNIST network); the top layer has one
-        unit per class.
-    ladder : {"full", "gamma"}, default="full"
+    hidden_layer_sizes : tuple of int, default=(500, 250, 250)
+        Widths of the hidden layers; the top layer has one unit per class. The paper's
+        MNIST network, (1000, 500, 250, 250, 250), costs three times as much per step
+        (docs/decisions.md, "LadderClassifier").
+    ladder : {"auto", "full", "gamma"}, default="auto"
         ``"full"``: every layer is denoised (decoder down to the input); ``"gamma"``: only
         the top layer (the paper's Gamma model: no decoder weights, about as fast as the
-        plain classifier).
+        plain classifier). ``"auto"``: ``"full"`` for a dense encoder, ``"gamma"`` with
+        ``conv_layers`` (whose layers are not decoded).
     denoising_costs : "auto" or tuple of float, default="auto"
-        ``lambda(l)`` of layers 0 (the input) to L (the classes): ``len(hidden_layer_sizes)
-        + 2`` values. ``"auto"``: the paper's MNIST values (1000, 10, then 0.1) for the full
-        ladder, (0, ..., 0, 1) for the Gamma model, whose lower values must be 0.
+        ``lambda(l)`` of layers 0 (the input) to L (the classes): ``len(conv_layers) +
+        len(hidden_layer_sizes) + 2`` values. ``"auto"``: the paper's MNIST values (1000,
+        10, then 0.1) for the full ladder, (0, ..., 0, 1) for the Gamma model, whose lower
+        values must be 0 (as must those of the input and the convolutional layers).
+    conv_layers : tuple of (int, int, int) or None, default=None
+        A convolutional encoder: one ``(filters, kernel, pool)`` per convolutional layer,
+        below ``hidden_layer_sizes`` (a ``kernel`` x ``kernel`` convolution, odd, padded to
+        keep the image's size; batch normalisation per channel, noise, ReLU; then a
+        ``pool`` x ``pool`` max-pool, 1 for none); the last layer's channels are averaged
+        over the image into the dense layers. The paper's Conv-Small for 28x28 digits:
+        ``conv_layers=((32, 5, 2), (64, 3, 1), (64, 3, 2), (128, 3, 1), (10, 1, 1)),
+        hidden_layer_sizes=()``, with ``ladder="gamma"``. X holds images ``(n, H, W)`` or
+        ``(n, C, H, W)``, or flat rows with ``image_shape``. Much slower than the dense
+        default on a CPU: meant for a GPU (``device="auto"``).
+    image_shape : tuple of int or None, default=None
+        ``(H, W)`` or ``(C, H, W)`` of the images that flat rows of X hold, with
+        ``conv_layers`` (e.g. ``(28, 28)`` for MNIST rows).
     noise_std : float, default=0.3
         Standard deviation of the Gaussian noise on the corrupted encoder's input (scaled
         by ``scaler``) and on each of its normalised pre-activations.
@@ -112,6 +130,11 @@ class LadderClassifier(SavableMixin, LabelledPredictionsMixin, ClassifierMixin, 
 
     Attributes
     ----------
+    schema_ : aekit.data.schema.InputSchema
+        The inputs the classifier takes (arrays, DataFrames of numeric and boolean
+        columns, sparse matrices, images), fitted in ``fit`` and applied by every method.
+    image_shape_ : tuple of int
+        ``(C, H, W)`` of the images, with ``conv_layers``.
     classes_ : ndarray of shape (n_classes,)
         The labels seen, without ``-1``.
     module_ : aekit.nn.ladder.LadderNet
@@ -150,7 +173,9 @@ class LadderClassifier(SavableMixin, LabelledPredictionsMixin, ClassifierMixin, 
 
     _parameter_constraints: dict = {
         "hidden_layer_sizes": [SizeTuple()],
-        "ladder": [StrOptions({"full", "gamma"})],
+        "ladder": [StrOptions({"auto", "full", "gamma"})],
+        "conv_layers": [tuple, list, None],
+        "image_shape": [SizeTuple(lengths=(2, 3)), None],
         "denoising_costs": [StrOptions({"auto"}), tuple, list],
         "noise_std": [Interval(Real, 0, None, closed="left")],
         "scaler": [StrOptions({"minmax", "standard"})],
@@ -161,7 +186,12 @@ class LadderClassifier(SavableMixin, LabelledPredictionsMixin, ClassifierMixin, 
         "decay_fraction": [Interval(Real, 0, 1, closed="both")],
     }
 
+    missing = "error"  # InputMixin: a missing number is an error (no imputation here)
+    _images_advice = (" LadderClassifier takes images with conv_layers set (a convolutional "
+                      "encoder); otherwise flatten them to rows first.")
+
     _saved_attributes = (
+        "schema_",
         "n_features_in_",
         "feature_names_in_",
         "classes_",
@@ -174,10 +204,12 @@ class LadderClassifier(SavableMixin, LabelledPredictionsMixin, ClassifierMixin, 
 
     def __init__(
         self,
-        hidden_layer_sizes=(1000, 500, 250, 250, 250),
+        hidden_layer_sizes=(500, 250, 250),
         *,
-        ladder="full",
+        ladder="auto",
         denoising_costs="auto",
+        conv_layers=None,
+        image_shape=None,
         noise_std=0.3,
         scaler="minmax",
         batch_size=100,
@@ -193,6 +225,8 @@ class LadderClassifier(SavableMixin, LabelledPredictionsMixin, ClassifierMixin, 
         self.hidden_layer_sizes = hidden_layer_sizes
         self.ladder = ladder
         self.denoising_costs = denoising_costs
+        self.conv_layers = conv_layers
+        self.image_shape = image_shape
         self.noise_std = noise_std
         self.scaler = scaler
         self.batch_size = batch_size
@@ -206,45 +240,95 @@ class LadderClassifier(SavableMixin, LabelledPredictionsMixin, ClassifierMixin, 
         self.callbacks = callbacks
 
     # ------------------------------------------------------------------ parameters
+    def _conv(self) -> tuple:
+        return tuple(tuple(layer) for layer in (self.conv_layers or ()))
+
+    def _kind(self) -> str:
+        """``ladder``, with ``"auto"`` resolved."""
+        if self.ladder == "auto":
+            return "gamma" if self.conv_layers else "full"
+        return self.ladder
+
+    def _n_costs(self) -> int:
+        return len(self._conv()) + len(self.hidden_layer_sizes) + 2
+
     def _costs(self) -> tuple[float, ...]:
         """``lambda(l)`` of layers 0..L (see ``denoising_costs``)."""
-        n = len(self.hidden_layer_sizes) + 2
+        n = self._n_costs()
         if self.denoising_costs == "auto":
-            if self.ladder == "gamma":
+            if self._kind() == "gamma":
                 return (0.0,) * (n - 1) + (GAMMA_COST,)
             return tuple(PAPER_COSTS[min(l, len(PAPER_COSTS) - 1)] for l in range(n))
-        costs = tuple(float(c) for c in self.denoising_costs)
-        return costs
+        return tuple(float(c) for c in self.denoising_costs)
 
     def _check_params(self) -> None:
+        conv = self.conv_layers
+        if conv is not None and (len(conv) == 0 or not all(
+                isinstance(layer, (tuple, list)) and len(layer) == 3
+                and all(isinstance(v, Integral) and not isinstance(v, bool) and v > 0
+                        for v in layer) and layer[1] % 2 == 1 for layer in conv)):
+            raise ValueError(
+                f"conv_layers={conv!r}: give one (filters, kernel, pool) triple of positive "
+                "integers per convolutional layer, with an odd kernel, e.g. ((32, 5, 2), "
+                "(64, 3, 2)); or None for a dense encoder.")
+        if conv and self.ladder == "full" and self.denoising_costs == "auto":
+            raise ValueError(
+                "ladder='full' with conv_layers: the convolutional layers are not decoded "
+                "here (the paper's convolutional results are Gamma models); use "
+                "ladder='gamma' (or 'auto'), or give denoising_costs that are 0 up to the "
+                "last convolutional layer.")
+        if self.image_shape is not None and not conv:
+            raise ValueError("image_shape is for a convolutional encoder: set conv_layers "
+                             "too, or leave image_shape=None.")
         if self.denoising_costs == "auto":
             return
-        n = len(self.hidden_layer_sizes) + 2
+        n = self._n_costs()
         costs = self.denoising_costs
         if (len(costs) != n or not all(isinstance(c, Real) and not isinstance(c, bool)
                                        and math.isfinite(c) and c >= 0 for c in costs)):
             raise ValueError(
                 f"denoising_costs={costs!r}: give {n} finite numbers >= 0, one per layer "
-                f"(the input, {len(self.hidden_layer_sizes)} hidden layers, the classes), "
-                "or 'auto'."
+                f"(the input, {len(self._conv())} convolutional and "
+                f"{len(self.hidden_layer_sizes)} hidden layers, the classes), or 'auto'."
             )
-        if self.ladder == "gamma" and any(c > 0 for c in costs[:-1]):
+        if self._kind() == "gamma" and any(c > 0 for c in costs[:-1]):
             raise ValueError(
                 f"denoising_costs={costs!r} with ladder='gamma': the Gamma model denoises the "
                 "top layer only; set the other costs to 0, or use ladder='full'."
             )
+        if conv and any(c > 0 for c in costs[:len(conv) + 1]):
+            raise ValueError(
+                f"denoising_costs={costs!r}: the input and the {len(conv)} convolutional "
+                "layers are not decoded; set their costs to 0.")
 
     def _lowest(self) -> int:
         """The lowest layer the decoder reconstructs (the top for the Gamma model)."""
         costs = self._costs()
-        if self.ladder == "gamma":
+        if self._kind() == "gamma":
             return len(costs) - 1
         return next((l for l, c in enumerate(costs) if c > 0), len(costs) - 1)
 
+    def _takes_images(self) -> bool:
+        return bool(self.conv_layers)
+
+    def _image_shape_of(self, sample_shape: tuple) -> tuple:
+        return resolve_image_shape(self.image_shape, sample_shape, "conv_layers")
+
+    @property
+    def image_shape_(self) -> tuple[int, int, int]:
+        """``(C, H, W)`` of the images the convolutional encoder takes."""
+        shape = self.schema_.image_shape
+        if shape is None:
+            raise AttributeError("image_shape_ is set by fit with conv_layers only")
+        return shape
+
     def _build_module(self, n_features: int) -> LadderNet:
         """The network for ``n_features`` inputs and ``classes_`` (used by fit and load)."""
-        sizes = [n_features, *self.hidden_layer_sizes, len(self.classes_)]
-        return LadderNet(Scaler(n_features, self.scaler), sizes, self._lowest())
+        conv = self._conv()
+        sizes = [n_features, *(c[0] for c in conv), *self.hidden_layer_sizes,
+                 len(self.classes_)]
+        return LadderNet(Scaler(n_features, self.scaler), sizes, self._lowest(), conv=conv,
+                         image_shape=self.schema_.image_shape if conv else None)
 
     def _epochs(self, n_rows: int) -> int:
         if self.max_epochs != "auto":
@@ -277,8 +361,13 @@ class LadderClassifier(SavableMixin, LabelledPredictionsMixin, ClassifierMixin, 
 
     def _fit(self, X, y):
         """:meth:`fit`, on the working copy :func:`fit_atomically` gives."""
-        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], ensure_all_finite=False)
-        check_finite(X)
+        y = column_or_1d(y, warn=True)
+        check_consistent_length(X, y)
+        X = self._check_X(X, reset=True)  # (n, n_features): images flattened
+        if has_categories(self):
+            raise ValueError(
+                "LadderClassifier takes numeric and boolean columns only; X has categorical "
+                "columns: one-hot encode them first (e.g. OneHotEncoder in a Pipeline).")
         labelled, y_idx = check_labels(self, y)
         self.device_ = resolve_device(self.device)
         rng = check_random_state(distributed.same_random_state(self.random_state))
@@ -303,6 +392,9 @@ class LadderClassifier(SavableMixin, LabelledPredictionsMixin, ClassifierMixin, 
                     fit_loop(state, objective, X_s, batch_size=self.batch_size,
                              max_epochs=self._epochs(len(X_s)), callbacks=callbacks + user,
                              paired=paired, paired_batch_size=self.labelled_batch_size)
+                    # The final weights' statistics for prediction, not a running average
+                    # that remembers the early steps (short fits, small datasets).
+                    module.set_population_statistics(X_s, self.batch_size)
                     hooks.result = {"module": module, "history": state["history"],
                                     "score": None}
             except FitInterrupted as err:
@@ -310,7 +402,8 @@ class LadderClassifier(SavableMixin, LabelledPredictionsMixin, ClassifierMixin, 
                     self._keep(module, state["history"])
                     err.estimator = self
                 raise
-            return self._keep(module, state["history"])
+            self._keep(module, state["history"])
+            return check_kept_model(self, X[labelled], y_idx)
 
     def _keep(self, module: LadderNet, history: list[dict]):
         self.module_ = module.eval()
@@ -321,16 +414,14 @@ class LadderClassifier(SavableMixin, LabelledPredictionsMixin, ClassifierMixin, 
 
     # ------------------------------------------------------------------ predict
     def _logits(self, X) -> torch.Tensor:
-        check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32],
-                          ensure_all_finite=False)
-        check_finite(X)
+        X = self._check_X(X, reset=False)
         logits = infer(self.module_, to_tensor(X, self.device_), INFER_BATCH)
         return logits.double()  # probabilities sum to 1 to double precision
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = False
+        tags.input_tags.sparse = True  # the input schema makes a sparse matrix dense once
         return tags
 
 

@@ -62,7 +62,8 @@ def check_kept_model(estimator, X, y=None):
     finally:
         module.train(was_training)
     name = type(estimator).__name__
-    lr = resolve_learning_rate(estimator.optimizer, estimator.learning_rate)
+    optimizer = getattr(estimator, "optimizer", "adam")  # the ladder's is Adam, fixed
+    lr = resolve_learning_rate(optimizer, estimator.learning_rate)
     fix = (f"Lower learning_rate (now {lr:g}); keep a scaler on (scaler='standard') so "
            "inputs are O(1)")
     rows = len(x[0])

@@ -1,0 +1,42 @@
+"""bench/few_labels.py's ladder table: its method registry takes another method's rows (the
+way M1+M2 joins the table), on the digits in the smoke mode."""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "bench"
+
+
+@pytest.fixture
+def few_labels(monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCH))
+    import few_labels as module
+
+    yield module
+    sys.modules.pop("few_labels", None)
+
+
+@pytest.mark.slow
+def test_a_registered_method_gets_its_row_beside_the_ladder_s(few_labels, monkeypatch):
+    seen = {}
+
+    def majority(draw):  # predicts the most frequent label for every test row
+        labels = draw.y_few[draw.labelled]
+        classes = np.unique(labels)
+        proba = np.zeros((len(draw.X_test), len(classes)))
+        proba[:, np.argmax(np.bincount(np.searchsorted(classes, labels)))] = 1.0
+        seen["n_labelled"] = int(draw.labelled.sum())
+        return proba, classes, "majority class"
+
+    monkeypatch.setitem(few_labels.METHODS, "majority", majority)
+    monkeypatch.setitem(few_labels.TABLES, "extra", ["majority",
+                                                     few_labels.LADDER_ALONE])
+    results = few_labels.main(["--methods", "extra", "--datasets", "digits", "--quick",
+                               "--seeds", "0", "--threads", "1"])
+    summary = results["digits (8x8) extra"]["100"]["summary"]
+    assert [row["method"] for row in summary] == ["majority", few_labels.LADDER_ALONE]
+    assert seen["n_labelled"] == 100
+    assert 0.05 < summary[0]["accuracy"] < 0.2  # one class of ten: about a tenth
