@@ -5,7 +5,6 @@ rows (the networks: :mod:`aekit.nn.m2`; the cost: :class:`aekit.training.objecti
 from __future__ import annotations
 
 import copy
-import math
 from numbers import Integral, Real
 
 import numpy as np
@@ -32,7 +31,8 @@ from ..estimators.variational import VariationalAutoEncoder
 from ..nn.layers import ACTIVATIONS
 from ..nn.m2 import M1M2Net, M2Net
 from ..training.callbacks import ProgressBar, RunHooks, check_callbacks, fit_hooks
-from ..training.loop import FitInterrupted, fit_loop, infer, init_state, make_optimizer
+from ..training.loop import (FitInterrupted, epochs_for_steps, fit_loop, infer, init_state,
+                             make_optimizer)
 from ..training.objectives import M2Cost
 from ..training.sanity import check_kept_model
 from .labels import LabelledPredictionsMixin, check_labels
@@ -255,9 +255,7 @@ class M1M2Classifier(InputMixin, SavableMixin, LabelledPredictionsMixin, Classif
         return kept
 
     def _epochs(self, n_rows: int) -> int:
-        if self.max_epochs != "auto":
-            return self.max_epochs
-        return max(1, math.ceil(AUTO_STEPS / math.ceil(n_rows / self.batch_size)))
+        return epochs_for_steps(self.max_epochs, AUTO_STEPS, n_rows, self.batch_size)
 
     # ------------------------------------------------------------------ fit
     def fit(self, X, y):

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_consistent_length, check_is_fitted, column_or_1d
+from sklearn.utils.validation import check_consistent_length, column_or_1d
 
 from ..core import distributed
 from ..core.checks import (
@@ -29,7 +29,8 @@ from ..estimators._tables import InputMixin, has_categories, resolve_image_shape
 from ..nn.ladder import LadderNet
 from ..nn.layers import Scaler
 from ..training.callbacks import Callback, ProgressBar, RunHooks, check_callbacks, fit_hooks
-from ..training.loop import FitInterrupted, fit_loop, infer, init_state, make_optimizer
+from ..training.loop import (FitInterrupted, epochs_for_steps, fit_loop, infer, init_state,
+                             make_optimizer)
 from ..training.objectives import LadderCost
 from ..training.sanity import check_kept_model
 from .labels import LabelledPredictionsMixin, check_labels
@@ -331,9 +332,7 @@ class LadderClassifier(InputMixin, SavableMixin, LabelledPredictionsMixin, Class
                          image_shape=self.schema_.image_shape if conv else None)
 
     def _epochs(self, n_rows: int) -> int:
-        if self.max_epochs != "auto":
-            return self.max_epochs
-        return max(1, math.ceil(AUTO_STEPS / math.ceil(n_rows / self.batch_size)))
+        return epochs_for_steps(self.max_epochs, AUTO_STEPS, n_rows, self.batch_size)
 
     # ------------------------------------------------------------------ fit
     def fit(self, X, y):

@@ -157,6 +157,15 @@ class _StopRequests:
         self._previous.clear()
 
 
+def epochs_for_steps(max_epochs, steps: int, n_rows: int, batch_size: int) -> int:
+    """``max_epochs`` itself, or for ``"auto"`` the epochs of ``batch_size`` rows that make
+    at least ``steps`` optimizer steps over ``n_rows`` rows (at least one): how the
+    semi-supervised estimators size a fit by its steps, whatever the number of rows."""
+    if max_epochs != "auto":
+        return max_epochs
+    return max(1, math.ceil(steps / math.ceil(n_rows / batch_size)))
+
+
 def make_optimizer(
     name: str, params, learning_rate: float | None = None, weight_decay: float = 0.0
 ) -> torch.optim.Optimizer:
