@@ -42,8 +42,9 @@ then 0.1 for every layer above)."""
 GAMMA_COST = 1.0
 """``lambda(L)`` of the Gamma model (only the top layer is denoised)."""
 
-AUTO_STEPS = 6000
-"""Training steps of ``max_epochs="auto"``: 10 epochs of 60,000 rows in batches of 100."""
+AUTO_STEPS = 12000
+"""Training steps of ``max_epochs="auto"``: 20 epochs of 60,000 rows in batches of 100
+(chosen on validation rows within the time budget: docs/decisions.md, "LadderClassifier")."""
 
 
 class LinearDecay(Callback):
@@ -120,8 +121,8 @@ class LadderClassifier(InputMixin, SavableMixin, LabelledPredictionsMixin, Class
     labelled_batch_size : int, default=100
         Labelled rows per step (all of them when there are fewer), cycling over them.
     max_epochs : int or "auto", default="auto"
-        Epochs of training; ``"auto"``: enough for about 6,000 steps (10 epochs of 60,000
-        rows, 445 of 1,347).
+        Epochs of training; ``"auto"``: enough for about 12,000 steps (20 epochs of 60,000
+        rows, 889 of 1,347).
     learning_rate : float, default=0.002
         Adam's step size (the paper's).
     decay_fraction : float, default=1/3
