@@ -17,25 +17,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from .dense import mlp
-from .variational import LOG_VAR_BOUNDS, GaussianEncoder, reparameterize
+from .variational import GaussianEncoder, reparameterize
 
 LOG_2PI = math.log(2 * math.pi)
-
-
-class GaussianHead(nn.Module):
-    """A trunk and two linear heads: mean and (clamped) log-variance of a diagonal
-    Gaussian, ``(n, n_in) -> ((n, n_out), (n, n_out))``."""
-
-    def __init__(self, n_in: int, n_out: int, hidden: Sequence[int], activation: str):
-        super().__init__()
-        self.trunk = mlp([n_in, *hidden], activation, activation)
-        width = hidden[-1] if len(hidden) else n_in
-        self.mean = nn.Linear(width, n_out)
-        self.log_var = nn.Linear(width, n_out)
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        h = self.trunk(x)
-        return self.mean(h), self.log_var(h).clamp(*LOG_VAR_BOUNDS)
 
 
 def gaussian_nll(x: torch.Tensor, mean: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
@@ -66,9 +50,9 @@ class M2Net(nn.Module):
         self.n_classes = n_classes
         self.classifier = mlp([n_features, *hidden_layer_sizes, n_classes], activation,
                               "linear")
-        self.encoder = GaussianHead(n_features + n_classes, n_latent, hidden_layer_sizes,
+        self.encoder = GaussianEncoder(n_features + n_classes, n_latent, hidden_layer_sizes,
                                     activation)
-        self.decoder = GaussianHead(n_latent + n_classes, n_features, hidden_layer_sizes,
+        self.decoder = GaussianEncoder(n_latent + n_classes, n_features, hidden_layer_sizes,
                                     activation)
 
     def forward(self, z1: torch.Tensor) -> torch.Tensor:
@@ -80,9 +64,9 @@ class M2Net(nn.Module):
         ``-log p(z1|y, z2) + KL(q(z2|z1, y) || p(z2)) - log p(y)`` with one reparameterised
         draw of ``z2`` in training mode, its mean in evaluation mode."""
         y = F.one_hot(y_index, self.n_classes).to(z1.dtype)  # (n, K)
-        mean, log_var = self.encoder(torch.cat([z1, y], 1))  # (n, n_latent) each
+        mean, log_var = self.encoder.distribution(torch.cat([z1, y], 1))  # (n, n_latent) each
         z2 = reparameterize(mean, log_var) if self.training else mean
-        x_mean, x_log_var = self.decoder(torch.cat([z2, y], 1))  # (n, n_features) each
+        x_mean, x_log_var = self.decoder.distribution(torch.cat([z2, y], 1))  # (n, n_features) each
         kl = 0.5 * (mean.square() + log_var.exp() - 1.0 - log_var).sum(1)
         return gaussian_nll(z1, x_mean, x_log_var) + kl + math.log(self.n_classes)
 
