@@ -39,9 +39,10 @@ EPS = 1e-5
 """Added to the batch variances before their square root (batch normalisation)."""
 
 MOMENTUM = 0.01
-"""Weight of each training batch in the running statistics the clean classifier uses (an
-average over about the last 100 steps; the learning rate decays to 0 at the end of a fit,
-so the average settles on the final weights' statistics)."""
+"""Weight of each training batch in the running statistics (an average over about the last
+100 steps). A finished fit replaces them by the final weights' statistics
+(:meth:`LadderNet.set_population_statistics`); they are what the clean classifier of an
+interrupted fit's copy predicts with."""
 
 
 class Combinator(nn.Module):
