@@ -21,14 +21,6 @@ a default fit on 60,000 rows within 10 minutes on 2 cores); each LadderClassifie
 the load average at its start. Rows are registered in ``METHODS`` (``@method(name)``) and
 grouped in ``TABLES``: another semi-supervised method adds its rows there.
 
-The M1+M2 table (``--methods m1m2``): M1M2Classifier(random_state=0).fit(X, y), the
-semi-supervised VAE of Kingma et al. (2014) with its defaults; its M1 (the VAE, labels unused)
-is fitted once per dataset and shared by every draw, its fit time counted in every draw's
-"fit s" (``--timed``: with 2 threads). Its constants were chosen on the same development data
-as the ladder's (docs/decisions.md, "M1+M2 (issue 19)").
-
-    python bench/few_labels.py --methods m1m2 --datasets mnist --labels 100 --timed
-
 The EncoderClassifier table (``--methods encoder``):
 
 Fashion-MNIST (60,000 training images, 10,000 test images) with 100 and 1,000 labels (10 and
@@ -86,8 +78,6 @@ from scipy import sparse
 from sklearn.semi_supervised import LabelSpreading
 
 from aekit import AutoEncoder, EncoderClassifier, LadderClassifier
-from aekit.semisupervised import M1M2Classifier
-from aekit.semisupervised.generative import default_m1
 from aekit.data import load_digits, load_fashion_mnist, load_mnist
 from aekit.semisupervised.comparison import (
     RAW,
@@ -367,48 +357,6 @@ def run_ladder(name, X, X_test, y, y_test, label_counts, seeds, quick, names) ->
     return out
 
 
-M1M2 = "M1M2Classifier, semi-supervised"
-
-
-def run_m1m2(name, X, X_test, y, y_test, label_counts, seeds, quick, timed) -> dict:
-    """The M1+M2 table: one M1 per dataset, M2 per label draw."""
-    threads = torch.get_num_threads()
-    if timed:
-        torch.set_num_threads(2)
-    load = os.getloadavg()[0]
-    m1 = default_m1(0).set_params(**({"max_epochs": 2} if quick else {}))
-    start = time.perf_counter()
-    m1.fit(X)
-    m1_seconds = time.perf_counter() - start
-    print(f"\n{name}: M1 (VariationalAutoEncoder, 50 latent dimensions) fitted on all "
-          f"{len(X)} training rows in {m1_seconds:.1f} s ({torch.get_num_threads()} threads, "
-          f"load average {load:.1f} at the start; labels unused, shared by every draw)")
-    out = {"m1_seconds": m1_seconds}
-    for n_labels in label_counts:
-        results = []
-        for seed in seeds:
-            y_few = hide_labels(y, n_labels // 10, random_state=seed)
-            start = time.perf_counter()
-            clf = M1M2Classifier(m1, random_state=0,
-                                 **({"max_epochs": 1} if quick else {})).fit(X, y_few)
-            seconds = m1_seconds + time.perf_counter() - start
-            proba = clf.predict_proba(X_test)
-            accuracy = float(np.mean(clf.classes_[proba.argmax(1)] == y_test))
-            results.append([FewLabelsRow(
-                M1M2, accuracy, expected_calibration_error(y_test, proba, clf.classes_),
-                brier_score(y_test, proba, clf.classes_), seconds,
-                f"{len(clf.latent_dims_)} latent dims kept, {clf.n_iter_} epochs of M2")])
-            print(f"  {n_labels} labels, seed {seed}: {M1M2} {accuracy:.4f} ({seconds:.0f} s)",
-                  flush=True)
-        summary = summarise(results)
-        summary[0]["note"] = results[0][0].note
-        print_table(f"{name}, {n_labels} labels, {len(X) - n_labels} unlabelled, "
-                    f"{len(X_test)} test rows", summary, len(seeds))
-        out[str(n_labels)] = summary
-    torch.set_num_threads(threads)
-    return out
-
-
 def print_published() -> None:
     print("\nPublished MNIST test errors (not measured here; for reference):")
     for method, e100, e1000 in PUBLISHED_MNIST:
@@ -486,16 +434,13 @@ def main(argv=None) -> dict:
                         help="fashion: Fashion-MNIST; mnist: MNIST (the 8x8 digits when it "
                         "is not on disk); digits: scikit-learn's 8x8 digits")
     parser.add_argument("--quick", action="store_true", help="smoke run: subsets, few epochs")
-    parser.add_argument("--methods", nargs="+", choices=[*TABLES, "encoder", "m1m2"],
+    parser.add_argument("--methods", nargs="+", choices=[*TABLES, "encoder"],
                         default=["ladder", "encoder"],
                         help="ladder: LadderClassifier and the CV-tuned baselines (rows "
                         "registered in METHODS); encoder: EncoderClassifier and its "
-                        "baselines; m1m2: M1M2Classifier (not in the default run)")
+                        "baselines")
     parser.add_argument("--threads", type=int, default=2,
                         help="torch threads for every fit (default 2: the timed budget)")
-    parser.add_argument("--timed", action="store_true",
-                        help="fit the first draw's M1M2Classifier with 2 threads (the other "
-                        "fits use --threads)")
     parser.add_argument("--json", help="also write the results to this JSON file")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -509,13 +454,10 @@ def main(argv=None) -> dict:
         for table in (t for t in args.methods if t in TABLES):
             results[f"{name} {table}"] = run_ladder(name, X, X_test, y, y_test, counts,
                                                     args.seeds, args.quick, TABLES[table])
-        if "m1m2" in args.methods:
-            results[f"{name} m1m2"] = run_m1m2(name, X, X_test, y, y_test, counts, args.seeds,
-                                               args.quick, args.timed)
         if "encoder" in args.methods:
             results[name] = run_dataset(name, X, X_test, y, y_test, counts, args.seeds,
                                         args.quick)
-    if "ladder" in args.methods or "m1m2" in args.methods:
+    if "ladder" in args.methods:
         print_published()
     fashion = results.get("Fashion-MNIST", {}).get("100")
     if fashion:

@@ -23,13 +23,11 @@ from .data.schema import InputSchema, check_columns
 from .core.storage import CONFIG, LOCATION_PARAMS, read_model_dir
 from .estimators import AutoEncoder, BaseAutoEncoder, VariationalAutoEncoder, validate_params
 from .semisupervised.classifier import EncoderClassifier
-from .semisupervised.generative import M1M2Classifier
 from .semisupervised.ladder import LadderClassifier
 from .anomaly.detector import OutlierDetector
 
 CLASSES = {cls.__name__: cls for cls in (AutoEncoder, VariationalAutoEncoder, EncoderClassifier,
-                                         OutlierDetector, LadderClassifier,
-                                         M1M2Classifier)}
+                                         OutlierDetector, LadderClassifier)}
 """The only classes a config may name (no import-by-string, no code execution)."""
 
 
@@ -243,13 +241,6 @@ def _sizes(key, value, fitted):
     return tuple(value)
 
 
-def _indices(key, value, fitted):
-    if (not isinstance(value, list) or not value or len(set(value)) != len(value)
-            or not all(_is_int(i) and i >= 0 for i in value)):
-        raise _fail(key, "a non-empty list of distinct integers >= 0", value)
-    return value
-
-
 FITTED: dict[str, Callable] = {
     "n_features_in_": _count(1),
     "feature_names_in_": _feature_names,
@@ -268,8 +259,6 @@ FITTED: dict[str, Callable] = {
     # EncoderClassifier
     "n_labelled_": _count(2),
     "n_unlabelled_": _count(0),
-    # M1M2Classifier
-    "latent_dims_": _indices,
     # OutlierDetector
     "offset_": _finite,
     "n_components_": _count(1),

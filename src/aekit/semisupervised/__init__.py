@@ -4,8 +4,6 @@
   autoencoder's encoder; label propagation when unlabelled rows are given);
 - :mod:`~aekit.semisupervised.ladder`: ``LadderClassifier`` (the ladder network, Rasmus et al.
   2015: every layer denoised, jointly with the labels' cross-entropy);
-- :mod:`~aekit.semisupervised.generative`: ``M1M2Classifier`` (the semi-supervised VAE of
-  Kingma et al. 2014: M2 on the codes of a VAE, M1);
 - :mod:`~aekit.semisupervised.propagation`: whitening, the k-nearest-neighbour graph, label
   spreading, pseudo-label weights (pure tensor functions);
 - :mod:`~aekit.semisupervised.comparison`: ``compare_few_labels`` and the calibration measures.
@@ -13,7 +11,6 @@
 
 from .classifier import EncoderClassifier
 from .comparison import compare_few_labels, hide_labels
-from .generative import M1M2Classifier
 from .ladder import LadderClassifier
 
-__all__ = ["EncoderClassifier", "LadderClassifier", "M1M2Classifier", "compare_few_labels", "hide_labels"]
+__all__ = ["EncoderClassifier", "LadderClassifier", "compare_few_labels", "hide_labels"]

@@ -282,59 +282,6 @@ class LadderCost:
                 "denoising": denoising, "accuracy": (logits.argmax(1) == y).float().mean()}
 
 
-@dataclass(frozen=True)
-class M2Cost:
-    """The M2 cost of the semi-supervised VAE (Kingma et al. 2014) on M1 features
-    (:class:`aekit.nn.m2.M2Net`), per row of the data set:
-
-    ``mean_u[-U(z1)] + labelled_share * mean_l[-L(z1, y)] + alpha * mean_l[-log q(y|z1)]``
-
-    which is the paper's sum over the data set divided by its ``N`` rows (its classification
-    weight ``alpha * N / n_labelled`` per labelled row becomes ``alpha`` on their mean;
-    ``labelled_share`` is ``n_labelled / N``).
-
-    Training batches carry the unlabelled rows as ``"x_in"`` and the labelled ones as
-    ``"paired_x"`` / ``"paired_y"`` (:func:`aekit.training.loop.fit_loop`'s ``paired``
-    stream), each row the mean and log-variance of ``q(z1|x)`` side by side, shape
-    (n, 2 * n_features); in training ``z1`` is drawn from them anew at every step, as in the
-    reference code. Without the paired rows (evaluation) it is the classifier's
-    cross-entropy at the posterior means ``"x_in"`` / ``"y"``.
-
-    Parameters
-    ----------
-    alpha : float
-        Weight of the labelled rows' cross-entropy (the paper's 0.1).
-    labelled_share : float
-        ``n_labelled / N``: the weight of the labelled rows' negative ELBO.
-    """
-
-    alpha: float = 0.1
-    labelled_share: float = 0.0
-
-    @staticmethod
-    def _z1(stats: torch.Tensor, sample: bool) -> torch.Tensor:
-        """(n, 2d) mean and log-variance side by side -> a draw of z1 (n, d)."""
-        mean, log_var = stats.chunk(2, dim=1)
-        return reparameterize(mean, log_var) if sample else mean
-
-    def __call__(self, module: nn.Module, batch: Batch, epoch: int | None = None) -> dict:
-        if "paired_x" not in batch:
-            logits = module(self._z1(batch["x_in"], False))
-            y = batch["y"]
-            return {"loss": F.cross_entropy(logits, y),
-                    "accuracy": (logits.argmax(1) == y).float().mean()}
-        z1_l = self._z1(batch["paired_x"], module.training)  # (n_l, d)
-        z1_u = self._z1(batch["x_in"], module.training)  # (n_u, d)
-        y = batch["paired_y"]
-        logits = module(z1_l)
-        supervised = F.cross_entropy(logits, y)
-        labelled = module.negative_elbo(z1_l, y).mean()
-        unlabelled = module.unlabelled_terms(z1_u)[0].mean()
-        loss = unlabelled + self.labelled_share * labelled + self.alpha * supervised
-        return {"loss": loss, "unlabelled": unlabelled, "labelled": labelled,
-                "supervised": supervised, "accuracy": (logits.argmax(1) == y).float().mean()}
-
-
 # --------------------------------------------------------------------------- tables
 def _table_terms(module: nn.Module, x_hat: torch.Tensor, x: torch.Tensor, mask):
     """Per-row loss of a table (see :func:`aekit.training.losses.table_per_row`) and its number of
