@@ -70,20 +70,35 @@ class InputMixin:
     (``schema_``), made in ``fit`` and applied by every method, with scikit-learn's
     ``n_features_in_`` and ``feature_names_in_`` kept as the schema's.
 
-    Reads ``missing`` (``"error"`` or ``"impute"``); a family that takes images says how
-    (:meth:`_image_shape_of`).
+    Reads ``missing`` (``"error"`` or ``"impute"``); a family that takes images overrides
+    :meth:`_takes_images`, has an ``image_shape`` parameter and names in ``_images_param``
+    the setting that asks for images.
     """
 
     _images_advice = ""
     """Appended to the error for images given to a family that takes none."""
 
-    def _image_shape_of(self, sample_shape: tuple) -> tuple:
-        """(C, H, W) of the images the model takes, from one sample as ``fit`` sees it; a
-        family that takes images overrides :meth:`_takes_images` and this."""
-        raise NotImplementedError
+    _images_param = ""
+    """The setting that makes a family take images (e.g. ``"conv_layers"``), named in the
+    errors about their shape."""
+
+    def _image_shape_of(self, sample_shape: tuple) -> tuple[int, int, int]:
+        """(C, H, W) of the images the model takes, from one sample as ``fit`` sees it and
+        the ``image_shape`` parameter."""
+        return resolve_image_shape(self.image_shape, sample_shape, self._images_param)
 
     def _takes_images(self) -> bool:
         return False
+
+    @property
+    def image_shape_(self) -> tuple[int, int, int]:
+        """``(C, H, W)`` of the images the network takes (``schema_.image_shape``)."""
+        shape = self.schema_.image_shape
+        if shape is None:
+            raise AttributeError(f"image_shape_ is set by fit with {self._images_param} only"
+                                 if self._images_param else
+                                 f"{type(self).__name__} takes no images")
+        return shape
 
     def _new_schema(self) -> InputSchema:
         return InputSchema(self.missing, images_advice=self._images_advice,

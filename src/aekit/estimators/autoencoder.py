@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 from numbers import Integral, Real
 
-import numpy as np
 import torch
 
 from ..training import losses
@@ -396,25 +395,10 @@ default="auto"
 
     # ------------------------------------------------------------------ images
     _images_advice = ", or use architecture='conv' for images"
+    _images_param = "architecture='conv'"
 
     def _takes_images(self) -> bool:
         return self.architecture == "conv"
-
-    def _image_shape_of(self, sample_shape: tuple) -> tuple[int, int, int]:
-        return self._resolve_image_shape(sample_shape)
-
-    @property
-    def image_shape_(self) -> tuple[int, int, int]:
-        """``(C, H, W)`` of the images the conv network takes (``schema_.image_shape``)."""
-        shape = self.schema_.image_shape
-        if shape is None:
-            raise AttributeError("image_shape_ is set by fit with architecture='conv' only")
-        return shape
-
-    def _resolve_image_shape(self, sample_shape: tuple) -> tuple[int, int, int]:
-        """(C, H, W) of the images fit sees, from their shape and ``image_shape``."""
-        return _tables.resolve_image_shape(self.image_shape, sample_shape,
-                                           "architecture='conv'")
 
     # ------------------------------------------------------------------ model
     def _hidden_sizes(self) -> tuple[int, ...]:

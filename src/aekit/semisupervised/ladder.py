@@ -25,7 +25,7 @@ from ..core.checks import (
 from ..estimators._base import INFER_BATCH, SavableMixin, validate_params
 from ..estimators._params import TRAINING, Declared
 from ..estimators._recovery import fit_atomically
-from ..estimators._tables import InputMixin, has_categories, resolve_image_shape
+from ..estimators._tables import InputMixin, has_categories
 from ..nn.ladder import LadderNet
 from ..nn.layers import Scaler
 from ..training.callbacks import Callback, ProgressBar, RunHooks, check_callbacks, fit_hooks
@@ -191,6 +191,7 @@ class LadderClassifier(InputMixin, SavableMixin, LabelledPredictionsMixin, Class
     missing = "error"  # InputMixin: a missing number is an error (no imputation here)
     _images_advice = (" LadderClassifier takes images with conv_layers set (a convolutional "
                       "encoder); otherwise flatten them to rows first.")
+    _images_param = "conv_layers"
 
     _saved_attributes = (
         "schema_",
@@ -312,17 +313,6 @@ class LadderClassifier(InputMixin, SavableMixin, LabelledPredictionsMixin, Class
 
     def _takes_images(self) -> bool:
         return bool(self.conv_layers)
-
-    def _image_shape_of(self, sample_shape: tuple) -> tuple:
-        return resolve_image_shape(self.image_shape, sample_shape, "conv_layers")
-
-    @property
-    def image_shape_(self) -> tuple[int, int, int]:
-        """``(C, H, W)`` of the images the convolutional encoder takes."""
-        shape = self.schema_.image_shape
-        if shape is None:
-            raise AttributeError("image_shape_ is set by fit with conv_layers only")
-        return shape
 
     def _build_module(self, n_features: int) -> LadderNet:
         """The network for ``n_features`` inputs and ``classes_`` (used by fit and load)."""
