@@ -84,9 +84,7 @@ from aekit.semisupervised.comparison import (
     RAW,
     SEMI_SUPERVISED,
     FewLabelsRow,
-    brier_score,
     compare_few_labels,
-    expected_calibration_error,
     hide_labels,
 )
 
@@ -130,11 +128,8 @@ def extra_rows(X, y_few, X_test, y_test, autoencoder, ae_seconds, random_state) 
         start = time.perf_counter()
         model.fit(X_fit, y_fit)
         seconds = time.perf_counter() - start + extra
-        proba = model.predict_proba(X_test)
-        classes = model.classes_
-        rows.append(FewLabelsRow(method, float(np.mean(classes[proba.argmax(1)] == y_test)),
-                                 expected_calibration_error(y_test, proba, classes),
-                                 brier_score(y_test, proba, classes), seconds, note))
+        rows.append(FewLabelsRow.scored(method, y_test, model.predict_proba(X_test),
+                                        model.classes_, seconds, note))
 
     frozen = EncoderClassifier(autoencoder, freeze=True, random_state=random_state)
     add("freeze=True, labelled rows only", frozen, X[labelled], y_few[labelled], ae_seconds)
@@ -321,9 +316,7 @@ def method_rows(draw: Draw, y_test, names) -> list:
         start = time.perf_counter()
         proba, classes, note = METHODS[name](draw)
         seconds = time.perf_counter() - start
-        rows.append(FewLabelsRow(name, float(np.mean(classes[proba.argmax(1)] == y_test)),
-                                 expected_calibration_error(y_test, proba, classes),
-                                 brier_score(y_test, proba, classes), seconds, note))
+        rows.append(FewLabelsRow.scored(name, y_test, proba, classes, seconds, note))
     return rows
 
 

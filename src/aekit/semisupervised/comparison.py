@@ -118,6 +118,16 @@ class FewLabelsRow:
     fit_seconds: float
     note: str = ""
 
+    @classmethod
+    def scored(cls, method: str, y_test, proba, classes, fit_seconds: float,
+               note: str = "") -> "FewLabelsRow":
+        """The row of a method whose ``predict_proba`` on the test rows is ``proba``
+        (n_test, n_classes), columns in the order of ``classes``."""
+        proba, classes = np.asarray(proba), np.asarray(classes)
+        return cls(method, float(np.mean(classes[proba.argmax(1)] == np.asarray(y_test))),
+                   expected_calibration_error(y_test, proba, classes),
+                   brier_score(y_test, proba, classes), fit_seconds, note)
+
 
 @dataclass(frozen=True)
 class FewLabelsComparison:
@@ -222,12 +232,8 @@ def compare_few_labels(X, y, X_test, y_test, *, autoencoder=None, autoencoder_se
 
     def add(method, model, X_fit, y_fit, extra_seconds=0.0, note=""):
         seconds = _timed_fit(model, X_fit, y_fit) + extra_seconds
-        proba = model.predict_proba(X_test)
-        classes = model.classes_
-        rows.append(FewLabelsRow(
-            method, float(np.mean(classes[proba.argmax(1)] == y_test)),
-            expected_calibration_error(y_test, proba, classes),
-            brier_score(y_test, proba, classes), seconds, note))
+        rows.append(FewLabelsRow.scored(method, y_test, model.predict_proba(X_test),
+                                        model.classes_, seconds, note))
 
     y_test = np.asarray(y_test)
     add(RAW, clone(baseline), X_lab, y_lab)
