@@ -110,6 +110,22 @@ def test_predict_proba_rows_sum_to_one_and_predict_agrees(ladder, digits):
     np.testing.assert_allclose(np.exp(ladder.predict_log_proba(digits[1])), proba, rtol=1e-10)
 
 
+def test_the_documented_calibration_route_keeps_the_fitted_ladder(ladder, digits, ten_labels):
+    # The docstring's advice: calibrate on labelled rows held out of fit.
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.frozen import FrozenEstimator
+
+    X_train, X_test, y_train, _ = digits
+    held = np.flatnonzero(ten_labels == -1)[:300]  # labels fit never saw
+    before = ladder.predict_proba(X_test)
+    calibrated = CalibratedClassifierCV(FrozenEstimator(ladder)).fit(X_train[held],
+                                                                     y_train[held])
+    proba = calibrated.predict_proba(X_test)
+    np.testing.assert_array_equal(calibrated.classes_, ladder.classes_)
+    np.testing.assert_allclose(proba.sum(1), 1.0, rtol=1e-9)
+    np.testing.assert_array_equal(ladder.predict_proba(X_test), before)  # not refitted
+
+
 def test_clone_and_get_params_and_grid_search_with_unlabelled_rows(digits, ten_labels):
     clf = LadderClassifier(hidden_layer_sizes=(8,), noise_std=0.2, max_epochs=2)
     copy = clone(clf)

@@ -160,6 +160,13 @@ class LadderClassifier(InputMixin, SavableMixin, LabelledPredictionsMixin, Class
     running batch statistics. The paper's MNIST errors with 100 labels: 1.06% (full), 1.53%
     (Gamma); README.md ("Few labels") has those measured here.
 
+    :meth:`predict_proba` is not calibrated: trained until it fits its few labelled rows,
+    the network can be far more confident than it is accurate where classes overlap
+    (README.md's table gives the expected calibration error). Where labelled rows can be
+    spared, hold some out of ``fit`` and calibrate on them:
+    ``CalibratedClassifierCV(FrozenEstimator(clf)).fit(X_held, y_held)``
+    (:mod:`sklearn.calibration`, :class:`sklearn.frozen.FrozenEstimator`).
+
     Examples
     --------
     >>> import numpy as np
