@@ -2,15 +2,18 @@
 labels", LadderClassifier): the test splits are never read.
 
 Fashion-MNIST and MNIST: rows 0..N-1 of the training split are the pool (``n_per_class``
-labels drawn with ``hide_labels(..., random_state=100)``, the rest unlabelled), rows
-50,000-59,999 the validation rows (MNIST's classic validation split). ``--alone`` fits on
-the pool's labelled rows only (the labelled-only baseline). Each configuration is a JSON
-object of LadderClassifier parameters; one line per run: parameters, validation accuracy,
-seconds, threads, load average.
+labels drawn with ``hide_labels(..., random_state=100)`` or ``--draw``, the rest
+unlabelled), rows 50,000-59,999 the validation rows (MNIST's classic validation split).
+The 8x8 digits (``digits``): the same with rows 0..N-1 of their 1,347 training rows as the
+pool and rows 1,000-1,346 as the validation rows. ``--alone`` fits on the pool's labelled
+rows only (the labelled-only baseline). Each configuration is a JSON object of
+LadderClassifier parameters; one line per run: parameters, validation accuracy, seconds,
+threads, load average.
 
     python bench/ladder_dev.py fashion 50000 10 '[{"max_epochs": 12}]' --threads 2
     python bench/ladder_dev.py mnist 50000 10 '[{}]' --threads 2
     python bench/ladder_dev.py fashion 50000 100 '[{"max_epochs": 20}]' --alone
+    python bench/ladder_dev.py digits 1000 10 '[{"max_epochs": 200}]' --draw 101
 """
 
 import argparse
@@ -21,25 +24,36 @@ import time
 import torch
 
 from aekit import LadderClassifier
-from aekit.data import load_fashion_mnist, load_mnist
+from aekit.data import load_digits, load_fashion_mnist, load_mnist
 from aekit.semisupervised.comparison import hide_labels
+
+VALIDATION_START = {"fashion": 50_000, "mnist": 50_000, "digits": 1_000}
+"""The first validation row of each dataset's training split."""
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("dataset", choices=["fashion", "mnist"])
-    parser.add_argument("pool", type=int, help="training rows 0..pool-1 (at most 50,000)")
+    parser.add_argument("dataset", choices=list(VALIDATION_START))
+    parser.add_argument("pool", type=int,
+                        help="training rows 0..pool-1 (at most 50,000; digits 1,000)")
     parser.add_argument("per_class", type=int, help="labels per class in the pool")
     parser.add_argument("configs", help="JSON list of LadderClassifier parameter objects")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--alone", action="store_true", help="fit on the labelled rows only")
+    parser.add_argument("--draw", type=int, default=100,
+                        help="random_state of the label draw (default 100)")
     args = parser.parse_args(argv)
-    if args.pool > 50_000:
-        raise SystemExit("the pool must leave rows 50,000-59,999 for validation")
+    start_val = VALIDATION_START[args.dataset]
+    if args.pool > start_val:
+        raise SystemExit(f"the pool must leave rows {start_val:,} on for validation")
     torch.set_num_threads(args.threads)
-    load = load_fashion_mnist if args.dataset == "fashion" else load_mnist
-    X, _, y, _ = load(split=True, download=False)  # the test split is not used
-    X_pool, y_few = X[:args.pool], hide_labels(y[:args.pool], args.per_class, random_state=100)
+    if args.dataset == "digits":
+        X, _, y, _ = load_digits(split=True)  # the test split is not used
+    else:
+        load = load_fashion_mnist if args.dataset == "fashion" else load_mnist
+        X, _, y, _ = load(split=True, download=False)  # the test split is not used
+    X_pool, y_few = X[:args.pool], hide_labels(y[:args.pool], args.per_class,
+                                                random_state=args.draw)
     if args.alone:
         X_pool, y_few = X_pool[y_few != -1], y_few[y_few != -1]
     for params in json.loads(args.configs):
@@ -48,8 +62,9 @@ def main(argv=None):
         clf = LadderClassifier(random_state=0, **params).fit(X_pool, y_few)
         seconds = time.perf_counter() - start
         print(f"{args.dataset} pool {args.pool} labels {10 * args.per_class}"
-              f"{' alone' if args.alone else ''} {params} validation "
-              f"{clf.score(X[50_000:], y[50_000:]):.4f} {seconds:.0f} s {clf.n_iter_} epochs "
+              f"{' alone' if args.alone else ''} draw {args.draw} {params} validation "
+              f"{clf.score(X[start_val:], y[start_val:]):.4f} {seconds:.0f} s "
+              f"{clf.n_iter_} epochs "
               f"{args.threads} threads load {load_start:.1f}-{os.getloadavg()[0]:.1f}",
               flush=True)
 
