@@ -284,6 +284,15 @@ def test_the_check_compares_the_same_folds_and_says_when_features_win(digits, te
     assert warn_if_raw_inputs_win(X[:5], X[:5], y[:5], "x") is None  # a class of 1 row
 
 
+def test_auto_epochs_make_12000_steps_on_large_data_and_at_most_300_epochs_on_small():
+    auto = LadderClassifier()
+    assert auto._epochs(60_000) == 20  # 600 batches of 100 an epoch
+    assert auto._epochs(50_000) == 24
+    assert auto._epochs(4_000) == 300  # the cap meets the steps at 4,000 rows
+    assert auto._epochs(1_347) == 300  # not 858 (12,000 / 14 batches)
+    assert LadderClassifier(max_epochs=1000)._epochs(1_347) == 1000  # a user's count stays
+
+
 def test_the_learning_rate_decays_linearly_over_the_last_third():
     from aekit.semisupervised.ladder import LinearDecay
 
@@ -389,6 +398,7 @@ def test_save_load_of_the_convolutional_ladder(conv_ladder, digits, tmp_path):
     images = digits[1].reshape(-1, 8, 8)
     np.testing.assert_array_equal(loaded.predict_proba(images), conv_ladder.predict_proba(images))
     assert loaded.image_shape_ == (1, 8, 8)
+    assert loaded.get_params() == conv_ladder.get_params()  # nested tuples come back as tuples
 
 
 @pytest.mark.parametrize("params, match", [

@@ -46,6 +46,10 @@ AUTO_STEPS = 12000
 """Training steps of ``max_epochs="auto"``: 20 epochs of 60,000 rows in batches of 100
 (chosen on validation rows within the time budget: docs/decisions.md, "LadderClassifier")."""
 
+AUTO_EPOCHS = 300
+"""The most epochs of ``max_epochs="auto"``: on small data (under 4,000 rows in batches of
+100) more passes bought no accuracy, only minutes (docs/decisions.md, "LadderClassifier")."""
+
 
 class LinearDecay(Callback):
     """Learning rate constant, then decaying linearly towards 0 over the last
@@ -88,8 +92,8 @@ class LadderClassifier(InputMixin, SavableMixin, LabelledPredictionsMixin, Class
         MNIST network, (1000, 500, 250, 250, 250), costs three times as much per step
         (docs/decisions.md, "LadderClassifier").
     ladder : {"auto", "full", "gamma"}, default="auto"
-        ``"full"``: every layer is denoised (decoder down to the input); ``"gamma"``: only
-        the top layer (the paper's Gamma model: no decoder weights, about as fast as the
+        Which layers are denoised. ``"full"``: every layer (decoder down to the input);
+        ``"gamma"``: only the top layer (the paper's Gamma model: no decoder weights, about as fast as the
         plain classifier). ``"auto"``: ``"full"`` for a dense encoder, ``"gamma"`` with
         ``conv_layers`` (whose layers are not decoded).
     denoising_costs : "auto" or tuple of float, default="auto"
@@ -98,11 +102,11 @@ class LadderClassifier(InputMixin, SavableMixin, LabelledPredictionsMixin, Class
         10, then 0.1) for the full ladder, (0, ..., 0, 1) for the Gamma model, whose lower
         values must be 0 (as must those of the input and the convolutional layers).
     conv_layers : tuple of (int, int, int) or None, default=None
-        A convolutional encoder: one ``(filters, kernel, pool)`` per convolutional layer,
-        below ``hidden_layer_sizes`` (a ``kernel`` x ``kernel`` convolution, odd, padded to
-        keep the image's size; batch normalisation per channel, noise, ReLU; then a
-        ``pool`` x ``pool`` max-pool, 1 for none); the last layer's channels are averaged
-        over the image into the dense layers. The paper's Conv-Small for 28x28 digits:
+        A convolutional encoder below ``hidden_layer_sizes``, one ``(filters, kernel,
+        pool)`` per convolutional layer. Each is a ``kernel`` x ``kernel`` convolution (odd,
+        padded to keep the image's size), batch normalisation per channel, noise, ReLU,
+        then a ``pool`` x ``pool`` max-pool (1 for none); the last layer's channels are
+        averaged over the image into the dense layers. The paper's Conv-Small for 28x28 digits:
         ``conv_layers=((32, 5, 2), (64, 3, 1), (64, 3, 2), (128, 3, 1), (10, 1, 1)),
         hidden_layer_sizes=()``, with ``ladder="gamma"``. X holds images ``(n, H, W)`` or
         ``(n, C, H, W)``, or flat rows with ``image_shape``. Much slower than the dense
@@ -122,7 +126,7 @@ class LadderClassifier(InputMixin, SavableMixin, LabelledPredictionsMixin, Class
         Labelled rows per step (all of them when there are fewer), cycling over them.
     max_epochs : int or "auto", default="auto"
         Epochs of training; ``"auto"``: enough for about 12,000 steps (20 epochs of 60,000
-        rows, 889 of 1,347).
+        rows), but at most 300 epochs (4,200 steps on 1,347 rows).
     learning_rate : float, default=0.002
         Adam's step size (the paper's).
     decay_fraction : float, default=1/3
@@ -330,7 +334,8 @@ class LadderClassifier(InputMixin, SavableMixin, LabelledPredictionsMixin, Class
                          image_shape=self.schema_.image_shape if conv else None)
 
     def _epochs(self, n_rows: int) -> int:
-        return epochs_for_steps(self.max_epochs, AUTO_STEPS, n_rows, self.batch_size)
+        epochs = epochs_for_steps(self.max_epochs, AUTO_STEPS, n_rows, self.batch_size)
+        return min(epochs, AUTO_EPOCHS) if self.max_epochs == "auto" else epochs
 
     # ------------------------------------------------------------------ fit
     def fit(self, X, y):
