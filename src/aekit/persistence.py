@@ -68,8 +68,14 @@ def _class(name, where: str) -> type:
 
 
 # --------------------------------------------------------------------------- parameters
+def _tuples(value):
+    """JSON's lists as the tuples they were, nested ones too (``conv_layers``)."""
+    return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
+
+
 def _params_from_json(params, where: str, nested: bool = False) -> dict:
-    """Constructor parameters from JSON: lists back to tuples, nested estimators rebuilt.
+    """Constructor parameters from JSON: lists back to tuples (at every depth), nested
+    estimators rebuilt.
 
     A nested estimator (``{"__estimator__": name, "params": ...}``) comes back unfitted,
     only from the fixed list of classes, and only one level deep (a classifier's
@@ -83,7 +89,7 @@ def _params_from_json(params, where: str, nested: bool = False) -> dict:
         if key in LOCATION_PARAMS:
             value = None  # where a later fit writes is the caller's choice, not the file's
         elif isinstance(value, list):
-            value = tuple(value)
+            value = _tuples(value)
         elif isinstance(value, dict) and "__estimator__" in value:
             if nested:
                 raise ValueError(f"{where}: parameter {key!r} nests estimators more than one "
