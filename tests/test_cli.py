@@ -9,6 +9,7 @@ import sys
 
 import matplotlib.image
 import numpy as np
+import pandas as pd
 import pytest
 import typer.main
 
@@ -338,3 +339,74 @@ def test_train_classifier_end_to_end(tmp_path, digits_run):
                       "2", *FAST, "--out", tmp_path / "c3")
     assert_ok(labelled)
     assert aekit.load(tmp_path / "c3").n_features_in_ == 3
+
+
+@pytest.fixture(scope="module")
+def few_labels_csv(tmp_path_factory):
+    """The digits as a CSV whose label column is empty on 90% of the rows (unlabelled)."""
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    labels = np.where(np.random.RandomState(0).rand(len(y)) < 0.1, y.astype(str), "")
+    path = tmp_path_factory.mktemp("few") / "few.csv"
+    lines = [",".join([*(f"p{i}" for i in range(64)), "digit"])]
+    lines += [",".join([*map(str, row.astype(int)), lab]) for row, lab in zip(X, labels)]
+    path.write_text("\n".join(lines) + "\n")
+    return path, labels != ""
+
+
+def test_empty_label_cells_are_unlabelled_rows_and_no_score_counts_them(tmp_path,
+                                                                       few_labels_csv):
+    path, has_label = few_labels_csv
+    result = invoke("train-ladder", "--data", path, "--label", "digit", "--hidden", "32",
+                    "--learning-rate", "0.01", *FAST, "--out", tmp_path / "lad")
+    assert_ok(result)
+    m = json.loads((tmp_path / "lad" / "metrics.json").read_text())
+    data = load_dataset(path, label="digit")
+    test_labelled = ~pd.isna(data.y_test)
+    assert m["labelled_rows"] == {"train": int((~pd.isna(data.y_train)).sum()),
+                                  "test": int(test_labelled.sum())}
+    assert m["labelled_rows"]["train"] + m["labelled_rows"]["test"] == has_label.sum()
+    assert m["unlabelled_rows"]["test"] == len(data.y_test) - m["labelled_rows"]["test"] > 0
+    clf = aekit.load(tmp_path / "lad")
+    assert type(clf).__name__ == "LadderClassifier" and clf.n_unlabelled_ > 1000
+    y_test = data.y_test[test_labelled].astype(int)
+    assert m["test_accuracy"] == pytest.approx(clf.score(data.X_test[test_labelled], y_test))
+    # chance: the most frequent training label on the labelled test rows, not "unlabelled"
+    assert m["chance"] < 0.3
+    assert f"on {m['labelled_rows']['test']} labelled rows" in result.stdout
+    assert f"{m['unlabelled_rows']['test']} unlabelled test rows not scored" in result.stdout
+
+
+def test_labels_per_class_keeps_that_many_labels_of_each_class(tmp_path):
+    result = invoke("train-ladder", "--data", "digits", "--labels-per-class", "5",
+                    "--hidden", "16", *FAST, "--out", tmp_path / "lad")
+    assert_ok(result)
+    m = json.loads((tmp_path / "lad" / "metrics.json").read_text())
+    assert m["labels_per_class"] == 5
+    assert m["labelled_rows"] == {"train": 50, "test": 450}  # the test rows keep theirs
+    assert m["unlabelled_rows"] == {"train": 1297, "test": 0}
+    assert aekit.load(tmp_path / "lad").n_labelled_ == 50
+    assert "train" in result.stdout and "50 labelled rows, 1297 unlabelled" in result.stdout
+    for command in ("compare", "report"):  # a classifier has no codes: said, no traceback
+        assert_one_line_error(invoke(command, tmp_path / "lad", "--data", "digits"),
+                              "LadderClassifier", "aekit train")
+
+
+def test_the_ladder_s_list_options_parse_and_bad_ones_say_the_form(tmp_path):
+    result = invoke("train-ladder", "--data", "digits", "--labels-per-class", "5",
+                    "--conv-layers", "4:3:2", "--image-shape", "8,8", "--hidden", "",
+                    "--epochs", "1", "--seed", "0", "--device", "cpu", "--out", tmp_path / "c")
+    assert_ok(result)
+    clf = aekit.load(tmp_path / "c")
+    assert clf.conv_layers == ((4, 3, 2),) and clf.image_shape_ == (1, 8, 8)
+    costs = invoke("train-ladder", "--data", "digits", "--hidden", "8",
+                   "--denoising-costs", "100,1,0.5", "--epochs", "1", "--out", tmp_path / "d")
+    assert_ok(costs)
+    assert aekit.load(tmp_path / "d").denoising_costs == (100.0, 1.0, 0.5)
+    bad = invoke("train-ladder", "--data", "digits", "--conv-layers", "4x3", "--out",
+                 tmp_path / "e")
+    assert bad.exit_code == 2 and "filters:kernel:pool" in bad.output
+    bad = invoke("train-ladder", "--data", "digits", "--denoising-costs", "1,a",
+                 "--out", tmp_path / "e")
+    assert bad.exit_code == 2 and "comma-separated list of numbers" in bad.output

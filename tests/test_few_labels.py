@@ -30,8 +30,12 @@ def test_hide_labels_keeps_n_per_class_and_marks_the_rest_minus_one(digits):
     np.testing.assert_array_equal(y_few[kept], y[kept])
     np.testing.assert_array_equal(hide_labels(y, 5, random_state=0), y_few)  # seeded
     assert not np.array_equal(hide_labels(y, 5, random_state=1), y_few)
-    with pytest.raises(ValueError, match="integer labels"):
-        hide_labels(np.array(["a", "b"]), 1)
+    # text labels come back as an object array; rows already -1 stay unlabelled
+    text = hide_labels(np.array(["a", "b", "a", "b", -1], dtype=object), 1, random_state=0)
+    assert text.dtype == object and sorted(text[text != -1]) == ["a", "b"]
+    assert text[4] == -1 and sum(v == -1 for v in text) == 3
+    with pytest.raises(ValueError, match="class labels, integers or text"):
+        hide_labels(np.array([0.5, 1.5]), 1)
 
 
 def test_expected_calibration_error_of_known_cases():

@@ -58,6 +58,8 @@ from .evaluation.metrics import PCAComparison, compare_with_pca
 from .anomaly.metrics import detection_metrics
 from .evaluation.findings import json_ready
 from .plotting import loss_curves
+from .semisupervised.comparison import hide_labels
+from .semisupervised.labels import blanks_unlabelled, unlabelled_rows
 
 METRICS, LOSS_PLOT, REPORT = "metrics.json", "loss.png", "report.html"
 SCORES = "scores.csv"
@@ -117,13 +119,22 @@ def fit_run(estimator, data: Dataset, out: str | os.PathLike, *,
     return Run(out, estimator, comparison, metrics)
 
 
-def fit_classifier_run(estimator, data: Dataset, out: str | os.PathLike) -> Run | None:
-    """Fit a classifier (an :class:`~aekit.EncoderClassifier`) on the labelled train split,
-    score it on the test split, write the run to ``out``.
+def fit_classifier_run(estimator, data: Dataset, out: str | os.PathLike, *,
+                       labels_per_class: int | None = None) -> Run | None:
+    """Fit a classifier (:class:`~aekit.EncoderClassifier`, :class:`~aekit.LadderClassifier`)
+    on the train split, score it on the test split's labelled rows, write the run to ``out``.
 
-    ``metrics.json`` holds ``dataset``, ``train_accuracy``, ``test_accuracy``, ``chance``
-    (always guessing the most frequent training label), ``fit_seconds``, ``n_iter`` and
-    ``aekit_version``; the run's ``comparison`` is None.
+    Rows whose label is ``-1`` or missing (a table's empty cell) are unlabelled: the
+    classifier learns from them as its ``fit`` does with ``y == -1``, and no score counts
+    them. ``labels_per_class``: keep only this many labels of each class in the train split
+    (drawn with :func:`~aekit.semisupervised.comparison.hide_labels`, the same rows in every
+    run), the others unlabelled: few labels tried on a labelled dataset.
+    ``metrics.json`` holds ``dataset``, ``train_accuracy`` and ``test_accuracy`` (on
+    the labelled rows of each split; ``test_accuracy`` is null when the test split has none),
+    ``chance`` (always guessing the most frequent training label, on the same test rows),
+    ``labels_per_class``, ``labelled_rows`` and ``unlabelled_rows`` (``{"train": n,
+    "test": n}``),
+    ``fit_seconds``, ``n_iter`` and ``aekit_version``; the run's ``comparison`` is None.
     """
     out = check_out_dir(out)
     if data.y_train is None or data.y_test is None:
@@ -131,17 +142,26 @@ def fit_classifier_run(estimator, data: Dataset, out: str | os.PathLike) -> Run 
             f"{data.name} has no labels to classify; use a labelled dataset (digits, "
             "fashion-mnist, an .npz with 'y') or name the label column with --label."
         )
+    y_train, y_test = blanks_unlabelled(data.y_train), blanks_unlabelled(data.y_test)
+    if labels_per_class is not None:
+        y_train = hide_labels(y_train, labels_per_class, random_state=0)
     start = time.perf_counter()
-    estimator.fit(data.X_train, data.y_train)
+    estimator.fit(data.X_train, y_train)
     seconds = time.perf_counter() - start
     if not distributed.is_main():
         return None
-    values, counts = np.unique(data.y_train, return_counts=True)
+    labelled = {"train": ~unlabelled_rows(y_train), "test": ~unlabelled_rows(y_test)}
+    values, counts = np.unique(y_train[labelled["train"]], return_counts=True)
+    scored = labelled["test"].any()
     metrics = {
         "dataset": _dataset_info(data),
-        "train_accuracy": estimator.score(data.X_train, data.y_train),
-        "test_accuracy": estimator.score(data.X_test, data.y_test),
-        "chance": float(np.mean(data.y_test == values[np.argmax(counts)])),
+        "train_accuracy": estimator.score(data.X_train, y_train),
+        "test_accuracy": estimator.score(data.X_test, y_test) if scored else None,
+        "chance": (float(np.mean(y_test[labelled["test"]] == values[np.argmax(counts)]))
+                   if scored else None),
+        "labels_per_class": labels_per_class,
+        "labelled_rows": {split: int(mask.sum()) for split, mask in labelled.items()},
+        "unlabelled_rows": {split: int((~mask).sum()) for split, mask in labelled.items()},
         "fit_seconds": seconds,
         "n_iter": estimator.n_iter_,
         "aekit_version": __version__,

@@ -42,6 +42,7 @@ from ..data.files import STREAM_SUFFIXES, open_rows, read_array
 from ..data.stream import save_npy
 from ..estimators import AutoEncoder, VariationalAutoEncoder, validate_params
 from ..semisupervised.classifier import EncoderClassifier
+from ..semisupervised.ladder import LadderClassifier
 from ..anomaly.detector import OutlierDetector
 from ..export import export_onnx
 from .options import estimator_options
@@ -61,7 +62,6 @@ from ..runs import (
     SCORES,
     check_out_dir,
     finished_by,
-    fit_classifier_run,
     fit_detector_run,
     fit_run,
     is_complete,
@@ -298,11 +298,14 @@ def _autoencoder_run(run: Path, command: str) -> None:
     """Refuse a run that holds a classifier or a detector: ``command`` needs codes and
     reconstructions."""
     cls = saved_class(run)
-    if cls is EncoderClassifier:
+    if cls in (EncoderClassifier, LadderClassifier):
+        fix = ("Pass the run of the autoencoder the classifier was built on."
+               if cls is EncoderClassifier else
+               "A ladder network has no codes; fit an autoencoder with 'aekit train'.")
         raise ValueError(
-            f"{run} holds an EncoderClassifier, but '{command}' needs an autoencoder "
-            "(AutoEncoder or VariationalAutoEncoder): its codes and reconstructions. Pass the "
-            "run of the autoencoder the classifier was built on."
+            f"{run} holds a{'n' if cls is EncoderClassifier else ''} {cls.__name__}, but "
+            f"'{command}' needs an autoencoder (AutoEncoder or VariationalAutoEncoder): its "
+            f"codes and reconstructions. {fix}"
         )
     if cls is OutlierDetector:
         raise ValueError(
@@ -316,9 +319,9 @@ _DataOption = Annotated[str, typer.Option("--data", help=_DATA_HELP, show_defaul
 _OutOption = Annotated[Path, typer.Option("--out", help="Run directory to write.")]
 
 
-def _fit_and_print(est, data: str, out: Path, options: dict, fit) -> None:
+def _fit_and_print(est, data: str, out: Path, options: dict, fit, show=_print_run) -> None:
     """What ``train`` does for another estimator: validate, load the data (``options``:
-    :func:`load_dataset`'s keywords), fit (under torchrun too), print the run."""
+    :func:`load_dataset`'s keywords), fit (under torchrun too), ``show`` the run."""
     if "checkpoint_dir" in est.get_params() and est.checkpoint_dir is None:
         est.set_params(checkpoint_dir=str(out))  # as train: Ctrl-C keeps the best so far
     validate_params(est)  # bad values fail now, before a dataset is loaded or downloaded
@@ -335,15 +338,8 @@ def _fit_and_print(est, data: str, out: Path, options: dict, fit) -> None:
         except FitInterrupted as err:
             raise typer.Exit(_interrupted(err, out, getattr(est, "checkpoint_dir", out))) \
                 from None
-        if run is not None and run.comparison is not None:
-            _print_run(run)
-        elif run is not None:
-            m = run.metrics
-            typer.echo(f"fitted in {m['fit_seconds']:.1f} s ({m['n_iter']} epochs)\n")
-            typer.echo(f"test accuracy {m['test_accuracy']:.4f} on {m['dataset']['test_shape'][0]}"
-                       f" rows (train {m['train_accuracy']:.4f}; always the most frequent "
-                       f"label: {m['chance']:.4f})")
-            typer.echo(f"\nrun saved to {run.path}/: model, metrics.json, loss.png")
+        if run is not None:
+            show(run)
     except BaseException:
         distributed.teardown(wait=False)  # a peer may never come to the barrier
         raise
@@ -365,39 +361,6 @@ def train_vae(
     """Fit a variational autoencoder on a dataset's train split; save it as train does."""
     _fit_and_print(VariationalAutoEncoder(**params), data, out,
                    _data_options(label, drop, rows, header, sep), fit_run)
-
-
-@app.command("train-classifier")
-@estimator_options(EncoderClassifier, "Estimator (EncoderClassifier parameters)")
-def train_classifier(
-    data: _DataOption,
-    out: _OutOption,
-    params: dict,
-    autoencoder: Annotated[Path | None, typer.Option(
-        help="Run directory of a fitted autoencoder whose encoder to use (aekit train); "
-        "default: a new AutoEncoder with --components codes, fitted on the rows first.",
-        show_default=False)] = None,
-    components: Annotated[int, typer.Option(
-        help="Code size of the new autoencoder (without --autoencoder).")] = 16,
-    missing: Annotated[Literal["error", "impute"], typer.Option(
-        help="Missing numbers for the new autoencoder (without --autoencoder): an error, or "
-        "filled with their column's median.")] = "error",
-    label: Label = None,
-    drop: Drop = None,
-    rows: Rows = None,
-    header: Header = "infer",
-    sep: Sep = None,
-) -> None:
-    """Fit a classifier on an autoencoder's encoder (labelled data); save and score it."""
-    if autoencoder is not None:
-        _autoencoder_run(autoencoder, "train-classifier --autoencoder")
-        ae = load(autoencoder, device=params["device"])
-    else:
-        ae = AutoEncoder(n_components=components, missing=missing,
-                         random_state=params["random_state"], device=params["device"],
-                         precision=params["precision"])
-    _fit_and_print(EncoderClassifier(ae, **params), data, out,
-                   _data_options(label, drop, rows, header, sep), fit_classifier_run)
 
 
 @app.command()

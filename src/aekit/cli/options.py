@@ -79,6 +79,39 @@ def _parse_sizes(text: str, option: str, *, auto: bool) -> tuple[int, ...] | str
         ) from None
 
 
+def _parse_numbers(text: str, option: str) -> tuple[float, ...] | str:
+    """``"1000,10,0.1"`` -> ``(1000.0, 10.0, 0.1)``; ``"auto"`` stays."""
+    text = text.strip()
+    if text.lower() == "auto":
+        return "auto"
+    try:
+        return tuple(float(s) for s in text.split(","))
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a comma-separated list of numbers such "
+                                 "as 1000,10,0.1 (or auto)", param_hint=f"'{option}'") from None
+
+
+def _parse_layers(text: str, option: str) -> tuple[tuple[int, ...], ...] | None:
+    """``"32:5:2,64:3:1"`` -> ``((32, 5, 2), (64, 3, 1))``; ``"none"`` or ``""`` -> None."""
+    text = text.strip()
+    if text.lower() in ("", "none"):
+        return None
+    try:
+        return tuple(tuple(int(v) for v in layer.split(":")) for layer in text.split(","))
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a comma-separated list of "
+                                 "filters:kernel:pool layers such as 32:5:2,64:3:1 (or none)",
+                                 param_hint=f"'{option}'") from None
+
+
+_LIST_PARSERS = {
+    "denoising_costs": (_parse_numbers, "auto", "<numbers>", "1000,10,0.1,0.1,0.1"),
+    "conv_layers": (_parse_layers, "none", "<layers>", "32:5:2,64:3:1"),
+}
+"""Parameters that take a tuple the constraints cannot describe: each one's parser, the
+option's text for the parameter's default, its metavar and an example."""
+
+
 def _word_or_number(text: str, words, option: str):
     """``"auto"`` (one of ``words``) stays a word; anything else must be a number."""
     if text in words:
@@ -111,7 +144,12 @@ def _option(name: str, constraints: list, default, help_text: str, panel: str):
     kinds = [c for c in constraints if c is not None and c != "callable"]
     to_value = None
     info = dict(help=help_text, rich_help_panel=panel)
-    if "boolean" in kinds:
+    if name in _LIST_PARSERS:
+        parse, default, info["metavar"], example = _LIST_PARSERS[name]
+        info["help"] = f"{help_text} (e.g. {example})"
+        kind = str
+        to_value = functools.partial(parse, option=flags[0])
+    elif "boolean" in kinds:
         flag = flags[0].removeprefix("--")
         kind, flags = bool, (f"--{flag}/--no-{flag}",)
     elif "verbose" in kinds:

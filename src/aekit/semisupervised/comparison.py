@@ -31,7 +31,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..estimators import AutoEncoder
 from .classifier import EncoderClassifier
-from .labels import unlabelled_rows
+from .labels import UNLABELLED, unlabelled_rows
 
 ECE_BINS = 15
 """Confidence bins of :func:`expected_calibration_error` (Guo et al. 2017 use 15)."""
@@ -41,27 +41,30 @@ def hide_labels(y, n_per_class: int, random_state=None) -> np.ndarray:
     """A copy of ``y`` with all but ``n_per_class`` rows of each class set to ``-1``.
 
     The kept rows are drawn at random within each class (all of a class's rows when it has
-    fewer), the usual way few-label benchmarks are built (10 per class: 100 labels).
+    fewer), the usual way few-label benchmarks are built (10 per class: 100 labels). Rows
+    already ``-1`` stay unlabelled.
 
     Parameters
     ----------
     y : array-like of shape (n_samples,)
-        Integer class labels (``-1`` is reserved for unlabelled rows).
+        Class labels, integers or text (``-1`` is reserved for unlabelled rows).
     n_per_class : int
     random_state : int, RandomState instance or None
 
     Returns
     -------
     y_few : ndarray of shape (n_samples,)
+        Of ``y``'s integer dtype, or an object array for other labels (text and ``-1``).
     """
     y = np.asarray(y)
-    if y.dtype.kind not in "iu":
-        raise ValueError(f"hide_labels needs integer labels (-1 marks unlabelled rows), "
-                         f"got dtype {y.dtype}; encode them with sklearn's LabelEncoder first.")
+    if y.dtype.kind == "f":
+        raise ValueError(f"hide_labels needs class labels, integers or text, got {y.dtype}: "
+                         "whole-number floats can be cast with y.astype(int).")
+    labelled = ~unlabelled_rows(y)
     rng = check_random_state(random_state)
     keep = [rng.choice(np.flatnonzero(y == c), min(n_per_class, int(np.sum(y == c))),
-                       replace=False) for c in np.unique(y[y != -1])]
-    y_few = np.full_like(y, -1)
+                       replace=False) for c in np.unique(y[labelled])]
+    y_few = np.full(len(y), UNLABELLED, dtype=y.dtype if y.dtype.kind in "iu" else object)
     kept = np.concatenate(keep)
     y_few[kept] = y[kept]
     return y_few

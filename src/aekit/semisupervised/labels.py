@@ -5,6 +5,7 @@ class's ``_logits(X)`` (predict_proba, predict_log_proba, predict, score on labe
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import torch
 from sklearn.metrics import accuracy_score
 from sklearn.utils import _safe_indexing
@@ -21,6 +22,28 @@ def unlabelled_rows(y) -> np.ndarray:
     if y.dtype.kind in "iuf" or y.dtype == object:
         return np.asarray(y == UNLABELLED, dtype=bool).reshape(len(y))
     return np.zeros(len(y), dtype=bool)  # strings, booleans: -1 cannot occur
+
+
+def blanks_unlabelled(y) -> np.ndarray:
+    """``y`` with its missing entries (a table's empty label cells: NaN, None) as
+    :data:`UNLABELLED`: how a file marks the rows that have no label.
+
+    A numeric label column with empty cells is read as floats; its whole-number labels come
+    back as int64. Other labels (text) come back as an object array holding ``-1`` where
+    they were missing. ``y`` without missing entries is returned as it is.
+    """
+    y = np.asarray(y)
+    missing = np.asarray(pd.isna(y), dtype=bool)
+    if not missing.any():
+        return y
+    kept = y[~missing]
+    if kept.dtype.kind == "f" and np.array_equal(kept, np.round(kept)):
+        out = np.full(len(y), UNLABELLED, dtype=np.int64)
+        out[~missing] = kept.astype(np.int64)
+        return out
+    out = y.astype(object)
+    out[missing] = UNLABELLED
+    return out
 
 
 def check_labels(estimator, y) -> tuple[np.ndarray, np.ndarray]:

@@ -1,0 +1,112 @@
+"""The classifier commands: ``train-classifier`` (an :class:`~aekit.EncoderClassifier` on an
+autoencoder's encoder) and ``train-ladder`` (a :class:`~aekit.LadderClassifier`, the
+estimator for few labels). Rows whose label is empty or ``-1`` are unlabelled: the
+classifiers learn from them, and no score counts them (:func:`aekit.runs.fit_classifier_run`).
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+
+from ..estimators import AutoEncoder
+from ..persistence import load
+from ..runs import fit_classifier_run
+from ..semisupervised.classifier import EncoderClassifier
+from ..semisupervised.ladder import LadderClassifier
+from .commands import (Drop, Header, Label, Rows, Sep, _autoencoder_run, _data_options,
+                       _DataOption, _fit_and_print, _OutOption, app)
+from .options import estimator_options
+
+LabelsPerClass = Annotated[int | None, typer.Option(
+    "--labels-per-class", min=1, help="Keep this many labels of each class in the train "
+    "split (the same rows every run), the others unlabelled: few labels tried on a "
+    "labelled dataset. Default: every label (empty cells and -1 are unlabelled rows).",
+    show_default=False)]
+
+
+def _accuracy_line(m: dict) -> str:
+    """A classifier run's scores, saying which rows they count (unlabelled ones never)."""
+    labelled, unlabelled = m["labelled_rows"], m["unlabelled_rows"]
+    train = f"train {m['train_accuracy']:.4f}"
+    if unlabelled["train"]:
+        train += (f" on its {labelled['train']} labelled rows, {unlabelled['train']} "
+                  "unlabelled")
+    if m["test_accuracy"] is None:
+        return (f"no labelled rows in the test split to score ({unlabelled['test']} "
+                f"unlabelled); {train}")
+    skipped = f"; {unlabelled['test']} unlabelled test rows not scored" \
+        if unlabelled["test"] else ""
+    return (f"test accuracy {m['test_accuracy']:.4f} on {labelled['test']} labelled rows "
+            f"({train}; always the most frequent label: {m['chance']:.4f}{skipped})")
+
+
+def _print_classifier_run(run) -> None:
+    m = run.metrics
+    typer.echo(f"fitted in {m['fit_seconds']:.1f} s ({m['n_iter']} epochs)\n")
+    typer.echo(_accuracy_line(m))
+    typer.echo(f"\nrun saved to {run.path}/: model, metrics.json, loss.png")
+
+
+def _fit_classifier(est, data: str, out: Path, labels_per_class, options: dict) -> None:
+    _fit_and_print(est, data, out, options,
+                   functools.partial(fit_classifier_run, labels_per_class=labels_per_class),
+                   show=_print_classifier_run)
+
+
+@app.command("train-classifier")
+@estimator_options(EncoderClassifier, "Estimator (EncoderClassifier parameters)")
+def train_classifier(
+    data: _DataOption,
+    out: _OutOption,
+    params: dict,
+    autoencoder: Annotated[Path | None, typer.Option(
+        help="Run directory of a fitted autoencoder whose encoder to use (aekit train); "
+        "default: a new AutoEncoder with --components codes, fitted on the rows first.",
+        show_default=False)] = None,
+    components: Annotated[int, typer.Option(
+        help="Code size of the new autoencoder (without --autoencoder).")] = 16,
+    missing: Annotated[Literal["error", "impute"], typer.Option(
+        help="Missing numbers for the new autoencoder (without --autoencoder): an error, or "
+        "filled with their column's median.")] = "error",
+    labels_per_class: LabelsPerClass = None,
+    label: Label = None,
+    drop: Drop = None,
+    rows: Rows = None,
+    header: Header = "infer",
+    sep: Sep = None,
+) -> None:
+    """Fit a classifier on an autoencoder's encoder; save it and score it on the labelled test
+    rows (rows whose label is empty or -1 are unlabelled: the semi-supervised fit)."""
+    if autoencoder is not None:
+        _autoencoder_run(autoencoder, "train-classifier --autoencoder")
+        ae = load(autoencoder, device=params["device"])
+    else:
+        ae = AutoEncoder(n_components=components, missing=missing,
+                         random_state=params["random_state"], device=params["device"],
+                         precision=params["precision"])
+    _fit_classifier(EncoderClassifier(ae, **params), data, out, labels_per_class,
+                    _data_options(label, drop, rows, header, sep))
+
+
+@app.command("train-ladder")
+@estimator_options(LadderClassifier, "Estimator (LadderClassifier parameters)")
+def train_ladder(
+    data: _DataOption,
+    out: _OutOption,
+    params: dict,
+    labels_per_class: LabelsPerClass = None,
+    label: Label = None,
+    drop: Drop = None,
+    rows: Rows = None,
+    header: Header = "infer",
+    sep: Sep = None,
+) -> None:
+    """Learn from few labels: fit a ladder network on every row of the train split, the
+    rows whose label is empty or -1 unlabelled; save it and score it on the labelled test
+    rows."""
+    _fit_classifier(LadderClassifier(**params), data, out, labels_per_class,
+                    _data_options(label, drop, rows, header, sep))
