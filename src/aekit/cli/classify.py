@@ -17,8 +17,8 @@ from ..persistence import load
 from ..runs import fit_classifier_run
 from ..semisupervised.classifier import EncoderClassifier
 from ..semisupervised.ladder import LadderClassifier
-from .commands import (Drop, Header, Label, Rows, Sep, _autoencoder_run, _data_options,
-                       _DataOption, _fit_and_print, _OutOption, app)
+from .commands import (_autoencoder_run, _DataOption, _fit_and_print, _OutOption, app,
+                       table_options)
 from .options import estimator_options
 
 LabelsPerClass = Annotated[int | None, typer.Option(
@@ -59,10 +59,12 @@ def _fit_classifier(est, data: str, out: Path, labels_per_class, options: dict) 
 
 @app.command("train-classifier")
 @estimator_options(EncoderClassifier, "Estimator (EncoderClassifier parameters)")
+@table_options
 def train_classifier(
     data: _DataOption,
     out: _OutOption,
     params: dict,
+    options: dict,
     autoencoder: Annotated[Path | None, typer.Option(
         help="Run directory of a fitted autoencoder whose encoder to use (aekit train); "
         "default: a new AutoEncoder with --components codes, fitted on the rows first.",
@@ -73,11 +75,6 @@ def train_classifier(
         help="Missing numbers for the new autoencoder (without --autoencoder): an error, or "
         "filled with their column's median.")] = "error",
     labels_per_class: LabelsPerClass = None,
-    label: Label = None,
-    drop: Drop = None,
-    rows: Rows = None,
-    header: Header = "infer",
-    sep: Sep = None,
 ) -> None:
     """Fit a classifier on an autoencoder's encoder; save it and score it on the labelled test
     rows (rows whose label is empty or -1 are unlabelled: the semi-supervised fit)."""
@@ -88,25 +85,20 @@ def train_classifier(
         ae = AutoEncoder(n_components=components, missing=missing,
                          random_state=params["random_state"], device=params["device"],
                          precision=params["precision"])
-    _fit_classifier(EncoderClassifier(ae, **params), data, out, labels_per_class,
-                    _data_options(label, drop, rows, header, sep))
+    _fit_classifier(EncoderClassifier(ae, **params), data, out, labels_per_class, options)
 
 
 @app.command("train-ladder")
 @estimator_options(LadderClassifier, "Estimator (LadderClassifier parameters)")
+@table_options
 def train_ladder(
     data: _DataOption,
     out: _OutOption,
     params: dict,
+    options: dict,
     labels_per_class: LabelsPerClass = None,
-    label: Label = None,
-    drop: Drop = None,
-    rows: Rows = None,
-    header: Header = "infer",
-    sep: Sep = None,
 ) -> None:
     """Learn from few labels: fit a ladder network on every row of the train split, the
     rows whose label is empty or -1 unlabelled; save it and score it on the labelled test
     rows."""
-    _fit_classifier(LadderClassifier(**params), data, out, labels_per_class,
-                    _data_options(label, drop, rows, header, sep))
+    _fit_classifier(LadderClassifier(**params), data, out, labels_per_class, options)

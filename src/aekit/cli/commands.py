@@ -21,6 +21,8 @@ prints and writes the run directory.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import io
 import os
 import signal
@@ -103,6 +105,31 @@ def _data_options(label, drop, rows, header, sep) -> dict:
     return {"label": label, "drop": [c.strip() for c in drop.split(",") if c.strip()]
             if drop else [], "rows": rows,
             "header": {"infer": "infer", "yes": True, "no": False}[header], "sep": sep}
+
+
+_TABLE_OPTIONS = (("label", Label, None), ("drop", Drop, None), ("rows", Rows, None),
+                  ("header", Header, "infer"), ("sep", Sep, None))
+
+
+def table_options(func):
+    """Decorator: give a command --label, --drop, --rows, --header and --sep, after its own
+    parameters; it receives them as ``options``, :func:`load_dataset`'s keywords."""
+    own = [p for p in inspect.signature(func, eval_str=True).parameters.values()
+           if p.name != "options"]
+    added = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default,
+                               annotation=annotation)
+             for name, annotation, default in _TABLE_OPTIONS]
+
+    @functools.wraps(func)
+    def command(**kwargs):
+        values = [kwargs.pop(name) for name, _, _ in _TABLE_OPTIONS]
+        return func(**kwargs, options=_data_options(*values))
+
+    command.__signature__ = inspect.Signature([*own, *added])
+    command.__annotations__ = {p.name: p.annotation
+                               for p in command.__signature__.parameters.values()}
+    del command.__wrapped__  # typer must see the options, not func's signature
+    return command
 
 
 def _load_data(data: str, run: Path | None, options: dict):
@@ -207,15 +234,12 @@ def _print_run(run) -> None:
 # --------------------------------------------------------------------------- commands
 @app.command()
 @estimator_options(AutoEncoder, "Estimator (AutoEncoder parameters)")
+@table_options
 def train(
     data: Annotated[str, typer.Option("--data", help=_DATA_HELP, show_default=False)],
     out: Annotated[Path, typer.Option("--out", help="Run directory to write.")],
     params: dict,
-    label: Label = None,
-    drop: Drop = None,
-    rows: Rows = None,
-    header: Header = "infer",
-    sep: Sep = None,
+    options: dict,
     resume: Annotated[bool, typer.Option(
         "--resume", help="Continue the run in --out from its checkpoint (same options), "
         "ending where an uninterrupted run ends.")] = False,
@@ -234,7 +258,6 @@ def train(
         params["checkpoint_dir"] = str(out)
     est = AutoEncoder(**params)
     validate_params(est)  # bad values fail now, before a dataset is loaded or downloaded
-    options = _data_options(label, drop, rows, header, sep)
     if resume and not (Path(est.checkpoint_dir) / CHECKPOINT).is_file():
         # A supervisor runs one command again and again: with nothing to resume, the run
         # is done (the same run, complete) or starts from the beginning.
@@ -348,19 +371,10 @@ def _fit_and_print(est, data: str, out: Path, options: dict, fit, show=_print_ru
 
 @app.command("train-vae")
 @estimator_options(VariationalAutoEncoder, "Estimator (VariationalAutoEncoder parameters)")
-def train_vae(
-    data: _DataOption,
-    out: _OutOption,
-    params: dict,
-    label: Label = None,
-    drop: Drop = None,
-    rows: Rows = None,
-    header: Header = "infer",
-    sep: Sep = None,
-) -> None:
+@table_options
+def train_vae(data: _DataOption, out: _OutOption, params: dict, options: dict) -> None:
     """Fit a variational autoencoder on a dataset's train split; save it as train does."""
-    _fit_and_print(VariationalAutoEncoder(**params), data, out,
-                   _data_options(label, drop, rows, header, sep), fit_run)
+    _fit_and_print(VariationalAutoEncoder(**params), data, out, options, fit_run)
 
 
 @app.command()
@@ -433,20 +447,17 @@ def _matched_columns(est, frame, path: Path):
 
 
 @app.command()
+@table_options
 def compare(
     run: Annotated[Path, typer.Argument(metavar="RUN", help="Directory of a saved model.")],
     data: Annotated[str, typer.Option("--data", help=_DATA_HELP, show_default=False)],
+    options: dict,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
-    label: Label = None,
-    drop: Drop = None,
-    rows: Rows = None,
-    header: Header = "infer",
-    sep: Sep = None,
 ) -> None:
     """Compare the model in RUN with PCA (same k, same scaling) on a dataset's test split."""
     _autoencoder_run(run, "compare")
     est = load(run, device=device)
-    ds = _load_data(data, run, _data_options(label, drop, rows, header, sep))
+    ds = _load_data(data, run, options)
     comparison = compare_with_pca(est, ds.X_train, ds.X_test, fit=False,
                                   shared_unit=ds.image_shape is not None)
     typer.echo(f"test split of {ds.name}, {len(ds.X_test)} rows "
@@ -455,22 +466,19 @@ def compare(
 
 
 @app.command()
+@table_options
 def report(
     run: Annotated[Path, typer.Argument(metavar="RUN", help="Directory of a saved model.")],
     data: Annotated[str, typer.Option("--data", help=_DATA_HELP, show_default=False)],
+    options: dict,
     out: Annotated[Path | None, typer.Option(
         "--out", help="HTML file to write (default: RUN/report.html).", show_default=False,
     )] = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
-    label: Label = None,
-    drop: Drop = None,
-    rows: Rows = None,
-    header: Header = "infer",
-    sep: Sep = None,
 ) -> None:
     """Write one self-contained HTML page on the model in RUN: AE vs PCA, diagnostics, plots."""
     _autoencoder_run(run, "report")
-    dataset = _load_data(data, run, _data_options(label, drop, rows, header, sep))
+    dataset = _load_data(data, run, options)
     path = write_report(run, dataset, out, device=device)
     typer.echo(f"wrote {path} (self-contained; open it in any browser)")
 
