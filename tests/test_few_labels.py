@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
 
@@ -36,6 +37,20 @@ def test_hide_labels_keeps_n_per_class_and_marks_the_rest_minus_one(digits):
     assert text[4] == -1 and sum(v == -1 for v in text) == 3
     with pytest.raises(ValueError, match="class labels, integers or text"):
         hide_labels(np.array([0.5, 1.5]), 1)
+
+
+def test_empty_label_cells_become_minus_one_and_labels_keep_their_kind():
+    from aekit.semisupervised.labels import blanks_unlabelled
+
+    ints = blanks_unlabelled(np.array([3.0, np.nan, 1.0]))  # a numeric column with a blank
+    assert ints.dtype == np.int64 and ints.tolist() == [3, -1, 1]
+    assert blanks_unlabelled(np.array([3, pd.NA, 1], dtype=object)).tolist() == [3, -1, 1]
+    text = blanks_unlabelled(np.array(["cat", None, "3"], dtype=object))
+    assert text.tolist() == ["cat", -1, "3"]  # text stays text, "3" included
+    assert blanks_unlabelled(np.array([True, None], dtype=object)).tolist() == [True, -1]
+    # fractions are no classes: fit says so (continuous targets), as without the blank
+    assert blanks_unlabelled(np.array([0.5, np.nan])).tolist() == [0.5, -1]
+    assert blanks_unlabelled(np.array([2, 0, 1])).tolist() == [2, 0, 1]
 
 
 def test_expected_calibration_error_of_known_cases():

@@ -133,8 +133,8 @@ def fit_classifier_run(estimator, data: Dataset, out: str | os.PathLike, *,
     the labelled rows of each split; ``test_accuracy`` is null when the test split has none),
     ``chance`` (always guessing the most frequent training label, on the same test rows),
     ``labels_per_class``, ``labelled_rows`` and ``unlabelled_rows`` (``{"train": n,
-    "test": n}``),
-    ``fit_seconds``, ``n_iter`` and ``aekit_version``; the run's ``comparison`` is None.
+    "test": n}``), ``fit_seconds``, ``n_iter`` and ``aekit_version``; the run's
+    ``comparison`` is None.
     """
     out = check_out_dir(out)
     if data.y_train is None or data.y_test is None:

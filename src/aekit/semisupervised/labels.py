@@ -4,6 +4,8 @@ class's ``_logits(X)`` (predict_proba, predict_log_proba, predict, score on labe
 
 from __future__ import annotations
 
+from numbers import Real
+
 import numpy as np
 import pandas as pd
 import torch
@@ -37,7 +39,10 @@ def blanks_unlabelled(y) -> np.ndarray:
     if not missing.any():
         return y
     kept = y[~missing]
-    if kept.dtype.kind == "f" and np.array_equal(kept, np.round(kept)):
+    if kept.dtype.kind == "O" and all(isinstance(v, Real) and not isinstance(v, (bool, np.bool_))
+                                      for v in kept):
+        kept = kept.astype(np.float64)  # numbers beside pandas' NA
+    if kept.dtype.kind in "iuf" and np.array_equal(kept, np.round(kept)):
         out = np.full(len(y), UNLABELLED, dtype=np.int64)
         out[~missing] = kept.astype(np.int64)
         return out
