@@ -247,3 +247,38 @@ def test_a_state_continues_where_it_stopped():
         runs.append(([r["loss"] for r in state["history"]], module[0].weight.clone()))
     assert runs[0][0] == runs[1][0] and len(runs[0][0]) == 5
     assert torch.equal(runs[0][1], runs[1][1])
+
+
+_THREADS_SCRIPT = """
+import sys
+import numpy as np
+import torch
+import aekit  # sets MKL's strict reproducibility mode before torch multiplies anything
+from aekit.data import load_digits
+from aekit.semisupervised import hide_labels
+torch.set_num_threads(int(sys.argv[1]))
+X, X_test, y, _ = load_digits(split=True)
+clf = aekit.LadderClassifier(hidden_layer_sizes=(256, 128), max_epochs=10, learning_rate=0.01,
+                             random_state=0).fit(X, hide_labels(y, 10, random_state=0))
+ae = aekit.AutoEncoder(n_components=2, max_epochs=10, random_state=0).fit(X)
+np.save(sys.argv[2], np.concatenate([clf.predict_proba(X_test).ravel(),
+                                     ae.transform(X_test).ravel().astype(np.float64)]))
+"""
+
+
+@pytest.mark.skipif(not torch.backends.mkl.is_available(), reason="a torch build without MKL")
+def test_the_same_seed_gives_the_same_model_on_one_and_on_two_threads(tmp_path):
+    # With MKL's default mode (MKL_CBWR empty) these differ by up to 0.0064, and a
+    # 40-epoch ladder by 0.086 (docs/decisions.md).
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "MKL_CBWR"}  # aekit's own default
+    results = []
+    for threads in (1, 2):
+        path = tmp_path / f"{threads}.npy"
+        subprocess.run([sys.executable, "-c", _THREADS_SCRIPT, str(threads), str(path)],
+                       check=True, env=env, timeout=300)
+        results.append(np.load(path))
+    np.testing.assert_array_equal(results[0], results[1])

@@ -1,5 +1,13 @@
 """aekit: autoencoders that train reliably and prove their worth against PCA."""
 
+import os as _os
+
+# MKL's strict reproducibility mode: its float32 matrix products give the same bits whatever
+# the number of threads (without it a fit on 1 and on 2 threads differed), at no measured
+# cost. MKL reads it at its first call, so it is set before anything here computes; a
+# MKL_CBWR of the user's own wins (docs/decisions.md, "Reproducibility").
+_os.environ.setdefault("MKL_CBWR", "AUTO,STRICT")
+
 from .core.version import __version__
 from .evaluation.diagnostics import diagnose
 from .estimators import AutoEncoder, VariationalAutoEncoder

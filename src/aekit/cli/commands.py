@@ -153,6 +153,12 @@ class _Group(TyperGroup):
     dependency with code 1.
     """
 
+    def list_commands(self, ctx):
+        """The commands in the order they were made, the ``train*`` ones first (the
+        classifier commands are made in another module, after the rest)."""
+        names = super().list_commands(ctx)
+        return sorted(names, key=lambda name: not name.startswith("train"))
+
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode, **extra)
