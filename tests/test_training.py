@@ -1,6 +1,9 @@
 """The fit loop on its own: history, state, divergence guard, last batch, optimizers."""
 
 import math
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -270,10 +273,6 @@ np.save(sys.argv[2], np.concatenate([clf.predict_proba(X_test).ravel(),
 def test_the_same_seed_gives_the_same_model_on_one_and_on_two_threads(tmp_path):
     # With MKL's default mode (MKL_CBWR empty) these differ by up to 0.0064, and a
     # 40-epoch ladder by 0.086 (docs/decisions.md).
-    import os
-    import subprocess
-    import sys
-
     env = {k: v for k, v in os.environ.items() if k != "MKL_CBWR"}  # aekit's own default
     results = []
     for threads in (1, 2):

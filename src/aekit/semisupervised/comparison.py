@@ -62,8 +62,8 @@ def hide_labels(y, n_per_class: int, random_state=None) -> np.ndarray:
                          "whole-number floats can be cast with y.astype(int).")
     labelled = ~unlabelled_rows(y)
     rng = check_random_state(random_state)
-    keep = [rng.choice(np.flatnonzero(y == c), min(n_per_class, int(np.sum(y == c))),
-                       replace=False) for c in np.unique(y[labelled])]
+    rows = [np.flatnonzero(y == c) for c in np.unique(y[labelled])]  # each class's rows
+    keep = [rng.choice(r, min(n_per_class, len(r)), replace=False) for r in rows]
     y_few = np.full(len(y), UNLABELLED, dtype=y.dtype if y.dtype.kind in "iu" else object)
     kept = np.concatenate(keep)
     y_few[kept] = y[kept]

@@ -93,9 +93,9 @@ class LadderClassifier(InputMixin, SavableMixin, LabelledPredictionsMixin, Class
         (docs/decisions.md, "LadderClassifier").
     ladder : {"auto", "full", "gamma"}, default="auto"
         Which layers are denoised. ``"full"``: every layer (decoder down to the input);
-        ``"gamma"``: only the top layer (the paper's Gamma model: no decoder weights, about as fast as the
-        plain classifier). ``"auto"``: ``"full"`` for a dense encoder, ``"gamma"`` with
-        ``conv_layers`` (whose layers are not decoded).
+        ``"gamma"``: only the top layer (the paper's Gamma model: no decoder weights, about
+        as fast as the plain classifier). ``"auto"``: ``"full"`` for a dense encoder,
+        ``"gamma"`` with ``conv_layers`` (whose layers are not decoded).
     denoising_costs : "auto" or tuple of float, default="auto"
         ``lambda(l)`` of layers 0 (the input) to L (the classes): ``len(conv_layers) +
         len(hidden_layer_sizes) + 2`` values. ``"auto"``: the paper's MNIST values (1000,
