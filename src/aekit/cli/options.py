@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 
 import typer
 
-from ..core.checks import Interval, SizeTuple, StrOptions
+from ..core.checks import Interval, LayerTriples, NumberTuple, SizeTuple, StrOptions
 from ..estimators import AutoEncoder
 
 
@@ -104,14 +104,6 @@ def _parse_layers(text: str, option: str) -> tuple[tuple[int, ...], ...] | None:
                                  param_hint=f"'{option}'") from None
 
 
-_LIST_PARSERS = {
-    "denoising_costs": (_parse_numbers, "auto", "<numbers>", "1000,10,0.1,0.1,0.1"),
-    "conv_layers": (_parse_layers, "none", "<layers>", "32:5:2,64:3:1"),
-}
-"""Parameters that take a tuple the constraints cannot describe: each one's parser, the
-option's text for the parameter's default, its metavar and an example."""
-
-
 def _word_or_number(text: str, words, option: str):
     """``"auto"`` (one of ``words``) stays a word; anything else must be a number."""
     if text in words:
@@ -144,10 +136,13 @@ def _option(name: str, constraints: list, default, help_text: str, panel: str):
     kinds = [c for c in constraints if c is not None and c != "callable"]
     to_value = None
     info = dict(help=help_text, rich_help_panel=panel)
-    if name in _LIST_PARSERS:
-        parse, default, info["metavar"], example = _LIST_PARSERS[name]
+    if any(isinstance(c, (LayerTriples, NumberTuple)) for c in kinds):
+        layers = any(isinstance(c, LayerTriples) for c in kinds)
+        parse, info["metavar"], example = (
+            (_parse_layers, "<layers>", "32:5:2,64:3:1") if layers
+            else (_parse_numbers, "<numbers>", "1000,10,0.1,0.1,0.1"))
         info["help"] = f"{help_text} (e.g. {example})"
-        kind = str
+        kind, default = str, "none" if default is None else default
         to_value = functools.partial(parse, option=flags[0])
     elif "boolean" in kinds:
         flag = flags[0].removeprefix("--")

@@ -17,6 +17,8 @@ from sklearn.utils._param_validation import Interval, Options, StrOptions
 
 __all__ = [
     "Interval",
+    "LayerTriples",
+    "NumberTuple",
     "SizeTuple",
     "StrOptions",
     "check_finite",
@@ -133,6 +135,10 @@ DATALESS_DEVICES = ("meta",)
 
 
 # --------------------------------------------------------------------------- constraints
+def _positive_int(v) -> bool:
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool) and v > 0
+
+
 class SizeTuple(Options):
     """A constraint for ``_parameter_constraints``: a tuple (or list) of positive integers.
 
@@ -154,8 +160,7 @@ class SizeTuple(Options):
         return (
             isinstance(val, (tuple, list))
             and (self.lengths is None or len(val) in self.lengths)
-            and all(isinstance(s, numbers.Integral) and not isinstance(s, bool) and s > 0
-                    for s in val)
+            and all(_positive_int(s) for s in val)
         )
 
     def __str__(self) -> str:
@@ -163,3 +168,51 @@ class SizeTuple(Options):
             return "a tuple of positive integers"
         lengths = " or ".join(map(str, self.lengths))
         return f"a tuple of {lengths} positive integers"
+
+
+class LayerTriples(Options):
+    """A constraint for ``_parameter_constraints``: a non-empty tuple (or list) of
+    ``(filters, kernel, pool)`` triples of positive integers with an odd ``kernel`` (the
+    convolutional layers of an encoder; an odd kernel keeps the image's size).
+
+    (An ``Options`` subclass for the same reason as :class:`SizeTuple`.)
+    """
+
+    example = "((32, 5, 2), (64, 3, 2))"
+
+    def __init__(self):
+        super().__init__(tuple, set())
+
+    def is_satisfied_by(self, val) -> bool:
+        return (
+            isinstance(val, (tuple, list)) and len(val) > 0
+            and all(isinstance(layer, (tuple, list)) and len(layer) == 3
+                    and all(_positive_int(v) for v in layer) and layer[1] % 2 == 1
+                    for layer in val)
+        )
+
+    def __str__(self) -> str:
+        return ("a tuple of (filters, kernel, pool) triples of positive integers, one per "
+                f"convolutional layer, each with an odd kernel, e.g. {self.example}")
+
+
+class NumberTuple(Options):
+    """A constraint for ``_parameter_constraints``: a tuple (or list) of finite numbers
+    >= 0 (per-layer weights; how many the estimator's other parameters decide, so its own
+    check counts them).
+
+    (An ``Options`` subclass for the same reason as :class:`SizeTuple`.)
+    """
+
+    example = "(1000, 10, 0.1)"
+
+    def __init__(self):
+        super().__init__(tuple, set())
+
+    def is_satisfied_by(self, val) -> bool:
+        return isinstance(val, (tuple, list)) and all(
+            isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
+            and v >= 0 for v in val)
+
+    def __str__(self) -> str:
+        return f"a tuple of finite numbers >= 0, e.g. {self.example}"

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import math
 from numbers import Integral, Real
 
 import numpy as np
@@ -16,6 +15,8 @@ from sklearn.utils.validation import check_consistent_length, column_or_1d
 from ..core import distributed
 from ..core.checks import (
     Interval,
+    LayerTriples,
+    NumberTuple,
     SizeTuple,
     StrOptions,
     resolve_device,
@@ -187,9 +188,9 @@ class LadderClassifier(InputMixin, SavableMixin, LabelledPredictionsMixin, Class
     _parameter_constraints: dict = {
         "hidden_layer_sizes": [SizeTuple()],
         "ladder": [StrOptions({"auto", "full", "gamma"})],
-        "conv_layers": [tuple, list, None],
+        "conv_layers": [LayerTriples(), None],
         "image_shape": [SizeTuple(lengths=(2, 3)), None],
-        "denoising_costs": [StrOptions({"auto"}), tuple, list],
+        "denoising_costs": [StrOptions({"auto"}), NumberTuple()],
         "noise_std": [Interval(Real, 0, None, closed="left")],
         "scaler": [StrOptions({"minmax", "standard"})],
         "batch_size": [Interval(Integral, 2, None, closed="left")],
@@ -276,15 +277,8 @@ class LadderClassifier(InputMixin, SavableMixin, LabelledPredictionsMixin, Class
         return tuple(float(c) for c in self.denoising_costs)
 
     def _check_params(self) -> None:
+        # The constraints checked each value's form; these are the rules between them.
         conv = self.conv_layers
-        if conv is not None and (len(conv) == 0 or not all(
-                isinstance(layer, (tuple, list)) and len(layer) == 3
-                and all(isinstance(v, Integral) and not isinstance(v, bool) and v > 0
-                        for v in layer) and layer[1] % 2 == 1 for layer in conv)):
-            raise ValueError(
-                f"conv_layers={conv!r}: give one (filters, kernel, pool) triple of positive "
-                "integers per convolutional layer, with an odd kernel, e.g. ((32, 5, 2), "
-                "(64, 3, 2)); or None for a dense encoder.")
         if conv and self.ladder == "full" and self.denoising_costs == "auto":
             raise ValueError(
                 "ladder='full' with conv_layers: the convolutional layers are not decoded "
@@ -298,8 +292,7 @@ class LadderClassifier(InputMixin, SavableMixin, LabelledPredictionsMixin, Class
             return
         n = self._n_costs()
         costs = self.denoising_costs
-        if (len(costs) != n or not all(isinstance(c, Real) and not isinstance(c, bool)
-                                       and math.isfinite(c) and c >= 0 for c in costs)):
+        if len(costs) != n:
             raise ValueError(
                 f"denoising_costs={costs!r}: give {n} finite numbers >= 0, one per layer "
                 f"(the input, {len(self._conv())} convolutional and "
