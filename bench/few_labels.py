@@ -79,7 +79,7 @@ from scipy import sparse
 from sklearn.semi_supervised import LabelSpreading
 
 from aekit import AutoEncoder, EncoderClassifier, LadderClassifier
-from aekit.data import load_digits, load_fashion_mnist, load_mnist
+from aekit.data import OrientationHistograms, load_digits, load_fashion_mnist, load_mnist
 from aekit.semisupervised.comparison import (
     RAW,
     SEMI_SUPERVISED,
@@ -179,6 +179,9 @@ SPREADING_GRID = [{"n_neighbors": k, "alpha": a} for k in (5, 10, 20) for a in (
 ALONE_STEPS = 500
 """Steps of the labelled-only ladder: the best of 250-2,000 on Fashion-MNIST's validation rows
 with 100 and with 1,000 labels (docs/decisions.md, "LadderClassifier"); it overfits later."""
+ALONE_STEPS_FEATURES = {100: 250, 1000: 500}
+"""The same with ``--image-features``, by label count (ALONE_STEPS for others): the best of
+250 / 500 / 1,000 steps on the same validation rows with the same features."""
 
 
 class KnnKernel:
@@ -243,6 +246,7 @@ class Draw:
     Z_test: np.ndarray
     kernel: "KnnKernel"
     quick: bool
+    image_features: bool = False
 
     @property
     def labelled(self) -> np.ndarray:
@@ -283,7 +287,9 @@ def fit_ladder(draw: Draw):
 def fit_ladder_alone(draw: Draw):
     lab = draw.labelled
     steps_per_epoch = math.ceil(int(lab.sum()) / 100)
-    epochs = 2 if draw.quick else math.ceil(ALONE_STEPS / steps_per_epoch)
+    steps = (ALONE_STEPS_FEATURES.get(int(lab.sum()), ALONE_STEPS) if draw.image_features
+             else ALONE_STEPS)
+    epochs = 2 if draw.quick else math.ceil(steps / steps_per_epoch)
     model = LadderClassifier(random_state=0, **{**_small(draw), "max_epochs": epochs})
     model.fit(draw.X[lab], draw.y_few[lab])
     return model.predict_proba(draw.X_test), model.classes_, f"{epochs} epochs"
@@ -326,19 +332,33 @@ def _finite_proba(proba):
     return proba
 
 
-def run_ladder(name, X, X_test, y, y_test, label_counts, seeds, quick, names) -> dict:
+def image_features(X, X_test):
+    """Every row's pixels and orientation histograms (``--image-features``), fitted on the
+    training images; square images."""
+    side = math.isqrt(X.shape[1])
+    features = OrientationHistograms(image_shape=(side, side)).fit(X)
+    return features.transform(X), features.transform(X_test)
+
+
+def run_ladder(name, X, X_test, y, y_test, label_counts, seeds, quick, names,
+               features=False) -> dict:
     start = time.perf_counter()
+    if features:
+        X, X_test = image_features(X, X_test)
+        name = f"{name} (pixels + orientation histograms, {X.shape[1]} features)"
     pca = PCA(32, random_state=0).fit(X)
     Z, Z_test = pca.transform(X), pca.transform(X_test)
     kernel = KnnKernel(Z, max(p["n_neighbors"] for p in SPREADING_GRID))
-    print(f"\n{name}: {len(X)} training rows, {len(X_test)} test rows; PCA(32) codes and "
-          f"their kNN graph in {time.perf_counter() - start:.1f} s (shared by every draw)")
+    print(f"\n{name}: {len(X)} training rows, {len(X_test)} test rows; "
+          f"{'image features, ' if features else ''}PCA(32) codes and their kNN graph in "
+          f"{time.perf_counter() - start:.1f} s (shared by every draw)")
     out = {}
     for n_labels in label_counts:
         results = []
         for seed in seeds:
             y_few = hide_labels(y, n_labels // 10, random_state=seed)
-            rows = method_rows(Draw(X, y_few, X_test, Z, Z_test, kernel, quick), y_test, names)
+            draw = Draw(X, y_few, X_test, Z, Z_test, kernel, quick, features)
+            rows = method_rows(draw, y_test, names)
             results.append(rows)
             print(f"  {n_labels} labels, seed {seed}: " + ", ".join(
                 f"{r.method} {r.accuracy:.4f} ({r.fit_seconds:.0f} s)" for r in rows),
@@ -437,6 +457,9 @@ def main(argv=None) -> dict:
                         "baselines")
     parser.add_argument("--threads", type=int, default=2,
                         help="torch threads for every fit (default 2: the timed budget)")
+    parser.add_argument("--image-features", action="store_true",
+                        help="the ladder table on the pixels plus their orientation "
+                        "histograms (aekit.data.OrientationHistograms), for every method")
     parser.add_argument("--json", help="also write the results to this JSON file")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -448,8 +471,9 @@ def main(argv=None) -> dict:
         if args.labels and not name.startswith("digits"):  # the stand-in has 100 labels
             counts = tuple(args.labels)
         for table in (t for t in args.methods if t in TABLES):
-            results[f"{name} {table}"] = run_ladder(name, X, X_test, y, y_test, counts,
-                                                    args.seeds, args.quick, TABLES[table])
+            key = f"{name} {table}{' image features' if args.image_features else ''}"
+            results[key] = run_ladder(name, X, X_test, y, y_test, counts, args.seeds,
+                                      args.quick, TABLES[table], args.image_features)
         if "encoder" in args.methods:
             results[name] = run_dataset(name, X, X_test, y, y_test, counts, args.seeds,
                                         args.quick)

@@ -7,6 +7,8 @@
 - :mod:`aekit.data.delimited`: ``read_table`` (``.csv``, ``.tsv``, ``.txt`` into a
   DataFrame: header, delimiter and column types detected);
 - :mod:`aekit.data.tables`: DataFrames to the coded rows a model takes, and back;
+- :mod:`aekit.data.images`: ``OrientationHistograms`` (label-free image features: histograms
+  of oriented gradients beside the pixels);
 - :mod:`aekit.data.schema`: ``InputSchema``, what a fitted model takes as input (every
   estimator's ``schema_``);
 - :mod:`aekit.data.stream`: ``ChunkStream`` (training rows larger than memory), ``save_npy``;
@@ -29,6 +31,7 @@ from .catalog import (
 )
 from .delimited import read_table
 from .files import ArrayData, RowSource, is_streamable, open_rows, read_array
+from .images import OrientationHistograms
 from .schema import InputSchema
 from .stream import ChunkStream, save_npy
 from .synthetic import DERIVED_VARIABLE_NAMES, make_derived_variables, make_low_variance
@@ -42,6 +45,7 @@ __all__ = [
     "ChunkStream",
     "Dataset",
     "InputSchema",
+    "OrientationHistograms",
     "RowSource",
     "fetch_idx_files",
     "is_streamable",
