@@ -40,3 +40,22 @@ def test_a_registered_method_gets_its_row_beside_the_ladder_s(few_labels, monkey
     assert [row["method"] for row in summary] == ["majority", few_labels.LADDER_ALONE]
     assert seen["n_labelled"] == 100
     assert 0.05 < summary[0]["accuracy"] < 0.2  # one class of ten: about a tenth
+
+
+@pytest.mark.slow
+def test_image_features_reach_every_method(few_labels, monkeypatch):
+    seen = {}
+
+    def record(draw):
+        seen["features"], seen["flag"] = draw.X.shape[1], draw.image_features
+        assert draw.X_test.shape[1] == draw.X.shape[1]
+        classes = np.unique(draw.y_few[draw.labelled])
+        return np.full((len(draw.X_test), len(classes)), 1 / len(classes)), classes, ""
+
+    monkeypatch.setitem(few_labels.METHODS, "record", record)
+    monkeypatch.setitem(few_labels.TABLES, "extra", ["record"])
+    results = few_labels.main(["--methods", "extra", "--datasets", "digits", "--quick",
+                               "--seeds", "0", "--threads", "1", "--image-features"])
+    # 64 pixels + one 6x6 cell of the 8x8 digits x 9 bins
+    assert seen == {"features": 64 + 9, "flag": True}
+    assert "digits (8x8) extra image features" in results
