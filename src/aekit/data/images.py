@@ -64,6 +64,12 @@ class OrientationHistograms(TransformerMixin, BaseEstimator):
     n_cells_ : tuple of int
         Cells down and across.
 
+    Notes
+    -----
+    It learns nothing but the images' shape and ``scale_``, so a pipeline is saved by
+    saving its estimator (``pipeline[-1].save(path)``) and fitting a transformer with the
+    same parameters on the same training images again.
+
     Examples
     --------
     >>> import numpy as np
