@@ -15,6 +15,10 @@ on Fashion-MNIST; ``python bench/few_labels.py --methods ladder --datasets fashi
                                             chosen by k-fold CV on the labelled rows (each
                                             fold's labels hidden, the graph on every row)
 
+``--image-features`` runs that table on the pixels plus their orientation histograms
+(``aekit.data.OrientationHistograms``, fitted once on the training images; its time is in
+the dataset's header line), for every method alike.
+
 Every constant of LadderClassifier was chosen on development data (the digits, a validation
 split of the Fashion-MNIST training rows: docs/decisions.md, "Few labels"), never on these
 test rows. Every fit runs with ``--threads`` torch threads (default 2, the issue's budget:
