@@ -104,6 +104,13 @@ def _parse_layers(text: str, option: str) -> tuple[tuple[int, ...], ...] | None:
                                  param_hint=f"'{option}'") from None
 
 
+_LIST_OPTIONS = {
+    LayerTriples: (_parse_layers, "<layers>", "32:5:2,64:3:1"),
+    NumberTuple: (_parse_numbers, "<numbers>", "1000,10,0.1,0.1,0.1"),
+}
+"""Each list constraint's parser of the option's text, its metavar and an example."""
+
+
 def _word_or_number(text: str, words, option: str):
     """``"auto"`` (one of ``words``) stays a word; anything else must be a number."""
     if text in words:
@@ -136,11 +143,9 @@ def _option(name: str, constraints: list, default, help_text: str, panel: str):
     kinds = [c for c in constraints if c is not None and c != "callable"]
     to_value = None
     info = dict(help=help_text, rich_help_panel=panel)
-    if any(isinstance(c, (LayerTriples, NumberTuple)) for c in kinds):
-        layers = any(isinstance(c, LayerTriples) for c in kinds)
-        parse, info["metavar"], example = (
-            (_parse_layers, "<layers>", "32:5:2,64:3:1") if layers
-            else (_parse_numbers, "<numbers>", "1000,10,0.1,0.1,0.1"))
+    listed = next((type(c) for c in kinds if type(c) in _LIST_OPTIONS), None)
+    if listed is not None:
+        parse, info["metavar"], example = _LIST_OPTIONS[listed]
         info["help"] = f"{help_text} (e.g. {example})"
         kind, default = str, "none" if default is None else default
         to_value = functools.partial(parse, option=flags[0])

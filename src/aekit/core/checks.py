@@ -139,11 +139,20 @@ def _positive_int(v) -> bool:
     return isinstance(v, numbers.Integral) and not isinstance(v, bool) and v > 0
 
 
-class SizeTuple(Options):
-    """A constraint for ``_parameter_constraints``: a tuple (or list) of positive integers.
+class _TupleConstraint(Options):
+    """Base of the constraints on tuple-valued parameters below: each says which tuples it
+    takes (``is_satisfied_by``) and how to write one (``__str__``).
 
     (An ``Options`` subclass only because scikit-learn's checker accepts the constraint
-    classes it knows; it overrides everything ``Options`` does.)
+    classes it knows; the subclasses override everything ``Options`` does.)
+    """
+
+    def __init__(self):
+        super().__init__(tuple, set())
+
+
+class SizeTuple(_TupleConstraint):
+    """A constraint for ``_parameter_constraints``: a tuple (or list) of positive integers.
 
     Parameters
     ----------
@@ -153,7 +162,7 @@ class SizeTuple(Options):
     """
 
     def __init__(self, lengths: tuple[int, ...] | None = None):
-        super().__init__(tuple, set())
+        super().__init__()
         self.lengths = lengths
 
     def is_satisfied_by(self, val) -> bool:
@@ -170,18 +179,13 @@ class SizeTuple(Options):
         return f"a tuple of {lengths} positive integers"
 
 
-class LayerTriples(Options):
+class LayerTriples(_TupleConstraint):
     """A constraint for ``_parameter_constraints``: a non-empty tuple (or list) of
     ``(filters, kernel, pool)`` triples of positive integers with an odd ``kernel`` (the
     convolutional layers of an encoder; an odd kernel keeps the image's size).
-
-    (An ``Options`` subclass for the same reason as :class:`SizeTuple`.)
     """
 
     example = "((32, 5, 2), (64, 3, 2))"
-
-    def __init__(self):
-        super().__init__(tuple, set())
 
     def is_satisfied_by(self, val) -> bool:
         return (
@@ -196,18 +200,13 @@ class LayerTriples(Options):
                 f"convolutional layer, each with an odd kernel, e.g. {self.example}")
 
 
-class NumberTuple(Options):
+class NumberTuple(_TupleConstraint):
     """A constraint for ``_parameter_constraints``: a tuple (or list) of finite numbers
     >= 0 (per-layer weights; how many the estimator's other parameters decide, so its own
     check counts them).
-
-    (An ``Options`` subclass for the same reason as :class:`SizeTuple`.)
     """
 
     example = "(1000, 10, 0.1)"
-
-    def __init__(self):
-        super().__init__(tuple, set())
 
     def is_satisfied_by(self, val) -> bool:
         return isinstance(val, (tuple, list)) and all(
