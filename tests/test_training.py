@@ -264,15 +264,23 @@ X, X_test, y, _ = load_digits(split=True)
 clf = aekit.LadderClassifier(hidden_layer_sizes=(256, 128), max_epochs=10, learning_rate=0.01,
                              random_state=0).fit(X, hide_labels(y, 10, random_state=0))
 ae = aekit.AutoEncoder(n_components=2, max_epochs=10, random_state=0).fit(X)
+# Wide layers: (100, 500) activations, which torch splits between threads with a scalar tail
+wide = aekit.AutoEncoder(hidden_layer_sizes=(500,), n_components=8, batch_size=100,
+                         max_epochs=3, random_state=0).fit(X)
+wide_ladder = aekit.LadderClassifier(hidden_layer_sizes=(500,), max_epochs=3,
+                                     random_state=0).fit(X, hide_labels(y, 10, random_state=0))
 np.save(sys.argv[2], np.concatenate([clf.predict_proba(X_test).ravel(),
-                                     ae.transform(X_test).ravel().astype(np.float64)]))
+                                     ae.transform(X_test).ravel().astype(np.float64),
+                                     wide.transform(X_test).ravel().astype(np.float64),
+                                     wide_ladder.predict_proba(X_test).ravel()]))
 """
 
 
 @pytest.mark.skipif(not torch.backends.mkl.is_available(), reason="a torch build without MKL")
 def test_the_same_seed_gives_the_same_model_on_one_and_on_two_threads(tmp_path):
     # With MKL's default mode (MKL_CBWR empty) these differ by up to 0.0064, and a
-    # 40-epoch ladder by 0.086 (docs/decisions.md).
+    # 40-epoch ladder by 0.086; the wide ones differed with torch's own element-wise
+    # activations, before aekit.nn.invariant (docs/decisions.md, "Reproducibility").
     env = {k: v for k, v in os.environ.items() if k != "MKL_CBWR"}  # aekit's own default
     results = []
     for threads in (1, 2):

@@ -25,6 +25,7 @@ from . import quality
 from .findings import SEVERITIES, Finding, _list, _plain  # noqa: F401 -- re-exported
 from ..data.tables import is_table
 from .metrics import r2_central, r2_per_feature, sample_rows
+from ..nn.invariant import is_activation
 from ..nn.layers import TAIL_RATIO, tail_ratios
 from .quality import reconstruction_r2
 from ..training.loop import DEFAULT_LEARNING_RATES
@@ -421,7 +422,7 @@ def _unit_stats(module: nn.Module, x: torch.Tensor, saturation: float) -> dict[s
         return hook
 
     for name, m in module.named_modules():
-        if type(m).__module__ == nn.ReLU.__module__ and m is not skip:  # any activation
+        if is_activation(m) and m is not skip:
             hooks.append(m.register_forward_hook(hook_for(name, m)))
     was_training = module.training
     module.eval()

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..nn.invariant import is_activation
 from .findings import Finding, _list
 from .metrics import column_errors, column_slots, observed_rows, r2_per_feature
 
@@ -112,7 +113,7 @@ def output_activation_module(module: nn.Module) -> nn.Module | None:
         return None
     leaves = [m for m in decoder.modules() if not list(m.children())]
     last = leaves[-1] if leaves else None
-    return last if last is not None and type(last).__module__.endswith("activation") else None
+    return last if last is not None and is_activation(last) else None
 
 
 def check_output_range(estimator, module: nn.Module, X: np.ndarray,

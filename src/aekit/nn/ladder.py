@@ -33,6 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .invariant import in_pieces
 from .layers import Scaler
 
 EPS = 1e-5
@@ -62,8 +63,10 @@ class Combinator(nn.Module):
 
     def forward(self, z_noisy: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
         a1, a2, a3, a4, a5, a6, a7, a8, a9, a10 = self.a.unbind(0)  # each (width,)
-        mu = torch.addcmul(a5, a1, torch.sigmoid(torch.addcmul(a3, a2, u))).addcmul_(a4, u)
-        v = torch.addcmul(a10, a6, torch.sigmoid(torch.addcmul(a8, a7, u))).addcmul_(a9, u)
+        mu = torch.addcmul(a5, a1, in_pieces(torch.sigmoid, torch.addcmul(a3, a2, u)))
+        mu.addcmul_(a4, u)
+        v = torch.addcmul(a10, a6, in_pieces(torch.sigmoid, torch.addcmul(a8, a7, u)))
+        v.addcmul_(a9, u)
         return torch.addcmul(mu, z_noisy - mu, v)  # (n, width)
 
 

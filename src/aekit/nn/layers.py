@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from ..core.stats import IQR_TO_SIGMA, robust_location_scale
+from .invariant import thread_invariant, torch_activations
 
 SCALERS = ("auto", "standard", "robust", "quantile", "log", "minmax", "sample", None)
 """Kinds of :class:`Scaler`. ``"auto"``, ``"robust"``, ``"quantile"`` and ``"log"`` work
@@ -50,19 +51,17 @@ _NORMAL_EPS = 1e-7  # the "quantile" scaler's uniform values are clipped to [eps
 
 def _torch_activations() -> dict:
     """Every element-wise activation of ``torch.nn`` that needs no arguments, by its
-    lower-case name (``"gelu"``, ``"silu"``, ``"softplus"``, ``"mish"``, ...)."""
-    from torch.nn.modules import activation
-
-    not_elementwise = {"Threshold", "GLU", "MultiheadAttention", "Softmin", "Softmax",
-                       "Softmax2d", "LogSoftmax"}  # need arguments, or mix units
+    lower-case name (``"gelu"``, ``"silu"``, ``"softplus"``, ``"mish"``, ...), each in its
+    thread-invariant form (:func:`~aekit.nn.invariant.thread_invariant`)."""
     words = {"LeakyReLU": "leaky_relu", "LogSigmoid": "log_sigmoid"}
-    return {words.get(name, name.lower()): getattr(activation, name)
-            for name in activation.__all__ if name not in not_elementwise}
+    return {words.get(name, name.lower()): thread_invariant(cls)
+            for name, cls in torch_activations(elementwise=True).items()
+            if name != "Threshold"}  # needs arguments
 
 
 ACTIVATIONS = {
     **_torch_activations(),
-    "leaky_relu": lambda: nn.LeakyReLU(0.01),
+    "leaky_relu": lambda: nn.LeakyReLU(0.01),  # exact arithmetic: no pieces needed
     "linear": nn.Identity,
 }
 """Hidden-layer activations by name: ``"linear"`` and every element-wise, argument-free

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..nn.invariant import is_activation
 from ._common import (
     _figure,
     _grid_shape,
@@ -69,7 +70,7 @@ def hidden_layers(estimator) -> list[str]:
     for part in ("encoder", "decoder"):
         sub = getattr(module, part, None)
         leaves = [(f"{part}.{n}", m) for n, m in sub.named_modules() if n] if sub else []
-        acts = [n for n, m in leaves if type(m).__module__ == nn.ReLU.__module__]
+        acts = [n for n, m in leaves if is_activation(m)]
         if part == "decoder" and acts and leaves and leaves[-1][0] == acts[-1]:
             acts = acts[:-1]  # the output activation shapes the reconstruction, not a feature
         names += acts

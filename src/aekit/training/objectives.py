@@ -136,8 +136,9 @@ def encode_with_jacobian(encoder: nn.Module, x_in: torch.Tensor):
     # The closed form needs to know the whole computation: a Sequential of known parts.
     parts = list(encoder) if isinstance(encoder, nn.Sequential) else []
     layers = [m for m in parts if any(True for _ in m.parameters(recurse=False))]
-    others = {type(m) for m in parts if m not in layers}
-    if len(layers) == 1 and isinstance(layers[0], nn.Linear) and others <= {nn.Sigmoid}:
+    others = [m for m in parts if m not in layers]
+    if (len(layers) == 1 and isinstance(layers[0], nn.Linear)
+            and all(isinstance(m, nn.Sigmoid) for m in others)):
         # One-layer linear or sigmoid encoder: closed form, no extra backward passes.
         z = encoder(x_in)
         kind = "sigmoid" if others else "linear"

@@ -1,0 +1,94 @@
+"""Element-wise functions whose results do not depend on the number of torch threads.
+
+On the CPU, torch splits an element-wise op on more than 32,768 elements (ATen's grain
+size) into one contiguous chunk per thread, and each chunk runs a vectorised loop whose
+last few elements (fewer than two vector widths) take a scalar path. For exact arithmetic
+(``relu``, ``+``, ``*``) both paths give the same bits; for the transcendental functions
+(``sigmoid``, ``elu``, ``softplus``, ``silu``, ...) the scalar and the vector formulas round
+differently in a few elements, so *where the chunks end* changes the result: a (100, 500)
+sigmoid gave different bits on 1 and 2 threads, and a wide network's fit drifted apart from
+there (docs/decisions.md, "Reproducibility"). :func:`in_pieces` fixes the chunks itself:
+pieces of :data:`PIECE` elements, each small enough to run on one thread, so the scalar
+tails fall in the same places whatever the thread count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+PIECE = 16384
+"""Elements per piece: under ATen's grain size (32,768), so each piece runs on one thread,
+and a multiple of every CPU vector width (64 floats), so only the last piece has a scalar
+tail."""
+
+
+def in_pieces(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+    """``fn(x)`` for an element-wise ``fn``, with the same bits on any number of threads.
+
+    On the CPU a tensor of more than :data:`PIECE` elements is flattened, cut into pieces of
+    that size and ``fn`` applied to each (gradients flow through). Elsewhere (CUDA, whose
+    kernels do not depend on the CPU's threads; tracing for export, whose graph must not
+    depend on the example's size) it is ``fn(x)``.
+    """
+    if (x.device.type != "cpu" or x.numel() <= PIECE or torch.jit.is_tracing()
+            or torch.onnx.is_in_onnx_export()):
+        return fn(x)
+    pieces = x.reshape(-1).split(PIECE)
+    return torch.cat([fn(piece) for piece in pieces]).view(x.shape)
+
+
+EXACT = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.Hardtanh, nn.PReLU, nn.Identity)
+"""Activations of exact arithmetic (comparisons, one multiplication): the same bits on
+every path, so they need no pieces."""
+
+_CLASSES: dict[type, type] = {}
+
+
+class _InPieces:
+    """Mixed in before a torch activation class: its forward, in pieces."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return in_pieces(super().forward, x)
+
+
+def thread_invariant(cls: type[nn.Module]) -> type[nn.Module]:
+    """The subclass of activation ``cls`` whose forward runs :func:`in_pieces`; ``cls``
+    itself for the exact activations (:data:`EXACT`).
+
+    Instances are still ``cls`` instances and keep its name (``type(m).__name__`` and
+    ``repr`` say ``"ELU"``); the subclass is found under ``ThreadInvariantELU`` in this
+    module, where pickle looks it up, so fitted models pickle.
+    """
+    if issubclass(cls, EXACT):
+        return cls
+    if cls not in _CLASSES:
+        qualname = f"ThreadInvariant{cls.__name__}"
+        sub = type(cls.__name__, (_InPieces, cls), {"__module__": __name__,
+                                                    "__qualname__": qualname})
+        globals()[qualname] = sub
+        _CLASSES[cls] = sub
+    return _CLASSES[cls]
+
+
+def torch_activations(elementwise: bool = False) -> dict[str, type[nn.Module]]:
+    """torch.nn's activation classes by name (``"ELU"``, ``"Sigmoid"``, ...); with
+    ``elementwise``, only those that map each element on its own."""
+    from torch.nn.modules import activation
+
+    mixing = {"GLU", "MultiheadAttention", "Softmin", "Softmax", "Softmax2d", "LogSoftmax"}
+    return {name: getattr(activation, name) for name in activation.__all__
+            if not (elementwise and name in mixing)}
+
+
+for _cls in torch_activations(elementwise=True).values():  # at import: unpickling finds them
+    thread_invariant(_cls)
+
+
+def is_activation(module: nn.Module) -> bool:
+    """Whether ``module`` is one of torch.nn's activations (or its thread-invariant
+    subclass)."""
+    return isinstance(module, tuple(torch_activations().values()))
+

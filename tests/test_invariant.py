@@ -1,0 +1,61 @@
+"""aekit.nn.invariant: element-wise functions with the same bits on any number of threads."""
+
+import pickle
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from aekit.nn.invariant import PIECE, in_pieces, is_activation, thread_invariant
+from aekit.nn.layers import ACTIVATIONS, make_activation
+
+FUNCTIONS = {"sigmoid": torch.sigmoid, "elu": F.elu, "softplus": F.softplus, "silu": F.silu}
+
+
+def _on_threads(fn, x, threads):
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        return fn(x)
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_in_pieces_gives_the_same_bits_on_one_and_two_threads(name):
+    fn = FUNCTIONS[name]
+    x = torch.randn(20, 37, 1001, generator=torch.Generator().manual_seed(0)) * 3
+    # (37, 1001) slices: torch splits each between 2 threads with a scalar tail
+    one = torch.stack([_on_threads(lambda t: in_pieces(fn, t), s, 1) for s in x])
+    two = torch.stack([_on_threads(lambda t: in_pieces(fn, t), s, 2) for s in x])
+    assert torch.equal(one, two)
+    torch.testing.assert_close(one, fn(x), rtol=0, atol=1e-6)  # the same function
+
+
+def test_in_pieces_keeps_shape_gradients_and_small_tensors():
+    x = torch.randn(300, 130).t().requires_grad_()  # non-contiguous, > PIECE elements
+    assert x.numel() > PIECE
+    y = in_pieces(torch.sigmoid, x)
+    assert y.shape == x.shape
+    y.sum().backward()
+    s = torch.sigmoid(x.detach())
+    torch.testing.assert_close(x.grad, s * (1 - s), rtol=0, atol=1e-6)
+    small = torch.randn(10, 10)
+    assert torch.equal(in_pieces(torch.sigmoid, small), torch.sigmoid(small))
+
+
+def test_activations_stay_their_torch_classes():
+    elu = make_activation("elu")
+    assert isinstance(elu, nn.ELU) and repr(elu) == repr(nn.ELU())
+    assert type(elu).__name__ == "ELU" and type(elu) is not nn.ELU and is_activation(elu)
+    assert type(pickle.loads(pickle.dumps(elu))) is type(elu)
+    # exact arithmetic needs no pieces: torch's own class
+    assert type(make_activation("relu")) is nn.ReLU
+    assert thread_invariant(nn.ReLU) is nn.ReLU
+    assert not is_activation(nn.Linear(2, 2))
+    wide = torch.randn(100, 500)
+    for name in ("elu", "sigmoid", "tanh", "gelu", "softplus"):
+        torch.testing.assert_close(ACTIVATIONS[name]()(wide),
+                                   getattr(nn, type(make_activation(name)).__name__)()(wide),
+                                   rtol=0, atol=1e-6)
