@@ -30,11 +30,11 @@ def in_pieces(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> to
 
     On the CPU a tensor of more than :data:`PIECE` elements is flattened, cut into pieces of
     that size and ``fn`` applied to each (gradients flow through). Elsewhere (CUDA, whose
-    kernels do not depend on the CPU's threads; tracing for export, whose graph must not
-    depend on the example's size) it is ``fn(x)``.
+    kernels do not depend on the CPU's threads; tracing, exporting or compiling, whose graph
+    must not depend on the example's size) it is ``fn(x)``.
     """
-    if (x.device.type != "cpu" or x.numel() <= PIECE or torch.jit.is_tracing()
-            or torch.onnx.is_in_onnx_export()):
+    if (torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()
+            or torch.compiler.is_compiling() or x.device.type != "cpu" or x.numel() <= PIECE):
         return fn(x)
     pieces = x.reshape(-1).split(PIECE)
     return torch.cat([fn(piece) for piece in pieces]).view(x.shape)
@@ -87,8 +87,11 @@ for _cls in torch_activations(elementwise=True).values():  # at import: unpickli
     thread_invariant(_cls)
 
 
+_ACTIVATION_CLASSES = tuple(torch_activations().values())
+
+
 def is_activation(module: nn.Module) -> bool:
     """Whether ``module`` is one of torch.nn's activations (or its thread-invariant
     subclass)."""
-    return isinstance(module, tuple(torch_activations().values()))
+    return isinstance(module, _ACTIVATION_CLASSES)
 
