@@ -40,7 +40,7 @@ def in_pieces(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> to
     return torch.cat([fn(piece) for piece in pieces]).view(x.shape)
 
 
-EXACT = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.Hardtanh, nn.PReLU, nn.Identity)
+EXACT = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.Hardtanh, nn.PReLU)
 """Activations of exact arithmetic (comparisons, one multiplication): the same bits on
 every path, so they need no pieces."""
 
@@ -94,4 +94,3 @@ def is_activation(module: nn.Module) -> bool:
     """Whether ``module`` is one of torch.nn's activations (or its thread-invariant
     subclass)."""
     return isinstance(module, _ACTIVATION_CLASSES)
-
