@@ -336,6 +336,12 @@ def _finite_proba(proba):
     return proba
 
 
+def _shown(method: str, features: bool) -> str:
+    """A row's name in a table: with ``--image-features`` logistic regression reads the
+    pixels and their histograms, not the raw inputs."""
+    return method.removesuffix(", raw") if features else method
+
+
 def image_features(X, X_test):
     """Every row's pixels and orientation histograms (``--image-features``), fitted on the
     training images; square images."""
@@ -365,11 +371,12 @@ def run_ladder(name, X, X_test, y, y_test, label_counts, seeds, quick, names,
             rows = method_rows(draw, y_test, names)
             results.append(rows)
             print(f"  {n_labels} labels, seed {seed}: " + ", ".join(
-                f"{r.method} {r.accuracy:.4f} ({r.fit_seconds:.0f} s)" for r in rows),
-                flush=True)
+                f"{_shown(r.method, features)} {r.accuracy:.4f} ({r.fit_seconds:.0f} s)"
+                for r in rows), flush=True)
         summary = summarise(results)
         for s_, row in zip(summary, results[0]):
             s_["note"] = row.note
+            s_["method"] = _shown(s_["method"], features)
         print_table(f"{name}, {n_labels} labels, {len(X) - n_labels} unlabelled, "
                     f"{len(X_test)} test rows", summary, len(seeds))
         out[str(n_labels)] = {"summary": summary, "draws": {

@@ -6,7 +6,9 @@ labels drawn with ``hide_labels(..., random_state=100)`` or ``--draw``, the rest
 unlabelled), rows 50,000-59,999 the validation rows (MNIST's classic validation split).
 The 8x8 digits (``digits``): the same with rows 0..N-1 of their 1,347 training rows as the
 pool and rows 1,000-1,346 as the validation rows. ``--alone`` fits on the pool's labelled
-rows only (the labelled-only baseline). Each configuration is a JSON object of
+rows only (the labelled-only baseline). ``--image-features`` puts the images' orientation
+histograms beside the pixels (``OrientationHistograms`` with its defaults, before the
+ladder). Each configuration is a JSON object of
 LadderClassifier parameters; one line per run: parameters, validation accuracy, seconds,
 threads, load average.
 
@@ -14,6 +16,7 @@ threads, load average.
     python bench/ladder_dev.py mnist 50000 10 '[{}]' --threads 2
     python bench/ladder_dev.py fashion 50000 100 '[{"max_epochs": 20}]' --alone
     python bench/ladder_dev.py digits 1000 10 '[{"max_epochs": 200}]' --draw 101
+    python bench/ladder_dev.py fashion 50000 10 '[{"max_epochs": 24}]' --image-features
 """
 
 import argparse
@@ -24,7 +27,7 @@ import time
 import torch
 
 from aekit import LadderClassifier
-from aekit.data import load_digits, load_fashion_mnist, load_mnist
+from aekit.data import OrientationHistograms, load_digits, load_fashion_mnist, load_mnist
 from aekit.semisupervised.comparison import hide_labels
 
 VALIDATION_START = {"fashion": 50_000, "mnist": 50_000, "digits": 1_000}
@@ -42,6 +45,8 @@ def main(argv=None):
     parser.add_argument("--alone", action="store_true", help="fit on the labelled rows only")
     parser.add_argument("--draw", type=int, default=100,
                         help="random_state of the label draw (default 100)")
+    parser.add_argument("--image-features", action="store_true",
+                        help="pixels + orientation histograms (OrientationHistograms defaults)")
     args = parser.parse_args(argv)
     start_val = VALIDATION_START[args.dataset]
     if args.pool > start_val:
@@ -52,6 +57,11 @@ def main(argv=None):
     else:
         load = load_fashion_mnist if args.dataset == "fashion" else load_mnist
         X, _, y, _ = load(split=True, download=False)  # the test split is not used
+    if args.image_features:  # a fixed transform: no statistics learnt from any rows
+        side = 8 if args.dataset == "digits" else 28
+        cell, stride = (4, 2) if args.dataset == "digits" else (6, 3)
+        X = OrientationHistograms(image_shape=(side, side), cell=cell,
+                                  stride=stride).fit_transform(X)
     X_pool, y_few = X[:args.pool], hide_labels(y[:args.pool], args.per_class,
                                                 random_state=args.draw)
     if args.alone:
@@ -62,7 +72,8 @@ def main(argv=None):
         clf = LadderClassifier(random_state=0, **params).fit(X_pool, y_few)
         seconds = time.perf_counter() - start
         print(f"{args.dataset} pool {args.pool} labels {10 * args.per_class}"
-              f"{' alone' if args.alone else ''} draw {args.draw} {params} validation "
+              f"{' alone' if args.alone else ''}"
+              f"{' +histograms' if args.image_features else ''} draw {args.draw} {params} validation "
               f"{clf.score(X[start_val:], y[start_val:]):.4f} {seconds:.0f} s "
               f"{clf.n_iter_} epochs "
               f"{args.threads} threads load {load_start:.1f}-{os.getloadavg()[0]:.1f}",

@@ -404,6 +404,13 @@ def test_the_ladder_s_list_options_parse_and_bad_ones_say_the_form(tmp_path):
                    "--denoising-costs", "100,1,0.5", "--epochs", "1", "--out", tmp_path / "d")
     assert_ok(costs)
     assert aekit.load(tmp_path / "d").denoising_costs == (100.0, 1.0, 0.5)
+    hog = invoke("train-ladder", "--data", "digits", "--labels-per-class", "5",
+                 "--image-features", "histograms", "--hidden", "8", "--epochs", "1",
+                 "--out", tmp_path / "h")
+    assert_ok(hog)  # the digits' image shape comes from the dataset
+    clf = aekit.load(tmp_path / "h")
+    assert clf.image_features == "histograms" and clf.image_shape_ == (1, 8, 8)
+    assert clf.module_.sizes[0] == 64 + 9
     bad = invoke("train-ladder", "--data", "digits", "--conv-layers", "4x3", "--out",
                  tmp_path / "e")
     assert bad.exit_code == 2 and "filters:kernel:pool" in bad.output

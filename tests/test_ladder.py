@@ -9,10 +9,12 @@ import torch
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from _sklearn_checks import FLOAT32_XFAIL
 from aekit import AutoEncoder, EncoderClassifier, LadderClassifier, load
+from aekit.data import OrientationHistograms
 from aekit.nn.ladder import Combinator, LadderNet
 from aekit.nn.layers import Scaler
 from aekit.semisupervised.comparison import hide_labels
@@ -405,7 +407,9 @@ def test_save_load_of_the_convolutional_ladder(conv_ladder, digits, tmp_path):
     ({"conv_layers": ((8, 3, 2),), "ladder": "full"}, "ladder='gamma'"),
     ({"conv_layers": ((8, 2, 2),)}, "odd kernel"),
     ({"conv_layers": ((8, 3),)}, "triple"),
-    ({"image_shape": (8, 8)}, "set conv_layers"),
+    ({"image_shape": (8, 8)}, "conv_layers or image_features"),
+    ({"conv_layers": ((8, 3, 1),), "image_features": "histograms"}, "set one of the two"),
+    ({"image_features": "pixels"}, "image_features"),
     ({"conv_layers": ((8, 3, 1),), "ladder": "gamma", "denoising_costs": (0, 1.0, 0, 1.0)},
      "top layer only"),
     ({"conv_layers": ((8, 3, 1),), "ladder": "full", "denoising_costs": (0.0, 1.0, 1.0, 1.0)},
@@ -432,3 +436,35 @@ def test_a_full_ladder_over_convolutional_layers_decodes_the_dense_layers(digits
     x = net.scaler(torch.as_tensor(digits[0][:40]))
     _, errors = net.ladder_terms(x[:10], x[10:], 0.3)
     assert sorted(errors) == [2, 3] and len(net.decoder) == 1
+
+
+# ------------------------------------------------------------------------------ image features
+def test_image_features_are_the_orientation_histograms_pipeline_saved_with_the_model(
+        digits, ten_labels, tmp_path):
+    X, X_test = digits[0] * 16, digits[1] * 16  # the pixels' original 0-16 scale
+    params = dict(hidden_layer_sizes=(32,), max_epochs=3, learning_rate=0.01, random_state=0)
+    pipe = make_pipeline(OrientationHistograms(image_shape=(8, 8)),
+                         LadderClassifier(**params)).fit(X, ten_labels)
+    own = LadderClassifier(image_features="histograms", image_shape=(8, 8), **params)
+    own.fit(X, ten_labels)
+    proba = own.predict_proba(X_test)
+    np.testing.assert_array_equal(proba, pipe.predict_proba(X_test))
+    assert own.n_features_in_ == 64 and own.image_shape_ == (1, 8, 8)
+    assert own.module_.sizes[0] == pipe[0].transform(X_test[:1]).shape[1] == 64 + 9
+    images = LadderClassifier(image_features="histograms", **params)
+    images.fit(X.reshape(-1, 8, 8), ten_labels)  # images: no image_shape needed
+    np.testing.assert_array_equal(images.predict_proba(X_test.reshape(-1, 8, 8)), proba)
+    own.save(tmp_path / "hog")
+    loaded = load(tmp_path / "hog")
+    np.testing.assert_array_equal(loaded.predict_proba(X_test), proba)
+    # The fitted pixel scale (the largest training pixel) is saved with the weights.
+    assert float(loaded.module_.features.scale) == pipe[0].scale_ == 16.0
+    with pytest.raises(ValueError, match="64 features"):
+        loaded.predict(X_test[:, :63])
+
+
+def test_image_features_refuse_images_smaller_than_a_cell(digits, ten_labels):
+    clf = LadderClassifier(image_features="histograms", image_shape=(4, 16),
+                           hidden_layer_sizes=(8,), max_epochs=1)
+    with pytest.raises(ValueError, match="at least 6 x 6 pixels.*OrientationHistograms"):
+        clf.fit(digits[0], ten_labels)

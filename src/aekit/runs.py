@@ -88,15 +88,14 @@ def fit_run(estimator, data: Dataset, out: str | os.PathLike, *,
     """Fit ``estimator`` on the train split, compare it with PCA on the test split, write
     the run to ``out``.
 
-    A convolutional autoencoder without ``image_shape`` takes the dataset's. Under several
+    An estimator that reads images and has no ``image_shape`` takes the dataset's
+    (:func:`_take_image_shape`). Under several
     processes all of them fit together; rank 0 alone writes and returns the run, the others
     return None. ``resume``: passed to ``fit`` (continue from the checkpoint in the
     estimator's ``checkpoint_dir``); the checkpoint is removed once the run is written.
     """
     out = check_out_dir(out)
-    if (getattr(estimator, "architecture", None) == "conv" and estimator.image_shape is None
-            and data.image_shape):
-        estimator.set_params(image_shape=tuple(data.image_shape))  # digits, (fashion-)mnist
+    _take_image_shape(estimator, data)
     start = time.perf_counter()
     estimator.fit(data.X_train, resume=resume)
     seconds = time.perf_counter() - start
@@ -134,7 +133,8 @@ def fit_classifier_run(estimator, data: Dataset, out: str | os.PathLike, *,
     ``chance`` (always guessing the most frequent training label, on the same test rows),
     ``labels_per_class``, ``labelled_rows`` and ``unlabelled_rows`` (``{"train": n,
     "test": n}``), ``fit_seconds``, ``n_iter`` and ``aekit_version``; the run's
-    ``comparison`` is None.
+    ``comparison`` is None. A ladder that reads images (``conv_layers`` or
+    ``image_features``) and has no ``image_shape`` takes the dataset's.
     """
     out = check_out_dir(out)
     if data.y_train is None or data.y_test is None:
@@ -145,6 +145,7 @@ def fit_classifier_run(estimator, data: Dataset, out: str | os.PathLike, *,
     y_train, y_test = blanks_unlabelled(data.y_train), blanks_unlabelled(data.y_test)
     if labels_per_class is not None:
         y_train = hide_labels(y_train, labels_per_class, random_state=0)
+    _take_image_shape(estimator, data)
     start = time.perf_counter()
     estimator.fit(data.X_train, y_train)
     seconds = time.perf_counter() - start
@@ -168,6 +169,16 @@ def fit_classifier_run(estimator, data: Dataset, out: str | os.PathLike, *,
     }
     write_run(out, estimator, metrics)
     return Run(out, estimator, None, metrics)
+
+
+def _take_image_shape(estimator, data: Dataset) -> None:
+    """Give the dataset's image shape (digits, (fashion-)mnist: their rows are flat) to an
+    estimator that reads images (a convolutional autoencoder or ladder, a ladder with
+    ``image_features``) and was given none."""
+    takes_images = getattr(estimator, "_takes_images", None)
+    if (callable(takes_images) and takes_images() and data.image_shape
+            and estimator.get_params().get("image_shape", False) is None):
+        estimator.set_params(image_shape=tuple(data.image_shape))
 
 
 def _dataset_info(data: Dataset) -> dict:

@@ -109,9 +109,14 @@ class LadderNet(nn.Module):
         ``sizes[1:len(conv) + 1]`` are their ``filters``.
     image_shape : (C, H, W), optional
         The images the flat rows hold (with ``conv``).
+    features : nn.Module, optional
+        Applied to the caller's rows before ``scaler`` (e.g.
+        :class:`aekit.data.images.HistogramFeatures`); ``sizes[0]`` is its output's width.
+        The training passes take rows already through it and ``scaler``.
     """
 
-    def __init__(self, scaler: Scaler, sizes, lowest: int = 0, conv=(), image_shape=None):
+    def __init__(self, scaler: Scaler, sizes, lowest: int = 0, conv=(), image_shape=None,
+                 features: nn.Module | None = None):
         super().__init__()
         sizes = [int(s) for s in sizes]
         conv = [tuple(int(v) for v in layer) for layer in (conv or ())]
@@ -125,6 +130,7 @@ class LadderNet(nn.Module):
         self.sizes, self.lowest, self.conv = sizes, lowest, conv
         self.image_shape = None if image_shape is None else tuple(int(v) for v in image_shape)
         n_layers = len(sizes) - 1
+        self.features = features
         self.scaler = scaler
         # Encoder: W(l) without bias (batch normalisation removes it), beta(l) the shift
         # after normalisation, gamma the top layer's scale (a ReLU needs none).
@@ -181,7 +187,12 @@ class LadderNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Class logits of rows in the caller's units, (n, d) -> (n, n_classes)."""
-        return self.classify(self.scaler(x))
+        return self.classify(self.scaler(self.network_input(x)))
+
+    def network_input(self, x: torch.Tensor) -> torch.Tensor:
+        """The caller's rows (n, d) through ``features``, when there are any: what
+        ``scaler`` takes, (n, sizes[0])."""
+        return x if self.features is None else self.features(x)
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """:meth:`forward`: the classifier's logits of rows in the caller's units (the

@@ -23,6 +23,7 @@ from ..core.checks import (
     seeded_torch_rng,
     to_tensor,
 )
+from ..data.images import HistogramFeatures
 from ..estimators._base import INFER_BATCH, SavableMixin, validate_params
 from ..estimators._params import TRAINING, Declared
 from ..estimators._recovery import fit_atomically
@@ -112,9 +113,17 @@ class LadderClassifier(InputMixin, SavableMixin, LabelledPredictionsMixin, Class
         hidden_layer_sizes=()``, with ``ladder="gamma"``. X holds images ``(n, H, W)`` or
         ``(n, C, H, W)``, or flat rows with ``image_shape``. Much slower than the dense
         default on a CPU: meant for a GPU (``device="auto"``).
+    image_features : {None, "histograms"}, default=None
+        ``"histograms"``: X holds images (``(n, H, W)``, ``(n, C, H, W)``, or flat rows with
+        ``image_shape``), and the network reads the pixels followed by their histograms of
+        oriented gradients (:class:`aekit.data.OrientationHistograms` with its defaults:
+        6 x 6 cells 3 pixels apart, 9 bins; 576 more inputs for a 28x28 image; images of
+        at least 6 x 6 pixels). The same as that transformer before the classifier in a
+        Pipeline, but saved with the model and available to ``aekit train-ladder``. Not
+        with ``conv_layers``.
     image_shape : tuple of int or None, default=None
         ``(H, W)`` or ``(C, H, W)`` of the images that flat rows of X hold, with
-        ``conv_layers`` (e.g. ``(28, 28)`` for MNIST rows).
+        ``conv_layers`` or ``image_features`` (e.g. ``(28, 28)`` for MNIST rows).
     noise_std : float, default=0.3
         Standard deviation of the Gaussian noise on the corrupted encoder's input (scaled
         by ``scaler``) and on each of its normalised pre-activations.
@@ -141,7 +150,7 @@ class LadderClassifier(InputMixin, SavableMixin, LabelledPredictionsMixin, Class
         The inputs the classifier takes (arrays, DataFrames of numeric and boolean
         columns, sparse matrices, images), fitted in ``fit`` and applied by every method.
     image_shape_ : tuple of int
-        ``(C, H, W)`` of the images, with ``conv_layers``.
+        ``(C, H, W)`` of the images, with ``conv_layers`` or ``image_features``.
     classes_ : ndarray of shape (n_classes,)
         The labels seen, without ``-1``.
     module_ : aekit.nn.ladder.LadderNet
@@ -189,6 +198,7 @@ class LadderClassifier(InputMixin, SavableMixin, LabelledPredictionsMixin, Class
         "hidden_layer_sizes": [SizeTuple()],
         "ladder": [StrOptions({"auto", "full", "gamma"})],
         "conv_layers": [LayerTriples(), None],
+        "image_features": [StrOptions({"histograms"}), None],
         "image_shape": [SizeTuple(lengths=(2, 3)), None],
         "denoising_costs": [StrOptions({"auto"}), NumberTuple()],
         "noise_std": [Interval(Real, 0, None, closed="left")],
@@ -201,9 +211,10 @@ class LadderClassifier(InputMixin, SavableMixin, LabelledPredictionsMixin, Class
     }
 
     missing = "error"  # InputMixin: a missing number is an error (no imputation here)
-    _images_advice = (" LadderClassifier takes images with conv_layers set (a convolutional "
-                      "encoder); otherwise flatten them to rows first.")
-    _images_param = "conv_layers"
+    _images_advice = (" LadderClassifier takes images with image_features='histograms' or "
+                      "with conv_layers (a convolutional encoder); otherwise flatten them to "
+                      "rows first.")
+    _images_param = "conv_layers or image_features"
 
     _saved_attributes = (
         "schema_",
@@ -224,6 +235,7 @@ class LadderClassifier(InputMixin, SavableMixin, LabelledPredictionsMixin, Class
         ladder="auto",
         denoising_costs="auto",
         conv_layers=None,
+        image_features=None,
         image_shape=None,
         noise_std=0.3,
         scaler="minmax",
@@ -241,6 +253,7 @@ class LadderClassifier(InputMixin, SavableMixin, LabelledPredictionsMixin, Class
         self.ladder = ladder
         self.denoising_costs = denoising_costs
         self.conv_layers = conv_layers
+        self.image_features = image_features
         self.image_shape = image_shape
         self.noise_std = noise_std
         self.scaler = scaler
@@ -285,9 +298,13 @@ class LadderClassifier(InputMixin, SavableMixin, LabelledPredictionsMixin, Class
                 "here (the paper's convolutional results are Gamma models); use "
                 "ladder='gamma' (or 'auto'), or give denoising_costs that are 0 up to the "
                 "last convolutional layer.")
-        if self.image_shape is not None and not conv:
-            raise ValueError("image_shape is for a convolutional encoder: set conv_layers "
-                             "too, or leave image_shape=None.")
+        if conv and self.image_features is not None:
+            raise ValueError(
+                f"image_features={self.image_features!r} with conv_layers: a convolutional "
+                "encoder reads the images themselves; set one of the two.")
+        if self.image_shape is not None and not self._takes_images():
+            raise ValueError("image_shape describes the images for conv_layers or "
+                             "image_features: set one of them too, or leave image_shape=None.")
         if self.denoising_costs == "auto":
             return
         n = self._n_costs()
@@ -316,15 +333,21 @@ class LadderClassifier(InputMixin, SavableMixin, LabelledPredictionsMixin, Class
         return next((l for l, c in enumerate(costs) if c > 0), len(costs) - 1)
 
     def _takes_images(self) -> bool:
-        return bool(self.conv_layers)
+        return bool(self.conv_layers) or self.image_features is not None
 
     def _build_module(self, n_features: int) -> LadderNet:
-        """The network for ``n_features`` inputs and ``classes_`` (used by fit and load)."""
+        """The network for ``n_features`` inputs (the caller's) and ``classes_`` (used by
+        fit and load)."""
         conv = self._conv()
+        features = None
+        if self.image_features == "histograms":
+            features = HistogramFeatures(self.schema_.image_shape)
+            n_features = features.n_features
         sizes = [n_features, *(c[0] for c in conv), *self.hidden_layer_sizes,
                  len(self.classes_)]
         return LadderNet(Scaler(n_features, self.scaler), sizes, self._lowest(), conv=conv,
-                         image_shape=self.schema_.image_shape if conv else None)
+                         image_shape=self.schema_.image_shape if conv else None,
+                         features=features)
 
     def _epochs(self, n_rows: int) -> int:
         epochs = epochs_for_steps(self.max_epochs, AUTO_STEPS, n_rows, self.batch_size)
@@ -371,6 +394,8 @@ class LadderClassifier(InputMixin, SavableMixin, LabelledPredictionsMixin, Class
                 seeded_torch_rng(self.device_, int(rng.randint(np.iinfo(np.int32).max))):
             module = self._build_module(X.shape[1])
             X_t = to_tensor(X, torch.device("cpu"))
+            if module.features is not None:  # every row's features, once: (n, sizes[0])
+                X_t = module.features.fit(X_t).transform(X_t)
             module.scaler.fit(X_t)
             module = module.to(self.device_)
             X_s = module.scaler(X_t.to(self.device_))  # (n, d), network units
