@@ -7,7 +7,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from aekit.nn.invariant import PIECE, in_pieces, is_activation, thread_invariant
+from aekit.nn.invariant import (PIECE, in_pieces, is_activation, mean, softmax,
+                                thread_invariant)
 from aekit.nn.layers import ACTIVATIONS, make_activation
 
 FUNCTIONS = {"sigmoid": torch.sigmoid, "elu": F.elu, "softplus": F.softplus, "silu": F.silu}
@@ -59,3 +60,40 @@ def test_activations_stay_their_torch_classes():
         torch.testing.assert_close(ACTIVATIONS[name]()(wide),
                                    getattr(nn, type(make_activation(name)).__name__)()(wide),
                                    rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(100, 10), (37, 17), (5000, 10)])
+def test_softmax_gradient_has_the_same_bits_on_one_and_two_threads(shape):
+    gen = torch.Generator().manual_seed(0)
+    x, grad = torch.randn(*shape, generator=gen) * 3, torch.randn(*shape, generator=gen)
+
+    def gradient(fn):
+        def run(t):
+            t = t.clone().requires_grad_()
+            return torch.autograd.grad(fn(t, 1), t, grad)[0]
+        return run
+
+    one, two = (_on_threads(gradient(softmax), x, n) for n in (1, 2))
+    assert torch.equal(one, two)
+    # torch's own backward on one thread (on two it differs for 10 and 17 classes on an
+    # AVX2 CPU), and torch's forward: the bits every earlier result had.
+    assert torch.equal(one, _on_threads(gradient(torch.softmax), x, 1))
+    assert torch.equal(softmax(x, 1), torch.softmax(x, 1))
+
+    def threads_after_backward(t):
+        gradient(softmax)(t)
+        return torch.get_num_threads()
+
+    assert _on_threads(threads_after_backward, x, 2) == 2  # the thread count is restored
+
+
+def test_mean_has_the_same_bits_on_one_and_two_threads_and_torch_s_gradient():
+    # Reconstruction errors of 300 rows of 784 pixels: torch's own mean of these differs
+    # between 1 and 2 threads in its last bit (an AVX2 CPU, torch 2.13).
+    x = (torch.rand(300, 784, generator=torch.Generator().manual_seed(0)) * 0.3).requires_grad_()
+    one, two = (_on_threads(lambda t: mean(t.square()), x, n) for n in (1, 2))
+    assert torch.equal(one, two)
+    torch.testing.assert_close(one, x.square().mean(), rtol=1e-6, atol=0)
+    (grad,) = torch.autograd.grad(mean(x.square(), F.mse_loss(x, torch.zeros_like(x))), x)
+    (torch_grad,) = torch.autograd.grad(F.mse_loss(x, torch.zeros_like(x)), x)
+    assert torch.equal(grad, torch_grad)  # the gradient is the given reduction's own

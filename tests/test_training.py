@@ -269,10 +269,13 @@ wide = aekit.AutoEncoder(hidden_layer_sizes=(500,), n_components=8, batch_size=1
                          max_epochs=3, random_state=0).fit(X)
 wide_ladder = aekit.LadderClassifier(hidden_layer_sizes=(500,), max_epochs=3,
                                      random_state=0).fit(X, hide_labels(y, 10, random_state=0))
+# The logged losses too: early stopping compares the validation loss.
+logged = [v for est in (clf, ae, wide, wide_ladder) for record in est.history_
+          for k, v in record.items() if k != "seconds" and isinstance(v, float)]
 np.save(sys.argv[2], np.concatenate([clf.predict_proba(X_test).ravel(),
                                      ae.transform(X_test).ravel().astype(np.float64),
                                      wide.transform(X_test).ravel().astype(np.float64),
-                                     wide_ladder.predict_proba(X_test).ravel()]))
+                                     wide_ladder.predict_proba(X_test).ravel(), logged]))
 """
 
 

@@ -15,6 +15,7 @@ tails fall in the same places whatever the thread count.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import contextmanager
 
 import torch
 from torch import nn
@@ -33,11 +34,84 @@ def in_pieces(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> to
     kernels do not depend on the CPU's threads; tracing, exporting or compiling, whose graph
     must not depend on the example's size) it is ``fn(x)``.
     """
-    if (torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()
-            or torch.compiler.is_compiling() or x.device.type != "cpu" or x.numel() <= PIECE):
+    if _plain_path(x) or x.numel() <= PIECE:
         return fn(x)
     pieces = x.reshape(-1).split(PIECE)
     return torch.cat([fn(piece) for piece in pieces]).view(x.shape)
+
+
+def _plain_path(x: torch.Tensor) -> bool:
+    """Whether ``x`` takes torch's own kernels: off the CPU (CUDA's do not depend on the
+    CPU's threads), or while tracing, exporting or compiling (a graph must not depend on
+    the example)."""
+    return (torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()
+            or torch.compiler.is_compiling() or x.device.type != "cpu")
+
+
+@contextmanager
+def one_thread():
+    """Run the block's torch ops on one thread (then restore the thread count): for the
+    few kernels whose results depend on how many threads share them."""
+    threads = torch.get_num_threads()
+    if threads == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+class _Softmax(torch.autograd.Function):
+    """torch's softmax; its backward, torch's too, on one thread."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, dim: int) -> torch.Tensor:
+        ctx.save_for_backward(x)
+        ctx.dim = dim
+        return torch.softmax(x, dim)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        (x,) = ctx.saved_tensors
+        with torch.enable_grad(), one_thread():  # (n, classes): a small tensor, recomputed
+            x = x.detach().requires_grad_()
+            return torch.autograd.grad(torch.softmax(x, ctx.dim), x, grad)[0], None
+
+
+def softmax(x: torch.Tensor, dim: int) -> torch.Tensor:
+    """``torch.softmax(x, dim)``, whose gradient has the same bits on any number of threads.
+
+    torch's CPU softmax backward gives different bits on 1 and 2 threads for some widths
+    (10 and 17 classes, not 3 or 16, on an AVX2 CPU: docs/decisions.md, "Reproducibility").
+    Here it runs on one thread, so every thread count gets one thread's bits, the bits
+    every result measured before this function had. Meant for small tensors (a batch's
+    class probabilities): the backward recomputes the forward and runs serially.
+    """
+    return torch.softmax(x, dim) if _plain_path(x) else _Softmax.apply(x, dim)
+
+
+def mean(x: torch.Tensor, full: torch.Tensor | None = None) -> torch.Tensor:
+    """``x.mean()`` whose value has the same bits on any number of threads; its gradient is
+    that of ``full``, torch's own reduction of the same mean (default ``x.mean()``; e.g.
+    ``F.mse_loss(a, b)`` for ``x = (a - b) ** 2``), so training steps are unchanged.
+
+    torch reduces a tensor of more than 32,768 elements to one number in one part per
+    thread, so the value (a logged loss, the validation loss early stopping compares)
+    changes in its last bits with the thread count. Here the value is the mean of per-row
+    sums, each summed by one thread in float64, and it replaces ``full``'s value exactly:
+    the two differ by a rounding, so their difference is exact (Sterbenz's lemma) and
+    adding it back gives the invariant bits, while the gradient flows through ``full``
+    alone.
+    """
+    full = x.mean() if full is None else full
+    if _plain_path(x) or x.numel() <= PIECE:
+        return full
+    with torch.no_grad():
+        rows = x.detach().reshape(len(x), -1).sum(1, dtype=torch.float64)  # (n,)
+        value = (sum(part.sum() for part in rows.split(PIECE)) / x.numel()).to(full.dtype)
+    return full + (value - full).detach()
 
 
 EXACT = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.Hardtanh, nn.PReLU)

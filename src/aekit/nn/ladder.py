@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .invariant import in_pieces
+from .invariant import in_pieces, mean as invariant_mean, softmax
 from .layers import Scaler
 
 EPS = 1e-5
@@ -279,7 +279,7 @@ class LadderNet(nn.Module):
         (layer 0, the input, is not normalised).
         """
         errors = {}
-        u = torch.softmax(logits_noisy, dim=1)  # h~(L), (n, n_classes)
+        u = softmax(logits_noisy, dim=1)  # h~(L), (n, n_classes)
         z_hat = None
         for l in range(self.n_layers, self.lowest - 1, -1):
             if z_hat is not None:  # V(l+1) z^(l+1), from layer l + 1 down to l
@@ -288,7 +288,7 @@ class LadderNet(nn.Module):
             z_hat = self.combinators[l - self.lowest](z_noisy[l], u)
             target = z_clean[l]
             z_hat_bn = z_hat if moments[l] is None else normalise(z_hat, *moments[l])
-            errors[l] = (z_hat_bn - target).square().mean()
+            errors[l] = invariant_mean((z_hat_bn - target).square())
         return errors
 
     def ladder_terms(self, x_labelled: torch.Tensor, x_unlabelled: torch.Tensor,

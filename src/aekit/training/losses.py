@@ -10,6 +10,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from ..nn import invariant
+
 RECONSTRUCTION_LOSSES = ("mse", "bce")
 
 
@@ -43,10 +45,14 @@ def reconstruction(x_hat: torch.Tensor, x: torch.Tensor, kind="mse",
         return weighted_mean(out.float().reshape(len(x), -1).mean(1), weight)
     if weight is not None:
         return weighted_mean(reconstruction_per_row(x_hat, x, kind) / x[0].numel(), weight)
-    if kind == "mse":
-        return F.mse_loss(x_hat, x)
-    if kind == "bce":
-        return F.binary_cross_entropy(x_hat, x)
+    if kind in ("mse", "bce"):
+        loss = F.mse_loss if kind == "mse" else F.binary_cross_entropy
+        full = loss(x_hat, x)  # torch's reduction: the gradient of every result so far
+        if x.numel() <= invariant.PIECE:  # one thread reduces it
+            return full
+        with torch.no_grad():
+            elements = loss(x_hat, x, reduction="none")
+        return invariant.mean(elements, full)  # the value's bits the same on any threads
     raise ValueError(f"loss={kind!r} is not supported; use one of {RECONSTRUCTION_LOSSES}")
 
 

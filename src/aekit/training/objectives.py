@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import losses
+from ..nn import invariant
 from ..nn.layers import Scaler
 from ..nn.tabular import has_table
 from ..nn.variational import reparameterize
@@ -124,7 +125,7 @@ def caller_mse(module: nn.Module, x_hat: torch.Tensor, x: torch.Tensor) -> dict:
         diff = x_hat.detach().float().reshape(len(x), -1) - x.float().reshape(len(x), -1)
         if kind is not None:
             diff = diff * scaler.scale  # (n, d) * (d,): back into each feature's units
-        return {"caller_mse": diff.pow(2).mean()}
+        return {"caller_mse": invariant.mean(diff.pow(2))}
 
 
 def encode_with_jacobian(encoder: nn.Module, x_in: torch.Tensor):
