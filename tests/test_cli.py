@@ -378,6 +378,40 @@ def test_empty_label_cells_are_unlabelled_rows_and_no_score_counts_them(tmp_path
     assert f"{m['unlabelled_rows']['test']} unlabelled test rows not scored" in result.stdout
 
 
+def test_test_size_keeps_more_of_a_file_s_few_labels_for_training(tmp_path, few_labels_csv):
+    path, has_label = few_labels_csv
+    result = invoke("train-ladder", "--data", path, "--label", "digit", "--hidden", "16",
+                    "--test-size", "0.05", *FAST, "--out", tmp_path / "lad")
+    assert_ok(result)
+    m = json.loads((tmp_path / "lad" / "metrics.json").read_text())
+    assert m["dataset"]["options"]["test_size"] == 0.05
+    assert m["dataset"]["test_shape"][0] == round(0.05 * len(has_label))
+    # more of the labels train than with the default 20% test split
+    default = load_dataset(path, label="digit")
+    assert m["labelled_rows"]["train"] > int((~pd.isna(default.y_train)).sum())
+    data = load_dataset(path, label="digit", test_size=0.05)
+    assert m["test_accuracy"] == pytest.approx(
+        aekit.load(tmp_path / "lad").score(data.X_test[~pd.isna(data.y_test)],
+                                           data.y_test[~pd.isna(data.y_test)].astype(int)))
+    for bad, words in ((["--test-size", "1.5"], "between 0 and 1"),
+                       (["--data", "digits", "--test-size", "0.1"], "standard")):
+        args = ["--data", path, "--label", "digit", *bad] if bad[0] != "--data" else bad
+        out = invoke("train-ladder", *args, *FAST, "--out", tmp_path / "bad")
+        assert out.exit_code == 2 and words in out.output, out.output
+
+
+def test_compare_reads_a_file_with_the_run_s_test_size(tmp_path):
+    path = tmp_path / "t.csv"
+    rng = np.random.default_rng(0)
+    path.write_text("a,b,c\n" + "".join(f"{x:.4f},{y:.4f},{z:.4f}\n"
+                                        for x, y, z in rng.random((400, 3))))
+    assert_ok(invoke("train", "--data", path, "--components", "1", "--epochs", "2",
+                     "--test-size", "0.05", "--out", tmp_path / "run"))
+    compared = invoke("compare", tmp_path / "run", "--data", path)
+    assert_ok(compared)
+    assert "20 rows (PCA fitted on the 380 train rows)" in compared.stdout
+
+
 def test_labels_per_class_keeps_that_many_labels_of_each_class(tmp_path):
     result = invoke("train-ladder", "--data", "digits", "--labels-per-class", "5",
                     "--hidden", "16", *FAST, "--out", tmp_path / "lad")

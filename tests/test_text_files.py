@@ -91,7 +91,7 @@ def test_load_dataset_label_drop_and_rows(tmp_path):
     expected = np.where(ds.X_train["x"] % 2 == 1, "yes", "no")
     assert (ds.y_train == expected).all()
     assert ds.options == {"label": "label", "drop": ["y"], "rows": 40, "header": "infer",
-                          "sep": None}
+                          "sep": None, "test_size": 0.2}
     with pytest.raises(ValueError, match=r"no column named 'nope'.*x, y, kind, label"):
         load_dataset(path, drop=["nope"])
     with pytest.raises(ValueError, match="apply to files"):

@@ -77,7 +77,7 @@ _CODE_SUFFIXES = (".npy", ".csv")
 _DATA_HELP = (
     f"{', '.join(DATASET_NAMES)}, or a .npy/.npz/.csv/.tsv/.txt file (text files may be "
     ".gz/.bz2/.xz/.zip/.zst; split 80/20 with a fixed seed, the same split in every "
-    "command)"
+    "command; --test-size sets the share)"
 )
 _TABLE = "Data (text files)"
 # The options of a text file given to --data; `compare` and `report` reuse the run's.
@@ -96,24 +96,38 @@ Header = Annotated[Literal["infer", "yes", "no"], typer.Option(
 Sep = Annotated[str | None, typer.Option(
     "--sep", help="Delimiter (default: detected among , ; tab |, else spaces).",
     show_default=False, rich_help_panel=_TABLE)]
+TestSize = Annotated[float | None, typer.Option(
+    "--test-size", help="Share of a file's rows held out as its test split, between 0 and "
+    "1 (default 0.2). A file with few labels keeps more of them for training with a "
+    "smaller share. Named datasets keep their standard split.", show_default=False,
+    rich_help_panel=_TABLE)]
 
 
-def _data_options(label, drop, rows, header, sep) -> dict:
-    """load_dataset's keywords from the command line's data options."""
+def _data_options(label, drop, rows, header, sep, test_size=None) -> dict:
+    """load_dataset's keywords from the command line's data options (``test_size`` only
+    when given: load_dataset's default otherwise)."""
     if rows is not None and rows < 2:
         raise typer.BadParameter(f"must be at least 2, got {rows}", param_hint="'--rows'")
-    return {"label": label, "drop": [c.strip() for c in drop.split(",") if c.strip()]
-            if drop else [], "rows": rows,
-            "header": {"infer": "infer", "yes": True, "no": False}[header], "sep": sep}
+    if test_size is not None and not 0 < test_size < 1:
+        raise typer.BadParameter(f"must be between 0 and 1 (a share of the rows), got "
+                                 f"{test_size:g}", param_hint="'--test-size'")
+    options = {"label": label, "drop": [c.strip() for c in drop.split(",") if c.strip()]
+               if drop else [], "rows": rows,
+               "header": {"infer": "infer", "yes": True, "no": False}[header], "sep": sep}
+    if test_size is not None:
+        options["test_size"] = test_size
+    return options
 
 
 _TABLE_OPTIONS = (("label", Label, None), ("drop", Drop, None), ("rows", Rows, None),
-                  ("header", Header, "infer"), ("sep", Sep, None))
+                  ("header", Header, "infer"), ("sep", Sep, None),
+                  ("test_size", TestSize, None))
 
 
 def table_options(func):
-    """Decorator: give a command --label, --drop, --rows, --header and --sep, after its own
-    parameters; it receives them as ``options``, :func:`load_dataset`'s keywords."""
+    """Decorator: give a command --label, --drop, --rows, --header, --sep and --test-size,
+    after its own parameters; it receives them as ``options``, :func:`load_dataset`'s
+    keywords."""
     own = [p for p in inspect.signature(func, eval_str=True).parameters.values()
            if p.name != "options"]
     added = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default,
@@ -136,7 +150,7 @@ def _load_data(data: str, run: Path | None, options: dict):
     """The dataset ``data`` with ``options``; without any, those ``run`` was trained with
     when it was trained on the same file (so `compare` and `report` see its split)."""
     given = options["label"] is not None or options["drop"] or options["rows"] is not None \
-        or options["header"] != "infer" or options["sep"] is not None
+        or options["header"] != "infer" or options["sep"] is not None or "test_size" in options
     if not given and run is not None:
         dataset = (read_metrics(run) or {}).get("dataset") or {}
         if dataset.get("name") == str(Path(data)) and isinstance(dataset.get("options"), dict):

@@ -448,8 +448,9 @@ class Dataset:
     name : str
         The dataset's name, or the file's path.
     options : dict or None
-        How a text file was read: :func:`load_dataset`'s ``label``, ``drop``, ``rows``,
-        ``header`` and ``sep`` (what reads it again the same way).
+        How a file was read and split: :func:`load_dataset`'s ``label``, ``drop``,
+        ``rows``, ``header``, ``sep`` and ``test_size`` (what reads it again the same way);
+        None for a named dataset.
     target_names : list of str or None
         The name of each label value ``0, 1, ...`` when the labels are codes (Fashion-MNIST:
         ``"T-shirt/top"``, ...); None when the labels name themselves (digits).
@@ -502,9 +503,10 @@ def load_dataset(spec, *, test_size=0.2, random_state=0, label=None, drop=(), ro
         ``.csv``, ``.tsv`` or ``.txt`` file (text files are read by
         :func:`aekit.data.read_table`: header and delimiter detected).
     test_size : float or int, default=0.2
-        Test fraction (or count) for files. Named datasets ignore it: they keep their standard
-        split (digits: the one :func:`load_digits` gives with ``split=True``; MNIST and
-        Fashion-MNIST: the official 60,000/10,000), so results compare across runs and papers.
+        Test fraction (or count) for files. Named datasets keep their standard split
+        (digits: the one :func:`load_digits` gives with ``split=True``; MNIST and
+        Fashion-MNIST: the official 60,000/10,000), so results compare across runs and
+        papers: another value for them is an error.
     random_state : int, RandomState instance or None, default=0
         Seed of the split of files (and of ``rows``).
     label : str, optional
@@ -540,6 +542,9 @@ def load_dataset(spec, *, test_size=0.2, random_state=0, label=None, drop=(), ro
     key = str(spec).strip().lower().replace("_", "-")
     if key in DATASET_NAMES and (label is not None or drop):
         raise ValueError(f"label and drop apply to files, not to the {key} dataset")
+    if key in DATASET_NAMES and test_size != 0.2:
+        raise ValueError(f"test_size={test_size!r} applies to files; the {key} dataset keeps "
+                         "its standard train/test split (leave test_size at 0.2).")
     if key == "digits":
         X_train, X_test, y_train, y_test = load_digits(split=True)
         dataset = Dataset(X_train, X_test, y_train, y_test, None, (8, 8), "digits")
@@ -575,10 +580,9 @@ def load_dataset(spec, *, test_size=0.2, random_state=0, label=None, drop=(), ro
     else:
         X_train, X_test, y_train, y_test = train_test_split(
             X, y, test_size=test_size, random_state=random_state)
-    options = None
-    if is_table_file(path):
-        options = {"label": label, "drop": list(drop), "rows": rows, "header": header,
-                   "sep": sep}
+    # How the file was read and split: `compare` and `report` read it the same way.
+    options = {"label": label, "drop": list(drop), "rows": rows, "header": header,
+               "sep": sep, "test_size": test_size}
     return Dataset(X_train, X_test, y_train, y_test, feature_names, image_shape, str(path),
                    options)
 
