@@ -1,4 +1,6 @@
-"""Element-wise functions whose results do not depend on the number of torch threads.
+"""Functions whose results do not depend on the number of torch threads: element-wise
+activations (:func:`in_pieces`), the softmax's gradient (:func:`softmax`) and a loss's mean
+(:func:`mean`).
 
 On the CPU, torch splits an element-wise op on more than 32,768 elements (ATen's grain
 size) into one contiguous chunk per thread, and each chunk runs a vectorised loop whose
@@ -100,7 +102,8 @@ def mean(x: torch.Tensor, full: torch.Tensor | None = None) -> torch.Tensor:
     torch reduces a tensor of more than 32,768 elements to one number in one part per
     thread, so the value (a logged loss, the validation loss early stopping compares)
     changes in its last bits with the thread count. Here the value is the mean of per-row
-    sums, each summed by one thread in float64, and it replaces ``full``'s value exactly:
+    sums (each row summed by one thread; the rows added in float64), and it replaces
+    ``full``'s value exactly:
     the two differ by a rounding, so their difference is exact (Sterbenz's lemma) and
     adding it back gives the invariant bits, while the gradient flows through ``full``
     alone.
@@ -109,7 +112,7 @@ def mean(x: torch.Tensor, full: torch.Tensor | None = None) -> torch.Tensor:
     if _plain_path(x) or x.numel() <= PIECE:
         return full
     with torch.no_grad():
-        rows = x.detach().reshape(len(x), -1).sum(1, dtype=torch.float64)  # (n,)
+        rows = x.detach().reshape(len(x), -1).sum(1).double()  # (n,)
         value = (sum(part.sum() for part in rows.split(PIECE)) / x.numel()).to(full.dtype)
     return full + (value - full).detach()
 
