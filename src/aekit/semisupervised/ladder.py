@@ -23,11 +23,11 @@ from ..core.checks import (
     seeded_torch_rng,
     to_tensor,
 )
-from ..data.images import HistogramFeatures
 from ..estimators._base import INFER_BATCH, SavableMixin, validate_params
 from ..estimators._params import TRAINING, Declared
 from ..estimators._recovery import fit_atomically
 from ..estimators._tables import InputMixin, has_categories
+from ..nn.histograms import HistogramFeatures
 from ..nn.ladder import LadderNet
 from ..nn.layers import Scaler
 from ..training.callbacks import Callback, ProgressBar, RunHooks, check_callbacks, fit_hooks
