@@ -114,13 +114,13 @@ class LadderClassifier(InputMixin, SavableMixin, LabelledPredictionsMixin, Class
         ``(n, C, H, W)``, or flat rows with ``image_shape``. Much slower than the dense
         default on a CPU: meant for a GPU (``device="auto"``).
     image_features : {None, "histograms"}, default=None
-        ``"histograms"``: X holds images (``(n, H, W)``, ``(n, C, H, W)``, or flat rows with
-        ``image_shape``), and the network reads the pixels followed by their histograms of
-        oriented gradients (:class:`aekit.data.OrientationHistograms` with its defaults:
-        6 x 6 cells 3 pixels apart, 9 bins; 576 more inputs for a 28x28 image; images of
-        at least 6 x 6 pixels). The same as that transformer before the classifier in a
-        Pipeline, but saved with the model and available to ``aekit train-ladder``. Not
-        with ``conv_layers``.
+        ``"histograms"``: the network reads images' pixels followed by their histograms of
+        oriented gradients (:class:`aekit.data.OrientationHistograms` with its defaults).
+        X holds images, ``(n, H, W)`` or ``(n, C, H, W)``, or flat rows with
+        ``image_shape``, of at least 6 x 6 pixels: 6 x 6 cells 3 pixels apart, 9 bins,
+        576 more inputs for a 28x28 image. The same model as that transformer before the
+        classifier in a Pipeline, but saved and exported with it and available to
+        ``aekit train-ladder``. Not with ``conv_layers``.
     image_shape : tuple of int or None, default=None
         ``(H, W)`` or ``(C, H, W)`` of the images that flat rows of X hold, with
         ``conv_layers`` or ``image_features`` (e.g. ``(28, 28)`` for MNIST rows).
