@@ -38,7 +38,7 @@ from typer.core import TyperGroup
 from ..core import distributed
 from ..core.storage import atomic_write
 from ..training.callbacks import CHECKPOINT, checkpoint_info
-from ..data.catalog import DATASET_NAMES, load_dataset, read_rows
+from ..data.catalog import DATASET_NAMES, TEST_SIZE, load_dataset, read_rows
 from ..data.delimited import COMPRESSIONS, is_table_file, read_table
 from ..data.files import STREAM_SUFFIXES, open_rows, read_array
 from ..data.stream import save_npy
@@ -98,7 +98,7 @@ Sep = Annotated[str | None, typer.Option(
     show_default=False, rich_help_panel=_TABLE)]
 TestSize = Annotated[float | None, typer.Option(
     "--test-size", help="Share of a file's rows held out as its test split, between 0 and "
-    "1 (default 0.2). A file with few labels keeps more of them for training with a "
+    f"1 (default {TEST_SIZE}). A file with few labels keeps more of them for training with a "
     "smaller share. Named datasets keep their standard split.", show_default=False,
     rich_help_panel=_TABLE)]
 

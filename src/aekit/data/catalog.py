@@ -474,6 +474,9 @@ FASHION_MNIST_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", 
 
 DATASET_NAMES = ("digits", "fashion-mnist", "mnist")
 
+TEST_SIZE = 0.2
+"""The share of a file's rows :func:`load_dataset` holds out as its test split by default."""
+
 NSL_KDD_COLUMNS = (
     "duration", "protocol_type", "service", "flag", "src_bytes", "dst_bytes", "land",
     "wrong_fragment", "urgent", "hot", "num_failed_logins", "logged_in", "num_compromised",
@@ -492,7 +495,7 @@ no header: 41 features (``protocol_type``, ``service`` and ``flag`` are text), t
 ``read_table(path, header=False).set_axis(NSL_KDD_COLUMNS, axis=1)``."""
 
 
-def load_dataset(spec, *, test_size=0.2, random_state=0, label=None, drop=(), rows=None,
+def load_dataset(spec, *, test_size=TEST_SIZE, random_state=0, label=None, drop=(), rows=None,
                  header="infer", sep=None):
     """Load a named dataset or a file, split into train and test.
 
@@ -542,9 +545,9 @@ def load_dataset(spec, *, test_size=0.2, random_state=0, label=None, drop=(), ro
     key = str(spec).strip().lower().replace("_", "-")
     if key in DATASET_NAMES and (label is not None or drop):
         raise ValueError(f"label and drop apply to files, not to the {key} dataset")
-    if key in DATASET_NAMES and test_size != 0.2:
+    if key in DATASET_NAMES and test_size != TEST_SIZE:
         raise ValueError(f"test_size={test_size!r} applies to files; the {key} dataset keeps "
-                         "its standard train/test split (leave test_size at 0.2).")
+                         f"its standard train/test split (leave test_size at {TEST_SIZE}).")
     if key == "digits":
         X_train, X_test, y_train, y_test = load_digits(split=True)
         dataset = Dataset(X_train, X_test, y_train, y_test, None, (8, 8), "digits")

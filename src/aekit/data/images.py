@@ -13,6 +13,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ..core.checks import Interval, SizeTuple
 from ..nn.histograms import BATCH, BINS, CELL, STRIDE, orientation_histograms
 
+
 class OrientationHistograms(TransformerMixin, BaseEstimator):
     """Histograms of oriented gradients of images (Dalal & Triggs 2005), beside the pixels.
 

@@ -92,8 +92,7 @@ class HistogramFeatures(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(n, C * H * W) -> (n, n_features)."""
         images = x.reshape(-1, *self.image_shape) / self.scale
-        return torch.cat([x, orientation_histograms(images, CELL, STRIDE,
-                                                    BINS)], dim=1)
+        return torch.cat([x, orientation_histograms(images, CELL, STRIDE, BINS)], dim=1)
 
     def transform(self, x: torch.Tensor) -> torch.Tensor:
         """:meth:`forward` over many rows, :data:`BATCH` at a time (the votes of a batch

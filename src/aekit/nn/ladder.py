@@ -111,7 +111,7 @@ class LadderNet(nn.Module):
         The images the flat rows hold (with ``conv``).
     features : nn.Module, optional
         Applied to the caller's rows before ``scaler`` (e.g.
-        :class:`aekit.data.images.HistogramFeatures`); ``sizes[0]`` is its output's width.
+        :class:`aekit.nn.histograms.HistogramFeatures`); ``sizes[0]`` is its output's width.
         The training passes take rows already through it and ``scaler``.
     """
 
@@ -187,12 +187,9 @@ class LadderNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Class logits of rows in the caller's units, (n, d) -> (n, n_classes)."""
-        return self.classify(self.scaler(self.network_input(x)))
-
-    def network_input(self, x: torch.Tensor) -> torch.Tensor:
-        """The caller's rows (n, d) through ``features``, when there are any: what
-        ``scaler`` takes, (n, sizes[0])."""
-        return x if self.features is None else self.features(x)
+        if self.features is not None:
+            x = self.features(x)  # (n, sizes[0]): what the scaler takes
+        return self.classify(self.scaler(x))
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """:meth:`forward`: the classifier's logits of rows in the caller's units (the
