@@ -32,7 +32,7 @@ def plain_conv(X: torch.Tensor, epochs: int, seed: int, channels_last: bool):
     torch.manual_seed(seed)
     model = ConvAutoEncoder(SHAPE, 2, (32, 64), "elu", "sigmoid", scaler=None,
                             channels_last=channels_last)
-    opt = torch.optim.Adam(model.parameters(), lr=LR)
+    opt = torch.optim.Adam(model.parameters(), lr=LR, fused=True)
     start = time.perf_counter()
     for _ in range(epochs):
         perm = torch.randperm(len(X))

@@ -7,8 +7,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from aekit.nn.invariant import (PIECE, in_pieces, is_activation, mean, softmax,
-                                thread_invariant)
+from aekit.nn.invariant import (ALIGN, GRAIN, PIECE, in_pieces, is_activation, mean, plan,
+                                softmax, thread_invariant)
 from aekit.nn.layers import ACTIVATIONS, make_activation
 
 FUNCTIONS = {"sigmoid": torch.sigmoid, "elu": F.elu, "softplus": F.softplus, "silu": F.silu}
@@ -32,6 +32,41 @@ def test_in_pieces_gives_the_same_bits_on_one_and_two_threads(name):
     two = torch.stack([_on_threads(lambda t: in_pieces(fn, t), s, 2) for s in x])
     assert torch.equal(one, two)
     torch.testing.assert_close(one, fn(x), rtol=0, atol=1e-6)  # the same function
+
+
+# Batch x width sizes of the default networks, sizes just over the grain, odd ones.
+SIZES = [128 * 512, 128 * 784, 100 * 500, 100 * 784, 200 * 1360, GRAIN + 1, 65535, 65537,
+         3 * GRAIN + 17, 250_001, 523_777, PIECE + 3]
+
+
+@pytest.mark.parametrize("name", ["elu", "sigmoid"])
+def test_in_pieces_values_and_gradients_are_one_thread_s_bits_on_2_to_5_threads(name):
+    fn, gen = FUNCTIONS[name], torch.Generator().manual_seed(1)
+    for n in SIZES:
+        x, g = torch.randn(n, generator=gen) * 3, torch.randn(n, generator=gen)
+
+        def value_and_grad(x_, threads):
+            x_ = x_.clone().requires_grad_()
+            y = _on_threads(lambda t: in_pieces(fn, t), x_, threads)
+            _on_threads(lambda y_: y_.backward(g), y, threads)
+            return y.detach(), x_.grad
+
+        one = value_and_grad(x, 1)
+        for threads in (2, 3, 4, 5):
+            y, grad = value_and_grad(x, threads)
+            assert torch.equal(y, one[0]) and torch.equal(grad, one[1]), (n, threads)
+
+
+@pytest.mark.parametrize("threads", [2, 3, 4, 8])
+def test_plan_cuts_into_few_pieces_each_split_into_aligned_chunks(threads):
+    for n in [*SIZES, 10 * GRAIN, 7 * GRAIN + 5]:
+        sizes = plan(n, threads)
+        assert sum(sizes) == n and len(sizes) <= 3
+        assert all(size % ALIGN == 0 for size in sizes[:-1])
+        for size in sizes:  # torch's chunks (ATen's parallel_for) are whole vector blocks
+            used = min(threads, -(-size // GRAIN))
+            assert size <= GRAIN or -(-size // used) % ALIGN == 0
+    assert plan(10 * GRAIN, 1) == [10 * GRAIN] and plan(GRAIN, 8) == [GRAIN]
 
 
 def test_in_pieces_keeps_shape_gradients_and_small_tensors():
@@ -97,3 +132,25 @@ def test_mean_has_the_same_bits_on_one_and_two_threads_and_torch_s_gradient():
     (grad,) = torch.autograd.grad(mean(x.square(), F.mse_loss(x, torch.zeros_like(x))), x)
     (torch_grad,) = torch.autograd.grad(F.mse_loss(x, torch.zeros_like(x)), x)
     assert torch.equal(grad, torch_grad)  # the gradient is the given reduction's own
+
+
+def test_in_pieces_checks_torch_s_chunks_and_falls_back_to_one_thread_pieces(monkeypatch):
+    import aekit.nn.invariant as invariant
+
+    # A planner that trusts torch's own chunks (whole tensors) is caught by the check, and
+    # in_pieces then cuts one-thread pieces: still one thread's bits.
+    monkeypatch.setattr(invariant, "_CHECKED", {})
+    monkeypatch.setattr(invariant, "plan", lambda n, threads: [n])
+    assert not invariant._chunks_as_planned(2)
+    grid = torch.linspace(-12, 12, 8192)
+    strided = torch.empty(2 * len(grid))[::2].copy_(grid)  # a strided input: scalar loop
+    tricky = grid[torch.sigmoid(grid) != torch.sigmoid(strided)]  # the loops round apart
+    if not len(tricky):
+        pytest.skip("this CPU's scalar and vector sigmoid agree: no chunking changes a bit")
+    x = tricky.repeat(50_000 // len(tricky) + 1)[:50_000].reshape(100, 500)
+    one = _on_threads(lambda t: in_pieces(torch.sigmoid, t), x, 1)
+    assert torch.equal(_on_threads(lambda t: in_pieces(torch.sigmoid, t), x, 2), one)
+    assert not torch.equal(_on_threads(torch.sigmoid, x, 2), one)  # torch's own chunks differ
+    monkeypatch.setattr(invariant, "_CHECKED", {})
+    monkeypatch.undo()
+    assert invariant._chunks_as_planned(2)  # the real plan passes

@@ -9,9 +9,9 @@ last few elements (fewer than two vector widths) take a scalar path. For exact a
 (``sigmoid``, ``elu``, ``softplus``, ``silu``, ...) the scalar and the vector formulas round
 differently in a few elements, so *where the chunks end* changes the result: a (100, 500)
 sigmoid gave different bits on 1 and 2 threads, and a wide network's fit drifted apart from
-there (docs/decisions.md, "Reproducibility"). :func:`in_pieces` fixes the chunks itself:
-pieces of :data:`PIECE` elements, each small enough to run on one thread, so the scalar
-tails fall in the same places whatever the thread count.
+there (docs/decisions.md, "Reproducibility"). :func:`in_pieces` cuts the tensor so that
+every chunk torch makes is a whole number of vector blocks: the scalar tail then falls at
+the tensor's end alone, as on one thread, and the threads still share the work.
 """
 
 from __future__ import annotations
@@ -22,24 +22,108 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
-PIECE = 16384
-"""Elements per piece: under ATen's grain size (32,768), so each piece runs on one thread,
-and a multiple of every CPU vector width (64 floats), so only the last piece has a scalar
-tail."""
+GRAIN = 32768
+"""ATen's grain size (``at::internal::GRAIN_SIZE``): an element-wise op on at most this many
+elements runs on one thread; a larger one on ``min(threads, ceil(n / GRAIN))`` threads, in
+chunks of ``ceil(n / threads_used)`` elements."""
+
+ALIGN = 64
+"""A multiple of every CPU vector loop's block (two vectors: 32 floats with AVX-512)."""
+
+PIECE = GRAIN // 2
+"""Elements of a piece that runs on one thread (also the size of a partial sum in
+:func:`mean`): a multiple of :data:`ALIGN`."""
 
 
 def in_pieces(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
     """``fn(x)`` for an element-wise ``fn``, with the same bits on any number of threads.
 
-    On the CPU a tensor of more than :data:`PIECE` elements is flattened, cut into pieces of
-    that size and ``fn`` applied to each (gradients flow through). Elsewhere (CUDA, whose
-    kernels do not depend on the CPU's threads; tracing, exporting or compiling, whose graph
-    must not depend on the example's size) it is ``fn(x)``.
+    On the CPU a tensor of more than :data:`PIECE` elements is flattened and cut by
+    :func:`plan` into at most a few pieces whose every thread chunk is a whole number of
+    :data:`ALIGN` elements (usually one piece: the whole tensor), and ``fn`` is applied to
+    each (gradients flow through). The vector loops then take the same elements on any
+    thread count and the scalar path only the last ``n % 32``, as on one thread: the bits
+    are one thread's. The plan rests on ATen's chunking, which is checked once per thread
+    count; where torch chunks otherwise, the pieces are :data:`PIECE` elements on one
+    thread each (exact, slower). Elsewhere (CUDA, whose kernels do not depend on the CPU's threads;
+    tracing, exporting or compiling, whose graph must not depend on the example's size) it
+    is ``fn(x)``.
     """
     if _plain_path(x) or x.numel() <= PIECE:
         return fn(x)
-    pieces = x.reshape(-1).split(PIECE)
-    return torch.cat([fn(piece) for piece in pieces]).view(x.shape)
+    flat = x.reshape(-1)  # contiguous: a strided view would have a scalar tail per row
+    threads = torch.get_num_threads()
+    sizes = (plan(flat.numel(), threads) if _chunks_as_planned(threads)
+             else _one_thread_pieces(flat.numel()))
+    if len(sizes) == 1:
+        return fn(flat).view(x.shape)
+    return torch.cat([fn(piece) for piece in flat.split(sizes)]).view(x.shape)
+
+
+def plan(n: int, threads: int) -> list[int]:
+    """Sizes of the consecutive pieces :func:`in_pieces` cuts ``n`` elements into.
+
+    Every piece but the last is a multiple of :data:`ALIGN` elements, and a piece that
+    torch splits between ``t`` threads (one of more than :data:`GRAIN` elements) splits
+    into chunks of ``size / t`` elements, a multiple of :data:`ALIGN`: the whole rest where
+    that holds, else its largest head that does (the rest, under ``ALIGN * threads``
+    elements, then runs on one thread). One piece where torch runs one thread (``n <=
+    GRAIN`` or ``threads == 1``); where no aligned piece exists, pieces of :data:`PIECE`
+    elements, each on one thread.
+    """
+    if n <= GRAIN or threads <= 1:
+        return [n]
+    sizes, rest = [], n
+    while rest > GRAIN:
+        used = min(threads, -(-rest // GRAIN))  # the threads torch gives the whole rest
+        if -(-rest // used) % ALIGN == 0:
+            return [*sizes, rest]  # its chunks are aligned
+        for t in range(used, 1, -1):
+            head = rest // (ALIGN * t) * (ALIGN * t)
+            if head > (t - 1) * GRAIN and min(threads, -(-head // GRAIN)) == t:
+                sizes.append(head)  # t chunks of head / t elements
+                rest -= head
+                break
+        else:
+            break
+    return sizes + _one_thread_pieces(rest)
+
+
+def _one_thread_pieces(n: int) -> list[int]:
+    """``n`` elements in pieces of :data:`PIECE`, each run on one thread."""
+    return [PIECE] * (n // PIECE) + ([n % PIECE] if n % PIECE else [])
+
+
+_CHECKED: dict[int, bool] = {}
+
+
+def _chunks_as_planned(threads: int) -> bool:
+    """Whether torch cuts element-wise ops between ``threads`` threads where :func:`plan`
+    expects (ATen's ``parallel_for``), checked once per thread count; where it does not (a
+    torch whose chunking changed, a smaller OpenMP team), :func:`in_pieces` falls back to
+    pieces on one thread each, slower but still exact.
+
+    The check finds values whose sigmoid the scalar and the vector loops round differently,
+    fills tensors with them and compares :func:`plan`'s result with one thread's: any
+    scalar tail out of place changes an element.
+    """
+    if threads <= 1:
+        return True
+    if threads not in _CHECKED:
+        with torch.no_grad():
+            x = torch.linspace(-12, 12, 8192)
+            strided = torch.empty(2 * len(x))[::2].copy_(x)  # strided: the scalar loop
+            tricky = x[torch.sigmoid(x) != torch.sigmoid(strided)]
+            ok = True  # also where no value is tricky: then no chunking changes a bit
+            for n in (threads * GRAIN + 3 * ALIGN * threads + 17, 100 * 500, 128 * 784,
+                      7 * GRAIN + 5) if len(tricky) else ():
+                probe = tricky.repeat(-(-n // max(len(tricky), 1)))[:n]
+                with one_thread():
+                    expected = torch.sigmoid(probe)
+                got = torch.cat([torch.sigmoid(p) for p in probe.split(plan(n, threads))])
+                ok = ok and torch.equal(got, expected)
+        _CHECKED[threads] = ok
+    return _CHECKED[threads]
 
 
 def _plain_path(x: torch.Tensor) -> bool:

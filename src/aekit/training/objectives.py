@@ -122,10 +122,11 @@ def caller_mse(module: nn.Module, x_hat: torch.Tensor, x: torch.Tensor) -> dict:
             kind == "auto" and bool(scaler.logged.any())):
         return {}
     with torch.no_grad():
+        # (n, d), a new tensor: scaled and squared in place (no further temporaries)
         diff = x_hat.detach().float().reshape(len(x), -1) - x.float().reshape(len(x), -1)
         if kind is not None:
-            diff = diff * scaler.scale  # (n, d) * (d,): back into each feature's units
-        return {"caller_mse": invariant.mean(diff.pow(2))}
+            diff.mul_(scaler.scale)  # (n, d) * (d,): back into each feature's units
+        return {"caller_mse": invariant.mean(diff.square_())}
 
 
 def encode_with_jacobian(encoder: nn.Module, x_in: torch.Tensor):
