@@ -45,9 +45,9 @@ def in_pieces(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> to
     thread count and the scalar path only the last ``n % 32``, as on one thread: the bits
     are one thread's. The plan rests on ATen's chunking, which is checked once per thread
     count; where torch chunks otherwise, the pieces are :data:`PIECE` elements on one
-    thread each (exact, slower). Elsewhere (CUDA, whose kernels do not depend on the CPU's threads;
-    tracing, exporting or compiling, whose graph must not depend on the example's size) it
-    is ``fn(x)``.
+    thread each (exact, slower). Elsewhere (CUDA, whose kernels do not depend on the CPU's
+    threads; tracing, exporting or compiling, whose graph must not depend on the example's
+    size) it is ``fn(x)``.
     """
     if _plain_path(x) or x.numel() <= PIECE:
         return fn(x)
@@ -117,7 +117,7 @@ def _chunks_as_planned(threads: int) -> bool:
             ok = True  # also where no value is tricky: then no chunking changes a bit
             for n in (threads * GRAIN + 3 * ALIGN * threads + 17, 100 * 500, 128 * 784,
                       7 * GRAIN + 5) if len(tricky) else ():
-                probe = tricky.repeat(-(-n // max(len(tricky), 1)))[:n]
+                probe = tricky.repeat(-(-n // len(tricky)))[:n]
                 with one_thread():
                     expected = torch.sigmoid(probe)
                 got = torch.cat([torch.sigmoid(p) for p in probe.split(plan(n, threads))])
