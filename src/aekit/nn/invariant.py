@@ -120,7 +120,8 @@ def _chunks_as_planned(threads: int) -> bool:
                 probe = tricky.repeat(-(-n // len(tricky)))[:n]
                 with one_thread():
                     expected = torch.sigmoid(probe)
-                got = torch.cat([torch.sigmoid(p) for p in probe.split(plan(n, threads))])
+                with on_threads(threads):
+                    got = torch.cat([torch.sigmoid(p) for p in probe.split(plan(n, threads))])
                 ok = ok and torch.equal(got, expected)
         _CHECKED[threads] = ok
     return _CHECKED[threads]
@@ -135,18 +136,23 @@ def _plain_path(x: torch.Tensor) -> bool:
 
 
 @contextmanager
-def one_thread():
-    """Run the block's torch ops on one thread (then restore the thread count): for the
-    few kernels whose results depend on how many threads share them."""
-    threads = torch.get_num_threads()
-    if threads == 1:
+def on_threads(threads: int):
+    """Run the block's torch ops on ``threads`` threads, then restore the thread count."""
+    before = torch.get_num_threads()
+    if threads == before:
         yield
         return
-    torch.set_num_threads(1)
+    torch.set_num_threads(threads)
     try:
         yield
     finally:
-        torch.set_num_threads(threads)
+        torch.set_num_threads(before)
+
+
+def one_thread():
+    """Run the block's torch ops on one thread (then restore the thread count): for the
+    few kernels whose results depend on how many threads share them."""
+    return on_threads(1)
 
 
 class _Softmax(torch.autograd.Function):
