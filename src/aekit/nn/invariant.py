@@ -94,6 +94,14 @@ def _one_thread_pieces(n: int) -> list[int]:
     return [PIECE] * (n // PIECE) + ([n % PIECE] if n % PIECE else [])
 
 
+def rounded_apart() -> torch.Tensor:
+    """Values in [-12, 12] whose sigmoid this CPU's scalar loop (a strided input) and its
+    vector loop round differently: 1-D, empty where the two loops agree."""
+    x = torch.linspace(-12, 12, 8192)
+    strided = torch.empty(2 * len(x))[::2].copy_(x)
+    return x[torch.sigmoid(x) != torch.sigmoid(strided)]
+
+
 _CHECKED: dict[int, bool] = {}
 
 
@@ -111,9 +119,7 @@ def _chunks_as_planned(threads: int) -> bool:
         return True
     if threads not in _CHECKED:
         with torch.no_grad():
-            x = torch.linspace(-12, 12, 8192)
-            strided = torch.empty(2 * len(x))[::2].copy_(x)  # strided: the scalar loop
-            tricky = x[torch.sigmoid(x) != torch.sigmoid(strided)]
+            tricky = rounded_apart()
             ok = True  # also where no value is tricky: then no chunking changes a bit
             for n in (threads * GRAIN + 3 * ALIGN * threads + 17, 100 * 500, 128 * 784,
                       7 * GRAIN + 5) if len(tricky) else ():
