@@ -142,6 +142,13 @@ class LadderClassifier(InputMixin, SavableMixin, LabelledPredictionsMixin, Class
     decay_fraction : float, default=1/3
         The last share of the epochs in which the learning rate decays linearly to 0 (the
         paper: 50 of 150).
+    label_smoothing : float, default=0.0
+        Label smoothing of the labelled rows' cross-entropy, as torch's ``cross_entropy``
+        takes it: each target puts ``1 - label_smoothing`` on its class and spreads the
+        rest evenly over all classes. It lowers the confidence of :meth:`predict_proba`:
+        a remedy where the plain network, fitted to its few labels, is far more confident
+        than it is accurate, and a harm where it is not (docs/decisions.md, "Label
+        smoothing"); check the calibration on held-out labels. 0: the paper's cost.
     <training parameters>
 
     Attributes
@@ -208,6 +215,7 @@ class LadderClassifier(InputMixin, SavableMixin, LabelledPredictionsMixin, Class
         "max_epochs": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
         "decay_fraction": [Interval(Real, 0, 1, closed="both")],
+        "label_smoothing": [Interval(Real, 0, 1, closed="left")],
     }
 
     missing = "error"  # InputMixin: a missing number is an error (no imputation here)
@@ -244,6 +252,7 @@ class LadderClassifier(InputMixin, SavableMixin, LabelledPredictionsMixin, Class
         max_epochs="auto",
         learning_rate=0.002,
         decay_fraction=1 / 3,
+        label_smoothing=0.0,
         random_state=TRAINING.random_state,
         device=TRAINING.device,
         verbose=TRAINING.verbose,
@@ -262,6 +271,7 @@ class LadderClassifier(InputMixin, SavableMixin, LabelledPredictionsMixin, Class
         self.max_epochs = max_epochs
         self.learning_rate = learning_rate
         self.decay_fraction = decay_fraction
+        self.label_smoothing = label_smoothing
         self.random_state = random_state
         self.device = device
         self.verbose = verbose
@@ -406,7 +416,7 @@ class LadderClassifier(InputMixin, SavableMixin, LabelledPredictionsMixin, Class
             callbacks = [LinearDecay(self.learning_rate, self.decay_fraction)]
             if self.verbose > 0:
                 callbacks.append(ProgressBar(leave=self.verbose > 1))
-            objective = LadderCost(self.noise_std, self._costs())
+            objective = LadderCost(self.noise_std, self._costs(), self.label_smoothing)
             try:
                 with RunHooks(user, self, 0, module) as hooks:
                     fit_loop(state, objective, X_s, batch_size=self.batch_size,

@@ -265,10 +265,14 @@ class LadderCost:
     denoising_costs : tuple of float
         ``lambda(l)`` of layers 0 (the input) to L (the classes); layers below the module's
         ``lowest`` have no decoder and must be 0.
+    label_smoothing : float
+        Of the training cross-entropy (``F.cross_entropy``'s); the evaluation cost is the
+        plain cross-entropy.
     """
 
     noise_std: float = 0.3
     denoising_costs: tuple = ()
+    label_smoothing: float = 0.0
 
     def __call__(self, module: nn.Module, batch: Batch, epoch: int | None = None) -> dict:
         if "paired_x" not in batch:
@@ -278,7 +282,7 @@ class LadderCost:
                     "accuracy": (logits.argmax(1) == y).float().mean()}
         y = batch["paired_y"]
         logits, errors = module.ladder_terms(batch["paired_x"], batch["x_in"], self.noise_std)
-        supervised = F.cross_entropy(logits, y)
+        supervised = F.cross_entropy(logits, y, label_smoothing=self.label_smoothing)
         denoising = sum((self.denoising_costs[l] * e for l, e in errors.items()),
                         supervised.new_zeros(()))
         return {"loss": supervised + denoising, "supervised": supervised,
