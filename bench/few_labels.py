@@ -69,7 +69,7 @@ import math
 import os
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -251,6 +251,7 @@ class Draw:
     kernel: "KnnKernel"
     quick: bool
     image_features: bool = False
+    ladder_params: dict = field(default_factory=dict)  # for both ladder rows
 
     @property
     def labelled(self) -> np.ndarray:
@@ -282,7 +283,8 @@ def _small(draw: Draw) -> dict:
 @method(LADDER)
 def fit_ladder(draw: Draw):
     load = os.getloadavg()[0]
-    model = LadderClassifier(random_state=0, **_small(draw)).fit(draw.X, draw.y_few)
+    model = LadderClassifier(random_state=0, **draw.ladder_params, **_small(draw))
+    model.fit(draw.X, draw.y_few)
     return (model.predict_proba(draw.X_test), model.classes_,
             f"{torch.get_num_threads()} threads, load average {load:.1f} at the start")
 
@@ -294,7 +296,8 @@ def fit_ladder_alone(draw: Draw):
     steps = (ALONE_STEPS_FEATURES.get(int(lab.sum()), ALONE_STEPS) if draw.image_features
              else ALONE_STEPS)
     epochs = 2 if draw.quick else math.ceil(steps / steps_per_epoch)
-    model = LadderClassifier(random_state=0, **{**_small(draw), "max_epochs": epochs})
+    model = LadderClassifier(random_state=0, **{**draw.ladder_params, **_small(draw),
+                                                "max_epochs": epochs})
     model.fit(draw.X[lab], draw.y_few[lab])
     return model.predict_proba(draw.X_test), model.classes_, f"{epochs} epochs"
 
@@ -351,11 +354,13 @@ def image_features(X, X_test):
 
 
 def run_ladder(name, X, X_test, y, y_test, label_counts, seeds, quick, names,
-               features=False) -> dict:
+               features=False, ladder_params=None) -> dict:
     start = time.perf_counter()
     if features:
         X, X_test = image_features(X, X_test)
         name = f"{name} (pixels + orientation histograms, {X.shape[1]} features)"
+    if ladder_params:  # the table says which ladder it is
+        name = f"{name}, ladder rows with {ladder_params}"
     pca = PCA(32, random_state=0).fit(X)
     Z, Z_test = pca.transform(X), pca.transform(X_test)
     kernel = KnnKernel(Z, max(p["n_neighbors"] for p in SPREADING_GRID))
@@ -367,7 +372,8 @@ def run_ladder(name, X, X_test, y, y_test, label_counts, seeds, quick, names,
         results = []
         for seed in seeds:
             y_few = hide_labels(y, n_labels // 10, random_state=seed)
-            draw = Draw(X, y_few, X_test, Z, Z_test, kernel, quick, features)
+            draw = Draw(X, y_few, X_test, Z, Z_test, kernel, quick, features,
+                        dict(ladder_params or {}))
             rows = method_rows(draw, y_test, names)
             results.append(rows)
             print(f"  {n_labels} labels, seed {seed}: " + ", ".join(
@@ -471,6 +477,9 @@ def main(argv=None) -> dict:
     parser.add_argument("--image-features", action="store_true",
                         help="the ladder table on the pixels plus their orientation "
                         "histograms (aekit.data.OrientationHistograms), for every method")
+    parser.add_argument("--ladder-params", type=json.loads, default={},
+                        help="JSON object of LadderClassifier parameters for both ladder "
+                        "rows, e.g. '{\"label_smoothing\": 0.1}' (default: the defaults)")
     parser.add_argument("--json", help="also write the results to this JSON file")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -484,7 +493,8 @@ def main(argv=None) -> dict:
         for table in (t for t in args.methods if t in TABLES):
             key = f"{name} {table}{' image features' if args.image_features else ''}"
             results[key] = run_ladder(name, X, X_test, y, y_test, counts, args.seeds,
-                                      args.quick, TABLES[table], args.image_features)
+                                      args.quick, TABLES[table], args.image_features,
+                                      args.ladder_params)
         if "encoder" in args.methods:
             results[name] = run_dataset(name, X, X_test, y, y_test, counts, args.seeds,
                                         args.quick)
