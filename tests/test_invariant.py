@@ -7,20 +7,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from aekit.nn.invariant import (ALIGN, GRAIN, PIECE, in_pieces, is_activation, mean, plan,
-                                softmax, thread_invariant)
+from aekit.nn.invariant import (ALIGN, GRAIN, PIECE, in_pieces, is_activation, mean,
+                                on_threads, plan, softmax, thread_invariant)
 from aekit.nn.layers import ACTIVATIONS, make_activation
 
 FUNCTIONS = {"sigmoid": torch.sigmoid, "elu": F.elu, "softplus": F.softplus, "silu": F.silu}
 
 
 def _on_threads(fn, x, threads):
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
+    with on_threads(threads):
         return fn(x)
-    finally:
-        torch.set_num_threads(before)
 
 
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))

@@ -55,9 +55,15 @@ def in_pieces(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> to
     threads = torch.get_num_threads()
     sizes = (plan(flat.numel(), threads) if _chunks_as_planned(threads)
              else _one_thread_pieces(flat.numel()))
+    return _over_pieces(fn, flat, sizes).view(x.shape)
+
+
+def _over_pieces(fn, flat: torch.Tensor, sizes: list[int]) -> torch.Tensor:
+    """``fn`` applied to consecutive pieces of ``sizes`` elements of the 1-D ``flat``,
+    concatenated (one piece: ``fn(flat)``)."""
     if len(sizes) == 1:
-        return fn(flat).view(x.shape)
-    return torch.cat([fn(piece) for piece in flat.split(sizes)]).view(x.shape)
+        return fn(flat)
+    return torch.cat([fn(piece) for piece in flat.split(sizes)])
 
 
 def plan(n: int, threads: int) -> list[int]:
@@ -127,7 +133,7 @@ def _chunks_as_planned(threads: int) -> bool:
                 with one_thread():
                     expected = torch.sigmoid(probe)
                 with on_threads(threads):
-                    got = torch.cat([torch.sigmoid(p) for p in probe.split(plan(n, threads))])
+                    got = _over_pieces(torch.sigmoid, probe, plan(n, threads))
                 ok = ok and torch.equal(got, expected)
         _CHECKED[threads] = ok
     return _CHECKED[threads]
