@@ -130,6 +130,16 @@ def test_mean_has_the_same_bits_on_one_and_two_threads_and_torch_s_gradient():
     assert torch.equal(grad, torch_grad)  # the gradient is the given reduction's own
 
 
+@pytest.mark.parametrize("shape", [(1, 3, 224, 224), (2, 3, 224, 224), (1, GRAIN + 1)])
+def test_mean_of_one_or_a_few_long_rows_has_the_same_bits_on_one_and_two_threads(shape):
+    # One image's error: torch sums a row of 150,528 floats in one part per thread (this
+    # shape's mean differed in its last bits between 1 and 2 threads, AMD EPYC, torch 2.13).
+    x = torch.randn(*shape, generator=torch.Generator().manual_seed(0)) * 3 + 1
+    one, two = (_on_threads(mean, x, n) for n in (1, 2))
+    assert torch.equal(one, two)
+    torch.testing.assert_close(one, x.mean(), rtol=1e-6, atol=0)
+
+
 def test_in_pieces_checks_torch_s_chunks_and_falls_back_to_one_thread_pieces(monkeypatch):
     import aekit.nn.invariant as invariant
 

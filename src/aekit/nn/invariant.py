@@ -20,6 +20,7 @@ from collections.abc import Callable
 from contextlib import contextmanager
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 GRAIN = 32768
@@ -204,8 +205,9 @@ def mean(x: torch.Tensor, full: torch.Tensor | None = None) -> torch.Tensor:
     torch reduces a tensor of more than 32,768 elements to one number in one part per
     thread, so the value (a logged loss, the validation loss early stopping compares)
     changes in its last bits with the thread count. Here the value is the mean of per-row
-    sums (each row summed by one thread; the rows added in float64), and it replaces
-    ``full``'s value exactly:
+    sums (each row summed by one thread; the rows added in float64; a single row, which
+    torch would split between threads, as zero-padded pieces of :data:`PIECE` elements),
+    and it replaces ``full``'s value exactly:
     the two differ by a rounding, so their difference is exact (Sterbenz's lemma) and
     adding it back gives the invariant bits, while the gradient flows through ``full``
     alone.
@@ -214,7 +216,12 @@ def mean(x: torch.Tensor, full: torch.Tensor | None = None) -> torch.Tensor:
     if _plain_path(x) or x.numel() <= PIECE:
         return full
     with torch.no_grad():
-        rows = x.detach().reshape(len(x), -1).sum(1).double()  # (n,)
+        rows = x.detach().reshape(len(x), -1)  # (n, d)
+        if len(rows) == 1:
+            # A reduction to one number splits its rows between threads; pieces are
+            # reduced one to a thread. Zeros leave a sum unchanged.
+            rows = F.pad(rows, (0, -rows.shape[1] % PIECE)).reshape(-1, PIECE)
+        rows = rows.sum(1).double()  # (n,)
         value = (sum(part.sum() for part in rows.split(PIECE)) / x.numel()).to(full.dtype)
     return full + (value - full).detach()
 
