@@ -232,9 +232,11 @@ def test_diagnosis_prints_and_serialises(digits, relu_ae):
 
 
 def test_fit_with_verbose_warns_about_findings(low_variance):
-    with pytest.warns(DiagnosticWarning, match="scaler='standard'"):
+    with pytest.warns(DiagnosticWarning, match="scaler='standard'") as seen:
         AutoEncoder(n_components=2, hidden_layer_sizes=(8,), scaler=None, max_epochs=2,
                     random_state=0, verbose=1).fit(low_variance)
+    # Attributed to the caller's fit line, not to the aekit module that found it.
+    assert {w.filename for w in seen if w.category is DiagnosticWarning} == {__file__}
 
 
 def test_fit_without_verbose_stays_silent(low_variance):

@@ -9,6 +9,9 @@ from __future__ import annotations
 import contextlib
 import math
 import numbers
+import os
+import sys
+import warnings
 from collections.abc import Iterator
 
 import numpy as np
@@ -26,7 +29,25 @@ __all__ = [
     "resolve_device",
     "seeded_torch_rng",
     "to_tensor",
+    "user_warning",
 ]
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+"""The aekit package's directory."""
+
+
+def user_warning(message: str, category: type[Warning] = UserWarning) -> None:
+    """``warnings.warn`` attributed to the line that called into aekit (the caller's
+    ``fit(...)``): the frame above the outermost aekit frame on the stack, however deep
+    inside aekit the warning arises and whatever wrappers (``torch.no_grad``,
+    scikit-learn's fit context) lie between."""
+    frame, level, outermost = sys._getframe(0), 1, 1  # level 1: this function
+    while frame is not None:
+        if os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE_DIR + os.sep):
+            outermost = level
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=outermost + 1)
 
 
 def format_indices(idx, k: int = 10) -> str:

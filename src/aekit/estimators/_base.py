@@ -21,7 +21,6 @@ writes the files; :func:`aekit.load` rebuilds it.
 
 from __future__ import annotations
 
-import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -44,6 +43,7 @@ from ..core.checks import (
     seeded_torch_rng,
     to_numpy,
     to_tensor,
+    user_warning,
 )
 from ..training.callbacks import (
     Callback,
@@ -406,8 +406,8 @@ class BaseAutoEncoder(
                     if self.n_init == 1:
                         raise
                     diverged.append(err)
-                    warnings.warn(f"restart {i + 1} of {self.n_init} diverged and is "
-                                  f"skipped: {err}", RestartDivergedWarning, stacklevel=4)
+                    user_warning(f"restart {i + 1} of {self.n_init} diverged and is "
+                                 f"skipped: {err}", RestartDivergedWarning)
                     continue
                 except FitInterrupted as err:
                     runs = [r for r in (best, getattr(err, "run", None)) if r is not None]

@@ -18,8 +18,8 @@ import torch
 from sklearn.utils import check_array
 from sklearn.utils.validation import _check_sample_weight
 
-from ..core.checks import check_finite
-from ..evaluation.diagnostics import user_warning
+from ..core.checks import check_finite, user_warning
+from ..evaluation.diagnostics import DiagnosticWarning
 
 
 def check_target(y, X_shape: tuple, n_features: int) -> np.ndarray | None:
@@ -185,5 +185,6 @@ def warn_unreachable_output(estimator, targets: torch.Tensor) -> None:
         f"of {len(low)} features leave [0, 1] once scaled (scaler={estimator.scaler!r}; "
         f"feature {j} spans [{float(low[j]):.4g}, {float(high[j]):.4g}]): their values "
         "outside [0, 1] can never be reconstructed. Use output_activation='auto' (linear "
-        "for such data), or scaler='minmax' to map every feature into [0, 1]."
+        "for such data), or scaler='minmax' to map every feature into [0, 1].",
+        DiagnosticWarning,
     )

@@ -11,8 +11,6 @@ activation modules while the rows pass through ``encode`` and ``decode`` in eval
 
 from __future__ import annotations
 
-import os
-import sys
 import warnings
 from collections.abc import Iterator, Sequence
 
@@ -22,6 +20,7 @@ from sklearn.exceptions import NotFittedError
 from torch import nn
 
 from . import quality
+from ..core.checks import user_warning
 from .findings import SEVERITIES, Finding, _list, _plain  # noqa: F401 -- re-exported
 from ..data.tables import is_table
 from .metrics import r2_central, r2_per_feature, sample_rows
@@ -189,21 +188,8 @@ def warn_findings(estimator, X, *, min_severity: str = "warning") -> Diagnosis:
     floor = SEVERITIES.index(min_severity)
     for f in diagnosis:
         if SEVERITIES.index(f.severity) >= floor:
-            user_warning(f"{f.what_was_seen} {f.what_to_do}")
+            user_warning(f"{f.what_was_seen} {f.what_to_do}", DiagnosticWarning)
     return diagnosis
-
-
-_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
-
-
-def user_warning(message: str, category: type[Warning] = DiagnosticWarning) -> None:
-    """``warnings.warn`` attributed to the caller's line that called into aekit (its
-    ``fit(...)``), however deep inside aekit the warning arises."""
-    level, frame = 2, sys._getframe(1)  # stacklevel 2 is our caller
-    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(
-            _PACKAGE_DIR + os.sep):
-        level, frame = level + 1, frame.f_back
-    warnings.warn(message, category, stacklevel=level)
 
 
 # --------------------------------------------------------------------------- input

@@ -10,13 +10,13 @@ case on the labelled rows themselves and says what to do instead.
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+
+from ..core.checks import user_warning
 
 FEW_LABELS = 1000
 """Fits on at most this many labelled rows (and no unlabelled ones) are checked."""
@@ -68,13 +68,13 @@ def warn_if_raw_inputs_win(X: np.ndarray, features: np.ndarray, y: np.ndarray,
     raw = linear_cv_accuracy(X, y, n_folds)
     pretrained = linear_cv_accuracy(features, y, n_folds)
     if raw > pretrained:
-        warnings.warn(
+        user_warning(
             f"with {len(y)} labelled rows and no unlabelled ones, logistic regression on the "
             f"raw inputs scores {raw:.3f} ({n_folds}-fold cross-validation on the labelled "
             f"rows) against {pretrained:.3f} on the pretrained {where}: the pretrained "
             "encoder does not help here, and this classifier may lose to that baseline. "
             "Pass the unlabelled rows too, labelled -1 (fit(X, y) with y == -1 where the "
             "label is unknown: semi-supervised), or use aekit.LadderClassifier.",
-            FewLabelsWarning, stacklevel=4,
+            FewLabelsWarning,
         )
     return raw, pretrained
