@@ -379,6 +379,41 @@ def test_a_fit_whose_kept_model_outputs_nan_raises(digits, ten_labels):
     assert not hasattr(clf, "module_")  # the failed fit left the classifier unfitted
 
 
+class _OneClassBias(Callback):
+    """A callback that makes the top layer name class 3 for every row after the last epoch,
+    at a finite, moderate cross-entropy (not an absurd one): a model that learned nothing
+    the end-of-fit check would otherwise pass."""
+
+    def on_epoch_end(self, state, record):
+        if record["epoch"] == state["max_epochs"]:
+            with torch.no_grad():
+                state["module"].gamma.fill_(1.0)
+                state["module"].beta[-1].fill_(0.0)
+                state["module"].beta[-1][3] = 30.0
+
+
+def test_a_kept_model_that_learned_nothing_is_returned_with_a_warning(digits, ten_labels):
+    from aekit import LearnedNothingWarning
+
+    clf = LadderClassifier(hidden_layer_sizes=(8,), max_epochs=2, random_state=0,
+                           callbacks=[_OneClassBias()])
+    with pytest.warns(LearnedNothingWarning, match=r"10\.0% of 100 labelled training rows "
+                      r"right, no better than always naming the most frequent class") as seen:
+        clf.fit(digits[0], ten_labels)
+    assert seen[0].filename == __file__  # the caller's fit line, not aekit's internals
+    assert set(clf.predict(digits[1])) == {3}  # returned as it is: the warning is the news
+
+
+def test_a_model_that_learned_is_not_warned_about(ladder, digits, ten_labels):
+    from aekit import LearnedNothingWarning
+    from aekit.training.sanity import check_kept_model
+
+    labelled = ten_labels != -1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", LearnedNothingWarning)
+        assert check_kept_model(ladder, digits[0][labelled], ten_labels[labelled]) is ladder
+
+
 # ------------------------------------------------------------------------------ convolutional
 CONV = dict(conv_layers=((8, 3, 2), (16, 3, 1)), hidden_layer_sizes=(), max_epochs=6,
             learning_rate=0.01, random_state=0)

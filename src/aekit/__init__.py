@@ -19,12 +19,14 @@ from .export import export_onnx
 from .evaluation.metrics import PCAComparison, compare_with_pca
 from .persistence import load
 from .training.loop import FitInterrupted, TrainingDivergedError
+from .training.sanity import LearnedNothingWarning
 
 __all__ = [
     "AutoEncoder",
     "EncoderClassifier",
     "FitInterrupted",
     "LadderClassifier",
+    "LearnedNothingWarning",
     "OutlierDetector",
     "PCAComparison",
     "RestartDivergedWarning",

@@ -12,6 +12,13 @@ scale of the rows: about what an untrained network gives, and the variance of ea
 predicting its mean, where the scaler centres them), a classifier's cross-entropy against
 that of predicting the class frequencies. A kept model :data:`ABSURD` times worse than that
 has diverged; one merely untrained or overfitted is never near it.
+
+A classifier is also asked whether it learned anything: a kept model that predicts its own
+labelled training rows no better than always naming their most frequent class is returned,
+but with a :class:`LearnedNothingWarning`, since its predictions are useless as they stand
+(a ladder network trained into a state that only its training-time batch statistics
+classify, for example, scores near chance with the population statistics it predicts
+with, at a cross-entropy far below :data:`ABSURD`).
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import math
 import numpy as np
 import torch
 
+from ..core.checks import user_warning
 from .loop import TrainingDivergedError, resolve_learning_rate
 
 ABSURD = 100.0
@@ -34,10 +42,17 @@ SANITY_ROWS = 2048
 """Rows the check looks at, at most (evenly spaced over the training rows)."""
 
 
+class LearnedNothingWarning(UserWarning):
+    """Issued by a classifier's ``fit`` when the fitted model predicts its labelled
+    training rows no better than always predicting their most frequent class."""
+
+
 @torch.no_grad()
 def check_kept_model(estimator, X, y=None):
     """Return ``estimator`` when its fitted model's outputs on rows ``X`` are finite and not
-    absurd, else raise :class:`TrainingDivergedError` naming the likely fix.
+    absurd, else raise :class:`TrainingDivergedError` naming the likely fix; warn
+    (:class:`LearnedNothingWarning`) when a classifier's accuracy on ``X`` is no better than
+    the most frequent class's share of ``y``.
 
     Parameters
     ----------
@@ -54,9 +69,11 @@ def check_kept_model(estimator, X, y=None):
     was_training = module.training
     module.eval()
     x = _sample(X, y, module, estimator.device_)
+    logits = None
     try:
         if callable(getattr(module, "logits", None)):
-            loss, naive, what = _classifier_losses(module, *x)
+            logits = module.logits(x[0]).double()
+            loss, naive, what = _classifier_losses(logits, *x[1:])
         else:
             loss, naive, what = _reconstruction_losses(module, x[0])
     finally:
@@ -76,7 +93,31 @@ def check_kept_model(estimator, X, y=None):
             f"{name}: the fitted model's {what} on {rows} training rows is {loss:.3g}, "
             f"{loss / max(naive, FLOOR):.3g} times that of a model that learned nothing "
             f"({naive:.3g}): training diverged to finite but useless weights. {fix}.")
+    if logits is not None and y is not None:
+        _warn_if_nothing_learned(name, logits, x[1], lr)
     return estimator
+
+
+def _warn_if_nothing_learned(name: str, logits: torch.Tensor, y: torch.Tensor,
+                             lr: float) -> None:
+    """Warn when ``logits`` (n, n_classes) name classes ``y`` (n,) no more often than
+    always naming ``y``'s most frequent class does (only with two classes or more)."""
+    counts = torch.bincount(y)
+    if int((counts > 0).sum()) < 2:
+        return
+    accuracy = float((logits.argmax(1) == y).double().mean())
+    majority = float(counts.max()) / len(y)
+    if accuracy > majority:
+        return
+    predicted = torch.bincount(logits.argmax(1), minlength=len(counts))
+    user_warning(
+        f"{name}: the fitted model labels {accuracy:.1%} of {len(y)} labelled training "
+        f"rows right, no better than always naming the most frequent class "
+        f"({majority:.1%}); it predicts {int((predicted > 0).sum())} of "
+        f"{int((counts > 0).sum())} classes. Its predictions are useless as they stand: "
+        f"check that y belongs to X's rows, lower learning_rate (now {lr:g}) or train "
+        "longer.",
+        LearnedNothingWarning)
 
 
 def _sample(X, y, module, device) -> tuple:
@@ -107,11 +148,10 @@ def _reconstruction_losses(module, x: torch.Tensor) -> tuple[float, float, str]:
         "mean squared reconstruction error"
 
 
-def _classifier_losses(module, x: torch.Tensor, y: torch.Tensor | None = None
+def _classifier_losses(logits: torch.Tensor, y: torch.Tensor | None = None
                        ) -> tuple[float, float, str]:
-    """Cross-entropy of a classifier and of predicting the class frequencies; without
-    labels, only whether the logits are finite."""
-    logits = module.logits(x).double()
+    """Cross-entropy of a classifier's ``logits`` (n, n_classes) and of predicting the
+    class frequencies; without labels, only whether the logits are finite."""
     if y is None:
         return (0.0 if bool(torch.isfinite(logits).all()) else math.inf), 1.0, "output"
     loss = float(torch.nn.functional.cross_entropy(logits, y))
