@@ -289,11 +289,15 @@ class LadderNet(nn.Module):
         return errors
 
     def ladder_terms(self, x_labelled: torch.Tensor, x_unlabelled: torch.Tensor,
-                     noise_std: float) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
+                     noise_std: float, joint: bool = False
+                     ) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
         """The corrupted logits of the labelled rows and the denoising errors of the
-        unlabelled ones, for one training step; scaled rows in, (n_l, n_classes) out."""
+        unlabelled ones, for one training step; scaled rows in, (n_l, n_classes) out.
+        ``joint``: the corrupted pass normalises both parts with one set of batch
+        statistics (else each part with its own)."""
         n_l = len(x_labelled)
-        z_noisy, _, logits = self.encode(torch.cat([x_labelled, x_unlabelled]), n_l, noise_std)
+        z_noisy, _, logits = self.encode(torch.cat([x_labelled, x_unlabelled]),
+                                         0 if joint else n_l, noise_std)
         z_clean, moments, _ = self.encode(x_unlabelled, 0, 0.0, track=True)
         if len(x_unlabelled) < 2:  # one row normalises to zeros: nothing to denoise
             return logits[:n_l], {}

@@ -149,6 +149,13 @@ class LadderClassifier(InputMixin, SavableMixin, LabelledPredictionsMixin, Class
         a remedy where the plain network, fitted to its few labels, is far more confident
         than it is accurate, and a harm where it is not (docs/decisions.md, "Label
         smoothing"); check the calibration on held-out labels. 0: the paper's cost.
+    batch_statistics : {"split", "joint"}, default="split"
+        How the corrupted encoder normalises a training batch's pre-activations.
+        ``"split"`` (the reference code's): the labelled rows and the unlabelled rows each
+        with their own batch statistics. ``"joint"``: all rows of the batch together, so
+        the labelled rows are classified in training with statistics like the population
+        statistics the fitted classifier predicts with (docs/decisions.md, "Batch
+        statistics"). The clean pass, the denoising targets, is unchanged.
     <training parameters>
 
     Attributes
@@ -216,6 +223,7 @@ class LadderClassifier(InputMixin, SavableMixin, LabelledPredictionsMixin, Class
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
         "decay_fraction": [Interval(Real, 0, 1, closed="both")],
         "label_smoothing": [Interval(Real, 0, 1, closed="left")],
+        "batch_statistics": [StrOptions({"split", "joint"})],
     }
 
     missing = "error"  # InputMixin: a missing number is an error (no imputation here)
@@ -253,6 +261,7 @@ class LadderClassifier(InputMixin, SavableMixin, LabelledPredictionsMixin, Class
         learning_rate=0.002,
         decay_fraction=1 / 3,
         label_smoothing=0.0,
+        batch_statistics="split",
         random_state=TRAINING.random_state,
         device=TRAINING.device,
         verbose=TRAINING.verbose,
@@ -272,6 +281,7 @@ class LadderClassifier(InputMixin, SavableMixin, LabelledPredictionsMixin, Class
         self.learning_rate = learning_rate
         self.decay_fraction = decay_fraction
         self.label_smoothing = label_smoothing
+        self.batch_statistics = batch_statistics
         self.random_state = random_state
         self.device = device
         self.verbose = verbose
@@ -416,7 +426,8 @@ class LadderClassifier(InputMixin, SavableMixin, LabelledPredictionsMixin, Class
             callbacks = [LinearDecay(self.learning_rate, self.decay_fraction)]
             if self.verbose > 0:
                 callbacks.append(ProgressBar(leave=self.verbose > 1))
-            objective = LadderCost(self.noise_std, self._costs(), self.label_smoothing)
+            objective = LadderCost(self.noise_std, self._costs(), self.label_smoothing,
+                                   joint_statistics=self.batch_statistics == "joint")
             try:
                 with RunHooks(user, self, 0, module) as hooks:
                     fit_loop(state, objective, X_s, batch_size=self.batch_size,

@@ -268,11 +268,15 @@ class LadderCost:
     label_smoothing : float
         Of the training cross-entropy (``F.cross_entropy``'s); the evaluation cost is the
         plain cross-entropy.
+    joint_statistics : bool
+        Normalise the corrupted pass's labelled and unlabelled rows together (else each
+        part with its own batch statistics).
     """
 
     noise_std: float = 0.3
     denoising_costs: tuple = ()
     label_smoothing: float = 0.0
+    joint_statistics: bool = False
 
     def __call__(self, module: nn.Module, batch: Batch, epoch: int | None = None) -> dict:
         if "paired_x" not in batch:
@@ -281,7 +285,8 @@ class LadderCost:
             return {"loss": F.cross_entropy(logits, y),
                     "accuracy": (logits.argmax(1) == y).float().mean()}
         y = batch["paired_y"]
-        logits, errors = module.ladder_terms(batch["paired_x"], batch["x_in"], self.noise_std)
+        logits, errors = module.ladder_terms(batch["paired_x"], batch["x_in"], self.noise_std,
+                                             joint=self.joint_statistics)
         supervised = F.cross_entropy(logits, y, label_smoothing=self.label_smoothing)
         denoising = sum((self.denoising_costs[l] * e for l, e in errors.items()),
                         supervised.new_zeros(()))
