@@ -378,46 +378,49 @@ def test_the_schema_is_saved_and_checks_the_loaded_model_s_input(digits, ten_lab
 
 
 # ------------------------------------------------------------------------------ sanity
-class _OverflowingScale(Callback):
-    """A callback that sets the top layer's scale to a finite value whose logits overflow
-    float32 after the last epoch (finite weights, NaN probabilities): what the end-of-fit
-    check exists for."""
+class _AtTheEnd(Callback):
+    """A callback that applies ``edit`` to the module after the last epoch: what the
+    end-of-fit check exists for."""
+
+    def __init__(self, edit):
+        self.edit = edit
 
     def on_epoch_end(self, state, record):
         if record["epoch"] == state["max_epochs"]:
             with torch.no_grad():
-                state["module"].gamma.fill_(1e38)
-                state["module"].beta[-1].fill_(100.0)
+                self.edit(state["module"])
+
+
+def _overflowing_scale(module):
+    """The top layer's scale set to a finite value whose logits overflow float32 (finite
+    weights, NaN probabilities)."""
+    module.gamma.fill_(1e38)
+    module.beta[-1].fill_(100.0)
+
+
+def _one_class_bias(module):
+    """The top layer names class 3 for every row, at a finite, moderate cross-entropy (not
+    an absurd one): a model that learned nothing the check would otherwise pass."""
+    module.gamma.fill_(1.0)
+    module.beta[-1].fill_(0.0)
+    module.beta[-1][3] = 30.0
 
 
 def test_a_fit_whose_kept_model_outputs_nan_raises(digits, ten_labels):
     from aekit.training.loop import TrainingDivergedError
 
     clf = LadderClassifier(hidden_layer_sizes=(8,), max_epochs=2, random_state=0,
-                           callbacks=[_OverflowingScale()])
+                           callbacks=[_AtTheEnd(_overflowing_scale)])
     with pytest.raises(TrainingDivergedError, match="LadderClassifier.*NaN"):
         clf.fit(digits[0], ten_labels)
     assert not hasattr(clf, "module_")  # the failed fit left the classifier unfitted
-
-
-class _OneClassBias(Callback):
-    """A callback that makes the top layer name class 3 for every row after the last epoch,
-    at a finite, moderate cross-entropy (not an absurd one): a model that learned nothing
-    the end-of-fit check would otherwise pass."""
-
-    def on_epoch_end(self, state, record):
-        if record["epoch"] == state["max_epochs"]:
-            with torch.no_grad():
-                state["module"].gamma.fill_(1.0)
-                state["module"].beta[-1].fill_(0.0)
-                state["module"].beta[-1][3] = 30.0
 
 
 def test_a_kept_model_that_learned_nothing_is_returned_with_a_warning(digits, ten_labels):
     from aekit import LearnedNothingWarning
 
     clf = LadderClassifier(hidden_layer_sizes=(8,), max_epochs=2, random_state=0,
-                           callbacks=[_OneClassBias()])
+                           callbacks=[_AtTheEnd(_one_class_bias)])
     with pytest.warns(LearnedNothingWarning, match=r"10\.0% of 100 labelled training rows "
                       r"right, no better than always naming the most frequent class") as seen:
         clf.fit(digits[0], ten_labels)

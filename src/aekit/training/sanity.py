@@ -103,18 +103,19 @@ def _warn_if_nothing_learned(name: str, logits: torch.Tensor, y: torch.Tensor,
     """Warn when ``logits`` (n, n_classes) name classes ``y`` (n,) no more often than
     always naming ``y``'s most frequent class does (only with two classes or more)."""
     counts = torch.bincount(y)
-    if int((counts > 0).sum()) < 2:
+    n_classes = int((counts > 0).sum())
+    if n_classes < 2:
         return
-    accuracy = float((logits.argmax(1) == y).double().mean())
+    predicted = logits.argmax(1)  # (n,)
+    accuracy = float((predicted == y).double().mean())
     majority = float(counts.max()) / len(y)
     if accuracy > majority:
         return
-    predicted = torch.bincount(logits.argmax(1), minlength=len(counts))
     user_warning(
         f"{name}: the fitted model labels {accuracy:.1%} of {len(y)} labelled training "
         f"rows right, no better than always naming the most frequent class "
-        f"({majority:.1%}); it predicts {int((predicted > 0).sum())} of "
-        f"{int((counts > 0).sum())} classes. Its predictions are useless as they stand: "
+        f"({majority:.1%}); it predicts {len(torch.unique(predicted))} of "
+        f"{n_classes} classes. Its predictions are useless as they stand: "
         f"check that y belongs to X's rows, lower learning_rate (now {lr:g}) or train "
         "longer.",
         LearnedNothingWarning)
