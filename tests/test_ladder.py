@@ -1,6 +1,7 @@
 """LadderClassifier (Rasmus et al. 2015): scikit-learn's semi-supervised conventions, learning
 from few labels on the digits, the network's parts, save/load; fit_loop's paired stream."""
 
+import re
 import warnings
 
 import numpy as np
@@ -379,16 +380,15 @@ def test_the_schema_is_saved_and_checks_the_loaded_model_s_input(digits, ten_lab
 
 # ------------------------------------------------------------------------------ sanity
 class _AtTheEnd(Callback):
-    """A callback that applies ``edit`` to the module after the last epoch: what the
-    end-of-fit check exists for."""
+    """A callback that applies ``edit`` to the trained module (its prediction statistics
+    set) just before the end-of-fit check: what that check exists for."""
 
     def __init__(self, edit):
         self.edit = edit
 
-    def on_epoch_end(self, state, record):
-        if record["epoch"] == state["max_epochs"]:
-            with torch.no_grad():
-                self.edit(state["module"])
+    def on_run_end(self, estimator, run, result):
+        with torch.no_grad():
+            self.edit(result["module"])
 
 
 def _overflowing_scale(module):
@@ -416,6 +416,27 @@ def test_a_fit_whose_kept_model_outputs_nan_raises(digits, ten_labels):
     assert not hasattr(clf, "module_")  # the failed fit left the classifier unfitted
 
 
+def _statistics_of_nothing(module):
+    """The top layer's prediction variances so large that every row gets the same logits:
+    a network that classifies only with its training batch statistics."""
+    module.running(module.n_layers)[1].fill_(1e12)
+
+
+def test_a_model_right_only_with_its_training_batch_statistics_is_told_why(digits,
+                                                                        ten_labels):
+    from aekit import LearnedNothingWarning
+
+    clf = LadderClassifier(**SMALL, callbacks=[_AtTheEnd(_statistics_of_nothing)])
+    with pytest.warns(LearnedNothingWarning) as seen:
+        clf.fit(digits[0], ten_labels)
+    message = str(seen[0].message)
+    # The diagnosis replaces the generic advice (learning rate, longer training).
+    assert re.search(r"useless as they stand: with the batch statistics .*"
+                     r"batch_statistics='split'\) it labels \d+\.\d% of them right.*"
+                     r"refit with batch_statistics='joint'", message), message
+    assert "learning_rate" not in message
+
+
 def test_a_kept_model_that_learned_nothing_is_returned_with_a_warning(digits, ten_labels):
     from aekit import LearnedNothingWarning
 
@@ -425,6 +446,8 @@ def test_a_kept_model_that_learned_nothing_is_returned_with_a_warning(digits, te
                       r"right, no better than always naming the most frequent class") as seen:
         clf.fit(digits[0], ten_labels)
     assert seen[0].filename == __file__  # the caller's fit line, not aekit's internals
+    # Its batch statistics name class 3 too: no diagnosis of them is offered.
+    assert "batch_statistics" not in str(seen[0].message)
     assert set(clf.predict(digits[1])) == {3}  # returned as it is: the warning is the news
 
 

@@ -444,7 +444,39 @@ class LadderClassifier(InputMixin, SavableMixin, LabelledPredictionsMixin, Class
                     err.estimator = self
                 raise
             self._keep(module, state["history"])
-            return check_kept_model(self, X[labelled], y_idx)
+            return check_kept_model(self, X[labelled], y_idx,
+                                    hint=lambda: self._statistics_hint(X[labelled], y_idx))
+
+    @torch.no_grad()
+    def _statistics_hint(self, X, y_idx) -> str | None:
+        """Why a fit learned nothing, when the cause is the one the split batch statistics
+        allow: the network names its labelled rows ``X`` (classes ``y_idx``) right when
+        they are normalised on their own, in batches of ``labelled_batch_size`` as in
+        training, but not with the population statistics it predicts with."""
+        if self.batch_statistics != "split":
+            return None
+        module = self.module_
+        x = to_tensor(X, self.device_)
+        if module.features is not None:
+            x = module.features(x)
+        h = module.scaler(x)  # (n, d): network units
+        y = torch.as_tensor(y_idx, device=self.device_)
+        right = counted = 0
+        for start in range(0, len(h), self.labelled_batch_size):
+            batch = h[start:start + self.labelled_batch_size]
+            if len(batch) < 2:  # one row has no batch statistics
+                continue
+            _, _, logits = module.encode(batch, len(batch), 0.0)  # (b, n_classes)
+            right += int((logits.argmax(1) == y[start:start + len(batch)]).sum())
+            counted += len(batch)
+        majority = float(torch.bincount(y).max()) / len(y)
+        if not counted or right / counted < (1 + majority) / 2:  # not clearly better
+            return None
+        return (f"with the batch statistics it trained them with (labelled rows normalised "
+                f"on their own, batch_statistics='split') it labels {right / counted:.1%} of "
+                "them right, so it classifies only with statistics unlike the population "
+                "statistics it predicts with; refit with batch_statistics='joint', which "
+                "trains it with statistics like those.")
 
     def _keep(self, module: LadderNet, history: list[dict]):
         self.module_ = module.eval()

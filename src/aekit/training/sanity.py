@@ -48,7 +48,7 @@ class LearnedNothingWarning(UserWarning):
 
 
 @torch.no_grad()
-def check_kept_model(estimator, X, y=None):
+def check_kept_model(estimator, X, y=None, *, hint=None):
     """Return ``estimator`` when its fitted model's outputs on rows ``X`` are finite and not
     absurd, else raise :class:`TrainingDivergedError` naming the likely fix; warn
     (:class:`LearnedNothingWarning`) when a classifier's accuracy on ``X`` is no better than
@@ -64,6 +64,10 @@ def check_kept_model(estimator, X, y=None):
         coded).
     y : array of shape (n_samples,), optional
         A classifier's class indices (into ``classes_``) of the rows of ``X``.
+    hint : callable, optional
+        ``hint()`` is called only when the classifier learned nothing; the text it returns
+        (the estimator's own diagnosis of the cause and its fix, or None) replaces the
+        warning's generic advice.
     """
     module = estimator.module_
     was_training = module.training
@@ -94,14 +98,15 @@ def check_kept_model(estimator, X, y=None):
             f"{loss / max(naive, FLOOR):.3g} times that of a model that learned nothing "
             f"({naive:.3g}): training diverged to finite but useless weights. {fix}.")
     if logits is not None and y is not None:
-        _warn_if_nothing_learned(name, logits, x[1], lr)
+        _warn_if_nothing_learned(name, logits, x[1], lr, hint)
     return estimator
 
 
 def _warn_if_nothing_learned(name: str, logits: torch.Tensor, y: torch.Tensor,
-                             lr: float) -> None:
+                             lr: float, hint=None) -> None:
     """Warn when ``logits`` (n, n_classes) name classes ``y`` (n,) no more often than
-    always naming ``y``'s most frequent class does (only with two classes or more)."""
+    always naming ``y``'s most frequent class does (only with two classes or more); the
+    text of ``hint()``, when there is one, is the warning's advice."""
     counts = torch.bincount(y)
     n_classes = int((counts > 0).sum())
     if n_classes < 2:
@@ -111,13 +116,15 @@ def _warn_if_nothing_learned(name: str, logits: torch.Tensor, y: torch.Tensor,
     majority = float(counts.max()) / len(y)
     if accuracy > majority:
         return
+    # The estimator's own diagnosis, when it has one, replaces the generic fixes.
+    fixes = (hint() if hint is not None else None) or (
+        f"check that y belongs to X's rows, lower learning_rate (now {lr:g}) or train "
+        "longer.")
     user_warning(
         f"{name}: the fitted model labels {accuracy:.1%} of {len(y)} labelled training "
         f"rows right, no better than always naming the most frequent class "
         f"({majority:.1%}); it predicts {len(torch.unique(predicted))} of "
-        f"{n_classes} classes. Its predictions are useless as they stand: "
-        f"check that y belongs to X's rows, lower learning_rate (now {lr:g}) or train "
-        "longer.",
+        f"{n_classes} classes. Its predictions are useless as they stand: {fixes}",
         LearnedNothingWarning)
 
 
