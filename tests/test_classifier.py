@@ -375,6 +375,15 @@ def test_all_rows_unlabelled_is_an_error(autoencoder, digits):
         EncoderClassifier(autoencoder).fit(X_train[:50], np.full(50, -1))
 
 
+def test_missing_labels_are_refused_not_learned(autoencoder, digits):
+    # The few-label classifiers share the check (test_ladder.py has its cases).
+    X_train, _, y_train, _ = digits
+    y = y_train[:50].astype(float)
+    y[10:] = np.nan
+    with pytest.raises(ValueError, match=r"y has 40 missing labels.*marked -1"):
+        EncoderClassifier(autoencoder).fit(X_train[:50], y)
+
+
 @pytest.mark.parametrize(
     "params, match",
     [

@@ -192,6 +192,28 @@ def test_all_rows_unlabelled_is_an_error(digits):
         LadderClassifier(max_epochs=1).fit(digits[0][:20], np.full(20, -1))
 
 
+@pytest.mark.parametrize("mark, match", [
+    (np.nan, r"y has 1,247 missing labels \(NaN or None; rows 100, 101, 102, 103, 104 and "
+             r"1,242 more\)\. Unlabelled rows are marked -1"),
+    (None, r"y has 1,247 missing labels"),
+    ("-1", r"y holds the text '-1' in 1,247 rows .*which would be a class of its own"),
+])
+def test_unlabelled_rows_marked_otherwise_than_minus_one_are_refused(digits, mark, match):
+    # A missing label or the text "-1" must not become a class the model learns to predict.
+    y = digits[2].astype(str if mark == "-1" else object)
+    y[100:] = mark
+    with pytest.raises(ValueError, match=match):
+        LadderClassifier(max_epochs=1).fit(digits[0], y)
+    # The fix the message gives works: text labels in an object array with the number -1.
+    y = np.asarray(digits[2].astype(str), dtype=object)
+    y[100:] = -1
+    clf = LadderClassifier(hidden_layer_sizes=(8,), max_epochs=1, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # one epoch of 8 units: barely trained
+        clf.fit(digits[0], y)
+    assert list(clf.classes_) == [str(d) for d in range(10)] and clf.n_unlabelled_ == 1247
+
+
 # ------------------------------------------------------------------------------ the network
 def test_the_combinator_starts_at_zero_and_has_ten_parameters_per_unit():
     g = Combinator(5)

@@ -53,7 +53,12 @@ def blanks_unlabelled(y) -> np.ndarray:
 
 def check_labels(estimator, y) -> tuple[np.ndarray, np.ndarray]:
     """Labelled row indices of ``y`` and their class indices; sets the estimator's
-    ``classes_`` (without ``-1``), ``n_labelled_`` and ``n_unlabelled_``."""
+    ``classes_`` (without ``-1``), ``n_labelled_`` and ``n_unlabelled_``.
+
+    Unlabelled rows marked another way than ``-1`` are refused, never read as labels: a
+    missing label (NaN, None) and the text ``"-1"``, which would otherwise be a class of
+    its own that the classifier learns to predict."""
+    _refuse_other_marks(y)
     unlabelled = unlabelled_rows(y)
     labelled = np.flatnonzero(~unlabelled)
     name = type(estimator).__name__
@@ -71,6 +76,34 @@ def check_labels(estimator, y) -> tuple[np.ndarray, np.ndarray]:
         )
     estimator.n_labelled_, estimator.n_unlabelled_ = len(labelled), int(unlabelled.sum())
     return labelled, y_idx
+
+
+def _refuse_other_marks(y) -> None:
+    """Raise a ValueError naming the fix when ``y`` (n,) marks rows as unlabelled with a
+    missing value or with the text ``"-1"``."""
+    y = np.asarray(y)
+    missing = np.flatnonzero(np.asarray(pd.isna(y), dtype=bool))
+    if len(missing):
+        raise ValueError(
+            f"y has {len(missing):,} missing labels (NaN or None; rows {_rows(missing)}). "
+            "Unlabelled rows are marked -1, as in sklearn.semi_supervised: mark them so, "
+            "e.g. y = np.where(pd.isna(y), -1, y), or y.fillna(-1) for a pandas Series.")
+    if y.dtype.kind not in "USO":
+        return
+    text = np.flatnonzero([isinstance(v, str) and v.strip() == "-1" for v in y])
+    if len(text):
+        raise ValueError(
+            f"y holds the text '-1' in {len(text):,} rows ({_rows(text)}), which would be "
+            "a class of its own: unlabelled rows are the number -1, as in "
+            "sklearn.semi_supervised. With text labels, put them in an object array: "
+            "y = np.asarray(y, dtype=object); y[y == '-1'] = -1. If '-1' is a class, "
+            "rename it (e.g. 'negative').")
+
+
+def _rows(rows: np.ndarray, shown: int = 5) -> str:
+    """The first ``shown`` of ``rows``, then how many more."""
+    more = f" and {len(rows) - shown:,} more" if len(rows) > shown else ""
+    return ", ".join(str(r) for r in rows[:shown]) + more
 
 
 class LabelledPredictionsMixin:
