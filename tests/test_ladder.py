@@ -193,10 +193,11 @@ def test_all_rows_unlabelled_is_an_error(digits):
 
 
 @pytest.mark.parametrize("mark, match", [
-    (np.nan, r"y has 1,247 missing labels \(NaN or None; rows 100, 101, 102, 103, 104 and "
-             r"1,242 more\)\. Unlabelled rows are marked -1"),
+    (np.nan, r"y has 1,247 missing labels \(NaN or None\) in rows \[100, 101, 102, 103, 104, "
+             r"105, 106, 107, 108, 109, \.\.\.\]\. Unlabelled rows are marked -1"),
     (None, r"y has 1,247 missing labels"),
-    ("-1", r"y holds the text '-1' in 1,247 rows .*which would be a class of its own"),
+    ("-1", r"y holds the text '-1' in 1,247 rows \[100, 101, .*, \.\.\.\], which would be a "
+           r"class of its own"),
 ])
 def test_unlabelled_rows_marked_otherwise_than_minus_one_are_refused(digits, mark, match):
     # A missing label or the text "-1" must not become a class the model learns to predict.

@@ -187,9 +187,14 @@ class LadderNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Class logits of rows in the caller's units, (n, d) -> (n, n_classes)."""
+        return self.classify(self.network_units(x))
+
+    def network_units(self, x: torch.Tensor) -> torch.Tensor:
+        """Rows in the caller's units as the training passes take them: through
+        ``features`` (when set) and the fitted ``scaler``, (n, d) -> (n, sizes[0])."""
         if self.features is not None:
             x = self.features(x)  # (n, sizes[0]): what the scaler takes
-        return self.classify(self.scaler(x))
+        return self.scaler(x)
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """:meth:`forward`: the classifier's logits of rows in the caller's units (the

@@ -14,6 +14,8 @@ from sklearn.utils import _safe_indexing
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_consistent_length, check_is_fitted
 
+from ..core.checks import format_indices
+
 UNLABELLED = -1
 """The label of unlabelled rows, as in :mod:`sklearn.semi_supervised`."""
 
@@ -85,7 +87,8 @@ def _refuse_other_marks(y) -> None:
     missing = np.flatnonzero(np.asarray(pd.isna(y), dtype=bool))
     if len(missing):
         raise ValueError(
-            f"y has {len(missing):,} missing labels (NaN or None; rows {_rows(missing)}). "
+            f"y has {len(missing):,} missing labels (NaN or None) in rows "
+            f"{format_indices(missing)}. "
             "Unlabelled rows are marked -1, as in sklearn.semi_supervised: mark them so, "
             "e.g. y = np.where(pd.isna(y), -1, y), or y.fillna(-1) for a pandas Series.")
     if y.dtype.kind not in "USO":
@@ -93,17 +96,11 @@ def _refuse_other_marks(y) -> None:
     text = np.flatnonzero([isinstance(v, str) and v.strip() == "-1" for v in y])
     if len(text):
         raise ValueError(
-            f"y holds the text '-1' in {len(text):,} rows ({_rows(text)}), which would be "
-            "a class of its own: unlabelled rows are the number -1, as in "
+            f"y holds the text '-1' in {len(text):,} rows {format_indices(text)}, which "
+            "would be a class of its own: unlabelled rows are the number -1, as in "
             "sklearn.semi_supervised. With text labels, put them in an object array: "
             "y = np.asarray(y, dtype=object); y[y == '-1'] = -1. If '-1' is a class, "
             "rename it (e.g. 'negative').")
-
-
-def _rows(rows: np.ndarray, shown: int = 5) -> str:
-    """The first ``shown`` of ``rows``, then how many more."""
-    more = f" and {len(rows) - shown:,} more" if len(rows) > shown else ""
-    return ", ".join(str(r) for r in rows[:shown]) + more
 
 
 class LabelledPredictionsMixin:

@@ -444,8 +444,9 @@ class LadderClassifier(InputMixin, SavableMixin, LabelledPredictionsMixin, Class
                     err.estimator = self
                 raise
             self._keep(module, state["history"])
-            return check_kept_model(self, X[labelled], y_idx,
-                                    hint=lambda: self._statistics_hint(X[labelled], y_idx))
+            X_labelled = X[labelled]
+            return check_kept_model(self, X_labelled, y_idx,
+                                    hint=lambda: self._statistics_hint(X_labelled, y_idx))
 
     @torch.no_grad()
     def _statistics_hint(self, X, y_idx) -> str | None:
@@ -456,10 +457,7 @@ class LadderClassifier(InputMixin, SavableMixin, LabelledPredictionsMixin, Class
         if self.batch_statistics != "split":
             return None
         module = self.module_
-        x = to_tensor(X, self.device_)
-        if module.features is not None:
-            x = module.features(x)
-        h = module.scaler(x)  # (n, d): network units
+        h = module.network_units(to_tensor(X, self.device_))  # (n, sizes[0])
         y = torch.as_tensor(y_idx, device=self.device_)
         right = counted = 0
         for start in range(0, len(h), self.labelled_batch_size):
