@@ -2,6 +2,7 @@
 frozen or fine-tuned; semi-supervised with y == -1; calibrated probabilities."""
 
 import copy
+import re
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from _sklearn_checks import FLOAT32_XFAIL
 from aekit import AutoEncoder, EncoderClassifier, VariationalAutoEncoder, load
+from aekit.training.callbacks import Callback
 from aekit.semisupervised.classifier import fit_temperature
 from aekit.semisupervised.labels import unlabelled_rows
 from aekit.semisupervised.comparison import expected_calibration_error, hide_labels
@@ -382,6 +384,60 @@ def test_missing_labels_are_refused_not_learned(autoencoder, digits):
     y[10:] = np.nan
     with pytest.raises(ValueError, match=r"y has 40 missing labels.*marked -1"):
         EncoderClassifier(autoencoder).fit(X_train[:50], y)
+
+
+# ------------------------------------------------------------------------------ sanity
+def _dead_first_layer(autoencoder):
+    """A copy of ``autoencoder`` whose first layer's units are saturated: every row reaches
+    the layers above (and a head reading them) as the same values."""
+    dead = copy.deepcopy(autoencoder)
+    first = next(m for m in dead.module_.encoder.modules() if isinstance(m, torch.nn.Linear))
+    with torch.no_grad():
+        first.weight.zero_()
+        first.bias.fill_(-5.0)  # ELU(-5) = -0.993 for every row
+    return dead
+
+
+@pytest.mark.parametrize("freeze", [True, False])
+def test_a_classifier_on_dead_encoder_units_is_told_why_it_learned_nothing(autoencoder,
+                                                                           digits, freeze):
+    from aekit import LearnedNothingWarning
+
+    X_train, _, y_train, _ = digits
+    clf = EncoderClassifier(_dead_first_layer(autoencoder), freeze=freeze,
+                            semi_supervised=None, random_state=0)
+    with pytest.warns(LearnedNothingWarning) as seen:
+        clf.fit(X_train[:100], y_train[:100])
+    message = next(str(w.message) for w in seen if w.category is LearnedNothingWarning)
+    # The diagnosis replaces the generic advice (learning rate, longer training).
+    assert re.search(r"useless as they stand: every labelled row reaches its head as nearly "
+                     r"the same features \(the autoencoder's encoder layer 1: 256 units.*"
+                     r"refit it", message), message
+    assert "train longer" not in message
+
+
+class _OneClassHead(Callback):
+    """After training, the head names class 3 for every row (healthy encoder features)."""
+
+    def on_run_end(self, estimator, run, result):
+        with torch.no_grad():
+            head = result["module"].head[-1]  # the head's (only) linear layer
+            head.weight.zero_()
+            head.bias.zero_()
+            head.bias[3] = 30.0
+
+
+def test_a_head_that_learned_nothing_on_healthy_features_gets_the_generic_advice(
+        autoencoder, digits):
+    from aekit import LearnedNothingWarning
+
+    X_train, _, y_train, _ = digits
+    clf = EncoderClassifier(autoencoder, semi_supervised=None, max_epochs=2, random_state=0,
+                            callbacks=[_OneClassHead()])
+    with pytest.warns(LearnedNothingWarning, match=r"it predicts 1 of 10 classes.*"
+                      r"lower learning_rate .*train longer") as seen:
+        clf.fit(X_train[:200], y_train[:200])
+    assert not any("same features" in str(w.message) for w in seen)
 
 
 @pytest.mark.parametrize(

@@ -53,6 +53,11 @@ from ..estimators._summary import SummaryMixin
 PROPAGATION_STEPS = 2000
 """Batches per propagation round with ``propagation_epochs="auto"``."""
 
+NEARLY_CONSTANT = 1e-3
+"""A unit whose spread (standard deviation) over the rows is at most this share of its
+largest magnitude counts as nearly constant in the learned-nothing diagnosis: a saturated
+or dead unit, whose differences a head trained at a normal rate does not pick up."""
+
 PSEUDO_LABEL_SMOOTHING = 0.1
 """Label smoothing (Müller, Kornblith & Hinton 2019) of the propagation rounds' targets:
 better calibrated probabilities when a small hold-out fits the temperature badly
@@ -408,16 +413,39 @@ class EncoderClassifier(InputMixin, SummaryMixin, SavableMixin, LabelledPredicti
                             err.estimator = self
                         raise
                     hooks.result = {"module": module, "history": history, "score": None}
-            return check_kept_model(self._keep(module, history, val_data), X[labelled],
-                                    y_idx)
+            X_labelled = X[labelled]
+            return check_kept_model(self._keep(module, history, val_data), X_labelled,
+                                    y_idx, hint=lambda: self._constant_features_hint(X_labelled))
+
+    def _where(self) -> str:
+        """The layer the head reads, in words."""
+        return "code" if self.layer == "code" else f"encoder layer {self.layer}"
 
     def _check_recipe(self, X, X_s, module, labelled, y_idx) -> None:
         """:func:`aekit.semisupervised.recipe.warn_if_raw_inputs_win` on the labelled rows:
         raw inputs against the pretrained layers the head reads."""
         rows = torch.as_tensor(labelled, device=X_s.device)
         features = infer(module.features, X_s[rows], INFER_BATCH).cpu().numpy()
-        where = "code" if self.layer == "code" else f"encoder layer {self.layer}"
-        warn_if_raw_inputs_win(X[labelled], features, y_idx, where)
+        warn_if_raw_inputs_win(X[labelled], features, y_idx, self._where())
+
+    @torch.no_grad()
+    def _constant_features_hint(self, X) -> str | None:
+        """Why a fit learned nothing, when the cause is the reused encoder: every labelled
+        row of ``X`` reaches the head as (nearly) the same features, so no head can tell
+        the rows apart, whatever it is trained with."""
+        module = self.module_
+        features = infer(module.features, module.scaler(to_tensor(X, self.device_)),
+                         INFER_BATCH).double()  # (n, width)
+        spread = features.std(0)  # (width,): each unit's spread over the rows
+        size = features.abs().amax(0)  # (width,)
+        if len(features) < 2 or bool((spread > NEARLY_CONSTANT * (size + 1e-30)).any()):
+            return None
+        return (f"every labelled row reaches its head as nearly the same features (the "
+                f"autoencoder's {self._where()}: {features.shape[1]} units, none of which varies "
+                f"over the rows by more than {NEARLY_CONSTANT:.1%} of its size; largest "
+                f"spread {float(spread.max()):.2g}), so the head cannot tell them apart. The "
+                "autoencoder's units there are dead or saturated: refit it (another "
+                "random_state, a lower learning_rate) or read another layer (layer=...).")
 
     def _keep(self, module, history: list[dict], val_data: dict | None):
         """Take the trained module and its history as the fitted model; fit the
