@@ -384,7 +384,9 @@ def test_categorical_columns_are_refused_with_the_fix(digits, ten_labels):
     pd = pytest.importorskip("pandas")
     X = pd.DataFrame(digits[0][:, :4], columns=list("abcd"))
     X["colour"] = pd.Categorical(np.where(digits[0][:, 5] > 5, "red", "blue"))
-    with pytest.raises(ValueError, match="one-hot"):
+    X["bright"] = digits[0][:, 6] > 5  # a boolean column is a category too
+    with pytest.raises(ValueError, match=r"numeric columns only; X has categorical \(text, "
+                       r"category or boolean\) columns \['colour', 'bright'\]: one-hot"):
         LadderClassifier(hidden_layer_sizes=(8,), max_epochs=1).fit(X, ten_labels)
 
 

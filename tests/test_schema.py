@@ -5,6 +5,7 @@ estimators and through the command line, and errors that name the row, column an
 from __future__ import annotations
 
 import json
+import re
 import warnings
 
 import numpy as np
@@ -281,3 +282,100 @@ def test_a_warm_start_keeps_the_schema_its_network_was_built_for():
     ae.fit(later)
     assert ae.schema_.to_config() == before and ae.n_iter_ == 2 * FAST["max_epochs"]
     assert np.isfinite(ae.transform(frame)).all()
+
+
+# --------------------------------------------------------------------------- doubtful input
+def test_a_table_of_plain_columns_gives_no_input_warning():
+    frame, _ = _mixed_frame()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", aekit.InputWarning)
+        ae = _fit("AutoEncoder", frame, None, missing="impute")
+        new = frame.copy()
+        new.loc[:4, "service"] = "gopher"  # a few rows of a new service: what a detector scores
+        ae.transform(new)
+
+
+def test_numbers_stored_as_text_and_identifiers_are_doubted_at_fit():
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"rate": rng.normal(size=60).round(3).astype(str),
+                          "id": [f"row-{i}" for i in range(60)], "ok": rng.normal(size=60)})
+    frame.loc[7, "rate"] = "n/a"  # read from a file: the column stays text
+    with pytest.warns(aekit.InputWarning) as seen:
+        ae = AutoEncoder(hidden_layer_sizes=(8,), **FAST).fit(frame)
+    assert seen[0].filename == __file__  # the caller's fit line
+    message = str(seen[0].message)
+    assert re.search(r"2 column\(s\) unlikely to be meant as categories: 'rate' holds numbers "
+                     r"as text \(59 of 60 values; the others: 'n/a'\), taken as 60 categories; "
+                     r".*pd\.to_numeric\(X\['rate'\], errors='coerce'\)", message), message
+    assert re.search(r"'id' has 60 distinct values in 60 rows.*identifier", message), message
+    assert ae.schema_.columns[0]["kind"] == "categorical"  # warned, not changed
+
+
+def test_categories_that_were_not_text_are_coded_as_fitted():
+    import datetime
+    import decimal
+
+    from aekit.data.tables import describe_columns, encode_table
+
+    days = [datetime.date(2020, 1, 1 + i % 3) for i in range(9)]
+    frame = pd.DataFrame({"day": days, "price": [decimal.Decimal(i % 2) for i in range(9)],
+                          "when": pd.Categorical(pd.to_datetime([str(d) for d in days]))})
+    columns = describe_columns(frame)
+    assert columns[0]["categories"] == ["2020-01-01", "2020-01-02", "2020-01-03"]
+    codes = encode_table(frame, columns)  # each cell its own category, none unknown
+    np.testing.assert_array_equal(codes[:, 0], [i % 3 for i in range(9)])
+    np.testing.assert_array_equal(codes[:, 1], [i % 2 for i in range(9)])
+    np.testing.assert_array_equal(codes[:, 2], [i % 3 for i in range(9)])
+
+
+@pytest.mark.parametrize("change, cause", [
+    (lambda f: f.assign(flag=f["flag"].astype(str)),
+     r"'flag': 90 of 90 rows \('(True|False)', '(True|False)'; fitted: False, True\); they "
+     r"are the fitted categories as another type \((str|object) now, bool in fit\)"),
+    (lambda f: f.assign(service=f["service"].str.upper()),
+     r"'service': 90 of 90 rows .*only in letter case"),
+])
+def test_a_column_of_mostly_unseen_categories_warns_with_its_cause(change, cause):
+    frame, _ = _mixed_frame()
+    ae = _fit("AutoEncoder", frame, None, missing="impute")
+    with pytest.warns(aekit.InputWarning, match="1 column\\(s\\) of X hold mostly categories "
+                      "the model was not fitted on: " + cause) as seen:
+        ae.transform(change(frame))
+    assert seen[0].filename == __file__  # through scikit-learn's transform wrapper
+
+
+def test_integer_named_columns_in_another_order_are_refused():
+    frame = pd.DataFrame(np.random.default_rng(0).normal(size=(40, 3)))  # header=None
+    ae = AutoEncoder(hidden_layer_sizes=(8,), **FAST).fit(frame)
+    with pytest.raises(ValueError, match=r"in another order \(\[2, 0, 1\] now, \[0, 1, 2\] "
+                       r"in fit\).*X\[sorted\(X\.columns\)\]"):
+        ae.transform(frame[[2, 0, 1]])
+
+
+def test_codes_in_an_array_and_dates_in_a_number_column_are_refused():
+    frame, _ = _mixed_frame()
+    ae = _fit("AutoEncoder", frame, None, missing="impute")
+    codes = frame.assign(service=frame["service"].map({"ftp": 0, "http": 1, "smtp": 2}))
+    with pytest.warns(UserWarning, match=NO_NAMES_WARNING), \
+            pytest.raises(ValueError, match="'service'.*held categories.*hold numbers now"):
+        ae.transform(codes.to_numpy(dtype=object))
+    dates = frame.assign(count=pd.to_datetime(frame["count"], unit="D"))
+    with pytest.raises(ValueError, match=r"'count' \(int64 then, datetime64\[\w+\] now\) held "
+                       r"numbers .* dates or durations now"):
+        ae.transform(dates)
+
+
+def test_columns_and_rows_with_no_observed_value_warn_under_impute():
+    X = np.random.default_rng(0).normal(size=(50, 3))
+    X[:, 1] = np.nan
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        ae = AutoEncoder(hidden_layer_sizes=(8,), missing="impute", **FAST).fit(X)
+    assert [str(w.message) for w in seen] == [
+        "X has 1 column(s) [1] with no observed value in its 50 rows: filled with 0, they "
+        "teach the model nothing; drop them."]  # and no numpy all-NaN warning
+    Q = np.random.default_rng(1).normal(size=(4, 3))
+    Q[2] = np.nan
+    with pytest.warns(aekit.InputWarning, match=r"1 row\(s\) \[2\] with no observed value: "
+                      r"imputed, .*scored as one"):
+        ae.score_samples(Q)

@@ -8,6 +8,7 @@ import os as _os
 # MKL_CBWR of the user's own wins (docs/decisions.md, "Reproducibility").
 _os.environ.setdefault("MKL_CBWR", "AUTO,STRICT")
 
+from .core.checks import InputWarning
 from .core.version import __version__
 from .evaluation.diagnostics import diagnose
 from .estimators import AutoEncoder, VariationalAutoEncoder
@@ -25,6 +26,7 @@ __all__ = [
     "AutoEncoder",
     "EncoderClassifier",
     "FitInterrupted",
+    "InputWarning",
     "LadderClassifier",
     "LearnedNothingWarning",
     "OutlierDetector",

@@ -19,6 +19,7 @@ import torch
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 
 __all__ = [
+    "InputWarning",
     "Interval",
     "LayerTriples",
     "NumberTuple",
@@ -36,6 +37,16 @@ __all__ = [
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 """The aekit package's directory."""
 
+_SET_OUTPUT = os.path.join("sklearn", "utils", "_set_output.py")
+"""The module of scikit-learn's wrapper around an estimator's ``transform``."""
+
+
+class InputWarning(UserWarning):
+    """Issued where aekit accepts an input that is likely not what the caller meant: a
+    table column whose categories cannot carry over to new rows (numbers stored as text,
+    an identifier), a column most of whose categories the fitted model never saw, rows or
+    columns with no observed value."""
+
 
 def user_warning(message: str, category: type[Warning] = UserWarning) -> None:
     """``warnings.warn`` attributed to the line that called into aekit (the caller's
@@ -44,7 +55,9 @@ def user_warning(message: str, category: type[Warning] = UserWarning) -> None:
     scikit-learn's fit context) lie between."""
     frame, level, outermost = sys._getframe(0), 1, 1  # level 1: this function
     while frame is not None:
-        if os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE_DIR + os.sep):
+        path = os.path.abspath(frame.f_code.co_filename)
+        # scikit-learn's set_output wrapper of transform methods counts as aekit's own.
+        if path.startswith(_PACKAGE_DIR + os.sep) or path.endswith(_SET_OUTPUT):
             outermost = level
         frame, level = frame.f_back, level + 1
     warnings.warn(message, category, stacklevel=outermost + 1)

@@ -30,14 +30,23 @@ This module imports no estimator: an estimator is passed in as the ``owner`` who
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 from sklearn.utils import check_array
 from sklearn.utils.validation import validate_data
 
-from ..core.checks import check_finite, format_indices
-from .tables import MISSING, decode_table, describe_columns, encode_table, is_table
+from ..core.checks import InputWarning, check_finite, format_indices, user_warning
+from .tables import (
+    MISSING,
+    decode_table,
+    describe_columns,
+    doubtful_categories,
+    encode_table,
+    is_table,
+    unknown_categories,
+)
 
 __all__ = ["InputSchema", "Rows"]
 
@@ -132,6 +141,10 @@ class InputSchema:
             self.kind, self.columns = TABLE, _coded(frame, describe_columns)
             values, sample_shape, index = _coded(
                 frame, lambda f: encode_table(f, self.columns)), (frame.shape[1],), frame.index
+            doubts = doubtful_categories(frame, self.columns)
+            if doubts:
+                user_warning(f"X has {len(doubts)} column(s) unlikely to be meant as "
+                             f"categories: {'; '.join(doubts)}.", InputWarning)
         else:
             self.kind, self.columns, index = ROWS, None, None
             values, sample_shape = self._array(X, owner, reset=True)
@@ -238,14 +251,24 @@ class InputSchema:
 
         names = [c["name"] for c in self.columns]
         if is_table(X):
+            _check_positions(X, names)
             validate_data(owner, X, reset=False, skip_check_array=True)
             frame = _checked_frame(X)
         else:  # rows of values, in the fitted columns' order
             validate_data(owner, _object_rows(X, len(names)), reset=False,
                           skip_check_array=True)
-            frame = pd.DataFrame(_object_rows(X, len(names)), columns=names)
+            # Each column as the type its values share, so that the kinds are checked.
+            frame = pd.DataFrame(_object_rows(X, len(names)), columns=names).infer_objects()
         _check_kinds(frame, self.columns)
-        return _coded(frame, lambda f: encode_table(f, self.columns))
+        rows = _coded(frame, lambda f: encode_table(f, self.columns))
+        unknown = unknown_categories(frame, rows, self.columns)
+        if unknown:
+            user_warning(
+                f"{len(unknown)} column(s) of X hold mostly categories the model was not "
+                f"fitted on: {'; '.join(unknown)}. An unseen category is coded 'unknown', "
+                "of which the model learned nothing: its outputs for those rows mean little.",
+                InputWarning)
+        return rows
 
     # ------------------------------------------------------------------ missing numbers
     def _fill(self, X: np.ndarray, index, *, fit: bool):
@@ -264,8 +287,10 @@ class InputSchema:
                 raise
             return X, None
         missing = np.isnan(X)
+        self._warn_unobserved(missing, index, fit)
         if fit:
-            with np.errstate(all="ignore"):
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN: warned above
                 fill = np.nanmedian(np.where(np.isinf(X), np.nan, X), axis=0) if len(X) \
                     else np.zeros(X.shape[1])
             self.fill_values = np.where(np.isfinite(fill), fill, 0.0).tolist()
@@ -278,12 +303,40 @@ class InputSchema:
         check_finite(X)  # what is left: values beyond float32's range
         return X, (missing if missing.any() else None)
 
+    def _warn_unobserved(self, missing: np.ndarray, index, fit: bool) -> None:
+        """Warn (:class:`~aekit.core.checks.InputWarning`) about what imputation cannot
+        mend: training columns with no observed value (filled with 0, a constant) and rows
+        to predict with none (filled with the training medians, a typical row, so an
+        outlier score calls them normal)."""
+        if not missing.size:
+            return
+        if fit:
+            cols = np.flatnonzero(missing.all(axis=0))
+            if len(cols):
+                user_warning(
+                    f"X has {len(cols)} column(s) {format_indices(self._names(cols))} with no "
+                    f"observed value in its {len(missing)} rows: filled with 0, they teach the "
+                    "model nothing; drop them.", InputWarning)
+            return
+        rows = np.flatnonzero(missing.all(axis=1))
+        if len(rows):
+            labels = list(index[rows]) if index is not None else rows
+            user_warning(
+                f"X has {len(rows)} row(s) {format_indices(labels)} with no observed value: "
+                "imputed, each is the training medians, a typical row, and is encoded and "
+                "scored as one; drop them or judge them apart.", InputWarning)
+
+    def _names(self, cols) -> list:
+        """Columns ``cols`` by name where the model knows their names, else by position."""
+        if self.columns or self.feature_names is not None:
+            return [repr(self._column_name(j)) for j in cols]
+        return list(cols)
+
     def _not_finite(self, bad: np.ndarray, missing: np.ndarray, index, fit: bool) -> str:
         rows = np.flatnonzero(bad.any(axis=1))
         cols = np.flatnonzero(bad.any(axis=0))
         labels = list(index[rows]) if index is not None else rows
-        columns = [repr(self._column_name(j)) for j in cols] if self.columns or \
-            self.feature_names is not None else cols
+        columns = self._names(cols)
         what = "missing values (NaN)" if missing[bad].all() else "NaN or infinity"
         if self.missing == "impute" or not missing[bad].all():
             fix = "drop them or clip them first (infinity is never a missing value)"
@@ -385,16 +438,41 @@ def _coded(frame, describe):
         raise
 
 
+def _check_positions(frame, names: list) -> None:
+    """A ValueError when ``frame``'s columns are the fitted ones, named by integers (a file
+    read without a header), in another order: integer names are positions (as scikit-learn
+    takes them), so the columns would be taken in the wrong places."""
+    now = list(frame.columns)
+    if now != names and all(isinstance(n, int) for n in names) and len(now) == len(names) \
+            and sorted(map(repr, now)) == sorted(map(repr, names)):
+        raise ValueError(
+            f"X's columns are the fitted ones in another order ({format_indices(now)} now, "
+            f"{format_indices(names)} in fit); integer names are taken as positions, so put "
+            f"them back in order first: X[sorted(X.columns)]")
+
+
 def _check_kinds(frame, columns: list[dict]) -> None:
     """A ValueError naming the columns that hold numbers where the model was fitted on
-    categories that are not numbers (the other way, :func:`encode_table` names them)."""
+    categories that are not numbers, or dates and durations where it was fitted on numbers
+    (the other way, :func:`encode_table` names them)."""
     import pandas as pd
 
+    api = pd.api.types
+    times = [f"{col['name']!r} ({col['dtype']} then, {frame.dtypes.iloc[j]} now)"
+             for j, col in enumerate(columns) if col["kind"] == "numeric" and (
+                 api.is_datetime64_any_dtype(frame.dtypes.iloc[j])
+                 or api.is_timedelta64_dtype(frame.dtypes.iloc[j])
+                 or isinstance(frame.dtypes.iloc[j], pd.PeriodDtype))]
+    if times:
+        raise ValueError(
+            f"column(s) {', '.join(times)} held numbers when the model was fitted but hold "
+            "dates or durations now; convert them to numbers as they were for fit (e.g. "
+            ".astype('int64') in the same unit)")
     wrong = []
     for j, col in enumerate(columns):
         dtype = frame.dtypes.iloc[j]
-        if col["kind"] != "categorical" or pd.api.types.is_bool_dtype(dtype) or \
-                not pd.api.types.is_numeric_dtype(dtype):
+        if col["kind"] != "categorical" or api.is_bool_dtype(dtype) or \
+                not api.is_numeric_dtype(dtype):
             continue
         known = [v for v in col["categories"] if v is not MISSING]
         if known and not any(isinstance(v, (int, float)) and not isinstance(v, bool)

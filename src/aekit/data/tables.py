@@ -26,7 +26,8 @@ import numpy as np
 
 from ..core.checks import format_indices
 
-__all__ = ["MISSING", "decode_table", "describe_columns", "encode_table", "is_table"]
+__all__ = ["MISSING", "decode_table", "describe_columns", "doubtful_categories",
+           "encode_table", "is_table", "unknown_categories"]
 
 MISSING = None
 """How a missing category is written in a column description (JSON ``null``)."""
@@ -156,13 +157,104 @@ def encode_table(frame, columns: Sequence[dict], *, dtype=None) -> np.ndarray:
         known = [v for v in col["categories"] if v is not MISSING]
         values = series.to_numpy(dtype=object)
         missing = np.asarray(series.isna())
-        codes = pd.Index(known, dtype=object).get_indexer(values)
+        index = pd.Index(known, dtype=object)
+        codes = index.get_indexer(values)
+        retry = (codes == -1) & ~missing
+        if retry.any():  # a category that describe_columns wrote as text (a date, a Decimal)
+            codes[retry] = index.get_indexer([_json_value(v) for v in values[retry]])
         if MISSING in col["categories"]:
             codes[missing] = col["categories"].index(MISSING)
         else:
             codes[missing] = -1
         out[:, j] = codes
     return out
+
+
+FEW_CATEGORIES = 20
+"""A column with at most this many categories is never doubted (codes, levels, flags)."""
+
+NUMBER_SHARE = 0.9
+"""A text column more of whose values than this share are numbers is doubted."""
+
+UNIQUE_SHARE = 0.5
+"""A column with more categories than this share of its rows is doubted (an identifier)."""
+
+
+def doubtful_categories(frame, columns: Sequence[dict]) -> list[str]:
+    """Why categorical columns of ``frame`` (described by ``columns``) are unlikely to be
+    what the caller meant as categories, one text per such column: numbers stored as text
+    or objects (a column read with an ``"n/a"`` cell, say), or a value per row (an
+    identifier). Either way the model learns one category per value, and new rows' values
+    are categories it never saw. Columns with a categorical dtype, booleans and columns of
+    at most :data:`FEW_CATEGORIES` categories are not doubted.
+    """
+    import pandas as pd
+
+    reasons = []
+    for j, col in enumerate(columns):
+        series = frame.iloc[:, j]
+        known = [v for v in col.get("categories", ()) if v is not MISSING]
+        if col["kind"] != "categorical" or len(known) <= FEW_CATEGORIES or isinstance(
+                series.dtype, pd.CategoricalDtype) or pd.api.types.is_bool_dtype(series.dtype):
+            continue
+        present = series[series.notna()]
+        numbers = pd.to_numeric(present, errors="coerce").notna().to_numpy()
+        name = col["name"]
+        if numbers.mean() > NUMBER_SHARE:
+            others = pd.unique(present[~numbers].to_numpy(dtype=object))[:3]
+            rest = f"; the others: {', '.join(map(repr, others))}" if len(others) else ""
+            reasons.append(
+                f"{name!r} holds numbers as {'text' if isinstance(present.iloc[0], str) else 'objects'} "
+                f"({int(numbers.sum())} of {len(present)} values{rest}), taken as {len(known)} "
+                f"categories; if it is a number column make it one (X[{name!r}] = "
+                f"pd.to_numeric(X[{name!r}], errors='coerce'): what is not a number becomes "
+                "missing, for missing='impute')")
+        elif len(known) > UNIQUE_SHARE * len(present):
+            reasons.append(
+                f"{name!r} has {len(known)} distinct values in {len(present)} rows, nearly one "
+                "a row (an identifier?): as categories they carry nothing to new rows, whose "
+                "values the model never saw; drop it")
+    return reasons
+
+
+UNKNOWN_ROWS = 10
+"""Rows of unseen categories in one column that :func:`unknown_categories` needs..."""
+
+UNKNOWN_SHARE = 0.5
+"""...and the share of the rows they must be (a single new category in a few rows is
+what a detector scores; most of a column unseen is a changed column)."""
+
+
+def unknown_categories(frame, rows: np.ndarray, columns: Sequence[dict]) -> list[str]:
+    """The categorical columns most of whose rows of ``frame`` (coded as ``rows`` by
+    :func:`encode_table`) hold categories the description ``columns`` does not know, one
+    text per column naming examples and, where it sees one, the likely cause (the column's
+    type or letter case changed, or it is missing where fit saw no missing value)."""
+    reasons = []
+    for j, col in enumerate(columns):
+        unknown = rows[:, j] == -1
+        n_unknown = int(unknown.sum())
+        if col["kind"] != "categorical" or n_unknown < max(UNKNOWN_ROWS,
+                                                           UNKNOWN_SHARE * len(rows)):
+            continue
+        series = frame.iloc[:, j][unknown]
+        seen = [v for v in col["categories"] if v is not MISSING]
+        values = [v for v in dict.fromkeys(series.to_numpy(dtype=object)) if v == v]  # no NaN
+        text = {str(v) for v in seen}
+        if not values:
+            cause = "; they are missing, and the column had no missing value in fit"
+        elif all(str(v) in text for v in values):
+            cause = (f"; they are the fitted categories as another type ({series.dtype} now, "
+                     f"{col['dtype']} in fit): pass the column as it was in fit")
+        elif all(str(v).lower() in {t.lower() for t in text} for v in values):
+            cause = "; they differ from the fitted categories only in letter case"
+        else:
+            cause = ""
+        shown = ", ".join(map(repr, values[:3])) + (", ..." if len(values) > 3 else "")
+        known = ", ".join(map(repr, seen[:5])) + (", ..." if len(seen) > 5 else "")
+        reasons.append(f"{col['name']!r}: {n_unknown} of {len(rows)} rows "
+                       f"({shown or 'missing'}; fitted: {known}){cause}")
+    return reasons
 
 
 def _not_numbers(series, name) -> str:

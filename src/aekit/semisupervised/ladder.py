@@ -19,6 +19,7 @@ from ..core.checks import (
     NumberTuple,
     SizeTuple,
     StrOptions,
+    format_indices,
     resolve_device,
     seeded_torch_rng,
     to_tensor,
@@ -161,8 +162,8 @@ class LadderClassifier(InputMixin, SavableMixin, LabelledPredictionsMixin, Class
     Attributes
     ----------
     schema_ : aekit.data.schema.InputSchema
-        The inputs the classifier takes (arrays, DataFrames of numeric and boolean
-        columns, sparse matrices, images), fitted in ``fit`` and applied by every method.
+        The inputs the classifier takes (arrays, DataFrames of numeric columns,
+        sparse matrices, images), fitted in ``fit`` and applied by every method.
     image_shape_ : tuple of int
         ``(C, H, W)`` of the images, with ``conv_layers`` or ``image_features``.
     classes_ : ndarray of shape (n_classes,)
@@ -403,9 +404,13 @@ class LadderClassifier(InputMixin, SavableMixin, LabelledPredictionsMixin, Class
         check_consistent_length(X, y)
         X = self._check_X(X, reset=True)  # (n, n_features): images flattened
         if has_categories(self):
+            names = [repr(c["name"]) for c in self.schema_.columns
+                     if c["kind"] == "categorical"]
             raise ValueError(
-                "LadderClassifier takes numeric and boolean columns only; X has categorical "
-                "columns: one-hot encode them first (e.g. OneHotEncoder in a Pipeline).")
+                f"LadderClassifier takes numeric columns only; X has categorical (text, "
+                f"category or boolean) columns {format_indices(names)}: one-hot encode them "
+                "first (e.g. OneHotEncoder in a Pipeline; a boolean column: "
+                "X[col].astype(int)).")
         labelled, y_idx = check_labels(self, y)
         self.device_ = resolve_device(self.device)
         rng = check_random_state(distributed.same_random_state(self.random_state))
