@@ -98,3 +98,50 @@ def test_a_ladder_with_image_features_exports_its_histograms(digits, tmp_path):
     # ONNX lacks hypot and a 0/0-safe atan2: the export's replacements agree to float error.
     np.testing.assert_allclose(_run(paths["classifier"], "x", X_test * 16),
                                clf.predict_proba(X_test * 16), atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("columns", [
+    {"zip": 150},  # one embedded column (a block size shared by all: reshaped)
+    {"zip": 150, "kind": 3},  # embedded and one-hot, blocks of two sizes (padded)
+    {"kind": 3},  # one-hot only: its decoder took only the traced rows too
+])
+def test_a_table_with_categories_exports_graphs_for_any_number_of_rows(tmp_path, columns):
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(0)
+    n = 240
+    frame = pd.DataFrame({"x": rng.normal(size=n), "y": rng.normal(size=n), **{
+        name: rng.choice([f"{name}{i:03d}" for i in range(k)], size=n)
+        for name, k in columns.items()}})
+    est = AutoEncoder(2, hidden_layer_sizes=(8,), max_epochs=2, random_state=0).fit(frame)
+    # More than MAX_ONE_HOT categories: the embedding path.
+    assert any(est.module_.scaler.embedded) == ("zip" in columns)
+    paths = export_onnx(est, tmp_path)
+    coded = est.schema_.rows(frame, est).values  # what the graphs take: categories as indices
+    for rows in (1, 3, 7, 2):
+        Z = _run(paths["encoder"], "x", coded[:rows])
+        np.testing.assert_allclose(Z, est.transform(frame[:rows]), atol=1e-4, rtol=0)
+        X_hat = _run(paths["decoder"], "z", Z)
+        assert X_hat.shape == (rows, frame.shape[1])
+        expected = est.schema_.rows(est.inverse_transform(Z), est).values
+        np.testing.assert_allclose(X_hat, expected, atol=1e-4, rtol=0)
+
+
+@pytest.mark.parametrize("runtime", ["onnxruntime", "reference evaluator"])
+def test_export_refuses_a_graph_that_takes_only_the_traced_number_of_rows(
+        tmp_path, monkeypatch, runtime):
+    import torch
+
+    from aekit import export
+
+    if runtime != "onnxruntime":  # without onnxruntime, onnx's own evaluator checks
+        monkeypatch.setitem(__import__("sys").modules, "onnxruntime", None)
+    X = np.random.default_rng(0).normal(size=(40, 6))
+    est = AutoEncoder(2, hidden_layer_sizes=(8,), max_epochs=1, random_state=0).fit(X)
+    export_onnx(est, tmp_path / "good")  # the check passes where the graph is right
+    # len() of a traced tensor is a constant: this encoder takes only TRACE_ROWS rows.
+    monkeypatch.setattr(export, "_encode",
+                        lambda model, x: model.encode(x) + torch.zeros(len(x), 1))
+    with pytest.raises(ValueError, match=r"its encoder\.onnx graph, traced on 2 rows, fails "
+                       r"on 3 rows .*nothing was written"):
+        export_onnx(est, tmp_path / "bad")
+    assert not (tmp_path / "bad").exists() or not any((tmp_path / "bad").iterdir())

@@ -176,6 +176,35 @@ def test_score_bad_inputs(detect_run, csv_file, tmp_path):
                           "not an OutlierDetector")
 
 
+def test_score_matches_a_parquet_file_s_columns_by_name(detect_run, csv_file, tmp_path):
+    pd = pytest.importorskip("pandas")
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    run, _ = detect_run
+    path, _, _ = csv_file
+    frame = pd.read_csv(path).drop(columns="is_anomaly")  # the very numbers of the CSV
+    for name, rows in (("same", frame), ("reversed", frame[frame.columns[::-1]]),
+                       ("renamed", frame.set_axis(list("vwxyz"), axis=1))):
+        pq.write_table(pa.Table.from_pandas(rows, preserve_index=False),
+                       tmp_path / f"{name}.parquet", row_group_size=100)
+    # The fitted order: the CSV's scores and top columns, with no warning.
+    result = invoke("score", run, tmp_path / "same.parquet", "--out", tmp_path / "p.csv")
+    assert_ok(result)
+    assert "warning" not in result.output
+    assert_ok(invoke("score", run, path, "--out", tmp_path / "c.csv"))
+    from_csv, from_parquet = read_scores(tmp_path / "c.csv"), read_scores(tmp_path / "p.csv")
+    for key in ("anomaly_score", "feature_1", "feature_2"):
+        assert [r[key] for r in from_parquet] == [r[key] for r in from_csv]
+    assert_one_line_error(invoke("score", run, tmp_path / "reversed.parquet", "--out",
+                                 tmp_path / "r.csv"),
+                          "reversed.parquet", "another order", "['c4', 'c3', 'c2', 'c1', 'c0']")
+    assert_one_line_error(invoke("score", run, tmp_path / "renamed.parquet", "--out",
+                                 tmp_path / "r.csv"), "renamed.parquet", "unseen", "- v")
+    assert not (tmp_path / "r.csv").exists()
+    with pytest.raises(ValueError, match="another order"):
+        aekit.load(run).score_samples(tmp_path / "reversed.parquet")
+
+
 # --------------------------------------------------------------------------- pieces
 def test_anomaly_labels_conventions():
     assert anomaly_labels([0, 1, 0]).tolist() == [False, True, False]

@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import warnings
 
 import numpy as np
 import pytest
@@ -16,6 +17,7 @@ from aekit import AutoEncoder
 from aekit.cli.commands import app
 from aekit.data import is_streamable, open_rows, save_npy
 from aekit.training.loop import fit_loop, init_state, make_optimizer
+from conftest import assert_ok, assert_one_line_error, invoke
 
 
 def _low_rank(n, p, seed=0, dtype=np.float32):
@@ -288,6 +290,66 @@ def test_parquet_needs_numeric_columns_and_pyarrow(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "pyarrow", None)
     with pytest.raises(ImportError, match=r"pip install aekit\[parquet\]"):
         open_rows(tmp_path / "t.parquet")
+
+
+def write_parquet(path, frame):
+    """``frame`` as a Parquet file of several row groups (so reads span them)."""
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), path, row_group_size=70)
+    return path
+
+
+def test_parquet_columns_are_matched_by_name_like_a_dataframe_s(rows, tmp_path):
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame(rows[0][:200, :4].astype(np.float64), columns=list("abcd"))
+    ae = AutoEncoder(**SMALL, max_epochs=1, chunk_rows=64).fit(frame)
+    same = write_parquet(tmp_path / "same.parquet", frame)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "X does not have valid feature names"
+        np.testing.assert_allclose(ae.transform(same), ae.transform(frame), rtol=1e-6)
+        np.testing.assert_allclose(ae.score_samples(same), ae.score_samples(frame), rtol=1e-6)
+    reordered = (r"the fitted ones in another order \(\['d', 'c', 'b', 'a'\] now, "
+                 r"\['a', 'b', 'c', 'd'\] in fit\)")
+    for name, columns, message in [
+        ("reversed", list("dcba"), r"reversed\.parquet: the file's columns are " + reordered),
+        ("renamed", list("wxyz"), r"(?s)renamed\.parquet: .*unseen at fit time.*- w.*now "
+                                  r"missing.*- a"),
+        ("fewer", list("abc"), r"(?s)fewer\.parquet: .*now missing.*- d"),
+        ("more", list("abcde"), r"(?s)more\.parquet: .*unseen at fit time.*- e"),
+    ]:
+        path = write_parquet(tmp_path / f"{name}.parquet",
+                             frame.reindex(columns=columns, fill_value=0.0))
+        with pytest.raises(ValueError, match=message):
+            ae.transform(path)
+    # A DataFrame in another order is refused with the same words.
+    with pytest.raises(ValueError, match=f"X's columns are {reordered}"):
+        ae.transform(frame[list("dcba")])
+    # A model fitted without names takes a Parquet file's columns by position, as it did.
+    by_position = AutoEncoder(**SMALL, max_epochs=1).fit(frame.to_numpy())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_allclose(by_position.transform(tmp_path / "reversed.parquet"),
+                                   by_position.transform(frame[list("dcba")].to_numpy().copy()),
+                                   rtol=1e-6)
+
+
+def test_encode_matches_a_parquet_file_s_columns_by_name(rows, tmp_path):
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame(rows[0][:200, :4].astype(np.float64), columns=list("abcd"))
+    ae = AutoEncoder(**SMALL, max_epochs=1).fit(frame)
+    ae.save(tmp_path / "run")
+    same = write_parquet(tmp_path / "same.parquet", frame)
+    result = invoke("encode", tmp_path / "run", same, "--out", tmp_path / "z.npy",
+                    "--chunk-rows", 64, "--device", "cpu")
+    assert_ok(result)
+    assert "warning" not in result.output
+    np.testing.assert_allclose(np.load(tmp_path / "z.npy"), ae.transform(frame), rtol=1e-6)
+    reversed_ = write_parquet(tmp_path / "reversed.parquet", frame[list("dcba")])
+    assert_one_line_error(invoke("encode", tmp_path / "run", reversed_, "--out",
+                                 tmp_path / "r.npy", "--device", "cpu"),
+                          "reversed.parquet", "another order", "['d', 'c', 'b', 'a'] now")
+    assert not (tmp_path / "r.npy").exists()
 
 
 # --------------------------------------------------------------------------- writing, CLI

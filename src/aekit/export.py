@@ -7,6 +7,11 @@ inside: they take and give the caller's units, like the estimator. A classifier 
 are float32 with a dynamic batch axis; each file carries metadata (``aekit_version``,
 ``n_features_in``, ``n_components``, ``feature_names``, ``classes``...).
 
+A graph is traced on :data:`TRACE_ROWS` rows, and a trace records any row count the code
+takes as a plain number as a constant: so every graph is run again on
+:data:`CHECK_ROWS` rows (by onnxruntime, else onnx's reference evaluator) and must give
+PyTorch's outputs, or the export fails before it writes anything.
+
 Exporting needs the ``onnx`` package (``pip install aekit[onnx]``, which also brings
 ``onnxruntime`` to run the graphs). The graphs are traced with torch's TorchScript-based
 exporter (``dynamo=False``): it needs nothing beyond torch and ``onnx``, works offline, and
@@ -22,6 +27,7 @@ import os
 import warnings
 from pathlib import Path
 
+import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
@@ -30,6 +36,9 @@ from .core.storage import atomic_write
 from .core.version import __version__
 
 ENCODER, DECODER, CLASSIFIER = "encoder.onnx", "decoder.onnx", "classifier.onnx"
+
+TRACE_ROWS, CHECK_ROWS = 2, 3
+"""Rows the graphs are traced on, and the other number of rows each is checked on."""
 
 OPSETS = range(9, 21)
 """The ONNX opsets ``export_onnx`` writes: from 9 (below it torch cannot export the
@@ -70,12 +79,14 @@ def _import_onnx():
     return onnx
 
 
-def _to_onnx(graph: nn.Module, width: int, names: tuple[str, str], metadata: dict,
-             opset: int) -> bytes:
-    """The ONNX bytes of ``graph`` traced on (2, ``width``) float32 rows, checked."""
+def _to_onnx(graph: nn.Module, file: str, names: tuple[str, str], metadata: dict,
+             opset: int, rows: torch.Tensor) -> bytes:
+    """The ONNX bytes of ``graph`` traced on (:data:`TRACE_ROWS`, width) float32 rows,
+    checked by onnx's checker and on ``rows`` (:data:`CHECK_ROWS` of them, the ONNX file
+    ``file``'s input) against PyTorch."""
     onnx = _import_onnx()
     buf = io.BytesIO()
-    dummy = torch.zeros(2, width)
+    dummy = torch.zeros(TRACE_ROWS, rows.shape[1])
     with warnings.catch_warnings():
         # The TorchScript-based exporter announces its deprecation and tracer notes.
         warnings.simplefilter("ignore")
@@ -93,7 +104,53 @@ def _to_onnx(graph: nn.Module, width: int, names: tuple[str, str], metadata: dic
         entry = model.metadata_props.add()
         entry.key, entry.value = key, value if isinstance(value, str) else json.dumps(value)
     onnx.checker.check_model(model)
-    return model.SerializeToString()
+    blob = model.SerializeToString()
+    _check_rows(blob, graph, file, names[0], rows)
+    return blob
+
+
+def _check_rows(blob: bytes, graph: nn.Module, file: str, name: str, rows: torch.Tensor
+                ) -> None:
+    """A ValueError unless the ONNX graph ``blob`` gives ``graph``'s outputs for ``rows``."""
+    with torch.no_grad():
+        expected = graph(rows).numpy()
+    x = rows.numpy()
+    try:
+        got = _run_graph(blob, name, x)
+    except Exception as err:  # noqa: BLE001 -- any runtime's failure is the export's
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        problem = f"fails on {len(x)} rows ({first[:200]})"
+    else:
+        if got.shape == expected.shape:
+            # Float32 rounding, in the outputs' own units (NaN where PyTorch gives NaN).
+            scale = 1.0 + float(np.max(np.abs(expected[np.isfinite(expected)]), initial=0.0))
+            if np.allclose(got, expected, rtol=0, atol=1e-4 * scale, equal_nan=True):
+                return
+            gap = float(np.nanmax(np.abs(got - expected)))
+            problem = f"gives other outputs than PyTorch on {len(x)} rows (by up to {gap:.3g})"
+        else:
+            problem = (f"gives outputs of shape {got.shape} for {len(x)} rows, not "
+                       f"{expected.shape}")
+    raise ValueError(
+        f"this model cannot be exported to ONNX: its {file} graph, traced on {TRACE_ROWS} "
+        f"rows, {problem}; nothing was written. This is a fault of aekit's export, not of "
+        "your model: use it through aekit (aekit encode, or the estimator's methods) and "
+        "report it with the model's config.json")
+
+
+def _run_graph(blob: bytes, name: str, x: np.ndarray) -> np.ndarray:
+    """The first output of ONNX graph ``blob`` for input ``name`` = ``x``: by onnxruntime
+    when it is installed, else by onnx's reference evaluator (pure Python, slower)."""
+    try:
+        import onnxruntime
+    except ImportError:
+        from onnx.reference import ReferenceEvaluator
+
+        return np.asarray(ReferenceEvaluator(blob).run(None, {name: x})[0])
+    options = onnxruntime.SessionOptions()
+    options.log_severity_level = 4  # its failure is reported in our error, not logged too
+    session = onnxruntime.InferenceSession(blob, options, providers=["CPUExecutionProvider"])
+    return session.run(None, {name: x})[0]
 
 
 def export_onnx(estimator, out: str | os.PathLike, *, opset: int = 17) -> dict[str, Path]:
@@ -113,7 +170,9 @@ def export_onnx(estimator, out: str | os.PathLike, *, opset: int = 17) -> dict[s
     ValueError
         For an opset outside :data:`OPSETS`, an :class:`~aekit.OutlierDetector` (its
         scores need the training codes and statistics, not one graph: score rows with
-        aekit), or a model with an operation ONNX lacks (the quantile and log scalers).
+        aekit), a model with an operation ONNX lacks (the quantile and log scalers), or a
+        graph that does not give PyTorch's outputs on :data:`CHECK_ROWS` rows (nothing is
+        written then).
 
     Returns
     -------
@@ -151,13 +210,20 @@ def export_onnx(estimator, out: str | os.PathLike, *, opset: int = 17) -> dict[s
     width = estimator.n_features_in_
     if hasattr(estimator, "classes_"):
         metadata["classes"] = [c.item() if hasattr(c, "item") else c for c in estimator.classes_]
-        blob = _to_onnx(_Graph(model, _probabilities), width, ("x", "probabilities"),
-                        metadata, opset)
+        # Zeros: valid rows of any model, a table's included (category 0 of each column).
+        blob = _to_onnx(_Graph(model, _probabilities), CLASSIFIER, ("x", "probabilities"),
+                        metadata, opset, torch.zeros(CHECK_ROWS, width))
         return {"classifier": atomic_write(out / CLASSIFIER, blob)}
     metadata["n_components"] = estimator.n_components
-    encoder = _to_onnx(_Graph(model, _encode), width, ("x", "codes"), metadata, opset)
-    decoder = _to_onnx(_Graph(model, _decode), estimator.n_components, ("z", "x_hat"),
-                       metadata, opset)
+    # Random codes, and the rows they decode to: valid inputs of each graph (a table's
+    # category indices among them), different from row to row.
+    codes = torch.randn(CHECK_ROWS, estimator.n_components,
+                        generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        rows = _decode(model, codes).reshape(CHECK_ROWS, -1)
+    encoder = _to_onnx(_Graph(model, _encode), ENCODER, ("x", "codes"), metadata, opset, rows)
+    decoder = _to_onnx(_Graph(model, _decode), DECODER, ("z", "x_hat"), metadata, opset,
+                       codes)
     return {"encoder": atomic_write(out / ENCODER, encoder),
             "decoder": atomic_write(out / DECODER, decoder)}
 

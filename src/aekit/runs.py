@@ -315,7 +315,7 @@ def write_scores(path: str | os.PathLike, detector, X, *, row_labels=None,
             row_labels = X.index if hasattr(X, "index") else range(len(X))
         return atomic_write(path, _scores_csv(detector, X, row_labels, n_features, True))
     with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as f:
-        for start, rows in iter_chunks(X):
+        for start, rows in iter_chunks(X, detector):
             numbers = range(start, start + len(rows))
             f.write(_scores_csv(detector, rows, numbers, n_features, start == 0))
     return Path(path)

@@ -573,7 +573,7 @@ class OutlierDetector(ExplanationMixin, _tables.InputMixin, OutlierMixin, Savabl
         """
         check_is_fitted(self)
         if is_chunked(X):  # a file or memmap: one chunk in memory at a time
-            return np.concatenate(list(map_chunks(X, self.score_samples)))
+            return np.concatenate(list(map_chunks(X, self.score_samples, self)))
         return -self._anomaly_scores(self._check_X(X, reset=False))
 
     def decision_function(self, X):

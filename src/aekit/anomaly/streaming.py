@@ -100,7 +100,9 @@ TEXT_STREAM_BYTES = 256 * 2**20
 def chunked_input(path, *, label=None, drop=(), header="infer", sep=None):
     """What ``aekit detect`` and ``score`` read a chunk at a time, or None for a file they
     read whole: a ``.npy``/Parquet file or a directory of them (its path), or a text table
-    larger than :data:`TEXT_STREAM_BYTES` (a :class:`TextRows`)."""
+    larger than :data:`TEXT_STREAM_BYTES` (a :class:`TextRows`). A detector reading it
+    checks its columns (a Parquet file's by name) before the first chunk
+    (:func:`iter_chunks`)."""
     from pathlib import Path
 
     from ..data.delimited import TABLE_SUFFIXES
@@ -140,15 +142,25 @@ def is_chunked(X) -> bool:
     return isinstance(X, TextRows) or is_streamable(X)
 
 
-def iter_chunks(X) -> Iterator[tuple[int, object]]:
-    """``(first row, rows)`` of every chunk of ``X`` (see :func:`is_chunked`), file order."""
-    if isinstance(X, TextRows):
+def iter_chunks(X, owner=None) -> Iterator[tuple[int, object]]:
+    """``(first row, rows)`` of every chunk of ``X`` (see :func:`is_chunked`), file order.
+
+    With ``owner``, a fitted estimator, a file's rows are first checked against the inputs
+    it takes (:meth:`~aekit.data.schema.InputSchema.check_stream`: width, and a Parquet
+    file's column names by name) and each chunk comes as its methods take it (a DataFrame
+    of the file's columns for a model fitted with feature names).
+    """
+    if isinstance(X, TextRows):  # DataFrames: their columns are checked by name already
         for start, rows, _ in X.frames():
             yield start, rows
         return
     source = open_rows(X).flattened()
+    if owner is not None:
+        owner._check_stream(source, reset=False)
     for chunk in source.scan(chunk_rows(source.n_features)):
-        yield chunk.start, chunk.rows
+        rows = chunk.rows if owner is None else \
+            owner.schema_.stream_chunk(chunk.rows, source, chunk.start)
+        yield chunk.start, rows
 
 
 def n_rows(X) -> int:
@@ -206,8 +218,9 @@ def read_sample(X, rng, size: int | None = None) -> tuple[np.ndarray, int]:
     return rows, n
 
 
-def map_chunks(X, method: Callable[[np.ndarray], np.ndarray]) -> Iterator[np.ndarray]:
+def map_chunks(X, method: Callable[[np.ndarray], np.ndarray], owner=None
+               ) -> Iterator[np.ndarray]:
     """``method`` of the rows of ``X`` (see :func:`is_chunked`), one chunk at a time, in file
-    order."""
-    for _, rows in iter_chunks(X):
+    order; ``owner``: the fitted estimator whose method it is (see :func:`iter_chunks`)."""
+    for _, rows in iter_chunks(X, owner):
         yield method(rows)

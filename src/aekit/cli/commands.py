@@ -402,9 +402,9 @@ def encode(
     run: Annotated[Path, typer.Argument(metavar="RUN", help="Directory of a saved model.")],
     input_path: Annotated[Path, typer.Argument(
         metavar="INPUT", show_default=False,
-        help="Rows to encode: .npy, .npz, .csv/.tsv/.txt (columns matched by name), Parquet, or "
-        "a directory of .npy or Parquet shards; .npy and Parquet are read chunk by chunk "
-        "(larger than memory is fine).",
+        help="Rows to encode: .npy, .npz, .csv/.tsv/.txt or Parquet (columns matched by name "
+        "when the model has column names), or a directory of .npy or Parquet shards; .npy and "
+        "Parquet are read chunk by chunk (larger than memory is fine).",
     )],
     out: Annotated[Path, typer.Option("--out", help="Codes file to write: .npy or .csv.")],
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
@@ -426,7 +426,8 @@ def encode(
         raise typer.BadParameter(f"must be > 0, got {chunk_rows}", param_hint="'--chunk-rows'")
     if input_path.is_dir() or input_path.suffix.lower() in STREAM_SUFFIXES:
         # Streamed: one chunk of INPUT (and of a .npy OUT) in memory at a time. Images
-        # (n, height, width) are flattened to rows, as load_dataset does.
+        # (n, height, width) are flattened to rows, as load_dataset does; map_chunks checks
+        # a Parquet file's column names before the first chunk is read.
         source = open_rows(input_path).flattened()
         codes = est.map_chunks(source, est.transform, chunk_rows)
         if out.suffix.lower() == ".npy":

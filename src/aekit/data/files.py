@@ -184,9 +184,14 @@ class RowSource:
     dtype : numpy.dtype
     name : str
         The path (or ``"X"``), for messages.
+    columns : list of str or None
+        The column names of Parquet files (which a model fitted with feature names matches
+        by name, as a DataFrame's); None for ``.npy`` files and memmaps, whose columns are
+        positions.
     """
 
-    def __init__(self, parts: list, sample_shape: tuple[int, ...], dtype, name: str):
+    def __init__(self, parts: list, sample_shape: tuple[int, ...], dtype, name: str,
+                 columns: list[str] | None = None):
         self._parts = parts
         self._offsets = np.cumsum([0] + [p.n_rows for p in parts])
         self.n_rows = int(self._offsets[-1])
@@ -194,6 +199,7 @@ class RowSource:
         self.n_features = int(np.prod(self.sample_shape))
         self.dtype = np.dtype(dtype)
         self.name = name
+        self.columns = None if columns is None else [str(c) for c in columns]
         if self.n_rows == 0:
             raise ValueError(f"{name}: no rows to read")
 
@@ -209,7 +215,7 @@ class RowSource:
 
     def flattened(self) -> RowSource:
         """The same rows, each given as ``(n_features,)`` whatever its stored shape."""
-        return RowSource(self._parts, (self.n_features,), self.dtype, self.name)
+        return RowSource(self._parts, (self.n_features,), self.dtype, self.name, self.columns)
 
     def _blocks(self, chunk_rows: int) -> list[tuple[int, int, int]]:
         """``(part, start, stop)`` of every block, in file order; a block never spans files."""
@@ -574,7 +580,8 @@ def _parquet_source(files: list[Path], name: str) -> RowSource:
                                                   for g in range(meta.num_row_groups)]))
     if not columns:
         raise ValueError(f"{name}: the Parquet data have no columns")
-    return RowSource(parts, (len(columns),), np.float32 if all_float32 else np.float64, name)
+    return RowSource(parts, (len(columns),), np.float32 if all_float32 else np.float64, name,
+                     columns)
 
 
 def _head(names, k: int = 5) -> str:

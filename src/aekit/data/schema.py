@@ -10,7 +10,8 @@ through one schema, so all of them take the same inputs and answer the same way:
 - pandas DataFrames with numeric, boolean, text and categorical columns: described once
   (:func:`aekit.data.tables.describe_columns`) and coded into float rows, categories as
   indices; outputs in the caller's units come back as a DataFrame of those columns;
-- files and memory maps read in chunks (:meth:`InputSchema.fit_stream`);
+- files and memory maps read in chunks (:meth:`InputSchema.fit_stream`); a Parquet file's
+  columns are matched by name, as a DataFrame's (:meth:`InputSchema.stream_chunk`);
 - missing numbers (``NaN``) as ``missing`` says: an error naming their rows and columns
   (``"error"``), or each filled with its column's training median (``"impute"``), where
   they are then reported so the loss can leave them out.
@@ -176,13 +177,39 @@ class InputSchema:
         return Rows(values, tuple(sample_shape), missing, index)
 
     def check_stream(self, source, owner) -> None:
-        """Check that rows read from ``source`` fit the model (width, image shape)."""
+        """Check that rows read from ``source`` fit the model (width, image shape; a Parquet
+        file's column names as a DataFrame's, see :meth:`stream_chunk`), before any is read.
+        """
         if self.has_categories:
             raise ValueError(
                 f"{source.name}: this model was fitted on a table with categorical columns; "
                 "pass its rows as a pandas DataFrame (e.g. aekit.data.read_table(path))"
             )
-        self.rows(np.zeros((1, *source.sample_shape), source.dtype), owner)
+        row = self.stream_chunk(np.zeros((1, source.n_features), source.dtype), source)
+        try:
+            if is_table(row):
+                _check_order(list(row.columns), list(self.feature_names), "the file", (
+                    "write the file with its columns in the fitted order, or read it with "
+                    "pandas.read_parquet and pass X[list(model.feature_names_in_)]"))
+            self.rows(row, owner)
+        except ValueError as err:  # the file, not "X", is what the caller named
+            raise ValueError(f"{source.name}: {err}") from None
+
+    def stream_chunk(self, rows: np.ndarray, source, start: int = 0):
+        """Rows read from ``source`` (a chunk, (n, n_features), its first row ``start``) as
+        the model's methods take them.
+
+        A DataFrame of the file's columns when the model was fitted with feature names and
+        the file names its columns (Parquet): its columns are then matched by name, as a
+        DataFrame's are, and rows in the fitted order draw no warning. Otherwise the rows
+        in the shape of one stored sample, their columns taken by position.
+        """
+        if self.feature_names is None or source.columns is None:
+            return rows.reshape(len(rows), *source.sample_shape)
+        import pandas as pd
+
+        return pd.DataFrame(rows, columns=source.columns, copy=False,
+                            index=pd.RangeIndex(start, start + len(rows)))
 
     def output(self, X_hat: np.ndarray, index=None, sample_shape=None):
         """Rows in the caller's units (n, n_features) as the caller gave them to ``fit``: a
@@ -251,7 +278,7 @@ class InputSchema:
 
         names = [c["name"] for c in self.columns]
         if is_table(X):
-            _check_positions(X, names)
+            _check_order(list(X.columns), names)
             validate_data(owner, X, reset=False, skip_check_array=True)
             frame = _checked_frame(X)
         else:  # rows of values, in the fitted columns' order
@@ -438,17 +465,24 @@ def _coded(frame, describe):
         raise
 
 
-def _check_positions(frame, names: list) -> None:
-    """A ValueError when ``frame``'s columns are the fitted ones, named by integers (a file
-    read without a header), in another order: integer names are positions (as scikit-learn
-    takes them), so the columns would be taken in the wrong places."""
-    now = list(frame.columns)
-    if now != names and all(isinstance(n, int) for n in names) and len(now) == len(names) \
-            and sorted(map(repr, now)) == sorted(map(repr, names)):
-        raise ValueError(
-            f"X's columns are the fitted ones in another order ({format_indices(now)} now, "
-            f"{format_indices(names)} in fit); integer names are taken as positions, so put "
-            f"them back in order first: X[sorted(X.columns)]")
+def _check_order(now: list, names: list, what: str = "X", fix: str | None = None) -> None:
+    """A ValueError when the columns named ``now`` are the fitted ``names`` in another order,
+    naming both orders and the fix (``fix``, else one for a DataFrame ``what``).
+
+    scikit-learn's error for it names neither order, and integer names (a file read without
+    a header) are positions to it, so it would take such columns in the wrong places.
+    """
+    if now == names or len(now) != len(names) or sorted(map(repr, now)) != sorted(map(repr, names)):
+        return
+    if all(isinstance(n, int) for n in names):
+        shown = format_indices(now), format_indices(names)
+        fix = fix or ("integer names are taken as positions, so put them back in order "
+                      f"first: {what}[sorted({what}.columns)]")
+    else:
+        shown = format_indices([repr(n) for n in now]), format_indices([repr(n) for n in names])
+        fix = fix or f"select them in the fitted order first: {what}[list(model.feature_names_in_)]"
+    raise ValueError(f"{what}'s columns are the fitted ones in another order ({shown[0]} now, "
+                     f"{shown[1]} in fit); {fix}")
 
 
 def _check_kinds(frame, columns: list[dict]) -> None:

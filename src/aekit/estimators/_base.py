@@ -539,7 +539,7 @@ class BaseAutoEncoder(
         chunk_rows = chunk_rows or self.chunk_rows or default_chunk_rows(source.n_features)
         for c in source.scan(chunk_rows):
             check_finite(c.rows, c.file, first_row=c.file_row)  # names the row in the file
-            yield method(c.rows.reshape(len(c.rows), *source.sample_shape))
+            yield method(self.schema_.stream_chunk(c.rows, source, c.start))
 
     def inverse_transform(self, X):
         """Decode codes into rows in the caller's units (scaling inverted).

@@ -96,6 +96,8 @@ class TabularScaler(nn.Module):
                              **index)
         self.register_buffer("order", torch.tensor(numeric + categorical, dtype=torch.long),
                              **index)
+        # Where each of the table's columns is in network order: inverse's gather.
+        self.register_buffer("position", torch.argsort(self.order), **index)
         starts = [self.n_numeric + sum(self.sizes[:c]) for c in range(len(self.sizes))]
         longest = max(self.sizes, default=0)
         # Slot width_out is a padding logit of -inf; pad[c, i] is block c's i-th slot.
@@ -140,6 +142,9 @@ class TabularScaler(nn.Module):
         raise ValueError("a table is fitted in memory (a DataFrame), not streamed from disk")
 
     # ------------------------------------------------------------------ maps
+    # The maps take their row count from the tensors' shapes, never from len(): the ONNX
+    # export traces them, and a traced len() is a constant (the graph would take only the
+    # trace's number of rows).
     def forward(self, X: torch.Tensor) -> torch.Tensor:
         """Coded rows (n, n_columns) -> network units (n, n_columns): the numeric columns
         scaled, then the category indices."""
@@ -150,8 +155,8 @@ class TabularScaler(nn.Module):
         """The logits of ``Y`` (n, width_out) as (n, n_categorical, longest block)."""
         logits = Y[:, self.n_numeric :]
         if self.uniform:
-            return logits.reshape(len(Y), self.n_categorical, -1)
-        padded = torch.cat([Y, Y.new_full((len(Y), 1), float("-inf"))], 1)
+            return logits.reshape(-1, self.n_categorical, self.sizes[0])
+        padded = torch.cat([Y, torch.full_like(Y[:, :1], float("-inf"))], 1)
         return padded[:, self.pad_index]
 
     def inverse(self, Y: torch.Tensor, like: torch.Tensor | None = None) -> torch.Tensor:
@@ -159,11 +164,8 @@ class TabularScaler(nn.Module):
         units: numbers unscaled, each category block's most probable index."""
         numeric_like = None if like is None else like.index_select(1, self.numeric_columns)
         numeric = self.numeric.inverse(Y[:, : self.n_numeric], numeric_like)
-        codes = self._blocks(Y).argmax(2).to(numeric.dtype) if self.n_categorical else \
-            Y.new_zeros(len(Y), 0)
-        out = torch.empty(len(Y), self.n_features, dtype=numeric.dtype, device=Y.device)
-        out[:, self.order] = torch.cat([numeric, codes], 1)
-        return out
+        codes = self._blocks(Y).argmax(2) if self.n_categorical else Y[:, :0]
+        return torch.cat([numeric, codes.to(numeric.dtype)], 1).index_select(1, self.position)
 
     def one_hot(self, X_net: torch.Tensor) -> torch.Tensor:
         """Network units (n, n_columns) -> (n, width_out): the numeric columns, then every
@@ -268,7 +270,7 @@ class TabularInput(nn.Module):
             code = codes[:, c]
             n = scaler.sizes[c]
             p = scaler.frequencies[self._logit_starts[c] : self._logit_starts[c] + n]
-            mean = (p.to(embedding.weight.dtype) @ embedding.weight).expand(len(x), -1)
+            mean = p.to(embedding.weight.dtype) @ embedding.weight  # broadcast over the rows
             vectors = embedding(code.clamp(0, n - 1))
             parts.append(torch.where((code >= 0).unsqueeze(1), vectors, mean))
         return torch.cat(parts, 1)
