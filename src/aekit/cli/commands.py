@@ -63,6 +63,7 @@ from ..runs import (
     REPORT,
     SCORES,
     check_out_dir,
+    data_differences,
     finished_by,
     fit_detector_run,
     fit_run,
@@ -281,7 +282,15 @@ def train(
     if resume and not (Path(est.checkpoint_dir) / CHECKPOINT).is_file():
         # A supervisor runs one command again and again: with nothing to resume, the run
         # is done (the same run, complete) or starts from the beginning.
-        if is_complete(out) and finished_by(out, est, data):
+        if is_complete(out) and finished_by(out, est):
+            # The same parameters: the data decide whether this command wrote the run.
+            differs = data_differences(out, load_dataset(data, **options))
+            if differs:
+                raise ValueError(
+                    f"--resume: {out} is a complete run of other data (it differs in "
+                    f"{', '.join(differs)}), and there is no checkpoint to continue; pass a "
+                    f"new --out to train on this data, or drop --resume to train anew into "
+                    f"{out} (replacing its run)")
             typer.echo(f"{out} is complete (model and metrics): nothing to resume")
             return
         typer.echo(f"--resume: no checkpoint in {est.checkpoint_dir}; starting the run from "
