@@ -164,6 +164,37 @@ def test_compare_and_report_reuse_the_runs_data_options(table_run):
     assert 'id="columns"' in page and 'id="labels"' in page
 
 
+def test_compare_and_report_keep_the_runs_split_however_the_file_is_named(
+        tmp_path, monkeypatch):
+    """The run's file is known by its bytes: an absolute path, a copy or another working
+    directory get the run's split, and an option given keeps the others; an option that
+    changes the split is refused (its test rows could be rows the model trained on)."""
+    data = tmp_path / "rows.csv"
+    np.savetxt(data, np.random.default_rng(0).normal(size=(200, 4)), delimiter=",",
+               header="a,b,c,d", comments="")
+    run = tmp_path / "run"
+    monkeypatch.chdir(tmp_path)
+    assert_ok(invoke("train", "--data", "rows.csv", "--rows", "150", "--test-size", "0.5",
+                     "--components", "2", "--hidden", "8", "--epochs", "2", "--seed", "0",
+                     "--device", "cpu", "--out", run))
+    split = "75 rows (PCA fitted on the 75 train rows)"
+    for args in ([data], [data, "--header", "yes"], [data, "--test-size", "0.5"]):
+        result = invoke("compare", run, "--data", *args)
+        assert_ok(result)
+        assert split in result.stdout, result.stdout
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "rows.csv").write_bytes(data.read_bytes())
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    assert split in invoke("compare", run, "--data", "rows.csv").stdout
+    assert_ok(invoke("report", run, "--data", "rows.csv", "--out", tmp_path / "r.html"))
+    assert "75 training rows, 75 test rows" in (tmp_path / "r.html").read_text()
+    for args, named in ((["--rows", "50"], "rows=150 (now 50)"),
+                        (["--test-size", "0.3"], "test_size=0.5 (now 0.3)")):
+        assert_one_line_error(invoke("compare", run, "--data", "rows.csv", *args),
+                              "is the file", named, "the run's 75 / 75",
+                              "leave those options out")
+
+
 @pytest.mark.parametrize("text, args, match", [
     ("a,b\n1,2\n3,\n5,6\n", [], r"missing values \(NaN\) in 1 row\(s\) \[3\]"),
     ("a,b\n1,2\n3\n", [], "line 3 has 1 values"),
