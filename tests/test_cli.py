@@ -60,7 +60,7 @@ def test_train_writes_model_metrics_and_plot(digits_run):
     assert len(c["r2"]["autoencoder"]) == len(c["r2"]["columns"]) == 64
     assert metrics["dataset"] == {
         "name": "digits", "train_shape": [1347, 64], "test_shape": [450, 64],
-        "image_shape": [8, 8], "options": None,
+        "image_shape": [8, 8], "options": None, "file_sha256": None,
     }
     assert metrics["test_score"] == pytest.approx(-c["ae_scaled"], rel=1e-5)
     assert metrics["fit_seconds"] > 0 and metrics["n_iter"] == 3

@@ -251,6 +251,37 @@ def test_resume_of_a_complete_run_has_nothing_to_do(tmp_path):
     assert invoke(*args).exit_code == 0
     result = invoke(*args, "--resume")
     assert result.exit_code == 0 and "nothing to resume" in result.output
+    # A named dataset's rows are data too: fewer of them is another run's.
+    assert_one_line_error(invoke(*args, "--resume", "--rows", "100"), "other data",
+                          "train_shape=[1347, 64] (now [100, 64])")
+
+
+def test_resume_of_a_complete_run_refuses_other_data(tmp_path):
+    """--resume on a finished run checks its data as a checkpoint does: other options or
+    another file content are refused, naming what differs and the way out, and the run
+    stays; the same bytes under another path are the same data."""
+    rng = np.random.default_rng(0)
+    data = tmp_path / "rows.csv"
+    np.savetxt(data, rng.normal(size=(40, 4)), delimiter=",", header="a,b,c,d", comments="")
+    run = tmp_path / "run"
+    args = ["train", "--data", data, "--components", "2", "--hidden", "8", "--epochs", "2",
+            "--seed", "0", "--device", "cpu", "--out", run]
+    assert invoke(*args).exit_code == 0
+    saved = json.loads((run / "metrics.json").read_text())["dataset"]
+    assert saved["file_sha256"] == runs.file_sha256(data) and len(saved["file_sha256"]) == 64
+    model = (run / "config.json").read_bytes()
+    for extra, named in ((["--drop", "a"], "drop=[] (now ['a'])"),
+                         (["--rows", "30", "--test-size", "0.5"],
+                          "rows=None (now 30), test_size=0.2 (now 0.5)")):
+        assert_one_line_error(invoke(*args, "--resume", *extra), "complete run of other data",
+                              named, "new --out", "drop --resume")
+    copy = tmp_path / "copy.csv"
+    copy.write_bytes(data.read_bytes())
+    same = invoke(*[copy if a == data else a for a in args], "--resume")
+    assert same.exit_code == 0 and "nothing to resume" in same.output, same.output
+    np.savetxt(data, rng.normal(size=(40, 4)), delimiter=",", header="a,b,c,d", comments="")
+    assert_one_line_error(invoke(*args, "--resume"), f"the content of {data} (its SHA-256)")
+    assert (run / "config.json").read_bytes() == model  # every refusal left the run as it was
 
 
 def test_resume_with_other_options_names_them(tmp_path, monkeypatch):

@@ -313,6 +313,21 @@ def test_numbers_stored_as_text_and_identifiers_are_doubted_at_fit():
     assert ae.schema_.columns[0]["kind"] == "categorical"  # warned, not changed
 
 
+def test_numbers_with_a_decimal_comma_are_doubted_as_such():
+    """A table read without its decimal comma (pandas' read_csv(sep=';')): every column
+    text, each value its own category. The doubt names the decimal comma and the fix, not
+    an identifier to drop."""
+    from aekit.data.tables import describe_columns, doubtful_categories
+
+    values = np.random.default_rng(0).normal(size=60).round(3)
+    frame = pd.DataFrame({"a": [f"{v:.3f}".replace(".", ",") for v in values]})
+    (reason,) = doubtful_categories(frame, describe_columns(frame))
+    assert re.search(r"'a' holds numbers written with a decimal comma \('-?\d,\d{3}': 60 of "
+                     r"60 values\), taken as \d+ categories; .*decimal=','.*"
+                     r"str\.replace\(',', '\.'\)", reason), reason
+    assert "identifier" not in reason
+
+
 def test_categories_that_were_not_text_are_coded_as_fitted():
     import datetime
     import decimal

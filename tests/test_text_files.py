@@ -26,7 +26,7 @@ def write(tmp_path, name, text, encoding="utf-8"):
     ("header.csv", "a, b,c\n1,2,x\n4.5,-6,y\n", ["a", "b", "c"], [1.0, 2, "x"]),
     ("no_header.txt", "0,tcp,ftp,491\n0,udp,other,146\n", ["1", "2", "3", "4"],
      [0, "tcp", "ftp", 491]),
-    ("semicolons.csv", "a;b\n1,5;2\n3;4\n", ["a", "b"], ["1,5", 2]),
+    ("semicolons.csv", "a;b\n1,5;2\n3;4\n", ["a", "b"], [1.5, 2]),
     ("tabs.tsv", "a\tb\n1\t2\n", ["a", "b"], [1, 2]),
     ("pipes.csv", "a|b\n1|x\n2|y\n", ["a", "b"], [1, "x"]),
     ("spaces.txt", "1 2  3\n4 5 6\n", ["1", "2", "3"], [1, 2, 3]),
@@ -51,6 +51,22 @@ def test_read_table_types_and_missing_cells(tmp_path):
     assert frame["b"].isna().tolist() == [True, False, False]
     assert frame["c"].isna().tolist() == [False, True, False]  # a missing category
     assert frame["d"].dtype == np.float64 and np.isnan(frame["d"].iloc[2])
+
+
+def test_read_table_reads_decimal_commas_in_a_semicolon_file(tmp_path):
+    """What a spreadsheet saves where the comma is the decimal mark: ';' between cells, a
+    byte-order mark, 0,134. Its numbers are numbers (header detection sees them too), in a
+    file of commas a quoted "0,5" stays text."""
+    frame = read_table(write(tmp_path, "de.csv", "\ufeffa;b;c;d\n0,134;-2;x;1,5e1\n"
+                             "-1,25;3;y;NA\n,5;4,0;z;2\n"))
+    assert [str(t) for t in frame.dtypes[["a", "b", "d"]]] == ["float64", "int64", "float64"]
+    np.testing.assert_array_equal(frame["a"], [0.134, -1.25, 0.5])
+    assert frame["b"].tolist() == [-2, 3, 4] and frame["c"].tolist() == ["x", "y", "z"]
+    assert frame["d"].iloc[0] == 15 and np.isnan(frame["d"].iloc[1])
+    no_header = read_table(write(tmp_path, "n.csv", "0,5;1,25\n2,5;3,5\n"))
+    assert list(no_header.columns) == ["1", "2"] and no_header["1"].tolist() == [0.5, 2.5]
+    commas = read_table(write(tmp_path, "c.csv", 'a,b\n"0,5",1\n"1,5",2\n'))
+    assert commas["a"].tolist() == ["0,5", "1,5"]
 
 
 def test_read_table_overrides(tmp_path):
@@ -162,6 +178,37 @@ def test_compare_and_report_reuse_the_runs_data_options(table_run):
     assert_ok(result)
     page = (run / "report.html").read_text()
     assert 'id="columns"' in page and 'id="labels"' in page
+
+
+def test_compare_and_report_keep_the_runs_split_however_the_file_is_named(
+        tmp_path, monkeypatch):
+    """The run's file is known by its bytes: an absolute path, a copy or another working
+    directory get the run's split, and an option given keeps the others; an option that
+    changes the split is refused (its test rows could be rows the model trained on)."""
+    data = tmp_path / "rows.csv"
+    np.savetxt(data, np.random.default_rng(0).normal(size=(200, 4)), delimiter=",",
+               header="a,b,c,d", comments="")
+    run = tmp_path / "run"
+    monkeypatch.chdir(tmp_path)
+    assert_ok(invoke("train", "--data", "rows.csv", "--rows", "150", "--test-size", "0.5",
+                     "--components", "2", "--hidden", "8", "--epochs", "2", "--seed", "0",
+                     "--device", "cpu", "--out", run))
+    split = "75 rows (PCA fitted on the 75 train rows)"
+    for args in ([data], [data, "--header", "yes"], [data, "--test-size", "0.5"]):
+        result = invoke("compare", run, "--data", *args)
+        assert_ok(result)
+        assert split in result.stdout, result.stdout
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "rows.csv").write_bytes(data.read_bytes())
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    assert split in invoke("compare", run, "--data", "rows.csv").stdout
+    assert_ok(invoke("report", run, "--data", "rows.csv", "--out", tmp_path / "r.html"))
+    assert "75 training rows, 75 test rows" in (tmp_path / "r.html").read_text()
+    for args, named in ((["--rows", "50"], "rows=150 (now 50)"),
+                        (["--test-size", "0.3"], "test_size=0.5 (now 0.3)")):
+        assert_one_line_error(invoke("compare", run, "--data", "rows.csv", *args),
+                              "is the file", named, "the run's 75 / 75",
+                              "leave those options out")
 
 
 @pytest.mark.parametrize("text, args, match", [

@@ -6,8 +6,9 @@ A run directory holds:
 - ``config.json`` and the ``model-<hash>.safetensors`` it names: the model, loaded by
   :func:`aekit.load`;
 - ``metrics.json`` (:data:`METRICS`): ``dataset`` (name, train_shape, test_shape,
-  image_shape, options: how a text file was read, so ``compare`` and ``report`` read it
-  the same way), ``comparison`` (:meth:`aekit.PCAComparison.to_dict` on the test split, PCA
+  image_shape, options: how a file was read and split, so ``compare`` and ``report`` read
+  it the same way, and file_sha256: the SHA-256 of the file's bytes, null for a named
+  dataset), ``comparison`` (:meth:`aekit.PCAComparison.to_dict` on the test split, PCA
   fitted on the train split in the model's scaled units), ``train_score`` and
   ``test_score`` (``score``: the negative error in the model's scaled units, higher is
   better), ``fit_seconds``, ``n_iter``, ``aekit_version``, and ``model_sha256``: the
@@ -31,6 +32,7 @@ and its ``report.html``.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import os
@@ -183,14 +185,65 @@ def _take_image_shape(estimator, data: Dataset) -> None:
 
 def _dataset_info(data: Dataset) -> dict:
     """``metrics.json``'s ``dataset``: name, train_shape, test_shape, image_shape, options
-    (how a text file was read)."""
+    (how a file was read and split), file_sha256 (the file's bytes; None for a named
+    dataset)."""
+    options = getattr(data, "options", None)
     return {
         "name": data.name,
         "train_shape": list(data.X_train.shape),
         "test_shape": list(data.X_test.shape),
         "image_shape": list(data.image_shape) if data.image_shape else None,
-        "options": getattr(data, "options", None),
+        "options": options,
+        "file_sha256": file_sha256(data.name) if options is not None
+        and Path(data.name).is_file() else None,
     }
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """SHA-256 of a file's bytes: which data a run was trained on, however its path is
+    spelled (cheap beside a fit: one read, no parsing)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def option_differences(trained: dict, given: dict) -> list[str]:
+    """The options of ``given`` whose values differ from ``trained`` (both
+    :attr:`Dataset.options`-like dicts), as ``name=trained value (now given value)``."""
+    return [f"{key}={trained.get(key)!r} (now {value!r})" for key, value in given.items()
+            if trained.get(key) != value]
+
+
+def data_differences(run: str | os.PathLike, data: Dataset) -> list[str]:
+    """How ``data`` differs from the dataset the run in ``run`` was trained on (its
+    ``metrics.json``'s ``dataset``), one text per difference; empty when it is the same.
+
+    Compared: the dataset's name (a named dataset) or the file's bytes (a file, however
+    its path is spelled), the options it was read and split with, and, when neither
+    differs, the shapes of its splits (a named dataset's ``rows``).
+    """
+    saved = (_json(Path(run) / METRICS) or {}).get("dataset")
+    saved = saved if isinstance(saved, dict) else {}
+    current = _dataset_info(data)
+    out = []
+    saved_sha, sha = saved.get("file_sha256"), current["file_sha256"]
+    if sha is None or saved_sha is None:  # a named dataset on one side at least
+        if saved.get("name") != current["name"]:
+            out.append(f"the dataset ({saved.get('name')!r}, now {current['name']!r})")
+        elif sha is not None:  # a run of an older aekit: it kept no checksum to compare
+            out.append(f"the content of {current['name']} (the run keeps no checksum of "
+                       "its file)")
+    elif saved_sha != sha:
+        out.append(f"the content of {current['name']} (its SHA-256)")
+    if current["options"] is not None and isinstance(saved.get("options"), dict):
+        out += option_differences(saved["options"], current["options"])
+    if not out:
+        out = [f"{key}={saved.get(key)!r} (now {current[key]!r})"
+               for key in ("train_shape", "test_shape", "image_shape")
+               if saved.get(key) != current[key]]
+    return out
 
 
 def write_run(out: str | os.PathLike, estimator, metrics: dict | None) -> Path:
@@ -255,20 +308,19 @@ def is_complete(run: str | os.PathLike) -> bool:
         and model_checksum(run) is not None
 
 
-def finished_by(run: str | os.PathLike, estimator, data: str) -> bool:
+def finished_by(run: str | os.PathLike, estimator) -> bool:
     """Whether the model in ``run`` was fitted with ``estimator``'s parameters (all but
-    where it writes and how much it prints) on dataset ``data``: the run a command with
-    them would write, finished. Reads config.json and metrics.json only."""
+    where it writes and how much it prints): the run a command with them would write,
+    finished, when it was fitted on the same data too (:func:`data_differences`). Reads
+    config.json only."""
     config = _json(Path(run) / CONFIG)
-    metrics = _json(Path(run) / METRICS)
-    if config is None or metrics is None or config.get("class") != type(estimator).__name__:
+    if config is None or config.get("class") != type(estimator).__name__:
         return False
     ignored = (*LOCATION_PARAMS, "verbose")
     saved = {k: v for k, v in (config.get("params") or {}).items() if k not in ignored}
     params = jsonable({k: v for k, v in estimator.get_params(deep=False).items()
                        if k not in ignored})
-    dataset = metrics.get("dataset") if isinstance(metrics.get("dataset"), dict) else {}
-    return saved == params and dataset.get("name") in (data, str(Path(data)))
+    return saved == params
 
 
 def _json(path: Path) -> dict | None:

@@ -63,10 +63,13 @@ from ..runs import (
     REPORT,
     SCORES,
     check_out_dir,
+    data_differences,
+    file_sha256,
     finished_by,
     fit_detector_run,
     fit_run,
     is_complete,
+    option_differences,
     read_metrics,
     write_run,
     write_scores,
@@ -122,6 +125,8 @@ def _data_options(label, drop, rows, header, sep, test_size=None) -> dict:
 _TABLE_OPTIONS = (("label", Label, None), ("drop", Drop, None), ("rows", Rows, None),
                   ("header", Header, "infer"), ("sep", Sep, None),
                   ("test_size", TestSize, None))
+_OPTION_DEFAULTS = _data_options(*(default for _, _, default in _TABLE_OPTIONS))
+"""The data options' values when none is given (``test_size`` absent)."""
 
 
 def table_options(func):
@@ -147,15 +152,47 @@ def table_options(func):
 
 
 def _load_data(data: str, run: Path | None, options: dict):
-    """The dataset ``data`` with ``options``; without any, those ``run`` was trained with
-    when it was trained on the same file (so `compare` and `report` see its split)."""
-    given = options["label"] is not None or options["drop"] or options["rows"] is not None \
-        or options["header"] != "infer" or options["sep"] is not None or "test_size" in options
-    if not given and run is not None:
-        dataset = (read_metrics(run) or {}).get("dataset") or {}
-        if dataset.get("name") == str(Path(data)) and isinstance(dataset.get("options"), dict):
-            options = {**options, **dataset["options"]}
-    return load_dataset(data, **options)
+    """The dataset ``data`` with ``options``, split as ``run``'s was.
+
+    When ``data`` is the file the run was trained on (the same bytes, however its path is
+    spelled), the options the run kept are used, each one given on the command line
+    overriding its own (an option at its default is not given; ``test_size`` is when
+    present), so `compare` and `report` see the run's split. A given option that changes
+    the split is refused: the test split would then hold rows the model was trained on.
+    """
+    saved = _trained_on(run, data)
+    if saved is None:
+        return load_dataset(data, **options)
+    trained = saved["options"]
+    given = {key: value for key, value in options.items()
+             if key == "test_size" or value != _OPTION_DEFAULTS[key]}
+    dataset = load_dataset(data, **{**trained, **given})
+    shapes = [len(dataset.X_train), len(dataset.X_test)]
+    kept = [shape[0] if isinstance(shape, list) and shape else None
+            for shape in (saved.get("train_shape"), saved.get("test_shape"))]
+    differs = option_differences(trained, given)
+    if differs and shapes != kept:
+        raise ValueError(
+            f"--data {data} is the file {run} was trained on, but the options given change "
+            f"its split ({', '.join(differs)}): {shapes[0]} train / {shapes[1]} test rows "
+            f"against the run's {kept[0]} / {kept[1]}, so the test rows could hold rows "
+            "the model was trained on; leave those options out to use the run's split")
+    return dataset
+
+
+def _trained_on(run: Path | None, data: str) -> dict | None:
+    """``metrics.json``'s ``dataset`` of ``run`` when ``data`` is the file it was trained
+    on, with the options it was read with; else None (another file, a named dataset, a
+    run without them)."""
+    saved = (read_metrics(run) or {}).get("dataset") if run is not None else None
+    if not isinstance(saved, dict) or not isinstance(saved.get("options"), dict) \
+            or not Path(data).is_file():
+        return None
+    if saved.get("file_sha256"):
+        same = file_sha256(data) == saved["file_sha256"]
+    else:  # a run of an older aekit: the path, as the command's directory resolves it
+        same = Path(str(saved.get("name"))).resolve() == Path(data).resolve()
+    return saved if same else None
 
 
 # --------------------------------------------------------------------------- errors
@@ -281,7 +318,15 @@ def train(
     if resume and not (Path(est.checkpoint_dir) / CHECKPOINT).is_file():
         # A supervisor runs one command again and again: with nothing to resume, the run
         # is done (the same run, complete) or starts from the beginning.
-        if is_complete(out) and finished_by(out, est, data):
+        if is_complete(out) and finished_by(out, est):
+            # The same parameters: the data decide whether this command wrote the run.
+            differs = data_differences(out, load_dataset(data, **options))
+            if differs:
+                raise ValueError(
+                    f"--resume: {out} is a complete run of other data (it differs in "
+                    f"{', '.join(differs)}), and there is no checkpoint to continue; pass a "
+                    f"new --out to train on this data, or drop --resume to train anew into "
+                    f"{out} (replacing its run)")
             typer.echo(f"{out} is complete (model and metrics): nothing to resume")
             return
         typer.echo(f"--resume: no checkpoint in {est.checkpoint_dir}; starting the run from "

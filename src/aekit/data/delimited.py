@@ -3,10 +3,11 @@
 
 :func:`read_table` reads what people actually have: a header or none (detected), any
 common delimiter (detected: comma, semicolon, tab, pipe, or runs of spaces), a UTF-8
-byte-order mark, quoted fields, empty cells (missing values) and columns of text
-(categories). Parsing is pandas' C reader; this module only decides how to call it and
-turns what it read into typed columns, so that a bad file fails with one sentence naming
-its line and column, never with a partial table.
+byte-order mark, quoted fields, empty cells (missing values), columns of text
+(categories) and, in files separated by semicolons, decimal commas (``0,134``). Parsing
+is pandas' C reader; this module only decides how to call it and turns what it read into
+typed columns, so that a bad file fails with one sentence naming its line and column,
+never with a partial table.
 """
 
 from __future__ import annotations
@@ -30,6 +31,16 @@ NA_STRINGS = frozenset({"", "NA", "N/A", "n/a", "NaN", "nan", "-NaN", "-nan", "N
 """Cells that mean "missing" (stripped of surrounding spaces)."""
 
 _SAMPLE_BYTES = 1 << 16
+
+_DECIMAL_COMMA = r"[+-]?(?:\d+,\d*|,\d+)(?:[eE][+-]?\d+)?"
+"""A number written with a decimal comma (``0,134``, ``-1,5e3``), as pandas'
+``decimal=","`` reads it."""
+
+
+def _reads_decimal_commas(sep: str) -> bool:
+    """Whether cells like ``0,134`` are numbers in a file separated by ``sep``: a
+    semicolon is how spreadsheets save a table where the comma is the decimal mark."""
+    return sep == ";"
 
 
 def table_suffix(path) -> str | None:
@@ -109,6 +120,11 @@ def _detect_sep(path: Path, text: str) -> str:
     lines = [line for line in text.splitlines() if line.strip()][:50]
     try:
         sep = csv.Sniffer().sniff("\n".join(lines), delimiters="".join(DELIMITERS)).delimiter
+        semicolons = {len(record) for record in csv.reader(lines, delimiter=";")}
+        if sep == "," and len(semicolons) == 1 and semicolons.pop() > 1:
+            # As many semicolons in every line too: they part the cells, and the commas are
+            # decimal commas (each line has as many when the numbers have as many digits).
+            return ";"
         if sep in DELIMITERS:
             return sep
     except csv.Error:
@@ -124,7 +140,8 @@ def _detect_header(text: str, sep: str) -> bool:
     cell that is not. For columns of text alone, when its cells are distinct and none
     recurs in its column below (else :class:`csv.Sniffer` decides)."""
     head = _head_cells(text, sep)
-    cells, missing, numbers = _cell_kinds(head)  # (rows, columns) each, all columns at once
+    # (rows, columns) each, all columns at once
+    cells, missing, numbers = _cell_kinds(head, _reads_decimal_commas(sep))
     is_number = ~np.isnan(numbers)
     if len(head) < 2:
         return len(head) == 1 and not is_number[0][~missing[0]].all()
@@ -175,10 +192,12 @@ def _head_cells(text: str, sep: str, rows: int = 200) -> np.ndarray:
     return out[:kept]
 
 
-def _cell_kinds(raw) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """For a frame (or object array) of strings (n, d): its cells stripped of surrounding spaces (object),
-    where they are missing (:data:`NA_STRINGS`, bool) and their values as numbers (float64,
-    NaN where a cell is missing or not a number). Typed all at once, one column after
+def _cell_kinds(raw, decimal_comma: bool = False) -> tuple[np.ndarray, np.ndarray,
+                                                             np.ndarray]:
+    """For a frame (or object array) of strings (n, d): its cells stripped of surrounding
+    spaces (object), where they are missing (:data:`NA_STRINGS`, bool) and their values as
+    numbers (float64, NaN where a cell is missing or not a number; with ``decimal_comma``,
+    ``0,134`` is 0.134). Typed all at once, one column after
     another in one Series: a Python loop over columns costs ~0.6 ms a column (600,000
     columns: minutes), these vectorised calls a small multiple of pandas' parsing."""
     import pandas as pd
@@ -189,6 +208,11 @@ def _cell_kinds(raw) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     stripped = flat.str.strip()  # a missing cell pandas already found stays NaN
     missing = (stripped.isna() | stripped.isin(NA_STRINGS)).to_numpy()
     numbers = pd.to_numeric(stripped.where(~missing), errors="coerce").to_numpy(np.float64)
+    if decimal_comma:
+        comma = (stripped.str.fullmatch(_DECIMAL_COMMA, na=False) & ~missing).to_numpy()
+        if comma.any():
+            numbers = numbers.copy()  # pandas' array may be read-only
+            numbers[comma] = pd.to_numeric(stripped[comma].str.replace(",", ".", regex=False))
     shape = (n, d)
     return (stripped.to_numpy(dtype=object).reshape(shape, order="F"),
             missing.reshape(shape, order="F"), numbers.reshape(shape, order="F"))
@@ -209,6 +233,8 @@ def read_table(path, *, header="infer", sep=None):
         ``"2"``, ... (their positions).
     sep : str, optional
         The delimiter; default: detected among :data:`DELIMITERS`, else runs of spaces.
+        With a semicolon, a cell written with a decimal comma (``0,134``, as spreadsheets
+        save them where the comma is the decimal mark) is a number.
 
     Returns
     -------
@@ -263,7 +289,8 @@ def read_table(path, *, header="infer", sep=None):
         raw.columns = [str(j + 1) for j in range(raw.shape[1])]
     frame = _typed(raw, lambda columns: pd.read_csv(
         path, sep=sep, header=0 if has_header else None, usecols=columns, dtype=str,
-        na_filter=False, skipinitialspace=True, encoding="utf-8-sig", engine="c"))
+        na_filter=False, skipinitialspace=True, encoding="utf-8-sig", engine="c"),
+        _reads_decimal_commas(sep))
     if len(lines) == len(frame):  # else pandas saw the lines otherwise: keep 0, 1, 2, ...
         frame.index = pd.Index(lines, name="line")
     return frame
@@ -278,7 +305,7 @@ def _parser_message(err) -> str:
     return text.removeprefix("Error tokenizing data. C error: ")
 
 
-def _typed(raw, reread):
+def _typed(raw, reread, decimal_comma: bool = False):
     """``raw`` (pandas' typing) with aekit's column types: a column whose every cell is a
     number (or missing) as int64 (none missing, all whole, below 2**53) or float64, any
     other as text stripped of surrounding spaces, missing cells NaN.
@@ -287,7 +314,7 @@ def _typed(raw, reread):
     block at once); its text columns are typed again by :func:`_cell_kinds` (a cell
     "NA " is missing, " 3 " a number); columns it read as booleans or unsigned integers
     are read again as text (``reread(positions)``: a frame of strings), as "True" and
-    "false" are text to aekit.
+    "false" are text to aekit. ``decimal_comma``: ``0,134`` in a text column is a number.
     """
     import pandas as pd
 
@@ -309,10 +336,10 @@ def _typed(raw, reread):
                 parts.append((numeric[cols], pd.DataFrame(block[:, cols].astype(dtype),
                                                           index=raw.index)))
     if len(text):
-        parts += _typed_text(raw.iloc[:, text], text)
+        parts += _typed_text(raw.iloc[:, text], text, decimal_comma)
     if len(other):
         again = reread(list(other)).set_axis(raw.index, axis=0)
-        parts += _typed_text(again, other)
+        parts += _typed_text(again, other, decimal_comma)
     if not parts:
         return pd.DataFrame(index=raw.index, columns=raw.columns)
     if len(parts) == 1:  # one kind of column (a wide file of numbers): in order already
@@ -325,11 +352,11 @@ def _typed(raw, reread):
     return frame
 
 
-def _typed_text(cells, positions: np.ndarray) -> list:
+def _typed_text(cells, positions: np.ndarray, decimal_comma: bool = False) -> list:
     """``(positions, frame)`` parts of columns of text cells typed by aekit's rule."""
     import pandas as pd
 
-    stripped, missing, numbers = _cell_kinds(cells)
+    stripped, missing, numbers = _cell_kinds(cells, decimal_comma)
     numeric = (np.isnan(numbers) == missing).all(0)
     with np.errstate(invalid="ignore"):
         whole = numeric & ~missing.any(0) & (np.mod(numbers, 1) == 0).all(0) \

@@ -183,10 +183,11 @@ UNIQUE_SHARE = 0.5
 def doubtful_categories(frame, columns: Sequence[dict]) -> list[str]:
     """Why categorical columns of ``frame`` (described by ``columns``) are unlikely to be
     what the caller meant as categories, one text per such column: numbers stored as text
-    or objects (a column read with an ``"n/a"`` cell, say), or a value per row (an
-    identifier). Either way the model learns one category per value, and new rows' values
-    are categories it never saw. Columns with a categorical dtype, booleans and columns of
-    at most :data:`FEW_CATEGORIES` categories are not doubted.
+    or objects (a column read with an ``"n/a"`` cell, say), numbers written with a decimal
+    comma (``"0,134"``), or a value per row (an identifier). Either way the model learns
+    one category per value, and new rows' values are categories it never saw. Columns with
+    a categorical dtype, booleans and columns of at most :data:`FEW_CATEGORIES` categories
+    are not doubted.
     """
     import pandas as pd
 
@@ -209,12 +210,30 @@ def doubtful_categories(frame, columns: Sequence[dict]) -> list[str]:
                 f"categories; if it is a number column make it one (X[{name!r}] = "
                 f"pd.to_numeric(X[{name!r}], errors='coerce'): what is not a number becomes "
                 "missing, for missing='impute')")
+        elif (commas := _decimal_commas(present)).mean() > NUMBER_SHARE:
+            example = next(v for v in present.astype(str) if "," in v)
+            reasons.append(
+                f"{name!r} holds numbers written with a decimal comma ({example!r}: "
+                f"{int(commas.sum())} of {len(present)} values), taken as {len(known)} "
+                "categories; read the file with the comma as its decimal mark (aekit's "
+                "read_table does in a file separated by ';'; pandas: read_csv(..., "
+                f"decimal=',')), or convert the column (X[{name!r}] = pd.to_numeric("
+                f"X[{name!r}].str.replace(',', '.'), errors='coerce'))")
         elif len(known) > UNIQUE_SHARE * len(present):
             reasons.append(
                 f"{name!r} has {len(known)} distinct values in {len(present)} rows, nearly one "
                 "a row (an identifier?): as categories they carry nothing to new rows, whose "
                 "values the model never saw; drop it")
     return reasons
+
+
+def _decimal_commas(values) -> np.ndarray:
+    """Which of ``values`` (a Series) are numbers once a comma is read as the decimal
+    point."""
+    import pandas as pd
+
+    points = values.astype(str).str.replace(",", ".", regex=False)
+    return pd.to_numeric(points, errors="coerce").notna().to_numpy()
 
 
 UNKNOWN_ROWS = 10
