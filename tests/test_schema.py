@@ -211,6 +211,16 @@ def test_cells_holding_lists_or_dicts_name_the_column():
 
 
 @pytest.mark.parametrize("name", list(OUTPUT))
+def test_a_reversed_view_of_an_array_is_taken_as_its_copy(name):
+    X = np.random.default_rng(0).normal(size=(40, 4))
+    est = _fit(name, X, np.arange(40) % 2)
+    method = OUTPUT[name]
+    view = X[::-1, ::-1]  # negative strides, which torch does not take
+    np.testing.assert_array_equal(getattr(est, method)(view),
+                                  getattr(est, method)(view.copy()))
+
+
+@pytest.mark.parametrize("name", list(OUTPUT))
 def test_a_frame_without_columns_is_a_clear_error(name):
     with pytest.raises(ValueError, match="0 columns|0 feature"):
         _fit(name, pd.DataFrame(index=range(5)), np.arange(5) % 2)

@@ -121,9 +121,11 @@ def to_tensor(X: np.ndarray, device: torch.device) -> torch.Tensor:
     A writable, C-contiguous float32 array on the CPU is shared, not copied: callers never
     write into the result (scaling, batch gathers and corruption all make new tensors).
     """
-    if device.type == "cpu" and X.dtype == np.float32 and X.flags.writeable and X.flags.c_contiguous:
+    if device.type == "cpu" and X.dtype == np.float32 and X.flags.writeable \
+            and X.flags.c_contiguous:
         return torch.from_numpy(X)
-    return torch.tensor(X, dtype=torch.float32, device=device)
+    # torch takes no negative strides (a view such as X[:, ::-1]): copy those into order.
+    return torch.tensor(np.ascontiguousarray(X), dtype=torch.float32, device=device)
 
 
 def to_numpy(T: torch.Tensor, like: np.ndarray) -> np.ndarray:
