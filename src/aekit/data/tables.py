@@ -204,8 +204,9 @@ def doubtful_categories(frame, columns: Sequence[dict]) -> list[str]:
         if numbers.mean() > NUMBER_SHARE:
             others = pd.unique(present[~numbers].to_numpy(dtype=object))[:3]
             rest = f"; the others: {', '.join(map(repr, others))}" if len(others) else ""
+            stored = "text" if isinstance(present.iloc[0], str) else "objects"
             reasons.append(
-                f"{name!r} holds numbers as {'text' if isinstance(present.iloc[0], str) else 'objects'} "
+                f"{name!r} holds numbers as {stored} "
                 f"({int(numbers.sum())} of {len(present)} values{rest}), taken as {len(known)} "
                 f"categories; if it is a number column make it one (X[{name!r}] = "
                 f"pd.to_numeric(X[{name!r}], errors='coerce'): what is not a number becomes "
