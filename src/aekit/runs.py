@@ -21,6 +21,10 @@ A run directory holds:
 The model is written before its metrics, and stale metrics are removed first, so a run
 killed at any moment never shows one model's metrics beside another model.
 
+Only files of an aekit run directory (one holding an aekit model or checkpoint) are ever
+removed or replaced: :func:`check_out_dir` refuses, before the fit, a directory of the
+caller's files that holds names a run writes, and one aekit cannot write to.
+
 ``aekit detect`` writes a detector's run (:func:`fit_detector_run`): the model, ``loss.png``,
 ``metrics.json`` with ``dataset`` (name, shape), ``fit_seconds``, ``n_iter``, ``threshold``,
 ``n_flagged``, ``share_flagged`` and, when labels were given, ``labels`` (``n_anomalies``,
@@ -34,6 +38,7 @@ import csv
 import io
 import json
 import os
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,16 +48,18 @@ import numpy as np
 from .core import distributed
 from .core.storage import (
     CONFIG,
+    FORMAT,
     LOCATION_PARAMS,
     atomic_path,
     atomic_write,
+    is_manifest,
     jsonable,
     model_checksum,
     read_regular,
     remove_stale_temps,
 )
 from .core.version import __version__
-from .training.callbacks import remove_checkpoint
+from .training.callbacks import CHECKPOINT, CHECKPOINT_FORMAT, remove_checkpoint
 from .data.catalog import Dataset
 from .evaluation.metrics import PCAComparison, compare_with_pca
 from .anomaly.metrics import detection_metrics
@@ -63,6 +70,9 @@ from .semisupervised.labels import blanks_unlabelled, unlabelled_rows
 
 METRICS, LOSS_PLOT, REPORT = "metrics.json", "loss.png", "report.html"
 SCORES = "scores.csv"
+RUN_FILES = (CONFIG, CHECKPOINT, METRICS, LOSS_PLOT, REPORT, SCORES)
+"""The files a run directory holds by these names (the weights files are named by hash)."""
+_MANIFESTS = {CONFIG: FORMAT, CHECKPOINT: CHECKPOINT_FORMAT}  # name: its format tag
 
 
 @dataclass(frozen=True)
@@ -75,11 +85,68 @@ class Run:
     metrics: dict
 
 
-def check_out_dir(out: str | os.PathLike) -> Path:
-    """``out`` as a Path, refused when it exists as a file (checked before a long fit)."""
+def check_out_dir(out: str | os.PathLike, names: tuple[str, ...] = RUN_FILES, *,
+                  ours=None) -> Path:
+    """``out``, the directory a command is about to write ``names`` into, checked before
+    any long work (a fit): it, or the directory it would be created in, must be writable.
+
+    aekit replaces files only in its own run directory, one holding an aekit model or
+    checkpoint (``config.json``, ``checkpoint.json``); a directory of the caller's files
+    that holds one of ``names`` is refused, and so is one whose ``config.json`` or
+    ``checkpoint.json`` (when among ``names``) aekit did not write.
+
+    Parameters
+    ----------
+    out : path-like
+        The directory.
+    names : tuple of str, default=RUN_FILES
+        The files that will be written into ``out``.
+    ours : callable, optional
+        ``ours(path)``: whether the existing file ``path`` is aekit's all the same, outside
+        a run directory (an ONNX file carrying the metadata aekit writes).
+
+    Returns
+    -------
+    out : pathlib.Path
+
+    Raises
+    ------
+    ValueError
+        When ``out`` is a file, or holds files aekit did not write that it would replace.
+    OSError
+        When ``out`` cannot be created or written to; the message names ``out``.
+    """
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} exists and is not a directory; pass a directory path")
+    if out.is_dir():
+        held = [n for n in names if os.path.lexists(out / n)]
+        for name in held:
+            kind = _MANIFESTS.get(name)
+            if kind is not None and not is_manifest(out / name, kind):
+                raise ValueError(
+                    f"--out {out}: {out / name} is not an aekit {kind.split('-')[-1]} file; "
+                    "aekit does not overwrite files it did not write: pass another --out "
+                    "(or move that file)")
+        in_run = any(is_manifest(out / n, kind) for n, kind in _MANIFESTS.items())
+        theirs = [n for n in held if not in_run and not (ours is not None and ours(out / n))]
+        if theirs:
+            raise ValueError(
+                f"--out {out} holds {', '.join(theirs)}, which aekit did not write (no aekit "
+                f"model, {CONFIG}, beside them) and would replace: pass a new or empty "
+                "directory (or move those files)")
+    # Nothing is created here: a command that then fails on its input leaves no trace.
+    where = next((p for p in (out, *out.parents) if p.exists()), out)
+    if where.exists() and not where.is_dir():
+        raise ValueError(f"--out {out}: {where} is a file, not a directory; pass a directory "
+                         "path")
+    try:
+        with tempfile.TemporaryFile(dir=where):  # fail now, not after the fit
+            pass
+    except OSError as err:
+        place = "written" if where == out else f"created in {where}"
+        raise type(err)(f"--out {out} cannot be {place} ({err.strerror or err}); pass a "
+                        "directory you can write to") from None
     return out
 
 
@@ -199,7 +266,7 @@ def write_run(out: str | os.PathLike, estimator, metrics: dict | None) -> Path:
 
     ``metrics=None`` writes the model and its loss plot only (a fit stopped by a signal).
     """
-    out = check_out_dir(out)
+    out = check_out_dir(out)  # only a run directory's files are removed or replaced
     out.mkdir(parents=True, exist_ok=True)
     remove_stale_temps(out, [METRICS, LOSS_PLOT])
     for stale in (METRICS, LOSS_PLOT):  # never beside another model than their own

@@ -278,6 +278,7 @@ def train(
         params["checkpoint_dir"] = str(out)
     est = AutoEncoder(**params)
     validate_params(est)  # bad values fail now, before a dataset is loaded or downloaded
+    check_out_dir(out)  # so does an --out aekit may not write to
     if resume and not (Path(est.checkpoint_dir) / CHECKPOINT).is_file():
         # A supervisor runs one command again and again: with nothing to resume, the run
         # is done (the same run, complete) or starts from the beginning.
@@ -368,6 +369,7 @@ def _fit_and_print(est, data: str, out: Path, options: dict, fit, show=_print_ru
     if "checkpoint_dir" in est.get_params() and est.checkpoint_dir is None:
         est.set_params(checkpoint_dir=str(out))  # as train: Ctrl-C keeps the best so far
     validate_params(est)  # bad values fail now, before a dataset is loaded or downloaded
+    check_out_dir(out)  # so does an --out aekit may not write to
     distributed.init_from_env(est.device)  # under torchrun: one of several processes
     try:
         if not distributed.is_main():

@@ -284,6 +284,12 @@ def _manifest_kind(where: Path, kind: str | None) -> dict | None:
     return config if (tag == kind if kind is not None else tag.startswith("aekit-")) else None
 
 
+def is_manifest(where: str | os.PathLike, kind: str | None = None) -> bool:
+    """Whether the file ``where`` is an aekit manifest of ``kind`` (its ``format`` tag; None:
+    any aekit format), so a file aekit wrote; never raises."""
+    return _manifest_kind(Path(where), kind) is not None
+
+
 def _named_weights(path: Path, manifest: str, stem: str, kind: str | None) -> str | None:
     """The weights file the manifest now in ``path`` names, when it is an aekit manifest of
     ``kind`` (format 1: ``model.safetensors``); else None. Never raises: a damaged
