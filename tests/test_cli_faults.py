@@ -493,3 +493,18 @@ def test_export_never_replaces_onnx_files_aekit_did_not_write(small_run, tmp_pat
     for out in (tmp_path / "onnx", tmp_path / "onnx", small_run):
         assert invoke("export", small_run, "--out", out).exit_code == 0
     assert (tmp_path / "onnx" / "decoder.onnx").stat().st_size > 0
+
+
+def test_retraining_a_run_removes_what_the_old_model_made(tmp_path):
+    """A detector's scores and report describe its model: an autoencoder trained into the
+    run replaces the model, so they go (and a retrained run keeps no stale report)."""
+    rows = tmp_path / "rows.npy"
+    np.save(rows, load_dataset("digits").X_test[:60])
+    run = tmp_path / "run"
+    assert invoke(*_out_args("detect", rows, run)).exit_code == 0
+    assert {"scores.csv", "report.html"} <= {p.name for p in run.iterdir()}
+    assert invoke(*_out_args("train", None, run), "--hidden", "8").exit_code == 0
+    names = {p.name for p in run.iterdir()}
+    assert not names & {"scores.csv", "report.html"}, names
+    assert {"config.json", "metrics.json", "loss.png"} <= names and runs.is_complete(run)
+    assert aekit.load(run).__class__ is AutoEncoder

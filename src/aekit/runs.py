@@ -262,14 +262,16 @@ def _dataset_info(data: Dataset) -> dict:
 
 def write_run(out: str | os.PathLike, estimator, metrics: dict | None) -> Path:
     """Write the model, ``metrics.json`` (with the model's checksum) and ``loss.png`` into
-    ``out``, each atomically; the previous metrics and plot are removed first.
+    ``out``, each atomically; the files derived from the previous model (metrics, plot,
+    ``report.html``, a detector's ``scores.csv``) are removed first.
 
     ``metrics=None`` writes the model and its loss plot only (a fit stopped by a signal).
     """
     out = check_out_dir(out)  # only a run directory's files are removed or replaced
     out.mkdir(parents=True, exist_ok=True)
-    remove_stale_temps(out, [METRICS, LOSS_PLOT])
-    for stale in (METRICS, LOSS_PLOT):  # never beside another model than their own
+    derived = (METRICS, LOSS_PLOT, REPORT, SCORES)
+    remove_stale_temps(out, derived)
+    for stale in derived:  # never beside another model than their own
         (out / stale).unlink(missing_ok=True)
     estimator.save(out)
     if metrics is not None:
@@ -415,8 +417,6 @@ def fit_detector_run(detector, X, out: str | os.PathLike, *, name: str, anomaly=
         anomaly = np.asarray(anomaly, dtype=bool)
         metrics["labels"] = {"n_anomalies": int(anomaly.sum()),
                              **detection_metrics(anomaly, scores)}
-    for stale in (SCORES, REPORT):  # never beside another model than their own
-        (out / stale).unlink(missing_ok=True)
     write_run(out, detector, metrics)
     write_scores(out / SCORES, detector, X, n_features=n_features)
     return Run(out, detector, None, metrics)
