@@ -150,6 +150,68 @@ def check_out_dir(out: str | os.PathLike, names: tuple[str, ...] = RUN_FILES, *,
     return out
 
 
+def check_out_file(out: str | os.PathLike, what: str, suffixes: tuple[str, ...], *,
+                   inputs=(), run: str | os.PathLike | None = None) -> Path:
+    """``out``, the file a command is about to write ``what`` to, checked before any work.
+
+    Paths are compared resolved, so another spelling of a path, or a link, is caught too
+    (the file is written through a link, to its target).
+
+    Parameters
+    ----------
+    out : path-like
+        The file to write.
+    what : str
+        What it holds, for the messages (``"codes"``, ``"the report"``).
+    suffixes : tuple of str
+        The suffixes it may have (lower case); a link's target must have one too.
+    inputs : iterable of str or path-like
+        What the command reads: ``out`` must not be one of them or lie inside one (a
+        directory of shards). One that names nothing here (a dataset's name) is skipped.
+    run : path-like, optional
+        The run directory the command reads: ``out`` must not be one of its model, checkpoint,
+        metrics, plot or scores files (its report it may be).
+
+    Returns
+    -------
+    out : pathlib.Path
+
+    Raises
+    ------
+    ValueError
+        When ``out`` is a directory, lacks one of ``suffixes``, or is (or is inside) one of
+        ``inputs`` or a file of ``run``.
+    """
+    out = Path(out)
+    allowed = " or ".join(suffixes)
+    if out.is_dir():
+        raise ValueError(f"--out {out} is a directory; pass the path of a file in it, ending "
+                         f"in {allowed}")
+    target = out.resolve()
+    for given in inputs:
+        if not os.path.lexists(given):
+            continue
+        source = Path(given).resolve()
+        if target == source:
+            raise ValueError(f"--out {out} is the input {given}: writing {what} there would "
+                             "replace it; pass another path")
+        if source in target.parents:
+            raise ValueError(f"--out {out} is inside the input directory {given}, among "
+                             "what the command reads; pass a path outside it")
+    if run is not None and target.parent == Path(run).resolve() and (
+            target.name in RUN_FILES and target.name != REPORT
+            or target.suffix == ".safetensors"):
+        raise ValueError(f"--out {out} is the run's own {target.name} in {run}; aekit never "
+                         f"writes {what} over it: pass another path")
+    if out.suffix.lower() not in suffixes:
+        raise ValueError(f"--out {out}: {what} can be written as {allowed} only, not "
+                         f"{out.suffix or '(no extension)'!r}")
+    if target.suffix.lower() not in suffixes:
+        raise ValueError(f"--out {out} leads to {target}, not a {allowed} file; pass another "
+                         "path")
+    return out
+
+
 def fit_run(estimator, data: Dataset, out: str | os.PathLike, *,
             resume: bool = False) -> Run | None:
     """Fit ``estimator`` on the train split, compare it with PCA on the test split, write

@@ -63,6 +63,7 @@ from ..runs import (
     REPORT,
     SCORES,
     check_out_dir,
+    check_out_file,
     finished_by,
     fit_detector_run,
     fit_run,
@@ -500,6 +501,8 @@ def report(
 ) -> None:
     """Write one self-contained HTML page on the model in RUN: AE vs PCA, diagnostics, plots."""
     _autoencoder_run(run, "report")
+    if out is not None:  # before the data is read; write_report checks again
+        check_out_file(out, "the report", (".html",), inputs=[data], run=run)
     dataset = _load_data(data, run, options)
     path = write_report(run, dataset, out, device=device)
     typer.echo(f"wrote {path} (self-contained; open it in any browser)")
