@@ -420,9 +420,7 @@ def encode(
 ) -> None:
     """Encode the rows of INPUT with the model in RUN; write the codes to --out (one row of
     codes per row of INPUT)."""
-    if out.suffix.lower() not in _CODE_SUFFIXES:
-        raise ValueError(f"--out {out}: codes are written as .npy or .csv, "
-                         f"not {out.suffix or '(no extension)'!r}")
+    check_out_file(out, "codes", _CODE_SUFFIXES, inputs=[input_path], run=run)
     _autoencoder_run(run, "encode")
     est = load(run, device=device)
     if chunk_rows is not None and chunk_rows < 1:
@@ -676,9 +674,7 @@ def score(
 ) -> None:
     """Score the rows of FILE with the detector in RUN: per row its anomaly score, label
     (-1 outlier, 1 inlier) and top columns, to a CSV file."""
-    if out.suffix.lower() != ".csv":
-        raise ValueError(f"--out {out}: scores are written as .csv, "
-                         f"not {out.suffix or '(no extension)'!r}")
+    check_out_file(out, "scores", (".csv",), inputs=[input_path], run=run)
     detector = load(run, device=device)
     if not isinstance(detector, OutlierDetector):
         raise ValueError(f"{run} holds a {type(detector).__name__}, not an OutlierDetector; "
