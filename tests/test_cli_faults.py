@@ -480,6 +480,17 @@ def test_an_unwritable_out_is_refused_before_the_fit(tmp_path, monkeypatch):
     assert ".tmp" not in result.stderr
 
 
+@pytest.mark.skipif(not os.path.isdir("/sys"), reason="needs a directory no one may write")
+def test_an_unwritable_out_file_is_named_before_any_work(small_run, tmp_path):
+    rows = tmp_path / "rows.npy"
+    np.save(rows, load_dataset("digits").X_test[:20])
+    for args in (["encode", small_run, rows, "--out", "/sys/codes.npy"],
+                 ["report", small_run, "--data", "digits", "--out", "/sys/x/report.html"]):
+        result = invoke(*args)
+        assert_one_line_error(result, f"--out {args[-1]} cannot be created in /sys")
+        assert ".tmp" not in result.stderr
+
+
 def test_export_never_replaces_onnx_files_aekit_did_not_write(small_run, tmp_path):
     pytest.importorskip("onnx")
     mine = tmp_path / "mine"

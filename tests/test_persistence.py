@@ -395,6 +395,19 @@ def test_save_into_a_file_path_is_refused(tmp_path, fitted):
         ae.save(tmp_path / "f")
 
 
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="needs /proc (takes no new files)")
+def test_atomic_write_errors_name_the_file_not_its_temporary(tmp_path):
+    with pytest.raises(FileNotFoundError) as err:
+        _io.atomic_write("/proc/aekit-test.bin", b"x")
+    assert err.value.filename == "/proc/aekit-test.bin" and ".tmp" not in str(err.value)
+    target = tmp_path / "codes.npy"
+    with pytest.raises(OSError, match="No space left") as err:
+        with _io.atomic_path(target) as tmp:  # a disk that fills while the file is written
+            raise OSError(28, "No space left on device", str(tmp))
+    assert err.value.filename == str(target) and err.value.errno == 28
+    assert not list(tmp_path.iterdir())
+
+
 def test_saved_files_are_readable_by_others(tmp_path, fitted):
     import os
     import stat

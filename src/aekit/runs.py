@@ -135,24 +135,31 @@ def check_out_dir(out: str | os.PathLike, names: tuple[str, ...] = RUN_FILES, *,
                 f"--out {out} holds {', '.join(theirs)}, which aekit did not write (no aekit "
                 f"model, {CONFIG}, beside them) and would replace: pass a new or empty "
                 "directory (or move those files)")
+    _check_writable(out, out)
+    return out
+
+
+def _check_writable(out: Path, directory: Path) -> None:
+    """Refuse ``--out out`` when ``directory``, or the one it would be created in, takes no
+    new files (read-only, no permission)."""
     # Nothing is created here: a command that then fails on its input leaves no trace.
-    where = next((p for p in (out, *out.parents) if p.exists()), out)
+    where = next((p for p in (directory, *directory.parents) if p.exists()), directory)
     if where.exists() and not where.is_dir():
         raise ValueError(f"--out {out}: {where} is a file, not a directory; pass a directory "
                          "path")
     try:
-        with tempfile.TemporaryFile(dir=where):  # fail now, not after the fit
+        with tempfile.TemporaryFile(dir=where):  # fail now, not after the work
             pass
     except OSError as err:
         place = "written" if where == out else f"created in {where}"
         raise type(err)(f"--out {out} cannot be {place} ({err.strerror or err}); pass a "
-                        "directory you can write to") from None
-    return out
+                        "path you can write to") from None
 
 
 def check_out_file(out: str | os.PathLike, what: str, suffixes: tuple[str, ...], *,
                    inputs=(), run: str | os.PathLike | None = None) -> Path:
-    """``out``, the file a command is about to write ``what`` to, checked before any work.
+    """``out``, the file a command is about to write ``what`` to, checked before any work:
+    its directory, or the one it would be created in, must be writable.
 
     Paths are compared resolved, so another spelling of a path, or a link, is caught too
     (the file is written through a link, to its target).
@@ -181,6 +188,8 @@ def check_out_file(out: str | os.PathLike, what: str, suffixes: tuple[str, ...],
     ValueError
         When ``out`` is a directory, lacks one of ``suffixes``, or is (or is inside) one of
         ``inputs`` or a file of ``run``.
+    OSError
+        When ``out`` cannot be written; the message names ``out``.
     """
     out = Path(out)
     allowed = " or ".join(suffixes)
@@ -209,6 +218,7 @@ def check_out_file(out: str | os.PathLike, what: str, suffixes: tuple[str, ...],
     if target.suffix.lower() not in suffixes:
         raise ValueError(f"--out {out} leads to {target}, not a {allowed} file; pass another "
                          "path")
+    _check_writable(out, out.parent)
     return out
 
 

@@ -86,11 +86,16 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 
     The temporary file is flushed to disk before the rename and the directory after it, so
     ``path`` holds the old content or the complete new one even after a power cut. On an
-    exception the temporary file is removed and ``path`` is left untouched.
+    exception the temporary file is removed and ``path`` is left untouched. An error of the
+    temporary file (one that cannot be created, written or renamed) names ``path``: the
+    temporary name means nothing to the caller.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as err:
+        raise OSError(err.errno, err.strerror, os.fspath(path)) from None
     os.close(fd)
     tmp = Path(tmp)
     try:
@@ -102,8 +107,19 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         _fsync_file(tmp)
         os.replace(tmp, path)
         fsync_dir(path.parent)
+    except OSError as err:
+        if str(tmp) not in (_name(err.filename), _name(err.filename2)):
+            raise
+        raise OSError(err.errno, err.strerror, os.fspath(path)) from None
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _name(filename) -> str | None:
+    """An OSError's ``filename`` as a str (it may be bytes or a path-like), or None."""
+    if isinstance(filename, bytes):
+        return os.fsdecode(filename)
+    return os.fspath(filename) if isinstance(filename, (str, os.PathLike)) else None
 
 
 def atomic_write(path: str | os.PathLike, data: bytes | str) -> Path:
