@@ -408,6 +408,33 @@ def test_atomic_write_errors_name_the_file_not_its_temporary(tmp_path):
     assert not list(tmp_path.iterdir())
 
 
+def test_atomic_write_writes_through_a_link_and_keeps_the_file_s_mode(tmp_path):
+    import stat
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "codes.csv").write_text("old\n")
+    link = tmp_path / "link.csv"
+    link.symlink_to(shared / "codes.csv")
+    _io.atomic_write(link, "new\n")
+    assert link.is_symlink() and (shared / "codes.csv").read_text() == "new\n"
+    assert [p.name for p in shared.iterdir()] == ["codes.csv"]  # no temporary file left
+    (tmp_path / "new.csv").symlink_to(shared / "made.csv")  # a link to no file yet
+    _io.atomic_write(tmp_path / "new.csv", "made\n")
+    assert (tmp_path / "new.csv").is_symlink() and (shared / "made.csv").read_text() == "made\n"
+    old = os.umask(0o022)
+    try:
+        for mode in (0o600, 0o640, 0o664):
+            private = tmp_path / f"{mode:o}.csv"
+            private.write_text("secret\n")
+            private.chmod(mode)
+            _io.atomic_write(private, "codes\n")
+            assert stat.S_IMODE(private.stat().st_mode) == mode
+            assert private.read_text() == "codes\n"
+    finally:
+        os.umask(old)
+
+
 def test_saved_files_are_readable_by_others(tmp_path, fitted):
     import os
     import stat

@@ -218,7 +218,7 @@ def check_out_file(out: str | os.PathLike, what: str, suffixes: tuple[str, ...],
     if target.suffix.lower() not in suffixes:
         raise ValueError(f"--out {out} leads to {target}, not a {allowed} file; pass another "
                          "path")
-    _check_writable(out, out.parent)
+    _check_writable(out, target.parent if out.is_symlink() else out.parent)  # see atomic_path
     return out
 
 

@@ -89,30 +89,45 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     exception the temporary file is removed and ``path`` is left untouched. An error of the
     temporary file (one that cannot be created, written or renamed) names ``path``: the
     temporary name means nothing to the caller.
+
+    As a plain ``open(path, "w")`` would, a symbolic link is written through: its target is
+    replaced (the temporary file lies beside the target) and the link stays; an existing
+    file keeps its permission bits, and a new one gets those of the umask.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    # realpath: the link's target even when it does not exist yet (open() creates it).
+    target = Path(os.path.realpath(path)) if path.is_symlink() else path
+    target.parent.mkdir(parents=True, exist_ok=True)
     try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.",
+                                   suffix=".tmp")
     except OSError as err:
         raise OSError(err.errno, err.strerror, os.fspath(path)) from None
     os.close(fd)
     tmp = Path(tmp)
     try:
         yield tmp
-        # mkstemp creates 0600 files; give the result the mode a plain open() would.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
+        os.chmod(tmp, _mode_for(target))  # mkstemp's 0600 is no one's choice
         _fsync_file(tmp)
-        os.replace(tmp, path)
-        fsync_dir(path.parent)
+        os.replace(tmp, target)
+        fsync_dir(target.parent)
     except OSError as err:
         if str(tmp) not in (_name(err.filename), _name(err.filename2)):
             raise
         raise OSError(err.errno, err.strerror, os.fspath(path)) from None
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _mode_for(path: Path) -> int:
+    """The permission bits a file written to ``path`` gets: the existing file's, else those
+    a plain ``open()`` gives a new file (0666 less the umask)."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode) & 0o777  # never set-id bits
+    except FileNotFoundError:
+        umask = os.umask(0)  # the only way to read it
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def _name(filename) -> str | None:
