@@ -273,6 +273,30 @@ def test_resume_with_other_options_names_them(tmp_path, monkeypatch):
                           "max_epochs=3 (now 4)")
 
 
+def test_resume_from_a_damaged_checkpoint_advises_to_start_afresh(tmp_path, monkeypatch):
+    from aekit.training import callbacks
+
+    run = tmp_path / "run"
+    args = ["train", "--data", "digits", "--components", "2", "--hidden", "8", "--seed", "0",
+            "--device", "cpu", "--epochs", "3", "--out", run]
+
+    def crash(self, state, record):
+        raise RuntimeError("killed")
+
+    real = callbacks.Checkpoint.on_epoch_end
+    with monkeypatch.context() as m:
+        m.setattr(callbacks.Checkpoint, "on_epoch_end",
+                  lambda self, state, record: (real(self, state, record), self.wait(),
+                                               crash(self, state, record)))
+        assert invoke(*args).exit_code != 0
+    weights = run / json.loads((run / "checkpoint.json").read_text())["weights"]
+    weights.write_bytes(weights.read_bytes()[:100])  # truncated
+    result = invoke(*args, "--resume")
+    assert_one_line_error(result, "truncated", "run the command without --resume")
+    assert "save the model again" not in result.stderr
+    assert invoke(*args).exit_code == 0 and runs.is_complete(run)  # as advised
+
+
 # --------------------------------------------------------------------------- bad inputs
 @pytest.fixture(scope="module")
 def classifier_run(tmp_path_factory):

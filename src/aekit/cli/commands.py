@@ -304,6 +304,11 @@ def train(
             run = fit_run(est, dataset, out, resume=resume)
         except FitInterrupted as err:
             raise typer.Exit(_interrupted(err, out, est.checkpoint_dir)) from None
+        except (ValueError, FileNotFoundError) as err:  # the remedy as this command spells it
+            if not resume:
+                raise
+            raise type(err)(str(err).replace("fit without resume",
+                                             "run the command without --resume")) from None
         if run is not None:
             _print_run(run)
     except BaseException:

@@ -385,10 +385,12 @@ def remove_container(path: str | os.PathLike, *, manifest: str, stem: str,
 
 
 def read_container(path: str | os.PathLike, *, manifest: str = CONFIG, stem: str = "model",
-                   kind: str = FORMAT) -> tuple[dict, dict[str, torch.Tensor]]:
+                   kind: str = FORMAT, remedy: str = "save the model again"
+                   ) -> tuple[dict, dict[str, torch.Tensor]]:
     """``(config, tensors)`` of a container, checked against both checksums.
 
-    ``kind`` is the ``format`` tag the manifest must carry (``"aekit-model"``).
+    ``kind`` is the ``format`` tag the manifest must carry (``"aekit-model"``); ``remedy``
+    ends the message of a checksum that does not match (what to do about a damaged file).
 
     Format 1 (``model.safetensors`` beside a manifest without its own checksum) is read too.
 
@@ -401,21 +403,22 @@ def read_container(path: str | os.PathLike, *, manifest: str = CONFIG, stem: str
     """
     path = Path(path)
     for attempt in range(3):
-        config, weights = _read_manifest(path, manifest, stem, kind)
+        config, weights = _read_manifest(path, manifest, stem, kind, remedy)
         try:
             blob = read_regular(path / weights)
             break
         except FileNotFoundError:
             # A save in another process may have replaced the manifest and removed the
             # weights it named between our two reads: read the new manifest.
-            if attempt == 2 or _read_manifest(path, manifest, stem, kind)[1] == weights:
+            if attempt == 2 or _read_manifest(path, manifest, stem, kind,
+                                              remedy)[1] == weights:
                 raise FileNotFoundError(
-                    f"{path / weights} (named by {manifest}) is missing") from None
+                    f"{path / weights} (named by {manifest}) is missing; {remedy}") from None
     if hashlib.sha256(blob).hexdigest() != config.get("weights_sha256"):
         raise ValueError(
             f"{path / weights} does not match the checksum in {manifest} (field "
             "'weights_sha256'): the file was truncated, modified or comes from another save; "
-            "save the model again"
+            f"{remedy}"
         )
     try:
         tensors = safetensors.torch.load(blob)
@@ -424,7 +427,8 @@ def read_container(path: str | os.PathLike, *, manifest: str = CONFIG, stem: str
     return config, tensors
 
 
-def _read_manifest(path: Path, manifest: str, stem: str, kind: str) -> tuple[dict, str]:
+def _read_manifest(path: Path, manifest: str, stem: str, kind: str,
+                   remedy: str) -> tuple[dict, str]:
     """The checked manifest of a container and the name of its weights file."""
     where = path / manifest
     if not where.exists():
@@ -447,7 +451,7 @@ def _read_manifest(path: Path, manifest: str, stem: str, kind: str) -> tuple[dic
     if config.get("sha256") != config_checksum(config):
         raise ValueError(
             f"{where} was modified after it was saved: its checksum (field 'sha256') "
-            "does not match its content; save the model again"
+            f"does not match its content; {remedy}"
         )
     weights = config.get("weights")
     pattern = rf"{re.escape(stem)}-[0-9a-f]{{{_HASH_CHARS}}}\.safetensors"
