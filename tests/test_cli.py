@@ -261,6 +261,30 @@ def test_encode_to_an_unknown_format(digits_run, digits_test, tmp_path):
     assert_one_line_error(invoke("encode", run, rows, "--out", tmp_path / "codes.txt"))
 
 
+def test_encode_never_writes_over_what_it_reads(digits_run, digits_test, tmp_path):
+    run, _ = digits_run
+    X, rows = digits_test
+    table = tmp_path / "in.csv"
+    np.savetxt(table, X[:20], delimiter=",", header=",".join(f"p{j}" for j in range(64)),
+               comments="")
+    before = table.read_bytes()
+    shards = tmp_path / "shards"
+    shards.mkdir()
+    np.save(shards / "part-0.npy", X[:10])
+    np.save(shards / "part-1.npy", X[10:20])
+    (tmp_path / "link.npy").symlink_to(rows)
+    for source, out, words in [
+            (table, table, "is the input"),
+            (table, tmp_path / "." / "in.csv", "is the input"),  # another spelling
+            (rows, tmp_path / "link.npy", "is the input"),  # a link to it
+            (shards, shards / "codes.npy", "is inside the input directory"),
+            (shards, shards / "sub" / "codes.npy", "is inside the input directory")]:
+        assert_one_line_error(invoke("encode", run, source, "--out", out), words)
+    assert table.read_bytes() == before and (tmp_path / "link.npy").is_symlink()
+    assert np.array_equal(np.load(rows), X)
+    assert sorted(p.name for p in shards.iterdir()) == ["part-0.npy", "part-1.npy"]
+
+
 def test_compare_with_a_file_of_other_features(digits_run, tmp_path):
     run, _ = digits_run
     path = tmp_path / "other.npy"

@@ -304,6 +304,30 @@ def test_resume_with_other_options_names_them(tmp_path, monkeypatch):
                           "max_epochs=3 (now 4)")
 
 
+def test_resume_from_a_damaged_checkpoint_advises_to_start_afresh(tmp_path, monkeypatch):
+    from aekit.training import callbacks
+
+    run = tmp_path / "run"
+    args = ["train", "--data", "digits", "--components", "2", "--hidden", "8", "--seed", "0",
+            "--device", "cpu", "--epochs", "3", "--out", run]
+
+    def crash(self, state, record):
+        raise RuntimeError("killed")
+
+    real = callbacks.Checkpoint.on_epoch_end
+    with monkeypatch.context() as m:
+        m.setattr(callbacks.Checkpoint, "on_epoch_end",
+                  lambda self, state, record: (real(self, state, record), self.wait(),
+                                               crash(self, state, record)))
+        assert invoke(*args).exit_code != 0
+    weights = run / json.loads((run / "checkpoint.json").read_text())["weights"]
+    weights.write_bytes(weights.read_bytes()[:100])  # truncated
+    result = invoke(*args, "--resume")
+    assert_one_line_error(result, "truncated", "run the command without --resume")
+    assert "save the model again" not in result.stderr
+    assert invoke(*args).exit_code == 0 and runs.is_complete(run)  # as advised
+
+
 # --------------------------------------------------------------------------- bad inputs
 @pytest.fixture(scope="module")
 def classifier_run(tmp_path_factory):
@@ -451,3 +475,102 @@ def test_a_diverged_train_is_one_error_line_and_writes_no_run(tmp_path):
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: ") and "learning_rate" in lines[0]
     assert not (run / "config.json").exists() and not runs.is_complete(run)
+
+
+# --------------------------------------------------------------------------- --out directories
+def _no_fit(monkeypatch, *classes):
+    """Make a fit of ``classes`` fail loudly: a refusal must come before it."""
+    def fit(self, *args, **kwargs):
+        raise AssertionError("the fit ran before --out was checked")
+
+    for cls in classes:
+        monkeypatch.setattr(cls, "fit", fit)
+
+
+def _out_args(command, rows, out):
+    data = ["--data", "digits"] if command.startswith("train") else ["--data", rows]
+    return [command, *data, "--epochs" if command.startswith("train") else "--max-epochs",
+            "2", "--device", "cpu", "--out", out]
+
+
+@pytest.mark.parametrize("command", ["train", "train-vae", "detect"])
+def test_a_directory_of_the_user_s_files_is_refused_before_the_fit(tmp_path, monkeypatch,
+                                                                    command):
+    _no_fit(monkeypatch, AutoEncoder, aekit.VariationalAutoEncoder, aekit.OutlierDetector)
+    rows = tmp_path / "rows.npy"
+    np.save(rows, load_dataset("digits").X_test[:60])
+    out = tmp_path / "mine"
+    out.mkdir()
+    files = {"metrics.json": "mine\n", "loss.png": "mine\n", "notes.txt": "mine\n"}
+    for name, text in files.items():
+        (out / name).write_text(text)
+    assert_one_line_error(invoke(*_out_args(command, rows, out)),
+                          f"--out {out} holds metrics.json, loss.png, which aekit did not write")
+    assert {p.name: p.read_text() for p in out.iterdir()} == files
+
+
+@pytest.mark.parametrize("manifest, noun", [("config.json", "model"),
+                                            ("checkpoint.json", "checkpoint")])
+def test_a_foreign_manifest_in_out_is_refused_before_the_fit(tmp_path, monkeypatch, manifest,
+                                                             noun):
+    _no_fit(monkeypatch, AutoEncoder)
+    out = tmp_path / "t1"
+    out.mkdir()
+    files = {manifest: '{"my": 1}\n', "metrics.json": "mine\n", "loss.png": "mine\n"}
+    for name, text in files.items():
+        (out / name).write_text(text)
+    assert_one_line_error(invoke(*_out_args("train", None, out)),
+                          f"{out / manifest} is not an aekit {noun} file")
+    assert {p.name: p.read_text() for p in out.iterdir()} == files
+
+
+@pytest.mark.skipif(not os.path.isdir("/sys"), reason="needs a directory no one may write")
+def test_an_unwritable_out_is_refused_before_the_fit(tmp_path, monkeypatch):
+    """/sys takes no new files, not even from root (a read-only file system is the same)."""
+    _no_fit(monkeypatch, aekit.OutlierDetector)
+    rows = tmp_path / "rows.npy"
+    np.save(rows, load_dataset("digits").X_test[:60])
+    result = invoke(*_out_args("detect", rows, "/sys/aekit-test/run"))
+    assert_one_line_error(result, "--out /sys/aekit-test/run cannot be created in /sys")
+    assert ".tmp" not in result.stderr
+
+
+@pytest.mark.skipif(not os.path.isdir("/sys"), reason="needs a directory no one may write")
+def test_an_unwritable_out_file_is_named_before_any_work(small_run, tmp_path):
+    rows = tmp_path / "rows.npy"
+    np.save(rows, load_dataset("digits").X_test[:20])
+    for args in (["encode", small_run, rows, "--out", "/sys/codes.npy"],
+                 ["report", small_run, "--data", "digits", "--out", "/sys/x/report.html"]):
+        result = invoke(*args)
+        assert_one_line_error(result, f"--out {args[-1]} cannot be created in /sys")
+        assert ".tmp" not in result.stderr
+
+
+def test_export_never_replaces_onnx_files_aekit_did_not_write(small_run, tmp_path):
+    pytest.importorskip("onnx")
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "encoder.onnx").write_text("mine\n")
+    assert_one_line_error(invoke("export", small_run, "--out", mine),
+                          "holds encoder.onnx, which aekit did not write")
+    assert [p.name for p in mine.iterdir()] == ["encoder.onnx"]
+    assert (mine / "encoder.onnx").read_text() == "mine\n"
+    # Its own export it replaces, in a directory of its own or in the run.
+    for out in (tmp_path / "onnx", tmp_path / "onnx", small_run):
+        assert invoke("export", small_run, "--out", out).exit_code == 0
+    assert (tmp_path / "onnx" / "decoder.onnx").stat().st_size > 0
+
+
+def test_retraining_a_run_removes_what_the_old_model_made(tmp_path):
+    """A detector's scores and report describe its model: an autoencoder trained into the
+    run replaces the model, so they go (and a retrained run keeps no stale report)."""
+    rows = tmp_path / "rows.npy"
+    np.save(rows, load_dataset("digits").X_test[:60])
+    run = tmp_path / "run"
+    assert invoke(*_out_args("detect", rows, run)).exit_code == 0
+    assert {"scores.csv", "report.html"} <= {p.name for p in run.iterdir()}
+    assert invoke(*_out_args("train", None, run), "--hidden", "8").exit_code == 0
+    names = {p.name for p in run.iterdir()}
+    assert not names & {"scores.csv", "report.html"}, names
+    assert {"config.json", "metrics.json", "loss.png"} <= names and runs.is_complete(run)
+    assert aekit.load(run).__class__ is AutoEncoder

@@ -205,6 +205,17 @@ def test_score_matches_a_parquet_file_s_columns_by_name(detect_run, csv_file, tm
         aekit.load(run).score_samples(tmp_path / "reversed.parquet")
 
 
+def test_score_never_writes_over_its_input_or_the_run_s_scores(detect_run, csv_file,
+                                                              tmp_path):
+    run, _ = detect_run
+    path, _, _ = csv_file
+    kept = {p: p.read_bytes() for p in (path, run / "scores.csv")}
+    assert_one_line_error(invoke("score", run, path, "--out", path), "is the input")
+    assert_one_line_error(invoke("score", run, path, "--out", run / "scores.csv"),
+                          "the run's own scores.csv")
+    assert {p: p.read_bytes() for p in kept} == kept
+
+
 # --------------------------------------------------------------------------- pieces
 def test_anomaly_labels_conventions():
     assert anomaly_labels([0, 1, 0]).tolist() == [False, True, False]

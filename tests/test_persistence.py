@@ -395,6 +395,46 @@ def test_save_into_a_file_path_is_refused(tmp_path, fitted):
         ae.save(tmp_path / "f")
 
 
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="needs /proc (takes no new files)")
+def test_atomic_write_errors_name_the_file_not_its_temporary(tmp_path):
+    with pytest.raises(FileNotFoundError) as err:
+        _io.atomic_write("/proc/aekit-test.bin", b"x")
+    assert err.value.filename == "/proc/aekit-test.bin" and ".tmp" not in str(err.value)
+    target = tmp_path / "codes.npy"
+    with pytest.raises(OSError, match="No space left") as err:
+        with _io.atomic_path(target) as tmp:  # a disk that fills while the file is written
+            raise OSError(28, "No space left on device", str(tmp))
+    assert err.value.filename == str(target) and err.value.errno == 28
+    assert not list(tmp_path.iterdir())
+
+
+def test_atomic_write_writes_through_a_link_and_keeps_the_file_s_mode(tmp_path):
+    import stat
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "codes.csv").write_text("old\n")
+    link = tmp_path / "link.csv"
+    link.symlink_to(shared / "codes.csv")
+    _io.atomic_write(link, "new\n")
+    assert link.is_symlink() and (shared / "codes.csv").read_text() == "new\n"
+    assert [p.name for p in shared.iterdir()] == ["codes.csv"]  # no temporary file left
+    (tmp_path / "new.csv").symlink_to(shared / "made.csv")  # a link to no file yet
+    _io.atomic_write(tmp_path / "new.csv", "made\n")
+    assert (tmp_path / "new.csv").is_symlink() and (shared / "made.csv").read_text() == "made\n"
+    old = os.umask(0o022)
+    try:
+        for mode in (0o600, 0o640, 0o664):
+            private = tmp_path / f"{mode:o}.csv"
+            private.write_text("secret\n")
+            private.chmod(mode)
+            _io.atomic_write(private, "codes\n")
+            assert stat.S_IMODE(private.stat().st_mode) == mode
+            assert private.read_text() == "codes\n"
+    finally:
+        os.umask(old)
+
+
 def test_saved_files_are_readable_by_others(tmp_path, fitted):
     import os
     import stat

@@ -194,6 +194,30 @@ def test_cli_report_command(tmp_path, digits_run):
     assert IMAGE_SECTIONS <= set(_parse(out.read_text(encoding="utf-8")).sections)
 
 
+def test_cli_report_out_must_be_an_html_file_of_its_own(tmp_path, digits_run):
+    table = tmp_path / "in.csv"
+    np.savetxt(table, load_dataset("digits").X_test[:30], delimiter=",")
+    (tmp_path / "link.html").symlink_to(digits_run / "config.json")
+    (tmp_path / "pages").mkdir()
+    kept = {p: p.read_bytes() for p in (table, digits_run / "config.json")}
+    for data, out, words in [
+            ("digits", digits_run / "config.json", "the run's own config.json"),
+            ("digits", digits_run / "metrics.json", "the run's own metrics.json"),
+            ("digits", tmp_path / "link.html", "the run's own config.json"),
+            (table, table, "is the input"),
+            ("digits", tmp_path / "page.txt", "as .html only"),
+            ("digits", tmp_path / "pages", "is a directory")]:
+        result = CliRunner().invoke(app, ["report", str(digits_run), "--data", str(data),
+                                          "--out", str(out)])
+        assert result.exit_code == 2, result.output
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and words in lines[0] and ".tmp" not in lines[0], lines
+    assert {p: p.read_bytes() for p in kept} == kept
+    assert not list((tmp_path / "pages").iterdir())
+    with pytest.raises(ValueError, match="the run's own config.json"):
+        write_report(digits_run, "digits", digits_run / "config.json")
+
+
 def test_cli_report_bad_dataset_is_one_error_line(digits_run):
     result = CliRunner().invoke(app, ["report", str(digits_run), "--data", "nope"])
     assert result.exit_code == 2

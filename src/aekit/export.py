@@ -161,7 +161,8 @@ def export_onnx(estimator, out: str | os.PathLike, *, opset: int = 17) -> dict[s
     estimator : fitted AutoEncoder, VariationalAutoEncoder or EncoderClassifier, or a path
         A path is loaded with :func:`aekit.load` (on the CPU).
     out : path-like
-        Directory; the files are written atomically.
+        Directory; the files are written atomically. ``.onnx`` files of the same names
+        are replaced only when aekit wrote them (or they sit in an aekit run directory).
     opset : int, default=17
         ONNX opset version, one of :data:`OPSETS` (9 to 20).
 
@@ -172,7 +173,8 @@ def export_onnx(estimator, out: str | os.PathLike, *, opset: int = 17) -> dict[s
         scores need the training codes and statistics, not one graph: score rows with
         aekit), a model with an operation ONNX lacks (the quantile and log scalers), or a
         graph that does not give PyTorch's outputs on :data:`CHECK_ROWS` rows (nothing is
-        written then).
+        written then). Also for an ``out`` that holds ``.onnx`` files of these names that
+        aekit did not write (:func:`aekit.runs.check_out_dir`).
 
     Returns
     -------
@@ -198,10 +200,10 @@ def export_onnx(estimator, out: str | os.PathLike, *, opset: int = 17) -> dict[s
             "autoencoders (AutoEncoder, VariationalAutoEncoder) and EncoderClassifier models. "
             "A detector's scores need its training codes and statistics; score rows with "
             "OutlierDetector.score_samples or 'aekit score RUN FILE --out scores.csv'")
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"{out} exists and is not a directory; pass a directory path")
+    from .runs import check_out_dir
+
     _check_exportable(estimator.module_)
+    out = check_out_dir(out, (ENCODER, DECODER, CLASSIFIER), ours=_exported)
     model = _cpu_copy(estimator.module_)
     names = getattr(estimator, "feature_names_in_", None)
     metadata = {"aekit_version": __version__, "estimator": type(estimator).__name__,
@@ -226,6 +228,17 @@ def export_onnx(estimator, out: str | os.PathLike, *, opset: int = 17) -> dict[s
                        codes)
     return {"encoder": atomic_write(out / ENCODER, encoder),
             "decoder": atomic_write(out / DECODER, decoder)}
+
+
+def _exported(path: Path) -> bool:
+    """Whether ``path`` is an ONNX file that :func:`export_onnx` wrote (its metadata holds
+    ``aekit_version``): one an export may replace outside a run directory."""
+    onnx = _import_onnx()
+    try:
+        model = onnx.load(os.fspath(path), load_external_data=False)
+    except Exception:  # not ONNX (protobuf's own error types), or unreadable: not aekit's
+        return False
+    return any(entry.key == "aekit_version" for entry in model.metadata_props)
 
 
 def _check_exportable(module: nn.Module) -> None:

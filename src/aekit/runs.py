@@ -22,6 +22,10 @@ A run directory holds:
 The model is written before its metrics, and stale metrics are removed first, so a run
 killed at any moment never shows one model's metrics beside another model.
 
+Only files of an aekit run directory (one holding an aekit model or checkpoint) are ever
+removed or replaced: :func:`check_out_dir` refuses, before the fit, a directory of the
+caller's files that holds names a run writes, and one aekit cannot write to.
+
 ``aekit detect`` writes a detector's run (:func:`fit_detector_run`): the model, ``loss.png``,
 ``metrics.json`` with ``dataset`` (name, shape), ``fit_seconds``, ``n_iter``, ``threshold``,
 ``n_flagged``, ``share_flagged`` and, when labels were given, ``labels`` (``n_anomalies``,
@@ -36,6 +40,7 @@ import hashlib
 import io
 import json
 import os
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,16 +50,18 @@ import numpy as np
 from .core import distributed
 from .core.storage import (
     CONFIG,
+    FORMAT,
     LOCATION_PARAMS,
     atomic_path,
     atomic_write,
+    is_manifest,
     jsonable,
     model_checksum,
     read_regular,
     remove_stale_temps,
 )
 from .core.version import __version__
-from .training.callbacks import remove_checkpoint
+from .training.callbacks import CHECKPOINT, CHECKPOINT_FORMAT, remove_checkpoint
 from .data.catalog import Dataset
 from .evaluation.metrics import PCAComparison, compare_with_pca
 from .anomaly.metrics import detection_metrics
@@ -65,6 +72,9 @@ from .semisupervised.labels import blanks_unlabelled, unlabelled_rows
 
 METRICS, LOSS_PLOT, REPORT = "metrics.json", "loss.png", "report.html"
 SCORES = "scores.csv"
+RUN_FILES = (CONFIG, CHECKPOINT, METRICS, LOSS_PLOT, REPORT, SCORES)
+"""The files a run directory holds by these names (the weights files are named by hash)."""
+_MANIFESTS = {CONFIG: FORMAT, CHECKPOINT: CHECKPOINT_FORMAT}  # name: its format tag
 
 
 @dataclass(frozen=True)
@@ -77,11 +87,140 @@ class Run:
     metrics: dict
 
 
-def check_out_dir(out: str | os.PathLike) -> Path:
-    """``out`` as a Path, refused when it exists as a file (checked before a long fit)."""
+def check_out_dir(out: str | os.PathLike, names: tuple[str, ...] = RUN_FILES, *,
+                  ours=None) -> Path:
+    """``out``, the directory a command is about to write ``names`` into, checked before
+    any long work (a fit): it, or the directory it would be created in, must be writable.
+
+    aekit replaces files only in its own run directory, one holding an aekit model or
+    checkpoint (``config.json``, ``checkpoint.json``); a directory of the caller's files
+    that holds one of ``names`` is refused, and so is one whose ``config.json`` or
+    ``checkpoint.json`` (when among ``names``) aekit did not write.
+
+    Parameters
+    ----------
+    out : path-like
+        The directory.
+    names : tuple of str, default=RUN_FILES
+        The files that will be written into ``out``.
+    ours : callable, optional
+        ``ours(path)``: whether the existing file ``path`` is aekit's all the same, outside
+        a run directory (an ONNX file carrying the metadata aekit writes).
+
+    Returns
+    -------
+    out : pathlib.Path
+
+    Raises
+    ------
+    ValueError
+        When ``out`` is a file, or holds files aekit did not write that it would replace.
+    OSError
+        When ``out`` cannot be created or written to; the message names ``out``.
+    """
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} exists and is not a directory; pass a directory path")
+    if out.is_dir():
+        held = [n for n in names if os.path.lexists(out / n)]
+        for name in held:
+            kind = _MANIFESTS.get(name)
+            if kind is not None and not is_manifest(out / name, kind):
+                raise ValueError(
+                    f"--out {out}: {out / name} is not an aekit {kind.split('-')[-1]} file; "
+                    "aekit does not overwrite files it did not write: pass another --out "
+                    "(or move that file)")
+        in_run = any(is_manifest(out / n, kind) for n, kind in _MANIFESTS.items())
+        theirs = [n for n in held if not in_run and not (ours is not None and ours(out / n))]
+        if theirs:
+            raise ValueError(
+                f"--out {out} holds {', '.join(theirs)}, which aekit did not write (no aekit "
+                f"model, {CONFIG}, beside them) and would replace: pass a new or empty "
+                "directory (or move those files)")
+    _check_writable(out, out)
+    return out
+
+
+def _check_writable(out: Path, directory: Path) -> None:
+    """Refuse ``--out out`` when ``directory``, or the one it would be created in, takes no
+    new files (read-only, no permission)."""
+    # Nothing is created here: a command that then fails on its input leaves no trace.
+    where = next((p for p in (directory, *directory.parents) if p.exists()), directory)
+    if where.exists() and not where.is_dir():
+        raise ValueError(f"--out {out}: {where} is a file, not a directory; pass a directory "
+                         "path")
+    try:
+        with tempfile.TemporaryFile(dir=where):  # fail now, not after the work
+            pass
+    except OSError as err:
+        place = "written" if where == out else f"created in {where}"
+        raise type(err)(f"--out {out} cannot be {place} ({err.strerror or err}); pass a "
+                        "path you can write to") from None
+
+
+def check_out_file(out: str | os.PathLike, what: str, suffixes: tuple[str, ...], *,
+                   inputs=(), run: str | os.PathLike | None = None) -> Path:
+    """``out``, the file a command is about to write ``what`` to, checked before any work:
+    its directory, or the one it would be created in, must be writable.
+
+    Paths are compared resolved, so another spelling of a path, or a link, is caught too
+    (the file is written through a link, to its target).
+
+    Parameters
+    ----------
+    out : path-like
+        The file to write.
+    what : str
+        What it holds, for the messages (``"codes"``, ``"the report"``).
+    suffixes : tuple of str
+        The suffixes it may have (lower case); a link's target must have one too.
+    inputs : iterable of str or path-like
+        What the command reads: ``out`` must not be one of them or lie inside one (a
+        directory of shards). One that names nothing here (a dataset's name) is skipped.
+    run : path-like, optional
+        The run directory the command reads: ``out`` must not be one of its model, checkpoint,
+        metrics, plot or scores files (its report it may be).
+
+    Returns
+    -------
+    out : pathlib.Path
+
+    Raises
+    ------
+    ValueError
+        When ``out`` is a directory, lacks one of ``suffixes``, or is (or is inside) one of
+        ``inputs`` or a file of ``run``.
+    OSError
+        When ``out`` cannot be written; the message names ``out``.
+    """
+    out = Path(out)
+    allowed = " or ".join(suffixes)
+    if out.is_dir():
+        raise ValueError(f"--out {out} is a directory; pass the path of a file in it, ending "
+                         f"in {allowed}")
+    target = out.resolve()
+    for given in inputs:
+        if not os.path.lexists(given):
+            continue
+        source = Path(given).resolve()
+        if target == source:
+            raise ValueError(f"--out {out} is the input {given}: writing {what} there would "
+                             "replace it; pass another path")
+        if source in target.parents:
+            raise ValueError(f"--out {out} is inside the input directory {given}, among "
+                             "what the command reads; pass a path outside it")
+    if run is not None and target.parent == Path(run).resolve() and (
+            target.name in RUN_FILES and target.name != REPORT
+            or target.suffix == ".safetensors"):
+        raise ValueError(f"--out {out} is the run's own {target.name} in {run}; aekit never "
+                         f"writes {what} over it: pass another path")
+    if out.suffix.lower() not in suffixes:
+        raise ValueError(f"--out {out}: {what} can be written as {allowed} only, not "
+                         f"{out.suffix or '(no extension)'!r}")
+    if target.suffix.lower() not in suffixes:
+        raise ValueError(f"--out {out} leads to {target}, not a {allowed} file; pass another "
+                         "path")
+    _check_writable(out, target.parent if out.is_symlink() else out.parent)  # see atomic_path
     return out
 
 
@@ -248,14 +387,16 @@ def data_differences(run: str | os.PathLike, data: Dataset) -> list[str]:
 
 def write_run(out: str | os.PathLike, estimator, metrics: dict | None) -> Path:
     """Write the model, ``metrics.json`` (with the model's checksum) and ``loss.png`` into
-    ``out``, each atomically; the previous metrics and plot are removed first.
+    ``out``, each atomically; the files derived from the previous model (metrics, plot,
+    ``report.html``, a detector's ``scores.csv``) are removed first.
 
     ``metrics=None`` writes the model and its loss plot only (a fit stopped by a signal).
     """
-    out = check_out_dir(out)
+    out = check_out_dir(out)  # only a run directory's files are removed or replaced
     out.mkdir(parents=True, exist_ok=True)
-    remove_stale_temps(out, [METRICS, LOSS_PLOT])
-    for stale in (METRICS, LOSS_PLOT):  # never beside another model than their own
+    derived = (METRICS, LOSS_PLOT, REPORT, SCORES)
+    remove_stale_temps(out, derived)
+    for stale in derived:  # never beside another model than their own
         (out / stale).unlink(missing_ok=True)
     estimator.save(out)
     if metrics is not None:
@@ -400,8 +541,6 @@ def fit_detector_run(detector, X, out: str | os.PathLike, *, name: str, anomaly=
         anomaly = np.asarray(anomaly, dtype=bool)
         metrics["labels"] = {"n_anomalies": int(anomaly.sum()),
                              **detection_metrics(anomaly, scores)}
-    for stale in (SCORES, REPORT):  # never beside another model than their own
-        (out / stale).unlink(missing_ok=True)
     write_run(out, detector, metrics)
     write_scores(out / SCORES, detector, X, n_features=n_features)
     return Run(out, detector, None, metrics)

@@ -63,6 +63,7 @@ from ..runs import (
     REPORT,
     SCORES,
     check_out_dir,
+    check_out_file,
     data_differences,
     file_sha256,
     finished_by,
@@ -315,6 +316,7 @@ def train(
         params["checkpoint_dir"] = str(out)
     est = AutoEncoder(**params)
     validate_params(est)  # bad values fail now, before a dataset is loaded or downloaded
+    check_out_dir(out)  # so does an --out aekit may not write to
     if resume and not (Path(est.checkpoint_dir) / CHECKPOINT).is_file():
         # A supervisor runs one command again and again: with nothing to resume, the run
         # is done (the same run, complete) or starts from the beginning.
@@ -347,6 +349,11 @@ def train(
             run = fit_run(est, dataset, out, resume=resume)
         except FitInterrupted as err:
             raise typer.Exit(_interrupted(err, out, est.checkpoint_dir)) from None
+        except (ValueError, FileNotFoundError) as err:  # the remedy as this command spells it
+            if not resume:
+                raise
+            raise type(err)(str(err).replace("fit without resume",
+                                             "run the command without --resume")) from None
         if run is not None:
             _print_run(run)
     except BaseException:
@@ -413,6 +420,7 @@ def _fit_and_print(est, data: str, out: Path, options: dict, fit, show=_print_ru
     if "checkpoint_dir" in est.get_params() and est.checkpoint_dir is None:
         est.set_params(checkpoint_dir=str(out))  # as train: Ctrl-C keeps the best so far
     validate_params(est)  # bad values fail now, before a dataset is loaded or downloaded
+    check_out_dir(out)  # so does an --out aekit may not write to
     distributed.init_from_env(est.device)  # under torchrun: one of several processes
     try:
         if not distributed.is_main():
@@ -462,9 +470,7 @@ def encode(
 ) -> None:
     """Encode the rows of INPUT with the model in RUN; write the codes to --out (one row of
     codes per row of INPUT)."""
-    if out.suffix.lower() not in _CODE_SUFFIXES:
-        raise ValueError(f"--out {out}: codes are written as .npy or .csv, "
-                         f"not {out.suffix or '(no extension)'!r}")
+    check_out_file(out, "codes", _CODE_SUFFIXES, inputs=[input_path], run=run)
     _autoencoder_run(run, "encode")
     est = load(run, device=device)
     if chunk_rows is not None and chunk_rows < 1:
@@ -544,6 +550,8 @@ def report(
 ) -> None:
     """Write one self-contained HTML page on the model in RUN: AE vs PCA, diagnostics, plots."""
     _autoencoder_run(run, "report")
+    if out is not None:  # before the data is read; write_report checks again
+        check_out_file(out, "the report", (".html",), inputs=[data], run=run)
     dataset = _load_data(data, run, options)
     path = write_report(run, dataset, out, device=device)
     typer.echo(f"wrote {path} (self-contained; open it in any browser)")
@@ -717,9 +725,7 @@ def score(
 ) -> None:
     """Score the rows of FILE with the detector in RUN: per row its anomaly score, label
     (-1 outlier, 1 inlier) and top columns, to a CSV file."""
-    if out.suffix.lower() != ".csv":
-        raise ValueError(f"--out {out}: scores are written as .csv, "
-                         f"not {out.suffix or '(no extension)'!r}")
+    check_out_file(out, "scores", (".csv",), inputs=[input_path], run=run)
     detector = load(run, device=device)
     if not isinstance(detector, OutlierDetector):
         raise ValueError(f"{run} holds a {type(detector).__name__}, not an OutlierDetector; "

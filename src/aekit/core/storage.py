@@ -86,24 +86,55 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 
     The temporary file is flushed to disk before the rename and the directory after it, so
     ``path`` holds the old content or the complete new one even after a power cut. On an
-    exception the temporary file is removed and ``path`` is left untouched.
+    exception the temporary file is removed and ``path`` is left untouched. An error of the
+    temporary file (one that cannot be created, written or renamed) names ``path``: the
+    temporary name means nothing to the caller.
+
+    As a plain ``open(path, "w")`` would, a symbolic link is written through: its target is
+    replaced (the temporary file lies beside the target) and the link stays; an existing
+    file keeps its permission bits, and a new one gets those of the umask.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    # realpath: the link's target even when it does not exist yet (open() creates it).
+    target = Path(os.path.realpath(path)) if path.is_symlink() else path
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.",
+                                   suffix=".tmp")
+    except OSError as err:
+        raise OSError(err.errno, err.strerror, os.fspath(path)) from None
     os.close(fd)
     tmp = Path(tmp)
     try:
         yield tmp
-        # mkstemp creates 0600 files; give the result the mode a plain open() would.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
+        os.chmod(tmp, _mode_for(target))  # mkstemp's 0600 is no one's choice
         _fsync_file(tmp)
-        os.replace(tmp, path)
-        fsync_dir(path.parent)
+        os.replace(tmp, target)
+        fsync_dir(target.parent)
+    except OSError as err:
+        if str(tmp) not in (_name(err.filename), _name(err.filename2)):
+            raise
+        raise OSError(err.errno, err.strerror, os.fspath(path)) from None
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _mode_for(path: Path) -> int:
+    """The permission bits a file written to ``path`` gets: the existing file's, else those
+    a plain ``open()`` gives a new file (0666 less the umask)."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode) & 0o777  # never set-id bits
+    except FileNotFoundError:
+        umask = os.umask(0)  # the only way to read it
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+def _name(filename) -> str | None:
+    """An OSError's ``filename`` as a str (it may be bytes or a path-like), or None."""
+    if isinstance(filename, bytes):
+        return os.fsdecode(filename)
+    return os.fspath(filename) if isinstance(filename, (str, os.PathLike)) else None
 
 
 def atomic_write(path: str | os.PathLike, data: bytes | str) -> Path:
@@ -284,6 +315,12 @@ def _manifest_kind(where: Path, kind: str | None) -> dict | None:
     return config if (tag == kind if kind is not None else tag.startswith("aekit-")) else None
 
 
+def is_manifest(where: str | os.PathLike, kind: str | None = None) -> bool:
+    """Whether the file ``where`` is an aekit manifest of ``kind`` (its ``format`` tag; None:
+    any aekit format), so a file aekit wrote; never raises."""
+    return _manifest_kind(Path(where), kind) is not None
+
+
 def _named_weights(path: Path, manifest: str, stem: str, kind: str | None) -> str | None:
     """The weights file the manifest now in ``path`` names, when it is an aekit manifest of
     ``kind`` (format 1: ``model.safetensors``); else None. Never raises: a damaged
@@ -348,10 +385,12 @@ def remove_container(path: str | os.PathLike, *, manifest: str, stem: str,
 
 
 def read_container(path: str | os.PathLike, *, manifest: str = CONFIG, stem: str = "model",
-                   kind: str = FORMAT) -> tuple[dict, dict[str, torch.Tensor]]:
+                   kind: str = FORMAT, remedy: str = "save the model again"
+                   ) -> tuple[dict, dict[str, torch.Tensor]]:
     """``(config, tensors)`` of a container, checked against both checksums.
 
-    ``kind`` is the ``format`` tag the manifest must carry (``"aekit-model"``).
+    ``kind`` is the ``format`` tag the manifest must carry (``"aekit-model"``); ``remedy``
+    ends the message of a checksum that does not match (what to do about a damaged file).
 
     Format 1 (``model.safetensors`` beside a manifest without its own checksum) is read too.
 
@@ -364,21 +403,22 @@ def read_container(path: str | os.PathLike, *, manifest: str = CONFIG, stem: str
     """
     path = Path(path)
     for attempt in range(3):
-        config, weights = _read_manifest(path, manifest, stem, kind)
+        config, weights = _read_manifest(path, manifest, stem, kind, remedy)
         try:
             blob = read_regular(path / weights)
             break
         except FileNotFoundError:
             # A save in another process may have replaced the manifest and removed the
             # weights it named between our two reads: read the new manifest.
-            if attempt == 2 or _read_manifest(path, manifest, stem, kind)[1] == weights:
+            if attempt == 2 or _read_manifest(path, manifest, stem, kind,
+                                              remedy)[1] == weights:
                 raise FileNotFoundError(
-                    f"{path / weights} (named by {manifest}) is missing") from None
+                    f"{path / weights} (named by {manifest}) is missing; {remedy}") from None
     if hashlib.sha256(blob).hexdigest() != config.get("weights_sha256"):
         raise ValueError(
             f"{path / weights} does not match the checksum in {manifest} (field "
             "'weights_sha256'): the file was truncated, modified or comes from another save; "
-            "save the model again"
+            f"{remedy}"
         )
     try:
         tensors = safetensors.torch.load(blob)
@@ -387,7 +427,8 @@ def read_container(path: str | os.PathLike, *, manifest: str = CONFIG, stem: str
     return config, tensors
 
 
-def _read_manifest(path: Path, manifest: str, stem: str, kind: str) -> tuple[dict, str]:
+def _read_manifest(path: Path, manifest: str, stem: str, kind: str,
+                   remedy: str) -> tuple[dict, str]:
     """The checked manifest of a container and the name of its weights file."""
     where = path / manifest
     if not where.exists():
@@ -410,7 +451,7 @@ def _read_manifest(path: Path, manifest: str, stem: str, kind: str) -> tuple[dic
     if config.get("sha256") != config_checksum(config):
         raise ValueError(
             f"{where} was modified after it was saved: its checksum (field 'sha256') "
-            "does not match its content; save the model again"
+            f"does not match its content; {remedy}"
         )
     weights = config.get("weights")
     pattern = rf"{re.escape(stem)}-[0-9a-f]{{{_HASH_CHARS}}}\.safetensors"

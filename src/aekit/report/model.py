@@ -32,7 +32,7 @@ from ..evaluation.metrics import (
     pca_sweep,
 )
 from ..persistence import load
-from ..runs import REPORT, read_metrics
+from ..runs import REPORT, check_out_file, read_metrics
 from .page import _e, _figure_html, _fmt, page
 
 _KS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128)
@@ -488,6 +488,7 @@ def write_report(run, data, out: str | os.PathLike | None = None, *, title: str 
     data : str or Dataset
         A :func:`aekit.data.load_dataset` spec (``"digits"``, a file path...) or a Dataset.
     out : path-like, optional
+        An ``.html`` file, neither the data file nor one of the run's other files.
         Default: ``<run>/report.html`` for a run directory (required for an estimator).
     title : str, optional
     device : str, default="auto"
@@ -503,7 +504,12 @@ def write_report(run, data, out: str | os.PathLike | None = None, *, title: str 
         The file written.
     """
     run_info = {}
-    if isinstance(run, (str, os.PathLike)):
+    is_path = isinstance(run, (str, os.PathLike))
+    if out is not None:  # before anything is loaded
+        data_path = [data] if isinstance(data, (str, os.PathLike)) else []
+        check_out_file(out, "the report", (".html",), inputs=data_path,
+                       run=run if is_path else None)
+    if is_path:
         run_dir = Path(run)
         estimator = load(run_dir, device=device)
         out = Path(out) if out is not None else run_dir / REPORT

@@ -540,7 +540,9 @@ def read_checkpoint(directory: str | os.PathLike) -> tuple[dict, dict] | None:
     none; a damaged or edited checkpoint is a ValueError."""
     if not (Path(directory) / CHECKPOINT).is_file():
         return None
-    return read_container(directory, manifest=CHECKPOINT, stem=_STEM, kind=CHECKPOINT_FORMAT)
+    return read_container(directory, manifest=CHECKPOINT, stem=_STEM, kind=CHECKPOINT_FORMAT,
+                          remedy="fit without resume to start afresh (the checkpoint is "
+                          "then replaced)")
 
 
 def checkpoint_info(directory: str | os.PathLike) -> dict | None:
