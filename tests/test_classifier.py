@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 from sklearn.base import clone
-from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_validate
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils.estimator_checks import parametrize_with_checks
@@ -384,6 +384,28 @@ def test_missing_labels_are_refused_not_learned(autoencoder, digits):
     y[10:] = np.nan
     with pytest.raises(ValueError, match=r"y has 40 missing labels.*marked -1"):
         EncoderClassifier(autoencoder).fit(X_train[:50], y)
+
+
+def test_clone_keeps_a_fitted_autoencoder_so_each_fold_reuses_its_pretraining(autoencoder,
+                                                                               digits):
+    from sklearn.base import clone
+    from sklearn.utils.validation import check_is_fitted
+
+    X_train, _, y_train, _ = digits
+    given = EncoderClassifier(autoencoder, freeze=True, semi_supervised=None, max_epochs=5,
+                              random_state=0)
+    copied = clone(given)
+    check_is_fitted(copied.autoencoder)  # not an unfitted clone to be refitted per fold
+    assert copied.autoencoder is not autoencoder
+    copied.set_params(autoencoder__max_epochs=1)  # a grid's change stays in the copy
+    assert autoencoder.max_epochs == 40
+    before = _state(autoencoder.module_.encoder)
+    for fold in cross_validate(given, X_train[:400], y_train[:400], cv=2,
+                               return_estimator=True)["estimator"]:
+        # Frozen: each fold's encoder is the pretrained one, weight for weight.
+        assert _unchanged(before, _state(fold.autoencoder_.module_.encoder))
+    unfitted = clone(EncoderClassifier(AutoEncoder(max_epochs=1)))
+    assert not hasattr(unfitted.autoencoder, "module_")
 
 
 # ------------------------------------------------------------------------------ sanity

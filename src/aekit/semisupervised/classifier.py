@@ -115,7 +115,9 @@ class EncoderClassifier(InputMixin, SummaryMixin, SavableMixin, LabelledPredicti
         Fitted: its scaler and encoder weights are the starting point (``X`` passed to
         :meth:`fit` must have its ``n_features_in_``). Unfitted: a clone of it is first fitted
         on every row of the ``X`` passed to :meth:`fit` (labels unused, unlabelled rows
-        included), then used the same way. The object passed is never modified. A
+        included), then used the same way. The object passed is never modified; a fitted
+        one stays fitted through :func:`sklearn.base.clone`, so ``GridSearchCV`` and
+        ``cross_val_score`` reuse its pretraining in every fold. A
         :class:`VariationalAutoEncoder` contributes its posterior mean.
     layer : int or "code", default=1
         Which representation the head reads: ``j``, the output of the encoder's ``j``-th
@@ -284,6 +286,19 @@ class EncoderClassifier(InputMixin, SummaryMixin, SavableMixin, LabelledPredicti
 
     def _check_params(self) -> None:
         """``layer`` and ``freeze`` are checked against the encoder in ``_build_module``."""
+
+    def __sklearn_clone__(self):
+        """scikit-learn's clone, except that a fitted ``autoencoder`` stays fitted (a copy
+        with its weights): its pretraining is a parameter here, not a fit of this
+        classifier, and a clone that dropped it would refit it on each fold's rows."""
+        params = self.get_params(deep=False)
+        autoencoder = params.pop("autoencoder")
+        try:
+            check_is_fitted(autoencoder)
+            kept = copy.deepcopy(autoencoder)  # the grid's set_params must not reach the caller's
+        except (NotFittedError, TypeError):
+            kept = clone(autoencoder, safe=False)
+        return type(self)(kept, **{k: clone(v, safe=False) for k, v in params.items()})
 
     def _fitted_autoencoder(self, X) -> BaseAutoEncoder:
         """A fitted autoencoder of this classifier's own (a copy, never the object given),
