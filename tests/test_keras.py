@@ -89,6 +89,30 @@ def test_rows_of_weight_zero_have_no_influence(digits):
     assert a.score(X_train[:20], sample_weight=w20) == pytest.approx(np.average(s, weights=w20))
 
 
+def test_the_hold_out_is_drawn_among_rows_of_positive_weight(digits):
+    from aekit.estimators._targets import hold_out
+
+    order = np.random.RandomState(0).permutation(300)
+    w = np.zeros(300)
+    w[:30] = 1
+    train, held = hold_out(order, w, 0.1)
+    assert len(held) == 3 and (w[held] > 0).all()
+    np.testing.assert_array_equal(np.sort(np.r_[train, held]), np.arange(300))
+    # Every weight positive: the unweighted split.
+    for split, plain in zip(hold_out(order, np.full(300, 2.0), 0.1), hold_out(order, None, 0.1)):
+        np.testing.assert_array_equal(split, plain)
+    # Three weighted rows: too few for both sides, so no hold-out, not one of weight 0
+    # whose loss of 0 every epoch would stop the fit after `patience` epochs.
+    X = digits[0][:300]
+    w = np.zeros(300)
+    w[:3] = 1
+    params = dict(n_components=2, max_epochs=8, patience=2, **SMALL)
+    ae = AutoEncoder(**params).fit(X, sample_weight=w)
+    assert ae.validation_loss_ is None and ae.n_iter_ == 8
+    alone = AutoEncoder(**params, validation_fraction=0.0).fit(X, sample_weight=w)
+    np.testing.assert_array_equal(ae.transform(X), alone.transform(X))
+
+
 def test_weighted_objective_is_the_weighted_mean_of_row_losses():
     from aekit.training.objectives import Reconstruction
 

@@ -255,6 +255,8 @@ class BaseAutoEncoder(
             ``fit(X_noisy, X_clean)``); otherwise the network reconstructs ``X``.
         sample_weight : array-like of shape (n_samples,), default=None
             Row weights >= 0: the loss is the weighted mean over rows (the hold-out's too).
+            The hold-out (``validation_fraction``) is drawn among the rows of positive
+            weight: a row of weight 0 always trains, where it weighs nothing.
         validation_data : array-like, or tuple, default=None
             The caller's own hold-out, as Keras takes it: ``X_val``, ``(X_val, y_val)`` or
             ``(X_val, y_val, sample_weight_val)``; every row of ``X`` then trains.
@@ -316,10 +318,10 @@ class BaseAutoEncoder(
         X = rows["X"]
         X_all = self._to_tensor(X)
         # The hold-out is drawn once, so restarts are compared on the same rows.
-        order = torch.from_numpy(rng.permutation(len(X))).to(self.device_)
-        n_val = int(self.validation_fraction * len(X)) if validation_data is None else 0
-        if n_val < 1 or len(X) - n_val < 1:
-            n_val = 0
+        order = rng.permutation(len(X))
+        fraction = self.validation_fraction if validation_data is None else 0.0
+        fit_rows, val_rows = (torch.from_numpy(r).to(self.device_)
+                              for r in _targets.hold_out(order, rows["w"], fraction))
         # The scaler sees every row given to fit (the hold-out only watches for early
         # stopping), so it is the same for every restart and independent of the split.
         # A continued fit keeps its scaler: the weights work in its units.
@@ -332,11 +334,11 @@ class BaseAutoEncoder(
         cols = columns(X_scaled, target, rows["w"])
         if rows["missing"] is not None:  # imputed cells: masked out of the loss (objectives)
             cols["mask"] = _tables.network_mask(scaler, rows["missing"], self.device_)
-        X_fit, X_val = select(cols, order[n_val:]), select(cols, order[:n_val])
+        X_fit, X_val = select(cols, fit_rows), select(cols, val_rows)
         if validation_data is not None:
             X_val = _targets.validation_columns(self, validation_data, scaler)
         return FitData(X_fit, X_val if len(X_val["x"]) else None, scaler,
-                       samples=X_all[order[:8]], check=X)
+                       samples=X_all[torch.from_numpy(order[:8]).to(self.device_)], check=X)
 
     def _fit_stream(self, X, resume: bool = False):
         """:meth:`fit` on rows read from disk, ``chunk_rows`` at a time (see Notes)."""
