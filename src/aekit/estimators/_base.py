@@ -485,10 +485,11 @@ class BaseAutoEncoder(
                  callbacks=fit.loop_callbacks(self))
 
     def _keep_run(self, run: dict) -> None:
-        """Take a restart's module and history as the fitted model."""
+        """Take a restart's module and history as the fitted model; its losses are those
+        of the kept epoch, whose weights the module holds."""
         self.module_ = run["module"]
         self.history_ = run["history"]
-        self.loss_ = self.history_[-1]["loss"] if self.history_ else None
+        self.loss_ = run["kept"]["loss"]
         self.validation_loss_ = run["kept"]["val_loss"]
         self.n_iter_ = sum(r["phase"] == "train" for r in self.history_)
 

@@ -183,9 +183,12 @@ default="auto"
     image_shape_ : tuple of int
         ``(C, H, W)``, with ``architecture="conv"`` only.
     loss_ : float
-        Final training loss (scaled units). ``validation_loss_`` likewise, or None.
+        Training loss (scaled units) of the kept epoch, the one whose weights the model
+        holds: early stopping's best, else the last (``"kept"`` in ``history_``).
+    validation_loss_ : float or None
+        The kept epoch's loss on the hold-out; None without a hold-out.
     n_iter_ : int
-        Epochs run by the kept restart.
+        Epochs run by the kept restart (those after the kept epoch included).
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         Only when ``X`` had string column names (all of them: integer names, as in a file
