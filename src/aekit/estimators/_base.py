@@ -58,7 +58,7 @@ from ..data.stream import ChunkStream, default_chunk_rows
 from ..data.tables import is_table
 from ..evaluation.diagnostics import warn_findings
 from ..nn.layers import ACTIVATIONS, SCALERS, Scaler
-from ..training.objectives import for_table
+from ..training.objectives import ContinuedEpochs, for_table
 from ..training.sanity import check_kept_model
 from . import _tables, _targets
 from ._tables import INFER_BATCH
@@ -88,6 +88,7 @@ from ._targets import (
     columns,
     continued_history,
     select,
+    trained_epochs,
     warm_start_point,
     warn_unreachable_output,
 )
@@ -478,7 +479,10 @@ class BaseAutoEncoder(
         # A stream's per-feature range stands in for its rows: all noise needs.
         train = fit.data.train
         noise_rows = train.bounds if isinstance(train, ChunkStream) else rows
-        fit_loop(state, self._objective(), train, fit.data.val,
+        objective = self._objective()
+        if fit.warm is not None:  # a schedule (the KL warm-up) goes on from the epochs done
+            objective = ContinuedEpochs(objective, trained_epochs(fit.warm.history))
+        fit_loop(state, objective, train, fit.data.val,
                  batch_size=self.batch_size, max_epochs=self.max_epochs,
                  corrupt=self._corruption(noise_rows, fit.data.scaler),
                  autocast=autocast_dtype(self.precision, self.device_),

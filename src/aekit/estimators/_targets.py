@@ -113,11 +113,16 @@ def select(cols: dict, rows: torch.Tensor) -> dict:
     return out
 
 
+def trained_epochs(history: list[dict]) -> int:
+    """The training epochs (phase ``"train"``) a fitted model's ``history`` counts."""
+    return max((r["epoch"] for r in history if r["phase"] == "train"), default=0)
+
+
 def continued_history(previous: list[dict], new: list[dict]) -> list[dict]:
     """The history of a ``warm_start`` fit: the earlier records (no longer "kept"), then
     the new ones with their training epochs numbered on from the earlier ones."""
     previous = [{k: v for k, v in r.items() if k != "kept"} for r in previous]
-    offset = max((r["epoch"] for r in previous if r["phase"] == "train"), default=0)
+    offset = trained_epochs(previous)
     for r in new:
         if r["phase"] == "train":
             r["epoch"] += offset
