@@ -209,6 +209,45 @@ def test_custom_module_of_the_wrong_size_is_explained(digits):
         AutoEncoder(2, encoder=nn.Linear(64, 2), tied=True).fit(digits[0])
 
 
+def _encoder(*last):
+    return nn.Sequential(nn.Linear(64, 16), nn.ELU(), nn.Linear(16, 4), *last)
+
+
+def _decoder():
+    return nn.Sequential(nn.Linear(4, 16), nn.ELU(), nn.Linear(16, 64))
+
+
+@pytest.mark.parametrize("parts, params", [
+    (dict(encoder=_encoder()), dict(code_activation="tanh")),  # the built-in code layer
+    (dict(decoder=_decoder()), dict(output_activation="linear")),  # the built-in output
+    (dict(encoder=_encoder(), decoder=_decoder()),
+     dict(hidden_layer_sizes=(99,), activation="relu", dropout=0.5)),
+])
+def test_parameters_of_replaced_parts_are_refused(digits, parts, params):
+    with pytest.raises(ValueError, match=r"with your own .*change nothing") as err:
+        AutoEncoder(4, max_epochs=1, **parts, **params).fit(digits[0][:50])
+    for name, value in params.items():
+        assert f"{name}={value!r}" in str(err.value)
+
+
+def test_parameters_of_the_built_in_part_still_act(digits):
+    ae = AutoEncoder(4, encoder=_encoder(), dropout=0.5, activation="tanh", max_epochs=1,
+                     random_state=0).fit(digits[0][:50])
+    assert any(isinstance(m, nn.Dropout) for m in ae.module_.decoder)
+    assert any(isinstance(m, nn.Tanh) for m in ae.module_.decoder)
+
+
+def test_kl_sparsity_puts_a_sigmoid_on_a_custom_encoder(digits):
+    X = digits[0][:300]
+    ae = AutoEncoder(4, encoder=_encoder(), sparsity="kl", max_epochs=5, **SMALL).fit(X)
+    Z = ae.transform(X)
+    assert Z.min() > 0 and Z.max() < 1  # what the KL penalty needs; unclamped, it trains
+    assert isinstance(ae.module_.encoder[-1], nn.Sigmoid) and len(ae.module_.encoder) == 4
+    assert ae.history_[-1]["sparsity"] < ae.history_[0]["sparsity"]
+    with pytest.raises(ValueError, match="already ends with torch.nn.Sigmoid"):
+        AutoEncoder(4, encoder=_encoder(nn.Sigmoid()), sparsity="kl").fit(X)
+
+
 @pytest.mark.parametrize("name, cls", [("gelu", nn.GELU), ("silu", nn.SiLU),
                                        ("softplus", nn.Softplus), ("mish", nn.Mish)])
 def test_torch_activations_by_name(digits, name, cls):
