@@ -72,7 +72,7 @@ from ..training.loop import (
     kept_record,
     make_optimizer,
 )
-from ._params import loop_callbacks, validate_params
+from ._params import loop_callbacks, validate_params, warn_idle_params
 from ._recovery import (
     FitCheckpoint,
     RestartDivergedWarning,
@@ -179,6 +179,12 @@ class BaseAutoEncoder(
     def _check_params(self) -> None:
         """Rules that combine parameters (each parameter's own rule is a constraint)."""
 
+    def _idle_params(self) -> dict[str, tuple[str, tuple]]:
+        """The parameters that cannot act with the present value of another (their switch),
+        each with the switch's name and the values it acts with; ``fit`` warns of those
+        set away from their default (:func:`._params.warn_idle_params`)."""
+        return {}
+
     def _for_data(self, objective):
         """``objective`` as the data fitted need it: per column type for a table with
         categorical columns, imputed cells left out with ``missing="impute"``
@@ -278,6 +284,7 @@ class BaseAutoEncoder(
             best weights trained so far (None when no epoch finished).
         """
         validate_params(self)
+        warn_idle_params(self)
         given = {"y": y, "sample_weight": sample_weight, "validation_data": validation_data}
         return fit_atomically(self, BaseAutoEncoder._fit, X, given, resume,
                               warm_start_point(self))

@@ -37,7 +37,10 @@ class AutoEncoder(BaseAutoEncoder):
     (``noise``), ``sparsity``, ``contractive``, weight penalties (``l1``, ``weight_decay``),
     ``dropout``, greedy layer-wise ``pretrain``-ing, ``init="identity"`` and
     ``architecture="conv"``. Their penalties are added to the reconstruction loss (all
-    off by default); the history records each term.
+    off by default); the history records each term. A strength set without its switch
+    changes nothing, and ``fit`` warns of it: ``noise_level`` without ``noise``,
+    ``sparsity_weight`` without ``sparsity``, ``sparsity_target`` without
+    ``sparsity="kl"``, ``pretrain_epochs`` without ``pretrain``.
 
     Parameters
     ----------
@@ -402,6 +405,16 @@ default="auto"
                 f"noise_level={self.noise_level!r} is the fraction of entries corrupted by "
                 f"noise={self.noise!r}, so it must be in [0, 1]"
             )
+
+    # A strength, and its switch with the values it acts with.
+    _SWITCHES = {"sparsity_weight": ("sparsity", ("l1", "kl")),
+                 "sparsity_target": ("sparsity", ("kl",)),
+                 "noise_level": ("noise", tuple(n for n in NOISES if n is not None)),
+                 "pretrain_epochs": ("pretrain", ("greedy",))}
+
+    def _idle_params(self) -> dict[str, tuple[str, tuple]]:
+        return {name: (switch, values) for name, (switch, values) in self._SWITCHES.items()
+                if getattr(self, switch) not in values}
 
     # The built-in parts each parameter of the dense network shapes.
     _SHAPES = {"hidden_layer_sizes": ("encoder", "decoder"), "activation": ("encoder", "decoder"),
