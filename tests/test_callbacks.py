@@ -313,3 +313,36 @@ def test_callbacks_must_be_a_list_of_callback_instances(digits, bad, match):
     X_train, *_ = digits
     with pytest.raises(TypeError, match=match):
         AutoEncoder(2, max_epochs=1, callbacks=bad).fit(X_train[:50])
+
+
+class StopAtBegin(Callback):
+    def on_train_begin(self, state):
+        state["stop"] = True
+
+
+def test_a_stop_before_the_first_epoch_is_explained(digits):
+    rec = Recorder()
+    ae = AutoEncoder(2, hidden_layer_sizes=(16,), max_epochs=3, random_state=0,
+                     callbacks=[StopAtBegin(), rec])
+    with pytest.raises(RuntimeError, match=r"state\['stop'\] before the first epoch.*"
+                                           r"on_epoch_end"):
+        ae.fit(digits[0][:100])
+    assert not hasattr(ae, "module_")  # nothing trained, nothing kept
+    names = [c[0] for c in rec.calls]
+    assert "on_epoch_begin" not in names
+    assert names[-3:] == ["on_train_end", "on_run_end", "on_fit_end"]
+
+
+def test_a_loop_that_stopped_after_its_epochs_may_be_stopped_again():
+    # A loop state resumed after its last epoch (stop already set) trains no more: no error.
+    module, X = _setup(20)
+
+    class StopAt2(Callback):
+        def on_epoch_end(self, state, record):
+            state["stop"] = record["epoch"] == 2
+
+    state = init_state(module, make_optimizer("sgd", module.parameters(), 0.01))
+    fit_loop(state, _mse, X, batch_size=8, max_epochs=10, callbacks=[StopAt2()])
+    fit_loop(state, _mse, X, batch_size=8, max_epochs=10, callbacks=[StopAtBegin()])
+    assert state["epoch"] == 2 and state["kept_epoch"] == 2
+

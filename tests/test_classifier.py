@@ -122,6 +122,17 @@ def test_a_hold_out_too_small_to_choose_an_epoch_keeps_the_last(autoencoder, dig
     assert many.fit(X_train, y_train).n_iter_ < 200  # 134 held out: early stopping works
 
 
+@pytest.mark.filterwarnings("ignore::aekit.semisupervised.recipe.FewLabelsWarning")
+def test_the_losses_are_those_of_the_kept_epoch(digits):
+    X, y = digits[0][:400], digits[2][:400]
+    ae = AutoEncoder(hidden_layer_sizes=(16,), max_epochs=3, random_state=0).fit(X)
+    clf = EncoderClassifier(ae, semi_supervised=None, validation_fraction=0.2, max_epochs=60,
+                            patience=2, learning_rate=0.3, random_state=0).fit(X, y)
+    kept = [r for r in clf.history_ if r.get("kept")]
+    assert len(kept) == 1 and kept[0] is not clf.history_[-1]  # early stopping kept one
+    assert clf.loss_ == kept[0]["loss"] and clf.validation_loss_ == kept[0]["val_loss"]
+
+
 def test_semi_supervised_fit_learns_the_labels_not_minus_one(semi, fifty_labels):
     np.testing.assert_array_equal(semi.classes_, np.arange(10))
     assert (semi.n_labelled_, semi.n_unlabelled_) == (50, len(fifty_labels) - 50)

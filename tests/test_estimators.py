@@ -213,7 +213,8 @@ def test_early_stopping_stops_and_restores_best(digits):
     assert ae.n_iter_ < 500
     kept = [r for r in ae.history_ if r.get("kept")]
     assert len(kept) == 1 and ae.n_iter_ - kept[0]["epoch"] == 3  # patience epochs after
-    assert ae.validation_loss_ == kept[0]["val_loss"]
+    # Both losses are the kept epoch's, whose weights the model holds, not the last one's.
+    assert ae.validation_loss_ == kept[0]["val_loss"] and ae.loss_ == kept[0]["loss"]
 
 
 def test_divergence_is_reported_and_model_kept_finite():

@@ -5,6 +5,9 @@ Each claim is checked with a number measured on the embedded digits (8x8, 64 fea
 few epochs so the file runs in about a minute on one core.
 """
 
+import re
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -457,3 +460,30 @@ def test_bad_variant_parameters(params, match):
     X = np.random.RandomState(0).rand(20, 64)
     with pytest.raises(ValueError, match=match):
         AutoEncoder(max_epochs=1, **params).fit(X)
+
+
+@pytest.mark.parametrize("params, switch", [
+    (dict(sparsity_weight=100.0), "sparsity=None"),
+    (dict(sparsity="l1", sparsity_target=0.9), "sparsity='l1'"),
+    (dict(noise_level=0.9), "noise=None"),
+    (dict(pretrain_epochs=99), "pretrain=None"),
+])
+def test_a_strength_without_its_switch_is_warned_of(params, switch):
+    X = np.random.RandomState(0).rand(20, 64)
+    name = list(params)[-1]
+    with pytest.warns(UserWarning, match=rf"{name}=.* has no effect with {re.escape(switch)}"):
+        AutoEncoder(max_epochs=1, **params).fit(X)
+
+
+@pytest.mark.parametrize("params", [
+    dict(),  # every strength at its default: what a grid's other candidates have
+    dict(sparsity="kl", sparsity_weight=1.0, sparsity_target=0.1),
+    dict(noise="masking", noise_level=0.3),
+    dict(pretrain="greedy", pretrain_epochs=1, hidden_layer_sizes=(8,)),
+])
+def test_a_strength_at_its_default_or_with_its_switch_is_not(params):
+    X = np.random.RandomState(0).rand(20, 64)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        AutoEncoder(max_epochs=1, **params).fit(X)
+    assert not [w for w in caught if "has no effect" in str(w.message)]

@@ -89,6 +89,30 @@ def test_rows_of_weight_zero_have_no_influence(digits):
     assert a.score(X_train[:20], sample_weight=w20) == pytest.approx(np.average(s, weights=w20))
 
 
+def test_the_hold_out_is_drawn_among_rows_of_positive_weight(digits):
+    from aekit.estimators._targets import hold_out
+
+    order = np.random.RandomState(0).permutation(300)
+    w = np.zeros(300)
+    w[:30] = 1
+    train, held = hold_out(order, w, 0.1)
+    assert len(held) == 3 and (w[held] > 0).all()
+    np.testing.assert_array_equal(np.sort(np.r_[train, held]), np.arange(300))
+    # Every weight positive: the unweighted split.
+    for split, plain in zip(hold_out(order, np.full(300, 2.0), 0.1), hold_out(order, None, 0.1)):
+        np.testing.assert_array_equal(split, plain)
+    # Three weighted rows: too few for both sides, so no hold-out, not one of weight 0
+    # whose loss of 0 every epoch would stop the fit after `patience` epochs.
+    X = digits[0][:300]
+    w = np.zeros(300)
+    w[:3] = 1
+    params = dict(n_components=2, max_epochs=8, patience=2, **SMALL)
+    ae = AutoEncoder(**params).fit(X, sample_weight=w)
+    assert ae.validation_loss_ is None and ae.n_iter_ == 8
+    alone = AutoEncoder(**params, validation_fraction=0.0).fit(X, sample_weight=w)
+    np.testing.assert_array_equal(ae.transform(X), alone.transform(X))
+
+
 def test_weighted_objective_is_the_weighted_mean_of_row_losses():
     from aekit.training.objectives import Reconstruction
 
@@ -183,6 +207,45 @@ def test_custom_module_of_the_wrong_size_is_explained(digits):
         AutoEncoder(2, decoder=nn.Linear(2, 10), max_epochs=1).fit(digits[0])
     with pytest.raises(ValueError, match="built-in dense network only"):
         AutoEncoder(2, encoder=nn.Linear(64, 2), tied=True).fit(digits[0])
+
+
+def _encoder(*last):
+    return nn.Sequential(nn.Linear(64, 16), nn.ELU(), nn.Linear(16, 4), *last)
+
+
+def _decoder():
+    return nn.Sequential(nn.Linear(4, 16), nn.ELU(), nn.Linear(16, 64))
+
+
+@pytest.mark.parametrize("parts, params", [
+    (dict(encoder=_encoder()), dict(code_activation="tanh")),  # the built-in code layer
+    (dict(decoder=_decoder()), dict(output_activation="linear")),  # the built-in output
+    (dict(encoder=_encoder(), decoder=_decoder()),
+     dict(hidden_layer_sizes=(99,), activation="relu", dropout=0.5)),
+])
+def test_parameters_of_replaced_parts_are_refused(digits, parts, params):
+    with pytest.raises(ValueError, match=r"with your own .*change nothing") as err:
+        AutoEncoder(4, max_epochs=1, **parts, **params).fit(digits[0][:50])
+    for name, value in params.items():
+        assert f"{name}={value!r}" in str(err.value)
+
+
+def test_parameters_of_the_built_in_part_still_act(digits):
+    ae = AutoEncoder(4, encoder=_encoder(), dropout=0.5, activation="tanh", max_epochs=1,
+                     random_state=0).fit(digits[0][:50])
+    assert any(isinstance(m, nn.Dropout) for m in ae.module_.decoder)
+    assert any(isinstance(m, nn.Tanh) for m in ae.module_.decoder)
+
+
+def test_kl_sparsity_puts_a_sigmoid_on_a_custom_encoder(digits):
+    X = digits[0][:300]
+    ae = AutoEncoder(4, encoder=_encoder(), sparsity="kl", max_epochs=5, **SMALL).fit(X)
+    Z = ae.transform(X)
+    assert Z.min() > 0 and Z.max() < 1  # what the KL penalty needs; unclamped, it trains
+    assert isinstance(ae.module_.encoder[-1], nn.Sigmoid) and len(ae.module_.encoder) == 4
+    assert ae.history_[-1]["sparsity"] < ae.history_[0]["sparsity"]
+    with pytest.raises(ValueError, match="already ends with torch.nn.Sigmoid"):
+        AutoEncoder(4, encoder=_encoder(nn.Sigmoid()), sparsity="kl").fit(X)
 
 
 @pytest.mark.parametrize("name, cls", [("gelu", nn.GELU), ("silu", nn.SiLU),

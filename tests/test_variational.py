@@ -126,6 +126,16 @@ def test_kl_warmup_ramps_the_recorded_weight(digits):
     assert all(r["val_loss"] is not None for r in vae.history_)
 
 
+def test_a_warm_start_continues_the_kl_warmup(digits):
+    vae = VariationalAutoEncoder(
+        n_components=2, beta=2.0, kl_warmup_epochs=4, early_stopping=False, warm_start=True,
+        hidden_layer_sizes=(16,), max_epochs=3, random_state=0,
+    ).fit(digits[0][:300])
+    vae.fit(digits[0][:300])  # epochs 4 to 6 of the model: the ramp goes on, then holds
+    weights = [r["kl_weight"] for r in vae.history_]
+    assert weights == pytest.approx([0.0, 0.5, 1.0, 1.5, 2.0, 2.0])
+
+
 def test_posterior_collapse_is_diagnosed(digits):
     vae = VariationalAutoEncoder(n_components=8, beta=20.0, **SMALL).fit(digits[0])
     kl = vae.kl_per_dimension(digits[1])

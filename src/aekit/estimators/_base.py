@@ -58,7 +58,7 @@ from ..data.stream import ChunkStream, default_chunk_rows
 from ..data.tables import is_table
 from ..evaluation.diagnostics import warn_findings
 from ..nn.layers import ACTIVATIONS, SCALERS, Scaler
-from ..training.objectives import for_table
+from ..training.objectives import ContinuedEpochs, for_table
 from ..training.sanity import check_kept_model
 from . import _tables, _targets
 from ._tables import INFER_BATCH
@@ -72,7 +72,7 @@ from ..training.loop import (
     kept_record,
     make_optimizer,
 )
-from ._params import loop_callbacks, validate_params
+from ._params import loop_callbacks, validate_params, warn_idle_params
 from ._recovery import (
     FitCheckpoint,
     RestartDivergedWarning,
@@ -88,6 +88,7 @@ from ._targets import (
     columns,
     continued_history,
     select,
+    trained_epochs,
     warm_start_point,
     warn_unreachable_output,
 )
@@ -178,6 +179,12 @@ class BaseAutoEncoder(
     def _check_params(self) -> None:
         """Rules that combine parameters (each parameter's own rule is a constraint)."""
 
+    def _idle_params(self) -> dict[str, tuple[str, tuple]]:
+        """The parameters that cannot act with the present value of another (their switch),
+        each with the switch's name and the values it acts with; ``fit`` warns of those
+        set away from their default (:func:`._params.warn_idle_params`)."""
+        return {}
+
     def _for_data(self, objective):
         """``objective`` as the data fitted need it: per column type for a table with
         categorical columns, imputed cells left out with ``missing="impute"``
@@ -255,6 +262,8 @@ class BaseAutoEncoder(
             ``fit(X_noisy, X_clean)``); otherwise the network reconstructs ``X``.
         sample_weight : array-like of shape (n_samples,), default=None
             Row weights >= 0: the loss is the weighted mean over rows (the hold-out's too).
+            The hold-out (``validation_fraction``) is drawn among the rows of positive
+            weight: a row of weight 0 always trains, where it weighs nothing.
         validation_data : array-like, or tuple, default=None
             The caller's own hold-out, as Keras takes it: ``X_val``, ``(X_val, y_val)`` or
             ``(X_val, y_val, sample_weight_val)``; every row of ``X`` then trains.
@@ -275,6 +284,7 @@ class BaseAutoEncoder(
             best weights trained so far (None when no epoch finished).
         """
         validate_params(self)
+        warn_idle_params(self)
         given = {"y": y, "sample_weight": sample_weight, "validation_data": validation_data}
         return fit_atomically(self, BaseAutoEncoder._fit, X, given, resume,
                               warm_start_point(self))
@@ -316,10 +326,10 @@ class BaseAutoEncoder(
         X = rows["X"]
         X_all = self._to_tensor(X)
         # The hold-out is drawn once, so restarts are compared on the same rows.
-        order = torch.from_numpy(rng.permutation(len(X))).to(self.device_)
-        n_val = int(self.validation_fraction * len(X)) if validation_data is None else 0
-        if n_val < 1 or len(X) - n_val < 1:
-            n_val = 0
+        order = rng.permutation(len(X))
+        fraction = self.validation_fraction if validation_data is None else 0.0
+        fit_rows, val_rows = (torch.from_numpy(r).to(self.device_)
+                              for r in _targets.hold_out(order, rows["w"], fraction))
         # The scaler sees every row given to fit (the hold-out only watches for early
         # stopping), so it is the same for every restart and independent of the split.
         # A continued fit keeps its scaler: the weights work in its units.
@@ -332,11 +342,11 @@ class BaseAutoEncoder(
         cols = columns(X_scaled, target, rows["w"])
         if rows["missing"] is not None:  # imputed cells: masked out of the loss (objectives)
             cols["mask"] = _tables.network_mask(scaler, rows["missing"], self.device_)
-        X_fit, X_val = select(cols, order[n_val:]), select(cols, order[:n_val])
+        X_fit, X_val = select(cols, fit_rows), select(cols, val_rows)
         if validation_data is not None:
             X_val = _targets.validation_columns(self, validation_data, scaler)
         return FitData(X_fit, X_val if len(X_val["x"]) else None, scaler,
-                       samples=X_all[order[:8]], check=X)
+                       samples=X_all[torch.from_numpy(order[:8]).to(self.device_)], check=X)
 
     def _fit_stream(self, X, resume: bool = False):
         """:meth:`fit` on rows read from disk, ``chunk_rows`` at a time (see Notes)."""
@@ -476,17 +486,21 @@ class BaseAutoEncoder(
         # A stream's per-feature range stands in for its rows: all noise needs.
         train = fit.data.train
         noise_rows = train.bounds if isinstance(train, ChunkStream) else rows
-        fit_loop(state, self._objective(), train, fit.data.val,
+        objective = self._objective()
+        if fit.warm is not None:  # a schedule (the KL warm-up) goes on from the epochs done
+            objective = ContinuedEpochs(objective, trained_epochs(fit.warm.history))
+        fit_loop(state, objective, train, fit.data.val,
                  batch_size=self.batch_size, max_epochs=self.max_epochs,
                  corrupt=self._corruption(noise_rows, fit.data.scaler),
                  autocast=autocast_dtype(self.precision, self.device_),
                  callbacks=fit.loop_callbacks(self))
 
     def _keep_run(self, run: dict) -> None:
-        """Take a restart's module and history as the fitted model."""
+        """Take a restart's module and history as the fitted model; its losses are those
+        of the kept epoch, whose weights the module holds."""
         self.module_ = run["module"]
         self.history_ = run["history"]
-        self.loss_ = self.history_[-1]["loss"] if self.history_ else None
+        self.loss_ = run["kept"]["loss"]
         self.validation_loss_ = run["kept"]["val_loss"]
         self.n_iter_ = sum(r["phase"] == "train" for r in self.history_)
 

@@ -86,6 +86,25 @@ def columns(X_in: torch.Tensor, target: torch.Tensor | None, w: np.ndarray | Non
     return cols
 
 
+def hold_out(order: np.ndarray, w: np.ndarray | None,
+             fraction: float) -> tuple[np.ndarray, np.ndarray]:
+    """``(training rows, hold-out rows)`` of the rows in a random ``order``: the hold-out
+    is the first ``fraction`` of the rows of positive weight ``w`` (every row when ``w``
+    is None), the rest train, in ``order``. Too few rows for both sides: no hold-out.
+
+    A row of weight 0 would measure nothing in the hold-out, and a hold-out of such rows
+    only would give a validation loss of 0 every epoch, which early stopping takes for a
+    model that never improves: such rows always train (where they weigh nothing either).
+    With every weight positive the split is the unweighted one.
+    """
+    measured = order if w is None else order[w[order] > 0]
+    n_val = int(fraction * len(measured))
+    if n_val < 1 or len(measured) - n_val < 1:
+        n_val = 0
+    held = measured[:n_val]
+    return order[~np.isin(order, held)], held
+
+
 def select(cols: dict, rows: torch.Tensor) -> dict:
     """The same rows of every column; weights renormalised to mean 1 over them."""
     out = {key: value.index_select(0, rows) for key, value in cols.items()}
@@ -94,11 +113,16 @@ def select(cols: dict, rows: torch.Tensor) -> dict:
     return out
 
 
+def trained_epochs(history: list[dict]) -> int:
+    """The training epochs (phase ``"train"``) a fitted model's ``history`` counts."""
+    return max((r["epoch"] for r in history if r["phase"] == "train"), default=0)
+
+
 def continued_history(previous: list[dict], new: list[dict]) -> list[dict]:
     """The history of a ``warm_start`` fit: the earlier records (no longer "kept"), then
     the new ones with their training epochs numbered on from the earlier ones."""
     previous = [{k: v for k, v in r.items() if k != "kept"} for r in previous]
-    offset = max((r["epoch"] for r in previous if r["phase"] == "train"), default=0)
+    offset = trained_epochs(previous)
     for r in new:
         if r["phase"] == "train":
             r["epoch"] += offset

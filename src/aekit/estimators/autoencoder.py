@@ -18,6 +18,7 @@ from ..training.loop import autocast_dtype, make_optimizer
 from . import _tables
 from ._base import BaseAutoEncoder
 from ._params import TRAINING as _SHARED
+from ._params import changed_params
 
 TRAINING = _SHARED.override(
     max_epochs={"note": "After ``pretrain``, the epochs of the end-to-end fine-tuning."})
@@ -36,7 +37,10 @@ class AutoEncoder(BaseAutoEncoder):
     (``noise``), ``sparsity``, ``contractive``, weight penalties (``l1``, ``weight_decay``),
     ``dropout``, greedy layer-wise ``pretrain``-ing, ``init="identity"`` and
     ``architecture="conv"``. Their penalties are added to the reconstruction loss (all
-    off by default); the history records each term.
+    off by default); the history records each term. A strength set without its switch
+    changes nothing, and ``fit`` warns of it: ``noise_level`` without ``noise``,
+    ``sparsity_weight`` without ``sparsity``, ``sparsity_target`` without
+    ``sparsity="kl"``, ``pretrain_epochs`` without ``pretrain``.
 
     Parameters
     ----------
@@ -115,8 +119,12 @@ default="auto"
         (n, n_features) to codes (n, n_components), ``decoder`` codes back to rows, in
         network units (the in-model scaler stays around them). Each fit trains a copy, as
         given (its initial weights are yours); a part left None is the built-in one.
-        ``output_activation`` applies to the built-in decoder only. Such a model cannot
-        be saved with ``save`` (no pickle): save ``module_.state_dict()`` with torch.
+        The parameters of the built-in parts are refused when the part they shape is
+        yours: ``code_activation`` with your encoder, ``output_activation`` with your
+        decoder, ``hidden_layer_sizes``, ``activation`` and ``dropout`` with both. With
+        ``sparsity="kl"`` a sigmoid follows your encoder, as on the built-in code layer.
+        Such a model cannot be saved with ``save`` (no pickle): save
+        ``module_.state_dict()`` with torch.
     noise : {None, "gaussian", "masking", "salt_pepper"}, default=None
         Denoising autoencoder: training batches are corrupted, the loss compares with the
         clean rows; ``transform`` and ``reconstruct`` see the input as given. The corrupted
@@ -183,9 +191,12 @@ default="auto"
     image_shape_ : tuple of int
         ``(C, H, W)``, with ``architecture="conv"`` only.
     loss_ : float
-        Final training loss (scaled units). ``validation_loss_`` likewise, or None.
+        Training loss (scaled units) of the kept epoch, the one whose weights the model
+        holds: early stopping's best, else the last (``"kept"`` in ``history_``).
+    validation_loss_ : float or None
+        The kept epoch's loss on the hold-out; None without a hold-out.
     n_iter_ : int
-        Epochs run by the kept restart.
+        Epochs run by the kept restart (those after the kept epoch included).
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         Only when ``X`` had string column names (all of them: integer names, as in a file
@@ -369,6 +380,8 @@ default="auto"
                 "(e.g. (32, 64), or 'auto'); () is only the one-layer dense autoencoder."
             )
         custom = self.encoder is not None or self.decoder is not None
+        if custom:
+            self._check_custom_parts()
         for name, value in (("tied", self.tied), ("init", self.init != "default"),
                             ("pretrain", self.pretrain is not None)):
             if custom and value:
@@ -391,6 +404,44 @@ default="auto"
             raise ValueError(
                 f"noise_level={self.noise_level!r} is the fraction of entries corrupted by "
                 f"noise={self.noise!r}, so it must be in [0, 1]"
+            )
+
+    # A strength, and its switch with the values it acts with.
+    _SWITCHES = {"sparsity_weight": ("sparsity", ("l1", "kl")),
+                 "sparsity_target": ("sparsity", ("kl",)),
+                 "noise_level": ("noise", tuple(n for n in NOISES if n is not None)),
+                 "pretrain_epochs": ("pretrain", ("greedy",))}
+
+    def _idle_params(self) -> dict[str, tuple[str, tuple]]:
+        return {name: (switch, values) for name, (switch, values) in self._SWITCHES.items()
+                if getattr(self, switch) not in values}
+
+    # The built-in parts each parameter of the dense network shapes.
+    _SHAPES = {"hidden_layer_sizes": ("encoder", "decoder"), "activation": ("encoder", "decoder"),
+               "dropout": ("encoder", "decoder"), "code_activation": ("encoder",),
+               "output_activation": ("decoder",)}
+
+    def _check_custom_parts(self) -> None:
+        """Refuse the parameters that shape only built-in parts the caller's own modules
+        replace (they would change nothing), and a sigmoid ``sparsity="kl"`` would repeat."""
+        built = {"encoder": self.encoder is None, "decoder": self.decoder is None}
+        idle = [name for name in changed_params(self, self._SHAPES)
+                if not any(built[part] for part in self._SHAPES[name])]
+        if idle:
+            mine = " and ".join(part for part in built if not built[part])
+            shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in idle)
+            raise ValueError(
+                f"with your own {mine}, these parameters would change nothing, as they shape "
+                f"only the built-in parts yours replace: {shown}. Leave them at their "
+                "defaults (and build what they do into your own modules)."
+            )
+        last = self.encoder[-1] if isinstance(self.encoder, torch.nn.Sequential) and len(
+            self.encoder) else None
+        if self.sparsity == "kl" and isinstance(last, torch.nn.Sigmoid):
+            raise ValueError(
+                "sparsity='kl' puts a sigmoid on your encoder's codes, as on the built-in "
+                "code layer, and your encoder already ends with torch.nn.Sigmoid(): it would "
+                "apply twice. Remove that last Sigmoid from your encoder."
             )
 
     # ------------------------------------------------------------------ images
@@ -442,6 +493,11 @@ default="auto"
                                      **shared)
         encoder = copy.deepcopy(self.encoder) if self.encoder is not None else built.encoder
         decoder = copy.deepcopy(self.decoder) if self.decoder is not None else built.decoder
+        if self.encoder is not None and self.sparsity == "kl":
+            # KL sparsity needs codes in (0, 1): the sigmoid code layer of the built-in
+            # encoder. A Sequential stays flat, so its layers stay layers (EncoderClassifier).
+            layers = list(encoder) if isinstance(encoder, torch.nn.Sequential) else [encoder]
+            encoder = torch.nn.Sequential(*layers, torch.nn.Sigmoid())
         module = ModuleAutoEncoder(n_features, self.scaler, encoder, decoder)
         device = next(module.parameters(), torch.empty(0)).device
         x = torch.zeros(2, n_features, device=device)

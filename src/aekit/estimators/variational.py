@@ -44,6 +44,7 @@ chunk_rows
     kl_warmup_epochs : int, default=0
         The KL weight rises linearly from 0 (first epoch) to ``beta`` over this many epochs
         (see :func:`aekit.training.objectives.kl_weight`), which helps against posterior collapse.
+        A ``warm_start`` fit goes on from the epochs already trained; it does not restart.
     <training parameters>
 
     Attributes

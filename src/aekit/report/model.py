@@ -433,8 +433,8 @@ def _fitted_info(estimator, run_info: dict | None) -> dict:
     return {
         "n_features_in_": getattr(estimator, "n_features_in_", "—"),
         "epochs run (n_iter_)": getattr(estimator, "n_iter_", "—"),
-        "final training loss": _fmt(getattr(estimator, "loss_", None)),
-        "best validation loss": _fmt(getattr(estimator, "validation_loss_", None)),
+        "training loss (kept epoch)": _fmt(getattr(estimator, "loss_", None)),
+        "validation loss (kept epoch)": _fmt(getattr(estimator, "validation_loss_", None)),
         "training seconds": _fmt(float(sum(r.get("seconds", 0.0) for r in history)), 3),
         "device_": getattr(estimator, "device_", "—"),
         **(run_info or {}),

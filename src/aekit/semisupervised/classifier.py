@@ -463,15 +463,16 @@ class EncoderClassifier(InputMixin, SummaryMixin, SavableMixin, LabelledPredicti
                 "random_state, a lower learning_rate) or read another layer (layer=...).")
 
     def _keep(self, module, history: list[dict], val_data: dict | None):
-        """Take the trained module and its history as the fitted model; fit the
-        temperature on the hold-out."""
+        """Take the trained module and its history as the fitted model, with the losses of
+        the kept epoch (whose weights the module holds); fit the temperature on the
+        hold-out."""
         self.module_ = module.eval()
         if self.calibrate and val_data is not None:
             module.temperature.fill_(fit_temperature(infer(module, val_data["x"]),
                                                      val_data["y"]))
         self.history_ = history
-        self.loss_ = history[-1]["loss"]
-        self.validation_loss_ = kept_record(history, history[-1]["phase"])["val_loss"]
+        kept = kept_record(history, history[-1]["phase"])
+        self.loss_, self.validation_loss_ = kept["loss"], kept["val_loss"]
         self.n_iter_ = len(history)
         return self
 

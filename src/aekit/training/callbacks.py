@@ -54,7 +54,8 @@ class Callback:
       loop (``"train"``, ``"pretrain-1"``, ``"propagation-1"``...), ``state["epoch"]`` is the
       epochs done (more than 0 when a fit resumes from a checkpoint), ``state["module"]``
       the module the loop trains (a part of the run's module in pretraining) and
-      ``state["optimizer"]`` its optimizer.
+      ``state["optimizer"]`` its optimizer. Setting ``state["stop"] = True`` here, before
+      the loop's first epoch, is a RuntimeError: no epoch would train, leaving no model.
     - ``on_epoch_begin(state, epoch)``: before epoch ``epoch`` (1-based) of the loop.
     - ``on_epoch_end(state, record)``: after the epoch, once its record is
       ``state["history"][-1]``: ``phase``, ``epoch``, ``loss``, ``val_loss`` (None without a

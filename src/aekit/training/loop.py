@@ -296,6 +296,8 @@ def fit_loop(
     TrainingDivergedError
         When a loss, or a weight after an epoch's last step, is NaN or infinite; the module
         is first restored to its last good state.
+    RuntimeError
+        When a callback sets ``state["stop"]`` before the first epoch (nothing to keep).
     FitInterrupted
         On SIGINT (Ctrl-C) or SIGTERM, at the end of the step under way (see
         :data:`STOP_SIGNALS`); the module is first left at the kept epoch, and ``state`` is
@@ -312,6 +314,12 @@ def fit_loop(
         try:
             for cb in callbacks:
                 cb.on_train_begin(state)
+            if state["stop"] and state["epoch"] == 0:
+                raise RuntimeError(
+                    f"{state['phase']}: a callback set state['stop'] before the first epoch "
+                    "(in on_train_begin), so no epoch would train and there would be no "
+                    "model to keep; set it in on_epoch_end, which ends the loop after that "
+                    "epoch.")
             while state["epoch"] < max_epochs and not state["stop"]:
                 _run_epoch(state, objective, train, val, streamed, step, batch_size, corrupt,
                            autocast, callbacks, stops, paired)

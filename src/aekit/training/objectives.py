@@ -18,9 +18,10 @@ history compares with the MSE people know; it is not optimised.
 
 ``epoch`` is the 1-based training epoch, or None when the loop evaluates the hold-out: a
 schedule (the KL warm-up) is then at its final value, so every epoch is compared on one
-fixed yardstick. Extra entries of the returned dict (``"kl"``, ``"sparsity"``, ...) are
-averaged per epoch into the history. Losses stay outside ``forward``, so the terms combine
-freely.
+fixed yardstick. A loop that continues a trained model (``warm_start``) passes the model's
+epoch, counted on from the epochs trained before (:class:`ContinuedEpochs`). Extra
+entries of the returned dict (``"kl"``, ``"sparsity"``, ...) are averaged per epoch into
+the history. Losses stay outside ``forward``, so the terms combine freely.
 """
 
 from __future__ import annotations
@@ -153,6 +154,20 @@ def encode_with_jacobian(encoder: nn.Module, x_in: torch.Tensor):
     if not grad_enabled:
         z, penalty = z.detach(), penalty.detach()
     return z, penalty
+
+
+@dataclass(frozen=True)
+class ContinuedEpochs:
+    """``objective`` in a loop that continues a model already trained ``epochs_before``
+    epochs (a ``warm_start`` fit): it sees the model's epoch, numbered on as the history
+    numbers it, so a schedule (the KL warm-up) goes on where it was instead of restarting."""
+
+    objective: Callable
+    epochs_before: int
+
+    def __call__(self, module: nn.Module, batch: Batch, epoch: int | None = None) -> dict:
+        return self.objective(module, batch,
+                              None if epoch is None else epoch + self.epochs_before)
 
 
 def kl_weight(epoch: int | None, beta: float, warmup_epochs: int) -> float:
