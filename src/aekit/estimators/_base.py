@@ -33,6 +33,7 @@ from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from ..core import distributed
+from ..core.fitted import as_fitted
 from ..training import losses
 from ..core.checks import (
     Interval,
@@ -558,10 +559,11 @@ class BaseAutoEncoder(
         check_is_fitted(self)
         Z = check_array(X, dtype=[np.float64, np.float32], ensure_all_finite=False)
         check_finite(Z, "codes")
-        if Z.shape[1] != self.n_components:
+        k = self._n_features_out
+        if Z.shape[1] != k:
             raise ValueError(
-                f"inverse_transform expects codes with {self.n_components} columns "
-                f"(n_components), got {Z.shape[1]}; pass the output of transform()."
+                f"inverse_transform expects codes with {k} columns (n_components as "
+                f"fitted), got {Z.shape[1]}; pass the output of transform()."
             )
         X_hat = infer(self.module_.decode, self._to_tensor(Z), INFER_BATCH)
         return self._output(to_numpy(X_hat, Z), getattr(X, "index", None))
@@ -631,7 +633,8 @@ class BaseAutoEncoder(
 
     @property
     def _n_features_out(self) -> int:
-        return self.n_components
+        # The codes' width is the fitted model's, whatever set_params changed since.
+        return as_fitted(self).n_components
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
