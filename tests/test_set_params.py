@@ -1,8 +1,9 @@
 """Parameters changed after fit (``set_params``): the fitted model is what was fitted.
 
-Its methods compute with the parameters of the fit (``fitted_params_``), and ``save`` and
-``aekit.load`` give back that model and the parameters as they are now; the next fit takes
-the new parameters, as in scikit-learn."""
+Its methods compute with the parameters of the fit (``fitted_params_``), ``save`` and
+``aekit.load`` give back that model and the parameters as they are now, and a warm start
+refuses a change to what defines the network it continues; the next fit takes the new
+parameters, as in scikit-learn."""
 
 from __future__ import annotations
 
@@ -153,3 +154,50 @@ def test_a_model_fitted_with_code_cannot_be_saved_after_set_params(tmp_path, row
     ae.set_params(encoder=None)  # the module still holds the caller's encoder
     with pytest.raises(ValueError, match="encoder hold"):
         ae.save(tmp_path / "m")
+
+
+# --------------------------------------------------------------------------- warm start
+# Another valid value of every parameter of both autoencoders (a new parameter needs one).
+OTHER = dict(
+    n_components=3, hidden_layer_sizes=(8,), architecture="conv", image_shape=(8, 8),
+    activation="tanh", output_activation="linear", code_activation="tanh", tied=True,
+    init="identity", dropout=0.5, scaler="minmax", loss="bce", missing="impute",
+    encoder=nn.Linear(64, 2), decoder=nn.Linear(2, 64), noise="masking", noise_level=0.5,
+    sparsity="kl", sparsity_weight=1.0, sparsity_target=0.2, contractive=0.1, l1=0.1,
+    optimizer="sgd", learning_rate=0.01, lr_schedule="constant", weight_decay=0.1,
+    batch_size=16, chunk_rows=100, max_epochs=1, pretrain="greedy", pretrain_epochs=2,
+    validation_fraction=0.2, early_stopping=False, patience=3, tol=0.1, n_init=2,
+    random_state=1, device="cpu", precision="bfloat16", verbose=1, log_dir="logs",
+    checkpoint_dir="checkpoints", warm_start=False, callbacks=[], beta=2.0,
+    kl_warmup_epochs=2,
+)
+TOGETHER = {"image_shape": dict(architecture="conv")}  # valid only with these
+
+
+def _structure(module) -> tuple:
+    return repr(module), {k: tuple(v.shape) for k, v in module.state_dict().items()}
+
+
+@pytest.mark.parametrize("cls", [AutoEncoder, VariationalAutoEncoder])
+def test_a_warm_start_refuses_exactly_the_parameters_that_define_the_network(rows, cls):
+    X, _ = rows
+    est = cls(2, warm_start=True, **SMALL).fit(X)
+    params = est.get_params()
+    assert set(params) <= set(OTHER)
+    fitted = _structure(est._build_module(X.shape[1]))
+    for name in params:
+        change = {name: OTHER[name], **TOGETHER.get(name, {})}
+        if name in cls._network_params:
+            est.set_params(**change)
+            with pytest.raises(ValueError, match=rf"{name}=.*warm_start=False"):
+                est.fit(X)
+            est.set_params(**{k: params[k] for k in change})
+        else:  # the rest cannot change the network a warm start continues
+            other = cls(**{**params, **change})
+            vars(other).update({k: v for k, v in vars(est).items() if k.endswith("_")})
+            assert _structure(other._build_module(X.shape[1])) == fitted, name
+    n_iter = est.n_iter_
+    penalty = "sparsity_weight" if cls is AutoEncoder else "beta"
+    est.set_params(learning_rate=0.01, **{penalty: 2.0}).fit(X)  # training may change
+    assert est.n_iter_ == n_iter + SMALL["max_epochs"]
+    assert est.fitted_params_["learning_rate"] == 0.01

@@ -8,7 +8,9 @@ saw them in ``fitted_params_`` (:func:`record`). Whatever reads a parameter once
 over reads it there, through :func:`as_fitted`: the fitted methods (the codes' width of
 ``get_feature_names_out`` and ``inverse_transform``, ``score_samples``, ``predict``...),
 ``save`` and :func:`aekit.load` (the module is rebuilt as it was fitted), and what describes
-a fitted model (``summary``, :func:`aekit.diagnose`, the reports, the ONNX export).
+a fitted model (``summary``, :func:`aekit.diagnose`, the reports, the ONNX export). A
+``warm_start`` fit continues the fitted network, so it refuses a change to a parameter that
+defines it (:class:`aekit.estimators._targets.WarmStart`, with :func:`changed`).
 
 Only scikit-learn's parameter protocol (``get_params``) is used here, no estimator class.
 """

@@ -154,6 +154,14 @@ class BaseAutoEncoder(
         # The training parameters' constraints come from their declaration (_params).
     }
 
+    _network_params: tuple[str, ...] = (
+        "n_components", "hidden_layer_sizes", "activation", "output_activation", "scaler",
+        "missing",
+    )
+    """The parameters that define the fitted network: its layers, its in-model scaler and
+    the inputs it takes. A ``warm_start`` fit continues that network, so it refuses a
+    change to one of them (:class:`._targets.WarmStart`)."""
+
     # Fitted, non-tensor state written to config.json by save() (tensors go to safetensors).
     _saved_attributes = (
         "n_features_in_",
@@ -290,12 +298,12 @@ class BaseAutoEncoder(
             _targets.refuse_for_streams(given["y"], given["sample_weight"],
                                         given["validation_data"], warm)
             return self._fit_stream(X, resume)
+        if warm is not None:  # before the rows: a changed parameter, not the data, is named
+            warm.check(self)
         X, sample_shape, missing = self._check_rows(X, reset=True, warm=warm)
         Y = check_target(given["y"], (len(X), *sample_shape), X.shape[1])
         w = check_weight(given["sample_weight"], X)
         self.device_ = resolve_device(self.device)
-        if warm is not None:
-            warm.check(self)
         # The data are hashed for a checkpoint's fingerprint only (checkpoint_dir set).
         rng, checkpoint = self._start(
             lambda: {**array_fingerprint(X), **_targets.fingerprints(Y, w)}, resume)

@@ -206,7 +206,7 @@ default="auto"
         ``inverse_transform``, ``score_samples``, ``get_feature_names_out``, ``summary``,
         ``save``...) computes with these, so ``set_params`` takes effect at the next
         ``fit``, as in scikit-learn; ``save`` keeps both, and :func:`aekit.load` gives
-        both back.
+        both back. A ``warm_start`` fit refuses a change to those that define the network.
 
     Notes
     -----
@@ -262,6 +262,9 @@ default="auto"
         "encoder": [torch.nn.Module, None],
         "decoder": [torch.nn.Module, None],
     }
+
+    _network_params = (*BaseAutoEncoder._network_params, "architecture", "image_shape",
+                       "code_activation", "sparsity", "tied", "dropout", "encoder", "decoder")
 
     def __init__(
         self,
