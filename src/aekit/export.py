@@ -32,6 +32,7 @@ import torch
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
+from .core.fitted import as_fitted
 from .core.storage import atomic_write
 from .core.version import __version__
 
@@ -193,6 +194,7 @@ def export_onnx(estimator, out: str | os.PathLike, *, opset: int = 17) -> dict[s
                          f"{OPSETS.start} to {OPSETS.stop - 1} (what torch's exporter writes "
                          "and onnxruntime runs); the default, 17, suits most runtimes")
     check_is_fitted(estimator)
+    estimator = as_fitted(estimator)  # its n_components as fitted, whatever set_params did
     if not hasattr(estimator, "classes_") and not callable(
             getattr(estimator.module_, "encode", None)):
         raise ValueError(

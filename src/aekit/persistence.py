@@ -7,6 +7,9 @@ Loading instantiates only the classes listed here: a model file can never name c
 Every field is checked before it is used: parameters against the class's own constraints,
 each fitted attribute against its expected type and shape (:data:`FITTED`), and only the
 fitted attributes the class declares are set. Anything else is a ValueError naming the field.
+The module is built from the parameters the model was fitted with: the fitted field
+``fitted_params_`` when ``set_params`` changed some after fit (checked as ``params`` are),
+else ``params``.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from .core.checks import resolve_device
 from .data.schema import InputSchema, check_columns
 from .core.storage import CONFIG, LOCATION_PARAMS, read_model_dir
 from .estimators import AutoEncoder, BaseAutoEncoder, VariationalAutoEncoder, validate_params
+from .core.fitted import as_fitted
 from .semisupervised.classifier import EncoderClassifier
 from .semisupervised.ladder import LadderClassifier
 from .anomaly.detector import OutlierDetector
@@ -300,6 +304,10 @@ def _restore(config: dict, tensors: dict, device, where: str):
         own = cls._upgrade_tensors(own)
     legacy = {}
     for key, value in fitted.items():
+        if key == "fitted_params_":  # saved only when set_params changed some after fit
+            value = _estimator(cls.__name__, value, f"{where} (field 'fitted.{key}')")
+            estimator.fitted_params_ = value.get_params(deep=False)
+            continue
         if key in LEGACY and "schema_" in cls._saved_attributes and "schema_" not in fitted:
             try:
                 legacy[key] = FITTED[key](key, value, fitted)
@@ -328,9 +336,11 @@ def _restore(config: dict, tensors: dict, device, where: str):
         setattr(estimator, key, value)
     if "schema_" in cls._saved_attributes and "schema_" not in fitted:
         estimator.schema_ = _legacy_schema(estimator, legacy, fitted)
+    if not hasattr(estimator, "fitted_params_"):  # fitted with the parameters it has
+        estimator.fitted_params_ = estimator.get_params(deep=False)
     estimator.device_ = device
-    try:
-        module = estimator._build_module(estimator.n_features_in_)
+    try:  # the module as it was fitted
+        module = as_fitted(estimator)._build_module(estimator.n_features_in_)
     except (AttributeError, KeyError, TypeError, ValueError, RuntimeError) as err:
         raise ValueError(f"{where}: the fitted fields do not describe a model this aekit can "
                          f"build ({type(err).__name__}: {err}); the file is damaged") from None

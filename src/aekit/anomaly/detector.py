@@ -56,6 +56,7 @@ from ..estimators import _tables
 from ..estimators._params import TRAINING as _SHARED
 from ..estimators._params import loop_callbacks, validate_params
 from ..estimators._saving import SavableMixin
+from ..core.fitted import as_fitted
 from ..estimators._recovery import fit_atomically
 from .explain import ExplanationMixin
 from .isolation import N_TREES, add_isolation_calibration, fit_isolation, tree_nodes
@@ -198,6 +199,11 @@ class OutlierDetector(ExplanationMixin, _tables.InputMixin, OutlierMixin, Savabl
         What the detector takes as input (columns, their kinds and categories, fill
         values), applied by every method.
     device_ : torch.device
+    fitted_params_ : dict
+        The parameters as ``fit`` saw them. Scores, ``predict`` and ``save`` use these
+        (``combine`` and the weights ``offset_`` was set with, ``activation``...), so
+        ``set_params`` takes effect at the next ``fit``, as in scikit-learn; to move the
+        threshold without refitting use :meth:`set_threshold`.
 
     Examples
     --------
@@ -560,7 +566,10 @@ class OutlierDetector(ExplanationMixin, _tables.InputMixin, OutlierMixin, Savabl
         The anomaly score is the weighted mean of the five terms (reconstruction error,
         code-space distance, column tails, input-space distance, isolation), each put on the training
         rows' scale by ``combine``. With ``"rank"``: 0.5 is a typical training row, 1 the
-        most anomalous one, above 1 beyond every training row.
+        most anomalous one, above 1 beyond every training row. The weights and ``combine``
+        are those of the fit (``fitted_params_``), which ``offset_`` and the training rows'
+        scales come from: ``set_params`` changes them at the next ``fit``; move the
+        threshold without refitting with :meth:`set_threshold`.
 
         Parameters
         ----------
@@ -574,7 +583,8 @@ class OutlierDetector(ExplanationMixin, _tables.InputMixin, OutlierMixin, Savabl
         check_is_fitted(self)
         if is_chunked(X):  # a file or memmap: one chunk in memory at a time
             return np.concatenate(list(map_chunks(X, self.score_samples, self)))
-        return -self._anomaly_scores(self._check_X(X, reset=False))
+        # The terms' weights and combine as fitted: offset_ and the calibration are theirs.
+        return -as_fitted(self)._anomaly_scores(self._check_X(X, reset=False))
 
     def decision_function(self, X):
         """``score_samples(X) - offset_``: negative for outliers, positive for inliers.

@@ -33,6 +33,7 @@ from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from ..core import distributed
+from ..core.fitted import as_fitted
 from ..training import losses
 from ..core.checks import (
     Interval,
@@ -153,6 +154,14 @@ class BaseAutoEncoder(
         "chunk_rows": [Interval(Integral, 1, None, closed="left"), None],
         # The training parameters' constraints come from their declaration (_params).
     }
+
+    _network_params: tuple[str, ...] = (
+        "n_components", "hidden_layer_sizes", "activation", "output_activation", "scaler",
+        "missing",
+    )
+    """The parameters that define the fitted network: its layers, its in-model scaler and
+    the inputs it takes. A ``warm_start`` fit continues that network, so it refuses a
+    change to one of them (:class:`._targets.WarmStart`)."""
 
     # Fitted, non-tensor state written to config.json by save() (tensors go to safetensors).
     _saved_attributes = (
@@ -299,12 +308,12 @@ class BaseAutoEncoder(
             _targets.refuse_for_streams(given["y"], given["sample_weight"],
                                         given["validation_data"], warm)
             return self._fit_stream(X, resume)
+        if warm is not None:  # before the rows: a changed parameter, not the data, is named
+            warm.check(self)
         X, sample_shape, missing = self._check_rows(X, reset=True, warm=warm)
         Y = check_target(given["y"], (len(X), *sample_shape), X.shape[1])
         w = check_weight(given["sample_weight"], X)
         self.device_ = resolve_device(self.device)
-        if warm is not None:
-            warm.check(self)
         # The data are hashed for a checkpoint's fingerprint only (checkpoint_dir set).
         rng, checkpoint = self._start(
             lambda: {**array_fingerprint(X), **_targets.fingerprints(Y, w)}, resume)
@@ -572,10 +581,11 @@ class BaseAutoEncoder(
         check_is_fitted(self)
         Z = check_array(X, dtype=[np.float64, np.float32], ensure_all_finite=False)
         check_finite(Z, "codes")
-        if Z.shape[1] != self.n_components:
+        k = self._n_features_out
+        if Z.shape[1] != k:
             raise ValueError(
-                f"inverse_transform expects codes with {self.n_components} columns "
-                f"(n_components), got {Z.shape[1]}; pass the output of transform()."
+                f"inverse_transform expects codes with {k} columns (n_components as "
+                f"fitted), got {Z.shape[1]}; pass the output of transform()."
             )
         X_hat = infer(self.module_.decode, self._to_tensor(Z), INFER_BATCH)
         return self._output(to_numpy(X_hat, Z), getattr(X, "index", None))
@@ -645,7 +655,8 @@ class BaseAutoEncoder(
 
     @property
     def _n_features_out(self) -> int:
-        return self.n_components
+        # The codes' width is the fitted model's, whatever set_params changed since.
+        return as_fitted(self).n_components
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -191,7 +191,11 @@ TRAINING = Declared({
         ["boolean"], False, "bool",
         "When fitted, ``fit`` continues training the fitted network (its scaler too) for\n"
         "``max_epochs`` more epochs instead of starting afresh, as scikit-learn's MLP does;\n"
-        "``history_`` and ``n_iter_`` count on. One run (``n_init`` is not used)."),
+        "``history_`` and ``n_iter_`` count on. One run (``n_init`` is not used). The\n"
+        "parameters that define the network (sizes, activations, dropout, ``scaler``,\n"
+        "``missing``...) stay as fitted: changing one is a ValueError naming it; training\n"
+        "parameters (``learning_rate``, ``max_epochs``, the loss and its weights...) may\n"
+        "change."),
     "callbacks": Param(
         [list, tuple, None], None, "list of aekit.training.callbacks.Callback",
         "Your own callbacks, called after the built-in ones at every hook of the fit (see\n"

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..core.storage import jsonable
+from ..core.fitted import record
 from ..training.callbacks import Checkpoint, read_checkpoint, remove_checkpoint
 
 
@@ -52,11 +53,14 @@ def fit_atomically(estimator, fit, *args, **kwargs):
     exactly as it was and a fresh one unfitted. The copy is shallow: parameters (a
     RandomState given as ``random_state``) are shared, as in a plain fit. A
     :class:`~aekit.training.loop.FitInterrupted` goes on with the copy's partial fit as its
-    ``estimator`` (set by the fit).
+    ``estimator`` (set by the fit). The copy records the parameters it is fitted with
+    (``fitted_params_``), which the fitted estimator then computes with
+    (:func:`aekit.core.fitted.as_fitted`) whatever ``set_params`` changes later.
     """
     work = copy.copy(estimator)
     for key in fitted_attributes(work):
         delattr(work, key)
+    record(work)
     fit(work, *args, **kwargs)
     for key in fitted_attributes(estimator):
         delattr(estimator, key)

@@ -1,6 +1,6 @@
-"""``save`` for every estimator: the estimator describes itself (its parameters, the fitted
-attributes it declares, its module's tensors) and :mod:`aekit.core.storage` writes the files;
-:func:`aekit.load` rebuilds it."""
+"""``save`` for every estimator: the estimator describes itself (its parameters, those it was
+fitted with when they differ, the fitted attributes it declares, its module's tensors) and
+:mod:`aekit.core.storage` writes the files; :func:`aekit.load` rebuilds it."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import torch
 from sklearn.utils.validation import check_is_fitted
 
 from ..core.storage import LOCATION_PARAMS, jsonable, write_model_dir
+from ..core.fitted import as_fitted
 
 
 class SavableMixin:
@@ -27,15 +28,28 @@ class SavableMixin:
         ----------
         path : str or path-like
             A directory, created if needed; an existing model in it is replaced.
+
+        Notes
+        -----
+        The model saved is the fitted one: parameters changed by ``set_params`` since
+        ``fit`` are saved as they are now, beside those it was fitted with
+        (``fitted_params_``), and :func:`aekit.load` gives back both.
         """
         check_is_fitted(self)
         config, tensors = self._saved_state()
         write_model_dir(path, tensors, config)
 
     def _saved_state(self) -> tuple[dict, dict[str, torch.Tensor]]:
-        """``(config, tensors)``: class, parameters and declared fitted state; weights."""
-        code = [k for k, v in self.get_params(deep=False).items()
-                if isinstance(v, torch.nn.Module) or (callable(v) and jsonable(v) is None)]
+        """``(config, tensors)``: class, parameters and declared fitted state; weights.
+
+        Parameters changed since the fit (``set_params``) are saved as they are now, and
+        those the model was fitted with as the fitted field ``fitted_params_`` (only
+        then), from which :func:`aekit.load` rebuilds the module: the loaded model is the
+        saved one, parameters and all."""
+        fitted_as = as_fitted(self)
+        code = sorted({k for est in (self, fitted_as)
+                       for k, v in est.get_params(deep=False).items()
+                       if isinstance(v, torch.nn.Module) or (callable(v) and jsonable(v) is None)})
         if code:
             raise ValueError(
                 f"{type(self).__name__} cannot be saved: {', '.join(code)} hold(s) Python "
@@ -55,7 +69,10 @@ class SavableMixin:
                 tensors.update({f"{key}.{name}": t for name, t in nested_tensors.items()})
             else:
                 fitted[key] = jsonable(value)
-        config = {"class": type(self).__name__, "params": saved_params(self), "fitted": fitted}
+        params = saved_params(self)
+        if saved_params(fitted_as) != params:  # else a file older aekits read as well
+            fitted["fitted_params_"] = saved_params(fitted_as)
+        config = {"class": type(self).__name__, "params": params, "fitted": fitted}
         return config, tensors
 
 

@@ -7,6 +7,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..nn.summary import ModelSummary, layer_table
 from ..training.loop import autocast_dtype
+from ..core.fitted import as_fitted
 
 
 class SummaryMixin:
@@ -22,20 +23,21 @@ class SummaryMixin:
             training precision; ``.layers`` holds the rows for programs.
         """
         check_is_fitted(self)
+        fitted = as_fitted(self)  # the parameters the network was fitted with
         n = self.n_features_in_
         layers, total, trainable = layer_table(self.module_, n)
         if hasattr(self, "classes_"):
             shape = f"{n} features -> {len(self.classes_)} classes"
         else:
-            shape = f"{n} features -> {self.n_components} codes -> {n} features"
-        dtype = autocast_dtype(self.precision, getattr(self, "device_", torch.device("cpu")))
+            shape = f"{n} features -> {fitted.n_components} codes -> {n} features"
+        dtype = autocast_dtype(fitted.precision, getattr(self, "device_", torch.device("cpu")))
         precision = ("bfloat16 matrix products (autocast), float32 weights"
                      if dtype == torch.bfloat16 else "float32")
         notes = []
         scaler = getattr(self.module_, "scaler", None)
         statistics = sum(b.numel() for b in scaler.buffers()) if scaler is not None else 0
         if statistics:
-            notes.append(f"scaler={getattr(self, 'scaler', None)!r}: {statistics:,} statistics "
+            notes.append(f"scaler={getattr(fitted, 'scaler', None)!r}: {statistics:,} statistics "
                          "fitted in fit (buffers, not trained)")
         return ModelSummary(f"{type(self).__name__}: {shape}", layers, total, trainable,
                             precision, notes)

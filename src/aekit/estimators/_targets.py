@@ -19,6 +19,7 @@ from sklearn.utils import check_array
 from sklearn.utils.validation import _check_sample_weight
 
 from ..core.checks import check_finite, user_warning
+from ..core.fitted import changed
 from ..evaluation.diagnostics import DiagnosticWarning
 
 
@@ -166,23 +167,28 @@ def refuse_for_streams(y, sample_weight, validation_data, warm) -> None:
 class WarmStart:
     """What a ``warm_start`` fit continues: a copy of the fitted module (trained in place,
     so a failed fit leaves the estimator's own untouched), its history, its output
-    activation and its input schema (new rows are read as the fitted ones were)."""
+    activation, its input schema (new rows are read as the fitted ones were) and the
+    parameters it was fitted with."""
 
     module: torch.nn.Module
     history: list
     output_activation: str
     schema: object = None  # the fitted InputSchema: the inputs the module was built for
+    params: dict | None = None  # fitted_params_: the parameters the module was built with
 
     def check(self, estimator) -> None:
-        """Refuse parameters or data that describe another network than the fitted one."""
+        """Refuse parameters that describe another network than the fitted one: a
+        ValueError naming those of ``estimator._network_params`` that changed."""
         estimator.output_activation_ = self.output_activation
-        fresh = estimator._build_module(estimator.n_features_in_).state_dict()
-        mine = self.module.state_dict()
-        if fresh.keys() != mine.keys() or any(fresh[k].shape != mine[k].shape for k in fresh):
+        now = estimator.get_params(deep=False)
+        # A model pickled by an aekit that recorded no fitted_params_ has none to compare.
+        names = changed(self.params or {}, now, estimator._network_params)
+        if names:
+            shown = ", ".join(f"{n}={self.params[n]!r} (now {now[n]!r})" for n in names)
             raise ValueError(
-                "warm_start=True continues the fitted network, but the parameters or the "
-                "data now describe another one (n_components, hidden_layer_sizes, the "
-                "number of features...); set warm_start=False to fit a new network."
+                "warm_start=True continues the fitted network, but parameters that define "
+                f"it changed since it was fitted: {shown}. Set them back to continue it, "
+                "or set warm_start=False to fit a new network from scratch."
             )
 
 
@@ -191,7 +197,8 @@ def warm_start_point(estimator) -> WarmStart | None:
     if not getattr(estimator, "warm_start", False) or not hasattr(estimator, "module_"):
         return None
     return WarmStart(copy.deepcopy(estimator.module_), [dict(r) for r in estimator.history_],
-                     estimator.output_activation_, getattr(estimator, "schema_", None))
+                     estimator.output_activation_, getattr(estimator, "schema_", None),
+                     getattr(estimator, "fitted_params_", None))
 
 
 def warn_unreachable_output(estimator, targets: torch.Tensor) -> None:

@@ -211,6 +211,13 @@ default="auto"
         With ``missing="impute"``: each column's training median, which fills its gaps
         (``schema_.fill_values``).
     device_ : torch.device
+    fitted_params_ : dict
+        The parameters as ``fit`` saw them (``get_params()`` then): the fitted model is
+        what was fitted. Every method of the fitted model (``transform``,
+        ``inverse_transform``, ``score_samples``, ``get_feature_names_out``, ``summary``,
+        ``save``...) computes with these, so ``set_params`` takes effect at the next
+        ``fit``, as in scikit-learn; ``save`` keeps both, and :func:`aekit.load` gives
+        both back. A ``warm_start`` fit refuses a change to those that define the network.
 
     Notes
     -----
@@ -266,6 +273,9 @@ default="auto"
         "encoder": [torch.nn.Module, None],
         "decoder": [torch.nn.Module, None],
     }
+
+    _network_params = (*BaseAutoEncoder._network_params, "architecture", "image_shape",
+                       "code_activation", "sparsity", "tied", "dropout", "encoder", "decoder")
 
     def __init__(
         self,

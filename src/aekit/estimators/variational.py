@@ -10,6 +10,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..training import losses
 from ..core.checks import Interval, to_numpy
+from ..core.fitted import as_fitted
 from ..data.files import is_streamable
 from ..nn.variational import DenseVAE
 from ..training.objectives import ELBO
@@ -59,6 +60,9 @@ chunk_rows
         compares epochs on one fixed objective), ``phase``, ``epoch``, ``seconds``.
     loss_, validation_loss_, n_iter_, n_features_in_, feature_names_in_, device_
         As for :class:`AutoEncoder`.
+    fitted_params_ : dict
+        The parameters as ``fit`` saw them, which the fitted model computes with
+        (``score_samples`` with the fitted ``loss``...); see :class:`AutoEncoder`.
 
     Notes
     -----
@@ -171,6 +175,7 @@ chunk_rows
         weight 1, whatever ``beta``, so scores compare across ``beta``), the reconstruction
         term evaluated at the posterior mean: a deterministic estimate. With ``loss="mse"``
         it omits the Gaussian constant, so compare it between models on the same data.
+        The ``loss`` is the one the model was fitted with (``fitted_params_``).
         Cells imputed with ``missing="impute"`` count at their imputed value.
 
         Returns
@@ -181,7 +186,7 @@ chunk_rows
             return np.concatenate(list(self.map_chunks(X, self.score_samples)))
         check_is_fitted(self)
         X = self._check_X(X, reset=False)
-        module, elbo = self.module_, self._objective()
+        module, elbo = self.module_, as_fitted(self)._objective()  # the fitted loss
 
         def negative_elbo(x):
             x_s = module.scaler(x)
@@ -230,6 +235,6 @@ chunk_rows
         check_is_fitted(self)
         if isinstance(n_samples, bool) or not isinstance(n_samples, Integral) or n_samples < 1:
             raise ValueError(f"n_samples must be an integer > 0, got {n_samples!r}")
-        Z = check_random_state(random_state).standard_normal((n_samples, self.n_components))
+        Z = check_random_state(random_state).standard_normal((n_samples, self._n_features_out))
         X = infer(self.module_.decode, self._to_tensor(Z), INFER_BATCH)
         return self._output(to_numpy(X, Z))

@@ -21,6 +21,7 @@ from torch import nn
 
 from . import quality
 from ..core.checks import user_warning
+from ..core.fitted import as_fitted
 from .findings import SEVERITIES, Finding, _list, _plain  # noqa: F401 -- re-exported
 from ..data.tables import is_table
 from .metrics import r2_central, r2_per_feature, sample_rows
@@ -133,6 +134,7 @@ def diagnose(
         raise NotFittedError(
             f"This {type(estimator).__name__} instance is not fitted yet: there is no model "
             "to diagnose. Call fit first, then diagnose(estimator, X_train).")
+    estimator = as_fitted(estimator)  # judged with the parameters it was fitted with
     frame = X if is_table(X) else None
     X, X_num, names = _views(estimator, X)
     findings: list[Finding] = []

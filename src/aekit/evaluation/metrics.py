@@ -12,6 +12,7 @@ from sklearn.utils.validation import check_is_fitted
 from sklearn.exceptions import NotFittedError
 from sklearn.metrics import r2_score
 
+from ..core.fitted import as_fitted
 from .probes import CodeQuality, code_quality, probe_codes, sample_rows  # noqa: F401
 
 
@@ -429,7 +430,7 @@ def compare_with_pca(estimator, X_train, X_test, *, fit: bool | None = None,
             fit = True
     if fit:
         estimator.fit(X_train)
-    k = estimator.n_components
+    k = as_fitted(estimator).n_components  # the codes' width as fitted
     scaled = callable(getattr(estimator, "to_scaled", None))
     if scaled:
         S_train, S_test = estimator.to_scaled(X_train), estimator.to_scaled(X_test)

@@ -8,6 +8,7 @@ from matplotlib import colormaps
 from sklearn.utils import check_random_state
 
 from ..core.checks import seeded_torch_rng
+from ..core.fitted import as_fitted
 from ..evaluation.metrics import row_errors
 from ..nn.layers import make_corruption
 from ._common import (
@@ -48,7 +49,7 @@ def reconstruction_grid(estimator, X, image_shape, *, pca=None, n_images=10, ran
     if pca is not None:
         rows.append((f"PCA (k={pca.n_components_ if hasattr(pca, 'n_components_') else '?'})",
                      _reconstruct(pca, X)))
-    k = getattr(estimator, "n_components", "?")
+    k = getattr(as_fitted(estimator), "n_components", "?")
     rows.append((f"autoencoder (k={k})", _reconstruct(estimator, X)))
     labels = [rows[0][0]] + [f"{name}\nMSE {row_errors(X, R).mean():.4f}" for name, R in rows[1:]]
     images = _images(np.concatenate([R for _, R in rows]), image_shape)
@@ -106,10 +107,11 @@ def denoising_rows(estimator, X, image_shape, *, noise=None, noise_level=None, n
     matplotlib.figure.Figure
         One axes, one image with three rows.
     """
-    noise = noise if noise is not None else getattr(estimator, "noise", None)
+    fitted = as_fitted(estimator)  # the noise it was trained with
+    noise = noise if noise is not None else getattr(fitted, "noise", None)
     if noise is None:
         raise ValueError("the estimator has no noise parameter; pass noise='gaussian' etc.")
-    level = noise_level if noise_level is not None else getattr(estimator, "noise_level", 0.3)
+    level = noise_level if noise_level is not None else getattr(fitted, "noise_level", 0.3)
     clean = _rows(X, n_images, random_state)
     noisy = corrupt(clean, noise, level, reference=X, random_state=random_state)
     denoised = _reconstruct(estimator, noisy)
@@ -199,7 +201,7 @@ def decoded_grid(estimator, image_shape, *, X=None, n=12, quantiles=(0.02, 0.98)
     matplotlib.figure.Figure
         One axes, one image, its axes in code units.
     """
-    if int(getattr(estimator, "n_components", 0)) != 2:
+    if int(getattr(as_fitted(estimator), "n_components", 0)) != 2:
         raise ValueError("decoded_grid needs a 2-D code (n_components=2)")
     if X is not None:
         Z = np.asarray(estimator.transform(X), dtype=np.float64)

@@ -18,6 +18,7 @@ import numpy as np
 
 from .. import plotting
 from ..plotting import anomaly as plotting_outliers
+from ..core.fitted import as_fitted
 from ..core.storage import atomic_write
 from ..anomaly.metrics import BASELINES, baseline_scores, detection_metrics
 
@@ -157,6 +158,7 @@ def build_detector_report(detector, X, *, anomaly=None, title=None, row_labels=N
     run_info : dict, optional
         Extra "Fitted" rows.
     """
+    detector = as_fitted(detector)  # described with the parameters it was fitted with
     scores = -detector.score_samples(X)
     if row_labels is None:
         row_labels = X.index if hasattr(X, "index") else np.arange(len(scores))

@@ -18,6 +18,7 @@ from sklearn.decomposition import PCA
 
 from .. import plotting
 from ..plotting import tables as plotting_tables
+from ..core.fitted import as_fitted
 from ..core.storage import atomic_write
 from ..data.catalog import load_dataset
 from ..evaluation.diagnostics import Diagnosis, diagnose
@@ -460,6 +461,7 @@ def build_report(estimator, data, *, title: str | None = None, sweep=None,
     few_labels : FewLabelsComparison, optional
         From :func:`aekit.semisupervised.comparison.compare_few_labels`: adds a "Few labels" section.
     """
+    estimator = as_fitted(estimator)  # described with the parameters it was fitted with
     ev = _evaluate(estimator, data, sweep)
     sections = [
         ("comparison", "Autoencoder against PCA", _comparison_section(estimator, data, ev)),

@@ -44,6 +44,7 @@ from ..training.loop import (
     resolve_learning_rate,
 )
 from ..estimators._base import INFER_BATCH, BaseAutoEncoder, SavableMixin
+from ..core.fitted import as_fitted
 from ..estimators._params import TRAINING as _SHARED
 from ..estimators._params import loop_callbacks, validate_params
 from ..estimators._recovery import fit_atomically
@@ -178,6 +179,10 @@ class EncoderClassifier(InputMixin, SummaryMixin, SavableMixin, LabelledPredicti
         columns, missing numbers as the autoencoder's ``missing`` says).
     loss_, validation_loss_, n_iter_, n_features_in_, feature_names_in_, device_
         As for :class:`AutoEncoder`.
+    fitted_params_ : dict
+        The parameters as ``fit`` saw them, which the fitted model is built from (``save``
+        and :func:`aekit.load` too); ``set_params`` takes effect at the next ``fit``. See
+        :class:`AutoEncoder`.
 
     Notes
     -----
@@ -341,8 +346,8 @@ class EncoderClassifier(InputMixin, SummaryMixin, SavableMixin, LabelledPredicti
         fresh head (used by ``fit`` and ``load``)."""
         layers, n_frozen = self._reused_layers()
         width = feature_width(layers, n_features)
-        head = mlp([width, *self.head_hidden, len(self.classes_)], self.autoencoder_.activation,
-                   "linear")
+        head = mlp([width, *self.head_hidden, len(self.classes_)],
+                   as_fitted(self.autoencoder_).activation, "linear")
         scaler = copy.deepcopy(self.autoencoder_.module_.scaler)
         return EncoderClassifierNet(scaler, layers, head, n_frozen=n_frozen)
 

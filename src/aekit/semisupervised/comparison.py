@@ -29,6 +29,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
+from ..core.fitted import as_fitted
 from ..estimators import AutoEncoder
 from .classifier import EncoderClassifier
 from .labels import UNLABELLED, unlabelled_rows
@@ -240,10 +241,11 @@ def compare_few_labels(X, y, X_test, y_test, *, autoencoder=None, autoencoder_se
 
     y_test = np.asarray(y_test)
     add(RAW, clone(baseline), X_lab, y_lab)
-    pca = PCA(autoencoder.n_components, random_state=random_state)
+    k = as_fitted(autoencoder).n_components  # PCA of the codes' width as fitted
+    pca = PCA(k, random_state=random_state)
     pca_seconds = _timed_fit(pca, X, None)
     add(PCA_CODES, make_pipeline(FrozenEstimator(pca), clone(baseline)), X_lab, y_lab,
-        pca_seconds, f"PCA({autoencoder.n_components}) fitted on every row")
+        pca_seconds, f"PCA({k}) fitted on every row")
     add(AE_CODES, make_pipeline(FrozenEstimator(autoencoder), clone(baseline)), X_lab, y_lab,
         ae_seconds, ae_note)
     # clone() would unfit the autoencoder parameter: set the fitted one after cloning.

@@ -180,6 +180,10 @@ class LadderClassifier(InputMixin, SavableMixin, LabelledPredictionsMixin, Class
         Epochs trained.
     n_features_in_, feature_names_in_, device_
         As for :class:`~aekit.AutoEncoder`.
+    fitted_params_ : dict
+        The parameters as ``fit`` saw them, which the fitted network is built from (``save``
+        and :func:`aekit.load` too); ``set_params`` takes effect at the next ``fit``. See
+        :class:`~aekit.AutoEncoder`.
 
     Notes
     -----
