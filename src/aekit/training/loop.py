@@ -253,9 +253,8 @@ def fit_loop(
         Training rows in network units on the training device (``"x"``), with any aligned
         extras gathered with the same batch indices (``"y"``: class targets; ``"x_in"``: an
         input distinct from the reconstruction target ``"x"``; ``"w"``: row weights); or a
-        stream of
-        chunks (:class:`ChunkedRows`, data larger than memory), whose batches are drawn
-        within each chunk, in a fresh random order per chunk.
+        stream of chunks (:class:`ChunkedRows`, data larger than memory), whose batches
+        are drawn within each chunk, in a fresh random order per chunk.
     val : torch.Tensor or dict of tensors, optional
         Validation rows (and targets); early stopping watches their loss (else the
         training loss).
@@ -288,8 +287,9 @@ def fit_loop(
     state : dict
         The same dict: ``history`` gained one record per epoch (``phase``, ``epoch``,
         ``loss``, ``val_loss`` (None without validation), ``seconds``, the objective's
-        other terms, and each of them on the validation rows as ``val_<term>``), the record of the epoch whose weights the module keeps has
-        ``"kept": True``, and ``kept_epoch`` names it. The module is left in eval mode.
+        other terms, and each of them on the validation rows as ``val_<term>``), the record
+        of the epoch whose weights the module keeps has ``"kept": True``, and
+        ``kept_epoch`` names it. The module is left in eval mode.
 
     Raises
     ------
@@ -312,14 +312,7 @@ def fit_loop(
                                                      paired_batch_size or batch_size)
     with _StopRequests() as stops:
         try:
-            for cb in callbacks:
-                cb.on_train_begin(state)
-            if state["stop"] and state["epoch"] == 0:
-                raise RuntimeError(
-                    f"{state['phase']}: a callback set state['stop'] before the first epoch "
-                    "(in on_train_begin), so no epoch would train and there would be no "
-                    "model to keep; set it in on_epoch_end, which ends the loop after that "
-                    "epoch.")
+            _begin(state, callbacks)
             while state["epoch"] < max_epochs and not state["stop"]:
                 _run_epoch(state, objective, train, val, streamed, step, batch_size, corrupt,
                            autocast, callbacks, stops, paired)
@@ -335,6 +328,18 @@ def fit_loop(
     if stops.signum is not None and distributed.rank_info()[1] == 1:
         raise FitInterrupted(stops.signum)
     return state
+
+
+def _begin(state: dict, callbacks) -> None:
+    """Every callback's ``on_train_begin``; a RuntimeError when one of them stops the loop
+    before its first epoch, which would leave no model to keep."""
+    for cb in callbacks:
+        cb.on_train_begin(state)
+    if state["stop"] and state["epoch"] == 0:
+        raise RuntimeError(
+            f"{state['phase']}: a callback set state['stop'] before the first epoch (in "
+            "on_train_begin), so no epoch would train and there would be no model to keep; "
+            "set it in on_epoch_end, which ends the loop after that epoch.")
 
 
 def _run_epoch(state, objective, train, val, streamed, step, batch_size, corrupt, autocast,
