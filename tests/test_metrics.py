@@ -234,3 +234,27 @@ def test_scaled_pca_works_in_the_callers_units(digits, digits_ae):
     assert Z.shape == (len(X_test), 4)
     np.testing.assert_allclose(pca.reconstruct(X_test), pca.inverse_transform(Z), atol=1e-5)
     assert pca.reconstruct(X_test).shape == X_test.shape
+
+
+def test_no_winner_is_named_on_too_few_test_rows():
+    from aekit.evaluation.diagnostics import Diagnosis
+    from aekit.evaluation.metrics import MIN_TEST_ROWS, PCAComparison, compare_reconstructions
+    from aekit.report.model import _summary_cards
+
+    rng = np.random.default_rng(0)
+    slots = [(f"c{j}", "numeric", np.array([j])) for j in range(6)]
+    S = rng.normal(size=(MIN_TEST_ROWS, 6))
+    S_ae, S_pca = S + 0.1 * rng.normal(size=S.shape), S + rng.normal(size=S.shape)
+    for n in (1, 2, MIN_TEST_ROWS - 1):  # the autoencoder's error is 100x lower on each row
+        c = compare_reconstructions(2, slots, S[:n], S_ae[:n], S_pca[:n], S[:n], S_ae[:n],
+                                    S_pca[:n])
+        assert c.ratio < 0.1 and c.too_few_rows and not c.clear and c.ratio_interval is None
+        assert c.verdict.startswith("no clear winner") and f"on {n} test row" in c.verdict
+        assert "too few to tell" in c.verdict and not c.to_dict()["clear_winner"]
+        card = _summary_cards(c, 0.5, 0.5, Diagnosis([], n))
+        assert '<span class="warn">' in card and "too few to tell" in card
+    enough = compare_reconstructions(2, slots, S, S_ae, S_pca, S, S_ae, S_pca)
+    assert enough.clear and enough.ratio_interval[1] < 1 and "95% interval" in enough.verdict
+    # PCA's exact reconstruction is exact on any number of rows.
+    exact = PCAComparison(6, 0.1, 0.0, 0.6, 0.0, 0.1, 0.0, n_test=1, pca_exact=True)
+    assert exact.clear and exact.verdict.startswith("PCA is exact")

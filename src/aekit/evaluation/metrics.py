@@ -71,8 +71,10 @@ class PCAComparison:
     """``(column, autoencoder accuracy, PCA accuracy)`` per categorical column."""
     ratio_interval: tuple | None = None
     """95% interval of ``ratio``: a paired bootstrap over the test rows (both models' errors
-    on the same resampled rows); None when not computed."""
+    on the same resampled rows); None when not computed (PCA exact, fewer than
+    :data:`MIN_TEST_ROWS` test rows)."""
     n_test: int = 0
+    """Test rows compared (0: not known, as in a sweep's PCA-only entries)."""
     shared_unit: bool = False
     """Every column is in the same unit (an image's pixels): the caller's units lead,
     where errors mean what the user measures, and scaled units follow."""
@@ -106,9 +108,19 @@ class PCAComparison:
         return "autoencoder" if self.ae_error < self.pca_error else "PCA"
 
     @property
+    def too_few_rows(self) -> bool:
+        """Fewer than :data:`MIN_TEST_ROWS` test rows: too few to call a winner."""
+        return 0 < self.n_test < MIN_TEST_ROWS
+
+    @property
     def clear(self) -> bool:
-        """Whether the winner is clear: the ratio's interval lies on one side of 1 (True
-        when no interval was computed)."""
+        """Whether the winner is clear: the ratio's interval lies on one side of 1. False
+        with fewer than :data:`MIN_TEST_ROWS` test rows (``too_few_rows``); True where PCA
+        is exact (its error is 0) and where no interval was computed for another reason."""
+        if self.pca_exact:
+            return True
+        if self.too_few_rows:
+            return False
         lo, hi = self.ratio_interval or (0.0, 0.0)
         return self.ratio_interval is None or not lo <= 1.0 <= hi
 
@@ -134,8 +146,9 @@ class PCAComparison:
     def verdict(self) -> str:
         """The comparison in words, e.g. ``"31% lower error than PCA (scaled units; 95%
         interval of the ratio 0.62-0.75 over 400 test rows), better R² on 5 of 6
-        columns"``, or ``"no clear winner: ..."`` when the ratio's interval spans 1: what
-        the report's summary and ``aekit demo`` say."""
+        columns"``, or ``"no clear winner: ..."`` when the ratio's interval spans 1 or there
+        are fewer than :data:`MIN_TEST_ROWS` test rows: what the report's summary and
+        ``aekit demo`` say."""
         unit = {"scaled": " (scaled units)", "raw": " (your units)" if self.shared_unit
                 else ""}[self.unit]
         if self.pca_exact:
@@ -153,7 +166,11 @@ class PCAComparison:
             text = f"{1 - ratio:.0%} lower error than PCA{unit}"
         else:
             text = f"{ratio - 1:.0%} higher error than PCA{unit}"
-        if self.ratio_interval is not None:
+        if self.too_few_rows:
+            rows = f"{self.n_test} test row{'s' if self.n_test > 1 else ''}"
+            text = (f"no clear winner: {text} on {rows}, too few to tell (at least "
+                    f"{MIN_TEST_ROWS} are needed for a 95% interval of the ratio)")
+        elif self.ratio_interval is not None:
             lo, hi = self.ratio_interval
             span = f"95% interval of the ratio {lo:.3g}-{hi:.3g} over {self.n_test} test rows"
             if not self.clear:
@@ -312,14 +329,22 @@ def column_errors(S, S_hat, slots, rows) -> tuple[float, list[float]]:
 BOOTSTRAP_DRAWS = 1000
 """Resamples of the test rows behind :attr:`PCAComparison.ratio_interval`."""
 
+MIN_TEST_ROWS = 20
+"""Fewest test rows on which :class:`PCAComparison` names a winner and computes
+:attr:`~PCAComparison.ratio_interval`. Below it the bootstrap's 95% interval covers the
+true ratio far less often than 95% (0.76-0.88 on 3-10 rows, 0.91 from 20 on;
+``bench/interval_coverage.py``, docs/decisions.md): a winner named on a handful of rows
+would be chance read as a fact."""
 
-def ratio_interval(ae_rows, pca_rows, *, n_draws: int = BOOTSTRAP_DRAWS, random_state=0
-                   ) -> tuple[float, float] | None:
+
+def ratio_interval(ae_rows, pca_rows, *, n_draws: int = BOOTSTRAP_DRAWS, random_state=0,
+                   min_rows: int = MIN_TEST_ROWS) -> tuple[float, float] | None:
     """95% interval of ``sum(ae_rows) / sum(pca_rows)`` by a paired bootstrap: the same
     resampled rows for both models, so what the rows have in common cancels out. None
-    with fewer than 2 rows or no error to divide by."""
+    with fewer than ``min_rows`` rows (at least 2) or no error to divide by."""
     a, p = np.asarray(ae_rows, np.float64), np.asarray(pca_rows, np.float64)
-    if len(a) < 2 or not np.isfinite(a).all() or not np.isfinite(p).all() or p.sum() <= 0:
+    if len(a) < max(min_rows, 2) or not (np.isfinite(a).all() and np.isfinite(p).all()) \
+            or p.sum() <= 0:
         return None
     rng = np.random.default_rng(random_state)
     ratios = []
@@ -417,7 +442,7 @@ def compare_with_pca(estimator, X_train, X_test, *, fit: bool | None = None,
     PCAComparison
         Prints as a table; ``ratio < 1`` means the autoencoder reconstructs better, with a
         95% bootstrap interval over the test rows (``ratio_interval``): "no clear winner"
-        when it spans 1. With ``n_components`` at least the number of features, PCA is
+        when it spans 1, or with fewer than :data:`MIN_TEST_ROWS` test rows. With ``n_components`` at least the number of features, PCA is
         exact and the comparison says so (an over-complete code is compared with the
         exact reconstruction).
     """
