@@ -258,3 +258,17 @@ def test_no_winner_is_named_on_too_few_test_rows():
     # PCA's exact reconstruction is exact on any number of rows.
     exact = PCAComparison(6, 0.1, 0.0, 0.6, 0.0, 0.1, 0.0, n_test=1, pca_exact=True)
     assert exact.clear and exact.verdict.startswith("PCA is exact")
+
+
+def test_compare_with_pca_warns_when_test_rows_are_training_rows(digits):
+    import warnings
+
+    from aekit import InputWarning, compare_with_pca
+
+    X_train, X_test = digits[0][:300], digits[1][:40]
+    ae = AutoEncoder(2, hidden_layer_sizes=(16,), max_epochs=2, random_state=0).fit(X_train)
+    with pytest.warns(InputWarning, match=r"10 of the 50 test rows \(20%\) are also in X_train"):
+        compare_with_pca(ae, X_train, np.r_[X_test, X_train[5:15]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", InputWarning)  # held-out rows: nothing to say
+        compare_with_pca(ae, X_train, X_test)

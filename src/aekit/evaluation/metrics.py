@@ -12,6 +12,7 @@ from sklearn.utils.validation import check_is_fitted
 from sklearn.exceptions import NotFittedError
 from sklearn.metrics import r2_score
 
+from ..core.checks import InputWarning, user_warning
 from .probes import CodeQuality, code_quality, probe_codes, sample_rows  # noqa: F401
 
 
@@ -412,6 +413,28 @@ def _agreement(truth, values) -> float:
     return float(((t == v) | (t.isna() & v.isna())).mean())
 
 
+def _row_hashes(S: np.ndarray) -> np.ndarray:
+    """A 64-bit hash of each row of the 2-D array ``S``: equal rows, equal hashes."""
+    import pandas as pd
+
+    return pd.util.hash_pandas_object(pd.DataFrame(S), index=False).to_numpy()
+
+
+def _warn_shared_rows(S_train: np.ndarray, S_test: np.ndarray) -> None:
+    """An :class:`~aekit.core.checks.InputWarning` when test rows are also training rows
+    (compared as the models see them, scaled): scored there, both models are measured on
+    rows they were fitted on, and the one that memorises more looks better."""
+    shared = int(np.isin(_row_hashes(S_test), _row_hashes(S_train)).sum())
+    if shared:
+        user_warning(
+            f"{shared} of the {len(S_test)} test rows ({shared / len(S_test):.0%}) are also "
+            "in X_train: on them both models are scored on rows they were fitted on, which "
+            "flatters the one that memorises more, so the comparison is not a test error. "
+            "Pass rows held out from fitting as X_test (e.g. from "
+            "sklearn.model_selection.train_test_split), without the duplicates of training "
+            "rows.", InputWarning)
+
+
 def compare_with_pca(estimator, X_train, X_test, *, fit: bool | None = None,
                      shared_unit: bool | None = None) -> PCAComparison:
     """Compare an autoencoder with PCA: same code size, same split, same scaling, same
@@ -436,6 +459,12 @@ def compare_with_pca(estimator, X_train, X_test, *, fit: bool | None = None,
         the caller's units, where the user judges errors, and scaled units follow (both
         are shown where they rank the models differently). Default: True for a model
         fitted on images (``input_shape_`` of 2 or 3 dimensions), else False.
+
+    Warns
+    -----
+    InputWarning
+        When rows of ``X_test`` are also rows of ``X_train`` (the same values as the model
+        sees them): the comparison is then no test error.
 
     Returns
     -------
@@ -462,6 +491,7 @@ def compare_with_pca(estimator, X_train, X_test, *, fit: bool | None = None,
         S_train, S_test = (np.asarray(X, np.float64).reshape(len(X), -1)
                            for X in (X_train, X_test))
     S_train, S_test = np.asarray(S_train, np.float64), np.asarray(S_test, np.float64)
+    _warn_shared_rows(S_train, S_test)
     if S_train.shape[1] > k > len(S_train):
         raise ValueError(
             f"PCA cannot have n_components={k} with X_train of shape {S_train.shape}; "
