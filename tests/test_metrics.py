@@ -272,3 +272,39 @@ def test_compare_with_pca_warns_when_test_rows_are_training_rows(digits):
     with warnings.catch_warnings():
         warnings.simplefilter("error", InputWarning)  # held-out rows: nothing to say
         compare_with_pca(ae, X_train, X_test)
+
+
+def test_ratio_its_interval_and_the_sweep_measure_the_same_observed_cells():
+    import pandas as pd
+
+    from aekit import compare_with_pca
+    from aekit.evaluation.metrics import compare_reconstructions, ratio_interval
+
+    rng = np.random.default_rng(0)
+    n, slots = 200, [(f"c{j}", "numeric", np.array([j])) for j in range(4)]
+    S = rng.normal(size=(n, 4))
+    X = S.copy()
+    X[40:, 3] = np.nan  # column c3 observed on 40 rows, where the autoencoder does badly
+    noise = rng.normal(size=S.shape)
+    S_ae = S + noise * np.array([0.3, 0.3, 0.3, 2.0])
+    S_pca = S + noise[rng.permutation(n)] * np.array([0.5, 0.5, 0.5, 0.5])
+    c = compare_reconstructions(2, slots, X, S_ae, S_pca, S, S_ae, S_pca)
+    # Each column counts alike: c3's 40 rows weigh as much as c0's 200 (the row sums with
+    # c3's missing cells zeroed make it 0.9, and so did the old interval, around 0.9).
+    assert c.ratio > 2
+    lo, hi = c.ratio_interval
+    assert 1 < lo < c.ratio < hi, (c.ratio, c.ratio_interval)
+    # Without missing cells, the cells' statistic is the row sums' ratio, draw for draw.
+    rows_ae, rows_pca = ((M - S) ** 2 for M in (S_ae, S_pca))
+    assert ratio_interval(rows_ae, rows_pca) == pytest.approx(
+        ratio_interval(rows_ae.sum(1), rows_pca.sum(1)), rel=1e-9)
+    # The sweep drawn beside the comparison scores PCA on the same observed cells.
+    frame = pd.DataFrame(rng.normal(size=(300, 2)) @ rng.normal(size=(2, 5)),
+                         columns=list("abcde"))
+    frame.loc[rng.random(300) < 0.6, "e"] = np.nan
+    train, test = frame.iloc[:220], frame.iloc[220:]
+    ae = AutoEncoder(2, hidden_layer_sizes=(8,), max_epochs=2, missing="impute",
+                     random_state=0).fit(train)
+    cmp = compare_with_pca(ae, train, test)
+    (sweep,) = pca_sweep(train, test, [2], scaled_by=ae)
+    assert sweep.pca_error == pytest.approx(cmp.pca_error, rel=1e-9)

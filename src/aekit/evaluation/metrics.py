@@ -305,26 +305,45 @@ def observed_rows(X, slots) -> list[np.ndarray | None]:
     return out
 
 
+def cell_errors(S, S_hat, slots, rows) -> tuple[np.ndarray, np.ndarray]:
+    """``(errors, observed)``, both of shape (n_rows, n_columns): each row's squared error
+    on each column of ``slots`` in scaled units (a categorical column's summed over its
+    one-hot block; 0 where the cell is missing) and whether the cell is observed
+    (:func:`observed_rows`' ``rows``). The cells behind :func:`column_errors` and
+    :func:`ratio_interval`, so the headline and its interval are one statistic."""
+    S, S_hat = np.asarray(S, np.float64), np.asarray(S_hat, np.float64)
+    errors = np.empty((len(S), len(slots)))
+    observed = np.ones((len(S), len(slots)), dtype=bool)
+    for c, ((_, _, idx), seen) in enumerate(zip(slots, rows)):
+        errors[:, c] = ((S[:, idx] - S_hat[:, idx]) ** 2).sum(1)
+        if seen is not None:
+            observed[:, c] = seen
+            errors[~seen, c] = 0.0
+    return errors, observed
+
+
+def _headline(errors: np.ndarray, observed: np.ndarray) -> float:
+    """The mean over columns (observed somewhere) of each column's mean error over its
+    observed cells, from :func:`cell_errors`."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = errors.sum(0) / observed.sum(0)
+    finite = means[np.isfinite(means)]
+    return float(finite.mean()) if len(finite) else float("nan")
+
+
 def column_errors(S, S_hat, slots, rows) -> tuple[float, list[float]]:
     """``(error, R² per column)`` in scaled units: the mean over columns of each column's
     mean squared error on its observed rows ``rows`` (:func:`observed_rows`; a categorical
     column's error summed over its one-hot block), and each column's R² there."""
     S, S_hat = np.asarray(S, np.float64), np.asarray(S_hat, np.float64)
-    errors, r2 = [], []
+    r2 = []
     for (_, _, idx), seen in zip(slots, rows):
         a, b = (S[:, idx], S_hat[:, idx]) if seen is None else (S[seen][:, idx],
                                                                  S_hat[seen][:, idx])
-        if not len(a):
-            errors.append(np.nan)
-            r2.append(np.nan)
-            continue
-        errors.append(float(((a - b) ** 2).sum(1).mean()))
         r2.append(explained_variance(a, b) if len(a) >= 2 else np.nan)
-    finite = [e for e in errors if np.isfinite(e)]
-    error = float(np.mean(finite)) if finite else float("nan")
     if not slots:  # no column description: every slot alike
-        error = float(((S_hat - S) ** 2).mean()) if S.size else float("nan")
-    return error, r2
+        return (float(((S_hat - S) ** 2).mean()) if S.size else float("nan")), r2
+    return _headline(*cell_errors(S, S_hat, slots, rows)), r2
 
 
 BOOTSTRAP_DRAWS = 1000
@@ -338,33 +357,59 @@ true ratio far less often than 95% (0.76-0.88 on 3-10 rows, 0.91 from 20 on;
 would be chance read as a fact."""
 
 
-def ratio_interval(ae_rows, pca_rows, *, n_draws: int = BOOTSTRAP_DRAWS, random_state=0,
-                   min_rows: int = MIN_TEST_ROWS) -> tuple[float, float] | None:
-    """95% interval of ``sum(ae_rows) / sum(pca_rows)`` by a paired bootstrap: the same
-    resampled rows for both models, so what the rows have in common cancels out. None
-    with fewer than ``min_rows`` rows (at least 2) or no error to divide by."""
-    a, p = np.asarray(ae_rows, np.float64), np.asarray(pca_rows, np.float64)
-    if len(a) < max(min_rows, 2) or not (np.isfinite(a).all() and np.isfinite(p).all()) \
+def ratio_interval(ae_errors, pca_errors, observed=None, *, n_draws: int = BOOTSTRAP_DRAWS,
+                   random_state=0, min_rows: int = MIN_TEST_ROWS
+                   ) -> tuple[float, float] | None:
+    """95% interval of the ratio of two models' errors by a paired bootstrap over rows: the
+    same resampled rows for both models, so what the rows have in common cancels out.
+
+    Parameters
+    ----------
+    ae_errors, pca_errors : array-like of shape (n_rows,) or (n_rows, n_columns)
+        Each row's error (the ratio is ``sum(ae_errors) / sum(pca_errors)``), or each
+        cell's (:func:`cell_errors`; the ratio is that of :func:`column_errors`' headline:
+        the mean over columns of each column's mean over its observed cells).
+    observed : array-like of bool of shape (n_rows, n_columns), optional
+        Which cells are observed (default: all); the others are left out.
+    n_draws, random_state : int
+        Resamples, and the seed that draws them.
+    min_rows : int, default=MIN_TEST_ROWS
+        Fewest rows to compute an interval on (at least 2).
+
+    Returns
+    -------
+    (low, high) or None
+        None with fewer than ``min_rows`` rows or no error to divide by.
+    """
+    a, p = (np.asarray(e, np.float64).reshape(len(e), -1) for e in (ae_errors, pca_errors))
+    seen = np.ones(a.shape, dtype=bool) if observed is None else \
+        np.asarray(observed, dtype=bool).reshape(a.shape)
+    a, p = np.where(seen, a, 0.0), np.where(seen, p, 0.0)
+    n = len(a)
+    if n < max(min_rows, 2) or not (np.isfinite(a).all() and np.isfinite(p).all()) \
             or p.sum() <= 0:
         return None
+    # Columns observed on every row have n rows in every resample: their column means sum
+    # to the row sums' mean. Only the others need their own row counts per resample.
+    full = seen.all(0)
+    a_full, p_full = a[:, full].sum(1), p[:, full].sum(1)
+    a_part, p_part, s_part = a[:, ~full], p[:, ~full], seen[:, ~full].astype(np.float64)
     rng = np.random.default_rng(random_state)
     ratios = []
-    chunk = max(1, min(n_draws, 4_000_000 // len(a)))  # bounded memory on large test sets
+    chunk = max(1, min(n_draws, 4_000_000 // n))  # bounded memory on large test sets
     for start in range(0, n_draws, chunk):
-        idx = rng.integers(0, len(a), size=(min(chunk, n_draws - start), len(a)))
+        m = min(chunk, n_draws - start)
+        idx = rng.integers(0, n, size=(m, n))
+        # How often each row is drawn in each resample (m, n).
+        W = np.bincount((idx + n * np.arange(m)[:, None]).ravel(),
+                        minlength=m * n).reshape(m, n).astype(np.float64)
         with np.errstate(divide="ignore", invalid="ignore"):
-            ratios.append(a[idx].sum(1) / p[idx].sum(1))
+            count = W @ s_part  # a column unobserved in a resample drops out of both
+            top = W @ a_full / n + np.nansum(W @ a_part / count, axis=1)
+            bottom = W @ p_full / n + np.nansum(W @ p_part / count, axis=1)
+            ratios.append(top / bottom)
     lo, hi = np.nanquantile(np.concatenate(ratios), [0.025, 0.975])
     return float(lo), float(hi)
-
-
-def _row_errors(S, S_hat, slots, rows) -> np.ndarray:
-    """Each row's squared error in scaled units, summed over its observed cells."""
-    sq = (np.asarray(S_hat, np.float64) - np.asarray(S, np.float64)) ** 2
-    for (_, _, idx), seen in zip(slots, rows):
-        if seen is not None:
-            sq[np.ix_(~seen, idx)] = 0.0
-    return sq.sum(1)
 
 
 def compare_reconstructions(k, slots, X_test, X_ae, X_pca, S_test, S_ae, S_pca, *,
@@ -394,11 +439,16 @@ def compare_reconstructions(k, slots, X_test, X_ae, X_pca, S_test, S_ae, S_pca, 
                                                                          X_pca[name]))
                 for name, kind, _ in slots if kind == "categorical" and table]
     shared_unit = bool(shared_unit) and X.shape[1] == len(slots)  # numbers only
-    if shared_unit:  # the headline's unit: the caller's, on observed cells
-        ae_rows, pca_rows = (np.nansum((M - X) ** 2, axis=1) for M in (A, P))
+    # The interval resamples the headline's own statistic: in the caller's units, the sum
+    # over observed cells (the same cells for both models); in scaled units, the mean over
+    # columns of each column's mean over its observed cells.
+    if shared_unit:
+        ae_cells, pca_cells = (np.nansum((M - X) ** 2, axis=1) for M in (A, P))
+        seen = None
     else:
-        ae_rows, pca_rows = (_row_errors(S_test, M, slots, rows) for M in (S_ae, S_pca))
-    interval = None if exact else ratio_interval(ae_rows, pca_rows)
+        (ae_cells, seen), (pca_cells, _) = (cell_errors(S_test, M, slots, rows)
+                                            for M in (S_ae, S_pca))
+    interval = None if exact else ratio_interval(ae_cells, pca_cells, seen)
     return PCAComparison(k, ae_err["mse"], pca_err["mse"], ae_err["row_sse"],
                          pca_err["row_sse"], ae_scaled, pca_scaled,
                          tuple(name for name, _, _ in slots), tuple(ae_r2), tuple(pca_r2),
@@ -678,7 +728,9 @@ def pca_sweep(
         pca = PCA(n_components=max(ks), svd_solver="full").fit(S_train)
     elif pca.n_components_ < max(ks):
         raise ValueError(f"pca has {pca.n_components_} components; the sweep needs {max(ks)}")
-    n_columns = len(column_slots(scaled_by, S_test.shape[1])) if scaled_by is not None else 1
+    if scaled_by is not None:
+        slots = column_slots(scaled_by, S_test.shape[1])
+        rows = observed_rows(X_test, slots)  # imputed cells are no error, as in the headline
     out = []
     nan = float("nan")
     for k in ks:
@@ -686,9 +738,8 @@ def pca_sweep(
         S_pca = view.inverse_transform(view.transform(S_test))
         scaled = None
         if scaled_by is not None:
-            scaled = float(((S_pca - S_test) ** 2).sum(1).mean() / n_columns)
+            scaled = column_errors(S_test, S_pca, slots, rows)[0]
             X_pca = scaled_by.from_scaled(S_pca, like=X_test)
-            slots = column_slots(scaled_by, S_test.shape[1])
             numeric = [name for name, kind, _ in slots if kind == "numeric"]
             table = hasattr(X_test, "columns")
             X_num = _numeric_values(X_test, numeric if table else [])
