@@ -249,6 +249,23 @@ def test_plots_draw(csv_file):
         plotting_outliers.roc_pr_curves(np.zeros(5, bool), {"a": np.arange(5.0)})
 
 
+@pytest.fixture(scope="module")
+def small_detector(csv_file):
+    _, X, _ = csv_file
+    return OutlierDetector(n_estimators=2, max_epochs=5, random_state=0, device="cpu").fit(X)
+
+
+def test_report_reads_labels_in_every_convention(csv_file, small_detector):
+    _, X, y = csv_file
+    for labels in (y, np.where(y == 1, -1, 1), np.where(y == 1, "attack", "normal")):
+        html = build_detector_report(small_detector, X, anomaly=labels)
+        assert "10 labelled anomalies among 300 rows" in html, labels[:12]
+    with pytest.raises(ValueError, match=r"anomaly=anomaly_labels\(y, normal=VALUE\)"):
+        build_detector_report(small_detector, X, anomaly=np.where(y == 1, "b", "a"))
+    with pytest.raises(ValueError, match="299 labels for 300 rows"):
+        build_detector_report(small_detector, X, anomaly=y[1:])
+
+
 def test_report_without_labels(csv_file):
     _, X, _ = csv_file
     det = OutlierDetector(max_epochs=10, random_state=0, device="cpu").fit(X)

@@ -19,7 +19,8 @@ import numpy as np
 from .. import plotting
 from ..plotting import anomaly as plotting_outliers
 from ..core.storage import atomic_write
-from ..anomaly.metrics import BASELINES, baseline_scores, detection_metrics
+from ..anomaly.metrics import (BASELINES, AmbiguousLabels, anomaly_labels, baseline_scores,
+                               detection_metrics)
 
 # The page and its parts are aekit.report.model's, so both kinds of report look alike.
 from .page import _e, _figure_html, _fmt, _params_table, page
@@ -148,21 +149,31 @@ def build_detector_report(detector, X, *, anomaly=None, title=None, row_labels=N
     detector : fitted OutlierDetector
     X : array-like of shape (n_samples, n_features)
         The rows to report on (e.g. the training rows).
-    anomaly : array-like of bool, optional
-        Known labels (True: anomaly; see :func:`aekit.anomaly.metrics.anomaly_labels`): adds ROC
-        and precision-recall curves and the baselines' ROC-AUC.
+    anomaly : array-like of shape (n_samples,), optional
+        Known labels, read by :func:`aekit.anomaly.metrics.anomaly_labels`: booleans (True:
+        anomaly), 0/1, +1/-1 (-1: anomaly) or text with a normal value named ``"normal"``
+        and the like (else pass ``anomaly_labels(y, normal=VALUE)``). Adds ROC and
+        precision-recall curves and the baselines' ROC-AUC.
     title : str, optional
     row_labels : sequence, optional
         A name for each row (default: a DataFrame's index, else 0, 1, 2, ...).
     run_info : dict, optional
         Extra "Fitted" rows.
     """
+    if anomaly is not None:
+        try:
+            anomaly = anomaly_labels(anomaly)
+        except AmbiguousLabels as err:  # the remedy as this function takes it
+            raise AmbiguousLabels(err.values, "anomaly=anomaly_labels(y, normal=VALUE)") \
+                from None
     scores = -detector.score_samples(X)
+    if anomaly is not None and len(anomaly) != len(scores):
+        raise ValueError(f"anomaly has {len(anomaly)} labels for {len(scores)} rows of X; "
+                         "give one label per row")
     if row_labels is None:
         row_labels = X.index if hasattr(X, "index") else np.arange(len(scores))
     s = _Scored(scores, scores > detector.threshold_, float(detector.threshold_),
-                np.asarray(row_labels, dtype=object),
-                None if anomaly is None else np.asarray(anomaly, dtype=bool))
+                np.asarray(row_labels, dtype=object), anomaly)
     labelled = s.anomaly is not None and 0 < s.anomaly.sum() < len(s.anomaly)
     metrics = None
     sections = [("scores", "Anomaly scores", _histogram_section(s)),
