@@ -227,6 +227,19 @@ def test_anomaly_labels_conventions():
     assert detection_metrics([False, False], [1.0, 2.0])["roc_auc"] is None
 
 
+def test_single_valued_labels_are_read_only_where_one_convention_has_the_value():
+    from aekit.anomaly.metrics import AmbiguousLabels
+
+    # All 1: every row an anomaly (0/1) or none (+1/-1, predict()'s output flagging nothing).
+    for ones in (np.ones(20, int), np.ones(4)):
+        with pytest.raises(AmbiguousLabels, match=r"every label is 1 \(\d+ rows\).*normal="):
+            anomaly_labels(ones)
+    assert not anomaly_labels(np.ones(20, int), normal=1).any()
+    assert anomaly_labels(np.ones(3, int), anomaly=1).all()
+    assert not anomaly_labels(np.zeros(5, int)).any()  # 0 is only in 0/1: normal
+    assert anomaly_labels(-np.ones(5, int)).all()  # -1 is only in +1/-1: anomalies
+
+
 @pytest.mark.parametrize("name", ["iforest", "lof", "pca"])
 def test_baselines_find_far_rows(name):
     X, y = blobs()
