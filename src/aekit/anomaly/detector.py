@@ -614,8 +614,9 @@ class OutlierDetector(ExplanationMixin, _tables.InputMixin, OutlierMixin, Savabl
             An anomaly-score threshold (``-score_samples`` units): rows above it are
             outliers.
         fpr : float in [0, 1), optional
-            A target false-positive rate on ``X``, rows known to be normal: flag that share
-            of them.
+            A target false-positive rate on ``X``, rows known to be normal: flag at most
+            that share of them, the ``floor(fpr * len(X))`` highest-scoring (as ``count``
+            with ``X``; a percentile would interpolate past it).
         count : int, optional
             Flag this many rows: the ``count`` highest-scoring rows of ``X`` when given,
             else ``count`` of the ``n_samples_fit_`` training rows (a share, as
@@ -662,7 +663,9 @@ class OutlierDetector(ExplanationMixin, _tables.InputMixin, OutlierMixin, Savabl
                 raise ValueError("fpr= needs X=, rows known to be normal")
             if not 0 <= fpr < 1:
                 raise ValueError(f"fpr must be in [0, 1), got {fpr!r}")
-            self.offset_ = float(np.percentile(self.score_samples(X), 100 * fpr))
+            scores = -self.score_samples(X)
+            # fpr * n in floating point can fall just short of a whole count (0.29 * 100).
+            self.offset_ = -count_threshold(scores, math.floor(fpr * len(scores) + 1e-9))
         return self
 
     def __sklearn_tags__(self):
