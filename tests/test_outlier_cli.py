@@ -80,6 +80,7 @@ def test_detect_writes_the_run(detect_run, csv_file):
     for section in ("Anomaly scores", "Top anomalies", "Against the labels", "iforest",
                     "Training", "Parameters"):
         assert section in html
+    assert "every detector is fitted and scored on the same rows" in html  # it was
     assert 'class="plot-error"' not in html
 
 
@@ -277,6 +278,32 @@ def test_report_reads_labels_in_every_convention(csv_file, small_detector):
         build_detector_report(small_detector, X, anomaly=np.where(y == 1, "b", "a"))
     with pytest.raises(ValueError, match="299 labels for 300 rows"):
         build_detector_report(small_detector, X, anomaly=y[1:])
+
+
+def test_report_fits_the_baselines_on_the_detectors_training_rows(csv_file, small_detector):
+    import re
+
+    _, X, _ = csv_file
+    new, y = blobs(seed=1, n_anomalies=60)
+    new[:60] = 9 + 0.05 * new[:60]  # a tight cluster: fitted on it, LOF finds it normal
+    y = y == 1
+
+    def aucs(html):
+        return {k: float(v) for k, v in re.findall(
+            r'<tr><td>(iforest|lof|pca)</td><td class="num[^"]*">([^<]*)</td>', html)}
+
+    ours = build_detector_report(small_detector, new, anomaly=y, X_train=X)
+    assert "fitted on the same 300 training rows (the detector&#x27;s)" in ours
+    for name, auc in aucs(ours).items():
+        own = detection_metrics(y, baseline_scores(name, X, new))["roc_auc"]
+        assert auc == pytest.approx(own, abs=1e-4), name
+    alone = build_detector_report(small_detector, new, anomaly=y)
+    assert "pass X_train= for that" in alone and "(fitted on these rows)" in alone
+    assert "the same rows" not in alone
+    assert aucs(alone)["lof"] == pytest.approx(detection_metrics(
+        y, baseline_scores("lof", new, new))["roc_auc"], abs=1e-4)
+    with pytest.raises(ValueError, match="fitted on 300"):
+        build_detector_report(small_detector, new, anomaly=y, X_train=X[:50])
 
 
 def test_report_without_labels(csv_file):

@@ -42,7 +42,8 @@ class _Scored:
     anomaly: np.ndarray | None  # bool, or None without labels
 
 
-def _cards(det, s: _Scored, n_features: int, baselines: dict | None) -> str:
+def _cards(det, s: _Scored, n_features: int, baselines: dict | None,
+           own_footing: bool = True) -> str:
     cards = [
         ("Rows scored", f"{len(s.scores):,}", f"{n_features} columns"),
         ("Flagged", f"{int(s.flagged.sum()):,}", f"{s.flagged.mean():.1%} of the rows"),
@@ -53,7 +54,8 @@ def _cards(det, s: _Scored, n_features: int, baselines: dict | None) -> str:
         best = max((v["roc_auc"], k) for k, v in baselines.items() if k != "aekit")
         tone = "good" if ours >= best[0] else "bad"
         cards.append(("ROC-AUC", f'<span class="{tone}">{_fmt(ours, 3)}</span>',
-                      f"best baseline: {best[1]} {_fmt(best[0], 3)}"))
+                      f"best baseline: {best[1]} {_fmt(best[0], 3)}"
+                      + ("" if own_footing else " (fitted on these rows)")))
     return '<div class="cards">' + "".join(
         f'<div class="card"><div class="label">{_e(a)}</div><div class="value">{b}</div>'
         f'<div class="note">{_e(c)}</div></div>' for a, b, c in cards) + "</div>"
@@ -101,22 +103,43 @@ def _top_section(det, X, s: _Scored) -> str:
             f"{''.join(body)}</table>{figure}")
 
 
-def _baselines(X, anomaly, scores, random_state=0) -> tuple[dict, dict, np.ndarray]:
-    """``(metrics, scores, rows)`` of aekit and the baselines on (a sample of) the rows."""
-    n = len(anomaly)
-    rows = np.arange(n)
-    if n > BASELINE_ROWS:
-        rows = np.sort(np.random.default_rng(random_state).choice(n, BASELINE_ROWS,
+def _sample(X, random_state):
+    """At most :data:`BASELINE_ROWS` rows of ``X`` (a random sample, in order) and their
+    positions."""
+    rows = np.arange(len(X))
+    if len(X) > BASELINE_ROWS:
+        rows = np.sort(np.random.default_rng(random_state).choice(len(X), BASELINE_ROWS,
                                                                  replace=False))
-    A = X.iloc[rows] if hasattr(X, "iloc") else np.asarray(X)[rows]
+    return (X.iloc[rows] if hasattr(X, "iloc") else np.asarray(X)[rows]), rows
+
+
+def _baselines(X, anomaly, scores, X_train=None, random_state=0
+               ) -> tuple[dict, dict, np.ndarray]:
+    """``(metrics, scores, rows)`` of aekit and the baselines on (a sample of) the rows,
+    the baselines fitted on (a sample of) ``X_train``, else on the scored rows."""
+    A, rows = _sample(X, random_state)
+    fit = A if X_train is None or X_train is X else _sample(X_train, random_state)[0]
     all_scores = {"aekit": scores[rows]}
     for name in BASELINES:  # a table's text columns one-hot: the baselines take numbers
-        all_scores[name] = baseline_scores(name, A, A, random_state=random_state)
+        all_scores[name] = baseline_scores(name, fit, A, random_state=random_state)
     metrics = {k: detection_metrics(anomaly[rows], v) for k, v in all_scores.items()}
     return metrics, all_scores, rows
 
 
-def _labels_section(s: _Scored, metrics: dict, all_scores: dict, rows: np.ndarray) -> str:
+def _footing(X, X_train) -> str:
+    """Which rows the detectors were fitted on, as the labels section says it."""
+    if X_train is X:
+        return "every detector is fitted and scored on the same rows"
+    if X_train is not None:
+        return (f"every detector is fitted on the same {len(X_train):,} training rows "
+                "(the detector's) and scored on these rows")
+    return ("the detector was fitted on its own training rows, which the report was not "
+            "given, so the baselines are fitted on the rows they score, anomalies included "
+            "(not the detector's footing: pass X_train= for that); all are scored")
+
+
+def _labels_section(s: _Scored, metrics: dict, all_scores: dict, rows: np.ndarray,
+                    footing: str) -> str:
     anomaly = s.anomaly[rows]
     sample = (f" on a random sample of {len(rows):,} rows" if len(rows) < len(s.anomaly)
               else "")
@@ -133,15 +156,15 @@ def _labels_section(s: _Scored, metrics: dict, all_scores: dict, rows: np.ndarra
     figure = _figure_html(lambda: plotting_outliers.roc_pr_curves(anomaly, all_scores),
                           caption, "ROC and precision-recall curves")
     return (f"<p class=\"sub\">{int(anomaly.sum()):,} labelled anomalies among "
-            f"{len(anomaly):,} rows{sample}. The labels were not used in fitting; every "
-            "detector is fitted and scored on the same rows with its defaults: "
+            f"{len(anomaly):,} rows{sample}. The labels were not used in fitting; "
+            f"{_e(footing)}, with their defaults: "
             "IsolationForest (iforest), LocalOutlierFactor(novelty=True) and PCA "
             "reconstruction error on standardised columns (text columns one-hot).</p>"
             f"{''.join(table)}{figure}")
 
 
-def build_detector_report(detector, X, *, anomaly=None, title=None, row_labels=None,
-                          run_info: dict | None = None) -> str:
+def build_detector_report(detector, X, *, anomaly=None, X_train=None, title=None,
+                          row_labels=None, run_info: dict | None = None) -> str:
     """The report of a fitted :class:`~aekit.OutlierDetector` on rows ``X``, as HTML.
 
     Parameters
@@ -154,6 +177,10 @@ def build_detector_report(detector, X, *, anomaly=None, title=None, row_labels=N
         anomaly), 0/1, +1/-1 (-1: anomaly) or text with a normal value named ``"normal"``
         and the like (else pass ``anomaly_labels(y, normal=VALUE)``). Adds ROC and
         precision-recall curves and the baselines' ROC-AUC.
+    X_train : array-like of shape (n_train, n_features), optional
+        The rows the detector was fitted on (``X`` itself when it was fitted on the rows
+        reported): the baselines are fitted on them too, so all detectors are compared on
+        one footing. Without it the baselines are fitted on ``X``, and the page says so.
     title : str, optional
     row_labels : sequence, optional
         A name for each row (default: a DataFrame's index, else 0, 1, 2, ...).
@@ -167,6 +194,9 @@ def build_detector_report(detector, X, *, anomaly=None, title=None, row_labels=N
             raise AmbiguousLabels(err.values, "anomaly=anomaly_labels(y, normal=VALUE)") \
                 from None
     scores = -detector.score_samples(X)
+    if X_train is not None and len(X_train) != detector.n_samples_fit_:
+        raise ValueError(f"X_train has {len(X_train)} rows but the detector was fitted on "
+                         f"{detector.n_samples_fit_}; pass the rows it was fitted on")
     if anomaly is not None and len(anomaly) != len(scores):
         raise ValueError(f"anomaly has {len(anomaly)} labels for {len(scores)} rows of X; "
                          "give one label per row")
@@ -179,9 +209,10 @@ def build_detector_report(detector, X, *, anomaly=None, title=None, row_labels=N
     sections = [("scores", "Anomaly scores", _histogram_section(s)),
                 ("top", "Top anomalies", _top_section(detector, X, s))]
     if labelled:
-        metrics, all_scores, rows = _baselines(X, s.anomaly, scores)
+        metrics, all_scores, rows = _baselines(X, s.anomaly, scores, X_train)
         sections.append(("labels", "Against the labels",
-                         _labels_section(s, metrics, all_scores, rows)))
+                         _labels_section(s, metrics, all_scores, rows,
+                                         _footing(X, X_train))))
     history = detector.history_
     sections.append(("training", "Training", _figure_html(
         lambda: plotting.loss_curves(history), "Mean training loss of the members per epoch "
@@ -197,7 +228,8 @@ def build_detector_report(detector, X, *, anomaly=None, title=None, row_labels=N
     title = title or f"{type(detector).__name__} on {len(scores):,} rows"
     shapes = (f"{len(scores):,} rows, {detector.n_features_in_} columns"
               + (", labelled" if labelled else ""))
-    return page(title, shapes, _cards(detector, s, detector.n_features_in_, metrics), sections)
+    return page(title, shapes, _cards(detector, s, detector.n_features_in_, metrics,
+                                      X_train is not None), sections)
 
 
 def write_detector_report(detector, X, out: str | os.PathLike, **kwargs) -> Path:
