@@ -306,6 +306,37 @@ def test_report_fits_the_baselines_on_the_detectors_training_rows(csv_file, smal
         build_detector_report(small_detector, new, anomaly=y, X_train=X[:50])
 
 
+def test_report_says_what_set_the_threshold_and_where_a_typical_row_scores(csv_file,
+                                                                           small_detector):
+    import copy
+    import re
+
+    _, X, _ = csv_file
+    det = copy.deepcopy(small_detector)
+
+    def note(html):
+        return re.search(r'Threshold</div><div class="value">[^<]*</div>'
+                         r'<div class="note">([^<]*)', html).group(1)
+
+    assert note(build_detector_report(det, X)).startswith("contamination=auto; about ")
+    det.set_threshold(fpr=0.1, X=X[:200])
+    html = build_detector_report(det, X)
+    share = float(re.search(r"about ([\d.]+)% of the training rows", note(html)).group(1))
+    assert note(html).startswith("set_threshold(fpr=0.1) on 200 rows; about")
+    assert share == pytest.approx(100 * (det.predict(X) == -1).mean(), abs=1.0)  # fitted on X
+    det.set_threshold(count=3)
+    assert note(build_detector_report(det, X)).startswith("set_threshold(count=3); about 1.")
+    det.offset_ = small_detector.offset_  # moved by other means: no stale claim
+    assert note(build_detector_report(det, X)).startswith("contamination=auto")
+    # combine="rank" puts a typical training row at 0.5, not 0 as the caption said.
+    median = float(re.search(r"A median training row scores (\d+(?:\.\d+)?)", html).group(1))
+    assert median == pytest.approx(np.median(-det.score_samples(X)), abs=0.005)
+    assert 0.3 < median < 0.7 and "0 is a typical" not in html
+    fig = plotting_outliers.score_histogram(-det.score_samples(X), det.threshold_,
+                                            typical=median)
+    assert fig.axes[0].get_xlabel() == f"anomaly score (a median training row: {median:.3g})"
+
+
 def test_report_without_labels(csv_file):
     _, X, _ = csv_file
     det = OutlierDetector(max_epochs=10, random_state=0, device="cpu").fit(X)

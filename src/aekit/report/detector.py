@@ -47,7 +47,7 @@ def _cards(det, s: _Scored, n_features: int, baselines: dict | None,
     cards = [
         ("Rows scored", f"{len(s.scores):,}", f"{n_features} columns"),
         ("Flagged", f"{int(s.flagged.sum()):,}", f"{s.flagged.mean():.1%} of the rows"),
-        ("Threshold", _fmt(s.threshold, 3), "contamination=" + _e(det.contamination)),
+        ("Threshold", _fmt(s.threshold, 3), _e(_threshold_note(det, s.threshold))),
     ]
     if baselines:
         ours = baselines["aekit"]["roc_auc"]
@@ -61,15 +61,41 @@ def _cards(det, s: _Scored, n_features: int, baselines: dict | None,
         f'<div class="note">{_e(c)}</div></div>' for a, b, c in cards) + "</div>"
 
 
-def _histogram_section(s: _Scored) -> str:
-    caption = ("Each row's anomaly score: the members' average of the reconstruction error "
-               "plus the code-space distance, both as robust z-scores against the training "
-               "rows (0 is a typical training row). The dashed line is the threshold; rows "
-               "right of it are flagged." + (" Known anomalies in red." if s.anomaly is not None
-                                             else ""))
-    return _figure_html(lambda: plotting_outliers.score_histogram(s.scores, s.threshold,
-                                                                  s.anomaly),
-                        caption, "anomaly score histogram")
+def _training_quantiles(det) -> np.ndarray:
+    """The training rows' anomaly scores at 0.1% steps, as the detector keeps them."""
+    return det.module_.score_quantiles.double().cpu().numpy()
+
+
+def _threshold_note(det, threshold: float) -> str:
+    """What set the threshold (``contamination`` at fit, or the last ``set_threshold``
+    while its threshold stands) and the share of training rows above it."""
+    recorded = getattr(det, "_threshold_set", None)
+    how = recorded[1] if recorded is not None and recorded[0] == det.offset_ \
+        else f"contamination={det.contamination}"
+    share = float(np.mean(_training_quantiles(det) > threshold))
+    return f"{how}; about {share:.1%} of the training rows score above it"
+
+
+COMBINE_SCALES = {
+    "rank": "its share of the training rows below it (above 1: beyond every training row)",
+    "surprise": "-log of the share of training rows at or above it",
+    "zscore": "minus the training rows' median, over their interquartile range",
+}
+"""How each ``combine`` puts a score term on the training rows' scale, in words."""
+
+
+def _histogram_section(det, s: _Scored) -> str:
+    q = _training_quantiles(det)
+    typical = float(np.interp(0.5, np.linspace(0, 1, len(q)), q))
+    caption = ("Each row's anomaly score: the weighted mean of the detector's score terms "
+               "(reconstruction error, code-space distance, column tails, input-space "
+               "distance, isolation), each first put on the training rows' scale by "
+               f"combine={det.combine!r}: {COMBINE_SCALES.get(det.combine, 'its own')}. A "
+               f"median training row scores {typical:.3g}. The dashed line is the "
+               "threshold; rows right of it are flagged."
+               + (" Known anomalies in red." if s.anomaly is not None else ""))
+    return _figure_html(lambda: plotting_outliers.score_histogram(
+        s.scores, s.threshold, s.anomaly, typical=typical), caption, "anomaly score histogram")
 
 
 def _top_section(det, X, s: _Scored) -> str:
@@ -206,7 +232,7 @@ def build_detector_report(detector, X, *, anomaly=None, X_train=None, title=None
                 np.asarray(row_labels, dtype=object), anomaly)
     labelled = s.anomaly is not None and 0 < s.anomaly.sum() < len(s.anomaly)
     metrics = None
-    sections = [("scores", "Anomaly scores", _histogram_section(s)),
+    sections = [("scores", "Anomaly scores", _histogram_section(detector, s)),
                 ("top", "Top anomalies", _top_section(detector, X, s))]
     if labelled:
         metrics, all_scores, rows = _baselines(X, s.anomaly, scores, X_train)
