@@ -260,6 +260,17 @@ def test_no_winner_is_named_on_too_few_test_rows():
     assert exact.clear and exact.verdict.startswith("PCA is exact")
 
 
+def test_the_ratio_card_says_pca_is_exact_where_there_is_no_ratio():
+    from aekit.evaluation.diagnostics import Diagnosis
+    from aekit.evaluation.metrics import PCAComparison
+    from aekit.report.model import _summary_cards
+
+    exact = PCAComparison(6, 0.1, 0.0, 0.6, 0.0, 0.1, 0.0, n_test=100, pca_exact=True)
+    card = _summary_cards(exact, 0.9, 1.0, Diagnosis([], 100))
+    assert exact.ratio == float("inf") and ">inf<" not in card  # PCA's error is 0
+    assert '<span class="warn">PCA exact</span>' in card and "PCA is exact here" in card
+
+
 def test_compare_with_pca_warns_when_test_rows_are_training_rows(digits):
     import warnings
 
