@@ -23,7 +23,8 @@ from . import quality
 from ..core.checks import user_warning
 from .findings import SEVERITIES, Finding, _list, _plain  # noqa: F401 -- re-exported
 from ..data.tables import is_table
-from .metrics import r2_central, r2_per_feature, sample_rows
+from .errors import r2_central, r2_per_feature
+from .probes import sample_rows
 from ..nn.invariant import is_activation
 from ..nn.layers import TAIL_RATIO, tail_ratios
 from .quality import reconstruction_r2
