@@ -438,3 +438,15 @@ def test_cli_warnings_are_one_line_without_source(tmp_path):
     assert lines and all(line.startswith("warning: ") for line in lines), result.stderr
     assert "output_activation='sigmoid'" in result.stderr
     assert ".py:" not in result.stderr and "warn(" not in result.stderr
+
+
+def test_few_rows_raise_no_false_bottleneck_and_one_row_is_refused(digits):
+    ae = AutoEncoder(4, hidden_layer_sizes=(32,), max_epochs=2, random_state=0)
+    ae.fit(digits[0][:300])
+    # n rows span at most n - 1 directions: on 4 rows or fewer no layer can show 4.
+    for n in (2, 3, 4):
+        assert "bottleneck" not in diagnose(ae, digits[0][:n]).kinds, n
+    with pytest.raises(ValueError, match="at least 2 rows of X, got 1"):
+        diagnose(ae, digits[0][:1])
+    with pytest.warns(DiagnosticWarning, match="fitted on 1 row"):  # the fit itself works
+        AutoEncoder(2, max_epochs=1, verbose=1, random_state=0).fit(digits[0][:1])

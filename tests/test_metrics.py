@@ -234,3 +234,88 @@ def test_scaled_pca_works_in_the_callers_units(digits, digits_ae):
     assert Z.shape == (len(X_test), 4)
     np.testing.assert_allclose(pca.reconstruct(X_test), pca.inverse_transform(Z), atol=1e-5)
     assert pca.reconstruct(X_test).shape == X_test.shape
+
+
+def test_no_winner_is_named_on_too_few_test_rows():
+    from aekit.evaluation.diagnostics import Diagnosis
+    from aekit.evaluation.metrics import MIN_TEST_ROWS, PCAComparison, compare_reconstructions
+    from aekit.report.model import _summary_cards
+
+    rng = np.random.default_rng(0)
+    slots = [(f"c{j}", "numeric", np.array([j])) for j in range(6)]
+    S = rng.normal(size=(MIN_TEST_ROWS, 6))
+    S_ae, S_pca = S + 0.1 * rng.normal(size=S.shape), S + rng.normal(size=S.shape)
+    for n in (1, 2, MIN_TEST_ROWS - 1):  # the autoencoder's error is 100x lower on each row
+        c = compare_reconstructions(2, slots, S[:n], S_ae[:n], S_pca[:n], S[:n], S_ae[:n],
+                                    S_pca[:n])
+        assert c.ratio < 0.1 and c.too_few_rows and not c.clear and c.ratio_interval is None
+        assert c.verdict.startswith("no clear winner") and f"on {n} test row" in c.verdict
+        assert "too few to tell" in c.verdict and not c.to_dict()["clear_winner"]
+        card = _summary_cards(c, 0.5, 0.5, Diagnosis([], n))
+        assert '<span class="warn">' in card and "too few to tell" in card
+    enough = compare_reconstructions(2, slots, S, S_ae, S_pca, S, S_ae, S_pca)
+    assert enough.clear and enough.ratio_interval[1] < 1 and "95% interval" in enough.verdict
+    # PCA's exact reconstruction is exact on any number of rows.
+    exact = PCAComparison(6, 0.1, 0.0, 0.6, 0.0, 0.1, 0.0, n_test=1, pca_exact=True)
+    assert exact.clear and exact.verdict.startswith("PCA is exact")
+
+
+def test_the_ratio_card_says_pca_is_exact_where_there_is_no_ratio():
+    from aekit.evaluation.diagnostics import Diagnosis
+    from aekit.evaluation.metrics import PCAComparison
+    from aekit.report.model import _summary_cards
+
+    exact = PCAComparison(6, 0.1, 0.0, 0.6, 0.0, 0.1, 0.0, n_test=100, pca_exact=True)
+    card = _summary_cards(exact, 0.9, 1.0, Diagnosis([], 100))
+    assert exact.ratio == float("inf") and ">inf<" not in card  # PCA's error is 0
+    assert '<span class="warn">PCA exact</span>' in card and "PCA is exact here" in card
+
+
+def test_compare_with_pca_warns_when_test_rows_are_training_rows(digits):
+    import warnings
+
+    from aekit import InputWarning, compare_with_pca
+
+    X_train, X_test = digits[0][:300], digits[1][:40]
+    ae = AutoEncoder(2, hidden_layer_sizes=(16,), max_epochs=2, random_state=0).fit(X_train)
+    with pytest.warns(InputWarning, match=r"10 of the 50 test rows \(20%\) are also in X_train"):
+        compare_with_pca(ae, X_train, np.r_[X_test, X_train[5:15]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", InputWarning)  # held-out rows: nothing to say
+        compare_with_pca(ae, X_train, X_test)
+
+
+def test_ratio_its_interval_and_the_sweep_measure_the_same_observed_cells():
+    import pandas as pd
+
+    from aekit import compare_with_pca
+    from aekit.evaluation.metrics import compare_reconstructions, ratio_interval
+
+    rng = np.random.default_rng(0)
+    n, slots = 200, [(f"c{j}", "numeric", np.array([j])) for j in range(4)]
+    S = rng.normal(size=(n, 4))
+    X = S.copy()
+    X[40:, 3] = np.nan  # column c3 observed on 40 rows, where the autoencoder does badly
+    noise = rng.normal(size=S.shape)
+    S_ae = S + noise * np.array([0.3, 0.3, 0.3, 2.0])
+    S_pca = S + noise[rng.permutation(n)] * np.array([0.5, 0.5, 0.5, 0.5])
+    c = compare_reconstructions(2, slots, X, S_ae, S_pca, S, S_ae, S_pca)
+    # Each column counts alike: c3's 40 rows weigh as much as c0's 200 (the row sums with
+    # c3's missing cells zeroed make it 0.9, and so did the old interval, around 0.9).
+    assert c.ratio > 2
+    lo, hi = c.ratio_interval
+    assert 1 < lo < c.ratio < hi, (c.ratio, c.ratio_interval)
+    # Without missing cells, the cells' statistic is the row sums' ratio, draw for draw.
+    rows_ae, rows_pca = ((M - S) ** 2 for M in (S_ae, S_pca))
+    assert ratio_interval(rows_ae, rows_pca) == pytest.approx(
+        ratio_interval(rows_ae.sum(1), rows_pca.sum(1)), rel=1e-9)
+    # The sweep drawn beside the comparison scores PCA on the same observed cells.
+    frame = pd.DataFrame(rng.normal(size=(300, 2)) @ rng.normal(size=(2, 5)),
+                         columns=list("abcde"))
+    frame.loc[rng.random(300) < 0.6, "e"] = np.nan
+    train, test = frame.iloc[:220], frame.iloc[220:]
+    ae = AutoEncoder(2, hidden_layer_sizes=(8,), max_epochs=2, missing="impute",
+                     random_state=0).fit(train)
+    cmp = compare_with_pca(ae, train, test)
+    (sweep,) = pca_sweep(train, test, [2], scaled_by=ae)
+    assert sweep.pca_error == pytest.approx(cmp.pca_error, rel=1e-9)

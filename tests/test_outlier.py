@@ -130,6 +130,17 @@ def test_thresholds_give_the_promised_rate_on_held_out_normal_rows():
     assert (det.predict(held_out) == -1).sum() == 0
 
 
+def test_fpr_flags_at_most_that_share_of_its_rows(fitted):
+    import copy
+
+    det, X = copy.deepcopy(fitted[0]), fitted[1]
+    normal = X[-50:]
+    # floor(fpr * 50) rows; a percentile flagged 1 row for 0.01 and 3 for 0.05.
+    for fpr, flagged in ((0.0, 0), (0.01, 0), (0.05, 2), (0.1, 5), (0.29, 14)):
+        det.set_threshold(fpr=fpr, X=normal)
+        assert (det.predict(normal) == -1).sum() == flagged, fpr
+
+
 def kdd_like_normal(n=6000, seed=0):
     """Clean rows shaped like network records: most rows copies of a few typical records,
     the rest skewed counts, near-discrete rates and rare flags, all of one population."""

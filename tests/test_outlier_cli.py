@@ -80,6 +80,7 @@ def test_detect_writes_the_run(detect_run, csv_file):
     for section in ("Anomaly scores", "Top anomalies", "Against the labels", "iforest",
                     "Training", "Parameters"):
         assert section in html
+    assert "every detector is fitted and scored on the same rows" in html  # it was
     assert 'class="plot-error"' not in html
 
 
@@ -227,6 +228,19 @@ def test_anomaly_labels_conventions():
     assert detection_metrics([False, False], [1.0, 2.0])["roc_auc"] is None
 
 
+def test_single_valued_labels_are_read_only_where_one_convention_has_the_value():
+    from aekit.anomaly.metrics import AmbiguousLabels
+
+    # All 1: every row an anomaly (0/1) or none (+1/-1, predict()'s output flagging nothing).
+    for ones in (np.ones(20, int), np.ones(4)):
+        with pytest.raises(AmbiguousLabels, match=r"every label is 1 \(\d+ rows\).*normal="):
+            anomaly_labels(ones)
+    assert not anomaly_labels(np.ones(20, int), normal=1).any()
+    assert anomaly_labels(np.ones(3, int), anomaly=1).all()
+    assert not anomaly_labels(np.zeros(5, int)).any()  # 0 is only in 0/1: normal
+    assert anomaly_labels(-np.ones(5, int)).all()  # -1 is only in +1/-1: anomalies
+
+
 @pytest.mark.parametrize("name", ["iforest", "lof", "pca"])
 def test_baselines_find_far_rows(name):
     X, y = blobs()
@@ -247,6 +261,80 @@ def test_plots_draw(csv_file):
         assert any(ax.has_data() for ax in fig.axes)
     with pytest.raises(ValueError, match="one class"):
         plotting_outliers.roc_pr_curves(np.zeros(5, bool), {"a": np.arange(5.0)})
+
+
+@pytest.fixture(scope="module")
+def small_detector(csv_file):
+    _, X, _ = csv_file
+    return OutlierDetector(n_estimators=2, max_epochs=5, random_state=0, device="cpu").fit(X)
+
+
+def test_report_reads_labels_in_every_convention(csv_file, small_detector):
+    _, X, y = csv_file
+    for labels in (y, np.where(y == 1, -1, 1), np.where(y == 1, "attack", "normal")):
+        html = build_detector_report(small_detector, X, anomaly=labels)
+        assert "10 labelled anomalies among 300 rows" in html, labels[:12]
+    with pytest.raises(ValueError, match=r"anomaly=anomaly_labels\(y, normal=VALUE\)"):
+        build_detector_report(small_detector, X, anomaly=np.where(y == 1, "b", "a"))
+    with pytest.raises(ValueError, match="299 labels for 300 rows"):
+        build_detector_report(small_detector, X, anomaly=y[1:])
+
+
+def test_report_fits_the_baselines_on_the_detectors_training_rows(csv_file, small_detector):
+    import re
+
+    _, X, _ = csv_file
+    new, y = blobs(seed=1, n_anomalies=60)
+    new[:60] = 9 + 0.05 * new[:60]  # a tight cluster: fitted on it, LOF finds it normal
+    y = y == 1
+
+    def aucs(html):
+        return {k: float(v) for k, v in re.findall(
+            r'<tr><td>(iforest|lof|pca)</td><td class="num[^"]*">([^<]*)</td>', html)}
+
+    ours = build_detector_report(small_detector, new, anomaly=y, X_train=X)
+    assert "fitted on the same 300 training rows (the detector&#x27;s)" in ours
+    for name, auc in aucs(ours).items():
+        own = detection_metrics(y, baseline_scores(name, X, new))["roc_auc"]
+        assert auc == pytest.approx(own, abs=1e-4), name
+    alone = build_detector_report(small_detector, new, anomaly=y)
+    assert "pass X_train= for that" in alone and "(fitted on these rows)" in alone
+    assert "the same rows" not in alone
+    assert aucs(alone)["lof"] == pytest.approx(detection_metrics(
+        y, baseline_scores("lof", new, new))["roc_auc"], abs=1e-4)
+    with pytest.raises(ValueError, match="fitted on 300"):
+        build_detector_report(small_detector, new, anomaly=y, X_train=X[:50])
+
+
+def test_report_says_what_set_the_threshold_and_where_a_typical_row_scores(csv_file,
+                                                                           small_detector):
+    import copy
+    import re
+
+    _, X, _ = csv_file
+    det = copy.deepcopy(small_detector)
+
+    def note(html):
+        return re.search(r'Threshold</div><div class="value">[^<]*</div>'
+                         r'<div class="note">([^<]*)', html).group(1)
+
+    assert note(build_detector_report(det, X)).startswith("contamination=auto; about ")
+    det.set_threshold(fpr=0.1, X=X[:200])
+    html = build_detector_report(det, X)
+    share = float(re.search(r"about ([\d.]+)% of the training rows", note(html)).group(1))
+    assert note(html).startswith("set_threshold(fpr=0.1) on 200 rows; about")
+    assert share == pytest.approx(100 * (det.predict(X) == -1).mean(), abs=1.0)  # fitted on X
+    det.set_threshold(count=3)
+    assert note(build_detector_report(det, X)).startswith("set_threshold(count=3); about 1.")
+    det.offset_ = small_detector.offset_  # moved by other means: no stale claim
+    assert note(build_detector_report(det, X)).startswith("contamination=auto")
+    # combine="rank" puts a typical training row at 0.5, not 0 as the caption said.
+    median = float(re.search(r"A median training row scores (\d+(?:\.\d+)?)", html).group(1))
+    assert median == pytest.approx(np.median(-det.score_samples(X)), abs=0.005)
+    assert 0.3 < median < 0.7 and "0 is a typical" not in html
+    fig = plotting_outliers.score_histogram(-det.score_samples(X), det.threshold_,
+                                            typical=median)
+    assert fig.axes[0].get_xlabel() == f"anomaly score (a median training row: {median:.3g})"
 
 
 def test_report_without_labels(csv_file):

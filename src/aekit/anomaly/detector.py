@@ -624,8 +624,9 @@ class OutlierDetector(ExplanationMixin, _tables.InputMixin, OutlierMixin, Savabl
             An anomaly-score threshold (``-score_samples`` units): rows above it are
             outliers.
         fpr : float in [0, 1), optional
-            A target false-positive rate on ``X``, rows known to be normal: flag that share
-            of them.
+            A target false-positive rate on ``X``, rows known to be normal: flag at most
+            that share of them, the ``floor(fpr * len(X))`` highest-scoring (as ``count``
+            with ``X``; a percentile would interpolate past it).
         count : int, optional
             Flag this many rows: the ``count`` highest-scoring rows of ``X`` when given,
             else ``count`` of the ``n_samples_fit_`` training rows (a share, as
@@ -643,21 +644,26 @@ class OutlierDetector(ExplanationMixin, _tables.InputMixin, OutlierMixin, Savabl
         if len(given) != 1:
             raise ValueError("set_threshold takes exactly one of contamination=, threshold=, "
                              f"fpr= (with X=) or count=, got {given or 'none'}")
+        value = {"contamination": contamination, "threshold": threshold, "fpr": fpr,
+                 "count": count}[given[0]]
+        shown = f"{value:g}" if isinstance(value, Real) else repr(value)
+        how = f"set_threshold({given[0]}={shown})"
         if count is not None:
             n = self.n_samples_fit_ if X is None else None
             if not isinstance(count, Integral) or count < 0:
                 raise ValueError(f"count must be an integer >= 0, got {count!r}")
-            if X is not None:
-                self.offset_ = -count_threshold(-self.score_samples(X), count)
-                return self
-            if count >= n:
+            if X is None and count >= n:
                 raise ValueError(f"count={count} is not below the {n} training rows; give X= "
                                  "to flag rows of other data")
-            contamination = count / n
-            if contamination == 0:
-                self.offset_ = -float(self.module_.score_quantiles[-1])
-                return self
-        if contamination is not None:
+            if X is None:
+                contamination = count / n
+        if count is not None and X is not None:
+            scores = -self.score_samples(X)
+            self.offset_ = -count_threshold(scores, count)
+            how += f" on {len(scores):,} rows"
+        elif count == 0:  # none of the training rows: above every one
+            self.offset_ = -float(self.module_.score_quantiles[-1])
+        elif contamination is not None:
             if not 0 < contamination < 1:
                 raise ValueError(f"contamination must be in (0, 1), got {contamination!r}")
             q = self.module_.score_quantiles.double().cpu().numpy()
@@ -672,7 +678,13 @@ class OutlierDetector(ExplanationMixin, _tables.InputMixin, OutlierMixin, Savabl
                 raise ValueError("fpr= needs X=, rows known to be normal")
             if not 0 <= fpr < 1:
                 raise ValueError(f"fpr must be in [0, 1), got {fpr!r}")
-            self.offset_ = float(np.percentile(self.score_samples(X), 100 * fpr))
+            scores = -self.score_samples(X)
+            # fpr * n in floating point can fall just short of a whole count (0.29 * 100).
+            self.offset_ = -count_threshold(scores, math.floor(fpr * len(scores) + 1e-9))
+            how += f" on {len(scores):,} rows"
+        # What set the threshold, for the report; keyed by the offset it set, so a refit
+        # (or any later change of offset_) makes it stale rather than wrong.
+        self._threshold_set = (self.offset_, how)
         return self
 
     def __sklearn_tags__(self):

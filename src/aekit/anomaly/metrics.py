@@ -101,6 +101,12 @@ class AmbiguousLabels(ValueError):
 
     def __init__(self, values, how: str = "normal=VALUE or anomaly=VALUE"):
         self.values = list(values)
+        if [v for v, _ in self.values] == [1]:
+            super().__init__(
+                f"every label is 1 ({self.values[0][1]} rows): an anomaly in 0/1 labels, "
+                "but a normal row in +1/-1 labels (what predict() returns when it flags "
+                f"nothing); say which with {how}")
+            return
         shown = ", ".join(f"{str(v)!r} ({c} rows)" for v, c in self.values[:8])
         shown += f", ... ({len(self.values)} values)" if len(self.values) > 8 else ""
         super().__init__(
@@ -152,7 +158,10 @@ def anomaly_labels(y, normal=None, *, anomaly=None) -> np.ndarray:
     ------
     AmbiguousLabels
         (a ValueError) when neither is given and no value is clearly the normal one: the
-        most frequent value is not a safe guess (in KDD Cup 99 most rows are attacks).
+        most frequent value is not a safe guess (in KDD Cup 99 most rows are attacks). Also
+        when every label is 1: all anomalies in 0/1 labels, all normal in +1/-1 ones (as
+        ``predict`` returns when it flags nothing). All 0 (only 0/1 has it) are normal
+        rows and all -1 (only +1/-1 has it) anomalies.
     ValueError
         When ``normal`` or ``anomaly`` is not among the values.
     """
@@ -177,6 +186,10 @@ def anomaly_labels(y, normal=None, *, anomaly=None) -> np.ndarray:
     uniques, counts = np.unique(y.astype(str) if y.dtype == object else y,
                                 return_counts=True)
     values = set(uniques.tolist())
+    # One value alone is read by the only convention it belongs to: 0 (0/1) is normal, -1
+    # (+1/-1) an anomaly. 1 belongs to both, with opposite meanings.
+    if values == {1}:
+        raise AmbiguousLabels([(uniques[0].item(), int(counts[0]))])
     if values <= {0, 1}:
         return np.asarray(y == 1)
     if values <= {-1, 1}:

@@ -125,6 +125,7 @@ def detect(
     page = write_detector_report(
         detector, report_rows, run.path / REPORT, title=f"{run.path.name}: "
         f"OutlierDetector on {data.name}", anomaly=None if chunked else anomaly,
+        X_train=None if chunked else X,  # fitted on the rows reported: the same footing
         run_info={"wall-clock fit seconds": f"{m['fit_seconds']:.3f}"})
     n_rows = m["dataset"]["shape"][0]
     typer.echo(f"fitted in {m['fit_seconds']:.1f} s; {m['n_flagged']} of {n_rows} rows "

@@ -24,7 +24,8 @@ from ..core.checks import user_warning
 from ..core.fitted import as_fitted
 from .findings import SEVERITIES, Finding, _list, _plain  # noqa: F401 -- re-exported
 from ..data.tables import is_table
-from .metrics import r2_central, r2_per_feature, sample_rows
+from .errors import r2_central, r2_per_feature
+from .probes import sample_rows
 from ..nn.invariant import is_activation
 from ..nn.layers import TAIL_RATIO, tail_ratios
 from .quality import reconstruction_r2
@@ -129,6 +130,8 @@ def diagnose(
     sklearn.exceptions.NotFittedError
         For an unfitted estimator: there is no model to diagnose, and an empty diagnosis
         would read as a clean bill of health.
+    ValueError
+        For fewer than 2 rows: nothing varies on one row.
     """
     if getattr(estimator, "module_", None) is None:  # duck-typed: a fitted model has one
         raise NotFittedError(
@@ -137,6 +140,10 @@ def diagnose(
     estimator = as_fitted(estimator)  # judged with the parameters it was fitted with
     frame = X if is_table(X) else None
     X, X_num, names = _views(estimator, X)
+    if len(X) < 2:  # every check compares rows: variances, R², spans
+        raise ValueError(f"diagnose needs at least 2 rows of X, got {len(X)}: its checks "
+                         "compare rows (each feature's variance and R², the directions the "
+                         "layers span); pass the training rows, diagnose(estimator, X_train)")
     findings: list[Finding] = []
     idx = sample_rows(len(X), max_rows, random_state)
     X_small = X[idx]
@@ -184,8 +191,13 @@ def _learning_rate(estimator) -> str:
 def warn_findings(estimator, X, *, min_severity: str = "warning") -> Diagnosis:
     """Run :func:`diagnose` and issue a :class:`DiagnosticWarning` per serious finding.
 
-    Called at the end of ``fit`` when ``verbose`` is set.
+    Called at the end of ``fit`` when ``verbose`` is set. A fit on one row is not
+    diagnosed (:func:`diagnose` needs two); the warning says so.
     """
+    if len(X) < 2:
+        user_warning(f"no diagnosis: the model was fitted on {len(X)} row, and the checks "
+                     "compare rows; fit on more rows to have it diagnosed", DiagnosticWarning)
+        return Diagnosis([], len(X))
     diagnosis = diagnose(estimator, X)
     floor = SEVERITIES.index(min_severity)
     for f in diagnosis:
@@ -512,7 +524,9 @@ def _check_bottleneck(estimator, stats, r2, ratio, X) -> list[Finding]:
     """A hidden layer whose outputs span fewer directions than the code has dimensions,
     named as the cause when features are reconstructed poorly (R² < 0.5)."""
     k = getattr(estimator, "n_components", None)
-    if not isinstance(k, int) or r2 is None:
+    # n rows, centred, span at most n - 1 directions: on k rows or fewer every layer looks
+    # narrower than the code, whatever the model.
+    if not isinstance(k, int) or r2 is None or len(X) <= k:
         return []
     widths = {n: _effective_width(s["outputs"], ratio) for n, s in stats.items()
               if s.get("outputs") and s["units"] >= 1}

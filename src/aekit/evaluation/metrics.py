@@ -1,4 +1,5 @@
-"""Reconstruction errors and the side-by-side comparison with PCA (the probes on codes,
+"""The side-by-side comparison with PCA and the sweep over code sizes (the errors it is
+built on, :mod:`aekit.evaluation.errors`, and the probes on codes,
 :mod:`aekit.evaluation.probes`, are re-exported here)."""
 
 from __future__ import annotations
@@ -10,29 +11,18 @@ import numpy as np
 from sklearn.decomposition import PCA
 from sklearn.utils.validation import check_is_fitted
 from sklearn.exceptions import NotFittedError
-from sklearn.metrics import r2_score
 
+from ..core.checks import InputWarning, user_warning
 from ..core.fitted import as_fitted
+from .errors import (  # noqa: F401 -- re-exported
+    element_errors,
+    explained_variance,
+    r2_central,
+    r2_per_feature,
+    reconstruction_errors,
+    row_errors,
+)
 from .probes import CodeQuality, code_quality, probe_codes, sample_rows  # noqa: F401
-
-
-def reconstruction_errors(X: np.ndarray, X_hat: np.ndarray) -> dict[str, float]:
-    """Both error conventions found in the literature, on the observed cells of ``X``.
-
-    Returns
-    -------
-    errors : dict
-        ``mse``: mean squared error per element; ``row_sse``: mean over rows of each row's
-        sum of squared errors (``mse * n_features``). A missing cell of ``X`` (NaN) has no
-        error to measure and is left out: ``mse`` is the mean over the observed cells (NaN
-        only when none is).
-    """
-    sq = (np.asarray(X, dtype=np.float64) - np.asarray(X_hat, dtype=np.float64)) ** 2
-    observed = ~np.isnan(sq)
-    if observed.all():
-        return {"mse": float(sq.mean()), "row_sse": float(sq.sum(axis=1).mean())}
-    mse = float(sq[observed].mean()) if observed.any() else float("nan")
-    return {"mse": mse, "row_sse": mse * sq.shape[1]}
 
 
 @dataclass(frozen=True)
@@ -72,8 +62,10 @@ class PCAComparison:
     """``(column, autoencoder accuracy, PCA accuracy)`` per categorical column."""
     ratio_interval: tuple | None = None
     """95% interval of ``ratio``: a paired bootstrap over the test rows (both models' errors
-    on the same resampled rows); None when not computed."""
+    on the same resampled rows); None when not computed (PCA exact, fewer than
+    :data:`MIN_TEST_ROWS` test rows)."""
     n_test: int = 0
+    """Test rows compared (0: not known, as in a sweep's PCA-only entries)."""
     shared_unit: bool = False
     """Every column is in the same unit (an image's pixels): the caller's units lead,
     where errors mean what the user measures, and scaled units follow."""
@@ -107,9 +99,19 @@ class PCAComparison:
         return "autoencoder" if self.ae_error < self.pca_error else "PCA"
 
     @property
+    def too_few_rows(self) -> bool:
+        """Fewer than :data:`MIN_TEST_ROWS` test rows: too few to call a winner."""
+        return 0 < self.n_test < MIN_TEST_ROWS
+
+    @property
     def clear(self) -> bool:
-        """Whether the winner is clear: the ratio's interval lies on one side of 1 (True
-        when no interval was computed)."""
+        """Whether the winner is clear: the ratio's interval lies on one side of 1. False
+        with fewer than :data:`MIN_TEST_ROWS` test rows (``too_few_rows``); True where PCA
+        is exact (its error is 0) and where no interval was computed for another reason."""
+        if self.pca_exact:
+            return True
+        if self.too_few_rows:
+            return False
         lo, hi = self.ratio_interval or (0.0, 0.0)
         return self.ratio_interval is None or not lo <= 1.0 <= hi
 
@@ -135,8 +137,9 @@ class PCAComparison:
     def verdict(self) -> str:
         """The comparison in words, e.g. ``"31% lower error than PCA (scaled units; 95%
         interval of the ratio 0.62-0.75 over 400 test rows), better R² on 5 of 6
-        columns"``, or ``"no clear winner: ..."`` when the ratio's interval spans 1: what
-        the report's summary and ``aekit demo`` say."""
+        columns"``, or ``"no clear winner: ..."`` when the ratio's interval spans 1 or there
+        are fewer than :data:`MIN_TEST_ROWS` test rows: what the report's summary and
+        ``aekit demo`` say."""
         unit = {"scaled": " (scaled units)", "raw": " (your units)" if self.shared_unit
                 else ""}[self.unit]
         if self.pca_exact:
@@ -154,7 +157,11 @@ class PCAComparison:
             text = f"{1 - ratio:.0%} lower error than PCA{unit}"
         else:
             text = f"{ratio - 1:.0%} higher error than PCA{unit}"
-        if self.ratio_interval is not None:
+        if self.too_few_rows:
+            rows = f"{self.n_test} test row{'s' if self.n_test > 1 else ''}"
+            text = (f"no clear winner: {text} on {rows}, too few to tell (at least "
+                    f"{MIN_TEST_ROWS} are needed for a 95% interval of the ratio)")
+        elif self.ratio_interval is not None:
             lo, hi = self.ratio_interval
             span = f"95% interval of the ratio {lo:.3g}-{hi:.3g} over {self.n_test} test rows"
             if not self.clear:
@@ -288,58 +295,111 @@ def observed_rows(X, slots) -> list[np.ndarray | None]:
     return out
 
 
+def cell_errors(S, S_hat, slots, rows) -> tuple[np.ndarray, np.ndarray]:
+    """``(errors, observed)``, both of shape (n_rows, n_columns): each row's squared error
+    on each column of ``slots`` in scaled units (a categorical column's summed over its
+    one-hot block; 0 where the cell is missing) and whether the cell is observed
+    (:func:`observed_rows`' ``rows``). The cells behind :func:`column_errors` and
+    :func:`ratio_interval`, so the headline and its interval are one statistic."""
+    S, S_hat = np.asarray(S, np.float64), np.asarray(S_hat, np.float64)
+    errors = np.empty((len(S), len(slots)))
+    observed = np.ones((len(S), len(slots)), dtype=bool)
+    for c, ((_, _, idx), seen) in enumerate(zip(slots, rows)):
+        errors[:, c] = ((S[:, idx] - S_hat[:, idx]) ** 2).sum(1)
+        if seen is not None:
+            observed[:, c] = seen
+            errors[~seen, c] = 0.0
+    return errors, observed
+
+
+def _headline(errors: np.ndarray, observed: np.ndarray) -> float:
+    """The mean over columns (observed somewhere) of each column's mean error over its
+    observed cells, from :func:`cell_errors`."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = errors.sum(0) / observed.sum(0)
+    finite = means[np.isfinite(means)]
+    return float(finite.mean()) if len(finite) else float("nan")
+
+
 def column_errors(S, S_hat, slots, rows) -> tuple[float, list[float]]:
     """``(error, R² per column)`` in scaled units: the mean over columns of each column's
     mean squared error on its observed rows ``rows`` (:func:`observed_rows`; a categorical
     column's error summed over its one-hot block), and each column's R² there."""
     S, S_hat = np.asarray(S, np.float64), np.asarray(S_hat, np.float64)
-    errors, r2 = [], []
+    r2 = []
     for (_, _, idx), seen in zip(slots, rows):
         a, b = (S[:, idx], S_hat[:, idx]) if seen is None else (S[seen][:, idx],
                                                                  S_hat[seen][:, idx])
-        if not len(a):
-            errors.append(np.nan)
-            r2.append(np.nan)
-            continue
-        errors.append(float(((a - b) ** 2).sum(1).mean()))
         r2.append(explained_variance(a, b) if len(a) >= 2 else np.nan)
-    finite = [e for e in errors if np.isfinite(e)]
-    error = float(np.mean(finite)) if finite else float("nan")
     if not slots:  # no column description: every slot alike
-        error = float(((S_hat - S) ** 2).mean()) if S.size else float("nan")
-    return error, r2
+        return (float(((S_hat - S) ** 2).mean()) if S.size else float("nan")), r2
+    return _headline(*cell_errors(S, S_hat, slots, rows)), r2
 
 
 BOOTSTRAP_DRAWS = 1000
 """Resamples of the test rows behind :attr:`PCAComparison.ratio_interval`."""
 
+MIN_TEST_ROWS = 20
+"""Fewest test rows on which :class:`PCAComparison` names a winner and computes
+:attr:`~PCAComparison.ratio_interval`. Below it the bootstrap's 95% interval covers the
+true ratio far less often than 95% (0.76-0.88 on 3-10 rows, 0.91 from 20 on;
+``bench/interval_coverage.py``, docs/decisions.md): a winner named on a handful of rows
+would be chance read as a fact."""
 
-def ratio_interval(ae_rows, pca_rows, *, n_draws: int = BOOTSTRAP_DRAWS, random_state=0
+
+def ratio_interval(ae_errors, pca_errors, observed=None, *, n_draws: int = BOOTSTRAP_DRAWS,
+                   random_state=0, min_rows: int = MIN_TEST_ROWS
                    ) -> tuple[float, float] | None:
-    """95% interval of ``sum(ae_rows) / sum(pca_rows)`` by a paired bootstrap: the same
-    resampled rows for both models, so what the rows have in common cancels out. None
-    with fewer than 2 rows or no error to divide by."""
-    a, p = np.asarray(ae_rows, np.float64), np.asarray(pca_rows, np.float64)
-    if len(a) < 2 or not np.isfinite(a).all() or not np.isfinite(p).all() or p.sum() <= 0:
+    """95% interval of the ratio of two models' errors by a paired bootstrap over rows: the
+    same resampled rows for both models, so what the rows have in common cancels out.
+
+    Parameters
+    ----------
+    ae_errors, pca_errors : array-like of shape (n_rows,) or (n_rows, n_columns)
+        Each row's error (the ratio is ``sum(ae_errors) / sum(pca_errors)``), or each
+        cell's (:func:`cell_errors`; the ratio is that of :func:`column_errors`' headline:
+        the mean over columns of each column's mean over its observed cells).
+    observed : array-like of bool of shape (n_rows, n_columns), optional
+        Which cells are observed (default: all); the others are left out.
+    n_draws, random_state : int
+        Resamples, and the seed that draws them.
+    min_rows : int, default=MIN_TEST_ROWS
+        Fewest rows to compute an interval on (at least 2).
+
+    Returns
+    -------
+    (low, high) or None
+        None with fewer than ``min_rows`` rows or no error to divide by.
+    """
+    a, p = (np.asarray(e, np.float64).reshape(len(e), -1) for e in (ae_errors, pca_errors))
+    seen = np.ones(a.shape, dtype=bool) if observed is None else \
+        np.asarray(observed, dtype=bool).reshape(a.shape)
+    a, p = np.where(seen, a, 0.0), np.where(seen, p, 0.0)
+    n = len(a)
+    if n < max(min_rows, 2) or not (np.isfinite(a).all() and np.isfinite(p).all()) \
+            or p.sum() <= 0:
         return None
+    # Columns observed on every row have n rows in every resample: their column means sum
+    # to the row sums' mean. Only the others need their own row counts per resample.
+    full = seen.all(0)
+    a_full, p_full = a[:, full].sum(1), p[:, full].sum(1)
+    a_part, p_part, s_part = a[:, ~full], p[:, ~full], seen[:, ~full].astype(np.float64)
     rng = np.random.default_rng(random_state)
     ratios = []
-    chunk = max(1, min(n_draws, 4_000_000 // len(a)))  # bounded memory on large test sets
+    chunk = max(1, min(n_draws, 4_000_000 // n))  # bounded memory on large test sets
     for start in range(0, n_draws, chunk):
-        idx = rng.integers(0, len(a), size=(min(chunk, n_draws - start), len(a)))
+        m = min(chunk, n_draws - start)
+        idx = rng.integers(0, n, size=(m, n))
+        # How often each row is drawn in each resample (m, n).
+        W = np.bincount((idx + n * np.arange(m)[:, None]).ravel(),
+                        minlength=m * n).reshape(m, n).astype(np.float64)
         with np.errstate(divide="ignore", invalid="ignore"):
-            ratios.append(a[idx].sum(1) / p[idx].sum(1))
+            count = W @ s_part  # a column unobserved in a resample drops out of both
+            top = W @ a_full / n + np.nansum(W @ a_part / count, axis=1)
+            bottom = W @ p_full / n + np.nansum(W @ p_part / count, axis=1)
+            ratios.append(top / bottom)
     lo, hi = np.nanquantile(np.concatenate(ratios), [0.025, 0.975])
     return float(lo), float(hi)
-
-
-def _row_errors(S, S_hat, slots, rows) -> np.ndarray:
-    """Each row's squared error in scaled units, summed over its observed cells."""
-    sq = (np.asarray(S_hat, np.float64) - np.asarray(S, np.float64)) ** 2
-    for (_, _, idx), seen in zip(slots, rows):
-        if seen is not None:
-            sq[np.ix_(~seen, idx)] = 0.0
-    return sq.sum(1)
 
 
 def compare_reconstructions(k, slots, X_test, X_ae, X_pca, S_test, S_ae, S_pca, *,
@@ -369,11 +429,16 @@ def compare_reconstructions(k, slots, X_test, X_ae, X_pca, S_test, S_ae, S_pca, 
                                                                          X_pca[name]))
                 for name, kind, _ in slots if kind == "categorical" and table]
     shared_unit = bool(shared_unit) and X.shape[1] == len(slots)  # numbers only
-    if shared_unit:  # the headline's unit: the caller's, on observed cells
-        ae_rows, pca_rows = (np.nansum((M - X) ** 2, axis=1) for M in (A, P))
+    # The interval resamples the headline's own statistic: in the caller's units, the sum
+    # over observed cells (the same cells for both models); in scaled units, the mean over
+    # columns of each column's mean over its observed cells.
+    if shared_unit:
+        ae_cells, pca_cells = (np.nansum((M - X) ** 2, axis=1) for M in (A, P))
+        seen = None
     else:
-        ae_rows, pca_rows = (_row_errors(S_test, M, slots, rows) for M in (S_ae, S_pca))
-    interval = None if exact else ratio_interval(ae_rows, pca_rows)
+        (ae_cells, seen), (pca_cells, _) = (cell_errors(S_test, M, slots, rows)
+                                            for M in (S_ae, S_pca))
+    interval = None if exact else ratio_interval(ae_cells, pca_cells, seen)
     return PCAComparison(k, ae_err["mse"], pca_err["mse"], ae_err["row_sse"],
                          pca_err["row_sse"], ae_scaled, pca_scaled,
                          tuple(name for name, _, _ in slots), tuple(ae_r2), tuple(pca_r2),
@@ -386,6 +451,28 @@ def _agreement(truth, values) -> float:
 
     t, v = pd.Series(np.asarray(truth, dtype=object)), pd.Series(np.asarray(values, dtype=object))
     return float(((t == v) | (t.isna() & v.isna())).mean())
+
+
+def _row_hashes(S: np.ndarray) -> np.ndarray:
+    """A 64-bit hash of each row of the 2-D array ``S``: equal rows, equal hashes."""
+    import pandas as pd
+
+    return pd.util.hash_pandas_object(pd.DataFrame(S), index=False).to_numpy()
+
+
+def _warn_shared_rows(S_train: np.ndarray, S_test: np.ndarray) -> None:
+    """An :class:`~aekit.core.checks.InputWarning` when test rows are also training rows
+    (compared as the models see them, scaled): scored there, both models are measured on
+    rows they were fitted on, and the one that memorises more looks better."""
+    shared = int(np.isin(_row_hashes(S_test), _row_hashes(S_train)).sum())
+    if shared:
+        user_warning(
+            f"{shared} of the {len(S_test)} test rows ({shared / len(S_test):.0%}) are also "
+            "in X_train: on them both models are scored on rows they were fitted on, which "
+            "flatters the one that memorises more, so the comparison is not a test error. "
+            "Pass rows held out from fitting as X_test (e.g. from "
+            "sklearn.model_selection.train_test_split), without the duplicates of training "
+            "rows.", InputWarning)
 
 
 def compare_with_pca(estimator, X_train, X_test, *, fit: bool | None = None,
@@ -413,14 +500,20 @@ def compare_with_pca(estimator, X_train, X_test, *, fit: bool | None = None,
         are shown where they rank the models differently). Default: True for a model
         fitted on images (``input_shape_`` of 2 or 3 dimensions), else False.
 
+    Warns
+    -----
+    InputWarning
+        When rows of ``X_test`` are also rows of ``X_train`` (the same values as the model
+        sees them): the comparison is then no test error.
+
     Returns
     -------
     PCAComparison
         Prints as a table; ``ratio < 1`` means the autoencoder reconstructs better, with a
         95% bootstrap interval over the test rows (``ratio_interval``): "no clear winner"
-        when it spans 1. With ``n_components`` at least the number of features, PCA is
-        exact and the comparison says so (an over-complete code is compared with the
-        exact reconstruction).
+        when it spans 1, or with fewer than :data:`MIN_TEST_ROWS` test rows. With
+        ``n_components`` at least the number of features, PCA is exact and the comparison
+        says so (an over-complete code is compared with the exact reconstruction).
     """
     if fit is None:
         try:
@@ -438,6 +531,7 @@ def compare_with_pca(estimator, X_train, X_test, *, fit: bool | None = None,
         S_train, S_test = (np.asarray(X, np.float64).reshape(len(X), -1)
                            for X in (X_train, X_test))
     S_train, S_test = np.asarray(S_train, np.float64), np.asarray(S_test, np.float64)
+    _warn_shared_rows(S_train, S_test)
     if S_train.shape[1] > k > len(S_train):
         raise ValueError(
             f"PCA cannot have n_components={k} with X_train of shape {S_train.shape}; "
@@ -461,111 +555,6 @@ def compare_with_pca(estimator, X_train, X_test, *, fit: bool | None = None,
         shared_unit = len(getattr(estimator, "input_shape_", ()) or ()) >= 2
     return compare_reconstructions(k, slots, X_test, X_ae, X_pca, S_test, S_ae, S_pca,
                                    shared_unit=shared_unit)
-
-
-# --------------------------------------------------------------------------- finer errors
-def _pair(X, X_hat) -> tuple[np.ndarray, np.ndarray]:
-    X = np.asarray(X, dtype=np.float64)
-    X_hat = np.asarray(X_hat, dtype=np.float64)
-    if X.shape != X_hat.shape:
-        raise ValueError(
-            f"X has shape {X.shape} but X_hat has shape {X_hat.shape}; pass the rows and "
-            "their reconstructions (estimator.reconstruct(X))."
-        )
-    return X.reshape(len(X), -1), X_hat.reshape(len(X_hat), -1)
-
-
-def element_errors(X, X_hat) -> np.ndarray:
-    """Squared error of every element.
-
-    Parameters
-    ----------
-    X, X_hat : array-like of shape (n_samples, n_features)
-
-    Returns
-    -------
-    errors : ndarray of shape (n_samples, n_features)
-        ``(X - X_hat) ** 2``; ``errors.mean(axis=0)`` is each feature's MSE.
-    """
-    X, X_hat = _pair(X, X_hat)
-    return (X - X_hat) ** 2
-
-
-def row_errors(X, X_hat) -> np.ndarray:
-    """Mean squared error of each row (the per-row anomaly score).
-
-    Returns
-    -------
-    errors : ndarray of shape (n_samples,)
-        Equals ``-estimator.score_samples(X)`` for the rows in the model's scaled units,
-        ``row_errors(estimator.to_scaled(X), estimator.reconstruct_scaled(X))`` (rows of
-        numbers; with ``scaler=None``, ``row_errors(X, estimator.reconstruct(X))``).
-    """
-    return element_errors(X, X_hat).mean(axis=1)
-
-
-def r2_per_feature(X, X_hat) -> np.ndarray:
-    """Coefficient of determination of each feature's reconstruction.
-
-    Same convention as ``sklearn.metrics.r2_score(X, X_hat, multioutput="raw_values")``:
-    a constant feature scores 1 when reconstructed exactly, else 0.
-
-    Returns
-    -------
-    r2 : ndarray of shape (n_features,)
-        1 is perfect; 0 is no better than predicting the feature's mean; it can be negative.
-        Missing cells of ``X`` (NaN) are left out: each feature's R² is that of its
-        observed rows (NaN for a feature observed nowhere).
-    """
-    X, X_hat = _pair(X, X_hat)
-    missing = np.isnan(X)
-    if missing.any():  # each feature on its observed rows (r2_score refuses NaN)
-        out = np.full(X.shape[1], np.nan)
-        for j in range(X.shape[1]):
-            seen = ~missing[:, j]
-            if seen.any():
-                out[j] = r2_per_feature(X[seen, j : j + 1], X_hat[seen, j : j + 1])[0]
-        return out
-    return np.asarray(r2_score(X, X_hat, multioutput="raw_values"), dtype=np.float64)
-
-
-def r2_central(X, X_hat, quantiles: tuple[float, float] = (0.1, 0.9)) -> np.ndarray:
-    """Each feature's R² on its central rows: those whose value lies between the feature's
-    ``quantiles`` (by default its central 80%).
-
-    A heavy tail can make a column look learnt (R² 0.99 over all rows, carried by a few
-    extreme values) while its typical values are not (R² below 0 on the central rows):
-    this tells the two apart. NaN for a feature whose central rows do not vary.
-
-    Returns
-    -------
-    r2 : ndarray of shape (n_features,)
-    """
-    X, X_hat = _pair(X, X_hat)
-    lo, hi = np.nanquantile(X, quantiles, axis=0)
-    out = np.full(X.shape[1], np.nan)
-    for j in range(X.shape[1]):
-        rows = (X[:, j] >= lo[j]) & (X[:, j] <= hi[j])
-        x, x_hat = X[rows, j], X_hat[rows, j]
-        sst = ((x - x.mean()) ** 2).sum() if len(x) else 0.0
-        if len(x) >= 2 and sst > 1e-12 * max(((X[:, j] - X[:, j].mean()) ** 2).sum(), 1e-300):
-            out[j] = 1.0 - ((x - x_hat) ** 2).sum() / sst
-    return out
-
-
-def explained_variance(X, X_hat) -> float:
-    """Fraction of the total variance of ``X`` that the reconstruction explains.
-
-    ``1 - sum((X - X_hat)**2) / sum((X - mean(X))**2)``, pooled over all features (so large-
-    variance features weigh more, as in PCA's ``explained_variance_ratio_.sum()``). A perfect
-    reconstruction gives 1; predicting every feature's mean gives 0.
-    """
-    X, X_hat = _pair(X, X_hat)
-    sst = float(((X - X.mean(axis=0)) ** 2).sum())
-    sse = float(((X - X_hat) ** 2).sum())
-    if sst == 0:
-        return 1.0 if sse == 0 else 0.0
-    return 1.0 - sse / sst
 
 
 # --------------------------------------------------------------------------- sweeps over k
@@ -624,7 +613,9 @@ def pca_sweep(
         pca = PCA(n_components=max(ks), svd_solver="full").fit(S_train)
     elif pca.n_components_ < max(ks):
         raise ValueError(f"pca has {pca.n_components_} components; the sweep needs {max(ks)}")
-    n_columns = len(column_slots(scaled_by, S_test.shape[1])) if scaled_by is not None else 1
+    if scaled_by is not None:
+        slots = column_slots(scaled_by, S_test.shape[1])
+        rows = observed_rows(X_test, slots)  # imputed cells are no error, as in the headline
     out = []
     nan = float("nan")
     for k in ks:
@@ -632,9 +623,8 @@ def pca_sweep(
         S_pca = view.inverse_transform(view.transform(S_test))
         scaled = None
         if scaled_by is not None:
-            scaled = float(((S_pca - S_test) ** 2).sum(1).mean() / n_columns)
+            scaled = column_errors(S_test, S_pca, slots, rows)[0]
             X_pca = scaled_by.from_scaled(S_pca, like=X_test)
-            slots = column_slots(scaled_by, S_test.shape[1])
             numeric = [name for name, kind, _ in slots if kind == "numeric"]
             table = hasattr(X_test, "columns")
             X_num = _numeric_values(X_test, numeric if table else [])

@@ -25,7 +25,8 @@ def _symlog_bins(values: np.ndarray, n_bins: int) -> np.ndarray:
     return np.sign(edges) * np.expm1(np.abs(edges))
 
 
-def score_histogram(scores, threshold: float, anomaly=None, *, n_bins: int = 60) -> Figure:
+def score_histogram(scores, threshold: float, anomaly=None, *, typical: float | None = None,
+                    n_bins: int = 60) -> Figure:
     """Histogram of anomaly scores (higher: more anomalous) with the threshold.
 
     Parameters
@@ -36,6 +37,9 @@ def score_histogram(scores, threshold: float, anomaly=None, *, n_bins: int = 60)
         E.g. ``detector.threshold_``: rows above it are flagged.
     anomaly : array-like of bool, optional
         Known labels (True: anomaly): the two groups are drawn in two colours.
+    typical : float, optional
+        A median training row's score, named on the x-axis (the scale depends on the
+        detector's ``combine``: 0.5 for ``"rank"``, about 0 for ``"zscore"``).
     n_bins : int, default=60
 
     Returns
@@ -63,7 +67,8 @@ def score_histogram(scores, threshold: float, anomaly=None, *, n_bins: int = 60)
                label=f"threshold {threshold:.3g}: {flagged:.1%} flagged")
     ax.set_xscale("symlog", linthresh=1.0)
     ax.set_yscale("log")
-    ax.set_xlabel("anomaly score (0: a typical training row)")
+    ax.set_xlabel("anomaly score" + ("" if typical is None
+                                     else f" (a median training row: {typical:.3g})"))
     ax.set_ylabel("rows")
     ax.legend(frameon=False, fontsize=9)
     _open_axes(ax, grid=0.3)

@@ -7,7 +7,8 @@ import numpy as np
 import torch
 from matplotlib import colormaps
 
-from ..evaluation.metrics import r2_per_feature, sample_rows
+from ..evaluation.errors import r2_per_feature
+from ..evaluation.probes import sample_rows
 from ..nn.layers import TAIL_RATIO, tail_ratios
 from ._common import _AE, _PCA, _figure, _grid_shape, _open_axes, _range, _reconstruct, _rows
 

@@ -9,7 +9,7 @@ from sklearn.utils import check_random_state
 
 from ..core.checks import seeded_torch_rng
 from ..core.fitted import as_fitted
-from ..evaluation.metrics import row_errors
+from ..evaluation.errors import row_errors
 from ..nn.layers import make_corruption
 from ._common import (
     _INK,

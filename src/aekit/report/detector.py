@@ -20,7 +20,8 @@ from .. import plotting
 from ..plotting import anomaly as plotting_outliers
 from ..core.fitted import as_fitted
 from ..core.storage import atomic_write
-from ..anomaly.metrics import BASELINES, baseline_scores, detection_metrics
+from ..anomaly.metrics import (BASELINES, AmbiguousLabels, anomaly_labels, baseline_scores,
+                               detection_metrics)
 
 # The page and its parts are aekit.report.model's, so both kinds of report look alike.
 from .page import _e, _figure_html, _fmt, _params_table, page
@@ -42,32 +43,60 @@ class _Scored:
     anomaly: np.ndarray | None  # bool, or None without labels
 
 
-def _cards(det, s: _Scored, n_features: int, baselines: dict | None) -> str:
+def _cards(det, s: _Scored, n_features: int, baselines: dict | None,
+           own_footing: bool = True) -> str:
     cards = [
         ("Rows scored", f"{len(s.scores):,}", f"{n_features} columns"),
         ("Flagged", f"{int(s.flagged.sum()):,}", f"{s.flagged.mean():.1%} of the rows"),
-        ("Threshold", _fmt(s.threshold, 3), "contamination=" + _e(det.contamination)),
+        ("Threshold", _fmt(s.threshold, 3), _e(_threshold_note(det, s.threshold))),
     ]
     if baselines:
         ours = baselines["aekit"]["roc_auc"]
         best = max((v["roc_auc"], k) for k, v in baselines.items() if k != "aekit")
         tone = "good" if ours >= best[0] else "bad"
         cards.append(("ROC-AUC", f'<span class="{tone}">{_fmt(ours, 3)}</span>',
-                      f"best baseline: {best[1]} {_fmt(best[0], 3)}"))
+                      f"best baseline: {best[1]} {_fmt(best[0], 3)}"
+                      + ("" if own_footing else " (fitted on these rows)")))
     return '<div class="cards">' + "".join(
         f'<div class="card"><div class="label">{_e(a)}</div><div class="value">{b}</div>'
         f'<div class="note">{_e(c)}</div></div>' for a, b, c in cards) + "</div>"
 
 
-def _histogram_section(s: _Scored) -> str:
-    caption = ("Each row's anomaly score: the members' average of the reconstruction error "
-               "plus the code-space distance, both as robust z-scores against the training "
-               "rows (0 is a typical training row). The dashed line is the threshold; rows "
-               "right of it are flagged." + (" Known anomalies in red." if s.anomaly is not None
-                                             else ""))
-    return _figure_html(lambda: plotting_outliers.score_histogram(s.scores, s.threshold,
-                                                                  s.anomaly),
-                        caption, "anomaly score histogram")
+def _training_quantiles(det) -> np.ndarray:
+    """The training rows' anomaly scores at 0.1% steps, as the detector keeps them."""
+    return det.module_.score_quantiles.double().cpu().numpy()
+
+
+def _threshold_note(det, threshold: float) -> str:
+    """What set the threshold (``contamination`` at fit, or the last ``set_threshold``
+    while its threshold stands) and the share of training rows above it."""
+    recorded = getattr(det, "_threshold_set", None)
+    how = recorded[1] if recorded is not None and recorded[0] == det.offset_ \
+        else f"contamination={det.contamination}"
+    share = float(np.mean(_training_quantiles(det) > threshold))
+    return f"{how}; about {share:.1%} of the training rows score above it"
+
+
+COMBINE_SCALES = {
+    "rank": "its share of the training rows below it (above 1: beyond every training row)",
+    "surprise": "-log of the share of training rows at or above it",
+    "zscore": "minus the training rows' median, over their interquartile range",
+}
+"""How each ``combine`` puts a score term on the training rows' scale, in words."""
+
+
+def _histogram_section(det, s: _Scored) -> str:
+    q = _training_quantiles(det)
+    typical = float(np.interp(0.5, np.linspace(0, 1, len(q)), q))
+    caption = ("Each row's anomaly score: the weighted mean of the detector's score terms "
+               "(reconstruction error, code-space distance, column tails, input-space "
+               "distance, isolation), each first put on the training rows' scale by "
+               f"combine={det.combine!r}: {COMBINE_SCALES.get(det.combine, 'its own')}. A "
+               f"median training row scores {typical:.3g}. The dashed line is the "
+               "threshold; rows right of it are flagged."
+               + (" Known anomalies in red." if s.anomaly is not None else ""))
+    return _figure_html(lambda: plotting_outliers.score_histogram(
+        s.scores, s.threshold, s.anomaly, typical=typical), caption, "anomaly score histogram")
 
 
 def _top_section(det, X, s: _Scored) -> str:
@@ -101,22 +130,43 @@ def _top_section(det, X, s: _Scored) -> str:
             f"{''.join(body)}</table>{figure}")
 
 
-def _baselines(X, anomaly, scores, random_state=0) -> tuple[dict, dict, np.ndarray]:
-    """``(metrics, scores, rows)`` of aekit and the baselines on (a sample of) the rows."""
-    n = len(anomaly)
-    rows = np.arange(n)
-    if n > BASELINE_ROWS:
-        rows = np.sort(np.random.default_rng(random_state).choice(n, BASELINE_ROWS,
+def _sample(X, random_state):
+    """At most :data:`BASELINE_ROWS` rows of ``X`` (a random sample, in order) and their
+    positions."""
+    rows = np.arange(len(X))
+    if len(X) > BASELINE_ROWS:
+        rows = np.sort(np.random.default_rng(random_state).choice(len(X), BASELINE_ROWS,
                                                                  replace=False))
-    A = X.iloc[rows] if hasattr(X, "iloc") else np.asarray(X)[rows]
+    return (X.iloc[rows] if hasattr(X, "iloc") else np.asarray(X)[rows]), rows
+
+
+def _baselines(X, anomaly, scores, X_train=None, random_state=0
+               ) -> tuple[dict, dict, np.ndarray]:
+    """``(metrics, scores, rows)`` of aekit and the baselines on (a sample of) the rows,
+    the baselines fitted on (a sample of) ``X_train``, else on the scored rows."""
+    A, rows = _sample(X, random_state)
+    fit = A if X_train is None or X_train is X else _sample(X_train, random_state)[0]
     all_scores = {"aekit": scores[rows]}
     for name in BASELINES:  # a table's text columns one-hot: the baselines take numbers
-        all_scores[name] = baseline_scores(name, A, A, random_state=random_state)
+        all_scores[name] = baseline_scores(name, fit, A, random_state=random_state)
     metrics = {k: detection_metrics(anomaly[rows], v) for k, v in all_scores.items()}
     return metrics, all_scores, rows
 
 
-def _labels_section(s: _Scored, metrics: dict, all_scores: dict, rows: np.ndarray) -> str:
+def _footing(X, X_train) -> str:
+    """Which rows the detectors were fitted on, as the labels section says it."""
+    if X_train is X:
+        return "every detector is fitted and scored on the same rows"
+    if X_train is not None:
+        return (f"every detector is fitted on the same {len(X_train):,} training rows "
+                "(the detector's) and scored on these rows")
+    return ("the detector was fitted on its own training rows, which the report was not "
+            "given, so the baselines are fitted on the rows they score, anomalies included "
+            "(not the detector's footing: pass X_train= for that); all are scored")
+
+
+def _labels_section(s: _Scored, metrics: dict, all_scores: dict, rows: np.ndarray,
+                    footing: str) -> str:
     anomaly = s.anomaly[rows]
     sample = (f" on a random sample of {len(rows):,} rows" if len(rows) < len(s.anomaly)
               else "")
@@ -133,15 +183,15 @@ def _labels_section(s: _Scored, metrics: dict, all_scores: dict, rows: np.ndarra
     figure = _figure_html(lambda: plotting_outliers.roc_pr_curves(anomaly, all_scores),
                           caption, "ROC and precision-recall curves")
     return (f"<p class=\"sub\">{int(anomaly.sum()):,} labelled anomalies among "
-            f"{len(anomaly):,} rows{sample}. The labels were not used in fitting; every "
-            "detector is fitted and scored on the same rows with its defaults: "
+            f"{len(anomaly):,} rows{sample}. The labels were not used in fitting; "
+            f"{_e(footing)}, with their defaults: "
             "IsolationForest (iforest), LocalOutlierFactor(novelty=True) and PCA "
             "reconstruction error on standardised columns (text columns one-hot).</p>"
             f"{''.join(table)}{figure}")
 
 
-def build_detector_report(detector, X, *, anomaly=None, title=None, row_labels=None,
-                          run_info: dict | None = None) -> str:
+def build_detector_report(detector, X, *, anomaly=None, X_train=None, title=None,
+                          row_labels=None, run_info: dict | None = None) -> str:
     """The report of a fitted :class:`~aekit.OutlierDetector` on rows ``X``, as HTML.
 
     Parameters
@@ -149,9 +199,15 @@ def build_detector_report(detector, X, *, anomaly=None, title=None, row_labels=N
     detector : fitted OutlierDetector
     X : array-like of shape (n_samples, n_features)
         The rows to report on (e.g. the training rows).
-    anomaly : array-like of bool, optional
-        Known labels (True: anomaly; see :func:`aekit.anomaly.metrics.anomaly_labels`): adds ROC
-        and precision-recall curves and the baselines' ROC-AUC.
+    anomaly : array-like of shape (n_samples,), optional
+        Known labels, read by :func:`aekit.anomaly.metrics.anomaly_labels`: booleans (True:
+        anomaly), 0/1, +1/-1 (-1: anomaly) or text with a normal value named ``"normal"``
+        and the like (else pass ``anomaly_labels(y, normal=VALUE)``). Adds ROC and
+        precision-recall curves and the baselines' ROC-AUC.
+    X_train : array-like of shape (n_train, n_features), optional
+        The rows the detector was fitted on (``X`` itself when it was fitted on the rows
+        reported): the baselines are fitted on them too, so all detectors are compared on
+        one footing. Without it the baselines are fitted on ``X``, and the page says so.
     title : str, optional
     row_labels : sequence, optional
         A name for each row (default: a DataFrame's index, else 0, 1, 2, ...).
@@ -159,20 +215,32 @@ def build_detector_report(detector, X, *, anomaly=None, title=None, row_labels=N
         Extra "Fitted" rows.
     """
     detector = as_fitted(detector)  # described with the parameters it was fitted with
+    if anomaly is not None:
+        try:
+            anomaly = anomaly_labels(anomaly)
+        except AmbiguousLabels as err:  # the remedy as this function takes it
+            raise AmbiguousLabels(err.values, "anomaly=anomaly_labels(y, normal=VALUE)") \
+                from None
     scores = -detector.score_samples(X)
+    if X_train is not None and len(X_train) != detector.n_samples_fit_:
+        raise ValueError(f"X_train has {len(X_train)} rows but the detector was fitted on "
+                         f"{detector.n_samples_fit_}; pass the rows it was fitted on")
+    if anomaly is not None and len(anomaly) != len(scores):
+        raise ValueError(f"anomaly has {len(anomaly)} labels for {len(scores)} rows of X; "
+                         "give one label per row")
     if row_labels is None:
         row_labels = X.index if hasattr(X, "index") else np.arange(len(scores))
     s = _Scored(scores, scores > detector.threshold_, float(detector.threshold_),
-                np.asarray(row_labels, dtype=object),
-                None if anomaly is None else np.asarray(anomaly, dtype=bool))
+                np.asarray(row_labels, dtype=object), anomaly)
     labelled = s.anomaly is not None and 0 < s.anomaly.sum() < len(s.anomaly)
     metrics = None
-    sections = [("scores", "Anomaly scores", _histogram_section(s)),
+    sections = [("scores", "Anomaly scores", _histogram_section(detector, s)),
                 ("top", "Top anomalies", _top_section(detector, X, s))]
     if labelled:
-        metrics, all_scores, rows = _baselines(X, s.anomaly, scores)
+        metrics, all_scores, rows = _baselines(X, s.anomaly, scores, X_train)
         sections.append(("labels", "Against the labels",
-                         _labels_section(s, metrics, all_scores, rows)))
+                         _labels_section(s, metrics, all_scores, rows,
+                                         _footing(X, X_train))))
     history = detector.history_
     sections.append(("training", "Training", _figure_html(
         lambda: plotting.loss_curves(history), "Mean training loss of the members per epoch "
@@ -188,7 +256,8 @@ def build_detector_report(detector, X, *, anomaly=None, title=None, row_labels=N
     title = title or f"{type(detector).__name__} on {len(scores):,} rows"
     shapes = (f"{len(scores):,} rows, {detector.n_features_in_} columns"
               + (", labelled" if labelled else ""))
-    return page(title, shapes, _cards(detector, s, detector.n_features_in_, metrics), sections)
+    return page(title, shapes, _cards(detector, s, detector.n_features_in_, metrics,
+                                      X_train is not None), sections)
 
 
 def write_detector_report(detector, X, out: str | os.PathLike, **kwargs) -> Path:

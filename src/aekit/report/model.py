@@ -43,7 +43,9 @@ _PROBE_ROWS = 10_000
 # --------------------------------------------------------------------------- sections
 def _summary_cards(cmp: PCAComparison, ev_ae: float, ev_pca: float, diag: Diagnosis) -> str:
     wins = cmp.winner == "autoencoder"
-    tone_ratio = "warn" if not cmp.clear else "good" if wins else "bad"
+    tone_ratio = "warn" if not cmp.clear or cmp.pca_exact else "good" if wins else "bad"
+    # PCA's error is 0 when it is exact: no ratio to show, the verdict says why.
+    ratio = "PCA exact" if cmp.pca_exact else f"{cmp.ratio:.2f}"
     serious = [f for f in diag if f.severity in ("warning", "error")]
     tone = "bad" if any(f.severity == "error" for f in serious) else "warn"
     diag_value = ('<span class="good">none</span>' if not serious
@@ -52,8 +54,7 @@ def _summary_cards(cmp: PCAComparison, ev_ae: float, ev_pca: float, diag: Diagno
         ("AE test error", _fmt(cmp.ae_error), f"autoencoder, k = {cmp.n_components}, "
          + ("MSE in your units" if cmp.shared_unit else f"{cmp.unit} units")),
         ("PCA test error", _fmt(cmp.pca_error), f"same k = {cmp.n_components}, same scaling"),
-        ("AE / PCA error", f'<span class="{tone_ratio}">{cmp.ratio:.2f}</span>',
-         cmp.verdict),
+        ("AE / PCA error", f'<span class="{tone_ratio}">{ratio}</span>', cmp.verdict),
         ("Variance explained", f"{ev_ae:.1%}", f"PCA: {ev_pca:.1%} (scaled units)"),
         ("Problems found", diag_value,
          f"{len(diag) - len(serious)} note(s) besides" if len(diag) > len(serious)
