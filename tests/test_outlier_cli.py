@@ -307,7 +307,8 @@ def test_report_fits_the_baselines_on_the_detectors_training_rows(csv_file, smal
 
 
 def test_report_says_what_set_the_threshold_and_where_a_typical_row_scores(csv_file,
-                                                                           small_detector):
+                                                                           small_detector,
+                                                                           tmp_path):
     import copy
     import re
 
@@ -324,6 +325,8 @@ def test_report_says_what_set_the_threshold_and_where_a_typical_row_scores(csv_f
     share = float(re.search(r"about ([\d.]+)% of the training rows", note(html)).group(1))
     assert note(html).startswith("set_threshold(fpr=0.1) on 200 rows; about")
     assert share == pytest.approx(100 * (det.predict(X) == -1).mean(), abs=1.0)  # fitted on X
+    det.save(tmp_path / "det")  # what set it is saved with the model
+    assert note(build_detector_report(aekit.load(tmp_path / "det"), X)) == note(html)
     det.set_threshold(count=3)
     assert note(build_detector_report(det, X)).startswith("set_threshold(count=3); about 1.")
     det.offset_ = small_detector.offset_  # moved by other means: no stale claim

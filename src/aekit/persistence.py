@@ -251,6 +251,13 @@ def _sizes(key, value, fitted):
     return tuple(value)
 
 
+def _threshold_set(key, value, fitted):
+    if not (isinstance(value, list) and len(value) == 2 and _is_number(value[0])
+            and math.isfinite(value[0]) and isinstance(value[1], str) and len(value[1]) < 200):
+        raise _fail(key, "[the offset set, how it was set (text)]", value)
+    return float(value[0]), value[1]
+
+
 FITTED: dict[str, Callable] = {
     "n_features_in_": _count(1),
     "feature_names_in_": _feature_names,
@@ -271,6 +278,7 @@ FITTED: dict[str, Callable] = {
     "n_unlabelled_": _count(0),
     # OutlierDetector
     "offset_": _finite,
+    "threshold_set_": _threshold_set,
     "n_components_": _count(1),
     "hidden_layer_sizes_": _sizes,
     "n_reference_": _count(2),

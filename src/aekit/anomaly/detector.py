@@ -178,6 +178,10 @@ class OutlierDetector(ExplanationMixin, _tables.InputMixin, OutlierMixin, Savabl
         ``decision_function = score_samples - offset_``; rows below it are outliers.
     threshold_ : float
         ``-offset_``: the threshold on the anomaly score ``-score_samples``.
+    threshold_set_ : tuple of (float, str)
+        After :meth:`set_threshold`: the ``offset_`` it set and how (e.g.
+        ``"set_threshold(fpr=0.05) on 294 rows"``), for the report, which names it while
+        ``offset_`` is still that value; saved with the model.
     module_ : EnsembleAutoEncoder
         The members, the in-model scaler and the state of the scores.
     n_components_, hidden_layer_sizes_ : int, tuple of int
@@ -244,6 +248,7 @@ class OutlierDetector(ExplanationMixin, _tables.InputMixin, OutlierMixin, Savabl
         "n_features_in_",
         "feature_names_in_",
         "offset_",
+        "threshold_set_",
         "n_components_",
         "hidden_layer_sizes_",
         "n_reference_",
@@ -684,7 +689,7 @@ class OutlierDetector(ExplanationMixin, _tables.InputMixin, OutlierMixin, Savabl
             how += f" on {len(scores):,} rows"
         # What set the threshold, for the report; keyed by the offset it set, so a refit
         # (or any later change of offset_) makes it stale rather than wrong.
-        self._threshold_set = (self.offset_, how)
+        self.threshold_set_ = (self.offset_, how)
         return self
 
     def __sklearn_tags__(self):

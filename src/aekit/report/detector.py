@@ -70,7 +70,7 @@ def _training_quantiles(det) -> np.ndarray:
 def _threshold_note(det, threshold: float) -> str:
     """What set the threshold (``contamination`` at fit, or the last ``set_threshold``
     while its threshold stands) and the share of training rows above it."""
-    recorded = getattr(det, "_threshold_set", None)
+    recorded = getattr(det, "threshold_set_", None)
     how = recorded[1] if recorded is not None and recorded[0] == det.offset_ \
         else f"contamination={det.contamination}"
     share = float(np.mean(_training_quantiles(det) > threshold))
