@@ -334,6 +334,21 @@ def test_parquet_columns_are_matched_by_name_like_a_dataframe_s(rows, tmp_path):
                                    rtol=1e-6)
 
 
+def test_a_model_fitted_on_a_parquet_file_takes_its_column_names(rows, tmp_path):
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame(rows[0][:200, :4].astype(np.float64), columns=list("abcd"))
+    path = write_parquet(tmp_path / "train.parquet", frame)
+    ae = AutoEncoder(**SMALL, max_epochs=1, chunk_rows=64).fit(path)  # streamed
+    assert list(ae.feature_names_in_) == list("abcd") and ae.schema_.kind == "rows"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the same file and its frame are named alike
+        np.testing.assert_allclose(ae.transform(path), ae.transform(frame), rtol=1e-6)
+    reversed_ = write_parquet(tmp_path / "reversed.parquet", frame[list("dcba")])
+    with pytest.raises(ValueError, match="reversed.parquet: the file's columns are the "
+                       "fitted ones in another order"):
+        ae.transform(reversed_)
+
+
 def test_encode_matches_a_parquet_file_s_columns_by_name(rows, tmp_path):
     pd = pytest.importorskip("pandas")
     frame = pd.DataFrame(rows[0][:200, :4].astype(np.float64), columns=list("abcd"))

@@ -162,6 +162,16 @@ class InputSchema:
         shape and dtype alone, without reading any."""
         self.fit_rows(np.zeros((1, *source.sample_shape), source.dtype), owner)
         self.fill_values = None  # a stream's cells are checked chunk by chunk: never NaN
+        names = getattr(source, "columns", None)
+        if names is not None and len(names) == self.n_features and all(
+                isinstance(n, str) for n in names):
+            import pandas as pd
+
+            # A file that names its columns (Parquet) gives the model feature names, as a
+            # DataFrame would: later files and frames are then matched by name.
+            validate_data(owner, pd.DataFrame(columns=list(names)), reset=True,
+                          skip_check_array=True)
+            self.feature_names = owner.feature_names_in_
 
     # ------------------------------------------------------------------ apply
     def rows(self, X, owner) -> Rows:
