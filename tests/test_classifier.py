@@ -419,6 +419,23 @@ def test_clone_keeps_a_fitted_autoencoder_so_each_fold_reuses_its_pretraining(au
     assert not hasattr(unfitted.autoencoder, "module_")
 
 
+def test_a_class_with_one_labelled_row_is_always_trained_on(autoencoder, digits):
+    from sklearn.utils import check_random_state
+
+    X_train, X_test, y_train, _ = digits
+    rows = np.r_[np.flatnonzero(y_train != 9)[:200], np.flatnonzero(y_train == 9)[:1]]
+    y_idx = np.unique(y_train[rows], return_inverse=True)[1]
+    clf = EncoderClassifier(autoencoder)
+    for seed in range(20):  # the hold-out is drawn at random: never the class's only row
+        fit_rows, val_rows = clf._split(y_idx, check_random_state(seed))
+        assert len(np.unique(y_idx[fit_rows])) == 10
+        assert sorted(np.r_[fit_rows, val_rows]) == list(range(len(rows)))
+    # Seed 2 used to hold the one 9 out: the head never saw the class it lists.
+    clf = EncoderClassifier(autoencoder, learning_rate=0.01, semi_supervised=None,
+                            random_state=2).fit(X_train[rows], y_train[rows])
+    assert clf.predict(X_train[rows][-1:])[0] == 9 and (clf.predict(X_test) == 9).any()
+
+
 # ------------------------------------------------------------------------------ sanity
 def _dead_first_layer(autoencoder):
     """A copy of ``autoencoder`` whose first layer's units are saturated: every row reaches

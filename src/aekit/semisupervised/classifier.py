@@ -352,7 +352,8 @@ class EncoderClassifier(InputMixin, SummaryMixin, SavableMixin, LabelledPredicti
         return EncoderClassifierNet(scaler, layers, head, n_frozen=n_frozen)
 
     def _split(self, y_idx: np.ndarray, rng) -> tuple[np.ndarray, np.ndarray]:
-        """(fit rows, validation rows); stratified when every class can be on both sides."""
+        """(fit rows, validation rows); stratified when every class can be on both sides;
+        every class keeps at least one fitted row."""
         n = len(y_idx)
         n_val = int(self.validation_fraction * n)
         if n_val < 1 or n - n_val < 1:
@@ -363,6 +364,12 @@ class EncoderClassifier(InputMixin, SummaryMixin, SavableMixin, LabelledPredicti
         fit_rows, val_rows = train_test_split(
             np.arange(n), test_size=n_val, stratify=stratify, random_state=rng
         )
+        # A class whose rows all fell into the hold-out would never be trained on (a class
+        # of one labelled row, say): its rows go back to the fitted ones.
+        lost = np.setdiff1d(np.unique(y_idx), y_idx[fit_rows])
+        if len(lost):
+            back = np.isin(y_idx[val_rows], lost)
+            fit_rows, val_rows = np.concatenate([fit_rows, val_rows[back]]), val_rows[~back]
         return fit_rows, val_rows
 
     def fit(self, X, y):
