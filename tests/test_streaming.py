@@ -347,6 +347,16 @@ def test_a_model_fitted_on_a_parquet_file_takes_its_column_names(rows, tmp_path)
     with pytest.raises(ValueError, match="reversed.parquet: the file's columns are the "
                        "fitted ones in another order"):
         ae.transform(reversed_)
+    from aekit import OutlierDetector  # its streamed fit reads a sample: the same names
+
+    detector = OutlierDetector(n_estimators=2, max_epochs=1, random_state=0).fit(path)
+    assert list(detector.feature_names_in_) == list("abcd")
+    with pytest.raises(ValueError, match="another order"):
+        detector.predict(reversed_)
+    # A DataFrame's index that pandas wrote into the file is not a feature.
+    indexed = tmp_path / "indexed.parquet"
+    frame[frame["a"] > frame["a"].median()].to_parquet(indexed)  # a non-range index
+    assert AutoEncoder(**SMALL, max_epochs=1).fit(indexed).n_features_in_ == 4
 
 
 def test_encode_matches_a_parquet_file_s_columns_by_name(rows, tmp_path):

@@ -62,7 +62,7 @@ from .explain import ExplanationMixin
 from .isolation import N_TREES, add_isolation_calibration, fit_isolation, tree_nodes
 from .robust import (SAMPLE_ROWS, TrimRows, auto_threshold, combine_terms, count_threshold,
                      location_scale, scaler_statistics, term_calibration)
-from .streaming import is_chunked, map_chunks, read_sample
+from .streaming import column_names, is_chunked, map_chunks, read_sample
 
 TRAINING = _SHARED.override(
     batch_size={"default": 64, "note": "Here: rows per member per step.",
@@ -395,10 +395,12 @@ class OutlierDetector(ExplanationMixin, _tables.InputMixin, OutlierMixin, Savabl
         """:meth:`fit`, on the working copy :func:`fit_atomically` gives."""
         start = time.perf_counter()
         rng = check_random_state(self.random_state)
-        n_total = None
+        n_total, names = None, None
         if is_chunked(X):  # a file or memmap: fit on a sample, read chunk by chunk
+            names = column_names(X)
             X, n_total = read_sample(X, rng)
         X = self._check_X(X, reset=True)
+        self.schema_.name_columns(names, self)  # a Parquet file's, as a DataFrame's
         n, d = X.shape
         if n < 2:
             raise ValueError(f"OutlierDetector needs at least 2 rows, got {n} sample(s)")

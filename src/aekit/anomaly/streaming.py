@@ -194,6 +194,11 @@ def sample_size(n_rows: int, n_features: int) -> int:
     return int(min(n_rows, FIT_ROWS, by_bytes))
 
 
+def column_names(X) -> list | None:
+    """The column names of the file or RowSource ``X`` (a Parquet file's), else None."""
+    return None if isinstance(X, TextRows) else open_rows(X).columns
+
+
 def read_sample(X, rng, size: int | None = None) -> tuple[np.ndarray, int]:
     """A random sample of ``size`` rows (default :func:`sample_size`) of the file, memmap or
     RowSource ``X``, in file order, read one chunk at a time; and the number of rows in ``X``.

@@ -560,15 +560,22 @@ def _parquet_source(files: list[Path], name: str) -> RowSource:
     for path in files:
         meta = pq.read_metadata(path)
         schema = meta.schema.to_arrow_schema()
+        # A DataFrame's index that pandas stored beside its columns is not a feature, as
+        # pd.read_parquet does not make it one.
+        index = {c for c in (schema.pandas_metadata or {}).get("index_columns", ())
+                 if isinstance(c, str)}
+        names = [n for n in schema.names if n not in index]
         if columns is None:
-            columns, first = list(schema.names), path
-        elif list(schema.names) != columns:
+            columns, first = names, path
+        elif names != columns:
             raise ValueError(
-                f"{name}: {path} has the columns {_head(schema.names)} but {first} has "
+                f"{name}: {path} has the columns {_head(names)} but {first} has "
                 f"{_head(columns)}; every Parquet file must have the same columns in the same "
                 "order"
             )
         for field in schema:
+            if field.name in index:
+                continue
             t = field.type
             if not (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t)):
                 raise ValueError(

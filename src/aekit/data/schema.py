@@ -162,16 +162,20 @@ class InputSchema:
         shape and dtype alone, without reading any."""
         self.fit_rows(np.zeros((1, *source.sample_shape), source.dtype), owner)
         self.fill_values = None  # a stream's cells are checked chunk by chunk: never NaN
-        names = getattr(source, "columns", None)
-        if names is not None and len(names) == self.n_features and all(
-                isinstance(n, str) for n in names):
-            import pandas as pd
+        self.name_columns(getattr(source, "columns", None), owner)
 
-            # A file that names its columns (Parquet) gives the model feature names, as a
-            # DataFrame would: later files and frames are then matched by name.
-            validate_data(owner, pd.DataFrame(columns=list(names)), reset=True,
-                          skip_check_array=True)
-            self.feature_names = owner.feature_names_in_
+    def name_columns(self, names, owner) -> None:
+        """Take the column names of the file the rows were read from (a Parquet file's) as
+        feature names, as a DataFrame's would be: later files and frames are then matched
+        by name. Nothing when there are none, or when they are not all strings."""
+        if names is None or len(names) != self.n_features or not all(
+                isinstance(n, str) for n in names):
+            return
+        import pandas as pd
+
+        validate_data(owner, pd.DataFrame(columns=list(names)), reset=True,
+                      skip_check_array=True)
+        self.feature_names = owner.feature_names_in_
 
     # ------------------------------------------------------------------ apply
     def rows(self, X, owner) -> Rows:
