@@ -409,3 +409,22 @@ def test_encode_streams_a_npy_to_npy_and_csv(rows, tmp_path):
     assert result.exit_code == 0, result.output
     np.testing.assert_allclose(np.loadtxt(csv, delimiter=",", skiprows=1), ae.transform(X),
                                rtol=1e-5, atol=1e-6)
+
+
+def test_shards_read_out_of_their_numbers_order_warn(tmp_path):
+    import aekit
+
+    for i in (0, 1, 2, 10):
+        np.save(tmp_path / f"part{i}.npy", np.full((2, 3), i, np.float32))
+    with pytest.warns(aekit.InputWarning, match=r"read in name order \(\['part0.npy', "
+                      r"'part1.npy', 'part10.npy', 'part2.npy'\]\).*pad them with zeros"):
+        source = open_rows(tmp_path)
+    rows = np.concatenate([chunk.rows for chunk in source.scan(2)])
+    assert rows[:, 0].tolist() == [0, 0, 1, 1, 10, 10, 2, 2]  # name order, as documented
+    padded = tmp_path / "padded"
+    padded.mkdir()
+    for i in (0, 1, 2, 10):
+        np.save(padded / f"part{i:02d}.npy", np.full((2, 3), i, np.float32))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        open_rows(padded)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import mmap
 import os
+import re
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..core import compat
+from ..core.checks import InputWarning, user_warning
 from .delimited import COMPRESSIONS, TABLE_SUFFIXES, is_table_file, read_table
 
 __all__ = [
@@ -340,6 +342,7 @@ def open_rows(spec) -> RowSource:
                 f"{path}: no .npy or Parquet ({', '.join(PARQUET_SUFFIXES)}) files to read rows "
                 "from"
             )
+        _warn_number_order(path, npy or parquet)
         if npy:
             return _npy_source([_NpyFilePart(p) for p in npy], str(path))
         return _parquet_source(parquet, str(path))
@@ -589,6 +592,22 @@ def _parquet_source(files: list[Path], name: str) -> RowSource:
         raise ValueError(f"{name}: the Parquet data have no columns")
     return RowSource(parts, (len(columns),), np.float32 if all_float32 else np.float64, name,
                      columns)
+
+
+def _warn_number_order(directory: Path, shards: list[Path]) -> None:
+    """Warn when the shards' name order (the order their rows are read in) is not the
+    order of the numbers in their names (part1, part10, part2): rows would be scored, and
+    their scores written, in another order than the caller numbered them."""
+    def numbered(p: Path) -> list:
+        return [(0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", p.name)]
+
+    by_number = sorted(shards, key=numbered)
+    if by_number != shards:
+        user_warning(
+            f"{directory}: its shards are read in name order ({_head([p.name for p in shards])})"
+            f", not in the order of their numbers ({_head([p.name for p in by_number])}); if "
+            "the numbers give the rows' order, pad them with zeros (part01, part02, ..., "
+            "part10)", InputWarning)
 
 
 def _head(names, k: int = 5) -> str:
