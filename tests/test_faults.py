@@ -129,10 +129,33 @@ def test_resume_refuses_another_fits_checkpoint(tmp_path, rows):
     crash_fit(AutoEncoder(2, **kw), X, 1)
     with pytest.raises(ValueError, match=r"another fit.*n_components=2 \(now 3\)"):
         AutoEncoder(3, **kw).fit(X, resume=True)
-    with pytest.raises(ValueError, match="another fit.*the data"):
+    with pytest.raises(ValueError, match=r"another fit.*the data \(X\)"):
         AutoEncoder(2, **kw).fit(X[:-1], resume=True)
+    with pytest.raises(ValueError, match=r"the data \(sample_weight\)"):
+        AutoEncoder(2, **kw).fit(X, sample_weight=np.ones(len(X)), resume=True)
     # verbose and where logs go do not change what is computed
     AutoEncoder(2, **{**kw, "verbose": 0}).fit(X, resume=True)
+
+
+def test_resume_refuses_other_validation_data_and_names_it(tmp_path, rows):
+    """The caller's hold-out decides val_loss and the epoch early stopping keeps: a resume
+    with another one (or other weights on it) would mix two hold-outs in one history."""
+    X, X_test = rows
+    X_fit, V = X[:300], X[300:]
+    kw = dict(hidden_layer_sizes=(16,), max_epochs=3, random_state=0, device="cpu",
+              checkpoint_dir=tmp_path)
+    with pytest.MonkeyPatch.context() as m:
+        crash_after(m, 1)
+        with pytest.raises(Crash):
+            AutoEncoder(2, **kw).fit(X_fit, validation_data=V)
+    for other in (V * 2, (V, None, np.linspace(0.1, 1, len(V))), V[:-1]):
+        with pytest.raises(ValueError, match=r"the data \(validation_data\)"):
+            AutoEncoder(2, **kw).fit(X_fit, validation_data=other, resume=True)
+    with pytest.raises(ValueError, match=r"the data \(validation_data\)"):
+        AutoEncoder(2, **kw).fit(X_fit, resume=True)
+    resumed = AutoEncoder(2, **kw).fit(X_fit, validation_data=V, resume=True)
+    reference = AutoEncoder(2, **{**kw, "checkpoint_dir": None}).fit(X_fit, validation_data=V)
+    same_fit(resumed, reference, X_test)
 
 
 def test_resume_without_a_checkpoint_starts_afresh(tmp_path, rows):

@@ -97,13 +97,28 @@ def fingerprint(estimator, data: dict) -> dict:
     return json.loads(json.dumps(found))
 
 
+DATA_NAMES = {"y": "y", "w": "sample_weight", "validation_data": "validation_data"}
+"""The fingerprint's data fields named as ``fit`` takes them; any other field is of ``X``."""
+
+
+def _data_differences(saved, current: dict) -> str:
+    """``"the data (X, sample_weight)"``: which of what ``fit`` was given changed."""
+    saved = saved if isinstance(saved, dict) else {}
+    keys = sorted(set(saved) | set(current))
+    names = {DATA_NAMES.get(k, "X") for k in keys if saved.get(k) != current.get(k)}
+    order = ["X", *DATA_NAMES.values()]
+    return f"the data ({', '.join(n for n in order if n in names)})"
+
+
 def _differences(saved, current: dict) -> list[str]:
     if not isinstance(saved, dict):
         return ["it has no fingerprint"]
     out = []
-    for part in ("class", "device", "data"):
+    for part in ("class", "device"):
         if saved.get(part) != current[part]:
-            out.append("the data" if part == "data" else f"{part} {saved.get(part)!r}")
+            out.append(f"{part} {saved.get(part)!r}")
+    if saved.get("data") != current["data"]:
+        out.append(_data_differences(saved.get("data"), current["data"]))
     params = saved.get("params") if isinstance(saved.get("params"), dict) else {}
     for key, value in current["params"].items():
         if params.get(key, "<absent>") != value:
