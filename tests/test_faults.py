@@ -109,6 +109,28 @@ def test_a_streamed_fit_resumes_exactly(tmp_path, rows):
     same_fit(est, reference, X_test)
 
 
+def test_a_streamed_resume_tells_slices_of_one_file_and_rows_in_memory_apart(
+        tmp_path, rows):
+    """A memmap's file stamp is the same for each slice of it, and rows in memory have no
+    stamp: the fingerprint holds where a map's rows lie in its file, and the content of rows
+    in memory, so other rows are refused and the same rows resume exactly."""
+    X, X_test = rows
+    X = X.astype(np.float32)
+    np.save(tmp_path / "both.npy", np.concatenate([X[:200], X[200:] * 3 + 1]))
+    mm = np.load(tmp_path / "both.npy", mmap_mode="r")
+    kw = dict(hidden_layer_sizes=(16,), max_epochs=3, chunk_rows=100, random_state=0,
+              device="cpu", checkpoint_dir=tmp_path / "ck")
+    cases = [(mm[:200], [mm[200:], mm[::2]]),
+             (aekit.data.open_rows(X[:200]), [aekit.data.open_rows(X[200:])])]
+    for first, others in cases:
+        crash_fit(AutoEncoder(2, **kw), first, 2)
+        for other in others:
+            with pytest.raises(ValueError, match=r"another fit.*the data \(X\)"):
+                AutoEncoder(2, **kw).fit(other, resume=True)
+        resumed = AutoEncoder(2, **kw).fit(first, resume=True)
+        same_fit(resumed, AutoEncoder(2, **{**kw, "checkpoint_dir": None}).fit(first), X_test)
+
+
 def test_an_unseeded_fit_resumes_with_its_own_random_draws(tmp_path, rows):
     X, X_test = rows
     est = AutoEncoder(2, hidden_layer_sizes=(16,), max_epochs=4, device="cpu",

@@ -22,7 +22,6 @@ ValueError that names what differs; no checkpoint starts afresh. The data are ha
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import numbers
 import os
@@ -31,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..core.storage import jsonable
+from ..data.files import sha256_rows
 from ..core.fitted import record
 from ..training.callbacks import Checkpoint, read_checkpoint, remove_checkpoint
 
@@ -75,16 +75,16 @@ IGNORED = ("verbose", "log_dir", "checkpoint_dir", "callbacks")
 
 def array_fingerprint(X: np.ndarray) -> dict:
     """Shape, dtype and SHA-256 of the rows a fit is given."""
-    X = np.ascontiguousarray(X)
-    return {"shape": list(X.shape), "dtype": str(X.dtype),
-            "sha256": hashlib.sha256(memoryview(X).cast("B")).hexdigest()}
+    return {"shape": list(X.shape), "dtype": str(X.dtype), "sha256": sha256_rows(X)}
 
 
 def stream_fingerprint(source) -> dict:
-    """Rows, shape and the stamp (size, modification time, inode) of every file of a
-    :class:`~aekit.data.files.RowSource`: reading them all again would cost a pass."""
+    """Rows, shape and what tells each part of a :class:`~aekit.data.files.RowSource`
+    from other rows (:meth:`~aekit.data.files.RowSource.identities`): the stamp (size,
+    modification time, inode) of a file, as reading it all again would cost a pass, with
+    the place of a memory map's rows in it; the SHA-256 of rows in memory."""
     return {"rows": source.n_rows, "sample_shape": list(source.sample_shape),
-            "files": source.stamps()}
+            "files": source.identities()}
 
 
 def fingerprint(estimator, data: dict) -> dict:
