@@ -3,6 +3,7 @@ divergence after the last step, values beyond float32, files that change under a
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import signal
@@ -178,6 +179,35 @@ def test_resume_refuses_other_validation_data_and_names_it(tmp_path, rows):
     resumed = AutoEncoder(2, **kw).fit(X_fit, validation_data=V, resume=True)
     reference = AutoEncoder(2, **{**kw, "checkpoint_dir": None}).fit(X_fit, validation_data=V)
     same_fit(resumed, reference, X_test)
+
+
+def test_resume_refuses_a_warm_start_checkpoint_without_its_fitted_model(tmp_path, rows):
+    """A warm_start fit continues fitted weights (and scaler): an estimator re-created
+    unfitted, or fitted otherwise, would resume from a checkpoint it cannot end as."""
+    X, X_test = rows
+    kw = dict(hidden_layer_sizes=(16,), random_state=0, device="cpu")
+    base = AutoEncoder(2, max_epochs=2, **kw).fit(X)
+    warm = dict(max_epochs=4, warm_start=True, checkpoint_dir=tmp_path, **kw)
+    crash_fit(copy.deepcopy(base).set_params(**warm), X, 2)
+    for other in (AutoEncoder(2, **warm), AutoEncoder(2, max_epochs=3, **kw).fit(X)):
+        with pytest.raises(ValueError, match="the fitted model warm_start continues"):
+            other.set_params(**warm).fit(X, resume=True)
+    resumed = copy.deepcopy(base).set_params(**warm).fit(X, resume=True)
+    reference = copy.deepcopy(base).set_params(**{**warm, "checkpoint_dir": None}).fit(X)
+    same_fit(resumed, reference, X_test)
+
+
+def test_resume_refuses_other_arithmetic_for_precision_auto(tmp_path, rows, monkeypatch):
+    """precision="auto" is bfloat16 on hardware with it, float32 elsewhere: a checkpoint
+    resumed on other hardware would go on in other arithmetic."""
+    X, _ = rows
+    kw = dict(hidden_layer_sizes=(16,), max_epochs=3, random_state=0, device="cpu",
+              precision="auto", checkpoint_dir=tmp_path)
+    monkeypatch.setattr(aekit.training.loop, "native_bf16", lambda device: True)
+    crash_fit(AutoEncoder(2, **kw), X, 1)
+    monkeypatch.setattr(aekit.training.loop, "native_bf16", lambda device: False)
+    with pytest.raises(ValueError, match=r"arithmetic 'bfloat16' \(now 'float32'\).*'auto'"):
+        AutoEncoder(2, **kw).fit(X, resume=True)
 
 
 def test_resume_without_a_checkpoint_starts_afresh(tmp_path, rows):

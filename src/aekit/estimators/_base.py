@@ -319,7 +319,8 @@ class BaseAutoEncoder(
         self.device_ = resolve_device(self.device)
         # The data are hashed for a checkpoint's fingerprint only (checkpoint_dir set).
         rng, checkpoint = self._start(
-            lambda: {**array_fingerprint(X), **_targets.fingerprints(Y, w, val)}, resume)
+            lambda: {**array_fingerprint(X), **_targets.fingerprints(Y, w, val),
+                     **_targets.warm_fingerprint(warm)}, resume)
         rows = {"X": X, "Y": Y, "w": w, "missing": missing}
         data = self._prepare(rows, rng, val, warm)
         return self._fit_runs(data, rng, checkpoint, warm)

@@ -28,11 +28,13 @@ import os
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from ..core.storage import jsonable
 from ..data.files import sha256_rows
 from ..core.fitted import record
 from ..training.callbacks import Checkpoint, read_checkpoint, remove_checkpoint
+from ..training.loop import autocast_dtype
 
 
 class RestartDivergedWarning(UserWarning):
@@ -92,12 +94,16 @@ def fingerprint(estimator, data: dict) -> dict:
     params = {k: v for k, v in estimator.get_params(deep=False).items() if k not in IGNORED}
     if not isinstance(params.get("random_state"), numbers.Integral):
         params["random_state"] = None  # unseeded: the checkpoint's RNG state decides
+    # precision="auto" resolves by device (bfloat16 only where native): the arithmetic
+    # the loop runs in, not the parameter, decides where the fit ends.
+    arithmetic = autocast_dtype(estimator.precision, estimator.device_) or torch.float32
     found = {"class": type(estimator).__name__, "params": jsonable(params), "data": data,
-             "device": estimator.device_.type}
+             "device": estimator.device_.type, "arithmetic": str(arithmetic)[len("torch."):]}
     return json.loads(json.dumps(found))
 
 
-DATA_NAMES = {"y": "y", "w": "sample_weight", "validation_data": "validation_data"}
+DATA_NAMES = {"y": "y", "w": "sample_weight", "validation_data": "validation_data",
+              "warm_start": "the fitted model warm_start continues"}
 """The fingerprint's data fields named as ``fit`` takes them; any other field is of ``X``."""
 
 
@@ -114,9 +120,13 @@ def _differences(saved, current: dict) -> list[str]:
     if not isinstance(saved, dict):
         return ["it has no fingerprint"]
     out = []
-    for part in ("class", "device"):
+    for part in ("class", "device", "arithmetic"):
         if saved.get(part) != current[part]:
-            out.append(f"{part} {saved.get(part)!r}")
+            out.append(f"{part} {saved.get(part)!r} (now {current[part]!r})")
+    if out and out[-1].startswith("arithmetic") and current["params"].get(
+            "precision") == "auto":
+        out[-1] += (": precision='auto' takes bfloat16 only where this hardware has it "
+                    "natively; resume where the fit began")
     if saved.get("data") != current["data"]:
         out.append(_data_differences(saved.get("data"), current["data"]))
     params = saved.get("params") if isinstance(saved.get("params"), dict) else {}

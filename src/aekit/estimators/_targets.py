@@ -213,6 +213,16 @@ class WarmStart:
             )
 
 
+def warm_fingerprint(warm: WarmStart | None) -> dict:
+    """SHA-256 of the fitted weights a ``warm_start`` fit continues, for a checkpoint's data
+    fingerprint ({} for a fit from scratch): resumed by an estimator that continues no
+    model, or another one, the fit would end elsewhere than the interrupted one would."""
+    if warm is None:
+        return {}
+    state = warm.module.state_dict()
+    return {"warm_start": _sha256(*(state[k].detach().cpu().numpy() for k in sorted(state)))}
+
+
 def warm_start_point(estimator) -> WarmStart | None:
     """The fitted model a ``warm_start`` fit of ``estimator`` continues, or None."""
     if not getattr(estimator, "warm_start", False) or not hasattr(estimator, "module_"):
