@@ -361,6 +361,23 @@ def test_a_stuck_rank_ends_the_run_after_the_timeout(tmp_path):
     assert time.monotonic() - start < 110  # not the rank's 120 s sleep, nor torch's 30 min
 
 
+def test_a_checkpoint_resumes_only_with_as_many_processes_as_wrote_it():
+    """Ranks other than 0 go on with their own saved RNG streams: under another number of
+    processes there is none to go on with, and the fit would draw other noise."""
+    from aekit.training.callbacks import loop_state_files, restore_loop_state
+    from aekit.training.loop import init_state
+
+    module = nn.Linear(3, 3)
+    state = init_state(module, torch.optim.Adam(module.parameters()))
+    meta, tensors = loop_state_files(state)
+    assert meta["world_size"] == 1
+    restore_loop_state(init_state(module, torch.optim.Adam(module.parameters())), meta,
+                       tensors)
+    with pytest.raises(ValueError, match=r"written by 2 process\(es\) and is resumed by 1"):
+        restore_loop_state(init_state(module, torch.optim.Adam(module.parameters())),
+                           {**meta, "world_size": 2}, tensors)
+
+
 def test_the_timeout_is_a_parameter_with_a_sane_default(monkeypatch):
     assert 60 <= distributed.DEFAULT_TIMEOUT <= 900
     monkeypatch.setenv("RANK", "0")
@@ -375,7 +392,8 @@ def test_the_timeout_is_a_parameter_with_a_sane_default(monkeypatch):
 
 _RESUMED = textwrap.dedent("""
     # Fit with checkpoints under torchrun: "crash" dies after epoch 2 on every rank,
-    # "resume" continues from rank 0's checkpoint.
+    # "resume" continues from rank 0's checkpoint, "ref" fits uninterrupted; a fourth
+    # argument, "noisy", adds dropout and corruption noise (each rank draws its own).
     import json, sys
     import numpy as np
     from aekit import AutoEncoder
@@ -388,6 +406,8 @@ _RESUMED = textwrap.dedent("""
     kw = dict(n_components=2, hidden_layer_sizes=(16,), batch_size=64, max_epochs=5,
               early_stopping=False, validation_fraction=0.1, random_state=0, device="cpu",
               precision="float32", checkpoint_dir=sys.argv[2])
+    if sys.argv[4:] == ["noisy"]:
+        kw.update(dropout=0.3, noise="gaussian", noise_level=0.3)
     if sys.argv[3] == "crash":
         real = callbacks.Checkpoint.on_epoch_end
         def on_epoch_end(self, state, record):
@@ -397,10 +417,11 @@ _RESUMED = textwrap.dedent("""
                 sys.exit(5)
         callbacks.Checkpoint.on_epoch_end = on_epoch_end
         AutoEncoder(**kw).fit(X)
-    ae = AutoEncoder(**kw).fit(X, resume=True)
+    ae = AutoEncoder(**kw).fit(X, resume=sys.argv[3] != "ref")
     with open(f"{sys.argv[2]}-{rank}.json", "w") as f:
         json.dump({"codes": ae.transform(X[:20]).tolist(), "n_iter": ae.n_iter_,
-                   "epochs": [r["epoch"] for r in ae.history_]}, f)
+                   "epochs": [r["epoch"] for r in ae.history_],
+                   "losses": [[r["loss"], r["val_loss"]] for r in ae.history_]}, f)
     distributed.teardown()
 """)
 
@@ -428,3 +449,24 @@ def test_a_torchrun_fit_resumes_from_rank_0s_checkpoint(rows, tmp_path):
                         early_stopping=False, validation_fraction=0.1, random_state=0,
                         device="cpu").fit(X)
     np.testing.assert_allclose(ranks[0]["codes"], alone.transform(X[:20]), atol=1e-4)
+
+
+@pytest.mark.slow
+@needs_dist
+def test_a_torchrun_fit_with_dropout_and_noise_resumes_exactly(rows, tmp_path):
+    """Each rank draws its own dropout masks and noise: the checkpoint holds every rank's
+    RNG state and the resumed loop goes on with it (no new seed), so the resumed fit ends
+    where the uninterrupted one ends, bit for bit."""
+    driver = tmp_path / "resumed.py"
+    driver.write_text(_RESUMED)
+    ck, ref = tmp_path / "ck", tmp_path / "ref"
+    assert _torchrun([driver, rows, ck, "crash", "noisy"], cwd=tmp_path,
+                     check=False).returncode != 0
+    saved = load_file(next(ck.glob("checkpoint-*.safetensors")))
+    assert "rng.torch.1" in saved  # rank 1's stream, beside rank 0's "rng.torch"
+    _torchrun([driver, rows, ck, "resume", "noisy"], cwd=tmp_path)
+    _torchrun([driver, rows, ref, "ref", "noisy"], cwd=tmp_path)
+    for rank in (0, 1):
+        resumed, uninterrupted = (json.loads((tmp_path / f"{d}-{rank}.json").read_text())
+                                  for d in ("ck", "ref"))
+        assert resumed == uninterrupted

@@ -3,6 +3,7 @@ divergence after the last step, values beyond float32, files that change under a
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import signal
@@ -109,6 +110,28 @@ def test_a_streamed_fit_resumes_exactly(tmp_path, rows):
     same_fit(est, reference, X_test)
 
 
+def test_a_streamed_resume_tells_slices_of_one_file_and_rows_in_memory_apart(
+        tmp_path, rows):
+    """A memmap's file stamp is the same for each slice of it, and rows in memory have no
+    stamp: the fingerprint holds where a map's rows lie in its file, and the content of rows
+    in memory, so other rows are refused and the same rows resume exactly."""
+    X, X_test = rows
+    X = X.astype(np.float32)
+    np.save(tmp_path / "both.npy", np.concatenate([X[:200], X[200:] * 3 + 1]))
+    mm = np.load(tmp_path / "both.npy", mmap_mode="r")
+    kw = dict(hidden_layer_sizes=(16,), max_epochs=3, chunk_rows=100, random_state=0,
+              device="cpu", checkpoint_dir=tmp_path / "ck")
+    cases = [(mm[:200], [mm[200:], mm[::2]]),
+             (aekit.data.open_rows(X[:200]), [aekit.data.open_rows(X[200:])])]
+    for first, others in cases:
+        crash_fit(AutoEncoder(2, **kw), first, 2)
+        for other in others:
+            with pytest.raises(ValueError, match=r"another fit.*the data \(X\)"):
+                AutoEncoder(2, **kw).fit(other, resume=True)
+        resumed = AutoEncoder(2, **kw).fit(first, resume=True)
+        same_fit(resumed, AutoEncoder(2, **{**kw, "checkpoint_dir": None}).fit(first), X_test)
+
+
 def test_an_unseeded_fit_resumes_with_its_own_random_draws(tmp_path, rows):
     X, X_test = rows
     est = AutoEncoder(2, hidden_layer_sizes=(16,), max_epochs=4, device="cpu",
@@ -129,10 +152,62 @@ def test_resume_refuses_another_fits_checkpoint(tmp_path, rows):
     crash_fit(AutoEncoder(2, **kw), X, 1)
     with pytest.raises(ValueError, match=r"another fit.*n_components=2 \(now 3\)"):
         AutoEncoder(3, **kw).fit(X, resume=True)
-    with pytest.raises(ValueError, match="another fit.*the data"):
+    with pytest.raises(ValueError, match=r"another fit.*the data \(X\)"):
         AutoEncoder(2, **kw).fit(X[:-1], resume=True)
+    with pytest.raises(ValueError, match=r"the data \(sample_weight\)"):
+        AutoEncoder(2, **kw).fit(X, sample_weight=np.ones(len(X)), resume=True)
     # verbose and where logs go do not change what is computed
     AutoEncoder(2, **{**kw, "verbose": 0}).fit(X, resume=True)
+
+
+def test_resume_refuses_other_validation_data_and_names_it(tmp_path, rows):
+    """The caller's hold-out decides val_loss and the epoch early stopping keeps: a resume
+    with another one (or other weights on it) would mix two hold-outs in one history."""
+    X, X_test = rows
+    X_fit, V = X[:300], X[300:]
+    kw = dict(hidden_layer_sizes=(16,), max_epochs=3, random_state=0, device="cpu",
+              checkpoint_dir=tmp_path)
+    with pytest.MonkeyPatch.context() as m:
+        crash_after(m, 1)
+        with pytest.raises(Crash):
+            AutoEncoder(2, **kw).fit(X_fit, validation_data=V)
+    for other in (V * 2, (V, None, np.linspace(0.1, 1, len(V))), V[:-1]):
+        with pytest.raises(ValueError, match=r"the data \(validation_data\)"):
+            AutoEncoder(2, **kw).fit(X_fit, validation_data=other, resume=True)
+    with pytest.raises(ValueError, match=r"the data \(validation_data\)"):
+        AutoEncoder(2, **kw).fit(X_fit, resume=True)
+    resumed = AutoEncoder(2, **kw).fit(X_fit, validation_data=V, resume=True)
+    reference = AutoEncoder(2, **{**kw, "checkpoint_dir": None}).fit(X_fit, validation_data=V)
+    same_fit(resumed, reference, X_test)
+
+
+def test_resume_refuses_a_warm_start_checkpoint_without_its_fitted_model(tmp_path, rows):
+    """A warm_start fit continues fitted weights (and scaler): an estimator re-created
+    unfitted, or fitted otherwise, would resume from a checkpoint it cannot end as."""
+    X, X_test = rows
+    kw = dict(hidden_layer_sizes=(16,), random_state=0, device="cpu")
+    base = AutoEncoder(2, max_epochs=2, **kw).fit(X)
+    warm = dict(max_epochs=4, warm_start=True, checkpoint_dir=tmp_path, **kw)
+    crash_fit(copy.deepcopy(base).set_params(**warm), X, 2)
+    for other in (AutoEncoder(2, **warm), AutoEncoder(2, max_epochs=3, **kw).fit(X)):
+        with pytest.raises(ValueError, match="the fitted model warm_start continues"):
+            other.set_params(**warm).fit(X, resume=True)
+    resumed = copy.deepcopy(base).set_params(**warm).fit(X, resume=True)
+    reference = copy.deepcopy(base).set_params(**{**warm, "checkpoint_dir": None}).fit(X)
+    same_fit(resumed, reference, X_test)
+
+
+def test_resume_refuses_other_arithmetic_for_precision_auto(tmp_path, rows, monkeypatch):
+    """precision="auto" is bfloat16 on hardware with it, float32 elsewhere: a checkpoint
+    resumed on other hardware would go on in other arithmetic."""
+    X, _ = rows
+    kw = dict(hidden_layer_sizes=(16,), max_epochs=3, random_state=0, device="cpu",
+              precision="auto", checkpoint_dir=tmp_path)
+    monkeypatch.setattr(aekit.training.loop, "native_bf16", lambda device: True)
+    crash_fit(AutoEncoder(2, **kw), X, 1)
+    monkeypatch.setattr(aekit.training.loop, "native_bf16", lambda device: False)
+    with pytest.raises(ValueError, match=r"arithmetic 'bfloat16' \(now 'float32'\).*'auto'"):
+        AutoEncoder(2, **kw).fit(X, resume=True)
 
 
 def test_resume_without_a_checkpoint_starts_afresh(tmp_path, rows):

@@ -228,22 +228,34 @@ def same_random_state(random_state):
     return int(broadcast(seed))
 
 
-def prepare(module: nn.Module) -> None:
+def prepare(module: nn.Module, reseed: bool = True) -> None:
     """Make ranks start a fit loop in step (no-op alone).
 
     Every rank gets rank 0's weights and buffers (they already agree when every rank built
-    the module from the same seed; this is the safety net DDP has too). Ranks other than 0
-    then draw from a torch RNG stream of their own, so corruption noise, dropout masks and
-    posterior draws differ across ranks instead of repeating; rank 0 keeps the caller's
-    stream, and with it the permutations every rank uses.
+    the module from the same seed; this is the safety net DDP has too). With ``reseed``,
+    ranks other than 0 then draw from a torch RNG stream of their own, so corruption noise,
+    dropout masks and posterior draws differ across ranks instead of repeating; rank 0
+    keeps the caller's stream, and with it the permutations every rank uses. A loop that
+    goes on (resumed from a checkpoint) passes ``reseed=False``: each rank's stream is
+    already its own, restored where it was, and a new seed would change its draws.
     """
     rank, world = rank_info()
     if world == 1:
         return
     for tensor in module.state_dict().values():
         broadcast(tensor)
-    if rank > 0:
+    if rank > 0 and reseed:
         torch.manual_seed(int(torch.randint(2**62, ())) + rank)
+
+
+def all_gather(tensor: torch.Tensor) -> list[torch.Tensor]:
+    """``tensor`` as each rank holds it, in rank order (same shape and dtype on every
+    rank; on the device the backend reduces on); ``[tensor]`` alone."""
+    if _dist() is None:
+        return [tensor]
+    out = [torch.empty_like(tensor) for _ in range(rank_info()[1])]
+    _collective(torch.distributed.all_gather, out, tensor)
+    return out
 
 
 # --------------------------------------------------------------------------- reductions

@@ -10,6 +10,7 @@ the memory a pass takes is bounded by the chunk size, not by the size of the dat
 
 from __future__ import annotations
 
+import hashlib
 import mmap
 import os
 import re
@@ -209,10 +210,12 @@ class RowSource:
         return (f"RowSource({self.name!r}, n_rows={self.n_rows}, n_features={self.n_features}, "
                 f"files={len(self._parts)})")
 
-    def stamps(self) -> list:
-        """``[file, size, modification time (ns), inode]`` of each file read (None for an
-        array in memory): what changes when a file is rewritten."""
-        return [[p.file, *stamp] if (stamp := getattr(p, "stamp", None)) else None
+    def identities(self) -> list:
+        """What tells each part's rows from other rows, for a checkpoint's fingerprint:
+        ``[file, size, modification time (ns), inode]`` of a file, what changes when it is
+        rewritten (a memory map adds where its rows lie in the file); ``["sha256", digest]``
+        of an array in memory (see :meth:`_ArrayPart.identity`)."""
+        return [p.identity() if isinstance(p, _ArrayPart) else [p.file, *(p.stamp or [])]
                 for p in self._parts]
 
     def flattened(self) -> RowSource:
@@ -459,6 +462,39 @@ class _ArrayPart:
         rows = _read_rows(self.array, start, stop, dtype)
         release_pages(self.array)
         return rows
+
+    def identity(self) -> list:
+        """A memory map's file stamp, then the byte offset and strides of its rows in the
+        file: two slices of one file (``mm[:800]``, ``mm[800:]``) share its stamp. For rows
+        in memory, which no stamp tells apart, their SHA-256: one pass over memory, which
+        costs less than an epoch, where refusing would leave such a fit no resume."""
+        region = _map_region(self.array) if self.stamp is not None else None
+        if region is None:
+            return ["sha256", sha256_rows(self.array)]
+        return [self.file, *self.stamp, *region]
+
+
+def _map_region(array: np.ndarray) -> list[int] | None:
+    """``[byte offset in the file, *strides]`` of a memmap's elements; None when ``array``
+    maps no file (a memmap computed from one is a copy in memory)."""
+    mapped = getattr(array, "_mmap", None)
+    if mapped is None or array.offset is None:
+        return None
+    # np.memmap maps from the offset rounded down to the allocation granularity.
+    start = array.offset - array.offset % mmap.ALLOCATIONGRANULARITY
+    base = np.frombuffer(mapped, np.uint8).ctypes.data
+    return [int(start + array.ctypes.data - base), *(int(s) for s in array.strides)]
+
+
+def sha256_rows(array: np.ndarray, block_bytes: int = 1 << 24) -> str:
+    """SHA-256 of ``array``'s values in C order (the bytes of ``np.ascontiguousarray``),
+    hashed a block of rows at a time so a strided view is never copied whole."""
+    array = np.atleast_1d(array)
+    step = max(1, block_bytes // max(1, array[:1].nbytes))
+    digest = hashlib.sha256()
+    for start in range(0, len(array), step):
+        digest.update(memoryview(np.ascontiguousarray(array[start:start + step])).cast("B"))
+    return digest.hexdigest()
 
 
 def release_pages(array: np.ndarray) -> None:

@@ -313,12 +313,16 @@ class BaseAutoEncoder(
         X, sample_shape, missing = self._check_rows(X, reset=True, warm=warm)
         Y = check_target(given["y"], (len(X), *sample_shape), X.shape[1])
         w = check_weight(given["sample_weight"], X)
+        # Checked before the checkpoint is read: its fingerprint holds the hold-out's hash.
+        val = (None if given["validation_data"] is None
+               else _targets.validation_rows(self, given["validation_data"]))
         self.device_ = resolve_device(self.device)
         # The data are hashed for a checkpoint's fingerprint only (checkpoint_dir set).
         rng, checkpoint = self._start(
-            lambda: {**array_fingerprint(X), **_targets.fingerprints(Y, w)}, resume)
+            lambda: {**array_fingerprint(X), **_targets.fingerprints(Y, w, val),
+                     **_targets.warm_fingerprint(warm)}, resume)
         rows = {"X": X, "Y": Y, "w": w, "missing": missing}
-        data = self._prepare(rows, rng, given["validation_data"], warm)
+        data = self._prepare(rows, rng, val, warm)
         return self._fit_runs(data, rng, checkpoint, warm)
 
     def _start(self, data_fingerprint, resume: bool):
@@ -329,14 +333,15 @@ class BaseAutoEncoder(
         checkpoint, rng = FitCheckpoint.start(self, data_fingerprint, rng, resume)
         return rng, checkpoint
 
-    def _prepare(self, rows: dict, rng, validation_data, warm) -> FitData:
+    def _prepare(self, rows: dict, rng, validation, warm) -> FitData:
         """The rows in memory (``rows``: ``X``, target ``Y``, weights ``w``, ``missing``
-        cells) as the runs train on them: scaler, hold-out, network units."""
+        cells) as the runs train on them: scaler, hold-out, network units; ``validation``:
+        the checked ``validation_data`` (:func:`~._targets.validation_rows`) or None."""
         X = rows["X"]
         X_all = self._to_tensor(X)
         # The hold-out is drawn once, so restarts are compared on the same rows.
         order = rng.permutation(len(X))
-        fraction = self.validation_fraction if validation_data is None else 0.0
+        fraction = self.validation_fraction if validation is None else 0.0
         fit_rows, val_rows = (torch.from_numpy(r).to(self.device_)
                               for r in _targets.hold_out(order, rows["w"], fraction))
         # The scaler sees every row given to fit (the hold-out only watches for early
@@ -352,8 +357,8 @@ class BaseAutoEncoder(
         if rows["missing"] is not None:  # imputed cells: masked out of the loss (objectives)
             cols["mask"] = _tables.network_mask(scaler, rows["missing"], self.device_)
         X_fit, X_val = select(cols, fit_rows), select(cols, val_rows)
-        if validation_data is not None:
-            X_val = _targets.validation_columns(self, validation_data, scaler)
+        if validation is not None:
+            X_val = _targets.validation_columns(self, validation, scaler)
         return FitData(X_fit, X_val if len(X_val["x"]) else None, scaler,
                        samples=X_all[torch.from_numpy(order[:8]).to(self.device_)], check=X)
 

@@ -22,17 +22,19 @@ ValueError that names what differs; no checkpoint starts afresh. The data are ha
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import numbers
 import os
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from ..core.storage import jsonable
+from ..data.files import sha256_rows
 from ..core.fitted import record
 from ..training.callbacks import Checkpoint, read_checkpoint, remove_checkpoint
+from ..training.loop import autocast_dtype
 
 
 class RestartDivergedWarning(UserWarning):
@@ -75,16 +77,16 @@ IGNORED = ("verbose", "log_dir", "checkpoint_dir", "callbacks")
 
 def array_fingerprint(X: np.ndarray) -> dict:
     """Shape, dtype and SHA-256 of the rows a fit is given."""
-    X = np.ascontiguousarray(X)
-    return {"shape": list(X.shape), "dtype": str(X.dtype),
-            "sha256": hashlib.sha256(memoryview(X).cast("B")).hexdigest()}
+    return {"shape": list(X.shape), "dtype": str(X.dtype), "sha256": sha256_rows(X)}
 
 
 def stream_fingerprint(source) -> dict:
-    """Rows, shape and the stamp (size, modification time, inode) of every file of a
-    :class:`~aekit.data.files.RowSource`: reading them all again would cost a pass."""
+    """Rows, shape and what tells each part of a :class:`~aekit.data.files.RowSource`
+    from other rows (:meth:`~aekit.data.files.RowSource.identities`): the stamp (size,
+    modification time, inode) of a file, as reading it all again would cost a pass, with
+    the place of a memory map's rows in it; the SHA-256 of rows in memory."""
     return {"rows": source.n_rows, "sample_shape": list(source.sample_shape),
-            "files": source.stamps()}
+            "files": source.identities()}
 
 
 def fingerprint(estimator, data: dict) -> dict:
@@ -92,18 +94,41 @@ def fingerprint(estimator, data: dict) -> dict:
     params = {k: v for k, v in estimator.get_params(deep=False).items() if k not in IGNORED}
     if not isinstance(params.get("random_state"), numbers.Integral):
         params["random_state"] = None  # unseeded: the checkpoint's RNG state decides
+    # precision="auto" resolves by device (bfloat16 only where native): the arithmetic
+    # the loop runs in, not the parameter, decides where the fit ends.
+    arithmetic = autocast_dtype(estimator.precision, estimator.device_) or torch.float32
     found = {"class": type(estimator).__name__, "params": jsonable(params), "data": data,
-             "device": estimator.device_.type}
+             "device": estimator.device_.type, "arithmetic": str(arithmetic)[len("torch."):]}
     return json.loads(json.dumps(found))
+
+
+DATA_NAMES = {"y": "y", "w": "sample_weight", "validation_data": "validation_data",
+              "warm_start": "the fitted model warm_start continues"}
+"""The fingerprint's data fields named as ``fit`` takes them; any other field is of ``X``."""
+
+
+def _data_differences(saved, current: dict) -> str:
+    """``"the data (X, sample_weight)"``: which of what ``fit`` was given changed."""
+    saved = saved if isinstance(saved, dict) else {}
+    keys = sorted(set(saved) | set(current))
+    names = {DATA_NAMES.get(k, "X") for k in keys if saved.get(k) != current.get(k)}
+    order = ["X", *DATA_NAMES.values()]
+    return f"the data ({', '.join(n for n in order if n in names)})"
 
 
 def _differences(saved, current: dict) -> list[str]:
     if not isinstance(saved, dict):
         return ["it has no fingerprint"]
     out = []
-    for part in ("class", "device", "data"):
+    for part in ("class", "device", "arithmetic"):
         if saved.get(part) != current[part]:
-            out.append("the data" if part == "data" else f"{part} {saved.get(part)!r}")
+            out.append(f"{part} {saved.get(part)!r} (now {current[part]!r})")
+    if out and out[-1].startswith("arithmetic") and current["params"].get(
+            "precision") == "auto":
+        out[-1] += (": precision='auto' takes bfloat16 only where this hardware has it "
+                    "natively; resume where the fit began")
+    if saved.get("data") != current["data"]:
+        out.append(_data_differences(saved.get("data"), current["data"]))
     params = saved.get("params") if isinstance(saved.get("params"), dict) else {}
     for key, value in current["params"].items():
         if params.get(key, "<absent>") != value:

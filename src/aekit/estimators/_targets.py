@@ -130,26 +130,47 @@ def continued_history(previous: list[dict], new: list[dict]) -> list[dict]:
     return previous + new
 
 
-def validation_columns(estimator, validation_data, scaler) -> dict:
-    """The loop's columns of ``validation_data`` (see ``fit``), checked as ``X`` is and
-    scaled like the training rows."""
+def validation_rows(estimator, validation_data) -> dict:
+    """``validation_data`` (see ``fit``) checked as ``X`` is: rows ``X``, target ``Y``,
+    weights ``w`` and ``missing`` cells, as NumPy arrays (or None)."""
     X_val, y_val, w_val = unpack_validation_data(validation_data)
     X_val, sample_shape, missing = estimator._check_rows(X_val, reset=False)
     Y_val = check_target(y_val, (len(X_val), *sample_shape), X_val.shape[1])
-    target = scaler(estimator._to_tensor(Y_val)) if Y_val is not None else None
-    cols = columns(scaler(estimator._to_tensor(X_val)), target, check_weight(w_val, X_val))
-    if missing is not None:  # imputed cells: masked out of the loss, as in training
+    return {"X": X_val, "Y": Y_val, "w": check_weight(w_val, X_val), "missing": missing}
+
+
+def validation_columns(estimator, rows: dict, scaler) -> dict:
+    """The loop's columns of the checked ``validation_data`` (:func:`validation_rows`),
+    scaled like the training rows."""
+    target = scaler(estimator._to_tensor(rows["Y"])) if rows["Y"] is not None else None
+    cols = columns(scaler(estimator._to_tensor(rows["X"])), target, rows["w"])
+    if rows["missing"] is not None:  # imputed cells: masked out of the loss, as in training
         from ._tables import network_mask
 
-        cols["mask"] = network_mask(scaler, missing, estimator.device_)
+        cols["mask"] = network_mask(scaler, rows["missing"], estimator.device_)
     return cols
 
 
-def fingerprints(Y: np.ndarray | None, w: np.ndarray | None) -> dict:
-    """SHA-256 of a target and of row weights, for a checkpoint's data fingerprint: a fit
-    resumes only with the same ones."""
-    return {key: hashlib.sha256(np.ascontiguousarray(v).tobytes()).hexdigest()
-            for key, v in (("y", Y), ("w", w)) if v is not None}
+def _sha256(*arrays) -> str:
+    digest = hashlib.sha256()
+    for v in arrays:
+        # The shape goes in too: the same bytes as another shape are other rows.
+        digest.update(repr(None if v is None else np.shape(v)).encode())
+        if v is not None:
+            digest.update(np.ascontiguousarray(v).tobytes())
+    return digest.hexdigest()
+
+
+def fingerprints(Y: np.ndarray | None, w: np.ndarray | None,
+                 validation: dict | None = None) -> dict:
+    """SHA-256 of a target, of row weights and of the checked ``validation_data``
+    (:func:`validation_rows`), for a checkpoint's data fingerprint: a fit resumes only
+    with the same ones."""
+    found = {key: hashlib.sha256(np.ascontiguousarray(v).tobytes()).hexdigest()
+             for key, v in (("y", Y), ("w", w)) if v is not None}
+    if validation is not None:
+        found["validation_data"] = _sha256(*(validation[k] for k in ("X", "Y", "w")))
+    return found
 
 
 def refuse_for_streams(y, sample_weight, validation_data, warm) -> None:
@@ -190,6 +211,16 @@ class WarmStart:
                 f"it changed since it was fitted: {shown}. Set them back to continue it, "
                 "or set warm_start=False to fit a new network from scratch."
             )
+
+
+def warm_fingerprint(warm: WarmStart | None) -> dict:
+    """SHA-256 of the fitted weights a ``warm_start`` fit continues, for a checkpoint's data
+    fingerprint ({} for a fit from scratch): resumed by an estimator that continues no
+    model, or another one, the fit would end elsewhere than the interrupted one would."""
+    if warm is None:
+        return {}
+    state = warm.module.state_dict()
+    return {"warm_start": _sha256(*(state[k].detach().cpu().numpy() for k in sorted(state)))}
 
 
 def warm_start_point(estimator) -> WarmStart | None:

@@ -393,9 +393,10 @@ def loop_state_files(state: dict) -> tuple[dict, dict[str, torch.Tensor]]:
 
     Tensors: the module's (``module.*``, the weights after the last finished epoch), early
     stopping's best weights when they are another epoch's (``best.*``), the optimizer's
-    state (``optimizer.<param>.<key>``) and torch's RNG state (``rng.torch``, ``rng.cuda``).
+    state (``optimizer.<param>.<key>``) and torch's RNG state (``rng.torch``, ``rng.cuda``;
+    under several processes, :func:`rank_rng_states` adds the other ranks').
     JSON: ``phase``, ``epoch``, ``history``, ``best_epoch``, ``best_monitor``, ``stale``,
-    ``stop``, ``best_is_last``, and the optimizer's non-tensor state.
+    ``stop``, ``best_is_last``, ``world_size``, and the optimizer's non-tensor state.
     """
     module = state["module"]
     last = state["last_state"] if state["last_state"] is not None else module.state_dict()
@@ -419,11 +420,44 @@ def loop_state_files(state: dict) -> tuple[dict, dict[str, torch.Tensor]]:
     meta = {key: state[key] for key in ("phase", "epoch", "history", "best_epoch",
                                         "best_monitor", "stale", "stop")}
     meta.update(best_is_last=best_is_last, optimizer_scalars=scalars,
+                world_size=distributed.rank_info()[1],
                 # The rates now (a schedule may have cut them) and the schedule's memory.
                 learning_rates=[g["lr"] for g in state["optimizer"].param_groups],
                 schedule={k: state[k] for k in _SCHEDULE_KEYS if k in state})
     # A copy as JSON types: the history goes on growing while the copy is written.
     return json.loads(json.dumps(meta, allow_nan=True)), tensors
+
+
+def rank_rng_states(device: torch.device) -> dict[str, torch.Tensor]:
+    """The torch RNG states of the ranks other than 0, ``rng.torch.<rank>`` (and
+    ``rng.cuda.<rank>`` on a GPU), gathered from every rank: a collective, which every rank
+    calls; {} in one process. Each rank draws its own noise and dropout masks, so a resumed
+    loop is exact only when every rank's stream goes on where it was."""
+    rank, world = distributed.rank_info()
+    if world == 1:
+        return {}
+    own = {"rng.torch": torch.get_rng_state()}
+    if device.type == "cuda":
+        own["rng.cuda"] = torch.cuda.get_rng_state(device)
+    # On the module's device: NCCL gathers CUDA tensors only (gloo, CPU ones).
+    return {f"{key}.{r}": v.cpu() for key, value in own.items()
+            for r, v in enumerate(distributed.all_gather(value.to(device))) if r > 0}
+
+
+def _restore_rng(meta: dict, tensors: dict[str, torch.Tensor], device) -> None:
+    """This rank's torch RNG state from a checkpoint (see :func:`rank_rng_states`)."""
+    rank, world = distributed.rank_info()
+    saved = meta.get("world_size", 1)
+    if saved != world:
+        raise ValueError(
+            f"the checkpoint was written by {saved} process(es) and is resumed by {world}: "
+            "each rank draws its own noise and dropout masks, so the resumed fit would not "
+            f"end where the interrupted one would have; resume with {saved} process(es) "
+            "(torchrun --nproc-per-node), or fit without resume to start afresh")
+    suffix = f".{rank}" if rank else ""
+    torch.set_rng_state(tensors[f"rng.torch{suffix}"].cpu())
+    if f"rng.cuda{suffix}" in tensors and device.type == "cuda":
+        torch.cuda.set_rng_state(tensors[f"rng.cuda{suffix}"].cpu(), device)
 
 
 def restore_loop_state(state: dict, meta: dict, tensors: dict[str, torch.Tensor]) -> None:
@@ -454,9 +488,7 @@ def restore_loop_state(state: dict, meta: dict, tensors: dict[str, torch.Tensor]
     state["last_state"] = last
     state["best_state"] = (None if meta["best_epoch"] is None
                            else last if meta["best_is_last"] else part("best."))
-    torch.set_rng_state(tensors["rng.torch"].cpu())
-    if "rng.cuda" in tensors and device.type == "cuda":
-        torch.cuda.set_rng_state(tensors["rng.cuda"].cpu(), device)
+    _restore_rng(meta, tensors, device)
 
 
 class Checkpoint(Callback):
@@ -510,10 +542,13 @@ class Checkpoint(Callback):
                 self._executor = None
 
     def write(self, state: dict) -> None:
-        """Checkpoint ``state`` as it is now (rank 0 only)."""
+        """Checkpoint ``state`` as it is now (rank 0 writes; every rank calls it, as it
+        gathers every rank's RNG state)."""
+        others = rank_rng_states(next(state["module"].parameters()).device)
         if not distributed.is_main():
             return
         meta, tensors = loop_state_files(state)
+        tensors.update(others)
         extra, extra_tensors = self.context(state)
         config = json.loads(json.dumps(
             {"format": CHECKPOINT_FORMAT, "format_version": FORMAT_VERSION, **extra,

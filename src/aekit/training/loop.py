@@ -373,7 +373,9 @@ def _run_epoch(state, objective, train, val, streamed, step, batch_size, corrupt
 def _prepare(state: dict, max_epochs: int) -> None:
     """Before the first epoch of a call: ranks in step, a first good state. (The process's
     allocator is left alone: see :func:`aekit.core.compat.keep_freed_blocks`, opt-in.)"""
-    distributed.prepare(state["module"])  # several processes: same start, own noise per rank
+    # Several processes: same start, own noise per rank (kept, not reseeded, by a loop
+    # that goes on: a resumed one restored each rank's stream).
+    distributed.prepare(state["module"], reseed=state["epoch"] == 0)
     if state["last_state"] is None:
         state["last_state"] = _snapshot(state["module"])
     state["max_epochs"] = max_epochs
