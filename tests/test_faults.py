@@ -438,9 +438,9 @@ def test_the_data_are_hashed_only_for_a_checkpoint(rows, tmp_path, monkeypatch):
 
     X, _ = rows
     hashed = []
-    real = _recovery.hashlib.sha256
-    monkeypatch.setattr(_recovery.hashlib, "sha256",
-                        lambda data=b"": (hashed.append(len(data)), real(data))[1])
+    real = _recovery.sha256_rows
+    monkeypatch.setattr(_recovery, "sha256_rows",
+                        lambda data, *a, **k: (hashed.append(data.nbytes), real(data, *a, **k))[1])
     kw = dict(hidden_layer_sizes=(16,), max_epochs=1, random_state=0)
     AutoEncoder(2, **kw).fit(X, sample_weight=np.ones(len(X)))
     assert not hashed  # no checkpoint_dir: X is never read for a fingerprint
