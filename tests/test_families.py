@@ -347,6 +347,24 @@ def test_conv_input_errors(digits):
         ae.transform(X.reshape(-1, 4, 16))
 
 
+def test_conv_refuses_channels_last_images_and_takes_them_transposed(digits):
+    grey = digits[0][:50].reshape(-1, 8, 8)
+    rgb = np.stack([grey, grey / 2, grey / 3], axis=-1)  # (n, H, W, C)
+    kw = dict(architecture="conv", n_components=2, max_epochs=1, random_state=0)
+    for images, fix in ((grey[..., None], r"image_shape=\(1, 8, 8\)"),
+                        (rgb, r"image_shape=\(3, 8, 8\)")):
+        with pytest.raises(ValueError, match=r"channels-last.*transpose\(0, 3, 1, 2\).*" + fix):
+            AutoEncoder(**kw).fit(images)
+    ae = AutoEncoder(**kw).fit(rgb.transpose(0, 3, 1, 2))
+    assert ae.image_shape_ == (3, 8, 8)
+    # A fitted model given the same images channels-last is told why they do not match.
+    with pytest.raises(ValueError, match="fitted on images.*channels-last"):
+        ae.transform(rgb)
+    # Channels-first images whose last axis is a channel count are still taken.
+    assert AutoEncoder(**kw).fit(np.random.default_rng(0).random((20, 3, 8, 4))
+                                 ).image_shape_ == (3, 8, 4)
+
+
 # --------------------------------------------------------------------------- identity init
 def test_identity_init_reconstructs_before_training(digits):
     X_train, X_test, _, _ = digits

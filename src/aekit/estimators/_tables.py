@@ -19,7 +19,7 @@ import torch
 from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted
 
-from ..core.checks import format_indices, to_numpy
+from ..core.checks import check_channels_first, format_indices, to_numpy
 from ..data.schema import InputSchema
 from ..nn.layers import Scaler
 from ..nn.tabular import TabularScaler, has_table
@@ -38,7 +38,8 @@ def has_categories(estimator) -> bool:
 def resolve_image_shape(image_shape, sample_shape: tuple, what: str) -> tuple[int, int, int]:
     """(C, H, W) of the images ``fit`` sees, from one sample's shape and the estimator's
     ``image_shape`` parameter ((H, W), (C, H, W) or None); ``what`` names the parameter
-    that asks for images, in the errors."""
+    that asks for images, in the errors. Images (n, H, W, C) are refused, not read as H
+    channels of W x C images."""
     given = None
     if image_shape is not None:
         given = tuple(int(s) for s in image_shape)
@@ -56,6 +57,7 @@ def resolve_image_shape(image_shape, sample_shape: tuple, what: str) -> tuple[in
                 f"the rows have {sample_shape[0]} features"
             )
         return given
+    check_channels_first(sample_shape, what)
     image = (1, *sample_shape) if len(sample_shape) == 2 else tuple(sample_shape)
     if given is not None and given != image:
         raise ValueError(
