@@ -28,6 +28,7 @@ from aekit.nn.layers import (
 from aekit.training.callbacks import Callback
 from aekit.training.pretraining import pretrain_greedy
 from aekit.training.loop import make_optimizer
+from aekit.training.objectives import encode_with_jacobian
 
 
 def mse(a, b) -> float:
@@ -177,6 +178,23 @@ def test_contractive_penalty_is_exact():
         one = nn.Sequential(nn.Linear(6, 3), *([nn.Sigmoid()] if activation == "sigmoid" else []))
         closed = losses.contractive_one_layer(one(x), one[0].weight, activation)
         assert closed.item() == pytest.approx(jacobian_norm(one, x.detach()), rel=1e-5)
+
+
+@pytest.mark.parametrize("parts", [
+    lambda: [nn.Linear(6, 3)],
+    lambda: [nn.Linear(6, 3), nn.Sigmoid()],
+    lambda: [nn.Sigmoid(), nn.Linear(6, 3)],
+    lambda: [nn.Linear(6, 3), nn.Sigmoid(), nn.Sigmoid()],
+    lambda: [nn.Linear(6, 3), nn.Tanh()],
+    lambda: [nn.Linear(6, 4), nn.Sigmoid(), nn.Linear(4, 3)],
+], ids=["linear", "linear-sigmoid", "sigmoid-linear", "two-sigmoids", "tanh", "two-layers"])
+def test_the_training_objective_s_contractive_term_is_the_exact_jacobian(parts):
+    torch.manual_seed(0)
+    encoder = nn.Sequential(*parts())
+    x = 2 * torch.randn(5, 6)
+    z, penalty = encode_with_jacobian(encoder, x)
+    torch.testing.assert_close(z, encoder(x))
+    assert penalty.item() == pytest.approx(jacobian_norm(encoder, x), rel=1e-5)
 
 
 def test_contractive_shrinks_the_jacobian(digits):
