@@ -295,6 +295,53 @@ def test_pretrain_greedy_freezes_lower_layers_and_initialises_the_decoder():
         == {"encoder.2.weight", "encoder.2.bias", "decoder.0.weight", "decoder.0.bias"}
 
 
+def test_pretrain_greedy_weighs_rows_and_leaves_imputed_cells_out():
+    torch.manual_seed(0)
+    module = DenseAutoEncoder(6, 2, (4,))
+    x = torch.randn(10, 6)
+    w = torch.linspace(0, 2, 10)  # mean 1, as the loop's weights are
+    mask = (torch.rand(10, 6) > 0.3).float()
+    history = pretrain_greedy(
+        module.encoder, module.decoder, {"x": x, "w": w, "mask": mask},
+        make_optimizer=lambda p: torch.optim.SGD(p, lr=0.0),  # the losses of these weights
+        batch_size=10, max_epochs=1,
+    )
+    outer = nn.Sequential(module.encoder[:2], module.decoder[2:])
+    inner = nn.Sequential(module.encoder[2:], module.decoder[:2])
+    with torch.no_grad():
+        first = ((outer(x) - x).square() * mask).mean(1)  # imputed cells cost nothing
+        h = module.encoder[:2](x)
+        second = (inner(h) - h).square().mean(1)  # codes: none imputed, every one counts
+    losses_by_phase = {r["phase"]: r["loss"] for r in history}
+    assert losses_by_phase["pretrain-1"] == pytest.approx(float((w * first).mean()), rel=1e-5)
+    assert losses_by_phase["pretrain-2"] == pytest.approx(float((w * second).mean()), rel=1e-5)
+
+
+def test_greedy_pretraining_of_the_estimator_sees_the_weights_and_the_mask(digits,
+                                                                           monkeypatch):
+    X = digits[0][:120].copy()
+    w = np.r_[np.ones(60), np.zeros(60)]
+    other = X.copy()
+    other[60:] = X[:60][::-1]  # other rows where the weight is 0
+    kw = dict(n_components=4, hidden_layer_sizes=(16,), pretrain="greedy", pretrain_epochs=2,
+              max_epochs=1, validation_fraction=0.0, scaler=None, random_state=0)
+
+    def pretraining(X, **fit):
+        ae = AutoEncoder(**kw).fit(X, **fit)
+        return [r["loss"] for r in ae.history_ if r["phase"] != "train"]
+
+    assert pretraining(X, sample_weight=w) == pretraining(other, sample_weight=w)
+    assert pretraining(X) != pretraining(other)  # the rows matter where they weigh
+    import aekit.estimators.autoencoder as module
+    seen = {}
+    monkeypatch.setattr(module, "pretrain_greedy", lambda enc, dec, X, X_val, **kw: (
+        seen.update(X=X), [])[1])
+    X[:5, 3] = np.nan
+    AutoEncoder(**{**kw, "missing": "impute"}).fit(X, sample_weight=w + 1)
+    assert seen["X"]["mask"].shape == X.shape and float(seen["X"]["mask"].sum()) == X.size - 5
+    assert len(seen["X"]["w"]) == len(X)
+
+
 # --------------------------------------------------------------------------- conv
 @pytest.mark.slow
 def test_conv_beats_dense_on_digits(digits):
