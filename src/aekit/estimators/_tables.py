@@ -190,6 +190,29 @@ def check_scaled(X_scaled: torch.Tensor, scaler) -> None:
     )
 
 
+def row_extremes(X_scaled: torch.Tensor) -> torch.Tensor:
+    """Each row's smallest and largest value, (n, 2): all :func:`check_unit_range` needs,
+    so it can be gathered batch by batch."""
+    flat = X_scaled.reshape(len(X_scaled), -1)
+    return torch.stack([flat.amin(1), flat.amax(1)], 1)
+
+
+def check_unit_range(extremes: torch.Tensor, what: str, fix: str) -> None:
+    """A ValueError naming the rows of ``what`` that leave [0, 1] in network units, where
+    ``loss="bce"`` (a Bernoulli likelihood) is defined; ``extremes``: their
+    :func:`row_extremes`; ``fix``: what to do about them."""
+    outside = (extremes[:, 0] < 0) | (extremes[:, 1] > 1)
+    if not bool(outside.any()):
+        return
+    rows = torch.nonzero(outside).flatten().tolist()
+    raise ValueError(
+        f"loss='bce' takes values in [0, 1] once scaled (its Bernoulli likelihood is "
+        f"defined there only), but {len(rows)} row(s) {format_indices(rows)} of {what} "
+        f"leave it, reaching {float(extremes[:, 0].min()):.4g} to "
+        f"{float(extremes[:, 1].max()):.4g}; {fix}"
+    )
+
+
 def new_scaler(estimator, n_features: int):
     """A fresh, unfitted in-model scaler for ``estimator``'s data."""
     if has_categories(estimator):

@@ -138,9 +138,13 @@ def validation_columns(estimator, validation_data, scaler) -> dict:
     Y_val = check_target(y_val, (len(X_val), *sample_shape), X_val.shape[1])
     target = scaler(estimator._to_tensor(Y_val)) if Y_val is not None else None
     cols = columns(scaler(estimator._to_tensor(X_val)), target, check_weight(w_val, X_val))
-    if missing is not None:  # imputed cells: masked out of the loss, as in training
-        from ._tables import network_mask
+    from ._tables import check_unit_range, network_mask, row_extremes
 
+    if estimator.loss == "bce":
+        check_unit_range(row_extremes(cols["x"]), "validation_data",
+                         "give hold-out rows in the training data's range (clip them), or "
+                         "fit with loss='mse'.")
+    if missing is not None:  # imputed cells: masked out of the loss, as in training
         cols["mask"] = network_mask(scaler, missing, estimator.device_)
     return cols
 
