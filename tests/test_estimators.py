@@ -156,6 +156,9 @@ def test_bce_needs_unit_range():
     AutoEncoder(2, loss="bce", scaler="minmax", max_epochs=2).fit(X)
     with pytest.raises(ValueError, match="bce.*minmax"):
         AutoEncoder(2, loss="bce", max_epochs=2).fit(X)
+    with pytest.raises(ValueError, match=r"1 row\(s\) \[0\] of validation_data"):
+        AutoEncoder(2, loss="bce", scaler=None, max_epochs=2).fit(
+            X, validation_data=np.r_[X[:1] + 1, X[1:10]])
 
 
 def test_pipeline_and_grid_search(digits):

@@ -28,6 +28,7 @@ from aekit.nn.layers import (
 from aekit.training.callbacks import Callback
 from aekit.training.pretraining import pretrain_greedy
 from aekit.training.loop import make_optimizer
+from aekit.training.objectives import encode_with_jacobian
 
 
 def mse(a, b) -> float:
@@ -179,6 +180,23 @@ def test_contractive_penalty_is_exact():
         assert closed.item() == pytest.approx(jacobian_norm(one, x.detach()), rel=1e-5)
 
 
+@pytest.mark.parametrize("parts", [
+    lambda: [nn.Linear(6, 3)],
+    lambda: [nn.Linear(6, 3), nn.Sigmoid()],
+    lambda: [nn.Sigmoid(), nn.Linear(6, 3)],
+    lambda: [nn.Linear(6, 3), nn.Sigmoid(), nn.Sigmoid()],
+    lambda: [nn.Linear(6, 3), nn.Tanh()],
+    lambda: [nn.Linear(6, 4), nn.Sigmoid(), nn.Linear(4, 3)],
+], ids=["linear", "linear-sigmoid", "sigmoid-linear", "two-sigmoids", "tanh", "two-layers"])
+def test_the_training_objective_s_contractive_term_is_the_exact_jacobian(parts):
+    torch.manual_seed(0)
+    encoder = nn.Sequential(*parts())
+    x = 2 * torch.randn(5, 6)
+    z, penalty = encode_with_jacobian(encoder, x)
+    torch.testing.assert_close(z, encoder(x))
+    assert penalty.item() == pytest.approx(jacobian_norm(encoder, x), rel=1e-5)
+
+
 def test_contractive_shrinks_the_jacobian(digits):
     X_train, X_test, _, _ = digits
     kw = dict(hidden_layer_sizes=(32,), max_epochs=20, random_state=0)
@@ -277,6 +295,53 @@ def test_pretrain_greedy_freezes_lower_layers_and_initialises_the_decoder():
         == {"encoder.2.weight", "encoder.2.bias", "decoder.0.weight", "decoder.0.bias"}
 
 
+def test_pretrain_greedy_weighs_rows_and_leaves_imputed_cells_out():
+    torch.manual_seed(0)
+    module = DenseAutoEncoder(6, 2, (4,))
+    x = torch.randn(10, 6)
+    w = torch.linspace(0, 2, 10)  # mean 1, as the loop's weights are
+    mask = (torch.rand(10, 6) > 0.3).float()
+    history = pretrain_greedy(
+        module.encoder, module.decoder, {"x": x, "w": w, "mask": mask},
+        make_optimizer=lambda p: torch.optim.SGD(p, lr=0.0),  # the losses of these weights
+        batch_size=10, max_epochs=1,
+    )
+    outer = nn.Sequential(module.encoder[:2], module.decoder[2:])
+    inner = nn.Sequential(module.encoder[2:], module.decoder[:2])
+    with torch.no_grad():
+        first = ((outer(x) - x).square() * mask).mean(1)  # imputed cells cost nothing
+        h = module.encoder[:2](x)
+        second = (inner(h) - h).square().mean(1)  # codes: none imputed, every one counts
+    losses_by_phase = {r["phase"]: r["loss"] for r in history}
+    assert losses_by_phase["pretrain-1"] == pytest.approx(float((w * first).mean()), rel=1e-5)
+    assert losses_by_phase["pretrain-2"] == pytest.approx(float((w * second).mean()), rel=1e-5)
+
+
+def test_greedy_pretraining_of_the_estimator_sees_the_weights_and_the_mask(digits,
+                                                                           monkeypatch):
+    X = digits[0][:120].copy()
+    w = np.r_[np.ones(60), np.zeros(60)]
+    other = X.copy()
+    other[60:] = X[:60][::-1]  # other rows where the weight is 0
+    kw = dict(n_components=4, hidden_layer_sizes=(16,), pretrain="greedy", pretrain_epochs=2,
+              max_epochs=1, validation_fraction=0.0, scaler=None, random_state=0)
+
+    def pretraining(X, **fit):
+        ae = AutoEncoder(**kw).fit(X, **fit)
+        return [r["loss"] for r in ae.history_ if r["phase"] != "train"]
+
+    assert pretraining(X, sample_weight=w) == pretraining(other, sample_weight=w)
+    assert pretraining(X) != pretraining(other)  # the rows matter where they weigh
+    import aekit.estimators.autoencoder as module
+    seen = {}
+    monkeypatch.setattr(module, "pretrain_greedy", lambda enc, dec, X, X_val, **kw: (
+        seen.update(X=X), [])[1])
+    X[:5, 3] = np.nan
+    AutoEncoder(**{**kw, "missing": "impute"}).fit(X, sample_weight=w + 1)
+    assert seen["X"]["mask"].shape == X.shape and float(seen["X"]["mask"].sum()) == X.size - 5
+    assert len(seen["X"]["w"]) == len(X)
+
+
 # --------------------------------------------------------------------------- conv
 @pytest.mark.slow
 def test_conv_beats_dense_on_digits(digits):
@@ -345,6 +410,24 @@ def test_conv_input_errors(digits):
     ae = AutoEncoder(architecture="conv", max_epochs=1).fit(X.reshape(-1, 8, 8))
     with pytest.raises(ValueError, match="fitted on images of shape"):
         ae.transform(X.reshape(-1, 4, 16))
+
+
+def test_conv_refuses_channels_last_images_and_takes_them_transposed(digits):
+    grey = digits[0][:50].reshape(-1, 8, 8)
+    rgb = np.stack([grey, grey / 2, grey / 3], axis=-1)  # (n, H, W, C)
+    kw = dict(architecture="conv", n_components=2, max_epochs=1, random_state=0)
+    for images, fix in ((grey[..., None], r"image_shape=\(1, 8, 8\)"),
+                        (rgb, r"image_shape=\(3, 8, 8\)")):
+        with pytest.raises(ValueError, match=r"channels-last.*transpose\(0, 3, 1, 2\).*" + fix):
+            AutoEncoder(**kw).fit(images)
+    ae = AutoEncoder(**kw).fit(rgb.transpose(0, 3, 1, 2))
+    assert ae.image_shape_ == (3, 8, 8)
+    # A fitted model given the same images channels-last is told why they do not match.
+    with pytest.raises(ValueError, match="fitted on images.*channels-last"):
+        ae.transform(rgb)
+    # Channels-first images whose last axis is a channel count are still taken.
+    assert AutoEncoder(**kw).fit(np.random.default_rng(0).random((20, 3, 8, 4))
+                                 ).image_shape_ == (3, 8, 4)
 
 
 # --------------------------------------------------------------------------- identity init

@@ -114,6 +114,7 @@ def test_batches_do_not_change_the_result(monkeypatch):
     ({}, np.zeros((3, 64)), "image_shape"),
     ({"image_shape": (8, 9)}, np.zeros((3, 64)), "holds 72 pixels"),
     ({}, np.zeros((3, 2, 2, 2, 2)), "shape"),
+    ({}, np.zeros((3, 12, 12, 3)), r"channels-last.*transpose\(0, 3, 1, 2\)"),
     ({"cell": 9}, np.zeros((3, 8, 8)), "larger than the images"),
     ({"bins": 1}, np.zeros((3, 8, 8)), "bins"),
     ({}, np.full((3, 8, 8), np.nan), "NaN"),

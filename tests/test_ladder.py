@@ -522,6 +522,19 @@ def test_save_load_of_the_convolutional_ladder(conv_ladder, digits, tmp_path):
     assert loaded.get_params() == conv_ladder.get_params()  # nested tuples come back as tuples
 
 
+@pytest.mark.parametrize("params", [{"conv_layers": ((8, 3, 2),)},
+                                    {"image_features": "histograms"}])
+def test_channels_last_images_are_refused_with_the_fix(params, digits, ten_labels):
+    grey = digits[0].reshape(-1, 8, 8)
+    rgb = np.stack([grey] * 3, axis=-1)  # (n, H, W, C), read as 8 channels of 8 x 3 pixels
+    clf = LadderClassifier(hidden_layer_sizes=(), max_epochs=1, **params)
+    with pytest.raises(ValueError, match=r"channels-last.*transpose\(0, 3, 1, 2\)"):
+        clf.fit(rgb, ten_labels)
+    with pytest.raises(ValueError, match=r"6 x 6 pixels.*channels-last.*image_shape=\(3, 16"):
+        LadderClassifier(image_features="histograms", image_shape=(16, 16, 3), max_epochs=1
+                         ).fit(np.zeros((len(ten_labels), 16 * 16 * 3)), ten_labels)
+
+
 @pytest.mark.parametrize("params, match", [
     ({"conv_layers": ((8, 3, 2),), "ladder": "full"}, "ladder='gamma'"),
     ({"conv_layers": ((8, 2, 2),)}, "odd kernel"),

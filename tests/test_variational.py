@@ -65,6 +65,22 @@ def test_score_samples_is_the_elbo(vae, digits):
     assert np.median(vae.score_samples(noise)) < np.median(scores)
 
 
+@pytest.mark.parametrize("scaler", [None, "minmax"])
+def test_bce_rows_outside_the_unit_range_are_refused_with_the_rows_and_the_fix(digits,
+                                                                              scaler):
+    X_train = digits[0][:200]
+    X_test = X_train[:6].copy()  # in the training range, whatever the scaler
+    vae = VariationalAutoEncoder(n_components=2, loss="bce", scaler=scaler, max_epochs=1,
+                                 random_state=0).fit(X_train)
+    assert np.all(np.isfinite(vae.score_samples(X_test)))
+    X_test[[1, 4], 0] = [3.0, -1.0]
+    with pytest.raises(ValueError, match=r"bce.*\[0, 1\].*2 row\(s\) \[1, 4\] of X.*clip"):
+        vae.score_samples(X_test)
+    with pytest.raises(ValueError, match=r"2 row\(s\) \[1, 4\] of validation_data.*mse"):
+        VariationalAutoEncoder(n_components=2, loss="bce", scaler=scaler, max_epochs=1
+                               ).fit(X_train, validation_data=X_test)
+
+
 def test_transform_is_the_deterministic_posterior_mean(vae, digits):
     X_test = digits[1]
     Z1, Z2 = vae.transform(X_test), vae.transform(X_test)

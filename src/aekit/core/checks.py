@@ -25,6 +25,8 @@ __all__ = [
     "NumberTuple",
     "SizeTuple",
     "StrOptions",
+    "channels_last_hint",
+    "check_channels_first",
     "check_finite",
     "format_indices",
     "resolve_device",
@@ -113,6 +115,62 @@ def check_finite(X: np.ndarray, what: str = "X", first_row: int = 0) -> None:
             f"{what} contains {kind} in {len(rows)} row(s) {format_indices(rows)} "
             f"and {len(cols)} column(s) {format_indices(cols)}; {fix}"
         )
+
+
+_CHANNEL_COUNTS = (1, 3, 4)
+"""Channel counts of grey, RGB and RGBA images: an axis of another length is no channel
+axis, whatever its size."""
+
+
+def _reads_as_channels(image: tuple, axis: int) -> bool:
+    others = [s for i, s in enumerate(image) if i != axis]
+    return image[axis] in _CHANNEL_COUNTS and image[axis] < min(others)
+
+
+def channels_last_hint(image: tuple) -> str:
+    """A sentence saying that the image shape ``image``, read as (C, H, W), looks like
+    (H, W, C) and how to pass such images; "" when it does not look so.
+
+    Parameters
+    ----------
+    image : tuple of int
+        One image's shape as aekit reads it, (C, H, W).
+
+    Returns
+    -------
+    str
+        The sentence, with a leading space, or "".
+    """
+    image = tuple(int(s) for s in image)
+    # (8, 8, 1) or (16, 16, 3): a channel count last, the first axis no channel count.
+    if len(image) != 3 or not _reads_as_channels(image, 2) or _reads_as_channels(image, 0):
+        return ""
+    h, w, c = image
+    return (f" The images look channels-last (n, H, W, C) = (n, {h}, {w}, {c}), but aekit "
+            f"reads (n, C, H, W): pass X.transpose(0, 3, 1, 2), or flat rows of "
+            f"channels-first images with image_shape=({c}, {h}, {w}).")
+
+
+def check_channels_first(sample_shape: tuple, what: str) -> None:
+    """Refuse 4-D images ``(n, *sample_shape)`` that look channels-last, which a
+    convolution would silently read as many channels of narrow images.
+
+    Parameters
+    ----------
+    sample_shape : tuple of int
+        One sample's shape as given (``X.shape[1:]``).
+    what : str
+        What takes the images, named in the error.
+
+    Raises
+    ------
+    ValueError
+        When ``sample_shape`` has three axes and looks like (H, W, C).
+    """
+    hint = channels_last_hint(sample_shape) if len(sample_shape) == 3 else ""
+    if hint:
+        raise ValueError(f"{what} got images of shape {tuple(sample_shape)}, read as "
+                         f"(C, H, W).{hint}")
 
 
 def to_tensor(X: np.ndarray, device: torch.device) -> torch.Tensor:

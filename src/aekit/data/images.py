@@ -10,7 +10,7 @@ import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ..core.checks import Interval, SizeTuple
+from ..core.checks import Interval, SizeTuple, channels_last_hint, check_channels_first
 from ..nn.histograms import BATCH, BINS, CELL, STRIDE, orientation_histograms
 
 
@@ -172,10 +172,13 @@ class OrientationHistograms(TransformerMixin, BaseEstimator):
         elif X.ndim not in (3, 4):
             raise ValueError(f"X has shape {X.shape}: give flat rows (n, pixels) with "
                              "image_shape, or images (n, H, W) or (n, C, H, W).")
+        elif X.ndim == 4 and reset:
+            check_channels_first(shape, "OrientationHistograms")
         shape = (1, *shape) if len(shape) == 2 else tuple(shape)
         if not reset and shape != self.image_shape_:
             raise ValueError(f"X holds images of shape {shape}; this transformer was "
-                             f"fitted on {self.image_shape_}.")
+                             f"fitted on {self.image_shape_}."
+                             f"{channels_last_hint(shape) if X.ndim == 4 else ''}")
         flat = validate_data(self, X.reshape(len(X), -1), reset=reset, dtype=np.float32)
         if reset:
             self.image_shape_ = tuple(int(s) for s in shape)

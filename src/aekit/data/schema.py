@@ -38,7 +38,8 @@ import numpy as np
 from sklearn.utils import check_array
 from sklearn.utils.validation import validate_data
 
-from ..core.checks import InputWarning, check_finite, format_indices, user_warning
+from ..core.checks import (InputWarning, channels_last_hint, check_finite, format_indices,
+                           user_warning)
 from .tables import (
     MISSING,
     decode_table,
@@ -281,6 +282,7 @@ class InputSchema:
                 raise ValueError(
                     f"X holds images of shape {X.shape[1:]}, but the model was fitted on "
                     f"images of shape {tuple(self.image_shape)} (C, H, W)."
+                    f"{channels_last_hint(image) if X.ndim == 4 else ''}"
                 )
         return X
 

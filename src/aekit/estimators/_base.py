@@ -117,6 +117,13 @@ class FitData:
         return tuple(c.get("x_in", c["x"]) if isinstance(c, dict) else c
                      for c in (self.train, self.val))
 
+    def input_columns(self):
+        """``train`` and ``val`` with their input rows as ``"x"``, the rows' weights and
+        mask kept: what pretraining reconstructs (a stream or bare rows as they are)."""
+        return tuple({"x": c.get("x_in", c["x"]),
+                      **{k: c[k] for k in ("w", "mask") if k in c}}
+                     if isinstance(c, dict) else c for c in (self.train, self.val))
+
 
 @dataclass
 class _Fit:
@@ -207,7 +214,9 @@ class BaseAutoEncoder(
         return None
 
     def _pretrain(self, module, X_fit_s, X_val_s, scaler, callbacks_for) -> list[dict]:
-        """Train parts of ``module`` before the end-to-end loop; returns their history."""
+        """Train parts of ``module`` before the end-to-end loop; returns their history.
+        ``X_fit_s``, ``X_val_s``: the training and hold-out input rows in network units, as
+        columns (:meth:`FitData.input_columns`: with their weights and mask)."""
         return []
 
     def _hidden_sizes(self) -> tuple[int, ...]:
@@ -473,11 +482,12 @@ class BaseAutoEncoder(
                 module = self._build_module(self.n_features_in_).to(self.device_)
                 module.scaler.load_state_dict(fit.data.scaler.state_dict())
             with RunHooks(fit.callbacks, self, run, module) as hooks:
-                rows, rows_val = fit.data.inputs()  # pretraining and noise look at them
+                rows, _ = fit.data.inputs()  # noise looks at them
                 if fit.warm is not None:
                     history = []
                 elif point is None:
-                    history = self._pretrain(module, rows, rows_val, fit.data.scaler,
+                    history = self._pretrain(module, *fit.data.input_columns(),
+                                             fit.data.scaler,
                                              lambda phase: fit.loop_callbacks(self))
                 else:  # pretrained weights are in the checkpoint's module
                     history = list(point.pretrain_history)

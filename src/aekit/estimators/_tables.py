@@ -19,7 +19,7 @@ import torch
 from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted
 
-from ..core.checks import format_indices, to_numpy
+from ..core.checks import check_channels_first, format_indices, to_numpy
 from ..data.schema import InputSchema
 from ..nn.layers import Scaler
 from ..nn.tabular import TabularScaler, has_table
@@ -38,7 +38,8 @@ def has_categories(estimator) -> bool:
 def resolve_image_shape(image_shape, sample_shape: tuple, what: str) -> tuple[int, int, int]:
     """(C, H, W) of the images ``fit`` sees, from one sample's shape and the estimator's
     ``image_shape`` parameter ((H, W), (C, H, W) or None); ``what`` names the parameter
-    that asks for images, in the errors."""
+    that asks for images, in the errors. Images (n, H, W, C) are refused, not read as H
+    channels of W x C images."""
     given = None
     if image_shape is not None:
         given = tuple(int(s) for s in image_shape)
@@ -56,6 +57,7 @@ def resolve_image_shape(image_shape, sample_shape: tuple, what: str) -> tuple[in
                 f"the rows have {sample_shape[0]} features"
             )
         return given
+    check_channels_first(sample_shape, what)
     image = (1, *sample_shape) if len(sample_shape) == 2 else tuple(sample_shape)
     if given is not None and given != image:
         raise ValueError(
@@ -185,6 +187,29 @@ def check_scaled(X_scaled: torch.Tensor, scaler) -> None:
         f"{SCALED_LIMIT:.0e} (or overflow), which the loss cannot square. This is a "
         "scaling problem, not a learning-rate one: rescale these columns (divide by a power "
         "of ten, or take a log), clip their outliers, or use scaler='standard'."
+    )
+
+
+def row_extremes(X_scaled: torch.Tensor) -> torch.Tensor:
+    """Each row's smallest and largest value, (n, 2): all :func:`check_unit_range` needs,
+    so it can be gathered batch by batch."""
+    flat = X_scaled.reshape(len(X_scaled), -1)
+    return torch.stack([flat.amin(1), flat.amax(1)], 1)
+
+
+def check_unit_range(extremes: torch.Tensor, what: str, fix: str) -> None:
+    """A ValueError naming the rows of ``what`` that leave [0, 1] in network units, where
+    ``loss="bce"`` (a Bernoulli likelihood) is defined; ``extremes``: their
+    :func:`row_extremes`; ``fix``: what to do about them."""
+    outside = (extremes[:, 0] < 0) | (extremes[:, 1] > 1)
+    if not bool(outside.any()):
+        return
+    rows = torch.nonzero(outside).flatten().tolist()
+    raise ValueError(
+        f"loss='bce' takes values in [0, 1] once scaled (its Bernoulli likelihood is "
+        f"defined there only), but {len(rows)} row(s) {format_indices(rows)} of {what} "
+        f"leave it, reaching {float(extremes[:, 0].min()):.4g} to "
+        f"{float(extremes[:, 1].max()):.4g}; {fix}"
     )
 
 

@@ -142,11 +142,15 @@ def validation_rows(estimator, validation_data) -> dict:
 def validation_columns(estimator, rows: dict, scaler) -> dict:
     """The loop's columns of the checked ``validation_data`` (:func:`validation_rows`),
     scaled like the training rows."""
+    from ._tables import check_unit_range, network_mask, row_extremes
+
     target = scaler(estimator._to_tensor(rows["Y"])) if rows["Y"] is not None else None
     cols = columns(scaler(estimator._to_tensor(rows["X"])), target, rows["w"])
+    if estimator.loss == "bce":
+        check_unit_range(row_extremes(cols["x"]), "validation_data",
+                         "give hold-out rows in the training data's range (clip them), or "
+                         "fit with loss='mse'.")
     if rows["missing"] is not None:  # imputed cells: masked out of the loss, as in training
-        from ._tables import network_mask
-
         cols["mask"] = network_mask(scaler, rows["missing"], estimator.device_)
     return cols
 

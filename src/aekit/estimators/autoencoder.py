@@ -168,7 +168,9 @@ default="auto"
         its mirror decoder layer is trained as a shallow autoencoder of the previous
         layer's (fixed) codes, outermost first, for ``pretrain_epochs``; the stack is then
         fine-tuned. With ``noise`` each layer is a denoising autoencoder (stacked denoising
-        autoencoders); the penalties apply to the fine-tuning only. The history phases
+        autoencoders); the penalties apply to the fine-tuning only. Every layer weighs the
+        rows by ``sample_weight``; the first leaves imputed cells (``missing="impute"``)
+        out of its loss, as the fine-tuning does. The history phases
         are ``"pretrain-1"``, ``"pretrain-2"``, ..., then ``"train"``.
     pretrain_epochs : int, default=10
         Epochs per layer of greedy pretraining.

@@ -186,14 +186,21 @@ chunk_rows
             return np.concatenate(list(self.map_chunks(X, self.score_samples)))
         check_is_fitted(self)
         X = self._check_X(X, reset=False)
-        module, elbo = self.module_, as_fitted(self)._objective()  # the fitted loss
+        fitted = as_fitted(self)
+        module, elbo = self.module_, fitted._objective()  # the fitted loss
+        X_t = self._to_tensor(X)
+        if fitted.loss == "bce":  # torch's own error would name neither rows nor fix
+            _tables.check_unit_range(
+                infer(lambda x: _tables.row_extremes(module.scaler(x)), X_t, INFER_BATCH),
+                "X", "clip new rows into the range the training data spanned (with "
+                "scaler=None: [0, 1]), or fit with loss='mse' to score any value.")
 
         def negative_elbo(x):
             x_s = module.scaler(x)
             reconstruction, kl = elbo.per_row(module, x_s, x_s, sample=False)
             return reconstruction + kl
 
-        neg = infer(negative_elbo, self._to_tensor(X), INFER_BATCH)
+        neg = infer(negative_elbo, X_t, INFER_BATCH)
         return -neg.cpu().numpy().astype(np.float64)
 
     def kl_per_dimension(self, X):

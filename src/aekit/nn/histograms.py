@@ -10,6 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..core.checks import channels_last_hint
+
 BATCH = 2048
 """Images transformed at a time (the votes of one batch, bins x H x W floats an image)."""
 
@@ -76,7 +78,7 @@ class HistogramFeatures(nn.Module):
                 f"image_features='histograms' takes images of at least {CELL} x "
                 f"{CELL} pixels (C, H, W), not {self.image_shape}; for smaller ones put "
                 "OrientationHistograms with a smaller cell before the classifier in a "
-                "Pipeline.")
+                f"Pipeline.{channels_last_hint(self.image_shape)}")
         self.register_buffer("scale", torch.ones(()))
         rows, cols = ((side - CELL) // STRIDE + 1 for side in self.image_shape[1:])
         self.n_features = math.prod(self.image_shape) + rows * cols * BINS

@@ -133,19 +133,18 @@ def caller_mse(module: nn.Module, x_hat: torch.Tensor, x: torch.Tensor) -> dict:
 def encode_with_jacobian(encoder: nn.Module, x_in: torch.Tensor):
     """Codes and the mean squared Frobenius norm of the encoder Jacobian at ``x_in``.
 
-    Also under ``no_grad`` (the validation loss), so early stopping watches the same
+    In closed form (one matrix product) for an encoder that is exactly
+    ``Sequential(Linear)`` or ``Sequential(Linear, Sigmoid)``; any other encoder takes one
+    backward pass per code unit. Also under ``no_grad`` (the validation loss), so early stopping watches the same
     objective; the graph is kept only when training.
     """
-    # The closed form needs to know the whole computation: a Sequential of known parts.
-    parts = list(encoder) if isinstance(encoder, nn.Sequential) else []
-    layers = [m for m in parts if any(True for _ in m.parameters(recurse=False))]
-    others = [m for m in parts if m not in layers]
-    if (len(layers) == 1 and isinstance(layers[0], nn.Linear)
-            and all(isinstance(m, nn.Sigmoid) for m in others)):
-        # One-layer linear or sigmoid encoder: closed form, no extra backward passes.
+    # The closed form is derived for z = x W^T + b and z = sigmoid(x W^T + b) only: any other
+    # order or extra part (a sigmoid before the layer, two sigmoids) gives another Jacobian.
+    kinds = [type(m) for m in encoder] if isinstance(encoder, nn.Sequential) else []
+    if kinds in ([nn.Linear], [nn.Linear, nn.Sigmoid]):
         z = encoder(x_in)
-        kind = "sigmoid" if others else "linear"
-        return z, losses.contractive_one_layer(z, layers[0].weight, kind)
+        kind = "sigmoid" if len(kinds) == 2 else "linear"
+        return z, losses.contractive_one_layer(z, encoder[0].weight, kind)
     grad_enabled = torch.is_grad_enabled()
     with torch.enable_grad():
         x_req = x_in.detach().requires_grad_(True)

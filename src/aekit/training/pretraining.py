@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 
 import torch
 from torch import nn
@@ -30,8 +31,8 @@ def layer_blocks(seq: nn.Sequential) -> list[nn.Sequential]:
 def pretrain_greedy(
     encoder: nn.Sequential,
     decoder: nn.Sequential,
-    X: torch.Tensor,
-    X_val: torch.Tensor | None = None,
+    X: torch.Tensor | Mapping[str, torch.Tensor],
+    X_val: torch.Tensor | Mapping[str, torch.Tensor] | None = None,
     *,
     make_optimizer: Callable[[list], torch.optim.Optimizer],
     batch_size: int,
@@ -56,8 +57,12 @@ def pretrain_greedy(
     encoder, decoder : nn.Sequential
         The deep model's halves; the decoder mirrors the encoder layer for layer (plain or
         tied linear layers, each followed by its activation and dropout).
-    X, X_val : torch.Tensor of shape (n, d) and (n_val, d)
-        Training (and validation) rows in network units.
+    X, X_val : torch.Tensor of shape (n, d) and (n_val, d), or dict of tensors
+        Training (and validation) rows in network units, or columns: the rows (``"x"``),
+        their weights (``"w"``, ``sample_weight`` of mean 1) and the mask of observed
+        cells (``"mask"``, 0 where a cell was imputed), as
+        :func:`~aekit.training.loop.fit_loop` takes them. Every layer's loss is the
+        weighted mean over rows; the first layer's leaves the imputed cells out.
     make_optimizer : callable
         ``make_optimizer(parameters)`` -> a fresh optimizer for each layer.
     batch_size, max_epochs, autocast
@@ -85,30 +90,49 @@ def pretrain_greedy(
             f"encoder and {len(dec_blocks)} decoder layers"
         )
     history: list[dict] = []
-    H, H_val = X, X_val
+    H, H_val = _columns(X), _columns(X_val)
     for i, (enc, dec) in enumerate(zip(enc_blocks, reversed(dec_blocks))):
         shallow = nn.Sequential(enc, dec)
-        kind = loss if i == 0 else "mse"
-
-        def objective(module, batch, epoch, kind=kind):
-            return {"loss": losses.reconstruction(module(batch["x_in"]), batch["x"], kind)}
-
         phase = f"pretrain-{i + 1}"
         state = init_state(shallow, make_optimizer(list(shallow.parameters())), phase=phase)
         fit_loop(
             state,
-            objective,
+            partial(_layer_objective, kind=loss if i == 0 else "mse"),
             H,
             H_val,
             batch_size=batch_size,
             max_epochs=max_epochs,
-            corrupt=corrupt_for(i + 1, H) if corrupt_for is not None else None,
+            corrupt=corrupt_for(i + 1, H["x"]) if corrupt_for is not None else None,
             autocast=autocast,
             callbacks=callbacks_for(phase) if callbacks_for is not None else (),
         )
         history += state["history"]
         # The next layer's inputs: this layer's codes, computed once (eval mode: no dropout).
         enc.eval()
-        H = infer(enc, H)
-        H_val = infer(enc, H_val) if H_val is not None and len(H_val) else H_val
+        H, H_val = _next_columns(enc, H), _next_columns(enc, H_val)
     return history
+
+
+def _columns(X) -> dict | None:
+    return X if X is None or isinstance(X, Mapping) else {"x": X}
+
+
+def _next_columns(enc: nn.Module, cols: dict | None) -> dict | None:
+    """The codes of ``enc`` as the next layer's rows, with the same row weights; the mask
+    is left behind, since every code is computed, none imputed."""
+    if cols is None or not len(cols["x"]):
+        return cols
+    return {"x": infer(enc, cols["x"]), **({"w": cols["w"]} if "w" in cols else {})}
+
+
+def _layer_objective(module: nn.Module, batch: dict, epoch, *, kind) -> dict:
+    """One layer's loss: ``kind`` over rows weighted by ``"w"``; with a ``"mask"``, the
+    squared error of the observed cells only, as the fine-tuning's objective for rows with
+    imputed cells (:class:`~aekit.training.objectives.TabularReconstruction`) takes it."""
+    x_hat, x, w = module(batch["x_in"]), batch["x"], batch.get("w")
+    mask = batch.get("mask")
+    if mask is None:
+        return {"loss": losses.reconstruction(x_hat, x, kind, w)}
+    d = x.shape[1]
+    per_row = losses.table_per_row(x_hat, x, x.new_ones(d), n_numeric=d, mask=mask)
+    return {"loss": losses.weighted_mean(per_row, w) / d}
