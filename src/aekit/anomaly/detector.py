@@ -179,9 +179,8 @@ class OutlierDetector(ExplanationMixin, _tables.InputMixin, OutlierMixin, Savabl
     threshold_ : float
         ``-offset_``: the threshold on the anomaly score ``-score_samples``.
     threshold_set_ : tuple of (float, str)
-        After :meth:`set_threshold`: the ``offset_`` it set and how (e.g.
-        ``"set_threshold(fpr=0.05) on 294 rows"``), for the report, which names it while
-        ``offset_`` is still that value; saved with the model.
+        After :meth:`set_threshold`: the ``offset_`` it set and how, which the report names
+        while ``offset_`` is still that value; saved with the model.
     module_ : EnsembleAutoEncoder
         The members, the in-model scaler and the state of the scores.
     n_components_, hidden_layer_sizes_ : int, tuple of int
