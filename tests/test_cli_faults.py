@@ -284,32 +284,9 @@ def test_resume_of_a_complete_run_refuses_other_data(tmp_path):
     assert (run / "config.json").read_bytes() == model  # every refusal left the run as it was
 
 
-def test_resume_with_other_options_names_them(tmp_path, monkeypatch):
+def _killed_after_a_checkpoint(*args, monkeypatch):
+    """Run ``aekit ARGS`` and kill it just after its first checkpoint is written."""
     from aekit.training import callbacks
-
-    run = tmp_path / "run"
-    args = ["train", "--data", "digits", "--components", "2", "--hidden", "8", "--seed", "0",
-            "--device", "cpu", "--out", run]
-
-    def crash(self, state, record):
-        raise RuntimeError("killed")
-
-    real = callbacks.Checkpoint.on_epoch_end
-    with monkeypatch.context() as m:
-        m.setattr(callbacks.Checkpoint, "on_epoch_end",
-                  lambda self, state, record: (real(self, state, record), self.wait(),
-                                               crash(self, state, record)))
-        assert invoke(*args, "--epochs", "3").exit_code != 0
-    assert_one_line_error(invoke(*args, "--epochs", "4", "--resume"),
-                          "max_epochs=3 (now 4)")
-
-
-def test_resume_from_a_damaged_checkpoint_advises_to_start_afresh(tmp_path, monkeypatch):
-    from aekit.training import callbacks
-
-    run = tmp_path / "run"
-    args = ["train", "--data", "digits", "--components", "2", "--hidden", "8", "--seed", "0",
-            "--device", "cpu", "--epochs", "3", "--out", run]
 
     def crash(self, state, record):
         raise RuntimeError("killed")
@@ -320,6 +297,22 @@ def test_resume_from_a_damaged_checkpoint_advises_to_start_afresh(tmp_path, monk
                   lambda self, state, record: (real(self, state, record), self.wait(),
                                                crash(self, state, record)))
         assert invoke(*args).exit_code != 0
+
+
+def test_resume_with_other_options_names_them(tmp_path, monkeypatch):
+    run = tmp_path / "run"
+    args = ["train", "--data", "digits", "--components", "2", "--hidden", "8", "--seed", "0",
+            "--device", "cpu", "--out", run]
+    _killed_after_a_checkpoint(*args, "--epochs", "3", monkeypatch=monkeypatch)
+    assert_one_line_error(invoke(*args, "--epochs", "4", "--resume"),
+                          "max_epochs=3 (now 4)")
+
+
+def test_resume_from_a_damaged_checkpoint_advises_to_start_afresh(tmp_path, monkeypatch):
+    run = tmp_path / "run"
+    args = ["train", "--data", "digits", "--components", "2", "--hidden", "8", "--seed", "0",
+            "--device", "cpu", "--epochs", "3", "--out", run]
+    _killed_after_a_checkpoint(*args, monkeypatch=monkeypatch)
     weights = run / json.loads((run / "checkpoint.json").read_text())["weights"]
     weights.write_bytes(weights.read_bytes()[:100])  # truncated
     result = invoke(*args, "--resume")
