@@ -159,7 +159,8 @@ def export_onnx(estimator, out: str | os.PathLike, *, opset: int = 17) -> dict[s
 
     Parameters
     ----------
-    estimator : fitted AutoEncoder, VariationalAutoEncoder or EncoderClassifier, or a path
+    estimator : fitted AutoEncoder, VariationalAutoEncoder, EncoderClassifier or
+        LadderClassifier, or a path
         A path is loaded with :func:`aekit.load` (on the CPU).
     out : path-like
         Directory; the files are written atomically. ``.onnx`` files of the same names
@@ -172,7 +173,8 @@ def export_onnx(estimator, out: str | os.PathLike, *, opset: int = 17) -> dict[s
     ValueError
         For an opset outside :data:`OPSETS`, an :class:`~aekit.OutlierDetector` (its
         scores need the training codes and statistics, not one graph: score rows with
-        aekit), a model with an operation ONNX lacks (the quantile and log scalers), or a
+        aekit), a model with an operation ONNX lacks (``scaler="quantile"``, or a scaler that
+        log-scales a column, ``"auto"`` included on heavy-tailed data), or a
         graph that does not give PyTorch's outputs on :data:`CHECK_ROWS` rows (nothing is
         written then). Also for an ``out`` that holds ``.onnx`` files of these names that
         aekit did not write (:func:`aekit.runs.check_out_dir`).

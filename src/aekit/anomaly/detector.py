@@ -111,9 +111,9 @@ class OutlierDetector(ExplanationMixin, _tables.InputMixin, OutlierMixin, Savabl
     ----------
     contamination : "auto" or float, default="auto"
         The share of the training rows to flag (sets ``offset_``), or ``"auto"``. ``"auto"``
-        flags the rows whose anomaly score is beyond Tukey's outer fence of the training scores
-        (third quartile plus 3 interquartile ranges), however many that is. Beyond 20,000
-        training rows, the scores of a random 20,000 of them set it.
+        flags as many of the highest-scoring training rows as have a mean surprise over the
+        score terms beyond Tukey's outer fence (third quartile plus 3 interquartile ranges),
+        however many that is. Beyond 20,000 training rows, a random 20,000 of them set it.
     n_estimators : int, default=8
         Autoencoders in the ensemble, each trained on its own subsample.
     max_samples : int, default=256

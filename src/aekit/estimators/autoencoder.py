@@ -201,8 +201,8 @@ default="auto"
         Epochs run by the kept restart (those after the kept epoch included).
     n_features_in_ : int
     feature_names_in_ : ndarray of str
-        Only when ``X`` had string column names (all of them: integer names, as in a file
-        read without a header, are positions; a mix is refused). A DataFrame given to a
+        Only when ``X`` had string column names (all of them: integer names, as pandas'
+        ``header=None`` gives, are positions; a mix is refused). A DataFrame given to a
         model fitted on an array, or the reverse, gets scikit-learn's warning and works;
         columns renamed, missing, added or reordered are a ValueError naming them.
     columns_ : list of dict or None

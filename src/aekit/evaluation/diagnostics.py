@@ -106,6 +106,8 @@ def diagnose(
     max_rows : int, default=5000
         Activations and codes are computed on at most this many rows (drawn with
         ``random_state``); the input statistics use all rows.
+    random_state : int, default=0
+        Seeds the rows drawn for ``max_rows``.
     saturation : float, default=0.99
         A tanh output beyond ``±saturation``, or a sigmoid output below ``1 - saturation`` or
         above ``saturation``, is saturated.

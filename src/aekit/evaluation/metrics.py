@@ -483,7 +483,8 @@ def compare_with_pca(estimator, X_train, X_test, *, fit: bool | None = None,
     PCA with ``estimator.n_components`` components is fitted on ``X_train`` as the
     autoencoder sees it (``estimator.to_scaled``: its in-model scaling, categories
     one-hot); both models reconstruct ``X_test`` and are scored in those scaled units
-    (the headline), per column by R² in the caller's units, and in raw units.
+    (the headline), per column by R² in those scaled units (log units for a log-scaled
+    column, the one-hot block for a categorical one), and in raw units.
 
     Parameters
     ----------
