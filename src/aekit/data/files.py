@@ -489,12 +489,18 @@ def _map_region(array: np.ndarray) -> list[int] | None:
 def sha256_rows(array: np.ndarray, block_bytes: int = 1 << 24) -> str:
     """SHA-256 of ``array``'s values in C order (the bytes of ``np.ascontiguousarray``),
     hashed a block of rows at a time so a strided view is never copied whole."""
+    digest = hashlib.sha256()
+    update_rows(digest, array, block_bytes)
+    return digest.hexdigest()
+
+
+def update_rows(digest, array: np.ndarray, block_bytes: int = 1 << 24) -> None:
+    """Feed ``digest`` (a :mod:`hashlib` hash) ``array``'s values in C order, a block of
+    rows at a time (see :func:`sha256_rows`)."""
     array = np.atleast_1d(array)
     step = max(1, block_bytes // max(1, array[:1].nbytes))
-    digest = hashlib.sha256()
     for start in range(0, len(array), step):
         digest.update(memoryview(np.ascontiguousarray(array[start:start + step])).cast("B"))
-    return digest.hexdigest()
 
 
 def release_pages(array: np.ndarray) -> None:

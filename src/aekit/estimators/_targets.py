@@ -20,6 +20,7 @@ from sklearn.utils.validation import _check_sample_weight
 
 from ..core.checks import check_finite, user_warning
 from ..core.fitted import changed
+from ..data.files import sha256_rows, update_rows
 from ..evaluation.diagnostics import DiagnosticWarning
 
 
@@ -161,7 +162,7 @@ def _sha256(*arrays) -> str:
         # The shape goes in too: the same bytes as another shape are other rows.
         digest.update(repr(None if v is None else np.shape(v)).encode())
         if v is not None:
-            digest.update(np.ascontiguousarray(v).tobytes())
+            update_rows(digest, v)  # no whole copy of a strided view
     return digest.hexdigest()
 
 
@@ -170,8 +171,7 @@ def fingerprints(Y: np.ndarray | None, w: np.ndarray | None,
     """SHA-256 of a target, of row weights and of the checked ``validation_data``
     (:func:`validation_rows`), for a checkpoint's data fingerprint: a fit resumes only
     with the same ones."""
-    found = {key: hashlib.sha256(np.ascontiguousarray(v).tobytes()).hexdigest()
-             for key, v in (("y", Y), ("w", w)) if v is not None}
+    found = {key: sha256_rows(v) for key, v in (("y", Y), ("w", w)) if v is not None}
     if validation is not None:
         found["validation_data"] = _sha256(*(validation[k] for k in ("X", "Y", "w")))
     return found
