@@ -261,12 +261,13 @@ def unknown_categories(frame, rows: np.ndarray, columns: Sequence[dict]) -> list
         seen = [v for v in col["categories"] if v is not MISSING]
         values = [v for v in dict.fromkeys(series.to_numpy(dtype=object)) if v == v]  # no NaN
         text = {str(v) for v in seen}
+        lower = {t.lower() for t in text}
         if not values:
             cause = "; they are missing, and the column had no missing value in fit"
         elif all(str(v) in text for v in values):
             cause = (f"; they are the fitted categories as another type ({series.dtype} now, "
                      f"{col['dtype']} in fit): pass the column as it was in fit")
-        elif all(str(v).lower() in {t.lower() for t in text} for v in values):
+        elif all(str(v).lower() in lower for v in values):
             cause = "; they differ from the fitted categories only in letter case"
         else:
             cause = ""

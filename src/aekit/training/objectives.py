@@ -135,8 +135,8 @@ def encode_with_jacobian(encoder: nn.Module, x_in: torch.Tensor):
 
     In closed form (one matrix product) for an encoder that is exactly
     ``Sequential(Linear)`` or ``Sequential(Linear, Sigmoid)``; any other encoder takes one
-    backward pass per code unit. Also under ``no_grad`` (the validation loss), so early stopping watches the same
-    objective; the graph is kept only when training.
+    backward pass per code unit. Also under ``no_grad`` (the validation loss), so early
+    stopping watches the same objective; the graph is kept only when training.
     """
     # The closed form is derived for z = x W^T + b and z = sigmoid(x W^T + b) only: any other
     # order or extra part (a sigmoid before the layer, two sigmoids) gives another Jacobian.
