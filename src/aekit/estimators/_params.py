@@ -225,7 +225,9 @@ def _is_default(value, default) -> bool:
 
 def warn_idle_params(estimator) -> None:
     """Warn of each parameter set away from its default that cannot act with the present
-    value of its switch (``estimator._idle_params()``), with the fix.
+    value of its switch (``estimator._idle_params()``: ``{name: (switch, acting)}``, where
+    ``acting`` is the tuple of the switch's values it acts with, or a condition on the
+    switch as text, such as ``"> 0"``), with the fix.
 
     A warning, not an error (as ``image_shape`` without ``architecture="conv"`` is): a grid
     search crossing a switch with its strength (``noise`` with ``noise_level``) would lose
@@ -236,10 +238,13 @@ def warn_idle_params(estimator) -> None:
     idle = estimator._idle_params()
     for name, default in changed_params(estimator, idle).items():
         switch, values = idle[name]
-        now, acting = getattr(estimator, switch), " or ".join(map(repr, values))
+        now = getattr(estimator, switch)
+        # A switch that acts over a range (beta > 0) names it; one of a few values lists them.
+        acting = (f"{switch} {values}" if isinstance(values, str)
+                  else f"{switch}=" + " or ".join(map(repr, values)))
         user_warning(
             f"{name}={getattr(estimator, name)!r} has no effect with {switch}={now!r}: it "
-            f"acts only with {switch}={acting}. Set {switch}, or leave {name} at its default "
+            f"acts only with {acting}. Set {switch}, or leave {name} at its default "
             f"({default!r}); a grid search can keep the candidates with {switch}={now!r} in a "
             f"grid of their own, without {name}: param_grid=[{{'{switch}': [{now!r}]}}, "
             f"{{'{switch}': [...], '{name}': [...]}}].")
