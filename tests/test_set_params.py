@@ -8,6 +8,7 @@ parameters, as in scikit-learn."""
 from __future__ import annotations
 
 import json
+import pickle
 import warnings
 
 import numpy as np
@@ -116,6 +117,24 @@ def test_a_model_saved_after_set_params_loads_as_it_was_fitted(tmp_path, rows, m
     if name == "classifier":
         assert back.autoencoder_.activation == "tanh"
         assert back.autoencoder_.fitted_params_["activation"] == "elu"
+
+
+@pytest.mark.parametrize("cls, method", [(AutoEncoder, "transform"),
+                                         (VariationalAutoEncoder, "score_samples")])
+def test_a_model_pickled_before_fitted_params_existed_uses_its_parameters(tmp_path, rows, cls,
+                                                                           method):
+    # An older aekit's pickle has no fitted_params_: its parameters are the fitted ones.
+    X, _ = rows
+    est = cls(2, **SMALL).fit(X)
+    old = pickle.loads(pickle.dumps(est))
+    del old.fitted_params_
+    np.testing.assert_array_equal(getattr(old, method)(X), getattr(est, method)(X))
+    assert old.score(X) == est.score(X)
+    assert as_fitted(old) is old
+    old.save(tmp_path / "m")
+    back = aekit.load(tmp_path / "m")
+    np.testing.assert_array_equal(getattr(back, method)(X), getattr(est, method)(X))
+    assert not changed(back.fitted_params_, est.get_params(deep=False))
 
 
 def test_a_model_without_changes_is_saved_as_before(tmp_path, rows):
