@@ -7,7 +7,8 @@ byte-order mark, quoted fields, empty cells (missing values), columns of text
 (categories) and, in files separated by semicolons, decimal commas (``0,134``). Parsing
 is pandas' C reader; this module only decides how to call it and turns what it read into
 typed columns, so that a bad file fails with one sentence naming its line and column,
-never with a partial table.
+never with a partial table. :func:`read_table_chunks` reads a file too large for memory a
+chunk of rows at a time, by the same rules.
 """
 
 from __future__ import annotations
