@@ -22,6 +22,7 @@ from numbers import Integral, Real
 import torch
 
 from ..core.checks import Interval, StrOptions, user_warning
+from ..core.fitted import changed_params
 from ..training.callbacks import (
     Callback,
     EarlyStopping,
@@ -205,22 +206,6 @@ TRAINING = Declared({
         "model has ``callbacks=None``."),
 })
 """Every training parameter of aekit's estimators, declared once."""
-
-
-def changed_params(estimator, names) -> dict[str, object]:
-    """Those of ``names`` whose value is not ``estimator``'s default (its ``__init__``
-    signature's), each with that default: the ones a rule may refuse or warn about, so
-    that a parameter left at its default (a grid search's other candidates) never is."""
-    defaults = inspect.signature(type(estimator).__init__).parameters
-    return {name: defaults[name].default for name in names
-            if not _is_default(getattr(estimator, name), defaults[name].default)}
-
-
-def _is_default(value, default) -> bool:
-    try:
-        return value is default or bool(value == default)
-    except (TypeError, ValueError):  # an array compared element-wise: not a default
-        return False
 
 
 def warn_idle_params(estimator) -> None:
