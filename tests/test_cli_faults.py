@@ -284,6 +284,36 @@ def test_resume_of_a_complete_run_refuses_other_data(tmp_path):
     assert (run / "config.json").read_bytes() == model  # every refusal left the run as it was
 
 
+def test_a_run_of_an_older_aekit_without_a_checksum_is_judged_by_its_path(tmp_path,
+                                                                           monkeypatch):
+    """A run that kept no file_sha256 (an older aekit): one rule for every command
+    (runs.trained_on_file), the file at the path it recorded is its file. So --resume
+    finds it finished, as compare and report keep its split; the same bytes under
+    another path cannot be told apart, and are other data."""
+    from aekit.cli.commands import _trained_on
+
+    monkeypatch.chdir(tmp_path)
+    np.savetxt("rows.csv", np.random.default_rng(0).normal(size=(40, 4)), delimiter=",",
+               header="a,b,c,d", comments="")
+    args = ["train", "--data", "rows.csv", "--components", "2", "--hidden", "8", "--epochs",
+            "2", "--seed", "0", "--device", "cpu", "--test-size", "0.5", "--out", "run"]
+    assert invoke(*args).exit_code == 0
+    metrics = json.loads(Path("run/metrics.json").read_text())
+    metrics["dataset"]["file_sha256"] = None
+    Path("run/metrics.json").write_text(json.dumps(metrics))
+    saved = metrics["dataset"]
+    for path, same in (("rows.csv", True), (tmp_path / "rows.csv", True), ("copy.csv", False)):
+        Path("copy.csv").write_bytes(Path("rows.csv").read_bytes())
+        data = load_dataset(str(path), **saved["options"])
+        assert runs.trained_on_file(saved, path) is same
+        assert (_trained_on(Path("run"), str(path)) is not None) is same
+        assert (runs.data_differences("run", data) == []) is same
+    result = invoke(*args, "--resume")
+    assert result.exit_code == 0 and "nothing to resume" in result.output, result.output
+    assert_one_line_error(invoke(*[a if a != "rows.csv" else "copy.csv" for a in args],
+                                 "--resume"), "other data", "keeps no checksum")
+
+
 def _killed_after_a_checkpoint(*args, monkeypatch):
     """Run ``aekit ARGS`` and kill it just after its first checkpoint is written."""
     from aekit.training import callbacks

@@ -8,6 +8,7 @@ parameters, as in scikit-learn."""
 from __future__ import annotations
 
 import json
+import pickle
 import warnings
 
 import numpy as np
@@ -17,7 +18,7 @@ from torch import nn
 import aekit
 from aekit import (AutoEncoder, EncoderClassifier, LadderClassifier, OutlierDetector,
                    VariationalAutoEncoder)
-from aekit.core.fitted import as_fitted, changed
+from aekit.core.fitted import as_fitted, changed, changed_params, same
 from aekit.data import load_digits
 
 SMALL = dict(hidden_layer_sizes=(16,), max_epochs=2, random_state=0)
@@ -118,6 +119,24 @@ def test_a_model_saved_after_set_params_loads_as_it_was_fitted(tmp_path, rows, m
         assert back.autoencoder_.fitted_params_["activation"] == "elu"
 
 
+@pytest.mark.parametrize("cls, method", [(AutoEncoder, "transform"),
+                                         (VariationalAutoEncoder, "score_samples")])
+def test_a_model_pickled_before_fitted_params_existed_uses_its_parameters(tmp_path, rows, cls,
+                                                                           method):
+    # An older aekit's pickle has no fitted_params_: its parameters are the fitted ones.
+    X, _ = rows
+    est = cls(2, **SMALL).fit(X)
+    old = pickle.loads(pickle.dumps(est))
+    del old.fitted_params_
+    np.testing.assert_array_equal(getattr(old, method)(X), getattr(est, method)(X))
+    assert old.score(X) == est.score(X)
+    assert as_fitted(old) is old
+    old.save(tmp_path / "m")
+    back = aekit.load(tmp_path / "m")
+    np.testing.assert_array_equal(getattr(back, method)(X), getattr(est, method)(X))
+    assert not changed(back.fitted_params_, est.get_params(deep=False))
+
+
 def test_a_model_without_changes_is_saved_as_before(tmp_path, rows):
     X, _ = rows
     ae = AutoEncoder(2, **SMALL).fit(X)
@@ -201,3 +220,20 @@ def test_a_warm_start_refuses_exactly_the_parameters_that_define_the_network(row
     est.set_params(learning_rate=0.01, **{penalty: 2.0}).fit(X)  # training may change
     assert est.n_iter_ == n_iter + SMALL["max_epochs"]
     assert est.fitted_params_["learning_rate"] == 0.01
+
+
+# --------------------------------------------------------------------------- one sameness
+def test_a_list_of_the_default_sizes_is_the_default_for_every_rule():
+    # A tuple default given as a list (as JSON and a grid's values give it) is the default:
+    # changed_params and same (what changed since the fit) share one notion of sameness,
+    # and the report lists it as set only when it differs.
+    from aekit.report.model import _model_html
+
+    default = LadderClassifier().hidden_layer_sizes
+    as_list = LadderClassifier(hidden_layer_sizes=list(default))
+    assert isinstance(default, tuple) and same(as_list.hidden_layer_sizes, default)
+    assert changed_params(as_list) == {}
+    assert "all at their defaults" in _model_html(as_list, {})
+    other = LadderClassifier(hidden_layer_sizes=[64, 32])
+    assert changed_params(other) == {"hidden_layer_sizes": default}
+    assert "all at their defaults" not in _model_html(other, {})

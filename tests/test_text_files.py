@@ -69,6 +69,25 @@ def test_read_table_reads_decimal_commas_in_a_semicolon_file(tmp_path):
     assert commas["a"].tolist() == ["0,5", "1,5"]
 
 
+def test_a_text_file_read_in_chunks_is_typed_as_read_table_types_it(tmp_path, monkeypatch):
+    """The chunked reader (large files for ``aekit detect``/``score``) shares read_table's
+    rules: decimal commas in a ';' file are numbers, NA is missing, True/false is text (a
+    chunk pandas reads as booleans included), cells are stripped."""
+    import pandas as pd
+
+    from aekit.anomaly import streaming
+
+    path = write(tmp_path, "de.csv", "\ufeffa;b;c;flag\n0,134;-2;x ;a\n-1,25;3;NA;b\n"
+                 ",5;4;z;True\n1,5e1;5;y;false\n-0,5;6;x;c\n2,25;7;w;d\n")
+    monkeypatch.setattr(streaming, "TEXT_CHUNK_ROWS", 2)  # the booleans: the 2nd chunk alone
+    chunks = [rows for _, rows, _ in streaming.TextRows(path).frames()]
+    assert [len(rows) for rows in chunks] == [2, 2, 2]
+    whole = read_table(path)
+    assert whole["a"].tolist() == [0.134, -1.25, 0.5, 15.0, -0.5, 2.25]
+    pd.testing.assert_frame_equal(pd.concat(chunks).reset_index(drop=True),
+                                  whole.reset_index(drop=True))
+
+
 def test_read_table_overrides(tmp_path):
     path = write(tmp_path, "x.csv", "1;2\n3;4\n")
     assert list(read_table(path, header=True).columns) == ["1", "2"]

@@ -1,6 +1,7 @@
 """Tests for VariationalAutoEncoder: the ELBO's terms, the KL schedule, sampling, persistence."""
 
 import inspect
+import warnings
 
 import numpy as np
 import pytest
@@ -150,6 +151,29 @@ def test_a_warm_start_continues_the_kl_warmup(digits):
     vae.fit(digits[0][:300])  # epochs 4 to 6 of the model: the ramp goes on, then holds
     weights = [r["kl_weight"] for r in vae.history_]
     assert weights == pytest.approx([0.0, 0.5, 1.0, 1.5, 2.0, 2.0])
+
+
+@pytest.mark.parametrize("beta, warned", [(0, True), (0.0, True), (1.0, False)])
+def test_a_kl_warmup_with_beta_0_is_warned_of(beta, warned):
+    # The warm-up scales the KL weight from 0 up to beta: with beta=0 there is nothing to scale.
+    X = np.random.RandomState(0).rand(40, 6)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        VariationalAutoEncoder(beta=beta, kl_warmup_epochs=5, max_epochs=1,
+                               random_state=0).fit(X)
+    idle = [str(w.message) for w in caught if "has no effect" in str(w.message)]
+    assert bool(idle) == warned
+    if warned:
+        assert idle[0].startswith(f"kl_warmup_epochs=5 has no effect with beta={beta!r}: "
+                                  "it acts only with beta > 0.")
+
+
+def test_beta_0_without_a_warmup_is_not_warned_of():
+    X = np.random.RandomState(0).rand(40, 6)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        VariationalAutoEncoder(beta=0, max_epochs=1, random_state=0).fit(X)
+    assert not [w for w in caught if "has no effect" in str(w.message)]
 
 
 def test_posterior_collapse_is_diagnosed(digits):

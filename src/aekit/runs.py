@@ -355,27 +355,51 @@ def option_differences(trained: dict, given: dict) -> list[str]:
             if trained.get(key) != value]
 
 
+def trained_on_file(saved: dict, path: str | os.PathLike, checksum: str | None = None
+                    ) -> bool:
+    """Whether the file ``path`` is the data file a run was trained on, ``saved`` being the
+    run's ``metrics.json`` ``dataset`` entry; the one rule of every command that asks
+    (``compare`` and ``report`` keep the run's split for it, ``train --resume`` finds a
+    complete run of it finished).
+
+    The same bytes are the same file, however its path is spelled (the file's SHA-256
+    against the run's ``file_sha256``; ``checksum``: the file's, when computed already).
+    A run of an older aekit kept no checksum: its file is then the one at the path it
+    recorded (its ``name``, resolved from the current directory), the content unchecked,
+    so that such a run keeps its split and its finished state for the path it names. A
+    run of a named dataset (no read ``options``) was trained on no file.
+    """
+    if not _of_a_file(saved) or not Path(path).is_file():
+        return False
+    if saved.get("file_sha256"):
+        return (checksum or file_sha256(path)) == saved["file_sha256"]
+    return Path(str(saved.get("name"))).resolve() == Path(path).resolve()
+
+
+def _of_a_file(saved: dict) -> bool:
+    """Whether a ``metrics.json`` ``dataset`` entry is a file's (read with options)."""
+    return isinstance(saved.get("options"), dict)
+
+
 def data_differences(run: str | os.PathLike, data: Dataset) -> list[str]:
     """How ``data`` differs from the dataset the run in ``run`` was trained on (its
     ``metrics.json``'s ``dataset``), one text per difference; empty when it is the same.
 
-    Compared: the dataset's name (a named dataset) or the file's bytes (a file, however
-    its path is spelled), the options it was read and split with, and, when neither
-    differs, the shapes of its splits (a named dataset's ``rows``).
+    Compared: the dataset's name (a named dataset) or the file (:func:`trained_on_file`:
+    its bytes, however its path is spelled), the options it was read and split with, and,
+    when neither differs, the shapes of its splits (a named dataset's ``rows``).
     """
     saved = (_json(Path(run) / METRICS) or {}).get("dataset")
     saved = saved if isinstance(saved, dict) else {}
     current = _dataset_info(data)
     out = []
-    saved_sha, sha = saved.get("file_sha256"), current["file_sha256"]
-    if sha is None or saved_sha is None:  # a named dataset on one side at least
+    if current["file_sha256"] is None or not _of_a_file(saved):  # a named dataset, at least
         if saved.get("name") != current["name"]:
             out.append(f"the dataset ({saved.get('name')!r}, now {current['name']!r})")
-        elif sha is not None:  # a run of an older aekit: it kept no checksum to compare
-            out.append(f"the content of {current['name']} (the run keeps no checksum of "
-                       "its file)")
-    elif saved_sha != sha:
-        out.append(f"the content of {current['name']} (its SHA-256)")
+    elif not trained_on_file(saved, current["name"], current["file_sha256"]):
+        out.append(f"the content of {current['name']} (its SHA-256)" if saved.get(
+            "file_sha256") else f"the file ({saved.get('name')!r}, now {current['name']!r}; "
+            "the run, of an older aekit, keeps no checksum: only its path compares)")
     if current["options"] is not None and isinstance(saved.get("options"), dict):
         out += option_differences(saved["options"], current["options"])
     if not out:

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 from sklearn.utils.random import sample_without_replacement
 
+from ..data.delimited import read_table_chunks, table_format
 from ..data.files import is_streamable, open_rows
 from .robust import SAMPLE_ROWS
 
@@ -41,7 +42,8 @@ TEXT_CHUNK_ROWS = 50_000
 
 class TextRows:
     """A delimited text file (``.csv``, ``.tsv``, ``.txt``) read a chunk of rows at a time,
-    as DataFrames: its separator and header detected as :func:`aekit.data.read_table` does,
+    as DataFrames: its separator and header detected, and each chunk's columns typed, as
+    :func:`aekit.data.read_table` does (:func:`aekit.data.delimited.read_table_chunks`),
     ``label`` and ``drop`` columns left out of the rows (the labels kept apart).
 
     Every chunk is typed on its own (a column of numbers in one chunk and of text in another
@@ -49,27 +51,15 @@ class TextRows:
     """
 
     def __init__(self, path, *, label=None, drop=(), header="infer", sep=None):
-        from pathlib import Path
-
-        from ..data.delimited import _detect_header, _detect_sep, _sample
-
         self.path, self.label, self.drop = str(path), label, tuple(drop or ())
-        path = Path(path)
-        text = _sample(path)
-        self.sep = sep or _detect_sep(path, text)
-        self.header = _detect_header(text, self.sep) if header == "infer" else bool(header)
+        self.sep, self.header = table_format(path, header=header, sep=sep)
 
     def frames(self) -> Iterator[tuple[int, object, object]]:
         """``(first row, rows, labels or None)`` of every chunk, in file order."""
         import pandas as pd
 
         start = 0
-        reader = pd.read_csv(self.path, sep=self.sep, header=0 if self.header else None,
-                             skipinitialspace=True, encoding="utf-8-sig",
-                             chunksize=TEXT_CHUNK_ROWS)
-        for frame in reader:
-            frame.columns = ([str(c).strip() for c in frame.columns] if self.header
-                             else [str(j + 1) for j in range(frame.shape[1])])
+        for frame in read_table_chunks(self.path, self.sep, self.header, TEXT_CHUNK_ROWS):
             if start == 0:
                 missing = [c for c in (self.label, *self.drop)
                            if c is not None and c not in frame.columns]
@@ -78,8 +68,7 @@ class TextRows:
                                      f"{', '.join(map(repr, missing))}")
             labels = frame[self.label].to_numpy() if self.label is not None else None
             rows = frame.drop(columns=[c for c in (self.label, *self.drop) if c is not None])
-            frame.index = pd.RangeIndex(start, start + len(frame))
-            rows.index = frame.index
+            rows.index = pd.RangeIndex(start, start + len(frame))
             yield start, rows, labels
             start += len(frame)
 

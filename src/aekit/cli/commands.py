@@ -57,12 +57,12 @@ from ..runs import (
     check_out_dir,
     check_out_file,
     data_differences,
-    file_sha256,
     finished_by,
     fit_run,
     is_complete,
     option_differences,
     read_metrics,
+    trained_on_file,
     write_run,
 )
 from ..training.loop import FitInterrupted, TrainingDivergedError, kept_record
@@ -173,17 +173,10 @@ def _load_data(data: str, run: Path | None, options: dict):
 
 def _trained_on(run: Path | None, data: str) -> dict | None:
     """``metrics.json``'s ``dataset`` of ``run`` when ``data`` is the file it was trained
-    on, with the options it was read with; else None (another file, a named dataset, a
-    run without them)."""
+    on (:func:`aekit.runs.trained_on_file`), with the options it was read with; else None
+    (another file, a named dataset, a run without them)."""
     saved = (read_metrics(run) or {}).get("dataset") if run is not None else None
-    if not isinstance(saved, dict) or not isinstance(saved.get("options"), dict) \
-            or not Path(data).is_file():
-        return None
-    if saved.get("file_sha256"):
-        same = file_sha256(data) == saved["file_sha256"]
-    else:  # a run of an older aekit: the path, as the command's directory resolves it
-        same = Path(str(saved.get("name"))).resolve() == Path(data).resolve()
-    return saved if same else None
+    return saved if isinstance(saved, dict) and trained_on_file(saved, data) else None
 
 
 # --------------------------------------------------------------------------- errors

@@ -12,12 +12,16 @@ a fitted model (``summary``, :func:`aekit.diagnose`, the reports, the ONNX expor
 ``warm_start`` fit continues the fitted network, so it refuses a change to a parameter that
 defines it (:class:`aekit.estimators._targets.WarmStart`, with :func:`changed`).
 
-Only scikit-learn's parameter protocol (``get_params``) is used here, no estimator class.
+Whether two values of a parameter are the same setting is decided here once (:func:`same`):
+for what changed since the fit (:func:`changed`) and for what differs from the defaults
+(:func:`changed_params`). Only scikit-learn's parameter protocol (``get_params``, the
+``__init__`` signature) is used here, no estimator class.
 """
 
 from __future__ import annotations
 
 import copy
+import inspect
 
 from .storage import jsonable
 
@@ -57,3 +61,15 @@ def changed(fitted: dict, now: dict, names=None) -> list[str]:
     names = fitted.keys() if names is None else names
     return [name for name in names
             if name in fitted and name in now and not same(fitted[name], now[name])]
+
+
+def changed_params(estimator, names=None) -> dict[str, object]:
+    """Those of ``names`` (default: all) whose value is not the same (:func:`same`) as
+    ``estimator``'s default (its ``__init__`` signature's), each with that default: the ones
+    a rule may refuse or warn about, so that a parameter left at its default (a grid
+    search's other candidates) never is; and the ones a report lists as set."""
+    defaults = inspect.signature(type(estimator).__init__).parameters
+    params = estimator.get_params(deep=False)
+    names = params.keys() if names is None else names
+    return {name: defaults[name].default for name in names
+            if name in defaults and not same(params[name], defaults[name].default)}

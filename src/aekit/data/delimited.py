@@ -7,19 +7,21 @@ byte-order mark, quoted fields, empty cells (missing values), columns of text
 (categories) and, in files separated by semicolons, decimal commas (``0,134``). Parsing
 is pandas' C reader; this module only decides how to call it and turns what it read into
 typed columns, so that a bad file fails with one sentence naming its line and column,
-never with a partial table.
+never with a partial table. :func:`read_table_chunks` reads a file too large for memory a
+chunk of rows at a time, by the same rules.
 """
 
 from __future__ import annotations
 
 import csv
 import re
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
 __all__ = ["COMPRESSIONS", "DELIMITERS", "NA_STRINGS", "TABLE_SUFFIXES", "is_table_file",
-           "read_table"]
+           "read_table", "read_table_chunks", "table_format"]
 
 TABLE_SUFFIXES = (".csv", ".tsv", ".txt")
 COMPRESSIONS = (".gz", ".bz2", ".xz", ".zip", ".zst")
@@ -255,6 +257,36 @@ def read_table(path, *, header="infer", sep=None):
     import pandas as pd
 
     path = Path(path)
+    sep, has_header = table_format(path, header=header, sep=sep)
+    options = _csv_options(sep, has_header)
+    with _parse_errors(path):
+        lines = _record_lines(path, sep)  # and every row's number of fields checked
+        # pandas types the columns in C (numbers, missing cells); _typed then applies
+        # aekit's rules to what it left as text, booleans or unsigned (few columns).
+        raw = pd.read_csv(path, **options, **_TYPED)
+    if not len(raw):
+        raise ValueError(f"{path}: file has a header but no data rows" if has_header
+                         else f"{path}: file holds no data")
+    lines = lines[1:] if has_header else lines
+    frame = _typed(_named(raw, has_header), lambda columns: pd.read_csv(
+        path, **options, usecols=columns, **_AS_TEXT), _reads_decimal_commas(sep))
+    if len(lines) == len(frame):  # else pandas saw the lines otherwise: keep 0, 1, 2, ...
+        frame.index = pd.Index(lines, name="line")
+    return frame
+
+
+def table_format(path, *, header="infer", sep=None) -> tuple[str, bool]:
+    """The delimiter of the delimited text file ``path`` and whether its first row names
+    the columns: ``sep`` and ``header`` as given (see :func:`read_table`), else detected.
+
+    Raises
+    ------
+    FileNotFoundError
+        When ``path`` does not exist.
+    ValueError
+        For a ``header`` or ``sep`` aekit does not take, or a file without data.
+    """
+    path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
     if header not in ("infer", True, False):
@@ -263,15 +295,77 @@ def read_table(path, *, header="infer", sep=None):
         raise ValueError(f"sep={sep!r}: use one character, or r'\\s+' for runs of spaces")
     text = _sample(path)
     sep = sep or _detect_sep(path, text)
-    has_header = _detect_header(text, sep) if header == "infer" else bool(header)
+    return sep, _detect_header(text, sep) if header == "infer" else bool(header)
+
+
+def read_table_chunks(path, sep: str, has_header: bool, chunk_rows: int):
+    """The rows of a delimited text file, ``chunk_rows`` at a time, each chunk a DataFrame
+    typed by :func:`read_table`'s rules (numbers, decimal commas with a semicolon, missing
+    cells, text), the columns named as it names them; ``sep`` and ``has_header`` as
+    :func:`table_format` gives them. Each chunk is typed on its own, so a column may be
+    numbers in one chunk and text in another. The index is 0, 1, 2, ... within the chunk.
+    """
+    import pandas as pd
+
+    options = _csv_options(sep, has_header)
+    as_text = _TextChunks(path, options, chunk_rows)
+    with _parse_errors(path):
+        for i, raw in enumerate(pd.read_csv(path, **options, **_TYPED, chunksize=chunk_rows)):
+            raw.index = pd.RangeIndex(len(raw))
+            yield _typed(_named(raw, has_header), lambda columns, i=i: as_text.chunk(
+                i, columns).set_axis(raw.index, axis=0), _reads_decimal_commas(sep))
+
+
+class _TextChunks:
+    """The chunks of a file as strings, read only once a chunk needs them (pandas read a
+    column as booleans: :func:`_typed` reads those columns again as text), in step with
+    the typed reader: same options, same chunk size, so chunk ``i`` holds the same rows."""
+
+    def __init__(self, path, options: dict, chunk_rows: int):
+        self.path, self.options, self.chunk_rows = path, options, chunk_rows
+        self.reader, self.next, self.frame = None, 0, None
+
+    def chunk(self, i: int, columns: list):
+        import pandas as pd
+
+        if self.reader is None:
+            self.reader = pd.read_csv(self.path, **self.options, **_AS_TEXT,
+                                      chunksize=self.chunk_rows)
+        while self.next <= i:  # chunks are asked for in order; skip those no one needed
+            self.frame, self.next = next(self.reader), self.next + 1
+        return self.frame.iloc[:, columns]
+
+
+def _csv_options(sep: str, has_header: bool) -> dict:
+    """The options of every pandas read of a delimited file, typed or as text."""
+    return dict(sep=sep, header=0 if has_header else None, skipinitialspace=True,
+                encoding="utf-8-sig", engine="c")
+
+
+_TYPED = dict(na_values=sorted(NA_STRINGS), keep_default_na=False, low_memory=False)
+"""pandas types the cells, missing ones by :data:`NA_STRINGS` alone, each column (of the
+file or of a chunk) in one piece: never a column of numbers and text mixed."""
+_AS_TEXT = dict(dtype=str, na_filter=False)
+"""pandas keeps every cell as it is written."""
+
+
+def _named(raw, has_header: bool):
+    """``raw`` with aekit's column names: the header's stripped (``"column 3"`` for an
+    empty one), else the positions ``"1"``, ``"2"``, ..."""
+    if has_header:
+        raw.columns = [str(c).strip() or f"column {j + 1}" for j, c in enumerate(raw.columns)]
+    else:
+        raw.columns = [str(j + 1) for j in range(raw.shape[1])]
+    return raw
+
+
+@contextmanager
+def _parse_errors(path: Path):
+    """pandas' errors reading ``path`` as one sentence naming the file (and the line)."""
+    import pandas as pd
+
     try:
-        lines = _record_lines(path, sep)  # and every row's number of fields checked
-        # pandas types the columns in C (numbers, missing cells); _typed then applies
-        # aekit's rules to what it left as text, booleans or unsigned (few columns).
-        raw = pd.read_csv(path, sep=sep, header=0 if has_header else None,
-                          na_values=sorted(NA_STRINGS), keep_default_na=False,
-                          skipinitialspace=True, encoding="utf-8-sig", engine="c",
-                          low_memory=False)
+        yield
     except pd.errors.ParserError as err:
         raise ValueError(f"{path}: {_parser_message(err)}") from None
     except UnicodeDecodeError as err:
@@ -279,21 +373,6 @@ def read_table(path, *, header="infer", sep=None):
             from None
     except pd.errors.EmptyDataError:
         raise ValueError(f"{path}: file holds no data") from None
-    if not len(raw):
-        raise ValueError(f"{path}: file has a header but no data rows" if has_header
-                         else f"{path}: file holds no data")
-    lines = lines[1:] if has_header else lines
-    if has_header:
-        raw.columns = [str(c).strip() or f"column {j + 1}" for j, c in enumerate(raw.columns)]
-    else:
-        raw.columns = [str(j + 1) for j in range(raw.shape[1])]
-    frame = _typed(raw, lambda columns: pd.read_csv(
-        path, sep=sep, header=0 if has_header else None, usecols=columns, dtype=str,
-        na_filter=False, skipinitialspace=True, encoding="utf-8-sig", engine="c"),
-        _reads_decimal_commas(sep))
-    if len(lines) == len(frame):  # else pandas saw the lines otherwise: keep 0, 1, 2, ...
-        frame.index = pd.Index(lines, name="line")
-    return frame
 
 
 def _parser_message(err) -> str:

@@ -195,10 +195,11 @@ class BaseAutoEncoder(
     def _check_params(self) -> None:
         """Rules that combine parameters (each parameter's own rule is a constraint)."""
 
-    def _idle_params(self) -> dict[str, tuple[str, tuple]]:
+    def _idle_params(self) -> dict[str, tuple[str, tuple | str]]:
         """The parameters that cannot act with the present value of another (their switch),
-        each with the switch's name and the values it acts with; ``fit`` warns of those
-        set away from their default (:func:`._params.warn_idle_params`)."""
+        each with the switch's name and the values it acts with (a tuple, or a condition as
+        text: ``"> 0"``); ``fit`` warns of those set away from their default
+        (:func:`._params.warn_idle_params`)."""
         return {}
 
     def _for_data(self, objective):

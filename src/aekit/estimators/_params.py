@@ -22,6 +22,7 @@ from numbers import Integral, Real
 import torch
 
 from ..core.checks import Interval, StrOptions, user_warning
+from ..core.fitted import changed_params
 from ..training.callbacks import (
     Callback,
     EarlyStopping,
@@ -207,25 +208,11 @@ TRAINING = Declared({
 """Every training parameter of aekit's estimators, declared once."""
 
 
-def changed_params(estimator, names) -> dict[str, object]:
-    """Those of ``names`` whose value is not ``estimator``'s default (its ``__init__``
-    signature's), each with that default: the ones a rule may refuse or warn about, so
-    that a parameter left at its default (a grid search's other candidates) never is."""
-    defaults = inspect.signature(type(estimator).__init__).parameters
-    return {name: defaults[name].default for name in names
-            if not _is_default(getattr(estimator, name), defaults[name].default)}
-
-
-def _is_default(value, default) -> bool:
-    try:
-        return value is default or bool(value == default)
-    except (TypeError, ValueError):  # an array compared element-wise: not a default
-        return False
-
-
 def warn_idle_params(estimator) -> None:
     """Warn of each parameter set away from its default that cannot act with the present
-    value of its switch (``estimator._idle_params()``), with the fix.
+    value of its switch (``estimator._idle_params()``: ``{name: (switch, acting)}``, where
+    ``acting`` is the tuple of the switch's values it acts with, or a condition on the
+    switch as text, such as ``"> 0"``), with the fix.
 
     A warning, not an error (as ``image_shape`` without ``architecture="conv"`` is): a grid
     search crossing a switch with its strength (``noise`` with ``noise_level``) would lose
@@ -236,10 +223,13 @@ def warn_idle_params(estimator) -> None:
     idle = estimator._idle_params()
     for name, default in changed_params(estimator, idle).items():
         switch, values = idle[name]
-        now, acting = getattr(estimator, switch), " or ".join(map(repr, values))
+        now = getattr(estimator, switch)
+        # A switch that acts over a range (beta > 0) names it; one of a few values lists them.
+        acting = (f"{switch} {values}" if isinstance(values, str)
+                  else f"{switch}=" + " or ".join(map(repr, values)))
         user_warning(
             f"{name}={getattr(estimator, name)!r} has no effect with {switch}={now!r}: it "
-            f"acts only with {switch}={acting}. Set {switch}, or leave {name} at its default "
+            f"acts only with {acting}. Set {switch}, or leave {name} at its default "
             f"({default!r}); a grid search can keep the candidates with {switch}={now!r} in a "
             f"grid of their own, without {name}: param_grid=[{{'{switch}': [{now!r}]}}, "
             f"{{'{switch}': [...], '{name}': [...]}}].")

@@ -9,6 +9,7 @@ import torch
 
 from ..training import losses
 from ..core.checks import Interval, SizeTuple, StrOptions
+from ..core.fitted import changed_params
 from ..nn.conv import ConvAutoEncoder
 from ..nn.dense import DenseAutoEncoder
 from ..nn.layers import ACTIVATIONS, NOISES, ModuleAutoEncoder, Scaler, make_corruption
@@ -18,7 +19,6 @@ from ..training.loop import autocast_dtype, make_optimizer
 from . import _tables
 from ._base import BaseAutoEncoder
 from ._params import TRAINING as _SHARED
-from ._params import changed_params
 
 TRAINING = _SHARED.override(
     max_epochs={"note": "After ``pretrain``, the epochs of the end-to-end fine-tuning."})

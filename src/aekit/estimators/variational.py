@@ -46,6 +46,7 @@ chunk_rows
         The KL weight rises linearly from 0 (first epoch) to ``beta`` over this many epochs
         (see :func:`aekit.training.objectives.kl_weight`), which helps against posterior collapse.
         A ``warm_start`` fit goes on from the epochs already trained; it does not restart.
+        With ``beta=0`` there is no weight to ramp, and ``fit`` warns that it is idle.
     <training parameters>
 
     Attributes
@@ -166,6 +167,10 @@ chunk_rows
     def _objective(self) -> ELBO:
         return self._for_data(
             ELBO(loss=self.loss, beta=self.beta, warmup_epochs=self.kl_warmup_epochs))
+
+    def _idle_params(self) -> dict[str, tuple[str, tuple | str]]:
+        # The warm-up scales the KL weight from 0 up to beta: with beta=0 it scales nothing.
+        return {"kl_warmup_epochs": ("beta", "> 0")} if self.beta == 0 else {}
 
     # ------------------------------------------------------------------ inference
     def score_samples(self, X):

@@ -8,7 +8,6 @@ code). :func:`write_report` is what ``aekit report RUN --data SPEC`` calls.
 
 from __future__ import annotations
 
-import inspect
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,7 @@ from sklearn.decomposition import PCA
 
 from .. import plotting
 from ..plotting import tables as plotting_tables
-from ..core.fitted import as_fitted
+from ..core.fitted import as_fitted, changed_params
 from ..core.storage import atomic_write
 from ..data.catalog import load_dataset
 from ..evaluation.diagnostics import Diagnosis, diagnose
@@ -132,9 +131,8 @@ def _model_html(estimator, extra: dict) -> str:
             f"trainable), trained in {_e(s.precision)}. {_e(' '.join(s.notes))}</p>"
             '<table class="layers"><tr><th>layer</th><th>type</th><th>output shape</th>'
             f'<th class="num">parameters</th></tr>{rows}</table>')
-    defaults = {k: p.default for k, p in inspect.signature(type(estimator)).parameters.items()}
-    changed = {k: v for k, v in estimator.get_params(deep=False).items()
-               if k in defaults and not _same(v, defaults[k])}
+    params = estimator.get_params(deep=False)
+    changed = {k: params[k] for k in changed_params(estimator)}
     given = "".join(f"<tr><td>{_e(k)}</td><td>{_e(v)}</td></tr>" for k, v in changed.items())
     given = given or '<tr><td colspan="2">all at their defaults</td></tr>'
     fitted = "".join(f"<tr><td>{_e(k)}</td><td>{_e(v)}</td></tr>" for k, v in extra.items())
@@ -142,13 +140,6 @@ def _model_html(estimator, extra: dict) -> str:
                  f'<table class="params">{given}</table></div><div><h3>Fitted</h3>'
                  f'<table class="params">{fitted}</table></div></div>')
     return "".join(parts)
-
-
-def _same(value, default) -> bool:
-    try:
-        return bool(value == default)
-    except Exception:  # noqa: BLE001 -- arrays, modules: compare by identity
-        return value is default
 
 
 # --------------------------------------------------------------------------- captions
