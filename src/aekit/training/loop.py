@@ -344,8 +344,7 @@ def _begin(state: dict, callbacks) -> None:
 
 def _run_epoch(state, objective, train, val, streamed, step, batch_size, corrupt, autocast,
                callbacks, stops, paired=None) -> None:
-    """One epoch: train, evaluate, check, record, snapshot, callbacks."""
-    module = state["module"]
+    """One epoch: callbacks' ``on_epoch_begin``, the training steps, then :func:`_end_epoch`."""
     epoch = state["epoch"] + 1
     for cb in callbacks:
         cb.on_epoch_begin(state, epoch)
@@ -354,7 +353,16 @@ def _run_epoch(state, objective, train, val, streamed, step, batch_size, corrupt
     record = {"phase": state["phase"], "epoch": epoch,
               **_train_epoch(state, objective, chunks, epoch, step, batch_size, corrupt,
                              autocast, stops, paired)}
-    # evaluate
+    _end_epoch(state, record, objective, val, callbacks, start)
+
+
+def _end_epoch(state: dict, record: dict, objective: Objective, val, callbacks,
+               start: float) -> None:
+    """The bookkeeping after an epoch's last step: evaluate on ``val``, time the epoch
+    (since ``start``, validation included), refuse a diverged one, append ``record`` to
+    the history, count the epoch done, snapshot its weights (the last good state), and
+    hand the record to each callback's ``on_epoch_end`` (early stopping, checkpoints...)."""
+    module = state["module"]
     has_val = val is not None and len(val["x"]) > 0
     record["val_loss"] = None
     if has_val:  # "val_loss", then each other term of the objective as "val_<term>"
@@ -364,7 +372,7 @@ def _run_epoch(state, objective, train, val, streamed, step, batch_size, corrupt
     record["seconds"] = time.perf_counter() - start
     _check_diverged(state, record)
     state["history"].append(record)
-    state["epoch"] = epoch
+    state["epoch"] = record["epoch"]
     state["last_state"] = _snapshot(module)
     for cb in callbacks:
         cb.on_epoch_end(state, record)
