@@ -2,6 +2,7 @@
 
 - :mod:`~aekit.evaluation.metrics`: ``compare_with_pca`` / ``PCAComparison``, ``pca_sweep``;
 - :mod:`~aekit.evaluation.errors`: reconstruction errors per element, row and feature (R²);
+- :mod:`~aekit.evaluation.columns`: errors per column of a table, in the model's scaled units;
 - :mod:`~aekit.evaluation.probes`: probes on codes (``code_quality``), row samples;
 - :mod:`~aekit.evaluation.quality`: per-column R² and the fit-quality checks;
 - :mod:`~aekit.evaluation.diagnostics`: ``diagnose`` (data, units, codes, history);

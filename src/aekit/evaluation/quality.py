@@ -21,9 +21,9 @@ import torch
 from torch import nn
 
 from ..nn.invariant import is_activation
+from .columns import column_errors, column_slots, observed_rows
 from .errors import r2_per_feature
 from .findings import Finding, _list
-from .metrics import column_errors, column_slots, observed_rows
 
 REGULARISERS = ("noise", "sparsity", "contractive")
 """Parameters whose non-default value keeps an over-complete code from copying its input

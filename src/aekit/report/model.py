@@ -21,12 +21,12 @@ from ..core.fitted import as_fitted, changed_params
 from ..core.storage import atomic_write
 from ..data.catalog import load_dataset
 from ..evaluation.diagnostics import Diagnosis, diagnose
+from ..evaluation.columns import column_slots
 from ..evaluation.metrics import (
     PCAComparison,
     ScaledPCA,
     _PCAView,
     code_quality,
-    column_slots,
     compare_reconstructions,
     explained_variance,
     pca_sweep,

@@ -13,6 +13,7 @@ index gather, never a NumPy conversion.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import signal
 import threading
@@ -310,12 +311,26 @@ def fit_loop(
     step = compat.optimizer_step(state["optimizer"])  # optimizer.step, or its fused twin
     paired = None if paired is None else _PairedRows(_columns(paired),
                                                      paired_batch_size or batch_size)
+    with _training(state, callbacks) as stops:
+        while state["epoch"] < max_epochs and not state["stop"]:
+            _run_epoch(state, objective, train, val, streamed, step, batch_size, corrupt,
+                       autocast, callbacks, stops, paired)
+    return state
+
+
+@contextlib.contextmanager
+def _training(state: dict, callbacks) -> Iterator[_StopRequests]:
+    """Around the epochs of one :func:`fit_loop` call: stop signals deferred, the callbacks'
+    ``on_train_begin`` (:func:`_begin`) and ``on_train_end`` (however the epochs end), and
+    the module left at the kept epoch (:func:`_keep`) on the way out, also when stopped.
+
+    Yields the :class:`_StopRequests` the steps read. A stop signal that arrived after the
+    last step's check is raised as :class:`FitInterrupted` once the weights are kept.
+    """
     with _StopRequests() as stops:
         try:
             _begin(state, callbacks)
-            while state["epoch"] < max_epochs and not state["stop"]:
-                _run_epoch(state, objective, train, val, streamed, step, batch_size, corrupt,
-                           autocast, callbacks, stops, paired)
+            yield stops
         except FitInterrupted:
             _keep(state)  # the best (or last finished) epoch's weights, not a half epoch's
             raise
@@ -327,7 +342,6 @@ def fit_loop(
     # (Several processes finish instead: the others never saw it, and must not wait.)
     if stops.signum is not None and distributed.rank_info()[1] == 1:
         raise FitInterrupted(stops.signum)
-    return state
 
 
 def _begin(state: dict, callbacks) -> None:
@@ -344,8 +358,7 @@ def _begin(state: dict, callbacks) -> None:
 
 def _run_epoch(state, objective, train, val, streamed, step, batch_size, corrupt, autocast,
                callbacks, stops, paired=None) -> None:
-    """One epoch: train, evaluate, check, record, snapshot, callbacks."""
-    module = state["module"]
+    """One epoch: callbacks' ``on_epoch_begin``, the training steps, then :func:`_end_epoch`."""
     epoch = state["epoch"] + 1
     for cb in callbacks:
         cb.on_epoch_begin(state, epoch)
@@ -354,7 +367,16 @@ def _run_epoch(state, objective, train, val, streamed, step, batch_size, corrupt
     record = {"phase": state["phase"], "epoch": epoch,
               **_train_epoch(state, objective, chunks, epoch, step, batch_size, corrupt,
                              autocast, stops, paired)}
-    # evaluate
+    _end_epoch(state, record, objective, val, callbacks, start)
+
+
+def _end_epoch(state: dict, record: dict, objective: Objective, val, callbacks,
+               start: float) -> None:
+    """The bookkeeping after an epoch's last step: evaluate on ``val``, time the epoch
+    (since ``start``, validation included), refuse a diverged one, append ``record`` to
+    the history, count the epoch done, snapshot its weights (the last good state), and
+    hand the record to each callback's ``on_epoch_end`` (early stopping, checkpoints...)."""
+    module = state["module"]
     has_val = val is not None and len(val["x"]) > 0
     record["val_loss"] = None
     if has_val:  # "val_loss", then each other term of the objective as "val_<term>"
@@ -364,7 +386,7 @@ def _run_epoch(state, objective, train, val, streamed, step, batch_size, corrupt
     record["seconds"] = time.perf_counter() - start
     _check_diverged(state, record)
     state["history"].append(record)
-    state["epoch"] = epoch
+    state["epoch"] = record["epoch"]
     state["last_state"] = _snapshot(module)
     for cb in callbacks:
         cb.on_epoch_end(state, record)
