@@ -16,6 +16,7 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 import torch
+from sklearn.utils import get_tags
 from sklearn.exceptions import NotFittedError
 from torch import nn
 
@@ -132,6 +133,9 @@ def diagnose(
     sklearn.exceptions.NotFittedError
         For an unfitted estimator: there is no model to diagnose, and an empty diagnosis
         would read as a clean bill of health.
+    TypeError
+        For a fitted model that is not an autoencoder (a classifier, a detector), with what
+        to look at instead.
     ValueError
         For fewer than 2 rows: nothing varies on one row.
     """
@@ -139,6 +143,7 @@ def diagnose(
         raise NotFittedError(
             f"This {type(estimator).__name__} instance is not fitted yet: there is no model "
             "to diagnose. Call fit first, then diagnose(estimator, X_train).")
+    _check_autoencoder(estimator)
     estimator = as_fitted(estimator)  # judged with the parameters it was fitted with
     frame = X if is_table(X) else None
     X, X_num, names = _views(estimator, X)
@@ -179,6 +184,31 @@ def diagnose(
         findings += _check_history(estimator, history, overfit_ratio)
         findings += quality.check_spikes(history, spike_ratio)
     return Diagnosis(findings, len(X))
+
+
+def _check_autoencoder(estimator) -> None:
+    """Refuse a fitted model that is not an autoencoder, naming what to diagnose instead:
+    the checks encode and decode rows, which a classifier or a detector ensemble does not
+    (they failed deep inside with an AttributeError)."""
+    try:
+        kind = get_tags(estimator).estimator_type
+    except AttributeError:  # not a scikit-learn estimator: duck-typed, as the checks are
+        return
+    detector = kind == "outlier_detector"
+    if not detector and kind != "classifier":
+        return
+    name = type(estimator).__name__
+    if getattr(estimator, "autoencoder_", None) is not None:
+        fix = "diagnose the autoencoder it reads: diagnose(model.autoencoder_, X)"
+    elif detector:
+        fix = ("a detector's own page shows its training scores, terms and threshold: "
+               "aekit.report.write_detector_report(detector, X, path)")
+    else:
+        fix = ("its fit warns (LearnedNothingWarning) when it classifies its labelled rows "
+               "no better than the most frequent class")
+    raise TypeError(f"diagnose looks for the reasons an autoencoder run fails (it encodes "
+                    f"and decodes rows: AutoEncoder, VariationalAutoEncoder), and {name} is "
+                    f"not one; {fix}")
 
 
 def _learning_rate(estimator) -> str:
