@@ -584,10 +584,15 @@ class ScaledPCA:
     Parameters
     ----------
     estimator : fitted AutoEncoder
-    pca : fitted PCA (or the first components of one), in ``estimator``'s scaled units
+    pca : fitted PCA, in ``estimator``'s scaled units
+    n_components : int, optional
+        Use the first ``n_components`` of ``pca`` (a PCA with that many components: one
+        fit serves every smaller one); default all of them.
     """
 
-    def __init__(self, estimator, pca):
+    def __init__(self, estimator, pca, n_components: int | None = None):
+        if n_components is not None:
+            pca = _PCAView(pca, n_components)
         self.estimator, self.pca = estimator, pca
         self.n_components = self.n_components_ = pca.n_components_
 

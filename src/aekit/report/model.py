@@ -25,7 +25,6 @@ from ..evaluation.columns import column_slots
 from ..evaluation.metrics import (
     PCAComparison,
     ScaledPCA,
-    _PCAView,
     code_quality,
     compare_reconstructions,
     explained_variance,
@@ -258,8 +257,8 @@ def _evaluate(estimator, data, sweep) -> _Evaluation:
     k_pca = min(k, min(S_train.shape))
     ks = sorted({j for j in _KS if j <= max(min(S_train.shape) // 2, 1)} | {k_pca})
     pca_full = PCA(n_components=max(ks), svd_solver="full").fit(S_train)
-    pca_k = ScaledPCA(estimator, _PCAView(pca_full, k_pca))
-    pca_2 = ScaledPCA(estimator, _PCAView(pca_full, min(2, max(ks))))
+    pca_k = ScaledPCA(estimator, pca_full, k_pca)
+    pca_2 = ScaledPCA(estimator, pca_full, min(2, max(ks)))
     X_ae, S_ae = estimator.reconstruct(X_test), estimator.reconstruct_scaled(X_test)
     S_pca = pca_k.pca.inverse_transform(pca_k.pca.transform(S_test))
     X_pca = estimator.from_scaled(S_pca, like=X_test)
