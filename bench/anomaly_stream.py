@@ -4,9 +4,9 @@ Writes a ~1 GB float32 ``.npy`` file (``--rows`` x ``--features``, written a blo
 so writing it does not need the memory either) in ``--dir``, then in a fresh process: imports
 and warms up aekit, notes the resident memory (RSS), fits ``OutlierDetector()`` on the path
 (read chunk by chunk, a random sample kept: :mod:`aekit.anomaly.streaming`), and reports the
-largest RSS seen during the fit (polled every 5 ms) minus that baseline. ``--score ROWS`` also scores the
-first ROWS rows of the file through a memmap, chunk by chunk. The file is deleted afterwards
-unless ``--keep``.
+largest RSS seen during the fit (polled every 5 ms) minus that baseline. ``--score ROWS`` also
+scores the first ROWS rows of the file through a memmap, chunk by chunk. The file is deleted
+afterwards unless ``--keep``.
 
     python bench/anomaly_stream.py                      # 2,500,000 x 100 float32 = 1.0 GB
     python bench/anomaly_stream.py --rows 250000        # a quick run

@@ -73,7 +73,8 @@ def main(argv=None):
         seconds = time.perf_counter() - start
         print(f"{args.dataset} pool {args.pool} labels {10 * args.per_class}"
               f"{' alone' if args.alone else ''}"
-              f"{' +histograms' if args.image_features else ''} draw {args.draw} {params} validation "
+              f"{' +histograms' if args.image_features else ''} draw {args.draw} {params} "
+              "validation "
               f"{clf.score(X[start_val:], y[start_val:]):.4f} {seconds:.0f} s "
               f"{clf.n_iter_} epochs "
               f"{args.threads} threads load {load_start:.1f}-{os.getloadavg()[0]:.1f}",

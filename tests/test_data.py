@@ -1,4 +1,5 @@
-"""Tests for aekit.data (catalog, files, synthetic). None touches the network: downloads come from a local HTTP server."""
+"""Tests for aekit.data (catalog, files, synthetic). None touches the network: downloads come
+from a local HTTP server."""
 
 import gzip
 import hashlib

@@ -232,7 +232,8 @@ def test_nan_and_inf_name_rows_and_columns():
     X = np.random.RandomState(0).rand(20, 5)
     X[3, 1] = np.nan
     X[7, 4] = np.inf
-    with pytest.raises(ValueError, match=r"NaN or infinity in 2 row\(s\) \[3, 7\] and 2 column\(s\) \[1, 4\]"):
+    with pytest.raises(ValueError, match=r"NaN or infinity in 2 row\(s\) \[3, 7\] and "
+                                         r"2 column\(s\) \[1, 4\]"):
         AutoEncoder(max_epochs=1).fit(X)
 
 

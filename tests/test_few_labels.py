@@ -1,4 +1,5 @@
-"""aekit.semisupervised.comparison: hidden labels, calibration measures, the baselines table, its report section."""
+"""aekit.semisupervised.comparison: hidden labels, calibration measures, the baselines table,
+its report section."""
 
 import json
 

@@ -276,7 +276,7 @@ def test_vae_summary_shows_both_posterior_heads(digits):
     assert "encoder.mean" in names and "encoder.log_var" in names
 
 
-# --------------------------------------------------------------------------- choices that cannot work
+# ------------------------------------------------------------------ choices that cannot work
 def test_sigmoid_output_on_standardised_data_warns_with_the_fix(digits):
     with pytest.warns(DiagnosticWarning, match="scaler='minmax'"):
         AutoEncoder(2, output_activation="sigmoid", scaler="standard", max_epochs=1).fit(

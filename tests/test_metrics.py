@@ -1,4 +1,5 @@
-"""Tests for aekit.evaluation.metrics: finer reconstruction errors, the PCA sweep, probes on codes."""
+"""Tests for aekit.evaluation.metrics: finer reconstruction errors, the PCA sweep, probes on
+codes."""
 
 import numpy as np
 import pytest

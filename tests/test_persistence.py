@@ -301,7 +301,8 @@ def test_failed_write_leaves_old_model_intact(tmp_path, fitted, monkeypatch):
     monkeypatch.undo()
     after = {p.name: p.read_bytes() for p in (tmp_path / "m").iterdir()}
     assert after == before
-    np.testing.assert_array_equal(aekit.load(tmp_path / "m").transform(X_test), ae.transform(X_test))
+    np.testing.assert_array_equal(aekit.load(tmp_path / "m").transform(X_test),
+                                  ae.transform(X_test))
 
 
 @pytest.mark.parametrize("fail_at", range(12))

@@ -571,8 +571,8 @@ class OutlierDetector(ThresholdMixin, ExplanationMixin, _tables.InputMixin, Outl
         """Opposite of each row's anomaly score: the lower, the more abnormal.
 
         The anomaly score is the weighted mean of the five terms (reconstruction error,
-        code-space distance, column tails, input-space distance, isolation), each put on the training
-        rows' scale by ``combine``. With ``"rank"``: 0.5 is a typical training row, 1 the
+        code-space distance, column tails, input-space distance, isolation), each put on the
+        training rows' scale by ``combine``. With ``"rank"``: 0.5 is a typical training row, 1 the
         most anomalous one, above 1 beyond every training row. The weights and ``combine``
         are those of the fit (``fitted_params_``), which ``offset_`` and the training rows'
         scales come from: ``set_params`` changes them at the next ``fit``; move the

@@ -213,7 +213,8 @@ def resolve_device(device: str | torch.device) -> torch.device:
     try:
         dev = torch.device(device)
     except (RuntimeError, TypeError) as err:
-        raise ValueError(f"device={device!r} is not a torch device ('auto', 'cpu', 'cuda')") from err
+        raise ValueError(f"device={device!r} is not a torch device ('auto', 'cpu', "
+                         "'cuda')") from err
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError("device='cuda' was asked for but CUDA is not available; use device='auto'")
     if dev.type in DATALESS_DEVICES:

@@ -13,8 +13,8 @@ weights file the replaced manifest named is removed afterwards, and so are the t
 files of an earlier save that was killed. Only files aekit can show it wrote are removed:
 the one the old manifest names, and a ``<stem>-<hash>.safetensors`` left by a killed save
 whose content hashes to its name; any other file in the directory (a Hugging Face
-``model.safetensors``, say) is never touched. The manifest carries a SHA-256 of the weights and one of
-its own content (``sha256``), so a damaged or edited file is refused on load. This module
+``model.safetensors``, say) is never touched. The manifest carries a SHA-256 of the weights and one
+of its own content (``sha256``), so a damaged or edited file is refused on load. This module
 knows the container, not the estimators: :mod:`aekit.persistence` decides which classes a
 config may name and which fields it may set.
 """

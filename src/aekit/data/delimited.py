@@ -231,8 +231,8 @@ def read_table(path, *, header="infer", sep=None):
     header : {"infer", True, False}, default="infer"
         Whether the first row names the columns. ``"infer"``: it does when some column
         holds numbers below a first cell that is not one (for files of text alone: when
-        the first row's cells are distinct and none recurs below it). Without a header the columns are named ``"1"``,
-        ``"2"``, ... (their positions).
+        the first row's cells are distinct and none recurs below it). Without a header the columns
+        are named ``"1"``, ``"2"``, ... (their positions).
     sep : str, optional
         The delimiter; default: detected among :data:`DELIMITERS`, else runs of spaces.
         With a semicolon, a cell written with a decimal comma (``0,134``, as spreadsheets

@@ -7,8 +7,8 @@ fit's RNG and its :class:`~._recovery.FitCheckpoint`), prepare the data once
 (:class:`FitData`: network-unit rows or a stream, hold-out, targets, weights, scaler), run
 the restarts (``_fit_runs``), each one run and one loop (``_fit_run``). Checkpoints,
 TensorBoard, early stopping, the schedule and the user's ``callbacks`` are callbacks
-(:mod:`aekit.training.callbacks`) with fit, run and loop hooks. A family fills in a few hooks: the module it trains
-(``_build_module``), what it minimises (``_objective``), and optionally a denoising
+(:mod:`aekit.training.callbacks`) with fit, run and loop hooks. A family fills in a few hooks: the
+module it trains (``_build_module``), what it minimises (``_objective``), and optionally a denoising
 corruption (``_corruption``), a pretraining stage (``_pretrain``), rules that combine
 parameters (``_check_params``) and a way to take images (``_takes_images``,
 ``_image_shape_of``). What the estimator takes as input is its fitted

@@ -48,7 +48,8 @@ def counted_features(X: np.ndarray) -> np.ndarray:
 
 def reconstruction_r2(estimator, X: np.ndarray) -> np.ndarray | None:
     """R² of each feature's reconstruction of rows ``X`` (see
-    :func:`aekit.evaluation.metrics.r2_per_feature`), or None when the estimator cannot reconstruct."""
+    :func:`aekit.evaluation.metrics.r2_per_feature`), or None when the estimator cannot
+    reconstruct."""
     if callable(getattr(estimator, "reconstruct", None)):
         X_hat = estimator.reconstruct(X)
     elif callable(getattr(estimator, "inverse_transform", None)) and hasattr(

@@ -144,10 +144,10 @@ class Scaler(nn.Module):
         (:func:`tail_ratios` above :data:`TAIL_RATIO`); ``"log"``: that on every column.
         ``"robust"``: minus the median, over the interquartile range / 1.349 (scikit-learn's
         ``RobustScaler(unit_variance=True)``; the fallbacks of a column that is mostly one
-        value are :func:`aekit.core.stats.robust_location_scale`'s). ``"quantile"``: each column through its empirical
-        distribution function onto a standard normal (:data:`N_QUANTILES` knots, linear
-        between them; values beyond the training range go to its ends). ``"minmax"``: each
-        feature to [0, 1]. ``"sample"``: each row standardised by its own mean and standard
+        value are :func:`aekit.core.stats.robust_location_scale`'s). ``"quantile"``: each column
+        through its empirical distribution function onto a standard normal (:data:`N_QUANTILES`
+        knots, linear between them; values beyond the training range go to its ends). ``"minmax"``:
+        each feature to [0, 1]. ``"sample"``: each row standardised by its own mean and standard
         deviation (``inverse`` of a reconstruction uses that row's statistics; decoding bare
         codes uses the training average of the row statistics). ``None``: identity. Every
         kind is monotone per column and inverted exactly within the training range.

@@ -105,8 +105,8 @@ def error_vs_k(sweep):
     Parameters
     ----------
     sweep : list of PCAComparison
-        As returned by :func:`aekit.evaluation.metrics.pca_sweep`; NaN autoencoder errors (a PCA-only
-        sweep) are left out. An extra comparison (e.g. the fitted model's) may be appended.
+        As returned by :func:`aekit.evaluation.metrics.pca_sweep`; NaN autoencoder errors (a
+        PCA-only sweep) are left out. An extra comparison (e.g. the fitted model's) may be appended.
 
     Returns
     -------

@@ -96,8 +96,8 @@ def _diagnostics_html(diag: Diagnosis) -> str:
 
 
 def _few_labels_section(comparison) -> str:
-    """A :class:`aekit.semisupervised.comparison.FewLabelsComparison`: each method's test accuracy (the best
-    in bold green), calibration and fit time, on the same labelled rows."""
+    """A :class:`aekit.semisupervised.comparison.FewLabelsComparison`: each method's test
+    accuracy (the best in bold green), calibration and fit time, on the same labelled rows."""
     best = max(r.accuracy for r in comparison.rows)
     out = [f'<p class="sub">{comparison.n_labelled} labelled training rows '
            f"({comparison.n_classes} classes) and {comparison.n_unlabelled} unlabelled ones "
@@ -206,9 +206,9 @@ _CAP = {
                      "not shown).",
     "traversal": "Decoded codes moving along one code dimension at a time, from −2.5 to +2.5 "
                  "standard deviations around the code of a typical test row (the one nearest "
-                 "the median code: the mean of clustered codes can decode to a blank). Look for: each dimension "
-                 "changing one thing smoothly; a row of identical images is a dimension the "
-                 "decoder ignores.",
+                 "the median code: the mean of clustered codes can decode to a blank). Look "
+                 "for: each dimension changing one thing smoothly; a row of identical images "
+                 "is a dimension the decoder ignores.",
     "grid": "Decoded images on a regular grid over the 2-D code space (the central 96 % of "
             "the test codes; axes in code units). Look for: smooth morphing between classes; "
             "smeared or blank regions are parts of the space no data maps to.",
@@ -445,12 +445,13 @@ def build_report(estimator, data, *, title: str | None = None, sweep=None,
         ``X_test``, PCA and the probes are fitted on ``X_train``.
     title : str, optional
     sweep : list of PCAComparison, optional
-        A sweep with autoencoders (:func:`aekit.evaluation.metrics.pca_sweep` with a factory) to draw;
-        by default PCA is swept over k and the fitted model is drawn as one point.
+        A sweep with autoencoders (:func:`aekit.evaluation.metrics.pca_sweep` with a factory) to
+        draw; by default PCA is swept over k and the fitted model is drawn as one point.
     run_info : dict, optional
         Extra "Fitted" rows (e.g. fit_seconds from a run's metrics.json).
     few_labels : FewLabelsComparison, optional
-        From :func:`aekit.semisupervised.comparison.compare_few_labels`: adds a "Few labels" section.
+        From :func:`aekit.semisupervised.comparison.compare_few_labels`: adds a "Few labels"
+        section.
     """
     estimator = as_fitted(estimator)  # described with the parameters it was fitted with
     ev = _evaluate(estimator, data, sweep)

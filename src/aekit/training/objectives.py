@@ -52,7 +52,8 @@ class Reconstruction:
     Parameters
     ----------
     loss : {"mse", "bce"} or callable
-        A callable ``loss(x_hat, x)`` (network units); see :func:`aekit.training.losses.reconstruction`.
+        A callable ``loss(x_hat, x)`` (network units); see
+        :func:`aekit.training.losses.reconstruction`.
     sparsity : {None, "l1", "kl"}
         Penalty on the codes: their mean absolute value, or the KL divergence of each code
         unit's mean activation from ``sparsity_target``.
@@ -243,8 +244,8 @@ class CrossEntropy:
 
     The semi-supervised :class:`~aekit.EncoderClassifier` weighs labelled rows 1 and rows
     labelled by propagation their certainty times a class balance
-    (:func:`aekit.semisupervised.propagation.pseudo_labels`). ``label_smoothing`` (torch's) spreads that
-    share of each target over all classes.
+    (:func:`aekit.semisupervised.propagation.pseudo_labels`). ``label_smoothing`` (torch's)
+    spreads that share of each target over all classes.
     """
 
     label_smoothing: float = 0.0
