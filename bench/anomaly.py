@@ -31,10 +31,14 @@ of ROC-AUC and AP over the *other* sets is chosen and scored on it. The mean of 
 scores estimates what choosing the defaults this way is worth on sets nobody tuned on; it is
 printed beside the frozen defaults' figures.
 
-Peers' results (ROC-AUC, AP, seconds per set and seed) are cached in
-``bench/results/anomaly_peers.json``; aekit's, keyed by its parameters and a hash of the
-detector's source files, in ``bench/results/anomaly_aekit.json`` (``--no-cache``: recompute).
-Times are fit seconds (median over seeds), on whatever the machine was doing: noisy.
+Results (ROC-AUC, AP, seconds per set and seed) are cached: the peers' in
+``bench/results/anomaly_peers.json``, aekit's in ``bench/results/anomaly_aekit.json``
+(``--no-cache``: recompute). Every key holds the numpy, scikit-learn, torch and PyOD versions;
+aekit's and the scikit-learn baselines' (their code is aekit.anomaly.metrics) also a hash of
+every ``.py`` file under ``src/aekit``; aekit's its parameters. IsolationForest is always run
+anew. Times are fit seconds (median over seeds), on whatever the machine was doing: noisy; the
+multiple of IsolationForest's time is printed only for detectors timed in the same run
+("cached" otherwise).
 """
 
 from __future__ import annotations
@@ -154,16 +158,25 @@ def pyod_version() -> str | None:
 
 
 def source_hash() -> str:
-    """A hash of the detector's source: cached aekit results of older code are not reused."""
+    """A hash of every ``.py`` file under ``src/aekit`` (paths and contents): cached results
+    of older code are not reused. The whole package, not a list of the detector's files: a
+    list misses what they import (the tabular input path, the statistics, the layers...)."""
     h = hashlib.sha1()
     src = ROOT / "src" / "aekit"
-    for rel in ("anomaly/detector.py", "anomaly/robust.py", "anomaly/isolation.py",
-                "nn/ensemble.py", "nn/isolation.py", "training/objectives.py",
-                "training/loop.py"):
-        path = src / rel
-        if path.is_file():
-            h.update(path.read_bytes())
+    for path in sorted(src.rglob("*.py")):
+        h.update(path.relative_to(src).as_posix().encode() + b"\0")
+        h.update(path.read_bytes() + b"\0")
     return h.hexdigest()[:12]
+
+
+def library_versions() -> str:
+    """numpy, scikit-learn, torch and PyOD versions, part of every cache key (a new version
+    of any of them can change every detector's scores)."""
+    import sklearn
+    import torch
+
+    return (f"numpy={np.__version__} sklearn={sklearn.__version__} "
+            f"torch={torch.__version__} pyod={pyod_version()}")
 
 
 # --------------------------------------------------------------------------- run
@@ -186,12 +199,16 @@ class Cache:
             tmp.replace(self.path)
 
 
-def evaluate(detectors: dict, sets, seeds: int, caches: dict) -> dict:
+def evaluate(detectors: dict, sets, seeds: int, caches: dict, fresh: dict | None = None) -> dict:
     """``{detector: {set: [(auc, ap, fit_seconds), ...]}}``, one entry per seed.
 
     ``detectors`` maps a name to ``(fit, cache_key_prefix)``; ``caches`` a name to its Cache.
+    ``fresh``, if given, gets per detector whether every one of its results was computed in
+    this run (not read from a cache): only then are its seconds comparable with the others'.
     """
     results: dict = {name: {} for name in detectors}
+    fresh = {} if fresh is None else fresh
+    fresh.update({name: True for name in detectors})
     for set_name, X, y in sets:
         for seed in range(seeds):
             data = None
@@ -200,6 +217,7 @@ def evaluate(detectors: dict, sets, seeds: int, caches: dict) -> dict:
                 # IsolationForest, the reference of the fit times, is always timed anew:
                 # beside the others, on the machine as busy as it is for them.
                 hit = None if name == "iforest" else caches[name].get(key)
+                fresh[name] &= hit is None
                 if hit is None:
                     if data is None:
                         data = split(X, y, seed)
@@ -208,11 +226,15 @@ def evaluate(detectors: dict, sets, seeds: int, caches: dict) -> dict:
                     score = fit(X_train, seed)
                     seconds = time.perf_counter() - start
                     s = np.asarray(score(X_test), dtype=np.float64)
-                    if not np.isfinite(s).all():  # a detector's failure, scored as chance
-                        print(f"  {name} on {set_name}: non-finite scores", file=sys.stderr)
-                        s = np.nan_to_num(s, nan=0.0, posinf=1e300, neginf=-1e300)
-                    hit = [roc_auc_score(y_test, s), average_precision_score(y_test, s),
-                           seconds]
+                    if np.isnan(s).any():  # a detector's failure, scored as chance:
+                        # ROC-AUC 0.5 and AP the share of anomalies, a random ranking's.
+                        print(f"  {name} on {set_name} seed {seed}: {np.isnan(s).sum()} NaN "
+                              "score(s), scored as chance", file=sys.stderr)
+                        hit = [0.5, float(np.mean(y_test)), seconds]
+                    else:  # infinite scores still rank: the most (or least) anomalous
+                        s = np.clip(s, -1e300, 1e300)
+                        hit = [roc_auc_score(y_test, s), average_precision_score(y_test, s),
+                               seconds]
                     caches[name].put(key, hit)
                 results[name].setdefault(set_name, []).append(tuple(hit))
             print(f"{set_name} seed {seed}: " + ", ".join(
@@ -261,9 +283,11 @@ def deficits(results: dict, ours: str = "aekit") -> str:
     return "\n".join(lines)
 
 
-def summary(results: dict) -> str:
+def summary(results: dict, fresh: dict | None = None) -> str:
     """Mean ROC-AUC, mean AP, mean rank (by ROC-AUC and by AP, 1 = best) and median fit
-    seconds per detector, with the fit time as a multiple of IsolationForest's."""
+    seconds per detector, with the fit time as a multiple of IsolationForest's: only for a
+    detector timed in this run, as IsolationForest always is (``fresh``; without it, every
+    detector counts as timed now); a time read from the cache is marked "cached"."""
     auc, ap, sec = (per_set(results, m) for m in (0, 1, 2))
     names = list(auc)
     sets = list(auc[names[0]])
@@ -276,13 +300,16 @@ def summary(results: dict) -> str:
 
     r_auc, r_ap = ranks(auc), ranks(ap)
     fit = {n: float(np.mean(list(sec[n].values()))) for n in names}
-    base = fit.get("iforest")
+    fresh = fresh if fresh is not None else {n: True for n in names}
+    base = fit.get("iforest") if fresh.get("iforest") else None
     lines = [f"summary over {len(sets)} sets (rank 1 = best; fit s: mean over sets of the "
-             "median over seeds)",
+             "median over seeds; x iforest only where both were timed in this run, 'cached' "
+             "where the seconds are a cached run's)",
              f"{'detector':<22}{'ROC-AUC':>9}{'AP':>8}{'rank AUC':>10}{'rank AP':>9}"
              f"{'fit s':>9}{'x iforest':>11}"]
     for n in sorted(names, key=lambda n: -np.mean(list(auc[n].values()))):
-        ratio = f"{fit[n] / base:>11.1f}" if base else ""
+        ratio = (f"{fit[n] / base:>11.1f}" if base and fresh.get(n) else
+                 f"{'cached':>11}" if base else "")
         lines.append(f"{n:<22}{np.mean(list(auc[n].values())):>9.3f}"
                      f"{np.mean(list(ap[n].values())):>8.3f}{r_auc[n]:>10.2f}{r_ap[n]:>9.2f}"
                      f"{fit[n]:>9.2f}{ratio}")
@@ -376,7 +403,7 @@ def main(argv=None) -> dict:
             wanted.remove(name)
     peers = Cache(None if args.no_cache else RESULTS / "anomaly_peers.json")
     ours = Cache(None if args.no_cache else RESULTS / "anomaly_aekit.json")
-    code = source_hash()
+    code, libs = source_hash(), library_versions()
     detectors, caches = {}, {}
     for name in wanted:
         if name == "aekit":
@@ -386,17 +413,22 @@ def main(argv=None) -> dict:
             if args.protocol == "lodo":
                 variants.update(CANDIDATES)
             for vname, params in variants.items():
-                key = f"aekit {code} {json.dumps(params, sort_keys=True)}"
+                key = f"aekit {code} {libs} {json.dumps(params, sort_keys=True)}"
                 detectors[vname], caches[vname] = (aekit_fit(params), key), ours
         elif name in PYOD:
-            detectors[name], caches[name] = (pyod_fit(name), f"{name} {version}"), peers
-        else:
-            detectors[name], caches[name] = (baseline_fit(name), name), peers
+            detectors[name], caches[name] = (pyod_fit(name), f"{name} {libs}"), peers
+        else:  # iforest, lof, pca: aekit.anomaly.metrics's code, so its hash too
+            detectors[name], caches[name] = (baseline_fit(name), f"{name} {code} {libs}"), peers
     if "pyod-ae" in detectors:
         print("pyod-ae: PyOD's AutoEncoder with its defaults (10 epochs)")
-    if "aekit" in wanted:  # one-time costs (lazy imports, thread pools) out of the timings
-        aekit_fit({"max_epochs": 1})(np.random.default_rng(0).random((300, 5)), 0)
-    results = evaluate(detectors, sets, args.seeds, caches)
+    # One-time costs (lazy imports, thread pools, PyOD's numba compiling) out of the timings.
+    warmup = np.random.default_rng(0).random((300, 5))
+    if "aekit" in wanted:
+        aekit_fit({"max_epochs": 1})(warmup, 0)
+    for name in [d for d in wanted if d in PYOD]:
+        pyod_fit(name)(warmup, 0)(warmup[:10])
+    fresh: dict = {}
+    results = evaluate(detectors, sets, args.seeds, caches, fresh)
     # The frozen defaults ("aekit") beside the peers; LODO's candidates in a section of their
     # own (ranks among the peers would otherwise count each candidate as a rival).
     shown = {("aekit" if n == "default" else n): r for n, r in results.items()
@@ -405,7 +437,7 @@ def main(argv=None) -> dict:
     print()
     print(table(shown, 1, f"average precision, test part, mean of {args.seeds} seed(s)"))
     print()
-    print(summary(shown))
+    print(summary(shown, fresh))
     if "aekit" in shown and "iforest" in shown:
         print()
         print(deficits(shown))
