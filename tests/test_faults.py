@@ -4,6 +4,7 @@ divergence after the last step, values beyond float32, files that change under a
 from __future__ import annotations
 
 import copy
+import io
 import json
 import os
 import signal
@@ -108,6 +109,27 @@ def test_a_streamed_fit_resumes_exactly(tmp_path, rows):
     crash_fit(est, path, 2)
     est.fit(path, resume=True)
     same_fit(est, reference, X_test)
+
+
+def test_a_streamed_resume_refuses_another_file_copied_over_with_its_time_kept(
+        tmp_path, rows):
+    """``cp -p other.npy rows.npy`` writes into the same inode, at the same size, and sets
+    the old modification time: the file's stamp is unchanged, its bytes are not."""
+    X, _ = rows
+    path = tmp_path / "rows.npy"
+    np.save(path, X.astype(np.float32))
+    kw = dict(hidden_layer_sizes=(16,), max_epochs=3, chunk_rows=100, random_state=0,
+              device="cpu", checkpoint_dir=tmp_path / "ck")
+    crash_fit(AutoEncoder(2, **kw), path, 1)
+    st = os.stat(path)
+    other = io.BytesIO()
+    np.save(other, (X[::-1] * 2).astype(np.float32))
+    with open(path, "r+b") as f:  # in place: the same inode
+        f.write(other.getvalue())
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert aekit.data.files.file_stamp(path) == [st.st_size, st.st_mtime_ns, st.st_ino]
+    with pytest.raises(ValueError, match=r"another fit.*the data \(X\)"):
+        AutoEncoder(2, **kw).fit(path, resume=True)
 
 
 def test_a_streamed_resume_tells_slices_of_one_file_and_rows_in_memory_apart(

@@ -83,8 +83,9 @@ def array_fingerprint(X: np.ndarray) -> dict:
 def stream_fingerprint(source) -> dict:
     """Rows, shape and what tells each part of a :class:`~aekit.data.files.RowSource`
     from other rows (:meth:`~aekit.data.files.RowSource.identities`): the stamp (size,
-    modification time, inode) of a file, as reading it all again would cost a pass, with
-    the place of a memory map's rows in it; the SHA-256 of rows in memory."""
+    modification time, inode) of a file and a digest of blocks sampled from it, as reading
+    it all again would cost a pass, with the place of a memory map's rows in it; the
+    SHA-256 of rows in memory."""
     return {"rows": source.n_rows, "sample_shape": list(source.sample_shape),
             "files": source.identities()}
 
