@@ -105,6 +105,28 @@ def test_score_leaves_out_the_unlabelled_rows(ladder, digits, ten_labels):
         ladder.score(X_train[:50], ten_labels[:10])
 
 
+@pytest.mark.parametrize("mark, match", [
+    ("-1", r"y holds the text '-1' in 1,247 rows"),
+    (np.nan, r"y has 1,247 missing labels"),
+])
+def test_score_refuses_unlabelled_rows_marked_otherwise_as_fit_does(ladder, digits,
+                                                                    ten_labels, mark, match):
+    # A list of text labels with the number -1 becomes a text array holding '-1': scored,
+    # those rows would all count as errors (0.16 where the labelled rows score 0.96).
+    X_train = digits[0]
+    y = [str(v) if v != -1 else -1 for v in ten_labels] if mark == "-1" else \
+        np.where(ten_labels == -1, np.nan, ten_labels)
+    with pytest.raises(ValueError, match=match):
+        ladder.score(X_train, y)
+
+
+def test_one_class_is_named_as_a_plain_value(digits):
+    y = np.full(20, -1)
+    y[:5] = 3
+    with pytest.raises(ValueError, match=r"got 1 class \(3\); there is nothing"):
+        LadderClassifier(max_epochs=1).fit(digits[0][:20], y)
+
+
 def test_label_smoothing_tempers_the_confidence_and_keeps_the_accuracy(ladder, digits,
                                                                        ten_labels):
     X_train, X_test, _, y_test = digits

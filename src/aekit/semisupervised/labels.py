@@ -60,7 +60,7 @@ def check_labels(estimator, y) -> tuple[np.ndarray, np.ndarray]:
     Unlabelled rows marked another way than ``-1`` are refused, never read as labels: a
     missing label (NaN, None) and the text ``"-1"``, which would otherwise be a class of
     its own that the classifier learns to predict."""
-    _refuse_other_marks(y)
+    refuse_other_marks(y)
     unlabelled = unlabelled_rows(y)
     labelled = np.flatnonzero(~unlabelled)
     name = type(estimator).__name__
@@ -72,15 +72,17 @@ def check_labels(estimator, y) -> tuple[np.ndarray, np.ndarray]:
     check_classification_targets(y[labelled])
     estimator.classes_, y_idx = np.unique(y[labelled], return_inverse=True)
     if len(estimator.classes_) < 2:
+        only = estimator.classes_[0]
+        only = only.item() if isinstance(only, np.generic) else only  # 3, not np.int64(3)
         raise ValueError(
-            f"{name} needs at least 2 classes in y, got 1 class "
-            f"({estimator.classes_[0]!r}); there is nothing to classify."
+            f"{name} needs at least 2 classes in y, got 1 class ({only!r}); there is "
+            "nothing to classify."
         )
     estimator.n_labelled_, estimator.n_unlabelled_ = len(labelled), int(unlabelled.sum())
     return labelled, y_idx
 
 
-def _refuse_other_marks(y) -> None:
+def refuse_other_marks(y) -> None:
     """Raise a ValueError naming the fix when ``y`` (n,) marks rows as unlabelled with a
     missing value or with the text ``"-1"``."""
     y = np.asarray(y)
@@ -101,6 +103,19 @@ def _refuse_other_marks(y) -> None:
             "sklearn.semi_supervised. With text labels, put them in an object array: "
             "y = np.asarray(y, dtype=object); y[y == '-1'] = -1. If '-1' is a class, "
             "rename it (e.g. 'negative').")
+
+
+def scored_rows(y) -> np.ndarray:
+    """Indices of the rows of ``y`` (n,) that have a label, the rows a score counts.
+
+    ``y`` follows the rules of ``fit`` (:func:`refuse_other_marks`): rows marked unlabelled
+    otherwise than ``-1`` (NaN, None, the text ``"-1"``) are refused, never scored as
+    errors; a ValueError when no row has a label."""
+    refuse_other_marks(y)
+    keep = np.flatnonzero(~unlabelled_rows(y))
+    if len(keep) == 0:
+        raise ValueError("every row of y is -1 (unlabelled): there is nothing to score")
+    return keep
 
 
 class LabelledPredictionsMixin:
@@ -138,6 +153,8 @@ class LabelledPredictionsMixin:
     def score(self, X, y, sample_weight=None):
         """Accuracy on the rows of ``(X, y)`` that have a label; rows labelled ``-1`` are
         left out, so a cross-validation fold of semi-supervised data scores on its labels.
+        Rows marked unlabelled otherwise (NaN, None, the text ``"-1"``) are refused, as by
+        ``fit``.
 
         Parameters
         ----------
@@ -150,9 +167,7 @@ class LabelledPredictionsMixin:
         score : float
         """
         check_consistent_length(X, y, sample_weight)  # else rows and labels silently misalign
-        keep = np.flatnonzero(~unlabelled_rows(y))
-        if len(keep) == 0:
-            raise ValueError("every row of y is -1 (unlabelled): there is nothing to score")
+        keep = scored_rows(y)
         weight = None if sample_weight is None else np.asarray(sample_weight)[keep]
         return float(accuracy_score(np.asarray(y)[keep], self.predict(_safe_indexing(X, keep)),
                                     sample_weight=weight))
