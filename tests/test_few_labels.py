@@ -84,6 +84,10 @@ def test_empty_label_cells_become_minus_one_and_labels_keep_their_kind():
     assert blanks_unlabelled(np.array([3, pd.NA, 1], dtype=object)).tolist() == [3, -1, 1]
     text = blanks_unlabelled(np.array(["cat", None, "3"], dtype=object))
     assert text.tolist() == ["cat", -1, "3"]  # text stays text, "3" included
+    # a text column's "-1" cells, as the command line's help says, without a blank too
+    assert blanks_unlabelled(np.array(["cat", " -1", "3"])).tolist() == ["cat", -1, "3"]
+    assert blanks_unlabelled(np.array(["cat", "-1", None], dtype=object)).tolist() == \
+        ["cat", -1, -1]
     assert blanks_unlabelled(np.array([True, None], dtype=object)).tolist() == [True, -1]
     # fractions are no classes: fit says so (continuous targets), as without the blank
     assert blanks_unlabelled(np.array([0.5, np.nan])).tolist() == [0.5, -1]

@@ -29,15 +29,18 @@ def unlabelled_rows(y) -> np.ndarray:
 
 
 def blanks_unlabelled(y) -> np.ndarray:
-    """``y`` with its missing entries (a table's empty label cells: NaN, None) as
-    :data:`UNLABELLED`: how a file marks the rows that have no label.
+    """``y`` with its missing entries (a table's empty label cells: NaN, None) and its text
+    cells ``"-1"`` as :data:`UNLABELLED`: how a file marks the rows that have no label.
 
     A numeric label column with empty cells is read as floats; its whole-number labels come
     back as int64. Other labels (text) come back as an object array holding ``-1`` where
-    they were missing. ``y`` without missing entries is returned as it is.
+    they were missing or ``"-1"`` (a text column cannot hold the number, and the command
+    line's user cannot make it). ``y`` without such entries is returned as it is.
     """
     y = np.asarray(y)
     missing = np.asarray(pd.isna(y), dtype=bool)
+    if y.dtype.kind in "USO":
+        missing |= [isinstance(v, str) and v.strip() == "-1" for v in y]
     if not missing.any():
         return y
     kept = y[~missing]
