@@ -202,6 +202,9 @@ def test_save_load_of_the_gamma_model(digits, ten_labels, tmp_path):
     ({"noise_std": -0.1}, "noise_std"),
     ({"ladder": "half"}, "ladder"),
     ({"label_smoothing": 1.0}, "label_smoothing"),
+    # one labelled row normalised by its own statistics is all zeros: nothing learned
+    ({"labelled_batch_size": 1}, r"labelled_batch_size=1 with batch_statistics='split'.*"
+                                 r"batch_statistics='joint'"),
 ])
 def test_invalid_parameters_are_reported(params, match, digits, ten_labels):
     clf = LadderClassifier(hidden_layer_sizes=(8,), max_epochs=1, **params)

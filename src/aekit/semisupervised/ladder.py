@@ -134,7 +134,8 @@ class LadderClassifier(InputMixin, SavableMixin, LabelledPredictionsMixin, Class
     batch_size : int, default=100
         Unlabelled rows per step (an epoch is one pass over all rows of ``X``).
     labelled_batch_size : int, default=100
-        Labelled rows per step (all of them when there are fewer), cycling over them.
+        Labelled rows per step (all of them when there are fewer), cycling over them; at
+        least 2 with ``batch_statistics="split"``, which normalises them on their own.
     max_epochs : int or "auto", default="auto"
         Epochs of training; ``"auto"``: enough for about 12,000 steps (20 epochs of 60,000
         rows), but at most 300 epochs (4,200 steps on 1,347 rows).
@@ -327,6 +328,13 @@ class LadderClassifier(InputMixin, SavableMixin, LabelledPredictionsMixin, Class
             raise ValueError(
                 f"image_features={self.image_features!r} with conv_layers: a convolutional "
                 "encoder reads the images themselves; set one of the two.")
+        if self.labelled_batch_size < 2 and self.batch_statistics == "split":
+            raise ValueError(
+                f"labelled_batch_size={self.labelled_batch_size} with batch_statistics="
+                "'split': a labelled batch of one row, normalised by its own statistics, "
+                "is all zeros, so the network would learn nothing from the labels; use "
+                "labelled_batch_size >= 2, or batch_statistics='joint' (the labelled rows "
+                "normalised with the whole batch).")
         if self.image_shape is not None and not self._takes_images():
             raise ValueError("image_shape describes the images for conv_layers or "
                              "image_features: set one of them too, or leave image_shape=None.")
