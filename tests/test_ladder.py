@@ -571,6 +571,9 @@ def test_channels_last_images_are_refused_with_the_fix(params, digits, ten_label
      "top layer only"),
     ({"conv_layers": ((8, 3, 1),), "ladder": "full", "denoising_costs": (0.0, 1.0, 1.0, 1.0)},
      "convolutional"),
+    # pools that shrink the 8x8 image below a pixel: said before training, not torch's error
+    ({"conv_layers": ((8, 3, 2),) * 4}, r"convolutional layer 4 \(8, 3, 2\) max-pools its 1x1 "
+                                        r"image by 2, to 0x0 pixels.*smaller pool"),
 ])
 def test_invalid_convolutional_parameters_are_reported(params, match, digits, ten_labels):
     clf = LadderClassifier(hidden_layer_sizes=(8,), max_epochs=1, **params)
