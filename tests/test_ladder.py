@@ -212,6 +212,16 @@ def test_invalid_parameters_are_reported(params, match, digits, ten_labels):
         clf.fit(digits[0], ten_labels)
 
 
+def test_missing_numbers_get_advice_the_ladder_can_follow(digits, ten_labels):
+    # LadderClassifier has no missing parameter: the fix is an imputer before it.
+    X = digits[0].copy()
+    X[3, 10] = np.nan
+    with pytest.raises(ValueError, match=r"missing values \(NaN\) in 1 row\(s\) \[3\].*"
+                                         r"SimpleImputer in a Pipeline") as err:
+        LadderClassifier(max_epochs=1).fit(X, ten_labels)
+    assert "missing=" not in str(err.value)
+
+
 def test_all_rows_unlabelled_is_an_error(digits):
     with pytest.raises(ValueError, match="every row of y is -1"):
         LadderClassifier(max_epochs=1).fit(digits[0][:20], np.full(20, -1))
