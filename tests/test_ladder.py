@@ -355,6 +355,20 @@ def test_the_book_recipe_warns_when_raw_inputs_beat_the_pretrained_encoder(
     assert clf.score(X_test, y_test) < baseline.score(X_test, y_test)
 
 
+def test_the_book_recipe_with_unused_unlabelled_rows_says_to_use_them(
+        poor_autoencoder, digits, ten_labels):
+    # semi_supervised=None trains on the labels alone, so the check holds, but the rows are
+    # there already: "pass the unlabelled rows too" would be the wrong fix.
+    clf = EncoderClassifier(poor_autoencoder, layer="code", freeze=True,
+                            semi_supervised=None, max_epochs=2, random_state=0)
+    with pytest.warns(FewLabelsWarning) as record:
+        clf.fit(digits[0], ten_labels)
+    message = str(next(r.message for r in record if r.category is FewLabelsWarning))
+    assert re.search(r"with 100 labelled rows \(the 1,247 unlabelled ones, y == -1, are "
+                     r"unused: semi_supervised=None\).*semi_supervised='propagation'", message)
+    assert "no unlabelled ones" not in message and "Pass the unlabelled rows" not in message
+
+
 def test_the_book_recipe_is_quiet_with_unlabelled_rows_or_many_labels(
         poor_autoencoder, digits, ten_labels):
     X_train, _, y_train, _ = digits

@@ -463,7 +463,8 @@ class EncoderClassifier(InputMixin, SummaryMixin, SavableMixin, LabelledPredicti
         raw inputs against the pretrained layers the head reads."""
         rows = torch.as_tensor(labelled, device=X_s.device)
         features = infer(module.features, X_s[rows], INFER_BATCH).cpu().numpy()
-        warn_if_raw_inputs_win(X[labelled], features, y_idx, self._where())
+        warn_if_raw_inputs_win(X[labelled], features, y_idx, self._where(),
+                               n_unlabelled=self.n_unlabelled_)
 
     @torch.no_grad()
     def _constant_features_hint(self, X) -> str | None:
