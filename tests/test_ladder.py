@@ -605,6 +605,14 @@ def test_invalid_convolutional_parameters_are_reported(params, match, digits, te
         clf.fit(digits[0].reshape(-1, 8, 8), ten_labels)
 
 
+def test_images_given_to_the_dense_ladder_get_one_readable_sentence(digits, ten_labels):
+    with pytest.raises(ValueError) as err:
+        LadderClassifier(max_epochs=1).fit(digits[0].reshape(-1, 8, 8), ten_labels)
+    assert str(err.value).endswith(
+        "flatten images with X.reshape(len(X), -1), or set image_features='histograms' or "
+        "conv_layers (a convolutional encoder) for images.")
+
+
 def test_flat_rows_without_image_shape_are_refused_by_the_convolutional_ladder(digits,
                                                                                 ten_labels):
     with pytest.raises(ValueError, match="image_shape"):

@@ -233,9 +233,10 @@ class LadderClassifier(InputMixin, SavableMixin, LabelledPredictionsMixin, Class
     }
 
     missing = "error"  # InputMixin: a missing number is an error (no imputation here)
-    _images_advice = (" LadderClassifier takes images with image_features='histograms' or "
-                      "with conv_layers (a convolutional encoder); otherwise flatten them to "
-                      "rows first.")
+    # Continues the schema's "flatten images with X.reshape(len(X), -1)", as the
+    # autoencoder's does.
+    _images_advice = (", or set image_features='histograms' or conv_layers (a "
+                      "convolutional encoder) for images")
     _images_param = "conv_layers or image_features"
 
     _saved_attributes = (
