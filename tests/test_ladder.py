@@ -127,6 +127,20 @@ def test_one_class_is_named_as_a_plain_value(digits):
         LadderClassifier(max_epochs=1).fit(digits[0][:20], y)
 
 
+def test_text_classes_come_back_as_the_object_array_fit_made(digits, tmp_path):
+    X_train, _, y_train, _ = digits
+    names = np.array(["even", "odd"], dtype=object)[y_train % 2]
+    names[100:] = -1  # text labels with unlabelled rows: an object array
+    clf = LadderClassifier(hidden_layer_sizes=(8,), max_epochs=1, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # one epoch: barely trained
+        clf.fit(X_train, names)
+    clf.save(tmp_path / "lad")
+    loaded = load(tmp_path / "lad")
+    assert clf.classes_.dtype == loaded.classes_.dtype == object
+    assert loaded.predict(X_train[:3]).dtype == object
+
+
 def test_label_smoothing_tempers_the_confidence_and_keeps_the_accuracy(ladder, digits,
                                                                        ten_labels):
     X_train, X_test, _, y_test = digits
