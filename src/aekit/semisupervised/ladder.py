@@ -55,8 +55,12 @@ AUTO_EPOCHS = 300
 
 
 class LinearDecay(Callback):
-    """Learning rate constant, then decaying linearly towards 0 over the last
-    ``fraction`` of the epochs (the paper's schedule: 100 epochs, then 50 decaying)."""
+    """Learning rate constant, then stepped down linearly towards 0 over the last
+    ``fraction`` of the epochs (the paper's schedule: 100 epochs, then 50 decaying).
+
+    With ``n_decay = round(max_epochs * fraction)`` decaying epochs, the ``k``-th of them
+    (1-based) runs at ``(n_decay - k + 1) / (n_decay + 1)`` of the rate: the last at
+    ``1 / (n_decay + 1)`` of it, one step short of 0 (1/8 for 20 epochs)."""
 
     def __init__(self, learning_rate: float, fraction: float):
         self.learning_rate, self.fraction = learning_rate, fraction
@@ -142,8 +146,10 @@ class LadderClassifier(InputMixin, SavableMixin, LabelledPredictionsMixin, Class
     learning_rate : float, default=0.002
         Adam's step size (the paper's).
     decay_fraction : float, default=1/3
-        The last share of the epochs in which the learning rate decays linearly to 0 (the
-        paper: 50 of 150).
+        The last share of the epochs in which the learning rate decays linearly towards 0
+        (the paper: 50 of 150), one step an epoch: of ``n = round(max_epochs *
+        decay_fraction)`` decaying epochs the last runs at ``1 / (n + 1)`` of
+        ``learning_rate`` (:class:`LinearDecay`).
     label_smoothing : float, default=0.0
         Label smoothing of the labelled rows' cross-entropy, as torch's ``cross_entropy``
         takes it: each target puts ``1 - label_smoothing`` on its class and spreads the
