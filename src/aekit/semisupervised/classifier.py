@@ -95,7 +95,8 @@ class EncoderClassifier(InputMixin, SummaryMixin, SavableMixin, LabelledPredicti
     (when it is fitted here); with ``semi_supervised="propagation"`` they also train the
     classifier, by label propagation in the encoder's space (Iscen, Tolias, Avrithis & Chum
     2019, "Label propagation for deep semi-supervised learning", CVPR; the spreading is Zhou
-    et al. 2004's). Each of ``propagation_rounds`` rounds (see :mod:`aekit.semisupervised.propagation`):
+    et al. 2004's). Each of ``propagation_rounds`` rounds (see
+    :mod:`aekit.semisupervised.propagation`):
 
     1. encode every row up to ``layer``, whiten the representations and link each row to
        its ``n_neighbors`` most cosine-similar rows;
