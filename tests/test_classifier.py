@@ -419,6 +419,29 @@ def test_clone_keeps_a_fitted_autoencoder_so_each_fold_reuses_its_pretraining(au
     assert not hasattr(unfitted.autoencoder, "module_")
 
 
+def test_a_fitted_autoencoder_whose_parameters_changed_is_refitted_with_them(digits):
+    # set_params acts at the next fit (scikit-learn's rule): the weights of the old
+    # parameters are not reused under the new ones, so the grid's points differ.
+    X_train, _, y_train, _ = digits
+    X, y = X_train[:300], hide_labels(y_train[:300], 5, random_state=0)
+    ae = AutoEncoder(n_components=8, hidden_layer_sizes=(32,), max_epochs=5,
+                     random_state=0).fit(X)
+    clf = EncoderClassifier(ae, layer="code", learning_rate=0.01, max_epochs=5,
+                            propagation_epochs=2, random_state=0)
+    changed = clone(clf).set_params(autoencoder__n_components=2).fit(X, y)
+    assert changed.autoencoder_.n_components == 2
+    assert changed.autoencoder_.transform(X[:1]).shape == (1, 2)
+    assert changed.module_.head[0].in_features == 2  # the head reads the new 2-D code
+    assert ae.n_components == 8 and ae.transform(X[:1]).shape == (1, 8)  # caller's: as given
+    same = clone(clf).fit(X, y)  # unchanged: the given weights, reused
+    assert _unchanged(_state(ae.module_.encoder), _state(same.autoencoder_.module_.encoder))
+    search = GridSearchCV(clf, {"autoencoder__n_components": [8, 2]}, cv=2).fit(X, y)
+    scores = search.cv_results_["mean_test_score"]
+    assert scores[0] != scores[1]
+    assert search.best_estimator_.autoencoder_.transform(X[:1]).shape[1] == \
+        search.best_params_["autoencoder__n_components"]
+
+
 def test_a_class_with_one_labelled_row_is_always_trained_on(autoencoder, digits):
     from sklearn.utils import check_random_state
 

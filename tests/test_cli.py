@@ -402,6 +402,41 @@ def test_empty_label_cells_are_unlabelled_rows_and_no_score_counts_them(tmp_path
     assert f"{m['unlabelled_rows']['test']} unlabelled test rows not scored" in result.stdout
 
 
+def test_text_label_cells_minus_one_are_unlabelled_rows_as_the_help_says(tmp_path):
+    # A text label column cannot hold the number -1: its "-1" cells are the unlabelled
+    # rows the help promises, not a refusal with advice for Python users.
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    X, y = X[:400], y[:400]
+    labels = np.where(np.random.RandomState(0).rand(len(y)) < 0.2,
+                      np.array(list("abcdefghij"))[y], " -1")
+    path = tmp_path / "text.csv"
+    lines = [",".join([*(f"p{i}" for i in range(64)), "label"])]
+    lines += [",".join([*map(str, row.astype(int)), lab]) for row, lab in zip(X, labels)]
+    path.write_text("\n".join(lines) + "\n")
+    result = invoke("train-ladder", "--data", path, "--label", "label", "--hidden", "16",
+                    *FAST, "--out", tmp_path / "lad")
+    assert_ok(result)
+    m = json.loads((tmp_path / "lad" / "metrics.json").read_text())
+    assert m["labelled_rows"]["train"] + m["labelled_rows"]["test"] == (labels != " -1").sum()
+    clf = aekit.load(tmp_path / "lad")
+    assert set(clf.classes_) <= set("abcdefghij") and clf.n_unlabelled_ > 250
+
+
+def test_labels_per_class_takes_unsigned_labels(tmp_path):
+    # MNIST ships uint8 labels, which cannot hold -1.
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    np.savez(tmp_path / "u8.npz", X=X[:400].astype(np.float32), y=y[:400].astype(np.uint8))
+    result = invoke("train-ladder", "--data", tmp_path / "u8.npz", "--labels-per-class", "3",
+                    "--hidden", "16", *FAST, "--out", tmp_path / "lad")
+    assert_ok(result)
+    assert json.loads((tmp_path / "lad" / "metrics.json").read_text())["labelled_rows"][
+        "train"] == 30
+
+
 def test_test_size_keeps_more_of_a_file_s_few_labels_for_training(tmp_path, few_labels_csv):
     path, has_label = few_labels_csv
     result = invoke("train-ladder", "--data", path, "--label", "digit", "--hidden", "16",

@@ -40,6 +40,43 @@ def test_hide_labels_keeps_n_per_class_and_marks_the_rest_minus_one(digits):
         hide_labels(np.array([0.5, 1.5]), 1)
 
 
+@pytest.mark.parametrize("dtype, signed", [(np.uint8, np.int16), (np.uint32, np.int64),
+                                           (np.uint64, np.int64), (np.int32, np.int32)])
+def test_hide_labels_of_unsigned_labels_come_back_signed(digits, dtype, signed):
+    # MNIST ships uint8 labels: -1 did not fit (OverflowError).
+    y = digits[2].astype(dtype)
+    y_few = hide_labels(y, 3, random_state=0)
+    assert y_few.dtype == signed and (y_few == -1).sum() == len(y) - 30
+    np.testing.assert_array_equal(y_few[y_few != -1], y[y_few != -1])
+
+
+@pytest.mark.parametrize("y, n, match", [
+    (np.full(10, -1), 2, "every row of y is -1"),
+    (np.array([0, 1, None, 1], dtype=object), 1, r"missing labels.*marked -1"),
+    (np.array([0.0, 1.0, np.nan]), 1, r"missing labels.*np.where\(pd.isna\(y\), -1, y\)"),
+    (np.array(["a", "b", "-1"]), 1, "the text '-1'"),
+    (np.array([0, 1]), -1, r"n_per_class must be an integer >= 0.*got -1"),
+    (np.array([0, 1]), 2.5, r"n_per_class must be an integer >= 0.*got 2.5"),
+])
+def test_hide_labels_refuses_what_fit_refuses_with_the_fix(y, n, match):
+    with pytest.raises(ValueError, match=match):
+        hide_labels(y, n)
+
+
+def test_compare_few_labels_leaves_out_unlabelled_test_rows_as_score_does(digits):
+    X_train, X_test, y_train, y_test = digits
+    X, y = X_train[:300], hide_labels(y_train[:300], 5, random_state=0)
+    ae = AutoEncoder(n_components=8, hidden_layer_sizes=(32,), max_epochs=3,
+                     random_state=0).fit(X)
+    clf = EncoderClassifier(ae, max_epochs=3, propagation_epochs=1, random_state=0)
+    y_half = y_test.copy()
+    y_half[::2] = -1  # every other test row unlabelled: no method's error
+    result = compare_few_labels(X, y, X_test, y_half, autoencoder=ae, classifier=clf)
+    assert result.n_test == len(y_test[1::2])
+    raw = LogisticRegression(max_iter=1000).fit(X[y != -1], y[y != -1])
+    assert result.accuracy(RAW) == pytest.approx(raw.score(X_test[1::2], y_test[1::2]))
+
+
 def test_empty_label_cells_become_minus_one_and_labels_keep_their_kind():
     from aekit.semisupervised.labels import blanks_unlabelled
 
@@ -48,6 +85,10 @@ def test_empty_label_cells_become_minus_one_and_labels_keep_their_kind():
     assert blanks_unlabelled(np.array([3, pd.NA, 1], dtype=object)).tolist() == [3, -1, 1]
     text = blanks_unlabelled(np.array(["cat", None, "3"], dtype=object))
     assert text.tolist() == ["cat", -1, "3"]  # text stays text, "3" included
+    # a text column's "-1" cells, as the command line's help says, without a blank too
+    assert blanks_unlabelled(np.array(["cat", " -1", "3"])).tolist() == ["cat", -1, "3"]
+    assert blanks_unlabelled(np.array(["cat", "-1", None], dtype=object)).tolist() == \
+        ["cat", -1, -1]
     assert blanks_unlabelled(np.array([True, None], dtype=object)).tolist() == [True, -1]
     # fractions are no classes: fit says so (continuous targets), as without the blank
     assert blanks_unlabelled(np.array([0.5, np.nan])).tolist() == [0.5, -1]

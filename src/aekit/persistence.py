@@ -195,6 +195,10 @@ def _classes(key, value, fitted):
           and len({(type(c), c) for c in value}) == len(value))
     if not ok:
         raise _fail(key, "a list of at least 2 distinct labels", value)
+    if all(isinstance(c, str) for c in value):
+        # Text classes as fit makes them from labels with -1 rows (an object array, which
+        # holds both): np.asarray would make them '<U'.
+        return np.asarray(value, dtype=object)
     return np.asarray(value)
 
 

@@ -155,7 +155,7 @@ class InputSchema:
         if self._image_shape_of is not None:
             self.image_shape = tuple(int(s) for s in self._image_shape_of(self.sample_shape))
         self.feature_names = getattr(owner, "feature_names_in_", None)
-        values, missing = self._fill(values, index, fit=True)
+        values, missing = self._fill(values, index, fit=True, owner=owner)
         return Rows(values, self.sample_shape, missing, index)
 
     def fit_stream(self, source, owner) -> None:
@@ -188,7 +188,7 @@ class InputSchema:
             sample_shape = (values.shape[1],)
         else:
             values, sample_shape = self._array(X, owner, reset=False)
-        values, missing = self._fill(values, index, fit=False)
+        values, missing = self._fill(values, index, fit=False, owner=owner)
         return Rows(values, tuple(sample_shape), missing, index)
 
     def check_stream(self, source, owner) -> None:
@@ -314,9 +314,10 @@ class InputSchema:
         return rows
 
     # ------------------------------------------------------------------ missing numbers
-    def _fill(self, X: np.ndarray, index, *, fit: bool):
+    def _fill(self, X: np.ndarray, index, *, fit: bool, owner=None):
         """``(X, mask)``: missing numbers filled (``missing="impute"``) and where they were,
-        or None; otherwise a ValueError naming their rows and columns."""
+        or None; otherwise a ValueError naming their rows and columns (and the fixes
+        ``owner``, the estimator, offers)."""
         if self.missing == "error":
             if fit:
                 self.fill_values = None
@@ -325,8 +326,8 @@ class InputSchema:
             except ValueError:
                 bad = ~np.isfinite(X)
                 if bad.any():  # names the rows (index labels) and columns
-                    raise ValueError(self._not_finite(bad, np.isnan(X), index, fit)) \
-                        from None
+                    raise ValueError(self._not_finite(bad, np.isnan(X), index, fit,
+                                                      owner)) from None
                 raise
             return X, None
         missing = np.isnan(X)
@@ -339,7 +340,7 @@ class InputSchema:
             self.fill_values = np.where(np.isfinite(fill), fill, 0.0).tolist()
         bad = ~np.isfinite(X) & ~missing
         if bad.any():
-            raise ValueError(self._not_finite(bad, missing, index, fit))
+            raise ValueError(self._not_finite(bad, missing, index, fit, owner))
         if missing.any():
             fill = np.asarray(self.fill_values or np.zeros(X.shape[1]))
             X = np.where(missing, fill.astype(X.dtype), X)
@@ -375,14 +376,20 @@ class InputSchema:
             return [repr(self._column_name(j)) for j in cols]
         return list(cols)
 
-    def _not_finite(self, bad: np.ndarray, missing: np.ndarray, index, fit: bool) -> str:
+    def _not_finite(self, bad: np.ndarray, missing: np.ndarray, index, fit: bool,
+                    owner=None) -> str:
         rows = np.flatnonzero(bad.any(axis=1))
         cols = np.flatnonzero(bad.any(axis=0))
         labels = list(index[rows]) if index is not None else rows
         columns = self._names(cols)
         what = "missing values (NaN)" if missing[bad].all() else "NaN or infinity"
+        # Only an estimator with a ``missing`` parameter can impute them itself.
+        imputes = owner is None or "missing" in owner.get_params(deep=False)
         if self.missing == "impute" or not missing[bad].all():
             fix = "drop them or clip them first (infinity is never a missing value)"
+        elif not imputes:
+            fix = ("drop them, or impute them first, e.g. with sklearn.impute.SimpleImputer "
+                   "in a Pipeline before the estimator")
         elif fit:
             fix = ("drop them, or pass missing='impute' to fill missing numbers with their "
                    "column's median")

@@ -87,6 +87,22 @@ def normalise(z: torch.Tensor, mean: torch.Tensor, var: torch.Tensor) -> torch.T
     return (z - per_unit(mean, z)) * per_unit(torch.rsqrt(var + EPS), z)
 
 
+def check_pools(conv, image_shape) -> None:
+    """Raise a ValueError naming the layer and the sizes when the max-pools of ``conv``
+    ((filters, kernel, pool) per layer) shrink images of ``image_shape`` (C, H, W) below one
+    pixel: the convolutions keep the size, each pool divides it (rounding down)."""
+    h, w = image_shape[1:]
+    for l, (filters, kernel, pool) in enumerate(conv, 1):
+        if h // pool < 1 or w // pool < 1:
+            raise ValueError(
+                f"convolutional layer {l} ({filters}, {kernel}, {pool}) max-pools its {h}x{w} "
+                f"image by {pool}, to {h // pool}x{w // pool} pixels (the "
+                f"{image_shape[1]}x{image_shape[2]} input shrinks by each pool before it): "
+                "use a smaller pool there (1 for none), fewer pooling layers, or larger "
+                "images.")
+        h, w = h // pool, w // pool
+
+
 class LadderNet(nn.Module):
     """A ladder network: encoder ``sizes[0] -> ... -> sizes[-1]`` (classes), ReLU in the
     hidden layers, softmax on top, batch normalisation everywhere; dense, or with
@@ -129,6 +145,8 @@ class LadderNet(nn.Module):
                              "convolutional layers are below the decoded ones")
         self.sizes, self.lowest, self.conv = sizes, lowest, conv
         self.image_shape = None if image_shape is None else tuple(int(v) for v in image_shape)
+        if conv:
+            check_pools(conv, self.image_shape)
         n_layers = len(sizes) - 1
         self.features = features
         self.scaler = scaler

@@ -44,7 +44,7 @@ from ..training.loop import (
     resolve_learning_rate,
 )
 from ..estimators._base import INFER_BATCH, BaseAutoEncoder, SavableMixin
-from ..core.fitted import as_fitted
+from ..core.fitted import as_fitted, changed
 from ..estimators._params import TRAINING as _SHARED
 from ..estimators._params import loop_callbacks, validate_params
 from ..estimators._recovery import fit_atomically
@@ -95,7 +95,8 @@ class EncoderClassifier(InputMixin, SummaryMixin, SavableMixin, LabelledPredicti
     (when it is fitted here); with ``semi_supervised="propagation"`` they also train the
     classifier, by label propagation in the encoder's space (Iscen, Tolias, Avrithis & Chum
     2019, "Label propagation for deep semi-supervised learning", CVPR; the spreading is Zhou
-    et al. 2004's). Each of ``propagation_rounds`` rounds (see :mod:`aekit.semisupervised.propagation`):
+    et al. 2004's). Each of ``propagation_rounds`` rounds (see
+    :mod:`aekit.semisupervised.propagation`):
 
     1. encode every row up to ``layer``, whiten the representations and link each row to
        its ``n_neighbors`` most cosine-similar rows;
@@ -118,8 +119,11 @@ class EncoderClassifier(InputMixin, SummaryMixin, SavableMixin, LabelledPredicti
         on every row of the ``X`` passed to :meth:`fit` (labels unused, unlabelled rows
         included), then used the same way. The object passed is never modified; a fitted
         one stays fitted through :func:`sklearn.base.clone`, so ``GridSearchCV`` and
-        ``cross_val_score`` reuse its pretraining in every fold. A
-        :class:`VariationalAutoEncoder` contributes its posterior mean.
+        ``cross_val_score`` reuse its pretraining in every fold. A fitted one whose
+        parameters were changed since its fit (``set_params(autoencoder__n_components=2)``,
+        a grid over ``autoencoder__*``) is treated as unfitted: a clone of it, with the new
+        parameters, is fitted on ``X`` (``set_params`` takes effect at the next ``fit``, as
+        in scikit-learn). A :class:`VariationalAutoEncoder` contributes its posterior mean.
     layer : int or "code", default=1
         Which representation the head reads: ``j``, the output of the encoder's ``j``-th
         layer (1 is the first hidden layer), reusing only the layers up to it, or
@@ -162,8 +166,8 @@ class EncoderClassifier(InputMixin, SummaryMixin, SavableMixin, LabelledPredicti
         ``.scaler``, ``.encoder`` (copies of the autoencoder's reused layers) and ``.head``.
     autoencoder_ : AutoEncoder or VariationalAutoEncoder
         The fitted autoencoder the encoder comes from: a copy of ``autoencoder`` when it
-        was given fitted, else the clone fitted on ``X``. Saved and loaded with the
-        classifier.
+        was given fitted (and unchanged since), else the clone fitted on ``X``. Saved and
+        loaded with the classifier.
     temperature_ : float
         The logits are divided by it in :meth:`predict_proba` (1: uncalibrated); held by
         ``module_.temperature``, so an exported model (:func:`aekit.export_onnx`) gives the
@@ -307,17 +311,24 @@ class EncoderClassifier(InputMixin, SummaryMixin, SavableMixin, LabelledPredicti
 
     def _fitted_autoencoder(self, X) -> BaseAutoEncoder:
         """A fitted autoencoder of this classifier's own (a copy, never the object given),
-        fitted on ``X`` as the caller gave it when it is not fitted."""
+        fitted on ``X`` as the caller gave it when it is not fitted, or when its parameters
+        changed since its fit (``set_params``, a grid over ``autoencoder__*``)."""
         autoencoder = self.autoencoder
         try:
             check_is_fitted(autoencoder)
+            fitted = getattr(autoencoder, "fitted_params_", None)
+            # scikit-learn's rule: set_params acts at the next fit. Weights built with other
+            # parameters would be reused under the new ones (every grid point the same).
+            refit = fitted is not None and changed(fitted, autoencoder.get_params(deep=False))
         except NotFittedError:
-            try:
-                return clone(autoencoder).fit(X)
-            except FitInterrupted as err:  # stopped before the classifier trained at all
-                err.estimator = None
-                raise
-        return copy.deepcopy(autoencoder)
+            refit = True
+        if not refit:
+            return copy.deepcopy(autoencoder)
+        try:
+            return clone(autoencoder).fit(X)
+        except FitInterrupted as err:  # stopped before the classifier trained at all
+            err.estimator = None
+            raise
 
     def _reused_layers(self) -> tuple[list[torch.nn.Module], int]:
         """Copies of the encoder layers the head sits on, and how many of them are frozen."""
@@ -453,7 +464,8 @@ class EncoderClassifier(InputMixin, SummaryMixin, SavableMixin, LabelledPredicti
         raw inputs against the pretrained layers the head reads."""
         rows = torch.as_tensor(labelled, device=X_s.device)
         features = infer(module.features, X_s[rows], INFER_BATCH).cpu().numpy()
-        warn_if_raw_inputs_win(X[labelled], features, y_idx, self._where())
+        warn_if_raw_inputs_win(X[labelled], features, y_idx, self._where(),
+                               n_unlabelled=self.n_unlabelled_)
 
     @torch.no_grad()
     def _constant_features_hint(self, X) -> str | None:

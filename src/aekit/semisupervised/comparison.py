@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass
+from numbers import Integral
 
 import numpy as np
 from sklearn.base import clone
@@ -26,13 +27,13 @@ from sklearn.exceptions import NotFittedError
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
-from sklearn.utils import check_random_state
+from sklearn.utils import _safe_indexing, check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from ..core.fitted import as_fitted
 from ..estimators import AutoEncoder
 from .classifier import EncoderClassifier
-from .labels import UNLABELLED, unlabelled_rows
+from .labels import UNLABELLED, refuse_other_marks, scored_rows, unlabelled_rows
 
 ECE_BINS = 15
 """Confidence bins of :func:`expected_calibration_error` (Guo et al. 2017 use 15)."""
@@ -48,27 +49,48 @@ def hide_labels(y, n_per_class: int, random_state=None) -> np.ndarray:
     Parameters
     ----------
     y : array-like of shape (n_samples,)
-        Class labels, integers or text (``-1`` is reserved for unlabelled rows).
+        Class labels, integers or text (``-1`` is reserved for unlabelled rows; other marks
+        of a missing label, NaN, None or the text ``"-1"``, are refused as by ``fit``).
     n_per_class : int
+        Labels kept per class, >= 0.
     random_state : int, RandomState instance or None
 
     Returns
     -------
     y_few : ndarray of shape (n_samples,)
-        Of ``y``'s integer dtype, or an object array for other labels (text and ``-1``).
+        Of ``y``'s signed integer dtype (unsigned labels, e.g. MNIST's uint8, come back
+        signed, to hold ``-1``), or an object array for other labels (text and ``-1``).
     """
+    if isinstance(n_per_class, bool) or not isinstance(n_per_class, Integral) \
+            or n_per_class < 0:
+        raise ValueError(f"n_per_class must be an integer >= 0 (labels kept per class), "
+                         f"got {n_per_class!r}")
     y = np.asarray(y)
+    refuse_other_marks(y)  # NaN, None, '-1': fit's rule, with its fix
     if y.dtype.kind == "f":
         raise ValueError(f"hide_labels needs class labels, integers or text, got {y.dtype}: "
                          "whole-number floats can be cast with y.astype(int).")
     labelled = ~unlabelled_rows(y)
+    if not labelled.any():
+        raise ValueError("every row of y is -1 (unlabelled): there are no labels to keep; "
+                         "pass the labelled y.")
     rng = check_random_state(random_state)
     rows = [np.flatnonzero(y == c) for c in np.unique(y[labelled])]  # each class's rows
     keep = [rng.choice(r, min(n_per_class, len(r)), replace=False) for r in rows]
-    y_few = np.full(len(y), UNLABELLED, dtype=y.dtype if y.dtype.kind in "iu" else object)
+    y_few = np.full(len(y), UNLABELLED, dtype=_with_minus_one(y.dtype))
     kept = np.concatenate(keep)
     y_few[kept] = y[kept]
     return y_few
+
+
+def _with_minus_one(dtype: np.dtype) -> np.dtype:
+    """The dtype of labels ``dtype`` that holds ``-1`` too: signed integers as they are,
+    unsigned ones as the smallest signed integer holding them, others object."""
+    if dtype.kind == "i":
+        return dtype
+    if dtype.kind == "u":
+        return np.dtype(np.int64) if dtype.itemsize >= 8 else np.promote_types(dtype, np.int8)
+    return np.dtype(object)
 
 
 def expected_calibration_error(y_true, proba, classes=None, n_bins: int = ECE_BINS) -> float:
@@ -194,7 +216,8 @@ def compare_few_labels(X, y, X_test, y_test, *, autoencoder=None, autoencoder_se
     y : array-like of shape (n_samples,)
         Labels, ``-1`` for the unlabelled rows (see :func:`hide_labels`).
     X_test, y_test : array-like
-        Labelled rows to score every method on.
+        Rows to score every method on; those whose label is ``-1`` are left out, as
+        ``score`` leaves them out (``n_test`` counts the scored rows).
     autoencoder : AutoEncoder, optional
         Fitted (reused as is) or unfitted (fitted once on every row of ``X``, timed);
         default ``AutoEncoder(n_components=32, random_state=random_state)``. PCA gets as
@@ -240,6 +263,8 @@ def compare_few_labels(X, y, X_test, y_test, *, autoencoder=None, autoencoder_se
                                         model.classes_, seconds, note))
 
     y_test = np.asarray(y_test)
+    scored = scored_rows(y_test)  # an unlabelled test row is no error of any method
+    X_test, y_test = _safe_indexing(X_test, scored), y_test[scored]
     add(RAW, clone(baseline), X_lab, y_lab)
     k = as_fitted(autoencoder).n_components  # PCA of the codes' width as fitted
     pca = PCA(k, random_state=random_state)

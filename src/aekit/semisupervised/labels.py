@@ -29,15 +29,18 @@ def unlabelled_rows(y) -> np.ndarray:
 
 
 def blanks_unlabelled(y) -> np.ndarray:
-    """``y`` with its missing entries (a table's empty label cells: NaN, None) as
-    :data:`UNLABELLED`: how a file marks the rows that have no label.
+    """``y`` with its missing entries (a table's empty label cells: NaN, None) and its text
+    cells ``"-1"`` as :data:`UNLABELLED`: how a file marks the rows that have no label.
 
     A numeric label column with empty cells is read as floats; its whole-number labels come
     back as int64. Other labels (text) come back as an object array holding ``-1`` where
-    they were missing. ``y`` without missing entries is returned as it is.
+    they were missing or ``"-1"`` (a text column cannot hold the number, and the command
+    line's user cannot make it). ``y`` without such entries is returned as it is.
     """
     y = np.asarray(y)
     missing = np.asarray(pd.isna(y), dtype=bool)
+    if y.dtype.kind in "USO":
+        missing |= [isinstance(v, str) and v.strip() == "-1" for v in y]
     if not missing.any():
         return y
     kept = y[~missing]
@@ -60,7 +63,7 @@ def check_labels(estimator, y) -> tuple[np.ndarray, np.ndarray]:
     Unlabelled rows marked another way than ``-1`` are refused, never read as labels: a
     missing label (NaN, None) and the text ``"-1"``, which would otherwise be a class of
     its own that the classifier learns to predict."""
-    _refuse_other_marks(y)
+    refuse_other_marks(y)
     unlabelled = unlabelled_rows(y)
     labelled = np.flatnonzero(~unlabelled)
     name = type(estimator).__name__
@@ -72,15 +75,17 @@ def check_labels(estimator, y) -> tuple[np.ndarray, np.ndarray]:
     check_classification_targets(y[labelled])
     estimator.classes_, y_idx = np.unique(y[labelled], return_inverse=True)
     if len(estimator.classes_) < 2:
+        only = estimator.classes_[0]
+        only = only.item() if isinstance(only, np.generic) else only  # 3, not np.int64(3)
         raise ValueError(
-            f"{name} needs at least 2 classes in y, got 1 class "
-            f"({estimator.classes_[0]!r}); there is nothing to classify."
+            f"{name} needs at least 2 classes in y, got 1 class ({only!r}); there is "
+            "nothing to classify."
         )
     estimator.n_labelled_, estimator.n_unlabelled_ = len(labelled), int(unlabelled.sum())
     return labelled, y_idx
 
 
-def _refuse_other_marks(y) -> None:
+def refuse_other_marks(y) -> None:
     """Raise a ValueError naming the fix when ``y`` (n,) marks rows as unlabelled with a
     missing value or with the text ``"-1"``."""
     y = np.asarray(y)
@@ -101,6 +106,19 @@ def _refuse_other_marks(y) -> None:
             "sklearn.semi_supervised. With text labels, put them in an object array: "
             "y = np.asarray(y, dtype=object); y[y == '-1'] = -1. If '-1' is a class, "
             "rename it (e.g. 'negative').")
+
+
+def scored_rows(y) -> np.ndarray:
+    """Indices of the rows of ``y`` (n,) that have a label, the rows a score counts.
+
+    ``y`` follows the rules of ``fit`` (:func:`refuse_other_marks`): rows marked unlabelled
+    otherwise than ``-1`` (NaN, None, the text ``"-1"``) are refused, never scored as
+    errors; a ValueError when no row has a label."""
+    refuse_other_marks(y)
+    keep = np.flatnonzero(~unlabelled_rows(y))
+    if len(keep) == 0:
+        raise ValueError("every row of y is -1 (unlabelled): there is nothing to score")
+    return keep
 
 
 class LabelledPredictionsMixin:
@@ -138,6 +156,8 @@ class LabelledPredictionsMixin:
     def score(self, X, y, sample_weight=None):
         """Accuracy on the rows of ``(X, y)`` that have a label; rows labelled ``-1`` are
         left out, so a cross-validation fold of semi-supervised data scores on its labels.
+        Rows marked unlabelled otherwise (NaN, None, the text ``"-1"``) are refused, as by
+        ``fit``.
 
         Parameters
         ----------
@@ -150,9 +170,7 @@ class LabelledPredictionsMixin:
         score : float
         """
         check_consistent_length(X, y, sample_weight)  # else rows and labels silently misalign
-        keep = np.flatnonzero(~unlabelled_rows(y))
-        if len(keep) == 0:
-            raise ValueError("every row of y is -1 (unlabelled): there is nothing to score")
+        keep = scored_rows(y)
         weight = None if sample_weight is None else np.asarray(sample_weight)[keep]
         return float(accuracy_score(np.asarray(y)[keep], self.predict(_safe_indexing(X, keep)),
                                     sample_weight=weight))

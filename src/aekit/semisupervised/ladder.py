@@ -55,8 +55,12 @@ AUTO_EPOCHS = 300
 
 
 class LinearDecay(Callback):
-    """Learning rate constant, then decaying linearly towards 0 over the last
-    ``fraction`` of the epochs (the paper's schedule: 100 epochs, then 50 decaying)."""
+    """Learning rate constant, then stepped down linearly towards 0 over the last
+    ``fraction`` of the epochs (the paper's schedule: 100 epochs, then 50 decaying).
+
+    With ``n_decay = round(max_epochs * fraction)`` decaying epochs, the ``k``-th of them
+    (1-based) runs at ``(n_decay - k + 1) / (n_decay + 1)`` of the rate: the last at
+    ``1 / (n_decay + 1)`` of it, one step short of 0 (1/8 for 20 epochs)."""
 
     def __init__(self, learning_rate: float, fraction: float):
         self.learning_rate, self.fraction = learning_rate, fraction
@@ -134,15 +138,18 @@ class LadderClassifier(InputMixin, SavableMixin, LabelledPredictionsMixin, Class
     batch_size : int, default=100
         Unlabelled rows per step (an epoch is one pass over all rows of ``X``).
     labelled_batch_size : int, default=100
-        Labelled rows per step (all of them when there are fewer), cycling over them.
+        Labelled rows per step (all of them when there are fewer), cycling over them; at
+        least 2 with ``batch_statistics="split"``, which normalises them on their own.
     max_epochs : int or "auto", default="auto"
         Epochs of training; ``"auto"``: enough for about 12,000 steps (20 epochs of 60,000
         rows), but at most 300 epochs (4,200 steps on 1,347 rows).
     learning_rate : float, default=0.002
         Adam's step size (the paper's).
     decay_fraction : float, default=1/3
-        The last share of the epochs in which the learning rate decays linearly to 0 (the
-        paper: 50 of 150).
+        The last share of the epochs in which the learning rate decays linearly towards 0
+        (the paper: 50 of 150), one step an epoch: of ``n = round(max_epochs *
+        decay_fraction)`` decaying epochs the last runs at ``1 / (n + 1)`` of
+        ``learning_rate`` (:class:`LinearDecay`).
     label_smoothing : float, default=0.0
         Label smoothing of the labelled rows' cross-entropy, as torch's ``cross_entropy``
         takes it: each target puts ``1 - label_smoothing`` on its class and spreads the
@@ -232,9 +239,10 @@ class LadderClassifier(InputMixin, SavableMixin, LabelledPredictionsMixin, Class
     }
 
     missing = "error"  # InputMixin: a missing number is an error (no imputation here)
-    _images_advice = (" LadderClassifier takes images with image_features='histograms' or "
-                      "with conv_layers (a convolutional encoder); otherwise flatten them to "
-                      "rows first.")
+    # Continues the schema's "flatten images with X.reshape(len(X), -1)", as the
+    # autoencoder's does.
+    _images_advice = (", or set image_features='histograms' or conv_layers (a "
+                      "convolutional encoder) for images")
     _images_param = "conv_layers or image_features"
 
     _saved_attributes = (
@@ -327,6 +335,13 @@ class LadderClassifier(InputMixin, SavableMixin, LabelledPredictionsMixin, Class
             raise ValueError(
                 f"image_features={self.image_features!r} with conv_layers: a convolutional "
                 "encoder reads the images themselves; set one of the two.")
+        if self.labelled_batch_size < 2 and self.batch_statistics == "split":
+            raise ValueError(
+                f"labelled_batch_size={self.labelled_batch_size} with batch_statistics="
+                "'split': a labelled batch of one row, normalised by its own statistics, "
+                "is all zeros, so the network would learn nothing from the labels; use "
+                "labelled_batch_size >= 2, or batch_statistics='joint' (the labelled rows "
+                "normalised with the whole batch).")
         if self.image_shape is not None and not self._takes_images():
             raise ValueError("image_shape describes the images for conv_layers or "
                              "image_features: set one of them too, or leave image_shape=None.")

@@ -19,7 +19,8 @@ from sklearn.preprocessing import StandardScaler
 from ..core.checks import user_warning
 
 FEW_LABELS = 1000
-"""Fits on at most this many labelled rows (and no unlabelled ones) are checked."""
+"""Fits of the classifier on at most this many labelled rows alone (no unlabelled rows, or
+their propagation turned off) are checked."""
 
 MAX_FOLDS = 5
 
@@ -37,7 +38,7 @@ def linear_cv_accuracy(Z: np.ndarray, y: np.ndarray, n_folds: int) -> float:
 
 
 def warn_if_raw_inputs_win(X: np.ndarray, features: np.ndarray, y: np.ndarray,
-                           where: str) -> tuple[float, float] | None:
+                           where: str, n_unlabelled: int = 0) -> tuple[float, float] | None:
     """Warn (:class:`FewLabelsWarning`) when logistic regression on the raw inputs ``X``
     beats it on the pretrained ``features``, by cross-validation on the labelled rows.
 
@@ -54,6 +55,9 @@ def warn_if_raw_inputs_win(X: np.ndarray, features: np.ndarray, y: np.ndarray,
     y : ndarray of shape (n_labelled,)
     where : str
         Which features they are (for the message), e.g. ``"encoder layer 1"``.
+    n_unlabelled : int, default=0
+        Rows labelled ``-1`` that were passed but that the classifier does not train on
+        (``semi_supervised=None``): the fix is then to use them, not to pass them.
 
     Returns
     -------
@@ -68,13 +72,20 @@ def warn_if_raw_inputs_win(X: np.ndarray, features: np.ndarray, y: np.ndarray,
     raw = linear_cv_accuracy(X, y, n_folds)
     pretrained = linear_cv_accuracy(features, y, n_folds)
     if raw > pretrained:
+        if n_unlabelled:
+            rows = (f"{len(y)} labelled rows (the {n_unlabelled:,} unlabelled ones, y == -1, "
+                    "are unused: semi_supervised=None)")
+            fix = ("Learn from the unlabelled rows with semi_supervised='propagation' (the "
+                   "default), or use aekit.LadderClassifier.")
+        else:
+            rows = f"{len(y)} labelled rows and no unlabelled ones"
+            fix = ("Pass the unlabelled rows too, labelled -1 (fit(X, y) with y == -1 where "
+                   "the label is unknown: semi-supervised), or use aekit.LadderClassifier.")
         user_warning(
-            f"with {len(y)} labelled rows and no unlabelled ones, logistic regression on the "
-            f"raw inputs scores {raw:.3f} ({n_folds}-fold cross-validation on the labelled "
-            f"rows) against {pretrained:.3f} on the pretrained {where}: the pretrained "
-            "encoder does not help here, and this classifier may lose to that baseline. "
-            "Pass the unlabelled rows too, labelled -1 (fit(X, y) with y == -1 where the "
-            "label is unknown: semi-supervised), or use aekit.LadderClassifier.",
+            f"with {rows}, logistic regression on the raw inputs scores {raw:.3f} "
+            f"({n_folds}-fold cross-validation on the labelled rows) against "
+            f"{pretrained:.3f} on the pretrained {where}: the pretrained encoder does not "
+            f"help here, and this classifier may lose to that baseline. {fix}",
             FewLabelsWarning,
         )
     return raw, pretrained
