@@ -12,7 +12,6 @@ activation modules while the rows pass through ``encode`` and ``decode`` in eval
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -23,7 +22,8 @@ from torch import nn
 from . import quality
 from ..core.checks import user_warning
 from ..core.fitted import as_fitted
-from .findings import SEVERITIES, Finding, _list, _plain  # noqa: F401 -- re-exported
+from .findings import (SEVERITIES, DiagnosticWarning, Diagnosis, Finding,  # noqa: F401
+                       _list, _plain)  # re-exported: their home is findings
 from ..data.tables import is_table
 from .errors import r2_central, r2_per_feature
 from .probes import sample_rows
@@ -34,52 +34,6 @@ from ..training.loop import DEFAULT_LEARNING_RATES
 
 _RELU = (nn.ReLU, nn.ReLU6)
 _SATURATING = (nn.Tanh, nn.Sigmoid)
-
-
-class DiagnosticWarning(UserWarning):
-    """Issued by ``fit`` (with ``verbose``) for each serious :class:`Finding`."""
-
-
-class Diagnosis(Sequence):
-    """The findings of :func:`diagnose`, most serious first; a sequence of :class:`Finding`.
-
-    Prints as a readable list; empty (and falsy) when nothing was found.
-    """
-
-    def __init__(self, findings: Sequence[Finding], n_rows: int):
-        rank = {s: i for i, s in enumerate(SEVERITIES)}
-        self.findings = sorted(findings, key=lambda f: -rank[f.severity])
-        self.n_rows = n_rows
-
-    def __getitem__(self, i):
-        return self.findings[i]
-
-    def __len__(self) -> int:
-        return len(self.findings)
-
-    def __iter__(self) -> Iterator[Finding]:
-        return iter(self.findings)
-
-    @property
-    def kinds(self) -> list[str]:
-        """The ``kind`` of each finding, in order."""
-        return [f.kind for f in self.findings]
-
-    def get(self, kind: str) -> Finding | None:
-        """The finding of ``kind``, or None."""
-        return next((f for f in self.findings if f.kind == kind), None)
-
-    def to_dict(self) -> dict:
-        return {"n_rows": self.n_rows, "findings": [f.to_dict() for f in self.findings]}
-
-    def __str__(self) -> str:
-        if not self.findings:
-            return f"No problems found (checked on {self.n_rows} rows)."
-        head = f"{len(self.findings)} finding(s) on {self.n_rows} rows:"
-        return "\n".join([head, *(str(f) for f in self.findings)])
-
-    def __repr__(self) -> str:
-        return f"Diagnosis({self.kinds!r}, n_rows={self.n_rows})"
 
 
 # --------------------------------------------------------------------------- entry points
@@ -139,11 +93,7 @@ def diagnose(
     ValueError
         For fewer than 2 rows: nothing varies on one row.
     """
-    if getattr(estimator, "module_", None) is None:  # duck-typed: a fitted model has one
-        raise NotFittedError(
-            f"This {type(estimator).__name__} instance is not fitted yet: there is no model "
-            "to diagnose. Call fit first, then diagnose(estimator, X_train).")
-    _check_autoencoder(estimator)
+    _check_diagnosable(estimator)
     estimator = as_fitted(estimator)  # judged with the parameters it was fitted with
     frame = X if is_table(X) else None
     X, X_num, names = _views(estimator, X)
@@ -186,10 +136,14 @@ def diagnose(
     return Diagnosis(findings, len(X))
 
 
-def _check_autoencoder(estimator) -> None:
-    """Refuse a fitted model that is not an autoencoder, naming what to diagnose instead:
-    the checks encode and decode rows, which a classifier or a detector ensemble does not
-    (they failed deep inside with an AttributeError)."""
+def _check_diagnosable(estimator) -> None:
+    """Refuse an unfitted model, and a fitted one that is not an autoencoder, naming what to
+    diagnose instead: the checks encode and decode rows, which a classifier or a detector
+    ensemble does not (they failed deep inside with an AttributeError)."""
+    if getattr(estimator, "module_", None) is None:  # duck-typed: a fitted model has one
+        raise NotFittedError(
+            f"This {type(estimator).__name__} instance is not fitted yet: there is no model "
+            "to diagnose. Call fit first, then diagnose(estimator, X_train).")
     try:
         kind = get_tags(estimator).estimator_type
     except AttributeError:  # not a scikit-learn estimator: duck-typed, as the checks are

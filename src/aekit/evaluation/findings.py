@@ -1,10 +1,11 @@
-"""The :class:`Finding` that every check of :func:`aekit.diagnose` returns, and the small
-formatting helpers the checks share. A leaf: the checks (:mod:`aekit.evaluation.quality`,
+"""The :class:`Finding` that every check of :func:`aekit.diagnose` returns, the
+:class:`Diagnosis` that holds them, and the small formatting helpers the checks share. A leaf: the checks (:mod:`aekit.evaluation.quality`,
 :mod:`aekit.evaluation.diagnostics`) import it."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -72,3 +73,49 @@ def _plain(value):
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
+
+
+class DiagnosticWarning(UserWarning):
+    """Issued by ``fit`` (with ``verbose``) for each serious :class:`Finding`."""
+
+
+class Diagnosis(Sequence):
+    """The findings of :func:`diagnose`, most serious first; a sequence of :class:`Finding`.
+
+    Prints as a readable list; empty (and falsy) when nothing was found.
+    """
+
+    def __init__(self, findings: Sequence[Finding], n_rows: int):
+        rank = {s: i for i, s in enumerate(SEVERITIES)}
+        self.findings = sorted(findings, key=lambda f: -rank[f.severity])
+        self.n_rows = n_rows
+
+    def __getitem__(self, i):
+        return self.findings[i]
+
+    def __len__(self) -> int:
+        return len(self.findings)
+
+    def __iter__(self) -> Iterator[Finding]:
+        return iter(self.findings)
+
+    @property
+    def kinds(self) -> list[str]:
+        """The ``kind`` of each finding, in order."""
+        return [f.kind for f in self.findings]
+
+    def get(self, kind: str) -> Finding | None:
+        """The finding of ``kind``, or None."""
+        return next((f for f in self.findings if f.kind == kind), None)
+
+    def to_dict(self) -> dict:
+        return {"n_rows": self.n_rows, "findings": [f.to_dict() for f in self.findings]}
+
+    def __str__(self) -> str:
+        if not self.findings:
+            return f"No problems found (checked on {self.n_rows} rows)."
+        head = f"{len(self.findings)} finding(s) on {self.n_rows} rows:"
+        return "\n".join([head, *(str(f) for f in self.findings)])
+
+    def __repr__(self) -> str:
+        return f"Diagnosis({self.kinds!r}, n_rows={self.n_rows})"
