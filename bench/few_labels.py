@@ -533,8 +533,8 @@ def main(argv=None) -> dict:
         semi = next(s for s in fashion if s["method"] == SEMI_SUPERVISED)["accuracy"]
         raw = next(s for s in fashion if s["method"] == TUNED[RAW])["accuracy"]
         print(f"\nFashion-MNIST, 100 labels: semi-supervised {semi:.4f}, raw logistic regression "
-              f"(C by CV) {raw:.4f} here ({PUBLISHED_RAW_LR} in the issue): {100 * (semi - raw):+.1f} "
-              f"points here, {100 * (semi - PUBLISHED_RAW_LR):+.1f} against the issue's.")
+              f"(C by CV) {raw:.4f} here ({PUBLISHED_RAW_LR} in the issue): "
+              f"{100 * (semi - raw):+.1f} points here, {100 * (semi - PUBLISHED_RAW_LR):+.1f} against the issue's.")
     results["load_after"] = os.getloadavg()[0]
     print(f"load average after: {results['load_after']:.2f}")
     if args.json:
