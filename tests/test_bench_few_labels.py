@@ -59,3 +59,22 @@ def test_image_features_reach_every_method(few_labels, monkeypatch):
     # 64 pixels + one 6x6 cell of the 8x8 digits x 9 bins
     assert seen == {"features": 64 + 9, "flag": True}
     assert "digits (8x8) extra image features" in results
+
+
+@pytest.mark.slow
+def test_the_encoder_table_has_the_ladder_table_s_tuned_peers(few_labels, monkeypatch):
+    # one home for each peer: the encoder table's tuned logistic regression and
+    # LabelSpreading score exactly what the ladder table's rows score on the same draw
+    monkeypatch.setitem(few_labels.TABLES, "peers", [few_labels.RAW_CV,
+                                                     few_labels.SPREADING_CV])
+    results = few_labels.main(["--methods", "peers", "encoder", "--datasets", "digits",
+                               "--quick", "--seeds", "0", "--threads", "1"])
+    ladder = {r["method"]: r for r in results["digits (8x8) peers"]["100"]["summary"]}
+    encoder = {r["method"]: r for r in results["digits (8x8)"]["100"]}
+    raw = encoder[few_labels.TUNED[few_labels.RAW]]
+    assert raw["accuracy"] == ladder[few_labels.RAW_CV]["accuracy"]
+    spreading = encoder[few_labels.SPREADING_CV]
+    assert spreading["accuracy"] == ladder[few_labels.SPREADING_CV]["accuracy"]
+    assert spreading["note"] == ladder[few_labels.SPREADING_CV]["note"]
+    assert all("C by CV" in name for name in (few_labels.TUNED[m] for m in (
+        few_labels.RAW, few_labels.PCA_CODES, few_labels.AE_CODES)))
