@@ -47,7 +47,7 @@ from ..estimators._base import INFER_BATCH, BaseAutoEncoder, SavableMixin
 from ..core.fitted import as_fitted, changed
 from ..estimators._params import TRAINING as _SHARED
 from ..estimators._params import loop_callbacks, validate_params
-from ..estimators._recovery import fit_atomically
+from ..estimators._recovery import IGNORED, fit_atomically
 from ..estimators._tables import InputMixin
 from ..estimators._summary import SummaryMixin
 
@@ -319,7 +319,9 @@ class EncoderClassifier(InputMixin, SummaryMixin, SavableMixin, LabelledPredicti
             fitted = getattr(autoencoder, "fitted_params_", None)
             # scikit-learn's rule: set_params acts at the next fit. Weights built with other
             # parameters would be reused under the new ones (every grid point the same).
-            refit = fitted is not None and changed(fitted, autoencoder.get_params(deep=False))
+            now = {k: v for k, v in autoencoder.get_params(deep=False).items()
+                   if k not in IGNORED}  # verbose, log_dir, ...: the same weights
+            refit = fitted is not None and bool(changed(fitted, now))
         except NotFittedError:
             refit = True
         if not refit:
