@@ -139,6 +139,13 @@ def test_text_classes_come_back_as_the_object_array_fit_made(digits, tmp_path):
     loaded = load(tmp_path / "lad")
     assert clf.classes_.dtype == loaded.classes_.dtype == object
     assert loaded.predict(X_train[:3]).dtype == object
+    # Text labels without unlabelled rows ('<U'): the same object classes, before and after
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf.fit(X_train[:100], names[:100].astype(str))
+    clf.save(tmp_path / "all")
+    assert clf.predict(X_train[:3]).dtype == load(tmp_path / "all").predict(
+        X_train[:3]).dtype == object
 
 
 def test_label_smoothing_tempers_the_confidence_and_keeps_the_accuracy(ladder, digits,

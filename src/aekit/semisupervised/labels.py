@@ -74,6 +74,9 @@ def check_labels(estimator, y) -> tuple[np.ndarray, np.ndarray]:
         )
     check_classification_targets(y[labelled])
     estimator.classes_, y_idx = np.unique(y[labelled], return_inverse=True)
+    if estimator.classes_.dtype.kind == "U":  # text classes are an object array, as labels
+        # with -1 rows must be and as a loaded model's are: one dtype for predict either way
+        estimator.classes_ = estimator.classes_.astype(object)
     if len(estimator.classes_) < 2:
         only = estimator.classes_[0]
         only = only.item() if isinstance(only, np.generic) else only  # 3, not np.int64(3)
