@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from typer.testing import CliRunner
@@ -145,3 +147,24 @@ def test_export_refuses_a_graph_that_takes_only_the_traced_number_of_rows(
                        r"on 3 rows .*nothing was written"):
         export_onnx(est, tmp_path / "bad")
     assert not (tmp_path / "bad").exists() or not any((tmp_path / "bad").iterdir())
+
+
+def test_an_imputing_model_fills_missing_cells_inside_its_graphs(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.normal(5, 2, size=(120, 6)).astype(np.float32)
+    X[rng.random(X.shape) < 0.1] = np.nan
+    ae = AutoEncoder(2, hidden_layer_sizes=(8,), max_epochs=2, random_state=0,
+                     missing="impute")
+    ae.fit(X)
+    paths = export_onnx(ae, tmp_path / "ae")
+    rows = X[:20]
+    assert np.isnan(rows).any(axis=1).sum() >= 5  # rows with NaN cells are what is checked
+    np.testing.assert_allclose(_run(paths["encoder"], "x", rows), ae.transform(rows),
+                               atol=1e-4, rtol=0)
+    meta = {p.key: p.value for p in onnx.load(str(paths["encoder"])).metadata_props}
+    assert json.loads(meta["fill_values"]) == ae.schema_.fill_values
+    # A classifier over it takes the same rows, NaN cells included.
+    clf = EncoderClassifier(ae, max_epochs=2, random_state=0).fit(X, (X[:, 1] > 5) * 1)
+    paths = export_onnx(clf, tmp_path / "clf")
+    np.testing.assert_allclose(_run(paths["classifier"], "x", rows), clf.predict_proba(rows),
+                               atol=1e-4, rtol=0)

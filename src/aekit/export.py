@@ -5,7 +5,9 @@ An autoencoder becomes two graphs, ``encoder.onnx`` (rows -> codes, as ``transfo
 inside: they take and give the caller's units, like the estimator. A classifier becomes
 ``classifier.onnx`` (rows -> class probabilities, as ``predict_proba``). Inputs and outputs
 are float32 with a dynamic batch axis; each file carries metadata (``aekit_version``,
-``n_features_in``, ``n_components``, ``feature_names``, ``classes``...).
+``n_features_in``, ``n_components``, ``feature_names``, ``classes``...). A model fitted with
+``missing="impute"`` fills a NaN cell inside the graph, with the values its metadata's
+``fill_values`` lists (each column's training median), as ``transform`` does.
 
 A graph is traced on :data:`TRACE_ROWS` rows, and a trace records any row count the code
 takes as a plain number as a constant: so every graph is run again on
@@ -49,13 +51,20 @@ torch's TorchScript-based exporter declares). Measured with torch 2.13 and onnxr
 
 
 class _Graph(nn.Module):
-    """``fn(model, input)`` as a module to trace: the graph of one of the model's methods."""
+    """``fn(model, input)`` as a module to trace: the graph of one of the model's methods.
 
-    def __init__(self, model: nn.Module, fn):
+    ``fill``, (n_features,): each column's value for a missing (NaN) cell, filled before
+    ``fn`` as ``missing="impute"`` fills it before the network (the schema's ``_fill``):
+    without it the graph would give NaN codes for any row with a NaN cell.
+    """
+
+    def __init__(self, model: nn.Module, fn, fill: torch.Tensor | None = None):
         super().__init__()
-        self.model, self.fn = model, fn
+        self.model, self.fn, self.fill = model, fn, fill
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.fill is not None:
+            x = torch.where(torch.isnan(x), self.fill, x)
         return self.fn(self.model, x)
 
 
@@ -214,11 +223,16 @@ def export_onnx(estimator, out: str | os.PathLike, *, opset: int = 17) -> dict[s
                 "n_features_in": estimator.n_features_in_,
                 "feature_names": None if names is None else [str(n) for n in names]}
     width = estimator.n_features_in_
+    fill = _fill_values(estimator)
+    if fill is not None:  # the values as the schema saved them, not float32-rounded
+        metadata["fill_values"] = fill
+        fill = torch.tensor(fill, dtype=torch.float32)
     if hasattr(estimator, "classes_"):
         metadata["classes"] = [c.item() if hasattr(c, "item") else c for c in estimator.classes_]
         # Zeros: valid rows of any model, a table's included (category 0 of each column).
-        blob = _to_onnx(_Graph(model, _probabilities), CLASSIFIER, ("x", "probabilities"),
-                        metadata, opset, torch.zeros(CHECK_ROWS, width))
+        blob = _to_onnx(_Graph(model, _probabilities, fill), CLASSIFIER,
+                        ("x", "probabilities"), metadata, opset,
+                        _with_missing(torch.zeros(CHECK_ROWS, width), fill))
         return {"classifier": atomic_write(out / CLASSIFIER, blob)}
     metadata["n_components"] = estimator.n_components
     # Random codes, and the rows they decode to: valid inputs of each graph (a table's
@@ -227,11 +241,32 @@ def export_onnx(estimator, out: str | os.PathLike, *, opset: int = 17) -> dict[s
                         generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         rows = _decode(model, codes).reshape(CHECK_ROWS, -1)
-    encoder = _to_onnx(_Graph(model, _encode), ENCODER, ("x", "codes"), metadata, opset, rows)
+    encoder = _to_onnx(_Graph(model, _encode, fill), ENCODER, ("x", "codes"), metadata, opset,
+                       _with_missing(rows, fill))
     decoder = _to_onnx(_Graph(model, _decode), DECODER, ("z", "x_hat"), metadata, opset,
                        codes)
     return {"encoder": atomic_write(out / ENCODER, encoder),
             "decoder": atomic_write(out / DECODER, decoder)}
+
+
+def _fill_values(estimator) -> list[float] | None:
+    """Each column's value for a NaN cell in a model fitted with ``missing="impute"`` (the
+    schema's training medians; zeros where it has none, as the schema fills), or None for
+    a model that refuses missing numbers."""
+    schema = getattr(estimator, "schema_", None)
+    if schema is None or schema.missing != "impute":
+        return None
+    return [float(v) for v in schema.fill_values or [0.0] * estimator.n_features_in_]
+
+
+def _with_missing(rows: torch.Tensor, fill: torch.Tensor | None) -> torch.Tensor:
+    """``rows`` with a NaN cell in the first row when the graph fills them (``fill``): the
+    check then covers the filling, as ``transform`` sees such rows."""
+    if fill is None:
+        return rows
+    rows = rows.clone()
+    rows[0, 0] = float("nan")
+    return rows
 
 
 def _exported(path: Path) -> bool:
