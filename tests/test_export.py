@@ -102,6 +102,16 @@ def test_a_ladder_with_image_features_exports_its_histograms(digits, tmp_path):
                                clf.predict_proba(X_test * 16), atol=1e-5, rtol=0)
 
 
+def test_a_convolutional_ladder_exports_for_any_number_of_rows(digits, tmp_path):
+    X_train, X_test, y_train, _ = digits
+    clf = LadderClassifier(conv_layers=((4, 3, 2),), image_shape=(8, 8), max_epochs=1,
+                           random_state=0).fit(X_train, y_train)
+    paths = export_onnx(clf, tmp_path)
+    for rows in (1, 7):  # not the trace's 2
+        np.testing.assert_allclose(_run(paths["classifier"], "x", X_test[:rows]),
+                                   clf.predict_proba(X_test[:rows]), atol=1e-5, rtol=0)
+
+
 @pytest.mark.parametrize("columns", [
     {"zip": 150},  # one embedded column (a block size shared by all: reshaped)
     {"zip": 150, "kind": 3},  # embedded and one-hot, blocks of two sizes (padded)
