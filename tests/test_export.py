@@ -178,3 +178,44 @@ def test_an_imputing_model_fills_missing_cells_inside_its_graphs(tmp_path):
     paths = export_onnx(clf, tmp_path / "clf")
     np.testing.assert_allclose(_run(paths["classifier"], "x", rows), clf.predict_proba(rows),
                                atol=1e-4, rtol=0)
+
+
+def _opset_models(digits):
+    """One model of each kind whose graph needed an opset above 9 or 10: a convolutional
+    decoder (unflatten), a table's categories (index_put), orientation histograms."""
+    pd = pytest.importorskip("pandas")
+    X_train, _, y_train, _ = digits
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": rng.normal(size=120), "c1": rng.choice(list("abc"), 120),
+                          "c2": rng.choice(list("pqrs"), 120)})
+    conv = AutoEncoder(2, architecture="conv", hidden_layer_sizes=(4,), max_epochs=1,
+                       random_state=0).fit(X_train.reshape(-1, 8, 8))
+    table = AutoEncoder(2, hidden_layer_sizes=(8,), max_epochs=1, random_state=0).fit(frame)
+    hog = LadderClassifier(image_features="histograms", image_shape=(8, 8),
+                           hidden_layer_sizes=(16,), max_epochs=1, random_state=0)
+    return {"conv": (conv, X_train[:5].reshape(-1, 8, 8)), "table": (table, frame[:5]),
+            "histograms": (hog.fit(X_train, y_train), X_train[:5])}
+
+
+@pytest.mark.parametrize("opset", [min(aekit.export.OPSETS), max(aekit.export.OPSETS)])
+def test_models_of_every_kind_export_at_both_ends_of_the_opset_range(digits, tmp_path, opset):
+    assert (min(aekit.export.OPSETS), max(aekit.export.OPSETS)) == (11, 20)
+    for name, (est, X) in _opset_models(digits).items():
+        paths = export_onnx(est, tmp_path / name, opset=opset)
+        if "classifier" in paths:
+            np.testing.assert_allclose(_run(paths["classifier"], "x", X),
+                                       est.predict_proba(X), atol=1e-5, rtol=0)
+            continue
+        rows = est.schema_.rows(X, est).values  # a table's categories as indices
+        np.testing.assert_allclose(_run(paths["encoder"], "x", rows), est.transform(X),
+                                   atol=1e-4, rtol=0)
+
+
+def test_an_opset_below_the_range_is_refused_before_tracing(digits, tmp_path, capfd):
+    est, _ = _opset_models(digits)["table"]
+    capfd.readouterr()
+    with pytest.raises(ValueError, match=r"opset=10 is not supported: .* 11 to 20"):
+        export_onnx(est, tmp_path, opset=10)
+    out, err = capfd.readouterr()
+    assert not out and not err  # no graph dumped by torch's exporter
+    assert not tmp_path.exists() or not any(tmp_path.iterdir())

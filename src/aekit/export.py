@@ -43,11 +43,15 @@ ENCODER, DECODER, CLASSIFIER = "encoder.onnx", "decoder.onnx", "classifier.onnx"
 TRACE_ROWS, CHECK_ROWS = 2, 3
 """Rows the graphs are traced on, and the other number of rows each is checked on."""
 
-OPSETS = range(9, 21)
-"""The ONNX opsets ``export_onnx`` writes: from 9 (below it torch cannot export the
-per-row scaler's ``where``, and onnxruntime runs no graph below opset 7) to 20 (the newest
+OPSETS = range(11, 21)
+"""The ONNX opsets ``export_onnx`` writes: from 11 (below it torch cannot export a table's
+category lookup, ``index_put``, and the orientation histograms of
+``LadderClassifier(image_features="histograms")`` give an invalid graph) to 20 (the newest
 torch's TorchScript-based exporter declares). Measured with torch 2.13 and onnxruntime
-1.32: every exportable model gives onnxruntime the estimator's outputs at each of them."""
+1.32, and tested at both ends (``tests/test_export.py``): every exportable model (dense,
+convolutional, variational, a table with categories, EncoderClassifier, LadderClassifier
+dense, convolutional or on histograms) gives onnxruntime the estimator's outputs at each of
+them. Others are refused before anything is traced."""
 
 
 class _Graph(nn.Module):
@@ -175,7 +179,7 @@ def export_onnx(estimator, out: str | os.PathLike, *, opset: int = 17) -> dict[s
         Directory; the files are written atomically. ``.onnx`` files of the same names
         are replaced only when aekit wrote them (or they sit in an aekit run directory).
     opset : int, default=17
-        ONNX opset version, one of :data:`OPSETS` (9 to 20).
+        ONNX opset version, one of :data:`OPSETS` (11 to 20).
 
     Raises
     ------
@@ -202,8 +206,8 @@ def export_onnx(estimator, out: str | os.PathLike, *, opset: int = 17) -> dict[s
         estimator = load(estimator, device="cpu")
     if isinstance(opset, bool) or not isinstance(opset, int) or opset not in OPSETS:
         raise ValueError(f"opset={opset!r} is not supported: ONNX export writes opsets "
-                         f"{OPSETS.start} to {OPSETS.stop - 1} (what torch's exporter writes "
-                         "and onnxruntime runs); the default, 17, suits most runtimes")
+                         f"{OPSETS.start} to {OPSETS.stop - 1} (those every aekit model exports "
+                         "at and onnxruntime runs); the default, 17, suits most runtimes")
     check_is_fitted(estimator)
     estimator = as_fitted(estimator)  # its n_components as fitted, whatever set_params did
     if not hasattr(estimator, "classes_") and not callable(
