@@ -107,6 +107,18 @@ def test_reconstruction_grid_has_original_pca_and_ae_rows(digits, digits_ae):
     _renders(fig)
 
 
+def test_reconstruction_grid_of_a_model_fitted_on_images_takes_flat_rows(digits):
+    from aekit.evaluation.metrics import ScaledPCA
+
+    images = digits[0].reshape(-1, 8, 8)  # a conv model fitted on (n, H, W) arrays
+    ae = AutoEncoder(n_components=2, architecture="conv", hidden_layer_sizes=(4,),
+                     max_epochs=1, random_state=0).fit(images)
+    pca = ScaledPCA(ae, PCA(2).fit(ae.to_scaled(images)), 2)  # as the report's
+    # Its reconstructions are images; the report shows flat rows: compared as rows.
+    fig = plotting.reconstruction_grid(ae, digits[1], SHAPE, pca=pca, n_images=5)
+    assert _mosaic(fig).shape == (3 * 8 + 2, 5 * 8 + 4)
+
+
 def test_reconstruction_grid_rejects_a_wrong_image_shape(digits, digits_ae):
     with pytest.raises(ValueError, match="image_shape"):
         plotting.reconstruction_grid(digits_ae, digits[1], (7, 7))
