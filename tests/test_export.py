@@ -219,3 +219,27 @@ def test_an_opset_below_the_range_is_refused_before_tracing(digits, tmp_path, ca
     out, err = capfd.readouterr()
     assert not out and not err  # no graph dumped by torch's exporter
     assert not tmp_path.exists() or not any(tmp_path.iterdir())
+
+
+def test_a_fifo_named_like_a_graph_is_refused_not_waited_on(digits, tmp_path):
+    import os
+    import threading
+
+    est = AutoEncoder(2, hidden_layer_sizes=(8,), max_epochs=1, random_state=0).fit(digits[0])
+    fifo = tmp_path / "encoder.onnx"
+    os.mkfifo(fifo)
+    raised = []
+
+    def export():
+        with pytest.raises(ValueError, match=r"holds encoder\.onnx, which aekit did not write"):
+            export_onnx(est, tmp_path)
+        raised.append(True)
+
+    worker = threading.Thread(target=export, daemon=True)
+    worker.start()
+    worker.join(10)
+    if worker.is_alive():  # it waits on the FIFO: give it a writer so the thread ends
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        worker.join(30)
+        pytest.fail("export_onnx waited on a FIFO named encoder.onnx")
+    assert raised and fifo.is_fifo()  # refused, and the FIFO left alone

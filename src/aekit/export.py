@@ -35,7 +35,7 @@ from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from .core.fitted import as_fitted
-from .core.storage import atomic_write
+from .core.storage import atomic_write, read_regular
 from .core.version import __version__
 
 ENCODER, DECODER, CLASSIFIER = "encoder.onnx", "decoder.onnx", "classifier.onnx"
@@ -275,11 +275,13 @@ def _with_missing(rows: torch.Tensor, fill: torch.Tensor | None) -> torch.Tensor
 
 def _exported(path: Path) -> bool:
     """Whether ``path`` is an ONNX file that :func:`export_onnx` wrote (its metadata holds
-    ``aekit_version``): one an export may replace outside a run directory."""
+    ``aekit_version``): one an export may replace outside a run directory. Read as a
+    regular file only: a FIFO (which ``onnx.load`` would wait on forever), a device or a
+    socket is not aekit's."""
     onnx = _import_onnx()
     try:
-        model = onnx.load(os.fspath(path), load_external_data=False)
-    except Exception:  # not ONNX (protobuf's own error types), or unreadable: not aekit's
+        model = onnx.load_from_string(read_regular(path))
+    except Exception:  # not regular, not ONNX (protobuf's own error types), unreadable
         return False
     return any(entry.key == "aekit_version" for entry in model.metadata_props)
 
