@@ -188,6 +188,22 @@ def test_labels_of_one_class_skip_the_probes_with_a_note(digits, digits_ae):
     assert "accuracy on codes" not in text
 
 
+def test_a_classifier_or_detector_is_refused_with_what_to_report(digits, tmp_path):
+    from aekit import EncoderClassifier, OutlierDetector
+
+    X, y = digits.X_train[:200], digits.y_train[:200]
+    clf = EncoderClassifier(AutoEncoder(2, hidden_layer_sizes=(8,), max_epochs=1,
+                                        random_state=0), max_epochs=1, random_state=0)
+    det = OutlierDetector(max_epochs=1, random_state=0)
+    for est, fix in ((clf.fit(X, y), "autoencoder_"), (det.fit(X), "build_detector_report")):
+        name = type(est).__name__
+        with pytest.raises(TypeError, match=f"needs an autoencoder .* not a {name}: .*{fix}"):
+            build_report(est, digits)
+        with pytest.raises(TypeError, match=fix):
+            write_report(est, digits, tmp_path / "r.html")
+    assert not (tmp_path / "r.html").exists()
+
+
 # --------------------------------------------------------------------------- tabular, no labels
 def test_tabular_report_without_labels(tmp_path):
     X = make_derived_variables(400, random_state=0)

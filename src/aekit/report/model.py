@@ -464,6 +464,26 @@ def _fitted_info(estimator, run_info: dict | None) -> dict:
     }
 
 
+def _check_autoencoder(estimator) -> None:
+    """A TypeError, saying what to report instead, for a classifier or a detector."""
+    from ..anomaly.detector import OutlierDetector
+    from ..semisupervised.classifier import EncoderClassifier
+    from ..semisupervised.ladder import LadderClassifier
+
+    if isinstance(estimator, OutlierDetector):
+        fix = ("report it with aekit.report.build_detector_report(detector, X) or "
+               "write_detector_report(detector, X, out)")
+    elif isinstance(estimator, EncoderClassifier):
+        fix = "report the autoencoder it was built on, its autoencoder_"
+    elif isinstance(estimator, LadderClassifier):
+        fix = "a ladder network has no codes; fit an AutoEncoder to report on"
+    else:
+        return
+    raise TypeError(f"build_report needs an autoencoder (AutoEncoder or "
+                    f"VariationalAutoEncoder), its codes and reconstructions, not a "
+                    f"{type(estimator).__name__}: {fix}")
+
+
 def build_report(estimator, data, *, title: str | None = None, sweep=None,
                  run_info: dict | None = None, few_labels=None) -> str:
     """The report as an HTML string.
@@ -483,7 +503,14 @@ def build_report(estimator, data, *, title: str | None = None, sweep=None,
     few_labels : FewLabelsComparison, optional
         From :func:`aekit.semisupervised.comparison.compare_few_labels`: adds a "Few labels"
         section.
+
+    Raises
+    ------
+    TypeError
+        For a model that is not an autoencoder (a classifier, a detector): the page is
+        about codes and reconstructions.
     """
+    _check_autoencoder(estimator)
     estimator = as_fitted(estimator)  # described with the parameters it was fitted with
     ev = _evaluate(estimator, data, sweep)
     sections = [
@@ -547,6 +574,7 @@ def write_report(run, data, out: str | os.PathLike | None = None, *, title: str 
         if out is None:
             raise ValueError("pass out= (the HTML file to write) when reporting an estimator")
         out = Path(out)
+    _check_autoencoder(estimator)  # before the dataset is read
     dataset = load_dataset(data) if isinstance(data, (str, os.PathLike)) else data
     n_in = getattr(estimator, "n_features_in_", None)
     width = dataset.X_train.shape[1] if hasattr(dataset.X_train, "columns") else \
