@@ -238,6 +238,19 @@ def test_codes_2d_without_labels_and_wider_codes(digits):
     assert "k=3" in fig.axes[1].get_title()
 
 
+def test_codes_2d_of_a_table_model_fits_its_pca_in_scaled_units():
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(100, 5, 120), "b": rng.normal(size=120),
+                          "color": rng.choice(["red", "green", "blue"], 120)})
+    ae = AutoEncoder(n_components=2, hidden_layer_sizes=(8,), max_epochs=1,
+                     random_state=0).fit(frame)
+    fig = plotting.codes_2d(ae, frame)  # no pca given: text columns cannot be PCA's input
+    expected = PCA(2).fit_transform(ae.to_scaled(frame))
+    np.testing.assert_allclose(fig.axes[0].collections[0].get_offsets(), expected,
+                               rtol=1e-5, atol=1e-8)
+
+
 # --------------------------------------------------------------------------- tabular
 def test_feature_scatter_per_variable_with_r2(tabular, tabular_ae):
     X_train, X_test = tabular
