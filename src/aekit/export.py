@@ -65,6 +65,9 @@ class _Graph(nn.Module):
     def __init__(self, model: nn.Module, fn, fill: torch.Tensor | None = None):
         super().__init__()
         self.model, self.fn, self.fill = model, fn, fill
+        # Eval mode for the whole tree: torch.onnx.export puts a module back in the mode it
+        # found it in, and a new module is in training mode (dropout on for the check).
+        self.eval()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.fill is not None:
