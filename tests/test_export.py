@@ -38,6 +38,7 @@ def _check(paths, est, X):
     dict(scaler="sample"),
     dict(scaler=None, hidden_layer_sizes=()),
     dict(dropout=0.3),  # off in the graph and in the check's PyTorch outputs alike
+    dict(activation="rrelu"),  # exported as its eval-mode LeakyReLU, not random slopes
 ])
 def test_dense_autoencoders_match_in_onnxruntime(digits, tmp_path, kw):
     X_train, X_test, _, _ = digits
