@@ -245,3 +245,22 @@ def test_a_fifo_named_like_a_graph_is_refused_not_waited_on(digits, tmp_path):
         worker.join(30)
         pytest.fail("export_onnx waited on a FIFO named encoder.onnx")
     assert raised and fifo.is_fifo()  # refused, and the FIFO left alone
+
+
+@pytest.mark.parametrize("sizes", [(3, 4), (150, 4)])  # one-hot columns; an embedded one
+def test_an_out_of_range_category_code_is_unknown_in_the_graph(tmp_path, sizes):
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": rng.normal(size=300), **{
+        f"c{j}": rng.choice([f"c{j}_{i:03d}" for i in range(k)], size=300)
+        for j, k in enumerate(sizes)}})
+    est = AutoEncoder(2, hidden_layer_sizes=(8,), max_epochs=1, random_state=0).fit(frame)
+    paths = export_onnx(est, tmp_path)
+    unseen = frame[:1].assign(c0="never seen")  # coded -1 by the schema: 'unknown'
+    expected = est.transform(unseen)
+    coded = est.schema_.rows(unseen, est).values
+    assert coded[0, 1] == -1
+    for code in (sizes[0], sizes[0] + 1, 10 * sizes[0], -2):  # one past its block, and more
+        coded[0, 1] = code
+        np.testing.assert_allclose(_run(paths["encoder"], "x", coded), expected, atol=1e-5,
+                                   rtol=0)
