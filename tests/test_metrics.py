@@ -158,6 +158,16 @@ def test_probes_on_pca_codes_and_perfect_codes(digits):
     assert q.knn_accuracy > 0.85  # ten PCA components already separate digits well
 
 
+def test_trustworthiness_is_not_measured_on_fewer_test_rows_than_it_needs(digits):
+    X_train, X_test, y_train, y_test = digits
+    pca = PCA(n_components=2).fit(X_train)
+    for n in (1, 2):  # scikit-learn's trustworthiness needs a neighbour below half the rows
+        q = code_quality(pca, X_train, y_train, X_test[:n], y_test[:n])
+        assert np.isnan(q.trustworthiness) and "trustworthiness not measured" in str(q)
+    assert np.isfinite(code_quality(pca, X_train, y_train, X_test[:3], y_test[:3])
+                       .trustworthiness)
+
+
 def test_pca_sweep_reuses_a_fitted_pca(digits):
     from sklearn.decomposition import PCA
 

@@ -72,6 +72,33 @@ def _rewrite(path, config):
     (path / "config.json").write_text(json.dumps(config))
 
 
+def test_a_save_cleans_its_own_stale_temps_and_no_look_alike_of_the_user(tmp_path, fitted):
+    import subprocess
+    import sys
+
+    # A save killed while writing: the temporaries atomic_path really leaves behind.
+    killed = ("import os, sys; from aekit.core.storage import atomic_path\n"
+              "open_ = [atomic_path(name) for name in sys.argv[1:]]  # kept: not closed\n"
+              "for cm in open_:\n"
+              "    cm.__enter__().write_bytes(b'partial')\n"
+              "os._exit(0)")
+    targets = [tmp_path / "config.json", tmp_path / f"model-{'0' * 16}.safetensors"]
+    subprocess.run([sys.executable, "-c", killed, *map(str, targets)], check=True,
+                   env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    stale = [p.name for p in tmp_path.iterdir()]
+    assert len(stale) == 2 and all(n.endswith(".tmp") for n in stale)
+    # The user's files that merely look like aekit temporaries.
+    mine = [".model-draft.tmp", ".config.json.orig.tmp", ".config.json.tmp",
+            ".model-notes.abcdefgh.tmp"]
+    for name in mine:
+        (tmp_path / name).write_bytes(b"mine")
+    fitted[0].save(tmp_path)
+    left = {p.name for p in tmp_path.iterdir()}
+    assert not left & set(stale)  # aekit's own: cleaned
+    assert set(mine) <= left  # the user's: all there
+    assert all((tmp_path / n).read_bytes() == b"mine" for n in mine)
+
+
 def test_feature_names_survive(tmp_path):
     pd = pytest.importorskip("pandas")
     X = pd.DataFrame(np.random.RandomState(0).rand(50, 3), columns=["x", "y", "z"])

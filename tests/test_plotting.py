@@ -107,6 +107,18 @@ def test_reconstruction_grid_has_original_pca_and_ae_rows(digits, digits_ae):
     _renders(fig)
 
 
+def test_reconstruction_grid_of_a_model_fitted_on_images_takes_flat_rows(digits):
+    from aekit.evaluation.metrics import ScaledPCA
+
+    images = digits[0].reshape(-1, 8, 8)  # a conv model fitted on (n, H, W) arrays
+    ae = AutoEncoder(n_components=2, architecture="conv", hidden_layer_sizes=(4,),
+                     max_epochs=1, random_state=0).fit(images)
+    pca = ScaledPCA(ae, PCA(2).fit(ae.to_scaled(images)), 2)  # as the report's
+    # Its reconstructions are images; the report shows flat rows: compared as rows.
+    fig = plotting.reconstruction_grid(ae, digits[1], SHAPE, pca=pca, n_images=5)
+    assert _mosaic(fig).shape == (3 * 8 + 2, 5 * 8 + 4)
+
+
 def test_reconstruction_grid_rejects_a_wrong_image_shape(digits, digits_ae):
     with pytest.raises(ValueError, match="image_shape"):
         plotting.reconstruction_grid(digits_ae, digits[1], (7, 7))
@@ -224,6 +236,19 @@ def test_codes_2d_without_labels_and_wider_codes(digits):
     assert len(fig.axes) == 2 and not fig.legends
     assert all(len(ax.collections[0].get_offsets()) == len(digits[1]) for ax in fig.axes)
     assert "k=3" in fig.axes[1].get_title()
+
+
+def test_codes_2d_of_a_table_model_fits_its_pca_in_scaled_units():
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(100, 5, 120), "b": rng.normal(size=120),
+                          "color": rng.choice(["red", "green", "blue"], 120)})
+    ae = AutoEncoder(n_components=2, hidden_layer_sizes=(8,), max_epochs=1,
+                     random_state=0).fit(frame)
+    fig = plotting.codes_2d(ae, frame)  # no pca given: text columns cannot be PCA's input
+    expected = PCA(2).fit_transform(ae.to_scaled(frame))
+    np.testing.assert_allclose(fig.axes[0].collections[0].get_offsets(), expected,
+                               rtol=1e-5, atol=1e-8)
 
 
 # --------------------------------------------------------------------------- tabular

@@ -153,6 +153,57 @@ def test_report_shows_denoising_and_samples_when_the_model_has_them(digits):
     _check_images(page.images[-1:])
 
 
+def _small(digits, n_test, y_train=None, y_test=None):
+    return Dataset(digits.X_train[:300], digits.X_test[:n_test],
+                   digits.y_train[:300] if y_train is None else y_train,
+                   digits.y_test[:n_test] if y_test is None else y_test,
+                   digits.feature_names, digits.image_shape, "digits")
+
+
+@pytest.mark.parametrize("n_test", [1, 2])
+def test_a_test_split_of_one_or_two_rows_leaves_trustworthiness_unmeasured(
+        digits, digits_ae, n_test):
+    page = build_report(digits_ae, _small(digits, n_test))  # scikit-learn needs 3 rows
+    text = " ".join(_parse(page).text)
+    assert "Trustworthiness: not measured (too few test rows" in text
+    assert "logistic-regression accuracy on codes" in text  # the other probes are there
+
+
+def test_rows_without_a_label_are_left_out_of_the_probes(digits, digits_ae):
+    y_train = digits.y_train[:300].astype(np.float64)
+    y_train[::7] = np.nan  # a label column's empty cells, read as floats
+    y_test = digits.y_test[:60].copy()
+    y_test[:5] = -1  # scikit-learn's unlabelled
+    page = build_report(digits_ae, _small(digits, 60, y_train, y_test))
+    text = " ".join(" ".join(_parse(page).text).split())
+    assert "(43 training and 5 test rows without a label left out)" in text
+    assert "logistic-regression accuracy on codes" in text
+
+
+def test_labels_of_one_class_skip_the_probes_with_a_note(digits, digits_ae):
+    same = np.zeros(300, dtype=np.int64)
+    page = build_report(digits_ae, _small(digits, 60, same, np.zeros(60, dtype=np.int64)))
+    text = " ".join(" ".join(_parse(page).text).split())
+    assert "Label probes on the codes: not measured (1 class(es)" in text
+    assert "accuracy on codes" not in text
+
+
+def test_a_classifier_or_detector_is_refused_with_what_to_report(digits, tmp_path):
+    from aekit import EncoderClassifier, OutlierDetector
+
+    X, y = digits.X_train[:200], digits.y_train[:200]
+    clf = EncoderClassifier(AutoEncoder(2, hidden_layer_sizes=(8,), max_epochs=1,
+                                        random_state=0), max_epochs=1, random_state=0)
+    det = OutlierDetector(max_epochs=1, random_state=0)
+    for est, fix in ((clf.fit(X, y), "autoencoder_"), (det.fit(X), "build_detector_report")):
+        name = type(est).__name__
+        with pytest.raises(TypeError, match=f"needs an autoencoder .* not a {name}: .*{fix}"):
+            build_report(est, digits)
+        with pytest.raises(TypeError, match=fix):
+            write_report(est, digits, tmp_path / "r.html")
+    assert not (tmp_path / "r.html").exists()
+
+
 # --------------------------------------------------------------------------- tabular, no labels
 def test_tabular_report_without_labels(tmp_path):
     X = make_derived_variables(400, random_state=0)

@@ -5,7 +5,9 @@ An autoencoder becomes two graphs, ``encoder.onnx`` (rows -> codes, as ``transfo
 inside: they take and give the caller's units, like the estimator. A classifier becomes
 ``classifier.onnx`` (rows -> class probabilities, as ``predict_proba``). Inputs and outputs
 are float32 with a dynamic batch axis; each file carries metadata (``aekit_version``,
-``n_features_in``, ``n_components``, ``feature_names``, ``classes``...).
+``n_features_in``, ``n_components``, ``feature_names``, ``classes``...). A model fitted with
+``missing="impute"`` fills a NaN cell inside the graph, with the values its metadata's
+``fill_values`` lists (each column's training median), as ``transform`` does.
 
 A graph is traced on :data:`TRACE_ROWS` rows, and a trace records any row count the code
 takes as a plain number as a constant: so every graph is run again on
@@ -33,7 +35,7 @@ from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from .core.fitted import as_fitted
-from .core.storage import atomic_write
+from .core.storage import atomic_write, read_regular
 from .core.version import __version__
 
 ENCODER, DECODER, CLASSIFIER = "encoder.onnx", "decoder.onnx", "classifier.onnx"
@@ -41,21 +43,35 @@ ENCODER, DECODER, CLASSIFIER = "encoder.onnx", "decoder.onnx", "classifier.onnx"
 TRACE_ROWS, CHECK_ROWS = 2, 3
 """Rows the graphs are traced on, and the other number of rows each is checked on."""
 
-OPSETS = range(9, 21)
-"""The ONNX opsets ``export_onnx`` writes: from 9 (below it torch cannot export the
-per-row scaler's ``where``, and onnxruntime runs no graph below opset 7) to 20 (the newest
+OPSETS = range(11, 21)
+"""The ONNX opsets ``export_onnx`` writes: from 11 (below it torch cannot export a table's
+category lookup, ``index_put``, and the orientation histograms of
+``LadderClassifier(image_features="histograms")`` give an invalid graph) to 20 (the newest
 torch's TorchScript-based exporter declares). Measured with torch 2.13 and onnxruntime
-1.32: every exportable model gives onnxruntime the estimator's outputs at each of them."""
+1.32, and tested at both ends (``tests/test_export.py``): every exportable model (dense,
+convolutional, variational, a table with categories, EncoderClassifier, LadderClassifier
+dense, convolutional or on histograms) gives onnxruntime the estimator's outputs at each of
+them. Others are refused before anything is traced."""
 
 
 class _Graph(nn.Module):
-    """``fn(model, input)`` as a module to trace: the graph of one of the model's methods."""
+    """``fn(model, input)`` as a module to trace: the graph of one of the model's methods.
 
-    def __init__(self, model: nn.Module, fn):
+    ``fill``, (n_features,): each column's value for a missing (NaN) cell, filled before
+    ``fn`` as ``missing="impute"`` fills it before the network (the schema's ``_fill``):
+    without it the graph would give NaN codes for any row with a NaN cell.
+    """
+
+    def __init__(self, model: nn.Module, fn, fill: torch.Tensor | None = None):
         super().__init__()
-        self.model, self.fn = model, fn
+        self.model, self.fn, self.fill = model, fn, fill
+        # Eval mode for the whole tree: torch.onnx.export puts a module back in the mode it
+        # found it in, and a new module is in training mode (dropout on for the check).
+        self.eval()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.fill is not None:
+            x = torch.where(torch.isnan(x), self.fill, x)
         return self.fn(self.model, x)
 
 
@@ -166,7 +182,7 @@ def export_onnx(estimator, out: str | os.PathLike, *, opset: int = 17) -> dict[s
         Directory; the files are written atomically. ``.onnx`` files of the same names
         are replaced only when aekit wrote them (or they sit in an aekit run directory).
     opset : int, default=17
-        ONNX opset version, one of :data:`OPSETS` (9 to 20).
+        ONNX opset version, one of :data:`OPSETS` (11 to 20).
 
     Raises
     ------
@@ -193,8 +209,8 @@ def export_onnx(estimator, out: str | os.PathLike, *, opset: int = 17) -> dict[s
         estimator = load(estimator, device="cpu")
     if isinstance(opset, bool) or not isinstance(opset, int) or opset not in OPSETS:
         raise ValueError(f"opset={opset!r} is not supported: ONNX export writes opsets "
-                         f"{OPSETS.start} to {OPSETS.stop - 1} (what torch's exporter writes "
-                         "and onnxruntime runs); the default, 17, suits most runtimes")
+                         f"{OPSETS.start} to {OPSETS.stop - 1} (those every aekit model exports "
+                         "at and onnxruntime runs); the default, 17, suits most runtimes")
     check_is_fitted(estimator)
     estimator = as_fitted(estimator)  # its n_components as fitted, whatever set_params did
     if not hasattr(estimator, "classes_") and not callable(
@@ -214,11 +230,16 @@ def export_onnx(estimator, out: str | os.PathLike, *, opset: int = 17) -> dict[s
                 "n_features_in": estimator.n_features_in_,
                 "feature_names": None if names is None else [str(n) for n in names]}
     width = estimator.n_features_in_
+    fill = _fill_values(estimator)
+    if fill is not None:  # the values as the schema saved them, not float32-rounded
+        metadata["fill_values"] = fill
+        fill = torch.tensor(fill, dtype=torch.float32)
     if hasattr(estimator, "classes_"):
         metadata["classes"] = [c.item() if hasattr(c, "item") else c for c in estimator.classes_]
         # Zeros: valid rows of any model, a table's included (category 0 of each column).
-        blob = _to_onnx(_Graph(model, _probabilities), CLASSIFIER, ("x", "probabilities"),
-                        metadata, opset, torch.zeros(CHECK_ROWS, width))
+        blob = _to_onnx(_Graph(model, _probabilities, fill), CLASSIFIER,
+                        ("x", "probabilities"), metadata, opset,
+                        _with_missing(torch.zeros(CHECK_ROWS, width), fill))
         return {"classifier": atomic_write(out / CLASSIFIER, blob)}
     metadata["n_components"] = estimator.n_components
     # Random codes, and the rows they decode to: valid inputs of each graph (a table's
@@ -227,20 +248,43 @@ def export_onnx(estimator, out: str | os.PathLike, *, opset: int = 17) -> dict[s
                         generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         rows = _decode(model, codes).reshape(CHECK_ROWS, -1)
-    encoder = _to_onnx(_Graph(model, _encode), ENCODER, ("x", "codes"), metadata, opset, rows)
+    encoder = _to_onnx(_Graph(model, _encode, fill), ENCODER, ("x", "codes"), metadata, opset,
+                       _with_missing(rows, fill))
     decoder = _to_onnx(_Graph(model, _decode), DECODER, ("z", "x_hat"), metadata, opset,
                        codes)
     return {"encoder": atomic_write(out / ENCODER, encoder),
             "decoder": atomic_write(out / DECODER, decoder)}
 
 
+def _fill_values(estimator) -> list[float] | None:
+    """Each column's value for a NaN cell in a model fitted with ``missing="impute"`` (the
+    schema's training medians; zeros where it has none, as the schema fills), or None for
+    a model that refuses missing numbers."""
+    schema = getattr(estimator, "schema_", None)
+    if schema is None or schema.missing != "impute":
+        return None
+    return [float(v) for v in schema.fill_values or [0.0] * estimator.n_features_in_]
+
+
+def _with_missing(rows: torch.Tensor, fill: torch.Tensor | None) -> torch.Tensor:
+    """``rows`` with a NaN cell in the first row when the graph fills them (``fill``): the
+    check then covers the filling, as ``transform`` sees such rows."""
+    if fill is None:
+        return rows
+    rows = rows.clone()
+    rows[0, 0] = float("nan")
+    return rows
+
+
 def _exported(path: Path) -> bool:
     """Whether ``path`` is an ONNX file that :func:`export_onnx` wrote (its metadata holds
-    ``aekit_version``): one an export may replace outside a run directory."""
+    ``aekit_version``): one an export may replace outside a run directory. Read as a
+    regular file only: a FIFO (which ``onnx.load`` would wait on forever), a device or a
+    socket is not aekit's."""
     onnx = _import_onnx()
     try:
-        model = onnx.load(os.fspath(path), load_external_data=False)
-    except Exception:  # not ONNX (protobuf's own error types), or unreadable: not aekit's
+        model = onnx.load_from_string(read_regular(path))
+    except Exception:  # not regular, not ONNX (protobuf's own error types), unreadable
         return False
     return any(entry.key == "aekit_version" for entry in model.metadata_props)
 

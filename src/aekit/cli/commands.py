@@ -544,7 +544,7 @@ def report(
 def export(
     run: Annotated[Path, typer.Argument(metavar="RUN", help="Directory of a saved model.")],
     out: Annotated[Path, typer.Option("--out", help="Directory to write the .onnx files to.")],
-    opset: Annotated[int, typer.Option(help="ONNX opset version.")] = 17,
+    opset: Annotated[int, typer.Option(help="ONNX opset version, 11 to 20.")] = 17,
 ) -> None:
     """Export the model in RUN to ONNX: encoder.onnx and decoder.onnx, scaling inside.
 

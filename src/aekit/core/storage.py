@@ -147,20 +147,37 @@ def atomic_write(path: str | os.PathLike, data: bytes | str) -> Path:
     return Path(path)
 
 
-def remove_stale_temps(directory: str | os.PathLike, names) -> list[Path]:
+_TEMP_RANDOM = r"[a-z0-9_]{8}"
+"""What ``tempfile.mkstemp`` puts between :func:`atomic_path`'s prefix and suffix (CPython's
+random names: 8 of a-z, 0-9 and _)."""
+
+
+def _temp_pattern(name: str) -> str:
+    """The names :func:`atomic_path` gives the temporary files of target names matching the
+    regular expression ``name``: ``.<name>.<8 random characters>.tmp``, nothing looser."""
+    return rf"\.(?:{name})\.{_TEMP_RANDOM}\.tmp"
+
+
+def remove_stale_temps(directory: str | os.PathLike, names=(), patterns=()) -> list[Path]:
     """Remove the temporary files :func:`atomic_path` left for ``names`` in ``directory``
     (a process killed while writing them); returns what was removed.
 
-    A name ending in ``*`` matches any name with that prefix. Call it only where no other
-    process is writing the same files (e.g. under :func:`locked_dir`).
+    ``names`` are file names; ``patterns`` regular expressions of file names (the
+    content-addressed weights). Only the exact names :func:`atomic_path` gives its
+    temporary files match: a user's ``.model-draft.tmp`` or ``.config.json.orig.tmp`` is
+    not aekit's and stays. Call it only where no other process is writing the same files
+    (e.g. under :func:`locked_dir`).
     """
     directory = Path(directory)
     if not directory.is_dir():
         return []
-    prefixes = [f".{n[:-1]}" if n.endswith("*") else f".{n}." for n in names]
+    targets = [re.escape(n) for n in names] + list(patterns)
+    if not targets:
+        return []
+    temp = re.compile(_temp_pattern("|".join(f"(?:{t})" for t in targets)))
     removed = []
     for p in directory.iterdir():
-        if p.name.endswith(".tmp") and p.name.startswith(tuple(prefixes)):
+        if temp.fullmatch(p.name):
             p.unlink(missing_ok=True)
             removed.append(p)
     return removed
@@ -289,7 +306,7 @@ def write_container(path: str | os.PathLike, tensors: dict[str, torch.Tensor], c
                 f"{path / manifest} exists and is not an aekit {_noun(config)} file: aekit "
                 "does not overwrite files it did not write; save into another directory "
                 "(or remove that file)")
-        remove_stale_temps(path, [manifest, f"{stem}-*"])
+        remove_stale_temps(path, [manifest], [_weights_pattern(stem)])
         previous = _named_weights(path, manifest, stem, kind=config.get("format"))
         atomic_write(path / weights, blob)
         atomic_write(path / manifest, text)  # the commit point
@@ -332,8 +349,14 @@ def _named_weights(path: Path, manifest: str, stem: str, kind: str | None) -> st
     if version == 1 and stem == "model":
         return WEIGHTS
     weights = config.get("weights")
-    pattern = rf"{re.escape(stem)}-[0-9a-f]{{{_HASH_CHARS}}}\.safetensors"
-    return weights if isinstance(weights, str) and re.fullmatch(pattern, weights) else None
+    return (weights if isinstance(weights, str) and re.fullmatch(_weights_pattern(stem), weights)
+            else None)
+
+
+def _weights_pattern(stem: str) -> str:
+    """The regular expression of the weights files' names, ``<stem>-<hash>.safetensors``
+    (its group: the hash)."""
+    return rf"{re.escape(stem)}-([0-9a-f]{{{_HASH_CHARS}}})\.safetensors"
 
 
 def _remove_unnamed(path: Path, stem: str, keep: str | None, named: str | None) -> None:
@@ -344,7 +367,7 @@ def _remove_unnamed(path: Path, stem: str, keep: str | None, named: str | None) 
     # Not flushed: a removal undone by a power cut leaves a file the next save removes.
     if named is not None and named != keep:
         (path / named).unlink(missing_ok=True)
-    pattern = re.compile(rf"{re.escape(stem)}-([0-9a-f]{{{_HASH_CHARS}}})\.safetensors")
+    pattern = re.compile(_weights_pattern(stem))
     for p in path.iterdir():
         match = pattern.fullmatch(p.name)
         if p.name != keep and match and _hashes_to(p, match.group(1)):
@@ -380,7 +403,7 @@ def remove_container(path: str | os.PathLike, *, manifest: str, stem: str,
         (path / manifest).unlink(missing_ok=True)
         fsync_dir(path)
         _remove_unnamed(path, stem, keep=None, named=named)
-        remove_stale_temps(path, [manifest, f"{stem}-*"])
+        remove_stale_temps(path, [manifest], [_weights_pattern(stem)])
     return existed
 
 
@@ -454,8 +477,7 @@ def _read_manifest(path: Path, manifest: str, stem: str, kind: str,
             f"does not match its content; {remedy}"
         )
     weights = config.get("weights")
-    pattern = rf"{re.escape(stem)}-[0-9a-f]{{{_HASH_CHARS}}}\.safetensors"
-    if not isinstance(weights, str) or not re.fullmatch(pattern, weights):
+    if not isinstance(weights, str) or not re.fullmatch(_weights_pattern(stem), weights):
         raise ValueError(f"{where}: field 'weights' must name a {stem}-<hash>.safetensors "
                          f"file beside it, got {weights!r}")
     return config, weights

@@ -22,6 +22,11 @@ def sample_rows(n_rows: int, max_rows: int, random_state=0) -> np.ndarray:
     return rows
 
 
+MIN_TRUST_ROWS = 3
+"""Fewest test rows trustworthiness is measured on: scikit-learn needs a neighbour count
+below half the rows, and at least one neighbour."""
+
+
 # --------------------------------------------------------------------------- probes on codes
 @dataclass(frozen=True)
 class CodeQuality:
@@ -31,7 +36,8 @@ class CodeQuality:
     the training codes; ``chance`` is the accuracy of always predicting the most frequent
     test label. ``trustworthiness`` (scikit-learn's, in [0, 1]) is 1 when every row's
     nearest neighbours among the codes are also near it in the input space (the model's
-    scaled units, when it has them).
+    scaled units, when it has them); NaN (not measured) with fewer than
+    :data:`MIN_TRUST_ROWS` test rows.
     """
 
     knn_accuracy: float
@@ -53,7 +59,8 @@ class CodeQuality:
         return (
             f"{self.n_neighbors}-NN accuracy {self.knn_accuracy:.3f}, logistic-regression "
             f"accuracy {self.logistic_accuracy:.3f} (chance {self.chance:.3f}), "
-            f"trustworthiness {self.trustworthiness:.3f}"
+            + (f"trustworthiness {self.trustworthiness:.3f}" if np.isfinite(self.trustworthiness)
+               else "trustworthiness not measured (too few test rows)")
         )
 
 
@@ -109,7 +116,8 @@ def code_quality(
         For the k-NN probe and for trustworthiness.
     max_rows : int, default=2000
         Trustworthiness is quadratic in the rows; it is computed on at most this many test
-        rows (drawn with ``random_state``).
+        rows (drawn with ``random_state``), and not at all (NaN) on fewer than
+        :data:`MIN_TRUST_ROWS`.
 
     Returns
     -------
@@ -127,7 +135,8 @@ def code_quality(
     X_test = np.asarray(X_test, dtype=np.float64).reshape(len(Z_test), -1)
     rows = sample_rows(len(X_test), max_rows, random_state)
     k = max(1, min(n_neighbors, len(rows) // 2 - 1))
-    trust = trustworthiness(X_test[rows], np.asarray(Z_test, np.float64)[rows], n_neighbors=k)
+    trust = (trustworthiness(X_test[rows], np.asarray(Z_test, np.float64)[rows], n_neighbors=k)
+             if len(rows) >= MIN_TRUST_ROWS else np.nan)
     return CodeQuality(
         scores["knn_accuracy"], scores["logistic_accuracy"], float(trust), scores["chance"], k
     )

@@ -52,6 +52,15 @@ class _ToRows(nn.Module):
         return x.flatten(1)
 
 
+class _Unflatten(nn.Unflatten):
+    """``nn.Unflatten(1, shape)`` as a reshape: ONNX export has no ``unflatten`` below opset
+    13. A subclass, not another module, so a saved decoder keeps its layer indices."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # x.shape[0], not len(x): an ONNX trace keeps the batch axis dynamic
+        return x.reshape(x.shape[0], *self.unflattened_size)
+
+
 class ConvAutoEncoder(ScaledAutoEncoder):
     """Convolutional autoencoder with the input scaler inside; rows in, rows out.
 
@@ -120,7 +129,7 @@ class ConvAutoEncoder(ScaledAutoEncoder):
 
         dec: list[nn.Module] = [
             nn.Linear(n_components, flat), *act(activation), *drop(),
-            nn.Unflatten(1, (c_in, hb, wb)),
+            _Unflatten(1, (c_in, hb, wb)),
         ]
         outs = [*channels[-2::-1], channels[0]]  # mirrored widths
         for i, c_out in enumerate(outs):

@@ -198,7 +198,8 @@ class LadderNet(nn.Module):
         """``W(l) h(l-1)``: flat rows (n, d) become images (n, C, H, W) before the first
         convolution, and images their channels' means (n, C) before the first dense layer."""
         if self.conv and l == 1:
-            h = h.reshape(len(h), *self.image_shape)
+            # h.shape[0], not len(h): an ONNX trace records len() as a constant row count
+            h = h.reshape(h.shape[0], *self.image_shape)
         elif self.conv and l == len(self.conv) + 1:
             h = h.mean((2, 3))  # global mean pooling
         return self.encoder[l - 1](h)

@@ -229,6 +229,7 @@ class TabularInput(nn.Module):
             [sum(sizes[:i]) for i in range(len(sizes))], dtype=torch.long), **index)
         self.register_buffer("unknown", self.width + torch.arange(len(sizes)), **index)
         self.register_buffer("columns", torch.tensor(one_hot, dtype=torch.long), **index)
+        self.register_buffer("sizes", torch.tensor(sizes, dtype=torch.long), **index)
         self.embeddings = nn.ModuleList(
             nn.Embedding(scaler.sizes[c], embedding_dim(scaler.sizes[c])) for c in self.embedded)
         self._logit_starts = [sum(scaler.sizes[:c]) for c in range(len(scaler.sizes))]
@@ -263,7 +264,10 @@ class TabularInput(nn.Module):
                 1, self.columns)
             # One lookup sums the one-hot rows of a row's categories (its frequencies for
             # an unknown one): one kernel, however many columns.
-            rows = torch.where(oh >= 0, oh + self.starts, self.unknown)
+            # A code outside [0, size) is unknown too: one past a column's last category
+            # would otherwise read the next column's block.
+            known = (oh >= 0) & (oh < self.sizes)
+            rows = torch.where(known, oh + self.starts, self.unknown)
             parts.append(nn.functional.embedding_bag(rows, self._lookup(), mode="sum")
                          .to(x.dtype))
         for c, embedding in zip(self.embedded, self.embeddings):
@@ -272,7 +276,8 @@ class TabularInput(nn.Module):
             p = scaler.frequencies[self._logit_starts[c] : self._logit_starts[c] + n]
             mean = p.to(embedding.weight.dtype) @ embedding.weight  # broadcast over the rows
             vectors = embedding(code.clamp(0, n - 1))
-            parts.append(torch.where((code >= 0).unsqueeze(1), vectors, mean))
+            known = (code >= 0) & (code < n)  # out of range: unknown, as for one-hot columns
+            parts.append(torch.where(known.unsqueeze(1), vectors, mean))
         return torch.cat(parts, 1)
 
     def extra_repr(self) -> str:

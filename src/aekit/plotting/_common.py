@@ -78,10 +78,14 @@ def _range(X) -> tuple[float, float]:
 
 
 def _reconstruct(model, X):
-    """``model``'s reconstruction of ``X``: float64 rows, or a DataFrame for a table."""
+    """``model``'s reconstruction of ``X``: float64 in ``X``'s shape, or a DataFrame for a
+    table. A model fitted on images (n, H, W) gives images for flat rows too: reshaped here,
+    so errors and mosaics compare like with like."""
     X_hat = model.reconstruct(X) if hasattr(model, "reconstruct") else \
         model.inverse_transform(model.transform(X))
-    return X_hat if hasattr(X_hat, "columns") else np.asarray(X_hat, dtype=np.float64)
+    if hasattr(X_hat, "columns"):
+        return X_hat
+    return np.asarray(X_hat, dtype=np.float64).reshape(np.shape(X))
 
 
 def _rows(X, n: int, random_state=0) -> np.ndarray:

@@ -62,7 +62,9 @@ def codes_2d(estimator, X, y=None, *, pca=None, target_names=None, max_points=30
     y : array-like of shape (n_samples,), optional
         Labels; up to 20 classes get a legend, more are drawn on a continuous scale.
     pca : fitted PCA, optional
-        Its first two components are drawn; default: PCA(2) fitted on ``X``.
+        Its first two components are drawn; default: PCA(2) fitted on ``X``, in the
+        estimator's scaled units when it has them (``to_scaled``: a table's categories are
+        numbers there), as the report's.
     target_names : sequence of str, optional
         The name of each label value 0, 1, ... (``Dataset.target_names``: Fashion-MNIST's
         "T-shirt/top", ...), shown in the legend instead of the numbers.
@@ -80,7 +82,12 @@ def codes_2d(estimator, X, y=None, *, pca=None, target_names=None, max_points=30
     idx = sample_rows(len(X), max_points, random_state)
     X = X.iloc[idx] if hasattr(X, "iloc") else np.asarray(X, dtype=np.float64)[idx]  # a table
     y = None if y is None else np.asarray(y)[idx]
-    if pca is None:
+    if pca is None and callable(getattr(estimator, "to_scaled", None)):
+        from ..evaluation.metrics import ScaledPCA
+
+        S = np.asarray(estimator.to_scaled(X), dtype=np.float64)
+        pca = ScaledPCA(estimator, PCA(n_components=min(2, *S.shape)).fit(S))
+    elif pca is None:
         pca = PCA(n_components=2).fit(X)
     P = np.asarray(pca.transform(X), dtype=np.float64)
     P = P[:, :2] if P.shape[1] >= 2 else np.column_stack([P[:, 0], np.zeros(len(P))])

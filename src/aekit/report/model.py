@@ -30,7 +30,9 @@ from ..evaluation.metrics import (
     explained_variance,
     pca_sweep,
 )
+from ..evaluation.probes import MIN_TRUST_ROWS
 from ..persistence import load
+from ..semisupervised.labels import blanks_unlabelled, unlabelled_rows
 from ..runs import REPORT, check_out_file, read_metrics
 from .page import _e, _figure_html, _fmt, page
 
@@ -281,31 +283,13 @@ def _evaluate(estimator, data, sweep) -> _Evaluation:
 def _comparison_section(estimator, data, ev: _Evaluation) -> str:
     cmp = ev.cmp
     rows = [(f"error in {cmp.unit} units (the headline)", cmp.ae_error, cmp.pca_error, False),
-            ("median R² over columns", float(np.nanmedian(cmp.ae_r2)),
-             float(np.nanmedian(cmp.pca_r2)), True),
+            ("median R² over columns", _median(cmp.ae_r2), _median(cmp.pca_r2), True),
             ("variance explained (scaled units)", ev.ev_ae, ev.ev_pca, True),
             ("MSE per element (raw units)", cmp.ae_mse, cmp.pca_mse, False),
             ("SSE per row (raw units)", cmp.ae_row_sse, cmp.pca_row_sse, False)]
     rows += [(f"accuracy of {name}", a, p, True) for name, a, p in cmp.accuracy]
-    probe_note = ""
-    if ev.labels:
-        n = min(len(ev.X_train), _PROBE_ROWS)
-        idx = np.sort(np.random.RandomState(0).permutation(len(ev.X_train))[:n])
-        X = ev.X_train.iloc[idx] if hasattr(ev.X_train, "iloc") else ev.X_train[idx]
-        y = data.y_train[idx]
-        q_ae = code_quality(estimator, X, y, ev.X_test, data.y_test)
-        q_pca = code_quality(ev.pca_k, X, y, ev.X_test, data.y_test)
-        rows += [(f"{q_ae.n_neighbors}-NN accuracy on codes", q_ae.knn_accuracy,
-                  q_pca.knn_accuracy, True),
-                 ("logistic-regression accuracy on codes", q_ae.logistic_accuracy,
-                  q_pca.logistic_accuracy, True),
-                 (f"trustworthiness ({q_ae.n_neighbors} neighbours)", q_ae.trustworthiness,
-                  q_pca.trustworthiness, True)]
-        probe_note = (f"<p class=\"sub\">Probes are fitted on the codes of {n} training rows "
-                      f"and scored on the test codes; always guessing the most frequent "
-                      f"label scores {q_ae.chance:.3f}. Trustworthiness is 1 when each test "
-                      "row's nearest neighbours among the codes are also near it in the "
-                      "input.</p>")
+    probe_rows, probe_note = _probes(estimator, data, ev) if ev.labels else ([], "")
+    rows += probe_rows
     better, n_r2 = cmp.columns_better
     return (f"<p class=\"sub\">Both models reconstruct the {len(ev.X_test)} test rows from a "
             f"code of {ev.k} number(s) per row; PCA is fitted on the training rows as the "
@@ -314,6 +298,53 @@ def _comparison_section(estimator, data, ev: _Evaluation) -> str:
             f"alike; raw units are the caller's, where the widest column decides. The "
             f"autoencoder's R² is higher on {better} of {n_r2} columns. The better value is in "
             f"bold green.</p>{_comparison_table(rows)}{probe_note}")
+
+
+def _median(values) -> float:
+    """The median of ``values`` leaving NaN out; NaN (shown as a dash) when none is, as every
+    column's R² is on a test split of one row."""
+    values = np.asarray(values, dtype=np.float64)
+    values = values[~np.isnan(values)]
+    return float(np.median(values)) if len(values) else float("nan")
+
+
+def _probes(estimator, data, ev: _Evaluation) -> tuple[list, str]:
+    """The comparison's rows of label probes on both models' codes, and the note under the
+    table. Rows without a label (an empty cell, NaN, or -1) are left out; with fewer than
+    two classes left there is nothing to probe, and the note says so."""
+    n = min(len(ev.X_train), _PROBE_ROWS)
+    idx = np.sort(np.random.RandomState(0).permutation(len(ev.X_train))[:n])
+    y, y_test = (blanks_unlabelled(np.asarray(labels)) for labels in (
+        np.asarray(data.y_train)[idx], data.y_test))
+    idx, y = idx[~unlabelled_rows(y)], y[~unlabelled_rows(y)]
+    test = np.flatnonzero(~unlabelled_rows(y_test))
+    n_classes = len(np.unique(y.astype(str)))  # str: a text column's labels may mix types
+    if n_classes < 2 or not len(test):
+        where = (f"{n_classes} class(es) among the labelled training rows" if n_classes < 2
+                 else "no labelled test rows")
+        return [], (f'<p class="sub">Label probes on the codes: not measured ({where}; they '
+                    "need two classes and labelled test rows).</p>")
+    X = ev.X_train.iloc[idx] if hasattr(ev.X_train, "iloc") else ev.X_train[idx]
+    X_test = ev.X_test.iloc[test] if hasattr(ev.X_test, "iloc") else ev.X_test[test]
+    y_test = y_test[test]
+    q_ae = code_quality(estimator, X, y, X_test, y_test)
+    q_pca = code_quality(ev.pca_k, X, y, X_test, y_test)
+    rows = [(f"{q_ae.n_neighbors}-NN accuracy on codes", q_ae.knn_accuracy,
+             q_pca.knn_accuracy, True),
+            ("logistic-regression accuracy on codes", q_ae.logistic_accuracy,
+             q_pca.logistic_accuracy, True),
+            (f"trustworthiness ({q_ae.n_neighbors} neighbours)", q_ae.trustworthiness,
+             q_pca.trustworthiness, True)]
+    trust = ("Trustworthiness is 1 when each test row's nearest neighbours among the codes "
+             "are also near it in the input." if np.isfinite(q_ae.trustworthiness) else
+             f"Trustworthiness: not measured (too few test rows: {len(test)}; it needs "
+             f"{MIN_TRUST_ROWS}).")
+    unlabelled = (f" ({n - len(idx)} training and {len(ev.X_test) - len(test)} test rows "
+                  "without a label left out)" if n > len(idx) or len(test) < len(ev.X_test)
+                  else "")
+    return rows, (f"<p class=\"sub\">Probes are fitted on the codes of {len(idx)} training rows "
+                  f"and scored on the test codes{unlabelled}; always guessing the most "
+                  f"frequent label scores {q_ae.chance:.3f}. {trust}</p>")
 
 
 def _plot_sections(estimator, data, ev: _Evaluation) -> list[tuple[str, str, str]]:
@@ -433,6 +464,26 @@ def _fitted_info(estimator, run_info: dict | None) -> dict:
     }
 
 
+def _check_autoencoder(estimator) -> None:
+    """A TypeError, saying what to report instead, for a classifier or a detector."""
+    from ..anomaly.detector import OutlierDetector
+    from ..semisupervised.classifier import EncoderClassifier
+    from ..semisupervised.ladder import LadderClassifier
+
+    if isinstance(estimator, OutlierDetector):
+        fix = ("report it with aekit.report.build_detector_report(detector, X) or "
+               "write_detector_report(detector, X, out)")
+    elif isinstance(estimator, EncoderClassifier):
+        fix = "report the autoencoder it was built on, its autoencoder_"
+    elif isinstance(estimator, LadderClassifier):
+        fix = "a ladder network has no codes; fit an AutoEncoder to report on"
+    else:
+        return
+    raise TypeError(f"build_report needs an autoencoder (AutoEncoder or "
+                    f"VariationalAutoEncoder), its codes and reconstructions, not a "
+                    f"{type(estimator).__name__}: {fix}")
+
+
 def build_report(estimator, data, *, title: str | None = None, sweep=None,
                  run_info: dict | None = None, few_labels=None) -> str:
     """The report as an HTML string.
@@ -452,7 +503,14 @@ def build_report(estimator, data, *, title: str | None = None, sweep=None,
     few_labels : FewLabelsComparison, optional
         From :func:`aekit.semisupervised.comparison.compare_few_labels`: adds a "Few labels"
         section.
+
+    Raises
+    ------
+    TypeError
+        For a model that is not an autoencoder (a classifier, a detector): the page is
+        about codes and reconstructions.
     """
+    _check_autoencoder(estimator)
     estimator = as_fitted(estimator)  # described with the parameters it was fitted with
     ev = _evaluate(estimator, data, sweep)
     sections = [
@@ -516,6 +574,7 @@ def write_report(run, data, out: str | os.PathLike | None = None, *, title: str 
         if out is None:
             raise ValueError("pass out= (the HTML file to write) when reporting an estimator")
         out = Path(out)
+    _check_autoencoder(estimator)  # before the dataset is read
     dataset = load_dataset(data) if isinstance(data, (str, os.PathLike)) else data
     n_in = getattr(estimator, "n_features_in_", None)
     width = dataset.X_train.shape[1] if hasattr(dataset.X_train, "columns") else \
