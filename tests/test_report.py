@@ -197,7 +197,7 @@ def test_a_classifier_or_detector_is_refused_with_what_to_report(digits, tmp_pat
     det = OutlierDetector(max_epochs=1, random_state=0)
     for est, fix in ((clf.fit(X, y), "autoencoder_"), (det.fit(X), "build_detector_report")):
         name = type(est).__name__
-        with pytest.raises(TypeError, match=f"needs an autoencoder .* not a {name}: .*{fix}"):
+        with pytest.raises(TypeError, match=f"takes an autoencoder .* {name} is not one; .*{fix}"):
             build_report(est, digits)
         with pytest.raises(TypeError, match=fix):
             write_report(est, digits, tmp_path / "r.html")

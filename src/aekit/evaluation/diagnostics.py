@@ -144,25 +144,37 @@ def _check_diagnosable(estimator) -> None:
         raise NotFittedError(
             f"This {type(estimator).__name__} instance is not fitted yet: there is no model "
             "to diagnose. Call fit first, then diagnose(estimator, X_train).")
+    check_autoencoder(estimator, "diagnose looks for the reasons an autoencoder run fails "
+                      "(it encodes and decodes rows)", {
+                          "encoder": "diagnose the autoencoder it reads: "
+                                     "diagnose(model.autoencoder_, X)",
+                          "detector": "a detector's own page shows its training scores, terms "
+                                      "and threshold: aekit.report.write_detector_report("
+                                      "detector, X, path)",
+                          "classifier": "its fit warns (LearnedNothingWarning) when it "
+                                        "classifies its labelled rows no better than the most "
+                                        "frequent class"})
+
+
+def check_autoencoder(estimator, needs: str, fixes: dict[str, str]) -> None:
+    """Raise a TypeError when a tool made for autoencoders (``needs`` says what it does with
+    one) is given a classifier or an outlier detector, with ``fixes[kind]``: ``"encoder"``
+    for a classifier over a fitted autoencoder (its ``autoencoder_``), ``"detector"``,
+    ``"classifier"``. Duck-typed otherwise, as the checks are: an object scikit-learn's tags
+    do not describe passes."""
     try:
         kind = get_tags(estimator).estimator_type
-    except AttributeError:  # not a scikit-learn estimator: duck-typed, as the checks are
+    except AttributeError:  # not a scikit-learn estimator
         return
-    detector = kind == "outlier_detector"
-    if not detector and kind != "classifier":
+    if kind == "outlier_detector":
+        fix = fixes["detector"]
+    elif kind != "classifier":
         return
-    name = type(estimator).__name__
-    if getattr(estimator, "autoencoder_", None) is not None:
-        fix = "diagnose the autoencoder it reads: diagnose(model.autoencoder_, X)"
-    elif detector:
-        fix = ("a detector's own page shows its training scores, terms and threshold: "
-               "aekit.report.write_detector_report(detector, X, path)")
     else:
-        fix = ("its fit warns (LearnedNothingWarning) when it classifies its labelled rows "
-               "no better than the most frequent class")
-    raise TypeError(f"diagnose looks for the reasons an autoencoder run fails (it encodes "
-                    f"and decodes rows: AutoEncoder, VariationalAutoEncoder), and {name} is "
-                    f"not one; {fix}")
+        fix = fixes["encoder" if getattr(estimator, "autoencoder_", None) is not None
+                    else "classifier"]
+    raise TypeError(f"{needs}: it takes an autoencoder (AutoEncoder, VariationalAutoEncoder), "
+                    f"and {type(estimator).__name__} is not one; {fix}")
 
 
 def _learning_rate(estimator) -> str:

@@ -20,7 +20,7 @@ from ..plotting import tables as plotting_tables
 from ..core.fitted import as_fitted, changed_params
 from ..core.storage import atomic_write
 from ..data.catalog import load_dataset
-from ..evaluation.diagnostics import Diagnosis, diagnose
+from ..evaluation.diagnostics import Diagnosis, check_autoencoder, diagnose
 from ..evaluation.columns import column_slots
 from ..evaluation.metrics import (
     PCAComparison,
@@ -466,22 +466,14 @@ def _fitted_info(estimator, run_info: dict | None) -> dict:
 
 def _check_autoencoder(estimator) -> None:
     """A TypeError, saying what to report instead, for a classifier or a detector."""
-    from ..anomaly.detector import OutlierDetector
-    from ..semisupervised.classifier import EncoderClassifier
-    from ..semisupervised.ladder import LadderClassifier
-
-    if isinstance(estimator, OutlierDetector):
-        fix = ("report it with aekit.report.build_detector_report(detector, X) or "
-               "write_detector_report(detector, X, out)")
-    elif isinstance(estimator, EncoderClassifier):
-        fix = "report the autoencoder it was built on, its autoencoder_"
-    elif isinstance(estimator, LadderClassifier):
-        fix = "a ladder network has no codes; fit an AutoEncoder to report on"
-    else:
-        return
-    raise TypeError(f"build_report needs an autoencoder (AutoEncoder or "
-                    f"VariationalAutoEncoder), its codes and reconstructions, not a "
-                    f"{type(estimator).__name__}: {fix}")
+    check_autoencoder(estimator, "build_report shows an autoencoder's codes and "
+                      "reconstructions", {
+                          "encoder": "report the autoencoder it was built on, its "
+                                     "autoencoder_",
+                          "detector": "report it with aekit.report.build_detector_report("
+                                      "detector, X) or write_detector_report(detector, X, out)",
+                          "classifier": "a classifier has no codes to show; fit an "
+                                        "AutoEncoder to report on"})
 
 
 def build_report(estimator, data, *, title: str | None = None, sweep=None,
