@@ -330,7 +330,8 @@ def lodo(results: dict, default: str = "default") -> tuple[str, dict]:
     lines = ["candidates (each on all sets; mean ROC-AUC / mean AP, fit seconds)"]
     for n in names:
         lines.append(f"  {n:<28}{np.mean(list(auc[n].values())):.3f} / "
-                     f"{np.mean(list(ap[n].values())):.3f}   {np.mean(list(sec[n].values())):.2f} s")
+                     f"{np.mean(list(ap[n].values())):.3f}   "
+                     f"{np.mean(list(sec[n].values())):.2f} s")
     lines += ["", "leave-one-dataset-out: each set scored by the candidate chosen on the others",
               f"{'set':<16}{'chosen':>28}{'LODO AUC':>10}{'LODO AP':>9}{'frozen AUC':>12}"
               f"{'frozen AP':>11}"]

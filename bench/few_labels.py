@@ -534,7 +534,8 @@ def main(argv=None) -> dict:
         raw = next(s for s in fashion if s["method"] == TUNED[RAW])["accuracy"]
         print(f"\nFashion-MNIST, 100 labels: semi-supervised {semi:.4f}, raw logistic regression "
               f"(C by CV) {raw:.4f} here ({PUBLISHED_RAW_LR} in the issue): "
-              f"{100 * (semi - raw):+.1f} points here, {100 * (semi - PUBLISHED_RAW_LR):+.1f} against the issue's.")
+              f"{100 * (semi - raw):+.1f} points here, "
+              f"{100 * (semi - PUBLISHED_RAW_LR):+.1f} against the issue's.")
     results["load_after"] = os.getloadavg()[0]
     print(f"load average after: {results['load_after']:.2f}")
     if args.json:

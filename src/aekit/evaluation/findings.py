@@ -1,6 +1,7 @@
 """The :class:`Finding` that every check of :func:`aekit.diagnose` returns, the
-:class:`Diagnosis` that holds them, and the small formatting helpers the checks share. A leaf: the checks (:mod:`aekit.evaluation.quality`,
-:mod:`aekit.evaluation.diagnostics`) import it."""
+:class:`Diagnosis` that holds them, and the small formatting helpers the checks share. A
+leaf: the checks (:mod:`aekit.evaluation.quality`, :mod:`aekit.evaluation.diagnostics`)
+import it."""
 
 from __future__ import annotations
 
