@@ -205,6 +205,41 @@ def test_search_order_data_home_before_env_before_cache(tmp_path, monkeypatch, i
     assert np.array_equal(y, make_idx_arrays(3)["train_labels"])
 
 
+def _labelled_like(name, seed=0):
+    """Random IDX arrays whose training labels start as ``name``'s real ones do."""
+    arrays = make_idx_arrays(seed)
+    first = np.frombuffer(datasets._FIRST_TRAIN_LABELS[name], dtype=np.uint8)
+    arrays["train_labels"][: len(first)] = first
+    return arrays
+
+
+def test_flat_folder_of_the_other_dataset_is_skipped(tmp_path, monkeypatch):
+    # Same file names for both datasets: a flat folder of MNIST must not load as Fashion-MNIST.
+    write_idx_files(tmp_path / "flat", _labelled_like("mnist"))
+    with pytest.raises(FileNotFoundError, match="holds MNIST, not Fashion-MNIST"):
+        load_fashion_mnist(data_home=tmp_path / "flat", download=False)
+    _, y = load_mnist(data_home=tmp_path / "flat", download=False)
+    assert np.array_equal(y, _labelled_like("mnist")["train_labels"])
+    # The '<name>' subfolder wins over the flat folder, whose files are another dataset's.
+    write_idx_files(tmp_path / "flat" / "fashion-mnist", _labelled_like("fashion-mnist", 1))
+    monkeypatch.setenv("AEKIT_DATA", str(tmp_path / "flat"))
+    _, y = load_fashion_mnist(download=False)
+    assert np.array_equal(y, _labelled_like("fashion-mnist", 1)["train_labels"])
+    write_idx_files(tmp_path / "flat" / "mnist", make_idx_arrays(2))
+    _, y = load_mnist(download=False)
+    assert np.array_equal(y, make_idx_arrays(2)["train_labels"])
+
+
+@pytest.mark.skipif(not DEBIAN_DIR.is_dir(),
+                    reason="dataset-fashion-mnist not installed "
+                           "(apt-get install -y dataset-fashion-mnist)")
+def test_debian_fashion_mnist_is_recognised_and_not_loaded_as_mnist(tmp_path, monkeypatch):
+    assert datasets._identify(DEBIAN_DIR / "train-labels-idx1-ubyte.gz") == "fashion-mnist"
+    monkeypatch.setenv("AEKIT_DATA", str(DEBIAN_DIR))  # a flat folder of Fashion-MNIST
+    with pytest.raises(FileNotFoundError, match="holds Fashion-MNIST, not MNIST"):
+        load_mnist(download=False)
+
+
 def test_system_dir_is_used_for_fashion_only(tmp_path, monkeypatch):
     write_idx_files(tmp_path / "debian", make_idx_arrays())
     monkeypatch.setattr(datasets, "_SYSTEM_DIRS",

@@ -126,6 +126,15 @@ _SYSTEM_DIRS = {
 
 _PRETTY = {"fashion-mnist": "Fashion-MNIST", "mnist": "MNIST"}
 
+# The first ten training labels of each dataset: both use the same file names, so a folder
+# holding the four files directly could be either one. The labels identify them whatever the
+# gzip header (Debian's re-written .gz files hash differently from the originals, and no copy of
+# MNIST can be had offline to hash its decompressed labels).
+_FIRST_TRAIN_LABELS = {
+    "fashion-mnist": bytes([9, 0, 0, 3, 0, 2, 7, 2, 5, 5]),
+    "mnist": bytes([5, 0, 4, 1, 9, 2, 1, 3, 1, 4]),
+}
+
 # IDX type codes -> big-endian dtypes (http://yann.lecun.com/exdb/mnist/, "THE IDX FILE FORMAT").
 _IDX_DTYPES = {
     0x08: np.dtype(">u1"),
@@ -204,12 +213,13 @@ def _find_file(directory, stem):
 
 def _candidate_dirs(name, data_home):
     """Folders to search, in order of precedence, without duplicates."""
+    # The '<name>' subfolder first: a flat folder may hold the other dataset's files.
     dirs = []
     if data_home is not None:
-        dirs += [Path(data_home), Path(data_home) / name]
+        dirs += [Path(data_home) / name, Path(data_home)]
     env = os.environ.get("AEKIT_DATA")
     if env:
-        dirs += [Path(env), Path(env) / name]
+        dirs += [Path(env) / name, Path(env)]
     dirs.append(Path.home() / ".cache" / "aekit" / name)
     dirs += list(_SYSTEM_DIRS.get(name, ()))
     unique = []
@@ -217,6 +227,23 @@ def _candidate_dirs(name, data_home):
         if d not in unique:
             unique.append(d)
     return unique
+
+
+def _identify(labels_path):
+    """Which dataset's training labels ``labels_path`` holds, or None if neither's.
+
+    Unreadable files give None too: reading them later raises the error that names the problem.
+    """
+    try:
+        opener = gzip.open if labels_path.suffix == ".gz" else open
+        with opener(labels_path, "rb") as f:
+            head = f.read(8 + 10)
+    except (OSError, EOFError, zlib.error):
+        return None
+    for name, first in _FIRST_TRAIN_LABELS.items():
+        if head[8:] == first:
+            return name
+    return None
 
 
 def _download_dir(name, data_home):
@@ -253,15 +280,17 @@ def fetch_idx_files(name, *, data_home=None, download=True, base_url=None):
 
     Folders are searched in this order; the first holding all four files wins:
 
-    1. ``data_home`` and ``data_home/<name>``, if given;
-    2. ``$AEKIT_DATA`` and ``$AEKIT_DATA/<name>``, if set;
+    1. ``data_home/<name>`` and ``data_home``, if given;
+    2. ``$AEKIT_DATA/<name>`` and ``$AEKIT_DATA``, if set;
     3. ``~/.cache/aekit/<name>``;
     4. ``/usr/share/datasets/fashion-mnist`` (Fashion-MNIST only; Debian package
        ``dataset-fashion-mnist``).
 
     Each file may be gzip-compressed (``train-images-idx3-ubyte.gz``) or not
-    (``train-images-idx3-ubyte``). Local files are trusted as they are (their structure is still
-    checked when read); only downloads are verified against SHA-256 checksums.
+    (``train-images-idx3-ubyte``). MNIST and Fashion-MNIST use the same file names, so a folder
+    whose training labels are the other dataset's is skipped (its first ten labels tell them
+    apart). Local files are otherwise trusted as they are (their structure is still checked when
+    read); only downloads are verified against SHA-256 checksums.
 
     Parameters
     ----------
@@ -293,10 +322,15 @@ def fetch_idx_files(name, *, data_home=None, download=True, base_url=None):
     if name not in _BASE_URLS:
         raise ValueError(f"unknown IDX dataset {name!r}; expected one of {sorted(_BASE_URLS)}")
     searched = _candidate_dirs(name, data_home)
+    wrong = []  # folders holding the other dataset's files
     for directory in searched:
         found = {role: _find_file(directory, stem) for role, stem in _IDX_FILES.items()}
         if all(found.values()):
-            return found
+            other = _identify(found["train_labels"])
+            if other is None or other == name:
+                return found
+            wrong.append(f"{directory} holds {_PRETTY[other]}, not {_PRETTY[name]}; "
+                         f"put each dataset in its own subfolder ('{other}', '{name}')")
 
     download_error = None
     if download:
@@ -313,7 +347,8 @@ def fetch_idx_files(name, *, data_home=None, download=True, base_url=None):
         except (urllib.error.URLError, OSError) as err:
             download_error = f"downloading from {url} failed: {err}"
 
-    raise FileNotFoundError(_not_found_message(name, searched, download, download_error))
+    message = _not_found_message(name, searched, download, download_error)
+    raise FileNotFoundError("\n".join([message, *wrong]))
 
 
 
