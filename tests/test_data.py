@@ -6,12 +6,14 @@ import hashlib
 import http.server
 import os
 import threading
+import warnings
 from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+import aekit
 from aekit.data import catalog as datasets
 from aekit.data import (
     DERIVED_VARIABLE_NAMES,
@@ -365,6 +367,20 @@ def test_read_npy_and_mmap(tmp_path):
     assert np.array_equal(got, X) and y is None and names is None
     mapped = read_array(str(tmp_path / "x.npy"), mmap=True).X
     assert isinstance(mapped, np.memmap) and np.array_equal(mapped, X)
+
+
+def test_read_npz_warns_of_the_arrays_it_ignores(tmp_path):
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "split.npz", X_train=rng.random((20, 4)), X_test=rng.random((5, 4)),
+             y_train=np.zeros(20))
+    with pytest.warns(aekit.InputWarning, match=r"'X_train' as the features.*"
+                                                r"\['X_test', 'y_train'\]"):
+        got = read_array(tmp_path / "split.npz")
+    assert got.X.shape == (20, 4)
+    np.savez(tmp_path / "xy.npz", X=np.zeros((3, 2)), y=np.zeros(3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        read_array(tmp_path / "xy.npz")
 
 
 def test_read_npz_with_and_without_keys(tmp_path):

@@ -118,6 +118,10 @@ def _read_npz(path):
                 x_key = others[0]
             X = archive[x_key]
             y = archive["y"] if "y" in keys else None
+            if ignored := [k for k in keys if k not in (x_key, "y")]:
+                user_warning(f"{path}: read {x_key!r} as the features{' and y' * (y is not None)}"
+                             f", ignored the arrays {ignored}; store the features as 'X' and "
+                             "labels as 'y' only (np.savez(path, X=X, y=y))", InputWarning)
     except (zipfile.BadZipFile, EOFError, zipfile.LargeZipFile) as err:
         raise ValueError(f"{path}: not a readable .npz archive ({err}); the file is truncated "
                          "or damaged: write it again (np.savez)") from None
