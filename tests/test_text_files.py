@@ -9,7 +9,7 @@ import json
 import numpy as np
 import pytest
 
-from aekit.data import load_dataset, read_array, read_table
+from aekit.data import load_dataset, read_array, read_rows, read_table
 from test_cli import assert_ok, assert_one_line_error, invoke
 
 pd = pytest.importorskip("pandas")
@@ -131,6 +131,15 @@ def test_load_dataset_label_drop_and_rows(tmp_path):
         load_dataset(path, drop=["nope"])
     with pytest.raises(ValueError, match="apply to files"):
         load_dataset("digits", label="x")
+
+
+def test_drop_given_as_a_str_is_one_column(tmp_path):
+    # Regression: drop="id" was split into the letters 'i' and 'd'.
+    path = write(tmp_path, "d.csv", "id,x,y\n" + "".join(f"{i},{i},{i * 2}\n" for i in range(20)))
+    ds = load_dataset(path, drop="id")
+    assert ds.feature_names == ["x", "y"] and ds.options["drop"] == ["id"]
+    X, _, names, _ = read_rows(path, drop="id")
+    assert names == ["x", "y"]
 
 
 # --------------------------------------------------------------------------- command line

@@ -549,8 +549,8 @@ def load_dataset(spec, *, test_size=TEST_SIZE, random_state=0, label=None, drop=
         Seed of the split of files (and of ``rows``).
     label : str, optional
         A text file's column that holds labels: kept out of ``X``, given as ``y``.
-    drop : sequence of str, default=()
-        A text file's columns to leave out (ids, targets, leaks).
+    drop : str or sequence of str, default=()
+        A text file's columns to leave out (ids, targets, leaks); a str is one column.
     rows : int, optional
         Use a random subset of this many rows of a file (all when it has fewer), split
         as the whole file would be; of a named dataset, this many rows of its training
@@ -578,6 +578,7 @@ def load_dataset(spec, *, test_size=TEST_SIZE, random_state=0, label=None, drop=
         If the file does not exist, or MNIST-like data can be neither found nor downloaded.
     """
     key = str(spec).strip().lower().replace("_", "-")
+    drop = [drop] if isinstance(drop, str) else list(drop)  # a str is one name, not letters
     if key in DATASET_NAMES and (label is not None or drop):
         raise ValueError(f"label and drop apply to files, not to the {key} dataset")
     if key in DATASET_NAMES and test_size != TEST_SIZE:
@@ -629,7 +630,7 @@ def read_rows(path, *, label=None, drop=(), header="infer", sep=None):
     """``(X, y, feature names, image shape)``: every row of a file, not split (see
     :func:`load_dataset` for the file types and the parameters; ``y`` is the ``label``
     column of a text file or an ``.npz`` file's ``y``, else None)."""
-    path = Path(path)
+    path, drop = Path(path), [drop] if isinstance(drop, str) else list(drop)
     if is_table_file(path):
         frame = read_table(path, header=header, sep=sep)
         return (*_table_columns(frame, path, label, drop), None)
