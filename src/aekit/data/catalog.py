@@ -579,8 +579,8 @@ def load_dataset(spec, *, test_size=TEST_SIZE, random_state=0, label=None, drop=
     """
     key = str(spec).strip().lower().replace("_", "-")
     drop = [drop] if isinstance(drop, str) else list(drop)  # a str is one name, not letters
-    if key in DATASET_NAMES and (label is not None or drop):
-        raise ValueError(f"label and drop apply to files, not to the {key} dataset")
+    if key in DATASET_NAMES and (given := _text_options(label, drop, header, sep)):
+        raise ValueError(f"{given} to files, not to the {key} dataset; leave them out")
     if key in DATASET_NAMES and test_size != TEST_SIZE:
         raise ValueError(f"test_size={test_size!r} applies to files; the {key} dataset keeps "
                          f"its standard train/test split (leave test_size at {TEST_SIZE}).")
@@ -634,9 +634,9 @@ def read_rows(path, *, label=None, drop=(), header="infer", sep=None):
     if is_table_file(path):
         frame = read_table(path, header=header, sep=sep)
         return (*_table_columns(frame, path, label, drop), None)
-    if label is not None or drop:
-        raise ValueError(f"{path}: label and drop name the columns of a text file "
-                         "(.csv, .tsv, .txt); a .npz file gives its labels as 'y'")
+    if given := _text_options(label, drop, header, sep):
+        raise ValueError(f"{path}: {given} to text files (.csv, .tsv, .txt) only; "
+                         "leave them out (a .npz file gives its labels as 'y')")
     X, y, feature_names = read_array(path)
     if X.ndim == 3:
         return X.reshape(len(X), -1), y, feature_names, tuple(X.shape[1:])
@@ -644,6 +644,15 @@ def read_rows(path, *, label=None, drop=(), header="infer", sep=None):
         raise ValueError(f"{path}: expected a 2-D array (n_samples, n_features) or 3-D "
                          f"images (n_samples, height, width), got shape {X.shape}")
     return X, y, feature_names, None
+
+
+def _text_options(label, drop, header, sep) -> str:
+    """The text-file options given away from their defaults, as ``"label, sep apply"``
+    (``"sep applies"``), or ``""``."""
+    given = {"label": label is not None, "drop": drop, "header": header != "infer",
+             "sep": sep is not None}
+    names = [name for name, on in given.items() if on]
+    return f"{', '.join(names)} appl{'y' if len(names) > 1 else 'ies'}" if names else ""
 
 
 def _table_columns(frame, path, label, drop):
