@@ -144,6 +144,11 @@ def test_conv_options_and_dataset_image_shape(monkeypatch, tmp_path):
     result = invoke("train", "--data", "digits", "--out", tmp_path / "c",
                     "--image-shape", "8,x")
     assert result.exit_code == 2 and "--image-shape" in result.stderr
+    # Regression: 'none' gave () and a contradictory "must be ... or None" error.
+    seen.clear()
+    invoke("train", "--data", "digits", "--out", tmp_path / "d", "--architecture", "conv",
+           "--image-shape", "none")
+    assert seen["est"].image_shape == (8, 8)  # None given: taken from the dataset
 
 
 def test_defaults_are_the_estimators(monkeypatch, tmp_path):

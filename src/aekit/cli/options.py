@@ -62,11 +62,13 @@ def _param_docs(cls) -> dict[str, str]:
     return out
 
 
-def _parse_sizes(text: str, option: str, *, auto: bool) -> tuple[int, ...] | str:
-    """``"512,128"`` -> ``(512, 128)``; ``""`` or ``"none"`` -> ``()``; ``"auto"`` stays."""
+def _parse_sizes(text: str, option: str, *, auto: bool,
+                 nullable: bool = False) -> tuple[int, ...] | str | None:
+    """``"512,128"`` -> ``(512, 128)``; ``""`` or ``"none"`` -> ``()`` (no layers), or None
+    where the parameter takes None (``image_shape``: none given); ``"auto"`` stays."""
     text = text.strip()
     if text.lower() in ("", "none", "()"):
-        return ()
+        return None if nullable else ()
     if auto and text.lower() == "auto":
         return "auto"
     try:
@@ -161,7 +163,8 @@ def _option(name: str, constraints: list, default, help_text: str, panel: str):
         kind, default = (str | None if nullable else str), (
             None if default is None else default if isinstance(default, str)
             else ",".join(map(str, default)))
-        to_value = functools.partial(_parse_sizes, option=flags[0], auto=auto)
+        to_value = functools.partial(_parse_sizes, option=flags[0], auto=auto,
+                                     nullable=nullable)
     elif any(isinstance(c, StrOptions) for c in kinds) and any(
             isinstance(c, Interval) for c in kinds):  # a word or a number: contamination
         words = next(c for c in kinds if isinstance(c, StrOptions)).options
