@@ -346,10 +346,13 @@ def test_not_found_without_download_lists_places(tmp_path, monkeypatch, isolated
     assert "AEKIT_DATA" in message and "download=True" in message
 
 
-def test_not_found_when_download_fails(http_root):
+def test_not_found_when_download_fails(http_root, isolated_env):
     _, url = http_root  # the server holds no files: every request is a 404
-    with pytest.raises(FileNotFoundError, match="failed"):
+    with pytest.raises(FileNotFoundError, match="failed") as info:
         fetch_idx_files("mnist", base_url=url)
+    # Regression: it advised download=True, which had just failed, and left empty folders.
+    assert "download=True" not in str(info.value) and "retry the download" in str(info.value)
+    assert not (isolated_env / ".cache").exists()
 
 
 def test_unknown_idx_dataset():

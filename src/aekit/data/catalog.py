@@ -337,6 +337,7 @@ def fetch_idx_files(name, *, data_home=None, download=True, base_url=None):
         url = base_url or os.environ.get(_URL_ENV[name]) or _BASE_URLS[name]
         url = url.rstrip("/") + "/"
         dest_dir = _download_dir(name, data_home)
+        fresh = [d for d in (dest_dir, *dest_dir.parents) if not d.exists()]  # leaf first
         try:
             for stem in _IDX_FILES.values():
                 filename = f"{stem}.gz"
@@ -346,6 +347,11 @@ def fetch_idx_files(name, *, data_home=None, download=True, base_url=None):
             return {role: dest_dir / f"{stem}.gz" for role, stem in _IDX_FILES.items()}
         except (urllib.error.URLError, OSError) as err:
             download_error = f"downloading from {url} failed: {err}"
+            for folder in fresh:  # the folders made for the download, if it left them empty
+                try:
+                    folder.rmdir()
+                except OSError:
+                    break
 
     message = _not_found_message(name, searched, download, download_error)
     raise FileNotFoundError("\n".join([message, *wrong]))
@@ -367,7 +373,8 @@ def _not_found_message(name, searched, download, download_error):
     lines.append("  - put the four files in a folder and set AEKIT_DATA to it "
                  f"(or to its parent, with the files in a '{name}' subfolder), "
                  "or pass data_home=")
-    lines.append(f"  - allow the download (download=True), or set {_URL_ENV[name]} to a mirror")
+    retry = "retry the download" if download_error else "allow the download (download=True)"
+    lines.append(f"  - {retry}, or set {_URL_ENV[name]} to a mirror")
     return "\n".join(lines)
 
 
