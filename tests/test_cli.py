@@ -93,6 +93,10 @@ def test_help_fits_80_columns_and_names_no_types_of_flags(command):
     if command == "train":
         assert "gelu" in result.output and "--early-stopping / --no-early-stopping" in (
             result.output)
+        # Regression: these spoke of Python ("or None", "see there", no --out default).
+        text = " ".join(result.output.split())
+        assert "or None for its own" not in text and "(see there)" not in text
+        assert "default: the run directory (--out)" in text
 
 
 def test_options_reach_the_estimator(monkeypatch, tmp_path):

@@ -27,6 +27,17 @@ _FLAGS = {
     "random_state": ("--seed",),
     "verbose": ("--verbose", "-v"),
 }
+# Help where the docstring's first sentence speaks of Python (None, "see there") or of what
+# the command does differently (it checkpoints into --out); for AutoEncoder's defaults.
+_CLI_HELP = {
+    "learning_rate": "Step size of the optimizer; default: the optimizer's own (1e-3 for "
+                     "adam, adamw and sgd, 1e-2 for rmsprop, 1.0 for adadelta)",
+    "checkpoint_dir": "Folder of the checkpoint written after every epoch; default: the run "
+                      "directory (--out)",
+    "noise_level": "Strength of --noise: the noise's standard deviation relative to the "
+                   "data's range (gaussian), or the fraction of values set (masking, "
+                   "salt_pepper)",
+}
 _RST = re.compile(r":[a-z]+:`~?([^`]+)`|``([^`]+)``")
 
 
@@ -199,6 +210,10 @@ def estimator_options(cls, panel: str):
     # In the constructor's order, as the docstring lists them.
     defaults = {name: p.default for name, p in inspect.signature(cls).parameters.items()}
     docs = _param_docs(cls)
+    ae_defaults = {name: p.default for name, p in inspect.signature(AutoEncoder).parameters.items()}
+    # _CLI_HELP describes AutoEncoder's defaults (LadderClassifier's learning_rate is 0.002).
+    docs.update({name: text for name, text in _CLI_HELP.items()
+                 if name in defaults and defaults[name] == ae_defaults.get(name)})
 
     def decorate(func):
         own = [p for p in inspect.signature(func, eval_str=True).parameters.values()
