@@ -372,6 +372,17 @@ def test_read_npy_and_mmap(tmp_path):
     assert isinstance(mapped, np.memmap) and np.array_equal(mapped, X)
 
 
+def test_complex_and_date_arrays_are_refused_in_a_line(tmp_path):
+    # Regression: scikit-learn's error printed the whole complex array.
+    np.save(tmp_path / "c.npy", np.ones((50, 40)) + 1j)
+    with pytest.raises(ValueError, match=r"c.npy: holds complex values.*X.real") as info:
+        load_dataset(tmp_path / "c.npy")
+    assert len(str(info.value)) < 200
+    np.savez(tmp_path / "d.npz", X=np.zeros((3, 2), dtype="datetime64[s]"))
+    with pytest.raises(ValueError, match=r"d.npz: holds datetime64\[s\] values, not numbers"):
+        read_array(tmp_path / "d.npz")
+
+
 def test_read_npz_warns_of_the_arrays_it_ignores(tmp_path):
     rng = np.random.default_rng(0)
     np.savez(tmp_path / "split.npz", X_train=rng.random((20, 4)), X_test=rng.random((5, 4)),
