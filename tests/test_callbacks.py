@@ -57,6 +57,31 @@ def test_the_kept_epoch_is_the_one_that_improved_by_more_than_tol():
     assert state["kept_epoch"] == 2 and kept_record(state["history"])["val_loss"] == 0.5
 
 
+def test_two_early_stoppings_count_their_own_patience():
+    # Regression: both shared one counter, so each stopped after half its patience.
+    flat = [1.0, 0.5] + [0.6] * 20  # no improvement after epoch 2
+    for patience, other, stopped_after in [(4, 10, 6), (10, 4, 6), (6, 6, 8)]:
+        module, X = _setup()
+        state = fit_loop(init_state(module, make_optimizer("sgd", module.parameters(), 0.0)),
+                         scripted_validation(flat), X, X[:10], batch_size=100, max_epochs=20,
+                         callbacks=[EarlyStopping(patience), EarlyStopping(other)])
+        assert len(state["history"]) == stopped_after and state["kept_epoch"] == 2
+        assert set(state["memory"]) == {"early_stopping.0", "early_stopping.1"}
+
+
+def test_a_users_plateau_schedule_beside_the_built_in_one_keeps_its_own_count():
+    from aekit.training.callbacks import ReduceLROnPlateau
+
+    flat = [1.0] + [1.0] * 10
+    module, X = _setup()
+    state = fit_loop(init_state(module, make_optimizer("sgd", module.parameters(), 0.1)),
+                     scripted_validation(flat), X, X[:10], batch_size=100, max_epochs=5,
+                     callbacks=[ReduceLROnPlateau(0.5, patience=2),
+                                ReduceLROnPlateau(0.5, patience=100)])
+    # Only the first cuts (after epochs 3 and 5): the second's count is its own.
+    assert [r["lr"] for r in state["history"]] == [0.1, 0.1, 0.1, 0.05, 0.05]
+
+
 def test_estimator_reads_the_kept_epoch(digits):
     X = digits[0][:400]
     ae = AutoEncoder(2, hidden_layer_sizes=(16,), max_epochs=40, patience=3, tol=0.05,
@@ -152,7 +177,7 @@ def test_reduce_lr_on_plateau_cuts_after_patience_and_stops_at_the_floor():
     assert lrs[:5] == [0.1] * 5
     assert lrs[5:7] == [0.05, 0.05] and lrs[7:9] == [0.025, 0.025]
     assert min(lrs) == pytest.approx(0.01) and lrs[-1] == pytest.approx(0.01)
-    assert {"lr_best", "lr_stale", "lr_start"} <= set(state)  # resumable from the state
+    assert set(state["memory"]["plateau.0"]) == {"best", "stale", "start"}  # resumable
     with pytest.raises(ValueError, match="factor"):
         ReduceLROnPlateau(factor=1.5)
 

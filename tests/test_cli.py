@@ -93,6 +93,10 @@ def test_help_fits_80_columns_and_names_no_types_of_flags(command):
     if command == "train":
         assert "gelu" in result.output and "--early-stopping / --no-early-stopping" in (
             result.output)
+        # Regression: these spoke of Python ("or None", "see there", no --out default).
+        text = " ".join(result.output.split())
+        assert "or None for its own" not in text and "(see there)" not in text
+        assert "default: the run directory (--out)" in text
 
 
 def test_options_reach_the_estimator(monkeypatch, tmp_path):
@@ -144,6 +148,11 @@ def test_conv_options_and_dataset_image_shape(monkeypatch, tmp_path):
     result = invoke("train", "--data", "digits", "--out", tmp_path / "c",
                     "--image-shape", "8,x")
     assert result.exit_code == 2 and "--image-shape" in result.stderr
+    # Regression: 'none' gave () and a contradictory "must be ... or None" error.
+    seen.clear()
+    invoke("train", "--data", "digits", "--out", tmp_path / "d", "--architecture", "conv",
+           "--image-shape", "none")
+    assert seen["est"].image_shape == (8, 8)  # None given: taken from the dataset
 
 
 def test_defaults_are_the_estimators(monkeypatch, tmp_path):

@@ -500,6 +500,20 @@ def test_a_diverged_train_is_one_error_line_and_writes_no_run(tmp_path):
     assert not (run / "config.json").exists() and not runs.is_complete(run)
 
 
+def test_a_train_split_too_small_for_the_pca_baseline_is_refused_before_the_fit(
+        tmp_path, monkeypatch):
+    # Regression: the fit ran, wrote its checkpoint into --out, then the PCA baseline failed.
+    _no_fit(monkeypatch, AutoEncoder, aekit.VariationalAutoEncoder)
+    rows = tmp_path / "rows.npy"
+    np.save(rows, np.random.default_rng(0).random((2, 4)))  # 1 train row, 1 test row
+    for command in ("train", "train-vae"):
+        out = tmp_path / command
+        assert_one_line_error(invoke(command, "--data", rows, "--components", "2",
+                                     "--epochs", "1", "--device", "cpu", "--out", out),
+                              "train split has 1 row(s), fewer than n_components=2")
+        assert not out.exists() or not list(out.iterdir())
+
+
 # --------------------------------------------------------------------------- --out directories
 def _no_fit(monkeypatch, *classes):
     """Make a fit of ``classes`` fail loudly: a refusal must come before it."""

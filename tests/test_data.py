@@ -6,12 +6,14 @@ import hashlib
 import http.server
 import os
 import threading
+import warnings
 from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+import aekit
 from aekit.data import catalog as datasets
 from aekit.data import (
     DERIVED_VARIABLE_NAMES,
@@ -205,6 +207,41 @@ def test_search_order_data_home_before_env_before_cache(tmp_path, monkeypatch, i
     assert np.array_equal(y, make_idx_arrays(3)["train_labels"])
 
 
+def _labelled_like(name, seed=0):
+    """Random IDX arrays whose training labels start as ``name``'s real ones do."""
+    arrays = make_idx_arrays(seed)
+    first = np.frombuffer(datasets._FIRST_TRAIN_LABELS[name], dtype=np.uint8)
+    arrays["train_labels"][: len(first)] = first
+    return arrays
+
+
+def test_flat_folder_of_the_other_dataset_is_skipped(tmp_path, monkeypatch):
+    # Same file names for both datasets: a flat folder of MNIST must not load as Fashion-MNIST.
+    write_idx_files(tmp_path / "flat", _labelled_like("mnist"))
+    with pytest.raises(FileNotFoundError, match="holds MNIST, not Fashion-MNIST"):
+        load_fashion_mnist(data_home=tmp_path / "flat", download=False)
+    _, y = load_mnist(data_home=tmp_path / "flat", download=False)
+    assert np.array_equal(y, _labelled_like("mnist")["train_labels"])
+    # The '<name>' subfolder wins over the flat folder, whose files are another dataset's.
+    write_idx_files(tmp_path / "flat" / "fashion-mnist", _labelled_like("fashion-mnist", 1))
+    monkeypatch.setenv("AEKIT_DATA", str(tmp_path / "flat"))
+    _, y = load_fashion_mnist(download=False)
+    assert np.array_equal(y, _labelled_like("fashion-mnist", 1)["train_labels"])
+    write_idx_files(tmp_path / "flat" / "mnist", make_idx_arrays(2))
+    _, y = load_mnist(download=False)
+    assert np.array_equal(y, make_idx_arrays(2)["train_labels"])
+
+
+@pytest.mark.skipif(not DEBIAN_DIR.is_dir(),
+                    reason="dataset-fashion-mnist not installed "
+                           "(apt-get install -y dataset-fashion-mnist)")
+def test_debian_fashion_mnist_is_recognised_and_not_loaded_as_mnist(tmp_path, monkeypatch):
+    assert datasets._identify(DEBIAN_DIR / "train-labels-idx1-ubyte.gz") == "fashion-mnist"
+    monkeypatch.setenv("AEKIT_DATA", str(DEBIAN_DIR))  # a flat folder of Fashion-MNIST
+    with pytest.raises(FileNotFoundError, match="holds Fashion-MNIST, not MNIST"):
+        load_mnist(download=False)
+
+
 def test_system_dir_is_used_for_fashion_only(tmp_path, monkeypatch):
     write_idx_files(tmp_path / "debian", make_idx_arrays())
     monkeypatch.setattr(datasets, "_SYSTEM_DIRS",
@@ -309,10 +346,13 @@ def test_not_found_without_download_lists_places(tmp_path, monkeypatch, isolated
     assert "AEKIT_DATA" in message and "download=True" in message
 
 
-def test_not_found_when_download_fails(http_root):
+def test_not_found_when_download_fails(http_root, isolated_env):
     _, url = http_root  # the server holds no files: every request is a 404
-    with pytest.raises(FileNotFoundError, match="failed"):
+    with pytest.raises(FileNotFoundError, match="failed") as info:
         fetch_idx_files("mnist", base_url=url)
+    # Regression: it advised download=True, which had just failed, and left empty folders.
+    assert "download=True" not in str(info.value) and "retry the download" in str(info.value)
+    assert not (isolated_env / ".cache").exists()
 
 
 def test_unknown_idx_dataset():
@@ -330,6 +370,31 @@ def test_read_npy_and_mmap(tmp_path):
     assert np.array_equal(got, X) and y is None and names is None
     mapped = read_array(str(tmp_path / "x.npy"), mmap=True).X
     assert isinstance(mapped, np.memmap) and np.array_equal(mapped, X)
+
+
+def test_complex_and_date_arrays_are_refused_in_a_line(tmp_path):
+    # Regression: scikit-learn's error printed the whole complex array.
+    np.save(tmp_path / "c.npy", np.ones((50, 40)) + 1j)
+    with pytest.raises(ValueError, match=r"c.npy: holds complex values.*X.real") as info:
+        load_dataset(tmp_path / "c.npy")
+    assert len(str(info.value)) < 200
+    np.savez(tmp_path / "d.npz", X=np.zeros((3, 2), dtype="datetime64[s]"))
+    with pytest.raises(ValueError, match=r"d.npz: holds datetime64\[s\] values, not numbers"):
+        read_array(tmp_path / "d.npz")
+
+
+def test_read_npz_warns_of_the_arrays_it_ignores(tmp_path):
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "split.npz", X_train=rng.random((20, 4)), X_test=rng.random((5, 4)),
+             y_train=np.zeros(20))
+    with pytest.warns(aekit.InputWarning, match=r"'X_train' as the features.*"
+                                                r"\['X_test', 'y_train'\]"):
+        got = read_array(tmp_path / "split.npz")
+    assert got.X.shape == (20, 4)
+    np.savez(tmp_path / "xy.npz", X=np.zeros((3, 2)), y=np.zeros(3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        read_array(tmp_path / "xy.npz")
 
 
 def test_read_npz_with_and_without_keys(tmp_path):

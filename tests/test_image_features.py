@@ -118,10 +118,27 @@ def test_batches_do_not_change_the_result(monkeypatch):
     ({"cell": 9}, np.zeros((3, 8, 8)), "larger than the images"),
     ({"bins": 1}, np.zeros((3, 8, 8)), "bins"),
     ({}, np.full((3, 8, 8), np.nan), "NaN"),
+    # Regressions: an image_shape that images contradict was ignored; no images gave a
+    # reshape error; flat rows of channels-last images got no hint.
+    ({"image_shape": (28, 28)}, np.zeros((3, 14, 56)), r"shape \(14, 56\), not image_shape"),
+    ({"image_shape": (2, 8, 8)}, np.zeros((3, 1, 8, 8)), r"not image_shape=\(2, 8, 8\)"),
+    ({}, np.zeros((0, 8, 8)), "0 sample"),
+    ({"image_shape": (16, 16, 3)}, np.zeros((3, 768)), r"larger.*channels-last.*\(3, 16, 16\)"),
 ])
 def test_bad_input_is_reported(params, X, match):
     with pytest.raises(ValueError, match=match):
         OrientationHistograms(**params).fit(X)
+
+
+def test_a_dataframe_gives_its_names():
+    import pandas as pd
+
+    frame = pd.DataFrame(np.random.default_rng(0).random((3, 16)),
+                         columns=[f"p{i}" for i in range(16)])
+    t = OrientationHistograms(image_shape=(4, 4), cell=2, stride=2).fit(frame)
+    assert list(t.feature_names_in_) == list(frame.columns)
+    assert list(t.get_feature_names_out()[:2]) == ["p0", "p1"]
+    OrientationHistograms(image_shape=(1, 8, 8), cell=4).fit(np.zeros((2, 8, 8)))  # agrees
 
 
 def test_transform_refuses_images_of_another_shape():

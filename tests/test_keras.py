@@ -150,6 +150,23 @@ def test_callable_loss_is_what_is_minimised(digits):
         ae.save("unused")
 
 
+def test_a_callable_loss_of_the_wrong_shape_or_type_is_explained(digits):
+    from aekit.training import losses
+
+    x_hat, x = torch.rand(5, 3), torch.rand(5, 3)
+    w = torch.ones(5)
+    per_feature = (lambda a, b: ((a - b) ** 2).mean(0))  # (3,): was cut into rows silently
+    with pytest.raises(ValueError, match=r"returned shape \(3,\) for a batch of 5 rows"):
+        losses.reconstruction(x_hat, x, per_feature, w)
+    with pytest.raises(ValueError, match="returned a float.*return a tensor"):
+        losses.reconstruction(x_hat, x, lambda a, b: 0.5)  # was an AttributeError
+    per_row = losses.reconstruction(x_hat, x, lambda a, b: ((a - b) ** 2).sum(1), w)
+    assert per_row == pytest.approx(float(((x_hat - x) ** 2).sum(1).mean()))
+    with pytest.raises(ValueError, match="custom loss returned shape"):
+        AutoEncoder(2, loss=per_feature, max_epochs=1, batch_size=50, **SMALL).fit(
+            digits[0][:100], sample_weight=np.ones(100))
+
+
 # --------------------------------------------------------------------------- validation_data
 def test_validation_data_is_the_hold_out(digits):
     X_train, X_test = digits[0], digits[1]

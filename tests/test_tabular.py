@@ -191,6 +191,26 @@ def test_table_models_save_and_load_without_pickle(tmp_path, table_ae):
     assert torch.equal(back.module_.scaler.frequencies, ae.module_.scaler.frequencies)
 
 
+def test_custom_loss_callable_is_refused_where_it_would_be_ignored():
+    # Tables with categories and imputed fits are fitted per column type: a callable loss
+    # used to be ignored silently (squared error trained instead).
+    calls = []
+
+    def my_loss(x_hat, x):
+        calls.append(1)
+        return (x_hat - x).abs().mean()
+
+    with pytest.raises(ValueError, match="custom loss callable.*categorical.*loss='mse'"):
+        AutoEncoder(2, loss=my_loss, max_epochs=1).fit(mixed_table(60))
+    X = np.random.default_rng(0).random((40, 4))
+    X[0, 1] = np.nan
+    with pytest.raises(ValueError, match="custom loss callable.*missing='impute'"):
+        AutoEncoder(2, loss=my_loss, missing="impute", max_epochs=1).fit(X)
+    assert not calls
+    AutoEncoder(2, loss=my_loss, max_epochs=1).fit(np.nan_to_num(X))  # plain numbers: used
+    assert calls
+
+
 def test_bad_combinations_with_categories_are_explained():
     X = mixed_table(100)
     with pytest.raises(ValueError, match="loss='bce'"):

@@ -9,7 +9,7 @@ import json
 import numpy as np
 import pytest
 
-from aekit.data import load_dataset, read_array, read_table
+from aekit.data import load_dataset, read_array, read_rows, read_table
 from test_cli import assert_ok, assert_one_line_error, invoke
 
 pd = pytest.importorskip("pandas")
@@ -129,8 +129,29 @@ def test_load_dataset_label_drop_and_rows(tmp_path):
                           "sep": None, "test_size": 0.2}
     with pytest.raises(ValueError, match=r"no column named 'nope'.*x, y, kind, label"):
         load_dataset(path, drop=["nope"])
-    with pytest.raises(ValueError, match="apply to files"):
+    with pytest.raises(ValueError, match="label applies to files"):
         load_dataset("digits", label="x")
+
+
+def test_drop_given_as_a_str_is_one_column(tmp_path):
+    # Regression: drop="id" was split into the letters 'i' and 'd'.
+    path = write(tmp_path, "d.csv", "id,x,y\n" + "".join(f"{i},{i},{i * 2}\n" for i in range(20)))
+    ds = load_dataset(path, drop="id")
+    assert ds.feature_names == ["x", "y"] and ds.options["drop"] == ["id"]
+    X, _, names, _ = read_rows(path, drop="id")
+    assert names == ["x", "y"]
+
+
+def test_header_and_sep_are_refused_where_they_do_not_apply(tmp_path):
+    # Regression: they were ignored silently for named datasets and .npy / .npz files.
+    with pytest.raises(ValueError, match="header, sep apply to files, not to the digits"):
+        load_dataset("digits", header=False, sep=";")
+    np.save(tmp_path / "a.npy", np.zeros((10, 3)))
+    with pytest.raises(ValueError, match=r"a.npy: sep applies to text files"):
+        load_dataset(tmp_path / "a.npy", sep=";")
+    with pytest.raises(ValueError, match=r"a.npy: header applies to text files"):
+        read_rows(tmp_path / "a.npy", header=False)
+    load_dataset(tmp_path / "a.npy", header="infer", sep=None)  # the defaults
 
 
 # --------------------------------------------------------------------------- command line

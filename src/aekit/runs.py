@@ -237,6 +237,12 @@ def fit_run(estimator, data: Dataset, out: str | os.PathLike, *,
     """
     out = check_out_dir(out)
     _take_image_shape(estimator, data)
+    k, (n, d) = estimator.n_components, data.X_train.shape
+    if d > k > n:  # now, not after the fit (leaving a checkpoint): compare_with_pca refuses it
+        raise ValueError(
+            f"{data.name}: the train split has {n} row(s), fewer than n_components={k}, "
+            "which the run's PCA baseline needs; give more rows (or a smaller test split), "
+            f"or n_components <= {n}")
     start = time.perf_counter()
     estimator.fit(data.X_train, resume=resume)
     seconds = time.perf_counter() - start

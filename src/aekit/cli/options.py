@@ -27,6 +27,17 @@ _FLAGS = {
     "random_state": ("--seed",),
     "verbose": ("--verbose", "-v"),
 }
+# Help where the docstring's first sentence speaks of Python (None, "see there") or of what
+# the command does differently (it checkpoints into --out); for AutoEncoder's defaults.
+_CLI_HELP = {
+    "learning_rate": "Step size of the optimizer; default: the optimizer's own (1e-3 for "
+                     "adam, adamw and sgd, 1e-2 for rmsprop, 1.0 for adadelta)",
+    "checkpoint_dir": "Folder of the checkpoint written after every epoch; default: the run "
+                      "directory (--out)",
+    "noise_level": "Strength of --noise: the noise's standard deviation relative to the "
+                   "data's range (gaussian), or the fraction of values set (masking, "
+                   "salt_pepper)",
+}
 _RST = re.compile(r":[a-z]+:`~?([^`]+)`|``([^`]+)``")
 
 
@@ -62,11 +73,13 @@ def _param_docs(cls) -> dict[str, str]:
     return out
 
 
-def _parse_sizes(text: str, option: str, *, auto: bool) -> tuple[int, ...] | str:
-    """``"512,128"`` -> ``(512, 128)``; ``""`` or ``"none"`` -> ``()``; ``"auto"`` stays."""
+def _parse_sizes(text: str, option: str, *, auto: bool,
+                 nullable: bool = False) -> tuple[int, ...] | str | None:
+    """``"512,128"`` -> ``(512, 128)``; ``""`` or ``"none"`` -> ``()`` (no layers), or None
+    where the parameter takes None (``image_shape``: none given); ``"auto"`` stays."""
     text = text.strip()
     if text.lower() in ("", "none", "()"):
-        return ()
+        return None if nullable else ()
     if auto and text.lower() == "auto":
         return "auto"
     try:
@@ -161,7 +174,8 @@ def _option(name: str, constraints: list, default, help_text: str, panel: str):
         kind, default = (str | None if nullable else str), (
             None if default is None else default if isinstance(default, str)
             else ",".join(map(str, default)))
-        to_value = functools.partial(_parse_sizes, option=flags[0], auto=auto)
+        to_value = functools.partial(_parse_sizes, option=flags[0], auto=auto,
+                                     nullable=nullable)
     elif any(isinstance(c, StrOptions) for c in kinds) and any(
             isinstance(c, Interval) for c in kinds):  # a word or a number: contamination
         words = next(c for c in kinds if isinstance(c, StrOptions)).options
@@ -196,6 +210,10 @@ def estimator_options(cls, panel: str):
     # In the constructor's order, as the docstring lists them.
     defaults = {name: p.default for name, p in inspect.signature(cls).parameters.items()}
     docs = _param_docs(cls)
+    ae_defaults = {name: p.default for name, p in inspect.signature(AutoEncoder).parameters.items()}
+    # _CLI_HELP describes AutoEncoder's defaults (LadderClassifier's learning_rate is 0.002).
+    docs.update({name: text for name, text in _CLI_HELP.items()
+                 if name in defaults and defaults[name] == ae_defaults.get(name)})
 
     def decorate(func):
         own = [p for p in inspect.signature(func, eval_str=True).parameters.values()

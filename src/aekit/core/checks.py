@@ -28,6 +28,7 @@ __all__ = [
     "channels_last_hint",
     "check_channels_first",
     "check_finite",
+    "check_real",
     "format_indices",
     "resolve_device",
     "seeded_torch_rng",
@@ -125,6 +126,19 @@ axis, whatever its size."""
 def _reads_as_channels(image: tuple, axis: int) -> bool:
     others = [s for i, s in enumerate(image) if i != axis]
     return image[axis] in _CHANNEL_COUNTS and image[axis] < min(others)
+
+
+def check_real(X: np.ndarray, where) -> np.ndarray:
+    """``X`` unchanged, or a ValueError naming ``where`` when its values are not numbers
+    a network can take (complex, dates, records): scikit-learn's own error for complex
+    values prints the whole array."""
+    if X.dtype.kind == "c":
+        raise ValueError(f"{where}: holds complex values ({X.dtype}); store real numbers: "
+                         "X.real, np.abs(X), or both parts as columns "
+                         "(np.hstack([X.real, X.imag]))")
+    if X.dtype.kind in "mMV":
+        raise ValueError(f"{where}: holds {X.dtype} values, not numbers; store numbers")
+    return X
 
 
 def channels_last_hint(image: tuple) -> str:

@@ -126,6 +126,15 @@ _SYSTEM_DIRS = {
 
 _PRETTY = {"fashion-mnist": "Fashion-MNIST", "mnist": "MNIST"}
 
+# The first ten training labels of each dataset: both use the same file names, so a folder
+# holding the four files directly could be either one. The labels identify them whatever the
+# gzip header (Debian's re-written .gz files hash differently from the originals, and no copy of
+# MNIST can be had offline to hash its decompressed labels).
+_FIRST_TRAIN_LABELS = {
+    "fashion-mnist": bytes([9, 0, 0, 3, 0, 2, 7, 2, 5, 5]),
+    "mnist": bytes([5, 0, 4, 1, 9, 2, 1, 3, 1, 4]),
+}
+
 # IDX type codes -> big-endian dtypes (http://yann.lecun.com/exdb/mnist/, "THE IDX FILE FORMAT").
 _IDX_DTYPES = {
     0x08: np.dtype(">u1"),
@@ -204,12 +213,13 @@ def _find_file(directory, stem):
 
 def _candidate_dirs(name, data_home):
     """Folders to search, in order of precedence, without duplicates."""
+    # The '<name>' subfolder first: a flat folder may hold the other dataset's files.
     dirs = []
     if data_home is not None:
-        dirs += [Path(data_home), Path(data_home) / name]
+        dirs += [Path(data_home) / name, Path(data_home)]
     env = os.environ.get("AEKIT_DATA")
     if env:
-        dirs += [Path(env), Path(env) / name]
+        dirs += [Path(env) / name, Path(env)]
     dirs.append(Path.home() / ".cache" / "aekit" / name)
     dirs += list(_SYSTEM_DIRS.get(name, ()))
     unique = []
@@ -217,6 +227,23 @@ def _candidate_dirs(name, data_home):
         if d not in unique:
             unique.append(d)
     return unique
+
+
+def _identify(labels_path):
+    """Which dataset's training labels ``labels_path`` holds, or None if neither's.
+
+    Unreadable files give None too: reading them later raises the error that names the problem.
+    """
+    try:
+        opener = gzip.open if labels_path.suffix == ".gz" else open
+        with opener(labels_path, "rb") as f:
+            head = f.read(8 + 10)
+    except (OSError, EOFError, zlib.error):
+        return None
+    for name, first in _FIRST_TRAIN_LABELS.items():
+        if head[8:] == first:
+            return name
+    return None
 
 
 def _download_dir(name, data_home):
@@ -253,15 +280,17 @@ def fetch_idx_files(name, *, data_home=None, download=True, base_url=None):
 
     Folders are searched in this order; the first holding all four files wins:
 
-    1. ``data_home`` and ``data_home/<name>``, if given;
-    2. ``$AEKIT_DATA`` and ``$AEKIT_DATA/<name>``, if set;
+    1. ``data_home/<name>`` and ``data_home``, if given;
+    2. ``$AEKIT_DATA/<name>`` and ``$AEKIT_DATA``, if set;
     3. ``~/.cache/aekit/<name>``;
     4. ``/usr/share/datasets/fashion-mnist`` (Fashion-MNIST only; Debian package
        ``dataset-fashion-mnist``).
 
     Each file may be gzip-compressed (``train-images-idx3-ubyte.gz``) or not
-    (``train-images-idx3-ubyte``). Local files are trusted as they are (their structure is still
-    checked when read); only downloads are verified against SHA-256 checksums.
+    (``train-images-idx3-ubyte``). MNIST and Fashion-MNIST use the same file names, so a folder
+    whose training labels are the other dataset's is skipped (its first ten labels tell them
+    apart). Local files are otherwise trusted as they are (their structure is still checked when
+    read); only downloads are verified against SHA-256 checksums.
 
     Parameters
     ----------
@@ -293,16 +322,22 @@ def fetch_idx_files(name, *, data_home=None, download=True, base_url=None):
     if name not in _BASE_URLS:
         raise ValueError(f"unknown IDX dataset {name!r}; expected one of {sorted(_BASE_URLS)}")
     searched = _candidate_dirs(name, data_home)
+    wrong = []  # folders holding the other dataset's files
     for directory in searched:
         found = {role: _find_file(directory, stem) for role, stem in _IDX_FILES.items()}
         if all(found.values()):
-            return found
+            other = _identify(found["train_labels"])
+            if other is None or other == name:
+                return found
+            wrong.append(f"{directory} holds {_PRETTY[other]}, not {_PRETTY[name]}; "
+                         f"put each dataset in its own subfolder ('{other}', '{name}')")
 
     download_error = None
     if download:
         url = base_url or os.environ.get(_URL_ENV[name]) or _BASE_URLS[name]
         url = url.rstrip("/") + "/"
         dest_dir = _download_dir(name, data_home)
+        fresh = [d for d in (dest_dir, *dest_dir.parents) if not d.exists()]  # leaf first
         try:
             for stem in _IDX_FILES.values():
                 filename = f"{stem}.gz"
@@ -312,8 +347,14 @@ def fetch_idx_files(name, *, data_home=None, download=True, base_url=None):
             return {role: dest_dir / f"{stem}.gz" for role, stem in _IDX_FILES.items()}
         except (urllib.error.URLError, OSError) as err:
             download_error = f"downloading from {url} failed: {err}"
+            for folder in fresh:  # the folders made for the download, if it left them empty
+                try:
+                    folder.rmdir()
+                except OSError:
+                    break
 
-    raise FileNotFoundError(_not_found_message(name, searched, download, download_error))
+    message = _not_found_message(name, searched, download, download_error)
+    raise FileNotFoundError("\n".join([message, *wrong]))
 
 
 
@@ -332,7 +373,8 @@ def _not_found_message(name, searched, download, download_error):
     lines.append("  - put the four files in a folder and set AEKIT_DATA to it "
                  f"(or to its parent, with the files in a '{name}' subfolder), "
                  "or pass data_home=")
-    lines.append(f"  - allow the download (download=True), or set {_URL_ENV[name]} to a mirror")
+    retry = "retry the download" if download_error else "allow the download (download=True)"
+    lines.append(f"  - {retry}, or set {_URL_ENV[name]} to a mirror")
     return "\n".join(lines)
 
 
@@ -514,8 +556,8 @@ def load_dataset(spec, *, test_size=TEST_SIZE, random_state=0, label=None, drop=
         Seed of the split of files (and of ``rows``).
     label : str, optional
         A text file's column that holds labels: kept out of ``X``, given as ``y``.
-    drop : sequence of str, default=()
-        A text file's columns to leave out (ids, targets, leaks).
+    drop : str or sequence of str, default=()
+        A text file's columns to leave out (ids, targets, leaks); a str is one column.
     rows : int, optional
         Use a random subset of this many rows of a file (all when it has fewer), split
         as the whole file would be; of a named dataset, this many rows of its training
@@ -543,8 +585,9 @@ def load_dataset(spec, *, test_size=TEST_SIZE, random_state=0, label=None, drop=
         If the file does not exist, or MNIST-like data can be neither found nor downloaded.
     """
     key = str(spec).strip().lower().replace("_", "-")
-    if key in DATASET_NAMES and (label is not None or drop):
-        raise ValueError(f"label and drop apply to files, not to the {key} dataset")
+    drop = [drop] if isinstance(drop, str) else list(drop)  # a str is one name, not letters
+    if key in DATASET_NAMES and (given := _text_options(label, drop, header, sep)):
+        raise ValueError(f"{given} to files, not to the {key} dataset; leave them out")
     if key in DATASET_NAMES and test_size != TEST_SIZE:
         raise ValueError(f"test_size={test_size!r} applies to files; the {key} dataset keeps "
                          f"its standard train/test split (leave test_size at {TEST_SIZE}).")
@@ -594,13 +637,13 @@ def read_rows(path, *, label=None, drop=(), header="infer", sep=None):
     """``(X, y, feature names, image shape)``: every row of a file, not split (see
     :func:`load_dataset` for the file types and the parameters; ``y`` is the ``label``
     column of a text file or an ``.npz`` file's ``y``, else None)."""
-    path = Path(path)
+    path, drop = Path(path), [drop] if isinstance(drop, str) else list(drop)
     if is_table_file(path):
         frame = read_table(path, header=header, sep=sep)
         return (*_table_columns(frame, path, label, drop), None)
-    if label is not None or drop:
-        raise ValueError(f"{path}: label and drop name the columns of a text file "
-                         "(.csv, .tsv, .txt); a .npz file gives its labels as 'y'")
+    if given := _text_options(label, drop, header, sep):
+        raise ValueError(f"{path}: {given} to text files (.csv, .tsv, .txt) only; "
+                         "leave them out (a .npz file gives its labels as 'y')")
     X, y, feature_names = read_array(path)
     if X.ndim == 3:
         return X.reshape(len(X), -1), y, feature_names, tuple(X.shape[1:])
@@ -608,6 +651,15 @@ def read_rows(path, *, label=None, drop=(), header="infer", sep=None):
         raise ValueError(f"{path}: expected a 2-D array (n_samples, n_features) or 3-D "
                          f"images (n_samples, height, width), got shape {X.shape}")
     return X, y, feature_names, None
+
+
+def _text_options(label, drop, header, sep) -> str:
+    """The text-file options given away from their defaults, as ``"label, sep apply"``
+    (``"sep applies"``), or ``""``."""
+    given = {"label": label is not None, "drop": drop, "header": header != "infer",
+             "sep": sep is not None}
+    names = [name for name, on in given.items() if on]
+    return f"{', '.join(names)} appl{'y' if len(names) > 1 else 'ies'}" if names else ""
 
 
 def _table_columns(frame, path, label, drop):

@@ -22,7 +22,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..core import compat
-from ..core.checks import InputWarning, user_warning
+from ..core.checks import InputWarning, check_real, user_warning
 from .delimited import COMPRESSIONS, TABLE_SUFFIXES, is_table_file, read_table
 
 __all__ = [
@@ -93,7 +93,7 @@ def read_array(path, *, mmap=False):
     if suffix == ".npy":
         # allow_pickle=False: an object array would run arbitrary code on load.
         X = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
-        return ArrayData(X, None, None)
+        return ArrayData(check_real(X, path), None, None)
     if suffix == ".npz":
         return _read_npz(path)
     return _read_text(path)
@@ -118,10 +118,14 @@ def _read_npz(path):
                 x_key = others[0]
             X = archive[x_key]
             y = archive["y"] if "y" in keys else None
+            if ignored := [k for k in keys if k not in (x_key, "y")]:
+                user_warning(f"{path}: read {x_key!r} as the features{' and y' * (y is not None)}"
+                             f", ignored the arrays {ignored}; store the features as 'X' and "
+                             "labels as 'y' only (np.savez(path, X=X, y=y))", InputWarning)
     except (zipfile.BadZipFile, EOFError, zipfile.LargeZipFile) as err:
         raise ValueError(f"{path}: not a readable .npz archive ({err}); the file is truncated "
                          "or damaged: write it again (np.savez)") from None
-    return ArrayData(X, y, None)
+    return ArrayData(check_real(X, path), y, None)
 
 
 def _read_text(path):

@@ -105,7 +105,7 @@ class OrientationHistograms(TransformerMixin, BaseEstimator):
         if self.cell > min(self.image_shape_[1:]):
             raise ValueError(f"cell={self.cell} is larger than the images "
                              f"({self.image_shape_[1]} x {self.image_shape_[2]} pixels); "
-                             "give a smaller cell.")
+                             f"give a smaller cell.{channels_last_hint(self.image_shape_)}")
         top = float(np.abs(images).max()) if images.size else 0.0
         self.scale_ = top if top > 0 else 1.0
         h, w = self.image_shape_[1:]
@@ -147,6 +147,8 @@ class OrientationHistograms(TransformerMixin, BaseEstimator):
                  for b in range(self.bins)]
         if not self.keep_pixels:
             return np.asarray(names, dtype=object)
+        if input_features is None:  # a DataFrame's names, else x0, x1, ...
+            input_features = getattr(self, "feature_names_in_", None)
         if input_features is None:
             input_features = [f"x{i}" for i in range(self.n_features_in_)]
         elif len(input_features) != self.n_features_in_:
@@ -156,8 +158,10 @@ class OrientationHistograms(TransformerMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ helpers
     def _images(self, X, *, reset: bool) -> np.ndarray:
-        """``X`` as float32 images (n, C, H, W) of the fitted shape."""
-        X = np.asarray(X) if not hasattr(X, "toarray") else X.toarray()
+        """``X`` as float32 images (n, C, H, W) of the fitted shape; flat rows of a
+        DataFrame give ``feature_names_in_``."""
+        if not hasattr(X, "columns"):  # a DataFrame stays one, for validate_data's names
+            X = np.asarray(X) if not hasattr(X, "toarray") else X.toarray()
         shape = X.shape[1:]
         if X.ndim == 2:
             if self.image_shape is None:
@@ -175,11 +179,18 @@ class OrientationHistograms(TransformerMixin, BaseEstimator):
         elif X.ndim == 4 and reset:
             check_channels_first(shape, "OrientationHistograms")
         shape = (1, *shape) if len(shape) == 2 else tuple(shape)
+        given = self.image_shape
+        if X.ndim > 2 and given is not None and (1,) * (3 - len(given)) + tuple(given) != shape:
+            raise ValueError(f"X holds images of shape {shape[1:] if X.ndim == 3 else shape}, "
+                             f"not image_shape={tuple(given)}; leave image_shape=None for "
+                             "images (it is for flat rows), or pass images of that shape.")
         if not reset and shape != self.image_shape_:
             raise ValueError(f"X holds images of shape {shape}; this transformer was "
                              f"fitted on {self.image_shape_}."
                              f"{channels_last_hint(shape) if X.ndim == 4 else ''}")
-        flat = validate_data(self, X.reshape(len(X), -1), reset=reset, dtype=np.float32)
+        # An explicit row length: reshape(0, -1) of no images is an error of its own.
+        rows = X if X.ndim == 2 else X.reshape(len(X), math.prod(shape))
+        flat = validate_data(self, rows, reset=reset, dtype=np.float32)
         if reset:
             self.image_shape_ = tuple(int(s) for s in shape)
         return flat.reshape(len(flat), *self.image_shape_)

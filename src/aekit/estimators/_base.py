@@ -253,12 +253,7 @@ class BaseAutoEncoder(
         _tables.check_scaled(X_scaled, self.scaler)
         if not keep:
             self.output_activation_ = self._resolve_output_activation(X_scaled)
-        if self.loss == "bce" and (_tables.has_categories(self) or self.missing == "impute"):
-            raise ValueError(
-                "loss='bce' works on numbers in [0, 1] only, not on a table's categorical "
-                "columns or imputed cells; use loss='mse' (categories always get a "
-                "cross-entropy)."
-            )
+        _tables.check_loss_fits_table(self)
         if self.loss == "bce" and (
             self.output_activation_ != "sigmoid" or X_scaled.min() < 0 or X_scaled.max() > 1
         ):

@@ -35,6 +35,29 @@ def has_categories(estimator) -> bool:
     return schema is not None and schema.has_categories
 
 
+def check_loss_fits_table(estimator) -> None:
+    """Refuse a ``loss`` that cannot act on the data: a table with categorical columns or
+    ``missing="impute"`` is fitted per column type (squared error on numbers, cross-entropy on
+    categories, observed cells only; :func:`aekit.training.objectives.for_table`), which
+    neither ``"bce"`` nor a callable of whole rows can take part in."""
+    if not (has_categories(estimator) or estimator.missing == "impute"):
+        return
+    if estimator.loss == "bce":
+        raise ValueError(
+            "loss='bce' works on numbers in [0, 1] only, not on a table's categorical "
+            "columns or imputed cells; use loss='mse' (categories always get a "
+            "cross-entropy)."
+        )
+    if callable(estimator.loss):
+        raise ValueError(
+            "a custom loss callable cannot be used with a table's categorical columns or "
+            "missing='impute': those fits take squared error on the numbers (observed cells "
+            "only) and cross-entropy on the categories, column by column, and would ignore "
+            "it; use loss='mse', or encode the table yourself (one-hot, imputed) and pass "
+            "the numeric array to use your loss."
+        )
+
+
 def resolve_image_shape(image_shape, sample_shape: tuple, what: str) -> tuple[int, int, int]:
     """(C, H, W) of the images ``fit`` sees, from one sample's shape and the estimator's
     ``image_shape`` parameter ((H, W), (C, H, W) or None); ``what`` names the parameter

@@ -108,7 +108,8 @@ default="auto"
         table's categorical columns always get a cross-entropy (see Notes). A callable
         ``loss(x_hat, x)`` of two tensors (n, n_features) in network units returns the mean
         loss, or unreduced losses (``torch.nn.L1Loss(reduction="none")``), which
-        ``sample_weight`` needs. A model with a callable loss cannot be saved.
+        ``sample_weight`` needs. A model with a callable loss cannot be saved, nor fit a
+        table with categorical columns or ``missing="impute"`` (fitted per column type).
     missing : {"error", "impute"}, default="error"
         What ``NaN`` in ``X`` means. ``"error"``: a ValueError naming the rows and columns.
         ``"impute"``: a missing number, filled with its column's training median on the way

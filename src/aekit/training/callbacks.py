@@ -144,27 +144,47 @@ class RunHooks:
             cb.on_run_end(self.estimator, self.run, result)
 
 
+def _memory(callback: Callback, state: dict, kind: str, fresh: dict) -> None:
+    """Give ``callback`` its own entry of ``state["memory"]``, ``<kind>.<n>`` for the n-th
+    callback of that kind in the loop (0-based, in the callbacks' order), so that a user's
+    :class:`EarlyStopping` beside the built-in one counts its own patience. The names are
+    the same in every process that builds the same callbacks, so a checkpoint's memory
+    resumes each one's; ``fresh`` starts an entry the state does not hold yet."""
+    claims = state.setdefault("claims", {})  # never saved: the loop resets it as it begins
+    index = claims[kind] = claims.get(kind, -1) + 1
+    callback.memory_key = f"{kind}.{index}"
+    state.setdefault("memory", {}).setdefault(callback.memory_key, fresh)
+
+
 class EarlyStopping(Callback):
     """Stop after ``patience`` epochs without a relative improvement of ``tol``.
 
-    Watches the validation loss, else the training loss. The best weights and their epoch
-    are kept in the loop's state (``best_state``, ``best_epoch``, with ``best_monitor`` and
-    ``stale``), so the loop restores them at the end and a saved state resumes exactly.
+    Watches the validation loss, else the training loss. Each instance counts its own
+    patience (``state["memory"]``, see :func:`_memory`); the best weights and their epoch
+    are the loop's (``best_state``, ``best_epoch``, ``best_monitor``): those of the lowest
+    loss that any early stopping counted as an improvement. The loop restores them at the end,
+    and a saved state resumes exactly.
     """
 
     def __init__(self, patience: int, tol: float = 1e-4):
         self.patience = patience
         self.tol = tol
 
+    def on_train_begin(self, state: dict) -> None:
+        _memory(self, state, "early_stopping", {"best": None, "stale": 0})
+
     def on_epoch_end(self, state: dict, record: dict) -> None:
         monitored = record["val_loss"] if record["val_loss"] is not None else record["loss"]
-        best = state["best_monitor"]
-        if state["best_state"] is None or monitored < best - self.tol * abs(best):
-            state.update(best_monitor=monitored, best_state=state["last_state"],
-                         best_epoch=record["epoch"], stale=0)
+        own = state["memory"][self.memory_key]
+        best = own["best"]
+        if best is None or monitored < best - self.tol * abs(best):
+            own.update(best=monitored, stale=0)
+            if state["best_state"] is None or monitored < state["best_monitor"]:
+                state.update(best_monitor=monitored, best_state=state["last_state"],
+                             best_epoch=record["epoch"])
         else:
-            state["stale"] += 1
-            if state["stale"] >= self.patience:
+            own["stale"] += 1
+            if own["stale"] >= self.patience:
                 state["stop"] = True
 
 
@@ -173,10 +193,10 @@ class ReduceLROnPlateau(Callback):
     relative improvement of ``tol`` in the monitored loss (the validation loss, else the
     training loss); never below ``min_lr`` times the starting rate.
 
-    Keras' and PyTorch's ``ReduceLROnPlateau`` as a loop callback. Its memory lives in the
-    loop's state (``lr_best``, ``lr_stale``, ``lr_start``), so a saved state resumes exactly.
-    Each reduction is recorded in the epoch's history record as ``"lr"``; every record
-    carries the rate the epoch trained with.
+    Keras' and PyTorch's ``ReduceLROnPlateau`` as a loop callback. Each instance's memory
+    (best loss, stale epochs, starting rates) lives in the loop's ``state["memory"]`` (see
+    :func:`_memory`), so a saved state resumes exactly. Each reduction is recorded in the
+    epoch's history record as ``"lr"``; every record carries the rate the epoch trained with.
 
     Parameters
     ----------
@@ -198,22 +218,23 @@ class ReduceLROnPlateau(Callback):
 
     def on_train_begin(self, state: dict) -> None:
         groups = state["optimizer"].param_groups
-        state.setdefault("lr_start", [g["lr"] for g in groups])
-        state.setdefault("lr_best", math.inf)
-        state.setdefault("lr_stale", 0)
+        _memory(self, state, "plateau",
+                {"start": [g["lr"] for g in groups], "best": math.inf, "stale": 0})
 
     def on_epoch_end(self, state: dict, record: dict) -> None:
         groups = state["optimizer"].param_groups
-        record["lr"] = groups[0]["lr"]  # the rate this epoch trained with
+        # The rate this epoch trained with (set before any schedule of this epoch cuts it).
+        record.setdefault("lr", groups[0]["lr"])
         monitored = record["val_loss"] if record["val_loss"] is not None else record["loss"]
-        best = state["lr_best"]
+        own = state["memory"][self.memory_key]
+        best = own["best"]
         if not math.isfinite(best) or monitored < best - self.tol * abs(best):
-            state.update(lr_best=monitored, lr_stale=0)
+            own.update(best=monitored, stale=0)
             return
-        state["lr_stale"] += 1
-        if state["lr_stale"] >= self.patience:
-            state["lr_stale"] = 0
-            for g, start in zip(groups, state["lr_start"]):
+        own["stale"] += 1
+        if own["stale"] >= self.patience:
+            own["stale"] = 0
+            for g, start in zip(groups, own["start"]):
                 g["lr"] = max(g["lr"] * self.factor, start * self.min_lr)
 
 
@@ -379,8 +400,8 @@ class TensorBoardRuns(Callback):
 
 
 # --------------------------------------------------------------------------- checkpoints
-_SCHEDULE_KEYS = ("lr_start", "lr_best", "lr_stale")
-"""The loop-state keys of :class:`ReduceLROnPlateau`, saved with a checkpoint."""
+_SAVED_KEYS = ("phase", "epoch", "history", "best_epoch", "best_monitor", "memory", "stop")
+"""The loop-state keys a checkpoint keeps as JSON."""
 
 CHECKPOINT = "checkpoint.json"
 """The manifest of a checkpoint directory; it names ``checkpoint-<hash>.safetensors``."""
@@ -395,8 +416,9 @@ def loop_state_files(state: dict) -> tuple[dict, dict[str, torch.Tensor]]:
     stopping's best weights when they are another epoch's (``best.*``), the optimizer's
     state (``optimizer.<param>.<key>``) and torch's RNG state (``rng.torch``, ``rng.cuda``;
     under several processes, :func:`rank_rng_states` adds the other ranks').
-    JSON: ``phase``, ``epoch``, ``history``, ``best_epoch``, ``best_monitor``, ``stale``,
-    ``stop``, ``best_is_last``, ``world_size``, and the optimizer's non-tensor state.
+    JSON: ``phase``, ``epoch``, ``history``, ``best_epoch``, ``best_monitor``, ``memory``
+    (the callbacks' own), ``stop``, ``best_is_last``, ``world_size``, and the optimizer's
+    non-tensor state.
     """
     module = state["module"]
     last = state["last_state"] if state["last_state"] is not None else module.state_dict()
@@ -417,13 +439,11 @@ def loop_state_files(state: dict) -> tuple[dict, dict[str, torch.Tensor]]:
     tensors["rng.torch"] = torch.get_rng_state()
     if device.type == "cuda":
         tensors["rng.cuda"] = torch.cuda.get_rng_state(device)
-    meta = {key: state[key] for key in ("phase", "epoch", "history", "best_epoch",
-                                        "best_monitor", "stale", "stop")}
+    meta = {key: state[key] for key in _SAVED_KEYS}
     meta.update(best_is_last=best_is_last, optimizer_scalars=scalars,
                 world_size=distributed.rank_info()[1],
-                # The rates now (a schedule may have cut them) and the schedule's memory.
-                learning_rates=[g["lr"] for g in state["optimizer"].param_groups],
-                schedule={k: state[k] for k in _SCHEDULE_KEYS if k in state})
+                # The rates now (a schedule may have cut them).
+                learning_rates=[g["lr"] for g in state["optimizer"].param_groups])
     # A copy as JSON types: the history goes on growing while the copy is written.
     return json.loads(json.dumps(meta, allow_nan=True)), tensors
 
@@ -480,10 +500,9 @@ def restore_loop_state(state: dict, meta: dict, tensors: dict[str, torch.Tensor]
                                "param_groups": optimizer.state_dict()["param_groups"]})
     for group, lr in zip(optimizer.param_groups, meta.get("learning_rates", ())):
         group["lr"] = lr
-    state.update(meta.get("schedule", {}))
     last = {k: v.detach().clone() for k, v in module.state_dict().items()}
-    state.update({key: meta[key] for key in ("phase", "epoch", "history", "best_epoch",
-                                             "best_monitor", "stale", "stop")})
+    # (A checkpoint from before "memory" resumes with the callbacks' memory afresh.)
+    state.update({key: meta[key] for key in _SAVED_KEYS if key in meta})
     state["history"] = [dict(r) for r in state["history"]]
     state["last_state"] = last
     state["best_state"] = (None if meta["best_epoch"] is None

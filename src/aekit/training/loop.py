@@ -204,9 +204,10 @@ def init_state(module: nn.Module, optimizer: torch.optim.Optimizer, *,
 
     Keys: ``module``, ``optimizer``, ``phase`` (the label of the history records),
     ``epoch`` (epochs done), ``history`` (one record per epoch), ``last_state`` (weights
-    after the last finished epoch), ``best_state`` / ``best_epoch`` / ``best_monitor`` /
-    ``stale`` (kept by :class:`aekit.training.callbacks.EarlyStopping`), ``kept_epoch`` (the epoch
-    whose weights the module holds once the loop ends) and ``stop``.
+    after the last finished epoch), ``best_state`` / ``best_epoch`` / ``best_monitor`` (kept
+    by :class:`aekit.training.callbacks.EarlyStopping`), ``memory`` (each callback's own, by
+    name: see :func:`aekit.training.callbacks._memory`), ``kept_epoch`` (the epoch whose
+    weights the module holds once the loop ends) and ``stop``.
     """
     return {
         "module": module,
@@ -218,7 +219,7 @@ def init_state(module: nn.Module, optimizer: torch.optim.Optimizer, *,
         "best_state": None,
         "best_epoch": None,
         "best_monitor": math.inf,
-        "stale": 0,
+        "memory": {},
         "kept_epoch": None,
         "stop": False,
     }
@@ -347,6 +348,7 @@ def _training(state: dict, callbacks) -> Iterator[_StopRequests]:
 def _begin(state: dict, callbacks) -> None:
     """Every callback's ``on_train_begin``; a RuntimeError when one of them stops the loop
     before its first epoch, which would leave no model to keep."""
+    state["claims"] = {}  # the callbacks claim their memory's names afresh (callbacks._memory)
     for cb in callbacks:
         cb.on_train_begin(state)
     if state["stop"] and state["epoch"] == 0:

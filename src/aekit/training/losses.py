@@ -35,6 +35,14 @@ def reconstruction(x_hat: torch.Tensor, x: torch.Tensor, kind="mse",
     x_hat, x = x_hat.float(), x.float()
     if callable(kind):
         out = kind(x_hat, x)
+        if not isinstance(out, torch.Tensor) or (out.ndim and out.shape[0] != len(x)):
+            # A (n_features,) result would be cut into rows wrongly; a float has no gradient.
+            got = (f"shape {tuple(out.shape)}" if isinstance(out, torch.Tensor)
+                   else f"a {type(out).__name__}")
+            raise ValueError(
+                f"the custom loss returned {got} for a batch of {len(x)} rows; return a "
+                f"tensor: the mean loss (0-d), or one loss per row or per element (shape "
+                f"({len(x)},) or ({len(x)}, ...), e.g. torch.nn.L1Loss(reduction='none')).")
         if out.ndim == 0:
             if weight is not None:
                 raise ValueError(
