@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import aekit
-from aekit.data import catalog as datasets
+from aekit.data import idx as datasets
 from aekit.data import (
     DERIVED_VARIABLE_NAMES,
     Dataset,

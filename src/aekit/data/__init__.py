@@ -1,7 +1,9 @@
 """Data: named datasets, file readers, rows streamed from disk, synthetic problems.
 
-- :mod:`aekit.data.catalog`: ``load_digits`` (embedded), ``load_fashion_mnist``,
-  ``load_mnist``, ``load_dataset`` (by name or path, split in two);
+- :mod:`aekit.data.catalog`: ``load_digits`` (embedded), ``load_dataset`` (by name or path,
+  split in two);
+- :mod:`aekit.data.idx`: ``load_fashion_mnist``, ``load_mnist`` (their IDX files found or
+  downloaded, ``fetch_idx_files``, ``read_idx``);
 - :mod:`aekit.data.files`: ``read_array`` (``.npy``, ``.npz``, text) and ``open_rows``
   (``.npy``, memmaps, shard directories, Parquet, a block of rows at a time);
 - :mod:`aekit.data.delimited`: ``read_table`` (``.csv``, ``.tsv``, ``.txt`` into a
@@ -20,15 +22,12 @@ from .catalog import (
     FASHION_MNIST_CLASSES,
     NSL_KDD_COLUMNS,
     Dataset,
-    fetch_idx_files,
     load_dataset,
     load_digits,
-    load_fashion_mnist,
-    load_mnist,
-    read_idx,
     read_rows,
     subsample,
 )
+from .idx import fetch_idx_files, load_fashion_mnist, load_mnist, read_idx
 from .delimited import read_table
 from .files import ArrayData, RowSource, is_streamable, open_rows, read_array
 from .images import OrientationHistograms
