@@ -377,7 +377,7 @@ def test_complex_and_date_arrays_are_refused_in_a_line(tmp_path):
     np.save(tmp_path / "c.npy", np.ones((50, 40)) + 1j)
     with pytest.raises(ValueError, match=r"c.npy: holds complex values.*X.real") as info:
         load_dataset(tmp_path / "c.npy")
-    assert len(str(info.value)) < 200
+    assert len(str(info.value).replace(str(tmp_path), "")) < 200  # no array in it
     np.savez(tmp_path / "d.npz", X=np.zeros((3, 2), dtype="datetime64[s]"))
     with pytest.raises(ValueError, match=r"d.npz: holds datetime64\[s\] values, not numbers"):
         read_array(tmp_path / "d.npz")
