@@ -229,6 +229,23 @@ def test_codes_2d_side_by_side_coloured_by_label(digits, digits_ae):
     _renders(fig)
 
 
+def test_codes_2d_draws_rows_without_a_label_in_grey(digits, digits_ae):
+    # Text labels with empty cells (NaN) were "Not drawn" in a report: np.unique of str
+    # and float. They are a grey "unlabelled" group, as -1 rows are.
+    X_test, y_test = digits[1], digits[3]
+    names = np.array(["even", "odd"], dtype=object)[y_test % 2]
+    names[:40] = np.nan
+    numbers = y_test.copy()
+    numbers[:40] = -1
+    for y, legend in ((names, ["even", "odd"]), (numbers, [str(d) for d in range(10)])):
+        fig = plotting.codes_2d(digits_ae, X_test, y)
+        assert [t.get_text() for t in fig.legends[0].get_texts()] == legend + ["unlabelled"]
+        for ax in fig.axes:
+            grey, labelled = ax.collections
+            assert (len(grey.get_offsets()), len(labelled.get_offsets())) == (40, len(X_test) - 40)
+        _renders(fig)
+
+
 def test_codes_2d_without_labels_and_wider_codes(digits):
     ae = AutoEncoder(n_components=3, hidden_layer_sizes=(16,), max_epochs=3,
                      random_state=0).fit(digits[0])

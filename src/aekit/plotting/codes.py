@@ -10,13 +10,20 @@ from matplotlib import colormaps
 from ..evaluation.errors import r2_per_feature
 from ..evaluation.probes import sample_rows
 from ..nn.layers import TAIL_RATIO, tail_ratios
+from ..semisupervised.labels import blanks_unlabelled, unlabelled_rows
 from ._common import _AE, _PCA, _figure, _grid_shape, _open_axes, _range, _reconstruct, _rows
+
+_UNLABELLED = "#b0b0b0"
+"""Rows without a label (``-1``, an empty cell): drawn grey, named "unlabelled"."""
 
 
 def _scatter(ax, Z, y, title):
+    if y is not None and (blank := unlabelled_rows(y)).any():  # grey, under the labelled
+        ax.scatter(Z[blank, 0], Z[blank, 1], s=5, alpha=0.4, color=_UNLABELLED, linewidths=0)
+        Z, y = Z[~blank], y[~blank]
     if y is None:
         ax.scatter(Z[:, 0], Z[:, 1], s=5, alpha=0.6, color=_AE, linewidths=0)
-    else:
+    elif len(y):
         classes = np.unique(y)
         if len(classes) <= 20:
             cmap = colormaps["tab10" if len(classes) <= 10 else "tab20"]
@@ -60,7 +67,9 @@ def codes_2d(estimator, X, y=None, *, pca=None, target_names=None, max_points=30
     estimator : fitted AutoEncoder
     X : array-like of shape (n_samples, n_features)
     y : array-like of shape (n_samples,), optional
-        Labels; up to 20 classes get a legend, more are drawn on a continuous scale.
+        Labels; up to 20 classes get a legend, more are drawn on a continuous scale. Rows
+        without a label (``-1``, as in :mod:`sklearn.semi_supervised`, or a missing one:
+        NaN, None, an empty cell) are drawn in grey as "unlabelled".
     pca : fitted PCA, optional
         Its first two components are drawn; default: PCA(2) fitted on ``X``, in the
         estimator's scaled units when it has them (``to_scaled``: a table's categories are
@@ -81,7 +90,7 @@ def codes_2d(estimator, X, y=None, *, pca=None, target_names=None, max_points=30
 
     idx = sample_rows(len(X), max_points, random_state)
     X = X.iloc[idx] if hasattr(X, "iloc") else np.asarray(X, dtype=np.float64)[idx]  # a table
-    y = None if y is None else np.asarray(y)[idx]
+    y = None if y is None else blanks_unlabelled(np.asarray(y)[idx])
     if pca is None and callable(getattr(estimator, "to_scaled", None)):
         from ..evaluation.metrics import ScaledPCA
 
@@ -107,14 +116,18 @@ def codes_2d(estimator, X, y=None, *, pca=None, target_names=None, max_points=30
     _scatter(axes[1], Z, y, ae_title)
     if k == 1:
         axes[1].set_yticks([])
-    if y is not None and len(np.unique(y)) <= 20:
+    blank = np.zeros(0, dtype=bool) if y is None else unlabelled_rows(y)
+    classes = None if y is None else np.unique(y[~blank])
+    if classes is not None and len(classes) <= 20:
         from matplotlib.lines import Line2D
 
-        classes = np.unique(y)
         cmap = colormaps["tab10" if len(classes) <= 10 else "tab20"]
         handles = [Line2D([], [], ls="", marker="o", ms=6, color=cmap(i % cmap.N))
                    for i in range(len(classes))]
         names = [_class_name(c, target_names) for c in classes]
+        if blank.any():
+            handles.append(Line2D([], [], ls="", marker="o", ms=6, color=_UNLABELLED))
+            names.append("unlabelled")
         fig.legend(handles, names, loc="outside right center",
                    title="label" if target_names is None else "class", frameon=False,
                    fontsize=9)
