@@ -26,7 +26,7 @@ from aekit.nn.layers import (
     salt_and_pepper_noise,
 )
 from aekit.training.callbacks import Callback
-from aekit.training.pretraining import pretrain_greedy
+from aekit.training.pretraining import layer_blocks, pretrain_greedy
 from aekit.training.loop import make_optimizer
 from aekit.training.objectives import encode_with_jacobian
 
@@ -293,6 +293,23 @@ def test_pretrain_greedy_freezes_lower_layers_and_initialises_the_decoder():
                                      "decoder.2.weight", "decoder.2.bias"}
     assert {k for k in before if not torch.equal(seen["pretrain-1"][k], seen["pretrain-2"][k])} \
         == {"encoder.2.weight", "encoder.2.bias", "decoder.0.weight", "decoder.0.bias"}
+
+
+def test_pretrain_greedy_keeps_the_decoders_dropout_off_the_reconstruction():
+    # An inner decoder block ends in a dropout (for the next decoder layer). Applied to the
+    # shallow model's reconstruction of clean codes, it taught the block to output (1 - p)
+    # times them: the codes regressed on the reconstruction had slope 2.0 for p = 0.5.
+    torch.manual_seed(0)
+    X = torch.randn(2000, 16) @ torch.randn(16, 16) * 0.3
+    model = DenseAutoEncoder(16, 4, (12,), dropout=0.5, scaler=None)
+    pretrain_greedy(model.encoder, model.decoder, X, batch_size=64, max_epochs=40,
+                    make_optimizer=lambda p: torch.optim.Adam(p, 1e-2))
+    model.eval()
+    enc, dec = layer_blocks(model.encoder), layer_blocks(model.decoder)
+    with torch.no_grad():
+        H = enc[0](X)  # the inner layer's clean targets
+        R = dec[0](enc[1](H))  # their reconstruction by the pretrained inner blocks
+    assert float((H * R).sum() / (R * R).sum()) == pytest.approx(1.0, abs=0.1)
 
 
 def test_pretrain_greedy_weighs_rows_and_leaves_imputed_cells_out():

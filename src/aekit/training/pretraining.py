@@ -92,6 +92,10 @@ def pretrain_greedy(
     history: list[dict] = []
     H, H_val = _columns(X), _columns(X_val)
     for i, (enc, dec) in enumerate(zip(enc_blocks, reversed(dec_blocks))):
+        # The shallow model's output is a reconstruction compared with clean codes: the
+        # dropout after an inner decoder block (for the next decoder layer, in the deep
+        # model) would zero its targets at random and teach it to output (1 - p) times them.
+        dec = nn.Sequential(*(m for m in dec if not isinstance(m, nn.Dropout)))
         shallow = nn.Sequential(enc, dec)
         phase = f"pretrain-{i + 1}"
         state = init_state(shallow, make_optimizer(list(shallow.parameters())), phase=phase)
