@@ -371,3 +371,13 @@ def test_a_loop_that_stopped_after_its_epochs_may_be_stopped_again():
     fit_loop(state, _mse, X, batch_size=8, max_epochs=10, callbacks=[StopAtBegin()])
     assert state["epoch"] == 2 and state["kept_epoch"] == 2
 
+
+def test_a_checkpoint_given_one_phase_as_a_string_checkpoints_that_phase_only(tmp_path):
+    # "train" in "pretrain-1" is true of a bare string: the main loop was checkpointed too.
+    from aekit.training.callbacks import Checkpoint
+
+    module, X = _setup(20)
+    ckpt = Checkpoint(tmp_path, background=False, phases="pretrain-1")
+    state = init_state(module, make_optimizer("sgd", module.parameters(), 0.01))
+    fit_loop(state, _mse, X, batch_size=8, max_epochs=2, callbacks=[ckpt])
+    assert state["phase"] == "train" and not list(tmp_path.iterdir())

@@ -529,15 +529,16 @@ class Checkpoint(Callback):
         Created if needed; other files in it are left alone.
     background : bool, default=True
         Write in a background thread (False: before the next epoch starts).
-    phases : tuple of str, optional
+    phases : str or tuple of str, optional
         Checkpoint the epochs of loops of these phases only (``state["phase"]``); by
         default every loop's.
     """
 
     def __init__(self, directory: str | os.PathLike, *, background: bool = True,
-                 phases: tuple[str, ...] | None = None):
+                 phases: str | tuple[str, ...] | None = None):
         self.directory = Path(directory)
-        self.phases = phases
+        # One name is one phase: "train" in "pretrain-1" would be true of a bare string.
+        self.phases = (phases,) if isinstance(phases, str) else phases
         self.background = background
         self._executor: ThreadPoolExecutor | None = None
         self._pending: Future | None = None
