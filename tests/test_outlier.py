@@ -480,3 +480,14 @@ def test_tail_term_sees_rare_values_of_discrete_columns():
     s = tail_surprise(rows, q, torch.ones(2, dtype=torch.float64)).numpy()
     assert s[1] > s[0] + np.log(10)  # 2% against 98%
     assert s[3] > s[2] > s[0] and abs((s[3] - s[2]) - 3.0) < 1e-6  # one per scaled unit
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"count": True}, {"count": 2.0}, {"threshold": True}, {"threshold": "1"},
+    {"contamination": "0.1"}, {"fpr": "0.1"},
+])
+def test_set_threshold_rejects_bools_and_strings(fitted, kwargs):
+    # count=True was read as count=1 and threshold=True as 1.0, silently.
+    det, _ = fitted
+    with pytest.raises(TypeError, match=f"{next(iter(kwargs))}= must be"):
+        det.set_threshold(**kwargs, X=fitted[1] if "fpr" in kwargs else None)
