@@ -491,3 +491,11 @@ def test_set_threshold_rejects_bools_and_strings(fitted, kwargs):
     det, _ = fitted
     with pytest.raises(TypeError, match=f"{next(iter(kwargs))}= must be"):
         det.set_threshold(**kwargs, X=fitted[1] if "fpr" in kwargs else None)
+
+
+@pytest.mark.parametrize("kwargs", [{"contamination": 0.1}, {"threshold": 1.0}])
+def test_set_threshold_does_not_ignore_x(fitted, kwargs):
+    # X= was dropped without a word: the threshold did not come from the rows given.
+    det, X = fitted
+    with pytest.raises(ValueError, match="does not use X="):
+        det.set_threshold(**kwargs, X=X[:100])

@@ -79,6 +79,10 @@ class ThresholdMixin:
         value = {"contamination": contamination, "threshold": threshold, "fpr": fpr,
                  "count": count}[given[0]]
         _check_number(given[0], value)
+        if X is not None and given[0] in ("contamination", "threshold"):
+            raise ValueError(f"set_threshold({given[0]}=...) does not use X=: it is set from "
+                             "the training rows' scores (contamination) or given (threshold); "
+                             "to set it on the rows of X, use fpr= or count= with X=")
         shown = f"{value:g}" if isinstance(value, Real) else repr(value)
         how = f"set_threshold({given[0]}={shown})"
         if count is not None:
