@@ -336,6 +336,13 @@ def test_table_with_text_columns(mixed):
     assert sum("kind" in row for row in names) >= 7  # the wrong kind is named
 
 
+def test_one_row_of_a_table_says_how_to_keep_it_two_dimensional(mixed):
+    det, df = mixed
+    assert det.explain(df.iloc[[3]]).index.tolist() == [df.index[3]]
+    with pytest.raises(ValueError, match=r"df\.iloc\[\[i\]\]"):  # df.iloc[3] is a Series
+        det.explain(df.iloc[3])
+
+
 def test_table_unseen_category_and_missing_numbers(mixed, tmp_path):
     pd = pytest.importorskip("pandas")
     det, df = mixed
