@@ -336,6 +336,13 @@ def test_table_with_text_columns(mixed):
     assert sum("kind" in row for row in names) >= 7  # the wrong kind is named
 
 
+def test_one_row_of_a_table_says_how_to_keep_it_two_dimensional(mixed):
+    det, df = mixed
+    assert det.explain(df.iloc[[3]]).index.tolist() == [df.index[3]]
+    with pytest.raises(ValueError, match=r"df\.iloc\[\[i\]\]"):  # df.iloc[3] is a Series
+        det.explain(df.iloc[3])
+
+
 def test_table_unseen_category_and_missing_numbers(mixed, tmp_path):
     pd = pytest.importorskip("pandas")
     det, df = mixed
@@ -480,3 +487,22 @@ def test_tail_term_sees_rare_values_of_discrete_columns():
     s = tail_surprise(rows, q, torch.ones(2, dtype=torch.float64)).numpy()
     assert s[1] > s[0] + np.log(10)  # 2% against 98%
     assert s[3] > s[2] > s[0] and abs((s[3] - s[2]) - 3.0) < 1e-6  # one per scaled unit
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"count": True}, {"count": 2.0}, {"threshold": True}, {"threshold": "1"},
+    {"contamination": "0.1"}, {"fpr": "0.1"},
+])
+def test_set_threshold_rejects_bools_and_strings(fitted, kwargs):
+    # count=True was read as count=1 and threshold=True as 1.0, silently.
+    det, _ = fitted
+    with pytest.raises(TypeError, match=f"{next(iter(kwargs))}= must be"):
+        det.set_threshold(**kwargs, X=fitted[1] if "fpr" in kwargs else None)
+
+
+@pytest.mark.parametrize("kwargs", [{"contamination": 0.1}, {"threshold": 1.0}])
+def test_set_threshold_does_not_ignore_x(fitted, kwargs):
+    # X= was dropped without a word: the threshold did not come from the rows given.
+    det, X = fitted
+    with pytest.raises(ValueError, match="does not use X="):
+        det.set_threshold(**kwargs, X=X[:100])

@@ -78,11 +78,16 @@ class ThresholdMixin:
                              f"fpr= (with X=) or count=, got {given or 'none'}")
         value = {"contamination": contamination, "threshold": threshold, "fpr": fpr,
                  "count": count}[given[0]]
+        _check_number(given[0], value)
+        if X is not None and given[0] in ("contamination", "threshold"):
+            raise ValueError(f"set_threshold({given[0]}=...) does not use X=: it is set from "
+                             "the training rows' scores (contamination) or given (threshold); "
+                             "to set it on the rows of X, use fpr= or count= with X=")
         shown = f"{value:g}" if isinstance(value, Real) else repr(value)
         how = f"set_threshold({given[0]}={shown})"
         if count is not None:
             n = self.n_samples_fit_ if X is None else None
-            if not isinstance(count, Integral) or count < 0:
+            if count < 0:
                 raise ValueError(f"count must be an integer >= 0, got {count!r}")
             if X is None and count >= n:
                 raise ValueError(f"count={count} is not below the {n} training rows; give X= "
@@ -118,3 +123,14 @@ class ThresholdMixin:
         # (or any later change of offset_) makes it stale rather than wrong.
         self.threshold_set_ = (self.offset_, how)
         return self
+
+
+def _check_number(name: str, value) -> None:
+    """The value of :meth:`ThresholdMixin.set_threshold`'s ``name=``: a real number (an
+    integer for ``count``); a bool or a string is an error naming it, not read as 1 or
+    failing deep inside a comparison."""
+    kind = Integral if name == "count" else Real
+    if isinstance(value, bool) or not isinstance(value, kind):
+        wanted = "an integer" if name == "count" else "a number"
+        raise TypeError(f"set_threshold's {name}= must be {wanted}, got {value!r} of type "
+                        f"{type(value).__name__}")

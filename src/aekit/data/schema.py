@@ -548,7 +548,9 @@ def _object_rows(X, n_columns: int) -> np.ndarray:
         X = X.toarray()
     X = np.asarray(X, dtype=object)
     if X.ndim != 2:
-        raise ValueError(f"X has shape {X.shape}; expected a table (n_samples, {n_columns})")
+        # One row taken out of a frame (df.iloc[i], a Series) is 1-D: say how to keep it 2-D.
+        raise ValueError(f"X has shape {X.shape}; expected a table (n_samples, {n_columns}); "
+                         "for one row, pass df.iloc[[i]] (not df.iloc[i]) or row.reshape(1, -1)")
     return X
 
 
