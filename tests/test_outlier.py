@@ -309,6 +309,19 @@ def test_beats_isolation_forest_where_anomalies_are_local(name):
 
 
 # --------------------------------------------------------------------------- tables
+def test_a_file_is_explained_as_its_rows_are(fitted, tmp_path):
+    # feature_scores / top_features / explain of a .npy path said "X holds values that are
+    # not numbers: '.../rows.npy'" while score_samples read it a chunk at a time.
+    det, X = fitted
+    path = tmp_path / "rows.npy"
+    np.save(path, X[:50].astype(np.float32))
+    np.testing.assert_allclose(det.feature_scores(path),
+                               det.feature_scores(X[:50].astype(np.float32)), rtol=1e-6)
+    table = det.explain(path)
+    assert table.shape[0] == 50
+    assert list(table["feature_1"]) == list(det.top_features(X[:50].astype(np.float32))[0][:, 0])
+
+
 @pytest.fixture(scope="module")
 def mixed():
     """A DataFrame with a text column: b = 2a (+3 for kind 'x'); rows 0-9 break b, rows

@@ -10,6 +10,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..nn.ensemble import SCORE_BATCH
 from ..training.loop import infer
+from .streaming import is_chunked, map_chunks
 
 
 class ExplanationMixin:
@@ -25,13 +26,17 @@ class ExplanationMixin:
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like of shape (n_samples, n_features), or a file
+            A file (``.npy``, Parquet) or memmap is scored one chunk at a time, as by
+            :meth:`score_samples` (and so by :meth:`top_features` and :meth:`explain`).
 
         Returns
         -------
         scores : ndarray of shape (n_samples, n_features_in_)
         """
         check_is_fitted(self)
+        if is_chunked(X):  # a file or memmap: one chunk in memory at a time
+            return np.concatenate(list(map_chunks(X, self.feature_scores, self)))
         X = self._check_X(X, reset=False)
         module = self.module_
         errors = infer(lambda x: module.feature_errors(x)[0].mean(0), self._tensor(X),
