@@ -257,13 +257,13 @@ def export_onnx(estimator, out: str | os.PathLike, *, opset: int = 17) -> dict[s
 
 
 def _fill_values(estimator) -> list[float] | None:
-    """Each column's value for a NaN cell in a model fitted with ``missing="impute"`` (the
-    schema's training medians; zeros where it has none, as the schema fills), or None for
-    a model that refuses missing numbers."""
+    """Each column's value for a NaN cell in a model fitted with ``missing="impute"`` (what
+    its schema fills: :meth:`~aekit.data.schema.InputSchema.fills`), or None for a model
+    that refuses missing numbers."""
     schema = getattr(estimator, "schema_", None)
     if schema is None or schema.missing != "impute":
         return None
-    return [float(v) for v in schema.fill_values or [0.0] * estimator.n_features_in_]
+    return schema.fills(estimator.n_features_in_)
 
 
 def _with_missing(rows: torch.Tensor, fill: torch.Tensor | None) -> torch.Tensor:

@@ -406,7 +406,7 @@ def data_differences(run: str | os.PathLike, data: Dataset) -> list[str]:
         out.append(f"the content of {current['name']} (its SHA-256)" if saved.get(
             "file_sha256") else f"the file ({saved.get('name')!r}, now {current['name']!r}; "
             "the run, of an older aekit, keeps no checksum: only its path compares)")
-    if current["options"] is not None and isinstance(saved.get("options"), dict):
+    if current["options"] is not None and _of_a_file(saved):
         out += option_differences(saved["options"], current["options"])
     if not out:
         out = [f"{key}={saved.get(key)!r} (now {current[key]!r})"

@@ -502,9 +502,9 @@ class _ArrayPart:
     def identity(self) -> list:
         """A memory map's file stamp, then the byte offset and strides of its rows in the
         file, then its :func:`sampled_digest`: two slices of one file (``mm[:800]``,
-        ``mm[800:]``) share its stamp. For rows
-        in memory, which no stamp tells apart, their SHA-256: one pass over memory, which
-        costs less than an epoch, where refusing would leave such a fit no resume."""
+        ``mm[800:]``) share its stamp. For rows in memory, which no stamp tells apart,
+        their SHA-256: one pass over memory, which costs less than an epoch, where refusing
+        would leave such a fit no resume."""
         region = _map_region(self.array) if self.stamp is not None else None
         if region is None:
             return ["sha256", sha256_rows(self.array)]

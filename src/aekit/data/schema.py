@@ -342,10 +342,15 @@ class InputSchema:
         if bad.any():
             raise ValueError(self._not_finite(bad, missing, index, fit, owner))
         if missing.any():
-            fill = np.asarray(self.fill_values or np.zeros(X.shape[1]))
-            X = np.where(missing, fill.astype(X.dtype), X)
+            X = np.where(missing, np.asarray(self.fills(X.shape[1]), dtype=X.dtype), X)
         check_finite(X)  # what is left: values beyond float32's range
         return X, (missing if missing.any() else None)
+
+    def fills(self, width: int) -> list[float]:
+        """Each of ``width`` columns' value for a missing cell: its training median
+        (``fill_values``), or 0 where a fit saw no rows to take one from. What a model with
+        ``missing="impute"`` fills, here and in its ONNX graphs (:mod:`aekit.export`)."""
+        return [float(v) for v in self.fill_values or [0.0] * width]
 
     def _warn_unobserved(self, missing: np.ndarray, index, fit: bool) -> None:
         """Warn (:class:`~aekit.core.checks.InputWarning`) about what imputation cannot

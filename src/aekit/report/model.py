@@ -316,7 +316,8 @@ def _probes(estimator, data, ev: _Evaluation) -> tuple[list, str]:
     idx = np.sort(np.random.RandomState(0).permutation(len(ev.X_train))[:n])
     y, y_test = (blanks_unlabelled(np.asarray(labels)) for labels in (
         np.asarray(data.y_train)[idx], data.y_test))
-    idx, y = idx[~unlabelled_rows(y)], y[~unlabelled_rows(y)]
+    labelled = ~unlabelled_rows(y)
+    idx, y = idx[labelled], y[labelled]
     test = np.flatnonzero(~unlabelled_rows(y_test))
     n_classes = len(np.unique(y.astype(str)))  # str: a text column's labels may mix types
     if n_classes < 2 or not len(test):
