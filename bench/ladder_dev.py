@@ -17,6 +17,10 @@ threads, load average.
     python bench/ladder_dev.py fashion 50000 100 '[{"max_epochs": 20}]' --alone
     python bench/ladder_dev.py digits 1000 10 '[{"max_epochs": 200}]' --draw 101
     python bench/ladder_dev.py fashion 50000 10 '[{"max_epochs": 24}]' --image-features
+    python bench/ladder_dev.py fashion 50000 10 '[{}]' --proba /tmp/dev  # /tmp/dev-0.npy
+
+``--proba PREFIX`` saves each run's validation probabilities (``PREFIX-<i>.npy``, run ``i``
+of the list), to compare or average runs afterwards without refitting.
 """
 
 import argparse
@@ -24,6 +28,7 @@ import json
 import os
 import time
 
+import numpy as np
 import torch
 
 from aekit import LadderClassifier
@@ -47,6 +52,8 @@ def main(argv=None):
                         help="random_state of the label draw (default 100)")
     parser.add_argument("--image-features", action="store_true",
                         help="pixels + orientation histograms (OrientationHistograms defaults)")
+    parser.add_argument("--proba", metavar="PREFIX",
+                        help="save run i's validation probabilities to PREFIX-i.npy")
     args = parser.parse_args(argv)
     start_val = VALIDATION_START[args.dataset]
     if args.pool > start_val:
@@ -66,7 +73,7 @@ def main(argv=None):
                                                 random_state=args.draw)
     if args.alone:
         X_pool, y_few = X_pool[y_few != -1], y_few[y_few != -1]
-    for params in json.loads(args.configs):
+    for i, params in enumerate(json.loads(args.configs)):
         params = {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}
         load_start, start = os.getloadavg()[0], time.perf_counter()
         clf = LadderClassifier(random_state=0, **params).fit(X_pool, y_few)
@@ -79,6 +86,8 @@ def main(argv=None):
               f"{clf.n_iter_} epochs "
               f"{args.threads} threads load {load_start:.1f}-{os.getloadavg()[0]:.1f}",
               flush=True)
+        if args.proba:
+            np.save(f"{args.proba}-{i}.npy", clf.predict_proba(X[start_val:]))
 
 
 if __name__ == "__main__":
