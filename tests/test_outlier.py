@@ -247,6 +247,28 @@ def test_nan_is_an_error_naming_rows_and_columns(fitted):
         OutlierDetector(**FAST).fit(X_bad)
 
 
+@pytest.mark.parametrize("combine", ["rank", "surprise", "zscore"])
+def test_absurd_values_get_finite_scores_and_are_flagged(combine):
+    # Scaled values ~1e19 and beyond overflowed the float32 networks: inf scores, NaN ones
+    # (predict: +1, an inlier) from 3e38, NaN explanations, and a NaN threshold when such
+    # a value was among the training rows (combine="surprise": nothing flagged, ever).
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 4))
+    det = OutlierDetector(contamination=0.05, n_estimators=2, combine=combine,
+                          max_epochs=5, random_state=0, device="cpu").fit(X)
+    rows = np.repeat(X[:1], 4, axis=0)
+    rows[:, 1] = [1e20, 3e38, -3e38, 1e30]
+    assert np.isfinite(det.score_samples(rows)).all()
+    assert (det.predict(rows) == -1).all()
+    assert np.isfinite(det.feature_scores(rows)).all()
+    assert np.isfinite(det.top_features(rows)[1]).all()
+    X[:3, 1] = 1e20  # a fill value among the training rows
+    det.fit(X)
+    assert np.isfinite(det.offset_) and bool(det.module_.score_quantiles.isfinite().all())
+    assert (det.predict(X[:3]) == -1).all()
+    assert (det.predict(X) == -1).sum() == 10
+
+
 def test_two_rows_is_the_minimum():
     with pytest.raises(ValueError, match="at least 2 rows"):
         OutlierDetector(**FAST).fit(np.zeros((1, 3)))

@@ -25,6 +25,7 @@ against each (every choice chosen leave-one-dataset-out on the ADBench tables,
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from numbers import Integral, Real
@@ -37,6 +38,7 @@ from sklearn.utils.random import sample_without_replacement
 from sklearn.utils.validation import check_is_fitted
 
 from ..core.checks import (
+    FLOAT32_MAX,
     Interval,
     SizeTuple,
     StrOptions,
@@ -542,11 +544,33 @@ class OutlierDetector(ThresholdMixin, ExplanationMixin, _tables.InputMixin, Outl
 
     # ------------------------------------------------------------------ scores
     def _terms(self, X: np.ndarray) -> np.ndarray:
-        """The raw score terms (n, 5) of validated rows, float64 (``nn.ensemble.TERMS``)."""
-        module = self.module_
+        """The raw score terms (n, 5) of validated rows, float64 (``nn.ensemble.TERMS``),
+        within float32's range: the training rows' quantiles of them are float32 buffers,
+        where a larger term (an absurd training row's) would be inf and inf - inf NaN."""
         weights = self._weights()
-        return infer(lambda x: module.term_scores(x, self.n_neighbors_, weights),
-                     self._tensor(X), SCORE_BATCH).double().cpu().numpy()
+        terms = self._per_row(lambda m, x: m.term_scores(x, self.n_neighbors_, weights), X)
+        return np.clip(terms, -FLOAT32_MAX, FLOAT32_MAX)
+
+    def _per_row(self, fn, X: np.ndarray) -> np.ndarray:
+        """``fn(module, rows)`` of the validated rows ``X``, in batches, as float64 values
+        (one row of the result per row of ``X``).
+
+        The module computes in float32, where a value some 1e19 scaled units out overflows
+        (its square passes 3.4e38) and comes back inf, or NaN once inf - inf meets in a
+        layer: such a row would get an infinite or NaN score (NaN: an inlier to
+        ``predict``), and as a training row it would make the threshold NaN. Rows whose
+        result is not finite are computed again by a float64 copy of the module, in which
+        every float32 input fits: an absurd row is scored as far out as it is.
+        """
+        module = self.module_
+        out = infer(lambda x: fn(module, x), self._tensor(X), SCORE_BATCH)
+        out = out.double().cpu().numpy()
+        bad = ~np.isfinite(out.reshape(len(out), -1)).all(1)
+        if bad.any():
+            wide = copy.deepcopy(module).double()
+            out[bad] = infer(lambda x: fn(wide, x.double()), self._tensor(X[bad]),
+                             SCORE_BATCH).cpu().numpy()
+        return out
 
     def _combine(self, terms: np.ndarray, how: str | None = None) -> np.ndarray:
         """The anomaly score of the terms (n, 5): their weighted mean, each on the scale
@@ -577,6 +601,10 @@ class OutlierDetector(ThresholdMixin, ExplanationMixin, _tables.InputMixin, Outl
         are those of the fit (``fitted_params_``), which ``offset_`` and the training rows'
         scales come from: ``set_params`` changes them at the next ``fit``; move the
         threshold without refitting with :meth:`set_threshold`.
+
+        Scores are finite for every row ``X`` may hold: a row too far out for the float32
+        networks (some 1e19 spreads and beyond) is computed in float64, and each term is
+        capped at float32's largest value (3.4e38): such rows are flagged (and may tie).
 
         Parameters
         ----------
