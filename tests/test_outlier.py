@@ -269,6 +269,15 @@ def test_absurd_values_get_finite_scores_and_are_flagged(combine):
     assert (det.predict(X) == -1).sum() == 10
 
 
+def test_training_values_beyond_float32_once_scaled_are_named():
+    # 3e38 in a column of spread 0.1 is 3e39 scaled: the fit failed with "training
+    # diverged. Lower learning_rate", which no learning rate fixes.
+    X = np.random.default_rng(0).normal(size=(100, 3)) * 0.1
+    X[:2, 1] = 3e38
+    with pytest.raises(ValueError, match=r"column\(s\) x1 hold values beyond float32"):
+        OutlierDetector(n_estimators=2, max_epochs=2, random_state=0, device="cpu").fit(X)
+
+
 def test_two_rows_is_the_minimum():
     with pytest.raises(ValueError, match="at least 2 rows"):
         OutlierDetector(**FAST).fit(np.zeros((1, 3)))

@@ -422,6 +422,7 @@ class OutlierDetector(ThresholdMixin, ExplanationMixin, _tables.InputMixin, Outl
             with seeded_torch_rng(self.device_, seed):
                 module = self._build_module(d).to(self.device_)
                 self._fit_scaler(module, X, rng)
+                self._check_scaled(module, X)
                 # Every member's rows, scaled, as (n_rows, M, d): a batch draw serves all.
                 rows = module.scaler(module.expand(self._tensor(X[picks.ravel()]))).reshape(
                     self.n_estimators, n_rows, -1).transpose(0, 1).contiguous()
@@ -476,6 +477,27 @@ class OutlierDetector(ThresholdMixin, ExplanationMixin, _tables.InputMixin, Outl
         offset, scale = scaler_statistics(X, self.scaler, rng)
         module.scaler.offset.copy_(torch.as_tensor(offset))
         module.scaler.scale.copy_(torch.as_tensor(scale))
+
+    def _check_scaled(self, module: EnsembleAutoEncoder, X: np.ndarray) -> None:
+        """A ValueError naming the columns of the training rows ``X`` with values that the
+        fitted scaler takes beyond float32's range (a value near 3.4e38 in a column whose
+        spread is below 1): the training rows' references would hold inf, and the check of
+        the kept model blamed it on training ("diverged, lower learning_rate")."""
+        ends = infer(lambda x: torch.stack([(e := module.expand(x)).amin(0), e.amax(0)]),
+                     self._tensor(X), SCORE_BATCH).double()
+        offset, scale = module.scaler.offset.double(), module.scaler.scale.double()
+        far = ((ends - offset) / scale).abs().amax(0) > FLOAT32_MAX
+        if not bool(far.any()):
+            return
+        slots = np.flatnonzero(far.cpu().numpy())
+        if module.table is not None:  # an expanded column -> the table's column
+            slots = np.unique(module.slot_column.cpu().numpy()[slots])
+        names = self._feature_names()[slots]
+        raise ValueError(
+            f"X's column(s) {', '.join(map(str, names[:10]))} hold values beyond float32's "
+            f"range ({FLOAT32_MAX:.3g}) once scaled by their spread, as the networks take "
+            "them: rescale these columns (divide by a power of ten) or clip them; a fill "
+            "value that stands for a missing number is better NaN, with missing='impute'")
 
     def _train(self, module: EnsembleAutoEncoder, rows: torch.Tensor, n_val: int,
                callbacks: list) -> torch.Tensor:
