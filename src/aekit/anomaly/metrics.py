@@ -22,6 +22,8 @@ import math
 import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
 
+from ..core.checks import format_indices
+
 BASELINES = ("iforest", "lof", "pca")
 
 
@@ -163,11 +165,13 @@ def anomaly_labels(y, normal=None, *, anomaly=None) -> np.ndarray:
         ``predict`` returns when it flags nothing). All 0 (only 0/1 has it) are normal
         rows and all -1 (only +1/-1 has it) anomalies.
     ValueError
-        When ``normal`` or ``anomaly`` is not among the values.
+        When ``normal`` or ``anomaly`` is not among the values, or a label is missing
+        (NaN or None).
     """
     y = np.asarray(y)
     if y.ndim != 1:
         raise ValueError(f"labels must be one value per row, got shape {y.shape}")
+    _check_no_missing(y)
     if normal is not None or anomaly is not None:
         is_normal = _matching(y, normal, "normal") if normal is not None else None
         is_anomaly = _matching(y, anomaly, "anomaly") if anomaly is not None else None
@@ -200,6 +204,25 @@ def anomaly_labels(y, normal=None, *, anomaly=None) -> np.ndarray:
     order = np.argsort(-counts, kind="stable")
     raise AmbiguousLabels([(uniques[i].item() if hasattr(uniques[i], "item") else uniques[i],
                             int(counts[i])) for i in order])
+
+
+def _check_no_missing(y: np.ndarray) -> None:
+    """A ValueError naming the rows whose label is missing (NaN, None: an empty cell of a
+    label column): else they were read as a value of their own, every row not ``normal``
+    being an anomaly, and measured as anomalies."""
+    if y.dtype.kind == "f":
+        missing = np.isnan(y)
+    elif y.dtype == object:
+        missing = np.asarray([v is None or (isinstance(v, float) and math.isnan(v))
+                              or type(v).__name__ == "NAType"  # pandas.NA
+                              for v in y.tolist()], dtype=bool)
+    else:
+        return
+    if missing.any():
+        rows = np.flatnonzero(missing)
+        raise ValueError(f"labels are missing (NaN or None) in {len(rows)} row(s) "
+                         f"{format_indices(rows)}: every row measured needs a label; drop "
+                         "those rows or give them one")
 
 
 def describe_labels(y, anomaly) -> str:
