@@ -137,10 +137,21 @@ class OutlierDetector(ThresholdMixin, ExplanationMixin, _tables.InputMixin, Outl
         of the rows left once the 10% most outlying (largest mean squared z-score) are set
         aside, so anomalies among the training rows do not inflate the spread.
         ``"robust"``: median and interquartile range. ``"standard"``: all rows' mean and
-        standard deviation.
+        standard deviation. A column constant in the training rows has no spread and is
+        scaled by 1, as by scikit-learn's ``StandardScaler``: a new value in it counts
+        as beyond every training row in the tail term (as rare as a value past a varying
+        column's range, no more: one row in ``n`` may hold it) and as far as it moves in
+        the column's own units elsewhere, so a change from 3.0 to 4.0 is not flagged
+        alone. To flag any change of such a column, test it apart (``X[:, j] != value``),
+        or give it the units in which a change matters.
     missing : {"error", "impute"}, default="error"
         A missing number (NaN) is an error naming its rows and columns (``"error"``), or
         is filled with its column's training median (``"impute"``), in fit and scoring.
+        A row is scored as filled: where columns go together, a median that does not fit
+        the row's other values makes it look anomalous (on 6 correlated columns, 5%
+        flagged, rows missing one cell were flagged up to 3 times as often), and its
+        explanation names the filled column. Where many rows to score have missing cells,
+        impute them from the other columns first (``sklearn.impute.IterativeImputer``).
     clip : float, default=5.0
         Training inputs are clipped to ``±clip`` scaled units, so a few extreme values do
         not dominate the loss; scores use the rows as they are. None: no clipping.

@@ -22,6 +22,14 @@ class ExplanationMixin:
         error over its training spread squared); a row's values sum to its reconstruction
         error, the first term of its anomaly score before standardisation.
 
+        A categorical column's part is the sum over its one-hot columns, each scaled like a
+        number: its part of the error as the score counts it. A column of ``k`` categories
+        brings ``k`` error terms, and a rare category's column a small spread, so such a
+        column often holds the largest part even of normal rows (7 categories: the top
+        column of most rows). To see what is unusual about a row, compare its parts with
+        the training rows' (e.g. over their median per column). A cell filled by
+        ``missing="impute"`` has the error of its fill value.
+
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features), or a file
