@@ -228,6 +228,15 @@ def test_anomaly_labels_conventions():
     assert detection_metrics([False, False], [1.0, 2.0])["roc_auc"] is None
 
 
+def test_detection_metrics_read_labels_as_anomaly_labels_does():
+    # +1/-1 labels (predict's) were cast to bool, all True: "one class", None, silently.
+    scores = [0.1, 0.9, 0.2, 0.3]
+    for labels in ([1, -1, 1, 1], [0, 1, 0, 0], ["normal", "attack", "normal", "normal"]):
+        assert detection_metrics(labels, scores)["roc_auc"] == 1.0
+    with pytest.raises(ValueError, match="normal=VALUE"):
+        detection_metrics([0, 2, 0, 0], scores)
+
+
 def test_single_valued_labels_are_read_only_where_one_convention_has_the_value():
     from aekit.anomaly.metrics import AmbiguousLabels
 

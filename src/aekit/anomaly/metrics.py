@@ -244,9 +244,20 @@ def describe_labels(y, anomaly) -> str:
 
 
 def detection_metrics(anomaly, scores) -> dict:
-    """``{"roc_auc", "average_precision"}`` of anomaly ``scores`` against boolean labels;
-    both None when the labels hold a single class."""
-    anomaly = np.asarray(anomaly, dtype=bool)
+    """``{"roc_auc", "average_precision"}`` of anomaly ``scores`` against labels; both None
+    when the labels hold a single class.
+
+    Parameters
+    ----------
+    anomaly : array-like of shape (n_samples,)
+        Booleans (True: anomaly), or labels :func:`anomaly_labels` reads (0/1, +1/-1,
+        text with a normal value named ``"normal"`` and the like); other labels raise its
+        :class:`AmbiguousLabels`: pass ``anomaly_labels(y, normal=VALUE)``.
+    scores : array-like of shape (n_samples,)
+        Anomaly scores, higher is more anomalous.
+    """
+    # Not cast to bool: +1/-1 labels (predict's) were all True, read as one class (None).
+    anomaly = anomaly_labels(anomaly)
     if anomaly.all() or not anomaly.any():
         return {"roc_auc": None, "average_precision": None}
     return {"roc_auc": float(roc_auc_score(anomaly, scores)),
