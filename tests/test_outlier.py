@@ -247,6 +247,51 @@ def test_nan_is_an_error_naming_rows_and_columns(fitted):
         OutlierDetector(**FAST).fit(X_bad)
 
 
+@pytest.mark.parametrize("combine", ["rank", "surprise", "zscore"])
+def test_absurd_values_get_finite_scores_and_are_flagged(combine):
+    # Scaled values ~1e19 and beyond overflowed the float32 networks: inf scores, NaN ones
+    # (predict: +1, an inlier) from 3e38, NaN explanations, and a NaN threshold when such
+    # a value was among the training rows (combine="surprise": nothing flagged, ever).
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 4))
+    det = OutlierDetector(contamination=0.05, n_estimators=2, combine=combine,
+                          max_epochs=5, random_state=0, device="cpu").fit(X)
+    rows = np.repeat(X[:1], 4, axis=0)
+    rows[:, 1] = [1e20, 3e38, -3e38, 1e30]
+    assert np.isfinite(det.score_samples(rows)).all()
+    assert (det.predict(rows) == -1).all()
+    assert np.isfinite(det.feature_scores(rows)).all()
+    assert np.isfinite(det.top_features(rows)[1]).all()
+    X[:3, 1] = 1e20  # a fill value among the training rows
+    det.fit(X)
+    assert np.isfinite(det.offset_) and bool(det.module_.score_quantiles.isfinite().all())
+    assert (det.predict(X[:3]) == -1).all()
+    assert (det.predict(X) == -1).sum() == 10
+
+
+def test_training_values_beyond_float32_once_scaled_are_named():
+    # 3e38 in a column of spread 0.1 is 3e39 scaled: the fit failed with "training
+    # diverged. Lower learning_rate", which no learning rate fixes.
+    X = np.random.default_rng(0).normal(size=(100, 3)) * 0.1
+    X[:2, 1] = 3e38
+    with pytest.raises(ValueError, match=r"column\(s\) x1 hold values beyond float32"):
+        OutlierDetector(n_estimators=2, max_epochs=2, random_state=0, device="cpu").fit(X)
+
+
+@pytest.mark.parametrize("combine", ["rank", "surprise", "zscore"])
+def test_a_copy_of_duplicate_training_rows_scores_as_they_do_in_any_batch(combine):
+    # A row's float32 terms differ by ~1e-9 with the batch it is scored in; where duplicate
+    # training rows tie a term, that moved a copy of them across the tie: scored alone it
+    # was flagged (surprise: 0.42 against 0 among the training rows), and where every
+    # training row was the same, any copy was.
+    rng = np.random.default_rng(0)
+    for X in (np.vstack([np.ones((95, 3)), rng.normal(size=(5, 3))]), np.ones((50, 3))):
+        det = OutlierDetector(contamination=0.05, n_estimators=2, combine=combine,
+                              max_epochs=5, random_state=0, device="cpu").fit(X)
+        assert det.score_samples(X[:1])[0] == det.score_samples(X)[0]
+        assert det.predict(X[:3]).tolist() == [1, 1, 1]
+
+
 def test_two_rows_is_the_minimum():
     with pytest.raises(ValueError, match="at least 2 rows"):
         OutlierDetector(**FAST).fit(np.zeros((1, 3)))

@@ -228,6 +228,15 @@ def test_anomaly_labels_conventions():
     assert detection_metrics([False, False], [1.0, 2.0])["roc_auc"] is None
 
 
+def test_detection_metrics_read_labels_as_anomaly_labels_does():
+    # +1/-1 labels (predict's) were cast to bool, all True: "one class", None, silently.
+    scores = [0.1, 0.9, 0.2, 0.3]
+    for labels in ([1, -1, 1, 1], [0, 1, 0, 0], ["normal", "attack", "normal", "normal"]):
+        assert detection_metrics(labels, scores)["roc_auc"] == 1.0
+    with pytest.raises(ValueError, match="normal=VALUE"):
+        detection_metrics([0, 2, 0, 0], scores)
+
+
 def test_single_valued_labels_are_read_only_where_one_convention_has_the_value():
     from aekit.anomaly.metrics import AmbiguousLabels
 
@@ -239,6 +248,30 @@ def test_single_valued_labels_are_read_only_where_one_convention_has_the_value()
     assert anomaly_labels(np.ones(3, int), anomaly=1).all()
     assert not anomaly_labels(np.zeros(5, int)).any()  # 0 is only in 0/1: normal
     assert anomaly_labels(-np.ones(5, int)).all()  # -1 is only in +1/-1: anomalies
+
+
+@pytest.mark.parametrize("labels, kwargs", [
+    ([0, 1, np.nan, 0], {}), ([0, 1, np.nan, 0], {"normal": 0}),
+    ([0.0, 1.0, np.nan], {"anomaly": 1}), (["normal", "attack", None], {}),
+    (np.array(["normal", "attack", np.nan], dtype=object), {}),
+])
+def test_missing_labels_are_an_error_naming_their_rows(labels, kwargs):
+    # An empty label cell was a value of its own: an anomaly when every row not normal is
+    # one (normal=, a name like "normal"), normal with anomaly=; the ROC-AUC measured it.
+    with pytest.raises(ValueError, match=r"labels are missing .* 1 row\(s\) \[2\]"):
+        anomaly_labels(np.asarray(labels, dtype=object if None in labels else None),
+                       **kwargs)
+
+
+def test_detect_refuses_a_label_column_with_empty_cells(tmp_path):
+    path = tmp_path / "rows.csv"
+    X, _ = blobs(60, n_anomalies=0)
+    labels = ["0"] * 59 + [""]
+    path.write_text("a,b,y\n" + "".join(f"{a},{b},{y}\n" for (a, b), y in zip(X[:, :2],
+                                                                               labels)))
+    result = invoke("detect", "--data", path, "--label", "y", "--out", tmp_path / "run",
+                    *FAST)
+    assert_one_line_error(result, "labels are missing")
 
 
 @pytest.mark.parametrize("name", ["iforest", "lof", "pca"])

@@ -25,6 +25,7 @@ against each (every choice chosen leave-one-dataset-out on the ADBench tables,
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from numbers import Integral, Real
@@ -37,6 +38,7 @@ from sklearn.utils.random import sample_without_replacement
 from sklearn.utils.validation import check_is_fitted
 
 from ..core.checks import (
+    FLOAT32_MAX,
     Interval,
     SizeTuple,
     StrOptions,
@@ -135,10 +137,21 @@ class OutlierDetector(ThresholdMixin, ExplanationMixin, _tables.InputMixin, Outl
         of the rows left once the 10% most outlying (largest mean squared z-score) are set
         aside, so anomalies among the training rows do not inflate the spread.
         ``"robust"``: median and interquartile range. ``"standard"``: all rows' mean and
-        standard deviation.
+        standard deviation. A column constant in the training rows has no spread and is
+        scaled by 1, as by scikit-learn's ``StandardScaler``: a new value in it counts
+        as beyond every training row in the tail term (as rare as a value past a varying
+        column's range, no more: one row in ``n`` may hold it) and as far as it moves in
+        the column's own units elsewhere, so a change from 3.0 to 4.0 is not flagged
+        alone. To flag any change of such a column, test it apart (``X[:, j] != value``),
+        or give it the units in which a change matters.
     missing : {"error", "impute"}, default="error"
         A missing number (NaN) is an error naming its rows and columns (``"error"``), or
         is filled with its column's training median (``"impute"``), in fit and scoring.
+        A row is scored as filled: where columns go together, a median that does not fit
+        the row's other values makes it look anomalous (on 6 correlated columns, 5%
+        flagged, rows missing one cell were flagged up to 3 times as often), and its
+        explanation names the filled column. Where many rows to score have missing cells,
+        impute them from the other columns first (``sklearn.impute.IterativeImputer``).
     clip : float, default=5.0
         Training inputs are clipped to ``±clip`` scaled units, so a few extreme values do
         not dominate the loss; scores use the rows as they are. None: no clipping.
@@ -420,6 +433,7 @@ class OutlierDetector(ThresholdMixin, ExplanationMixin, _tables.InputMixin, Outl
             with seeded_torch_rng(self.device_, seed):
                 module = self._build_module(d).to(self.device_)
                 self._fit_scaler(module, X, rng)
+                self._check_scaled(module, X)
                 # Every member's rows, scaled, as (n_rows, M, d): a batch draw serves all.
                 rows = module.scaler(module.expand(self._tensor(X[picks.ravel()]))).reshape(
                     self.n_estimators, n_rows, -1).transpose(0, 1).contiguous()
@@ -474,6 +488,27 @@ class OutlierDetector(ThresholdMixin, ExplanationMixin, _tables.InputMixin, Outl
         offset, scale = scaler_statistics(X, self.scaler, rng)
         module.scaler.offset.copy_(torch.as_tensor(offset))
         module.scaler.scale.copy_(torch.as_tensor(scale))
+
+    def _check_scaled(self, module: EnsembleAutoEncoder, X: np.ndarray) -> None:
+        """A ValueError naming the columns of the training rows ``X`` with values that the
+        fitted scaler takes beyond float32's range (a value near 3.4e38 in a column whose
+        spread is below 1): the training rows' references would hold inf, and the check of
+        the kept model blamed it on training ("diverged, lower learning_rate")."""
+        ends = infer(lambda x: torch.stack([(e := module.expand(x)).amin(0), e.amax(0)]),
+                     self._tensor(X), SCORE_BATCH).double()
+        offset, scale = module.scaler.offset.double(), module.scaler.scale.double()
+        far = ((ends - offset) / scale).abs().amax(0) > FLOAT32_MAX
+        if not bool(far.any()):
+            return
+        slots = np.flatnonzero(far.cpu().numpy())
+        if module.table is not None:  # an expanded column -> the table's column
+            slots = np.unique(module.slot_column.cpu().numpy()[slots])
+        names = self._feature_names()[slots]
+        raise ValueError(
+            f"X's column(s) {', '.join(map(str, names[:10]))} hold values beyond float32's "
+            f"range ({FLOAT32_MAX:.3g}) once scaled by their spread, as the networks take "
+            "them: rescale these columns (divide by a power of ten) or clip them; a fill "
+            "value that stands for a missing number is better NaN, with missing='impute'")
 
     def _train(self, module: EnsembleAutoEncoder, rows: torch.Tensor, n_val: int,
                callbacks: list) -> torch.Tensor:
@@ -542,11 +577,33 @@ class OutlierDetector(ThresholdMixin, ExplanationMixin, _tables.InputMixin, Outl
 
     # ------------------------------------------------------------------ scores
     def _terms(self, X: np.ndarray) -> np.ndarray:
-        """The raw score terms (n, 5) of validated rows, float64 (``nn.ensemble.TERMS``)."""
-        module = self.module_
+        """The raw score terms (n, 5) of validated rows, float64 (``nn.ensemble.TERMS``),
+        within float32's range: the training rows' quantiles of them are float32 buffers,
+        where a larger term (an absurd training row's) would be inf and inf - inf NaN."""
         weights = self._weights()
-        return infer(lambda x: module.term_scores(x, self.n_neighbors_, weights),
-                     self._tensor(X), SCORE_BATCH).double().cpu().numpy()
+        terms = self._per_row(lambda m, x: m.term_scores(x, self.n_neighbors_, weights), X)
+        return np.clip(terms, -FLOAT32_MAX, FLOAT32_MAX)
+
+    def _per_row(self, fn, X: np.ndarray) -> np.ndarray:
+        """``fn(module, rows)`` of the validated rows ``X``, in batches, as float64 values
+        (one row of the result per row of ``X``).
+
+        The module computes in float32, where a value some 1e19 scaled units out overflows
+        (its square passes 3.4e38) and comes back inf, or NaN once inf - inf meets in a
+        layer: such a row would get an infinite or NaN score (NaN: an inlier to
+        ``predict``), and as a training row it would make the threshold NaN. Rows whose
+        result is not finite are computed again by a float64 copy of the module, in which
+        every float32 input fits: an absurd row is scored as far out as it is.
+        """
+        module = self.module_
+        out = infer(lambda x: fn(module, x), self._tensor(X), SCORE_BATCH)
+        out = out.double().cpu().numpy()
+        bad = ~np.isfinite(out.reshape(len(out), -1)).all(1)
+        if bad.any():
+            wide = copy.deepcopy(module).double()
+            out[bad] = infer(lambda x: fn(wide, x.double()), self._tensor(X[bad]),
+                             SCORE_BATCH).cpu().numpy()
+        return out
 
     def _combine(self, terms: np.ndarray, how: str | None = None) -> np.ndarray:
         """The anomaly score of the terms (n, 5): their weighted mean, each on the scale
@@ -577,6 +634,10 @@ class OutlierDetector(ThresholdMixin, ExplanationMixin, _tables.InputMixin, Outl
         are those of the fit (``fitted_params_``), which ``offset_`` and the training rows'
         scales come from: ``set_params`` changes them at the next ``fit``; move the
         threshold without refitting with :meth:`set_threshold`.
+
+        Scores are finite for every row ``X`` may hold: a row too far out for the float32
+        networks (some 1e19 spreads and beyond) is computed in float64, and each term is
+        capped at float32's largest value (3.4e38): such rows are flagged (and may tie).
 
         Parameters
         ----------

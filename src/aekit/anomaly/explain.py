@@ -8,14 +8,12 @@ from numbers import Integral
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from ..nn.ensemble import SCORE_BATCH
-from ..training.loop import infer
 from .streaming import is_chunked, map_chunks
 
 
 class ExplanationMixin:
     """``feature_scores``, ``top_features`` and ``explain`` of a fitted detector (one with
-    ``module_``, ``_check_X``, ``_tensor``, ``score_samples`` and ``threshold_``)."""
+    ``module_``, ``_check_X``, ``_per_row``, ``score_samples`` and ``threshold_``)."""
 
     def feature_scores(self, X):
         """Each column's part of each row's reconstruction error.
@@ -23,6 +21,14 @@ class ExplanationMixin:
         The members' average squared error per column, in scaled units (each column's
         error over its training spread squared); a row's values sum to its reconstruction
         error, the first term of its anomaly score before standardisation.
+
+        A categorical column's part is the sum over its one-hot columns, each scaled like a
+        number: its part of the error as the score counts it. A column of ``k`` categories
+        brings ``k`` error terms, and a rare category's column a small spread, so such a
+        column often holds the largest part even of normal rows (7 categories: the top
+        column of most rows). To see what is unusual about a row, compare its parts with
+        the training rows' (e.g. over their median per column). A cell filled by
+        ``missing="impute"`` has the error of its fill value.
 
         Parameters
         ----------
@@ -37,11 +43,8 @@ class ExplanationMixin:
         check_is_fitted(self)
         if is_chunked(X):  # a file or memmap: one chunk in memory at a time
             return np.concatenate(list(map_chunks(X, self.feature_scores, self)))
-        X = self._check_X(X, reset=False)
-        module = self.module_
-        errors = infer(lambda x: module.feature_errors(x)[0].mean(0), self._tensor(X),
-                       SCORE_BATCH)
-        return errors.double().cpu().numpy()
+        return self._per_row(lambda m, x: m.feature_errors(x)[0].mean(0),
+                             self._check_X(X, reset=False))
 
     def _feature_names(self) -> np.ndarray:
         names = getattr(self, "feature_names_in_", None)

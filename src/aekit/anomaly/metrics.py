@@ -22,6 +22,8 @@ import math
 import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
 
+from ..core.checks import format_indices
+
 BASELINES = ("iforest", "lof", "pca")
 
 
@@ -163,11 +165,13 @@ def anomaly_labels(y, normal=None, *, anomaly=None) -> np.ndarray:
         ``predict`` returns when it flags nothing). All 0 (only 0/1 has it) are normal
         rows and all -1 (only +1/-1 has it) anomalies.
     ValueError
-        When ``normal`` or ``anomaly`` is not among the values.
+        When ``normal`` or ``anomaly`` is not among the values, or a label is missing
+        (NaN or None).
     """
     y = np.asarray(y)
     if y.ndim != 1:
         raise ValueError(f"labels must be one value per row, got shape {y.shape}")
+    _check_no_missing(y)
     if normal is not None or anomaly is not None:
         is_normal = _matching(y, normal, "normal") if normal is not None else None
         is_anomaly = _matching(y, anomaly, "anomaly") if anomaly is not None else None
@@ -202,6 +206,25 @@ def anomaly_labels(y, normal=None, *, anomaly=None) -> np.ndarray:
                             int(counts[i])) for i in order])
 
 
+def _check_no_missing(y: np.ndarray) -> None:
+    """A ValueError naming the rows whose label is missing (NaN, None: an empty cell of a
+    label column): else they were read as a value of their own, every row not ``normal``
+    being an anomaly, and measured as anomalies."""
+    if y.dtype.kind == "f":
+        missing = np.isnan(y)
+    elif y.dtype == object:
+        missing = np.asarray([v is None or (isinstance(v, float) and math.isnan(v))
+                              or type(v).__name__ == "NAType"  # pandas.NA
+                              for v in y.tolist()], dtype=bool)
+    else:
+        return
+    if missing.any():
+        rows = np.flatnonzero(missing)
+        raise ValueError(f"labels are missing (NaN or None) in {len(rows)} row(s) "
+                         f"{format_indices(rows)}: every row measured needs a label; drop "
+                         "those rows or give them one")
+
+
 def describe_labels(y, anomaly) -> str:
     """One line saying which label values were taken as normal and which as anomalies,
     with their numbers of rows: what the command line prints before any ROC-AUC."""
@@ -221,9 +244,20 @@ def describe_labels(y, anomaly) -> str:
 
 
 def detection_metrics(anomaly, scores) -> dict:
-    """``{"roc_auc", "average_precision"}`` of anomaly ``scores`` against boolean labels;
-    both None when the labels hold a single class."""
-    anomaly = np.asarray(anomaly, dtype=bool)
+    """``{"roc_auc", "average_precision"}`` of anomaly ``scores`` against labels; both None
+    when the labels hold a single class.
+
+    Parameters
+    ----------
+    anomaly : array-like of shape (n_samples,)
+        Booleans (True: anomaly), or labels :func:`anomaly_labels` reads (0/1, +1/-1,
+        text with a normal value named ``"normal"`` and the like); other labels raise its
+        :class:`AmbiguousLabels`: pass ``anomaly_labels(y, normal=VALUE)``.
+    scores : array-like of shape (n_samples,)
+        Anomaly scores, higher is more anomalous.
+    """
+    # Not cast to bool: +1/-1 labels (predict's) were all True, read as one class (None).
+    anomaly = anomaly_labels(anomaly)
     if anomaly.all() or not anomaly.any():
         return {"roc_auc": None, "average_precision": None}
     return {"roc_auc": float(roc_auc_score(anomaly, scores)),

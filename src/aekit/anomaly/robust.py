@@ -155,6 +155,31 @@ def term_surprise(values: np.ndarray, quantiles: np.ndarray, scale: float) -> np
     return np.where(idx == 0, 0.0, np.where(idx >= n_q, beyond, -np.log(share)))
 
 
+TIE_TOLERANCE = 1e-6
+"""A score term within this share of its training spread of one of its training quantiles is
+taken as equal to it (:func:`snap_to_quantiles`)."""
+
+
+def snap_to_quantiles(values: np.ndarray, quantiles: np.ndarray, tol: float) -> np.ndarray:
+    """``values``, each within ``tol`` of one of the ``quantiles`` (ascending) replaced by
+    that quantile.
+
+    A row's terms come out of float32 networks, whose rounding depends on the batch the row
+    is scored in (~1e-9): a copy of a training row scored with others or alone differs by
+    that much. Where duplicate training rows tie a term (a run of equal quantiles), a value
+    that much below the run was ranked at its lower end and one above it at its upper
+    end (``combine="surprise"``: from no surprise to ``-log`` of the share above the run),
+    so whether the same row was flagged depended on its batch; and where every training
+    row ties, the threshold is their score, which a copy scored a hair above crossed.
+    """
+    if len(quantiles) < 2:
+        return values
+    idx = np.clip(np.searchsorted(quantiles, values), 1, len(quantiles) - 1)
+    lo, hi = quantiles[idx - 1], quantiles[idx]
+    near = np.where(values - lo <= hi - values, lo, hi)
+    return np.where(np.abs(values - near) <= tol, near, values)
+
+
 def combine_terms(terms: np.ndarray, weights, how: str, location, scale, quantiles
                   ) -> np.ndarray:
     """The anomaly score: the ``weights``-weighted mean of the score terms ``terms`` (n, T),
@@ -164,12 +189,14 @@ def combine_terms(terms: np.ndarray, weights, how: str, location, scale, quantil
     weights = np.asarray(weights, dtype=np.float64)
     total = np.zeros(len(terms))
     for t in np.flatnonzero(weights > 0):
+        # Float rounding must not part a row from the training rows it ties with.
+        term = snap_to_quantiles(terms[:, t], quantiles[t], TIE_TOLERANCE * scale[t])
         if how == "surprise":
-            value = term_surprise(terms[:, t], quantiles[t], scale[t])
+            value = term_surprise(term, quantiles[t], scale[t])
         elif how == "rank":
-            value = extended_rank(terms[:, t], quantiles[t], scale[t])
+            value = extended_rank(term, quantiles[t], scale[t])
         else:
-            value = (terms[:, t] - location[t]) / scale[t]
+            value = (term - location[t]) / scale[t]
         total += weights[t] * value
     return total / weights.sum()
 
