@@ -374,6 +374,18 @@ def test_train_classifier_end_to_end(tmp_path, digits_run):
     assert aekit.load(tmp_path / "c3").n_features_in_ == 3
 
 
+def test_train_classifier_refuses_new_autoencoder_options_beside_a_fitted_one(tmp_path,
+                                                                            digits_run):
+    # --components and --missing shape the autoencoder the command fits; with --autoencoder
+    # they were dropped without a word.
+    for option in (["--components", "8"], ["--missing", "impute"]):
+        result = invoke("train-classifier", "--data", "digits", "--autoencoder",
+                        digits_run[0], *option, *FAST, "--out", tmp_path / "clf")
+        assert_one_line_error(result)
+        assert option[0] in result.stderr and "fitted already" in result.stderr
+        assert not (tmp_path / "clf").exists()
+
+
 @pytest.fixture(scope="module")
 def few_labels_csv(tmp_path_factory):
     """The digits as a CSV whose label column is empty on 90% of the rows (unlabelled)."""

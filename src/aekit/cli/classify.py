@@ -69,20 +69,31 @@ def train_classifier(
         help="Run directory of a fitted autoencoder whose encoder to use (aekit train); "
         "default: a new AutoEncoder with --components codes, fitted on the rows first.",
         show_default=False)] = None,
-    components: Annotated[int, typer.Option(
-        help="Code size of the new autoencoder (without --autoencoder).")] = 16,
-    missing: Annotated[Literal["error", "impute"], typer.Option(
+    components: Annotated[int | None, typer.Option(
+        help="Code size of the new autoencoder (without --autoencoder) [default: 16].",
+        show_default=False)] = None,
+    missing: Annotated[Literal["error", "impute"] | None, typer.Option(
         help="Missing numbers for the new autoencoder (without --autoencoder): an error, or "
-        "filled with their column's median.")] = "error",
+        "filled with their column's median [default: error].", show_default=False)] = None,
     labels_per_class: LabelsPerClass = None,
 ) -> None:
     """Fit a classifier on an autoencoder's encoder; save it and score it on the labelled test
     rows (rows whose label is empty or -1 are unlabelled: the semi-supervised fit)."""
     if autoencoder is not None:
+        # The loaded autoencoder is fitted already: these options would shape nothing.
+        given = [f"--{name}" for name, value in (("components", components),
+                                                 ("missing", missing)) if value is not None]
+        if given:
+            raise typer.BadParameter(
+                f"{' and '.join(given)} shape{'s' if len(given) == 1 else ''} the new "
+                f"autoencoder, and --autoencoder {autoencoder} is fitted already; leave "
+                f"{' and '.join(given)} out, or --autoencoder to fit a new one",
+                param_hint="'--autoencoder'")
         _autoencoder_run(autoencoder, "train-classifier --autoencoder")
         ae = load(autoencoder, device=params["device"])
     else:
-        ae = AutoEncoder(n_components=components, missing=missing,
+        ae = AutoEncoder(n_components=16 if components is None else components,
+                         missing=missing or "error",
                          random_state=params["random_state"], device=params["device"],
                          precision=params["precision"])
     _fit_classifier(EncoderClassifier(ae, **params), data, out, labels_per_class, options)
