@@ -270,6 +270,22 @@ def test_encode_to_an_unknown_format(digits_run, digits_test, tmp_path):
     assert_one_line_error(invoke("encode", run, rows, "--out", tmp_path / "codes.txt"))
 
 
+def test_encode_refuses_options_its_input_leaves_unused(digits_run, digits_test, tmp_path):
+    # --header / --sep on a .npy, --chunk-rows on a text file read whole: accepted, ignored.
+    run, _ = digits_run
+    X, rows = digits_test
+    text = tmp_path / "rows.csv"
+    np.savetxt(text, X[:20], delimiter=",")
+    for given, option in (([rows, "--header", "no"], "--header"), ([rows, "--sep", ";"],
+                          "--sep"), ([text, "--chunk-rows", "5"], "--chunk-rows")):
+        result = invoke("encode", run, *given, "--out", tmp_path / "codes.npy")
+        assert_one_line_error(result)
+        assert f"leave {option} out" in result.stderr
+    assert not (tmp_path / "codes.npy").exists()
+    assert_ok(invoke("encode", run, text, "--header", "no", "--out", tmp_path / "codes.npy"))
+    assert_ok(invoke("encode", run, rows, "--chunk-rows", "5", "--out", tmp_path / "c.npy"))
+
+
 def test_encode_never_writes_over_what_it_reads(digits_run, digits_test, tmp_path):
     run, _ = digits_run
     X, rows = digits_test

@@ -445,7 +445,8 @@ def encode(
     out: Annotated[Path, typer.Option("--out", help="Codes file to write: .npy or .csv.")],
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     chunk_rows: Annotated[int | None, typer.Option(
-        help="Rows read at once from INPUT; default: the model's chunk_rows.",
+        help="Rows read at once from a .npy or Parquet INPUT; default: the model's "
+        "chunk_rows.",
         show_default=False,
     )] = None,
     header: Header = "infer",
@@ -454,11 +455,11 @@ def encode(
     """Encode the rows of INPUT with the model in RUN; write the codes to --out (one row of
     codes per row of INPUT)."""
     check_out_file(out, "codes", _CODE_SUFFIXES, inputs=[input_path], run=run)
+    streamed = input_path.is_dir() or input_path.suffix.lower() in STREAM_SUFFIXES
+    _check_encode_options(input_path, streamed, chunk_rows, header, sep)
     _autoencoder_run(run, "encode")
     est = load(run, device=device)
-    if chunk_rows is not None and chunk_rows < 1:
-        raise typer.BadParameter(f"must be > 0, got {chunk_rows}", param_hint="'--chunk-rows'")
-    if input_path.is_dir() or input_path.suffix.lower() in STREAM_SUFFIXES:
+    if streamed:
         # Streamed: one chunk of INPUT (and of a .npy OUT) in memory at a time. Images
         # (n, height, width) are flattened to rows, as load_dataset does; map_chunks checks
         # a Parquet file's column names before the first chunk is read.
@@ -484,6 +485,24 @@ def encode(
         _write_codes(out, Z, est.get_feature_names_out())
         shape = Z.shape
     typer.echo(f"wrote codes of shape {tuple(shape)} to {out}")
+
+
+def _check_encode_options(path: Path, streamed: bool, chunk_rows, header, sep) -> None:
+    """Refuse an ``encode`` option INPUT's type would leave unused: --chunk-rows where INPUT
+    is read whole, --header and --sep where it is not a text file."""
+    if chunk_rows is not None and chunk_rows < 1:
+        raise typer.BadParameter(f"must be > 0, got {chunk_rows}", param_hint="'--chunk-rows'")
+    if chunk_rows is not None and not streamed:
+        raise typer.BadParameter(
+            f"{path} is read whole (only .npy and Parquet files, and directories of them, "
+            "are read chunk by chunk); leave --chunk-rows out", param_hint="'--chunk-rows'")
+    given = [name for name, on in (("--header", header != "infer"), ("--sep", sep is not None))
+             if on]
+    if given and not is_table_file(path):
+        raise typer.BadParameter(
+            f"{path} is not a text file (.csv, .tsv, .txt): {' and '.join(given)} apply to "
+            f"text files only; leave {' and '.join(given)} out",
+            param_hint=f"'{given[0]}'")
 
 
 def _matched_columns(est, frame, path: Path):
