@@ -22,6 +22,7 @@ prints and writes the run directory.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 import io
@@ -169,6 +170,32 @@ def _load_data(data: str, run: Path | None, options: dict):
             f"against the run's {kept[0]} / {kept[1]}, so the test rows could hold rows "
             "the model was trained on; leave those options out to use the run's split")
     return dataset
+
+
+def _fitted_columns(dataset, run: Path, names) -> object:
+    """``dataset`` with a text file's columns matched by name to ``names``, those the model
+    in ``run`` was fitted on (as ``encode`` matches INPUT's): the same columns in another
+    order are put in the fitted order. A column the model was not fitted on is refused
+    with the option that leaves it out (the model's methods named no option to fix it)."""
+    if names is None or not hasattr(dataset.X_train, "columns"):
+        return dataset
+    names, columns = [str(n) for n in names], [str(c) for c in dataset.X_train.columns]
+    if columns == names:
+        return dataset
+    extra = [c for c in columns if c not in names]
+    if extra:
+        options = ((read_metrics(run) or {}).get("dataset") or {}).get("options") or {}
+        label = options.get("label") if isinstance(options, dict) else None
+        hint = (f"name the label column with --label {label} (as the run's data was read), "
+                "or " if label in extra else "")
+        listed = ", ".join(extra[:8]) + (", ..." if len(extra) > 8 else "")
+        raise ValueError(
+            f"--data {dataset.name} has column(s) the model in {run} was not fitted on: "
+            f"{listed}; {hint}leave them out with --drop {','.join(extra)}")
+    path = Path(dataset.name)
+    return dataclasses.replace(
+        dataset, X_train=_matched_columns_of(names, dataset.X_train, path),
+        X_test=_matched_columns_of(names, dataset.X_test, path), feature_names=names)
 
 
 def _trained_on(run: Path | None, data: str) -> dict | None:
@@ -511,6 +538,12 @@ def _matched_columns(est, frame, path: Path):
     names = getattr(est, "feature_names_in_", None)
     if names is None:
         return frame if getattr(est, "columns_", None) else frame.to_numpy(dtype=np.float64)
+    return _matched_columns_of(names, frame, path)
+
+
+def _matched_columns_of(names, frame, path: Path):
+    """The columns ``names`` of ``frame``, in that order; a missing one is refused, naming
+    the columns ``path`` has."""
     missing = [n for n in names if n not in frame.columns]
     if missing:
         shown = ", ".join(map(repr, missing[:8])) + (", ..." if len(missing) > 8 else "")
@@ -531,7 +564,8 @@ def compare(
     """Compare the model in RUN with PCA (same k, same scaling) on a dataset's test split."""
     _autoencoder_run(run, "compare")
     est = load(run, device=device)
-    ds = _load_data(data, run, options)
+    ds = _fitted_columns(_load_data(data, run, options), run,
+                         getattr(est, "feature_names_in_", None))
     comparison = compare_with_pca(est, ds.X_train, ds.X_test, fit=False,
                                   shared_unit=ds.image_shape is not None)
     typer.echo(f"test split of {ds.name}, {len(ds.X_test)} rows "
@@ -554,7 +588,8 @@ def report(
     _autoencoder_run(run, "report")
     if out is not None:  # before the data is read; write_report checks again
         check_out_file(out, "the report", (".html",), inputs=[data], run=run)
-    dataset = _load_data(data, run, options)
+    names = getattr(load(run, device="cpu"), "feature_names_in_", None)
+    dataset = _fitted_columns(_load_data(data, run, options), run, names)
     path = write_report(run, dataset, out, device=device)
     typer.echo(f"wrote {path} (self-contained; open it in any browser)")
 
