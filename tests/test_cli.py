@@ -402,6 +402,21 @@ def test_train_classifier_refuses_new_autoencoder_options_beside_a_fitted_one(tm
         assert not (tmp_path / "clf").exists()
 
 
+def test_train_classifier_says_when_the_data_is_not_what_its_autoencoder_read(tmp_path,
+                                                                             digits_run):
+    # A 64-pixel autoencoder given a 3-column table: "X holds values that are not numbers"
+    # or scikit-learn's "EncoderClassifier is expecting 64 features", after loading.
+    rng = np.random.RandomState(0)
+    path = tmp_path / "t.csv"
+    pd.DataFrame({"a": rng.rand(60), "b": rng.rand(60), "kind": np.repeat(["x", "y"], 30),
+                  "label": np.repeat([0, 1], 30)}).to_csv(path, index=False)
+    result = invoke("train-classifier", "--data", path, "--label", "label", "--autoencoder",
+                    digits_run[0], *FAST, "--out", tmp_path / "clf")
+    assert_one_line_error(result, "has 3 features per row", f"{digits_run[0]} was fitted on 64",
+                          "leave --autoencoder out")
+    assert not (tmp_path / "clf").exists()
+
+
 @pytest.fixture(scope="module")
 def few_labels_csv(tmp_path_factory):
     """The digits as a CSV whose label column is empty on 90% of the rows (unlabelled)."""

@@ -6,7 +6,6 @@ classifiers learn from them, and no score counts them (:func:`aekit.runs.fit_cla
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -17,8 +16,8 @@ from ..persistence import load
 from ..runs import fit_classifier_run
 from ..semisupervised.classifier import EncoderClassifier
 from ..semisupervised.ladder import LadderClassifier
-from .commands import (_autoencoder_run, _DataOption, _fit_and_print, _OutOption, app,
-                       table_options)
+from .commands import (_autoencoder_run, _DataOption, _fit_and_print, _fitted_data,
+                       _OutOption, app, table_options)
 from .options import estimator_options
 
 LabelsPerClass = Annotated[int | None, typer.Option(
@@ -51,10 +50,18 @@ def _print_classifier_run(run) -> None:
     typer.echo(f"\nrun saved to {run.path}/: model, metrics.json, loss.png")
 
 
-def _fit_classifier(est, data: str, out: Path, labels_per_class, options: dict) -> None:
-    _fit_and_print(est, data, out, options,
-                   functools.partial(fit_classifier_run, labels_per_class=labels_per_class),
-                   show=_print_classifier_run)
+def _fit_classifier(est, data: str, out: Path, labels_per_class, options: dict,
+                    autoencoder: Path | None = None) -> None:
+    """Fit and show a classifier's run; with ``autoencoder`` (the run of the fitted
+    autoencoder ``est`` reads), the data is checked against what it was fitted on first."""
+    def fit(est, dataset, out):
+        if autoencoder is not None:
+            dataset = _fitted_data(dataset, autoencoder, est.autoencoder,
+                                   "pass the data it was fitted on, or leave --autoencoder "
+                                   "out to fit a new autoencoder on this data")
+        return fit_classifier_run(est, dataset, out, labels_per_class=labels_per_class)
+
+    _fit_and_print(est, data, out, options, fit, show=_print_classifier_run)
 
 
 @app.command("train-classifier")
@@ -96,7 +103,8 @@ def train_classifier(
                          missing=missing or "error",
                          random_state=params["random_state"], device=params["device"],
                          precision=params["precision"])
-    _fit_classifier(EncoderClassifier(ae, **params), data, out, labels_per_class, options)
+    _fit_classifier(EncoderClassifier(ae, **params), data, out, labels_per_class, options,
+                    autoencoder)
 
 
 @app.command("train-ladder")

@@ -172,14 +172,24 @@ def _load_data(data: str, run: Path | None, options: dict):
     return dataset
 
 
-def _fitted_columns(dataset, run: Path, names) -> object:
-    """``dataset`` with a text file's columns matched by name to ``names``, those the model
-    in ``run`` was fitted on (as ``encode`` matches INPUT's): the same columns in another
-    order are put in the fitted order. A column the model was not fitted on is refused
-    with the option that leaves it out (the model's methods named no option to fix it)."""
-    if names is None or not hasattr(dataset.X_train, "columns"):
+def _fitted_data(dataset, run: Path, est,
+                 fix: str = "pass data with the columns the model was fitted on"):
+    """``dataset`` as the model ``est`` (loaded from ``run``) reads it, checked before any
+    work: a text file's columns matched by name to those it was fitted on (as ``encode``
+    matches INPUT's; the same columns in another order are put in the fitted order), a
+    column it was not fitted on refused with the option that leaves it out, and rows of
+    another width refused, saying so with ``fix`` (the model's methods said it in
+    scikit-learn's words, or blamed a text column)."""
+    names = getattr(est, "feature_names_in_", None)
+    X = dataset.X_train
+    if names is None or not hasattr(X, "columns"):
+        n_in = getattr(est, "n_features_in_", None)
+        width = X.shape[1] if hasattr(X, "columns") else int(np.prod(X.shape[1:]))
+        if n_in is not None and width != n_in:
+            raise ValueError(f"--data {dataset.name} has {width} features per row, but the "
+                             f"model in {run} was fitted on {n_in}; {fix}")
         return dataset
-    names, columns = [str(n) for n in names], [str(c) for c in dataset.X_train.columns]
+    names, columns = [str(n) for n in names], [str(c) for c in X.columns]
     if columns == names:
         return dataset
     extra = [c for c in columns if c not in names]
@@ -194,7 +204,7 @@ def _fitted_columns(dataset, run: Path, names) -> object:
             f"{listed}; {hint}leave them out with --drop {','.join(extra)}")
     path = Path(dataset.name)
     return dataclasses.replace(
-        dataset, X_train=_matched_columns_of(names, dataset.X_train, path),
+        dataset, X_train=_matched_columns_of(names, X, path),
         X_test=_matched_columns_of(names, dataset.X_test, path), feature_names=names)
 
 
@@ -564,8 +574,7 @@ def compare(
     """Compare the model in RUN with PCA (same k, same scaling) on a dataset's test split."""
     _autoencoder_run(run, "compare")
     est = load(run, device=device)
-    ds = _fitted_columns(_load_data(data, run, options), run,
-                         getattr(est, "feature_names_in_", None))
+    ds = _fitted_data(_load_data(data, run, options), run, est)
     comparison = compare_with_pca(est, ds.X_train, ds.X_test, fit=False,
                                   shared_unit=ds.image_shape is not None)
     typer.echo(f"test split of {ds.name}, {len(ds.X_test)} rows "
@@ -588,8 +597,7 @@ def report(
     _autoencoder_run(run, "report")
     if out is not None:  # before the data is read; write_report checks again
         check_out_file(out, "the report", (".html",), inputs=[data], run=run)
-    names = getattr(load(run, device="cpu"), "feature_names_in_", None)
-    dataset = _fitted_columns(_load_data(data, run, options), run, names)
+    dataset = _fitted_data(_load_data(data, run, options), run, load(run, device="cpu"))
     path = write_report(run, dataset, out, device=device)
     typer.echo(f"wrote {path} (self-contained; open it in any browser)")
 
