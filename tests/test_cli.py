@@ -270,6 +270,22 @@ def test_encode_to_an_unknown_format(digits_run, digits_test, tmp_path):
     assert_one_line_error(invoke("encode", run, rows, "--out", tmp_path / "codes.txt"))
 
 
+def test_encode_refuses_options_its_input_leaves_unused(digits_run, digits_test, tmp_path):
+    # --header / --sep on a .npy, --chunk-rows on a text file read whole: accepted, ignored.
+    run, _ = digits_run
+    X, rows = digits_test
+    text = tmp_path / "rows.csv"
+    np.savetxt(text, X[:20], delimiter=",")
+    for given, option in (([rows, "--header", "no"], "--header"), ([rows, "--sep", ";"],
+                          "--sep"), ([text, "--chunk-rows", "5"], "--chunk-rows")):
+        result = invoke("encode", run, *given, "--out", tmp_path / "codes.npy")
+        assert_one_line_error(result)
+        assert f"leave {option} out" in result.stderr
+    assert not (tmp_path / "codes.npy").exists()
+    assert_ok(invoke("encode", run, text, "--header", "no", "--out", tmp_path / "codes.npy"))
+    assert_ok(invoke("encode", run, rows, "--chunk-rows", "5", "--out", tmp_path / "c.npy"))
+
+
 def test_encode_never_writes_over_what_it_reads(digits_run, digits_test, tmp_path):
     run, _ = digits_run
     X, rows = digits_test
@@ -372,6 +388,33 @@ def test_train_classifier_end_to_end(tmp_path, digits_run):
                       "2", *FAST, "--out", tmp_path / "c3")
     assert_ok(labelled)
     assert aekit.load(tmp_path / "c3").n_features_in_ == 3
+
+
+def test_train_classifier_refuses_new_autoencoder_options_beside_a_fitted_one(tmp_path,
+                                                                            digits_run):
+    # --components and --missing shape the autoencoder the command fits; with --autoencoder
+    # they were dropped without a word.
+    for option in (["--components", "8"], ["--missing", "impute"]):
+        result = invoke("train-classifier", "--data", "digits", "--autoencoder",
+                        digits_run[0], *option, *FAST, "--out", tmp_path / "clf")
+        assert_one_line_error(result)
+        assert option[0] in result.stderr and "fitted already" in result.stderr
+        assert not (tmp_path / "clf").exists()
+
+
+def test_train_classifier_says_when_the_data_is_not_what_its_autoencoder_read(tmp_path,
+                                                                             digits_run):
+    # A 64-pixel autoencoder given a 3-column table: "X holds values that are not numbers"
+    # or scikit-learn's "EncoderClassifier is expecting 64 features", after loading.
+    rng = np.random.RandomState(0)
+    path = tmp_path / "t.csv"
+    pd.DataFrame({"a": rng.rand(60), "b": rng.rand(60), "kind": np.repeat(["x", "y"], 30),
+                  "label": np.repeat([0, 1], 30)}).to_csv(path, index=False)
+    result = invoke("train-classifier", "--data", path, "--label", "label", "--autoencoder",
+                    digits_run[0], *FAST, "--out", tmp_path / "clf")
+    assert_one_line_error(result, "has 3 features per row", f"{digits_run[0]} was fitted on 64",
+                          "leave --autoencoder out")
+    assert not (tmp_path / "clf").exists()
 
 
 @pytest.fixture(scope="module")

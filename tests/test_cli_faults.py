@@ -596,6 +596,12 @@ def test_export_never_replaces_onnx_files_aekit_did_not_write(small_run, tmp_pat
     for out in (tmp_path / "onnx", tmp_path / "onnx", small_run):
         assert invoke("export", small_run, "--out", out).exit_code == 0
     assert (tmp_path / "onnx" / "decoder.onnx").stat().st_size > 0
+    # A run directory vouches for what a run writes, not for the caller's graphs beside it.
+    (small_run / "decoder.onnx").write_text("mine\n")
+    assert_one_line_error(invoke("export", small_run, "--out", small_run),
+                          "holds decoder.onnx, which aekit did not write and would replace")
+    assert (small_run / "decoder.onnx").read_text() == "mine\n"
+    (small_run / "decoder.onnx").unlink()
 
 
 def test_retraining_a_run_removes_what_the_old_model_made(tmp_path):

@@ -220,6 +220,25 @@ def test_compare_and_report_reuse_the_runs_data_options(table_run):
     assert 'id="columns"' in page and 'id="labels"' in page
 
 
+def test_compare_and_report_match_another_files_columns_by_name(table_run, tmp_path):
+    # As encode does: the fitted columns in another order were refused with Python's fix
+    # (X[list(model.feature_names_in_)]), extra ones with scikit-learn's words or "pass
+    # the dataset the model was trained on", none naming the option that fixes it.
+    tmp, run, _ = table_run
+    new = _table_csv(tmp_path / "new.csv", n=60, seed=1)
+    shuffled = tmp_path / "shuffled.csv"
+    new[["rate", "bytes", "protocol_type", "duration"]].to_csv(shuffled, index=False)
+    assert_ok(invoke("compare", run, "--data", shuffled))
+    assert_ok(invoke("report", run, "--data", shuffled, "--out", tmp_path / "r.html"))
+    for command in (["compare"], ["report", "--out", tmp_path / "r2.html"]):
+        result = invoke(*command, run, "--data", tmp_path / "new.csv")
+        assert_one_line_error(result, "not fitted on: label, difficulty",
+                              "--drop label,difficulty")
+    assert not (tmp_path / "r2.html").exists()
+    assert_ok(invoke("compare", run, "--data", tmp_path / "new.csv", "--drop",
+                     "label,difficulty"))
+
+
 def test_compare_and_report_keep_the_runs_split_however_the_file_is_named(
         tmp_path, monkeypatch):
     """The run's file is known by its bytes: an absolute path, a copy or another working

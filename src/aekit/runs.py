@@ -93,9 +93,11 @@ def check_out_dir(out: str | os.PathLike, names: tuple[str, ...] = RUN_FILES, *,
     any long work (a fit): it, or the directory it would be created in, must be writable.
 
     aekit replaces files only in its own run directory, one holding an aekit model or
-    checkpoint (``config.json``, ``checkpoint.json``); a directory of the caller's files
-    that holds one of ``names`` is refused, and so is one whose ``config.json`` or
-    ``checkpoint.json`` (when among ``names``) aekit did not write.
+    checkpoint (``config.json``, ``checkpoint.json``), and there only the files a run
+    writes (:data:`RUN_FILES`); a directory of the caller's files that holds one of
+    ``names`` is refused, and so is one whose ``config.json`` or ``checkpoint.json`` (when
+    among ``names``) aekit did not write. Any other file of ``names`` already there is
+    replaced only when ``ours`` says aekit wrote it, in a run directory too.
 
     Parameters
     ----------
@@ -104,8 +106,8 @@ def check_out_dir(out: str | os.PathLike, names: tuple[str, ...] = RUN_FILES, *,
     names : tuple of str, default=RUN_FILES
         The files that will be written into ``out``.
     ours : callable, optional
-        ``ours(path)``: whether the existing file ``path`` is aekit's all the same, outside
-        a run directory (an ONNX file carrying the metadata aekit writes).
+        ``ours(path)``: whether the existing file ``path`` is aekit's all the same (an ONNX
+        file carrying the metadata aekit writes).
 
     Returns
     -------
@@ -131,12 +133,15 @@ def check_out_dir(out: str | os.PathLike, names: tuple[str, ...] = RUN_FILES, *,
                     "aekit does not overwrite files it did not write: pass another --out "
                     "(or move that file)")
         in_run = any(is_manifest(out / n, kind) for n, kind in _MANIFESTS.items())
-        theirs = [n for n in held if not in_run and not (ours is not None and ours(out / n))]
+        # A run directory vouches for the files a run writes, not for others of the
+        # caller's beside them (their own encoder.onnx was replaced by an export).
+        theirs = [n for n in held if not (in_run and n in RUN_FILES)
+                  and not (ours is not None and ours(out / n))]
         if theirs:
+            why = "" if in_run else f" (no aekit model, {CONFIG}, beside them)"
             raise ValueError(
-                f"--out {out} holds {', '.join(theirs)}, which aekit did not write (no aekit "
-                f"model, {CONFIG}, beside them) and would replace: pass a new or empty "
-                "directory (or move those files)")
+                f"--out {out} holds {', '.join(theirs)}, which aekit did not write{why} and "
+                "would replace: pass a new or empty directory (or move those files)")
     _check_writable(out, out)
     return out
 

@@ -6,7 +6,6 @@ classifiers learn from them, and no score counts them (:func:`aekit.runs.fit_cla
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -17,8 +16,8 @@ from ..persistence import load
 from ..runs import fit_classifier_run
 from ..semisupervised.classifier import EncoderClassifier
 from ..semisupervised.ladder import LadderClassifier
-from .commands import (_autoencoder_run, _DataOption, _fit_and_print, _OutOption, app,
-                       table_options)
+from .commands import (_autoencoder_run, _DataOption, _fit_and_print, _fitted_data,
+                       _OutOption, app, table_options)
 from .options import estimator_options
 
 LabelsPerClass = Annotated[int | None, typer.Option(
@@ -51,10 +50,18 @@ def _print_classifier_run(run) -> None:
     typer.echo(f"\nrun saved to {run.path}/: model, metrics.json, loss.png")
 
 
-def _fit_classifier(est, data: str, out: Path, labels_per_class, options: dict) -> None:
-    _fit_and_print(est, data, out, options,
-                   functools.partial(fit_classifier_run, labels_per_class=labels_per_class),
-                   show=_print_classifier_run)
+def _fit_classifier(est, data: str, out: Path, labels_per_class, options: dict,
+                    autoencoder: Path | None = None) -> None:
+    """Fit and show a classifier's run; with ``autoencoder`` (the run of the fitted
+    autoencoder ``est`` reads), the data is checked against what it was fitted on first."""
+    def fit(est, dataset, out):
+        if autoencoder is not None:
+            dataset = _fitted_data(dataset, autoencoder, est.autoencoder,
+                                   "pass the data it was fitted on, or leave --autoencoder "
+                                   "out to fit a new autoencoder on this data")
+        return fit_classifier_run(est, dataset, out, labels_per_class=labels_per_class)
+
+    _fit_and_print(est, data, out, options, fit, show=_print_classifier_run)
 
 
 @app.command("train-classifier")
@@ -69,23 +76,35 @@ def train_classifier(
         help="Run directory of a fitted autoencoder whose encoder to use (aekit train); "
         "default: a new AutoEncoder with --components codes, fitted on the rows first.",
         show_default=False)] = None,
-    components: Annotated[int, typer.Option(
-        help="Code size of the new autoencoder (without --autoencoder).")] = 16,
-    missing: Annotated[Literal["error", "impute"], typer.Option(
+    components: Annotated[int | None, typer.Option(
+        help="Code size of the new autoencoder (without --autoencoder) [default: 16].",
+        show_default=False)] = None,
+    missing: Annotated[Literal["error", "impute"] | None, typer.Option(
         help="Missing numbers for the new autoencoder (without --autoencoder): an error, or "
-        "filled with their column's median.")] = "error",
+        "filled with their column's median [default: error].", show_default=False)] = None,
     labels_per_class: LabelsPerClass = None,
 ) -> None:
     """Fit a classifier on an autoencoder's encoder; save it and score it on the labelled test
     rows (rows whose label is empty or -1 are unlabelled: the semi-supervised fit)."""
     if autoencoder is not None:
+        # The loaded autoencoder is fitted already: these options would shape nothing.
+        given = [f"--{name}" for name, value in (("components", components),
+                                                 ("missing", missing)) if value is not None]
+        if given:
+            raise typer.BadParameter(
+                f"{' and '.join(given)} shape{'s' if len(given) == 1 else ''} the new "
+                f"autoencoder, and --autoencoder {autoencoder} is fitted already; leave "
+                f"{' and '.join(given)} out, or --autoencoder to fit a new one",
+                param_hint="'--autoencoder'")
         _autoencoder_run(autoencoder, "train-classifier --autoencoder")
         ae = load(autoencoder, device=params["device"])
     else:
-        ae = AutoEncoder(n_components=components, missing=missing,
+        ae = AutoEncoder(n_components=16 if components is None else components,
+                         missing=missing or "error",
                          random_state=params["random_state"], device=params["device"],
                          precision=params["precision"])
-    _fit_classifier(EncoderClassifier(ae, **params), data, out, labels_per_class, options)
+    _fit_classifier(EncoderClassifier(ae, **params), data, out, labels_per_class, options,
+                    autoencoder)
 
 
 @app.command("train-ladder")

@@ -22,6 +22,7 @@ prints and writes the run directory.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 import io
@@ -169,6 +170,42 @@ def _load_data(data: str, run: Path | None, options: dict):
             f"against the run's {kept[0]} / {kept[1]}, so the test rows could hold rows "
             "the model was trained on; leave those options out to use the run's split")
     return dataset
+
+
+def _fitted_data(dataset, run: Path, est,
+                 fix: str = "pass data with the columns the model was fitted on"):
+    """``dataset`` as the model ``est`` (loaded from ``run``) reads it, checked before any
+    work: a text file's columns matched by name to those it was fitted on (as ``encode``
+    matches INPUT's; the same columns in another order are put in the fitted order), a
+    column it was not fitted on refused with the option that leaves it out, and rows of
+    another width refused, saying so with ``fix`` (the model's methods said it in
+    scikit-learn's words, or blamed a text column)."""
+    names = getattr(est, "feature_names_in_", None)
+    X = dataset.X_train
+    if names is None or not hasattr(X, "columns"):
+        n_in = getattr(est, "n_features_in_", None)
+        width = X.shape[1] if hasattr(X, "columns") else int(np.prod(X.shape[1:]))
+        if n_in is not None and width != n_in:
+            raise ValueError(f"--data {dataset.name} has {width} features per row, but the "
+                             f"model in {run} was fitted on {n_in}; {fix}")
+        return dataset
+    names, columns = [str(n) for n in names], [str(c) for c in X.columns]
+    if columns == names:
+        return dataset
+    extra = [c for c in columns if c not in names]
+    if extra:
+        options = ((read_metrics(run) or {}).get("dataset") or {}).get("options") or {}
+        label = options.get("label") if isinstance(options, dict) else None
+        hint = (f"name the label column with --label {label} (as the run's data was read), "
+                "or " if label in extra else "")
+        listed = ", ".join(extra[:8]) + (", ..." if len(extra) > 8 else "")
+        raise ValueError(
+            f"--data {dataset.name} has column(s) the model in {run} was not fitted on: "
+            f"{listed}; {hint}leave them out with --drop {','.join(extra)}")
+    path = Path(dataset.name)
+    return dataclasses.replace(
+        dataset, X_train=_matched_columns_of(names, X, path),
+        X_test=_matched_columns_of(names, dataset.X_test, path), feature_names=names)
 
 
 def _trained_on(run: Path | None, data: str) -> dict | None:
@@ -445,7 +482,8 @@ def encode(
     out: Annotated[Path, typer.Option("--out", help="Codes file to write: .npy or .csv.")],
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     chunk_rows: Annotated[int | None, typer.Option(
-        help="Rows read at once from INPUT; default: the model's chunk_rows.",
+        help="Rows read at once from a .npy or Parquet INPUT; default: the model's "
+        "chunk_rows.",
         show_default=False,
     )] = None,
     header: Header = "infer",
@@ -454,11 +492,11 @@ def encode(
     """Encode the rows of INPUT with the model in RUN; write the codes to --out (one row of
     codes per row of INPUT)."""
     check_out_file(out, "codes", _CODE_SUFFIXES, inputs=[input_path], run=run)
+    streamed = input_path.is_dir() or input_path.suffix.lower() in STREAM_SUFFIXES
+    _check_encode_options(input_path, streamed, chunk_rows, header, sep)
     _autoencoder_run(run, "encode")
     est = load(run, device=device)
-    if chunk_rows is not None and chunk_rows < 1:
-        raise typer.BadParameter(f"must be > 0, got {chunk_rows}", param_hint="'--chunk-rows'")
-    if input_path.is_dir() or input_path.suffix.lower() in STREAM_SUFFIXES:
+    if streamed:
         # Streamed: one chunk of INPUT (and of a .npy OUT) in memory at a time. Images
         # (n, height, width) are flattened to rows, as load_dataset does; map_chunks checks
         # a Parquet file's column names before the first chunk is read.
@@ -486,12 +524,36 @@ def encode(
     typer.echo(f"wrote codes of shape {tuple(shape)} to {out}")
 
 
+def _check_encode_options(path: Path, streamed: bool, chunk_rows, header, sep) -> None:
+    """Refuse an ``encode`` option INPUT's type would leave unused: --chunk-rows where INPUT
+    is read whole, --header and --sep where it is not a text file."""
+    if chunk_rows is not None and chunk_rows < 1:
+        raise typer.BadParameter(f"must be > 0, got {chunk_rows}", param_hint="'--chunk-rows'")
+    if chunk_rows is not None and not streamed:
+        raise typer.BadParameter(
+            f"{path} is read whole (only .npy and Parquet files, and directories of them, "
+            "are read chunk by chunk); leave --chunk-rows out", param_hint="'--chunk-rows'")
+    given = [name for name, on in (("--header", header != "infer"), ("--sep", sep is not None))
+             if on]
+    if given and not is_table_file(path):
+        raise typer.BadParameter(
+            f"{path} is not a text file (.csv, .tsv, .txt): {' and '.join(given)} apply to "
+            f"text files only; leave {' and '.join(given)} out",
+            param_hint=f"'{given[0]}'")
+
+
 def _matched_columns(est, frame, path: Path):
     """The columns of ``frame`` the model was fitted on, by name and in its order (a label
     or other extra columns are left out); a model fitted on an array takes them all."""
     names = getattr(est, "feature_names_in_", None)
     if names is None:
         return frame if getattr(est, "columns_", None) else frame.to_numpy(dtype=np.float64)
+    return _matched_columns_of(names, frame, path)
+
+
+def _matched_columns_of(names, frame, path: Path):
+    """The columns ``names`` of ``frame``, in that order; a missing one is refused, naming
+    the columns ``path`` has."""
     missing = [n for n in names if n not in frame.columns]
     if missing:
         shown = ", ".join(map(repr, missing[:8])) + (", ..." if len(missing) > 8 else "")
@@ -512,7 +574,7 @@ def compare(
     """Compare the model in RUN with PCA (same k, same scaling) on a dataset's test split."""
     _autoencoder_run(run, "compare")
     est = load(run, device=device)
-    ds = _load_data(data, run, options)
+    ds = _fitted_data(_load_data(data, run, options), run, est)
     comparison = compare_with_pca(est, ds.X_train, ds.X_test, fit=False,
                                   shared_unit=ds.image_shape is not None)
     typer.echo(f"test split of {ds.name}, {len(ds.X_test)} rows "
@@ -535,7 +597,7 @@ def report(
     _autoencoder_run(run, "report")
     if out is not None:  # before the data is read; write_report checks again
         check_out_file(out, "the report", (".html",), inputs=[data], run=run)
-    dataset = _load_data(data, run, options)
+    dataset = _fitted_data(_load_data(data, run, options), run, load(run, device="cpu"))
     path = write_report(run, dataset, out, device=device)
     typer.echo(f"wrote {path} (self-contained; open it in any browser)")
 

@@ -104,13 +104,14 @@ def diagnose(
     findings: list[Finding] = []
     idx = sample_rows(len(X), max_rows, random_state)
     X_small = X[idx]
-    # Estimator methods take the rows as given (a table), the module its coded rows.
-    given = frame.iloc[idx] if frame is not None else X_small
+    # Estimator methods take the rows as given (a table; rows with their missing cells),
+    # the module its coded rows (missing cells filled as the model fills them).
+    given = frame.iloc[idx] if frame is not None else X_num[idx].reshape(X_small.shape)
     findings += _check_tails(estimator, X_num[idx], names)
     module = getattr(estimator, "module_", None)
     # What the model reconstructs, per feature: the evidence the other checks' claims are
     # tested on (rows only: a table's columns are judged by _check_bulk).
-    r2 = reconstruction_r2(estimator, X_small) if module is not None and frame is None \
+    r2 = reconstruction_r2(estimator, given) if module is not None and frame is None \
         else None
     findings += _check_input(estimator, X_num, r2, names if frame is not None else None)
     if r2 is not None:
@@ -296,7 +297,8 @@ def _check_input(estimator, X: np.ndarray, r2=None, names=None) -> list[Finding]
 # --------------------------------------------------------------------------- columns
 def _views(estimator, X) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """``(rows the module takes, numeric columns as float64, their names)`` of ``X``: for a
-    table, its coded rows (when the estimator is fitted) and its numeric columns."""
+    table, its coded rows (when the estimator is fitted) and its numeric columns; for rows
+    with missing cells, the rows with them filled (when fitted) and the rows as given."""
     if is_table(X):
         import pandas as pd
 
@@ -312,7 +314,13 @@ def _views(estimator, X) -> tuple[np.ndarray, np.ndarray, list[str]]:
     names = getattr(estimator, "feature_names_in_", None)
     names = [str(n) for n in names] if names is not None and len(names) == X_num.shape[1] \
         else [f"feature {j}" for j in range(X_num.shape[1])]
-    return X, X_num, names
+    rows = X
+    if (getattr(estimator, "module_", None) is not None and callable(
+            getattr(estimator, "_check_X", None)) and np.isnan(X_num).any()):
+        # The module never sees a NaN: missing="impute" fills it (NaN activations broke the
+        # unit checks' SVD), missing="error" refuses it here with the schema's message.
+        rows = np.asarray(estimator._check_X(X, reset=False), np.float64).reshape(X.shape)
+    return rows, X_num, names
 
 
 def _check_tails(estimator, X: np.ndarray, names: list[str]) -> list[Finding]:

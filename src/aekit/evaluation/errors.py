@@ -98,20 +98,25 @@ def r2_central(X, X_hat, quantiles: tuple[float, float] = (0.1, 0.9)) -> np.ndar
 
     A heavy tail can make a column look learnt (R² 0.99 over all rows, carried by a few
     extreme values) while its typical values are not (R² below 0 on the central rows):
-    this tells the two apart. NaN for a feature whose central rows do not vary.
+    this tells the two apart. NaN for a feature whose central rows do not vary. Missing
+    cells of ``X`` (NaN) are left out, as in :func:`r2_per_feature`.
 
     Returns
     -------
     r2 : ndarray of shape (n_features,)
     """
     X, X_hat = _pair(X, X_hat)
-    lo, hi = np.nanquantile(X, quantiles, axis=0)
     out = np.full(X.shape[1], np.nan)
     for j in range(X.shape[1]):
-        rows = (X[:, j] >= lo[j]) & (X[:, j] <= hi[j])
+        seen = X[:, j][~np.isnan(X[:, j])]
+        if not len(seen):
+            continue
+        lo, hi = np.quantile(seen, quantiles)
+        # NaN compares False: a missing cell is in no central row.
+        rows = (X[:, j] >= lo) & (X[:, j] <= hi)
         x, x_hat = X[rows, j], X_hat[rows, j]
         sst = ((x - x.mean()) ** 2).sum() if len(x) else 0.0
-        if len(x) >= 2 and sst > 1e-12 * max(((X[:, j] - X[:, j].mean()) ** 2).sum(), 1e-300):
+        if len(x) >= 2 and sst > 1e-12 * max(((seen - seen.mean()) ** 2).sum(), 1e-300):
             out[j] = 1.0 - ((x - x_hat) ** 2).sum() / sst
     return out
 

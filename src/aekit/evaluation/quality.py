@@ -16,6 +16,8 @@ Everything is duck-typed on the estimator (``reconstruct``, ``module_``, ``n_com
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 from torch import nn
@@ -38,8 +40,11 @@ def feature_label(estimator, j: int) -> str:
 
 def counted_features(X: np.ndarray) -> np.ndarray:
     """Features whose variance is at least 1% of the median varying feature's: a pixel lit
-    in a handful of rows has an R² that says nothing about the model."""
-    var = X.var(axis=0)
+    in a handful of rows has an R² that says nothing about the model. Missing cells (NaN)
+    are left out: a column with a few is counted by its observed rows."""
+    with warnings.catch_warnings():  # a column observed nowhere: NaN, not counted
+        warnings.simplefilter("ignore", RuntimeWarning)
+        var = np.nan_to_num(np.nanvar(X, axis=0))
     varying = var > 0
     if not varying.any():
         return np.zeros(X.shape[1], dtype=bool)
