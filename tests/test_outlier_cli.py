@@ -237,6 +237,20 @@ def test_detection_metrics_read_labels_as_anomaly_labels_does():
         detection_metrics([0, 2, 0, 0], scores)
 
 
+def test_a_detector_run_reads_its_labels_as_anomaly_labels_does(tmp_path):
+    # fit_detector_run cast its labels to bool: +1/-1 were all True, "n_anomalies" every
+    # row and the ROC-AUC None, silently.
+    from aekit.runs import fit_detector_run
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3))
+    X[:3] += 8
+    labels = np.where(np.arange(60) < 3, -1, 1)
+    det = OutlierDetector(n_estimators=2, max_epochs=3, random_state=0, device="cpu")
+    run = fit_detector_run(det, X, tmp_path / "run", name="t", anomaly=labels)
+    assert run.metrics["labels"]["n_anomalies"] == 3
+    assert run.metrics["labels"]["roc_auc"] > 0.9
+
+
 def test_single_valued_labels_are_read_only_where_one_convention_has_the_value():
     from aekit.anomaly.metrics import AmbiguousLabels
 

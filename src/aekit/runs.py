@@ -64,7 +64,7 @@ from .core.version import __version__
 from .training.callbacks import CHECKPOINT, CHECKPOINT_FORMAT, remove_checkpoint
 from .data.catalog import Dataset
 from .evaluation.metrics import PCAComparison, compare_with_pca
-from .anomaly.metrics import detection_metrics
+from .anomaly.metrics import anomaly_labels, detection_metrics
 from .evaluation.findings import json_ready
 from .plotting import loss_curves
 from .semisupervised.comparison import hide_labels
@@ -554,7 +554,8 @@ def fit_detector_run(detector, X, out: str | os.PathLike, *, name: str, anomaly=
     """Fit ``detector`` (an :class:`~aekit.OutlierDetector`) on the rows of ``X``, score
     them and write the run to ``out`` (see the module's notes).
 
-    ``anomaly`` (bool per row, True: anomaly), when given, is used for ``metrics.json``'s
+    ``anomaly`` (labels per row as :func:`aekit.anomaly.metrics.anomaly_labels` reads them:
+    booleans, True an anomaly, or 0/1, +1/-1), when given, is used for ``metrics.json``'s
     ``labels`` only: never in the fit. The run's ``comparison`` is None.
     """
     out = check_out_dir(out)
@@ -573,7 +574,7 @@ def fit_detector_run(detector, X, out: str | os.PathLike, *, name: str, anomaly=
         "aekit_version": __version__,
     }
     if anomaly is not None:
-        anomaly = np.asarray(anomaly, dtype=bool)
+        anomaly = anomaly_labels(anomaly)  # not a cast to bool: +1/-1 would all be True
         metrics["labels"] = {"n_anomalies": int(anomaly.sum()),
                              **detection_metrics(anomaly, scores)}
     write_run(out, detector, metrics)
