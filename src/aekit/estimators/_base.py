@@ -432,10 +432,12 @@ class BaseAutoEncoder(
                 try:
                     run = self._fit_run(fit, i, int(seeds[i]))
                 except TrainingDivergedError as err:
-                    if self.n_init == 1:
+                    # n_init, not self.n_init: a warm_start fit is one run, whatever n_init
+                    # says, and its divergence is that run's own error, not "all restarts".
+                    if n_init == 1:
                         raise
                     diverged.append(err)
-                    user_warning(f"restart {i + 1} of {self.n_init} diverged and is "
+                    user_warning(f"restart {i + 1} of {n_init} diverged and is "
                                  f"skipped: {err}", RestartDivergedWarning)
                     continue
                 except FitInterrupted as err:
@@ -447,7 +449,7 @@ class BaseAutoEncoder(
                 if best is None or run["score"] < best["score"]:
                     best = run
             if best is None:
-                raise TrainingDivergedError(f"all {self.n_init} restarts diverged; the "
+                raise TrainingDivergedError(f"all {n_init} restarts diverged; the "
                                             f"first: {diverged[0]}") from diverged[0]
             if warm is not None:  # the earlier epochs come first, the new ones counted on
                 best["history"] = continued_history(warm.history, best["history"])
