@@ -357,6 +357,10 @@ def test_greedy_pretraining_of_the_estimator_sees_the_weights_and_the_mask(digit
     AutoEncoder(**{**kw, "missing": "impute"}).fit(X, sample_weight=w + 1)
     assert seen["X"]["mask"].shape == X.shape and float(seen["X"]["mask"].sum()) == X.size - 5
     assert len(seen["X"]["w"]) == len(X)
+    # Beside a target of its own (which counts every cell), pretraining reconstructs X:
+    # its imputed cells still leave the first layer's loss.
+    AutoEncoder(**{**kw, "missing": "impute"}).fit(X, np.nan_to_num(X))
+    assert float(seen["X"]["mask"].sum()) == X.size - 5
 
 
 # --------------------------------------------------------------------------- conv

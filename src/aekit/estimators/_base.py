@@ -119,9 +119,12 @@ class FitData:
 
     def input_columns(self):
         """``train`` and ``val`` with their input rows as ``"x"``, the rows' weights and
-        mask kept: what pretraining reconstructs (a stream or bare rows as they are)."""
+        the mask of the input's imputed cells (``"mask"``, or ``"mask_in"`` beside a target
+        of its own: see :func:`~._targets.columns`) kept: what pretraining reconstructs (a
+        stream or bare rows as they are)."""
         return tuple({"x": c.get("x_in", c["x"]),
-                      **{k: c[k] for k in ("w", "mask") if k in c}}
+                      **{k: c[k] for k in ("w",) if k in c},
+                      **{"mask": c[k] for k in ("mask_in", "mask") if k in c}}
                      if isinstance(c, dict) else c for c in (self.train, self.val))
 
 
@@ -358,9 +361,10 @@ class BaseAutoEncoder(
         target = scaler(self._to_tensor(rows["Y"])) if rows["Y"] is not None else None
         self._set_output_activation(X_scaled if target is None else target,
                                     keep=warm is not None)
-        cols = columns(X_scaled, target, rows["w"])
-        if rows["missing"] is not None:  # imputed cells: masked out of the loss (objectives)
-            cols["mask"] = _tables.network_mask(scaler, rows["missing"], self.device_)
+        # Imputed cells: masked out of the loss (objectives) where X is its own target.
+        mask = (None if rows["missing"] is None
+                else _tables.network_mask(scaler, rows["missing"], self.device_))
+        cols = columns(X_scaled, target, rows["w"], mask)
         X_fit, X_val = select(cols, fit_rows), select(cols, val_rows)
         if validation is not None:
             X_val = _targets.validation_columns(self, validation, scaler)

@@ -76,11 +76,23 @@ def unpack_validation_data(validation_data) -> tuple:
     return validation_data, None, None
 
 
-def columns(X_in: torch.Tensor, target: torch.Tensor | None, w: np.ndarray | None) -> dict:
-    """The loop's aligned columns for scaled input rows, an optional scaled target and
+def columns(X_in: torch.Tensor, target: torch.Tensor | None, w: np.ndarray | None,
+            mask: torch.Tensor | None = None) -> dict:
+    """The loop's aligned columns for scaled input rows, an optional scaled target,
     optional row weights (normalised to mean 1 over these rows: see
-    :func:`aekit.training.losses.weighted_mean`)."""
+    :func:`aekit.training.losses.weighted_mean`) and the optional mask of the input's
+    imputed cells (:func:`._tables.network_mask`).
+
+    The mask leaves imputed cells out of the loss (``"mask"``) only where the input is its
+    own target: an imputed cell's value there is a guess. A target of its own
+    (``fit(X, y)``) holds every cell (:func:`check_target` refuses NaN), so its loss counts
+    them all, the imputed input cells included (learning to fill them is the point of
+    ``fit(X_with_gaps, X_complete)``); the mask is then kept as ``"mask_in"``, for what
+    reconstructs the input (greedy pretraining: :meth:`._base.FitData.input_columns`).
+    """
     cols = {"x": X_in} if target is None else {"x": target, "x_in": X_in}
+    if mask is not None:
+        cols["mask" if target is None else "mask_in"] = mask
     if w is not None:
         w = torch.as_tensor(w / w.mean() if w.mean() > 0 else w, dtype=torch.float32,
                             device=X_in.device)
@@ -146,13 +158,14 @@ def validation_columns(estimator, rows: dict, scaler) -> dict:
     from ._tables import check_unit_range, network_mask, row_extremes
 
     target = scaler(estimator._to_tensor(rows["Y"])) if rows["Y"] is not None else None
-    cols = columns(scaler(estimator._to_tensor(rows["X"])), target, rows["w"])
+    # Imputed cells: masked out of the loss as in training (see columns).
+    mask = (None if rows["missing"] is None
+            else network_mask(scaler, rows["missing"], estimator.device_))
+    cols = columns(scaler(estimator._to_tensor(rows["X"])), target, rows["w"], mask)
     if estimator.loss == "bce":
         check_unit_range(row_extremes(cols["x"]), "validation_data",
                          "give hold-out rows in the training data's range (clip them), or "
                          "fit with loss='mse'.")
-    if rows["missing"] is not None:  # imputed cells: masked out of the loss, as in training
-        cols["mask"] = network_mask(scaler, rows["missing"], estimator.device_)
     return cols
 
 

@@ -113,7 +113,9 @@ default="auto"
     missing : {"error", "impute"}, default="error"
         What ``NaN`` in ``X`` means. ``"error"``: a ValueError naming the rows and columns.
         ``"impute"``: a missing number, filled with its column's training median on the way
-        in and left out of the loss; ``reconstruct`` gives the model's value for it. (A
+        in and left out of the loss; ``reconstruct`` gives the model's value for it. A
+        target of its own, ``fit(X, y)``, holds every cell, so its loss counts the cells
+        imputed in ``X`` (``fit(X_with_gaps, X_complete)`` learns to fill gaps). (A
         missing category is a category of its own either way.)
     encoder, decoder : torch.nn.Module, default=None
         Your own network parts (dense only): ``encoder`` maps scaled rows
