@@ -138,9 +138,10 @@ class _Fit:
     checkpoint: FitCheckpoint | None
     warm: object
 
-    def loop_callbacks(self, estimator) -> list:
-        """Fresh built-in callbacks for one loop, then the fit-wide ones."""
-        return loop_callbacks(estimator) + self.callbacks
+    def loop_callbacks(self, estimator, warmup: int = 0) -> list:
+        """Fresh built-in callbacks for one loop (``warmup``: see
+        :func:`._params.loop_callbacks`), then the fit-wide ones."""
+        return loop_callbacks(estimator, warmup=warmup) + self.callbacks
 
 
 class BaseAutoEncoder(
@@ -216,6 +217,12 @@ class BaseAutoEncoder(
     def _corruption(self, X_s: torch.Tensor, scaler: Scaler | None = None):
         """The denoising corruption of training batches like ``X_s``, or None."""
         return None
+
+    def _warmup_epochs(self) -> int:
+        """The first training epochs in which the objective is still ramping up to the one
+        asked for (the VAE's KL warm-up): early stopping and the learning-rate schedule
+        watch the epochs after them only."""
+        return 0
 
     def _pretrain(self, module, X_fit_s, X_val_s, scaler, callbacks_for) -> list[dict]:
         """Train parts of ``module`` before the end-to-end loop; returns their history.
@@ -512,14 +519,15 @@ class BaseAutoEncoder(
         # A stream's per-feature range stands in for its rows: all noise needs.
         train = fit.data.train
         noise_rows = train.bounds if isinstance(train, ChunkStream) else rows
-        objective = self._objective()
+        objective, done = self._objective(), 0
         if fit.warm is not None:  # a schedule (the KL warm-up) goes on from the epochs done
-            objective = ContinuedEpochs(objective, trained_epochs(fit.warm.history))
+            done = trained_epochs(fit.warm.history)
+            objective = ContinuedEpochs(objective, done)
         fit_loop(state, objective, train, fit.data.val,
                  batch_size=self.batch_size, max_epochs=self.max_epochs,
                  corrupt=self._corruption(noise_rows, fit.data.scaler),
                  autocast=autocast_dtype(self.precision, self.device_),
-                 callbacks=fit.loop_callbacks(self))
+                 callbacks=fit.loop_callbacks(self, max(0, self._warmup_epochs() - done)))
 
     def _keep_run(self, run: dict) -> None:
         """Take a restart's module and history as the fitted model; its losses are those

@@ -46,7 +46,10 @@ chunk_rows
         The KL weight rises linearly from 0 (first epoch) to ``beta`` over this many epochs
         (see :func:`aekit.training.objectives.kl_weight`), which helps against posterior collapse.
         A ``warm_start`` fit goes on from the epochs already trained; it does not restart.
-        With ``beta=0`` there is no weight to ramp, and ``fit`` warns that it is idle.
+        Early stopping and ``lr_schedule`` watch the epochs after the warm-up only, so the
+        fit reaches ``beta`` (given ``max_epochs > kl_warmup_epochs``) and keeps weights
+        trained with it. With ``beta=0`` there is no weight to ramp, and ``fit`` warns that
+        it is idle.
     <training parameters>
 
     Attributes
@@ -167,6 +170,12 @@ chunk_rows
     def _objective(self) -> ELBO:
         return self._for_data(
             ELBO(loss=self.loss, beta=self.beta, warmup_epochs=self.kl_warmup_epochs))
+
+    def _warmup_epochs(self) -> int:
+        # While the KL weight rises the loss rises with it (even at the full beta, on the
+        # hold-out, as the codes are pulled to the prior): early stopping stopped such fits
+        # in mid warm-up and kept weights trained with a fraction of beta.
+        return self.kl_warmup_epochs if self.beta > 0 else 0
 
     def _idle_params(self) -> dict[str, tuple[str, tuple | str]]:
         # The warm-up scales the KL weight from 0 up to beta: with beta=0 it scales nothing.
