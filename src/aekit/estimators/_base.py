@@ -203,8 +203,16 @@ class BaseAutoEncoder(
         """The parameters that cannot act with the present value of another (their switch),
         each with the switch's name and the values it acts with (a tuple, or a condition as
         text: ``"> 0"``); ``fit`` warns of those set away from their default
-        (:func:`._params.warn_idle_params`)."""
-        return {}
+        (:func:`._params.warn_idle_params`).
+
+        Here: without a hidden layer (``hidden_layer_sizes=()``) there is no hidden
+        activation, nor the dropout that follows it (a family without ``dropout`` is not
+        warned of it: only parameters of the signature are). ``activation="linear"`` asks
+        for the linear network it gets, so it is not warned of."""
+        if self.hidden_layer_sizes == "auto" or len(self.hidden_layer_sizes):
+            return {}
+        names = ("dropout",) if self.activation == "linear" else ("activation", "dropout")
+        return {name: ("hidden_layer_sizes", "holding a hidden layer") for name in names}
 
     def _for_data(self, objective):
         """``objective`` as the data fitted need it: per column type for a table with

@@ -179,7 +179,8 @@ chunk_rows
 
     def _idle_params(self) -> dict[str, tuple[str, tuple | str]]:
         # The warm-up scales the KL weight from 0 up to beta: with beta=0 it scales nothing.
-        return {"kl_warmup_epochs": ("beta", "> 0")} if self.beta == 0 else {}
+        return {**super()._idle_params(),
+                **({"kl_warmup_epochs": ("beta", "> 0")} if self.beta == 0 else {})}
 
     # ------------------------------------------------------------------ inference
     def score_samples(self, X):
