@@ -70,6 +70,26 @@ def test_one_dimensional_y_is_ignored_and_other_shapes_are_refused(digits):
         AutoEncoder(2, max_epochs=1).fit(X, X[:, :10])
 
 
+def test_a_table_target_must_match_the_tables_columns():
+    # A target's columns are taken by position: a DataFrame y with X's columns in another
+    # order trained the model to swap them, and reconstruct() labelled them with X's names.
+    # A table with categories gave "could not convert string to float" (its categories are
+    # coded inside the model, a target's would not be).
+    import pandas as pd
+
+    rng = np.random.RandomState(0)
+    X = pd.DataFrame({"a": rng.randn(60), "b": rng.rand(60)})
+    kw = dict(n_components=1, hidden_layer_sizes=(4,), max_epochs=1, random_state=0)
+    with pytest.raises(ValueError, match=r"y's columns \['b', 'a'\] are not X's"):
+        AutoEncoder(**kw).fit(X, X[["b", "a"]])
+    with pytest.raises(ValueError, match="y's columns"):
+        AutoEncoder(**kw).fit(X, X, validation_data=(X, X[["b", "a"]]))
+    AutoEncoder(**kw).fit(X, X.to_numpy()[:, ::-1])  # by position, as asked
+    table = X.assign(c=rng.choice(list("xyz"), 60))
+    with pytest.raises(ValueError, match="table with categorical columns.*fit\\(X\\)"):
+        AutoEncoder(**kw).fit(table, table)
+
+
 # --------------------------------------------------------------------------- sample_weight
 def test_rows_of_weight_zero_have_no_influence(digits):
     X_train = digits[0]

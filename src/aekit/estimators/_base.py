@@ -291,7 +291,9 @@ class BaseAutoEncoder(
         X : array-like of shape (n_samples, n_features), or a path / memmap (see Notes)
         y : None, 1-D labels (ignored, as a Pipeline passes them on), or X's shape
             A ``y`` of ``X``'s shape is the reconstruction target (denoising pairs:
-            ``fit(X_noisy, X_clean)``); otherwise the network reconstructs ``X``.
+            ``fit(X_noisy, X_clean)``; a DataFrame with ``X``'s columns in ``X``'s order;
+            not for a table with categorical columns); otherwise the network
+            reconstructs ``X``.
         sample_weight : array-like of shape (n_samples,), default=None
             Row weights >= 0: the loss is the weighted mean over rows (the hold-out's too).
             The hold-out (``validation_fraction``) is drawn among the rows of positive
@@ -334,7 +336,7 @@ class BaseAutoEncoder(
         if warm is not None:  # before the rows: a changed parameter, not the data, is named
             warm.check(self)
         X, sample_shape, missing = self._check_rows(X, reset=True, warm=warm)
-        Y = check_target(given["y"], (len(X), *sample_shape), X.shape[1])
+        Y = check_target(given["y"], (len(X), *sample_shape), X.shape[1], self.schema_)
         w = check_weight(given["sample_weight"], X)
         # Checked before the checkpoint is read: its fingerprint holds the hold-out's hash.
         val = (None if given["validation_data"] is None
