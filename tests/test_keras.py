@@ -61,6 +61,26 @@ def test_fit_x_noisy_y_clean_trains_a_denoiser(noisy_pairs):
     assert err_pairs < 0.5 * err_input
 
 
+@pytest.mark.parametrize("family", [AutoEncoder, VariationalAutoEncoder])
+def test_score_measures_against_the_target_so_a_grid_search_picks_the_denoiser(
+        noisy_pairs, family):
+    # score(X, y) ignored y: a grid search on denoising pairs scored each model on how well
+    # it gave the noisy input back, and ranked a copier of the noise above a denoiser.
+    X_noisy, X_clean, T_noisy, T_clean = noisy_pairs
+    n = 400
+    params = dict(n_components=8, hidden_layer_sizes=(32,), max_epochs=10, random_state=0)
+    denoiser = family(**params).fit(X_noisy[:n], X_clean[:n])
+    copier = family(**params).fit(X_noisy[:n])
+    assert denoiser.score(T_noisy, T_clean) > copier.score(T_noisy, T_clean)
+    assert copier.score(T_noisy) > denoiser.score(T_noisy)  # without y: against X
+    labels = np.zeros(len(T_noisy))  # 1-D labels, as a Pipeline passes: still against X
+    assert denoiser.score(T_noisy, labels) == denoiser.score(T_noisy)
+    if family is AutoEncoder:
+        errors = denoiser.reconstruct_scaled(T_noisy) - denoiser.to_scaled(T_clean)
+        assert denoiser.score(T_noisy, T_clean) == pytest.approx(-np.mean(errors ** 2),
+                                                                 rel=1e-5)
+
+
 def test_one_dimensional_y_is_ignored_and_other_shapes_are_refused(digits):
     X, _, y, _ = digits
     a = AutoEncoder(2, max_epochs=2, **SMALL).fit(X)

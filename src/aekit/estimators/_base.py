@@ -248,6 +248,10 @@ class BaseAutoEncoder(
     def _to_tensor(self, X: np.ndarray) -> torch.Tensor:
         return to_tensor(X, self.device_)
 
+    def _target(self, y, X: np.ndarray, sample_shape: tuple) -> np.ndarray | None:
+        """The target ``y`` of validated rows ``X`` (:func:`._targets.check_target`)."""
+        return check_target(y, (len(X), *sample_shape), X.shape[1], self.schema_)
+
     def _resolve_output_activation(self, X_scaled: torch.Tensor) -> str:
         if _tables.has_categories(self):  # category blocks are logits
             if self.output_activation == "sigmoid":
@@ -336,7 +340,7 @@ class BaseAutoEncoder(
         if warm is not None:  # before the rows: a changed parameter, not the data, is named
             warm.check(self)
         X, sample_shape, missing = self._check_rows(X, reset=True, warm=warm)
-        Y = check_target(given["y"], (len(X), *sample_shape), X.shape[1], self.schema_)
+        Y = self._target(given["y"], X, sample_shape)
         w = check_weight(given["sample_weight"], X)
         # Checked before the checkpoint is read: its fingerprint holds the hold-out's hash.
         val = (None if given["validation_data"] is None
@@ -656,37 +660,6 @@ class BaseAutoEncoder(
         X, sample_shape = self._check_X(X, reset=False, return_shape=True)
         X_hat = to_numpy(self._reconstruct_tensor(self._to_tensor(X)), X)
         return self.schema_.output(X_hat, index, sample_shape)
-
-    def score_samples(self, X):
-        """Per-row negative mean squared reconstruction error, in the model's scaled units.
-
-        Higher is better, as everywhere in scikit-learn; ``-score_samples(X)`` is each
-        row's reconstruction error (useful to rank anomalies), measured where
-        :func:`~aekit.compare_with_pca` measures it (:meth:`to_scaled`): every column
-        counts alike whatever its units (a table's categorical column by the squared error
-        of its predicted probabilities, the Brier score); imputed cells do not count. With
-        ``scaler=None`` that is the caller's units. Scores of models with different
-        ``scaler`` are in different units: select a scaler on per-column R² instead
-        (:func:`aekit.evaluation.metrics.r2_per_feature`).
-
-        Returns
-        -------
-        scores : ndarray of shape (n_samples,)
-        """
-        if is_streamable(X):  # a file or memory map, read chunk by chunk (see Notes)
-            return np.concatenate(list(self.map_chunks(X, self.score_samples)))
-        check_is_fitted(self)
-        X, _, missing = self._check_rows(X, reset=False)
-        module = self.module_
-        errors = infer(lambda x: _tables.scaled_errors(module, x), self._to_tensor(X),
-                       INFER_BATCH)
-        return -_tables.row_scores(module, errors.cpu().numpy(), missing)
-
-    def score(self, X, y=None, sample_weight=None):
-        """Mean of :meth:`score_samples` (weighted by ``sample_weight``): minus the mean
-        squared error in the model's scaled units (every column counted alike); higher is
-        better, so GridSearchCV picks the best among models with the same ``scaler``."""
-        return float(np.average(self.score_samples(X), weights=sample_weight))
 
     @property
     def _n_features_out(self) -> int:

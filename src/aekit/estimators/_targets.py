@@ -170,8 +170,7 @@ def validation_rows(estimator, validation_data) -> dict:
     weights ``w`` and ``missing`` cells, as NumPy arrays (or None)."""
     X_val, y_val, w_val = unpack_validation_data(validation_data)
     X_val, sample_shape, missing = estimator._check_rows(X_val, reset=False)
-    Y_val = check_target(y_val, (len(X_val), *sample_shape), X_val.shape[1],
-                         estimator.schema_)
+    Y_val = estimator._target(y_val, X_val, sample_shape)
     return {"X": X_val, "Y": Y_val, "w": check_weight(w_val, X_val), "missing": missing}
 
 
