@@ -82,6 +82,20 @@ def test_a_users_plateau_schedule_beside_the_built_in_one_keeps_its_own_count():
     assert [r["lr"] for r in state["history"]] == [0.1, 0.1, 0.1, 0.05, 0.05]
 
 
+def test_start_from_epoch_ignores_a_warm_up():
+    from aekit.training.callbacks import ReduceLROnPlateau
+
+    # Losses rise through a 4-epoch warm-up (a KL weight ramping up), then fall.
+    rising = [1.0, 2.0, 3.0, 4.0, 3.5, 3.4, 3.6, 3.7, 3.8, 3.9]
+    module, X = _setup()
+    state = fit_loop(init_state(module, make_optimizer("sgd", module.parameters(), 0.1)),
+                     scripted_validation(rising), X, X[:10], batch_size=100, max_epochs=10,
+                     callbacks=[EarlyStopping(2, start_from_epoch=4),
+                                ReduceLROnPlateau(0.5, patience=1, start_from_epoch=4)])
+    assert state["kept_epoch"] == 6 and len(state["history"]) == 8
+    assert [r["lr"] for r in state["history"]] == [0.1] * 7 + [0.05]
+
+
 def test_estimator_reads_the_kept_epoch(digits):
     X = digits[0][:400]
     ae = AutoEncoder(2, hidden_layer_sizes=(16,), max_epochs=40, patience=3, tol=0.05,

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 import aekit
-from aekit import AutoEncoder, compare_with_pca
+from aekit import AutoEncoder, VariationalAutoEncoder, compare_with_pca
 from aekit.training import losses
 from aekit.nn.conv import ConvAutoEncoder
 from aekit.nn.dense import DenseAutoEncoder
@@ -357,6 +357,10 @@ def test_greedy_pretraining_of_the_estimator_sees_the_weights_and_the_mask(digit
     AutoEncoder(**{**kw, "missing": "impute"}).fit(X, sample_weight=w + 1)
     assert seen["X"]["mask"].shape == X.shape and float(seen["X"]["mask"].sum()) == X.size - 5
     assert len(seen["X"]["w"]) == len(X)
+    # Beside a target of its own (which counts every cell), pretraining reconstructs X:
+    # its imputed cells still leave the first layer's loss.
+    AutoEncoder(**{**kw, "missing": "impute"}).fit(X, np.nan_to_num(X))
+    assert float(seen["X"]["mask"].sum()) == X.size - 5
 
 
 # --------------------------------------------------------------------------- conv
@@ -567,12 +571,20 @@ def test_bad_variant_parameters(params, match):
     (dict(sparsity="l1", sparsity_target=0.9), "sparsity='l1'"),
     (dict(noise_level=0.9), "noise=None"),
     (dict(pretrain_epochs=99), "pretrain=None"),
+    # No hidden layer, so no hidden activation nor dropout: a shallow Keras port's
+    # activation="relu" (Keras puts it on the code) used to leave a linear model silently.
+    (dict(hidden_layer_sizes=(), activation="relu"), "hidden_layer_sizes=()"),
+    (dict(hidden_layer_sizes=(), dropout=0.5), "hidden_layer_sizes=()"),
+    (dict(hidden_layer_sizes=(), activation="tanh", family=VariationalAutoEncoder),
+     "hidden_layer_sizes=()"),
 ])
 def test_a_strength_without_its_switch_is_warned_of(params, switch):
     X = np.random.RandomState(0).rand(20, 64)
+    params = dict(params)  # the parametrization's dict is shared: not popped from
+    family = params.pop("family", AutoEncoder)
     name = list(params)[-1]
     with pytest.warns(UserWarning, match=rf"{name}=.* has no effect with {re.escape(switch)}"):
-        AutoEncoder(max_epochs=1, **params).fit(X)
+        family(max_epochs=1, **params).fit(X)
 
 
 @pytest.mark.parametrize("params", [
@@ -580,6 +592,8 @@ def test_a_strength_without_its_switch_is_warned_of(params, switch):
     dict(sparsity="kl", sparsity_weight=1.0, sparsity_target=0.1),
     dict(noise="masking", noise_level=0.3),
     dict(pretrain="greedy", pretrain_epochs=1, hidden_layer_sizes=(8,)),
+    dict(hidden_layer_sizes=(8,), activation="relu", dropout=0.1),
+    dict(hidden_layer_sizes=(), activation="linear"),  # the linear network it gets
 ])
 def test_a_strength_at_its_default_or_with_its_switch_is_not(params):
     X = np.random.RandomState(0).rand(20, 64)

@@ -403,6 +403,19 @@ def test_a_diverging_restart_is_reported_and_skipped(rows, monkeypatch):
             ae.fit(X)
 
 
+def test_a_diverged_warm_start_is_its_own_error_not_all_restarts(rows):
+    """A warm_start fit is one run whatever n_init says: its divergence is that run's
+    error, not "restart 1 of 3 diverged" then "all 3 restarts diverged"."""
+    X, _ = rows
+    ae = AutoEncoder(2, hidden_layer_sizes=(16,), max_epochs=1, warm_start=True,
+                     random_state=0).fit(X)
+    ae.set_params(n_init=3, optimizer="sgd", learning_rate=1e12)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", aekit.RestartDivergedWarning)
+        with pytest.raises(TrainingDivergedError, match="^train: the loss became"):
+            ae.fit(X)
+
+
 # --------------------------------------------------------------------------- float32 range
 def test_values_beyond_float32_are_refused_everywhere(digits, tmp_path):
     X_train, X_test, y_train, _ = digits

@@ -61,6 +61,26 @@ def test_fit_x_noisy_y_clean_trains_a_denoiser(noisy_pairs):
     assert err_pairs < 0.5 * err_input
 
 
+@pytest.mark.parametrize("family", [AutoEncoder, VariationalAutoEncoder])
+def test_score_measures_against_the_target_so_a_grid_search_picks_the_denoiser(
+        noisy_pairs, family):
+    # score(X, y) ignored y: a grid search on denoising pairs scored each model on how well
+    # it gave the noisy input back, and ranked a copier of the noise above a denoiser.
+    X_noisy, X_clean, T_noisy, T_clean = noisy_pairs
+    n = 400
+    params = dict(n_components=8, hidden_layer_sizes=(32,), max_epochs=10, random_state=0)
+    denoiser = family(**params).fit(X_noisy[:n], X_clean[:n])
+    copier = family(**params).fit(X_noisy[:n])
+    assert denoiser.score(T_noisy, T_clean) > copier.score(T_noisy, T_clean)
+    assert copier.score(T_noisy) > denoiser.score(T_noisy)  # without y: against X
+    labels = np.zeros(len(T_noisy))  # 1-D labels, as a Pipeline passes: still against X
+    assert denoiser.score(T_noisy, labels) == denoiser.score(T_noisy)
+    if family is AutoEncoder:
+        errors = denoiser.reconstruct_scaled(T_noisy) - denoiser.to_scaled(T_clean)
+        assert denoiser.score(T_noisy, T_clean) == pytest.approx(-np.mean(errors ** 2),
+                                                                 rel=1e-5)
+
+
 def test_one_dimensional_y_is_ignored_and_other_shapes_are_refused(digits):
     X, _, y, _ = digits
     a = AutoEncoder(2, max_epochs=2, **SMALL).fit(X)
@@ -68,6 +88,26 @@ def test_one_dimensional_y_is_ignored_and_other_shapes_are_refused(digits):
     np.testing.assert_array_equal(a.transform(X), b.transform(X))
     with pytest.raises(ValueError, match=r"must have X's shape.*fit\(X_noisy, X_clean\)"):
         AutoEncoder(2, max_epochs=1).fit(X, X[:, :10])
+
+
+def test_a_table_target_must_match_the_tables_columns():
+    # A target's columns are taken by position: a DataFrame y with X's columns in another
+    # order trained the model to swap them, and reconstruct() labelled them with X's names.
+    # A table with categories gave "could not convert string to float" (its categories are
+    # coded inside the model, a target's would not be).
+    import pandas as pd
+
+    rng = np.random.RandomState(0)
+    X = pd.DataFrame({"a": rng.randn(60), "b": rng.rand(60)})
+    kw = dict(n_components=1, hidden_layer_sizes=(4,), max_epochs=1, random_state=0)
+    with pytest.raises(ValueError, match=r"y's columns \['b', 'a'\] are not X's"):
+        AutoEncoder(**kw).fit(X, X[["b", "a"]])
+    with pytest.raises(ValueError, match="y's columns"):
+        AutoEncoder(**kw).fit(X, X, validation_data=(X, X[["b", "a"]]))
+    AutoEncoder(**kw).fit(X, X.to_numpy()[:, ::-1])  # by position, as asked
+    table = X.assign(c=rng.choice(list("xyz"), 60))
+    with pytest.raises(ValueError, match="table with categorical columns.*fit\\(X\\)"):
+        AutoEncoder(**kw).fit(table, table)
 
 
 # --------------------------------------------------------------------------- sample_weight

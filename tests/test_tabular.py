@@ -151,6 +151,26 @@ def test_imputed_numbers_are_left_out_of_the_loss_and_reconstructed():
     assert np.isfinite(ae.score_samples(Y)).all()
 
 
+@pytest.mark.parametrize("family", [AutoEncoder, VariationalAutoEncoder])
+def test_a_target_of_its_own_counts_the_cells_imputed_in_x(family):
+    # fit(X_with_gaps, X_complete) learns to fill the gaps: the target holds every cell, so
+    # its loss must count the ones imputed in X. They used to be masked out as in fit(X),
+    # and the model never learned column 0 where X lacked it.
+    rng = np.random.RandomState(0)
+    Y = rng.randn(300, 4).astype(np.float32)
+    Y[:, 0] = 2 * Y[:, 1]
+    X = Y.copy()
+    X[2:, 0] = np.nan  # observed in 2 rows only: the target has it everywhere
+    kw = dict(hidden_layer_sizes=(16,), missing="impute", validation_fraction=0.0,
+              learning_rate=0.01, max_epochs=100, random_state=0)
+    model = family(3, **kw).fit(X, Y, validation_data=(X[:50], Y[:50]))
+    R = model.reconstruct(X)
+    assert np.mean((R[2:, 0] - Y[2:, 0]) ** 2) < 0.1 * Y[:, 0].var()
+    if family is AutoEncoder:  # the hold-out's target counts every cell too
+        errors = model.reconstruct_scaled(X[:50]) - model.to_scaled(Y[:50])
+        assert model.validation_loss_ == pytest.approx(np.mean(errors ** 2), rel=1e-4)
+
+
 # --------------------------------------------------------------------------- families
 def test_variational_autoencoder_takes_tables():
     X = mixed_table(600)

@@ -153,6 +153,23 @@ def test_a_warm_start_continues_the_kl_warmup(digits):
     assert weights == pytest.approx([0.0, 0.5, 1.0, 1.5, 2.0, 2.0])
 
 
+@pytest.mark.parametrize("validation_fraction", [0.0, 0.2])
+def test_early_stopping_and_the_schedule_wait_for_the_end_of_the_kl_warmup(validation_fraction):
+    # The loss rises with the KL weight: early stopping used to end such fits in mid
+    # warm-up (epoch 21 of a 30-epoch ramp) and keep weights trained with half of beta,
+    # and the plateau schedule cut the rate twice on the way.
+    rng = np.random.RandomState(0)
+    X = rng.randn(300, 8) @ rng.randn(8, 8)
+    warmup = 30
+    vae = VariationalAutoEncoder(
+        n_components=2, hidden_layer_sizes=(16,), kl_warmup_epochs=warmup, patience=5,
+        max_epochs=60, learning_rate=0.01, validation_fraction=validation_fraction,
+        random_state=0).fit(X)
+    kept = next(r for r in vae.history_ if r.get("kept"))
+    assert kept["epoch"] > warmup and kept["kl_weight"] == 1.0
+    assert {r["lr"] for r in vae.history_ if r["epoch"] <= warmup} == {0.01}
+
+
 @pytest.mark.parametrize("beta, warned", [(0, True), (0.0, True), (1.0, False)])
 def test_a_kl_warmup_with_beta_0_is_warned_of(beta, warned):
     # The warm-up scales the KL weight from 0 up to beta: with beta=0 there is nothing to scale.

@@ -119,9 +119,12 @@ class FitData:
 
     def input_columns(self):
         """``train`` and ``val`` with their input rows as ``"x"``, the rows' weights and
-        mask kept: what pretraining reconstructs (a stream or bare rows as they are)."""
+        the mask of the input's imputed cells (``"mask"``, or ``"mask_in"`` beside a target
+        of its own: see :func:`~._targets.columns`) kept: what pretraining reconstructs (a
+        stream or bare rows as they are)."""
         return tuple({"x": c.get("x_in", c["x"]),
-                      **{k: c[k] for k in ("w", "mask") if k in c}}
+                      **{k: c[k] for k in ("w",) if k in c},
+                      **{"mask": c[k] for k in ("mask_in", "mask") if k in c}}
                      if isinstance(c, dict) else c for c in (self.train, self.val))
 
 
@@ -135,9 +138,10 @@ class _Fit:
     checkpoint: FitCheckpoint | None
     warm: object
 
-    def loop_callbacks(self, estimator) -> list:
-        """Fresh built-in callbacks for one loop, then the fit-wide ones."""
-        return loop_callbacks(estimator) + self.callbacks
+    def loop_callbacks(self, estimator, warmup: int = 0) -> list:
+        """Fresh built-in callbacks for one loop (``warmup``: see
+        :func:`._params.loop_callbacks`), then the fit-wide ones."""
+        return loop_callbacks(estimator, warmup=warmup) + self.callbacks
 
 
 class BaseAutoEncoder(
@@ -199,8 +203,16 @@ class BaseAutoEncoder(
         """The parameters that cannot act with the present value of another (their switch),
         each with the switch's name and the values it acts with (a tuple, or a condition as
         text: ``"> 0"``); ``fit`` warns of those set away from their default
-        (:func:`._params.warn_idle_params`)."""
-        return {}
+        (:func:`._params.warn_idle_params`).
+
+        Here: without a hidden layer (``hidden_layer_sizes=()``) there is no hidden
+        activation, nor the dropout that follows it (a family without ``dropout`` is not
+        warned of it: only parameters of the signature are). ``activation="linear"`` asks
+        for the linear network it gets, so it is not warned of."""
+        if self.hidden_layer_sizes == "auto" or len(self.hidden_layer_sizes):
+            return {}
+        names = ("dropout",) if self.activation == "linear" else ("activation", "dropout")
+        return {name: ("hidden_layer_sizes", "holding a hidden layer") for name in names}
 
     def _for_data(self, objective):
         """``objective`` as the data fitted need it: per column type for a table with
@@ -213,6 +225,12 @@ class BaseAutoEncoder(
     def _corruption(self, X_s: torch.Tensor, scaler: Scaler | None = None):
         """The denoising corruption of training batches like ``X_s``, or None."""
         return None
+
+    def _warmup_epochs(self) -> int:
+        """The first training epochs in which the objective is still ramping up to the one
+        asked for (the VAE's KL warm-up): early stopping and the learning-rate schedule
+        watch the epochs after them only."""
+        return 0
 
     def _pretrain(self, module, X_fit_s, X_val_s, scaler, callbacks_for) -> list[dict]:
         """Train parts of ``module`` before the end-to-end loop; returns their history.
@@ -229,6 +247,10 @@ class BaseAutoEncoder(
     # ------------------------------------------------------------------ data
     def _to_tensor(self, X: np.ndarray) -> torch.Tensor:
         return to_tensor(X, self.device_)
+
+    def _target(self, y, X: np.ndarray, sample_shape: tuple) -> np.ndarray | None:
+        """The target ``y`` of validated rows ``X`` (:func:`._targets.check_target`)."""
+        return check_target(y, (len(X), *sample_shape), X.shape[1], self.schema_)
 
     def _resolve_output_activation(self, X_scaled: torch.Tensor) -> str:
         if _tables.has_categories(self):  # category blocks are logits
@@ -273,7 +295,9 @@ class BaseAutoEncoder(
         X : array-like of shape (n_samples, n_features), or a path / memmap (see Notes)
         y : None, 1-D labels (ignored, as a Pipeline passes them on), or X's shape
             A ``y`` of ``X``'s shape is the reconstruction target (denoising pairs:
-            ``fit(X_noisy, X_clean)``); otherwise the network reconstructs ``X``.
+            ``fit(X_noisy, X_clean)``; a DataFrame with ``X``'s columns in ``X``'s order;
+            not for a table with categorical columns); otherwise the network
+            reconstructs ``X``.
         sample_weight : array-like of shape (n_samples,), default=None
             Row weights >= 0: the loss is the weighted mean over rows (the hold-out's too).
             The hold-out (``validation_fraction``) is drawn among the rows of positive
@@ -316,7 +340,7 @@ class BaseAutoEncoder(
         if warm is not None:  # before the rows: a changed parameter, not the data, is named
             warm.check(self)
         X, sample_shape, missing = self._check_rows(X, reset=True, warm=warm)
-        Y = check_target(given["y"], (len(X), *sample_shape), X.shape[1])
+        Y = self._target(given["y"], X, sample_shape)
         w = check_weight(given["sample_weight"], X)
         # Checked before the checkpoint is read: its fingerprint holds the hold-out's hash.
         val = (None if given["validation_data"] is None
@@ -358,9 +382,10 @@ class BaseAutoEncoder(
         target = scaler(self._to_tensor(rows["Y"])) if rows["Y"] is not None else None
         self._set_output_activation(X_scaled if target is None else target,
                                     keep=warm is not None)
-        cols = columns(X_scaled, target, rows["w"])
-        if rows["missing"] is not None:  # imputed cells: masked out of the loss (objectives)
-            cols["mask"] = _tables.network_mask(scaler, rows["missing"], self.device_)
+        # Imputed cells: masked out of the loss (objectives) where X is its own target.
+        mask = (None if rows["missing"] is None
+                else _tables.network_mask(scaler, rows["missing"], self.device_))
+        cols = columns(X_scaled, target, rows["w"], mask)
         X_fit, X_val = select(cols, fit_rows), select(cols, val_rows)
         if validation is not None:
             X_val = _targets.validation_columns(self, validation, scaler)
@@ -432,10 +457,12 @@ class BaseAutoEncoder(
                 try:
                     run = self._fit_run(fit, i, int(seeds[i]))
                 except TrainingDivergedError as err:
-                    if self.n_init == 1:
+                    # n_init, not self.n_init: a warm_start fit is one run, whatever n_init
+                    # says, and its divergence is that run's own error, not "all restarts".
+                    if n_init == 1:
                         raise
                     diverged.append(err)
-                    user_warning(f"restart {i + 1} of {self.n_init} diverged and is "
+                    user_warning(f"restart {i + 1} of {n_init} diverged and is "
                                  f"skipped: {err}", RestartDivergedWarning)
                     continue
                 except FitInterrupted as err:
@@ -447,7 +474,7 @@ class BaseAutoEncoder(
                 if best is None or run["score"] < best["score"]:
                     best = run
             if best is None:
-                raise TrainingDivergedError(f"all {self.n_init} restarts diverged; the "
+                raise TrainingDivergedError(f"all {n_init} restarts diverged; the "
                                             f"first: {diverged[0]}") from diverged[0]
             if warm is not None:  # the earlier epochs come first, the new ones counted on
                 best["history"] = continued_history(warm.history, best["history"])
@@ -506,14 +533,15 @@ class BaseAutoEncoder(
         # A stream's per-feature range stands in for its rows: all noise needs.
         train = fit.data.train
         noise_rows = train.bounds if isinstance(train, ChunkStream) else rows
-        objective = self._objective()
+        objective, done = self._objective(), 0
         if fit.warm is not None:  # a schedule (the KL warm-up) goes on from the epochs done
-            objective = ContinuedEpochs(objective, trained_epochs(fit.warm.history))
+            done = trained_epochs(fit.warm.history)
+            objective = ContinuedEpochs(objective, done)
         fit_loop(state, objective, train, fit.data.val,
                  batch_size=self.batch_size, max_epochs=self.max_epochs,
                  corrupt=self._corruption(noise_rows, fit.data.scaler),
                  autocast=autocast_dtype(self.precision, self.device_),
-                 callbacks=fit.loop_callbacks(self))
+                 callbacks=fit.loop_callbacks(self, max(0, self._warmup_epochs() - done)))
 
     def _keep_run(self, run: dict) -> None:
         """Take a restart's module and history as the fitted model; its losses are those
@@ -632,37 +660,6 @@ class BaseAutoEncoder(
         X, sample_shape = self._check_X(X, reset=False, return_shape=True)
         X_hat = to_numpy(self._reconstruct_tensor(self._to_tensor(X)), X)
         return self.schema_.output(X_hat, index, sample_shape)
-
-    def score_samples(self, X):
-        """Per-row negative mean squared reconstruction error, in the model's scaled units.
-
-        Higher is better, as everywhere in scikit-learn; ``-score_samples(X)`` is each
-        row's reconstruction error (useful to rank anomalies), measured where
-        :func:`~aekit.compare_with_pca` measures it (:meth:`to_scaled`): every column
-        counts alike whatever its units (a table's categorical column by the squared error
-        of its predicted probabilities, the Brier score); imputed cells do not count. With
-        ``scaler=None`` that is the caller's units. Scores of models with different
-        ``scaler`` are in different units: select a scaler on per-column R² instead
-        (:func:`aekit.evaluation.metrics.r2_per_feature`).
-
-        Returns
-        -------
-        scores : ndarray of shape (n_samples,)
-        """
-        if is_streamable(X):  # a file or memory map, read chunk by chunk (see Notes)
-            return np.concatenate(list(self.map_chunks(X, self.score_samples)))
-        check_is_fitted(self)
-        X, _, missing = self._check_rows(X, reset=False)
-        module = self.module_
-        errors = infer(lambda x: _tables.scaled_errors(module, x), self._to_tensor(X),
-                       INFER_BATCH)
-        return -_tables.row_scores(module, errors.cpu().numpy(), missing)
-
-    def score(self, X, y=None, sample_weight=None):
-        """Mean of :meth:`score_samples` (weighted by ``sample_weight``): minus the mean
-        squared error in the model's scaled units (every column counted alike); higher is
-        better, so GridSearchCV picks the best among models with the same ``scaler``."""
-        return float(np.average(self.score_samples(X), weights=sample_weight))
 
     @property
     def _n_features_out(self) -> int:

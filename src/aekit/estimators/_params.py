@@ -248,20 +248,27 @@ PLATEAU_FACTOR = 0.2
 """The rate's multiplier at a plateau (sklearn's ``learning_rate="adaptive"``: 1/5 too)."""
 
 
-def loop_callbacks(estimator, *, early_stopping: bool = True) -> list[Callback]:
+def loop_callbacks(estimator, *, early_stopping: bool = True,
+                   warmup: int = 0) -> list[Callback]:
     """Fresh built-in callbacks for one loop of ``estimator``, as its training parameters
     ask: early stopping (``early_stopping``, ``patience``, ``tol``; left out with
     ``early_stopping=False`` here), the learning-rate schedule (``lr_schedule``; estimators
     without it train at a constant rate) and progress (``verbose``). A fit adds its
-    fit-wide callbacks (TensorBoard, the user's, checkpoints) after them."""
+    fit-wide callbacks (TensorBoard, the user's, checkpoints) after them.
+
+    ``warmup``: the loop's first epochs in which the objective is still ramping up (the
+    VAE's KL warm-up), which early stopping and the schedule ignore: the loss rises with
+    the ramp, so they would stop or slow the fit before it reaches the objective asked for,
+    and keep weights trained on another one."""
     callbacks: list[Callback] = []
     if estimator.early_stopping and early_stopping:
-        callbacks.append(EarlyStopping(estimator.patience, estimator.tol))
+        callbacks.append(EarlyStopping(estimator.patience, estimator.tol,
+                                       start_from_epoch=warmup))
     if getattr(estimator, "lr_schedule", "constant") == "plateau":
         # Half of early stopping's patience: a plateau cuts the rate once, and a fit that
         # then improves no more stops (docs/decisions.md, "Training defaults").
         callbacks.append(ReduceLROnPlateau(PLATEAU_FACTOR, max(2, estimator.patience // 2),
-                                           estimator.tol))
+                                           estimator.tol, start_from_epoch=warmup))
     if estimator.verbose > 0:
         callbacks.append(ProgressBar(leave=estimator.verbose > 1))
     return callbacks

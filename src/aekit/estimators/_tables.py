@@ -9,10 +9,12 @@
   columns runs through a :class:`~aekit.nn.tabular.TabularScaler`) and the mask of imputed
   cells the loss leaves out (:func:`network_mask`);
 - :class:`ScaledUnitsMixin`: rows in the model's scaled units, where
-  :func:`~aekit.compare_with_pca` compares and ``score_samples`` scores.
+  :func:`~aekit.compare_with_pca` compares and ``score_samples`` and ``score`` score.
 """
 
 from __future__ import annotations
+
+from functools import partial
 
 import numpy as np
 import torch
@@ -20,6 +22,7 @@ from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted
 
 from ..core.checks import check_channels_first, format_indices, to_numpy
+from ..data.files import is_streamable
 from ..data.schema import InputSchema
 from ..nn.layers import Scaler
 from ..nn.tabular import TabularScaler, has_table
@@ -286,13 +289,24 @@ def scaled_reconstruction(module, x: torch.Tensor) -> torch.Tensor:
     return module.scaler.probabilities(out) if has_table(module) else out
 
 
-def scaled_errors(module, x: torch.Tensor) -> torch.Tensor:
-    """Squared reconstruction errors in scaled units, (n, n_scaled)."""
-    s = module.scaler(x)  # once: the input and the target
+def scaled_errors(module, x: torch.Tensor, target: torch.Tensor | None = None) -> torch.Tensor:
+    """Squared reconstruction errors in scaled units, (n, n_scaled), of the rows ``x``
+    against themselves, or against their ``target`` rows (``fit(X, y)``'s)."""
+    s = module.scaler(x)  # once when the input is the target
+    t = s if target is None else module.scaler(target)
     out = module.decoder(module.encoder(s))
     if has_table(module):
-        out, s = module.scaler.probabilities(out), module.scaler.one_hot(s)
-    return (out - s).square()
+        out, t = module.scaler.probabilities(out), module.scaler.one_hot(t)
+    return (out - t).square()
+
+
+def infer_pairs(fn, X: torch.Tensor, Y: torch.Tensor | None = None) -> torch.Tensor:
+    """``fn(x, y)`` over the rows of ``X`` and their target rows ``Y`` (``fn(x, None)``
+    without), batch by batch, as :func:`~aekit.training.loop.infer`."""
+    if Y is None:
+        return infer(lambda x: fn(x, None), X, INFER_BATCH)
+    d = X.shape[1]
+    return infer(lambda xy: fn(xy[:, :d], xy[:, d:]), torch.cat([X, Y], 1), INFER_BATCH)
 
 
 def row_scores(module, errors: np.ndarray, missing: np.ndarray | None) -> np.ndarray:
@@ -312,9 +326,23 @@ def row_scores(module, errors: np.ndarray, missing: np.ndarray | None) -> np.nda
     return errors.sum(1, dtype=np.float64) / np.maximum(counted, 1)
 
 
+def scored_rows(estimator, X, y=None) -> tuple:
+    """``(X, Y, missing)`` for scoring rows: ``X`` as the fitted model takes them and a
+    target ``y`` (:func:`._targets.check_target`; None for none or labels) as tensors,
+    and where ``X``'s imputed cells are, which count against a target (it holds every
+    cell) but not against ``X`` itself (None then)."""
+    X, sample_shape, missing = estimator._check_rows(X, reset=False)
+    Y = estimator._target(y, X, sample_shape)
+    if Y is not None:
+        return estimator._to_tensor(X), estimator._to_tensor(Y), None
+    return estimator._to_tensor(X), None, missing
+
+
 class ScaledUnitsMixin:
     """``to_scaled``, ``reconstruct_scaled`` and ``from_scaled``: rows in the model's scaled
-    units, where :func:`~aekit.compare_with_pca` compares and ``score_samples`` scores."""
+    units, where :func:`~aekit.compare_with_pca` compares; and ``score_samples`` and
+    ``score``, the reconstruction errors measured there (a family scores its own way in
+    ``_scores``)."""
 
     def to_scaled(self, X):
         """``X`` in the model's scaled units: where reconstructions are compared.
@@ -374,3 +402,43 @@ class ScaledUnitsMixin:
                                           else like_t[i : i + INFER_BATCH])
                            for i in range(0, len(S_t), INFER_BATCH)])
         return self._output(to_numpy(X, S))
+
+    def score_samples(self, X):
+        """Per-row negative mean squared reconstruction error, in the model's scaled units.
+
+        Higher is better, as everywhere in scikit-learn; ``-score_samples(X)`` is each
+        row's reconstruction error (useful to rank anomalies), measured where
+        :func:`~aekit.compare_with_pca` measures it (:meth:`to_scaled`): every column
+        counts alike whatever its units (a table's categorical column by the squared error
+        of its predicted probabilities, the Brier score); imputed cells do not count. With
+        ``scaler=None`` that is the caller's units. Scores of models with different
+        ``scaler`` are in different units: select a scaler on per-column R² instead
+        (:func:`aekit.evaluation.metrics.r2_per_feature`).
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,)
+        """
+        if is_streamable(X):  # a file or memory map, read chunk by chunk (see Notes)
+            return np.concatenate(list(self.map_chunks(X, self.score_samples)))
+        check_is_fitted(self)
+        return self._scores(X)
+
+    def _scores(self, X, y=None) -> np.ndarray:
+        """:meth:`score_samples` of ``X``, each reconstruction measured against its row of
+        a target ``y`` when given (:meth:`score`)."""
+        X, Y, missing = scored_rows(self, X, y)
+        module = self.module_
+        errors = infer_pairs(partial(scaled_errors, module), X, Y)
+        return -row_scores(module, errors.cpu().numpy(), missing)
+
+    def score(self, X, y=None, sample_weight=None):
+        """Mean of :meth:`score_samples` (weighted by ``sample_weight``): minus the mean
+        squared error in the model's scaled units (every column counted alike); higher is
+        better, so GridSearchCV picks the best among models with the same ``scaler``. A
+        ``y`` of ``X``'s shape is the target of ``fit(X, y)`` (GridSearchCV passes it):
+        the reconstructions are scored against it, not against ``X``; labels are ignored."""
+        if y is not None and np.ndim(y) > 1 and is_streamable(X):
+            raise ValueError("score(X, y) with a target needs X in memory, not a path")
+        scores = self.score_samples(X) if y is None or np.ndim(y) < 2 else self._scores(X, y)
+        return float(np.average(scores, weights=sample_weight))

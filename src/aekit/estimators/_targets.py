@@ -21,15 +21,21 @@ from sklearn.utils.validation import _check_sample_weight
 from ..core.checks import check_finite, user_warning
 from ..core.fitted import changed
 from ..data.files import sha256_rows, update_rows
+from ..data.tables import is_table
 from ..evaluation.diagnostics import DiagnosticWarning
 
 
-def check_target(y, X_shape: tuple, n_features: int) -> np.ndarray | None:
+def check_target(y, X_shape: tuple, n_features: int, schema=None) -> np.ndarray | None:
     """The reconstruction target of ``fit(X, y)`` as rows (n, n_features), or None.
 
     ``y=None`` and a 1-D ``y`` (labels, as a :class:`~sklearn.pipeline.Pipeline` passes
     them to every step) mean "reconstruct ``X``"; a ``y`` of ``X``'s shape is the target
     (denoising pairs: ``fit(X_noisy, X_clean)``). Any other shape is an error.
+
+    ``schema``: the fitted :class:`~aekit.data.schema.InputSchema` of ``X``. The target's
+    columns are X's, taken by position: a DataFrame ``y`` must name them as ``X`` did, in
+    the same order; a table with categorical columns takes no target (its categories are
+    coded inside the model, which a target's would not be).
     """
     if y is None:
         return None
@@ -42,6 +48,22 @@ def check_target(y, X_shape: tuple, n_features: int) -> np.ndarray | None:
             f"y has shape {tuple(shape)} but X has shape {tuple(X_shape)}: a reconstruction "
             "target must have X's shape (e.g. fit(X_noisy, X_clean) for denoising pairs). "
             "Pass y=None to reconstruct X itself; 1-D labels are ignored."
+        )
+    if schema is not None and schema.has_categories:
+        raise ValueError(
+            "a reconstruction target y takes rows of numbers, but X is a table with "
+            "categorical columns (coded inside the model); fit(X) reconstructs the table "
+            "itself, or one-hot encode the categories of X and y yourself and fit on the "
+            "numeric arrays."
+        )
+    names = getattr(schema, "feature_names", None)
+    if names is not None and is_table(y) and [str(c) for c in y.columns] != list(names):
+        # Taken by position, another order would teach the model to put each column's
+        # values in another's place, and reconstruct() would label them with X's names.
+        raise ValueError(
+            f"y's columns {[str(c) for c in y.columns]} are not X's {list(names)} in X's "
+            "order: each column of the target is the reconstruction of X's column in its "
+            "place. Pass y[list(X.columns)] (or y.to_numpy() to take them by position)."
         )
     Y = check_array(Y.reshape(len(Y), -1), dtype=[np.float64, np.float32],
                     ensure_all_finite=False, input_name="y")
@@ -76,11 +98,23 @@ def unpack_validation_data(validation_data) -> tuple:
     return validation_data, None, None
 
 
-def columns(X_in: torch.Tensor, target: torch.Tensor | None, w: np.ndarray | None) -> dict:
-    """The loop's aligned columns for scaled input rows, an optional scaled target and
+def columns(X_in: torch.Tensor, target: torch.Tensor | None, w: np.ndarray | None,
+            mask: torch.Tensor | None = None) -> dict:
+    """The loop's aligned columns for scaled input rows, an optional scaled target,
     optional row weights (normalised to mean 1 over these rows: see
-    :func:`aekit.training.losses.weighted_mean`)."""
+    :func:`aekit.training.losses.weighted_mean`) and the optional mask of the input's
+    imputed cells (:func:`._tables.network_mask`).
+
+    The mask leaves imputed cells out of the loss (``"mask"``) only where the input is its
+    own target: an imputed cell's value there is a guess. A target of its own
+    (``fit(X, y)``) holds every cell (:func:`check_target` refuses NaN), so its loss counts
+    them all, the imputed input cells included (learning to fill them is the point of
+    ``fit(X_with_gaps, X_complete)``); the mask is then kept as ``"mask_in"``, for what
+    reconstructs the input (greedy pretraining: :meth:`._base.FitData.input_columns`).
+    """
     cols = {"x": X_in} if target is None else {"x": target, "x_in": X_in}
+    if mask is not None:
+        cols["mask" if target is None else "mask_in"] = mask
     if w is not None:
         w = torch.as_tensor(w / w.mean() if w.mean() > 0 else w, dtype=torch.float32,
                             device=X_in.device)
@@ -136,7 +170,7 @@ def validation_rows(estimator, validation_data) -> dict:
     weights ``w`` and ``missing`` cells, as NumPy arrays (or None)."""
     X_val, y_val, w_val = unpack_validation_data(validation_data)
     X_val, sample_shape, missing = estimator._check_rows(X_val, reset=False)
-    Y_val = check_target(y_val, (len(X_val), *sample_shape), X_val.shape[1])
+    Y_val = estimator._target(y_val, X_val, sample_shape)
     return {"X": X_val, "Y": Y_val, "w": check_weight(w_val, X_val), "missing": missing}
 
 
@@ -146,13 +180,14 @@ def validation_columns(estimator, rows: dict, scaler) -> dict:
     from ._tables import check_unit_range, network_mask, row_extremes
 
     target = scaler(estimator._to_tensor(rows["Y"])) if rows["Y"] is not None else None
-    cols = columns(scaler(estimator._to_tensor(rows["X"])), target, rows["w"])
+    # Imputed cells: masked out of the loss as in training (see columns).
+    mask = (None if rows["missing"] is None
+            else network_mask(scaler, rows["missing"], estimator.device_))
+    cols = columns(scaler(estimator._to_tensor(rows["X"])), target, rows["w"], mask)
     if estimator.loss == "bce":
         check_unit_range(row_extremes(cols["x"]), "validation_data",
                          "give hold-out rows in the training data's range (clip them), or "
                          "fit with loss='mse'.")
-    if rows["missing"] is not None:  # imputed cells: masked out of the loss, as in training
-        cols["mask"] = network_mask(scaler, rows["missing"], estimator.device_)
     return cols
 
 

@@ -40,7 +40,8 @@ class AutoEncoder(BaseAutoEncoder):
     off by default); the history records each term. A strength set without its switch
     changes nothing, and ``fit`` warns of it: ``noise_level`` without ``noise``,
     ``sparsity_weight`` without ``sparsity``, ``sparsity_target`` without
-    ``sparsity="kl"``, ``pretrain_epochs`` without ``pretrain``.
+    ``sparsity="kl"``, ``pretrain_epochs`` without ``pretrain``, ``activation`` and
+    ``dropout`` with ``hidden_layer_sizes=()`` (no hidden layer to act on).
 
     Parameters
     ----------
@@ -50,7 +51,8 @@ class AutoEncoder(BaseAutoEncoder):
         only makes sense with a regulariser such as ``sparsity`` or ``noise``.
     hidden_layer_sizes : tuple of int or "auto", default="auto"
         Dense: encoder hidden widths, from the input inwards; the decoder mirrors them.
-        ``()`` gives the one-layer (shallow) autoencoder. ``"auto"`` is two layers,
+        ``()`` gives the one-layer (shallow) autoencoder, whose code layer's activation
+        is ``code_activation`` (there is no hidden one). ``"auto"`` is two layers,
         ``(max(256, 4 * n_components), max(128, 2 * n_components))``: never narrower than
         the code, so a large code is not throttled by a narrow hidden layer.
         Conv: the channel widths of the stride-2 convolutions, outermost first (each
@@ -113,7 +115,9 @@ default="auto"
     missing : {"error", "impute"}, default="error"
         What ``NaN`` in ``X`` means. ``"error"``: a ValueError naming the rows and columns.
         ``"impute"``: a missing number, filled with its column's training median on the way
-        in and left out of the loss; ``reconstruct`` gives the model's value for it. (A
+        in and left out of the loss; ``reconstruct`` gives the model's value for it. A
+        target of its own, ``fit(X, y)``, holds every cell, so its loss counts the cells
+        imputed in ``X`` (``fit(X_with_gaps, X_complete)`` learns to fill gaps). (A
         missing category is a category of its own either way.)
     encoder, decoder : torch.nn.Module, default=None
         Your own network parts (dense only): ``encoder`` maps scaled rows
@@ -425,9 +429,13 @@ default="auto"
                  "noise_level": ("noise", tuple(n for n in NOISES if n is not None)),
                  "pretrain_epochs": ("pretrain", ("greedy",))}
 
-    def _idle_params(self) -> dict[str, tuple[str, tuple]]:
-        return {name: (switch, values) for name, (switch, values) in self._SWITCHES.items()
-                if getattr(self, switch) not in values}
+    def _idle_params(self) -> dict[str, tuple[str, tuple | str]]:
+        idle = super()._idle_params()
+        if "activation" in idle:  # a shallow Keras port sets the code's with activation
+            idle["activation"] = ("hidden_layer_sizes", "holding a hidden layer (the code "
+                                  "layer's activation is code_activation)")
+        return {**idle, **{name: (switch, values) for name, (switch, values)
+                           in self._SWITCHES.items() if getattr(self, switch) not in values}}
 
     # The built-in parts each parameter of the dense network shapes.
     _SHAPES = {"hidden_layer_sizes": ("encoder", "decoder"), "activation": ("encoder", "decoder"),

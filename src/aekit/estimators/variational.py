@@ -11,7 +11,6 @@ from sklearn.utils.validation import check_is_fitted
 from ..training import losses
 from ..core.checks import Interval, to_numpy
 from ..core.fitted import as_fitted
-from ..data.files import is_streamable
 from ..nn.variational import DenseVAE
 from ..training.objectives import ELBO
 from ..training.loop import infer
@@ -46,7 +45,10 @@ chunk_rows
         The KL weight rises linearly from 0 (first epoch) to ``beta`` over this many epochs
         (see :func:`aekit.training.objectives.kl_weight`), which helps against posterior collapse.
         A ``warm_start`` fit goes on from the epochs already trained; it does not restart.
-        With ``beta=0`` there is no weight to ramp, and ``fit`` warns that it is idle.
+        Early stopping and ``lr_schedule`` watch the epochs after the warm-up only, so the
+        fit reaches ``beta`` (given ``max_epochs > kl_warmup_epochs``) and keeps weights
+        trained with it. With ``beta=0`` there is no weight to ramp, and ``fit`` warns that
+        it is idle.
     <training parameters>
 
     Attributes
@@ -168,9 +170,16 @@ chunk_rows
         return self._for_data(
             ELBO(loss=self.loss, beta=self.beta, warmup_epochs=self.kl_warmup_epochs))
 
+    def _warmup_epochs(self) -> int:
+        # While the KL weight rises the loss rises with it (even at the full beta, on the
+        # hold-out, as the codes are pulled to the prior): early stopping stopped such fits
+        # in mid warm-up and kept weights trained with a fraction of beta.
+        return self.kl_warmup_epochs if self.beta > 0 else 0
+
     def _idle_params(self) -> dict[str, tuple[str, tuple | str]]:
         # The warm-up scales the KL weight from 0 up to beta: with beta=0 it scales nothing.
-        return {"kl_warmup_epochs": ("beta", "> 0")} if self.beta == 0 else {}
+        return {**super()._idle_params(),
+                **({"kl_warmup_epochs": ("beta", "> 0")} if self.beta == 0 else {})}
 
     # ------------------------------------------------------------------ inference
     def score_samples(self, X):
@@ -187,25 +196,29 @@ chunk_rows
         -------
         scores : ndarray of shape (n_samples,)
         """
-        if is_streamable(X):  # a file or memory map, read chunk by chunk
-            return np.concatenate(list(self.map_chunks(X, self.score_samples)))
-        check_is_fitted(self)
-        X = self._check_X(X, reset=False)
+        return super().score_samples(X)
+
+    def _scores(self, X, y=None) -> np.ndarray:
+        # The ELBO of each row, its reconstruction term against its row of a target y when
+        # given (score's: the y of fit(X, y)).
+        X_t, Y_t, _ = _tables.scored_rows(self, X, y)
         fitted = as_fitted(self)
         module, elbo = self.module_, fitted._objective()  # the fitted loss
-        X_t = self._to_tensor(X)
-        if fitted.loss == "bce":  # torch's own error would name neither rows nor fix
-            _tables.check_unit_range(
-                infer(lambda x: _tables.row_extremes(module.scaler(x)), X_t, INFER_BATCH),
-                "X", "clip new rows into the range the training data spanned (with "
-                "scaler=None: [0, 1]), or fit with loss='mse' to score any value.")
+        for name, rows in (("X", X_t), ("y", Y_t)):
+            if fitted.loss == "bce" and rows is not None:  # torch's error names no row
+                _tables.check_unit_range(
+                    infer(lambda x: _tables.row_extremes(module.scaler(x)), rows,
+                          INFER_BATCH),
+                    name, "clip new rows into the range the training data spanned (with "
+                    "scaler=None: [0, 1]), or fit with loss='mse' to score any value.")
 
-        def negative_elbo(x):
+        def negative_elbo(x, target):
             x_s = module.scaler(x)
-            reconstruction, kl = elbo.per_row(module, x_s, x_s, sample=False)
+            t_s = x_s if target is None else module.scaler(target)
+            reconstruction, kl = elbo.per_row(module, x_s, t_s, sample=False)
             return reconstruction + kl
 
-        neg = infer(negative_elbo, X_t, INFER_BATCH)
+        neg = _tables.infer_pairs(negative_elbo, X_t, Y_t)
         return -neg.cpu().numpy().astype(np.float64)
 
     def kl_per_dimension(self, X):

@@ -164,16 +164,22 @@ class EarlyStopping(Callback):
     are the loop's (``best_state``, ``best_epoch``, ``best_monitor``): those of the lowest
     loss that any early stopping counted as an improvement. The loop restores them at the end,
     and a saved state resumes exactly.
+
+    ``start_from_epoch`` (Keras' name): the loop's first epochs it ignores, neither kept
+    nor counted against ``patience``, while the objective still changes (a warm-up).
     """
 
-    def __init__(self, patience: int, tol: float = 1e-4):
+    def __init__(self, patience: int, tol: float = 1e-4, start_from_epoch: int = 0):
         self.patience = patience
         self.tol = tol
+        self.start_from_epoch = start_from_epoch
 
     def on_train_begin(self, state: dict) -> None:
         _memory(self, state, "early_stopping", {"best": None, "stale": 0})
 
     def on_epoch_end(self, state: dict, record: dict) -> None:
+        if record["epoch"] <= self.start_from_epoch:
+            return
         monitored = record["val_loss"] if record["val_loss"] is not None else record["loss"]
         own = state["memory"][self.memory_key]
         best = own["best"]
@@ -208,13 +214,17 @@ class ReduceLROnPlateau(Callback):
         Relative improvement that counts.
     min_lr : float, default=1e-3
         Floor, relative to the starting rate.
+    start_from_epoch : int, default=0
+        The loop's first epochs it ignores (no reduction, no count), while the objective
+        still changes (a warm-up), as :class:`EarlyStopping`'s.
     """
 
     def __init__(self, factor: float = 0.2, patience: int = 5, tol: float = 1e-4,
-                 min_lr: float = 1e-3):
+                 min_lr: float = 1e-3, start_from_epoch: int = 0):
         if not 0 < factor < 1:
             raise ValueError(f"factor={factor!r} must be in (0, 1)")
         self.factor, self.patience, self.tol, self.min_lr = factor, patience, tol, min_lr
+        self.start_from_epoch = start_from_epoch
 
     def on_train_begin(self, state: dict) -> None:
         groups = state["optimizer"].param_groups
@@ -225,6 +235,8 @@ class ReduceLROnPlateau(Callback):
         groups = state["optimizer"].param_groups
         # The rate this epoch trained with (set before any schedule of this epoch cuts it).
         record.setdefault("lr", groups[0]["lr"])
+        if record["epoch"] <= self.start_from_epoch:
+            return
         monitored = record["val_loss"] if record["val_loss"] is not None else record["loss"]
         own = state["memory"][self.memory_key]
         best = own["best"]
