@@ -56,3 +56,12 @@ def test_streamed_fit_on_the_gpu(tmp_path, digits):
 def test_variational_on_the_gpu(digits):
     vae = VariationalAutoEncoder(2, max_epochs=5, random_state=0).fit(digits[0])
     assert vae.sample(4, random_state=0).shape == (4, 64)
+
+
+def test_bce_in_bfloat16_on_the_gpu(digits):
+    # torch refuses binary_cross_entropy under CUDA autocast; aekit runs it in float32.
+    if not torch.cuda.is_bf16_supported():
+        pytest.skip("this GPU has no bfloat16")
+    ae = AutoEncoder(2, loss="bce", scaler="minmax", precision="bfloat16", max_epochs=5,
+                     random_state=0).fit(digits[0])
+    assert ae.device_.type == "cuda" and np.isfinite(ae.history_[-1]["loss"])

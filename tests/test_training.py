@@ -108,6 +108,26 @@ def test_autocast_dtype_choices():
         autocast_dtype("half", cpu)
 
 
+@pytest.mark.parametrize("family", ["AutoEncoder", "VariationalAutoEncoder"])
+def test_bce_runs_outside_autocast(monkeypatch, family):
+    # torch refuses F.binary_cross_entropy under CUDA autocast ("unsafe to autocast"), so
+    # loss="bce" with precision="bfloat16" (or "auto" on a GPU) failed there; on the CPU
+    # autocast runs it in float32. Here the CPU is made to refuse it as CUDA does.
+    import aekit
+    real = torch.nn.functional.binary_cross_entropy
+
+    def refused_under_autocast(*args, **kwargs):
+        if torch.is_autocast_enabled("cpu"):
+            raise RuntimeError("binary_cross_entropy is unsafe to autocast")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(torch.nn.functional, "binary_cross_entropy", refused_under_autocast)
+    X = np.random.default_rng(0).random((64, 6))
+    model = getattr(aekit, family)(2, loss="bce", scaler="minmax", precision="bfloat16",
+                                   max_epochs=2, random_state=0, device="cpu").fit(X)
+    assert np.isfinite(model.history_[-1]["loss"])
+
+
 @pytest.mark.parametrize("dtype", [None, torch.bfloat16])
 def test_autocast_covers_training_steps_only(dtype):
     module, X = _setup()

@@ -54,7 +54,7 @@ def reconstruction(x_hat: torch.Tensor, x: torch.Tensor, kind="mse",
     if weight is not None:
         return weighted_mean(reconstruction_per_row(x_hat, x, kind) / x[0].numel(), weight)
     if kind in ("mse", "bce"):
-        loss = F.mse_loss if kind == "mse" else F.binary_cross_entropy
+        loss = F.mse_loss if kind == "mse" else binary_cross_entropy
         full = loss(x_hat, x)  # torch's reduction: the gradient of every result so far
         if x.numel() <= invariant.PIECE:  # one thread reduces it
             return full
@@ -62,6 +62,21 @@ def reconstruction(x_hat: torch.Tensor, x: torch.Tensor, kind="mse",
             elements = loss(x_hat, x, reduction="none")
         return invariant.mean(elements, full)  # the value's bits the same on any threads
     raise ValueError(f"loss={kind!r} is not supported; use one of {RECONSTRUCTION_LOSSES}")
+
+
+def binary_cross_entropy(x_hat: torch.Tensor, x: torch.Tensor,
+                         reduction: str = "mean") -> torch.Tensor:
+    """torch's ``binary_cross_entropy`` of probabilities ``x_hat`` against targets ``x`` in
+    [0, 1], computed in float32 with autocast off.
+
+    Under CUDA autocast (``precision="bfloat16"`` or ``"auto"`` on a GPU) torch refuses
+    ``F.binary_cross_entropy`` as "unsafe to autocast" (its gradient overflows half
+    precision), with advice to change the model; autocast on the CPU runs it in float32.
+    Here it runs as on the CPU on every device: the network's products stay in bfloat16,
+    the loss in float32.
+    """
+    with torch.autocast(x_hat.device.type, enabled=False):
+        return F.binary_cross_entropy(x_hat.float(), x.float(), reduction=reduction)
 
 
 def weighted_mean(values: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
@@ -84,7 +99,7 @@ def reconstruction_per_row(x_hat: torch.Tensor, x: torch.Tensor, kind: str = "ms
     if kind == "mse":
         per_element = F.mse_loss(x_hat, x, reduction="none")
     elif kind == "bce":
-        per_element = F.binary_cross_entropy(x_hat, x, reduction="none")
+        per_element = binary_cross_entropy(x_hat, x, reduction="none")
     else:
         raise ValueError(f"loss={kind!r} is not supported; use one of {RECONSTRUCTION_LOSSES}")
     return per_element.flatten(1).sum(1)
