@@ -437,6 +437,15 @@ def test_train_offers_resume_checkpoints_and_a_torchrun_timeout():
     assert "export" in invoke("--help").output
 
 
+def test_train_refuses_a_bad_dist_timeout_outside_torchrun(tmp_path, monkeypatch):
+    for var in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"):
+        monkeypatch.delenv(var, raising=False)
+    result = invoke("train", "--data", "digits", "--out", tmp_path / "run", "--epochs", "1",
+                    "--dist-timeout", "-5")
+    assert_one_line_error(result, "--dist-timeout", "> 0 seconds")
+    assert not (tmp_path / "run").exists()
+
+
 # --------------------------------------------------------------------------- issue 17, item 11
 @pytest.mark.parametrize("opset", ["0", "99", "1", "8", "10", "21"])
 def test_export_with_an_unsupported_opset_is_one_error_line(small_run, tmp_path, opset):

@@ -390,6 +390,21 @@ def test_the_timeout_is_a_parameter_with_a_sane_default(monkeypatch):
         distributed.init_from_env("cpu", timeout=0)
 
 
+@pytest.mark.parametrize("timeout", [-5, 0, float("nan"), float("inf")])
+def test_a_bad_timeout_is_refused_outside_torchrun_too(monkeypatch, timeout):
+    # The value is checked before the torchrun variables: a script tried in one process
+    # must fail the same way it would under torchrun.
+    for var in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"):
+        monkeypatch.delenv(var, raising=False)
+    with pytest.raises(ValueError, match="> 0 seconds and finite"):
+        distributed.init_from_env("cpu", timeout=timeout)
+    monkeypatch.setenv(distributed.TIMEOUT_ENV, str(timeout))
+    with pytest.raises(ValueError, match=distributed.TIMEOUT_ENV):
+        distributed.init_from_env("cpu")
+    monkeypatch.delenv(distributed.TIMEOUT_ENV)
+    assert distributed.init_from_env("cpu") is False  # the default: nothing to join
+
+
 _RESUMED = textwrap.dedent("""
     # Fit with checkpoints under torchrun: "crash" dies after epoch 2 on every rank,
     # "resume" continues from rank 0's checkpoint, "ref" fits uninterrupted; a fourth

@@ -336,6 +336,7 @@ def train(
         params["checkpoint_dir"] = str(out)
     est = AutoEncoder(**params)
     validate_params(est)  # bad values fail now, before a dataset is loaded or downloaded
+    distributed.resolve_timeout(dist_timeout)  # so does --dist-timeout, torchrun or not
     check_out_dir(out)  # so does an --out aekit may not write to
     if resume and not (Path(est.checkpoint_dir) / CHECKPOINT).is_file():
         # A supervisor runs one command again and again: with nothing to resume, the run

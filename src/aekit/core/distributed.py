@@ -45,6 +45,7 @@ from __future__ import annotations
 import atexit
 import datetime
 import importlib
+import math
 import os
 import secrets
 from collections.abc import Iterable, Mapping
@@ -109,11 +110,51 @@ def is_main() -> bool:
     return rank_info()[0] == 0
 
 
+def resolve_timeout(timeout: float | None = None) -> float:
+    """The process-group timeout in seconds: ``timeout``, else the environment's, checked.
+
+    Parameters
+    ----------
+    timeout : float, optional
+        Seconds asked for (``aekit train --dist-timeout``). None: ``AEKIT_DIST_TIMEOUT``
+        from the environment, else :data:`DEFAULT_TIMEOUT`.
+
+    Returns
+    -------
+    seconds : float
+        A finite number of seconds > 0.
+
+    Raises
+    ------
+    ValueError
+        When the value (or ``AEKIT_DIST_TIMEOUT``) is not a finite number of seconds > 0.
+    """
+    source = "--dist-timeout"
+    if timeout is None:
+        raw = os.environ.get(TIMEOUT_ENV, "")
+        source = TIMEOUT_ENV
+        try:
+            timeout = float(raw) if raw else DEFAULT_TIMEOUT
+        except ValueError:
+            raise ValueError(f"{TIMEOUT_ENV}={raw!r} is not a number of seconds") from None
+    try:
+        seconds = float(timeout)
+    except (TypeError, ValueError):
+        seconds = math.nan
+    # inf would pass "> 0" and then overflow datetime.timedelta deep inside torch.
+    if not (seconds > 0 and math.isfinite(seconds)):
+        raise ValueError(
+            f"the process-group timeout ({source}) must be > 0 seconds and finite, got "
+            f"{timeout!r}; pass e.g. {DEFAULT_TIMEOUT:g}")
+    return seconds
+
+
 def init_from_env(device: str = "auto", timeout: float | None = None) -> bool:
     """Join the process group that ``torchrun`` describes in the environment.
 
     Does nothing (returns False) outside ``torchrun`` (no ``RANK``, ``WORLD_SIZE``,
-    ``MASTER_ADDR``, ``MASTER_PORT``), or when a group is already initialised.
+    ``MASTER_ADDR``, ``MASTER_PORT``), or when a group is already initialised; a bad
+    ``timeout`` (or ``AEKIT_DIST_TIMEOUT``) is refused all the same (:func:`resolve_timeout`).
 
     Parameters
     ----------
@@ -130,22 +171,22 @@ def init_from_env(device: str = "auto", timeout: float | None = None) -> bool:
     -------
     initialised : bool
         True when this call created the process group.
+
+    Raises
+    ------
+    ValueError
+        When the timeout is not a finite number of seconds > 0, inside torchrun or not.
     """
     global _timeout
+    # Checked before anything else: a bad value is refused with or without torchrun, not
+    # only in the run where it would first bite.
+    seconds = resolve_timeout(timeout)
     dist = torch.distributed
     if not dist.is_available() or dist.is_initialized():
         return False
     if not all(var in os.environ for var in _TORCHRUN_VARS):
         return False
-    if timeout is None:
-        raw = os.environ.get(TIMEOUT_ENV, "")
-        try:
-            timeout = float(raw) if raw else DEFAULT_TIMEOUT
-        except ValueError:
-            raise ValueError(f"{TIMEOUT_ENV}={raw!r} is not a number of seconds") from None
-    if not timeout > 0:
-        raise ValueError(f"the process-group timeout must be > 0 seconds, got {timeout!r}")
-    _timeout = float(timeout)
+    _timeout = seconds
     limit = datetime.timedelta(seconds=_timeout)
     use_cuda = str(device).startswith(("auto", "cuda")) and torch.cuda.is_available()
     if use_cuda:
