@@ -477,7 +477,8 @@ def encode(
     input_path: Annotated[Path, typer.Argument(
         metavar="INPUT", show_default=False,
         help="Rows to encode: .npy, .npz, .csv/.tsv/.txt or Parquet (columns matched by name "
-        "when the model has column names), or a directory of .npy or Parquet shards; .npy and "
+        "when the model has column names), or a directory of .npy or Parquet shards (read in "
+        "name order: part-10 before part-2, so pad numbers with zeros); .npy and "
         "Parquet are read chunk by chunk (larger than memory is fine).",
     )],
     out: Annotated[Path, typer.Option("--out", help="Codes file to write: .npy or .csv.")],

@@ -313,8 +313,13 @@ def open_rows(spec) -> RowSource:
     Parameters
     ----------
     spec : str, path-like, numpy.ndarray (a memmap) or RowSource
-        A directory is read as shards: its ``.npy`` files, or its Parquet files, in name
-        order (hidden files and files of other types are ignored).
+        A directory is read as shards: its ``.npy`` files, or its Parquet files, in the
+        order of their names compared character by character (Unicode code points, case
+        sensitive, on every platform; hidden files and files of other types are ignored).
+        That is the order in which ``pyarrow.dataset`` and ``pandas.read_parquet`` read a
+        directory, so rows line up with what they read, but ``part-10`` comes before
+        ``part-2``: number shards with zeros (``part-00002``). An ``InputWarning`` says so
+        when the numbers in the names would give another order.
 
     Returns
     -------
@@ -337,7 +342,10 @@ def open_rows(spec) -> RowSource:
         return _npy_source([_ArrayPart(spec, name)], name)
     path = Path(spec)
     if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+        # By name, not by Path: Windows paths compare case-insensitively, and the rows'
+        # order must not depend on the platform.
+        files = sorted((p for p in path.iterdir() if p.is_file() and not p.name.startswith(".")),
+                       key=lambda p: p.name)
         npy = [p for p in files if p.suffix.lower() in NPY_SUFFIXES]
         parquet = [p for p in files if p.suffix.lower() in PARQUET_SUFFIXES]
         if npy and parquet:
@@ -683,8 +691,9 @@ def _warn_number_order(directory: Path, shards: list[Path]) -> None:
     by_number = sorted(shards, key=numbered)
     if by_number != shards:
         user_warning(
-            f"{directory}: its shards are read in name order ({_head([p.name for p in shards])})"
-            f", not in the order of their numbers ({_head([p.name for p in by_number])}); if "
+            f"{directory}: its shards are read in name order ({_head([p.name for p in shards])}"
+            "; as pyarrow and pandas read a directory), not in the order of their numbers "
+            f"({_head([p.name for p in by_number])}); if "
             "the numbers give the rows' order, pad them with zeros (part01, part02, ..., "
             "part10)", InputWarning)
 
