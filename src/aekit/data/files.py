@@ -313,13 +313,10 @@ def open_rows(spec) -> RowSource:
     Parameters
     ----------
     spec : str, path-like, numpy.ndarray (a memmap) or RowSource
-        A directory is read as shards: its ``.npy`` files, or its Parquet files, in the
-        order of their names compared character by character (Unicode code points, case
-        sensitive, on every platform; hidden files and files of other types are ignored).
-        That is the order in which ``pyarrow.dataset`` and ``pandas.read_parquet`` read a
-        directory, so rows line up with what they read, but ``part-10`` comes before
-        ``part-2``: number shards with zeros (``part-00002``). An ``InputWarning`` says so
-        when the numbers in the names would give another order.
+        A directory is read as shards: its ``.npy`` or its Parquet files (hidden files
+        and other types ignored) in code-point order of their names, on every platform, as
+        ``pyarrow.dataset`` and ``pandas.read_parquet`` read one: ``part-10`` before
+        ``part-2`` (an ``InputWarning`` says so), so number shards with zeros.
 
     Returns
     -------
@@ -342,10 +339,8 @@ def open_rows(spec) -> RowSource:
         return _npy_source([_ArrayPart(spec, name)], name)
     path = Path(spec)
     if path.is_dir():
-        # By name, not by Path: Windows paths compare case-insensitively, and the rows'
-        # order must not depend on the platform.
         files = sorted((p for p in path.iterdir() if p.is_file() and not p.name.startswith(".")),
-                       key=lambda p: p.name)
+                       key=lambda p: p.name)  # not by Path: Windows's compare ignoring case
         npy = [p for p in files if p.suffix.lower() in NPY_SUFFIXES]
         parquet = [p for p in files if p.suffix.lower() in PARQUET_SUFFIXES]
         if npy and parquet:
