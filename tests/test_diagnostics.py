@@ -119,8 +119,9 @@ def test_collapsed_code_dimension_is_reported(digits, elu_ae):
 class _StandIn:
     """Just enough of a variational estimator for the duck-typed checks."""
 
-    def __init__(self, kl, history=(), max_epochs=100, early_stopping=True):
+    def __init__(self, kl, history=(), max_epochs=100, early_stopping=True, warmup=0):
         self.module_ = object()  # not a torch module: unit checks are skipped
+        self._warmup = warmup
         self._kl = np.asarray(kl, dtype=float)
         self.history_ = list(history)
         self.max_epochs = max_epochs
@@ -133,6 +134,9 @@ class _StandIn:
 
     def kl_per_dimension(self, X):
         return self._kl
+
+    def _warmup_epochs(self):
+        return self._warmup
 
 
 def test_posterior_collapse_is_reported_from_kl_per_dimension():
@@ -230,6 +234,34 @@ def test_not_converged_when_max_epochs_is_hit_while_the_loss_still_falls():
     assert "max_epochs" in finding.what_to_do
     flat = _StandIn([1.0], _history([1.0] * n, [1.0] * n), max_epochs=n, early_stopping=False)
     assert "not_converged" not in diagnose(flat, np.arange(10.0).reshape(5, 2)).kinds
+
+
+def test_the_history_is_judged_after_the_kl_warmup_as_early_stopping_judges_it():
+    # A VAE's losses rise with the KL weight for kl_warmup_epochs=10 epochs; early stopping
+    # judged epochs 11 on and kept epoch 20. Judged from epoch 1, diagnose saw a rise of 32%
+    # above "its best (epoch 3)", said early stopping kept epoch 3, and called the ramp of
+    # the training loss (no hold-out) a spike.
+    X = np.arange(10.0).reshape(5, 2)
+    train = np.r_[np.linspace(1.5, 1.3, 10), np.linspace(1.3, 1.1, 15)]
+    val = np.r_[1.2, 1.05, np.linspace(1.0, 1.5, 8), np.linspace(1.45, 1.30, 10), [1.32] * 5]
+    est = _StandIn([1.0], _history(train, val), max_epochs=100, warmup=10)
+    assert "overfitting" not in diagnose(est, X).kinds
+    rises = np.r_[1.0, 0.5, 0.3, 0.2, np.linspace(0.3, 1.0, 6), np.linspace(0.99, 0.9, 15)]
+    est = _StandIn([1.0], _history(rises, [None] * 25), max_epochs=100, warmup=10)
+    assert "loss_spike" not in diagnose(est, X).kinds
+    # The same histories without a warm-up: what the checks see in an autoencoder's.
+    assert "overfitting" in diagnose(_StandIn([1.0], _history(train, val)), X).kinds
+    assert "loss_spike" in diagnose(_StandIn([1.0], _history(rises, [None] * 25)), X).kinds
+
+
+def test_a_fit_that_ends_inside_the_kl_warmup_is_reported():
+    X = np.random.RandomState(0).randn(60, 4)
+    vae = aekit.VariationalAutoEncoder(n_components=2, hidden_layer_sizes=(8,), max_epochs=3,
+                                       kl_warmup_epochs=10, random_state=0).fit(X)
+    finding = diagnose(vae, X).get("not_converged")
+    assert finding is not None and finding.severity == "warning"
+    assert "inside the KL warm-up (kl_warmup_epochs=10)" in finding.what_was_seen
+    assert "max_epochs" in finding.what_to_do
 
 
 # --------------------------------------------------------------------------- result object

@@ -6,7 +6,9 @@ does not have (a history, a ``kl_per_dimension`` method, a torch ``module_``) ar
 the same call serves every aekit estimator and anything shaped like one.
 
 The network is inspected, never changed: activations are recorded with forward hooks on the
-activation modules while the rows pass through ``encode`` and ``decode`` in eval mode.
+activation modules while the rows pass through ``encode`` and ``decode`` in eval mode. The
+history's checks judge the epochs after a warm-up (a VAE's ``kl_warmup_epochs``), as early
+stopping does.
 """
 
 from __future__ import annotations
@@ -133,7 +135,8 @@ def diagnose(
     history = getattr(estimator, "history_", None)
     if history:
         findings += _check_history(estimator, history, overfit_ratio)
-        findings += quality.check_spikes(history, spike_ratio)
+        findings += quality.check_spikes(quality.judged_epochs(estimator, history)[0],
+                                         spike_ratio)
     return Diagnosis(findings, len(X))
 
 
@@ -628,6 +631,15 @@ def _check_history(estimator, history, overfit_ratio) -> list[Finding]:
     early = bool(getattr(estimator, "early_stopping", False))
     hit_max = isinstance(max_epochs, int) and len(train) >= max_epochs
     stopped_early = early and not hit_max
+    # Losses are compared over the epochs early stopping judged: not those of a warm-up.
+    train, warm = quality.judged_epochs(estimator, history)
+    if not train:
+        return [Finding(
+            "not_converged", "warning", f"Training ended in epoch {last['epoch']}, inside "
+            f"the KL warm-up (kl_warmup_epochs={warm}): the model never trained with the KL "
+            "weight asked for (beta), and early stopping never judged an epoch.",
+            f"Raise max_epochs above {warm}, or lower kl_warmup_epochs.",
+            {"epochs": last["epoch"], "warmup_epochs": warm})] if hit_max else []
 
     vals = [r.get("val_loss") for r in train]
     if all(v is not None for v in vals) and last["loss"] > 0:

@@ -8,7 +8,8 @@ objects (or nothing):
 - ``overcomplete_code``: a code as wide as the input and no regulariser, so the identity
   is within reach and the code need not learn structure;
 - ``narrow_hidden_layer``: a hidden layer narrower than the code, the real bottleneck;
-- ``loss_spike``: an epoch whose loss jumped far above the best one before it.
+- ``loss_spike``: an epoch whose loss jumped far above the best one before it (after a
+  warm-up: :func:`judged_epochs`).
 
 Everything is duck-typed on the estimator (``reconstruct``, ``module_``, ``n_components``,
 ``noise``...), so the same checks serve every aekit estimator.
@@ -206,6 +207,20 @@ def _hidden_linears(module: nn.Module) -> list[tuple[str, nn.Module]]:
                    if hasattr(m, "out_features") and hasattr(m, "in_features")]
         out += linears[:-1]  # the code layer; the output layer
     return out
+
+
+def judged_epochs(estimator, history) -> tuple[list[dict], int]:
+    """The training records (phase ``"train"``) after the estimator's warm-up, the epochs
+    its early stopping and schedule judged, and the warm-up's length in epochs.
+
+    In a warm-up (the VAE's KL warm-up) the loss rises with the KL weight, on the hold-out
+    too, so its epochs do not compare with later ones: a check that compared them would
+    name a best epoch the fit could never keep, or call the ramp a rise or a spike."""
+    train = [r for r in history if r.get("phase", "train") == "train"] or list(history)
+    # The count the fit gave early stopping (start_from_epoch), so both judge the same
+    # epochs; records number epochs on across warm_start fits, as the warm-up does.
+    warm = getattr(estimator, "_warmup_epochs", lambda: 0)()
+    return [r for r in train if r["epoch"] > warm], warm
 
 
 def check_spikes(history, spike_ratio: float = 3.0, warmup: int = 3) -> list[Finding]:
