@@ -222,6 +222,22 @@ def test_a_warm_start_refuses_exactly_the_parameters_that_define_the_network(row
     assert est.fitted_params_["learning_rate"] == 0.01
 
 
+def test_a_warm_start_warns_of_restarts_and_pretraining_it_does_not_do(rows):
+    # A continued network is neither restarted nor pretrained: pretrain="greedy" set on a
+    # fitted warm-started model used to be skipped without a word.
+    X, _ = rows
+    ae = AutoEncoder(2, warm_start=True, **SMALL).fit(X)
+    ae.set_params(pretrain="greedy", n_init=3)
+    with pytest.warns(UserWarning, match=r"n_init=3, pretrain='greedy' have no effect in "
+                      r"this fit: warm_start=True continues .* \(n_init=1, pretrain=None\)"):
+        ae.fit(X)
+    assert {r["phase"] for r in ae.history_} == {"train"}  # not pretrained, as warned
+    with warnings.catch_warnings():  # continuing the model they shaped: nothing to say
+        warnings.simplefilter("error")
+        ae.fit(X)
+        AutoEncoder(2, warm_start=True, pretrain="greedy", n_init=2, **SMALL).fit(X).fit(X)
+
+
 # --------------------------------------------------------------------------- one sameness
 def test_a_list_of_the_default_sizes_is_the_default_for_every_rule():
     # A tuple default given as a list (as JSON and a grid's values give it) is the default:

@@ -174,6 +174,11 @@ class BaseAutoEncoder(
     the inputs it takes. A ``warm_start`` fit continues that network, so it refuses a
     change to one of them (:class:`._targets.WarmStart`)."""
 
+    _start_params: tuple[str, ...] = ("n_init",)
+    """The parameters that act only on a network started from scratch (restarts,
+    pretraining): a ``warm_start`` fit continuing a fitted one warns of those set since it
+    was fitted (:class:`._targets.WarmStart`)."""
+
     # Fitted, non-tensor state written to config.json by save() (tensors go to safetensors).
     _saved_attributes = (
         "n_features_in_",

@@ -192,7 +192,8 @@ TRAINING = Declared({
         ["boolean"], False, "bool",
         "When fitted, ``fit`` continues training the fitted network (its scaler too) for\n"
         "``max_epochs`` more epochs instead of starting afresh, as scikit-learn's MLP does;\n"
-        "``history_`` and ``n_iter_`` count on. One run (``n_init`` is not used). The\n"
+        "``history_`` and ``n_iter_`` count on. One run, no pretraining: ``n_init`` or\n"
+        "``pretrain`` set since the fit have no effect, and ``fit`` warns of them. The\n"
         "parameters that define the network (sizes, activations, dropout, ``scaler``,\n"
         "``missing``...) stay as fitted: changing one is a ValueError naming it; training\n"
         "parameters (``learning_rate``, ``max_epochs``, the loss and its weights...) may\n"

@@ -19,7 +19,7 @@ from sklearn.utils import check_array
 from sklearn.utils.validation import _check_sample_weight
 
 from ..core.checks import check_finite, user_warning
-from ..core.fitted import changed
+from ..core.fitted import changed, changed_params, same
 from ..data.files import sha256_rows, update_rows
 from ..data.tables import is_table
 from ..evaluation.diagnostics import DiagnosticWarning
@@ -238,7 +238,8 @@ class WarmStart:
 
     def check(self, estimator) -> None:
         """Refuse parameters that describe another network than the fitted one: a
-        ValueError naming those of ``estimator._network_params`` that changed."""
+        ValueError naming those of ``estimator._network_params`` that changed; warn of
+        those of ``estimator._start_params`` set since the fit, which have no effect."""
         estimator.output_activation_ = self.output_activation
         now = estimator.get_params(deep=False)
         # A model pickled by an aekit that recorded no fitted_params_ has none to compare.
@@ -249,6 +250,22 @@ class WarmStart:
                 "warm_start=True continues the fitted network, but parameters that define "
                 f"it changed since it was fitted: {shown}. Set them back to continue it, "
                 "or set warm_start=False to fit a new network from scratch."
+            )
+        # What only starts a network (restarts, pretraining) cannot act on one continued.
+        # Warned of when set since the fit, not at each continuation of a model it shaped;
+        # a parameter idle anyway (pretrain_epochs without pretrain) is warned of by fit.
+        fitted = self.params or {}
+        idle = [name for name in changed_params(estimator, estimator._start_params)
+                if name not in estimator._idle_params()
+                and (name not in fitted or not same(fitted[name], now[name]))]
+        if idle:
+            shown = ", ".join(f"{n}={now[n]!r}" for n in idle)
+            it, has = ("them", "have") if len(idle) > 1 else ("it", "has")
+            user_warning(
+                f"{shown} {has} no effect in this fit: warm_start=True continues the fitted "
+                "network for max_epochs more epochs, in one run and without pretraining. "
+                f"Set warm_start=False to fit a new network with {it}, or leave {it} as the "
+                f"fitted network had {it} ({', '.join(f'{n}={fitted.get(n)!r}' for n in idle)})."
             )
 
 

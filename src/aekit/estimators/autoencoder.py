@@ -176,7 +176,9 @@ default="auto"
         autoencoders); the penalties apply to the fine-tuning only. Every layer weighs the
         rows by ``sample_weight``; the first leaves imputed cells (``missing="impute"``)
         out of its loss, as the fine-tuning does. The history phases
-        are ``"pretrain-1"``, ``"pretrain-2"``, ..., then ``"train"``.
+        are ``"pretrain-1"``, ``"pretrain-2"``, ..., then ``"train"``. A ``warm_start`` fit
+        continuing a fitted network does not pretrain (it warns when ``pretrain`` was set
+        since that fit).
     pretrain_epochs : int, default=10
         Epochs per layer of greedy pretraining.
     <training parameters>
@@ -283,6 +285,7 @@ default="auto"
 
     _network_params = (*BaseAutoEncoder._network_params, "architecture", "image_shape",
                        "code_activation", "sparsity", "tied", "dropout", "encoder", "decoder")
+    _start_params = (*BaseAutoEncoder._start_params, "pretrain", "pretrain_epochs")
 
     def __init__(
         self,
