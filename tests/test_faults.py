@@ -412,7 +412,8 @@ def test_a_diverged_warm_start_is_its_own_error_not_all_restarts(rows):
     ae.set_params(n_init=3, optimizer="sgd", learning_rate=1e12)
     with warnings.catch_warnings():
         warnings.simplefilter("error", aekit.RestartDivergedWarning)
-        with pytest.raises(TrainingDivergedError, match="^train: the loss became"):
+        with pytest.raises(TrainingDivergedError, match="^train: the loss became"), \
+                pytest.warns(UserWarning, match="n_init=3 has no effect in this fit"):
             ae.fit(X)
 
 
