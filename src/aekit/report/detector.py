@@ -27,7 +27,8 @@ from ..anomaly.metrics import (BASELINES, AmbiguousLabels, anomaly_labels, basel
 from .page import _e, _figure_html, _fmt, _params_table, page
 
 BASELINE_ROWS = 20_000
-"""The baselines are fitted and scored on at most this many rows (a random sample)."""
+"""The baselines are fitted and scored on at most this many rows (a random sample, of each
+labelled class in its share)."""
 
 TOP_ROWS = 20
 
@@ -130,13 +131,23 @@ def _top_section(det, X, s: _Scored) -> str:
             f"{''.join(body)}</table>{figure}")
 
 
-def _sample(X, random_state):
+def _sample(X, random_state, anomaly=None):
     """At most :data:`BASELINE_ROWS` rows of ``X`` (a random sample, in order) and their
-    positions."""
+    positions. With labels (``anomaly``, bool) each class is sampled in its share, at
+    least one row of each: a plain sample of rare anomalies may hold none, and ROC-AUC
+    and average precision are then undefined."""
     rows = np.arange(len(X))
     if len(X) > BASELINE_ROWS:
-        rows = np.sort(np.random.default_rng(random_state).choice(len(X), BASELINE_ROWS,
-                                                                 replace=False))
+        rng = np.random.default_rng(random_state)
+        if anomaly is None:
+            rows = np.sort(rng.choice(len(X), BASELINE_ROWS, replace=False))
+        else:
+            classes = [np.flatnonzero(anomaly), np.flatnonzero(~anomaly)]
+            k = min(max(1, round(len(classes[0]) * BASELINE_ROWS / len(X))),
+                    len(classes[0]), BASELINE_ROWS - 1)
+            rows = np.sort(np.concatenate([rng.choice(members, size, replace=False)
+                                           for members, size in zip(classes, (
+                                               k, BASELINE_ROWS - k))]))
     return (X.iloc[rows] if hasattr(X, "iloc") else np.asarray(X)[rows]), rows
 
 
@@ -144,7 +155,7 @@ def _baselines(X, anomaly, scores, X_train=None, random_state=0
                ) -> tuple[dict, dict, np.ndarray]:
     """``(metrics, scores, rows)`` of aekit and the baselines on (a sample of) the rows,
     the baselines fitted on (a sample of) ``X_train``, else on the scored rows."""
-    A, rows = _sample(X, random_state)
+    A, rows = _sample(X, random_state, anomaly)
     fit = A if X_train is None or X_train is X else _sample(X_train, random_state)[0]
     all_scores = {"aekit": scores[rows]}
     for name in BASELINES:  # a table's text columns one-hot: the baselines take numbers
@@ -168,8 +179,8 @@ def _footing(X, X_train) -> str:
 def _labels_section(s: _Scored, metrics: dict, all_scores: dict, rows: np.ndarray,
                     footing: str) -> str:
     anomaly = s.anomaly[rows]
-    sample = (f" on a random sample of {len(rows):,} rows" if len(rows) < len(s.anomaly)
-              else "")
+    sample = (f" on a random sample of {len(rows):,} rows (stratified by label)"
+              if len(rows) < len(s.anomaly) else "")
     table = ['<table><tr><th>detector</th><th class="num">ROC-AUC</th>'
              '<th class="num">average precision</th></tr>']
     best = max(v["roc_auc"] for v in metrics.values())
