@@ -99,6 +99,17 @@ def test_help_fits_80_columns_and_names_no_types_of_flags(command):
         assert "default: the run directory (--out)" in text
 
 
+@pytest.mark.parametrize("cls", [aekit.AutoEncoder, aekit.VariationalAutoEncoder,
+                                 aekit.EncoderClassifier, aekit.LadderClassifier,
+                                 aekit.OutlierDetector])
+def test_option_help_closes_what_it_opens(cls):
+    # An option's help is its parameter's first docstring sentence; a ";" inside brackets
+    # ended it there (--propagation-epochs' help read "... (no early stopping: ...").
+    for name, text in cli_options._param_docs(cls).items():
+        for left, right in ("()", "[]"):
+            assert text.count(left) == text.count(right), f"{cls.__name__}.{name}: {text}"
+
+
 def test_options_reach_the_estimator(monkeypatch, tmp_path):
     seen = {}
     monkeypatch.setattr(cli, "fit_run", lambda est, data, out, resume: seen.update(est=est))

@@ -39,7 +39,7 @@ class VariationalAutoEncoder(BaseAutoEncoder):
 chunk_rows
         As for :class:`AutoEncoder`; ``n_components`` is the number of latent dimensions.
     beta : float, default=1.0
-        Weight of the KL term (``beta > 1`` is the beta-VAE; ``0`` leaves a noisy
+        Weight of the KL term (``beta > 1`` is the beta-VAE, and ``0`` leaves a noisy
         autoencoder whose codes are not pulled to the prior).
     kl_warmup_epochs : int, default=0
         The KL weight rises linearly from 0 (first epoch) to ``beta`` over this many epochs

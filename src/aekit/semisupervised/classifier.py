@@ -148,8 +148,8 @@ class EncoderClassifier(InputMixin, SummaryMixin, SavableMixin, LabelledPredicti
         Rounds of propagation and training; one when every reused layer is frozen (the
         graph would not change).
     propagation_epochs : int or "auto", default="auto"
-        Epochs over all rows in each round (no early stopping: a hold-out of a few labels
-        is too small to choose among epochs; the last epoch is kept).
+        Epochs over all rows in each round, without early stopping (a hold-out of a few
+        labels is too small to choose among epochs, so the last epoch is kept).
         ``"auto"``: enough epochs for about 2,000 batches (5 epochs of 60,000 rows in
         batches of 128; 180 of 1,347 rows), so that small and large data train alike.
     calibrate : bool, default=True
