@@ -577,6 +577,10 @@ def test_bad_variant_parameters(params, match):
     (dict(hidden_layer_sizes=(), dropout=0.5), "hidden_layer_sizes=()"),
     (dict(hidden_layer_sizes=(), activation="tanh", family=VariationalAutoEncoder),
      "hidden_layer_sizes=()"),
+    # Read by early stopping and the plateau schedule only, neither of which runs.
+    (dict(early_stopping=False, lr_schedule="constant", patience=3), "early_stopping=False"),
+    (dict(early_stopping=False, lr_schedule="constant", tol=0.1,
+          family=VariationalAutoEncoder), "early_stopping=False"),
 ])
 def test_a_strength_without_its_switch_is_warned_of(params, switch):
     X = np.random.RandomState(0).rand(20, 64)
@@ -594,6 +598,9 @@ def test_a_strength_without_its_switch_is_warned_of(params, switch):
     dict(pretrain="greedy", pretrain_epochs=1, hidden_layer_sizes=(8,)),
     dict(hidden_layer_sizes=(8,), activation="relu", dropout=0.1),
     dict(hidden_layer_sizes=(), activation="linear"),  # the linear network it gets
+    dict(early_stopping=False, patience=3, tol=0.1),  # the plateau schedule reads them
+    dict(lr_schedule="constant", patience=3, tol=0.1),  # early stopping does
+    dict(early_stopping=False, lr_schedule="constant"),
 ])
 def test_a_strength_at_its_default_or_with_its_switch_is_not(params):
     X = np.random.RandomState(0).rand(20, 64)

@@ -73,7 +73,8 @@ from ..training.loop import (
     kept_record,
     make_optimizer,
 )
-from ._params import loop_callbacks, validate_params, warn_idle_params
+from ._params import (loop_callbacks, stopping_idle_params, validate_params,
+                      warn_idle_params)
 from ._recovery import (
     FitCheckpoint,
     RestartDivergedWarning,
@@ -213,11 +214,14 @@ class BaseAutoEncoder(
         Here: without a hidden layer (``hidden_layer_sizes=()``) there is no hidden
         activation, nor the dropout that follows it (a family without ``dropout`` is not
         warned of it: only parameters of the signature are). ``activation="linear"`` asks
-        for the linear network it gets, so it is not warned of."""
+        for the linear network it gets, so it is not warned of. Without early stopping and
+        with a constant learning rate, ``patience`` and ``tol`` are read by nothing."""
+        idle = stopping_idle_params(self)
         if self.hidden_layer_sizes == "auto" or len(self.hidden_layer_sizes):
-            return {}
+            return idle
         names = ("dropout",) if self.activation == "linear" else ("activation", "dropout")
-        return {name: ("hidden_layer_sizes", "holding a hidden layer") for name in names}
+        return {**idle, **{name: ("hidden_layer_sizes", "holding a hidden layer")
+                           for name in names}}
 
     def _for_data(self, objective):
         """``objective`` as the data fitted need it: per column type for a table with

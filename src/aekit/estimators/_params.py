@@ -225,8 +225,10 @@ def warn_idle_params(estimator) -> None:
     for name, default in changed_params(estimator, idle).items():
         switch, values = idle[name]
         now = getattr(estimator, switch)
-        # A switch that acts over a range (beta > 0) names it; one of a few values lists them.
-        acting = (f"{switch} {values}" if isinstance(values, str)
+        # A switch that acts over a range (beta > 0) names it; one of a few values lists
+        # them; a condition starting with "=" follows the name ("=True (or ...)").
+        acting = (f"{switch}{'' if values.startswith('=') else ' '}{values}"
+                  if isinstance(values, str)
                   else f"{switch}=" + " or ".join(map(repr, values)))
         user_warning(
             f"{name}={getattr(estimator, name)!r} has no effect with {switch}={now!r}: it "
@@ -234,6 +236,16 @@ def warn_idle_params(estimator) -> None:
             f"({default!r}); a grid search can keep the candidates with {switch}={now!r} in a "
             f"grid of their own, without {name}: param_grid=[{{'{switch}': [{now!r}]}}, "
             f"{{'{switch}': [...], '{name}': [...]}}].")
+
+
+def stopping_idle_params(estimator) -> dict[str, tuple[str, str]]:
+    """``patience`` and ``tol`` in :meth:`_idle_params`' form when nothing reads them: no
+    early stopping and a constant learning rate (they are the only callbacks that do,
+    :func:`loop_callbacks`)."""
+    if estimator.early_stopping or getattr(estimator, "lr_schedule", "constant") == "plateau":
+        return {}
+    return {name: ("early_stopping", "=True (or with lr_schedule='plateau')")
+            for name in ("patience", "tol")}
 
 
 def validate_params(estimator) -> None:
