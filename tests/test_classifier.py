@@ -551,3 +551,13 @@ def test_make_optimizer_takes_parameter_groups_with_their_own_rates():
                                         {"params": torch.nn.Linear(2, 2).parameters(),
                                          "lr": 1e-5}], 1e-3)
     assert [g["lr"] for g in optimizer.param_groups] == [1e-3, 1e-5]
+
+
+def test_stopping_parameters_nothing_reads_are_warned_of():
+    # With early_stopping=False and a constant rate, patience and tol act on nothing.
+    X = np.random.default_rng(0).normal(size=(60, 4))
+    y = np.arange(60) % 2
+    clf = EncoderClassifier(AutoEncoder(2, max_epochs=2, random_state=0), early_stopping=False,
+                            lr_schedule="constant", patience=3, max_epochs=2, random_state=0)
+    with pytest.warns(UserWarning, match="patience=3 has no effect with early_stopping=False"):
+        clf.fit(X, y)

@@ -564,3 +564,18 @@ def test_set_threshold_does_not_ignore_x(fitted, kwargs):
     det, X = fitted
     with pytest.raises(ValueError, match="does not use X="):
         det.set_threshold(**kwargs, X=X[:100])
+
+
+def test_stopping_parameters_without_early_stopping_are_warned_of():
+    # early_stopping is off by default here: patience, tol and validation_fraction set
+    # without it changed nothing, without a word.
+    import warnings
+    X = np.random.default_rng(0).normal(size=(60, 3))
+    quick = dict(n_estimators=2, max_epochs=2, random_state=0, device="cpu")
+    for name, value in (("patience", 3), ("tol", 0.1), ("validation_fraction", 0.3)):
+        with pytest.warns(UserWarning, match=f"{name}={value!r} has no effect with "
+                                             "early_stopping=False"):
+            OutlierDetector(**{name: value}, **quick).fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        OutlierDetector(patience=3, early_stopping=True, **quick).fit(X)

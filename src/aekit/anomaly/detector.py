@@ -56,7 +56,7 @@ from ..training.sanity import check_kept_model
 from ..training.loop import autocast_dtype, fit_loop, infer, init_state, make_optimizer
 from ..estimators import _tables
 from ..estimators._params import TRAINING as _SHARED
-from ..estimators._params import loop_callbacks, validate_params
+from ..estimators._params import loop_callbacks, validate_params, warn_idle_params
 from ..estimators._saving import SavableMixin
 from ..core.fitted import as_fitted
 from ..estimators._recovery import fit_atomically
@@ -382,6 +382,14 @@ class OutlierDetector(ThresholdMixin, ExplanationMixin, _tables.InputMixin, Outl
             return k, (int(min(64, max(16, 2 * n_features))),)
         return k, tuple(int(s) for s in self.hidden_layer_sizes)
 
+    def _idle_params(self) -> dict[str, tuple[str, tuple]]:
+        """The parameters that act only with early stopping (:func:`warn_idle_params`):
+        without it no rows are held out, and nothing watches the loss."""
+        if self.early_stopping:
+            return {}
+        return {name: ("early_stopping", (True,))
+                for name in ("validation_fraction", "patience", "tol")}
+
     # ------------------------------------------------------------------ fit
     def fit(self, X, y=None):
         """Fit the ensemble on the rows of ``X`` and set the threshold.
@@ -402,6 +410,7 @@ class OutlierDetector(ThresholdMixin, ExplanationMixin, _tables.InputMixin, Outl
             still fitted on its previous data, or unfitted.
         """
         validate_params(self)
+        warn_idle_params(self)
         return fit_atomically(self, OutlierDetector._fit, X)
 
     def _fit(self, X):

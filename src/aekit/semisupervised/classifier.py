@@ -46,7 +46,8 @@ from ..training.loop import (
 from ..estimators._base import INFER_BATCH, BaseAutoEncoder, SavableMixin
 from ..core.fitted import as_fitted, changed
 from ..estimators._params import TRAINING as _SHARED
-from ..estimators._params import loop_callbacks, validate_params
+from ..estimators._params import (loop_callbacks, stopping_idle_params, validate_params,
+                                  warn_idle_params)
 from ..estimators._recovery import IGNORED, fit_atomically
 from ..estimators._tables import InputMixin
 from ..estimators._summary import SummaryMixin
@@ -408,7 +409,12 @@ class EncoderClassifier(InputMixin, SummaryMixin, SavableMixin, LabelledPredicti
             best weights trained so far (None when no epoch finished).
         """
         validate_params(self)
+        warn_idle_params(self)
         return fit_atomically(self, EncoderClassifier._fit, X, y)
+
+    def _idle_params(self) -> dict[str, tuple[str, str]]:
+        """``patience`` and ``tol`` where nothing reads them (:func:`warn_idle_params`)."""
+        return stopping_idle_params(self)
 
     def _fit(self, X, y):
         """:meth:`fit`, on the working copy :func:`fit_atomically` gives."""
