@@ -186,6 +186,30 @@ def test_mixed_type_column_names_are_refused_by_fit():
             est().fit(frame, np.arange(10) % 2)
 
 
+@pytest.mark.parametrize("columns, match", [
+    (["a", "b", "a"], r"1 column name\(s\) given to several columns: \['a'\]"),
+    ([1.0, 2.0, 3.0], r"neither strings nor integers: \[1.0, 2.0, 3.0\] \(float\)"),
+    ([True, False, None], r"3 column name\(s\) that are neither strings nor integers: "
+                          r"\[True, False, None\] \(bool\)"),
+    (pd.MultiIndex.from_tuples([("a", "x"), ("a", "y"), ("b", "x")]),
+     r"\(tuple\).*'_'.join\(map\(str, c\)\)"),
+])
+def test_column_names_a_model_cannot_keep_are_refused_with_the_fix(columns, match):
+    # Such names were kept as text: outputs came back renamed ('1.0', "('a', 'x')") and
+    # columns swapped among them were taken in the wrong places; duplicates failed with a
+    # message from narwhals.
+    frame = pd.DataFrame({"a": np.arange(10.0), "b": np.arange(10.0) % 3,
+                          "c": list("uv" * 5)}).set_axis(columns, axis=1)
+    for est in _estimators().values():
+        with pytest.raises(ValueError, match=match):
+            est().fit(frame, np.arange(10) % 2)
+    fitted = _fit("AutoEncoder", frame.set_axis(list("abc"), axis=1), None)
+    with pytest.raises(ValueError, match=match):
+        fitted.transform(frame)
+    with pytest.raises(ValueError, match=match):  # and to a model fitted on an array
+        _fit("AutoEncoder", np.zeros((10, 3)), None).transform(frame)
+
+
 # --------------------------------------------------------------------------- item 13
 def test_a_string_cell_in_an_array_or_npy_names_row_column_and_fix(tmp_path):
     X = np.random.default_rng(0).normal(size=(6, 3)).astype(object)

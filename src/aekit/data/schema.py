@@ -22,7 +22,8 @@ the estimator that owns the schema): a DataFrame given to a model fitted on an a
 an array given to a model fitted on a DataFrame, gives scikit-learn's warning and works;
 columns renamed, missing, added or in another order are a ValueError naming them. Column
 names that are all strings are feature names; names that are all integers (a file read
-without a header) are positions, as scikit-learn takes them; a mix of both is refused.
+without a header) are positions, as scikit-learn takes them; a mix of both is refused, and
+so are names given to two columns and names of other types (a MultiIndex's tuples, floats).
 
 This module imports no estimator: an estimator is passed in as the ``owner`` whose
 ``n_features_in_`` and ``feature_names_in_`` are set and checked.
@@ -250,6 +251,8 @@ class InputSchema:
             sample_shape = X.shape[1:]
             X = X.reshape(len(X), -1)
         frame = X if is_table(X) else None
+        if frame is not None:
+            _check_names(frame)
         try:
             values = check_array(X, dtype=[np.float64, np.float32], ensure_all_finite=False,
                                  accept_sparse=("csr", "csc", "coo"), estimator=name)
@@ -294,9 +297,9 @@ class InputSchema:
 
         names = [c["name"] for c in self.columns]
         if is_table(X):
+            frame = _checked_frame(X)
             _check_order(list(X.columns), names)
             validate_data(owner, X, reset=False, skip_check_array=True)
-            frame = _checked_frame(X)
         else:  # rows of values, in the fitted columns' order
             validate_data(owner, _object_rows(X, len(names)), reset=False,
                           skip_check_array=True)
@@ -460,13 +463,40 @@ class InputSchema:
 
 # --------------------------------------------------------------------------- helpers
 def _checked_frame(X):
-    """``X`` when it has rows and columns."""
+    """``X`` when it has rows and columns, each of its own name (:func:`_check_names`)."""
+    _check_names(X)
     if X.shape[1] == 0:
         raise ValueError(f"X has 0 columns (shape {X.shape}); at least one feature is "
                          "required")
     if len(X) == 0:
         raise ValueError(f"X has 0 rows (shape {X.shape}); at least one is required")
     return X
+
+
+def _check_names(X) -> None:
+    """A ValueError for column names a model cannot keep, naming them and the fix: names
+    given twice (a name would stand for two columns; scikit-learn's check fails on them
+    with a message from its dataframe library), and names neither strings nor integers
+    (a MultiIndex's tuples, floats, booleans): a model keeps them as text, so its outputs
+    came back with other names and columns swapped among them went unnoticed."""
+    columns = X.columns
+    if not columns.is_unique:
+        twice = [repr(n) for n in columns[columns.duplicated()].unique()]
+        raise ValueError(
+            f"X has {len(twice)} column name(s) given to several columns: "
+            f"{format_indices(twice)}; give each column a name of its own (X.columns = "
+            "[...]), or drop the copies (X.loc[:, ~X.columns.duplicated()])")
+    if columns.inferred_type in ("string", "integer", "empty"):  # the usual names, at once
+        return
+    odd = [n for n in columns if isinstance(n, (bool, np.bool_))
+           or not isinstance(n, (str, int, np.integer))]
+    if odd:
+        fix = ("X.columns = ['_'.join(map(str, c)) for c in X.columns]"
+               if isinstance(odd[0], tuple) else "X.columns = X.columns.map(str)")
+        raise ValueError(
+            f"X has {len(odd)} column name(s) that are neither strings nor integers: "
+            f"{format_indices([repr(n) for n in odd])} ({type(odd[0]).__name__}); name the "
+            f"columns with strings (the feature names) or integers (positions), e.g. {fix}")
 
 
 def _coded(frame, describe):
