@@ -74,6 +74,13 @@ def test_booleans_beside_empty_cells_and_huge_integers_are_read_as_written(
     assert [c["flag"].tolist()[0] for c in chunks] == ["True", "False"]
 
 
+def test_header_names_equal_once_stripped_stay_apart(tmp_path):
+    # "a " and " a" are two names to pandas and were both "a" once stripped: a frame with
+    # two columns "a", which a model refuses and --label a cannot pick.
+    frame = read_table(write(tmp_path, "h.csv", "a , a,b\n1,2,3\n4,5,6\n"))
+    assert list(frame.columns) == ["a", "a.1", "b"] and frame["a.1"].tolist() == [2, 5]
+
+
 def test_read_table_reads_decimal_commas_in_a_semicolon_file(tmp_path):
     """What a spreadsheet saves where the comma is the decimal mark: ';' between cells, a
     byte-order mark, 0,134. Its numbers are numbers (header detection sees them too), in a

@@ -364,9 +364,20 @@ _AS_TEXT = dict(dtype=str, na_filter=False)
 
 def _named(raw, has_header: bool):
     """``raw`` with aekit's column names: the header's stripped (``"column 3"`` for an
-    empty one), else the positions ``"1"``, ``"2"``, ..."""
+    empty one; a name met again ``"a.1"``, ``"a.2"``, as pandas names a repeated one),
+    else the positions ``"1"``, ``"2"``, ..."""
     if has_header:
-        raw.columns = [str(c).strip() or f"column {j + 1}" for j, c in enumerate(raw.columns)]
+        names, taken = [], set()
+        for j, c in enumerate(raw.columns):
+            name = str(c).strip() or f"column {j + 1}"
+            # pandas renames "a", "a" but not "a ", " a": stripped, they would be two "a"s,
+            # which neither a model nor --label / --drop can tell apart.
+            if name in taken:
+                name = next(n for k in range(1, len(taken) + 2)
+                            if (n := f"{name}.{k}") not in taken)
+            names.append(name)
+            taken.add(name)
+        raw.columns = names
     else:
         raw.columns = [str(j + 1) for j in range(raw.shape[1])]
     return raw
