@@ -347,6 +347,25 @@ def test_numbers_stored_as_text_and_identifiers_are_doubted_at_fit():
     assert ae.schema_.columns[0]["kind"] == "categorical"  # warned, not changed
 
 
+def test_dates_as_text_are_doubted_as_such(tmp_path):
+    """Dates in a CSV file are text: 28 days in 96 rows were taken as 28 categories without
+    a word (too few for an identifier), and every later date is a category unseen in fit.
+    Codes that merely parse as dates ("T1") are not doubted."""
+    from aekit.data import read_table
+    from aekit.data.tables import describe_columns, doubtful_categories
+
+    days = pd.date_range("2024-01-01", periods=28).strftime("%Y-%m-%d")
+    path = tmp_path / "d.csv"
+    pd.DataFrame({"when": np.resize(days, 96), "v": np.arange(96)}).to_csv(path, index=False)
+    frame = read_table(path)
+    (reason,) = doubtful_categories(frame, describe_columns(frame))
+    assert re.search(r"'when' holds dates as text \('2024-01-01': 28 of the 28 categories "
+                     r"tried\), taken as 28 categories: .*pd\.to_datetime\(X\['when'\]\)",
+                     reason), reason
+    codes = pd.DataFrame({"code": np.resize([f"T{i}" for i in range(28)], 96)})
+    assert doubtful_categories(codes, describe_columns(codes)) == []
+
+
 def test_numbers_with_a_decimal_comma_are_doubted_as_such():
     """A table read without its decimal comma (pandas' read_csv(sep=';')): every column
     text, each value its own category. The doubt names the decimal comma and the fix, not

@@ -184,7 +184,8 @@ def doubtful_categories(frame, columns: Sequence[dict]) -> list[str]:
     """Why categorical columns of ``frame`` (described by ``columns``) are unlikely to be
     what the caller meant as categories, one text per such column: numbers stored as text
     or objects (a column read with an ``"n/a"`` cell, say), numbers written with a decimal
-    comma (``"0,134"``), or a value per row (an identifier). Either way the model learns
+    comma (``"0,134"``), dates as text (``"2024-03-01"``: every date after fit is a new
+    category), or a value per row (an identifier). Either way the model learns
     one category per value, and new rows' values are categories it never saw. Columns with
     a categorical dtype, booleans and columns of at most :data:`FEW_CATEGORIES` categories
     are not doubted.
@@ -220,12 +221,39 @@ def doubtful_categories(frame, columns: Sequence[dict]) -> list[str]:
                 "read_table does in a file separated by ';'; pandas: read_csv(..., "
                 f"decimal=',')), or convert the column (X[{name!r}] = pd.to_numeric("
                 f"X[{name!r}].str.replace(',', '.'), errors='coerce'))")
+        elif (dates := _dates_as_text(known[:DATES_SAMPLE])).mean() > NUMBER_SHARE:
+            example = next(v for v, d in zip(known, dates) if d)
+            reasons.append(
+                f"{name!r} holds dates as text ({example!r}: {int(dates.sum())} of the "
+                f"{len(dates)} categories tried), taken as {len(known)} categories: a date "
+                "not seen in fit is a category the model knows nothing of; make it a number "
+                f"(X[{name!r}] = (pd.to_datetime(X[{name!r}]) - pd.Timestamp('2000-01-01'))"
+                ".dt.days) or numbers of its parts (month, weekday), or drop it")
         elif len(known) > UNIQUE_SHARE * len(present):
             reasons.append(
                 f"{name!r} has {len(known)} distinct values in {len(present)} rows, nearly one "
                 "a row (an identifier?): as categories they carry nothing to new rows, whose "
                 "values the model never saw; drop it")
     return reasons
+
+
+DATES_SAMPLE = 200
+"""Categories of a column :func:`doubtful_categories` tries as dates (parsing is slow)."""
+
+
+def _dates_as_text(values: list) -> np.ndarray:
+    """Which of ``values`` (categories) are text that reads as a date or time. Text of at
+    least 6 characters: shorter codes ("T1", "1-2") read as dates too."""
+    import warnings
+
+    import pandas as pd
+
+    text = pd.Series([v if isinstance(v, str) and len(v.strip()) >= 6 else None
+                      for v in values], dtype=object)
+    with warnings.catch_warnings():  # pandas' notes on formats it will stop reading
+        warnings.simplefilter("ignore")
+        dates = pd.to_datetime(text, errors="coerce", format="mixed")
+    return dates.notna().to_numpy()
 
 
 def _decimal_commas(values) -> np.ndarray:
