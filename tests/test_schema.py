@@ -404,6 +404,11 @@ def test_categories_that_were_not_text_are_coded_as_fitted():
      r"are the fitted categories as another type \((str|object) now, bool in fit\)"),
     (lambda f: f.assign(service=f["service"].str.upper()),
      r"'service': 90 of 90 rows .*only in letter case"),
+    # pd.NA (a "string" or "boolean" column) failed with "boolean value of NA is ambiguous"
+    (lambda f: f.assign(flag=pd.array([pd.NA] * len(f), dtype="boolean")),
+     r"'flag': 90 of 90 rows \(missing; fitted: False, True\); they are missing"),
+    (lambda f: f.assign(service=pd.array(["gopher", pd.NA] * 45, dtype="string")),
+     r"'service': 90 of 90 rows \('gopher'; fitted: 'ftp', 'http', 'smtp'\)\. "),
 ])
 def test_a_column_of_mostly_unseen_categories_warns_with_its_cause(change, cause):
     frame, _ = _mixed_frame()

@@ -287,7 +287,8 @@ def unknown_categories(frame, rows: np.ndarray, columns: Sequence[dict]) -> list
             continue
         series = frame.iloc[:, j][unknown]
         seen = [v for v in col["categories"] if v is not MISSING]
-        values = [v for v in dict.fromkeys(series.to_numpy(dtype=object)) if v == v]  # no NaN
+        # Not v == v to leave the missing out: pd.NA == pd.NA is NA, whose truth raises.
+        values = list(dict.fromkeys(series[series.notna()].to_numpy(dtype=object)))
         text = {str(v) for v in seen}
         lower = {t.lower() for t in text}
         if not values:
