@@ -419,6 +419,20 @@ def test_a_column_of_mostly_unseen_categories_warns_with_its_cause(change, cause
     assert seen[0].filename == __file__  # through scikit-learn's transform wrapper
 
 
+def test_a_few_rows_of_fitted_categories_as_another_type_warn():
+    # Scoring two rows read from a file ("True" for True) coded them 'unknown' silently: the
+    # warning needed 10 rows, as a few rows of a new category are what a detector scores.
+    frame, _ = _mixed_frame()
+    ae = _fit("AutoEncoder", frame, None, missing="impute")
+    two = frame.iloc[[0, 1]].astype({"flag": str})
+    with pytest.warns(aekit.InputWarning, match=r"'flag': 2 of 2 rows .*as another type"):
+        ae.transform(two)
+    new = frame.iloc[[0, 1]].assign(service="gopher")  # a new service: scored, not warned
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", aekit.InputWarning)
+        ae.transform(new)
+
+
 def test_integer_named_columns_in_another_order_are_refused():
     frame = pd.DataFrame(np.random.default_rng(0).normal(size=(40, 3)))  # header=None
     ae = AutoEncoder(hidden_layer_sizes=(8,), **FAST).fit(frame)

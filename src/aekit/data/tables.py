@@ -266,7 +266,8 @@ def _decimal_commas(values) -> np.ndarray:
 
 
 UNKNOWN_ROWS = 10
-"""Rows of unseen categories in one column that :func:`unknown_categories` needs..."""
+"""Rows of unseen categories in one column that :func:`unknown_categories` needs (unless
+they are the fitted categories as another type: one such row is a changed column)..."""
 
 UNKNOWN_SHARE = 0.5
 """...and the share of the rows they must be (a single new category in a few rows is
@@ -275,15 +276,17 @@ what a detector scores; most of a column unseen is a changed column)."""
 
 def unknown_categories(frame, rows: np.ndarray, columns: Sequence[dict]) -> list[str]:
     """The categorical columns most of whose rows of ``frame`` (coded as ``rows`` by
-    :func:`encode_table`) hold categories the description ``columns`` does not know, one
-    text per column naming examples and, where it sees one, the likely cause (the column's
-    type or letter case changed, or it is missing where fit saw no missing value)."""
+    :func:`encode_table`) hold categories the description ``columns`` does not know (or
+    any row, when those are the fitted categories as another type: ``"True"`` for
+    ``True``), one text per column naming examples and, where it sees one, the likely
+    cause (the column's type or letter case changed, or it is missing where fit saw no
+    missing value)."""
     reasons = []
     for j, col in enumerate(columns):
         unknown = rows[:, j] == -1
         n_unknown = int(unknown.sum())
-        if col["kind"] != "categorical" or n_unknown < max(UNKNOWN_ROWS,
-                                                           UNKNOWN_SHARE * len(rows)):
+        if col["kind"] != "categorical" or n_unknown < UNKNOWN_SHARE * len(rows) \
+                or n_unknown == 0:
             continue
         series = frame.iloc[:, j][unknown]
         seen = [v for v in col["categories"] if v is not MISSING]
@@ -291,9 +294,12 @@ def unknown_categories(frame, rows: np.ndarray, columns: Sequence[dict]) -> list
         values = list(dict.fromkeys(series[series.notna()].to_numpy(dtype=object)))
         text = {str(v) for v in seen}
         lower = {t.lower() for t in text}
+        retyped = bool(values) and all(str(v) in text for v in values)
+        if n_unknown < UNKNOWN_ROWS and not retyped:  # a few new values: what is scored
+            continue
         if not values:
             cause = "; they are missing, and the column had no missing value in fit"
-        elif all(str(v) in text for v in values):
+        elif retyped:
             cause = (f"; they are the fitted categories as another type ({series.dtype} now, "
                      f"{col['dtype']} in fit): pass the column as it was in fit")
         elif all(str(v).lower() in lower for v in values):
