@@ -448,6 +448,9 @@ def test_codes_in_an_array_and_dates_in_a_number_column_are_refused():
     with pytest.warns(UserWarning, match=NO_NAMES_WARNING), \
             pytest.raises(ValueError, match="'service'.*held categories.*hold numbers now"):
         ae.transform(codes.to_numpy(dtype=object))
+    with pytest.raises(ValueError, match=r"'flag' \(bool then, int64 now\) held categories "
+                       r"\(text or booleans\).*True/False"):  # it said "(text)"
+        ae.transform(frame.astype({"flag": "int64"}))
     dates = frame.assign(count=pd.to_datetime(frame["count"], unit="D"))
     with pytest.raises(ValueError, match=r"'count' \(int64 then, datetime64\[\w+\] now\) held "
                        r"numbers .* dates or durations now"):

@@ -572,8 +572,9 @@ def _check_kinds(frame, columns: list[dict]) -> None:
             wrong.append(f"{col['name']!r} ({col['dtype']} then, {dtype} now)")
     if wrong:
         raise ValueError(
-            f"column(s) {', '.join(wrong)} held categories (text) when the model was fitted "
-            "but hold numbers now; pass the columns with the types they had in fit"
+            f"column(s) {', '.join(wrong)} held categories (text or booleans) when the model "
+            "was fitted but hold numbers now; pass the columns with the types they had in fit "
+            "(a flag as True/False, not 1/0)"
         )
 
 
