@@ -366,6 +366,15 @@ def test_dates_as_text_are_doubted_as_such(tmp_path):
     assert doubtful_categories(codes, describe_columns(codes)) == []
 
 
+def test_a_category_column_with_no_value_is_doubted():
+    # A number column so is an error (or warned of under missing="impute"); a text column
+    # with no value became one category without a word.
+    frame = pd.DataFrame({"x": np.arange(10.0), "note": pd.array([pd.NA] * 10, dtype="string")})
+    with pytest.warns(aekit.InputWarning, match=r"'note' has no value in its 10 rows \(all "
+                      r"missing\).*drop it"):
+        AutoEncoder(hidden_layer_sizes=(4,), **FAST).fit(frame)
+
+
 def test_numbers_with_a_decimal_comma_are_doubted_as_such():
     """A table read without its decimal comma (pandas' read_csv(sep=';')): every column
     text, each value its own category. The doubt names the decimal comma and the fix, not

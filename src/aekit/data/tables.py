@@ -185,7 +185,7 @@ def doubtful_categories(frame, columns: Sequence[dict]) -> list[str]:
     what the caller meant as categories, one text per such column: numbers stored as text
     or objects (a column read with an ``"n/a"`` cell, say), numbers written with a decimal
     comma (``"0,134"``), dates as text (``"2024-03-01"``: every date after fit is a new
-    category), or a value per row (an identifier). Either way the model learns
+    category), a value per row (an identifier), or no value at all. Either way the model learns
     one category per value, and new rows' values are categories it never saw. Columns with
     a categorical dtype, booleans and columns of at most :data:`FEW_CATEGORIES` categories
     are not doubted.
@@ -196,6 +196,11 @@ def doubtful_categories(frame, columns: Sequence[dict]) -> list[str]:
     for j, col in enumerate(columns):
         series = frame.iloc[:, j]
         known = [v for v in col.get("categories", ()) if v is not MISSING]
+        if col["kind"] == "categorical" and not series.notna().any():
+            # A number column so is an error, or warned of under missing="impute"
+            reasons.append(f"{col['name']!r} has no value in its {len(series)} rows (all "
+                           "missing): one category, it teaches the model nothing; drop it")
+            continue
         if col["kind"] != "categorical" or len(known) <= FEW_CATEGORIES or isinstance(
                 series.dtype, pd.CategoricalDtype) or pd.api.types.is_bool_dtype(series.dtype):
             continue
