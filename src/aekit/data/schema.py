@@ -43,6 +43,7 @@ from ..core.checks import (InputWarning, channels_last_hint, check_finite, forma
                            user_warning)
 from .tables import (
     MISSING,
+    check_column_names,
     decode_table,
     describe_columns,
     doubtful_categories,
@@ -252,7 +253,7 @@ class InputSchema:
             X = X.reshape(len(X), -1)
         frame = X if is_table(X) else None
         if frame is not None:
-            _check_names(frame)
+            check_column_names(frame)
         try:
             values = check_array(X, dtype=[np.float64, np.float32], ensure_all_finite=False,
                                  accept_sparse=("csr", "csc", "coo"), estimator=name)
@@ -463,40 +464,15 @@ class InputSchema:
 
 # --------------------------------------------------------------------------- helpers
 def _checked_frame(X):
-    """``X`` when it has rows and columns, each of its own name (:func:`_check_names`)."""
-    _check_names(X)
+    """``X`` when it has rows and columns, each of its own name
+    (:func:`~aekit.data.tables.check_column_names`)."""
+    check_column_names(X)
     if X.shape[1] == 0:
         raise ValueError(f"X has 0 columns (shape {X.shape}); at least one feature is "
                          "required")
     if len(X) == 0:
         raise ValueError(f"X has 0 rows (shape {X.shape}); at least one is required")
     return X
-
-
-def _check_names(X) -> None:
-    """A ValueError for column names a model cannot keep, naming them and the fix: names
-    given twice (a name would stand for two columns; scikit-learn's check fails on them
-    with a message from its dataframe library), and names neither strings nor integers
-    (a MultiIndex's tuples, floats, booleans): a model keeps them as text, so its outputs
-    came back with other names and columns swapped among them went unnoticed."""
-    columns = X.columns
-    if not columns.is_unique:
-        twice = [repr(n) for n in columns[columns.duplicated()].unique()]
-        raise ValueError(
-            f"X has {len(twice)} column name(s) given to several columns: "
-            f"{format_indices(twice)}; give each column a name of its own (X.columns = "
-            "[...]), or drop the copies (X.loc[:, ~X.columns.duplicated()])")
-    if columns.inferred_type in ("string", "integer", "empty"):  # the usual names, at once
-        return
-    odd = [n for n in columns if isinstance(n, (bool, np.bool_))
-           or not isinstance(n, (str, int, np.integer))]
-    if odd:
-        fix = ("X.columns = ['_'.join(map(str, c)) for c in X.columns]"
-               if isinstance(odd[0], tuple) else "X.columns = X.columns.map(str)")
-        raise ValueError(
-            f"X has {len(odd)} column name(s) that are neither strings nor integers: "
-            f"{format_indices([repr(n) for n in odd])} ({type(odd[0]).__name__}); name the "
-            f"columns with strings (the feature names) or integers (positions), e.g. {fix}")
 
 
 def _coded(frame, describe):

@@ -26,8 +26,8 @@ import numpy as np
 
 from ..core.checks import format_indices
 
-__all__ = ["MISSING", "decode_table", "describe_columns", "doubtful_categories",
-           "encode_table", "is_table", "unknown_categories"]
+__all__ = ["MISSING", "check_column_names", "decode_table", "describe_columns",
+           "doubtful_categories", "encode_table", "is_table", "unknown_categories"]
 
 MISSING = None
 """How a missing category is written in a column description (JSON ``null``)."""
@@ -37,6 +37,42 @@ def is_table(X) -> bool:
     """Whether ``X`` is a pandas DataFrame (checked without importing pandas)."""
     return type(X).__module__.split(".")[0] == "pandas" and hasattr(X, "columns") \
         and hasattr(X, "dtypes")
+
+
+def check_column_names(X) -> None:
+    """Check that every column of a table has a name of its own that a model can keep.
+
+    Parameters
+    ----------
+    X : pandas.DataFrame
+
+    Raises
+    ------
+    ValueError
+        Naming the columns and the fix, for names given to several columns (a name would
+        stand for two; scikit-learn's check fails on them with its dataframe library's
+        message) and names neither strings nor integers (a MultiIndex's tuples, floats,
+        booleans: a model would keep them as text, so its outputs came back renamed and
+        columns swapped among them went unnoticed).
+    """
+    columns = X.columns
+    if not columns.is_unique:
+        twice = [repr(n) for n in columns[columns.duplicated()].unique()]
+        raise ValueError(
+            f"X has {len(twice)} column name(s) given to several columns: "
+            f"{format_indices(twice)}; give each column a name of its own (X.columns = "
+            "[...]), or drop the copies (X.loc[:, ~X.columns.duplicated()])")
+    if columns.inferred_type in ("string", "integer", "empty"):  # the usual names, at once
+        return
+    odd = [n for n in columns if isinstance(n, (bool, np.bool_))
+           or not isinstance(n, (str, int, np.integer))]
+    if odd:
+        fix = ("X.columns = ['_'.join(map(str, c)) for c in X.columns]"
+               if isinstance(odd[0], tuple) else "X.columns = X.columns.map(str)")
+        raise ValueError(
+            f"X has {len(odd)} column name(s) that are neither strings nor integers: "
+            f"{format_indices([repr(n) for n in odd])} ({type(odd[0]).__name__}); name the "
+            f"columns with strings (the feature names) or integers (positions), e.g. {fix}")
 
 
 def _kind(name, dtype) -> str:
