@@ -186,6 +186,30 @@ def test_mixed_type_column_names_are_refused_by_fit():
             est().fit(frame, np.arange(10) % 2)
 
 
+@pytest.mark.parametrize("columns, match", [
+    (["a", "b", "a"], r"1 column name\(s\) given to several columns: \['a'\]"),
+    ([1.0, 2.0, 3.0], r"neither strings nor integers: \[1.0, 2.0, 3.0\] \(float\)"),
+    ([True, False, None], r"3 column name\(s\) that are neither strings nor integers: "
+                          r"\[True, False, None\] \(bool\)"),
+    (pd.MultiIndex.from_tuples([("a", "x"), ("a", "y"), ("b", "x")]),
+     r"\(tuple\).*'_'.join\(map\(str, c\)\)"),
+])
+def test_column_names_a_model_cannot_keep_are_refused_with_the_fix(columns, match):
+    # Such names were kept as text: outputs came back renamed ('1.0', "('a', 'x')") and
+    # columns swapped among them were taken in the wrong places; duplicates failed with a
+    # message from narwhals.
+    frame = pd.DataFrame({"a": np.arange(10.0), "b": np.arange(10.0) % 3,
+                          "c": list("uv" * 5)}).set_axis(columns, axis=1)
+    for est in _estimators().values():
+        with pytest.raises(ValueError, match=match):
+            est().fit(frame, np.arange(10) % 2)
+    fitted = _fit("AutoEncoder", frame.set_axis(list("abc"), axis=1), None)
+    with pytest.raises(ValueError, match=match):
+        fitted.transform(frame)
+    with pytest.raises(ValueError, match=match):  # and to a model fitted on an array
+        _fit("AutoEncoder", np.zeros((10, 3)), None).transform(frame)
+
+
 # --------------------------------------------------------------------------- item 13
 def test_a_string_cell_in_an_array_or_npy_names_row_column_and_fix(tmp_path):
     X = np.random.default_rng(0).normal(size=(6, 3)).astype(object)
@@ -323,6 +347,34 @@ def test_numbers_stored_as_text_and_identifiers_are_doubted_at_fit():
     assert ae.schema_.columns[0]["kind"] == "categorical"  # warned, not changed
 
 
+def test_dates_as_text_are_doubted_as_such(tmp_path):
+    """Dates in a CSV file are text: 28 days in 96 rows were taken as 28 categories without
+    a word (too few for an identifier), and every later date is a category unseen in fit.
+    Codes that merely parse as dates ("T1") are not doubted."""
+    from aekit.data import read_table
+    from aekit.data.tables import describe_columns, doubtful_categories
+
+    days = pd.date_range("2024-01-01", periods=28).strftime("%Y-%m-%d")
+    path = tmp_path / "d.csv"
+    pd.DataFrame({"when": np.resize(days, 96), "v": np.arange(96)}).to_csv(path, index=False)
+    frame = read_table(path)
+    (reason,) = doubtful_categories(frame, describe_columns(frame))
+    assert re.search(r"'when' holds dates as text \('2024-01-01': 28 of the 28 categories "
+                     r"tried\), taken as 28 categories: .*pd\.to_datetime\(X\['when'\]\)",
+                     reason), reason
+    codes = pd.DataFrame({"code": np.resize([f"T{i}" for i in range(28)], 96)})
+    assert doubtful_categories(codes, describe_columns(codes)) == []
+
+
+def test_a_category_column_with_no_value_is_doubted():
+    # A number column so is an error (or warned of under missing="impute"); a text column
+    # with no value became one category without a word.
+    frame = pd.DataFrame({"x": np.arange(10.0), "note": pd.array([pd.NA] * 10, dtype="string")})
+    with pytest.warns(aekit.InputWarning, match=r"'note' has no value in its 10 rows \(all "
+                      r"missing\).*drop it"):
+        AutoEncoder(hidden_layer_sizes=(4,), **FAST).fit(frame)
+
+
 def test_numbers_with_a_decimal_comma_are_doubted_as_such():
     """A table read without its decimal comma (pandas' read_csv(sep=';')): every column
     text, each value its own category. The doubt names the decimal comma and the fix, not
@@ -361,6 +413,11 @@ def test_categories_that_were_not_text_are_coded_as_fitted():
      r"are the fitted categories as another type \((str|object) now, bool in fit\)"),
     (lambda f: f.assign(service=f["service"].str.upper()),
      r"'service': 90 of 90 rows .*only in letter case"),
+    # pd.NA (a "string" or "boolean" column) failed with "boolean value of NA is ambiguous"
+    (lambda f: f.assign(flag=pd.array([pd.NA] * len(f), dtype="boolean")),
+     r"'flag': 90 of 90 rows \(missing; fitted: False, True\); they are missing"),
+    (lambda f: f.assign(service=pd.array(["gopher", pd.NA] * 45, dtype="string")),
+     r"'service': 90 of 90 rows \('gopher'; fitted: 'ftp', 'http', 'smtp'\)\. "),
 ])
 def test_a_column_of_mostly_unseen_categories_warns_with_its_cause(change, cause):
     frame, _ = _mixed_frame()
@@ -369,6 +426,20 @@ def test_a_column_of_mostly_unseen_categories_warns_with_its_cause(change, cause
                       "the model was not fitted on: " + cause) as seen:
         ae.transform(change(frame))
     assert seen[0].filename == __file__  # through scikit-learn's transform wrapper
+
+
+def test_a_few_rows_of_fitted_categories_as_another_type_warn():
+    # Scoring two rows read from a file ("True" for True) coded them 'unknown' silently: the
+    # warning needed 10 rows, as a few rows of a new category are what a detector scores.
+    frame, _ = _mixed_frame()
+    ae = _fit("AutoEncoder", frame, None, missing="impute")
+    two = frame.iloc[[0, 1]].astype({"flag": str})
+    with pytest.warns(aekit.InputWarning, match=r"'flag': 2 of 2 rows .*as another type"):
+        ae.transform(two)
+    new = frame.iloc[[0, 1]].assign(service="gopher")  # a new service: scored, not warned
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", aekit.InputWarning)
+        ae.transform(new)
 
 
 def test_integer_named_columns_in_another_order_are_refused():
@@ -386,6 +457,9 @@ def test_codes_in_an_array_and_dates_in_a_number_column_are_refused():
     with pytest.warns(UserWarning, match=NO_NAMES_WARNING), \
             pytest.raises(ValueError, match="'service'.*held categories.*hold numbers now"):
         ae.transform(codes.to_numpy(dtype=object))
+    with pytest.raises(ValueError, match=r"'flag' \(bool then, int64 now\) held categories "
+                       r"\(text or booleans\).*True/False"):  # it said "(text)"
+        ae.transform(frame.astype({"flag": "int64"}))
     dates = frame.assign(count=pd.to_datetime(frame["count"], unit="D"))
     with pytest.raises(ValueError, match=r"'count' \(int64 then, datetime64\[\w+\] now\) held "
                        r"numbers .* dates or durations now"):

@@ -53,6 +53,34 @@ def test_read_table_types_and_missing_cells(tmp_path):
     assert frame["d"].dtype == np.float64 and np.isnan(frame["d"].iloc[2])
 
 
+def test_booleans_beside_empty_cells_and_huge_integers_are_read_as_written(
+        tmp_path, monkeypatch):
+    """pandas reads True/empty/False as Python booleans in an object column and an integer
+    beyond 64 bits as a Python int. Beside a text column they were read as all missing
+    (pandas' .str makes other objects NaN), alone they failed with pandas' "Can only use
+    .str accessor"; they are typed as written (text; a float), in whole files and chunks."""
+    from aekit.anomaly import streaming
+
+    path = write(tmp_path, "b.csv", "a,flag,name,big\n1,True,x,99999999999999999999\n"
+                 "2,,y,3\n3,False,z,4\n4,True,x,5\n")
+    frame = read_table(path)
+    assert frame["flag"].tolist()[::2] == ["True", "False"] and frame["flag"].isna().sum() == 1
+    assert frame["name"].tolist() == ["x", "y", "z", "x"]
+    assert frame["big"].dtype == np.float64 and frame["big"].iloc[0] == 1e20
+    alone = read_table(write(tmp_path, "f.csv", "a,flag\n1,True\n2,\n3,False\n"))
+    assert alone["flag"].tolist()[::2] == ["True", "False"]
+    monkeypatch.setattr(streaming, "TEXT_CHUNK_ROWS", 2)
+    chunks = [rows for _, rows, _ in streaming.TextRows(path).frames()]
+    assert [c["flag"].tolist()[0] for c in chunks] == ["True", "False"]
+
+
+def test_header_names_equal_once_stripped_stay_apart(tmp_path):
+    # "a " and " a" are two names to pandas and were both "a" once stripped: a frame with
+    # two columns "a", which a model refuses and --label a cannot pick.
+    frame = read_table(write(tmp_path, "h.csv", "a , a,b\n1,2,3\n4,5,6\n"))
+    assert list(frame.columns) == ["a", "a.1", "b"] and frame["a.1"].tolist() == [2, 5]
+
+
 def test_read_table_reads_decimal_commas_in_a_semicolon_file(tmp_path):
     """What a spreadsheet saves where the comma is the decimal mark: ';' between cells, a
     byte-order mark, 0,134. Its numbers are numbers (header detection sees them too), in a

@@ -194,6 +194,10 @@ def _head_cells(text: str, sep: str, rows: int = 200) -> np.ndarray:
     return out[:kept]
 
 
+class _NotText(Exception):
+    """Cells given to :func:`_cell_kinds` as text hold other objects."""
+
+
 def _cell_kinds(raw, decimal_comma: bool = False) -> tuple[np.ndarray, np.ndarray,
                                                              np.ndarray]:
     """For a frame (or object array) of strings (n, d): its cells stripped of surrounding
@@ -201,13 +205,22 @@ def _cell_kinds(raw, decimal_comma: bool = False) -> tuple[np.ndarray, np.ndarra
     numbers (float64, NaN where a cell is missing or not a number; with ``decimal_comma``,
     ``0,134`` is 0.134). Typed all at once, one column after
     another in one Series: a Python loop over columns costs ~0.6 ms a column (600,000
-    columns: minutes), these vectorised calls a small multiple of pandas' parsing."""
+    columns: minutes), these vectorised calls a small multiple of pandas' parsing. Raises
+    :class:`_NotText` when a cell is neither text nor missing."""
     import pandas as pd
 
     n, d = raw.shape
     values = raw if isinstance(raw, np.ndarray) else raw.to_numpy(dtype=object)
     flat = pd.Series(values.ravel(order="F"), dtype=object)
-    stripped = flat.str.strip()  # a missing cell pandas already found stays NaN
+    try:
+        stripped = flat.str.strip()  # a missing cell pandas already found stays NaN
+    except AttributeError:  # not one cell is text
+        stripped = pd.Series(np.nan, index=flat.index, dtype=object)
+    if (stripped.isna() & flat.notna()).any():
+        # pandas' reader made some cells other objects (booleans beside an empty cell: True,
+        # NaN, False; an integer beyond 64 bits), which .str turns into NaN: a column of
+        # them would be read as all missing.
+        raise _NotText
     missing = (stripped.isna() | stripped.isin(NA_STRINGS)).to_numpy()
     numbers = pd.to_numeric(stripped.where(~missing), errors="coerce").to_numpy(np.float64)
     if decimal_comma:
@@ -351,9 +364,20 @@ _AS_TEXT = dict(dtype=str, na_filter=False)
 
 def _named(raw, has_header: bool):
     """``raw`` with aekit's column names: the header's stripped (``"column 3"`` for an
-    empty one), else the positions ``"1"``, ``"2"``, ..."""
+    empty one; a name met again ``"a.1"``, ``"a.2"``, as pandas names a repeated one),
+    else the positions ``"1"``, ``"2"``, ..."""
     if has_header:
-        raw.columns = [str(c).strip() or f"column {j + 1}" for j, c in enumerate(raw.columns)]
+        names, taken = [], set()
+        for j, c in enumerate(raw.columns):
+            name = str(c).strip() or f"column {j + 1}"
+            # pandas renames "a", "a" but not "a ", " a": stripped, they would be two "a"s,
+            # which neither a model nor --label / --drop can tell apart.
+            if name in taken:
+                name = next(n for k in range(1, len(taken) + 2)
+                            if (n := f"{name}.{k}") not in taken)
+            names.append(name)
+            taken.add(name)
+        raw.columns = names
     else:
         raw.columns = [str(j + 1) for j in range(raw.shape[1])]
     return raw
@@ -393,7 +417,8 @@ def _typed(raw, reread, decimal_comma: bool = False):
     block at once); its text columns are typed again by :func:`_cell_kinds` (a cell
     "NA " is missing, " 3 " a number); columns it read as booleans or unsigned integers
     are read again as text (``reread(positions)``: a frame of strings), as "True" and
-    "false" are text to aekit. ``decimal_comma``: ``0,134`` in a text column is a number.
+    "false" are text to aekit (so are its text columns where it made cells other objects).
+    ``decimal_comma``: ``0,134`` in a text column is a number.
     """
     import pandas as pd
 
@@ -415,7 +440,10 @@ def _typed(raw, reread, decimal_comma: bool = False):
                 parts.append((numeric[cols], pd.DataFrame(block[:, cols].astype(dtype),
                                                           index=raw.index)))
     if len(text):
-        parts += _typed_text(raw.iloc[:, text], text, decimal_comma)
+        try:
+            parts += _typed_text(raw.iloc[:, text], text, decimal_comma)
+        except _NotText:  # rare: those columns typed again from their cells as written
+            other = np.union1d(other, text)
     if len(other):
         again = reread(list(other)).set_axis(raw.index, axis=0)
         parts += _typed_text(again, other, decimal_comma)

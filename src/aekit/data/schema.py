@@ -22,7 +22,8 @@ the estimator that owns the schema): a DataFrame given to a model fitted on an a
 an array given to a model fitted on a DataFrame, gives scikit-learn's warning and works;
 columns renamed, missing, added or in another order are a ValueError naming them. Column
 names that are all strings are feature names; names that are all integers (a file read
-without a header) are positions, as scikit-learn takes them; a mix of both is refused.
+without a header) are positions, as scikit-learn takes them; a mix of both is refused, and
+so are names given to two columns and names of other types (a MultiIndex's tuples, floats).
 
 This module imports no estimator: an estimator is passed in as the ``owner`` whose
 ``n_features_in_`` and ``feature_names_in_`` are set and checked.
@@ -42,6 +43,7 @@ from ..core.checks import (InputWarning, channels_last_hint, check_finite, forma
                            user_warning)
 from .tables import (
     MISSING,
+    check_column_names,
     decode_table,
     describe_columns,
     doubtful_categories,
@@ -250,6 +252,8 @@ class InputSchema:
             sample_shape = X.shape[1:]
             X = X.reshape(len(X), -1)
         frame = X if is_table(X) else None
+        if frame is not None:
+            check_column_names(frame)
         try:
             values = check_array(X, dtype=[np.float64, np.float32], ensure_all_finite=False,
                                  accept_sparse=("csr", "csc", "coo"), estimator=name)
@@ -294,9 +298,9 @@ class InputSchema:
 
         names = [c["name"] for c in self.columns]
         if is_table(X):
+            frame = _checked_frame(X)
             _check_order(list(X.columns), names)
             validate_data(owner, X, reset=False, skip_check_array=True)
-            frame = _checked_frame(X)
         else:  # rows of values, in the fitted columns' order
             validate_data(owner, _object_rows(X, len(names)), reset=False,
                           skip_check_array=True)
@@ -460,7 +464,9 @@ class InputSchema:
 
 # --------------------------------------------------------------------------- helpers
 def _checked_frame(X):
-    """``X`` when it has rows and columns."""
+    """``X`` when it has rows and columns, each of its own name
+    (:func:`~aekit.data.tables.check_column_names`)."""
+    check_column_names(X)
     if X.shape[1] == 0:
         raise ValueError(f"X has 0 columns (shape {X.shape}); at least one feature is "
                          "required")
@@ -542,8 +548,9 @@ def _check_kinds(frame, columns: list[dict]) -> None:
             wrong.append(f"{col['name']!r} ({col['dtype']} then, {dtype} now)")
     if wrong:
         raise ValueError(
-            f"column(s) {', '.join(wrong)} held categories (text) when the model was fitted "
-            "but hold numbers now; pass the columns with the types they had in fit"
+            f"column(s) {', '.join(wrong)} held categories (text or booleans) when the model "
+            "was fitted but hold numbers now; pass the columns with the types they had in fit "
+            "(a flag as True/False, not 1/0)"
         )
 
 

@@ -26,8 +26,8 @@ import numpy as np
 
 from ..core.checks import format_indices
 
-__all__ = ["MISSING", "decode_table", "describe_columns", "doubtful_categories",
-           "encode_table", "is_table", "unknown_categories"]
+__all__ = ["MISSING", "check_column_names", "decode_table", "describe_columns",
+           "doubtful_categories", "encode_table", "is_table", "unknown_categories"]
 
 MISSING = None
 """How a missing category is written in a column description (JSON ``null``)."""
@@ -37,6 +37,42 @@ def is_table(X) -> bool:
     """Whether ``X`` is a pandas DataFrame (checked without importing pandas)."""
     return type(X).__module__.split(".")[0] == "pandas" and hasattr(X, "columns") \
         and hasattr(X, "dtypes")
+
+
+def check_column_names(X) -> None:
+    """Check that every column of a table has a name of its own that a model can keep.
+
+    Parameters
+    ----------
+    X : pandas.DataFrame
+
+    Raises
+    ------
+    ValueError
+        Naming the columns and the fix, for names given to several columns (a name would
+        stand for two; scikit-learn's check fails on them with its dataframe library's
+        message) and names neither strings nor integers (a MultiIndex's tuples, floats,
+        booleans: a model would keep them as text, so its outputs came back renamed and
+        columns swapped among them went unnoticed).
+    """
+    columns = X.columns
+    if not columns.is_unique:
+        twice = [repr(n) for n in columns[columns.duplicated()].unique()]
+        raise ValueError(
+            f"X has {len(twice)} column name(s) given to several columns: "
+            f"{format_indices(twice)}; give each column a name of its own (X.columns = "
+            "[...]), or drop the copies (X.loc[:, ~X.columns.duplicated()])")
+    if columns.inferred_type in ("string", "integer", "empty"):  # the usual names, at once
+        return
+    odd = [n for n in columns if isinstance(n, (bool, np.bool_))
+           or not isinstance(n, (str, int, np.integer))]
+    if odd:
+        fix = ("X.columns = ['_'.join(map(str, c)) for c in X.columns]"
+               if isinstance(odd[0], tuple) else "X.columns = X.columns.map(str)")
+        raise ValueError(
+            f"X has {len(odd)} column name(s) that are neither strings nor integers: "
+            f"{format_indices([repr(n) for n in odd])} ({type(odd[0]).__name__}); name the "
+            f"columns with strings (the feature names) or integers (positions), e.g. {fix}")
 
 
 def _kind(name, dtype) -> str:
@@ -184,7 +220,8 @@ def doubtful_categories(frame, columns: Sequence[dict]) -> list[str]:
     """Why categorical columns of ``frame`` (described by ``columns``) are unlikely to be
     what the caller meant as categories, one text per such column: numbers stored as text
     or objects (a column read with an ``"n/a"`` cell, say), numbers written with a decimal
-    comma (``"0,134"``), or a value per row (an identifier). Either way the model learns
+    comma (``"0,134"``), dates as text (``"2024-03-01"``: every date after fit is a new
+    category), a value per row (an identifier), or no value at all. Either way the model learns
     one category per value, and new rows' values are categories it never saw. Columns with
     a categorical dtype, booleans and columns of at most :data:`FEW_CATEGORIES` categories
     are not doubted.
@@ -195,6 +232,11 @@ def doubtful_categories(frame, columns: Sequence[dict]) -> list[str]:
     for j, col in enumerate(columns):
         series = frame.iloc[:, j]
         known = [v for v in col.get("categories", ()) if v is not MISSING]
+        if col["kind"] == "categorical" and not series.notna().any():
+            # A number column so is an error, or warned of under missing="impute"
+            reasons.append(f"{col['name']!r} has no value in its {len(series)} rows (all "
+                           "missing): one category, it teaches the model nothing; drop it")
+            continue
         if col["kind"] != "categorical" or len(known) <= FEW_CATEGORIES or isinstance(
                 series.dtype, pd.CategoricalDtype) or pd.api.types.is_bool_dtype(series.dtype):
             continue
@@ -220,12 +262,39 @@ def doubtful_categories(frame, columns: Sequence[dict]) -> list[str]:
                 "read_table does in a file separated by ';'; pandas: read_csv(..., "
                 f"decimal=',')), or convert the column (X[{name!r}] = pd.to_numeric("
                 f"X[{name!r}].str.replace(',', '.'), errors='coerce'))")
+        elif (dates := _dates_as_text(known[:DATES_SAMPLE])).mean() > NUMBER_SHARE:
+            example = next(v for v, d in zip(known, dates) if d)
+            reasons.append(
+                f"{name!r} holds dates as text ({example!r}: {int(dates.sum())} of the "
+                f"{len(dates)} categories tried), taken as {len(known)} categories: a date "
+                "not seen in fit is a category the model knows nothing of; make it a number "
+                f"(X[{name!r}] = (pd.to_datetime(X[{name!r}]) - pd.Timestamp('2000-01-01'))"
+                ".dt.days) or numbers of its parts (month, weekday), or drop it")
         elif len(known) > UNIQUE_SHARE * len(present):
             reasons.append(
                 f"{name!r} has {len(known)} distinct values in {len(present)} rows, nearly one "
                 "a row (an identifier?): as categories they carry nothing to new rows, whose "
                 "values the model never saw; drop it")
     return reasons
+
+
+DATES_SAMPLE = 200
+"""Categories of a column :func:`doubtful_categories` tries as dates (parsing is slow)."""
+
+
+def _dates_as_text(values: list) -> np.ndarray:
+    """Which of ``values`` (categories) are text that reads as a date or time. Text of at
+    least 6 characters: shorter codes ("T1", "1-2") read as dates too."""
+    import warnings
+
+    import pandas as pd
+
+    text = pd.Series([v if isinstance(v, str) and len(v.strip()) >= 6 else None
+                      for v in values], dtype=object)
+    with warnings.catch_warnings():  # pandas' notes on formats it will stop reading
+        warnings.simplefilter("ignore")
+        dates = pd.to_datetime(text, errors="coerce", format="mixed")
+    return dates.notna().to_numpy()
 
 
 def _decimal_commas(values) -> np.ndarray:
@@ -238,7 +307,8 @@ def _decimal_commas(values) -> np.ndarray:
 
 
 UNKNOWN_ROWS = 10
-"""Rows of unseen categories in one column that :func:`unknown_categories` needs..."""
+"""Rows of unseen categories in one column that :func:`unknown_categories` needs (unless
+they are the fitted categories as another type: one such row is a changed column)..."""
 
 UNKNOWN_SHARE = 0.5
 """...and the share of the rows they must be (a single new category in a few rows is
@@ -247,24 +317,30 @@ what a detector scores; most of a column unseen is a changed column)."""
 
 def unknown_categories(frame, rows: np.ndarray, columns: Sequence[dict]) -> list[str]:
     """The categorical columns most of whose rows of ``frame`` (coded as ``rows`` by
-    :func:`encode_table`) hold categories the description ``columns`` does not know, one
-    text per column naming examples and, where it sees one, the likely cause (the column's
-    type or letter case changed, or it is missing where fit saw no missing value)."""
+    :func:`encode_table`) hold categories the description ``columns`` does not know (or
+    any row, when those are the fitted categories as another type: ``"True"`` for
+    ``True``), one text per column naming examples and, where it sees one, the likely
+    cause (the column's type or letter case changed, or it is missing where fit saw no
+    missing value)."""
     reasons = []
     for j, col in enumerate(columns):
         unknown = rows[:, j] == -1
         n_unknown = int(unknown.sum())
-        if col["kind"] != "categorical" or n_unknown < max(UNKNOWN_ROWS,
-                                                           UNKNOWN_SHARE * len(rows)):
+        if col["kind"] != "categorical" or n_unknown < UNKNOWN_SHARE * len(rows) \
+                or n_unknown == 0:
             continue
         series = frame.iloc[:, j][unknown]
         seen = [v for v in col["categories"] if v is not MISSING]
-        values = [v for v in dict.fromkeys(series.to_numpy(dtype=object)) if v == v]  # no NaN
+        # Not v == v to leave the missing out: pd.NA == pd.NA is NA, whose truth raises.
+        values = list(dict.fromkeys(series[series.notna()].to_numpy(dtype=object)))
         text = {str(v) for v in seen}
         lower = {t.lower() for t in text}
+        retyped = bool(values) and all(str(v) in text for v in values)
+        if n_unknown < UNKNOWN_ROWS and not retyped:  # a few new values: what is scored
+            continue
         if not values:
             cause = "; they are missing, and the column had no missing value in fit"
-        elif all(str(v) in text for v in values):
+        elif retyped:
             cause = (f"; they are the fitted categories as another type ({series.dtype} now, "
                      f"{col['dtype']} in fit): pass the column as it was in fit")
         elif all(str(v).lower() in lower for v in values):
