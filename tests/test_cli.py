@@ -573,3 +573,28 @@ def test_the_ladder_s_list_options_parse_and_bad_ones_say_the_form(tmp_path):
     bad = invoke("train-ladder", "--data", "digits", "--denoising-costs", "1,a",
                  "--out", tmp_path / "e")
     assert bad.exit_code == 2 and "comma-separated list of numbers" in bad.output
+
+
+def test_library_advice_is_spelled_as_the_command_takes_it():
+    train = typer.main.get_command(app).commands["train"]
+    spell = cli_options.cli_spelling
+    assert spell("fit with missing='impute' to fill them", train) == (
+        "fit with --missing impute to fill them")
+    assert spell("patience=3 has no effect with early_stopping=False: it acts only with "
+                 "early_stopping=True.", train) == (
+        "--patience 3 has no effect with --no-early-stopping: it acts only with "
+        "--early-stopping.")
+    assert spell("max_epochs=5, random_state=0", train) == "--epochs 5, --seed 0"
+    # Python stays Python: calls, names the command has no option for, None, tuples.
+    for python in ("AutoEncoder(missing='impute', n_components=2)",
+                   "pd.read_csv(path, decimal=',')", "warm_start=False", "scaler=None",
+                   "hidden_layer_sizes=(64, 32)"):
+        assert spell(python, train) == python
+    assert spell("missing='impute'", None) == "missing='impute'"
+
+
+def test_a_library_error_names_the_command_s_options(tmp_path):
+    # The library's message said "use scaler='minmax' ... or use loss='mse'".
+    result = invoke("train", "--data", "digits", "--out", tmp_path / "r", "--epochs", 1,
+                    "--loss", "bce", "--scaler", "standard")
+    assert_one_line_error(result, "use --scaler minmax", "or use --loss mse")

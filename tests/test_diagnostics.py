@@ -506,7 +506,7 @@ def test_cli_warnings_are_one_line_without_source(tmp_path):
     assert result.exit_code == 0, result.output
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert lines and all(line.startswith("warning: ") for line in lines), result.stderr
-    assert "output_activation='sigmoid'" in result.stderr
+    assert "--output-activation sigmoid" in result.stderr
     assert ".py:" not in result.stderr and "warn(" not in result.stderr
 
 

@@ -291,8 +291,8 @@ def test_compare_and_report_keep_the_runs_split_however_the_file_is_named(
     assert split in invoke("compare", run, "--data", "rows.csv").stdout
     assert_ok(invoke("report", run, "--data", "rows.csv", "--out", tmp_path / "r.html"))
     assert "75 training rows, 75 test rows" in (tmp_path / "r.html").read_text()
-    for args, named in ((["--rows", "50"], "rows=150 (now 50)"),
-                        (["--test-size", "0.3"], "test_size=0.5 (now 0.3)")):
+    for args, named in ((["--rows", "50"], "--rows 150 (now 50)"),
+                        (["--test-size", "0.3"], "--test-size 0.5 (now 0.3)")):
         assert_one_line_error(invoke("compare", run, "--data", "rows.csv", *args),
                               "is the file", named, "the run's 75 / 75",
                               "leave those options out")

@@ -49,7 +49,7 @@ from ..semisupervised.classifier import EncoderClassifier
 from ..semisupervised.ladder import LadderClassifier
 from ..anomaly.detector import OutlierDetector
 from ..export import export_onnx
-from .options import estimator_options
+from .options import cli_spelling, estimator_options
 from ..evaluation.metrics import compare_with_pca
 from ..persistence import load, saved_class
 from ..report.model import write_report
@@ -234,9 +234,13 @@ class _Group(TyperGroup):
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        # The command given, whose options spell the library's name=value advice.
+        words = [a for a in (sys.argv[1:] if args is None else args) if not a.startswith("-")]
+        command = self.commands.get(words[0]) if words else None
         try:
             with warnings.catch_warnings():
-                warnings.showwarning = _show_warning  # one line each, no source lines
+                # One line each, no source lines.
+                warnings.showwarning = functools.partial(_show_warning, command=command)
                 rv = super().main(args, prog_name, complete_var, standalone_mode=False,
                                   **extra)
             code = rv if isinstance(rv, int) else 0  # an int here is a typer.Exit code
@@ -254,15 +258,17 @@ class _Group(TyperGroup):
             code = _fail("aborted", 128 + signal.SIGINT)
         except (TrainingDivergedError, ImportError, distributed.DistributedError) as err:
             # not the user's input: code 1
-            code = _fail(err, 1)
+            code = _fail(cli_spelling(str(err), command), 1)
         except (ValueError, TypeError, OSError) as err:
-            code = _fail(err, 2)
+            code = _fail(cli_spelling(str(err), command), 2)
         sys.exit(code)
 
 
-def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    """A warning as ``warning: ...`` on stderr: what the library says, not where."""
-    typer.echo(f"warning: {' '.join(str(message).split())}", err=True)
+def _show_warning(message, category, filename, lineno, file=None, line=None, *,
+                  command=None) -> None:
+    """A warning as ``warning: ...`` on stderr: what the library says, not where, its
+    advice spelled as ``command``'s options (:func:`~.options.cli_spelling`)."""
+    typer.echo(f"warning: {' '.join(cli_spelling(str(message), command).split())}", err=True)
 
 
 def _fail(message, code: int) -> int:

@@ -244,3 +244,46 @@ def estimator_options(cls, panel: str):
     return decorate
 
 
+
+
+# ``name=value`` in a library message: a quoted value, or a bare word or number (not a
+# tuple or a list, which the command line spells otherwise; not a full stop after it).
+_ADVICE = re.compile(r"(?<![\w.'\"])([a-z_][a-z0-9_]*)=('[^']*'|\"[^\"]*\"|[\w+-]+(?:\.[\w+-]+)*)")
+
+
+def cli_spelling(message: str, command) -> str:
+    """``message`` (a library error or warning) with its ``name=value`` advice spelled as
+    ``command`` (a click command) takes it: ``missing='impute'`` becomes ``--missing
+    impute``, ``early_stopping=False`` ``--no-early-stopping``. Only the command's own
+    options are rewritten, and not inside a Python call (``AutoEncoder(missing='impute')``,
+    ``read_csv(..., decimal=',')``), which stays Python; ``None`` stays as written."""
+    options = {p.name: p for p in getattr(command, "params", ())
+               if p.param_type_name == "option" and p.opts[0].startswith("--")}
+    if not options:
+        return message
+
+    def spelt(match: re.Match) -> str:
+        option = options.get(match[1])
+        value = match[2].strip("'\"") if match[2][0] in "'\"" else match[2]
+        if option is None or value == "None" or _in_call(message, match.start()):
+            return match[0]
+        if option.is_flag and value in ("True", "False"):
+            if value == "True":
+                return option.opts[0]
+            return option.secondary_opts[0] if option.secondary_opts else match[0]
+        return f"{option.opts[0]} {value}"
+
+    return _ADVICE.sub(spelt, message)
+
+
+def _in_call(text: str, position: int) -> bool:
+    """Whether ``position`` of ``text`` is inside the brackets of a call (``name(...)``)."""
+    depth = 0
+    for i in range(position - 1, -1, -1):
+        if text[i] == ")":
+            depth += 1
+        elif text[i] == "(":
+            if depth == 0:
+                return i > 0 and (text[i - 1].isalnum() or text[i - 1] in "_.")
+            depth -= 1
+    return False
