@@ -363,9 +363,10 @@ _AS_TEXT = dict(dtype=str, na_filter=False)
 
 
 def _named(raw, has_header: bool):
-    """``raw`` with aekit's column names: the header's stripped (``"column 3"`` for an
-    empty one; a name met again ``"a.1"``, ``"a.2"``, as pandas names a repeated one),
-    else the positions ``"1"``, ``"2"``, ..."""
+    """``raw`` with aekit's column names: the header's stripped (an empty or blank cell as
+    pandas names it, ``"Unnamed: 2"`` for the third column, which saved models hold;
+    ``"column 3"`` should a name be blank once stripped; a name met again ``"a.1"``,
+    ``"a.2"``, as pandas names a repeated one), else the positions ``"1"``, ``"2"``, ..."""
     if has_header:
         names, taken = [], set()
         for j, c in enumerate(raw.columns):
