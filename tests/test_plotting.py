@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 from sklearn.decomposition import PCA
 
 from aekit import AutoEncoder, plotting
-from aekit.data import DERIVED_VARIABLE_NAMES, make_derived_variables
+from aekit.data import DERIVED_VARIABLE_NAMES, load_digits, make_derived_variables
 from aekit.evaluation.metrics import compare_with_pca, pca_sweep
 
 SHAPE = (8, 8)
@@ -325,3 +325,16 @@ def test_corrupt_is_the_training_corruption():
                                   expected)
     with pytest.raises(ValueError, match="noise='blur'"):
         plotting.corrupt(X, "blur", 0.3)
+
+
+@pytest.mark.parametrize("noise", ["masking", "salt_pepper"])
+def test_corrupt_bounds_images_by_each_pixel(noise):
+    # Images were bounded by each column of the images (reshape(-1, W)): salt landed on
+    # border pixels that are 0 in every training image. Now as their flat rows.
+    X = load_digits()[0][:60]
+    images = X.reshape(-1, 1, 8, 8)
+    noisy = plotting.corrupt(images[:10], noise, 0.3, reference=images, random_state=0)
+    assert noisy.shape == (10, 1, 8, 8)
+    np.testing.assert_array_equal(
+        noisy.reshape(10, -1), plotting.corrupt(X[:10], noise, 0.3, reference=X,
+                                                random_state=0))

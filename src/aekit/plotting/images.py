@@ -76,13 +76,21 @@ def corrupt(X, noise="gaussian", noise_level=0.3, *, reference=None,
 
     Parameters
     ----------
-    X : array-like of shape (n_samples, n_features)
-    reference : array-like of shape (m, n_features), optional
+    X : array-like of shape (n_samples, n_features), or images (n_samples, H, W) or
+        (n_samples, C, H, W)
+    reference : array-like of shape (m, n_features), or images of ``X``'s shape, optional
         Rows whose ranges bound the noise (the training data); default ``X``.
+
+    Returns
+    -------
+    ndarray of ``X``'s shape
     """
     if noise not in _NOISES:
         raise ValueError(f"noise={noise!r} is not supported; use one of {_NOISES}")
-    X = torch.from_numpy(np.asarray(X, dtype=np.float64))
+    shape = np.shape(X)
+    # Images as rows of pixels: the bounds are each pixel's, as in training, not each
+    # column of the images' (reshape(-1, X.shape[1]) of images took those).
+    X = torch.from_numpy(np.asarray(X, dtype=np.float64).reshape(len(X), -1))
     ref = X if reference is None else torch.as_tensor(
         np.asarray(reference, np.float64).reshape(-1, X.shape[1]))
     if noise == "gaussian":  # one range shared by all features, as in training
@@ -92,7 +100,7 @@ def corrupt(X, noise="gaussian", noise_level=0.3, *, reference=None,
     # The training corruption itself, seeded: plots show exactly what the model was fed.
     seed = int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
     with seeded_torch_rng(torch.device("cpu"), seed):
-        return make_corruption(noise, noise_level, low, high)(X).numpy()
+        return make_corruption(noise, noise_level, low, high)(X).numpy().reshape(shape)
 
 
 def denoising_rows(estimator, X, image_shape, *, noise=None, noise_level=None, n_images=10,
