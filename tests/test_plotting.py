@@ -24,6 +24,13 @@ def digits_ae(digits):
 
 
 @pytest.fixture(scope="module")
+def conv_ae(digits):
+    """A convolutional model fitted on images (n, 8, 8)."""
+    return AutoEncoder(n_components=2, architecture="conv", hidden_layer_sizes=(4,),
+                       max_epochs=1, random_state=0).fit(digits[0].reshape(-1, 8, 8))
+
+
+@pytest.fixture(scope="module")
 def tabular():
     X = make_derived_variables(500, random_state=0)
     return X[:400], X[400:]
@@ -140,6 +147,26 @@ def test_top_activating(digits, digits_ae):
     X = digits[1]
     best = X[np.argmax(digits_ae.transform(X)[:, 0])].reshape(SHAPE)
     np.testing.assert_allclose(data[:8, :8], best)
+
+
+def test_a_layers_units_take_what_transform_takes(digits, digits_ae, conv_ae):
+    # A layer's activations bypassed the estimator's input check: images gave a raw torch
+    # error (the module takes flat rows), NaN went through to the activations.
+    X = digits[1][:30]
+    flat = plotting.unit_activations(conv_ae, X, "encoder.2")
+    assert flat.shape == (30, 4)
+    for images in (X.reshape(-1, 8, 8), X.reshape(-1, 1, 8, 8)):
+        np.testing.assert_array_equal(plotting.unit_activations(conv_ae, images, "encoder.2"),
+                                      flat)
+    fig = plotting.top_activating(conv_ae, X.reshape(-1, 8, 8), SHAPE, layer="encoder.2",
+                                  n_top=3)
+    assert _mosaic(fig).shape == (4 * 8 + 3, 3 * 8 + 2)
+    bad = X.copy()
+    bad[0, 5] = np.nan
+    with pytest.raises(ValueError, match="missing values"):
+        plotting.unit_activations(digits_ae, bad, "encoder.1")
+    with pytest.raises(ValueError, match="64 features"):
+        plotting.unit_activations(digits_ae, X[:, :60], "encoder.1")
 
 
 def test_activation_maximization_moves_codes_and_stays_in_range(digits, digits_ae):

@@ -106,7 +106,9 @@ def unit_activations(estimator, X, layer: str | None = None, batch_size: int = 4
     Parameters
     ----------
     estimator : fitted AutoEncoder
-    X : array-like of shape (n_samples, n_features)
+    X : array-like of shape (n_samples, n_features), or the images a convolutional
+        model takes
+        Checked as ``transform`` checks it (width, image shape, missing values).
     layer : str, optional
         A layer name of ``estimator.module_`` (see :func:`hidden_layers`), e.g.
         ``"encoder.1"``, the first hidden layer's activation.
@@ -115,10 +117,13 @@ def unit_activations(estimator, X, layer: str | None = None, batch_size: int = 4
     -------
     A : ndarray of shape (n_samples, n_units)
     """
-    X = np.asarray(X, dtype=np.float64)
     if layer is None:
         return np.asarray(estimator.transform(X), dtype=np.float64)
     module = _module(estimator)
+    # The estimator's own input check, as transform's: the module takes its flat rows, so
+    # images gave a raw torch error and NaN went through to the activations unannounced.
+    check = getattr(estimator, "_check_X", None)
+    X = np.asarray(check(X, reset=False) if callable(check) else X, dtype=np.float64)
     device = next(module.parameters()).device
     was_training = module.training
     module.eval()
