@@ -131,6 +131,18 @@ def test_reconstruction_grid_rejects_a_wrong_image_shape(digits, digits_ae):
         plotting.reconstruction_grid(digits_ae, digits[1], (7, 7))
 
 
+def test_an_image_shape_that_contradicts_the_images_is_refused(digits, conv_ae):
+    # Any (h, w) of 64 pixels reshaped: 8 x 8 digits were drawn as 4 x 16 strips.
+    X = digits[1][:20]
+    with pytest.raises(ValueError, match=r"X holds images of shape \(8, 8\)"):
+        plotting.reconstruction_grid(conv_ae, X.reshape(-1, 8, 8), (4, 16))
+    with pytest.raises(ValueError, match=r"fitted on images of shape \(1, 8, 8\)"):
+        plotting.reconstruction_grid(conv_ae, X, (16, 4))  # flat rows: the model knows
+    with pytest.raises(ValueError, match=r"pass image_shape=\(8, 8\)"):
+        plotting.latent_traversal(conv_ae, X, (2, 32))
+    _mosaic(plotting.reconstruction_grid(conv_ae, X.reshape(-1, 1, 8, 8), (1, 8, 8)))
+
+
 def test_first_layer_weights(digits_ae):
     fig = plotting.first_layer_weights(digits_ae, SHAPE, n_units=12)
     assert len(fig.axes) == 2  # the mosaic and its colorbar

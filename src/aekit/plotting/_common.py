@@ -20,17 +20,35 @@ def _figure(width: float, height: float) -> Figure:
     return Figure(figsize=(max(width, 4.8), height), layout="constrained", dpi=100)
 
 
-def _images(X, image_shape) -> np.ndarray:
-    """Rows (n, n_features) -> images (n, h, w)."""
+def _grey(shape: tuple) -> tuple:
+    """(H, W) of an image shape (H, W) or (1, H, W); other shapes unchanged."""
+    shape = tuple(int(s) for s in shape)
+    return shape[1:] if len(shape) == 3 and shape[0] == 1 else shape
+
+
+def _images(X, image_shape, estimator=None) -> np.ndarray:
+    """Rows (n, n_features), or images, -> images (n, h, w).
+
+    ``image_shape`` must agree with what knows the images' shape better: the images ``X``
+    holds, and the fitted ``estimator``'s ``image_shape_`` (a convolutional model's). Any
+    (h, w) of the right pixel count reshapes, so a wrong one silently drew scrambled
+    images (8 x 8 digits as 4 x 16 strips)."""
     X = np.asarray(X, dtype=np.float64)
-    shape = tuple(int(s) for s in image_shape)
-    if len(shape) == 3 and shape[0] == 1:
-        shape = shape[1:]
+    shape = _grey(image_shape)
     if len(shape) != 2 or math.prod(shape) != X[0].size:
         raise ValueError(
             f"image_shape={tuple(image_shape)} does not fit rows of {X[0].size} features; "
             "pass (height, width) with height * width == n_features."
         )
+    # AttributeError (a dense model's, an unfitted one's) is the property's "none".
+    known = [("X holds images of shape", X.shape[1:])] if X.ndim > 2 else []
+    fitted = getattr(estimator, "image_shape_", None)
+    if fitted is not None:
+        known.append((f"{type(estimator).__name__} was fitted on images of shape", fitted))
+    for what, other in known:
+        if _grey(other) != shape:
+            raise ValueError(f"image_shape={tuple(image_shape)} does not match: {what} "
+                             f"{tuple(other)}; pass image_shape={_grey(other)}.")
     return X.reshape(len(X), *shape)
 
 

@@ -52,7 +52,7 @@ def reconstruction_grid(estimator, X, image_shape, *, pca=None, n_images=10, ran
     k = getattr(as_fitted(estimator), "n_components", "?")
     rows.append((f"autoencoder (k={k})", _reconstruct(estimator, X)))
     labels = [rows[0][0]] + [f"{name}\nMSE {row_errors(X, R).mean():.4f}" for name, R in rows[1:]]
-    images = _images(np.concatenate([R for _, R in rows]), image_shape)
+    images = _images(np.concatenate([R for _, R in rows]), image_shape, estimator)
     h, w = images.shape[1:]
     fig = _figure(1.0 + 0.75 * len(X) * w / max(h, w), 0.4 + 0.8 * len(rows) * h / max(h, w))
     ax = fig.add_subplot()
@@ -123,7 +123,7 @@ def denoising_rows(estimator, X, image_shape, *, noise=None, noise_level=None, n
     clean = _rows(X, n_images, random_state)
     noisy = corrupt(clean, noise, level, reference=X, random_state=random_state)
     denoised = _reconstruct(estimator, noisy)
-    images = _images(np.concatenate([clean, noisy, denoised]), image_shape)
+    images = _images(np.concatenate([clean, noisy, denoised]), image_shape, estimator)
     h, w = images.shape[1:]
     labels = ["clean", f"{noise} ({level:g})\nMSE {row_errors(clean, noisy).mean():.4f}",
               f"denoised\nMSE {row_errors(clean, denoised).mean():.4f}"]
@@ -147,7 +147,7 @@ def vae_samples(estimator, image_shape, *, n=32, random_state=0, data_range=None
     if not hasattr(estimator, "sample"):
         raise ValueError(f"{type(estimator).__name__} cannot sample; use a variational model")
     S = np.asarray(estimator.sample(n, random_state=random_state), dtype=np.float64)
-    images = _images(S.reshape(len(S), -1), image_shape)
+    images = _images(S.reshape(len(S), -1), image_shape, estimator)
     n_rows, n_cols = _grid_shape(len(images), 16)
     h, w = images.shape[1:]
     fig = _figure(0.4 + 0.6 * n_cols * w / max(h, w), 0.6 + 0.6 * n_rows * h / max(h, w))
@@ -186,7 +186,7 @@ def latent_traversal(estimator, X, image_shape, *, n_steps=9, span=2.5, max_unit
     for r, j in enumerate(dims):
         codes[r * n_steps : (r + 1) * n_steps, j] += steps * sd[j]
     decoded = np.asarray(estimator.inverse_transform(codes), dtype=np.float64)
-    images = _images(decoded, image_shape)
+    images = _images(decoded, image_shape, estimator)
     h, w = images.shape[1:]
     fig = _figure(1.2 + 0.7 * n_steps * w / max(h, w), 0.8 + 0.7 * len(dims) * h / max(h, w))
     ax = fig.add_subplot()
@@ -227,7 +227,7 @@ def decoded_grid(estimator, image_shape, *, X=None, n=12, quantiles=(0.02, 0.98)
     gx, gy = np.linspace(x0, x1, n), np.linspace(y1, y0, n)  # top row = largest code 2
     codes = np.array([(a, b) for b in gy for a in gx])
     decoded = np.asarray(estimator.inverse_transform(codes), dtype=np.float64)
-    images = _images(decoded, image_shape)
+    images = _images(decoded, image_shape, estimator)
     fig = _figure(6.4, 6.0)
     ax = fig.add_subplot()
     lo, hi = _range(X) if X is not None else _range(decoded)

@@ -45,7 +45,7 @@ def first_layer_weights(estimator, image_shape, *, n_units=32):
         images = W.mean(axis=1)  # (out, in, kh, kw) -> one kernel image per output channel
         n_total = first.out_channels
     else:
-        images = _images(W, image_shape)
+        images = _images(W, image_shape, estimator)
         n_total = first.out_features
     images = images / np.maximum(np.abs(images).max(axis=(1, 2), keepdims=True), 1e-12)
     n_rows, n_cols = _grid_shape(len(images), 8)
@@ -158,7 +158,7 @@ def top_activating(estimator, X, image_shape, *, layer=None, n_top=8, max_units=
     units = range(min(Z.shape[1], max_units))
     n_top = min(n_top, len(X))
     top = [np.argsort(-Z[:, j], kind="stable")[:n_top] for j in units]
-    images = _images(np.concatenate([X[idx] for idx in top]), image_shape)
+    images = _images(np.concatenate([X[idx] for idx in top]), image_shape, estimator)
     h, w = images.shape[1:]
     fig = _figure(1.2 + 0.7 * n_top * w / max(h, w), 0.6 + 0.7 * len(top) * h / max(h, w))
     ax = fig.add_subplot()
@@ -224,7 +224,7 @@ def activation_maximization(estimator, image_shape, *, X=None, data_range=None, 
     lo, hi = _range(X) if X is not None else (data_range if data_range is not None else (0.0, 1.0))
     n_features = math.prod(image_shape)
     device = next(module.parameters()).device
-    shape = _images(np.zeros((1, n_features)), image_shape).shape[1:]
+    shape = _images(np.zeros((1, n_features)), image_shape, estimator).shape[1:]
     if X is not None:
         Xd = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
         A = unit_activations(estimator, Xd, layer)
@@ -239,7 +239,7 @@ def activation_maximization(estimator, image_shape, *, X=None, data_range=None, 
     # A hidden unit's minimum is its activation's floor (0 for ReLU, -1 for ELU), reached by
     # any input far enough out: only its maximum says what it detects.
     rows = ["max", "min"] if layer is None else ["max"]
-    images = _images(x[: k * len(rows)], image_shape)
+    images = _images(x[: k * len(rows)], image_shape, estimator)
     h, w = images.shape[1:]
     fig = _figure(1.3 + 0.75 * k * w / max(h, w), 0.9 + 0.75 * len(rows) * h / max(h, w))
     ax = fig.add_subplot()
