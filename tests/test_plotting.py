@@ -143,6 +143,32 @@ def test_an_image_shape_that_contradicts_the_images_is_refused(digits, conv_ae):
     _mosaic(plotting.reconstruction_grid(conv_ae, X.reshape(-1, 1, 8, 8), (1, 8, 8)))
 
 
+def test_rgb_images_are_drawn_in_colour():
+    # (3, H, W) was refused ("pass (height, width)"), which no RGB model could do.
+    rng = np.random.default_rng(0)
+    X = 0.2 * rng.random((40, 3, 5, 6))
+    X[:, 0, :, :3] += 0.8  # red on the left, blue on the right
+    X[:, 2, :, 3:] += 0.8
+    ae = AutoEncoder(n_components=2, architecture="conv", hidden_layer_sizes=(4,),
+                     max_epochs=1, random_state=0).fit(X)
+    shape = (3, 5, 6)
+    data = _mosaic(plotting.reconstruction_grid(ae, X, shape, n_images=4))
+    assert data.shape == (2 * 5 + 1, 4 * 6 + 3, 3)  # rows of 4 images, in RGB
+    shown = X[np.sort(np.random.RandomState(0).permutation(40)[:4])]  # as the plot draws
+    lo, hi = shown.min(), shown.max()  # mapped to dark and full colour
+    np.testing.assert_allclose(data[:5, :6], (shown[0].transpose(1, 2, 0) - lo) / (hi - lo))
+    assert data[0, 0].argmax() == 0 and data[0, 5].argmax() == 2
+    for fig in (plotting.latent_traversal(ae, X, shape, n_steps=3),
+                plotting.decoded_grid(ae, shape, X=X, n=3),
+                plotting.activation_maximization(ae, shape, X=X, steps=4),
+                plotting.first_layer_weights(
+                    AutoEncoder(n_components=2, hidden_layer_sizes=(4,), max_epochs=1,
+                                random_state=0).fit(X.reshape(40, -1)), shape)):
+        assert _mosaic(fig).shape[-1] == 3
+    with pytest.raises(ValueError, match="2 channels cannot be drawn"):
+        plotting.reconstruction_grid(ae, X, (2, 5, 9))
+
+
 def test_first_layer_weights(digits_ae):
     fig = plotting.first_layer_weights(digits_ae, SHAPE, n_units=12)
     assert len(fig.axes) == 2  # the mosaic and its colorbar

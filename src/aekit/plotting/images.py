@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from matplotlib import colormaps
 from sklearn.utils import check_random_state
 
 from ..core.checks import seeded_torch_rng
@@ -12,10 +11,10 @@ from ..core.fitted import as_fitted
 from ..evaluation.errors import row_errors
 from ..nn.layers import make_corruption
 from ._common import (
-    _INK,
     _figure,
     _grid_shape,
     _images,
+    _imshow,
     _mosaic,
     _range,
     _reconstruct,
@@ -34,7 +33,10 @@ def reconstruction_grid(estimator, X, image_shape, *, pca=None, n_images=10, ran
     X : array-like of shape (n_samples, n_features)
         Rows to show (usually test rows); ``n_images`` of them are drawn with ``random_state``.
     image_shape : tuple of int
-        (height, width) of one row.
+        (height, width) of one row, or (3, height, width) for RGB rows (channels first, as
+        a convolutional model reads them), drawn in colour; it must agree with the images
+        ``X`` holds and a convolutional model's ``image_shape_``. The other image plots
+        take it alike.
     pca : fitted PCA (or any transformer with inverse_transform), optional
         Adds the PCA row; fit it on the training rows with ``estimator.n_components``.
     n_images : int, default=10
@@ -53,7 +55,7 @@ def reconstruction_grid(estimator, X, image_shape, *, pca=None, n_images=10, ran
     rows.append((f"autoencoder (k={k})", _reconstruct(estimator, X)))
     labels = [rows[0][0]] + [f"{name}\nMSE {row_errors(X, R).mean():.4f}" for name, R in rows[1:]]
     images = _images(np.concatenate([R for _, R in rows]), image_shape, estimator)
-    h, w = images.shape[1:]
+    h, w = images.shape[1:3]
     fig = _figure(1.0 + 0.75 * len(X) * w / max(h, w), 0.4 + 0.8 * len(rows) * h / max(h, w))
     ax = fig.add_subplot()
     lo, hi = _range(X)
@@ -124,7 +126,7 @@ def denoising_rows(estimator, X, image_shape, *, noise=None, noise_level=None, n
     noisy = corrupt(clean, noise, level, reference=X, random_state=random_state)
     denoised = _reconstruct(estimator, noisy)
     images = _images(np.concatenate([clean, noisy, denoised]), image_shape, estimator)
-    h, w = images.shape[1:]
+    h, w = images.shape[1:3]
     labels = ["clean", f"{noise} ({level:g})\nMSE {row_errors(clean, noisy).mean():.4f}",
               f"denoised\nMSE {row_errors(clean, denoised).mean():.4f}"]
     fig = _figure(1.2 + 0.75 * len(clean) * w / max(h, w), 0.4 + 2.4 * h / max(h, w))
@@ -149,7 +151,7 @@ def vae_samples(estimator, image_shape, *, n=32, random_state=0, data_range=None
     S = np.asarray(estimator.sample(n, random_state=random_state), dtype=np.float64)
     images = _images(S.reshape(len(S), -1), image_shape, estimator)
     n_rows, n_cols = _grid_shape(len(images), 16)
-    h, w = images.shape[1:]
+    h, w = images.shape[1:3]
     fig = _figure(0.4 + 0.6 * n_cols * w / max(h, w), 0.6 + 0.6 * n_rows * h / max(h, w))
     ax = fig.add_subplot()
     lo, hi = data_range if data_range is not None else _range(S)
@@ -187,7 +189,7 @@ def latent_traversal(estimator, X, image_shape, *, n_steps=9, span=2.5, max_unit
         codes[r * n_steps : (r + 1) * n_steps, j] += steps * sd[j]
     decoded = np.asarray(estimator.inverse_transform(codes), dtype=np.float64)
     images = _images(decoded, image_shape, estimator)
-    h, w = images.shape[1:]
+    h, w = images.shape[1:3]
     fig = _figure(1.2 + 0.7 * n_steps * w / max(h, w), 0.8 + 0.7 * len(dims) * h / max(h, w))
     ax = fig.add_subplot()
     lo, hi = _range(X)
@@ -233,9 +235,8 @@ def decoded_grid(estimator, image_shape, *, X=None, n=12, quantiles=(0.02, 0.98)
     lo, hi = _range(X) if X is not None else _range(decoded)
     mosaic = _mosaic(images, n)
     dx, dy = (x1 - x0) / max(n - 1, 1), (y1 - y0) / max(n - 1, 1)
-    ax.imshow(mosaic, cmap=colormaps[_INK].with_extremes(bad="white"), vmin=lo, vmax=hi,
-              interpolation="nearest", aspect="auto",
-              extent=(x0 - dx / 2, x1 + dx / 2, y0 - dy / 2, y1 + dy / 2))
+    _imshow(ax, mosaic, vmin=lo, vmax=hi, aspect="auto",
+            extent=(x0 - dx / 2, x1 + dx / 2, y0 - dy / 2, y1 + dy / 2))
     ax.set_xlabel("code 0"), ax.set_ylabel("code 1")
     _title(fig, "Decoded grid over the code space")
     return fig
