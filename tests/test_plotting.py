@@ -320,6 +320,14 @@ def test_codes_2d_without_labels_and_wider_codes(digits):
     assert "k=3" in fig.axes[1].get_title()
 
 
+def test_codes_2d_titles_a_one_component_pca_as_drawn(digits, digits_ae):
+    # A one-component PCA was drawn against a column of zeros, titled "first 2 components".
+    fig = plotting.codes_2d(digits_ae, digits[1], pca=PCA(1).fit(digits[0]))
+    assert fig.axes[0].get_title() == "PCA, 1 component (vertical: jitter)"
+    heights = fig.axes[0].collections[0].get_offsets()[:, 1]
+    assert heights.std() > 0.3 and len(fig.axes[0].get_yticks()) == 0
+
+
 def test_codes_2d_of_a_table_model_fits_its_pca_in_scaled_units():
     pd = pytest.importorskip("pandas")
     rng = np.random.default_rng(0)
