@@ -163,6 +163,23 @@ def test_log_dir_writes_losses_and_reconstructions(tmp_path, digits):
     assert len(events.Images("reconstructions")) == 3
 
 
+@pytest.mark.parametrize("shape, drawn", [((4, 16), (4, 16)), ((2, 8, 8), (16, 8))])
+def test_a_conv_models_reconstructions_are_drawn_in_its_image_shape(tmp_path, shape, drawn):
+    # The square guess took the 64 pixels of 4 x 16 images for 8 x 8 ones and drew them
+    # scrambled; a conv model's images are drawn in their shape, channels one above another.
+    pytest.importorskip("tensorboard", reason="TensorBoard logging needs aekit[tensorboard]")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    X = np.random.default_rng(0).random((40, *shape))
+    AutoEncoder(architecture="conv", n_components=2, hidden_layer_sizes=(4,), max_epochs=1,
+                random_state=0, log_dir=str(tmp_path)).fit(X)
+    events = EventAccumulator(str(tmp_path))
+    events.Reload()
+    image = events.Images("reconstructions")[-1]
+    # Originals above reconstructions, a 1-pixel gap between; 8 samples side by side.
+    assert (image.height, image.width) == (2 * drawn[0] + 1, 8 * drawn[1])
+
+
 def test_log_dir_without_tensorboard_says_what_to_install(tmp_path, monkeypatch, digits):
     monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)  # import fails
     ae = AutoEncoder(n_components=2, hidden_layer_sizes=(8,), max_epochs=1,

@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 from sklearn.decomposition import PCA
 
 from aekit import AutoEncoder, plotting
-from aekit.data import DERIVED_VARIABLE_NAMES, make_derived_variables
+from aekit.data import DERIVED_VARIABLE_NAMES, load_digits, make_derived_variables
 from aekit.evaluation.metrics import compare_with_pca, pca_sweep
 
 SHAPE = (8, 8)
@@ -21,6 +21,13 @@ SHAPE = (8, 8)
 def digits_ae(digits):
     return AutoEncoder(n_components=2, hidden_layer_sizes=(32,), max_epochs=40,
                        random_state=0).fit(digits[0])
+
+
+@pytest.fixture(scope="module")
+def conv_ae(digits):
+    """A convolutional model fitted on images (n, 8, 8)."""
+    return AutoEncoder(n_components=2, architecture="conv", hidden_layer_sizes=(4,),
+                       max_epochs=1, random_state=0).fit(digits[0].reshape(-1, 8, 8))
 
 
 @pytest.fixture(scope="module")
@@ -124,6 +131,44 @@ def test_reconstruction_grid_rejects_a_wrong_image_shape(digits, digits_ae):
         plotting.reconstruction_grid(digits_ae, digits[1], (7, 7))
 
 
+def test_an_image_shape_that_contradicts_the_images_is_refused(digits, conv_ae):
+    # Any (h, w) of 64 pixels reshaped: 8 x 8 digits were drawn as 4 x 16 strips.
+    X = digits[1][:20]
+    with pytest.raises(ValueError, match=r"X holds images of shape \(8, 8\)"):
+        plotting.reconstruction_grid(conv_ae, X.reshape(-1, 8, 8), (4, 16))
+    with pytest.raises(ValueError, match=r"fitted on images of shape \(1, 8, 8\)"):
+        plotting.reconstruction_grid(conv_ae, X, (16, 4))  # flat rows: the model knows
+    with pytest.raises(ValueError, match=r"pass image_shape=\(8, 8\)"):
+        plotting.latent_traversal(conv_ae, X, (2, 32))
+    _mosaic(plotting.reconstruction_grid(conv_ae, X.reshape(-1, 1, 8, 8), (1, 8, 8)))
+
+
+def test_rgb_images_are_drawn_in_colour():
+    # (3, H, W) was refused ("pass (height, width)"), which no RGB model could do.
+    rng = np.random.default_rng(0)
+    X = 0.2 * rng.random((40, 3, 5, 6))
+    X[:, 0, :, :3] += 0.8  # red on the left, blue on the right
+    X[:, 2, :, 3:] += 0.8
+    ae = AutoEncoder(n_components=2, architecture="conv", hidden_layer_sizes=(4,),
+                     max_epochs=1, random_state=0).fit(X)
+    shape = (3, 5, 6)
+    data = _mosaic(plotting.reconstruction_grid(ae, X, shape, n_images=4))
+    assert data.shape == (2 * 5 + 1, 4 * 6 + 3, 3)  # rows of 4 images, in RGB
+    shown = X[np.sort(np.random.RandomState(0).permutation(40)[:4])]  # as the plot draws
+    lo, hi = shown.min(), shown.max()  # mapped to dark and full colour
+    np.testing.assert_allclose(data[:5, :6], (shown[0].transpose(1, 2, 0) - lo) / (hi - lo))
+    assert data[0, 0].argmax() == 0 and data[0, 5].argmax() == 2
+    for fig in (plotting.latent_traversal(ae, X, shape, n_steps=3),
+                plotting.decoded_grid(ae, shape, X=X, n=3),
+                plotting.activation_maximization(ae, shape, X=X, steps=4),
+                plotting.first_layer_weights(
+                    AutoEncoder(n_components=2, hidden_layer_sizes=(4,), max_epochs=1,
+                                random_state=0).fit(X.reshape(40, -1)), shape)):
+        assert _mosaic(fig).shape[-1] == 3
+    with pytest.raises(ValueError, match="2 channels cannot be drawn"):
+        plotting.reconstruction_grid(ae, X, (2, 5, 9))
+
+
 def test_first_layer_weights(digits_ae):
     fig = plotting.first_layer_weights(digits_ae, SHAPE, n_units=12)
     assert len(fig.axes) == 2  # the mosaic and its colorbar
@@ -140,6 +185,26 @@ def test_top_activating(digits, digits_ae):
     X = digits[1]
     best = X[np.argmax(digits_ae.transform(X)[:, 0])].reshape(SHAPE)
     np.testing.assert_allclose(data[:8, :8], best)
+
+
+def test_a_layers_units_take_what_transform_takes(digits, digits_ae, conv_ae):
+    # A layer's activations bypassed the estimator's input check: images gave a raw torch
+    # error (the module takes flat rows), NaN went through to the activations.
+    X = digits[1][:30]
+    flat = plotting.unit_activations(conv_ae, X, "encoder.2")
+    assert flat.shape == (30, 4)
+    for images in (X.reshape(-1, 8, 8), X.reshape(-1, 1, 8, 8)):
+        np.testing.assert_array_equal(plotting.unit_activations(conv_ae, images, "encoder.2"),
+                                      flat)
+    fig = plotting.top_activating(conv_ae, X.reshape(-1, 8, 8), SHAPE, layer="encoder.2",
+                                  n_top=3)
+    assert _mosaic(fig).shape == (4 * 8 + 3, 3 * 8 + 2)
+    bad = X.copy()
+    bad[0, 5] = np.nan
+    with pytest.raises(ValueError, match="missing values"):
+        plotting.unit_activations(digits_ae, bad, "encoder.1")
+    with pytest.raises(ValueError, match="64 features"):
+        plotting.unit_activations(digits_ae, X[:, :60], "encoder.1")
 
 
 def test_activation_maximization_moves_codes_and_stays_in_range(digits, digits_ae):
@@ -255,6 +320,14 @@ def test_codes_2d_without_labels_and_wider_codes(digits):
     assert "k=3" in fig.axes[1].get_title()
 
 
+def test_codes_2d_titles_a_one_component_pca_as_drawn(digits, digits_ae):
+    # A one-component PCA was drawn against a column of zeros, titled "first 2 components".
+    fig = plotting.codes_2d(digits_ae, digits[1], pca=PCA(1).fit(digits[0]))
+    assert fig.axes[0].get_title() == "PCA, 1 component (vertical: jitter)"
+    heights = fig.axes[0].collections[0].get_offsets()[:, 1]
+    assert heights.std() > 0.3 and len(fig.axes[0].get_yticks()) == 0
+
+
 def test_codes_2d_of_a_table_model_fits_its_pca_in_scaled_units():
     pd = pytest.importorskip("pandas")
     rng = np.random.default_rng(0)
@@ -325,3 +398,16 @@ def test_corrupt_is_the_training_corruption():
                                   expected)
     with pytest.raises(ValueError, match="noise='blur'"):
         plotting.corrupt(X, "blur", 0.3)
+
+
+@pytest.mark.parametrize("noise", ["masking", "salt_pepper"])
+def test_corrupt_bounds_images_by_each_pixel(noise):
+    # Images were bounded by each column of the images (reshape(-1, W)): salt landed on
+    # border pixels that are 0 in every training image. Now as their flat rows.
+    X = load_digits()[0][:60]
+    images = X.reshape(-1, 1, 8, 8)
+    noisy = plotting.corrupt(images[:10], noise, 0.3, reference=images, random_state=0)
+    assert noisy.shape == (10, 1, 8, 8)
+    np.testing.assert_array_equal(
+        noisy.reshape(10, -1), plotting.corrupt(X[:10], noise, 0.3, reference=X,
+                                                random_state=0))

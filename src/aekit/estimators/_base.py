@@ -498,7 +498,8 @@ class BaseAutoEncoder(
         schedule, progress): TensorBoard (``log_dir``), the user's, the checkpoint."""
         callbacks: list[Callback] = []
         if self.log_dir is not None and distributed.is_main():  # one writer per run
-            callbacks.append(TensorBoardRuns(self.log_dir, data.samples, self.n_init))
+            callbacks.append(TensorBoardRuns(self.log_dir, data.samples, self.n_init,
+                                             image_shape=self.schema_.image_shape))
         callbacks += check_callbacks(self.callbacks)
         return callbacks + ([checkpoint] if checkpoint is not None else [])
 

@@ -20,40 +20,82 @@ def _figure(width: float, height: float) -> Figure:
     return Figure(figsize=(max(width, 4.8), height), layout="constrained", dpi=100)
 
 
-def _images(X, image_shape) -> np.ndarray:
-    """Rows (n, n_features) -> images (n, h, w)."""
+_COLOURS = 3
+"""Channels of the images drawn in colour (RGB); one channel is drawn in grey."""
+
+
+def _grey(shape: tuple) -> tuple:
+    """(H, W) of an image shape (H, W) or (1, H, W); other shapes unchanged."""
+    shape = tuple(int(s) for s in shape)
+    return shape[1:] if len(shape) == 3 and shape[0] == 1 else shape
+
+
+def _images(X, image_shape, estimator=None) -> np.ndarray:
+    """Rows (n, n_features), or images, -> images (n, h, w), or (n, h, w, 3) for RGB rows
+    of ``image_shape=(3, h, w)`` (channels first, as a conv model reads them).
+
+    ``image_shape`` must agree with what knows the images' shape better: the images ``X``
+    holds, and the fitted ``estimator``'s ``image_shape_`` (a convolutional model's). Any
+    (h, w) of the right pixel count reshapes, so a wrong one silently drew scrambled
+    images (8 x 8 digits as 4 x 16 strips)."""
     X = np.asarray(X, dtype=np.float64)
-    shape = tuple(int(s) for s in image_shape)
-    if len(shape) == 3 and shape[0] == 1:
-        shape = shape[1:]
-    if len(shape) != 2 or math.prod(shape) != X[0].size:
+    shape = _grey(image_shape)
+    colour = len(shape) == 3 and shape[0] == _COLOURS
+    if len(shape) == 3 and not colour and math.prod(shape) == X[0].size:
+        raise ValueError(f"image_shape={tuple(image_shape)}: images of {shape[0]} channels "
+                         "cannot be drawn; grey (1 channel) and RGB (3) images can.")
+    if not (len(shape) == 2 or colour) or math.prod(shape) != X[0].size:
         raise ValueError(
             f"image_shape={tuple(image_shape)} does not fit rows of {X[0].size} features; "
-            "pass (height, width) with height * width == n_features."
+            "pass (height, width) with height * width == n_features, or (3, height, width) "
+            "for RGB images."
         )
-    return X.reshape(len(X), *shape)
+    # AttributeError (a dense model's, an unfitted one's) is the property's "none".
+    known = [("X holds images of shape", X.shape[1:])] if X.ndim > 2 else []
+    fitted = getattr(estimator, "image_shape_", None)
+    if fitted is not None:
+        known.append((f"{type(estimator).__name__} was fitted on images of shape", fitted))
+    for what, other in known:
+        if _grey(other) != shape:
+            raise ValueError(f"image_shape={tuple(image_shape)} does not match: {what} "
+                             f"{tuple(other)}; pass image_shape={_grey(other)}.")
+    images = X.reshape(len(X), *shape)
+    return images.transpose(0, 2, 3, 1) if colour else images  # imshow's (h, w, RGB)
 
 
 def _mosaic(images: np.ndarray, n_cols: int, pad: int = 1) -> np.ndarray:
-    """Tile images (n, h, w) row-major into one array; gaps are NaN (drawn as paper)."""
-    n, h, w = images.shape
+    """Tile images (n, h, w) or (n, h, w, 3) row-major into one array; gaps are NaN (drawn
+    as paper)."""
+    n, h, w = images.shape[:3]
     n_rows = max(1, math.ceil(n / n_cols))
-    out = np.full((n_rows * (h + pad) - pad, n_cols * (w + pad) - pad), np.nan)
+    out = np.full((n_rows * (h + pad) - pad, n_cols * (w + pad) - pad, *images.shape[3:]),
+                  np.nan)
     for i, img in enumerate(images):
         r, c = divmod(i, n_cols)
         out[r * (h + pad) : r * (h + pad) + h, c * (w + pad) : c * (w + pad) + w] = img
     return out
 
 
+def _imshow(ax, mosaic, *, cmap=_INK, vmin=None, vmax=None, **kwargs):
+    """``ax.imshow`` of a grey mosaic in ``cmap``, or of an RGB one with its values mapped
+    from [vmin, vmax] to colours; gaps (NaN) white either way."""
+    if mosaic.ndim == 2:
+        return ax.imshow(mosaic, cmap=colormaps[cmap].with_extremes(bad="white"), vmin=vmin,
+                         vmax=vmax, interpolation="nearest", **kwargs)
+    lo = np.nanmin(mosaic) if vmin is None else vmin
+    hi = np.nanmax(mosaic) if vmax is None else vmax
+    rgb = np.clip((mosaic - lo) / (hi - lo if hi > lo else 1.0), 0.0, 1.0)
+    return ax.imshow(np.nan_to_num(rgb, nan=1.0), interpolation="nearest", **kwargs)
+
+
 def _show_mosaic(ax, mosaic, *, cmap=_INK, vmin=None, vmax=None, row_labels=(),
                  col_labels=(), cell=None):
     """Draw a mosaic without frame; label rows (y ticks) and columns (x ticks) if given."""
-    cm = colormaps[cmap].with_extremes(bad="white")
-    image = ax.imshow(mosaic, cmap=cm, vmin=vmin, vmax=vmax, interpolation="nearest")
+    image = _imshow(ax, mosaic, cmap=cmap, vmin=vmin, vmax=vmax)
     for side in ax.spines.values():
         side.set_visible(False)
     ax.tick_params(length=0)
-    h, w = cell if cell is not None else mosaic.shape
+    h, w = cell if cell is not None else mosaic.shape[:2]
     ax.set_yticks([i * (h + 1) + (h - 1) / 2 for i in range(len(row_labels))], list(row_labels))
     ax.set_xticks([i * (w + 1) + (w - 1) / 2 for i in range(len(col_labels))], list(col_labels))
     return image

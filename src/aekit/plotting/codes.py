@@ -50,6 +50,12 @@ def _scatter(ax, Z, y, title):
     _open_axes(ax)
 
 
+def _jittered(Z: np.ndarray, random_state) -> np.ndarray:
+    """A 1-D code ``Z`` (n, 1) beside a uniform jitter in [-1, 1], (n, 2)."""
+    return np.column_stack([Z[:, 0], np.random.RandomState(random_state).uniform(-1, 1,
+                                                                                 len(Z))])
+
+
 def _class_name(label, target_names) -> str:
     """``target_names[label]`` for an integer label within range, else the label itself."""
     if target_names is not None and float(label).is_integer() and 0 <= int(label) < len(
@@ -83,8 +89,8 @@ def codes_2d(estimator, X, y=None, *, pca=None, target_names=None, max_points=30
     -------
     matplotlib.figure.Figure
         Two axes (PCA left, autoencoder right), one scatter each. Codes wider than 2 are
-        projected on their own first two principal components; a 1-D code is drawn
-        against a random jitter.
+        projected on their own first two principal components; a 1-D code (or a PCA of
+        one component) is drawn against a random jitter.
     """
     from sklearn.decomposition import PCA
 
@@ -99,11 +105,15 @@ def codes_2d(estimator, X, y=None, *, pca=None, target_names=None, max_points=30
     elif pca is None:
         pca = PCA(n_components=2).fit(X)
     P = np.asarray(pca.transform(X), dtype=np.float64)
-    P = P[:, :2] if P.shape[1] >= 2 else np.column_stack([P[:, 0], np.zeros(len(P))])
+    # A one-component PCA is drawn as a 1-D code is, against a jitter: a column of zeros
+    # beside it was titled "first 2 components".
+    pca_1d = P.shape[1] < 2
+    pca_title = "PCA, 1 component (vertical: jitter)" if pca_1d else "PCA, first 2 components"
+    P = _jittered(P, random_state) if pca_1d else P[:, :2]
     Z = np.asarray(estimator.transform(X), dtype=np.float64)
     k = Z.shape[1]
     if k == 1:
-        Z = np.column_stack([Z[:, 0], np.random.RandomState(random_state).uniform(-1, 1, len(Z))])
+        Z = _jittered(Z, random_state)
         ae_title = "autoencoder code (k=1; vertical: jitter)"
     elif k > 2:
         Z = PCA(n_components=2).fit_transform(Z)
@@ -112,10 +122,11 @@ def codes_2d(estimator, X, y=None, *, pca=None, target_names=None, max_points=30
         ae_title = "autoencoder codes (k=2)"
     fig = _figure(10.0, 4.6)
     axes = fig.subplots(1, 2)
-    _scatter(axes[0], P, y, "PCA, first 2 components")
+    _scatter(axes[0], P, y, pca_title)
     _scatter(axes[1], Z, y, ae_title)
-    if k == 1:
-        axes[1].set_yticks([])
+    for ax, one in ((axes[0], pca_1d), (axes[1], k == 1)):
+        if one:
+            ax.set_yticks([])
     blank = np.zeros(0, dtype=bool) if y is None else unlabelled_rows(y)
     classes = None if y is None else np.unique(y[~blank])
     if classes is not None and len(classes) <= 20:

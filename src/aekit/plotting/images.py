@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from matplotlib import colormaps
 from sklearn.utils import check_random_state
 
 from ..core.checks import seeded_torch_rng
@@ -12,10 +11,10 @@ from ..core.fitted import as_fitted
 from ..evaluation.errors import row_errors
 from ..nn.layers import make_corruption
 from ._common import (
-    _INK,
     _figure,
     _grid_shape,
     _images,
+    _imshow,
     _mosaic,
     _range,
     _reconstruct,
@@ -34,7 +33,10 @@ def reconstruction_grid(estimator, X, image_shape, *, pca=None, n_images=10, ran
     X : array-like of shape (n_samples, n_features)
         Rows to show (usually test rows); ``n_images`` of them are drawn with ``random_state``.
     image_shape : tuple of int
-        (height, width) of one row.
+        (height, width) of one row, or (3, height, width) for RGB rows (channels first, as
+        a convolutional model reads them), drawn in colour; it must agree with the images
+        ``X`` holds and a convolutional model's ``image_shape_``. The other image plots
+        take it alike.
     pca : fitted PCA (or any transformer with inverse_transform), optional
         Adds the PCA row; fit it on the training rows with ``estimator.n_components``.
     n_images : int, default=10
@@ -52,8 +54,8 @@ def reconstruction_grid(estimator, X, image_shape, *, pca=None, n_images=10, ran
     k = getattr(as_fitted(estimator), "n_components", "?")
     rows.append((f"autoencoder (k={k})", _reconstruct(estimator, X)))
     labels = [rows[0][0]] + [f"{name}\nMSE {row_errors(X, R).mean():.4f}" for name, R in rows[1:]]
-    images = _images(np.concatenate([R for _, R in rows]), image_shape)
-    h, w = images.shape[1:]
+    images = _images(np.concatenate([R for _, R in rows]), image_shape, estimator)
+    h, w = images.shape[1:3]
     fig = _figure(1.0 + 0.75 * len(X) * w / max(h, w), 0.4 + 0.8 * len(rows) * h / max(h, w))
     ax = fig.add_subplot()
     lo, hi = _range(X)
@@ -76,13 +78,21 @@ def corrupt(X, noise="gaussian", noise_level=0.3, *, reference=None,
 
     Parameters
     ----------
-    X : array-like of shape (n_samples, n_features)
-    reference : array-like of shape (m, n_features), optional
+    X : array-like of shape (n_samples, n_features), or images (n_samples, H, W) or
+        (n_samples, C, H, W)
+    reference : array-like of shape (m, n_features), or images of ``X``'s shape, optional
         Rows whose ranges bound the noise (the training data); default ``X``.
+
+    Returns
+    -------
+    ndarray of ``X``'s shape
     """
     if noise not in _NOISES:
         raise ValueError(f"noise={noise!r} is not supported; use one of {_NOISES}")
-    X = torch.from_numpy(np.asarray(X, dtype=np.float64))
+    shape = np.shape(X)
+    # Images as rows of pixels: the bounds are each pixel's, as in training, not each
+    # column of the images' (reshape(-1, X.shape[1]) of images took those).
+    X = torch.from_numpy(np.asarray(X, dtype=np.float64).reshape(len(X), -1))
     ref = X if reference is None else torch.as_tensor(
         np.asarray(reference, np.float64).reshape(-1, X.shape[1]))
     if noise == "gaussian":  # one range shared by all features, as in training
@@ -92,7 +102,7 @@ def corrupt(X, noise="gaussian", noise_level=0.3, *, reference=None,
     # The training corruption itself, seeded: plots show exactly what the model was fed.
     seed = int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
     with seeded_torch_rng(torch.device("cpu"), seed):
-        return make_corruption(noise, noise_level, low, high)(X).numpy()
+        return make_corruption(noise, noise_level, low, high)(X).numpy().reshape(shape)
 
 
 def denoising_rows(estimator, X, image_shape, *, noise=None, noise_level=None, n_images=10,
@@ -115,8 +125,8 @@ def denoising_rows(estimator, X, image_shape, *, noise=None, noise_level=None, n
     clean = _rows(X, n_images, random_state)
     noisy = corrupt(clean, noise, level, reference=X, random_state=random_state)
     denoised = _reconstruct(estimator, noisy)
-    images = _images(np.concatenate([clean, noisy, denoised]), image_shape)
-    h, w = images.shape[1:]
+    images = _images(np.concatenate([clean, noisy, denoised]), image_shape, estimator)
+    h, w = images.shape[1:3]
     labels = ["clean", f"{noise} ({level:g})\nMSE {row_errors(clean, noisy).mean():.4f}",
               f"denoised\nMSE {row_errors(clean, denoised).mean():.4f}"]
     fig = _figure(1.2 + 0.75 * len(clean) * w / max(h, w), 0.4 + 2.4 * h / max(h, w))
@@ -139,9 +149,9 @@ def vae_samples(estimator, image_shape, *, n=32, random_state=0, data_range=None
     if not hasattr(estimator, "sample"):
         raise ValueError(f"{type(estimator).__name__} cannot sample; use a variational model")
     S = np.asarray(estimator.sample(n, random_state=random_state), dtype=np.float64)
-    images = _images(S.reshape(len(S), -1), image_shape)
+    images = _images(S.reshape(len(S), -1), image_shape, estimator)
     n_rows, n_cols = _grid_shape(len(images), 16)
-    h, w = images.shape[1:]
+    h, w = images.shape[1:3]
     fig = _figure(0.4 + 0.6 * n_cols * w / max(h, w), 0.6 + 0.6 * n_rows * h / max(h, w))
     ax = fig.add_subplot()
     lo, hi = data_range if data_range is not None else _range(S)
@@ -178,8 +188,8 @@ def latent_traversal(estimator, X, image_shape, *, n_steps=9, span=2.5, max_unit
     for r, j in enumerate(dims):
         codes[r * n_steps : (r + 1) * n_steps, j] += steps * sd[j]
     decoded = np.asarray(estimator.inverse_transform(codes), dtype=np.float64)
-    images = _images(decoded, image_shape)
-    h, w = images.shape[1:]
+    images = _images(decoded, image_shape, estimator)
+    h, w = images.shape[1:3]
     fig = _figure(1.2 + 0.7 * n_steps * w / max(h, w), 0.8 + 0.7 * len(dims) * h / max(h, w))
     ax = fig.add_subplot()
     lo, hi = _range(X)
@@ -219,15 +229,14 @@ def decoded_grid(estimator, image_shape, *, X=None, n=12, quantiles=(0.02, 0.98)
     gx, gy = np.linspace(x0, x1, n), np.linspace(y1, y0, n)  # top row = largest code 2
     codes = np.array([(a, b) for b in gy for a in gx])
     decoded = np.asarray(estimator.inverse_transform(codes), dtype=np.float64)
-    images = _images(decoded, image_shape)
+    images = _images(decoded, image_shape, estimator)
     fig = _figure(6.4, 6.0)
     ax = fig.add_subplot()
     lo, hi = _range(X) if X is not None else _range(decoded)
     mosaic = _mosaic(images, n)
     dx, dy = (x1 - x0) / max(n - 1, 1), (y1 - y0) / max(n - 1, 1)
-    ax.imshow(mosaic, cmap=colormaps[_INK].with_extremes(bad="white"), vmin=lo, vmax=hi,
-              interpolation="nearest", aspect="auto",
-              extent=(x0 - dx / 2, x1 + dx / 2, y0 - dy / 2, y1 + dy / 2))
+    _imshow(ax, mosaic, vmin=lo, vmax=hi, aspect="auto",
+            extent=(x0 - dx / 2, x1 + dx / 2, y0 - dy / 2, y1 + dy / 2))
     ax.set_xlabel("code 0"), ax.set_ylabel("code 1")
     _title(fig, "Decoded grid over the code space")
     return fig

@@ -25,15 +25,16 @@ from ._common import (
 def first_layer_weights(estimator, image_shape, *, n_units=32):
     """The first encoder layer's weights, one image per hidden unit.
 
-    Each image is scaled to its own largest absolute weight (red positive, blue negative).
-    The weights act on the *scaled* inputs, which is what the network sees. For a
-    convolutional encoder the images are the first layer's kernels (averaged over input
-    channels), and ``image_shape`` is not used.
+    Each image is scaled to its own largest absolute weight (red positive, blue negative;
+    for RGB rows, ``image_shape=(3, H, W)``, each channel's weight is its colour's
+    intensity, mid-grey 0). The weights act on the *scaled* inputs, which is what the
+    network sees. For a convolutional encoder the images are the first layer's kernels
+    (averaged over input channels), and ``image_shape`` is not used.
 
     Returns
     -------
     matplotlib.figure.Figure
-        Two axes: the mosaic (one image) and its colorbar.
+        Two axes: the mosaic (one image) and its colorbar (one axes for RGB weights).
     """
     module = _module(estimator)
     first = next((m for m in module.encoder.modules() if isinstance(m, (nn.Linear, nn.Conv2d))),
@@ -45,19 +46,22 @@ def first_layer_weights(estimator, image_shape, *, n_units=32):
         images = W.mean(axis=1)  # (out, in, kh, kw) -> one kernel image per output channel
         n_total = first.out_channels
     else:
-        images = _images(W, image_shape)
+        images = _images(W, image_shape, estimator)
         n_total = first.out_features
-    images = images / np.maximum(np.abs(images).max(axis=(1, 2), keepdims=True), 1e-12)
+    top = np.abs(images).max(axis=tuple(range(1, images.ndim)), keepdims=True)
+    images = images / np.maximum(top, 1e-12)
     n_rows, n_cols = _grid_shape(len(images), 8)
-    h, w = images.shape[1:]
+    h, w = images.shape[1:3]
     fig = _figure(1.0 + 1.0 * n_cols * w / max(h, w), 0.7 + 1.0 * n_rows * h / max(h, w))
     ax = fig.add_subplot()
     img = _show_mosaic(ax, _mosaic(images, n_cols), cmap="RdBu_r", vmin=-1, vmax=1)
     ax.set_xticks([]), ax.set_yticks([])
-    bar = fig.colorbar(img, ax=ax, shrink=0.8, ticks=[-1, 0, 1])
-    bar.set_label("relative weight", fontsize=8)
-    bar.ax.tick_params(labelsize=8)
-    _title(fig, f"First-layer weights ({len(images)} of {n_total} units)")
+    if images.ndim == 3:  # a colour map, not colours: an RGB image has no colorbar
+        bar = fig.colorbar(img, ax=ax, shrink=0.8, ticks=[-1, 0, 1])
+        bar.set_label("relative weight", fontsize=8)
+        bar.ax.tick_params(labelsize=8)
+    _title(fig, f"First-layer weights ({len(images)} of {n_total} units)"
+                + ("" if images.ndim == 3 else "; mid-grey: 0"))
     return fig
 
 
@@ -106,7 +110,9 @@ def unit_activations(estimator, X, layer: str | None = None, batch_size: int = 4
     Parameters
     ----------
     estimator : fitted AutoEncoder
-    X : array-like of shape (n_samples, n_features)
+    X : array-like of shape (n_samples, n_features), or the images a convolutional
+        model takes
+        Checked as ``transform`` checks it (width, image shape, missing values).
     layer : str, optional
         A layer name of ``estimator.module_`` (see :func:`hidden_layers`), e.g.
         ``"encoder.1"``, the first hidden layer's activation.
@@ -115,10 +121,13 @@ def unit_activations(estimator, X, layer: str | None = None, batch_size: int = 4
     -------
     A : ndarray of shape (n_samples, n_units)
     """
-    X = np.asarray(X, dtype=np.float64)
     if layer is None:
         return np.asarray(estimator.transform(X), dtype=np.float64)
     module = _module(estimator)
+    # The estimator's own input check, as transform's: the module takes its flat rows, so
+    # images gave a raw torch error and NaN went through to the activations unannounced.
+    check = getattr(estimator, "_check_X", None)
+    X = np.asarray(check(X, reset=False) if callable(check) else X, dtype=np.float64)
     device = next(module.parameters()).device
     was_training = module.training
     module.eval()
@@ -153,8 +162,8 @@ def top_activating(estimator, X, image_shape, *, layer=None, n_top=8, max_units=
     units = range(min(Z.shape[1], max_units))
     n_top = min(n_top, len(X))
     top = [np.argsort(-Z[:, j], kind="stable")[:n_top] for j in units]
-    images = _images(np.concatenate([X[idx] for idx in top]), image_shape)
-    h, w = images.shape[1:]
+    images = _images(np.concatenate([X[idx] for idx in top]), image_shape, estimator)
+    h, w = images.shape[1:3]
     fig = _figure(1.2 + 0.7 * n_top * w / max(h, w), 0.6 + 0.7 * len(top) * h / max(h, w))
     ax = fig.add_subplot()
     lo, hi = _range(X)
@@ -166,10 +175,11 @@ def top_activating(estimator, X, image_shape, *, layer=None, n_top=8, max_units=
 
 
 def _blur(x: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
-    """A 3x3 Gaussian blur (sigma 0.8) of rows that are ``shape`` images."""
+    """A 3x3 Gaussian blur (sigma 0.8) of rows that are images of ``shape`` (H, W), each
+    of their channels (C H x W planes, channels first) alone."""
     g = torch.tensor([0.25, 0.5, 0.25], dtype=x.dtype, device=x.device)
     kernel = (g[:, None] * g[None, :])[None, None]  # (1, 1, 3, 3)
-    images = x.reshape(len(x), 1, *shape)
+    images = x.reshape(-1, 1, *shape)
     blurred = torch.nn.functional.conv2d(images, kernel, padding=1)
     # Divide by the kernel mass inside the image, so borders are not darkened.
     mass = torch.nn.functional.conv2d(torch.ones_like(images[:1]), kernel, padding=1)
@@ -219,7 +229,7 @@ def activation_maximization(estimator, image_shape, *, X=None, data_range=None, 
     lo, hi = _range(X) if X is not None else (data_range if data_range is not None else (0.0, 1.0))
     n_features = math.prod(image_shape)
     device = next(module.parameters()).device
-    shape = _images(np.zeros((1, n_features)), image_shape).shape[1:]
+    shape = _images(np.zeros((1, n_features)), image_shape, estimator).shape[1:3]
     if X is not None:
         Xd = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
         A = unit_activations(estimator, Xd, layer)
@@ -234,8 +244,8 @@ def activation_maximization(estimator, image_shape, *, X=None, data_range=None, 
     # A hidden unit's minimum is its activation's floor (0 for ReLU, -1 for ELU), reached by
     # any input far enough out: only its maximum says what it detects.
     rows = ["max", "min"] if layer is None else ["max"]
-    images = _images(x[: k * len(rows)], image_shape)
-    h, w = images.shape[1:]
+    images = _images(x[: k * len(rows)], image_shape, estimator)
+    h, w = images.shape[1:3]
     fig = _figure(1.3 + 0.75 * k * w / max(h, w), 0.9 + 0.75 * len(rows) * h / max(h, w))
     ax = fig.add_subplot()
     _show_mosaic(ax, _mosaic(images, k), vmin=lo, vmax=hi, cell=(h, w),

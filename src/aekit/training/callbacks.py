@@ -383,10 +383,25 @@ class TensorBoardRuns(Callback):
     in ``log_dir``, or in ``log_dir/restart-<i>`` when the fit has several.
 
     Rank 0 only logs under several processes (the estimator adds it there alone).
+
+    Parameters
+    ----------
+    log_dir : path-like
+    samples : torch.Tensor of shape (n, n_features)
+    n_runs : int, default=1
+    image_shape : (C, H, W), optional
+        The images a model that takes images reads its rows as; their C planes are drawn
+        one above the other. None: the rows are drawn as square images when they look
+        like ones (:class:`TensorBoard`).
     """
 
-    def __init__(self, log_dir: str | os.PathLike, samples: torch.Tensor, n_runs: int = 1):
+    def __init__(self, log_dir: str | os.PathLike, samples: torch.Tensor, n_runs: int = 1,
+                 image_shape=None):
         self.log_dir, self.samples, self.n_runs = os.fspath(log_dir), samples, n_runs
+        # Flat rows (C*H*W) in C, H, W order are C planes of H x W stacked: (C*H, W). The
+        # square guess drew a conv model's 4 x 16 images as scrambled 8 x 8 ones.
+        self.image_shape = None if image_shape is None else (
+            int(image_shape[0]) * int(image_shape[1]), int(image_shape[2]))
         self.board: TensorBoard | None = None
 
     def on_run_begin(self, estimator, run: int, module: nn.Module) -> None:
@@ -395,7 +410,8 @@ class TensorBoardRuns(Callback):
             log_dir = os.path.join(log_dir, f"restart-{run}")
         # The run's whole module reconstructs the samples, also while pretraining trains
         # a part of it.
-        self.board = TensorBoard(log_dir, self.samples, module=module)
+        self.board = TensorBoard(log_dir, self.samples, module=module,
+                                 image_shape=self.image_shape)
 
     def on_train_begin(self, state: dict) -> None:
         # A resumed loop counts on from its epochs and the pretraining before them.
