@@ -33,13 +33,9 @@ def orientation_histograms(images: torch.Tensor, cell: int, stride: int,
     :class:`aekit.data.OrientationHistograms`), images in units of its ``scale_``:
     (n, C, H, W) -> (n, rows * cols * bins)."""
     x = images.reshape(-1, 1, *images.shape[2:])  # -1: a traced batch keeps its size free
-    # The border pixels repeated, not zeros: zero padding is a step down to 0 along every
-    # border, an edge no image has (a flat grey image got full histograms in its border
-    # cells, and an image and its negative different ones).
-    x = F.pad(x, (1, 1, 1, 1), mode="replicate")
     kernel = _SOBEL.to(images.device, images.dtype).reshape(1, 1, 3, 3)
-    gx = F.conv2d(x, kernel).reshape(images.shape)
-    gy = F.conv2d(x, kernel.transpose(2, 3)).reshape(images.shape)
+    gx = F.conv2d(x, kernel, padding=1).reshape(images.shape)
+    gy = F.conv2d(x, kernel.transpose(2, 3), padding=1).reshape(images.shape)
     exporting = torch.onnx.is_in_onnx_export()
     # ONNX has no hypot (this equals it to a float's rounding).
     magnitude = torch.sqrt(gx * gx + gy * gy) if exporting else torch.hypot(gx, gy)
