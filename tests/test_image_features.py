@@ -161,3 +161,15 @@ def test_in_a_pipeline_before_the_ladder_with_unlabelled_rows():
     pipe.fit(X, y_few)
     assert pipe[-1].n_features_in_ == 64 + 3 * 3 * 9 and pipe[-1].n_labelled_ == 100
     assert pipe.score(X_test, y_test) > 0.8  # 10 labels a class; chance is 0.1
+
+
+def test_images_lie_on_black_so_only_a_light_background_has_border_edges():
+    # The documented convention (zero padding, with which the reported figures and the
+    # defaults were measured): outside the image is 0. A flat grey image has edges along
+    # its border and none inside; inverted to a black background, none at all.
+    t = OrientationHistograms(cell=4, stride=4, keep_pixels=False)
+    grey = np.full((2, 12, 12), 0.5)
+    h = histograms(t.fit_transform(grey), t)  # (n, rows, cols, bins)
+    assert np.abs(h[:, 1, 1]).sum() == 0  # the middle cell
+    assert (np.abs(h[:, [0, -1]]).sum(-1) > 0).all()  # every cell of the top and bottom rows
+    assert np.abs(t.fit_transform(grey.max() - grey)).sum() == 0

@@ -63,6 +63,13 @@ class OrientationHistograms(TransformerMixin, BaseEstimator):
     defaults, inside the model (:class:`aekit.nn.histograms.HistogramFeatures`): saved,
     exported and predicted with it.
 
+    The images are taken as lying on black (0): outside the image counts as 0, so its
+    border is an edge wherever the image is not 0 there (as on MNIST and Fashion-MNIST,
+    whose backgrounds are 0 and which chose the defaults, docs/decisions.md "Image
+    features"). A flat grey image has edges along its border, and an image and its
+    negative have different histograms. Images on a light background: invert them first
+    (``X.max() - X``), so their background is 0.
+
     Examples
     --------
     >>> import numpy as np
