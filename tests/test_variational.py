@@ -233,3 +233,19 @@ def test_parameters_are_its_own_and_no_class_attribute_stands_in():
         assert not hasattr(VariationalAutoEncoder(), name), name
     assert set(VariationalAutoEncoder._parameter_constraints) == set(
         VariationalAutoEncoder().get_params())
+
+
+def test_a_fit_that_ends_inside_the_kl_warmup_warns():
+    # It trained another model than the one asked for: the KL weight never reached beta.
+    from sklearn.exceptions import ConvergenceWarning
+    X = np.random.RandomState(0).rand(40, 6)
+    vae = VariationalAutoEncoder(2, kl_warmup_epochs=10, max_epochs=4, random_state=0)
+    with pytest.warns(ConvergenceWarning, match=r"max_epochs=4 ends this fit inside the KL "
+                      r"warm-up \(kl_warmup_epochs=10\).*trains with 30% of it"):
+        vae.fit(X)
+    with pytest.warns(ConvergenceWarning, match=r"4 epochs trained before.*above 6"):
+        vae.set_params(warm_start=True, max_epochs=3).fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        vae.set_params(max_epochs=4).fit(X)  # epoch 11 trains with beta
+        VariationalAutoEncoder(2, kl_warmup_epochs=3, max_epochs=4, random_state=0).fit(X)

@@ -5,17 +5,19 @@ from __future__ import annotations
 from numbers import Integral, Real
 
 import numpy as np
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from ..training import losses
-from ..core.checks import Interval, to_numpy
+from ..core.checks import Interval, to_numpy, user_warning
 from ..core.fitted import as_fitted
 from ..nn.variational import DenseVAE
 from ..training.objectives import ELBO
 from ..training.loop import infer
 from . import _tables
 from ._base import INFER_BATCH, BaseAutoEncoder
+from ._targets import trained_epochs
 from ._params import TRAINING
 
 
@@ -46,8 +48,8 @@ chunk_rows
         (see :func:`aekit.training.objectives.kl_weight`), which helps against posterior collapse.
         A ``warm_start`` fit goes on from the epochs already trained; it does not restart.
         Early stopping and ``lr_schedule`` watch the epochs after the warm-up only, so the
-        fit reaches ``beta`` (given ``max_epochs > kl_warmup_epochs``) and keeps weights
-        trained with it. With ``beta=0`` there is no weight to ramp, and ``fit`` warns that
+        fit reaches ``beta`` (given ``max_epochs > kl_warmup_epochs``; a fit that ends
+        in the warm-up warns, ``ConvergenceWarning``) and keeps weights trained with it. With ``beta=0`` there is no weight to ramp, and ``fit`` warns that
         it is idle.
     <training parameters>
 
@@ -175,6 +177,21 @@ chunk_rows
         # hold-out, as the codes are pulled to the prior): early stopping stopped such fits
         # in mid warm-up and kept weights trained with a fraction of beta.
         return self.kl_warmup_epochs if self.beta > 0 else 0
+
+    def _train_loop(self, state: dict, fit, rows) -> None:
+        # A fit that ends in the warm-up never trains with beta: its model is another one.
+        done = trained_epochs(fit.warm.history) if fit.warm is not None else 0
+        left = self._warmup_epochs() - done
+        if left >= self.max_epochs:
+            user_warning(
+                f"max_epochs={self.max_epochs} ends this fit inside the KL warm-up "
+                f"(kl_warmup_epochs={self.kl_warmup_epochs}"
+                f"{f', {done} epochs trained before' if done else ''}): the KL weight never "
+                f"reaches beta={self.beta} (the last epoch trains with "
+                f"{(done + self.max_epochs - 1) / self.kl_warmup_epochs:.0%} of it) and early "
+                f"stopping never acts. Set max_epochs above {left}, or a shorter "
+                "kl_warmup_epochs.", ConvergenceWarning)
+        super()._train_loop(state, fit, rows)
 
     def _idle_params(self) -> dict[str, tuple[str, tuple | str]]:
         # The warm-up scales the KL weight from 0 up to beta: with beta=0 it scales nothing.
