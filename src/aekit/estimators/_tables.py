@@ -27,6 +27,7 @@ from ..data.schema import InputSchema
 from ..nn.layers import Scaler
 from ..nn.tabular import TabularScaler, has_table
 from ..training.loop import infer
+from ._targets import check_weight
 
 INFER_BATCH = 8192
 """Rows per forward pass at inference: bounds the memory of activations, not of results."""
@@ -437,8 +438,12 @@ class ScaledUnitsMixin:
         squared error in the model's scaled units (every column counted alike); higher is
         better, so GridSearchCV picks the best among models with the same ``scaler``. A
         ``y`` of ``X``'s shape is the target of ``fit(X, y)`` (GridSearchCV passes it):
-        the reconstructions are scored against it, not against ``X``; labels are ignored."""
+        the reconstructions are scored against it, not against ``X``; labels are ignored.
+        ``sample_weight`` follows ``fit``'s rules: one finite weight >= 0 per row, not all 0
+        (a ValueError otherwise)."""
         if y is not None and np.ndim(y) > 1 and is_streamable(X):
             raise ValueError("score(X, y) with a target needs X in memory, not a path")
         scores = self.score_samples(X) if y is None or np.ndim(y) < 2 else self._scores(X, y)
-        return float(np.average(scores, weights=sample_weight))
+        # fit's rules for weights: np.average took negative ones and failed on others with
+        # a numpy message (a length or all zeros, as a cross-validation fold may give).
+        return float(np.average(scores, weights=check_weight(sample_weight, scores)))
