@@ -176,8 +176,8 @@ class BaseAutoEncoder(
     change to one of them (:class:`._targets.WarmStart`)."""
 
     _start_params: tuple[str, ...] = ("n_init",)
-    """The parameters that act only on a network started from scratch (restarts,
-    pretraining): a ``warm_start`` fit continuing a fitted one warns of those set since it
+    """The parameters that act only on a network started from scratch (restarts, the
+    initial weights, pretraining): a ``warm_start`` fit continuing a fitted one warns of those set since it
     was fitted (:class:`._targets.WarmStart`)."""
 
     # Fitted, non-tensor state written to config.json by save() (tensors go to safetensors).
