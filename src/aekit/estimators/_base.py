@@ -40,6 +40,7 @@ from ..core.checks import (
     SizeTuple,
     StrOptions,
     check_finite,
+    check_weight,
     resolve_device,
     seeded_torch_rng,
     to_numpy,
@@ -86,7 +87,6 @@ from ._saving import SavableMixin
 from ._summary import SummaryMixin
 from ._targets import (
     check_target,
-    check_weight,
     columns,
     continued_history,
     select,

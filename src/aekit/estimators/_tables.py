@@ -21,13 +21,12 @@ import torch
 from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted
 
-from ..core.checks import check_channels_first, format_indices, to_numpy
+from ..core.checks import check_channels_first, check_weight, format_indices, to_numpy
 from ..data.files import is_streamable
 from ..data.schema import InputSchema
 from ..nn.layers import Scaler
 from ..nn.tabular import TabularScaler, has_table
 from ..training.loop import infer
-from ._targets import check_weight
 
 INFER_BATCH = 8192
 """Rows per forward pass at inference: bounds the memory of activations, not of results."""
