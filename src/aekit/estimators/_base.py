@@ -177,8 +177,8 @@ class BaseAutoEncoder(
 
     _start_params: tuple[str, ...] = ("n_init",)
     """The parameters that act only on a network started from scratch (restarts, the
-    initial weights, pretraining): a ``warm_start`` fit continuing a fitted one warns of those set since it
-    was fitted (:class:`._targets.WarmStart`)."""
+    initial weights, pretraining): a ``warm_start`` fit continuing a fitted one warns of
+    those set since it was fitted (:class:`._targets.WarmStart`)."""
 
     # Fitted, non-tensor state written to config.json by save() (tensors go to safetensors).
     _saved_attributes = (
