@@ -419,6 +419,20 @@ def test_clone_keeps_a_fitted_autoencoder_so_each_fold_reuses_its_pretraining(au
     assert not hasattr(unfitted.autoencoder, "module_")
 
 
+def test_clone_keeps_the_metadata_requests(autoencoder):
+    # The clone that keeps a fitted autoencoder was built from the parameters alone and
+    # dropped set_score_request: cross_validate(params={"sample_weight": w}) on a Pipeline
+    # holding the classifier failed on every fold (nan scores).
+    import sklearn
+
+    with sklearn.config_context(enable_metadata_routing=True):
+        for ae in (autoencoder, AutoEncoder(max_epochs=1)):
+            given = EncoderClassifier(ae).set_score_request(sample_weight=True)
+            copied = clone(given)
+            assert copied.get_metadata_routing().score.requests == {"sample_weight": True}
+            assert hasattr(copied.autoencoder, "module_") == hasattr(ae, "module_")
+
+
 def test_a_fitted_autoencoder_whose_parameters_changed_is_refitted_with_them(digits):
     # set_params acts at the next fit (scikit-learn's rule): the weights of the old
     # parameters are not reused under the new ones, so the grid's points differ.

@@ -174,6 +174,21 @@ def test_bad_sample_weights_say_why(digits):
         AutoEncoder(max_epochs=1).fit(X, sample_weight=-np.ones(50))
 
 
+def test_score_checks_its_weights_as_fit_does(digits):
+    # score(X, sample_weight=w) took negative weights silently and failed on a wrong length
+    # or all zeros (a cross-validation fold's) with numpy's TypeError or ZeroDivisionError.
+    X = digits[0][:50]
+    for est in (AutoEncoder(max_epochs=1, **SMALL), VariationalAutoEncoder(max_epochs=1,
+                                                                          random_state=0)):
+        est.fit(X)
+        with pytest.raises(ValueError, match="(?i)negative"):
+            est.score(X, sample_weight=-np.ones(50))
+        with pytest.raises(ValueError, match="non-zero"):
+            est.score(X, sample_weight=np.zeros(50))
+        with pytest.raises(ValueError, match=r"\(10,\), expected \(50,\)"):
+            est.score(X, sample_weight=np.ones(10))
+
+
 def test_callable_loss_is_what_is_minimised(digits):
     X, X_val = digits[0][:300], digits[1]
     ae = AutoEncoder(2, loss=nn.L1Loss(), max_epochs=2, **SMALL).fit(X, validation_data=X_val)

@@ -127,6 +127,14 @@ def test_one_class_is_named_as_a_plain_value(digits):
         LadderClassifier(max_epochs=1).fit(digits[0][:20], y)
 
 
+def test_labels_minus_one_plus_one_are_told_that_minus_one_is_unlabelled(digits):
+    # The error said "got 1 class (1)" to someone who passed two classes, -1 and +1.
+    signed = np.where(np.arange(20) % 2, 1, -1)
+    with pytest.raises(ValueError, match=r"got 1 class \(1\).*The 10 rows labelled -1 are "
+                       r"unlabelled rows .*not a class; if -1 is a class here"):
+        LadderClassifier(max_epochs=1).fit(digits[0][:20], signed)
+
+
 def test_text_classes_come_back_as_the_object_array_fit_made(digits, tmp_path):
     X_train, _, y_train, _ = digits
     names = np.array(["even", "odd"], dtype=object)[y_train % 2]

@@ -7,6 +7,7 @@ import csv
 import json
 
 import numpy as np
+import sklearn
 import pytest
 import typer.main
 from matplotlib.figure import Figure
@@ -293,6 +294,11 @@ def test_baselines_find_far_rows(name):
     X, y = blobs()
     m = detection_metrics(y == 1, baseline_scores(name, X, X))
     assert m["roc_auc"] > 0.9, m
+    # scikit-learn's global pandas output reached the internal scaler and PCA: the PCA
+    # baseline's scores came back a pandas Series.
+    with sklearn.config_context(transform_output="pandas"):
+        scores = baseline_scores(name, X, X)
+    assert type(scores) is np.ndarray and scores.shape == (len(X),)
 
 
 def test_plots_draw(csv_file):

@@ -236,6 +236,10 @@ def test_a_warm_start_warns_of_restarts_and_pretraining_it_does_not_do(rows):
         warnings.simplefilter("error")
         ae.fit(X)
         AutoEncoder(2, warm_start=True, pretrain="greedy", n_init=2, **SMALL).fit(X).fit(X)
+    # init draws a new network's weights only: set since the fit, it was ignored silently.
+    ae.set_params(pretrain=None, n_init=1, init="identity")
+    with pytest.warns(UserWarning, match=r"init='identity' has no effect in this fit"):
+        ae.fit(X)
 
 
 # --------------------------------------------------------------------------- one sameness

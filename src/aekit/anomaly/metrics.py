@@ -63,7 +63,9 @@ def baseline_model(name: str, X_fit, *, random_state=0):
         return lambda X: -forest.score_samples(np.asarray(X, dtype=np.float64))
     if name not in BASELINES:
         raise ValueError(f"unknown baseline {name!r}; use one of {BASELINES}")
-    scaler = StandardScaler().fit(A)
+    # Arrays whatever set_config(transform_output="pandas") says: the scores are an ndarray
+    # (the PCA error was a pandas Series with an index of its own).
+    scaler = StandardScaler().set_output(transform="default").fit(A)
     A = scaler.transform(A)
     if name == "lof":
         from sklearn.neighbors import LocalOutlierFactor
@@ -73,7 +75,8 @@ def baseline_model(name: str, X_fit, *, random_state=0):
     from sklearn.decomposition import PCA
 
     k = min(max(1, round(math.sqrt(A.shape[1]))), *A.shape)
-    pca = PCA(n_components=k, svd_solver="full", random_state=random_state).fit(A)
+    pca = PCA(n_components=k, svd_solver="full", random_state=random_state).set_output(
+        transform="default").fit(A)
 
     def pca_error(X):
         B = scaler.transform(np.asarray(X, dtype=np.float64))

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils.validation import _check_sample_weight
 
 __all__ = [
     "InputWarning",
@@ -29,6 +30,7 @@ __all__ = [
     "check_channels_first",
     "check_finite",
     "check_real",
+    "check_weight",
     "format_indices",
     "resolve_device",
     "seeded_torch_rng",
@@ -324,3 +326,18 @@ class NumberTuple(_TupleConstraint):
 
     def __str__(self) -> str:
         return f"a tuple of finite numbers >= 0, e.g. {self.example}"
+
+
+def check_weight(sample_weight, X: np.ndarray) -> np.ndarray | None:
+    """``sample_weight`` as float64 (n,), non-negative and finite, not all zero; or None.
+
+    One rule for every method that takes weights (``fit``, its hold-out, ``score``), so a
+    weight refused by one is refused by all."""
+    if sample_weight is None:
+        return None
+    w = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
+    if not np.isfinite(w).all():
+        raise ValueError("sample_weight has NaN or infinite entries; pass finite weights >= 0")
+    if not w.any():
+        raise ValueError("sample_weight is 0 for every row; at least one row needs a weight > 0")
+    return w

@@ -40,6 +40,7 @@ from ..core.checks import (
     SizeTuple,
     StrOptions,
     check_finite,
+    check_weight,
     resolve_device,
     seeded_torch_rng,
     to_numpy,
@@ -86,7 +87,6 @@ from ._saving import SavableMixin
 from ._summary import SummaryMixin
 from ._targets import (
     check_target,
-    check_weight,
     columns,
     continued_history,
     select,
@@ -176,9 +176,9 @@ class BaseAutoEncoder(
     change to one of them (:class:`._targets.WarmStart`)."""
 
     _start_params: tuple[str, ...] = ("n_init",)
-    """The parameters that act only on a network started from scratch (restarts,
-    pretraining): a ``warm_start`` fit continuing a fitted one warns of those set since it
-    was fitted (:class:`._targets.WarmStart`)."""
+    """The parameters that act only on a network started from scratch (restarts, the
+    initial weights, pretraining): a ``warm_start`` fit continuing a fitted one warns of
+    those set since it was fitted (:class:`._targets.WarmStart`)."""
 
     # Fitted, non-tensor state written to config.json by save() (tensors go to safetensors).
     _saved_attributes = (

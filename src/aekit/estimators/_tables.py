@@ -21,7 +21,7 @@ import torch
 from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted
 
-from ..core.checks import check_channels_first, format_indices, to_numpy
+from ..core.checks import check_channels_first, check_weight, format_indices, to_numpy
 from ..data.files import is_streamable
 from ..data.schema import InputSchema
 from ..nn.layers import Scaler
@@ -437,8 +437,12 @@ class ScaledUnitsMixin:
         squared error in the model's scaled units (every column counted alike); higher is
         better, so GridSearchCV picks the best among models with the same ``scaler``. A
         ``y`` of ``X``'s shape is the target of ``fit(X, y)`` (GridSearchCV passes it):
-        the reconstructions are scored against it, not against ``X``; labels are ignored."""
+        the reconstructions are scored against it, not against ``X``; labels are ignored.
+        ``sample_weight`` follows ``fit``'s rules: one finite weight >= 0 per row, not all 0
+        (a ValueError otherwise)."""
         if y is not None and np.ndim(y) > 1 and is_streamable(X):
             raise ValueError("score(X, y) with a target needs X in memory, not a path")
         scores = self.score_samples(X) if y is None or np.ndim(y) < 2 else self._scores(X, y)
-        return float(np.average(scores, weights=sample_weight))
+        # fit's rules for weights: np.average took negative ones and failed on others with
+        # a numpy message (a length or all zeros, as a cross-validation fold may give).
+        return float(np.average(scores, weights=check_weight(sample_weight, scores)))

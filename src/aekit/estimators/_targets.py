@@ -16,9 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from sklearn.utils import check_array
-from sklearn.utils.validation import _check_sample_weight
 
-from ..core.checks import check_finite, user_warning
+from ..core.checks import check_finite, check_weight, user_warning
 from ..core.fitted import changed, changed_params, same
 from ..data.files import sha256_rows, update_rows
 from ..data.tables import is_table
@@ -71,18 +70,6 @@ def check_target(y, X_shape: tuple, n_features: int, schema=None) -> np.ndarray 
     if Y.shape[1] != n_features:  # cannot happen when the shapes match; kept as a guard
         raise ValueError(f"y has {Y.shape[1]} features per row, X has {n_features}")
     return Y
-
-
-def check_weight(sample_weight, X: np.ndarray) -> np.ndarray | None:
-    """``sample_weight`` as float64 (n,), non-negative and finite, not all zero; or None."""
-    if sample_weight is None:
-        return None
-    w = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
-    if not np.isfinite(w).all():
-        raise ValueError("sample_weight has NaN or infinite entries; pass finite weights >= 0")
-    if not w.any():
-        raise ValueError("sample_weight is 0 for every row; at least one row needs a weight > 0")
-    return w
 
 
 def unpack_validation_data(validation_data) -> tuple:

@@ -285,7 +285,8 @@ default="auto"
 
     _network_params = (*BaseAutoEncoder._network_params, "architecture", "image_shape",
                        "code_activation", "sparsity", "tied", "dropout", "encoder", "decoder")
-    _start_params = (*BaseAutoEncoder._start_params, "pretrain", "pretrain_epochs")
+    # init only draws the weights of a new network: a warm start keeps the fitted ones.
+    _start_params = (*BaseAutoEncoder._start_params, "init", "pretrain", "pretrain_epochs")
 
     def __init__(
         self,

@@ -301,14 +301,16 @@ class EncoderClassifier(InputMixin, SummaryMixin, SavableMixin, LabelledPredicti
         """scikit-learn's clone, except that a fitted ``autoencoder`` stays fitted (a copy
         with its weights): its pretraining is a parameter here, not a fit of this
         classifier, and a clone that dropped it would refit it on each fold's rows."""
-        params = self.get_params(deep=False)
-        autoencoder = params.pop("autoencoder")
+        # scikit-learn's own clone first: it also carries the metadata requests
+        # (set_score_request) and the set_output configuration, which a clone built from
+        # the parameters alone dropped (cross_validate then failed on every fold).
+        new = super().__sklearn_clone__()
         try:
-            check_is_fitted(autoencoder)
-            kept = copy.deepcopy(autoencoder)  # the grid's set_params must not reach the caller's
+            check_is_fitted(self.autoencoder)
         except (NotFittedError, TypeError):
-            kept = clone(autoencoder, safe=False)
-        return type(self)(kept, **{k: clone(v, safe=False) for k, v in params.items()})
+            return new
+        new.autoencoder = copy.deepcopy(self.autoencoder)  # the grid's set_params stays here
+        return new
 
     def _fitted_autoencoder(self, X) -> BaseAutoEncoder:
         """A fitted autoencoder of this classifier's own (a copy, never the object given),

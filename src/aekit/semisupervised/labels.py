@@ -80,9 +80,15 @@ def check_labels(estimator, y) -> tuple[np.ndarray, np.ndarray]:
     if len(estimator.classes_) < 2:
         only = estimator.classes_[0]
         only = only.item() if isinstance(only, np.generic) else only  # 3, not np.int64(3)
+        # Labels -1/+1 (an SVM's coding) meet the -1 of unlabelled rows: say so, since the
+        # class count alone ("got 1 class") reads as wrong to someone who passed two.
+        marked = int(unlabelled.sum())
+        hint = (f" The {marked:,} rows labelled -1 are unlabelled rows (scikit-learn's "
+                "semi-supervised convention), not a class; if -1 is a class here (labels "
+                "-1/+1), recode it first, e.g. y = np.where(y == -1, 0, y).") if marked else ""
         raise ValueError(
             f"{name} needs at least 2 classes in y, got 1 class ({only!r}); there is "
-            "nothing to classify."
+            f"nothing to classify.{hint}"
         )
     estimator.n_labelled_, estimator.n_unlabelled_ = len(labelled), int(unlabelled.sum())
     return labelled, y_idx
