@@ -338,6 +338,24 @@ def test_resume_with_other_options_names_them(tmp_path, monkeypatch):
                           "--epochs 3 (now 4)")
 
 
+def test_train_vae_resumes_a_killed_run_as_it_advises(tmp_path, monkeypatch):
+    """train-vae checkpoints into its run directory as train does, and its Ctrl-C message
+    says "--resume": the command takes it, and ends where an uninterrupted run ends."""
+    args = ["train-vae", "--data", "digits", "--components", "2", "--hidden", "8", "--seed",
+            "0", "--device", "cpu", "--epochs", "3"]
+    assert invoke(*args, "--out", tmp_path / "whole").exit_code == 0
+    run = tmp_path / "run"
+    _killed_after_a_checkpoint(*args, "--out", run, monkeypatch=monkeypatch)
+    assert _epoch(run) == 1
+    result = invoke(*args, "--out", run, "--resume")
+    assert result.exit_code == 0 and "resuming" in result.output, result.output
+    assert runs.is_complete(run) and not (run / "checkpoint.json").exists()
+    resumed, whole = aekit.load(run), aekit.load(tmp_path / "whole")
+    X = load_dataset("digits").X_test
+    assert resumed.n_iter_ == whole.n_iter_ == 3
+    np.testing.assert_array_equal(resumed.transform(X), whole.transform(X))
+
+
 def test_resume_from_a_damaged_checkpoint_advises_to_start_afresh(tmp_path, monkeypatch):
     run = tmp_path / "run"
     args = ["train", "--data", "digits", "--components", "2", "--hidden", "8", "--seed", "0",
