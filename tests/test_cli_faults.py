@@ -226,6 +226,22 @@ def test_a_signal_never_replaces_a_finished_run(tmp_path, reference, signum):
     shutil.rmtree(run)
 
 
+@pytest.mark.parametrize("where", ["load_dataset", "write_run"])
+def test_ctrl_c_outside_training_says_so(tmp_path, monkeypatch, where):
+    """Ctrl-C while the data load or the run is written (outside the loop, which reports
+    what it kept itself) ends with one error line and 130, not a silent exit."""
+    from aekit.cli import commands
+
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(commands if where == "load_dataset" else runs, where, interrupt)
+    result = invoke("train", "--data", "digits", "--components", "2", "--hidden", "8",
+                    "--epochs", "1", "--seed", "0", "--device", "cpu", "--out", tmp_path / "r")
+    assert result.exit_code == 130
+    assert result.stderr.strip() == "error: aborted (Ctrl-C, SIGINT)", result.stderr
+
+
 # --------------------------------------------------------------------------- resume
 def test_resume_without_a_checkpoint_starts_from_the_beginning(tmp_path):
     """A supervisor runs the same command again and again: --resume with nothing to resume

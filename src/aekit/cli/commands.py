@@ -232,6 +232,14 @@ class _Group(TyperGroup):
         names = super().list_commands(ctx)
         return sorted(names, key=lambda name: not name.startswith("train"))
 
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            # Ctrl-C outside training (which reports what it kept itself): typer (0.29)
+            # would end with a bare exit code 130 and not a word, click with Abort.
+            raise typer.Abort() from None
+
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode, **extra)
@@ -255,8 +263,8 @@ class _Group(TyperGroup):
                 ctx = getattr(err, "ctx", None)
                 hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
                 code = _fail(err.format_message() + hint, err.exit_code)
-        except typer.Abort:  # Ctrl-C outside training (click turns KeyboardInterrupt into it)
-            code = _fail("aborted", 128 + signal.SIGINT)
+        except typer.Abort:  # Ctrl-C outside training (see invoke)
+            code = _fail("aborted (Ctrl-C, SIGINT)", 128 + signal.SIGINT)
         except (TrainingDivergedError, ImportError, distributed.DistributedError) as err:
             # not the user's input: code 1
             code = _fail(cli_spelling(str(err), command), 1)
