@@ -226,6 +226,22 @@ def test_a_signal_never_replaces_a_finished_run(tmp_path, reference, signum):
     shutil.rmtree(run)
 
 
+@pytest.mark.parametrize("where", ["load_dataset", "write_run"])
+def test_ctrl_c_outside_training_says_so(tmp_path, monkeypatch, where):
+    """Ctrl-C while the data load or the run is written (outside the loop, which reports
+    what it kept itself) ends with one error line and 130, not a silent exit."""
+    from aekit.cli import commands
+
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(commands if where == "load_dataset" else runs, where, interrupt)
+    result = invoke("train", "--data", "digits", "--components", "2", "--hidden", "8",
+                    "--epochs", "1", "--seed", "0", "--device", "cpu", "--out", tmp_path / "r")
+    assert result.exit_code == 130
+    assert result.stderr.strip() == "error: aborted (Ctrl-C, SIGINT)", result.stderr
+
+
 # --------------------------------------------------------------------------- resume
 def test_resume_without_a_checkpoint_starts_from_the_beginning(tmp_path):
     """A supervisor runs the same command again and again: --resume with nothing to resume
@@ -336,6 +352,24 @@ def test_resume_with_other_options_names_them(tmp_path, monkeypatch):
     _killed_after_a_checkpoint(*args, "--epochs", "3", monkeypatch=monkeypatch)
     assert_one_line_error(invoke(*args, "--epochs", "4", "--resume"),
                           "--epochs 3 (now 4)")
+
+
+def test_train_vae_resumes_a_killed_run_as_it_advises(tmp_path, monkeypatch):
+    """train-vae checkpoints into its run directory as train does, and its Ctrl-C message
+    says "--resume": the command takes it, and ends where an uninterrupted run ends."""
+    args = ["train-vae", "--data", "digits", "--components", "2", "--hidden", "8", "--seed",
+            "0", "--device", "cpu", "--epochs", "3"]
+    assert invoke(*args, "--out", tmp_path / "whole").exit_code == 0
+    run = tmp_path / "run"
+    _killed_after_a_checkpoint(*args, "--out", run, monkeypatch=monkeypatch)
+    assert _epoch(run) == 1
+    result = invoke(*args, "--out", run, "--resume")
+    assert result.exit_code == 0 and "resuming" in result.output, result.output
+    assert runs.is_complete(run) and not (run / "checkpoint.json").exists()
+    resumed, whole = aekit.load(run), aekit.load(tmp_path / "whole")
+    X = load_dataset("digits").X_test
+    assert resumed.n_iter_ == whole.n_iter_ == 3
+    np.testing.assert_array_equal(resumed.transform(X), whole.transform(X))
 
 
 def test_resume_from_a_damaged_checkpoint_advises_to_start_afresh(tmp_path, monkeypatch):

@@ -608,6 +608,32 @@ def test_a_npy_truncated_under_the_reader_is_an_error_never_a_signal(tmp_path, r
     assert "changed while it was being read" in proc.stdout
 
 
+@pytest.mark.parametrize("kind", ["npy", "parquet"])
+def test_a_shard_cut_short_is_named_in_the_error(tmp_path, rows, kind):
+    """NumPy and pyarrow name no file: in a directory of shards the error must say which one
+    a killed writer left short."""
+    X, _ = rows
+    shards = tmp_path / "shards"
+    shards.mkdir()
+    for i in range(3):
+        part = X[i * 100:(i + 1) * 100]
+        if kind == "npy":
+            np.save(shards / f"part-{i}.npy", part)
+        else:
+            pd = pytest.importorskip("pandas")
+            pytest.importorskip("pyarrow")
+            pd.DataFrame(part, columns=[f"c{j}" for j in range(part.shape[1])]).to_parquet(
+                shards / f"part-{i}.parquet")
+    cut = shards / f"part-1.{kind}"
+    cut.write_bytes(cut.read_bytes()[:cut.stat().st_size // 2])
+    with pytest.raises(ValueError, match=f"part-1.{kind} cannot be read"):
+        AutoEncoder(2, max_epochs=1).fit(shards)
+    if kind == "npy":  # read whole, mapped or not
+        for mmap in (False, True):
+            with pytest.raises(ValueError, match=f"{cut.name} cannot be read"):
+                aekit.data.read_array(cut, mmap=mmap)
+
+
 # --------------------------------------------------------------------------- wide text files
 def test_a_wide_csv_is_typed_at_pandas_speed(tmp_path, monkeypatch):
     """A one-line CSV of many numbers: typing its columns costs a fixed number of pandas

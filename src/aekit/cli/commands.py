@@ -10,9 +10,10 @@ sentence of the parameter's docstring (:mod:`aekit.cli.options`), so the two can
 The run directory that ``train`` and ``demo`` write is :mod:`aekit.runs`.
 
 Bad arguments and bad files end with one line on stderr, ``error: ...``, and exit code 2;
-set ``AEKIT_DEBUG=1`` to see the traceback instead. ``train`` checkpoints every epoch into
-its run directory; Ctrl-C (SIGINT) or SIGTERM stops it at the end of the step under way,
-writes the best model so far and exits with 130 or 143; ``--resume`` continues.
+set ``AEKIT_DEBUG=1`` to see the traceback instead. ``train`` and ``train-vae`` checkpoint
+every epoch into their run directory; Ctrl-C (SIGINT) or SIGTERM stops them at the end of the
+step under way, writes the best model so far and exits with 130 or 143; ``--resume``
+continues.
 
 Under ``torchrun`` (``torchrun --nproc-per-node 2 -m aekit train ...``), ``train`` runs on
 every process: each loads the whole dataset (so the scaler is fitted on the same rows
@@ -231,6 +232,14 @@ class _Group(TyperGroup):
         names = super().list_commands(ctx)
         return sorted(names, key=lambda name: not name.startswith("train"))
 
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            # Ctrl-C outside training (which reports what it kept itself): typer (0.29)
+            # would end with a bare exit code 130 and not a word, click with Abort.
+            raise typer.Abort() from None
+
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode, **extra)
@@ -254,8 +263,8 @@ class _Group(TyperGroup):
                 ctx = getattr(err, "ctx", None)
                 hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
                 code = _fail(err.format_message() + hint, err.exit_code)
-        except typer.Abort:  # Ctrl-C outside training (click turns KeyboardInterrupt into it)
-            code = _fail("aborted", 128 + signal.SIGINT)
+        except typer.Abort:  # Ctrl-C outside training (see invoke)
+            code = _fail("aborted (Ctrl-C, SIGINT)", 128 + signal.SIGINT)
         except (TrainingDivergedError, ImportError, distributed.DistributedError) as err:
             # not the user's input: code 1
             code = _fail(cli_spelling(str(err), command), 1)
@@ -316,6 +325,11 @@ def _print_run(run) -> None:
 
 
 # --------------------------------------------------------------------------- commands
+_ResumeOption = Annotated[bool, typer.Option(
+    "--resume", help="Continue the run in --out from its checkpoint (same options), "
+    "ending where an uninterrupted run ends.")]
+
+
 @app.command()
 @estimator_options(AutoEncoder, "Estimator (AutoEncoder parameters)")
 @table_options
@@ -324,9 +338,7 @@ def train(
     out: Annotated[Path, typer.Option("--out", help="Run directory to write.")],
     params: dict,
     options: dict,
-    resume: Annotated[bool, typer.Option(
-        "--resume", help="Continue the run in --out from its checkpoint (same options), "
-        "ending where an uninterrupted run ends.")] = False,
+    resume: _ResumeOption = False,
     dist_timeout: Annotated[float | None, typer.Option(
         "--dist-timeout", help="Under torchrun: seconds a process waits for the others "
         f"before the run fails [default: ${distributed.TIMEOUT_ENV} or "
@@ -338,9 +350,16 @@ def train(
     --checkpoint-dir); Ctrl-C or SIGTERM stops at the end of the step under way and writes
     the best model so far; --resume continues.
     """
+    _train(AutoEncoder, data, out, params, options, resume, dist_timeout)
+
+
+def _train(cls, data: str, out: Path, params: dict, options: dict, resume: bool,
+           dist_timeout: float | None) -> None:
+    """What ``train`` and ``train-vae`` do with an autoencoder class ``cls``: checkpoint
+    into the run directory, and continue from it with ``resume``."""
     if params["checkpoint_dir"] is None:
         params["checkpoint_dir"] = str(out)
-    est = AutoEncoder(**params)
+    est = cls(**params)
     validate_params(est)  # bad values fail now, before a dataset is loaded or downloaded
     distributed.resolve_timeout(dist_timeout)  # so does --dist-timeout, torchrun or not
     check_out_dir(out)  # so does an --out aekit may not write to
@@ -472,9 +491,11 @@ def _fit_and_print(est, data: str, out: Path, options: dict, fit, show=_print_ru
 @app.command("train-vae")
 @estimator_options(VariationalAutoEncoder, "Estimator (VariationalAutoEncoder parameters)")
 @table_options
-def train_vae(data: _DataOption, out: _OutOption, params: dict, options: dict) -> None:
-    """Fit a variational autoencoder on a dataset's train split; save it as train does."""
-    _fit_and_print(VariationalAutoEncoder(**params), data, out, options, fit_run)
+def train_vae(data: _DataOption, out: _OutOption, params: dict, options: dict,
+              resume: _ResumeOption = False) -> None:
+    """Fit a variational autoencoder on a dataset's train split; save it as train does
+    (checkpoints and --resume included)."""
+    _train(VariationalAutoEncoder, data, out, params, options, resume, None)
 
 
 @app.command()

@@ -32,6 +32,7 @@ __all__ = [
     "check_real",
     "check_weight",
     "format_indices",
+    "naming",
     "resolve_device",
     "seeded_torch_rng",
     "to_tensor",
@@ -141,6 +142,19 @@ def check_real(X: np.ndarray, where) -> np.ndarray:
     if X.dtype.kind in "mMV":
         raise ValueError(f"{where}: holds {X.dtype} values, not numbers; store numbers")
     return X
+
+
+@contextlib.contextmanager
+def naming(path) -> Iterator[None]:
+    """Put ``path`` in front of a ValueError raised inside (pyarrow's ArrowInvalid is one):
+    NumPy and pyarrow do not name the file they could not read (a ``.npy`` or Parquet file
+    cut short), and among the shards of a directory the reader could not tell which."""
+    try:
+        yield
+    except ValueError as err:
+        if os.fspath(path) in str(err):
+            raise
+        raise ValueError(f"{os.fspath(path)} cannot be read: {err}") from None
 
 
 def channels_last_hint(image: tuple) -> str:

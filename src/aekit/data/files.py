@@ -22,7 +22,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..core import compat
-from ..core.checks import InputWarning, check_real, user_warning
+from ..core.checks import InputWarning, check_real, naming, user_warning
 from .delimited import COMPRESSIONS, TABLE_SUFFIXES, is_table_file, read_table
 
 __all__ = [
@@ -91,8 +91,8 @@ def read_array(path, *, mmap=False):
     if path.stat().st_size == 0:
         raise ValueError(f"{path}: file is empty")
     if suffix == ".npy":
-        # allow_pickle=False: an object array would run arbitrary code on load.
-        X = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+        with naming(path):  # allow_pickle=False: an object array would run code on load
+            X = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
         return ArrayData(check_real(X, path), None, None)
     if suffix == ".npz":
         return _read_npz(path)
@@ -477,8 +477,8 @@ def _npy_header(file: str) -> tuple[tuple, np.dtype, bool, int]:
     except ValueError as err:
         if "pickle" in str(err):
             raise ValueError(f"{file}: holds Python objects, not numbers") from None
-        # mmap cannot map 0 bytes: an empty array, read whole (it is nothing).
-        array = np.load(file, allow_pickle=False)
+        with naming(file):  # mmap cannot map 0 bytes: an empty array, read whole; or truncated
+            array = np.load(file, allow_pickle=False)
     try:
         fortran = array.ndim > 1 and not array.flags.c_contiguous
         return array.shape, array.dtype, fortran, int(getattr(array, "offset", 0))
@@ -643,7 +643,8 @@ def _parquet_source(files: list[Path], name: str) -> RowSource:
     pa, pq = _import_parquet()
     parts, columns, all_float32 = [], None, True
     for path in files:
-        meta = pq.read_metadata(path)
+        with naming(path):  # a file cut short has no footer
+            meta = pq.read_metadata(path)
         schema = meta.schema.to_arrow_schema()
         # A DataFrame's index that pandas stored beside its columns is not a feature, as
         # pd.read_parquet does not make it one.
