@@ -328,3 +328,15 @@ def test_files_that_used_to_fail_now_train(tmp_path, name, text, args):
     assert_ok(result)
     rows = json.loads((tmp_path / "r" / "metrics.json").read_text())["dataset"]
     assert rows["train_shape"][0] + rows["test_shape"][0] == 20  # the BOM row is kept
+
+
+def test_a_directory_named_like_a_file_is_called_a_directory(tmp_path):
+    # It was told "no such file", which sends the user looking for a missing file.
+    for name in ("rows.npy", "rows.csv"):
+        (tmp_path / name).mkdir()
+        with pytest.raises(IsADirectoryError, match="is a directory, not a file"):
+            (read_array if name.endswith(".npy") else read_table)(tmp_path / name)
+    assert_one_line_error(invoke("train", "--data", tmp_path / "rows.npy", "--out",
+                                 tmp_path / "r"), "rows.npy is a directory, not a file")
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        read_table(tmp_path / "absent.csv")

@@ -144,6 +144,15 @@ def check_real(X: np.ndarray, where) -> np.ndarray:
     return X
 
 
+def check_file(path) -> None:
+    """Raise when ``path`` is not a file to read: IsADirectoryError for a directory (a
+    directory named ``rows.npy`` was told "no such file"), FileNotFoundError otherwise."""
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"{path} is a directory, not a file")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path}: no such file")
+
+
 @contextlib.contextmanager
 def naming(path) -> Iterator[None]:
     """Put ``path`` in front of a ValueError raised inside (pyarrow's ArrowInvalid is one):

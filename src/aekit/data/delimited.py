@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..core.checks import check_file
+
 __all__ = ["COMPRESSIONS", "DELIMITERS", "NA_STRINGS", "TABLE_SUFFIXES", "is_table_file",
            "read_table", "read_table_chunks", "table_format"]
 
@@ -262,7 +264,7 @@ def read_table(path, *, header="infer", sep=None):
     Raises
     ------
     FileNotFoundError
-        When ``path`` does not exist.
+        When ``path`` does not exist (IsADirectoryError when it is a directory).
     ValueError
         For an empty file, a header without rows, a row with more or fewer fields than the
         header (naming its line), or bytes that are not UTF-8.
@@ -295,13 +297,12 @@ def table_format(path, *, header="infer", sep=None) -> tuple[str, bool]:
     Raises
     ------
     FileNotFoundError
-        When ``path`` does not exist.
+        When ``path`` does not exist (IsADirectoryError when it is a directory).
     ValueError
         For a ``header`` or ``sep`` aekit does not take, or a file without data.
     """
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file")
+    check_file(path)
     if header not in ("infer", True, False):
         raise ValueError(f"header={header!r}: use 'infer', True or False")
     if sep is not None and len(sep) != 1 and sep != r"\s+":

@@ -22,7 +22,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..core import compat
-from ..core.checks import InputWarning, check_real, naming, user_warning
+from ..core.checks import InputWarning, check_file, check_real, naming, user_warning
 from .delimited import COMPRESSIONS, TABLE_SUFFIXES, is_table_file, read_table
 
 __all__ = [
@@ -75,7 +75,7 @@ def read_array(path, *, mmap=False):
     Raises
     ------
     FileNotFoundError
-        If ``path`` does not exist.
+        If ``path`` does not exist (IsADirectoryError when it is a directory).
     ValueError
         For an unknown extension, an empty file, an ``.npz`` without arrays, or a text cell
         that is not a number (the message gives its line and column) or a ragged row.
@@ -86,8 +86,7 @@ def read_array(path, *, mmap=False):
         raise ValueError(f"{path}: unsupported file type {suffix or '(no extension)'!r}; "
                          f"expected one of {', '.join(FILE_SUFFIXES)} (text files may be "
                          f"compressed: {', '.join(COMPRESSIONS)})")
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file")
+    check_file(path)
     if path.stat().st_size == 0:
         raise ValueError(f"{path}: file is empty")
     if suffix == ".npy":
