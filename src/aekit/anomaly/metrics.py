@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from ..core.checks import format_indices
@@ -210,17 +211,10 @@ def anomaly_labels(y, normal=None, *, anomaly=None) -> np.ndarray:
 
 
 def _check_no_missing(y: np.ndarray) -> None:
-    """A ValueError naming the rows whose label is missing (NaN, None: an empty cell of a
-    label column): else they were read as a value of their own, every row not ``normal``
-    being an anomaly, and measured as anomalies."""
-    if y.dtype.kind == "f":
-        missing = np.isnan(y)
-    elif y.dtype == object:
-        missing = np.asarray([v is None or (isinstance(v, float) and math.isnan(v))
-                              or type(v).__name__ == "NAType"  # pandas.NA
-                              for v in y.tolist()], dtype=bool)
-    else:
-        return
+    """A ValueError naming the rows whose label is missing (NaN, None, pandas.NA: an empty
+    cell of a label column): else they were read as a value of their own, every row not
+    ``normal`` being an anomaly, and measured as anomalies."""
+    missing = np.asarray(pd.isna(y), dtype=bool)  # as semisupervised.labels reads them
     if missing.any():
         rows = np.flatnonzero(missing)
         raise ValueError(f"labels are missing (NaN or None) in {len(rows)} row(s) "
