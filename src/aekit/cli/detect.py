@@ -116,11 +116,8 @@ def detect(
         data, _data_options(label, drop, None, header, sep), normal, anomaly_value)
     shape = "read in chunks" if chunked else f"{X.shape[0]} rows x {X.shape[1]} columns"
     typer.echo(f"fitting {detector!r} on {data.name} ({shape})...")
-    try:
-        run = fit_detector_run(detector, X, out, name=data.name, anomaly=anomaly,
-                               n_features=top)
-    except ValueError as err:  # the remedy as this command spells it
-        raise ValueError(str(err).replace("missing='impute'", "--missing impute")) from None
+    # The library's remedies (missing='impute') are spelled as options by the CLI's errors.
+    run = fit_detector_run(detector, X, out, name=data.name, anomaly=anomaly, n_features=top)
     m = run.metrics
     page = write_detector_report(
         detector, report_rows, run.path / REPORT, title=f"{run.path.name}: "

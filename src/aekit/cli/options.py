@@ -244,8 +244,6 @@ def estimator_options(cls, panel: str):
     return decorate
 
 
-
-
 # ``name=value`` in a library message: a quoted value, or a bare word or number (not a
 # tuple or a list, which the command line spells otherwise; not a full stop after it).
 _ADVICE = re.compile(r"(?<![\w.'\"])([a-z_][a-z0-9_]*)=('[^']*'|\"[^\"]*\"|[\w+-]+(?:\.[\w+-]+)*)")
