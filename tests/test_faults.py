@@ -18,6 +18,7 @@ from sklearn.utils.validation import check_is_fitted
 
 import aekit
 from aekit import AutoEncoder, EncoderClassifier, VariationalAutoEncoder
+from aekit.data import fingerprints
 from aekit.training import callbacks
 from aekit.estimators import _base
 from aekit.training.loop import FitInterrupted, TrainingDivergedError, fit_loop, init_state
@@ -127,7 +128,7 @@ def test_a_streamed_resume_refuses_another_file_copied_over_with_its_time_kept(
     with open(path, "r+b") as f:  # in place: the same inode
         f.write(other.getvalue())
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
-    assert aekit.data.files.file_stamp(path) == [st.st_size, st.st_mtime_ns, st.st_ino]
+    assert fingerprints.file_stamp(path) == [st.st_size, st.st_mtime_ns, st.st_ino]
     with pytest.raises(ValueError, match=r"another fit.*the data \(X\)"):
         AutoEncoder(2, **kw).fit(path, resume=True)
 
@@ -563,7 +564,8 @@ from aekit.data import files
 path, method = sys.argv[1], sys.argv[2]
 # The race this test pins down: the file shrinks after the reader checked it and while it
 # copies rows (with a memory map: SIGBUS, the process dies). The check is switched off so
-# the truncation lands exactly there, every time.
+# the truncation lands exactly there, every time (patched in files, where the reads look
+# it up).
 files.check_unchanged = lambda part: None
 X = np.load(path)
 est = AutoEncoder(2, hidden_layer_sizes=(8,), max_epochs=2, chunk_rows=50, random_state=0)
@@ -606,6 +608,9 @@ def test_a_npy_truncated_under_the_reader_is_an_error_never_a_signal(tmp_path, r
         env={**os.environ, "PYTHONPATH": src, "OMP_NUM_THREADS": "1"})
     assert proc.returncode == 3, (proc.returncode, proc.stderr[-2000:])  # -7: SIGBUS
     assert "changed while it was being read" in proc.stdout
+    # The read caught it, not the stamp check switched off above (whose message also says
+    # "changed while it was being read"): otherwise the race goes untested.
+    assert "past the end of the file" in proc.stdout, proc.stdout
 
 
 @pytest.mark.parametrize("kind", ["npy", "parquet"])

@@ -6,6 +6,8 @@
   downloaded, ``fetch_idx_files``, ``read_idx``);
 - :mod:`aekit.data.files`: ``read_array`` (``.npy``, ``.npz``, text) and ``open_rows``
   (``.npy``, memmaps, shard directories, Parquet, a block of rows at a time);
+- :mod:`aekit.data.fingerprints`: whether a file changed while it is read, and what
+  tells rows from other rows (a checkpoint's fingerprint of a fit's data);
 - :mod:`aekit.data.delimited`: ``read_table`` (``.csv``, ``.tsv``, ``.txt`` into a
   DataFrame: header, delimiter and column types detected);
 - :mod:`aekit.data.tables`: DataFrames to the coded rows a model takes, and back;

@@ -5,12 +5,13 @@ read a block of rows at a time (:func:`open_rows`).
 
 A :class:`RowSource` reads blocks of at most ``chunk_rows`` consecutive rows of one file,
 each as a fresh in-memory copy, and lets go of the file's pages once a block is copied, so
-the memory a pass takes is bounded by the chunk size, not by the size of the data.
+the memory a pass takes is bounded by the chunk size, not by the size of the data. Before
+each read it checks that the file is still the one opened, and it fingerprints its rows
+for a checkpoint (both from :mod:`aekit.data.fingerprints`).
 """
 
 from __future__ import annotations
 
-import hashlib
 import mmap
 import os
 import re
@@ -24,6 +25,8 @@ import numpy as np
 from ..core import compat
 from ..core.checks import InputWarning, check_file, check_real, naming, user_warning
 from .delimited import COMPRESSIONS, TABLE_SUFFIXES, is_table_file, read_table
+from .fingerprints import (check_unchanged, file_stamp, map_region, sampled_digest,
+                           sha256_rows)
 
 __all__ = [
     "FILE_SUFFIXES",
@@ -217,8 +220,9 @@ class RowSource:
         """What tells each part's rows from other rows, for a checkpoint's fingerprint:
         ``[file, size, modification time (ns), inode, sampled digest]`` of a file, what
         changes when it is rewritten or another file is copied over it keeping its time
-        (:func:`sampled_digest`; a memory map adds where its rows lie in the file);
-        ``["sha256", digest]`` of an array in memory (see :meth:`_ArrayPart.identity`)."""
+        (:func:`~aekit.data.fingerprints.sampled_digest`; a memory map adds where its rows
+        lie in the file); ``["sha256", digest]`` of an array in memory (see
+        :meth:`_ArrayPart.identity`)."""
         return [p.identity() if isinstance(p, _ArrayPart)
                 else [p.file, *(p.stamp or []), sampled_digest(p.file)] for p in self._parts]
 
@@ -371,58 +375,6 @@ def open_rows(spec) -> RowSource:
 
 
 # --------------------------------------------------------------------------- .npy
-def file_stamp(path) -> list[int] | None:
-    """``[size, modification time (ns), inode]`` of file ``path``, or None if it has none."""
-    try:
-        st = os.stat(path)
-    except (OSError, TypeError, ValueError):
-        return None
-    return [st.st_size, st.st_mtime_ns, st.st_ino]
-
-
-SAMPLED_BLOCKS = 64
-SAMPLED_BLOCK_BYTES = 1 << 16
-
-
-def sampled_digest(path) -> str | None:
-    """SHA-256 of :data:`SAMPLED_BLOCKS` blocks of :data:`SAMPLED_BLOCK_BYTES` spread evenly
-    over file ``path`` (its first and last bytes among them; a smaller file whole), or None
-    if it cannot be read.
-
-    A file's stamp (:func:`file_stamp`) misses another file of the same size copied over it
-    with its modification time kept (``cp -p``, ``rsync -t``): these bytes do not. At most
-    4 MiB are read, where hashing a file of rows whole would cost a pass over it; a file
-    that differs only in a few rows between the blocks is not told apart.
-    """
-    digest = hashlib.sha256()
-    try:
-        size = os.path.getsize(path)
-        with open(path, "rb") as f:
-            if size <= SAMPLED_BLOCKS * SAMPLED_BLOCK_BYTES:
-                while block := f.read(1 << 20):
-                    digest.update(block)
-            else:
-                step = (size - SAMPLED_BLOCK_BYTES) / (SAMPLED_BLOCKS - 1)
-                for i in range(SAMPLED_BLOCKS):
-                    f.seek(round(i * step))
-                    digest.update(f.read(SAMPLED_BLOCK_BYTES))
-    except (OSError, TypeError, ValueError):
-        return None
-    return digest.hexdigest()
-
-
-def check_unchanged(part) -> None:
-    """Raise a ValueError when ``part``'s file is not the one opened (rewritten, replaced,
-    removed): rows read from it now would mix two versions of the data."""
-    if part.stamp is not None and file_stamp(part.file) != part.stamp:
-        raise ValueError(
-            f"{part.file} changed while it was being read (size, modification time or inode "
-            "differ from when it was opened); rows read now would mix two versions of the "
-            "data. Leave the file unchanged during training (write new data to a new file), "
-            "then fit again."
-        )
-
-
 def _read_rows(array: np.ndarray, start: int, stop: int, dtype) -> np.ndarray:
     # np.array copies (and converts), so nothing refers to the file's pages afterwards.
     return np.array(array[start:stop], dtype=dtype).reshape(stop - start, -1)
@@ -503,43 +455,14 @@ class _ArrayPart:
 
     def identity(self) -> list:
         """A memory map's file stamp, then the byte offset and strides of its rows in the
-        file, then its :func:`sampled_digest`: two slices of one file (``mm[:800]``,
-        ``mm[800:]``) share its stamp. For rows in memory, which no stamp tells apart,
-        their SHA-256: one pass over memory, which costs less than an epoch, where refusing
-        would leave such a fit no resume."""
-        region = _map_region(self.array) if self.stamp is not None else None
+        file, then its :func:`~aekit.data.fingerprints.sampled_digest`: two slices of one
+        file (``mm[:800]``, ``mm[800:]``) share its stamp. For rows in memory, which no stamp
+        tells apart, their SHA-256: one pass over memory, which costs less than an epoch,
+        where refusing would leave such a fit no resume."""
+        region = map_region(self.array) if self.stamp is not None else None
         if region is None:
             return ["sha256", sha256_rows(self.array)]
         return [self.file, *self.stamp, *region, sampled_digest(self.file)]
-
-
-def _map_region(array: np.ndarray) -> list[int] | None:
-    """``[byte offset in the file, *strides]`` of a memmap's elements; None when ``array``
-    maps no file (a memmap computed from one is a copy in memory)."""
-    mapped = getattr(array, "_mmap", None)
-    if mapped is None or array.offset is None:
-        return None
-    # np.memmap maps from the offset rounded down to the allocation granularity.
-    start = array.offset - array.offset % mmap.ALLOCATIONGRANULARITY
-    base = np.frombuffer(mapped, np.uint8).ctypes.data
-    return [int(start + array.ctypes.data - base), *(int(s) for s in array.strides)]
-
-
-def sha256_rows(array: np.ndarray, block_bytes: int = 1 << 24) -> str:
-    """SHA-256 of ``array``'s values in C order (the bytes of ``np.ascontiguousarray``),
-    hashed a block of rows at a time so a strided view is never copied whole."""
-    digest = hashlib.sha256()
-    update_rows(digest, array, block_bytes)
-    return digest.hexdigest()
-
-
-def update_rows(digest, array: np.ndarray, block_bytes: int = 1 << 24) -> None:
-    """Feed ``digest`` (a :mod:`hashlib` hash) ``array``'s values in C order, a block of
-    rows at a time (see :func:`sha256_rows`)."""
-    array = np.atleast_1d(array)
-    step = max(1, block_bytes // max(1, array[:1].nbytes))
-    for start in range(0, len(array), step):
-        digest.update(memoryview(np.ascontiguousarray(array[start:start + step])).cast("B"))
 
 
 def release_pages(array: np.ndarray) -> None:

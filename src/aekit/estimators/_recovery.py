@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from ..core.storage import jsonable
-from ..data.files import sha256_rows
+from ..data.fingerprints import sha256_rows
 from ..core.fitted import record
 from ..training.callbacks import Checkpoint, read_checkpoint, remove_checkpoint
 from ..training.loop import autocast_dtype

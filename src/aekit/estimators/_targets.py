@@ -19,7 +19,7 @@ from sklearn.utils import check_array
 
 from ..core.checks import check_finite, check_weight, user_warning
 from ..core.fitted import changed, changed_params, same
-from ..data.files import sha256_rows, update_rows
+from ..data.fingerprints import sha256_rows, update_rows
 from ..data.tables import is_table
 from ..evaluation.diagnostics import DiagnosticWarning
 

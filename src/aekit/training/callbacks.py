@@ -156,6 +156,28 @@ def _memory(callback: Callback, state: dict, kind: str, fresh: dict) -> None:
     state.setdefault("memory", {}).setdefault(callback.memory_key, fresh)
 
 
+def _watched(record: dict, start_from_epoch: int) -> float | None:
+    """The loss :class:`EarlyStopping` and :class:`ReduceLROnPlateau` watch in an epoch's
+    ``record``: the validation loss, else the training loss; None in the loop's first
+    ``start_from_epoch`` epochs (a warm-up), which they neither keep nor count."""
+    if record["epoch"] <= start_from_epoch:
+        return None
+    return record["val_loss"] if record["val_loss"] is not None else record["loss"]
+
+
+def _improved(own: dict, monitored: float, tol: float) -> bool:
+    """Whether ``monitored`` is a relative improvement of ``tol`` on ``own["best"]`` (or
+    the first loss: no finite best yet); it becomes the best, else ``own["stale"]`` counts
+    one more epoch without improvement. (The loop refuses a non-finite loss before the
+    callbacks see it, so a best is never NaN or infinite once set.)"""
+    best = own["best"]
+    if best is None or not math.isfinite(best) or monitored < best - tol * abs(best):
+        own.update(best=monitored, stale=0)
+        return True
+    own["stale"] += 1
+    return False
+
+
 class EarlyStopping(Callback):
     """Stop after ``patience`` epochs without a relative improvement of ``tol``.
 
@@ -178,20 +200,16 @@ class EarlyStopping(Callback):
         _memory(self, state, "early_stopping", {"best": None, "stale": 0})
 
     def on_epoch_end(self, state: dict, record: dict) -> None:
-        if record["epoch"] <= self.start_from_epoch:
+        monitored = _watched(record, self.start_from_epoch)
+        if monitored is None:
             return
-        monitored = record["val_loss"] if record["val_loss"] is not None else record["loss"]
         own = state["memory"][self.memory_key]
-        best = own["best"]
-        if best is None or monitored < best - self.tol * abs(best):
-            own.update(best=monitored, stale=0)
+        if _improved(own, monitored, self.tol):
             if state["best_state"] is None or monitored < state["best_monitor"]:
                 state.update(best_monitor=monitored, best_state=state["last_state"],
                              best_epoch=record["epoch"])
-        else:
-            own["stale"] += 1
-            if own["stale"] >= self.patience:
-                state["stop"] = True
+        elif own["stale"] >= self.patience:
+            state["stop"] = True
 
 
 class ReduceLROnPlateau(Callback):
@@ -235,16 +253,11 @@ class ReduceLROnPlateau(Callback):
         groups = state["optimizer"].param_groups
         # The rate this epoch trained with (set before any schedule of this epoch cuts it).
         record.setdefault("lr", groups[0]["lr"])
-        if record["epoch"] <= self.start_from_epoch:
+        monitored = _watched(record, self.start_from_epoch)
+        if monitored is None:
             return
-        monitored = record["val_loss"] if record["val_loss"] is not None else record["loss"]
         own = state["memory"][self.memory_key]
-        best = own["best"]
-        if not math.isfinite(best) or monitored < best - self.tol * abs(best):
-            own.update(best=monitored, stale=0)
-            return
-        own["stale"] += 1
-        if own["stale"] >= self.patience:
+        if not _improved(own, monitored, self.tol) and own["stale"] >= self.patience:
             own["stale"] = 0
             for g, start in zip(groups, own["start"]):
                 g["lr"] = max(g["lr"] * self.factor, start * self.min_lr)
