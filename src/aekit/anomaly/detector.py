@@ -37,6 +37,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.random import sample_without_replacement
 from sklearn.utils.validation import check_is_fitted
 
+from ..core import distributed
 from ..core.checks import (
     FLOAT32_MAX,
     Interval,
@@ -416,7 +417,9 @@ class OutlierDetector(ThresholdMixin, ExplanationMixin, _tables.InputMixin, Outl
     def _fit(self, X):
         """:meth:`fit`, on the working copy :func:`fit_atomically` gives."""
         start = time.perf_counter()
-        rng = check_random_state(self.random_state)
+        # Under several processes every rank must draw the same sample, subsamples and
+        # weights: the loop sums their gradients as if they held the same rows.
+        rng = check_random_state(distributed.same_random_state(self.random_state))
         n_total, names = None, None
         if is_chunked(X):  # a file or memmap: fit on a sample, read chunk by chunk
             names = column_names(X)
