@@ -423,7 +423,7 @@ class OutlierDetector(ThresholdMixin, ExplanationMixin, _tables.InputMixin, Outl
         n_total, names = None, None
         if is_chunked(X):  # a file or memmap: fit on a sample, read chunk by chunk
             names = column_names(X)
-            X, n_total = read_sample(X, rng)
+            X, n_total = read_sample(X, rng, missing=self.missing)
         X = self._check_X(X, reset=True)
         self.schema_.name_columns(names, self)  # a Parquet file's, as a DataFrame's
         n, d = X.shape
