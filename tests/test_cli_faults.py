@@ -480,6 +480,23 @@ def test_train_refuses_a_bad_dist_timeout_outside_torchrun(tmp_path, monkeypatch
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize("command", [["detect", "--data", "rows.csv", "--out", "det"],
+                                     ["encode", "run", "rows.csv", "--out", "codes.csv"],
+                                     ["demo", "--out", "demo"]])
+def test_a_command_that_does_not_share_its_work_is_refused_under_torchrun(
+        tmp_path, monkeypatch, command):
+    # Each of torchrun's processes would run the whole command, writing the same files.
+    np.savetxt(tmp_path / "rows.csv", np.random.RandomState(0).rand(60, 4), delimiter=",")
+    monkeypatch.chdir(tmp_path)
+    for var, value in (("RANK", "0"), ("WORLD_SIZE", "2"), ("MASTER_ADDR", "127.0.0.1"),
+                       ("MASTER_PORT", "1")):
+        monkeypatch.setenv(var, value)
+    assert_one_line_error(invoke(*command, "--device", "cpu") if command[0] == "detect"
+                          else invoke(*command), f"'aekit {command[0]}' runs in one process",
+                          "WORLD_SIZE=2", "without torchrun")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rows.csv"]  # nothing written
+
+
 # --------------------------------------------------------------------------- issue 17, item 11
 @pytest.mark.parametrize("opset", ["0", "99", "1", "8", "10", "21"])
 def test_export_with_an_unsupported_opset_is_one_error_line(small_run, tmp_path, opset):

@@ -291,7 +291,7 @@ _FAMILIES = textwrap.dedent("""
     # Every family and variant under torchrun, random_state=None: the ranks must agree.
     import json, sys
     import numpy as np
-    from aekit import AutoEncoder, EncoderClassifier, VariationalAutoEncoder
+    from aekit import AutoEncoder, EncoderClassifier, OutlierDetector, VariationalAutoEncoder
     from aekit.core import distributed
 
     distributed.init_from_env("cpu")
@@ -304,10 +304,13 @@ _FAMILIES = textwrap.dedent("""
                      sparsity="kl", contractive=0.01, n_init=2, **kw).fit(X)
     vae = VariationalAutoEncoder(**kw).fit(X)
     clf = EncoderClassifier(ae, max_epochs=2, batch_size=77).fit(X, y)
+    # The detector draws its members' subsamples: every rank must draw the same ones.
+    det = OutlierDetector(max_epochs=2, batch_size=77, device="cpu").fit(X)
     out = {"ae": ae.transform(X[:5]).tolist(), "vae": vae.transform(X[:5]).tolist(),
-           "clf": clf.predict_proba(X[:5]).tolist(),
+           "clf": clf.predict_proba(X[:5]).tolist(), "det": det.score_samples(X[:5]).tolist(),
+           "threshold": det.threshold_,
            "history": [{k: v for k, v in r.items() if k != "seconds"}
-                       for r in ae.history_ + vae.history_ + clf.history_]}
+                       for r in ae.history_ + vae.history_ + clf.history_ + det.history_]}
     with open(f"{sys.argv[2]}-{rank}.json", "w") as f:
         json.dump(out, f)
     distributed.teardown()

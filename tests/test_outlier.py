@@ -579,3 +579,24 @@ def test_stopping_parameters_without_early_stopping_are_warned_of():
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
         OutlierDetector(patience=3, early_stopping=True, **quick).fit(X)
+
+
+def test_a_streamed_file_names_the_file_row_of_a_bad_cell(tmp_path, monkeypatch):
+    # Rows read in chunks, and fitted on through a sample, are named by their row in the
+    # file, not by their place in a chunk or in the sample.
+    from aekit.anomaly import streaming
+
+    monkeypatch.setattr(streaming, "CHUNK_BYTES", 4 * 4 * 100)  # chunks of 100 rows
+    X = np.random.RandomState(0).rand(500, 4).astype(np.float32)
+    clean, bad = tmp_path / "clean.npy", tmp_path / "bad.npy"
+    np.save(clean, X)
+    X[345, 2] = np.nan
+    np.save(bad, X)
+    kw = dict(n_estimators=2, max_epochs=1, random_state=0, device="cpu")
+    for fit in (lambda: OutlierDetector(**kw).fit(bad),
+                lambda: OutlierDetector(**kw).fit(clean).score_samples(bad)):
+        with pytest.raises(ValueError, match=r"bad\.npy contains .* row\(s\) \[345\]") as err:
+            fit()
+        assert "missing='impute'" in str(err.value)
+    det = OutlierDetector(missing="impute", **kw).fit(bad)
+    assert np.isfinite(det.score_samples(bad)).all()

@@ -37,6 +37,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.random import sample_without_replacement
 from sklearn.utils.validation import check_is_fitted
 
+from ..core import distributed
 from ..core.checks import (
     FLOAT32_MAX,
     Interval,
@@ -416,11 +417,13 @@ class OutlierDetector(ThresholdMixin, ExplanationMixin, _tables.InputMixin, Outl
     def _fit(self, X):
         """:meth:`fit`, on the working copy :func:`fit_atomically` gives."""
         start = time.perf_counter()
-        rng = check_random_state(self.random_state)
+        # Under several processes every rank must draw the same sample, subsamples and
+        # weights: the loop sums their gradients as if they held the same rows.
+        rng = check_random_state(distributed.same_random_state(self.random_state))
         n_total, names = None, None
         if is_chunked(X):  # a file or memmap: fit on a sample, read chunk by chunk
             names = column_names(X)
-            X, n_total = read_sample(X, rng)
+            X, n_total = read_sample(X, rng, missing=self.missing)
         X = self._check_X(X, reset=True)
         self.schema_.name_columns(names, self)  # a Parquet file's, as a DataFrame's
         n, d = X.shape

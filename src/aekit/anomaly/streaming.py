@@ -17,8 +17,9 @@ from collections.abc import Callable, Iterator
 import numpy as np
 from sklearn.utils.random import sample_without_replacement
 
+from ..core.checks import check_finite
 from ..data.delimited import read_table_chunks, table_format
-from ..data.files import is_streamable, open_rows
+from ..data.files import Chunk, is_streamable, open_rows
 from .robust import SAMPLE_ROWS
 
 FIT_ROWS = SAMPLE_ROWS
@@ -147,6 +148,8 @@ def iter_chunks(X, owner=None) -> Iterator[tuple[int, object]]:
     if owner is not None:
         owner._check_stream(source, reset=False)
     for chunk in source.scan(chunk_rows(source.n_features)):
+        if owner is not None:
+            check_chunk(chunk, owner.missing)
         rows = chunk.rows if owner is None else \
             owner.schema_.stream_chunk(chunk.rows, source, chunk.start)
         yield chunk.start, rows
@@ -188,9 +191,29 @@ def column_names(X) -> list | None:
     return None if isinstance(X, TextRows) else open_rows(X).columns
 
 
-def read_sample(X, rng, size: int | None = None) -> tuple[np.ndarray, int]:
+def check_chunk(chunk: Chunk, missing: str) -> None:
+    """A ValueError naming the file and its rows where ``chunk`` holds NaN, infinity or
+    values beyond float32's range (:func:`~aekit.core.checks.check_finite`); NaN passes
+    with ``missing="impute"``. Checked here, where the rows' place in their file is known:
+    the chunk, or a sample of the file, names its rows by their place in itself."""
+    rows = chunk.rows
+    if missing == "impute" and np.isnan(rows).any():
+        rows = np.where(np.isnan(rows), 0, rows)  # imputed later: only the rest is refused
+    try:
+        check_finite(rows, chunk.file, first_row=chunk.file_row)
+    except ValueError as err:
+        if missing == "impute" or not np.isnan(rows).any():
+            raise
+        raise ValueError(f"{err} Or pass missing='impute' to fill missing numbers (NaN) "
+                         "with their column's median.") from None
+
+
+def read_sample(X, rng, size: int | None = None, missing: str | None = None
+                ) -> tuple[np.ndarray, int]:
     """A random sample of ``size`` rows (default :func:`sample_size`) of the file, memmap or
     RowSource ``X``, in file order, read one chunk at a time; and the number of rows in ``X``.
+    With ``missing`` (the detector's parameter) every row read is checked first
+    (:func:`check_chunk`), sampled or not.
 
     Returns
     -------
@@ -206,6 +229,8 @@ def read_sample(X, rng, size: int | None = None) -> tuple[np.ndarray, int]:
     rows = np.empty((len(pick), d), dtype=source.dtype)
     filled = 0
     for chunk in source.scan(chunk_rows(d)):
+        if missing is not None:
+            check_chunk(chunk, missing)
         lo, hi = np.searchsorted(pick, (chunk.start, chunk.start + len(chunk.rows)))
         rows[filled : filled + hi - lo] = chunk.rows[pick[lo:hi] - chunk.start]
         filled += hi - lo

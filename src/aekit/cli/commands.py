@@ -217,6 +217,23 @@ def _trained_on(run: Path | None, data: str) -> dict | None:
     return saved if isinstance(saved, dict) and trained_on_file(saved, data) else None
 
 
+SEVERAL_PROCESSES = ("train", "train-vae", "train-classifier", "train-ladder")
+"""The commands that share their work between the processes ``torchrun`` starts."""
+
+
+def _check_one_process(command) -> None:
+    """Refuse ``command`` under ``torchrun`` with several processes unless it shares its
+    work between them: each process would do all of it and write the same files."""
+    world = distributed.launched_world_size()
+    if world == 1 or command is None or command.name in SEVERAL_PROCESSES:
+        return
+    raise ValueError(
+        f"'aekit {command.name}' runs in one process, but torchrun started {world} "
+        f"(WORLD_SIZE={world}): each would do all of its work and write the same files. Run "
+        f"it without torchrun; only {', '.join(SEVERAL_PROCESSES)} share their work "
+        "between processes")
+
+
 # --------------------------------------------------------------------------- errors
 class _Group(TyperGroup):
     """Typer's group with every failure reported as one ``error: ...`` line.
@@ -250,6 +267,7 @@ class _Group(TyperGroup):
             with warnings.catch_warnings():
                 # One line each, no source lines.
                 warnings.showwarning = functools.partial(_show_warning, command=command)
+                _check_one_process(command)
                 rv = super().main(args, prog_name, complete_var, standalone_mode=False,
                                   **extra)
             code = rv if isinstance(rv, int) else 0  # an int here is a typer.Exit code

@@ -105,6 +105,18 @@ def rank_info() -> tuple[int, int]:
     return (dist.get_rank(), dist.get_world_size()) if dist is not None else (0, 1)
 
 
+def launched_world_size() -> int:
+    """The number of processes ``torchrun`` started, as its environment says (``WORLD_SIZE``,
+    with the other variables :func:`init_from_env` reads); 1 outside ``torchrun``. Known
+    before, and without, joining their group."""
+    if not all(var in os.environ for var in _TORCHRUN_VARS):
+        return 1
+    try:
+        return max(1, int(os.environ["WORLD_SIZE"]))
+    except ValueError:
+        return 1
+
+
 def is_main() -> bool:
     """True on rank 0 (and in a single process): the rank that prints and writes files."""
     return rank_info()[0] == 0
