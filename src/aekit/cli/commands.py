@@ -50,7 +50,7 @@ from ..semisupervised.classifier import EncoderClassifier
 from ..semisupervised.ladder import LadderClassifier
 from ..anomaly.detector import OutlierDetector
 from ..export import export_onnx
-from .options import cli_spelling, estimator_options
+from .options import CHOICES, cli_spelling, estimator_options
 from ..evaluation.metrics import compare_with_pca
 from ..persistence import load, saved_class
 from ..report.model import write_report
@@ -109,7 +109,7 @@ def _data_options(label, drop, rows, header, sep, test_size=None) -> dict:
                                  f"{test_size:g}", param_hint="'--test-size'")
     options = {"label": label, "drop": [c.strip() for c in drop.split(",") if c.strip()]
                if drop else [], "rows": rows,
-               "header": {"infer": "infer", "yes": True, "no": False}[header], "sep": sep}
+               "header": CHOICES["header"][header], "sep": sep}
     if test_size is not None:
         options["test_size"] = test_size
     return options

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.checks import check_file
+from ..core.checks import InputWarning, check_file, user_warning
 
 __all__ = ["COMPRESSIONS", "DELIMITERS", "NA_STRINGS", "TABLE_SUFFIXES", "is_table_file",
            "read_table", "read_table_chunks", "table_format"]
@@ -139,11 +139,11 @@ def _detect_sep(path: Path, text: str) -> str:
     return "\t" if table_suffix(path) == ".tsv" else ","
 
 
-def _detect_header(text: str, sep: str) -> bool:
+def _detect_header(head: np.ndarray, text: str, sep: str) -> bool:
     """The first row is a header when a column whose other cells are numbers starts with a
     cell that is not. For columns of text alone, when its cells are distinct and none
-    recurs in its column below (else :class:`csv.Sniffer` decides)."""
-    head = _head_cells(text, sep)
+    recurs in its column below (else :class:`csv.Sniffer` decides). ``head``: the first
+    records' cells (:func:`_head_cells`), ``text``: the sample they come from."""
     # (rows, columns) each, all columns at once
     cells, missing, numbers = _cell_kinds(head, _reads_decimal_commas(sep))
     is_number = ~np.isnan(numbers)
@@ -164,6 +164,32 @@ def _detect_header(text: str, sep: str) -> bool:
         return csv.Sniffer().has_header(text)
     except csv.Error:
         return False
+
+
+def _warn_if_numbers_name_columns(path: Path, head: np.ndarray) -> None:
+    """Warn when a first row read as data looks like column names that are numbers: whole
+    numbers written as digits, increasing (pandas' names of a DataFrame's unnamed columns,
+    0, 1, 2, ...; years; wavelengths), after an empty cell or not (the name of pandas' index
+    column), and not met again below. Such a header cannot be told from a row of data, so
+    the rule stands (no header: a column of numbers would start with a number) and the
+    caller is told how to say otherwise."""
+    if len(head) < 2:
+        return
+    first = [str(cell).strip() for cell in head[0]]
+    index = first[0] == ""
+    names = first[1:] if index else first
+    if len(names) < 2 or not all(re.fullmatch(r"[0-9]+", name) for name in names):
+        return
+    values = [int(name) for name in names]
+    if any(b <= a for a, b in zip(values, values[1:])) or (head[1:] == head[0]).all(1).any():
+        return
+    shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
+    user_warning(
+        f"{path}: read its first row ({'an empty cell, ' * index}{shown}) as data, though "
+        "these numbers may name the columns (pandas' to_csv names a DataFrame's unnamed "
+        "columns 0, 1, 2, ...). If they do, pass header=True"
+        + (" and drop the first column, pandas' row index" if index else "")
+        + "; header=False says the row is data and silences this warning.", InputWarning)
 
 
 def _head_cells(text: str, sep: str, rows: int = 200) -> np.ndarray:
@@ -247,7 +273,10 @@ def read_table(path, *, header="infer", sep=None):
         Whether the first row names the columns. ``"infer"``: it does when some column
         holds numbers below a first cell that is not one (for files of text alone: when
         the first row's cells are distinct and none recurs below it). Without a header the columns
-        are named ``"1"``, ``"2"``, ... (their positions).
+        are named ``"1"``, ``"2"``, ... (their positions). A first row of whole numbers in
+        increasing order (``0,1,2``, as pandas' ``to_csv`` names unnamed columns) is read
+        as data, with an :class:`~aekit.core.checks.InputWarning`: pass True if it names
+        the columns.
     sep : str, optional
         The delimiter; default: detected among :data:`DELIMITERS`, else runs of spaces.
         With a semicolon, a cell written with a decimal comma (``0,134``, as spreadsheets
@@ -309,7 +338,13 @@ def table_format(path, *, header="infer", sep=None) -> tuple[str, bool]:
         raise ValueError(f"sep={sep!r}: use one character, or r'\\s+' for runs of spaces")
     text = _sample(path)
     sep = sep or _detect_sep(path, text)
-    return sep, _detect_header(text, sep) if header == "infer" else bool(header)
+    if header != "infer":
+        return sep, bool(header)
+    head = _head_cells(text, sep)
+    has_header = _detect_header(head, text, sep)
+    if not has_header:
+        _warn_if_numbers_name_columns(path, head)
+    return sep, has_header
 
 
 def read_table_chunks(path, sep: str, has_header: bool, chunk_rows: int):
