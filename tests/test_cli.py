@@ -605,6 +605,17 @@ def test_a_first_row_of_numbers_that_may_be_names_is_warned_of_with_the_option(t
     assert "pass --header yes" in result.output and "--header no" in result.output
 
 
+def test_codes_with_leading_zeros_are_warned_of_with_the_option(tmp_path):
+    rng = np.random.RandomState(0)
+    path = tmp_path / "z.csv"
+    path.write_text("zip,a,b\n" + "".join(f"{z:05d},{x:.3f},{y:.3f}\n" for z, x, y in zip(
+        rng.randint(0, 99999, 40), rng.rand(40), rng.rand(40))))
+    result = invoke("train", "--data", path, "--epochs", 1, "--out", tmp_path / "r")
+    assert_ok(result)
+    assert "'zip' hold whole numbers written with leading zeros" in result.output
+    assert "--drop zip" in result.output and "dtype={'zip': str}" in result.output
+
+
 def test_a_library_error_names_the_command_s_options(tmp_path):
     # The library's message said "use scaler='minmax' ... or use loss='mse'".
     result = invoke("train", "--data", "digits", "--out", tmp_path / "r", "--epochs", 1,

@@ -151,6 +151,36 @@ def test_rows_of_data_that_cannot_be_names_are_read_silently(tmp_path, text):
         read_table(write(tmp_path, "x.csv", text))
 
 
+def test_codes_written_with_leading_zeros_read_as_numbers_are_warned_of(tmp_path):
+    """pandas and aekit read 01234 as the number 1234 (the rule stands); postcodes and
+    identifiers so lose their zeros and become sizes: the reader says how to keep them."""
+    from aekit.core.checks import InputWarning
+
+    text = "zip,income,id,month\n01234,3.5,000123,07\n00501,4.1,000124,11\n90210,5,000125,12\n"
+    path = write(tmp_path, "z.csv", text)
+    with pytest.warns(InputWarning, match=r"'zip', 'id' hold whole numbers written with "
+                      r"leading zeros \('01234'.*dtype=\{'zip': str\}") as record:
+        frame = read_table(path)
+    assert "month" not in str(record[0].message)  # two digits: a number enough
+    pd.testing.assert_frame_equal(frame.reset_index(drop=True), pd.read_csv(path),
+                                  check_dtype=False)
+    headerless = write(tmp_path, "n.csv", "1.5,0042\n2.5,0043\n")
+    with pytest.warns(InputWarning, match=r"header=None, dtype=\{1: str\}"):
+        read_table(headerless)
+
+
+@pytest.mark.parametrize("text", [
+    "a,b\n0.005,1\n0.25,2\n",  # decimals
+    "a;b\n0,0123;1\n2,5;2\n",  # decimal commas
+    "a,b\n0,07\n0,11\n",  # zeros, two digits
+    "a,b\n01234,x\nabc,y\n",  # a text column keeps its zeros
+])
+def test_numbers_without_codes_are_read_silently(tmp_path, text):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        read_table(write(tmp_path, "x.csv", text))
+
+
 def test_read_table_overrides(tmp_path):
     path = write(tmp_path, "x.csv", "1;2\n3;4\n")
     assert list(read_table(path, header=True).columns) == ["1", "2"]
