@@ -288,8 +288,8 @@ def read_table(path, *, header="infer", sep=None):
         A column whose cells are all numbers (or missing) is int64 (no missing, all whole)
         or float64, as pandas reads it (``01234`` is 1234: an
         :class:`~aekit.core.checks.InputWarning` names such columns, codes that lose their
-        zeros, and how to read them as text); any other column holds text (missing cells: NaN), a categorical
-        column for the estimators. The index is each row's line number in the file when
+        zeros, and how to read them as text); any other column holds text (missing cells:
+        NaN), a categorical column for the estimators. The index is each row's line number in the file when
         no blank line or quoted line break makes it ambiguous, else 0, 1, 2, ...
 
     Raises
