@@ -352,7 +352,8 @@ def _warn_if_codes_lose_zeros(path: Path, frame, padded: np.ndarray, head: np.nd
     call = (f"pd.read_csv(path, dtype={{{names[0]!r}: str}})" if has_header
             else f"pd.read_csv(path, header=None, dtype={{{j}: str}})")
     user_warning(
-        f"{path}: column(s) {', '.join(map(repr, names))} hold whole numbers written with "
+        f"{path}: column(s) {', '.join(map(repr, names[:10]))}{', ...' * (len(names) > 10)}"
+        " hold whole numbers written with "
         f"leading zeros ({example!r} in {names[0]!r}), read as numbers ({int(example)}): if "
         "they are codes (postcodes, identifiers), not quantities, read them as text, e.g. "
         f"{call}, and fit on that DataFrame (text columns are categories), or leave them "
