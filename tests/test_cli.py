@@ -585,12 +585,35 @@ def test_library_advice_is_spelled_as_the_command_takes_it():
         "--patience 3 has no effect with --no-early-stopping: it acts only with "
         "--early-stopping.")
     assert spell("max_epochs=5, random_state=0", train) == "--epochs 5, --seed 0"
+    assert spell("pass header=True; header=False", train) == "pass --header yes; --header no"
     # Python stays Python: calls, names the command has no option for, None, tuples.
     for python in ("AutoEncoder(missing='impute', n_components=2)",
                    "pd.read_csv(path, decimal=',')", "warm_start=False", "scaler=None",
                    "hidden_layer_sizes=(64, 32)"):
         assert spell(python, train) == python
     assert spell("missing='impute'", None) == "missing='impute'"
+
+
+def test_a_first_row_of_numbers_that_may_be_names_is_warned_of_with_the_option(tmp_path):
+    import pandas as pd
+
+    path = tmp_path / "x.csv"
+    pd.DataFrame(np.random.RandomState(0).rand(40, 4)).to_csv(path, index=False)
+    result = invoke("train", "--data", path, "--epochs", 1, "--out", tmp_path / "r")
+    assert_ok(result)
+    assert "first row (0, 1, 2, ...) as data" in result.output
+    assert "pass --header yes" in result.output and "--header no" in result.output
+
+
+def test_codes_with_leading_zeros_are_warned_of_with_the_option(tmp_path):
+    rng = np.random.RandomState(0)
+    path = tmp_path / "z.csv"
+    path.write_text("zip,a,b\n" + "".join(f"{z:05d},{x:.3f},{y:.3f}\n" for z, x, y in zip(
+        rng.randint(0, 99999, 40), rng.rand(40), rng.rand(40))))
+    result = invoke("train", "--data", path, "--epochs", 1, "--out", tmp_path / "r")
+    assert_ok(result)
+    assert "'zip' hold whole numbers written with leading zeros" in result.output
+    assert "--drop zip" in result.output and "dtype={'zip': str}" in result.output
 
 
 def test_a_library_error_names_the_command_s_options(tmp_path):

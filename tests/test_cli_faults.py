@@ -405,7 +405,9 @@ def test_commands_that_need_an_autoencoder_refuse_a_classifier(
     args = {"encode": [classifier_run, rows, "--out", tmp_path / "z.npy"],
             "compare": [classifier_run, "--data", "digits"],
             "report": [classifier_run, "--data", "digits"]}[command]
-    assert_one_line_error(invoke(command, *args), "holds an EncoderClassifier")
+    # Worded as the library's check_autoencoder words it.
+    assert_one_line_error(invoke(command, *args), "takes an autoencoder",
+                          f"the EncoderClassifier in {classifier_run} is not one")
 
 
 @pytest.fixture(scope="module")

@@ -45,6 +45,28 @@ def test_gpu_model_loads_on_the_cpu(tmp_path, digits):
     np.testing.assert_allclose(cpu.transform(X_test), ae.transform(X_test), atol=1e-4)
 
 
+def test_a_gpu_model_pickles_for_a_machine_without_one(monkeypatch, digits):
+    import pickle
+
+    import aekit.estimators._saving as saving
+
+    X_train, X_test, _, _ = digits
+    ae = AutoEncoder(3, max_epochs=5, random_state=0).fit(X_train)
+    blob = pickle.dumps(ae)
+    assert all(p.device.type == "cuda" for p in ae.module_.parameters())  # left as it was
+    same = pickle.loads(blob)  # on this machine: back on its GPU
+    assert same.device_ == ae.device_
+    assert all(p.device == ae.device_ for p in same.module_.parameters())
+    np.testing.assert_array_equal(same.transform(X_test), ae.transform(X_test))
+    # A machine without CUDA: torch refuses any CUDA storage, aekit finds no device.
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(saving, "_has_device", lambda device: False)
+    with pytest.warns(UserWarning, match="unpickled onto the CPU"):
+        cpu = pickle.loads(blob)
+    assert cpu.device_.type == "cpu"
+    np.testing.assert_allclose(cpu.transform(X_test), ae.transform(X_test), atol=1e-4)
+
+
 def test_streamed_fit_on_the_gpu(tmp_path, digits):
     X_train = digits[0]
     path = tmp_path / "rows.npy"

@@ -676,3 +676,88 @@ def test_save_never_overwrites_a_config_json_aekit_did_not_write(tmp_path, fitte
         ae.save(d)
     assert (d / "config.json").read_text() == '{"model_type": "bert"}'
     assert sorted(p.name for p in d.iterdir()) == ["config.json", "model.safetensors"]
+
+
+# --------------------------------------------------------------------------- pickles
+def _pickle_models():
+    """``_tiny_models`` and a ladder: one fitted model of every class."""
+    from aekit import LadderClassifier
+
+    X, models = _tiny_models()
+    y = (X[:, 0] > 0.5).astype(int)
+    ladder = LadderClassifier(hidden_layer_sizes=(8,), max_epochs=2, random_state=0).fit(X, y)
+    return X, {**models, "ladder": ladder}
+
+
+def _outputs(est, X):
+    return est.predict_proba(X) if hasattr(est, "predict_proba") else est.score_samples(X)
+
+
+def _modules(est):
+    """``est``'s modules, those of the estimators it holds too (a classifier's autoencoder)."""
+    nested = [v for v in vars(est).values() if hasattr(v, "module_")]
+    return [est.module_] + [m for v in nested for m in _modules(v)]
+
+
+@pytest.mark.parametrize("name", ["ae-quantile", "vae", "detector", "classifier", "ladder"])
+def test_a_model_pickled_on_a_gpu_unpickles_on_a_machine_without_one(name):
+    import pickle
+    from unittest import mock
+
+    import torch.serialization
+
+    X, models = _pickle_models()
+    est = models[name]
+    gpu = pickle.loads(pickle.dumps(est))
+    # As fitted on a GPU: device_ says CUDA, and torch tags the module's storages 'cuda:0'
+    # when it pickles them (which this CPU-only torch cannot unpickle). Empty storages all
+    # have address 0: they cannot be told apart, and hold nothing to lose.
+    on_gpu = {t.untyped_storage().data_ptr() for m in _modules(gpu)
+              for t in [*m.parameters(), *m.buffers()]} - {0}
+    for holder in [gpu] + [v for v in vars(gpu).values() if hasattr(v, "module_")]:
+        holder.device_ = torch.device("cuda", 0)
+    tag, modules = torch.serialization.location_tag, _modules(gpu)
+    with mock.patch.object(torch.serialization, "location_tag",
+                           lambda s: "cuda:0" if s.data_ptr() in on_gpu else tag(s)):
+        blob = pickle.dumps(gpu)
+    assert all(a is b for a, b in zip(_modules(gpu), modules))  # pickling changed nothing
+    with pytest.warns(UserWarning, match=r"fitted on cuda:0.*unpickled onto the CPU"):
+        back = pickle.loads(blob)
+    assert back.device_.type == "cpu"
+    np.testing.assert_array_equal(_outputs(back, X), _outputs(est, X))
+
+
+def test_copies_of_a_model_stay_on_its_device():
+    # fit_atomically and as_fitted copy estimators: those copies must not move the module.
+    import copy
+    import warnings
+
+    est = copy.copy(_pickle_models()[1]["classifier"])
+    est.device_ = torch.device("cuda", 0)  # as fitted on a GPU (the module stays here)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        shallow, deep = copy.copy(est), copy.deepcopy(est)
+    assert shallow.module_ is est.module_ and shallow.device_ == est.device_
+    assert deep.module_ is not est.module_ and deep.device_ == est.device_
+    for a, b in zip(_modules(est), _modules(deep)):
+        assert a is not b
+        assert all(torch.equal(t, b.state_dict()[k]) for k, t in a.state_dict().items())
+
+
+@pytest.mark.parametrize("name", ["ae-auto", "vae", "detector", "classifier", "ladder"])
+def test_a_cpu_model_pickles_exactly_and_silently(name):
+    import pickle
+    import warnings
+
+    from sklearn.base import clone
+
+    X, models = _pickle_models()
+    est = models[name]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        back = pickle.loads(pickle.dumps(est))
+    for a, b in zip(_modules(est), _modules(back)):
+        assert a.state_dict().keys() == b.state_dict().keys()
+        assert all(torch.equal(a.state_dict()[k], b.state_dict()[k]) for k in a.state_dict())
+    np.testing.assert_array_equal(_outputs(back, X), _outputs(est, X))
+    assert clone(back).get_params().keys() == est.get_params().keys()

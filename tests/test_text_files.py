@@ -5,6 +5,7 @@ with string columns, encoding new rows by column name, one error line for a bad 
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -114,6 +115,70 @@ def test_a_text_file_read_in_chunks_is_typed_as_read_table_types_it(tmp_path, mo
     assert whole["a"].tolist() == [0.134, -1.25, 0.5, 15.0, -0.5, 2.25]
     pd.testing.assert_frame_equal(pd.concat(chunks).reset_index(drop=True),
                                   whole.reset_index(drop=True))
+
+
+@pytest.mark.parametrize("index", [False, True])
+def test_a_first_row_of_numbers_that_may_name_the_columns_is_warned_of(tmp_path, index):
+    """pandas' to_csv names a DataFrame's unnamed columns 0, 1, 2, ... (after an empty cell
+    for its index): by the rule, a column of numbers starting with a number, the row is read
+    as data. It cannot be told from data, so the reader says how to read it as a header."""
+    from aekit.core.checks import InputWarning
+
+    X = np.random.RandomState(0).rand(30, 5)
+    path = tmp_path / "x.csv"
+    pd.DataFrame(X).to_csv(path, index=index)
+    with pytest.warns(InputWarning, match=r"first row \(.*0, 1, 2, \.\.\.\) as data.*header=True"):
+        as_data = read_table(path)
+    assert len(as_data) == len(X) + 1  # the rule stands
+    named = read_table(path, header=True)
+    pd.testing.assert_frame_equal(named.reset_index(drop=True),
+                                  pd.read_csv(path).set_axis(named.columns, axis=1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len(read_table(path, header=False)) == len(X) + 1  # said so: silent
+
+
+@pytest.mark.parametrize("text", [
+    "0.5,1.5,2\n3,4,5\n",  # not whole numbers
+    "3,2,1\n4,5,6\n",  # not increasing
+    "1,2,3\n4,5,6\n1,2,3\n",  # met again below: data
+    "7\n8\n",  # one column
+    "a,b\n1,2\n",  # a header
+])
+def test_rows_of_data_that_cannot_be_names_are_read_silently(tmp_path, text):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        read_table(write(tmp_path, "x.csv", text))
+
+
+def test_codes_written_with_leading_zeros_read_as_numbers_are_warned_of(tmp_path):
+    """pandas and aekit read 01234 as the number 1234 (the rule stands); postcodes and
+    identifiers so lose their zeros and become sizes: the reader says how to keep them."""
+    from aekit.core.checks import InputWarning
+
+    text = "zip,income,id,month\n01234,3.5,000123,07\n00501,4.1,000124,11\n90210,5,000125,12\n"
+    path = write(tmp_path, "z.csv", text)
+    with pytest.warns(InputWarning, match=r"'zip', 'id' hold whole numbers written with "
+                      r"leading zeros \('01234'.*dtype=\{'zip': str\}") as record:
+        frame = read_table(path)
+    assert "month" not in str(record[0].message)  # two digits: a number enough
+    pd.testing.assert_frame_equal(frame.reset_index(drop=True), pd.read_csv(path),
+                                  check_dtype=False)
+    headerless = write(tmp_path, "n.csv", "1.5,0042\n2.5,0043\n")
+    with pytest.warns(InputWarning, match=r"header=None, dtype=\{1: str\}"):
+        read_table(headerless)
+
+
+@pytest.mark.parametrize("text", [
+    "a,b\n0.005,1\n0.25,2\n",  # decimals
+    "a;b\n0,0123;1\n2,5;2\n",  # decimal commas
+    "a,b\n0,07\n0,11\n",  # zeros, two digits
+    "a,b\n01234,x\nabc,y\n",  # a text column keeps its zeros
+])
+def test_numbers_without_codes_are_read_silently(tmp_path, text):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        read_table(write(tmp_path, "x.csv", text))
 
 
 def test_read_table_overrides(tmp_path):

@@ -50,7 +50,8 @@ from ..semisupervised.classifier import EncoderClassifier
 from ..semisupervised.ladder import LadderClassifier
 from ..anomaly.detector import OutlierDetector
 from ..export import export_onnx
-from .options import cli_spelling, estimator_options
+from .options import CHOICES, cli_spelling, estimator_options
+from ..evaluation.diagnostics import not_an_autoencoder
 from ..evaluation.metrics import compare_with_pca
 from ..persistence import load, saved_class
 from ..report.model import write_report
@@ -109,7 +110,7 @@ def _data_options(label, drop, rows, header, sep, test_size=None) -> dict:
                                  f"{test_size:g}", param_hint="'--test-size'")
     options = {"label": label, "drop": [c.strip() for c in drop.split(",") if c.strip()]
                if drop else [], "rows": rows,
-               "header": {"infer": "infer", "yes": True, "no": False}[header], "sep": sep}
+               "header": CHOICES["header"][header], "sep": sep}
     if test_size is not None:
         options["test_size"] = test_size
     return options
@@ -455,23 +456,18 @@ def _interrupted(err: FitInterrupted, out: Path, checkpoint_dir) -> int:
 
 def _autoencoder_run(run: Path, command: str) -> None:
     """Refuse a run that holds a classifier or a detector: ``command`` needs codes and
-    reconstructions."""
+    reconstructions. Said as the library says it (:func:`not_an_autoencoder`), before the
+    model is loaded."""
     cls = saved_class(run)
-    if cls in (EncoderClassifier, LadderClassifier):
-        fix = ("Pass the run of the autoencoder the classifier was built on."
-               if cls is EncoderClassifier else
-               "A ladder network has no codes; fit an autoencoder with 'aekit train'.")
-        raise ValueError(
-            f"{run} holds a{'n' if cls is EncoderClassifier else ''} {cls.__name__}, but "
-            f"'{command}' needs an autoencoder (AutoEncoder or VariationalAutoEncoder): its "
-            f"codes and reconstructions. {fix}"
-        )
-    if cls is OutlierDetector:
-        raise ValueError(
-            f"{run} holds an OutlierDetector, but '{command}' needs an autoencoder "
-            "(AutoEncoder or VariationalAutoEncoder); score rows with 'aekit score RUN FILE "
-            "--out scores.csv' (its report is the run's report.html)."
-        )
+    fix = {EncoderClassifier: "pass the run of the autoencoder the classifier was built on.",
+           LadderClassifier: "a ladder network has no codes; fit an autoencoder with 'aekit "
+                             "train'.",
+           OutlierDetector: "score rows with 'aekit score RUN FILE --out scores.csv' (its "
+                            "report is the run's report.html)."}.get(cls)
+    if fix is not None:
+        raise ValueError(not_an_autoencoder(
+            f"'{command}' works on an autoencoder's codes and reconstructions",
+            f"the {cls.__name__} in {run}", fix))
 
 
 _DataOption = Annotated[str, typer.Option("--data", help=_DATA_HELP, show_default=False)]

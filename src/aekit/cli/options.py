@@ -249,12 +249,18 @@ def estimator_options(cls, panel: str):
 _ADVICE = re.compile(r"(?<![\w.'\"])([a-z_][a-z0-9_]*)=('[^']*'|\"[^\"]*\"|[\w+-]+(?:\.[\w+-]+)*)")
 
 
+CHOICES = {"header": {"infer": "infer", "yes": True, "no": False}}
+"""Options whose choices stand for other library values: each choice and its value
+(``--header yes`` is ``header=True``)."""
+
+
 def cli_spelling(message: str, command) -> str:
     """``message`` (a library error or warning) with its ``name=value`` advice spelled as
     ``command`` (a click command) takes it: ``missing='impute'`` becomes ``--missing
-    impute``, ``early_stopping=False`` ``--no-early-stopping``. Only the command's own
-    options are rewritten, and not inside a Python call (``AutoEncoder(missing='impute')``,
-    ``read_csv(..., decimal=',')``), which stays Python; ``None`` stays as written."""
+    impute``, ``early_stopping=False`` ``--no-early-stopping``, ``header=True`` ``--header
+    yes`` (:data:`CHOICES`). Only the command's own options are rewritten, and not inside a
+    Python call (``AutoEncoder(missing='impute')``, ``read_csv(..., decimal=',')``), which
+    stays Python; ``None`` stays as written."""
     options = {p.name: p for p in getattr(command, "params", ())
                if p.param_type_name == "option" and p.opts[0].startswith("--")}
     if not options:
@@ -269,6 +275,8 @@ def cli_spelling(message: str, command) -> str:
             if value == "True":
                 return option.opts[0]
             return option.secondary_opts[0] if option.secondary_opts else match[0]
+        choices = CHOICES.get(match[1], {})
+        value = next((c for c, v in choices.items() if str(v) == value), value)
         return f"{option.opts[0]} {value}"
 
     return _ADVICE.sub(spelt, message)

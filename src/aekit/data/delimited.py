@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.checks import check_file
+from ..core.checks import InputWarning, check_file, user_warning
 
 __all__ = ["COMPRESSIONS", "DELIMITERS", "NA_STRINGS", "TABLE_SUFFIXES", "is_table_file",
            "read_table", "read_table_chunks", "table_format"]
@@ -139,11 +139,11 @@ def _detect_sep(path: Path, text: str) -> str:
     return "\t" if table_suffix(path) == ".tsv" else ","
 
 
-def _detect_header(text: str, sep: str) -> bool:
+def _detect_header(head: np.ndarray, text: str, sep: str) -> bool:
     """The first row is a header when a column whose other cells are numbers starts with a
     cell that is not. For columns of text alone, when its cells are distinct and none
-    recurs in its column below (else :class:`csv.Sniffer` decides)."""
-    head = _head_cells(text, sep)
+    recurs in its column below (else :class:`csv.Sniffer` decides). ``head``: the first
+    records' cells (:func:`_head_cells`), ``text``: the sample they come from."""
     # (rows, columns) each, all columns at once
     cells, missing, numbers = _cell_kinds(head, _reads_decimal_commas(sep))
     is_number = ~np.isnan(numbers)
@@ -164,6 +164,32 @@ def _detect_header(text: str, sep: str) -> bool:
         return csv.Sniffer().has_header(text)
     except csv.Error:
         return False
+
+
+def _warn_if_numbers_name_columns(path: Path, head: np.ndarray) -> None:
+    """Warn when a first row read as data looks like column names that are numbers: whole
+    numbers written as digits, increasing (pandas' names of a DataFrame's unnamed columns,
+    0, 1, 2, ...; years; wavelengths), after an empty cell or not (the name of pandas' index
+    column), and not met again below. Such a header cannot be told from a row of data, so
+    the rule stands (no header: a column of numbers would start with a number) and the
+    caller is told how to say otherwise."""
+    if len(head) < 2:
+        return
+    first = [str(cell).strip() for cell in head[0]]
+    index = first[0] == ""
+    names = first[1:] if index else first
+    if len(names) < 2 or not all(re.fullmatch(r"[0-9]+", name) for name in names):
+        return
+    values = [int(name) for name in names]
+    if any(b <= a for a, b in zip(values, values[1:])) or (head[1:] == head[0]).all(1).any():
+        return
+    shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
+    user_warning(
+        f"{path}: read its first row ({'an empty cell, ' * index}{shown}) as data, though "
+        "these numbers may name the columns (pandas' to_csv names a DataFrame's unnamed "
+        "columns 0, 1, 2, ...). If they do, pass header=True"
+        + (" and drop the first column, pandas' row index" if index else "")
+        + "; header=False says the row is data and silences this warning.", InputWarning)
 
 
 def _head_cells(text: str, sep: str, rows: int = 200) -> np.ndarray:
@@ -247,7 +273,10 @@ def read_table(path, *, header="infer", sep=None):
         Whether the first row names the columns. ``"infer"``: it does when some column
         holds numbers below a first cell that is not one (for files of text alone: when
         the first row's cells are distinct and none recurs below it). Without a header the columns
-        are named ``"1"``, ``"2"``, ... (their positions).
+        are named ``"1"``, ``"2"``, ... (their positions). A first row of whole numbers in
+        increasing order (``0,1,2``, as pandas' ``to_csv`` names unnamed columns) is read
+        as data, with an :class:`~aekit.core.checks.InputWarning`: pass True if it names
+        the columns.
     sep : str, optional
         The delimiter; default: detected among :data:`DELIMITERS`, else runs of spaces.
         With a semicolon, a cell written with a decimal comma (``0,134``, as spreadsheets
@@ -257,8 +286,10 @@ def read_table(path, *, header="infer", sep=None):
     -------
     frame : pandas.DataFrame
         A column whose cells are all numbers (or missing) is int64 (no missing, all whole)
-        or float64; any other column holds text (missing cells: NaN), a categorical
-        column for the estimators. The index is each row's line number in the file when
+        or float64, as pandas reads it (``01234`` is 1234: an
+        :class:`~aekit.core.checks.InputWarning` names such columns, codes that lose their
+        zeros, and how to read them as text); any other column holds text (missing cells:
+        NaN), a categorical column for the estimators. The index is each row's line number in the file when
         no blank line or quoted line break makes it ambiguous, else 0, 1, 2, ...
 
     Raises
@@ -272,7 +303,7 @@ def read_table(path, *, header="infer", sep=None):
     import pandas as pd
 
     path = Path(path)
-    sep, has_header = table_format(path, header=header, sep=sep)
+    sep, has_header, head, text = _format(path, header, sep)
     options = _csv_options(sep, has_header)
     with _parse_errors(path):
         lines = _record_lines(path, sep)  # and every row's number of fields checked
@@ -287,7 +318,46 @@ def read_table(path, *, header="infer", sep=None):
         path, **options, usecols=columns, **_AS_TEXT), _reads_decimal_commas(sep))
     if len(lines) == len(frame):  # else pandas saw the lines otherwise: keep 0, 1, 2, ...
         frame.index = pd.Index(lines, name="line")
+    _warn_if_codes_lose_zeros(path, frame, _zero_padded(text, head), head, has_header)
     return frame
+
+
+def _zero_padded(text: str, head: np.ndarray) -> np.ndarray:
+    """Which columns of ``head`` (the first records' cells, without the header) hold whole
+    numbers of three digits or more with leading zeros (``01234``, ``000123``): postcodes
+    and identifiers, which lose their zeros as numbers. Two digits (a month, ``07``) are
+    numbers enough. A search of the sample ``text`` first: most files hold none."""
+    import pandas as pd
+
+    if not len(head) or not re.search(r"(?:^|[^0-9.])0[0-9]{2}", text, re.MULTILINE):
+        return np.zeros(head.shape[1], dtype=bool)
+    cells = pd.Series(head.ravel(order="F"), dtype=object)
+    padded = cells.str.fullmatch(r"\s*0[0-9]{2,}\s*", na=False).to_numpy(dtype=bool)
+    return padded.reshape(head.shape, order="F").any(0)
+
+
+def _warn_if_codes_lose_zeros(path: Path, frame, padded: np.ndarray, head: np.ndarray,
+                              has_header: bool) -> None:
+    """Warn of the columns of ``frame`` read as numbers that its first rows write with
+    leading zeros (``padded``, from :func:`_zero_padded` on ``head``): pandas reads them
+    as numbers too, and their zeros are lost."""
+    import pandas as pd
+
+    numeric = np.array([pd.api.types.is_numeric_dtype(d) for d in frame.dtypes], dtype=bool)
+    if not (padded & numeric).any():
+        return
+    j = int(np.flatnonzero(padded & numeric)[0])
+    names = [str(c) for c in frame.columns[padded & numeric]]
+    example = next(c.strip() for c in head[:, j] if re.fullmatch(r"\s*0[0-9]{2,}\s*", c))
+    call = (f"pd.read_csv(path, dtype={{{names[0]!r}: str}})" if has_header
+            else f"pd.read_csv(path, header=None, dtype={{{j}: str}})")
+    user_warning(
+        f"{path}: column(s) {', '.join(map(repr, names[:10]))}{', ...' * (len(names) > 10)}"
+        " hold whole numbers written with "
+        f"leading zeros ({example!r} in {names[0]!r}), read as numbers ({int(example)}): if "
+        "they are codes (postcodes, identifiers), not quantities, read them as text, e.g. "
+        f"{call}, and fit on that DataFrame (text columns are categories), or leave them "
+        f"out (drop={names[0]!r}).", InputWarning)
 
 
 def table_format(path, *, header="infer", sep=None) -> tuple[str, bool]:
@@ -301,7 +371,13 @@ def table_format(path, *, header="infer", sep=None) -> tuple[str, bool]:
     ValueError
         For a ``header`` or ``sep`` aekit does not take, or a file without data.
     """
-    path = Path(path)
+    sep, has_header, _, _ = _format(Path(path), header, sep)
+    return sep, has_header
+
+
+def _format(path: Path, header, sep) -> tuple[str, bool, np.ndarray, str]:
+    """:func:`table_format`'s ``(sep, has_header)``, then what it judged them by: the cells
+    of the first records below the header (:func:`_head_cells`) and the sample text."""
     check_file(path)
     if header not in ("infer", True, False):
         raise ValueError(f"header={header!r}: use 'infer', True or False")
@@ -309,7 +385,14 @@ def table_format(path, *, header="infer", sep=None) -> tuple[str, bool]:
         raise ValueError(f"sep={sep!r}: use one character, or r'\\s+' for runs of spaces")
     text = _sample(path)
     sep = sep or _detect_sep(path, text)
-    return sep, _detect_header(text, sep) if header == "infer" else bool(header)
+    head = _head_cells(text, sep)
+    if header != "infer":
+        has_header = bool(header)
+    else:
+        has_header = _detect_header(head, text, sep)
+        if not has_header:
+            _warn_if_numbers_name_columns(path, head)
+    return sep, has_header, head[int(has_header):], text
 
 
 def read_table_chunks(path, sep: str, has_header: bool, chunk_rows: int):

@@ -177,8 +177,15 @@ def check_autoencoder(estimator, needs: str, fixes: dict[str, str]) -> None:
     else:
         fix = fixes["encoder" if getattr(estimator, "autoencoder_", None) is not None
                     else "classifier"]
-    raise TypeError(f"{needs}: it takes an autoencoder (AutoEncoder, VariationalAutoEncoder), "
-                    f"and {type(estimator).__name__} is not one; {fix}")
+    raise TypeError(not_an_autoencoder(needs, type(estimator).__name__, fix))
+
+
+def not_an_autoencoder(needs: str, given: str, fix: str) -> str:
+    """The one wording of "this takes an autoencoder", for the library's tools
+    (:func:`check_autoencoder`) and the commands that read a run: ``needs`` says what the
+    tool does with one, ``given`` names what it was given instead, ``fix`` what to do."""
+    return (f"{needs}: it takes an autoencoder (AutoEncoder, VariationalAutoEncoder), and "
+            f"{given} is not one; {fix}")
 
 
 def _learning_rate(estimator) -> str:

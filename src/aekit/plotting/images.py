@@ -174,7 +174,8 @@ def latent_traversal(estimator, X, image_shape, *, n_steps=9, span=2.5, max_unit
     -------
     matplotlib.figure.Figure
         One axes, one image: a row per code dimension; the middle column (``"start"``)
-        decodes the typical row's code.
+        decodes the typical row's code (an even ``n_steps`` has no middle column: none
+        does).
     """
     X = np.asarray(X, dtype=np.float64)
     Z = np.asarray(estimator.transform(X), dtype=np.float64)
