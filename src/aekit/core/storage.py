@@ -17,6 +17,9 @@ whose content hashes to its name; any other file in the directory (a Hugging Fac
 of its own content (``sha256``), so a damaged or edited file is refused on load. This module
 knows the container, not the estimators: :mod:`aekit.persistence` decides which classes a
 config may name and which fields it may set.
+
+Two locks, both POSIX ``flock``: :func:`locked_dir` on a directory makes its saves take
+turns; :func:`held_lock` on a file of its own refuses a second writer at once.
 """
 
 from __future__ import annotations
