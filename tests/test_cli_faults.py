@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -679,3 +680,107 @@ def test_retraining_a_run_removes_what_the_old_model_made(tmp_path):
     assert not names & {"scores.csv", "report.html"}, names
     assert {"config.json", "metrics.json", "loss.png"} <= names and runs.is_complete(run)
     assert aekit.load(run).__class__ is AutoEncoder
+
+
+# --------------------------------------------------------------------------- one writer
+_HOLDER = textwrap.dedent("""
+    # Holds a run directory as a command writing it does, until its stdin closes.
+    import sys
+    from aekit.runs import writing_run
+
+    with writing_run(sys.argv[1], command="aekit train"):
+        print("held", flush=True)
+        sys.stdin.read()
+""")
+
+
+class _Holder:
+    """Another process writing the directory ``out`` (its lock held) while in the block."""
+
+    def __init__(self, out: Path):
+        self.proc = subprocess.Popen([sys.executable, "-c", _HOLDER, str(out)], env=_env(),
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+    def __enter__(self):
+        assert self.proc.stdout.readline() == "held\n"
+        return self.proc
+
+    def __exit__(self, *exc):
+        self.proc.stdin.close()
+        self.proc.wait(timeout=60)
+        self.proc.stdout.close()
+
+
+def _writers(out: Path, rows: Path, run: Path) -> dict[str, list]:
+    """Each command that writes ``out``, as its arguments."""
+    fit = ["--data", "digits", "--epochs", "2", "--device", "cpu", "--out", out]
+    return {"train": ["train", *fit], "train --resume": ["train", *fit, "--resume"],
+            "train-vae": ["train-vae", *fit], "train-ladder": ["train-ladder", *fit],
+            "train-classifier": ["train-classifier", *fit],
+            "detect": ["detect", "--data", rows, "--max-epochs", "2", "--device", "cpu",
+                       "--out", out],
+            "demo": ["demo", "--out", out], "export": ["export", run, "--out", out],
+            "report": ["report", out, "--data", "digits"]}
+
+
+def test_a_directory_another_process_writes_is_refused_at_once(small_run, tmp_path,
+                                                               monkeypatch):
+    _no_fit(monkeypatch, AutoEncoder, aekit.VariationalAutoEncoder, aekit.OutlierDetector,
+            aekit.LadderClassifier, EncoderClassifier)
+    rows = tmp_path / "rows.npy"
+    np.save(rows, load_dataset("digits").X_test[:60])
+    out = tmp_path / "run"
+    shutil.copytree(small_run, out)  # a run, being rewritten
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    with _Holder(out) as holder:
+        held = {**before, runs.RUN_LOCK: (out / runs.RUN_LOCK).read_bytes()}
+        for command, args in _writers(out, rows, small_run).items():
+            result = invoke(*args)
+            assert_one_line_error(result, str(out), "is being written by another aekit "
+                                  "process", f"pid {holder.pid} on host", "aekit train",
+                                  "wait for that one to end")
+            # report writes into the run it reads: no other --out to pass
+            assert ("pass another --out" in result.stderr) == (command != "report"), command
+            assert {p.name: p.read_bytes() for p in out.iterdir()} == held, command
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+def test_a_killed_writer_blocks_neither_resume_nor_the_next_run(tmp_path, reference):
+    run, log = tmp_path / "run", tmp_path / "run.log"
+    proc = _start_stopping([3], [*TRAIN, "--out", run], log)
+    try:
+        assert _stopped(proc), log.read_text()
+        # Stopped in the middle of its run: still the run's writer.
+        for extra in (["--resume"], []):
+            assert_one_line_error(invoke(*TRAIN, "--out", run, *extra), f"--out {run}",
+                                  f"pid {proc.pid} on host")
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    assert f"pid {proc.pid}" in (run / runs.RUN_LOCK).read_text()  # left, but not locked
+    result = invoke(*TRAIN, "--out", run, "--resume")
+    assert result.exit_code == 0, result.output
+    assert "resuming" in result.output
+    _same_model(run, reference)
+    assert not (run / runs.RUN_LOCK).exists()
+
+
+def test_a_lock_file_left_by_a_killed_command_confuses_no_command(small_run, tmp_path):
+    # What a kill -9 leaves: the file, naming a process that is gone, and no lock.
+    run = tmp_path / "run"
+    shutil.copytree(small_run, run)
+    (run / runs.RUN_LOCK).write_text("aekit-lock pid 1 on host h, aekit train, since then\n")
+    assert runs.check_out_dir(run) == run and runs.is_complete(run)
+    args = {"export": ["export", run, "--out", run],
+            "report": ["report", run, "--data", "digits"],
+            "train": ["train", "--data", "digits", "--components", "2", "--hidden", "8",
+                      "--epochs", "2", "--seed", "0", "--device", "cpu", "--out", run,
+                      "--resume"]}
+    for name, command in args.items():
+        if name == "export":
+            pytest.importorskip("onnx")
+        result = invoke(*command)
+        assert result.exit_code == 0, result.output
+        assert not (run / runs.RUN_LOCK).exists()  # taken over, and removed at the end
+        (run / runs.RUN_LOCK).write_text("aekit-lock pid 1\n")
+    assert "nothing to resume" in result.output  # the run was recognised as finished

@@ -171,6 +171,29 @@ def test_cli_under_torchrun_matches_one_process(rows, tmp_path):
     assert m2["test_score"] == pytest.approx(m1["test_score"], rel=1e-4)
 
 
+@pytest.mark.slow
+@needs_dist
+def test_a_torchrun_run_into_a_directory_another_process_writes_is_refused_on_every_rank(
+        rows, tmp_path):
+    # The ranks of one run share its --out (rank 0 alone holds it: the test above); another
+    # command writing it refuses the run on rank 0, and rank 1 ends with it, told so, not
+    # after the group's timeout (600 s here, beyond _torchrun's own limit).
+    from aekit.runs import writing_run
+
+    out = tmp_path / "run"
+    args = ["-m", "aekit", "train", "--data", rows, "--epochs", "2", "--device", "cpu",
+            "--dist-timeout", "600", "--out", out]
+    with writing_run(out, command="aekit train"):
+        proc = _torchrun(args, cwd=tmp_path, check=False)
+    assert proc.returncode != 0
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, proc.stderr  # rank 0's
+    assert f"--out {out} is being written by another aekit process (pid {os.getpid()}" \
+        in errors[0]
+    assert "fitting" not in proc.stdout and "did not answer" not in proc.stderr
+    assert not out.exists()  # nothing written, and the lock's directory gone with it
+
+
 # Names of the running threads of gloo (the process group's), from /proc (Linux).
 _GLOO_THREADS = textwrap.dedent("""
     import os

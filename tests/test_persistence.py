@@ -761,3 +761,72 @@ def test_a_cpu_model_pickles_exactly_and_silently(name):
         assert all(torch.equal(a.state_dict()[k], b.state_dict()[k]) for k in a.state_dict())
     np.testing.assert_array_equal(_outputs(back, X), _outputs(est, X))
     assert clone(back).get_params().keys() == est.get_params().keys()
+
+
+# --------------------------------------------------------------------------- held locks
+needs_flock = pytest.mark.skipif(_io.fcntl is None, reason="needs flock (POSIX)")
+
+
+@needs_flock
+def test_a_held_lock_refuses_a_second_holder_at_once_and_says_who(tmp_path):
+    # Two open files of one lock conflict within one process too, as between two.
+    with _io.held_lock(tmp_path / "run", "x.lock", "pid 1 on host h") as path:
+        assert path.read_text() == f"{_io.LOCK_MARK} pid 1 on host h\n"
+        with pytest.raises(_io.LockHeld) as err:
+            with _io.held_lock(tmp_path / "run", "x.lock", "pid 2"):
+                pass
+        assert err.value.holder == "pid 1 on host h"
+        assert path.read_text() == f"{_io.LOCK_MARK} pid 1 on host h\n"  # not taken over
+        # A save into the directory takes its own lock (on the directory): no conflict.
+        with _io.locked_dir(tmp_path / "run"):
+            pass
+    assert not (tmp_path / "run").exists()  # created for the lock, left empty: removed
+    with _io.held_lock(tmp_path, "x.lock", "again"):
+        (tmp_path / "kept").write_text("a run's file\n")
+    assert [p.name for p in tmp_path.iterdir()] == ["kept"]  # the lock file is removed
+
+
+@needs_flock
+def test_a_lock_left_by_a_killed_holder_is_taken_over(tmp_path):
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom aekit.core.storage import held_lock\n"
+            "with held_lock(sys.argv[1], 'x.lock', 'the killed one'):\n"
+            "    print('held', flush=True)\n    sys.stdin.read()\n")
+    proc = subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], text=True,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            env={**os.environ,
+                                 "PYTHONPATH": str(Path(aekit.__file__).parents[1])})
+    try:
+        assert proc.stdout.readline() == "held\n"
+        with pytest.raises(_io.LockHeld, match="the killed one"):
+            with _io.held_lock(tmp_path, "x.lock", "mine"):
+                pass
+        proc.kill()  # SIGKILL: no clean-up; the file stays, the lock goes with the process
+        proc.wait(timeout=60)
+    finally:
+        proc.kill()
+        proc.stdin.close()
+        proc.stdout.close()
+    assert "the killed one" in (tmp_path / "x.lock").read_text()
+    with _io.held_lock(tmp_path, "x.lock", "mine") as path:
+        assert path.read_text() == f"{_io.LOCK_MARK} mine\n"
+    assert not (tmp_path / "x.lock").exists()
+
+
+@needs_flock
+def test_a_lock_file_aekit_did_not_write_is_refused_and_kept(tmp_path):
+    (tmp_path / "x.lock").write_text("my notes\n")
+    with pytest.raises(ValueError, match="not an aekit lock file"):
+        with _io.held_lock(tmp_path, "x.lock", "mine"):
+            pass
+    assert (tmp_path / "x.lock").read_text() == "my notes\n"
+
+
+def test_without_flock_nothing_is_locked_or_written(tmp_path, monkeypatch):
+    monkeypatch.setattr(_io, "fcntl", None)  # Windows
+    with _io.held_lock(tmp_path / "run", "x.lock", "mine") as path:
+        with _io.held_lock(tmp_path / "run", "x.lock", "another"):
+            assert path is None
+    assert not (tmp_path / "run").exists()

@@ -18,6 +18,11 @@ A run directory holds:
 - ``report.html`` (:data:`REPORT`), written by ``aekit demo`` and ``aekit report``;
 - while training, ``checkpoint.json`` and the ``checkpoint-<hash>.safetensors`` it names
   (:class:`aekit.training.callbacks.Checkpoint`): removed once the run is written whole.
+- while a command writes it, ``.aekit-run.lock`` (:data:`RUN_LOCK`, :func:`writing_run`):
+  the lock that keeps a second command from writing the same directory at once; it names
+  the process holding it and is removed when the command ends (one killed with ``kill -9``
+  leaves it, unlocked: the next command takes it over). It is no file of a run (not among
+  :data:`RUN_FILES`): a leftover one makes no directory a run's, or the caller's.
 
 The model is written before its metrics, and stale metrics are removed first, so a run
 killed at any moment never shows one model's metrics beside another model.
@@ -35,13 +40,16 @@ and its ``report.html``.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
 import json
 import os
+import socket
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,8 +60,10 @@ from .core.storage import (
     CONFIG,
     FORMAT,
     LOCATION_PARAMS,
+    LockHeld,
     atomic_path,
     atomic_write,
+    held_lock,
     is_manifest,
     jsonable,
     model_checksum,
@@ -75,6 +85,57 @@ SCORES = "scores.csv"
 RUN_FILES = (CONFIG, CHECKPOINT, METRICS, LOSS_PLOT, REPORT, SCORES)
 """The files a run directory holds by these names (the weights files are named by hash)."""
 _MANIFESTS = {CONFIG: FORMAT, CHECKPOINT: CHECKPOINT_FORMAT}  # name: its format tag
+RUN_LOCK = ".aekit-run.lock"
+"""The lock file of a directory a command is writing (:func:`writing_run`)."""
+
+
+class RunBusyError(OSError):
+    """Another live aekit process is writing the directory (:func:`writing_run`)."""
+
+
+@contextlib.contextmanager
+def writing_run(out: str | os.PathLike, *, option: str = "--out",
+                command: str = "aekit") -> Iterator[None]:
+    """Hold directory ``out`` for this process while a command writes it: from before the
+    fit (and its checkpoints) until the run is written whole.
+
+    A second command that would write ``out`` meanwhile fails at once, before any work,
+    instead of mixing its files (model, metrics, checkpoints) with this one's. The lock is
+    :data:`RUN_LOCK` in ``out`` (:func:`aekit.core.storage.held_lock`): released by the
+    operating system however the process ends, so a killed command never blocks the next
+    one or ``--resume``; ``out`` is created for it, and removed again when the command
+    leaves nothing in it. Under several processes (torchrun) only the one that writes
+    (rank 0) may hold it. Where the OS has no ``flock`` (Windows) nothing is locked.
+
+    Parameters
+    ----------
+    out : path-like
+        The directory the command writes.
+    option : str, default="--out"
+        How the command names ``out``, for the message (``"--checkpoint-dir"``); empty: a
+        directory the caller cannot choose (a run's own).
+    command : str, default="aekit"
+        What holds it (``"aekit train"``), for the message of a refused command.
+
+    Raises
+    ------
+    RunBusyError
+        When another process holds ``out``; the message names it (pid, host, command).
+    """
+    note = (f"pid {os.getpid()} on host {socket.gethostname()}, {command}, since "
+            f"{time.strftime('%Y-%m-%d %H:%M:%S')}")
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(held_lock(out, RUN_LOCK, note))
+        except LockHeld as err:
+            holder = err.holder or "it has not said which yet"
+            named, other = (f"{option} {out}", f", or pass another {option}") if option \
+                else (str(out), "")
+            raise RunBusyError(
+                f"{named} is being written by another aekit process ({holder}; its lock: "
+                f"{err.path}); two commands writing one directory at once would mix their "
+                f"files: wait for that one to end{other}") from None
+        yield
 
 
 @dataclass(frozen=True)

@@ -51,9 +51,10 @@ def _print_classifier_run(run) -> None:
 
 
 def _fit_classifier(est, data: str, out: Path, labels_per_class, options: dict,
-                    autoencoder: Path | None = None) -> None:
-    """Fit and show a classifier's run; with ``autoencoder`` (the run of the fitted
-    autoencoder ``est`` reads), the data is checked against what it was fitted on first."""
+                    autoencoder: Path | None = None, *, command: str) -> None:
+    """Fit and show a classifier's run as ``command`` (``"train-ladder"``); with
+    ``autoencoder`` (the run of the fitted autoencoder ``est`` reads), the data is checked
+    against what it was fitted on first."""
     def fit(est, dataset, out):
         if autoencoder is not None:
             dataset = _fitted_data(dataset, autoencoder, est.autoencoder,
@@ -61,7 +62,7 @@ def _fit_classifier(est, data: str, out: Path, labels_per_class, options: dict,
                                    "out to fit a new autoencoder on this data")
         return fit_classifier_run(est, dataset, out, labels_per_class=labels_per_class)
 
-    _fit_and_print(est, data, out, options, fit, show=_print_classifier_run)
+    _fit_and_print(est, data, out, options, fit, show=_print_classifier_run, command=command)
 
 
 @app.command("train-classifier")
@@ -104,7 +105,7 @@ def train_classifier(
                          random_state=params["random_state"], device=params["device"],
                          precision=params["precision"])
     _fit_classifier(EncoderClassifier(ae, **params), data, out, labels_per_class, options,
-                    autoencoder)
+                    autoencoder, command="train-classifier")
 
 
 @app.command("train-ladder")
@@ -120,4 +121,5 @@ def train_ladder(
     """Learn from few labels: fit a ladder network on every row of the train split, the
     rows whose label is empty or -1 unlabelled; save it and score it on the labelled test
     rows."""
-    _fit_classifier(LadderClassifier(**params), data, out, labels_per_class, options)
+    _fit_classifier(LadderClassifier(**params), data, out, labels_per_class, options,
+                    command="train-ladder")

@@ -13,7 +13,9 @@ Bad arguments and bad files end with one line on stderr, ``error: ...``, and exi
 set ``AEKIT_DEBUG=1`` to see the traceback instead. ``train`` and ``train-vae`` checkpoint
 every epoch into their run directory; Ctrl-C (SIGINT) or SIGTERM stops them at the end of the
 step under way, writes the best model so far and exits with 130 or 143; ``--resume``
-continues.
+continues. A command holds the directory it writes (``--out``; ``report``: the run it
+writes its page into) until it ends (:func:`aekit.runs.writing_run`): a second command that
+would write it meanwhile is refused at once, naming the first.
 
 Under ``torchrun`` (``torchrun --nproc-per-node 2 -m aekit train ...``), ``train`` runs on
 every process: each loads the whole dataset (so the scaler is fitted on the same rows
@@ -23,6 +25,7 @@ prints and writes the run directory.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import inspect
@@ -31,6 +34,7 @@ import os
 import signal
 import sys
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -67,6 +71,7 @@ from ..runs import (
     read_metrics,
     trained_on_file,
     write_run,
+    writing_run,
 )
 from ..training.loop import FitInterrupted, TrainingDivergedError, kept_record
 
@@ -369,38 +374,38 @@ def train(
     --checkpoint-dir); Ctrl-C or SIGTERM stops at the end of the step under way and writes
     the best model so far; --resume continues.
     """
-    _train(AutoEncoder, data, out, params, options, resume, dist_timeout)
+    _train(AutoEncoder, data, out, params, options, resume, dist_timeout, "train")
 
 
 def _train(cls, data: str, out: Path, params: dict, options: dict, resume: bool,
-           dist_timeout: float | None) -> None:
-    """What ``train`` and ``train-vae`` do with an autoencoder class ``cls``: checkpoint
-    into the run directory, and continue from it with ``resume``."""
+           dist_timeout: float | None, command: str) -> None:
+    """What ``train`` and ``train-vae`` (``command``) do with an autoencoder class ``cls``:
+    checkpoint into the run directory, and continue from it with ``resume``."""
     if params["checkpoint_dir"] is None:
         params["checkpoint_dir"] = str(out)
     est = cls(**params)
     validate_params(est)  # bad values fail now, before a dataset is loaded or downloaded
     distributed.resolve_timeout(dist_timeout)  # so does --dist-timeout, torchrun or not
     check_out_dir(out)  # so does an --out aekit may not write to
-    if resume and not (Path(est.checkpoint_dir) / CHECKPOINT).is_file():
-        # A supervisor runs one command again and again: with nothing to resume, the run
-        # is done (the same run, complete) or starts from the beginning.
-        if is_complete(out) and finished_by(out, est):
-            # The same parameters: the data decide whether this command wrote the run.
-            differs = data_differences(out, load_dataset(data, **options))
-            if differs:
-                raise ValueError(
-                    f"--resume: {out} is a complete run of other data (it differs in "
-                    f"{', '.join(differs)}), and there is no checkpoint to continue; pass a "
-                    f"new --out to train on this data, or drop --resume to train anew into "
-                    f"{out} (replacing its run)")
-            typer.echo(f"{out} is complete (model and metrics): nothing to resume")
-            return
-        typer.echo(f"--resume: no checkpoint in {est.checkpoint_dir}; starting the run from "
-                   "the beginning")
-        resume = False
-    distributed.init_from_env(est.device, dist_timeout)  # under torchrun: one of several
-    try:
+    with _ranks_writing(command, est.device, dist_timeout, ("--out", out),
+                        ("--checkpoint-dir", est.checkpoint_dir)):
+        if resume and not (Path(est.checkpoint_dir) / CHECKPOINT).is_file():
+            # A supervisor runs one command again and again: with nothing to resume, the
+            # run is done (the same run, complete) or starts from the beginning.
+            if is_complete(out) and finished_by(out, est):
+                # The same parameters: the data decide whether this command wrote the run.
+                differs = data_differences(out, load_dataset(data, **options))
+                if differs:
+                    raise ValueError(
+                        f"--resume: {out} is a complete run of other data (it differs in "
+                        f"{', '.join(differs)}), and there is no checkpoint to continue; pass "
+                        f"a new --out to train on this data, or drop --resume to train anew "
+                        f"into {out} (replacing its run)")
+                typer.echo(f"{out} is complete (model and metrics): nothing to resume")
+                return
+            typer.echo(f"--resume: no checkpoint in {est.checkpoint_dir}; starting the run "
+                       "from the beginning")
+            resume = False
         if not distributed.is_main():
             est.set_params(verbose=0)  # one progress bar: rank 0's
         dataset = load_dataset(data, **options)
@@ -421,10 +426,49 @@ def _train(cls, data: str, out: Path, params: dict, options: dict, resume: bool,
                                              "run the command without --resume")) from None
         if run is not None:
             _print_run(run)
+
+
+@contextlib.contextmanager
+def _ranks_writing(command: str, device: str, dist_timeout: float | None,
+                   *directories: tuple[str, object]) -> Iterator[None]:
+    """Run ``command``, which fits and writes ``directories`` (``(option, path)`` pairs), under
+    torchrun on every process: join the process group (:func:`distributed.init_from_env`),
+    hold the directories (:func:`_writing`), leave the group at the end."""
+    distributed.init_from_env(device, dist_timeout)  # under torchrun: one of several
+    try:
+        with _writing(command, *directories):
+            yield
     except BaseException:
         distributed.teardown(wait=False)  # a peer may never come to the barrier
         raise
     distributed.teardown()
+
+
+@contextlib.contextmanager
+def _writing(command: str, *directories: tuple[str, object]) -> Iterator[None]:
+    """Hold the directories ``command`` (``"train"``) writes, ``(option, path)`` pairs (a
+    None path: none), until it ends (:func:`aekit.runs.writing_run`): another aekit process
+    writing one of them refuses the command now, before any work.
+
+    Under torchrun only rank 0, the one that writes, holds them (the ranks of one run share
+    its --out), and every rank learns whether it could: a refused run ends on every rank at
+    once, the others quietly (rank 0 says why), instead of after the group's timeout.
+    """
+    with contextlib.ExitStack() as stack:
+        refused = None
+        if distributed.is_main():
+            held = set()
+            try:
+                for option, path in directories:
+                    if path is not None and Path(path).resolve() not in held:
+                        held.add(Path(path).resolve())
+                        stack.enter_context(writing_run(path, option=option,
+                                                        command=f"aekit {command}"))
+            except (ValueError, OSError) as err:
+                refused = err
+        if distributed.flag_of_rank_0(refused is not None):
+            raise refused if refused is not None else typer.Exit(2)
+        yield
 
 
 def _interrupted(err: FitInterrupted, out: Path, checkpoint_dir) -> int:
@@ -474,15 +518,18 @@ _DataOption = Annotated[str, typer.Option("--data", help=_DATA_HELP, show_defaul
 _OutOption = Annotated[Path, typer.Option("--out", help="Run directory to write.")]
 
 
-def _fit_and_print(est, data: str, out: Path, options: dict, fit, show=_print_run) -> None:
-    """What ``train`` does for another estimator: validate, load the data (``options``:
-    :func:`load_dataset`'s keywords), fit (under torchrun too), ``show`` the run."""
+def _fit_and_print(est, data: str, out: Path, options: dict, fit, show=_print_run, *,
+                   command: str) -> None:
+    """What ``train`` does for another estimator, as ``command`` (``"train-ladder"``):
+    validate, load the data (``options``: :func:`load_dataset`'s keywords), fit (under
+    torchrun too), ``show`` the run."""
     if "checkpoint_dir" in est.get_params() and est.checkpoint_dir is None:
         est.set_params(checkpoint_dir=str(out))  # as train: Ctrl-C keeps the best so far
     validate_params(est)  # bad values fail now, before a dataset is loaded or downloaded
     check_out_dir(out)  # so does an --out aekit may not write to
-    distributed.init_from_env(est.device)  # under torchrun: one of several processes
-    try:
+    checkpoint_dir = getattr(est, "checkpoint_dir", None)
+    with _ranks_writing(command, est.device, None, ("--out", out),
+                        ("--checkpoint-dir", checkpoint_dir)):
         if not distributed.is_main():
             est.set_params(verbose=0)  # one progress bar: rank 0's
         dataset = load_dataset(data, **options)
@@ -492,14 +539,9 @@ def _fit_and_print(est, data: str, out: Path, options: dict, fit, show=_print_ru
         try:
             run = fit(est, dataset, out)
         except FitInterrupted as err:
-            raise typer.Exit(_interrupted(err, out, getattr(est, "checkpoint_dir", out))) \
-                from None
+            raise typer.Exit(_interrupted(err, out, checkpoint_dir or out)) from None
         if run is not None:
             show(run)
-    except BaseException:
-        distributed.teardown(wait=False)  # a peer may never come to the barrier
-        raise
-    distributed.teardown()
 
 
 @app.command("train-vae")
@@ -509,7 +551,7 @@ def train_vae(data: _DataOption, out: _OutOption, params: dict, options: dict,
               resume: _ResumeOption = False) -> None:
     """Fit a variational autoencoder on a dataset's train split; save it as train does
     (checkpoints and --resume included)."""
-    _train(VariationalAutoEncoder, data, out, params, options, resume, None)
+    _train(VariationalAutoEncoder, data, out, params, options, resume, None, "train-vae")
 
 
 @app.command()
@@ -640,8 +682,12 @@ def report(
     _autoencoder_run(run, "report")
     if out is not None:  # before the data is read; write_report checks again
         check_out_file(out, "the report", (".html",), inputs=[data], run=run)
-    dataset = _fitted_data(_load_data(data, run, options), run, load(run, device="cpu"))
-    path = write_report(run, dataset, out, device=device)
+    into_run = out is None or out.resolve().parent == run.resolve()
+    # Into the run: not while another command rewrites it (its report would sit beside the
+    # new model).
+    with _writing("report", ("", run if into_run else None)):
+        dataset = _fitted_data(_load_data(data, run, options), run, load(run, device="cpu"))
+        path = write_report(run, dataset, out, device=device)
     typer.echo(f"wrote {path} (self-contained; open it in any browser)")
 
 
@@ -655,7 +701,9 @@ def export(
 
     A classifier's run gives classifier.onnx (rows in, class probabilities out).
     """
-    paths = export_onnx(load(run, device="cpu"), out, opset=opset)
+    check_out_dir(out, ())  # a file or a place no one may write: said now, as such
+    with _writing("export", ("--out", out)):
+        paths = export_onnx(load(run, device="cpu"), out, opset=opset)
     io_names = {"encoder": "x -> codes", "decoder": "z -> x_hat",
                 "classifier": "x -> probabilities"}
     for name, path in paths.items():
@@ -671,11 +719,13 @@ def demo(
 ) -> None:
     """Digits (embedded, no download) in 2-D: an autoencoder against PCA, in seconds."""
     est = AutoEncoder(n_components=2, random_state=0, verbose=verbose)
-    ds = load_dataset("digits")
-    run = fit_run(est, ds, out)
-    _print_run(run)
-    page = write_report(est, ds, run.path / REPORT,
-                        title=f"{run.path.name}: AutoEncoder on digits")
+    check_out_dir(out)
+    with _writing("demo", ("--out", out)):  # until its report is written
+        ds = load_dataset("digits")
+        run = fit_run(est, ds, out)
+        _print_run(run)
+        page = write_report(est, ds, run.path / REPORT,
+                            title=f"{run.path.name}: AutoEncoder on digits")
     c = run.comparison
     lead = f"{c.winner} wins: " if c.clear and not c.pca_exact else ""
     typer.echo(f"\n{lead}{c.verdict}, with the same 2 numbers per image "

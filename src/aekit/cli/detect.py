@@ -26,7 +26,8 @@ from ..estimators import validate_params
 from ..persistence import load
 from ..report.detector import write_detector_report
 from ..runs import REPORT, SCORES, check_out_dir, check_out_file, fit_detector_run, write_scores
-from .commands import _TABLE, Drop, Header, Sep, _data_options, _matched_columns, app
+from .commands import (_TABLE, Drop, Header, Sep, _data_options, _matched_columns, _writing,
+                       app)
 from .options import estimator_options
 
 
@@ -112,18 +113,21 @@ def detect(
     detector = OutlierDetector(**params)
     validate_params(detector)  # bad values fail now, before the file is read
     check_out_dir(out)
-    X, anomaly, report_rows, chunked = _detector_rows(
-        data, _data_options(label, drop, None, header, sep), normal, anomaly_value)
-    shape = "read in chunks" if chunked else f"{X.shape[0]} rows x {X.shape[1]} columns"
-    typer.echo(f"fitting {detector!r} on {data.name} ({shape})...")
-    # The library's remedies (missing='impute') are spelled as options by the CLI's errors.
-    run = fit_detector_run(detector, X, out, name=data.name, anomaly=anomaly, n_features=top)
-    m = run.metrics
-    page = write_detector_report(
-        detector, report_rows, run.path / REPORT, title=f"{run.path.name}: "
-        f"OutlierDetector on {data.name}", anomaly=None if chunked else anomaly,
-        X_train=None if chunked else X,  # fitted on the rows reported: the same footing
-        run_info={"wall-clock fit seconds": f"{m['fit_seconds']:.3f}"})
+    with _writing("detect", ("--out", out)):  # until its report is written
+        X, anomaly, report_rows, chunked = _detector_rows(
+            data, _data_options(label, drop, None, header, sep), normal, anomaly_value)
+        shape = "read in chunks" if chunked else f"{X.shape[0]} rows x {X.shape[1]} columns"
+        typer.echo(f"fitting {detector!r} on {data.name} ({shape})...")
+        # The library's remedies (missing='impute') are spelled as options by the CLI's
+        # errors.
+        run = fit_detector_run(detector, X, out, name=data.name, anomaly=anomaly,
+                               n_features=top)
+        m = run.metrics
+        page = write_detector_report(
+            detector, report_rows, run.path / REPORT, title=f"{run.path.name}: "
+            f"OutlierDetector on {data.name}", anomaly=None if chunked else anomaly,
+            X_train=None if chunked else X,  # fitted on the rows reported: the same footing
+            run_info={"wall-clock fit seconds": f"{m['fit_seconds']:.3f}"})
     n_rows = m["dataset"]["shape"][0]
     typer.echo(f"fitted in {m['fit_seconds']:.1f} s; {m['n_flagged']} of {n_rows} rows "
                f"({m['share_flagged']:.1%}) flagged above the threshold {detector.threshold_:.4g}")

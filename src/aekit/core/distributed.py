@@ -272,6 +272,14 @@ def broadcast(tensor: torch.Tensor, src: int = 0) -> torch.Tensor:
     return tensor
 
 
+def flag_of_rank_0(flag: bool) -> bool:
+    """Rank 0's ``flag`` on every rank (``flag`` itself alone): a decision rank 0 alone can
+    take (it writes the files), for every rank to act on at once."""
+    if _dist() is None:
+        return flag
+    return bool(broadcast(torch.tensor(int(flag))))
+
+
 def same_random_state(random_state):
     """``random_state`` unchanged, except None under several processes: a fresh seed drawn on
     rank 0 and shared, so every rank draws the same hold-out split, restarts and batches."""

@@ -17,6 +17,9 @@ whose content hashes to its name; any other file in the directory (a Hugging Fac
 of its own content (``sha256``), so a damaged or edited file is refused on load. This module
 knows the container, not the estimators: :mod:`aekit.persistence` decides which classes a
 config may name and which fields it may set.
+
+Two locks, both POSIX ``flock``: :func:`locked_dir` on a directory makes its saves take
+turns; :func:`held_lock` on a file of its own refuses a second writer at once.
 """
 
 from __future__ import annotations
@@ -196,6 +199,125 @@ def locked_dir(path: Path) -> Iterator[None]:
         yield
     finally:
         os.close(fd)  # releases the lock
+
+
+class LockHeld(OSError):
+    """The lock file of :func:`held_lock` is held by another process; ``holder`` is what that
+    process wrote into it (who it is), empty when it has not written it yet."""
+
+    def __init__(self, path: Path, holder: str):
+        super().__init__(f"{path} is locked by another process ({holder or 'unknown'})")
+        self.path, self.holder = path, holder
+
+
+LOCK_MARK = "aekit-lock"
+"""The first word of every lock file :func:`held_lock` writes: how it knows the file is its."""
+
+
+@contextlib.contextmanager
+def held_lock(directory: str | os.PathLike, name: str, note: str) -> Iterator[Path | None]:
+    """Hold an exclusive lock on the file ``name`` in ``directory`` while the context lasts,
+    or fail at once with :class:`LockHeld` when another process holds it.
+
+    POSIX ``flock``, taken without waiting: the operating system releases it when the
+    process ends, however it ends (``kill -9`` leaves the file behind, never the lock, and
+    the next caller takes it over). The holder writes ``LOCK_MARK note`` into the file (who
+    holds it, for the message of a refused caller) and removes the file on release. It is
+    a file of its own, not the directory: :func:`locked_dir`, which saves take inside, locks
+    the directory, and two ``flock`` calls on one file conflict even within one process.
+    ``directory`` is created when missing, and removed again on release (with the parents
+    this call created) when nothing else was written into it. A file of that name which
+    holds anything but an aekit lock, or is no regular file, is refused (ValueError), never
+    overwritten. Where ``flock`` does not exist (Windows) nothing is locked or created and
+    None is yielded; otherwise the lock file's path.
+    """
+    if fcntl is None:  # pragma: no cover
+        yield None
+        return
+    directory = Path(directory)
+    if directory.exists() and not directory.is_dir():
+        raise ValueError(f"{directory} exists and is not a directory; pass a directory path")
+    created = [p for p in (directory, *directory.parents) if not p.exists()]
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / name
+    try:
+        fd = _lock(path)
+        try:
+            _claim(fd, path, note)
+        except BaseException:
+            os.close(fd)  # not ours: left as it is
+            raise
+        try:
+            yield path
+        finally:
+            # Removed while still held: a process that opened the old file finds it gone
+            # once it gets the lock (see _lock) and takes a new one.
+            if _same_file(fd, path):
+                path.unlink(missing_ok=True)
+            os.close(fd)  # releases the lock
+    finally:
+        for p in created:  # innermost first; stops at the first one not empty
+            try:
+                p.rmdir()
+            except OSError:
+                break
+
+
+def _lock(path: Path) -> int:
+    """A descriptor of the file ``path`` (created when missing) holding its ``flock``, taken
+    without waiting; :class:`LockHeld` when another process holds it."""
+    nofollow = getattr(os, "O_NOFOLLOW", 0)
+    while True:
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | nofollow, 0o666)
+        except FileNotFoundError:  # a holder removed the directory it created: take it anew
+            path.parent.mkdir(parents=True, exist_ok=True)
+            continue
+        except OSError as err:
+            if path.is_symlink():
+                raise ValueError(f"{path} is a symbolic link, not an aekit lock file; remove "
+                                 "it") from None
+            raise OSError(err.errno, err.strerror, os.fspath(path)) from None
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise ValueError(f"{path} is not a regular file (a FIFO, device or socket?), "
+                                 "so not an aekit lock file; remove it")
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if not _same_file(fd, path):
+                    os.close(fd)  # its holder was releasing it: try the file there now
+                    continue
+                raise LockHeld(path, os.pread(fd, 4096, 0).decode("utf-8", "replace").strip()
+                               .removeprefix(LOCK_MARK).strip()) from None
+            if _same_file(fd, path):
+                return fd
+            os.close(fd)  # locked a file its holder has removed since: lock the new one
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+            raise
+
+
+def _claim(fd: int, path: Path, note: str) -> None:
+    """Write ``LOCK_MARK note`` into the locked file ``fd``, unless it holds something else:
+    a file aekit did not write is refused (ValueError), never overwritten."""
+    held = os.pread(fd, len(LOCK_MARK), 0)
+    if held and held != LOCK_MARK.encode():
+        raise ValueError(f"{path} is not an aekit lock file: aekit does not overwrite files it "
+                         "did not write; remove it (or use another directory)")
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{LOCK_MARK} {note}\n".encode(), 0)
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    """Whether ``path`` still names the file open as ``fd``."""
+    try:
+        there = os.stat(path, follow_symlinks=False)
+    except OSError:
+        return False
+    here = os.fstat(fd)
+    return (here.st_dev, here.st_ino) == (there.st_dev, there.st_ino)
 
 
 @contextlib.contextmanager
