@@ -1,7 +1,9 @@
 """What the documentation says is what the code does: docs/architecture.md's module layout
-and import order, and the aekit names the README and the architecture page cite."""
+and import order, the aekit names the README and the architecture page cite, and the public
+estimators' docstrings (every parameter in order with its default; runnable examples)."""
 
 import ast
+import doctest
 import importlib
 import inspect
 import re
@@ -9,9 +11,14 @@ from pathlib import Path
 
 import pytest
 
+import aekit
+from aekit.data import OrientationHistograms
+
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src" / "aekit"
 ARCHITECTURE = ROOT / "docs" / "architecture.md"
+ESTIMATORS = [aekit.AutoEncoder, aekit.VariationalAutoEncoder, aekit.EncoderClassifier,
+              aekit.LadderClassifier, aekit.OutlierDetector, OrientationHistograms]
 
 
 # --------------------------------------------------------------------------- architecture.md
@@ -109,3 +116,60 @@ def test_every_aekit_name_the_docs_cite_exists(doc):
             _resolve(name)
         except (ImportError, AttributeError) as err:
             pytest.fail(f"{doc} cites {name}, which does not exist: {err}")
+
+
+# --------------------------------------------------------------------------- docstrings
+def _documented(cls) -> list[tuple[list[str], str | None]]:
+    """The "Parameters" entries of ``cls``'s docstring: (names, the stated default or None)."""
+    doc = inspect.getdoc(cls)
+    section = re.search(r"^Parameters\n-+\n(.*?)(?=^\w[\w ]*\n-+\n|\Z)", doc,
+                        flags=re.S | re.M).group(1)
+    entries = []
+    for line in section.splitlines():
+        if line[:1].isspace() or not line.strip():
+            continue  # an entry's description
+        names, _, kind = line.partition(" : ")
+        default = re.search(r"default=(.*)$", kind)
+        entries.append(([n.strip() for n in names.split(",")],
+                        default.group(1).strip() if default else None))
+    return entries
+
+
+def _value(text: str):
+    fraction = re.fullmatch(r"(\d+)/(\d+)", text)
+    return int(fraction[1]) / int(fraction[2]) if fraction else ast.literal_eval(text)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS, ids=lambda c: c.__name__)
+def test_docstring_documents_every_parameter_in_order_with_its_default(cls):
+    signature = inspect.signature(cls).parameters
+    entries = _documented(cls)
+    assert [n for names, _ in entries for n in names] == list(signature), \
+        "the docstring's Parameters are not the signature's, in its order"
+    for names, stated in entries:
+        for name in names:
+            default = signature[name].default
+            if stated is None:
+                # Only a group that points elsewhere ("As for AutoEncoder") or a required
+                # parameter goes without its default.
+                assert len(names) > 1 or default is inspect.Parameter.empty, name
+            else:
+                assert default is not inspect.Parameter.empty, name
+                assert _value(stated) == pytest.approx(default) \
+                    if isinstance(default, float) else _value(stated) == default, name
+
+
+# The examples of the autoencoders fit a full default model: seconds to tens of seconds.
+SLOW_EXAMPLES = {"AutoEncoder", "VariationalAutoEncoder", "EncoderClassifier"}
+
+
+@pytest.mark.parametrize("cls", [
+    pytest.param(c, marks=pytest.mark.slow) if c.__name__ in SLOW_EXAMPLES else c
+    for c in ESTIMATORS], ids=lambda c: c.__name__)
+def test_docstring_examples_run(cls):
+    tests = doctest.DocTestFinder(recurse=False).find(cls, cls.__name__, globs={})
+    assert tests and tests[0].examples, f"{cls.__name__} has no Examples section"
+    runner = doctest.DocTestRunner()
+    for test in tests:
+        runner.run(test)
+    assert runner.summarize(verbose=False).failed == 0
