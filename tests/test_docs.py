@@ -173,3 +173,45 @@ def test_docstring_examples_run(cls):
     for test in tests:
         runner.run(test)
     assert runner.summarize(verbose=False).failed == 0
+
+
+# --------------------------------------------------------------------------- README's calls
+def _readme_calls():
+    """(callable's name, its keywords, the code) of every call in the README's inline code,
+    leaving out the other libraries' (the first column of the Keras and PyOD tables, PyOD's
+    constructor in prose, Keras' ``model.`` and PyOD's ``clf.``, NumPy's ``np.``)."""
+    text = re.sub(r"^\|[^|\n]*\|", "|", (ROOT / "README.md").read_text(), flags=re.M)
+    text = re.sub(r"PyOD's `[^`]*`", "", text)
+    for code in re.findall(r"`([^`\n]+)`", text):
+        for call in re.finditer(r"(?<![\w.])((?:\w+\.)?)(\w+)\(", code):
+            if call.group(1) in ("model.", "clf.", "np."):
+                continue
+            depth, end = 1, call.end()
+            while end < len(code) and depth:
+                depth += {"(": 1, ")": -1}.get(code[end], 0)
+                end += 1
+            top, depth = "", 0  # the call's own arguments, not those of calls inside it
+            for char in code[call.end():end - 1]:
+                depth += (char in "([{") - (char in ")]}")
+                top += char if depth == 0 and char not in ")]}" else ""
+            yield call.group(2), re.findall(r"(?<![\w=!<>])(\w+)=(?!=)", top), code
+
+
+def test_every_keyword_the_readme_passes_exists():
+    from aekit.data import make_derived_variables, read_array
+    from aekit.report import write_report
+    from aekit.semisupervised import compare_few_labels, hide_labels
+
+    fit = set().union(*(inspect.signature(c.fit).parameters for c in ESTIMATORS))
+    takes = {c.__name__: set(inspect.signature(c).parameters) for c in ESTIMATORS}
+    takes |= {f.__name__: set(inspect.signature(f).parameters) for f in (
+        make_derived_variables, read_array, write_report, compare_few_labels, hide_labels,
+        aekit.OutlierDetector.set_threshold, aekit.export_onnx, aekit.diagnose)}
+    takes["fit"] = fit
+    checked = 0
+    for name, keywords, code in _readme_calls():
+        if name in takes:
+            assert set(keywords) <= takes[name], f"README: {code}: {name} takes no " \
+                f"{sorted(set(keywords) - takes[name])}"
+            checked += bool(keywords)
+    assert checked >= 10
