@@ -164,9 +164,9 @@ default="auto"
         Weight of the L1 penalty ``sum(|w|)`` on all weight matrices (not biases). For an
         L2 penalty use ``weight_decay``.
     chunk_rows : int, default=None
-        Rows held in memory at once when ``X`` is read from disk (see Notes); ``None``: as
-        many float32 rows as fill 64 MiB (21,399 rows of 784 features). Batches are drawn
-        within a chunk, so keep it well above ``batch_size``. Unused for arrays in memory.
+        Rows held in memory at once when ``X`` is read from disk; ``None``: as many float32
+        rows as fill 64 MiB (21,399 rows of 784 features). Batches are drawn within a chunk,
+        so keep it well above ``batch_size``. Unused for arrays in memory (see Notes).
     pretrain : {None, "greedy"}, default=None
         Dense only. ``"greedy"``: stacked layer-wise pretraining (Hinton & Salakhutdinov
         2006, Bengio et al. 2007) before the end-to-end training. Each encoder layer with
