@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -108,6 +109,17 @@ def test_option_help_closes_what_it_opens(cls):
     for name, text in cli_options._param_docs(cls).items():
         for left, right in ("()", "[]"):
             assert text.count(left) == text.count(right), f"{cls.__name__}.{name}: {text}"
+
+
+@pytest.mark.parametrize("cls", [aekit.AutoEncoder, aekit.VariationalAutoEncoder,
+                                 aekit.EncoderClassifier, aekit.LadderClassifier,
+                                 aekit.OutlierDetector])
+def test_option_help_points_to_nothing_the_command_line_lacks(cls):
+    # The docstring's sections are not in --help: --chunk-rows' help ended "(see Notes)",
+    # --semi-supervised's "label propagation (above)".
+    for name, text in cli_options._param_docs(cls).items():
+        assert not re.search(r"\bsee (Notes|Examples)\b|\((above|below)\)", text), \
+            f"{cls.__name__}.{name}: {text}"
 
 
 def test_options_reach_the_estimator(monkeypatch, tmp_path):

@@ -242,8 +242,9 @@ def fetch_idx_files(name, *, data_home=None, download=True, base_url=None):
     data_home : str or path-like, optional
         Folder to look in first, and to download into (``data_home/<name>``) when given.
     download : bool, default=True
-        Download the missing files when no folder holds all four. Otherwise they go to
-        ``$AEKIT_DATA/<name>`` if that variable is set, else ``~/.cache/aekit/<name>``.
+        Download the missing files when no folder holds all four: into ``data_home/<name>``
+        when ``data_home`` is given, else ``$AEKIT_DATA/<name>`` if that variable is set,
+        else ``~/.cache/aekit/<name>``.
     base_url : str, optional
         Where to download from. Defaults to ``$AEKIT_MNIST_URL`` / ``$AEKIT_FASHION_MNIST_URL``
         if set, else the official location.

@@ -164,9 +164,9 @@ default="auto"
         Weight of the L1 penalty ``sum(|w|)`` on all weight matrices (not biases). For an
         L2 penalty use ``weight_decay``.
     chunk_rows : int, default=None
-        Rows held in memory at once when ``X`` is read from disk (see Notes); ``None``: as
-        many float32 rows as fill 64 MiB (21,399 rows of 784 features). Batches are drawn
-        within a chunk, so keep it well above ``batch_size``. Unused for arrays in memory.
+        Rows held in memory at once when ``X`` is read from disk; ``None``: as many float32
+        rows as fill 64 MiB (21,399 rows of 784 features). Batches are drawn within a chunk,
+        so keep it well above ``batch_size``. Unused for arrays in memory (see Notes).
     pretrain : {None, "greedy"}, default=None
         Dense only. ``"greedy"``: stacked layer-wise pretraining (Hinton & Salakhutdinov
         2006, Bengio et al. 2007) before the end-to-end training. Each encoder layer with
@@ -313,15 +313,15 @@ default="auto"
         sparsity_target=0.05,
         contractive=0.0,
         l1=0.0,
+        chunk_rows=None,
+        pretrain=None,
+        pretrain_epochs=10,
         optimizer=TRAINING.optimizer,
         learning_rate=TRAINING.learning_rate,
         lr_schedule=TRAINING.lr_schedule,
         weight_decay=TRAINING.weight_decay,
         batch_size=TRAINING.batch_size,
-        chunk_rows=None,
         max_epochs=TRAINING.max_epochs,
-        pretrain=None,
-        pretrain_epochs=10,
         validation_fraction=TRAINING.validation_fraction,
         early_stopping=TRAINING.early_stopping,
         patience=TRAINING.patience,
@@ -358,15 +358,15 @@ default="auto"
         self.sparsity_target = sparsity_target
         self.contractive = contractive
         self.l1 = l1
+        self.chunk_rows = chunk_rows
+        self.pretrain = pretrain
+        self.pretrain_epochs = pretrain_epochs
         self.optimizer = optimizer
         self.learning_rate = learning_rate
         self.lr_schedule = lr_schedule
         self.weight_decay = weight_decay
         self.batch_size = batch_size
-        self.chunk_rows = chunk_rows
         self.max_epochs = max_epochs
-        self.pretrain = pretrain
-        self.pretrain_epochs = pretrain_epochs
         self.validation_fraction = validation_fraction
         self.early_stopping = early_stopping
         self.patience = patience

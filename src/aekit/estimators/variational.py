@@ -105,6 +105,7 @@ chunk_rows
         scaler="auto",
         loss="mse",
         missing="error",
+        chunk_rows=None,
         beta=1.0,
         kl_warmup_epochs=0,
         optimizer=TRAINING.optimizer,
@@ -112,7 +113,6 @@ chunk_rows
         lr_schedule=TRAINING.lr_schedule,
         weight_decay=TRAINING.weight_decay,
         batch_size=TRAINING.batch_size,
-        chunk_rows=None,
         max_epochs=TRAINING.max_epochs,
         validation_fraction=TRAINING.validation_fraction,
         early_stopping=TRAINING.early_stopping,
@@ -135,6 +135,7 @@ chunk_rows
         self.scaler = scaler
         self.loss = loss
         self.missing = missing
+        self.chunk_rows = chunk_rows
         self.beta = beta
         self.kl_warmup_epochs = kl_warmup_epochs
         self.optimizer = optimizer
@@ -142,7 +143,6 @@ chunk_rows
         self.lr_schedule = lr_schedule
         self.weight_decay = weight_decay
         self.batch_size = batch_size
-        self.chunk_rows = chunk_rows
         self.max_epochs = max_epochs
         self.validation_fraction = validation_fraction
         self.early_stopping = early_stopping

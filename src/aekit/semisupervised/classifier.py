@@ -142,7 +142,8 @@ class EncoderClassifier(InputMixin, SummaryMixin, SavableMixin, LabelledPredicti
         autoencoder learned from all rows instead of overwriting it.
     semi_supervised : {"propagation", None}, default="propagation"
         What rows labelled ``-1`` do for the classifier (they always train an autoencoder
-        fitted here): label propagation (above), or ``None``, nothing.
+        fitted here): ``"propagation"`` spreads the labels to them over a nearest-neighbour
+        graph and trains on them; ``None`` leaves them out of the classifier's fit.
     n_neighbors : int, default=5
         Neighbours of each row in the propagation graph.
     propagation_rounds : int, default=2
