@@ -636,3 +636,56 @@ def test_ranks_given_different_data_fail_together(rows, tmp_path):
         assert errors[case] is not None and message in errors[case], (case, errors[case])
         assert "every process must read the same data" in errors[case]
 
+
+_LADDER = textwrap.dedent("""
+    # A ladder network's batch-norm statistics under torchrun (or alone): the fitted model's
+    # probabilities, and the population statistics of fixed weights from one seeded pass.
+    import json, sys
+    import numpy as np
+    import torch
+    from aekit import LadderClassifier
+    from aekit.core import distributed
+    from aekit.nn.ladder import LadderNet
+    from aekit.nn.layers import Scaler
+
+    distributed.init_from_env("cpu")
+    rank, world = distributed.rank_info()
+    X = np.load(sys.argv[1])
+    y = (X[:, 20] > X[:, 20].mean()).astype(int)
+    y[100:] = -1
+    clf = LadderClassifier(hidden_layer_sizes=(16,), max_epochs=2, batch_size=64,
+                           random_state=0, device="cpu").fit(X, y)
+    torch.manual_seed(0)
+    net = LadderNet(Scaler(X.shape[1], "standard"), [X.shape[1], 16, 2])
+    x = net.scaler.fit(torch.as_tensor(X)).forward(torch.as_tensor(X))
+    # Each rank draws from its own stream, as in a fit; rank 0's is the one process's.
+    torch.manual_seed(1 + rank)
+    net.set_population_statistics(x, 64)  # 600 rows: 9 batches of 64, one of 24
+    out = {"proba": clf.predict_proba(X).tolist(),
+           "statistics": [t.tolist() for l in (1, 2) for t in net.running(l)]}
+    with open(f"{sys.argv[2]}-{world}-{rank}.json", "w") as f:
+        json.dump(out, f)
+    distributed.teardown()
+""")
+
+
+@pytest.mark.slow
+@needs_dist
+def test_ladder_ranks_end_with_the_same_batch_norm_statistics(rows, tmp_path):
+    """Each rank trains its batch normalisation on its share of the batch, but the
+    population statistics the fitted model predicts with are taken over one pass shared
+    by the ranks: every rank ends with the same model (rank 0 saves it), and the pass's
+    statistics are those one process takes in the same order."""
+    driver = tmp_path / "ladder.py"
+    driver.write_text(_LADDER)
+    _torchrun([driver, rows, tmp_path / "out"], cwd=tmp_path)
+    env = _env()
+    for var in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"):
+        env.pop(var, None)
+    subprocess.run([sys.executable, driver, rows, tmp_path / "out"],
+                   check=True, env=env, timeout=120)
+    ranks = [json.loads((tmp_path / f"out-2-{r}.json").read_text()) for r in (0, 1)]
+    alone = json.loads((tmp_path / "out-1-0.json").read_text())
+    assert ranks[0] == ranks[1]
+    for two, one in zip(ranks[0]["statistics"], alone["statistics"]):
+        np.testing.assert_allclose(two, one, rtol=1e-5, atol=1e-6)
