@@ -90,8 +90,8 @@ def _describe(X) -> Description:
         X = X.detach().reshape(-1) if X.ndim == 0 else X.detach()
         picked = sampled_rows(len(X), X[:1].numel() * X.element_size())
         rows = X.index_select(0, torch.as_tensor(picked, device=X.device)).cpu().numpy()
-        return Description(len(X), int(np.prod(X.shape[1:])), repr((tuple(X.shape[1:]),
-                                                                    rows.dtype.str)),
+        layout = (tuple(X.shape[1:]), rows.dtype.str)
+        return Description(len(X), int(np.prod(X.shape[1:])), repr(layout),
                            _sha256(str(len(X)), sampled_rows_digest(rows)))
     X = np.asarray(X)
     shape = X.shape if X.ndim else (1,)
