@@ -511,3 +511,204 @@ def test_a_torchrun_fit_with_dropout_and_noise_resumes_exactly(rows, tmp_path):
         resumed, uninterrupted = (json.loads((tmp_path / f"{d}-{rank}.json").read_text())
                                   for d in ("ck", "ref"))
         assert resumed == uninterrupted
+
+
+# --------------------------------------------------------------------------- the same data
+def test_copies_of_a_file_are_described_alike_and_other_rows_are_not(tmp_path):
+    """What the ranks compare: a copy of a file (another inode, another modification time,
+    as on another machine) is the same data; other values, rows or columns are not."""
+    import time
+
+    from aekit.data.agreement import describe
+
+    X = np.random.default_rng(0).random((300, 6)).astype(np.float32)
+    np.save(tmp_path / "a.npy", X)
+    time.sleep(0.01)
+    np.save(tmp_path / "b.npy", X)
+    shards = tmp_path / "shards"
+    shards.mkdir()
+    for i in range(3):
+        np.save(shards / f"part-{i}.npy", X[100 * i: 100 * (i + 1)])
+    a, b = describe(tmp_path / "a.npy"), describe(str(tmp_path / "b.npy"))
+    assert a == b and a.rows == 300 and a.columns == 6
+    assert describe(shards).rows == 300 and describe(shards) != a  # other parts
+    assert describe(X) == describe(X.copy()) and describe(X).content != a.content
+    for other in (X * 2 + 1, X[:-1], X[:, :5], X.astype(np.float64)):
+        assert describe(other) != describe(X)
+    np.save(tmp_path / "b.npy", X * 2 + 1)
+    assert describe(tmp_path / "b.npy").content != a.content
+    import pandas as pd
+
+    frame = pd.DataFrame(X, columns=list("abcdef"))
+    assert describe(frame) == describe(frame.copy())
+    assert describe(frame) != describe(frame.rename(columns={"a": "z"}))
+    assert describe(frame) != describe(frame * 2)
+    assert describe(None).rows == describe((None,)).rows < 0
+    assert describe(tmp_path / "missing.npy").content.startswith("FileNotFoundError")
+
+
+def test_only_a_few_rows_of_a_large_array_are_hashed(monkeypatch):
+    from aekit.data import agreement, fingerprints
+
+    X = np.zeros((1_000_000, 8))  # 64 MB: more than the sampled digest reads
+    seen = []
+    real = fingerprints.update_rows
+    monkeypatch.setattr(fingerprints, "update_rows",
+                        lambda digest, rows, *a: (seen.append(rows.nbytes), real(digest, rows)))
+    agreement.describe(X)
+    assert 0 < sum(seen) <= fingerprints.SAMPLED_BYTES
+
+
+def test_what_differs_between_ranks_is_named(monkeypatch):
+    """check_same_data with the other rank's description simulated: one line names the
+    input, what differs and the ranks; every rank raises the same error."""
+    from aekit.data import agreement
+
+    X = np.arange(12.0).reshape(4, 3)
+    others = {"rows: 4 on rank 0, 3 on rank 1": X[:3], "columns: 3 on rank 0, 2 on rank 1":
+              X[:, :2], "content: the rows sampled on rank 1 are not rank 0's": X + 1,
+              "rows: 4 on rank 0, not given on rank 1": None}
+    monkeypatch.setattr(distributed, "rank_info", lambda: (0, 2))
+    for what, other in others.items():
+        theirs = agreement.describe(other)
+        monkeypatch.setattr(distributed, "all_gather", lambda codes, theirs=theirs: [
+            codes, torch.tensor([[theirs.rows, theirs.columns, agreement._code(theirs.layout),
+                                  agreement._code(theirs.content)]] + codes[1:].tolist())])
+        with pytest.raises(ValueError, match=re.escape(f"X differs in {what}")) as err:
+            agreement.check_same_data(X=X, y=np.ones(4))
+        assert "every process must read the same data" in str(err.value)
+        assert "rank 1" in str(err.value) and " y " not in str(err.value)
+    monkeypatch.setattr(distributed, "all_gather", lambda codes: [codes, codes.clone()])
+    agreement.check_same_data(X=X, y=np.ones(4))  # the same: no error
+
+
+_MISMATCH = textwrap.dedent("""
+    # Each case gives rank 1 other data than rank 0 (or the same data from another copy);
+    # every rank records the error it raised, or None.
+    import json, shutil, sys
+    import numpy as np
+    from aekit import (AutoEncoder, EncoderClassifier, LadderClassifier, OutlierDetector,
+                       VariationalAutoEncoder)
+    from aekit.core import distributed
+
+    distributed.init_from_env("cpu")
+    rank, _ = distributed.rank_info()
+    rows, out = sys.argv[1], sys.argv[2]
+    X = np.load(rows)
+    other = X if rank == 0 else X * 2 + 1
+    mine = f"{out}-copy-{rank}.npy"  # this rank's own copy (own inode and time)
+    shutil.copyfile(rows, mine)
+    changed = f"{out}-changed-{rank}.npy"
+    np.save(changed, other)
+    y = (X[:, 20] > X[:, 20].mean()).astype(int)
+    y_other = y if rank == 0 else 1 - y
+    kw = dict(n_components=2, hidden_layer_sizes=(8,), max_epochs=1, batch_size=100,
+              random_state=0, device="cpu")
+    ae = AutoEncoder(**kw)
+    cases = {
+        "content": lambda: AutoEncoder(**kw).fit(other),
+        "rows": lambda: AutoEncoder(**kw).fit(X[: 600 - 100 * rank]),
+        "copies": lambda: ae.fit(mine),
+        "streamed": lambda: AutoEncoder(chunk_rows=200, **kw).fit(changed),
+        "missing": lambda: AutoEncoder(**kw).fit(rows if rank == 0 else "gone.npy"),
+        "validation": lambda: VariationalAutoEncoder(**kw).fit(
+            X, validation_data=X[:50] if rank == 0 else None),
+        "ladder": lambda: LadderClassifier(hidden_layer_sizes=(8,), max_epochs=1,
+                                           device="cpu").fit(X, y_other),
+        "classifier": lambda: EncoderClassifier(ae, max_epochs=1).fit(X, y_other),
+        "detector": lambda: OutlierDetector(n_estimators=2, max_epochs=1,
+                                            device="cpu").fit(other),
+    }
+    errors = {}
+    for name, fit in cases.items():
+        try:
+            fit()
+            errors[name] = None
+        except ValueError as err:
+            errors[name] = str(err)
+    errors["codes"] = ae.transform(X[:5]).tolist()
+    with open(f"{out}-{rank}.json", "w") as f:
+        json.dump(errors, f)
+    distributed.teardown()
+""")
+
+
+@pytest.mark.slow
+@needs_dist
+def test_ranks_given_different_data_fail_together(rows, tmp_path):
+    """Ranks that hold different data fail, all of them, at the start of the fit, naming
+    what differs, instead of training one model on a mix (other values) or aborting in a
+    collective of mismatched size (other rows); copies of one file are the same data."""
+    driver = tmp_path / "mismatch.py"
+    driver.write_text(_MISMATCH)
+    proc = _torchrun([driver, rows, tmp_path / "out"], cwd=tmp_path)
+    ranks = [json.loads((tmp_path / f"out-{r}.json").read_text()) for r in (0, 1)]
+    # The rank that could not read its file says why, besides the error every rank raises.
+    assert "(here, on rank 1: FileNotFoundError: gone.npy" in ranks[1]["missing"]
+    assert "(here" not in ranks[0]["missing"]
+    assert ranks[0] == {**ranks[1], "missing": ranks[0]["missing"]}, proc.stdout + proc.stderr
+    errors = ranks[0]
+    assert errors["copies"] is None  # byte-identical copies: other inodes and times
+    expected = {"content": "X differs in content", "rows": "X differs in rows: 600 on rank 0, "
+                "500 on rank 1", "streamed": "X differs in content",
+                "missing": "X differs in rows: 600 on rank 0, could not be read on rank 1",
+                "validation": "validation_data differs in rows: 50 on rank 0, not given on "
+                "rank 1", "ladder": "y differs in content", "classifier": "y differs in content",
+                "detector": "X differs in content"}
+    for case, message in expected.items():
+        assert errors[case] is not None and message in errors[case], (case, errors[case])
+        assert "every process must read the same data" in errors[case]
+
+
+_LADDER = textwrap.dedent("""
+    # A ladder network's batch-norm statistics under torchrun (or alone): the fitted model's
+    # probabilities, and the population statistics of fixed weights from one seeded pass.
+    import json, sys
+    import numpy as np
+    import torch
+    from aekit import LadderClassifier
+    from aekit.core import distributed
+    from aekit.nn.ladder import LadderNet
+    from aekit.nn.layers import Scaler
+
+    distributed.init_from_env("cpu")
+    rank, world = distributed.rank_info()
+    X = np.load(sys.argv[1])
+    y = (X[:, 20] > X[:, 20].mean()).astype(int)
+    y[100:] = -1
+    clf = LadderClassifier(hidden_layer_sizes=(16,), max_epochs=2, batch_size=64,
+                           random_state=0, device="cpu").fit(X, y)
+    torch.manual_seed(0)
+    net = LadderNet(Scaler(X.shape[1], "standard"), [X.shape[1], 16, 2])
+    x = net.scaler.fit(torch.as_tensor(X)).forward(torch.as_tensor(X))
+    # Each rank draws from its own stream, as in a fit; rank 0's is the one process's.
+    torch.manual_seed(1 + rank)
+    net.set_population_statistics(x, 64)  # 600 rows: 9 batches of 64, one of 24
+    out = {"proba": clf.predict_proba(X).tolist(),
+           "statistics": [t.tolist() for l in (1, 2) for t in net.running(l)]}
+    with open(f"{sys.argv[2]}-{world}-{rank}.json", "w") as f:
+        json.dump(out, f)
+    distributed.teardown()
+""")
+
+
+@pytest.mark.slow
+@needs_dist
+def test_ladder_ranks_end_with_the_same_batch_norm_statistics(rows, tmp_path):
+    """Each rank trains its batch normalisation on its share of the batch, but the
+    population statistics the fitted model predicts with are taken over one pass shared
+    by the ranks: every rank ends with the same model (rank 0 saves it), and the pass's
+    statistics are those one process takes in the same order."""
+    driver = tmp_path / "ladder.py"
+    driver.write_text(_LADDER)
+    _torchrun([driver, rows, tmp_path / "out"], cwd=tmp_path)
+    env = _env()
+    for var in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"):
+        env.pop(var, None)
+    subprocess.run([sys.executable, driver, rows, tmp_path / "out"],
+                   check=True, env=env, timeout=120)
+    ranks = [json.loads((tmp_path / f"out-2-{r}.json").read_text()) for r in (0, 1)]
+    alone = json.loads((tmp_path / "out-1-0.json").read_text())
+    assert ranks[0] == ranks[1]
+    for two, one in zip(ranks[0]["statistics"], alone["statistics"]):
+        np.testing.assert_allclose(two, one, rtol=1e-5, atol=1e-6)

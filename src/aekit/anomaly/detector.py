@@ -38,6 +38,7 @@ from sklearn.utils.random import sample_without_replacement
 from sklearn.utils.validation import check_is_fitted
 
 from ..core import distributed
+from ..data.agreement import check_same_data
 from ..core.checks import (
     FLOAT32_MAX,
     Interval,
@@ -412,6 +413,7 @@ class OutlierDetector(ThresholdMixin, ExplanationMixin, _tables.InputMixin, Outl
         """
         validate_params(self)
         warn_idle_params(self)
+        check_same_data(X=X)  # under torchrun: every process was given the same
         return fit_atomically(self, OutlierDetector._fit, X)
 
     def _fit(self, X):

@@ -13,6 +13,9 @@ on the one fit loop trains data-parallel:
 - epoch losses and the validation loss are reduced across ranks, so every rank sees the
   same numbers, takes the same early-stopping decision and stops in the same epoch.
 
+All of this assumes that every rank holds the same rows: each estimator's ``fit`` first
+compares what the ranks were given (:func:`aekit.data.agreement.check_same_data`).
+
 Without an initialised process group every function here is a no-op (rank 0 of 1), so the
 single-process path costs nothing and stays bitwise unchanged.
 
@@ -345,13 +348,16 @@ def sum_gradients(parameters: Iterable[nn.Parameter], weight: float, stop: float
 
 
 def all_reduce_sum(values: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Each scalar of ``values`` summed over ranks, in one all-reduce (unchanged alone)."""
+    """Each tensor of ``values`` summed over ranks, in float64, in one all-reduce (the
+    same tensors alone). Every value has the same shape on every rank."""
     if rank_info()[1] == 1 or not values:
         return dict(values)
     keys = sorted(values)  # the same order on every rank
-    summed = torch.stack([torch.as_tensor(values[k]).reshape(()) for k in keys]).double()
+    tensors = [torch.as_tensor(values[k]) for k in keys]
+    summed = torch.cat([t.reshape(-1).double() for t in tensors])
     _collective(torch.distributed.all_reduce, summed)
-    return dict(zip(keys, summed.unbind()))
+    parts = summed.split([t.numel() for t in tensors])
+    return {k: p.view(t.shape) for k, p, t in zip(keys, parts, tensors)}
 
 
 def all_reduce_mean(value: torch.Tensor | float) -> torch.Tensor | float:

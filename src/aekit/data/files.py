@@ -25,8 +25,9 @@ import numpy as np
 from ..core import compat
 from ..core.checks import InputWarning, check_file, check_real, naming, user_warning
 from .delimited import COMPRESSIONS, TABLE_SUFFIXES, is_table_file, read_table
-from .fingerprints import (check_unchanged, file_stamp, map_region, sampled_digest,
-                           sha256_rows)
+from .fingerprints import (SAMPLED_BLOCK_BYTES, SAMPLED_BLOCKS, SAMPLED_BYTES,
+                           check_unchanged, file_stamp, map_region, sampled_digest,
+                           sampled_rows_digest, sha256_rows)
 
 __all__ = [
     "FILE_SUFFIXES",
@@ -225,6 +226,27 @@ class RowSource:
         :meth:`_ArrayPart.identity`)."""
         return [p.identity() if isinstance(p, _ArrayPart)
                 else [p.file, *(p.stamp or []), sampled_digest(p.file)] for p in self._parts]
+
+    def sampled_identity(self) -> list:
+        """What tells these rows from other rows wherever they are read, on any machine:
+        per part, its rows, then a file's size and a digest of blocks sampled from it
+        (:func:`~aekit.data.fingerprints.sampled_digest`) or the digest of rows sampled
+        from an array (:func:`~aekit.data.fingerprints.sampled_rows_digest`).
+
+        Unlike :meth:`identities`, no modification time or inode: two copies of one file
+        differ in those. The parts share one budget of reads (about
+        :data:`~aekit.data.fingerprints.SAMPLED_BYTES`; two blocks a file at least), so a
+        directory of many shards is not read at length either.
+        """
+        blocks = max(2, SAMPLED_BLOCKS // len(self._parts))
+        budget = max(SAMPLED_BLOCK_BYTES, SAMPLED_BYTES // len(self._parts))
+        out = []
+        for p in self._parts:
+            if isinstance(p, _ArrayPart):
+                out.append([p.n_rows, sampled_rows_digest(p.array, budget)])
+            else:
+                out.append([p.n_rows, (p.stamp or [None])[0], sampled_digest(p.file, blocks)])
+        return out
 
     def flattened(self) -> RowSource:
         """The same rows, each given as ``(n_features,)`` whatever its stored shape."""

@@ -6,10 +6,13 @@ a file being read is still the one that was opened.
 - :func:`sampled_digest`: a hash of blocks spread over a file's bytes, for what its stamp
   misses (another file copied over it with its time kept);
 - :func:`map_region`: where a memory map's rows lie in its file;
-- :func:`sha256_rows`, :func:`update_rows`: the hash of rows in memory, a block at a time.
+- :func:`sha256_rows`, :func:`update_rows`: the hash of rows in memory, a block at a time;
+- :func:`sampled_rows_digest`: a hash of rows spread over an array, for what a pass over
+  all of them would cost too much to compare.
 
 :meth:`aekit.data.files.RowSource.identities` puts them together into a checkpoint's
-fingerprint of the rows a fit reads.
+fingerprint of the rows a fit reads; :mod:`aekit.data.agreement` compares what several
+processes read.
 """
 
 from __future__ import annotations
@@ -23,10 +26,13 @@ import numpy as np
 __all__ = [
     "SAMPLED_BLOCKS",
     "SAMPLED_BLOCK_BYTES",
+    "SAMPLED_BYTES",
     "check_unchanged",
     "file_stamp",
     "map_region",
     "sampled_digest",
+    "sampled_rows",
+    "sampled_rows_digest",
     "sha256_rows",
     "update_rows",
 ]
@@ -43,28 +49,31 @@ def file_stamp(path) -> list[int] | None:
 
 SAMPLED_BLOCKS = 64
 SAMPLED_BLOCK_BYTES = 1 << 16
+SAMPLED_BYTES = SAMPLED_BLOCKS * SAMPLED_BLOCK_BYTES
+"""What a sampled digest reads at most (4 MiB), of a file or of rows in memory."""
 
 
-def sampled_digest(path) -> str | None:
-    """SHA-256 of :data:`SAMPLED_BLOCKS` blocks of :data:`SAMPLED_BLOCK_BYTES` spread evenly
-    over file ``path`` (its first and last bytes among them; a smaller file whole), or None
-    if it cannot be read.
+def sampled_digest(path, blocks: int = SAMPLED_BLOCKS) -> str | None:
+    """SHA-256 of ``blocks`` (at least 2) blocks of :data:`SAMPLED_BLOCK_BYTES` spread
+    evenly over file ``path`` (its first and last bytes among them; a smaller file whole),
+    or None if it cannot be read.
 
     A file's stamp (:func:`file_stamp`) misses another file of the same size copied over it
     with its modification time kept (``cp -p``, ``rsync -t``): these bytes do not. At most
     4 MiB are read, where hashing a file of rows whole would cost a pass over it; a file
     that differs only in a few rows between the blocks is not told apart.
     """
+    blocks = max(2, int(blocks))
     digest = hashlib.sha256()
     try:
         size = os.path.getsize(path)
         with open(path, "rb") as f:
-            if size <= SAMPLED_BLOCKS * SAMPLED_BLOCK_BYTES:
+            if size <= blocks * SAMPLED_BLOCK_BYTES:
                 while block := f.read(1 << 20):
                     digest.update(block)
             else:
-                step = (size - SAMPLED_BLOCK_BYTES) / (SAMPLED_BLOCKS - 1)
-                for i in range(SAMPLED_BLOCKS):
+                step = (size - SAMPLED_BLOCK_BYTES) / (blocks - 1)
+                for i in range(blocks):
                     f.seek(round(i * step))
                     digest.update(f.read(SAMPLED_BLOCK_BYTES))
     except (OSError, TypeError, ValueError):
@@ -111,3 +120,32 @@ def update_rows(digest, array: np.ndarray, block_bytes: int = 1 << 24) -> None:
     step = max(1, block_bytes // max(1, array[:1].nbytes))
     for start in range(0, len(array), step):
         digest.update(memoryview(np.ascontiguousarray(array[start:start + step])).cast("B"))
+
+
+def sampled_rows(n_rows: int, row_bytes: int, budget: int = SAMPLED_BYTES) -> np.ndarray:
+    """Indices of the rows a sampled digest reads: all ``n_rows`` when they fit in
+    ``budget`` bytes (``row_bytes`` each), else as many as fit, spread evenly from the
+    first row to the last."""
+    fit = max(2, budget // max(1, row_bytes))
+    if n_rows <= fit:
+        return np.arange(n_rows)
+    return np.unique(np.linspace(0, n_rows - 1, fit).round().astype(np.int64))
+
+
+def sampled_rows_digest(array, budget: int = SAMPLED_BYTES) -> str:
+    """SHA-256 of ``array``'s shape, dtype and the rows :func:`sampled_rows` picks (all of
+    them when they fit in ``budget`` bytes): rows in memory told apart without a pass over
+    them all, as :func:`sampled_digest` tells files apart. Rows that differ only between
+    the sampled ones are not told apart. Object arrays (labels as Python objects) are
+    hashed by each value's ``repr``."""
+    array = np.asarray(array)
+    digest = hashlib.sha256(f"{array.shape}{array.dtype.str}".encode())
+    if array.ndim == 0:
+        array = array.reshape(1)
+    row_bytes = array[:1].nbytes if array.dtype.kind != "O" else 64 * max(1, array[:1].size)
+    rows = array[sampled_rows(len(array), row_bytes, budget)]
+    if rows.dtype.kind == "O":
+        digest.update("\x1f".join(map(repr, rows.ravel().tolist())).encode())
+    else:
+        update_rows(digest, rows)
+    return digest.hexdigest()

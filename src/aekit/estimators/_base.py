@@ -55,6 +55,7 @@ from ..training.callbacks import (
     fit_hooks,
     restore_loop_state,
 )
+from ..data.agreement import check_same_data
 from ..data.files import is_streamable, open_rows
 from ..data.stream import ChunkStream, default_chunk_rows
 from ..data.tables import is_table
@@ -333,6 +334,7 @@ class BaseAutoEncoder(
         validate_params(self)
         warn_idle_params(self)
         given = {"y": y, "sample_weight": sample_weight, "validation_data": validation_data}
+        check_same_data(X=X, **given)  # under torchrun: every process was given the same
         return fit_atomically(self, BaseAutoEncoder._fit, X, given, resume,
                               warm_start_point(self))
 

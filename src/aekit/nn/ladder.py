@@ -33,6 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..core import distributed
 from .invariant import in_pieces, mean as invariant_mean, softmax
 from .layers import Scaler
 
@@ -265,23 +266,33 @@ class LadderNet(nn.Module):
         of the clean pass's batch moments: the statistics of the final weights (Ioffe &
         Szegedy 2015's inference rule), where the running average of a short fit still
         remembers the first steps' weights. Layer by layer, as training normalises them
-        (shuffled with torch's global generator, as training batches are)."""
-        sums, n_batches = None, 0
-        order = torch.randperm(len(x), device=x.device)
-        for start in range(0, len(x) - 1, batch_size):
-            batch = x[order[start:start + batch_size]]
-            if len(batch) < 2:
-                continue
-            _, moments, _ = self.encode(batch, 0, 0.0)
-            stats = [torch.stack(m) for m in moments[1:]]  # each (2, width)
-            sums = stats if sums is None else [a + b for a, b in zip(sums, stats)]
-            n_batches += 1
-        if sums is None:
+        (shuffled with torch's global generator, as training batches are).
+
+        Under several processes (:mod:`aekit.core.distributed`), which hold the same rows
+        and weights, the ranks share the batches of one pass in rank 0's order and add up
+        their sums: every rank ends with the same statistics, those of the whole pass (a
+        rank's own pass would end with its own, and only rank 0's model is saved).
+        """
+        rank, world = distributed.rank_info()
+        order = distributed.broadcast(torch.randperm(len(x), device=x.device))
+        starts = [s for s in range(0, len(x) - 1, batch_size)
+                  if min(batch_size, len(x) - s) >= 2]  # one row has no batch moments
+        # Per layer, the sums of the batch means and variances, (2, width) each.
+        sums = {str(l): torch.zeros((2, *self.running(l)[0].shape), device=x.device,
+                                    dtype=self.running(l)[0].dtype)
+                for l in range(1, self.n_layers + 1)}
+        for start in starts[rank::world]:
+            _, moments, _ = self.encode(x[order[start:start + batch_size]], 0, 0.0)
+            for l, m in enumerate(moments[1:], 1):
+                sums[str(l)] += torch.stack(m)
+        if not starts:
             return
-        for l, total in enumerate(sums, 1):
+        sums = distributed.all_reduce_sum(sums)
+        for l in range(1, self.n_layers + 1):
             mean, var = self.running(l)
-            mean.copy_(total[0] / n_batches)
-            var.copy_(total[1] / n_batches)
+            total = sums[str(l)]
+            mean.copy_(total[0] / len(starts))
+            var.copy_(total[1] / len(starts))
 
     @torch.no_grad()
     def _track(self, l: int, mean: torch.Tensor, var: torch.Tensor) -> None:

@@ -17,6 +17,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_consistent_length, check_is_fitted, column_or_1d
 
 from ..core import distributed
+from ..data.agreement import check_same_data
 from ..core.checks import (
     Interval,
     SizeTuple,
@@ -413,6 +414,7 @@ class EncoderClassifier(InputMixin, SummaryMixin, SavableMixin, LabelledPredicti
         """
         validate_params(self)
         warn_idle_params(self)
+        check_same_data(X=X, y=y)  # under torchrun: every process was given the same
         return fit_atomically(self, EncoderClassifier._fit, X, y)
 
     def _idle_params(self) -> dict[str, tuple[str, str]]:

@@ -13,6 +13,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_consistent_length, column_or_1d
 
 from ..core import distributed
+from ..data.agreement import check_same_data
 from ..core.checks import (
     Interval,
     LayerTriples,
@@ -415,6 +416,7 @@ class LadderClassifier(InputMixin, SavableMixin, LabelledPredictionsMixin, Class
             weights of the last finished epoch (None when no epoch finished).
         """
         validate_params(self)
+        check_same_data(X=X, y=y)  # under torchrun: every process was given the same
         return fit_atomically(self, LadderClassifier._fit, X, y)
 
     def _fit(self, X, y):

@@ -277,12 +277,14 @@ def fit_loop(
         ``"paired_y"``, ...: see :class:`_PairedRows`. Not corrupted; not in validation.
 
     Under several processes (an initialised ``torch.distributed`` group, e.g. ``torchrun``;
-    see :mod:`aekit.core.distributed`) every rank holds the same rows and calls this with the
-    same arguments: each global batch of ``batch_size`` rows is split between the ranks,
-    their gradients are combined into the global batch's, and the history's losses are
-    reduced, so every rank returns the same history and stops in the same epoch. For losses
-    that are means over rows the result matches one process up to float rounding; batch
-    statistics (``sparsity="kl"``'s mean activation) are taken per rank's share.
+    see :mod:`aekit.core.distributed`) every rank holds the same rows (the estimators check:
+    :func:`aekit.data.agreement.check_same_data`) and calls this with the same arguments:
+    each global batch of ``batch_size`` rows is split between the ranks, their gradients are
+    combined into the global batch's, and the history's losses are reduced, so every rank
+    returns the same history and stops in the same epoch. For losses that are means over
+    rows the result matches one process up to float rounding; batch statistics
+    (``sparsity="kl"``'s mean activation, the ladder network's batch normalisation) are
+    taken per rank's share.
 
     Returns
     -------
