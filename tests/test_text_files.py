@@ -169,6 +169,21 @@ def test_codes_written_with_leading_zeros_read_as_numbers_are_warned_of(tmp_path
         read_table(headerless)
 
 
+def test_codes_are_warned_of_in_a_first_line_longer_than_the_sample(tmp_path):
+    """A first record longer than the sample the format is judged on: the columns the
+    sample saw are checked (its last cell may be cut short), the rest are not, and the
+    read is the same."""
+    from aekit.core.checks import InputWarning
+    from aekit.data import delimited
+
+    n = delimited._SAMPLE_BYTES // 8 * 3  # cells of about 8 bytes: the sample sees a third
+    row = ",".join(["01234"] + ["0.123456"] * (n - 1))
+    path = write(tmp_path, "wide.csv", row + "\n" + row.replace("01234", "00501") + "\n")
+    with pytest.warns(InputWarning, match=r"column\(s\) '1' hold whole numbers"):
+        frame = read_table(path)
+    assert frame.shape == (2, n) and frame.iloc[:, 0].tolist() == [1234, 501]
+
+
 @pytest.mark.parametrize("text", [
     "a,b\n0.005,1\n0.25,2\n",  # decimals
     "a;b\n0,0123;1\n2,5;2\n",  # decimal commas

@@ -344,6 +344,12 @@ def _warn_if_codes_lose_zeros(path: Path, frame, padded: np.ndarray, head: np.nd
     import pandas as pd
 
     numeric = np.array([pd.api.types.is_numeric_dtype(d) for d in frame.dtypes], dtype=bool)
+    if len(padded) != len(numeric):
+        # The sample ended inside a long first record: its last cell may be cut short, and
+        # the columns past it were not seen.
+        padded = np.pad(padded[:min(len(padded), len(numeric)) - 1],
+                        (0, len(numeric) - min(len(padded), len(numeric)) + 1))
+        head = head[:, :len(numeric)]
     if not (padded & numeric).any():
         return
     j = int(np.flatnonzero(padded & numeric)[0])
