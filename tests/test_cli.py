@@ -598,6 +598,8 @@ def test_library_advice_is_spelled_as_the_command_takes_it():
         "--early-stopping.")
     assert spell("max_epochs=5, random_state=0", train) == "--epochs 5, --seed 0"
     assert spell("pass header=True; header=False", train) == "pass --header yes; --header no"
+    # A value a shell would split is quoted: one column, not two words.
+    assert spell("leave it out (drop='Unnamed: 0')", train) == "leave it out (--drop 'Unnamed: 0')"
     # Python stays Python: calls, names the command has no option for, None, tuples.
     for python in ("AutoEncoder(missing='impute', n_components=2)",
                    "pd.read_csv(path, decimal=',')", "warm_start=False", "scaler=None",
