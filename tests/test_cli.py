@@ -385,7 +385,11 @@ def test_train_vae_end_to_end(tmp_path):
     assert metrics["dataset"]["train_shape"] == [400, 64]  # --rows
     assert metrics["dataset"]["test_shape"] == [450, 64]  # the test split stays whole
     assert "PCA (k=2)" in result.stdout
-    assert_ok(invoke("compare", tmp_path / "vae", "--data", "digits"))
+    # The table names the model as what it is, not "autoencoder (k=2)".
+    assert "\nvariational autoencoder (k=2) " in result.stdout
+    compared = invoke("compare", tmp_path / "vae", "--data", "digits")
+    assert_ok(compared)
+    assert "\nvariational autoencoder (k=2) " in compared.stdout
 
 
 def test_train_classifier_end_to_end(tmp_path, digits_run):
