@@ -131,7 +131,12 @@ def test_a_first_row_of_numbers_that_may_name_the_columns_is_warned_of(tmp_path,
     with pytest.warns(InputWarning, match=r"first row \(.*0, 1, 2, \.\.\.\) as data.*header=True"):
         as_data = read_table(path)
     assert len(as_data) == len(X) + 1  # the rule stands
-    named = read_table(path, header=True)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        named = read_table(path, header=True)
+    # Read as names, the index column is named and its warning says how to leave it out.
+    assert [str(w.message).count("'Unnamed: 0' holds the row numbers") for w in record] == (
+        [1] if index else [])
     pd.testing.assert_frame_equal(named.reset_index(drop=True),
                                   pd.read_csv(path).set_axis(named.columns, axis=1))
     with warnings.catch_warnings():
