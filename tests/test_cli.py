@@ -385,7 +385,11 @@ def test_train_vae_end_to_end(tmp_path):
     assert metrics["dataset"]["train_shape"] == [400, 64]  # --rows
     assert metrics["dataset"]["test_shape"] == [450, 64]  # the test split stays whole
     assert "PCA (k=2)" in result.stdout
-    assert_ok(invoke("compare", tmp_path / "vae", "--data", "digits"))
+    # The table names the model as what it is, not "autoencoder (k=2)".
+    assert "\nvariational autoencoder (k=2) " in result.stdout
+    compared = invoke("compare", tmp_path / "vae", "--data", "digits")
+    assert_ok(compared)
+    assert "\nvariational autoencoder (k=2) " in compared.stdout
 
 
 def test_train_classifier_end_to_end(tmp_path, digits_run):
@@ -598,6 +602,8 @@ def test_library_advice_is_spelled_as_the_command_takes_it():
         "--early-stopping.")
     assert spell("max_epochs=5, random_state=0", train) == "--epochs 5, --seed 0"
     assert spell("pass header=True; header=False", train) == "pass --header yes; --header no"
+    # A value a shell would split is quoted: one column, not two words.
+    assert spell("leave it out (drop='Unnamed: 0')", train) == "leave it out (--drop 'Unnamed: 0')"
     # Python stays Python: calls, names the command has no option for, None, tuples.
     for python in ("AutoEncoder(missing='impute', n_components=2)",
                    "pd.read_csv(path, decimal=',')", "warm_start=False", "scaler=None",

@@ -184,6 +184,22 @@ def test_pca_sweep_reuses_a_fitted_pca(digits):
 
 
 # --------------------------------------------------------------------------- the verdict
+def test_the_comparison_names_the_model_as_what_it_is(digits):
+    """A VariationalAutoEncoder's row read "autoencoder (k=2)": the table names the class
+    in words; an autoencoder, or any other model, stays "autoencoder"."""
+    from aekit import VariationalAutoEncoder, compare_with_pca
+    from aekit.evaluation.metrics import model_name
+
+    X_train, X_test = digits[0][:200], digits[1][:60]
+    vae = VariationalAutoEncoder(n_components=2, hidden_layer_sizes=(16,), max_epochs=1,
+                                 random_state=0).fit(X_train)
+    rows = str(compare_with_pca(vae, X_train, X_test, fit=False)).splitlines()
+    assert any(r.startswith("variational autoencoder (k=2) ") for r in rows)
+    assert not any(r.startswith("autoencoder") for r in rows)
+    assert model_name(AutoEncoder()) == "autoencoder"
+    assert model_name(PCA(2)) == "autoencoder"
+
+
 def test_verdict_is_in_scaled_units_where_every_column_counts():
     from aekit import compare_with_pca
     from aekit.data import make_derived_variables

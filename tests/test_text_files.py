@@ -5,6 +5,7 @@ with string columns, encoding new rows by column name, one error line for a bad 
 from __future__ import annotations
 
 import json
+import re
 import warnings
 
 import numpy as np
@@ -130,7 +131,12 @@ def test_a_first_row_of_numbers_that_may_name_the_columns_is_warned_of(tmp_path,
     with pytest.warns(InputWarning, match=r"first row \(.*0, 1, 2, \.\.\.\) as data.*header=True"):
         as_data = read_table(path)
     assert len(as_data) == len(X) + 1  # the rule stands
-    named = read_table(path, header=True)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        named = read_table(path, header=True)
+    # Read as names, the index column is named and its warning says how to leave it out.
+    assert [str(w.message).count("'Unnamed: 0' holds the row numbers") for w in record] == (
+        [1] if index else [])
     pd.testing.assert_frame_equal(named.reset_index(drop=True),
                                   pd.read_csv(path).set_axis(named.columns, axis=1))
     with warnings.catch_warnings():
@@ -194,6 +200,61 @@ def test_numbers_without_codes_are_read_silently(tmp_path, text):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         read_table(write(tmp_path, "x.csv", text))
+
+
+@pytest.mark.parametrize("write_index", [
+    lambda frame, path: frame.to_csv(path),  # pandas' default: index=True, 0, 1, 2, ...
+    lambda frame, path: frame.set_axis(frame.index + 1).to_csv(path),  # R: 1, 2, 3, ...
+    # read with pandas and written again: two index columns ("Unnamed: 0", "Unnamed: 0.1")
+    lambda frame, path: (frame.to_csv(path), pd.read_csv(path).to_csv(path)),
+])
+def test_a_column_of_pandas_row_index_is_warned_of(tmp_path, monkeypatch, write_index):
+    """to_csv writes a DataFrame's index as a first column under an empty header: numbers,
+    read as a feature like any column (the rule stands), which teaches a model the rows'
+    order. The reader names it and how to leave it out; leaving it out silences it."""
+    from aekit.anomaly import streaming
+    from aekit.core.checks import InputWarning
+
+    frame = pd.DataFrame(np.random.RandomState(0).rand(30, 3), columns=["a", "b", "c"])
+    path = tmp_path / "x.csv"
+    write_index(frame, path)
+    index = [c for c in pd.read_csv(path).columns if c.startswith("Unnamed")]
+    with pytest.warns(InputWarning, match=r"'Unnamed: 0'.* hold.* row numbers.*"
+                      r"drop=.*'Unnamed: 0'.*index=False") as record:
+        read = read_table(path)
+    assert len(record) == 1 and all(repr(c) in str(record[0].message) for c in index)
+    pd.testing.assert_frame_equal(read.reset_index(drop=True), pd.read_csv(path))  # as read
+    with pytest.warns(InputWarning, match="row numbers"):
+        X, _, names, _ = read_rows(path)
+    assert names == index + ["a", "b", "c"]
+    if len(index) > 1:
+        with pytest.warns(InputWarning, match=re.escape(f"{index[0]!r} holds")):  # kept
+            read_rows(path, drop=index[1:])
+    monkeypatch.setattr(streaming, "TEXT_CHUNK_ROWS", 7)
+    with pytest.warns(InputWarning, match="row numbers"):  # a file read in chunks
+        list(streaming.TextRows(path, warn_index=True).frames())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        X, _, names, _ = read_rows(path, drop=index)
+        assert names == ["a", "b", "c"]
+        load_dataset(path, drop=index)
+        list(streaming.TextRows(path, drop=index, warn_index=True).frames())
+        list(streaming.TextRows(path).frames())  # for a fitted model
+        read_rows(path, warn_index=False)  # for a fitted model: it takes its own columns
+
+
+@pytest.mark.parametrize("text", [
+    ",a\n0,1.5\n2,2.5\n1,3.5\n",  # not in order
+    ",a\n5,1.5\n6,2.5\n7,3.5\n",  # not from 0 or 1
+    ",a\n0,1.5\n1.5,2.5\n2,3.5\n",  # not whole numbers
+    ",a\nx,1.5\ny,2.5\nz,3.5\n",  # text: row names
+    "id,a\n0,1.5\n1,2.5\n2,3.5\n",  # a named column: the file says what it is
+    "0,1.5\n1,2.5\n2,3.5\n",  # no header
+])
+def test_columns_that_are_not_a_row_index_are_read_silently(tmp_path, text):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        read_table(write(tmp_path, "x.csv", text), header=text[0] != "0")
 
 
 def test_read_table_overrides(tmp_path):
@@ -420,3 +481,47 @@ def test_a_directory_named_like_a_file_is_called_a_directory(tmp_path):
                                  tmp_path / "r"), "rows.npy is a directory, not a file")
     with pytest.raises(FileNotFoundError, match="no such file"):
         read_table(tmp_path / "absent.csv")
+
+
+def test_the_command_line_names_a_row_index_column_and_the_option_that_drops_it(
+        tmp_path, monkeypatch):
+    """train warns of pandas' row index with --drop spelled for a shell; --drop silences
+    it; detect (fitting) warns too, in chunks as whole; score and encode, for a fitted
+    model that takes the columns it was fitted on, do not."""
+    from aekit.anomaly import streaming
+
+    rng = np.random.RandomState(0)
+    path = tmp_path / "x.csv"
+    pd.DataFrame(rng.rand(40, 3), columns=["a", "b", "c"]).to_csv(path)
+    fast = ["--seed", "0", "--device", "cpu"]
+    warning = "warning: " + str(path)
+    result = invoke("train", "--data", path, "--epochs", 1, *fast, "--out", tmp_path / "r")
+    assert_ok(result)
+    assert f"{warning}: column 'Unnamed: 0' holds the row numbers" in result.output
+    assert "(--drop 'Unnamed: 0')" in result.output and "index=False" in result.output
+    dropped = invoke("train", "--data", path, "--drop", "Unnamed: 0", "--epochs", 1, *fast,
+                     "--out", tmp_path / "d")
+    assert_ok(dropped)
+    assert warning not in dropped.output
+    assert json.loads((tmp_path / "d" / "metrics.json").read_text())["dataset"][
+        "train_shape"][1] == 3
+    encoded = invoke("encode", tmp_path / "d", path, "--out", tmp_path / "codes.npy")
+    assert_ok(encoded)
+    assert warning not in encoded.output
+    for chunked in (False, True):
+        if chunked:
+            monkeypatch.setattr(streaming, "TEXT_STREAM_BYTES", 0)
+        run = tmp_path / f"detect{chunked}"
+        detected = invoke("detect", "--data", path, "--max-epochs", 1, *fast, "--out", run)
+        assert_ok(detected)
+        assert "--drop 'Unnamed: 0'" in detected.output
+        assert detected.output.count(warning) == 1  # once, however many passes
+        run = tmp_path / f"dropped{chunked}"
+        dropped = invoke("detect", "--data", path, "--drop", "Unnamed: 0", "--max-epochs", 1,
+                         *fast, "--out", run)
+        assert_ok(dropped)
+        assert warning not in dropped.output
+        if not chunked:  # (score in chunks takes a file of the fitted columns alone)
+            scored = invoke("score", run, path, "--out", tmp_path / "scores.csv")
+            assert_ok(scored)
+            assert warning not in scored.output

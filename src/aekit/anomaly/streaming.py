@@ -18,7 +18,7 @@ import numpy as np
 from sklearn.utils.random import sample_without_replacement
 
 from ..core.checks import check_finite
-from ..data.delimited import read_table_chunks, table_format
+from ..data.delimited import read_table_chunks, table_format, warn_if_row_index
 from ..data.files import Chunk, is_streamable, open_rows
 from .robust import SAMPLE_ROWS
 
@@ -45,14 +45,19 @@ class TextRows:
     """A delimited text file (``.csv``, ``.tsv``, ``.txt``) read a chunk of rows at a time,
     as DataFrames: its separator and header detected, and each chunk's columns typed, as
     :func:`aekit.data.read_table` does (:func:`aekit.data.delimited.read_table_chunks`),
-    ``label`` and ``drop`` columns left out of the rows (the labels kept apart).
+    ``label`` and ``drop`` columns left out of the rows (the labels kept apart). With
+    ``warn_index`` (rows a model is to be fitted on), the first pass warns of a column that
+    holds pandas' row index, as :func:`aekit.data.read_table` does
+    (:func:`~aekit.data.delimited.warn_if_row_index`), judged on the first chunk.
 
     Every chunk is typed on its own (a column of numbers in one chunk and of text in another
     is an error when scored): files written by a program, not edited by hand.
     """
 
-    def __init__(self, path, *, label=None, drop=(), header="infer", sep=None):
+    def __init__(self, path, *, label=None, drop=(), header="infer", sep=None,
+                 warn_index=False):
         self.path, self.label, self.drop = str(path), label, tuple(drop or ())
+        self.warn_index = warn_index
         self.sep, self.header = table_format(path, header=header, sep=sep)
 
     def frames(self) -> Iterator[tuple[int, object, object]]:
@@ -69,6 +74,9 @@ class TextRows:
                                      f"{', '.join(map(repr, missing))}")
             labels = frame[self.label].to_numpy() if self.label is not None else None
             rows = frame.drop(columns=[c for c in (self.label, *self.drop) if c is not None])
+            if start == 0 and self.warn_index:
+                self.warn_index = False  # once, not at every pass
+                warn_if_row_index(self.path, rows)
             rows.index = pd.RangeIndex(start, start + len(frame))
             yield start, rows, labels
             start += len(frame)
@@ -87,12 +95,12 @@ TEXT_STREAM_BYTES = 256 * 2**20
 """``aekit detect`` and ``score`` read a delimited text file larger than this in chunks."""
 
 
-def chunked_input(path, *, label=None, drop=(), header="infer", sep=None):
+def chunked_input(path, *, label=None, drop=(), header="infer", sep=None, warn_index=False):
     """What ``aekit detect`` and ``score`` read a chunk at a time, or None for a file they
     read whole: a ``.npy``/Parquet file or a directory of them (its path), or a text table
     larger than :data:`TEXT_STREAM_BYTES` (a :class:`TextRows`). A detector reading it
     checks its columns (a Parquet file's by name) before the first chunk
-    (:func:`iter_chunks`)."""
+    (:func:`iter_chunks`). ``warn_index``: as :class:`TextRows` takes it."""
     from pathlib import Path
 
     from ..data.delimited import TABLE_SUFFIXES
@@ -106,19 +114,24 @@ def chunked_input(path, *, label=None, drop=(), header="infer", sep=None):
         return str(path)
     if path.suffix.lower() in TABLE_SUFFIXES and path.is_file() \
             and path.stat().st_size > TEXT_STREAM_BYTES:
-        return TextRows(path, label=label, drop=drop, header=header, sep=sep)
+        return TextRows(path, label=label, drop=drop, header=header, sep=sep,
+                        warn_index=warn_index)
     return None
 
 
-def chunked_rows(path, sample: bool, options: dict, normal=None, anomaly=None):
+def chunked_rows(path, sample: bool, options: dict, normal=None, anomaly=None, *,
+                 warn_index: bool = False):
     """``(X, anomaly, sample)`` for a file ``aekit detect`` or ``score`` reads in chunks
     (:func:`chunked_input`; ``options``: its ``label``, ``drop``, ``header`` and ``sep``):
     the rows, the labels as booleans (:func:`aekit.anomaly.metrics.anomaly_labels` with
     ``normal`` / ``anomaly``; None without a label column) and, if ``sample``, a random
-    sample of :data:`REPORT_ROWS` rows for the report; None for a file read whole."""
+    sample of :data:`REPORT_ROWS` rows for the report; None for a file read whole.
+    ``warn_index``: warn of a text file's column that holds pandas' row index, for rows a
+    model is to be fitted on (:class:`TextRows`)."""
     from .metrics import anomaly_labels
 
-    X = chunked_input(path, **{k: options[k] for k in ("label", "drop", "header", "sep")})
+    X = chunked_input(path, **{k: options[k] for k in ("label", "drop", "header", "sep")},
+                      warn_index=warn_index)
     if X is None:
         return None
     y = X.labels() if isinstance(X, TextRows) else None

@@ -45,8 +45,8 @@ from typer.core import TyperGroup
 from ..core import distributed
 from ..core.storage import atomic_write
 from ..training.callbacks import CHECKPOINT, checkpoint_info
-from ..data.catalog import DATASET_NAMES, TEST_SIZE, load_dataset
-from ..data.delimited import is_table_file, read_table
+from ..data.catalog import DATASET_NAMES, TEST_SIZE, load_dataset, read_rows
+from ..data.delimited import is_table_file
 from ..data.files import STREAM_SUFFIXES, open_rows, read_array
 from ..data.stream import save_npy
 from ..estimators import AutoEncoder, VariationalAutoEncoder, validate_params
@@ -595,7 +595,8 @@ def encode(
             shape = Z.shape
     elif is_table_file(input_path):
         options = _data_options(None, None, None, header, sep)
-        frame = read_table(input_path, header=options["header"], sep=options["sep"])
+        frame = read_rows(input_path, header=options["header"], sep=options["sep"],
+                          warn_index=False)[0]
         Z = est.transform(_matched_columns(est, frame, input_path))
         _write_codes(out, Z, est.get_feature_names_out())
         shape = Z.shape

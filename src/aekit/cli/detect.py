@@ -48,17 +48,19 @@ AnomalyValue = Annotated[str | None, typer.Option(
     "value is normal.", show_default=False, rich_help_panel=_TABLE)]
 
 
-def _read_rows(path: Path, options: dict, normal=None, anomaly=None):
+def _read_rows(path: Path, options: dict, normal=None, anomaly=None, warn_index=True):
     """``(X, anomaly)``: every row of a file (a text file's as a DataFrame, its text columns
     categories, without ``options``' label and dropped columns) and its labels as booleans
     (the label column, or an .npz file's ``y``, read with ``--normal`` / ``--anomaly``), or
-    None. Says in one line which values were taken as normal."""
+    None. Says in one line which values were taken as normal. ``warn_index``: as
+    :func:`~aekit.data.read_rows` takes it."""
     if (normal is not None or anomaly is not None) and options["label"] is None \
             and Path(path).suffix.lower() != ".npz":
         raise ValueError("--normal and --anomaly name values of the --label column; "
                          "pass --label COLUMN too")
     X, y, _, _ = read_rows(path, label=options["label"], drop=options["drop"],
-                           header=options["header"], sep=options["sep"])
+                           header=options["header"], sep=options["sep"],
+                           warn_index=warn_index)
     if y is None:
         return X, None
     try:
@@ -74,10 +76,13 @@ def _read_rows(path: Path, options: dict, normal=None, anomaly=None):
 
 def _detector_rows(path: Path, options: dict, normal, anomaly_value, detector=None):
     """``(X, anomaly, report rows, chunked)`` for ``detect`` (``score``: given its detector)."""
-    chunked = chunked_rows(path, detector is None, options, normal, anomaly_value)
+    # Rows to fit on are warned of a column of pandas' row index; a fitted detector takes
+    # the columns it was fitted on, by name.
+    chunked = chunked_rows(path, detector is None, options, normal, anomaly_value,
+                           warn_index=detector is None)
     if chunked is not None:
         return (*chunked, True)
-    X, anomaly = _read_rows(path, options, normal, anomaly_value)
+    X, anomaly = _read_rows(path, options, normal, anomaly_value, warn_index=detector is None)
     return X if detector is None else _detector_columns(detector, X, path), anomaly, X, False
 
 

@@ -11,6 +11,7 @@ import functools
 import inspect
 import numbers
 import re
+import shlex
 from typing import Annotated, Literal
 
 import typer
@@ -260,7 +261,8 @@ def cli_spelling(message: str, command) -> str:
     impute``, ``early_stopping=False`` ``--no-early-stopping``, ``header=True`` ``--header
     yes`` (:data:`CHOICES`). Only the command's own options are rewritten, and not inside a
     Python call (``AutoEncoder(missing='impute')``, ``read_csv(..., decimal=',')``), which
-    stays Python; ``None`` stays as written."""
+    stays Python; ``None`` stays as written. A value a shell would split is quoted
+    (``drop='Unnamed: 0'`` is ``--drop 'Unnamed: 0'``)."""
     options = {p.name: p for p in getattr(command, "params", ())
                if p.param_type_name == "option" and p.opts[0].startswith("--")}
     if not options:
@@ -277,7 +279,8 @@ def cli_spelling(message: str, command) -> str:
             return option.secondary_opts[0] if option.secondary_opts else match[0]
         choices = CHOICES.get(match[1], {})
         value = next((c for c, v in choices.items() if str(v) == value), value)
-        return f"{option.opts[0]} {value}"
+        # Quoted as a shell needs it: --drop 'Unnamed: 0' is one column, not two words.
+        return f"{option.opts[0]} {shlex.quote(value)}"
 
     return _ADVICE.sub(spelt, message)
 

@@ -19,7 +19,7 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 
-from .delimited import COMPRESSIONS, is_table_file, read_table
+from .delimited import COMPRESSIONS, _read_table, is_table_file, warn_if_row_index
 from .files import FILE_SUFFIXES, read_array
 from .idx import fetch_idx_files, load_fashion_mnist, load_mnist, read_idx  # noqa: F401
 
@@ -230,14 +230,19 @@ def load_dataset(spec, *, test_size=TEST_SIZE, random_state=0, label=None, drop=
                    options)
 
 
-def read_rows(path, *, label=None, drop=(), header="infer", sep=None):
+def read_rows(path, *, label=None, drop=(), header="infer", sep=None, warn_index=True):
     """``(X, y, feature names, image shape)``: every row of a file, not split (see
     :func:`load_dataset` for the file types and the parameters; ``y`` is the ``label``
-    column of a text file or an ``.npz`` file's ``y``, else None)."""
+    column of a text file or an ``.npz`` file's ``y``, else None). ``warn_index``: warn of
+    a column of ``X`` that holds pandas' row index
+    (:func:`~aekit.data.delimited.warn_if_row_index`); False for rows given to a fitted
+    model, which takes the columns it was fitted on."""
     path, drop = Path(path), [drop] if isinstance(drop, str) else list(drop)
     if is_table_file(path):
-        frame = read_table(path, header=header, sep=sep)
-        return (*_table_columns(frame, path, label, drop), None)
+        X, y, names = _table_columns(_read_table(path, header, sep), path, label, drop)
+        if warn_index:  # of the columns kept: a dropped one is no feature
+            warn_if_row_index(path, X)
+        return X, y, names, None
     if given := _text_options(label, drop, header, sep):
         raise ValueError(f"{path}: {given} to text files (.csv, .tsv, .txt) only; "
                          "leave them out (a .npz file gives its labels as 'y')")

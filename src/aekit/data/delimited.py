@@ -23,7 +23,7 @@ import numpy as np
 from ..core.checks import InputWarning, check_file, user_warning
 
 __all__ = ["COMPRESSIONS", "DELIMITERS", "NA_STRINGS", "TABLE_SUFFIXES", "is_table_file",
-           "read_table", "read_table_chunks", "table_format"]
+           "read_table", "read_table_chunks", "table_format", "warn_if_row_index"]
 
 TABLE_SUFFIXES = (".csv", ".tsv", ".txt")
 COMPRESSIONS = (".gz", ".bz2", ".xz", ".zip", ".zst")
@@ -276,7 +276,10 @@ def read_table(path, *, header="infer", sep=None):
         are named ``"1"``, ``"2"``, ... (their positions). A first row of whole numbers in
         increasing order (``0,1,2``, as pandas' ``to_csv`` names unnamed columns) is read
         as data, with an :class:`~aekit.core.checks.InputWarning`: pass True if it names
-        the columns.
+        the columns. A column under an empty header cell holding 0, 1, 2, ... in order
+        (the row index ``to_csv`` writes unless ``index=False``) is read like any other,
+        with an :class:`~aekit.core.checks.InputWarning` naming it
+        (:func:`warn_if_row_index`).
     sep : str, optional
         The delimiter; default: detected among :data:`DELIMITERS`, else runs of spaces.
         With a semicolon, a cell written with a decimal comma (``0,134``, as spreadsheets
@@ -300,9 +303,16 @@ def read_table(path, *, header="infer", sep=None):
         For an empty file, a header without rows, a row with more or fewer fields than the
         header (naming its line), or bytes that are not UTF-8.
     """
+    frame = _read_table(Path(path), header, sep)
+    warn_if_row_index(path, frame)
+    return frame
+
+
+def _read_table(path: Path, header, sep):
+    """:func:`read_table` without its warning of pandas' row index
+    (:func:`warn_if_row_index`), for callers that warn of the columns they keep."""
     import pandas as pd
 
-    path = Path(path)
     sep, has_header, head, text = _format(path, header, sep)
     options = _csv_options(sep, has_header)
     with _parse_errors(path):
@@ -320,6 +330,50 @@ def read_table(path, *, header="infer", sep=None):
         frame.index = pd.Index(lines, name="line")
     _warn_if_codes_lose_zeros(path, frame, _zero_padded(text, head), head, has_header)
     return frame
+
+
+_UNNAMED = re.compile(r"Unnamed: [0-9]+(?:\.[0-9]+)*")
+"""pandas' name of a column under an empty header cell (``Unnamed: 0``; ``Unnamed: 0.1``
+when a file holding one is read and written again)."""
+
+
+def _row_index_columns(frame) -> list[str]:
+    """The columns of ``frame`` (read by :func:`read_table`) that hold the row index pandas'
+    ``to_csv`` writes by default: an empty header cell (named ``Unnamed: 0``) over the whole
+    numbers 0, 1, 2, ... (or 1, 2, 3, ...) in order, the rows' numbers. Only columns so
+    named are looked at, so a file without one costs nothing."""
+    import pandas as pd
+
+    found = []
+    for name in frame.columns:
+        if not _UNNAMED.fullmatch(str(name)):
+            continue
+        column = frame[name]
+        if not len(column) or not pd.api.types.is_integer_dtype(column.dtype):
+            continue
+        values = column.to_numpy()
+        if values[0] in (0, 1) and np.array_equal(values, np.arange(values[0],
+                                                                    values[0] + len(values))):
+            found.append(str(name))
+    return found
+
+
+def warn_if_row_index(path, frame) -> None:
+    """Warn of the columns of ``frame`` (the rows a model is to be fitted on, read from
+    ``path``) that hold pandas' row index (:func:`_row_index_columns`): read as a feature
+    like any column, they teach a model the rows' order. The rule stands (the cells are
+    numbers under a header); the caller is told how to leave them out."""
+    names = _row_index_columns(frame)
+    if not names:
+        return
+    one = len(names) == 1
+    user_warning(
+        f"{path}: column{'' if one else 's'} {', '.join(map(repr, names))} "
+        f"hold{'s' if one else ''} the row numbers 0, 1, 2, ... under an empty header: the "
+        "row index pandas' to_csv writes unless index=False. As a feature it teaches a model "
+        f"the rows' order; leave {'it' if one else 'them'} out when fitting "
+        f"(drop={names[0] if one else names!r}) or write the file with to_csv(path, "
+        "index=False).", InputWarning)
 
 
 def _zero_padded(text: str, head: np.ndarray) -> np.ndarray:

@@ -6,6 +6,7 @@
 - :mod:`~aekit.evaluation.probes`: probes on codes (``code_quality``), row samples;
 - :mod:`~aekit.evaluation.quality`: per-column R² and the fit-quality checks;
 - :mod:`~aekit.evaluation.diagnostics`: ``diagnose`` (data, units, codes, history);
+- :mod:`~aekit.evaluation.units`: its checks of the network's units (forward hooks);
 - :mod:`~aekit.evaluation.findings`: ``Finding``, what every check returns.
 """
 

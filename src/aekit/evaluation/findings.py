@@ -1,7 +1,7 @@
 """The :class:`Finding` that every check of :func:`aekit.diagnose` returns, the
 :class:`Diagnosis` that holds them, and the small formatting helpers the checks share. A
-leaf: the checks (:mod:`aekit.evaluation.quality`, :mod:`aekit.evaluation.diagnostics`)
-import it."""
+leaf of evaluation: the checks (:mod:`aekit.evaluation.quality`, :mod:`aekit.evaluation.units`,
+:mod:`aekit.evaluation.diagnostics`) import it."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from ..training.loop import DEFAULT_LEARNING_RATES
 
 SEVERITIES = ("info", "warning", "error")
 """From least to most serious. ``fit(verbose=...)`` warns about ``warning`` and ``error``."""
@@ -56,6 +58,15 @@ class Finding:
 def _list(idx, k: int = 8) -> str:
     idx = list(map(int, idx))
     return ", ".join(map(str, idx[:k])) + (", ..." if len(idx) > k else "")
+
+
+def _learning_rate(estimator) -> str:
+    """The step size the estimator trained with, as text (``learning_rate=None`` is the
+    optimizer's default)."""
+    lr = getattr(estimator, "learning_rate", None)
+    if lr is None:
+        lr = DEFAULT_LEARNING_RATES.get(getattr(estimator, "optimizer", None))
+    return "?" if lr is None else f"{lr:g}"
 
 
 def json_ready(value):

@@ -5,6 +5,7 @@ built on, :mod:`aekit.evaluation.errors`, and the probes on codes,
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -74,6 +75,9 @@ class PCAComparison:
     pca_exact: bool = False
     """``n_components`` is at least the number of features PCA sees: PCA reconstructs
     exactly (an over-complete code is compared with that exact reconstruction)."""
+    model: str = "autoencoder"
+    """What the compared model is, as the table names its row (:func:`model_name`:
+    ``"variational autoencoder"`` for a VariationalAutoEncoder)."""
 
     @property
     def ae_error(self) -> float:
@@ -209,7 +213,7 @@ class PCAComparison:
         k = self.n_components
         head = ("model", "scaled error", "MSE / element", "SSE / row")
         rows = [head,
-                (f"autoencoder (k={k})", _g(self.ae_scaled), _g(self.ae_mse),
+                (f"{self.model} (k={k})", _g(self.ae_scaled), _g(self.ae_mse),
                  _g(self.ae_row_sse)),
                 (f"PCA (k={k})", _g(self.pca_scaled), _g(self.pca_mse), _g(self.pca_row_sse))]
         lines = _table(rows)
@@ -323,7 +327,8 @@ def ratio_interval(ae_errors, pca_errors, observed=None, *, n_draws: int = BOOTS
 
 
 def compare_reconstructions(k, slots, X_test, X_ae, X_pca, S_test, S_ae, S_pca, *,
-                            shared_unit: bool = False) -> PCAComparison:
+                            shared_unit: bool = False,
+                            model: str = "autoencoder") -> PCAComparison:
     """A :class:`PCAComparison` from the test rows and both models' reconstructions, in the
     caller's units (``X_*``: arrays or DataFrames) and in scaled units (``S_*``, arrays of
     the slots ``slots`` describe, see :func:`~aekit.evaluation.columns.column_slots`).
@@ -331,7 +336,7 @@ def compare_reconstructions(k, slots, X_test, X_ae, X_pca, S_test, S_ae, S_pca, 
     (:func:`~aekit.evaluation.columns.observed_rows`). With ``k`` at least the number of
     scaled features PCA is exact, and ``S_pca`` is taken as ``S_test`` (no rounding error
     to divide by). ``shared_unit``: every column is in the caller's one unit (pixels),
-    which then leads."""
+    which then leads. ``model``: what the model is (:func:`model_name`)."""
     numeric = [name for name, kind, _ in slots if kind == "numeric"]
     table = hasattr(X_test, "columns")
     exact = k >= np.shape(S_test)[1]
@@ -363,7 +368,18 @@ def compare_reconstructions(k, slots, X_test, X_ae, X_pca, S_test, S_ae, S_pca, 
     return PCAComparison(k, ae_err["mse"], pca_err["mse"], ae_err["row_sse"],
                          pca_err["row_sse"], ae_scaled, pca_scaled,
                          tuple(name for name, _, _ in slots), tuple(ae_r2), tuple(pca_r2),
-                         tuple(accuracy), interval, len(S_test), shared_unit, exact)
+                         tuple(accuracy), interval, len(S_test), shared_unit, exact, model)
+
+
+def model_name(estimator) -> str:
+    """What ``estimator`` is, in words, as tables and figures name it beside PCA: a class
+    named ``...AutoEncoder`` in words (``"variational autoencoder"``), else
+    ``"autoencoder"``. From the class's name: this package imports no estimator."""
+    name = type(estimator).__name__
+    if not name.endswith("AutoEncoder"):
+        return "autoencoder"
+    words = re.findall(r"[A-Z][a-z0-9]*", name.removesuffix("AutoEncoder"))
+    return " ".join([*(word.lower() for word in words), "autoencoder"])
 
 
 def _agreement(truth, values) -> float:
@@ -476,7 +492,7 @@ def compare_with_pca(estimator, X_train, X_test, *, fit: bool | None = None,
     if shared_unit is None:
         shared_unit = len(getattr(estimator, "input_shape_", ()) or ()) >= 2
     return compare_reconstructions(k, slots, X_test, X_ae, X_pca, S_test, S_ae, S_pca,
-                                   shared_unit=shared_unit)
+                                   shared_unit=shared_unit, model=model_name(estimator))
 
 
 # --------------------------------------------------------------------------- sweeps over k

@@ -9,6 +9,7 @@ from sklearn.utils import check_random_state
 from ..core.checks import seeded_torch_rng
 from ..core.fitted import as_fitted
 from ..evaluation.errors import row_errors
+from ..evaluation.metrics import model_name
 from ..nn.layers import make_corruption
 from ._common import (
     _figure,
@@ -52,7 +53,7 @@ def reconstruction_grid(estimator, X, image_shape, *, pca=None, n_images=10, ran
         rows.append((f"PCA (k={pca.n_components_ if hasattr(pca, 'n_components_') else '?'})",
                      _reconstruct(pca, X)))
     k = getattr(as_fitted(estimator), "n_components", "?")
-    rows.append((f"autoencoder (k={k})", _reconstruct(estimator, X)))
+    rows.append((f"{model_name(estimator)} (k={k})", _reconstruct(estimator, X)))
     labels = [rows[0][0]] + [f"{name}\nMSE {row_errors(X, R).mean():.4f}" for name, R in rows[1:]]
     images = _images(np.concatenate([R for _, R in rows]), image_shape, estimator)
     h, w = images.shape[1:3]

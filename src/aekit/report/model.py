@@ -28,6 +28,7 @@ from ..evaluation.metrics import (
     code_quality,
     compare_reconstructions,
     explained_variance,
+    model_name,
     pca_sweep,
 )
 from ..evaluation.probes import MIN_TRUST_ROWS
@@ -268,7 +269,8 @@ def _evaluate(estimator, data, sweep) -> _Evaluation:
         X_pca = np.asarray(X_pca).reshape(np.shape(X_ae))
     cmp = compare_reconstructions(k, column_slots(estimator, S_test.shape[1]), X_test, X_ae,
                                   X_pca, S_test, S_ae, S_pca,
-                                  shared_unit=data.image_shape is not None)
+                                  shared_unit=data.image_shape is not None,
+                                  model=model_name(estimator))
     if sweep is None:
         sweep = pca_sweep(X_train, X_test, ks, pca=pca_full, scaled_by=estimator,
                           shared_unit=cmp.shared_unit) + [cmp]
