@@ -640,12 +640,10 @@ def test_a_shard_cut_short_is_named_in_the_error(tmp_path, rows, kind):
 
 
 # --------------------------------------------------------------------------- wide text files
-def test_a_wide_csv_is_typed_at_pandas_speed(tmp_path, monkeypatch):
+def test_a_wide_csv_is_typed_in_a_fixed_number_of_pandas_calls(tmp_path, monkeypatch):
     """A one-line CSV of many numbers: typing its columns costs a fixed number of pandas
     calls, not one per column (a Python loop took ~0.6 ms a column: 600,000 columns, over a
-    minute), and the whole read stays within a small multiple of pandas' own."""
-    import time
-
+    minute). Counted, not timed: speed belongs in bench/."""
     import pandas as pd
 
     from aekit.data import delimited
@@ -661,17 +659,11 @@ def test_a_wide_csv_is_typed_at_pandas_speed(tmp_path, monkeypatch):
         return real(*args, **kwargs)
 
     monkeypatch.setattr(pd, "to_numeric", counted)
-    start = time.perf_counter()
     frame = delimited.read_table(path)
-    ours = time.perf_counter() - start
     monkeypatch.undo()
     assert calls["n"] <= 3
     assert frame.shape == (1, 20_000) and (frame.dtypes == np.float64).all()
     np.testing.assert_array_equal(frame.to_numpy(), X)
-    start = time.perf_counter()
-    pd.read_csv(path, header=None)
-    theirs = time.perf_counter() - start
-    assert ours < 4 * theirs + 2.0, (ours, theirs)
 
 
 def test_wide_and_mixed_tables_keep_their_types(tmp_path):
