@@ -25,7 +25,6 @@ prints and writes the run directory.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import functools
 import inspect
@@ -34,7 +33,6 @@ import os
 import signal
 import sys
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -44,7 +42,7 @@ from typer.core import TyperGroup
 
 from ..core import distributed
 from ..core.storage import atomic_write
-from ..training.callbacks import CHECKPOINT, checkpoint_info
+from ..training.callbacks import CHECKPOINT
 from ..data.catalog import DATASET_NAMES, TEST_SIZE, load_dataset, read_rows
 from ..data.delimited import is_table_file
 from ..data.files import STREAM_SUFFIXES, open_rows, read_array
@@ -55,6 +53,7 @@ from ..semisupervised.ladder import LadderClassifier
 from ..anomaly.detector import OutlierDetector
 from ..export import export_onnx
 from .options import CHOICES, cli_spelling, estimator_options
+from .runner import check_one_process, interrupted, ranks_writing, writing
 from ..evaluation.diagnostics import not_an_autoencoder
 from ..evaluation.metrics import compare_with_pca
 from ..persistence import load, saved_class
@@ -70,10 +69,8 @@ from ..runs import (
     option_differences,
     read_metrics,
     trained_on_file,
-    write_run,
-    writing_run,
 )
-from ..training.loop import FitInterrupted, TrainingDivergedError, kept_record
+from ..training.loop import FitInterrupted, TrainingDivergedError
 
 _CODE_SUFFIXES = (".npy", ".csv")
 _DATA_HELP = (
@@ -223,23 +220,6 @@ def _trained_on(run: Path | None, data: str) -> dict | None:
     return saved if isinstance(saved, dict) and trained_on_file(saved, data) else None
 
 
-SEVERAL_PROCESSES = ("train", "train-vae", "train-classifier", "train-ladder")
-"""The commands that share their work between the processes ``torchrun`` starts."""
-
-
-def _check_one_process(command) -> None:
-    """Refuse ``command`` under ``torchrun`` with several processes unless it shares its
-    work between them: each process would do all of it and write the same files."""
-    world = distributed.launched_world_size()
-    if world == 1 or command is None or command.name in SEVERAL_PROCESSES:
-        return
-    raise ValueError(
-        f"'aekit {command.name}' runs in one process, but torchrun started {world} "
-        f"(WORLD_SIZE={world}): each would do all of its work and write the same files. Run "
-        f"it without torchrun; only {', '.join(SEVERAL_PROCESSES)} share their work "
-        "between processes")
-
-
 # --------------------------------------------------------------------------- errors
 class _Group(TyperGroup):
     """Typer's group with every failure reported as one ``error: ...`` line.
@@ -273,7 +253,7 @@ class _Group(TyperGroup):
             with warnings.catch_warnings():
                 # One line each, no source lines.
                 warnings.showwarning = functools.partial(_show_warning, command=command)
-                _check_one_process(command)
+                check_one_process(command)
                 rv = super().main(args, prog_name, complete_var, standalone_mode=False,
                                   **extra)
             code = rv if isinstance(rv, int) else 0  # an int here is a typer.Exit code
@@ -387,7 +367,7 @@ def _train(cls, data: str, out: Path, params: dict, options: dict, resume: bool,
     validate_params(est)  # bad values fail now, before a dataset is loaded or downloaded
     distributed.resolve_timeout(dist_timeout)  # so does --dist-timeout, torchrun or not
     check_out_dir(out)  # so does an --out aekit may not write to
-    with _ranks_writing(command, est.device, dist_timeout, ("--out", out),
+    with ranks_writing(command, est.device, dist_timeout, ("--out", out),
                         ("--checkpoint-dir", est.checkpoint_dir)):
         if resume and not (Path(est.checkpoint_dir) / CHECKPOINT).is_file():
             # A supervisor runs one command again and again: with nothing to resume, the
@@ -418,7 +398,7 @@ def _train(cls, data: str, out: Path, params: dict, options: dict, resume: bool,
         try:
             run = fit_run(est, dataset, out, resume=resume)
         except FitInterrupted as err:
-            raise typer.Exit(_interrupted(err, out, est.checkpoint_dir)) from None
+            raise typer.Exit(interrupted(err, out, est.checkpoint_dir)) from None
         except (ValueError, FileNotFoundError) as err:  # the remedy as this command spells it
             if not resume:
                 raise
@@ -426,76 +406,6 @@ def _train(cls, data: str, out: Path, params: dict, options: dict, resume: bool,
                                              "run the command without --resume")) from None
         if run is not None:
             _print_run(run)
-
-
-@contextlib.contextmanager
-def _ranks_writing(command: str, device: str, dist_timeout: float | None,
-                   *directories: tuple[str, object]) -> Iterator[None]:
-    """Run ``command``, which fits and writes ``directories`` (``(option, path)`` pairs), under
-    torchrun on every process: join the process group (:func:`distributed.init_from_env`),
-    hold the directories (:func:`_writing`), leave the group at the end."""
-    distributed.init_from_env(device, dist_timeout)  # under torchrun: one of several
-    try:
-        with _writing(command, *directories):
-            yield
-    except BaseException:
-        distributed.teardown(wait=False)  # a peer may never come to the barrier
-        raise
-    distributed.teardown()
-
-
-@contextlib.contextmanager
-def _writing(command: str, *directories: tuple[str, object]) -> Iterator[None]:
-    """Hold the directories ``command`` (``"train"``) writes, ``(option, path)`` pairs (a
-    None path: none), until it ends (:func:`aekit.runs.writing_run`): another aekit process
-    writing one of them refuses the command now, before any work.
-
-    Under torchrun only rank 0, the one that writes, holds them (the ranks of one run share
-    its --out), and every rank learns whether it could: a refused run ends on every rank at
-    once, the others quietly (rank 0 says why), instead of after the group's timeout.
-    """
-    with contextlib.ExitStack() as stack:
-        refused = None
-        if distributed.is_main():
-            held = set()
-            try:
-                for option, path in directories:
-                    if path is not None and Path(path).resolve() not in held:
-                        held.add(Path(path).resolve())
-                        stack.enter_context(writing_run(path, option=option,
-                                                        command=f"aekit {command}"))
-            except (ValueError, OSError) as err:
-                refused = err
-        if distributed.flag_of_rank_0(refused is not None):
-            raise refused if refused is not None else typer.Exit(2)
-        yield
-
-
-def _interrupted(err: FitInterrupted, out: Path, checkpoint_dir) -> int:
-    """Write what a stopped fit kept, say where, and return the exit code (128 + signal)."""
-    code = 128 + int(err.signum)
-    if not distributed.is_main():
-        return code
-    name = signal.Signals(err.signum).name
-    partial = err.estimator
-    if partial is not None and is_complete(out):
-        # A finished run is replaced by a finished run only: the checkpoint holds this one.
-        typer.echo(f"\n{name}: stopped; {out}/ keeps the finished run it held (model and "
-                   "metrics): an interrupted run never replaces one", err=True)
-    elif partial is not None:
-        write_run(out, partial, None)
-        kept = kept_record(partial.history_)["epoch"]
-        typer.echo(f"\n{name}: stopped; the model kept so far (epoch {kept}) is saved "
-                   f"in {out}/ (config.json)", err=True)
-    else:
-        typer.echo(f"\n{name}: stopped before the first epoch ended; no model to save", err=True)
-    info = checkpoint_info(checkpoint_dir) or {}
-    loop = info.get("loop") if isinstance(info.get("loop"), dict) else {}
-    if loop:
-        typer.echo(f"checkpoint of epoch {loop.get('epoch')} (restart "
-                   f"{int(info.get('restart', 0)) + 1}) in {checkpoint_dir}/checkpoint.json; "
-                   "continue with the same command and --resume", err=True)
-    return code
 
 
 def _autoencoder_run(run: Path, command: str) -> None:
@@ -528,7 +438,7 @@ def _fit_and_print(est, data: str, out: Path, options: dict, fit, show=_print_ru
     validate_params(est)  # bad values fail now, before a dataset is loaded or downloaded
     check_out_dir(out)  # so does an --out aekit may not write to
     checkpoint_dir = getattr(est, "checkpoint_dir", None)
-    with _ranks_writing(command, est.device, None, ("--out", out),
+    with ranks_writing(command, est.device, None, ("--out", out),
                         ("--checkpoint-dir", checkpoint_dir)):
         if not distributed.is_main():
             est.set_params(verbose=0)  # one progress bar: rank 0's
@@ -539,7 +449,7 @@ def _fit_and_print(est, data: str, out: Path, options: dict, fit, show=_print_ru
         try:
             run = fit(est, dataset, out)
         except FitInterrupted as err:
-            raise typer.Exit(_interrupted(err, out, checkpoint_dir or out)) from None
+            raise typer.Exit(interrupted(err, out, checkpoint_dir or out)) from None
         if run is not None:
             show(run)
 
@@ -686,7 +596,7 @@ def report(
     into_run = out is None or out.resolve().parent == run.resolve()
     # Into the run: not while another command rewrites it (its report would sit beside the
     # new model).
-    with _writing("report", ("", run if into_run else None)):
+    with writing("report", ("", run if into_run else None)):
         dataset = _fitted_data(_load_data(data, run, options), run, load(run, device="cpu"))
         path = write_report(run, dataset, out, device=device)
     typer.echo(f"wrote {path} (self-contained; open it in any browser)")
@@ -703,7 +613,7 @@ def export(
     A classifier's run gives classifier.onnx (rows in, class probabilities out).
     """
     check_out_dir(out, ())  # a file or a place no one may write: said now, as such
-    with _writing("export", ("--out", out)):
+    with writing("export", ("--out", out)):
         paths = export_onnx(load(run, device="cpu"), out, opset=opset)
     io_names = {"encoder": "x -> codes", "decoder": "z -> x_hat",
                 "classifier": "x -> probabilities"}
@@ -721,7 +631,7 @@ def demo(
     """Digits (embedded, no download) in 2-D: an autoencoder against PCA, in seconds."""
     est = AutoEncoder(n_components=2, random_state=0, verbose=verbose)
     check_out_dir(out)
-    with _writing("demo", ("--out", out)):  # until its report is written
+    with writing("demo", ("--out", out)):  # until its report is written
         ds = load_dataset("digits")
         run = fit_run(est, ds, out)
         _print_run(run)

@@ -26,9 +26,9 @@ from ..estimators import validate_params
 from ..persistence import load
 from ..report.detector import write_detector_report
 from ..runs import REPORT, SCORES, check_out_dir, check_out_file, fit_detector_run, write_scores
-from .commands import (_TABLE, Drop, Header, Sep, _data_options, _matched_columns, _writing,
-                       app)
+from .commands import _TABLE, Drop, Header, Sep, _data_options, _matched_columns, app
 from .options import estimator_options
+from .runner import writing
 
 
 _ROWS_HELP = ("Rows: a .csv/.tsv/.txt file, also compressed (.gz/.bz2/.xz/.zip/.zst; text "
@@ -118,7 +118,7 @@ def detect(
     detector = OutlierDetector(**params)
     validate_params(detector)  # bad values fail now, before the file is read
     check_out_dir(out)
-    with _writing("detect", ("--out", out)):  # until its report is written
+    with writing("detect", ("--out", out)):  # until its report is written
         X, anomaly, report_rows, chunked = _detector_rows(
             data, _data_options(label, drop, None, header, sep), normal, anomaly_value)
         shape = "read in chunks" if chunked else f"{X.shape[0]} rows x {X.shape[1]} columns"
