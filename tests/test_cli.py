@@ -612,6 +612,26 @@ def test_library_advice_is_spelled_as_the_command_takes_it():
     assert spell("missing='impute'", None) == "missing='impute'"
 
 
+def test_the_drop_a_warning_advises_for_two_index_columns_silences_it(tmp_path):
+    # A file read with pandas and written again holds two row-index columns: the library
+    # says drop=[...] of both, which the command takes as one comma-separated --drop.
+    import shlex
+
+    path = tmp_path / "x.csv"
+    pd.DataFrame(np.random.RandomState(0).rand(40, 3), columns=["a", "b", "c"]).to_csv(path)
+    pd.read_csv(path).to_csv(path)
+    fit = ["train", "--data", path, "--epochs", 1, "--seed", "0", "--device", "cpu"]
+    warned = invoke(*fit, "--out", tmp_path / "r")
+    assert_ok(warned)
+    advice = re.search(r"\(--drop (.*?)\) or write", warned.output)
+    assert advice, warned.output
+    dropped = invoke(*fit, "--drop", *shlex.split(advice[1]), "--out", tmp_path / "d")
+    assert_ok(dropped)
+    assert "row numbers" not in dropped.output
+    assert json.loads((tmp_path / "d" / "metrics.json").read_text())["dataset"][
+        "train_shape"][1] == 3
+
+
 def test_a_first_row_of_numbers_that_may_be_names_is_warned_of_with_the_option(tmp_path):
     import pandas as pd
 

@@ -744,6 +744,7 @@ def test_a_directory_another_process_writes_is_refused_at_once(small_run, tmp_pa
             assert {p.name: p.read_bytes() for p in out.iterdir()} == held, command
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
+
 def test_a_killed_writer_blocks_neither_resume_nor_the_next_run(tmp_path, reference):
     run, log = tmp_path / "run", tmp_path / "run.log"
     proc = _start_stopping([3], [*TRAIN, "--out", run], log)

@@ -125,6 +125,22 @@ def _torchrun(args, cwd, nproc=2, check=True):
     return proc
 
 
+def _two_ranks_and_alone(code: str, rows, tmp_path) -> tuple[list[dict], dict]:
+    """Run the driver ``code`` (which writes ``<out>-<world>-<rank>.json``) on ``rows``
+    under torchrun with 2 processes, then alone: (what each rank wrote, what one process
+    wrote)."""
+    driver = tmp_path / "driver.py"
+    driver.write_text(code)
+    _torchrun([driver, rows, tmp_path / "out"], cwd=tmp_path)
+    env = _env()
+    for var in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"):
+        env.pop(var, None)
+    subprocess.run([sys.executable, driver, rows, tmp_path / "out"],
+                   check=True, env=env, timeout=120)
+    ranks = [json.loads((tmp_path / f"out-2-{r}.json").read_text()) for r in (0, 1)]
+    return ranks, json.loads((tmp_path / "out-1-0.json").read_text())
+
+
 @pytest.fixture(scope="module")
 def rows(tmp_path_factory):
     path = tmp_path_factory.mktemp("data") / "rows.npy"
@@ -239,17 +255,7 @@ _DRIVER = _GLOO_THREADS + textwrap.dedent("""
 @pytest.mark.slow
 @needs_dist
 def test_early_stopping_stops_every_rank_together(rows, tmp_path):
-    driver = tmp_path / "driver.py"
-    driver.write_text(_DRIVER)
-    _torchrun([driver, rows, tmp_path / "out"], cwd=tmp_path)
-    env = _env()
-    for var in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"):
-        env.pop(var, None)
-    subprocess.run([sys.executable, driver, rows, tmp_path / "out"],
-                   check=True, env=env, timeout=120)
-
-    ranks = [json.loads((tmp_path / f"out-2-{r}.json").read_text()) for r in (0, 1)]
-    alone = json.loads((tmp_path / "out-1-0.json").read_text())
+    ranks, alone = _two_ranks_and_alone(_DRIVER, rows, tmp_path)
     epochs = [len(r["history"]) for r in ranks]
     assert epochs[0] == epochs[1] == len(alone["history"]) < 30  # stopped early, together
     for r in ranks:
@@ -699,16 +705,7 @@ def test_ladder_ranks_end_with_the_same_batch_norm_statistics(rows, tmp_path):
     population statistics the fitted model predicts with are taken over one pass shared
     by the ranks: every rank ends with the same model (rank 0 saves it), and the pass's
     statistics are those one process takes in the same order."""
-    driver = tmp_path / "ladder.py"
-    driver.write_text(_LADDER)
-    _torchrun([driver, rows, tmp_path / "out"], cwd=tmp_path)
-    env = _env()
-    for var in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"):
-        env.pop(var, None)
-    subprocess.run([sys.executable, driver, rows, tmp_path / "out"],
-                   check=True, env=env, timeout=120)
-    ranks = [json.loads((tmp_path / f"out-2-{r}.json").read_text()) for r in (0, 1)]
-    alone = json.loads((tmp_path / "out-1-0.json").read_text())
+    ranks, alone = _two_ranks_and_alone(_LADDER, rows, tmp_path)
     assert ranks[0] == ranks[1]
     for two, one in zip(ranks[0]["statistics"], alone["statistics"]):
         np.testing.assert_allclose(two, one, rtol=1e-5, atol=1e-6)

@@ -175,6 +175,28 @@ def test_codes_written_with_leading_zeros_read_as_numbers_are_warned_of(tmp_path
         read_table(headerless)
 
 
+@pytest.mark.parametrize("name, sep, header", [
+    ("z.csv", ",", True), ("z.csv", ";", True), ("z.tsv", "\t", True),
+    ("z.txt", "   ", True), ("n.csv", ";", False), ("n.txt", " ", False)])
+def test_the_read_csv_call_the_codes_warning_gives_reads_the_codes_as_text(
+        tmp_path, name, sep, header):
+    # The call is what a reader copies: it must read this file, whatever its separator
+    # (and a semicolon file's decimal commas), with the codes' zeros kept.
+    from aekit.core.checks import InputWarning
+
+    rows = [["01234", "3,5" if sep == ";" else "3.5"], ["00501", "4,25" if sep == ";" else
+                                                         "4.25"], ["90210", "5"]]
+    lines = ([["zip", "income"]] if header else []) + rows
+    path = write(tmp_path, name, "".join(sep.join(r) + "\n" for r in lines))
+    with pytest.warns(InputWarning, match="leading zeros") as record:
+        frame = read_table(path)
+    call = re.search(r"pd\.read_csv\(path.*?str\}\)", str(record[0].message))[0]
+    suggested = eval(call, {"pd": pd, "path": path, "str": str})  # noqa: S307
+    assert suggested.shape == frame.shape
+    assert suggested.iloc[:, 0].tolist() == ["01234", "00501", "90210"]
+    np.testing.assert_allclose(suggested.iloc[:, 1].astype(float), frame.iloc[:, 1])
+
+
 def test_codes_are_warned_of_in_a_first_line_longer_than_the_sample(tmp_path):
     """A first record longer than the sample the format is judged on: the columns the
     sample saw are checked (its last cell may be cut short), the rest are not, and the

@@ -245,9 +245,11 @@ def estimator_options(cls, panel: str):
     return decorate
 
 
-# ``name=value`` in a library message: a quoted value, or a bare word or number (not a
-# tuple or a list, which the command line spells otherwise; not a full stop after it).
-_ADVICE = re.compile(r"(?<![\w.'\"])([a-z_][a-z0-9_]*)=('[^']*'|\"[^\"]*\"|[\w+-]+(?:\.[\w+-]+)*)")
+# ``name=value`` in a library message: a quoted value, a bare word or number (not a full
+# stop after it), or a list of quoted names (drop=[...]); not a tuple, which the command
+# line spells otherwise.
+_ADVICE = re.compile(r"(?<![\w.'\"])([a-z_][a-z0-9_]*)=('[^']*'|\"[^\"]*\"|[\w+-]+(?:\.[\w+-]+)*"
+                     r"|\['[^']*'(?:, '[^']*')*\])")
 
 
 CHOICES = {"header": {"infer": "infer", "yes": True, "no": False}}
@@ -261,8 +263,9 @@ def cli_spelling(message: str, command) -> str:
     impute``, ``early_stopping=False`` ``--no-early-stopping``, ``header=True`` ``--header
     yes`` (:data:`CHOICES`). Only the command's own options are rewritten, and not inside a
     Python call (``AutoEncoder(missing='impute')``, ``read_csv(..., decimal=',')``), which
-    stays Python; ``None`` stays as written. A value a shell would split is quoted
-    (``drop='Unnamed: 0'`` is ``--drop 'Unnamed: 0'``)."""
+    stays Python; ``None`` stays as written. A list of names is the comma-separated list
+    the option takes (``drop=['a', 'b']`` is ``--drop a,b``), and a value a shell would
+    split is quoted (``drop='Unnamed: 0'`` is ``--drop 'Unnamed: 0'``)."""
     options = {p.name: p for p in getattr(command, "params", ())
                if p.param_type_name == "option" and p.opts[0].startswith("--")}
     if not options:
@@ -271,6 +274,8 @@ def cli_spelling(message: str, command) -> str:
     def spelt(match: re.Match) -> str:
         option = options.get(match[1])
         value = match[2].strip("'\"") if match[2][0] in "'\"" else match[2]
+        if match[2][0] == "[":  # names, as --drop takes them: one word, commas between
+            value = ",".join(re.findall(r"'([^']*)'", match[2]))
         if option is None or value == "None" or _in_call(message, match.start()):
             return match[0]
         if option.is_flag and value in ("True", "False"):

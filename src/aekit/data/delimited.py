@@ -292,8 +292,9 @@ def read_table(path, *, header="infer", sep=None):
         or float64, as pandas reads it (``01234`` is 1234: an
         :class:`~aekit.core.checks.InputWarning` names such columns, codes that lose their
         zeros, and how to read them as text); any other column holds text (missing cells:
-        NaN), a categorical column for the estimators. The index is each row's line number in the file when
-        no blank line or quoted line break makes it ambiguous, else 0, 1, 2, ...
+        NaN), a categorical column for the estimators. The index is each row's line number
+        in the file when no blank line or quoted line break makes it ambiguous, else 0, 1,
+        2, ...
 
     Raises
     ------
@@ -328,7 +329,7 @@ def _read_table(path: Path, header, sep):
         path, **options, usecols=columns, **_AS_TEXT), _reads_decimal_commas(sep))
     if len(lines) == len(frame):  # else pandas saw the lines otherwise: keep 0, 1, 2, ...
         frame.index = pd.Index(lines, name="line")
-    _warn_if_codes_lose_zeros(path, frame, _zero_padded(text, head), head, has_header)
+    _warn_if_codes_lose_zeros(path, frame, _zero_padded(text, head), head, has_header, sep)
     return frame
 
 
@@ -391,10 +392,11 @@ def _zero_padded(text: str, head: np.ndarray) -> np.ndarray:
 
 
 def _warn_if_codes_lose_zeros(path: Path, frame, padded: np.ndarray, head: np.ndarray,
-                              has_header: bool) -> None:
+                              has_header: bool, sep: str) -> None:
     """Warn of the columns of ``frame`` read as numbers that its first rows write with
     leading zeros (``padded``, from :func:`_zero_padded` on ``head``): pandas reads them
-    as numbers too, and their zeros are lost."""
+    as numbers too, and their zeros are lost. The pandas call it gives reads the file as
+    it is separated by ``sep``."""
     import pandas as pd
 
     numeric = np.array([pd.api.types.is_numeric_dtype(d) for d in frame.dtypes], dtype=bool)
@@ -409,8 +411,11 @@ def _warn_if_codes_lose_zeros(path: Path, frame, padded: np.ndarray, head: np.nd
     j = int(np.flatnonzero(padded & numeric)[0])
     names = [str(c) for c in frame.columns[padded & numeric]]
     example = next(c.strip() for c in head[:, j] if re.fullmatch(r"\s*0[0-9]{2,}\s*", c))
-    call = (f"pd.read_csv(path, dtype={{{names[0]!r}: str}})" if has_header
-            else f"pd.read_csv(path, header=None, dtype={{{j}: str}})")
+    # What pandas needs to be told of this file (its default: commas, decimal points).
+    told = "" if sep == "," else f", sep={sep!r}"
+    told += ", decimal=','" if _reads_decimal_commas(sep) else ""
+    call = (f"pd.read_csv(path{told}, dtype={{{names[0]!r}: str}})" if has_header
+            else f"pd.read_csv(path{told}, header=None, dtype={{{j}: str}})")
     user_warning(
         f"{path}: column(s) {', '.join(map(repr, names[:10]))}{', ...' * (len(names) > 10)}"
         " hold whole numbers written with "
