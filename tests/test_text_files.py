@@ -145,11 +145,26 @@ def test_a_first_row_of_numbers_that_may_name_the_columns_is_warned_of(tmp_path,
 
 
 @pytest.mark.parametrize("text", [
+    "400,410,420\n0.12,0.5,0.7\n0.2,0.4,0.9\n",  # wavelengths above measurements
+    "1,2,3,4\n5,9,2,7\n",  # 1, 2, 3, ...: a numbering of the columns
+    ",0,1\n0,5,6\n1,7,8\n",  # pandas' index and column names
+])
+def test_numbers_that_look_like_names_are_warned_of(tmp_path, text):
+    from aekit.core.checks import InputWarning
+
+    with pytest.warns(InputWarning, match=r"may name the columns"):
+        read_table(write(tmp_path, "x.csv", text))
+
+
+@pytest.mark.parametrize("text", [
     "0.5,1.5,2\n3,4,5\n",  # not whole numbers
     "3,2,1\n4,5,6\n",  # not increasing
     "1,2,3\n4,5,6\n1,2,3\n",  # met again below: data
     "7\n8\n",  # one column
     "a,b\n1,2\n",  # a header
+    "3,7\n5,2\n9,4\n",  # increasing whole numbers above whole numbers: as likely data
+    "1,2\n3,4\n",  # 1, 2: too few columns to be a numbering
+    "1995,2001\n4,5\n",  # years above whole numbers
 ])
 def test_rows_of_data_that_cannot_be_names_are_read_silently(tmp_path, text):
     with warnings.catch_warnings():

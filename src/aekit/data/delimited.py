@@ -168,11 +168,13 @@ def _detect_header(head: np.ndarray, text: str, sep: str) -> bool:
 
 def _warn_if_numbers_name_columns(path: Path, head: np.ndarray) -> None:
     """Warn when a first row read as data looks like column names that are numbers: whole
-    numbers written as digits, increasing (pandas' names of a DataFrame's unnamed columns,
-    0, 1, 2, ...; years; wavelengths), after an empty cell or not (the name of pandas' index
-    column), and not met again below. Such a header cannot be told from a row of data, so
-    the rule stands (no header: a column of numbers would start with a number) and the
-    caller is told how to say otherwise."""
+    numbers written as digits, after an empty cell or not (the name of pandas' index
+    column), not met again below, and either pandas' names of a DataFrame's unnamed columns
+    (0, 1, 2, ...; 1, 2, 3, ... from 4 columns) or increasing above columns of fractions
+    (years, wavelengths). Such a header cannot be told from a row of data, so the rule
+    stands (no header: a column of numbers would start with a number) and the caller is told
+    how to say otherwise. Increasing whole numbers above whole numbers (``3,7`` over
+    ``5,2``) are as likely data: no warning."""
     if len(head) < 2:
         return
     first = [str(cell).strip() for cell in head[0]]
@@ -182,6 +184,13 @@ def _warn_if_numbers_name_columns(path: Path, head: np.ndarray) -> None:
         return
     values = [int(name) for name in names]
     if any(b <= a for a, b in zip(values, values[1:])) or (head[1:] == head[0]).all(1).any():
+        return
+    numbered = values == list(range(values[0], values[0] + len(values))) and (
+        values[0] == 0 or (values[0] == 1 and len(values) >= 4))
+    below = head[1:, int(index):]
+    fractions = np.array([[bool(re.fullmatch(r"\s*[-+]?[0-9]*[.,][0-9]+([eE][-+]?[0-9]+)?\s*",
+                                             str(cell))) for cell in row] for row in below])
+    if not numbered and not (fractions.size and fractions.any(0).mean() >= 0.5):
         return
     shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
     user_warning(
