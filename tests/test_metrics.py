@@ -199,6 +199,15 @@ def test_the_comparison_names_the_model_as_what_it_is(digits):
     assert model_name(AutoEncoder()) == "autoencoder"
     assert model_name(PCA(2)) == "autoencoder"
 
+    class MyVAE(VariationalAutoEncoder):  # the caller's names: the aekit class it builds on
+        pass
+
+    class CNNAutoEncoder(AutoEncoder):
+        pass
+
+    assert model_name(MyVAE()) == "variational autoencoder"
+    assert model_name(CNNAutoEncoder()) == "autoencoder"
+
 
 def test_verdict_is_in_scaled_units_where_every_column_counts():
     from aekit import compare_with_pca

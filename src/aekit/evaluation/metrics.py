@@ -374,10 +374,11 @@ def compare_reconstructions(k, slots, X_test, X_ae, X_pca, S_test, S_ae, S_pca, 
 def model_name(estimator) -> str:
     """What ``estimator`` is, in words, as tables and figures name it beside PCA: a class
     named ``...AutoEncoder`` in words (``"variational autoencoder"``), else
-    ``"autoencoder"``. From the class's name: this package imports no estimator."""
-    name = type(estimator).__name__
-    if not name.endswith("AutoEncoder"):
-        return "autoencoder"
+    ``"autoencoder"``; a subclass of the caller's (``MyVAE``) is named as the aekit class
+    it builds on. From the class's name: this package imports no estimator."""
+    name = next((cls.__name__ for cls in type(estimator).__mro__
+                 if cls.__module__.startswith("aekit.") and cls.__name__.endswith("AutoEncoder")),
+                "AutoEncoder")
     words = re.findall(r"[A-Z][a-z0-9]*", name.removesuffix("AutoEncoder"))
     return " ".join([*(word.lower() for word in words), "autoencoder"])
 
