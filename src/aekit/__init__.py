@@ -18,6 +18,7 @@ from .anomaly.detector import OutlierDetector
 from .estimators._recovery import RestartDivergedWarning
 from .export import export_onnx
 from .evaluation.metrics import PCAComparison, compare_with_pca
+from .evaluation.scoring import reconstruction_r2_scorer
 from .persistence import load
 from .training.loop import FitInterrupted, TrainingDivergedError
 from .training.sanity import LearnedNothingWarning
@@ -38,5 +39,6 @@ __all__ = [
     "diagnose",
     "export_onnx",
     "load",
+    "reconstruction_r2_scorer",
     "__version__",
 ]

@@ -412,8 +412,9 @@ class ScaledUnitsMixin:
         counts alike whatever its units (a table's categorical column by the squared error
         of its predicted probabilities, the Brier score); imputed cells do not count. With
         ``scaler=None`` that is the caller's units. Scores of models with different
-        ``scaler`` are in different units: select a scaler on per-column R² instead
-        (:func:`aekit.evaluation.metrics.r2_per_feature`).
+        ``scaler`` are in different units: to select a scaler, score in the caller's units
+        with ``GridSearchCV(..., scoring=aekit.reconstruction_r2_scorer)`` (per-column R²,
+        :func:`aekit.evaluation.scoring.reconstruction_r2_scorer`).
 
         Returns
         -------
@@ -435,9 +436,11 @@ class ScaledUnitsMixin:
     def score(self, X, y=None, sample_weight=None):
         """Mean of :meth:`score_samples` (weighted by ``sample_weight``): minus the mean
         squared error in the model's scaled units (every column counted alike); higher is
-        better, so GridSearchCV picks the best among models with the same ``scaler``. A
-        ``y`` of ``X``'s shape is the target of ``fit(X, y)`` (GridSearchCV passes it):
-        the reconstructions are scored against it, not against ``X``; labels are ignored.
+        better, so GridSearchCV picks the best among models with the same ``scaler``
+        (across scalers, pass ``scoring=aekit.reconstruction_r2_scorer``, which measures in
+        the caller's units). A ``y`` of ``X``'s shape is the target of ``fit(X, y)``
+        (GridSearchCV passes it): the reconstructions are scored against it, not against
+        ``X``; labels are ignored.
         ``sample_weight`` follows ``fit``'s rules: one finite weight >= 0 per row, not all 0
         (a ValueError otherwise)."""
         if y is not None and np.ndim(y) > 1 and is_streamable(X):

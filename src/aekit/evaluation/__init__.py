@@ -7,11 +7,15 @@
 - :mod:`~aekit.evaluation.quality`: per-column R² and the fit-quality checks;
 - :mod:`~aekit.evaluation.diagnostics`: ``diagnose`` (data, units, codes, history);
 - :mod:`~aekit.evaluation.units`: its checks of the network's units (forward hooks);
-- :mod:`~aekit.evaluation.findings`: ``Finding``, what every check returns.
+- :mod:`~aekit.evaluation.findings`: ``Finding``, what every check returns;
+- :mod:`~aekit.evaluation.scoring`: ``reconstruction_r2_scorer``, the ``scoring=`` of a
+  model selection that compares models whatever their ``scaler``.
 """
 
 from .diagnostics import Diagnosis, diagnose
 from .findings import Finding
 from .metrics import PCAComparison, compare_with_pca
+from .scoring import reconstruction_r2_scorer
 
-__all__ = ["Diagnosis", "Finding", "PCAComparison", "compare_with_pca", "diagnose"]
+__all__ = ["Diagnosis", "Finding", "PCAComparison", "compare_with_pca", "diagnose",
+           "reconstruction_r2_scorer"]
