@@ -13,8 +13,9 @@ What is compared is cheap to take (:func:`describe`): the rows, the columns, the
 over all the rows: a file's sampled blocks
 (:meth:`~aekit.data.files.RowSource.sampled_identity`, without modification times or
 inodes, which differ between two copies of one file), an array's sampled rows
-(:func:`~aekit.data.fingerprints.sampled_rows_digest`). Copies that differ only in rows
-between the samples are not told apart.
+(:func:`~aekit.data.fingerprints.sampled_rows_digest`), a sparse matrix's sampled rows by
+their values whatever its sparse format. Copies that differ only in rows between the
+samples are not told apart.
 """
 
 from __future__ import annotations
@@ -81,11 +82,17 @@ def _describe(X) -> Description:
         layout = (list(map(str, frame.columns)), list(map(str, frame.dtypes)), X.ndim)
         return Description(len(frame), frame.shape[1], repr(layout), _sha256(hashed.tobytes()))
     if hasattr(X, "tocsr") and hasattr(X, "nnz"):  # a SciPy sparse matrix or array
+        # Described by its values, not by how they are stored: COO on one rank and CSR on
+        # another (entries in another order, split into duplicates, stored zeros) is the
+        # same data. Only the sampled rows are brought to one form and hashed.
         csr = X.tocsr()
+        # (a copy of the rows, so brought to that form in place without touching X)
         rows = csr[sampled_rows(csr.shape[0], 8 * max(1, csr.nnz // max(1, csr.shape[0])))]
-        content = _sha256(*(np.ascontiguousarray(a).tobytes()
-                            for a in (rows.data, rows.indices, rows.indptr)), str(X.nnz))
-        return Description(X.shape[0], X.shape[1], repr((X.format, X.dtype.str)), content)
+        rows.sum_duplicates()  # also sorts each row's indices
+        rows.eliminate_zeros()
+        content = _sha256(rows.data.tobytes(), *(a.astype(np.int64).tobytes()
+                                                 for a in (rows.indices, rows.indptr)))
+        return Description(X.shape[0], X.shape[1], repr(("sparse", X.dtype.str)), content)
     if isinstance(X, torch.Tensor):  # only the sampled rows leave its device
         X = X.detach().reshape(-1) if X.ndim == 0 else X.detach()
         picked = sampled_rows(len(X), X[:1].numel() * X.element_size())
