@@ -553,6 +553,37 @@ def test_copies_of_a_file_are_described_alike_and_other_rows_are_not(tmp_path):
     assert describe(tmp_path / "missing.npy").content.startswith("FileNotFoundError")
 
 
+def test_a_sparse_matrix_is_described_alike_in_every_sparse_format():
+    """One matrix as COO on one rank and CSR on another (or CSC, with its entries unordered,
+    split into duplicates, or with stored zeros) is the same data; other values are not."""
+    import scipy.sparse as sp
+
+    from aekit.data.agreement import describe
+    from aekit.data.fingerprints import SAMPLED_BYTES
+
+    rng = np.random.default_rng(0)
+    csr = sp.random(20_000, 400, density=0.1, format="csr", random_state=0)
+    assert csr.data.nbytes > SAMPLED_BYTES  # so only some rows are sampled
+    coo = csr.tocoo()
+    order = rng.permutation(coo.nnz)  # the same entries, unordered and each split in two
+    halves = np.concatenate([coo.data[order] / 2] * 2)
+    split = sp.coo_matrix((halves, (np.tile(coo.row[order], 2), np.tile(coo.col[order], 2))),
+                          shape=coo.shape)
+    backwards = np.concatenate([np.arange(start, end)[::-1]  # each row's entries reversed
+                                for start, end in zip(csr.indptr[:-1], csr.indptr[1:])])
+    unsorted = sp.csr_matrix((csr.data[backwards], csr.indices[backwards], csr.indptr),
+                             shape=csr.shape)
+    zeros = csr.copy()
+    zeros.data[::7] = 0  # stored zeros: the same matrix as without them
+    without = zeros.copy()
+    without.eliminate_zeros()
+    assert describe(zeros) == describe(without)
+    for same in (coo, split, csr.tocsc(), unsorted, sp.csr_array(csr)):
+        assert describe(same) == describe(csr)
+    assert describe(csr * 2) != describe(csr)
+    assert describe(csr.astype(np.float32)) != describe(csr)
+
+
 def test_only_a_few_rows_of_a_large_array_are_hashed(monkeypatch):
     from aekit.data import agreement, fingerprints
 

@@ -824,6 +824,33 @@ def test_a_lock_file_aekit_did_not_write_is_refused_and_kept(tmp_path):
     assert (tmp_path / "x.lock").read_text() == "my notes\n"
 
 
+@needs_flock
+def test_a_lock_directory_made_anew_after_a_race_is_removed_too(tmp_path, monkeypatch):
+    # Another holder created "outer/sub dir" and removes both on release, between this call
+    # seeing them and opening its lock file there: this call re-creates them, so they are its
+    # own to remove when it leaves them empty (and never tmp_path, which it did not create).
+    directory = tmp_path / "outer" / "sub dir"
+    directory.mkdir(parents=True)
+    real_open, raced = os.open, []
+
+    def open_after_the_other_holder_left(path, *args, **kwargs):
+        if Path(path) == directory / "x.lock" and not raced:
+            raced.append(path)
+            directory.rmdir()
+            directory.parent.rmdir()
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(_io.os, "open", open_after_the_other_holder_left)
+    with _io.held_lock(directory, "x.lock", "mine") as path:
+        assert raced and path.read_text() == f"{_io.LOCK_MARK} mine\n"
+    assert list(tmp_path.iterdir()) == []
+    # Anything written into it meanwhile keeps the directory (and its parents).
+    directory.mkdir(parents=True)
+    with _io.held_lock(directory, "x.lock", "mine"):
+        (directory / "kept").write_text("a run's file\n")
+    assert [p.name for p in directory.iterdir()] == ["kept"]
+
+
 def test_without_flock_nothing_is_locked_or_written(tmp_path, monkeypatch):
     monkeypatch.setattr(_io, "fcntl", None)  # Windows
     with _io.held_lock(tmp_path / "run", "x.lock", "mine") as path:

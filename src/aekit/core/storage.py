@@ -237,11 +237,10 @@ def held_lock(directory: str | os.PathLike, name: str, note: str) -> Iterator[Pa
     directory = Path(directory)
     if directory.exists() and not directory.is_dir():
         raise ValueError(f"{directory} exists and is not a directory; pass a directory path")
-    created = [p for p in (directory, *directory.parents) if not p.exists()]
-    directory.mkdir(parents=True, exist_ok=True)
+    created = _make_dirs(directory)
     path = directory / name
     try:
-        fd = _lock(path)
+        fd = _lock(path, created)
         try:
             _claim(fd, path, note)
         except BaseException:
@@ -263,15 +262,31 @@ def held_lock(directory: str | os.PathLike, name: str, note: str) -> Iterator[Pa
                 break
 
 
-def _lock(path: Path) -> int:
+def _make_dirs(directory: Path) -> list[Path]:
+    """Create ``directory`` and its missing parents; the ones this call created, innermost
+    first (one another process creates meanwhile is not listed: not ours to remove)."""
+    created = []
+    for p in reversed((directory, *directory.parents)):
+        try:
+            p.mkdir()
+        except FileExistsError:
+            continue
+        created.insert(0, p)
+    return created
+
+
+def _lock(path: Path, created: list[Path]) -> int:
     """A descriptor of the file ``path`` (created when missing) holding its ``flock``, taken
-    without waiting; :class:`LockHeld` when another process holds it."""
+    without waiting; :class:`LockHeld` when another process holds it. Directories it creates
+    anew are added to ``created`` (innermost first), for the caller to remove."""
     nofollow = getattr(os, "O_NOFOLLOW", 0)
     while True:
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT | nofollow, 0o666)
         except FileNotFoundError:  # a holder removed the directory it created: take it anew
-            path.parent.mkdir(parents=True, exist_ok=True)
+            # ... and it is ours now: removed on release when left empty, as the first was.
+            again = [p for p in _make_dirs(path.parent) if p not in created]
+            created[:] = sorted([*created, *again], key=lambda p: len(p.parts), reverse=True)
             continue
         except OSError as err:
             if path.is_symlink():

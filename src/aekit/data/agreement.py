@@ -13,8 +13,9 @@ What is compared is cheap to take (:func:`describe`): the rows, the columns, the
 over all the rows: a file's sampled blocks
 (:meth:`~aekit.data.files.RowSource.sampled_identity`, without modification times or
 inodes, which differ between two copies of one file), an array's sampled rows
-(:func:`~aekit.data.fingerprints.sampled_rows_digest`). Copies that differ only in rows
-between the samples are not told apart.
+(:func:`~aekit.data.fingerprints.sampled_rows_digest`), a sparse matrix's sampled rows by
+their values whatever its sparse format. Copies that differ only in rows between the
+samples are not told apart.
 """
 
 from __future__ import annotations
@@ -81,11 +82,18 @@ def _describe(X) -> Description:
         layout = (list(map(str, frame.columns)), list(map(str, frame.dtypes)), X.ndim)
         return Description(len(frame), frame.shape[1], repr(layout), _sha256(hashed.tobytes()))
     if hasattr(X, "tocsr") and hasattr(X, "nnz"):  # a SciPy sparse matrix or array
+        # Described by its values, not by how they are stored: COO on one rank and CSR on
+        # another (entries in another order, split into duplicates, stored zeros) is the
+        # same data. Only sampled rows are brought to one form and hashed; how many is told
+        # by the entries of ~1,000 of them in that form, not by nnz, which counts stored
+        # zeros and duplicates.
         csr = X.tocsr()
-        rows = csr[sampled_rows(csr.shape[0], 8 * max(1, csr.nnz // max(1, csr.shape[0])))]
-        content = _sha256(*(np.ascontiguousarray(a).tobytes()
-                            for a in (rows.data, rows.indices, rows.indptr)), str(X.nnz))
-        return Description(X.shape[0], X.shape[1], repr((X.format, X.dtype.str)), content)
+        pilot = _canonical_rows(csr, sampled_rows(csr.shape[0], SAMPLED_BYTES // 1024))
+        per_row = pilot.nnz / max(1, pilot.shape[0])
+        rows = _canonical_rows(csr, sampled_rows(csr.shape[0], int(8 * max(1, per_row))))
+        content = _sha256(rows.data.tobytes(), *(a.astype(np.int64).tobytes()
+                                                 for a in (rows.indices, rows.indptr)))
+        return Description(X.shape[0], X.shape[1], repr(("sparse", X.dtype.str)), content)
     if isinstance(X, torch.Tensor):  # only the sampled rows leave its device
         X = X.detach().reshape(-1) if X.ndim == 0 else X.detach()
         picked = sampled_rows(len(X), X[:1].numel() * X.element_size())
@@ -97,6 +105,15 @@ def _describe(X) -> Description:
     shape = X.shape if X.ndim else (1,)
     return Description(shape[0], int(np.prod(shape[1:])), repr((shape[1:], X.dtype.str)),
                        sampled_rows_digest(X, SAMPLED_BYTES))
+
+
+def _canonical_rows(csr, picked: np.ndarray):
+    """A copy of the rows ``picked`` of the CSR matrix ``csr`` in one form for one content:
+    duplicates summed, indices sorted, no stored zeros."""
+    rows = csr[picked]  # a copy: brought to that form in place without touching csr
+    rows.sum_duplicates()  # also sorts each row's indices
+    rows.eliminate_zeros()
+    return rows
 
 
 def _sha256(*parts) -> str:
