@@ -496,3 +496,36 @@ def test_detect_and_score_stream_a_large_csv_file(tmp_path, monkeypatch):
     assert_ok(result)
     again = read_scores(tmp_path / "again.csv")
     assert [r["anomaly_score"] for r in again] == [r["anomaly_score"] for r in rows]
+
+
+def test_score_streamed_takes_the_detectors_columns_as_score_read_whole(tmp_path,
+                                                                       monkeypatch):
+    """A text file scored a chunk at a time takes the detector's columns by name, as the same
+    file read whole: an extra column is left out and the order does not matter (it failed
+    with scikit-learn's "feature names should match"); a missing one is named, with the
+    file's columns."""
+    from aekit.anomaly import streaming
+
+    X, _ = blobs(n=400, n_anomalies=8)
+    names = [f"c{j}" for j in range(X.shape[1])]
+    train = tmp_path / "train.csv"
+    np.savetxt(train, X, delimiter=",", header=",".join(names), comments="", fmt="%.6g")
+    assert_ok(invoke("detect", "--data", train, *FAST, "--out", tmp_path / "run"))
+    other = tmp_path / "other.csv"  # the columns reversed, and one more
+    np.savetxt(other, np.column_stack([np.arange(len(X)), X[:, ::-1]]), delimiter=",",
+               header=",".join(["note", *names[::-1]]), comments="", fmt="%.6g")
+    assert_ok(invoke("score", tmp_path / "run", other, "--out", tmp_path / "whole.csv"))
+    monkeypatch.setattr(streaming, "TEXT_STREAM_BYTES", 0)
+    monkeypatch.setattr(streaming, "TEXT_CHUNK_ROWS", 150)
+    assert_ok(invoke("score", tmp_path / "run", other, "--out", tmp_path / "chunks.csv"))
+    whole, chunks = read_scores(tmp_path / "whole.csv"), read_scores(tmp_path / "chunks.csv")
+    assert len(chunks) == len(X)  # the same scores, to float32 rounding between batches
+    np.testing.assert_allclose([float(r["anomaly_score"]) for r in chunks],
+                               [float(r["anomaly_score"]) for r in whole], rtol=1e-5)
+    short = tmp_path / "short.csv"
+    np.savetxt(short, X[:, 1:], delimiter=",", header=",".join(names[1:]), comments="",
+               fmt="%.6g")
+    result = invoke("score", tmp_path / "run", short, "--out", tmp_path / "short_scores.csv")
+    assert result.exit_code == 2
+    assert "no column named 'c0', which the model was fitted on" in result.output
+    assert not (tmp_path / "short_scores.csv").exists()

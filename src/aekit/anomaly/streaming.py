@@ -52,6 +52,9 @@ class TextRows:
 
     Every chunk is typed on its own (a column of numbers in one chunk and of text in another
     is an error when scored): files written by a program, not edited by hand.
+
+    ``select``, when set, takes each chunk's rows (a DataFrame) and returns the rows to
+    yield: a fitted model's columns picked by name, as from a file read whole.
     """
 
     def __init__(self, path, *, label=None, drop=(), header="infer", sep=None,
@@ -59,6 +62,7 @@ class TextRows:
         self.path, self.label, self.drop = str(path), label, tuple(drop or ())
         self.warn_index = warn_index
         self.sep, self.header = table_format(path, header=header, sep=sep)
+        self.select = None
 
     def frames(self) -> Iterator[tuple[int, object, object]]:
         """``(first row, rows, labels or None)`` of every chunk, in file order."""
@@ -77,6 +81,8 @@ class TextRows:
             if start == 0 and self.warn_index:
                 self.warn_index = False  # once, not at every pass
                 warn_if_row_index(self.path, rows)
+            if self.select is not None:
+                rows = self.select(rows)
             rows.index = pd.RangeIndex(start, start + len(frame))
             yield start, rows, labels
             start += len(frame)

@@ -7,6 +7,7 @@ a saved detector). Labels, when a file has them, only measure the detector
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Annotated
 
@@ -19,7 +20,7 @@ from ..anomaly.metrics import (
     describe_labels,
     detection_metrics,
 )
-from ..anomaly.streaming import chunked_rows
+from ..anomaly.streaming import TextRows, chunked_rows
 from ..data.catalog import read_rows
 from ..data.delimited import COMPRESSIONS, is_table_file
 from ..estimators import validate_params
@@ -81,6 +82,9 @@ def _detector_rows(path: Path, options: dict, normal, anomaly_value, detector=No
     chunked = chunked_rows(path, detector is None, options, normal, anomaly_value,
                            warn_index=detector is None)
     if chunked is not None:
+        if detector is not None and isinstance(chunked[0], TextRows):
+            # Each chunk as a file read whole is taken: the detector's columns by name.
+            chunked[0].select = functools.partial(_detector_columns, detector, path=path)
         return (*chunked, True)
     X, anomaly = _read_rows(path, options, normal, anomaly_value, warn_index=detector is None)
     return X if detector is None else _detector_columns(detector, X, path), anomaly, X, False
