@@ -8,6 +8,24 @@ import numpy as np
 from sklearn.metrics import r2_score
 
 
+def can_reconstruct(estimator) -> bool:
+    """Whether ``estimator`` reconstructs rows (:func:`reconstruction`)."""
+    return callable(getattr(estimator, "reconstruct", None)) or (
+        hasattr(estimator, "transform")
+        and callable(getattr(estimator, "inverse_transform", None)))
+
+
+def reconstruction(estimator, X):
+    """``estimator``'s reconstruction of rows ``X``: its ``reconstruct`` (an aekit
+    autoencoder's), else ``inverse_transform(transform(X))`` (PCA and other transformers);
+    None when it has neither (:func:`can_reconstruct`)."""
+    if callable(getattr(estimator, "reconstruct", None)):
+        return estimator.reconstruct(X)
+    if can_reconstruct(estimator):
+        return estimator.inverse_transform(estimator.transform(X))
+    return None
+
+
 def reconstruction_errors(X: np.ndarray, X_hat: np.ndarray) -> dict[str, float]:
     """Both error conventions found in the literature, on the observed cells of ``X``.
 

@@ -25,7 +25,7 @@ from torch import nn
 
 from ..nn.invariant import is_activation
 from .columns import column_errors, column_slots, observed_rows
-from .errors import r2_per_feature
+from .errors import r2_per_feature, reconstruction
 from .findings import Finding, _list
 
 REGULARISERS = ("noise", "sparsity", "contractive")
@@ -56,12 +56,8 @@ def reconstruction_r2(estimator, X: np.ndarray) -> np.ndarray | None:
     """R² of each feature's reconstruction of rows ``X`` (see
     :func:`aekit.evaluation.metrics.r2_per_feature`), or None when the estimator cannot
     reconstruct."""
-    if callable(getattr(estimator, "reconstruct", None)):
-        X_hat = estimator.reconstruct(X)
-    elif callable(getattr(estimator, "inverse_transform", None)) and hasattr(
-            estimator, "transform"):
-        X_hat = estimator.inverse_transform(estimator.transform(X))
-    else:
+    X_hat = reconstruction(estimator, X)
+    if X_hat is None:
         return None
     X_hat = np.asarray(X_hat, dtype=np.float64).reshape(len(X), -1)
     return r2_per_feature(X.reshape(len(X), -1), X_hat)

@@ -14,7 +14,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
 from ..data.tables import is_table
-from .errors import r2_per_feature
+from .errors import can_reconstruct, r2_per_feature, reconstruction
 
 
 def reconstruction_r2_scorer(estimator, X, y=None) -> float:
@@ -111,9 +111,7 @@ def _reconstruction(estimator, X):
     steps = estimator[:-1] if isinstance(estimator, Pipeline) and len(estimator) > 1 \
         else None
     model = estimator[-1] if isinstance(estimator, Pipeline) else estimator
-    reconstructs = callable(getattr(model, "reconstruct", None))
-    if not reconstructs and not (hasattr(model, "transform")
-                                 and hasattr(model, "inverse_transform")):
+    if not can_reconstruct(model):
         raise TypeError(
             f"reconstruction_r2_scorer scores a model that reconstructs its input (an aekit "
             f"AutoEncoder or VariationalAutoEncoder, a transformer with inverse_transform "
@@ -132,9 +130,7 @@ def _reconstruction(estimator, X):
             )
         Xt = steps.transform(X)
         return steps.inverse_transform(_reconstruction(model, Xt))
-    if reconstructs:
-        return model.reconstruct(X)
-    return model.inverse_transform(model.transform(X))
+    return reconstruction(model, X)
 
 
 def _numeric_columns(target, X_hat) -> tuple[np.ndarray, np.ndarray]:

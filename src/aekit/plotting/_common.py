@@ -8,6 +8,8 @@ import numpy as np
 from matplotlib import colormaps
 from matplotlib.figure import Figure
 
+from ..evaluation.errors import reconstruction
+
 _INK = "gray_r"  # dark ink on white paper, like the digits themselves
 
 
@@ -123,8 +125,10 @@ def _reconstruct(model, X):
     """``model``'s reconstruction of ``X``: float64 in ``X``'s shape, or a DataFrame for a
     table. A model fitted on images (n, H, W) gives images for flat rows too: reshaped here,
     so errors and mosaics compare like with like."""
-    X_hat = model.reconstruct(X) if hasattr(model, "reconstruct") else \
-        model.inverse_transform(model.transform(X))
+    X_hat = reconstruction(model, X)
+    if X_hat is None:
+        raise TypeError(f"{type(model).__name__} does not reconstruct rows: pass a fitted "
+                        "autoencoder, or a transformer with inverse_transform such as PCA")
     if hasattr(X_hat, "columns"):
         return X_hat
     return np.asarray(X_hat, dtype=np.float64).reshape(np.shape(X))
