@@ -105,6 +105,17 @@ def test_score_leaves_out_the_unlabelled_rows(ladder, digits, ten_labels):
         ladder.score(X_train[:50], ten_labels[:10])
 
 
+@pytest.mark.parametrize("form", ["coo", "dia", "bsr", "csc"])
+def test_score_takes_every_sparse_format_that_fit_and_predict_take(ladder, digits,
+                                                                   ten_labels, form):
+    # COO, DIA and BSR matrices have no row indexing: score failed on them with
+    # "TypeError: 'coo_matrix' object is not subscriptable" when y held -1 rows.
+    sparse = pytest.importorskip("scipy.sparse")
+    X_train = digits[0]
+    X_sparse = sparse.csr_matrix(X_train).asformat(form)
+    assert ladder.score(X_sparse, ten_labels) == ladder.score(X_train, ten_labels)
+
+
 @pytest.mark.parametrize("mark, match", [
     ("-1", r"y holds the text '-1' in 1,247 rows"),
     (np.nan, r"y has 1,247 missing labels"),

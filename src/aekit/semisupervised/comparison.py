@@ -27,13 +27,14 @@ from sklearn.exceptions import NotFittedError
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
-from sklearn.utils import _safe_indexing, check_random_state
+from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from ..core.fitted import as_fitted
 from ..estimators import AutoEncoder
 from .classifier import EncoderClassifier
-from .labels import UNLABELLED, refuse_other_marks, scored_rows, unlabelled_rows
+from .labels import (UNLABELLED, refuse_other_marks, scored_rows, take_rows,
+                     unlabelled_rows)
 
 ECE_BINS = 15
 """Confidence bins of :func:`expected_calibration_error` (Guo et al. 2017 use 15)."""
@@ -264,7 +265,7 @@ def compare_few_labels(X, y, X_test, y_test, *, autoencoder=None, autoencoder_se
 
     y_test = np.asarray(y_test)
     scored = scored_rows(y_test)  # an unlabelled test row is no error of any method
-    X_test, y_test = _safe_indexing(X_test, scored), y_test[scored]
+    X_test, y_test = take_rows(X_test, scored), y_test[scored]
     add(RAW, clone(baseline), X_lab, y_lab)
     k = as_fitted(autoencoder).n_components  # PCA of the codes' width as fitted
     pca = PCA(k, random_state=random_state)

@@ -8,6 +8,7 @@ from numbers import Real
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 import torch
 from sklearn.metrics import accuracy_score
 from sklearn.utils import _safe_indexing
@@ -117,6 +118,17 @@ def refuse_other_marks(y) -> None:
             "rename it (e.g. 'negative').")
 
 
+def take_rows(X, rows: np.ndarray):
+    """Rows ``rows`` (indices) of ``X``: an array, a DataFrame or a sparse matrix in any
+    format, as the classifiers take it.
+
+    COO, DIA and BSR matrices have no row indexing (scikit-learn's ``_safe_indexing`` fails
+    on them with a TypeError), so they are read as CSR first."""
+    if sp.issparse(X) and X.format in ("coo", "dia", "bsr"):
+        X = X.tocsr()
+    return _safe_indexing(X, rows)
+
+
 def scored_rows(y) -> np.ndarray:
     """Indices of the rows of ``y`` (n,) that have a label, the rows a score counts.
 
@@ -181,5 +193,5 @@ class LabelledPredictionsMixin:
         check_consistent_length(X, y, sample_weight)  # else rows and labels silently misalign
         keep = scored_rows(y)
         weight = None if sample_weight is None else np.asarray(sample_weight)[keep]
-        return float(accuracy_score(np.asarray(y)[keep], self.predict(_safe_indexing(X, keep)),
+        return float(accuracy_score(np.asarray(y)[keep], self.predict(take_rows(X, keep)),
                                     sample_weight=weight))
