@@ -17,6 +17,7 @@ time is counted in every method that uses it.
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import asdict, dataclass
 from numbers import Integral
 
@@ -32,7 +33,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..core.fitted import as_fitted
 from ..estimators import AutoEncoder
-from .classifier import EncoderClassifier
+from .classifier import EncoderClassifier, UnreadInThisFitWarning
 from .labels import (UNLABELLED, refuse_other_marks, scored_rows, take_rows,
                      unlabelled_rows)
 
@@ -277,7 +278,11 @@ def compare_few_labels(X, y, X_test, y_test, *, autoencoder=None, autoencoder_se
     # clone() would unfit the autoencoder parameter: set the fitted one after cloning.
     for method, X_fit, y_fit in ((LABELLED_ONLY, X_lab, y_lab), (SEMI_SUPERVISED, X, y)):
         model = clone(classifier).set_params(autoencoder=autoencoder)
-        add(method, model, X_fit, y_fit, ae_seconds, ae_note)
+        with warnings.catch_warnings():
+            # One classifier for both fits: its max_epochs is for the first, its
+            # propagation_epochs for the second, each unread in the other by design.
+            warnings.simplefilter("ignore", UnreadInThisFitWarning)
+            add(method, model, X_fit, y_fit, ae_seconds, ae_note)
     return FewLabelsComparison(int(labelled.sum()), int((~labelled).sum()), len(y_test),
                                len(np.unique(y_lab)), tuple(rows))
 
