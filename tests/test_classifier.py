@@ -2,6 +2,7 @@
 frozen or fine-tuned; semi-supervised with y == -1; calibrated probabilities."""
 
 import copy
+import warnings
 import re
 
 import numpy as np
@@ -575,3 +576,52 @@ def test_stopping_parameters_nothing_reads_are_warned_of():
                             lr_schedule="constant", patience=3, max_epochs=2, random_state=0)
     with pytest.warns(UserWarning, match="patience=3 has no effect with early_stopping=False"):
         clf.fit(X, y)
+
+
+@pytest.mark.parametrize("params, match", [
+    # Without propagation nothing builds a graph (they were ignored silently).
+    (dict(semi_supervised=None, n_neighbors=3),
+     r"n_neighbors=3 has no effect with semi_supervised=None: it acts only with "
+     r"semi_supervised='propagation'"),
+    (dict(semi_supervised=None, propagation_epochs=4), r"propagation_epochs=4 has no effect"),
+    # Every reused layer frozen: no encoder layer trains, and the graph never changes.
+    (dict(freeze=True, encoder_lr_ratio=0.5),
+     r"encoder_lr_ratio=0.5 has no effect with freeze=True"),
+    (dict(freeze=True, propagation_rounds=3),
+     r"propagation_rounds=3 has no effect with freeze=True: .*one round"),
+])
+def test_parameters_their_switches_leave_unread_are_warned_of(params, match):
+    X = np.random.default_rng(0).normal(size=(60, 4))
+    y = np.where(np.arange(60) < 20, np.arange(60) % 2, -1)
+    clf = EncoderClassifier(AutoEncoder(2, max_epochs=2, random_state=0), random_state=0,
+                            **{"propagation_epochs": 1, **params})
+    with pytest.warns(UserWarning, match=match):
+        clf.fit(X, y)
+
+
+def test_parameters_this_fit_s_labels_leave_unread_are_warned_of():
+    from aekit.semisupervised.classifier import UnreadInThisFitWarning
+
+    X = np.random.default_rng(0).normal(size=(60, 4))
+    y = np.arange(60) % 2
+    y_few = np.where(np.arange(60) < 20, y, -1)
+    ae = AutoEncoder(2, max_epochs=2, random_state=0).fit(X)
+    # Rows labelled -1 are propagated to: max_epochs (aekit train-classifier --epochs)
+    # trained nothing, silently; propagation_epochs is what trains.
+    clf = EncoderClassifier(ae, max_epochs=3, propagation_epochs=1, random_state=0)
+    with pytest.warns(UnreadInThisFitWarning, match=r"max_epochs=3 has no effect in this "
+                      r"fit: y has 40 unlabelled rows \(-1\), so semi_supervised="
+                      r"'propagation' trains propagation_rounds rounds of propagation_epochs"):
+        clf.fit(X, y_few)
+    assert {r["phase"] for r in clf.history_} == {"propagation-1", "propagation-2"}
+    # No row labelled -1: nothing propagates, and max_epochs is what trains.
+    clf = EncoderClassifier(ae, max_epochs=3, n_neighbors=3, random_state=0)
+    with pytest.warns(UnreadInThisFitWarning, match=r"n_neighbors=3 has no effect in this "
+                      r"fit: y has no unlabelled rows"):
+        clf.fit(X, y)
+    assert clf.n_iter_ == 3
+    # Each read by the fit it is for: nothing to say.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UnreadInThisFitWarning)
+        EncoderClassifier(ae, max_epochs=3, random_state=0).fit(X, y)
+        EncoderClassifier(ae, propagation_epochs=1, random_state=0).fit(X, y_few)

@@ -105,6 +105,17 @@ def test_score_leaves_out_the_unlabelled_rows(ladder, digits, ten_labels):
         ladder.score(X_train[:50], ten_labels[:10])
 
 
+@pytest.mark.parametrize("form", ["coo", "dia", "bsr", "csc"])
+def test_score_takes_every_sparse_format_that_fit_and_predict_take(ladder, digits,
+                                                                   ten_labels, form):
+    # COO, DIA and BSR matrices have no row indexing: score failed on them with
+    # "TypeError: 'coo_matrix' object is not subscriptable" when y held -1 rows.
+    sparse = pytest.importorskip("scipy.sparse")
+    X_train = digits[0]
+    X_sparse = sparse.csr_matrix(X_train).asformat(form)
+    assert ladder.score(X_sparse, ten_labels) == ladder.score(X_train, ten_labels)
+
+
 @pytest.mark.parametrize("mark, match", [
     ("-1", r"y holds the text '-1' in 1,247 rows"),
     (np.nan, r"y has 1,247 missing labels"),
@@ -269,6 +280,23 @@ def test_unlabelled_rows_marked_otherwise_than_minus_one_are_refused(digits, mar
     y[100:] = mark
     with pytest.raises(ValueError, match=match):
         LadderClassifier(max_epochs=1).fit(digits[0], y)
+
+
+def test_labels_mixing_text_and_numbers_are_refused_with_the_fix(digits):
+    # Text and number classes cannot be sorted into classes_: NumPy's UFuncTypeError
+    # ("ufunc 'less' did not contain a loop ...") named no label.
+    X, y = digits[0][:100], digits[2][:100]
+    mixed = np.array([v if v < 5 else f"x{v}" for v in y], dtype=object)
+    mixed[50:] = -1
+    with pytest.raises(ValueError, match=r"y mixes text labels and other labels among its "
+                       r"labelled rows \(e.g. 'x\d' and \d\)"):
+        LadderClassifier(max_epochs=1).fit(X, mixed)
+    fixed = np.array([v if v == -1 else str(v) for v in mixed], dtype=object)  # the advice
+    clf = LadderClassifier(hidden_layer_sizes=(8,), max_epochs=1, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # one epoch learns nothing; the labels are the point
+        clf.fit(X, fixed)
+    assert list(clf.classes_) == sorted({str(v) for v in mixed[:50]})
     # The fix the message gives works: text labels in an object array with the number -1.
     y = np.asarray(digits[2].astype(str), dtype=object)
     y[100:] = -1

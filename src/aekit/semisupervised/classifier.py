@@ -25,6 +25,7 @@ from ..core.checks import (
     resolve_device,
     seeded_torch_rng,
     to_tensor,
+    user_warning,
 )
 from ..training.callbacks import RunHooks, check_callbacks, fit_hooks
 from ..training.sanity import check_kept_model
@@ -45,7 +46,7 @@ from ..training.loop import (
     resolve_learning_rate,
 )
 from ..estimators._base import INFER_BATCH, BaseAutoEncoder, SavableMixin
-from ..core.fitted import as_fitted, changed
+from ..core.fitted import as_fitted, changed, changed_params
 from ..estimators._params import TRAINING as _SHARED
 from ..estimators._params import (loop_callbacks, stopping_idle_params, validate_params,
                                   warn_idle_params)
@@ -68,6 +69,13 @@ better calibrated probabilities when a small hold-out fits the temperature badly
 
 EARLY_STOPPING_ROWS = 50
 """Fewest held-out labelled rows whose loss may choose the epoch (see ``early_stopping``)."""
+
+class UnreadInThisFitWarning(UserWarning):
+    """A parameter set away from its default that this fit's labels leave unread:
+    ``max_epochs`` when rows labelled ``-1`` are propagated to, the propagation's parameters
+    when no row is. :func:`~aekit.semisupervised.comparison.compare_few_labels` fits one
+    classifier both ways and ignores it."""
+
 
 TRAINING = _SHARED.override(
     max_epochs={"note": "Here: of training on the labelled rows alone (no unlabelled rows, or\n"
@@ -417,9 +425,53 @@ class EncoderClassifier(InputMixin, SummaryMixin, SavableMixin, LabelledPredicti
         check_same_data(X=X, y=y)  # under torchrun: every process was given the same
         return fit_atomically(self, EncoderClassifier._fit, X, y)
 
-    def _idle_params(self) -> dict[str, tuple[str, str]]:
-        """``patience`` and ``tol`` where nothing reads them (:func:`warn_idle_params`)."""
-        return stopping_idle_params(self)
+    # What only label propagation reads (semi_supervised="propagation").
+    _PROPAGATION_PARAMS = ("n_neighbors", "propagation_rounds", "propagation_epochs")
+
+    def _idle_params(self) -> dict[str, tuple[str, tuple | str]]:
+        """The parameters nothing reads with the present switches (:func:`warn_idle_params`):
+        ``patience`` and ``tol`` without early stopping, the propagation's without
+        propagation, and what acts on fine-tuned encoder layers when every one is frozen."""
+        idle: dict[str, tuple[str, tuple | str]] = dict(stopping_idle_params(self))
+        if isinstance(self.freeze, (bool, np.bool_)) and self.freeze:
+            acting = "=False or a number of frozen layers"
+            idle["encoder_lr_ratio"] = ("freeze", f"{acting} (freeze=True trains the head "
+                                                  "alone)")
+            idle["propagation_rounds"] = ("freeze", f"{acting} (the graph of a frozen "
+                                                    "encoder never changes: one round)")
+        if self.semi_supervised is None:
+            idle.update({name: ("semi_supervised", ("propagation",))
+                         for name in self._PROPAGATION_PARAMS})
+        return idle
+
+    def _warn_idle_in_this_fit(self, semi: bool) -> None:
+        """Warn of each parameter set away from its default that this fit's labels leave
+        unread (:meth:`_idle_params` covers those the parameters alone leave unread):
+        label propagation trains ``propagation_epochs`` per round, never ``max_epochs``, and
+        without early stopping; without unlabelled rows nothing propagates."""
+        if semi:
+            names = ["max_epochs"]
+            if self.early_stopping and self.lr_schedule != "plateau":
+                names += ["patience", "tol"]  # a plateau schedule reads them in every round
+            why = (f"y has {self.n_unlabelled_:,} unlabelled rows (-1), so "
+                   "semi_supervised='propagation' trains propagation_rounds rounds of "
+                   "propagation_epochs epochs each, without early stopping")
+            fix = ("set propagation_epochs instead, or semi_supervised=None to train on the "
+                   "labelled rows alone with them")
+        elif self.semi_supervised is not None:
+            names = list(self._PROPAGATION_PARAMS)
+            why = ("y has no unlabelled rows (-1), so nothing is propagated: the classifier "
+                   "trains on the labelled rows for max_epochs")
+            fix = "mark the rows without a label -1, or leave them at their defaults"
+        else:
+            return
+        idle = self._idle_params()
+        names = [n for n in changed_params(self, names) if n not in idle]  # warned already
+        if names:
+            shown = ", ".join(f"{n}={getattr(self, n)!r}" for n in names)
+            has = "have" if len(names) > 1 else "has"
+            user_warning(f"{shown} {has} no effect in this fit: {why}; {fix}.",
+                         UnreadInThisFitWarning)
 
     def _fit(self, X, y):
         """:meth:`fit`, on the working copy :func:`fit_atomically` gives."""
@@ -439,6 +491,7 @@ class EncoderClassifier(InputMixin, SummaryMixin, SavableMixin, LabelledPredicti
         labels[torch.as_tensor(labelled, device=self.device_)] = torch.as_tensor(
             y_idx, dtype=torch.long, device=self.device_)
         semi = self.semi_supervised is not None and self.n_unlabelled_ > 0
+        self._warn_idle_in_this_fit(semi)
         self._fit_wide = check_callbacks(self.callbacks)  # this working copy's only
         with fit_hooks(self._fit_wide, self):
             with seeded_torch_rng(self.device_, int(rng.randint(np.iinfo(np.int32).max))):

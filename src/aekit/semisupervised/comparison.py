@@ -17,6 +17,7 @@ time is counted in every method that uses it.
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import asdict, dataclass
 from numbers import Integral
 
@@ -27,13 +28,14 @@ from sklearn.exceptions import NotFittedError
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
-from sklearn.utils import _safe_indexing, check_random_state
+from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from ..core.fitted import as_fitted
 from ..estimators import AutoEncoder
-from .classifier import EncoderClassifier
-from .labels import UNLABELLED, refuse_other_marks, scored_rows, unlabelled_rows
+from .classifier import EncoderClassifier, UnreadInThisFitWarning
+from .labels import (UNLABELLED, refuse_other_marks, scored_rows, take_rows,
+                     unlabelled_rows)
 
 ECE_BINS = 15
 """Confidence bins of :func:`expected_calibration_error` (Guo et al. 2017 use 15)."""
@@ -264,7 +266,7 @@ def compare_few_labels(X, y, X_test, y_test, *, autoencoder=None, autoencoder_se
 
     y_test = np.asarray(y_test)
     scored = scored_rows(y_test)  # an unlabelled test row is no error of any method
-    X_test, y_test = _safe_indexing(X_test, scored), y_test[scored]
+    X_test, y_test = take_rows(X_test, scored), y_test[scored]
     add(RAW, clone(baseline), X_lab, y_lab)
     k = as_fitted(autoencoder).n_components  # PCA of the codes' width as fitted
     pca = PCA(k, random_state=random_state)
@@ -276,7 +278,11 @@ def compare_few_labels(X, y, X_test, y_test, *, autoencoder=None, autoencoder_se
     # clone() would unfit the autoencoder parameter: set the fitted one after cloning.
     for method, X_fit, y_fit in ((LABELLED_ONLY, X_lab, y_lab), (SEMI_SUPERVISED, X, y)):
         model = clone(classifier).set_params(autoencoder=autoencoder)
-        add(method, model, X_fit, y_fit, ae_seconds, ae_note)
+        with warnings.catch_warnings():
+            # One classifier for both fits: its max_epochs is for the first, its
+            # propagation_epochs for the second, each unread in the other by design.
+            warnings.simplefilter("ignore", UnreadInThisFitWarning)
+            add(method, model, X_fit, y_fit, ae_seconds, ae_note)
     return FewLabelsComparison(int(labelled.sum()), int((~labelled).sum()), len(y_test),
                                len(np.unique(y_lab)), tuple(rows))
 

@@ -8,6 +8,7 @@ from numbers import Real
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 import torch
 from sklearn.metrics import accuracy_score
 from sklearn.utils import _safe_indexing
@@ -72,6 +73,7 @@ def check_labels(estimator, y) -> tuple[np.ndarray, np.ndarray]:
             "every row of y is -1 (unlabelled); label some rows (at least one of each class), "
             "or fit an AutoEncoder to learn from rows without labels."
         )
+    refuse_mixed_labels(y[labelled])  # before scikit-learn's check, which fails on them
     check_classification_targets(y[labelled])
     estimator.classes_, y_idx = np.unique(y[labelled], return_inverse=True)
     if estimator.classes_.dtype.kind == "U":  # text classes are an object array, as labels
@@ -92,6 +94,25 @@ def check_labels(estimator, y) -> tuple[np.ndarray, np.ndarray]:
         )
     estimator.n_labelled_, estimator.n_unlabelled_ = len(labelled), int(unlabelled.sum())
     return labelled, y_idx
+
+
+def refuse_mixed_labels(labels: np.ndarray) -> None:
+    """Raise a ValueError naming the fix when the labelled rows' ``labels`` (an object
+    array, as text labels beside ``-1`` are) hold both text and numbers, which cannot be
+    sorted into ``classes_`` (NumPy's error names a ufunc loop, not the labels)."""
+    if labels.dtype != object:
+        return
+    text = [isinstance(v, str) for v in labels]
+    if all(text) or not any(text):
+        return
+    first_text, first_other = labels[text.index(True)], labels[text.index(False)]
+    if isinstance(first_other, np.generic):  # 3, not np.int64(3)
+        first_other = first_other.item()
+    raise ValueError(
+        f"y mixes text labels and other labels among its labelled rows (e.g. "
+        f"{first_text!r} and {first_other!r}), which cannot be ordered into classes_: give "
+        "every class the same type, e.g. text: y = np.array([v if v == -1 else str(v) for v "
+        "in y], dtype=object) (-1 stays the number that marks an unlabelled row).")
 
 
 def refuse_other_marks(y) -> None:
@@ -115,6 +136,17 @@ def refuse_other_marks(y) -> None:
             "sklearn.semi_supervised. With text labels, put them in an object array: "
             "y = np.asarray(y, dtype=object); y[y == '-1'] = -1. If '-1' is a class, "
             "rename it (e.g. 'negative').")
+
+
+def take_rows(X, rows: np.ndarray):
+    """Rows ``rows`` (indices) of ``X``: an array, a DataFrame or a sparse matrix in any
+    format, as the classifiers take it.
+
+    COO, DIA and BSR matrices have no row indexing (scikit-learn's ``_safe_indexing`` fails
+    on them with a TypeError), so they are read as CSR first."""
+    if sp.issparse(X) and X.format in ("coo", "dia", "bsr"):
+        X = X.tocsr()
+    return _safe_indexing(X, rows)
 
 
 def scored_rows(y) -> np.ndarray:
@@ -181,5 +213,5 @@ class LabelledPredictionsMixin:
         check_consistent_length(X, y, sample_weight)  # else rows and labels silently misalign
         keep = scored_rows(y)
         weight = None if sample_weight is None else np.asarray(sample_weight)[keep]
-        return float(accuracy_score(np.asarray(y)[keep], self.predict(_safe_indexing(X, keep)),
+        return float(accuracy_score(np.asarray(y)[keep], self.predict(take_rows(X, keep)),
                                     sample_weight=weight))
