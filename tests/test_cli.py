@@ -186,7 +186,9 @@ def test_defaults_are_the_estimators(monkeypatch, tmp_path):
     assert seen["est"].get_params() == aekit.AutoEncoder(checkpoint_dir=str(tmp_path)).get_params()
 
 
-@pytest.mark.parametrize("hidden, expected", [("", ()), ("none", ()), ("64", (64,))])
+@pytest.mark.parametrize("hidden, expected", [("", ()), ("none", ()), ("64", (64,)),
+                                              ("(32, 16)", (32, 16)), ("[64]", (64,)),
+                                              ("(64,)", (64,)), ("()", ())])
 def test_hidden_spellings(monkeypatch, tmp_path, hidden, expected):
     seen = {}
     monkeypatch.setattr(cli, "fit_run", lambda est, data, out, resume: seen.update(est=est))

@@ -77,8 +77,11 @@ def _param_docs(cls) -> dict[str, str]:
 def _parse_sizes(text: str, option: str, *, auto: bool,
                  nullable: bool = False) -> tuple[int, ...] | str | None:
     """``"512,128"`` -> ``(512, 128)``; ``""`` or ``"none"`` -> ``()`` (no layers), or None
-    where the parameter takes None (``image_shape``: none given); ``"auto"`` stays."""
+    where the parameter takes None (``image_shape``: none given); ``"auto"`` stays. The
+    Python spelling the help texts show, ``"(28, 28)"`` or ``"[512, 128]"``, is read alike."""
     text = text.strip()
+    if len(text) > 1 and (text[0], text[-1]) in (("(", ")"), ("[", "]")):
+        text = text[1:-1].strip().rstrip(",")  # "(64,)" is one layer, as in Python
     if text.lower() in ("", "none", "()"):
         return None if nullable else ()
     if auto and text.lower() == "auto":
