@@ -282,3 +282,27 @@ def test_demo_writes_the_report(tmp_path):
     page = (out / "report.html").read_text(encoding="utf-8")
     assert IMAGE_SECTIONS <= set(_parse(page).sections)
     assert "report.html" in result.output
+
+
+def test_a_fitted_pipeline_is_refused_with_how_to_pass_its_model():
+    # These failed with an AttributeError ('Pipeline' object has no attribute 'n_components'
+    # or 'threshold_'), and diagnose called the fitted Pipeline not fitted.
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from aekit import OutlierDetector, compare_with_pca, diagnose
+    from aekit.report import build_detector_report
+
+    X = np.random.RandomState(0).normal(size=(80, 4))
+    small = dict(max_epochs=1, random_state=0)
+    ae = make_pipeline(StandardScaler(), AutoEncoder(2, hidden_layer_sizes=(4,), **small))
+    det = make_pipeline(StandardScaler(), OutlierDetector(**small))
+    ae.fit(X), det.fit(X)
+    data = Dataset(X[:60], X[60:], None, None, None, None, "rows")
+    fix = r"not a Pipeline \(this one ends in {}\); pass its last step, pipe\[-1\]"
+    for call, last in [(lambda: build_report(ae, data), "AutoEncoder"),
+                       (lambda: diagnose(ae, X), "AutoEncoder"),
+                       (lambda: compare_with_pca(ae, X[:60], X[60:]), "AutoEncoder"),
+                       (lambda: build_detector_report(det, X), "OutlierDetector")]:
+        with pytest.raises(TypeError, match=fix.format(last) + r".*pipe\[:-1\]\.transform"):
+            call()

@@ -24,6 +24,7 @@ from .errors import (  # noqa: F401 -- re-exported
     reconstruction_errors,
     row_errors,
 )
+from .diagnostics import check_autoencoder
 from .columns import cell_errors, column_errors, column_slots, observed_rows
 from .probes import CodeQuality, code_quality, probe_codes, sample_rows  # noqa: F401
 
@@ -453,7 +454,21 @@ def compare_with_pca(estimator, X_train, X_test, *, fit: bool | None = None,
         when it spans 1, or with fewer than :data:`MIN_TEST_ROWS` test rows. With
         ``n_components`` at least the number of features, PCA is exact and the comparison
         says so (an over-complete code is compared with the exact reconstruction).
+
+    Raises
+    ------
+    TypeError
+        For a classifier, a detector or a Pipeline, with what to compare instead.
     """
+    check_autoencoder(estimator, "compare_with_pca compares an autoencoder's "
+                      "reconstructions with PCA's", {
+                          "encoder": "compare the autoencoder it was built on, its "
+                                     "autoencoder_",
+                          "detector": "its page compares its scores with the classic "
+                                      "detectors': aekit.report.build_detector_report("
+                                      "detector, X, anomaly=y)",
+                          "classifier": "a classifier reconstructs nothing; compare an "
+                                        "AutoEncoder"})
     if fit is None:
         try:
             check_is_fitted(estimator)

@@ -20,6 +20,7 @@ from .. import plotting
 from ..plotting import anomaly as plotting_outliers
 from ..core.fitted import as_fitted
 from ..core.storage import atomic_write
+from ..evaluation.diagnostics import check_not_pipeline
 from ..anomaly.metrics import (BASELINES, AmbiguousLabels, anomaly_labels, baseline_scores,
                                detection_metrics)
 
@@ -224,7 +225,14 @@ def build_detector_report(detector, X, *, anomaly=None, X_train=None, title=None
         A name for each row (default: a DataFrame's index, else 0, 1, 2, ...).
     run_info : dict, optional
         Extra "Fitted" rows.
+
+    Raises
+    ------
+    TypeError
+        For a Pipeline: pass the detector in it, with the rows it is given.
     """
+    check_not_pipeline(detector, "build_detector_report shows a detector's scores, "
+                       "threshold and columns")
     detector = as_fitted(detector)  # described with the parameters it was fitted with
     if anomaly is not None:
         try:
