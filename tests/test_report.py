@@ -306,3 +306,17 @@ def test_a_fitted_pipeline_is_refused_with_how_to_pass_its_model():
                        (lambda: build_detector_report(det, X), "OutlierDetector")]:
         with pytest.raises(TypeError, match=fix.format(last) + r".*pipe\[:-1\]\.transform"):
             call()
+
+
+def test_fewer_training_rows_than_the_code_are_refused_as_compare_with_pca_refuses_them():
+    # The page compared the code of 8 with a PCA of 5 components (all 5 rows allow) while
+    # its cards said "same k = 8"; compare_with_pca refuses these rows.
+    from aekit import compare_with_pca
+
+    X = np.random.RandomState(0).normal(size=(60, 10))
+    ae = AutoEncoder(8, hidden_layer_sizes=(16,), max_epochs=1, random_state=0).fit(X[:50])
+    for call in (lambda: compare_with_pca(ae, X[:5], X[50:], fit=False),
+                 lambda: build_report(ae, Dataset(X[:5], X[50:], None, None, None, None, "x"))):
+        with pytest.raises(ValueError, match=r"n_components=8 with X_train of shape \(5, 10\)"
+                                             r".*at least 8 training rows"):
+            call()

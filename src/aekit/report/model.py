@@ -25,6 +25,7 @@ from ..evaluation.columns import column_slots
 from ..evaluation.metrics import (
     PCAComparison,
     ScaledPCA,
+    check_pca_rows,
     code_quality,
     compare_reconstructions,
     explained_variance,
@@ -256,7 +257,9 @@ def _evaluate(estimator, data, sweep) -> _Evaluation:
     # PCA with k components). Up to half the features: beyond that PCA's error heads to 0
     # and squashes the plot.
     S_train, S_test = (np.asarray(estimator.to_scaled(X), np.float64) for X in (X_train, X_test))
-    # An over-complete code is compared with PCA's exact reconstruction (all components).
+    # An over-complete code is compared with PCA's exact reconstruction (all components);
+    # fewer training rows than a smaller code: refused, as compare_with_pca refuses it.
+    check_pca_rows(k, S_train.shape)
     k_pca = min(k, min(S_train.shape))
     ks = sorted({j for j in _KS if j <= max(min(S_train.shape) // 2, 1)} | {k_pca})
     pca_full = PCA(n_components=max(ks), svd_solver="full").fit(S_train)
