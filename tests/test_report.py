@@ -320,3 +320,22 @@ def test_fewer_training_rows_than_the_code_are_refused_as_compare_with_pca_refus
         with pytest.raises(ValueError, match=r"n_components=8 with X_train of shape \(5, 10\)"
                                              r".*at least 8 training rows"):
             call()
+
+
+def test_report_out_never_replaces_an_html_file_aekit_did_not_write(tmp_path, digits_run):
+    # The caller's own page was silently replaced by the report.
+    mine = tmp_path / "mine.html"
+    mine.write_text("<html><body>my notes</body></html>", encoding="utf-8")
+    result = CliRunner().invoke(app, ["report", str(digits_run), "--data", "digits",
+                                      "--out", str(mine)])
+    assert result.exit_code == 2, result.output
+    assert "aekit did not write it" in result.stderr
+    with pytest.raises(ValueError, match="aekit did not write it"):
+        write_report(digits_run, "digits", mine)
+    assert mine.read_text(encoding="utf-8") == "<html><body>my notes</body></html>"
+    # A report aekit wrote is replaced, as the report in the run directory is.
+    ours = tmp_path / "ours.html"
+    for _ in range(2):
+        result = CliRunner().invoke(app, ["report", str(digits_run), "--data", "digits",
+                                          "--out", str(ours)])
+        assert result.exit_code == 0, result.output

@@ -36,7 +36,7 @@ from ..evaluation.probes import MIN_TRUST_ROWS
 from ..persistence import load
 from ..semisupervised.labels import blanks_unlabelled, unlabelled_rows
 from ..runs import REPORT, check_out_file, read_metrics
-from .page import _e, _figure_html, _fmt, page
+from .page import _e, _figure_html, _fmt, is_aekit_page, page
 
 _KS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128)
 _PROBE_ROWS = 10_000
@@ -558,7 +558,7 @@ def write_report(run, data, out: str | os.PathLike | None = None, *, title: str 
     if out is not None:  # before anything is loaded
         data_path = [data] if isinstance(data, (str, os.PathLike)) else []
         check_out_file(out, "the report", (".html",), inputs=data_path,
-                       run=run if is_path else None)
+                       run=run if is_path else None, ours=is_aekit_page)
     if is_path:
         run_dir = Path(run)
         estimator = load(run_dir, device=device)
