@@ -33,6 +33,22 @@ labelled class in its share)."""
 
 TOP_ROWS = 20
 
+MIN_LABELLED = 10
+"""Below this many labelled anomalies (or normal rows) the page ranks no detector: with one
+anomaly, ROC-AUC is the rank of that one row, and ties at 1.0 are common."""
+
+
+def _too_few_labels(anomaly: np.ndarray) -> str:
+    """Why the labels are too few to rank the detectors, or "" when they are not."""
+    n_bad = int(anomaly.sum())
+    fewest = min(n_bad, len(anomaly) - n_bad)
+    if fewest >= MIN_LABELLED:
+        return ""
+    which = (("labelled anomaly" if fewest == 1 else "labelled anomalies") if fewest == n_bad
+             else ("normal row" if fewest == 1 else "normal rows"))
+    return (f"only {fewest} {which}, too few to rank the detectors (at least "
+            f"{MIN_LABELLED} of each are needed)")
+
 
 @dataclass
 class _Scored:
@@ -46,7 +62,9 @@ class _Scored:
 
 
 def _cards(det, s: _Scored, n_features: int, baselines: dict | None,
-           own_footing: bool = True) -> str:
+           own_footing: bool = True, few: str = "") -> str:
+    """The summary cards; ``few``: why the labels rank no detector (:func:`_too_few_labels`),
+    which keeps the ROC-AUC card from reading as a win or a loss."""
     cards = [
         ("Rows scored", f"{len(s.scores):,}", f"{n_features} columns"),
         ("Flagged", f"{int(s.flagged.sum()):,}", f"{s.flagged.mean():.1%} of the rows"),
@@ -55,10 +73,11 @@ def _cards(det, s: _Scored, n_features: int, baselines: dict | None,
     if baselines:
         ours = baselines["aekit"]["roc_auc"]
         best = max((v["roc_auc"], k) for k, v in baselines.items() if k != "aekit")
-        tone = "good" if ours >= best[0] else "bad"
+        tone = "warn" if few else "good" if ours >= best[0] else "bad"
         cards.append(("ROC-AUC", f'<span class="{tone}">{_fmt(ours, 3)}</span>',
                       f"best baseline: {best[1]} {_fmt(best[0], 3)}"
-                      + ("" if own_footing else " (fitted on these rows)")))
+                      + ("" if own_footing else " (fitted on these rows)")
+                      + (f"; {few}" if few else "")))
     return '<div class="cards">' + "".join(
         f'<div class="card"><div class="label">{_e(a)}</div><div class="value">{b}</div>'
         f'<div class="note">{_e(c)}</div></div>' for a, b, c in cards) + "</div>"
@@ -178,7 +197,7 @@ def _footing(X, X_train) -> str:
 
 
 def _labels_section(s: _Scored, metrics: dict, all_scores: dict, rows: np.ndarray,
-                    footing: str) -> str:
+                    footing: str, few: str = "") -> str:
     anomaly = s.anomaly[rows]
     sample = (f" on a random sample of {len(rows):,} rows (stratified by label)"
               if len(rows) < len(s.anomaly) else "")
@@ -186,7 +205,7 @@ def _labels_section(s: _Scored, metrics: dict, all_scores: dict, rows: np.ndarra
              '<th class="num">average precision</th></tr>']
     best = max(v["roc_auc"] for v in metrics.values())
     for name, m in metrics.items():
-        cls = " best" if m["roc_auc"] == best else ""
+        cls = " best" if m["roc_auc"] == best and not few else ""
         table.append(f"<tr><td>{_e(name)}</td><td class=\"num{cls}\">{_fmt(m['roc_auc'], 4)}"
                      f"</td><td class=\"num\">{_fmt(m['average_precision'], 4)}</td></tr>")
     table.append("</table>")
@@ -198,8 +217,9 @@ def _labels_section(s: _Scored, metrics: dict, all_scores: dict, rows: np.ndarra
             f"{len(anomaly):,} rows{sample}. The labels were not used in fitting; "
             f"{_e(footing)}, with their defaults: "
             "IsolationForest (iforest), LocalOutlierFactor(novelty=True) and PCA "
-            "reconstruction error on standardised columns (text columns one-hot).</p>"
-            f"{''.join(table)}{figure}")
+            "reconstruction error on standardised columns (text columns one-hot)."
+            + (f" With {_e(few)}, none is marked best." if few else "")
+            + f"</p>{''.join(table)}{figure}")
 
 
 def build_detector_report(detector, X, *, anomaly=None, X_train=None, title=None,
@@ -252,14 +272,15 @@ def build_detector_report(detector, X, *, anomaly=None, X_train=None, title=None
     s = _Scored(scores, scores > detector.threshold_, float(detector.threshold_),
                 np.asarray(row_labels, dtype=object), anomaly)
     labelled = s.anomaly is not None and 0 < s.anomaly.sum() < len(s.anomaly)
-    metrics = None
+    metrics, few = None, ""
     sections = [("scores", "Anomaly scores", _histogram_section(detector, s)),
                 ("top", "Top anomalies", _top_section(detector, X, s))]
     if labelled:
         metrics, all_scores, rows = _baselines(X, s.anomaly, scores, X_train)
+        few = _too_few_labels(s.anomaly[rows])  # the rows the ROC-AUCs are measured on
         sections.append(("labels", "Against the labels",
                          _labels_section(s, metrics, all_scores, rows,
-                                         _footing(X, X_train))))
+                                         _footing(X, X_train), few)))
     history = detector.history_
     sections.append(("training", "Training", _figure_html(
         lambda: plotting.loss_curves(history), "Mean training loss of the members per epoch "
@@ -276,7 +297,7 @@ def build_detector_report(detector, X, *, anomaly=None, X_train=None, title=None
     shapes = (f"{len(scores):,} rows, {detector.n_features_in_} columns"
               + (", labelled" if labelled else ""))
     return page(title, shapes, _cards(detector, s, detector.n_features_in_, metrics,
-                                      X_train is not None), sections)
+                                      X_train is not None, few), sections)
 
 
 def write_detector_report(detector, X, out: str | os.PathLike, **kwargs) -> Path:
