@@ -547,3 +547,14 @@ def test_score_streamed_takes_the_detectors_columns_as_score_read_whole(tmp_path
     assert result.exit_code == 2
     assert "no column named 'c0', which the model was fitted on" in result.output
     assert not (tmp_path / "short_scores.csv").exists()
+
+
+def test_the_detector_page_refuses_a_model_that_is_not_a_detector(csv_file):
+    # An autoencoder failed with an AttributeError ('AutoEncoder' has no 'threshold_').
+    from aekit import AutoEncoder
+
+    _, X, _ = csv_file
+    ae = AutoEncoder(2, hidden_layer_sizes=(4,), max_epochs=1, random_state=0).fit(X)
+    with pytest.raises(TypeError, match="takes an OutlierDetector, and AutoEncoder is not "
+                                        "one; .*build_report"):
+        build_detector_report(ae, X)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from sklearn.utils import get_tags
 
 from .. import plotting
 from ..plotting import anomaly as plotting_outliers
@@ -249,10 +250,15 @@ def build_detector_report(detector, X, *, anomaly=None, X_train=None, title=None
     Raises
     ------
     TypeError
-        For a Pipeline: pass the detector in it, with the rows it is given.
+        For a model that is not an outlier detector, or a Pipeline (pass the detector in
+        it, with the rows it is given).
     """
     check_not_pipeline(detector, "build_detector_report shows a detector's scores, "
                        "threshold and columns")
+    if get_tags(detector).estimator_type != "outlier_detector":  # else: no threshold_
+        raise TypeError(f"build_detector_report takes an OutlierDetector, and "
+                        f"{type(detector).__name__} is not one; an autoencoder's page is "
+                        "aekit.report.build_report(model, dataset)")
     detector = as_fitted(detector)  # described with the parameters it was fitted with
     if anomaly is not None:
         try:
