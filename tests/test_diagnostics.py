@@ -446,6 +446,16 @@ def test_code_as_wide_as_the_input_without_regulariser():
         assert "overcomplete_code" not in diagnose(healthy.fit(X), X).kinds
 
 
+def test_one_feature_is_not_told_to_use_a_code_smaller_than_one():
+    # It advised "Use n_components < 1", which no model can follow.
+    X = np.random.RandomState(0).normal(size=(100, 1))
+    ae = AutoEncoder(1, hidden_layer_sizes=(4,), max_epochs=1, random_state=0).fit(X)
+    finding = diagnose(ae, X).get("overcomplete_code")
+    assert finding is not None and "n_components < 1" not in finding.what_to_do
+    assert "n_components=1 is the least" in finding.what_to_do
+    assert "noise='gaussian'" in finding.what_to_do
+
+
 def test_hidden_layer_narrower_than_the_code(digits):
     narrow = AutoEncoder(4, hidden_layer_sizes=(32, 2), max_epochs=1, random_state=0)
     finding = diagnose(narrow.fit(digits[0][:300]), digits[0]).get("narrow_hidden_layer")

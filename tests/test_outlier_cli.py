@@ -381,6 +381,24 @@ def test_the_baselines_sample_keeps_a_rare_anomaly(csv_file, small_detector, mon
         small_detector, X, anomaly=many)
 
 
+def test_too_few_labelled_anomalies_rank_no_detector(csv_file, small_detector):
+    # With one labelled anomaly the ROC-AUC card read green ("good") and the table marked
+    # the detectors tied at 1.0 best: a ranking the labels cannot carry.
+    import re
+
+    _, X, y = csv_file
+    one = np.zeros(len(X), bool)
+    one[int(np.argmax(y))] = True
+    html = build_detector_report(small_detector, X, anomaly=one)
+    card = re.search(r'ROC-AUC</div><div class="value"><span class="(\w+)">.*?'
+                     r'<div class="note">([^<]*)</div>', html)
+    assert card.group(1) == "warn"
+    assert "only 1 labelled anomaly, too few to rank the detectors" in card.group(2)
+    assert 'class="num best"' not in html and "none is marked best" in html
+    enough = build_detector_report(small_detector, X, anomaly=y)  # 10 anomalies
+    assert 'class="num best"' in enough and "too few to rank" not in enough
+
+
 def test_report_says_what_set_the_threshold_and_where_a_typical_row_scores(csv_file,
                                                                            small_detector,
                                                                            tmp_path):
@@ -529,3 +547,14 @@ def test_score_streamed_takes_the_detectors_columns_as_score_read_whole(tmp_path
     assert result.exit_code == 2
     assert "no column named 'c0', which the model was fitted on" in result.output
     assert not (tmp_path / "short_scores.csv").exists()
+
+
+def test_the_detector_page_refuses_a_model_that_is_not_a_detector(csv_file):
+    # An autoencoder failed with an AttributeError ('AutoEncoder' has no 'threshold_').
+    from aekit import AutoEncoder
+
+    _, X, _ = csv_file
+    ae = AutoEncoder(2, hidden_layer_sizes=(4,), max_epochs=1, random_state=0).fit(X)
+    with pytest.raises(TypeError, match="takes an OutlierDetector, and AutoEncoder is not "
+                                        "one; .*build_report"):
+        build_detector_report(ae, X)

@@ -282,3 +282,60 @@ def test_demo_writes_the_report(tmp_path):
     page = (out / "report.html").read_text(encoding="utf-8")
     assert IMAGE_SECTIONS <= set(_parse(page).sections)
     assert "report.html" in result.output
+
+
+def test_a_fitted_pipeline_is_refused_with_how_to_pass_its_model():
+    # These failed with an AttributeError ('Pipeline' object has no attribute 'n_components'
+    # or 'threshold_'), and diagnose called the fitted Pipeline not fitted.
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from aekit import OutlierDetector, compare_with_pca, diagnose
+    from aekit.report import build_detector_report
+
+    X = np.random.RandomState(0).normal(size=(80, 4))
+    small = dict(max_epochs=1, random_state=0)
+    ae = make_pipeline(StandardScaler(), AutoEncoder(2, hidden_layer_sizes=(4,), **small))
+    det = make_pipeline(StandardScaler(), OutlierDetector(**small))
+    ae.fit(X), det.fit(X)
+    data = Dataset(X[:60], X[60:], None, None, None, None, "rows")
+    fix = r"not a Pipeline \(this one ends in {}\); pass its last step, pipe\[-1\]"
+    for call, last in [(lambda: build_report(ae, data), "AutoEncoder"),
+                       (lambda: diagnose(ae, X), "AutoEncoder"),
+                       (lambda: compare_with_pca(ae, X[:60], X[60:]), "AutoEncoder"),
+                       (lambda: build_detector_report(det, X), "OutlierDetector")]:
+        with pytest.raises(TypeError, match=fix.format(last) + r".*pipe\[:-1\]\.transform"):
+            call()
+
+
+def test_fewer_training_rows_than_the_code_are_refused_as_compare_with_pca_refuses_them():
+    # The page compared the code of 8 with a PCA of 5 components (all 5 rows allow) while
+    # its cards said "same k = 8"; compare_with_pca refuses these rows.
+    from aekit import compare_with_pca
+
+    X = np.random.RandomState(0).normal(size=(60, 10))
+    ae = AutoEncoder(8, hidden_layer_sizes=(16,), max_epochs=1, random_state=0).fit(X[:50])
+    for call in (lambda: compare_with_pca(ae, X[:5], X[50:], fit=False),
+                 lambda: build_report(ae, Dataset(X[:5], X[50:], None, None, None, None, "x"))):
+        with pytest.raises(ValueError, match=r"n_components=8 with X_train of shape \(5, 10\)"
+                                             r".*at least 8 training rows"):
+            call()
+
+
+def test_report_out_never_replaces_an_html_file_aekit_did_not_write(tmp_path, digits_run):
+    # The caller's own page was silently replaced by the report.
+    mine = tmp_path / "mine.html"
+    mine.write_text("<html><body>my notes</body></html>", encoding="utf-8")
+    result = CliRunner().invoke(app, ["report", str(digits_run), "--data", "digits",
+                                      "--out", str(mine)])
+    assert result.exit_code == 2, result.output
+    assert "aekit did not write it" in result.stderr
+    with pytest.raises(ValueError, match="aekit did not write it"):
+        write_report(digits_run, "digits", mine)
+    assert mine.read_text(encoding="utf-8") == "<html><body>my notes</body></html>"
+    # A report aekit wrote is replaced, as the report in the run directory is.
+    ours = tmp_path / "ours.html"
+    for _ in range(2):
+        result = CliRunner().invoke(app, ["report", str(digits_run), "--data", "digits",
+                                          "--out", str(ours)])
+        assert result.exit_code == 0, result.output

@@ -225,7 +225,7 @@ def _check_writable(out: Path, directory: Path) -> None:
 
 
 def check_out_file(out: str | os.PathLike, what: str, suffixes: tuple[str, ...], *,
-                   inputs=(), run: str | os.PathLike | None = None) -> Path:
+                   inputs=(), run: str | os.PathLike | None = None, ours=None) -> Path:
     """``out``, the file a command is about to write ``what`` to, checked before any work:
     its directory, or the one it would be created in, must be writable.
 
@@ -246,6 +246,10 @@ def check_out_file(out: str | os.PathLike, what: str, suffixes: tuple[str, ...],
     run : path-like, optional
         The run directory the command reads: ``out`` must not be one of its model, checkpoint,
         metrics, plot or scores files (its report it may be).
+    ours : callable, optional
+        ``ours(path)``: whether the existing file ``path`` is one aekit wrote (a report
+        carrying aekit's mark). Given, an existing ``out`` is replaced only when it is
+        aekit's, or the report of ``run``: aekit does not overwrite the caller's files.
 
     Returns
     -------
@@ -254,8 +258,8 @@ def check_out_file(out: str | os.PathLike, what: str, suffixes: tuple[str, ...],
     Raises
     ------
     ValueError
-        When ``out`` is a directory, lacks one of ``suffixes``, or is (or is inside) one of
-        ``inputs`` or a file of ``run``.
+        When ``out`` is a directory, lacks one of ``suffixes``, is (or is inside) one of
+        ``inputs`` or a file of ``run``, or (with ``ours``) a file aekit did not write.
     OSError
         When ``out`` cannot be written; the message names ``out``.
     """
@@ -286,6 +290,12 @@ def check_out_file(out: str | os.PathLike, what: str, suffixes: tuple[str, ...],
     if target.suffix.lower() not in suffixes:
         raise ValueError(f"--out {out} leads to {target}, not a {allowed} file; pass another "
                          "path")
+    in_run = run is not None and target.parent == Path(run).resolve()
+    if ours is not None and target.is_file() and not (in_run and target.name == REPORT) \
+            and not ours(target):
+        raise ValueError(f"--out {out} exists and aekit did not write it; aekit does not "
+                         "overwrite files it did not write: pass another path (or move "
+                         "that file)")
     _check_writable(out, target.parent if out.is_symlink() else out.parent)  # see atomic_path
     return out
 

@@ -17,6 +17,7 @@ import warnings
 
 import numpy as np
 import torch
+from sklearn.pipeline import Pipeline
 from sklearn.utils import get_tags
 from sklearn.exceptions import NotFittedError
 from torch import nn
@@ -141,20 +142,19 @@ def _check_diagnosable(estimator) -> None:
     """Refuse an unfitted model, and a fitted one that is not an autoencoder, naming what to
     diagnose instead: the checks encode and decode rows, which a classifier or a detector
     ensemble does not (they failed deep inside with an AttributeError)."""
+    needs = ("diagnose looks for the reasons an autoencoder run fails (it encodes and "
+             "decodes rows)")
+    check_not_pipeline(estimator, needs)  # a fitted Pipeline has no module_ either
     if getattr(estimator, "module_", None) is None:  # duck-typed: a fitted model has one
         raise NotFittedError(
             f"This {type(estimator).__name__} instance is not fitted yet: there is no model "
             "to diagnose. Call fit first, then diagnose(estimator, X_train).")
-    check_autoencoder(estimator, "diagnose looks for the reasons an autoencoder run fails "
-                      "(it encodes and decodes rows)", {
-                          "encoder": "diagnose the autoencoder it reads: "
-                                     "diagnose(model.autoencoder_, X)",
-                          "detector": "a detector's own page shows its training scores, terms "
-                                      "and threshold: aekit.report.write_detector_report("
-                                      "detector, X, path)",
-                          "classifier": "its fit warns (LearnedNothingWarning) when it "
-                                        "classifies its labelled rows no better than the most "
-                                        "frequent class"})
+    check_autoencoder(estimator, needs, {
+        "encoder": "diagnose the autoencoder it reads: diagnose(model.autoencoder_, X)",
+        "detector": "a detector's own page shows its training scores, terms and threshold: "
+                    "aekit.report.write_detector_report(detector, X, path)",
+        "classifier": "its fit warns (LearnedNothingWarning) when it classifies its labelled "
+                      "rows no better than the most frequent class"})
 
 
 def check_autoencoder(estimator, needs: str, fixes: dict[str, str]) -> None:
@@ -162,7 +162,9 @@ def check_autoencoder(estimator, needs: str, fixes: dict[str, str]) -> None:
     one) is given a classifier or an outlier detector, with ``fixes[kind]``: ``"encoder"``
     for a classifier over a fitted autoencoder (its ``autoencoder_``), ``"detector"``,
     ``"classifier"``. Duck-typed otherwise, as the checks are: an object scikit-learn's tags
-    do not describe passes."""
+    do not describe passes. A :class:`~sklearn.pipeline.Pipeline` is refused too
+    (:func:`check_not_pipeline`)."""
+    check_not_pipeline(estimator, needs)
     try:
         kind = get_tags(estimator).estimator_type
     except AttributeError:  # not a scikit-learn estimator
@@ -175,6 +177,22 @@ def check_autoencoder(estimator, needs: str, fixes: dict[str, str]) -> None:
         fix = fixes["encoder" if getattr(estimator, "autoencoder_", None) is not None
                     else "classifier"]
     raise TypeError(not_an_autoencoder(needs, type(estimator).__name__, fix))
+
+
+def check_not_pipeline(estimator, needs: str) -> None:
+    """Raise a TypeError when ``estimator`` is a scikit-learn Pipeline, saying how to pass
+    the model in it: a tool that reads an aekit model's own network, scaling and codes
+    (``needs`` says what it does with them) finds none on a Pipeline, which hides them
+    behind its steps (it failed with an AttributeError, or called a fitted Pipeline not
+    fitted)."""
+    if not isinstance(estimator, Pipeline):
+        return
+    last = type(estimator[-1]).__name__ if len(estimator) else "nothing"
+    rows = ("the rows the steps before it give, pipe[:-1].transform(X) for each X"
+            if len(estimator) > 1 else "the rows as they are")
+    raise TypeError(f"{needs}: it takes the model itself, not a Pipeline (this one ends in "
+                    f"{last}); pass its last step, pipe[-1], with {rows} (the numbers are "
+                    "then in the units that step is given)")
 
 
 def not_an_autoencoder(needs: str, given: str, fix: str) -> str:

@@ -24,6 +24,7 @@ from .errors import (  # noqa: F401 -- re-exported
     reconstruction_errors,
     row_errors,
 )
+from .diagnostics import check_autoencoder
 from .columns import cell_errors, column_errors, column_slots, observed_rows
 from .probes import CodeQuality, code_quality, probe_codes, sample_rows  # noqa: F401
 
@@ -453,7 +454,21 @@ def compare_with_pca(estimator, X_train, X_test, *, fit: bool | None = None,
         when it spans 1, or with fewer than :data:`MIN_TEST_ROWS` test rows. With
         ``n_components`` at least the number of features, PCA is exact and the comparison
         says so (an over-complete code is compared with the exact reconstruction).
+
+    Raises
+    ------
+    TypeError
+        For a classifier, a detector or a Pipeline, with what to compare instead.
     """
+    check_autoencoder(estimator, "compare_with_pca compares an autoencoder's "
+                      "reconstructions with PCA's", {
+                          "encoder": "compare the autoencoder it was built on, its "
+                                     "autoencoder_",
+                          "detector": "its page compares its scores with the classic "
+                                      "detectors': aekit.report.build_detector_report("
+                                      "detector, X, anomaly=y)",
+                          "classifier": "a classifier reconstructs nothing; compare an "
+                                        "AutoEncoder"})
     if fit is None:
         try:
             check_is_fitted(estimator)
@@ -471,11 +486,7 @@ def compare_with_pca(estimator, X_train, X_test, *, fit: bool | None = None,
                            for X in (X_train, X_test))
     S_train, S_test = np.asarray(S_train, np.float64), np.asarray(S_test, np.float64)
     _warn_shared_rows(S_train, S_test)
-    if S_train.shape[1] > k > len(S_train):
-        raise ValueError(
-            f"PCA cannot have n_components={k} with X_train of shape {S_train.shape}; "
-            "PCA needs n_components <= min(n_samples, n_features)"
-        )
+    check_pca_rows(k, S_train.shape)
     if k >= S_train.shape[1]:  # PCA is exact (compare_reconstructions takes S_test)
         S_pca = S_test
     else:
@@ -494,6 +505,20 @@ def compare_with_pca(estimator, X_train, X_test, *, fit: bool | None = None,
         shared_unit = len(getattr(estimator, "input_shape_", ()) or ()) >= 2
     return compare_reconstructions(k, slots, X_test, X_ae, X_pca, S_test, S_ae, S_pca,
                                    shared_unit=shared_unit, model=model_name(estimator))
+
+
+def check_pca_rows(k: int, shape: tuple[int, int]) -> None:
+    """Refuse a PCA baseline of ``k`` components on training rows of ``shape`` (in scaled
+    units) that cannot have them: fewer rows than ``k`` where ``k`` is below the number of
+    features. (``k`` at least the number of features is compared with PCA's exact
+    reconstruction, whatever the rows.) A PCA of fewer components is no baseline at the
+    same code size."""
+    if shape[1] > k > shape[0]:
+        raise ValueError(
+            f"PCA cannot have n_components={k} with X_train of shape {tuple(shape)}; "
+            "PCA needs n_components <= min(n_samples, n_features): give at least "
+            f"{k} training rows"
+        )
 
 
 # --------------------------------------------------------------------------- sweeps over k

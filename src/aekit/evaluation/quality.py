@@ -171,8 +171,12 @@ def check_structure(estimator, module: nn.Module) -> list[Finding]:
             "regulariser: the network can pass its input through unchanged (the identity), "
             "so a low error says nothing about learned structure, and the code dimensions "
             "need not mean anything.",
-            f"Use n_components < {n}, or keep it and add a regulariser: noise='gaussian' "
-            "(denoising), sparsity='l1' or 'kl', or contractive > 0.",
+            # One feature: no smaller code exists, so only a regulariser (or more features)
+            # is advice that can be followed.
+            (f"Use n_components < {n}, or keep it and add a regulariser: " if n > 1 else
+             "With one input feature no code is smaller (n_components=1 is the least); "
+             "reconstruct several features together, or add a regulariser: ")
+            + "noise='gaussian' (denoising), sparsity='l1' or 'kl', or contractive > 0.",
             {"n_components": k, "n_features": n},
         ))
     narrow = [(name, m.out_features) for name, m in _hidden_linears(module)

@@ -15,11 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from sklearn.utils import get_tags
 
 from .. import plotting
 from ..plotting import anomaly as plotting_outliers
 from ..core.fitted import as_fitted
 from ..core.storage import atomic_write
+from ..evaluation.diagnostics import check_not_pipeline
 from ..anomaly.metrics import (BASELINES, AmbiguousLabels, anomaly_labels, baseline_scores,
                                detection_metrics)
 
@@ -31,6 +33,22 @@ BASELINE_ROWS = 20_000
 labelled class in its share)."""
 
 TOP_ROWS = 20
+
+MIN_LABELLED = 10
+"""Below this many labelled anomalies (or normal rows) the page ranks no detector: with one
+anomaly, ROC-AUC is the rank of that one row, and ties at 1.0 are common."""
+
+
+def _too_few_labels(anomaly: np.ndarray) -> str:
+    """Why the labels are too few to rank the detectors, or "" when they are not."""
+    n_bad = int(anomaly.sum())
+    fewest = min(n_bad, len(anomaly) - n_bad)
+    if fewest >= MIN_LABELLED:
+        return ""
+    which = (("labelled anomaly" if fewest == 1 else "labelled anomalies") if fewest == n_bad
+             else ("normal row" if fewest == 1 else "normal rows"))
+    return (f"only {fewest} {which}, too few to rank the detectors (at least "
+            f"{MIN_LABELLED} of each are needed)")
 
 
 @dataclass
@@ -45,7 +63,9 @@ class _Scored:
 
 
 def _cards(det, s: _Scored, n_features: int, baselines: dict | None,
-           own_footing: bool = True) -> str:
+           own_footing: bool = True, few: str = "") -> str:
+    """The summary cards; ``few``: why the labels rank no detector (:func:`_too_few_labels`),
+    which keeps the ROC-AUC card from reading as a win or a loss."""
     cards = [
         ("Rows scored", f"{len(s.scores):,}", f"{n_features} columns"),
         ("Flagged", f"{int(s.flagged.sum()):,}", f"{s.flagged.mean():.1%} of the rows"),
@@ -54,10 +74,11 @@ def _cards(det, s: _Scored, n_features: int, baselines: dict | None,
     if baselines:
         ours = baselines["aekit"]["roc_auc"]
         best = max((v["roc_auc"], k) for k, v in baselines.items() if k != "aekit")
-        tone = "good" if ours >= best[0] else "bad"
+        tone = "warn" if few else "good" if ours >= best[0] else "bad"
         cards.append(("ROC-AUC", f'<span class="{tone}">{_fmt(ours, 3)}</span>',
                       f"best baseline: {best[1]} {_fmt(best[0], 3)}"
-                      + ("" if own_footing else " (fitted on these rows)")))
+                      + ("" if own_footing else " (fitted on these rows)")
+                      + (f"; {few}" if few else "")))
     return '<div class="cards">' + "".join(
         f'<div class="card"><div class="label">{_e(a)}</div><div class="value">{b}</div>'
         f'<div class="note">{_e(c)}</div></div>' for a, b, c in cards) + "</div>"
@@ -177,7 +198,7 @@ def _footing(X, X_train) -> str:
 
 
 def _labels_section(s: _Scored, metrics: dict, all_scores: dict, rows: np.ndarray,
-                    footing: str) -> str:
+                    footing: str, few: str = "") -> str:
     anomaly = s.anomaly[rows]
     sample = (f" on a random sample of {len(rows):,} rows (stratified by label)"
               if len(rows) < len(s.anomaly) else "")
@@ -185,7 +206,7 @@ def _labels_section(s: _Scored, metrics: dict, all_scores: dict, rows: np.ndarra
              '<th class="num">average precision</th></tr>']
     best = max(v["roc_auc"] for v in metrics.values())
     for name, m in metrics.items():
-        cls = " best" if m["roc_auc"] == best else ""
+        cls = " best" if m["roc_auc"] == best and not few else ""
         table.append(f"<tr><td>{_e(name)}</td><td class=\"num{cls}\">{_fmt(m['roc_auc'], 4)}"
                      f"</td><td class=\"num\">{_fmt(m['average_precision'], 4)}</td></tr>")
     table.append("</table>")
@@ -197,8 +218,9 @@ def _labels_section(s: _Scored, metrics: dict, all_scores: dict, rows: np.ndarra
             f"{len(anomaly):,} rows{sample}. The labels were not used in fitting; "
             f"{_e(footing)}, with their defaults: "
             "IsolationForest (iforest), LocalOutlierFactor(novelty=True) and PCA "
-            "reconstruction error on standardised columns (text columns one-hot).</p>"
-            f"{''.join(table)}{figure}")
+            "reconstruction error on standardised columns (text columns one-hot)."
+            + (f" With {_e(few)}, none is marked best." if few else "")
+            + f"</p>{''.join(table)}{figure}")
 
 
 def build_detector_report(detector, X, *, anomaly=None, X_train=None, title=None,
@@ -224,7 +246,19 @@ def build_detector_report(detector, X, *, anomaly=None, X_train=None, title=None
         A name for each row (default: a DataFrame's index, else 0, 1, 2, ...).
     run_info : dict, optional
         Extra "Fitted" rows.
+
+    Raises
+    ------
+    TypeError
+        For a model that is not an outlier detector, or a Pipeline (pass the detector in
+        it, with the rows it is given).
     """
+    check_not_pipeline(detector, "build_detector_report shows a detector's scores, "
+                       "threshold and columns")
+    if get_tags(detector).estimator_type != "outlier_detector":  # else: no threshold_
+        raise TypeError(f"build_detector_report takes an OutlierDetector, and "
+                        f"{type(detector).__name__} is not one; an autoencoder's page is "
+                        "aekit.report.build_report(model, dataset)")
     detector = as_fitted(detector)  # described with the parameters it was fitted with
     if anomaly is not None:
         try:
@@ -244,14 +278,15 @@ def build_detector_report(detector, X, *, anomaly=None, X_train=None, title=None
     s = _Scored(scores, scores > detector.threshold_, float(detector.threshold_),
                 np.asarray(row_labels, dtype=object), anomaly)
     labelled = s.anomaly is not None and 0 < s.anomaly.sum() < len(s.anomaly)
-    metrics = None
+    metrics, few = None, ""
     sections = [("scores", "Anomaly scores", _histogram_section(detector, s)),
                 ("top", "Top anomalies", _top_section(detector, X, s))]
     if labelled:
         metrics, all_scores, rows = _baselines(X, s.anomaly, scores, X_train)
+        few = _too_few_labels(s.anomaly[rows])  # the rows the ROC-AUCs are measured on
         sections.append(("labels", "Against the labels",
                          _labels_section(s, metrics, all_scores, rows,
-                                         _footing(X, X_train))))
+                                         _footing(X, X_train), few)))
     history = detector.history_
     sections.append(("training", "Training", _figure_html(
         lambda: plotting.loss_curves(history), "Mean training loss of the members per epoch "
@@ -268,7 +303,7 @@ def build_detector_report(detector, X, *, anomaly=None, X_train=None, title=None
     shapes = (f"{len(scores):,} rows, {detector.n_features_in_} columns"
               + (", labelled" if labelled else ""))
     return page(title, shapes, _cards(detector, s, detector.n_features_in_, metrics,
-                                      X_train is not None), sections)
+                                      X_train is not None, few), sections)
 
 
 def write_detector_report(detector, X, out: str | os.PathLike, **kwargs) -> Path:

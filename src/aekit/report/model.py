@@ -25,6 +25,7 @@ from ..evaluation.columns import column_slots
 from ..evaluation.metrics import (
     PCAComparison,
     ScaledPCA,
+    check_pca_rows,
     code_quality,
     compare_reconstructions,
     explained_variance,
@@ -35,7 +36,7 @@ from ..evaluation.probes import MIN_TRUST_ROWS
 from ..persistence import load
 from ..semisupervised.labels import blanks_unlabelled, unlabelled_rows
 from ..runs import REPORT, check_out_file, read_metrics
-from .page import _e, _figure_html, _fmt, page
+from .page import _e, _figure_html, _fmt, is_aekit_page, page
 
 _KS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128)
 _PROBE_ROWS = 10_000
@@ -256,7 +257,9 @@ def _evaluate(estimator, data, sweep) -> _Evaluation:
     # PCA with k components). Up to half the features: beyond that PCA's error heads to 0
     # and squashes the plot.
     S_train, S_test = (np.asarray(estimator.to_scaled(X), np.float64) for X in (X_train, X_test))
-    # An over-complete code is compared with PCA's exact reconstruction (all components).
+    # An over-complete code is compared with PCA's exact reconstruction (all components);
+    # fewer training rows than a smaller code: refused, as compare_with_pca refuses it.
+    check_pca_rows(k, S_train.shape)
     k_pca = min(k, min(S_train.shape))
     ks = sorted({j for j in _KS if j <= max(min(S_train.shape) // 2, 1)} | {k_pca})
     pca_full = PCA(n_components=max(ks), svd_solver="full").fit(S_train)
@@ -555,7 +558,7 @@ def write_report(run, data, out: str | os.PathLike | None = None, *, title: str 
     if out is not None:  # before anything is loaded
         data_path = [data] if isinstance(data, (str, os.PathLike)) else []
         check_out_file(out, "the report", (".html",), inputs=data_path,
-                       run=run if is_path else None)
+                       run=run if is_path else None, ours=is_aekit_page)
     if is_path:
         run_dir = Path(run)
         estimator = load(run_dir, device=device)

@@ -75,6 +75,21 @@ footer { color:var(--muted); font-size:12.5px; text-align:center; margin-top:28p
 """
 
 
+_GENERATOR = '<meta name="generator" content="aekit '
+"""What every page carries in its head: how aekit knows a page as its own."""
+
+
+def is_aekit_page(path) -> bool:
+    """Whether the file ``path`` is a page aekit wrote (its head names aekit as the
+    generator): such a page may be replaced, the caller's own HTML files may not."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4096)
+    except OSError:
+        return False
+    return _GENERATOR.encode() in head
+
+
 def _e(value) -> str:
     return html.escape(str(value), quote=True)
 
@@ -128,7 +143,7 @@ def page(title: str, subtitle: str, cards: str, sections: list[tuple[str, str, s
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-        f"<meta name=\"generator\" content=\"aekit {_e(__version__)}\">"
+        f"{_GENERATOR}{_e(__version__)}\">"
         f"<title>{_e(title)} — aekit report</title><style>{_CSS}</style></head><body><main>"
         f'<header class="top"><h1>{_e(title)}</h1><div class="sub">{_e(subtitle)}</div>'
         f'<nav class="toc">{toc}</nav></header>{cards}{body}'
