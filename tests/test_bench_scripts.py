@@ -26,3 +26,36 @@ def test_the_readme_names_every_script_in_its_table():
     scripts = {p.name for p in BENCH.glob("*.py")}
     assert scripts - named == set(), "scripts missing from bench/README.md's table"
     assert named - scripts == set(), "bench/README.md names scripts that do not exist"
+
+
+def _no_data(*args, **kwargs):
+    raise FileNotFoundError("not here (a test)")
+
+
+def test_encoder_dev_has_a_help_and_checks_its_arguments(monkeypatch, capsys):
+    encoder_dev = _script(monkeypatch, "encoder_dev")
+    with pytest.raises(SystemExit) as done:
+        encoder_dev.main(["--help"])
+    assert done.value.code == 0
+    assert "per_class" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as done:
+        encoder_dev.main(["1000", "1", "1", "no such variant"])
+    assert done.value.code == 2
+    assert "unknown variant" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("script, argv", [
+    ("encoder_dev", ["1000", "1", "1"]),
+    ("ladder_dev", ["mnist", "1000", "1", "[{}]"]),
+    ("ladder_dev", ["fashion", "1000", "1", "[{}]"]),
+])
+def test_a_missing_data_set_is_named_without_a_traceback(monkeypatch, script, argv):
+    module = _script(monkeypatch, script)
+    for loader in ("load_fashion_mnist", "load_mnist"):
+        if hasattr(module, loader):
+            monkeypatch.setattr(module, loader, _no_data)
+    with pytest.raises(SystemExit) as done:
+        module.main(argv)
+    message = str(done.value.code)
+    assert message.startswith("error: ") and "not on this machine" in message
+    assert "not here (a test)" in message
