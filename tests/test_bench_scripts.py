@@ -6,6 +6,7 @@ import re
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 BENCH = Path(__file__).resolve().parents[1] / "bench"
@@ -59,3 +60,25 @@ def test_a_missing_data_set_is_named_without_a_traceback(monkeypatch, script, ar
     message = str(done.value.code)
     assert message.startswith("error: ") and "not on this machine" in message
     assert "not here (a test)" in message
+
+
+@pytest.mark.slow
+def test_anomaly_terms_keeps_one_column_per_named_term(monkeypatch):
+    # The detector grew a fifth (isolation) term after the study was written: its columns
+    # no longer matched TERMS' weights and every combination failed in a matrix product.
+    anomaly_terms = _script(monkeypatch, "anomaly_terms")
+    rng = np.random.default_rng(0)
+    train, test = anomaly_terms.fit_terms(rng.random((120, 4)), rng.random((30, 4)), 0)
+    assert train.shape == (120, len(anomaly_terms.TERMS))
+    assert test.shape == (30, len(anomaly_terms.TERMS))
+    weights = [1.0] * len(anomaly_terms.TERMS)
+    scores = anomaly_terms.combine(anomaly_terms.ranks(train, test), weights, "mean")
+    assert scores.shape == (30,) and np.isfinite(scores).all()
+
+
+@pytest.mark.parametrize("extra", [[], ["--small"]])
+def test_anomaly_terms_reads_the_data_folder_it_is_given(monkeypatch, tmp_path, extra):
+    anomaly_terms = _script(monkeypatch, "anomaly_terms")
+    with pytest.raises(SystemExit) as done:  # an empty folder: said, not an empty table
+        anomaly_terms.main(["--data", str(tmp_path), *extra])
+    assert str(done.value.code).startswith("error: ") and str(tmp_path) in done.value.code
