@@ -82,3 +82,21 @@ def test_anomaly_terms_reads_the_data_folder_it_is_given(monkeypatch, tmp_path, 
     with pytest.raises(SystemExit) as done:  # an empty folder: said, not an empty table
         anomaly_terms.main(["--data", str(tmp_path), *extra])
     assert str(done.value.code).startswith("error: ") and str(tmp_path) in done.value.code
+
+
+@pytest.mark.slow
+def test_anomaly_terms_compares_the_shipped_weights(monkeypatch, tmp_path, capsys):
+    # Its per-set table called the weights of the detector before its isolation term "frozen
+    # default"; the shipped detector weighs isolation 2. Fits replaced by random terms.
+    anomaly_terms = _script(monkeypatch, "anomaly_terms")
+    rng = np.random.default_rng(0)
+    n_terms = len(anomaly_terms.TERMS)
+    monkeypatch.setattr(anomaly_terms, "fit_terms", lambda X_train, X_test, seed: (
+        rng.random((len(X_train), n_terms)), rng.random((len(X_test), n_terms))))
+    monkeypatch.setattr(anomaly_terms, "RESULTS", tmp_path / "results")
+    X = rng.random((60, 3))
+    y = np.r_[np.zeros(50, int), np.ones(10, int)]
+    np.savez(tmp_path / "1_toy.npz", X=X, y=y)
+    anomaly_terms.main(["--data", str(tmp_path), "--seeds", "1", "--digits-seeds", "1"])
+    out = capsys.readouterr().out
+    assert "the shipped weights (mean w=(2, 1, 1, 1, 2, 0))" in out
