@@ -100,3 +100,75 @@ def test_anomaly_terms_compares_the_shipped_weights(monkeypatch, tmp_path, capsy
     anomaly_terms.main(["--data", str(tmp_path), "--seeds", "1", "--digits-seeds", "1"])
     out = capsys.readouterr().out
     assert "the shipped weights (mean w=(2, 1, 1, 1, 2, 0))" in out
+
+
+def test_anomaly_warms_up_every_detector_before_timing(monkeypatch):
+    # IsolationForest, whose fit time every other is divided by, and LOF and PCA were not
+    # warmed up: their first fit carried the lazy imports.
+    anomaly = _script(monkeypatch, "anomaly")
+    warmed = []
+
+    def recorder(name):
+        def fit(X_train, seed):
+            warmed.append(name)
+            return lambda X: np.zeros(len(X))
+        return fit
+
+    monkeypatch.setattr(anomaly, "aekit_fit", lambda params: recorder("aekit"))
+    monkeypatch.setattr(anomaly, "pyod_fit", recorder)
+    monkeypatch.setattr(anomaly, "baseline_fit", recorder)
+    anomaly.warm_up(anomaly.DETECTORS)
+    assert warmed == list(anomaly.DETECTORS)
+
+
+def _timed_calls(calls, warm_rows):
+    """The sides of ``calls`` ((side, rows) in call order) warmed on ``warm_rows`` rows
+    before the first call on more rows, and all sides seen."""
+    first_full = next(i for i, (_, rows) in enumerate(calls) if rows > warm_rows)
+    return {s for s, rows in calls[:first_full] if rows == warm_rows}, {s for s, _ in calls}
+
+
+def test_conv_speed_warms_up_every_side(monkeypatch, capsys):
+    conv_speed = _script(monkeypatch, "conv_speed")
+    calls = []
+
+    def plain(X, epochs, seed, channels_last):
+        calls.append((f"plain {channels_last}", len(X)))
+        return 1.0, None
+
+    def aekit(X, epochs, seed, precision):
+        calls.append((f"aekit {precision}", len(X)))
+        return 1.0, None
+
+    X = np.zeros((3000, 784), np.float32)
+    monkeypatch.setattr(conv_speed, "load_split", lambda rows, test: (X[:rows], X[:10], "toy"))
+    monkeypatch.setattr(conv_speed, "plain_conv", plain)
+    monkeypatch.setattr(conv_speed, "aekit_conv", aekit)
+    monkeypatch.setattr(conv_speed, "test_mse", lambda model, X_test: 0.0)
+    conv_speed.main(["--rows", "3000", "--repeats", "1"])
+    warmed, sides = _timed_calls(calls, 1024)
+    assert warmed == sides and len(sides) == 4
+
+
+def test_fit_speed_warms_up_every_side(monkeypatch, capsys):
+    fit_speed = _script(monkeypatch, "fit_speed")
+    from _common import FitResult
+
+    calls = []
+
+    def plain(X, epochs, seed, code=2):
+        calls.append(("plain", len(X)))
+        return FitResult(1.0, 0.1, None)
+
+    def aekit(X, epochs, seed, code=2, precision="float32"):
+        calls.append((f"aekit {precision}", len(X)))
+        return FitResult(1.0, 0.1, None)
+
+    X = np.zeros((3000, 784), np.float32)
+    monkeypatch.setattr(fit_speed, "load_split", lambda rows: (X[:rows], X[:10], "toy"))
+    monkeypatch.setattr(fit_speed, "plain_fit", plain)
+    monkeypatch.setattr(fit_speed, "aekit_fit", aekit)
+    monkeypatch.setattr(fit_speed, "reconstruction_mse", lambda result, X_test: 0.1)
+    fit_speed.main(["--rows", "3000", "--repeats", "1", "--epochs", "1"])
+    warmed, sides = _timed_calls(calls, 2048)
+    assert warmed == sides == {"plain", "aekit float32", "aekit bfloat16"}
