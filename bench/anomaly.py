@@ -149,6 +149,21 @@ def pyod_fit(name: str):
     return fit
 
 
+def warm_up(wanted) -> None:
+    """One small fit and score of every detector in ``wanted``: one-time costs (lazy
+    imports, thread pools, PyOD's numba compiling) out of the timings, IsolationForest's
+    included, the reference every other fit time is divided by."""
+    warmup = np.random.default_rng(0).random((300, 5))
+    for name in wanted:
+        if name == "aekit":
+            fit = aekit_fit({"max_epochs": 1})
+        elif name in PYOD:
+            fit = pyod_fit(name)
+        else:
+            fit = baseline_fit(name)
+        fit(warmup, 0)(warmup[:10])
+
+
 def pyod_version() -> str | None:
     try:
         import pyod
@@ -422,12 +437,7 @@ def main(argv=None) -> dict:
             detectors[name], caches[name] = (baseline_fit(name), f"{name} {code} {libs}"), peers
     if "pyod-ae" in detectors:
         print("pyod-ae: PyOD's AutoEncoder with its defaults (10 epochs)")
-    # One-time costs (lazy imports, thread pools, PyOD's numba compiling) out of the timings.
-    warmup = np.random.default_rng(0).random((300, 5))
-    if "aekit" in wanted:
-        aekit_fit({"max_epochs": 1})(warmup, 0)
-    for name in [d for d in wanted if d in PYOD]:
-        pyod_fit(name)(warmup, 0)(warmup[:10])
+    warm_up(wanted)
     fresh: dict = {}
     results = evaluate(detectors, sets, args.seeds, caches, fresh)
     # The frozen defaults ("aekit") beside the peers; LODO's candidates in a section of their

@@ -23,6 +23,13 @@ digits: image-like rows whose anomalies are clean images) are a second check, ne
     python bench/anomaly_terms.py                 # fits (cached in bench/results), then tables
     python bench/anomaly_terms.py --sets cardio --seeds 1
     python bench/anomaly_terms.py --small         # the 90-row training sets instead
+    python bench/anomaly_terms.py --data DIR      # the ADBench .npz files elsewhere
+
+The detector's own terms are those of its fit without the isolation term
+(``isolation_weight=0``): the forest draws its seed after everything else, so the other
+terms are the default fit's, and the study's ``iforest`` column is the candidate forest. The
+cache (``bench/results/anomaly_terms*.npz``) is keyed, like bench/anomaly.py's, by a hash of
+``src/aekit`` and the library versions: terms of older code are computed again.
 
 ``--small``: issue 18's small-training-set case: ADBench's split, then 90 rows drawn
 stratified from the training part to fit on, the test part scored; six sets, 2 seeds; ROC-AUC
@@ -40,9 +47,19 @@ import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from anomaly import DATA, RESULTS, load_sets, split  # noqa: E402
+from anomaly import (  # noqa: E402
+    DATA,
+    RESULTS,
+    library_versions,
+    load_sets,
+    source_hash,
+    split,
+)
 
 TERMS = ("rec", "code", "tail", "inknn", "iforest", "knn10")
+DETECTOR_TERMS = ("reconstruction", "code_density", "tail", "input_density")
+"""The detector's terms (``aekit.nn.ensemble.TERMS``) behind the first four of
+:data:`TERMS`; the detector's isolation term is not one: ``iforest`` is the study's own."""
 
 
 def fit_terms(X_train, X_test, seed):
@@ -51,9 +68,12 @@ def fit_terms(X_train, X_test, seed):
     from sklearn.ensemble import IsolationForest
 
     from aekit import OutlierDetector
+    from aekit.nn.ensemble import TERMS as ALL_TERMS
     from aekit.nn.ensemble import knn_distance
 
-    det = OutlierDetector(random_state=seed, device="cpu").fit(X_train)
+    # Without the detector's own forest: the candidate below is the study's isolation term.
+    det = OutlierDetector(random_state=seed, device="cpu", isolation_weight=0.0).fit(X_train)
+    columns = [ALL_TERMS.index(t) for t in DETECTOR_TERMS]
     module = det.module_
 
     def scaled(X):
@@ -65,7 +85,7 @@ def fit_terms(X_train, X_test, seed):
     forest = IsolationForest(random_state=seed).fit(s_train.double().numpy())
     out = []
     for X, s in ((X_train, s_train), (X_test, s_test)):
-        base = det._terms(det._check_X(X, reset=False))
+        base = det._terms(det._check_X(X, reset=False))[:, columns]
         iso = -forest.score_samples(s.double().numpy())
         k = min(10, len(module.neighbors) - 1)
         with torch.no_grad():
@@ -90,7 +110,10 @@ def digits_sets():
 
 
 def collect(sets, seeds, cache: Path):
+    key_now = f"{source_hash()} {library_versions()}"
     store = dict(np.load(cache)) if cache.is_file() else {}
+    if str(store.get("__key__", "")) != key_now:  # another code's terms: compute again
+        store = {"__key__": np.array(key_now)}
     for name, X, y in sets:
         for seed in range(seeds):
             key = f"{name}|{seed}"
@@ -164,7 +187,7 @@ def lodo(res, sets):
 SMALL_SETS = ("cardio", "Ionosphere", "Pima", "thyroid", "vowels", "WBC")
 
 
-def small_training_sets(seeds: int = 2, n_rows: int = 90) -> str:
+def small_training_sets(data: Path = DATA, seeds: int = 2, n_rows: int = 90) -> str:
     """ROC-AUC when only ``n_rows`` training rows are given (see ``--small``)."""
     from sklearn.ensemble import IsolationForest
     from sklearn.model_selection import train_test_split
@@ -177,7 +200,10 @@ def small_training_sets(seeds: int = 2, n_rows: int = 90) -> str:
         ECOD = None
     lines = [f"{n_rows} training rows, ROC-AUC on the test part, mean of {seeds} seeds",
              f"{'set':<16}{'aekit':>8}{'no iso':>8}{'iforest':>9}{'ecod':>7}"]
-    for name, X, y in load_sets(DATA, list(SMALL_SETS)):
+    sets = list(load_sets(data, list(SMALL_SETS)))
+    if not sets:
+        raise SystemExit(f"error: none of {SMALL_SETS} is in {data} (see --data)")
+    for name, X, y in sets:
         got = []
         for seed in range(seeds):
             X_train, X_test, y_test = split(X, y, seed)
@@ -201,6 +227,7 @@ def small_training_sets(seeds: int = 2, n_rows: int = 90) -> str:
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DATA, help="folder of ADBench .npz files")
     parser.add_argument("--sets")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--digits-seeds", type=int, default=2)
@@ -209,11 +236,15 @@ def main(argv=None):
     import torch
 
     torch.set_num_threads(1)
+    if not args.data.is_dir():
+        sys.exit(f"error: {args.data} is not a folder of ADBench .npz files (see --data)")
     if args.small:
-        print(small_training_sets())
+        print(small_training_sets(args.data))
         return
     names = args.sets.split(",") if args.sets else None
-    sets = list(load_sets(DATA, names))
+    sets = list(load_sets(args.data, names))
+    if not sets:
+        sys.exit(f"error: no .npz set in {args.data} matches {args.sets!r}")
     store = collect(sets, args.seeds, RESULTS / "anomaly_terms.npz")
     dstore = collect(list(digits_sets()), args.digits_seeds, RESULTS / "anomaly_terms_digits.npz")
     set_names = [s for s, _, _ in sets]
@@ -261,10 +292,15 @@ def main(argv=None):
         print(f"LODO over {label} ({len(pool)}): {auc:.3f} / {ap:.3f}, worst vs iforest "
               f"{worst:+.3f}; chosen: {picks}")
     print()
-    print("per set (ROC-AUC / AP): iforest, frozen default, top combination")
+    # The shipped weights, the study's forest standing in for the detector's own.
+    from aekit import OutlierDetector
+
+    weights = tuple(w if w % 1 else int(w) for w in OutlierDetector()._weights())
+    shipped = f"mean w={weights + (0,)}"
+    print(f"per set (ROC-AUC / AP): iforest, the shipped weights ({shipped}), top combination")
     top = ordered[0]
     for s in set_names:
-        a, b, c = iso[s], res["mean w=(2, 1, 1, 1, 0, 0)"][s], res[top][s]
+        a, b, c = iso[s], res[shipped][s], res[top][s]
         print(f"{s:<16}{a[0]:.3f}/{a[1]:.3f}  {b[0]:.3f}/{b[1]:.3f}  {c[0]:.3f}/{c[1]:.3f}")
 
 

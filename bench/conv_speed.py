@@ -65,6 +65,17 @@ def test_mse(model, X_test: np.ndarray) -> float:
     return float(np.mean((X_test - X_hat) ** 2))
 
 
+def conv_sides(X: np.ndarray, epochs: int) -> dict:
+    """``{side: fit(seed) -> (seconds per epoch, model)}`` of every side on ``X``."""
+    X_t = torch.from_numpy(X)
+    return {
+        "plain": lambda r: plain_conv(X_t, epochs, r, False),
+        "plain channels_last": lambda r: plain_conv(X_t, epochs, r, True),
+        "aekit float32": lambda r: aekit_conv(X, epochs, r, "float32"),
+        "aekit default": lambda r: aekit_conv(X, epochs, r, "auto"),
+    }
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=20000)
@@ -72,16 +83,11 @@ def main(argv=None) -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
     X, X_test, source = load_split(args.rows, 5000)
-    X_t = torch.from_numpy(X)
-    sides = {
-        "plain": lambda r: plain_conv(X_t, args.epochs, r, False),
-        "plain channels_last": lambda r: plain_conv(X_t, args.epochs, r, True),
-        "aekit float32": lambda r: aekit_conv(X, args.epochs, r, "float32"),
-        "aekit default": lambda r: aekit_conv(X, args.epochs, r, "auto"),
-    }
+    sides = conv_sides(X, args.epochs)
     print(f"data: {source}, {len(X)} train / {len(X_test)} test images 28x28; "
           f"{torch.get_num_threads()} threads; load average {os.getloadavg()[0]:.2f}")
-    aekit_conv(X[:1024], 1, 0, "auto"), plain_conv(X_t[:1024], 1, 0, False)
+    for warm in conv_sides(X[:1024], 1).values():  # every side: its layout's kernels too
+        warm(0)
     times = {k: [] for k in sides}
     errors = {k: [] for k in sides}
     for r in range(args.repeats):

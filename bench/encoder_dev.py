@@ -15,8 +15,8 @@ accuracy, expected calibration error (15 bins) and seconds.
 
 from __future__ import annotations
 
+import argparse
 import functools
-import sys
 import time
 
 import numpy as np
@@ -63,13 +63,25 @@ def run_variant(name, ae, X, y_few, X_val, y_val):
 
 
 def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
-    n_pool, n_per_class, n_draws = int(argv[0]), int(argv[1]), int(argv[2])
-    names = argv[3].split(",") if len(argv) > 3 else list(VARIANTS)
-    torch.set_num_threads(1)
-    X_all, _, y_all, _ = load_fashion_mnist(split=True, download=False)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("pool", type=int, help="training rows 0..pool-1 (at most 50,000)")
+    parser.add_argument("per_class", type=int, help="labels per class in the pool")
+    parser.add_argument("draws", type=int, help="label draws (random_state 100, 101, ...)")
+    parser.add_argument("variants", nargs="?",
+                        help=f"comma-separated variants (default all): {', '.join(VARIANTS)}")
+    args = parser.parse_args(argv)
+    n_pool, n_per_class, n_draws = args.pool, args.per_class, args.draws
+    names = args.variants.split(",") if args.variants else list(VARIANTS)
+    unknown = [n for n in names if n not in VARIANTS]
+    if unknown:
+        parser.error(f"unknown variant(s) {unknown}; known: {list(VARIANTS)}")
     if n_pool > 50_000:
-        raise SystemExit("the pool must leave rows 50,000-59,999 for validation")
+        parser.error("the pool must leave rows 50,000-59,999 for validation")
+    torch.set_num_threads(1)
+    try:
+        X_all, _, y_all, _ = load_fashion_mnist(split=True, download=False)
+    except FileNotFoundError as err:  # never downloaded: say so, without a traceback
+        raise SystemExit(f"error: Fashion-MNIST is not on this machine ({err})") from None
     X, y = X_all[:n_pool], y_all[:n_pool]
     X_val, y_val = X_all[50_000:], y_all[50_000:]
     start = time.perf_counter()

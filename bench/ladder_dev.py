@@ -63,7 +63,10 @@ def main(argv=None):
         X, _, y, _ = load_digits(split=True)  # the test split is not used
     else:
         load = load_fashion_mnist if args.dataset == "fashion" else load_mnist
-        X, _, y, _ = load(split=True, download=False)  # the test split is not used
+        try:
+            X, _, y, _ = load(split=True, download=False)  # the test split is not used
+        except FileNotFoundError as err:  # never downloaded: say so, without a traceback
+            raise SystemExit(f"error: {args.dataset} is not on this machine ({err})") from None
     if args.image_features:  # a fixed transform: no statistics learnt from any rows
         side = 8 if args.dataset == "digits" else 28
         cell, stride = (4, 2) if args.dataset == "digits" else (6, 3)
