@@ -32,6 +32,7 @@ import platform
 import re
 import stat
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -54,6 +55,10 @@ FORMAT = "aekit-model"
 FORMAT_VERSION = 2
 _HASH_CHARS = 16  # of the SHA-256 in a weights file's name: unique among a directory's files
 LOCATION_PARAMS = ("checkpoint_dir", "log_dir")
+READ_ATTEMPTS = 12
+"""Reads of a container whose weights a save in another process replaced under the reader
+(each retry waits 1, 2, 4, ... ms, at most 50: about 0.3 s in all) before a missing weights
+file is an error."""
 """Parameters that name where a fit writes files. Where files go is the caller's choice at
 fit time, never a saved file's: ``save`` writes them as null and ``load`` sets them to
 None, so refitting a loaded model writes nowhere the caller did not name."""
@@ -562,18 +567,21 @@ def read_container(path: str | os.PathLike, *, manifest: str = CONFIG, stem: str
         When a file is truncated, damaged, edited, of another kind or of a newer aekit.
     """
     path = Path(path)
-    for attempt in range(3):
+    for attempt in range(READ_ATTEMPTS):
         config, weights = _read_manifest(path, manifest, stem, kind, remedy)
         try:
             blob = read_regular(path / weights)
             break
         except FileNotFoundError:
             # A save in another process may have replaced the manifest and removed the
-            # weights it named between our two reads: read the new manifest.
-            if attempt == 2 or _read_manifest(path, manifest, stem, kind,
-                                              remedy)[1] == weights:
+            # weights it named between our two reads: read the new manifest. Against a
+            # process that saves without pause (3 tries lost under load), each retry waits
+            # a little longer, so the two fall out of step.
+            if attempt == READ_ATTEMPTS - 1 or _read_manifest(path, manifest, stem, kind,
+                                                              remedy)[1] == weights:
                 raise FileNotFoundError(
                     f"{path / weights} (named by {manifest}) is missing; {remedy}") from None
+            time.sleep(min(0.001 * 2 ** attempt, 0.05))
     if hashlib.sha256(blob).hexdigest() != config.get("weights_sha256"):
         raise ValueError(
             f"{path / weights} does not match the checksum in {manifest} (field "
