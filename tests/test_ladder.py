@@ -1,10 +1,12 @@
 """LadderClassifier (Rasmus et al. 2015): scikit-learn's semi-supervised conventions, learning
 from few labels on the digits, the network's parts, save/load; fit_loop's paired stream."""
 
+import datetime
 import re
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from sklearn.base import clone
@@ -305,6 +307,22 @@ def test_labels_mixing_text_and_numbers_are_refused_with_the_fix(digits):
         warnings.simplefilter("ignore")  # one epoch of 8 units: barely trained
         clf.fit(digits[0], y)
     assert list(clf.classes_) == [str(d) for d in range(10)] and clf.n_unlabelled_ == 1247
+
+
+@pytest.mark.parametrize("make", [
+    lambda y: pd.Series(pd.to_datetime(y, unit="D")),          # predict gave text back
+    lambda y: pd.Series(pd.to_timedelta(y, unit="D")),         # ... integer nanoseconds
+    lambda y: np.array([datetime.date(2020, 1, 1 + v) for v in y], dtype=object),
+])
+def test_dates_and_durations_as_labels_are_refused_with_the_fix(digits, make, tmp_path):
+    # They fitted, then predict changed their type and save failed with "Object of type
+    # datetime is not JSON serializable".
+    X, y = digits[0][:100], digits[2][:100] % 3
+    with pytest.raises(ValueError, match=r"labels must be integers, booleans or text.*"
+                       r"Use text"):
+        LadderClassifier(max_epochs=1).fit(X, make(y))
+    with pytest.raises(ValueError, match="labels must be integers, booleans or text"):
+        EncoderClassifier(AutoEncoder(2, max_epochs=1)).fit(X, make(y))
 
 
 # ------------------------------------------------------------------------------ the network

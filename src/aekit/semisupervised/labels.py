@@ -73,6 +73,7 @@ def check_labels(estimator, y) -> tuple[np.ndarray, np.ndarray]:
             "every row of y is -1 (unlabelled); label some rows (at least one of each class), "
             "or fit an AutoEncoder to learn from rows without labels."
         )
+    refuse_other_kinds(y[labelled])
     refuse_mixed_labels(y[labelled])  # before scikit-learn's check, which fails on them
     check_classification_targets(y[labelled])
     estimator.classes_, y_idx = np.unique(y[labelled], return_inverse=True)
@@ -94,6 +95,27 @@ def check_labels(estimator, y) -> tuple[np.ndarray, np.ndarray]:
         )
     estimator.n_labelled_, estimator.n_unlabelled_ = len(labelled), int(unlabelled.sum())
     return labelled, y_idx
+
+
+def refuse_other_kinds(labels: np.ndarray) -> None:
+    """Raise a ValueError naming the fix when the labelled rows' ``labels`` are neither
+    numbers, booleans nor text: dates and durations came back from ``predict`` as text or
+    as integer nanoseconds, and a model with them could not be saved (its classes are
+    JSON)."""
+    if labels.dtype.kind in "mM":
+        odd = labels[0]
+    elif labels.dtype == object:
+        odd = next((v for v in labels if not isinstance(v, (str, bool, Real, np.bool_))),
+                   None)
+        if odd is None:
+            return
+    else:
+        return
+    raise ValueError(
+        f"y's labels must be integers, booleans or text, and {odd!r} is a "
+        f"{type(odd).__name__}: predict would not give it back, nor could the model be "
+        "saved. Use text, e.g. y = np.array([v if v == -1 else str(v) for v in y], "
+        "dtype=object) (-1 stays the number that marks an unlabelled row).")
 
 
 def refuse_mixed_labels(labels: np.ndarray) -> None:
