@@ -221,13 +221,14 @@ chunk_rows
         X_t, Y_t, _ = _tables.scored_rows(self, X, y)
         fitted = as_fitted(self)
         module, elbo = self.module_, fitted._objective()  # the fitted loss
-        for name, rows in (("X", X_t), ("y", Y_t)):
-            if fitted.loss == "bce" and rows is not None:  # torch's error names no row
-                _tables.check_unit_range(
-                    infer(lambda x: _tables.row_extremes(module.scaler(x)), rows,
-                          INFER_BATCH),
-                    name, "clip new rows into the range the training data spanned (with "
-                    "scaler=None: [0, 1]), or fit with loss='mse' to score any value.")
+        if fitted.loss == "bce":  # torch's error names no row
+            # The Bernoulli likelihood is of the target only (y when given, else X): fit(X,
+            # y) and its validation_data take inputs outside [0, 1], so score does too.
+            name, rows = ("X", X_t) if Y_t is None else ("y", Y_t)
+            _tables.check_unit_range(
+                infer(lambda x: _tables.row_extremes(module.scaler(x)), rows, INFER_BATCH),
+                name, "clip new rows into the range the training data spanned (with "
+                "scaler=None: [0, 1]), or fit with loss='mse' to score any value.")
 
         def negative_elbo(x, target):
             x_s = module.scaler(x)
