@@ -346,3 +346,8 @@ def test_a_bce_score_checks_the_target_not_the_input():
     with pytest.raises(ValueError, match=r"of X leave it"):  # X is its own target
         vae.score_samples(X_noisy)
 
+
+def test_score_is_documented_as_the_mean_elbo():
+    # It inherited the AutoEncoder's text: "minus the mean squared error".
+    doc = inspect.getdoc(VariationalAutoEncoder.score)
+    assert "ELBO" in doc and "minus the mean squared error" not in doc
