@@ -249,3 +249,105 @@ def test_a_fit_that_ends_inside_the_kl_warmup_warns():
         warnings.simplefilter("error", ConvergenceWarning)
         vae.set_params(max_epochs=4).fit(X)  # epoch 11 trains with beta
         VariationalAutoEncoder(2, kl_warmup_epochs=3, max_epochs=4, random_state=0).fit(X)
+
+
+# ------------------------------------------------------------------------------ a reference
+# Kingma & Welling (2014) written out in float64 NumPy from the fitted weights: the model's
+# float32 numbers must agree to ~1e-5. Networks here: one ELU hidden layer each way.
+def _elu(a):
+    return np.where(a > 0, a, np.expm1(np.minimum(a, 0)))
+
+
+def _affine(linear, h):
+    return h @ linear.weight.detach().double().numpy().T + linear.bias.detach().double().numpy()
+
+
+def _posterior(module, S):
+    """(mean, log_var) of scaled rows ``S``, the log-variance clamped as documented."""
+    h = _elu(_affine(module.encoder.trunk[0], S))
+    return _affine(module.encoder.mean, h), np.clip(_affine(module.encoder.log_var, h), -10, 10)
+
+
+def _decode(module, Z, sigmoid=False):
+    out = _affine(module.decoder[2], _elu(_affine(module.decoder[0], Z)))
+    return 1 / (1 + np.exp(-out)) if sigmoid else out
+
+
+def _kl(mean, log_var):
+    """KL(N(mean, exp(log_var)) || N(0, I)) of each row, summed over latent dimensions."""
+    return 0.5 * (mean**2 + np.exp(log_var) - 1 - log_var).sum(1)
+
+
+def test_the_elbo_terms_match_a_float64_reference():
+    rng = np.random.default_rng(0)
+    X, X_val = (rng.normal(size=(n, 5)) * [1, 2, 3, 4, 5] + [0, 1, 2, 3, 4] for n in (60, 20))
+    vae = VariationalAutoEncoder(2, hidden_layer_sizes=(8,), scaler="standard", beta=2.5,
+                                 max_epochs=3, random_state=0).fit(X, validation_data=X_val)
+    m = vae.module_
+    offset, scale = X.mean(0), X.std(0)
+    S, S_val = (X - offset) / scale, (X_val - offset) / scale
+    mean, log_var = _posterior(m, S)
+    np.testing.assert_allclose(vae.transform(X), mean, rtol=1e-5, atol=1e-6)
+    sq_err = ((_decode(m, mean) - S) ** 2).sum(1)  # the Gaussian NLL of variance 1/2 - const
+    # score_samples: the ELBO at the posterior mean with KL weight 1, whatever beta.
+    np.testing.assert_allclose(vae.score_samples(X), -(sq_err + _kl(mean, log_var)),
+                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(vae.kl_per_dimension(X),
+                               [_kl(mean[:, [j]], log_var[:, [j]]).mean() for j in (0, 1)],
+                               rtol=1e-5, atol=1e-7)
+    # The kept epoch's hold-out terms: the posterior mean, the full beta.
+    kept = [r for r in vae.history_ if r.get("kept")][0]
+    mean_v, log_var_v = _posterior(m, S_val)
+    rec_v, kl_v = ((_decode(m, mean_v) - S_val) ** 2).sum(1).mean(), _kl(mean_v, log_var_v).mean()
+    assert kept["val_reconstruction"] == pytest.approx(rec_v, rel=1e-5)
+    assert kept["val_kl"] == pytest.approx(kl_v, rel=1e-5)
+    assert kept["val_loss"] == pytest.approx(rec_v + 2.5 * kl_v, rel=1e-5)
+    # Training: a reparameterised draw z = mean + exp(log_var / 2) * eps, the ramped weight.
+    objective = vae._objective().__class__(loss="mse", beta=2.5, warmup_epochs=4)
+    x = torch.tensor(S, dtype=torch.float32)
+    torch.manual_seed(5)
+    with torch.no_grad():
+        terms = objective(m.train(), {"x": x, "x_in": x}, 3)
+    m.eval()
+    torch.manual_seed(5)
+    eps = torch.randn(60, 2).double().numpy()
+    rec = ((_decode(m, mean + np.exp(log_var / 2) * eps) - S) ** 2).sum(1).mean()
+    assert float(terms["kl_weight"]) == 2.5 * 2 / 4  # epoch 3 of a 4-epoch warm-up
+    assert float(terms["reconstruction"]) == pytest.approx(rec, rel=1e-5)
+    assert float(terms["loss"]) == pytest.approx(rec + 1.25 * _kl(mean, log_var).mean(),
+                                                 rel=1e-5)
+    # Decoding, in the caller's units: codes given, and draws from the prior.
+    Z = rng.normal(size=(7, 2))
+    np.testing.assert_allclose(vae.inverse_transform(Z), _decode(m, Z) * scale + offset,
+                               rtol=1e-5, atol=1e-5)
+    prior = np.random.RandomState(3).standard_normal((7, 2))
+    np.testing.assert_allclose(vae.sample(7, random_state=3), _decode(m, prior) * scale + offset,
+                               rtol=1e-5, atol=1e-5)
+
+
+def test_a_bce_score_checks_the_target_not_the_input():
+    # fit(X, y) with loss="bce" takes inputs outside [0, 1] (the Bernoulli likelihood is the
+    # target's), and so must score(X, y): it refused them, naming rows "of X".
+    rng = np.random.default_rng(0)
+    Y = rng.uniform(size=(60, 5))
+    X_noisy = Y + rng.normal(scale=0.3, size=Y.shape)
+    assert X_noisy.min() < 0 and X_noisy.max() > 1
+    vae = VariationalAutoEncoder(2, hidden_layer_sizes=(8,), loss="bce", scaler=None,
+                                 max_epochs=3, random_state=0)
+    vae.fit(X_noisy, Y, validation_data=(X_noisy[:10], Y[:10]))
+    mean, log_var = _posterior(vae.module_, X_noisy)
+    p = _decode(vae.module_, mean, sigmoid=True)
+    nll = -(Y * np.log(p) + (1 - Y) * np.log(1 - p)).sum(1)
+    assert vae.score(X_noisy, Y) == pytest.approx(-(nll + _kl(mean, log_var)).mean(), rel=1e-5)
+    kept = [r for r in vae.history_ if r.get("kept")][0]
+    assert vae.score(X_noisy[:10], Y[:10]) == pytest.approx(-kept["val_loss"], rel=1e-5)
+    with pytest.raises(ValueError, match=r"row\(s\) \[2\] of y"):
+        vae.score(X_noisy, np.where(np.arange(60)[:, None] == 2, 1.5, Y))
+    with pytest.raises(ValueError, match=r"of X leave it"):  # X is its own target
+        vae.score_samples(X_noisy)
+
+
+def test_score_is_documented_as_the_mean_elbo():
+    # It inherited the AutoEncoder's text: "minus the mean squared error".
+    doc = inspect.getdoc(VariationalAutoEncoder.score)
+    assert "ELBO" in doc and "minus the mean squared error" not in doc

@@ -49,8 +49,8 @@ chunk_rows
         A ``warm_start`` fit goes on from the epochs already trained; it does not restart.
         Early stopping and ``lr_schedule`` watch the epochs after the warm-up only, so the
         fit reaches ``beta`` (given ``max_epochs > kl_warmup_epochs``; a fit that ends
-        in the warm-up warns, ``ConvergenceWarning``) and keeps weights trained with it. With ``beta=0`` there is no weight to ramp, and ``fit`` warns that
-        it is idle.
+        in the warm-up warns, ``ConvergenceWarning``) and keeps weights trained with it.
+        With ``beta=0`` there is no weight to ramp, and ``fit`` warns that it is idle.
     <training parameters>
 
     Attributes
@@ -62,7 +62,11 @@ chunk_rows
         Per epoch: ``loss`` (the negative ELBO with the epoch's KL weight, on posterior
         draws), ``reconstruction``, ``kl``, ``kl_weight`` (training averages), ``val_loss``
         (the negative ELBO with the full ``beta`` at the posterior mean, so early stopping
-        compares epochs on one fixed objective), ``phase``, ``epoch``, ``seconds``.
+        compares epochs on one fixed objective) and its terms ``val_reconstruction``,
+        ``val_kl``, ``val_kl_weight`` (with a hold-out); ``caller_mse`` /
+        ``val_caller_mse`` (the mean squared error per element in the caller's units,
+        recorded, not minimised; only for scalers affine per feature), ``lr`` (with
+        ``lr_schedule="plateau"``), ``phase``, ``epoch``, ``seconds``.
     loss_, validation_loss_, n_iter_, n_features_in_, feature_names_in_, device_
         As for :class:`AutoEncoder`.
     fitted_params_ : dict
@@ -215,19 +219,37 @@ chunk_rows
         """
         return super().score_samples(X)
 
+    def score(self, X, y=None, sample_weight=None):
+        """Mean per-row ELBO (:meth:`score_samples`), weighted by ``sample_weight``, in scaled
+        units; higher is better.
+
+        Not the negative MSE of :class:`AutoEncoder`: minus the mean of ``reconstruction +
+        KL`` (weight 1, whatever ``beta``), so GridSearchCV picks the best bound among
+        models with the same ``scaler`` and ``loss``. A ``y`` of ``X``'s shape is the target
+        of ``fit(X, y)`` (GridSearchCV passes it): the reconstruction term is measured
+        against it (with ``loss="bce"`` only the target needs to lie in [0, 1] once
+        scaled); labels are ignored. ``sample_weight`` follows ``fit``'s rules.
+
+        Returns
+        -------
+        score : float
+        """
+        return super().score(X, y, sample_weight)
+
     def _scores(self, X, y=None) -> np.ndarray:
         # The ELBO of each row, its reconstruction term against its row of a target y when
         # given (score's: the y of fit(X, y)).
         X_t, Y_t, _ = _tables.scored_rows(self, X, y)
         fitted = as_fitted(self)
         module, elbo = self.module_, fitted._objective()  # the fitted loss
-        for name, rows in (("X", X_t), ("y", Y_t)):
-            if fitted.loss == "bce" and rows is not None:  # torch's error names no row
-                _tables.check_unit_range(
-                    infer(lambda x: _tables.row_extremes(module.scaler(x)), rows,
-                          INFER_BATCH),
-                    name, "clip new rows into the range the training data spanned (with "
-                    "scaler=None: [0, 1]), or fit with loss='mse' to score any value.")
+        if fitted.loss == "bce":  # torch's error names no row
+            # The Bernoulli likelihood is of the target only (y when given, else X): fit(X,
+            # y) and its validation_data take inputs outside [0, 1], so score does too.
+            name, rows = ("X", X_t) if Y_t is None else ("y", Y_t)
+            _tables.check_unit_range(
+                infer(lambda x: _tables.row_extremes(module.scaler(x)), rows, INFER_BATCH),
+                name, "clip new rows into the range the training data spanned (with "
+                "scaler=None: [0, 1]), or fit with loss='mse' to score any value.")
 
         def negative_elbo(x, target):
             x_s = module.scaler(x)
