@@ -16,6 +16,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from _sklearn_checks import FLOAT32_XFAIL
 from aekit import AutoEncoder, EncoderClassifier, VariationalAutoEncoder, load
+from aekit.nn.invariant import on_threads
 from aekit.training.callbacks import Callback
 from aekit.semisupervised.classifier import fit_temperature
 from aekit.semisupervised.labels import unlabelled_rows
@@ -139,6 +140,21 @@ def test_semi_supervised_fit_learns_the_labels_not_minus_one(semi, fifty_labels)
     assert (semi.n_labelled_, semi.n_unlabelled_) == (50, len(fifty_labels) - 50)
     assert [r["phase"] for r in semi.history_][0] == "propagation-1"
     assert {r["phase"] for r in semi.history_} == {"propagation-1", "propagation-2"}
+
+
+@pytest.mark.skipif(not torch.backends.mkl.is_available(), reason="a torch build without MKL")
+def test_propagated_labels_give_the_same_model_on_one_and_two_threads(autoencoder, digits,
+                                                                      fifty_labels):
+    # The propagation whitened the encoder's rows with LAPACK's eigensolver, whose bits
+    # followed the thread count; the pseudo-labels and the fit followed them.
+    X_train, X_test, _, _ = digits
+    probabilities = []
+    for threads in (1, 2):
+        with on_threads(threads):
+            clf = EncoderClassifier(autoencoder, propagation_epochs=2, max_epochs=2,
+                                    random_state=0).fit(X_train, fifty_labels)
+        probabilities.append(clf.predict_proba(X_test))
+    np.testing.assert_array_equal(*probabilities)
 
 
 def test_semi_supervised_none_ignores_the_unlabelled_rows(autoencoder, digits, fifty_labels):

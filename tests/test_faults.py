@@ -80,6 +80,10 @@ RESUME_CASES = {
         optimizer="sgd")),
     "vae with kl warm-up": (VariationalAutoEncoder, dict(
         hidden_layer_sizes=(16,), max_epochs=5, kl_warmup_epochs=3)),
+    # Non-contiguous weights (the transposed convolutions'), stepped by fused Adam: restored
+    # moments laid out otherwise than their weights were paired with other weights.
+    "convolutional": (AutoEncoder, dict(
+        architecture="conv", image_shape=(8, 8), hidden_layer_sizes=(4,), max_epochs=5)),
 }
 
 

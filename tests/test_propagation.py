@@ -6,6 +6,7 @@ import torch
 from sklearn.datasets import make_blobs
 from sklearn.neighbors import NearestNeighbors
 
+from aekit.nn.invariant import on_threads
 from aekit.semisupervised.propagation import knn_graph, pseudo_labels, spread_labels, whiten
 
 
@@ -32,6 +33,20 @@ def test_whiten_of_wide_maps_is_randomised_pca_with_unit_variance():
     Z = whiten(H, max_dims=20)
     assert Z.shape == (400, 20)
     torch.testing.assert_close(Z.var(0, unbiased=True), torch.ones(20), atol=1e-3, rtol=0)
+
+
+@pytest.mark.parametrize("width", [256, 2000])  # eigenvectors; randomised PCA
+def test_whiten_gives_the_same_bits_on_one_and_two_threads(width):
+    # LAPACK's eigensolver and QR round otherwise on 2 threads, and EncoderClassifier's
+    # pseudo-labels, hence its fit, followed them.
+    H = torch.rand(600, width, generator=torch.Generator().manual_seed(0))
+
+    def whitened(threads):
+        torch.manual_seed(0)  # the randomised PCA's draw
+        with on_threads(threads):
+            return whiten(H)
+
+    assert torch.equal(whitened(1), whitened(2))
 
 
 def test_knn_graph_matches_brute_force_cosine_neighbours():

@@ -509,7 +509,7 @@ class OutlierDetector(ThresholdMixin, ExplanationMixin, _tables.InputMixin, Outl
         spread is below 1): the training rows' references would hold inf, and the check of
         the kept model blamed it on training ("diverged, lower learning_rate")."""
         ends = infer(lambda x: torch.stack([(e := module.expand(x)).amin(0), e.amax(0)]),
-                     self._tensor(X), SCORE_BATCH).double()
+                     self._tensor(X), SCORE_BATCH, per_row=False).double()
         offset, scale = module.scaler.offset.double(), module.scaler.scale.double()
         far = ((ends - offset) / scale).abs().amax(0) > FLOAT32_MAX
         if not bool(far.any()):

@@ -26,6 +26,8 @@ import math
 
 import torch
 
+from ..nn.invariant import one_thread
+
 WHITEN_DIMS = 256
 """At most this many principal directions are kept by :func:`whiten` (the autoencoder's
 default first hidden layer has 256 units; docs/decisions.md, "Few labels")."""
@@ -53,14 +55,20 @@ def whiten(H: torch.Tensor, max_dims: int = WHITEN_DIMS, rtol: float = 1e-5) -> 
     Z : torch.Tensor of shape (n, k), float32, k <= min(d, max_dims)
     """
     n, d = H.shape
+    # LAPACK's eigensolver and QR (MKL's strict mode covers only matrix products) give other
+    # bits on other thread counts, and the pseudo-labels, hence the fit, followed them
+    # (docs/decisions.md, "Reproducibility"): they run on one thread.
     if d > EXACT_DIMS:  # wide maps (convolutions): randomised PCA, O(n d k) not O(n d^2)
         q = min(max_dims, n, d)
-        U, S, _ = torch.pca_lowrank(H.float(), q=q, center=True, niter=4)
+        with one_thread():
+            U, S, _ = torch.pca_lowrank(H.float(), q=q, center=True, niter=4)
         keep = S**2 > rtol * (S[0] ** 2).clamp_min(1e-30)
         return (U[:, keep] * math.sqrt(max(n - 1, 1))).float()
     H = H.double()
     H = H - H.mean(0)
-    variances, axes = torch.linalg.eigh(H.T @ H / max(n - 1, 1))  # ascending
+    covariance = H.T @ H / max(n - 1, 1)
+    with one_thread():
+        variances, axes = torch.linalg.eigh(covariance)  # ascending
     keep = variances > rtol * variances[-1].clamp_min(1e-300)
     variances, axes = variances[keep].flip(0)[:max_dims], axes[:, keep].flip(1)[:, :max_dims]
     return (H @ axes / variances.sqrt()).float()

@@ -521,6 +521,24 @@ def _restore_rng(meta: dict, tensors: dict[str, torch.Tensor], device) -> None:
         torch.cuda.set_rng_state(tensors[f"rng.cuda{suffix}"].cpu(), device)
 
 
+def _lay_out_like_params(optimizer: torch.optim.Optimizer) -> None:
+    """Give each restored state tensor of a parameter's shape (Adam's moments) the
+    parameter's strides.
+
+    The checkpoint stores them contiguous, and ``load_state_dict`` keeps that; but the
+    fused Adam kernel walks a parameter and its moments in memory order, so for a
+    non-contiguous parameter (the transposed convolutions' weights) it paired each weight
+    with another weight's moments, and a resumed fit went elsewhere than the uninterrupted one.
+    """
+    for group in optimizer.param_groups:
+        for param in group["params"]:
+            entry = optimizer.state.get(param, {})
+            for key, value in entry.items():
+                if (isinstance(value, torch.Tensor) and value.shape == param.shape
+                        and value.stride() != param.stride()):
+                    entry[key] = torch.empty_like(param, dtype=value.dtype).copy_(value)
+
+
 def restore_loop_state(state: dict, meta: dict, tensors: dict[str, torch.Tensor]) -> None:
     """Put what :func:`loop_state_files` saved back into a fresh ``state`` (from
     :func:`~aekit.training.loop.init_state`, same module and optimizer kind): weights, optimizer
@@ -539,6 +557,7 @@ def restore_loop_state(state: dict, meta: dict, tensors: dict[str, torch.Tensor]
         own.setdefault(int(index), {})[name] = value
     optimizer.load_state_dict({"state": own,
                                "param_groups": optimizer.state_dict()["param_groups"]})
+    _lay_out_like_params(optimizer)
     for group, lr in zip(optimizer.param_groups, meta.get("learning_rates", ())):
         group["lr"] = lr
     last = {k: v.detach().clone() for k, v in module.state_dict().items()}

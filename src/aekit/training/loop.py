@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from ..core import compat, distributed
+from ..nn.invariant import ALIGN
 
 Objective = Callable[[nn.Module, dict, "int | None"], Mapping[str, torch.Tensor]]
 """``objective(module, batch, epoch) -> {"loss": scalar, other named scalars...}``; see
@@ -563,7 +564,29 @@ def _snapshot(module: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in module.state_dict().items()}
 
 
-def infer(fn: Callable[[torch.Tensor], torch.Tensor], X: torch.Tensor, batch_size: int = 4096):
-    """Apply ``fn`` to ``X`` in batches under ``no_grad``; returns the concatenation."""
+def infer(fn: Callable[[torch.Tensor], torch.Tensor], X: torch.Tensor, batch_size: int = 4096,
+          *, per_row: bool = True):
+    """Apply ``fn`` to ``X`` in batches under ``no_grad``; returns the concatenation.
+
+    With ``per_row`` (``fn`` maps each row to one row of its output), each row's result has
+    the same bits whatever other rows share its call: a batch of fewer than ``batch_size``
+    rows (a multiple of :data:`~aekit.nn.invariant.ALIGN`) is padded with copies of its last
+    row to a multiple of ``ALIGN`` rows, whose outputs are dropped. Unpadded, a row's result
+    depended on the batch's size in its last bits: the last ``numel % 32`` elements of an
+    element-wise op (``sigmoid``, ``elu``, ``log``, ...) take a scalar loop that rounds
+    otherwise than the vector loop (:mod:`aekit.nn.invariant`), and MKL multiplies a batch
+    of 1 to 3 rows by another kernel than a larger one. Without ``per_row`` (``fn`` reduces
+    its batch) the batches are passed as they are.
+    """
     with torch.no_grad():
-        return torch.cat([fn(X[i : i + batch_size]) for i in range(0, X.shape[0], batch_size)])
+        return torch.cat([_apply(fn, X[i : i + batch_size], per_row)
+                          for i in range(0, X.shape[0], batch_size)])
+
+
+def _apply(fn: Callable[[torch.Tensor], torch.Tensor], batch: torch.Tensor, per_row: bool):
+    """``fn(batch)``, on a batch padded to a multiple of ``ALIGN`` rows with ``per_row``."""
+    pad = -len(batch) % ALIGN if per_row else 0
+    if not pad:
+        return fn(batch)
+    padded = torch.cat([batch, batch[-1:].expand(pad, *batch.shape[1:])])
+    return fn(padded)[: len(batch)]
