@@ -28,7 +28,7 @@ from aekit.nn.layers import (
 from aekit.training.callbacks import Callback
 from aekit.training.pretraining import layer_blocks, pretrain_greedy
 from aekit.training.loop import make_optimizer
-from aekit.training.objectives import encode_with_jacobian
+from aekit.training.objectives import Reconstruction, encode_with_jacobian
 
 
 def mse(a, b) -> float:
@@ -195,6 +195,36 @@ def test_the_training_objective_s_contractive_term_is_the_exact_jacobian(parts):
     z, penalty = encode_with_jacobian(encoder, x)
     torch.testing.assert_close(z, encoder(x))
     assert penalty.item() == pytest.approx(jacobian_norm(encoder, x), rel=1e-5)
+
+
+@pytest.mark.parametrize("penalty", [
+    {"sparsity": "l1"},
+    {"sparsity": "kl", "sparsity_target": 0.2},
+    {"contractive": 0.3},  # a hidden layer: one backward pass per code unit
+    {"contractive": 0.3, "hidden": ()},  # one sigmoid layer: the closed form
+    {"contractive": 0.3, "hidden": (), "code": "linear"},  # closed form, constant per row
+], ids=["l1", "kl", "contractive", "contractive-sigmoid", "contractive-linear"])
+def test_penalties_weigh_rows_as_repeating_them_would(penalty):
+    # fit's sample_weight makes "the loss the weighted mean over rows": a row of weight 2
+    # counts as two copies of it, one of weight 0 not at all, penalties included (their
+    # reference: the same objective on the rows repeated). The penalties ignored the weights.
+    penalty = dict(penalty)
+    hidden, code = penalty.pop("hidden", (5,)), penalty.pop("code", "sigmoid")
+    torch.manual_seed(0)
+    module = DenseAutoEncoder(4, 3, hidden, scaler=None, code_activation=code).double()
+    x = 2 * torch.randn(4, 4, dtype=torch.float64)
+    repeats = torch.tensor([2, 0, 1, 1])
+    w = repeats / repeats.double().mean()  # fit's row weights have mean 1
+    objective = Reconstruction(**penalty)
+    weighted = objective(module, {"x": x, "x_in": x, "w": w})
+    repeated = objective(module, {"x": x.repeat_interleave(repeats, 0),
+                                  "x_in": x.repeat_interleave(repeats, 0)})
+    for term in ("loss", "reconstruction", "sparsity", "contractive"):
+        if term in repeated:
+            assert weighted[term].item() == pytest.approx(repeated[term].item(), rel=1e-6), term
+    # A batch of rows that all weigh 0 adds nothing, penalties included.
+    zero = objective(module, {"x": x, "x_in": x, "w": torch.zeros(4, dtype=torch.float64)})
+    assert zero["loss"].item() == 0.0
 
 
 def test_contractive_shrinks_the_jacobian(digits):
