@@ -89,6 +89,51 @@ def test_corruptions_stay_in_range_and_hit_the_asked_fraction():
     assert make_corruption(None, 0.5, low, high) is None
 
 
+@pytest.mark.parametrize("noise", ["gaussian", "masking", "salt_pepper"])
+def test_denoising_corrupts_the_input_in_the_caller_s_units_and_targets_the_clean_rows(noise):
+    # Features on scales 1 to 100: the documented noise is in the caller's units (Gaussian:
+    # one standard deviation, noise_level times the range of all values; the others: each
+    # feature's own extremes), whatever the per-feature affine scaling the network sees.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(3000, 3)) * [1.0, 10.0, 100.0] + [0.0, -5.0, 50.0]
+    seen = {}
+
+    class Record(Callback):  # the encoder's input in the first training step
+        def on_train_begin(self, state):
+            self.module = state["module"]
+            self.module.encoder.register_forward_pre_hook(self.hook)
+
+        def hook(self, _, args):
+            seen.setdefault("x_in", args[0].detach().clone())
+
+    def loss(x_hat, x):
+        seen.setdefault("x", x.detach().clone())
+        return (x_hat - x).square().mean()
+
+    record = Record()
+    level = 0.05 if noise == "gaussian" else 0.2
+    AutoEncoder(2, hidden_layer_sizes=(3,), scaler="standard", noise=noise, noise_level=level,
+                loss=loss, batch_size=len(X), max_epochs=1, validation_fraction=0,
+                random_state=0, callbacks=[record]).fit(X)
+    scaler = record.module.scaler
+    clean = scaler(torch.tensor(X, dtype=torch.float32))
+    torch.testing.assert_close(seen["x"].sort(0).values, clean.sort(0).values)  # the target
+    raw, raw_in = (scaler.inverse(seen[k]).double().numpy() for k in ("x", "x_in"))
+    hit = ~np.isclose(raw_in, raw, rtol=1e-5, atol=1e-4 * X.std(0))
+    if noise == "gaussian":
+        std = level * np.ptp(X)
+        far = (raw - X.min() > 5 * std) & (X.max() - raw > 5 * std)  # never clipped
+        stds = [(raw_in - raw)[far[:, j], j].std() for j in range(3)]
+        # Measured: 1.01, 0.99, 1.00 of it: 32 in every feature, 32, 3.2 and 0.32 of its std.
+        np.testing.assert_allclose(stds, std, rtol=0.05)
+        assert raw_in.min() >= X.min() - 1e-3 and raw_in.max() <= X.max() + 1e-3
+        return
+    assert hit.mean(0) == pytest.approx([level] * 3, abs=0.03)
+    ends = [X.min(0)] if noise == "masking" else [X.min(0), X.max(0)]
+    at_end = np.any([np.isclose(raw_in, e, rtol=1e-5, atol=1e-3) for e in ends], axis=0)
+    assert at_end[hit].all()
+
+
 def test_denoising_fit_is_reproducible(digits):
     X_train = digits[0][:300]
     kw = dict(noise="salt_pepper", noise_level=0.2, dropout=0.2, max_epochs=3, random_state=4)
