@@ -28,7 +28,7 @@ from aekit.nn.layers import (
 from aekit.training.callbacks import Callback
 from aekit.training.pretraining import layer_blocks, pretrain_greedy
 from aekit.training.loop import make_optimizer
-from aekit.training.objectives import encode_with_jacobian
+from aekit.training.objectives import Reconstruction, encode_with_jacobian
 
 
 def mse(a, b) -> float:
@@ -87,6 +87,51 @@ def test_corruptions_stay_in_range_and_hit_the_asked_fraction():
     y = make_corruption("gaussian", 0.5, low2, high2)(torch.tensor([[0.5, 2.5]]).repeat(500, 1))
     assert (y[:, 1] >= 2).all() and (y[:, 1] <= 3).all()
     assert make_corruption(None, 0.5, low, high) is None
+
+
+@pytest.mark.parametrize("noise", ["gaussian", "masking", "salt_pepper"])
+def test_denoising_corrupts_the_input_in_the_caller_s_units_and_targets_the_clean_rows(noise):
+    # Features on scales 1 to 100: the documented noise is in the caller's units (Gaussian:
+    # one standard deviation, noise_level times the range of all values; the others: each
+    # feature's own extremes), whatever the per-feature affine scaling the network sees.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(3000, 3)) * [1.0, 10.0, 100.0] + [0.0, -5.0, 50.0]
+    seen = {}
+
+    class Record(Callback):  # the encoder's input in the first training step
+        def on_train_begin(self, state):
+            self.module = state["module"]
+            self.module.encoder.register_forward_pre_hook(self.hook)
+
+        def hook(self, _, args):
+            seen.setdefault("x_in", args[0].detach().clone())
+
+    def loss(x_hat, x):
+        seen.setdefault("x", x.detach().clone())
+        return (x_hat - x).square().mean()
+
+    record = Record()
+    level = 0.05 if noise == "gaussian" else 0.2
+    AutoEncoder(2, hidden_layer_sizes=(3,), scaler="standard", noise=noise, noise_level=level,
+                loss=loss, batch_size=len(X), max_epochs=1, validation_fraction=0,
+                random_state=0, callbacks=[record]).fit(X)
+    scaler = record.module.scaler
+    clean = scaler(torch.tensor(X, dtype=torch.float32))
+    torch.testing.assert_close(seen["x"].sort(0).values, clean.sort(0).values)  # the target
+    raw, raw_in = (scaler.inverse(seen[k]).double().numpy() for k in ("x", "x_in"))
+    hit = ~np.isclose(raw_in, raw, rtol=1e-5, atol=1e-4 * X.std(0))
+    if noise == "gaussian":
+        std = level * np.ptp(X)
+        far = (raw - X.min() > 5 * std) & (X.max() - raw > 5 * std)  # never clipped
+        stds = [(raw_in - raw)[far[:, j], j].std() for j in range(3)]
+        # Measured: 1.01, 0.99, 1.00 of it: 32 in every feature, 32, 3.2 and 0.32 of its std.
+        np.testing.assert_allclose(stds, std, rtol=0.05)
+        assert raw_in.min() >= X.min() - 1e-3 and raw_in.max() <= X.max() + 1e-3
+        return
+    assert hit.mean(0) == pytest.approx([level] * 3, abs=0.03)
+    ends = [X.min(0)] if noise == "masking" else [X.min(0), X.max(0)]
+    at_end = np.any([np.isclose(raw_in, e, rtol=1e-5, atol=1e-3) for e in ends], axis=0)
+    assert at_end[hit].all()
 
 
 def test_denoising_fit_is_reproducible(digits):
@@ -195,6 +240,36 @@ def test_the_training_objective_s_contractive_term_is_the_exact_jacobian(parts):
     z, penalty = encode_with_jacobian(encoder, x)
     torch.testing.assert_close(z, encoder(x))
     assert penalty.item() == pytest.approx(jacobian_norm(encoder, x), rel=1e-5)
+
+
+@pytest.mark.parametrize("penalty", [
+    {"sparsity": "l1"},
+    {"sparsity": "kl", "sparsity_target": 0.2},
+    {"contractive": 0.3},  # a hidden layer: one backward pass per code unit
+    {"contractive": 0.3, "hidden": ()},  # one sigmoid layer: the closed form
+    {"contractive": 0.3, "hidden": (), "code": "linear"},  # closed form, constant per row
+], ids=["l1", "kl", "contractive", "contractive-sigmoid", "contractive-linear"])
+def test_penalties_weigh_rows_as_repeating_them_would(penalty):
+    # fit's sample_weight makes "the loss the weighted mean over rows": a row of weight 2
+    # counts as two copies of it, one of weight 0 not at all, penalties included (their
+    # reference: the same objective on the rows repeated). The penalties ignored the weights.
+    penalty = dict(penalty)
+    hidden, code = penalty.pop("hidden", (5,)), penalty.pop("code", "sigmoid")
+    torch.manual_seed(0)
+    module = DenseAutoEncoder(4, 3, hidden, scaler=None, code_activation=code).double()
+    x = 2 * torch.randn(4, 4, dtype=torch.float64)
+    repeats = torch.tensor([2, 0, 1, 1])
+    w = repeats / repeats.double().mean()  # fit's row weights have mean 1
+    objective = Reconstruction(**penalty)
+    weighted = objective(module, {"x": x, "x_in": x, "w": w})
+    repeated = objective(module, {"x": x.repeat_interleave(repeats, 0),
+                                  "x_in": x.repeat_interleave(repeats, 0)})
+    for term in ("loss", "reconstruction", "sparsity", "contractive"):
+        if term in repeated:
+            assert weighted[term].item() == pytest.approx(repeated[term].item(), rel=1e-6), term
+    # A batch of rows that all weigh 0 adds nothing, penalties included.
+    zero = objective(module, {"x": x, "x_in": x, "w": torch.zeros(4, dtype=torch.float64)})
+    assert zero["loss"].item() == 0.0
 
 
 def test_contractive_shrinks_the_jacobian(digits):

@@ -141,7 +141,14 @@ default="auto"
         salt-and-pepper, which work per feature). ``"masking"`` sets a fraction
         ``noise_level`` of the entries to their feature's minimum (0 for images);
         ``"salt_pepper"`` sets a fraction ``noise_level`` to their feature's minimum or
-        maximum, each with probability 1/2.
+        maximum, each with probability 1/2. The noise is added to the scaled rows the
+        network sees, with these ranges mapped into its units: exactly the above for the
+        per-feature scalers that are affine (``"standard"``, ``"robust"``, ``"minmax"``,
+        None, ``"auto"`` without a logged column); one that bends the units
+        (``"quantile"``, ``"log"``, ``"auto"`` on a heavy-tailed column) maps the ends of
+        the range, so the Gaussian noise is ``noise_level`` times their distance in network
+        units, of no one size in the caller's. With ``"sample"`` (each row in units of its
+        own), the range and each feature's extremes are those of the scaled values.
     noise_level : float, default=0.1
         Strength of ``noise`` (see there); a fraction in [0, 1] for masking and salt-and-pepper.
     sparsity : {None, "l1", "kl"}, default=None

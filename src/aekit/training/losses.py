@@ -170,12 +170,17 @@ def gaussian_kl(mean: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
 SPARSITIES = (None, "l1", "kl")
 
 
-def l1_activity(z: torch.Tensor) -> torch.Tensor:
-    """Mean absolute code activity ``mean(|z|)`` over rows and units (L1 sparsity)."""
-    return z.float().abs().mean()
+def l1_activity(z: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean absolute code activity ``mean(|z|)`` over rows and units (L1 sparsity); with
+    row weights ``weight`` (mean 1 over the data), the weighted mean over rows of each
+    row's mean, as :func:`weighted_mean` weighs the reconstruction."""
+    if weight is None:
+        return z.float().abs().mean()
+    return weighted_mean(z.float().abs().mean(1), weight)
 
 
-def kl_sparsity(z: torch.Tensor, target: float = 0.05, eps: float = 1e-6) -> torch.Tensor:
+def kl_sparsity(z: torch.Tensor, target: float = 0.05, eps: float = 1e-6,
+                weight: torch.Tensor | None = None) -> torch.Tensor:
     """KL sparsity penalty on codes in (0, 1) (Ng's sparse autoencoder).
 
     ``mean_j KL(target || rho_j)`` where ``rho_j`` is unit ``j``'s mean activation over the
@@ -187,13 +192,27 @@ def kl_sparsity(z: torch.Tensor, target: float = 0.05, eps: float = 1e-6) -> tor
         Sigmoid codes.
     target : float
         Desired mean activation, in (0, 1).
+    weight : torch.Tensor of shape (n,), optional
+        Row weights (mean 1 over the data): ``rho_j`` is then the weighted mean activation,
+        and the penalty is multiplied by the batch's mean weight, as the reconstruction's
+        :func:`weighted_mean` is, so both count a row of weight 2 as two copies of it and
+        a batch of zero weights adds 0.
     """
-    rho = z.float().mean(0).clamp(eps, 1 - eps)
+    z = z.float()
+    if weight is None:
+        rho = z.mean(0)
+    else:
+        weight = weight.to(z.dtype)
+        # 0 / tiny, not 0 / 0, for a batch of zero weights (whose penalty is then 0 * KL)
+        rho = (weight @ z) / weight.sum().clamp_min(torch.finfo(z.dtype).tiny)
+    rho = rho.clamp(eps, 1 - eps)
     t = torch.as_tensor(target, dtype=rho.dtype, device=rho.device)
-    return (t * torch.log(t / rho) + (1 - t) * torch.log((1 - t) / (1 - rho))).mean()
+    kl = (t * torch.log(t / rho) + (1 - t) * torch.log((1 - t) / (1 - rho))).mean()
+    return kl if weight is None else kl * weight.mean()
 
 
-def contractive(z: torch.Tensor, x: torch.Tensor, *, create_graph: bool = True) -> torch.Tensor:
+def contractive(z: torch.Tensor, x: torch.Tensor, *, create_graph: bool = True,
+                weight: torch.Tensor | None = None) -> torch.Tensor:
     """Mean over rows of the squared Frobenius norm of the encoder Jacobian ``dz/dx``.
 
     Exact for any encoder that treats rows independently (no batch normalisation): one
@@ -208,17 +227,21 @@ def contractive(z: torch.Tensor, x: torch.Tensor, *, create_graph: bool = True) 
         The encoder's input; must require grad.
     create_graph : bool, default=True
         Keep the graph so the penalty can be minimised (False to only measure it).
+    weight : torch.Tensor of shape (n,), optional
+        Row weights (mean 1 over the data): the weighted mean over rows (:func:`weighted_mean`).
     """
-    total = torch.zeros((), dtype=z.dtype, device=z.device)
+    per_row = weight is not None
+    total = torch.zeros(z.shape[0] if per_row else (), dtype=z.dtype, device=z.device)
     for i in range(z.shape[1]):
         (g,) = torch.autograd.grad(
             z[:, i].sum(), x, create_graph=create_graph, retain_graph=True
         )
-        total = total + g.pow(2).sum()
-    return total / z.shape[0]
+        total = total + (g.pow(2).flatten(1).sum(1) if per_row else g.pow(2).sum())
+    return weighted_mean(total, weight) if per_row else total / z.shape[0]
 
 
-def contractive_one_layer(z: torch.Tensor, weight: torch.Tensor, activation: str) -> torch.Tensor:
+def contractive_one_layer(z: torch.Tensor, weight: torch.Tensor, activation: str,
+                          row_weight: torch.Tensor | None = None) -> torch.Tensor:
     """Closed form of :func:`contractive` for a one-layer encoder ``z = act(x @ W.T + b)``.
 
     ``||J||_F^2 = sum_i act'(a_i)^2 * sum_j W_ij^2``, with ``act' = z (1 - z)`` for a
@@ -230,12 +253,15 @@ def contractive_one_layer(z: torch.Tensor, weight: torch.Tensor, activation: str
         The encoder's output.
     weight : torch.Tensor of shape (k, d)
     activation : {"sigmoid", "linear"}
+    row_weight : torch.Tensor of shape (n,), optional
+        Row weights (mean 1 over the data): the weighted mean over rows (:func:`weighted_mean`).
     """
     row_norms = weight.pow(2).sum(1)  # (k,)
-    if activation == "linear":
-        return row_norms.sum()
+    if activation == "linear":  # the same for every row
+        norm = row_norms.sum()
+        return norm if row_weight is None else norm * row_weight.to(norm.dtype).mean()
     if activation == "sigmoid":
-        return ((z * (1 - z)).pow(2) @ row_norms).mean()
+        return weighted_mean((z * (1 - z)).pow(2) @ row_norms, row_weight)
     raise ValueError(f"no closed-form contractive penalty for activation={activation!r}")
 
 

@@ -49,6 +49,10 @@ DEFAULT_SPARSITY_WEIGHT = {"l1": 0.1, "kl": 3.0}
 class Reconstruction:
     """Reconstruction loss plus the penalties of the classic variants (all off by default).
 
+    With row weights (``batch["w"]``) the reconstruction and every penalty measured on the
+    rows (the sparsities, the contractive term) weigh a row as that many copies of it;
+    ``l1``, on the weights, is the same for any rows.
+
     Parameters
     ----------
     loss : {"mse", "bce"} or callable
@@ -74,18 +78,20 @@ class Reconstruction:
     l1: float = 0.0
 
     def __call__(self, module: nn.Module, batch: Batch, epoch: int | None = None) -> dict:
-        x_in = batch["x_in"]
+        x_in, w = batch["x_in"], batch.get("w")
+        # Row weights weigh every term that is a mean over rows, penalties included, so a
+        # row of weight 2 counts as two copies of it (fit's sample_weight).
         if self.contractive > 0:
-            z, jacobian = encode_with_jacobian(module.encoder, x_in)
+            z, jacobian = encode_with_jacobian(module.encoder, x_in, w)
         else:
             z = module.encoder(x_in)
         x_hat = module.decoder(z)
         reconstruction = self.reconstruction_term(module, x_hat, batch)
         loss, terms = reconstruction, {}
         if self.sparsity == "l1":
-            terms["sparsity"] = losses.l1_activity(z)
+            terms["sparsity"] = losses.l1_activity(z, w)
         elif self.sparsity == "kl":
-            terms["sparsity"] = losses.kl_sparsity(z, self.sparsity_target)
+            terms["sparsity"] = losses.kl_sparsity(z, self.sparsity_target, weight=w)
         if "sparsity" in terms:
             weight = self.sparsity_weight
             if weight is None:
@@ -131,8 +137,10 @@ def caller_mse(module: nn.Module, x_hat: torch.Tensor, x: torch.Tensor) -> dict:
         return {"caller_mse": invariant.mean(diff.square_())}
 
 
-def encode_with_jacobian(encoder: nn.Module, x_in: torch.Tensor):
-    """Codes and the mean squared Frobenius norm of the encoder Jacobian at ``x_in``.
+def encode_with_jacobian(encoder: nn.Module, x_in: torch.Tensor,
+                         weight: torch.Tensor | None = None):
+    """Codes and the mean squared Frobenius norm of the encoder Jacobian at ``x_in`` (the
+    mean over rows weighted by ``weight``, row weights of mean 1, when given).
 
     In closed form (one matrix product) for an encoder that is exactly
     ``Sequential(Linear)`` or ``Sequential(Linear, Sigmoid)``; any other encoder takes one
@@ -145,12 +153,12 @@ def encode_with_jacobian(encoder: nn.Module, x_in: torch.Tensor):
     if kinds in ([nn.Linear], [nn.Linear, nn.Sigmoid]):
         z = encoder(x_in)
         kind = "sigmoid" if len(kinds) == 2 else "linear"
-        return z, losses.contractive_one_layer(z, encoder[0].weight, kind)
+        return z, losses.contractive_one_layer(z, encoder[0].weight, kind, weight)
     grad_enabled = torch.is_grad_enabled()
     with torch.enable_grad():
         x_req = x_in.detach().requires_grad_(True)
         z = encoder(x_req)
-        penalty = losses.contractive(z, x_req, create_graph=grad_enabled)
+        penalty = losses.contractive(z, x_req, create_graph=grad_enabled, weight=weight)
     if not grad_enabled:
         z, penalty = z.detach(), penalty.detach()
     return z, penalty
