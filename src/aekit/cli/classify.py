@@ -103,7 +103,8 @@ def train_classifier(
         ae = AutoEncoder(n_components=16 if components is None else components,
                          missing=missing or "error",
                          random_state=params["random_state"], device=params["device"],
-                         precision=params["precision"])
+                         precision=params["precision"],
+                         verbose=params["verbose"])  # -v shows its fit too, the longer one
     _fit_classifier(EncoderClassifier(ae, **params), data, out, labels_per_class, options,
                     autoencoder, command="train-classifier")
 
