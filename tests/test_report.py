@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from aekit import AutoEncoder
 from aekit.cli.commands import app
 from aekit.data import DERIVED_VARIABLE_NAMES, Dataset, load_dataset, make_derived_variables
+from aekit.report.detector import write_detector_report
 from aekit.report.model import build_report, write_report
 from aekit.report.page import is_aekit_page
 
@@ -351,4 +352,25 @@ def test_report_out_never_replaces_an_html_file_aekit_did_not_write(tmp_path, di
         result = CliRunner().invoke(app, ["report", str(digits_run), "--data", "digits",
                                           "--out", str(ours)])
         assert result.exit_code == 0, result.output
+
+
+def test_write_detector_report_never_replaces_a_file_aekit_did_not_write(tmp_path):
+    # It replaced any path it was given: the caller's page, or a file of another kind.
+    from aekit import OutlierDetector
+
+    X = np.random.RandomState(0).normal(size=(60, 3))
+    det = OutlierDetector(hidden_layer_sizes=(4,), max_epochs=1, random_state=0).fit(X)
+    mine, notes = tmp_path / "mine.html", tmp_path / "notes.txt"
+    for path in (mine, notes):
+        path.write_bytes(b"<p>my notes</p>\n")
+    with pytest.raises(ValueError, match=r"--out .*mine\.html exists and aekit did not "
+                                         r"write it; pass overwrite=True to replace it"):
+        write_detector_report(det, X, mine)
+    for overwrite in (False, True):
+        with pytest.raises(ValueError, match=r"as \.html only, not '\.txt'"):
+            write_detector_report(det, X, notes, overwrite=overwrite)
+    assert mine.read_bytes() == notes.read_bytes() == b"<p>my notes</p>\n"
+    assert write_detector_report(det, X, mine, overwrite=True) == mine  # the caller's say
+    assert is_aekit_page(mine)
+    assert write_detector_report(det, X, mine) == mine  # now aekit's page: replaced
 
