@@ -646,6 +646,31 @@ def test_an_unwritable_out_file_is_named_before_any_work(small_run, tmp_path):
         assert ".tmp" not in result.stderr
 
 
+def test_encode_never_replaces_a_file_aekit_did_not_write(small_run, tmp_path):
+    # encode replaced whatever --out named: the caller's own data under another name.
+    rows = tmp_path / "rows.npy"
+    np.save(rows, load_dataset("digits").X_test[:20])
+    mine = {tmp_path / "mine.npy": rows.read_bytes(), tmp_path / "mine.csv": b"id,x\n1,2\n"}
+    for path, content in mine.items():
+        path.write_bytes(content)
+        result = invoke("encode", small_run, rows, "--out", path)
+        assert_one_line_error(result, f"--out {path} exists and aekit did not write it; "
+                              "pass --overwrite to replace it, or another path")
+        assert path.read_bytes() == content
+        # The caller's say, at call time, replaces it.
+        assert invoke("encode", small_run, rows, "--out", path, "--overwrite").exit_code == 0
+        assert path.read_bytes() != content
+    assert np.load(tmp_path / "mine.npy").shape == (20, 2)
+    # Never the input, nor a file of the run.
+    kept = rows.read_bytes()
+    assert_one_line_error(invoke("encode", small_run, rows, "--out", rows, "--overwrite"),
+                          "is the input")
+    assert_one_line_error(invoke("encode", small_run, rows, "--out",
+                                 small_run / "scores.csv", "--overwrite"),
+                          "the run's own scores.csv")
+    assert rows.read_bytes() == kept and not (small_run / "scores.csv").exists()
+
+
 def test_export_never_replaces_onnx_files_aekit_did_not_write(small_run, tmp_path):
     pytest.importorskip("onnx")
     mine = tmp_path / "mine"

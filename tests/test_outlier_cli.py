@@ -212,10 +212,26 @@ def test_score_never_writes_over_its_input_or_the_run_s_scores(detect_run, csv_f
     run, _ = detect_run
     path, _, _ = csv_file
     kept = {p: p.read_bytes() for p in (path, run / "scores.csv")}
-    assert_one_line_error(invoke("score", run, path, "--out", path), "is the input")
-    assert_one_line_error(invoke("score", run, path, "--out", run / "scores.csv"),
-                          "the run's own scores.csv")
+    for overwrite in ([], ["--overwrite"]):  # which never permits these
+        assert_one_line_error(invoke("score", run, path, "--out", path, *overwrite),
+                              "is the input")
+        assert_one_line_error(invoke("score", run, path, "--out", run / "scores.csv",
+                                     *overwrite), "the run's own scores.csv")
     assert {p: p.read_bytes() for p in kept} == kept
+
+
+def test_score_never_replaces_a_file_aekit_did_not_write(detect_run, csv_file, tmp_path):
+    # score replaced whatever --out named: the caller's own table under another name.
+    run, _ = detect_run
+    path, X, _ = csv_file
+    mine = tmp_path / "mine.csv"
+    mine.write_bytes(b"id,note\n1,keep me\n")
+    assert_one_line_error(invoke("score", run, path, "--out", mine),
+                          f"--out {mine} exists and aekit did not write it; pass --overwrite "
+                          "to replace it, or another path")
+    assert mine.read_bytes() == b"id,note\n1,keep me\n"
+    assert_ok(invoke("score", run, path, "--out", mine, "--overwrite"))
+    assert len(read_scores(mine)) == len(X)
 
 
 # --------------------------------------------------------------------------- pieces

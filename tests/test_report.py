@@ -14,7 +14,9 @@ from typer.testing import CliRunner
 from aekit import AutoEncoder
 from aekit.cli.commands import app
 from aekit.data import DERIVED_VARIABLE_NAMES, Dataset, load_dataset, make_derived_variables
+from aekit.report.detector import write_detector_report
 from aekit.report.model import build_report, write_report
+from aekit.report.page import is_aekit_page
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 IMAGE_SECTIONS = {"comparison", "diagnostics", "training", "reconstructions", "codes",
@@ -258,15 +260,17 @@ def test_cli_report_out_must_be_an_html_file_of_its_own(tmp_path, digits_run):
             (table, table, "is the input"),
             ("digits", tmp_path / "page.txt", "as .html only"),
             ("digits", tmp_path / "pages", "is a directory")]:
-        result = CliRunner().invoke(app, ["report", str(digits_run), "--data", str(data),
-                                          "--out", str(out)])
-        assert result.exit_code == 2, result.output
-        lines = result.stderr.strip().splitlines()
-        assert len(lines) == 1 and words in lines[0] and ".tmp" not in lines[0], lines
+        for overwrite in ([], ["--overwrite"]):  # which never permits these
+            result = CliRunner().invoke(app, ["report", str(digits_run), "--data", str(data),
+                                              "--out", str(out), *overwrite])
+            assert result.exit_code == 2, result.output
+            lines = result.stderr.strip().splitlines()
+            assert len(lines) == 1 and words in lines[0] and ".tmp" not in lines[0], lines
     assert {p: p.read_bytes() for p in kept} == kept
     assert not list((tmp_path / "pages").iterdir())
-    with pytest.raises(ValueError, match="the run's own config.json"):
-        write_report(digits_run, "digits", digits_run / "config.json")
+    for overwrite in (False, True):
+        with pytest.raises(ValueError, match="the run's own config.json"):
+            write_report(digits_run, "digits", digits_run / "config.json", overwrite=overwrite)
 
 
 def test_cli_report_bad_dataset_is_one_error_line(digits_run):
@@ -329,13 +333,44 @@ def test_report_out_never_replaces_an_html_file_aekit_did_not_write(tmp_path, di
     result = CliRunner().invoke(app, ["report", str(digits_run), "--data", "digits",
                                       "--out", str(mine)])
     assert result.exit_code == 2, result.output
-    assert "aekit did not write it" in result.stderr
-    with pytest.raises(ValueError, match="aekit did not write it"):
+    assert result.stderr == (f"error: --out {mine} exists and aekit did not write it; pass "
+                             "--overwrite to replace it, or another path\n")
+    with pytest.raises(ValueError, match=r"aekit did not write it; pass overwrite=True"):
         write_report(digits_run, "digits", mine)
     assert mine.read_text(encoding="utf-8") == "<html><body>my notes</body></html>"
+    # The caller may say so, at call time.
+    result = CliRunner().invoke(app, ["report", str(digits_run), "--data", "digits",
+                                      "--out", str(mine), "--overwrite"])
+    assert result.exit_code == 0, result.output
+    assert is_aekit_page(mine)
+    mine.write_text("<html><body>my notes</body></html>", encoding="utf-8")
+    assert write_report(digits_run, "digits", mine, overwrite=True) == mine
+    assert is_aekit_page(mine)
     # A report aekit wrote is replaced, as the report in the run directory is.
     ours = tmp_path / "ours.html"
     for _ in range(2):
         result = CliRunner().invoke(app, ["report", str(digits_run), "--data", "digits",
                                           "--out", str(ours)])
         assert result.exit_code == 0, result.output
+
+
+def test_write_detector_report_never_replaces_a_file_aekit_did_not_write(tmp_path):
+    # It replaced any path it was given: the caller's page, or a file of another kind.
+    from aekit import OutlierDetector
+
+    X = np.random.RandomState(0).normal(size=(60, 3))
+    det = OutlierDetector(hidden_layer_sizes=(4,), max_epochs=1, random_state=0).fit(X)
+    mine, notes = tmp_path / "mine.html", tmp_path / "notes.txt"
+    for path in (mine, notes):
+        path.write_bytes(b"<p>my notes</p>\n")
+    with pytest.raises(ValueError, match=r"--out .*mine\.html exists and aekit did not "
+                                         r"write it; pass overwrite=True to replace it"):
+        write_detector_report(det, X, mine)
+    for overwrite in (False, True):
+        with pytest.raises(ValueError, match=r"as \.html only, not '\.txt'"):
+            write_detector_report(det, X, notes, overwrite=overwrite)
+    assert mine.read_bytes() == notes.read_bytes() == b"<p>my notes</p>\n"
+    assert write_detector_report(det, X, mine, overwrite=True) == mine  # the caller's say
+    assert is_aekit_page(mine)
+    assert write_detector_report(det, X, mine) == mine  # now aekit's page: replaced
+

@@ -403,9 +403,9 @@ def test_encode_new_rows_matched_by_name(table_run, tmp_path):
     new[["rate", "label", "bytes", "protocol_type", "duration"]].to_csv(
         tmp_path / "shuffled.csv", index=False)  # other order, an extra column
     for name in ("new.csv", "shuffled.csv"):
-        result = invoke("encode", run, tmp_path / name, "--out", tmp_path / "codes.npy")
+        result = invoke("encode", run, tmp_path / name, "--out", tmp_path / f"{name}.npy")
         assert_ok(result)
-        codes = np.load(tmp_path / "codes.npy")
+        codes = np.load(tmp_path / f"{name}.npy")
         assert codes.shape == (37, 2) and np.isfinite(codes).all()
     result = invoke("encode", run, tmp_path / "new.csv", "--out", tmp_path / "codes.csv")
     assert_ok(result)

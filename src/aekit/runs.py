@@ -225,9 +225,16 @@ def _check_writable(out: Path, directory: Path) -> None:
 
 
 def check_out_file(out: str | os.PathLike, what: str, suffixes: tuple[str, ...], *,
-                   inputs=(), run: str | os.PathLike | None = None, ours=None) -> Path:
+                   inputs=(), run: str | os.PathLike | None = None, ours=None,
+                   overwrite: bool = False) -> Path:
     """``out``, the file a command is about to write ``what`` to, checked before any work:
     its directory, or the one it would be created in, must be writable.
+
+    aekit does not overwrite files it did not write: an existing ``out`` is replaced only
+    when aekit recognisably wrote it (``ours`` says so, or it is the ``report.html`` of
+    ``run``) or when the caller asks for it at call time (``overwrite``, the
+    command line's ``--overwrite``). Nothing permits writing over an input, or over a
+    file of ``run`` but its report.
 
     Paths are compared resolved, so another spelling of a path, or a link, is caught too
     (the file is written through a link, to its target).
@@ -248,8 +255,10 @@ def check_out_file(out: str | os.PathLike, what: str, suffixes: tuple[str, ...],
         metrics, plot or scores files (its report it may be).
     ours : callable, optional
         ``ours(path)``: whether the existing file ``path`` is one aekit wrote (a report
-        carrying aekit's mark). Given, an existing ``out`` is replaced only when it is
-        aekit's, or the report of ``run``: aekit does not overwrite the caller's files.
+        carrying aekit's mark); without it no existing file counts as aekit's (codes and
+        scores files carry no mark) but the ``report.html`` of ``run``.
+    overwrite : bool, default=False
+        Replace an existing ``out`` aekit did not write: the caller's choice.
 
     Returns
     -------
@@ -259,7 +268,8 @@ def check_out_file(out: str | os.PathLike, what: str, suffixes: tuple[str, ...],
     ------
     ValueError
         When ``out`` is a directory, lacks one of ``suffixes``, is (or is inside) one of
-        ``inputs`` or a file of ``run``, or (with ``ours``) a file aekit did not write.
+        ``inputs`` or a file of ``run``, or (without ``overwrite``) exists and aekit did not
+        write it.
     OSError
         When ``out`` cannot be written; the message names ``out``.
     """
@@ -291,11 +301,13 @@ def check_out_file(out: str | os.PathLike, what: str, suffixes: tuple[str, ...],
         raise ValueError(f"--out {out} leads to {target}, not a {allowed} file; pass another "
                          "path")
     in_run = run is not None and target.parent == Path(run).resolve()
-    if ours is not None and target.is_file() and not (in_run and target.name == REPORT) \
-            and not ours(target):
-        raise ValueError(f"--out {out} exists and aekit did not write it; aekit does not "
-                         "overwrite files it did not write: pass another path (or move "
-                         "that file)")
+    # A FIFO or device is never aekit's (and ours, reading it, could block on it).
+    aekit_wrote = target.is_file() and (in_run and target.name == REPORT
+                                        or ours is not None and ours(target))
+    if os.path.exists(target) and not aekit_wrote and not overwrite:
+        # The command line spells overwrite=True as its --overwrite (cli_spelling).
+        raise ValueError(f"--out {out} exists and aekit did not write it; pass "
+                         "overwrite=True to replace it, or another path")
     _check_writable(out, target.parent if out.is_symlink() else out.parent)  # see atomic_path
     return out
 

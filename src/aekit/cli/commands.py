@@ -52,7 +52,7 @@ from ..semisupervised.classifier import EncoderClassifier
 from ..semisupervised.ladder import LadderClassifier
 from ..anomaly.detector import OutlierDetector
 from ..export import export_onnx
-from .options import CHOICES, cli_spelling, estimator_options
+from .options import CHOICES, Overwrite, cli_spelling, estimator_options
 from .runner import check_one_process, interrupted, ranks_writing, writing
 from ..evaluation.diagnostics import not_an_autoencoder
 from ..evaluation.metrics import compare_with_pca
@@ -484,10 +484,12 @@ def encode(
     )] = None,
     header: Header = "infer",
     sep: Sep = None,
+    overwrite: Overwrite = False,
 ) -> None:
     """Encode the rows of INPUT with the model in RUN; write the codes to --out (one row of
     codes per row of INPUT)."""
-    check_out_file(out, "codes", _CODE_SUFFIXES, inputs=[input_path], run=run)
+    check_out_file(out, "codes", _CODE_SUFFIXES, inputs=[input_path], run=run,
+                   overwrite=overwrite)
     streamed = input_path.is_dir() or input_path.suffix.lower() in STREAM_SUFFIXES
     _check_encode_options(input_path, streamed, chunk_rows, header, sep)
     _autoencoder_run(run, "encode")
@@ -589,18 +591,19 @@ def report(
         "--out", help="HTML file to write (default: RUN/report.html).", show_default=False,
     )] = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    overwrite: Overwrite = False,
 ) -> None:
     """Write one self-contained HTML page on the model in RUN: AE vs PCA, diagnostics, plots."""
     _autoencoder_run(run, "report")
     if out is not None:  # before the data is read; write_report checks again
         check_out_file(out, "the report", (".html",), inputs=[data], run=run,
-                       ours=is_aekit_page)
+                       ours=is_aekit_page, overwrite=overwrite)
     into_run = out is None or out.resolve().parent == run.resolve()
     # Into the run: not while another command rewrites it (its report would sit beside the
     # new model).
     with writing("report", ("", run if into_run else None)):
         dataset = _fitted_data(_load_data(data, run, options), run, load(run, device="cpu"))
-        path = write_report(run, dataset, out, device=device)
+        path = write_report(run, dataset, out, device=device, overwrite=overwrite)
     typer.echo(f"wrote {path} (self-contained; open it in any browser)")
 
 

@@ -28,7 +28,7 @@ from ..persistence import load
 from ..report.detector import write_detector_report
 from ..runs import REPORT, SCORES, check_out_dir, check_out_file, fit_detector_run, write_scores
 from .commands import _TABLE, Drop, Header, Sep, _data_options, _matched_columns, app
-from .options import estimator_options
+from .options import Overwrite, estimator_options
 from .runner import writing
 
 
@@ -165,10 +165,12 @@ def score(
     sep: Sep = None,
     top: Annotated[int, typer.Option("--top", min=1, help="Top columns per row.")] = 3,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    overwrite: Overwrite = False,
 ) -> None:
     """Score the rows of FILE with the detector in RUN: per row its anomaly score, label
     (-1 outlier, 1 inlier) and top columns, to a CSV file."""
-    check_out_file(out, "scores", (".csv",), inputs=[input_path], run=run)
+    check_out_file(out, "scores", (".csv",), inputs=[input_path], run=run,
+                   overwrite=overwrite)
     detector = load(run, device=device)
     if not isinstance(detector, OutlierDetector):
         raise ValueError(f"{run} holds a {type(detector).__name__}, not an OutlierDetector; "

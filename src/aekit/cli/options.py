@@ -3,6 +3,7 @@ becomes one option, its name and type from the parameter's constraint
 (``_parameter_constraints``), its choices from the same constraint, its default from the
 constructor and its help from the first sentence of the parameter's docstring, so the two
 cannot drift. :func:`estimator_options` decorates a command of :mod:`aekit.cli.commands`.
+Options that commands share beyond the estimators' are defined here once (:data:`Overwrite`).
 """
 
 from __future__ import annotations
@@ -39,6 +40,13 @@ _CLI_HELP = {
                    "data's range (gaussian), or the fraction of values set (masking, "
                    "salt_pepper)",
 }
+
+Overwrite = Annotated[bool, typer.Option(
+    "--overwrite", help="Replace an existing --out file that aekit did not write (never an "
+    "input or a file of RUN).")]
+"""The option of every command writing one file named by ``--out``: without it an existing
+file is replaced only when aekit wrote it (:func:`aekit.runs.check_out_file`)."""
+
 _RST = re.compile(r":[a-z]+:`~?([^`]+)`|``([^`]+)``")
 
 

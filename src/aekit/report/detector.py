@@ -26,7 +26,8 @@ from ..anomaly.metrics import (BASELINES, AmbiguousLabels, anomaly_labels, basel
                                detection_metrics)
 
 # The page and its parts are aekit.report.model's, so both kinds of report look alike.
-from .page import _e, _figure_html, _fmt, _params_table, page
+from ..runs import check_out_file
+from .page import _e, _figure_html, _fmt, _params_table, is_aekit_page, page
 
 BASELINE_ROWS = 20_000
 """The baselines are fitted and scored on at most this many rows (a random sample, of each
@@ -306,6 +307,32 @@ def build_detector_report(detector, X, *, anomaly=None, X_train=None, title=None
                                       X_train is not None, few), sections)
 
 
-def write_detector_report(detector, X, out: str | os.PathLike, **kwargs) -> Path:
-    """Write :func:`build_detector_report` to ``out`` atomically; returns the path."""
+def write_detector_report(detector, X, out: str | os.PathLike, *, overwrite: bool = False,
+                          **kwargs) -> Path:
+    """Write :func:`build_detector_report` to ``out`` atomically; returns the path.
+
+    Parameters
+    ----------
+    detector, X
+        As :func:`build_detector_report` takes them.
+    out : path-like
+        An ``.html`` file. An existing one is replaced when aekit wrote it (a page
+        carrying aekit's mark), else only with ``overwrite``.
+    overwrite : bool, default=False
+        Replace an existing ``out`` aekit did not write.
+    **kwargs
+        Passed to :func:`build_detector_report`.
+
+    Returns
+    -------
+    path : pathlib.Path
+        The file written.
+
+    Raises
+    ------
+    ValueError
+        When ``out`` is not an ``.html`` file, or exists and aekit did not write it (without
+        ``overwrite``); checked before the page is built.
+    """
+    check_out_file(out, "the report", (".html",), ours=is_aekit_page, overwrite=overwrite)
     return atomic_write(Path(out), build_detector_report(detector, X, **kwargs))

@@ -527,7 +527,8 @@ def build_report(estimator, data, *, title: str | None = None, sweep=None,
 
 
 def write_report(run, data, out: str | os.PathLike | None = None, *, title: str | None = None,
-                 device: str = "auto", sweep=None, few_labels=None) -> Path:
+                 device: str = "auto", sweep=None, few_labels=None,
+                 overwrite: bool = False) -> Path:
     """Write the HTML report of a run (or a fitted estimator) on a dataset, atomically.
 
     Parameters
@@ -538,8 +539,10 @@ def write_report(run, data, out: str | os.PathLike | None = None, *, title: str 
     data : str or Dataset
         A :func:`aekit.data.load_dataset` spec (``"digits"``, a file path...) or a Dataset.
     out : path-like, optional
-        An ``.html`` file, neither the data file nor one of the run's other files.
-        Default: ``<run>/report.html`` for a run directory (required for an estimator).
+        An ``.html`` file, neither the data file nor one of the run's other files. An
+        existing one is replaced when aekit wrote it (a page carrying aekit's mark, or the
+        run's report), else only with ``overwrite``. Default: ``<run>/report.html`` for a
+        run directory (required for an estimator).
     title : str, optional
     device : str, default="auto"
         Where a loaded model runs.
@@ -547,18 +550,26 @@ def write_report(run, data, out: str | os.PathLike | None = None, *, title: str 
         See :func:`build_report`.
     few_labels : FewLabelsComparison, optional
         See :func:`build_report`.
+    overwrite : bool, default=False
+        Replace an existing ``out`` aekit did not write (never the data file).
 
     Returns
     -------
     path : pathlib.Path
         The file written.
+
+    Raises
+    ------
+    ValueError
+        When ``out`` is not an ``.html`` file, is the data file or another file of the run,
+        or exists and aekit did not write it (without ``overwrite``).
     """
     run_info = {}
     is_path = isinstance(run, (str, os.PathLike))
     if out is not None:  # before anything is loaded
         data_path = [data] if isinstance(data, (str, os.PathLike)) else []
         check_out_file(out, "the report", (".html",), inputs=data_path,
-                       run=run if is_path else None, ours=is_aekit_page)
+                       run=run if is_path else None, ours=is_aekit_page, overwrite=overwrite)
     if is_path:
         run_dir = Path(run)
         estimator = load(run_dir, device=device)
