@@ -18,6 +18,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from _sklearn_checks import FLOAT32_XFAIL
 from aekit import AutoEncoder, EncoderClassifier, LadderClassifier, load
 from aekit.data import OrientationHistograms
+from aekit.nn import ladder as ladder_module
 from aekit.nn.ladder import Combinator, LadderNet
 from aekit.nn.layers import Scaler
 from aekit.semisupervised.comparison import hide_labels
@@ -345,6 +346,68 @@ def test_the_full_ladder_denoises_every_layer_and_gamma_only_the_top():
     gamma = LadderNet(Scaler(12, None), [12, 8, 4, 3], lowest=3)
     logits, errors = gamma.ladder_terms(x_l, x_u, 0.3)
     assert sorted(errors) == [3] and logits.shape == (6, 3)
+
+
+def _reference_cost(net, x_l, y_l, x_u, lambdas, noise_std):
+    """The cost of the authors' code (CuriousAI/ladder, ladder.py: ``LadderAE.f``, ``g``
+    with ``decoder_spec='gauss'``, ``zestbn='bugfix'``, ``top_c=True``), transcribed
+    independently of aekit.nn.ladder, on ``net``'s weights; torch's random draws in the
+    reference's order (input, then each layer of the corrupted pass). Batch-norm epsilon:
+    aekit's (the reference's is 1e-10)."""
+    eps, top, n = ladder_module.EPS, len(net.sizes) - 1, len(x_l)
+    x = torch.cat([x_l, x_u])
+
+    def bn(z, stats=None):
+        m, s = stats or (z.mean(0), z.var(0, unbiased=False))
+        return (z - m) / torch.sqrt(s + eps)
+
+    def encoder(noise):  # per layer: the unlabelled rows' z, batch mean and variance
+        h = x + noise * torch.randn_like(x)
+        z_u, stats, p = {0: h[n:]}, {}, None
+        for l in range(1, top + 1):
+            z = h @ net.encoder[l - 1].weight.t()
+            stats[l] = (z[n:].mean(0), z[n:].var(0, unbiased=False))
+            z = torch.cat([bn(z[:n]), bn(z[n:])]) + noise * torch.randn(len(x), z.shape[1])
+            z_u[l] = z[n:]
+            z = z + net.beta[l - 1]
+            h = torch.relu(z) if l < top else torch.softmax(net.gamma * z, 1)
+        return z_u, stats, h
+
+    (z_corr, _, y_corr), (z_clean, stats, _) = encoder(noise_std), encoder(0.0)
+    cost = -torch.log(y_corr[:n][torch.arange(n), y_l]).mean()
+    z_est = None
+    for l in range(top, -1, -1):
+        u = bn(y_corr[n:] if l == top else z_est @ net.decoder[l].weight.t())
+        a = net.combinators[l].a
+        mu = a[0] * torch.sigmoid(a[1] * u + a[2]) + a[3] * u + a[4]
+        v = a[5] * torch.sigmoid(a[6] * u + a[7]) + a[8] * u + a[9]
+        z_est = (z_corr[l] - mu) * v + mu
+        z_est_bn = z_est if l == 0 else bn(z_est, stats[l])
+        cost = cost + lambdas[l] * (z_est_bn - z_clean[l]).square().sum(1).mean() / net.sizes[l]
+    return cost
+
+
+def test_the_training_cost_and_its_gradients_are_the_reference_code_s():
+    torch.manual_seed(0)
+    net = LadderNet(Scaler(20, None), [20, 16, 12, 5], lowest=0)
+    with torch.no_grad():  # off the initial values (the combinator starts at z^ = 0)
+        for p in net.parameters():
+            p.add_(0.3 * torch.randn_like(p))
+    x_l, y_l, x_u = torch.rand(8, 20), torch.randint(0, 5, (8,)), torch.rand(13, 20)
+    lambdas = (1000.0, 10.0, 0.1, 0.1)
+    gradients = []
+    for cost in (lambda: LadderCost(0.3, lambdas)(
+                     net, {"x_in": x_u, "paired_x": x_l, "paired_y": y_l})["loss"],
+                 lambda: _reference_cost(net, x_l, y_l, x_u, lambdas, 0.3)):
+        torch.manual_seed(1)  # the same noise for both
+        net.zero_grad()
+        loss = cost()
+        loss.backward()
+        gradients.append((loss.detach(), [p.grad.clone() for p in net.parameters()]))
+    (loss, grads), (ref_loss, ref_grads) = gradients
+    torch.testing.assert_close(loss, ref_loss)
+    for name, g, ref in zip(dict(net.named_parameters()), grads, ref_grads):
+        torch.testing.assert_close(g, ref, rtol=1e-4, atol=1e-5 * ref.abs().max(), msg=name)
 
 
 def test_joint_statistics_normalise_the_labelled_rows_with_the_whole_batch():
