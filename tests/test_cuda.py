@@ -70,6 +70,28 @@ def test_a_gpu_model_pickles_for_a_machine_without_one(monkeypatch, digits):
     np.testing.assert_allclose(cpu.transform(X_test), ae.transform(X_test), atol=1e-4)
 
 
+def test_a_gpu_table_model_pickles_for_a_machine_without_one(monkeypatch):
+    # A table's one-hot lookup is cached on the GPU once rows are encoded; the pickle must
+    # not carry it there (nn.tabular.TabularInput.__getstate__).
+    import pickle
+
+    import pandas as pd
+
+    import aekit.estimators._saving as saving
+
+    rng = np.random.RandomState(0)
+    df = pd.DataFrame({"a": rng.rand(200), "c": pd.Categorical(rng.choice(list("xyz"), 200))})
+    ae = AutoEncoder(2, max_epochs=5, random_state=0).fit(df)
+    assert ae.device_.type == "cuda"
+    codes = ae.transform(df)  # builds the lookup on the GPU
+    blob = pickle.dumps(ae)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(saving, "_has_device", lambda device: False)
+    with pytest.warns(UserWarning, match="unpickled onto the CPU"):
+        cpu = pickle.loads(blob)
+    np.testing.assert_allclose(cpu.transform(df), codes, atol=1e-4)
+
+
 def test_streamed_fit_on_the_gpu(tmp_path, digits):
     X_train = digits[0]
     path = tmp_path / "rows.npy"
