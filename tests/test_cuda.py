@@ -92,6 +92,20 @@ def test_a_gpu_table_model_pickles_for_a_machine_without_one(monkeypatch):
     np.testing.assert_allclose(cpu.transform(df), codes, atol=1e-4)
 
 
+def test_fits_leave_the_callers_cuda_streams_alone(digits):
+    # A fit seeds, and then restores, the CPU's generator and its own GPU's only: a CPU fit
+    # on this machine re-seeded every GPU's stream before (torch.manual_seed), for good.
+    X = digits[0][:300]
+    torch.cuda.manual_seed_all(5)
+    states = [torch.cuda.get_rng_state(i) for i in range(torch.cuda.device_count())]
+    AutoEncoder(2, max_epochs=2, random_state=0, device="cpu").fit(X)
+    a = AutoEncoder(2, max_epochs=2, random_state=0, device="cuda:0").fit(X)
+    b = AutoEncoder(2, max_epochs=2, random_state=0, device="cuda:0").fit(X)
+    for i, state in enumerate(states):
+        assert torch.equal(torch.cuda.get_rng_state(i), state)
+    np.testing.assert_array_equal(a.transform(X), b.transform(X))  # same seed, same model
+
+
 def test_streamed_fit_on_the_gpu(tmp_path, digits):
     X_train = digits[0]
     path = tmp_path / "rows.npy"

@@ -188,6 +188,24 @@ def test_reproducible_and_leaves_global_rng_alone(digits):
     assert a.history_[-1]["loss"] == b.history_[-1]["loss"]
 
 
+def test_a_cpu_fit_leaves_the_gpus_random_streams_alone(monkeypatch, digits):
+    # torch.manual_seed seeds every GPU too (at once, or queued until CUDA starts), and the
+    # fit's fork restores the CPU's generator and the fit's own GPU only: a fit on the CPU
+    # of a GPU machine replaced the caller's CUDA streams. Only the fit's generators are
+    # seeded now (no GPU is needed to see which are).
+    seeded = []
+    monkeypatch.setattr(torch.cuda, "manual_seed_all", lambda seed: seeded.append(seed))
+    monkeypatch.setattr(torch.cuda, "manual_seed", lambda seed: seeded.append(seed))
+    torch.manual_seed(123)
+    seeded.clear()
+    before = torch.rand(1)
+    torch.manual_seed(123)
+    seeded.clear()
+    AutoEncoder(2, max_epochs=2, random_state=7, device="cpu").fit(digits[0][:100])
+    assert seeded == []
+    assert torch.equal(torch.rand(1), before)  # and the CPU's stream is the caller's
+
+
 def test_small_dataset_and_last_batch_are_used():
     steps = []
     hook = register_optimizer_step_post_hook(lambda *a: steps.append(1))

@@ -241,7 +241,16 @@ def seeded_torch_rng(device: torch.device, seed: int) -> Iterator[None]:
     if device.type == "cuda":  # "cuda" without an index: the current one (a rank's own GPU)
         devices = [device.index if device.index is not None else torch.cuda.current_device()]
     with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)
+        if device.type not in ("cpu", "cuda"):
+            torch.manual_seed(seed)  # another accelerator: torch's seeding of every device
+        else:
+            # The CPU's generator and the fit's GPU only, the generators the fork restores:
+            # torch.manual_seed also seeds every GPU (at once, or when CUDA starts), so a fit
+            # on the CPU, or on one GPU of several, replaced the caller's other GPU streams.
+            torch.random.default_generator.manual_seed(seed)
+            for index in devices:
+                with torch.cuda.device(index):
+                    torch.cuda.manual_seed(seed)
         yield
 
 
