@@ -311,6 +311,20 @@ def test_bad_hyperparameters(param, value):
     assert re.search(r"must be|use one of|among|\('auto', 'cpu', 'cuda'\)", message), message
 
 
+def test_a_gpu_index_beyond_the_machines_is_named(monkeypatch):
+    # device="cuda:3" on a machine with one GPU passed the check and failed in the fit's
+    # first copy with torch's "invalid device ordinal". Only torch's device count is asked,
+    # so no GPU is needed to check the message.
+    from aekit.core.checks import resolve_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    assert resolve_device("cuda:0") == torch.device("cuda", 0)
+    assert resolve_device("cuda") == torch.device("cuda")
+    with pytest.raises(ValueError, match=r"device='cuda:3'.*has 1 CUDA device.*0 to 0"):
+        resolve_device("cuda:3")
+
+
 @pytest.mark.parametrize("Estimator", [AutoEncoder, VariationalAutoEncoder])
 def test_every_parameter_has_one_declared_constraint(Estimator):
     assert set(Estimator._parameter_constraints) == set(Estimator().get_params())

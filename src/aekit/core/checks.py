@@ -265,6 +265,11 @@ def resolve_device(device: str | torch.device) -> torch.device:
                          "'cuda')") from err
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError("device='cuda' was asked for but CUDA is not available; use device='auto'")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        # Else torch fails later, in the fit's first copy ("invalid device ordinal").
+        n = torch.cuda.device_count()
+        raise ValueError(f"device={device!r}: this machine has {n} CUDA device(s), numbered "
+                         f"0 to {n - 1}; use one of them, or 'cuda' (the current one)")
     if dev.type in DATALESS_DEVICES:
         raise ValueError(f"device={device!r} holds no data (tensors on it have shapes but no "
                          "values), so nothing can be trained or computed on it; use 'auto', "
