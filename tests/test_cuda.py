@@ -106,6 +106,23 @@ def test_fits_leave_the_callers_cuda_streams_alone(digits):
     np.testing.assert_array_equal(a.transform(X), b.transform(X))  # same seed, same model
 
 
+def test_label_spreading_on_the_gpu_is_the_same_every_time():
+    # index_add_ sums with atomics on CUDA, in another order each call: the pseudo-labels'
+    # scores changed in their last bits between fits with the same seed.
+    from aekit.semisupervised.propagation import knn_graph, spread_labels
+
+    g = torch.Generator(device="cuda").manual_seed(0)
+    Z = torch.randn(20000, 16, device="cuda", generator=g)
+    neighbors, similarities = knn_graph(Z, 15)
+    seeds = torch.arange(0, 20000, 200, device="cuda")
+    labels = seeds % 10
+    first = spread_labels(neighbors, similarities, seeds, labels, 10)
+    for _ in range(3):
+        assert torch.equal(spread_labels(neighbors, similarities, seeds, labels, 10), first)
+    cpu = spread_labels(neighbors.cpu(), similarities.cpu(), seeds.cpu(), labels.cpu(), 10)
+    torch.testing.assert_close(first.cpu(), cpu, rtol=1e-4, atol=1e-7)
+
+
 def test_streamed_fit_on_the_gpu(tmp_path, digits):
     X_train = digits[0]
     path = tmp_path / "rows.npy"
