@@ -28,7 +28,10 @@ def test_auto_device_trains_on_the_gpu_and_beats_pca(digits):
 
 def test_bfloat16_where_supported(digits):
     dtype = autocast_dtype("auto", torch.device("cuda"))
-    assert dtype == (torch.bfloat16 if torch.cuda.is_bf16_supported() else None)
+    # Native bfloat16 from Ampere on; older GPUs only emulate it (is_bf16_supported says
+    # True there too), and "auto" keeps float32 on them.
+    native = torch.cuda.get_device_capability()[0] >= 8
+    assert dtype == (torch.bfloat16 if native else None)
     X_train = digits[0]
     a = AutoEncoder(2, max_epochs=30, random_state=0, precision="float32").fit(X_train)
     b = AutoEncoder(2, max_epochs=30, random_state=0, precision="auto").fit(X_train)
@@ -65,6 +68,57 @@ def test_a_gpu_model_pickles_for_a_machine_without_one(monkeypatch, digits):
         cpu = pickle.loads(blob)
     assert cpu.device_.type == "cpu"
     np.testing.assert_allclose(cpu.transform(X_test), ae.transform(X_test), atol=1e-4)
+
+
+def test_a_gpu_table_model_pickles_for_a_machine_without_one(monkeypatch):
+    # A table's one-hot lookup is cached on the GPU once rows are encoded; the pickle must
+    # not carry it there (nn.tabular.TabularInput.__getstate__).
+    import pickle
+
+    import pandas as pd
+
+    import aekit.estimators._saving as saving
+
+    rng = np.random.RandomState(0)
+    df = pd.DataFrame({"a": rng.rand(200), "c": pd.Categorical(rng.choice(list("xyz"), 200))})
+    ae = AutoEncoder(2, max_epochs=5, random_state=0).fit(df)
+    assert ae.device_.type == "cuda"
+    codes = ae.transform(df)  # builds the lookup on the GPU
+    blob = pickle.dumps(ae)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(saving, "_has_device", lambda device: False)
+    with pytest.warns(UserWarning, match="unpickled onto the CPU"):
+        cpu = pickle.loads(blob)
+    np.testing.assert_allclose(cpu.transform(df), codes, atol=1e-4)
+
+
+def test_fits_leave_the_callers_cuda_streams_alone(digits):
+    # A fit seeds, and then restores, the CPU's generator and its own GPU's only: a CPU fit
+    # on this machine re-seeded every GPU's stream before (torch.manual_seed), for good.
+    X = digits[0][:300]
+    torch.cuda.manual_seed_all(5)
+    states = [torch.cuda.get_rng_state(i) for i in range(torch.cuda.device_count())]
+    AutoEncoder(2, max_epochs=2, random_state=0, device="cpu").fit(X)
+    AutoEncoder(2, max_epochs=2, random_state=0, device="cuda:0").fit(X)
+    for i, state in enumerate(states):
+        assert torch.equal(torch.cuda.get_rng_state(i), state)
+
+
+def test_label_spreading_on_the_gpu_is_the_same_every_time():
+    # index_add_ sums with atomics on CUDA, in another order each call: the pseudo-labels'
+    # scores changed in their last bits between fits with the same seed.
+    from aekit.semisupervised.propagation import knn_graph, spread_labels
+
+    g = torch.Generator(device="cuda").manual_seed(0)
+    Z = torch.randn(20000, 16, device="cuda", generator=g)
+    neighbors, similarities = knn_graph(Z, 15)
+    seeds = torch.arange(0, 20000, 200, device="cuda")
+    labels = seeds % 10
+    first = spread_labels(neighbors, similarities, seeds, labels, 10)
+    for _ in range(3):
+        assert torch.equal(spread_labels(neighbors, similarities, seeds, labels, 10), first)
+    cpu = spread_labels(neighbors.cpu(), similarities.cpu(), seeds.cpu(), labels.cpu(), 10)
+    torch.testing.assert_close(first.cpu(), cpu, rtol=1e-4, atol=1e-7)
 
 
 def test_streamed_fit_on_the_gpu(tmp_path, digits):

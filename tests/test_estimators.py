@@ -188,6 +188,24 @@ def test_reproducible_and_leaves_global_rng_alone(digits):
     assert a.history_[-1]["loss"] == b.history_[-1]["loss"]
 
 
+def test_a_cpu_fit_leaves_the_gpus_random_streams_alone(monkeypatch, digits):
+    # torch.manual_seed seeds every GPU too (at once, or queued until CUDA starts), and the
+    # fit's fork restores the CPU's generator and the fit's own GPU only: a fit on the CPU
+    # of a GPU machine replaced the caller's CUDA streams. Only the fit's generators are
+    # seeded now (no GPU is needed to see which are).
+    seeded = []
+    monkeypatch.setattr(torch.cuda, "manual_seed_all", lambda seed: seeded.append(seed))
+    monkeypatch.setattr(torch.cuda, "manual_seed", lambda seed: seeded.append(seed))
+    torch.manual_seed(123)
+    seeded.clear()
+    before = torch.rand(1)
+    torch.manual_seed(123)
+    seeded.clear()
+    AutoEncoder(2, max_epochs=2, random_state=7, device="cpu").fit(digits[0][:100])
+    assert seeded == []
+    assert torch.equal(torch.rand(1), before)  # and the CPU's stream is the caller's
+
+
 def test_small_dataset_and_last_batch_are_used():
     steps = []
     hook = register_optimizer_step_post_hook(lambda *a: steps.append(1))
@@ -291,6 +309,20 @@ def test_bad_hyperparameters(param, value):
     assert f"'{param}'" in message or f"{param}=" in message, message
     assert repr(value) in message, message
     assert re.search(r"must be|use one of|among|\('auto', 'cpu', 'cuda'\)", message), message
+
+
+def test_a_gpu_index_beyond_the_machines_is_named(monkeypatch):
+    # device="cuda:3" on a machine with one GPU passed the check and failed in the fit's
+    # first copy with torch's "invalid device ordinal". Only torch's device count is asked,
+    # so no GPU is needed to check the message.
+    from aekit.core.checks import resolve_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    assert resolve_device("cuda:0") == torch.device("cuda", 0)
+    assert resolve_device("cuda") == torch.device("cuda")
+    with pytest.raises(ValueError, match=r"device='cuda:3'.*has 1 CUDA device.*0 to 0"):
+        resolve_device("cuda:3")
 
 
 @pytest.mark.parametrize("Estimator", [AutoEncoder, VariationalAutoEncoder])

@@ -727,6 +727,42 @@ def test_a_model_pickled_on_a_gpu_unpickles_on_a_machine_without_one(name):
     np.testing.assert_array_equal(_outputs(back, X), _outputs(est, X))
 
 
+def test_a_table_model_pickled_on_a_gpu_holds_no_tensor_left_on_the_gpu(monkeypatch):
+    # A pickle copies the module's parameters and buffers to the CPU (_saving._on_cpu);
+    # any other tensor it holds stays where it was. The one-hot lookup of a table's
+    # categories (nn.tabular.TabularInput) was cached as a plain attribute, on the GPU,
+    # once the model had encoded a row: a machine without CUDA could not unpickle it.
+    # Here every storage the pickle holds that _on_cpu did not make is tagged 'cuda:0', as
+    # on a GPU; this CPU-only torch refuses to unpickle such a storage.
+    import pickle
+    from unittest import mock
+
+    import pandas as pd
+    import torch.serialization
+
+    import aekit.estimators._saving as saving
+
+    rng = np.random.RandomState(0)
+    df = pd.DataFrame({"a": rng.rand(80), "c": pd.Categorical(rng.choice(list("xyz"), 80))})
+    est = AutoEncoder(2, hidden_layer_sizes=(8,), max_epochs=2, random_state=0).fit(df)
+    codes = est.transform(df)  # encodes rows: the lookup is built
+    est.device_ = torch.device("cuda", 0)  # as fitted on a GPU
+    copies, on_cpu = [], saving._on_cpu
+    monkeypatch.setattr(saving, "_on_cpu", lambda m: copies.append(on_cpu(m)) or copies[-1])
+
+    def moved():
+        return {t.untyped_storage().data_ptr() for m in copies
+                for t in [*m.parameters(), *m.buffers()]}
+
+    tag = torch.serialization.location_tag
+    with mock.patch.object(torch.serialization, "location_tag",
+                           lambda s: tag(s) if s.data_ptr() in moved() | {0} else "cuda:0"):
+        blob = pickle.dumps(est)
+    with pytest.warns(UserWarning, match=r"fitted on cuda:0.*unpickled onto the CPU"):
+        back = pickle.loads(blob)
+    np.testing.assert_array_equal(back.transform(df), codes)
+
+
 def test_copies_of_a_model_stay_on_its_device():
     # fit_atomically and as_fitted copy estimators: those copies must not move the module.
     import copy

@@ -108,6 +108,21 @@ def test_autocast_dtype_choices():
         autocast_dtype("half", cpu)
 
 
+def test_auto_precision_is_float32_on_gpus_that_only_emulate_bfloat16(monkeypatch):
+    # torch.cuda.is_bf16_supported() is True on a T4 or V100 (compute capability 7.x),
+    # where CUDA emulates bfloat16: precision="auto" chose it there, slower than float32.
+    # Only the capability is asked, so no GPU is needed to check the choice.
+    cuda = torch.device("cuda")
+    monkeypatch.setattr(torch.version, "hip", None)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (7, 5))
+    assert not native_bf16(cuda)
+    assert autocast_dtype("auto", cuda) is None
+    assert autocast_dtype("bfloat16", cuda) is torch.bfloat16  # asked for: as asked
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (8, 0))
+    assert native_bf16(cuda) and autocast_dtype("auto", cuda) is torch.bfloat16
+
+
 @pytest.mark.parametrize("family", ["AutoEncoder", "VariationalAutoEncoder"])
 def test_bce_runs_outside_autocast(monkeypatch, family):
     # torch refuses F.binary_cross_entropy under CUDA autocast ("unsafe to autocast"), so

@@ -241,7 +241,16 @@ def seeded_torch_rng(device: torch.device, seed: int) -> Iterator[None]:
     if device.type == "cuda":  # "cuda" without an index: the current one (a rank's own GPU)
         devices = [device.index if device.index is not None else torch.cuda.current_device()]
     with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)
+        if device.type not in ("cpu", "cuda"):
+            torch.manual_seed(seed)  # another accelerator: torch's seeding of every device
+        else:
+            # The CPU's generator and the fit's GPU only, the generators the fork restores:
+            # torch.manual_seed also seeds every GPU (at once, or when CUDA starts), so a fit
+            # on the CPU, or on one GPU of several, replaced the caller's other GPU streams.
+            torch.random.default_generator.manual_seed(seed)
+            for index in devices:
+                with torch.cuda.device(index):
+                    torch.cuda.manual_seed(seed)
         yield
 
 
@@ -256,6 +265,11 @@ def resolve_device(device: str | torch.device) -> torch.device:
                          "'cuda')") from err
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError("device='cuda' was asked for but CUDA is not available; use device='auto'")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        # Else torch fails later, in the fit's first copy ("invalid device ordinal").
+        n = torch.cuda.device_count()
+        raise ValueError(f"device={device!r}: this machine has {n} CUDA device(s), numbered "
+                         f"0 to {n - 1}; use one of them, or 'cuda' (the current one)")
     if dev.type in DATALESS_DEVICES:
         raise ValueError(f"device={device!r} holds no data (tensors on it have shapes but no "
                          "values), so nothing can be trained or computed on it; use 'auto', "

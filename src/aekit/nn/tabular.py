@@ -235,6 +235,13 @@ class TabularInput(nn.Module):
         self._logit_starts = [sum(scaler.sizes[:c]) for c in range(len(scaler.sizes))]
         self._table, self._frequencies = None, None
 
+    def __getstate__(self):
+        # The lookup table is a cache on the device it was built on, no buffer: a pickle of
+        # a model fitted on a GPU (its module copied to the CPU, estimators._saving) carried
+        # it as a CUDA tensor, which a machine without CUDA cannot unpickle. Copies and
+        # pickles rebuild it on first use.
+        return {**super().__getstate__(), "_table": None, "_frequencies": None}
+
     def _lookup(self) -> torch.Tensor:
         """(width + n one-hot columns, width): the identity, then each one-hot column's
         training frequencies in its block (the encoding of its unknown category). Rebuilt

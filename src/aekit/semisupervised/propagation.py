@@ -147,12 +147,12 @@ def spread_labels(neighbors: torch.Tensor, similarities: torch.Tensor, seeds: to
     rows = torch.arange(n, device=device).repeat_interleave(k)
     cols = neighbors.flatten()
     rows, cols, weights = torch.cat([rows, cols]), torch.cat([cols, rows]), weights.repeat(2)
-    degree = torch.zeros(n, device=device).index_add_(0, rows, weights)
+    degree = _add_rows(torch.zeros(n, device=device), rows, weights)
     scale = degree.clamp_min(1e-12).rsqrt()
     weights = (weights * scale[rows] * scale[cols])[:, None]  # S = D^-1/2 W D^-1/2
 
     def S_times(F: torch.Tensor) -> torch.Tensor:  # (n, c) -> (n, c)
-        return torch.zeros_like(F).index_add_(0, rows, weights * F[cols])
+        return _add_rows(torch.zeros_like(F), rows, weights * F[cols])
 
     Y = torch.zeros(n, n_classes, device=device)
     Y[seeds, seed_labels] = 1.0
@@ -162,6 +162,20 @@ def spread_labels(neighbors: torch.Tensor, similarities: torch.Tensor, seeds: to
         F = alpha * S_times(F) + (1 - alpha) * Y
     F = F.clamp_min(0)
     return F / F.sum(0).clamp_min(1e-12)
+
+
+def _add_rows(out: torch.Tensor, index: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    """``out.index_add_(0, index, values)``, summed in the same order every time.
+
+    On CUDA ``index_add_`` adds with atomics, in whatever order the threads reach a row, so
+    the scores, hence the pseudo-labels and their weights, changed in their last bits from
+    one fit to the next with the same seed; ``index_put_`` with ``accumulate=True`` sorts
+    the indices and sums each row in order there (torch's own deterministic path for
+    ``index_add_``). On the CPU ``index_add_`` is kept, as it always summed.
+    """
+    if out.device.type == "cuda":
+        return out.index_put_((index,), values, accumulate=True)
+    return out.index_add_(0, index, values)
 
 
 @torch.no_grad()

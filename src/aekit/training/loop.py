@@ -55,11 +55,16 @@ PRECISIONS = ("auto", "float32", "bfloat16")
 def native_bf16(device: torch.device) -> bool:
     """Whether ``device`` multiplies bfloat16 matrices in hardware.
 
-    CUDA GPUs from Ampere on; CPUs with AMX tiles or AVX512-BF16 (oneDNN uses them). On
-    other CPUs bfloat16 is emulated and slower than float32.
+    CUDA GPUs from Ampere on (compute capability 8.0); CPUs with AMX tiles or AVX512-BF16
+    (oneDNN uses them). On other CPUs and older GPUs bfloat16 is emulated and slower than
+    float32.
     """
     if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
+        if torch.version.hip:  # ROCm: torch's own answer (its capability is no CUDA one)
+            return torch.cuda.is_bf16_supported()
+        # Not torch.cuda.is_bf16_supported(): it also says True where CUDA only emulates
+        # bfloat16 (a T4 or V100), and asks the current GPU, not necessarily ``device``.
+        return torch.cuda.get_device_capability(device)[0] >= 8
     if device.type == "cpu":
         return compat.cpu_has_native_bf16()  # torch's probes are private
     return False
