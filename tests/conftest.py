@@ -64,6 +64,29 @@ def digits():
     return load_digits(split=True)
 
 
+@pytest.fixture(scope="session")
+def not_autoencoders():
+    """``(X, [(classifier over an autoencoder), detector, ladder])``: fitted models that the
+    tools made for autoencoders must refuse, each with its own fix."""
+    import warnings
+
+    import numpy as np
+
+    from aekit import AutoEncoder, EncoderClassifier, LadderClassifier, OutlierDetector
+
+    rng = np.random.RandomState(0)
+    X, y = rng.rand(60, 6), np.arange(60) % 2
+    small = dict(max_epochs=1, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # one epoch learns nothing: refusal is the point
+        return X, [
+            EncoderClassifier(AutoEncoder(n_components=2, hidden_layer_sizes=(4,), **small),
+                              **small).fit(X, y),
+            OutlierDetector(**small).fit(X),
+            LadderClassifier(hidden_layer_sizes=(4,), **small).fit(X, y),
+        ]
+
+
 def mse_objective(module, batch, epoch=None):
     """The plain reconstruction objective the loop tests train with."""
     import torch.nn.functional as F

@@ -184,24 +184,13 @@ def test_feature_ranges_far_apart_are_flagged():
     assert finding.details["range_ratio"] > 1e4
 
 
-def test_a_model_that_is_not_an_autoencoder_is_refused_with_what_to_diagnose():
+def test_a_model_that_is_not_an_autoencoder_is_refused_with_what_to_diagnose(
+        not_autoencoders):
     # These crashed inside the checks (an AttributeError on their networks' encode).
-    from aekit import EncoderClassifier, OutlierDetector
-    from aekit.semisupervised import LadderClassifier
-
-    rng = np.random.RandomState(0)
-    X, y = rng.rand(60, 6), np.arange(60) % 2
-    small = dict(max_epochs=1, random_state=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        models = [
-            (EncoderClassifier(AutoEncoder(n_components=2, hidden_layer_sizes=(4,), **small),
-                               **small).fit(X, y), r"diagnose\(model\.autoencoder_, X\)"),
-            (OutlierDetector(**small).fit(X), "write_detector_report"),
-            (LadderClassifier(hidden_layer_sizes=(4,), **small).fit(X, y),
-             "LearnedNothingWarning"),
-        ]
-    for model, fix in models:
+    X, models = not_autoencoders
+    fixes = (r"diagnose\(model\.autoencoder_, X\)", "write_detector_report",
+             "LearnedNothingWarning")
+    for model, fix in zip(models, fixes):
         with pytest.raises(TypeError, match=f"{type(model).__name__} is not one; .*{fix}"):
             diagnose(model, X)
 

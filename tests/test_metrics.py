@@ -357,25 +357,13 @@ def test_ratio_its_interval_and_the_sweep_measure_the_same_observed_cells():
     assert sweep.pca_error == pytest.approx(cmp.pca_error, rel=1e-9)
 
 
-def test_compare_with_pca_refuses_a_classifier_or_detector_with_what_to_compare():
+def test_compare_with_pca_refuses_a_classifier_or_detector_with_what_to_compare(
+        not_autoencoders):
     # They failed inside: an AttributeError on n_components, a TypeError comparing None.
-    import warnings
+    from aekit import compare_with_pca
 
-    from aekit import EncoderClassifier, OutlierDetector, compare_with_pca
-    from aekit.semisupervised import LadderClassifier
-
-    rng = np.random.RandomState(0)
-    X, y = rng.rand(60, 6), np.arange(60) % 2
-    small = dict(max_epochs=1, random_state=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        models = [
-            (EncoderClassifier(AutoEncoder(n_components=2, hidden_layer_sizes=(4,), **small),
-                               **small).fit(X, y), "its autoencoder_"),
-            (OutlierDetector(**small).fit(X), "build_detector_report"),
-            (LadderClassifier(hidden_layer_sizes=(4,), **small).fit(X, y),
-             "compare an AutoEncoder"),
-        ]
-    for model, fix in models:
+    X, models = not_autoencoders
+    fixes = ("its autoencoder_", "build_detector_report", "compare an AutoEncoder")
+    for model, fix in zip(models, fixes):
         with pytest.raises(TypeError, match=f"{type(model).__name__} is not one; .*{fix}"):
             compare_with_pca(model, X[:40], X[40:], fit=False)
