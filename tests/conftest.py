@@ -1,5 +1,7 @@
 """Fixtures shared by the test files."""
 
+import signal
+
 import pytest
 from typer.testing import CliRunner
 
@@ -7,6 +9,13 @@ from aekit.cli.commands import app
 from aekit.data import load_digits
 
 runner = CliRunner()
+
+# A suite started in the background of a non-interactive shell (`make test &` in a script)
+# inherits SIGINT ignored, as POSIX has it, and aekit rightly leaves an ignored SIGINT
+# alone (tests/test_faults.py checks that); the tests of Ctrl-C need the handler an
+# interactive run has. pytest-xdist's workers import this file too.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 # --------------------------------------------------------------------------- make test-quick

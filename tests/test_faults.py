@@ -333,6 +333,19 @@ def test_the_classifier_is_interruptible_too(digits, monkeypatch):
     assert info.value.estimator.predict(X_test).shape == (len(X_test),)
 
 
+def test_an_ignored_sigint_stays_ignored(rows):
+    # A run started in the background of a script (or under nohup-like wrappers) inherits
+    # SIGINT ignored: the fit must not take it over, and must leave it ignored.
+    X, _ = rows
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        est = AutoEncoder(2, hidden_layer_sizes=(16,), max_epochs=3, random_state=0,
+                          callbacks=[SignalAt(1)]).fit(X)  # the signal is ignored
+        assert est.n_iter_ == 3 and signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 # --------------------------------------------------------------------------- divergence
 def test_a_blow_up_in_the_last_step_raises():
     # The loss of the last step is finite (it is taken before the step), but the step
