@@ -405,6 +405,8 @@ def test_worse_than_the_mean_is_flagged_as_such(digits, elu_ae):
     assert finding is not None and finding.severity == "error"
     assert "worse than by predicting each feature's mean" in finding.what_was_seen
     assert finding.details["median_r2"] < 0
+    # Which rows the R² is measured on: a report's table measures it on other (test) rows.
+    assert f"R² < 0 on the {len(digits[0])} rows diagnosed" in finding.what_was_seen
 
 
 def test_sigmoid_output_on_values_it_cannot_reach(digits):

@@ -240,6 +240,7 @@ def test_a_column_below_r2_zero_is_a_finding_on_a_50_row_table():
     found = diagnosis.get("worse_than_mean")
     assert found is not None, str(diagnosis)
     assert "columns are reconstructed worse" in found.what_was_seen
+    assert "R² < 0 on the 50 rows diagnosed" in found.what_was_seen
     assert any(f"'{c}'" in found.what_was_seen for c in "vwxyz"), found.what_was_seen
     assert "No problems found" not in str(diagnosis)
 

@@ -289,6 +289,53 @@ def test_classifier_config_fields_are_checked(tmp_path, digits):
             aekit.load(tmp_path / "c")
 
 
+@pytest.mark.filterwarnings("ignore::aekit.semisupervised.recipe.FewLabelsWarning",
+                            "ignore::aekit.training.sanity.LearnedNothingWarning")
+@pytest.mark.parametrize("dtype", [np.int32, np.uint8, np.float32])
+@pytest.mark.parametrize("kind", ["EncoderClassifier", "LadderClassifier"])
+def test_a_classifier_predicts_its_labels_dtype_after_loading(tmp_path, dtype, kind):
+    # classes_ went to config.json as a plain list and came back int64 (float64): predict
+    # of the loaded model returned another dtype than the saved one's.
+    X = np.random.RandomState(0).rand(40, 4)
+    y = (np.arange(40) % 3).astype(dtype)
+    clf = (aekit.EncoderClassifier(AutoEncoder(2, hidden_layer_sizes=(4,), max_epochs=1),
+                                   max_epochs=1, random_state=0) if kind == "EncoderClassifier"
+           else aekit.LadderClassifier(hidden_layer_sizes=(4,), max_epochs=1, random_state=0))
+    clf.fit(X, y)
+    assert clf.predict(X).dtype == dtype
+    clf.save(tmp_path / "c")
+    loaded = aekit.load(tmp_path / "c")
+    assert loaded.classes_.dtype == dtype and loaded.predict(X).dtype == dtype
+    np.testing.assert_array_equal(loaded.predict(X), clf.predict(X))
+    cfg = json.loads((tmp_path / "c" / "config.json").read_text())
+    labels = cfg["fitted"]["classes_"]["labels"]
+    # A file from before dtypes were recorded (a list) loads as it did; a dtype that does
+    # not hold the labels is refused.
+    for mutate, expected in [(_set("fitted.classes_", labels), np.int64 if dtype != np.float32
+                               else np.float64),
+                             (_set("fitted.classes_", {"labels": [0, 300], "dtype": "uint8"}),
+                              "labels of dtype 'uint8'"),
+                             (_set("fitted.classes_", {"labels": labels, "dtype": "<U1"}),
+                              "labels of dtype '<U1'")]:
+        _rewrite(tmp_path / "c", mutate(cfg))
+        if isinstance(expected, str):
+            with pytest.raises(ValueError, match=f"'fitted.classes_' must be {expected}"):
+                aekit.load(tmp_path / "c")
+        else:
+            assert aekit.load(tmp_path / "c").classes_.dtype == expected
+
+
+def test_classes_of_the_usual_dtypes_are_saved_as_a_list(tmp_path):
+    # Files of int64, bool and text labels stay as older aekits wrote and read them.
+    from aekit.semisupervised.labels import classes_json
+
+    assert classes_json(np.array([0, 2])) == [0, 2]
+    assert classes_json(np.array([False, True])) == [False, True]
+    assert classes_json(np.array(["a", "b"], dtype=object)) == ["a", "b"]
+    assert classes_json(np.array([0, 2], dtype=np.int32)) == {"labels": [0, 2],
+                                                              "dtype": "int32"}
+
+
 def test_every_saved_attribute_has_a_check():
     from aekit.persistence import CLASSES, FITTED
 

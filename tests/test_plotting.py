@@ -1,5 +1,6 @@
 """Tests for aekit.plotting: every function returns a Figure that actually draws something."""
 
+import inspect
 import io
 import subprocess
 import sys
@@ -374,6 +375,37 @@ def test_error_vs_k(digits, digits_ae):
         plotting.error_vs_k([])
     with pytest.raises(ValueError, match="mixes raw and scaled"):
         plotting.error_vs_k(pca_sweep(X_train, X_test, [1, 2]) + [cmp])
+
+
+_MODEL_PLOTS = {
+    "codes_2d": lambda m, X: plotting.codes_2d(m, X),
+    "feature_scatter": lambda m, X: plotting.feature_scatter(m, X),
+    "reconstruction_grid": lambda m, X: plotting.reconstruction_grid(m, X, SHAPE),
+    "denoising_rows": lambda m, X: plotting.denoising_rows(m, X, SHAPE, noise="gaussian"),
+    "vae_samples": lambda m, X: plotting.vae_samples(m, SHAPE),
+    "latent_traversal": lambda m, X: plotting.latent_traversal(m, X, SHAPE),
+    "decoded_grid": lambda m, X: plotting.decoded_grid(m, SHAPE, X=X),
+    "first_layer_weights": lambda m, X: plotting.first_layer_weights(m, SHAPE),
+    "hidden_layers": lambda m, X: plotting.hidden_layers(m),
+    "unit_activations": lambda m, X: plotting.unit_activations(m, X, "encoder.1"),
+    "top_activating": lambda m, X: plotting.top_activating(m, X, SHAPE),
+    "activation_maximization": lambda m, X: plotting.activation_maximization(m, SHAPE, X=X),
+}
+
+
+@pytest.mark.parametrize("plot", sorted(_MODEL_PLOTS))
+def test_a_pipeline_is_refused_naming_its_last_step(digits, plot):
+    # A Pipeline hides the model's network and parameters: the plots failed with an
+    # AttributeError, called it not fitted, or drew it in other units than the report's.
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import Normalizer
+
+    X = digits[0][:100]
+    pipe = make_pipeline(Normalizer(), AutoEncoder(n_components=2, hidden_layer_sizes=(8,),
+                                                   max_epochs=1, random_state=0)).fit(X)
+    with pytest.raises(TypeError, match=rf"^{plot} draws .* not a Pipeline .* pipe\[-1\]"):
+        _MODEL_PLOTS[plot](pipe, X)
+    assert list(inspect.signature(getattr(plotting, plot)).parameters)[0] == "estimator"
 
 
 def test_plotting_never_imports_pyplot():

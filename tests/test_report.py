@@ -135,6 +135,9 @@ def test_report_lists_diagnostics(digits, digits_ae):
         ae.module_.encoder[-1].weight[1] = 0.0  # collapse code dimension 1
     page = build_report(ae, digits)
     assert "collapsed code" in page and "What to do" in page
+    # The findings' R² are the training rows', the comparison table's the test rows'.
+    assert ("Measured on the training rows (the rows the model was fitted on; the comparison "
+            "above is measured on the test rows)") in page
 
 
 def test_report_shows_denoising_and_samples_when_the_model_has_them(digits):

@@ -28,6 +28,7 @@ from .estimators import AutoEncoder, BaseAutoEncoder, VariationalAutoEncoder, va
 from .core.fitted import as_fitted
 from .semisupervised.classifier import EncoderClassifier
 from .semisupervised.ladder import LadderClassifier
+from .semisupervised.labels import classes_from_json
 from .anomaly.detector import OutlierDetector
 
 CLASSES = {cls.__name__: cls for cls in (AutoEncoder, VariationalAutoEncoder, EncoderClassifier,
@@ -190,16 +191,21 @@ def _history(key, value, fitted):
 
 
 def _classes(key, value, fitted):
-    ok = (isinstance(value, list) and len(value) >= 2
-          and all(isinstance(c, (str, int, float, bool)) for c in value)
-          and len({(type(c), c) for c in value}) == len(value))
+    """A list of labels, or ``{"labels": [...], "dtype": ...}`` (:func:`classes_json`)."""
+    dtype = None
+    if isinstance(value, dict) and set(value) == {"labels", "dtype"}:
+        labels, dtype = value["labels"], value["dtype"]
+    else:
+        labels = value
+    ok = (isinstance(labels, list) and len(labels) >= 2 and isinstance(dtype, (str, type(None)))
+          and all(isinstance(c, (str, int, float, bool)) for c in labels)
+          and len({(type(c), c) for c in labels}) == len(labels))
     if not ok:
-        raise _fail(key, "a list of at least 2 distinct labels", value)
-    if all(isinstance(c, str) for c in value):
-        # Text classes as fit makes them from labels with -1 rows (an object array, which
-        # holds both): np.asarray would make them '<U'.
-        return np.asarray(value, dtype=object)
-    return np.asarray(value)
+        raise _fail(key, "a list of at least 2 distinct labels, or {labels, dtype}", value)
+    try:
+        return classes_from_json(labels, dtype)
+    except ValueError as err:
+        raise _fail(key, str(err), value) from None
 
 
 def _columns(key, value, fitted):

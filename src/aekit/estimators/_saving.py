@@ -19,9 +19,10 @@ from ..core.fitted import as_fitted
 class SavableMixin:
     """``save(path)`` for estimators with a torch ``module_`` and declared fitted state.
 
-    ``_saved_attributes`` names the fitted, non-tensor attributes that go to config.json;
-    a fitted attribute that is itself an aekit estimator is saved whole, its tensors under
-    the attribute's name.
+    ``_saved_attributes`` names the fitted, non-tensor attributes that go to config.json,
+    as :func:`~aekit.core.storage.jsonable` writes them unless a class's ``_saved_forms``
+    maps the name to another writer; a fitted attribute that is itself an aekit estimator
+    is saved whole, its tensors under the attribute's name.
 
     A pickle holds ``module_`` on the CPU whatever device it was fitted on: torch pickles a
     tensor with its device and cannot unpickle a CUDA one on a machine without CUDA. On
@@ -109,8 +110,8 @@ class SavableMixin:
                 nested, nested_tensors = value._saved_state()
                 fitted[key] = {"__estimator__": type(value).__name__, **nested}
                 tensors.update({f"{key}.{name}": t for name, t in nested_tensors.items()})
-            else:
-                fitted[key] = jsonable(value)
+            else:  # a class may say how an attribute is written (a classifier's classes_)
+                fitted[key] = getattr(self, "_saved_forms", {}).get(key, jsonable)(value)
         params = saved_params(self)
         if saved_params(fitted_as) != params:  # else a file older aekits read as well
             fitted["fitted_params_"] = saved_params(fitted_as)

@@ -155,7 +155,9 @@ default="auto"
         Sparse autoencoder. ``"l1"`` adds ``sparsity_weight * mean(|code|)``. ``"kl"`` puts
         a sigmoid on the code layer, so activations are in (0, 1), and adds
         ``sparsity_weight`` times the mean over code units of
-        ``KL(sparsity_target || mean activation of the unit)``.
+        ``KL(sparsity_target || mean activation of the unit)``, the mean taken over each
+        batch (in the history's ``val_loss`` and ``val_sparsity``, over each chunk of 4,096
+        hold-out rows: the mean of the chunks' KLs, not the whole hold-out's KL).
     sparsity_weight : float, default=None
         Weight of the sparsity penalty; None is 0.1 for ``"l1"`` and 3.0 for ``"kl"``
         (Ng's value; see ``docs/decisions.md``, "Training defaults"). With
@@ -166,7 +168,9 @@ default="auto"
     contractive : float, default=0.0
         Contractive autoencoder: weight of the mean squared Frobenius norm of the encoder's
         Jacobian ``dcode/dinput`` (network units). Exact for any encoder (one backward pass
-        per code unit); a closed form for one-layer linear or sigmoid encoders.
+        per code unit); a closed form for one-layer linear or sigmoid encoders. On a
+        table, only its numeric columns are contracted: a categorical column enters the
+        encoder as an index into its embedding, which has no derivative.
     l1 : float, default=0.0
         Weight of the L1 penalty ``sum(|w|)`` on all weight matrices (not biases). For an
         L2 penalty use ``weight_decay``.

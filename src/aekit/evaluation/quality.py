@@ -64,10 +64,12 @@ def reconstruction_r2(estimator, X: np.ndarray) -> np.ndarray | None:
 
 
 def check_worse_than_mean(estimator, X: np.ndarray, r2: np.ndarray) -> list[Finding]:
-    """Features reconstructed worse than their mean would be (R² < 0)."""
+    """Features reconstructed worse than their mean would be (R² < 0), ``r2`` measured on
+    the rows ``X``."""
     counted = counted_features(X)
     labels = [feature_label(estimator, j) for j in range(len(r2))]
-    return _worse_than_mean(labels, np.asarray(r2, dtype=np.float64), counted, "features")
+    return _worse_than_mean(labels, np.asarray(r2, dtype=np.float64), counted, "features",
+                            len(X))
 
 
 def check_columns_worse_than_mean(estimator, X) -> list[Finding]:
@@ -84,11 +86,14 @@ def check_columns_worse_than_mean(estimator, X) -> list[Finding]:
     r2 = np.asarray(r2, dtype=np.float64)
     varying = np.array([float(S[:, idx].var(0).sum()) > 0 for _, _, idx in slots])
     labels = [repr(name) for name, _, _ in slots]
-    return _worse_than_mean(labels, r2, varying & np.isfinite(r2), "columns")
+    return _worse_than_mean(labels, r2, varying & np.isfinite(r2), "columns", len(X))
 
 
 def _worse_than_mean(labels: list[str], r2: np.ndarray, counted: np.ndarray,
-                     what_kind: str) -> list[Finding]:
+                     what_kind: str, n_rows: int) -> list[Finding]:
+    # The text names the rows the R² is measured on (those diagnose was given, the training
+    # rows in a report): a report's comparison table measures R² on its test rows, and two
+    # R² of one feature that differed, unexplained, read as a contradiction.
     with np.errstate(invalid="ignore"):
         bad = np.flatnonzero(counted & (r2 < 0))
     if not len(bad):
@@ -98,8 +103,8 @@ def _worse_than_mean(labels: list[str], r2: np.ndarray, counted: np.ndarray,
     median = float(np.median(r2[counted]))
     one = what_kind[:-1]
     what = (f"{len(bad)} of {int(counted.sum())} {what_kind} are reconstructed worse than by "
-            f"predicting each {one}'s mean (R² < 0; {examples}). The median R² over the "
-            f"{what_kind} is {median:.3g}.")
+            f"predicting each {one}'s mean (R² < 0 on the {n_rows} rows diagnosed; {examples}). "
+            f"The median R² over the {what_kind} is {median:.3g}.")
     todo = ("Look at the findings below for the cause; the usual ones are unscaled inputs "
             "(keep scaler='standard'), an output activation that cannot reach the values "
             "(output_activation='auto'), dead units (activation='elu'), too few epochs, or "

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
 from matplotlib import colormaps
 from matplotlib.figure import Figure
 
+from ..evaluation.diagnostics import check_not_pipeline
 from ..evaluation.errors import reconstruction
 
 _INK = "gray_r"  # dark ink on white paper, like the digits themselves
@@ -138,6 +140,23 @@ def _rows(X, n: int, random_state=0) -> np.ndarray:
     """The first ``n`` rows of a fixed shuffle, so the plots of one report show the same rows."""
     idx = np.random.RandomState(random_state).permutation(len(X))[:n]
     return np.asarray(X, dtype=np.float64)[np.sort(idx)]
+
+
+def _takes_model(plot):
+    """Decorate a plot whose first argument is the fitted model, so a scikit-learn Pipeline
+    there is refused with :func:`~aekit.evaluation.diagnostics.check_not_pipeline`'s
+    TypeError (pass ``pipe[-1]`` and the rows its steps give). The plots read the model's
+    own network, parameters and units, which a Pipeline hides: some failed with an
+    AttributeError, some called it not fitted, some drew it in other units than the
+    report's."""
+
+    @functools.wraps(plot)
+    def checked(estimator, *args, **kwargs):
+        check_not_pipeline(estimator, f"{plot.__name__} draws what a fitted model itself "
+                                      "computes (its codes, reconstructions or units)")
+        return plot(estimator, *args, **kwargs)
+
+    return checked
 
 
 def _module(estimator):

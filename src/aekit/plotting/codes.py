@@ -11,7 +11,17 @@ from ..evaluation.errors import r2_per_feature
 from ..evaluation.probes import sample_rows
 from ..nn.layers import TAIL_RATIO, tail_ratios
 from ..semisupervised.labels import blanks_unlabelled, unlabelled_rows
-from ._common import _AE, _PCA, _figure, _grid_shape, _open_axes, _range, _reconstruct, _rows
+from ._common import (
+    _AE,
+    _PCA,
+    _figure,
+    _grid_shape,
+    _open_axes,
+    _range,
+    _reconstruct,
+    _rows,
+    _takes_model,
+)
 
 _UNLABELLED = "#b0b0b0"
 """Rows without a label (``-1``, an empty cell): drawn grey, named "unlabelled"."""
@@ -64,6 +74,7 @@ def _class_name(label, target_names) -> str:
     return str(label)
 
 
+@_takes_model
 def codes_2d(estimator, X, y=None, *, pca=None, target_names=None, max_points=3000,
              random_state=0):
     """Two-dimensional codes of PCA and of the autoencoder, side by side, coloured by label.
@@ -145,6 +156,7 @@ def codes_2d(estimator, X, y=None, *, pca=None, target_names=None, max_points=30
     return fig
 
 
+@_takes_model
 def feature_scatter(estimator, X, *, feature_names=None, pca=None, max_features=12,
                     max_points=2000, random_state=0, r2=None):
     """Each variable against its reconstruction, with the R² of each model.

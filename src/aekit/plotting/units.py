@@ -18,10 +18,12 @@ from ._common import (
     _mosaic,
     _range,
     _show_mosaic,
+    _takes_model,
     _title,
 )
 
 
+@_takes_model
 def first_layer_weights(estimator, image_shape, *, n_units=32):
     """The first encoder layer's weights, one image per hidden unit.
 
@@ -65,6 +67,7 @@ def first_layer_weights(estimator, image_shape, *, n_units=32):
     return fig
 
 
+@_takes_model
 def hidden_layers(estimator) -> list[str]:
     """Names of the activation layers (``"encoder.1"``, ...) whose units
     :func:`top_activating` and :func:`activation_maximization` can show, inputs first; the
@@ -104,6 +107,7 @@ def _forward_to(module: nn.Module, layer: str | None, x: torch.Tensor) -> torch.
     return out.flatten(2).mean(2) if out.dim() > 2 else out
 
 
+@_takes_model
 def unit_activations(estimator, X, layer: str | None = None, batch_size: int = 4096):
     """Activations of the units of ``layer`` (None: the code units) for rows ``X``.
 
@@ -145,6 +149,7 @@ def _layer_title(layer: str | None) -> str:
     return "code unit" if layer is None else f"unit of {layer}"
 
 
+@_takes_model
 def top_activating(estimator, X, image_shape, *, layer=None, n_top=8, max_units=16):
     """For each unit of ``layer`` (default: the code), the ``n_top`` rows of ``X`` that
     drive it highest.
@@ -186,6 +191,7 @@ def _blur(x: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
     return (blurred / mass).reshape(len(x), -1)
 
 
+@_takes_model
 def activation_maximization(estimator, image_shape, *, X=None, data_range=None, layer=None,
                             steps=200, learning_rate=0.05, l2=0.5, blur_every=4,
                             max_units=16):

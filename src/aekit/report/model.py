@@ -88,7 +88,10 @@ def _diagnostics_html(diag: Diagnosis) -> str:
                 f"on {diag.n_rows} training rows: no dead or saturated units, no collapsed "
                 "code dimensions, inputs well scaled, training converged without "
                 "overfitting.</p></div>")
-    out = []
+    # The comparison above measures the test rows; these, as diagnose was given them, the
+    # training rows: an R² here need not be the table's.
+    out = ['<p class="sub">Measured on the training rows (the rows the model was fitted on; '
+           "the comparison above is measured on the test rows).</p>"]
     for f in diag:
         out.append(
             f'<div class="finding {_e(f.severity)}"><p><span class="badge {_e(f.severity)}">'

@@ -184,10 +184,57 @@ def scored_rows(y) -> np.ndarray:
     return keep
 
 
+_LABEL_KINDS = "biufO"
+"""NumPy dtype kinds of labels a saved model records: bool, integers, floats, object."""
+
+
+def classes_json(classes: np.ndarray) -> list | dict:
+    """``classes_`` as a saved model's config holds it: the list of labels, or, when the
+    list alone reads back as another dtype (int32 labels as int64, float32 as float64),
+    ``{"labels": [...], "dtype": "int32"}``: ``predict`` returns ``classes_``'s dtype, which
+    a loaded model must keep. Files of the usual dtypes stay a list, as older aekits wrote
+    and read them; so do text classes (``fit`` makes them an object array)."""
+    labels = [c.item() if isinstance(c, np.generic) else c for c in classes]
+    if classes.dtype.kind not in _LABEL_KINDS or classes_from_json(labels).dtype == classes.dtype:
+        return labels
+    return {"labels": labels, "dtype": classes.dtype.name}
+
+
+def classes_from_json(labels: list, dtype: str | None = None) -> np.ndarray:
+    """The ``classes_`` array of labels :func:`classes_json` wrote. Without ``dtype`` (a
+    list, as every file before dtypes were recorded): text as an object array (as ``fit``
+    makes it), other labels as NumPy reads them (int64, float64, bool).
+
+    Raises
+    ------
+    ValueError
+        For a ``dtype`` that is not a NumPy label dtype, or labels it does not hold as they
+        are (300 as uint8)."""
+    if dtype is None:
+        if all(isinstance(c, str) for c in labels):
+            # Text classes as fit makes them from labels with -1 rows (an object array, which
+            # holds both): np.asarray would make them '<U'.
+            return np.asarray(labels, dtype=object)
+        return np.asarray(labels)
+    try:
+        kind = np.dtype(dtype).kind
+        classes = np.asarray(labels, dtype=dtype) if kind in _LABEL_KINDS else None
+    except (TypeError, ValueError, OverflowError):
+        classes = None
+    if classes is None or classes.tolist() != labels:
+        raise ValueError(f"labels of dtype {dtype!r}, a NumPy label dtype (bool, integers, "
+                         "floats, object) that holds them as they are")
+    return classes
+
+
 class LabelledPredictionsMixin:
     """``predict_proba``, ``predict_log_proba``, ``predict`` and ``score`` of a classifier
     whose ``_logits(X)`` gives float64 logits of shape (n_samples, n_classes) in the order of
     ``classes_``."""
+
+    _saved_forms = {"classes_": classes_json}
+    """How ``save`` writes ``classes_`` (:class:`~aekit.estimators._saving.SavableMixin`):
+    with its dtype, which ``predict`` returns."""
 
     def _logits(self, X) -> torch.Tensor:
         raise NotImplementedError

@@ -549,7 +549,16 @@ def evaluate(module: nn.Module, objective: Objective, rows, batch_size: int = 40
 def evaluate_terms(module: nn.Module, objective: Objective, rows,
                    batch_size: int = 4096) -> dict[str, float]:
     """Mean of every term ``objective`` returns (``"loss"`` and the others) over ``rows``,
-    in eval mode, as :func:`evaluate`."""
+    in eval mode, as :func:`evaluate`.
+
+    The objective is called on chunks of ``batch_size`` rows, and each term is the mean of
+    the chunks' values weighted by their rows: exact for the terms that are means over rows
+    (reconstruction, contractive, a VAE's KL). ``sparsity="kl"``'s term is not: it is the
+    KL of each chunk's mean activation, so over more than ``batch_size`` rows it is the
+    rows-weighted mean of per-chunk KLs, not the KL of the whole hold-out's mean activation
+    (equal when every chunk's mean activations are; a shuffled hold-out's differ little).
+    Pooling the means across chunks would need each objective to return its statistics;
+    the training loss measures the term on each batch alike."""
     was_training = module.training
     module.eval()
     rows = _columns(rows)
