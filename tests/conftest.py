@@ -74,6 +74,24 @@ def digits():
 
 
 @pytest.fixture(scope="session")
+def readme_section():
+    """``section(title)``: the README's text under ``## title``, up to the next ``## ``
+    heading (a ValueError naming the title when there is no such section)."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+
+    def section(title: str) -> str:
+        found = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## |\Z)", text, re.S | re.M)
+        if found is None:
+            raise ValueError(f"README.md has no section '## {title}'")
+        return found.group(1)
+
+    return section
+
+
+@pytest.fixture(scope="session")
 def not_autoencoders():
     """``(X, [(classifier over an autoencoder), detector, ladder])``: fitted models that the
     tools made for autoencoders must refuse, each with its own fix."""

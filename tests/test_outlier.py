@@ -3,6 +3,7 @@ persistence, and detection that beats the classic detectors on real data."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +48,79 @@ def correlated(n=600, seed=0, n_anomalies=0):
 def fitted():
     X = correlated(600, n_anomalies=12)
     return OutlierDetector(contamination=0.05, random_state=0, device="cpu").fit(X), X
+
+
+# --------------------------------------------------------------------------- coming from PyOD
+def _pyod_table(section: str) -> dict[str, list[str]]:
+    """The README's PyOD table: each row's PyOD cell, and the code spans of its aekit cell."""
+    rows = [line[2:-2].split(" | ") for line in section.splitlines()
+            if line.startswith("| `") or line.startswith("| a ")]
+    return {pyod: re.findall(r"`([^`]+)`", aekit) for pyod, aekit in rows}
+
+
+def _row(table: dict, wanted: str) -> list[str]:
+    return next(code for pyod, code in table.items() if wanted in pyod)
+
+
+def test_readme_pyod_table_holds_by_pyods_own_rules(readme_section):
+    # The section said the detector "keeps PyOD's conventions": its predict and
+    # decision_function have scikit-learn's signs, not PyOD's. Each expression the table
+    # gives for a PyOD attribute runs here against PyOD's rule (pyod.models.base:
+    # threshold_ is the 100 * (1 - contamination) percentile of decision_scores_, labels_
+    # and predict are 1 where the score exceeds it), and against PyOD itself if installed.
+    section = readme_section("Coming from PyOD")
+    assert "-1 marks an outlier, where PyOD's is 1" in " ".join(section.split())
+    table = _pyod_table(section)
+    det = eval(_row(table, "AutoEncoder(contamination=0.1)")[0], {"OutlierDetector":
+                                                                   OutlierDetector})
+    X_train, X_new = correlated(400, n_anomalies=8), correlated(200, seed=1, n_anomalies=4)
+    det.set_params(n_estimators=2, max_epochs=3, random_state=0, device="cpu").fit(X_train)
+    codes = _row(table, "clf.decision_scores_")
+    scores_code, new_scores_code = [c for c in codes if c.startswith("-det.score_samples")]
+    sign_code = next(c for c in codes if c.startswith("det.decision_function"))
+    labels_code = next(c for c in _row(table, "clf.labels_") if c.endswith(".astype(int)"))
+
+    def run(code, X=None):
+        return eval(code, {"det": det, "X_train": X_train, "X": X, "np": np})
+
+    decision_scores = run(scores_code)
+    threshold = np.percentile(decision_scores, 100 * (1 - 0.1))
+    assert run(_row(table, "clf.threshold_")[0]) == threshold
+    np.testing.assert_array_equal(run(labels_code, X_train), decision_scores > threshold)
+    pyod_predict = run(new_scores_code, X_new) > threshold
+    np.testing.assert_array_equal(run(labels_code, X_new), pyod_predict)
+    assert 0 < pyod_predict.sum() < len(X_new)  # both verdicts are compared
+    # det.decision_function is negative for outliers, where PyOD's is high.
+    assert "negative for outliers, the opposite sign of PyOD's" in section
+    np.testing.assert_array_equal(run(sign_code, X_new) < 0, pyod_predict)
+    # preprocessing=True: PyOD standardises with each column's mean and np.std.
+    assert 'scaler="standard"' in _row(table, "preprocessing=True")
+    offset, scale = scaler_statistics(X_train, "standard")
+    np.testing.assert_allclose(offset, X_train.mean(0))
+    np.testing.assert_allclose(scale, X_train.std(0))
+    try:
+        from pyod.models.base import BaseDetector
+    except ImportError:  # the bench extra
+        return
+
+    class GivenScores(BaseDetector):
+        """A PyOD detector whose scores are the README's expression for them."""
+
+        def __init__(self, contamination=0.1):
+            super().__init__(contamination=contamination)
+
+        def fit(self, X, y=None):
+            self.decision_scores_ = run(new_scores_code, X)
+            self._process_decision_scores()
+            return self
+
+        def decision_function(self, X):
+            return run(new_scores_code, X)
+
+    clf = GivenScores(contamination=0.1).fit(X_train)
+    assert clf.threshold_ == det.threshold_
+    np.testing.assert_array_equal(clf.labels_, run(labels_code, X_train))
+    np.testing.assert_array_equal(clf.predict(X_new), run(labels_code, X_new))
 
 
 # --------------------------------------------------------------------------- thresholds

@@ -201,7 +201,10 @@ default="auto"
         take and return flat rows in network units.
     history_ : list of dict
         One record per epoch: ``phase``, ``epoch``, ``loss``, ``val_loss``, ``seconds``;
-        with penalties also ``reconstruction`` and ``sparsity`` / ``contractive`` / ``l1``.
+        ``lr`` with ``lr_schedule="plateau"``; ``caller_mse`` / ``val_caller_mse`` (the
+        mean squared error per element in the caller's units, recorded, not minimised)
+        where the scaler is affine per feature; with penalties also ``reconstruction`` and
+        ``sparsity`` / ``contractive`` / ``l1``.
     schema_ : aekit.data.schema.InputSchema
         What the model takes as input, described once by ``fit`` and applied by every
         method (the columns and their kinds, image shape, fill values; saved with it).
