@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core.checks import InputWarning, check_file, user_warning
-from .formatted import WARNED, conversion, formatted_columns, read_options
+from .formatted import warn_of_formatted_numbers
 
 __all__ = ["COMPRESSIONS", "DELIMITERS", "NA_STRINGS", "TABLE_SUFFIXES", "is_table_file",
            "read_table", "read_table_chunks", "table_format", "warn_if_row_index"]
@@ -302,7 +302,11 @@ def read_table(path, *, header="infer", sep=None):
         or float64, as pandas reads it (``01234`` is 1234: an
         :class:`~aekit.core.checks.InputWarning` names such columns, codes that lose their
         zeros, and how to read them as text); any other column holds text (missing cells:
-        NaN), a categorical column for the estimators. The index is each row's line number
+        NaN), a categorical column for the estimators: numbers written with a thousands
+        separator, a currency symbol, a percent sign or accounting parentheses
+        (``2,244.80``, ``$5``, ``55.1%``, ``(12.5)``) too, as written, with an
+        :class:`~aekit.core.checks.InputWarning` naming them and the pandas code that reads
+        them as numbers (:mod:`aekit.data.formatted`). The index is each row's line number
         in the file when no blank line or quoted line break makes it ambiguous, else 0, 1,
         2, ...
 
@@ -340,7 +344,8 @@ def _read_table(path: Path, header, sep):
     if len(lines) == len(frame):  # else pandas saw the lines otherwise: keep 0, 1, 2, ...
         frame.index = pd.Index(lines, name="line")
     _warn_if_codes_lose_zeros(path, frame, _zero_padded(text, head), head, has_header, sep)
-    _warn_if_formatted_numbers(path, frame, has_header, sep)
+    warn_of_formatted_numbers(path, frame, has_header, _told(sep),
+                              "," if _reads_decimal_commas(sep) else None)
     return frame
 
 
@@ -439,67 +444,6 @@ def _told(sep: str) -> str:
     does (its default: commas, decimal points), e.g. ``", sep=';', decimal=','"``."""
     told = "" if sep == "," else f", sep={sep!r}"
     return told + (", decimal=','" if _reads_decimal_commas(sep) else "")
-
-
-def _warn_if_formatted_numbers(path: Path, frame, has_header: bool, sep: str) -> None:
-    """Warn of the text columns of ``frame`` whose every cell is a number written with a
-    thousands separator, a currency symbol, a percent sign or accounting parentheses
-    (:mod:`aekit.data.formatted`): read as written, as text, each value would be a category
-    of its own, and the fit's advice would be to drop them as identifiers. The cells stay as
-    written; the caller is given the pandas code that reads them as numbers, and the frame
-    keeps the columns warned of (``frame.attrs``, :data:`~.formatted.WARNED`) so that a fit
-    on it does not warn of them again.
-
-    The file's decimal mark decides a column its cells leave ambiguous (``1,234``: 1234 or
-    1.234): a comma in a file separated by ``;`` (aekit reads decimal commas there), a point
-    in another file once a number in it shows one (a fraction in a numeric column, or a
-    cell such as ``1,234.5``); otherwise such a column is not warned of."""
-    text = sum(getattr(dtype, "kind", "O") in "OUT" for dtype in frame.dtypes)
-    if not text:  # (a wide file of numbers: nothing to look at)
-        return
-    decimal = "," if _reads_decimal_commas(sep) else None
-    found = formatted_columns(frame, decimal)
-    if decimal is None and len(found) < text and _shows_decimal_point(frame, found.values()):
-        decimal = "."
-        found = formatted_columns(frame, decimal)
-    if not found:
-        return
-    frame.attrs[WARNED] = {str(name): f.decimal for name, f in found.items()}
-    names = list(found)
-    keys = {name: repr(name) if has_header else str(frame.columns.get_loc(name))
-            for name in names}
-    told = _told(sep) + ("" if has_header else ", header=None")
-    options = read_options(found.values(), "," if _reads_decimal_commas(sep) else ".")
-    if options is not None:
-        code = f"df = pd.read_csv(path{told}{options})"
-    else:
-        code = "; ".join([f"df = pd.read_csv(path{told})"] + [
-            f"df[{keys[n]}] = {conversion(f'df[{keys[n]}]', found[n])}" for n in names])
-    drop = repr(names[0] if len(names) == 1 else names)
-    shown = "; ".join(f"{name!r} ({found[name].example!r}: {found[name].describe()})"
-                      for name in names[:10]) + "; ..." * (len(names) > 10)
-    user_warning(
-        f"{path}: column(s) {shown} hold numbers written as spreadsheets format them, read "
-        "as text as written: each value a category of its own, which new rows do not "
-        "share. aekit reads a number written with a decimal point (a decimal comma in a "
-        "file separated by ';') and nothing more around it. To fit on them as numbers, "
-        f"read the file with pandas: {code}, and fit on df (for the command line, write it "
-        "out with df.to_csv('numbers.csv', index=False) and pass that file); or leave "
-        f"them out (drop={drop}).", InputWarning)
-
-
-def _shows_decimal_point(frame, formats) -> bool:
-    """Whether ``frame`` (read from a file whose decimal mark is not known) shows a decimal
-    point: a fraction in a numeric column, or a column of formatted numbers (``formats``)
-    whose cells alone say that its decimal mark is the point."""
-    if any(f.decided and f.decimal == "." for f in formats):
-        return True
-    for j in np.flatnonzero([getattr(dtype, "kind", "O") == "f" for dtype in frame.dtypes]):
-        values = frame.iloc[:, j].to_numpy()
-        with np.errstate(invalid="ignore"):
-            if (np.mod(values, 1) > 0).any():  # (NaN is not > 0)
-                return True
-    return False
 
 
 def table_format(path, *, header="infer", sep=None) -> tuple[str, bool]:

@@ -6,7 +6,8 @@ parentheses for a negative number (``(123.45)``).
 aekit reads such cells as text, as written: a column of them is a category per value. This
 module only recognises them (:func:`number_format`, :func:`formatted_columns`) and writes
 the pandas code that reads them as numbers (:func:`read_options`, :func:`conversion`), for
-the warnings of the reader (:mod:`aekit.data.delimited`) and of a fitted table
+the warning of the reader (:func:`warn_of_formatted_numbers`, called by
+:mod:`aekit.data.delimited`) and the doubts of a fitted table
 (:func:`aekit.data.tables.doubtful_categories`). Nothing here converts a cell.
 
 Which mark is the decimal one decides what ``1,234`` is (1234, or 1.234 with a decimal
@@ -29,8 +30,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..core.checks import InputWarning, user_warning
+
 __all__ = ["WARNED", "NumberFormat", "conversion", "formatted_columns", "number_format",
-           "read_options"]
+           "read_options", "warn_of_formatted_numbers"]
 
 WARNED = "aekit.formatted_numbers"
 """The ``DataFrame.attrs`` key under which the reader keeps the columns it warned of, each
@@ -237,3 +240,66 @@ def _raw(pattern: str) -> str:
     """``pattern`` as a Python raw string literal."""
     quote = "'" if "'" not in pattern else '"'
     return f"r{quote}{pattern}{quote}"
+
+
+def warn_of_formatted_numbers(path, frame, has_header: bool, told: str,
+                              decimal: str | None) -> None:
+    """Warn of the text columns of ``frame`` (read from the file ``path``) whose every cell
+    is a number written with a thousands separator, a currency symbol, a percent sign or
+    accounting parentheses: read as written, as text, each value would be a category of its
+    own, and the fit's advice would be to drop them as identifiers. The cells stay as
+    written; the caller is given the pandas code that reads them as numbers (``told``: the
+    ``read_csv`` options the file needs, ``", sep=';', decimal=','"``), and the frame keeps
+    the columns warned of (``frame.attrs[WARNED]``) so that a fit on it does not warn of
+    them again.
+
+    ``decimal``: the file's decimal mark when its format says it (a comma in a file
+    separated by ``;``, as aekit reads them), else None: the point once a number in the
+    file shows one (a fraction in a numeric column, or a cell such as ``1,234.5``). It
+    decides a column its cells leave ambiguous (``1,234``: 1234 or 1.234); with neither,
+    such a column is not warned of.
+    """
+    text = sum(getattr(dtype, "kind", "O") in "OUT" for dtype in frame.dtypes)
+    if not text:  # (a wide file of numbers: nothing to look at)
+        return
+    found = formatted_columns(frame, decimal)
+    if decimal is None and len(found) < text and _shows_decimal_point(frame, found.values()):
+        found = formatted_columns(frame, ".")
+    if not found:
+        return
+    frame.attrs[WARNED] = {str(name): f.decimal for name, f in found.items()}
+    names = list(found)
+    keys = {name: repr(name) if has_header else str(frame.columns.get_loc(name))
+            for name in names}
+    told += "" if has_header else ", header=None"
+    options = read_options(found.values(), decimal or ".")
+    if options is not None:
+        code = f"df = pd.read_csv(path{told}{options})"
+    else:
+        code = "; ".join([f"df = pd.read_csv(path{told})"] + [
+            f"df[{keys[n]}] = {conversion(f'df[{keys[n]}]', found[n])}" for n in names])
+    drop = repr(names[0] if len(names) == 1 else names)
+    shown = "; ".join(f"{name!r} ({found[name].example!r}: {found[name].describe()})"
+                      for name in names[:10]) + "; ..." * (len(names) > 10)
+    user_warning(
+        f"{path}: column(s) {shown} hold numbers written as spreadsheets format them, read "
+        "as text as written: each value a category of its own, which new rows do not "
+        "share. aekit reads a number written with a decimal point (a decimal comma in a "
+        "file separated by ';') and nothing more around it. To fit on them as numbers, "
+        f"read the file with pandas: {code}, and fit on df (for the command line, write it "
+        "out with df.to_csv('numbers.csv', index=False) and pass that file); or leave "
+        f"them out (drop={drop}).", InputWarning)
+
+
+def _shows_decimal_point(frame, formats) -> bool:
+    """Whether ``frame`` (read from a file whose decimal mark is not known) shows a decimal
+    point: a fraction in a numeric column, or a column of formatted numbers (``formats``)
+    whose cells alone say that its decimal mark is the point."""
+    if any(f.decided and f.decimal == "." for f in formats):
+        return True
+    for j in np.flatnonzero([getattr(dtype, "kind", "O") == "f" for dtype in frame.dtypes]):
+        values = frame.iloc[:, j].to_numpy()
+        with np.errstate(invalid="ignore"):
+            if (np.mod(values, 1) > 0).any():  # (NaN is not > 0)
+                return True
+    return False
