@@ -214,6 +214,22 @@ def test_train_on_a_file(tmp_path, suffix):
     assert aekit.load(run).n_features_in_ == 5
 
 
+def test_a_command_prints_each_warning_once(tmp_path):
+    """The test rows' 'categories the model was not fitted on' is warned of by each call
+    that scores them; Python's once-a-place filter let it through from each place, so
+    train printed it 5 times. A command prints each distinct warning once."""
+    rng = np.random.default_rng(0)
+    path = tmp_path / "ids.csv"
+    pd.DataFrame({"id": [f"row-{i}" for i in range(80)], "a": rng.normal(size=80),
+                  "b": rng.normal(size=80)}).to_csv(path, index=False)
+    result = invoke("train", "--data", path, "--components", "1", *FAST, "--out",
+                    tmp_path / "run")
+    assert_ok(result)
+    lines = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert sum("not fitted on" in line for line in lines) == 1, result.stderr
+    assert len(lines) == len(set(lines)), result.stderr
+
+
 # --------------------------------------------------------------------------- encode, compare
 def test_encode_writes_what_transform_gives(digits_run, digits_test, tmp_path):
     run, _ = digits_run

@@ -390,6 +390,59 @@ def test_numbers_with_a_decimal_comma_are_doubted_as_such():
     assert "identifier" not in reason
 
 
+@pytest.mark.parametrize("cells, fix", [
+    (lambda v: f"{v:,.2f}", r"X\['x'\] = pd\.to_numeric\(X\['x'\]\.str\.replace\(',', ''\)\) "
+                            r"\(a file: pd\.read_csv\(\.\.\., thousands=','\)\)"),
+    (lambda v: f"{v / 100:.1f}%", r"\.str\.rstrip\('%'\)\)$"),
+    (lambda v: f"-${-v:,.2f}" if v < 0 else f"${v:,.2f}", r"\[\$,\]"),
+    (lambda v: f"({-v:.2f})" if v < 0 else f"{v:.2f}", r"-\\1"),
+    (lambda v: f"€ {v:,.2f}".replace(",", " ").replace(".", ","), r"\[€\\s\]"),
+], ids=["thousands", "percent", "currency", "accounting", "euro"])
+def test_numbers_written_as_spreadsheets_format_them_are_doubted_as_such(cells, fix):
+    """A DataFrame read by pandas without thousands=',' (or with $, %, parentheses): each
+    value a category. The doubt names how they are written and a line that makes the column
+    numbers, not an identifier to drop."""
+    from aekit.data.tables import describe_columns, doubtful_categories
+
+    values = np.random.default_rng(0).uniform(-9000, 9000, 60).round(2)
+    frame = pd.DataFrame({"x": [cells(v) for v in values]})
+    (reason,) = doubtful_categories(frame, describe_columns(frame))
+    assert re.search(r"^'x' holds numbers written with .*; all 60 values\), taken as \d+ "
+                     r"categories; make it a number column: X\['x'\] = pd\.to_numeric", reason)
+    assert re.search(fix, reason), reason
+    assert "identifier" not in reason
+    line = re.search(r"X\['x'\] = (pd\.to_numeric\(.*?\))(?: \(a file|$)", reason)[1]
+    numbers = eval(line, {"pd": pd, "X": frame})  # noqa: S307 -- the doubt's fix, as run
+    assert numbers.notna().all() and (numbers < 0).any()
+
+
+def test_a_table_read_by_aekit_is_not_doubted_again_for_what_the_reader_said(tmp_path):
+    """read_table warned of the column with the file's pandas call; the fit says nothing
+    more of it (before: 'an identifier? drop it'), and still doubts the other columns."""
+    from aekit.data import read_table
+
+    path = tmp_path / "t.csv"
+    rows = [f'"{1000 + 37 * i:,}.5",row-{i},{i % 3}' for i in range(40)]
+    path.write_text("price,id,n\n" + "\n".join(rows) + "\n")
+    with pytest.warns(aekit.InputWarning, match="'price'.*as spreadsheets format them"):
+        frame = read_table(path)
+    with pytest.warns(aekit.InputWarning) as seen:
+        AutoEncoder(hidden_layer_sizes=(4,), **FAST).fit(frame)
+    messages = " ".join(str(w.message) for w in seen)
+    assert "'id' has 40 distinct values" in messages and "'price'" not in messages
+
+
+def test_numbers_with_a_comma_before_three_digits_name_both_readings():
+    """1,234 alone is 1.234 with a decimal comma or 1234 with a thousands separator: the
+    doubt gives the fix of each."""
+    from aekit.data.tables import describe_columns, doubtful_categories
+
+    frame = pd.DataFrame({"a": [f"{1 + i},{(37 * i) % 1000:03d}" for i in range(40)]})
+    (reason,) = doubtful_categories(frame, describe_columns(frame))
+    assert "decimal comma ('1,000'" in reason and "unless the comma separates thousands " \
+        "there ('1,000' for 1000)" in reason and ".str.replace(',', ''))" in reason
+
+
 def test_categories_that_were_not_text_are_coded_as_fitted():
     import datetime
     import decimal

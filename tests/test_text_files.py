@@ -321,6 +321,114 @@ def test_read_array_names_a_text_cell(tmp_path):
         read_array(path)
 
 
+def _formatted_file(tmp_path, name, sep, cell, n=40, seed=0):
+    """A file of ``n`` rows: a column 'x' of numbers written by ``cell`` (as a spreadsheet
+    exports them) beside a column of counts; the numbers, as written."""
+    values = np.random.default_rng(seed).uniform(-9000, 9000, n).round(2)
+    lines = [f"x{sep}qty"] + [f"{cell(v)}{sep}{i % 7}" for i, v in enumerate(values)]
+    return write(tmp_path, name, "\n".join(lines) + "\n"), values
+
+
+def _grouped(v, thousands=",", decimal=".") -> str:
+    return f"{v:,.2f}".replace(",", "\0").replace(".", decimal).replace("\0", thousands)
+
+
+SPREADSHEET_NUMBERS = {
+    "thousands": (",", lambda v: f'"{_grouped(v)}"'),
+    "percent": (",", lambda v: f"{abs(v) / 100:.1f}%"),
+    "currency": (",", lambda v: f'"{"-" if v < 0 else ""}${_grouped(abs(v))}"'),
+    "accounting": (",", lambda v: f"({-v:.2f})" if v < 0 else f"{v:.2f}"),
+    "euro": (";", lambda v: f"€ {_grouped(v, '.', ',')}"),
+    "dot grouping, decimal comma": (";", lambda v: _grouped(v, ".", ",")),
+    "space grouping": (";", lambda v: _grouped(v, " ", ",")),
+    "no-break space": (";", lambda v: f"{_grouped(v, chr(0xa0), ',')} €"),
+    "apostrophe": (",", lambda v: _grouped(v, "'")),
+}
+
+
+@pytest.mark.parametrize("kind", SPREADSHEET_NUMBERS)
+def test_numbers_written_as_spreadsheets_format_them_are_warned_of_with_the_fix(
+        tmp_path, kind):
+    """2,244.80 / 55.1% / $1,234.00 / (123.45) / € 1.234,56 / 1 234,56 are read as text as
+    written (a category per value; the fit then called them identifiers to drop): the
+    reader names them and gives pandas code that, run as written, reads them as the
+    numbers they are."""
+    from aekit.core.checks import InputWarning
+
+    sep, cell = SPREADSHEET_NUMBERS[kind]
+    path, values = _formatted_file(tmp_path, "s.csv", sep, cell)
+    written = pd.read_csv(path, sep=sep, dtype=str)["x"].str.strip().tolist()
+    with pytest.warns(InputWarning, match="as spreadsheets format them") as record:
+        frame = read_table(path)
+    message = str(record[0].message)
+    example = re.search(r"column\(s\) 'x' \(('.*?'|\".*?\"): ", message)[1]
+    assert eval(example) in written, message  # noqa: S307 -- a repr of a cell
+    assert "qty" not in message and "identifier" not in message
+    assert frame["x"].tolist() == written  # warned, not changed
+    code = re.search(r"read the file with pandas: (df = pd\.read_csv\(path.*?), and fit on "
+                     r"df", message)[1]
+    scope = {"pd": pd, "path": path}
+    exec(code, scope)  # noqa: S102 -- the code the warning gives, as a reader runs it
+    np.testing.assert_allclose(scope["df"]["x"].astype(float),
+                               np.abs(values / 100).round(1) if kind == "percent" else values)
+    assert scope["df"]["qty"].tolist() == frame["qty"].tolist()
+
+
+def test_a_semicolon_file_with_decimal_commas_groups_thousands_with_points(tmp_path):
+    """In a file separated by ';' the comma is the decimal mark (aekit reads 0,5 there), so
+    1.234,56 groups thousands with a point: pandas is told thousands='.' and decimal=','."""
+    path, values = _formatted_file(tmp_path, "de.csv", ";", lambda v: _grouped(v, ".", ","))
+    with pytest.warns(Warning, match=r"pd\.read_csv\(path, sep=';', decimal=',', "
+                      r"thousands='\.'\)"):
+        read_table(path)
+
+
+def test_the_fix_of_a_headerless_file_of_several_formats_reads_each_column(tmp_path):
+    """Columns written otherwise (a percent sign, a thousands separator) need a line each,
+    by position when the file has no header; run as given, they read the numbers."""
+    rows = [f'"{1000 + 37 * i:,}.5",{i}.5%,{i % 3}' for i in range(30)]
+    path = write(tmp_path, "n.csv", "\n".join(rows) + "\n")
+    with pytest.warns(Warning, match="as spreadsheets format them") as record:
+        read_table(path)
+    message = str(record[0].message)
+    code = re.search(r"pandas: (df = pd\.read_csv\(path, header=None\);.*?), and fit", message)
+    assert code and "df[0] = " in code[1] and "df[1] = " in code[1] and "(drop=['1', '2'])" \
+        in message, message
+    scope = {"pd": pd, "path": path}
+    exec(code[1], scope)  # noqa: S102 -- the code the warning gives, as a reader runs it
+    assert scope["df"][0].tolist() == [1000.5 + 37 * i for i in range(30)]
+    assert scope["df"][1].tolist() == [i + 0.5 for i in range(30)]
+
+
+def test_a_comma_file_of_1_234_alone_is_not_called_thousands(tmp_path):
+    """1,234 reads as 1234 with a thousands separator and as 1.234 with a decimal comma; a
+    comma file of quoted "1,234" and whole numbers alone says neither (pandas' to_csv with
+    decimal=',' writes such files), so it is not called thousands. A fraction written with
+    a point anywhere in the file (7.5) says the point is its decimal mark, and a cell such
+    as 1,234,567 says it in the column itself: then it is."""
+    ambiguous = 'x,qty\n"1,234",1\n"5,678",2\n"9,012",3\n'
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        frame = read_table(write(tmp_path, "a.csv", ambiguous))
+    assert frame["x"].tolist() == ["1,234", "5,678", "9,012"]
+    for text in (ambiguous.replace(",1\n", ",7.5\n"), ambiguous.replace("5,678", "5,678,901")):
+        with pytest.warns(Warning, match=r"'x' \('1,234': a thousands separator ','\).*"
+                          r"pd\.read_csv\(path, thousands=','\)"):
+            read_table(write(tmp_path, "b.csv", text))
+
+
+def test_identifiers_are_not_numbers_as_spreadsheets_format_them(tmp_path):
+    """A-1023 is an identifier: the reader says nothing of it, the fit calls it one."""
+    from aekit.data.tables import describe_columns, doubtful_categories
+
+    text = "id,v\n" + "".join(f"A-{1000 + i},{i % 5}\n" for i in range(40))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        frame = read_table(write(tmp_path, "i.csv", text))
+    (reason,) = doubtful_categories(frame, describe_columns(frame))
+    assert "'id' has 40 distinct values in 40 rows" in reason and "identifier" in reason
+
+
 # --------------------------------------------------------------------------- load_dataset
 def test_load_dataset_label_drop_and_rows(tmp_path):
     rows = "\n".join(f"{i},{i % 3},{'ab'[i % 2]},{'yes' if i % 2 else 'no'}" for i in range(50))
@@ -562,3 +670,20 @@ def test_the_command_line_names_a_row_index_column_and_the_option_that_drops_it(
             scored = invoke("score", run, path, "--out", tmp_path / "scores.csv")
             assert_ok(scored)
             assert warning not in scored.output
+
+
+def test_train_on_numbers_with_thousands_separators_says_so_once(tmp_path):
+    """aekit train on a spreadsheet's export ("2,244.80"): the reader's warning names the
+    columns, the pandas call and --drop; no 'identifier' advice; and each warning is printed
+    once (the test rows' 'categories not fitted on' came once per scoring call, 5 times)."""
+    path, _ = _formatted_file(tmp_path, "t.csv", ",", lambda v: f'"{_grouped(v)}"', n=80)
+    result = invoke("train", "--data", path, "--components", 1, "--epochs", 1, "--seed", 0,
+                    "--device", "cpu", "--out", tmp_path / "r")
+    assert_ok(result)
+    lines = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert len(lines) == len(set(lines)), "\n".join(lines)
+    assert sum("not fitted on" in line for line in lines) == 1, "\n".join(lines)
+    (read,) = [line for line in lines if "as spreadsheets format them" in line]
+    assert f"warning: {path}: column(s) 'x' (" in read
+    assert "pd.read_csv(path, thousands=',')" in read and "(--drop x)" in read
+    assert "identifier" not in result.stderr

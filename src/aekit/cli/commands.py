@@ -252,8 +252,9 @@ class _Group(TyperGroup):
         command = self.commands.get(words[0]) if words else None
         try:
             with warnings.catch_warnings():
-                # One line each, no source lines.
-                warnings.showwarning = functools.partial(_show_warning, command=command)
+                # One line each, no source lines; each once in a command.
+                warnings.showwarning = functools.partial(_show_warning, command=command,
+                                                         shown=set())
                 check_one_process(command)
                 rv = super().main(args, prog_name, complete_var, standalone_mode=False,
                                   **extra)
@@ -279,10 +280,18 @@ class _Group(TyperGroup):
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None, *,
-                  command=None) -> None:
+                  command=None, shown: set | None = None) -> None:
     """A warning as ``warning: ...`` on stderr: what the library says, not where, its
-    advice spelled as ``command``'s options (:func:`~.options.cli_spelling`)."""
-    typer.echo(f"warning: {' '.join(cli_spelling(str(message), command).split())}", err=True)
+    advice spelled as ``command``'s options (:func:`~.options.cli_spelling`). A text already
+    in ``shown`` (the command's warnings so far) is not printed again: Python's own
+    once-per-place filter lets it through from each place that warns, so a run that scores
+    the same rows in several places said it once a place (5 times in a ``train``)."""
+    text = f"warning: {' '.join(cli_spelling(str(message), command).split())}"
+    if shown is not None:
+        if text in shown:
+            return
+        shown.add(text)
+    typer.echo(text, err=True)
 
 
 def _fail(message, code: int) -> int:

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core.checks import InputWarning, check_file, user_warning
+from .formatted import warn_of_formatted_numbers
 
 __all__ = ["COMPRESSIONS", "DELIMITERS", "NA_STRINGS", "TABLE_SUFFIXES", "is_table_file",
            "read_table", "read_table_chunks", "table_format", "warn_if_row_index"]
@@ -301,7 +302,11 @@ def read_table(path, *, header="infer", sep=None):
         or float64, as pandas reads it (``01234`` is 1234: an
         :class:`~aekit.core.checks.InputWarning` names such columns, codes that lose their
         zeros, and how to read them as text); any other column holds text (missing cells:
-        NaN), a categorical column for the estimators. The index is each row's line number
+        NaN), a categorical column for the estimators: numbers written with a thousands
+        separator, a currency symbol, a percent sign or accounting parentheses
+        (``2,244.80``, ``$5``, ``55.1%``, ``(12.5)``) too, as written, with an
+        :class:`~aekit.core.checks.InputWarning` naming them and the pandas code that reads
+        them as numbers (:mod:`aekit.data.formatted`). The index is each row's line number
         in the file when no blank line or quoted line break makes it ambiguous, else 0, 1,
         2, ...
 
@@ -339,6 +344,8 @@ def _read_table(path: Path, header, sep):
     if len(lines) == len(frame):  # else pandas saw the lines otherwise: keep 0, 1, 2, ...
         frame.index = pd.Index(lines, name="line")
     _warn_if_codes_lose_zeros(path, frame, _zero_padded(text, head), head, has_header, sep)
+    warn_of_formatted_numbers(path, frame, has_header, _told(sep),
+                              "," if _reads_decimal_commas(sep) else None)
     return frame
 
 
@@ -420,9 +427,7 @@ def _warn_if_codes_lose_zeros(path: Path, frame, padded: np.ndarray, head: np.nd
     j = int(np.flatnonzero(padded & numeric)[0])
     names = [str(c) for c in frame.columns[padded & numeric]]
     example = next(c.strip() for c in head[:, j] if re.fullmatch(r"\s*0[0-9]{2,}\s*", c))
-    # What pandas needs to be told of this file (its default: commas, decimal points).
-    told = "" if sep == "," else f", sep={sep!r}"
-    told += ", decimal=','" if _reads_decimal_commas(sep) else ""
+    told = _told(sep)
     call = (f"pd.read_csv(path{told}, dtype={{{names[0]!r}: str}})" if has_header
             else f"pd.read_csv(path{told}, header=None, dtype={{{j}: str}})")
     user_warning(
@@ -432,6 +437,13 @@ def _warn_if_codes_lose_zeros(path: Path, frame, padded: np.ndarray, head: np.nd
         "they are codes (postcodes, identifiers), not quantities, read them as text, e.g. "
         f"{call}, and fit on that DataFrame (text columns are categories), or leave them "
         f"out (drop={names[0]!r}).", InputWarning)
+
+
+def _told(sep: str) -> str:
+    """The options pandas' ``read_csv`` needs to read a file separated by ``sep`` as aekit
+    does (its default: commas, decimal points), e.g. ``", sep=';', decimal=','"``."""
+    told = "" if sep == "," else f", sep={sep!r}"
+    return told + (", decimal=','" if _reads_decimal_commas(sep) else "")
 
 
 def table_format(path, *, header="infer", sep=None) -> tuple[str, bool]:

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..core.checks import format_indices
+from .formatted import WARNED, conversion, number_format, read_options
 
 __all__ = ["MISSING", "check_column_names", "decode_table", "describe_columns",
            "doubtful_categories", "encode_table", "is_table", "unknown_categories"]
@@ -218,17 +219,21 @@ UNIQUE_SHARE = 0.5
 
 def doubtful_categories(frame, columns: Sequence[dict]) -> list[str]:
     """Why categorical columns of ``frame`` (described by ``columns``) are unlikely to be
-    what the caller meant as categories, one text per such column: numbers stored as text
-    or objects (a column read with an ``"n/a"`` cell, say), numbers written with a decimal
-    comma (``"0,134"``), dates as text (``"2024-03-01"``: every date after fit is a new
-    category), a value per row (an identifier), or no value at all. Either way the model learns
-    one category per value, and new rows' values are categories it never saw. Columns with
-    a categorical dtype, booleans and columns of at most :data:`FEW_CATEGORIES` categories
-    are not doubted.
+    what the caller meant as categories, one text per such column: numbers written as
+    spreadsheets format them (``"2,244.80"``, ``"$5"``, ``"55.1%"``, ``"(12.5)"``:
+    :mod:`aekit.data.formatted`, whose decimal-mark rule applies; not said again of the
+    columns :func:`aekit.data.read_table` warned of when it read ``frame``), numbers stored
+    as text or objects (a column read with an ``"n/a"`` cell, say), numbers written with a
+    decimal comma (``"0,134"``), dates as text (``"2024-03-01"``: every date after fit is a
+    new category), a value per row (an identifier), or no value at all. Either way the model
+    learns one category per value, and new rows' values are categories it never saw.
+    Columns with a categorical dtype, booleans and columns of at most
+    :data:`FEW_CATEGORIES` categories are not doubted.
     """
     import pandas as pd
 
     reasons = []
+    warned = frame.attrs.get(WARNED, {})  # by the reader, with the file's decimal mark
     for j, col in enumerate(columns):
         series = frame.iloc[:, j]
         known = [v for v in col.get("categories", ()) if v is not MISSING]
@@ -241,8 +246,14 @@ def doubtful_categories(frame, columns: Sequence[dict]) -> list[str]:
                 series.dtype, pd.CategoricalDtype) or pd.api.types.is_bool_dtype(series.dtype):
             continue
         present = series[series.notna()]
-        numbers = pd.to_numeric(present, errors="coerce").notna().to_numpy()
         name = col["name"]
+        read = warned.get(str(name)) if isinstance(warned, dict) else None
+        fmt = number_format(present, read) if isinstance(present.iloc[0], str) else None
+        if fmt is not None:
+            if read is None:  # else the reader said it, with the file's pandas call
+                reasons.append(_formatted_reason(name, fmt, len(present), len(known)))
+            continue
+        numbers = pd.to_numeric(present, errors="coerce").notna().to_numpy()
         if numbers.mean() > NUMBER_SHARE:
             others = pd.unique(present[~numbers].to_numpy(dtype=object))[:3]
             rest = f"; the others: {', '.join(map(repr, others))}" if len(others) else ""
@@ -261,7 +272,8 @@ def doubtful_categories(frame, columns: Sequence[dict]) -> list[str]:
                 "categories; read the file with the comma as its decimal mark (aekit's "
                 "read_table does in a file separated by ';'; pandas: read_csv(..., "
                 f"decimal=',')), or convert the column (X[{name!r}] = pd.to_numeric("
-                f"X[{name!r}].str.replace(',', '.'), errors='coerce'))")
+                f"X[{name!r}].str.replace(',', '.'), errors='coerce'))"
+                + _or_thousands(present, name))
         elif (dates := _dates_as_text(known[:DATES_SAMPLE])).mean() > NUMBER_SHARE:
             example = next(v for v, d in zip(known, dates) if d)
             reasons.append(
@@ -276,6 +288,30 @@ def doubtful_categories(frame, columns: Sequence[dict]) -> list[str]:
                 "a row (an identifier?): as categories they carry nothing to new rows, whose "
                 "values the model never saw; drop it")
     return reasons
+
+
+def _or_thousands(present, name) -> str:
+    """For a column whose every comma may as well separate thousands (``1,234`` and no
+    ``0,5``: :mod:`aekit.data.formatted` leaves it to the caller), the other reading's fix;
+    else nothing."""
+    cells = present.astype(str).str.strip()
+    commas = cells[cells.str.contains(",", regex=False)]
+    if commas.empty or not commas.str.fullmatch(r"[-+]?[1-9]\d{0,2}(?:,\d{3})+").all():
+        return ""
+    return (f"; unless the comma separates thousands there ({commas.iloc[0]!r} for "
+            f"{commas.iloc[0].replace(',', '')}): then read_csv(..., thousands=','), or "
+            f"X[{name!r}] = pd.to_numeric(X[{name!r}].str.replace(',', ''))")
+
+
+def _formatted_reason(name, fmt, n_present: int, n_known: int) -> str:
+    """:func:`doubtful_categories`' text for a column of formatted numbers (``fmt``)."""
+    options = read_options([fmt], fmt.decimal)
+    if options is not None and fmt.decimal == ",":
+        options += ", decimal=','"
+    read = f" (a file: pd.read_csv(..., {options.removeprefix(', ')}))" if options else ""
+    return (f"{name!r} holds numbers written with {fmt.describe()} ({fmt.example!r}; all "
+            f"{n_present} values), taken as {n_known} categories; make it a number column: "
+            f"X[{name!r}] = {conversion(f'X[{name!r}]', fmt)}{read}")
 
 
 DATES_SAMPLE = 200
