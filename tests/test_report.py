@@ -228,6 +228,28 @@ def test_tabular_report_without_labels(tmp_path):
     _check_images(parsed.images)
 
 
+def test_an_over_complete_code_on_few_rows_draws_pca_exact_as_compared():
+    """n_components >= n_features with fewer training rows than features: the comparison
+    takes PCA as exact, so the per-variable scatter draws PCA's points on the diagonal (the
+    rows themselves), not a PCA of as many components as there are rows."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from aekit import plotting
+    from aekit.report.model import _evaluate
+
+    rng = np.random.RandomState(0)
+    X_train, X_test = rng.randn(5, 10), rng.randn(20, 10)
+    ae = AutoEncoder(n_components=10, max_epochs=2, random_state=0).fit(X_train)
+    data = Dataset(X_train, X_test, None, None, [f"f{j}" for j in range(10)], None, "few")
+    ev = _evaluate(ae, data, None)
+    assert ev.cmp.pca_exact and ev.ev_pca == pytest.approx(1.0)  # as the table says
+    fig = plotting.feature_scatter(ae, X_test, pca=ev.pca_k)
+    for j, ax in enumerate(fig.axes):
+        pca_points = ax.collections[0].get_offsets()  # drawn first, underneath
+        np.testing.assert_allclose(pca_points[:, 1], X_test[:, j], atol=1e-5)
+
+
 def test_write_report_needs_out_for_an_estimator(digits, digits_ae):
     with pytest.raises(ValueError, match="out="):
         write_report(digits_ae, digits)

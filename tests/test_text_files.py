@@ -118,6 +118,32 @@ def test_a_text_file_read_in_chunks_is_typed_as_read_table_types_it(tmp_path, mo
                                   whole.reset_index(drop=True))
 
 
+def test_the_chunked_reader_warns_of_formatted_numbers_once_as_read_table(tmp_path,
+                                                                           monkeypatch):
+    """Numbers written as spreadsheets format them ($1,234.50) are warned of by the chunked
+    reader (``aekit detect`` on a large file) as by read_table: once, from the first chunk,
+    and not again at the detector's next pass over the file."""
+    from aekit.anomaly import streaming
+    from aekit.data.delimited import read_table_chunks
+
+    path = write(tmp_path, "money.csv", 'a,price\n1,"$1,234.50"\n2,"$2,000.00"\n'
+                 '3,"$15.25"\n4,"$7.00"\n5,"$8.00"\n')
+
+    def told(read):
+        with warnings.catch_warnings(record=True) as record:
+            warnings.simplefilter("always")
+            read()
+        return [str(w.message) for w in record]
+
+    whole = told(lambda: read_table(path))
+    assert len(whole) == 1 and "'price'" in whole[0]
+    assert told(lambda: list(read_table_chunks(path, ",", True, 2))) == whole
+    assert told(lambda: list(read_table_chunks(path, ",", True, 2, warn=False))) == []
+    monkeypatch.setattr(streaming, "TEXT_CHUNK_ROWS", 2)
+    rows = streaming.TextRows(path)
+    assert told(lambda: [list(rows.frames()) for _ in range(2)]) == whole
+
+
 @pytest.mark.parametrize("index", [False, True])
 def test_a_first_row_of_numbers_that_may_name_the_columns_is_warned_of(tmp_path, index):
     """pandas' to_csv names a DataFrame's unnamed columns 0, 1, 2, ... (after an empty cell

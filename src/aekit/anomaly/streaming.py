@@ -60,7 +60,7 @@ class TextRows:
     def __init__(self, path, *, label=None, drop=(), header="infer", sep=None,
                  warn_index=False):
         self.path, self.label, self.drop = str(path), label, tuple(drop or ())
-        self.warn_index = warn_index
+        self.warn_index, self.warn_formats = warn_index, True
         self.sep, self.header = table_format(path, header=header, sep=sep)
         self.select = None
 
@@ -69,7 +69,10 @@ class TextRows:
         import pandas as pd
 
         start = 0
-        for frame in read_table_chunks(self.path, self.sep, self.header, TEXT_CHUNK_ROWS):
+        # The first pass warns of numbers written as spreadsheets format them; not every pass.
+        warn, self.warn_formats = self.warn_formats, False
+        for frame in read_table_chunks(self.path, self.sep, self.header, TEXT_CHUNK_ROWS,
+                                       warn=warn):
             if start == 0:
                 missing = [c for c in (self.label, *self.drop)
                            if c is not None and c not in frame.columns]

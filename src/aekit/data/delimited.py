@@ -481,22 +481,32 @@ def _format(path: Path, header, sep) -> tuple[str, bool, np.ndarray, str]:
     return sep, has_header, head[int(has_header):], text
 
 
-def read_table_chunks(path, sep: str, has_header: bool, chunk_rows: int):
+def read_table_chunks(path, sep: str, has_header: bool, chunk_rows: int, *,
+                      warn: bool = True):
     """The rows of a delimited text file, ``chunk_rows`` at a time, each chunk a DataFrame
     typed by :func:`read_table`'s rules (numbers, decimal commas with a semicolon, missing
     cells, text), the columns named as it names them; ``sep`` and ``has_header`` as
     :func:`table_format` gives them. Each chunk is typed on its own, so a column may be
     numbers in one chunk and text in another. The index is 0, 1, 2, ... within the chunk.
+
+    With ``warn``, the first chunk is judged for numbers written as spreadsheets format
+    them, and warned of once, as :func:`read_table` warns of them
+    (:func:`~aekit.data.formatted.warn_of_formatted_numbers`); a caller reading the file
+    again (a second pass) passes ``warn=False`` not to repeat it.
     """
     import pandas as pd
 
     options = _csv_options(sep, has_header)
     as_text = _TextChunks(path, options, chunk_rows)
+    decimal = "," if _reads_decimal_commas(sep) else None
     with _parse_errors(path):
         for i, raw in enumerate(pd.read_csv(path, **options, **_TYPED, chunksize=chunk_rows)):
             raw.index = pd.RangeIndex(len(raw))
-            yield _typed(_named(raw, has_header), lambda columns, i=i: as_text.chunk(
-                i, columns).set_axis(raw.index, axis=0), _reads_decimal_commas(sep))
+            frame = _typed(_named(raw, has_header), lambda columns, i=i: as_text.chunk(
+                i, columns).set_axis(raw.index, axis=0), decimal is not None)
+            if i == 0 and warn:
+                warn_of_formatted_numbers(path, frame, has_header, _told(sep), decimal)
+            yield frame
 
 
 class _TextChunks:

@@ -629,12 +629,18 @@ class ScaledPCA:
     pca : fitted PCA, in ``estimator``'s scaled units
     n_components : int, optional
         Use the first ``n_components`` of ``pca`` (a PCA with that many components: one
-        fit serves every smaller one); default all of them.
+        fit serves every smaller one); default all of them. At least the number of scaled
+        features: PCA is exact, as :func:`compare_with_pca` takes it, and ``reconstruct``
+        gives the rows themselves (``exact``), even where ``pca`` has fewer components (a
+        fit on fewer rows than features); the codes are all of ``pca``'s.
     """
 
     def __init__(self, estimator, pca, n_components: int | None = None):
+        # An over-complete code is compared with PCA's exact reconstruction (all the
+        # components there are), so its plots must draw that, not a PCA of fewer rows.
+        self.exact = n_components is not None and n_components >= pca.components_.shape[1]
         if n_components is not None:
-            pca = _PCAView(pca, n_components)
+            pca = _PCAView(pca, min(n_components, pca.n_components_))
         self.estimator, self.pca = estimator, pca
         self.n_components = self.n_components_ = pca.n_components_
 
@@ -648,7 +654,13 @@ class ScaledPCA:
         return self.estimator.from_scaled(self.pca.inverse_transform(Z))
 
     def reconstruct_scaled(self, X) -> np.ndarray:
-        return self.pca.inverse_transform(self.transform(X))
+        return self.rebuild(np.asarray(self.to_scaled(X), dtype=np.float64))
+
+    def rebuild(self, S) -> np.ndarray:
+        """The reconstruction, in scaled units, of rows ``S`` already in scaled units."""
+        if self.exact:
+            return np.array(S, dtype=np.float64)
+        return self.pca.inverse_transform(self.pca.transform(S))
 
     def reconstruct(self, X):
         return self.estimator.from_scaled(self.reconstruct_scaled(X), like=X)

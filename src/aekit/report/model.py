@@ -266,10 +266,10 @@ def _evaluate(estimator, data, sweep) -> _Evaluation:
     k_pca = min(k, min(S_train.shape))
     ks = sorted({j for j in _KS if j <= max(min(S_train.shape) // 2, 1)} | {k_pca})
     pca_full = PCA(n_components=max(ks), svd_solver="full").fit(S_train)
-    pca_k = ScaledPCA(estimator, pca_full, k_pca)
+    pca_k = ScaledPCA(estimator, pca_full, k)  # exact, as compared, when k >= features
     pca_2 = ScaledPCA(estimator, pca_full, min(2, max(ks)))
     X_ae, S_ae = estimator.reconstruct(X_test), estimator.reconstruct_scaled(X_test)
-    S_pca = pca_k.pca.inverse_transform(pca_k.pca.transform(S_test))
+    S_pca = pca_k.rebuild(S_test)
     X_pca = estimator.from_scaled(S_pca, like=X_test)
     if not table:
         X_pca = np.asarray(X_pca).reshape(np.shape(X_ae))
