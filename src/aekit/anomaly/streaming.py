@@ -60,7 +60,8 @@ class TextRows:
     def __init__(self, path, *, label=None, drop=(), header="infer", sep=None,
                  warn_index=False):
         self.path, self.label, self.drop = str(path), label, tuple(drop or ())
-        self.warn_index, self.warn_formats = warn_index, True
+        self.warn_index = warn_index
+        self._first_pass = True  # what a file says of itself is warned of once, not a pass
         self.sep, self.header = table_format(path, header=header, sep=sep)
         self.select = None
 
@@ -69,10 +70,10 @@ class TextRows:
         import pandas as pd
 
         start = 0
-        # The first pass warns of numbers written as spreadsheets format them; not every pass.
-        warn, self.warn_formats = self.warn_formats, False
+        first, self._first_pass = self._first_pass, False
+        # The first pass warns of numbers written as spreadsheets format them.
         for frame in read_table_chunks(self.path, self.sep, self.header, TEXT_CHUNK_ROWS,
-                                       warn=warn):
+                                       warn=first):
             if start == 0:
                 missing = [c for c in (self.label, *self.drop)
                            if c is not None and c not in frame.columns]
@@ -81,8 +82,7 @@ class TextRows:
                                      f"{', '.join(map(repr, missing))}")
             labels = frame[self.label].to_numpy() if self.label is not None else None
             rows = frame.drop(columns=[c for c in (self.label, *self.drop) if c is not None])
-            if start == 0 and self.warn_index:
-                self.warn_index = False  # once, not at every pass
+            if start == 0 and first and self.warn_index:
                 warn_if_row_index(self.path, rows)
             if self.select is not None:
                 rows = self.select(rows)
