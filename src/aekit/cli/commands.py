@@ -58,7 +58,7 @@ from ..evaluation.diagnostics import not_an_autoencoder
 from ..evaluation.metrics import compare_with_pca
 from ..persistence import load, saved_class
 from ..report.model import write_report
-from ..report.page import is_aekit_page
+from ..report.page import check_report_out
 from ..runs import (
     REPORT,
     check_out_dir,
@@ -605,8 +605,7 @@ def report(
     """Write one self-contained HTML page on the model in RUN: AE vs PCA, diagnostics, plots."""
     _autoencoder_run(run, "report")
     if out is not None:  # before the data is read; write_report checks again
-        check_out_file(out, "the report", (".html",), inputs=[data], run=run,
-                       ours=is_aekit_page, overwrite=overwrite)
+        check_report_out(out, inputs=[data], run=run, overwrite=overwrite)
     into_run = out is None or out.resolve().parent == run.resolve()
     # Into the run: not while another command rewrites it (its report would sit beside the
     # new model).

@@ -26,8 +26,7 @@ from ..anomaly.metrics import (BASELINES, AmbiguousLabels, anomaly_labels, basel
                                detection_metrics)
 
 # The page and its parts are aekit.report.model's, so both kinds of report look alike.
-from ..runs import check_out_file
-from .page import _e, _figure_html, _fmt, _params_table, is_aekit_page, page
+from .page import _e, _figure_html, _fmt, _params_table, check_report_out, page
 
 BASELINE_ROWS = 20_000
 """The baselines are fitted and scored on at most this many rows (a random sample, of each
@@ -334,5 +333,5 @@ def write_detector_report(detector, X, out: str | os.PathLike, *, overwrite: boo
         When ``out`` is not an ``.html`` file, or exists and aekit did not write it (without
         ``overwrite``); checked before the page is built.
     """
-    check_out_file(out, "the report", (".html",), ours=is_aekit_page, overwrite=overwrite)
+    check_report_out(out, overwrite=overwrite)
     return atomic_write(Path(out), build_detector_report(detector, X, **kwargs))

@@ -35,8 +35,8 @@ from ..evaluation.metrics import (
 from ..evaluation.probes import MIN_TRUST_ROWS
 from ..persistence import load
 from ..semisupervised.labels import blanks_unlabelled, unlabelled_rows
-from ..runs import REPORT, check_out_file, read_metrics
-from .page import _e, _figure_html, _fmt, is_aekit_page, page
+from ..runs import REPORT, read_metrics
+from .page import _e, _figure_html, _fmt, check_report_out, page
 
 _KS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128)
 _PROBE_ROWS = 10_000
@@ -571,8 +571,8 @@ def write_report(run, data, out: str | os.PathLike | None = None, *, title: str 
     is_path = isinstance(run, (str, os.PathLike))
     if out is not None:  # before anything is loaded
         data_path = [data] if isinstance(data, (str, os.PathLike)) else []
-        check_out_file(out, "the report", (".html",), inputs=data_path,
-                       run=run if is_path else None, ours=is_aekit_page, overwrite=overwrite)
+        check_report_out(out, inputs=data_path, run=run if is_path else None,
+                         overwrite=overwrite)
     if is_path:
         run_dir = Path(run)
         estimator = load(run_dir, device=device)

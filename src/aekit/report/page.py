@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 import numpy as np
 
 from ..core.version import __version__
+from ..runs import check_out_file
 
 _CSS = """
 :root { --ink:#1d2330; --muted:#5b6474; --line:#e3e6ec; --paper:#ffffff; --bg:#f5f6f8;
@@ -88,6 +89,15 @@ def is_aekit_page(path) -> bool:
     except OSError:
         return False
     return _GENERATOR.encode() in head
+
+
+def check_report_out(out, *, inputs=(), run=None, overwrite: bool = False):
+    """``out`` checked as the file a report is about to be written to, before any work
+    (:func:`aekit.runs.check_out_file`): an ``.html`` file, which replaces an existing one
+    only when that is a page aekit wrote (:func:`is_aekit_page`) or ``run``'s report, or
+    with ``overwrite``; never one of ``inputs`` nor another file of ``run``."""
+    return check_out_file(out, "the report", (".html",), inputs=inputs, run=run,
+                          ours=is_aekit_page, overwrite=overwrite)
 
 
 def _e(value) -> str:
